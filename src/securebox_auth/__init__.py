@@ -1,0 +1,1 @@
+"""securebox_auth: strong customer authentication and entitlements for business portals."""

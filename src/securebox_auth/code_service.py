@@ -1,0 +1,336 @@
+"""The imperative shell for confidential codes: load, decide (pure core), commit (CAS).
+
+:class:`ConfidentialCodeService` is what a portal calls from its login form and its
+administration pages. Each call reads the state from an :class:`~securebox_auth.stores.
+AuthStore`, calls a pure function of :mod:`securebox_auth.factors.code`, and commits the new
+state together with its audit events in one compare-and-swap. When another request changed
+the state in between, the call starts again from a fresh read (without redoing the argon2
+work, whose answer cannot have changed unless the stored hash did), so two concurrent logins
+can never both use the last attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from securebox_auth.accounts import Account, Operator, Role, may_administer_credentials
+from securebox_auth.audit import AuditEvent
+from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.errors import (
+    AccountExists,
+    ConcurrentUpdate,
+    NotPermitted,
+    UnknownAccount,
+    WeakCode,
+)
+from securebox_auth.factors.code import (
+    ChangeOutcome,
+    CodeOutcome,
+    OneTimeCode,
+    change_code,
+    issue_one_time_code,
+    verify_code,
+)
+from securebox_auth.factors.code_strength import CodeRules, validate_code_syntax
+from securebox_auth.hashing import CodeHasher
+from securebox_auth.identity import (
+    DEFAULT_CLIENT_ID_FORMAT,
+    DEFAULT_USER_NUMBER_FORMAT,
+    IdentifierFormat,
+    Principal,
+)
+from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, block_status
+from securebox_auth.lockout import unblock as lockout_unblock
+from securebox_auth.methods import CONFIDENTIAL_CODE, AuthMethod
+from securebox_auth.stores.protocols import AuthStore, PutAccount, PutCode, PutLockout
+
+__all__ = ["ChangeResult", "ConfidentialCodeService", "LoginResult"]
+
+_MAX_ATTEMPTS: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """What a login form may show. ``REJECTED`` never says which element was wrong."""
+
+    outcome: CodeOutcome
+    principal: Principal
+    at: datetime
+    blocked_until: datetime | None = None
+    alert: LockoutAlert = LockoutAlert.NONE
+    method: AuthMethod | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        """True only for a full login. ``CHANGE_REQUIRED`` grants nothing but the right to
+        change the code (by proving the one-time code again)."""
+        return self.outcome is CodeOutcome.ACCEPTED
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    outcome: ChangeOutcome
+    blocked_until: datetime | None = None
+    alert: LockoutAlert = LockoutAlert.NONE
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome is ChangeOutcome.CHANGED
+
+
+class _OnceHasher:
+    """Remembers argon2 answers within one call, so a retry after a lost race costs no
+    second verification. Only the verification answers are cached, never codes."""
+
+    def __init__(self, inner: CodeHasher) -> None:
+        self._inner = inner
+        self._answers: dict[tuple[str, str], bool] = {}
+        self._dummy_done = False
+
+    def hash(self, principal: Principal, code: str) -> str:
+        return self._inner.hash(principal, code)
+
+    def verify(self, stored: str, principal: Principal, code: str) -> bool:
+        key = (stored, code)
+        if key not in self._answers:
+            self._answers[key] = self._inner.verify(stored, principal, code)
+        return self._answers[key]
+
+    def verify_dummy(self, principal: Principal, code: str) -> bool:
+        if not self._dummy_done:
+            self._inner.verify_dummy(principal, code)
+            self._dummy_done = True
+        return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        return self._inner.needs_rehash(stored)
+
+
+class ConfidentialCodeService:
+    """Login with client identifier + user number + confidential code, code changes,
+    administrator regeneration and unblocking."""
+
+    def __init__(
+        self,
+        store: AuthStore,
+        hasher: CodeHasher,
+        *,
+        clock: Clock | None = None,
+        rules: CodeRules | None = None,
+        lockout_rules: LockoutRules | None = None,
+        client_format: IdentifierFormat = DEFAULT_CLIENT_ID_FORMAT,
+        user_format: IdentifierFormat = DEFAULT_USER_NUMBER_FORMAT,
+    ) -> None:
+        self.store = store
+        self.hasher = hasher
+        self.clock: Clock = clock or SystemClock()
+        self.rules = rules or CodeRules()
+        self.lockout_rules = lockout_rules or LockoutRules()
+        self.client_format = client_format
+        self.user_format = user_format
+
+    def parse_principal(self, client_id: object, user_number: object) -> Principal:
+        """Validate typed identifiers (raises :class:`~securebox_auth.errors.
+        InvalidIdentifier`, which says nothing about existence)."""
+        return Principal.parse(
+            client_id, user_number, client_format=self.client_format, user_format=self.user_format
+        )
+
+    def _active_account(self, principal: Principal) -> Account | None:
+        account = self.store.get_account(principal)
+        return account.value if account is not None and account.value.active else None
+
+    # -- login ------------------------------------------------------------------------
+
+    def login(self, client_id: object, user_number: object, code: object) -> LoginResult:
+        principal = self.parse_principal(client_id, user_number)
+        typed = validate_code_syntax(code)
+        hasher = _OnceHasher(self.hasher)
+        for _ in range(_MAX_ATTEMPTS):
+            now = self.clock.now()
+            lockout = self.store.get_lockout(principal)
+            stored = self.store.get_code(principal) if self._active_account(principal) else None
+            verdict = verify_code(
+                stored.value if stored else None, lockout.value, principal, typed,
+                now=now, hasher=hasher, lockout_rules=self.lockout_rules,
+            )
+            changes: list[PutLockout | PutCode] = []
+            if verdict.lockout != lockout.value:
+                changes.append(PutLockout(principal, lockout.version, verdict.lockout))
+            if stored is not None and verdict.credential not in (None, stored.value):
+                assert verdict.credential is not None
+                changes.append(PutCode(principal, stored.version, verdict.credential))
+            try:
+                self.store.commit(changes, verdict.events)
+            except ConcurrentUpdate:
+                continue
+            return LoginResult(
+                outcome=verdict.outcome,
+                principal=principal,
+                at=now,
+                blocked_until=verdict.lockout.blocked_until
+                if verdict.outcome is CodeOutcome.BLOCKED
+                else None,
+                alert=verdict.alert,
+                method=CONFIDENTIAL_CODE if verdict.ok else None,
+            )
+        raise ConcurrentUpdate("too much contention on this principal; try again")
+
+    # -- code change ------------------------------------------------------------------
+
+    def change_code(
+        self, client_id: object, user_number: object, current_code: object, new_code: object
+    ) -> ChangeResult:
+        """Change the code, proving the current one. Raises :class:`WeakCode` when the new
+        code is refused by the strength rules or equals one of the last codes."""
+        principal = self.parse_principal(client_id, user_number)
+        current = validate_code_syntax(current_code)
+        new = validate_code_syntax(new_code)
+        hasher = _OnceHasher(self.hasher)
+        for _ in range(_MAX_ATTEMPTS):
+            now = self.clock.now()
+            lockout = self.store.get_lockout(principal)
+            stored = self.store.get_code(principal) if self._active_account(principal) else None
+            verdict = change_code(
+                stored.value if stored else None, lockout.value, principal, current, new,
+                now=now, hasher=hasher, rules=self.rules, lockout_rules=self.lockout_rules,
+            )
+            changes: list[PutLockout | PutCode] = []
+            if verdict.lockout != lockout.value:
+                changes.append(PutLockout(principal, lockout.version, verdict.lockout))
+            if stored is not None and verdict.credential not in (None, stored.value):
+                assert verdict.credential is not None
+                changes.append(PutCode(principal, stored.version, verdict.credential))
+            try:
+                self.store.commit(changes, verdict.events)
+            except ConcurrentUpdate:
+                continue
+            if verdict.outcome is ChangeOutcome.REUSED:
+                raise WeakCode(("previous_code",), self.rules.message("previous_code"))
+            return ChangeResult(
+                verdict.outcome,
+                verdict.lockout.blocked_until
+                if verdict.outcome is ChangeOutcome.BLOCKED
+                else None,
+                verdict.alert,
+            )
+        raise ConcurrentUpdate("too much contention on this principal; try again")
+
+    # -- administration ---------------------------------------------------------------
+
+    def _actor(self, actor: Principal | Operator) -> Account | Operator:
+        if isinstance(actor, Operator):
+            return actor
+        account = self._active_account(actor)
+        if account is None:
+            raise NotPermitted("the acting user has no active account")
+        return account
+
+    def create_account(
+        self, actor: Principal | Operator, principal: Principal, role: Role
+    ) -> OneTimeCode:
+        """Create an account with a one-time code to hand over (changed at first login)."""
+        acting = self._actor(actor)
+        if isinstance(acting, Account):
+            allowed = (
+                acting.principal.client_id == principal.client_id
+                and acting.role in (Role.PRINCIPAL_USER, Role.ADMINISTRATOR)
+                and role is not Role.PRINCIPAL_USER
+            )
+            if not allowed:
+                raise NotPermitted("this user may not create that account")
+        actor_key = acting.key if isinstance(acting, Operator) else acting.principal.key
+        now = self.clock.now()
+        if self.store.get_account(principal) is not None:
+            raise AccountExists("an account with this client identifier and user number exists")
+        previous_code = self.store.get_code(principal)
+        lockout = self.store.get_lockout(principal)
+        code, credential, issued = issue_one_time_code(
+            previous_code.value if previous_code else None, principal,
+            actor=actor_key, now=now, hasher=self.hasher, rules=self.rules,
+        )
+        account = Account(principal=principal, role=role, created_at=now)
+        created = AuditEvent.make(
+            now, "account.create", actor=actor_key, subject=principal.key, outcome="success",
+            details={"role": role.value},
+        )
+        self.store.commit(
+            [
+                PutAccount(principal, 0, account),
+                PutCode(principal, previous_code.version if previous_code else 0, credential),
+                PutLockout(principal, lockout.version, LockoutState()),
+            ],
+            [created, issued],
+        )
+        return code
+
+    def _target(self, acting: Account | Operator, target: Principal) -> Account:
+        account = self.store.get_account(target)
+        # An actor who may not administer this subscription learns nothing about it.
+        if account is None:
+            if isinstance(acting, Operator) or acting.principal.client_id == target.client_id:
+                raise UnknownAccount("no such user in this subscription")
+            raise NotPermitted("this user may not administer that account")
+        if not may_administer_credentials(acting, account.value):
+            raise NotPermitted("this user may not administer that account")
+        return account.value
+
+    def regenerate_code(self, actor: Principal | Operator, target: Principal) -> OneTimeCode:
+        """An administrator generates a new one-time code for a user who forgot theirs.
+
+        The old code stops working at once, the block (if any) is lifted (this is the secure
+        procedure to regain use, RTS 4(5)), and the new code must be changed at first login.
+        """
+        acting = self._actor(actor)
+        self._target(acting, target)
+        actor_key = acting.key if isinstance(acting, Operator) else acting.principal.key
+        for _ in range(_MAX_ATTEMPTS):
+            now = self.clock.now()
+            stored = self.store.get_code(target)
+            lockout = self.store.get_lockout(target)
+            code, credential, issued = issue_one_time_code(
+                stored.value if stored else None, target,
+                actor=actor_key, now=now, hasher=self.hasher, rules=self.rules,
+            )
+            events = [issued]
+            changes: list[PutLockout | PutCode] = [
+                PutCode(target, stored.version if stored else 0, credential)
+            ]
+            if lockout.value != LockoutState():
+                changes.append(PutLockout(target, lockout.version, lockout_unblock(lockout.value)))
+                events.append(self._unblock_event(now, actor_key, target, lockout.value))
+            try:
+                self.store.commit(changes, events)
+            except ConcurrentUpdate:
+                continue
+            return code
+        raise ConcurrentUpdate("too much contention on this principal; try again")
+
+    @staticmethod
+    def _unblock_event(
+        now: datetime, actor_key: str, target: Principal, state: LockoutState
+    ) -> AuditEvent:
+        return AuditEvent.make(
+            now, "lockout.unblock", actor=actor_key, subject=target.key, outcome="success",
+            details={"was": block_status(state, now).value, "failures": str(state.failures)},
+        )
+
+    def unblock(self, actor: Principal | Operator, target: Principal) -> None:
+        """Lift a temporary or permanent block (administrator or back office)."""
+        acting = self._actor(actor)
+        self._target(acting, target)
+        actor_key = acting.key if isinstance(acting, Operator) else acting.principal.key
+        for _ in range(_MAX_ATTEMPTS):
+            now = self.clock.now()
+            lockout = self.store.get_lockout(target)
+            event = self._unblock_event(now, actor_key, target, lockout.value)
+            try:
+                self.store.commit(
+                    [PutLockout(target, lockout.version, lockout_unblock(lockout.value))], [event]
+                )
+            except ConcurrentUpdate:
+                continue
+            return
+        raise ConcurrentUpdate("too much contention on this principal; try again")

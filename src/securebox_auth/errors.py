@@ -1,0 +1,120 @@
+"""One exception hierarchy for securebox.
+
+Exceptions are for misuse, malformed input, configuration mistakes and lost races. An
+*expected* authentication failure (a wrong code, a locked account) is not an exception: it is
+a value returned by the verifier together with the next state, so that the failure counter is
+always persisted (see ``docs/adr/0003-functional-core.md``).
+
+Every class carries a stable machine-readable ``code`` and an HTTP status hint, so a server can
+map errors to responses without the core importing a web framework. Messages never contain a
+secret, and never say whether a client identifier or user number exists.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AccountExists",
+    "ConcurrentUpdate",
+    "ConfigurationError",
+    "InvalidCode",
+    "InvalidIdentifier",
+    "InvalidTime",
+    "MalformedInput",
+    "NotPermitted",
+    "SecureboxError",
+    "UnknownAccount",
+    "WeakCode",
+]
+
+
+class SecureboxError(Exception):
+    """Root of every error securebox raises on purpose."""
+
+    code: ClassVar[str] = "securebox_error"
+    status_hint: ClassVar[int] = 400
+
+
+class ConfigurationError(SecureboxError, ValueError):
+    """A policy, format or parameter set is invalid. Raised at load time, never per request."""
+
+    code: ClassVar[str] = "configuration"
+    status_hint: ClassVar[int] = 500
+
+
+class MalformedInput(SecureboxError, ValueError):
+    """Input from outside does not have the expected shape."""
+
+    code: ClassVar[str] = "malformed_input"
+    status_hint: ClassVar[int] = 400
+
+
+class InvalidIdentifier(MalformedInput):
+    """A client identifier, user number or SIREN does not match its format."""
+
+    code: ClassVar[str] = "invalid_identifier"
+
+
+class InvalidCode(MalformedInput):
+    """A confidential code is not made of the right number of digits."""
+
+    code: ClassVar[str] = "invalid_code"
+
+
+class WeakCode(SecureboxError, ValueError):
+    """A new confidential code was refused by the strength rules.
+
+    ``reasons`` lists stable reason codes (for instance ``"repeated_digits"``); the message is
+    readable by the user. Neither contains the code.
+    """
+
+    code: ClassVar[str] = "weak_code"
+    status_hint: ClassVar[int] = 422
+
+    def __init__(self, reasons: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+
+class InvalidTime(SecureboxError, ValueError):
+    """A timestamp passed to the core is naive (no time zone) or otherwise unusable."""
+
+    code: ClassVar[str] = "invalid_time"
+    status_hint: ClassVar[int] = 500
+
+
+class ConcurrentUpdate(SecureboxError):
+    """A compare-and-swap lost a race: the stored state changed since it was read.
+
+    The operation had no effect; callers retry from a fresh read or report a conflict.
+    """
+
+    code: ClassVar[str] = "conflict"
+    status_hint: ClassVar[int] = 409
+
+
+class UnknownAccount(SecureboxError, LookupError):
+    """An administrative operation named an account that does not exist.
+
+    Only raised on administrative paths, where the caller is already authenticated and
+    entitled; login paths never raise it (they answer like a wrong code instead).
+    """
+
+    code: ClassVar[str] = "unknown_account"
+    status_hint: ClassVar[int] = 404
+
+
+class AccountExists(SecureboxError):
+    """An account with this principal already exists."""
+
+    code: ClassVar[str] = "account_exists"
+    status_hint: ClassVar[int] = 409
+
+
+class NotPermitted(SecureboxError):
+    """The requested operation is not allowed in the current state (for instance, any
+    operation other than changing the code while a code change is required)."""
+
+    code: ClassVar[str] = "not_permitted"
+    status_hint: ClassVar[int] = 403

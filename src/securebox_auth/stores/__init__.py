@@ -1,0 +1,17 @@
+"""Stores: the Protocols the core's shell needs, and their implementations.
+
+:mod:`securebox_auth.stores.protocols` states what a store must do; :mod:`.memory` is the
+in-memory implementation used by tests, examples and the demo.
+"""
+
+from securebox_auth.stores.memory import MemoryStore
+from securebox_auth.stores.protocols import (
+    AuthStore,
+    Change,
+    PutAccount,
+    PutCode,
+    PutLockout,
+    Versioned,
+)
+
+__all__ = ["AuthStore", "Change", "MemoryStore", "PutAccount", "PutCode", "PutLockout", "Versioned"]

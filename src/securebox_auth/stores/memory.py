@@ -1,0 +1,76 @@
+"""An in-memory store: a reference implementation of the store Protocols.
+
+Thread-safe (one lock around every commit), so concurrent logins in one process behave as
+they would against a database. Used by tests, examples and the terminal demo.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
+
+from securebox_auth.accounts import Account
+from securebox_auth.audit import AuditEvent, SealedEvent, seal
+from securebox_auth.errors import ConcurrentUpdate
+from securebox_auth.factors.code import CodeCredential
+from securebox_auth.identity import Principal
+from securebox_auth.lockout import LockoutState
+from securebox_auth.stores.protocols import Change, PutAccount, PutCode, PutLockout, Versioned
+
+__all__ = ["MemoryStore"]
+
+T = TypeVar("T")
+
+
+class MemoryStore:
+    def __init__(self, *, audit_key: bytes | None = None) -> None:
+        self._lock = threading.Lock()
+        self.audit_key = audit_key if audit_key is not None else secrets.token_bytes(32)
+        self._accounts: dict[Principal, Versioned[Account]] = {}
+        self._codes: dict[Principal, Versioned[CodeCredential]] = {}
+        self._lockouts: dict[Principal, Versioned[LockoutState]] = {}
+        self._audit: list[SealedEvent] = []
+
+    def get_account(self, principal: Principal) -> Versioned[Account] | None:
+        return self._accounts.get(principal)
+
+    def get_code(self, principal: Principal) -> Versioned[CodeCredential] | None:
+        return self._codes.get(principal)
+
+    def get_lockout(self, principal: Principal) -> Versioned[LockoutState]:
+        return self._lockouts.get(principal) or Versioned(LockoutState(), 0)
+
+    @staticmethod
+    def _check(table: dict[Principal, Versioned[T]], key: Principal, expected: int) -> None:
+        current = table.get(key)
+        if (0 if current is None else current.version) != expected:
+            raise ConcurrentUpdate("the stored state changed since it was read")
+
+    def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:
+        with self._lock:
+            for change in changes:  # check everything before writing anything
+                match change:
+                    case PutAccount(principal, expected, _):
+                        self._check(self._accounts, principal, expected)
+                    case PutCode(principal, expected, _):
+                        self._check(self._codes, principal, expected)
+                    case PutLockout(principal, expected, _):
+                        self._check(self._lockouts, principal, expected)
+            for change in changes:
+                match change:
+                    case PutAccount(principal, expected, account):
+                        self._accounts[principal] = Versioned(account, expected + 1)
+                    case PutCode(principal, expected, credential):
+                        self._codes[principal] = Versioned(credential, expected + 1)
+                    case PutLockout(principal, expected, state):
+                        self._lockouts[principal] = Versioned(state, expected + 1)
+            head = self._audit[-1] if self._audit else None
+            for event in events:
+                head = seal(self.audit_key, head, event)
+                self._audit.append(head)
+
+    def audit_log(self) -> Iterator[SealedEvent]:
+        with self._lock:
+            return iter(list(self._audit))

@@ -1,0 +1,78 @@
+"""What a store must do for the core's shell.
+
+Reads return values with a **version**; writes are a single atomic :meth:`AuthStore.commit`
+of several compare-and-swap changes plus the audit events that describe them: either every
+change applies and every event is sealed into the audit chain, or nothing happens and
+:class:`~securebox_auth.errors.ConcurrentUpdate` is raised. A SQL store implements it as one
+transaction of ``UPDATE ... WHERE version = :expected`` statements.
+
+Version ``0`` means "absent": a change expecting version 0 inserts, and fails if a row exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from securebox_auth.accounts import Account
+from securebox_auth.audit import AuditEvent, SealedEvent
+from securebox_auth.factors.code import CodeCredential
+from securebox_auth.identity import Principal
+from securebox_auth.lockout import LockoutState
+
+__all__ = ["AuthStore", "Change", "PutAccount", "PutCode", "PutLockout", "Versioned"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned(Generic[T]):
+    value: T
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PutAccount:
+    principal: Principal
+    expected_version: int
+    account: Account
+
+
+@dataclass(frozen=True, slots=True)
+class PutCode:
+    principal: Principal
+    expected_version: int
+    credential: CodeCredential
+
+
+@dataclass(frozen=True, slots=True)
+class PutLockout:
+    """Lockout state is keyed by the *claimed* principal, whether or not an account exists,
+    so that unknown principals behave exactly like known ones."""
+
+    principal: Principal
+    expected_version: int
+    state: LockoutState
+
+
+Change = PutAccount | PutCode | PutLockout
+
+
+class AuthStore(Protocol):
+    def get_account(self, principal: Principal) -> Versioned[Account] | None: ...
+
+    def get_code(self, principal: Principal) -> Versioned[CodeCredential] | None: ...
+
+    def get_lockout(self, principal: Principal) -> Versioned[LockoutState]:
+        """The lockout state, ``Versioned(LockoutState(), 0)`` when none was stored."""
+        ...
+
+    def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:
+        """Apply every change and seal every event atomically, or raise
+        :class:`~securebox_auth.errors.ConcurrentUpdate` and change nothing."""
+        ...
+
+    def audit_log(self) -> Iterator[SealedEvent]:
+        """The sealed audit events, oldest first."""
+        ...
