@@ -153,8 +153,13 @@ class ConfidentialCodeService:
             lockout = self.store.get_lockout(principal)
             stored = self.store.get_code(principal) if self._active_account(principal) else None
             verdict = verify_code(
-                stored.value if stored else None, lockout.value, principal, typed,
-                now=now, hasher=hasher, lockout_rules=self.lockout_rules,
+                stored.value if stored else None,
+                lockout.value,
+                principal,
+                typed,
+                now=now,
+                hasher=hasher,
+                lockout_rules=self.lockout_rules,
             )
             changes: list[PutLockout | PutCode] = []
             if verdict.lockout != lockout.value:
@@ -194,8 +199,15 @@ class ConfidentialCodeService:
             lockout = self.store.get_lockout(principal)
             stored = self.store.get_code(principal) if self._active_account(principal) else None
             verdict = change_code(
-                stored.value if stored else None, lockout.value, principal, current, new,
-                now=now, hasher=hasher, rules=self.rules, lockout_rules=self.lockout_rules,
+                stored.value if stored else None,
+                lockout.value,
+                principal,
+                current,
+                new,
+                now=now,
+                hasher=hasher,
+                rules=self.rules,
+                lockout_rules=self.lockout_rules,
             )
             changes: list[PutLockout | PutCode] = []
             if verdict.lockout != lockout.value:
@@ -211,9 +223,7 @@ class ConfidentialCodeService:
                 raise WeakCode(("previous_code",), self.rules.message("previous_code"))
             return ChangeResult(
                 verdict.outcome,
-                verdict.lockout.blocked_until
-                if verdict.outcome is ChangeOutcome.BLOCKED
-                else None,
+                verdict.lockout.blocked_until if verdict.outcome is ChangeOutcome.BLOCKED else None,
                 verdict.alert,
             )
         raise ConcurrentUpdate("too much contention on this principal; try again")
@@ -248,12 +258,20 @@ class ConfidentialCodeService:
         previous_code = self.store.get_code(principal)
         lockout = self.store.get_lockout(principal)
         code, credential, issued = issue_one_time_code(
-            previous_code.value if previous_code else None, principal,
-            actor=actor_key, now=now, hasher=self.hasher, rules=self.rules,
+            previous_code.value if previous_code else None,
+            principal,
+            actor=actor_key,
+            now=now,
+            hasher=self.hasher,
+            rules=self.rules,
         )
         account = Account(principal=principal, role=role, created_at=now)
         created = AuditEvent.make(
-            now, "account.create", actor=actor_key, subject=principal.key, outcome="success",
+            now,
+            "account.create",
+            actor=actor_key,
+            subject=principal.key,
+            outcome="success",
             details={"role": role.value},
         )
         self.store.commit(
@@ -291,8 +309,12 @@ class ConfidentialCodeService:
             stored = self.store.get_code(target)
             lockout = self.store.get_lockout(target)
             code, credential, issued = issue_one_time_code(
-                stored.value if stored else None, target,
-                actor=actor_key, now=now, hasher=self.hasher, rules=self.rules,
+                stored.value if stored else None,
+                target,
+                actor=actor_key,
+                now=now,
+                hasher=self.hasher,
+                rules=self.rules,
             )
             events = [issued]
             changes: list[PutLockout | PutCode] = [
@@ -313,7 +335,11 @@ class ConfidentialCodeService:
         now: datetime, actor_key: str, target: Principal, state: LockoutState
     ) -> AuditEvent:
         return AuditEvent.make(
-            now, "lockout.unblock", actor=actor_key, subject=target.key, outcome="success",
+            now,
+            "lockout.unblock",
+            actor=actor_key,
+            subject=target.key,
+            outcome="success",
             details={"was": block_status(state, now).value, "failures": str(state.failures)},
         )
 

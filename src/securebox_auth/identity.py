@@ -142,9 +142,7 @@ class Principal:
     user_number: UserNumber
 
     def __post_init__(self) -> None:
-        if not isinstance(self.client_id, ClientId) or not isinstance(
-            self.user_number, UserNumber
-        ):
+        if not isinstance(self.client_id, ClientId) or not isinstance(self.user_number, UserNumber):
             raise InvalidIdentifier("a principal is a ClientId and a UserNumber")
 
     @classmethod
@@ -156,7 +154,9 @@ class Principal:
         client_format: IdentifierFormat = DEFAULT_CLIENT_ID_FORMAT,
         user_format: IdentifierFormat = DEFAULT_USER_NUMBER_FORMAT,
     ) -> Principal:
-        return cls(ClientId.parse(client_id, client_format), UserNumber.parse(user_number, user_format))
+        return cls(
+            ClientId.parse(client_id, client_format), UserNumber.parse(user_number, user_format)
+        )
 
     @property
     def key(self) -> str:

@@ -107,6 +107,7 @@ def _blocked_reason(state: LockoutState, now: datetime) -> FailureReason | None:
 
 
 def _failure(
+    *,
     principal: Principal,
     lockout: LockoutState,
     credential: CodeCredential | None,
@@ -124,7 +125,11 @@ def _failure(
             actor=principal.key,
             subject=principal.key,
             outcome="failure",
-            details={"reason": reason.value, "failures": str(new_lockout.failures)},
+            details={
+                "reason": reason.value,
+                # the count that this attempt reached (a block resets the stored counter)
+                "failures": str(lockout_rules.max_failures if blocked else new_lockout.failures),
+            },
         )
     ]
     if blocked:
@@ -149,11 +154,20 @@ def _failure(
 
 
 def _refused_blocked(
-    principal: Principal, lockout: LockoutState, credential: CodeCredential | None,
-    reason: FailureReason, now: datetime, action: str,
+    *,
+    principal: Principal,
+    lockout: LockoutState,
+    credential: CodeCredential | None,
+    reason: FailureReason,
+    now: datetime,
+    action: str,
 ) -> CodeVerdict:
     event = AuditEvent.make(
-        now, action, actor=principal.key, subject=principal.key, outcome="refused",
+        now,
+        action,
+        actor=principal.key,
+        subject=principal.key,
+        outcome="refused",
         details={"reason": reason.value},
     )
     return CodeVerdict(
@@ -182,26 +196,45 @@ def verify_code(
     action = "login.code"
     blocked = _blocked_reason(lockout, now)
     if blocked is not None:
-        return _refused_blocked(principal, lockout, credential, blocked, now, action)
+        return _refused_blocked(
+            principal=principal,
+            lockout=lockout,
+            credential=credential,
+            reason=blocked,
+            now=now,
+            action=action,
+        )
+    reason: FailureReason | None = None
     if credential is None:
         hasher.verify_dummy(principal, code)
-        return _failure(principal, lockout, None, FailureReason.UNKNOWN_PRINCIPAL, now,
-                        lockout_rules, action)
-    if not hasher.verify(credential.hash, principal, code):
-        return _failure(principal, lockout, credential, FailureReason.WRONG_CODE, now,
-                        lockout_rules, action)
-    if credential.expires_at is not None and now >= credential.expires_at:
-        return _failure(principal, lockout, credential, FailureReason.EXPIRED, now,
-                        lockout_rules, action)
+        reason = FailureReason.UNKNOWN_PRINCIPAL
+    elif not hasher.verify(credential.hash, principal, code):
+        reason = FailureReason.WRONG_CODE
+    elif credential.expires_at is not None and now >= credential.expires_at:
+        reason = FailureReason.EXPIRED
+    if reason is not None or credential is None:
+        return _failure(
+            principal=principal,
+            lockout=lockout,
+            credential=credential,
+            reason=reason or FailureReason.UNKNOWN_PRINCIPAL,
+            now=now,
+            lockout_rules=lockout_rules,
+            action=action,
+        )
     new_credential = credential
-    details = {}
+    details: dict[str, str] = {}
     if hasher.needs_rehash(credential.hash):
         new_credential = replace(credential, hash=hasher.hash(principal, code))
         details["rehashed"] = "true"
     outcome = CodeOutcome.CHANGE_REQUIRED if credential.must_change else CodeOutcome.ACCEPTED
     details["result"] = outcome.value
     event = AuditEvent.make(
-        now, action, actor=principal.key, subject=principal.key, outcome="success",
+        now,
+        action,
+        actor=principal.key,
+        subject=principal.key,
+        outcome="success",
         details=details,
     )
     return CodeVerdict(
@@ -253,12 +286,19 @@ def change_code(
     require_strong(new_code, rules, _identifiers(principal))
     action = "code.change"
     check = verify_code(
-        credential, lockout, principal, current_code, now=now, hasher=hasher,
+        credential,
+        lockout,
+        principal,
+        current_code,
+        now=now,
+        hasher=hasher,
         lockout_rules=lockout_rules,
     )
     if not check.ok or check.credential is None:
-        outcome = ChangeOutcome.BLOCKED if check.outcome is CodeOutcome.BLOCKED else (
-            ChangeOutcome.REJECTED
+        outcome = (
+            ChangeOutcome.BLOCKED
+            if check.outcome is CodeOutcome.BLOCKED
+            else (ChangeOutcome.REJECTED)
         )
         events = tuple(
             replace(e, action=action) if e.action == "login.code" else e for e in check.events
@@ -270,7 +310,11 @@ def change_code(
     earlier = (current.hash, *current.history[: rules.history])
     if any(hasher.verify(old, principal, new_code) for old in earlier):
         event = AuditEvent.make(
-            now, action, actor=principal.key, subject=principal.key, outcome="refused",
+            now,
+            action,
+            actor=principal.key,
+            subject=principal.key,
+            outcome="refused",
             details={"reason": "previous_code"},
         )
         return ChangeVerdict(
@@ -284,7 +328,11 @@ def change_code(
         history=earlier[: rules.history],
     )
     event = AuditEvent.make(
-        now, action, actor=principal.key, subject=principal.key, outcome="success",
+        now,
+        action,
+        actor=principal.key,
+        subject=principal.key,
+        outcome="success",
         details={"was_required": str(current.must_change).lower()},
     )
     return ChangeVerdict(
@@ -341,7 +389,11 @@ def issue_one_time_code(
         history=history,
     )
     event = AuditEvent.make(
-        now, "code.issue", actor=actor, subject=principal.key, outcome="success",
+        now,
+        "code.issue",
+        actor=actor,
+        subject=principal.key,
+        outcome="success",
         details={"expires_at": credential.expires_at.isoformat() if credential.expires_at else ""},
     )
     return OneTimeCode(value), credential, event

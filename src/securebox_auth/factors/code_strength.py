@@ -10,6 +10,7 @@ has the hashes. Every rule is configurable in :class:`CodeRules`; the defaults a
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ def validate_code_syntax(code: object) -> str:
 
 def _longest_run(code: str, step: Callable[[int, int], bool]) -> int:
     best = run = 1
-    for previous, current in zip(code, code[1:], strict=False):
+    for previous, current in itertools.pairwise(code):
         run = run + 1 if step(int(previous), int(current)) else 1
         best = max(best, run)
     return best
@@ -118,15 +119,16 @@ def _looks_like_date(code: str) -> bool:
     if len(code) == 8:
         a, b, c = int(code[:2]), int(code[2:4]), int(code[4:])
         y, m, d = int(code[:4]), int(code[4:6]), int(code[6:])
-        return (
-            (1900 <= c <= 2099 and (_valid_date(c, b, a) or _valid_date(c, a, b)))
-            or (1900 <= y <= 2099 and _valid_date(y, m, d))
+        return (1900 <= c <= 2099 and (_valid_date(c, b, a) or _valid_date(c, a, b))) or (
+            1900 <= y <= 2099 and _valid_date(y, m, d)
         )
     if len(code) == 6:
         a, b, c = int(code[:2]), int(code[2:4]), int(code[4:])
         # DDMMYY, MMDDYY, YYMMDD in a leap-year-neutral century (2000-2099)
-        return _valid_date(2000 + c, b, a) or _valid_date(2000 + c, a, b) or _valid_date(
-            2000 + a, b, c
+        return (
+            _valid_date(2000 + c, b, a)
+            or _valid_date(2000 + c, a, b)
+            or _valid_date(2000 + a, b, c)
         )
     return False
 

@@ -1,0 +1,77 @@
+"""A tiny benchmark harness: medians of rounds, and ratios against a bare primitive
+measured in the same run (the machine is shared and noisy; ratios hold, absolute figures
+drift). Each benchmark module exposes ``run(quick: bool) -> list[Comparison]``."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["Comparison", "Timing", "compare", "measure"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    name: str
+    median_s: float
+    rounds: int
+    inner: int
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """``subject`` measured against ``baseline``; ``target`` is the maximum allowed ratio."""
+
+    subject: Timing
+    baseline: Timing
+    target: float
+
+    @property
+    def ratio(self) -> float:
+        return self.subject.median_s / self.baseline.median_s
+
+    @property
+    def ok(self) -> bool:
+        return self.ratio <= self.target
+
+
+def measure(name: str, fn: Callable[[], object], *, rounds: int = 9, inner: int = 1) -> Timing:
+    """Median over ``rounds`` of the mean time of ``inner`` calls (one warm-up call first)."""
+    fn()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - start) / inner)
+    return Timing(name, statistics.median(samples), rounds, inner)
+
+
+def compare(
+    subject: tuple[str, Callable[[], object]],
+    baseline: tuple[str, Callable[[], object]],
+    *,
+    target: float,
+    rounds: int = 9,
+    inner: int = 1,
+) -> Comparison:
+    """Measure baseline and subject interleaved round by round, so drift hits both alike."""
+    b_name, b_fn = baseline
+    s_name, s_fn = subject
+    b_fn()
+    s_fn()
+    b_samples: list[float] = []
+    s_samples: list[float] = []
+    for _ in range(rounds):
+        for fn, samples in ((b_fn, b_samples), (s_fn, s_samples)):
+            start = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples.append((time.perf_counter() - start) / inner)
+    return Comparison(
+        Timing(s_name, statistics.median(s_samples), rounds, inner),
+        Timing(b_name, statistics.median(b_samples), rounds, inner),
+        target,
+    )

@@ -1,0 +1,47 @@
+"""Developer sessions. Each runs a plain command that also works without nox:
+
+nox -s tests      python3 -m pytest
+nox -s lint       ruff check . && ruff format --check .
+nox -s typecheck  mypy            (mypy --strict on src, tests, benchmarks, noxfile)
+nox -s docs       python3 tools/check_docs.py
+nox -s bench      python3 benchmarks/run.py
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
+nox.options.error_on_external_run = True
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    session.install("-e", ".")
+    session.run("python", "tools/check_docs.py")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,0 +1,65 @@
+"""The ``securebox`` command.
+
+Sub-commands are registered by small modules (``register(subparsers)``) so each concept keeps
+its own command code: ``demo`` (:mod:`securebox_auth.demo`), ``argon2``
+(:mod:`securebox_auth.calibrate`), and later ``policy`` and ``db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+
+from securebox_auth.errors import SecureboxError
+
+__all__ = ["main"]
+
+# (module, description): each module defines ``register(subparsers) -> None`` and sets
+# ``handler`` defaults on its parsers: ``handler(args) -> int``.
+_COMMAND_MODULES: tuple[str, ...] = (
+    "securebox_auth.demo",
+    "securebox_auth.calibrate",
+)
+
+
+def _version() -> str:
+    try:
+        return version("securebox")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="securebox",
+        description="Strong customer authentication and entitlements for business portals.",
+    )
+    parser.add_argument("--version", action="version", version=f"securebox {_version()}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = (
+            import_module(name).register
+        )
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return handler(args)
+    except SecureboxError as exc:
+        print(f"securebox: error: {exc} ({exc.code})", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
