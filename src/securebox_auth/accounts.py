@@ -1,8 +1,8 @@
 """Accounts: a user of a subscription, with a role and a status.
 
-Issue-level note: the full entitlement model (companies, themes, invitations, rights) lives
+The entitlement model (companies, themes, invitations, rights, who may manage whom) lives
 in :mod:`securebox_auth.entitlements`; this module holds what authentication itself needs:
-whether the account exists and is active, and who may administer whose credentials.
+whether the account exists, its role, and whether it is active.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime
 
 from securebox_auth.identity import Principal
 
-__all__ = ["Account", "AccountStatus", "Operator", "Role", "may_administer_credentials"]
+__all__ = ["Account", "AccountStatus", "Operator", "Role"]
 
 
 class Role(enum.Enum):
@@ -53,24 +53,3 @@ class Operator:
     @property
     def key(self) -> str:
         return f"operator:{self.name}"
-
-
-def may_administer_credentials(actor: Account | Operator, target: Account) -> bool:
-    """May ``actor`` regenerate the code of, or unblock, ``target``?
-
-    * the bank's back office may, for anyone;
-    * inside a subscription, the principal user and administrators may, for other users of
-      the same subscription;
-    * an administrator may not act on the principal user (it would let an administrator
-      take over the account that appoints administrators);
-    * nobody regenerates their own code this way (they change it, proving the current one).
-    """
-    if isinstance(actor, Operator):
-        return True
-    if not actor.active or actor.principal == target.principal:
-        return False
-    if actor.principal.client_id != target.principal.client_id:
-        return False
-    if actor.role is Role.PRINCIPAL_USER:
-        return True
-    return actor.role is Role.ADMINISTRATOR and target.role is not Role.PRINCIPAL_USER

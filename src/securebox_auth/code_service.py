@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from securebox_auth.accounts import Account, Operator, Role, may_administer_credentials
+from securebox_auth.accounts import Account, Operator, Role
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.entitlements.admin import authorise_user_management
+from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import (
     AccountExists,
     ConcurrentUpdate,
@@ -44,7 +46,14 @@ from securebox_auth.identity import (
 from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, block_status
 from securebox_auth.lockout import unblock as lockout_unblock
 from securebox_auth.methods import CONFIDENTIAL_CODE, AuthMethod
-from securebox_auth.stores.protocols import AuthStore, PutAccount, PutCode, PutLockout
+from securebox_auth.stores.protocols import (
+    AuthStore,
+    Change,
+    PutAccount,
+    PutCode,
+    PutLockout,
+    PutSubscription,
+)
 
 __all__ = ["ChangeResult", "ConfidentialCodeService", "LoginResult"]
 
@@ -230,28 +239,13 @@ class ConfidentialCodeService:
 
     # -- administration ---------------------------------------------------------------
 
-    def _actor(self, actor: Principal | Operator) -> Account | Operator:
-        if isinstance(actor, Operator):
-            return actor
-        account = self._active_account(actor)
-        if account is None:
-            raise NotPermitted("the acting user has no active account")
-        return account
-
-    def create_account(
-        self, actor: Principal | Operator, principal: Principal, role: Role
-    ) -> OneTimeCode:
-        """Create an account with a one-time code to hand over (changed at first login)."""
-        acting = self._actor(actor)
-        if isinstance(acting, Account):
-            allowed = (
-                acting.principal.client_id == principal.client_id
-                and acting.role in (Role.PRINCIPAL_USER, Role.ADMINISTRATOR)
-                and role is not Role.PRINCIPAL_USER
-            )
-            if not allowed:
-                raise NotPermitted("this user may not create that account")
-        actor_key = acting.key if isinstance(acting, Operator) else acting.principal.key
+    def create_account(self, operator: Operator, principal: Principal, role: Role) -> OneTimeCode:
+        """The bank's back office creates an account with a one-time code to hand over
+        (changed at first login). Portal administrators add users through
+        :meth:`securebox_auth.entitlements.service.EntitlementService.add_user`, which
+        applies the entitlement rules."""
+        if not isinstance(operator, Operator):
+            raise NotPermitted("portal users add users through the entitlement service")
         now = self.clock.now()
         if self.store.get_account(principal) is not None:
             raise AccountExists("an account with this client identifier and user number exists")
@@ -260,7 +254,7 @@ class ConfidentialCodeService:
         code, credential, issued = issue_one_time_code(
             previous_code.value if previous_code else None,
             principal,
-            actor=actor_key,
+            actor=operator.key,
             now=now,
             hasher=self.hasher,
             rules=self.rules,
@@ -269,31 +263,42 @@ class ConfidentialCodeService:
         created = AuditEvent.make(
             now,
             "account.create",
-            actor=actor_key,
+            actor=operator.key,
             subject=principal.key,
             outcome="success",
             details={"role": role.value},
         )
-        self.store.commit(
-            [
-                PutAccount(principal, 0, account),
-                PutCode(principal, previous_code.version if previous_code else 0, credential),
-                PutLockout(principal, lockout.version, LockoutState()),
-            ],
-            [created, issued],
-        )
+        changes: list[Change] = [
+            PutAccount(principal, 0, account),
+            PutCode(principal, previous_code.version if previous_code else 0, credential),
+            PutLockout(principal, lockout.version, LockoutState()),
+        ]
+        if self.store.get_subscription(principal.client_id) is None:
+            changes.append(
+                PutSubscription(principal.client_id, 0, Subscription(principal.client_id))
+            )
+        self.store.commit(changes, [created, issued])
         return code
 
-    def _target(self, acting: Account | Operator, target: Principal) -> Account:
-        account = self.store.get_account(target)
-        # An actor who may not administer this subscription learns nothing about it.
-        if account is None:
-            if isinstance(acting, Operator) or acting.principal.client_id == target.client_id:
-                raise UnknownAccount("no such user in this subscription")
+    def _authorise(self, actor: Principal | Operator, target: Principal) -> str:
+        """Check that ``actor`` may manage ``target``'s credentials; return the actor's
+        audit key. Users of another subscription get the same refusal whether or not the
+        target exists."""
+        if isinstance(actor, Operator):
+            if self.store.get_account(target) is None:
+                raise UnknownAccount("no such user")
+            return actor.key
+        acting = self._active_account(actor)
+        if acting is None or actor.client_id != target.client_id:
             raise NotPermitted("this user may not administer that account")
-        if not may_administer_credentials(acting, account.value):
+        found = self.store.get_account(target)
+        sub = self.store.get_subscription(target.client_id)
+        if found is None:
+            raise UnknownAccount("no such user in this subscription")
+        if sub is None:
             raise NotPermitted("this user may not administer that account")
-        return account.value
+        authorise_user_management(acting, sub.value, found.value, now=self.clock.now())
+        return actor.key
 
     def regenerate_code(self, actor: Principal | Operator, target: Principal) -> OneTimeCode:
         """An administrator generates a new one-time code for a user who forgot theirs.
@@ -301,9 +306,7 @@ class ConfidentialCodeService:
         The old code stops working at once, the block (if any) is lifted (this is the secure
         procedure to regain use, RTS 4(5)), and the new code must be changed at first login.
         """
-        acting = self._actor(actor)
-        self._target(acting, target)
-        actor_key = acting.key if isinstance(acting, Operator) else acting.principal.key
+        actor_key = self._authorise(actor, target)
         for _ in range(_MAX_ATTEMPTS):
             now = self.clock.now()
             stored = self.store.get_code(target)
@@ -345,9 +348,7 @@ class ConfidentialCodeService:
 
     def unblock(self, actor: Principal | Operator, target: Principal) -> None:
         """Lift a temporary or permanent block (administrator or back office)."""
-        acting = self._actor(actor)
-        self._target(acting, target)
-        actor_key = acting.key if isinstance(acting, Operator) else acting.principal.key
+        actor_key = self._authorise(actor, target)
         for _ in range(_MAX_ATTEMPTS):
             now = self.clock.now()
             lockout = self.store.get_lockout(target)

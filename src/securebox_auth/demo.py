@@ -12,11 +12,22 @@ from datetime import timedelta
 
 from securebox_auth.accounts import Operator, Role
 from securebox_auth.audit import verify_chain
+from securebox_auth.catalogue import DocumentQuery, MemoryCatalogue
 from securebox_auth.clock import FixedClock
 from securebox_auth.code_service import ConfidentialCodeService, LoginResult
+from securebox_auth.entitlements.model import (
+    CompanyScope,
+    DocumentScope,
+    Operation,
+    Rights,
+    Theme,
+)
+from securebox_auth.entitlements.proofs import KeyedCompanyProofs
+from securebox_auth.entitlements.resources import DocumentRef
+from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import WeakCode
 from securebox_auth.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher
-from securebox_auth.identity import Principal
+from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.keys import StaticKeyring
 from securebox_auth.stores.memory import MemoryStore
 
@@ -25,76 +36,140 @@ __all__ = ["register", "run_demo"]
 CLIENT = "123456789"
 
 
-def _show(out: Callable[[str], None], who: str, result: LoginResult) -> None:
-    extra = ""
-    if result.blocked_until is not None:
-        extra = f" until {result.blocked_until:%H:%M} ({result.alert.value})"
-    out(f"    {who:<34} -> {result.outcome.value}{extra}")
+class _Walkthrough:
+    """The demo's state and its steps, each printing what a portal would show."""
+
+    def __init__(self, out: Callable[[str], None], *, fast: bool) -> None:
+        self.out = out
+        self.clock = FixedClock()
+        self.store = MemoryStore()
+        params = PROFILE_TESTING if fast else PROFILE_2026
+        self.hasher = Argon2CodeHasher(StaticKeyring.generate(), params)
+        self.codes = ConfidentialCodeService(self.store, self.hasher, clock=self.clock)
+        self.proofs = KeyedCompanyProofs(StaticKeyring.generate())
+        self.entitlements = EntitlementService(
+            self.store, self.hasher, company_proofs=self.proofs, clock=self.clock
+        )
+        self.boss = Principal.parse(CLIENT, "01")
+        self.clerk = Principal.parse(CLIENT, "02")
+        self.acme = Siren.parse("732829320")
+        self.payroll, self.tax = Theme("payroll"), Theme("tax")
+
+    def show(self, who: str, result: LoginResult) -> None:
+        extra = ""
+        if result.blocked_until is not None:
+            extra = f" until {result.blocked_until:%H:%M} ({result.alert.value})"
+        self.out(f"    {who:<34} -> {result.outcome.value}{extra}")
+
+    def first_login(self) -> None:
+        out, codes = self.out, self.codes
+        out("1. The bank opens the subscription; user 01 receives a one-time code.")
+        first = self.entitlements.open_subscription(Operator("back-office"), self.boss)
+        out(f"    one-time code for 01: {first.reveal()} (valid 72 hours, must be changed)")
+        self.show("login 01 with the one-time code", codes.login(CLIENT, "01", first.reveal()))
+        out("    nothing else is allowed until the code is changed.\n")
+
+        out("2. User 01 chooses a new code; weak codes are refused.")
+        for weak in ("12345678", "11112222", "12121212", "31121990"):
+            try:
+                codes.change_code(CLIENT, "01", first.reveal(), weak)
+            except WeakCode as exc:
+                out(f"    {weak} refused: {', '.join(exc.reasons)}")
+        changed = codes.change_code(CLIENT, "01", first.reveal(), "47120938")
+        out(f"    47120938 -> {changed.outcome.value}")
+        self.clock.advance(timedelta(minutes=1))
+        self.show("login 01 with 47120938", codes.login(CLIENT, "01", "47120938"))
+        out("")
+
+    def collaborator(self) -> None:
+        out, ent = self.out, self.entitlements
+        out("3. User 01 adds a company and a collaborator 02, who changes the one-time code.")
+        ent.add_theme(self.boss, self.payroll)
+        ent.add_theme(self.boss, self.tax)
+        proof = self.proofs.issue(self.acme)
+        ent.add_company(self.boss, self.acme, "ACME SAS", proof)
+        out(f"    company {self.acme.formatted()} added with its proof {proof}")
+        rights = Rights(
+            CompanyScope.portfolio(),
+            DocumentScope(themes=frozenset({self.payroll})),
+            frozenset({Operation.VIEW, Operation.DOWNLOAD}),
+        )
+        clerk_code = ent.add_user(self.boss, self.clerk, Role.USER, rights)
+        out("    02 may view and download payroll documents of the whole portfolio")
+        self.codes.change_code(CLIENT, "02", clerk_code.reveal(), "60397148")
+        out("    02 now logs in with 60397148\n")
+
+    def lockout(self) -> None:
+        out, codes = self.out, self.codes
+        out("4. Someone guesses codes for 02, and for a user 77 who does not exist.")
+        for n in range(1, 7):
+            self.clock.advance(timedelta(seconds=20))
+            self.show(f"attempt {n} on 02", codes.login(CLIENT, "02", f"5038{n:04d}"))
+            self.show(f"attempt {n} on 77 (no such user)", codes.login(CLIENT, "77", "50380000"))
+        out("    same answers, same argon2id work: nothing tells whether 77 exists;")
+        out("    once blocked, no hashing is done at all.")
+        self.show("02 with the right code, blocked", codes.login(CLIENT, "02", "60397148"))
+        out("")
+
+        out("5. The principal user regenerates a code for 02 (the block is lifted).")
+        fresh = codes.regenerate_code(self.boss, self.clerk)
+        self.show("login 02 with the new one-time code", codes.login(CLIENT, "02", fresh.reveal()))
+        self.show("login 02 with the old code", codes.login(CLIENT, "02", "60397148"))
+        out("")
+
+    def documents(self) -> None:
+        out, ent = self.out, self.entitlements
+        out("6. Who sees which document (the filter a store turns into a query):")
+        catalogue = MemoryCatalogue()
+        at = self.clock.now()
+        client = ClientId(CLIENT)
+        catalogue.add(
+            [
+                DocumentRef(client, self.acme, self.payroll, "pay-2026-01", "Payslips Jan", at),
+                DocumentRef(client, self.acme, self.tax, "vat-2026-q1", "VAT return Q1", at),
+            ]
+        )
+        accountant = Principal.parse("555000111", "01")
+        ent.open_subscription(Operator("back-office"), accountant)
+
+        def listing(who: Principal) -> str:
+            page = catalogue.page(ent.visible(who), DocumentQuery(limit=20))
+            return ", ".join(d.document_id for d in page.documents) or "(nothing)"
+
+        out(f"    01 (principal user)        sees {listing(self.boss)}")
+        out(f"    02 (payroll only)          sees {listing(self.clerk)}")
+        invitation = ent.invite(self.boss, accountant, frozenset({self.acme}))
+        out(f"    accountant, invited        sees {listing(accountant)} (pending acceptance)")
+        ent.accept_invitation(accountant, client, invitation)
+        out(f"    accountant, accepted       sees {listing(accountant)}")
+        ent.revoke_invitation(self.boss, invitation)
+        out(f"    accountant, revoked        sees {listing(accountant)}")
+        out("")
+
+    def audit(self) -> None:
+        out = self.out
+        out("7. The audit trail (who, what, outcome; never a code), chained by HMAC:")
+        events = list(self.store.audit_log())
+        for sealed in events:
+            e = sealed.event
+            out(
+                f"    #{sealed.sequence:<3} {e.action:<19} {e.subject:<13} {e.outcome:<20} "
+                f"{dict(e.details)}"
+            )
+        count = verify_chain(self.store.audit_key, events)
+        out(f"    audit chain verified: {count} events")
 
 
 def run_demo(out: Callable[[str], None] = print, *, fast: bool = False) -> int:
     """Run the walk-through, writing lines with ``out``. Returns a process exit status."""
-    clock = FixedClock()
-    store = MemoryStore()
-    hasher = Argon2CodeHasher(StaticKeyring.generate(), PROFILE_TESTING if fast else PROFILE_2026)
-    service = ConfidentialCodeService(store, hasher, clock=clock)
-    boss = Principal.parse(CLIENT, "01")
-    clerk = Principal.parse(CLIENT, "02")
-
-    out("securebox demo: confidential-code login for a business subscription")
+    demo = _Walkthrough(out, fast=fast)
+    out("securebox demo: logins and entitlements for a business subscription")
     out(f"  client identifier {CLIENT}; user 01 is the principal user, 02 a collaborator\n")
-
-    out("1. The bank opens the subscription; user 01 receives a one-time code.")
-    first = service.create_account(Operator("back-office"), boss, Role.PRINCIPAL_USER)
-    out(f"    one-time code for 01: {first.reveal()} (valid 72 hours, must be changed)")
-    _show(out, "login 01 with the one-time code", service.login(CLIENT, "01", first.reveal()))
-    out("    nothing else is allowed until the code is changed.\n")
-
-    out("2. User 01 chooses a new code; weak codes are refused.")
-    for weak in ("12345678", "11112222", "12121212", "31121990"):
-        try:
-            service.change_code(CLIENT, "01", first.reveal(), weak)
-        except WeakCode as exc:
-            out(f"    {weak} refused: {', '.join(exc.reasons)}")
-    changed = service.change_code(CLIENT, "01", first.reveal(), "47120938")
-    out(f"    47120938 -> {changed.outcome.value}")
-    clock.advance(timedelta(minutes=1))
-    _show(out, "login 01 with 47120938", service.login(CLIENT, "01", "47120938"))
-    out("")
-
-    out("3. User 01 creates collaborator 02, who changes the one-time code.")
-    clerk_code = service.create_account(boss, clerk, Role.USER)
-    service.change_code(CLIENT, "02", clerk_code.reveal(), "60397148")
-    out("    02 now logs in with 60397148\n")
-
-    out("4. Someone guesses codes for 02, and for a user 77 who does not exist.")
-    for attempt in range(1, 7):
-        clock.advance(timedelta(seconds=20))
-        _show(out, f"attempt {attempt} on 02", service.login(CLIENT, "02", f"5038{attempt:04d}"))
-        _show(
-            out, f"attempt {attempt} on 77 (no such user)", service.login(CLIENT, "77", "50380000")
-        )
-    out("    same answers, same argon2id work: nothing tells whether 77 exists;")
-    out("    once blocked, no hashing is done at all.")
-    _show(out, "02 with the right code, blocked", service.login(CLIENT, "02", "60397148"))
-    out("")
-
-    out("5. The principal user regenerates a code for 02 (the block is lifted).")
-    fresh = service.regenerate_code(boss, clerk)
-    _show(out, "login 02 with the new one-time code", service.login(CLIENT, "02", fresh.reveal()))
-    _show(out, "login 02 with the old code", service.login(CLIENT, "02", "60397148"))
-    out("")
-
-    out("6. The audit trail (who, what, outcome; never a code), chained by HMAC:")
-    events = list(store.audit_log())
-    for sealed in events:
-        e = sealed.event
-        out(
-            f"    #{sealed.sequence:<3} {e.action:<16} {e.subject:<13} {e.outcome:<20} "
-            f"{dict(e.details)}"
-        )
-    count = verify_chain(store.audit_key, events)
-    out(f"    audit chain verified: {count} events")
+    demo.first_login()
+    demo.collaborator()
+    demo.lockout()
+    demo.documents()
+    demo.audit()
     return 0
 
 

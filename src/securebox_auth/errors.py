@@ -23,6 +23,8 @@ __all__ = [
     "InvalidTime",
     "MalformedInput",
     "NotPermitted",
+    "PolicyError",
+    "ScenarioError",
     "SecureboxError",
     "UnknownAccount",
     "WeakCode",
@@ -41,6 +43,31 @@ class ConfigurationError(SecureboxError, ValueError):
 
     code: ClassVar[str] = "configuration"
     status_hint: ClassVar[int] = 500
+
+
+class PolicyError(ConfigurationError):
+    """A policy file or object is invalid.
+
+    ``path`` names the offending key in TOML dotted form, for instance
+    ``"operation.payee_management.max_age"`` (empty when the whole document is at fault).
+    """
+
+    code: ClassVar[str] = "policy_invalid"
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class ScenarioError(ConfigurationError):
+    """A policy scenario file is invalid (``path`` as in :class:`PolicyError`, for instance
+    ``"step[3].methods"``)."""
+
+    code: ClassVar[str] = "scenario_invalid"
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
 
 
 class MalformedInput(SecureboxError, ValueError):

@@ -130,10 +130,10 @@ class Argon2CodeHasher:
             return self._ph.verify(encoded, self._peppered(key_id, principal, code))
         except VerifyMismatchError:
             return False
-        except InvalidHashError:
+        except (InvalidHashError, VerificationError):
+            # argon2 could not decode or check the stored hash ("Decoding failed" is a plain
+            # VerificationError): a damaged record, not a wrong code.
             raise ConfigurationError("a stored code hash is corrupt") from None
-        except VerificationError:
-            return False
 
     def verify_dummy(self, principal: Principal, code: str) -> bool:
         peppered = self._peppered(self._pepper.current_key_id, principal, code)
@@ -143,4 +143,7 @@ class Argon2CodeHasher:
 
     def needs_rehash(self, stored: str) -> bool:
         key_id, encoded = self._split(stored)
-        return key_id != self._pepper.current_key_id or self._ph.check_needs_rehash(encoded)
+        try:
+            return key_id != self._pepper.current_key_id or self._ph.check_needs_rehash(encoded)
+        except InvalidHashError:
+            raise ConfigurationError("a stored code hash is corrupt") from None

@@ -11,7 +11,17 @@ from securebox_auth.stores.protocols import (
     PutAccount,
     PutCode,
     PutLockout,
+    PutSubscription,
     Versioned,
 )
 
-__all__ = ["AuthStore", "Change", "MemoryStore", "PutAccount", "PutCode", "PutLockout", "Versioned"]
+__all__ = [
+    "AuthStore",
+    "Change",
+    "MemoryStore",
+    "PutAccount",
+    "PutCode",
+    "PutLockout",
+    "PutSubscription",
+    "Versioned",
+]

@@ -13,15 +13,24 @@ from typing import TypeVar
 
 from securebox_auth.accounts import Account
 from securebox_auth.audit import AuditEvent, SealedEvent, seal
+from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.factors.code import CodeCredential
-from securebox_auth.identity import Principal
+from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout import LockoutState
-from securebox_auth.stores.protocols import Change, PutAccount, PutCode, PutLockout, Versioned
+from securebox_auth.stores.protocols import (
+    Change,
+    PutAccount,
+    PutCode,
+    PutLockout,
+    PutSubscription,
+    Versioned,
+)
 
 __all__ = ["MemoryStore"]
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 class MemoryStore:
@@ -31,6 +40,7 @@ class MemoryStore:
         self._accounts: dict[Principal, Versioned[Account]] = {}
         self._codes: dict[Principal, Versioned[CodeCredential]] = {}
         self._lockouts: dict[Principal, Versioned[LockoutState]] = {}
+        self._subscriptions: dict[ClientId, Versioned[Subscription]] = {}
         self._audit: list[SealedEvent] = []
 
     def get_account(self, principal: Principal) -> Versioned[Account] | None:
@@ -42,8 +52,21 @@ class MemoryStore:
     def get_lockout(self, principal: Principal) -> Versioned[LockoutState]:
         return self._lockouts.get(principal) or Versioned(LockoutState(), 0)
 
+    def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None:
+        return self._subscriptions.get(client_id)
+
+    def accounts_of(self, client_id: ClientId) -> list[Account]:
+        with self._lock:
+            found = [v.value for p, v in self._accounts.items() if p.client_id == client_id]
+        return sorted(found, key=lambda a: a.principal.user_number)
+
+    def subscriptions_inviting(self, principal: Principal) -> list[Subscription]:
+        with self._lock:
+            subs = [v.value for v in self._subscriptions.values()]
+        return [s for s in subs if any(i.invitee == principal for i in s.invitations.values())]
+
     @staticmethod
-    def _check(table: dict[Principal, Versioned[T]], key: Principal, expected: int) -> None:
+    def _check(table: dict[K, Versioned[T]], key: K, expected: int) -> None:
         current = table.get(key)
         if (0 if current is None else current.version) != expected:
             raise ConcurrentUpdate("the stored state changed since it was read")
@@ -58,6 +81,8 @@ class MemoryStore:
                         self._check(self._codes, principal, expected)
                     case PutLockout(principal, expected, _):
                         self._check(self._lockouts, principal, expected)
+                    case PutSubscription(client_id, expected, _):
+                        self._check(self._subscriptions, client_id, expected)
             for change in changes:
                 match change:
                     case PutAccount(principal, expected, account):
@@ -66,6 +91,8 @@ class MemoryStore:
                         self._codes[principal] = Versioned(credential, expected + 1)
                     case PutLockout(principal, expected, state):
                         self._lockouts[principal] = Versioned(state, expected + 1)
+                    case PutSubscription(client_id, expected, subscription):
+                        self._subscriptions[client_id] = Versioned(subscription, expected + 1)
             head = self._audit[-1] if self._audit else None
             for event in events:
                 head = seal(self.audit_key, head, event)

@@ -17,11 +17,20 @@ from typing import Generic, Protocol, TypeVar
 
 from securebox_auth.accounts import Account
 from securebox_auth.audit import AuditEvent, SealedEvent
+from securebox_auth.entitlements.model import Subscription
 from securebox_auth.factors.code import CodeCredential
-from securebox_auth.identity import Principal
+from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout import LockoutState
 
-__all__ = ["AuthStore", "Change", "PutAccount", "PutCode", "PutLockout", "Versioned"]
+__all__ = [
+    "AuthStore",
+    "Change",
+    "PutAccount",
+    "PutCode",
+    "PutLockout",
+    "PutSubscription",
+    "Versioned",
+]
 
 T = TypeVar("T")
 
@@ -56,7 +65,17 @@ class PutLockout:
     state: LockoutState
 
 
-Change = PutAccount | PutCode | PutLockout
+@dataclass(frozen=True, slots=True)
+class PutSubscription:
+    """The entitlement aggregate of one subscription (companies, themes, rights,
+    invitations), replaced as a whole under its version."""
+
+    client_id: ClientId
+    expected_version: int
+    subscription: Subscription
+
+
+Change = PutAccount | PutCode | PutLockout | PutSubscription
 
 
 class AuthStore(Protocol):
@@ -66,6 +85,16 @@ class AuthStore(Protocol):
 
     def get_lockout(self, principal: Principal) -> Versioned[LockoutState]:
         """The lockout state, ``Versioned(LockoutState(), 0)`` when none was stored."""
+        ...
+
+    def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None: ...
+
+    def accounts_of(self, client_id: ClientId) -> list[Account]:
+        """Every account of a subscription (active or not), ordered by user number."""
+        ...
+
+    def subscriptions_inviting(self, principal: Principal) -> list[Subscription]:
+        """The subscriptions that hold an invitation (in any state) for ``principal``."""
         ...
 
     def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:

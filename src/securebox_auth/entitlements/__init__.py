@@ -1,0 +1,8 @@
+"""Entitlements: who may see which company, theme or document, and do which operation.
+
+* :mod:`.model` -- subscriptions, companies, themes, rights, invitations (frozen values);
+* :mod:`.check` -- ``check(context, action, resource) -> AccessDecision`` with ``explain()``;
+* :mod:`.visibility` -- the filter that lists what a user may see, and its in-memory form;
+* :mod:`.admin` -- pure administrative transitions with their rules and audit events;
+* :mod:`.service` -- the shell: load, decide, commit with compare-and-swap.
+"""
