@@ -16,7 +16,7 @@ from securebox_auth.identity import Principal
 __all__ = ["Account", "AccountStatus", "Operator", "Role"]
 
 
-class Role(enum.Enum):
+class Role(enum.StrEnum):
     """Roles inside a subscription (see ``docs/identity.md``)."""
 
     PRINCIPAL_USER = "principal_user"

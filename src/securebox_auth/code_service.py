@@ -29,6 +29,7 @@ from securebox_auth.errors import (
 )
 from securebox_auth.factors.code import (
     ChangeOutcome,
+    CodeCredential,
     CodeOutcome,
     OneTimeCode,
     change_code,
@@ -49,10 +50,12 @@ from securebox_auth.methods import CONFIDENTIAL_CODE, AuthMethod
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
+    Expect,
     PutAccount,
     PutCode,
     PutLockout,
     PutSubscription,
+    Versioned,
 )
 
 __all__ = ["ChangeResult", "ConfidentialCodeService", "LoginResult"]
@@ -151,6 +154,38 @@ class ConfidentialCodeService:
         account = self.store.get_account(principal)
         return account.value if account is not None and account.value.active else None
 
+    def _read(
+        self, principal: Principal
+    ) -> tuple[Versioned[LockoutState], Versioned[CodeCredential] | None, list[Change]]:
+        """The lockout state, the credential of an *active* account (else ``None``), and the
+        guards that make the commit fail if the account or credential changed meanwhile."""
+        lockout = self.store.get_lockout(principal)
+        account = self.store.get_account(principal)
+        code = self.store.get_code(principal)
+        guards: list[Change] = [
+            Expect("account", principal, account.version if account else 0),
+            Expect("code", principal, code.version if code else 0),
+        ]
+        active = account is not None and account.value.active
+        return lockout, code if active else None, guards
+
+    @staticmethod
+    def _writes(
+        principal: Principal,
+        lockout: Versioned[LockoutState],
+        stored: Versioned[CodeCredential] | None,
+        new_lockout: LockoutState,
+        new_credential: CodeCredential | None,
+        guards: list[Change],
+    ) -> list[Change]:
+        changes = list(guards)
+        if new_lockout != lockout.value:
+            changes.append(PutLockout(principal, lockout.version, new_lockout))
+        if stored is not None and new_credential is not None and new_credential != stored.value:
+            changes = [c for c in changes if not (isinstance(c, Expect) and c.record == "code")]
+            changes.append(PutCode(principal, stored.version, new_credential))
+        return changes
+
     # -- login ------------------------------------------------------------------------
 
     def login(self, client_id: object, user_number: object, code: object) -> LoginResult:
@@ -159,8 +194,7 @@ class ConfidentialCodeService:
         hasher = _OnceHasher(self.hasher)
         for _ in range(_MAX_ATTEMPTS):
             now = self.clock.now()
-            lockout = self.store.get_lockout(principal)
-            stored = self.store.get_code(principal) if self._active_account(principal) else None
+            lockout, stored, guards = self._read(principal)
             verdict = verify_code(
                 stored.value if stored else None,
                 lockout.value,
@@ -170,12 +204,9 @@ class ConfidentialCodeService:
                 hasher=hasher,
                 lockout_rules=self.lockout_rules,
             )
-            changes: list[PutLockout | PutCode] = []
-            if verdict.lockout != lockout.value:
-                changes.append(PutLockout(principal, lockout.version, verdict.lockout))
-            if stored is not None and verdict.credential not in (None, stored.value):
-                assert verdict.credential is not None
-                changes.append(PutCode(principal, stored.version, verdict.credential))
+            changes = self._writes(
+                principal, lockout, stored, verdict.lockout, verdict.credential, guards
+            )
             try:
                 self.store.commit(changes, verdict.events)
             except ConcurrentUpdate:
@@ -205,8 +236,7 @@ class ConfidentialCodeService:
         hasher = _OnceHasher(self.hasher)
         for _ in range(_MAX_ATTEMPTS):
             now = self.clock.now()
-            lockout = self.store.get_lockout(principal)
-            stored = self.store.get_code(principal) if self._active_account(principal) else None
+            lockout, stored, guards = self._read(principal)
             verdict = change_code(
                 stored.value if stored else None,
                 lockout.value,
@@ -218,12 +248,9 @@ class ConfidentialCodeService:
                 rules=self.rules,
                 lockout_rules=self.lockout_rules,
             )
-            changes: list[PutLockout | PutCode] = []
-            if verdict.lockout != lockout.value:
-                changes.append(PutLockout(principal, lockout.version, verdict.lockout))
-            if stored is not None and verdict.credential not in (None, stored.value):
-                assert verdict.credential is not None
-                changes.append(PutCode(principal, stored.version, verdict.credential))
+            changes = self._writes(
+                principal, lockout, stored, verdict.lockout, verdict.credential, guards
+            )
             try:
                 self.store.commit(changes, verdict.events)
             except ConcurrentUpdate:
@@ -246,39 +273,44 @@ class ConfidentialCodeService:
         applies the entitlement rules."""
         if not isinstance(operator, Operator):
             raise NotPermitted("portal users add users through the entitlement service")
-        now = self.clock.now()
-        if self.store.get_account(principal) is not None:
-            raise AccountExists("an account with this client identifier and user number exists")
-        previous_code = self.store.get_code(principal)
-        lockout = self.store.get_lockout(principal)
-        code, credential, issued = issue_one_time_code(
-            previous_code.value if previous_code else None,
-            principal,
-            actor=operator.key,
-            now=now,
-            hasher=self.hasher,
-            rules=self.rules,
-        )
-        account = Account(principal=principal, role=role, created_at=now)
-        created = AuditEvent.make(
-            now,
-            "account.create",
-            actor=operator.key,
-            subject=principal.key,
-            outcome="success",
-            details={"role": role.value},
-        )
-        changes: list[Change] = [
-            PutAccount(principal, 0, account),
-            PutCode(principal, previous_code.version if previous_code else 0, credential),
-            PutLockout(principal, lockout.version, LockoutState()),
-        ]
-        if self.store.get_subscription(principal.client_id) is None:
-            changes.append(
-                PutSubscription(principal.client_id, 0, Subscription(principal.client_id))
+        for _ in range(_MAX_ATTEMPTS):
+            now = self.clock.now()
+            if self.store.get_account(principal) is not None:
+                raise AccountExists("an account with this client identifier and user number exists")
+            previous_code = self.store.get_code(principal)
+            lockout = self.store.get_lockout(principal)
+            code, credential, issued = issue_one_time_code(
+                previous_code.value if previous_code else None,
+                principal,
+                actor=operator.key,
+                now=now,
+                hasher=self.hasher,
+                rules=self.rules,
             )
-        self.store.commit(changes, [created, issued])
-        return code
+            account = Account(principal=principal, role=role, created_at=now)
+            created = AuditEvent.make(
+                now,
+                "account.create",
+                actor=operator.key,
+                subject=principal.key,
+                outcome="success",
+                details={"role": role.value},
+            )
+            changes: list[Change] = [
+                PutAccount(principal, 0, account),
+                PutCode(principal, previous_code.version if previous_code else 0, credential),
+                PutLockout(principal, lockout.version, LockoutState()),
+            ]
+            if self.store.get_subscription(principal.client_id) is None:
+                changes.append(
+                    PutSubscription(principal.client_id, 0, Subscription(principal.client_id))
+                )
+            try:
+                self.store.commit(changes, [created, issued])
+            except ConcurrentUpdate:
+                continue
+            return code
+        raise ConcurrentUpdate("too much contention on this principal; try again")
 
     def _authorise(self, actor: Principal | Operator, target: Principal) -> str:
         """Check that ``actor`` may manage ``target``'s credentials; return the actor's

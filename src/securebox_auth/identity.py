@@ -23,6 +23,7 @@ __all__ = [
     "IdentifierFormat",
     "Principal",
     "Siren",
+    "UserNumber",
     "luhn_valid",
 ]
 
@@ -113,6 +114,14 @@ class ClientId(_Identifier):
     def __post_init__(self) -> None:
         self._check_canonical()
 
+    # Explicit equality and hash on the text value: these types are set and dict keys on
+    # every entitlement check, and the generated tuple-based methods cost several times more.
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is self.__class__ and other.value == self.value  # type: ignore[attr-defined,unused-ignore]
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
     @classmethod
     def parse(cls, raw: object, fmt: IdentifierFormat = DEFAULT_CLIENT_ID_FORMAT) -> Self:
         """Normalise and validate what a user typed."""
@@ -129,6 +138,14 @@ class UserNumber(_Identifier):
     def __post_init__(self) -> None:
         self._check_canonical()
 
+    # Explicit equality and hash on the text value: these types are set and dict keys on
+    # every entitlement check, and the generated tuple-based methods cost several times more.
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is self.__class__ and other.value == self.value  # type: ignore[attr-defined,unused-ignore]
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
     @classmethod
     def parse(cls, raw: object, fmt: IdentifierFormat = DEFAULT_USER_NUMBER_FORMAT) -> Self:
         return cls(_parse(raw, fmt))
@@ -140,10 +157,18 @@ class Principal:
 
     client_id: ClientId
     user_number: UserNumber
+    _key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, ClientId) or not isinstance(self.user_number, UserNumber):
             raise InvalidIdentifier("a principal is a ClientId and a UserNumber")
+        object.__setattr__(self, "_key", f"{self.client_id.value}:{self.user_number.value}")
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is Principal and other._key == self._key  # type: ignore[attr-defined,unused-ignore]
+
+    def __hash__(self) -> int:
+        return hash(self._key)
 
     @classmethod
     def parse(
@@ -161,7 +186,7 @@ class Principal:
     @property
     def key(self) -> str:
         """A stable text key, ``CLIENT:USER``, for storage and audit records."""
-        return f"{self.client_id.value}:{self.user_number.value}"
+        return self._key
 
     @classmethod
     def from_key(cls, key: str) -> Principal:
@@ -208,6 +233,14 @@ class Siren:
             raise InvalidIdentifier("a SIREN is 9 digits")
         if not luhn_valid(self.value):
             raise InvalidIdentifier("this SIREN fails its check digit")
+
+    # Explicit equality and hash on the text value: these types are set and dict keys on
+    # every entitlement check, and the generated tuple-based methods cost several times more.
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is self.__class__ and other.value == self.value  # type: ignore[attr-defined,unused-ignore]
+
+    def __hash__(self) -> int:
+        return hash(self.value)
 
     @classmethod
     def parse(cls, raw: object) -> Siren:

@@ -41,7 +41,8 @@ class LockoutRules:
     """How many failures, and what happens after them."""
 
     max_failures: int = 5
-    #: Failures older than this no longer count ("within a given period", RTS 4(3)(b)).
+    #: The "given period of time" of RTS 4(3)(b): a series of failures counts only while it
+    #: lasts less than this from its first failure; a failure after that starts a new series.
     #: ``None``: failures count until a success, however old.
     failure_window: timedelta | None = None
     #: Duration of a temporary block; ``None`` makes every block permanent.
@@ -69,6 +70,8 @@ class LockoutState:
     blocked_until: datetime | None = None
     permanent: bool = False
     last_failure_at: datetime | None = None
+    #: When the current series of failures started (its first failure).
+    series_started_at: datetime | None = None
 
 
 class BlockStatus(enum.Enum):
@@ -102,16 +105,17 @@ def record_failure(
     principal is refused before any verification, and this function leaves it unchanged."""
     if block_status(state, now) is not BlockStatus.OPEN:
         return state, LockoutAlert.NONE
-    failures = state.failures
-    if (
-        rules.failure_window is not None
-        and state.last_failure_at is not None
-        and now - state.last_failure_at >= rules.failure_window
+    failures, started = state.failures, state.series_started_at or now
+    if failures == 0 or (
+        rules.failure_window is not None and now - started >= rules.failure_window
     ):
-        failures = 0
+        failures, started = 0, now
     failures += 1
     if failures < rules.max_failures:
-        return replace(state, failures=failures, last_failure_at=now), LockoutAlert.NONE
+        return (
+            replace(state, failures=failures, last_failure_at=now, series_started_at=started),
+            LockoutAlert.NONE,
+        )
 
     blocks = state.temporary_blocks + 1
     temporary_allowed = rules.temporary_block is not None and (

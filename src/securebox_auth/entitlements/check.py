@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final, NamedTuple
 
 from securebox_auth.accounts import Account, Role
 from securebox_auth.entitlements.model import (
     ADMIN_OPERATIONS,
     BANKING_OPERATIONS,
     DOCUMENT_OPERATIONS,
+    NO_RIGHTS,
     CompanyScope,
     DocumentScope,
     Operation,
@@ -46,22 +48,34 @@ __all__ = ["AccessDecision", "Fact", "check", "effective_rights"]
 ADMIN_ROLES = frozenset({Role.PRINCIPAL_USER, Role.ADMINISTRATOR})
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
+class Fact(NamedTuple):
     """One rule that fired, with the facts it used."""
 
     rule: str
     detail: str
 
 
+#: A fact before formatting: (rule, template, arguments). Formatting waits for explain(),
+#: so the hot path of a check builds no strings.
+_Raw = tuple[str, str, tuple[object, ...]]
+
+
+def _f(rule: str, template: str, *args: object) -> _Raw:
+    return (rule, template, args)
+
+
 @dataclass(frozen=True, slots=True)
 class AccessDecision:
     allowed: bool
     action: Operation
-    facts: tuple[Fact, ...]
+    reasons: tuple[_Raw, ...]
 
     def __bool__(self) -> bool:
         return self.allowed
+
+    @property
+    def facts(self) -> tuple[Fact, ...]:
+        return tuple(Fact(rule, template.format(*args)) for rule, template, args in self.reasons)
 
     def explain(self) -> str:
         verdict = "ALLOW" if self.allowed else "DENY"
@@ -70,30 +84,42 @@ class AccessDecision:
         return "\n".join(lines)
 
 
-def _deny(action: Operation, *facts: Fact) -> AccessDecision:
-    return AccessDecision(False, action, facts)
+def _deny(action: Operation, *reasons: _Raw) -> AccessDecision:
+    return AccessDecision(False, action, reasons)
 
 
-def _allow(action: Operation, *facts: Fact) -> AccessDecision:
-    return AccessDecision(True, action, facts)
+def _allow(action: Operation, *reasons: _Raw) -> AccessDecision:
+    return AccessDecision(True, action, reasons)
+
+
+_EVERYTHING: Final = Rights.everything()
+
+
+def _rights(actor: Account, subscription: Subscription, now: datetime) -> tuple[Rights, _Raw]:
+    if actor.principal.client_id == subscription.client_id:
+        if actor.role is Role.PRINCIPAL_USER:
+            return _EVERYTHING, _f("rights", "principal user")
+        return subscription.rights_of(actor.principal), _f("rights", "rights of the {}", actor.role)
+    invitations = subscription.active_invitations(actor.principal, now)
+    if not invitations:
+        return NO_RIGHTS, _f("rights", "no accepted invitation")
+    merged = invitations[0].rights()
+    for inv in invitations[1:]:
+        merged = _union(merged, inv.rights())
+    ids = (
+        tuple(sorted(inv.id for inv in invitations))
+        if len(invitations) > 1
+        else (invitations[0].id,)
+    )
+    return merged, _f("rights", "accepted invitation(s) {}", ", ".join(ids))
 
 
 def effective_rights(
     actor: Account, subscription: Subscription, now: datetime
 ) -> tuple[Rights, str]:
     """The rights ``actor`` holds in ``subscription`` now, and where they come from."""
-    if actor.principal.client_id == subscription.client_id:
-        if actor.role is Role.PRINCIPAL_USER:
-            return Rights.everything(), "principal user"
-        return subscription.rights_of(actor.principal), f"rights of the {actor.role.value}"
-    invitations = subscription.active_invitations(actor.principal, now)
-    if not invitations:
-        return Rights(), "no accepted invitation"
-    merged = invitations[0].rights()
-    for inv in invitations[1:]:
-        merged = _union(merged, inv.rights())
-    ids = ", ".join(sorted(inv.id for inv in invitations))
-    return merged, f"accepted invitation(s) {ids}"
+    rights, (_, template, args) = _rights(actor, subscription, now)
+    return rights, template.format(*args)
 
 
 def _union(a: Rights, b: Rights) -> Rights:
@@ -123,44 +149,43 @@ def check(
 ) -> AccessDecision:
     """May ``actor`` do ``action`` on ``resource``, which belongs to ``subscription``?"""
     if resource.client_id != subscription.client_id:
-        return _deny(action, Fact("tenant", "the resource is not in this subscription"))
+        return _deny(action, _f("tenant", "the resource is not in this subscription"))
     if not actor.active:
-        return _deny(action, Fact("account", "the account is not active"))
+        return _deny(action, _f("account", "the account is not active"))
     own = actor.principal.client_id == subscription.client_id
-    rights, source = effective_rights(actor, subscription, now)
-    origin = Fact("rights", source)
+    rights, origin = _rights(actor, subscription, now)
 
     if action is Operation.LIST_USERS:
         if own and isinstance(resource, SubscriptionRef):
-            return _allow(action, Fact("members", "every user may list the users"))
-        return _deny(action, Fact("members", "only users of the subscription list its users"))
+            return _allow(action, _f("members", "every user may list the users"))
+        return _deny(action, _f("members", "only users of the subscription list its users"))
 
     if action is Operation.EDIT_OWN_ACCOUNT:
         if own and isinstance(resource, UserRef) and resource.principal == actor.principal:
-            return _allow(action, Fact("own account", "a user edits their own account"))
-        return _deny(action, Fact("own account", "only one's own account"))
+            return _allow(action, _f("own account", "a user edits their own account"))
+        return _deny(action, _f("own account", "only one's own account"))
 
     if action is Operation.SWITCH_TO_PAPER:
         if own and actor.role in ADMIN_ROLES and isinstance(resource, SubscriptionRef):
-            return _allow(action, Fact("paper", f"{actor.role.value} may switch to paper"))
-        return _deny(action, Fact("paper", "only an administrator may switch back to paper"))
+            return _allow(action, _f("paper", "{} may switch to paper", actor.role))
+        return _deny(action, _f("paper", "only an administrator may switch back to paper"))
 
     if action in ADMIN_OPERATIONS:
         return _check_admin(actor, action, resource, rights, own, origin)
 
     if action in DOCUMENT_OPERATIONS:
         if not isinstance(resource, DocumentRef):
-            return _deny(action, Fact("resource", f"{action.value} applies to documents"))
+            return _deny(action, _f("resource", "{} applies to documents", action))
         return _check_document(action, resource, subscription, rights, origin)
 
     if action in BANKING_OPERATIONS:
         if not own:
-            return _deny(action, Fact("third party", "third parties do no banking operations"))
+            return _deny(action, _f("third party", "third parties do no banking operations"))
         if not isinstance(resource, CompanyRef):
-            return _deny(action, Fact("resource", f"{action.value} applies to a company"))
+            return _deny(action, _f("resource", "{} applies to a company", action))
         return _check_company(action, resource.company, subscription, rights, origin)
 
-    return _deny(action, Fact("action", "unknown action"))  # pragma: no cover
+    return _deny(action, _f("action", "unknown action"))  # pragma: no cover
 
 
 def _check_admin(
@@ -169,27 +194,27 @@ def _check_admin(
     resource: Resource,
     rights: Rights,
     own: bool,
-    origin: Fact,
+    origin: _Raw,
 ) -> AccessDecision:
     if not own:
-        return _deny(action, Fact("third party", "third parties administer nothing"))
+        return _deny(action, _f("third party", "third parties administer nothing"))
     if action not in rights.operations:
-        return _deny(action, origin, Fact("operation", f"{action.value} is not granted"))
+        return _deny(action, origin, _f("operation", "{} is not granted", action))
     if isinstance(resource, UserRef) and resource.principal == actor.principal:
-        return _deny(action, Fact("self", "nobody administers their own rights or account"))
+        return _deny(action, _f("self", "nobody administers their own rights or account"))
     if actor.role in ADMIN_ROLES:
         if (
             isinstance(resource, UserRef)
             and resource.role is Role.PRINCIPAL_USER
             and actor.role is not Role.PRINCIPAL_USER
         ):
-            return _deny(action, Fact("principal user", "administrators cannot act on them"))
-        return _allow(action, origin, Fact("role", f"{actor.role.value} administers"))
+            return _deny(action, _f("principal user", "administrators cannot act on them"))
+        return _allow(action, origin, _f("role", "{} administers", actor.role))
     if actor.role is Role.ACCESS_MANAGER and action is not Operation.MANAGE_COMPANIES:
         if isinstance(resource, UserRef) and resource.role is Role.USER:
-            return _allow(action, origin, Fact("role", "an access manager manages plain users"))
-        return _deny(action, Fact("role", "an access manager manages plain users only"))
-    return _deny(action, Fact("role", f"a {actor.role.value} does not administer"))
+            return _allow(action, origin, _f("role", "an access manager manages plain users"))
+        return _deny(action, _f("role", "an access manager manages plain users only"))
+    return _deny(action, _f("role", "a {} does not administer", actor.role))
 
 
 def _check_company(
@@ -197,16 +222,17 @@ def _check_company(
     company: Siren,
     subscription: Subscription,
     rights: Rights,
-    origin: Fact,
+    origin: _Raw,
 ) -> AccessDecision:
     if company not in subscription.companies:
-        return _deny(action, Fact("portfolio", f"company {company} is not in the portfolio"))
+        return _deny(action, _f("portfolio", "company {} is not in the portfolio", company))
     if action not in rights.operations:
-        return _deny(action, origin, Fact("operation", f"{action.value} is not granted"))
+        return _deny(action, origin, _f("operation", "{} is not granted", action))
     if not rights.companies.covers(company):
-        return _deny(action, origin, Fact("company", f"no right on company {company}"))
-    scope = "whole portfolio" if rights.companies.everything else f"company {company}"
-    return _allow(action, origin, Fact("company", scope), Fact("operation", "granted"))
+        return _deny(action, origin, _f("company", "no right on company {}", company))
+    if rights.companies.everything:
+        return _allow(action, origin, _f("company", "whole portfolio"), _f("operation", "granted"))
+    return _allow(action, origin, _f("company", "company {}", company), _f("operation", "granted"))
 
 
 def _check_document(
@@ -214,7 +240,7 @@ def _check_document(
     doc: DocumentRef,
     subscription: Subscription,
     rights: Rights,
-    origin: Fact,
+    origin: _Raw,
 ) -> AccessDecision:
     decision = _check_company(action, doc.company, subscription, rights, origin)
     if not decision.allowed:
@@ -223,11 +249,12 @@ def _check_document(
         return _deny(
             action,
             origin,
-            Fact("documents", f"partial access excludes theme {doc.theme} and this document"),
+            _f("documents", "partial access excludes theme {} and this document", doc.theme),
         )
-    scope = (
-        "total access"
-        if rights.documents.total
-        else (f"theme {doc.theme}" if doc.theme in rights.documents.themes else "chosen document")
-    )
-    return _allow(action, *decision.facts, Fact("documents", scope))
+    if rights.documents.total:
+        scope = _f("documents", "total access")
+    elif doc.theme in rights.documents.themes:
+        scope = _f("documents", "theme {}", doc.theme)
+    else:
+        scope = _f("documents", "chosen document")
+    return AccessDecision(True, action, (*decision.reasons, scope))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from securebox_auth.accounts import Account, AccountStatus, Operator, Role
+from securebox_auth.attempts import blocked_refusal, register_failure
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.entitlements import admin
@@ -37,7 +38,7 @@ from securebox_auth.factors.code import OneTimeCode, issue_one_time_code
 from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
-from securebox_auth.lockout import LockoutRules, LockoutState, record_failure
+from securebox_auth.lockout import LockoutRules, LockoutState
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
@@ -197,6 +198,17 @@ class EntitlementService:
         """Add a company, proving it with its company secret. A wrong proof counts as a
         failed authentication attempt of the actor (it is a guessable secret)."""
         acting = self._account(actor)
+        now = self.clock.now()
+        if (
+            blocked_refusal(
+                self.store.get_lockout(actor).value,
+                subject=actor.key,
+                action="company.proof",
+                now=now,
+            )
+            is not None
+        ):
+            raise NotPermitted("this user is blocked after too many failed attempts")
         if not self.company_proofs.verify(siren, proof):
             self._count_failure(actor, "company.proof")
             raise NotPermitted("the company proof does not match")
@@ -209,17 +221,18 @@ class EntitlementService:
         for _ in range(_MAX_ATTEMPTS):
             now = self.clock.now()
             lockout = self.store.get_lockout(principal)
-            state, alert = record_failure(lockout.value, now, self.lockout_rules)
-            event = AuditEvent.make(
-                now,
-                action,
-                actor=principal.key,
+            record = register_failure(
+                lockout.value,
                 subject=principal.key,
-                outcome="failure",
-                details={"alert": alert.value},
+                action=action,
+                reason="wrong_proof",
+                now=now,
+                rules=self.lockout_rules,
             )
             try:
-                self.store.commit([PutLockout(principal, lockout.version, state)], [event])
+                self.store.commit(
+                    [PutLockout(principal, lockout.version, record.state)], record.events
+                )
             except ConcurrentUpdate:
                 continue
             return

@@ -17,8 +17,10 @@ import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from securebox_auth.attempts import blocked_refusal, register_failure
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
+from securebox_auth.errors import ConfigurationError
 from securebox_auth.factors.code_strength import (
     CodeRules,
     generate_code,
@@ -33,7 +35,6 @@ from securebox_auth.lockout import (
     LockoutRules,
     LockoutState,
     block_status,
-    record_failure,
     record_success,
 )
 
@@ -116,62 +117,21 @@ def _failure(
     lockout_rules: LockoutRules,
     action: str,
 ) -> CodeVerdict:
-    new_lockout, alert = record_failure(lockout, now, lockout_rules)
-    blocked = block_status(new_lockout, now) is not BlockStatus.OPEN
-    events = [
-        AuditEvent.make(
-            now,
-            action,
-            actor=principal.key,
-            subject=principal.key,
-            outcome="failure",
-            details={
-                "reason": reason.value,
-                # the count that this attempt reached (a block resets the stored counter)
-                "failures": str(lockout_rules.max_failures if blocked else new_lockout.failures),
-            },
-        )
-    ]
-    if blocked:
-        events.append(
-            AuditEvent.make(
-                now,
-                "lockout.blocked",
-                actor="system",
-                subject=principal.key,
-                outcome=alert.value,
-                details={"temporary_blocks": str(new_lockout.temporary_blocks)},
-            )
-        )
-    return CodeVerdict(
-        CodeOutcome.BLOCKED if blocked else CodeOutcome.REJECTED,
-        reason,
-        new_lockout,
-        credential,
-        alert,
-        tuple(events),
-    )
-
-
-def _refused_blocked(
-    *,
-    principal: Principal,
-    lockout: LockoutState,
-    credential: CodeCredential | None,
-    reason: FailureReason,
-    now: datetime,
-    action: str,
-) -> CodeVerdict:
-    event = AuditEvent.make(
-        now,
-        action,
-        actor=principal.key,
+    record = register_failure(
+        lockout,
         subject=principal.key,
-        outcome="refused",
-        details={"reason": reason.value},
+        action=action,
+        reason=reason.value,
+        now=now,
+        rules=lockout_rules,
     )
     return CodeVerdict(
-        CodeOutcome.BLOCKED, reason, lockout, credential, LockoutAlert.NONE, (event,)
+        CodeOutcome.BLOCKED if record.blocked else CodeOutcome.REJECTED,
+        reason,
+        record.state,
+        credential,
+        record.alert,
+        record.events,
     )
 
 
@@ -194,15 +154,15 @@ def verify_code(
     now = require_aware(now)
     validate_code_syntax(code)
     action = "login.code"
-    blocked = _blocked_reason(lockout, now)
-    if blocked is not None:
-        return _refused_blocked(
-            principal=principal,
-            lockout=lockout,
-            credential=credential,
-            reason=blocked,
-            now=now,
-            action=action,
+    refusal = blocked_refusal(lockout, subject=principal.key, action=action, now=now)
+    if refusal is not None:
+        return CodeVerdict(
+            CodeOutcome.BLOCKED,
+            _blocked_reason(lockout, now),
+            lockout,
+            credential,
+            LockoutAlert.NONE,
+            (refusal,),
         )
     reason: FailureReason | None = None
     if credential is None:
@@ -260,6 +220,15 @@ class ChangeVerdict:
     events: tuple[AuditEvent, ...]
 
 
+def _matches_earlier(hasher: CodeHasher, stored: str, principal: Principal, code: str) -> bool:
+    """Compare with an earlier code; a history entry whose pepper key was retired can no
+    longer be compared and is skipped (the current code always can)."""
+    try:
+        return hasher.verify(stored, principal, code)
+    except ConfigurationError:
+        return False
+
+
 def _identifiers(principal: Principal) -> tuple[str, str]:
     return (principal.client_id.value, principal.user_number.value)
 
@@ -308,7 +277,7 @@ def change_code(
         )
     current = check.credential
     earlier = (current.hash, *current.history[: rules.history])
-    if any(hasher.verify(old, principal, new_code) for old in earlier):
+    if any(_matches_earlier(hasher, old, principal, new_code) for old in earlier):
         event = AuditEvent.make(
             now,
             action,

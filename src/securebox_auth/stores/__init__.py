@@ -8,6 +8,7 @@ from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
+    Expect,
     PutAccount,
     PutCode,
     PutLockout,
@@ -18,6 +19,7 @@ from securebox_auth.stores.protocols import (
 __all__ = [
     "AuthStore",
     "Change",
+    "Expect",
     "MemoryStore",
     "PutAccount",
     "PutCode",

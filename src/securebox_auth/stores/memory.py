@@ -20,6 +20,7 @@ from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout import LockoutState
 from securebox_auth.stores.protocols import (
     Change,
+    Expect,
     PutAccount,
     PutCode,
     PutLockout,
@@ -83,6 +84,10 @@ class MemoryStore:
                         self._check(self._lockouts, principal, expected)
                     case PutSubscription(client_id, expected, _):
                         self._check(self._subscriptions, client_id, expected)
+                    case Expect("account", principal, expected):
+                        self._check(self._accounts, principal, expected)
+                    case Expect("code", principal, expected):
+                        self._check(self._codes, principal, expected)
             for change in changes:
                 match change:
                     case PutAccount(principal, expected, account):

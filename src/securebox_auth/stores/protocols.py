@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 from securebox_auth.accounts import Account
 from securebox_auth.audit import AuditEvent, SealedEvent
@@ -25,6 +25,7 @@ from securebox_auth.lockout import LockoutState
 __all__ = [
     "AuthStore",
     "Change",
+    "Expect",
     "PutAccount",
     "PutCode",
     "PutLockout",
@@ -75,7 +76,18 @@ class PutSubscription:
     subscription: Subscription
 
 
-Change = PutAccount | PutCode | PutLockout | PutSubscription
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """A guard that writes nothing: the commit applies only if the record still has this
+    version (0: still absent). A login that read a credential commits with a guard on it, so
+    it cannot succeed with a code an administrator regenerated in the meantime."""
+
+    record: Literal["account", "code"]
+    principal: Principal
+    version: int
+
+
+Change = PutAccount | PutCode | PutLockout | PutSubscription | Expect
 
 
 class AuthStore(Protocol):

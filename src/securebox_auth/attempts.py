@@ -1,0 +1,95 @@
+"""Failed-attempt accounting shared by every entry path.
+
+Login, code change, step-up, company proofs, recovery: every path that checks a secret counts
+a failure the same way, on the same per-principal :class:`~securebox_auth.lockout.LockoutState`
+(RTS 4(3)(b): failures are counted across every path), and produces the same audit events.
+Pure functions: the caller commits the new state with compare-and-swap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from securebox_auth.audit import AuditEvent
+from securebox_auth.lockout import (
+    BlockStatus,
+    LockoutAlert,
+    LockoutRules,
+    LockoutState,
+    block_status,
+    record_failure,
+)
+
+__all__ = ["FailureRecord", "blocked_refusal", "register_failure"]
+
+_REFUSALS = {
+    BlockStatus.TEMPORARY: "blocked_temporarily",
+    BlockStatus.PERMANENT: "blocked_permanently",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    state: LockoutState
+    alert: LockoutAlert
+    blocked: bool
+    events: tuple[AuditEvent, ...]
+
+
+def register_failure(
+    state: LockoutState,
+    *,
+    subject: str,
+    action: str,
+    reason: str,
+    now: datetime,
+    rules: LockoutRules,
+) -> FailureRecord:
+    """Count one failure of ``subject`` (a principal key) on the path ``action``."""
+    new_state, alert = record_failure(state, now, rules)
+    blocked = block_status(new_state, now) is not BlockStatus.OPEN
+    events = [
+        AuditEvent.make(
+            now,
+            action,
+            actor=subject,
+            subject=subject,
+            outcome="failure",
+            details={
+                "reason": reason,
+                # the count this attempt reached (a block resets the stored counter)
+                "failures": str(rules.max_failures if blocked else new_state.failures),
+            },
+        )
+    ]
+    if blocked:
+        events.append(
+            AuditEvent.make(
+                now,
+                "lockout.blocked",
+                actor="system",
+                subject=subject,
+                outcome=alert.value,
+                details={"temporary_blocks": str(new_state.temporary_blocks), "path": action},
+            )
+        )
+    return FailureRecord(new_state, alert, blocked, tuple(events))
+
+
+def blocked_refusal(
+    state: LockoutState, *, subject: str, action: str, now: datetime
+) -> AuditEvent | None:
+    """``None`` when ``subject`` may try; else the audit event of a refusal that costs no
+    verification work and is not counted."""
+    status = block_status(state, now)
+    if status is BlockStatus.OPEN:
+        return None
+    return AuditEvent.make(
+        now,
+        action,
+        actor=subject,
+        subject=subject,
+        outcome="refused",
+        details={"reason": _REFUSALS[status]},
+    )

@@ -1,0 +1,190 @@
+"""EntitlementService: the shell over the in-memory store, end to end."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from securebox_auth.accounts import Operator, Role
+from securebox_auth.audit import verify_chain
+from securebox_auth.catalogue import DocumentQuery, MemoryCatalogue
+from securebox_auth.clock import FixedClock
+from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.entitlements.model import (
+    CompanyScope,
+    DocumentScope,
+    Operation,
+    Rights,
+    Theme,
+)
+from securebox_auth.entitlements.proofs import KeyedCompanyProofs
+from securebox_auth.entitlements.resources import DocumentRef, SubscriptionRef
+from securebox_auth.entitlements.service import EntitlementService
+from securebox_auth.errors import AccountExists, NotPermitted, UnknownAccount
+from securebox_auth.factors.code import CodeOutcome
+from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.identity import ClientId, Principal, Siren
+from securebox_auth.keys import StaticKeyring
+from securebox_auth.lockout import LockoutRules
+from securebox_auth.stores.memory import MemoryStore
+from tests.entitlements.world import NOW
+
+CLIENT = "123456789"
+BOSS = Principal.parse(CLIENT, "01")
+CLERK = Principal.parse(CLIENT, "02")
+ACCOUNTANT = Principal.parse("555000111", "01")
+ACME = Siren("732829320")
+OTHER = Siren("552100554")
+PAYROLL = Theme("payroll")
+BACK_OFFICE = Operator("back-office")
+ACME_CLIENT = ClientId(CLIENT)
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = FixedClock(NOW)
+        self.store = MemoryStore()
+        self.hasher = Argon2CodeHasher(StaticKeyring.generate(), PROFILE_TESTING)
+        self.proofs = KeyedCompanyProofs(StaticKeyring.generate())
+        self.service = EntitlementService(
+            self.store,
+            self.hasher,
+            company_proofs=self.proofs,
+            clock=self.clock,
+            lockout_rules=LockoutRules(max_failures=3),
+        )
+        self.codes = ConfidentialCodeService(
+            self.store, self.hasher, clock=self.clock, lockout_rules=LockoutRules(max_failures=3)
+        )
+        self.service.open_subscription(BACK_OFFICE, BOSS, themes=frozenset({PAYROLL}))
+        self.service.add_company(BOSS, ACME, "ACME", self.proofs.issue(ACME))
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_open_subscription_only_once_and_only_by_the_back_office(world: World) -> None:
+    with pytest.raises(AccountExists):
+        world.service.open_subscription(BACK_OFFICE, BOSS)
+    with pytest.raises(NotPermitted):
+        world.service.open_subscription(BOSS, ACCOUNTANT)  # type: ignore[arg-type]
+
+
+def test_added_user_gets_a_one_time_code_to_change(world: World) -> None:
+    rights = Rights(CompanyScope.portfolio(), DocumentScope.all(), frozenset({Operation.VIEW}))
+    code = world.service.add_user(BOSS, CLERK, Role.USER, rights)
+    result = world.codes.login(CLIENT, "02", code.reveal())
+    assert result.outcome is CodeOutcome.CHANGE_REQUIRED
+    with pytest.raises(AccountExists):
+        world.service.add_user(BOSS, CLERK, Role.USER, rights)
+
+
+def test_wrong_company_proof_counts_as_a_failed_attempt(world: World) -> None:
+    for _ in range(3):
+        with pytest.raises(NotPermitted):
+            world.service.add_company(BOSS, OTHER, "Other", "AAAA-BBBB-CCCC-DDDD")
+    lockout = world.store.get_lockout(BOSS).value
+    assert lockout.blocked_until is not None
+    assert lockout.temporary_blocks == 1
+    sub = world.store.get_subscription(ACME_CLIENT)
+    assert sub is not None
+    assert OTHER not in sub.value.companies
+    failures = [e.event for e in world.store.audit_log() if e.event.action == "company.proof"]
+    assert len(failures) == 3
+
+
+def test_proofs_are_per_company_and_constant_format(world: World) -> None:
+    proof = world.proofs.issue(ACME)
+    assert len(proof) == 19
+    assert proof.count("-") == 3
+    assert world.proofs.verify(ACME, proof.lower().replace("-", " "))
+    assert not world.proofs.verify(OTHER, proof)
+
+
+def test_third_party_flow_and_listing(world: World) -> None:
+    world.service.open_subscription(BACK_OFFICE, ACCOUNTANT)
+    catalogue = MemoryCatalogue()
+    catalogue.add([DocumentRef(ACME_CLIENT, ACME, PAYROLL, "d-1", "Payslips", NOW)])
+
+    def visible(who: Principal) -> int:
+        return len(catalogue.page(world.service.visible(who), DocumentQuery()).documents)
+
+    invitation = world.service.invite(BOSS, ACCOUNTANT, frozenset({ACME}))
+    assert visible(ACCOUNTANT) == 0
+    world.service.accept_invitation(ACCOUNTANT, ACME_CLIENT, invitation)
+    assert visible(ACCOUNTANT) == 1
+    world.service.revoke_invitation(BOSS, invitation)
+    assert visible(ACCOUNTANT) == 0
+    assert visible(BOSS) == 1
+
+
+def test_check_for_unknown_actor_denies(world: World) -> None:
+    ghost = Principal.parse(CLIENT, "77")
+    decision = world.service.check(ghost, Operation.LIST_USERS, SubscriptionRef(ACME_CLIENT))
+    assert not decision.allowed
+    assert world.service.check(BOSS, Operation.LIST_USERS, SubscriptionRef(ACME_CLIENT)).allowed
+
+
+def test_regenerate_and_unblock_follow_the_entitlement_rules(world: World) -> None:
+    clerk_rights = Rights(
+        CompanyScope.portfolio(), DocumentScope.all(), frozenset({Operation.VIEW})
+    )
+    world.service.add_user(BOSS, CLERK, Role.USER, clerk_rights)
+    admin = Principal.parse(CLIENT, "03")
+    admin_rights = Rights(
+        CompanyScope.portfolio(), DocumentScope.all(), frozenset({Operation.MANAGE_USERS})
+    )
+    world.service.add_user(BOSS, admin, Role.ADMINISTRATOR, admin_rights)
+    # the administrator lacks the clerk's view right: managing the clerk would escalate
+    with pytest.raises(NotPermitted):
+        world.codes.regenerate_code(admin, CLERK)
+    # and never acts on the principal user, nor on themselves
+    with pytest.raises(NotPermitted):
+        world.codes.unblock(admin, BOSS)
+    with pytest.raises(NotPermitted):
+        world.codes.regenerate_code(admin, admin)
+    # the principal user may; a missing user of the own subscription is reported as such
+    world.codes.regenerate_code(BOSS, CLERK)
+    with pytest.raises(UnknownAccount):
+        world.codes.unblock(BOSS, Principal.parse(CLIENT, "99"))
+    # another subscription gets the same refusal whether the target exists or not
+    world.service.open_subscription(BACK_OFFICE, ACCOUNTANT)
+    for target in (CLERK, Principal.parse(CLIENT, "99")):
+        with pytest.raises(NotPermitted):
+            world.codes.regenerate_code(ACCOUNTANT, target)
+
+
+def test_every_change_is_audited_and_the_chain_verifies(world: World) -> None:
+    world.service.add_theme(BOSS, Theme("tax"))
+    world.service.switch_delivery(BOSS, digital=False)
+    actions = [e.event.action for e in world.store.audit_log()]
+    assert actions[:2] == ["subscription.open", "code.issue"]
+    assert "company.add" in actions
+    assert "theme.add" in actions
+    assert actions[-1] == "subscription.delivery"
+    assert verify_chain(world.store.audit_key, world.store.audit_log()) == len(actions)
+
+
+def test_concurrent_right_changes_all_apply_exactly_once(world: World) -> None:
+    users = [Principal.parse(CLIENT, f"{n:02d}") for n in range(10, 18)]
+    errors: list[BaseException] = []
+
+    def add(user: Principal) -> None:
+        try:
+            world.service.add_user(BOSS, user, Role.USER, Rights())
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    sub = world.store.get_subscription(ACME_CLIENT)
+    assert sub is not None
+    assert set(users) <= set(sub.value.rights)
+    assert [e.event.action for e in world.store.audit_log()].count("user.add") == len(users)
