@@ -14,7 +14,7 @@ from typing import TypeVar
 from securebox_auth.accounts import Account
 from securebox_auth.audit import AuditEvent, SealedEvent, seal
 from securebox_auth.entitlements.model import Subscription
-from securebox_auth.errors import ConcurrentUpdate
+from securebox_auth.errors import ConcurrentUpdate, MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout import LockoutState
@@ -32,6 +32,21 @@ __all__ = ["MemoryStore"]
 
 T = TypeVar("T")
 K = TypeVar("K")
+
+
+def _record(change: Change) -> tuple[str, object]:
+    """Which stored record a change reads or writes."""
+    match change:
+        case PutAccount(principal, _, _):
+            return ("account", principal)
+        case PutCode(principal, _, _):
+            return ("code", principal)
+        case PutLockout(principal, _, _):
+            return ("lockout", principal)
+        case PutSubscription(client_id, _, _):
+            return ("subscription", client_id)
+        case Expect(record, principal, _):
+            return (record, principal)
 
 
 class MemoryStore:
@@ -73,6 +88,9 @@ class MemoryStore:
             raise ConcurrentUpdate("the stored state changed since it was read")
 
     def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:
+        keys = [_record(c) for c in changes]
+        if len(set(keys)) != len(keys):
+            raise MalformedInput("a commit changes each record at most once")
         with self._lock:
             for change in changes:  # check everything before writing anything
                 match change:

@@ -1,0 +1,199 @@
+"""The tables, as SQLAlchemy Core metadata (the migrations create the same schema).
+
+Every row that changes carries a ``version``: a write is ``UPDATE ... SET ...,
+version = version + 1 WHERE <key> AND version = :expected`` (see :mod:`.store`).
+
+* ``accounts``, ``code_credentials``, ``lockouts``: one row per principal, keyed by
+  ``(client_id, user_number)``. No foreign keys between them: a lockout exists for principals
+  that have no account (enumeration resistance), and a code may outlive an account.
+* ``subscriptions``: the entitlement aggregate of one subscription (companies, themes, rights,
+  invitations) as a JSON document, replaced as a whole under its version.
+  ``subscription_invitations`` indexes who is invited where; the store rewrites a
+  subscription's rows in the same transaction as the subscription, so they never disagree.
+* ``sessions``: authenticated sessions (proofs and unused step-up grants as JSON); consuming
+  a single-use grant is a compare-and-swap of the session row. An ended session keeps its row
+  (``ended``) so that its identifier can never be used again.
+* ``audit_events`` and ``audit_head``: the sealed audit chain and its single head row. Every
+  commit locks and advances the head in the same transaction as its changes, which orders
+  the chain and makes every commit serialisable.
+* ``documents``: the catalogue entry of each document. Document bodies are meant to go in a
+  table of their own keyed by ``documents.id`` (a later migration), written in the same
+  transaction as the catalogue row.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from securebox_auth.stores.sql.sqltypes import UtcDateTime, key_string, key_text
+
+__all__ = [
+    "ACCOUNTS",
+    "AUDIT_EVENTS",
+    "AUDIT_HEAD",
+    "CODE_CREDENTIALS",
+    "DOCUMENTS",
+    "INVITATIONS",
+    "LOCKOUTS",
+    "METADATA",
+    "SESSIONS",
+    "SUBSCRIPTIONS",
+]
+
+NAMING: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+METADATA: Final = MetaData(naming_convention=NAMING)
+
+_ID: Final = 64  # identifiers are 1-64 characters (identity.py, model.py)
+
+
+def _principal_columns() -> list[Column[str]]:
+    return [
+        Column("client_id", key_string(_ID), primary_key=True),
+        Column("user_number", key_string(_ID), primary_key=True),
+    ]
+
+
+def _version() -> Column[int]:
+    return Column("version", Integer, nullable=False)
+
+
+ACCOUNTS: Final = Table(
+    "accounts",
+    METADATA,
+    *_principal_columns(),
+    Column("role", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    _version(),
+)
+
+CODE_CREDENTIALS: Final = Table(
+    "code_credentials",
+    METADATA,
+    *_principal_columns(),
+    Column("hash", Text, nullable=False),
+    Column("set_at", UtcDateTime, nullable=False),
+    Column("must_change", Boolean, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    #: JSON list of earlier hashes, newest first.
+    Column("history", Text, nullable=False),
+    _version(),
+)
+
+LOCKOUTS: Final = Table(
+    "lockouts",
+    METADATA,
+    *_principal_columns(),
+    Column("failures", Integer, nullable=False),
+    Column("temporary_blocks", Integer, nullable=False),
+    Column("blocked_until", UtcDateTime, nullable=True),
+    Column("permanent", Boolean, nullable=False),
+    Column("last_failure_at", UtcDateTime, nullable=True),
+    Column("series_started_at", UtcDateTime, nullable=True),
+    _version(),
+)
+
+SUBSCRIPTIONS: Final = Table(
+    "subscriptions",
+    METADATA,
+    Column("client_id", key_string(_ID), primary_key=True),
+    Column("digital", Boolean, nullable=False),
+    #: JSON: companies, themes, rights and invitations (see :mod:`.codec`).
+    Column("state", Text, nullable=False),
+    _version(),
+)
+
+INVITATIONS: Final = Table(
+    "subscription_invitations",
+    METADATA,
+    Column("client_id", key_string(_ID), primary_key=True),
+    Column("invitation_id", key_string(_ID), primary_key=True),
+    Column("invitee_client_id", key_string(_ID), nullable=False),
+    Column("invitee_user_number", key_string(_ID), nullable=False),
+    Column("status", String(16), nullable=False),
+    ForeignKeyConstraint(
+        ["client_id"], ["subscriptions.client_id"], ondelete="CASCADE", name="fk_invitations_sub"
+    ),
+    Index(None, "invitee_client_id", "invitee_user_number", "client_id"),
+)
+
+SESSIONS: Final = Table(
+    "sessions",
+    METADATA,
+    Column("id", key_string(128), primary_key=True),
+    Column("client_id", key_string(_ID), nullable=False),
+    Column("user_number", key_string(_ID), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("auth_time", UtcDateTime, nullable=False),
+    Column("last_activity", UtcDateTime, nullable=False),
+    Column("ended", Boolean, nullable=False),
+    #: JSON: proofs and unused grants (see :mod:`.codec`).
+    Column("state", Text, nullable=False),
+    _version(),
+    Index(None, "client_id", "user_number"),
+)
+
+AUDIT_EVENTS: Final = Table(
+    "audit_events",
+    METADATA,
+    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    #: The event time exactly as sealed (ISO 8601 with its offset): the MAC covers this text.
+    Column("at_text", String(40), nullable=False),
+    Column("action", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    #: JSON list of [key, value] pairs, as sealed.
+    Column("details", Text, nullable=False),
+    Column("previous", String(64), nullable=False),
+    Column("mac", String(64), nullable=False),
+)
+
+AUDIT_HEAD: Final = Table(
+    "audit_head",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("mac", String(64), nullable=False),
+    _version(),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+DOCUMENTS: Final = Table(
+    "documents",
+    METADATA,
+    Column("id", key_string(_ID), primary_key=True),
+    Column("client_id", key_string(_ID), nullable=False),
+    Column("company", key_string(9), nullable=False),
+    Column("theme", key_string(40), nullable=False),
+    Column("label", String(200), nullable=False),
+    #: ``label.casefold()``: what a label search compares with (as the in-memory catalogue).
+    Column("label_folded", key_text(), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    # Newest first inside one company of one subscription (every list and search).
+    Index(None, "client_id", "company", "issued_at", "id"),
+    # The same inside one theme of one company (partial rights, theme searches).
+    Index(None, "client_id", "company", "theme", "issued_at", "id"),
+)

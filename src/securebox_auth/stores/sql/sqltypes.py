@@ -1,0 +1,57 @@
+"""Column types shared by the schema and the migrations.
+
+* :class:`UtcDateTime`: aware datetimes in, aware UTC datetimes out. PostgreSQL stores a
+  ``timestamptz``; SQLite stores UTC text with microseconds (``YYYY-MM-DD HH:MM:SS.ffffff``),
+  which sorts as the instants do, so ranges and keyset comparisons work on its indexes.
+* :func:`key_string`: text compared byte by byte on both databases (``COLLATE "C"`` on
+  PostgreSQL), so ordering by a key is the same in SQL as in Python whatever the database's
+  default collation is.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+from securebox_auth.errors import InvalidTime
+
+__all__ = ["UtcDateTime", "key_string", "key_text"]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware instant, stored in UTC and read back as an aware UTC datetime."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidTime("a stored datetime must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        del dialect
+        if value is None:
+            return None
+        if not isinstance(value, datetime):  # pragma: no cover - drivers return datetimes
+            raise InvalidTime("the database returned a non-datetime value")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def key_string(length: int) -> TypeEngine[str]:
+    """``VARCHAR(length)``, byte-ordered on PostgreSQL."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def key_text() -> TypeEngine[str]:
+    """``TEXT``, byte-ordered on PostgreSQL."""
+    return Text().with_variant(Text(collation="C"), "postgresql")

@@ -1,0 +1,69 @@
+"""Shared fixtures: real argon2id (cheap profile), a real keyring, a frozen clock."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import settings
+
+from securebox_auth.clock import FixedClock
+from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.hashing import Argon2CodeHasher
+from securebox_auth.keys import StaticKeyring
+from tests.support import NOW, CountingPasswordHasher, CountingStore, counting_hasher
+
+# No hypothesis deadline: the tests assert on behaviour, never on wall-clock time.
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("SECUREBOX_HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # When a hypothesis test fails, hypothesis imports libcst to print the failing example
+    # as a patch, and libcst still uses mypy_extensions.TypedDict, which warns. Under
+    # filterwarnings=error that warning turns the report of the real failure into an
+    # INTERNALERROR that hides the falsifying example; it says nothing about our code.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
+    )
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def keyring() -> StaticKeyring:
+    return StaticKeyring.generate()
+
+
+@pytest.fixture
+def counted(keyring: StaticKeyring) -> tuple[Argon2CodeHasher, CountingPasswordHasher]:
+    return counting_hasher(keyring)
+
+
+@pytest.fixture
+def hasher(counted: tuple[Argon2CodeHasher, CountingPasswordHasher]) -> Argon2CodeHasher:
+    return counted[0]
+
+
+@pytest.fixture
+def argon2_counter(
+    counted: tuple[Argon2CodeHasher, CountingPasswordHasher],
+) -> CountingPasswordHasher:
+    """Counts the argon2 verifications done by the ``hasher`` fixture."""
+    return counted[1]
+
+
+@pytest.fixture
+def store() -> CountingStore:
+    return CountingStore()
+
+
+@pytest.fixture
+def service(
+    store: CountingStore, hasher: Argon2CodeHasher, clock: FixedClock
+) -> ConfidentialCodeService:
+    return ConfidentialCodeService(store, hasher, clock=clock)
