@@ -22,6 +22,7 @@ __all__ = ["main"]
 _COMMAND_MODULES: tuple[str, ...] = (
     "securebox_auth.demo",
     "securebox_auth.calibrate",
+    "securebox_auth.policy.cli",
 )
 
 

@@ -45,7 +45,9 @@ __all__ = [
     "TOTP",
     "AuthMethod",
     "FactorCategory",
+    "categories_from_mask",
     "categories_of",
+    "category_mask",
     "get_method",
     "is_strong",
 ]
@@ -221,6 +223,35 @@ METHODS: Final[Mapping[str, AuthMethod]] = MappingProxyType(
         )
     }
 )
+
+
+_BIT: Final = {
+    FactorCategory.KNOWLEDGE: 1,
+    FactorCategory.POSSESSION: 2,
+    FactorCategory.INHERENCE: 4,
+}
+_MASKS: Final = {name: sum(_BIT[c] for c in m.counted_categories) for name, m in METHODS.items()}
+_FROM_MASK: Final = tuple(
+    frozenset(c for c, bit in _BIT.items() if mask & bit) for mask in range(8)
+)
+
+
+def category_mask(names: Iterable[str]) -> int:
+    """The categories that the methods called ``names`` prove together, as a bit mask
+    (knowledge 1, possession 2, inherence 4): the engine's fast path. Raises
+    :class:`MalformedInput` for an unknown name."""
+    mask = 0
+    try:
+        for name in names:
+            mask |= _MASKS[name]
+    except (KeyError, TypeError):
+        raise MalformedInput("unknown authentication method") from None
+    return mask
+
+
+def categories_from_mask(mask: int) -> frozenset[FactorCategory]:
+    """The categories of a mask from :func:`category_mask`."""
+    return _FROM_MASK[mask & 7]
 
 
 def get_method(name: str) -> AuthMethod:

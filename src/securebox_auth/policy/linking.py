@@ -22,10 +22,11 @@ Everything here is pure and cheap (one SHA-256 over a few hundred bytes).
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
@@ -33,7 +34,9 @@ from securebox_auth.errors import MalformedInput
 
 __all__ = [
     "Batch",
+    "Linking",
     "Money",
+    "OperationRequest",
     "Payment",
     "batch_digest",
     "iban_valid",
@@ -59,6 +62,18 @@ _MAX_MINOR: Final = 10**18
 _IBAN: Final = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 _OTHER_ID: Final = re.compile(r"[A-Z0-9/?:().,'+\-]{1,70}")
 _BLANKS: Final = str.maketrans("", "", " \t\u00a0")
+
+
+class Linking(enum.Enum):
+    """What a step-up grant is bound to."""
+
+    NONE = "none"
+    #: the payee being added or changed (trusted-payee list, RTS art. 13)
+    PAYEE = "payee"
+    #: amount and payee of one payment (RTS art. 5(1))
+    AMOUNT_PAYEE = "amount_payee"
+    #: total and payees of a batch (RTS art. 5(3)(b), EBA Q&A 2018_4435)
+    BATCH = "batch"
 
 
 def _exponent(currency: str) -> int:
@@ -153,15 +168,18 @@ class Payment:
 
     amount: Money
     payee: str
+    _digest: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.amount, Money):
             raise MalformedInput("a payment amount is a Money value")
-        object.__setattr__(self, "payee", normalise_payee(self.payee))
+        payee = normalise_payee(self.payee)
+        object.__setattr__(self, "payee", payee)
+        object.__setattr__(self, "_digest", _payment_digest(self.amount, payee))
 
     def digest(self) -> str:
         """The dynamic-linking digest of this payment (see :func:`payment_digest`)."""
-        return _payment_digest(self.amount, self.payee)
+        return self._digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,13 +187,17 @@ class Batch:
     """A batch of payment orders (a "remise"), signed as one."""
 
     payments: tuple[Payment, ...]
+    _digest: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.payments:
+        if not isinstance(self.payments, tuple) or not self.payments:
             raise MalformedInput("a batch holds at least one payment")
+        if not all(isinstance(p, Payment) for p in self.payments):
+            raise MalformedInput("a batch holds Payment values")
         currencies = {p.amount.currency for p in self.payments}
         if len(currencies) != 1:
             raise MalformedInput("every payment of a batch is in the same currency")
+        object.__setattr__(self, "_digest", batch_digest(self))
 
     @classmethod
     def of(cls, payments: Iterable[Payment]) -> Batch:
@@ -196,7 +218,7 @@ class Batch:
 
     def digest(self) -> str:
         """The dynamic-linking digest of this batch (see :func:`batch_digest`)."""
-        return batch_digest(self)
+        return self._digest
 
 
 def _field(value: str | int) -> bytes:
@@ -232,3 +254,63 @@ def batch_digest(batch: Batch) -> str:
     for payee, minor in sorted((p.payee, p.amount.minor) for p in batch.payments):
         h.update(_field(payee) + _field(minor))
     return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRequest:
+    """An operation the user asks for, with the data a linked step-up is bound to:
+    ``payment`` (amount + payee) for a transfer, ``payee`` for a change of the payee list,
+    ``batch`` for a batch signature. Digests are computed once, here."""
+
+    operation: str
+    payment: Payment | None = None
+    payee: str | None = None
+    batch: Batch | None = None
+    _payee_digest: str | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.operation, str):
+            raise MalformedInput("an operation is named by text")
+        if self.payment is not None and not isinstance(self.payment, Payment):
+            raise MalformedInput("payment is a Payment value")
+        if self.batch is not None and not isinstance(self.batch, Batch):
+            raise MalformedInput("batch is a Batch value")
+        payee = self.payee
+        if payee is None and self.payment is not None:
+            payee = self.payment.payee
+        if payee is not None:
+            payee = normalise_payee(payee)
+            if self.payee is not None:
+                object.__setattr__(self, "payee", payee)
+            object.__setattr__(self, "_payee_digest", _payee_digest(payee))
+
+    def digest(self, linking: Linking) -> str | None:
+        """The digest for a kind of linking; raises :class:`MalformedInput` when the data it
+        needs is missing."""
+        if linking is Linking.NONE:
+            return None
+        if linking is Linking.AMOUNT_PAYEE:
+            if self.payment is None:
+                raise MalformedInput(f"{self.operation} is linked to an amount and a payee")
+            return self.payment.digest()
+        if linking is Linking.BATCH:
+            if self.batch is None:
+                raise MalformedInput(f"{self.operation} is linked to a batch")
+            return self.batch.digest()
+        if self._payee_digest is None:
+            raise MalformedInput(f"{self.operation} is linked to a payee")
+        return self._payee_digest
+
+    def display(self) -> tuple[tuple[str, str], ...]:
+        """What the user must see before authenticating (RTS art. 5(1)(a), 5(2))."""
+        if self.payment is not None:
+            return (("amount", str(self.payment.amount)), ("payee", self.payment.payee))
+        if self.batch is not None:
+            return (
+                ("batch total", str(self.batch.total)),
+                ("payments", str(len(self.batch.payments))),
+                ("payees", ", ".join(self.batch.payees)),
+            )
+        if self.payee is not None:
+            return (("payee", self.payee),)
+        return ()
