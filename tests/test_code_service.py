@@ -7,6 +7,7 @@ threads, and hypothesis-chosen interleavings of load / verify / commit).
 
 from __future__ import annotations
 
+import secrets
 import sys
 import threading
 from collections import Counter
@@ -23,6 +24,8 @@ from securebox_auth.audit import AuditEvent, verify_chain
 from securebox_auth.clock import FixedClock
 from securebox_auth.code_service import ConfidentialCodeService, LoginResult
 from securebox_auth.entitlements.model import Operation, Rights
+from securebox_auth.entitlements.proofs import KeyedCompanyProofs
+from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import (
     AccountExists,
     ConcurrentUpdate,
@@ -37,6 +40,7 @@ from securebox_auth.factors.code import (
     CodeCredential,
     CodeOutcome,
     CodeVerdict,
+    OneTimeCode,
     verify_code,
 )
 from securebox_auth.hashing import Argon2CodeHasher
@@ -44,11 +48,13 @@ from securebox_auth.identity import IdentifierFormat, Principal
 from securebox_auth.keys import StaticKeyring
 from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.methods import CONFIDENTIAL_CODE
+from securebox_auth.policy.session import open_session
 from securebox_auth.stores.protocols import (
     Change,
     PutAccount,
     PutCode,
     PutLockout,
+    PutSession,
     PutSubscription,
     Versioned,
 )
@@ -93,10 +99,48 @@ def _grant(store: CountingStore, who: Principal, rights: Rights) -> None:
     )
 
 
+class Portal(ConfidentialCodeService):
+    """The code service as a portal exposes it: the bank's back office acts directly, portal
+    users act in a strong session through the entitlement service (which applies the
+    policy's step-up for user management)."""
+
+    def __init__(self, store: CountingStore, hasher: Argon2CodeHasher, clock: FixedClock) -> None:
+        super().__init__(store, hasher, clock=clock)
+        self.entitlements = EntitlementService(
+            store,
+            hasher,
+            company_proofs=KeyedCompanyProofs(StaticKeyring.generate()),
+            clock=clock,
+        )
+
+    def _session(self, who: Principal) -> str:
+        session_id = secrets.token_urlsafe(16)
+        opened = open_session(who, "web", ("cap_identify",), self.clock.now())
+        self.store.commit([PutSession(session_id, 0, opened)], [])
+        return session_id
+
+    def regenerate_code(self, actor: Principal | Operator, target: Principal) -> OneTimeCode:  # type: ignore[override,unused-ignore]
+        if isinstance(actor, Operator):
+            return super().regenerate_code(actor, target)
+        return self.entitlements.regenerate_code(self._session(actor), target)
+
+    def unblock(self, actor: Principal | Operator, target: Principal) -> None:  # type: ignore[override,unused-ignore]
+        if isinstance(actor, Operator):
+            super().unblock(actor, target)
+        else:
+            self.entitlements.unblock(self._session(actor), target)
+
+
 @pytest.fixture
-def world(service: ConfidentialCodeService, store: CountingStore) -> ConfidentialCodeService:
+def world(
+    service: ConfidentialCodeService,
+    store: CountingStore,
+    hasher: Argon2CodeHasher,
+    clock: FixedClock,
+) -> Portal:
     """Two subscriptions: a principal user, an administrator (who may manage users) and two
     users in the first; a principal user in the second. Everyone has changed their code."""
+    service = Portal(store, hasher, clock)
     enrol(service, PU, CODES[PU], Role.PRINCIPAL_USER)
     enrol(service, ADMIN, CODES[ADMIN], Role.ADMINISTRATOR)
     enrol(service, ALICE, CODES[ALICE], Role.USER)
@@ -152,7 +196,7 @@ def test_create_account_twice_is_refused(service: ConfidentialCodeService) -> No
         service.create_account(BACK_OFFICE, ALICE, Role.ADMINISTRATOR)
 
 
-def test_rejected_login_says_nothing_more(world: ConfidentialCodeService) -> None:
+def test_rejected_login_says_nothing_more(world: Portal) -> None:
     result = _login(world, ALICE, WRONG_CODE)
     assert result.outcome is CodeOutcome.REJECTED
     assert result.method is None
@@ -175,7 +219,7 @@ def test_one_time_code_expires(service: ConfidentialCodeService, clock: FixedClo
 
 
 def test_weak_new_code_consumes_no_attempt(
-    world: ConfidentialCodeService, store: CountingStore, argon2_counter: CountingPasswordHasher
+    world: Portal, store: CountingStore, argon2_counter: CountingPasswordHasher
 ) -> None:
     before = store.get_lockout(ALICE)
     verifications = argon2_counter.verifications
@@ -186,7 +230,7 @@ def test_weak_new_code_consumes_no_attempt(
     assert argon2_counter.verifications == verifications
 
 
-def test_reused_code_is_a_weak_code(world: ConfidentialCodeService, store: CountingStore) -> None:
+def test_reused_code_is_a_weak_code(world: Portal, store: CountingStore) -> None:
     with pytest.raises(WeakCode) as exc:
         world.change_code(CLIENT, "03", CODES[ALICE], CODES[ALICE])
     assert exc.value.reasons == ("previous_code",)
@@ -195,9 +239,7 @@ def test_reused_code_is_a_weak_code(world: ConfidentialCodeService, store: Count
     assert world.hasher.verify(code.value.hash, ALICE, CODES[ALICE])
 
 
-def test_wrong_current_code_counts_towards_the_lockout(
-    world: ConfidentialCodeService, store: CountingStore
-) -> None:
+def test_wrong_current_code_counts_towards_the_lockout(world: Portal, store: CountingStore) -> None:
     for _ in range(4):
         result = world.change_code(CLIENT, "03", WRONG_CODE, STRONG_CODES[5])
         assert result.outcome is ChangeOutcome.REJECTED
@@ -214,7 +256,7 @@ def test_wrong_current_code_counts_towards_the_lockout(
 
 
 def test_lockout_after_five_wrong_codes(
-    world: ConfidentialCodeService, clock: FixedClock, argon2_counter: CountingPasswordHasher
+    world: Portal, clock: FixedClock, argon2_counter: CountingPasswordHasher
 ) -> None:
     outcomes = [_login(world, ALICE, WRONG_CODE) for _ in range(5)]
     assert [r.outcome for r in outcomes] == [CodeOutcome.REJECTED] * 4 + [CodeOutcome.BLOCKED]
@@ -248,7 +290,7 @@ def test_permanent_block_needs_an_administrator(
     assert _login(service, ALICE, CODES[ALICE]).authenticated
 
 
-def test_unblock_by_administrator(world: ConfidentialCodeService, store: CountingStore) -> None:
+def test_unblock_by_administrator(world: Portal, store: CountingStore) -> None:
     _block(world, ALICE)
     world.unblock(ADMIN, ALICE)
     assert store.get_lockout(ALICE).value == LockoutState()
@@ -260,7 +302,7 @@ def test_unblock_by_administrator(world: ConfidentialCodeService, store: Countin
     assert dict(unblocks[0].details)["was"] == "temporary"
 
 
-def test_regenerate_by_administrator(world: ConfidentialCodeService, store: CountingStore) -> None:
+def test_regenerate_by_administrator(world: Portal, store: CountingStore) -> None:
     _block(world, ALICE)
     one_time = world.regenerate_code(ADMIN, ALICE)
     assert one_time.reveal() != CODES[ALICE]
@@ -280,7 +322,7 @@ def test_regenerate_by_administrator(world: ConfidentialCodeService, store: Coun
     assert issued[-1].subject == ALICE.key
 
 
-def test_regenerate_by_the_back_office(world: ConfidentialCodeService) -> None:
+def test_regenerate_by_the_back_office(world: Portal) -> None:
     one_time = world.regenerate_code(BACK_OFFICE, PU)
     assert _login(world, PU, one_time.reveal()).outcome is CodeOutcome.CHANGE_REQUIRED
     assert _login(world, PU, CODES[PU]).outcome is CodeOutcome.REJECTED
@@ -290,14 +332,14 @@ def test_regenerate_by_the_back_office(world: ConfidentialCodeService) -> None:
 
 
 def test_principal_user_may_regenerate_an_administrators_code(
-    world: ConfidentialCodeService,
+    world: Portal,
 ) -> None:
     one_time = world.regenerate_code(PU, ADMIN)
     assert _login(world, ADMIN, one_time.reveal()).outcome is CodeOutcome.CHANGE_REQUIRED
 
 
 def test_administrator_may_not_touch_the_principal_user(
-    world: ConfidentialCodeService, store: CountingStore
+    world: Portal, store: CountingStore
 ) -> None:
     _block(world, PU)
     lockout, code = store.get_lockout(PU), store.get_code(PU)
@@ -310,14 +352,14 @@ def test_administrator_may_not_touch_the_principal_user(
 
 
 @pytest.mark.parametrize("who", [PU, ADMIN, ALICE])
-def test_nobody_regenerates_their_own_code(world: ConfidentialCodeService, who: Principal) -> None:
+def test_nobody_regenerates_their_own_code(world: Portal, who: Principal) -> None:
     with pytest.raises(NotPermitted):
         world.regenerate_code(who, who)
     with pytest.raises(NotPermitted):
         world.unblock(who, who)
 
 
-def test_a_plain_user_administers_nobody(world: ConfidentialCodeService) -> None:
+def test_a_plain_user_administers_nobody(world: Portal) -> None:
     with pytest.raises(NotPermitted):
         world.regenerate_code(ALICE, BOB)
     with pytest.raises(NotPermitted):
@@ -325,16 +367,14 @@ def test_a_plain_user_administers_nobody(world: ConfidentialCodeService) -> None
 
 
 def test_administrator_without_the_right_administers_nobody(
-    world: ConfidentialCodeService, store: CountingStore
+    world: Portal, store: CountingStore
 ) -> None:
     _grant(store, ADMIN, Rights())
     with pytest.raises(NotPermitted):
         world.regenerate_code(ADMIN, ALICE)
 
 
-def test_a_disabled_or_unknown_actor_is_refused(
-    world: ConfidentialCodeService, store: CountingStore
-) -> None:
+def test_a_disabled_or_unknown_actor_is_refused(world: Portal, store: CountingStore) -> None:
     with pytest.raises(NotPermitted):
         world.regenerate_code(NOBODY, ALICE)
     account = store.get_account(ADMIN)
@@ -345,9 +385,7 @@ def test_a_disabled_or_unknown_actor_is_refused(
         world.regenerate_code(ADMIN, ALICE)
 
 
-def test_another_subscription_learns_nothing(
-    world: ConfidentialCodeService, store: CountingStore
-) -> None:
+def test_another_subscription_learns_nothing(world: Portal, store: CountingStore) -> None:
     _block(world, ALICE)
     lockout, code = store.get_lockout(ALICE), store.get_code(ALICE)
     audit = store.audit_count()
@@ -363,7 +401,7 @@ def test_another_subscription_learns_nothing(
     assert store.audit_count() == audit
 
 
-def test_unknown_target_in_ones_own_subscription(world: ConfidentialCodeService) -> None:
+def test_unknown_target_in_ones_own_subscription(world: Portal) -> None:
     with pytest.raises(UnknownAccount):
         world.regenerate_code(ADMIN, NOBODY)
     with pytest.raises(UnknownAccount):
@@ -393,7 +431,7 @@ def test_unknown_target_in_ones_own_subscription(world: ConfidentialCodeService)
     ],
 )
 def test_malformed_login_input_is_refused_before_any_work(
-    world: ConfidentialCodeService,
+    world: Portal,
     store: CountingStore,
     argon2_counter: CountingPasswordHasher,
     client: object,
@@ -410,7 +448,7 @@ def test_malformed_login_input_is_refused_before_any_work(
     assert store.get_lockout(ALICE).value == LockoutState()
 
 
-def test_malformed_new_code_is_refused(world: ConfidentialCodeService) -> None:
+def test_malformed_new_code_is_refused(world: Portal) -> None:
     with pytest.raises(InvalidCode):
         world.change_code(CLIENT, "03", CODES[ALICE], "abc")
 
@@ -472,7 +510,7 @@ def _trace(
 
 
 def test_enumeration_every_failure_looks_and_costs_the_same(
-    world: ConfidentialCodeService,
+    world: Portal,
     store: CountingStore,
     argon2_counter: CountingPasswordHasher,
     clock: FixedClock,

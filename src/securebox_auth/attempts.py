@@ -21,7 +21,7 @@ from securebox_auth.lockout import (
     record_failure,
 )
 
-__all__ = ["FailureRecord", "blocked_refusal", "register_failure"]
+__all__ = ["FailureRecord", "blocked_refusal", "register_failure", "unblock_event"]
 
 _REFUSALS = {
     BlockStatus.TEMPORARY: "blocked_temporarily",
@@ -92,4 +92,16 @@ def blocked_refusal(
         subject=subject,
         outcome="refused",
         details={"reason": _REFUSALS[status]},
+    )
+
+
+def unblock_event(state: LockoutState, *, actor: str, subject: str, now: datetime) -> AuditEvent:
+    """The audit event of lifting ``subject``'s block (or resetting their failures)."""
+    return AuditEvent.make(
+        now,
+        "lockout.unblock",
+        actor=actor,
+        subject=subject,
+        outcome="success",
+        details={"was": block_status(state, now).value, "failures": str(state.failures)},
     )

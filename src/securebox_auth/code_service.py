@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Final
 
 from securebox_auth.accounts import Account, Operator, Role
+from securebox_auth.attempts import unblock_event
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
-from securebox_auth.entitlements.admin import authorise_user_management
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import (
     AccountExists,
@@ -44,7 +44,7 @@ from securebox_auth.identity import (
     IdentifierFormat,
     Principal,
 )
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, block_status
+from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.lockout import unblock as lockout_unblock
 from securebox_auth.methods import CONFIDENTIAL_CODE, AuthMethod
 from securebox_auth.stores.protocols import (
@@ -312,33 +312,25 @@ class ConfidentialCodeService:
             return code
         raise ConcurrentUpdate("too much contention on this principal; try again")
 
-    def _authorise(self, actor: Principal | Operator, target: Principal) -> str:
-        """Check that ``actor`` may manage ``target``'s credentials; return the actor's
-        audit key. Users of another subscription get the same refusal whether or not the
-        target exists."""
-        if isinstance(actor, Operator):
-            if self.store.get_account(target) is None:
-                raise UnknownAccount("no such user")
-            return actor.key
-        acting = self._active_account(actor)
-        if acting is None or actor.client_id != target.client_id:
-            raise NotPermitted("this user may not administer that account")
-        found = self.store.get_account(target)
-        sub = self.store.get_subscription(target.client_id)
-        if found is None:
-            raise UnknownAccount("no such user in this subscription")
-        if sub is None:
-            raise NotPermitted("this user may not administer that account")
-        authorise_user_management(acting, sub.value, found.value, now=self.clock.now())
-        return actor.key
+    def _authorise(self, operator: Operator, target: Principal) -> str:
+        """Only the bank's back office acts here; portal administrators regenerate codes and
+        unblock users through :class:`~securebox_auth.entitlements.service.
+        EntitlementService`, in a session that passed the policy's step-up."""
+        if not isinstance(operator, Operator):
+            raise NotPermitted("portal users administer users through the entitlement service")
+        if self.store.get_account(target) is None:
+            raise UnknownAccount("no such user")
+        return operator.key
 
-    def regenerate_code(self, actor: Principal | Operator, target: Principal) -> OneTimeCode:
-        """An administrator generates a new one-time code for a user who forgot theirs.
+    def regenerate_code(self, operator: Operator, target: Principal) -> OneTimeCode:
+        """The bank's back office generates a new one-time code for a user who forgot theirs
+        (portal administrators: :meth:`~securebox_auth.entitlements.service.
+        EntitlementService.regenerate_code`).
 
         The old code stops working at once, the block (if any) is lifted (this is the secure
         procedure to regain use, RTS 4(5)), and the new code must be changed at first login.
         """
-        actor_key = self._authorise(actor, target)
+        actor_key = self._authorise(operator, target)
         for _ in range(_MAX_ATTEMPTS):
             now = self.clock.now()
             stored = self.store.get_code(target)
@@ -357,7 +349,9 @@ class ConfidentialCodeService:
             ]
             if lockout.value != LockoutState():
                 changes.append(PutLockout(target, lockout.version, lockout_unblock(lockout.value)))
-                events.append(self._unblock_event(now, actor_key, target, lockout.value))
+                events.append(
+                    unblock_event(lockout.value, actor=actor_key, subject=target.key, now=now)
+                )
             try:
                 self.store.commit(changes, events)
             except ConcurrentUpdate:
@@ -365,26 +359,14 @@ class ConfidentialCodeService:
             return code
         raise ConcurrentUpdate("too much contention on this principal; try again")
 
-    @staticmethod
-    def _unblock_event(
-        now: datetime, actor_key: str, target: Principal, state: LockoutState
-    ) -> AuditEvent:
-        return AuditEvent.make(
-            now,
-            "lockout.unblock",
-            actor=actor_key,
-            subject=target.key,
-            outcome="success",
-            details={"was": block_status(state, now).value, "failures": str(state.failures)},
-        )
-
-    def unblock(self, actor: Principal | Operator, target: Principal) -> None:
-        """Lift a temporary or permanent block (administrator or back office)."""
-        actor_key = self._authorise(actor, target)
+    def unblock(self, operator: Operator, target: Principal) -> None:
+        """The back office lifts a temporary or permanent block (portal administrators:
+        :meth:`~securebox_auth.entitlements.service.EntitlementService.unblock`)."""
+        actor_key = self._authorise(operator, target)
         for _ in range(_MAX_ATTEMPTS):
             now = self.clock.now()
             lockout = self.store.get_lockout(target)
-            event = self._unblock_event(now, actor_key, target, lockout.value)
+            event = unblock_event(lockout.value, actor=actor_key, subject=target.key, now=now)
             try:
                 self.store.commit(
                     [PutLockout(target, lockout.version, lockout_unblock(lockout.value))], [event]

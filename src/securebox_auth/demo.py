@@ -7,8 +7,9 @@ chain) against the in-memory store, and prints what a portal would show at each 
 from __future__ import annotations
 
 import argparse
+import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from securebox_auth.accounts import Operator, Role
 from securebox_auth.audit import verify_chain
@@ -29,7 +30,10 @@ from securebox_auth.errors import WeakCode
 from securebox_auth.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.keys import StaticKeyring
+from securebox_auth.policy import PSD2_DEFAULT
+from securebox_auth.policy.engine import decide_login
 from securebox_auth.stores.memory import MemoryStore
+from securebox_auth.stores.protocols import PutSession
 
 __all__ = ["register", "run_demo"]
 
@@ -55,6 +59,24 @@ class _Walkthrough:
         self.acme = Siren.parse("732829320")
         self.payroll, self.tax = Theme("payroll"), Theme("tax")
 
+    def session(self, who: Principal, methods: tuple[str, ...], last_sca: datetime | None) -> str:
+        """Ask the policy engine about a login that proved ``methods``; store the session it
+        opens and return its identifier."""
+        outcome = decide_login(
+            PSD2_DEFAULT,
+            principal=who,
+            channel="web",
+            methods=methods,
+            last_sca=last_sca,
+            now=self.clock.now(),
+        )
+        self.out(f"    policy: {outcome.decision.explain().splitlines()[0]}")
+        if outcome.session is None:
+            raise AssertionError("the demo expects this login to open a session")
+        session_id = secrets.token_urlsafe(16)
+        self.store.commit([PutSession(session_id, 0, outcome.session)], [])
+        return session_id
+
     def show(self, who: str, result: LoginResult) -> None:
         extra = ""
         if result.blocked_until is not None:
@@ -79,22 +101,36 @@ class _Walkthrough:
         out(f"    47120938 -> {changed.outcome.value}")
         self.clock.advance(timedelta(minutes=1))
         self.show("login 01 with 47120938", codes.login(CLIENT, "01", "47120938"))
+        simple = decide_login(
+            PSD2_DEFAULT,
+            principal=self.boss,
+            channel="web",
+            methods=("confidential_code",),
+            last_sca=None,
+            now=self.clock.now(),
+        )
+        out("    the policy (psd2-default) on this first access with a code alone:")
+        for line in simple.decision.explain().splitlines():
+            out(f"      {line}")
+        out("    01 completes the login with the CAP reader (card + PIN).")
+        out("    (The CAP verifier arrives with its issue; here the session records the proof.)")
+        self.boss_session = self.session(self.boss, ("confidential_code", "cap_identify"), None)
         out("")
 
     def collaborator(self) -> None:
         out, ent = self.out, self.entitlements
         out("3. User 01 adds a company and a collaborator 02, who changes the one-time code.")
-        ent.add_theme(self.boss, self.payroll)
-        ent.add_theme(self.boss, self.tax)
+        ent.add_theme(self.boss_session, self.payroll)
+        ent.add_theme(self.boss_session, self.tax)
         proof = self.proofs.issue(self.acme)
-        ent.add_company(self.boss, self.acme, "ACME SAS", proof)
+        ent.add_company(self.boss_session, self.acme, "ACME SAS", proof)
         out(f"    company {self.acme.formatted()} added with its proof {proof}")
         rights = Rights(
             CompanyScope.portfolio(),
             DocumentScope(themes=frozenset({self.payroll})),
             frozenset({Operation.VIEW, Operation.DOWNLOAD}),
         )
-        clerk_code = ent.add_user(self.boss, self.clerk, Role.USER, rights)
+        clerk_code = ent.add_user(self.boss_session, self.clerk, Role.USER, rights)
         out("    02 may view and download payroll documents of the whole portfolio")
         self.codes.change_code(CLIENT, "02", clerk_code.reveal(), "60397148")
         out("    02 now logs in with 60397148\n")
@@ -112,7 +148,7 @@ class _Walkthrough:
         out("")
 
         out("5. The principal user regenerates a code for 02 (the block is lifted).")
-        fresh = codes.regenerate_code(self.boss, self.clerk)
+        fresh = self.entitlements.regenerate_code(self.boss_session, self.clerk)
         self.show("login 02 with the new one-time code", codes.login(CLIENT, "02", fresh.reveal()))
         self.show("login 02 with the old code", codes.login(CLIENT, "02", "60397148"))
         out("")
@@ -138,11 +174,12 @@ class _Walkthrough:
 
         out(f"    01 (principal user)        sees {listing(self.boss)}")
         out(f"    02 (payroll only)          sees {listing(self.clerk)}")
-        invitation = ent.invite(self.boss, accountant, frozenset({self.acme}))
+        invitation = ent.invite(self.boss_session, accountant, frozenset({self.acme}))
         out(f"    accountant, invited        sees {listing(accountant)} (pending acceptance)")
-        ent.accept_invitation(accountant, client, invitation)
+        accountant_session = self.session(accountant, ("certificate",), None)
+        ent.accept_invitation(accountant_session, client, invitation)
         out(f"    accountant, accepted       sees {listing(accountant)}")
-        ent.revoke_invitation(self.boss, invitation)
+        ent.revoke_invitation(self.boss_session, invitation)
         out(f"    accountant, revoked        sees {listing(accountant)}")
         out("")
 

@@ -22,10 +22,12 @@ __all__ = [
     "InvalidIdentifier",
     "InvalidTime",
     "MalformedInput",
+    "NotAuthenticated",
     "NotPermitted",
     "PolicyError",
     "ScenarioError",
     "SecureboxError",
+    "StepUpNeeded",
     "UnknownAccount",
     "WeakCode",
 ]
@@ -137,6 +139,29 @@ class AccountExists(SecureboxError):
 
     code: ClassVar[str] = "account_exists"
     status_hint: ClassVar[int] = 409
+
+
+class NotAuthenticated(SecureboxError):
+    """No live session: it never existed, ended, or timed out. Log in again."""
+
+    code: ClassVar[str] = "not_authenticated"
+    status_hint: ClassVar[int] = 401
+
+
+class StepUpNeeded(SecureboxError):
+    """The policy engine did not allow a sensitive operation with what the session proved.
+
+    ``decision`` is the engine's :class:`~securebox_auth.policy.decision.StepUpRequired` (the
+    methods to offer, the challenge to sign, ``www_authenticate()`` for APIs) or
+    :class:`~securebox_auth.policy.decision.Deny`; ``decision.explain()`` says why.
+    """
+
+    code: ClassVar[str] = "step_up_required"
+    status_hint: ClassVar[int] = 401
+
+    def __init__(self, decision: object, message: str) -> None:
+        super().__init__(message)
+        self.decision = decision
 
 
 class NotPermitted(SecureboxError):

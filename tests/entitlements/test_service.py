@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
+from datetime import timedelta
 
 import pytest
 
@@ -21,13 +23,22 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.resources import DocumentRef, SubscriptionRef
 from securebox_auth.entitlements.service import EntitlementService
-from securebox_auth.errors import AccountExists, NotPermitted, UnknownAccount
+from securebox_auth.errors import (
+    AccountExists,
+    NotAuthenticated,
+    NotPermitted,
+    StepUpNeeded,
+    UnknownAccount,
+)
 from securebox_auth.factors.code import CodeOutcome
 from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.keys import StaticKeyring
 from securebox_auth.lockout import LockoutRules
+from securebox_auth.policy.decision import StepUpRequired
+from securebox_auth.policy.session import open_session
 from securebox_auth.stores.memory import MemoryStore
+from securebox_auth.stores.protocols import PutSession
 from tests.entitlements.world import NOW
 
 CLIENT = "123456789"
@@ -39,6 +50,14 @@ OTHER = Siren("552100554")
 PAYROLL = Theme("payroll")
 BACK_OFFICE = Operator("back-office")
 ACME_CLIENT = ClientId(CLIENT)
+
+
+def _session(world: World, principal: Principal, *methods: str) -> str:
+    """Store a session that proved ``methods`` now (as a login would) and return its id."""
+    session_id = secrets.token_urlsafe(16)
+    opened = open_session(principal, "web", methods or ("cap_identify",), world.clock.now())
+    world.store.commit([PutSession(session_id, 0, opened)], [])
+    return session_id
 
 
 class World:
@@ -58,7 +77,8 @@ class World:
             self.store, self.hasher, clock=self.clock, lockout_rules=LockoutRules(max_failures=3)
         )
         self.service.open_subscription(BACK_OFFICE, BOSS, themes=frozenset({PAYROLL}))
-        self.service.add_company(BOSS, ACME, "ACME", self.proofs.issue(ACME))
+        self.boss = _session(self, BOSS)
+        self.service.add_company(self.boss, ACME, "ACME", self.proofs.issue(ACME))
 
 
 @pytest.fixture
@@ -75,17 +95,17 @@ def test_open_subscription_only_once_and_only_by_the_back_office(world: World) -
 
 def test_added_user_gets_a_one_time_code_to_change(world: World) -> None:
     rights = Rights(CompanyScope.portfolio(), DocumentScope.all(), frozenset({Operation.VIEW}))
-    code = world.service.add_user(BOSS, CLERK, Role.USER, rights)
+    code = world.service.add_user(world.boss, CLERK, Role.USER, rights)
     result = world.codes.login(CLIENT, "02", code.reveal())
     assert result.outcome is CodeOutcome.CHANGE_REQUIRED
     with pytest.raises(AccountExists):
-        world.service.add_user(BOSS, CLERK, Role.USER, rights)
+        world.service.add_user(world.boss, CLERK, Role.USER, rights)
 
 
 def test_wrong_company_proof_counts_as_a_failed_attempt(world: World) -> None:
     for _ in range(3):
         with pytest.raises(NotPermitted):
-            world.service.add_company(BOSS, OTHER, "Other", "AAAA-BBBB-CCCC-DDDD")
+            world.service.add_company(world.boss, OTHER, "Other", "AAAA-BBBB-CCCC-DDDD")
     lockout = world.store.get_lockout(BOSS).value
     assert lockout.blocked_until is not None
     assert lockout.temporary_blocks == 1
@@ -112,11 +132,11 @@ def test_third_party_flow_and_listing(world: World) -> None:
     def visible(who: Principal) -> int:
         return len(catalogue.page(world.service.visible(who), DocumentQuery()).documents)
 
-    invitation = world.service.invite(BOSS, ACCOUNTANT, frozenset({ACME}))
+    invitation = world.service.invite(world.boss, ACCOUNTANT, frozenset({ACME}))
     assert visible(ACCOUNTANT) == 0
-    world.service.accept_invitation(ACCOUNTANT, ACME_CLIENT, invitation)
+    world.service.accept_invitation(_session(world, ACCOUNTANT), ACME_CLIENT, invitation)
     assert visible(ACCOUNTANT) == 1
-    world.service.revoke_invitation(BOSS, invitation)
+    world.service.revoke_invitation(world.boss, invitation)
     assert visible(ACCOUNTANT) == 0
     assert visible(BOSS) == 1
 
@@ -132,34 +152,85 @@ def test_regenerate_and_unblock_follow_the_entitlement_rules(world: World) -> No
     clerk_rights = Rights(
         CompanyScope.portfolio(), DocumentScope.all(), frozenset({Operation.VIEW})
     )
-    world.service.add_user(BOSS, CLERK, Role.USER, clerk_rights)
+    world.service.add_user(world.boss, CLERK, Role.USER, clerk_rights)
     admin = Principal.parse(CLIENT, "03")
     admin_rights = Rights(
         CompanyScope.portfolio(), DocumentScope.all(), frozenset({Operation.MANAGE_USERS})
     )
-    world.service.add_user(BOSS, admin, Role.ADMINISTRATOR, admin_rights)
+    world.service.add_user(world.boss, admin, Role.ADMINISTRATOR, admin_rights)
+    as_admin = _session(world, admin)
     # the administrator lacks the clerk's view right: managing the clerk would escalate
     with pytest.raises(NotPermitted):
-        world.codes.regenerate_code(admin, CLERK)
+        world.service.regenerate_code(as_admin, CLERK)
     # and never acts on the principal user, nor on themselves
     with pytest.raises(NotPermitted):
-        world.codes.unblock(admin, BOSS)
+        world.service.unblock(as_admin, BOSS)
     with pytest.raises(NotPermitted):
-        world.codes.regenerate_code(admin, admin)
+        world.service.regenerate_code(as_admin, admin)
     # the principal user may; a missing user of the own subscription is reported as such
-    world.codes.regenerate_code(BOSS, CLERK)
+    code = world.service.regenerate_code(world.boss, CLERK)
+    assert world.codes.login(CLIENT, "02", code.reveal()).outcome is CodeOutcome.CHANGE_REQUIRED
     with pytest.raises(UnknownAccount):
-        world.codes.unblock(BOSS, Principal.parse(CLIENT, "99"))
+        world.service.unblock(world.boss, Principal.parse(CLIENT, "99"))
     # another subscription gets the same refusal whether the target exists or not
     world.service.open_subscription(BACK_OFFICE, ACCOUNTANT)
+    outsider = _session(world, ACCOUNTANT)
     for target in (CLERK, Principal.parse(CLIENT, "99")):
-        with pytest.raises(NotPermitted):
-            world.codes.regenerate_code(ACCOUNTANT, target)
+        with pytest.raises(NotPermitted, match="may not administer"):
+            world.service.regenerate_code(outsider, target)
+    # portal users never reach the back-office path of the code service
+    with pytest.raises(NotPermitted):
+        world.codes.regenerate_code(BOSS, CLERK)  # type: ignore[arg-type]
+
+
+def test_unblock_lifts_a_block_and_is_audited(world: World) -> None:
+    world.service.add_user(world.boss, CLERK, Role.USER, Rights())
+    for _ in range(3):
+        world.codes.login(CLIENT, "02", "50381234")
+    assert world.store.get_lockout(CLERK).value.blocked_until is not None
+    world.service.unblock(world.boss, CLERK)
+    assert world.store.get_lockout(CLERK).value.failures == 0
+    assert world.store.get_lockout(CLERK).value.blocked_until is None
+    last = list(world.store.audit_log())[-1].event
+    assert (last.action, last.actor, last.subject) == ("lockout.unblock", BOSS.key, CLERK.key)
+
+
+def test_changes_need_a_live_session(world: World) -> None:
+    with pytest.raises(NotAuthenticated):
+        world.service.add_theme("no-such-session", Theme("tax"))
+    world.clock.advance(timedelta(minutes=6))  # idle timeout of the psd2-default policy
+    with pytest.raises(StepUpNeeded) as refused:
+        world.service.add_theme(world.boss, Theme("tax"))
+    assert "session_idle" in refused.value.decision.explain()  # type: ignore[attr-defined]
+
+
+def test_a_code_only_session_must_step_up(world: World) -> None:
+    weak = _session(world, BOSS, "confidential_code")
+    with pytest.raises(StepUpNeeded) as refused:
+        world.service.add_theme(weak, Theme("tax"))
+    decision = refused.value.decision
+    assert isinstance(decision, StepUpRequired)
+    assert "entitlements_management" in decision.explain()
+    assert decision.www_authenticate().startswith('Bearer error="insufficient_user_authentication"')
+    sub = world.store.get_subscription(ACME_CLIENT)
+    assert sub is not None
+    assert Theme("tax") not in sub.value.themes  # nothing applied
+
+
+def test_every_change_touches_the_session(world: World) -> None:
+    before = world.store.get_session(world.boss)
+    assert before is not None
+    world.clock.advance(timedelta(minutes=1))
+    world.service.add_theme(world.boss, Theme("tax"))
+    after = world.store.get_session(world.boss)
+    assert after is not None
+    assert after.version == before.version + 1
+    assert after.value.last_activity == world.clock.now()
 
 
 def test_every_change_is_audited_and_the_chain_verifies(world: World) -> None:
-    world.service.add_theme(BOSS, Theme("tax"))
-    world.service.switch_delivery(BOSS, digital=False)
+    world.service.add_theme(world.boss, Theme("tax"))
+    world.service.switch_delivery(world.boss, digital=False)
     actions = [e.event.action for e in world.store.audit_log()]
     assert actions[:2] == ["subscription.open", "code.issue"]
     assert "company.add" in actions
@@ -174,7 +245,7 @@ def test_concurrent_right_changes_all_apply_exactly_once(world: World) -> None:
 
     def add(user: Principal) -> None:
         try:
-            world.service.add_user(BOSS, user, Role.USER, Rights())
+            world.service.add_user(world.boss, user, Role.USER, Rights())
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -1,8 +1,13 @@
 """The imperative shell for entitlements: load, decide (pure), commit (compare-and-swap).
 
-Every change is applied together with its audit events in one atomic commit of the
-subscription aggregate (and the accounts it touches). A lost race re-reads and decides
-again, so a rule is always judged on the state it changes.
+Changing users, rights, companies or invitations is a **sensitive operation**: every change
+is made in an authenticated session (its identifier is the first argument), and the policy
+engine decides on the operation ``entitlements_management`` first (PSD2 RTS: step-up for
+"gestion des habilitations", seed 001; ASVS 5 7.5.1). When the engine asks for a step-up, the
+change is refused with :class:`~securebox_auth.errors.StepUpNeeded` carrying the decision.
+When it allows, the change, its audit events and the new session state (activity, a consumed
+single-use grant) are committed in one compare-and-swap; a lost race re-reads and decides
+again, so a rule is always judged on the state it changes and a grant is used once.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from securebox_auth.accounts import Account, AccountStatus, Operator, Role
-from securebox_auth.attempts import blocked_refusal, register_failure
+from securebox_auth.attempts import blocked_refusal, register_failure, unblock_event
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.entitlements import admin
@@ -31,7 +36,9 @@ from securebox_auth.entitlements.visibility import VisibilityFilter, visibility_
 from securebox_auth.errors import (
     AccountExists,
     ConcurrentUpdate,
+    NotAuthenticated,
     NotPermitted,
+    StepUpNeeded,
     UnknownAccount,
 )
 from securebox_auth.factors.code import OneTimeCode, issue_one_time_code
@@ -39,14 +46,24 @@ from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.policy import PSD2_DEFAULT
+from securebox_auth.policy.decision import Decision
+from securebox_auth.policy.engine import OperationRequest, decide_operation
+from securebox_auth.policy.model import Policy
+from securebox_auth.policy.session import Session
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
     PutAccount,
     PutCode,
     PutLockout,
+    PutSession,
     PutSubscription,
+    Versioned,
 )
+
+#: The policy's name for changes of users, rights, companies and invitations.
+OPERATION = "entitlements_management"
 
 __all__ = ["EntitlementService"]
 
@@ -65,13 +82,15 @@ class EntitlementService:
         clock: Clock | None = None,
         code_rules: CodeRules | None = None,
         lockout_rules: LockoutRules | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.hasher = hasher
         self.company_proofs = company_proofs
         self.clock: Clock = clock or SystemClock()
         self.code_rules = code_rules or CodeRules()
-        self.lockout_rules = lockout_rules or LockoutRules()
+        self.policy = policy or PSD2_DEFAULT
+        self.lockout_rules = lockout_rules or self.policy.lockout
 
     # -- reading ----------------------------------------------------------------------
 
@@ -161,22 +180,44 @@ class EntitlementService:
         )
         return code
 
-    # -- changes ----------------------------------------------------------------------
+    # -- sessions and step-up --------------------------------------------------------
+
+    def _session(self, session_id: str) -> tuple[Versioned[Session], Account]:
+        found = self.store.get_session(session_id) if isinstance(session_id, str) else None
+        if found is None:
+            raise NotAuthenticated("no live session: log in again")
+        return found, self._account(found.value.principal)
 
     def _apply(
         self,
-        client_id: ClientId,
-        decide: Callable[[Subscription, datetime], admin.AdminChange],
-        extra: Callable[[admin.AdminChange, datetime], tuple[list[Change], list[AuditEvent]]]
+        session_id: str,
+        decide: Callable[[Account, Subscription, datetime], admin.AdminChange],
+        *,
+        client_id: ClientId | None = None,
+        extra: Callable[
+            [admin.AdminChange, Account, datetime], tuple[list[Change], list[AuditEvent]]
+        ]
         | None = None,
     ) -> admin.AdminChange:
         for _ in range(_MAX_ATTEMPTS):
-            sub, version = self._subscription(client_id)
+            session, actor = self._session(session_id)
             now = self.clock.now()
-            change = decide(sub, now)
-            changes: list[Change] = []
+            lockout = self.store.get_lockout(actor.principal)
+            outcome = decide_operation(
+                self.policy,
+                session.value,
+                OperationRequest(OPERATION),
+                now=now,
+                lockout=lockout.value,
+            )
+            if not outcome.decision.allowed:
+                self._refuse(session_id, session, outcome.session, outcome.decision)
+                continue
+            sub, version = self._subscription(client_id or actor.principal.client_id)
+            change = decide(actor, sub, now)
+            changes: list[Change] = [PutSession(session_id, session.version, outcome.session)]
             if change.subscription != sub:
-                changes.append(PutSubscription(client_id, version, change.subscription))
+                changes.append(PutSubscription(sub.client_id, version, change.subscription))
             for account in change.accounts:
                 stored = self.store.get_account(account.principal)
                 changes.append(
@@ -184,7 +225,7 @@ class EntitlementService:
                 )
             events = list(change.events)
             if extra is not None:
-                more_changes, more_events = extra(change, now)
+                more_changes, more_events = extra(change, actor, now)
                 changes += more_changes
                 events += more_events
             try:
@@ -194,27 +235,44 @@ class EntitlementService:
             return change
         raise ConcurrentUpdate("too much contention on this subscription; try again")
 
-    def add_company(self, actor: Principal, siren: Siren, name: str, proof: str) -> None:
+    def _refuse(
+        self,
+        session_id: str,
+        before: Versioned[Session],
+        after: Session,
+        decision: Decision,
+    ) -> None:
+        """Store what the refusal changed in the session (a cancelled grant), then raise."""
+        if after != before.value:
+            try:
+                self.store.commit([PutSession(session_id, before.version, after)], [])
+            except ConcurrentUpdate:
+                return  # decide again on the fresh session
+        raise StepUpNeeded(decision, decision.explain())
+
+    # -- changes ----------------------------------------------------------------------
+
+    def add_company(self, session: str, siren: Siren, name: str, proof: str) -> None:
         """Add a company, proving it with its company secret. A wrong proof counts as a
         failed authentication attempt of the actor (it is a guessable secret)."""
-        acting = self._account(actor)
+        _, actor = self._session(session)
         now = self.clock.now()
-        if (
-            blocked_refusal(
-                self.store.get_lockout(actor).value,
-                subject=actor.key,
-                action="company.proof",
-                now=now,
-            )
-            is not None
-        ):
+        refusal = blocked_refusal(
+            self.store.get_lockout(actor.principal).value,
+            subject=actor.principal.key,
+            action="company.proof",
+            now=now,
+        )
+        if refusal is not None:
             raise NotPermitted("this user is blocked after too many failed attempts")
         if not self.company_proofs.verify(siren, proof):
-            self._count_failure(actor, "company.proof")
+            self._count_failure(actor.principal, "company.proof")
             raise NotPermitted("the company proof does not match")
         self._apply(
-            actor.client_id,
-            lambda sub, now: admin.add_company(acting, sub, siren, name, proof_valid=True, now=now),
+            session,
+            lambda acting, sub, now: admin.add_company(
+                acting, sub, siren, name, proof_valid=True, now=now
+            ),
         )
 
     def _count_failure(self, principal: Principal, action: str) -> None:
@@ -237,35 +295,33 @@ class EntitlementService:
                 continue
             return
 
-    def remove_company(self, actor: Principal, siren: Siren) -> None:
-        acting = self._account(actor)
+    def remove_company(self, session: str, siren: Siren) -> None:
         self._apply(
-            actor.client_id, lambda sub, now: admin.remove_company(acting, sub, siren, now=now)
+            session, lambda acting, sub, now: admin.remove_company(acting, sub, siren, now=now)
         )
 
-    def add_theme(self, actor: Principal, theme: Theme) -> None:
-        acting = self._account(actor)
-        self._apply(actor.client_id, lambda sub, now: admin.add_theme(acting, sub, theme, now=now))
+    def add_theme(self, session: str, theme: Theme) -> None:
+        self._apply(session, lambda acting, sub, now: admin.add_theme(acting, sub, theme, now=now))
 
     def add_user(
-        self, actor: Principal, principal: Principal, role: Role, rights: Rights
+        self, session: str, principal: Principal, role: Role, rights: Rights
     ) -> OneTimeCode:
         """Create a user with a role and rights; returns their one-time code."""
-        acting = self._account(actor)
         existing = self.store.get_account(principal)
         if existing is not None and existing.value.active:
             raise AccountExists("this user exists")
         issued: list[OneTimeCode] = []
 
         def with_code(
-            change: admin.AdminChange, now: datetime
+            change: admin.AdminChange, actor: Account, now: datetime
         ) -> tuple[list[Change], list[AuditEvent]]:
+            del change
             previous = self.store.get_code(principal)
             lockout = self.store.get_lockout(principal)
             code, credential, event = issue_one_time_code(
                 previous.value if previous else None,
                 principal,
-                actor=actor.key,
+                actor=actor.principal.key,
                 now=now,
                 hasher=self.hasher,
                 rules=self.code_rules,
@@ -280,8 +336,8 @@ class EntitlementService:
             )
 
         self._apply(
-            actor.client_id,
-            lambda sub, now: admin.add_user(
+            session,
+            lambda acting, sub, now: admin.add_user(
                 acting,
                 sub,
                 principal,
@@ -290,49 +346,112 @@ class EntitlementService:
                 existing=existing.value if existing else None,
                 now=now,
             ),
-            with_code,
+            extra=with_code,
         )
         return issued[0]
 
-    def _target(self, actor: Principal, target: Principal) -> Account:
-        found = self.store.get_account(target)
-        if target.client_id != actor.client_id:
+    def _target(self, actor: Account, target: Principal) -> Account:
+        if target.client_id != actor.principal.client_id:
             raise NotPermitted("this user may not administer that account")
+        found = self.store.get_account(target)
         if found is None:
             raise UnknownAccount("no such user in this subscription")
         return found.value
 
-    def remove_user(self, actor: Principal, target: Principal) -> None:
-        acting = self._account(actor)
-        account = self._target(actor, target)
+    def remove_user(self, session: str, target: Principal) -> None:
         self._apply(
-            actor.client_id,
-            lambda sub, now: admin.remove_user(
-                acting, sub, account, others=self.store.accounts_of(actor.client_id), now=now
+            session,
+            lambda acting, sub, now: admin.remove_user(
+                acting,
+                sub,
+                self._target(acting, target),
+                others=self.store.accounts_of(sub.client_id),
+                now=now,
             ),
         )
 
-    def set_role(self, actor: Principal, target: Principal, role: Role) -> None:
-        acting = self._account(actor)
-        account = self._target(actor, target)
+    def set_role(self, session: str, target: Principal, role: Role) -> None:
         self._apply(
-            actor.client_id,
-            lambda sub, now: admin.set_role(
-                acting, sub, account, role, others=self.store.accounts_of(actor.client_id), now=now
+            session,
+            lambda acting, sub, now: admin.set_role(
+                acting,
+                sub,
+                self._target(acting, target),
+                role,
+                others=self.store.accounts_of(sub.client_id),
+                now=now,
             ),
         )
 
-    def set_rights(self, actor: Principal, target: Principal, rights: Rights) -> None:
-        acting = self._account(actor)
-        account = self._target(actor, target)
+    def set_rights(self, session: str, target: Principal, rights: Rights) -> None:
         self._apply(
-            actor.client_id,
-            lambda sub, now: admin.set_rights(acting, sub, account, rights, now=now),
+            session,
+            lambda acting, sub, now: admin.set_rights(
+                acting, sub, self._target(acting, target), rights, now=now
+            ),
         )
+
+    def regenerate_code(self, session: str, target: Principal) -> OneTimeCode:
+        """An administrator generates a new one-time code for a user who forgot theirs: the
+        old code stops working at once, a block is lifted (the secure procedure to regain
+        use, RTS 4(5)), and the new code must be changed at the first login."""
+        issued: list[OneTimeCode] = []
+
+        def decide(acting: Account, sub: Subscription, now: datetime) -> admin.AdminChange:
+            admin.authorise_user_management(acting, sub, self._target(acting, target), now=now)
+            return admin.AdminChange(sub, (), ())
+
+        def credential(
+            change: admin.AdminChange, actor: Account, now: datetime
+        ) -> tuple[list[Change], list[AuditEvent]]:
+            del change
+            stored = self.store.get_code(target)
+            lockout = self.store.get_lockout(target)
+            code, new, event = issue_one_time_code(
+                stored.value if stored else None,
+                target,
+                actor=actor.principal.key,
+                now=now,
+                hasher=self.hasher,
+                rules=self.code_rules,
+            )
+            issued[:] = [code]
+            changes: list[Change] = [PutCode(target, stored.version if stored else 0, new)]
+            events = [event]
+            if lockout.value != LockoutState():
+                changes.append(PutLockout(target, lockout.version, LockoutState()))
+                events.append(
+                    unblock_event(
+                        lockout.value, actor=actor.principal.key, subject=target.key, now=now
+                    )
+                )
+            return changes, events
+
+        self._apply(session, decide, extra=credential)
+        return issued[0]
+
+    def unblock(self, session: str, target: Principal) -> None:
+        """An administrator lifts a temporary or permanent block of a user."""
+
+        def decide(acting: Account, sub: Subscription, now: datetime) -> admin.AdminChange:
+            admin.authorise_user_management(acting, sub, self._target(acting, target), now=now)
+            return admin.AdminChange(sub, (), ())
+
+        def lift(
+            change: admin.AdminChange, actor: Account, now: datetime
+        ) -> tuple[list[Change], list[AuditEvent]]:
+            del change
+            lockout = self.store.get_lockout(target)
+            event = unblock_event(
+                lockout.value, actor=actor.principal.key, subject=target.key, now=now
+            )
+            return [PutLockout(target, lockout.version, LockoutState())], [event]
+
+        self._apply(session, decide, extra=lift)
 
     def invite(
         self,
-        actor: Principal,
+        session: str,
         invitee: Principal,
         companies: frozenset[Siren],
         *,
@@ -340,11 +459,10 @@ class EntitlementService:
         operations: frozenset[Operation] = THIRD_PARTY_OPERATIONS,
     ) -> str:
         """Invite a user of another subscription; returns the invitation id."""
-        acting = self._account(actor)
         invitation_id = secrets.token_urlsafe(12)
         self._apply(
-            actor.client_id,
-            lambda sub, now: admin.invite_third_party(
+            session,
+            lambda acting, sub, now: admin.invite_third_party(
                 acting,
                 sub,
                 invitee,
@@ -357,34 +475,29 @@ class EntitlementService:
         )
         return invitation_id
 
-    def accept_invitation(
-        self, invitee: Principal, client_id: ClientId, invitation_id: str
-    ) -> None:
-        acting = self._account(invitee)
+    def accept_invitation(self, session: str, client_id: ClientId, invitation_id: str) -> None:
+        """The invitee accepts (a change of their own entitlements: a sensitive operation)."""
         self._apply(
-            client_id,
-            lambda sub, now: admin.accept_invitation(acting, sub, invitation_id, now=now),
+            session,
+            lambda acting, sub, now: admin.accept_invitation(acting, sub, invitation_id, now=now),
+            client_id=client_id,
         )
 
-    def decline_invitation(
-        self, invitee: Principal, client_id: ClientId, invitation_id: str
-    ) -> None:
-        acting = self._account(invitee)
+    def decline_invitation(self, session: str, client_id: ClientId, invitation_id: str) -> None:
         self._apply(
-            client_id,
-            lambda sub, now: admin.decline_invitation(acting, sub, invitation_id, now=now),
+            session,
+            lambda acting, sub, now: admin.decline_invitation(acting, sub, invitation_id, now=now),
+            client_id=client_id,
         )
 
-    def revoke_invitation(self, actor: Principal, invitation_id: str) -> None:
-        acting = self._account(actor)
+    def revoke_invitation(self, session: str, invitation_id: str) -> None:
         self._apply(
-            actor.client_id,
-            lambda sub, now: admin.revoke_invitation(acting, sub, invitation_id, now=now),
+            session,
+            lambda acting, sub, now: admin.revoke_invitation(acting, sub, invitation_id, now=now),
         )
 
-    def switch_delivery(self, actor: Principal, *, digital: bool) -> None:
-        acting = self._account(actor)
+    def switch_delivery(self, session: str, *, digital: bool) -> None:
         self._apply(
-            actor.client_id,
-            lambda sub, now: admin.switch_delivery(acting, sub, digital=digital, now=now),
+            session,
+            lambda acting, sub, now: admin.switch_delivery(acting, sub, digital=digital, now=now),
         )

@@ -1,7 +1,8 @@
 """Stores: the Protocols the core's shell needs, and their implementations.
 
 :mod:`securebox_auth.stores.protocols` states what a store must do; :mod:`.memory` is the
-in-memory implementation used by tests, examples and the demo.
+in-memory implementation used by tests, examples and the demo. :mod:`.sql` holds the SQLAlchemy
+implementations (SQLite and PostgreSQL); it needs the ``sql`` extra and is not imported here.
 """
 
 from securebox_auth.stores.memory import MemoryStore
@@ -12,6 +13,7 @@ from securebox_auth.stores.protocols import (
     PutAccount,
     PutCode,
     PutLockout,
+    PutSession,
     PutSubscription,
     Versioned,
 )
@@ -24,6 +26,7 @@ __all__ = [
     "PutAccount",
     "PutCode",
     "PutLockout",
+    "PutSession",
     "PutSubscription",
     "Versioned",
 ]

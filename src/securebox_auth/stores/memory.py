@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from securebox_auth.accounts import Account
 from securebox_auth.audit import AuditEvent, SealedEvent, seal
@@ -24,9 +24,13 @@ from securebox_auth.stores.protocols import (
     PutAccount,
     PutCode,
     PutLockout,
+    PutSession,
     PutSubscription,
     Versioned,
 )
+
+if TYPE_CHECKING:
+    from securebox_auth.policy.session import Session
 
 __all__ = ["MemoryStore"]
 
@@ -45,6 +49,10 @@ def _record(change: Change) -> tuple[str, object]:
             return ("lockout", principal)
         case PutSubscription(client_id, _, _):
             return ("subscription", client_id)
+        case PutSession(session_id, expected, session):
+            if session is None and expected == 0:
+                raise MalformedInput("only a stored session can be ended")
+            return ("session", session_id)
         case Expect(record, principal, _):
             return (record, principal)
 
@@ -57,6 +65,8 @@ class MemoryStore:
         self._codes: dict[Principal, Versioned[CodeCredential]] = {}
         self._lockouts: dict[Principal, Versioned[LockoutState]] = {}
         self._subscriptions: dict[ClientId, Versioned[Subscription]] = {}
+        # An ended session stays as a tombstone (value None) so its id is never reused.
+        self._sessions: dict[str, Versioned[Session | None]] = {}
         self._audit: list[SealedEvent] = []
 
     def get_account(self, principal: Principal) -> Versioned[Account] | None:
@@ -70,6 +80,12 @@ class MemoryStore:
 
     def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None:
         return self._subscriptions.get(client_id)
+
+    def get_session(self, session_id: str) -> Versioned[Session] | None:
+        found = self._sessions.get(session_id)
+        if found is None or found.value is None:
+            return None
+        return Versioned(found.value, found.version)
 
     def accounts_of(self, client_id: ClientId) -> list[Account]:
         with self._lock:
@@ -102,6 +118,8 @@ class MemoryStore:
                         self._check(self._lockouts, principal, expected)
                     case PutSubscription(client_id, expected, _):
                         self._check(self._subscriptions, client_id, expected)
+                    case PutSession(session_id, expected, _):
+                        self._check(self._sessions, session_id, expected)
                     case Expect("account", principal, expected):
                         self._check(self._accounts, principal, expected)
                     case Expect("code", principal, expected):
@@ -116,6 +134,8 @@ class MemoryStore:
                         self._lockouts[principal] = Versioned(state, expected + 1)
                     case PutSubscription(client_id, expected, subscription):
                         self._subscriptions[client_id] = Versioned(subscription, expected + 1)
+                    case PutSession(session_id, expected, session):
+                        self._sessions[session_id] = Versioned(session, expected + 1)
             head = self._audit[-1] if self._audit else None
             for event in events:
                 head = seal(self.audit_key, head, event)

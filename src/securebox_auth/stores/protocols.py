@@ -7,13 +7,17 @@ change applies and every event is sealed into the audit chain, or nothing happen
 transaction of ``UPDATE ... WHERE version = :expected`` statements.
 
 Version ``0`` means "absent": a change expecting version 0 inserts, and fails if a row exists.
+
+Adding a kind of state means: a ``Put*`` change here (key, expected version, value), a getter
+on :class:`AuthStore`, a branch in :class:`~securebox_auth.stores.memory.MemoryStore`, and a
+table, codec and migration in :mod:`securebox_auth.stores.sql`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from securebox_auth.accounts import Account
 from securebox_auth.audit import AuditEvent, SealedEvent
@@ -22,6 +26,9 @@ from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout import LockoutState
 
+if TYPE_CHECKING:  # the policy package is not needed to store or compare a session
+    from securebox_auth.policy.session import Session
+
 __all__ = [
     "AuthStore",
     "Change",
@@ -29,6 +36,7 @@ __all__ = [
     "PutAccount",
     "PutCode",
     "PutLockout",
+    "PutSession",
     "PutSubscription",
     "Versioned",
 ]
@@ -77,6 +85,24 @@ class PutSubscription:
 
 
 @dataclass(frozen=True, slots=True)
+class PutSession:
+    """An authenticated session under its opaque identifier (chosen by the shell, random).
+
+    Every transition of a session (activity, step-up proofs, a grant added, a single-use
+    grant consumed) is a compare-and-swap of the whole session, so a grant consumed by one
+    request can never be consumed by a concurrent one. ``session=None`` ends the session:
+    it reads as absent afterwards, and its identifier can never be used again (a later
+    change expecting version 0 conflicts). Ending a session that was never stored
+    (``session=None`` with ``expected_version=0``) is refused with
+    :class:`~securebox_auth.errors.MalformedInput`.
+    """
+
+    session_id: str
+    expected_version: int
+    session: Session | None
+
+
+@dataclass(frozen=True, slots=True)
 class Expect:
     """A guard that writes nothing: the commit applies only if the record still has this
     version (0: still absent). A login that read a credential commits with a guard on it, so
@@ -87,7 +113,7 @@ class Expect:
     version: int
 
 
-Change = PutAccount | PutCode | PutLockout | PutSubscription | Expect
+Change = PutAccount | PutCode | PutLockout | PutSubscription | PutSession | Expect
 
 
 class AuthStore(Protocol):
@@ -100,6 +126,10 @@ class AuthStore(Protocol):
         ...
 
     def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None: ...
+
+    def get_session(self, session_id: str) -> Versioned[Session] | None:
+        """A live session; ``None`` when it never existed or has ended."""
+        ...
 
     def accounts_of(self, client_id: ClientId) -> list[Account]:
         """Every account of a subscription (active or not), ordered by user number."""
