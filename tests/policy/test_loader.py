@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from securebox_auth.errors import PolicyError
 from securebox_auth.factors.code_strength import CodeRules
+from securebox_auth.factors.totp import TotpRules
 from securebox_auth.lockout import LockoutRules
 from securebox_auth.methods import METHODS, categories_of
 from securebox_auth.policy.loader import from_toml, load_policy, to_toml
@@ -265,3 +266,14 @@ def test_round_trip(policy: Policy) -> None:
     text = to_toml(policy)
     assert from_toml(text) == policy
     assert to_toml(from_toml(text)) == text
+
+
+def test_totp_section() -> None:
+    policy = from_toml('version = 1\nname = "t"\n[totp]\nwindow = 0\ndigits = 8\n')
+    assert policy.totp == TotpRules(window=0, digits=8)
+    assert from_toml(to_toml(policy)) == policy
+    with pytest.raises(PolicyError) as caught:
+        from_toml('version = 1\nname = "t"\n[totp]\nwindow = 5\n')
+    assert caught.value.path == "totp.window"
+    with pytest.raises(PolicyError):
+        from_toml('version = 1\nname = "t"\n[totp]\nalgorithm = "MD5"\n')

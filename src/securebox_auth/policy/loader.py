@@ -28,6 +28,7 @@ from typing import Final, TypeVar
 
 from securebox_auth.errors import ConfigurationError, PolicyError
 from securebox_auth.factors.code_strength import CodeRules
+from securebox_auth.factors.totp import TotpRules
 from securebox_auth.lockout import LockoutRules
 from securebox_auth.policy.model import (
     AcrLevels,
@@ -205,6 +206,26 @@ def _code(table: _Table | None) -> CodeRules:
     return rules
 
 
+def _totp(table: _Table | None) -> TotpRules:
+    base = TotpRules()
+    if table is None:
+        return base
+    try:
+        rules = TotpRules(
+            digits=table.integer("digits", base.digits),
+            period=table.integer("period", base.period),
+            algorithm=table.text("algorithm", base.algorithm),
+            window=table.integer("window", base.window),
+            secret_bytes=table.integer("secret_bytes", base.secret_bytes),
+        )
+    except PolicyError:
+        raise
+    except ConfigurationError as exc:
+        raise _wrap("totp", exc) from None
+    table.finish()
+    return rules
+
+
 def _renewal(table: _Table | None) -> Renewal:
     base = Renewal()
     if table is None:
@@ -301,6 +322,7 @@ def from_toml(document: str | bytes) -> Policy:
     renewal = _renewal(root.table("renewal"))
     lockout = _lockout(root.table("lockout"))
     code = _code(root.table("code"))
+    totp = _totp(root.table("totp"))
 
     operations_table = root.table("operation")
     if operations_table is None:
@@ -322,6 +344,7 @@ def from_toml(document: str | bytes) -> Policy:
         session=session,
         lockout=lockout,
         code=code,
+        totp=totp,
         recovery=recovery,
         acr=acr,
         operations=operations,
@@ -450,6 +473,16 @@ def to_toml(policy: Policy) -> str:
                 ("refuse_dates", code.refuse_dates),
                 ("min_identifier_overlap", code.min_identifier_overlap),
                 ("one_time_code_lifetime", code.one_time_code_lifetime),
+            ],
+        ),
+        _section(
+            "totp",
+            [
+                ("digits", policy.totp.digits),
+                ("period", policy.totp.period),
+                ("algorithm", policy.totp.algorithm),
+                ("window", policy.totp.window),
+                ("secret_bytes", policy.totp.secret_bytes),
             ],
         ),
         _section(

@@ -8,8 +8,9 @@ at the first access and every 90 days per access channel (seed 001; RTS art. 10 
 180), a 5-minute idle timeout (RTS art. 4(3)(d)), lockout at the 5th failure (RTS art.
 4(3)(b)), and the five sensitive operations of seed 001 with step-up.
 
-Reused building blocks: ``[lockout]`` builds a :class:`~securebox_auth.lockout.LockoutRules`
-and ``[code]`` a :class:`~securebox_auth.factors.code_strength.CodeRules`.
+Reused building blocks: ``[lockout]`` builds a :class:`~securebox_auth.lockout.LockoutRules`,
+``[code]`` a :class:`~securebox_auth.factors.code_strength.CodeRules` and ``[totp]`` a
+:class:`~securebox_auth.factors.totp.TotpRules`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Final
 
 from securebox_auth.errors import PolicyError
 from securebox_auth.factors.code_strength import CodeRules
+from securebox_auth.factors.totp import TotpRules
 from securebox_auth.lockout import LockoutRules
 from securebox_auth.methods import (
     METHODS,
@@ -446,6 +448,8 @@ class Policy:
     session: SessionRules = field(default_factory=SessionRules)
     lockout: LockoutRules = field(default_factory=LockoutRules)
     code: CodeRules = field(default_factory=CodeRules)
+    #: TOTP parameters of new enrolments and the verification window (``[totp]``).
+    totp: TotpRules = field(default_factory=TotpRules)
     recovery: RecoveryRules = field(default_factory=RecoveryRules)
     acr: AcrLevels = field(default_factory=AcrLevels)
     operations: tuple[OperationRule, ...] = field(default_factory=default_operations)
@@ -485,6 +489,7 @@ class Policy:
             session=self.session,
             lockout=self.lockout,
             code=self.code,
+            totp=self.totp,
             recovery=self.recovery,
             acr=self.acr,
             operations=tuple(merged.values()),

@@ -1,0 +1,378 @@
+"""One-time codes sent by SMS or e-mail (out-of-band): issue and verify, as pure functions.
+
+A code is 6 to 8 random digits from :mod:`secrets` (ASVS 5.0 6.5.2-6.5.3), stored only as a
+peppered argon2id hash (the :class:`~securebox_auth.hashing.CodeHasher` of confidential
+codes, under its own domain tag), valid at most 10 minutes (ASVS 6.5.4; NIST SP 800-63B-4
+for SMS), accepted once (PSD2 RTS art. 4(1)), and **bound to the login or operation that
+asked for it** (ASVS 6.6.2): a code sent to confirm payee A cannot confirm payee B, nor log
+in. For a linked operation the message shows the amount and payee and the code is bound to
+the digest of that data (RTS art. 5(1)).
+
+Sending is throttled per user and per destination (ASVS 6.6.3; "SMS pumping"), with a
+minimum interval between two codes (ASVS 6.6.4): the throttle is a pure :class:`SendLog`
+the shell stores. Wrong codes count on the principal's shared lockout state, and a code is
+burnt after ``max_wrong`` wrong tries. Delivery is the shell's job, through a
+:class:`~securebox_auth.gateways.Gateway`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Final
+
+from securebox_auth.audit import AuditEvent
+from securebox_auth.clock import require_aware
+from securebox_auth.errors import ConfigurationError, InvalidCode, MalformedInput
+from securebox_auth.factors.code import OneTimeCode
+from securebox_auth.factors.outcome import Outcome, count_failure, refusal
+from securebox_auth.hashing import CodeHasher
+from securebox_auth.identity import Principal
+from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, record_success
+from securebox_auth.methods import EMAIL_OTP, SMS_OTP, AuthMethod
+
+__all__ = [
+    "Channel",
+    "IssueResult",
+    "OobChallenge",
+    "OobFailure",
+    "OobMessage",
+    "OobRules",
+    "OobVerdict",
+    "SendLog",
+    "destination_key",
+    "issue_oob",
+    "verify_oob",
+]
+
+_MAX_LIFETIME: Final = timedelta(minutes=10)
+_WARNING: Final = "Never give this code to anyone, not even to cancel a payment."
+
+
+class Channel(enum.Enum):
+    SMS = "sms"
+    EMAIL = "email"
+
+    @property
+    def method(self) -> AuthMethod:
+        return SMS_OTP if self is Channel.SMS else EMAIL_OTP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OobRules:
+    digits: int = 6
+    #: At most 10 minutes (ASVS 5.0 6.5.4).
+    lifetime: timedelta = timedelta(minutes=5)
+    #: Wrong tries after which a code is burnt (the lockout counts them too).
+    max_wrong: int = 3
+    #: Codes per user, and per destination, within ``throttle_window``.
+    per_user: int = 5
+    per_destination: int = 5
+    throttle_window: timedelta = timedelta(hours=1)
+    #: Minimum time between two codes to one user.
+    min_interval: timedelta = timedelta(seconds=30)
+    issuer: str = "securebox"
+
+    def __post_init__(self) -> None:
+        if not 6 <= self.digits <= 8:
+            raise ConfigurationError("oob.digits must be 6, 7 or 8")
+        if not timedelta(minutes=1) <= self.lifetime <= _MAX_LIFETIME:
+            raise ConfigurationError("oob.lifetime must be 1 to 10 minutes")
+        if not 1 <= self.max_wrong <= 10:
+            raise ConfigurationError("oob.max_wrong must be 1 to 10")
+        if self.per_user < 1 or self.per_destination < 1:
+            raise ConfigurationError("oob throttles allow at least one code")
+        if self.throttle_window <= timedelta(0) or self.min_interval < timedelta(0):
+            raise ConfigurationError("oob.throttle_window must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class SendLog:
+    """When codes were sent, for one user or one destination (pure throttle state)."""
+
+    sent: tuple[datetime, ...] = ()
+
+    def recent(self, now: datetime, window: timedelta) -> tuple[datetime, ...]:
+        return tuple(t for t in self.sent if now - t < window)
+
+    def with_send(self, now: datetime, window: timedelta) -> SendLog:
+        return SendLog((*self.recent(now, window), now))
+
+
+def destination_key(channel: Channel, destination: str) -> str:
+    """A stable key for the per-destination throttle (no phone number or address in it)."""
+    normal = "".join(destination.split()).lower()
+    return hashlib.sha256(f"{channel.value}:{normal}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class OobChallenge:
+    """A code waiting to be typed, stored under ``id``. Holds no code, only its hash."""
+
+    id: str
+    principal: str
+    channel: Channel
+    #: What asked for the code: ``login`` or ``step_up``, and a reference (the login
+    #: attempt, or the operation's name).
+    purpose: str
+    reference: str
+    digest: str | None
+    code_hash: str = field(repr=False)
+    issued_at: datetime
+    expires_at: datetime
+    wrong: int = 0
+    consumed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OobMessage:
+    """What a gateway delivers. The code is in ``body``: never log a message."""
+
+    channel: Channel
+    destination: str = field(repr=False)
+    subject: str
+    body: str = field(repr=False)
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssueResult:
+    ok: bool
+    #: ``too_soon``, ``throttled_user`` or ``throttled_destination`` when not ``ok``.
+    reason: str | None
+    challenge: OobChallenge | None
+    message: OobMessage | None
+    code: OneTimeCode | None
+    user_log: SendLog
+    destination_log: SendLog
+    events: tuple[AuditEvent, ...]
+    retry_after: datetime | None = None
+
+
+def _text(
+    channel: Channel, code: str, rules: OobRules, display: tuple[tuple[str, str], ...]
+) -> str:
+    minutes = int(rules.lifetime.total_seconds() // 60)
+    what = "to confirm " + ", ".join(f"{k} {v}" for k, v in display) if display else "to log in"
+    return f"{rules.issuer}: {code} is your code {what}. Valid {minutes} min. {_WARNING}"
+
+
+def issue_oob(
+    principal: Principal,
+    *,
+    channel: Channel,
+    destination: str,
+    purpose: str,
+    reference: str,
+    now: datetime,
+    rules: OobRules,
+    hasher: CodeHasher,
+    user_log: SendLog,
+    destination_log: SendLog,
+    digest: str | None = None,
+    display: tuple[tuple[str, str], ...] = (),
+    code: str | None = None,
+) -> IssueResult:
+    """A new code for ``principal``, bound to ``(purpose, reference, digest)``, unless the
+    throttle refuses. ``display`` is what the message shows (``OperationRequest.display()``);
+    ``code`` exists for deterministic tests."""
+    now = require_aware(now)
+    if not isinstance(destination, str) or not 3 <= len(destination) <= 254:
+        raise MalformedInput("a destination is a phone number or an e-mail address")
+    mine = user_log.recent(now, rules.throttle_window)
+    theirs = destination_log.recent(now, rules.throttle_window)
+    reason, retry = None, None
+    if mine and now - mine[-1] < rules.min_interval:
+        reason, retry = "too_soon", mine[-1] + rules.min_interval
+    elif len(mine) >= rules.per_user:
+        reason, retry = "throttled_user", mine[0] + rules.throttle_window
+    elif len(theirs) >= rules.per_destination:
+        reason, retry = "throttled_destination", theirs[0] + rules.throttle_window
+    details = {"channel": channel.value, "purpose": purpose, "reference": reference}
+    if reason is not None:
+        event = AuditEvent.make(
+            now,
+            "oob.issue",
+            actor=principal.key,
+            subject=principal.key,
+            outcome="refused",
+            details={**details, "reason": reason},
+        )
+        return IssueResult(
+            False, reason, None, None, None, user_log, destination_log, (event,), retry
+        )
+    value = code if code is not None else f"{secrets.randbelow(10**rules.digits):0{rules.digits}d}"
+    if len(value) != rules.digits or not value.isdigit():
+        raise ConfigurationError("a fixed test code must have the configured number of digits")
+    challenge_id = secrets.token_urlsafe(18)
+    challenge = OobChallenge(
+        id=challenge_id,
+        principal=principal.key,
+        channel=channel,
+        purpose=purpose,
+        reference=reference,
+        digest=digest,
+        code_hash=hasher.hash(principal, _peppered_input(challenge_id, value)),
+        issued_at=now,
+        expires_at=now + rules.lifetime,
+    )
+    subject = f"{rules.issuer}: your security code"
+    message = OobMessage(
+        channel, destination, subject, _text(channel, value, rules, display), challenge_id
+    )
+    event = AuditEvent.make(
+        now,
+        "oob.issue",
+        actor=principal.key,
+        subject=principal.key,
+        outcome="success",
+        details={
+            **details,
+            "challenge": challenge_id,
+            "expires_at": challenge.expires_at.isoformat(),
+        },
+    )
+    return IssueResult(
+        True,
+        None,
+        challenge,
+        message,
+        OneTimeCode(value),
+        user_log.with_send(now, rules.throttle_window),
+        destination_log.with_send(now, rules.throttle_window),
+        (event,),
+    )
+
+
+def _peppered_input(challenge_id: str, code: str) -> str:
+    # Domain-separated from confidential codes, and bound to this challenge.
+    return f"oob:{challenge_id}:{code}"
+
+
+class OobFailure(enum.Enum):
+    """Why an attempt failed, for the audit trail only; never shown to the user."""
+
+    WRONG_CODE = "wrong_code"
+    NO_CHALLENGE = "no_challenge"
+    OTHER_PRINCIPAL = "other_principal"
+    ALREADY_USED = "already_used"
+    EXPIRED = "expired"
+    BURNT = "too_many_wrong_tries"
+    WRONG_BINDING = "bound_elsewhere"
+    DATA_CHANGED = "operation_data_changed"
+    BLOCKED_TEMPORARILY = "blocked_temporarily"
+    BLOCKED_PERMANENTLY = "blocked_permanently"
+
+
+@dataclass(frozen=True, slots=True)
+class OobVerdict:
+    outcome: Outcome
+    reason: OobFailure | None
+    challenge: OobChallenge | None
+    lockout: LockoutState
+    alert: LockoutAlert
+    events: tuple[AuditEvent, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.ACCEPTED
+
+    @property
+    def method(self) -> AuthMethod | None:
+        """``sms_otp`` or ``email_otp`` on success: one possession element, never strong
+        on its own."""
+        return self.challenge.channel.method if self.ok and self.challenge else None
+
+
+def _unusable(
+    challenge: OobChallenge | None,
+    principal: Principal,
+    purpose: str,
+    reference: str,
+    digest: str | None,
+    now: datetime,
+    rules: OobRules,
+) -> OobFailure | None:
+    if challenge is None:
+        return OobFailure.NO_CHALLENGE
+    if challenge.principal != principal.key:
+        return OobFailure.OTHER_PRINCIPAL
+    if challenge.consumed_at is not None:
+        return OobFailure.ALREADY_USED
+    if now >= challenge.expires_at or now < challenge.issued_at:
+        return OobFailure.EXPIRED
+    if challenge.wrong >= rules.max_wrong:
+        return OobFailure.BURNT
+    if challenge.purpose != purpose or challenge.reference != reference:
+        return OobFailure.WRONG_BINDING
+    if challenge.digest != digest:
+        return OobFailure.DATA_CHANGED
+    return None
+
+
+def verify_oob(
+    challenge: OobChallenge | None,
+    lockout: LockoutState,
+    principal: Principal,
+    code: object,
+    *,
+    purpose: str,
+    reference: str,
+    now: datetime,
+    hasher: CodeHasher,
+    rules: OobRules,
+    lockout_rules: LockoutRules,
+    digest: str | None = None,
+) -> OobVerdict:
+    """One attempt with a received code, for ``(purpose, reference, digest)``: the login
+    or the operation (with the digest of its data **as it is about to be executed**).
+
+    Every unusable case (no challenge, another user's, used, expired, burnt, bound
+    elsewhere) costs one argon2 verification like a wrong code, and is counted alike.
+    """
+    now = require_aware(now)
+    if not isinstance(code, str) or not 6 <= len(code) <= 8 or not code.isascii():
+        raise InvalidCode("a received code is 6 to 8 digits")
+    if not code.isdigit():
+        raise InvalidCode("a received code is 6 to 8 digits")
+    channel = challenge.channel.value if challenge is not None else "oob"
+    action = f"{purpose}.{channel}_code"
+    subject = principal.key
+    refused = refusal(lockout, subject=subject, action=action, now=now)
+    if refused is not None:
+        text, event = refused
+        return OobVerdict(
+            Outcome.BLOCKED, OobFailure(text), challenge, lockout, LockoutAlert.NONE, (event,)
+        )
+    reason = _unusable(challenge, principal, purpose, reference, digest, now, rules)
+    if reason is not None or challenge is None:
+        hasher.verify_dummy(principal, _peppered_input("-", code))
+    elif not hasher.verify(challenge.code_hash, principal, _peppered_input(challenge.id, code)):
+        reason = OobFailure.WRONG_CODE
+        challenge = replace(challenge, wrong=challenge.wrong + 1)
+    if reason is not None or challenge is None:
+        failure = reason or OobFailure.NO_CHALLENGE
+        outcome, record = count_failure(
+            lockout,
+            subject=subject,
+            action=action,
+            reason=failure.value,
+            now=now,
+            rules=lockout_rules,
+        )
+        return OobVerdict(outcome, failure, challenge, record.state, record.alert, record.events)
+    used = replace(challenge, consumed_at=now)
+    event = AuditEvent.make(
+        now,
+        action,
+        actor=subject,
+        subject=subject,
+        outcome="success",
+        details={"challenge": used.id, "reference": used.reference},
+    )
+    return OobVerdict(
+        Outcome.ACCEPTED, None, used, record_success(lockout), LockoutAlert.NONE, (event,)
+    )

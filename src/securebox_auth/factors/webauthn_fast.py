@@ -1,0 +1,283 @@
+"""The fast path of a WebAuthn assertion: the browser's JSON checked without fido2's parser.
+
+python-fido2 builds its response objects through ``typing.get_type_hints`` on every call,
+which costs about 13 times the signature check itself (``performance.md``). This module
+reads the JSON of ``credential.toJSON()`` directly and applies **the same checks, in the same
+order**, as ``Fido2Server.authenticate_complete`` (fido2 2.x):
+
+1. ``id`` equals ``rawId``; the credential type is ``public-key``;
+2. ``clientDataJSON.type`` is ``webauthn.get``;
+3. ``clientDataJSON.origin`` is one of the relying party's origins;
+4. ``clientDataJSON.challenge`` equals the expected challenge (constant time);
+5. the first 32 bytes of ``authenticatorData`` equal SHA-256 of the relying-party id;
+6. the UP flag is set, and the UV flag when user verification is required;
+7. the credential is known, and the signature verifies over
+   ``authenticatorData || SHA-256(clientDataJSON)`` with its public key.
+
+The test suite checks that both paths agree on valid and tampered assertions. Public keys
+are decoded once from their COSE form and cached (an allow-list of algorithms: ES256,
+EdDSA, RS256).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, Final, NamedTuple
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from fido2 import cbor
+
+from securebox_auth.errors import ConfigurationError, MalformedInput
+
+__all__ = [
+    "ALGORITHMS",
+    "MalformedCredential",
+    "ParsedAssertion",
+    "PasskeyFailure",
+    "b64url_decode",
+    "b64url_encode",
+    "check_assertion",
+    "fido2_failure",
+    "load_public_key",
+    "parse_assertion",
+]
+
+#: COSE algorithm identifiers securebox accepts, by name (style guide P7: an allow-list).
+ALGORITHMS: Final = {"ES256": -7, "EdDSA": -8, "RS256": -257}
+_FLAG_UP: Final = 0x01
+_FLAG_UV: Final = 0x04
+_ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256())
+_SHA256: Final = hashes.SHA256()
+_PKCS1: Final = padding.PKCS1v15()
+_MAX_JSON: Final = 64 * 1024
+
+
+class MalformedCredential(MalformedInput):
+    """A WebAuthn response from the browser could not be read (not JSON, missing fields,
+    bad base64url). Nothing was counted: it proves nothing either way."""
+
+    code = "malformed_credential"
+
+
+class PasskeyFailure(enum.Enum):
+    """Why a passkey ceremony failed, for the audit trail only; never shown to the user.
+    Each value names one of python-fido2's ``ValueError`` messages or one of the checks
+    fido2 leaves to the caller."""
+
+    WRONG_TYPE = "wrong_client_data_type"
+    WRONG_ORIGIN = "wrong_origin"
+    WRONG_CHALLENGE = "wrong_challenge"
+    WRONG_RP_ID = "wrong_rp_id"
+    NO_USER_PRESENCE = "no_user_presence"
+    MISSING_UV = "missing_user_verification"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_CREDENTIAL = "unknown_credential"
+    INVALID = "invalid_response"
+    # checks fido2 leaves to the caller
+    REPLAY = "ceremony_already_used"
+    EXPIRED = "ceremony_expired"
+    WRONG_CEREMONY = "wrong_ceremony"
+    DATA_MISMATCH = "operation_data_changed"
+    COUNTER_REGRESSION = "counter_regression"
+    REVOKED = "revoked_credential"
+    SUSPENDED = "suspended_credential"
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
+    UNSUPPORTED_ATTESTATION = "unsupported_attestation"
+    BAD_ATTESTATION = "bad_attestation"
+    DUPLICATE_CREDENTIAL = "duplicate_credential"
+    BLOCKED_TEMPORARILY = "blocked_temporarily"
+    BLOCKED_PERMANENTLY = "blocked_permanently"
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: object, what: str = "field") -> bytes:
+    """Decode base64url (padding optional) as fido2's ``websafe_decode`` does."""
+    if type(text) is not str or len(text) > _MAX_JSON:
+        raise MalformedCredential(f"{what} is not base64url text")
+    try:
+        padded = text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4)
+        return binascii.a2b_base64(padded)
+    except (binascii.Error, ValueError):
+        raise MalformedCredential(f"{what} is not base64url text") from None
+
+
+class ParsedAssertion(NamedTuple):
+    raw_id: bytes
+    client_data_json: bytes
+    authenticator_data: bytes
+    signature: bytes
+    user_handle: bytes | None
+
+
+def as_mapping(response: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The browser's ``credential.toJSON()`` as a mapping (text is parsed)."""
+    if type(response) is dict:
+        return response
+    if isinstance(response, str | bytes):
+        if len(response) > _MAX_JSON:
+            raise MalformedCredential("the response is too large")
+        try:
+            response = json.loads(response)
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedCredential("the response is not JSON") from None
+    if not isinstance(response, Mapping):
+        raise MalformedCredential("the response is not a JSON object")
+    return response
+
+
+def parse_assertion(response: str | bytes | Mapping[str, Any]) -> ParsedAssertion:
+    """Read ``credential.toJSON()`` of ``navigator.credentials.get()``."""
+    data = as_mapping(response)
+    inner = data.get("response")
+    raw_id = data.get("rawId")
+    if not (type(inner) is dict or isinstance(inner, Mapping)) or type(raw_id) is not str:
+        raise MalformedCredential("the response lacks rawId or response")
+    if "id" in data and data["id"] != raw_id:
+        raise MalformedCredential("id does not match rawId")
+    if data.get("type", "public-key") != "public-key":
+        raise MalformedCredential("the credential type is not public-key")
+    handle = inner.get("userHandle")
+    return ParsedAssertion(
+        b64url_decode(raw_id, "rawId"),
+        b64url_decode(inner.get("clientDataJSON"), "clientDataJSON"),
+        b64url_decode(inner.get("authenticatorData"), "authenticatorData"),
+        b64url_decode(inner.get("signature"), "signature"),
+        None if handle is None else b64url_decode(handle, "userHandle"),
+    )
+
+
+_PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
+
+
+@lru_cache(maxsize=4096)
+def load_public_key(cose: bytes) -> tuple[int, _PublicKey]:
+    """(COSE algorithm, key object) of a stored COSE_Key; cached, as keys are verified often
+    and decoding a point costs about as much as a verification."""
+    try:
+        fields = cbor.decode(cose)
+    except Exception:  # fido2's CBOR decoder raises several exception types
+        raise ConfigurationError("a stored passkey public key is corrupt") from None
+    if not isinstance(fields, dict):
+        raise ConfigurationError("a stored passkey public key is corrupt")
+    alg = fields.get(3)
+    try:
+        if alg == -7 and fields.get(1) == 2 and fields.get(-1) == 1:
+            x, y = fields[-2], fields[-3]
+            numbers = ec.EllipticCurvePublicNumbers(
+                int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
+            )
+            return alg, numbers.public_key()
+        if alg == -8 and fields.get(1) == 1 and fields.get(-1) == 6:
+            return alg, ed25519.Ed25519PublicKey.from_public_bytes(fields[-2])
+        if alg == -257 and fields.get(1) == 3:
+            n, e = int.from_bytes(fields[-1], "big"), int.from_bytes(fields[-2], "big")
+            key = rsa.RSAPublicNumbers(e, n).public_key()
+            if key.key_size < 2048:
+                raise ConfigurationError("RSA passkeys need at least 2048 bits")
+            return alg, key
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigurationError):
+            raise
+        raise ConfigurationError("a stored passkey public key is corrupt") from None
+    raise ConfigurationError("a stored passkey uses an algorithm securebox does not allow")
+
+
+def _signature_ok(cose: bytes, message: bytes, signature: bytes) -> bool:
+    alg, key = load_public_key(cose)
+    try:
+        if alg == -7:
+            assert isinstance(key, ec.EllipticCurvePublicKey)
+            key.verify(signature, message, _ECDSA_SHA256)
+        elif alg == -8:
+            assert isinstance(key, ed25519.Ed25519PublicKey)
+            key.verify(signature, message)
+        else:
+            assert isinstance(key, rsa.RSAPublicKey)
+            key.verify(signature, message, _PKCS1, _SHA256)
+    except InvalidSignature:
+        return False
+    return True
+
+
+class Checked(NamedTuple):
+    failure: PasskeyFailure | None
+    flags: int
+    counter: int
+
+
+def check_assertion(
+    parsed: ParsedAssertion,
+    *,
+    rp_id_hash: bytes,
+    origins: frozenset[str],
+    challenge: bytes,
+    require_uv: bool,
+    public_key: bytes | None,
+) -> Checked:
+    """The checks of ``Fido2Server.authenticate_complete`` (module docstring), in its order.
+    ``public_key`` is the COSE key of the credential named by ``rawId`` (``None``: unknown).
+    """
+    try:
+        client = json.loads(parsed.client_data_json)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedCredential("clientDataJSON is not JSON") from None
+    if not isinstance(client, dict):
+        raise MalformedCredential("clientDataJSON is not a JSON object")
+    auth = parsed.authenticator_data
+    if len(auth) < 37:
+        raise MalformedCredential("authenticatorData is too short")
+    flags, counter = auth[32], int.from_bytes(auth[33:37], "big")
+    sent = client.get("challenge")
+    if client.get("type") != "webauthn.get":
+        return Checked(PasskeyFailure.WRONG_TYPE, flags, counter)
+    if client.get("origin") not in origins:
+        return Checked(PasskeyFailure.WRONG_ORIGIN, flags, counter)
+    if not isinstance(sent, str) or not hmac.compare_digest(
+        b64url_decode(sent, "challenge"), challenge
+    ):
+        return Checked(PasskeyFailure.WRONG_CHALLENGE, flags, counter)
+    if not hmac.compare_digest(auth[:32], rp_id_hash):
+        return Checked(PasskeyFailure.WRONG_RP_ID, flags, counter)
+    if not flags & _FLAG_UP:
+        return Checked(PasskeyFailure.NO_USER_PRESENCE, flags, counter)
+    if require_uv and not flags & _FLAG_UV:
+        return Checked(PasskeyFailure.MISSING_UV, flags, counter)
+    if public_key is None:
+        return Checked(PasskeyFailure.UNKNOWN_CREDENTIAL, flags, counter)
+    message = auth + hashlib.sha256(parsed.client_data_json).digest()
+    if not _signature_ok(public_key, message, parsed.signature):
+        return Checked(PasskeyFailure.BAD_SIGNATURE, flags, counter)
+    return Checked(None, flags, counter)
+
+
+_FIDO2_MESSAGES: Final = (
+    ("incorrect type", PasskeyFailure.WRONG_TYPE),
+    ("invalid origin", PasskeyFailure.WRONG_ORIGIN),
+    ("wrong challenge", PasskeyFailure.WRONG_CHALLENGE),
+    ("wrong rp id", PasskeyFailure.WRONG_RP_ID),
+    ("user present", PasskeyFailure.NO_USER_PRESENCE),
+    ("user verification required", PasskeyFailure.MISSING_UV),
+    ("invalid signature", PasskeyFailure.BAD_SIGNATURE),
+    ("unknown credential", PasskeyFailure.UNKNOWN_CREDENTIAL),
+)
+
+
+def fido2_failure(exc: ValueError) -> PasskeyFailure:
+    """The reason behind one of fido2's ``ValueError`` messages."""
+    text = str(exc).lower()
+    for needle, reason in _FIDO2_MESSAGES:
+        if needle in text:
+            return reason
+    return PasskeyFailure.INVALID
