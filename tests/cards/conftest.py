@@ -1,0 +1,181 @@
+"""The real PC/SC stack for the end-to-end tests: the software card behind ``vpcd`` in
+``pcscd``, started once for the whole run.
+
+Order (``shared/design/test-infrastructure.md``): under a machine-wide ``fcntl`` lock (one
+``pcscd`` per machine: its socket is fixed), the software card listens on 127.0.0.1:35963 and
+:35964 first (slot 1 holds a blank card that answers), then ``pcscd --foreground --config DIR``
+starts with a reversed-mode ``vpcd`` configuration of its own (never Debian's
+``/etc/reader.conf.d/vpcd``, and never ``--apdu``: it would log PINs); the fixture waits for
+the card to be present. At the end ``pcscd`` is stopped first, by its process id, then the
+card.
+
+Without pcscd, vpcd or pyscard the tests skip with the reason, except in CI
+(``CI=true``), where they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, NoReturn
+
+import pytest
+
+from securebox_auth.cards.softcard import BlankCard
+from securebox_auth.cards.vpcd import VpcdServer, pcscd_config
+from securebox_auth.errors import ConfigurationError
+from tests.cards.capworld import CapWorld, make_world
+
+LOCK_PATH: Final = Path(tempfile.gettempdir()) / "securebox-pcscd.lock"
+PCSCD_SOCKET: Final = Path("/run/pcscd/pcscd.comm")
+VPCD_DRIVER: Final = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
+CARD_READER: Final = "Virtual PCD 00 00"
+BLANK_READER: Final = "Virtual PCD 00 01"
+LOCK_WAIT_S: Final = 120.0
+START_WAIT_S: Final = 10.0
+
+
+@dataclass
+class PcscStack:
+    world: CapWorld
+    reader: str
+    blank_reader: str
+    log: Path
+
+
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the PC/SC stack is required in CI: {reason}", pytrace=False)
+    print(f"\nPC/SC end-to-end tests skipped: {reason}", file=sys.stderr)
+    pytest.skip(f"PC/SC stack unavailable: {reason}")
+
+
+def _missing() -> str | None:
+    if shutil.which("pcscd") is None:
+        return "pcscd is not installed (apt-get install pcscd)"
+    if not VPCD_DRIVER.exists():
+        return "the vpcd driver is not installed (apt-get install vsmartcard-vpcd)"
+    if importlib.util.find_spec("smartcard") is None:
+        return "pyscard is not installed (pip install pyscard; needs libpcsclite-dev)"
+    return None
+
+
+@contextlib.contextmanager
+def _machine_lock() -> Iterator[None]:
+    with LOCK_PATH.open("a") as handle:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    _unavailable(f"another test run held {LOCK_PATH} for {LOCK_WAIT_S:.0f} s")
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _pcscd_running() -> bool:
+    if not PCSCD_SOCKET.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(PCSCD_SOCKET))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for_card(process: subprocess.Popen[bytes], log: Path) -> None:
+    from smartcard import scard  # noqa: PLC0415 - pyscard is optional
+
+    deadline = time.monotonic() + START_WAIT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"pcscd exited ({process.returncode}): {log.read_text()[-2000:]}")
+        result, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if result == scard.SCARD_S_SUCCESS:
+            try:
+                result, readers = scard.SCardListReaders(context, [])
+                if result == scard.SCARD_S_SUCCESS and CARD_READER in readers:
+                    result, states = scard.SCardGetStatusChange(
+                        context, 100, [(CARD_READER, scard.SCARD_STATE_UNAWARE)]
+                    )
+                    if result == scard.SCARD_S_SUCCESS and states[0][1] & scard.SCARD_STATE_PRESENT:
+                        return
+            finally:
+                scard.SCardReleaseContext(context)
+        time.sleep(0.02)
+    pytest.fail(f"the card did not appear in pcscd within {START_WAIT_S} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+_LAST_USER: list[str] = []
+_STOPS: list[contextlib.ExitStack] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    users = [item.nodeid for item in items if "pcsc_stack" in getattr(item, "fixturenames", ())]
+    _LAST_USER[:] = users[-1:]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if _LAST_USER and item.nodeid == _LAST_USER[0]:
+        for stack in _STOPS:
+            stack.close()  # idempotent: the session finaliser then has nothing left to do
+
+
+@pytest.fixture(scope="session")
+def pcsc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscStack]:
+    reason = _missing()
+    if reason is not None:
+        _unavailable(reason)
+    with contextlib.ExitStack() as cleanup:
+        _STOPS.append(cleanup)
+        cleanup.enter_context(_machine_lock())  # released last
+        if _pcscd_running():
+            _unavailable(f"a pcscd not started by these tests already serves {PCSCD_SOCKET}")
+        home = tmp_path_factory.mktemp("pcsc")
+        world = make_world(path=home / "card.json")
+        server = VpcdServer([world.card, BlankCard()])
+        try:
+            server.start()  # both slots listen before pcscd starts
+        except ConfigurationError as exc:
+            _unavailable(str(exc))
+        cleanup.callback(server.stop)  # ... then the card
+        config = home / "reader.conf.d"
+        config.mkdir()
+        (config / "vpcd").write_text(pcscd_config(), encoding="utf-8")
+        log = home / "pcscd.log"
+        out = cleanup.enter_context(log.open("wb"))
+        process = subprocess.Popen(  # noqa: S603 - a fixed command line
+            ["pcscd", "--foreground", "--config", str(config)],  # noqa: S607
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        cleanup.callback(_stop, process)  # pcscd first, by its process id ...
+        _wait_for_card(process, log)
+        yield PcscStack(world, CARD_READER, BLANK_READER, log)
