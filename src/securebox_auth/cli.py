@@ -23,6 +23,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "securebox_auth.demo",
     "securebox_auth.calibrate",
     "securebox_auth.policy.cli",
+    "securebox_auth.cards.cli",
+    "securebox_auth.stores.sql.cli",
 )
 
 

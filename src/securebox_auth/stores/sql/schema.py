@@ -16,9 +16,12 @@ version = version + 1 WHERE <key> AND version = :expected`` (see :mod:`.store`).
 * ``audit_events`` and ``audit_head``: the sealed audit chain and its single head row. Every
   commit locks and advances the head in the same transaction as its changes, which orders
   the chain and makes every commit serialisable.
-* ``documents``: the catalogue entry of each document. Document bodies are meant to go in a
-  table of their own keyed by ``documents.id`` (a later migration), written in the same
-  transaction as the catalogue row.
+* ``documents``: the catalogue entry of each document (immutable: no version). Document
+  bodies are meant to go in a table of their own keyed by ``documents.id`` (a later
+  migration), written in the same transaction as the catalogue row (see
+  :meth:`.catalogue.SqlCatalogue.add`). ``document_counts`` holds how many documents each
+  (subscription, company, theme) has, maintained by atomic increments in the same
+  transaction: the catalogue chooses its query plan with it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "AUDIT_HEAD",
     "CODE_CREDENTIALS",
     "DOCUMENTS",
+    "DOCUMENT_COUNTS",
     "INVITATIONS",
     "LOCKOUTS",
     "METADATA",
@@ -54,11 +58,10 @@ __all__ = [
     "SUBSCRIPTIONS",
 ]
 
+# Constraint names are spelled out (PostgreSQL truncates names beyond 63 bytes).
 NAMING: Final = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "fk": "fk_%(constraint_name)s",
     "pk": "pk_%(table_name)s",
 }
 
@@ -133,9 +136,9 @@ INVITATIONS: Final = Table(
     Column("invitee_user_number", key_string(_ID), nullable=False),
     Column("status", String(16), nullable=False),
     ForeignKeyConstraint(
-        ["client_id"], ["subscriptions.client_id"], ondelete="CASCADE", name="fk_invitations_sub"
+        ["client_id"], ["subscriptions.client_id"], ondelete="CASCADE", name="invitations_sub"
     ),
-    Index(None, "invitee_client_id", "invitee_user_number", "client_id"),
+    Index("ix_invitations_invitee", "invitee_client_id", "invitee_user_number"),
 )
 
 SESSIONS: Final = Table(
@@ -151,14 +154,14 @@ SESSIONS: Final = Table(
     #: JSON: proofs and unused grants (see :mod:`.codec`).
     Column("state", Text, nullable=False),
     _version(),
-    Index(None, "client_id", "user_number"),
+    Index("ix_sessions_principal", "client_id", "user_number"),
 )
 
 AUDIT_EVENTS: Final = Table(
     "audit_events",
     METADATA,
     Column("sequence", BigInteger, primary_key=True, autoincrement=False),
-    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("at", UtcDateTime, nullable=False),
     #: The event time exactly as sealed (ISO 8601 with its offset): the MAC covers this text.
     Column("at_text", String(40), nullable=False),
     Column("action", Text, nullable=False),
@@ -169,6 +172,7 @@ AUDIT_EVENTS: Final = Table(
     Column("details", Text, nullable=False),
     Column("previous", String(64), nullable=False),
     Column("mac", String(64), nullable=False),
+    Index("ix_audit_events_at", "at"),
 )
 
 AUDIT_HEAD: Final = Table(
@@ -192,8 +196,26 @@ DOCUMENTS: Final = Table(
     #: ``label.casefold()``: what a label search compares with (as the in-memory catalogue).
     Column("label_folded", key_text(), nullable=False),
     Column("issued_at", UtcDateTime, nullable=False),
-    # Newest first inside one company of one subscription (every list and search).
-    Index(None, "client_id", "company", "issued_at", "id"),
-    # The same inside one theme of one company (partial rights, theme searches).
-    Index(None, "client_id", "company", "theme", "issued_at", "id"),
+    # Each index serves newest-first range scans (issued_at, id descending) of one slice of
+    # a subscription's documents; the trailing columns let SQLite test a residual filter
+    # on the index entry before it reads the row. See :mod:`.catalogue` for the plans.
+    # One company (lists and searches of users with whole themes of few companies):
+    Index("ix_documents_company", "client_id", "company", "issued_at", "id", "theme"),
+    # One theme of one company (partial rights, theme searches):
+    Index("ix_documents_company_theme", "client_id", "company", "theme", "issued_at", "id"),
+    # One theme across the subscription (a theme of every company: payroll clerks):
+    Index("ix_documents_theme", "client_id", "theme", "issued_at", "id", "company"),
+    # The whole subscription (users who see most of it):
+    Index("ix_documents_client", "client_id", "issued_at", "id", "company", "theme"),
+)
+
+DOCUMENT_COUNTS: Final = Table(
+    "document_counts",
+    METADATA,
+    Column("client_id", key_string(_ID), primary_key=True),
+    Column("company", key_string(9), primary_key=True),
+    Column("theme", key_string(40), primary_key=True),
+    #: Documents in this cell, kept by the catalogue in the same transaction as the
+    #: documents: a statistic the catalogue plans its queries with, never an access rule.
+    Column("documents", BigInteger, nullable=False),
 )

@@ -19,7 +19,7 @@ from sqlalchemy.types import TypeEngine
 
 from securebox_auth.errors import InvalidTime
 
-__all__ = ["UtcDateTime", "key_string", "key_text"]
+__all__ = ["UtcDateTime", "instant", "key_string", "key_text"]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -38,13 +38,21 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         del dialect
-        if value is None:
-            return None
-        if not isinstance(value, datetime):  # pragma: no cover - drivers return datetimes
-            raise InvalidTime("the database returned a non-datetime value")
+        return instant(value)
+
+
+def instant(value: object) -> datetime | None:
+    """A datetime column's value as an aware UTC datetime, whether it comes through
+    SQLAlchemy (a datetime) or straight from the driver (SQLite: UTC text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    if isinstance(value, datetime):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
+    raise InvalidTime("the database returned a non-datetime value")
 
 
 def key_string(length: int) -> TypeEngine[str]:

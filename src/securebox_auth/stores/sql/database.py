@@ -1,0 +1,222 @@
+"""How the stores talk to the database: single-statement reads and write transactions.
+
+* :meth:`Database.fetch` runs one read statement on a pooled driver connection in
+  autocommit mode: one round trip on PostgreSQL (no ``BEGIN``/``ROLLBACK``), no transaction
+  on SQLite (a single statement sees one consistent snapshot either way). The SQL is text
+  written for both databases with ``?`` placeholders (``%s`` on PostgreSQL). Values come back
+  as the driver returns them (:func:`.sqltypes.instant` reads SQLite's UTC text). A connection the
+  server closed is dropped from the pool and the read is tried once more.
+* :meth:`Database.write` is one transaction on a pooled driver connection, with SQL text
+  (the stores' hot paths: SQLAlchemy's own per-statement work costs more than the database
+  here); :meth:`Database.transaction` is the same as a SQLAlchemy connection (bulk writes).
+  Both take the write lock first on SQLite (``BEGIN IMMEDIATE``), and turn contention
+  (busy, deadlock, lock or statement timeout) into :class:`~securebox_auth.errors.
+  ConcurrentUpdate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from securebox_auth.errors import ConcurrentUpdate
+from securebox_auth.stores.sql.engine import WRITE_OPTION
+
+__all__ = ["Database", "Writer", "is_contention"]
+
+# PostgreSQL: serialization failure, deadlock, lock not available, query cancelled (timeout).
+_PG_CONTENTION: Final = frozenset({"40001", "40P01", "55P03", "57014"})
+
+
+def is_contention(error: BaseException) -> bool:
+    """Did the database give up because of other transactions (busy, deadlock, timeout)?
+    Accepts a driver error or SQLAlchemy's wrapper of one."""
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    if getattr(orig, "sqlstate", None) in _PG_CONTENTION:
+        return True
+    message = str(orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+class Writer:
+    """Statements of one write transaction on a driver cursor (placeholders already in the
+    driver's style). Datetimes are bound as the schema stores them."""
+
+    def __init__(self, cursor: Any, postgresql: bool) -> None:
+        self._cursor = cursor
+        self._postgresql = postgresql
+        #: The first row of the transaction's opening statement.
+        self.opened: Sequence[Any] | None = None
+
+    def _bind(self, params: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            (v.astimezone(UTC) if self._postgresql else _sqlite_time(v))
+            if isinstance(v, datetime)
+            else v
+            for v in params
+        )
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute; the number of rows touched."""
+        self._cursor.execute(sql, self._bind(params))
+        return int(self._cursor.rowcount)
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql, [self._bind(r) for r in rows])
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
+        self._cursor.execute(sql, self._bind(params))
+        row: Sequence[Any] | None = self._cursor.fetchone()
+        return row
+
+
+def _sqlite_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class Database:
+    """An engine, with the two ways the stores use it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgresql = engine.dialect.name == "postgresql"
+        # preserve_rowcount: SQLAlchemy reports INSERT row counts only when asked.
+        self._writer = engine.execution_options(**{WRITE_OPTION: True}, preserve_rowcount=True)
+
+    def sql(self, text: str) -> str:
+        """``text`` with the driver's placeholders (written with ``?``)."""
+        return text.replace("?", "%s") if self.postgresql else text
+
+    def fetch(
+        self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None
+    ) -> list[Sequence[Any]]:
+        """All rows of one read statement (``sql`` already in the driver's placeholders).
+
+        ``prepare`` (PostgreSQL): ``None`` lets psycopg prepare a statement after a few
+        executions, so the server reuses its plan; ``False`` plans it every time with the
+        actual values (for statements whose best plan depends on them).
+        """
+        for attempt in (1, 2):
+            raw = self.engine.raw_connection()
+            try:
+                driver: Any = raw.driver_connection
+                if self.postgresql:
+                    driver.autocommit = True
+                cursor: Any = raw.cursor()
+                try:
+                    if self.postgresql:
+                        cursor.execute(sql, tuple(params), prepare=prepare)
+                    else:
+                        cursor.execute(sql, tuple(params))
+                    rows = list(cursor.fetchall())
+                finally:
+                    cursor.close()
+                if self.postgresql:
+                    self._restore(raw)
+                return rows
+            except Exception:
+                if self.postgresql and getattr(driver, "broken", False) and attempt == 1:
+                    raw.invalidate()  # the server closed it: retry on a fresh connection
+                    continue
+                raw.invalidate()  # unknown state (autocommit?): never hand it out again
+                raise
+            finally:
+                raw.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def write(self, opening: str) -> Iterator[Writer]:
+        """One write transaction on a driver connection, committed when the block ends and
+        rolled back if it raises. ``opening`` is its first statement (without parameters;
+        its first row is :attr:`Writer.opened`): on PostgreSQL it travels with the
+        ``BEGIN`` in one round trip. A connection the server closed is replaced before
+        anything is written; a failure later is the caller's to handle."""
+        try:
+            raw, cursor, first = self._begin(opening)
+            try:
+                writer = Writer(cursor, self.postgresql)
+                writer.opened = first
+                yield writer
+                cursor.execute("COMMIT")
+                if self.postgresql and cursor.statusmessage != "COMMIT":
+                    raise ConcurrentUpdate("the transaction was rolled back")
+            except BaseException:
+                self._abandon(raw, cursor)
+                raise
+            finally:
+                cursor.close()
+                if self.postgresql:
+                    self._restore(raw)
+                raw.close()
+        except Exception as error:
+            if is_contention(error):
+                raise ConcurrentUpdate("the database is busy; try again") from None
+            raise
+
+    def _begin(self, opening: str) -> tuple[Any, Any, Sequence[Any] | None]:
+        for attempt in (1, 2):
+            raw: Any = self.engine.raw_connection()
+            cursor: Any = raw.cursor()
+            try:
+                if self.postgresql:
+                    # Explicit BEGIN/COMMIT: psycopg would send its own BEGIN separately.
+                    raw.driver_connection.autocommit = True
+                    cursor.execute(f"BEGIN; {opening}")
+                    cursor.nextset()
+                else:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    cursor.execute(opening)
+                return raw, cursor, cursor.fetchone()
+            except Exception:
+                broken = self.postgresql and raw.driver_connection.broken
+                self._abandon(raw, cursor)
+                cursor.close()
+                if self.postgresql:
+                    self._restore(raw)
+                raw.close()
+                if broken and attempt == 1:
+                    continue  # nothing was written: start again on a fresh connection
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _restore(raw: Any) -> None:
+        """Give the pool back a connection in its usual mode (SQLAlchemy's transactions
+        rely on it), or drop it."""
+        driver = raw.driver_connection
+        if driver is None or driver.closed or driver.broken:
+            raw.invalidate()
+            return
+        try:
+            driver.autocommit = False
+        except Exception:
+            raw.invalidate()
+
+    def _abandon(self, raw: Any, cursor: Any) -> None:
+        """Roll back after an error; a connection in an unknown state leaves the pool."""
+        driver = raw.driver_connection
+        try:
+            if self.postgresql:
+                if driver.info.transaction_status != 0:  # not idle
+                    cursor.execute("ROLLBACK")
+            elif driver.in_transaction:
+                cursor.execute("ROLLBACK")
+        except Exception:
+            raw.invalidate()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction as a SQLAlchemy connection (bulk writes); contention raises
+        :class:`ConcurrentUpdate`."""
+        try:
+            with self._writer.connect() as conn, conn.begin():
+                yield conn
+        except DBAPIError as error:
+            if is_contention(error):
+                raise ConcurrentUpdate("the database is busy; try again") from None
+            raise

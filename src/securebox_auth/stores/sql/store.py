@@ -1,0 +1,354 @@
+"""A SQL :class:`~securebox_auth.stores.protocols.AuthStore` (SQLite and PostgreSQL).
+
+It behaves exactly like :class:`~securebox_auth.stores.memory.MemoryStore`; the shared store
+contract tests run against both. :meth:`SqlStore.commit` is **one** transaction:
+
+1. lock the audit head row (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the
+   transaction began with ``BEGIN IMMEDIATE`` and already holds the single writer lock), so
+   commits are serialised as :class:`MemoryStore`'s lock serialises them;
+2. for every record the changes name, in a fixed order (table, then key): an ``INSERT ... ON
+   CONFLICT DO NOTHING`` when the expected version is 0, else ``UPDATE ... SET ...,
+   version = version + 1 WHERE <key> AND version = :expected``; each must touch exactly one
+   row. An :class:`~securebox_auth.stores.protocols.Expect` guard is a version check;
+3. seal the events after the head and insert them; advance the head with a compare-and-swap
+   on its version.
+
+Any mismatch raises :class:`~securebox_auth.errors.ConcurrentUpdate` and rolls everything
+back. Nothing is ever read in one transaction and written in another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import Engine, Table
+
+from securebox_auth.accounts import Account
+from securebox_auth.audit import GENESIS, AuditEvent, SealedEvent, seal
+from securebox_auth.entitlements.model import Subscription
+from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, MalformedInput
+from securebox_auth.factors.code import CodeCredential
+from securebox_auth.identity import ClientId, Principal
+from securebox_auth.lockout import LockoutState
+from securebox_auth.stores.protocols import (
+    Change,
+    Expect,
+    PutAccount,
+    PutCode,
+    PutLockout,
+    PutSession,
+    PutSubscription,
+    Versioned,
+)
+from securebox_auth.stores.sql import codec
+from securebox_auth.stores.sql.database import Database, Writer
+from securebox_auth.stores.sql.engine import create_engine
+from securebox_auth.stores.sql.schema import (
+    ACCOUNTS,
+    AUDIT_EVENTS,
+    CODE_CREDENTIALS,
+    INVITATIONS,
+    LOCKOUTS,
+    SESSIONS,
+    SUBSCRIPTIONS,
+)
+
+if TYPE_CHECKING:
+    from securebox_auth.policy.session import Session
+
+__all__ = ["SqlStore"]
+
+_AUDIT_PAGE: Final = 1000
+# Only .sequence and .mac of the previous event matter to seal(); this stands in for the
+# event itself, which the head row does not repeat.
+_ANCHOR_EVENT: Final = AuditEvent(datetime(2000, 1, 1, tzinfo=UTC), "anchor", "", "", "")
+_NO_HEAD: Final = "the database has no audit head: run `securebox db upgrade`"
+_STALE: Final = "the stored state changed since it was read"
+
+
+def _rewrite_invitations(db: Database, tx: Writer, sub: Subscription) -> None:
+    tx.run(
+        db.sql("DELETE FROM subscription_invitations WHERE client_id = ?"), (sub.client_id.value,)
+    )
+    rows = codec.invitation_rows(sub)
+    if rows:
+        names = list(rows[0])
+        tx.many(_insert_sql(db, INVITATIONS, names), [[r[n] for n in names] for r in rows])
+
+
+def _insert_sql(db: Database, table: Table, columns: Sequence[str], tail: str = "") -> str:
+    marks = ", ".join("?" * len(columns))
+    return db.sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}){tail}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """A kind of versioned record: its table, key columns, and how a value becomes columns.
+    Adding a kind of state is one more of these (plus a table, a codec and a migration)."""
+
+    order: int
+    table: Table
+    key_columns: tuple[str, ...]
+    #: The value's columns (without key and version).
+    encode: Callable[[Any], dict[str, Any]]
+    #: Called after the row was written, in the same transaction (side tables).
+    after_write: Callable[[Database, Writer, Any], None] | None = None
+
+
+_PRINCIPAL_KEY: Final = ("client_id", "user_number")
+_SUBSCRIPTION: Final = _Kind(
+    0, SUBSCRIPTIONS, ("client_id",), codec.subscription_row, _rewrite_invitations
+)
+_ACCOUNT: Final = _Kind(1, ACCOUNTS, _PRINCIPAL_KEY, codec.account_row)
+_CODE: Final = _Kind(2, CODE_CREDENTIALS, _PRINCIPAL_KEY, codec.code_row)
+_LOCKOUT: Final = _Kind(3, LOCKOUTS, _PRINCIPAL_KEY, codec.lockout_row)
+_SESSION: Final = _Kind(4, SESSIONS, ("id",), codec.session_row)
+_KINDS: Final = (_SUBSCRIPTION, _ACCOUNT, _CODE, _LOCKOUT, _SESSION)
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """What one commit asks of one record."""
+
+    kind: _Kind
+    key: tuple[str, ...]
+    expected: int
+    #: The value put (``None`` for a session being ended; unused by a guard).
+    value: object
+    #: False for an :class:`Expect` guard, which only checks the version.
+    puts: bool
+
+
+def _principal(principal: Principal) -> tuple[str, str]:
+    return (principal.client_id.value, principal.user_number.value)
+
+
+def _target(change: Change) -> _Write:
+    match change:
+        case PutAccount(principal, expected, account):
+            return _Write(_ACCOUNT, _principal(principal), expected, account, True)
+        case PutCode(principal, expected, credential):
+            return _Write(_CODE, _principal(principal), expected, credential, True)
+        case PutLockout(principal, expected, state):
+            return _Write(_LOCKOUT, _principal(principal), expected, state, True)
+        case PutSubscription(client_id, expected, subscription):
+            return _Write(_SUBSCRIPTION, (client_id.value,), expected, subscription, True)
+        case PutSession(session_id, expected, session):
+            if session is None and expected == 0:
+                raise MalformedInput("only a stored session can be ended")
+            return _Write(_SESSION, (session_id,), expected, session, True)
+        case Expect("account", principal, expected):
+            return _Write(_ACCOUNT, _principal(principal), expected, None, False)
+        case Expect("code", principal, expected):
+            return _Write(_CODE, _principal(principal), expected, None, False)
+    raise MalformedInput(f"unknown change {type(change).__name__}")  # pragma: no cover
+
+
+def _plan(changes: Sequence[Change]) -> list[_Write]:
+    """One write per record, in a fixed order (table, then key), so concurrent commits take
+    row locks in the same order. As in :class:`MemoryStore`, a commit names each record at
+    most once (a guard and a write of the same record is a caller's mistake: the write's
+    expected version already guards it)."""
+    writes: dict[tuple[int, tuple[str, ...]], _Write] = {}
+    for change in changes:
+        write = _target(change)
+        slot = (write.kind.order, write.key)
+        if slot in writes:
+            raise MalformedInput("a commit changes each record at most once")
+        writes[slot] = write
+    return [writes[k] for k in sorted(writes)]
+
+
+class SqlStore:
+    """The store Protocol on a SQLAlchemy engine (SQLite or PostgreSQL).
+
+    ``audit_key`` seals the audit chain; keep it outside the database (a key provider or the
+    deployment's secret store), or a thief of the database could rewrite the chain.
+    The schema must exist (``securebox db upgrade``).
+    """
+
+    def __init__(self, engine: Engine, *, audit_key: bytes) -> None:
+        if not isinstance(audit_key, bytes) or len(audit_key) < 32:
+            raise ConfigurationError("the audit key is at least 32 bytes")
+        self.engine = engine
+        self.audit_key = audit_key
+        self._db = Database(engine)
+        self._reads = {
+            kind.order: self._select_sql(kind.table, self._key_where(kind)) for kind in _KINDS
+        }
+        self._sql: dict[tuple[int, str, tuple[str, ...]], str] = {}
+        lock = " FOR UPDATE" if self._db.postgresql else ""
+        self._head_sql = self._db.sql(
+            f"SELECT sequence, mac, version FROM audit_head WHERE id = 1{lock}"
+        )
+        self._advance_sql = self._db.sql(
+            "UPDATE audit_head SET sequence = ?, mac = ?, version = version + 1 "
+            "WHERE id = 1 AND version = ?"
+        )
+        self._event_columns = [c.name for c in AUDIT_EVENTS.columns]
+        self._events_sql = _insert_sql(self._db, AUDIT_EVENTS, self._event_columns)
+
+    @staticmethod
+    def _key_where(kind: _Kind) -> str:
+        return " AND ".join(f"{k} = ?" for k in kind.key_columns)
+
+    def _statement(self, kind: _Kind, what: str, columns: tuple[str, ...]) -> str:
+        """SQL text of one statement shape, built once per store."""
+        key = (kind.order, what, columns)
+        found = self._sql.get(key)
+        if found is None:
+            where = self._key_where(kind)
+            if what == "insert":
+                conflict = f" ON CONFLICT ({', '.join(kind.key_columns)}) DO NOTHING"
+                found = _insert_sql(self._db, kind.table, columns, conflict)
+            elif what == "update":
+                sets = ", ".join(f"{c} = ?" for c in columns)
+                found = self._db.sql(
+                    f"UPDATE {kind.table.name} SET {sets}, version = version + 1 "
+                    f"WHERE {where} AND version = ?"
+                )
+            else:
+                found = self._db.sql(f"SELECT version FROM {kind.table.name} WHERE {where}")
+            self._sql[key] = found
+        return found
+
+    @classmethod
+    def from_url(cls, url: str, *, audit_key: bytes) -> SqlStore:
+        return cls(create_engine(url), audit_key=audit_key)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _select_sql(self, table: Table, where: str) -> str:
+        """``SELECT <every column> FROM table WHERE ...`` (our own names; values are ``?``)."""
+        columns = ", ".join(c.name for c in table.columns)
+        return self._db.sql(f"SELECT {columns} FROM {table.name} WHERE {where}")
+
+    def _rows(self, table: Table, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        names = [c.name for c in table.columns]
+        return [dict(zip(names, row, strict=True)) for row in self._db.fetch(sql, params)]
+
+    def _one(self, kind: _Kind, key: Sequence[str]) -> Mapping[str, Any] | None:
+        rows = self._rows(kind.table, self._reads[kind.order], key)
+        return rows[0] if rows else None
+
+    def get_account(self, principal: Principal) -> Versioned[Account] | None:
+        row = self._one(_ACCOUNT, _principal(principal))
+        return None if row is None else Versioned(codec.account_from_row(row), row["version"])
+
+    def get_code(self, principal: Principal) -> Versioned[CodeCredential] | None:
+        row = self._one(_CODE, _principal(principal))
+        return None if row is None else Versioned(codec.code_from_row(row), row["version"])
+
+    def get_lockout(self, principal: Principal) -> Versioned[LockoutState]:
+        row = self._one(_LOCKOUT, _principal(principal))
+        if row is None:
+            return Versioned(LockoutState(), 0)
+        return Versioned(codec.lockout_from_row(row), row["version"])
+
+    def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None:
+        row = self._one(_SUBSCRIPTION, (client_id.value,))
+        if row is None:
+            return None
+        return Versioned(codec.subscription_from_row(row), row["version"])
+
+    def get_session(self, session_id: str) -> Versioned[Session] | None:
+        row = self._one(_SESSION, (session_id,))
+        if row is None:
+            return None
+        session = codec.session_from_row(row)
+        return None if session is None else Versioned(session, row["version"])
+
+    def accounts_of(self, client_id: ClientId) -> list[Account]:
+        sql = self._select_sql(ACCOUNTS, "client_id = ? ORDER BY user_number")
+        return [codec.account_from_row(r) for r in self._rows(ACCOUNTS, sql, (client_id.value,))]
+
+    def subscriptions_inviting(self, principal: Principal) -> list[Subscription]:
+        columns = ", ".join(c.name for c in SUBSCRIPTIONS.columns)
+        sql = self._db.sql(
+            f"SELECT {columns} FROM subscriptions WHERE client_id IN "
+            "(SELECT client_id FROM subscription_invitations "
+            "WHERE invitee_client_id = ? AND invitee_user_number = ?) ORDER BY client_id"
+        )
+        rows = self._rows(SUBSCRIPTIONS, sql, _principal(principal))
+        return [codec.subscription_from_row(row) for row in rows]
+
+    def audit_log(self) -> Iterator[SealedEvent]:
+        """The sealed events, oldest first, as of this call (events sealed later are not
+        included), read page by page (keyset on the sequence)."""
+        last, _ = self.audit_head()
+        return self._audit_pages(last)
+
+    def _audit_pages(self, last: int) -> Iterator[SealedEvent]:
+        sql = self._select_sql(
+            AUDIT_EVENTS, f"sequence > ? AND sequence <= ? ORDER BY sequence LIMIT {_AUDIT_PAGE}"
+        )
+        after = 0
+        while after < last:
+            rows = self._rows(AUDIT_EVENTS, sql, (after, last))
+            for row in rows:
+                yield codec.event_from_row(row)
+            if len(rows) < _AUDIT_PAGE:
+                return
+            after = int(rows[-1]["sequence"])
+
+    def audit_head(self) -> tuple[int, str]:
+        """``(sequence, mac)`` of the last sealed event (``(0, GENESIS)`` when none): pass the
+        MAC as ``verify_chain(..., expected_head=...)`` to detect a truncated chain."""
+        rows = self._db.fetch(self._db.sql("SELECT sequence, mac FROM audit_head WHERE id = 1"))
+        if not rows:
+            raise ConfigurationError(_NO_HEAD)
+        return int(rows[0][0]), str(rows[0][1])
+
+    # -- the commit -----------------------------------------------------------------------
+
+    def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:
+        writes = _plan(changes)
+        if not writes and not events:
+            return
+        with self._db.write(self._head_sql) as tx:
+            head = tx.opened
+            if head is None:
+                raise ConfigurationError(_NO_HEAD)
+            for write in writes:
+                self._apply(tx, write)
+            if events:
+                self._seal(tx, int(head[0]), str(head[1]), int(head[2]), events)
+
+    def _apply(self, tx: Writer, write: _Write) -> None:
+        kind = write.kind
+        if not write.puts:
+            found = tx.one(self._statement(kind, "version", ()), write.key)
+            if (0 if found is None else int(found[0])) != write.expected:
+                raise ConcurrentUpdate(_STALE)
+            return
+        values = kind.encode(write.value)
+        columns = tuple(values)
+        if write.expected == 0:
+            sql = self._statement(kind, "insert", (*kind.key_columns, *columns, "version"))
+            touched = tx.run(sql, (*write.key, *values.values(), 1))
+        else:
+            sql = self._statement(kind, "update", columns)
+            touched = tx.run(sql, (*values.values(), *write.key, write.expected))
+        if touched != 1:
+            raise ConcurrentUpdate(_STALE)
+        if kind.after_write is not None:
+            kind.after_write(self._db, tx, write.value)
+
+    def _seal(
+        self, tx: Writer, sequence: int, mac: str, version: int, events: Sequence[AuditEvent]
+    ) -> None:
+        if (sequence == 0) != (mac == GENESIS):
+            raise ConfigurationError("the audit head is inconsistent")
+        previous = None if sequence == 0 else SealedEvent(sequence, _ANCHOR_EVENT, "", mac)
+        rows = []
+        for event in events:
+            previous = seal(self.audit_key, previous, event)
+            row = codec.event_row(previous)
+            rows.append([row[c] for c in self._event_columns])
+        assert previous is not None  # events is not empty
+        tx.many(self._events_sql, rows)
+        if tx.run(self._advance_sql, (previous.sequence, previous.mac, version)) != 1:
+            raise ConcurrentUpdate("the audit chain moved since it was read")

@@ -1,0 +1,125 @@
+"""stores/sql/migrate.py and the migrations: shipped in the package, reversible, and exactly
+the schema module's tables, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib.resources import files
+
+import pytest
+from sqlalchemy import Engine, inspect
+
+from securebox_auth.stores.sql import migrate
+from securebox_auth.stores.sql.engine import create_engine
+from securebox_auth.stores.sql.schema import METADATA
+
+Signature = dict[str, object]
+
+
+@pytest.fixture
+def empty_engine(empty_database_url: str) -> Iterator[Engine]:
+    engine = create_engine(empty_database_url)
+    yield engine
+    engine.dispose()
+
+
+def _signature(engine: Engine) -> Signature:
+    """Everything reflection sees: tables, columns with types and nullability, keys,
+    indexes, foreign keys and check constraints."""
+    found: Signature = {}
+    inspector = inspect(engine)
+    for table in sorted(inspector.get_table_names()):
+        columns = [
+            (
+                c["name"],
+                str(c["type"].compile(dialect=engine.dialect)),
+                c["nullable"],
+                getattr(c["type"], "collation", None),
+            )
+            for c in inspector.get_columns(table)
+        ]
+        found[table] = {
+            "columns": columns,
+            "primary_key": inspector.get_pk_constraint(table),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+            ),
+            "foreign_keys": sorted(
+                (fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"])
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "checks": sorted(str(c["name"]) for c in inspector.get_check_constraints(table)),
+        }
+    return found
+
+
+def test_the_migrations_are_package_data() -> None:
+    scripts = files("securebox_auth.stores.sql").joinpath("migrations")
+    assert scripts.joinpath("env.py").is_file()
+    assert scripts.joinpath("script.py.mako").is_file()
+    assert scripts.joinpath("versions").joinpath("v0001_initial.py").is_file()
+    assert migrate.head() == "0001"
+
+
+def test_upgrade_downgrade_upgrade_leaves_the_same_schema(empty_engine: Engine) -> None:
+    assert migrate.current(empty_engine) is None
+    migrate.upgrade(empty_engine)
+    first = _signature(empty_engine)
+    assert set(first) == {t.name for t in METADATA.sorted_tables} | {"alembic_version"}
+    assert migrate.current(empty_engine) == migrate.head()
+    migrate.downgrade(empty_engine, "base")
+    assert set(_signature(empty_engine)) == {"alembic_version"}
+    assert migrate.current(empty_engine) is None
+    migrate.upgrade(empty_engine)
+    assert _signature(empty_engine) == first
+
+
+def test_the_migrated_schema_is_exactly_the_schema_module(empty_engine: Engine) -> None:
+    status = migrate.check(empty_engine)
+    assert not status.ok
+    assert status.revision is None
+    assert "add_table accounts" in status.differences
+    migrate.upgrade(empty_engine)
+    status = migrate.check(empty_engine)
+    assert status.differences == ()
+    assert status.ok
+
+
+def test_check_sees_a_missing_index_and_an_extra_column(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_documents_theme")
+        conn.exec_driver_sql("ALTER TABLE accounts ADD COLUMN nickname VARCHAR(20)")
+    status = migrate.check(empty_engine)
+    assert not status.ok
+    assert set(status.differences) == {
+        "add_index ix_documents_theme",
+        "remove_column accounts.nickname",
+    }
+
+
+def test_the_audit_head_row_comes_with_the_schema(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, sequence, mac, version FROM audit_head").all()
+    assert [tuple(r) for r in rows] == [(1, 0, "0" * 64, 1)]
+
+
+def test_postgresql_keys_compare_byte_by_byte(postgres_url: str) -> None:
+    """The test database's default collation is ICU en-US; the key columns are "C"."""
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            default = conn.exec_driver_sql(
+                "SELECT datlocprovider FROM pg_database WHERE datname = current_database()"
+            ).scalar()
+            ordered = conn.exec_driver_sql(
+                "SELECT x FROM (VALUES ('b'), ('B'), ('a'), ('A')) v(x) ORDER BY x"
+            ).scalars()
+            assert default != "i" or list(ordered) == ["a", "A", "b", "B"]
+        columns = {c["name"]: c for c in inspect(engine).get_columns("documents")}
+        assert columns["id"]["type"].collation == "C"  # type: ignore[attr-defined]
+        assert columns["label"]["type"].collation is None  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()

@@ -1,0 +1,316 @@
+"""The SQL stores behave exactly like the in-memory reference, commit for commit.
+
+Hypothesis draws sequences of commits (changes of every kind, expected versions right or
+wrong, duplicate records, events) and applies each to a fresh :class:`MemoryStore` and a
+fresh SQL store: every commit must have the same outcome (applied, ``ConcurrentUpdate`` or
+``MalformedInput``), and afterwards every read and the whole audit chain must be equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from securebox_auth.accounts import Account, AccountStatus, Role
+from securebox_auth.audit import AuditChainBroken, AuditEvent, verify_chain
+from securebox_auth.entitlements.model import (
+    THIRD_PARTY_OPERATIONS,
+    Company,
+    DocumentScope,
+    Invitation,
+    InvitationStatus,
+    Rights,
+    Subscription,
+)
+from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, MalformedInput
+from securebox_auth.factors.code import CodeCredential
+from securebox_auth.identity import ClientId, Principal, Siren
+from securebox_auth.lockout import LockoutState
+from securebox_auth.policy.session import Grant, open_session, with_grant
+from securebox_auth.stores.memory import MemoryStore
+from securebox_auth.stores.protocols import (
+    AuthStore,
+    Change,
+    Expect,
+    PutAccount,
+    PutCode,
+    PutLockout,
+    PutSession,
+    PutSubscription,
+    Versioned,
+)
+from securebox_auth.stores.sql.engine import DatabaseSettings, create_engine
+from securebox_auth.stores.sql.store import SqlStore
+from tests.stores.conftest import AUDIT_KEY, empty_postgresql, sqlite_copy
+from tests.support import NOW
+
+PRINCIPALS = [Principal.parse(c, u) for c in ("111111111", "222222222") for u in ("01", "02")]
+CLIENTS = sorted({p.client_id for p in PRINCIPALS}, key=lambda c: c.value)
+SESSIONS = ["s-a", "s-b"]
+ACME = Siren("732829320")
+
+principals = st.sampled_from(PRINCIPALS)
+versions = st.integers(min_value=0, max_value=3)
+times = st.integers(min_value=-5, max_value=5).map(lambda h: NOW + timedelta(hours=h))
+
+accounts = st.builds(
+    lambda p, role, status, at: Account(p, role, at, status),
+    principals,
+    st.sampled_from(list(Role)),
+    st.sampled_from(list(AccountStatus)),
+    times,
+)
+credentials = st.builds(
+    CodeCredential,
+    hash=st.sampled_from(["sbx1$k1$a", "sbx1$k1$b"]),
+    set_at=times,
+    must_change=st.booleans(),
+    expires_at=st.none() | times,
+    history=st.lists(st.sampled_from(["h1", "h2", "h3"]), max_size=2).map(tuple),
+)
+lockouts = st.builds(
+    LockoutState,
+    failures=st.integers(0, 5),
+    temporary_blocks=st.integers(0, 3),
+    blocked_until=st.none() | times,
+    permanent=st.booleans(),
+    last_failure_at=st.none() | times,
+    series_started_at=st.none() | times,
+)
+
+
+@st.composite
+def subscriptions(draw: st.DrawFn, client: ClientId) -> Subscription:
+    sub = Subscription(
+        client, companies={ACME: Company(ACME, "ACME", NOW)}, digital=draw(st.booleans())
+    )
+    owner = Principal(client, PRINCIPALS[0].user_number)
+    if draw(st.booleans()):
+        sub = sub.with_rights(owner, Rights.everything())
+    for invitee in draw(st.lists(principals, max_size=2, unique=True)):
+        if invitee.client_id == client:
+            continue
+        sub = sub.with_invitation(
+            Invitation(
+                id=f"inv-{invitee.key}",
+                invitee=invitee,
+                companies=frozenset({ACME}),
+                documents=DocumentScope.all(),
+                operations=THIRD_PARTY_OPERATIONS,
+                invited_by=owner,
+                created_at=NOW,
+                expires_at=NOW + timedelta(days=3),
+                status=draw(st.sampled_from(list(InvitationStatus))),
+            )
+        )
+    return sub
+
+
+@st.composite
+def changes(draw: st.DrawFn) -> Change:
+    kind = draw(st.sampled_from(["account", "code", "lockout", "sub", "session", "expect"]))
+    version = draw(versions)
+    if kind == "account":
+        account = draw(accounts)
+        return PutAccount(account.principal, version, account)
+    if kind == "code":
+        return PutCode(draw(principals), version, draw(credentials))
+    if kind == "lockout":
+        return PutLockout(draw(principals), version, draw(lockouts))
+    if kind == "sub":
+        client = draw(st.sampled_from(CLIENTS))
+        return PutSubscription(client, version, draw(subscriptions(client)))
+    if kind == "session":
+        principal = draw(principals)
+        session = open_session(principal, "web", ["confidential_code"], draw(times))
+        if draw(st.booleans()):
+            grant = Grant("transfer", principal, None, NOW, NOW + timedelta(minutes=5), ("pwd",))
+            session = with_grant(session, grant)
+        value = None if draw(st.booleans()) and version > 0 else session
+        return PutSession(draw(st.sampled_from(SESSIONS)), version, value)
+    return Expect(draw(st.sampled_from(["account", "code"])), draw(principals), version)
+
+
+events = st.lists(
+    st.sampled_from(["login", "change", "block"]).map(
+        lambda a: AuditEvent.make(NOW, a, actor="t", subject="s", outcome="ok")
+    ),
+    max_size=2,
+)
+commits = st.lists(st.tuples(st.lists(changes(), max_size=3), events), min_size=1, max_size=8)
+
+
+def _outcome(store: AuthStore, batch: list[Change], sealed: list[AuditEvent]) -> str:
+    try:
+        store.commit(batch, sealed)
+    except ConcurrentUpdate:
+        return "conflict"
+    except MalformedInput:
+        return "malformed"
+    return "applied"
+
+
+def _snapshot(store: AuthStore) -> tuple[object, ...]:
+    return (
+        [store.get_account(p) for p in PRINCIPALS],
+        [store.get_code(p) for p in PRINCIPALS],
+        [store.get_lockout(p) for p in PRINCIPALS],
+        [store.get_subscription(c) for c in CLIENTS],
+        [store.get_session(s) for s in SESSIONS],
+        [store.accounts_of(c) for c in CLIENTS],
+        [
+            sorted(store.subscriptions_inviting(p), key=lambda s: s.client_id.value)
+            for p in PRINCIPALS
+        ],
+        list(store.audit_log()),
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_sql_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], SqlStore]]:
+    """A function that returns an empty SQL store (one engine, emptied or copied anew)."""
+    engines: list[Engine] = []
+
+    def fresh() -> SqlStore:
+        if request.param == "sqlite":
+            directory = tmp_path / f"db{len(engines)}"
+            directory.mkdir()
+            engine = create_engine(
+                sqlite_copy(request.getfixturevalue("sqlite_template"), directory)
+            )
+        else:
+            engine = create_engine(request.getfixturevalue("postgres_url"))
+            empty_postgresql(engine)
+        engines.append(engine)
+        return SqlStore(engine, audit_key=AUDIT_KEY)
+
+    yield fresh
+    for engine in engines:
+        engine.dispose()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=commits)
+def test_sql_stores_follow_the_reference(
+    fresh_sql_store: Callable[[], SqlStore], history: list[tuple[list[Change], list[AuditEvent]]]
+) -> None:
+    reference = MemoryStore(audit_key=AUDIT_KEY)
+    store = fresh_sql_store()
+    try:
+        for batch, sealed in history:
+            assert _outcome(store, batch, sealed) == _outcome(reference, batch, sealed)
+        assert _snapshot(store) == _snapshot(reference)
+    finally:
+        store.engine.dispose()
+
+
+# -- what only a database can do ------------------------------------------------------------
+
+
+def _lockout_event() -> AuditEvent:
+    return AuditEvent.make(NOW, "login.code", actor="t", subject="s", outcome="failure")
+
+
+def test_a_busy_database_is_a_lost_race_and_the_store_recovers(database_url: str) -> None:
+    """The writer waits for the lock up to the timeout, then reports ConcurrentUpdate (the
+    services retry); nothing was written, and the next commit works."""
+    settings = DatabaseSettings(url=database_url, busy_timeout_ms=100, statement_timeout_ms=300)
+    engine = create_engine(settings)
+    blocker = create_engine(database_url)
+    principal = PRINCIPALS[0]
+    try:
+        store = SqlStore(engine, audit_key=AUDIT_KEY)
+        holder = blocker.execution_options(securebox_write=True)  # SQLite: BEGIN IMMEDIATE
+        with holder.connect() as conn, conn.begin() as held:
+            lock = "SELECT version FROM audit_head WHERE id = 1"
+            conn.exec_driver_sql(lock if blocker.dialect.name == "sqlite" else lock + " FOR UPDATE")
+            with pytest.raises(ConcurrentUpdate):
+                store.commit(
+                    [PutLockout(principal, 0, LockoutState(failures=1))], [_lockout_event()]
+                )
+            held.rollback()
+        assert store.get_lockout(principal).version == 0
+        store.commit([PutLockout(principal, 0, LockoutState(failures=1))], [_lockout_event()])
+        assert store.get_lockout(principal) == Versioned(LockoutState(failures=1), 1)
+        assert store.audit_head()[0] == 1
+    finally:
+        engine.dispose()
+        blocker.dispose()
+
+
+def test_a_truncated_chain_is_detected_with_the_head(sql_engine: Engine) -> None:
+    store = SqlStore(sql_engine, audit_key=AUDIT_KEY)
+    store.commit([], [_lockout_event(), _lockout_event(), _lockout_event()])
+    sequence, head = store.audit_head()
+    assert sequence == 3
+    assert verify_chain(AUDIT_KEY, store.audit_log(), expected_head=head) == 3
+    with sql_engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_events WHERE sequence = 3")
+    with pytest.raises(AuditChainBroken):
+        verify_chain(AUDIT_KEY, store.audit_log(), expected_head=head)
+
+
+def test_the_audit_key_is_required_and_long(sql_engine: Engine) -> None:
+    with pytest.raises(ConfigurationError):
+        SqlStore(sql_engine, audit_key=b"short")
+
+
+def test_a_database_without_schema_says_to_upgrade(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path}/none.sqlite3")
+    try:
+        store = SqlStore(engine, audit_key=AUDIT_KEY)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TABLE audit_head (id INTEGER, sequence INTEGER, mac TEXT, version INTEGER)"
+            )
+        with pytest.raises(ConfigurationError, match="db upgrade"):
+            store.commit([], [_lockout_event()])
+        with pytest.raises(ConfigurationError, match="db upgrade"):
+            store.audit_head()
+    finally:
+        engine.dispose()
+
+
+def test_connections_the_server_closed_are_replaced(fresh_postgres_url: str) -> None:
+    """After a server restart (here: every backend of the pool terminated), reads and
+    commits go on with fresh connections; nothing had been written on the dead ones."""
+    engine = create_engine(fresh_postgres_url)
+    admin = create_engine(fresh_postgres_url)
+    principal = PRINCIPALS[0]
+    try:
+        store = SqlStore(engine, audit_key=AUDIT_KEY)
+        store.commit([PutLockout(principal, 0, LockoutState(failures=1))], [_lockout_event()])
+        for failures in (2, 3):
+            with admin.connect() as conn:
+                conn.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            assert store.get_lockout(principal).value.failures == failures - 1
+            with admin.connect() as conn:
+                conn.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            current = store.get_lockout(principal)
+            store.commit(
+                [PutLockout(principal, current.version, LockoutState(failures=failures))],
+                [_lockout_event()],
+            )
+        assert store.get_lockout(principal) == Versioned(LockoutState(failures=3), 3)
+        assert verify_chain(AUDIT_KEY, store.audit_log()) == 3
+    finally:
+        engine.dispose()
+        admin.dispose()

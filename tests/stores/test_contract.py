@@ -1,0 +1,405 @@
+"""The store contract: one suite, run against the in-memory store, SQLite and PostgreSQL.
+
+Every test receives ``contract_store`` (see ``conftest.py``): an empty store of each kind,
+sealing with the same audit key, so that even the MACs of the audit chain must agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta, timezone
+
+import pytest
+
+from securebox_auth.accounts import Account, AccountStatus, Role
+from securebox_auth.audit import AuditEvent, seal, verify_chain
+from securebox_auth.entitlements.model import (
+    THIRD_PARTY_OPERATIONS,
+    Company,
+    CompanyScope,
+    DocumentScope,
+    Invitation,
+    InvitationStatus,
+    Operation,
+    Rights,
+    Subscription,
+    Theme,
+)
+from securebox_auth.errors import ConcurrentUpdate, MalformedInput
+from securebox_auth.factors.code import CodeCredential
+from securebox_auth.identity import ClientId, Principal, Siren
+from securebox_auth.lockout import LockoutState
+from securebox_auth.policy.session import (
+    Grant,
+    Session,
+    open_session,
+    with_grant,
+    without_grant,
+)
+from securebox_auth.stores.protocols import (
+    AuthStore,
+    Change,
+    Expect,
+    PutAccount,
+    PutCode,
+    PutLockout,
+    PutSession,
+    PutSubscription,
+    Versioned,
+)
+from tests.stores.conftest import AUDIT_KEY
+from tests.support import NOW
+
+ALICE = Principal.parse("123456789", "01")
+BOB = Principal.parse("123456789", "02")
+CAROL = Principal.parse("123456789", "10")
+OTHER = Principal.parse("987654321", "01")
+ACME = Siren("732829320")
+SERVICES = Siren("552100554")
+PARIS = timezone(timedelta(hours=2))
+
+
+def _event(name: str, subject: Principal = ALICE) -> AuditEvent:
+    return AuditEvent.make(
+        NOW, name, actor="test", subject=subject.key, outcome="success", details={"n": name}
+    )
+
+
+def _account(principal: Principal = ALICE, **changes: object) -> Account:
+    return replace(Account(principal, Role.USER, NOW), **changes)  # type: ignore[arg-type]
+
+
+def _credential(**changes: object) -> CodeCredential:
+    base = CodeCredential(hash="sbx1$k1$$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", set_at=NOW)
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _invitation(status: InvitationStatus = InvitationStatus.PENDING) -> Invitation:
+    return Invitation(
+        id="inv-1",
+        invitee=OTHER,
+        companies=frozenset({ACME}),
+        documents=DocumentScope(themes=frozenset({Theme("payroll")}), documents=frozenset({"d1"})),
+        operations=THIRD_PARTY_OPERATIONS,
+        invited_by=ALICE,
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=14),
+        status=status,
+        decided_at=None if status is InvitationStatus.PENDING else NOW + timedelta(hours=1),
+    )
+
+
+def _subscription() -> Subscription:
+    return Subscription(
+        ALICE.client_id,
+        companies={ACME: Company(ACME, "ACME", NOW), SERVICES: Company(SERVICES, "Svc", NOW)},
+        themes=frozenset({Theme("payroll"), Theme("tax")}),
+        rights={
+            ALICE: Rights.everything(),
+            BOB: Rights(
+                CompanyScope.of(ACME),
+                DocumentScope(themes=frozenset({Theme("tax")}), documents=frozenset({"doc-9"})),
+                frozenset({Operation.VIEW, Operation.DOWNLOAD}),
+            ),
+        },
+        invitations={"inv-1": _invitation()},
+        digital=False,
+    )
+
+
+# -- reads of an empty store ---------------------------------------------------------------
+
+
+def test_an_empty_store(contract_store: AuthStore) -> None:
+    assert contract_store.get_account(ALICE) is None
+    assert contract_store.get_code(ALICE) is None
+    assert contract_store.get_lockout(ALICE) == Versioned(LockoutState(), 0)
+    assert contract_store.get_subscription(ALICE.client_id) is None
+    assert contract_store.get_session("nope") is None
+    assert contract_store.accounts_of(ALICE.client_id) == []
+    assert contract_store.subscriptions_inviting(OTHER) == []
+    assert list(contract_store.audit_log()) == []
+
+
+def test_an_empty_commit_does_nothing(contract_store: AuthStore) -> None:
+    contract_store.commit([], [])
+    assert list(contract_store.audit_log()) == []
+
+
+# -- versions ------------------------------------------------------------------------------
+
+
+def test_insert_expects_version_zero_then_versions_grow(contract_store: AuthStore) -> None:
+    contract_store.commit([PutAccount(ALICE, 0, _account())], [])
+    assert contract_store.get_account(ALICE) == Versioned(_account(), 1)
+    disabled = _account(status=AccountStatus.DISABLED)
+    contract_store.commit([PutAccount(ALICE, 1, disabled)], [])
+    assert contract_store.get_account(ALICE) == Versioned(disabled, 2)
+
+
+def test_a_second_insert_conflicts_and_seals_nothing(contract_store: AuthStore) -> None:
+    contract_store.commit([PutAccount(ALICE, 0, _account())], [_event("first")])
+    with pytest.raises(ConcurrentUpdate):
+        contract_store.commit(
+            [PutAccount(ALICE, 0, _account(status=AccountStatus.DISABLED))], [_event("second")]
+        )
+    assert contract_store.get_account(ALICE) == Versioned(_account(), 1)
+    assert [s.event.action for s in contract_store.audit_log()] == ["first"]
+
+
+@pytest.mark.parametrize("stale", [-1, 0, 1, 3])
+def test_a_stale_version_conflicts(contract_store: AuthStore, stale: int) -> None:
+    contract_store.commit([PutLockout(ALICE, 0, LockoutState(failures=1))], [])
+    contract_store.commit([PutLockout(ALICE, 1, LockoutState(failures=2))], [])
+    with pytest.raises(ConcurrentUpdate):
+        contract_store.commit([PutLockout(ALICE, stale, LockoutState(failures=9))], [])
+    assert contract_store.get_lockout(ALICE) == Versioned(LockoutState(failures=2), 2)
+
+
+def test_a_multi_change_commit_is_all_or_nothing(contract_store: AuthStore) -> None:
+    contract_store.commit([PutLockout(BOB, 0, LockoutState(failures=1))], [])
+    changes: list[Change] = [
+        PutSubscription(ALICE.client_id, 0, _subscription()),
+        PutAccount(ALICE, 0, _account()),
+        PutCode(ALICE, 0, _credential()),
+        PutLockout(BOB, 0, LockoutState(failures=9)),  # stale: BOB's lockout is at 1
+    ]
+    with pytest.raises(ConcurrentUpdate):
+        contract_store.commit(changes, [_event("create"), _event("issue")])
+    assert contract_store.get_subscription(ALICE.client_id) is None
+    assert contract_store.get_account(ALICE) is None
+    assert contract_store.get_code(ALICE) is None
+    assert contract_store.subscriptions_inviting(OTHER) == []
+    assert contract_store.get_lockout(BOB) == Versioned(LockoutState(failures=1), 1)
+    assert list(contract_store.audit_log()) == []
+    changes[-1] = PutLockout(BOB, 1, LockoutState(failures=9))
+    contract_store.commit(changes, [_event("create"), _event("issue")])
+    assert contract_store.get_code(ALICE) == Versioned(_credential(), 1)
+    assert contract_store.get_lockout(BOB) == Versioned(LockoutState(failures=9), 2)
+    assert [s.event.action for s in contract_store.audit_log()] == ["create", "issue"]
+
+
+def test_records_have_their_own_versions(contract_store: AuthStore) -> None:
+    contract_store.commit([PutAccount(ALICE, 0, _account())], [])
+    contract_store.commit([PutLockout(ALICE, 0, LockoutState(failures=1))], [])
+    contract_store.commit([PutCode(ALICE, 0, _credential())], [])
+    with pytest.raises(ConcurrentUpdate):
+        contract_store.commit([PutAccount(BOB, 1, _account(BOB))], [])
+    assert contract_store.get_account(BOB) is None
+
+
+def test_lockouts_and_codes_need_no_account(contract_store: AuthStore) -> None:
+    contract_store.commit(
+        [PutLockout(CAROL, 0, LockoutState(failures=3)), PutCode(CAROL, 0, _credential())], []
+    )
+    assert contract_store.get_account(CAROL) is None
+    assert contract_store.get_lockout(CAROL).value.failures == 3
+    assert contract_store.get_code(CAROL) is not None
+
+
+def test_a_commit_touches_each_record_once(contract_store: AuthStore) -> None:
+    with pytest.raises(MalformedInput):
+        contract_store.commit(
+            [PutLockout(ALICE, 0, LockoutState(failures=1)), PutLockout(ALICE, 0, LockoutState())],
+            [],
+        )
+    with pytest.raises(MalformedInput):
+        contract_store.commit([Expect("account", ALICE, 0), PutAccount(ALICE, 0, _account())], [])
+    assert contract_store.get_lockout(ALICE).version == 0
+    assert contract_store.get_account(ALICE) is None
+    assert list(contract_store.audit_log()) == []
+
+
+def test_an_expect_guard_writes_nothing_but_can_refuse(contract_store: AuthStore) -> None:
+    contract_store.commit([Expect("account", ALICE, 0), Expect("code", ALICE, 0)], [_event("read")])
+    assert contract_store.get_code(ALICE) is None
+    contract_store.commit([PutCode(ALICE, 0, _credential())], [])
+    with pytest.raises(ConcurrentUpdate):
+        contract_store.commit(
+            [Expect("code", ALICE, 0), PutLockout(ALICE, 0, LockoutState(failures=1))],
+            [_event("stale")],
+        )
+    with pytest.raises(ConcurrentUpdate):
+        contract_store.commit([Expect("account", ALICE, 1)], [_event("stale")])
+    assert contract_store.get_lockout(ALICE) == Versioned(LockoutState(), 0)
+    contract_store.commit(
+        [Expect("code", ALICE, 1), PutLockout(ALICE, 0, LockoutState(failures=1))], []
+    )
+    assert contract_store.get_lockout(ALICE).value.failures == 1
+    assert contract_store.get_code(ALICE) == Versioned(_credential(), 1)
+    assert [s.event.action for s in contract_store.audit_log()] == ["read"]
+
+
+# -- values round-trip --------------------------------------------------------------------
+
+
+def test_values_come_back_equal(contract_store: AuthStore) -> None:
+    later = NOW + timedelta(days=1)
+    credential = _credential(
+        must_change=True, expires_at=later, history=("sbx1$k1$old1", "sbx1$k0$old2")
+    )
+    lockout = LockoutState(
+        failures=2,
+        temporary_blocks=1,
+        blocked_until=later,
+        permanent=False,
+        last_failure_at=NOW,
+        series_started_at=NOW - timedelta(minutes=3),
+    )
+    account = _account(role=Role.ACCESS_MANAGER, status=AccountStatus.DISABLED)
+    contract_store.commit(
+        [
+            PutSubscription(ALICE.client_id, 0, _subscription()),
+            PutAccount(ALICE, 0, account),
+            PutCode(ALICE, 0, credential),
+            PutLockout(ALICE, 0, lockout),
+        ],
+        [],
+    )
+    assert contract_store.get_subscription(ALICE.client_id) == Versioned(_subscription(), 1)
+    assert contract_store.get_account(ALICE) == Versioned(account, 1)
+    assert contract_store.get_code(ALICE) == Versioned(credential, 1)
+    assert contract_store.get_lockout(ALICE) == Versioned(lockout, 1)
+
+
+def test_times_in_any_zone_come_back_as_the_same_instant(contract_store: AuthStore) -> None:
+    local = NOW.astimezone(PARIS)
+    state = LockoutState(failures=1, last_failure_at=local, series_started_at=local)
+    contract_store.commit([PutLockout(ALICE, 0, state)], [])
+    stored = contract_store.get_lockout(ALICE).value
+    assert stored.last_failure_at == NOW
+    assert stored == state
+
+
+def test_a_permanent_block_round_trips(contract_store: AuthStore) -> None:
+    state = LockoutState(temporary_blocks=3, permanent=True, last_failure_at=NOW)
+    contract_store.commit([PutLockout(ALICE, 0, state)], [])
+    assert contract_store.get_lockout(ALICE) == Versioned(state, 1)
+
+
+# -- queries -------------------------------------------------------------------------------
+
+
+def test_accounts_of_a_subscription_by_user_number(contract_store: AuthStore) -> None:
+    contract_store.commit(
+        [
+            PutAccount(CAROL, 0, _account(CAROL)),
+            PutAccount(ALICE, 0, _account(ALICE, status=AccountStatus.DISABLED)),
+            PutAccount(OTHER, 0, _account(OTHER)),
+            PutAccount(BOB, 0, _account(BOB)),
+        ],
+        [],
+    )
+    found = contract_store.accounts_of(ALICE.client_id)
+    assert [a.principal for a in found] == [ALICE, BOB, CAROL]
+    assert found[0].status is AccountStatus.DISABLED
+    assert contract_store.accounts_of(ClientId("555555555")) == []
+
+
+def test_subscriptions_inviting_follow_the_invitations(contract_store: AuthStore) -> None:
+    sub = _subscription()
+    other_host = Subscription(ClientId("444444444"), invitations={"x": _invitation()})
+    contract_store.commit(
+        [
+            PutSubscription(sub.client_id, 0, sub),
+            PutSubscription(other_host.client_id, 0, other_host),
+        ],
+        [],
+    )
+    inviting = contract_store.subscriptions_inviting(OTHER)
+    assert sorted(s.client_id.value for s in inviting) == ["123456789", "444444444"]
+    assert sub in inviting
+    assert contract_store.subscriptions_inviting(BOB) == []
+    # any state counts, until the invitation leaves the subscription
+    declined = sub.with_invitation(_invitation(InvitationStatus.DECLINED))
+    contract_store.commit([PutSubscription(sub.client_id, 1, declined)], [])
+    assert declined in contract_store.subscriptions_inviting(OTHER)
+    emptied = replace(declined, invitations={})
+    contract_store.commit([PutSubscription(sub.client_id, 2, emptied)], [])
+    assert [s.client_id for s in contract_store.subscriptions_inviting(OTHER)] == [
+        other_host.client_id
+    ]
+
+
+# -- sessions and single-use grants ---------------------------------------------------------
+
+
+def _session_with_grant() -> tuple[Grant, Session]:
+    grant = Grant("payment.initiate", ALICE, "ab" * 16, NOW, NOW + timedelta(minutes=5), ("pwd",))
+    session = with_grant(open_session(ALICE, "web", ["confidential_code"], NOW), grant)
+    return grant, session
+
+
+def test_a_session_round_trips(contract_store: AuthStore) -> None:
+    _, session = _session_with_grant()
+    contract_store.commit([PutSession("s-1", 0, session)], [])
+    assert contract_store.get_session("s-1") == Versioned(session, 1)
+    assert contract_store.get_session("s-2") is None
+
+
+def test_a_single_use_grant_is_consumed_once(contract_store: AuthStore) -> None:
+    grant, session = _session_with_grant()
+    contract_store.commit([PutSession("s-1", 0, session)], [])
+    first = contract_store.get_session("s-1")
+    second = contract_store.get_session("s-1")
+    assert first is not None
+    assert second is not None
+    consumed = without_grant(first.value, grant)
+    contract_store.commit([PutSession("s-1", first.version, consumed)], [_event("consumed")])
+    with pytest.raises(ConcurrentUpdate):
+        contract_store.commit(
+            [PutSession("s-1", second.version, without_grant(second.value, grant))],
+            [_event("consumed again")],
+        )
+    assert contract_store.get_session("s-1") == Versioned(consumed, 2)
+    assert [s.event.action for s in contract_store.audit_log()] == ["consumed"]
+
+
+def test_an_ended_session_never_comes_back(contract_store: AuthStore) -> None:
+    _, session = _session_with_grant()
+    contract_store.commit([PutSession("s-1", 0, session)], [])
+    contract_store.commit([PutSession("s-1", 1, None)], [_event("logout")])
+    assert contract_store.get_session("s-1") is None
+    with pytest.raises(ConcurrentUpdate):
+        contract_store.commit([PutSession("s-1", 0, session)], [])
+    with pytest.raises(MalformedInput):
+        contract_store.commit([PutSession("never", 0, None)], [])
+    assert contract_store.get_session("s-1") is None
+
+
+# -- the audit chain ------------------------------------------------------------------------
+
+
+def test_events_are_sealed_in_order_into_one_chain(contract_store: AuthStore) -> None:
+    contract_store.commit([], [_event("a"), _event("b")])
+    contract_store.commit([PutLockout(ALICE, 0, LockoutState(failures=1))], [_event("c")])
+    sealed = list(contract_store.audit_log())
+    assert [s.sequence for s in sealed] == [1, 2, 3]
+    assert [s.event.action for s in sealed] == ["a", "b", "c"]
+    assert sealed[0].event == _event("a")
+    assert verify_chain(AUDIT_KEY, sealed, expected_head=sealed[-1].mac) == 3
+
+
+def test_the_audit_log_is_a_snapshot(contract_store: AuthStore) -> None:
+    contract_store.commit([], [_event("a")])
+    log = contract_store.audit_log()
+    contract_store.commit([], [_event("b")])
+    assert [s.event.action for s in log] == ["a"]
+
+
+def test_the_chain_is_the_same_in_every_store(contract_store: AuthStore) -> None:
+    """Same key, same events: exactly the chain ``audit.seal`` builds, whatever the store."""
+    first = AuditEvent.make(NOW.astimezone(PARIS), "x", actor="a", subject="s", outcome="ok")
+    contract_store.commit([], [first])
+    contract_store.commit([PutLockout(ALICE, 0, LockoutState(failures=1))], [_event("y")])
+    one = seal(AUDIT_KEY, None, first)
+    expected = [one, seal(AUDIT_KEY, one, _event("y"))]
+    assert list(contract_store.audit_log()) == expected
+
+
+def test_a_long_chain_is_read_page_by_page(contract_store: AuthStore) -> None:
+    events = [_event(f"e{i}") for i in range(2_345)]
+    contract_store.commit([], events)
+    sealed = list(contract_store.audit_log())
+    assert [s.sequence for s in sealed] == list(range(1, 2_346))
+    assert verify_chain(AUDIT_KEY, sealed) == 2_345
