@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from securebox_auth.accounts import Operator, Role
-from securebox_auth.audit import verify_chain
+from securebox_auth.accounts import AccountStatus, Operator, Role
+from securebox_auth.audit import AuditEvent, verify_chain
 from securebox_auth.catalogue import DocumentQuery, MemoryCatalogue
 from securebox_auth.clock import FixedClock
 from securebox_auth.code_service import ConfidentialCodeService
@@ -38,7 +40,7 @@ from securebox_auth.lockout import LockoutRules
 from securebox_auth.policy.decision import StepUpRequired
 from securebox_auth.policy.session import open_session
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.stores.protocols import PutSession
+from securebox_auth.stores.protocols import Change, PutAccount, PutSession
 from tests.entitlements.world import NOW
 
 CLIENT = "123456789"
@@ -259,3 +261,53 @@ def test_concurrent_right_changes_all_apply_exactly_once(world: World) -> None:
     assert sub is not None
     assert set(users) <= set(sub.value.rights)
     assert [e.event.action for e in world.store.audit_log()].count("user.add") == len(users)
+
+
+class _RaceBeforeNextCommit(MemoryStore):
+    """The in-memory store, running ``race`` just before the next commit (once)."""
+
+    race: Callable[[], object] | None = None
+
+    def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:
+        race, self.race = self.race, None
+        if race is not None:
+            race()
+        super().commit(changes, events)
+
+
+def test_two_concurrent_demotions_cannot_remove_the_last_administrators() -> None:
+    """Write skew: each demotion alone keeps an administrator; both together would not.
+    Every change writes the subscription row, so the second one is judged again."""
+    world = World()
+    store = _RaceBeforeNextCommit()
+    service = EntitlementService(
+        store,
+        world.hasher,
+        company_proofs=world.proofs,
+        clock=world.clock,
+    )
+    service.open_subscription(BACK_OFFICE, BOSS)
+    pu_session = _session_in(store, world.clock, BOSS)
+    admins = [Principal.parse(CLIENT, n) for n in ("05", "06")]
+    for admin_ in admins:
+        service.add_user(pu_session, admin_, Role.ADMINISTRATOR, Rights.everything())
+    # the principal user's account is disabled (for instance by the bank): two admins remain
+    boss = store.get_account(BOSS)
+    assert boss is not None
+    store.commit(
+        [PutAccount(BOSS, boss.version, replace(boss.value, status=AccountStatus.DISABLED))], []
+    )
+    first, second = (_session_in(store, world.clock, a) for a in admins)
+    store.race = lambda: service.set_role(second, admins[0], Role.USER)
+    with pytest.raises(NotPermitted):  # judged again after the race: 05 is no longer admin
+        service.set_role(first, admins[1], Role.USER)
+    roles = [store.get_account(a) for a in admins]
+    assert [r.value.role for r in roles if r is not None] == [Role.USER, Role.ADMINISTRATOR]
+
+
+def _session_in(store: MemoryStore, clock: FixedClock, who: Principal) -> str:
+    session_id = secrets.token_urlsafe(16)
+    store.commit(
+        [PutSession(session_id, 0, open_session(who, "web", ("cap_identify",), clock.now()))], []
+    )
+    return session_id

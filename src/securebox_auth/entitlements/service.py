@@ -54,6 +54,7 @@ from securebox_auth.policy.session import Session
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
+    Expect,
     PutAccount,
     PutCode,
     PutLockout,
@@ -68,6 +69,19 @@ OPERATION = "entitlements_management"
 __all__ = ["EntitlementService"]
 
 _MAX_ATTEMPTS = 16
+
+
+class _Reads:
+    """The account reads one attempt decided on, so that its commit guards exactly them."""
+
+    def __init__(self, store: AuthStore) -> None:
+        self._store = store
+        self.versions: dict[Principal, int] = {}
+
+    def account(self, principal: Principal) -> Account | None:
+        found = self._store.get_account(principal)
+        self.versions.setdefault(principal, found.version if found else 0)
+        return found.value if found else None
 
 
 class EntitlementService:
@@ -182,16 +196,19 @@ class EntitlementService:
 
     # -- sessions and step-up --------------------------------------------------------
 
-    def _session(self, session_id: str) -> tuple[Versioned[Session], Account]:
+    def _session(self, session_id: str) -> tuple[Versioned[Session], Versioned[Account]]:
         found = self.store.get_session(session_id) if isinstance(session_id, str) else None
         if found is None:
             raise NotAuthenticated("no live session: log in again")
-        return found, self._account(found.value.principal)
+        account = self.store.get_account(found.value.principal)
+        if account is None or not account.value.active:
+            raise NotPermitted("the acting user has no active account")
+        return found, account
 
     def _apply(
         self,
         session_id: str,
-        decide: Callable[[Account, Subscription, datetime], admin.AdminChange],
+        decide: Callable[[Account, Subscription, datetime, _Reads], admin.AdminChange],
         *,
         client_id: ClientId | None = None,
         extra: Callable[
@@ -200,7 +217,8 @@ class EntitlementService:
         | None = None,
     ) -> admin.AdminChange:
         for _ in range(_MAX_ATTEMPTS):
-            session, actor = self._session(session_id)
+            session, acting = self._session(session_id)
+            actor = acting.value
             now = self.clock.now()
             lockout = self.store.get_lockout(actor.principal)
             outcome = decide_operation(
@@ -214,15 +232,23 @@ class EntitlementService:
                 self._refuse(session_id, session, outcome.session, outcome.decision)
                 continue
             sub, version = self._subscription(client_id or actor.principal.client_id)
-            change = decide(actor, sub, now)
-            changes: list[Change] = [PutSession(session_id, session.version, outcome.session)]
-            if change.subscription != sub:
-                changes.append(PutSubscription(sub.client_id, version, change.subscription))
+            reads = _Reads(self.store)
+            change = decide(actor, sub, now, reads)
+            # The subscription row is written by every change, even when only accounts
+            # change: concurrent changes of one subscription are serialised, so a rule
+            # judged on several rows (the last administrator) cannot be broken by two
+            # changes that each saw the other's "before" (write skew).
+            changes: list[Change] = [
+                PutSession(session_id, session.version, outcome.session),
+                PutSubscription(sub.client_id, version, change.subscription),
+                Expect("account", actor.principal, acting.version),
+            ]
             for account in change.accounts:
-                stored = self.store.get_account(account.principal)
-                changes.append(
-                    PutAccount(account.principal, stored.version if stored else 0, account)
-                )
+                expected = reads.versions.get(account.principal)
+                if expected is None:
+                    stored = self.store.get_account(account.principal)
+                    expected = stored.version if stored else 0
+                changes.append(PutAccount(account.principal, expected, account))
             events = list(change.events)
             if extra is not None:
                 more_changes, more_events = extra(change, actor, now)
@@ -255,7 +281,7 @@ class EntitlementService:
     def add_company(self, session: str, siren: Siren, name: str, proof: str) -> None:
         """Add a company, proving it with its company secret. A wrong proof counts as a
         failed authentication attempt of the actor (it is a guessable secret)."""
-        _, actor = self._session(session)
+        actor = self._session(session)[1].value
         now = self.clock.now()
         refusal = blocked_refusal(
             self.store.get_lockout(actor.principal).value,
@@ -270,7 +296,7 @@ class EntitlementService:
             raise NotPermitted("the company proof does not match")
         self._apply(
             session,
-            lambda acting, sub, now: admin.add_company(
+            lambda acting, sub, now, reads: admin.add_company(
                 acting, sub, siren, name, proof_valid=True, now=now
             ),
         )
@@ -297,20 +323,28 @@ class EntitlementService:
 
     def remove_company(self, session: str, siren: Siren) -> None:
         self._apply(
-            session, lambda acting, sub, now: admin.remove_company(acting, sub, siren, now=now)
+            session,
+            lambda acting, sub, now, reads: admin.remove_company(acting, sub, siren, now=now),
         )
 
     def add_theme(self, session: str, theme: Theme) -> None:
-        self._apply(session, lambda acting, sub, now: admin.add_theme(acting, sub, theme, now=now))
+        self._apply(
+            session, lambda acting, sub, now, reads: admin.add_theme(acting, sub, theme, now=now)
+        )
 
     def add_user(
         self, session: str, principal: Principal, role: Role, rights: Rights
     ) -> OneTimeCode:
         """Create a user with a role and rights; returns their one-time code."""
-        existing = self.store.get_account(principal)
-        if existing is not None and existing.value.active:
-            raise AccountExists("this user exists")
         issued: list[OneTimeCode] = []
+
+        def decide(
+            acting: Account, sub: Subscription, now: datetime, reads: _Reads
+        ) -> admin.AdminChange:
+            existing = reads.account(principal)  # the commit inserts only if still as read
+            if existing is not None and existing.active:
+                raise AccountExists("this user exists")
+            return admin.add_user(acting, sub, principal, role, rights, existing=existing, now=now)
 
         def with_code(
             change: admin.AdminChange, actor: Account, now: datetime
@@ -335,36 +369,25 @@ class EntitlementService:
                 [event],
             )
 
-        self._apply(
-            session,
-            lambda acting, sub, now: admin.add_user(
-                acting,
-                sub,
-                principal,
-                role,
-                rights,
-                existing=existing.value if existing else None,
-                now=now,
-            ),
-            extra=with_code,
-        )
+        self._apply(session, decide, extra=with_code)
         return issued[0]
 
-    def _target(self, actor: Account, target: Principal) -> Account:
+    @staticmethod
+    def _target(actor: Account, target: Principal, reads: _Reads) -> Account:
         if target.client_id != actor.principal.client_id:
             raise NotPermitted("this user may not administer that account")
-        found = self.store.get_account(target)
+        found = reads.account(target)
         if found is None:
             raise UnknownAccount("no such user in this subscription")
-        return found.value
+        return found
 
     def remove_user(self, session: str, target: Principal) -> None:
         self._apply(
             session,
-            lambda acting, sub, now: admin.remove_user(
+            lambda acting, sub, now, reads: admin.remove_user(
                 acting,
                 sub,
-                self._target(acting, target),
+                self._target(acting, target, reads),
                 others=self.store.accounts_of(sub.client_id),
                 now=now,
             ),
@@ -373,10 +396,10 @@ class EntitlementService:
     def set_role(self, session: str, target: Principal, role: Role) -> None:
         self._apply(
             session,
-            lambda acting, sub, now: admin.set_role(
+            lambda acting, sub, now, reads: admin.set_role(
                 acting,
                 sub,
-                self._target(acting, target),
+                self._target(acting, target, reads),
                 role,
                 others=self.store.accounts_of(sub.client_id),
                 now=now,
@@ -386,8 +409,8 @@ class EntitlementService:
     def set_rights(self, session: str, target: Principal, rights: Rights) -> None:
         self._apply(
             session,
-            lambda acting, sub, now: admin.set_rights(
-                acting, sub, self._target(acting, target), rights, now=now
+            lambda acting, sub, now, reads: admin.set_rights(
+                acting, sub, self._target(acting, target, reads), rights, now=now
             ),
         )
 
@@ -397,8 +420,12 @@ class EntitlementService:
         use, RTS 4(5)), and the new code must be changed at the first login."""
         issued: list[OneTimeCode] = []
 
-        def decide(acting: Account, sub: Subscription, now: datetime) -> admin.AdminChange:
-            admin.authorise_user_management(acting, sub, self._target(acting, target), now=now)
+        def decide(
+            acting: Account, sub: Subscription, now: datetime, reads: _Reads
+        ) -> admin.AdminChange:
+            admin.authorise_user_management(
+                acting, sub, self._target(acting, target, reads), now=now
+            )
             return admin.AdminChange(sub, (), ())
 
         def credential(
@@ -433,8 +460,12 @@ class EntitlementService:
     def unblock(self, session: str, target: Principal) -> None:
         """An administrator lifts a temporary or permanent block of a user."""
 
-        def decide(acting: Account, sub: Subscription, now: datetime) -> admin.AdminChange:
-            admin.authorise_user_management(acting, sub, self._target(acting, target), now=now)
+        def decide(
+            acting: Account, sub: Subscription, now: datetime, reads: _Reads
+        ) -> admin.AdminChange:
+            admin.authorise_user_management(
+                acting, sub, self._target(acting, target, reads), now=now
+            )
             return admin.AdminChange(sub, (), ())
 
         def lift(
@@ -462,7 +493,7 @@ class EntitlementService:
         invitation_id = secrets.token_urlsafe(12)
         self._apply(
             session,
-            lambda acting, sub, now: admin.invite_third_party(
+            lambda acting, sub, now, reads: admin.invite_third_party(
                 acting,
                 sub,
                 invitee,
@@ -479,25 +510,33 @@ class EntitlementService:
         """The invitee accepts (a change of their own entitlements: a sensitive operation)."""
         self._apply(
             session,
-            lambda acting, sub, now: admin.accept_invitation(acting, sub, invitation_id, now=now),
+            lambda acting, sub, now, reads: admin.accept_invitation(
+                acting, sub, invitation_id, now=now
+            ),
             client_id=client_id,
         )
 
     def decline_invitation(self, session: str, client_id: ClientId, invitation_id: str) -> None:
         self._apply(
             session,
-            lambda acting, sub, now: admin.decline_invitation(acting, sub, invitation_id, now=now),
+            lambda acting, sub, now, reads: admin.decline_invitation(
+                acting, sub, invitation_id, now=now
+            ),
             client_id=client_id,
         )
 
     def revoke_invitation(self, session: str, invitation_id: str) -> None:
         self._apply(
             session,
-            lambda acting, sub, now: admin.revoke_invitation(acting, sub, invitation_id, now=now),
+            lambda acting, sub, now, reads: admin.revoke_invitation(
+                acting, sub, invitation_id, now=now
+            ),
         )
 
     def switch_delivery(self, session: str, *, digital: bool) -> None:
         self._apply(
             session,
-            lambda acting, sub, now: admin.switch_delivery(acting, sub, digital=digital, now=now),
+            lambda acting, sub, now, reads: admin.switch_delivery(
+                acting, sub, digital=digital, now=now
+            ),
         )
