@@ -47,6 +47,7 @@ from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout import LockoutRules, LockoutState
 from securebox_auth.policy import PSD2_DEFAULT
+from securebox_auth.policy.book import PolicyBook
 from securebox_auth.policy.decision import Decision
 from securebox_auth.policy.engine import OperationRequest, decide_operation
 from securebox_auth.policy.model import Policy
@@ -96,15 +97,17 @@ class EntitlementService:
         clock: Clock | None = None,
         code_rules: CodeRules | None = None,
         lockout_rules: LockoutRules | None = None,
-        policy: Policy | None = None,
+        policy: Policy | PolicyBook | None = None,
     ) -> None:
         self.store = store
         self.hasher = hasher
         self.company_proofs = company_proofs
         self.clock: Clock = clock or SystemClock()
         self.code_rules = code_rules or CodeRules()
-        self.policy = policy or PSD2_DEFAULT
-        self.lockout_rules = lockout_rules or self.policy.lockout
+        self.policies = (
+            policy if isinstance(policy, PolicyBook) else PolicyBook(policy or PSD2_DEFAULT)
+        )
+        self.lockout_rules = lockout_rules or self.policies.default.lockout
 
     # -- reading ----------------------------------------------------------------------
 
@@ -222,7 +225,7 @@ class EntitlementService:
             now = self.clock.now()
             lockout = self.store.get_lockout(actor.principal)
             outcome = decide_operation(
-                self.policy,
+                self.policies.for_subscription(actor.principal.client_id),
                 session.value,
                 OperationRequest(OPERATION),
                 now=now,
