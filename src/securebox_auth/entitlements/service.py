@@ -417,19 +417,26 @@ class EntitlementService:
             ),
         )
 
+    def _manage(
+        self, target: Principal
+    ) -> Callable[[Account, Subscription, datetime, _Reads], admin.AdminChange]:
+        """The decision of a credential change on ``target`` (regenerate, unblock): the
+        entitlement rules for managing that user; nothing changes in the subscription."""
+
+        def decide(
+            acting: Account, sub: Subscription, now: datetime, reads: _Reads
+        ) -> admin.AdminChange:
+            account = self._target(acting, target, reads)
+            admin.authorise_user_management(acting, sub, account, now=now)
+            return admin.AdminChange(sub, (), ())
+
+        return decide
+
     def regenerate_code(self, session: str, target: Principal) -> OneTimeCode:
         """An administrator generates a new one-time code for a user who forgot theirs: the
         old code stops working at once, a block is lifted (the secure procedure to regain
         use, RTS 4(5)), and the new code must be changed at the first login."""
         issued: list[OneTimeCode] = []
-
-        def decide(
-            acting: Account, sub: Subscription, now: datetime, reads: _Reads
-        ) -> admin.AdminChange:
-            admin.authorise_user_management(
-                acting, sub, self._target(acting, target, reads), now=now
-            )
-            return admin.AdminChange(sub, (), ())
 
         def credential(
             change: admin.AdminChange, actor: Account, now: datetime
@@ -457,19 +464,11 @@ class EntitlementService:
                 )
             return changes, events
 
-        self._apply(session, decide, extra=credential)
+        self._apply(session, self._manage(target), extra=credential)
         return issued[0]
 
     def unblock(self, session: str, target: Principal) -> None:
         """An administrator lifts a temporary or permanent block of a user."""
-
-        def decide(
-            acting: Account, sub: Subscription, now: datetime, reads: _Reads
-        ) -> admin.AdminChange:
-            admin.authorise_user_management(
-                acting, sub, self._target(acting, target, reads), now=now
-            )
-            return admin.AdminChange(sub, (), ())
 
         def lift(
             change: admin.AdminChange, actor: Account, now: datetime
@@ -481,7 +480,7 @@ class EntitlementService:
             )
             return [PutLockout(target, lockout.version, LockoutState())], [event]
 
-        self._apply(session, decide, extra=lift)
+        self._apply(session, self._manage(target), extra=lift)
 
     def invite(
         self,
