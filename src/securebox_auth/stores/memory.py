@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from securebox_auth.accounts import Account
@@ -23,10 +23,13 @@ from securebox_auth.stores.protocols import (
     Expect,
     PutAccount,
     PutCode,
+    PutFactorState,
     PutLockout,
     PutSession,
     PutSubscription,
     Versioned,
+    decode_factor_state,
+    encode_factor_state,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +56,8 @@ def _record(change: Change) -> tuple[str, object]:
             if session is None and expected == 0:
                 raise MalformedInput("only a stored session can be ended")
             return ("session", session_id)
+        case PutFactorState(principal, kind, item, _, _):
+            return ("factor", (principal, kind, item))
         case Expect(record, principal, _):
             return (record, principal)
 
@@ -67,6 +72,9 @@ class MemoryStore:
         self._subscriptions: dict[ClientId, Versioned[Subscription]] = {}
         # An ended session stays as a tombstone (value None) so its id is never reused.
         self._sessions: dict[str, Versioned[Session | None]] = {}
+        # Factor states as their JSON text (None: deleted, a tombstone like a session's), so
+        # a caller can never alias a stored document and it comes back as a SQL store's does.
+        self._factors: dict[tuple[Principal, str, str], Versioned[str | None]] = {}
         self._audit: list[SealedEvent] = []
 
     def get_account(self, principal: Principal) -> Versioned[Account] | None:
@@ -86,6 +94,29 @@ class MemoryStore:
         if found is None or found.value is None:
             return None
         return Versioned(found.value, found.version)
+
+    def get_factor_state(
+        self, principal: Principal, kind: str, item: str
+    ) -> Versioned[Mapping[str, object]] | None:
+        found = self._factors.get((principal, kind, item))
+        if found is None or found.value is None:
+            return None
+        return Versioned(decode_factor_state(found.value), found.version)
+
+    def factor_states(
+        self, principal: Principal, kind: str
+    ) -> list[tuple[str, Versioned[Mapping[str, object]]]]:
+        with self._lock:
+            found = [
+                (key[2], v.value, v.version)
+                for key, v in self._factors.items()
+                if key[0] == principal and key[1] == kind and v.value is not None
+            ]
+        return [
+            (item, Versioned(decode_factor_state(text), version))
+            for item, text, version in sorted(found, key=lambda f: f[0])
+            if text is not None
+        ]
 
     def accounts_of(self, client_id: ClientId) -> list[Account]:
         with self._lock:
@@ -107,6 +138,11 @@ class MemoryStore:
         keys = [_record(c) for c in changes]
         if len(set(keys)) != len(keys):
             raise MalformedInput("a commit changes each record at most once")
+        texts = {
+            id(c): encode_factor_state(c.state)
+            for c in changes
+            if isinstance(c, PutFactorState) and c.state is not None
+        }
         with self._lock:
             for change in changes:  # check everything before writing anything
                 match change:
@@ -120,6 +156,8 @@ class MemoryStore:
                         self._check(self._subscriptions, client_id, expected)
                     case PutSession(session_id, expected, _):
                         self._check(self._sessions, session_id, expected)
+                    case PutFactorState(principal, kind, item, expected, _):
+                        self._check(self._factors, (principal, kind, item), expected)
                     case Expect("account", principal, expected):
                         self._check(self._accounts, principal, expected)
                     case Expect("code", principal, expected):
@@ -136,6 +174,9 @@ class MemoryStore:
                         self._subscriptions[client_id] = Versioned(subscription, expected + 1)
                     case PutSession(session_id, expected, session):
                         self._sessions[session_id] = Versioned(session, expected + 1)
+                    case PutFactorState(principal, kind, item, expected, _):
+                        text = texts.get(id(change))
+                        self._factors[(principal, kind, item)] = Versioned(text, expected + 1)
             head = self._audit[-1] if self._audit else None
             for event in events:
                 head = seal(self.audit_key, head, event)

@@ -59,7 +59,8 @@ def test_the_migrations_are_package_data() -> None:
     assert scripts.joinpath("env.py").is_file()
     assert scripts.joinpath("script.py.mako").is_file()
     assert scripts.joinpath("versions").joinpath("v0001_initial.py").is_file()
-    assert migrate.head() == "0001"
+    assert scripts.joinpath("versions").joinpath("v0002_factor_states.py").is_file()
+    assert migrate.head() == "0002"
 
 
 def test_upgrade_downgrade_upgrade_leaves_the_same_schema(empty_engine: Engine) -> None:
@@ -73,6 +74,19 @@ def test_upgrade_downgrade_upgrade_leaves_the_same_schema(empty_engine: Engine) 
     assert migrate.current(empty_engine) is None
     migrate.upgrade(empty_engine)
     assert _signature(empty_engine) == first
+
+
+def test_each_revision_downgrades_to_the_one_before(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine, "0001")
+    before = _signature(empty_engine)
+    assert "factor_states" not in before
+    migrate.upgrade(empty_engine)
+    assert "factor_states" in _signature(empty_engine)
+    migrate.downgrade(empty_engine, "0001")
+    assert migrate.current(empty_engine) == "0001"
+    assert _signature(empty_engine) == before
+    migrate.upgrade(empty_engine)
+    assert migrate.check(empty_engine).ok
 
 
 def test_the_migrated_schema_is_exactly_the_schema_module(empty_engine: Engine) -> None:

@@ -40,6 +40,7 @@ from securebox_auth.stores.protocols import (
     Expect,
     PutAccount,
     PutCode,
+    PutFactorState,
     PutLockout,
     PutSession,
     PutSubscription,
@@ -53,6 +54,8 @@ from tests.support import NOW
 PRINCIPALS = [Principal.parse(c, u) for c in ("111111111", "222222222") for u in ("01", "02")]
 CLIENTS = sorted({p.client_id for p in PRINCIPALS}, key=lambda c: c.value)
 SESSIONS = ["s-a", "s-b"]
+FACTOR_KINDS = ["totp", "oob"]
+FACTOR_ITEMS = ["default", "c-1"]
 ACME = Siren("732829320")
 
 principals = st.sampled_from(PRINCIPALS)
@@ -114,7 +117,9 @@ def subscriptions(draw: st.DrawFn, client: ClientId) -> Subscription:
 
 @st.composite
 def changes(draw: st.DrawFn) -> Change:
-    kind = draw(st.sampled_from(["account", "code", "lockout", "sub", "session", "expect"]))
+    kind = draw(
+        st.sampled_from(["account", "code", "lockout", "sub", "session", "factor", "expect"])
+    )
     version = draw(versions)
     if kind == "account":
         account = draw(accounts)
@@ -134,6 +139,11 @@ def changes(draw: st.DrawFn) -> Change:
             session = with_grant(session, grant)
         value = None if draw(st.booleans()) and version > 0 else session
         return PutSession(draw(st.sampled_from(SESSIONS)), version, value)
+    if kind == "factor":
+        document = {"n": draw(st.integers(0, 3)), "at": draw(times).isoformat()}
+        state = None if draw(st.booleans()) and version > 0 else document
+        factor_kind, item = draw(st.sampled_from(FACTOR_KINDS)), draw(st.sampled_from(FACTOR_ITEMS))
+        return PutFactorState(draw(principals), factor_kind, item, version, state)
     return Expect(draw(st.sampled_from(["account", "code"])), draw(principals), version)
 
 
@@ -163,6 +173,13 @@ def _snapshot(store: AuthStore) -> tuple[object, ...]:
         [store.get_lockout(p) for p in PRINCIPALS],
         [store.get_subscription(c) for c in CLIENTS],
         [store.get_session(s) for s in SESSIONS],
+        [
+            store.get_factor_state(p, k, i)
+            for p in PRINCIPALS
+            for k in FACTOR_KINDS
+            for i in FACTOR_ITEMS
+        ],
+        [store.factor_states(p, k) for p in PRINCIPALS for k in FACTOR_KINDS],
         [store.accounts_of(c) for c in CLIENTS],
         [
             sorted(store.subscriptions_inviting(p), key=lambda s: s.client_id.value)

@@ -34,6 +34,7 @@ from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren, UserNumber
 from securebox_auth.lockout import LockoutState
 from securebox_auth.policy.session import Grant, Proof, Session
+from securebox_auth.stores.protocols import decode_factor_state, encode_factor_state
 from securebox_auth.stores.sql.sqltypes import instant
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "dumps",
     "event_from_row",
     "event_row",
+    "factor_state_from_row",
+    "factor_state_row",
     "lockout_from_row",
     "lockout_row",
     "principal_key",
@@ -356,6 +359,19 @@ def session_from_row(row: Row) -> Session | None:
         proofs=tuple(Proof(str(m), _from_iso(at)) for m, at in state["proofs"]),
         grants=tuple(_grant_from(g) for g in state["grants"]),
     )
+
+
+# -- factor states -----------------------------------------------------------------------------
+
+
+def factor_state_row(state: Mapping[str, object] | None) -> dict[str, Any]:
+    """The value column of a factor state; ``None`` (deleted) leaves a tombstone."""
+    return {"state": None if state is None else encode_factor_state(state)}
+
+
+def factor_state_from_row(row: Row) -> dict[str, object] | None:
+    text = row["state"]
+    return None if text is None else decode_factor_state(str(text))
 
 
 # -- audit events ------------------------------------------------------------------------------

@@ -13,6 +13,11 @@ version = version + 1 WHERE <key> AND version = :expected`` (see :mod:`.store`).
 * ``sessions``: authenticated sessions (proofs and unused step-up grants as JSON); consuming
   a single-use grant is a compare-and-swap of the session row. An ended session keeps its row
   (``ended``) so that its identifier can never be used again.
+* ``factor_states``: the durable state of the authentication factors (TOTP, out-of-band
+  challenges, recovery codes, passkeys, CAP cards and challenges, the renewal clock), one
+  row per ``(client_id, user_number, kind, item)`` with the factor codec's JSON document in
+  ``state``. A deleted item keeps its row with ``state`` NULL (a tombstone, like an ended
+  session), so its key can never be used again.
 * ``audit_events`` and ``audit_head``: the sealed audit chain and its single head row. Every
   commit locks and advances the head in the same transaction as its changes, which orders
   the chain and makes every commit serialisable.
@@ -51,6 +56,7 @@ __all__ = [
     "CODE_CREDENTIALS",
     "DOCUMENTS",
     "DOCUMENT_COUNTS",
+    "FACTOR_STATES",
     "INVITATIONS",
     "LOCKOUTS",
     "METADATA",
@@ -155,6 +161,17 @@ SESSIONS: Final = Table(
     Column("state", Text, nullable=False),
     _version(),
     Index("ix_sessions_principal", "client_id", "user_number"),
+)
+
+FACTOR_STATES: Final = Table(
+    "factor_states",
+    METADATA,
+    *_principal_columns(),
+    Column("kind", key_string(32), primary_key=True),
+    Column("item", key_string(128), primary_key=True),
+    #: JSON document of the factor's codec; NULL once deleted (a tombstone).
+    Column("state", Text, nullable=True),
+    _version(),
 )
 
 AUDIT_EVENTS: Final = Table(

@@ -38,6 +38,7 @@ from securebox_auth.stores.protocols import (
     Expect,
     PutAccount,
     PutCode,
+    PutFactorState,
     PutLockout,
     PutSession,
     PutSubscription,
@@ -50,6 +51,7 @@ from securebox_auth.stores.sql.schema import (
     ACCOUNTS,
     AUDIT_EVENTS,
     CODE_CREDENTIALS,
+    FACTOR_STATES,
     INVITATIONS,
     LOCKOUTS,
     SESSIONS,
@@ -106,7 +108,8 @@ _ACCOUNT: Final = _Kind(1, ACCOUNTS, _PRINCIPAL_KEY, codec.account_row)
 _CODE: Final = _Kind(2, CODE_CREDENTIALS, _PRINCIPAL_KEY, codec.code_row)
 _LOCKOUT: Final = _Kind(3, LOCKOUTS, _PRINCIPAL_KEY, codec.lockout_row)
 _SESSION: Final = _Kind(4, SESSIONS, ("id",), codec.session_row)
-_KINDS: Final = (_SUBSCRIPTION, _ACCOUNT, _CODE, _LOCKOUT, _SESSION)
+_FACTOR: Final = _Kind(5, FACTOR_STATES, (*_PRINCIPAL_KEY, "kind", "item"), codec.factor_state_row)
+_KINDS: Final = (_SUBSCRIPTION, _ACCOUNT, _CODE, _LOCKOUT, _SESSION, _FACTOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,9 @@ def _target(change: Change) -> _Write:
             if session is None and expected == 0:
                 raise MalformedInput("only a stored session can be ended")
             return _Write(_SESSION, (session_id,), expected, session, True)
+        case PutFactorState(principal, kind, item, expected, state):
+            key = (*_principal(principal), kind, item)
+            return _Write(_FACTOR, key, expected, state, True)
         case Expect("account", principal, expected):
             return _Write(_ACCOUNT, _principal(principal), expected, None, False)
         case Expect("code", principal, expected):
@@ -260,6 +266,29 @@ class SqlStore:
             return None
         session = codec.session_from_row(row)
         return None if session is None else Versioned(session, row["version"])
+
+    def get_factor_state(
+        self, principal: Principal, kind: str, item: str
+    ) -> Versioned[Mapping[str, object]] | None:
+        row = self._one(_FACTOR, (*_principal(principal), kind, item))
+        if row is None:
+            return None
+        state = codec.factor_state_from_row(row)
+        return None if state is None else Versioned(state, row["version"])
+
+    def factor_states(
+        self, principal: Principal, kind: str
+    ) -> list[tuple[str, Versioned[Mapping[str, object]]]]:
+        sql = self._select_sql(
+            FACTOR_STATES,
+            "client_id = ? AND user_number = ? AND kind = ? AND state IS NOT NULL ORDER BY item",
+        )
+        found: list[tuple[str, Versioned[Mapping[str, object]]]] = []
+        for row in self._rows(FACTOR_STATES, sql, (*_principal(principal), kind)):
+            state = codec.factor_state_from_row(row)
+            if state is not None:
+                found.append((str(row["item"]), Versioned(state, row["version"])))
+        return found
 
     def accounts_of(self, client_id: ClientId) -> list[Account]:
         sql = self._select_sql(ACCOUNTS, "client_id = ? ORDER BY user_number")

@@ -1,0 +1,565 @@
+"""The imperative shell for the second factors: load, decide (pure core), commit (CAS).
+
+Each call of :class:`FactorService` reads the factor's state (a
+:class:`~securebox_auth.stores.protocols.PutFactorState` document, decoded by
+:mod:`securebox_auth.stores.factor_codecs`), the principal's shared
+:class:`~securebox_auth.lockout.LockoutState` and the account, calls the pure verifier of
+:mod:`securebox_auth.factors`, and commits the new factor state, the new lockout state and
+the audit events in **one** compare-and-swap commit, guarded on the account. When another
+request changed any of them in between, the call starts again from a fresh read, so a code
+(a TOTP time step, an out-of-band challenge, a CAP counter or challenge, a recovery code, a
+WebAuthn ceremony) is accepted at most once whatever the number of concurrent requests and
+processes, and two failures are never counted as one. Argon2 answers are remembered within
+one call, so a retry costs no second verification.
+
+A principal whose account is missing or not active is treated as having no factor: the
+attempt costs the same work and is counted the same way.
+
+The renewal clock (the last strong authentication of a principal on a channel) is stored
+too (:meth:`FactorService.last_sca`, :meth:`FactorService.renewal_change`), for
+:func:`securebox_auth.policy.engine.decide_login`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal, TypeVar
+
+from securebox_auth.attempts import blocked_refusal, register_failure
+from securebox_auth.audit import AuditEvent
+from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.emv.issuer import IssuerKeyProvider
+from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
+from securebox_auth.factors.cap import CapRequest, CapRules, verify_cap
+from securebox_auth.factors.oob import OobRules, verify_oob
+from securebox_auth.factors.outcome import Outcome
+from securebox_auth.factors.passkeys import RelyingParty
+from securebox_auth.factors.recovery import RecoveryCodeRules, verify_recovery_code
+from securebox_auth.factors.totp import TotpRules, confirm_totp, verify_totp
+from securebox_auth.factors.webauthn import finish_authentication
+from securebox_auth.hashing import CodeHasher
+from securebox_auth.identity import Principal
+from securebox_auth.keys import KeyProvider
+from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
+from securebox_auth.methods import TOTP as TOTP_METHOD
+from securebox_auth.methods import AuthMethod
+from securebox_auth.stores import factor_codecs as fc
+from securebox_auth.stores.protocols import (
+    AuthStore,
+    Change,
+    Expect,
+    PutFactorState,
+    PutLockout,
+    Versioned,
+)
+
+__all__ = ["DEFAULT_ITEM", "FactorResult", "FactorService"]
+
+_MAX_ATTEMPTS: Final = 16
+#: The item of the factors a principal has one of (TOTP, recovery codes, passkey set).
+DEFAULT_ITEM: Final = "default"
+
+R = TypeVar("R")
+Document = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FactorResult:
+    """What a form may show. ``reason`` is for the caller's logs, never for the user."""
+
+    outcome: Outcome
+    principal: Principal
+    at: datetime
+    reason: str | None = None
+    method: AuthMethod | None = None
+    alert: LockoutAlert = LockoutAlert.NONE
+    blocked_until: datetime | None = None
+    #: Recovery codes: few are left (tell the user to make new ones).
+    running_low: bool = False
+    #: The dynamic-linking digest a successful code proved (CAP Sign/TDS, linked OOB).
+    digest: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.ACCEPTED
+
+
+class _OnceHasher:
+    """Remembers argon2 answers within one call, so a retry after a lost race costs no
+    second verification. Only the answers are cached, never codes."""
+
+    def __init__(self, inner: CodeHasher) -> None:
+        self._inner = inner
+        self._answers: dict[tuple[str, str], bool] = {}
+        self._dummy_done = False
+
+    def hash(self, principal: Principal, code: str) -> str:
+        return self._inner.hash(principal, code)
+
+    def verify(self, stored: str, principal: Principal, code: str) -> bool:
+        key = (stored, code)
+        if key not in self._answers:
+            self._answers[key] = self._inner.verify(stored, principal, code)
+        return self._answers[key]
+
+    def verify_dummy(self, principal: Principal, code: str) -> bool:
+        if not self._dummy_done:
+            self._inner.verify_dummy(principal, code)
+            self._dummy_done = True
+        return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        return self._inner.needs_rehash(stored)
+
+
+@dataclass(slots=True)
+class _Read:
+    """What one attempt read: the lockout, the account guard, the factor documents."""
+
+    principal: Principal
+    lockout: Versioned[LockoutState]
+    active: bool
+    guard: Expect
+    states: dict[tuple[str, str], Versioned[Document] | None]
+
+    def doc(self, kind: str, item: str) -> Document | None:
+        found = self.states[(kind, item)]
+        return None if found is None or not self.active else found.value
+
+    def changes(
+        self, lockout: LockoutState, writes: Sequence[tuple[str, str, Document | None]]
+    ) -> list[Change]:
+        """The guard, the lockout if it moved, and each factor document that changed."""
+        changes: list[Change] = [self.guard]
+        if lockout != self.lockout.value:
+            changes.append(PutLockout(self.principal, self.lockout.version, lockout))
+        for kind, item, document in writes:
+            stored = self.states[(kind, item)]
+            if document is None or (stored is not None and stored.value == document):
+                continue
+            version = 0 if stored is None else stored.version
+            changes.append(PutFactorState(self.principal, kind, item, version, document))
+        return changes
+
+
+def _decode(document: Document | None, decode: Callable[[Document], R]) -> R | None:
+    return None if document is None else decode(document)
+
+
+class FactorService:
+    """TOTP, out-of-band codes, CAP codes, recovery codes and passkey assertions on a store.
+
+    Only the dependencies of the factors used need be given: ``hasher`` for out-of-band
+    and recovery codes, ``keys`` for recovery codes, ``issuer`` for CAP, ``relying_party``
+    for passkeys.
+    """
+
+    def __init__(
+        self,
+        store: AuthStore,
+        *,
+        clock: Clock | None = None,
+        lockout_rules: LockoutRules | None = None,
+        hasher: CodeHasher | None = None,
+        keys: KeyProvider | None = None,
+        issuer: IssuerKeyProvider | None = None,
+        relying_party: RelyingParty | None = None,
+        totp_rules: TotpRules | None = None,
+        oob_rules: OobRules | None = None,
+        cap_rules: CapRules | None = None,
+        recovery_rules: RecoveryCodeRules | None = None,
+    ) -> None:
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.lockout_rules = lockout_rules or LockoutRules()
+        self.hasher = hasher
+        self.keys = keys
+        self.issuer = issuer
+        self.relying_party = relying_party
+        self.totp_rules = totp_rules or TotpRules()
+        self.oob_rules = oob_rules or OobRules()
+        self.cap_rules = cap_rules or CapRules()
+        self.recovery_rules = recovery_rules or RecoveryCodeRules()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _read(self, principal: Principal, keys: Sequence[tuple[str, str]]) -> _Read:
+        lockout = self.store.get_lockout(principal)
+        account = self.store.get_account(principal)
+        states = {key: self.store.get_factor_state(principal, *key) for key in keys}
+        return _Read(
+            principal,
+            lockout,
+            account is not None and account.value.active,
+            Expect("account", principal, 0 if account is None else account.version),
+            states,
+        )
+
+    def _run(
+        self, attempt: Callable[[datetime], tuple[list[Change], Sequence[AuditEvent], R]]
+    ) -> R:
+        """Read, decide and commit; on a lost race start again from a fresh read."""
+        for _ in range(_MAX_ATTEMPTS):
+            changes, events, result = attempt(self.clock.now())
+            try:
+                self.store.commit(changes, events)
+            except ConcurrentUpdate:
+                continue
+            return result
+        raise ConcurrentUpdate("too much contention on this principal; try again")
+
+    @staticmethod
+    def _result(
+        outcome: Outcome,
+        principal: Principal,
+        now: datetime,
+        reason: object,
+        lockout: LockoutState,
+        alert: LockoutAlert,
+        method: AuthMethod | None = None,
+        **extra: Any,
+    ) -> FactorResult:
+        return FactorResult(
+            outcome,
+            principal,
+            now,
+            None if reason is None else str(getattr(reason, "value", reason)),
+            method,
+            alert,
+            lockout.blocked_until if outcome is Outcome.BLOCKED else None,
+            **extra,
+        )
+
+    def _missing(
+        self, read: _Read, now: datetime, action: str, reason: str
+    ) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
+        """An attempt against a factor record that does not exist: refused when blocked,
+        else counted as a failure."""
+        lockout = read.lockout.value
+        subject = read.principal.key
+        refused = blocked_refusal(lockout, subject=subject, action=action, now=now)
+        if refused is not None:
+            result = self._result(
+                Outcome.BLOCKED, read.principal, now, "blocked", lockout, LockoutAlert.NONE
+            )
+            return read.changes(lockout, ()), (refused,), result
+        failed = register_failure(
+            lockout,
+            subject=subject,
+            action=action,
+            reason=reason,
+            now=now,
+            rules=self.lockout_rules,
+        )
+        outcome = Outcome.BLOCKED if failed.blocked else Outcome.REJECTED
+        result = self._result(outcome, read.principal, now, reason, failed.state, failed.alert)
+        return read.changes(failed.state, ()), failed.events, result
+
+    # -- generic state ---------------------------------------------------------------------
+
+    def put_state(
+        self,
+        principal: Principal,
+        kind: str,
+        item: str,
+        document: Document | None,
+        events: Sequence[AuditEvent] = (),
+    ) -> None:
+        """Store (or delete, with ``None``) a factor document, whatever its version: for
+        enrolments and administration, whose pure functions already decided."""
+
+        def attempt(_: datetime) -> tuple[list[Change], Sequence[AuditEvent], None]:
+            stored = self.store.get_factor_state(principal, kind, item)
+            if document is None and stored is None:
+                return [], (), None
+            version = 0 if stored is None else stored.version
+            return [PutFactorState(principal, kind, item, version, document)], events, None
+
+        self._run(attempt)
+
+    # -- TOTP --------------------------------------------------------------------------------
+
+    def verify_totp(
+        self, principal: Principal, code: object, *, path: str = "login", item: str = DEFAULT_ITEM
+    ) -> FactorResult:
+        """One TOTP attempt; a time step is accepted once (the credential's ``last_step``
+        moves under compare-and-swap)."""
+        return self._totp(principal, code, path, item, confirming=False)
+
+    def confirm_totp(
+        self, principal: Principal, code: object, *, item: str = DEFAULT_ITEM
+    ) -> FactorResult:
+        """Finish a TOTP enrolment (stored unconfirmed with :meth:`put_state`): the first
+        code proves the application holds the seed; its step cannot then log in."""
+        return self._totp(principal, code, "login", item, confirming=True)
+
+    def _totp(
+        self, principal: Principal, code: object, path: str, item: str, *, confirming: bool
+    ) -> FactorResult:
+        key = (fc.TOTP, item)
+
+        def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
+            read = self._read(principal, (key,))
+            credential = _decode(read.doc(*key), fc.totp_from_dict)
+            if confirming:
+                verdict = confirm_totp(
+                    credential,
+                    read.lockout.value,
+                    principal,
+                    code,
+                    now=now,
+                    rules=self.totp_rules,
+                    lockout_rules=self.lockout_rules,
+                )
+            else:
+                verdict = verify_totp(
+                    credential,
+                    read.lockout.value,
+                    principal,
+                    code,
+                    now=now,
+                    rules=self.totp_rules,
+                    lockout_rules=self.lockout_rules,
+                    path=path,
+                )
+            document = None
+            if verdict.ok and verdict.credential is not None:
+                document = fc.totp_to_dict(verdict.credential)
+            changes = read.changes(verdict.lockout, [(*key, document)])
+            method = TOTP_METHOD if verdict.ok and not confirming else None
+            result = self._result(
+                verdict.outcome, principal, now, verdict.reason, verdict.lockout,
+                verdict.alert, method,
+            )  # fmt: skip
+            return changes, verdict.events, result
+
+        return self._run(attempt)
+
+    # -- out-of-band codes ------------------------------------------------------------------
+
+    def verify_oob(
+        self,
+        principal: Principal,
+        challenge_id: str,
+        code: object,
+        *,
+        purpose: str,
+        reference: str,
+        digest: str | None = None,
+    ) -> FactorResult:
+        """One attempt with a received code: the challenge is consumed (or its wrong
+        tries counted) in the same commit as the lockout."""
+        hasher = _OnceHasher(self._need(self.hasher, "hasher"))
+        key = (fc.OOB, challenge_id)
+
+        def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
+            read = self._read(principal, (key,))
+            challenge = _decode(read.doc(*key), fc.oob_challenge_from_dict)
+            verdict = verify_oob(
+                challenge,
+                read.lockout.value,
+                principal,
+                code,
+                purpose=purpose,
+                reference=reference,
+                now=now,
+                hasher=hasher,
+                rules=self.oob_rules,
+                lockout_rules=self.lockout_rules,
+                digest=digest,
+            )
+            stored = verdict.challenge if challenge is not None else None
+            document = None if stored is None else fc.oob_challenge_to_dict(stored)
+            changes = read.changes(verdict.lockout, [(*key, document)])
+            result = self._result(
+                verdict.outcome, principal, now, verdict.reason, verdict.lockout,
+                verdict.alert, verdict.method, digest=digest if verdict.ok else None,
+            )  # fmt: skip
+            return changes, verdict.events, result
+
+        return self._run(attempt)
+
+    # -- CAP ----------------------------------------------------------------------------------
+
+    def verify_cap(
+        self,
+        principal: Principal,
+        card_id: str,
+        code: str,
+        *,
+        challenge_id: str | None = None,
+        request: CapRequest | None = None,
+    ) -> FactorResult:
+        """One CAP code. A Respond code names its stored challenge (``challenge_id``);
+        Identify, Sign and TDS codes pass their ``request``. The card's counter and the
+        challenge move in the same commit as the lockout, so a code is accepted once."""
+        issuer = self._need(self.issuer, "issuer")
+        if (challenge_id is None) == (request is None):
+            raise ConfigurationError("a CAP code names a stored challenge, or passes a request")
+        keys = [(fc.CAP_CARD, card_id)]
+        if challenge_id is not None:
+            keys.append((fc.CAP_CHALLENGE, challenge_id))
+        mode = "respond" if request is None else request.mode.value
+
+        def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
+            read = self._read(principal, keys)
+            card = _decode(read.doc(fc.CAP_CARD, card_id), fc.cap_card_from_dict)
+            challenge = None
+            if challenge_id is not None:
+                found = read.doc(fc.CAP_CHALLENGE, challenge_id)
+                challenge = _decode(found, fc.cap_challenge_from_dict)
+            if card is None:  # stored under the principal: that is what binds it to them
+                return self._missing(read, now, f"cap.{mode}", "unknown_card")
+            if challenge_id is not None and challenge is None:
+                return self._missing(read, now, f"cap.{mode}", "no_challenge")
+            cap_request = CapRequest.respond(challenge) if challenge is not None else request
+            assert cap_request is not None
+            verdict = verify_cap(
+                card,
+                cap_request,
+                code,
+                lockout=read.lockout.value,
+                now=now,
+                issuer=issuer,
+                lockout_rules=self.lockout_rules,
+                rules=self.cap_rules,
+            )
+            writes: list[tuple[str, str, Document | None]] = [
+                (fc.CAP_CARD, card_id, fc.cap_card_to_dict(verdict.card))
+            ]
+            if challenge_id is not None and verdict.challenge is not None:
+                writes.append(
+                    (fc.CAP_CHALLENGE, challenge_id, fc.cap_challenge_to_dict(verdict.challenge))
+                )
+            outcome = Outcome(verdict.outcome.value)
+            result = self._result(
+                outcome, principal, now, verdict.reason, verdict.lockout, verdict.alert,
+                verdict.method, digest=verdict.digest if verdict.ok else None,
+            )  # fmt: skip
+            return read.changes(verdict.lockout, writes), verdict.events, result
+
+        return self._run(attempt)
+
+    # -- recovery codes ----------------------------------------------------------------------
+
+    def verify_recovery(
+        self, principal: Principal, code: object, *, path: str = "recovery"
+    ) -> FactorResult:
+        """One recovery code; a matching code is used up under compare-and-swap."""
+        hasher = _OnceHasher(self._need(self.hasher, "hasher"))
+        keys = self._need(self.keys, "keys")
+        key = (fc.RECOVERY, DEFAULT_ITEM)
+
+        def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
+            read = self._read(principal, (key,))
+            recovery = _decode(read.doc(*key), fc.recovery_from_dict)
+            verdict = verify_recovery_code(
+                recovery,
+                read.lockout.value,
+                principal,
+                code,
+                now=now,
+                hasher=hasher,
+                keys=keys,
+                lockout_rules=self.lockout_rules,
+                rules=self.recovery_rules,
+                path=path,
+            )
+            document = None
+            if verdict.ok and verdict.recovery is not None:
+                document = fc.recovery_to_dict(verdict.recovery)
+            changes = read.changes(verdict.lockout, [(*key, document)])
+            result = self._result(
+                verdict.outcome, principal, now, verdict.reason, verdict.lockout,
+                verdict.alert, verdict.method, running_low=verdict.running_low,
+            )  # fmt: skip
+            return changes, verdict.events, result
+
+        return self._run(attempt)
+
+    # -- passkeys -----------------------------------------------------------------------------
+
+    def finish_passkey(
+        self,
+        principal: Principal,
+        ceremony_id: str,
+        response: str | bytes | Mapping[str, Any],
+        *,
+        digest: str | None = None,
+    ) -> FactorResult:
+        """Check a WebAuthn assertion against its stored ceremony. The ceremony comes back
+        consumed and the passkey's counter moves in the same commit as the lockout."""
+        rp = self._need(self.relying_party, "relying_party")
+        keys = [(fc.WEBAUTHN_CEREMONY, ceremony_id), (fc.PASSKEYS, DEFAULT_ITEM)]
+
+        def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
+            read = self._read(principal, keys)
+            ceremony = _decode(read.doc(*keys[0]), fc.ceremony_from_dict)
+            passkeys = _decode(read.doc(*keys[1]), fc.passkeys_from_dict)
+            if ceremony is None:
+                return self._missing(read, now, "login.passkey", "no_ceremony")
+            verdict = finish_authentication(
+                rp,
+                ceremony,
+                passkeys,
+                read.lockout.value,
+                principal,
+                response,
+                now=now,
+                lockout_rules=self.lockout_rules,
+                digest=digest,
+            )
+            writes: list[tuple[str, str, Document | None]] = [
+                (*keys[0], fc.ceremony_to_dict(verdict.ceremony))
+            ]
+            if passkeys is not None and verdict.passkeys is not None:
+                writes.append((*keys[1], fc.passkeys_to_dict(verdict.passkeys)))
+            result = self._result(
+                verdict.outcome, principal, now, verdict.reason, verdict.lockout,
+                verdict.alert, verdict.method, digest=digest if verdict.ok else None,
+            )  # fmt: skip
+            return read.changes(verdict.lockout, writes), verdict.events, result
+
+        return self._run(attempt)
+
+    # -- the renewal clock --------------------------------------------------------------------
+
+    def last_sca(self, principal: Principal, channel: str) -> datetime | None:
+        """The last strong authentication of ``principal`` on ``channel`` (``None``: never),
+        the ``last_sca`` of :func:`~securebox_auth.policy.engine.decide_login`."""
+        found = self.store.get_factor_state(principal, fc.RENEWAL, channel)
+        return None if found is None else fc.renewal_from_dict(found.value)
+
+    def renewal_change(self, principal: Principal, channel: str, at: datetime) -> Change:
+        """The change that records a strong authentication at ``at``, to commit with the
+        login's other changes (it conflicts if another login recorded one meanwhile)."""
+        found = self.store.get_factor_state(principal, fc.RENEWAL, channel)
+        return self._renewal(principal, channel, at, found)
+
+    @staticmethod
+    def _renewal(
+        principal: Principal, channel: str, at: datetime, found: Versioned[Document] | None
+    ) -> Change:
+        version = 0 if found is None else found.version
+        return PutFactorState(principal, fc.RENEWAL, channel, version, fc.renewal_to_dict(at))
+
+    def record_sca(
+        self, principal: Principal, channel: str, at: datetime, events: Sequence[AuditEvent] = ()
+    ) -> None:
+        """Record a strong authentication on its own (never moving the clock backwards)."""
+
+        def attempt(_: datetime) -> tuple[list[Change], Sequence[AuditEvent], None]:
+            found = self.store.get_factor_state(principal, fc.RENEWAL, channel)
+            if found is not None and fc.renewal_from_dict(found.value) >= at:
+                return [], (), None
+            return [self._renewal(principal, channel, at, found)], events, None
+
+        self._run(attempt)
+
+    @staticmethod
+    def _need(value: R | None, name: Literal["hasher", "keys", "issuer", "relying_party"]) -> R:
+        if value is None:
+            raise ConfigurationError(f"this factor needs FactorService({name}=...)")
+        return value

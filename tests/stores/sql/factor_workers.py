@@ -1,0 +1,94 @@
+"""Code that runs in child processes of the factor concurrency tests (``spawn``).
+
+Each child builds its own engine, store and :class:`FactorService` from plain values, as a
+server process would, and submits the same code as every other child after the barrier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from multiprocessing.synchronize import Barrier
+from typing import Any, Final
+
+from securebox_auth.clock import FixedClock
+from securebox_auth.emv.issuer import SoftwareIssuerKeys
+from securebox_auth.errors import ConcurrentUpdate
+from securebox_auth.factor_service import FactorService
+from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.identity import Principal
+from securebox_auth.keys import StaticKeyring
+from securebox_auth.lockout import LockoutRules
+from securebox_auth.stores.sql.engine import create_engine
+from securebox_auth.stores.sql.store import SqlStore
+
+#: The instant the codes are submitted at (a frozen clock: the TOTP step never moves).
+FROZEN: Final = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+#: Never blocks within a test: every failure is counted, none refused.
+RULES: Final = LockoutRules(max_failures=100)
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    url: str
+    audit_key: bytes
+    pepper: bytes
+    imk: bytes
+    wrap_key: bytes
+
+
+def hasher(setup: Setup) -> Argon2CodeHasher:
+    return Argon2CodeHasher(StaticKeyring({"k1": setup.pepper}, "k1"), PROFILE_TESTING)
+
+
+def issuer(setup: Setup) -> SoftwareIssuerKeys:
+    return SoftwareIssuerKeys({"imk1": setup.imk}, "imk1", setup.wrap_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One contended submission: ``kind`` is ``totp``, ``oob`` or ``cap``."""
+
+    kind: str
+    round: int
+    principal: tuple[str, str]
+    args: tuple[Any, ...]
+
+
+def race(setup: Setup, worker: int, tasks: list[Task], barrier: Barrier, results: Any) -> None:
+    engine = create_engine(setup.url)
+    store = SqlStore(engine, audit_key=setup.audit_key)
+    service = FactorService(
+        store,
+        clock=FixedClock(FROZEN + timedelta(seconds=20)),
+        lockout_rules=RULES,
+        hasher=hasher(setup),
+        issuer=issuer(setup),
+    )
+    try:
+        for task in tasks:
+            barrier.wait(timeout=120)
+            results.put((task.kind, task.round, worker, _run(service, task)))
+    finally:
+        engine.dispose()
+
+
+def _run(service: FactorService, task: Task) -> str:
+    principal = Principal.parse(*task.principal)
+    try:
+        if task.kind == "totp":
+            (code,) = task.args
+            result = service.verify_totp(principal, code)
+        elif task.kind == "oob":
+            challenge_id, code = task.args
+            result = service.verify_oob(
+                principal, challenge_id, code, purpose="login", reference="attempt"
+            )
+        elif task.kind == "cap":
+            card_id, challenge_id, code = task.args
+            result = service.verify_cap(principal, card_id, code, challenge_id=challenge_id)
+        else:  # pragma: no cover
+            raise AssertionError(task.kind)
+    except ConcurrentUpdate:  # many lost races in a row: nothing changed, as a refusal
+        return "gave_up"
+    return result.outcome.value

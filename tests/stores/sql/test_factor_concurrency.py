@@ -1,0 +1,216 @@
+"""A second-factor code is accepted once across processes.
+
+Eight OS processes (``spawn``), each with its own engine and :class:`FactorService`, are
+released together by a barrier and submit the same code, on SQLite and on PostgreSQL:
+
+* the same TOTP (one principal per round): exactly one is accepted, the time step is then
+  spent;
+* the same out-of-band code of the same challenge: exactly one is accepted, the challenge is
+  consumed;
+* the same CAP Respond code for the same stored challenge and card: exactly one is accepted,
+  the card's counter and the challenge move once;
+
+and every other submission is counted as a failure on the principal's lockout state.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import secrets
+from collections import Counter
+from datetime import timedelta
+from typing import Any, Final
+
+import pytest
+
+from securebox_auth.accounts import Account, Role
+from securebox_auth.audit import verify_chain
+from securebox_auth.cards.cardfile import demo_card, luhn_pan
+from securebox_auth.cards.reader import CapReader
+from securebox_auth.cards.softcard import SoftEmvCard
+from securebox_auth.emv.profiles import TerminalInput, get_profile
+from securebox_auth.factor_service import DEFAULT_ITEM, FactorService
+from securebox_auth.factors.cap import CardParameters, enrol_card, issue_challenge
+from securebox_auth.factors.oob import Channel, OobRules, SendLog, issue_oob
+from securebox_auth.factors.totp import TotpCredential, code_at
+from securebox_auth.identity import Principal
+from securebox_auth.keys import StaticKeyring
+from securebox_auth.stores import factor_codecs as fc
+from securebox_auth.stores.protocols import PutAccount
+from securebox_auth.stores.sql.engine import create_engine
+from securebox_auth.stores.sql.store import SqlStore
+from tests.stores.sql import factor_workers as fw
+
+WORKERS: Final = 8
+ROUNDS: Final = 12
+CLIENT: Final = "444000111"
+CAP_USER: Final = Principal.parse(CLIENT, "99")
+PIN: Final = "2468"
+SECRET: Final = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def _principal(kind: str, r: int) -> Principal:
+    return Principal.parse(CLIENT, f"{ {'totp': 1, 'oob': 3}[kind] }{r:02d}")
+
+
+def _cap_card(setup: fw.Setup, service: FactorService) -> tuple[CapReader, str]:
+    """A software card personalised by the test issuer, and its record stored for CAP_USER."""
+    issuer = fw.issuer(setup)
+    pan, psn = luhn_pan("999999"), "01"
+    state = demo_card(
+        "uk", master_key=issuer.personalisation_key(pan, psn), pan=pan, psn=psn, pin=PIN
+    )
+    profile = "pinsentry_uk"
+    parameters = CardParameters(
+        recipe=state.recipe,
+        aip=state.aip,
+        ipb=state.ipb,
+        iaf=state.iaf,
+        cdol1=state.cdol1,
+        predicted_iad=state.predicted_iad(),
+        profile=profile,
+    )
+    record, _ = enrol_card(
+        card_id="card-1",
+        subject=CAP_USER.key,
+        pan=pan,
+        psn=psn,
+        parameters=parameters,
+        issuer=issuer,
+        pan_keys=StaticKeyring.generate("app"),
+        now=fw.FROZEN - timedelta(days=1),
+        last_atc=state.atc or None,
+    )
+    service.put_state(CAP_USER, fc.CAP_CARD, record.card_id, fc.cap_card_to_dict(record))
+    return CapReader(SoftEmvCard(state), get_profile(profile)), record.card_id
+
+
+def _prepare(setup: fw.Setup, store: SqlStore) -> list[fw.Task]:
+    service = FactorService(store, hasher=fw.hasher(setup))
+    principals = [CAP_USER] + [_principal(k, r) for k in ("totp", "oob") for r in range(ROUNDS)]
+    store.commit([PutAccount(p, 0, Account(p, Role.USER, fw.FROZEN)) for p in principals], [])
+    reader, card_id = _cap_card(setup, service)
+    credential = TotpCredential(SECRET, fw.FROZEN, confirmed_at=fw.FROZEN)
+    totp_code = code_at(credential, fw.FROZEN)
+    tasks = []
+    for r in range(ROUNDS):
+        totp_user, oob_user = _principal("totp", r), _principal("oob", r)
+        service.put_state(totp_user, fc.TOTP, DEFAULT_ITEM, fc.totp_to_dict(credential))
+        issued = issue_oob(
+            oob_user,
+            channel=Channel.SMS,
+            destination="+33 6 12 34 56 78",
+            purpose="login",
+            reference="attempt",
+            now=fw.FROZEN,
+            rules=OobRules(),
+            hasher=fw.hasher(setup),
+            user_log=SendLog(),
+            destination_log=SendLog(),
+        )
+        assert issued.challenge is not None
+        assert issued.code is not None
+        challenge = issued.challenge
+        service.put_state(oob_user, fc.OOB, challenge.id, fc.oob_challenge_to_dict(challenge))
+        value = f"{secrets.randbelow(10**8):08d}"
+        cap_challenge, _ = issue_challenge(
+            fc.cap_card_from_dict(_stored_card(store)),
+            challenge_id=f"c{r}",
+            value=value,
+            purpose="login",
+            now=fw.FROZEN,
+        )
+        service.put_state(
+            CAP_USER, fc.CAP_CHALLENGE, f"c{r}", fc.cap_challenge_to_dict(cap_challenge)
+        )
+        cap_code = str(reader.run(TerminalInput.respond(value), PIN).code)
+        tasks += [
+            fw.Task("totp", r, (CLIENT, totp_user.user_number.value), (totp_code,)),
+            fw.Task(
+                "oob", r, (CLIENT, oob_user.user_number.value), (challenge.id, issued.code.reveal())
+            ),
+            fw.Task("cap", r, (CLIENT, CAP_USER.user_number.value), (card_id, f"c{r}", cap_code)),
+        ]
+    return tasks
+
+
+def _stored_card(store: SqlStore) -> dict[str, Any]:
+    found = store.get_factor_state(CAP_USER, fc.CAP_CARD, "card-1")
+    assert found is not None
+    return dict(found.value)
+
+
+def _race(setup: fw.Setup, tasks: list[fw.Task]) -> list[tuple[Any, ...]]:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(WORKERS)
+    results = context.Queue()
+    processes = [
+        context.Process(target=fw.race, args=(setup, w, tasks, barrier, results))
+        for w in range(WORKERS)
+    ]
+    for process in processes:
+        process.start()
+    found = []
+    try:
+        for _ in range(WORKERS * len(tasks)):
+            found.append(results.get(timeout=180))
+    except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
+        pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():  # pragma: no cover
+                process.kill()
+        results.close()
+    assert [p.exitcode for p in processes] == [0] * WORKERS
+    return found
+
+
+@pytest.mark.slow
+def test_a_factor_code_is_accepted_once_by_eight_processes(database_url: str) -> None:
+    setup = fw.Setup(
+        url=database_url,
+        audit_key=secrets.token_bytes(32),
+        pepper=secrets.token_bytes(32),
+        imk=secrets.token_bytes(16),
+        wrap_key=secrets.token_bytes(32),
+    )
+    engine = create_engine(database_url)
+    try:
+        store = SqlStore(engine, audit_key=setup.audit_key)
+        tasks = _prepare(setup, store)
+        outcomes: dict[tuple[str, int], dict[int, str]] = {}
+        for kind, round_, worker, outcome in _race(setup, tasks):
+            outcomes.setdefault((kind, round_), {})[worker] = outcome
+        audit = list(store.audit_log())
+        successes = Counter(
+            (s.event.action, s.event.subject) for s in audit if s.event.outcome == "success"
+        )
+        for r in range(ROUNDS):
+            for kind in ("totp", "oob", "cap"):
+                counted = Counter(outcomes[(kind, r)].values())
+                assert counted["accepted"] == 1, (kind, r, counted)
+                assert counted["rejected"] + counted["gave_up"] == WORKERS - 1, (kind, r)
+            totp_user, oob_user = _principal("totp", r), _principal("oob", r)
+            assert successes[("login.totp", totp_user.key)] == 1
+            assert successes[("login.sms_code", oob_user.key)] == 1
+            rejected = Counter(outcomes[("totp", r)].values())["rejected"]
+            assert store.get_lockout(totp_user).value.failures == rejected
+            stored = store.get_factor_state(totp_user, fc.TOTP, DEFAULT_ITEM)
+            assert stored is not None
+            assert fc.totp_from_dict(stored.value).last_step is not None
+            challenges = store.factor_states(oob_user, fc.OOB)
+            assert len(challenges) == 1
+            assert fc.oob_challenge_from_dict(challenges[0][1].value).consumed_at is not None
+            cap = store.get_factor_state(CAP_USER, fc.CAP_CHALLENGE, f"c{r}")
+            assert cap is not None
+            assert fc.cap_challenge_from_dict(cap.value).used_at is not None
+        assert successes[("cap.respond", CAP_USER.key)] == ROUNDS
+        card = fc.cap_card_from_dict(_stored_card(store))
+        assert card.last_used_at is not None
+        assert verify_chain(setup.audit_key, audit, expected_head=store.audit_head()[1]) == len(
+            audit
+        )
+    finally:
+        engine.dispose()

@@ -1,0 +1,227 @@
+"""stores/factor_codecs.py: every factor state survives a trip through a JSON document, and
+through every store (as a PutFactorState)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from securebox_auth.errors import MalformedInput
+from securebox_auth.factors.cap_card import CapCard
+from securebox_auth.factors.cap_request import CapChallenge
+from securebox_auth.factors.oob import Channel, OobChallenge, SendLog
+from securebox_auth.factors.passkeys import Ceremony, CeremonyKind, Passkey, PasskeySet
+from securebox_auth.factors.recovery import RecoveryCode, RecoverySet
+from securebox_auth.factors.totp import TotpCredential
+from securebox_auth.identity import Principal
+from securebox_auth.stores import factor_codecs as fc
+from securebox_auth.stores.protocols import AuthStore, PutFactorState, Versioned
+from tests.cards.capworld import make_world
+
+T = TypeVar("T")
+ALICE = Principal.parse("123456789", "01")
+_CARD = make_world().record
+
+zones = st.sampled_from(
+    [UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=5, minutes=30))]
+)
+times = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=zones
+)
+maybe_times = st.none() | times
+text = st.text(max_size=40)
+maybe_text = st.none() | text
+blobs = st.binary(min_size=1, max_size=80)
+
+
+def _round_trip(value: T, to_dict: Callable[[T], dict[str, Any]], from_dict: Callable[..., T]) -> T:
+    document = json.loads(json.dumps(to_dict(value), allow_nan=False))
+    back = from_dict(document)
+    assert back == value
+    assert to_dict(back) == document  # also the exact offsets and the format number
+    return back
+
+
+totps = st.builds(
+    TotpCredential,
+    secret=st.binary(min_size=20, max_size=64).map(
+        lambda b: base64.b32encode(b).decode().rstrip("=")
+    ),
+    created_at=times,
+    algorithm=st.sampled_from(["SHA1", "SHA256", "SHA512"]),
+    digits=st.integers(6, 8),
+    period=st.integers(15, 60),
+    confirmed_at=maybe_times,
+    last_step=st.none() | st.integers(0, 2**40),
+)
+oobs = st.builds(
+    OobChallenge,
+    id=text,
+    principal=text,
+    channel=st.sampled_from(list(Channel)),
+    purpose=text,
+    reference=text,
+    digest=maybe_text,
+    code_hash=text,
+    issued_at=times,
+    expires_at=times,
+    wrong=st.integers(0, 10),
+    consumed_at=maybe_times,
+)
+send_logs = st.lists(times, max_size=6).map(lambda ts: SendLog(tuple(ts)))
+recoveries = st.builds(
+    RecoverySet,
+    codes=st.lists(st.builds(RecoveryCode, text, text, maybe_times), max_size=12).map(tuple),
+    created_at=times,
+    hint_key=text,
+)
+passkeys = st.builds(
+    Passkey,
+    credential_id=blobs,
+    public_key=blobs,
+    algorithm=st.integers(-300, 300),
+    name=text,
+    created_at=times,
+    sign_count=st.integers(0, 2**32 - 1),
+    user_verified=st.booleans(),
+    backup_eligible=st.booleans(),
+    aaguid=text,
+    attestation=text,
+    last_used_at=maybe_times,
+    revoked_at=maybe_times,
+    suspended_at=maybe_times,
+)
+passkey_sets = st.builds(PasskeySet, blobs, st.lists(passkeys, max_size=4).map(tuple))
+ceremonies = st.builds(
+    Ceremony,
+    id=text,
+    kind=st.sampled_from(list(CeremonyKind)),
+    principal=text,
+    challenge=blobs,
+    require_uv=st.booleans(),
+    issued_at=times,
+    expires_at=times,
+    path=text,
+    operation=maybe_text,
+    digest=maybe_text,
+    nonce=st.none() | blobs,
+    consumed_at=maybe_times,
+)
+cap_cards = st.builds(
+    lambda atc, used: replace(_CARD, last_atc=atc, last_used_at=used),
+    st.none() | st.integers(0, 0xFFFF),
+    maybe_times,
+)
+cap_challenges = st.builds(
+    CapChallenge,
+    challenge_id=text,
+    subject=text,
+    card_id=text,
+    value=st.from_regex(r"[0-9]{8}", fullmatch=True),
+    purpose=text,
+    digest=maybe_text,
+    issued_at=times,
+    expires_at=times,
+    used_at=maybe_times,
+)
+
+
+@given(totps)
+def test_totp_credentials(value: TotpCredential) -> None:
+    _round_trip(value, fc.totp_to_dict, fc.totp_from_dict)
+
+
+@given(oobs)
+def test_oob_challenges(value: OobChallenge) -> None:
+    _round_trip(value, fc.oob_challenge_to_dict, fc.oob_challenge_from_dict)
+
+
+@given(send_logs)
+def test_send_logs(value: SendLog) -> None:
+    _round_trip(value, fc.send_log_to_dict, fc.send_log_from_dict)
+
+
+@given(recoveries)
+def test_recovery_sets(value: RecoverySet) -> None:
+    _round_trip(value, fc.recovery_to_dict, fc.recovery_from_dict)
+
+
+@given(passkey_sets)
+def test_passkey_sets(value: PasskeySet) -> None:
+    _round_trip(value, fc.passkeys_to_dict, fc.passkeys_from_dict)
+
+
+@given(ceremonies)
+def test_webauthn_ceremonies(value: Ceremony) -> None:
+    _round_trip(value, fc.ceremony_to_dict, fc.ceremony_from_dict)
+
+
+@given(cap_cards)
+def test_cap_cards(value: CapCard) -> None:
+    back = _round_trip(value, fc.cap_card_to_dict, fc.cap_card_from_dict)
+    assert back.prepared() == value.prepared()
+
+
+@given(cap_challenges)
+def test_cap_challenges(value: CapChallenge) -> None:
+    _round_trip(value, fc.cap_challenge_to_dict, fc.cap_challenge_from_dict)
+
+
+@given(times)
+def test_the_renewal_clock(value: datetime) -> None:
+    _round_trip(value, fc.renewal_to_dict, fc.renewal_from_dict)
+
+
+@pytest.mark.parametrize(
+    ("from_dict", "document"),
+    [
+        (fc.totp_from_dict, {}),
+        (fc.totp_from_dict, {"v": 2}),
+        (fc.totp_from_dict, {"v": 1, "secret": "x"}),
+        (fc.oob_challenge_from_dict, {"v": 1, "channel": "pigeon"}),
+        (fc.passkeys_from_dict, {"v": 1, "user_handle": "zz", "passkeys": []}),
+        (fc.cap_card_from_dict, {"v": 1, "card": {}}),
+        (fc.renewal_from_dict, {"v": 1, "last_sca": 12}),
+        (fc.recovery_from_dict, []),
+    ],
+)
+def test_foreign_documents_are_refused(
+    from_dict: Callable[[Any], object], document: object
+) -> None:
+    with pytest.raises(MalformedInput):
+        from_dict(document)
+
+
+def test_a_factor_state_survives_every_store(contract_store: AuthStore) -> None:
+    """The documents are JSON objects every store keeps as they were written."""
+    store = contract_store
+    challenge = CapChallenge(
+        challenge_id="c1",
+        subject="123456789/01",
+        card_id="card-1",
+        value="12345678",
+        purpose="login",
+        digest=None,
+        issued_at=datetime(2026, 3, 2, 9, 30, tzinfo=timezone(timedelta(hours=2))),
+        expires_at=datetime(2026, 3, 2, 9, 35, tzinfo=UTC),
+    )
+    values = [
+        (fc.CAP_CARD, "card-1", fc.cap_card_to_dict(_CARD)),
+        (fc.CAP_CHALLENGE, "c1", fc.cap_challenge_to_dict(challenge)),
+    ]
+    store.commit([PutFactorState(ALICE, k, i, 0, d) for k, i, d in values], [])
+    card = store.get_factor_state(ALICE, fc.CAP_CARD, "card-1")
+    assert card is not None
+    assert fc.cap_card_from_dict(card.value) == _CARD
+    found = store.get_factor_state(ALICE, fc.CAP_CHALLENGE, "c1")
+    assert found is not None
+    assert fc.cap_challenge_from_dict(found.value) == challenge
+    assert found == Versioned(fc.cap_challenge_to_dict(challenge), 1)
