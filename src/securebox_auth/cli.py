@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "securebox_auth.calibrate",
     "securebox_auth.policy.cli",
     "securebox_auth.cards.cli",
+    "securebox_auth.cards.token_cli",
     "securebox_auth.stores.sql.cli",
 )
 

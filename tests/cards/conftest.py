@@ -3,11 +3,11 @@
 
 Order (``shared/design/test-infrastructure.md``): under a machine-wide ``fcntl`` lock (one
 ``pcscd`` per machine: its socket is fixed), the software card listens on 127.0.0.1:35963 and
-:35964 first (slot 1 holds a blank card that answers), then ``pcscd --foreground --config DIR``
-starts with a reversed-mode ``vpcd`` configuration of its own (never Debian's
-``/etc/reader.conf.d/vpcd``, and never ``--apdu``: it would log PINs); the fixture waits for
-the card to be present. At the end ``pcscd`` is stopped first, by its process id, then the
-card.
+:35964 first (slot 1 holds the software PIV card, which answers the EMV probes as a blank
+card does), then ``pcscd --foreground --config DIR`` starts with a reversed-mode ``vpcd``
+configuration of its own (never Debian's ``/etc/reader.conf.d/vpcd``, and never ``--apdu``:
+it would log PINs); the fixture waits for the card to be present. At the end ``pcscd`` is
+stopped first, by its process id, then the card.
 
 Without pcscd, vpcd or pyscard the tests skip with the reason, except in CI
 (``CI=true``), where they fail.
@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Final, NoReturn
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from securebox_auth.cards.softcard import BlankCard
+from securebox_auth.cards.piv import PivCard
 from securebox_auth.cards.vpcd import VpcdServer, pcscd_config
 from securebox_auth.errors import ConfigurationError
-from tests.cards.capworld import CapWorld, make_world
+from securebox_auth.testing.pki import TestPki
+from tests.cards.capworld import NOW, CapWorld, make_world
 
 LOCK_PATH: Final = Path(tempfile.gettempdir()) / "securebox-pcscd.lock"
 PCSCD_SOCKET: Final = Path("/run/pcscd/pcscd.comm")
@@ -44,6 +46,8 @@ CARD_READER: Final = "Virtual PCD 00 00"
 BLANK_READER: Final = "Virtual PCD 00 01"
 LOCK_WAIT_S: Final = 120.0
 START_WAIT_S: Final = 10.0
+PIV_PIN: Final = "246810"
+PIV_PUK: Final = "13572468"
 
 
 @dataclass
@@ -52,6 +56,10 @@ class PcscStack:
     reader: str
     blank_reader: str
     log: Path
+    #: The software PIV card in the second slot (``blank_reader``): it answers the EMV
+    #: probes as a blank card does, and OpenSC's PIV driver finds it there.
+    piv: PivCard
+    piv_pki: TestPki
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -160,7 +168,11 @@ def pcsc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscStack]:
             _unavailable(f"a pcscd not started by these tests already serves {PCSCD_SOCKET}")
         home = tmp_path_factory.mktemp("pcsc")
         world = make_world(path=home / "card.json")
-        server = VpcdServer([world.card, BlankCard()])
+        piv_pki = TestPki(NOW)
+        piv_user = piv_pki.issue("PIV card user")
+        assert isinstance(piv_user.key, ec.EllipticCurvePrivateKey)
+        piv = PivCard(piv_user.key, piv_user.cert, pin=PIV_PIN, puk=PIV_PUK)
+        server = VpcdServer([world.card, piv])
         try:
             server.start()  # both slots listen before pcscd starts
         except ConfigurationError as exc:
@@ -178,4 +190,4 @@ def pcsc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscStack]:
         )
         cleanup.callback(_stop, process)  # pcscd first, by its process id ...
         _wait_for_card(process, log)
-        yield PcscStack(world, CARD_READER, BLANK_READER, log)
+        yield PcscStack(world, CARD_READER, BLANK_READER, log, piv, piv_pki)
