@@ -90,7 +90,7 @@ def test_rfc6238_vectors(at: int, sha1: str, sha256: str, sha512: str) -> None:
     assert code_at(credential(SHA512_KEY, "SHA512", 8), moment) == sha512
 
 
-@pytest.mark.parametrize(("counter", "expected"), enumerate(RFC4226))
+@pytest.mark.parametrize(("counter", "expected"), list(enumerate(RFC4226)))
 def test_rfc4226_hotp_vectors(counter: int, expected: str) -> None:
     # TOTP is HOTP of the time step: step `counter` starts at counter * 30 seconds.
     assert code_at(credential(), datetime.fromtimestamp(counter * 30, UTC)) == expected
