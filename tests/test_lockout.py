@@ -266,14 +266,14 @@ class LockoutMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rules = RULES
+        self.lockout_rules = RULES
         self.state = LockoutState()
         self.now = NOW
         self.model = _Model(RULES)
 
     @initialize(rules=lockout_rules)
     def choose_rules(self, rules: LockoutRules) -> None:
-        self.rules = rules
+        self.lockout_rules = rules
         self.model = _Model(rules)
 
     @rule(seconds=st.integers(0, 3600))
@@ -284,7 +284,7 @@ class LockoutMachine(RuleBasedStateMachine):
     def fail(self) -> None:
         before = self.state
         was_blocked = block_status(before, self.now) is not BlockStatus.OPEN
-        self.state, alert = record_failure(before, self.now, self.rules)
+        self.state, alert = record_failure(before, self.now, self.lockout_rules)
         assert alert is self.model.fail(self.now)
         if was_blocked:
             assert self.state is before
@@ -303,7 +303,7 @@ class LockoutMachine(RuleBasedStateMachine):
 
     @invariant()
     def failures_never_reach_the_maximum(self) -> None:
-        assert 0 <= self.state.failures < self.rules.max_failures
+        assert 0 <= self.state.failures < self.lockout_rules.max_failures
 
     @invariant()
     def matches_the_model(self) -> None:
@@ -317,7 +317,7 @@ class LockoutMachine(RuleBasedStateMachine):
     def blocks_are_consistent(self) -> None:
         if self.state.permanent:
             assert self.state.blocked_until is None
-        limit = self.rules.max_temporary_blocks
+        limit = self.lockout_rules.max_temporary_blocks
         if limit is not None:
             assert self.state.temporary_blocks <= limit
 

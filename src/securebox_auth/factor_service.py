@@ -33,12 +33,21 @@ from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.emv.issuer import IssuerKeyProvider
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
 from securebox_auth.factors.cap import CapRequest, CapRules, verify_cap
-from securebox_auth.factors.oob import OobRules, verify_oob
+from securebox_auth.factors.oob import (
+    Channel,
+    IssueResult,
+    OobRules,
+    SendLog,
+    keyed_destination_key,
+    verify_oob,
+)
+from securebox_auth.factors.oob import issue_oob as issue_oob_core
 from securebox_auth.factors.outcome import Outcome
-from securebox_auth.factors.passkeys import RelyingParty
+from securebox_auth.factors.passkeys import Ceremony, RelyingParty
 from securebox_auth.factors.recovery import RecoveryCodeRules, verify_recovery_code
 from securebox_auth.factors.totp import TotpRules, confirm_totp, verify_totp
-from securebox_auth.factors.webauthn import finish_authentication
+from securebox_auth.factors.webauthn import begin_authentication, finish_authentication
+from securebox_auth.gateways import Gateway
 from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import Principal
 from securebox_auth.keys import KeyProvider
@@ -55,11 +64,13 @@ from securebox_auth.stores.protocols import (
     Versioned,
 )
 
-__all__ = ["DEFAULT_ITEM", "FactorResult", "FactorService"]
+__all__ = ["DEFAULT_ITEM", "USER_SENDS", "FactorResult", "FactorService"]
 
 _MAX_ATTEMPTS: Final = 16
 #: The item of the factors a principal has one of (TOTP, recovery codes, passkey set).
 DEFAULT_ITEM: Final = "default"
+#: The item of a principal's own out-of-band send log (kind ``oob_sends``).
+USER_SENDS: Final = "user"
 
 R = TypeVar("R")
 Document = Mapping[str, Any]
@@ -339,6 +350,93 @@ class FactorService:
 
     # -- out-of-band codes ------------------------------------------------------------------
 
+    def issue_oob(
+        self,
+        principal: Principal,
+        *,
+        channel: Channel,
+        destination: str,
+        purpose: str,
+        reference: str,
+        gateway: Gateway,
+        digest: str | None = None,
+        display: tuple[tuple[str, str], ...] = (),
+        code: str | None = None,
+    ) -> IssueResult:
+        """Issue a code bound to ``(purpose, reference, digest)`` and send it.
+
+        The per-user and per-destination throttles (:class:`~securebox_auth.factors.oob.
+        SendLog` documents of kind ``oob_sends``, items :data:`USER_SENDS` and the keyed
+        :func:`~securebox_auth.factors.oob.keyed_destination_key`) and the new challenge are
+        committed together under compare-and-swap, so concurrent requests cannot exceed a
+        throttle; the message goes to ``gateway`` only **after** that commit succeeded (a
+        code that was not stored is never sent). A :class:`~securebox_auth.gateways.
+        DeliveryFailed` is raised as is: the challenge and the sends stay counted.
+
+        Limitation: the per-destination log is stored under ``principal`` (every factor
+        record is keyed by a principal), so it bounds the codes one principal sends to one
+        destination, not the codes all principals send to it. A store-wide bound needs a
+        principal-independent record (a schema migration); until then a deployment that
+        fears SMS pumping across accounts rate-limits destinations at its gateway.
+
+        A principal whose account is missing or not active gets no code (reason
+        ``inactive``, audited as refused). ``code`` exists for deterministic tests.
+        """
+        hasher = self._need(self.hasher, "hasher")
+        keys = self._need(self.keys, "keys")
+        user_key = (fc.OOB_SENDS, USER_SENDS)
+        target_key = (fc.OOB_SENDS, keyed_destination_key(keys, channel, destination))
+
+        def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], IssueResult]:
+            read = self._read(principal, (user_key, target_key))
+            user_log = _decode(read.doc(*user_key), fc.send_log_from_dict) or SendLog()
+            target_log = _decode(read.doc(*target_key), fc.send_log_from_dict) or SendLog()
+            issued = issue_oob_core(
+                principal,
+                channel=channel,
+                destination=destination,
+                purpose=purpose,
+                reference=reference,
+                now=now,
+                rules=self.oob_rules,
+                hasher=hasher,
+                user_log=user_log,
+                destination_log=target_log,
+                digest=digest,
+                display=display,
+                code=code,
+            )
+            if not read.active:
+                event = AuditEvent.make(
+                    now,
+                    "oob.issue",
+                    actor=principal.key,
+                    subject=principal.key,
+                    outcome="refused",
+                    details={"channel": channel.value, "purpose": purpose, "reason": "inactive"},
+                )
+                refused = IssueResult(
+                    False, "inactive", None, None, None, user_log, target_log, (event,)
+                )
+                return read.changes(read.lockout.value, ()), refused.events, refused
+            if not issued.ok or issued.challenge is None:
+                return read.changes(read.lockout.value, ()), issued.events, issued
+            changes = read.changes(
+                read.lockout.value,
+                [
+                    (*user_key, fc.send_log_to_dict(issued.user_log)),
+                    (*target_key, fc.send_log_to_dict(issued.destination_log)),
+                ],
+            )
+            document = fc.oob_challenge_to_dict(issued.challenge)
+            changes.append(PutFactorState(principal, fc.OOB, issued.challenge.id, 0, document))
+            return changes, issued.events, issued
+
+        result = self._run(attempt)
+        if result.ok and result.message is not None:
+            gateway.send(result.message)  # only once the challenge and the sends are stored
+        return result
+
     def verify_oob(
         self,
         principal: Principal,
@@ -480,6 +578,43 @@ class FactorService:
         return self._run(attempt)
 
     # -- passkeys -----------------------------------------------------------------------------
+
+    def begin_passkey_authentication(
+        self,
+        principal: Principal,
+        *,
+        require_uv: bool = True,
+        path: str = "login",
+        operation: str | None = None,
+        digest: str | None = None,
+    ) -> tuple[dict[str, Any], Ceremony]:
+        """Start a login or step-up with a passkey: the options for
+        ``navigator.credentials.get`` and the ceremony, stored (version 0) under its id for
+        :meth:`finish_passkey`. A principal without passkeys (or without an active account)
+        gets the same options with an empty allow-list."""
+        rp = self._need(self.relying_party, "relying_party")
+        key = (fc.PASSKEYS, DEFAULT_ITEM)
+
+        def attempt(
+            now: datetime,
+        ) -> tuple[list[Change], Sequence[AuditEvent], tuple[dict[str, Any], Ceremony]]:
+            read = self._read(principal, (key,))
+            passkeys = _decode(read.doc(*key), fc.passkeys_from_dict)
+            options, ceremony = begin_authentication(
+                rp,
+                principal,
+                passkeys,
+                now=now,
+                require_uv=require_uv,
+                path=path,
+                operation=operation,
+                digest=digest,
+            )
+            document = fc.ceremony_to_dict(ceremony)
+            change = PutFactorState(principal, fc.WEBAUTHN_CEREMONY, ceremony.id, 0, document)
+            return [change], (), (options, ceremony)
+
+        return self._run(attempt)
 
     def finish_passkey(
         self,

@@ -31,6 +31,7 @@ from securebox_auth.factors.code import OneTimeCode
 from securebox_auth.factors.outcome import Outcome, count_failure, refusal
 from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import Principal
+from securebox_auth.keys import KeyProvider
 from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, record_success
 from securebox_auth.methods import EMAIL_OTP, SMS_OTP, AuthMethod
 
@@ -45,6 +46,7 @@ __all__ = [
     "SendLog",
     "destination_key",
     "issue_oob",
+    "keyed_destination_key",
     "verify_oob",
 ]
 
@@ -102,10 +104,25 @@ class SendLog:
         return SendLog((*self.recent(now, window), now))
 
 
+def _normal(channel: Channel, destination: str) -> bytes:
+    return f"{channel.value}:{''.join(destination.split()).lower()}".encode()
+
+
 def destination_key(channel: Channel, destination: str) -> str:
-    """A stable key for the per-destination throttle (no phone number or address in it)."""
-    normal = "".join(destination.split()).lower()
-    return hashlib.sha256(f"{channel.value}:{normal}".encode()).hexdigest()[:32]
+    """A stable key for the per-destination throttle (no phone number or address in it).
+
+    Unkeyed: a phone number has too little entropy for its hash to hide it. What is stored
+    uses :func:`keyed_destination_key`."""
+    return hashlib.sha256(_normal(channel, destination)).hexdigest()[:32]
+
+
+def keyed_destination_key(keys: KeyProvider, channel: Channel, destination: str) -> str:
+    """The stored key of a destination's send log: HMAC-SHA256 under the current key of
+    ``keys`` over the normalised channel and destination, prefixed with the key id (so a
+    key rotation starts new logs rather than mixing two keys)."""
+    key_id = keys.current_key_id
+    digest = keys.mac(key_id, b"securebox/oob/destination/v1\x00" + _normal(channel, destination))
+    return f"{key_id}.{digest.hex()[:40]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from securebox_auth.clock import FixedClock
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.factor_service import FactorService
+from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import Principal
 from securebox_auth.keys import StaticKeyring
@@ -26,6 +27,10 @@ from securebox_auth.stores.sql.store import SqlStore
 FROZEN: Final = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 #: Never blocks within a test: every failure is counted, none refused.
 RULES: Final = LockoutRules(max_failures=100)
+#: The relying party of the passkey rounds (the software authenticator's defaults).
+RP: Final = RelyingParty(
+    id="bank.example", name="Bank", origins=frozenset({"https://bank.example"})
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +52,7 @@ def issuer(setup: Setup) -> SoftwareIssuerKeys:
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One contended submission: ``kind`` is ``totp``, ``oob`` or ``cap``."""
+    """One contended submission: ``kind`` is ``totp``, ``oob``, ``cap`` or ``passkey``."""
 
     kind: str
     round: int
@@ -64,6 +69,7 @@ def race(setup: Setup, worker: int, tasks: list[Task], barrier: Barrier, results
         lockout_rules=RULES,
         hasher=hasher(setup),
         issuer=issuer(setup),
+        relying_party=RP,
     )
     try:
         for task in tasks:
@@ -87,6 +93,9 @@ def _run(service: FactorService, task: Task) -> str:
         elif task.kind == "cap":
             card_id, challenge_id, code = task.args
             result = service.verify_cap(principal, card_id, code, challenge_id=challenge_id)
+        elif task.kind == "passkey":
+            ceremony_id, response = task.args
+            result = service.finish_passkey(principal, ceremony_id, response)
         else:  # pragma: no cover
             raise AssertionError(task.kind)
     except ConcurrentUpdate:  # many lost races in a row: nothing changed, as a refusal

@@ -9,6 +9,8 @@ released together by a barrier and submit the same code, on SQLite and on Postgr
   consumed;
 * the same CAP Respond code for the same stored challenge and card: exactly one is accepted,
   the card's counter and the challenge move once;
+* the same passkey assertion for the same ceremony (begun through the store): exactly one is
+  accepted, the ceremony is consumed and the passkey's signature counter stored once;
 
 and every other submission is counted as a failure on the principal's lockout state.
 """
@@ -29,17 +31,20 @@ from securebox_auth.audit import verify_chain
 from securebox_auth.cards.cardfile import demo_card, luhn_pan
 from securebox_auth.cards.reader import CapReader
 from securebox_auth.cards.softcard import SoftEmvCard
+from securebox_auth.clock import FixedClock
 from securebox_auth.emv.profiles import TerminalInput, get_profile
 from securebox_auth.factor_service import DEFAULT_ITEM, FactorService
 from securebox_auth.factors.cap import CardParameters, enrol_card, issue_challenge
 from securebox_auth.factors.oob import Channel, OobRules, SendLog, issue_oob
 from securebox_auth.factors.totp import TotpCredential, code_at
+from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
 from securebox_auth.identity import Principal
 from securebox_auth.keys import StaticKeyring
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import PutAccount
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
+from securebox_auth.testing.authenticator import SoftAuthenticator
 from tests.stores.sql import factor_workers as fw
 
 WORKERS: Final = 8
@@ -51,7 +56,7 @@ SECRET: Final = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def _principal(kind: str, r: int) -> Principal:
-    return Principal.parse(CLIENT, f"{ {'totp': 1, 'oob': 3}[kind] }{r:02d}")
+    return Principal.parse(CLIENT, f"{ {'totp': 1, 'oob': 3, 'passkey': 5}[kind] }{r:02d}")
 
 
 def _cap_card(setup: fw.Setup, service: FactorService) -> tuple[CapReader, str]:
@@ -86,14 +91,34 @@ def _cap_card(setup: fw.Setup, service: FactorService) -> tuple[CapReader, str]:
     return CapReader(SoftEmvCard(state), get_profile(profile)), record.card_id
 
 
-def _prepare(setup: fw.Setup, store: SqlStore) -> list[fw.Task]:
-    service = FactorService(store, hasher=fw.hasher(setup))
-    principals = [CAP_USER] + [_principal(k, r) for k in ("totp", "oob") for r in range(ROUNDS)]
+def _passkey(service: FactorService, principal: Principal) -> SoftAuthenticator:
+    """A software authenticator whose passkey is registered and stored for ``principal``."""
+    auth = SoftAuthenticator()
+    options, ceremony, owned = begin_registration(
+        fw.RP, principal, None, now=fw.FROZEN, user_name=principal.key, display_name="User"
+    )
+    registered = finish_registration(
+        fw.RP, ceremony, owned, principal, auth.create(options), now=fw.FROZEN
+    )
+    assert registered.passkeys is not None
+    document = fc.passkeys_to_dict(registered.passkeys)
+    service.put_state(principal, fc.PASSKEYS, DEFAULT_ITEM, document)
+    return auth
+
+
+def _prepare(setup: fw.Setup, store: SqlStore) -> tuple[list[fw.Task], dict[int, int]]:
+    """The tasks, and the signature counter each round's assertion carries."""
+    service = FactorService(
+        store, clock=FixedClock(fw.FROZEN), hasher=fw.hasher(setup), relying_party=fw.RP
+    )
+    kinds = ("totp", "oob", "passkey")
+    principals = [CAP_USER] + [_principal(k, r) for k in kinds for r in range(ROUNDS)]
     store.commit([PutAccount(p, 0, Account(p, Role.USER, fw.FROZEN)) for p in principals], [])
     reader, card_id = _cap_card(setup, service)
     credential = TotpCredential(SECRET, fw.FROZEN, confirmed_at=fw.FROZEN)
     totp_code = code_at(credential, fw.FROZEN)
     tasks = []
+    counters = {}
     for r in range(ROUNDS):
         totp_user, oob_user = _principal("totp", r), _principal("oob", r)
         service.put_state(totp_user, fc.TOTP, DEFAULT_ITEM, fc.totp_to_dict(credential))
@@ -132,7 +157,17 @@ def _prepare(setup: fw.Setup, store: SqlStore) -> list[fw.Task]:
             ),
             fw.Task("cap", r, (CLIENT, CAP_USER.user_number.value), (card_id, f"c{r}", cap_code)),
         ]
-    return tasks
+        passkey_user = _principal("passkey", r)
+        auth = _passkey(service, passkey_user)
+        options, ceremony = service.begin_passkey_authentication(passkey_user)
+        assertion = auth.get(options)
+        counters[r] = auth.counter
+        tasks.append(
+            fw.Task(
+                "passkey", r, (CLIENT, passkey_user.user_number.value), (ceremony.id, assertion)
+            )
+        )
+    return tasks, counters
 
 
 def _stored_card(store: SqlStore) -> dict[str, Any]:
@@ -179,7 +214,7 @@ def test_a_factor_code_is_accepted_once_by_eight_processes(database_url: str) ->
     engine = create_engine(database_url)
     try:
         store = SqlStore(engine, audit_key=setup.audit_key)
-        tasks = _prepare(setup, store)
+        tasks, counters = _prepare(setup, store)
         outcomes: dict[tuple[str, int], dict[int, str]] = {}
         for kind, round_, worker, outcome in _race(setup, tasks):
             outcomes.setdefault((kind, round_), {})[worker] = outcome
@@ -188,7 +223,7 @@ def test_a_factor_code_is_accepted_once_by_eight_processes(database_url: str) ->
             (s.event.action, s.event.subject) for s in audit if s.event.outcome == "success"
         )
         for r in range(ROUNDS):
-            for kind in ("totp", "oob", "cap"):
+            for kind in ("totp", "oob", "cap", "passkey"):
                 counted = Counter(outcomes[(kind, r)].values())
                 assert counted["accepted"] == 1, (kind, r, counted)
                 assert counted["rejected"] + counted["gave_up"] == WORKERS - 1, (kind, r)
@@ -206,6 +241,18 @@ def test_a_factor_code_is_accepted_once_by_eight_processes(database_url: str) ->
             cap = store.get_factor_state(CAP_USER, fc.CAP_CHALLENGE, f"c{r}")
             assert cap is not None
             assert fc.cap_challenge_from_dict(cap.value).used_at is not None
+            passkey_user = _principal("passkey", r)
+            assert successes[("login.passkey", passkey_user.key)] == 1
+            rejected = Counter(outcomes[("passkey", r)].values())["rejected"]
+            assert store.get_lockout(passkey_user).value.failures == rejected
+            ceremonies = store.factor_states(passkey_user, fc.WEBAUTHN_CEREMONY)
+            assert len(ceremonies) == 1
+            assert fc.ceremony_from_dict(ceremonies[0][1].value).consumed_at is not None
+            stored_keys = store.get_factor_state(passkey_user, fc.PASSKEYS, DEFAULT_ITEM)
+            assert stored_keys is not None
+            (passkey,) = fc.passkeys_from_dict(stored_keys.value).passkeys
+            assert passkey.sign_count == counters[r]
+            assert passkey.suspended_at is None
         assert successes[("cap.respond", CAP_USER.key)] == ROUNDS
         card = fc.cap_card_from_dict(_stored_card(store))
         assert card.last_used_at is not None
