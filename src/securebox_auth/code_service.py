@@ -37,7 +37,7 @@ from securebox_auth.factors.code import (
     verify_code,
 )
 from securebox_auth.factors.code_strength import CodeRules, validate_code_syntax
-from securebox_auth.hashing import CodeHasher
+from securebox_auth.hashing import CodeHasher, OnceHasher
 from securebox_auth.identity import (
     DEFAULT_CLIENT_ID_FORMAT,
     DEFAULT_USER_NUMBER_FORMAT,
@@ -90,34 +90,6 @@ class ChangeResult:
     @property
     def changed(self) -> bool:
         return self.outcome is ChangeOutcome.CHANGED
-
-
-class _OnceHasher:
-    """Remembers argon2 answers within one call, so a retry after a lost race costs no
-    second verification. Only the verification answers are cached, never codes."""
-
-    def __init__(self, inner: CodeHasher) -> None:
-        self._inner = inner
-        self._answers: dict[tuple[str, str], bool] = {}
-        self._dummy_done = False
-
-    def hash(self, principal: Principal, code: str) -> str:
-        return self._inner.hash(principal, code)
-
-    def verify(self, stored: str, principal: Principal, code: str) -> bool:
-        key = (stored, code)
-        if key not in self._answers:
-            self._answers[key] = self._inner.verify(stored, principal, code)
-        return self._answers[key]
-
-    def verify_dummy(self, principal: Principal, code: str) -> bool:
-        if not self._dummy_done:
-            self._inner.verify_dummy(principal, code)
-            self._dummy_done = True
-        return False
-
-    def needs_rehash(self, stored: str) -> bool:
-        return self._inner.needs_rehash(stored)
 
 
 class ConfidentialCodeService:
@@ -191,7 +163,7 @@ class ConfidentialCodeService:
     def login(self, client_id: object, user_number: object, code: object) -> LoginResult:
         principal = self.parse_principal(client_id, user_number)
         typed = validate_code_syntax(code)
-        hasher = _OnceHasher(self.hasher)
+        hasher = OnceHasher(self.hasher)
         for _ in range(_MAX_ATTEMPTS):
             now = self.clock.now()
             lockout, stored, guards = self._read(principal)
@@ -233,7 +205,7 @@ class ConfidentialCodeService:
         principal = self.parse_principal(client_id, user_number)
         current = validate_code_syntax(current_code)
         new = validate_code_syntax(new_code)
-        hasher = _OnceHasher(self.hasher)
+        hasher = OnceHasher(self.hasher)
         for _ in range(_MAX_ATTEMPTS):
             now = self.clock.now()
             lockout, stored, guards = self._read(principal)

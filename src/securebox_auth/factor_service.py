@@ -48,7 +48,7 @@ from securebox_auth.factors.recovery import RecoveryCodeRules, verify_recovery_c
 from securebox_auth.factors.totp import TotpRules, confirm_totp, verify_totp
 from securebox_auth.factors.webauthn import begin_authentication, finish_authentication
 from securebox_auth.gateways import Gateway
-from securebox_auth.hashing import CodeHasher
+from securebox_auth.hashing import CodeHasher, OnceHasher
 from securebox_auth.identity import Principal
 from securebox_auth.keys import KeyProvider
 from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
@@ -95,34 +95,6 @@ class FactorResult:
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.ACCEPTED
-
-
-class _OnceHasher:
-    """Remembers argon2 answers within one call, so a retry after a lost race costs no
-    second verification. Only the answers are cached, never codes."""
-
-    def __init__(self, inner: CodeHasher) -> None:
-        self._inner = inner
-        self._answers: dict[tuple[str, str], bool] = {}
-        self._dummy_done = False
-
-    def hash(self, principal: Principal, code: str) -> str:
-        return self._inner.hash(principal, code)
-
-    def verify(self, stored: str, principal: Principal, code: str) -> bool:
-        key = (stored, code)
-        if key not in self._answers:
-            self._answers[key] = self._inner.verify(stored, principal, code)
-        return self._answers[key]
-
-    def verify_dummy(self, principal: Principal, code: str) -> bool:
-        if not self._dummy_done:
-            self._inner.verify_dummy(principal, code)
-            self._dummy_done = True
-        return False
-
-    def needs_rehash(self, stored: str) -> bool:
-        return self._inner.needs_rehash(stored)
 
 
 @dataclass(slots=True)
@@ -449,7 +421,7 @@ class FactorService:
     ) -> FactorResult:
         """One attempt with a received code: the challenge is consumed (or its wrong
         tries counted) in the same commit as the lockout."""
-        hasher = _OnceHasher(self._need(self.hasher, "hasher"))
+        hasher = OnceHasher(self._need(self.hasher, "hasher"))
         key = (fc.OOB, challenge_id)
 
         def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
@@ -546,7 +518,7 @@ class FactorService:
         self, principal: Principal, code: object, *, path: str = "recovery"
     ) -> FactorResult:
         """One recovery code; a matching code is used up under compare-and-swap."""
-        hasher = _OnceHasher(self._need(self.hasher, "hasher"))
+        hasher = OnceHasher(self._need(self.hasher, "hasher"))
         keys = self._need(self.keys, "keys")
         key = (fc.RECOVERY, DEFAULT_ITEM)
 

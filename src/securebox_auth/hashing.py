@@ -31,6 +31,7 @@ __all__ = [
     "Argon2CodeHasher",
     "Argon2Parameters",
     "CodeHasher",
+    "OnceHasher",
 ]
 
 _PREFIX: Final = "sbx1"
@@ -147,3 +148,33 @@ class Argon2CodeHasher:
             return key_id != self._pepper.current_key_id or self._ph.check_needs_rehash(encoded)
         except InvalidHashError:
             raise ConfigurationError("a stored code hash is corrupt") from None
+
+
+class OnceHasher:
+    """Remembers the argon2 answers of one service call, so that a retry after a lost
+    compare-and-swap race costs no second verification (the answer cannot change unless the
+    stored hash did, and then the key differs). Only answers are cached, never codes; make
+    one per call and drop it afterwards."""
+
+    def __init__(self, inner: CodeHasher) -> None:
+        self._inner = inner
+        self._answers: dict[tuple[str, str], bool] = {}
+        self._dummy_done = False
+
+    def hash(self, principal: Principal, code: str) -> str:
+        return self._inner.hash(principal, code)
+
+    def verify(self, stored: str, principal: Principal, code: str) -> bool:
+        key = (stored, code)
+        if key not in self._answers:
+            self._answers[key] = self._inner.verify(stored, principal, code)
+        return self._answers[key]
+
+    def verify_dummy(self, principal: Principal, code: str) -> bool:
+        if not self._dummy_done:
+            self._inner.verify_dummy(principal, code)
+            self._dummy_done = True
+        return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        return self._inner.needs_rehash(stored)
