@@ -22,9 +22,10 @@ too (:meth:`FactorService.last_sca`, :meth:`FactorService.renewal_change`), for
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal, TypeVar
 
 from securebox_auth.attempts import blocked_refusal, register_failure
@@ -33,6 +34,13 @@ from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.emv.issuer import IssuerKeyProvider
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
 from securebox_auth.factors.cap import CapRequest, CapRules, verify_cap
+from securebox_auth.factors.certificate import (
+    CertChallenge,
+    Revocation,
+    new_nonce,
+    verify_cert_challenge,
+)
+from securebox_auth.factors.certificate import issue_cert_challenge as issue_cert_core
 from securebox_auth.factors.oob import (
     Channel,
     IssueResult,
@@ -47,11 +55,13 @@ from securebox_auth.factors.passkeys import Ceremony, RelyingParty
 from securebox_auth.factors.recovery import RecoveryCodeRules, verify_recovery_code
 from securebox_auth.factors.totp import TotpRules, confirm_totp, verify_totp
 from securebox_auth.factors.webauthn import begin_authentication, finish_authentication
+from securebox_auth.factors.x509_trust import TrustSettings
 from securebox_auth.gateways import Gateway
 from securebox_auth.hashing import CodeHasher, OnceHasher
 from securebox_auth.identity import Principal
 from securebox_auth.keys import KeyProvider
 from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
+from securebox_auth.methods import CERTIFICATE as CERTIFICATE_METHOD
 from securebox_auth.methods import TOTP as TOTP_METHOD
 from securebox_auth.methods import AuthMethod
 from securebox_auth.stores import factor_codecs as fc
@@ -132,7 +142,8 @@ def _decode(document: Document | None, decode: Callable[[Document], R]) -> R | N
 
 
 class FactorService:
-    """TOTP, out-of-band codes, CAP codes, recovery codes and passkey assertions on a store.
+    """TOTP, out-of-band codes, CAP codes, recovery codes, passkey assertions and
+    certificate challenge signatures on a store.
 
     Only the dependencies of the factors used need be given: ``hasher`` for out-of-band
     and recovery codes, ``keys`` for recovery codes, ``issuer`` for CAP, ``relying_party``
@@ -623,6 +634,93 @@ class FactorService:
             ]
             if passkeys is not None and verdict.passkeys is not None:
                 writes.append((*keys[1], fc.passkeys_to_dict(verdict.passkeys)))
+            result = self._result(
+                verdict.outcome, principal, now, verdict.reason, verdict.lockout,
+                verdict.alert, verdict.method, digest=digest if verdict.ok else None,
+            )  # fmt: skip
+            return read.changes(verdict.lockout, writes), verdict.events, result
+
+        return self._run(attempt)
+
+    # -- certificates -------------------------------------------------------------------------
+
+    def issue_cert_challenge(
+        self,
+        principal: Principal,
+        *,
+        purpose: str,
+        audience: str,
+        digest: str | None = None,
+        lifetime: timedelta = timedelta(minutes=2),
+        challenge_id: str | None = None,
+    ) -> CertChallenge:
+        """A single-use challenge for the principal's token to sign, stored (version 0,
+        kind ``cert_challenge``) under its id for :meth:`verify_certificate`. The nonce (and,
+        unless given, the id) are drawn here; the challenge is the same whether or not the
+        principal has a certificate."""
+        chosen = challenge_id or secrets.token_urlsafe(16)
+        nonce = new_nonce()
+
+        def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], CertChallenge]:
+            challenge, event = issue_cert_core(
+                principal,
+                challenge_id=chosen,
+                nonce=nonce,
+                purpose=purpose,
+                audience=audience,
+                now=now,
+                lifetime=lifetime,
+                digest=digest,
+            )
+            document = fc.cert_challenge_to_dict(challenge)
+            change = PutFactorState(principal, fc.CERT_CHALLENGE, chosen, 0, document)
+            return [change], (event,), challenge
+
+        return self._run(attempt)
+
+    def verify_certificate(
+        self,
+        principal: Principal,
+        challenge_id: str,
+        signature: bytes,
+        *,
+        trust: TrustSettings,
+        revocation: Revocation,
+        purpose: str,
+        audience: str,
+        digest: str | None = None,
+        path: str = "login",
+        method: AuthMethod = CERTIFICATE_METHOD,
+    ) -> FactorResult:
+        """Check a signature over a stored challenge with the enrolled certificate (kind
+        ``certificate``, item :data:`DEFAULT_ITEM`). ``trust`` and ``revocation`` are the
+        caller's (never stored). The challenge comes back consumed, whatever the result, and
+        is stored in the same commit as the lockout, so a signature is accepted once."""
+        keys = [(fc.CERT_CHALLENGE, challenge_id), (fc.CERTIFICATE, DEFAULT_ITEM)]
+
+        def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
+            read = self._read(principal, keys)
+            challenge = _decode(read.doc(*keys[0]), fc.cert_challenge_from_dict)
+            credential = _decode(read.doc(*keys[1]), fc.cert_credential_from_dict)
+            verdict = verify_cert_challenge(
+                credential,
+                challenge,
+                read.lockout.value,
+                principal,
+                signature,
+                purpose=purpose,
+                audience=audience,
+                digest=digest,
+                trust=trust,
+                revocation=revocation,
+                now=now,
+                lockout_rules=self.lockout_rules,
+                path=path,
+                method=method,
+            )
+            writes: list[tuple[str, str, Document | None]] = []
+            if challenge is not None and verdict.challenge is not None:
+                writes.append((*keys[0], fc.cert_challenge_to_dict(verdict.challenge)))
             result = self._result(
                 verdict.outcome, principal, now, verdict.reason, verdict.lockout,
                 verdict.alert, verdict.method, digest=digest if verdict.ok else None,

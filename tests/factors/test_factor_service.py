@@ -4,18 +4,21 @@ verifier and committed with the lockout and the audit events in one compare-and-
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from securebox_auth.accounts import Account, AccountStatus, Role
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import FixedClock
 from securebox_auth.emv.profiles import TerminalInput
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
-from securebox_auth.factor_service import DEFAULT_ITEM, FactorService
+from securebox_auth.factor_service import DEFAULT_ITEM, FactorResult, FactorService
 from securebox_auth.factors.cap import CapRequest, issue_challenge
+from securebox_auth.factors.certificate import CertChallenge, Revocation, enrol_certificate
 from securebox_auth.factors.oob import Channel, OobRules, SendLog, issue_oob
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.passkeys import RelyingParty
@@ -23,6 +26,7 @@ from securebox_auth.factors.recovery import generate_recovery_codes
 from securebox_auth.factors.totp import TotpCredential, code_at
 from securebox_auth.factors.webauthn import begin_authentication
 from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
+from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
 from securebox_auth.hashing import Argon2CodeHasher
 from securebox_auth.identity import Principal
 from securebox_auth.keys import StaticKeyring
@@ -30,6 +34,7 @@ from securebox_auth.lockout import LockoutRules
 from securebox_auth.methods import (
     CAP_IDENTIFY,
     CAP_RESPOND,
+    CERTIFICATE,
     PASSKEY_UV,
     RECOVERY_CODE,
     SMS_OTP,
@@ -39,6 +44,7 @@ from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change, PutAccount, PutFactorState
 from securebox_auth.testing.authenticator import SoftAuthenticator
+from securebox_auth.testing.pki import Issued, TestPki
 from tests.cards.capworld import make_world
 from tests.support import NOW, CountingPasswordHasher
 
@@ -331,3 +337,136 @@ def test_a_passkey_assertion_consumes_its_ceremony_once() -> None:
     assert service.finish_passkey(P, ceremony.id, response).reason == "ceremony_already_used"
     assert service.finish_passkey(P, "nope", response).reason == "no_ceremony"
     assert store.get_lockout(P).value.failures == 2
+
+
+# -- certificates ------------------------------------------------------------------------------
+
+AUD = "https://portal.example.test"
+
+
+@dataclass(frozen=True)
+class CertWorld:
+    store: MemoryStore
+    service: FactorService
+    issued: Issued
+    trust: TrustSettings
+    revocation: Revocation
+
+    def sign(self, challenge: CertChallenge) -> bytes:
+        assert isinstance(self.issued.key, ec.EllipticCurvePrivateKey)
+        return self.issued.key.sign(challenge.payload(), ec.ECDSA(hashes.SHA256()))
+
+    def verify(self, principal: Principal, challenge_id: str, signature: bytes) -> FactorResult:
+        return self.service.verify_certificate(
+            principal, challenge_id, signature, trust=self.trust, revocation=self.revocation,
+            purpose="login", audience=AUD,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cert_pki() -> TestPki:
+    return TestPki(NOW)
+
+
+@pytest.fixture
+def cert(cert_pki: TestPki) -> CertWorld:
+    """P has an enrolled certificate (stored through the service); OTHER has none."""
+    pki = cert_pki
+    crls = add_crl(CrlCache(), pki.crl(), pki.intermediate.cert, now=NOW)
+    crls = add_crl(crls, pki.crl(issuer=pki.root), pki.root.cert, now=NOW)
+    trust, revocation = TrustSettings(anchors=(pki.root.cert,)), Revocation(crls=crls)
+    issued = pki.issue("alice")
+    credential, event = enrol_certificate(
+        P, issued.pem, intermediates=[pki.intermediate.pem], trust=trust,
+        revocation=revocation, now=NOW,
+    )  # fmt: skip
+    store = _store(P, OTHER)
+    service = FactorService(store, clock=FixedClock(NOW + timedelta(seconds=5)))
+    document = fc.cert_credential_to_dict(credential)
+    service.put_state(P, fc.CERTIFICATE, DEFAULT_ITEM, document, (event,))
+    return CertWorld(store, service, issued, trust, revocation)
+
+
+def test_a_certificate_challenge_is_signed_once(cert: CertWorld) -> None:
+    store = cert.store
+    challenge = cert.service.issue_cert_challenge(P, purpose="login", audience=AUD)
+    stored = store.get_factor_state(P, fc.CERT_CHALLENGE, challenge.challenge_id)
+    assert stored is not None
+    assert stored.version == 1
+    assert fc.cert_challenge_from_dict(stored.value) == challenge
+    signature = cert.sign(challenge)
+    first = cert.verify(P, challenge.challenge_id, signature)
+    assert first.ok
+    assert first.method is CERTIFICATE
+    spent = store.get_factor_state(P, fc.CERT_CHALLENGE, challenge.challenge_id)
+    assert spent is not None
+    assert spent.version == 2
+    assert fc.cert_challenge_from_dict(spent.value).used_at == NOW + timedelta(seconds=5)
+    replayed = cert.verify(P, challenge.challenge_id, signature)
+    assert replayed.outcome is Outcome.REJECTED
+    assert replayed.reason == "challenge_used"
+    assert store.get_lockout(P).value.failures == 1
+    actions = [(s.event.action, s.event.outcome) for s in store.audit_log()]
+    assert actions == [
+        ("certificate.enrol", "success"),
+        ("certificate.challenge", "issued"),
+        ("login.certificate", "success"),
+        ("login.certificate", "failure"),
+    ]
+
+
+def test_a_certificate_challenge_of_another_user_is_refused(cert: CertWorld) -> None:
+    challenge = cert.service.issue_cert_challenge(P, purpose="login", audience=AUD)
+    signature = cert.sign(challenge)
+    # OTHER has no certificate and the challenge is stored under P: unknown to OTHER
+    wrong = cert.verify(OTHER, challenge.challenge_id, signature)
+    assert wrong.outcome is Outcome.REJECTED
+    assert wrong.reason == "no_challenge"
+    assert cert.store.get_lockout(OTHER).value.failures == 1
+    assert cert.store.get_factor_state(OTHER, fc.CERT_CHALLENGE, challenge.challenge_id) is None
+    # OTHER's own challenge signed by P's key: OTHER has no enrolled certificate
+    theirs = cert.service.issue_cert_challenge(OTHER, purpose="login", audience=AUD)
+    assert cert.verify(OTHER, theirs.challenge_id, cert.sign(theirs)).reason == "not_enrolled"
+    assert cert.store.get_lockout(OTHER).value.failures == 2
+    # P's challenge is untouched and still works for P
+    assert cert.verify(P, challenge.challenge_id, signature).ok
+
+
+def test_certificate_failures_are_counted_and_consume_the_challenge(cert: CertWorld) -> None:
+    rules = LockoutRules()
+    service = FactorService(
+        cert.store, clock=FixedClock(NOW + timedelta(seconds=5)), lockout_rules=rules
+    )
+    cert = replace(cert, service=service)
+    challenge = service.issue_cert_challenge(P, purpose="login", audience=AUD)
+    other = service.issue_cert_challenge(P, purpose="login", audience=AUD)
+    bad = cert.verify(P, challenge.challenge_id, cert.sign(other))
+    assert bad.reason == "bad_signature"
+    spent = cert.store.get_factor_state(P, fc.CERT_CHALLENGE, challenge.challenge_id)
+    assert spent is not None
+    assert fc.cert_challenge_from_dict(spent.value).used_at is not None
+    assert cert.verify(P, challenge.challenge_id, cert.sign(challenge)).reason == "challenge_used"
+    assert cert.verify(P, "nope", cert.sign(other)).reason == "no_challenge"
+    assert cert.store.get_lockout(P).value.failures == 3
+    assert cert.verify(P, other.challenge_id, cert.sign(other)).ok
+    assert cert.store.get_lockout(P).value.failures == 0
+
+
+def test_a_certificate_lost_race_is_retried_from_a_fresh_read(cert: CertWorld) -> None:
+    store = RacingStore()
+    store.commit([PutAccount(P, 0, Account(P, Role.USER, NOW))], [])
+    enrolled = cert.store.get_factor_state(P, fc.CERTIFICATE, DEFAULT_ITEM)
+    assert enrolled is not None
+    service = FactorService(store, clock=FixedClock(NOW + timedelta(seconds=5)))
+    service.put_state(P, fc.CERTIFICATE, DEFAULT_ITEM, enrolled.value)
+    racing = replace(cert, store=store, service=service)
+    challenge = service.issue_cert_challenge(P, purpose="login", audience=AUD)
+    signature = racing.sign(challenge)
+    winner: list[bool] = []
+    store.before.append(
+        lambda: winner.append(racing.verify(P, challenge.challenge_id, signature).ok)
+    )
+    loser = racing.verify(P, challenge.challenge_id, signature)
+    assert winner == [True]
+    assert loser.reason == "challenge_used"
+    assert store.get_lockout(P).value.failures == 1

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.cap_card import CapCard
 from securebox_auth.factors.cap_request import CapChallenge
+from securebox_auth.factors.certificate import CertChallenge, CertCredential
 from securebox_auth.factors.oob import Channel, OobChallenge, SendLog
 from securebox_auth.factors.passkeys import Ceremony, CeremonyKind, Passkey, PasskeySet
 from securebox_auth.factors.recovery import RecoveryCode, RecoverySet
@@ -24,11 +25,21 @@ from securebox_auth.factors.totp import TotpCredential
 from securebox_auth.identity import Principal
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore, PutFactorState, Versioned
+from securebox_auth.testing.pki import TestPki
 from tests.cards.capworld import make_world
 
 T = TypeVar("T")
 ALICE = Principal.parse("123456789", "01")
 _CARD = make_world().record
+_PKI = TestPki(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+_LEAVES = (_PKI.issue("alice").der, _PKI.issue("bob").der)
+_CERT_DOC = {
+    "v": 1,
+    "subject": "s",
+    "fingerprint": "f",
+    "intermediates": [],
+    "enrolled_at": "2026-03-02T09:30:00+00:00",
+}
 
 zones = st.sampled_from(
     [UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=5, minutes=30))]
@@ -132,6 +143,27 @@ cap_challenges = st.builds(
     expires_at=times,
     used_at=maybe_times,
 )
+cert_credentials = st.builds(
+    CertCredential,
+    subject=text,
+    fingerprint=text,
+    der=st.sampled_from(_LEAVES),
+    intermediates=st.sampled_from([(), (_PKI.intermediate.der,)]),
+    enrolled_at=times,
+)
+cert_challenges = st.builds(
+    CertChallenge,
+    challenge_id=text,
+    client_id=text,
+    user_number=text,
+    nonce=st.binary(min_size=32, max_size=32),
+    purpose=text,
+    digest=maybe_text,
+    audience=text,
+    issued_at=times,
+    expires_at=times,
+    used_at=maybe_times,
+)
 
 
 @given(totps)
@@ -175,6 +207,21 @@ def test_cap_challenges(value: CapChallenge) -> None:
     _round_trip(value, fc.cap_challenge_to_dict, fc.cap_challenge_from_dict)
 
 
+@given(cert_credentials)
+def test_certificate_credentials(value: CertCredential) -> None:
+    back = _round_trip(value, fc.cert_credential_to_dict, fc.cert_credential_from_dict)
+    assert back.certificate == value.certificate
+    assert back.chain == value.chain
+    document = fc.cert_credential_to_dict(value)
+    assert base64.b64decode(document["der"]) == value.der
+
+
+@given(cert_challenges)
+def test_certificate_challenges(value: CertChallenge) -> None:
+    back = _round_trip(value, fc.cert_challenge_to_dict, fc.cert_challenge_from_dict)
+    assert back.payload() == value.payload()
+
+
 @given(times)
 def test_the_renewal_clock(value: datetime) -> None:
     _round_trip(value, fc.renewal_to_dict, fc.renewal_from_dict)
@@ -191,6 +238,9 @@ def test_the_renewal_clock(value: datetime) -> None:
         (fc.cap_card_from_dict, {"v": 1, "card": {}}),
         (fc.renewal_from_dict, {"v": 1, "last_sca": 12}),
         (fc.recovery_from_dict, []),
+        (fc.cert_credential_from_dict, {**_CERT_DOC, "der": "not base64!"}),
+        (fc.cert_credential_from_dict, {**_CERT_DOC, "der": "AAAA"}),
+        (fc.cert_challenge_from_dict, {"v": 1, "nonce": "00"}),
     ],
 )
 def test_foreign_documents_are_refused(

@@ -4,12 +4,15 @@ protocols.PutFactorState` stores).
 Each ``*_to_dict`` turns a factor's frozen state value into a JSON object (strings, numbers,
 booleans, null, lists, objects) carrying a format number ``"v"``; each ``*_from_dict`` reads
 it back into a value equal to the one written (datetimes keep their instant and offset, bytes
-are hex). A document that is not one of ours raises :class:`~securebox_auth.errors.
-MalformedInput`. The factor kinds and items they are stored under are the constants below.
+are hex, certificate DER is base64). A document that is not one of ours raises
+:class:`~securebox_auth.errors.MalformedInput`. The factor kinds and items they are stored
+under are the constants below.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -17,6 +20,7 @@ from typing import Any, Final, TypeVar
 from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.cap_card import CapCard
 from securebox_auth.factors.cap_request import CapChallenge
+from securebox_auth.factors.certificate import CertChallenge, CertCredential
 from securebox_auth.factors.oob import Channel, OobChallenge, SendLog
 from securebox_auth.factors.passkeys import Ceremony, CeremonyKind, Passkey, PasskeySet
 from securebox_auth.factors.recovery import RecoveryCode, RecoverySet
@@ -25,6 +29,8 @@ from securebox_auth.factors.totp import TotpCredential
 __all__ = [
     "CAP_CARD",
     "CAP_CHALLENGE",
+    "CERTIFICATE",
+    "CERT_CHALLENGE",
     "FORMAT",
     "OOB",
     "OOB_SENDS",
@@ -39,6 +45,10 @@ __all__ = [
     "cap_challenge_to_dict",
     "ceremony_from_dict",
     "ceremony_to_dict",
+    "cert_challenge_from_dict",
+    "cert_challenge_to_dict",
+    "cert_credential_from_dict",
+    "cert_credential_to_dict",
     "oob_challenge_from_dict",
     "oob_challenge_to_dict",
     "passkeys_from_dict",
@@ -65,6 +75,8 @@ PASSKEYS: Final = "passkeys"  # item: "default" (the principal's PasskeySet)
 WEBAUTHN_CEREMONY: Final = "webauthn_ceremony"  # item: the ceremony id
 CAP_CARD: Final = "cap_card"  # item: the card id
 CAP_CHALLENGE: Final = "cap_challenge"  # item: the challenge id
+CERTIFICATE: Final = "certificate"  # item: "default" (the enrolled certificate)
+CERT_CHALLENGE: Final = "cert_challenge"  # item: the challenge id
 RENEWAL: Final = "renewal"  # item: the channel
 
 Doc = Mapping[str, Any]
@@ -95,6 +107,19 @@ def _hex_or_none(value: bytes | None) -> str | None:
 
 def _from_hex_or_none(text: object) -> bytes | None:
     return None if text is None else bytes.fromhex(str(text))
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _from_b64(text: object) -> bytes:
+    if not isinstance(text, str):
+        raise MalformedInput("stored DER is base64 text")
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise MalformedInput("stored DER is base64 text") from None
 
 
 def _read(what: str, doc: Doc, build: Callable[[Doc], T]) -> T:
@@ -352,6 +377,70 @@ def cap_challenge_from_dict(doc: Doc) -> CapChallenge:
             value=str(d["value"]),
             purpose=str(d["purpose"]),
             digest=None if d["digest"] is None else str(d["digest"]),
+            issued_at=_from_time(d["issued_at"]),
+            expires_at=_from_time(d["expires_at"]),
+            used_at=_from_time_or_none(d["used_at"]),
+        ),
+    )
+
+
+# -- certificates -----------------------------------------------------------------------------
+
+
+def cert_credential_to_dict(credential: CertCredential) -> dict[str, Any]:
+    """The enrolled certificate: its DER (and its intermediates') as base64."""
+    return {
+        "v": FORMAT,
+        "subject": credential.subject,
+        "fingerprint": credential.fingerprint,
+        "der": _b64(credential.der),
+        "intermediates": [_b64(d) for d in credential.intermediates],
+        "enrolled_at": _time(credential.enrolled_at),
+    }
+
+
+def cert_credential_from_dict(doc: Doc) -> CertCredential:
+    return _read(
+        "certificate",
+        doc,
+        lambda d: CertCredential(
+            subject=str(d["subject"]),
+            fingerprint=str(d["fingerprint"]),
+            der=_from_b64(d["der"]),
+            intermediates=tuple(_from_b64(i) for i in d["intermediates"]),
+            enrolled_at=_from_time(d["enrolled_at"]),
+        ),
+    )
+
+
+def cert_challenge_to_dict(challenge: CertChallenge) -> dict[str, Any]:
+    return {
+        "v": FORMAT,
+        "challenge_id": challenge.challenge_id,
+        "client_id": challenge.client_id,
+        "user_number": challenge.user_number,
+        "nonce": challenge.nonce.hex(),
+        "purpose": challenge.purpose,
+        "digest": challenge.digest,
+        "audience": challenge.audience,
+        "issued_at": _time(challenge.issued_at),
+        "expires_at": _time(challenge.expires_at),
+        "used_at": _time_or_none(challenge.used_at),
+    }
+
+
+def cert_challenge_from_dict(doc: Doc) -> CertChallenge:
+    return _read(
+        "certificate challenge",
+        doc,
+        lambda d: CertChallenge(
+            challenge_id=str(d["challenge_id"]),
+            client_id=str(d["client_id"]),
+            user_number=str(d["user_number"]),
+            nonce=bytes.fromhex(str(d["nonce"])),
+            purpose=str(d["purpose"]),
+            digest=None if d["digest"] is None else str(d["digest"]),
+            audience=str(d["audience"]),
             issued_at=_from_time(d["issued_at"]),
             expires_at=_from_time(d["expires_at"]),
             used_at=_from_time_or_none(d["used_at"]),

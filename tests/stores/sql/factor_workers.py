@@ -15,7 +15,9 @@ from securebox_auth.clock import FixedClock
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.factor_service import FactorService
+from securebox_auth.factors.certificate import Revocation
 from securebox_auth.factors.passkeys import RelyingParty
+from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl, load_certificate
 from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import Principal
 from securebox_auth.keys import StaticKeyring
@@ -27,6 +29,8 @@ from securebox_auth.stores.sql.store import SqlStore
 FROZEN: Final = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 #: Never blocks within a test: every failure is counted, none refused.
 RULES: Final = LockoutRules(max_failures=100)
+#: The audience of the certificate challenges.
+AUDIENCE: Final = "https://portal.example.test"
 #: The relying party of the passkey rounds (the software authenticator's defaults).
 RP: Final = RelyingParty(
     id="bank.example", name="Bank", origins=frozenset({"https://bank.example"})
@@ -40,6 +44,18 @@ class Setup:
     pepper: bytes
     imk: bytes
     wrap_key: bytes
+    #: The certificate rounds' trust anchor (DER) and CRLs (DER CRL, DER issuer): plain
+    #: bytes, from which each process builds its own TrustSettings and Revocation.
+    cert_root: bytes = b""
+    cert_crls: tuple[tuple[bytes, bytes], ...] = ()
+
+
+def cert_checks(setup: Setup) -> tuple[TrustSettings, Revocation]:
+    """The trust settings and revocation evidence a caller passes to verify_certificate."""
+    crls = CrlCache()
+    for crl, issuer in setup.cert_crls:
+        crls = add_crl(crls, crl, load_certificate(issuer), now=FROZEN)
+    return TrustSettings(anchors=(load_certificate(setup.cert_root),)), Revocation(crls=crls)
 
 
 def hasher(setup: Setup) -> Argon2CodeHasher:
@@ -52,7 +68,8 @@ def issuer(setup: Setup) -> SoftwareIssuerKeys:
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One contended submission: ``kind`` is ``totp``, ``oob``, ``cap`` or ``passkey``."""
+    """One contended submission: ``kind`` is ``totp``, ``oob``, ``cap``, ``passkey`` or
+    ``cert``."""
 
     kind: str
     round: int
@@ -71,15 +88,18 @@ def race(setup: Setup, worker: int, tasks: list[Task], barrier: Barrier, results
         issuer=issuer(setup),
         relying_party=RP,
     )
+    checks = cert_checks(setup) if setup.cert_root else None
     try:
         for task in tasks:
             barrier.wait(timeout=120)
-            results.put((task.kind, task.round, worker, _run(service, task)))
+            results.put((task.kind, task.round, worker, _run(service, task, checks)))
     finally:
         engine.dispose()
 
 
-def _run(service: FactorService, task: Task) -> str:
+def _run(
+    service: FactorService, task: Task, checks: tuple[TrustSettings, Revocation] | None
+) -> str:
     principal = Principal.parse(*task.principal)
     try:
         if task.kind == "totp":
@@ -96,6 +116,19 @@ def _run(service: FactorService, task: Task) -> str:
         elif task.kind == "passkey":
             ceremony_id, response = task.args
             result = service.finish_passkey(principal, ceremony_id, response)
+        elif task.kind == "cert":
+            assert checks is not None
+            challenge_id, signature = task.args
+            trust, revocation = checks
+            result = service.verify_certificate(
+                principal,
+                challenge_id,
+                signature,
+                trust=trust,
+                revocation=revocation,
+                purpose="login",
+                audience=AUDIENCE,
+            )
         else:  # pragma: no cover
             raise AssertionError(task.kind)
     except ConcurrentUpdate:  # many lost races in a row: nothing changed, as a refusal

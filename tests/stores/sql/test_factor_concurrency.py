@@ -11,6 +11,9 @@ released together by a barrier and submit the same code, on SQLite and on Postgr
   the card's counter and the challenge move once;
 * the same passkey assertion for the same ceremony (begun through the store): exactly one is
   accepted, the ceremony is consumed and the passkey's signature counter stored once;
+* the same signature over the same certificate challenge (issued through the store, the
+  enrolled certificate stored too; trust anchors and CRLs given by each process): exactly one
+  is accepted, the challenge is consumed;
 
 and every other submission is counted as a failure on the principal's lockout state.
 """
@@ -25,6 +28,8 @@ from datetime import timedelta
 from typing import Any, Final
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from securebox_auth.accounts import Account, Role
 from securebox_auth.audit import verify_chain
@@ -35,6 +40,7 @@ from securebox_auth.clock import FixedClock
 from securebox_auth.emv.profiles import TerminalInput, get_profile
 from securebox_auth.factor_service import DEFAULT_ITEM, FactorService
 from securebox_auth.factors.cap import CardParameters, enrol_card, issue_challenge
+from securebox_auth.factors.certificate import enrol_certificate
 from securebox_auth.factors.oob import Channel, OobRules, SendLog, issue_oob
 from securebox_auth.factors.totp import TotpCredential, code_at
 from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
@@ -45,10 +51,13 @@ from securebox_auth.stores.protocols import PutAccount
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 from securebox_auth.testing.authenticator import SoftAuthenticator
+from securebox_auth.testing.pki import TestPki
 from tests.stores.sql import factor_workers as fw
 
 WORKERS: Final = 8
 ROUNDS: Final = 12
+#: The certificate rounds (a principal each).
+CERT_ROUNDS: Final = 10
 CLIENT: Final = "444000111"
 CAP_USER: Final = Principal.parse(CLIENT, "99")
 PIN: Final = "2468"
@@ -56,7 +65,9 @@ SECRET: Final = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def _principal(kind: str, r: int) -> Principal:
-    return Principal.parse(CLIENT, f"{ {'totp': 1, 'oob': 3, 'passkey': 5}[kind] }{r:02d}")
+    return Principal.parse(
+        CLIENT, f"{ {'totp': 1, 'oob': 3, 'passkey': 5, 'cert': 7}[kind] }{r:02d}"
+    )
 
 
 def _cap_card(setup: fw.Setup, service: FactorService) -> tuple[CapReader, str]:
@@ -106,13 +117,42 @@ def _passkey(service: FactorService, principal: Principal) -> SoftAuthenticator:
     return auth
 
 
-def _prepare(setup: fw.Setup, store: SqlStore) -> tuple[list[fw.Task], dict[int, int]]:
+def _certificates(pki: TestPki, setup: fw.Setup, service: FactorService) -> list[fw.Task]:
+    """Per round: a principal with an enrolled certificate, a challenge issued through the
+    service, and its one signature (which every process submits)."""
+    trust, revocation = fw.cert_checks(setup)
+    tasks = []
+    for r in range(CERT_ROUNDS):
+        principal = _principal("cert", r)
+        issued = pki.issue(f"user-{r}")
+        credential, _ = enrol_certificate(
+            principal,
+            issued.der,
+            intermediates=[pki.intermediate.der],
+            trust=trust,
+            revocation=revocation,
+            now=fw.FROZEN,
+        )
+        document = fc.cert_credential_to_dict(credential)
+        service.put_state(principal, fc.CERTIFICATE, DEFAULT_ITEM, document)
+        challenge = service.issue_cert_challenge(principal, purpose="login", audience=fw.AUDIENCE)
+        assert isinstance(issued.key, ec.EllipticCurvePrivateKey)
+        signature = issued.key.sign(challenge.payload(), ec.ECDSA(hashes.SHA256()))
+        user = (CLIENT, principal.user_number.value)
+        tasks.append(fw.Task("cert", r, user, (challenge.challenge_id, signature)))
+    return tasks
+
+
+def _prepare(
+    setup: fw.Setup, store: SqlStore, pki: TestPki
+) -> tuple[list[fw.Task], dict[int, int]]:
     """The tasks, and the signature counter each round's assertion carries."""
     service = FactorService(
         store, clock=FixedClock(fw.FROZEN), hasher=fw.hasher(setup), relying_party=fw.RP
     )
     kinds = ("totp", "oob", "passkey")
     principals = [CAP_USER] + [_principal(k, r) for k in kinds for r in range(ROUNDS)]
+    principals += [_principal("cert", r) for r in range(CERT_ROUNDS)]
     store.commit([PutAccount(p, 0, Account(p, Role.USER, fw.FROZEN)) for p in principals], [])
     reader, card_id = _cap_card(setup, service)
     credential = TotpCredential(SECRET, fw.FROZEN, confirmed_at=fw.FROZEN)
@@ -167,6 +207,7 @@ def _prepare(setup: fw.Setup, store: SqlStore) -> tuple[list[fw.Task], dict[int,
                 "passkey", r, (CLIENT, passkey_user.user_number.value), (ceremony.id, assertion)
             )
         )
+    tasks += _certificates(pki, setup, service)
     return tasks, counters
 
 
@@ -204,17 +245,23 @@ def _race(setup: fw.Setup, tasks: list[fw.Task]) -> list[tuple[Any, ...]]:
 
 @pytest.mark.slow
 def test_a_factor_code_is_accepted_once_by_eight_processes(database_url: str) -> None:
+    pki = TestPki(fw.FROZEN)
     setup = fw.Setup(
         url=database_url,
         audit_key=secrets.token_bytes(32),
         pepper=secrets.token_bytes(32),
         imk=secrets.token_bytes(16),
         wrap_key=secrets.token_bytes(32),
+        cert_root=pki.root.der,
+        cert_crls=(
+            (pki.crl(), pki.intermediate.der),
+            (pki.crl(issuer=pki.root), pki.root.der),
+        ),
     )
     engine = create_engine(database_url)
     try:
         store = SqlStore(engine, audit_key=setup.audit_key)
-        tasks, counters = _prepare(setup, store)
+        tasks, counters = _prepare(setup, store, pki)
         outcomes: dict[tuple[str, int], dict[int, str]] = {}
         for kind, round_, worker, outcome in _race(setup, tasks):
             outcomes.setdefault((kind, round_), {})[worker] = outcome
@@ -253,6 +300,17 @@ def test_a_factor_code_is_accepted_once_by_eight_processes(database_url: str) ->
             (passkey,) = fc.passkeys_from_dict(stored_keys.value).passkeys
             assert passkey.sign_count == counters[r]
             assert passkey.suspended_at is None
+        for r in range(CERT_ROUNDS):
+            counted = Counter(outcomes[("cert", r)].values())
+            assert counted["accepted"] == 1, ("cert", r, counted)
+            assert counted["rejected"] + counted["gave_up"] == WORKERS - 1, ("cert", r)
+            cert_user = _principal("cert", r)
+            assert successes[("login.certificate", cert_user.key)] == 1
+            assert store.get_lockout(cert_user).value.failures == counted["rejected"]
+            (stored_challenge,) = store.factor_states(cert_user, fc.CERT_CHALLENGE)
+            spent = fc.cert_challenge_from_dict(stored_challenge[1].value)
+            assert spent.used_at is not None
+            assert stored_challenge[1].version == 2  # issued, then consumed once
         assert successes[("cap.respond", CAP_USER.key)] == ROUNDS
         card = fc.cap_card_from_dict(_stored_card(store))
         assert card.last_used_at is not None
