@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
+from stdnum import luhn
+from stdnum.fr import siren
+
 from securebox_auth.errors import ConfigurationError, InvalidIdentifier
 
 __all__ = [
@@ -200,18 +203,10 @@ class Principal:
 
 
 def luhn_valid(digits: str) -> bool:
-    """True when ``digits`` (ASCII digits only) passes the Luhn check."""
-    if not digits or not digits.isascii() or not digits.isdigit():
+    """True when ``digits`` (ASCII digits only) passes the Luhn check (``stdnum.luhn``)."""
+    if not isinstance(digits, str) or not digits or not digits.isascii() or not digits.isdigit():
         return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+    return bool(luhn.is_valid(digits))
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -231,7 +226,7 @@ class Siren:
             and self.value.isdigit()
         ):
             raise InvalidIdentifier("a SIREN is 9 digits")
-        if not luhn_valid(self.value):
+        if not siren.is_valid(self.value):
             raise InvalidIdentifier("this SIREN fails its check digit")
 
     # Explicit equality and hash on the text value: these types are set and dict keys on

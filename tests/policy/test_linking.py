@@ -69,6 +69,18 @@ def test_iban() -> None:
     assert iban_valid(IBAN_B)
     assert iban_valid(IBAN_C)
     assert not iban_valid("FR7630006000011234567890188")
+
+
+def test_iban_length_is_the_country_s() -> None:
+    # A German IBAN is 22 characters. Appending digits and recomputing the mod-97 check
+    # digits gives a string that passes mod 97 alone: the length rule must refuse it.
+    body = "370400440532013000" + "7"
+    check = 98 - int("".join(str(int(ch, 36)) for ch in body + "DE00")) % 97
+    long_de = f"DE{check:02d}{body}"
+    assert len(long_de) == 23
+    assert not iban_valid(long_de)
+    with pytest.raises(MalformedInput):
+        normalise_payee(long_de)
     assert normalise_payee(" fr76 3000 6000 0112 3456 7890 189 ") == f"IBAN:{IBAN_A}"
     assert normalise_payee(normalise_payee(IBAN_A)) == f"IBAN:{IBAN_A}"
     assert normalise_payee("acme-supplier/42") == "ID:ACME-SUPPLIER/42"

@@ -26,6 +26,7 @@ from securebox_auth.emv.issuer import IssuerKeyProvider
 from securebox_auth.emv.profiles import ReaderProfile, get_profile
 from securebox_auth.emv.tlv import DolEntry, parse_dol
 from securebox_auth.errors import ConfigurationError, MalformedInput
+from securebox_auth.identity import luhn_valid
 from securebox_auth.keys import KeyProvider
 
 __all__ = ["CapCard", "CardParameters", "PreparedCard", "enrol_card", "pan_digest"]
@@ -178,14 +179,6 @@ def pan_digest(keys: KeyProvider, pan: str) -> str:
     return f"{key_id}:{keys.mac(key_id, _PAN_DOMAIN + pan.encode()).hex()}"
 
 
-def _luhn_ok(pan: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(pan)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
 def enrol_card(
     *,
     card_id: str,
@@ -204,7 +197,7 @@ def enrol_card(
     the record keeps its last four digits. ``last_atc`` is the card's current ATC when it
     is known (``None`` for a new card: the window then starts at 0)."""
     now = require_aware(now)
-    if not isinstance(pan, str) or not _PAN.fullmatch(pan) or not _luhn_ok(pan):
+    if not isinstance(pan, str) or not _PAN.fullmatch(pan) or not luhn_valid(pan):
         raise MalformedInput("a PAN is 12-19 digits with a valid check digit")
     p = parameters
     card = CapCard(
