@@ -14,9 +14,26 @@ from dataclasses import dataclass
 
 import argon2
 
+from securebox_auth.errors import ConfigurationError
 from securebox_auth.hashing import Argon2Parameters
 
-__all__ = ["Measurement", "calibrate", "register"]
+__all__ = ["Measurement", "calibrate", "minimum_time_cost", "register"]
+
+#: OWASP Password Storage Cheat Sheet, argon2id: equivalent minimum settings, each a memory
+#: cost in KiB and the smallest time cost that goes with it (parallelism 1).
+_OWASP_MINIMUMS = ((47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5))
+
+
+def minimum_time_cost(memory_kib: int) -> int:
+    """The smallest time cost OWASP's table allows at ``memory_kib``; below its lowest
+    memory cost (7 MiB) no time cost is enough and :class:`ConfigurationError` is raised."""
+    for memory, time_cost in _OWASP_MINIMUMS:
+        if memory_kib >= memory:
+            return time_cost
+    raise ConfigurationError(
+        f"argon2id with {memory_kib} KiB is below the OWASP minimum of 7168 KiB (7 MiB); "
+        "use at least 19456 KiB (19 MiB)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +61,14 @@ def _measure(parameters: Argon2Parameters, rounds: int) -> Measurement:
 def calibrate(
     target_ms: float, memory_kib: int = 19456, rounds: int = 7, max_time_cost: int = 12
 ) -> tuple[list[Measurement], Argon2Parameters]:
-    """Measure time costs 2.. at ``memory_kib`` and return the largest within ``target_ms``
-    (never below OWASP's minimum t=2 at 19 MiB)."""
+    """Measure time costs from OWASP's minimum for ``memory_kib`` upwards and return the
+    largest within ``target_ms`` (never below that minimum; memory under 7 MiB is refused)."""
+    floor = minimum_time_cost(memory_kib)
+    if rounds < 1 or target_ms <= 0:
+        raise ConfigurationError("rounds must be at least 1 and the target positive")
     measurements: list[Measurement] = []
-    chosen = Argon2Parameters(time_cost=2, memory_cost_kib=memory_kib, parallelism=1)
-    for time_cost in range(2, max_time_cost + 1):
+    chosen = Argon2Parameters(time_cost=floor, memory_cost_kib=memory_kib, parallelism=1)
+    for time_cost in range(floor, max(floor, max_time_cost) + 1):
         params = Argon2Parameters(time_cost=time_cost, memory_cost_kib=memory_kib, parallelism=1)
         result = _measure(params, rounds)
         measurements.append(result)

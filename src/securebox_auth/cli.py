@@ -1,5 +1,10 @@
 """The ``securebox`` command.
 
+Exit codes, the same for every sub-command: **0** done (or the check passed); **1** the
+answer is "no": a code or card was rejected, a policy has findings, a schema differs;
+**2** usage or environment error: a wrong argument, a missing service or extra, a file
+that does not parse (the message on standard error says which).
+
 Sub-commands are registered by small modules (``register(subparsers)``) so each concept keeps
 its own command code: ``demo`` (:mod:`securebox_auth.demo`), ``argon2``
 (:mod:`securebox_auth.calibrate`), and later ``policy`` and ``db``.
@@ -15,7 +20,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from securebox_auth.errors import SecureboxError
 
-__all__ = ["main"]
+__all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
 
 # (module, description): each module defines ``register(subparsers) -> None`` and sets
 # ``handler`` defaults on its parsers: ``handler(args) -> int``.
@@ -56,13 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help()
-        return 0
+        parser.print_help(sys.stderr)
+        print("securebox: error: name a command", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return handler(args)
     except SecureboxError as exc:
         print(f"securebox: error: {exc} ({exc.code})", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

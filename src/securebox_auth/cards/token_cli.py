@@ -99,7 +99,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     token = subparsers.add_parser("token", help="sign certificate challenges with a PKCS#11 token")
-    commands = token.add_subparsers(title="token commands", metavar="COMMAND")
+    commands = token.add_subparsers(title="token commands", metavar="COMMAND", required=True)
     cert = commands.add_parser("certificate", help="print the token's certificate (PEM)")
     _common(cert)
     cert.set_defaults(handler=_certificate)

@@ -24,7 +24,7 @@ def test_upgrade_check_downgrade(
     assert "at revision 0002" in capsys.readouterr().out
     assert main(["db", "check", *url]) == 0
     assert "schema ok" in capsys.readouterr().out
-    assert main(["db", "downgrade", "--revision", "base", *url]) == 0
+    assert main(["db", "downgrade", "--revision", "base", "--yes", *url]) == 0
     assert "base (empty)" in capsys.readouterr().out
     assert main(["db", "check", *url]) == 1
 
@@ -50,3 +50,30 @@ def test_errors_are_reported_not_raised(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["db", "upgrade", "--url", unreachable]) == 2
     err = capsys.readouterr().err
     assert "securebox: error: postgresql+psycopg://nobody@127.0.0.1:1/none" in err
+
+
+def test_a_downgrade_without_yes_and_without_a_terminal_is_refused(
+    empty_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ["--url", empty_database_url]
+    assert main(["db", "upgrade", *url]) == 0
+    capsys.readouterr()
+    # pytest's standard input is not a terminal: nobody can be asked, so nothing is dropped
+    assert main(["db", "downgrade", "--revision", "base", *url]) == 2
+    assert "--yes" in capsys.readouterr().err
+    assert main(["db", "check", *url]) == 0
+
+
+def test_a_downgrade_asks_on_a_terminal(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = ["--url", empty_database_url]
+    assert main(["db", "upgrade", *url]) == 0
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda _prompt: "no")
+    assert main(["db", "downgrade", "--revision", "base", *url]) == 2
+    assert "cancelled" in capsys.readouterr().err
+    assert main(["db", "check", *url]) == 0
+    monkeypatch.setattr("builtins.input", lambda _prompt: "yes")
+    assert main(["db", "downgrade", "--revision", "base", *url]) == 0
+    assert main(["db", "check", *url]) == 1

@@ -1,7 +1,7 @@
 """``securebox db``: schema migrations of the SQL stores.
 
     securebox db upgrade                 # to the newest revision
-    securebox db downgrade --revision base
+    securebox db downgrade --revision base [--yes]   # asks first unless --yes
     securebox db check                   # exit 1 unless the schema is exactly the expected one
 
 The database is ``--url`` or ``SECUREBOX_DATABASE_URL`` (default: ``sqlite:///securebox.sqlite3``).
@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     down.add_argument("--url", help=url_help)
     down.add_argument(
         "--revision", required=True, help="target revision: an id, -1 for one step, or base"
+    )
+    down.add_argument(
+        "--yes",
+        action="store_true",
+        help="do not ask: a downgrade drops tables and their data",
     )
     down.set_defaults(handler=_downgrade)
 
@@ -96,10 +101,35 @@ def _upgrade(args: argparse.Namespace) -> int:
     return _run(args, action)
 
 
+def _confirmed(engine: Engine, revision: str) -> bool:
+    """A downgrade drops tables: ask on a terminal, refuse without one (``--yes`` skips)."""
+    question = (
+        f"Downgrading {_shown(engine)} to {revision} drops tables and their data. "
+        "Type 'yes' to go on: "
+    )
+    if not sys.stdin.isatty():
+        print(
+            "securebox: error: a downgrade drops tables and their data; "
+            "run it on a terminal to be asked, or pass --yes",
+            file=sys.stderr,
+        )
+        return False
+    try:
+        answer = input(question)
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() != "yes":
+        print("securebox: downgrade cancelled", file=sys.stderr)
+        return False
+    return True
+
+
 def _downgrade(args: argparse.Namespace) -> int:
     def action(engine: Engine) -> int:
         from securebox_auth.stores.sql import migrate  # noqa: PLC0415 - optional extra
 
+        if not args.yes and not _confirmed(engine, args.revision):
+            return 2
         migrate.downgrade(engine, args.revision)
         print(f"{_shown(engine)}: at revision {migrate.current(engine) or 'base (empty)'}")
         return 0
