@@ -21,7 +21,7 @@ from securebox_auth.policy import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-POLICIES = ROOT / "policies"
+POLICIES = ROOT / "src" / "securebox_auth" / "policies"
 SCENARIOS = POLICIES / "scenarios"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ALICE = Principal.parse("123456789", "01")

@@ -26,6 +26,35 @@ def test_shipped_suite_passes(capsys: pytest.CaptureFixture[str]) -> None:
         assert name in out
 
 
+@pytest.mark.parametrize("profile", ["psd2-default", "psd2-180-days", "strict-example"])
+def test_shipped_profiles_by_name(
+    profile: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a pip user has no source checkout: the profiles and their suites come with the package
+    monkeypatch.chdir(tmp_path)
+    assert main(["policy", "lint", profile]) == 0
+    assert main(["policy", "test", profile]) == 0
+    out = capsys.readouterr().out
+    assert f"policy {profile}" in out
+    assert " 0 failed, 0 unreadable" in out
+    assert main(["policy", "show", profile]) == 0
+    assert from_toml(capsys.readouterr().out.encode()) == load_policy(POLICIES / f"{profile}.toml")
+
+
+def test_an_unknown_policy_name_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["policy", "lint", "psd2-nonesuch"]) == 2
+    assert "cannot read psd2-nonesuch" in capsys.readouterr().err
+    (tmp_path / "mine.toml").write_text('name = "mine"\n', encoding="utf-8")
+    assert main(["policy", "test", "mine.toml"]) == 2
+    assert "name the scenario files" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("profile", ["psd2-180-days", "strict-example"])
 def test_profile_suites_pass(profile: str, capsys: pytest.CaptureFixture[str]) -> None:
     policy = str(POLICIES / f"{profile}.toml")

@@ -9,6 +9,10 @@
   (``'{event = "login", methods = ["confidential_code"], day = 91}'``) or in short form
   (``"login methods=confidential_code day=91"``);
 * ``securebox policy show POLICY`` writes the normalised TOML.
+
+``POLICY`` is a file, or the name of a shipped profile (``psd2-default``, ``psd2-180-days``,
+``strict-example``); ``securebox policy test NAME`` without scenarios runs the shipped suite of
+that profile.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from securebox_auth.errors import ScenarioError
 from securebox_auth.identity import Principal
 from securebox_auth.policy.lint import Severity, lint
 from securebox_auth.policy.loader import load_policy, to_toml
+from securebox_auth.policy.model import Policy
 from securebox_auth.policy.runner import ScenarioResult, run_scenario, run_steps
 from securebox_auth.policy.scenario import (
     DEFAULT_PRINCIPAL,
@@ -31,12 +36,21 @@ from securebox_auth.policy.scenario import (
     load_scenario,
     parse_step,
 )
+from securebox_auth.policy.shipped import (
+    SHIPPED_POLICIES,
+    resolve_policy_path,
+    shipped_scenarios,
+)
 
 __all__ = ["parse_event", "register"]
 
 
+def _policy(args: argparse.Namespace) -> Policy:
+    return load_policy(resolve_policy_path(args.policy))
+
+
 def _lint(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy)
+    policy = _policy(args)
     findings = lint(policy)
     print(f"policy {policy.name} ({args.policy})")
     for finding in findings:
@@ -64,12 +78,17 @@ def _row(status: str, steps: str, name: str, checks: str) -> str:
 
 
 def _test(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy)
+    policy = _policy(args)
+    scenarios = args.scenarios
+    if not scenarios:
+        if args.policy not in SHIPPED_POLICIES or Path(args.policy).exists():
+            raise ScenarioError("", "name the scenario files or directories to run")
+        scenarios = [str(shipped_scenarios(args.policy))]
     print(f"policy {policy.name} ({args.policy})")
     print(_row("result", "steps", "scenario", "checks"))
     results: list[ScenarioResult] = []
     errors: list[tuple[Path, ScenarioError]] = []
-    for file in _scenario_files(args.scenarios):
+    for file in _scenario_files(scenarios):
         try:
             result = run_scenario(policy, load_scenario(file))
         except ScenarioError as exc:
@@ -139,7 +158,7 @@ def parse_event(text: str) -> dict[str, object]:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy)
+    policy = _policy(args)
     principal = Principal.from_key(DEFAULT_PRINCIPAL)
     steps: list[Step] = []
     previous = DEFAULT_START
@@ -163,7 +182,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    text = to_toml(load_policy(args.policy))
+    text = to_toml(_policy(args))
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -171,23 +190,30 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+_POLICY_HELP = f"policy TOML file, or a shipped profile: {', '.join(SHIPPED_POLICIES)}"
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = subparsers.add_parser("policy", help="lint, test, explain and show SCA policies")
     sub = group.add_subparsers(title="policy commands", metavar="COMMAND", required=True)
 
     lint_cmd = sub.add_parser("lint", help="check a policy against PSD2 RTS, NIST, ASVS")
-    lint_cmd.add_argument("policy", help="policy TOML file")
+    lint_cmd.add_argument("policy", help=_POLICY_HELP)
     lint_cmd.add_argument("--strict", action="store_true", help="fail on warnings too")
     lint_cmd.set_defaults(handler=_lint)
 
     test_cmd = sub.add_parser("test", help="run scenario files against a policy")
-    test_cmd.add_argument("policy", help="policy TOML file")
-    test_cmd.add_argument("scenarios", nargs="+", help="scenario files or directories")
+    test_cmd.add_argument("policy", help=_POLICY_HELP)
+    test_cmd.add_argument(
+        "scenarios",
+        nargs="*",
+        help="scenario files or directories (default for a shipped profile: its own suite)",
+    )
     test_cmd.add_argument("-v", "--verbose", action="store_true", help="show every step")
     test_cmd.set_defaults(handler=_test)
 
     explain_cmd = sub.add_parser("explain", help="explain the decisions for some events")
-    explain_cmd.add_argument("policy", help="policy TOML file")
+    explain_cmd.add_argument("policy", help=_POLICY_HELP)
     explain_cmd.add_argument(
         "--event",
         action="append",
@@ -198,6 +224,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     explain_cmd.set_defaults(handler=_explain)
 
     show_cmd = sub.add_parser("show", help="write the normalised TOML of a policy")
-    show_cmd.add_argument("policy", help="policy TOML file")
+    show_cmd.add_argument("policy", help=_POLICY_HELP)
     show_cmd.add_argument("-o", "--output", help="write to this file instead of stdout")
     show_cmd.set_defaults(handler=_show)

@@ -496,7 +496,7 @@ class Policy:
         )
 
 
-#: The ``psd2-default`` profile (equal to ``policies/psd2-default.toml``).
+#: The ``psd2-default`` profile (equal to the shipped ``policies/psd2-default.toml``).
 PSD2_DEFAULT: Final = Policy(
     description="Seed rules: SCA at first access and every 90 days per channel; step-up for "
     "the five sensitive operations"
