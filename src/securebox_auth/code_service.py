@@ -19,11 +19,12 @@ from securebox_auth.accounts import Account, Operator, Role
 from securebox_auth.attempts import unblock_event
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
-from securebox_auth.entitlements.model import Subscription
+from securebox_auth.entitlements.model import Subscription, Theme
 from securebox_auth.errors import (
     AccountExists,
     ConcurrentUpdate,
     NotPermitted,
+    PrincipalUserExists,
     UnknownAccount,
     WeakCode,
 )
@@ -238,13 +239,82 @@ class ConfidentialCodeService:
 
     # -- administration ---------------------------------------------------------------
 
+    def create_subscription(
+        self,
+        operator: Operator,
+        principal_user: Principal,
+        *,
+        themes: frozenset[Theme] = frozenset(),
+    ) -> OneTimeCode:
+        """The bank's back office opens a subscription with its principal user, who gets a
+        one-time code to hand over (changed at first login). The only way a principal user
+        is made: there is exactly one per subscription. Raises :class:`AccountExists` when
+        the subscription or the account exists."""
+        if not isinstance(operator, Operator):
+            raise NotPermitted("only the bank's back office opens a subscription")
+        now = self.clock.now()
+        if self.store.get_subscription(principal_user.client_id) is not None:
+            raise AccountExists("this subscription exists")
+        if self.store.get_account(principal_user) is not None:
+            raise AccountExists("this account exists")
+        previous = self.store.get_code(principal_user)
+        lockout = self.store.get_lockout(principal_user)
+        code, credential, issued = issue_one_time_code(
+            previous.value if previous else None,
+            principal_user,
+            actor=operator.key,
+            now=now,
+            hasher=self.hasher,
+            rules=self.rules,
+        )
+        opened = AuditEvent.make(
+            now,
+            "subscription.open",
+            actor=operator.key,
+            subject=principal_user.key,
+            outcome="success",
+            details={"role": Role.PRINCIPAL_USER.value},
+        )
+        # Expecting version 0 for the subscription and the account: a concurrent opening of
+        # the same subscription makes one of them fail with ConcurrentUpdate.
+        self.store.commit(
+            [
+                PutSubscription(
+                    principal_user.client_id,
+                    0,
+                    Subscription(principal_user.client_id, themes=themes),
+                ),
+                PutAccount(principal_user, 0, Account(principal_user, Role.PRINCIPAL_USER, now)),
+                PutCode(principal_user, previous.version if previous else 0, credential),
+                PutLockout(principal_user, lockout.version, LockoutState()),
+            ],
+            [opened, issued],
+        )
+        return code
+
     def create_account(self, operator: Operator, principal: Principal, role: Role) -> OneTimeCode:
         """The bank's back office creates an account with a one-time code to hand over
         (changed at first login). Portal administrators add users through
         :meth:`securebox_auth.entitlements.service.EntitlementService.add_user`, which
-        applies the entitlement rules."""
+        applies the entitlement rules.
+
+        Not for the principal user, who is made with the subscription
+        (:meth:`create_subscription`): :class:`PrincipalUserExists` when the subscription
+        has one, :class:`NotPermitted` otherwise. Not for a third party either (a user of
+        another subscription, invited). An account of a subscription that was never opened
+        gets an empty subscription, without a principal user."""
         if not isinstance(operator, Operator):
             raise NotPermitted("portal users add users through the entitlement service")
+        if role is Role.PRINCIPAL_USER:
+            if any(
+                a.role is Role.PRINCIPAL_USER for a in self.store.accounts_of(principal.client_id)
+            ):
+                raise PrincipalUserExists("this subscription already has its principal user")
+            raise NotPermitted(
+                "a principal user is made with its subscription: create_subscription"
+            )
+        if role is Role.THIRD_PARTY:
+            raise NotPermitted("a third party is a user of another subscription, invited")
         for _ in range(_MAX_ATTEMPTS):
             now = self.clock.now()
             if self.store.get_account(principal) is not None:

@@ -33,7 +33,7 @@ from securebox_auth.entitlements._common import (
     _require,
     describe_rights,
 )
-from securebox_auth.entitlements.check import ADMIN_ROLES, effective_rights
+from securebox_auth.entitlements.check import ADMIN_ROLES, check_user
 from securebox_auth.entitlements.invitations import (
     INVITATION_LIFETIME,
     accept_invitation,
@@ -98,9 +98,12 @@ def _authorise_on_user(
 ) -> None:
     """``action`` on ``target`` passes the check, and the target holds no right the actor
     lacks: the rule of every transition that acts on a user (remove, rights, role, code)."""
-    _may(actor, action, UserRef(target.principal, target.role), sub, now)
-    held, _ = effective_rights(actor, sub, now)
-    _require(sub.rights_of(target.principal).within(held), "this user holds rights you lack")
+    decision = check_user(actor, action, target, sub, now)
+    if not decision.allowed:
+        lacking = any(rule == "target" for rule, _, _ in decision.reasons)
+        raise NotPermitted(
+            "this user holds rights you lack" if lacking else f"not permitted: {decision.explain()}"
+        )
 
 
 def add_company(

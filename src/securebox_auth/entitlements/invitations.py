@@ -101,7 +101,12 @@ def _decide_invitation(
     now = require_aware(now)
     invitation = sub.invitations.get(invitation_id)
     # The same refusal whether the invitation does not exist or is someone else's.
-    if invitation is None or invitation.invitee != invitee.principal or not invitee.active:
+    if (
+        invitation is None
+        or invitation.invitee != invitee.principal
+        or not invitee.active
+        or invitation.created_at < invitee.created_at  # made for a previous holder
+    ):
         raise NotPermitted("no such pending invitation")
     if invitation.status_at(now) is not InvitationStatus.PENDING:
         raise NotPermitted("no such pending invitation")
