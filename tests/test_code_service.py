@@ -202,7 +202,7 @@ def test_a_principal_user_is_made_only_with_the_subscription(
 ) -> None:
     """Issue 11: ``create_account(..., PRINCIPAL_USER)`` silently created a subscription, and
     accepted a second principal user in an existing one."""
-    with pytest.raises(NotPermitted, match="create_subscription"):
+    with pytest.raises(NotPermitted, match="made with the subscription"):
         service.create_account(BACK_OFFICE, PU, Role.PRINCIPAL_USER)
     assert store.get_subscription(PU.client_id) is None
     assert store.get_account(PU) is None

@@ -239,6 +239,37 @@ class ConfidentialCodeService:
 
     # -- administration ---------------------------------------------------------------
 
+    def _new_account(
+        self, operator: Operator, principal: Principal, role: Role, action: str
+    ) -> tuple[OneTimeCode, list[Change], list[AuditEvent]]:
+        """A new account of ``role`` with its one-time code and a clean lockout state (the
+        changes expect the account absent), and the audit events of ``action``."""
+        now = self.clock.now()
+        previous = self.store.get_code(principal)
+        lockout = self.store.get_lockout(principal)
+        code, credential, issued = issue_one_time_code(
+            previous.value if previous else None,
+            principal,
+            actor=operator.key,
+            now=now,
+            hasher=self.hasher,
+            rules=self.rules,
+        )
+        created = AuditEvent.make(
+            now,
+            action,
+            actor=operator.key,
+            subject=principal.key,
+            outcome="success",
+            details={"role": role.value},
+        )
+        changes: list[Change] = [
+            PutAccount(principal, 0, Account(principal, role, now)),
+            PutCode(principal, previous.version if previous else 0, credential),
+            PutLockout(principal, lockout.version, LockoutState()),
+        ]
+        return code, changes, [created, issued]
+
     def create_subscription(
         self,
         operator: Operator,
@@ -249,47 +280,21 @@ class ConfidentialCodeService:
         """The bank's back office opens a subscription with its principal user, who gets a
         one-time code to hand over (changed at first login). The only way a principal user
         is made: there is exactly one per subscription. Raises :class:`AccountExists` when
-        the subscription or the account exists."""
+        the subscription or the account exists, :class:`ConcurrentUpdate` when a concurrent
+        call opened it first (the subscription and the account are inserted expecting
+        version 0)."""
         if not isinstance(operator, Operator):
             raise NotPermitted("only the bank's back office opens a subscription")
-        now = self.clock.now()
-        if self.store.get_subscription(principal_user.client_id) is not None:
+        client_id = principal_user.client_id
+        if self.store.get_subscription(client_id) is not None:
             raise AccountExists("this subscription exists")
         if self.store.get_account(principal_user) is not None:
             raise AccountExists("this account exists")
-        previous = self.store.get_code(principal_user)
-        lockout = self.store.get_lockout(principal_user)
-        code, credential, issued = issue_one_time_code(
-            previous.value if previous else None,
-            principal_user,
-            actor=operator.key,
-            now=now,
-            hasher=self.hasher,
-            rules=self.rules,
+        code, changes, events = self._new_account(
+            operator, principal_user, Role.PRINCIPAL_USER, "subscription.open"
         )
-        opened = AuditEvent.make(
-            now,
-            "subscription.open",
-            actor=operator.key,
-            subject=principal_user.key,
-            outcome="success",
-            details={"role": Role.PRINCIPAL_USER.value},
-        )
-        # Expecting version 0 for the subscription and the account: a concurrent opening of
-        # the same subscription makes one of them fail with ConcurrentUpdate.
-        self.store.commit(
-            [
-                PutSubscription(
-                    principal_user.client_id,
-                    0,
-                    Subscription(principal_user.client_id, themes=themes),
-                ),
-                PutAccount(principal_user, 0, Account(principal_user, Role.PRINCIPAL_USER, now)),
-                PutCode(principal_user, previous.version if previous else 0, credential),
-                PutLockout(principal_user, lockout.version, LockoutState()),
-            ],
-            [opened, issued],
-        )
+        opened = Subscription(client_id, themes=themes)
+        self.store.commit([PutSubscription(client_id, 0, opened), *changes], events)
         return code
 
     def create_account(self, operator: Operator, principal: Principal, role: Role) -> OneTimeCode:
@@ -306,49 +311,21 @@ class ConfidentialCodeService:
         if not isinstance(operator, Operator):
             raise NotPermitted("portal users add users through the entitlement service")
         if role is Role.PRINCIPAL_USER:
-            if any(
-                a.role is Role.PRINCIPAL_USER for a in self.store.accounts_of(principal.client_id)
-            ):
+            accounts = self.store.accounts_of(principal.client_id)
+            if any(a.role is Role.PRINCIPAL_USER for a in accounts):
                 raise PrincipalUserExists("this subscription already has its principal user")
-            raise NotPermitted(
-                "a principal user is made with its subscription: create_subscription"
-            )
+            raise NotPermitted("a principal user is made with the subscription")
         if role is Role.THIRD_PARTY:
             raise NotPermitted("a third party is a user of another subscription, invited")
         for _ in range(_MAX_ATTEMPTS):
-            now = self.clock.now()
             if self.store.get_account(principal) is not None:
                 raise AccountExists("an account with this client identifier and user number exists")
-            previous_code = self.store.get_code(principal)
-            lockout = self.store.get_lockout(principal)
-            code, credential, issued = issue_one_time_code(
-                previous_code.value if previous_code else None,
-                principal,
-                actor=operator.key,
-                now=now,
-                hasher=self.hasher,
-                rules=self.rules,
-            )
-            account = Account(principal=principal, role=role, created_at=now)
-            created = AuditEvent.make(
-                now,
-                "account.create",
-                actor=operator.key,
-                subject=principal.key,
-                outcome="success",
-                details={"role": role.value},
-            )
-            changes: list[Change] = [
-                PutAccount(principal, 0, account),
-                PutCode(principal, previous_code.version if previous_code else 0, credential),
-                PutLockout(principal, lockout.version, LockoutState()),
-            ]
+            code, changes, events = self._new_account(operator, principal, role, "account.create")
             if self.store.get_subscription(principal.client_id) is None:
-                changes.append(
-                    PutSubscription(principal.client_id, 0, Subscription(principal.client_id))
-                )
+                empty = Subscription(principal.client_id)
+                changes.append(PutSubscription(principal.client_id, 0, empty))
             try:
-                self.store.commit(changes, [created, issued])
+                self.store.commit(changes, events)
             except ConcurrentUpdate:
                 continue
             return code

@@ -78,9 +78,10 @@ class EntitlementService(EntitlementShell):
         on a user (named by their :class:`~securebox_auth.identity.Principal`), that user's
         role and rights. A :class:`~securebox_auth.entitlements.resources.UserRef`, whose
         role a caller could choose, is refused with :class:`MalformedInput`."""
-        if isinstance(resource, UserRef):
+        given: object = resource  # checked at run time too: callers may not be typed
+        if isinstance(given, UserRef):
             raise MalformedInput("name the user by their Principal: the service reads the role")
-        if not isinstance(resource, (Principal, DocumentRef, CompanyRef, SubscriptionRef)):
+        if not isinstance(given, (Principal, DocumentRef, CompanyRef, SubscriptionRef)):
             raise MalformedInput("not a resource of an entitlement check")
         now = self.clock.now()
         found = self.store.get_account(actor)
