@@ -103,7 +103,11 @@ def enrol(
     role: Role = Role.USER,
 ) -> None:
     """Create an account through the back office and complete the first-login change."""
-    one_time = service.create_account(BACK_OFFICE, principal, role)
+    one_time = (
+        service.create_subscription(BACK_OFFICE, principal)
+        if role is Role.PRINCIPAL_USER
+        else service.create_account(BACK_OFFICE, principal, role)
+    )
     changed = service.change_code(
         principal.client_id.value, principal.user_number.value, one_time.reveal(), code
     )

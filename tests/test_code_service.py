@@ -32,6 +32,7 @@ from securebox_auth.errors import (
     InvalidCode,
     InvalidIdentifier,
     NotPermitted,
+    PrincipalUserExists,
     UnknownAccount,
     WeakCode,
 )
@@ -194,6 +195,39 @@ def test_create_account_twice_is_refused(service: ConfidentialCodeService) -> No
     service.create_account(BACK_OFFICE, ALICE, Role.USER)
     with pytest.raises(AccountExists):
         service.create_account(BACK_OFFICE, ALICE, Role.ADMINISTRATOR)
+
+
+def test_a_principal_user_is_made_only_with_the_subscription(
+    service: ConfidentialCodeService, store: CountingStore
+) -> None:
+    """Issue 11: ``create_account(..., PRINCIPAL_USER)`` silently created a subscription, and
+    accepted a second principal user in an existing one."""
+    with pytest.raises(NotPermitted, match="made with the subscription"):
+        service.create_account(BACK_OFFICE, PU, Role.PRINCIPAL_USER)
+    assert store.get_subscription(PU.client_id) is None
+    assert store.get_account(PU) is None
+
+    one_time = service.create_subscription(BACK_OFFICE, PU)
+    assert _login(service, PU, one_time.reveal()).outcome is CodeOutcome.CHANGE_REQUIRED
+    stored = store.get_account(PU)
+    assert stored is not None
+    assert stored.value.role is Role.PRINCIPAL_USER
+    assert store.get_subscription(PU.client_id) is not None
+
+    second = Principal.parse(CLIENT, "07")
+    with pytest.raises(PrincipalUserExists) as refused:
+        service.create_account(BACK_OFFICE, second, Role.PRINCIPAL_USER)
+    assert refused.value.code == "principal_user_exists"
+    assert isinstance(refused.value, AccountExists)
+    with pytest.raises(AccountExists):
+        service.create_subscription(BACK_OFFICE, second)  # the subscription exists
+    with pytest.raises(NotPermitted):
+        service.create_account(BACK_OFFICE, second, Role.THIRD_PARTY)
+    with pytest.raises(NotPermitted):
+        service.create_subscription(PU, second)  # type: ignore[arg-type]
+    assert store.get_account(second) is None
+    principal_users = [a for a in store.accounts_of(PU.client_id) if a.role is Role.PRINCIPAL_USER]
+    assert [a.principal for a in principal_users] == [PU]
 
 
 def test_rejected_login_says_nothing_more(world: Portal) -> None:

@@ -19,11 +19,12 @@ from securebox_auth.accounts import Account, Operator, Role
 from securebox_auth.attempts import unblock_event
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
-from securebox_auth.entitlements.model import Subscription
+from securebox_auth.entitlements.model import Subscription, Theme
 from securebox_auth.errors import (
     AccountExists,
     ConcurrentUpdate,
     NotPermitted,
+    PrincipalUserExists,
     UnknownAccount,
     WeakCode,
 )
@@ -238,47 +239,93 @@ class ConfidentialCodeService:
 
     # -- administration ---------------------------------------------------------------
 
+    def _new_account(
+        self, operator: Operator, principal: Principal, role: Role, action: str
+    ) -> tuple[OneTimeCode, list[Change], list[AuditEvent]]:
+        """A new account of ``role`` with its one-time code and a clean lockout state (the
+        changes expect the account absent), and the audit events of ``action``."""
+        now = self.clock.now()
+        previous = self.store.get_code(principal)
+        lockout = self.store.get_lockout(principal)
+        code, credential, issued = issue_one_time_code(
+            previous.value if previous else None,
+            principal,
+            actor=operator.key,
+            now=now,
+            hasher=self.hasher,
+            rules=self.rules,
+        )
+        created = AuditEvent.make(
+            now,
+            action,
+            actor=operator.key,
+            subject=principal.key,
+            outcome="success",
+            details={"role": role.value},
+        )
+        changes: list[Change] = [
+            PutAccount(principal, 0, Account(principal, role, now)),
+            PutCode(principal, previous.version if previous else 0, credential),
+            PutLockout(principal, lockout.version, LockoutState()),
+        ]
+        return code, changes, [created, issued]
+
+    def create_subscription(
+        self,
+        operator: Operator,
+        principal_user: Principal,
+        *,
+        themes: frozenset[Theme] = frozenset(),
+    ) -> OneTimeCode:
+        """The bank's back office opens a subscription with its principal user, who gets a
+        one-time code to hand over (changed at first login). The only way a principal user
+        is made: there is exactly one per subscription. Raises :class:`AccountExists` when
+        the subscription or the account exists, :class:`ConcurrentUpdate` when a concurrent
+        call opened it first (the subscription and the account are inserted expecting
+        version 0)."""
+        if not isinstance(operator, Operator):
+            raise NotPermitted("only the bank's back office opens a subscription")
+        client_id = principal_user.client_id
+        if self.store.get_subscription(client_id) is not None:
+            raise AccountExists("this subscription exists")
+        if self.store.get_account(principal_user) is not None:
+            raise AccountExists("this account exists")
+        code, changes, events = self._new_account(
+            operator, principal_user, Role.PRINCIPAL_USER, "subscription.open"
+        )
+        opened = Subscription(client_id, themes=themes)
+        self.store.commit([PutSubscription(client_id, 0, opened), *changes], events)
+        return code
+
     def create_account(self, operator: Operator, principal: Principal, role: Role) -> OneTimeCode:
         """The bank's back office creates an account with a one-time code to hand over
         (changed at first login). Portal administrators add users through
         :meth:`securebox_auth.entitlements.service.EntitlementService.add_user`, which
-        applies the entitlement rules."""
+        applies the entitlement rules.
+
+        Not for the principal user, who is made with the subscription
+        (:meth:`create_subscription`): :class:`PrincipalUserExists` when the subscription
+        has one, :class:`NotPermitted` otherwise. Not for a third party either (a user of
+        another subscription, invited). An account of a subscription that was never opened
+        gets an empty subscription, without a principal user."""
         if not isinstance(operator, Operator):
             raise NotPermitted("portal users add users through the entitlement service")
+        if role is Role.PRINCIPAL_USER:
+            accounts = self.store.accounts_of(principal.client_id)
+            if any(a.role is Role.PRINCIPAL_USER for a in accounts):
+                raise PrincipalUserExists("this subscription already has its principal user")
+            raise NotPermitted("a principal user is made with the subscription")
+        if role is Role.THIRD_PARTY:
+            raise NotPermitted("a third party is a user of another subscription, invited")
         for _ in range(_MAX_ATTEMPTS):
-            now = self.clock.now()
             if self.store.get_account(principal) is not None:
                 raise AccountExists("an account with this client identifier and user number exists")
-            previous_code = self.store.get_code(principal)
-            lockout = self.store.get_lockout(principal)
-            code, credential, issued = issue_one_time_code(
-                previous_code.value if previous_code else None,
-                principal,
-                actor=operator.key,
-                now=now,
-                hasher=self.hasher,
-                rules=self.rules,
-            )
-            account = Account(principal=principal, role=role, created_at=now)
-            created = AuditEvent.make(
-                now,
-                "account.create",
-                actor=operator.key,
-                subject=principal.key,
-                outcome="success",
-                details={"role": role.value},
-            )
-            changes: list[Change] = [
-                PutAccount(principal, 0, account),
-                PutCode(principal, previous_code.version if previous_code else 0, credential),
-                PutLockout(principal, lockout.version, LockoutState()),
-            ]
+            code, changes, events = self._new_account(operator, principal, role, "account.create")
             if self.store.get_subscription(principal.client_id) is None:
-                changes.append(
-                    PutSubscription(principal.client_id, 0, Subscription(principal.client_id))
-                )
+                empty = Subscription(principal.client_id)
+                changes.append(PutSubscription(principal.client_id, 0, empty))
             try:
-                self.store.commit(changes, [created, issued])
+                self.store.commit(changes, events)
             except ConcurrentUpdate:
                 continue
             return code

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 __all__ = [
     "AccountExists",
+    "AttemptsBlocked",
     "ConcurrentUpdate",
     "ConfigurationError",
     "InvalidCode",
@@ -25,11 +26,13 @@ __all__ = [
     "NotAuthenticated",
     "NotPermitted",
     "PolicyError",
+    "PrincipalUserExists",
     "ScenarioError",
     "SecureboxError",
     "StepUpNeeded",
     "UnknownAccount",
     "WeakCode",
+    "WrongProof",
 ]
 
 
@@ -141,6 +144,13 @@ class AccountExists(SecureboxError):
     status_hint: ClassVar[int] = 409
 
 
+class PrincipalUserExists(AccountExists):
+    """The subscription already has its principal user: there is exactly one, made with the
+    subscription (``create_subscription``/``open_subscription``), never by a later call."""
+
+    code: ClassVar[str] = "principal_user_exists"
+
+
 class NotAuthenticated(SecureboxError):
     """No live session: it never existed, ended, or timed out. Log in again."""
 
@@ -170,3 +180,17 @@ class NotPermitted(SecureboxError):
 
     code: ClassVar[str] = "not_permitted"
     status_hint: ClassVar[int] = 403
+
+
+class WrongProof(NotPermitted):
+    """A guessable secret asked for by an operation (a company proof) did not match. The
+    failure was counted against the actor before this was raised."""
+
+    code: ClassVar[str] = "wrong_proof"
+
+
+class AttemptsBlocked(NotPermitted):
+    """The actor is blocked after too many failed attempts: the secret was not checked and
+    the attempt was not counted."""
+
+    code: ClassVar[str] = "attempts_blocked"

@@ -177,6 +177,42 @@ def test_role_changes_only_by_administrators_and_never_to_principal_user() -> No
     }
 
 
+def test_role_changes_follow_the_rule_of_rights_the_actor_lacks() -> None:
+    """Issue 11: an administrator without company management promoted a user who held it,
+    and a limited administrator demoted a full one."""
+    limited = Rights(
+        CompanyScope.portfolio(),
+        DocumentScope.all(),
+        frozenset({Operation.VIEW, Operation.MANAGE_USERS, Operation.MANAGE_RIGHTS}),
+    )
+    holder = Rights(
+        CompanyScope.of(C1), DocumentScope.all(), frozenset({Operation.MANAGE_COMPANIES})
+    )
+    sub = sub_a().with_rights(ADMIN, limited).with_rights(CLERK, holder)
+    full_admin = Account(NEW, Role.ADMINISTRATOR, NOW)
+    sub = sub.with_rights(NEW, Rights.everything())
+    others = [*EVERYONE, full_admin]
+    with pytest.raises(NotPermitted, match="rights you lack"):  # promotion
+        admin.set_role(
+            ACCOUNTS[ADMIN], sub, ACCOUNTS[CLERK], Role.ADMINISTRATOR, others=others, now=NOW
+        )
+    with pytest.raises(NotPermitted, match="rights you lack"):  # demotion
+        admin.set_role(ACCOUNTS[ADMIN], sub, full_admin, Role.USER, others=others, now=NOW)
+    # the same changes by someone holding every right the target holds
+    promoted = admin.set_role(
+        ACCOUNTS[PU], sub, ACCOUNTS[CLERK], Role.ADMINISTRATOR, others=others, now=NOW
+    )
+    assert promoted.accounts[0].role is Role.ADMINISTRATOR
+    demoted = admin.set_role(ACCOUNTS[PU], sub, full_admin, Role.USER, others=others, now=NOW)
+    assert demoted.accounts[0].role is Role.USER
+    # and a limited administrator still changes the role of a user within their rights
+    within = sub.with_rights(CLERK, Rights(CompanyScope.of(C1), DocumentScope.all()))
+    changed = admin.set_role(
+        ACCOUNTS[ADMIN], within, ACCOUNTS[CLERK], Role.ACCESS_MANAGER, others=others, now=NOW
+    )
+    assert changed.accounts[0].role is Role.ACCESS_MANAGER
+
+
 def test_company_needs_its_proof_and_an_administrator() -> None:
     new = Siren("542107651")
     with pytest.raises(NotPermitted):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from securebox_auth.accounts import Account, Role
-from securebox_auth.entitlements.check import check, effective_rights
+from securebox_auth.entitlements.check import check, check_user, effective_rights
 from securebox_auth.entitlements.model import (
     Company,
     DocumentScope,
@@ -213,3 +213,29 @@ def test_partial_document_access_by_chosen_document() -> None:
     account: Account = ACCOUNTS[CLERK]
     assert check(account, OP.VIEW, TAX_C1, sub, NOW).allowed  # doc-2 chosen by hand
     assert not check(account, OP.VIEW, PAY_C1, sub, NOW).allowed
+
+
+def test_an_invitation_made_before_the_account_was_created_grants_nothing() -> None:
+    """Issue 11: a user number reused by a new person must not inherit an invitation that
+    named the previous holder (even one stored before removals revoked them)."""
+    sub = sub_a()  # the accountant's invitation was made a day before NOW
+    assert check(ACCOUNTS[ACCOUNTANT], OP.VIEW, PAY_C1, sub, NOW).allowed
+    newcomer = replace(ACCOUNTS[ACCOUNTANT], created_at=NOW - timedelta(hours=1))
+    decision = check(newcomer, OP.VIEW, PAY_C1, sub, NOW)
+    assert not decision.allowed
+    assert "no accepted invitation" in decision.explain()
+    assert effective_rights(newcomer, sub, NOW)[0] == Rights()
+
+
+def test_check_user_reads_the_role_and_the_rights_of_the_stored_target() -> None:
+    limited = Rights(operations=frozenset({OP.MANAGE_USERS, OP.MANAGE_RIGHTS}))
+    sub = sub_a().with_rights(ADMIN, limited)
+    decision = check_user(ACCOUNTS[ADMIN], OP.MANAGE_USERS, ACCOUNTS[TREASURER], sub, NOW)
+    assert not decision.allowed
+    assert "holds rights the actor lacks" in decision.explain()
+    # the access manager manages plain users only: the stored role decides, not the caller
+    decision = check_user(ACCOUNTS[AM], OP.MANAGE_USERS, ACCOUNTS[ADMIN], sub, NOW)
+    assert not decision.allowed
+    assert check_user(ACCOUNTS[PU], OP.MANAGE_USERS, ACCOUNTS[TREASURER], sub, NOW).allowed
+    # non-administrative actions are the plain check
+    assert check_user(ACCOUNTS[CLERK], OP.EDIT_OWN_ACCOUNT, ACCOUNTS[CLERK], sub, NOW).allowed

@@ -106,12 +106,14 @@ class AdministrationMachine(RuleBasedStateMachine):
         acting, target = self._actor(actor), self._actor(number)
         if acting is None or target is None:
             return
+        held, _ = effective_rights(acting, self.sub, NOW)
         try:
             change = admin.set_role(acting, self.sub, target, role, others=self._others(), now=NOW)
         except REFUSED:
             return
         assert acting.principal != target.principal
         assert acting.role in ADMIN_ROLES
+        assert self.sub.rights_of(target.principal).within(held), "acted on a stronger user"
         self.accounts[target.principal] = change.accounts[0]
 
     @rule(actor=st.sampled_from(NUMBERS), number=st.sampled_from(NUMBERS))

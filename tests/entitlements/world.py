@@ -24,6 +24,8 @@ from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.identity import ClientId, Principal, Siren, UserNumber
 
 NOW: Final = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+#: When the accounts of this world were created (before any invitation of theirs).
+CREATED: Final = NOW - timedelta(days=30)
 A: Final = ClientId("111111111")
 B: Final = ClientId("222222222")
 C1: Final = Siren("732829320")
@@ -42,13 +44,13 @@ PU, ADMIN, AM, CLERK, TREASURER = (p(A, n) for n in ("01", "02", "03", "04", "05
 ACCOUNTANT, B_USER = p(B, "01"), p(B, "02")
 
 ACCOUNTS: Final = {
-    PU: Account(PU, Role.PRINCIPAL_USER, NOW),
-    ADMIN: Account(ADMIN, Role.ADMINISTRATOR, NOW),
-    AM: Account(AM, Role.ACCESS_MANAGER, NOW),
-    CLERK: Account(CLERK, Role.USER, NOW),
-    TREASURER: Account(TREASURER, Role.USER, NOW),
-    ACCOUNTANT: Account(ACCOUNTANT, Role.PRINCIPAL_USER, NOW),
-    B_USER: Account(B_USER, Role.USER, NOW),
+    PU: Account(PU, Role.PRINCIPAL_USER, CREATED),
+    ADMIN: Account(ADMIN, Role.ADMINISTRATOR, CREATED),
+    AM: Account(AM, Role.ACCESS_MANAGER, CREATED),
+    CLERK: Account(CLERK, Role.USER, CREATED),
+    TREASURER: Account(TREASURER, Role.USER, CREATED),
+    ACCOUNTANT: Account(ACCOUNTANT, Role.PRINCIPAL_USER, CREATED),
+    B_USER: Account(B_USER, Role.USER, CREATED),
 }
 
 RIGHTS: Final = {

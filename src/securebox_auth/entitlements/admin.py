@@ -20,19 +20,30 @@ Anti-escalation rules:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 
 from securebox_auth.accounts import Account, AccountStatus, Role
-from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
-from securebox_auth.entitlements.check import ADMIN_ROLES, check, effective_rights
+from securebox_auth.entitlements._common import (
+    AdminChange,
+    _event,
+    _grantable_by,
+    _may,
+    _require,
+    describe_rights,
+)
+from securebox_auth.entitlements.check import ADMIN_ROLES, check_user
+from securebox_auth.entitlements.invitations import (
+    INVITATION_LIFETIME,
+    accept_invitation,
+    decline_invitation,
+    invite_third_party,
+    revoke_invitation,
+    revoke_invitations_of,
+)
 from securebox_auth.entitlements.model import (
-    THIRD_PARTY_OPERATIONS,
     Company,
-    DocumentScope,
-    Invitation,
-    InvitationStatus,
     Operation,
     Rights,
     Subscription,
@@ -43,6 +54,7 @@ from securebox_auth.errors import MalformedInput, NotPermitted
 from securebox_auth.identity import Principal, Siren
 
 __all__ = [
+    "INVITATION_LIFETIME",
     "AdminChange",
     "accept_invitation",
     "add_company",
@@ -55,64 +67,11 @@ __all__ = [
     "remove_company",
     "remove_user",
     "revoke_invitation",
+    "revoke_invitations_of",
     "set_rights",
     "set_role",
     "switch_delivery",
 ]
-
-INVITATION_LIFETIME = timedelta(days=14)
-
-
-@dataclass(frozen=True, slots=True)
-class AdminChange:
-    subscription: Subscription
-    accounts: tuple[Account, ...]
-    events: tuple[AuditEvent, ...]
-
-
-def describe_rights(rights: Rights) -> str:
-    """A short, stable text form of rights for audit records."""
-    companies = (
-        "portfolio"
-        if rights.companies.everything
-        else ",".join(sorted(s.value for s in rights.companies.chosen)) or "-"
-    )
-    if rights.documents.total:
-        documents = "total"
-    else:
-        parts = [f"theme:{t}" for t in sorted(rights.documents.themes)]
-        parts += [f"doc:{d}" for d in sorted(rights.documents.documents)]
-        documents = ",".join(parts) or "-"
-    operations = ",".join(sorted(op.value for op in rights.operations)) or "-"
-    return f"companies={companies};documents={documents};operations={operations}"
-
-
-def _require(decision_ok: bool, message: str) -> None:
-    if not decision_ok:
-        raise NotPermitted(message)
-
-
-def _event(
-    now: datetime,
-    action: str,
-    actor: Account,
-    subject: str,
-    details: dict[str, str],
-) -> AuditEvent:
-    return AuditEvent.make(
-        now, action, actor=actor.principal.key, subject=subject, outcome="success", details=details
-    )
-
-
-def _may(
-    actor: Account,
-    action: Operation,
-    target: UserRef | SubscriptionRef,
-    sub: Subscription,
-    now: datetime,
-) -> None:
-    decision = check(actor, action, target, sub, now)
-    _require(decision.allowed, f"not permitted: {decision.explain()}")
 
 
 def _admin_level_count(accounts: Iterable[Account], excluding: Principal) -> int:
@@ -131,9 +90,20 @@ def authorise_user_management(
     user, for instance learning their new code, would be an escalation).
     """
     now = require_aware(now)
-    _may(actor, Operation.MANAGE_USERS, UserRef(target.principal, target.role), sub, now)
-    held, _ = effective_rights(actor, sub, now)
-    _require(sub.rights_of(target.principal).within(held), "this user holds rights you lack")
+    _authorise_on_user(actor, Operation.MANAGE_USERS, sub, target, now)
+
+
+def _authorise_on_user(
+    actor: Account, action: Operation, sub: Subscription, target: Account, now: datetime
+) -> None:
+    """``action`` on ``target`` passes the check, and the target holds no right the actor
+    lacks: the rule of every transition that acts on a user (remove, rights, role, code)."""
+    decision = check_user(actor, action, target, sub, now)
+    if not decision.allowed:
+        lacking = any(rule == "target" for rule, _, _ in decision.reasons)
+        raise NotPermitted(
+            "this user holds rights you lack" if lacking else f"not permitted: {decision.explain()}"
+        )
 
 
 def add_company(
@@ -177,17 +147,6 @@ def add_theme(actor: Account, sub: Subscription, theme: Theme, *, now: datetime)
     new = replace(sub, themes=sub.themes | {theme})
     event = _event(now, "theme.add", actor, sub.client_id.value, {"theme": theme.name})
     return AdminChange(new, (), (event,))
-
-
-def _grantable_by(actor: Account, sub: Subscription, rights: Rights, now: datetime) -> None:
-    held, _ = effective_rights(actor, sub, now)
-    _require(rights.within(held), "nobody grants a right they do not hold")
-    unknown = rights.companies.chosen - set(sub.companies)
-    if unknown:
-        raise MalformedInput("rights name companies that are not in the portfolio")
-    unknown_themes = rights.documents.themes - sub.themes
-    if unknown_themes:
-        raise MalformedInput("rights name themes the subscription does not have")
 
 
 def add_user(
@@ -263,8 +222,12 @@ def set_role(
     others: Iterable[Account],
     now: datetime,
 ) -> AdminChange:
+    """Change ``target``'s role. Like every change made to a user, refused when the target
+    holds a right the actor lacks: promoting them would hand over that right with an
+    administrator's role, and demoting them would be a limited administrator acting on a
+    more privileged one."""
     now = require_aware(now)
-    _may(actor, Operation.MANAGE_RIGHTS, UserRef(target.principal, target.role), sub, now)
+    _authorise_on_user(actor, Operation.MANAGE_RIGHTS, sub, target, now)
     _require(actor.role in ADMIN_ROLES, "only administrators change roles")
     _require(target.role is not Role.PRINCIPAL_USER, "the principal user cannot be demoted")
     _require(role not in (Role.PRINCIPAL_USER, Role.THIRD_PARTY), f"cannot make a {role.value}")
@@ -288,11 +251,9 @@ def set_rights(
     actor: Account, sub: Subscription, target: Account, rights: Rights, *, now: datetime
 ) -> AdminChange:
     now = require_aware(now)
-    _may(actor, Operation.MANAGE_RIGHTS, UserRef(target.principal, target.role), sub, now)
+    _authorise_on_user(actor, Operation.MANAGE_RIGHTS, sub, target, now)
     _require(target.role is not Role.PRINCIPAL_USER, "the principal user holds every right")
-    held, _ = effective_rights(actor, sub, now)
     before = sub.rights_of(target.principal)
-    _require(before.within(held), "this user holds rights you lack")
     _grantable_by(actor, sub, rights, now)
     new = sub.with_rights(target.principal, rights)
     event = _event(
@@ -303,109 +264,6 @@ def set_rights(
         {"rights_before": describe_rights(before), "rights_after": describe_rights(rights)},
     )
     return AdminChange(new, (), (event,))
-
-
-def invite_third_party(
-    actor: Account,
-    sub: Subscription,
-    invitee: Principal,
-    companies: frozenset[Siren],
-    *,
-    invitation_id: str,
-    documents: DocumentScope | None = None,
-    operations: frozenset[Operation] = THIRD_PARTY_OPERATIONS,
-    now: datetime,
-    lifetime: timedelta = INVITATION_LIFETIME,
-) -> AdminChange:
-    """Invite a user of another subscription (an accountant) on some companies. The
-    invitation is pending until the invitee accepts; ``invitation_id`` is a random
-    identifier made by the shell."""
-    now = require_aware(now)
-    if invitee.client_id == sub.client_id:
-        raise MalformedInput("a third party belongs to another subscription")
-    if not timedelta(hours=1) <= lifetime <= timedelta(days=90):
-        raise MalformedInput("an invitation lives 1 hour to 90 days")
-    if invitation_id in sub.invitations:
-        raise MalformedInput("this invitation id is taken")
-    _may(actor, Operation.MANAGE_USERS, SubscriptionRef(sub.client_id), sub, now)
-    invitation = Invitation(
-        id=invitation_id,
-        invitee=invitee,
-        companies=companies,
-        documents=documents or DocumentScope.all(),
-        operations=operations,
-        invited_by=actor.principal,
-        created_at=now,
-        expires_at=now + lifetime,
-    )
-    _grantable_by(actor, sub, invitation.rights(), now)
-    event = _event(
-        now,
-        "invitation.create",
-        actor,
-        invitee.key,
-        {"invitation": invitation_id, "rights_after": describe_rights(invitation.rights())},
-    )
-    return AdminChange(sub.with_invitation(invitation), (), (event,))
-
-
-def _decide_invitation(
-    invitee: Account,
-    sub: Subscription,
-    invitation_id: str,
-    status: InvitationStatus,
-    now: datetime,
-) -> AdminChange:
-    now = require_aware(now)
-    invitation = sub.invitations.get(invitation_id)
-    # The same refusal whether the invitation does not exist or is someone else's.
-    if invitation is None or invitation.invitee != invitee.principal or not invitee.active:
-        raise NotPermitted("no such pending invitation")
-    if invitation.status_at(now) is not InvitationStatus.PENDING:
-        raise NotPermitted("no such pending invitation")
-    decided = replace(invitation, status=status, decided_at=now)
-    event = AuditEvent.make(
-        now,
-        f"invitation.{status.value}",
-        actor=invitee.principal.key,
-        subject=sub.client_id.value,
-        outcome="success",
-        details={"invitation": invitation_id},
-    )
-    return AdminChange(sub.with_invitation(decided), (), (event,))
-
-
-def accept_invitation(
-    invitee: Account, sub: Subscription, invitation_id: str, *, now: datetime
-) -> AdminChange:
-    return _decide_invitation(invitee, sub, invitation_id, InvitationStatus.ACCEPTED, now)
-
-
-def decline_invitation(
-    invitee: Account, sub: Subscription, invitation_id: str, *, now: datetime
-) -> AdminChange:
-    return _decide_invitation(invitee, sub, invitation_id, InvitationStatus.DECLINED, now)
-
-
-def revoke_invitation(
-    actor: Account, sub: Subscription, invitation_id: str, *, now: datetime
-) -> AdminChange:
-    now = require_aware(now)
-    invitation = sub.invitations.get(invitation_id)
-    if invitation is None:
-        raise MalformedInput("no such invitation")
-    _may(actor, Operation.MANAGE_USERS, SubscriptionRef(sub.client_id), sub, now)
-    if invitation.status_at(now) in (InvitationStatus.REVOKED, InvitationStatus.DECLINED):
-        return AdminChange(sub, (), ())
-    revoked = replace(invitation, status=InvitationStatus.REVOKED, decided_at=now)
-    event = _event(
-        now,
-        "invitation.revoke",
-        actor,
-        invitation.invitee.key,
-        {"invitation": invitation_id, "rights_before": describe_rights(invitation.rights())},
-    )
-    return AdminChange(sub.with_invitation(revoked), (), (event,))
 
 
 def switch_delivery(

@@ -12,7 +12,8 @@ Rules (see ``docs/entitlements.md``):
   administrators switch a subscription back to paper;
 * every user may list the users of their subscription and edit their own account only;
 * a third party reaches only the companies of an *accepted* invitation, for view and
-  download, within the invitation's document scope;
+  download, within the invitation's document scope, and only an invitation made after their
+  account was created (not one made for a previous holder of their user number);
 * a company removed from the portfolio is out of reach for everybody.
 """
 
@@ -43,7 +44,7 @@ from securebox_auth.entitlements.resources import (
 )
 from securebox_auth.identity import Siren
 
-__all__ = ["AccessDecision", "Fact", "check", "effective_rights"]
+__all__ = ["AccessDecision", "Fact", "check", "check_user", "effective_rights"]
 
 ADMIN_ROLES = frozenset({Role.PRINCIPAL_USER, Role.ADMINISTRATOR})
 
@@ -100,7 +101,13 @@ def _rights(actor: Account, subscription: Subscription, now: datetime) -> tuple[
         if actor.role is Role.PRINCIPAL_USER:
             return _EVERYTHING, _f("rights", "principal user")
         return subscription.rights_of(actor.principal), _f("rights", "rights of the {}", actor.role)
-    invitations = subscription.active_invitations(actor.principal, now)
+    # An invitation names the person who held the invitee's principal when it was made: one
+    # made before this account was created was for a previous holder of the user number.
+    invitations = tuple(
+        inv
+        for inv in subscription.active_invitations(actor.principal, now)
+        if inv.created_at >= actor.created_at
+    )
     if not invitations:
         return NO_RIGHTS, _f("rights", "no accepted invitation")
     merged = invitations[0].rights()
@@ -186,6 +193,28 @@ def check(
         return _check_company(action, resource.company, subscription, rights, origin)
 
     return _deny(action, _f("action", "unknown action"))  # pragma: no cover
+
+
+def check_user(
+    actor: Account,
+    action: Operation,
+    target: Account,
+    subscription: Subscription,
+    now: datetime,
+) -> AccessDecision:
+    """May ``actor`` do ``action`` on the user whose stored account is ``target``?
+
+    The target's role comes from their account, never from the caller; an administrative
+    operation also needs the target to hold no right the actor lacks (acting on a more
+    privileged user would be an escalation). The rule of every transition of
+    :mod:`~securebox_auth.entitlements.admin` that acts on a user."""
+    decision = check(actor, action, UserRef(target.principal, target.role), subscription, now)
+    if not decision.allowed or action not in ADMIN_OPERATIONS:
+        return decision
+    held, _ = _rights(actor, subscription, now)
+    if not subscription.rights_of(target.principal).within(held):
+        return _deny(action, _f("target", "{} holds rights the actor lacks", target.principal))
+    return decision
 
 
 def _check_admin(

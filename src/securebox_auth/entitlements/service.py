@@ -13,15 +13,14 @@ again, so a rule is always judged on the state it changes and a grant is used on
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import datetime
 
 from securebox_auth.accounts import Account, AccountStatus, Operator, Role
-from securebox_auth.attempts import blocked_refusal, register_failure, unblock_event
+from securebox_auth.attempts import unblock_event
 from securebox_auth.audit import AuditEvent
-from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.code_service import ConfidentialCodeService
 from securebox_auth.entitlements import admin
-from securebox_auth.entitlements.check import AccessDecision, check
+from securebox_auth.entitlements.check import AccessDecision, check, check_user
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,
     DocumentScope,
@@ -30,84 +29,39 @@ from securebox_auth.entitlements.model import (
     Subscription,
     Theme,
 )
-from securebox_auth.entitlements.proofs import CompanyProofVerifier
-from securebox_auth.entitlements.resources import Resource
+from securebox_auth.entitlements.resources import (
+    CompanyRef,
+    DocumentRef,
+    SubscriptionRef,
+    UserRef,
+)
+from securebox_auth.entitlements.shell import (
+    OPERATION,
+    Decide,
+    EntitlementShell,
+    SecretGate,
+    _Reads,
+)
 from securebox_auth.entitlements.visibility import VisibilityFilter, visibility_filter
-from securebox_auth.errors import (
-    AccountExists,
-    ConcurrentUpdate,
-    NotAuthenticated,
-    NotPermitted,
-    StepUpNeeded,
-    UnknownAccount,
-)
+from securebox_auth.errors import AccountExists, MalformedInput, NotPermitted, UnknownAccount
 from securebox_auth.factors.code import OneTimeCode, issue_one_time_code
-from securebox_auth.factors.code_strength import CodeRules
-from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
-from securebox_auth.lockout import LockoutRules, LockoutState
-from securebox_auth.policy import PSD2_DEFAULT
-from securebox_auth.policy.book import PolicyBook
-from securebox_auth.policy.decision import Decision
-from securebox_auth.policy.engine import OperationRequest, decide_operation
-from securebox_auth.policy.model import Policy
-from securebox_auth.policy.session import Session
-from securebox_auth.stores.protocols import (
-    AuthStore,
-    Change,
-    Expect,
-    PutAccount,
-    PutCode,
-    PutLockout,
-    PutSession,
-    PutSubscription,
-    Versioned,
-)
+from securebox_auth.lockout import LockoutState
+from securebox_auth.stores import factor_codecs as fc
+from securebox_auth.stores.protocols import Change, PutCode, PutLockout, PutSubscription
 
-#: The policy's name for changes of users, rights, companies and invitations.
-OPERATION = "entitlements_management"
+#: What :meth:`EntitlementService.check` decides on: a document, a company, the
+#: subscription, or a user named by their principal (whose role the service reads).
+Target = DocumentRef | CompanyRef | SubscriptionRef | Principal
 
-__all__ = ["EntitlementService"]
+#: The factor kinds that hold a person's long-lived credentials.
+CREDENTIAL_KINDS = (fc.TOTP, fc.RECOVERY, fc.PASSKEYS, fc.CAP_CARD, fc.CERTIFICATE)
 
-_MAX_ATTEMPTS = 16
+__all__ = ["OPERATION", "EntitlementService", "Target"]
 
 
-class _Reads:
-    """The account reads one attempt decided on, so that its commit guards exactly them."""
-
-    def __init__(self, store: AuthStore) -> None:
-        self._store = store
-        self.versions: dict[Principal, int] = {}
-
-    def account(self, principal: Principal) -> Account | None:
-        found = self._store.get_account(principal)
-        self.versions.setdefault(principal, found.version if found else 0)
-        return found.value if found else None
-
-
-class EntitlementService:
+class EntitlementService(EntitlementShell):
     """Subscriptions, users, rights and invitations for portals."""
-
-    def __init__(
-        self,
-        store: AuthStore,
-        hasher: CodeHasher,
-        *,
-        company_proofs: CompanyProofVerifier,
-        clock: Clock | None = None,
-        code_rules: CodeRules | None = None,
-        lockout_rules: LockoutRules | None = None,
-        policy: Policy | PolicyBook | None = None,
-    ) -> None:
-        self.store = store
-        self.hasher = hasher
-        self.company_proofs = company_proofs
-        self.clock: Clock = clock or SystemClock()
-        self.code_rules = code_rules or CodeRules()
-        self.policies = (
-            policy if isinstance(policy, PolicyBook) else PolicyBook(policy or PSD2_DEFAULT)
-        )
-        self.lockout_rules = lockout_rules or self.policies.default.lockout
 
     # -- reading ----------------------------------------------------------------------
 
@@ -117,26 +71,33 @@ class EntitlementService:
             raise NotPermitted("the acting user has no active account")
         return found.value
 
-    def _subscription(self, client_id: ClientId) -> tuple[Subscription, int]:
-        found = self.store.get_subscription(client_id)
-        if found is None:
-            raise NotPermitted("no such subscription")
-        return found.value, found.version
+    def check(self, actor: Principal, action: Operation, resource: Target) -> AccessDecision:
+        """Decide on the current state: a revoked right is refused at once.
 
-    def check(self, actor: Principal, action: Operation, resource: Resource) -> AccessDecision:
-        """Decide on the current state: a revoked right is refused at once."""
+        Everything is read from the store: the actor's role and rights, and, for an action
+        on a user (named by their :class:`~securebox_auth.identity.Principal`), that user's
+        role and rights. A :class:`~securebox_auth.entitlements.resources.UserRef`, whose
+        role a caller could choose, is refused with :class:`MalformedInput`."""
+        given: object = resource  # checked at run time too: callers may not be typed
+        if isinstance(given, UserRef):
+            raise MalformedInput("name the user by their Principal: the service reads the role")
+        if not isinstance(given, (Principal, DocumentRef, CompanyRef, SubscriptionRef)):
+            raise MalformedInput("not a resource of an entitlement check")
+        now = self.clock.now()
         found = self.store.get_account(actor)
         sub = self.store.get_subscription(resource.client_id)
-        now = self.clock.now()
         if found is None or sub is None:
-            return check(
-                Account(actor, Role.USER, now, status=AccountStatus.DISABLED),
-                action,
-                resource,
-                Subscription(resource.client_id),
-                now,
+            nobody = Account(actor, Role.USER, now, status=AccountStatus.DISABLED)
+            about = (
+                SubscriptionRef(resource.client_id) if isinstance(resource, Principal) else resource
             )
-        return check(found.value, action, resource, sub.value, now)
+            return check(nobody, action, about, Subscription(resource.client_id), now)
+        if not isinstance(resource, Principal):
+            return check(found.value, action, resource, sub.value, now)
+        target = self.store.get_account(resource)
+        if target is None:
+            return AccessDecision(False, action, (("user", "no such user", ()),))
+        return check_user(found.value, action, target.value, sub.value, now)
 
     def visible(self, actor: Principal, action: Operation = Operation.VIEW) -> VisibilityFilter:
         """The filter of documents ``actor`` may see, for a catalogue query."""
@@ -158,171 +119,35 @@ class EntitlementService:
         *,
         themes: frozenset[Theme] = frozenset(),
     ) -> OneTimeCode:
-        """Create a subscription with its principal user, who gets a one-time code."""
-        if not isinstance(operator, Operator):
-            raise NotPermitted("only the bank's back office opens a subscription")
-        now = self.clock.now()
-        if self.store.get_subscription(principal_user.client_id) is not None:
-            raise AccountExists("this subscription exists")
-        if self.store.get_account(principal_user) is not None:
-            raise AccountExists("this account exists")
-        previous = self.store.get_code(principal_user)
-        lockout = self.store.get_lockout(principal_user)
-        code, credential, issued = issue_one_time_code(
-            previous.value if previous else None,
-            principal_user,
-            actor=operator.key,
-            now=now,
-            hasher=self.hasher,
-            rules=self.code_rules,
+        """Create a subscription with its principal user, who gets a one-time code (the
+        same operation as :meth:`~securebox_auth.code_service.ConfidentialCodeService.
+        create_subscription`)."""
+        codes = ConfidentialCodeService(
+            self.store, self.hasher, clock=self.clock, rules=self.code_rules
         )
-        sub = Subscription(principal_user.client_id, themes=themes)
-        account = Account(principal_user, Role.PRINCIPAL_USER, now)
-        opened = AuditEvent.make(
-            now,
-            "subscription.open",
-            actor=operator.key,
-            subject=principal_user.key,
-            outcome="success",
-            details={"role": Role.PRINCIPAL_USER.value},
-        )
-        self.store.commit(
-            [
-                PutSubscription(principal_user.client_id, 0, sub),
-                PutAccount(principal_user, 0, account),
-                PutCode(principal_user, previous.version if previous else 0, credential),
-                PutLockout(principal_user, lockout.version, LockoutState()),
-            ],
-            [opened, issued],
-        )
-        return code
-
-    # -- sessions and step-up --------------------------------------------------------
-
-    def _session(self, session_id: str) -> tuple[Versioned[Session], Versioned[Account]]:
-        found = self.store.get_session(session_id) if isinstance(session_id, str) else None
-        if found is None:
-            raise NotAuthenticated("no live session: log in again")
-        account = self.store.get_account(found.value.principal)
-        if account is None or not account.value.active:
-            raise NotPermitted("the acting user has no active account")
-        return found, account
-
-    def _apply(
-        self,
-        session_id: str,
-        decide: Callable[[Account, Subscription, datetime, _Reads], admin.AdminChange],
-        *,
-        client_id: ClientId | None = None,
-        extra: Callable[
-            [admin.AdminChange, Account, datetime], tuple[list[Change], list[AuditEvent]]
-        ]
-        | None = None,
-    ) -> admin.AdminChange:
-        for _ in range(_MAX_ATTEMPTS):
-            session, acting = self._session(session_id)
-            actor = acting.value
-            now = self.clock.now()
-            lockout = self.store.get_lockout(actor.principal)
-            outcome = decide_operation(
-                self.policies.for_subscription(actor.principal.client_id),
-                session.value,
-                OperationRequest(OPERATION),
-                now=now,
-                lockout=lockout.value,
-            )
-            if not outcome.decision.allowed:
-                self._refuse(session_id, session, outcome.session, outcome.decision)
-                continue
-            sub, version = self._subscription(client_id or actor.principal.client_id)
-            reads = _Reads(self.store)
-            change = decide(actor, sub, now, reads)
-            # The subscription row is written by every change, even when only accounts
-            # change: concurrent changes of one subscription are serialised, so a rule
-            # judged on several rows (the last administrator) cannot be broken by two
-            # changes that each saw the other's "before" (write skew).
-            changes: list[Change] = [
-                PutSession(session_id, session.version, outcome.session),
-                PutSubscription(sub.client_id, version, change.subscription),
-                Expect("account", actor.principal, acting.version),
-            ]
-            for account in change.accounts:
-                expected = reads.versions.get(account.principal)
-                if expected is None:
-                    stored = self.store.get_account(account.principal)
-                    expected = stored.version if stored else 0
-                changes.append(PutAccount(account.principal, expected, account))
-            events = list(change.events)
-            if extra is not None:
-                more_changes, more_events = extra(change, actor, now)
-                changes += more_changes
-                events += more_events
-            try:
-                self.store.commit(changes, events)
-            except ConcurrentUpdate:
-                continue
-            return change
-        raise ConcurrentUpdate("too much contention on this subscription; try again")
-
-    def _refuse(
-        self,
-        session_id: str,
-        before: Versioned[Session],
-        after: Session,
-        decision: Decision,
-    ) -> None:
-        """Store what the refusal changed in the session (a cancelled grant), then raise."""
-        if after != before.value:
-            try:
-                self.store.commit([PutSession(session_id, before.version, after)], [])
-            except ConcurrentUpdate:
-                return  # decide again on the fresh session
-        raise StepUpNeeded(decision, decision.explain())
+        return codes.create_subscription(operator, principal_user, themes=themes)
 
     # -- changes ----------------------------------------------------------------------
 
     def add_company(self, session: str, siren: Siren, name: str, proof: str) -> None:
-        """Add a company, proving it with its company secret. A wrong proof counts as a
-        failed authentication attempt of the actor (it is a guessable secret)."""
-        actor = self._session(session)[1].value
-        now = self.clock.now()
-        refusal = blocked_refusal(
-            self.store.get_lockout(actor.principal).value,
-            subject=actor.principal.key,
-            action="company.proof",
-            now=now,
-        )
-        if refusal is not None:
-            raise NotPermitted("this user is blocked after too many failed attempts")
-        if not self.company_proofs.verify(siren, proof):
-            self._count_failure(actor.principal, "company.proof")
-            raise NotPermitted("the company proof does not match")
+        """Add a company, proving it with its company secret (on the company's mail).
+
+        A wrong proof counts as a failed authentication attempt of the actor (it is a
+        guessable secret): the check and the count are one compare-and-swap on the actor's
+        failure state, so parallel attempts cannot use one remaining try more than once.
+        Raises :class:`~securebox_auth.errors.WrongProof` (counted),
+        :class:`~securebox_auth.errors.AttemptsBlocked` (not checked, not counted), or
+        :class:`~securebox_auth.errors.ConcurrentUpdate` after too many lost races (nothing
+        was checked or counted: the caller may submit again)."""
         self._apply(
             session,
             lambda acting, sub, now, reads: admin.add_company(
                 acting, sub, siren, name, proof_valid=True, now=now
             ),
+            gate=SecretGate(
+                "company.proof", "wrong_proof", lambda: self.company_proofs.verify(siren, proof)
+            ),
         )
-
-    def _count_failure(self, principal: Principal, action: str) -> None:
-        for _ in range(_MAX_ATTEMPTS):
-            now = self.clock.now()
-            lockout = self.store.get_lockout(principal)
-            record = register_failure(
-                lockout.value,
-                subject=principal.key,
-                action=action,
-                reason="wrong_proof",
-                now=now,
-                rules=self.lockout_rules,
-            )
-            try:
-                self.store.commit(
-                    [PutLockout(principal, lockout.version, record.state)], record.events
-                )
-            except ConcurrentUpdate:
-                continue
-            return
 
     def remove_company(self, session: str, siren: Siren) -> None:
         self._apply(
@@ -347,6 +172,10 @@ class EntitlementService:
             existing = reads.account(principal)  # the commit inserts only if still as read
             if existing is not None and existing.active:
                 raise AccountExists("this user exists")
+            if existing is not None and self._factors_left(principal):
+                # A reused user number must not hand the previous holder's TOTP seed,
+                # passkeys, card or certificate to the new person.
+                raise AccountExists("this user number still holds its previous user's factors")
             return admin.add_user(acting, sub, principal, role, rights, existing=existing, now=now)
 
         def with_code(
@@ -384,7 +213,34 @@ class EntitlementService:
             raise UnknownAccount("no such user in this subscription")
         return found
 
+    def _factors_left(self, principal: Principal) -> bool:
+        return any(self.store.factor_states(principal, kind) for kind in CREDENTIAL_KINDS)
+
     def remove_user(self, session: str, target: Principal) -> None:
+        """Disable a user and drop their rights; in the same commit, revoke every invitation
+        naming them in any subscription, so that nothing they were given passes to a later
+        holder of their user number."""
+
+        def revoke_invitations(
+            change: admin.AdminChange, actor: Account, now: datetime
+        ) -> tuple[list[Change], list[AuditEvent]]:
+            del change
+            changes: list[Change] = []
+            events: list[AuditEvent] = []
+            for inviting in self.store.subscriptions_inviting(target):
+                if inviting.client_id == target.client_id:
+                    continue  # never: a subscription does not invite its own users
+                found = self.store.get_subscription(inviting.client_id)
+                if found is None:
+                    continue
+                revoked, more = admin.revoke_invitations_of(
+                    found.value, target, actor=actor.principal.key, now=now
+                )
+                if more:
+                    changes.append(PutSubscription(inviting.client_id, found.version, revoked))
+                    events += more
+            return changes, events
+
         self._apply(
             session,
             lambda acting, sub, now, reads: admin.remove_user(
@@ -394,6 +250,7 @@ class EntitlementService:
                 others=self.store.accounts_of(sub.client_id),
                 now=now,
             ),
+            extra=revoke_invitations,
         )
 
     def set_role(self, session: str, target: Principal, role: Role) -> None:
@@ -417,9 +274,7 @@ class EntitlementService:
             ),
         )
 
-    def _manage(
-        self, target: Principal
-    ) -> Callable[[Account, Subscription, datetime, _Reads], admin.AdminChange]:
+    def _manage(self, target: Principal) -> Decide:
         """The decision of a credential change on ``target`` (regenerate, unblock): the
         entitlement rules for managing that user; nothing changes in the subscription."""
 
