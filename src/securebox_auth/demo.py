@@ -7,7 +7,6 @@ chain) against the in-memory store, and prints what a portal would show at each 
 from __future__ import annotations
 
 import argparse
-import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -32,8 +31,8 @@ from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.keys import StaticKeyring
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.engine import decide_login
+from securebox_auth.session_service import SessionService
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.stores.protocols import PutSession
 
 __all__ = ["register", "run_demo"]
 
@@ -51,6 +50,7 @@ class _Walkthrough:
         self.hasher = Argon2CodeHasher(StaticKeyring.generate(), params)
         self.codes = ConfidentialCodeService(self.store, self.hasher, clock=self.clock)
         self.proofs = KeyedCompanyProofs(StaticKeyring.generate())
+        self.sessions = SessionService(self.store, clock=self.clock)
         self.entitlements = EntitlementService(
             self.store, self.hasher, company_proofs=self.proofs, clock=self.clock
         )
@@ -61,7 +61,7 @@ class _Walkthrough:
 
     def session(self, who: Principal, methods: tuple[str, ...], last_sca: datetime | None) -> str:
         """Ask the policy engine about a login that proved ``methods``; store the session it
-        opens and return its identifier."""
+        opens and return the identifier the library drew for it."""
         outcome = decide_login(
             PSD2_DEFAULT,
             principal=who,
@@ -73,9 +73,7 @@ class _Walkthrough:
         self.out(f"    policy: {outcome.decision.explain().splitlines()[0]}")
         if outcome.session is None:
             raise AssertionError("the demo expects this login to open a session")
-        session_id = secrets.token_urlsafe(16)
-        self.store.commit([PutSession(session_id, 0, outcome.session)], [])
-        return session_id
+        return self.sessions.open(outcome.session)
 
     def show(self, who: str, result: LoginResult) -> None:
         extra = ""

@@ -170,3 +170,10 @@ class NotPermitted(SecureboxError):
 
     code: ClassVar[str] = "not_permitted"
     status_hint: ClassVar[int] = 403
+
+
+class InvalidSessionId(MalformedInput):
+    """A session identifier was supplied where the library generates them, or has not the
+    format of a generated one (lookups answer "no such session" instead of raising)."""
+
+    code: ClassVar[str] = "invalid_session_id"
