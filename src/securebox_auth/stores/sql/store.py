@@ -133,8 +133,9 @@ class _Write:
     value: object
     #: False for an :class:`Expect` guard, which only checks the version.
     puts: bool
-    #: Sessions: the stored session must keep these facts ("same": an in-place change;
-    #: "rotation": the session that replaces it under a new identifier).
+    #: Sessions: the stored session must be live, and keep the facts of ``keeps`` (all of
+    #: them in place; principal, channel and login time for a ``rotation``).
+    live: bool = False
     keeps: Session | None = None
     rotation: bool = False
 
@@ -150,7 +151,7 @@ def _targets(change: Change) -> list[_Write]:
         case RotateSession(session_id, expected, session, new_session_id=new_id):
             old = (session_key(session_id),)
             return [
-                _Write(_SESSION, old, expected, None, True, keeps=session, rotation=True),
+                _Write(_SESSION, old, expected, None, True, True, session, rotation=True),
                 _Write(_SESSION, (session_key(new_id),), 0, session, True),
             ]
     return [_target(change)]
@@ -168,7 +169,7 @@ def _target(change: Change) -> _Write:
             return _Write(_SUBSCRIPTION, (client_id.value,), expected, subscription, True)
         case PutSession(session_id, expected, session):
             key = (session_key(session_id),)
-            return _Write(_SESSION, key, expected, session, True, keeps=session)
+            return _Write(_SESSION, key, expected, session, True, live=True, keeps=session)
         case PutFactorState(principal, kind, item, expected, state):
             key = (*_principal(principal), kind, item)
             return _Write(_FACTOR, key, expected, state, True)
@@ -383,7 +384,7 @@ class SqlStore:
             if (0 if found is None else int(found[0])) != write.expected:
                 raise ConcurrentUpdate(_STALE)
             return
-        if write.keeps is not None:
+        if write.live:
             self._check_session(tx, write)
         values = kind.encode(write.value)
         columns = tuple(values)
@@ -408,7 +409,8 @@ class SqlStore:
         stored = codec.session_from_row(dict(zip(self._session_columns, found, strict=True)))
         if stored is None:
             raise ConcurrentUpdate("the session has ended")
-        assert write.keeps is not None
+        if write.keeps is None:
+            return
         if write.rotation:
             if not rotation_allowed(stored, write.keeps):
                 raise MalformedInput(_NOT_SAME)
