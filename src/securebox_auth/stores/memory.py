@@ -78,6 +78,7 @@ def _record(change: Change) -> tuple[str, object]:
             return ("factor", (principal, kind, item))
         case Expect(record, principal, _):
             return (record, principal)
+    raise MalformedInput(f"unknown change {type(change).__name__}")  # pragma: no cover
 
 
 class MemoryStore:

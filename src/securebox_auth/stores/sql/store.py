@@ -168,8 +168,8 @@ def _target(change: Change) -> _Write:
         case PutSubscription(client_id, expected, subscription):
             return _Write(_SUBSCRIPTION, (client_id.value,), expected, subscription, True)
         case PutSession(session_id, expected, session):
-            key = (session_key(session_id),)
-            return _Write(_SESSION, key, expected, session, True, live=True, keeps=session)
+            session_row = (session_key(session_id),)
+            return _Write(_SESSION, session_row, expected, session, True, live=True, keeps=session)
         case PutFactorState(principal, kind, item, expected, state):
             key = (*_principal(principal), kind, item)
             return _Write(_FACTOR, key, expected, state, True)
