@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from securebox_auth.accounts import Account
 from securebox_auth.audit import GENESIS, AuditEvent, SealedEvent, seal
@@ -31,10 +31,9 @@ from securebox_auth.stores.protocols import (
     PutSubscription,
     RotateSession,
     Versioned,
+    check_session_transition,
     decode_factor_state,
     encode_factor_state,
-    rotation_allowed,
-    same_session_facts,
 )
 
 if TYPE_CHECKING:
@@ -44,12 +43,6 @@ __all__ = ["MemoryStore"]
 
 T = TypeVar("T")
 K = TypeVar("K")
-
-_PROMOTED: Final = (
-    "a change of a session's principal, channel, login time or proofs needs a new "
-    "identifier: use RotateSession"
-)
-_NOT_SAME: Final = "a rotated session keeps its principal, channel and login time"
 
 
 def _records(change: Change) -> list[tuple[str, object]]:
@@ -223,12 +216,8 @@ class MemoryStore:
         stored = self._sessions[key].value
         if stored is None:
             raise ConcurrentUpdate("the session has ended")
-        if session is None:
-            return
-        if in_place and not same_session_facts(stored, session):
-            raise MalformedInput(_PROMOTED)
-        if not in_place and not rotation_allowed(stored, session):
-            raise MalformedInput(_NOT_SAME)
+        if session is not None:
+            check_session_transition(stored, session, rotation=not in_place)
 
     def audit_log(self) -> Iterator[SealedEvent]:
         with self._lock:

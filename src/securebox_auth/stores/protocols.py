@@ -159,25 +159,24 @@ class RotateSession:
             raise MalformedInput("RotateSession stores the rotated session")
 
 
-def same_session_facts(before: Session, after: Session) -> bool:
-    """True when ``after`` keeps the principal, channel, ``auth_time`` and proofs of
-    ``before``: what an in-place :class:`PutSession` may not change."""
-    return (
-        before.principal == after.principal
-        and before.channel == after.channel
-        and before.auth_time == after.auth_time
-        and before.proofs == after.proofs
-    )
-
-
-def rotation_allowed(before: Session, after: Session) -> bool:
-    """True when ``after`` may replace ``before`` under a new identifier: same principal,
-    channel and login time (a rotation never hands a session to someone else)."""
-    return (
+def check_session_transition(before: Session, after: Session, *, rotation: bool) -> None:
+    """What every store enforces on a live session: an in-place :class:`PutSession` keeps
+    the principal, channel, ``auth_time`` and proofs (a change of authentication level needs
+    a new identifier); a :class:`RotateSession` keeps the principal, channel and
+    ``auth_time`` (a rotation never hands a session to someone else). Raises
+    :class:`~securebox_auth.errors.MalformedInput` otherwise."""
+    same = (
         before.principal == after.principal
         and before.channel == after.channel
         and before.auth_time == after.auth_time
     )
+    if rotation and not same:
+        raise MalformedInput("a rotated session keeps its principal, channel and login time")
+    if not rotation and not (same and before.proofs == after.proofs):
+        raise MalformedInput(
+            "a change of a session's principal, channel, login time or proofs needs a new "
+            "identifier: use RotateSession"
+        )
 
 
 #: Longest factor kind and item identifier a store accepts.

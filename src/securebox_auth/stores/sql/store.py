@@ -46,8 +46,7 @@ from securebox_auth.stores.protocols import (
     PutSubscription,
     RotateSession,
     Versioned,
-    rotation_allowed,
-    same_session_facts,
+    check_session_transition,
 )
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.database import Database, Writer
@@ -74,11 +73,6 @@ _AUDIT_PAGE: Final = 1000
 _ANCHOR_EVENT: Final = AuditEvent(datetime(2000, 1, 1, tzinfo=UTC), "anchor", "", "", "")
 _NO_HEAD: Final = "the database has no audit head: run `securebox db upgrade`"
 _STALE: Final = "the stored state changed since it was read"
-_PROMOTED: Final = (
-    "a change of a session's principal, channel, login time or proofs needs a new "
-    "identifier: use RotateSession"
-)
-_NOT_SAME: Final = "a rotated session keeps its principal, channel and login time"
 
 
 def _rewrite_invitations(db: Database, tx: Writer, sub: Subscription) -> None:
@@ -409,13 +403,8 @@ class SqlStore:
         stored = codec.session_from_row(dict(zip(self._session_columns, found, strict=True)))
         if stored is None:
             raise ConcurrentUpdate("the session has ended")
-        if write.keeps is None:
-            return
-        if write.rotation:
-            if not rotation_allowed(stored, write.keeps):
-                raise MalformedInput(_NOT_SAME)
-        elif not same_session_facts(stored, write.keeps):
-            raise MalformedInput(_PROMOTED)
+        if write.keeps is not None:
+            check_session_transition(stored, write.keeps, rotation=write.rotation)
 
     def _seal(
         self, tx: Writer, sequence: int, mac: str, version: int, events: Sequence[AuditEvent]
