@@ -25,11 +25,12 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.service import EntitlementService
-from securebox_auth.errors import WeakCode
+from securebox_auth.errors import NotAuthenticated, StepUpNeeded, WeakCode
 from securebox_auth.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.keys import StaticKeyring
 from securebox_auth.policy import PSD2_DEFAULT
+from securebox_auth.policy.decision import StepUpRequired
 from securebox_auth.policy.engine import decide_login
 from securebox_auth.session_service import SessionService
 from securebox_auth.stores.memory import MemoryStore
@@ -181,9 +182,35 @@ class _Walkthrough:
         out(f"    accountant, revoked        sees {listing(accountant)}")
         out("")
 
+    def step_up(self) -> None:
+        out, ent = self.out, self.entitlements
+        out("7. Minutes later, managing entitlements needs a fresh proof (max_age 5 min).")
+        self.clock.advance(timedelta(minutes=4))
+        old = self.boss_session
+        try:
+            ent.add_theme(old, Theme("hr"))
+            decision: object = None
+        except StepUpNeeded as needed:
+            decision = needed.decision
+        if not isinstance(decision, StepUpRequired):
+            raise AssertionError("the demo expects a step-up here")
+        out(f"    policy: {decision.explain().splitlines()[0]}")
+        challenge = decision.challenge
+        result = self.sessions.step_up(old, challenge, methods=["cap_identify"])
+        out(f"    01 steps up with the CAP reader -> {result.decision.kind}")
+        out("    the session moved to a new identifier; the old one is dead:")
+        self.boss_session = result.session_id
+        ent.add_theme(self.boss_session, Theme("hr"))
+        out("      new identifier: theme hr added")
+        try:
+            ent.add_theme(old, Theme("legal"))
+        except NotAuthenticated as refused:
+            out(f"      old identifier: {refused.code}")
+        out("")
+
     def audit(self) -> None:
         out = self.out
-        out("7. The audit trail (who, what, outcome; never a code), chained by HMAC:")
+        out("8. The audit trail (who, what, outcome; never a code), chained by HMAC:")
         events = list(self.store.audit_log())
         for sealed in events:
             e = sealed.event
@@ -204,6 +231,7 @@ def run_demo(out: Callable[[str], None] = print, *, fast: bool = False) -> int:
     demo.collaborator()
     demo.lockout()
     demo.documents()
+    demo.step_up()
     demo.audit()
     return 0
 
