@@ -157,6 +157,9 @@ def _checkpoint(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     public = _public_key(args.public_key)
     points = FileCheckpoints(args.checkpoint).checkpoints()
+    if not points:  # a deleted or emptied file must not pass for "nothing to compare"
+        print(f"audit chain NOT verified: no checkpoint in {args.checkpoint}")
+        return 1
     store = _store(args)
     if store is None:
         return 2
@@ -167,9 +170,6 @@ def _verify(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.engine.dispose()
-    if not points:
-        print(f"audit chain verified: {count} events; no checkpoint (a cut tail is not seen)")
-        return 0
     last = points[-1]
     print(
         f"audit chain verified: {count} events; {len(points)} checkpoints hold, the last "

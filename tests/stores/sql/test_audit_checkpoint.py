@@ -160,6 +160,8 @@ def test_the_audit_commands(
         _fill(SqlStore(engine, audit_key=AUDIT_KEY), 1, 6)
         checkpoint = ["audit", "checkpoint", "--checkpoint", points, "--signing-key", signing]
         verify = ["audit", "verify", "--checkpoint", points, "--public-key", public]
+        assert main(verify) == 1  # no checkpoint file yet: nothing proves the tail
+        assert "NOT verified: no checkpoint" in capsys.readouterr().out
         assert main(checkpoint) == 0
         assert "checkpoint: event 6" in capsys.readouterr().out
         assert main(verify) == 0
