@@ -46,7 +46,8 @@ from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.visibility import VisibilityFilter
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session import Grant, open_session, with_grant, without_grant
-from securebox_auth.stores.protocols import PutSession
+from securebox_auth.session_ids import session_key
+from securebox_auth.stores.protocols import OpenSession, PutSession
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
@@ -328,13 +329,14 @@ def _consume_case(engine: Engine, tag: str, rounds: int) -> list[Comparison]:
     """Single-use grant consumption through SqlStore against a bare CAS UPDATE."""
     store = SqlStore(engine, audit_key=secrets.token_bytes(32))
     inner = 10
-    run_id = secrets.token_hex(4)
     principal = Principal.parse("100000001", "05")
     grant = Grant("payment.initiate", principal, None, NOW, NOW + timedelta(minutes=5), ("pwd",))
     session = with_grant(open_session(principal, "web", ["confidential_code"], NOW), grant)
-    ids = [f"bench-{run_id}-{i}" for i in range((rounds + 1) * inner + 2)]
-    for session_id in ids:
-        store.commit([PutSession(session_id, 0, session)], [])
+    ids = []
+    for _ in range((rounds + 1) * inner + 2):
+        opened = OpenSession(session)
+        store.commit([opened], [])
+        ids.append(opened.session_id)
     pending = iter(ids)
     event = AuditEvent.make(
         NOW, "grant.consumed", actor=principal.key, subject=principal.key, outcome="success"
@@ -350,7 +352,7 @@ def _consume_case(engine: Engine, tag: str, rounds: int) -> list[Comparison]:
         )
 
     hand = Hand(engine)
-    bare_ids = iter(ids)
+    bare_ids = iter([session_key(i) for i in ids])  # what the table is keyed by
     cursor = hand._raw.cursor()
     update = hand.sql("UPDATE sessions SET version = version + 1 WHERE id = ? AND version = ?")
 

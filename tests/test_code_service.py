@@ -7,7 +7,6 @@ threads, and hypothesis-chosen interleavings of load / verify / commit).
 
 from __future__ import annotations
 
-import secrets
 import sys
 import threading
 from collections import Counter
@@ -52,10 +51,10 @@ from securebox_auth.methods import CONFIDENTIAL_CODE
 from securebox_auth.policy.session import open_session
 from securebox_auth.stores.protocols import (
     Change,
+    OpenSession,
     PutAccount,
     PutCode,
     PutLockout,
-    PutSession,
     PutSubscription,
     Versioned,
 )
@@ -115,10 +114,9 @@ class Portal(ConfidentialCodeService):
         )
 
     def _session(self, who: Principal) -> str:
-        session_id = secrets.token_urlsafe(16)
-        opened = open_session(who, "web", ("cap_identify",), self.clock.now())
-        self.store.commit([PutSession(session_id, 0, opened)], [])
-        return session_id
+        opened = OpenSession(open_session(who, "web", ("cap_identify",), self.clock.now()))
+        self.store.commit([opened], [])
+        return opened.session_id
 
     def regenerate_code(self, actor: Principal | Operator, target: Principal) -> OneTimeCode:  # type: ignore[override,unused-ignore]
         if isinstance(actor, Operator):

@@ -4,9 +4,9 @@ Every authentication attempt, block, unblock, code change and regeneration produ
 :class:`AuditEvent` (who, what, when, outcome; never a secret). A store seals events in order
 with :func:`seal`: each sealed event carries the HMAC-SHA256 of its canonical form and of the
 previous event's MAC, under an audit key held outside the database. :func:`verify_chain`
-detects an edited, inserted, reordered or deleted event; a truncated tail is detected when the
-caller passes the head it remembers (``expected_head``), for instance from a checkpoint
-written elsewhere.
+detects an edited, inserted, reordered or deleted event; a truncated tail is detected only
+against a head kept outside the database: ``expected_head``, or the signed checkpoints of
+:mod:`securebox_auth.audit_checkpoint`.
 """
 
 from __future__ import annotations

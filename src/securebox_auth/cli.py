@@ -7,7 +7,8 @@ that does not parse (the message on standard error says which).
 
 Sub-commands are registered by small modules (``register(subparsers)``) so each concept keeps
 its own command code: ``demo`` (:mod:`securebox_auth.demo`), ``argon2``
-(:mod:`securebox_auth.calibrate`), and later ``policy`` and ``db``.
+(:mod:`securebox_auth.calibrate`), ``policy``, ``card``, ``db`` and ``audit``
+(:mod:`securebox_auth.audit_cli`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "securebox_auth.cards.cli",
     "securebox_auth.cards.token_cli",
     "securebox_auth.stores.sql.cli",
+    "securebox_auth.audit_cli",
 )
 
 

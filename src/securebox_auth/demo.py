@@ -7,7 +7,6 @@ chain) against the in-memory store, and prints what a portal would show at each 
 from __future__ import annotations
 
 import argparse
-import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -26,14 +25,15 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.service import EntitlementService
-from securebox_auth.errors import WeakCode
+from securebox_auth.errors import NotAuthenticated, StepUpNeeded, WeakCode
 from securebox_auth.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.keys import StaticKeyring
 from securebox_auth.policy import PSD2_DEFAULT
+from securebox_auth.policy.decision import StepUpRequired
 from securebox_auth.policy.engine import decide_login
+from securebox_auth.session_service import SessionService
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.stores.protocols import PutSession
 
 __all__ = ["register", "run_demo"]
 
@@ -51,6 +51,7 @@ class _Walkthrough:
         self.hasher = Argon2CodeHasher(StaticKeyring.generate(), params)
         self.codes = ConfidentialCodeService(self.store, self.hasher, clock=self.clock)
         self.proofs = KeyedCompanyProofs(StaticKeyring.generate())
+        self.sessions = SessionService(self.store, clock=self.clock)
         self.entitlements = EntitlementService(
             self.store, self.hasher, company_proofs=self.proofs, clock=self.clock
         )
@@ -61,7 +62,7 @@ class _Walkthrough:
 
     def session(self, who: Principal, methods: tuple[str, ...], last_sca: datetime | None) -> str:
         """Ask the policy engine about a login that proved ``methods``; store the session it
-        opens and return its identifier."""
+        opens and return the identifier the library drew for it."""
         outcome = decide_login(
             PSD2_DEFAULT,
             principal=who,
@@ -73,9 +74,7 @@ class _Walkthrough:
         self.out(f"    policy: {outcome.decision.explain().splitlines()[0]}")
         if outcome.session is None:
             raise AssertionError("the demo expects this login to open a session")
-        session_id = secrets.token_urlsafe(16)
-        self.store.commit([PutSession(session_id, 0, outcome.session)], [])
-        return session_id
+        return self.sessions.open(outcome.session)
 
     def show(self, who: str, result: LoginResult) -> None:
         extra = ""
@@ -183,9 +182,35 @@ class _Walkthrough:
         out(f"    accountant, revoked        sees {listing(accountant)}")
         out("")
 
+    def step_up(self) -> None:
+        out, ent = self.out, self.entitlements
+        out("7. Minutes later, managing entitlements needs a fresh proof (max_age 5 min).")
+        self.clock.advance(timedelta(minutes=4))
+        old = self.boss_session
+        try:
+            ent.add_theme(old, Theme("hr"))
+            decision: object = None
+        except StepUpNeeded as needed:
+            decision = needed.decision
+        if not isinstance(decision, StepUpRequired):
+            raise AssertionError("the demo expects a step-up here")
+        out(f"    policy: {decision.explain().splitlines()[0]}")
+        challenge = decision.challenge
+        result = self.sessions.step_up(old, challenge, methods=["cap_identify"])
+        out(f"    01 steps up with the CAP reader -> {result.decision.kind}")
+        out("    the session moved to a new identifier; the old one is dead:")
+        self.boss_session = result.session_id
+        ent.add_theme(self.boss_session, Theme("hr"))
+        out("      new identifier: theme hr added")
+        try:
+            ent.add_theme(old, Theme("legal"))
+        except NotAuthenticated as refused:
+            out(f"      old identifier: {refused.code}")
+        out("")
+
     def audit(self) -> None:
         out = self.out
-        out("7. The audit trail (who, what, outcome; never a code), chained by HMAC:")
+        out("8. The audit trail (who, what, outcome; never a code), chained by HMAC:")
         events = list(self.store.audit_log())
         for sealed in events:
             e = sealed.event
@@ -206,6 +231,7 @@ def run_demo(out: Callable[[str], None] = print, *, fast: bool = False) -> int:
     demo.collaborator()
     demo.lockout()
     demo.documents()
+    demo.step_up()
     demo.audit()
     return 0
 

@@ -194,3 +194,10 @@ class AttemptsBlocked(NotPermitted):
     the attempt was not counted."""
 
     code: ClassVar[str] = "attempts_blocked"
+
+
+class InvalidSessionId(MalformedInput):
+    """A session identifier was supplied where the library generates them, or has not the
+    format of a generated one (lookups answer "no such session" instead of raising)."""
+
+    code: ClassVar[str] = "invalid_session_id"

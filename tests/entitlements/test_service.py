@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -40,7 +39,7 @@ from securebox_auth.lockout import LockoutRules
 from securebox_auth.policy.decision import StepUpRequired
 from securebox_auth.policy.session import open_session
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.stores.protocols import Change, PutAccount, PutSession
+from securebox_auth.stores.protocols import Change, OpenSession, PutAccount
 from tests.entitlements.world import NOW
 
 CLIENT = "123456789"
@@ -56,10 +55,11 @@ ACME_CLIENT = ClientId(CLIENT)
 
 def _session(world: World, principal: Principal, *methods: str) -> str:
     """Store a session that proved ``methods`` now (as a login would) and return its id."""
-    session_id = secrets.token_urlsafe(16)
-    opened = open_session(principal, "web", methods or ("cap_identify",), world.clock.now())
-    world.store.commit([PutSession(session_id, 0, opened)], [])
-    return session_id
+    opened = OpenSession(
+        open_session(principal, "web", methods or ("cap_identify",), world.clock.now())
+    )
+    world.store.commit([opened], [])
+    return opened.session_id
 
 
 class World:
@@ -306,8 +306,6 @@ def test_two_concurrent_demotions_cannot_remove_the_last_administrators() -> Non
 
 
 def _session_in(store: MemoryStore, clock: FixedClock, who: Principal) -> str:
-    session_id = secrets.token_urlsafe(16)
-    store.commit(
-        [PutSession(session_id, 0, open_session(who, "web", ("cap_identify",), clock.now()))], []
-    )
-    return session_id
+    opened = OpenSession(open_session(who, "web", ("cap_identify",), clock.now()))
+    store.commit([opened], [])
+    return opened.session_id

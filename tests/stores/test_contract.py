@@ -36,10 +36,12 @@ from securebox_auth.policy.session import (
     with_grant,
     without_grant,
 )
+from securebox_auth.session_ids import new_session_id
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
     Expect,
+    OpenSession,
     PutAccount,
     PutCode,
     PutFactorState,
@@ -333,41 +335,47 @@ def _session_with_grant() -> tuple[Grant, Session]:
     return grant, session
 
 
+def _open(store: AuthStore, session: Session) -> str:
+    change = OpenSession(session)
+    store.commit([change], [])
+    return change.session_id
+
+
 def test_a_session_round_trips(contract_store: AuthStore) -> None:
     _, session = _session_with_grant()
-    contract_store.commit([PutSession("s-1", 0, session)], [])
-    assert contract_store.get_session("s-1") == Versioned(session, 1)
-    assert contract_store.get_session("s-2") is None
+    session_id = _open(contract_store, session)
+    assert contract_store.get_session(session_id) == Versioned(session, 1)
+    assert contract_store.get_session(new_session_id()) is None
 
 
 def test_a_single_use_grant_is_consumed_once(contract_store: AuthStore) -> None:
     grant, session = _session_with_grant()
-    contract_store.commit([PutSession("s-1", 0, session)], [])
-    first = contract_store.get_session("s-1")
-    second = contract_store.get_session("s-1")
+    sid = _open(contract_store, session)
+    first = contract_store.get_session(sid)
+    second = contract_store.get_session(sid)
     assert first is not None
     assert second is not None
     consumed = without_grant(first.value, grant)
-    contract_store.commit([PutSession("s-1", first.version, consumed)], [_event("consumed")])
+    contract_store.commit([PutSession(sid, first.version, consumed)], [_event("consumed")])
     with pytest.raises(ConcurrentUpdate):
         contract_store.commit(
-            [PutSession("s-1", second.version, without_grant(second.value, grant))],
+            [PutSession(sid, second.version, without_grant(second.value, grant))],
             [_event("consumed again")],
         )
-    assert contract_store.get_session("s-1") == Versioned(consumed, 2)
+    assert contract_store.get_session(sid) == Versioned(consumed, 2)
     assert [s.event.action for s in contract_store.audit_log()] == ["consumed"]
 
 
 def test_an_ended_session_never_comes_back(contract_store: AuthStore) -> None:
     _, session = _session_with_grant()
-    contract_store.commit([PutSession("s-1", 0, session)], [])
-    contract_store.commit([PutSession("s-1", 1, None)], [_event("logout")])
-    assert contract_store.get_session("s-1") is None
+    sid = _open(contract_store, session)
+    contract_store.commit([PutSession(sid, 1, None)], [_event("logout")])
+    assert contract_store.get_session(sid) is None
     with pytest.raises(ConcurrentUpdate):
-        contract_store.commit([PutSession("s-1", 0, session)], [])
+        contract_store.commit([PutSession(sid, 1, session)], [])
     with pytest.raises(MalformedInput):
-        contract_store.commit([PutSession("never", 0, None)], [])
-    assert contract_store.get_session("s-1") is None
+        PutSession(sid, 0, session)
+    assert contract_store.get_session(sid) is None
 
 
 # -- factor states ---------------------------------------------------------------------------

@@ -10,12 +10,14 @@ from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
     Expect,
+    OpenSession,
     PutAccount,
     PutCode,
     PutFactorState,
     PutLockout,
     PutSession,
     PutSubscription,
+    RotateSession,
     Versioned,
 )
 
@@ -24,11 +26,13 @@ __all__ = [
     "Change",
     "Expect",
     "MemoryStore",
+    "OpenSession",
     "PutAccount",
     "PutCode",
     "PutFactorState",
     "PutLockout",
     "PutSession",
     "PutSubscription",
+    "RotateSession",
     "Versioned",
 ]

@@ -12,22 +12,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from securebox_auth.accounts import Account
-from securebox_auth.audit import AuditEvent, SealedEvent, seal
+from securebox_auth.audit import GENESIS, AuditEvent, SealedEvent, seal
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import ConcurrentUpdate, MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout import LockoutState
+from securebox_auth.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
     Change,
     Expect,
+    OpenSession,
     PutAccount,
     PutCode,
     PutFactorState,
     PutLockout,
     PutSession,
     PutSubscription,
+    RotateSession,
     Versioned,
+    check_session_transition,
     decode_factor_state,
     encode_factor_state,
 )
@@ -41,8 +45,17 @@ T = TypeVar("T")
 K = TypeVar("K")
 
 
+def _records(change: Change) -> list[tuple[str, object]]:
+    """Which stored records a change reads or writes (a rotation: the old and the new)."""
+    match change:
+        case OpenSession(session_id=session_id):
+            return [("session", session_key(session_id))]
+        case RotateSession(session_id=session_id, new_session_id=new_id):
+            return [("session", session_key(session_id)), ("session", session_key(new_id))]
+    return [_record(change)]
+
+
 def _record(change: Change) -> tuple[str, object]:
-    """Which stored record a change reads or writes."""
     match change:
         case PutAccount(principal, _, _):
             return ("account", principal)
@@ -52,14 +65,13 @@ def _record(change: Change) -> tuple[str, object]:
             return ("lockout", principal)
         case PutSubscription(client_id, _, _):
             return ("subscription", client_id)
-        case PutSession(session_id, expected, session):
-            if session is None and expected == 0:
-                raise MalformedInput("only a stored session can be ended")
-            return ("session", session_id)
+        case PutSession(session_id, _, _):
+            return ("session", session_key(session_id))
         case PutFactorState(principal, kind, item, _, _):
             return ("factor", (principal, kind, item))
         case Expect(record, principal, _):
             return (record, principal)
+    raise MalformedInput(f"unknown change {type(change).__name__}")  # pragma: no cover
 
 
 class MemoryStore:
@@ -70,7 +82,8 @@ class MemoryStore:
         self._codes: dict[Principal, Versioned[CodeCredential]] = {}
         self._lockouts: dict[Principal, Versioned[LockoutState]] = {}
         self._subscriptions: dict[ClientId, Versioned[Subscription]] = {}
-        # An ended session stays as a tombstone (value None) so its id is never reused.
+        # Keyed by session_key(id), never the id itself. An ended (or rotated) session stays
+        # as a tombstone (value None) so its id is never reused.
         self._sessions: dict[str, Versioned[Session | None]] = {}
         # Factor states as their JSON text (None: deleted, a tombstone like a session's), so
         # a caller can never alias a stored document and it comes back as a SQL store's does.
@@ -90,7 +103,9 @@ class MemoryStore:
         return self._subscriptions.get(client_id)
 
     def get_session(self, session_id: str) -> Versioned[Session] | None:
-        found = self._sessions.get(session_id)
+        if not is_session_id(session_id):
+            return None
+        found = self._sessions.get(session_key(session_id))
         if found is None or found.value is None:
             return None
         return Versioned(found.value, found.version)
@@ -135,7 +150,7 @@ class MemoryStore:
             raise ConcurrentUpdate("the stored state changed since it was read")
 
     def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:
-        keys = [_record(c) for c in changes]
+        keys = [k for c in changes for k in _records(c)]
         if len(set(keys)) != len(keys):
             raise MalformedInput("a commit changes each record at most once")
         texts = {
@@ -154,8 +169,13 @@ class MemoryStore:
                         self._check(self._lockouts, principal, expected)
                     case PutSubscription(client_id, expected, _):
                         self._check(self._subscriptions, client_id, expected)
-                    case PutSession(session_id, expected, _):
-                        self._check(self._sessions, session_id, expected)
+                    case OpenSession(session_id=session_id):
+                        self._check(self._sessions, session_key(session_id), 0)
+                    case PutSession(session_id, expected, session):
+                        self._check_session(session_key(session_id), expected, session, True)
+                    case RotateSession(session_id, expected, session, new_session_id=new_id):
+                        self._check_session(session_key(session_id), expected, session, False)
+                        self._check(self._sessions, session_key(new_id), 0)
                     case PutFactorState(principal, kind, item, expected, _):
                         self._check(self._factors, (principal, kind, item), expected)
                     case Expect("account", principal, expected):
@@ -172,8 +192,13 @@ class MemoryStore:
                         self._lockouts[principal] = Versioned(state, expected + 1)
                     case PutSubscription(client_id, expected, subscription):
                         self._subscriptions[client_id] = Versioned(subscription, expected + 1)
+                    case OpenSession(session=session, session_id=session_id):
+                        self._sessions[session_key(session_id)] = Versioned(session, 1)
                     case PutSession(session_id, expected, session):
-                        self._sessions[session_id] = Versioned(session, expected + 1)
+                        self._sessions[session_key(session_id)] = Versioned(session, expected + 1)
+                    case RotateSession(session_id, expected, session, new_session_id=new_id):
+                        self._sessions[session_key(session_id)] = Versioned(None, expected + 1)
+                        self._sessions[session_key(new_id)] = Versioned(session, 1)
                     case PutFactorState(principal, kind, item, expected, _):
                         text = texts.get(id(change))
                         self._factors[(principal, kind, item)] = Versioned(text, expected + 1)
@@ -182,6 +207,24 @@ class MemoryStore:
                 head = seal(self.audit_key, head, event)
                 self._audit.append(head)
 
+    def _check_session(
+        self, key: str, expected: int, session: Session | None, in_place: bool
+    ) -> None:
+        """A transition of a live session: the version matches, and an in-place change keeps
+        the authentication facts (a rotation keeps at least the principal)."""
+        self._check(self._sessions, key, expected)
+        stored = self._sessions[key].value
+        if stored is None:
+            raise ConcurrentUpdate("the session has ended")
+        if session is not None:
+            check_session_transition(stored, session, rotation=not in_place)
+
     def audit_log(self) -> Iterator[SealedEvent]:
         with self._lock:
             return iter(list(self._audit))
+
+    def audit_head(self) -> tuple[int, str]:
+        with self._lock:
+            if not self._audit:
+                return 0, GENESIS
+            return self._audit[-1].sequence, self._audit[-1].mac

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from securebox_auth.accounts import Account
@@ -27,6 +27,7 @@ from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout import LockoutState
+from securebox_auth.session_ids import new_session_id, require_session_id
 
 if TYPE_CHECKING:  # the policy package is not needed to store or compare a session
     from securebox_auth.policy.session import Session
@@ -35,12 +36,14 @@ __all__ = [
     "AuthStore",
     "Change",
     "Expect",
+    "OpenSession",
     "PutAccount",
     "PutCode",
     "PutFactorState",
     "PutLockout",
     "PutSession",
     "PutSubscription",
+    "RotateSession",
     "Versioned",
 ]
 
@@ -88,21 +91,92 @@ class PutSubscription:
 
 
 @dataclass(frozen=True, slots=True)
-class PutSession:
-    """An authenticated session under its opaque identifier (chosen by the shell, random).
+class OpenSession:
+    """Store a new session under an identifier the library draws: a caller cannot choose it
+    (there is no parameter for it). Read it from :attr:`session_id` after the commit and
+    hand it to the user agent; the store keeps only its digest
+    (:func:`~securebox_auth.session_ids.session_key`)."""
 
-    Every transition of a session (activity, step-up proofs, a grant added, a single-use
-    grant consumed) is a compare-and-swap of the whole session, so a grant consumed by one
-    request can never be consumed by a concurrent one. ``session=None`` ends the session:
-    it reads as absent afterwards, and its identifier can never be used again (a later
-    change expecting version 0 conflicts). Ending a session that was never stored
-    (``session=None`` with ``expected_version=0``) is refused with
-    :class:`~securebox_auth.errors.MalformedInput`.
+    session: Session
+    session_id: str = field(init=False, repr=False, default_factory=new_session_id)
+
+    def __post_init__(self) -> None:
+        if self.session is None:
+            raise MalformedInput("OpenSession stores a session")
+
+
+@dataclass(frozen=True, slots=True)
+class PutSession:
+    """A transition of a stored session that keeps its authentication level.
+
+    Every transition (activity, a grant added, a single-use grant consumed) is a
+    compare-and-swap of the whole session, so a grant consumed by one request can never be
+    consumed by a concurrent one. Such a change may not alter who, where or what was proven
+    (principal, channel, ``auth_time``, proofs): a store refuses it with
+    :class:`~securebox_auth.errors.MalformedInput`, because a change of authentication level
+    must give the session a new identifier (:class:`RotateSession`). ``session=None`` ends
+    the session: it reads as absent afterwards, and its identifier can never be used again.
+
+    A session is created only by :class:`OpenSession`: ``expected_version=0`` is refused, and
+    so is an identifier without the format of a generated one
+    (:class:`~securebox_auth.errors.InvalidSessionId`).
     """
 
-    session_id: str
+    session_id: str = field(repr=False)
     expected_version: int
     session: Session | None
+
+    def __post_init__(self) -> None:
+        require_session_id(self.session_id)
+        if self.expected_version == 0:
+            raise MalformedInput(
+                "a session is created with OpenSession, which draws its identifier"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RotateSession:
+    """Give a stored session a new identifier, atomically: the session read at
+    ``expected_version`` under ``session_id`` ends (its identifier can never be used again)
+    and ``session`` is stored under :attr:`new_session_id`, drawn by the library, in the
+    same commit. Of concurrent rotations of one session exactly one commits; the others
+    raise :class:`~securebox_auth.errors.ConcurrentUpdate`.
+
+    ``session`` is the rotated session, usually with more proofs (a step-up); it must belong
+    to the same principal, on the same channel, with the same ``auth_time``.
+    """
+
+    session_id: str = field(repr=False)
+    expected_version: int
+    session: Session
+    new_session_id: str = field(init=False, repr=False, default_factory=new_session_id)
+
+    def __post_init__(self) -> None:
+        require_session_id(self.session_id)
+        if self.expected_version < 1:
+            raise MalformedInput("only a stored session can be rotated")
+        if self.session is None:
+            raise MalformedInput("RotateSession stores the rotated session")
+
+
+def check_session_transition(before: Session, after: Session, *, rotation: bool) -> None:
+    """What every store enforces on a live session: an in-place :class:`PutSession` keeps
+    the principal, channel, ``auth_time`` and proofs (a change of authentication level needs
+    a new identifier); a :class:`RotateSession` keeps the principal, channel and
+    ``auth_time`` (a rotation never hands a session to someone else). Raises
+    :class:`~securebox_auth.errors.MalformedInput` otherwise."""
+    same = (
+        before.principal == after.principal
+        and before.channel == after.channel
+        and before.auth_time == after.auth_time
+    )
+    if rotation and not same:
+        raise MalformedInput("a rotated session keeps its principal, channel and login time")
+    if not rotation and not (same and before.proofs == after.proofs):
+        raise MalformedInput(
+            "a change of a session's principal, channel, login time or proofs needs a new "
+            "identifier: use RotateSession"
+        )
 
 
 #: Longest factor kind and item identifier a store accepts.
@@ -174,7 +248,17 @@ class Expect:
     version: int
 
 
-Change = PutAccount | PutCode | PutLockout | PutSubscription | PutSession | PutFactorState | Expect
+Change = (
+    PutAccount
+    | PutCode
+    | PutLockout
+    | PutSubscription
+    | OpenSession
+    | PutSession
+    | RotateSession
+    | PutFactorState
+    | Expect
+)
 
 
 class AuthStore(Protocol):
@@ -189,7 +273,8 @@ class AuthStore(Protocol):
     def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None: ...
 
     def get_session(self, session_id: str) -> Versioned[Session] | None:
-        """A live session; ``None`` when it never existed or has ended."""
+        """A live session; ``None`` when it never existed, has ended or was rotated, and for
+        any value that is not a generated identifier (never an exception)."""
         ...
 
     def get_factor_state(
@@ -219,4 +304,9 @@ class AuthStore(Protocol):
 
     def audit_log(self) -> Iterator[SealedEvent]:
         """The sealed audit events, oldest first."""
+        ...
+
+    def audit_head(self) -> tuple[int, str]:
+        """``(sequence, mac)`` of the last sealed event (``(0, GENESIS)`` when none): what an
+        external checkpoint (:mod:`securebox_auth.audit_checkpoint`) records."""
         ...

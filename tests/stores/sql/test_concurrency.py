@@ -32,7 +32,7 @@ from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.identity import Principal, Siren
 from securebox_auth.policy.session import Grant, open_session, with_grant
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.stores.protocols import AuthStore, PutSession
+from securebox_auth.stores.protocols import AuthStore, OpenSession
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 from tests.stores.sql import workers
@@ -58,9 +58,9 @@ def _session(store: AuthStore, principal: Principal, grant: bool = False) -> str
             session,
             Grant("payment.initiate", principal, None, now, now + timedelta(hours=1), ("cap",)),
         )
-    session_id = secrets.token_urlsafe(16)
-    store.commit([PutSession(session_id, 0, session)], [])
-    return session_id
+    opened = OpenSession(session)
+    store.commit([opened], [])
+    return opened.session_id
 
 
 def _prepare(setup: workers.Setup, store: SqlStore) -> list[workers.Task]:

@@ -27,7 +27,7 @@ from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.identity import Principal, Siren
 from securebox_auth.policy.session import open_session
-from securebox_auth.stores.protocols import PutSession
+from securebox_auth.stores.protocols import OpenSession
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 from tests.stores.sql import workers
@@ -74,9 +74,9 @@ def test_a_killed_process_leaves_each_change_with_its_audit_event_or_neither(
             store, workers.hasher(setup), company_proofs=workers.proofs(setup)
         )
         service.open_subscription(Operator("bo"), BOSS, themes=frozenset({Theme("payroll")}))
-        session = secrets.token_urlsafe(16)
-        opened = open_session(BOSS, "web", ["cap_identify"], datetime.now(UTC))
-        store.commit([PutSession(session, 0, opened)], [])
+        opened = OpenSession(open_session(BOSS, "web", ["cap_identify"], datetime.now(UTC)))
+        store.commit([opened], [])
+        session = opened.session_id
         for siren in COMPANIES:
             service.add_company(session, siren, "company", workers.proofs(setup).issue(siren))
 

@@ -9,6 +9,7 @@ fresh SQL store: every commit must have the same outcome (applied, ``ConcurrentU
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,18 +33,27 @@ from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, Malforme
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout import LockoutState
-from securebox_auth.policy.session import Grant, open_session, with_grant
+from securebox_auth.policy.session import (
+    Grant,
+    Session,
+    open_session,
+    touch,
+    with_grant,
+    with_proofs,
+)
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
     Expect,
+    OpenSession,
     PutAccount,
     PutCode,
     PutFactorState,
     PutLockout,
     PutSession,
     PutSubscription,
+    RotateSession,
     Versioned,
 )
 from securebox_auth.stores.sql.engine import DatabaseSettings, create_engine
@@ -53,7 +63,6 @@ from tests.support import NOW
 
 PRINCIPALS = [Principal.parse(c, u) for c in ("111111111", "222222222") for u in ("01", "02")]
 CLIENTS = sorted({p.client_id for p in PRINCIPALS}, key=lambda c: c.value)
-SESSIONS = ["s-a", "s-b"]
 FACTOR_KINDS = ["totp", "oob"]
 FACTOR_ITEMS = ["default", "c-1"]
 ACME = Siren("732829320")
@@ -115,8 +124,53 @@ def subscriptions(draw: st.DrawFn, client: ClientId) -> Subscription:
     return sub
 
 
+@dataclass(frozen=True, slots=True)
+class SessionStep:
+    """A session change, made concrete when its batch runs: the library draws session
+    identifiers, so ``index`` picks one of those opened so far in the example."""
+
+    action: str  # "open", "put", "end", "rotate"
+    index: int
+    version: int
+    session: Session
+
+
+def _resolve(
+    batch: list[Change | SessionStep], ids: list[str], reference: MemoryStore
+) -> list[Change]:
+    """The batch's concrete changes (the same objects go to both stores). A transition is
+    derived from the session the reference holds, so it keeps what a store requires it to
+    keep and only the versions decide the outcome, as for every other record."""
+    concrete: list[Change] = []
+    for step in batch:
+        if not isinstance(step, SessionStep):
+            concrete.append(step)
+            continue
+        if step.action == "open" or not ids:
+            opened = OpenSession(step.session)
+            ids.append(opened.session_id)
+            concrete.append(opened)
+            continue
+        session_id = ids[step.index % len(ids)]
+        found = reference.get_session(session_id)
+        base = step.session if found is None else found.value
+        version = max(step.version, 1)
+        if step.action == "put":
+            touched = touch(base, base.last_activity, grants=step.session.grants)
+            concrete.append(PutSession(session_id, version, touched))
+        elif step.action == "end":
+            concrete.append(PutSession(session_id, version, None))
+        else:
+            rotated = RotateSession(
+                session_id, version, with_proofs(base, ["cap_identify"], base.last_activity)
+            )
+            ids.append(rotated.new_session_id)
+            concrete.append(rotated)
+    return concrete
+
+
 @st.composite
-def changes(draw: st.DrawFn) -> Change:
+def changes(draw: st.DrawFn) -> Change | SessionStep:
     kind = draw(
         st.sampled_from(["account", "code", "lockout", "sub", "session", "factor", "expect"])
     )
@@ -137,8 +191,8 @@ def changes(draw: st.DrawFn) -> Change:
         if draw(st.booleans()):
             grant = Grant("transfer", principal, None, NOW, NOW + timedelta(minutes=5), ("pwd",))
             session = with_grant(session, grant)
-        value = None if draw(st.booleans()) and version > 0 else session
-        return PutSession(draw(st.sampled_from(SESSIONS)), version, value)
+        action = draw(st.sampled_from(["open", "put", "end", "rotate"]))
+        return SessionStep(action, draw(st.integers(0, 3)), version, session)
     if kind == "factor":
         document = {"n": draw(st.integers(0, 3)), "at": draw(times).isoformat()}
         state = None if draw(st.booleans()) and version > 0 else document
@@ -166,13 +220,13 @@ def _outcome(store: AuthStore, batch: list[Change], sealed: list[AuditEvent]) ->
     return "applied"
 
 
-def _snapshot(store: AuthStore) -> tuple[object, ...]:
+def _snapshot(store: AuthStore, sessions: list[str]) -> tuple[object, ...]:
     return (
         [store.get_account(p) for p in PRINCIPALS],
         [store.get_code(p) for p in PRINCIPALS],
         [store.get_lockout(p) for p in PRINCIPALS],
         [store.get_subscription(c) for c in CLIENTS],
-        [store.get_session(s) for s in SESSIONS],
+        [store.get_session(s) for s in sessions],
         [
             store.get_factor_state(p, k, i)
             for p in PRINCIPALS
@@ -221,14 +275,17 @@ def fresh_sql_store(
 )
 @given(history=commits)
 def test_sql_stores_follow_the_reference(
-    fresh_sql_store: Callable[[], SqlStore], history: list[tuple[list[Change], list[AuditEvent]]]
+    fresh_sql_store: Callable[[], SqlStore],
+    history: list[tuple[list[Change | SessionStep], list[AuditEvent]]],
 ) -> None:
     reference = MemoryStore(audit_key=AUDIT_KEY)
     store = fresh_sql_store()
+    sessions: list[str] = []
     try:
-        for batch, sealed in history:
+        for steps, sealed in history:
+            batch = _resolve(steps, sessions, reference)
             assert _outcome(store, batch, sealed) == _outcome(reference, batch, sealed)
-        assert _snapshot(store) == _snapshot(reference)
+        assert _snapshot(store, sessions) == _snapshot(reference, sessions)
     finally:
         store.engine.dispose()
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from securebox_auth.accounts import Account, AccountStatus, Role
-from securebox_auth.audit import AuditEvent, SealedEvent
+from securebox_auth.audit import AuditChainBroken, AuditEvent, SealedEvent
 from securebox_auth.entitlements.model import (
     Company,
     CompanyScope,
@@ -395,13 +395,29 @@ def event_row(sealed: SealedEvent) -> dict[str, Any]:
 
 
 def event_from_row(row: Row) -> SealedEvent:
-    details = _loads(row["details"], "audit details")
-    event = AuditEvent(
-        at=datetime.fromisoformat(row["at_text"]),
-        action=row["action"],
-        actor=row["actor"],
-        subject=row["subject"],
-        outcome=row["outcome"],
-        details=tuple((str(k), str(v)) for k, v in details),
-    )
-    return SealedEvent(int(row["sequence"]), event, row["previous"], row["mac"])
+    """The sealed event of a row. Every column is bound to the MAC: the MAC covers the
+    sequence, the link, ``at_text`` and the event's texts, and the other columns must be
+    exactly what sealing wrote from them (the indexed ``at`` is the instant of ``at_text``;
+    ``at_text`` and ``details`` are in canonical form). A row where they disagree raises
+    :class:`~securebox_auth.audit.AuditChainBroken`: editing the indexed time alone (which
+    queries and retention use) is tampering too."""
+    sequence = int(row["sequence"])
+    try:
+        details = _loads(row["details"], "audit details")
+        at = datetime.fromisoformat(row["at_text"])
+        pairs = tuple((str(k), str(v)) for k, v in details)
+        event = AuditEvent(
+            at=at,
+            action=row["action"],
+            actor=row["actor"],
+            subject=row["subject"],
+            outcome=row["outcome"],
+            details=pairs,
+        )
+    except (TypeError, ValueError):
+        raise AuditChainBroken(sequence, "the stored event cannot be read") from None
+    if _at(row["at"]) != event.at or row["at_text"] != event.at.isoformat(timespec="microseconds"):
+        raise AuditChainBroken(sequence, "the indexed time differs from the sealed time")
+    if row["details"] != dumps([list(pair) for pair in pairs]):
+        raise AuditChainBroken(sequence, "the stored details are not the sealed text")
+    return SealedEvent(sequence, event, row["previous"], row["mac"])

@@ -33,16 +33,20 @@ from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, Malforme
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout import LockoutState
+from securebox_auth.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
     Change,
     Expect,
+    OpenSession,
     PutAccount,
     PutCode,
     PutFactorState,
     PutLockout,
     PutSession,
     PutSubscription,
+    RotateSession,
     Versioned,
+    check_session_transition,
 )
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.database import Database, Writer
@@ -123,10 +127,28 @@ class _Write:
     value: object
     #: False for an :class:`Expect` guard, which only checks the version.
     puts: bool
+    #: Sessions: the stored session must be live, and keep the facts of ``keeps`` (all of
+    #: them in place; principal, channel and login time for a ``rotation``).
+    live: bool = False
+    keeps: Session | None = None
+    rotation: bool = False
 
 
 def _principal(principal: Principal) -> tuple[str, str]:
     return (principal.client_id.value, principal.user_number.value)
+
+
+def _targets(change: Change) -> list[_Write]:
+    match change:
+        case OpenSession(session=session, session_id=session_id):
+            return [_Write(_SESSION, (session_key(session_id),), 0, session, True)]
+        case RotateSession(session_id, expected, session, new_session_id=new_id):
+            old = (session_key(session_id),)
+            return [
+                _Write(_SESSION, old, expected, None, True, True, session, rotation=True),
+                _Write(_SESSION, (session_key(new_id),), 0, session, True),
+            ]
+    return [_target(change)]
 
 
 def _target(change: Change) -> _Write:
@@ -140,9 +162,8 @@ def _target(change: Change) -> _Write:
         case PutSubscription(client_id, expected, subscription):
             return _Write(_SUBSCRIPTION, (client_id.value,), expected, subscription, True)
         case PutSession(session_id, expected, session):
-            if session is None and expected == 0:
-                raise MalformedInput("only a stored session can be ended")
-            return _Write(_SESSION, (session_id,), expected, session, True)
+            session_row = (session_key(session_id),)
+            return _Write(_SESSION, session_row, expected, session, True, live=True, keeps=session)
         case PutFactorState(principal, kind, item, expected, state):
             key = (*_principal(principal), kind, item)
             return _Write(_FACTOR, key, expected, state, True)
@@ -160,11 +181,11 @@ def _plan(changes: Sequence[Change]) -> list[_Write]:
     expected version already guards it)."""
     writes: dict[tuple[int, tuple[str, ...]], _Write] = {}
     for change in changes:
-        write = _target(change)
-        slot = (write.kind.order, write.key)
-        if slot in writes:
-            raise MalformedInput("a commit changes each record at most once")
-        writes[slot] = write
+        for write in _targets(change):
+            slot = (write.kind.order, write.key)
+            if slot in writes:
+                raise MalformedInput("a commit changes each record at most once")
+            writes[slot] = write
     return [writes[k] for k in sorted(writes)]
 
 
@@ -194,6 +215,8 @@ class SqlStore:
             "UPDATE audit_head SET sequence = ?, mac = ?, version = version + 1 "
             "WHERE id = 1 AND version = ?"
         )
+        self._session_columns = [c.name for c in SESSIONS.columns]
+        self._session_sql = self._select_sql(SESSIONS, "id = ? AND version = ?")
         self._event_columns = [c.name for c in AUDIT_EVENTS.columns]
         self._events_sql = _insert_sql(self._db, AUDIT_EVENTS, self._event_columns)
 
@@ -261,7 +284,9 @@ class SqlStore:
         return Versioned(codec.subscription_from_row(row), row["version"])
 
     def get_session(self, session_id: str) -> Versioned[Session] | None:
-        row = self._one(_SESSION, (session_id,))
+        if not is_session_id(session_id):
+            return None
+        row = self._one(_SESSION, (session_key(session_id),))
         if row is None:
             return None
         session = codec.session_from_row(row)
@@ -353,6 +378,8 @@ class SqlStore:
             if (0 if found is None else int(found[0])) != write.expected:
                 raise ConcurrentUpdate(_STALE)
             return
+        if write.live:
+            self._check_session(tx, write)
         values = kind.encode(write.value)
         columns = tuple(values)
         if write.expected == 0:
@@ -365,6 +392,19 @@ class SqlStore:
             raise ConcurrentUpdate(_STALE)
         if kind.after_write is not None:
             kind.after_write(self._db, tx, write.value)
+
+    def _check_session(self, tx: Writer, write: _Write) -> None:
+        """In the commit's transaction: the session is still live at the expected version,
+        and the change keeps what it must (an in-place change: the authentication facts; a
+        rotation: principal, channel and login time)."""
+        found = tx.one(self._session_sql, (*write.key, write.expected))
+        if found is None:
+            raise ConcurrentUpdate(_STALE)
+        stored = codec.session_from_row(dict(zip(self._session_columns, found, strict=True)))
+        if stored is None:
+            raise ConcurrentUpdate("the session has ended")
+        if write.keeps is not None:
+            check_session_transition(stored, write.keeps, rotation=write.rotation)
 
     def _seal(
         self, tx: Writer, sequence: int, mac: str, version: int, events: Sequence[AuditEvent]

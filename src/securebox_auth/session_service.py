@@ -1,0 +1,187 @@
+"""The shell of sessions: open under a generated identifier, step up with rotation, end.
+
+A session identifier is drawn by the library when the session is stored
+(:class:`~securebox_auth.stores.protocols.OpenSession`), and replaced whenever the session's
+authentication level changes: :meth:`SessionService.step_up` records the proofs of a
+verified step-up and commits them with
+:class:`~securebox_auth.stores.protocols.RotateSession`, so the identifier the user agent
+held before the step-up (which an attacker may have planted or read) is dead once the
+session is stronger (session fixation, ASVS 5 7.2.4; PSD2 RTS art. 4(3)(c)). A store refuses
+to change a session's proofs in place, so no other path can promote a session without a new
+identifier.
+
+Audit records name a session by :func:`~securebox_auth.session_ids.session_ref`, never by its
+identifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from securebox_auth.audit import AuditEvent
+from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.errors import ConcurrentUpdate, NotAuthenticated
+from securebox_auth.policy import PSD2_DEFAULT
+from securebox_auth.policy.book import PolicyBook
+from securebox_auth.policy.decision import Challenge, Decision
+from securebox_auth.policy.engine import complete_step_up
+from securebox_auth.policy.model import Policy
+from securebox_auth.policy.session import Session
+from securebox_auth.session_ids import is_session_id, session_ref
+from securebox_auth.stores.protocols import (
+    AuthStore,
+    Change,
+    OpenSession,
+    PutSession,
+    RotateSession,
+    Versioned,
+)
+
+__all__ = ["SessionService", "StepUpResult"]
+
+_MAX_ATTEMPTS: Final = 16
+_GONE: Final = "no live session: log in again"
+
+
+@dataclass(frozen=True, slots=True)
+class StepUpResult:
+    """The engine's decision on a step-up and the session after it. ``session_id`` is the
+    identifier to use from now on: a new one whenever the proofs changed (``rotated``)."""
+
+    decision: Decision
+    session: Session
+    session_id: str = field(repr=False)
+    rotated: bool
+
+
+class SessionService:
+    """Sessions in a store: the only place a session identifier is made or changed."""
+
+    def __init__(
+        self,
+        store: AuthStore,
+        *,
+        clock: Clock | None = None,
+        policy: Policy | PolicyBook | None = None,
+    ) -> None:
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.policies = (
+            policy if isinstance(policy, PolicyBook) else PolicyBook(policy or PSD2_DEFAULT)
+        )
+
+    def open(
+        self,
+        session: Session,
+        *,
+        changes: Sequence[Change] = (),
+        events: Sequence[AuditEvent] = (),
+    ) -> str:
+        """Store the session a login opened (``decide_login(...).session``) under a new
+        identifier, with the login's other ``changes`` and ``events`` in the same commit;
+        return the identifier (to set in the user agent's cookie)."""
+        change = OpenSession(session)
+        opened = self._event(session, "session.open", {"session": session_ref(change.session_id)})
+        self.store.commit([*changes, change], [*events, opened])
+        return change.session_id
+
+    def get(self, session_id: str) -> Versioned[Session]:
+        """The live session, or :class:`~securebox_auth.errors.NotAuthenticated` (also for
+        anything that is not an identifier this library made)."""
+        found = self.store.get_session(session_id) if is_session_id(session_id) else None
+        if found is None:
+            raise NotAuthenticated(_GONE)
+        return found
+
+    def rotate(self, session_id: str, *, reason: str = "requested") -> str:
+        """Give the session a new identifier (same facts); the old one ends in the same
+        commit. Of concurrent rotations exactly one succeeds; the others raise
+        :class:`~securebox_auth.errors.NotAuthenticated` (the identifier they hold is dead)."""
+        for _ in range(_MAX_ATTEMPTS):
+            found = self.get(session_id)
+            change = RotateSession(session_id, found.version, found.value)
+            try:
+                self.store.commit([change], [self._rotated(found.value, change, reason)])
+            except ConcurrentUpdate:
+                continue
+            return change.new_session_id
+        raise ConcurrentUpdate("too much contention on this session; try again")
+
+    def step_up(
+        self,
+        session_id: str,
+        challenge: Challenge,
+        *,
+        methods: Sequence[str],
+    ) -> StepUpResult:
+        """Record a verified step-up: the session's principal proved ``methods`` now, for
+        ``challenge`` (from the engine's ``StepUpRequired``). The caller verified the
+        factors (:class:`~securebox_auth.factor_service.FactorService`) first.
+
+        When the proofs change (granted, and also a step-up too weak for its operation), the
+        session moves to a new identifier in the same commit; a denial that changed nothing
+        stores nothing and keeps the identifier.
+        """
+        for _ in range(_MAX_ATTEMPTS):
+            found = self.get(session_id)
+            before = found.value
+            now = self.clock.now()
+            outcome = complete_step_up(
+                self.policies.for_subscription(before.principal.client_id),
+                before,
+                challenge,
+                principal=before.principal,
+                methods=methods,
+                now=now,
+                lockout=self.store.get_lockout(before.principal).value,
+            )
+            after = outcome.session
+            if after == before:
+                return StepUpResult(outcome.decision, before, session_id, rotated=False)
+            change: Change
+            if after.proofs != before.proofs:
+                change = RotateSession(session_id, found.version, after)
+                new_id = change.new_session_id
+                events = [self._rotated(after, change, "step_up")]
+            else:
+                change = PutSession(session_id, found.version, after)
+                new_id, events = session_id, []
+            try:
+                self.store.commit([change], events)
+            except ConcurrentUpdate:
+                continue
+            return StepUpResult(outcome.decision, after, new_id, rotated=new_id != session_id)
+        raise ConcurrentUpdate("too much contention on this session; try again")
+
+    def end(self, session_id: str) -> None:
+        """Log out: the identifier can never be used again. Ending a session that is
+        already gone raises :class:`~securebox_auth.errors.NotAuthenticated`."""
+        for _ in range(_MAX_ATTEMPTS):
+            found = self.get(session_id)
+            ended = self._event(found.value, "session.end", {"session": session_ref(session_id)})
+            try:
+                self.store.commit([PutSession(session_id, found.version, None)], [ended])
+            except ConcurrentUpdate:
+                continue
+            return
+        raise ConcurrentUpdate("too much contention on this session; try again")
+
+    def _rotated(self, session: Session, change: RotateSession, reason: str) -> AuditEvent:
+        return self._event(
+            session,
+            "session.rotate",
+            {
+                "from": session_ref(change.session_id),
+                "to": session_ref(change.new_session_id),
+                "reason": reason,
+                "methods": ",".join(session.methods),
+            },
+        )
+
+    def _event(self, session: Session, action: str, details: dict[str, str]) -> AuditEvent:
+        who = session.principal.key
+        return AuditEvent.make(
+            self.clock.now(), action, actor=who, subject=who, outcome="success", details=details
+        )
