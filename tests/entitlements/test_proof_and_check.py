@@ -25,7 +25,7 @@ from securebox_auth.identity import Principal, Siren
 from securebox_auth.lockout import LockoutRules, LockoutState
 from securebox_auth.policy.session import open_session
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.stores.protocols import Change, PutLockout, PutSession
+from securebox_auth.stores.protocols import Change, OpenSession, PutLockout
 from tests.entitlements.test_service import BACK_OFFICE, BOSS, CLIENT, World, _session
 
 OTHER = Siren("552100554")
@@ -138,9 +138,9 @@ def test_a_failure_that_cannot_be_stored_is_never_dropped_silently() -> None:
         lockout_rules=LockoutRules(max_failures=3),
     )
     service.open_subscription(BACK_OFFICE, BOSS)
-    session = "session-1"
-    opened = open_session(BOSS, "web", ["cap_identify"], world.clock.now())
-    store.commit([PutSession(session, 0, opened)], [])
+    opening = OpenSession(open_session(BOSS, "web", ["cap_identify"], world.clock.now()))
+    store.commit([opening], [])
+    session = opening.session_id
     store.losing = True
     with pytest.raises(ConcurrentUpdate):  # no verdict without its count
         service.add_company(session, OTHER, "Other", WRONG)
