@@ -30,7 +30,7 @@ from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session import open_session
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.stores.protocols import AuthStore, PutSession
+from securebox_auth.stores.protocols import AuthStore, OpenSession
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 from tests.stores.sql import proof_workers as pw
@@ -50,9 +50,11 @@ def _open(service: EntitlementService, principal: Principal, failures: int) -> t
     """Open ``principal``'s subscription, store ``WORKERS`` strong sessions, and make
     ``failures`` wrong proofs one after the other."""
     service.open_subscription(BACK_OFFICE, principal)
-    sessions = tuple(secrets.token_urlsafe(16) for _ in range(WORKERS))
-    opened = open_session(principal, "web", ["cap_identify"], pw.AT)
-    service.store.commit([PutSession(s, 0, opened) for s in sessions], [])
+    openings = [
+        OpenSession(open_session(principal, "web", ["cap_identify"], pw.AT)) for _ in range(WORKERS)
+    ]
+    service.store.commit(openings, [])
+    sessions = tuple(o.session_id for o in openings)
     for _ in range(failures):
         assert pw.attempt(service, sessions[0]) == "wrong"
     return sessions
