@@ -105,7 +105,8 @@ def totp_from_dict(
     for this principal and item, and :class:`~securebox_auth.errors.MalformedInput` for a
     document that is not a stored credential.
     """
-    if not isinstance(doc, Mapping) or doc.get("v") not in (CLEAR_FORMAT, WRAPPED_FORMAT):
+    version = doc.get("v") if isinstance(doc, Mapping) else None
+    if type(version) is not int or version not in (CLEAR_FORMAT, WRAPPED_FORMAT):
         raise MalformedInput("not a stored TOTP credential (format)")
     try:
         last_step = doc["last_step"]
@@ -128,7 +129,7 @@ def totp_from_dict(
 def totp_needs_rewrap(doc: Mapping[str, Any], keys: WrappingKeys) -> bool:
     """True for a stored credential in the clear format or wrapped under a key that is no
     longer the current one: the shell writes it back with :func:`totp_to_dict`."""
-    if doc.get("v") != WRAPPED_FORMAT:
+    if type(doc.get("v")) is not int or doc.get("v") != WRAPPED_FORMAT:
         return True
     seed = doc.get("seed")
     return not isinstance(seed, Mapping) or seed.get("kid") != keys.current_key_id
