@@ -302,6 +302,24 @@ class FactorService:
         document = fc.totp_to_dict(credential, keys=wrapping, principal=principal, item=item)
         self.put_state(principal, fc.TOTP, item, document, events)
 
+    def rewrap_totp(self, principal: Principal, *, item: str = DEFAULT_ITEM) -> bool:
+        """Re-wrap a stored seed in the legacy clear form, or under a key that is no longer
+        current, under the current key (for a migration or a key rotation that does not wait
+        for each user's next attempt). True when the document was rewritten."""
+        wrapping = self._need(self.wrapping, "wrapping")
+
+        def attempt(_: datetime) -> tuple[list[Change], Sequence[AuditEvent], bool]:
+            found = self.store.get_factor_state(principal, fc.TOTP, item)
+            if found is None or not fc.totp_needs_rewrap(found.value, wrapping):
+                return [], (), False
+            credential = fc.totp_from_dict(
+                found.value, keys=wrapping, principal=principal, item=item
+            )
+            document = fc.totp_to_dict(credential, keys=wrapping, principal=principal, item=item)
+            return [PutFactorState(principal, fc.TOTP, item, found.version, document)], (), True
+
+        return self._run(attempt)
+
     def verify_totp(
         self, principal: Principal, code: object, *, path: str = "login", item: str = DEFAULT_ITEM
     ) -> FactorResult:

@@ -105,3 +105,17 @@ def test_a_seed_copied_to_another_user_does_not_open() -> None:
     store.commit([PutFactorState(OTHER, fc.TOTP, DEFAULT_ITEM, 0, _stored(store))], [])
     with pytest.raises(SealedSecretInvalid):
         service.verify_totp(OTHER, code_at(CREDENTIAL, NOW))
+
+
+def test_rewrap_migrates_a_dormant_credential() -> None:
+    store = _store()
+    store.commit([PutFactorState(P, fc.TOTP, DEFAULT_ITEM, 0, LEGACY)], [])
+    service = FactorService(store, clock=FixedClock(NOW), wrapping=StaticKeyring.generate("w1"))
+    assert service.rewrap_totp(P)
+    assert not service.rewrap_totp(P)  # already current
+    assert not service.rewrap_totp(OTHER)  # nothing stored
+    document = _stored(store)
+    assert document["v"] == 2
+    assert SECRET not in repr(document)
+    assert store.get_lockout(P).value.failures == 0
+    assert service.verify_totp(P, code_at(CREDENTIAL, NOW)).ok
