@@ -40,8 +40,15 @@ def keyring() -> StaticKeyring:
 
 
 @pytest.fixture
-def counted(keyring: StaticKeyring) -> tuple[Argon2CodeHasher, CountingPasswordHasher]:
-    return counting_hasher(keyring)
+def pepper() -> StaticKeyring:
+    """The ``hasher`` fixture's pepper: not ``keyring`` (a service refuses one key for two
+    purposes, :class:`~securebox_auth.errors.KeyReuse`)."""
+    return StaticKeyring.generate()
+
+
+@pytest.fixture
+def counted(pepper: StaticKeyring) -> tuple[Argon2CodeHasher, CountingPasswordHasher]:
+    return counting_hasher(pepper)
 
 
 @pytest.fixture

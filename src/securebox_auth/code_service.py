@@ -45,6 +45,7 @@ from securebox_auth.identity import (
     IdentifierFormat,
     Principal,
 )
+from securebox_auth.key_purposes import check_service_keys
 from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.lockout import unblock as lockout_unblock
 from securebox_auth.methods import CONFIDENTIAL_CODE, AuthMethod
@@ -108,6 +109,7 @@ class ConfidentialCodeService:
         client_format: IdentifierFormat = DEFAULT_CLIENT_ID_FORMAT,
         user_format: IdentifierFormat = DEFAULT_USER_NUMBER_FORMAT,
     ) -> None:
+        check_service_keys(store, hasher)  # the pepper is not the audit key (KeyReuse)
         self.store = store
         self.hasher = hasher
         self.clock: Clock = clock or SystemClock()

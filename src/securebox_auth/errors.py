@@ -22,15 +22,18 @@ __all__ = [
     "InvalidCode",
     "InvalidIdentifier",
     "InvalidTime",
+    "KeyReuse",
     "MalformedInput",
     "NotAuthenticated",
     "NotPermitted",
     "PolicyError",
     "PrincipalUserExists",
     "ScenarioError",
+    "SealedSecretInvalid",
     "SecureboxError",
     "StepUpNeeded",
     "UnknownAccount",
+    "UnknownKey",
     "WeakCode",
     "WrongProof",
 ]
@@ -75,11 +78,37 @@ class ScenarioError(ConfigurationError):
         self.path = path
 
 
+class UnknownKey(ConfigurationError):
+    """A stored secret names a key id the key provider does not hold (a key removed from
+    the keyring while data wrapped under it remained). Never says which secret."""
+
+    code: ClassVar[str] = "unknown_key"
+
+
+class KeyReuse(ConfigurationError):
+    """Two keys configured for different purposes (code pepper, audit chain, secret
+    wrapping, application MACs, ...) are the same bytes. ``purposes`` names the two."""
+
+    code: ClassVar[str] = "key_reuse"
+
+    def __init__(self, purposes: tuple[str, str]) -> None:
+        super().__init__(f"the {purposes[0]} and {purposes[1]} keys must be different keys")
+        self.purposes = purposes
+
+
 class MalformedInput(SecureboxError, ValueError):
     """Input from outside does not have the expected shape."""
 
     code: ClassVar[str] = "malformed_input"
     status_hint: ClassVar[int] = 400
+
+
+class SealedSecretInvalid(MalformedInput):
+    """A wrapped secret failed authentication: it was altered, or copied from another
+    principal's or factor's record (the associated data binds it to its place)."""
+
+    code: ClassVar[str] = "sealed_secret_invalid"
+    status_hint: ClassVar[int] = 500
 
 
 class InvalidIdentifier(MalformedInput):

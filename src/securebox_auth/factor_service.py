@@ -53,13 +53,14 @@ from securebox_auth.factors.oob import issue_oob as issue_oob_core
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.passkeys import Ceremony, RelyingParty
 from securebox_auth.factors.recovery import RecoveryCodeRules, verify_recovery_code
-from securebox_auth.factors.totp import TotpRules, confirm_totp, verify_totp
+from securebox_auth.factors.totp import TotpCredential, TotpRules, confirm_totp, verify_totp
 from securebox_auth.factors.webauthn import begin_authentication, finish_authentication
 from securebox_auth.factors.x509_trust import TrustSettings
 from securebox_auth.gateways import Gateway
 from securebox_auth.hashing import CodeHasher, OnceHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import KeyProvider
+from securebox_auth.key_purposes import check_service_keys
+from securebox_auth.keys import KeyProvider, WrappingKeys
 from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.methods import CERTIFICATE as CERTIFICATE_METHOD
 from securebox_auth.methods import TOTP as TOTP_METHOD
@@ -147,7 +148,11 @@ class FactorService:
 
     Only the dependencies of the factors used need be given: ``hasher`` for out-of-band
     and recovery codes, ``keys`` for recovery codes, ``issuer`` for CAP, ``relying_party``
-    for passkeys.
+    for passkeys, ``wrapping`` for TOTP (the seeds are stored wrapped under it).
+
+    The keys of different purposes (the store's audit key, the hasher's pepper, ``keys``,
+    ``wrapping``, the issuer's card-key wrapping key) must be different keys: the
+    constructor raises :class:`~securebox_auth.errors.KeyReuse` otherwise.
     """
 
     def __init__(
@@ -164,7 +169,11 @@ class FactorService:
         oob_rules: OobRules | None = None,
         cap_rules: CapRules | None = None,
         recovery_rules: RecoveryCodeRules | None = None,
+        wrapping: WrappingKeys | None = None,
     ) -> None:
+        check_service_keys(
+            store, hasher, {"application": keys, "wrapping": wrapping, "card-key wrapping": issuer}
+        )
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.lockout_rules = lockout_rules or LockoutRules()
@@ -176,6 +185,7 @@ class FactorService:
         self.oob_rules = oob_rules or OobRules()
         self.cap_rules = cap_rules or CapRules()
         self.recovery_rules = recovery_rules or RecoveryCodeRules()
+        self.wrapping = wrapping
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -264,6 +274,9 @@ class FactorService:
         """Store (or delete, with ``None``) a factor document, whatever its version: for
         enrolments and administration, whose pure functions already decided."""
 
+        if kind == fc.TOTP and document is not None and "secret" in document:
+            raise ConfigurationError("a TOTP seed is stored wrapped: use FactorService.store_totp")
+
         def attempt(_: datetime) -> tuple[list[Change], Sequence[AuditEvent], None]:
             stored = self.store.get_factor_state(principal, kind, item)
             if document is None and stored is None:
@@ -274,6 +287,38 @@ class FactorService:
         self._run(attempt)
 
     # -- TOTP --------------------------------------------------------------------------------
+
+    def store_totp(
+        self,
+        principal: Principal,
+        credential: TotpCredential,
+        *,
+        item: str = DEFAULT_ITEM,
+        events: Sequence[AuditEvent] = (),
+    ) -> None:
+        """Store a TOTP credential (an enrolment, before :meth:`confirm_totp`) with its seed
+        wrapped under ``wrapping``, bound to ``principal`` and ``item``."""
+        wrapping = self._need(self.wrapping, "wrapping")
+        document = fc.totp_to_dict(credential, keys=wrapping, principal=principal, item=item)
+        self.put_state(principal, fc.TOTP, item, document, events)
+
+    def rewrap_totp(self, principal: Principal, *, item: str = DEFAULT_ITEM) -> bool:
+        """Re-wrap a stored seed in the legacy clear form, or under a key that is no longer
+        current, under the current key (for a migration or a key rotation that does not wait
+        for each user's next attempt). True when the document was rewritten."""
+        wrapping = self._need(self.wrapping, "wrapping")
+
+        def attempt(_: datetime) -> tuple[list[Change], Sequence[AuditEvent], bool]:
+            found = self.store.get_factor_state(principal, fc.TOTP, item)
+            if found is None or not fc.totp_needs_rewrap(found.value, wrapping):
+                return [], (), False
+            credential = fc.totp_from_dict(
+                found.value, keys=wrapping, principal=principal, item=item
+            )
+            document = fc.totp_to_dict(credential, keys=wrapping, principal=principal, item=item)
+            return [PutFactorState(principal, fc.TOTP, item, found.version, document)], (), True
+
+        return self._run(attempt)
 
     def verify_totp(
         self, principal: Principal, code: object, *, path: str = "login", item: str = DEFAULT_ITEM
@@ -293,10 +338,15 @@ class FactorService:
         self, principal: Principal, code: object, path: str, item: str, *, confirming: bool
     ) -> FactorResult:
         key = (fc.TOTP, item)
+        wrapping = self._need(self.wrapping, "wrapping")
+
+        def decode(document: Document) -> TotpCredential:
+            return fc.totp_from_dict(document, keys=wrapping, principal=principal, item=item)
 
         def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
             read = self._read(principal, (key,))
-            credential = _decode(read.doc(*key), fc.totp_from_dict)
+            stored = read.doc(*key)
+            credential = _decode(stored, decode)
             if confirming:
                 verdict = confirm_totp(
                     credential,
@@ -318,9 +368,14 @@ class FactorService:
                     lockout_rules=self.lockout_rules,
                     path=path,
                 )
+            # A success moves last_step; a seed in the legacy clear form, or under a retired
+            # key, is written back wrapped under the current key at any attempt.
+            keep = verdict.credential if verdict.ok else credential
             document = None
-            if verdict.ok and verdict.credential is not None:
-                document = fc.totp_to_dict(verdict.credential)
+            if keep is not None and (
+                verdict.ok or (stored is not None and fc.totp_needs_rewrap(stored, wrapping))
+            ):
+                document = fc.totp_to_dict(keep, keys=wrapping, principal=principal, item=item)
             changes = read.changes(verdict.lockout, [(*key, document)])
             method = TOTP_METHOD if verdict.ok and not confirming else None
             result = self._result(
@@ -764,7 +819,9 @@ class FactorService:
         self._run(attempt)
 
     @staticmethod
-    def _need(value: R | None, name: Literal["hasher", "keys", "issuer", "relying_party"]) -> R:
+    def _need(
+        value: R | None, name: Literal["hasher", "keys", "issuer", "relying_party", "wrapping"]
+    ) -> R:
         if value is None:
             raise ConfigurationError(f"this factor needs FactorService({name}=...)")
         return value

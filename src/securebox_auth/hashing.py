@@ -105,6 +105,11 @@ class Argon2CodeHasher:
         # exactly what verifying a real code costs, and never succeeds.
         self._dummy = self._ph.hash(secrets.token_bytes(32))
 
+    @property
+    def pepper(self) -> KeyProvider:
+        """The pepper's key provider (for :func:`securebox_auth.keys.ensure_distinct_keys`)."""
+        return self._pepper
+
     def _peppered(self, key_id: str, principal: Principal, code: str) -> bytes:
         message = _CONTEXT + principal.key.encode("ascii") + b"\x00" + code.encode("ascii")
         try:

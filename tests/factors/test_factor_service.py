@@ -51,6 +51,8 @@ from tests.support import NOW, CountingPasswordHasher
 P = Principal.parse("123456789", "01")
 OTHER = Principal.parse("123456789", "02")
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+#: The TOTP seed wrapping keys of these tests.
+WRAP = StaticKeyring.generate("w1")
 
 
 def _store(*principals: Principal) -> MemoryStore:
@@ -81,8 +83,8 @@ class RacingStore(MemoryStore):
 
 def test_a_totp_step_is_accepted_once() -> None:
     store = _store(P)
-    service = FactorService(store, clock=FixedClock(NOW))
-    service.put_state(P, fc.TOTP, DEFAULT_ITEM, fc.totp_to_dict(_totp()))
+    service = FactorService(store, clock=FixedClock(NOW), wrapping=WRAP)
+    service.store_totp(P, _totp())
     code = code_at(_totp(), NOW)
     first = service.verify_totp(P, code)
     assert first.ok
@@ -90,7 +92,7 @@ def test_a_totp_step_is_accepted_once() -> None:
     stored = store.get_factor_state(P, fc.TOTP, DEFAULT_ITEM)
     assert stored is not None
     assert stored.version == 2
-    assert fc.totp_from_dict(stored.value).last_step is not None
+    assert fc.totp_from_dict(stored.value, keys=WRAP, principal=P, item=DEFAULT_ITEM).last_step
     second = service.verify_totp(P, code)
     assert second.outcome is Outcome.REJECTED
     assert second.reason == "replayed_step"
@@ -102,9 +104,9 @@ def test_a_totp_step_is_accepted_once() -> None:
 def test_a_totp_enrolment_is_confirmed_once() -> None:
     store = _store(P)
     clock = FixedClock(NOW)
-    service = FactorService(store, clock=clock)
+    service = FactorService(store, clock=clock, wrapping=WRAP)
     fresh = replace(_totp(), confirmed_at=None)
-    service.put_state(P, fc.TOTP, DEFAULT_ITEM, fc.totp_to_dict(fresh))
+    service.store_totp(P, fresh)
     assert service.verify_totp(P, code_at(fresh, NOW)).reason == "not_confirmed"
     confirmed = service.confirm_totp(P, code_at(fresh, NOW))
     assert confirmed.ok
@@ -118,8 +120,8 @@ def test_a_totp_enrolment_is_confirmed_once() -> None:
 def test_a_lost_race_is_retried_from_a_fresh_read() -> None:
     store = RacingStore()
     store.commit([PutAccount(P, 0, Account(P, Role.USER, NOW))], [])
-    service = FactorService(store, clock=FixedClock(NOW))
-    service.put_state(P, fc.TOTP, DEFAULT_ITEM, fc.totp_to_dict(_totp()))
+    service = FactorService(store, clock=FixedClock(NOW), wrapping=WRAP)
+    service.store_totp(P, _totp())
     code = code_at(_totp(), NOW)
     winner: list[bool] = []
     store.before.append(lambda: winner.append(service.verify_totp(P, code).ok))
@@ -131,8 +133,8 @@ def test_a_lost_race_is_retried_from_a_fresh_read() -> None:
 
 def test_a_disabled_account_has_no_factor() -> None:
     store = _store(P)
-    service = FactorService(store, clock=FixedClock(NOW))
-    service.put_state(P, fc.TOTP, DEFAULT_ITEM, fc.totp_to_dict(_totp()))
+    service = FactorService(store, clock=FixedClock(NOW), wrapping=WRAP)
+    service.store_totp(P, _totp())
     account = store.get_account(P)
     assert account is not None
     disabled = replace(account.value, status=AccountStatus.DISABLED)
@@ -144,8 +146,10 @@ def test_a_disabled_account_has_no_factor() -> None:
 
 def test_failures_block_across_factors() -> None:
     store = _store(P)
-    service = FactorService(store, clock=FixedClock(NOW), lockout_rules=LockoutRules())
-    service.put_state(P, fc.TOTP, DEFAULT_ITEM, fc.totp_to_dict(_totp()))
+    service = FactorService(
+        store, clock=FixedClock(NOW), lockout_rules=LockoutRules(), wrapping=WRAP
+    )
+    service.store_totp(P, _totp())
     results = [service.verify_totp(P, "000000") for _ in range(LockoutRules().max_failures)]
     assert results[-1].outcome is Outcome.BLOCKED
     assert results[-1].blocked_until is not None
@@ -273,10 +277,11 @@ def test_a_cap_respond_challenge_is_spent_once() -> None:
 # -- recovery codes --------------------------------------------------------------------------
 
 
-def test_a_recovery_code_is_used_once(hasher: Argon2CodeHasher, keyring: StaticKeyring) -> None:
+def test_a_recovery_code_is_used_once(hasher: Argon2CodeHasher) -> None:
     store = _store(P)
-    service = FactorService(store, clock=FixedClock(NOW), hasher=hasher, keys=keyring)
-    shown, stored, _ = generate_recovery_codes(P, now=NOW, hasher=hasher, keys=keyring)
+    keys = StaticKeyring.generate("app")  # not the pepper: KeyReuse
+    service = FactorService(store, clock=FixedClock(NOW), hasher=hasher, keys=keys)
+    shown, stored, _ = generate_recovery_codes(P, now=NOW, hasher=hasher, keys=keys)
     service.put_state(P, fc.RECOVERY, DEFAULT_ITEM, fc.recovery_to_dict(stored))
     code = shown.reveal()[0]
     first = service.verify_recovery(P, code)

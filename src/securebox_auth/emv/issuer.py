@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import os
 import secrets
@@ -45,6 +46,7 @@ from securebox_auth.emv.derivation import SessionKeyMethod, icc_master_key, sess
 from securebox_auth.emv.des import ecb_encryptor
 from securebox_auth.emv.mac import Padding, retail_mac
 from securebox_auth.errors import ConfigurationError, MalformedInput
+from securebox_auth.keys import KEY_CHECK_MESSAGE
 
 __all__ = ["CryptogramRequest", "IssuerKeyProvider", "SoftwareIssuerKeys"]
 
@@ -199,6 +201,11 @@ class SoftwareIssuerKeys:
         mk, context = self._card_key(key_ref)
         sk = session_key_from(context, request.session, request.atc, request.un) or mk
         return retail_mac(sk, request.data, request.padding)
+
+    def key_check_values(self) -> dict[str, bytes]:
+        """The check value of the card-key wrapping key (see :func:`securebox_auth.keys.
+        ensure_distinct_keys`): it must differ from every application key."""
+        return {"card-key-wrapping": hmac.digest(self._wrap_key, KEY_CHECK_MESSAGE, "sha256")}
 
     def __repr__(self) -> str:
         return f"SoftwareIssuerKeys(imks={sorted(self._imks)!r}, current={self._current!r})"

@@ -31,6 +31,11 @@ class KeyedCompanyProofs:
     def __init__(self, keys: KeyProvider) -> None:
         self._keys = keys
 
+    @property
+    def keys(self) -> KeyProvider:
+        """The proof key's provider (for :func:`securebox_auth.keys.ensure_distinct_keys`)."""
+        return self._keys
+
     def issue(self, siren: Siren) -> str:
         mac = self._keys.mac(self._keys.current_key_id, _CONTEXT + siren.value.encode())
         text = base64.b32encode(mac[:10]).decode()

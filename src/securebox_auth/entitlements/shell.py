@@ -33,6 +33,7 @@ from securebox_auth.errors import (
 from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import ClientId, Principal
+from securebox_auth.key_purposes import check_service_keys
 from securebox_auth.lockout import LockoutRules, LockoutState
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.book import PolicyBook
@@ -99,6 +100,8 @@ class EntitlementShell:
         lockout_rules: LockoutRules | None = None,
         policy: Policy | PolicyBook | None = None,
     ) -> None:
+        # The pepper, the audit key and the company-proof key are three keys (KeyReuse).
+        check_service_keys(store, hasher, {"company proof": getattr(company_proofs, "keys", None)})
         self.store = store
         self.hasher = hasher
         self.company_proofs = company_proofs

@@ -7,6 +7,10 @@ it back into a value equal to the one written (datetimes keep their instant and 
 are hex, certificate DER is base64). A document that is not one of ours raises
 :class:`~securebox_auth.errors.MalformedInput`. The factor kinds and items they are stored
 under are the constants below.
+
+No document holds a secret in clear: codes are stored as peppered argon2id hashes,
+destinations and PANs as keyed digests, CAP card keys as the issuer's wrapped references, and
+the TOTP seed wrapped (:mod:`securebox_auth.stores.totp_codec`, re-exported here).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from securebox_auth.factors.certificate import CertChallenge, CertCredential
 from securebox_auth.factors.oob import Channel, OobChallenge, SendLog
 from securebox_auth.factors.passkeys import Ceremony, CeremonyKind, Passkey, PasskeySet
 from securebox_auth.factors.recovery import RecoveryCode, RecoverySet
-from securebox_auth.factors.totp import TotpCredential
+from securebox_auth.stores.totp_codec import totp_from_dict, totp_needs_rewrap, totp_to_dict
 
 __all__ = [
     "CAP_CARD",
@@ -60,6 +64,7 @@ __all__ = [
     "send_log_from_dict",
     "send_log_to_dict",
     "totp_from_dict",
+    "totp_needs_rewrap",
     "totp_to_dict",
 ]
 
@@ -134,37 +139,9 @@ def _read(what: str, doc: Doc, build: Callable[[Doc], T]) -> T:
         raise MalformedInput(f"not a stored {what} ({type(exc).__name__})") from None
 
 
-# -- TOTP ----------------------------------------------------------------------------------------
-
-
-def totp_to_dict(credential: TotpCredential) -> dict[str, Any]:
-    return {
-        "v": FORMAT,
-        "secret": credential.secret,
-        "created_at": _time(credential.created_at),
-        "algorithm": credential.algorithm,
-        "digits": credential.digits,
-        "period": credential.period,
-        "confirmed_at": _time_or_none(credential.confirmed_at),
-        "last_step": credential.last_step,
-    }
-
-
-def totp_from_dict(doc: Doc) -> TotpCredential:
-    return _read(
-        "TOTP credential",
-        doc,
-        lambda d: TotpCredential(
-            secret=str(d["secret"]),
-            created_at=_from_time(d["created_at"]),
-            algorithm=str(d["algorithm"]),
-            digits=int(d["digits"]),
-            period=int(d["period"]),
-            confirmed_at=_from_time_or_none(d["confirmed_at"]),
-            last_step=None if d["last_step"] is None else int(d["last_step"]),
-        ),
-    )
-
+# -- TOTP ------------------------------------------------------------------------------------
+# In :mod:`securebox_auth.stores.totp_codec`: its seed is wrapped, bound to the principal and
+# item, so its functions take the wrapping keys, the principal and the item.
 
 # -- out-of-band codes -----------------------------------------------------------------------
 

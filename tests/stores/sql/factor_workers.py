@@ -6,6 +6,7 @@ server process would, and submits the same code as every other child after the b
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Barrier
@@ -62,6 +63,11 @@ def hasher(setup: Setup) -> Argon2CodeHasher:
     return Argon2CodeHasher(StaticKeyring({"k1": setup.pepper}, "k1"), PROFILE_TESTING)
 
 
+def wrapping(setup: Setup) -> StaticKeyring:
+    """The TOTP seed wrapping keys (derived from the setup's wrap key, so not the issuer's)."""
+    return StaticKeyring({"w1": hashlib.sha256(b"totp-wrap" + setup.wrap_key).digest()}, "w1")
+
+
 def issuer(setup: Setup) -> SoftwareIssuerKeys:
     return SoftwareIssuerKeys({"imk1": setup.imk}, "imk1", setup.wrap_key)
 
@@ -87,6 +93,7 @@ def race(setup: Setup, worker: int, tasks: list[Task], barrier: Barrier, results
         hasher=hasher(setup),
         issuer=issuer(setup),
         relying_party=RP,
+        wrapping=wrapping(setup),
     )
     checks = cert_checks(setup) if setup.cert_root else None
     try:

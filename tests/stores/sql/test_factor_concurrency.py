@@ -148,7 +148,11 @@ def _prepare(
 ) -> tuple[list[fw.Task], dict[int, int]]:
     """The tasks, and the signature counter each round's assertion carries."""
     service = FactorService(
-        store, clock=FixedClock(fw.FROZEN), hasher=fw.hasher(setup), relying_party=fw.RP
+        store,
+        clock=FixedClock(fw.FROZEN),
+        hasher=fw.hasher(setup),
+        relying_party=fw.RP,
+        wrapping=fw.wrapping(setup),
     )
     kinds = ("totp", "oob", "passkey")
     principals = [CAP_USER] + [_principal(k, r) for k in kinds for r in range(ROUNDS)]
@@ -161,7 +165,7 @@ def _prepare(
     counters = {}
     for r in range(ROUNDS):
         totp_user, oob_user = _principal("totp", r), _principal("oob", r)
-        service.put_state(totp_user, fc.TOTP, DEFAULT_ITEM, fc.totp_to_dict(credential))
+        service.store_totp(totp_user, credential)
         issued = issue_oob(
             oob_user,
             channel=Channel.SMS,
@@ -281,7 +285,9 @@ def test_a_factor_code_is_accepted_once_by_eight_processes(database_url: str) ->
             assert store.get_lockout(totp_user).value.failures == rejected
             stored = store.get_factor_state(totp_user, fc.TOTP, DEFAULT_ITEM)
             assert stored is not None
-            assert fc.totp_from_dict(stored.value).last_step is not None
+            keys, item = fw.wrapping(setup), DEFAULT_ITEM
+            credential = fc.totp_from_dict(stored.value, keys=keys, principal=totp_user, item=item)
+            assert credential.last_step is not None
             challenges = store.factor_states(oob_user, fc.OOB)
             assert len(challenges) == 1
             assert fc.oob_challenge_from_dict(challenges[0][1].value).consumed_at is not None
