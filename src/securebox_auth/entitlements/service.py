@@ -45,7 +45,7 @@ from securebox_auth.factors.code import OneTimeCode, issue_one_time_code
 from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout import Element, LockoutRules, LockoutState
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.book import PolicyBook
 from securebox_auth.policy.decision import Decision
@@ -315,6 +315,7 @@ class EntitlementService:
                 reason="wrong_proof",
                 now=now,
                 rules=self.lockout_rules,
+                element=Element.COMPANY_PROOF,
             )
             try:
                 self.store.commit(

@@ -60,7 +60,7 @@ def test_the_migrations_are_package_data() -> None:
     assert scripts.joinpath("script.py.mako").is_file()
     assert scripts.joinpath("versions").joinpath("v0001_initial.py").is_file()
     assert scripts.joinpath("versions").joinpath("v0002_factor_states.py").is_file()
-    assert migrate.head() == "0002"
+    assert migrate.head() == "0003"
 
 
 def test_upgrade_downgrade_upgrade_leaves_the_same_schema(empty_engine: Engine) -> None:

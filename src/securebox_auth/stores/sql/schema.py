@@ -119,7 +119,8 @@ LOCKOUTS: Final = Table(
     Column("blocked_until", UtcDateTime, nullable=True),
     Column("permanent", Boolean, nullable=False),
     Column("last_failure_at", UtcDateTime, nullable=True),
-    Column("series_started_at", UtcDateTime, nullable=True),
+    # the failure series of each element (ADR 0008), JSON; NULL in rows written before it
+    Column("elements", Text, nullable=True),
     _version(),
 )
 
