@@ -62,7 +62,6 @@ def register_failure(
             outcome="failure",
             details={
                 "reason": reason,
-                "element": element.value,
                 # the count this attempt reached in the element's series (a block resets it)
                 "failures": str(
                     rules.max_failures if blocked else new_state.series(element).failures

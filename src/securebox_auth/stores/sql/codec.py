@@ -154,6 +154,7 @@ def lockout_row(state: LockoutState) -> dict[str, Any]:
         "blocked_until": state.blocked_until,
         "permanent": state.permanent,
         "last_failure_at": state.last_failure_at,
+        "series_started_at": None,  # unused since ADR 0008
         "elements": dumps(elements_document(state.elements)),
     }
 
