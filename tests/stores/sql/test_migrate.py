@@ -4,14 +4,26 @@ the schema module's tables, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from importlib.resources import files
 
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
+from securebox_auth.identity import ClientId, Principal, UserNumber
+from securebox_auth.lockout import (
+    BlockStatus,
+    Element,
+    LockoutAlert,
+    LockoutRules,
+    block_status,
+    record_failure,
+    record_success,
+)
 from securebox_auth.stores.sql import migrate
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.schema import METADATA
+from securebox_auth.stores.sql.store import SqlStore
 
 Signature = dict[str, object]
 
@@ -143,22 +155,6 @@ def test_a_lockout_row_from_before_0003_reads_conservatively(empty_engine: Engin
     """A row written before the per-element series (ADR 0008): its 4 failures may have been
     of any element, so every element is one failure from a block; each element's success
     clears only its own copy."""
-    from datetime import UTC, datetime
-
-    from sqlalchemy import text
-
-    from securebox_auth.identity import ClientId, Principal, UserNumber
-    from securebox_auth.lockout import (
-        BlockStatus,
-        Element,
-        LockoutAlert,
-        LockoutRules,
-        block_status,
-        record_failure,
-        record_success,
-    )
-    from securebox_auth.stores.sql.store import SqlStore
-
     at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     migrate.upgrade(empty_engine, "0002")
     with empty_engine.begin() as conn:
