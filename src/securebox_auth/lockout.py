@@ -36,6 +36,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Final
 
 from securebox_auth.errors import ConfigurationError
 
@@ -232,10 +233,13 @@ def record_failure(
 def record_success(state: LockoutState, *, element: Element) -> LockoutState:
     """A success of ``element`` (the caller checked the principal was open): it ends the
     combined series and ``element``'s own series and escalation, never another element's."""
-    elements = _with(state.elements, ElementSeries(element))
+    elements = tuple(item for item in state.elements if item.element is not element)
     if not elements and not state.permanent:
-        return LockoutState()
+        return _CLEAN  # the verifiers' hot path: nothing else to keep
     return replace(state, failures=0, temporary_blocks=0, blocked_until=None, elements=elements)
+
+
+_CLEAN: Final = LockoutState()
 
 
 def unblock(state: LockoutState) -> LockoutState:

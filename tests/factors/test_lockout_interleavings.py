@@ -25,7 +25,7 @@ from tests.factors.lockout_world import PATHS, Checker, LockoutWorld, P, step
 from tests.support import BACK_OFFICE, NOW
 
 PKI = TestPki(NOW)
-EXAMPLES = int(os.environ.get("SECUREBOX_LOCKOUT_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("SECUREBOX_LOCKOUT_EXAMPLES", "25"))
 
 rules_strategy = st.builds(
     LockoutRules,
