@@ -35,11 +35,11 @@ def _instant(value: object) -> datetime | None:
         raise MalformedInput("a stored failure time is not text")
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is None:
+            raise MalformedInput("a stored failure time has no offset")
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise MalformedInput("a stored failure time is not an ISO 8601 instant") from None
-    if moment.tzinfo is None:
-        raise MalformedInput("a stored failure time has no offset")
-    return moment.astimezone(UTC)
 
 
 def _count(value: object) -> int:
