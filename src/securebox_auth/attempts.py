@@ -2,7 +2,8 @@
 
 Login, code change, step-up, company proofs, recovery: every path that checks a secret counts
 a failure the same way, on the same per-principal :class:`~securebox_auth.lockout.LockoutState`
-(RTS 4(3)(b): failures are counted across every path), and produces the same audit events.
+(RTS 4(3)(b): failures are counted across every path), in the series of the element it tried
+(:class:`~securebox_auth.lockout.Element`, ADR 0008), and produces the same audit events.
 Pure functions: the caller commits the new state with compare-and-swap.
 """
 
@@ -14,6 +15,7 @@ from datetime import datetime
 from securebox_auth.audit import AuditEvent
 from securebox_auth.lockout import (
     BlockStatus,
+    Element,
     LockoutAlert,
     LockoutRules,
     LockoutState,
@@ -45,9 +47,11 @@ def register_failure(
     reason: str,
     now: datetime,
     rules: LockoutRules,
+    element: Element,
 ) -> FailureRecord:
-    """Count one failure of ``subject`` (a principal key) on the path ``action``."""
-    new_state, alert = record_failure(state, now, rules)
+    """Count one failure of ``subject`` (a principal key) with ``element`` on the path
+    ``action``."""
+    new_state, alert = record_failure(state, now, rules, element=element)
     blocked = block_status(new_state, now) is not BlockStatus.OPEN
     events = [
         AuditEvent.make(
@@ -58,8 +62,10 @@ def register_failure(
             outcome="failure",
             details={
                 "reason": reason,
-                # the count this attempt reached (a block resets the stored counter)
-                "failures": str(rules.max_failures if blocked else new_state.failures),
+                # the count this attempt reached in the element's series (a block resets it)
+                "failures": str(
+                    rules.max_failures if blocked else new_state.series(element).failures
+                ),
             },
         )
     ]
@@ -71,7 +77,11 @@ def register_failure(
                 actor="system",
                 subject=subject,
                 outcome=alert.value,
-                details={"temporary_blocks": str(new_state.temporary_blocks), "path": action},
+                details={
+                    "temporary_blocks": str(new_state.series(element).temporary_blocks),
+                    "path": action,
+                    "element": element.value,
+                },
             )
         )
     return FailureRecord(new_state, alert, blocked, tuple(events))

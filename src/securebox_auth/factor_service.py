@@ -61,7 +61,7 @@ from securebox_auth.hashing import CodeHasher, OnceHasher
 from securebox_auth.identity import Principal
 from securebox_auth.key_purposes import check_service_keys
 from securebox_auth.keys import KeyProvider, WrappingKeys
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
+from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.methods import CERTIFICATE as CERTIFICATE_METHOD
 from securebox_auth.methods import TOTP as TOTP_METHOD
 from securebox_auth.methods import AuthMethod
@@ -237,7 +237,7 @@ class FactorService:
         )
 
     def _missing(
-        self, read: _Read, now: datetime, action: str, reason: str
+        self, read: _Read, now: datetime, action: str, reason: str, element: Element
     ) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
         """An attempt against a factor record that does not exist: refused when blocked,
         else counted as a failure."""
@@ -256,6 +256,7 @@ class FactorService:
             reason=reason,
             now=now,
             rules=self.lockout_rules,
+            element=element,
         )
         outcome = Outcome.BLOCKED if failed.blocked else Outcome.REJECTED
         result = self._result(outcome, read.principal, now, reason, failed.state, failed.alert)
@@ -547,9 +548,9 @@ class FactorService:
                 found = read.doc(fc.CAP_CHALLENGE, challenge_id)
                 challenge = _decode(found, fc.cap_challenge_from_dict)
             if card is None:  # stored under the principal: that is what binds it to them
-                return self._missing(read, now, f"cap.{mode}", "unknown_card")
+                return self._missing(read, now, f"cap.{mode}", "unknown_card", Element.CAP)
             if challenge_id is not None and challenge is None:
-                return self._missing(read, now, f"cap.{mode}", "no_challenge")
+                return self._missing(read, now, f"cap.{mode}", "no_challenge", Element.CAP)
             cap_request = CapRequest.respond(challenge) if challenge is not None else request
             assert cap_request is not None
             verdict = verify_cap(
@@ -672,7 +673,7 @@ class FactorService:
             ceremony = _decode(read.doc(*keys[0]), fc.ceremony_from_dict)
             passkeys = _decode(read.doc(*keys[1]), fc.passkeys_from_dict)
             if ceremony is None:
-                return self._missing(read, now, "login.passkey", "no_ceremony")
+                return self._missing(read, now, "login.passkey", "no_ceremony", Element.PASSKEY)
             verdict = finish_authentication(
                 rp,
                 ceremony,

@@ -9,7 +9,7 @@ import pytest
 
 from securebox_auth.errors import InvalidTime, MalformedInput
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutRules, LockoutState, record_failure
+from securebox_auth.lockout import Element, LockoutRules, LockoutState, record_failure
 from securebox_auth.policy import (
     PSD2_DEFAULT,
     Allow,
@@ -53,7 +53,7 @@ def _login(methods: list[str], *, last_sca: datetime | None, at: datetime = T0, 
 def _locked() -> LockoutState:
     state = LockoutState()
     for _ in range(5):
-        state, _alert = record_failure(state, T0, LockoutRules())
+        state, _alert = record_failure(state, T0, LockoutRules(), element=Element.CODE)
     return state
 
 

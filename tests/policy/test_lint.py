@@ -86,6 +86,27 @@ CASES = [
         "ASVS 5 6.1.1",
     ),
     (
+        {"lockout": LockoutRules(failure_window=timedelta(seconds=1))},
+        "lockout-window-paces-guesses",
+        Severity.ERROR,
+        "lockout.failure_window",
+        "PSD2 RTS art. 4(3)(b)",
+    ),
+    (
+        {"lockout": LockoutRules(failure_window=timedelta(days=30))},
+        "lockout-window-paces-guesses",
+        Severity.ERROR,
+        "lockout.failure_window",
+        "PSD2 RTS art. 4(4)-(5)",
+    ),
+    (
+        {"lockout": LockoutRules(max_temporary_blocks=None)},
+        "lockout-never-permanent",
+        Severity.WARNING,
+        "lockout.max_temporary_blocks",
+        "PSD2 RTS art. 4(4)-(5)",
+    ),
+    (
         {"session": SessionRules(idle_timeout=timedelta(minutes=6))},
         "idle-over-5-minutes",
         Severity.ERROR,

@@ -28,7 +28,7 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.errors import ConcurrentUpdate, MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren
-from securebox_auth.lockout import LockoutState
+from securebox_auth.lockout import Element, ElementSeries, LockoutState
 from securebox_auth.policy.session import (
     Grant,
     Session,
@@ -249,7 +249,10 @@ def test_values_come_back_equal(contract_store: AuthStore) -> None:
         blocked_until=later,
         permanent=False,
         last_failure_at=NOW,
-        series_started_at=NOW - timedelta(minutes=3),
+        elements=(
+            ElementSeries(Element.CODE, 2, 1, NOW - timedelta(minutes=3)),
+            ElementSeries(Element.TOTP, 1, 0, NOW),
+        ),
     )
     account = _account(role=Role.ACCESS_MANAGER, status=AccountStatus.DISABLED)
     contract_store.commit(
@@ -269,7 +272,11 @@ def test_values_come_back_equal(contract_store: AuthStore) -> None:
 
 def test_times_in_any_zone_come_back_as_the_same_instant(contract_store: AuthStore) -> None:
     local = NOW.astimezone(PARIS)
-    state = LockoutState(failures=1, last_failure_at=local, series_started_at=local)
+    state = LockoutState(
+        failures=1,
+        last_failure_at=local,
+        elements=(ElementSeries(Element.OOB, 1, 0, local),),
+    )
     contract_store.commit([PutLockout(ALICE, 0, state)], [])
     stored = contract_store.get_lockout(ALICE).value
     assert stored.last_failure_at == NOW

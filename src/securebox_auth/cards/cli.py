@@ -40,6 +40,7 @@ from securebox_auth.factors.cap import (
 from securebox_auth.keys import StaticKeyring
 from securebox_auth.lockout import LockoutRules, LockoutState
 from securebox_auth.policy.linking import Money
+from securebox_auth.stores.lockout_codec import elements_document, elements_from_document
 
 __all__ = ["register"]
 
@@ -78,9 +79,8 @@ def _lockout_to_json(state: LockoutState) -> dict[str, Any]:
             ("blocked_until", state.blocked_until),
             ("permanent", state.permanent),
             ("last_failure_at", state.last_failure_at),
-            ("series_started_at", state.series_started_at),
         )
-    }
+    } | {"elements": elements_document(state.elements)}
 
 
 def _lockout_from_json(data: dict[str, Any]) -> LockoutState:
@@ -88,13 +88,19 @@ def _lockout_from_json(data: dict[str, Any]) -> LockoutState:
         value = data.get(name)
         return datetime.fromisoformat(value) if value else None
 
+    failures, blocks = int(data["failures"]), int(data["temporary_blocks"])
     return LockoutState(
-        failures=int(data["failures"]),
-        temporary_blocks=int(data["temporary_blocks"]),
+        failures=failures,
+        temporary_blocks=blocks,
         blocked_until=when("blocked_until"),
         permanent=bool(data["permanent"]),
         last_failure_at=when("last_failure_at"),
-        series_started_at=when("series_started_at"),
+        elements=elements_from_document(
+            data.get("elements"),
+            failures=failures,
+            temporary_blocks=blocks,
+            last_failure_at=when("last_failure_at"),
+        ),
     )
 
 

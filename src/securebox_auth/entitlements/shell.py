@@ -34,7 +34,7 @@ from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.key_purposes import check_service_keys
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout import Element, LockoutRules, LockoutState, record_success
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.book import PolicyBook
 from securebox_auth.policy.decision import Decision
@@ -71,6 +71,8 @@ class SecretGate:
     action: str
     reason: str
     verify: Callable[[], bool]
+    #: The authentication element whose failure series counts this secret.
+    element: Element = Element.COMPANY_PROOF
 
 
 class _Reads:
@@ -164,7 +166,9 @@ class EntitlementShell:
                     continue
                 # The failure state read before the check is part of the commit: a
                 # concurrent wrong secret that counted meanwhile makes this round start again.
-                changes.append(PutLockout(actor.principal, lockout.version, lockout.value))
+                # A right secret ends its element's failure series (and no other's).
+                succeeded = record_success(lockout.value, element=gate.element)
+                changes.append(PutLockout(actor.principal, lockout.version, succeeded))
             sub, version = self._subscription(client_id or actor.principal.client_id)
             reads = _Reads(self.store)
             change = decide(actor, sub, now, reads)
@@ -231,6 +235,7 @@ class EntitlementShell:
             reason=gate.reason,
             now=now,
             rules=self.lockout_rules,
+            element=gate.element,
         )
         changes = [*changes, PutLockout(actor.principal, lockout.version, record.state)]
         try:

@@ -56,7 +56,7 @@ from securebox_auth.factors.cap_request import (
     new_challenge_value,
     payee_reference,
 )
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, record_success
+from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
 from securebox_auth.methods import CAP_IDENTIFY, CAP_RESPOND, CAP_SIGN, AuthMethod
 
 __all__ = [
@@ -250,6 +250,7 @@ def verify_cap(
             reason=(reason or FailureReason.WRONG_CODE).value,
             now=now,
             rules=lockout_rules,
+            element=Element.CAP,
         )
         outcome = CapOutcome.BLOCKED if failed.blocked else CapOutcome.REJECTED
         return CapVerdict(
@@ -267,7 +268,7 @@ def verify_cap(
         CapOutcome.ACCEPTED,
         None,
         card.advanced(atc, now),
-        record_success(lockout),
+        record_success(lockout, element=Element.CAP),
         challenge,
         atc,
         LockoutAlert.NONE,

@@ -61,7 +61,7 @@ from securebox_auth.factors.x509_trust import (
     verify_chain,
 )
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, record_success
+from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
 from securebox_auth.methods import CERTIFICATE, SMARTCARD_PIN, AuthMethod
 
 __all__ = [
@@ -383,6 +383,7 @@ def _finish(
             reason=reason.value,
             now=now,
             rules=lockout_rules,
+            element=Element.CERTIFICATE,
         )
         return CertVerdict(outcome, reason, challenge, record.state, record.alert, record.events)
     details = (("fingerprint", credential.fingerprint if credential else ""),)
@@ -391,7 +392,7 @@ def _finish(
         Outcome.ACCEPTED,
         None,
         challenge,
-        record_success(lockout),
+        record_success(lockout, element=Element.CERTIFICATE),
         LockoutAlert.NONE,
         (event,),
         method,

@@ -31,6 +31,7 @@ from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import Principal
 from securebox_auth.lockout import (
     BlockStatus,
+    Element,
     LockoutAlert,
     LockoutRules,
     LockoutState,
@@ -124,6 +125,7 @@ def _failure(
         reason=reason.value,
         now=now,
         rules=lockout_rules,
+        element=Element.CODE,
     )
     return CodeVerdict(
         CodeOutcome.BLOCKED if record.blocked else CodeOutcome.REJECTED,
@@ -198,7 +200,12 @@ def verify_code(
         details=details,
     )
     return CodeVerdict(
-        outcome, None, record_success(lockout), new_credential, LockoutAlert.NONE, (event,)
+        outcome,
+        None,
+        record_success(lockout, element=Element.CODE),
+        new_credential,
+        LockoutAlert.NONE,
+        (event,),
     )
 
 

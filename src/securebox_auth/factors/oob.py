@@ -32,7 +32,7 @@ from securebox_auth.factors.outcome import Outcome, count_failure, refusal
 from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import Principal
 from securebox_auth.keys import KeyProvider
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, record_success
+from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
 from securebox_auth.methods import EMAIL_OTP, SMS_OTP, AuthMethod
 
 __all__ = [
@@ -379,6 +379,7 @@ def verify_oob(
             reason=failure.value,
             now=now,
             rules=lockout_rules,
+            element=Element.OOB,
         )
         return OobVerdict(outcome, failure, challenge, record.state, record.alert, record.events)
     used = replace(challenge, consumed_at=now)
@@ -391,5 +392,10 @@ def verify_oob(
         details={"challenge": used.id, "reference": used.reference},
     )
     return OobVerdict(
-        Outcome.ACCEPTED, None, used, record_success(lockout), LockoutAlert.NONE, (event,)
+        Outcome.ACCEPTED,
+        None,
+        used,
+        record_success(lockout, element=Element.OOB),
+        LockoutAlert.NONE,
+        (event,),
     )

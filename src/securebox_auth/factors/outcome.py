@@ -5,7 +5,7 @@ An attempt on a blocked principal is refused before any verification work and is
 counted (:func:`refusal`); every failed attempt, whatever the factor, is counted on the one
 per-principal :class:`~securebox_auth.lockout.LockoutState` through
 :func:`securebox_auth.attempts.register_failure` (PSD2 RTS art. 4(3)(b): failures are
-counted across every factor and every entry path).
+counted across every factor and every entry path), in the series of its element (ADR 0008).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Final
 
 from securebox_auth.attempts import FailureRecord, blocked_refusal, register_failure
 from securebox_auth.audit import AuditEvent
-from securebox_auth.lockout import BlockStatus, LockoutRules, LockoutState, block_status
+from securebox_auth.lockout import BlockStatus, Element, LockoutRules, LockoutState, block_status
 
 __all__ = ["Outcome", "count_failure", "refusal", "success_event"]
 
@@ -51,10 +51,17 @@ def count_failure(
     reason: str,
     now: datetime,
     rules: LockoutRules,
+    element: Element,
 ) -> tuple[Outcome, FailureRecord]:
-    """Count one failed attempt on the shared lockout state."""
+    """Count one failed attempt of ``element`` on the shared lockout state."""
     record = register_failure(
-        lockout, subject=subject, action=action, reason=reason, now=now, rules=rules
+        lockout,
+        subject=subject,
+        action=action,
+        reason=reason,
+        now=now,
+        rules=rules,
+        element=element,
     )
     return (Outcome.BLOCKED if record.blocked else Outcome.REJECTED), record
 

@@ -31,7 +31,7 @@ from securebox_auth.factors.outcome import Outcome, count_failure, refusal
 from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import Principal
 from securebox_auth.keys import KeyProvider
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, record_success
+from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
 from securebox_auth.methods import RECOVERY_CODE, AuthMethod
 
 __all__ = [
@@ -268,6 +268,7 @@ def verify_recovery_code(
             reason=reason.value,
             now=now,
             rules=lockout_rules,
+            element=Element.RECOVERY,
         )
         return RecoveryVerdict(outcome, reason, recovery, record.state, record.alert, record.events)
     codes = list(recovery.codes)
@@ -283,5 +284,11 @@ def verify_recovery_code(
         details={"remaining": str(updated.remaining), "running_low": str(low).lower()},
     )
     return RecoveryVerdict(
-        Outcome.ACCEPTED, None, updated, record_success(lockout), LockoutAlert.NONE, (event,), low
+        Outcome.ACCEPTED,
+        None,
+        updated,
+        record_success(lockout, element=Element.RECOVERY),
+        LockoutAlert.NONE,
+        (event,),
+        low,
     )

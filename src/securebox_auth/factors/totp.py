@@ -37,7 +37,7 @@ from securebox_auth.clock import require_aware
 from securebox_auth.errors import ConfigurationError, InvalidCode, MalformedInput
 from securebox_auth.factors.outcome import Outcome, count_failure, refusal, success_event
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, record_success
+from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
 from securebox_auth.methods import TOTP, AuthMethod
 from securebox_auth.qr import encode as qr_encode
 from securebox_auth.qr import to_svg
@@ -333,6 +333,7 @@ def _check(
             reason=(reason or TotpFailure.WRONG_CODE).value,
             now=now,
             rules=lockout_rules,
+            element=Element.TOTP,
         )
         return TotpVerdict(outcome, reason, credential, record.state, record.alert, record.events)
     updated = TotpCredential(
@@ -346,7 +347,12 @@ def _check(
     )
     event = success_event(now, action, subject, (("drift", str(step - _step(credential, now))),))
     return TotpVerdict(
-        Outcome.ACCEPTED, None, updated, record_success(lockout), LockoutAlert.NONE, (event,)
+        Outcome.ACCEPTED,
+        None,
+        updated,
+        record_success(lockout, element=Element.TOTP),
+        LockoutAlert.NONE,
+        (event,),
     )
 
 

@@ -69,7 +69,7 @@ from securebox_auth.factors.webauthn_register import (
     finish_registration,
 )
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState, record_success
+from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
 from securebox_auth.methods import PASSKEY_NO_UV, PASSKEY_UV, AuthMethod
 
 __all__ = [
@@ -261,6 +261,7 @@ def finish_authentication(
             reason=reason.value,
             now=now,
             rules=lockout_rules,
+            element=Element.PASSKEY,
         )
         return AuthenticationVerdict(
             outcome, reason, store, spent, record.state, record.alert, record.events
@@ -331,7 +332,7 @@ def finish_authentication(
         None,
         passkeys.replace(used),
         spent,
-        record_success(lockout),
+        record_success(lockout, element=Element.PASSKEY),
         LockoutAlert.NONE,
         (event,),
         user_verified=verified,

@@ -6,8 +6,8 @@ A policy that loads is well formed; the linter says whether it is *wise*. Each
 and the rules it cites (section 1.4 of ``design/regulation.md``):
 
 * **error**: the policy breaks a binding PSD2 rule (renewal beyond 180 days, more than 5
-  attempts, idle timeout beyond 5 minutes, payee management or a payment without SCA or
-  dynamic linking);
+  attempts, a failure window that lets an attacker pace guesses forever, idle timeout beyond
+  5 minutes, payee management or a payment without SCA or dynamic linking);
 * **warning**: it conflicts with NIST SP 800-63B-4 or ASVS 5 (secret questions, numeric codes
   shorter than 8 digits, e-mail codes, long sessions), or drops a seed rule;
 * **info**: a legal choice worth knowing (180 days instead of the seed's 90, SCA at every
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
+from securebox_auth.lockout import LockoutRules
 from securebox_auth.policy.model import (
     SEED_SENSITIVE_OPERATIONS,
     Linking,
@@ -109,6 +110,43 @@ def _lockout(policy: Policy) -> Iterator[Finding]:
             "lockout.temporary_block",
             "every block is permanent: anyone who knows a user number can lock its owner out",
             ("ASVS 5 6.1.1 (malicious lockout)", "PSD2 RTS art. 4(4)-(5)"),
+        )
+    yield from _paced_guesses(lock)
+
+
+_YEAR: Final = timedelta(days=365)
+
+
+def _per_year(guesses: int, every: timedelta) -> int:
+    return int(guesses * (_YEAR / every))
+
+
+def _paced_guesses(lock: LockoutRules) -> Iterator[Finding]:
+    """Settings under which an attacker who paces guesses is never blocked for good
+    (ADR 0008): every failure window, and temporary blocks that never become permanent."""
+    cites = ("PSD2 RTS art. 4(3)(b)", "PSD2 RTS art. 4(4)-(5)", "NIST SP 800-63B-4 sec. 3.2.2")
+    window = lock.failure_window
+    if window is not None:
+        paced = lock.max_failures - 1
+        yield Finding(
+            Severity.ERROR,
+            "lockout-window-paces-guesses",
+            "lockout.failure_window",
+            f"a series of failures ends after {window} without a failure: an attacker who "
+            f"waits that long after every {paced} wrong attempts is never blocked "
+            f"({_per_year(paced, window)} guesses a year at each element) and no block "
+            "ever becomes permanent; set 0 so that failures count until a success",
+            cites,
+        )
+    if lock.temporary_block is not None and lock.max_temporary_blocks is None:
+        yield Finding(
+            Severity.WARNING,
+            "lockout-never-permanent",
+            "lockout.max_temporary_blocks",
+            f"blocks are never permanent: an attacker may make {lock.max_failures} guesses "
+            f"every {lock.temporary_block} forever "
+            f"({_per_year(lock.max_failures, lock.temporary_block)} a year at each element)",
+            cites,
         )
 
 

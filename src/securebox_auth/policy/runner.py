@@ -17,6 +17,7 @@ from securebox_auth.errors import ScenarioError
 from securebox_auth.identity import Principal
 from securebox_auth.lockout import (
     BlockStatus,
+    Element,
     LockoutState,
     block_status,
     record_failure,
@@ -34,6 +35,24 @@ __all__ = ["ScenarioResult", "StepResult", "run_scenario", "run_steps"]
 
 def _fail(path: str, message: str) -> ScenarioError:
     return ScenarioError(path, message)
+
+
+#: The element each method proves (ADR 0008). A scenario's ``failure`` step is a failed
+#: confidential code: its series ends only with a success of a method using the code.
+_ELEMENTS: Final = {
+    "confidential_code": Element.CODE,
+    "cap_identify": Element.CAP,
+    "cap_respond": Element.CAP,
+    "cap_sign": Element.CAP,
+    "certificate": Element.CERTIFICATE,
+    "smartcard_pin": Element.CERTIFICATE,
+    "totp": Element.TOTP,
+    "passkey_uv": Element.PASSKEY,
+    "passkey_no_uv": Element.PASSKEY,
+    "sms_otp": Element.OOB,
+    "email_otp": Element.OOB,
+    "recovery_code": Element.RECOVERY,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +109,12 @@ class _World:
     def lockout(self, who: Principal) -> LockoutState:
         return self.lockouts.get(who, LockoutState())
 
-    def succeeded(self, who: Principal, decision: Decision) -> None:
+    def succeeded(self, who: Principal, decision: Decision, methods: Iterable[str]) -> None:
         if not (isinstance(decision, Deny) and decision.reason == "locked"):
-            self.lockouts[who] = record_success(self.lockout(who))
+            state = self.lockout(who)
+            for name in methods:
+                state = record_success(state, element=_ELEMENTS.get(name, Element.CODE))
+            self.lockouts[who] = state
 
 
 def _check(
@@ -161,7 +183,9 @@ def _on_unblock(world: _World, step: Step) -> StepResult:
 
 def _on_failure(world: _World, step: Step) -> StepResult:
     rules = world.policy.lockout
-    state, alert = record_failure(world.lockout(step.principal), step.at, rules)
+    state, alert = record_failure(
+        world.lockout(step.principal), step.at, rules, element=Element.CODE
+    )
     world.lockouts[step.principal] = state
     actual = {
         BlockStatus.OPEN: "open",
@@ -194,7 +218,7 @@ def _on_login(world: _World, step: Step) -> StepResult:
         lockout=world.lockout(who),
         enrolled=enrolled,
     )
-    world.succeeded(who, outcome.decision)
+    world.succeeded(who, outcome.decision, step.methods)
     if outcome.session is not None:
         world.sessions[who] = outcome.session
     if outcome.last_sca is not None:
@@ -250,7 +274,7 @@ def _on_step_up(world: _World, step: Step) -> StepResult:
     )
     world.sessions[owner] = result.session
     if result.decision.kind == "allow":
-        world.succeeded(who, result.decision)
+        world.succeeded(who, result.decision, step.methods)
         world.challenges.pop(owner, None)
     if isinstance(result.decision, Deny) and result.decision.reauthenticate:
         world.sessions.pop(owner, None)

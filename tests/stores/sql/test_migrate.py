@@ -4,14 +4,26 @@ the schema module's tables, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from importlib.resources import files
 
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
+from securebox_auth.identity import ClientId, Principal, UserNumber
+from securebox_auth.lockout import (
+    BlockStatus,
+    Element,
+    LockoutAlert,
+    LockoutRules,
+    block_status,
+    record_failure,
+    record_success,
+)
 from securebox_auth.stores.sql import migrate
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.schema import METADATA
+from securebox_auth.stores.sql.store import SqlStore
 
 Signature = dict[str, object]
 
@@ -60,7 +72,7 @@ def test_the_migrations_are_package_data() -> None:
     assert scripts.joinpath("script.py.mako").is_file()
     assert scripts.joinpath("versions").joinpath("v0001_initial.py").is_file()
     assert scripts.joinpath("versions").joinpath("v0002_factor_states.py").is_file()
-    assert migrate.head() == "0002"
+    assert migrate.head() == "0003"
 
 
 def test_upgrade_downgrade_upgrade_leaves_the_same_schema(empty_engine: Engine) -> None:
@@ -137,3 +149,33 @@ def test_postgresql_keys_compare_byte_by_byte(postgres_url: str) -> None:
         assert columns["label"]["type"].collation is None  # type: ignore[attr-defined]
     finally:
         engine.dispose()
+
+
+def test_a_lockout_row_from_before_0003_reads_conservatively(empty_engine: Engine) -> None:
+    """A row written before the per-element series (ADR 0008): its 4 failures may have been
+    of any element, so every element is one failure from a block; each element's success
+    clears only its own copy."""
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    migrate.upgrade(empty_engine, "0002")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO lockouts (client_id, user_number, failures, temporary_blocks, "
+                "blocked_until, permanent, last_failure_at, series_started_at, version) "
+                "VALUES ('12345678', '01', 4, 2, NULL, :f, :at, :at, 7)"
+            ),
+            {"at": at, "f": False},
+        )
+    migrate.upgrade(empty_engine)
+    store = SqlStore(empty_engine, audit_key=b"k" * 32)
+    stored = store.get_lockout(Principal(ClientId("12345678"), UserNumber("01")))
+    assert stored.version == 7
+    state = stored.value
+    assert (state.failures, state.temporary_blocks) == (4, 2)
+    assert {s.element for s in state.elements} == set(Element)
+    assert all((s.failures, s.temporary_blocks) == (4, 2) for s in state.elements)
+    later = datetime(2026, 12, 1, tzinfo=UTC)
+    cleared = record_success(state, element=Element.CODE)
+    blocked, alert = record_failure(cleared, later, LockoutRules(), element=Element.TOTP)
+    assert alert is LockoutAlert.FINAL_WARNING  # the TOTP's 3rd block: 2 were inherited
+    assert block_status(blocked, later) is BlockStatus.TEMPORARY

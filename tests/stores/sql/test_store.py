@@ -32,7 +32,7 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren
-from securebox_auth.lockout import LockoutState
+from securebox_auth.lockout import Element, ElementSeries, LockoutState
 from securebox_auth.policy.session import (
     Grant,
     Session,
@@ -93,7 +93,17 @@ lockouts = st.builds(
     blocked_until=st.none() | times,
     permanent=st.booleans(),
     last_failure_at=st.none() | times,
-    series_started_at=st.none() | times,
+    elements=st.lists(
+        st.builds(
+            ElementSeries,
+            st.sampled_from(Element),
+            st.integers(0, 4),
+            st.integers(0, 3),
+            st.none() | times,
+        ),
+        max_size=3,
+        unique_by=lambda series: series.element,
+    ).map(lambda items: tuple(sorted(items, key=lambda s: list(Element).index(s.element)))),
 )
 
 

@@ -34,6 +34,7 @@ from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren, UserNumber
 from securebox_auth.lockout import LockoutState
 from securebox_auth.policy.session import Grant, Proof, Session
+from securebox_auth.stores.lockout_codec import elements_document, elements_from_document
 from securebox_auth.stores.protocols import decode_factor_state, encode_factor_state
 from securebox_auth.stores.sql.sqltypes import instant
 
@@ -153,18 +154,27 @@ def lockout_row(state: LockoutState) -> dict[str, Any]:
         "blocked_until": state.blocked_until,
         "permanent": state.permanent,
         "last_failure_at": state.last_failure_at,
-        "series_started_at": state.series_started_at,
+        "series_started_at": None,  # unused since ADR 0008
+        "elements": dumps(elements_document(state.elements)),
     }
 
 
 def lockout_from_row(row: Row) -> LockoutState:
+    """A lockout row; one written before ADR 0008 (``elements`` NULL) gets the conservative
+    per-element series of :func:`~securebox_auth.stores.lockout_codec.elements_from_document`."""
+    failures, blocks = int(row["failures"]), int(row["temporary_blocks"])
+    last = instant(row["last_failure_at"])
+    text = row.get("elements")
+    document = None if text is None else _loads(text, "lockout series")
     return LockoutState(
-        failures=int(row["failures"]),
-        temporary_blocks=int(row["temporary_blocks"]),
+        failures=failures,
+        temporary_blocks=blocks,
         blocked_until=instant(row["blocked_until"]),
         permanent=bool(row["permanent"]),
-        last_failure_at=instant(row["last_failure_at"]),
-        series_started_at=instant(row["series_started_at"]),
+        last_failure_at=last,
+        elements=elements_from_document(
+            document, failures=failures, temporary_blocks=blocks, last_failure_at=last
+        ),
     )
 
 

@@ -119,7 +119,11 @@ LOCKOUTS: Final = Table(
     Column("blocked_until", UtcDateTime, nullable=True),
     Column("permanent", Boolean, nullable=False),
     Column("last_failure_at", UtcDateTime, nullable=True),
+    # unused since revision 0003 (ADR 0008: a window is measured from the last failure);
+    # kept so that a downgrade gives back the same table
     Column("series_started_at", UtcDateTime, nullable=True),
+    # the failure series of each element (ADR 0008), JSON; NULL in rows written before it
+    Column("elements", Text, nullable=True),
     _version(),
 )
 
