@@ -17,8 +17,9 @@ Per mode (Mastercard names in brackets):
 * ``IDENTIFY`` (mode 2, "CODE", login): unpredictable number and amount zero;
 * ``RESPOND`` (mode 3): the challenge's digits as BCD, right-aligned, in 9F37;
 * ``SIGN`` (mode 1, UK): a reference (payee account digits) as 9F37 and the amount in
-  9F02; the currency in 5F2A only when the profile follows the IAF and the card's IAF has
-  bit 8 set without bit 6;
+  9F02; the currency in 5F2A only when the profile follows the IAF
+  (``currency_from_iaf``, off in every shipped profile: UK readers send ``0000``) and the
+  card's IAF has bit 8 set without bit 6;
 * ``TDS`` (mode 2 + TDS, BE/NL): the GENERATE AC of ``IDENTIFY``, then the AC is replaced by
   a MAC over the typed numbers (:func:`securebox_auth.emv.cap.tds_mac`).
 """
@@ -212,12 +213,15 @@ _VASCO_FIXED: Final = {
 }
 
 #: UK PinSentry-style readers (as python-emv and barclays-pinsentry do it): date 010101,
-#: TVR 8000000000, everything else zero, PDOL ignored, one GENERATE AC.
+#: TVR 8000000000, everything else zero, PDOL ignored, one GENERATE AC. Sign mode fills the
+#: amount but never the currency: 5F2A stays ``0000`` whatever the card's IAF says, as the
+#: Barclays reader and python-emv send it.
 PINSENTRY_UK: Final = ReaderProfile(
     name="pinsentry_uk",
     label="UK PinSentry-style reader",
     modes=_MODES_UK,
     fixed={0x95: bytes.fromhex("8000000000"), 0x9A: bytes.fromhex("010101")},
+    currency_from_iaf=False,
 )
 
 #: Vasco readers with a Mastercard CAP application (doegox/EMV-CAP "CAP" mode).
