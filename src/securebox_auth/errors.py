@@ -16,6 +16,7 @@ from typing import ClassVar
 
 __all__ = [
     "AccountExists",
+    "AmbiguousPayeeReference",
     "ConcurrentUpdate",
     "ConfigurationError",
     "InvalidCode",
@@ -89,6 +90,25 @@ class InvalidCode(MalformedInput):
     """A confidential code is not made of the right number of digits."""
 
     code: ClassVar[str] = "invalid_code"
+
+
+class AmbiguousPayeeReference(SecureboxError, ValueError):
+    """The digits a user would type into a CAP reader for a payee (its reader reference) are
+    also those of another of the user's payees: a reader code could not tell them apart, so
+    the operation is refused (or must use digest linking). ``others`` are the colliding
+    payees, in canonical form; ``reference`` is not secret (it is printed on the screen)."""
+
+    code: ClassVar[str] = "cap_reference_ambiguous"
+    status_hint: ClassVar[int] = 409
+
+    def __init__(self, payee: str, reference: str, others: tuple[str, ...]) -> None:
+        super().__init__(
+            f"the reader reference {reference} of {payee} is also that of "
+            f"{len(others)} other payee(s) of this user"
+        )
+        self.payee = payee
+        self.reference = reference
+        self.others = others
 
 
 class WeakCode(SecureboxError, ValueError):

@@ -120,7 +120,7 @@ def run_mode(stack: PcscStack, world: CapWorld, card: CapCard, mode: CapMode) ->
         return check(world, card, CapRequest.respond(challenge), code)
     reference = payee_reference(PAYMENT.payee)
     code = python_emv_code(stack, challenge=reference, amount="1250.50")
-    return check(world, card, CapRequest.sign(PAYMENT), code)
+    return check(world, card, CapRequest.sign(PAYMENT, known_payees=()), code)
 
 
 @pytest.mark.parametrize("personalisation", list(CARDS))
@@ -137,7 +137,7 @@ def test_our_verifier_accepts_python_emv_codes_in_every_pinsentry_mode(
             card = verdict.card
         # the Sign code is bound to the amount: another amount is refused
         code = python_emv_code(stack, challenge=payee_reference(PAYMENT.payee), amount="1250.51")
-        assert not check(world, card, CapRequest.sign(PAYMENT), code).ok
+        assert not check(world, card, CapRequest.sign(PAYMENT, known_payees=()), code).ok
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))
@@ -170,4 +170,4 @@ def test_emvtool_command_line_signs(stack: PcscStack, capsys: pytest.CaptureFixt
         gc.collect()  # emvtool never disconnects: let pyscard do it while pcscd runs
     code = capsys.readouterr().out.strip()
     assert code.isdigit()
-    assert check(world, world.record, CapRequest.sign(PAYMENT), code).ok
+    assert check(world, world.record, CapRequest.sign(PAYMENT, known_payees=()), code).ok
