@@ -19,6 +19,7 @@ __all__ = [
     "AmbiguousPayeeReference",
     "ConcurrentUpdate",
     "ConfigurationError",
+    "DefinitionError",
     "InvalidCode",
     "InvalidIdentifier",
     "InvalidTime",
@@ -67,6 +68,18 @@ class ScenarioError(ConfigurationError):
     ``"step[3].methods"``)."""
 
     code: ClassVar[str] = "scenario_invalid"
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class DefinitionError(ConfigurationError):
+    """A CAP reader profile, cryptogram recipe or card template (a bank's definitions file
+    or a registered object) is invalid, or its name is already taken by another definition
+    (``path`` as in :class:`PolicyError`, for instance ``"profile.mybank.fixed.9A"``)."""
+
+    code: ClassVar[str] = "emv_definition_invalid"
 
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}" if path else message)
