@@ -26,7 +26,7 @@ from typing import Any, Final, NoReturn
 
 import pytest
 
-from securebox_auth.emv.profiles import PROFILES, CapMode
+from securebox_auth.emv.profiles import PROFILES, SHIPPED_PROFILES, CapMode
 from securebox_auth.factors.cap import (
     CapCard,
     CapRequest,
@@ -81,6 +81,19 @@ def stack(pcsc_stack: PcscStack) -> PcscStack:
     return pcsc_stack
 
 
+def reset_card(stack: PcscStack) -> None:
+    """Reset the card, as taking it out of the reader does: pcscd keeps the protocol that an
+    earlier client negotiated (T=1) while the card stays powered, and python-emv insists on
+    T=0 ("Card protocol mismatch")."""
+    from smartcard.scard import SCARD_RESET_CARD, SCARD_SHARE_SHARED  # noqa: PLC0415
+    from smartcard.System import readers  # noqa: PLC0415
+
+    reader = next(r for r in readers() if str(r) == stack.reader)
+    connection: Any = reader.createConnection()
+    connection.connect(mode=SCARD_SHARE_SHARED, disposition=SCARD_RESET_CARD)
+    connection.disconnect()
+
+
 def python_emv_code(
     stack: PcscStack, challenge: str | None = None, amount: str | None = None
 ) -> str:
@@ -89,6 +102,7 @@ def python_emv_code(
     from smartcard.System import readers  # noqa: PLC0415
 
     reader = next(r for r in readers() if str(r) == stack.reader)
+    reset_card(stack)
     connection: Any = reader.createConnection()
     try:
         return str(Card(connection).generate_cap_value(PIN, challenge=challenge, value=amount))
@@ -140,9 +154,9 @@ def test_our_verifier_accepts_python_emv_codes_in_every_pinsentry_mode(
         assert not check(world, card, CapRequest.sign(PAYMENT, known_payees=()), code).ok
 
 
-@pytest.mark.parametrize("profile", list(PROFILES))
+@pytest.mark.parametrize("profile", sorted(SHIPPED_PROFILES))
 def test_which_shipped_profiles_python_emv_emulates(stack: PcscStack, profile: str) -> None:
-    assert set(EMULATED) == set(PROFILES)  # a new shipped profile must be classified here
+    assert set(EMULATED) == SHIPPED_PROFILES  # a new shipped profile must be classified here
     world = make_world("uk", profile="pinsentry_uk")
     card = world.enrol(profile)
     with stack.slot.inserted(world.card):
@@ -165,6 +179,7 @@ def test_emvtool_command_line_signs(stack: PcscStack, capsys: pytest.CaptureFixt
     world = make_world("uk", profile="pinsentry_uk", changes={"iaf": 0x80})
     reference = payee_reference(PAYMENT.payee)
     with stack.slot.inserted(world.card):
+        reset_card(stack)
         argv = ["-r", str(index), "-p", PIN, "cap", "-c", reference, "-a", "1250.50"]
         cli.main(argv, obj={}, standalone_mode=False)
         gc.collect()  # emvtool never disconnects: let pyscard do it while pcscd runs
