@@ -183,8 +183,26 @@ _STOPS: list[contextlib.ExitStack] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that start a pcscd of their own (``machine_pcscd``) run after the shared stack
+    # is stopped: only one pcscd per machine.
+    own = [item for item in items if "machine_pcscd" in getattr(item, "fixturenames", ())]
+    if own:
+        items[:] = [item for item in items if item not in own] + own
     users = [item.nodeid for item in items if "pcsc_stack" in getattr(item, "fixturenames", ())]
     _LAST_USER[:] = users[-1:]
+
+
+@pytest.fixture
+def machine_pcscd() -> Iterator[None]:
+    """The machine's pcscd slot, for a test that starts pcscd itself (under the same lock as
+    the shared stack, which has stopped by then)."""
+    reason = _missing()
+    if reason is not None:
+        _unavailable(reason)
+    with _machine_lock():
+        if _pcscd_running():
+            _unavailable(f"a pcscd not started by these tests already serves {PCSCD_SOCKET}")
+        yield
 
 
 @pytest.hookimpl(trylast=True)

@@ -8,7 +8,9 @@
 * ``securebox card cap --mode identify|respond|sign|tds ...``: act as a CAP reader in front
   of any PC/SC reader (or of the card file itself with ``--card``), ask the PIN without echo
   and print the code, like a hardware reader;
-* ``securebox card check ... CODE``: verify a code as the bank's server would.
+* ``securebox card check ... CODE``: verify a code as the bank's server would;
+* ``securebox card piv serve``: the software PIV card in a PC/SC reader
+  (:mod:`securebox_auth.cards.piv_cli`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from securebox_auth.cards.cardfile import demo_card, luhn_pan
+from securebox_auth.cards.piv_cli import register_piv
 from securebox_auth.cards.reader import CapReader, CapReading
 from securebox_auth.cards.softcard import BlankCard, SoftEmvCard
 from securebox_auth.cards.vpcd import VPCD_PORT, VpcdServer, pcscd_config
@@ -289,3 +292,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("--card-id", required=True, help="the id printed by 'card new'")
     check.add_argument("code", help="the code the reader displayed")
     check.set_defaults(handler=_with_definitions(_check))
+
+    register_piv(sub)
