@@ -16,9 +16,11 @@ from typing import ClassVar
 
 __all__ = [
     "AccountExists",
+    "AmbiguousPayeeReference",
     "AttemptsBlocked",
     "ConcurrentUpdate",
     "ConfigurationError",
+    "DefinitionError",
     "InvalidCode",
     "InvalidIdentifier",
     "InvalidTime",
@@ -96,6 +98,18 @@ class KeyReuse(ConfigurationError):
         self.purposes = purposes
 
 
+class DefinitionError(ConfigurationError):
+    """A CAP reader profile, cryptogram recipe or card template (a bank's definitions file
+    or a registered object) is invalid, or its name is already taken by another definition
+    (``path`` as in :class:`PolicyError`, for instance ``"profile.mybank.fixed.9A"``)."""
+
+    code: ClassVar[str] = "emv_definition_invalid"
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
 class MalformedInput(SecureboxError, ValueError):
     """Input from outside does not have the expected shape."""
 
@@ -121,6 +135,25 @@ class InvalidCode(MalformedInput):
     """A confidential code is not made of the right number of digits."""
 
     code: ClassVar[str] = "invalid_code"
+
+
+class AmbiguousPayeeReference(SecureboxError, ValueError):
+    """The digits a user would type into a CAP reader for a payee (its reader reference) are
+    also those of another of the user's payees: a reader code could not tell them apart, so
+    the operation is refused (or must use digest linking). ``others`` are the colliding
+    payees, in canonical form; ``reference`` is not secret (it is printed on the screen)."""
+
+    code: ClassVar[str] = "cap_reference_ambiguous"
+    status_hint: ClassVar[int] = 409
+
+    def __init__(self, payee: str, reference: str, others: tuple[str, ...]) -> None:
+        super().__init__(
+            f"the reader reference {reference} of {payee} is also that of "
+            f"{len(others)} other payee(s) of this user"
+        )
+        self.payee = payee
+        self.reference = reference
+        self.others = others
 
 
 class WeakCode(SecureboxError, ValueError):

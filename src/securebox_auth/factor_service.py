@@ -32,8 +32,10 @@ from securebox_auth.attempts import blocked_refusal, register_failure
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.emv.issuer import IssuerKeyProvider
+from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
 from securebox_auth.factors.cap import CapRequest, CapRules, verify_cap
+from securebox_auth.factors.cap_linking import linked_request
 from securebox_auth.factors.certificate import (
     CertChallenge,
     Revocation,
@@ -65,6 +67,7 @@ from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutS
 from securebox_auth.methods import CERTIFICATE as CERTIFICATE_METHOD
 from securebox_auth.methods import TOTP as TOTP_METHOD
 from securebox_auth.methods import AuthMethod
+from securebox_auth.policy.linking import Payment
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import (
     AuthStore,
@@ -528,17 +531,25 @@ class FactorService:
         *,
         challenge_id: str | None = None,
         request: CapRequest | None = None,
+        linked: tuple[CapMode, Payment] | None = None,
     ) -> FactorResult:
         """One CAP code. A Respond code names its stored challenge (``challenge_id``);
-        Identify, Sign and TDS codes pass their ``request``. The card's counter and the
-        challenge move in the same commit as the lockout, so a code is accepted once."""
+        Identify, Sign and TDS codes pass their ``request``. A code for a digest-linked
+        challenge (:func:`~securebox_auth.factors.cap_linking.issue_linked_challenge`) names
+        the challenge and passes ``linked=(mode, payment)``: the payment presented now must
+        be the one the challenge was issued for. The card's counter and the challenge move in
+        the same commit as the lockout, so a code is accepted once."""
         issuer = self._need(self.issuer, "issuer")
         if (challenge_id is None) == (request is None):
             raise ConfigurationError("a CAP code names a stored challenge, or passes a request")
+        if linked is not None and challenge_id is None:
+            raise ConfigurationError("a linked CAP code names its stored challenge")
         keys = [(fc.CAP_CARD, card_id)]
         if challenge_id is not None:
             keys.append((fc.CAP_CHALLENGE, challenge_id))
         mode = "respond" if request is None else request.mode.value
+        if linked is not None:
+            mode = linked[0].value
 
         def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], FactorResult]:
             read = self._read(principal, keys)
@@ -551,7 +562,13 @@ class FactorService:
                 return self._missing(read, now, f"cap.{mode}", "unknown_card", Element.CAP)
             if challenge_id is not None and challenge is None:
                 return self._missing(read, now, f"cap.{mode}", "no_challenge", Element.CAP)
-            cap_request = CapRequest.respond(challenge) if challenge is not None else request
+            cap_request = request
+            if challenge is not None:
+                cap_request = (
+                    CapRequest.respond(challenge)
+                    if linked is None
+                    else linked_request(linked[0], challenge, linked[1])
+                )
             assert cap_request is not None
             verdict = verify_cap(
                 card,

@@ -34,6 +34,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from securebox_auth.cards.piv import PivCard
+from securebox_auth.cards.softcard import SoftEmvCard
 from securebox_auth.cards.vpcd import VpcdServer, pcscd_config
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.testing.pki import TestPki
@@ -50,6 +51,41 @@ PIV_PIN: Final = "246810"
 PIV_PUK: Final = "13572468"
 
 
+class CardSlot:
+    """Slot 0 of the stack: the world's card, or another card a test inserts for a while
+    (as a user swaps cards in a reader). pcscd sees one card throughout (same ATR)."""
+
+    def __init__(self, card: SoftEmvCard) -> None:
+        self.default = card
+        self.card: SoftEmvCard = card
+
+    @contextlib.contextmanager
+    def inserted(self, card: SoftEmvCard) -> Iterator[SoftEmvCard]:
+        card.reset()
+        self.card = card
+        try:
+            yield card
+        finally:
+            self.default.reset()
+            self.card = self.default
+
+    @property
+    def atr(self) -> bytes:
+        return self.card.atr
+
+    def power_on(self) -> None:
+        self.card.power_on()
+
+    def power_off(self) -> None:
+        self.card.power_off()
+
+    def reset(self) -> None:
+        self.card.reset()
+
+    def process(self, apdu: bytes) -> bytes:
+        return self.card.process(apdu)
+
+
 @dataclass
 class PcscStack:
     world: CapWorld
@@ -60,6 +96,8 @@ class PcscStack:
     #: probes as a blank card does, and OpenSC's PIV driver finds it there.
     piv: PivCard
     piv_pki: TestPki
+    #: Slot 0, where a test may insert another CAP card (:meth:`CardSlot.inserted`).
+    slot: CardSlot
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -145,8 +183,26 @@ _STOPS: list[contextlib.ExitStack] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that start a pcscd of their own (``machine_pcscd``) run after the shared stack
+    # is stopped: only one pcscd per machine.
+    own = [item for item in items if "machine_pcscd" in getattr(item, "fixturenames", ())]
+    if own:
+        items[:] = [item for item in items if item not in own] + own
     users = [item.nodeid for item in items if "pcsc_stack" in getattr(item, "fixturenames", ())]
     _LAST_USER[:] = users[-1:]
+
+
+@pytest.fixture
+def machine_pcscd() -> Iterator[None]:
+    """The machine's pcscd slot, for a test that starts pcscd itself (under the same lock as
+    the shared stack, which has stopped by then)."""
+    reason = _missing()
+    if reason is not None:
+        _unavailable(reason)
+    with _machine_lock():
+        if _pcscd_running():
+            _unavailable(f"a pcscd not started by these tests already serves {PCSCD_SOCKET}")
+        yield
 
 
 @pytest.hookimpl(trylast=True)
@@ -172,7 +228,8 @@ def pcsc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscStack]:
         piv_user = piv_pki.issue("PIV card user")
         assert isinstance(piv_user.key, ec.EllipticCurvePrivateKey)
         piv = PivCard(piv_user.key, piv_user.cert, pin=PIV_PIN, puk=PIV_PUK)
-        server = VpcdServer([world.card, piv])
+        slot = CardSlot(world.card)
+        server = VpcdServer([slot, piv])
         try:
             server.start()  # both slots listen before pcscd starts
         except ConfigurationError as exc:
@@ -190,4 +247,4 @@ def pcsc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscStack]:
         )
         cleanup.callback(_stop, process)  # pcscd first, by its process id ...
         _wait_for_card(process, log)
-        yield PcscStack(world, CARD_READER, BLANK_READER, log, piv, piv_pki)
+        yield PcscStack(world, CARD_READER, BLANK_READER, log, piv, piv_pki, slot)

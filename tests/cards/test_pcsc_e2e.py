@@ -94,22 +94,23 @@ def test_respond(stack: PcscStack) -> None:
 
 def test_sign_binds_amount_and_payee(stack: PcscStack) -> None:
     card = stack.world.enrol()
-    request = CapRequest.sign(PAYMENT)
+    request = CapRequest.sign(PAYMENT, known_payees=())
     code = read(stack, request.terminal)
     verdict = verify(stack, card, request, code)
     assert verdict.ok
     assert verdict.digest == PAYMENT.digest()
     other = Payment(Money.parse("1250.05", "EUR"), PAYMENT.payee)  # amount A'
-    assert verify(stack, card, CapRequest.sign(other), code).reason is FailureReason.WRONG_CODE
+    refused = verify(stack, card, CapRequest.sign(other, known_payees=()), code)
+    assert refused.reason is FailureReason.WRONG_CODE
 
 
 def test_tds_with_a_vasco_reader(stack: PcscStack) -> None:
     card = stack.world.enrol("vasco_cap")
-    request = CapRequest.tds(PAYMENT)
+    request = CapRequest.tds(PAYMENT, known_payees=())
     code = read(stack, request.terminal, vasco=True)
     assert verify(stack, card, request, code).ok
     other = Payment(Money.parse("1.00", "EUR"), PAYMENT.payee)
-    assert not verify(stack, card, CapRequest.tds(other), code).ok
+    assert not verify(stack, card, CapRequest.tds(other, known_payees=()), code).ok
 
 
 def test_wrong_pin_then_the_right_one(stack: PcscStack) -> None:

@@ -92,7 +92,8 @@ def test_verify_counts_down_blocks_and_keeps_state_across_select(card: PivCard) 
     assert card.process(status) == bytes.fromhex("9000")
     card.reset()  # a reset does not
     assert card.process(status) == bytes.fromhex("63C3")
-    for expected in ("63C2", "63C1", "6983"):
+    # SP 800-73-4: the wrong PIN that uses the last try answers 63C0, not 6983
+    for expected in ("63C2", "63C1", "63C0"):
         assert card.process(_verify_apdu(b"999999")) == bytes.fromhex(expected)
     assert card.blocked
     assert card.process(_verify_apdu(PIN)) == bytes.fromhex("6983")
@@ -139,3 +140,9 @@ def test_only_p256_keys(pki: TestPki) -> None:
     assert isinstance(p256.key, ec.EllipticCurvePrivateKey)
     with pytest.raises(ConfigurationError):
         PivCard(p256.key, p256.cert, pin="12")
+
+
+def test_wrong_puk_counts_down_to_63c0_then_6983(card: PivCard) -> None:
+    wrong_puk = bytes.fromhex("002C008010") + b"00000000" + b"654321\xff\xff"
+    answers = [card.process(wrong_puk).hex().upper() for _ in range(4)]
+    assert answers == ["63C2", "63C1", "63C0", "6983"]

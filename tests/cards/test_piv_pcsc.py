@@ -164,10 +164,44 @@ def test_wrong_pin_then_the_card_blocks(piv: Piv) -> None:
     for _ in range(2):
         with pytest.raises(WrongPin):
             sign_challenge(b"payload", "000000", selector)
-    with pytest.raises((WrongPin, PinLocked)):
+    # the wrong PIN that uses the last try is CKR_PIN_INCORRECT (the card answers 63C0),
+    # not CKR_PIN_LOCKED: only the next attempt learns that the PIN is blocked
+    with pytest.raises(WrongPin):
         sign_challenge(b"payload", "000000", selector)
     assert card.blocked
+    with pytest.raises(PinLocked):
+        sign_challenge(b"payload", "000000", selector)
     # blocked: even the right PIN is refused, by the card itself
     with pytest.raises(PinLocked):
         sign_challenge(b"payload", PIV_PIN, selector)
     assert card.blocked
+
+
+def _pkcs11_tool_login(stack: PcscStack, pin: str) -> str:
+    tool = shutil.which("pkcs11-tool")
+    assert tool is not None
+    run = subprocess.run(  # noqa: S603 - fixed arguments (a test PIN)
+        [
+            tool, "--module", str(OPENSC_MODULE), "--slot-description", stack.blank_reader,
+            "--login", "--pin", pin, "--list-objects", "--type", "privkey",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    return run.stdout + run.stderr
+
+
+def test_pkcs11_tool_wrong_pin_sequence_is_incorrect_until_blocked(piv: Piv) -> None:
+    """OpenSC's own return values, as an application sees them: CKR_PIN_INCORRECT for every
+    wrong PIN including the one that uses the last try, then CKR_PIN_LOCKED."""
+    card = piv.stack.piv
+    seen = []
+    for _ in range(card.tries_left):
+        out = _pkcs11_tool_login(piv.stack, "000000")
+        seen.append("CKR_PIN_INCORRECT" if "CKR_PIN_INCORRECT" in out else out)
+    assert seen == ["CKR_PIN_INCORRECT"] * 3
+    assert card.blocked
+    for pin in ("000000", PIV_PIN):
+        assert "CKR_PIN_LOCKED" in _pkcs11_tool_login(piv.stack, pin)

@@ -4,11 +4,14 @@ PinSentry rules of python-emv (date 010101, TVR 8000000000, zeros elsewhere)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from securebox_auth.emv.profiles import (
     PINSENTRY_UK,
     PROFILES,
+    SHIPPED_PROFILES,
     VASCO_BE_PAYMENT,
     VASCO_CAP,
     VASCO_DPA,
@@ -85,9 +88,14 @@ def test_pinsentry_respond_and_sign() -> None:
     sign = TerminalInput.sign("67890189", 12345, numeric_currency("GBP"))
     signed = dol_data(STANDARD, PINSENTRY_UK.values(sign, iaf=0xA0))
     assert signed == H("0000000123450000000000000000800000000000000101010067890189")
-    # IAF 80: amount and currency
-    with_currency = dol_data(STANDARD, PINSENTRY_UK.values(sign, iaf=0x80))
-    assert with_currency[19:21] == H("0826")
+    # IAF 80 and C0 ("amount and currency"): UK readers still send currency 0000, as
+    # python-emv and the Barclays reader do
+    for iaf in (0x80, 0xC0):
+        assert dol_data(STANDARD, PINSENTRY_UK.values(sign, iaf=iaf)) == signed
+    # a profile that follows the IAF (a bank's own, registered) does fill 5F2A
+    follows = dataclasses.replace(PINSENTRY_UK, name="follows_iaf", currency_from_iaf=True)
+    assert dol_data(STANDARD, follows.values(sign, iaf=0x80))[19:21] == H("0826")
+    assert dol_data(STANDARD, follows.values(sign, iaf=0xA0)) == signed
     identify = dol_data(STANDARD, PINSENTRY_UK.values(TerminalInput.identify(), iaf=0))
     assert identify == H("0000000000000000000000000000800000000000000101010000000000")
 
@@ -97,7 +105,9 @@ def test_modes_per_profile() -> None:
     assert not VASCO_CAP.supports(CapMode.SIGN)
     with pytest.raises(MalformedInput):
         PINSENTRY_UK.values(TerminalInput.tds_numbers(["1234"]), iaf=0)
-    assert set(PROFILES) == {"pinsentry_uk", "vasco_cap", "vasco_dpa", "vasco_be_payment"}
+    shipped = {"pinsentry_uk", "vasco_cap", "vasco_dpa", "vasco_be_payment"}
+    assert shipped == SHIPPED_PROFILES
+    assert shipped <= set(PROFILES)  # with those registered by a bank, if any
     assert get_profile("vasco_dpa") is VASCO_DPA
     with pytest.raises(MalformedInput):
         get_profile("nope")

@@ -188,7 +188,7 @@ def test_respond_challenges_are_single_use_bound_and_short_lived() -> None:
 
 def test_sign_proves_the_payment_amount_and_payee() -> None:
     world = make_world()
-    request = CapRequest.sign(PAYMENT)
+    request = CapRequest.sign(PAYMENT, known_payees=())
     assert request.terminal.amount == 125050
     assert request.terminal.un == bytes.fromhex("67890189")
     code = world.code(request.terminal)
@@ -198,14 +198,16 @@ def test_sign_proves_the_payment_amount_and_payee() -> None:
     assert verdict.digest == PAYMENT.digest()
     # the same code for another amount or another payee is rejected
     other_amount = Payment(Money.parse("1250.51", "EUR"), IBAN)
-    assert check(world, CapRequest.sign(other_amount), code).reason is FailureReason.WRONG_CODE
+    refused = check(world, CapRequest.sign(other_amount, known_payees=()), code)
+    assert refused.reason is FailureReason.WRONG_CODE
     other_payee = Payment(PAYMENT.amount, "DE89370400440532013000")
-    assert check(world, CapRequest.sign(other_payee), code).reason is FailureReason.WRONG_CODE
+    refused = check(world, CapRequest.sign(other_payee, known_payees=()), code)
+    assert refused.reason is FailureReason.WRONG_CODE
 
 
 def test_tds_signs_with_a_belgian_style_card() -> None:
     world = make_world("be")
-    request = CapRequest.tds(PAYMENT)
+    request = CapRequest.tds(PAYMENT, known_payees=())
     assert request.terminal.tds == ("67890189", "125050")
     code = world.code(request.terminal)
     verdict = check(world, request, code)
@@ -213,7 +215,7 @@ def test_tds_signs_with_a_belgian_style_card() -> None:
     assert verdict.method is CAP_SIGN
     assert verdict.digest == PAYMENT.digest()
     changed = Payment(Money.parse("125.05", "EUR"), IBAN)
-    assert not check(world, CapRequest.tds(changed), code).ok
+    assert not check(world, CapRequest.tds(changed, known_payees=()), code).ok
     # the same card's Identify code is not a TDS code
     assert not check(world, request, world.code(TerminalInput.identify()), card=verdict.card).ok
 
@@ -317,7 +319,7 @@ def test_misuse_raises_without_counting() -> None:
     with pytest.raises(InvalidTime):
         check(world, CapRequest.identify(), "1234", now=NOW.replace(tzinfo=None))
     with pytest.raises(MalformedInput):  # a PinSentry reader has no TDS mode
-        check(world, CapRequest.tds(PAYMENT), "1234")
+        check(world, CapRequest.tds(PAYMENT, known_payees=()), "1234")
     with pytest.raises(ConfigurationError):
         CapRules(window=0)
 

@@ -7,7 +7,8 @@ card survives restarts. **The file is the card**: whoever reads it has the card 
 like a private key. A 4-12 digit PIN hash cannot resist an offline search either, which is
 why real cards keep the PIN in tamper-resistant memory.
 
-:func:`demo_card` makes the two demo cards: ``"uk"`` (as the NatWest card of the FC09
+:func:`demo_card` makes a card from a card template (:mod:`securebox_auth.emv.definitions`;
+a bank may register its own): the two shipped ones are ``"uk"`` (as the NatWest card of the FC09
 paper: Visa CVN 10 cryptogram, format 1 answers, 5 ATC bits and 20 AC bits in its codes)
 and ``"be"`` (as Belgian cards read by Vasco readers: M/Chip CVN 16, format 2 answers, a
 PDOL, the IAF in the FCI, 8 ATC bits and 18 AC bits).
@@ -25,8 +26,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from securebox_auth.emv.cryptogram import CardData, get_recipe
+from securebox_auth.emv.definitions import get_card_template
 from securebox_auth.emv.genac import CryptogramType
-from securebox_auth.emv.tlv import encode_dol, parse_dol
+from securebox_auth.emv.tlv import parse_dol
 from securebox_auth.errors import ConfigurationError, MalformedInput
 
 __all__ = [
@@ -43,7 +45,6 @@ CAP_AID_MASTERCARD: Final = bytes.fromhex("A0000000048002")
 CAP_AID_VISA: Final = bytes.fromhex("A0000000038002")
 _PIN_ITERATIONS: Final = 20_000
 _FORMAT: Final = "securebox/soft-emv-card/v1"
-_STANDARD_CDOL1: Final = bytes.fromhex("9F02069F03069F1A0295055F2A029A039C019F3704")
 
 
 def _pin_hash(pin: str, salt: bytes) -> str:
@@ -177,44 +178,14 @@ def luhn_pan(prefix: str, length: int = 16) -> str:
 
 
 def demo_card(kind: str, *, master_key: bytes, pan: str, psn: str, pin: str) -> SoftCardState:
-    """A demo CAP card of ``kind`` ``"uk"`` or ``"be"`` (see the module documentation)."""
-    cdol2_extra = bytes.fromhex("8A02")
-    salt = secrets.token_bytes(16)
-    if kind == "uk":
-        return SoftCardState(
-            aid=CAP_AID_MASTERCARD,
-            label="SecureCode Aut",
-            pan=pan,
-            psn=psn,
-            expiry="301231",
-            master_key=master_key,
-            recipe="visa_cvn10",
-            aip=bytes.fromhex("1000"),
-            ipb=bytes.fromhex("00001F00000000000FFFFF00000000008000"),
-            iaf=0xA0,
-            cdol1=_STANDARD_CDOL1,
-            cdol2=cdol2_extra + _STANDARD_CDOL1,
-            pin_hash=_pin_hash(pin, salt),
-            gpo_format=1,
-            genac_format=1,
-        )
-    if kind == "be":
-        cdol1 = encode_dol((*parse_dol(_STANDARD_CDOL1), *parse_dol(bytes.fromhex("9F4C029F3403"))))
-        return SoftCardState(
-            aid=CAP_AID_MASTERCARD,
-            label="SecureCode Aut",
-            pan=pan,
-            psn=psn,
-            expiry="301231",
-            master_key=master_key,
-            recipe="mastercard_cvn16",
-            aip=bytes.fromhex("1000"),
-            ipb=bytes.fromhex("0000FF000000000003FFFF"),
-            iaf=0x00,
-            iaf_in_fci=True,
-            cdol1=cdol1,
-            cdol2=cdol2_extra + cdol1,
-            pdol=bytes.fromhex("9F3501"),
-            pin_hash=_pin_hash(pin, salt),
-        )
-    raise ConfigurationError(f"unknown demo card kind {kind!r} (uk or be)")
+    """A software card made from the card template ``kind``: the shipped ``"uk"`` and
+    ``"be"`` (see the module documentation) or one a bank registered
+    (:mod:`securebox_auth.emv.definitions`)."""
+    t = get_card_template(kind)
+    return SoftCardState(
+        aid=t.aid, label=t.label, pan=pan, psn=psn, expiry=t.expiry, master_key=master_key,
+        recipe=t.recipe, dki=t.dki, aip=t.aip, ipb=t.ipb, iaf=t.iaf, iaf_in_fci=t.iaf_in_fci,
+        cdol1=t.cdol1, cdol2=t.cdol2, pdol=t.pdol,
+        pin_hash=_pin_hash(pin, secrets.token_bytes(16)), pin_try_limit=t.pin_try_limit,
+        pin_tries=t.pin_try_limit, gpo_format=t.gpo_format, genac_format=t.genac_format,
+    )  # fmt: skip

@@ -8,7 +8,9 @@
 * ``securebox card cap --mode identify|respond|sign|tds ...``: act as a CAP reader in front
   of any PC/SC reader (or of the card file itself with ``--card``), ask the PIN without echo
   and print the code, like a hardware reader;
-* ``securebox card check ... CODE``: verify a code as the bank's server would.
+* ``securebox card check ... CODE``: verify a code as the bank's server would;
+* ``securebox card piv serve``: the software PIV card in a PC/SC reader
+  (:mod:`securebox_auth.cards.piv_cli`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ import getpass
 import json
 import os
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from securebox_auth.cards.cardfile import demo_card, luhn_pan
+from securebox_auth.cards.piv_cli import register_piv
 from securebox_auth.cards.reader import CapReader, CapReading
 from securebox_auth.cards.softcard import BlankCard, SoftEmvCard
 from securebox_auth.cards.vpcd import VPCD_PORT, VpcdServer, pcscd_config
+from securebox_auth.emv.definitions import load_definitions, register_definitions
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.emv.profiles import CapMode, TerminalInput, get_profile, numeric_currency
 from securebox_auth.errors import ConfigurationError, MalformedInput
@@ -117,7 +122,7 @@ def _new(args: argparse.Namespace) -> int:
     state = demo_card(
         args.kind, master_key=issuer.personalisation_key(pan, psn), pan=pan, psn=psn, pin=pin
     )
-    profile = args.profile or _DEFAULT_PROFILE[args.kind]
+    profile = args.profile or _DEFAULT_PROFILE.get(args.kind, "pinsentry_uk")
     card_file = Path(args.card)
     if card_file.exists() and not args.force:
         raise ConfigurationError(f"{card_file} exists (use --force to replace it)")
@@ -242,25 +247,42 @@ def _mode_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", action="append", help="tds: a number to sign (repeat)")
 
 
+def _with_definitions(handler: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Register the bank's definitions files (``--definitions``) before the command runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        for path in args.definitions or ():
+            register_definitions(load_definitions(Path(path)))
+        return handler(args)
+
+    return run
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = subparsers.add_parser("card", help="a demo CAP card, its reader and its server side")
+    group.add_argument(
+        "--definitions",
+        action="append",
+        metavar="FILE",
+        help="a TOML file of reader profiles, recipes and card templates to register (repeat)",
+    )
     sub = group.add_subparsers(title="card commands", metavar="COMMAND", required=True)
 
     new = sub.add_parser("new", help="create a demo card and register it with a demo issuer")
     new.add_argument("--card", default="securebox-card.json", help="the card file to create")
     new.add_argument("--issuer", default="securebox-issuer", help="the demo issuer directory")
-    new.add_argument("--kind", choices=("uk", "be"), default="uk", help="card family")
+    new.add_argument("--kind", default="uk", help="card template: uk, be or a registered one")
     new.add_argument("--profile", help="reader profile (default: uk pinsentry_uk, be vasco_cap)")
     new.add_argument("--subject", default="123456789/01", help="the user the card belongs to")
     new.add_argument("--pin", help="the PIN (testing only: visible to other local users)")
     new.add_argument("--force", action="store_true", help="replace an existing card file")
-    new.set_defaults(handler=_new)
+    new.set_defaults(handler=_with_definitions(_new))
 
     serve = sub.add_parser("serve", help="serve the card to pcscd through vpcd (loopback)")
     serve.add_argument("--card", default="securebox-card.json", help="the card file")
     serve.add_argument("--host", default="127.0.0.1", help="a loopback address")
     serve.add_argument("--port", type=int, default=VPCD_PORT, help="slot 0 port (35963)")
-    serve.set_defaults(handler=_serve)
+    serve.set_defaults(handler=_with_definitions(_serve))
 
     cap = sub.add_parser("cap", help="act as a CAP reader: print the code for a mode")
     _mode_arguments(cap)
@@ -268,11 +290,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     cap.add_argument("--reader", help="PC/SC reader name (default: the first with a CAP card)")
     cap.add_argument("--card", help="use this software card file directly instead of PC/SC")
     cap.add_argument("--pin", help="the PIN (testing only; otherwise asked without echo)")
-    cap.set_defaults(handler=_cap)
+    cap.set_defaults(handler=_with_definitions(_cap))
 
     check = sub.add_parser("check", help="verify a code as the bank's server would")
     _mode_arguments(check)
     check.add_argument("--issuer", default="securebox-issuer", help="the demo issuer directory")
     check.add_argument("--card-id", required=True, help="the id printed by 'card new'")
     check.add_argument("code", help="the code the reader displayed")
-    check.set_defaults(handler=_check)
+    check.set_defaults(handler=_with_definitions(_check))
+
+    register_piv(sub)

@@ -12,7 +12,9 @@ one EC P-256 key in slot 9A (PIV Authentication) and its certificate, and answer
   answer ``6A82``;
 * ``VERIFY`` of the PIV application PIN (``80``): without data, a status query (``9000``,
   ``63Cx``, ``6983``); with 8 bytes (the PIN padded with ``FF``), a login that counts down
-  the try counter and blocks the PIN at zero, as a real card does; ``P1=FF`` logs out;
+  the try counter and blocks the PIN at zero, as a real card does (a wrong PIN answers
+  ``63Cx`` with the tries left, ``63C0`` for the one that blocks; ``6983`` only once
+  blocked, SP 800-73-4 part 2 §3.2.1); ``P1=FF`` logs out;
 * ``RESET RETRY COUNTER`` with the PUK (``2C``);
 * ``GENERAL AUTHENTICATE`` (``87``, algorithm ``11``, key ``9A``): ECDSA over the digest the
   host sent, with command chaining (CLA ``10``).
@@ -275,9 +277,11 @@ class PivCard:
             self._tries = self._limit
             self._verified = True
             return _sw(0x9000)
+        # SP 800-73-4 part 2, 3.2.1: a wrong PIN answers 63 CX with the tries left, also
+        # when that is now 0; 69 83 is only for a VERIFY on an already blocked PIN.
         self._tries -= 1
         self._verified = False
-        return self._status()
+        return _sw(0x63C0 | self._tries)
 
     def _reset_retry(self, c: _Apdu) -> bytes:
         if c.p2 != _PIN_REF or len(c.data) != 16:
@@ -286,7 +290,7 @@ class PivCard:
             return _sw(0x6983)
         if c.data[:8].rstrip(b"\xff") != self._puk:
             self._puk_tries -= 1
-            return _sw(0x6983) if self._puk_tries == 0 else _sw(0x63C0 | self._puk_tries)
+            return _sw(0x63C0 | self._puk_tries)
         new_pin = c.data[8:].rstrip(b"\xff")
         if not 6 <= len(new_pin) <= 8:
             return _sw(0x6A80)

@@ -21,6 +21,7 @@ The cryptogram itself is MAC algorithm 3 (:func:`~securebox_auth.emv.mac.retail_
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -29,7 +30,7 @@ from typing import Final
 from securebox_auth.emv.derivation import SessionKeyMethod, session_key
 from securebox_auth.emv.mac import Padding, retail_mac
 from securebox_auth.emv.tlv import DolEntry
-from securebox_auth.errors import MalformedInput
+from securebox_auth.errors import DefinitionError, MalformedInput
 
 __all__ = [
     "MASTERCARD_CVN16",
@@ -44,6 +45,7 @@ __all__ = [
     "cryptogram_input",
     "get_recipe",
     "recommended_terminal_data",
+    "register_recipe",
 ]
 
 
@@ -92,10 +94,30 @@ MASTERCARD_CVN20: Final = CvnRecipe(
     "mastercard_cvn20", 0x14, SessionKeyMethod.EMV_CSK, Padding.METHOD_2, CardData.MCHIP_CVR
 )
 
-#: The recipes securebox knows, by name.
-RECIPES: Final[Mapping[str, CvnRecipe]] = MappingProxyType(
-    {r.name: r for r in (VISA_CVN10, VISA_CVN18, MASTERCARD_CVN16, MASTERCARD_CVN20)}
-)
+_REGISTERED: Final[dict[str, CvnRecipe]] = {
+    r.name: r for r in (VISA_CVN10, VISA_CVN18, MASTERCARD_CVN16, MASTERCARD_CVN20)
+}
+#: The recipes securebox knows, by name: the shipped ones and those a bank registered.
+RECIPES: Final[Mapping[str, CvnRecipe]] = MappingProxyType(_REGISTERED)
+_NAME: Final = re.compile(r"[a-z][a-z0-9_]{1,39}")
+
+
+def register_recipe(recipe: CvnRecipe) -> CvnRecipe:
+    """Make ``recipe`` known by its name; the same name for another recipe is refused
+    (:class:`~securebox_auth.errors.DefinitionError`), as for reader profiles."""
+    if not isinstance(recipe, CvnRecipe):
+        raise DefinitionError("", "a cryptogram recipe is a CvnRecipe")
+    if not isinstance(recipe.name, str) or not _NAME.fullmatch(recipe.name):
+        raise DefinitionError(
+            "", f"a recipe name is 2-40 lower-case letters, digits, _: {recipe.name!r}"
+        )
+    if not isinstance(recipe.cvn, int) or not 0 <= recipe.cvn <= 0xFF:
+        raise DefinitionError(recipe.name, "a CVN is one byte")
+    known = _REGISTERED.get(recipe.name)
+    if known is not None and known != recipe:
+        raise DefinitionError(recipe.name, "another cryptogram recipe already has this name")
+    _REGISTERED[recipe.name] = recipe
+    return recipe
 
 
 def get_recipe(name: str) -> CvnRecipe:

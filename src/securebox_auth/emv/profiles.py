@@ -17,8 +17,9 @@ Per mode (Mastercard names in brackets):
 * ``IDENTIFY`` (mode 2, "CODE", login): unpredictable number and amount zero;
 * ``RESPOND`` (mode 3): the challenge's digits as BCD, right-aligned, in 9F37;
 * ``SIGN`` (mode 1, UK): a reference (payee account digits) as 9F37 and the amount in
-  9F02; the currency in 5F2A only when the profile follows the IAF and the card's IAF has
-  bit 8 set without bit 6;
+  9F02; the currency in 5F2A only when the profile follows the IAF
+  (``currency_from_iaf``, off in every shipped profile: UK readers send ``0000``) and the
+  card's IAF has bit 8 set without bit 6;
 * ``TDS`` (mode 2 + TDS, BE/NL): the GENERATE AC of ``IDENTIFY``, then the AC is replaced by
   a MAC over the typed numbers (:func:`securebox_auth.emv.cap.tds_mac`).
 """
@@ -26,6 +27,7 @@ Per mode (Mastercard names in brackets):
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -33,11 +35,12 @@ from typing import Final
 
 from securebox_auth.emv.cap import IAF_AMOUNT, IAF_AMOUNT_ONLY, tds_block
 from securebox_auth.emv.tlv import DolEntry
-from securebox_auth.errors import MalformedInput
+from securebox_auth.errors import DefinitionError, MalformedInput
 
 __all__ = [
     "PINSENTRY_UK",
     "PROFILES",
+    "SHIPPED_PROFILES",
     "VASCO_BE_PAYMENT",
     "VASCO_CAP",
     "VASCO_DPA",
@@ -49,6 +52,7 @@ __all__ = [
     "dol_data",
     "get_profile",
     "numeric_currency",
+    "register_profile",
 ]
 
 # EMV "n" (numeric BCD) fields are right-justified with leading zeros; 9F37 holds a
@@ -212,12 +216,15 @@ _VASCO_FIXED: Final = {
 }
 
 #: UK PinSentry-style readers (as python-emv and barclays-pinsentry do it): date 010101,
-#: TVR 8000000000, everything else zero, PDOL ignored, one GENERATE AC.
+#: TVR 8000000000, everything else zero, PDOL ignored, one GENERATE AC. Sign mode fills the
+#: amount but never the currency: 5F2A stays ``0000`` whatever the card's IAF says, as the
+#: Barclays reader and python-emv send it.
 PINSENTRY_UK: Final = ReaderProfile(
     name="pinsentry_uk",
     label="UK PinSentry-style reader",
     modes=_MODES_UK,
     fixed={0x95: bytes.fromhex("8000000000"), 0x9A: bytes.fromhex("010101")},
+    currency_from_iaf=False,
 )
 
 #: Vasco readers with a Mastercard CAP application (doegox/EMV-CAP "CAP" mode).
@@ -265,10 +272,33 @@ VASCO_BE_PAYMENT: Final = ReaderProfile(
     belgian_fallback=True,
 )
 
-#: The built-in profiles, by name.
-PROFILES: Final[Mapping[str, ReaderProfile]] = MappingProxyType(
-    {p.name: p for p in (PINSENTRY_UK, VASCO_CAP, VASCO_DPA, VASCO_BE_PAYMENT)}
-)
+_REGISTERED: Final[dict[str, ReaderProfile]] = {
+    p.name: p for p in (PINSENTRY_UK, VASCO_CAP, VASCO_DPA, VASCO_BE_PAYMENT)
+}
+#: The shipped profiles, by name.
+SHIPPED_PROFILES: Final = frozenset(_REGISTERED)
+#: Every known profile by name: the shipped ones and those a bank registered
+#: (:func:`register_profile`, or a definitions file, :mod:`securebox_auth.emv.definitions`).
+PROFILES: Final[Mapping[str, ReaderProfile]] = MappingProxyType(_REGISTERED)
+_NAME: Final = re.compile(r"[a-z][a-z0-9_]{1,39}")
+
+
+def register_profile(profile: ReaderProfile) -> ReaderProfile:
+    """Make ``profile`` known by its name (card records name their profile). Registering
+    the same profile again is harmless; another profile under a known name is refused with
+    :class:`~securebox_auth.errors.DefinitionError`, since records already verified with
+    the old one would silently change meaning."""
+    if not isinstance(profile, ReaderProfile):
+        raise DefinitionError("", "a reader profile is a ReaderProfile")
+    if not isinstance(profile.name, str) or not _NAME.fullmatch(profile.name):
+        raise DefinitionError(
+            "", f"a profile name is 2-40 lower-case letters, digits, _: {profile.name!r}"
+        )
+    known = _REGISTERED.get(profile.name)
+    if known is not None and known != profile:
+        raise DefinitionError(profile.name, "another reader profile already has this name")
+    _REGISTERED[profile.name] = profile
+    return profile
 
 
 def get_profile(name: str) -> ReaderProfile:

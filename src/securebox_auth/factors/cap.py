@@ -25,8 +25,9 @@ Every failure feeds :func:`securebox_auth.attempts.register_failure`, the lockou
 every factor: a code carries few bits, so rate limiting is the defence.
 
 This module is the factor's public face: it also re-exports the card record and enrolment
-(:mod:`securebox_auth.factors.cap_card`) and the challenges and requests
-(:mod:`securebox_auth.factors.cap_request`).
+(:mod:`securebox_auth.factors.cap_card`), the challenges and requests
+(:mod:`securebox_auth.factors.cap_request`) and digest linking
+(:mod:`securebox_auth.factors.cap_linking`).
 """
 
 from __future__ import annotations
@@ -49,12 +50,20 @@ from securebox_auth.emv.issuer import CryptogramRequest, IssuerKeyProvider
 from securebox_auth.emv.profiles import CapMode, TerminalInput, dol_data
 from securebox_auth.errors import ConfigurationError, InvalidCode, MalformedInput
 from securebox_auth.factors.cap_card import CapCard, CardParameters, enrol_card, pan_digest
+from securebox_auth.factors.cap_linking import (
+    issue_linked_challenge,
+    linked_challenge_value,
+    linked_request,
+    new_link_nonce,
+)
 from securebox_auth.factors.cap_request import (
     CapChallenge,
     CapRequest,
+    checked_reference,
     issue_challenge,
     new_challenge_value,
     payee_reference,
+    reference_collisions,
 )
 from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
 from securebox_auth.methods import CAP_IDENTIFY, CAP_RESPOND, CAP_SIGN, AuthMethod
@@ -69,11 +78,17 @@ __all__ = [
     "CapVerdict",
     "CardParameters",
     "FailureReason",
+    "checked_reference",
     "enrol_card",
     "issue_challenge",
+    "issue_linked_challenge",
+    "linked_challenge_value",
+    "linked_request",
     "new_challenge_value",
+    "new_link_nonce",
     "pan_digest",
     "payee_reference",
+    "reference_collisions",
     "verify_cap",
 ]
 
@@ -124,7 +139,7 @@ class CapVerdict:
     reason: FailureReason | None
     card: CapCard
     lockout: LockoutState
-    #: The Respond challenge, now spent (``used_at`` set), to store back.
+    #: The Respond or linked challenge, now spent (``used_at`` set), to store back.
     challenge: CapChallenge | None
     atc: int | None
     alert: LockoutAlert
@@ -147,12 +162,14 @@ def _challenge_problem(
     card: CapCard, request: CapRequest, now: datetime
 ) -> tuple[FailureReason | None, CapChallenge | None]:
     challenge = request.challenge
-    if request.mode is not CapMode.RESPOND or challenge is None:
+    if challenge is None:
         return None, None
     spent = replace(challenge, used_at=challenge.used_at or now)
     if challenge.used_at is not None:
         return FailureReason.CHALLENGE_USED, spent
     if challenge.subject != card.subject or challenge.card_id != card.card_id:
+        return FailureReason.CHALLENGE_MISMATCH, spent
+    if challenge.digest != request.digest:  # a linked challenge, for another operation
         return FailureReason.CHALLENGE_MISMATCH, spent
     if not challenge.issued_at <= now < challenge.expires_at:
         return FailureReason.CHALLENGE_EXPIRED, spent
