@@ -256,7 +256,7 @@ def issue_assertion(
     strong = session.sca_time()
     if strong is not None:
         claims["sca_time"] = floor_ts(strong)
-    live = [g for g in session.grants if g.expires_at > now and g.principal == session.principal]
+    live = [g for g in session.grants if g.expires_at >= now and g.principal == session.principal]
     if live:
         claims["grants"] = [
             {
