@@ -46,6 +46,7 @@ from securebox_auth.factors.oob import (
     IssueResult,
     OobRules,
     SendLog,
+    inactive_issue,
     keyed_destination_key,
     verify_oob,
 )
@@ -362,8 +363,11 @@ class FactorService:
         principal-independent record (a schema migration); until then a deployment that
         fears SMS pumping across accounts rate-limits destinations at its gateway.
 
-        A principal whose account is missing or not active gets no code (reason
-        ``inactive``, audited as refused). ``code`` exists for deterministic tests.
+        A principal whose account is missing or not active gets the same answer, after the
+        same work (throttles, code hash, stored challenge that can never verify), but no
+        message is sent: only the audit record (``refused``, reason ``inactive``) tells
+        (ASVS 5.0 6.3.8; see :func:`~securebox_auth.factors.oob.inactive_issue`). ``code``
+        exists for deterministic tests.
         """
         hasher = self._need(self.hasher, "hasher")
         keys = self._need(self.keys, "keys")
@@ -372,8 +376,11 @@ class FactorService:
 
         def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], IssueResult]:
             read = self._read(principal, (user_key, target_key))
-            user_log = _decode(read.doc(*user_key), fc.send_log_from_dict) or SendLog()
-            target_log = _decode(read.doc(*target_key), fc.send_log_from_dict) or SendLog()
+            # the send logs count for any claimed principal, active or not (same throttles)
+            logs = [read.states[key] for key in (user_key, target_key)]
+            user_log, target_log = (
+                SendLog() if log is None else fc.send_log_from_dict(log.value) for log in logs
+            )
             issued = issue_oob_core(
                 principal,
                 channel=channel,
@@ -389,21 +396,10 @@ class FactorService:
                 display=display,
                 code=code,
             )
-            if not read.active:
-                event = AuditEvent.make(
-                    now,
-                    "oob.issue",
-                    actor=principal.key,
-                    subject=principal.key,
-                    outcome="refused",
-                    details={"channel": channel.value, "purpose": purpose, "reason": "inactive"},
-                )
-                refused = IssueResult(
-                    False, "inactive", None, None, None, user_log, target_log, (event,)
-                )
-                return read.changes(read.lockout.value, ()), refused.events, refused
             if not issued.ok or issued.challenge is None:
                 return read.changes(read.lockout.value, ()), issued.events, issued
+            # Known or not, the same work and the same answer (ASVS 5.0 6.3.8): the sends
+            # and the challenge are stored either way; only the audit record tells.
             changes = read.changes(
                 read.lockout.value,
                 [
@@ -413,10 +409,14 @@ class FactorService:
             )
             document = fc.oob_challenge_to_dict(issued.challenge)
             changes.append(PutFactorState(principal, fc.OOB, issued.challenge.id, 0, document))
+            active[0] = read.active
+            if not read.active:
+                issued = inactive_issue(issued)
             return changes, issued.events, issued
 
+        active = [True]
         result = self._run(attempt)
-        if result.ok and result.message is not None:
+        if result.ok and result.message is not None and active[0]:
             gateway.send(result.message)  # only once the challenge and the sends are stored
         return result
 
