@@ -147,8 +147,8 @@ class FactorService:
     certificate challenge signatures on a store.
 
     Only the dependencies of the factors used need be given: ``hasher`` for out-of-band
-    and recovery codes, ``keys`` for recovery codes, ``issuer`` for CAP, ``relying_party``
-    for passkeys.
+    and recovery codes, ``keys`` for recovery codes, out-of-band send logs and passkey
+    decoys, ``issuer`` for CAP, ``relying_party`` (and ``keys``) for passkeys.
     """
 
     def __init__(
@@ -573,9 +573,11 @@ class FactorService:
     ) -> tuple[dict[str, Any], Ceremony]:
         """Start a login or step-up with a passkey: the options for
         ``navigator.credentials.get`` and the ceremony, stored (version 0) under its id for
-        :meth:`finish_passkey`. A principal without passkeys (or without an active account)
-        gets the same options with an empty allow-list."""
+        :meth:`finish_passkey`. A principal without a usable passkey (or without an active
+        account) gets the same options with decoy credential ids derived from the claimed
+        principal under ``keys`` (stable, plausible: no existence oracle, ADR 0013)."""
         rp = self._need(self.relying_party, "relying_party")
+        decoys = self._need(self.keys, "keys")
         key = (fc.PASSKEYS, DEFAULT_ITEM)
 
         def attempt(
@@ -592,6 +594,7 @@ class FactorService:
                 path=path,
                 operation=operation,
                 digest=digest,
+                decoys=decoys,
             )
             document = fc.ceremony_to_dict(ceremony)
             change = PutFactorState(principal, fc.WEBAUTHN_CEREMONY, ceremony.id, 0, document)

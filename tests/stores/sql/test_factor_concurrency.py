@@ -148,7 +148,11 @@ def _prepare(
 ) -> tuple[list[fw.Task], dict[int, int]]:
     """The tasks, and the signature counter each round's assertion carries."""
     service = FactorService(
-        store, clock=FixedClock(fw.FROZEN), hasher=fw.hasher(setup), relying_party=fw.RP
+        store,
+        clock=FixedClock(fw.FROZEN),
+        hasher=fw.hasher(setup),
+        relying_party=fw.RP,
+        keys=StaticKeyring.generate(),  # passkey decoys
     )
     kinds = ("totp", "oob", "passkey")
     principals = [CAP_USER] + [_principal(k, r) for k in kinds for r in range(ROUNDS)]
