@@ -98,7 +98,7 @@ def _stricter(claims: dict[str, Any], now: int, leeway: int) -> bool:
     )
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(claims=_claims(), leeway=st.sampled_from([0, 0, 30]))
 def test_property_claims_match_the_joserfc_registry(claims: dict[str, Any], leeway: int) -> None:
     registry = JWTClaimsRegistry(

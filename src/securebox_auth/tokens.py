@@ -120,6 +120,11 @@ _REGISTRY_CLASS: Final = _registry_class()
 
 
 @lru_cache(maxsize=8)
+def _allowed(algorithms: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(a for a in ALGORITHMS if a in algorithms)
+
+
+@lru_cache(maxsize=8)
 def _registry(allowed: tuple[str, ...]) -> JWSRegistry:
     """The registry allowing exactly ``allowed`` (joserfc ignores ``algorithms=`` when a
     registry is given)."""
@@ -293,7 +298,7 @@ def verify_assertion(
     :class:`~securebox_auth.token_verifier.AssertionVerifier` (see ``docs/tokens.md``).
     """
     now = require_aware(now)
-    allowed = tuple(a for a in ALGORITHMS if a in set(algorithms))
+    allowed = ALGORITHMS if algorithms is ALGORITHMS else _allowed(tuple(algorithms))
     if not allowed:
         raise ConfigurationError("no allowed assertion algorithm")
     if not isinstance(token, str) or len(token) > _MAX_TOKEN:
