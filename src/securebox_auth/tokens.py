@@ -18,10 +18,11 @@ relying service needs to decide by itself (ASVS 5.0 6.8.4, 10.3.4):
 :func:`verify_assertion` checks the signature with an allow-list of algorithms, the issuer,
 the audience and the expiry against the injected ``now`` (the rules of joserfc's claims
 registry), the expected subject, and then what other libraries leave out: that the session
-the assertion describes may perform the operation. :meth:`AssertionRequirement.for_operation` hands that
-decision to the policy engine itself (:func:`~securebox_auth.policy.engine.decide_operation`
-on the session rebuilt from ``auth_time``, ``proofs`` and ``grants``), so an assertion never
-allows what the engine would refuse. Failures raise typed errors;
+the assertion describes may perform the operation.
+:meth:`AssertionRequirement.for_operation` hands that decision to the policy engine itself
+(:func:`~securebox_auth.policy.engine.decide_operation` on the session rebuilt from
+``auth_time``, ``proofs`` and ``grants``), so an assertion never allows what the engine
+would refuse. Failures raise typed errors;
 :class:`InsufficientAuthentication` renders the engine's RFC 9470 challenge. Single use of a
 grant-carrying assertion (its ``jti``) is :class:`~securebox_auth.token_verifier.
 AssertionVerifier`'s, through the store.
