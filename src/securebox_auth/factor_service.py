@@ -48,6 +48,7 @@ from securebox_auth.factors.oob import (
     IssueResult,
     OobRules,
     SendLog,
+    inactive_issue,
     keyed_destination_key,
     verify_oob,
 )
@@ -150,8 +151,9 @@ class FactorService:
     certificate challenge signatures on a store.
 
     Only the dependencies of the factors used need be given: ``hasher`` for out-of-band
-    and recovery codes, ``keys`` for recovery codes, ``issuer`` for CAP, ``relying_party``
-    for passkeys, ``wrapping`` for TOTP (the seeds are stored wrapped under it).
+    and recovery codes, ``keys`` for recovery codes, out-of-band send logs and passkey
+    decoys, ``issuer`` for CAP, ``relying_party`` (and ``keys``) for passkeys, ``wrapping``
+    for TOTP (the seeds are stored wrapped under it).
 
     The keys of different purposes (the store's audit key, the hasher's pepper, ``keys``,
     ``wrapping``, the issuer's card-key wrapping key) must be different keys: the
@@ -421,8 +423,11 @@ class FactorService:
         principal-independent record (a schema migration); until then a deployment that
         fears SMS pumping across accounts rate-limits destinations at its gateway.
 
-        A principal whose account is missing or not active gets no code (reason
-        ``inactive``, audited as refused). ``code`` exists for deterministic tests.
+        A principal whose account is missing or not active gets the same answer, after the
+        same work (throttles, code hash, stored challenge that can never verify), but no
+        message is sent: only the audit record (``refused``, reason ``inactive``) tells
+        (ASVS 5.0 6.3.8; see :func:`~securebox_auth.factors.oob.inactive_issue`). ``code``
+        exists for deterministic tests.
         """
         hasher = self._need(self.hasher, "hasher")
         keys = self._need(self.keys, "keys")
@@ -431,8 +436,11 @@ class FactorService:
 
         def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], IssueResult]:
             read = self._read(principal, (user_key, target_key))
-            user_log = _decode(read.doc(*user_key), fc.send_log_from_dict) or SendLog()
-            target_log = _decode(read.doc(*target_key), fc.send_log_from_dict) or SendLog()
+            # the send logs count for any claimed principal, active or not (same throttles)
+            logs = [read.states[key] for key in (user_key, target_key)]
+            user_log, target_log = (
+                SendLog() if log is None else fc.send_log_from_dict(log.value) for log in logs
+            )
             issued = issue_oob_core(
                 principal,
                 channel=channel,
@@ -448,21 +456,10 @@ class FactorService:
                 display=display,
                 code=code,
             )
-            if not read.active:
-                event = AuditEvent.make(
-                    now,
-                    "oob.issue",
-                    actor=principal.key,
-                    subject=principal.key,
-                    outcome="refused",
-                    details={"channel": channel.value, "purpose": purpose, "reason": "inactive"},
-                )
-                refused = IssueResult(
-                    False, "inactive", None, None, None, user_log, target_log, (event,)
-                )
-                return read.changes(read.lockout.value, ()), refused.events, refused
             if not issued.ok or issued.challenge is None:
                 return read.changes(read.lockout.value, ()), issued.events, issued
+            # Known or not, the same work and the same answer (ASVS 5.0 6.3.8): the sends
+            # and the challenge are stored either way; only the audit record tells.
             changes = read.changes(
                 read.lockout.value,
                 [
@@ -472,10 +469,14 @@ class FactorService:
             )
             document = fc.oob_challenge_to_dict(issued.challenge)
             changes.append(PutFactorState(principal, fc.OOB, issued.challenge.id, 0, document))
+            active[0] = read.active
+            if not read.active:
+                issued = inactive_issue(issued)
             return changes, issued.events, issued
 
+        active = [True]
         result = self._run(attempt)
-        if result.ok and result.message is not None:
+        if result.ok and result.message is not None and active[0]:
             gateway.send(result.message)  # only once the challenge and the sends are stored
         return result
 
@@ -646,9 +647,11 @@ class FactorService:
     ) -> tuple[dict[str, Any], Ceremony]:
         """Start a login or step-up with a passkey: the options for
         ``navigator.credentials.get`` and the ceremony, stored (version 0) under its id for
-        :meth:`finish_passkey`. A principal without passkeys (or without an active account)
-        gets the same options with an empty allow-list."""
+        :meth:`finish_passkey`. A principal without a usable passkey (or without an active
+        account) gets the same options with decoy credential ids derived from the claimed
+        principal under ``keys`` (stable, plausible: no existence oracle, ADR 0013)."""
         rp = self._need(self.relying_party, "relying_party")
+        decoys = self._need(self.keys, "keys")
         key = (fc.PASSKEYS, DEFAULT_ITEM)
 
         def attempt(
@@ -665,6 +668,7 @@ class FactorService:
                 path=path,
                 operation=operation,
                 digest=digest,
+                decoys=decoys,
             )
             document = fc.ceremony_to_dict(ceremony)
             change = PutFactorState(principal, fc.WEBAUTHN_CEREMONY, ceremony.id, 0, document)

@@ -1,46 +1,77 @@
 """Signed assertions: what a session proved, as a JWT a portal or an API can check.
 
-After a login or a step-up, :func:`issue_assertion` signs (joserfc, ES256 or Ed25519, keys
-named by ``kid`` and rotated without breaking tokens in flight) the claims a relying service
-needs to decide by itself (ASVS 5.0 6.8.4, 10.3.4):
+After a login or a step-up, :func:`issue_assertion` signs (joserfc, ES256 or EdDSA over
+Ed25519, keys named by ``kid`` and rotated without breaking tokens in flight) the claims a
+relying service needs to decide by itself (ASVS 5.0 6.8.4, 10.3.4):
 
 * ``sub``: the principal, ``CLIENT:USER`` (client identifier and user number);
 * ``acr`` and ``amr`` (RFC 8176), derived from the session's proofs, never claimed;
 * ``auth_time`` (the login) and ``sca_time`` (the last moment two independent categories
   were proven: the freshness of strong authentication);
+* ``proofs``: each method proven and when (``{"cap_identify": 1772443800}``), the facts the
+  policy engine decides from;
 * ``grants``: the step-up grants not yet used, each an operation and the digest of its data
-  (amount and payee, batch) with its expiry;
+  (amount and payee, batch) with its issue time and expiry;
 * ``iss``, ``aud``, ``iat``, ``exp``, ``jti``; the header ``typ`` is
   ``sbx-assertion+jwt`` so the token cannot be confused with another JWT (RFC 8725 3.11).
 
 :func:`verify_assertion` checks the signature with an allow-list of algorithms, the issuer,
-the audience and the expiry against the injected ``now``, and then
-what other libraries leave out: that ``acr``, ``amr``, ``auth_time`` and ``sca_time``
-satisfy the operation's requirement (:meth:`AssertionRequirement.for_operation` builds it
-from the policy). Failures raise typed errors; :class:`InsufficientAuthentication` renders
-the RFC 9470 challenge.
+the audience and the expiry against the injected ``now`` (the rules of joserfc's claims
+registry), the expected subject, and then what other libraries leave out: that the session
+the assertion describes may perform the operation.
+:meth:`AssertionRequirement.for_operation` hands that decision to the policy engine itself
+(:func:`~securebox_auth.policy.engine.decide_operation` on the session rebuilt from
+``auth_time``, ``proofs`` and ``grants``), so an assertion never allows what the engine
+would refuse. Failures raise typed errors;
+:class:`InsufficientAuthentication` renders the engine's RFC 9470 challenge. Single use of a
+grant-carrying assertion (its ``jti``) is :class:`~securebox_auth.token_verifier.
+AssertionVerifier`'s, through the store.
 """
 
 from __future__ import annotations
 
+import copy
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, Final, Literal
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, GuestProtocol, KeySet, OKPKey
+from joserfc.jws import JWSRegistry
 
 from securebox_auth.clock import require_aware
-from securebox_auth.errors import ConfigurationError, InvalidIdentifier, SecureboxError
+from securebox_auth.errors import ConfigurationError
 from securebox_auth.identity import Principal
 from securebox_auth.keys import valid_key_id
-from securebox_auth.policy.linking import OperationRequest
-from securebox_auth.policy.model import AcrLevels, Policy
+from securebox_auth.policy.model import AcrLevels
 from securebox_auth.policy.session import Session, session_claims
+from securebox_auth.token_claims import (
+    TokenAudience,
+    TokenDenied,
+    TokenError,
+    TokenExpired,
+    TokenInvalid,
+    TokenReplayed,
+    TokenSubject,
+    assertion_session,
+    check_claims,
+    floor_ts,
+    read_grants,
+    read_principal,
+    read_proofs,
+    read_time,
+)
+from securebox_auth.token_requirement import (
+    AssertionGrant,
+    AssertionRequirement,
+    InsufficientAuthentication,
+    VerifiedAssertion,
+    satisfies,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -49,64 +80,65 @@ __all__ = [
     "AssertionRequirement",
     "InsufficientAuthentication",
     "TokenAudience",
+    "TokenDenied",
     "TokenError",
     "TokenExpired",
     "TokenInvalid",
     "TokenKeys",
+    "TokenReplayed",
+    "TokenSubject",
     "VerifiedAssertion",
     "issue_assertion",
     "verify_assertion",
 ]
 
-#: Signature algorithms securebox issues and accepts (style guide P7).
-ALGORITHMS: Final = ("ES256", "Ed25519")
+#: Signature algorithms securebox issues and accepts (style guide P7). Ed25519 keys sign as
+#: ``EdDSA`` (RFC 8037, with ``crv: Ed25519`` in the JWK): the identifier every common
+#: verifier knows; RFC 9864's fully specified ``Ed25519`` is not yet understood by many
+#: (PyJWT 2.15 among them). See ADR 0013.
+ALGORITHMS: Final = ("ES256", "EdDSA")
 TYP: Final = "sbx-assertion+jwt"
 _MAX_TOKEN: Final = 16 * 1024
 _MAX_KEYS: Final = 8
+KeyAlgorithm = Literal["ES256", "EdDSA", "Ed25519"]
 
 
-class TokenError(SecureboxError):
-    """Root of assertion errors; ``status_hint`` 401 with ``error="invalid_token"``."""
+def _registry_class() -> type[JWSRegistry]:
+    """A JWS registry of our two algorithms. joserfc warns on every use of ``EdDSA`` (RFC
+    9864 deprecates the polymorphic name); with an OKP key pinned by ``kid`` to ``crv:
+    Ed25519`` the name is not ambiguous here, so this registry's copy does not warn."""
+    eddsa = copy.copy(JWSRegistry.algorithms["EdDSA"])
+    eddsa.security_warning = None
 
-    code: ClassVar[str] = "invalid_token"
-    status_hint: ClassVar[int] = 401
+    class _Registry(JWSRegistry):
+        algorithms = {"ES256": JWSRegistry.algorithms["ES256"], "EdDSA": eddsa}  # noqa: RUF012
+        recommended = ["ES256", "EdDSA"]  # noqa: RUF012
 
-
-class TokenInvalid(TokenError):
-    """Not a well-formed assertion, an algorithm not allowed, an unknown key, a bad
-    signature, a wrong issuer or type."""
-
-
-class TokenExpired(TokenError):
-    code: ClassVar[str] = "token_expired"
+    return _Registry
 
 
-class TokenAudience(TokenError):
-    """The assertion was issued for another service."""
-
-    code: ClassVar[str] = "invalid_audience"
+_REGISTRY_CLASS: Final = _registry_class()
 
 
-class InsufficientAuthentication(TokenError):
-    """The assertion is genuine but does not prove enough, or not recently enough, for the
-    operation (ASVS 5.0 6.8.4). :meth:`www_authenticate` is the RFC 9470 challenge."""
+@lru_cache(maxsize=8)
+def _allowed(algorithms: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(a for a in ALGORITHMS if a in algorithms)
 
-    code: ClassVar[str] = "insufficient_user_authentication"
 
-    def __init__(self, message: str, requirement: AssertionRequirement) -> None:
-        super().__init__(message)
-        self.requirement = requirement
+@lru_cache(maxsize=8)
+def _registry(allowed: tuple[str, ...]) -> JWSRegistry:
+    """The registry allowing exactly ``allowed`` (joserfc ignores ``algorithms=`` when a
+    registry is given)."""
+    return _REGISTRY_CLASS(algorithms=list(allowed))
 
-    def www_authenticate(self) -> str:
-        r = self.requirement
-        parts = ['Bearer error="insufficient_user_authentication"']
-        parts.append(f'error_description="{self.args[0]}"')
-        if r.acr_values:
-            parts.append(f'acr_values="{" ".join(sorted(r.acr_values))}"')
-        age = r.sca_max_age if r.sca_max_age is not None else r.max_age
-        if age is not None:
-            parts.append(f'max_age="{int(age.total_seconds())}"')
-        return ", ".join(parts)
+
+def _okp_as_eddsa(key: OKPKey) -> OKPKey:
+    """An Ed25519 key whose JWK says ``alg: Ed25519`` (RFC 9864), re-labelled ``EdDSA``."""
+    if key.alg == "EdDSA":
+        return key
+    document = dict(key.as_dict(private=key.is_private))
+    document["alg"] = "EdDSA"
+    return OKPKey.import_key(document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,30 +156,35 @@ class TokenKeys:
         kids = [k.kid for k in self.keys]
         if not self.keys or len(set(kids)) != len(kids) or len(kids) > _MAX_KEYS:
             raise ConfigurationError(f"1 to {_MAX_KEYS} token keys, each with its own kid")
-        for key in self.keys:
+        keys = tuple(_okp_as_eddsa(k) if isinstance(k, OKPKey) else k for k in self.keys)
+        for key in keys:
             if key.kid is None or not valid_key_id(key.kid) or key.alg not in ALGORITHMS:
-                raise ConfigurationError("each token key has a kid and alg ES256 or Ed25519")
+                raise ConfigurationError("each token key has a kid and alg ES256 or EdDSA")
+            if isinstance(key, OKPKey) and key.get("crv") != "Ed25519":
+                raise ConfigurationError("an OKP token key is an Ed25519 key")
         if self.current not in kids:
             raise ConfigurationError("the current token key is not in the set")
-        object.__setattr__(self, "_set", KeySet(list(self.keys)))
-        object.__setattr__(self, "_by_kid", {str(k.kid): k for k in self.keys})
+        object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "_set", KeySet(list(keys)))
+        object.__setattr__(self, "_by_kid", {str(k.kid): k for k in keys})
 
     @staticmethod
-    def new_key(kid: str, algorithm: Literal["ES256", "Ed25519"] = "ES256") -> ECKey | OKPKey:
-        params: Any = {"kid": kid, "alg": algorithm, "use": "sig"}
+    def new_key(kid: str, algorithm: KeyAlgorithm = "ES256") -> ECKey | OKPKey:
+        """A new private key: ``ES256`` (P-256), or ``EdDSA`` over Ed25519 (``"Ed25519"``
+        names the same key)."""
         if algorithm == "ES256":
+            params: Any = {"kid": kid, "alg": "ES256", "use": "sig"}
             return ECKey.generate_key("P-256", parameters=params, private=True)
-        if algorithm == "Ed25519":
+        if algorithm in {"EdDSA", "Ed25519"}:
+            params = {"kid": kid, "alg": "EdDSA", "use": "sig"}
             return OKPKey.generate_key("Ed25519", parameters=params, private=True)
-        raise ConfigurationError("token keys are ES256 or Ed25519")
+        raise ConfigurationError("token keys are ES256 or EdDSA (Ed25519)")
 
     @classmethod
-    def generate(
-        cls, kid: str = "t1", algorithm: Literal["ES256", "Ed25519"] = "ES256"
-    ) -> TokenKeys:
+    def generate(cls, kid: str = "t1", algorithm: KeyAlgorithm = "ES256") -> TokenKeys:
         return cls((cls.new_key(kid, algorithm),), kid)
 
-    def rotated(self, kid: str, algorithm: Literal["ES256", "Ed25519"] = "ES256") -> TokenKeys:
+    def rotated(self, kid: str, algorithm: KeyAlgorithm = "ES256") -> TokenKeys:
         """A new current key; the old ones stay to verify tokens already issued."""
         return TokenKeys((*self.keys, self.new_key(kid, algorithm))[-_MAX_KEYS:], kid)
 
@@ -170,6 +207,8 @@ class TokenKeys:
             ]
         except (JoseError, KeyError, TypeError, ValueError, AttributeError):
             raise ConfigurationError("not a JWKS document of EC or OKP keys") from None
+        if not keys:
+            raise ConfigurationError("not a JWKS document of EC or OKP keys")
         return cls(tuple(keys), current or str(keys[-1].kid))
 
     @property
@@ -189,19 +228,6 @@ class TokenKeys:
         return next(k for k in self.keys if k.kid == self.current)
 
 
-@dataclass(frozen=True, slots=True)
-class AssertionGrant:
-    """A step-up grant carried by an assertion."""
-
-    operation: str
-    digest: str | None
-    expires_at: datetime
-
-
-def _ts(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
 def issue_assertion(
     session: Session,
     *,
@@ -213,7 +239,10 @@ def issue_assertion(
     lifetime: timedelta = timedelta(minutes=5),
     jti: str | None = None,
 ) -> str:
-    """Sign what ``session`` proved at ``now``. ``acr``/``amr`` come from its proofs."""
+    """Sign what ``session`` proved at ``now``. ``acr``/``amr`` come from its proofs.
+
+    Issue from a live session (the shell has just decided with it): a verifier's engine
+    counts the session's inactivity from ``iat``."""
     now = require_aware(now)
     if not timedelta(seconds=10) <= lifetime <= timedelta(hours=1):
         raise ConfigurationError("an assertion lives 10 seconds to 1 hour")
@@ -222,136 +251,33 @@ def issue_assertion(
         "iss": issuer,
         "aud": audience,
         "sub": session.principal.key,
-        "iat": _ts(now),
-        "exp": _ts(now + lifetime),
+        "iat": floor_ts(now),
+        "exp": floor_ts(now + lifetime),
         "jti": jti or secrets.token_urlsafe(16),
-        "auth_time": _ts(session.auth_time),
+        "auth_time": floor_ts(session.auth_time),
         "acr": acr,
         "amr": list(amr),
+        "proofs": {p.method: floor_ts(p.at) for p in session.proofs},
     }
     strong = session.sca_time()
     if strong is not None:
-        claims["sca_time"] = _ts(strong)
-    live = [g for g in session.grants if g.expires_at > now and g.principal == session.principal]
+        claims["sca_time"] = floor_ts(strong)
+    live = [g for g in session.grants if g.expires_at >= now and g.principal == session.principal]
     if live:
         claims["grants"] = [
-            {"op": g.operation, "digest": g.digest, "exp": _ts(g.expires_at)} for g in live
+            {
+                "op": g.operation,
+                "digest": g.digest,
+                "iat": floor_ts(g.issued_at),
+                "exp": floor_ts(g.expires_at),
+            }
+            for g in live
         ]
     key = keys.signing_key
     header = {"alg": str(key.alg), "kid": keys.current, "typ": TYP}
-    return jwt.encode(header, claims, key, algorithms=[str(key.alg)])
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AssertionRequirement:
-    """What an operation needs from an assertion. Empty: a genuine, unexpired assertion."""
-
-    #: Accepted ``acr`` values (any of them); empty accepts any.
-    acr_values: frozenset[str] = frozenset()
-    #: ``amr`` values that must all be present.
-    amr: frozenset[str] = frozenset()
-    #: The login (``auth_time``) must be at most this old.
-    max_age: timedelta | None = None
-    #: The last strong authentication (``sca_time``) must be at most this old.
-    sca_max_age: timedelta | None = None
-    #: A grant for this operation (and exactly this digest) must be carried.
-    operation: str | None = None
-    digest: str | None = None
-
-    @classmethod
-    def for_operation(cls, policy: Policy, request: OperationRequest) -> AssertionRequirement:
-        """The requirement of ``policy`` for ``request`` (what ``decide_operation`` would
-        ask of a session)."""
-        rule = policy.operation(request.operation)
-        if rule is None or not rule.sensitive:
-            return cls()
-        strong = frozenset({policy.acr.strong, policy.acr.phishing_resistant})
-        if rule.single_use:
-            return cls(
-                acr_values=strong,
-                operation=rule.name,
-                digest=request.digest(rule.linking),
-            )
-        return cls(acr_values=strong, sca_max_age=rule.max_age)
-
-
-@dataclass(frozen=True, slots=True)
-class VerifiedAssertion:
-    subject: Principal
-    acr: str
-    amr: tuple[str, ...]
-    auth_time: datetime
-    sca_time: datetime | None
-    grants: tuple[AssertionGrant, ...]
-    jti: str
-    expires_at: datetime
-    issuer: str
-    audience: str
-    claims: Mapping[str, Any] = field(repr=False)
-
-
-@lru_cache(maxsize=4096)
-def _principal(sub: str) -> Principal:
-    """``sub`` as a principal (cached: principals are immutable values)."""
-    try:
-        return Principal.from_key(sub)
-    except InvalidIdentifier:
-        raise TokenInvalid("sub is not a principal") from None
-
-
-def _time(claims: Mapping[str, Any], name: str) -> datetime | None:
-    value = claims.get(name)
-    if value is None:
-        return None
-    if type(value) is not int:
-        raise TokenInvalid(f"{name} is not a whole number of seconds")
-    return datetime.fromtimestamp(value, UTC)
-
-
-def _grants(raw: object) -> tuple[AssertionGrant, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise TokenInvalid("grants is not a list")
-    grants = []
-    for item in raw:
-        if not isinstance(item, dict) or not isinstance(item.get("op"), str):
-            raise TokenInvalid("a grant names its operation")
-        digest = item.get("digest")
-        if digest is not None and not isinstance(digest, str):
-            raise TokenInvalid("a grant digest is text")
-        expires = _time(item, "exp")
-        if expires is None:
-            raise TokenInvalid("a grant has an expiry")
-        grants.append(AssertionGrant(item["op"], digest, expires))
-    return tuple(grants)
-
-
-def _claims_valid(
-    claims: Mapping[str, Any], now: int, issuer: str, audience: str, leeway: int
-) -> None:
-    """iss, aud, exp, nbf, iat, sub and jti, checked against the injected ``now`` (plain
-    integer comparisons: the same rules as joserfc's claims registry, at a tenth of its cost).
-    """
-    if claims.get("iss") != issuer:
-        raise TokenInvalid("the assertion comes from another issuer")
-    aud = claims.get("aud")
-    if aud != audience and not (isinstance(aud, list) and audience in aud):
-        raise TokenAudience("the assertion is for another audience")
-    for name in ("exp", "nbf", "iat"):
-        value = claims.get(name)
-        if value is not None and type(value) is not int:
-            raise TokenInvalid(f"{name} is not a whole number of seconds")
-    exp = claims.get("exp")
-    if exp is None:
-        raise TokenInvalid("the assertion has no expiry")
-    if now >= exp + leeway:
-        raise TokenExpired("the assertion has expired")
-    nbf, iat = claims.get("nbf"), claims.get("iat")
-    if (nbf is not None and nbf > now + leeway) or (iat is not None and iat > now + leeway):
-        raise TokenInvalid("the assertion is not valid yet")
-    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
-        raise TokenInvalid("sub and jti are required")
+    return jwt.encode(
+        header, claims, key, algorithms=[str(key.alg)], registry=_registry((str(key.alg),))
+    )
 
 
 def verify_assertion(
@@ -362,77 +288,64 @@ def verify_assertion(
     issuer: str,
     now: datetime,
     requirement: AssertionRequirement | None = None,
+    subject: Principal | None = None,
     algorithms: Iterable[str] = ALGORITHMS,
     leeway: timedelta = timedelta(0),
 ) -> VerifiedAssertion:
-    """Check ``token`` and that it satisfies ``requirement``; raise a :class:`TokenError`.
+    """Check ``token``, that it names ``subject`` (when given) and that it satisfies
+    ``requirement``; raise a :class:`TokenError`.
 
-    Single use of the assertion itself (its ``jti``) is the caller's: a grant carried by an
-    assertion is consumed by storing the ``jti`` until ``expires_at`` (see ``docs/tokens.md``).
+    Pure: single use of the assertion itself (its ``jti``) is the shell's,
+    :class:`~securebox_auth.token_verifier.AssertionVerifier` (see ``docs/tokens.md``).
     """
     now = require_aware(now)
-    allowed = [a for a in algorithms if a in ALGORITHMS]
+    allowed = ALGORITHMS if algorithms is ALGORITHMS else _allowed(tuple(algorithms))
     if not allowed:
         raise ConfigurationError("no allowed assertion algorithm")
     if not isinstance(token, str) or len(token) > _MAX_TOKEN:
         raise TokenInvalid("an assertion is a compact JWS")
     try:
-        decoded = jwt.decode(token, keys.key_for, algorithms=allowed)
+        decoded = jwt.decode(token, keys.key_for, registry=_registry(allowed))
     except (JoseError, ValueError, KeyError, TypeError):
         raise TokenInvalid("the assertion's signature, key or algorithm is not accepted") from None
     if decoded.header.get("typ") != TYP:
         raise TokenInvalid("this JWT is not a securebox assertion")
     claims = decoded.claims
-    _claims_valid(claims, _ts(now), issuer, audience, int(leeway.total_seconds()))
-    acr, amr, sub = claims.get("acr"), claims.get("amr"), claims.get("sub")
+    check_claims(claims, floor_ts(now), issuer, audience, int(leeway.total_seconds()))
+    acr, amr, sub = claims.get("acr"), claims.get("amr"), claims["sub"]
     if (
         not isinstance(acr, str)
         or not isinstance(amr, list)
         or not all(isinstance(v, str) for v in amr)
     ):
         raise TokenInvalid("acr and amr are required")
-    auth_time = _time(claims, "auth_time")
-    expires = _time(claims, "exp")
-    if auth_time is None or expires is None or not isinstance(sub, str):
-        raise TokenInvalid("auth_time, exp and sub are required")
-    subject = _principal(sub)
+    auth_time = read_time(claims, "auth_time")
+    expires = read_time(claims, "exp")
+    issued = read_time(claims, "iat")
+    if auth_time is None or expires is None or issued is None:
+        raise TokenInvalid("auth_time, iat and exp are required")
+    principal = read_principal(sub)
+    if subject is not None and principal != subject:
+        raise TokenSubject("the assertion is for another principal")
+    grants = read_grants(claims.get("grants"), principal)
+    session = assertion_session(
+        principal, auth_time, issued, read_proofs(claims.get("proofs")), grants
+    )
     verified = VerifiedAssertion(
-        subject=subject,
+        subject=principal,
         acr=acr,
         amr=tuple(amr),
         auth_time=auth_time,
-        sca_time=_time(claims, "sca_time"),
-        grants=_grants(claims.get("grants")),
+        sca_time=read_time(claims, "sca_time"),
+        grants=tuple(AssertionGrant(g.operation, g.digest, g.expires_at) for g in grants),
         jti=str(claims["jti"]),
         expires_at=expires,
         issuer=issuer,
         audience=audience,
         claims=claims,
+        issued_at=issued,
+        session=session,
     )
     if requirement is not None:
-        _satisfies(verified, requirement, now)
+        satisfies(verified, session, requirement, now)
     return verified
-
-
-def _satisfies(a: VerifiedAssertion, r: AssertionRequirement, now: datetime) -> None:
-    if r.acr_values and a.acr not in r.acr_values:
-        raise InsufficientAuthentication(f"acr {a.acr} is not accepted", r)
-    missing = r.amr - set(a.amr)
-    if missing:
-        raise InsufficientAuthentication(f"amr lacks {' '.join(sorted(missing))}", r)
-    if r.max_age is not None and (now - a.auth_time > r.max_age or a.auth_time > now):
-        raise InsufficientAuthentication("the login is too old", r)
-    if r.sca_max_age is not None and (
-        a.sca_time is None or now - a.sca_time > r.sca_max_age or a.sca_time > now
-    ):
-        raise InsufficientAuthentication("the strong authentication is too old", r)
-    if r.operation is not None and not _granted(a.grants, r.operation, r.digest, now):
-        raise InsufficientAuthentication(f"no step-up grant for {r.operation}", r)
-
-
-def _granted(
-    grants: Sequence[AssertionGrant], operation: str, digest: str | None, now: datetime
-) -> bool:
-    return any(
-        g.operation == operation and g.digest == digest and g.expires_at > now for g in grants
-    )

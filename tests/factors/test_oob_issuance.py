@@ -225,15 +225,65 @@ def test_a_delivery_failure_keeps_the_code_counted(
     assert len(store.factor_states(P, fc.OOB)) == 1
 
 
-def test_an_inactive_or_missing_account_gets_no_code(
+def _shape(result: IssueResult) -> tuple[object, ...]:
+    """What a caller can see of an answer, without the values that are random anyway."""
+    challenge, message = result.challenge, result.message
+    return (
+        type(result),
+        result.ok,
+        result.reason,
+        result.retry_after,
+        None if challenge is None else (challenge.channel, challenge.purpose, challenge.expires_at),
+        None if challenge is None else (len(challenge.id), challenge.consumed_at),
+        None if message is None else (message.channel, message.destination, message.subject),
+        None if message is None else len(message.body),
+        None if result.code is None else len(result.code.reveal()),
+        len(result.user_log.sent),
+        len(result.destination_log.sent),
+    )
+
+
+def test_an_inactive_or_missing_account_gets_the_same_answer(
     hasher: Argon2CodeHasher, keyring: StaticKeyring
 ) -> None:
-    store = _store(MemoryStore(), P, active=False)
+    """No existence oracle (ASVS 5.0 6.3.8): a missing (OTHER) or disabled (P, in the second
+    store) account is answered like an active one, with the same work stored; nothing is
+    sent and the code never verifies."""
+    unknown = Principal.parse("123456789", "03")
+    store = _store(MemoryStore(), P)
+    _store(store, OTHER, active=False)
     recorder = Recorder(store)
-    for principal in (P, OTHER):
-        refused = _issue(_service(store, hasher, keyring), recorder, principal)
-        assert refused.reason == "inactive"
-        assert store.factor_states(principal, fc.OOB) == []
-        assert store.factor_states(principal, fc.OOB_SENDS) == []
-    assert recorder.sent == []
-    assert [s.event.outcome for s in store.audit_log()] == ["refused", "refused"]
+    rules = OobRules(per_user=5, min_interval=timedelta(seconds=30))
+    answers = {
+        p: _issue(_service(store, hasher, keyring, rules), recorder, p) for p in (P, OTHER, unknown)
+    }
+    assert _shape(answers[OTHER]) == _shape(answers[P]) == _shape(answers[unknown])
+    assert answers[P].ok
+    assert [m.reference for m, _ in recorder.sent] == [answers[P].challenge.id]  # type: ignore[union-attr]
+    for principal in (OTHER, unknown):
+        assert len(store.factor_states(principal, fc.OOB)) == 1
+        assert len(store.factor_states(principal, fc.OOB_SENDS)) == 2
+    # throttled alike
+    again = {
+        p: _issue(_service(store, hasher, keyring, rules, timedelta(seconds=10)), recorder, p)
+        for p in (P, OTHER, unknown)
+    }
+    assert _shape(again[OTHER]) == _shape(again[P]) == _shape(again[unknown])
+    assert again[P].reason == "too_soon"
+    # the stored code of a missing account never verifies
+    issued = answers[unknown]
+    assert issued.challenge is not None
+    assert issued.code is not None
+    later = _service(store, hasher, keyring, rules, timedelta(seconds=20))
+    result = later.verify_oob(
+        unknown, issued.challenge.id, issued.code.reveal(), purpose="login", reference="attempt-1"
+    )
+    assert not result.ok
+    # only the audit tells
+    issues = [s.event for s in store.audit_log() if s.event.action == "oob.issue"]
+    outcomes = [(e.subject, e.outcome, dict(e.details).get("reason")) for e in issues[:3]]
+    assert outcomes == [
+        (P.key, "success", None),
+        (OTHER.key, "refused", "inactive"),
+        (unknown.key, "refused", "inactive"),
+    ]

@@ -45,6 +45,7 @@ __all__ = [
     "OobVerdict",
     "SendLog",
     "destination_key",
+    "inactive_issue",
     "issue_oob",
     "keyed_destination_key",
     "verify_oob",
@@ -262,6 +263,25 @@ def issue_oob(
         destination_log.with_send(now, rules.throttle_window),
         (event,),
     )
+
+
+def inactive_issue(issued: IssueResult) -> IssueResult:
+    """``issued`` for a principal whose account is missing or not active: the same answer
+    (no existence oracle, ASVS 5.0 6.3.8), audited as ``refused`` (reason ``inactive``). The
+    shell stores its challenge (it can never verify: the account is not active) and sends
+    nothing."""
+    events = tuple(
+        AuditEvent.make(
+            e.at,
+            e.action,
+            actor=e.actor,
+            subject=e.subject,
+            outcome="refused",
+            details={**dict(e.details), "reason": "inactive"},
+        )
+        for e in issued.events
+    )
+    return replace(issued, events=events)
 
 
 def _peppered_input(challenge_id: str, code: str) -> str:

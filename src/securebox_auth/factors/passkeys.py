@@ -31,6 +31,7 @@ from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import ConfigurationError, MalformedInput, SecureboxError
 from securebox_auth.factors.webauthn_fast import ALGORITHMS, b64url_decode, b64url_encode
+from securebox_auth.keys import KeyProvider
 
 __all__ = [
     "Ceremony",
@@ -40,6 +41,8 @@ __all__ = [
     "PasskeySet",
     "RelyingParty",
     "UnknownPasskey",
+    "decoy_credential_ids",
+    "decoy_descriptors",
     "descriptors",
     "list_passkeys",
     "reinstate_passkey",
@@ -52,6 +55,10 @@ _HOST: Final = re.compile(
     r"(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
 )
 _ZERO_AAGUID: Final = "00000000-0000-0000-0000-000000000000"
+_DECOY_TAG: Final = b"securebox/webauthn/decoy/v1\x00"
+#: Credential id lengths seen from common authenticators (synced passkeys, platform TPMs,
+#: security keys): a decoy takes one of them.
+_DECOY_LENGTHS: Final = (16, 20, 32, 64)
 
 
 class UnknownPasskey(SecureboxError, LookupError):
@@ -378,4 +385,33 @@ def descriptors(
         PublicKeyCredentialDescriptor(type=PublicKeyCredentialType.PUBLIC_KEY, id=p.credential_id)
         for p in passkeys.passkeys
         if p.revoked_at is None and (include_suspended or p.suspended_at is None)
+    ]
+
+
+def decoy_credential_ids(keys: KeyProvider, rp_id: str, principal: str) -> tuple[bytes, ...]:
+    """Plausible credential ids for a principal with no usable passkey (unknown, inactive,
+    not enrolled, all revoked): one or two ids of common lengths, derived by HMAC-SHA256
+    under the current key of ``keys`` from the rp id and the claimed principal, so the same
+    claim always gets the same list and the answer does not tell who has enrolled (WebAuthn
+    L3 section 14.6.2; ASVS 5.0 6.3.8). A key rotation changes every decoy at once."""
+    key_id = keys.current_key_id
+    seed = keys.mac(key_id, _DECOY_TAG + rp_id.encode() + b"\x00" + principal.encode())
+    count = 2 if seed[0] % 4 == 0 else 1
+    ids = []
+    for index in range(count):
+        length = _DECOY_LENGTHS[seed[1 + index] % len(_DECOY_LENGTHS)]
+        material = b"".join(
+            keys.mac(key_id, _DECOY_TAG + seed + bytes((index, block))) for block in (0, 1)
+        )
+        ids.append(material[:length])
+    return tuple(ids)
+
+
+def decoy_descriptors(
+    keys: KeyProvider, rp_id: str, principal: str
+) -> list[PublicKeyCredentialDescriptor]:
+    """:func:`decoy_credential_ids` as ``allowCredentials`` entries."""
+    return [
+        PublicKeyCredentialDescriptor(type=PublicKeyCredentialType.PUBLIC_KEY, id=decoy)
+        for decoy in decoy_credential_ids(keys, rp_id, principal)
     ]

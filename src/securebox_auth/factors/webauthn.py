@@ -47,6 +47,7 @@ from securebox_auth.factors.passkeys import (
     PasskeySet,
     RelyingParty,
     UnknownPasskey,
+    decoy_descriptors,
     descriptors,
     list_passkeys,
     reinstate_passkey,
@@ -69,6 +70,7 @@ from securebox_auth.factors.webauthn_register import (
     finish_registration,
 )
 from securebox_auth.identity import Principal
+from securebox_auth.keys import KeyProvider
 from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
 from securebox_auth.methods import PASSKEY_NO_UV, PASSKEY_UV, AuthMethod
 
@@ -117,13 +119,17 @@ def begin_authentication(
     path: str = "login",
     operation: str | None = None,
     digest: str | None = None,
+    decoys: KeyProvider | None = None,
 ) -> tuple[dict[str, Any], Ceremony]:
     """Start a login or a step-up: (options for ``navigator.credentials.get``, ceremony).
 
     With ``digest`` (the engine's :attr:`~securebox_auth.policy.decision.Challenge.digest`
     of a linked operation), the challenge is :func:`linked_challenge` of the operation, that
-    digest and a fresh nonce. For a principal without passkeys the options look the same
-    (an empty allow-list), so the answer does not reveal who has enrolled.
+    digest and a fresh nonce. With ``decoys``, a principal without a usable passkey gets
+    :func:`~securebox_auth.factors.passkeys.decoy_credential_ids` in ``allowCredentials``
+    (stable per claimed principal), so the answer does not reveal who has enrolled; without
+    it, an empty allow-list, which does (use ``decoys`` wherever the principal is not yet
+    authenticated).
     """
     now = require_aware(now)
     nonce: bytes | None = None
@@ -134,9 +140,12 @@ def begin_authentication(
         challenge = linked_challenge(operation, digest, nonce)
     else:
         challenge = secrets.token_bytes(32)
+    allowed = descriptors(passkeys)
+    if not allowed and decoys is not None:
+        allowed = decoy_descriptors(decoys, rp.id, principal.key)
     try:
         options, _ = rp.server().authenticate_begin(
-            descriptors(passkeys), user_verification=uv_requirement(require_uv), challenge=challenge
+            allowed, user_verification=uv_requirement(require_uv), challenge=challenge
         )
     except ValueError as exc:
         raise ConfigurationError(f"fido2 refused the options: {exc}") from None

@@ -153,6 +153,7 @@ def _prepare(
         hasher=fw.hasher(setup),
         relying_party=fw.RP,
         wrapping=fw.wrapping(setup),
+        keys=StaticKeyring.generate(),  # passkey decoys
     )
     kinds = ("totp", "oob", "passkey")
     principals = [CAP_USER] + [_principal(k, r) for k in kinds for r in range(ROUNDS)]

@@ -65,3 +65,36 @@ def test_issue_oob_on_sqlite(
         assert verify_chain(AUDIT_KEY, audit, expected_head=store.audit_head()[1]) == 3
     finally:
         engine.dispose()
+
+
+def test_a_missing_account_is_answered_alike_on_sqlite(
+    sqlite_url: str, hasher: Argon2CodeHasher, keyring: StaticKeyring, tmp_path: Path
+) -> None:
+    """No existence oracle on a SQL store: the unknown principal's challenge and send logs
+    are stored (no account row needed), the answers match, nothing is sent to it."""
+    unknown = Principal.parse("987654321", "01")
+    engine = create_engine(sqlite_url)
+    try:
+        store = SqlStore(engine, audit_key=AUDIT_KEY)
+        store.commit([PutAccount(P, 0, Account(P, Role.USER, NOW))], [])
+        outbox = FileOutbox(tmp_path / "outbox.jsonl")
+        service = FactorService(store, clock=FixedClock(NOW), hasher=hasher, keys=keyring)
+        answers = [
+            service.issue_oob(
+                principal,
+                channel=Channel.SMS,
+                destination="+33 6 12 34 56 78",
+                purpose="login",
+                reference="attempt-1",
+                gateway=outbox,
+            )
+            for principal in (P, unknown)
+        ]
+        assert [(a.ok, a.reason, a.retry_after) for a in answers] == [(True, None, None)] * 2
+        assert len(outbox.messages()) == 1
+        assert len(store.factor_states(unknown, fc.OOB)) == 1
+        assert len(store.factor_states(unknown, fc.OOB_SENDS)) == 2
+        audit = list(store.audit_log())
+        assert [s.event.outcome for s in audit] == ["success", "refused"]
+    finally:
+        engine.dispose()

@@ -1,0 +1,107 @@
+"""The shell of assertion verification: the clock, the expected subject, single use.
+
+:func:`~securebox_auth.tokens.verify_assertion` is pure and would accept a grant-carrying
+assertion again and again until its ``exp``. :class:`AssertionVerifier` adds what needs a
+store: when the requirement spends a single-use grant (or when asked), the assertion's
+``jti`` is **consumed** by inserting a factor record ``(sub, "assertion_jti", jti)`` with
+expected version 0, the store's own single-use mechanism (the one that consumes step-up
+challenges): of any number of concurrent verifications, in any number of processes, exactly
+one inserts it; the others get :class:`~securebox_auth.token_claims.TokenReplayed`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Final
+
+from securebox_auth.audit import AuditEvent
+from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.errors import ConcurrentUpdate
+from securebox_auth.identity import Principal
+from securebox_auth.stores.protocols import AuthStore, PutFactorState
+from securebox_auth.token_claims import TokenReplayed
+from securebox_auth.token_requirement import AssertionRequirement, VerifiedAssertion
+from securebox_auth.tokens import ALGORITHMS, TokenKeys, verify_assertion
+
+__all__ = ["ASSERTION_JTI", "AssertionVerifier"]
+
+#: The factor kind of consumed assertion ids (item: the ``jti``, under the ``sub``).
+ASSERTION_JTI: Final = "assertion_jti"
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionVerifier:
+    """Verify assertions for one audience, and consume those that spend a grant.
+
+    ``verify(token, subject=..., requirement=...)`` checks the assertion
+    (:func:`~securebox_auth.tokens.verify_assertion` at the clock's ``now``), that it names
+    ``subject`` (the principal the caller acts for: a session's, an account's), and, when
+    ``requirement.consumes`` (a single-use operation) or ``consume=True``, records its
+    ``jti`` once in ``store``. The record is kept (like a consumed challenge): a deployment
+    may delete records whose ``exp`` has passed.
+    """
+
+    keys: TokenKeys
+    issuer: str
+    audience: str
+    store: AuthStore
+    clock: Clock = field(default_factory=SystemClock)
+    algorithms: tuple[str, ...] = ALGORITHMS
+    leeway: timedelta = timedelta(0)
+
+    def verify(
+        self,
+        token: object,
+        *,
+        subject: Principal,
+        requirement: AssertionRequirement | None = None,
+        consume: bool | None = None,
+    ) -> VerifiedAssertion:
+        now = self.clock.now()
+        verified = verify_assertion(
+            token,
+            keys=self.keys,
+            audience=self.audience,
+            issuer=self.issuer,
+            now=now,
+            requirement=requirement,
+            subject=subject,
+            algorithms=self.algorithms,
+            leeway=self.leeway,
+        )
+        if consume is None:
+            consume = requirement is not None and requirement.consumes
+        if consume:
+            self._consume(verified, requirement)
+        return verified
+
+    def _consume(
+        self, verified: VerifiedAssertion, requirement: AssertionRequirement | None
+    ) -> None:
+        now = self.clock.now()
+        sub = verified.subject.key
+        operation = None
+        if requirement is not None:
+            operation = requirement.operation or (
+                requirement.request.operation if requirement.request is not None else None
+            )
+        details = {"jti": verified.jti, "audience": self.audience}
+        if operation is not None:
+            details["operation"] = operation
+        record = {"exp": int(verified.expires_at.timestamp()), **details}
+        change = PutFactorState(verified.subject, ASSERTION_JTI, verified.jti, 0, record)
+        used = AuditEvent.make(
+            now, "assertion.consume", actor=sub, subject=sub, outcome="success", details=details
+        )
+        try:
+            self.store.commit([change], [used])
+        except ConcurrentUpdate:
+            replay = AuditEvent.make(
+                now, "assertion.consume", actor=sub, subject=sub, outcome="refused",
+                details={**details, "reason": "replayed"},
+            )  # fmt: skip
+            with contextlib.suppress(ConcurrentUpdate):  # the refusal stands either way
+                self.store.commit([], [replay])
+            raise TokenReplayed("the assertion was already used") from None

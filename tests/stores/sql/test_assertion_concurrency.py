@@ -1,0 +1,90 @@
+"""A grant-carrying assertion is accepted once across processes.
+
+Eight OS processes (``spawn``), each with its own engine and
+:class:`~securebox_auth.token_verifier.AssertionVerifier`, are released together by a
+barrier and verify the same assertion for a single-use, dynamically linked payment, on
+SQLite and on PostgreSQL: exactly one is accepted, the seven others are refused as replays
+(``token_replayed``), and the audit chain records one consumption per assertion.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import secrets
+from collections import Counter
+from typing import Final
+
+import pytest
+
+from securebox_auth.audit import verify_chain
+from securebox_auth.identity import Principal
+from securebox_auth.policy.engine import complete_step_up, decide_operation
+from securebox_auth.policy.model import PSD2_DEFAULT
+from securebox_auth.policy.session import open_session
+from securebox_auth.stores.sql.engine import create_engine
+from securebox_auth.stores.sql.store import SqlStore
+from securebox_auth.token_verifier import ASSERTION_JTI
+from securebox_auth.tokens import TokenKeys, issue_assertion
+from tests.stores.sql import assertion_workers as aw
+
+WORKERS: Final = 8
+ROUNDS: Final = 4
+P: Final = Principal.parse("123456789", "01")
+
+
+def _assertion(keys: TokenKeys) -> str:
+    session = open_session(P, "web", ["confidential_code"], aw.NOW)
+    decision, session = decide_operation(PSD2_DEFAULT, session, aw.REQUEST, now=aw.NOW)
+    challenge = decision.challenge  # type: ignore[union-attr]
+    decision, session = complete_step_up(
+        PSD2_DEFAULT, session, challenge, principal=P, methods=["cap_sign"], now=aw.NOW
+    )
+    assert decision.allowed
+    return issue_assertion(session, keys=keys, issuer=aw.ISSUER, audience=aw.AUDIENCE, now=aw.NOW)
+
+
+@pytest.mark.slow
+def test_a_grant_carrying_assertion_is_accepted_once_by_eight_processes(
+    database_url: str,
+) -> None:
+    keys = TokenKeys.generate("t1", "EdDSA")
+    setup = aw.Setup(database_url, secrets.token_bytes(32), keys.jwks(), P.key)
+    tokens = [_assertion(keys) for _ in range(ROUNDS)]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(WORKERS)
+    results = context.Queue()
+    processes = [
+        context.Process(target=aw.verify, args=(setup, w, tokens, barrier, results))
+        for w in range(WORKERS)
+    ]
+    for process in processes:
+        process.start()
+    found: list[tuple[int, int, str]] = []
+    try:
+        for _ in range(WORKERS * ROUNDS):
+            found.append(results.get(timeout=180))
+    except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
+        pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():  # pragma: no cover
+                process.kill()
+        results.close()
+    assert [p.exitcode for p in processes] == [0] * WORKERS
+    for index in range(ROUNDS):
+        counted = Counter(outcome for i, _, outcome in found if i == index)
+        assert counted == Counter({"accepted": 1, "token_replayed": WORKERS - 1}), counted
+    engine = create_engine(database_url)
+    try:
+        store = SqlStore(engine, audit_key=setup.audit_key)
+        assert len(store.factor_states(P, ASSERTION_JTI)) == ROUNDS
+        audit = [s for s in store.audit_log() if s.event.action == "assertion.consume"]
+        outcomes = Counter(s.event.outcome for s in audit)
+        assert outcomes["success"] == ROUNDS
+        full = list(store.audit_log())
+        head = store.audit_head()[1]
+        assert verify_chain(setup.audit_key, full, expected_head=head) == len(full)
+    finally:
+        engine.dispose()
