@@ -812,7 +812,15 @@ class FactorService:
         """The last strong authentication of ``principal`` on ``channel`` (``None``: never),
         the ``last_sca`` of :func:`~securebox_auth.policy.engine.decide_login`."""
         found = self.store.get_factor_state(principal, fc.RENEWAL, channel)
-        return None if found is None else fc.renewal_from_dict(found.value)
+        if found is None:
+            return None
+        at = fc.renewal_from_dict(found.value)
+        account = self.store.get_account(principal)
+        if account is not None and at < account.value.created_at:
+            # A strong authentication of a previous holder of this user number: the new
+            # person has never authenticated strongly (first access, RTS art. 10(2)(a)).
+            return None
+        return at
 
     def renewal_change(self, principal: Principal, channel: str, at: datetime) -> Change:
         """The change that records a strong authentication at ``at``, to commit with the

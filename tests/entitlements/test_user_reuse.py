@@ -21,7 +21,9 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import AccountExists, NotAuthenticated, NotPermitted
+from securebox_auth.factor_service import FactorService
 from securebox_auth.identity import ClientId, Principal
+from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change, PutFactorState
 from tests.entitlements.test_service import (
@@ -155,3 +157,18 @@ def test_an_invitation_for_the_previous_holder_cannot_be_accepted_by_the_new_one
     with pytest.raises(NotPermitted):
         world.service.accept_invitation(_session(world, B_02), ClientId("123456789"), stale)
     assert _sees(world, B_02) == 0
+
+
+def test_a_new_holder_does_not_inherit_the_renewal_clock() -> None:
+    """The previous holder's last strong authentication must not spare the new person the
+    strong authentication of a first access (RTS art. 10(2)(a))."""
+    world, b_boss, _old_session = _world_with_invited_b02()
+    factors = FactorService(world.store, clock=world.clock)
+    factors.record_sca(B_02, "web", world.clock.now())
+    assert factors.last_sca(B_02, "web") == world.clock.now()
+    world.clock.advance(timedelta(minutes=1))
+    world.service.remove_user(b_boss, B_02)
+    world.clock.advance(timedelta(minutes=1))
+    world.service.add_user(b_boss, B_02, Role.USER, READER)  # a new person, number 02
+    assert world.store.get_factor_state(B_02, fc.RENEWAL, "web") is not None
+    assert factors.last_sca(B_02, "web") is None
