@@ -161,7 +161,7 @@ def as_mapping(response: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
             raise MalformedCredential("the response is too large")
         try:
             response = json.loads(response)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise MalformedCredential("the response is not JSON") from None
     if not isinstance(response, Mapping):
         raise MalformedCredential("the response is not a JSON object")
@@ -179,6 +179,10 @@ def parse_assertion(response: str | bytes | Mapping[str, Any]) -> ParsedAssertio
         raise MalformedCredential("id does not match rawId")
     if data.get("type", "public-key") != "public-key":
         raise MalformedCredential("the credential type is not public-key")
+    if type(data.get("clientExtensionResults", {})) is not dict:
+        raise MalformedCredential("clientExtensionResults is not a JSON object")
+    if type(data.get("authenticatorAttachment")) not in (str, type(None)):
+        raise MalformedCredential("authenticatorAttachment is not text")
     handle = inner.get("userHandle")
     return ParsedAssertion(
         b64url_decode(raw_id, "rawId"),

@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import ClassVar, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509 import ocsp
@@ -95,17 +95,37 @@ class CertificateRejected(SecureboxError):
         self.reason = reason
 
 
+#: What ``cryptography`` raises on a certificate it cannot read, at load time or lazily when
+#: a field is first used: caught only around ``cryptography``'s parsers and their fields.
+_UNREADABLE: Final = (
+    ValueError,
+    KeyError,  # a name attribute with an unknown string type
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    UnsupportedAlgorithm,
+)
+
+
 def load_certificate(data: bytes | str) -> x509.Certificate:
-    """A certificate from PEM (text or bytes) or DER bytes."""
+    """A certificate from PEM (text or bytes) or DER bytes; raise :class:`MalformedInput`
+    unless every field securebox reads (version, names, validity, public key, signature
+    algorithm, extensions) can be decoded, so that no later use of it raises."""
     raw = data.encode("ascii", "replace") if isinstance(data, str) else data
     if not isinstance(raw, bytes | bytearray):
         raise MalformedInput("a certificate is PEM text or DER bytes")
+    raw = bytes(raw)
     try:
         if b"-----BEGIN CERTIFICATE-----" in raw:
-            return x509.load_pem_x509_certificate(bytes(raw))
-        return x509.load_der_x509_certificate(bytes(raw))
-    except ValueError:
+            cert = x509.load_pem_x509_certificate(raw)
+        else:
+            cert = x509.load_der_x509_certificate(raw)
+        _ = (cert.version, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.extensions)
+        _ = (cert.public_key(), cert.signature_algorithm_oid, cert.signature_hash_algorithm)
+    except _UNREADABLE:
         raise MalformedInput("unreadable certificate") from None
+    return cert
 
 
 def fingerprint(cert: x509.Certificate) -> str:
@@ -257,15 +277,21 @@ def add_crl(cache: CrlCache, data: bytes, issuer: x509.Certificate, *, now: date
     """A new cache holding ``data`` (PEM or DER) for ``issuer``, after checking that the
     issuer signed it and that it is current."""
     now = require_aware(now)
+    if not isinstance(data, bytes):
+        raise MalformedInput("a CRL is PEM or DER bytes")
     try:
         crl = (
             x509.load_pem_x509_crl(data)
             if data.lstrip().startswith(b"-----")
             else x509.load_der_x509_crl(data)
         )
-    except ValueError:
+        # every field the revocation check reads later, decoded now
+        _ = (crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc)
+        _ = [(r.serial_number, r.revocation_date_utc, r.extensions) for r in crl]
+        signed = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+    except _UNREADABLE:
         raise CertificateRejected("bad_crl", "unreadable CRL") from None
-    if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+    if crl.issuer != issuer.subject or not signed:
         raise CertificateRejected("bad_crl", "the CRL is not signed by its issuer")
     next_update = crl.next_update_utc
     if next_update is None or not crl.last_update_utc <= now < next_update:
@@ -307,10 +333,19 @@ def _same_issuer(
 def _ocsp_status(
     cert: x509.Certificate, issuer: x509.Certificate, data: bytes, now: datetime
 ) -> RevocationStatus:
+    """The status an OCSP response gives; ``cryptography`` decodes its fields lazily, so a
+    malformed field anywhere is reported as an unreadable response."""
+    if not isinstance(data, bytes):
+        raise MalformedInput("an OCSP response is DER bytes")
     try:
-        response = ocsp.load_der_ocsp_response(data)
-    except ValueError:
+        return _ocsp_read(cert, issuer, ocsp.load_der_ocsp_response(data), now)
+    except _UNREADABLE:
         raise CertificateRejected("bad_ocsp", "unreadable OCSP response") from None
+
+
+def _ocsp_read(
+    cert: x509.Certificate, issuer: x509.Certificate, response: ocsp.OCSPResponse, now: datetime
+) -> RevocationStatus:
     if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
         return RevocationStatus.UNKNOWN
     signer = issuer
