@@ -120,12 +120,16 @@ def load_certificate(data: bytes | str) -> x509.Certificate:
             cert = x509.load_pem_x509_certificate(raw)
         else:
             cert = x509.load_der_x509_certificate(raw)
-        _ = (cert.version, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
-        _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.extensions)
-        _ = (cert.public_key(), cert.signature_algorithm_oid, cert.signature_hash_algorithm)
+        _decode_fields(cert)
     except _UNREADABLE:
         raise MalformedInput("unreadable certificate") from None
     return cert
+
+
+def _decode_fields(cert: x509.Certificate) -> None:
+    _ = (cert.version, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
+    _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.extensions)
+    _ = (cert.public_key(), cert.signature_algorithm_oid, cert.signature_hash_algorithm)
 
 
 def fingerprint(cert: x509.Certificate) -> str:
@@ -169,9 +173,13 @@ class TrustSettings:
     @classmethod
     def from_pem(cls, pem: bytes, **kwargs: object) -> TrustSettings:
         """Settings from a PEM bundle of anchors (keyword arguments as the constructor's)."""
+        if not isinstance(pem, bytes):
+            raise ConfigurationError("a trust anchor bundle is PEM bytes")
         try:
             anchors = tuple(x509.load_pem_x509_certificates(pem))
-        except ValueError:
+            for anchor in anchors:
+                _decode_fields(anchor)
+        except _UNREADABLE:
             raise ConfigurationError("unreadable trust anchor bundle") from None
         return cls(anchors=anchors, **kwargs)  # type: ignore[arg-type]
 
