@@ -93,13 +93,13 @@ def _typed_only(call: Any, *args: Any, **kwargs: Any) -> None:
         call(*args, **kwargs)
 
 
-@fuzz(300)
+@fuzz(100)
 @given(data=certificate_inputs())
 def test_load_certificate_raises_only_typed_errors(data: Any) -> None:
     _typed_only(load_certificate, data)
 
 
-@fuzz(300)
+@fuzz(100)
 @given(
     data=certificate_inputs(),
     chain=st.one_of(st.just([PKI.intermediate.pem]), st.lists(certificate_inputs(), max_size=2)),
@@ -116,7 +116,7 @@ def test_enrolment_raises_only_typed_errors(data: Any, chain: list[Any]) -> None
     )
 
 
-@fuzz(200)
+@fuzz(100)
 @given(data=mutated(GOOD.der))
 def test_a_loaded_certificate_is_usable_or_refused(data: bytes) -> None:
     """What :func:`load_certificate` accepts can be used: chain verification, the stored
@@ -140,7 +140,7 @@ def test_a_loaded_certificate_is_usable_or_refused(data: bytes) -> None:
     )
 
 
-@fuzz(200)
+@fuzz(100)
 @given(
     forwarded=st.one_of(
         certificate_inputs().filter(lambda x: isinstance(x, str)),
@@ -157,13 +157,13 @@ def test_forwarded_certificates_raise_only_typed_errors(forwarded: str) -> None:
     )
 
 
-@fuzz(200)
+@fuzz(100)
 @given(data=st.one_of(mutated(SEEDS["crl"]), st.binary(max_size=200)))
 def test_crls_raise_only_typed_errors(data: bytes) -> None:
     _typed_only(add_crl, CrlCache(), data, PKI.intermediate.cert, now=NOW)
 
 
-@fuzz(200)
+@fuzz(100)
 @given(data=st.one_of(mutated(pem(GOOD.der) + pem(PKI.root.der)), st.binary(max_size=200)))
 def test_trust_bundles_raise_only_typed_errors(data: bytes) -> None:
     _typed_only(TrustSettings.from_pem, data)
@@ -183,7 +183,7 @@ OCSP_LEAF = PKI.issue("ocsp")
 OCSP_IDENTITY = verify_chain(OCSP_LEAF.cert, [PKI.intermediate.cert], trust=TRUST, now=NOW)
 
 
-@fuzz(200)
+@fuzz(100)
 @given(data=st.one_of(mutated(PKI.ocsp(OCSP_LEAF.cert)), st.binary(max_size=200)))
 def test_ocsp_responses_raise_only_typed_errors(data: bytes) -> None:
     _typed_only(

@@ -244,7 +244,7 @@ def _verdict(engine: Literal["fast", "fido2"], rp: str, uv: bool, response: Any)
     return verdict.ok
 
 
-@fuzz(300)
+@fuzz(200)
 @given(data=st.data(), rp=st.sampled_from(sorted(RPS)), uv=st.booleans())
 def test_fast_path_and_fido2_give_the_same_verdict(data: st.DataObject, rp: str, uv: bool) -> None:
     _, challenge = _ceremony(uv)

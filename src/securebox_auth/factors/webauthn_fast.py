@@ -59,6 +59,8 @@ __all__ = [
     "b64url_encode",
     "caller_checks",
     "check_assertion",
+    "client_data",
+    "credential_shape",
     "fido2_failure",
     "load_public_key",
     "parse_assertion",
@@ -168,9 +170,9 @@ def as_mapping(response: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
     return response
 
 
-def parse_assertion(response: str | bytes | Mapping[str, Any]) -> ParsedAssertion:
-    """Read ``credential.toJSON()`` of ``navigator.credentials.get()``."""
-    data = as_mapping(response)
+def credential_shape(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The members every ``credential.toJSON()`` has, checked for type before any parser
+    reads them (registration and assertion, both engines); returns ``response``."""
     inner = data.get("response")
     raw_id = data.get("rawId")
     if not (type(inner) is dict or isinstance(inner, Mapping)) or type(raw_id) is not str:
@@ -183,9 +185,16 @@ def parse_assertion(response: str | bytes | Mapping[str, Any]) -> ParsedAssertio
         raise MalformedCredential("clientExtensionResults is not a JSON object")
     if type(data.get("authenticatorAttachment")) not in (str, type(None)):
         raise MalformedCredential("authenticatorAttachment is not text")
+    return inner
+
+
+def parse_assertion(response: str | bytes | Mapping[str, Any]) -> ParsedAssertion:
+    """Read ``credential.toJSON()`` of ``navigator.credentials.get()``."""
+    data = as_mapping(response)
+    inner = credential_shape(data)
     handle = inner.get("userHandle")
     return ParsedAssertion(
-        b64url_decode(raw_id, "rawId"),
+        b64url_decode(data["rawId"], "rawId"),
         b64url_decode(inner.get("clientDataJSON"), "clientDataJSON"),
         b64url_decode(inner.get("authenticatorData"), "authenticatorData"),
         b64url_decode(inner.get("signature"), "signature"),

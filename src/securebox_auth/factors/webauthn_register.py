@@ -47,9 +47,11 @@ from securebox_auth.factors.webauthn_fast import (
     MalformedCredential,
     PasskeyFailure,
     as_mapping,
+    b64url_decode,
     b64url_encode,
     caller_checks,
     client_data,
+    credential_shape,
     fido2_failure,
     load_public_key,
 )
@@ -134,6 +136,14 @@ def finish_registration(
     now = require_aware(now)
     label = check_name(name)
     data = as_mapping(response)
+    inner = credential_shape(data)
+    for member in ("clientDataJSON", "attestationObject"):
+        b64url_decode(inner.get(member), member)
+    transports = inner.get("transports")
+    if transports is not None and (
+        type(transports) is not list or not all(type(t) is str for t in transports)
+    ):
+        raise MalformedCredential("transports is not a list of names")
     try:
         parsed = RegistrationResponse.from_dict(data)
     except FIDO2_PARSE_ERRORS:
