@@ -9,6 +9,7 @@ import contextlib
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,6 +29,7 @@ from tests.cards.capworld import make_world
 from tests.fuzzing import fuzz
 from tests.support import NOW, counting_hasher
 
+pytestmark = pytest.mark.fuzz
 P = Principal.parse("123456789", "01")
 RULES = LockoutRules()
 HASHER = counting_hasher(StaticKeyring.generate())[0]
@@ -123,7 +125,7 @@ def card_files(draw: st.DrawFn) -> Any:
     return json.dumps(data)
 
 
-@fuzz(200)
+@fuzz(60)
 @given(
     text=st.one_of(
         card_files(),
@@ -171,7 +173,7 @@ def test_assertions(token: Any) -> None:
     )
 
 
-@fuzz(200)
+@fuzz(50)
 @given(
     document=st.one_of(
         json_values,

@@ -33,6 +33,7 @@ from securebox_auth.testing.pki import TestPki
 from tests.fuzzing import fuzz
 from tests.support import NOW
 
+pytestmark = pytest.mark.fuzz
 P = Principal.parse("123456789", "01")
 PKI = TestPki(NOW)
 GOOD = PKI.issue("alice")

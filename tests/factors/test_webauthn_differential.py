@@ -18,6 +18,7 @@ import json
 import struct
 from typing import Any, Literal
 
+import pytest
 from fido2 import cbor
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,6 +40,7 @@ from securebox_auth.testing.authenticator import AAGUID, SoftAuthenticator
 from tests.fuzzing import fuzz
 from tests.support import NOW
 
+pytestmark = pytest.mark.fuzz
 P = Principal.parse("123456789", "01")
 ORIGIN = "https://bank.example"
 TOP = "https://aggregator.example"
@@ -244,7 +246,7 @@ def _verdict(engine: Literal["fast", "fido2"], rp: str, uv: bool, response: Any)
     return verdict.ok
 
 
-@fuzz(200)
+@fuzz(120)
 @given(data=st.data(), rp=st.sampled_from(sorted(RPS)), uv=st.booleans())
 def test_fast_path_and_fido2_give_the_same_verdict(data: st.DataObject, rp: str, uv: bool) -> None:
     _, challenge = _ceremony(uv)

@@ -9,6 +9,7 @@ import contextlib
 import json
 from typing import Any, Literal
 
+import pytest
 from fido2 import cbor
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,6 +29,7 @@ from securebox_auth.testing.authenticator import SoftAuthenticator
 from tests.fuzzing import fuzz
 from tests.support import NOW
 
+pytestmark = pytest.mark.fuzz
 P = Principal.parse("123456789", "01")
 RP = RelyingParty(id="bank.example", name="Bank", origins=frozenset({"https://bank.example"}))
 AUTH = SoftAuthenticator()

@@ -21,6 +21,7 @@ from securebox_auth.policy.model import Policy
 from tests.fuzzing import fuzz
 from tests.toml_strategies import documents, dumps, mutated_document
 
+pytestmark = pytest.mark.fuzz
 ROOT = Path(__file__).resolve().parents[2] / "policies"
 POLICIES = [p.read_text() for p in sorted(ROOT.glob("*.toml"))]
 SCENARIOS = [p.read_text() for p in sorted((ROOT / "scenarios").rglob("*.toml"))]
@@ -40,7 +41,7 @@ def test_the_shipped_files_are_read() -> None:
         parse_scenario(text)
 
 
-@fuzz(100)
+@fuzz(60)
 @given(document=documents)
 def test_random_policy_documents(document: dict[str, Any]) -> None:
     _typed_only(from_toml, dumps(document))
@@ -53,7 +54,7 @@ def test_mutated_policies(data: st.DataObject, index: int) -> None:
     _typed_only(from_toml, text)
 
 
-@fuzz(100)
+@fuzz(60)
 @given(document=documents)
 def test_random_scenario_documents(document: dict[str, Any]) -> None:
     _typed_only(parse_scenario, dumps(document))

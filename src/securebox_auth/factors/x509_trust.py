@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import ClassVar, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509 import ocsp
@@ -45,6 +45,9 @@ from cryptography.x509.verification import (
 
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import ConfigurationError, MalformedInput, SecureboxError
+from securebox_auth.factors.x509_load import UNREADABLE as _UNREADABLE
+from securebox_auth.factors.x509_load import decode_fields as _decode_fields
+from securebox_auth.factors.x509_load import load_certificate
 
 __all__ = [
     "RECOMMENDED_SIGNATURE_ALGORITHMS",
@@ -93,43 +96,6 @@ class CertificateRejected(SecureboxError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
-
-
-#: What ``cryptography`` raises on a certificate it cannot read, at load time or lazily when
-#: a field is first used: caught only around ``cryptography``'s parsers and their fields.
-_UNREADABLE: Final = (
-    ValueError,
-    KeyError,  # a name attribute with an unknown string type
-    x509.InvalidVersion,
-    x509.DuplicateExtension,
-    x509.UnsupportedGeneralNameType,
-    UnsupportedAlgorithm,
-)
-
-
-def load_certificate(data: bytes | str) -> x509.Certificate:
-    """A certificate from PEM (text or bytes) or DER bytes; raise :class:`MalformedInput`
-    unless every field securebox reads (version, names, validity, public key, signature
-    algorithm, extensions) can be decoded, so that no later use of it raises."""
-    raw = data.encode("ascii", "replace") if isinstance(data, str) else data
-    if not isinstance(raw, bytes | bytearray):
-        raise MalformedInput("a certificate is PEM text or DER bytes")
-    raw = bytes(raw)
-    try:
-        if b"-----BEGIN CERTIFICATE-----" in raw:
-            cert = x509.load_pem_x509_certificate(raw)
-        else:
-            cert = x509.load_der_x509_certificate(raw)
-        _decode_fields(cert)
-    except _UNREADABLE:
-        raise MalformedInput("unreadable certificate") from None
-    return cert
-
-
-def _decode_fields(cert: x509.Certificate) -> None:
-    _ = (cert.version, cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
-    _ = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), cert.extensions)
-    _ = (cert.public_key(), cert.signature_algorithm_oid, cert.signature_hash_algorithm)
 
 
 def fingerprint(cert: x509.Certificate) -> str:
