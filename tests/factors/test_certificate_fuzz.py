@@ -194,3 +194,13 @@ def test_ocsp_responses_raise_only_typed_errors(data: bytes) -> None:
         ocsp_responses={OCSP_LEAF.cert.serial_number: data},
         check=("leaf",),
     )
+
+
+@pytest.mark.parametrize("tag", [0x03, 0x0D, 0x1F])
+def test_a_name_attribute_of_an_unexpected_type_is_malformed_input(tag: int) -> None:
+    """0x03 (BIT STRING) made cryptography raise TypeError, 0x0D KeyError (found by fuzzing)."""
+    der = bytearray(GOOD.der)
+    at = bytes(der).index(b"\x0c\x0eTest Client CA")
+    der[at] = tag
+    with pytest.raises(SecureboxError):
+        load_certificate(bytes(der))

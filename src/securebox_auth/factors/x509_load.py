@@ -22,6 +22,7 @@ __all__ = ["UNREADABLE", "decode_fields", "load_certificate"]
 UNREADABLE: Final = (
     ValueError,
     KeyError,  # a name attribute with an unknown string type
+    TypeError,  # a name attribute of a type its OID does not allow (a BIT STRING)
     x509.InvalidVersion,
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,
