@@ -6,6 +6,7 @@ nox -s typecheck  mypy            (mypy --strict on src, tests, benchmarks, noxf
 nox -s docs       python3 tools/check_docs.py
 nox -s bench      python3 benchmarks/run.py
 nox -s fuzz       SECUREBOX_FUZZ_SCALE=50 python3 -m pytest -m fuzz  (the parsers, 50x deeper)
+nox -s atheris    python3 fuzz/parsers.py TARGET -max_total_time=60      (coverage-guided)
 """
 
 from __future__ import annotations
@@ -54,3 +55,21 @@ def fuzz(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     scale = session.posargs[0] if session.posargs else "50"
     session.run("python", "-m", "pytest", "-m", "fuzz", "-q", env={"SECUREBOX_FUZZ_SCALE": scale})
+
+
+@nox.session
+def atheris(session: nox.Session) -> None:
+    """Coverage-guided fuzzing of each parser with atheris (``-- 300`` for 300 s each)."""
+    session.install("-e", ".[fuzz]")
+    seconds = session.posargs[0] if session.posargs else "60"
+    for target in (
+        "certificate",
+        "crl",
+        "policy",
+        "scenario",
+        "assertion",
+        "assertion-fido2",
+        "registration",
+        "token",
+    ):
+        session.run("python", "fuzz/parsers.py", target, f"-max_total_time={seconds}")
