@@ -5,6 +5,8 @@ nox -s lint       ruff check . && ruff format --check .
 nox -s typecheck  mypy            (mypy --strict on src, tests, benchmarks, noxfile)
 nox -s docs       python3 tools/check_docs.py
 nox -s bench      python3 benchmarks/run.py
+nox -s fuzz       SECUREBOX_FUZZ_SCALE=50 python3 -m pytest -m fuzz  (the parsers, 50x deeper)
+nox -s atheris    python3 fuzz/parsers.py TARGET -max_total_time=60      (coverage-guided)
 """
 
 from __future__ import annotations
@@ -45,3 +47,29 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The fuzz and differential tests, deeper than the default run (``-- 200`` for 200x)."""
+    session.install("-e", ".[dev]")
+    scale = session.posargs[0] if session.posargs else "50"
+    session.run("python", "-m", "pytest", "-m", "fuzz", "-q", env={"SECUREBOX_FUZZ_SCALE": scale})
+
+
+@nox.session
+def atheris(session: nox.Session) -> None:
+    """Coverage-guided fuzzing of each parser with atheris (``-- 300`` for 300 s each)."""
+    session.install("-e", ".[fuzz]")
+    seconds = session.posargs[0] if session.posargs else "60"
+    for target in (
+        "certificate",
+        "crl",
+        "policy",
+        "scenario",
+        "assertion",
+        "assertion-fido2",
+        "registration",
+        "token",
+    ):
+        session.run("python", "fuzz/parsers.py", target, f"-max_total_time={seconds}")

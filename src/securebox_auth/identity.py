@@ -193,6 +193,8 @@ class Principal:
 
     @classmethod
     def from_key(cls, key: str) -> Principal:
+        if not isinstance(key, str):
+            raise InvalidIdentifier("a principal key is CLIENT:USER")
         client, sep, user = key.partition(":")
         if not sep:
             raise InvalidIdentifier("a principal key is CLIENT:USER")

@@ -208,7 +208,7 @@ class TokenKeys:
         except (JoseError, KeyError, TypeError, ValueError, AttributeError):
             raise ConfigurationError("not a JWKS document of EC or OKP keys") from None
         if not keys:
-            raise ConfigurationError("not a JWKS document of EC or OKP keys")
+            raise ConfigurationError("a JWKS document lists at least one key")
         return cls(tuple(keys), current or str(keys[-1].kid))
 
     @property

@@ -112,13 +112,13 @@ class SoftCardState:
     def from_json(cls, text: str) -> SoftCardState:
         try:
             data = json.loads(text)
-            if data.pop("format", None) != _FORMAT:
+            if not isinstance(data, dict) or data.pop("format", None) != _FORMAT:
                 raise ConfigurationError("not a securebox software card file")
             for f in fields(cls):
                 if f.type in ("bytes", "bytes | None") and data.get(f.name) is not None:
                     data[f.name] = bytes.fromhex(data[f.name])
             return cls(**data)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             raise ConfigurationError(f"unreadable card file ({type(exc).__name__})") from None
 
     def save(self, path: Path) -> None:

@@ -81,10 +81,27 @@ def _check_origin(origin: str, rp_id: str) -> str:
     return origin
 
 
+def _check_top_origin(origin: object) -> str:
+    if not isinstance(origin, str):
+        raise ConfigurationError("top_origins lists origins as text")
+    parts = urlsplit(origin)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigurationError(f"top origin {origin!r}: https only")
+    if parts.path or parts.query or parts.fragment or parts.username:
+        raise ConfigurationError(f"top origin {origin!r}: scheme, host and port only")
+    return origin
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RelyingParty:
     """Who the passkeys are for: the rp id (a domain), the exact origins of the portal's
-    pages, the signature algorithms allowed, and how long a ceremony may wait."""
+    pages, the signature algorithms allowed, and how long a ceremony may wait.
+
+    ``top_origins`` lists the top-level pages of *other* sites allowed to embed the portal's
+    ceremonies in a cross-origin iframe (WebAuthn Level 3, sections 7.1 and 7.2: a
+    ``crossOrigin: true`` response is refused unless the relying party expects it). Empty,
+    the default: every cross-origin response is refused.
+    """
 
     id: str
     name: str
@@ -92,6 +109,7 @@ class RelyingParty:
     algorithms: tuple[str, ...] = ("ES256", "EdDSA", "RS256")
     ceremony_timeout: timedelta = timedelta(minutes=5)
     max_passkeys: int = 20
+    top_origins: frozenset[str] = frozenset()
     _server: Fido2Server = field(init=False, repr=False, compare=False)
     _id_hash: bytes = field(init=False, repr=False, compare=False)
 
@@ -102,6 +120,9 @@ class RelyingParty:
             raise ConfigurationError("a relying party lists the origins of its pages")
         object.__setattr__(
             self, "origins", frozenset(_check_origin(o, self.id) for o in self.origins)
+        )
+        object.__setattr__(
+            self, "top_origins", frozenset(_check_top_origin(o) for o in self.top_origins)
         )
         unknown = [a for a in self.algorithms if a not in ALGORITHMS]
         if unknown or not self.algorithms:
@@ -114,7 +135,7 @@ class RelyingParty:
         server = Fido2Server(
             PublicKeyCredentialRpEntity(name=self.name, id=self.id),
             attestation=AttestationConveyancePreference.NONE,
-            verify_origin=lambda origin: origin in origins,
+            verify_origin=lambda origin: type(origin) is str and origin in origins,
         )
         server.allowed_algorithms = [
             PublicKeyCredentialParameters(

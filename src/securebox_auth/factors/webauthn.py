@@ -26,6 +26,7 @@ PasskeyFailure` reasons (expected failures, counted on the shared lockout state)
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -56,11 +57,14 @@ from securebox_auth.factors.passkeys import (
     uv_requirement,
 )
 from securebox_auth.factors.webauthn_fast import (
+    FIDO2_PARSE_ERRORS,
     MalformedCredential,
     PasskeyFailure,
     as_mapping,
     b64url_encode,
+    caller_checks,
     check_assertion,
+    client_data,
     fido2_failure,
     parse_assertion,
 )
@@ -206,7 +210,7 @@ def _check_with_fido2(
 ) -> tuple[PasskeyFailure | None, int, int]:
     try:
         parsed = AuthenticationResponse.from_dict(response)
-    except (ValueError, KeyError, TypeError):
+    except FIDO2_PARSE_ERRORS:
         raise MalformedCredential("fido2 could not read the response") from None
     auth = parsed.response.authenticator_data
     credentials = []
@@ -221,7 +225,8 @@ def _check_with_fido2(
         rp.server().authenticate_complete(state, credentials, parsed)
     except ValueError as exc:
         return fido2_failure(exc), auth.flags, auth.counter
-    return None, auth.flags, auth.counter
+    client = client_data(bytes(parsed.response.client_data))
+    return caller_checks(client, auth.flags, rp.top_origins), auth.flags, auth.counter
 
 
 def finish_authentication(
@@ -306,9 +311,15 @@ def finish_authentication(
             challenge=challenge,
             require_uv=ceremony.require_uv,
             public_key=passkey.public_key if passkey is not None else None,
+            top_origins=rp.top_origins,
         )
     if failure is not None or passkey is None or passkeys is None:
         return fail(failure or PasskeyFailure.UNKNOWN_CREDENTIAL)
+    if parsed.user_handle is not None and not hmac.compare_digest(
+        parsed.user_handle, passkeys.user_handle
+    ):
+        # WebAuthn Level 3 section 7.2 step 6: a user handle, when sent, names the owner.
+        return fail(PasskeyFailure.UNKNOWN_USER_HANDLE)
     if not (counter == 0 and passkey.sign_count == 0) and counter <= passkey.sign_count:
         # The authenticator's counter went backwards or stood still: two copies of the key
         # exist (W3C WebAuthn section 6.1.1). The credential is suspended until reviewed.

@@ -14,7 +14,16 @@ order**, as ``Fido2Server.authenticate_complete`` (fido2 2.x):
 7. the credential is known, and the signature verifies over
    ``authenticatorData || SHA-256(clientDataJSON)`` with its public key.
 
-The test suite checks that both paths agree on valid and tampered assertions. Public keys
+``clientDataJSON`` is read as strict UTF-8 (a byte-order mark or UTF-16 is refused, as fido2
+refuses it), and ``authenticatorData`` must have fido2's exact structure (no trailing bytes;
+attested credential data and extensions only when the AT and ED flags say so). Then come the
+checks fido2 leaves to its caller, made the same way on both paths by
+:func:`caller_checks`: ``crossOrigin`` / ``topOrigin`` (WebAuthn Level 3, sections 7.1 and
+7.2: refused unless the relying party allows embedding by the top origin) and the backup
+flags (BS without BE is refused).
+
+``tests/factors/test_webauthn_differential.py`` mutates every field of a valid assertion and
+checks that both paths give the same verdict (accept or refuse). Public keys
 are decoded once from their COSE form and cached (an allow-list of algorithms: ES256,
 EdDSA, RS256).
 """
@@ -27,6 +36,7 @@ import enum
 import hashlib
 import hmac
 import json
+import struct
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
@@ -35,17 +45,22 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from fido2 import cbor
+from fido2.webauthn import AuthenticatorData
 
 from securebox_auth.errors import ConfigurationError, MalformedInput
 
 __all__ = [
     "ALGORITHMS",
+    "FIDO2_PARSE_ERRORS",
     "MalformedCredential",
     "ParsedAssertion",
     "PasskeyFailure",
     "b64url_decode",
     "b64url_encode",
+    "caller_checks",
     "check_assertion",
+    "client_data",
+    "credential_shape",
     "fido2_failure",
     "load_public_key",
     "parse_assertion",
@@ -55,6 +70,20 @@ __all__ = [
 ALGORITHMS: Final = {"ES256": -7, "EdDSA": -8, "RS256": -257}
 _FLAG_UP: Final = 0x01
 _FLAG_UV: Final = 0x04
+_FLAG_BE: Final = 0x08
+_FLAG_BS: Final = 0x10
+_FLAG_AT_ED: Final = 0x40 | 0x80
+#: What fido2's parsers raise on malformed binary input (CBOR, struct, base64, COSE): caught
+#: only around those parsers and turned into :class:`MalformedCredential`. RecursionError:
+#: fido2's CBOR decoder recurses once per nesting level.
+FIDO2_PARSE_ERRORS: Final = (
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    struct.error,
+    RecursionError,
+)
 _ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256())
 _SHA256: Final = hashes.SHA256()
 _PKCS1: Final = padding.PKCS1v15()
@@ -90,6 +119,10 @@ class PasskeyFailure(enum.Enum):
     COUNTER_REGRESSION = "counter_regression"
     REVOKED = "revoked_credential"
     SUSPENDED = "suspended_credential"
+    CROSS_ORIGIN = "cross_origin_not_allowed"
+    WRONG_TOP_ORIGIN = "wrong_top_origin"
+    BAD_FLAGS = "inconsistent_backup_flags"
+    UNKNOWN_USER_HANDLE = "wrong_user_handle"
     UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
     UNSUPPORTED_ATTESTATION = "unsupported_attestation"
     BAD_ATTESTATION = "bad_attestation"
@@ -130,16 +163,16 @@ def as_mapping(response: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
             raise MalformedCredential("the response is too large")
         try:
             response = json.loads(response)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise MalformedCredential("the response is not JSON") from None
     if not isinstance(response, Mapping):
         raise MalformedCredential("the response is not a JSON object")
     return response
 
 
-def parse_assertion(response: str | bytes | Mapping[str, Any]) -> ParsedAssertion:
-    """Read ``credential.toJSON()`` of ``navigator.credentials.get()``."""
-    data = as_mapping(response)
+def credential_shape(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The members every ``credential.toJSON()`` has, checked for type before any parser
+    reads them (registration and assertion, both engines); returns ``response``."""
     inner = data.get("response")
     raw_id = data.get("rawId")
     if not (type(inner) is dict or isinstance(inner, Mapping)) or type(raw_id) is not str:
@@ -148,9 +181,20 @@ def parse_assertion(response: str | bytes | Mapping[str, Any]) -> ParsedAssertio
         raise MalformedCredential("id does not match rawId")
     if data.get("type", "public-key") != "public-key":
         raise MalformedCredential("the credential type is not public-key")
+    if type(data.get("clientExtensionResults", {})) is not dict:
+        raise MalformedCredential("clientExtensionResults is not a JSON object")
+    if type(data.get("authenticatorAttachment")) not in (str, type(None)):
+        raise MalformedCredential("authenticatorAttachment is not text")
+    return inner
+
+
+def parse_assertion(response: str | bytes | Mapping[str, Any]) -> ParsedAssertion:
+    """Read ``credential.toJSON()`` of ``navigator.credentials.get()``."""
+    data = as_mapping(response)
+    inner = credential_shape(data)
     handle = inner.get("userHandle")
     return ParsedAssertion(
-        b64url_decode(raw_id, "rawId"),
+        b64url_decode(data["rawId"], "rawId"),
         b64url_decode(inner.get("clientDataJSON"), "clientDataJSON"),
         b64url_decode(inner.get("authenticatorData"), "authenticatorData"),
         b64url_decode(inner.get("signature"), "signature"),
@@ -211,6 +255,58 @@ def _signature_ok(cose: bytes, message: bytes, signature: bytes) -> bool:
     return True
 
 
+def client_data(raw: bytes) -> dict[str, Any]:
+    """``clientDataJSON`` as a JSON object, read as fido2 reads it (strict UTF-8: no
+    byte-order mark, no UTF-16)."""
+    try:
+        client = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
+        raise MalformedCredential("clientDataJSON is not UTF-8 JSON") from None
+    if type(client) is not dict:
+        raise MalformedCredential("clientDataJSON is not a JSON object")
+    return client
+
+
+def _auth_header(auth: bytes) -> tuple[int, int]:
+    """(flags, counter) of ``authenticatorData``, refused unless it has fido2's structure:
+    37 bytes, then attested credential data (AT flag) and a CBOR extension map (ED flag),
+    then nothing."""
+    if len(auth) < 37:
+        raise MalformedCredential("authenticatorData is too short")
+    flags = auth[32]
+    if len(auth) != 37 or flags & _FLAG_AT_ED:
+        try:  # the rare long form: fido2's own parser decides what is well-formed
+            AuthenticatorData(auth)
+        except FIDO2_PARSE_ERRORS:
+            raise MalformedCredential("authenticatorData is malformed") from None
+    return flags, int.from_bytes(auth[33:37], "big")
+
+
+def caller_checks(
+    client: Mapping[str, Any], flags: int, top_origins: frozenset[str]
+) -> PasskeyFailure | None:
+    """The checks python-fido2 leaves to its caller, made the same way after both engines
+    (registration and assertion):
+
+    * ``crossOrigin`` (WebAuthn Level 3, section 7.1 step 10 and section 7.2 step 13): absent
+      or ``false``, unless the relying party allows embedding by a top-level origin;
+    * ``topOrigin`` (the steps after): only with ``crossOrigin: true``, and one of the
+      relying party's ``top_origins`` (a browser that does not send it is refused);
+    * the backup flags (section 6.1.3): BS (backed up) without BE (backup eligible) is not a
+      state a genuine authenticator reports.
+    """
+    cross = client.get("crossOrigin", False)
+    top = client.get("topOrigin")
+    if cross is not False or top is not None:
+        if cross is not True or not top_origins:
+            return PasskeyFailure.CROSS_ORIGIN
+        if type(top) is not str or top not in top_origins:
+            return PasskeyFailure.WRONG_TOP_ORIGIN
+    if flags & _FLAG_BS and not flags & _FLAG_BE:
+        return PasskeyFailure.BAD_FLAGS
+    return None
+
+
 class Checked(NamedTuple):
     failure: PasskeyFailure | None
     flags: int
@@ -225,24 +321,20 @@ def check_assertion(
     challenge: bytes,
     require_uv: bool,
     public_key: bytes | None,
+    top_origins: frozenset[str] = frozenset(),
 ) -> Checked:
-    """The checks of ``Fido2Server.authenticate_complete`` (module docstring), in its order.
-    ``public_key`` is the COSE key of the credential named by ``rawId`` (``None``: unknown).
+    """The checks of ``Fido2Server.authenticate_complete`` (module docstring), in its order,
+    then :func:`caller_checks`. ``public_key`` is the COSE key of the credential named by
+    ``rawId`` (``None``: unknown).
     """
-    try:
-        client = json.loads(parsed.client_data_json)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedCredential("clientDataJSON is not JSON") from None
-    if not isinstance(client, dict):
-        raise MalformedCredential("clientDataJSON is not a JSON object")
+    client = client_data(parsed.client_data_json)
     auth = parsed.authenticator_data
-    if len(auth) < 37:
-        raise MalformedCredential("authenticatorData is too short")
-    flags, counter = auth[32], int.from_bytes(auth[33:37], "big")
+    flags, counter = _auth_header(auth)
     sent = client.get("challenge")
+    origin = client.get("origin")
     if client.get("type") != "webauthn.get":
         return Checked(PasskeyFailure.WRONG_TYPE, flags, counter)
-    if client.get("origin") not in origins:
+    if type(origin) is not str or origin not in origins:
         return Checked(PasskeyFailure.WRONG_ORIGIN, flags, counter)
     if not isinstance(sent, str) or not hmac.compare_digest(
         b64url_decode(sent, "challenge"), challenge
@@ -259,7 +351,7 @@ def check_assertion(
     message = auth + hashlib.sha256(parsed.client_data_json).digest()
     if not _signature_ok(public_key, message, parsed.signature):
         return Checked(PasskeyFailure.BAD_SIGNATURE, flags, counter)
-    return Checked(None, flags, counter)
+    return Checked(caller_checks(client, flags, top_origins), flags, counter)
 
 
 _FIDO2_MESSAGES: Final = (

@@ -43,10 +43,15 @@ from securebox_auth.factors.passkeys import (
     uv_requirement,
 )
 from securebox_auth.factors.webauthn_fast import (
+    FIDO2_PARSE_ERRORS,
     MalformedCredential,
     PasskeyFailure,
     as_mapping,
+    b64url_decode,
     b64url_encode,
+    caller_checks,
+    client_data,
+    credential_shape,
     fido2_failure,
     load_public_key,
 )
@@ -131,9 +136,17 @@ def finish_registration(
     now = require_aware(now)
     label = check_name(name)
     data = as_mapping(response)
+    inner = credential_shape(data)
+    for member in ("clientDataJSON", "attestationObject"):
+        b64url_decode(inner.get(member), member)
+    transports = inner.get("transports")
+    if transports is not None and (
+        type(transports) is not list or not all(type(t) is str for t in transports)
+    ):
+        raise MalformedCredential("transports is not a list of names")
     try:
         parsed = RegistrationResponse.from_dict(data)
-    except (ValueError, KeyError, TypeError):
+    except FIDO2_PARSE_ERRORS:
         raise MalformedCredential("fido2 could not read the registration response") from None
     spent = ceremony.consumed(now)
     subject = principal.key
@@ -165,6 +178,11 @@ def finish_registration(
         auth_data = rp.server().register_complete(state, parsed)
     except ValueError as exc:
         return fail(fido2_failure(exc))
+    embedding = caller_checks(
+        client_data(bytes(parsed.response.client_data)), auth_data.flags, rp.top_origins
+    )
+    if embedding is not None:
+        return fail(embedding)
     attestation = parsed.response.attestation_object
     verifier = _ATTESTATIONS.get(attestation.fmt)
     if verifier is None:

@@ -45,6 +45,9 @@ from cryptography.x509.verification import (
 
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import ConfigurationError, MalformedInput, SecureboxError
+from securebox_auth.factors.x509_load import UNREADABLE as _UNREADABLE
+from securebox_auth.factors.x509_load import decode_fields as _decode_fields
+from securebox_auth.factors.x509_load import load_certificate
 
 __all__ = [
     "RECOMMENDED_SIGNATURE_ALGORITHMS",
@@ -95,19 +98,6 @@ class CertificateRejected(SecureboxError):
         self.reason = reason
 
 
-def load_certificate(data: bytes | str) -> x509.Certificate:
-    """A certificate from PEM (text or bytes) or DER bytes."""
-    raw = data.encode("ascii", "replace") if isinstance(data, str) else data
-    if not isinstance(raw, bytes | bytearray):
-        raise MalformedInput("a certificate is PEM text or DER bytes")
-    try:
-        if b"-----BEGIN CERTIFICATE-----" in raw:
-            return x509.load_pem_x509_certificate(bytes(raw))
-        return x509.load_der_x509_certificate(bytes(raw))
-    except ValueError:
-        raise MalformedInput("unreadable certificate") from None
-
-
 def fingerprint(cert: x509.Certificate) -> str:
     """The SHA-256 fingerprint of a certificate's DER encoding, lower-case hex."""
     return cert.fingerprint(_SHA256).hex()
@@ -149,9 +139,13 @@ class TrustSettings:
     @classmethod
     def from_pem(cls, pem: bytes, **kwargs: object) -> TrustSettings:
         """Settings from a PEM bundle of anchors (keyword arguments as the constructor's)."""
+        if not isinstance(pem, bytes):
+            raise ConfigurationError("a trust anchor bundle is PEM bytes")
         try:
             anchors = tuple(x509.load_pem_x509_certificates(pem))
-        except ValueError:
+            for anchor in anchors:
+                _decode_fields(anchor)
+        except _UNREADABLE:
             raise ConfigurationError("unreadable trust anchor bundle") from None
         return cls(anchors=anchors, **kwargs)  # type: ignore[arg-type]
 
@@ -257,15 +251,21 @@ def add_crl(cache: CrlCache, data: bytes, issuer: x509.Certificate, *, now: date
     """A new cache holding ``data`` (PEM or DER) for ``issuer``, after checking that the
     issuer signed it and that it is current."""
     now = require_aware(now)
+    if not isinstance(data, bytes):
+        raise MalformedInput("a CRL is PEM or DER bytes")
     try:
         crl = (
             x509.load_pem_x509_crl(data)
             if data.lstrip().startswith(b"-----")
             else x509.load_der_x509_crl(data)
         )
-    except ValueError:
+        # every field the revocation check reads later, decoded now
+        _ = (crl.issuer.rfc4514_string(), crl.last_update_utc, crl.next_update_utc)
+        _ = [(r.serial_number, r.revocation_date_utc, r.extensions) for r in crl]
+        signed = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+    except _UNREADABLE:
         raise CertificateRejected("bad_crl", "unreadable CRL") from None
-    if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+    if crl.issuer != issuer.subject or not signed:
         raise CertificateRejected("bad_crl", "the CRL is not signed by its issuer")
     next_update = crl.next_update_utc
     if next_update is None or not crl.last_update_utc <= now < next_update:
@@ -307,10 +307,19 @@ def _same_issuer(
 def _ocsp_status(
     cert: x509.Certificate, issuer: x509.Certificate, data: bytes, now: datetime
 ) -> RevocationStatus:
+    """The status an OCSP response gives; ``cryptography`` decodes its fields lazily, so a
+    malformed field anywhere is reported as an unreadable response."""
+    if not isinstance(data, bytes):
+        raise MalformedInput("an OCSP response is DER bytes")
     try:
-        response = ocsp.load_der_ocsp_response(data)
-    except ValueError:
+        return _ocsp_read(cert, issuer, ocsp.load_der_ocsp_response(data), now)
+    except _UNREADABLE:
         raise CertificateRejected("bad_ocsp", "unreadable OCSP response") from None
+
+
+def _ocsp_read(
+    cert: x509.Certificate, issuer: x509.Certificate, response: ocsp.OCSPResponse, now: datetime
+) -> RevocationStatus:
     if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
         return RevocationStatus.UNKNOWN
     signer = issuer

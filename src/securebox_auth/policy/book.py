@@ -26,6 +26,8 @@ class PolicyBook:
     def __post_init__(self) -> None:
         if not isinstance(self.default, Policy):
             raise ConfigurationError("a policy book needs a default Policy")
+        if not isinstance(self.subscriptions, Mapping):
+            raise ConfigurationError("a policy book maps ClientId to Policy")
         for client_id, policy in self.subscriptions.items():
             if not isinstance(client_id, ClientId) or not isinstance(policy, Policy):
                 raise ConfigurationError("a policy book maps ClientId to Policy")

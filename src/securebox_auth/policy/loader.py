@@ -21,7 +21,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Final, TypeVar
@@ -53,6 +53,33 @@ _DURATION: Final = re.compile(r"\s*([0-9]{1,9})\s*([smhd]?)\s*")
 _UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
 _E = TypeVar("_E", Linking, Unlisted)
+
+
+#: The longest duration a :class:`~datetime.timedelta` holds, in whole seconds.
+MAX_SECONDS: Final = int(timedelta.max.total_seconds())
+
+
+def duration_seconds(value: object) -> int | None:
+    """Whole seconds of a TOML duration (an integer from 0, or text such as ``"90s"``,
+    ``"5m"``, ``"12h"``, ``"7d"``); ``None`` when ``value`` is neither."""
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, str) and (match := _DURATION.fullmatch(value)):
+        return int(match[1]) * _UNITS[match[2]]
+    return None
+
+
+def toml_text(document: object, error: Callable[[str], ConfigurationError]) -> str:
+    """The text of a TOML document given as text or UTF-8 bytes; anything else raises
+    ``error(message)``."""
+    if isinstance(document, bytes):
+        try:
+            return document.decode("utf-8")
+        except UnicodeDecodeError:
+            raise error("not UTF-8 text") from None
+    if not isinstance(document, str):
+        raise error("a TOML document is text or UTF-8 bytes")
+    return document
 
 
 class _Table:
@@ -100,10 +127,11 @@ class _Table:
         value = self._get(name)
         if value is None:
             return default
-        if type(value) is int and value >= 0:
-            return timedelta(seconds=value)
-        if isinstance(value, str) and (match := _DURATION.fullmatch(value)):
-            return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+        seconds = duration_seconds(value)
+        if seconds is not None:
+            if seconds > MAX_SECONDS:
+                raise PolicyError(self.key(name), "is longer than a calendar can hold")
+            return timedelta(seconds=seconds)
         raise PolicyError(
             self.key(name), 'must be whole seconds or text such as "90s", "5m", "12h", "7d"'
         )
@@ -269,7 +297,7 @@ def _operation(name: str, table: _Table) -> OperationRule:
 
 def from_toml(document: str | bytes) -> Policy:
     """Read a policy from TOML text. Raises :class:`PolicyError`."""
-    text = document.decode("utf-8") if isinstance(document, bytes) else document
+    text = toml_text(document, lambda message: PolicyError("", message))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -359,9 +387,10 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     except OSError as exc:
         raise PolicyError("", f"cannot read {file}: {exc.strerror}") from None
     try:
-        return from_toml(data)
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise PolicyError("", f"{file} is not UTF-8 text") from None
+    return from_toml(text)
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ name it (``step[3].methods``); :mod:`securebox_auth.policy.runner` replays them.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -38,6 +37,7 @@ from securebox_auth.identity import Principal
 from securebox_auth.lockout import LockoutAlert
 from securebox_auth.methods import METHODS
 from securebox_auth.policy.linking import Batch, Money, OperationRequest, Payment
+from securebox_auth.policy.loader import MAX_SECONDS, duration_seconds, toml_text
 
 __all__ = [
     "DEFAULT_PRINCIPAL",
@@ -72,8 +72,7 @@ EVENTS: Final = {
 _DECISIONS: Final = ("allow", "step_up", "deny")
 _LOCK_STATES: Final = ("open", "blocked", "permanently_blocked")
 _PATHS: Final = ("login", "step_up", "recovery", "api", "code_change")
-_DURATION: Final = re.compile(r"\s*([0-9]{1,9})\s*([smhd]?)\s*")
-_UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_DAY: Final = timedelta.max.days
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +128,17 @@ def _fail(path: str, message: str) -> ScenarioError:
 
 
 def _duration(path: str, value: object) -> timedelta:
-    if type(value) is int and value >= 0:
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (match := _DURATION.fullmatch(value)):
-        return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    seconds = duration_seconds(value)
+    if seconds is not None and seconds <= MAX_SECONDS:
+        return timedelta(seconds=seconds)
     raise _fail(path, 'a duration is whole seconds or text such as "301s", "5m", "2h", "91d"')
+
+
+def _later(path: str, at: datetime, delta: timedelta) -> datetime:
+    try:
+        return at + delta
+    except OverflowError:
+        raise _fail(path, "the step falls after the year 9999") from None
 
 
 def _principal(path: str, value: object) -> Principal:
@@ -232,7 +237,7 @@ def parse_step(
     if not isinstance(raw, dict):
         raise _fail(path, "a step is a table")
     event = raw.get("event")
-    if event not in EVENTS:
+    if not isinstance(event, str) or event not in EVENTS:
         raise _fail(f"{path}.event", f"must be one of {', '.join(EVENTS)}")
     for key in raw:
         if key not in _COMMON and key not in EVENTS[event]:
@@ -241,8 +246,8 @@ def parse_step(
     at = previous
     if "day" in raw:
         day = raw["day"]
-        if type(day) is not int or day < 0:
-            raise _fail(f"{path}.day", "a day is a whole number from 0")
+        if type(day) is not int or not 0 <= day <= _MAX_DAY:
+            raise _fail(f"{path}.day", f"a day is a whole number from 0 to {_MAX_DAY}")
         clock = start.timetz()
         if "time" in raw:
             value = raw["time"]
@@ -250,11 +255,11 @@ def parse_step(
                 raise _fail(f"{path}.time", "a time is a TOML local time such as 10:30:00")
             clock = value
         base = datetime.combine(start.date(), clock.replace(tzinfo=None), tzinfo=start.tzinfo)
-        at = base + timedelta(days=day)
+        at = _later(path, base, timedelta(days=day))
     elif "time" in raw:
         raise _fail(f"{path}.time", "a time goes with a day")
     if "after" in raw:
-        at += _duration(f"{path}.after", raw["after"])
+        at = _later(path, at, _duration(f"{path}.after", raw["after"]))
     if at < previous:
         raise _fail(path, "steps go forward in time")
     if event == "wait" and "after" not in raw and "day" not in raw:
@@ -265,13 +270,15 @@ def parse_step(
     expect = raw.get("expect")
     if expect is not None:
         allowed = _LOCK_STATES if event == "failure" else _DECISIONS
-        if expect not in allowed:
+        if not isinstance(expect, str) or expect not in allowed:
             raise _fail(f"{path}.expect", f"must be one of {', '.join(allowed)}")
     failure_path = raw.get("path", "login")
-    if failure_path not in _PATHS:
+    if not isinstance(failure_path, str) or failure_path not in _PATHS:
         raise _fail(f"{path}.path", f"must be one of {', '.join(_PATHS)}")
     alert = raw.get("alert")
-    if alert is not None and alert not in {a.value for a in LockoutAlert}:
+    if alert is not None and (
+        not isinstance(alert, str) or alert not in {a.value for a in LockoutAlert}
+    ):
         raise _fail(f"{path}.alert", f"must be one of {', '.join(a.value for a in LockoutAlert)}")
     methods: tuple[str, ...] = ()
     if event in ("enrol", "login", "step_up"):
@@ -299,7 +306,7 @@ def parse_step(
 
 def parse_scenario(document: str | bytes, *, source: str = "<scenario>") -> Scenario:
     """Read a scenario from TOML text. Raises :class:`ScenarioError`."""
-    text = document.decode("utf-8") if isinstance(document, bytes) else document
+    text = toml_text(document, lambda message: _fail("", f"{source}: {message}"))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

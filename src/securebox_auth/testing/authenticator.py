@@ -61,9 +61,12 @@ class SoftAuthenticator:
     def _flags(self, *, up: bool, uv: bool | None) -> int:
         return (UP if up else 0) | (UV if (self.uv if uv is None else uv) else 0)
 
-    def _client_data(self, kind: str, challenge: str, origin: str | None) -> bytes:
+    def _client_data(
+        self, kind: str, challenge: str, origin: str | None, extra: dict[str, object] | None
+    ) -> bytes:
         body: dict[str, object] = {"type": kind, "challenge": challenge}
         body.update(origin=origin or self.origin, crossOrigin=False)
+        body.update(extra or {})
         return json.dumps(body, separators=(",", ":")).encode()
 
     def create(
@@ -75,10 +78,13 @@ class SoftAuthenticator:
         rp_id: str | None = None,
         uv: bool | None = None,
         up: bool = True,
+        client_extra: dict[str, object] | None = None,
     ) -> dict[str, Any]:
-        """``credential.toJSON()`` after ``navigator.credentials.create(options)``."""
+        """``credential.toJSON()`` after ``navigator.credentials.create(options)``.
+        ``client_extra`` adds or replaces members of ``clientDataJSON`` (for instance
+        ``{"crossOrigin": True, "topOrigin": "https://aggregator.example"}``)."""
         public = options["publicKey"]
-        client = self._client_data("webauthn.create", public["challenge"], origin)
+        client = self._client_data("webauthn.create", public["challenge"], origin, client_extra)
         attested = (
             AAGUID
             + struct.pack(">H", len(self.credential_id))
@@ -118,14 +124,16 @@ class SoftAuthenticator:
         counter: int | None = None,
         kind: str = "webauthn.get",
         challenge: str | None = None,
+        client_extra: dict[str, object] | None = None,
     ) -> dict[str, Any]:
-        """``credential.toJSON()`` after ``navigator.credentials.get(options)``."""
+        """``credential.toJSON()`` after ``navigator.credentials.get(options)``
+        (``client_extra`` as in :meth:`create`)."""
         public = options["publicKey"]
         if counter is None:
             if self.counting:
                 self.counter += 1
             counter = self.counter
-        client = self._client_data(kind, challenge or public["challenge"], origin)
+        client = self._client_data(kind, challenge or public["challenge"], origin, client_extra)
         rp_hash = hashlib.sha256((rp_id or self.rp_id).encode()).digest()
         auth_data = rp_hash + struct.pack(">BI", self._flags(up=up, uv=uv), counter)
         signature = self.sign(auth_data + hashlib.sha256(client).digest())
