@@ -22,7 +22,7 @@ from tests.fuzzing import fuzz
 from tests.toml_strategies import documents, dumps, mutated_document
 
 pytestmark = pytest.mark.fuzz
-ROOT = Path(__file__).resolve().parents[2] / "policies"
+ROOT = Path(__file__).resolve().parents[2] / "src" / "securebox_auth" / "policies"
 POLICIES = [p.read_text() for p in sorted(ROOT.glob("*.toml"))]
 SCENARIOS = [p.read_text() for p in sorted((ROOT / "scenarios").rglob("*.toml"))]
 
