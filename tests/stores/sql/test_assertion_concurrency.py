@@ -9,8 +9,6 @@ SQLite and on PostgreSQL: exactly one is accepted, the seven others are refused 
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import secrets
 from collections import Counter
 from typing import Final
@@ -27,6 +25,7 @@ from securebox_auth.stores.sql.store import SqlStore
 from securebox_auth.token_verifier import ASSERTION_JTI
 from securebox_auth.tokens import TokenKeys, issue_assertion
 from tests.stores.sql import assertion_workers as aw
+from tests.stores.sql.processes import run_workers
 
 WORKERS: Final = 8
 ROUNDS: Final = 4
@@ -51,28 +50,9 @@ def test_a_grant_carrying_assertion_is_accepted_once_by_eight_processes(
     keys = TokenKeys.generate("t1", "EdDSA")
     setup = aw.Setup(database_url, secrets.token_bytes(32), keys.jwks(), P.key)
     tokens = [_assertion(keys) for _ in range(ROUNDS)]
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WORKERS)
-    results = context.Queue()
-    processes = [
-        context.Process(target=aw.verify, args=(setup, w, tokens, barrier, results))
-        for w in range(WORKERS)
-    ]
-    for process in processes:
-        process.start()
-    found: list[tuple[int, int, str]] = []
-    try:
-        for _ in range(WORKERS * ROUNDS):
-            found.append(results.get(timeout=180))
-    except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
-        pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():  # pragma: no cover
-                process.kill()
-        results.close()
-    assert [p.exitcode for p in processes] == [0] * WORKERS
+    found: list[tuple[int, int, str]] = run_workers(
+        aw.verify, lambda w: (setup, w, tokens), workers=WORKERS, expected=WORKERS * ROUNDS
+    )
     for index in range(ROUNDS):
         counted = Counter(outcome for i, _, outcome in found if i == index)
         assert counted == Counter({"accepted": 1, "token_replayed": WORKERS - 1}), counted

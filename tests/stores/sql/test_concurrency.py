@@ -14,8 +14,6 @@ blocks and audit records equal those of the same attempts made one after the oth
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import secrets
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -36,6 +34,7 @@ from securebox_auth.stores.protocols import AuthStore, OpenSession
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 from tests.stores.sql import workers
+from tests.stores.sql.processes import run_workers
 from tests.support import STRONG_CODES, WRONG_CODE
 
 WORKERS: Final = 8
@@ -92,29 +91,9 @@ def _prepare(setup: workers.Setup, store: SqlStore) -> list[workers.Task]:
 
 
 def _race(setup: workers.Setup, tasks: list[workers.Task]) -> list[tuple[Any, ...]]:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WORKERS)
-    results = context.Queue()
-    processes = [
-        context.Process(target=workers.race, args=(setup, w, tasks, barrier, results))
-        for w in range(WORKERS)
-    ]
-    for process in processes:
-        process.start()
-    found = []
-    try:
-        for _ in range(WORKERS * len(tasks)):
-            found.append(results.get(timeout=180))
-    except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
-        pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():  # pragma: no cover
-                process.kill()
-        results.close()
-    assert [p.exitcode for p in processes] == [0] * WORKERS
-    return found
+    return run_workers(
+        workers.race, lambda w: (setup, w, tasks), workers=WORKERS, expected=WORKERS * len(tasks)
+    )
 
 
 def _sequential_lockouts(setup: workers.Setup) -> MemoryStore:

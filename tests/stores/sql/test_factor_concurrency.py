@@ -20,8 +20,6 @@ and every other submission is counted as a failure on the principal's lockout st
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import secrets
 from collections import Counter
 from datetime import timedelta
@@ -53,6 +51,7 @@ from securebox_auth.stores.sql.store import SqlStore
 from securebox_auth.testing.authenticator import SoftAuthenticator
 from securebox_auth.testing.pki import TestPki
 from tests.stores.sql import factor_workers as fw
+from tests.stores.sql.processes import run_workers
 
 WORKERS: Final = 8
 ROUNDS: Final = 12
@@ -223,29 +222,9 @@ def _stored_card(store: SqlStore) -> dict[str, Any]:
 
 
 def _race(setup: fw.Setup, tasks: list[fw.Task]) -> list[tuple[Any, ...]]:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WORKERS)
-    results = context.Queue()
-    processes = [
-        context.Process(target=fw.race, args=(setup, w, tasks, barrier, results))
-        for w in range(WORKERS)
-    ]
-    for process in processes:
-        process.start()
-    found = []
-    try:
-        for _ in range(WORKERS * len(tasks)):
-            found.append(results.get(timeout=180))
-    except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
-        pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():  # pragma: no cover
-                process.kill()
-        results.close()
-    assert [p.exitcode for p in processes] == [0] * WORKERS
-    return found
+    return run_workers(
+        fw.race, lambda w: (setup, w, tasks), workers=WORKERS, expected=WORKERS * len(tasks)
+    )
 
 
 @pytest.mark.slow

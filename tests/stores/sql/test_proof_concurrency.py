@@ -16,8 +16,6 @@ after the other on the reference store.
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import secrets
 from collections import Counter
 from typing import Any, Final
@@ -34,6 +32,7 @@ from securebox_auth.stores.protocols import AuthStore, OpenSession
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 from tests.stores.sql import proof_workers as pw
+from tests.stores.sql.processes import run_workers
 
 WORKERS: Final = 8
 ROUNDS: Final = 10
@@ -71,29 +70,9 @@ def _prepare(setup: pw.Setup, store: AuthStore) -> list[pw.Task]:
 
 
 def _race(setup: pw.Setup, tasks: list[pw.Task]) -> list[tuple[Any, ...]]:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WORKERS)
-    results = context.Queue()
-    processes = [
-        context.Process(target=pw.race, args=(setup, w, tasks, barrier, results))
-        for w in range(WORKERS)
-    ]
-    for process in processes:
-        process.start()
-    found = []
-    try:
-        for _ in range(WORKERS * len(tasks)):
-            found.append(results.get(timeout=180))
-    except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
-        pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():  # pragma: no cover
-                process.kill()
-        results.close()
-    assert [p.exitcode for p in processes] == [0] * WORKERS
-    return found
+    return run_workers(
+        pw.race, lambda w: (setup, w, tasks), workers=WORKERS, expected=WORKERS * len(tasks)
+    )
 
 
 def _sequential(setup: pw.Setup) -> MemoryStore:

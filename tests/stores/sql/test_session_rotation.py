@@ -3,8 +3,6 @@ identifier wins, the old one is dead, and the losers' identifiers were never sto
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import secrets
 from collections import Counter
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from securebox_auth.session_service import SessionService
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 from tests.stores.sql import session_workers
+from tests.stores.sql.processes import run_workers
 
 WORKERS: Final = 8
 ROUNDS: Final = 25
@@ -39,32 +38,14 @@ def test_eight_processes_rotating_one_session_make_exactly_one_new_identifier(
         now = datetime.now(UTC)
         ids = [sessions.open(open_session(o, "web", ["cap_identify"], now)) for o in owners]
 
-        context = multiprocessing.get_context("spawn")
-        barrier = context.Barrier(WORKERS)
-        results = context.Queue()
-        processes = [
-            context.Process(
-                target=session_workers.rotate,
-                args=(database_url, audit_key, ids, barrier, results),
-            )
-            for _ in range(WORKERS)
-        ]
-        for process in processes:
-            process.start()
         found: dict[int, list[str]] = {r: [] for r in range(ROUNDS)}
-        try:
-            for _ in range(WORKERS * ROUNDS):
-                round_, outcome = results.get(timeout=180)
-                found[round_].append(outcome)
-        except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
-            pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
-        finally:
-            for process in processes:
-                process.join(timeout=60)
-                if process.is_alive():  # pragma: no cover
-                    process.kill()
-            results.close()
-        assert [p.exitcode for p in processes] == [0] * WORKERS
+        for round_, outcome in run_workers(
+            session_workers.rotate,
+            lambda _w: (database_url, audit_key, ids),
+            workers=WORKERS,
+            expected=WORKERS * ROUNDS,
+        ):
+            found[round_].append(outcome)
 
         with engine.connect() as conn:
             live = Counter(
