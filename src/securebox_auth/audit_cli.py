@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -36,6 +35,7 @@ from securebox_auth.audit_checkpoint import (
 )
 from securebox_auth.clock import SystemClock
 from securebox_auth.errors import ConfigurationError
+from securebox_auth.stores.sql.cli import configured_engine
 
 if TYPE_CHECKING:
     from securebox_auth.stores.sql.store import SqlStore
@@ -127,17 +127,11 @@ def _public_key(path: str) -> Ed25519PublicKey:
 
 
 def _store(args: argparse.Namespace) -> SqlStore | None:
-    try:
-        from securebox_auth.stores.sql.engine import (  # noqa: PLC0415 - optional extra
-            DatabaseSettings,
-            create_engine,
-            database_url,
-        )
-        from securebox_auth.stores.sql.store import SqlStore  # noqa: PLC0415
-    except ImportError:
-        print(f"securebox: error: {_EXTRA}", file=sys.stderr)
+    engine = configured_engine(args.url, needs=_EXTRA)
+    if engine is None:
         return None
-    engine = create_engine(DatabaseSettings(url=args.url or database_url()))
+    from securebox_auth.stores.sql.store import SqlStore  # noqa: PLC0415 - optional extra
+
     return SqlStore(engine, audit_key=_audit_key(args))
 
 

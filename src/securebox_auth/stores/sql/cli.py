@@ -52,6 +52,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _engine(args: argparse.Namespace) -> Engine | None:
+    return configured_engine(args.url, needs=_EXTRA)
+
+
+def configured_engine(url: str | None, *, needs: str) -> Engine | None:
+    """The engine of ``url`` (default: ``SECUREBOX_DATABASE_URL``, else the SQLite file), or
+    ``None`` after printing ``needs`` when the ``sql`` extra is not installed."""
     try:
         from securebox_auth.stores.sql.engine import (  # noqa: PLC0415 - optional extra
             DatabaseSettings,
@@ -59,9 +65,9 @@ def _engine(args: argparse.Namespace) -> Engine | None:
             database_url,
         )
     except ImportError:
-        print(f"securebox: error: {_EXTRA}", file=sys.stderr)
+        print(f"securebox: error: {needs}", file=sys.stderr)
         return None
-    return create_engine(DatabaseSettings(url=args.url or database_url()))
+    return create_engine(DatabaseSettings(url=url or database_url()))
 
 
 def _shown(engine: Engine) -> str:
