@@ -3,8 +3,8 @@
 Changing users, rights, companies or invitations is a **sensitive operation**: every change
 is made in an authenticated session (its identifier is the first argument), and the policy
 engine decides on the operation ``entitlements_management`` first (PSD2 RTS: step-up for
-"gestion des habilitations", seed 001; ASVS 5 7.5.1). When the engine asks for a step-up, the
-change is refused with :class:`~securebox_auth.errors.StepUpNeeded` carrying the decision.
+"gestion des habilitations", Coop@ccess guide; ASVS 5 7.5.1). When the engine asks for a step-up,
+the change is refused with :class:`~securebox_auth.errors.StepUpNeeded` carrying the decision.
 When it allows, the change, its audit events and the new session state (activity, a consumed
 single-use grant) are committed in one compare-and-swap; a lost race re-reads and decides
 again, so a rule is always judged on the state it changes and a grant is used once.

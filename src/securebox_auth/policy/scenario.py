@@ -3,7 +3,7 @@
 Security teams write scenarios in TOML (see ``docs/policy.md`` for the format)::
 
     name = "Renewal: day 89 vs day 91"
-    checks = "PSD2 RTS art. 10(2)(b); seed 001 (every 90 days)"
+    checks = "PSD2 RTS art. 10(2)(b); Coop@ccess guide (every 90 days)"
 
     [[step]]
     event = "login"
