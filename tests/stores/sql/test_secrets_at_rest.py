@@ -36,6 +36,8 @@ from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
 from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import Principal
 from securebox_auth.keys import StaticKeyring
+from securebox_auth.policy.session import open_session
+from securebox_auth.session_service import SessionService
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import PutFactorState
 from securebox_auth.stores.sql.engine import create_engine
@@ -187,6 +189,10 @@ def _enrol_everything(url: str) -> Enrolled:
         passkeys = fc.passkeys_to_dict(registered.passkeys)
         factors.put_state(P, fc.PASSKEYS, DEFAULT_ITEM, passkeys)
         factors.begin_passkey_authentication(P)
+        # -- a session: its identifier is a bearer credential, stored as a digest ------------
+        sessions = SessionService(store, clock=clock)
+        session_id = sessions.open(open_session(P, "web", ["confidential_code", "totp"], NOW))
+        enrolled.add("session identifier", session_id)
         # -- the keys themselves ---------------------------------------------------------------
         for name, key in (("pepper", PEPPER), ("audit", AUDIT), ("wrap", WRAP), ("app", APP)):
             enrolled.add(f"{name} key", key)
