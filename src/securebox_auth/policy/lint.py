@@ -3,13 +3,13 @@ OWASP ASVS 5.
 
 A policy that loads is well formed; the linter says whether it is *wise*. Each
 :class:`Finding` has a severity, a stable ``code``, the ``path`` of the key at fault, a message
-and the rules it cites (section 1.4 of ``design/regulation.md``):
+and the rules it cites (articles of the RTS, sections of NIST SP 800-63B-4, ASVS 5 ids):
 
 * **error**: the policy breaks a binding PSD2 rule (renewal beyond 180 days, more than 5
   attempts, a failure window that lets an attacker pace guesses forever, idle timeout beyond
   5 minutes, payee management or a payment without SCA or dynamic linking);
 * **warning**: it conflicts with NIST SP 800-63B-4 or ASVS 5 (secret questions, numeric codes
-  shorter than 8 digits, e-mail codes, long sessions), or drops a seed rule;
+  shorter than 8 digits, e-mail codes, long sessions), or drops a rule of the Coop@ccess guide;
 * **info**: a legal choice worth knowing (180 days instead of the seed's 90, SCA at every
   login).
 """
