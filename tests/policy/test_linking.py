@@ -211,3 +211,28 @@ def test_any_change_changes_the_batch_digest(
         return  # removing the only payment leaves no batch at all
     modified = Batch.of(Payment(Money(m, "EUR"), p) for p, m in changed)
     assert modified.digest() != original.digest()
+
+
+def test_an_explicit_id_prefix_never_goes_through_the_iban_check() -> None:
+    # "AA000" looks like an IBAN (two letters, two digits) but the caller said it is not one.
+    assert normalise_payee("ID:AA000") == "ID:AA000"
+    assert normalise_payee("id: aa 000") == "ID:AA000"
+    assert normalise_payee(normalise_payee("ID:AA000")) == "ID:AA000"
+    # Without the prefix, IBAN-shaped text must still pass its check digits.
+    with pytest.raises(MalformedInput, match="check digits"):
+        normalise_payee("AA000")
+    # The two kinds stay apart: a valid IBAN given as an identifier is another payee.
+    assert normalise_payee(f"ID:{IBAN_A}") == f"ID:{IBAN_A}"
+    assert payee_digest(f"ID:{IBAN_A}") != payee_digest(IBAN_A)
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}", fullmatch=True),  # IBAN-shaped
+        st.from_regex(r"[A-Z0-9/?:().,'+\-]{1,70}", fullmatch=True),
+    )
+)
+def test_an_id_payee_is_kept_as_given(identifier: str) -> None:
+    normal = normalise_payee(f"ID:{identifier}")
+    assert normal == f"ID:{identifier}"
+    assert normalise_payee(normal) == normal

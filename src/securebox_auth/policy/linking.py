@@ -138,22 +138,26 @@ def normalise_payee(raw: str) -> str:
     """The canonical form of a payee: ``IBAN:FR76...`` or ``ID:...`` (idempotent).
 
     Text that looks like an IBAN (two letters, two check digits) must pass its check: a typo
-    is refused rather than silently becoming another payee.
+    is refused rather than silently becoming another payee. An explicit ``ID:`` prefix says
+    the text is not an IBAN: it is never IBAN-checked, and ``ID:FR76...`` and ``FR76...`` are
+    two different payees (the kinds are tagged and never collide).
     """
     if not isinstance(raw, str):
         raise MalformedInput("a payee is text")
     if len(raw) > 100:
         raise MalformedInput("a payee identifier is too long")
     text = raw.translate(_BLANKS).upper()
+    explicit_id = text.startswith("ID:")
     if text.startswith("IBAN:"):
         text = text[5:]
         if not iban_valid(text):
             raise MalformedInput("this IBAN fails its check digits")
-    elif text.startswith("ID:"):
+    elif explicit_id:
         text = text[3:]
     if not text:
         raise MalformedInput("a payee identifier is empty")
-    if re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]+", text):
+    # An explicit ``ID:`` is the caller's word that this is not an IBAN: no IBAN check.
+    if not explicit_id and re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]+", text):
         if not iban_valid(text):
             raise MalformedInput("this IBAN fails its check digits")
         return f"IBAN:{text}"
