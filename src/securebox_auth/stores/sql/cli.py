@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from securebox_auth.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -61,6 +63,11 @@ def _engine(args: argparse.Namespace) -> Engine | None:
     except ImportError:
         print(f"securebox: error: {_EXTRA}", file=sys.stderr)
         return None
+    if args.url is not None and not args.url.strip():
+        raise ConfigurationError("--url is empty: give a database URL, or leave --url out")
+    revision = getattr(args, "revision", None)
+    if revision is not None and not revision.strip():
+        raise ConfigurationError("--revision is empty: give a revision, head or base")
     return create_engine(DatabaseSettings(url=args.url or database_url()))
 
 
