@@ -16,9 +16,15 @@ nox.options.error_on_external_run = True
 nox.options.reuse_existing_virtualenvs = True
 
 
+def _install_dev(session: nox.Session) -> None:
+    """The package and its ``dev`` dependency group (PEP 735: pip 25.1 or newer)."""
+    session.install("--upgrade", "pip>=25.1")
+    session.install("-e", ".", "--group", "dev")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    session.install("-e", ".[dev]")
+    _install_dev(session)
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -31,7 +37,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[dev]")
+    _install_dev(session)
     session.run("mypy")
 
 
