@@ -62,7 +62,7 @@ CASES = [
         "renewal-beyond-seed-90-days",
         Severity.INFO,
         "renewal.every_days",
-        "seed 001",
+        "Coop@ccess guide",
     ),
     (
         {"renewal": Renewal(every_login=True)},

@@ -3,7 +3,7 @@
 A frozen :class:`Policy` (TOML in and out) and pure decisions over it:
 
 * :func:`decide_login`: the renewal rule, strong authentication at the first access and every
-  N days per access channel (PSD2 RTS art. 10, seed 001);
+  N days per access channel (PSD2 RTS art. 10, Coop@ccess guide);
 * :func:`decide_operation` and :func:`complete_step_up`: step-up per sensitive operation, with
   freshness, single-use grants and dynamic linking to amount and payee or batch (RTS arts. 4,
   5, 13);

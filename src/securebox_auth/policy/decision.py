@@ -1,6 +1,6 @@
 """Typed decisions: :class:`Allow`, :class:`StepUpRequired`, :class:`Deny`.
 
-Every decision carries the rules that fired (:class:`Fired`), each with the article or seed
+Every decision carries the rules that fired (:class:`Fired`), each with the article or bank
 rule it encodes and the facts it used, so ``explain()`` can say *why* in words a security
 team can read. Sentences are formatted only when asked for: building a decision stays cheap.
 
@@ -90,7 +90,7 @@ def format_fact(value: object) -> str:
 
 
 class Fired(NamedTuple):
-    """A rule that fired: a stable ``rule`` id, the article or seed rule it ``cites``, a
+    """A rule that fired: a stable ``rule`` id, the article or bank rule it ``cites``, a
     sentence ``template`` (``str.format`` fields name facts) and the ``facts`` it used.
 
     A named tuple, because every decision builds one; the sentence is formatted only when

@@ -1,6 +1,6 @@
 """The decisions: pure functions of (policy, state, request, now).
 
-* :func:`decide_login` applies the renewal rule (RTS art. 10, seed 001): a login is strong when
+* :func:`decide_login` applies the renewal rule (RTS art. 10, Coop@ccess guide): a login is strong when
   its methods prove two independent categories; a simple login (the confidential code) is
   allowed only when the last strong login of that principal **on that access channel** is at
   most ``every_days`` old, and never at the first access.
@@ -61,8 +61,8 @@ __all__ = [
 
 _ART4_BLOCK: Final = "PSD2 RTS art. 4(3)(b), 4(4)"
 _ART4_IDLE: Final = "PSD2 RTS art. 4(3)(d)"
-_ART10_FIRST: Final = "PSD2 RTS art. 10(2)(a); seed 001 (first access)"
-_ART10_RENEW: Final = "PSD2 RTS art. 10(2)(b); seed 001 (periodic renewal)"
+_ART10_FIRST: Final = "PSD2 RTS art. 10(2)(a); Coop@ccess guide (first access)"
+_ART10_RENEW: Final = "PSD2 RTS art. 10(2)(b); Coop@ccess guide (periodic renewal)"
 _SCA: Final = "PSD2 art. 4(30); PSD2 RTS art. 9 (independent categories)"
 _LINK: Final = "PSD2 RTS art. 5(1)(d), 5(3)(b)"
 _ONCE: Final = "PSD2 RTS art. 4(1)"

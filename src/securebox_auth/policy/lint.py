@@ -9,8 +9,8 @@ and the rules it cites (section 1.4 of ``design/regulation.md``):
   attempts, a failure window that lets an attacker pace guesses forever, idle timeout beyond
   5 minutes, payee management or a payment without SCA or dynamic linking);
 * **warning**: it conflicts with NIST SP 800-63B-4 or ASVS 5 (secret questions, numeric codes
-  shorter than 8 digits, e-mail codes, long sessions), or drops a seed rule;
-* **info**: a legal choice worth knowing (180 days instead of the seed's 90, SCA at every
+  shorter than 8 digits, e-mail codes, long sessions), or drops a rule of the bank guide;
+* **info**: a legal choice worth knowing (180 days instead of the Coop@ccess guide's 90, SCA at every
   login).
 """
 
@@ -34,7 +34,7 @@ from securebox_auth.policy.model import (
 __all__ = ["Finding", "Severity", "lint"]
 
 _RTS10: Final = "PSD2 RTS art. 10(2)(b) as amended by Reg. (EU) 2022/2360 (180 days)"
-_SEED90: Final = "seed 001: strong authentication at first access, then every 90 days"
+_SEED90: Final = "Coop@ccess guide: strong authentication at first access, then every 90 days"
 
 
 class Severity(enum.Enum):
@@ -248,9 +248,9 @@ def _operation(rule: OperationRule) -> Iterator[Finding]:
                 "seed-operation-not-sensitive",
                 f"{path}.sensitive",
                 f"{rule.name} is a sensitive operation in the source documents",
-                ("seed 001", "PSD2 RTS art. 13")
+                ("Coop@ccess guide", "PSD2 RTS art. 13")
                 if rule.name == "payee_management"
-                else ("seed 001",),
+                else ("Coop@ccess guide",),
             )
         return
     yield from _methods(f"{path}.methods", rule.methods)
@@ -260,7 +260,7 @@ def _operation(rule: OperationRule) -> Iterator[Finding]:
             "operation-not-sca",
             f"{path}.min_categories",
             "one category is re-authentication, not strong customer authentication",
-            ("PSD2 art. 97(1)", "seed 001"),
+            ("PSD2 art. 97(1)", "Coop@ccess guide"),
         )
     if rule.payment and rule.linking not in (Linking.AMOUNT_PAYEE, Linking.BATCH):
         yield Finding(
@@ -313,7 +313,7 @@ def lint(policy: Policy) -> tuple[Finding, ...]:
                     "seed-operation-missing",
                     f"operation.{name}",
                     f"the sensitive operation {name} is not in the policy",
-                    ("seed 001", "PSD2 RTS art. 13") if art13 else ("seed 001",),
+                    ("Coop@ccess guide", "PSD2 RTS art. 13") if art13 else ("Coop@ccess guide",),
                 )
             )
     for rule in policy.operations:

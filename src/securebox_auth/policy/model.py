@@ -4,9 +4,9 @@ A :class:`Policy` is built once (from TOML by :mod:`securebox_auth.policy.loader
 Python) and never changes. Every part validates itself on construction and raises
 :class:`~securebox_auth.errors.PolicyError` naming the offending key, so an invalid policy can
 never reach the engine. The defaults are the ``psd2-default`` profile: strong authentication
-at the first access and every 90 days per access channel (seed 001; RTS art. 10 allows up to
+at the first access and every 90 days per access channel (Coop@ccess guide; RTS art. 10 allows up to
 180), a 5-minute idle timeout (RTS art. 4(3)(d)), lockout at the 5th failure (RTS art.
-4(3)(b)), and the five sensitive operations of seed 001 with step-up.
+4(3)(b)), and the five sensitive operations of Coop@ccess guide with step-up.
 
 Reused building blocks: ``[lockout]`` builds a :class:`~securebox_auth.lockout.LockoutRules`,
 ``[code]`` a :class:`~securebox_auth.factors.code_strength.CodeRules` and ``[totp]`` a
@@ -325,9 +325,9 @@ class SessionRules:
 class RecoveryRules:
     """Recovery settings the linter checks (the recovery flows use them)."""
 
-    #: Whether secret questions may be used to recover an identifier (seed 002 does).
+    #: Whether secret questions may be used to recover an identifier (Carcept Prev guide does).
     secret_questions: bool = False
-    #: Lifetime of a password-reset link sent by e-mail (seed 002: 3 hours).
+    #: Lifetime of a password-reset link sent by e-mail (Carcept Prev guide: 3 hours).
     reset_link_lifetime: timedelta = timedelta(hours=3)
 
     def __post_init__(self) -> None:
@@ -364,7 +364,7 @@ class AcrLevels:
 
 
 def default_operations() -> tuple[OperationRule, ...]:
-    """The sensitive operations of seed 001, plus two ordinary ones."""
+    """The sensitive operations of Coop@ccess guide, plus two ordinary ones."""
     return (
         OperationRule(
             name="account_access",
@@ -376,21 +376,21 @@ def default_operations() -> tuple[OperationRule, ...]:
         OperationRule(
             name="document_box",
             label="Reading the document box",
-            cites="seed 000",
+            cites="Digital Box guide",
             sensitive=False,
             methods=(),
         ),
         OperationRule(
             name="entitlements_management",
             label="Managing entitlements (habilitations)",
-            cites="seed 001; ASVS 5 7.5.1",
+            cites="Coop@ccess guide; ASVS 5 7.5.1",
             methods=(*STRONG_METHODS, "confidential_code", "totp"),
             max_age=timedelta(minutes=5),
         ),
         OperationRule(
             name="payee_management",
             label="Managing payees (trusted beneficiaries)",
-            cites="seed 001; PSD2 RTS art. 13",
+            cites="Coop@ccess guide; PSD2 RTS art. 13",
             methods=LINKED_METHODS,
             max_age=timedelta(minutes=5),
             single_use=True,
@@ -399,14 +399,14 @@ def default_operations() -> tuple[OperationRule, ...]:
         OperationRule(
             name="cheque_book_order",
             label="Ordering cheque books",
-            cites="seed 001",
+            cites="Coop@ccess guide",
             methods=(*STRONG_METHODS, "confidential_code", "totp"),
             max_age=timedelta(minutes=5),
         ),
         OperationRule(
             name="sepa_instant_transfer",
             label="Entering a SEPA instant transfer order",
-            cites="seed 001; PSD2 art. 97(2); PSD2 RTS arts. 4(1), 5(1)",
+            cites="Coop@ccess guide; PSD2 art. 97(2); PSD2 RTS arts. 4(1), 5(1)",
             methods=LINKED_METHODS,
             max_age=timedelta(minutes=5),
             single_use=True,
@@ -416,7 +416,7 @@ def default_operations() -> tuple[OperationRule, ...]:
         OperationRule(
             name="payment_batch_signing",
             label="Signing a batch of payment orders",
-            cites="seed 001; PSD2 RTS art. 5(3)(b); EBA Q&A 2018_4435",
+            cites="Coop@ccess guide; PSD2 RTS art. 5(3)(b); EBA Q&A 2018_4435",
             methods=LINKED_METHODS,
             max_age=timedelta(minutes=5),
             single_use=True,
@@ -426,7 +426,7 @@ def default_operations() -> tuple[OperationRule, ...]:
     )
 
 
-#: The operations seed 001 names as sensitive; the linter warns when one is missing.
+#: The operations Coop@ccess guide names as sensitive; the linter warns when one is missing.
 SEED_SENSITIVE_OPERATIONS: Final = (
     "entitlements_management",
     "payee_management",
