@@ -1,9 +1,9 @@
 """The decisions: pure functions of (policy, state, request, now).
 
-* :func:`decide_login` applies the renewal rule (RTS art. 10, Coop@ccess guide): a login is strong when
-  its methods prove two independent categories; a simple login (the confidential code) is
-  allowed only when the last strong login of that principal **on that access channel** is at
-  most ``every_days`` old, and never at the first access.
+* :func:`decide_login` applies the renewal rule (RTS art. 10, Coop@ccess guide): a login is
+  strong when its methods prove two independent categories; a simple login (the confidential
+  code) is allowed only when the last strong login of that principal **on that access
+  channel** is at most ``every_days`` old, and never at the first access.
 * :func:`decide_operation` applies the step-up rule of each sensitive operation: the proofs
   must be fresh enough, or for "this operation only" operations a step-up grant must exist for
   this operation, this principal and (when linked) exactly this amount and payee or batch; the

@@ -10,8 +10,8 @@ and the rules it cites (section 1.4 of ``design/regulation.md``):
   5 minutes, payee management or a payment without SCA or dynamic linking);
 * **warning**: it conflicts with NIST SP 800-63B-4 or ASVS 5 (secret questions, numeric codes
   shorter than 8 digits, e-mail codes, long sessions), or drops a rule of the bank guide;
-* **info**: a legal choice worth knowing (180 days instead of the Coop@ccess guide's 90, SCA at every
-  login).
+* **info**: a legal choice worth knowing (180 days instead of the Coop@ccess guide's 90, SCA
+  at every login).
 """
 
 from __future__ import annotations
