@@ -6,7 +6,7 @@ Python) and never changes. Every part validates itself on construction and raise
 never reach the engine. The defaults are the ``psd2-default`` profile: strong authentication
 at the first access and every 90 days per access channel (Coop@ccess guide; RTS art. 10 allows up to
 180), a 5-minute idle timeout (RTS art. 4(3)(d)), lockout at the 5th failure (RTS art.
-4(3)(b)), and the five sensitive operations of Coop@ccess guide with step-up.
+4(3)(b)), and the five sensitive operations of the Coop@ccess guide with step-up.
 
 Reused building blocks: ``[lockout]`` builds a :class:`~securebox_auth.lockout.LockoutRules`,
 ``[code]`` a :class:`~securebox_auth.factors.code_strength.CodeRules` and ``[totp]`` a
@@ -364,7 +364,7 @@ class AcrLevels:
 
 
 def default_operations() -> tuple[OperationRule, ...]:
-    """The sensitive operations of Coop@ccess guide, plus two ordinary ones."""
+    """The sensitive operations of the Coop@ccess guide, plus two ordinary ones."""
     return (
         OperationRule(
             name="account_access",
