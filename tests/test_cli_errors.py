@@ -40,6 +40,8 @@ HARNESS = textwrap.dedent(
         None: ["/nonexistent/securebox-junk", "%%junk%%", ""],
     }
     KEEP = {"--mode": "respond"}  # a valid choice, so the command itself runs
+    # Valid values for some arguments, so that the next argument's check is reached too.
+    GOOD = {"policy": "psd2-default", "--mode": "identify"}
 
     def leaves(parser, path):
         subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -49,14 +51,15 @@ HARNESS = textwrap.dedent(
             for name, child in sub.choices.items():
                 yield from leaves(child, [*path, name])
 
-    def required(parser, junk):
+    def required(parser, junk, good=False):
+        known = {**KEEP, **GOOD} if good else KEEP
         argv = []
         for a in parser._actions:
             if a.option_strings and a.required:
-                argv += [a.option_strings[-1], KEEP.get(a.option_strings[-1], junk)]
+                argv += [a.option_strings[-1], known.get(a.option_strings[-1], junk)]
         for a in parser._actions:
             if not a.option_strings and a.nargs != 0 and a.required:
-                argv.append(junk)
+                argv.append(known.get(a.dest, junk) if good else junk)
         return argv
 
     def cases(path, parser):
@@ -72,6 +75,9 @@ HARNESS = textwrap.dedent(
         for junk in BAD[None] if has_required else BAD[None][:1]:
             if has_required:
                 yield [*path, *required(parser, junk)]
+                partly = required(parser, junk, good=True)
+                if junk in partly:  # some arguments still wrong
+                    yield [*path, *partly]
             for a in values:
                 if a.required:
                     continue
@@ -81,8 +87,8 @@ HARNESS = textwrap.dedent(
     results = []
     for path, parser in leaves(build_parser(), []):
         for argv in cases(path, parser):
-            err = io.StringIO()
-            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            err, out = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
                 try:
                     code = main(argv)
                 except SystemExit as exc:
@@ -90,7 +96,8 @@ HARNESS = textwrap.dedent(
                 except BaseException:
                     code = "traceback"
                     traceback.print_exc(file=err)
-            results.append({"leaf": path, "argv": argv, "code": code, "err": err.getvalue()})
+            err, out = err.getvalue(), out.getvalue()
+            results.append({"leaf": path, "argv": argv, "code": code, "err": err, "out": out})
     json.dump(results, sys.stdout)
     """
 )
@@ -160,7 +167,7 @@ def test_no_traceback_and_exit_1_or_2(results: list[dict[str, Any]]) -> None:
             problems.append(f"{argv}: traceback\n{err}")
         elif r["code"] not in (1, 2) and not (accepted and r["code"] == 0):
             problems.append(f"{argv}: exit {r['code']}\n{err}")
-        elif r["code"] in (1, 2) and not err.strip():
+        elif r["code"] in (1, 2) and not (err.strip() or r["out"].strip()):
             problems.append(f"{argv}: exit {r['code']} without a message")
     assert not problems, "\n".join(problems[:20]) + f"\n({len(problems)} problems)"
 
