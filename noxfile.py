@@ -18,9 +18,15 @@ nox.options.error_on_external_run = True
 nox.options.reuse_existing_virtualenvs = True
 
 
+def _install_dev(session: nox.Session) -> None:
+    """The package and its ``dev`` dependency group (PEP 735: pip 25.1 or newer)."""
+    session.install("--upgrade", "pip>=25.1")
+    session.install("-e", ".", "--group", "dev")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    session.install("-e", ".[dev]")
+    _install_dev(session)
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -33,7 +39,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[dev]")
+    _install_dev(session)
     session.run("mypy")
 
 
@@ -52,7 +58,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def fuzz(session: nox.Session) -> None:
     """The fuzz and differential tests, deeper than the default run (``-- 200`` for 200x)."""
-    session.install("-e", ".[dev]")
+    session.install("-e", ".", "--group", "dev")
     scale = session.posargs[0] if session.posargs else "50"
     session.run("python", "-m", "pytest", "-m", "fuzz", "-q", env={"SECUREBOX_FUZZ_SCALE": scale})
 
@@ -60,7 +66,7 @@ def fuzz(session: nox.Session) -> None:
 @nox.session
 def atheris(session: nox.Session) -> None:
     """Coverage-guided fuzzing of each parser with atheris (``-- 300`` for 300 s each)."""
-    session.install("-e", ".[fuzz]")
+    session.install("-e", ".", "--group", "fuzz")
     seconds = session.posargs[0] if session.posargs else "60"
     for target in (
         "certificate",

@@ -208,7 +208,7 @@ def test_step_up_grants_travel_in_the_assertion() -> None:
     verified = verify(value, requirement=requirement)
     (grant,) = verified.grants
     assert grant.operation == "sepa_instant_transfer"
-    assert grant.digest == payment.digest()
+    assert grant.digest == payment.digest
     changed = OperationRequest(
         "sepa_instant_transfer", payment=Payment(Money(15001, "EUR"), payment.payee)
     )

@@ -147,7 +147,7 @@ def _sessions(draw: st.DrawFn, rule: OperationRule) -> Session:
             Grant(
                 operation=draw(st.sampled_from(["op", "other"])),
                 principal=draw(st.sampled_from([P, P, OTHER])),
-                digest=data.digest(rule.linking),
+                digest=data.digest_for(rule.linking),
                 issued_at=issued,
                 expires_at=issued + timedelta(seconds=draw(st.integers(0, 4000))),
                 methods=("cap_sign",),
@@ -198,7 +198,7 @@ def test_property_the_assertion_decides_as_the_engine(
         # the same challenge (the reason may differ: an expired grant is not carried)
         assert isinstance(caught.value, InsufficientAuthentication)
         assert caught.value.decision is not None
-        ours, theirs = caught.value.decision.challenge, decision.challenge  # type: ignore[union-attr]
+        ours, theirs = caught.value.decision.challenge, decision.challenge
         assert (ours.acr_values, ours.max_age, ours.digest) == (
             theirs.acr_values,
             theirs.max_age,

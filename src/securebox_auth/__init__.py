@@ -1,25 +1,71 @@
 """securebox_auth: strong customer authentication and entitlements for business portals.
 
-The names below are the public API; everything else may change between minor versions
-(see ``docs/stability.md``).
+The names below are the public API: a portal imports everything it needs from
+``securebox_auth`` itself. Every other module is an implementation detail that may change in
+any release, even when its name has no leading underscore (``docs/stability.md`` lists them).
+
+The SQL stores need the ``sql`` extra (``pip install securebox[sql]``): ``SqlStore``,
+``DatabaseSettings`` and ``create_engine`` are imported on first use, so ``import
+securebox_auth`` works without SQLAlchemy.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+# -- values: identity, accounts, clock, methods -------------------------------------------
 from securebox_auth.accounts import Account, AccountStatus, Operator, Role
+
+# -- audit ---------------------------------------------------------------------------------
 from securebox_auth.audit import AuditChainBroken, AuditEvent, SealedEvent, verify_chain
 from securebox_auth.clock import Clock, FixedClock, SystemClock
+
+# -- the confidential code (the first factor) ----------------------------------------------
 from securebox_auth.code_service import ChangeResult, ConfidentialCodeService, LoginResult
+
+# -- entitlements --------------------------------------------------------------------------
+from securebox_auth.entitlements.check import AccessDecision
+from securebox_auth.entitlements.model import (
+    Company,
+    CompanyScope,
+    DocumentScope,
+    Invitation,
+    InvitationStatus,
+    Operation,
+    Rights,
+    Subscription,
+    Theme,
+)
+from securebox_auth.entitlements.proofs import CompanyProofVerifier, KeyedCompanyProofs
+from securebox_auth.entitlements.resources import (
+    CompanyRef,
+    DocumentRef,
+    Resource,
+    SubscriptionRef,
+    UserRef,
+)
+from securebox_auth.entitlements.service import EntitlementService, Target
+from securebox_auth.entitlements.visibility import VisibilityFilter
+
+# -- errors: one hierarchy under SecureboxError, each with a stable ``code`` ---------------
 from securebox_auth.errors import (
     AccountExists,
+    AttemptsBlocked,
     ConcurrentUpdate,
     ConfigurationError,
     InvalidCode,
     InvalidIdentifier,
+    InvalidSessionId,
     InvalidTime,
     MalformedInput,
+    NotAuthenticated,
     NotPermitted,
+    PolicyError,
     SecureboxError,
+    StepUpNeeded,
     UnknownAccount,
     WeakCode,
+    WrongProof,
 )
 from securebox_auth.factors.code import (
     ChangeOutcome,
@@ -31,24 +77,116 @@ from securebox_auth.factors.code import (
     verify_code,
 )
 from securebox_auth.factors.code_strength import CodeRules, generate_code, strength_problems
+
+# -- keys and hashing ----------------------------------------------------------------------
 from securebox_auth.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher, Argon2Parameters
 from securebox_auth.identity import ClientId, IdentifierFormat, Principal, Siren, UserNumber
 from securebox_auth.keys import KeyProvider, StaticKeyring
+
+# -- lockout -------------------------------------------------------------------------------
 from securebox_auth.lockout import BlockStatus, LockoutAlert, LockoutRules, LockoutState
-from securebox_auth.stores import AuthStore, MemoryStore
+from securebox_auth.methods import AuthMethod, FactorCategory, get_method, is_strong
+
+# -- policy: loading, decisions, sessions, dynamic linking ---------------------------------
+from securebox_auth.policy.book import PolicyBook
+from securebox_auth.policy.decision import (
+    Allow,
+    Challenge,
+    Decision,
+    Deny,
+    Fired,
+    Reason,
+    StepUpRequired,
+)
+from securebox_auth.policy.engine import (
+    LoginOutcome,
+    OperationOutcome,
+    complete_step_up,
+    decide_login,
+    decide_operation,
+)
+from securebox_auth.policy.linking import (
+    Batch,
+    Linking,
+    Money,
+    OperationRequest,
+    Payment,
+    normalise_payee,
+)
+from securebox_auth.policy.lint import Finding, Severity, lint
+from securebox_auth.policy.loader import from_toml, load_policy, to_toml
+from securebox_auth.policy.model import PSD2_DEFAULT, AcrLevels, Policy
+from securebox_auth.policy.session import Grant, Proof, Session, open_session
+from securebox_auth.policy.shipped import SHIPPED_POLICIES, shipped_policy
+
+# -- sessions in a store -------------------------------------------------------------------
+from securebox_auth.session_service import SessionService, StepUpResult
+
+# -- stores --------------------------------------------------------------------------------
+from securebox_auth.stores import AuthStore, MemoryStore, Versioned
+
+# -- assertions (JWT) and JWKS -------------------------------------------------------------
+from securebox_auth.token_claims import (
+    TokenAudience,
+    TokenDenied,
+    TokenError,
+    TokenExpired,
+    TokenInvalid,
+    TokenReplayed,
+    TokenSubject,
+)
+from securebox_auth.token_requirement import (
+    AssertionGrant,
+    AssertionRequirement,
+    InsufficientAuthentication,
+    VerifiedAssertion,
+)
+from securebox_auth.token_verifier import AssertionVerifier
+from securebox_auth.tokens import TokenKeys, issue_assertion, verify_assertion
+
+# -- the entry point and the flows ---------------------------------------------------------
+# FLOWS: the flows change adds ``Securebox`` (securebox_auth.shell.securebox) and the login
+# and step-up flows (securebox_auth.flows) here, and their names to ``__all__`` below.
+
+if TYPE_CHECKING:
+    from securebox_auth.stores.sql import DatabaseSettings, SqlStore, create_engine
+
+_SQL_NAMES = frozenset({"DatabaseSettings", "SqlStore", "create_engine"})
+
+
+def __getattr__(name: str) -> Any:
+    """The SQL stores, imported on first use (they need the ``sql`` extra)."""
+    if name in _SQL_NAMES:
+        from securebox_auth.stores import sql  # noqa: PLC0415 - optional dependency
+
+        return getattr(sql, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PROFILE_2026",
     "PROFILE_TESTING",
+    "PSD2_DEFAULT",
+    "SHIPPED_POLICIES",
+    "AccessDecision",
     "Account",
     "AccountExists",
     "AccountStatus",
+    "AcrLevels",
+    "Allow",
     "Argon2CodeHasher",
     "Argon2Parameters",
+    "AssertionGrant",
+    "AssertionRequirement",
+    "AssertionVerifier",
+    "AttemptsBlocked",
     "AuditChainBroken",
     "AuditEvent",
+    "AuthMethod",
     "AuthStore",
+    "Batch",
     "BlockStatus",
+    "Challenge",
     "ChangeOutcome",
     "ChangeResult",
     "ClientId",
@@ -56,38 +194,111 @@ __all__ = [
     "CodeCredential",
     "CodeOutcome",
     "CodeRules",
+    "Company",
+    "CompanyProofVerifier",
+    "CompanyRef",
+    "CompanyScope",
     "ConcurrentUpdate",
     "ConfidentialCodeService",
     "ConfigurationError",
+    "DatabaseSettings",
+    "Decision",
+    "Deny",
+    "DocumentRef",
+    "DocumentScope",
+    "EntitlementService",
+    "FactorCategory",
+    "Finding",
+    "Fired",
     "FixedClock",
+    "Grant",
     "IdentifierFormat",
+    "InsufficientAuthentication",
     "InvalidCode",
     "InvalidIdentifier",
+    "InvalidSessionId",
     "InvalidTime",
+    "Invitation",
+    "InvitationStatus",
     "KeyProvider",
+    "KeyedCompanyProofs",
+    "Linking",
     "LockoutAlert",
     "LockoutRules",
     "LockoutState",
+    "LoginOutcome",
     "LoginResult",
     "MalformedInput",
     "MemoryStore",
+    "Money",
+    "NotAuthenticated",
     "NotPermitted",
     "OneTimeCode",
+    "Operation",
+    "OperationOutcome",
+    "OperationRequest",
     "Operator",
+    "Payment",
+    "Policy",
+    "PolicyBook",
+    "PolicyError",
     "Principal",
+    "Proof",
+    "Reason",
+    "Resource",
+    "Rights",
     "Role",
     "SealedEvent",
     "SecureboxError",
+    "Session",
+    "SessionService",
+    "Severity",
     "Siren",
+    "SqlStore",
     "StaticKeyring",
+    "StepUpNeeded",
+    "StepUpRequired",
+    "StepUpResult",
+    "Subscription",
+    "SubscriptionRef",
     "SystemClock",
+    "Target",
+    "Theme",
+    "TokenAudience",
+    "TokenDenied",
+    "TokenError",
+    "TokenExpired",
+    "TokenInvalid",
+    "TokenKeys",
+    "TokenReplayed",
+    "TokenSubject",
     "UnknownAccount",
     "UserNumber",
+    "UserRef",
+    "VerifiedAssertion",
+    "Versioned",
+    "VisibilityFilter",
     "WeakCode",
+    "WrongProof",
     "change_code",
+    "complete_step_up",
+    "create_engine",
+    "decide_login",
+    "decide_operation",
+    "from_toml",
     "generate_code",
+    "get_method",
+    "is_strong",
+    "issue_assertion",
     "issue_one_time_code",
+    "lint",
+    "load_policy",
+    "normalise_payee",
+    "open_session",
+    "shipped_policy",
     "strength_problems",
+    "to_toml",
+    "verify_assertion",
     "verify_chain",
     "verify_code",
 ]

@@ -71,6 +71,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _keygen(args: argparse.Namespace) -> int:
+    if Path(args.signing_key).resolve() == Path(args.public_key).resolve():
+        raise ConfigurationError("--signing-key and --public-key must be two different files")
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     fd = os.open(args.signing_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -107,8 +109,9 @@ def _pem(path: str) -> bytes:
 
 
 def _signing_key(path: str) -> Ed25519PrivateKey:
+    data = _pem(path)  # a missing file says so (ConfigurationError is a ValueError too)
     try:
-        key = load_pem_private_key(_pem(path), password=None)
+        key = load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
         raise ConfigurationError(f"{path}: not an unencrypted PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -117,8 +120,9 @@ def _signing_key(path: str) -> Ed25519PrivateKey:
 
 
 def _public_key(path: str) -> Ed25519PublicKey:
+    data = _pem(path)
     try:
-        key = load_pem_public_key(_pem(path))
+        key = load_pem_public_key(data)
     except (ValueError, TypeError):
         raise ConfigurationError(f"{path}: not a PEM public key") from None
     if not isinstance(key, Ed25519PublicKey):

@@ -7,6 +7,7 @@ the production hardware before raising :data:`~securebox_auth.hashing.PROFILE_20
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 import statistics
 import time
@@ -64,8 +65,8 @@ def calibrate(
     """Measure time costs from OWASP's minimum for ``memory_kib`` upwards and return the
     largest within ``target_ms`` (never below that minimum; memory under 7 MiB is refused)."""
     floor = minimum_time_cost(memory_kib)
-    if rounds < 1 or target_ms <= 0:
-        raise ConfigurationError("rounds must be at least 1 and the target positive")
+    if rounds < 1 or not 0 < target_ms < math.inf:  # also refuses NaN
+        raise ConfigurationError("rounds must be at least 1 and the target a positive number")
     measurements: list[Measurement] = []
     chosen = Argon2Parameters(time_cost=floor, memory_cost_kib=memory_kib, parallelism=1)
     for time_cost in range(floor, max(floor, max_time_cost) + 1):

@@ -75,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SecureboxError as exc:
         print(f"securebox: error: {exc} ({exc.code})", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a file that cannot be read or written: an environment error
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        print(f"securebox: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

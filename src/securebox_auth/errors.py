@@ -21,12 +21,15 @@ __all__ = [
     "ConcurrentUpdate",
     "ConfigurationError",
     "DefinitionError",
+    "EnvironmentUnavailable",
     "InvalidCode",
     "InvalidIdentifier",
+    "InvalidSessionId",
     "InvalidTime",
     "KeyReuse",
     "MalformedInput",
     "NotAuthenticated",
+    "NotFound",
     "NotPermitted",
     "PolicyError",
     "PrincipalUserExists",
@@ -263,3 +266,21 @@ class InvalidSessionId(MalformedInput):
     format of a generated one (lookups answer "no such session" instead of raising)."""
 
     code: ClassVar[str] = "invalid_session_id"
+
+
+class EnvironmentUnavailable(SecureboxError):
+    """Something outside securebox that is needed now is missing or not running: the PC/SC
+    service, a card reader, a terminal to ask a PIN on. The message says what to start,
+    install or pass instead; the ``securebox`` command exits with status 2."""
+
+    code: ClassVar[str] = "environment_unavailable"
+    status_hint: ClassVar[int] = 503
+
+
+class NotFound(SecureboxError, LookupError):
+    """A named local resource (a card record, a key file) does not exist. Not for accounts:
+    a missing account is :class:`UnknownAccount`, whose message never says which part of a
+    principal is unknown."""
+
+    code: ClassVar[str] = "not_found"
+    status_hint: ClassVar[int] = 404

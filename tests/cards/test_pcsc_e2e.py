@@ -98,7 +98,7 @@ def test_sign_binds_amount_and_payee(stack: PcscStack) -> None:
     code = read(stack, request.terminal)
     verdict = verify(stack, card, request, code)
     assert verdict.ok
-    assert verdict.digest == PAYMENT.digest()
+    assert verdict.digest == PAYMENT.digest
     other = Payment(Money.parse("1250.05", "EUR"), PAYMENT.payee)  # amount A'
     refused = verify(stack, card, CapRequest.sign(other, known_payees=()), code)
     assert refused.reason is FailureReason.WRONG_CODE

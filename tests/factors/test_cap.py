@@ -195,7 +195,7 @@ def test_sign_proves_the_payment_amount_and_payee() -> None:
     verdict = check(world, request, code)
     assert verdict.ok
     assert verdict.method is CAP_SIGN
-    assert verdict.digest == PAYMENT.digest()
+    assert verdict.digest == PAYMENT.digest
     # the same code for another amount or another payee is rejected
     other_amount = Payment(Money.parse("1250.51", "EUR"), IBAN)
     refused = check(world, CapRequest.sign(other_amount, known_payees=()), code)
@@ -213,7 +213,7 @@ def test_tds_signs_with_a_belgian_style_card() -> None:
     verdict = check(world, request, code)
     assert verdict.ok
     assert verdict.method is CAP_SIGN
-    assert verdict.digest == PAYMENT.digest()
+    assert verdict.digest == PAYMENT.digest
     changed = Payment(Money.parse("125.05", "EUR"), IBAN)
     assert not check(world, CapRequest.tds(changed, known_payees=()), code).ok
     # the same card's Identify code is not a TDS code
@@ -337,13 +337,13 @@ def test_challenges_and_references() -> None:
         new_challenge_value(9)
     challenge, event = issue_challenge(
         world.record, challenge_id="c1", value="00001234", purpose="payment", now=NOW,
-        digest=PAYMENT.digest(),
+        digest=PAYMENT.digest,
     )  # fmt: skip
     assert challenge.expires_at == NOW + timedelta(minutes=5)
     assert challenge.used_at is None
     assert event.action == "cap.challenge"
     assert "00001234" not in repr(event.details)
-    assert CapRequest.respond(challenge).digest == PAYMENT.digest()
+    assert CapRequest.respond(challenge).digest == PAYMENT.digest
     assert CapRequest.respond(challenge).mode is CapMode.RESPOND
     for bad_value in ("123456789", "12a4"):
         with pytest.raises(MalformedInput):

@@ -88,7 +88,7 @@ def test_a_payee_whose_reference_collides_with_a_known_payee_is_refused(mode: st
     # the other way round too, and the payee itself in the list is no collision
     with pytest.raises(AmbiguousPayeeReference):
         build(PAYMENT, known_payees=[EVIL])
-    assert build(PAYMENT, known_payees=known).digest == PAYMENT.digest()
+    assert build(PAYMENT, known_payees=known).digest == PAYMENT.digest
 
 
 _signable = st.one_of(
@@ -129,7 +129,7 @@ def linked(world: CapWorld, payment: Payment, challenge_id: str = "c1") -> CapCh
         world.record,
         challenge_id=challenge_id,
         nonce=new_link_nonce(),
-        digest=payment.digest(),
+        digest=payment.digest,
         purpose="payment",
         now=NOW,
     )
@@ -153,7 +153,7 @@ def test_a_digest_linked_code_proves_only_its_own_operation(kind: str, mode: Cap
     # for the payment it was issued for: accepted once
     verdict = check(world, request, code)
     assert verdict.ok, verdict.reason
-    assert verdict.digest == PAYMENT.digest()
+    assert verdict.digest == PAYMENT.digest
     assert verdict.method is (CAP_RESPOND if mode is CapMode.RESPOND else CAP_SIGN)
     assert verdict.challenge is not None
     replay = check(world, linked_request(mode, verdict.challenge, PAYMENT), code, verdict.card)
@@ -167,13 +167,13 @@ def test_linked_requests_carry_what_the_user_types() -> None:
     assert (sign.un.hex(), sign.amount) == (challenge.value, 125050)
     tds = linked_request(CapMode.TDS, challenge, PAYMENT).terminal
     assert tds.tds == ("67890189", "125050", challenge.value)
-    assert linked_request(CapMode.RESPOND, challenge).digest == PAYMENT.digest()
+    assert linked_request(CapMode.RESPOND, challenge).digest == PAYMENT.digest
     with pytest.raises(MalformedInput):
         linked_request(CapMode.SIGN, challenge)
     with pytest.raises(MalformedInput):
         linked_request(CapMode.IDENTIFY, challenge, PAYMENT)
     with pytest.raises(MalformedInput):  # a Sign request whose reference is not the challenge
-        CapRequest(TerminalInput.sign("67890189", 125050), challenge, PAYMENT.digest())
+        CapRequest(TerminalInput.sign("67890189", 125050), challenge, PAYMENT.digest)
 
 
 @given(st.binary(min_size=16, max_size=32), st.binary(min_size=32, max_size=32))
@@ -192,8 +192,8 @@ def test_challenge_digits_refuse_bad_input() -> None:
             linked_challenge_value(digest, nonce)
     # another payee (same last digits) gives other digits for the same nonce, almost surely
     nonce = new_link_nonce()
-    assert linked_challenge_value(PAYMENT.digest(), nonce) != linked_challenge_value(
-        EVIL_PAYMENT.digest(), nonce
+    assert linked_challenge_value(PAYMENT.digest, nonce) != linked_challenge_value(
+        EVIL_PAYMENT.digest, nonce
     )
 
 
@@ -233,4 +233,4 @@ def test_the_factor_service_verifies_a_linked_sign_code_once() -> None:
         P, card.card_id, code, challenge_id="c2", linked=(CapMode.SIGN, PAYMENT)
     )
     assert result.ok, result.reason
-    assert result.digest == PAYMENT.digest()
+    assert result.digest == PAYMENT.digest

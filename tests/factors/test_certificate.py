@@ -466,7 +466,7 @@ def test_step_up_is_bound_to_the_operation_digest(
     credential = _enrol(pki, good, trust, revocation)
     payment = Payment(Money.parse("1250.50", "EUR"), "FR7630006000011234567890189")
     changed = Payment(Money.parse("9250.50", "EUR"), "FR7630006000011234567890189")
-    challenge = _challenge(purpose="payment.initiate", digest=payment.digest())
+    challenge = _challenge(purpose="payment.initiate", digest=payment.digest)
     sig = _sign(good, challenge)
     ok = _verify(
         credential,
@@ -475,7 +475,7 @@ def test_step_up_is_bound_to_the_operation_digest(
         trust,
         revocation,
         purpose="payment.initiate",
-        digest=payment.digest(),
+        digest=payment.digest,
         path="step_up",
     )
     assert ok.ok
@@ -487,7 +487,7 @@ def test_step_up_is_bound_to_the_operation_digest(
         trust,
         revocation,
         purpose="payment.initiate",
-        digest=changed.digest(),
+        digest=changed.digest,
         path="step_up",
     )
     assert bad.reason is CertFailure.WRONG_BINDING

@@ -127,7 +127,7 @@ def test_operation_message_shows_amount_and_payee(hasher: Argon2CodeHasher) -> N
         user_log=SendLog(),
         destination_log=SendLog(),
         display=request.display(),
-        digest=request.digest(request_linking()),
+        digest=request.digest_for(request_linking()),
     )
     assert result.message is not None
     assert "IBAN:FR7630006000011234567890189" in result.message.body
@@ -192,7 +192,7 @@ def test_no_challenge_costs_one_argon2_like_a_wrong_code(
 def test_linked_code_binds_the_operation_data(hasher: Argon2CodeHasher) -> None:
     payment = Payment(Money(15000, "EUR"), "FR7630006000011234567890189")
     issued = issue(
-        hasher, purpose="step_up", reference="sepa_instant_transfer", digest=payment.digest()
+        hasher, purpose="step_up", reference="sepa_instant_transfer", digest=payment.digest
     )
     other = Payment(Money(15001, "EUR"), "FR7630006000011234567890189")
     changed = check(
@@ -200,7 +200,7 @@ def test_linked_code_binds_the_operation_data(hasher: Argon2CodeHasher) -> None:
         hasher,
         purpose="step_up",
         reference="sepa_instant_transfer",
-        digest=other.digest(),
+        digest=other.digest,
     )
     assert changed.reason is OobFailure.DATA_CHANGED
     ok = check(
@@ -208,7 +208,7 @@ def test_linked_code_binds_the_operation_data(hasher: Argon2CodeHasher) -> None:
         hasher,
         purpose="step_up",
         reference="sepa_instant_transfer",
-        digest=payment.digest(),
+        digest=payment.digest,
     )
     assert ok.ok
 

@@ -484,10 +484,10 @@ def test_dynamic_linking_binds_the_assertion_to_the_operation_data() -> None:
         now=NOW,
         path="step_up",
         operation="sepa_instant_transfer",
-        digest=payment.digest(),
+        digest=payment.digest,
     )
     assert ceremony.nonce is not None
-    assert ceremony.digest == payment.digest()
+    assert ceremony.digest == payment.digest
     response = auth.get(options)
     tampered = finish_authentication(
         RP,
@@ -498,7 +498,7 @@ def test_dynamic_linking_binds_the_assertion_to_the_operation_data() -> None:
         response,
         now=NOW,
         lockout_rules=RULES,
-        digest=changed.digest(),
+        digest=changed.digest,
     )
     assert tampered.reason is PasskeyFailure.DATA_MISMATCH
     missing = finish_authentication(
@@ -515,13 +515,13 @@ def test_dynamic_linking_binds_the_assertion_to_the_operation_data() -> None:
             response,
             now=NOW,
             lockout_rules=RULES,
-            digest=payment.digest(),
+            digest=payment.digest,
             engine=engine,
         )
         assert ok.ok, ok.reason
         details = dict(ok.events[0].details)
         assert details["operation"] == "sepa_instant_transfer"
-        assert details["digest"] == payment.digest()
+        assert details["digest"] == payment.digest
         assert ok.events[0].action == "step_up.passkey"
 
 

@@ -91,7 +91,7 @@ def test_the_default_suite_fails_under_the_180_day_profile(
 def test_unreadable_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "bad"\n', encoding="utf-8")
-    assert main(["policy", "test", DEFAULT, str(bad)]) == 1
+    assert main(["policy", "test", DEFAULT, str(bad)]) == 2  # a usage error, not a "no"
     out = capsys.readouterr().out
     assert "ERROR" in out
     assert "checks: a scenario names the article" in out

@@ -282,7 +282,7 @@ def test_linked_transfer_single_use() -> None:
     assert isinstance(decision, StepUpRequired)
     assert decision.reason is Reason.NO_GRANT
     assert decision.challenge.linking is Linking.AMOUNT_PAYEE
-    assert decision.challenge.digest == request.digest(Linking.AMOUNT_PAYEE)
+    assert decision.challenge.digest == request.digest_for(Linking.AMOUNT_PAYEE)
     assert decision.challenge.display == (("amount", "1250.00 EUR"), ("payee", f"IBAN:{IBAN_A}"))
     assert decision.challenge.max_age == 0
     session = granted(session, request, at=T0)
@@ -366,7 +366,7 @@ def test_a_foreign_grant_in_the_session_is_ignored_and_dropped() -> None:
     forged = Grant(
         "sepa_instant_transfer",
         BOB,
-        request.digest(Linking.AMOUNT_PAYEE),
+        request.digest_for(Linking.AMOUNT_PAYEE),
         T0,
         T0 + timedelta(minutes=5),
         ("cap_sign",),

@@ -106,7 +106,7 @@ def test_digest_known_answers() -> None:
     ).hexdigest()
     assert payment == "b0a651c67a4fcbd835e1385def7595c51e29385fd50bd4af6ae93cf8c7b26213"
     assert payment_digest(Money.parse("150.00", "EUR"), IBAN_A) == payment
-    assert Payment(Money(15000, "EUR"), IBAN_A.lower()).digest() == payment
+    assert Payment(Money(15000, "EUR"), IBAN_A.lower()).digest == payment
     assert payee_digest(IBAN_A) == (
         "f37bce276b68d88ca5b3e594824757b54ea271de869a4d582850dd8938160510"
     )
@@ -121,7 +121,7 @@ def test_digest_known_answers() -> None:
         + _field(50000)
     ).hexdigest()
     assert batch == "643d52e3d1a6a5b8e79baf1a993cf0b36f79feaa39f38ecbb14d9f7dec60e069"
-    assert _batch((IBAN_A, "500.00"), (IBAN_B, "250.00")).digest() == batch
+    assert _batch((IBAN_A, "500.00"), (IBAN_B, "250.00")).digest == batch
 
 
 def test_payment_digest_binds_amount_currency_payee() -> None:
@@ -140,9 +140,9 @@ def _batch(*lines: tuple[str, str]) -> Batch:
 def test_batch_digest() -> None:
     signed = _batch((IBAN_A, "500.00"), (IBAN_B, "250.00"))
     assert signed.total == Money(75000, "EUR")
-    assert signed.digest() == batch_digest(signed)
+    assert signed.digest == batch_digest(signed)
     reordered = _batch((IBAN_B, "250.00"), (IBAN_A, "500.00"))
-    assert reordered.digest() == signed.digest()
+    assert reordered.digest == signed.digest
     changed = [
         _batch((IBAN_A, "500.00"), (IBAN_B, "250.00"), (IBAN_C, "10.00")),  # payee added
         _batch((IBAN_A, "500.00")),  # payee removed
@@ -151,7 +151,7 @@ def test_batch_digest() -> None:
         _batch((IBAN_A, "250.00"), (IBAN_B, "500.00")),  # same total and payees, swapped
         _batch((IBAN_A, "500.00"), (IBAN_B, "250.00"), (IBAN_B, "0.01")),  # duplicate payee
     ]
-    assert len({b.digest() for b in changed} | {signed.digest()}) == len(changed) + 1
+    assert len({b.digest for b in changed} | {signed.digest}) == len(changed) + 1
 
 
 def test_batch_refuses() -> None:
@@ -163,12 +163,12 @@ def test_batch_refuses() -> None:
 
 def test_request_digest_needs_its_data() -> None:
     request = OperationRequest("sepa_instant_transfer")
-    assert request.digest(Linking.NONE) is None
+    assert request.digest_for(Linking.NONE) is None
     for linking in (Linking.AMOUNT_PAYEE, Linking.BATCH, Linking.PAYEE):
         with pytest.raises(MalformedInput):
-            request.digest(linking)
+            request.digest_for(linking)
     with_payment = OperationRequest("x", payment=Payment(Money(100, "EUR"), IBAN_A))
-    assert with_payment.digest(Linking.PAYEE) == payee_digest(IBAN_A)
+    assert with_payment.digest_for(Linking.PAYEE) == payee_digest(IBAN_A)
     assert with_payment.display() == (("amount", "1.00 EUR"), ("payee", f"IBAN:{IBAN_A}"))
 
 
@@ -187,7 +187,7 @@ def test_batch_digest_ignores_order(lines: list[tuple[str, int]], data: st.DataO
     shuffled = data.draw(st.permutations(lines))
     a = Batch.of(Payment(Money(minor, "EUR"), payee) for payee, minor in lines)
     b = Batch.of(Payment(Money(minor, "EUR"), payee) for payee, minor in shuffled)
-    assert a.digest() == b.digest()
+    assert a.digest == b.digest
 
 
 @given(lines=lines, data=st.data())
@@ -210,4 +210,29 @@ def test_any_change_changes_the_batch_digest(
     if not changed:
         return  # removing the only payment leaves no batch at all
     modified = Batch.of(Payment(Money(m, "EUR"), p) for p, m in changed)
-    assert modified.digest() != original.digest()
+    assert modified.digest != original.digest
+
+
+def test_an_explicit_id_prefix_never_goes_through_the_iban_check() -> None:
+    # "AA000" looks like an IBAN (two letters, two digits) but the caller said it is not one.
+    assert normalise_payee("ID:AA000") == "ID:AA000"
+    assert normalise_payee("id: aa 000") == "ID:AA000"
+    assert normalise_payee(normalise_payee("ID:AA000")) == "ID:AA000"
+    # Without the prefix, IBAN-shaped text must still pass its check digits.
+    with pytest.raises(MalformedInput, match="check digits"):
+        normalise_payee("AA000")
+    # The two kinds stay apart: a valid IBAN given as an identifier is another payee.
+    assert normalise_payee(f"ID:{IBAN_A}") == f"ID:{IBAN_A}"
+    assert payee_digest(f"ID:{IBAN_A}") != payee_digest(IBAN_A)
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}", fullmatch=True),  # IBAN-shaped
+        st.from_regex(r"[A-Z0-9/?:().,'+\-]{1,70}", fullmatch=True),
+    )
+)
+def test_an_id_payee_is_kept_as_given(identifier: str) -> None:
+    normal = normalise_payee(f"ID:{identifier}")
+    assert normal == f"ID:{identifier}"
+    assert normalise_payee(normal) == normal

@@ -84,6 +84,6 @@ def test_shipped_suite_names_what_it_checks() -> None:
         scenario = load_scenario(file)
         assert scenario.checks, file
         assert scenario.description, file
-        assert any(word in scenario.checks for word in ("RTS", "Coop@ccess", "EBA", "ASVS")), file
+        assert any(word in scenario.checks for word in ("RTS", "guide", "EBA", "ASVS")), file
         result = run_scenario(PSD2_DEFAULT, scenario)
         assert result.passed, "\n".join(r.report() for r in result.failures)

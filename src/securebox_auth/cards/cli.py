@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import secrets
@@ -27,13 +26,15 @@ from typing import Any, Final
 
 from securebox_auth.cards.cardfile import demo_card, luhn_pan
 from securebox_auth.cards.piv_cli import register_piv
+from securebox_auth.cards.prompt import ask_secret
 from securebox_auth.cards.reader import CapReader, CapReading
 from securebox_auth.cards.softcard import BlankCard, SoftEmvCard
 from securebox_auth.cards.vpcd import VPCD_PORT, VpcdServer, pcscd_config
+from securebox_auth.emv.commands import pin_block
 from securebox_auth.emv.definitions import load_definitions, register_definitions
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.emv.profiles import CapMode, TerminalInput, get_profile, numeric_currency
-from securebox_auth.errors import ConfigurationError, MalformedInput
+from securebox_auth.errors import ConfigurationError, MalformedInput, NotFound
 from securebox_auth.factors.cap import (
     CapCard,
     CapRequest,
@@ -116,7 +117,10 @@ def _record_path(directory: Path, card_id: str) -> Path:
 
 
 def _new(args: argparse.Namespace) -> int:
-    pin = args.pin or getpass.getpass("PIN for the new card (4-12 digits): ")
+    pin = args.pin or ask_secret(
+        "PIN for the new card (4-12 digits): ", instead="pass --pin (testing only)"
+    )
+    pin_block(pin)  # the reader's rule (4 to 12 digits): a card no reader can use is refused
     issuer, app_keys = _issuer(Path(args.issuer))
     pan, psn = luhn_pan("999999"), "01"
     state = demo_card(
@@ -196,7 +200,7 @@ def _read_code(args: argparse.Namespace, data: TerminalInput) -> CapReading:
     profile = get_profile(args.profile)
 
     def ask() -> str:
-        return args.pin or getpass.getpass("PIN: ")
+        return args.pin or ask_secret("PIN: ", instead="pass --pin (testing only)")
 
     if args.card:
         card = SoftEmvCard.from_file(Path(args.card))
@@ -214,8 +218,16 @@ def _cap(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    issuer, _ = _issuer(Path(args.issuer))
-    path = _record_path(Path(args.issuer), args.card_id)
+    directory = Path(args.issuer)
+    path = _record_path(directory, args.card_id)
+    if not path.is_file():
+        known = sorted(p.stem for p in (directory / "cards").glob("*.json"))
+        listed = f" (registered: {', '.join(known)})" if known else ""
+        raise NotFound(
+            f"no card {args.card_id!r} in the issuer directory {directory}{listed}: use the id "
+            "that 'securebox card new' printed, with the same --issuer"
+        )
+    issuer, _ = _issuer(directory)
     body = json.loads(path.read_text(encoding="utf-8"))
     card, lockout = CapCard.from_dict(body["card"]), _lockout_from_json(body["lockout"])
     now = datetime.now(UTC)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 from securebox_auth.cards.reader import KNOWN_CAP_AIDS, CardError, exchange
 from securebox_auth.emv import commands
-from securebox_auth.errors import ConfigurationError
+from securebox_auth.errors import ConfigurationError, EnvironmentUnavailable
 
 __all__ = ["PcscTransport", "list_readers", "open_cap_reader"]
 
@@ -31,11 +31,31 @@ def _pyscard() -> Any:
     return smartcard
 
 
+_NO_SERVICE: Final = (
+    "the PC/SC service is not running: start pcscd (for instance 'sudo systemctl start "
+    "pcscd.socket'), or read a software card file with --card FILE"
+)
+
+
+def _readers(smartcard: Any) -> list[Any]:
+    """pyscard's reader objects; pyscard raises its own ``BaseSCardException`` (not a
+    ``SmartcardException``) when it cannot establish a PC/SC context: pcscd is not running."""
+    from smartcard.pcsc import PCSCExceptions  # noqa: PLC0415
+
+    try:
+        return list(smartcard.System.readers())
+    except PCSCExceptions.EstablishContextException:
+        raise EnvironmentUnavailable(_NO_SERVICE) from None
+    except PCSCExceptions.BaseSCardException as exc:
+        raise EnvironmentUnavailable(f"the PC/SC service failed: {exc}") from None
+
+
 def list_readers() -> list[str]:
-    """The names of the PC/SC readers (``[]`` when none, or when pcscd is not running)."""
+    """The names of the PC/SC readers (``[]`` when none); raises
+    :class:`~securebox_auth.errors.EnvironmentUnavailable` when pcscd is not running."""
     smartcard = _pyscard()
     try:
-        return [str(r) for r in smartcard.System.readers()]
+        return [str(r) for r in _readers(smartcard)]
     except smartcard.Exceptions.SmartcardException:
         return []
 
@@ -45,7 +65,7 @@ class PcscTransport:
 
     def __init__(self, reader: str) -> None:
         smartcard = _pyscard()
-        matches = [r for r in smartcard.System.readers() if str(r) == reader]
+        matches = [r for r in _readers(smartcard) if str(r) == reader]
         if not matches:
             raise CardError(f"no reader called {reader!r}")
         self.reader = reader
@@ -94,7 +114,10 @@ def open_cap_reader(
     """A transport to the reader ``name``, or to the first reader holding a CAP card."""
     names = list_readers()
     if not names:
-        raise CardError("no PC/SC reader (is pcscd running?)")
+        raise EnvironmentUnavailable(
+            "no PC/SC reader: connect a reader (or start a software one: 'securebox card "
+            "serve'), or read a software card file with --card FILE"
+        )
     if name is not None:
         chosen = [n for n in names if n == name] or [n for n in names if name in n]
         if not chosen:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import shutil
 import signal
 import socket
@@ -37,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from securebox_auth.cards.piv import PivCard
+from securebox_auth.cards.prompt import ask_secret
 from securebox_auth.cards.softcard import BlankCard
 from securebox_auth.cards.vpcd import VPCD_PORT, VpcdServer, pcscd_config
 from securebox_auth.errors import ConfigurationError
@@ -184,17 +184,20 @@ def serve_piv(card: PivCard, *, host: str, port: int, start_pcscd: bool) -> None
 
 
 def _serve(args: argparse.Namespace) -> int:
-    pin = args.pin or getpass.getpass("PIN for the card (6-8 characters): ")
-    puk = args.puk or getpass.getpass("PUK for the card (6-8 characters): ")
-    if args.demo:
-        if args.key or args.cert:
-            raise ConfigurationError("--demo makes its own key: leave out --key and --cert")
+    # The arguments and the key first: a mistake is reported before the PIN is asked.
+    if args.demo and (args.key or args.cert):
+        raise ConfigurationError("--demo makes its own key: leave out --key and --cert")
+    if not args.demo and not (args.key and args.cert):
+        raise ConfigurationError("give --key and --cert (PEM files), or --demo")
+    loaded = None if args.demo else _load_credentials(Path(args.key), Path(args.cert))
+    later = "pass --pin and --puk (testing only)"
+    pin = args.pin or ask_secret("PIN for the card (6-8 characters): ", instead=later)
+    puk = args.puk or ask_secret("PUK for the card (6-8 characters): ", instead=later)
+    if loaded is None:
         key, cert = _demo_credentials(Path(args.cert_out))
         print(f"demo key made for this run; its certificate is in {args.cert_out}")
     else:
-        if not (args.key and args.cert):
-            raise ConfigurationError("give --key and --cert (PEM files), or --demo")
-        key, cert = _load_credentials(Path(args.key), Path(args.cert))
+        key, cert = loaded
     card = PivCard(key, cert, pin=pin, puk=puk, tries=args.tries)
     serve_piv(card, host=args.host, port=args.port, start_pcscd=args.pcscd)
     return 0

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import getpass
 import json
 import sys
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from securebox_auth.cards.prompt import ask_secret
 from securebox_auth.errors import MalformedInput
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def _sign(args: argparse.Namespace) -> int:
     from securebox_auth.cards.pkcs11_client import sign_challenge  # noqa: PLC0415
 
     payload = _payload(args.challenge if args.challenge else sys.stdin.readline())
-    pin = getpass.getpass("Token PIN: ")
+    pin = ask_secret("Token PIN: ")
     signed = sign_challenge(payload, pin, _selector(args))
     answer = {
         "signature": _b64url(signed.signature),

@@ -85,7 +85,7 @@ def issue_linked_challenge(
     lifetime: timedelta = timedelta(minutes=5),
 ) -> tuple[CapChallenge, AuditEvent]:
     """A single-use challenge for ``card`` bound to the operation ``digest`` (for instance
-    ``Payment.digest()``), whose digits are :func:`linked_challenge_value`."""
+    ``Payment.digest``), whose digits are :func:`linked_challenge_value`."""
     value = linked_challenge_value(digest, nonce)
     return issue_challenge(
         card,
@@ -108,7 +108,7 @@ def linked_request(
     alone (``payment`` optional). Sign: the challenge as the reference and the payment's
     amount. TDS: the payee reference, the amount in minor units, then the challenge."""
     if mode is CapMode.RESPOND:
-        digest = challenge.digest if payment is None else payment.digest()
+        digest = challenge.digest if payment is None else payment.digest
         return CapRequest(TerminalInput.respond(challenge.value), challenge, digest)
     if payment is None:
         raise MalformedInput(f"a linked {mode.value} code is checked against its payment")
@@ -116,8 +116,8 @@ def linked_request(
     if mode is CapMode.SIGN:
         currency = numeric_currency(amount.currency)
         terminal = TerminalInput.sign(challenge.value, amount.minor, currency)
-        return CapRequest(terminal, challenge, payment.digest())
+        return CapRequest(terminal, challenge, payment.digest)
     if mode is CapMode.TDS:
         numbers = (payee_reference(payment.payee), str(amount.minor), challenge.value)
-        return CapRequest(TerminalInput.tds_numbers(numbers), challenge, payment.digest())
+        return CapRequest(TerminalInput.tds_numbers(numbers), challenge, payment.digest)
     raise MalformedInput("an Identify code is not linked to an operation")

@@ -201,11 +201,11 @@ class CapRequest:
         amount = payment.amount
         reference = checked_reference(payment.payee, known_payees)
         terminal = TerminalInput.sign(reference, amount.minor, numeric_currency(amount.currency))
-        return cls(terminal, digest=payment.digest())
+        return cls(terminal, digest=payment.digest)
 
     @classmethod
     def tds(cls, payment: Payment, *, known_payees: Iterable[str]) -> CapRequest:
         """BE/NL Mode 2 + TDS over the payee reference and the amount in minor units
         (``known_payees`` as for :meth:`sign`)."""
         numbers = (checked_reference(payment.payee, known_payees), str(payment.amount.minor))
-        return cls(TerminalInput.tds_numbers(numbers), digest=payment.digest())
+        return cls(TerminalInput.tds_numbers(numbers), digest=payment.digest)

@@ -123,7 +123,10 @@ def _test(args: argparse.Namespace) -> int:
         f"{len(failed)} failed, {len(errors)} unreadable; {total_steps} steps, "
         f"{mismatches} mismatch(es)"
     )
-    return 1 if failed or errors or not results else 0
+    if failed:
+        return 1  # a scenario's expectation was not met: the policy said "no"
+    # a scenario file that cannot be read or parsed, or nothing to run: a usage error
+    return 2 if errors or not results else 0
 
 
 def _literal(value: str) -> object:

@@ -1,6 +1,6 @@
 """Typed decisions: :class:`Allow`, :class:`StepUpRequired`, :class:`Deny`.
 
-Every decision carries the rules that fired (:class:`Fired`), each with the article or seed
+Every decision carries the rules that fired (:class:`Fired`), each with the article or bank
 rule it encodes and the facts it used, so ``explain()`` can say *why* in words a security
 team can read. Sentences are formatted only when asked for: building a decision stays cheap.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar, Final, NamedTuple, TypeAlias
+from typing import ClassVar, Final, Literal, NamedTuple, TypeAlias
 
 from securebox_auth.identity import Principal
 from securebox_auth.policy.linking import OperationRequest
@@ -90,7 +90,7 @@ def format_fact(value: object) -> str:
 
 
 class Fired(NamedTuple):
-    """A rule that fired: a stable ``rule`` id, the article or seed rule it ``cites``, a
+    """A rule that fired: a stable ``rule`` id, the article or bank rule it ``cites``, a
     sentence ``template`` (``str.format`` fields name facts) and the ``facts`` it used.
 
     A named tuple, because every decision builds one; the sentence is formatted only when
@@ -192,7 +192,7 @@ def _description(text: str) -> str:
 
 class _Decision:
     __slots__ = ()
-    kind: ClassVar[str]
+    kind: ClassVar[Literal["allow", "step_up", "deny"]]
     title: ClassVar[str]
     status_hint: ClassVar[int]
     fired: tuple[Fired, ...]
@@ -231,7 +231,7 @@ class Allow(_Decision):
     acr: str | None = None
     amr: tuple[str, ...] = ()
     consumed: Grant | None = None
-    kind: ClassVar[str] = "allow"
+    kind: ClassVar[Literal["allow"]] = "allow"
     title: ClassVar[str] = "Allow"
     status_hint: ClassVar[int] = 200
 
@@ -274,7 +274,7 @@ class StepUpRequired(_Decision):
     methods: tuple[str, ...]
     challenge: Challenge
     fired: tuple[Fired, ...]
-    kind: ClassVar[str] = "step_up"
+    kind: ClassVar[Literal["step_up"]] = "step_up"
     title: ClassVar[str] = "StepUpRequired"
     status_hint: ClassVar[int] = 401
 
@@ -320,7 +320,7 @@ class Deny(_Decision):
     reason: Reason
     fired: tuple[Fired, ...]
     reauthenticate: bool = False
-    kind: ClassVar[str] = "deny"
+    kind: ClassVar[Literal["deny"]] = "deny"
     title: ClassVar[str] = "Deny"
     status_hint: ClassVar[int] = 403
 

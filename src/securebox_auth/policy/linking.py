@@ -138,22 +138,26 @@ def normalise_payee(raw: str) -> str:
     """The canonical form of a payee: ``IBAN:FR76...`` or ``ID:...`` (idempotent).
 
     Text that looks like an IBAN (two letters, two check digits) must pass its check: a typo
-    is refused rather than silently becoming another payee.
+    is refused rather than silently becoming another payee. An explicit ``ID:`` prefix says
+    the text is not an IBAN: it is never IBAN-checked, and ``ID:FR76...`` and ``FR76...`` are
+    two different payees (the kinds are tagged and never collide).
     """
     if not isinstance(raw, str):
         raise MalformedInput("a payee is text")
     if len(raw) > 100:
         raise MalformedInput("a payee identifier is too long")
     text = raw.translate(_BLANKS).upper()
+    explicit_id = text.startswith("ID:")
     if text.startswith("IBAN:"):
         text = text[5:]
         if not iban_valid(text):
             raise MalformedInput("this IBAN fails its check digits")
-    elif text.startswith("ID:"):
+    elif explicit_id:
         text = text[3:]
     if not text:
         raise MalformedInput("a payee identifier is empty")
-    if re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]+", text):
+    # An explicit ``ID:`` is the caller's word that this is not an IBAN: no IBAN check.
+    if not explicit_id and re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]+", text):
         if not iban_valid(text):
             raise MalformedInput("this IBAN fails its check digits")
         return f"IBAN:{text}"
@@ -168,18 +172,16 @@ class Payment:
 
     amount: Money
     payee: str
-    _digest: str = field(init=False, repr=False, compare=False)
+    #: The dynamic-linking digest of this payment (see :func:`payment_digest`), computed on
+    #: creation. An attribute, like ``Challenge.digest`` and ``Grant.digest``.
+    digest: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.amount, Money):
             raise MalformedInput("a payment amount is a Money value")
         payee = normalise_payee(self.payee)
         object.__setattr__(self, "payee", payee)
-        object.__setattr__(self, "_digest", _payment_digest(self.amount, payee))
-
-    def digest(self) -> str:
-        """The dynamic-linking digest of this payment (see :func:`payment_digest`)."""
-        return self._digest
+        object.__setattr__(self, "digest", _payment_digest(self.amount, payee))
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +189,8 @@ class Batch:
     """A batch of payment orders (a "remise"), signed as one."""
 
     payments: tuple[Payment, ...]
-    _digest: str = field(init=False, repr=False, compare=False)
+    #: The dynamic-linking digest of this batch (see :func:`batch_digest`).
+    digest: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.payments, tuple) or not self.payments:
@@ -197,7 +200,7 @@ class Batch:
         currencies = {p.amount.currency for p in self.payments}
         if len(currencies) != 1:
             raise MalformedInput("every payment of a batch is in the same currency")
-        object.__setattr__(self, "_digest", batch_digest(self))
+        object.__setattr__(self, "digest", batch_digest(self))
 
     @classmethod
     def of(cls, payments: Iterable[Payment]) -> Batch:
@@ -215,10 +218,6 @@ class Batch:
     def payees(self) -> tuple[str, ...]:
         """The sorted multiset of payees."""
         return tuple(sorted(p.payee for p in self.payments))
-
-    def digest(self) -> str:
-        """The dynamic-linking digest of this batch (see :func:`batch_digest`)."""
-        return self._digest
 
 
 def _field(value: str | int) -> bytes:
@@ -284,7 +283,7 @@ class OperationRequest:
                 object.__setattr__(self, "payee", payee)
             object.__setattr__(self, "_payee_digest", _payee_digest(payee))
 
-    def digest(self, linking: Linking) -> str | None:
+    def digest_for(self, linking: Linking) -> str | None:
         """The digest for a kind of linking; raises :class:`MalformedInput` when the data it
         needs is missing."""
         if linking is Linking.NONE:
@@ -292,11 +291,11 @@ class OperationRequest:
         if linking is Linking.AMOUNT_PAYEE:
             if self.payment is None:
                 raise MalformedInput(f"{self.operation} is linked to an amount and a payee")
-            return self.payment.digest()
+            return self.payment.digest
         if linking is Linking.BATCH:
             if self.batch is None:
                 raise MalformedInput(f"{self.operation} is linked to a batch")
-            return self.batch.digest()
+            return self.batch.digest
         if self._payee_digest is None:
             raise MalformedInput(f"{self.operation} is linked to a payee")
         return self._payee_digest

@@ -248,7 +248,7 @@ def default_operations() -> tuple[OperationRule, ...]:
         OperationRule(
             name="document_box",
             label="Reading the document box",
-            cites="Caisse d'Epargne business portal",
+            cites="Digital Box guide",
             sensitive=False,
             methods=(),
         ),

@@ -213,7 +213,7 @@ def _decide_single_use(
     now: datetime,
     enrolled: Collection[str] | None,
 ) -> OperationOutcome:
-    digest = request.digest(rule.linking)
+    digest = request.digest_for(rule.linking)
     stale: list[Grant] = []
     mismatch: Grant | None = None
     expired: Grant | None = None

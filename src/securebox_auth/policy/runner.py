@@ -139,7 +139,7 @@ def _check(
 
 
 def _decided(step: Step, decision: Decision, acr: str | None = None) -> StepResult:
-    reason = None if decision.kind == "allow" else str(getattr(decision, "reason", ""))
+    reason = None if decision.kind == "allow" else str(decision.reason)
     explanation = decision.explain()
     header = decision.www_authenticate()
     if header:

@@ -116,7 +116,7 @@ class Step:
 @dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
-    #: The article or seed rule this scenario checks (required).
+    #: The article or bank rule this scenario checks (required).
     checks: str
     description: str
     steps: tuple[Step, ...]
@@ -321,7 +321,7 @@ def parse_scenario(document: str | bytes, *, source: str = "<scenario>") -> Scen
             )
     name = _text("name", data.get("name", Path(source).stem))
     if "checks" not in data:
-        raise _fail("checks", "a scenario names the article or seed rule it checks")
+        raise _fail("checks", "a scenario names the article or bank rule it checks")
     start = data.get("start", DEFAULT_START)
     if not isinstance(start, datetime) or start.tzinfo is None:
         raise _fail("start", "start is a TOML date-time with an offset (2026-01-05T09:00:00Z)")

@@ -128,10 +128,10 @@ class SessionRules:
 class RecoveryRules:
     """Recovery settings the linter checks (the recovery flows use them)."""
 
-    #: Whether secret questions may be used to recover an identifier (the Carcept Prev client
-    #: area does).
+    #: Whether secret questions may be used to recover an identifier (the Carcept Prev guide's
+    #: portal does).
     secret_questions: bool = False
-    #: Lifetime of a password-reset link sent by e-mail (Carcept Prev client area: 3 hours).
+    #: Lifetime of a password-reset link sent by e-mail (Carcept Prev guide: 3 hours).
     reset_link_lifetime: timedelta = timedelta(hours=3)
 
     def __post_init__(self) -> None:

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from securebox_auth.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -52,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _engine(args: argparse.Namespace) -> Engine | None:
+    revision = getattr(args, "revision", None)
+    if revision is not None and not revision.strip():
+        raise ConfigurationError("--revision is empty: give a revision, head or base")
     return configured_engine(args.url, needs=_EXTRA)
 
 
@@ -67,6 +72,8 @@ def configured_engine(url: str | None, *, needs: str) -> Engine | None:
     except ImportError:
         print(f"securebox: error: {needs}", file=sys.stderr)
         return None
+    if url is not None and not url.strip():
+        raise ConfigurationError("--url is empty: give a database URL, or leave --url out")
     return create_engine(DatabaseSettings(url=url or database_url()))
 
 

@@ -1,0 +1,32 @@
+"""The public API: ``securebox_auth.__all__`` resolves, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import securebox_auth
+
+
+def test_every_public_name_resolves() -> None:
+    missing = [name for name in securebox_auth.__all__ if not hasattr(securebox_auth, name)]
+    assert missing == []
+    assert len(set(securebox_auth.__all__)) == len(securebox_auth.__all__)
+
+
+def test_the_sql_stores_are_imported_on_first_use() -> None:
+    # The sql extra is optional: ``import securebox_auth`` must not need SQLAlchemy.
+    probe = (
+        "import sys, securebox_auth as sb\n"
+        "assert 'sqlalchemy' not in sys.modules, 'imported eagerly'\n"
+        "assert sb.SqlStore.__name__ == 'SqlStore'\n"
+        "assert 'sqlalchemy' in sys.modules\n"
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    assert not hasattr(securebox_auth, "FactorService")
