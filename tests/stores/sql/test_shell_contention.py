@@ -1,0 +1,117 @@
+"""With distinct users, no :class:`~securebox_auth.errors.ConcurrentUpdate` reaches a caller
+under eight processes on PostgreSQL (ADR 0017).
+
+Eight OS processes (``spawn``), each a server worker with its own engine and services,
+serve their own users: per round and user a login with the confidential code, a TOTP code
+and an out-of-band code (issued, sent, typed back), every process released together at each
+round. Every commit also writes the store-wide audit chain head, so the processes do
+contend. Run with the server's defaults, and with a 150 ms statement timeout (a production
+setting that turns a long wait for a lock into a lost race the shell must retry).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import queue
+import secrets
+from collections import Counter
+from typing import Any, Final
+
+import pytest
+
+from securebox_auth.accounts import Account, Role
+from securebox_auth.audit import verify_chain
+from securebox_auth.factors.code import CodeCredential
+from securebox_auth.shell.totp import TotpService
+from securebox_auth.stores.protocols import PutAccount, PutCode
+from securebox_auth.stores.sql.engine import create_engine
+from securebox_auth.stores.sql.store import SqlStore
+from tests.stores.sql import shell_workers as sw
+
+WORKERS: Final = 8
+USERS: Final = 2
+ROUNDS: Final = 6
+
+
+def _prepare(setup: sw.Setup, store: SqlStore) -> dict[str, str]:
+    """Accounts with a (changed) code and a confirmed TOTP for every worker's users."""
+    hasher = sw.hasher(setup)
+    totp = TotpService(store, sw.wrapping(setup))
+    codes = {}
+    for w in range(WORKERS):
+        for u in range(USERS):
+            who = sw.principal(w, u)
+            code = f"{700000 + w * 100 + u}"
+            credential = CodeCredential(hasher.hash(who, code), sw.START)
+            account = Account(who, Role.USER, sw.START)
+            store.commit([PutAccount(who, 0, account), PutCode(who, 0, credential)], [])
+            totp.import_credential(who, sw.credential())
+            codes[who.key] = code
+    return codes
+
+
+def _serve(setup: sw.Setup) -> list[tuple[Any, ...]]:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(WORKERS)
+    results = context.Queue()
+    processes = [
+        context.Process(target=sw.serve, args=(setup, w, USERS, ROUNDS, barrier, results))
+        for w in range(WORKERS)
+    ]
+    for process in processes:
+        process.start()
+    found = []
+    try:
+        for _ in range(WORKERS):
+            found.append(results.get(timeout=300))
+    except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
+        pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():  # pragma: no cover
+                process.kill()
+        results.close()
+    assert [p.exitcode for p in processes] == [0] * WORKERS
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("statement_timeout_ms", [0, 150])
+def test_no_conflict_reaches_a_caller_with_distinct_users(
+    fresh_postgres_url: str, statement_timeout_ms: int
+) -> None:
+    setup = sw.Setup(
+        url=fresh_postgres_url,
+        audit_key=secrets.token_bytes(32),
+        pepper=secrets.token_bytes(32),
+        app_key=secrets.token_bytes(32),
+        wrap_key=secrets.token_bytes(32),
+        statement_timeout_ms=statement_timeout_ms,
+    )
+    engine = create_engine(fresh_postgres_url)
+    try:
+        store = SqlStore(engine, audit_key=setup.audit_key)
+        setup = dataclasses.replace(setup, codes=_prepare(setup, store))
+        outcomes: Counter[str] = Counter()
+        pauses, slept, rounds = 0, 0.0, []
+        for _, counted, paused, seconds, elapsed in _serve(setup):
+            outcomes.update(counted)
+            pauses, slept = pauses + paused, slept + seconds
+            rounds += elapsed
+        calls = WORKERS * USERS * ROUNDS
+        assert outcomes == {"login:ok": calls, "totp:ok": calls, "oob:ok": calls}, outcomes
+        audit = list(store.audit_log())
+        assert verify_chain(setup.audit_key, audit, expected_head=store.audit_head()[1]) == len(
+            audit
+        )
+        rounds.sort()
+        print(  # the measurement (pytest -s): how much the shell retried
+            f"\nstatement_timeout={statement_timeout_ms}ms: {4 * calls} commits, "
+            f"{pauses} retries after a pause ({slept * 1000:.0f} ms asleep in all), "
+            f"round per worker median {rounds[len(rounds) // 2] * 1000:.0f} ms, "
+            f"max {rounds[-1] * 1000:.0f} ms"
+        )
+    finally:
+        engine.dispose()
