@@ -16,12 +16,14 @@ from securebox_auth.clock import FixedClock
 from securebox_auth.code_service import ConfidentialCodeService
 from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.factors.oob import Channel, OobMessage, OobRules
+from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.factors.totp import TotpCredential, code_at
 from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import Principal
 from securebox_auth.keys import StaticKeyring
 from securebox_auth.lockout import LockoutRules
 from securebox_auth.shell.oob import OobService
+from securebox_auth.shell.passkeys import PasskeyService
 from securebox_auth.shell.totp import TotpService
 from securebox_auth.stores.sql.engine import DatabaseSettings, create_engine
 from securebox_auth.stores.sql.store import SqlStore
@@ -148,3 +150,29 @@ def _calls(
         return oob.verify(who, issued.challenge.id, typed, purpose="login", reference="r").ok
 
     return [("login", login), ("totp", second), ("oob", sms)]
+
+
+def register(
+    setup: Setup, worker: int, task: tuple[str, str, str, Any], barrier: Barrier, results: Any
+) -> None:
+    """Finish one passkey registration (a principal, its ceremony, the authenticator's
+    answer) at the same moment as every other process."""
+    engine = create_engine(setup.url)
+    store = SqlStore(engine, audit_key=setup.audit_key)
+    rp = RelyingParty(id="bank.example", name="Bank", origins=frozenset({"https://bank.example"}))
+    service = PasskeyService(
+        store, rp, StaticKeyring({"a": setup.app_key}, "a"), clock=FixedClock(START)
+    )
+    client, user, ceremony_id, response = task
+    try:
+        barrier.wait(timeout=120)
+        try:
+            result = service.finish_registration(
+                Principal.parse(client, user), ceremony_id, response
+            )
+            said = result.outcome.value if result.reason is None else result.reason
+        except ConcurrentUpdate:
+            said = "conflict"
+    finally:
+        engine.dispose()
+    results.put((worker, said))

@@ -22,11 +22,18 @@ import pytest
 
 from securebox_auth.accounts import Account, Role
 from securebox_auth.audit import verify_chain
+from securebox_auth.clock import FixedClock
 from securebox_auth.factors.code import CodeCredential
+from securebox_auth.factors.passkeys import RelyingParty
+from securebox_auth.keys import StaticKeyring
+from securebox_auth.shell.base import DEFAULT_ITEM
+from securebox_auth.shell.passkeys import REGISTRY, PasskeyService, credential_key
 from securebox_auth.shell.totp import TotpService
+from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import PutAccount, PutCode
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
+from securebox_auth.testing.authenticator import SoftAuthenticator
 from tests.stores.sql import shell_workers as sw
 
 WORKERS: Final = 8
@@ -113,5 +120,55 @@ def test_no_conflict_reaches_a_caller_with_distinct_users(
             f"round per worker median {rounds[len(rounds) // 2] * 1000:.0f} ms, "
             f"max {rounds[-1] * 1000:.0f} ms"
         )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_one_credential_id_is_registered_once_across_processes(fresh_postgres_url: str) -> None:
+    """Eight processes finish, at the same moment, the registration of the same credential
+    id for eight different principals: exactly one is accepted; the registry names it."""
+    setup = sw.Setup(
+        url=fresh_postgres_url,
+        audit_key=secrets.token_bytes(32),
+        pepper=secrets.token_bytes(32),
+        app_key=secrets.token_bytes(32),
+        wrap_key=secrets.token_bytes(32),
+    )
+    rp = RelyingParty(id="bank.example", name="Bank", origins=frozenset({"https://bank.example"}))
+    shared = secrets.token_bytes(32)
+    engine = create_engine(fresh_postgres_url)
+    try:
+        store = SqlStore(engine, audit_key=setup.audit_key)
+        service = PasskeyService(
+            store, rp, StaticKeyring({"a": setup.app_key}, "a"), clock=FixedClock(sw.START)
+        )
+        tasks = []
+        for w in range(WORKERS):
+            who = sw.principal(w, 0)
+            store.commit([PutAccount(who, 0, Account(who, Role.USER, sw.START))], [])
+            options, ceremony = service.begin_registration(who, user_name=who.key, display_name="U")
+            response = SoftAuthenticator(credential_id=shared).create(options)
+            tasks.append((who.client_id.value, who.user_number.value, ceremony.id, response))
+        context = multiprocessing.get_context("spawn")
+        barrier, results = context.Barrier(WORKERS), context.Queue()
+        processes = [
+            context.Process(target=sw.register, args=(setup, w, tasks[w], barrier, results))
+            for w in range(WORKERS)
+        ]
+        for process in processes:
+            process.start()
+        said = dict(results.get(timeout=180) for _ in range(WORKERS))
+        for process in processes:
+            process.join(timeout=60)
+        assert Counter(said.values()) == {"accepted": 1, "duplicate_credential": WORKERS - 1}
+        (winner,) = [w for w, s in said.items() if s == "accepted"]
+        owner = store.get_factor_state(REGISTRY, fc.PASSKEY_ID, credential_key(rp.id, shared))
+        assert owner is not None
+        assert owner.value["principal"] == sw.principal(winner, 0).key
+        for w in range(WORKERS):
+            found = store.get_factor_state(sw.principal(w, 0), fc.PASSKEYS, DEFAULT_ITEM)
+            assert found is not None
+            assert len(fc.passkeys_from_dict(found.value).passkeys) == (w == winner)
     finally:
         engine.dispose()
