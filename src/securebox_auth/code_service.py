@@ -3,10 +3,9 @@
 :class:`ConfidentialCodeService` is what a portal calls from its login form and its
 administration pages. Each call reads the state from an :class:`~securebox_auth.stores.
 AuthStore`, calls a pure function of :mod:`securebox_auth.factors.code`, and commits the new
-state together with its audit events in one compare-and-swap. When another request changed
-the state in between, the call starts again from a fresh read (without redoing the argon2
-work, whose answer cannot have changed unless the stored hash did), so two concurrent logins
-can never both use the last attempt.
+state together with its audit events in one compare-and-swap; a lost race starts again from
+a fresh read (:mod:`securebox_auth.shell.retry`) without redoing the argon2 work, so two
+concurrent logins can never both use the last attempt.
 """
 
 from __future__ import annotations
