@@ -12,11 +12,9 @@ setting that turns a long wait for a lock into a lost race the shell must retry)
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import queue
 import secrets
 from collections import Counter
-from typing import Any, Final
+from typing import Final
 
 import pytest
 
@@ -35,6 +33,7 @@ from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 from securebox_auth.testing.authenticator import SoftAuthenticator
 from tests.stores.sql import shell_workers as sw
+from tests.stores.sql.spawn import run_together
 
 WORKERS: Final = 8
 USERS: Final = 2
@@ -58,32 +57,6 @@ def _prepare(setup: sw.Setup, store: SqlStore) -> dict[str, str]:
     return codes
 
 
-def _serve(setup: sw.Setup) -> list[tuple[Any, ...]]:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(WORKERS)
-    results = context.Queue()
-    processes = [
-        context.Process(target=sw.serve, args=(setup, w, USERS, ROUNDS, barrier, results))
-        for w in range(WORKERS)
-    ]
-    for process in processes:
-        process.start()
-    found = []
-    try:
-        for _ in range(WORKERS):
-            found.append(results.get(timeout=300))
-    except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
-        pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():  # pragma: no cover
-                process.kill()
-        results.close()
-    assert [p.exitcode for p in processes] == [0] * WORKERS
-    return found
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("statement_timeout_ms", [0, 150])
 def test_no_conflict_reaches_a_caller_with_distinct_users(
@@ -103,7 +76,8 @@ def test_no_conflict_reaches_a_caller_with_distinct_users(
         setup = dataclasses.replace(setup, codes=_prepare(setup, store))
         outcomes: Counter[str] = Counter()
         pauses, slept, rounds = 0, 0.0, []
-        for _, counted, paused, seconds, elapsed in _serve(setup):
+        per_worker = [(setup, w, USERS, ROUNDS) for w in range(WORKERS)]
+        for _, counted, paused, seconds, elapsed in run_together(sw.serve, per_worker):
             outcomes.update(counted)
             pauses, slept = pauses + paused, slept + seconds
             rounds += elapsed
@@ -150,17 +124,7 @@ def test_one_credential_id_is_registered_once_across_processes(fresh_postgres_ur
             options, ceremony = service.begin_registration(who, user_name=who.key, display_name="U")
             response = SoftAuthenticator(credential_id=shared).create(options)
             tasks.append((who.client_id.value, who.user_number.value, ceremony.id, response))
-        context = multiprocessing.get_context("spawn")
-        barrier, results = context.Barrier(WORKERS), context.Queue()
-        processes = [
-            context.Process(target=sw.register, args=(setup, w, tasks[w], barrier, results))
-            for w in range(WORKERS)
-        ]
-        for process in processes:
-            process.start()
-        said = dict(results.get(timeout=180) for _ in range(WORKERS))
-        for process in processes:
-            process.join(timeout=60)
+        said = dict(run_together(sw.register, [(setup, w, tasks[w]) for w in range(WORKERS)]))
         assert Counter(said.values()) == {"accepted": 1, "duplicate_credential": WORKERS - 1}
         (winner,) = [w for w, s in said.items() if s == "accepted"]
         owner = store.get_factor_state(REGISTRY, fc.PASSKEY_ID, credential_key(rp.id, shared))
