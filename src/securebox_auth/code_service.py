@@ -3,17 +3,18 @@
 :class:`ConfidentialCodeService` is what a portal calls from its login form and its
 administration pages. Each call reads the state from an :class:`~securebox_auth.stores.
 AuthStore`, calls a pure function of :mod:`securebox_auth.factors.code`, and commits the new
-state together with its audit events in one compare-and-swap. When another request changed
-the state in between, the call starts again from a fresh read (without redoing the argon2
-work, whose answer cannot have changed unless the stored hash did), so two concurrent logins
-can never both use the last attempt.
+state together with its audit events in one compare-and-swap; a lost race starts again from
+a fresh read (:mod:`securebox_auth.shell.retry`) without redoing the argon2 work, so two
+concurrent logins can never both use the last attempt.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import TypeVar
 
 from securebox_auth.accounts import Account, Operator, Role
 from securebox_auth.attempts import unblock_event
@@ -22,7 +23,6 @@ from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.entitlements.model import Subscription, Theme
 from securebox_auth.errors import (
     AccountExists,
-    ConcurrentUpdate,
     NotPermitted,
     PrincipalUserExists,
     UnknownAccount,
@@ -49,6 +49,7 @@ from securebox_auth.key_purposes import check_service_keys
 from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.lockout import unblock as lockout_unblock
 from securebox_auth.methods import CONFIDENTIAL_CODE, AuthMethod
+from securebox_auth.shell.retry import DEFAULT_BACKOFF, Backoff, commit_retrying
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
@@ -62,7 +63,7 @@ from securebox_auth.stores.protocols import (
 
 __all__ = ["ChangeResult", "ConfidentialCodeService", "LoginResult"]
 
-_MAX_ATTEMPTS: Final = 16
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +109,12 @@ class ConfidentialCodeService:
         lockout_rules: LockoutRules | None = None,
         client_format: IdentifierFormat = DEFAULT_CLIENT_ID_FORMAT,
         user_format: IdentifierFormat = DEFAULT_USER_NUMBER_FORMAT,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         check_service_keys(store, hasher)  # the pepper is not the audit key (KeyReuse)
+        self.backoff = backoff
+        self._sleep = sleep
         self.store = store
         self.hasher = hasher
         self.clock: Clock = clock or SystemClock()
@@ -117,6 +122,14 @@ class ConfidentialCodeService:
         self.lockout_rules = lockout_rules or LockoutRules()
         self.client_format = client_format
         self.user_format = user_format
+
+    def _run(
+        self, attempt: Callable[[datetime], tuple[Sequence[Change], Sequence[AuditEvent], R]]
+    ) -> R:
+        return commit_retrying(
+            self.store, self.clock, attempt, backoff=self.backoff, sleep=self._sleep,
+            what="principal",
+        )  # fmt: skip
 
     def parse_principal(self, client_id: object, user_number: object) -> Principal:
         """Validate typed identifiers (raises :class:`~securebox_auth.errors.
@@ -167,8 +180,8 @@ class ConfidentialCodeService:
         principal = self.parse_principal(client_id, user_number)
         typed = validate_code_syntax(code)
         hasher = OnceHasher(self.hasher)
-        for _ in range(_MAX_ATTEMPTS):
-            now = self.clock.now()
+
+        def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], LoginResult]:
             lockout, stored, guards = self._read(principal)
             verdict = verify_code(
                 stored.value if stored else None,
@@ -182,21 +195,22 @@ class ConfidentialCodeService:
             changes = self._writes(
                 principal, lockout, stored, verdict.lockout, verdict.credential, guards
             )
-            try:
-                self.store.commit(changes, verdict.events)
-            except ConcurrentUpdate:
-                continue
-            return LoginResult(
-                outcome=verdict.outcome,
-                principal=principal,
-                at=now,
-                blocked_until=verdict.lockout.blocked_until
-                if verdict.outcome is CodeOutcome.BLOCKED
-                else None,
-                alert=verdict.alert,
-                method=CONFIDENTIAL_CODE if verdict.ok else None,
+            return (
+                changes,
+                verdict.events,
+                LoginResult(
+                    outcome=verdict.outcome,
+                    principal=principal,
+                    at=now,
+                    blocked_until=verdict.lockout.blocked_until
+                    if verdict.outcome is CodeOutcome.BLOCKED
+                    else None,
+                    alert=verdict.alert,
+                    method=CONFIDENTIAL_CODE if verdict.ok else None,
+                ),
             )
-        raise ConcurrentUpdate("too much contention on this principal; try again")
+
+        return self._run(attempt)
 
     # -- code change ------------------------------------------------------------------
 
@@ -209,8 +223,8 @@ class ConfidentialCodeService:
         current = validate_code_syntax(current_code)
         new = validate_code_syntax(new_code)
         hasher = OnceHasher(self.hasher)
-        for _ in range(_MAX_ATTEMPTS):
-            now = self.clock.now()
+
+        def attempt(now: datetime) -> tuple[list[Change], Sequence[AuditEvent], ChangeResult]:
             lockout, stored, guards = self._read(principal)
             verdict = change_code(
                 stored.value if stored else None,
@@ -226,18 +240,14 @@ class ConfidentialCodeService:
             changes = self._writes(
                 principal, lockout, stored, verdict.lockout, verdict.credential, guards
             )
-            try:
-                self.store.commit(changes, verdict.events)
-            except ConcurrentUpdate:
-                continue
-            if verdict.outcome is ChangeOutcome.REUSED:
-                raise WeakCode(("previous_code",), self.rules.message("previous_code"))
-            return ChangeResult(
-                verdict.outcome,
-                verdict.lockout.blocked_until if verdict.outcome is ChangeOutcome.BLOCKED else None,
-                verdict.alert,
-            )
-        raise ConcurrentUpdate("too much contention on this principal; try again")
+            blocked = verdict.outcome is ChangeOutcome.BLOCKED
+            until = verdict.lockout.blocked_until if blocked else None
+            return changes, verdict.events, ChangeResult(verdict.outcome, until, verdict.alert)
+
+        result = self._run(attempt)
+        if result.outcome is ChangeOutcome.REUSED:  # counted and audited first
+            raise WeakCode(("previous_code",), self.rules.message("previous_code"))
+        return result
 
     # -- administration ---------------------------------------------------------------
 
@@ -319,19 +329,17 @@ class ConfidentialCodeService:
             raise NotPermitted("a principal user is made with the subscription")
         if role is Role.THIRD_PARTY:
             raise NotPermitted("a third party is a user of another subscription, invited")
-        for _ in range(_MAX_ATTEMPTS):
+
+        def attempt(_: datetime) -> tuple[list[Change], list[AuditEvent], OneTimeCode]:
             if self.store.get_account(principal) is not None:
                 raise AccountExists("an account with this client identifier and user number exists")
             code, changes, events = self._new_account(operator, principal, role, "account.create")
             if self.store.get_subscription(principal.client_id) is None:
                 empty = Subscription(principal.client_id)
                 changes.append(PutSubscription(principal.client_id, 0, empty))
-            try:
-                self.store.commit(changes, events)
-            except ConcurrentUpdate:
-                continue
-            return code
-        raise ConcurrentUpdate("too much contention on this principal; try again")
+            return changes, events, code
+
+        return self._run(attempt)
 
     def _authorise(self, operator: Operator, target: Principal) -> str:
         """Only the bank's back office acts here; portal administrators regenerate codes and
@@ -352,8 +360,8 @@ class ConfidentialCodeService:
         procedure to regain use, RTS 4(5)), and the new code must be changed at first login.
         """
         actor_key = self._authorise(operator, target)
-        for _ in range(_MAX_ATTEMPTS):
-            now = self.clock.now()
+
+        def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], OneTimeCode]:
             stored = self.store.get_code(target)
             lockout = self.store.get_lockout(target)
             code, credential, issued = issue_one_time_code(
@@ -365,34 +373,28 @@ class ConfidentialCodeService:
                 rules=self.rules,
             )
             events = [issued]
-            changes: list[PutLockout | PutCode] = [
-                PutCode(target, stored.version if stored else 0, credential)
-            ]
+            changes: list[Change] = [PutCode(target, stored.version if stored else 0, credential)]
             if lockout.value != LockoutState():
                 changes.append(PutLockout(target, lockout.version, lockout_unblock(lockout.value)))
                 events.append(
                     unblock_event(lockout.value, actor=actor_key, subject=target.key, now=now)
                 )
-            try:
-                self.store.commit(changes, events)
-            except ConcurrentUpdate:
-                continue
-            return code
-        raise ConcurrentUpdate("too much contention on this principal; try again")
+            return changes, events, code
+
+        return self._run(attempt)
 
     def unblock(self, operator: Operator, target: Principal) -> None:
         """The back office lifts a temporary or permanent block (portal administrators:
         :meth:`~securebox_auth.entitlements.service.EntitlementService.unblock`)."""
         actor_key = self._authorise(operator, target)
-        for _ in range(_MAX_ATTEMPTS):
-            now = self.clock.now()
+
+        def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], None]:
             lockout = self.store.get_lockout(target)
             event = unblock_event(lockout.value, actor=actor_key, subject=target.key, now=now)
-            try:
-                self.store.commit(
-                    [PutLockout(target, lockout.version, lockout_unblock(lockout.value))], [event]
-                )
-            except ConcurrentUpdate:
-                continue
-            return
-        raise ConcurrentUpdate("too much contention on this principal; try again")
+            return (
+                [PutLockout(target, lockout.version, lockout_unblock(lockout.value))],
+                [event],
+                None,
+            )
+
+        self._run(attempt)

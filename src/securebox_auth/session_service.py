@@ -16,13 +16,15 @@ identifier.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from datetime import datetime
+from typing import Final, TypeVar
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
-from securebox_auth.errors import ConcurrentUpdate, NotAuthenticated
+from securebox_auth.errors import NotAuthenticated
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.book import PolicyBook
 from securebox_auth.policy.decision import Challenge, Decision
@@ -30,6 +32,7 @@ from securebox_auth.policy.engine import complete_step_up
 from securebox_auth.policy.model import Policy
 from securebox_auth.policy.session import Session
 from securebox_auth.session_ids import is_session_id, session_ref
+from securebox_auth.shell.retry import DEFAULT_BACKOFF, Backoff, commit_retrying
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
@@ -41,7 +44,7 @@ from securebox_auth.stores.protocols import (
 
 __all__ = ["SessionService", "StepUpResult"]
 
-_MAX_ATTEMPTS: Final = 16
+R = TypeVar("R")
 _GONE: Final = "no live session: log in again"
 
 
@@ -65,8 +68,12 @@ class SessionService:
         *,
         clock: Clock | None = None,
         policy: Policy | PolicyBook | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
+        self.backoff = backoff
+        self._sleep = sleep
         self.clock: Clock = clock or SystemClock()
         self.policies = (
             policy if isinstance(policy, PolicyBook) else PolicyBook(policy or PSD2_DEFAULT)
@@ -99,15 +106,13 @@ class SessionService:
         """Give the session a new identifier (same facts); the old one ends in the same
         commit. Of concurrent rotations exactly one succeeds; the others raise
         :class:`~securebox_auth.errors.NotAuthenticated` (the identifier they hold is dead)."""
-        for _ in range(_MAX_ATTEMPTS):
+
+        def attempt(_: datetime) -> tuple[list[Change], list[AuditEvent], str]:
             found = self.get(session_id)
             change = RotateSession(session_id, found.version, found.value)
-            try:
-                self.store.commit([change], [self._rotated(found.value, change, reason)])
-            except ConcurrentUpdate:
-                continue
-            return change.new_session_id
-        raise ConcurrentUpdate("too much contention on this session; try again")
+            return [change], [self._rotated(found.value, change, reason)], change.new_session_id
+
+        return self._run(attempt)
 
     def step_up(
         self,
@@ -124,10 +129,10 @@ class SessionService:
         session moves to a new identifier in the same commit; a denial that changed nothing
         stores nothing and keeps the identifier.
         """
-        for _ in range(_MAX_ATTEMPTS):
+
+        def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], StepUpResult]:
             found = self.get(session_id)
             before = found.value
-            now = self.clock.now()
             outcome = complete_step_up(
                 self.policies.for_subscription(before.principal.client_id),
                 before,
@@ -139,7 +144,7 @@ class SessionService:
             )
             after = outcome.session
             if after == before:
-                return StepUpResult(outcome.decision, before, session_id, rotated=False)
+                return [], [], StepUpResult(outcome.decision, before, session_id, rotated=False)
             change: Change
             if after.proofs != before.proofs:
                 change = RotateSession(session_id, found.version, after)
@@ -148,25 +153,27 @@ class SessionService:
             else:
                 change = PutSession(session_id, found.version, after)
                 new_id, events = session_id, []
-            try:
-                self.store.commit([change], events)
-            except ConcurrentUpdate:
-                continue
-            return StepUpResult(outcome.decision, after, new_id, rotated=new_id != session_id)
-        raise ConcurrentUpdate("too much contention on this session; try again")
+            rotated = new_id != session_id
+            return [change], events, StepUpResult(outcome.decision, after, new_id, rotated=rotated)
+
+        return self._run(attempt)
 
     def end(self, session_id: str) -> None:
         """Log out: the identifier can never be used again. Ending a session that is
         already gone raises :class:`~securebox_auth.errors.NotAuthenticated`."""
-        for _ in range(_MAX_ATTEMPTS):
+
+        def attempt(_: datetime) -> tuple[list[Change], list[AuditEvent], None]:
             found = self.get(session_id)
             ended = self._event(found.value, "session.end", {"session": session_ref(session_id)})
-            try:
-                self.store.commit([PutSession(session_id, found.version, None)], [ended])
-            except ConcurrentUpdate:
-                continue
-            return
-        raise ConcurrentUpdate("too much contention on this session; try again")
+            return [PutSession(session_id, found.version, None)], [ended], None
+
+        self._run(attempt)
+
+    def _run(self, attempt: Callable[[datetime], tuple[list[Change], list[AuditEvent], R]]) -> R:
+        return commit_retrying(
+            self.store, self.clock, attempt, backoff=self.backoff, sleep=self._sleep,
+            what="session",
+        )  # fmt: skip
 
     def _rotated(self, session: Session, change: RotateSession, reason: str) -> AuditEvent:
         return self._event(

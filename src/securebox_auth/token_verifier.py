@@ -6,21 +6,22 @@ store: when the requirement spends a single-use grant (or when asked), the asser
 ``jti`` is **consumed** by inserting a factor record ``(sub, "assertion_jti", jti)`` with
 expected version 0, the store's own single-use mechanism (the one that consumes step-up
 challenges): of any number of concurrent verifications, in any number of processes, exactly
-one inserts it; the others get :class:`~securebox_auth.token_claims.TokenReplayed`.
+one inserts it; the others get :class:`~securebox_auth.token_claims.TokenReplayed`. A commit
+that lost to contention (a busy database) is tried again
+(:func:`~securebox_auth.shell.retry.commit_retrying`): only a stored ``jti`` is a replay.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
-from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.identity import Principal
-from securebox_auth.stores.protocols import AuthStore, PutFactorState
+from securebox_auth.shell.retry import commit_retrying
+from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState
 from securebox_auth.token_claims import TokenReplayed
 from securebox_auth.token_requirement import AssertionRequirement, VerifiedAssertion
 from securebox_auth.tokens import ALGORITHMS, TokenKeys, verify_assertion
@@ -80,7 +81,6 @@ class AssertionVerifier:
     def _consume(
         self, verified: VerifiedAssertion, requirement: AssertionRequirement | None
     ) -> None:
-        now = self.clock.now()
         sub = verified.subject.key
         operation = None
         if requirement is not None:
@@ -92,16 +92,19 @@ class AssertionVerifier:
             details["operation"] = operation
         record = {"exp": int(verified.expires_at.timestamp()), **details}
         change = PutFactorState(verified.subject, ASSERTION_JTI, verified.jti, 0, record)
-        used = AuditEvent.make(
-            now, "assertion.consume", actor=sub, subject=sub, outcome="success", details=details
-        )
-        try:
-            self.store.commit([change], [used])
-        except ConcurrentUpdate:
-            replay = AuditEvent.make(
-                now, "assertion.consume", actor=sub, subject=sub, outcome="refused",
-                details={**details, "reason": "replayed"},
+
+        def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], bool]:
+            if self.store.get_factor_state(verified.subject, ASSERTION_JTI, verified.jti):
+                replay = AuditEvent.make(
+                    now, "assertion.consume", actor=sub, subject=sub, outcome="refused",
+                    details={**details, "reason": "replayed"},
+                )  # fmt: skip
+                return [], [replay], False
+            used = AuditEvent.make(
+                now, "assertion.consume", actor=sub, subject=sub, outcome="success",
+                details=details,
             )  # fmt: skip
-            with contextlib.suppress(ConcurrentUpdate):  # the refusal stands either way
-                self.store.commit([], [replay])
-            raise TokenReplayed("the assertion was already used") from None
+            return [change], [used], True
+
+        if not commit_retrying(self.store, self.clock, attempt, what="assertion"):
+            raise TokenReplayed("the assertion was already used")

@@ -10,10 +10,11 @@ together. A lost race starts the round again from a fresh read.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, NoReturn
 
 from securebox_auth.accounts import Account
 from securebox_auth.attempts import blocked_refusal, register_failure
@@ -24,7 +25,6 @@ from securebox_auth.entitlements.model import Subscription
 from securebox_auth.entitlements.proofs import CompanyProofVerifier
 from securebox_auth.errors import (
     AttemptsBlocked,
-    ConcurrentUpdate,
     NotAuthenticated,
     NotPermitted,
     StepUpNeeded,
@@ -41,6 +41,7 @@ from securebox_auth.policy.decision import Decision
 from securebox_auth.policy.engine import OperationRequest, decide_operation
 from securebox_auth.policy.model import Policy
 from securebox_auth.policy.session import Session
+from securebox_auth.shell.retry import DEFAULT_BACKOFF, Backoff, commit_retrying
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
@@ -56,8 +57,6 @@ __all__ = ["OPERATION", "EntitlementShell", "SecretGate"]
 
 #: The policy's name for changes of users, rights, companies and invitations.
 OPERATION: Final = "entitlements_management"
-
-MAX_ATTEMPTS: Final = 16
 
 Decide = Callable[[Account, Subscription, datetime, "_Reads"], admin.AdminChange]
 Extra = Callable[[admin.AdminChange, Account, datetime], tuple[list[Change], list[AuditEvent]]]
@@ -101,7 +100,11 @@ class EntitlementShell:
         code_rules: CodeRules | None = None,
         lockout_rules: LockoutRules | None = None,
         policy: Policy | PolicyBook | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.backoff = backoff
+        self._sleep = sleep
         # The pepper, the audit key and the company-proof key are three keys (KeyReuse).
         check_service_keys(store, hasher, {"company proof": getattr(company_proofs, "keys", None)})
         self.store = store
@@ -141,14 +144,16 @@ class EntitlementShell:
         extra: Extra | None = None,
         gate: SecretGate | None = None,
     ) -> admin.AdminChange:
-        for _ in range(MAX_ATTEMPTS):
+        """One round: read, decide, check the gate, apply, commit; a lost race (of this
+        commit, or of the audit of a refusal or a counted failure) starts it again."""
+
+        def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], admin.AdminChange]:
             session, acting = self._session(session_id)
             actor = acting.value
-            now = self.clock.now()
             lockout = self.store.get_lockout(actor.principal)
             guard = Expect("account", actor.principal, acting.version)
-            if gate is not None and not self._passes(gate, actor, lockout, guard, now):
-                continue
+            if gate is not None:
+                self._passes(gate, actor, lockout, guard, now)
             outcome = decide_operation(
                 self.policies.for_subscription(actor.principal.client_id),
                 session.value,
@@ -158,12 +163,10 @@ class EntitlementShell:
             )
             if not outcome.decision.allowed:
                 self._refuse(session_id, session, outcome.session, outcome.decision)
-                continue
             changes: list[Change] = [PutSession(session_id, session.version, outcome.session)]
             if gate is not None:
                 if not gate.verify():
                     self._count_failure(gate, actor, lockout, now, [*changes, guard])
-                    continue
                 # The failure state read before the check is part of the commit: a
                 # concurrent wrong secret that counted meanwhile makes this round start again.
                 # A right secret ends its element's failure series (and no other's).
@@ -188,12 +191,12 @@ class EntitlementShell:
                 more_changes, more_events = extra(change, actor, now)
                 changes += more_changes
                 events += more_events
-            try:
-                self.store.commit(changes, events)
-            except ConcurrentUpdate:
-                continue
-            return change
-        raise ConcurrentUpdate("too much contention on this subscription; try again")
+            return changes, events, change
+
+        return commit_retrying(
+            self.store, self.clock, attempt, backoff=self.backoff, sleep=self._sleep,
+            what="subscription",
+        )  # fmt: skip
 
     def _passes(
         self,
@@ -202,18 +205,16 @@ class EntitlementShell:
         lockout: Versioned[LockoutState],
         guard: Expect,
         now: datetime,
-    ) -> bool:
-        """``True`` when the actor may try the secret; raises :class:`AttemptsBlocked` once
-        the refusal is audited; ``False`` when that audit commit lost a race (try again)."""
+    ) -> None:
+        """Return when the actor may try the secret; raise :class:`AttemptsBlocked` once
+        the refusal is audited (:class:`ConcurrentUpdate` when that audit commit lost a
+        race: the round starts again)."""
         refusal = blocked_refusal(
             lockout.value, subject=actor.principal.key, action=gate.action, now=now
         )
         if refusal is None:
-            return True
-        try:
-            self.store.commit([guard], [refusal])
-        except ConcurrentUpdate:
-            return False
+            return
+        self.store.commit([guard], [refusal])
         raise AttemptsBlocked("this user is blocked after too many failed attempts")
 
     def _count_failure(
@@ -225,9 +226,9 @@ class EntitlementShell:
         changes: list[Change],
     ) -> None:
         """Commit a wrong secret as a failed attempt (compare-and-swap on the failure state
-        the check was made on), then raise :class:`WrongProof`. Returns only when the commit
-        lost a race: the caller starts again from a fresh read, so the failure is never
-        dropped and no verdict leaves without its count."""
+        the check was made on), then raise :class:`WrongProof`. When the commit lost a race
+        :class:`ConcurrentUpdate` starts the round again from a fresh read, so the failure is
+        never dropped and no verdict leaves without its count."""
         record = register_failure(
             lockout.value,
             subject=actor.principal.key,
@@ -238,10 +239,7 @@ class EntitlementShell:
             element=gate.element,
         )
         changes = [*changes, PutLockout(actor.principal, lockout.version, record.state)]
-        try:
-            self.store.commit(changes, record.events)
-        except ConcurrentUpdate:
-            return
+        self.store.commit(changes, record.events)
         raise WrongProof("the proof does not match")
 
     def _refuse(
@@ -250,11 +248,9 @@ class EntitlementShell:
         before: Versioned[Session],
         after: Session,
         decision: Decision,
-    ) -> None:
-        """Store what the refusal changed in the session (a cancelled grant), then raise."""
+    ) -> NoReturn:
+        """Store what the refusal changed in the session (a cancelled grant), then raise
+        (:class:`ConcurrentUpdate` when that commit lost a race: decide again)."""
         if after != before.value:
-            try:
-                self.store.commit([PutSession(session_id, before.version, after)], [])
-            except ConcurrentUpdate:
-                return  # decide again on the fresh session
+            self.store.commit([PutSession(session_id, before.version, after)], [])
         raise StepUpNeeded(decision, decision.explain())

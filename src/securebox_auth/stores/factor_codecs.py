@@ -83,6 +83,8 @@ CAP_CHALLENGE: Final = "cap_challenge"  # item: the challenge id
 CERTIFICATE: Final = "certificate"  # item: "default" (the enrolled certificate)
 CERT_CHALLENGE: Final = "cert_challenge"  # item: the challenge id
 RENEWAL: Final = "renewal"  # item: the channel
+OOB_DESTINATION: Final = "oob_destination"  # item: a verified destination (keyed key)
+PASSKEY_ID: Final = "passkey_id"  # item: the digest of a registered credential id
 
 Doc = Mapping[str, Any]
 T = TypeVar("T")

@@ -1,0 +1,179 @@
+"""TOTP on a store: enrolment (a new seed, shown once, confirmed by a first code), login
+and step-up codes. The seed is stored wrapped under ``wrapping`` (ADR 0014)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Unpack
+
+from securebox_auth.audit import AuditEvent
+from securebox_auth.errors import ConfigurationError, NotPermitted
+from securebox_auth.factors.totp import TotpCredential, TotpEnrolment, TotpRules, enrol_totp
+from securebox_auth.factors.totp import confirm_totp as confirm_core
+from securebox_auth.factors.totp import verify_totp as verify_core
+from securebox_auth.identity import Principal
+from securebox_auth.keys import WrappingKeys
+from securebox_auth.methods import TOTP as TOTP_METHOD
+from securebox_auth.shell.base import (
+    DEFAULT_ITEM,
+    Document,
+    FactorResult,
+    FactorShell,
+    ShellOptions,
+    Step,
+)
+from securebox_auth.stores import factor_codecs as fc
+from securebox_auth.stores.protocols import AuthStore, PutFactorState
+
+__all__ = ["TotpService"]
+
+
+class TotpService(FactorShell):
+    """TOTP for the principals of ``store``; ``wrapping`` wraps the stored seeds."""
+
+    def __init__(
+        self,
+        store: AuthStore,
+        wrapping: WrappingKeys,
+        *,
+        rules: TotpRules | None = None,
+        **options: Unpack[ShellOptions],
+    ) -> None:
+        super().__init__(store, **options)
+        self.wrapping = wrapping
+        self.rules = rules or TotpRules()
+
+    # -- enrolment ---------------------------------------------------------------------------
+
+    def begin_enrolment(
+        self,
+        principal: Principal,
+        *,
+        issuer: str,
+        label: str | None = None,
+        item: str = DEFAULT_ITEM,
+        replace: bool = False,
+    ) -> TotpEnrolment:
+        """A fresh seed, stored unconfirmed (wrapped), to show once as a QR code
+        (:meth:`~securebox_auth.factors.totp.TotpEnrolment.qr_svg`), a provisioning URI or
+        base32 text; :meth:`confirm` with the first code finishes it. A confirmed
+        credential is replaced only with ``replace=True`` (after the caller's step-up):
+        otherwise :class:`~securebox_auth.errors.NotPermitted`. Audited ``totp.enrol``."""
+        now = self.clock.now()
+        enrolment = enrol_totp(principal, now=now, issuer=issuer, rules=self.rules, label=label)
+        document = self._document(principal, enrolment.credential, item)
+        event = AuditEvent.make(
+            now, "totp.enrol", actor=principal.key, subject=principal.key, outcome="success",
+            details={"item": item, "replaced": str(replace).lower()},
+        )  # fmt: skip
+
+        def attempt(_: datetime) -> Step[None]:
+            found = self.store.get_factor_state(principal, fc.TOTP, item)
+            if found is not None and not replace:
+                current = fc.totp_from_dict(
+                    found.value, keys=self.wrapping, principal=principal, item=item
+                )
+                if current.confirmed_at is not None:
+                    raise NotPermitted("a confirmed TOTP exists: replace it explicitly")
+            version = 0 if found is None else found.version
+            return [PutFactorState(principal, fc.TOTP, item, version, document)], (event,), None
+
+        self._run(attempt)
+        return enrolment
+
+    def confirm(
+        self, principal: Principal, code: object, *, item: str = DEFAULT_ITEM
+    ) -> FactorResult:
+        """Finish an enrolment: the first code proves the application holds the seed; its
+        step cannot then log in. A wrong code counts as a failed attempt."""
+        return self._totp(principal, code, "login", item, confirming=True)
+
+    def import_credential(
+        self,
+        principal: Principal,
+        credential: TotpCredential,
+        *,
+        item: str = DEFAULT_ITEM,
+        events: Sequence[AuditEvent] = (),
+    ) -> None:
+        """Store a credential made elsewhere (a migration), its seed wrapped."""
+        self._put(principal, fc.TOTP, item, self._document(principal, credential, item), events)
+
+    def rewrap(self, principal: Principal, *, item: str = DEFAULT_ITEM) -> bool:
+        """Re-wrap a stored seed in the legacy clear form, or under a key that is no longer
+        current, under the current key. True when the document was rewritten."""
+
+        def attempt(_: datetime) -> Step[bool]:
+            found = self.store.get_factor_state(principal, fc.TOTP, item)
+            if found is None or not fc.totp_needs_rewrap(found.value, self.wrapping):
+                return [], (), False
+            credential = fc.totp_from_dict(
+                found.value, keys=self.wrapping, principal=principal, item=item
+            )
+            document = self._document(principal, credential, item)
+            return [PutFactorState(principal, fc.TOTP, item, found.version, document)], (), True
+
+        return self._run(attempt)
+
+    # -- codes --------------------------------------------------------------------------------
+
+    def verify(
+        self, principal: Principal, code: object, *, path: str = "login", item: str = DEFAULT_ITEM
+    ) -> FactorResult:
+        """One TOTP attempt; a time step is accepted once (``last_step`` moves under
+        compare-and-swap)."""
+        return self._totp(principal, code, path, item, confirming=False)
+
+    def _document(self, principal: Principal, credential: TotpCredential, item: str) -> Document:
+        return fc.totp_to_dict(credential, keys=self.wrapping, principal=principal, item=item)
+
+    def _totp(
+        self, principal: Principal, code: object, path: str, item: str, *, confirming: bool
+    ) -> FactorResult:
+        key = (fc.TOTP, item)
+        wrapping = self.wrapping
+
+        def decode(document: Document) -> TotpCredential:
+            return fc.totp_from_dict(document, keys=wrapping, principal=principal, item=item)
+
+        def attempt(now: datetime) -> Step[FactorResult]:
+            read = self._read(principal, (key,))
+            stored = read.doc(*key)
+            credential = read.decoded(*key, decode)
+            lockout = read.lockout.value
+            rules, lockout_rules = self.rules, self.lockout_rules
+            if confirming:
+                verdict = confirm_core(
+                    credential, lockout, principal, code, now=now, rules=rules,
+                    lockout_rules=lockout_rules,
+                )  # fmt: skip
+            else:
+                verdict = verify_core(
+                    credential, lockout, principal, code, now=now, rules=rules,
+                    lockout_rules=lockout_rules, path=path,
+                )  # fmt: skip
+            # A success moves last_step; a seed in the legacy clear form, or under a retired
+            # key, is written back wrapped under the current key at any attempt.
+            keep = verdict.credential if verdict.ok else credential
+            document = None
+            if keep is not None and (
+                verdict.ok or (stored is not None and fc.totp_needs_rewrap(stored, wrapping))
+            ):
+                document = self._document(principal, keep, item)
+            changes = read.changes(verdict.lockout, [(*key, document)])
+            method = TOTP_METHOD if verdict.ok and not confirming else None
+            result = self._result(
+                verdict.outcome, principal, now, verdict.reason, verdict.lockout,
+                verdict.alert, method,
+            )  # fmt: skip
+            return changes, verdict.events, result
+
+        return self._run(attempt)
+
+
+def refuse_clear_seed(kind: str, document: Document | None) -> None:
+    """``put_state`` never stores a TOTP seed in clear (see
+    :meth:`TotpService.import_credential`)."""
+    if kind == fc.TOTP and document is not None and "secret" in document:
+        raise ConfigurationError("a TOTP seed is stored wrapped: use FactorService.store_totp")
