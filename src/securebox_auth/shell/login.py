@@ -108,7 +108,9 @@ class LoginShell(ShellBase):
         method = claimed_method(answer)
         if flow.state is LoginState.CODE_CHANGE or method not in flow.offered:
             raise FlowOutOfOrder(f"{method} is not expected now (flow is {flow.state.value})")
-        verified = verify_answer(self, principal, answer, purpose="login", reference=records.flow_ref(flow_id))
+        verified = verify_answer(
+            self, principal, answer, purpose="login", reference=records.flow_ref(flow_id)
+        )
         event: LoginEvent
         if verified.ok:
             event = FactorVerified(verified.method, change_required=verified.change_required)
@@ -142,7 +144,9 @@ class LoginShell(ShellBase):
         flow, _ = self._load_login(principal, flow_id)
         if flow.state is not LoginState.SECOND_FACTOR or channel.method.name not in flow.offered:
             raise FlowOutOfOrder(f"no {channel.value} code is expected now")
-        return self._send(principal, channel, destination, "login", records.flow_ref(flow_id), None, ())
+        return self._send(
+            principal, channel, destination, "login", records.flow_ref(flow_id), None, ()
+        )
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -137,7 +137,13 @@ class StepUpShell(ShellBase):
         if channel.method.name not in challenge.methods:
             raise FlowOutOfOrder(f"{channel.value} codes are not accepted for this operation")
         return self._send(
-            flow.principal, channel, destination, "step_up", records.flow_ref(flow.id), flow.digest, challenge.display
+            flow.principal,
+            channel,
+            destination,
+            "step_up",
+            records.flow_ref(flow.id),
+            flow.digest,
+            challenge.display,
         )
 
     def prove_step_up(self, session_id: str, handle: str, answer: Answer) -> StepUpPage:
