@@ -37,7 +37,39 @@ from securebox_auth.keys import KeyProvider, StaticKeyring
 from securebox_auth.lockout import BlockStatus, LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.stores import AuthStore, MemoryStore
 
-__all__ = [
+# isort: split
+# --- issue 12: flows and the entry point (i12-flows) ---------------------------------------
+from securebox_auth.errors import FlowError, FlowExpired, FlowOutOfOrder
+from securebox_auth.factors.oob import Channel, OobMessage
+from securebox_auth.factors.totp import TotpEnrolment
+from securebox_auth.factors.totp import code_at as totp_code_at
+from securebox_auth.flows import LoginFlow, LoginState, StepUpFlow, StepUpState
+from securebox_auth.policy.decision import Allow, Decision, Deny, StepUpRequired
+from securebox_auth.policy.linking import Batch, Money, OperationRequest, Payment
+from securebox_auth.policy.loader import load_policy
+from securebox_auth.policy.model import Policy
+from securebox_auth.shell.answers import (
+    Answer,
+    CapAnswer,
+    CertificateAnswer,
+    CertificateSettings,
+    CodeAnswer,
+    OobAnswer,
+    PasskeyAnswer,
+    RecoveryAnswer,
+    TotpAnswer,
+)
+from securebox_auth.shell.keys import DerivedKeys, MappedKeys, PurposeKeys
+from securebox_auth.shell.login import LoginPage
+from securebox_auth.shell.securebox import Securebox
+from securebox_auth.shell.sql import open_sql_store
+from securebox_auth.shell.step_up import StepUpPage
+from securebox_auth.token_verifier import AssertionVerifier
+from securebox_auth.tokens import TokenKeys
+
+# --- end of issue 12 flows block -------------------------------------------------------------
+
+__all__ = [  # noqa: RUF022 - the issue-12 flows block stays apart until the merge
     "PROFILE_2026",
     "PROFILE_TESTING",
     "Account",
@@ -90,4 +122,45 @@ __all__ = [
     "strength_problems",
     "verify_chain",
     "verify_code",
+    # --- issue 12: flows and the entry point (i12-flows) ---
+    "Allow",
+    "Answer",
+    "AssertionVerifier",
+    "Batch",
+    "CapAnswer",
+    "CertificateAnswer",
+    "CertificateSettings",
+    "Channel",
+    "CodeAnswer",
+    "Decision",
+    "Deny",
+    "DerivedKeys",
+    "FlowError",
+    "FlowExpired",
+    "FlowOutOfOrder",
+    "LoginFlow",
+    "LoginPage",
+    "LoginState",
+    "MappedKeys",
+    "Money",
+    "OobAnswer",
+    "OobMessage",
+    "OperationRequest",
+    "PasskeyAnswer",
+    "Payment",
+    "Policy",
+    "PurposeKeys",
+    "RecoveryAnswer",
+    "Securebox",
+    "StepUpFlow",
+    "StepUpPage",
+    "StepUpRequired",
+    "StepUpState",
+    "TokenKeys",
+    "TotpAnswer",
+    "TotpEnrolment",
+    "load_policy",
+    "open_sql_store",
+    "totp_code_at",
+    # --- end of issue 12 flows block ---
 ]

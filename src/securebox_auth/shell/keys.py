@@ -23,6 +23,7 @@ from securebox_auth.keys import MIN_KEY_BYTES, StaticKeyring
 
 __all__ = [
     "APPLICATION",
+    "AUDIT",
     "COMPANY_PROOF",
     "PEPPER",
     "PURPOSES",
@@ -40,6 +41,8 @@ APPLICATION: Final = "application"
 WRAPPING: Final = "wrapping"
 #: The proofs a bank hands out to add a company to a subscription.
 COMPANY_PROOF: Final = "company-proof"
+#: The audit chain's HMAC key (bytes, for the store; see :meth:`DerivedKeys.audit_key`).
+AUDIT: Final = "audit"
 PURPOSES: Final = (PEPPER, APPLICATION, WRAPPING, COMPANY_PROOF)
 _SALT: Final = b"securebox purposes v1"
 
@@ -81,6 +84,11 @@ class DerivedKeys:
             keys = {kid: _derive(key, purpose) for kid, key in self.master.keys.items()}
             found = self._cache[purpose] = StaticKeyring(keys, self.master.current)
         return found
+
+    def audit_key(self) -> bytes:
+        """The key of the store's audit chain (``MemoryStore(audit_key=...)``,
+        ``SqlStore(engine, audit_key=...)``), derived from the current master key."""
+        return _derive(self.master.keys[self.master.current], AUDIT)
 
     def __repr__(self) -> str:
         return f"DerivedKeys(master ids={sorted(self.master.keys)!r})"
