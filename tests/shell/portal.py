@@ -23,6 +23,7 @@ from securebox_auth import (
     load_policy,
     totp_code_at,
 )
+from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.factors.totp import TotpCredential
 from securebox_auth.stores.protocols import AuthStore
 
@@ -37,6 +38,11 @@ name = "portal"
 methods = ["confidential_code", "sms_otp", "cap_sign", "passkey_uv"]
 single_use = true
 linking = "payee"
+
+[operation.sepa_instant_transfer]
+methods = ["cap_sign", "passkey_uv"]
+single_use = true
+linking = "amount_payee"
 
 [operation.account_access]
 sensitive = false
@@ -60,7 +66,9 @@ class Phone:
         self.code = message.body.split()[1]
 
 
-def make_box(store: AuthStore, clock: FixedClock, phone: Phone) -> Securebox:
+def make_box(
+    store: AuthStore, clock: FixedClock, phone: Phone, relying_party: RelyingParty | None = None
+) -> Securebox:
     return Securebox.from_policy(
         portal_policy(),
         store=store,
@@ -68,6 +76,7 @@ def make_box(store: AuthStore, clock: FixedClock, phone: Phone) -> Securebox:
         clock=clock,
         gateways={"sms": phone},
         argon2=PROFILE_TESTING,
+        relying_party=relying_party,
     )
 
 

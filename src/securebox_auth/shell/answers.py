@@ -152,6 +152,11 @@ def _claimed(answer: Answer) -> str:
     return "sms_otp"
 
 
+def certificate_purpose(purpose: str, request: OperationRequest | None) -> str:
+    """A certificate challenge names ``login`` or the operation it is for."""
+    return request.operation if purpose != "login" and request is not None else purpose
+
+
 def verify_answer(
     box: ShellBase,
     principal: Principal,
@@ -214,7 +219,7 @@ def verify_answer(
         answer.signature,
         trust=settings.trust,
         revocation=settings.revocation,
-        purpose=purpose,
+        purpose=certificate_purpose(purpose, request),
         audience=box.issuer,
         digest=digest,
         path="login" if purpose == "login" else "step_up",

@@ -3,7 +3,7 @@ burying a flow."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import (
@@ -12,6 +12,7 @@ from securebox_auth.errors import (
     NotAuthenticated,
     NotPermitted,
 )
+from securebox_auth.factors.certificate import CertChallenge
 from securebox_auth.factors.oob import Channel
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session import expiry
@@ -106,6 +107,21 @@ class ShellBase:
         if not issued.ok or issued.challenge is None:
             raise NotPermitted(f"no code sent now: {issued.reason}")
         return issued.challenge.id
+
+    def _passkey_options(
+        self, principal: Principal, path: str, operation: str | None, digest: str | None
+    ) -> tuple[dict[str, Any], str]:
+        options, ceremony = self.factors.begin_passkey_authentication(
+            principal, path=path, operation=operation, digest=digest
+        )
+        return options, ceremony.id
+
+    def _cert_challenge(
+        self, principal: Principal, purpose: str, digest: str | None
+    ) -> CertChallenge:
+        return self.factors.issue_cert_challenge(
+            principal, purpose=purpose, audience=self.issuer, digest=digest
+        )
 
     def _bury(self, principal: Principal, kind: str, flow_id: str, version: int, why: str) -> None:
         """Make a flow a tombstone (finished or expired); a lost race means another request

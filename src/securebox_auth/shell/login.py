@@ -9,9 +9,11 @@ compare-and-swap; a lost race reloads the flow and applies the same verified eve
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.factors.certificate import CertChallenge
 from securebox_auth.factors.code import ChangeOutcome
 from securebox_auth.factors.oob import Channel
 from securebox_auth.flows import codec
@@ -147,6 +149,25 @@ class LoginShell(ShellBase):
         return self._send(
             principal, channel, destination, "login", records.flow_ref(flow_id), None, ()
         )
+
+    def login_passkey_options(self, handle: str) -> tuple[dict[str, Any], str]:
+        """The ``navigator.credentials.get`` options and the ceremony id to answer with
+        :class:`~securebox_auth.shell.answers.PasskeyAnswer` (decoys for anyone without a
+        passkey: the same answer whether the principal exists or not)."""
+        flow = self._offering(handle, "passkey_uv")
+        return self._passkey_options(flow.principal, "login", None, None)
+
+    def login_certificate_challenge(self, handle: str) -> CertChallenge:
+        """A challenge for the certificate (or smart card) to sign."""
+        flow = self._offering(handle, "certificate", "smartcard_pin")
+        return self._cert_challenge(flow.principal, "login", None)
+
+    def _offering(self, handle: str, *methods: str) -> LoginFlow:
+        principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
+        flow, _ = self._load_login(principal, flow_id)
+        if not any(m in flow.offered for m in methods):
+            raise FlowOutOfOrder(f"{methods[0]} is not offered now")
+        return flow
 
     # -- internals ----------------------------------------------------------------------------
 

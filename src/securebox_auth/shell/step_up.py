@@ -15,9 +15,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.factors.certificate import CertChallenge
 from securebox_auth.factors.oob import Channel
 from securebox_auth.flows import codec
 from securebox_auth.flows.step_up import (
@@ -39,7 +41,12 @@ from securebox_auth.policy.engine import complete_step_up, decide_operation
 from securebox_auth.policy.linking import OperationRequest
 from securebox_auth.session_ids import session_ref
 from securebox_auth.shell import records
-from securebox_auth.shell.answers import Answer, claimed_method, verify_answer
+from securebox_auth.shell.answers import (
+    Answer,
+    certificate_purpose,
+    claimed_method,
+    verify_answer,
+)
 from securebox_auth.shell.base import ShellBase
 from securebox_auth.shell.cas import retry
 from securebox_auth.stores.protocols import Change, PutSession, RotateSession
@@ -145,6 +152,27 @@ class StepUpShell(ShellBase):
             flow.digest,
             challenge.display,
         )
+
+    def step_up_passkey_options(self, session_id: str, handle: str) -> tuple[dict[str, Any], str]:
+        """Passkey options whose challenge is bound to the operation's digest, and the
+        ceremony id."""
+        flow = self._challenged(session_id, handle, "passkey_uv")
+        return self._passkey_options(flow.principal, "step_up", flow.request.operation, flow.digest)
+
+    def step_up_certificate_challenge(self, session_id: str, handle: str) -> CertChallenge:
+        """A certificate challenge bound to the operation and its digest."""
+        flow = self._challenged(session_id, handle, "certificate", "smartcard_pin")
+        purpose = certificate_purpose("step_up", flow.request)
+        return self._cert_challenge(flow.principal, purpose, flow.digest)
+
+    def _challenged(self, session_id: str, handle: str, *methods: str) -> StepUpFlow:
+        flow, _ = self._load_step_up(session_id, handle)
+        challenge = flow.challenge
+        if flow.state is not StepUpState.CHALLENGED or challenge is None:
+            raise FlowOutOfOrder(f"no factor is expected now (flow is {flow.state})")
+        if not any(m in challenge.methods for m in methods):
+            raise FlowOutOfOrder(f"{methods[0]} is not accepted for this operation")
+        return flow
 
     def prove_step_up(self, session_id: str, handle: str, answer: Answer) -> StepUpPage:
         """Verify one factor for the flow's challenge; record the step-up once the rule is
