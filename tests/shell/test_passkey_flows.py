@@ -86,3 +86,14 @@ def test_a_passkey_ceremony_of_another_amount_is_refused(
     page = box.prove_step_up(session_id, mine.handle, PasskeyAnswer(ceremony_id, auth.get(options)))
     assert page.rejected
     assert page.state is StepUpState.CHALLENGED
+
+
+def test_a_passkey_without_user_verification_does_not_open_a_login(
+    box: Securebox, auth: SoftAuthenticator
+) -> None:
+    page = box.start_login(CLIENT, "01")
+    options, ceremony_id = box.login_passkey_options(page.handle)
+    page = box.answer_login(page.handle, PasskeyAnswer(ceremony_id, auth.get(options, uv=False)))
+    assert page.rejected
+    assert page.session_id is None
+    assert page.flow.failures == 1

@@ -17,6 +17,7 @@ from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.factors.certificate import Revocation
 from securebox_auth.factors.code import CodeOutcome
+from securebox_auth.factors.oob import Channel
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.x509_trust import TrustSettings
 from securebox_auth.identity import Principal
@@ -64,10 +65,12 @@ class TotpAnswer:
 
 @dataclass(frozen=True, slots=True)
 class OobAnswer:
-    """A code received by SMS or e-mail for ``challenge_id`` (from ``send_code``)."""
+    """A code received by SMS or e-mail for ``challenge_id`` (from ``send_login_code`` or
+    ``send_step_up_code``)."""
 
     challenge_id: str
     code: str = field(repr=False)
+    channel: Channel = Channel.SMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,7 @@ def _claimed(answer: Answer) -> str:
         return {CapMode.IDENTIFY: "cap_identify", CapMode.RESPOND: "cap_respond"}.get(
             answer.mode, "cap_sign"
         )
-    return "sms_otp"
+    return answer.channel.method.name
 
 
 def certificate_purpose(purpose: str, request: OperationRequest | None) -> str:
@@ -193,7 +196,7 @@ def verify_answer(
             reference=reference,
             digest=digest,
         )
-        return _from(found, "sms_otp")
+        return _from(found, answer.channel.method.name)
     if isinstance(answer, CapAnswer):
         linked = None
         if answer.mode in (CapMode.SIGN, CapMode.TDS) and request is not None:

@@ -114,6 +114,10 @@ class LoginShell(ShellBase):
             self, principal, answer, purpose="login", reference=records.flow_ref(flow_id)
         )
         event: LoginEvent
+        if verified.ok and verified.method not in flow.offered:
+            # e.g. a passkey without user verification where only passkey_uv is offered
+            event = FactorFailed(method)
+            return self._apply(principal, flow_id, event, rejected=True)
         if verified.ok:
             event = FactorVerified(verified.method, change_required=verified.change_required)
         else:

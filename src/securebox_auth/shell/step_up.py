@@ -193,7 +193,7 @@ class StepUpShell(ShellBase):
             digest=flow.digest,
             request=flow.request,
         )
-        if not verified.ok:
+        if not verified.ok or verified.method not in challenge.methods:
             if verified.blocked:
                 _, version = self._load_step_up(session_id, handle)
                 self._bury(flow.principal, KIND, flow.id, version, "step_up.blocked")
