@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Final, Literal
+from typing import Final
 
 from securebox_auth.errors import FlowExpired, MalformedInput
 from securebox_auth.flows.codec import LOGIN_FLOW, STEP_UP_FLOW
@@ -33,8 +33,6 @@ __all__ = [
 SESSIONS: Final = "sessions"
 _KINDS: Final = {"L": LOGIN_FLOW, "S": STEP_UP_FLOW}
 _PREFIX: Final = {LOGIN_FLOW: "L", STEP_UP_FLOW: "S"}
-
-Kind = Literal["login_flow", "step_up_flow"]
 
 
 def handle(kind: str, principal: Principal, flow_id: str) -> str:
