@@ -53,6 +53,9 @@ from securebox_auth.errors import (
     AttemptsBlocked,
     ConcurrentUpdate,
     ConfigurationError,
+    FlowError,
+    FlowExpired,
+    FlowOutOfOrder,
     InvalidCode,
     InvalidIdentifier,
     InvalidSessionId,
@@ -77,6 +80,12 @@ from securebox_auth.factors.code import (
     verify_code,
 )
 from securebox_auth.factors.code_strength import CodeRules, generate_code, strength_problems
+from securebox_auth.factors.oob import Channel, OobMessage
+from securebox_auth.factors.totp import TotpEnrolment
+from securebox_auth.factors.totp import code_at as totp_code_at
+
+# -- the entry point and the flows ---------------------------------------------------------
+from securebox_auth.flows import LoginFlow, LoginState, StepUpFlow, StepUpState
 
 # -- keys and hashing ----------------------------------------------------------------------
 from securebox_auth.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher, Argon2Parameters
@@ -121,6 +130,22 @@ from securebox_auth.policy.shipped import SHIPPED_POLICIES, shipped_policy
 
 # -- sessions in a store -------------------------------------------------------------------
 from securebox_auth.session_service import SessionService, StepUpResult
+from securebox_auth.shell.answers import (
+    Answer,
+    CapAnswer,
+    CertificateAnswer,
+    CertificateSettings,
+    CodeAnswer,
+    OobAnswer,
+    PasskeyAnswer,
+    RecoveryAnswer,
+    TotpAnswer,
+)
+from securebox_auth.shell.keys import DerivedKeys, MappedKeys, PurposeKeys
+from securebox_auth.shell.login import LoginPage
+from securebox_auth.shell.securebox import Securebox
+from securebox_auth.shell.sql import open_sql_store
+from securebox_auth.shell.step_up import StepUpPage
 
 # -- stores --------------------------------------------------------------------------------
 from securebox_auth.stores import AuthStore, MemoryStore, Versioned
@@ -144,10 +169,6 @@ from securebox_auth.token_requirement import (
 from securebox_auth.token_verifier import AssertionVerifier
 from securebox_auth.tokens import TokenKeys, issue_assertion, verify_assertion
 
-# -- the entry point and the flows ---------------------------------------------------------
-# FLOWS: the flows change adds ``Securebox`` (securebox_auth.shell.securebox) and the login
-# and step-up flows (securebox_auth.flows) here, and their names to ``__all__`` below.
-
 if TYPE_CHECKING:
     from securebox_auth.stores.sql import DatabaseSettings, SqlStore, create_engine
 
@@ -163,6 +184,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# isort: split
+
 __all__ = [
     "PROFILE_2026",
     "PROFILE_TESTING",
@@ -174,6 +197,7 @@ __all__ = [
     "AccountStatus",
     "AcrLevels",
     "Allow",
+    "Answer",
     "Argon2CodeHasher",
     "Argon2Parameters",
     "AssertionGrant",
@@ -186,11 +210,16 @@ __all__ = [
     "AuthStore",
     "Batch",
     "BlockStatus",
+    "CapAnswer",
+    "CertificateAnswer",
+    "CertificateSettings",
     "Challenge",
     "ChangeOutcome",
     "ChangeResult",
+    "Channel",
     "ClientId",
     "Clock",
+    "CodeAnswer",
     "CodeCredential",
     "CodeOutcome",
     "CodeRules",
@@ -204,6 +233,7 @@ __all__ = [
     "DatabaseSettings",
     "Decision",
     "Deny",
+    "DerivedKeys",
     "DocumentRef",
     "DocumentScope",
     "EntitlementService",
@@ -211,6 +241,9 @@ __all__ = [
     "Finding",
     "Fired",
     "FixedClock",
+    "FlowError",
+    "FlowExpired",
+    "FlowOutOfOrder",
     "Grant",
     "IdentifierFormat",
     "InsufficientAuthentication",
@@ -226,29 +259,39 @@ __all__ = [
     "LockoutAlert",
     "LockoutRules",
     "LockoutState",
+    "LoginFlow",
     "LoginOutcome",
+    "LoginPage",
     "LoginResult",
+    "LoginState",
     "MalformedInput",
+    "MappedKeys",
     "MemoryStore",
     "Money",
     "NotAuthenticated",
     "NotPermitted",
     "OneTimeCode",
+    "OobAnswer",
+    "OobMessage",
     "Operation",
     "OperationOutcome",
     "OperationRequest",
     "Operator",
+    "PasskeyAnswer",
     "Payment",
     "Policy",
     "PolicyBook",
     "PolicyError",
     "Principal",
     "Proof",
+    "PurposeKeys",
     "Reason",
+    "RecoveryAnswer",
     "Resource",
     "Rights",
     "Role",
     "SealedEvent",
+    "Securebox",
     "SecureboxError",
     "Session",
     "SessionService",
@@ -256,9 +299,12 @@ __all__ = [
     "Siren",
     "SqlStore",
     "StaticKeyring",
+    "StepUpFlow",
     "StepUpNeeded",
+    "StepUpPage",
     "StepUpRequired",
     "StepUpResult",
+    "StepUpState",
     "Subscription",
     "SubscriptionRef",
     "SystemClock",
@@ -272,6 +318,8 @@ __all__ = [
     "TokenKeys",
     "TokenReplayed",
     "TokenSubject",
+    "TotpAnswer",
+    "TotpEnrolment",
     "UnknownAccount",
     "UserNumber",
     "UserRef",
@@ -295,9 +343,11 @@ __all__ = [
     "load_policy",
     "normalise_payee",
     "open_session",
+    "open_sql_store",
     "shipped_policy",
     "strength_problems",
     "to_toml",
+    "totp_code_at",
     "verify_assertion",
     "verify_chain",
     "verify_code",

@@ -22,6 +22,9 @@ __all__ = [
     "ConfigurationError",
     "DefinitionError",
     "EnvironmentUnavailable",
+    "FlowError",
+    "FlowExpired",
+    "FlowOutOfOrder",
     "InvalidCode",
     "InvalidIdentifier",
     "InvalidSessionId",
@@ -284,3 +287,25 @@ class NotFound(SecureboxError, LookupError):
 
     code: ClassVar[str] = "not_found"
     status_hint: ClassVar[int] = 404
+
+
+class FlowError(SecureboxError):
+    """A login or step-up flow (:mod:`securebox_auth.flows`) cannot take this event."""
+
+    code: ClassVar[str] = "flow_error"
+    status_hint: ClassVar[int] = 409
+
+
+class FlowOutOfOrder(FlowError):
+    """The event does not fit the flow's state (a second factor before the first, a factor
+    after the flow finished, a proof of another digest). ``explain()`` of the flow says
+    where it is."""
+
+    code: ClassVar[str] = "flow_out_of_order"
+
+
+class FlowExpired(FlowError):
+    """The flow is past its expiry (or unknown, or finished): start again."""
+
+    code: ClassVar[str] = "flow_expired"
+    status_hint: ClassVar[int] = 401

@@ -1,4 +1,5 @@
-"""The stores the shell is tested on: memory and SQLite (PostgreSQL where a race needs it)."""
+"""The stores the shell is tested on: memory and SQLite (PostgreSQL where a race needs it),
+and the store fixtures of ``tests/stores`` for the entry point."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
-from tests.stores.conftest import (  # noqa: F401 (fixtures)
+from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
     AUDIT_KEY,
+    contract_store,
     fresh_postgres_url,
     postgres_admin_url,
     postgres_url,
     sqlite_copy,
     sqlite_template,
+    sqlite_url,
 )
 
 

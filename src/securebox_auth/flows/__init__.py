@@ -1,0 +1,63 @@
+"""Login and step-up flows as sans-IO state machines (events in, a new flow and an action
+out; no store, clock or network). The shell (:mod:`securebox_auth.shell`) stores them and
+verifies the factors; see ``docs/adr/0016-flows-and-entry-point.md``."""
+
+from securebox_auth.flows.login import (
+    FIRST_FACTORS,
+    AskCodeChange,
+    CodeChanged,
+    FactorFailed,
+    FactorVerified,
+    Finished,
+    LoginFlow,
+    LoginState,
+    LoginStep,
+    Offer,
+    OpenLoginSession,
+    advance,
+    first_factors,
+    start_login,
+)
+from securebox_auth.flows.step_up import (
+    AskFactor,
+    Execute,
+    FactorProved,
+    GrantRecorded,
+    OperationDone,
+    RecordStepUp,
+    Refused,
+    StepUpFlow,
+    StepUpState,
+    StepUpStep,
+    advance_step_up,
+    start_step_up,
+)
+
+__all__ = [
+    "FIRST_FACTORS",
+    "AskCodeChange",
+    "AskFactor",
+    "CodeChanged",
+    "Execute",
+    "FactorFailed",
+    "FactorProved",
+    "FactorVerified",
+    "Finished",
+    "GrantRecorded",
+    "LoginFlow",
+    "LoginState",
+    "LoginStep",
+    "Offer",
+    "OpenLoginSession",
+    "OperationDone",
+    "RecordStepUp",
+    "Refused",
+    "StepUpFlow",
+    "StepUpState",
+    "StepUpStep",
+    "advance",
+    "advance_step_up",
+    "first_factors",
+    "start_login",
+    "start_step_up",
+]

@@ -1,0 +1,234 @@
+"""What a user answers to a flow, one type per kind of factor, and how the shell checks it.
+
+:func:`verify_answer` calls the service of the factor (their public methods only:
+``ConfidentialCodeService.login``, ``FactorService.verify_*``/``finish_passkey``) and turns
+the result into a :class:`Verified` the pure flows take. Every verification is bound to the
+flow: out-of-band codes, passkey ceremonies and certificate challenges were issued with the
+flow id as their reference and, in a step-up, with the operation's digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from securebox_auth.emv.profiles import CapMode
+from securebox_auth.errors import ConfigurationError
+from securebox_auth.factors.certificate import Revocation
+from securebox_auth.factors.code import CodeOutcome
+from securebox_auth.factors.oob import Channel
+from securebox_auth.factors.outcome import Outcome
+from securebox_auth.factors.x509_trust import TrustSettings
+from securebox_auth.identity import Principal
+from securebox_auth.methods import CERTIFICATE, SMARTCARD_PIN
+from securebox_auth.policy.linking import OperationRequest
+
+if TYPE_CHECKING:
+    from securebox_auth.factor_service import FactorResult
+    from securebox_auth.shell.flow_base import ShellBase
+
+__all__ = [
+    "Answer",
+    "CapAnswer",
+    "CertificateAnswer",
+    "CertificateSettings",
+    "CodeAnswer",
+    "OobAnswer",
+    "PasskeyAnswer",
+    "RecoveryAnswer",
+    "TotpAnswer",
+    "Verified",
+    "verify_answer",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateSettings:
+    """What certificate and smart-card logins are checked against."""
+
+    trust: TrustSettings
+    revocation: Revocation
+
+
+@dataclass(frozen=True, slots=True)
+class CodeAnswer:
+    """The confidential code."""
+
+    code: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TotpAnswer:
+    code: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OobAnswer:
+    """A code received by SMS or e-mail for ``challenge_id`` (from ``send_login_code`` or
+    ``send_step_up_code``)."""
+
+    challenge_id: str
+    code: str = field(repr=False)
+    channel: Channel = Channel.SMS
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryAnswer:
+    code: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CapAnswer:
+    """A code of the CAP reader: Identify/Respond at login, Sign (over the operation's
+    amount and payee) in a step-up (``mode``)."""
+
+    card_id: str
+    code: str = field(repr=False)
+    challenge_id: str | None = None
+    mode: CapMode = CapMode.SIGN
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyAnswer:
+    """The ``navigator.credentials.get`` response for ``ceremony_id``."""
+
+    ceremony_id: str
+    response: str | bytes | Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateAnswer:
+    """A signature of the certificate challenge ``challenge_id``; ``smartcard`` when a card
+    made it after its PIN (method ``smartcard_pin``)."""
+
+    challenge_id: str
+    signature: bytes = field(repr=False)
+    smartcard: bool = False
+
+
+Answer: TypeAlias = (
+    CodeAnswer
+    | TotpAnswer
+    | OobAnswer
+    | RecoveryAnswer
+    | CapAnswer
+    | PasskeyAnswer
+    | CertificateAnswer
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A verification's result, as the flows take it."""
+
+    ok: bool
+    method: str
+    blocked: bool = False
+    change_required: bool = False
+    digest: str | None = None
+
+
+def _from(result: FactorResult, method: str) -> Verified:
+    name = result.method.name if result.ok and result.method is not None else method
+    return Verified(
+        result.ok, name, blocked=result.outcome is Outcome.BLOCKED, digest=result.digest
+    )
+
+
+def _claimed(answer: Answer) -> str:
+    """The method an answer claims (the offer is checked against it before verifying)."""
+    if isinstance(answer, CodeAnswer):
+        return "confidential_code"
+    if isinstance(answer, TotpAnswer):
+        return "totp"
+    if isinstance(answer, RecoveryAnswer):
+        return "recovery_code"
+    if isinstance(answer, CertificateAnswer):
+        return SMARTCARD_PIN.name if answer.smartcard else CERTIFICATE.name
+    if isinstance(answer, PasskeyAnswer):
+        return "passkey_uv"
+    if isinstance(answer, CapAnswer):
+        return {CapMode.IDENTIFY: "cap_identify", CapMode.RESPOND: "cap_respond"}.get(
+            answer.mode, "cap_sign"
+        )
+    return answer.channel.method.name
+
+
+def certificate_purpose(purpose: str, request: OperationRequest | None) -> str:
+    """A certificate challenge names ``login`` or the operation it is for."""
+    return request.operation if purpose != "login" and request is not None else purpose
+
+
+def verify_answer(
+    box: ShellBase,
+    principal: Principal,
+    answer: Answer,
+    *,
+    purpose: str,
+    reference: str,
+    digest: str | None = None,
+    request: OperationRequest | None = None,
+) -> Verified:
+    """Verify ``answer`` for ``principal`` through the services of ``box``."""
+    factors = box.factors
+    if isinstance(answer, CodeAnswer):
+        result = box.codes.login(
+            principal.client_id.value, principal.user_number.value, answer.code
+        )
+        return Verified(
+            result.outcome in (CodeOutcome.ACCEPTED, CodeOutcome.CHANGE_REQUIRED),
+            "confidential_code",
+            blocked=result.outcome is CodeOutcome.BLOCKED,
+            change_required=result.outcome is CodeOutcome.CHANGE_REQUIRED,
+        )
+    if isinstance(answer, TotpAnswer):
+        path = "login" if purpose == "login" else "step_up"
+        return _from(factors.verify_totp(principal, answer.code, path=path), "totp")
+    if isinstance(answer, RecoveryAnswer):
+        return _from(factors.verify_recovery(principal, answer.code), "recovery_code")
+    if isinstance(answer, OobAnswer):
+        found = factors.verify_oob(
+            principal,
+            answer.challenge_id,
+            answer.code,
+            purpose=purpose,
+            reference=reference,
+            digest=digest,
+        )
+        return _from(found, answer.channel.method.name)
+    if isinstance(answer, CapAnswer):
+        linked = None
+        if answer.mode in (CapMode.SIGN, CapMode.TDS) and request is not None:
+            if request.payment is None:
+                raise ConfigurationError("CAP Sign links an amount and a payee (a payment)")
+            linked = (answer.mode, request.payment)
+        found = factors.verify_cap(
+            principal, answer.card_id, answer.code, challenge_id=answer.challenge_id, linked=linked
+        )
+        return _from(found, _claimed(answer))
+    if isinstance(answer, PasskeyAnswer):
+        found = factors.finish_passkey(
+            principal, answer.ceremony_id, answer.response, digest=digest
+        )
+        return _from(found, "passkey_uv")
+    settings = box.certificates
+    if settings is None:
+        raise ConfigurationError("certificates need Securebox.from_policy(certificates=...)")
+    method = SMARTCARD_PIN if answer.smartcard else CERTIFICATE
+    found = factors.verify_certificate(
+        principal,
+        answer.challenge_id,
+        answer.signature,
+        trust=settings.trust,
+        revocation=settings.revocation,
+        purpose=certificate_purpose(purpose, request),
+        audience=box.issuer,
+        digest=digest,
+        path="login" if purpose == "login" else "step_up",
+        method=method,
+    )
+    return _from(found, method.name)
+
+
+claimed_method = _claimed

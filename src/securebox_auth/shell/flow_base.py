@@ -1,0 +1,141 @@
+"""What the flow shells share: the services, the enrolled methods, sending a one-time code,
+burying a flow."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from securebox_auth.audit import AuditEvent
+from securebox_auth.errors import (
+    ConcurrentUpdate,
+    ConfigurationError,
+    NotAuthenticated,
+    NotPermitted,
+)
+from securebox_auth.factors.certificate import CertChallenge
+from securebox_auth.factors.oob import Channel
+from securebox_auth.identity import Principal
+from securebox_auth.policy.session import expiry
+from securebox_auth.shell import records
+from securebox_auth.stores import factor_codecs as fc
+
+if TYPE_CHECKING:
+    from securebox_auth.clock import Clock
+    from securebox_auth.code_service import ConfidentialCodeService
+    from securebox_auth.factor_service import FactorService
+    from securebox_auth.gateways import Gateway
+    from securebox_auth.policy.model import Policy
+    from securebox_auth.policy.session import Session
+    from securebox_auth.session_service import SessionService
+    from securebox_auth.shell.answers import CertificateSettings
+    from securebox_auth.stores.protocols import AuthStore, Versioned
+
+__all__ = ["ShellBase"]
+
+_CAP_METHODS = ("cap_identify", "cap_respond", "cap_sign")
+
+
+class ShellBase:
+    policy: Policy
+    store: AuthStore
+    clock: Clock
+    codes: ConfidentialCodeService
+    factors: FactorService
+    sessions: SessionService
+    gateways: dict[str, Gateway]
+    issuer: str
+    certificates: CertificateSettings | None
+
+    def live_session(self, session_id: str) -> Versioned[Session]:
+        """The live session (not timed out, not ended by ``end_all``), else
+        :class:`~securebox_auth.errors.NotAuthenticated`. Does not count as activity."""
+        found = self.sessions.get(session_id)
+        session = found.value
+        cut = records.sessions_not_before(self.store, session.principal)
+        now = self.clock.now()
+        ended = cut is not None and session.auth_time <= cut
+        if ended or expiry(session, self.policy.session, now) is not None:
+            raise NotAuthenticated("no live session: log in again")
+        return found
+
+    def enrolled(self, principal: Principal) -> frozenset[str]:
+        """The methods ``principal`` can use: the code (every account has one), a
+        confirmed TOTP, recovery codes, passkeys, CAP cards, a certificate, and one-time
+        codes on the channels this deployment has a gateway for. Used by the flows only
+        after a first factor was verified."""
+        store = self.store
+        found: set[str] = {"confidential_code"}
+        totp = store.get_factor_state(principal, fc.TOTP, "default")
+        if totp is not None and totp.value.get("confirmed_at") is not None:
+            found.add("totp")
+        if store.get_factor_state(principal, fc.RECOVERY, "default") is not None:
+            found.add("recovery_code")
+        if store.get_factor_state(principal, fc.PASSKEYS, "default") is not None:
+            found.update(("passkey_uv", "passkey_no_uv"))
+        if store.factor_states(principal, fc.CAP_CARD):
+            found.update(_CAP_METHODS)
+        if store.get_factor_state(principal, fc.CERTIFICATE, "default") is not None:
+            found.update(("certificate", "smartcard_pin"))
+        for channel in Channel:
+            if channel.value in self.gateways:
+                found.add(channel.method.name)
+        return frozenset(found)
+
+    def _send(
+        self,
+        principal: Principal,
+        channel: Channel,
+        destination: str,
+        purpose: str,
+        reference: str,
+        digest: str | None,
+        display: tuple[tuple[str, str], ...],
+    ) -> str:
+        gateway = self.gateways.get(channel.value)
+        if gateway is None:
+            raise ConfigurationError(f"no gateway for {channel.value}: from_policy(gateways=...)")
+        issued = self.factors.issue_oob(
+            principal,
+            channel=channel,
+            destination=destination,
+            purpose=purpose,
+            reference=reference,
+            gateway=gateway,
+            digest=digest,
+            display=display,
+        )
+        if not issued.ok or issued.challenge is None:
+            raise NotPermitted(f"no code sent now: {issued.reason}")
+        return issued.challenge.id
+
+    def _passkey_options(
+        self, principal: Principal, path: str, operation: str | None, digest: str | None
+    ) -> tuple[dict[str, Any], str]:
+        options, ceremony = self.factors.begin_passkey_authentication(
+            principal, path=path, operation=operation, digest=digest
+        )
+        return options, ceremony.id
+
+    def _cert_challenge(
+        self, principal: Principal, purpose: str, digest: str | None
+    ) -> CertChallenge:
+        return self.factors.issue_cert_challenge(
+            principal, purpose=purpose, audience=self.issuer, digest=digest
+        )
+
+    def _bury(self, principal: Principal, kind: str, flow_id: str, version: int, why: str) -> None:
+        """Make a flow a tombstone (finished or expired); a lost race means another request
+        already moved it, which is fine."""
+        who = principal.key
+        event = AuditEvent.make(
+            self.clock.now(),
+            why,
+            actor=who,
+            subject=who,
+            outcome="ended",
+            details={"flow": records.flow_ref(flow_id)},
+        )
+        try:
+            self.store.commit([records.put(principal, kind, flow_id, version, None)], [event])
+        except ConcurrentUpdate:  # moved by another request: the flow is gone either way
+            return

@@ -1,0 +1,248 @@
+"""The login flow on a store: identify, answer factors, change a one-time code, open the
+session (with the renewal clock, in the same commit).
+
+Each call loads the flow, verifies the answer through the factor's service (once: a code
+is never checked twice for one call), and commits the flow's next state under
+compare-and-swap; a lost race reloads the flow and applies the same verified event again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from securebox_auth.audit import AuditEvent
+from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.factors.certificate import CertChallenge
+from securebox_auth.factors.code import ChangeOutcome
+from securebox_auth.factors.oob import Channel
+from securebox_auth.flows import codec
+from securebox_auth.flows.login import (
+    AskCodeChange,
+    CodeChanged,
+    FactorFailed,
+    FactorVerified,
+    Finished,
+    LoginAction,
+    LoginEvent,
+    LoginFlow,
+    LoginState,
+    Offer,
+    OpenLoginSession,
+    advance,
+    start_login,
+)
+from securebox_auth.identity import Principal
+from securebox_auth.policy.decision import Decision
+from securebox_auth.shell import records
+from securebox_auth.shell.answers import Answer, claimed_method, verify_answer
+from securebox_auth.shell.cas import retry
+from securebox_auth.shell.flow_base import ShellBase
+from securebox_auth.stores.protocols import Change
+
+__all__ = ["LoginPage", "LoginShell"]
+
+KIND = codec.LOGIN_FLOW
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPage:
+    """What the portal shows next. ``handle`` names the flow for the next request;
+    ``session_id`` is set once the login is done (set it in the cookie)."""
+
+    handle: str = field(repr=False)
+    flow: LoginFlow
+    action: LoginAction
+    session_id: str | None = field(default=None, repr=False)
+    #: The last answer was refused (it never says which element was wrong).
+    rejected: bool = False
+
+    @property
+    def state(self) -> LoginState:
+        return self.flow.state
+
+    @property
+    def offered(self) -> tuple[str, ...]:
+        return self.flow.offered
+
+    @property
+    def done(self) -> bool:
+        return self.session_id is not None
+
+    @property
+    def decision(self) -> Decision | None:
+        action = self.action
+        if isinstance(action, OpenLoginSession):
+            return action.decision
+        if isinstance(action, Offer | Finished):
+            return action.decision
+        return None
+
+    def explain(self) -> str:
+        return self.flow.explain()
+
+
+class LoginShell(ShellBase):
+    """The login half of :class:`~securebox_auth.shell.securebox.Securebox`."""
+
+    def start_login(
+        self, client_id: object, user_number: object, *, channel: str = "web"
+    ) -> LoginPage:
+        """Identify (the principal may not exist: same answer, same offer)."""
+        principal = self.codes.parse_principal(client_id, user_number)
+        now = self.clock.now()
+        step = start_login(self.policy, principal, channel=channel, now=now)
+        flow = step.flow
+        document = codec.login_flow_to_dict(flow)
+        event = self._event(flow, "login.start", "success", {"channel": channel})
+        self.store.commit([records.put(principal, KIND, flow.id, 0, document)], [event])
+        return LoginPage(records.handle(KIND, principal, flow.id), flow, step.action)
+
+    def login_flow(self, handle: str) -> LoginFlow:
+        """The flow behind ``handle`` (for ``explain()``); expired flows are refused."""
+        principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
+        return self._load_login(principal, flow_id)[0]
+
+    def answer_login(self, handle: str, answer: Answer) -> LoginPage:
+        """Verify ``answer`` (one of the methods offered now) and move the flow on."""
+        principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
+        flow, _ = self._load_login(principal, flow_id)
+        method = claimed_method(answer)
+        if flow.state is LoginState.CODE_CHANGE or method not in flow.offered:
+            raise FlowOutOfOrder(f"{method} is not expected now (flow is {flow.state.value})")
+        verified = verify_answer(
+            self, principal, answer, purpose="login", reference=records.flow_ref(flow_id)
+        )
+        event: LoginEvent
+        if verified.ok and verified.method not in flow.offered:
+            # e.g. a passkey without user verification where only passkey_uv is offered
+            event = FactorFailed(method)
+            return self._apply(principal, flow_id, event, rejected=True)
+        if verified.ok:
+            event = FactorVerified(verified.method, change_required=verified.change_required)
+        else:
+            event = FactorFailed(verified.method, blocked=verified.blocked)
+        return self._apply(principal, flow_id, event, rejected=not verified.ok)
+
+    def change_login_code(self, handle: str, current: object, new: object) -> LoginPage:
+        """The forced change of a one-time code (proving it again); raises
+        :class:`~securebox_auth.errors.WeakCode` for a refused new code."""
+        principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
+        flow, _ = self._load_login(principal, flow_id)
+        if flow.state is not LoginState.CODE_CHANGE:
+            raise FlowOutOfOrder(f"no code change is asked for (flow is {flow.state.value})")
+        result = self.codes.change_code(
+            principal.client_id.value, principal.user_number.value, current, new
+        )
+        if result.changed:
+            return self._apply(principal, flow_id, CodeChanged())
+        if result.outcome is ChangeOutcome.BLOCKED:
+            return self._finish_blocked(principal, flow_id)
+        return LoginPage(
+            records.handle(KIND, principal, flow_id), flow, AskCodeChange(), rejected=True
+        )
+
+    def send_login_code(self, handle: str, *, channel: Channel, destination: str) -> str:
+        """Send a one-time code for the second factor (only once the first factor was
+        verified: a login never sends messages for an unverified claimant). Returns the
+        challenge id to answer with :class:`~securebox_auth.shell.answers.OobAnswer`."""
+        principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
+        flow, _ = self._load_login(principal, flow_id)
+        if flow.state is not LoginState.SECOND_FACTOR or channel.method.name not in flow.offered:
+            raise FlowOutOfOrder(f"no {channel.value} code is expected now")
+        return self._send(
+            principal, channel, destination, "login", records.flow_ref(flow_id), None, ()
+        )
+
+    def login_passkey_options(self, handle: str) -> tuple[dict[str, Any], str]:
+        """The ``navigator.credentials.get`` options and the ceremony id to answer with
+        :class:`~securebox_auth.shell.answers.PasskeyAnswer` (decoys for anyone without a
+        passkey: the same answer whether the principal exists or not)."""
+        flow = self._offering(handle, "passkey_uv")
+        return self._passkey_options(flow.principal, "login", None, None)
+
+    def login_certificate_challenge(self, handle: str) -> CertChallenge:
+        """A challenge for the certificate (or smart card) to sign."""
+        flow = self._offering(handle, "certificate", "smartcard_pin")
+        return self._cert_challenge(flow.principal, "login", None)
+
+    def _offering(self, handle: str, *methods: str) -> LoginFlow:
+        principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
+        flow, _ = self._load_login(principal, flow_id)
+        if not any(m in flow.offered for m in methods):
+            raise FlowOutOfOrder(f"{methods[0]} is not offered now")
+        return flow
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _load_login(self, principal: Principal, flow_id: str) -> tuple[LoginFlow, int]:
+        found = records.load(self.store, principal, KIND, flow_id)
+        flow = codec.login_flow_from_dict(found.value, principal)
+        if flow.expired(self.clock.now()):
+            self._bury(principal, KIND, flow_id, found.version, "login.expired")
+            raise FlowExpired("the login took too long: start again")
+        return flow, found.version
+
+    def _finish_blocked(self, principal: Principal, flow_id: str) -> LoginPage:
+        flow, version = self._load_login(principal, flow_id)
+        self._bury(principal, KIND, flow_id, version, "login.blocked")
+        ended = replace(flow, state=LoginState.FAILED, offered=())
+        return LoginPage(records.handle(KIND, principal, flow_id), ended, Finished("blocked"))
+
+    def _apply(
+        self, principal: Principal, flow_id: str, event: LoginEvent, *, rejected: bool = False
+    ) -> LoginPage:
+        page_handle = records.handle(KIND, principal, flow_id)
+
+        def attempt() -> LoginPage:
+            flow, version = self._load_login(principal, flow_id)
+            now = self.clock.now()
+            step = advance(
+                self.policy,
+                flow,
+                event,
+                now=now,
+                last_sca=self.factors.last_sca(principal, flow.channel),
+                lockout=self.store.get_lockout(principal).value,
+                enrolled=self.enrolled(principal),
+            )
+            after, action = step.flow, step.action
+            events = [
+                self._event(after, "login.step", after.state.value, {"event": type(event).__name__})
+            ]
+            decision = LoginPage(page_handle, after, action).decision
+            if decision is not None:
+                events.append(self._decision_event(after, decision))
+            if isinstance(action, OpenLoginSession):
+                changes: list[Change] = [records.put(principal, KIND, flow_id, version, None)]
+                if action.renewed:
+                    changes.append(self.factors.renewal_change(principal, after.channel, now))
+                session_id = self.sessions.open(action.session, changes=changes, events=events)
+                return LoginPage(page_handle, after, action, session_id, rejected)
+            if after.finished:
+                self.store.commit([records.put(principal, KIND, flow_id, version, None)], events)
+            else:
+                document = codec.login_flow_to_dict(after)
+                self.store.commit(
+                    [records.put(principal, KIND, flow_id, version, document)], events
+                )
+            return LoginPage(page_handle, after, action, None, rejected)
+
+        return retry(attempt)
+
+    def _event(
+        self, flow: LoginFlow, action: str, outcome: str, details: dict[str, str]
+    ) -> AuditEvent:
+        who = flow.principal.key
+        return AuditEvent.make(
+            self.clock.now(),
+            action,
+            actor=who,
+            subject=who,
+            outcome=outcome,
+            details={"flow": records.flow_ref(flow.id), **details},
+        )
+
+    def _decision_event(self, flow: LoginFlow, decision: Decision) -> AuditEvent:
+        details = {"rules": ",".join(decision.rules), "methods": ",".join(flow.proven)}
+        return self._event(flow, "login.decision", decision.kind, details)

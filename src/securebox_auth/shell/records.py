@@ -1,0 +1,87 @@
+"""Where the entry point keeps flows and the end-all watermark: factor-state records.
+
+A flow is a factor-state record of its principal (kind ``login_flow`` or ``step_up_flow``,
+item the flow id): every step is a compare-and-swap on it, a finished or expired flow
+becomes a tombstone (its id can never be stored again, so a finished flow cannot be
+replayed). A flow's **handle**, what the portal keeps between two requests, names the kind,
+the principal and the id: ``L:<client>:<user>:<id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Final
+
+from securebox_auth.errors import FlowExpired, MalformedInput
+from securebox_auth.flows.codec import LOGIN_FLOW, STEP_UP_FLOW
+from securebox_auth.identity import Principal
+from securebox_auth.session_ids import session_key
+from securebox_auth.stores.protocols import AuthStore, PutFactorState, Versioned
+
+__all__ = [
+    "SESSIONS",
+    "flow_ref",
+    "handle",
+    "load",
+    "parse_handle",
+    "put",
+    "sessions_not_before",
+]
+
+#: Kind of the per-principal record of :meth:`Securebox.end_all` (item ``not_before``).
+SESSIONS: Final = "sessions"
+_KINDS: Final = {"L": LOGIN_FLOW, "S": STEP_UP_FLOW}
+_PREFIX: Final = {LOGIN_FLOW: "L", STEP_UP_FLOW: "S"}
+
+
+def handle(kind: str, principal: Principal, flow_id: str) -> str:
+    return f"{_PREFIX[kind]}:{principal.client_id.value}:{principal.user_number.value}:{flow_id}"
+
+
+def parse_handle(
+    text: object, kind: str, parse: Callable[[str, str], Principal]
+) -> tuple[Principal, str]:
+    """The principal and flow id of a handle of ``kind``; anything else is unknown."""
+    if not isinstance(text, str) or len(text) > 256:
+        raise FlowExpired("no such flow: start again")
+    parts = text.split(":")
+    if len(parts) != 4 or _KINDS.get(parts[0]) != kind or not parts[3]:
+        raise FlowExpired("no such flow: start again")
+    try:
+        principal = parse(parts[1], parts[2])
+    except MalformedInput:
+        raise FlowExpired("no such flow: start again") from None
+    return principal, parts[3]
+
+
+def flow_ref(flow_id: str) -> str:
+    """A non-secret reference for audit records."""
+    return session_key(flow_id)[:16]
+
+
+def load(
+    store: AuthStore, principal: Principal, kind: str, flow_id: str
+) -> Versioned[Mapping[str, object]]:
+    found = store.get_factor_state(principal, kind, flow_id)
+    if found is None:
+        raise FlowExpired("no such flow (finished, expired or unknown): start again")
+    return found
+
+
+def put(
+    principal: Principal,
+    kind: str,
+    flow_id: str,
+    version: int,
+    document: Mapping[str, object] | None,
+) -> PutFactorState:
+    return PutFactorState(principal, kind, flow_id, version, document)
+
+
+def sessions_not_before(store: AuthStore, principal: Principal) -> datetime | None:
+    found = store.get_factor_state(principal, SESSIONS, "not_before")
+    if found is None:
+        return None
+    at = found.value.get("at")
+    return datetime.fromisoformat(at) if isinstance(at, str) else None

@@ -1,0 +1,246 @@
+"""The one entry point a portal builds: :meth:`Securebox.from_policy`.
+
+It builds every service from the :class:`~securebox_auth.policy.model.Policy`, so each rule
+(lockout, code rules, TOTP window, session timeouts, ACR levels) comes from the policy and
+from nowhere else, and exposes the login and step-up flows (:mod:`securebox_auth.shell.
+login`, :mod:`securebox_auth.shell.step_up`), sessions, assertions (JWT + JWKS),
+entitlements, TOTP enrolment and the audit trail. See ``docs/tutorial.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+
+from securebox_auth.audit import AuditEvent, SealedEvent, verify_chain
+from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.emv.issuer import IssuerKeyProvider
+from securebox_auth.entitlements.proofs import KeyedCompanyProofs
+from securebox_auth.entitlements.service import EntitlementService
+from securebox_auth.errors import ConfigurationError
+from securebox_auth.factor_service import FactorService
+from securebox_auth.factors.passkeys import RelyingParty
+from securebox_auth.factors.totp import TotpEnrolment, enrol_totp
+from securebox_auth.gateways import Gateway
+from securebox_auth.hashing import PROFILE_2026, Argon2CodeHasher, Argon2Parameters
+from securebox_auth.identity import Principal
+from securebox_auth.policy.loader import load_policy
+from securebox_auth.policy.model import Policy
+from securebox_auth.policy.session import Session, touch
+from securebox_auth.session_ids import session_ref
+from securebox_auth.session_service import SessionService
+from securebox_auth.shell import keys as purposes
+from securebox_auth.shell.answers import CertificateSettings
+from securebox_auth.shell.cas import retry
+from securebox_auth.shell.login import LoginShell
+from securebox_auth.shell.records import SESSIONS
+from securebox_auth.shell.step_up import StepUpShell
+from securebox_auth.stores.protocols import AuthStore, PutFactorState, PutSession
+from securebox_auth.token_verifier import AssertionVerifier
+from securebox_auth.tokens import TokenKeys, issue_assertion
+
+__all__ = ["CertificateSettings", "Securebox"]
+
+
+class Securebox(LoginShell, StepUpShell):
+    """Flows, sessions, assertions, entitlements and audit on one store, under one policy.
+
+    Build it with :meth:`from_policy`; the services are attributes (``codes``,
+    ``factors``, ``sessions``, ``entitlements``) for what the entry point does not wrap.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        store: AuthStore,
+        keys: purposes.PurposeKeys,
+        clock: Clock,
+        gateways: Mapping[str, Gateway],
+        token_keys: TokenKeys,
+        issuer: str,
+        argon2: Argon2Parameters,
+        relying_party: RelyingParty | None,
+        cap_issuer: IssuerKeyProvider | None,
+        certificates: CertificateSettings | None,
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.clock = clock
+        self.gateways = dict(gateways)
+        self.token_keys = token_keys
+        self.issuer = issuer
+        self.certificates = certificates
+        hasher = Argon2CodeHasher(keys.for_purpose(purposes.PEPPER), argon2)
+        self.codes = ConfidentialCodeService(
+            store, hasher, clock=clock, rules=policy.code, lockout_rules=policy.lockout
+        )
+        self.factors = FactorService(
+            store,
+            clock=clock,
+            lockout_rules=policy.lockout,
+            hasher=hasher,
+            keys=keys.for_purpose(purposes.APPLICATION),
+            issuer=cap_issuer,
+            relying_party=relying_party,
+            totp_rules=policy.totp,
+            wrapping=keys.for_purpose(purposes.WRAPPING),
+        )
+        self.sessions = SessionService(store, clock=clock, policy=policy)
+        self.entitlements = EntitlementService(
+            store,
+            hasher,
+            company_proofs=KeyedCompanyProofs(keys.for_purpose(purposes.COMPANY_PROOF)),
+            clock=clock,
+            code_rules=policy.code,
+            lockout_rules=policy.lockout,
+            policy=policy,
+        )
+
+    @classmethod
+    def from_policy(
+        cls,
+        policy: Policy | str | os.PathLike[str],
+        *,
+        store: AuthStore,
+        keys: purposes.PurposeKeys,
+        clock: Clock | None = None,
+        gateways: Mapping[str, Gateway] | None = None,
+        token_keys: TokenKeys | None = None,
+        issuer: str = "securebox",
+        argon2: Argon2Parameters = PROFILE_2026,
+        relying_party: RelyingParty | None = None,
+        cap_issuer: IssuerKeyProvider | None = None,
+        certificates: CertificateSettings | None = None,
+    ) -> Securebox:
+        """Build the entry point. ``policy`` is a :class:`Policy` or the path of a policy
+        file; ``keys`` hands a distinct keyring per purpose (:class:`~securebox_auth.shell.
+        keys.DerivedKeys` from one master keyring); ``gateways`` maps ``"sms"``/``"email"``
+        to the senders of one-time codes; ``token_keys`` signs assertions (every process of
+        a deployment must load the same ones; a fresh pair by default, for one process)."""
+        if not isinstance(keys, purposes.PurposeKeys):
+            raise ConfigurationError("keys: a PurposeKeys (for instance DerivedKeys)")
+        loaded = policy if isinstance(policy, Policy) else load_policy(policy)
+        return cls(
+            loaded,
+            store=store,
+            keys=keys,
+            clock=clock or SystemClock(),
+            gateways=gateways or {},
+            token_keys=token_keys or TokenKeys.generate(),
+            issuer=issuer,
+            argon2=argon2,
+            relying_party=relying_party,
+            cap_issuer=cap_issuer,
+            certificates=certificates,
+        )
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def touch(self, session_id: str) -> Session:
+        """Record activity (the idle timeout restarts); the session as stored."""
+
+        def attempt() -> Session:
+            found = self.live_session(session_id)
+            after = touch(found.value, self.clock.now())
+            self.store.commit([PutSession(session_id, found.version, after)], [])
+            return after
+
+        return retry(attempt)
+
+    def rotate(self, session_id: str) -> str:
+        """A new identifier for the session (same facts); the old one is dead."""
+        self.live_session(session_id)
+        return self.sessions.rotate(session_id)
+
+    def end(self, session_id: str) -> None:
+        """Log out."""
+        self.sessions.end(session_id)
+
+    def end_all(self, principal: Principal) -> None:
+        """End every session of ``principal`` opened until now (a watermark: any session
+        whose login is not later is refused by this entry point from now on)."""
+
+        def attempt() -> None:
+            now = self.clock.now()
+            found = self.store.get_factor_state(principal, SESSIONS, "not_before")
+            change = PutFactorState(
+                principal,
+                SESSIONS,
+                "not_before",
+                0 if found is None else found.version,
+                {"at": now.isoformat()},
+            )
+            who = principal.key
+            event = AuditEvent.make(
+                now, "session.end_all", actor=who, subject=who, outcome="success"
+            )
+            self.store.commit([change], [event])
+
+        retry(attempt)
+
+    # -- assertions -------------------------------------------------------------------------
+
+    def assertion(self, session_id: str, *, audience: str) -> str:
+        """A signed JWT of what the session proved (``acr``, ``amr``, live grants) for the
+        downstream API ``audience``; counts as activity."""
+        session = self.touch(session_id)
+        now = self.clock.now()
+        token = issue_assertion(
+            session,
+            keys=self.token_keys,
+            issuer=self.issuer,
+            audience=audience,
+            now=now,
+            levels=self.policy.acr,
+        )
+        who = session.principal.key
+        event = AuditEvent.make(
+            now,
+            "assertion.issue",
+            actor=who,
+            subject=who,
+            outcome="success",
+            details={"audience": audience, "session": session_ref(session_id)},
+        )
+        self.store.commit([], [event])
+        return token
+
+    def jwks(self) -> dict[str, list[dict[str, object]]]:
+        """The public keys a downstream API verifies assertions with."""
+        return dict(self.token_keys.jwks())
+
+    def assertion_verifier(self, audience: str) -> AssertionVerifier:
+        """The verifier of a downstream API (single-use ``jti`` for consuming operations)."""
+        return AssertionVerifier(self.token_keys, self.issuer, audience, self.store, self.clock)
+
+    # -- enrolment (TOTP) -------------------------------------------------------------------
+
+    def enrol_totp(self, principal: Principal, *, issuer: str = "securebox") -> TotpEnrolment:
+        """A new TOTP seed for ``principal`` (stored wrapped, unconfirmed): show its QR code
+        or ``uri``, then :meth:`confirm_totp` with the first code."""
+        enrolment = enrol_totp(
+            principal, now=self.clock.now(), issuer=issuer, rules=self.policy.totp
+        )
+        self.factors.store_totp(principal, enrolment.credential)
+        return enrolment
+
+    def confirm_totp(self, principal: Principal, code: str) -> bool:
+        return self.factors.confirm_totp(principal, code).ok
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def audit_log(self) -> Iterator[SealedEvent]:
+        return self.store.audit_log()
+
+    def verify_audit(self) -> int:
+        """Check the chain of the whole trail; the number of events."""
+        key = getattr(self.store, "audit_key", None)
+        if not isinstance(key, bytes):
+            raise ConfigurationError("this store does not expose its audit key")
+        return verify_chain(key, list(self.store.audit_log()))
+
+    def now(self) -> datetime:
+        return self.clock.now()

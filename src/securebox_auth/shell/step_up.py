@@ -1,0 +1,340 @@
+"""The step-up flow on a store: decide, challenge, prove, grant (with rotation), execute
+(consuming the grant) -- each step one compare-and-swap commit with its audit events.
+
+* :meth:`StepUpShell.start_step_up`: the engine decides on the operation; the flow is stored
+  with the challenge (bound to the operation's digest).
+* :meth:`StepUpShell.prove_step_up`: one factor, verified by its service for the flow's
+  digest; the pure flow checks the digest again; once the rule is satisfied the engine's
+  :func:`~securebox_auth.policy.engine.complete_step_up` issues the grant and the session
+  moves to a new identifier **in the same commit** as the flow.
+* :meth:`StepUpShell.execute`: the engine decides once more and consumes the grant; the
+  session and the flow (a tombstone) are committed together, so of concurrent executions of
+  one flow exactly one consumes the grant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from securebox_auth.audit import AuditEvent
+from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.factors.certificate import CertChallenge
+from securebox_auth.factors.oob import Channel
+from securebox_auth.flows import codec
+from securebox_auth.flows.step_up import (
+    AskFactor,
+    FactorProved,
+    GrantRecorded,
+    OperationDone,
+    RecordStepUp,
+    Refused,
+    StepUpAction,
+    StepUpFlow,
+    StepUpState,
+    advance_step_up,
+    start_step_up,
+)
+from securebox_auth.identity import Principal
+from securebox_auth.policy.decision import Allow, Decision
+from securebox_auth.policy.engine import complete_step_up, decide_operation
+from securebox_auth.policy.linking import OperationRequest
+from securebox_auth.session_ids import session_ref
+from securebox_auth.shell import records
+from securebox_auth.shell.answers import (
+    Answer,
+    certificate_purpose,
+    claimed_method,
+    verify_answer,
+)
+from securebox_auth.shell.cas import retry
+from securebox_auth.shell.flow_base import ShellBase
+from securebox_auth.stores.protocols import Change, PutSession, RotateSession
+
+__all__ = ["StepUpPage", "StepUpShell"]
+
+KIND = codec.STEP_UP_FLOW
+
+
+@dataclass(frozen=True, slots=True)
+class StepUpPage:
+    """What the portal shows next. ``session_id`` is the identifier to use from now on (a
+    new one once the step-up was recorded)."""
+
+    handle: str = field(repr=False)
+    flow: StepUpFlow
+    action: StepUpAction
+    session_id: str = field(repr=False)
+    rejected: bool = False
+    decision: Decision | None = None
+
+    @property
+    def state(self) -> StepUpState:
+        return self.flow.state
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return self.action.methods if isinstance(self.action, AskFactor) else ()
+
+    @property
+    def display(self) -> tuple[tuple[str, str], ...]:
+        """What the user must see before proving (amount and payee, batch total...)."""
+        return () if self.flow.challenge is None else self.flow.challenge.display
+
+    @property
+    def digest(self) -> str | None:
+        return self.flow.digest
+
+    @property
+    def ready(self) -> bool:
+        """The operation may be executed (:meth:`StepUpShell.execute`)."""
+        return self.flow.state is StepUpState.READY
+
+    @property
+    def executed(self) -> bool:
+        return self.flow.state is StepUpState.CONSUMED
+
+    def explain(self) -> str:
+        return self.flow.explain()
+
+
+class StepUpShell(ShellBase):
+    """The step-up half of :class:`~securebox_auth.shell.securebox.Securebox`."""
+
+    def start_step_up(self, session_id: str, request: OperationRequest) -> StepUpPage:
+        """Ask the engine about ``request`` in the session."""
+
+        def attempt() -> StepUpPage:
+            found = self.live_session(session_id)
+            session = found.value
+            principal = session.principal
+            step = start_step_up(
+                self.policy,
+                session,
+                request,
+                session_ref=session_ref(session_id),
+                now=self.clock.now(),
+                lockout=self.store.get_lockout(principal).value,
+                enrolled=self.enrolled(principal),
+            )
+            flow = step.flow
+            decision = _decision(step.action)
+            changes: list[Change] = []
+            if step.session is not None and step.session != session:
+                changes.append(PutSession(session_id, found.version, step.session))
+            if not flow.finished:
+                document = codec.step_up_flow_to_dict(flow)
+                changes.append(records.put(principal, KIND, flow.id, 0, document))
+            events = [self._step_event(flow, "step_up.decision", decision)]
+            self.store.commit(changes, events)
+            page_handle = records.handle(KIND, principal, flow.id)
+            return StepUpPage(page_handle, flow, step.action, session_id, decision=decision)
+
+        return retry(attempt)
+
+    def send_step_up_code(
+        self, session_id: str, handle: str, *, channel: Channel, destination: str
+    ) -> str:
+        """Send a one-time code bound to the operation's digest; the message shows what
+        the challenge displays (amount and payee). Returns the challenge id."""
+        flow, _ = self._load_step_up(session_id, handle)
+        challenge = flow.challenge
+        if flow.state is not StepUpState.CHALLENGED or challenge is None:
+            raise FlowOutOfOrder(f"no code is expected now (flow is {flow.state})")
+        if channel.method.name not in challenge.methods:
+            raise FlowOutOfOrder(f"{channel.value} codes are not accepted for this operation")
+        return self._send(
+            flow.principal,
+            channel,
+            destination,
+            "step_up",
+            records.flow_ref(flow.id),
+            flow.digest,
+            challenge.display,
+        )
+
+    def step_up_passkey_options(self, session_id: str, handle: str) -> tuple[dict[str, Any], str]:
+        """Passkey options whose challenge is bound to the operation's digest, and the
+        ceremony id."""
+        flow = self._challenged(session_id, handle, "passkey_uv")
+        return self._passkey_options(flow.principal, "step_up", flow.request.operation, flow.digest)
+
+    def step_up_certificate_challenge(self, session_id: str, handle: str) -> CertChallenge:
+        """A certificate challenge bound to the operation and its digest."""
+        flow = self._challenged(session_id, handle, "certificate", "smartcard_pin")
+        purpose = certificate_purpose("step_up", flow.request)
+        return self._cert_challenge(flow.principal, purpose, flow.digest)
+
+    def _challenged(self, session_id: str, handle: str, *methods: str) -> StepUpFlow:
+        flow, _ = self._load_step_up(session_id, handle)
+        challenge = flow.challenge
+        if flow.state is not StepUpState.CHALLENGED or challenge is None:
+            raise FlowOutOfOrder(f"no factor is expected now (flow is {flow.state})")
+        if not any(m in challenge.methods for m in methods):
+            raise FlowOutOfOrder(f"{methods[0]} is not accepted for this operation")
+        return flow
+
+    def prove_step_up(self, session_id: str, handle: str, answer: Answer) -> StepUpPage:
+        """Verify one factor for the flow's challenge; record the step-up once the rule is
+        satisfied (the session gets a new identifier: use ``page.session_id``)."""
+        flow, _ = self._load_step_up(session_id, handle)
+        challenge = flow.challenge
+        method = claimed_method(answer)
+        if flow.state is not StepUpState.CHALLENGED or challenge is None:
+            raise FlowOutOfOrder(f"no factor is expected now (flow is {flow.state})")
+        if method not in challenge.methods:
+            raise FlowOutOfOrder(f"{method} is not offered for this operation")
+        verified = verify_answer(
+            self,
+            flow.principal,
+            answer,
+            purpose="step_up",
+            reference=records.flow_ref(flow.id),
+            digest=flow.digest,
+            request=flow.request,
+        )
+        if not verified.ok or verified.method not in challenge.methods:
+            if verified.blocked:
+                _, version = self._load_step_up(session_id, handle)
+                self._bury(flow.principal, KIND, flow.id, version, "step_up.blocked")
+                ended = replace(flow, state=StepUpState.FAILED)
+                return StepUpPage(handle, ended, AskFactor((), ()), session_id, rejected=True)
+            ask = AskFactor(challenge.methods, challenge.display)
+            return StepUpPage(handle, flow, ask, session_id, rejected=True)
+        event = FactorProved(verified.method, verified.digest)
+        return retry(lambda: self._proved(session_id, handle, event))
+
+    def execute(self, session_id: str, handle: str) -> StepUpPage:
+        """Run the operation: the engine decides at this instant and consumes the grant. On
+        ``page.executed`` the portal performs the operation (exactly once)."""
+
+        def attempt() -> StepUpPage:
+            flow, version = self._load_step_up(session_id, handle)
+            found = self.live_session(session_id)
+            now = self.clock.now()
+            principal = flow.principal
+            outcome = decide_operation(
+                self.policy,
+                found.value,
+                flow.request,
+                now=now,
+                lockout=self.store.get_lockout(principal).value,
+            )
+            step = advance_step_up(self.policy, flow, OperationDone(outcome.decision), now=now)
+            changes: list[Change] = [records.put(principal, KIND, flow.id, version, None)]
+            if outcome.session != found.value:
+                changes.append(PutSession(session_id, found.version, outcome.session))
+            events = [self._step_event(step.flow, "operation.decision", outcome.decision)]
+            decision = outcome.decision
+            if isinstance(decision, Allow) and decision.consumed is not None:
+                events.append(self._grant_event(step.flow, "grant.consume", decision))
+            self.store.commit(changes, events)
+            return StepUpPage(handle, step.flow, step.action, session_id, decision=decision)
+
+        return retry(attempt)
+
+    def step_up_flow(self, session_id: str, handle: str) -> StepUpFlow:
+        return self._load_step_up(session_id, handle)[0]
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _proved(self, session_id: str, handle: str, event: FactorProved) -> StepUpPage:
+        flow, version = self._load_step_up(session_id, handle)
+        now = self.clock.now()
+        step = advance_step_up(self.policy, flow, event, now=now)
+        principal = flow.principal
+        action = step.action
+        if not isinstance(action, RecordStepUp):
+            document = codec.step_up_flow_to_dict(step.flow)
+            self.store.commit([records.put(principal, KIND, flow.id, version, document)], [])
+            return StepUpPage(handle, step.flow, action, session_id)
+        found = self.live_session(session_id)
+        outcome = complete_step_up(
+            self.policy,
+            found.value,
+            action.challenge,
+            principal=principal,
+            methods=action.methods,
+            now=now,
+            lockout=self.store.get_lockout(principal).value,
+        )
+        recorded = advance_step_up(self.policy, step.flow, GrantRecorded(outcome.decision), now=now)
+        changes: list[Change] = []
+        events = [self._step_event(recorded.flow, "step_up.decision", outcome.decision)]
+        new_id = session_id
+        if outcome.session.proofs != found.value.proofs:
+            rotate = RotateSession(session_id, found.version, outcome.session)
+            changes.append(rotate)
+            new_id = rotate.new_session_id
+            events.append(self._rotated(principal, session_id, new_id))
+        elif outcome.session != found.value:
+            changes.append(PutSession(session_id, found.version, outcome.session))
+        after = replace(recorded.flow, session_ref=session_ref(new_id))
+        if after.finished:
+            changes.append(records.put(principal, KIND, flow.id, version, None))
+        else:
+            changes.append(
+                records.put(principal, KIND, flow.id, version, codec.step_up_flow_to_dict(after))
+            )
+        if isinstance(outcome.decision, Allow) and outcome.session.grants != found.value.grants:
+            events.append(self._grant_event(after, "grant.issue", outcome.decision))
+        self.store.commit(changes, events)
+        return StepUpPage(handle, after, recorded.action, new_id, decision=outcome.decision)
+
+    def _load_step_up(self, session_id: str, handle: str) -> tuple[StepUpFlow, int]:
+        principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
+        found = records.load(self.store, principal, KIND, flow_id)
+        flow = codec.step_up_flow_from_dict(found.value, principal)
+        if flow.session_ref != session_ref(session_id):
+            raise FlowOutOfOrder("this step-up belongs to another session")
+        if flow.expired(self.clock.now()) and flow.state is not StepUpState.READY:
+            self._bury(principal, KIND, flow_id, found.version, "step_up.expired")
+            raise FlowExpired("the step-up took too long: start again")
+        return flow, found.version
+
+    def _step_event(self, flow: StepUpFlow, action: str, decision: Decision | None) -> AuditEvent:
+        details = {
+            "flow": records.flow_ref(flow.id),
+            "operation": flow.request.operation,
+            "state": flow.state.value,
+        }
+        if decision is not None:
+            details["rules"] = ",".join(decision.rules)
+        if flow.digest is not None:
+            details["digest"] = flow.digest
+        who = flow.principal.key
+        outcome = decision.kind if decision is not None else flow.state.value
+        return AuditEvent.make(
+            self.clock.now(), action, actor=who, subject=who, outcome=outcome, details=details
+        )
+
+    def _grant_event(self, flow: StepUpFlow, action: str, decision: Allow) -> AuditEvent:
+        who = flow.principal.key
+        details = {"operation": flow.request.operation, "flow": records.flow_ref(flow.id)}
+        if flow.digest is not None:
+            details["digest"] = flow.digest
+        if decision.consumed is not None:
+            details["methods"] = ",".join(decision.consumed.methods)
+        return AuditEvent.make(
+            self.clock.now(), action, actor=who, subject=who, outcome="success", details=details
+        )
+
+    def _rotated(self, principal: Principal, old: str, new: str) -> AuditEvent:
+        who = principal.key
+        details = {"from": session_ref(old), "to": session_ref(new), "reason": "step_up"}
+        return AuditEvent.make(
+            self.clock.now(),
+            "session.rotate",
+            actor=who,
+            subject=who,
+            outcome="success",
+            details=details,
+        )
+
+
+def _decision(action: StepUpAction) -> Decision | None:
+    if isinstance(action, AskFactor):
+        return action.decision
+    if isinstance(action, Refused):
+        return action.decision
+    return None

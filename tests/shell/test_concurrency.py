@@ -1,0 +1,108 @@
+"""The done-when of issue 12: the login and step-up flows from 8 processes on PostgreSQL.
+
+* distinct users (two per process, each doing a strong login and two payee step-ups with
+  their execution): no error reaches a caller, every grant is consumed once;
+* one user, one granted step-up executed by 8 processes at once: exactly one consumes the
+  grant, the others are told the flow is over (``FlowExpired``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+from collections import Counter
+from datetime import timedelta
+from typing import Any, Final
+
+import pytest
+
+from securebox_auth import Channel, CodeAnswer, FixedClock, OobAnswer, OperationRequest
+from securebox_auth.audit import verify_chain
+from securebox_auth.shell.keys import DerivedKeys
+from securebox_auth.shell.sql import open_sql_store
+from tests.shell import workers
+from tests.shell.portal import CODE, MASTER, T0, Phone, enrol_users, make_box, strong_login, user
+
+WORKERS: Final = 8
+PER_WORKER: Final = 2
+
+
+def _collect(processes: list[Any], results: Any, count: int) -> list[Any]:
+    found: list[Any] = []
+    try:
+        for _ in range(count):
+            found.append(results.get(timeout=120))
+    except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
+        pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():  # pragma: no cover
+                process.kill()
+        results.close()
+    assert [p.exitcode for p in processes] == [0] * len(processes)
+    return found
+
+
+def _run(target: Any, args: list[tuple[Any, ...]]) -> tuple[list[Any], Any, Any]:
+    """Start the processes; the barrier is returned to stay alive until they have run."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(args))
+    results = context.Queue()
+    processes = [context.Process(target=target, args=(*a, barrier, results)) for a in args]
+    for process in processes:
+        process.start()
+    return processes, results, barrier
+
+
+@pytest.mark.slow
+def test_eight_processes_with_distinct_users_see_no_error(fresh_postgres_url: str) -> None:
+    audit_key = DerivedKeys.from_hex(MASTER).audit_key()
+    store = open_sql_store(fresh_postgres_url, audit_key=audit_key)
+    box = make_box(store, FixedClock(T0), Phone())
+    seeds = enrol_users(box, WORKERS * PER_WORKER)
+    by_number = {who.user_number.value: secret for who, secret in seeds.items()}
+    args = [
+        (
+            fresh_postgres_url,
+            numbers := [w * PER_WORKER + k + 1 for k in range(PER_WORKER)],
+            {n: by_number[f"{n:02d}"] for n in numbers},
+        )
+        for w in range(WORKERS)
+    ]
+    processes, results, _barrier = _run(workers.whole_flow, args)
+    found = dict(_collect(processes, results, WORKERS * PER_WORKER))
+    assert found == dict.fromkeys(range(1, WORKERS * PER_WORKER + 1), "ok:2")
+    audit = list(store.audit_log())
+    actions = Counter(s.event.action for s in audit)
+    assert actions["grant.consume"] == WORKERS * PER_WORKER * 2
+    assert actions["grant.issue"] == WORKERS * PER_WORKER * 2
+    assert actions["session.open"] == WORKERS * PER_WORKER
+    assert verify_chain(audit_key, audit, expected_head=store.audit_head()[1]) == len(audit)
+    store.engine.dispose()
+
+
+@pytest.mark.slow
+def test_one_grant_executed_by_eight_processes_is_consumed_once(fresh_postgres_url: str) -> None:
+    audit_key = DerivedKeys.from_hex(MASTER).audit_key()
+    store = open_sql_store(fresh_postgres_url, audit_key=audit_key)
+    clock = FixedClock(T0)
+    phone = Phone()
+    box = make_box(store, clock, phone)
+    seed = enrol_users(box, 1)[user(1)]
+    clock.advance(timedelta(minutes=1))
+    session_id = strong_login(box, user(1), seed, clock)
+    request = OperationRequest("payee_management", payee="FR7630006000011234567890189")
+    up = box.start_step_up(session_id, request)
+    sms = box.send_step_up_code(session_id, up.handle, channel=Channel.SMS, destination="+3360")
+    up = box.prove_step_up(session_id, up.handle, OobAnswer(sms, phone.code))
+    up = box.prove_step_up(session_id, up.handle, CodeAnswer(CODE))
+    assert up.ready
+    args = [(fresh_postgres_url, up.session_id, up.handle) for _ in range(WORKERS)]
+    processes, results, _barrier = _run(workers.execute_one, args)
+    outcomes = Counter(_collect(processes, results, WORKERS))
+    assert outcomes == {"executed": 1, "FlowExpired": WORKERS - 1}, outcomes
+    actions = Counter(s.event.action for s in store.audit_log())
+    assert actions["grant.consume"] == 1
+    assert actions["grant.issue"] == 1
+    store.engine.dispose()

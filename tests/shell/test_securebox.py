@@ -1,0 +1,241 @@
+"""The entry point on each store (memory, SQLite, PostgreSQL): the login and step-up flows
+through the real services, the renewal clock kept by the flow, sessions, assertions, audit,
+and the policy's rules reaching every service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from securebox_auth import (
+    Channel,
+    CodeAnswer,
+    FixedClock,
+    FlowExpired,
+    FlowOutOfOrder,
+    LoginState,
+    OobAnswer,
+    OperationRequest,
+    Securebox,
+    StepUpState,
+    TotpAnswer,
+)
+from securebox_auth.errors import KeyReuse, NotAuthenticated
+from securebox_auth.keys import StaticKeyring
+from securebox_auth.shell.keys import PURPOSES, DerivedKeys, MappedKeys
+from securebox_auth.stores.memory import MemoryStore
+from securebox_auth.stores.protocols import AuthStore
+from tests.shell.portal import (
+    CLIENT,
+    CODE,
+    T0,
+    Phone,
+    enrol_users,
+    make_box,
+    portal_policy,
+    strong_login,
+    totp_now,
+    user,
+)
+
+IBAN = "FR7630006000011234567890189"
+OTHER = "DE89370400440532013000"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def phone() -> Phone:
+    return Phone()
+
+
+@pytest.fixture
+def box(contract_store: AuthStore, clock: FixedClock, phone: Phone) -> Securebox:
+    return make_box(contract_store, clock, phone)
+
+
+@pytest.fixture
+def seed(box: Securebox, clock: FixedClock) -> str:
+    seeds = enrol_users(box, 1)
+    clock.advance(timedelta(seconds=30))
+    return seeds[user(1)]
+
+
+def _actions(box: Securebox) -> list[str]:
+    return [e.event.action for e in box.audit_log()]
+
+
+def _payee_grant(box: Securebox, phone: Phone, session_id: str, payee: str) -> tuple[str, str]:
+    """A step-up for ``payee`` up to its grant: (new session id, handle)."""
+    up = box.start_step_up(session_id, OperationRequest("payee_management", payee=payee))
+    assert up.state is StepUpState.CHALLENGED
+    sms = box.send_step_up_code(
+        session_id, up.handle, channel=Channel.SMS, destination="+33600000001"
+    )
+    assert payee[-6:] in phone.bodies[-1]  # the SMS shows the payee
+    up = box.prove_step_up(session_id, up.handle, OobAnswer(sms, phone.code))
+    up = box.prove_step_up(session_id, up.handle, CodeAnswer(CODE))
+    assert up.ready
+    return up.session_id, up.handle
+
+
+def test_login_first_access_session_step_up_grant_consumed_once(
+    box: Securebox, seed: str, clock: FixedClock, phone: Phone
+) -> None:
+    who = user(1)
+    page = box.start_login(CLIENT, "01")
+    page = box.answer_login(page.handle, CodeAnswer(CODE))
+    assert page.state is LoginState.SECOND_FACTOR
+    assert page.offered == ("totp", "sms_otp") or "totp" in page.offered
+    assert box.factors.last_sca(who, "web") is None
+    page = box.answer_login(page.handle, TotpAnswer(totp_now(seed, clock)))
+    assert page.session_id is not None
+    assert box.factors.last_sca(who, "web") == clock.now()  # kept by the flow itself
+    with pytest.raises(FlowExpired):  # a finished login cannot be continued
+        box.answer_login(page.handle, TotpAnswer("123456"))
+    first_id = page.session_id
+    session_id, handle = _payee_grant(box, phone, first_id, IBAN)
+    assert session_id != first_id
+    with pytest.raises(NotAuthenticated):
+        box.touch(first_id)  # rotated away
+    done = box.execute(session_id, handle)
+    assert done.executed
+    with pytest.raises(FlowExpired):
+        box.execute(session_id, handle)
+    again = box.start_step_up(session_id, OperationRequest("payee_management", payee=IBAN))
+    assert again.state is StepUpState.CHALLENGED  # the grant was single-use
+    actions = _actions(box)
+    for expected in (
+        "login.decision",
+        "session.open",
+        "step_up.decision",
+        "session.rotate",
+        "grant.issue",
+        "operation.decision",
+        "grant.consume",
+    ):
+        assert expected in actions
+    assert actions.count("grant.consume") == 1
+    assert box.verify_audit() == len(actions)
+
+
+def test_a_code_proved_for_another_payee_does_not_serve(
+    box: Securebox, seed: str, clock: FixedClock, phone: Phone
+) -> None:
+    session_id = strong_login(box, user(1), seed, clock)
+    mine = box.start_step_up(session_id, OperationRequest("payee_management", payee=IBAN))
+    other = box.start_step_up(session_id, OperationRequest("payee_management", payee=OTHER))
+    sms = box.send_step_up_code(
+        session_id, other.handle, channel=Channel.SMS, destination="+33600000001"
+    )
+    page = box.prove_step_up(session_id, mine.handle, OobAnswer(sms, phone.code))
+    assert page.rejected
+    assert page.state is StepUpState.CHALLENGED
+
+
+def test_an_unknown_user_gets_the_same_pages(box: Securebox, seed: str) -> None:
+    known = box.start_login(CLIENT, "01")
+    unknown = box.start_login(CLIENT, "77")
+    assert known.offered == unknown.offered
+    assert known.action == unknown.action
+    a = box.answer_login(known.handle, CodeAnswer("11223344"))
+    b = box.answer_login(unknown.handle, CodeAnswer("11223344"))
+    assert (a.state, a.offered, a.rejected) == (b.state, b.offered, b.rejected)
+    with pytest.raises(FlowOutOfOrder):  # no SMS before a first factor is verified
+        box.send_login_code(unknown.handle, channel=Channel.SMS, destination="+33600000009")
+
+
+def test_events_out_of_order_and_expired_flows_are_refused(
+    box: Securebox, seed: str, clock: FixedClock
+) -> None:
+    page = box.start_login(CLIENT, "01")
+    with pytest.raises(FlowOutOfOrder):
+        box.answer_login(page.handle, TotpAnswer(totp_now(seed, clock)))
+    with pytest.raises(FlowOutOfOrder):
+        box.change_login_code(page.handle, CODE, "58203947")
+    with pytest.raises(FlowExpired):
+        box.answer_login("L:123456789:01:nothing-here", CodeAnswer(CODE))
+    clock.advance(timedelta(minutes=11))
+    with pytest.raises(FlowExpired):
+        box.answer_login(page.handle, CodeAnswer(CODE))
+    with pytest.raises(FlowExpired):  # and it stays dead
+        box.login_flow(page.handle)
+
+
+def test_a_recent_strong_login_lets_the_code_alone_in(
+    box: Securebox, seed: str, clock: FixedClock
+) -> None:
+    strong_login(box, user(1), seed, clock)
+    clock.advance(timedelta(days=10))
+    page = box.start_login(CLIENT, "01")
+    page = box.answer_login(page.handle, CodeAnswer(CODE))
+    assert page.session_id is not None
+    clock.advance(timedelta(days=81))
+    page = box.start_login(CLIENT, "01")
+    page = box.answer_login(page.handle, CodeAnswer(CODE))
+    assert page.state is LoginState.SECOND_FACTOR  # renewal expired
+    assert "renewal_expired" in page.explain()
+
+
+def test_sessions_touch_rotate_end_and_end_all(
+    box: Securebox, seed: str, clock: FixedClock
+) -> None:
+    who = user(1)
+    one = strong_login(box, who, seed, clock)
+    clock.advance(timedelta(minutes=4))
+    box.touch(one)
+    clock.advance(timedelta(minutes=4))
+    box.touch(one)  # the idle timeout restarted at each touch
+    two = box.rotate(one)
+    with pytest.raises(NotAuthenticated):
+        box.touch(one)
+    clock.advance(timedelta(minutes=6))
+    with pytest.raises(NotAuthenticated):  # idle for more than 5 minutes
+        box.touch(two)
+    clock.advance(timedelta(seconds=30))
+    three = strong_login(box, who, seed, clock)
+    box.end(three)
+    with pytest.raises(NotAuthenticated):
+        box.touch(three)
+    clock.advance(timedelta(seconds=30))
+    four = strong_login(box, who, seed, clock)
+    clock.advance(timedelta(seconds=1))
+    box.end_all(who)
+    with pytest.raises(NotAuthenticated):
+        box.assertion(four, audience="api")
+    clock.advance(timedelta(seconds=30))
+    five = strong_login(box, who, seed, clock)
+    token = box.assertion(five, audience="api")
+    # a recent strong login: the code alone was enough, and the assertion says so
+    assert (
+        box.assertion_verifier("api").verify(token, subject=who).acr == "urn:securebox:acr:simple"
+    )
+
+
+def test_the_policy_rules_reach_every_service() -> None:
+    policy = portal_policy()
+    box = make_box(MemoryStore(), FixedClock(T0), Phone())
+    assert box.codes.rules == policy.code
+    assert box.codes.lockout_rules == policy.lockout
+    assert box.factors.lockout_rules == policy.lockout
+    assert box.factors.totp_rules == policy.totp
+    assert box.sessions.policies.default == policy
+    assert box.entitlements.lockout_rules == policy.lockout
+    assert box.entitlements.code_rules == policy.code
+
+
+def test_purpose_keys_are_distinct_and_stable() -> None:
+    keys = DerivedKeys.from_hex("m1:" + "11" * 32)
+    same = DerivedKeys.from_hex("m1:" + "11" * 32)
+    rings = [keys.for_purpose(p).keys["m1"] for p in PURPOSES]
+    assert len(set(rings)) == len(PURPOSES)
+    assert keys.audit_key() not in rings
+    assert [same.for_purpose(p).keys["m1"] for p in PURPOSES] == rings
+    shared = StaticKeyring.generate()
+    mapped = MappedKeys(dict.fromkeys(PURPOSES, shared))
+    with pytest.raises(KeyReuse):
+        Securebox.from_policy(portal_policy(), store=MemoryStore(), keys=mapped)
