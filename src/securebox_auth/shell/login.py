@@ -36,8 +36,8 @@ from securebox_auth.identity import Principal
 from securebox_auth.policy.decision import Decision
 from securebox_auth.shell import records
 from securebox_auth.shell.answers import Answer, claimed_method, verify_answer
-from securebox_auth.shell.cas import retry
 from securebox_auth.shell.flow_base import ShellBase
+from securebox_auth.shell.retry import retrying
 from securebox_auth.stores.protocols import Change
 
 __all__ = ["LoginPage", "LoginShell"]
@@ -228,7 +228,7 @@ class LoginShell(ShellBase):
                 )
             return LoginPage(page_handle, after, action, None, rejected)
 
-        return retry(attempt)
+        return retrying(attempt)
 
     def _event(
         self, flow: LoginFlow, action: str, outcome: str, details: dict[str, str]

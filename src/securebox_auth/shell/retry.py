@@ -28,7 +28,7 @@ from securebox_auth.clock import Clock
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
 from securebox_auth.stores.protocols import AuthStore, Change
 
-__all__ = ["DEFAULT_BACKOFF", "Attempt", "Backoff", "commit_retrying"]
+__all__ = ["DEFAULT_BACKOFF", "Attempt", "Backoff", "commit_retrying", "retrying"]
 
 R = TypeVar("R")
 #: One read-decide round: ``now`` in, (changes, audit events, result) out.
@@ -65,6 +65,27 @@ class Backoff:
 DEFAULT_BACKOFF: Final = Backoff()
 
 
+def retrying(
+    run: Callable[[], R],
+    *,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    sleep: Callable[[float], None] = time.sleep,
+    draw: Callable[[], float] = _JITTER.random,
+    what: str = "record",
+) -> R:
+    """Run ``run()`` (a read-decide-commit round that commits by itself) until it does not
+    raise :class:`~securebox_auth.errors.ConcurrentUpdate`, waiting before each new round;
+    at most ``backoff.attempts`` rounds. ``what`` names the contended record in the error."""
+    for tried in range(backoff.attempts):
+        if tried:
+            sleep(draw() * backoff.ceiling(tried))
+        try:
+            return run()
+        except ConcurrentUpdate:
+            continue
+    raise ConcurrentUpdate(f"too much contention on this {what}; try again")
+
+
 def commit_retrying(
     store: AuthStore,
     clock: Clock,
@@ -79,14 +100,11 @@ def commit_retrying(
     :class:`~securebox_auth.errors.ConcurrentUpdate` (from the commit or the attempt) wait
     and start again, at most ``backoff.attempts`` times. An attempt that returns no change
     and no event commits nothing. ``what`` names the contended record in the final error."""
-    for tried in range(backoff.attempts):
-        if tried:
-            sleep(draw() * backoff.ceiling(tried))
-        try:
-            changes, events, result = attempt(clock.now())
-            if changes or events:
-                store.commit(changes, events)
-        except ConcurrentUpdate:
-            continue
+
+    def round_() -> R:
+        changes, events, result = attempt(clock.now())
+        if changes or events:
+            store.commit(changes, events)
         return result
-    raise ConcurrentUpdate(f"too much contention on this {what}; try again")
+
+    return retrying(round_, backoff=backoff, sleep=sleep, draw=draw, what=what)

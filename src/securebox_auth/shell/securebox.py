@@ -33,9 +33,9 @@ from securebox_auth.session_ids import session_ref
 from securebox_auth.session_service import SessionService
 from securebox_auth.shell import keys as purposes
 from securebox_auth.shell.answers import CertificateSettings
-from securebox_auth.shell.cas import retry
 from securebox_auth.shell.login import LoginShell
 from securebox_auth.shell.records import SESSIONS
+from securebox_auth.shell.retry import retrying
 from securebox_auth.shell.step_up import StepUpShell
 from securebox_auth.stores.protocols import AuthStore, PutFactorState, PutSession
 from securebox_auth.token_verifier import AssertionVerifier
@@ -148,7 +148,7 @@ class Securebox(LoginShell, StepUpShell):
             self.store.commit([PutSession(session_id, found.version, after)], [])
             return after
 
-        return retry(attempt)
+        return retrying(attempt)
 
     def rotate(self, session_id: str) -> str:
         """A new identifier for the session (same facts); the old one is dead."""
@@ -179,7 +179,7 @@ class Securebox(LoginShell, StepUpShell):
             )
             self.store.commit([change], [event])
 
-        retry(attempt)
+        retrying(attempt)
 
     # -- assertions -------------------------------------------------------------------------
 

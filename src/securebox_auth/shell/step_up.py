@@ -47,8 +47,8 @@ from securebox_auth.shell.answers import (
     claimed_method,
     verify_answer,
 )
-from securebox_auth.shell.cas import retry
 from securebox_auth.shell.flow_base import ShellBase
+from securebox_auth.shell.retry import retrying
 from securebox_auth.stores.protocols import Change, PutSession, RotateSession
 
 __all__ = ["StepUpPage", "StepUpShell"]
@@ -130,7 +130,7 @@ class StepUpShell(ShellBase):
             page_handle = records.handle(KIND, principal, flow.id)
             return StepUpPage(page_handle, flow, step.action, session_id, decision=decision)
 
-        return retry(attempt)
+        return retrying(attempt)
 
     def send_step_up_code(
         self, session_id: str, handle: str, *, channel: Channel, destination: str
@@ -202,7 +202,7 @@ class StepUpShell(ShellBase):
             ask = AskFactor(challenge.methods, challenge.display)
             return StepUpPage(handle, flow, ask, session_id, rejected=True)
         event = FactorProved(verified.method, verified.digest)
-        return retry(lambda: self._proved(session_id, handle, event))
+        return retrying(lambda: self._proved(session_id, handle, event))
 
     def execute(self, session_id: str, handle: str) -> StepUpPage:
         """Run the operation: the engine decides at this instant and consumes the grant. On
@@ -231,7 +231,7 @@ class StepUpShell(ShellBase):
             self.store.commit(changes, events)
             return StepUpPage(handle, step.flow, step.action, session_id, decision=decision)
 
-        return retry(attempt)
+        return retrying(attempt)
 
     def step_up_flow(self, session_id: str, handle: str) -> StepUpFlow:
         return self._load_step_up(session_id, handle)[0]
