@@ -88,9 +88,8 @@ def test_tutorial() -> None:
     payee = OperationRequest("payee_management", payee="FR7630006000011234567890189")
     up = box.start_step_up(session_id, payee)
     print(up.display)  # (('payee', 'IBAN:FR7630006000011234567890189'),)
-    sms = box.send_step_up_code(
-        session_id, up.handle, channel=Channel.SMS, destination="+33612345678"
-    )
+    mobile = "+33612345678"  # the user's registered number
+    sms = box.send_step_up_code(session_id, up.handle, channel=Channel.SMS, destination=mobile)
     up = box.prove_step_up(session_id, up.handle, OobAnswer(sms, phone.code))
     up = box.prove_step_up(session_id, up.handle, CodeAnswer("47120938"))
     assert up.ready  # a grant was issued
