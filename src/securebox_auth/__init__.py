@@ -44,7 +44,6 @@ from securebox_auth.entitlements.resources import (
     SubscriptionRef,
     UserRef,
 )
-from securebox_auth.entitlements.service import EntitlementService, Target
 from securebox_auth.entitlements.visibility import VisibilityFilter
 
 # -- errors: one hierarchy under SecureboxError, each with a stable ``code`` ---------------
@@ -121,6 +120,7 @@ from securebox_auth.policy.shipped import SHIPPED_POLICIES, shipped_policy
 
 # -- sessions in a store -------------------------------------------------------------------
 from securebox_auth.session_service import SessionService, StepUpResult
+from securebox_auth.shell.entitlements import EntitlementService, Target
 
 # -- stores --------------------------------------------------------------------------------
 from securebox_auth.stores import AuthStore, MemoryStore, Versioned

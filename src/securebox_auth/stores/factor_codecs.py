@@ -28,6 +28,21 @@ from securebox_auth.factors.certificate import CertChallenge, CertCredential
 from securebox_auth.factors.oob import Channel, OobChallenge, SendLog
 from securebox_auth.factors.passkeys import Ceremony, CeremonyKind, Passkey, PasskeySet
 from securebox_auth.factors.recovery import RecoveryCode, RecoverySet
+from securebox_auth.stores.factor_kinds import (
+    CAP_CARD,
+    CAP_CHALLENGE,
+    CERT_CHALLENGE,
+    CERTIFICATE,
+    OOB,
+    OOB_DESTINATION,
+    OOB_SENDS,
+    PASSKEY_ID,
+    PASSKEYS,
+    RECOVERY,
+    RENEWAL,
+    TOTP,
+    WEBAUTHN_CEREMONY,
+)
 from securebox_auth.stores.totp_codec import totp_from_dict, totp_needs_rewrap, totp_to_dict
 
 __all__ = [
@@ -37,8 +52,10 @@ __all__ = [
     "CERT_CHALLENGE",
     "FORMAT",
     "OOB",
+    "OOB_DESTINATION",
     "OOB_SENDS",
     "PASSKEYS",
+    "PASSKEY_ID",
     "RECOVERY",
     "RENEWAL",
     "TOTP",
@@ -71,20 +88,6 @@ __all__ = [
 #: The format number of every document written here.
 FORMAT: Final = 1
 
-# Factor kinds (the ``kind`` of a PutFactorState) and what their ``item`` is.
-TOTP: Final = "totp"  # item: the credential name ("default")
-OOB: Final = "oob"  # item: the challenge id
-OOB_SENDS: Final = "oob_sends"  # item: "user", or a destination key (oob.destination_key)
-RECOVERY: Final = "recovery"  # item: "default" (a new set replaces the old one)
-PASSKEYS: Final = "passkeys"  # item: "default" (the principal's PasskeySet)
-WEBAUTHN_CEREMONY: Final = "webauthn_ceremony"  # item: the ceremony id
-CAP_CARD: Final = "cap_card"  # item: the card id
-CAP_CHALLENGE: Final = "cap_challenge"  # item: the challenge id
-CERTIFICATE: Final = "certificate"  # item: "default" (the enrolled certificate)
-CERT_CHALLENGE: Final = "cert_challenge"  # item: the challenge id
-RENEWAL: Final = "renewal"  # item: the channel
-OOB_DESTINATION: Final = "oob_destination"  # item: a verified destination (keyed key)
-PASSKEY_ID: Final = "passkey_id"  # item: the digest of a registered credential id
 
 Doc = Mapping[str, Any]
 T = TypeVar("T")
