@@ -77,8 +77,6 @@ OVERSIZED: Final[Mapping[str, str]] = {
     "securebox_auth.factors.totp": "to split",
     "securebox_auth.factors.x509_trust": "to split",
     "securebox_auth.policy.operations": "to split",
-    "securebox_auth.stores.factor_codecs": "to split",
-    "securebox_auth.stores.sql.codec": "to split",
 }
 
 
