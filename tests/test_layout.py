@@ -72,7 +72,6 @@ MAX_LINES: Final = 400
 OVERSIZED: Final[Mapping[str, str]] = {
     "securebox_auth.stores.sql.store": "being changed by the flows work (a flow record); "
     "split once it has landed, not under it",
-    "securebox_auth.policy.operations": "to split",
 }
 
 
