@@ -5,6 +5,7 @@
    kept as a re-export); a new module in a core folder is core, and a new top-level module
    must be classified here before the test passes.
 2. No module is over :data:`MAX_LINES` lines, but for the short allow-list below.
+3. The entitlement shell does not load the factor codecs (nor, through them, every factor).
 """
 
 from __future__ import annotations
@@ -203,6 +204,34 @@ def test_an_old_import_path_only_re_exports() -> None:
     assert violations({"securebox_auth.entitlements.service": grown}) == [
         "securebox_auth.entitlements.service: line 4: a re-export holds only imports and __all__"
     ]
+
+
+def closure(start: str, modules: Mapping[str, str]) -> set[str]:
+    """The modules ``start`` loads, following imports statically (the package root, which
+    imports the whole public API, is not followed)."""
+    known = frozenset(modules)
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        module = todo.pop()
+        if module in seen or module not in modules:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        parents = [".".join(parts[:i]) for i in range(2, len(parts))]
+        todo.extend(p for p in parents if p != PACKAGE)
+        todo.extend(t for t in imported(module, modules[module], known) if t != PACKAGE)
+    return seen
+
+
+def test_the_entitlement_shell_loads_no_factor_codec() -> None:
+    """Naming a factor kind must not load every factor (fido2, X.509, QR codes): the
+    entitlement service asks the store for raw documents of a kind."""
+    loaded = closure("securebox_auth.shell.entitlements", sources())
+    assert "securebox_auth.stores.factor_kinds" in loaded
+    heavy = {"passkeys", "passkey_model", "certificate", "cert_enrol", "oob", "cap_card"}
+    assert "securebox_auth.stores.factor_codecs" not in loaded
+    assert not loaded & {f"securebox_auth.factors.{name}" for name in heavy}
 
 
 def test_no_module_is_over_the_limit() -> None:
