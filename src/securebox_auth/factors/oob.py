@@ -32,11 +32,7 @@ from securebox_auth.factors.oob_issue import (
     issue_oob,
     keyed_destination_key,
 )
-from securebox_auth.factors.oob_verify import (
-    OobFailure,
-    OobVerdict,
-    verify_oob,
-)
+from securebox_auth.factors.oob_verify import OobFailure, OobVerdict, verify_oob
 
 __all__ = [
     "Channel",

@@ -26,14 +26,7 @@ from fido2.webauthn import (
 from securebox_auth.errors import ConfigurationError, SecureboxError
 from securebox_auth.factors.webauthn_fast import ALGORITHMS
 
-__all__ = [
-    "Ceremony",
-    "CeremonyKind",
-    "Passkey",
-    "PasskeySet",
-    "RelyingParty",
-    "UnknownPasskey",
-]
+__all__ = ["Ceremony", "CeremonyKind", "Passkey", "PasskeySet", "RelyingParty", "UnknownPasskey"]
 
 _HOST: Final = re.compile(
     r"(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"

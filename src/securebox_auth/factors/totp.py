@@ -29,11 +29,7 @@ from securebox_auth.factors.totp_credential import (
     TotpVerdict,
     enrol_totp,
 )
-from securebox_auth.factors.totp_verify import (
-    code_at,
-    confirm_totp,
-    verify_totp,
-)
+from securebox_auth.factors.totp_verify import code_at, confirm_totp, verify_totp
 
 __all__ = [
     "RECOMMENDED_ALGORITHMS",

@@ -28,11 +28,7 @@ from securebox_auth.factors.totp_credential import (
 from securebox_auth.identity import Principal
 from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
 
-__all__ = [
-    "code_at",
-    "confirm_totp",
-    "verify_totp",
-]
+__all__ = ["code_at", "confirm_totp", "verify_totp"]
 
 
 class _Hotp(pyotp.HOTP):

@@ -21,20 +21,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import MalformedInput
-from securebox_auth.factors.x509_chain import (
-    _SHA256,
-    CertIdentity,
-    CertificateRejected,
-)
+from securebox_auth.factors.x509_chain import _SHA256, CertIdentity, CertificateRejected
 from securebox_auth.factors.x509_load import UNREADABLE as _UNREADABLE
 
-__all__ = [
-    "CrlCache",
-    "RevocationPolicy",
-    "RevocationStatus",
-    "add_crl",
-    "revocation_status",
-]
+__all__ = ["CrlCache", "RevocationPolicy", "RevocationStatus", "add_crl", "revocation_status"]
 
 
 class RevocationPolicy(enum.Enum):

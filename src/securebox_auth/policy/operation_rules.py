@@ -35,17 +35,9 @@ from securebox_auth.policy.grounds import (
 )
 from securebox_auth.policy.linking import OperationRequest
 from securebox_auth.policy.model import OperationRule, Policy, Unlisted
-from securebox_auth.policy.session import (
-    Grant,
-    Session,
-    expiry,
-    touch,
-)
+from securebox_auth.policy.session import Grant, Session, expiry, touch
 
-__all__ = [
-    "OperationOutcome",
-    "decide_operation",
-]
+__all__ = ["OperationOutcome", "decide_operation"]
 
 
 class OperationOutcome(NamedTuple):

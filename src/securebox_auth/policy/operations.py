@@ -15,16 +15,7 @@ module re-exports both.
 
 from __future__ import annotations
 
-from securebox_auth.policy.operation_rules import (
-    OperationOutcome,
-    decide_operation,
-)
-from securebox_auth.policy.step_up import (
-    complete_step_up,
-)
+from securebox_auth.policy.operation_rules import OperationOutcome, decide_operation
+from securebox_auth.policy.step_up import complete_step_up
 
-__all__ = [
-    "OperationOutcome",
-    "complete_step_up",
-    "decide_operation",
-]
+__all__ = ["OperationOutcome", "complete_step_up", "decide_operation"]

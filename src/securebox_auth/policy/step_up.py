@@ -14,36 +14,13 @@ from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import Principal
 from securebox_auth.lockout import LockoutState
 from securebox_auth.methods import METHODS, categories_from_mask, category_mask
-from securebox_auth.policy.decision import (
-    Allow,
-    Challenge,
-    Deny,
-    Fired,
-    Reason,
-)
-from securebox_auth.policy.grounds import (
-    _LINK,
-    _ONCE,
-    _SCA,
-    _blocked,
-    _cite,
-)
+from securebox_auth.policy.decision import Allow, Challenge, Deny, Fired, Reason
+from securebox_auth.policy.grounds import _LINK, _ONCE, _SCA, _blocked, _cite
 from securebox_auth.policy.model import Linking, Policy
-from securebox_auth.policy.operation_rules import (
-    OperationOutcome,
-    _decide_fresh,
-    _session_denied,
-)
-from securebox_auth.policy.session import (
-    Grant,
-    Session,
-    with_grant,
-    with_proofs,
-)
+from securebox_auth.policy.operation_rules import OperationOutcome, _decide_fresh, _session_denied
+from securebox_auth.policy.session import Grant, Session, with_grant, with_proofs
 
-__all__ = [
-    "complete_step_up",
-]
+__all__ = ["complete_step_up"]
 
 
 def complete_step_up(

@@ -18,12 +18,7 @@ from securebox_auth.stores.codec_base import (
     time_text_or_none,
 )
 
-__all__ = [
-    "ceremony_from_dict",
-    "ceremony_to_dict",
-    "passkeys_from_dict",
-    "passkeys_to_dict",
-]
+__all__ = ["ceremony_from_dict", "ceremony_to_dict", "passkeys_from_dict", "passkeys_to_dict"]
 
 
 # -- passkeys and WebAuthn ceremonies --------------------------------------------------------
