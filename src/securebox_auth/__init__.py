@@ -44,7 +44,6 @@ from securebox_auth.entitlements.resources import (
     SubscriptionRef,
     UserRef,
 )
-from securebox_auth.entitlements.service import EntitlementService, Target
 from securebox_auth.entitlements.visibility import VisibilityFilter
 
 # -- errors: one hierarchy under SecureboxError, each with a stable ``code`` ---------------
@@ -141,6 +140,7 @@ from securebox_auth.shell.answers import (
     RecoveryAnswer,
     TotpAnswer,
 )
+from securebox_auth.shell.entitlements import EntitlementService, Target
 from securebox_auth.shell.keys import DerivedKeys, MappedKeys, PurposeKeys
 from securebox_auth.shell.login import LoginPage
 from securebox_auth.shell.securebox import Securebox

@@ -24,7 +24,6 @@ from securebox_auth.entitlements.model import (
 )
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.resources import DocumentRef
-from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import NotAuthenticated, StepUpNeeded, WeakCode
 from securebox_auth.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
@@ -33,6 +32,7 @@ from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.decision import StepUpRequired
 from securebox_auth.policy.engine import decide_login
 from securebox_auth.session_service import SessionService
+from securebox_auth.shell.entitlements import EntitlementService
 from securebox_auth.stores.memory import MemoryStore
 
 __all__ = ["register", "run_demo"]

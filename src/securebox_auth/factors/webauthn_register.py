@@ -32,13 +32,13 @@ from fido2.webauthn import (
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import ConfigurationError, NotPermitted
+from securebox_auth.factors.passkey_admin import check_name
 from securebox_auth.factors.passkeys import (
     Ceremony,
     CeremonyKind,
     Passkey,
     PasskeySet,
     RelyingParty,
-    check_name,
     descriptors,
     uv_requirement,
 )

@@ -1,0 +1,399 @@
+"""The imperative shell for entitlements: load, decide (pure), commit (compare-and-swap).
+
+Changing users, rights, companies or invitations is a **sensitive operation**: every change
+is made in an authenticated session (its identifier is the first argument), and the policy
+engine decides on the operation ``entitlements_management`` first (PSD2 RTS: step-up for
+"gestion des habilitations", Coop@ccess guide; ASVS 5 7.5.1). When the engine asks for a step-up,
+the change is refused with :class:`~securebox_auth.errors.StepUpNeeded` carrying the decision.
+When it allows, the change, its audit events and the new session state (activity, a consumed
+single-use grant) are committed in one compare-and-swap; a lost race re-reads and decides
+again, so a rule is always judged on the state it changes and a grant is used once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from securebox_auth.accounts import Account, AccountStatus, Operator, Role
+from securebox_auth.attempts import unblock_event
+from securebox_auth.audit import AuditEvent
+from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.entitlements import admin
+from securebox_auth.entitlements.check import AccessDecision, check, check_user
+from securebox_auth.entitlements.model import (
+    THIRD_PARTY_OPERATIONS,
+    DocumentScope,
+    Operation,
+    Rights,
+    Subscription,
+    Theme,
+)
+from securebox_auth.entitlements.resources import (
+    CompanyRef,
+    DocumentRef,
+    SubscriptionRef,
+    UserRef,
+)
+from securebox_auth.entitlements.visibility import VisibilityFilter, visibility_filter
+from securebox_auth.errors import AccountExists, MalformedInput, NotPermitted, UnknownAccount
+from securebox_auth.factors.code import OneTimeCode, issue_one_time_code
+from securebox_auth.identity import ClientId, Principal, Siren
+from securebox_auth.lockout import LockoutState
+from securebox_auth.shell.entitlement_loop import (
+    OPERATION,
+    Decide,
+    EntitlementShell,
+    SecretGate,
+    _Reads,
+)
+from securebox_auth.stores import factor_kinds as fk
+from securebox_auth.stores.protocols import Change, PutCode, PutLockout, PutSubscription
+
+#: What :meth:`EntitlementService.check` decides on: a document, a company, the
+#: subscription, or a user named by their principal (whose role the service reads).
+Target = DocumentRef | CompanyRef | SubscriptionRef | Principal
+
+#: The factor kinds that hold a person's long-lived credentials.
+CREDENTIAL_KINDS = (fk.TOTP, fk.RECOVERY, fk.PASSKEYS, fk.CAP_CARD, fk.CERTIFICATE)
+
+__all__ = ["OPERATION", "EntitlementService", "Target"]
+
+
+class EntitlementService(EntitlementShell):
+    """Subscriptions, users, rights and invitations for portals."""
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _account(self, principal: Principal) -> Account:
+        found = self.store.get_account(principal)
+        if found is None or not found.value.active:
+            raise NotPermitted("the acting user has no active account")
+        return found.value
+
+    def check(self, actor: Principal, action: Operation, resource: Target) -> AccessDecision:
+        """Decide on the current state: a revoked right is refused at once.
+
+        Everything is read from the store: the actor's role and rights, and, for an action
+        on a user (named by their :class:`~securebox_auth.identity.Principal`), that user's
+        role and rights. A :class:`~securebox_auth.entitlements.resources.UserRef`, whose
+        role a caller could choose, is refused with :class:`MalformedInput`."""
+        given: object = resource  # checked at run time too: callers may not be typed
+        if isinstance(given, UserRef):
+            raise MalformedInput("name the user by their Principal: the service reads the role")
+        if not isinstance(given, (Principal, DocumentRef, CompanyRef, SubscriptionRef)):
+            raise MalformedInput("not a resource of an entitlement check")
+        now = self.clock.now()
+        found = self.store.get_account(actor)
+        sub = self.store.get_subscription(resource.client_id)
+        if found is None or sub is None:
+            nobody = Account(actor, Role.USER, now, status=AccountStatus.DISABLED)
+            about = (
+                SubscriptionRef(resource.client_id) if isinstance(resource, Principal) else resource
+            )
+            return check(nobody, action, about, Subscription(resource.client_id), now)
+        if not isinstance(resource, Principal):
+            return check(found.value, action, resource, sub.value, now)
+        target = self.store.get_account(resource)
+        if target is None:
+            return AccessDecision(False, action, (("user", "no such user", ()),))
+        return check_user(found.value, action, target.value, sub.value, now)
+
+    def visible(self, actor: Principal, action: Operation = Operation.VIEW) -> VisibilityFilter:
+        """The filter of documents ``actor`` may see, for a catalogue query."""
+        account = self.store.get_account(actor)
+        if account is None:
+            return VisibilityFilter(())
+        subs = list(self.store.subscriptions_inviting(actor))
+        own = self.store.get_subscription(actor.client_id)
+        if own is not None:
+            subs.append(own.value)
+        return visibility_filter(account.value, subs, self.clock.now(), action)
+
+    # -- opening a subscription (bank back office) -------------------------------------
+
+    def open_subscription(
+        self,
+        operator: Operator,
+        principal_user: Principal,
+        *,
+        themes: frozenset[Theme] = frozenset(),
+    ) -> OneTimeCode:
+        """Create a subscription with its principal user, who gets a one-time code (the
+        same operation as :meth:`~securebox_auth.code_service.ConfidentialCodeService.
+        create_subscription`)."""
+        codes = ConfidentialCodeService(
+            self.store, self.hasher, clock=self.clock, rules=self.code_rules
+        )
+        return codes.create_subscription(operator, principal_user, themes=themes)
+
+    # -- changes ----------------------------------------------------------------------
+
+    def add_company(self, session: str, siren: Siren, name: str, proof: str) -> None:
+        """Add a company, proving it with its company secret (on the company's mail).
+
+        A wrong proof counts as a failed authentication attempt of the actor (it is a
+        guessable secret): the check and the count are one compare-and-swap on the actor's
+        failure state, so parallel attempts cannot use one remaining try more than once.
+        Raises :class:`~securebox_auth.errors.WrongProof` (counted),
+        :class:`~securebox_auth.errors.AttemptsBlocked` (not checked, not counted), or
+        :class:`~securebox_auth.errors.ConcurrentUpdate` after too many lost races (nothing
+        was checked or counted: the caller may submit again)."""
+        self._apply(
+            session,
+            lambda acting, sub, now, reads: admin.add_company(
+                acting, sub, siren, name, proof_valid=True, now=now
+            ),
+            gate=SecretGate(
+                "company.proof", "wrong_proof", lambda: self.company_proofs.verify(siren, proof)
+            ),
+        )
+
+    def remove_company(self, session: str, siren: Siren) -> None:
+        self._apply(
+            session,
+            lambda acting, sub, now, reads: admin.remove_company(acting, sub, siren, now=now),
+        )
+
+    def add_theme(self, session: str, theme: Theme) -> None:
+        self._apply(
+            session, lambda acting, sub, now, reads: admin.add_theme(acting, sub, theme, now=now)
+        )
+
+    def add_user(
+        self, session: str, principal: Principal, role: Role, rights: Rights
+    ) -> OneTimeCode:
+        """Create a user with a role and rights; returns their one-time code."""
+        issued: list[OneTimeCode] = []
+
+        def decide(
+            acting: Account, sub: Subscription, now: datetime, reads: _Reads
+        ) -> admin.AdminChange:
+            existing = reads.account(principal)  # the commit inserts only if still as read
+            if existing is not None and existing.active:
+                raise AccountExists("this user exists")
+            if existing is not None and self._factors_left(principal):
+                # A reused user number must not hand the previous holder's TOTP seed,
+                # passkeys, card or certificate to the new person.
+                raise AccountExists("this user number still holds its previous user's factors")
+            return admin.add_user(acting, sub, principal, role, rights, existing=existing, now=now)
+
+        def with_code(
+            change: admin.AdminChange, actor: Account, now: datetime
+        ) -> tuple[list[Change], list[AuditEvent]]:
+            del change
+            previous = self.store.get_code(principal)
+            lockout = self.store.get_lockout(principal)
+            code, credential, event = issue_one_time_code(
+                previous.value if previous else None,
+                principal,
+                actor=actor.principal.key,
+                now=now,
+                hasher=self.hasher,
+                rules=self.code_rules,
+            )
+            issued[:] = [code]
+            return (
+                [
+                    PutCode(principal, previous.version if previous else 0, credential),
+                    PutLockout(principal, lockout.version, LockoutState()),
+                ],
+                [event],
+            )
+
+        self._apply(session, decide, extra=with_code)
+        return issued[0]
+
+    @staticmethod
+    def _target(actor: Account, target: Principal, reads: _Reads) -> Account:
+        if target.client_id != actor.principal.client_id:
+            raise NotPermitted("this user may not administer that account")
+        found = reads.account(target)
+        if found is None:
+            raise UnknownAccount("no such user in this subscription")
+        return found
+
+    def _factors_left(self, principal: Principal) -> bool:
+        return any(self.store.factor_states(principal, kind) for kind in CREDENTIAL_KINDS)
+
+    def remove_user(self, session: str, target: Principal) -> None:
+        """Disable a user and drop their rights; in the same commit, revoke every invitation
+        naming them in any subscription, so that nothing they were given passes to a later
+        holder of their user number."""
+
+        def revoke_invitations(
+            change: admin.AdminChange, actor: Account, now: datetime
+        ) -> tuple[list[Change], list[AuditEvent]]:
+            del change
+            changes: list[Change] = []
+            events: list[AuditEvent] = []
+            for inviting in self.store.subscriptions_inviting(target):
+                if inviting.client_id == target.client_id:
+                    continue  # never: a subscription does not invite its own users
+                found = self.store.get_subscription(inviting.client_id)
+                if found is None:
+                    continue
+                revoked, more = admin.revoke_invitations_of(
+                    found.value, target, actor=actor.principal.key, now=now
+                )
+                if more:
+                    changes.append(PutSubscription(inviting.client_id, found.version, revoked))
+                    events += more
+            return changes, events
+
+        self._apply(
+            session,
+            lambda acting, sub, now, reads: admin.remove_user(
+                acting,
+                sub,
+                self._target(acting, target, reads),
+                others=self.store.accounts_of(sub.client_id),
+                now=now,
+            ),
+            extra=revoke_invitations,
+        )
+
+    def set_role(self, session: str, target: Principal, role: Role) -> None:
+        self._apply(
+            session,
+            lambda acting, sub, now, reads: admin.set_role(
+                acting,
+                sub,
+                self._target(acting, target, reads),
+                role,
+                others=self.store.accounts_of(sub.client_id),
+                now=now,
+            ),
+        )
+
+    def set_rights(self, session: str, target: Principal, rights: Rights) -> None:
+        self._apply(
+            session,
+            lambda acting, sub, now, reads: admin.set_rights(
+                acting, sub, self._target(acting, target, reads), rights, now=now
+            ),
+        )
+
+    def _manage(self, target: Principal) -> Decide:
+        """The decision of a credential change on ``target`` (regenerate, unblock): the
+        entitlement rules for managing that user; nothing changes in the subscription."""
+
+        def decide(
+            acting: Account, sub: Subscription, now: datetime, reads: _Reads
+        ) -> admin.AdminChange:
+            account = self._target(acting, target, reads)
+            admin.authorise_user_management(acting, sub, account, now=now)
+            return admin.AdminChange(sub, (), ())
+
+        return decide
+
+    def regenerate_code(self, session: str, target: Principal) -> OneTimeCode:
+        """An administrator generates a new one-time code for a user who forgot theirs: the
+        old code stops working at once, a block is lifted (the secure procedure to regain
+        use, RTS 4(5)), and the new code must be changed at the first login."""
+        issued: list[OneTimeCode] = []
+
+        def credential(
+            change: admin.AdminChange, actor: Account, now: datetime
+        ) -> tuple[list[Change], list[AuditEvent]]:
+            del change
+            stored = self.store.get_code(target)
+            lockout = self.store.get_lockout(target)
+            code, new, event = issue_one_time_code(
+                stored.value if stored else None,
+                target,
+                actor=actor.principal.key,
+                now=now,
+                hasher=self.hasher,
+                rules=self.code_rules,
+            )
+            issued[:] = [code]
+            changes: list[Change] = [PutCode(target, stored.version if stored else 0, new)]
+            events = [event]
+            if lockout.value != LockoutState():
+                changes.append(PutLockout(target, lockout.version, LockoutState()))
+                events.append(
+                    unblock_event(
+                        lockout.value, actor=actor.principal.key, subject=target.key, now=now
+                    )
+                )
+            return changes, events
+
+        self._apply(session, self._manage(target), extra=credential)
+        return issued[0]
+
+    def unblock(self, session: str, target: Principal) -> None:
+        """An administrator lifts a temporary or permanent block of a user."""
+
+        def lift(
+            change: admin.AdminChange, actor: Account, now: datetime
+        ) -> tuple[list[Change], list[AuditEvent]]:
+            del change
+            lockout = self.store.get_lockout(target)
+            event = unblock_event(
+                lockout.value, actor=actor.principal.key, subject=target.key, now=now
+            )
+            return [PutLockout(target, lockout.version, LockoutState())], [event]
+
+        self._apply(session, self._manage(target), extra=lift)
+
+    def invite(
+        self,
+        session: str,
+        invitee: Principal,
+        companies: frozenset[Siren],
+        *,
+        documents: DocumentScope | None = None,
+        operations: frozenset[Operation] = THIRD_PARTY_OPERATIONS,
+    ) -> str:
+        """Invite a user of another subscription; returns the invitation id."""
+        invitation_id = secrets.token_urlsafe(12)
+        self._apply(
+            session,
+            lambda acting, sub, now, reads: admin.invite_third_party(
+                acting,
+                sub,
+                invitee,
+                companies,
+                invitation_id=invitation_id,
+                documents=documents,
+                operations=operations,
+                now=now,
+            ),
+        )
+        return invitation_id
+
+    def accept_invitation(self, session: str, client_id: ClientId, invitation_id: str) -> None:
+        """The invitee accepts (a change of their own entitlements: a sensitive operation)."""
+        self._apply(
+            session,
+            lambda acting, sub, now, reads: admin.accept_invitation(
+                acting, sub, invitation_id, now=now
+            ),
+            client_id=client_id,
+        )
+
+    def decline_invitation(self, session: str, client_id: ClientId, invitation_id: str) -> None:
+        self._apply(
+            session,
+            lambda acting, sub, now, reads: admin.decline_invitation(
+                acting, sub, invitation_id, now=now
+            ),
+            client_id=client_id,
+        )
+
+    def revoke_invitation(self, session: str, invitation_id: str) -> None:
+        self._apply(
+            session,
+            lambda acting, sub, now, reads: admin.revoke_invitation(
+                acting, sub, invitation_id, now=now
+            ),
+        )
+
+    def switch_delivery(self, session: str, *, digital: bool) -> None:
+        self._apply(
+            session,
+            lambda acting, sub, now, reads: admin.switch_delivery(
+                acting, sub, digital=digital, now=now
+            ),
+        )

@@ -1,0 +1,168 @@
+"""A subscription (the entitlement aggregate) to and from its row: companies, themes,
+rights and invitations as one JSON document with a format number, plus one row per
+invitation for the lookup by invited principal. Re-exported by
+:mod:`securebox_auth.stores.sql.codec`, which describes the conventions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from securebox_auth.entitlements.model import (
+    Company,
+    CompanyScope,
+    DocumentScope,
+    Invitation,
+    InvitationStatus,
+    Operation,
+    Rights,
+    Subscription,
+    Theme,
+)
+from securebox_auth.errors import MalformedInput
+from securebox_auth.identity import ClientId, Principal, Siren
+from securebox_auth.stores.sql.rows import (
+    Row,
+    dumps,
+    from_iso,
+    from_iso_or_none,
+    iso,
+    iso_or_none,
+    loads,
+)
+
+__all__ = ["SUBSCRIPTION_FORMAT", "invitation_rows", "subscription_from_row", "subscription_row"]
+
+SUBSCRIPTION_FORMAT: Final = 1
+
+
+# -- subscriptions -----------------------------------------------------------------------------
+
+
+def _company_scope(scope: CompanyScope) -> dict[str, Any]:
+    return {"everything": scope.everything, "chosen": sorted(s.value for s in scope.chosen)}
+
+
+def _company_scope_from(doc: Mapping[str, Any]) -> CompanyScope:
+    return CompanyScope(
+        everything=bool(doc["everything"]), chosen=frozenset(Siren(s) for s in doc["chosen"])
+    )
+
+
+def _document_scope(scope: DocumentScope) -> dict[str, Any]:
+    return {
+        "total": scope.total,
+        "themes": sorted(t.name for t in scope.themes),
+        "documents": sorted(scope.documents),
+    }
+
+
+def _document_scope_from(doc: Mapping[str, Any]) -> DocumentScope:
+    return DocumentScope(
+        total=bool(doc["total"]),
+        themes=frozenset(Theme(t) for t in doc["themes"]),
+        documents=frozenset(str(d) for d in doc["documents"]),
+    )
+
+
+def _operations(ops: frozenset[Operation]) -> list[str]:
+    return sorted(op.value for op in ops)
+
+
+def _operations_from(values: list[str]) -> frozenset[Operation]:
+    return frozenset(Operation(v) for v in values)
+
+
+def _rights(rights: Rights) -> dict[str, Any]:
+    return {
+        "companies": _company_scope(rights.companies),
+        "documents": _document_scope(rights.documents),
+        "operations": _operations(rights.operations),
+    }
+
+
+def _rights_from(doc: Mapping[str, Any]) -> Rights:
+    return Rights(
+        _company_scope_from(doc["companies"]),
+        _document_scope_from(doc["documents"]),
+        _operations_from(doc["operations"]),
+    )
+
+
+def _invitation(inv: Invitation) -> dict[str, Any]:
+    return {
+        "id": inv.id,
+        "invitee": inv.invitee.key,
+        "companies": sorted(s.value for s in inv.companies),
+        "documents": _document_scope(inv.documents),
+        "operations": _operations(inv.operations),
+        "invited_by": inv.invited_by.key,
+        "created_at": iso(inv.created_at),
+        "expires_at": iso(inv.expires_at),
+        "status": inv.status.value,
+        "decided_at": iso_or_none(inv.decided_at),
+    }
+
+
+def _invitation_from(doc: Mapping[str, Any]) -> Invitation:
+    return Invitation(
+        id=str(doc["id"]),
+        invitee=Principal.from_key(doc["invitee"]),
+        companies=frozenset(Siren(s) for s in doc["companies"]),
+        documents=_document_scope_from(doc["documents"]),
+        operations=_operations_from(doc["operations"]),
+        invited_by=Principal.from_key(doc["invited_by"]),
+        created_at=from_iso(doc["created_at"]),
+        expires_at=from_iso(doc["expires_at"]),
+        status=InvitationStatus(doc["status"]),
+        decided_at=from_iso_or_none(doc["decided_at"]),
+    )
+
+
+def subscription_row(sub: Subscription) -> dict[str, Any]:
+    state = {
+        "v": SUBSCRIPTION_FORMAT,
+        "companies": [
+            [c.siren.value, c.name, iso(c.added_at)]
+            for c in sorted(sub.companies.values(), key=lambda c: c.siren.value)
+        ],
+        "themes": sorted(t.name for t in sub.themes),
+        "rights": [
+            [p.key, _rights(r)] for p, r in sorted(sub.rights.items(), key=lambda i: i[0].key)
+        ],
+        "invitations": [_invitation(sub.invitations[i]) for i in sorted(sub.invitations)],
+    }
+    return {"digital": sub.digital, "state": dumps(state)}
+
+
+def subscription_from_row(row: Row) -> Subscription:
+    state = loads(row["state"], "subscription")
+    if state.get("v") != SUBSCRIPTION_FORMAT:
+        raise MalformedInput(f"unknown subscription format {state.get('v')!r}")
+    companies = {}
+    for siren, name, added_at in state["companies"]:
+        company = Company(Siren(siren), str(name), from_iso(added_at))
+        companies[company.siren] = company
+    return Subscription(
+        client_id=ClientId(row["client_id"]),
+        companies=companies,
+        themes=frozenset(Theme(t) for t in state["themes"]),
+        rights={Principal.from_key(k): _rights_from(r) for k, r in state["rights"]},
+        invitations={str(d["id"]): _invitation_from(d) for d in state["invitations"]},
+        digital=bool(row["digital"]),
+    )
+
+
+def invitation_rows(sub: Subscription) -> list[dict[str, str]]:
+    """The ``subscription_invitations`` rows that index ``sub``'s invitations."""
+    return [
+        {
+            "client_id": sub.client_id.value,
+            "invitation_id": inv.id,
+            "invitee_client_id": inv.invitee.client_id.value,
+            "invitee_user_number": inv.invitee.user_number.value,
+            "status": inv.status.value,
+        }
+        for inv in sub.invitations.values()
+    ]
