@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import ConfigurationError
+from securebox_auth.factors.cap_request import CapRequest
 from securebox_auth.factors.certificate import Revocation
 from securebox_auth.factors.code import CodeOutcome
 from securebox_auth.factors.oob import Channel
@@ -203,8 +204,15 @@ def verify_answer(
             if request.payment is None:
                 raise ConfigurationError("CAP Sign links an amount and a payee (a payment)")
             linked = (answer.mode, request.payment)
+        # An Identify code answers no challenge: the reader computed it over fixed data.
+        identify = answer.mode is CapMode.IDENTIFY and answer.challenge_id is None
         found = factors.verify_cap(
-            principal, answer.card_id, answer.code, challenge_id=answer.challenge_id, linked=linked
+            principal,
+            answer.card_id,
+            answer.code,
+            challenge_id=answer.challenge_id,
+            request=CapRequest.identify() if identify else None,
+            linked=linked,
         )
         return _from(found, _claimed(answer))
     if isinstance(answer, PasskeyAnswer):
