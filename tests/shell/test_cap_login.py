@@ -69,7 +69,8 @@ def test_a_cap_identify_code_opens_a_strong_session_once(
     code = world.code(TerminalInput.identify())
     page = box.start_login(CLIENT, "01")
     page = box.answer_login(page.handle, CapAnswer(card_id, code, mode=CapMode.IDENTIFY))
-    assert page.done and page.session_id is not None, page.explain()
+    assert page.done, page.explain()
+    assert page.session_id is not None
     session = box.live_session(page.session_id).value
     assert session.strong
     assert session.categories() == frozenset({FactorCategory.POSSESSION, FactorCategory.KNOWLEDGE})
