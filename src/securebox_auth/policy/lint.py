@@ -309,7 +309,7 @@ def _one_time_codes(policy: Policy) -> Iterator[Finding]:
             "cap.window",
             f"{policy.cap.window} counter values are searched past a card's last one: each "
             "candidate the revealed ATC bits admit is one more chance for a guessed code",
-            ("EMV Book 4 / MasterCard CAP (ATC search window)",),
+            ("docs/factors/cap.md (the ATC search window and the forgery odds)",),
         )
 
 
