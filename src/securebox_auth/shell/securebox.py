@@ -164,7 +164,9 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
 
     def end_all(self, principal: Principal) -> None:
         """End every session of ``principal`` opened until now (a watermark: any session
-        whose login is not later is refused by this entry point from now on)."""
+        whose login is not later is refused by this entry point from now on). Services used
+        directly (``sessions``, ``entitlements``, an :class:`AssertionVerifier`) do not see
+        the watermark: check :meth:`live_session` first (ADR 0016, consequences)."""
 
         def attempt() -> None:
             now = self.clock.now()
