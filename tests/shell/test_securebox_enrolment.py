@@ -260,3 +260,50 @@ def test_recovery_codes_are_generated_through_the_entry_point(box: Securebox, se
     who: Principal = user(1)
     assert box.factors.recovery.verify(who, codes[0]).ok
     assert ("recovery.generate", "success") in _actions(box)
+
+
+@pytest.mark.parametrize(
+    ("rule", "wait", "allowed"),
+    [
+        (OperationRule(name="factor_enrolment", max_age=timedelta(minutes=1)), 0, False),
+        (
+            OperationRule(
+                name="factor_enrolment",
+                methods=("confidential_code", "totp"),
+                max_age=timedelta(minutes=1),
+            ),
+            0,
+            True,
+        ),
+        (
+            OperationRule(
+                name="factor_enrolment",
+                methods=("confidential_code", "totp"),
+                max_age=timedelta(minutes=1),
+            ),
+            2,
+            False,
+        ),
+    ],
+)
+def test_a_listed_factor_enrolment_rule_replaces_the_default(
+    shell_store: AuthStore, clock: FixedClock, phone: Phone, rule: OperationRule, wait: int,
+    allowed: bool,
+) -> None:  # fmt: skip
+    box = Securebox.from_policy(
+        portal_policy().with_operations([rule]),
+        store=shell_store,
+        keys=DerivedKeys.from_hex(MASTER),
+        clock=clock,
+        gateways={"sms": phone},
+        argon2=PROFILE_TESTING,
+    )
+    seed = enrol_users(box, 1)[user(1)]
+    clock.advance(timedelta(seconds=30))
+    sid = strong_login(box, user(1), seed, clock)  # code + TOTP
+    clock.advance(timedelta(minutes=wait))
+    if allowed:
+        assert box.generate_recovery_codes(sid).reveal()
+    else:  # the default rule (strong methods only) or too old for a 1-minute max_age
+        with pytest.raises(StepUpNeeded):
+            box.generate_recovery_codes(sid)
