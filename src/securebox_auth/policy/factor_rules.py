@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol
 
-from securebox_auth.factors.cap import CapRules
-from securebox_auth.factors.oob import OobRules
+from securebox_auth.factors.cap_rules import CapRules
+from securebox_auth.factors.oob_issue import OobRules
 from securebox_auth.factors.totp import TotpRules
 
 __all__ = ["Table", "cap_rules", "oob_rules", "totp_rules"]

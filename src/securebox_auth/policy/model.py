@@ -22,9 +22,9 @@ from datetime import timedelta
 from typing import Final
 
 from securebox_auth.errors import PolicyError
-from securebox_auth.factors.cap import CapRules
+from securebox_auth.factors.cap_rules import CapRules
 from securebox_auth.factors.code_strength import CodeRules
-from securebox_auth.factors.oob import OobRules
+from securebox_auth.factors.oob_issue import OobRules
 from securebox_auth.factors.totp import TotpRules
 from securebox_auth.lockout import LockoutRules
 from securebox_auth.methods import (
