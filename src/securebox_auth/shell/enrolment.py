@@ -98,15 +98,9 @@ class EnrolmentShell(ShellBase):
     ) -> TotpEnrolment:
         """The back office's TOTP enrolment at subscription, before any session (the first
         access is then completed by TOTP, RTS art. 10(2)(a)): refused (NotPermitted) when
-        the principal has a confirmed seed already. Audited ``totp.enrol`` and
-        ``totp.enrol.first`` with the operator as actor."""
-        enrolment = self.factors.totp.begin_enrolment(principal, issuer=issuer)
-        event = AuditEvent.make(
-            self.clock.now(), "totp.enrol.first", actor=operator.key, subject=principal.key,
-            outcome="success",
-        )  # fmt: skip
-        self.store.commit([], [event])
-        return enrolment
+        the principal has a confirmed seed already. Audited ``totp.enrol`` with the operator
+        as actor."""
+        return self.factors.totp.begin_enrolment(principal, issuer=issuer, actor=operator.key)
 
     def confirm_totp(self, principal: Principal, code: str) -> bool:
         """Finish a TOTP enrolment with the first code (the code is the proof: no session
