@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from securebox_auth.factors.cap import CapRules
 from securebox_auth.factors.code_strength import CodeRules
+from securebox_auth.factors.oob import OobRules
 from securebox_auth.lockout import LockoutRules
 from securebox_auth.policy import (
     PSD2_DEFAULT,
@@ -169,6 +171,35 @@ CASES = [
         "unlisted_operations",
         "ASVS 5 8.1.1",
     ),
+    (
+        {"oob": OobRules(max_wrong=6)},
+        "oob-tries-over-5",
+        Severity.WARNING,
+        "oob.max_wrong",
+        "4(3)(b)",
+    ),
+    (
+        {"oob": OobRules(min_interval=timedelta(0))},
+        "oob-sends-loosely-throttled",
+        Severity.WARNING,
+        "oob",
+        "rate limiting",
+    ),
+    (
+        {"oob": OobRules(per_user=11)},
+        "oob-sends-loosely-throttled",
+        Severity.WARNING,
+        "oob",
+        "rate limiting",
+    ),
+    (
+        {"oob": OobRules(lifetime=timedelta(minutes=10))},
+        "oob-lifetime-over-5-minutes",
+        Severity.INFO,
+        "oob.lifetime",
+        "6.5.4",
+    ),
+    ({"cap": CapRules(window=65)}, "cap-window-wide", Severity.WARNING, "cap.window", "ATC"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import tomllib
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from securebox_auth.errors import PolicyError
+from securebox_auth.factors.cap import CapRules
 from securebox_auth.factors.code_strength import CodeRules
+from securebox_auth.factors.oob import OobRules
 from securebox_auth.factors.totp import TotpRules
 from securebox_auth.lockout import LockoutRules
 from securebox_auth.methods import METHODS, categories_of
@@ -251,6 +254,17 @@ def policies(draw: st.DrawFn) -> Policy:
             min_identifier_overlap=draw(st.integers(2, 8)),
             one_time_code_lifetime=timedelta(seconds=draw(st.integers(300, 30 * 86_400))),
         ),
+        oob=OobRules(
+            digits=draw(st.integers(6, 8)),
+            lifetime=timedelta(seconds=draw(st.integers(60, 600))),
+            max_wrong=draw(st.integers(1, 10)),
+            per_user=draw(st.integers(1, 50)),
+            per_destination=draw(st.integers(1, 50)),
+            throttle_window=timedelta(seconds=draw(st.integers(1, 86_400))),
+            min_interval=timedelta(seconds=draw(st.integers(0, 3_600))),
+            issuer=draw(st.text(string.ascii_letters + string.digits + " -'\"", max_size=20)),
+        ),
+        cap=CapRules(window=draw(st.integers(1, 256))),
         recovery=RecoveryRules(
             secret_questions=draw(st.booleans()),
             reset_link_lifetime=timedelta(seconds=draw(st.integers(60, 30 * 86_400))),
@@ -277,3 +291,31 @@ def test_totp_section() -> None:
     assert caught.value.path == "totp.window"
     with pytest.raises(PolicyError):
         from_toml('version = 1\nname = "t"\n[totp]\nalgorithm = "MD5"\n')
+
+
+def test_oob_and_cap_sections() -> None:
+    policy = from_toml(
+        'version = 1\nname = "t"\n[oob]\ndigits = 8\nlifetime = "3m"\nper_user = 3\n'
+        'min_interval = "1m"\nissuer = "Bank"\n[cap]\nwindow = 8\n'
+    )
+    assert policy.oob == OobRules(
+        digits=8, lifetime=timedelta(minutes=3), per_user=3,
+        min_interval=timedelta(minutes=1), issuer="Bank",
+    )  # fmt: skip
+    assert policy.cap == CapRules(window=8)
+    assert from_toml(to_toml(policy)) == policy
+    # left out, each section is the services' default
+    assert from_toml('version = 1\nname = "t"\n').oob == OobRules()
+    assert from_toml('version = 1\nname = "t"\n').cap == CapRules()
+    for text, path in [
+        ('[oob]\nlifetime = "11m"', "oob.lifetime"),
+        ("[oob]\ndigits = 5", "oob.digits"),
+        ("[oob]\nmax_wrong = 0", "oob.max_wrong"),
+        ("[oob]\nper_user = 0", "oob"),
+        ("[oob]\nlifetimes = 60", "oob.lifetimes"),
+        ("[cap]\nwindow = 257", "cap.window"),
+        ('[cap]\nwindow = "20"', "cap.window"),
+    ]:
+        with pytest.raises(PolicyError) as caught:
+            from_toml(f'version = 1\nname = "t"\n{text}\n')
+        assert caught.value.path == path, text

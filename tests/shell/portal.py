@@ -95,7 +95,7 @@ def enrol_users(box: Securebox, count: int) -> dict[Principal, str]:
             first = box.codes.create_account(Operator("back-office"), who, Role.USER)
         changed = box.codes.change_code(CLIENT, who.user_number.value, first.reveal(), CODE)
         assert changed.changed
-        totp = box.enrol_totp(who)
+        totp = box.enrol_first_totp(Operator("back-office"), who)
         assert box.confirm_totp(who, totp_code_at(totp.credential, box.now()))
         seeds[who] = totp.credential.secret
     return seeds

@@ -4,6 +4,7 @@ and the policy's rules reaching every service."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -22,13 +23,21 @@ from securebox_auth import (
     TotpAnswer,
 )
 from securebox_auth.errors import KeyReuse, NotAuthenticated
+from securebox_auth.factors.cap import CapRules
+from securebox_auth.factors.code_strength import CodeRules
+from securebox_auth.factors.oob import OobRules
+from securebox_auth.factors.passkeys import RelyingParty
+from securebox_auth.factors.totp import TotpRules
 from securebox_auth.keys import StaticKeyring
+from securebox_auth.lockout import LockoutRules
 from securebox_auth.shell.keys import PURPOSES, DerivedKeys, MappedKeys
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore
+from tests.cards.capworld import make_world
 from tests.shell.portal import (
     CLIENT,
     CODE,
+    MASTER,
     T0,
     Phone,
     enrol_users,
@@ -217,15 +226,48 @@ def test_sessions_touch_rotate_end_and_end_all(
 
 
 def test_the_policy_rules_reach_every_service() -> None:
-    policy = portal_policy()
-    box = make_box(MemoryStore(), FixedClock(T0), Phone())
+    """Every service the entry point builds uses the policy's rules, none its own default:
+    the policy below differs from the defaults in each section a service reads."""
+    policy = dataclasses.replace(
+        portal_policy(),
+        lockout=LockoutRules(max_failures=4),
+        code=CodeRules(length=10),
+        totp=TotpRules(digits=8, window=0),
+        oob=OobRules(digits=8, lifetime=timedelta(minutes=3), per_user=3, issuer="Bank"),
+        cap=CapRules(window=8),
+    )
+    assert (policy.oob, policy.cap) != (OobRules(), CapRules())
+    box = Securebox.from_policy(
+        policy,
+        store=MemoryStore(),
+        keys=DerivedKeys.from_hex(MASTER),
+        clock=FixedClock(T0),
+        cap_issuer=make_world().issuer,
+        relying_party=RelyingParty(
+            id="bank.example", name="Bank", origins=frozenset({"https://bank.example"})
+        ),
+    )
     assert box.codes.rules == policy.code
-    assert box.codes.lockout_rules == policy.lockout
-    assert box.factors.lockout_rules == policy.lockout
-    assert box.factors.totp_rules == policy.totp
     assert box.sessions.policies.default == policy
-    assert box.entitlements.lockout_rules == policy.lockout
     assert box.entitlements.code_rules == policy.code
+    factors = box.factors
+    assert factors.totp_rules == factors.totp.rules == policy.totp
+    assert factors.oob_rules == factors.oob.rules == factors.oob_codes.rules == policy.oob
+    assert factors.cap_rules == factors.cap.rules == policy.cap
+    for service in (
+        box.codes,
+        box.entitlements,
+        factors,
+        factors.totp,
+        factors.oob,
+        factors.oob_codes,
+        factors.cap,
+        factors.recovery,
+        factors.passkeys,
+        factors.certificates,
+        factors.renewal,
+    ):
+        assert service.lockout_rules == policy.lockout, service
 
 
 def test_purpose_keys_are_distinct_and_stable() -> None:

@@ -70,7 +70,7 @@ def test_tutorial() -> None:
 
     boss = Principal.parse("123456789", "01")
     letter = box.codes.create_subscription(Operator("back-office"), boss)
-    totp = box.enrol_totp(boss)  # show totp.qr_svg() to the user
+    totp = box.enrol_first_totp(Operator("back-office"), boss)  # show totp.qr_svg()
     assert box.confirm_totp(boss, totp_code_at(totp.credential, clock.now()))
     clock.advance(timedelta(seconds=30))
 

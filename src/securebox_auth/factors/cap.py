@@ -48,7 +48,7 @@ from securebox_auth.emv.cap import tds_mac
 from securebox_auth.emv.cryptogram import cryptogram_input, recommended_terminal_data
 from securebox_auth.emv.issuer import CryptogramRequest, IssuerKeyProvider
 from securebox_auth.emv.profiles import CapMode, TerminalInput, dol_data
-from securebox_auth.errors import ConfigurationError, InvalidCode, MalformedInput
+from securebox_auth.errors import InvalidCode, MalformedInput
 from securebox_auth.factors.cap_card import CapCard, CardParameters, enrol_card, pan_digest
 from securebox_auth.factors.cap_linking import (
     issue_linked_challenge,
@@ -65,6 +65,7 @@ from securebox_auth.factors.cap_request import (
     payee_reference,
     reference_collisions,
 )
+from securebox_auth.factors.cap_rules import CapRules
 from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
 from securebox_auth.methods import CAP_IDENTIFY, CAP_RESPOND, CAP_SIGN, AuthMethod
 
@@ -94,25 +95,13 @@ __all__ = [
 
 _CODE: Final = re.compile(r"[0-9]{1,16}")
 _MAX_ATC: Final = 0xFFFF
+_DEFAULT_RULES: Final = CapRules()
 _METHODS: Final = {
     CapMode.IDENTIFY: CAP_IDENTIFY,
     CapMode.RESPOND: CAP_RESPOND,
     CapMode.SIGN: CAP_SIGN,
     CapMode.TDS: CAP_SIGN,
 }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CapRules:
-    """Verification parameters, validated once."""
-
-    #: How many ATC values after ``last_atc`` are searched (aborted reader runs leave gaps).
-    #: Forgery odds per guess grow with the candidates the revealed ATC bits admit.
-    window: int = 20
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.window <= 256:
-            raise ConfigurationError("cap.window must be between 1 and 256")
 
 
 class CapOutcome(enum.Enum):
@@ -233,7 +222,7 @@ def verify_cap(
     now: datetime,
     issuer: IssuerKeyProvider,
     lockout_rules: LockoutRules,
-    rules: CapRules = CapRules(),
+    rules: CapRules = _DEFAULT_RULES,
 ) -> CapVerdict:
     """Verify one CAP code (see the module documentation for the steps)."""
     now = require_aware(now)

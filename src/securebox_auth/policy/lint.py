@@ -273,6 +273,46 @@ def _operation(rule: OperationRule) -> Iterator[Finding]:
         )
 
 
+def _one_time_codes(policy: Policy) -> Iterator[Finding]:
+    """``[oob]`` and ``[cap]``: values the rules accept but that weaken the factor."""
+    oob = policy.oob
+    if oob.max_wrong > 5:
+        yield Finding(
+            Severity.WARNING,
+            "oob-tries-over-5",
+            "oob.max_wrong",
+            f"a one-time code takes {oob.max_wrong} wrong tries: each one is a guess at a "
+            f"{oob.digits}-digit code",
+            ("PSD2 RTS art. 4(3)(b) (at most 5 failed attempts)",),
+        )
+    if oob.min_interval == timedelta(0) or oob.per_user > 10 or oob.per_destination > 10:
+        yield Finding(
+            Severity.WARNING,
+            "oob-sends-loosely-throttled",
+            "oob",
+            "codes can be sent in bursts or more than 10 per window: SMS pumping (toll fraud) "
+            "and message flooding of a user",
+            ("NIST SP 800-63B-4 sec. 3.2.2 (rate limiting)", "ASVS 5 6.6.3"),
+        )
+    if oob.lifetime > timedelta(minutes=5):
+        yield Finding(
+            Severity.INFO,
+            "oob-lifetime-over-5-minutes",
+            "oob.lifetime",
+            f"one-time codes live {oob.lifetime} (at most 10 minutes is allowed)",
+            ("ASVS 5 6.5.4 (out-of-band codes: at most 10 minutes)",),
+        )
+    if policy.cap.window > 64:
+        yield Finding(
+            Severity.WARNING,
+            "cap-window-wide",
+            "cap.window",
+            f"{policy.cap.window} counter values are searched past a card's last one: each "
+            "candidate the revealed ATC bits admit is one more chance for a guessed code",
+            ("docs/factors/cap.md (the ATC search window and the forgery odds)",),
+        )
+
+
 def lint(policy: Policy) -> tuple[Finding, ...]:
     """Every finding for ``policy``, errors first."""
     findings: list[Finding] = [
@@ -280,6 +320,7 @@ def lint(policy: Policy) -> tuple[Finding, ...]:
         *_lockout(policy),
         *_session(policy),
         *_secrets(policy),
+        *_one_time_codes(policy),
         *_methods("login.methods", policy.login.methods),
     ]
     if not any(m.phishing_resistant and m.strong for m in policy.login.method_objects):

@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from securebox_auth.errors import ConfigurationError, PolicyError
+from securebox_auth.factors.cap_rules import CapRules
 from securebox_auth.factors.code_strength import CodeRules
+from securebox_auth.factors.oob_issue import OobRules
 from securebox_auth.factors.totp import TotpRules
 from securebox_auth.lockout import LockoutRules
+from securebox_auth.policy.factor_rules import cap_rules, oob_rules, totp_rules
 from securebox_auth.policy.model import (
     AcrLevels,
     Linking,
@@ -51,6 +54,7 @@ __all__ = ["FORMAT_VERSION", "from_toml", "load_policy", "to_toml"]
 _DURATION: Final = re.compile(r"\s*([0-9]{1,9})\s*([smhd]?)\s*")
 _UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _E = TypeVar("_E", Linking, Unlisted)
+_R = TypeVar("_R")
 
 
 #: The longest duration a :class:`~datetime.timedelta` holds, in whole seconds.
@@ -232,22 +236,16 @@ def _code(table: _Table | None) -> CodeRules:
     return rules
 
 
-def _totp(table: _Table | None) -> TotpRules:
-    base = TotpRules()
+def _factor(section: str, table: _Table | None, build: Callable[[_Table], _R], base: _R) -> _R:
+    """A factor section (:mod:`securebox_auth.policy.factor_rules`) or its default."""
     if table is None:
         return base
     try:
-        rules = TotpRules(
-            digits=table.integer("digits", base.digits),
-            period=table.integer("period", base.period),
-            algorithm=table.text("algorithm", base.algorithm),
-            window=table.integer("window", base.window),
-            secret_bytes=table.integer("secret_bytes", base.secret_bytes),
-        )
+        rules = build(table)
     except PolicyError:
         raise
     except ConfigurationError as exc:
-        raise _wrap("totp", exc) from None
+        raise _wrap(section, exc) from None
     table.finish()
     return rules
 
@@ -348,7 +346,9 @@ def from_toml(document: str | bytes) -> Policy:
     renewal = _renewal(root.table("renewal"))
     lockout = _lockout(root.table("lockout"))
     code = _code(root.table("code"))
-    totp = _totp(root.table("totp"))
+    totp = _factor("totp", root.table("totp"), totp_rules, TotpRules())
+    oob = _factor("oob", root.table("oob"), oob_rules, OobRules())
+    cap = _factor("cap", root.table("cap"), cap_rules, CapRules())
 
     operations_table = root.table("operation")
     if operations_table is None:
@@ -371,6 +371,8 @@ def from_toml(document: str | bytes) -> Policy:
         lockout=lockout,
         code=code,
         totp=totp,
+        oob=oob,
+        cap=cap,
         recovery=recovery,
         acr=acr,
         operations=operations,

@@ -22,7 +22,9 @@ from datetime import timedelta
 from typing import Final
 
 from securebox_auth.errors import PolicyError
+from securebox_auth.factors.cap_rules import CapRules
 from securebox_auth.factors.code_strength import CodeRules
+from securebox_auth.factors.oob_issue import OobRules
 from securebox_auth.factors.totp import TotpRules
 from securebox_auth.lockout import LockoutRules
 from securebox_auth.methods import (
@@ -322,6 +324,10 @@ class Policy:
     code: CodeRules = field(default_factory=CodeRules)
     #: TOTP parameters of new enrolments and the verification window (``[totp]``).
     totp: TotpRules = field(default_factory=TotpRules)
+    #: One-time codes by SMS or e-mail: length, lifetime, tries, send throttles (``[oob]``).
+    oob: OobRules = field(default_factory=OobRules)
+    #: EMV-CAP verification: the ATC window searched past a card's last counter (``[cap]``).
+    cap: CapRules = field(default_factory=CapRules)
     recovery: RecoveryRules = field(default_factory=RecoveryRules)
     acr: AcrLevels = field(default_factory=AcrLevels)
     operations: tuple[OperationRule, ...] = field(default_factory=default_operations)
@@ -362,6 +368,8 @@ class Policy:
             lockout=self.lockout,
             code=self.code,
             totp=self.totp,
+            oob=self.oob,
+            cap=self.cap,
             recovery=self.recovery,
             acr=self.acr,
             operations=tuple(merged.values()),

@@ -72,6 +72,7 @@ def to_toml(policy: Policy) -> str:
     """The normalised TOML form of ``policy``."""
     lock = policy.lockout
     code = policy.code
+    oob = policy.oob
     parts = [
         "# securebox policy, normalised form (see docs/policy.md for every key)\n"
         + _section(
@@ -143,6 +144,20 @@ def to_toml(policy: Policy) -> str:
                 ("secret_bytes", policy.totp.secret_bytes),
             ],
         ),
+        _section(
+            "oob",
+            [
+                ("digits", oob.digits),
+                ("lifetime", oob.lifetime),
+                ("max_wrong", oob.max_wrong),
+                ("per_user", oob.per_user),
+                ("per_destination", oob.per_destination),
+                ("throttle_window", oob.throttle_window),
+                ("min_interval", oob.min_interval),
+                ("issuer", oob.issuer),
+            ],
+        ),
+        _section("cap", [("window", policy.cap.window)]),
         _section(
             "recovery",
             [

@@ -1,10 +1,11 @@
 """The one entry point a portal builds: :meth:`Securebox.from_policy`.
 
 It builds every service from the :class:`~securebox_auth.policy.model.Policy`, so each rule
-(lockout, code rules, TOTP window, session timeouts, ACR levels) comes from the policy and
-from nowhere else, and exposes the login and step-up flows (:mod:`securebox_auth.shell.
-login`, :mod:`securebox_auth.shell.step_up`), sessions, assertions (JWT + JWKS),
-entitlements, TOTP enrolment and the audit trail. See ``docs/tutorial.md``.
+(lockout, code rules, TOTP window, one-time codes, CAP window, session timeouts, ACR levels)
+comes from the policy and from nowhere else, and exposes the login and step-up flows
+(:mod:`securebox_auth.shell.login`, :mod:`securebox_auth.shell.step_up`), sessions,
+assertions (JWT + JWKS), entitlements, enrolment (:mod:`securebox_auth.shell.enrolment`)
+and the audit trail. See ``docs/tutorial.md``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.factor_service import FactorService
 from securebox_auth.factors.passkeys import RelyingParty
-from securebox_auth.factors.totp import TotpEnrolment, enrol_totp
 from securebox_auth.gateways import Gateway
 from securebox_auth.hashing import PROFILE_2026, Argon2CodeHasher, Argon2Parameters
 from securebox_auth.identity import Principal
@@ -33,6 +33,7 @@ from securebox_auth.session_ids import session_ref
 from securebox_auth.session_service import SessionService
 from securebox_auth.shell import keys as purposes
 from securebox_auth.shell.answers import CertificateSettings
+from securebox_auth.shell.enrolment import EnrolmentShell
 from securebox_auth.shell.login import LoginShell
 from securebox_auth.shell.records import SESSIONS
 from securebox_auth.shell.retry import retrying
@@ -44,7 +45,7 @@ from securebox_auth.tokens import TokenKeys, issue_assertion
 __all__ = ["CertificateSettings", "Securebox"]
 
 
-class Securebox(LoginShell, StepUpShell):
+class Securebox(LoginShell, StepUpShell, EnrolmentShell):
     """Flows, sessions, assertions, entitlements and audit on one store, under one policy.
 
     Build it with :meth:`from_policy`; the services are attributes (``codes``,
@@ -86,6 +87,8 @@ class Securebox(LoginShell, StepUpShell):
             issuer=cap_issuer,
             relying_party=relying_party,
             totp_rules=policy.totp,
+            oob_rules=policy.oob,
+            cap_rules=policy.cap,
             wrapping=keys.for_purpose(purposes.WRAPPING),
         )
         self.sessions = SessionService(store, clock=clock, policy=policy)
@@ -161,7 +164,9 @@ class Securebox(LoginShell, StepUpShell):
 
     def end_all(self, principal: Principal) -> None:
         """End every session of ``principal`` opened until now (a watermark: any session
-        whose login is not later is refused by this entry point from now on)."""
+        whose login is not later is refused by this entry point from now on). Services used
+        directly (``sessions``, ``entitlements``, an :class:`AssertionVerifier`) do not see
+        the watermark: check :meth:`live_session` first (ADR 0016, consequences)."""
 
         def attempt() -> None:
             now = self.clock.now()
@@ -215,20 +220,6 @@ class Securebox(LoginShell, StepUpShell):
     def assertion_verifier(self, audience: str) -> AssertionVerifier:
         """The verifier of a downstream API (single-use ``jti`` for consuming operations)."""
         return AssertionVerifier(self.token_keys, self.issuer, audience, self.store, self.clock)
-
-    # -- enrolment (TOTP) -------------------------------------------------------------------
-
-    def enrol_totp(self, principal: Principal, *, issuer: str = "securebox") -> TotpEnrolment:
-        """A new TOTP seed for ``principal`` (stored wrapped, unconfirmed): show its QR code
-        or ``uri``, then :meth:`confirm_totp` with the first code."""
-        enrolment = enrol_totp(
-            principal, now=self.clock.now(), issuer=issuer, rules=self.policy.totp
-        )
-        self.factors.store_totp(principal, enrolment.credential)
-        return enrolment
-
-    def confirm_totp(self, principal: Principal, code: str) -> bool:
-        return self.factors.confirm_totp(principal, code).ok
 
     # -- audit ------------------------------------------------------------------------------
 

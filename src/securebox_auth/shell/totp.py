@@ -54,17 +54,20 @@ class TotpService(FactorShell):
         label: str | None = None,
         item: str = DEFAULT_ITEM,
         replace: bool = False,
+        actor: str | None = None,
     ) -> TotpEnrolment:
         """A fresh seed, stored unconfirmed (wrapped), to show once as a QR code
         (:meth:`~securebox_auth.factors.totp.TotpEnrolment.qr_svg`), a provisioning URI or
         base32 text; :meth:`confirm` with the first code finishes it. A confirmed
         credential is replaced only with ``replace=True`` (after the caller's step-up):
-        otherwise :class:`~securebox_auth.errors.NotPermitted`. Audited ``totp.enrol``."""
+        otherwise :class:`~securebox_auth.errors.NotPermitted`. Audited ``totp.enrol`` (by
+        ``actor``, the principal by default)."""
         now = self.clock.now()
         enrolment = enrol_totp(principal, now=now, issuer=issuer, rules=self.rules, label=label)
         document = self._document(principal, enrolment.credential, item)
         event = AuditEvent.make(
-            now, "totp.enrol", actor=principal.key, subject=principal.key, outcome="success",
+            now, "totp.enrol", actor=actor or principal.key, subject=principal.key,
+            outcome="success",
             details={"item": item, "replaced": str(replace).lower()},
         )  # fmt: skip
 
