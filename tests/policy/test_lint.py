@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from securebox_auth.factors.code_strength import CodeRules
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy import (
     PSD2_DEFAULT,
     Linking,

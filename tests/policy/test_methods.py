@@ -1,11 +1,11 @@
-"""The method catalogue (securebox_auth.methods): categories, amr, linking."""
+"""The method catalogue (securebox_auth.factors.methods): categories, amr, linking."""
 
 from __future__ import annotations
 
 import pytest
 
 from securebox_auth.errors import MalformedInput
-from securebox_auth.methods import (
+from securebox_auth.factors.methods import (
     CONFIDENTIAL_CODE,
     METHODS,
     RECOVERY_CODE,

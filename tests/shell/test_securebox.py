@@ -21,8 +21,8 @@ from securebox_auth import (
     StepUpState,
     TotpAnswer,
 )
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.errors import KeyReuse, NotAuthenticated
-from securebox_auth.keys import StaticKeyring
 from securebox_auth.shell.keys import PURPOSES, DerivedKeys, MappedKeys
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore

@@ -29,7 +29,7 @@ from typing import Final, TypeVar
 from securebox_auth.errors import ConfigurationError, PolicyError
 from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.factors.totp import TotpRules
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.model import (
     AcrLevels,
     Linking,
