@@ -1,4 +1,4 @@
-"""accounts.py: accounts, roles, status and back-office operators."""
+"""entitlements/accounts.py: accounts, roles, status and back-office operators."""
 
 from __future__ import annotations
 

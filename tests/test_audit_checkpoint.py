@@ -1,4 +1,4 @@
-"""audit_checkpoint.py: signed checkpoints of the audit head, their file, and verification
+"""shell/audit_checkpoint.py: signed checkpoints of the audit head, their file, and verification
 against them (in memory; the SQL attacks are in tests/stores/sql/test_audit_checkpoint.py)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""code_service.py: the shell around the pure code functions, end to end.
+"""shell/code.py: the shell around the pure code functions, end to end.
 
 Includes the adversarial enumeration test (unknown, disabled, locked and real principals
 must be indistinguishable by result and by work done) and the concurrency tests (real

@@ -1,4 +1,4 @@
-"""hashing.py: pepper (HMAC from a key provider), then argon2id."""
+"""crypto/hashing.py: pepper (HMAC from a key provider), then argon2id."""
 
 from __future__ import annotations
 

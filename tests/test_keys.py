@@ -1,4 +1,4 @@
-"""keys.py: the in-memory keyring and its HMAC."""
+"""crypto/keys.py: the in-memory keyring and its HMAC."""
 
 from __future__ import annotations
 

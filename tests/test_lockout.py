@@ -1,4 +1,4 @@
-"""lockout.py: pure failure counting, temporary and permanent blocks."""
+"""lockout/rules.py: pure failure counting, temporary and permanent blocks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""session_service.py: identifiers drawn by the library, rotated on every step-up, ended for
+"""shell/sessions.py: identifiers drawn by the library, rotated on every step-up, ended for
 good; and the fixation attack of issue 11 (a planted identifier that became a stepped-up
 session) end to end through the entitlement service."""
 

@@ -1,4 +1,4 @@
-"""factor_service.py: each factor's state is loaded from the store, decided by the pure
+"""shell/factors.py: each factor's state is loaded from the store, decided by the pure
 verifier and committed with the lockout and the audit events in one compare-and-swap."""
 
 from __future__ import annotations

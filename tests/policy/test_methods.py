@@ -59,7 +59,7 @@ def test_catalogue_is_complete() -> None:
 
 
 def test_confidential_code_keeps_its_shape() -> None:
-    # code_service.py imports CONFIDENTIAL_CODE and relies on these fields
+    # shell/code.py imports CONFIDENTIAL_CODE and relies on these fields
     assert CONFIDENTIAL_CODE.name == "confidential_code"
     assert CONFIDENTIAL_CODE.amr == ("pwd",)
     assert CONFIDENTIAL_CODE.categories == frozenset({K})
