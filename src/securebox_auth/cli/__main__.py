@@ -2,4 +2,5 @@
 
 from securebox_auth.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # imported (by pkgutil.walk_packages, a doc tool), it does nothing
+    raise SystemExit(main())
