@@ -17,14 +17,14 @@ from harness import Comparison, compare
 from securebox_auth.cards.cardfile import demo_card, luhn_pan
 from securebox_auth.cards.reader import CapReader
 from securebox_auth.cards.softcard import SoftEmvCard
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.emv.cryptogram import application_cryptogram, get_recipe
 from securebox_auth.emv.genac import CryptogramType, GenerateAcResponse
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.emv.profiles import TerminalInput, dol_data, get_profile
 from securebox_auth.emv.tlv import parse_dol
 from securebox_auth.factors.cap import CapRequest, CapRules, CardParameters, enrol_card, verify_cap
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 PIN = "2468"

@@ -20,7 +20,7 @@ from securebox_auth.factors.certificate import (
 )
 from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.testing.pki import TestPki
 
 

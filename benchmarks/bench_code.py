@@ -13,12 +13,12 @@ from pathlib import Path
 import argon2
 from harness import Comparison, compare
 
-from securebox_auth.accounts import Operator, Role
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService
-from securebox_auth.hashing import PROFILE_2026, Argon2CodeHasher
+from securebox_auth.crypto.hashing import PROFILE_2026, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Operator, Role
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
+from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from harness import Comparison, compare
 
-from securebox_auth.accounts import Account, Role
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.entitlements.check import check
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,

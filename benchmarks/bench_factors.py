@@ -31,12 +31,12 @@ from securebox_auth.factors.webauthn import (
     finish_registration,
 )
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.linking import OperationRequest
 from securebox_auth.policy.model import PSD2_DEFAULT
 from securebox_auth.policy.session import open_session
 from securebox_auth.testing import SoftAuthenticator
-from securebox_auth.tokens import (
+from securebox_auth.tokens.assertions import (
     AssertionRequirement,
     TokenKeys,
     issue_assertion,

@@ -39,14 +39,14 @@ from sql_world import NOW, World, build_world, load_postgresql, load_sqlite
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from securebox_auth.accounts import Account
 from securebox_auth.audit import AuditEvent
-from securebox_auth.catalogue import DocumentQuery
+from securebox_auth.entitlements.accounts import Account
+from securebox_auth.entitlements.catalogue import DocumentQuery
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.visibility import VisibilityFilter
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session import Grant, open_session, with_grant, without_grant
-from securebox_auth.session_ids import session_key
+from securebox_auth.policy.session_ids import session_key
 from securebox_auth.stores.protocols import OpenSession, PutSession
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_auth.stores.sql.engine import create_engine

@@ -22,7 +22,7 @@ from typing import Any, Final
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from securebox_auth.accounts import Account, Role
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,
     Company,

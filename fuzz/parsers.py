@@ -31,11 +31,11 @@ with atheris.instrument_imports():
     )
     from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
     from securebox_auth.identity import Principal
-    from securebox_auth.lockout import LockoutRules, LockoutState
+    from securebox_auth.lockout.rules import LockoutRules, LockoutState
     from securebox_auth.policy import from_toml, parse_scenario
     from securebox_auth.testing.authenticator import SoftAuthenticator
     from securebox_auth.testing.pki import TestPki
-    from securebox_auth.tokens import TokenKeys, verify_assertion
+    from securebox_auth.tokens.assertions import TokenKeys, verify_assertion
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 P = Principal.parse("123456789", "01")

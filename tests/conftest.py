@@ -8,9 +8,9 @@ import pytest
 from hypothesis import settings
 
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService
-from securebox_auth.hashing import Argon2CodeHasher
-from securebox_auth.keys import StaticKeyring
+from securebox_auth.crypto.hashing import Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.shell.code import ConfidentialCodeService
 from tests.support import NOW, CountingPasswordHasher, CountingStore, counting_hasher
 
 # No hypothesis deadline: the tests assert on behaviour, never on wall-clock time.

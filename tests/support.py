@@ -14,12 +14,12 @@ from typing import Final, Literal
 
 import argon2
 
-from securebox_auth.accounts import Operator, Role
 from securebox_auth.audit import AuditEvent
-from securebox_auth.code_service import ConfidentialCodeService
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher, Argon2Parameters
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher, Argon2Parameters
+from securebox_auth.crypto.keys import KeyProvider
+from securebox_auth.entitlements.accounts import Operator, Role
 from securebox_auth.identity import Principal
-from securebox_auth.keys import KeyProvider
+from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change
 

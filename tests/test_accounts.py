@@ -1,4 +1,4 @@
-"""accounts.py: accounts, roles, status and back-office operators."""
+"""entitlements/accounts.py: accounts, roles, status and back-office operators."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from dataclasses import FrozenInstanceError, replace
 
 import pytest
 
-from securebox_auth.accounts import Account, AccountStatus, Operator, Role
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Operator, Role
+from securebox_auth.factors.methods import CONFIDENTIAL_CODE, FactorCategory
 from securebox_auth.identity import Principal
-from securebox_auth.methods import CONFIDENTIAL_CODE, FactorCategory
 from tests.support import NOW
 
 ALICE = Principal.parse("123456789", "01")

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from securebox_auth.accounts import Role
 from securebox_auth.audit import (
     GENESIS,
     AuditChainBroken,
@@ -21,10 +20,11 @@ from securebox_auth.audit import (
     verify_chain,
 )
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.entitlements.accounts import Role
 from securebox_auth.errors import InvalidTime, MalformedInput, WeakCode
 from securebox_auth.factors.code import CodeOutcome
 from securebox_auth.identity import Principal
+from securebox_auth.shell.code import ConfidentialCodeService
 from tests.support import BACK_OFFICE, CLIENT, NOW, STRONG_CODES, WRONG_CODE, CountingStore
 
 KEY = b"\x42" * 32

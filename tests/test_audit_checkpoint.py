@@ -1,4 +1,4 @@
-"""audit_checkpoint.py: signed checkpoints of the audit head, their file, and verification
+"""shell/audit_checkpoint.py: signed checkpoints of the audit head, their file, and verification
 against them (in memory; the SQL attacks are in tests/stores/sql/test_audit_checkpoint.py)."""
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from securebox_auth.audit import GENESIS, AuditChainBroken, AuditEvent
-from securebox_auth.audit_checkpoint import (
+from securebox_auth.clock import FixedClock
+from securebox_auth.errors import MalformedInput
+from securebox_auth.shell.audit_checkpoint import (
     Checkpoint,
     FileCheckpoints,
     make_checkpoint,
     take_checkpoint,
     verify_against_checkpoints,
 )
-from securebox_auth.clock import FixedClock
-from securebox_auth.errors import MalformedInput
 from securebox_auth.stores.memory import MemoryStore
 from tests.support import NOW
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from securebox_auth.cli import main
-from securebox_auth.demo import run_demo
+from securebox_auth.cli.demo import run_demo
 
 
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""code_service.py: the shell around the pure code functions, end to end.
+"""shell/code.py: the shell around the pure code functions, end to end.
 
 Includes the adversarial enumeration test (unknown, disabled, locked and real principals
 must be indistinguishable by result and by work done) and the concurrency tests (real
@@ -18,10 +18,11 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from securebox_auth.accounts import AccountStatus, Operator, Role
 from securebox_auth.audit import AuditEvent, verify_chain
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService, LoginResult
+from securebox_auth.crypto.hashing import Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import AccountStatus, Operator, Role
 from securebox_auth.entitlements.model import Operation, Rights
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.service import EntitlementService
@@ -43,12 +44,11 @@ from securebox_auth.factors.code import (
     OneTimeCode,
     verify_code,
 )
-from securebox_auth.hashing import Argon2CodeHasher
+from securebox_auth.factors.methods import CONFIDENTIAL_CODE
 from securebox_auth.identity import IdentifierFormat, Principal
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
-from securebox_auth.methods import CONFIDENTIAL_CODE
+from securebox_auth.lockout.rules import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.policy.session import open_session
+from securebox_auth.shell.code import ConfidentialCodeService, LoginResult
 from securebox_auth.stores.protocols import (
     Change,
     OpenSession,

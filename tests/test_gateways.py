@@ -17,7 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.factors.oob import Channel, OobMessage
-from securebox_auth.gateways import DeliveryFailed, FileOutbox, HttpSmsGateway, SmtpGateway
+from securebox_auth.shell.gateways import DeliveryFailed, FileOutbox, HttpSmsGateway, SmtpGateway
 
 SMS = OobMessage(
     Channel.SMS, "+33612345678", "Bank: your security code", "Bank: 482913 is your code", "c1"

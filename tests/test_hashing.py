@@ -1,4 +1,4 @@
-"""hashing.py: pepper (HMAC from a key provider), then argon2id."""
+"""crypto/hashing.py: pepper (HMAC from a key provider), then argon2id."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import secrets
 
 import pytest
 
-from securebox_auth.errors import ConfigurationError
-from securebox_auth.hashing import (
+from securebox_auth.crypto.hashing import (
     PROFILE_2026,
     PROFILE_TESTING,
     Argon2CodeHasher,
     Argon2Parameters,
 )
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.errors import ConfigurationError
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
 from tests.support import CountingPasswordHasher, counting_hasher
 
 ALICE = Principal.parse("123456789", "01")

@@ -14,17 +14,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from securebox_auth.cards.cardfile import SoftCardState, demo_card, luhn_pan
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.errors import SecureboxError
 from securebox_auth.factors.cap import CapRequest, verify_cap
 from securebox_auth.factors.oob import OobRules, verify_oob
 from securebox_auth.factors.recovery import RecoveryCodeRules, normalise_recovery_code
 from securebox_auth.factors.totp import verify_totp
 from securebox_auth.identity import ClientId, Principal, Siren, UserNumber
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.linking import Money, normalise_payee
 from securebox_auth.policy.session import open_session
-from securebox_auth.tokens import TokenKeys, issue_assertion, verify_assertion
+from securebox_auth.tokens.assertions import TokenKeys, issue_assertion, verify_assertion
 from tests.cards.capworld import make_world
 from tests.fuzzing import fuzz
 from tests.support import NOW, counting_hasher

@@ -11,14 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring, ensure_distinct_keys, key_check_value
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import ConfigurationError, KeyReuse
-from securebox_auth.factor_service import FactorService
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
-from securebox_auth.keys import StaticKeyring, ensure_distinct_keys, key_check_value
+from securebox_auth.shell.code import ConfidentialCodeService
+from securebox_auth.shell.factors import FactorService
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.sql.store import SqlStore
 from tests.support import NOW

@@ -1,11 +1,11 @@
-"""keys.py: the in-memory keyring and its HMAC."""
+"""crypto/keys.py: the in-memory keyring and its HMAC."""
 
 from __future__ import annotations
 
 import pytest
 
+from securebox_auth.crypto.keys import StaticKeyring, valid_key_id
 from securebox_auth.errors import ConfigurationError
-from securebox_auth.keys import StaticKeyring, valid_key_id
 
 # RFC 4231 test case 6: a 131-byte key (longer than the block size), SHA-256.
 RFC4231_KEY = b"\xaa" * 131

@@ -1,4 +1,5 @@
-"""The layout rules of ADR 0019, read from the source with :mod:`ast` (nothing is imported).
+"""The layout rules of ADRs 0019 and 0020, read from the source with :mod:`ast` (nothing is
+imported).
 
 1. The pure core imports nothing from the imperative shell: no store, no service, no card,
    no command line, no demo. Every module is classified (core, shell, or an old import path
@@ -20,49 +21,28 @@ SOURCE: Final = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 
 Layer = Literal["core", "shell", "shim", "root"]
 
-#: Folders whose every module is pure core (verifiers, policy, flows, rules, EMV).
-CORE_FOLDERS: Final = frozenset({"factors", "emv", "policy", "flows", "entitlements"})
-#: Top-level modules of the pure core: values, rules and pure functions.
+#: Folders whose every module is pure core: verifiers, policy, flows, rules, EMV, keys and
+#: hashing behind protocols, lockout, assertions (ADR 0020).
+CORE_FOLDERS: Final = frozenset(
+    {"factors", "emv", "policy", "flows", "entitlements", "crypto", "lockout", "tokens"}
+)
+#: Top-level modules of the pure core: values shared by every folder.
 CORE_MODULES: Final = frozenset(
     {
-        "accounts",
-        "attempts",  # failure accounting (pure)
         "audit",  # events, seal, verify_chain (pure)
-        "catalogue",  # in-memory document listing (pure)
         "clock",  # the Clock protocol; the core only takes ``now``
         "errors",
-        "hashing",  # argon2id behind a protocol, keys injected
         "identity",
-        "key_purposes",
-        "keys",  # KeyProvider / WrappingKeys protocols, StaticKeyring
-        "lockout",
-        "methods",
-        "qr",
-        "session_ids",
-        "token_claims",
-        "token_requirement",
-        "tokens",  # issue and verify assertions (pure, keys injected)
     }
 )
-#: Modules in a core folder that are edges (command line), not core.
-EDGES_IN_CORE_FOLDERS: Final = frozenset({"policy.cli"})
-#: Folders of the shell: services, stores, card I/O, test helpers.
-SHELL_FOLDERS: Final = frozenset({"shell", "stores", "cards", "testing"})
-#: Top-level modules of the shell: services, I/O, command line.
-SHELL_MODULES: Final = frozenset(
-    {
-        "audit_checkpoint",  # writes and reads checkpoint files
-        "audit_cli",
-        "calibrate",  # `securebox argon2 calibrate` (measures the machine)
-        "cli",
-        "code_service",
-        "demo",
-        "factor_service",  # old import path of shell/factors.py
-        "gateways",  # SMS over HTTP, SMTP, file outbox
-        "session_service",
-        "token_verifier",  # commits the single use of an assertion
-    }
+#: Modules in a core folder that are edges, not core.
+EDGES_IN_CORE_FOLDERS: Final = frozenset(
+    {"crypto.calibrate"}  # measures argon2id on this machine (reads a timer)
 )
+#: Folders of the shell: services, stores, card I/O, command line, test helpers.
+SHELL_FOLDERS: Final = frozenset({"shell", "stores", "cards", "cli", "testing"})
+#: Top-level modules of the shell: none (ADR 0020: every shell module is in a folder).
+SHELL_MODULES: Final[frozenset[str]] = frozenset()
 #: Old import paths in a core folder, kept as thin re-exports of the shell (ADR 0019):
 #: they may import the shell, and may do nothing else.
 SHIMS: Final = frozenset({"entitlements.service", "entitlements.shell"})
@@ -135,7 +115,7 @@ def violations(modules: Mapping[str, str], packages: frozenset[str] = frozenset(
     for module, source in modules.items():
         kind = layer(module)
         if kind is None:
-            found.append(f"{module}: not classified (tests/test_layout.py, ADR 0019)")
+            found.append(f"{module}: not classified (tests/test_layout.py, ADR 0020)")
             continue
         if kind == "shim":
             found.extend(f"{module}: {problem}" for problem in shim_problems(source))
@@ -175,25 +155,34 @@ def test_a_core_module_importing_the_shell_is_found() -> None:
             "from typing import TYPE_CHECKING\n"
             "if TYPE_CHECKING:\n    from securebox_auth.shell.retry import Backoff\n"
         ),
-        "securebox_auth.flows.login": "def f():\n    from ..code_service import LoginResult\n",
-        "securebox_auth.tokens": "import securebox_auth.cards.reader\n",
-        "securebox_auth.entitlements.check": "from securebox_auth.policy import cli\n",
+        "securebox_auth.flows.login": "def f():\n    from ..shell.code import LoginResult\n",
+        "securebox_auth.tokens.assertions": "import securebox_auth.cards.reader\n",
+        "securebox_auth.entitlements.check": "from securebox_auth.cli import policy\n",
+        "securebox_auth.crypto.hashing": "from securebox_auth.crypto import calibrate\n",
         "securebox_auth.identity": "from securebox_auth.errors import MalformedInput\n",
     }
-    packages = frozenset({"securebox_auth.policy.cli", "securebox_auth.stores.memory"})
+    packages = frozenset(
+        {
+            "securebox_auth.cli.policy",
+            "securebox_auth.crypto.calibrate",
+            "securebox_auth.stores.memory",
+        }
+    )
     assert violations(bad, packages) == [
         "securebox_auth.factors.newfactor imports securebox_auth.stores (shell)",
         "securebox_auth.factors.newfactor imports securebox_auth.stores.memory (shell)",
         "securebox_auth.policy.newrule imports securebox_auth.shell.retry (shell)",
-        "securebox_auth.flows.login imports securebox_auth.code_service (shell)",
-        "securebox_auth.tokens imports securebox_auth.cards.reader (shell)",
-        "securebox_auth.entitlements.check imports securebox_auth.policy.cli (shell)",
+        "securebox_auth.flows.login imports securebox_auth.shell.code (shell)",
+        "securebox_auth.tokens.assertions imports securebox_auth.cards.reader (shell)",
+        "securebox_auth.entitlements.check imports securebox_auth.cli (shell)",
+        "securebox_auth.entitlements.check imports securebox_auth.cli.policy (shell)",
+        "securebox_auth.crypto.hashing imports securebox_auth.crypto.calibrate (shell)",
     ]
 
 
 def test_a_new_top_level_module_must_be_classified() -> None:
     assert violations({"securebox_auth.helpers": ""}) == [
-        "securebox_auth.helpers: not classified (tests/test_layout.py, ADR 0019)"
+        "securebox_auth.helpers: not classified (tests/test_layout.py, ADR 0020)"
     ]
 
 

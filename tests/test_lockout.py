@@ -1,4 +1,4 @@
-"""lockout.py: pure failure counting, temporary and permanent blocks."""
+"""lockout/rules.py: pure failure counting, temporary and permanent blocks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from securebox_auth.errors import ConfigurationError
-from securebox_auth.lockout import (
+from securebox_auth.lockout.rules import (
     BlockStatus,
     Element,
     ElementSeries,
@@ -22,7 +22,7 @@ from securebox_auth.lockout import (
     record_failure,
     unblock,
 )
-from securebox_auth.lockout import record_success as lockout_record_success
+from securebox_auth.lockout.rules import record_success as lockout_record_success
 from tests.support import NOW
 
 RULES = LockoutRules()  # 5 failures, 15-minute blocks, 3 temporary blocks

@@ -10,7 +10,7 @@ import pytest
 import zxingcpp
 
 from securebox_auth.errors import ConfigurationError, MalformedInput
-from securebox_auth.qr import ECC_LEVELS, QrMatrix, encode, to_svg
+from securebox_auth.factors.qr import ECC_LEVELS, QrMatrix, encode, to_svg
 
 _RUN = re.compile(r"M(\d+) (\d+)h(\d+)v1h-\d+z")
 

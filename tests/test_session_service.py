@@ -1,4 +1,4 @@
-"""session_service.py: identifiers drawn by the library, rotated on every step-up, ended for
+"""shell/sessions.py: identifiers drawn by the library, rotated on every step-up, ended for
 good; and the fixation attack of issue 11 (a planted identifier that became a stepped-up
 session) end to end through the entitlement service."""
 
@@ -8,21 +8,21 @@ from datetime import timedelta
 
 import pytest
 
-from securebox_auth.accounts import Operator
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import NotAuthenticated, StepUpNeeded
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.decision import Challenge, StepUpRequired
 from securebox_auth.policy.engine import OperationRequest, decide_operation
 from securebox_auth.policy.session import open_session
-from securebox_auth.session_ids import is_session_id, session_ref
-from securebox_auth.session_service import SessionService
+from securebox_auth.policy.session_ids import is_session_id, session_ref
+from securebox_auth.shell.sessions import SessionService
 from securebox_auth.stores.memory import MemoryStore
 from tests.support import NOW
 

@@ -19,7 +19,7 @@ from securebox_auth.policy.engine import complete_step_up, decide_operation
 from securebox_auth.policy.linking import Money, OperationRequest, Payment
 from securebox_auth.policy.model import PSD2_DEFAULT
 from securebox_auth.policy.session import Session, open_session, with_proofs
-from securebox_auth.tokens import (
+from securebox_auth.tokens.assertions import (
     TYP,
     AssertionRequirement,
     InsufficientAuthentication,

@@ -26,10 +26,9 @@ from securebox_auth.policy.engine import complete_step_up, decide_operation
 from securebox_auth.policy.linking import Money, OperationRequest, Payment
 from securebox_auth.policy.model import PSD2_DEFAULT
 from securebox_auth.policy.session import Session, open_session
+from securebox_auth.shell.token_verifier import ASSERTION_JTI, AssertionVerifier
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.token_claims import MAX_JTI, check_claims
-from securebox_auth.token_verifier import ASSERTION_JTI, AssertionVerifier
-from securebox_auth.tokens import (
+from securebox_auth.tokens.assertions import (
     AssertionRequirement,
     TokenAudience,
     TokenError,
@@ -40,6 +39,7 @@ from securebox_auth.tokens import (
     issue_assertion,
     verify_assertion,
 )
+from securebox_auth.tokens.claims import MAX_JTI, check_claims
 from tests.support import NOW
 
 P = Principal.parse("123456789", "01")

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from securebox_auth.factors.methods import METHODS, categories_of
 from securebox_auth.identity import Principal
-from securebox_auth.methods import METHODS, categories_of
 from securebox_auth.policy.engine import decide_operation
 from securebox_auth.policy.linking import Money, OperationRequest, Payment
 from securebox_auth.policy.model import (
@@ -30,7 +30,7 @@ from securebox_auth.policy.model import (
     Unlisted,
 )
 from securebox_auth.policy.session import Grant, Proof, Session, open_session
-from securebox_auth.tokens import (
+from securebox_auth.tokens.assertions import (
     AssertionRequirement,
     InsufficientAuthentication,
     TokenDenied,

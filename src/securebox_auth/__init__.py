@@ -13,15 +13,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-# -- values: identity, accounts, clock, methods -------------------------------------------
-from securebox_auth.accounts import Account, AccountStatus, Operator, Role
-
 # -- audit ---------------------------------------------------------------------------------
 from securebox_auth.audit import AuditChainBroken, AuditEvent, SealedEvent, verify_chain
 from securebox_auth.clock import Clock, FixedClock, SystemClock
 
-# -- the confidential code (the first factor) ----------------------------------------------
-from securebox_auth.code_service import ChangeResult, ConfidentialCodeService, LoginResult
+# -- keys and hashing ----------------------------------------------------------------------
+from securebox_auth.crypto.hashing import (
+    PROFILE_2026,
+    PROFILE_TESTING,
+    Argon2CodeHasher,
+    Argon2Parameters,
+)
+from securebox_auth.crypto.keys import KeyProvider, StaticKeyring
+
+# -- values: identity, accounts, clock, methods -------------------------------------------
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Operator, Role
 
 # -- entitlements --------------------------------------------------------------------------
 from securebox_auth.entitlements.check import AccessDecision
@@ -79,21 +85,17 @@ from securebox_auth.factors.code import (
     verify_code,
 )
 from securebox_auth.factors.code_strength import CodeRules, generate_code, strength_problems
+from securebox_auth.factors.methods import AuthMethod, FactorCategory, get_method, is_strong
 from securebox_auth.factors.oob import Channel, OobMessage
 from securebox_auth.factors.totp import TotpEnrolment
 from securebox_auth.factors.totp import code_at as totp_code_at
 
 # -- the entry point and the flows ---------------------------------------------------------
 from securebox_auth.flows import LoginFlow, LoginState, StepUpFlow, StepUpState
-
-# -- keys and hashing ----------------------------------------------------------------------
-from securebox_auth.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher, Argon2Parameters
 from securebox_auth.identity import ClientId, IdentifierFormat, Principal, Siren, UserNumber
-from securebox_auth.keys import KeyProvider, StaticKeyring
 
 # -- lockout -------------------------------------------------------------------------------
-from securebox_auth.lockout import BlockStatus, LockoutAlert, LockoutRules, LockoutState
-from securebox_auth.methods import AuthMethod, FactorCategory, get_method, is_strong
+from securebox_auth.lockout.rules import BlockStatus, LockoutAlert, LockoutRules, LockoutState
 
 # -- policy: loading, decisions, sessions, dynamic linking ---------------------------------
 from securebox_auth.policy.book import PolicyBook
@@ -126,9 +128,6 @@ from securebox_auth.policy.loader import from_toml, load_policy, to_toml
 from securebox_auth.policy.model import PSD2_DEFAULT, AcrLevels, Policy
 from securebox_auth.policy.session import Grant, Proof, Session, open_session
 from securebox_auth.policy.shipped import SHIPPED_POLICIES, shipped_policy
-
-# -- sessions in a store -------------------------------------------------------------------
-from securebox_auth.session_service import SessionService, StepUpResult
 from securebox_auth.shell.answers import (
     Answer,
     CapAnswer,
@@ -140,18 +139,26 @@ from securebox_auth.shell.answers import (
     RecoveryAnswer,
     TotpAnswer,
 )
+
+# -- the confidential code (the first factor) ----------------------------------------------
+from securebox_auth.shell.code import ChangeResult, ConfidentialCodeService, LoginResult
 from securebox_auth.shell.entitlements import EntitlementService, Target
 from securebox_auth.shell.keys import DerivedKeys, MappedKeys, PurposeKeys
 from securebox_auth.shell.login import LoginPage
 from securebox_auth.shell.securebox import Securebox
+
+# -- sessions in a store -------------------------------------------------------------------
+from securebox_auth.shell.sessions import SessionService, StepUpResult
 from securebox_auth.shell.sql import open_sql_store
 from securebox_auth.shell.step_up import StepUpPage
+from securebox_auth.shell.token_verifier import AssertionVerifier
 
 # -- stores --------------------------------------------------------------------------------
 from securebox_auth.stores import AuthStore, MemoryStore, Versioned
+from securebox_auth.tokens.assertions import TokenKeys, issue_assertion, verify_assertion
 
 # -- assertions (JWT) and JWKS -------------------------------------------------------------
-from securebox_auth.token_claims import (
+from securebox_auth.tokens.claims import (
     TokenAudience,
     TokenDenied,
     TokenError,
@@ -160,14 +167,12 @@ from securebox_auth.token_claims import (
     TokenReplayed,
     TokenSubject,
 )
-from securebox_auth.token_requirement import (
+from securebox_auth.tokens.requirement import (
     AssertionGrant,
     AssertionRequirement,
     InsufficientAuthentication,
     VerifiedAssertion,
 )
-from securebox_auth.token_verifier import AssertionVerifier
-from securebox_auth.tokens import TokenKeys, issue_assertion, verify_assertion
 
 if TYPE_CHECKING:
     from securebox_auth.stores.sql import DatabaseSettings, SqlStore, create_engine

@@ -6,7 +6,7 @@ with :func:`seal`: each sealed event carries the HMAC-SHA256 of its canonical fo
 previous event's MAC, under an audit key held outside the database. :func:`verify_chain`
 detects an edited, inserted, reordered or deleted event; a truncated tail is detected only
 against a head kept outside the database: ``expected_head``, or the signed checkpoints of
-:mod:`securebox_auth.audit_checkpoint`.
+:mod:`securebox_auth.shell.audit_checkpoint`.
 """
 
 from __future__ import annotations

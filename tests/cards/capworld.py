@@ -19,10 +19,10 @@ from typing import Final
 from securebox_auth.cards.cardfile import SoftCardState, demo_card, luhn_pan
 from securebox_auth.cards.reader import CapReader, Transport, WrongPin
 from securebox_auth.cards.softcard import SoftEmvCard
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.emv.issuer import CryptogramRequest, SoftwareIssuerKeys
 from securebox_auth.emv.profiles import ReaderProfile, TerminalInput, get_profile
 from securebox_auth.factors.cap import CapCard, CardParameters, enrol_card
-from securebox_auth.keys import StaticKeyring
 
 NOW: Final = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 PIN: Final = "2468"

@@ -26,7 +26,7 @@ from securebox_auth.factors.cap import (
     issue_challenge,
     verify_cap,
 )
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.linking import Money, Payment
 from tests.cards.capworld import NOW, PIN
 from tests.cards.conftest import PcscStack

@@ -33,10 +33,10 @@ from securebox_auth.factors.certificate import (
     new_nonce,
     verify_cert_challenge,
 )
+from securebox_auth.factors.methods import SMARTCARD_PIN
 from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutRules, LockoutState
-from securebox_auth.methods import SMARTCARD_PIN
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from tests.cards.capworld import NOW
 from tests.cards.conftest import PIV_PIN, PcscStack
 

@@ -35,7 +35,7 @@ from securebox_auth.factors.cap import (
     payee_reference,
     verify_cap,
 )
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.linking import Money, Payment
 from tests.cards.capworld import NOW, PIN, CapWorld, make_world
 from tests.cards.conftest import PcscStack

@@ -76,7 +76,7 @@ def test_a_bank_file_registers_a_profile_a_recipe_and_a_card_that_work_together(
     values = profile.values(sign, iaf=0x80)
     assert values[0x5F2A] == bytes.fromhex("0978")  # this bank's readers do send it
     from securebox_auth.factors.cap import CapRequest, verify_cap  # noqa: PLC0415
-    from securebox_auth.lockout import LockoutRules, LockoutState  # noqa: PLC0415
+    from securebox_auth.lockout.rules import LockoutRules, LockoutState  # noqa: PLC0415
     from tests.cards.capworld import NOW  # noqa: PLC0415
 
     code = world.code(sign)

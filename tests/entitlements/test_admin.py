@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from securebox_auth.accounts import Account, AccountStatus, Role
 from securebox_auth.entitlements import admin
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.entitlements.check import check
 from securebox_auth.entitlements.model import (
     CompanyScope,

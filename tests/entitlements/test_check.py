@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from securebox_auth.accounts import Account, Role
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.entitlements.check import check, check_user, effective_rights
 from securebox_auth.entitlements.model import (
     Company,

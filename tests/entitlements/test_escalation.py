@@ -7,8 +7,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from securebox_auth.accounts import Account, Role
 from securebox_auth.entitlements import admin
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.entitlements.check import ADMIN_ROLES, check, effective_rights
 from securebox_auth.entitlements.model import (
     GRANTABLE_OPERATIONS,

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from securebox_auth.accounts import Role
 from securebox_auth.audit import AuditEvent
+from securebox_auth.entitlements.accounts import Role
 from securebox_auth.entitlements.model import CompanyScope, DocumentScope, Operation, Rights
 from securebox_auth.entitlements.resources import UserRef
 from securebox_auth.entitlements.service import EntitlementService
@@ -22,7 +22,7 @@ from securebox_auth.errors import (
     WrongProof,
 )
 from securebox_auth.identity import Principal, Siren
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.session import open_session
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change, OpenSession, PutLockout

@@ -9,11 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from securebox_auth.accounts import AccountStatus, Operator, Role
 from securebox_auth.audit import AuditEvent, verify_chain
-from securebox_auth.catalogue import DocumentQuery, MemoryCatalogue
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import AccountStatus, Operator, Role
+from securebox_auth.entitlements.catalogue import DocumentQuery, MemoryCatalogue
 from securebox_auth.entitlements.model import (
     CompanyScope,
     DocumentScope,
@@ -32,12 +33,11 @@ from securebox_auth.errors import (
     UnknownAccount,
 )
 from securebox_auth.factors.code import CodeOutcome
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.decision import StepUpRequired
 from securebox_auth.policy.session import open_session
+from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change, OpenSession, PutAccount
 from tests.entitlements.world import NOW

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from securebox_auth.accounts import Role
 from securebox_auth.audit import AuditEvent, verify_chain
-from securebox_auth.catalogue import DocumentQuery, MemoryCatalogue
+from securebox_auth.entitlements.accounts import Role
+from securebox_auth.entitlements.catalogue import DocumentQuery, MemoryCatalogue
 from securebox_auth.entitlements.model import (
     CompanyScope,
     DocumentScope,
@@ -21,8 +21,8 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import AccountExists, NotAuthenticated, NotPermitted
-from securebox_auth.factor_service import FactorService
 from securebox_auth.identity import ClientId, Principal
+from securebox_auth.shell.factors import FactorService
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change, PutFactorState

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from securebox_auth.accounts import Account
-from securebox_auth.catalogue import Cursor, DocumentQuery, MemoryCatalogue
+from securebox_auth.entitlements.accounts import Account
+from securebox_auth.entitlements.catalogue import Cursor, DocumentQuery, MemoryCatalogue
 from securebox_auth.entitlements.check import check
 from securebox_auth.entitlements.model import (
     CompanyScope,

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from securebox_auth.accounts import Account, AccountStatus, Role
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,
     Company,

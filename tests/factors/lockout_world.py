@@ -20,14 +20,14 @@ from typing import Final
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from securebox_auth.accounts import Role
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.emv.profiles import TerminalInput
+from securebox_auth.entitlements.accounts import Role
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import NotPermitted
-from securebox_auth.factor_service import DEFAULT_ITEM, FactorService
 from securebox_auth.factors.cap import CapRequest
 from securebox_auth.factors.certificate import Revocation, enrol_certificate
 from securebox_auth.factors.code import CodeCredential
@@ -39,11 +39,18 @@ from securebox_auth.factors.totp import TotpCredential, code_at
 from securebox_auth.factors.webauthn import begin_authentication
 from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
 from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import Principal, Siren
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import BlockStatus, Element, LockoutRules, LockoutState, block_status
+from securebox_auth.lockout.rules import (
+    BlockStatus,
+    Element,
+    LockoutRules,
+    LockoutState,
+    block_status,
+)
 from securebox_auth.policy.session import open_session
+from securebox_auth.shell.base import DEFAULT_ITEM
+from securebox_auth.shell.code import ConfidentialCodeService
+from securebox_auth.shell.factors import FactorService
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore, OpenSession, PutCode
 from securebox_auth.testing.authenticator import SoftAuthenticator

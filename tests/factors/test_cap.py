@@ -31,8 +31,8 @@ from securebox_auth.factors.cap import (
     payee_reference,
     verify_cap,
 )
-from securebox_auth.lockout import BlockStatus, LockoutRules, LockoutState, block_status
-from securebox_auth.methods import CAP_IDENTIFY, CAP_RESPOND, CAP_SIGN
+from securebox_auth.factors.methods import CAP_IDENTIFY, CAP_RESPOND, CAP_SIGN
+from securebox_auth.lockout.rules import BlockStatus, LockoutRules, LockoutState, block_status
 from securebox_auth.policy.linking import Money, Payment
 from tests.cards.capworld import NOW, PIN, SUBJECT, CapWorld, make_world, parameters_of
 

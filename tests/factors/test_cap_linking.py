@@ -12,11 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from securebox_auth.accounts import Account, Role
 from securebox_auth.clock import FixedClock
 from securebox_auth.emv.profiles import CapMode, TerminalInput
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.errors import AmbiguousPayeeReference, MalformedInput, SecureboxError
-from securebox_auth.factor_service import FactorService
 from securebox_auth.factors.cap import (
     CapCard,
     CapChallenge,
@@ -33,10 +32,11 @@ from securebox_auth.factors.cap import (
     reference_collisions,
     verify_cap,
 )
+from securebox_auth.factors.methods import CAP_RESPOND, CAP_SIGN
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutRules, LockoutState
-from securebox_auth.methods import CAP_RESPOND, CAP_SIGN
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.linking import Money, Payment, normalise_payee
+from securebox_auth.shell.factors import FactorService
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import PutAccount

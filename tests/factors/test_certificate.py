@@ -35,6 +35,7 @@ from securebox_auth.factors.certificate import (
     verify_cert_challenge,
     verify_presented_certificate,
 )
+from securebox_auth.factors.methods import CERTIFICATE, SMARTCARD_PIN, TOTP, AuthMethod
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.x509_trust import (
     CertificateRejected,
@@ -48,8 +49,7 @@ from securebox_auth.factors.x509_trust import (
     verify_chain,
 )
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutRules, LockoutState
-from securebox_auth.methods import CERTIFICATE, SMARTCARD_PIN, TOTP, AuthMethod
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.linking import Money, Payment
 from securebox_auth.testing.pki import Issued, TestPki
 from tests.factors.race import Cell, commit_loop, race

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 from argon2.exceptions import VerifyMismatchError
 
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher, Argon2Parameters
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.errors import InvalidCode, InvalidTime, WeakCode
 from securebox_auth.factors.code import (
     ChangeOutcome,
@@ -19,10 +21,8 @@ from securebox_auth.factors.code import (
     verify_code,
 )
 from securebox_auth.factors.code_strength import CodeRules
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher, Argon2Parameters
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import (
+from securebox_auth.lockout.rules import (
     BlockStatus,
     LockoutAlert,
     LockoutRules,

@@ -1,4 +1,4 @@
-"""factor_service.py: each factor's state is loaded from the store, decided by the pure
+"""shell/factors.py: each factor's state is loaded from the store, decided by the pure
 verifier and committed with the lockout and the audit events in one compare-and-swap."""
 
 from __future__ import annotations
@@ -11,27 +11,16 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from securebox_auth.accounts import Account, AccountStatus, Role
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.hashing import Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.emv.profiles import TerminalInput
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
-from securebox_auth.factor_service import DEFAULT_ITEM, FactorResult, FactorService
 from securebox_auth.factors.cap import CapRequest, issue_challenge
 from securebox_auth.factors.certificate import CertChallenge, Revocation, enrol_certificate
-from securebox_auth.factors.oob import Channel, OobRules, SendLog, issue_oob
-from securebox_auth.factors.outcome import Outcome
-from securebox_auth.factors.passkeys import RelyingParty
-from securebox_auth.factors.recovery import generate_recovery_codes
-from securebox_auth.factors.totp import TotpCredential, code_at
-from securebox_auth.factors.webauthn import begin_authentication
-from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
-from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
-from securebox_auth.hashing import Argon2CodeHasher
-from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules
-from securebox_auth.methods import (
+from securebox_auth.factors.methods import (
     CAP_IDENTIFY,
     CAP_RESPOND,
     CERTIFICATE,
@@ -40,6 +29,18 @@ from securebox_auth.methods import (
     SMS_OTP,
     TOTP,
 )
+from securebox_auth.factors.oob import Channel, OobRules, SendLog, issue_oob
+from securebox_auth.factors.outcome import Outcome
+from securebox_auth.factors.passkeys import RelyingParty
+from securebox_auth.factors.recovery import generate_recovery_codes
+from securebox_auth.factors.totp import TotpCredential, code_at
+from securebox_auth.factors.webauthn import begin_authentication
+from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
+from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
+from securebox_auth.identity import Principal
+from securebox_auth.lockout.rules import LockoutRules
+from securebox_auth.shell.base import DEFAULT_ITEM, FactorResult
+from securebox_auth.shell.factors import FactorService
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change, PutAccount, PutFactorState

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from securebox_auth.lockout import BlockStatus, Element, LockoutRules, block_status
+from securebox_auth.lockout.rules import BlockStatus, Element, LockoutRules, block_status
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.sql import migrate
 from securebox_auth.stores.sql.engine import create_engine

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from securebox_auth.crypto.hashing import Argon2CodeHasher
 from securebox_auth.errors import ConfigurationError, InvalidCode
+from securebox_auth.factors.methods import EMAIL_OTP, SMS_OTP, is_strong
 from securebox_auth.factors.oob import (
     Channel,
     IssueResult,
@@ -23,10 +25,8 @@ from securebox_auth.factors.oob import (
     verify_oob,
 )
 from securebox_auth.factors.outcome import Outcome
-from securebox_auth.hashing import Argon2CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutRules, LockoutState
-from securebox_auth.methods import EMAIL_OTP, SMS_OTP, is_strong
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.linking import Linking, Money, OperationRequest, Payment
 from tests.factors.race import Cell, commit_loop, race
 from tests.support import NOW, CountingPasswordHasher

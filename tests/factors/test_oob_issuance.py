@@ -11,11 +11,12 @@ from typing import TypeVar
 
 import pytest
 
-from securebox_auth.accounts import Account, AccountStatus, Role
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.hashing import Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.errors import ConcurrentUpdate
-from securebox_auth.factor_service import USER_SENDS, FactorService
 from securebox_auth.factors.oob import (
     Channel,
     IssueResult,
@@ -24,10 +25,10 @@ from securebox_auth.factors.oob import (
     destination_key,
     keyed_destination_key,
 )
-from securebox_auth.gateways import DeliveryFailed, FileOutbox, Gateway
-from securebox_auth.hashing import Argon2CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
+from securebox_auth.shell.base import USER_SENDS
+from securebox_auth.shell.factors import FactorService
+from securebox_auth.shell.gateways import DeliveryFailed, FileOutbox, Gateway
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change, PutAccount

@@ -15,15 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from securebox_auth.accounts import Account, AccountStatus, Role
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.errors import ConfigurationError
-from securebox_auth.factor_service import DEFAULT_ITEM, FactorService
 from securebox_auth.factors.passkeys import RelyingParty, decoy_credential_ids, revoke_passkey
 from securebox_auth.factors.webauthn_fast import b64url_decode
 from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
+from securebox_auth.shell.base import DEFAULT_ITEM
+from securebox_auth.shell.factors import FactorService
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import PutAccount

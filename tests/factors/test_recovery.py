@@ -9,7 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from securebox_auth.crypto.hashing import Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.errors import ConfigurationError, InvalidCode
+from securebox_auth.factors.methods import PASSKEY_NO_UV, RECOVERY_CODE, TOTP, is_strong
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.recovery import (
     RecoveryCodeRules,
@@ -19,11 +22,8 @@ from securebox_auth.factors.recovery import (
     normalise_recovery_code,
     verify_recovery_code,
 )
-from securebox_auth.hashing import Argon2CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules, LockoutState
-from securebox_auth.methods import PASSKEY_NO_UV, RECOVERY_CODE, TOTP, is_strong
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.model import AcrLevels
 from securebox_auth.policy.session import open_session, session_acr
 from tests.factors.race import Cell, commit_loop, race

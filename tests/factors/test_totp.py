@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from securebox_auth.errors import ConfigurationError, InvalidCode, InvalidTime
+from securebox_auth.factors.methods import TOTP
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.totp import (
     TotpCredential,
@@ -23,8 +24,7 @@ from securebox_auth.factors.totp import (
     verify_totp,
 )
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutRules, LockoutState
-from securebox_auth.methods import TOTP
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from tests.factors.race import Cell, commit_loop, race
 from tests.support import NOW
 from tests.test_qr import decode_svg_matrix

@@ -7,13 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from securebox_auth.accounts import Account, Role
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.errors import ConfigurationError, SealedSecretInvalid
-from securebox_auth.factor_service import DEFAULT_ITEM, FactorService
 from securebox_auth.factors.totp import TotpCredential, code_at
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
+from securebox_auth.shell.base import DEFAULT_ITEM
+from securebox_auth.shell.factors import FactorService
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import PutAccount, PutFactorState

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import ConfigurationError
+from securebox_auth.factors.methods import PASSKEY_NO_UV, PASSKEY_UV
 from securebox_auth.factors.outcome import Outcome, success_event
 from securebox_auth.factors.webauthn import (
     AuthenticationVerdict,
@@ -33,8 +34,7 @@ from securebox_auth.factors.webauthn import (
 )
 from securebox_auth.factors.webauthn_fast import b64url_encode
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutRules, LockoutState
-from securebox_auth.methods import PASSKEY_NO_UV, PASSKEY_UV
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.linking import Money, Payment
 from securebox_auth.testing.authenticator import SoftAuthenticator, tamper
 from tests.factors.race import Cell, commit_loop, race

@@ -24,7 +24,7 @@ from securebox_auth.factors.webauthn import (
 )
 from securebox_auth.factors.webauthn_fast import b64url_decode, b64url_encode
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.testing.authenticator import SoftAuthenticator
 from tests.fuzzing import fuzz
 from tests.support import NOW

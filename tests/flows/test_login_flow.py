@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.factors.methods import METHODS
 from securebox_auth.flows.login import (
     FIRST_FACTORS,
     MAX_FAILURES,
@@ -34,7 +35,6 @@ from securebox_auth.flows.login import (
     start_login,
 )
 from securebox_auth.identity import Principal
-from securebox_auth.methods import METHODS
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.decision import Allow
 from securebox_auth.policy.engine import decide_login

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.factors.methods import METHODS, categories_from_mask, category_mask
 from securebox_auth.flows.step_up import (
     FactorProved,
     GrantRecorded,
@@ -29,7 +30,6 @@ from securebox_auth.flows.step_up import (
     start_step_up,
 )
 from securebox_auth.identity import Principal
-from securebox_auth.methods import METHODS, categories_from_mask, category_mask
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.decision import Allow
 from securebox_auth.policy.engine import complete_step_up, decide_operation

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from securebox_auth.cli import main
+from securebox_auth.cli.policy import parse_event
 from securebox_auth.errors import ScenarioError
 from securebox_auth.policy import PSD2_DEFAULT, from_toml, load_policy
-from securebox_auth.policy.cli import parse_event
 
 from .support import POLICIES, SCENARIOS
 

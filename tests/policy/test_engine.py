@@ -9,7 +9,7 @@ import pytest
 
 from securebox_auth.errors import InvalidTime, MalformedInput
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import Element, LockoutRules, LockoutState, record_failure
+from securebox_auth.lockout.rules import Element, LockoutRules, LockoutState, record_failure
 from securebox_auth.policy import (
     PSD2_DEFAULT,
     Allow,

@@ -10,7 +10,7 @@ import pytest
 from securebox_auth.factors.cap import CapRules
 from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.factors.oob import OobRules
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy import (
     PSD2_DEFAULT,
     Linking,

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from securebox_auth.errors import PolicyError
 from securebox_auth.factors.cap import CapRules
 from securebox_auth.factors.code_strength import CodeRules
+from securebox_auth.factors.methods import METHODS, categories_of
 from securebox_auth.factors.oob import OobRules
 from securebox_auth.factors.totp import TotpRules
-from securebox_auth.lockout import LockoutRules
-from securebox_auth.methods import METHODS, categories_of
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.loader import from_toml, load_policy, to_toml
 from securebox_auth.policy.model import (
     PSD2_DEFAULT,

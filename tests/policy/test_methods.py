@@ -1,11 +1,11 @@
-"""The method catalogue (securebox_auth.methods): categories, amr, linking."""
+"""The method catalogue (securebox_auth.factors.methods): categories, amr, linking."""
 
 from __future__ import annotations
 
 import pytest
 
 from securebox_auth.errors import MalformedInput
-from securebox_auth.methods import (
+from securebox_auth.factors.methods import (
     CONFIDENTIAL_CODE,
     METHODS,
     RECOVERY_CODE,
@@ -59,7 +59,7 @@ def test_catalogue_is_complete() -> None:
 
 
 def test_confidential_code_keeps_its_shape() -> None:
-    # code_service.py imports CONFIDENTIAL_CODE and relies on these fields
+    # shell/code.py imports CONFIDENTIAL_CODE and relies on these fields
     assert CONFIDENTIAL_CODE.name == "confidential_code"
     assert CONFIDENTIAL_CODE.amr == ("pwd",)
     assert CONFIDENTIAL_CODE.categories == frozenset({K})

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from securebox_auth.errors import PolicyError
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.model import (
     PSD2_DEFAULT,
     SEED_SENSITIVE_OPERATIONS,

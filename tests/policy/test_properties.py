@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from securebox_auth.methods import METHODS
+from securebox_auth.factors.methods import METHODS
 from securebox_auth.policy import (
     PSD2_DEFAULT,
     Allow,

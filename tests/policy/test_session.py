@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from securebox_auth.errors import InvalidTime, MalformedInput
-from securebox_auth.methods import FactorCategory
+from securebox_auth.factors.methods import FactorCategory
 from securebox_auth.policy.model import AcrLevels, SessionRules
 from securebox_auth.policy.session import (
     MAX_GRANTS,

@@ -17,12 +17,12 @@ from securebox_auth.policy.engine import complete_step_up, decide_operation
 from securebox_auth.policy.linking import Money, OperationRequest, Payment
 from securebox_auth.policy.model import PSD2_DEFAULT
 from securebox_auth.policy.session import Session, open_session
+from securebox_auth.shell.token_verifier import ASSERTION_JTI, AssertionVerifier
 from securebox_auth.stores.sql.engine import DatabaseSettings, create_engine
 from securebox_auth.stores.sql.store import SqlStore
-from securebox_auth.token_claims import TokenReplayed
-from securebox_auth.token_requirement import AssertionRequirement
-from securebox_auth.token_verifier import ASSERTION_JTI, AssertionVerifier
-from securebox_auth.tokens import TokenKeys, issue_assertion
+from securebox_auth.tokens.assertions import TokenKeys, issue_assertion
+from securebox_auth.tokens.claims import TokenReplayed
+from securebox_auth.tokens.requirement import AssertionRequirement
 from tests.stores.conftest import AUDIT_KEY, sqlite_copy
 from tests.support import NOW
 

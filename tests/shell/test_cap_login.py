@@ -19,8 +19,8 @@ from securebox_auth import (
     Securebox,
 )
 from securebox_auth.emv.profiles import CapMode, TerminalInput
-from securebox_auth.lockout import Element
-from securebox_auth.methods import FactorCategory
+from securebox_auth.factors.methods import FactorCategory
+from securebox_auth.lockout.rules import Element
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore
 from tests.cards.capworld import CapWorld, make_world

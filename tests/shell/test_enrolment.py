@@ -12,21 +12,21 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from securebox_auth.accounts import Account, Role
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.hashing import Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.emv.profiles import TerminalInput
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.errors import NotPermitted
 from securebox_auth.factors.cap import CapRequest
 from securebox_auth.factors.certificate import Revocation
+from securebox_auth.factors.methods import PASSKEY_UV
 from securebox_auth.factors.oob import Channel, OobMessage
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
-from securebox_auth.hashing import Argon2CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.methods import PASSKEY_UV
 from securebox_auth.shell.base import DEFAULT_ITEM
 from securebox_auth.shell.cap import CapService
 from securebox_auth.shell.certificates import ENROL_PURPOSE, CertificateService
@@ -223,7 +223,8 @@ def test_a_cap_card_is_bound_by_a_first_valid_code(shell_store: AuthStore) -> No
 
 @dataclass
 class Outbox:
-    """A gateway that keeps the messages (a real :class:`~securebox_auth.gateways.Gateway`)."""
+    """A gateway that keeps the messages (a real
+    :class:`~securebox_auth.shell.gateways.Gateway`)."""
 
     sent: list[OobMessage] = field(default_factory=list)
 

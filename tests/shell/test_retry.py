@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from securebox_auth.accounts import Account, Role
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import FixedClock
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutState
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.shell.retry import Attempt, Backoff, commit_retrying
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change, PutAccount, PutLockout

@@ -22,14 +22,14 @@ from securebox_auth import (
     StepUpState,
     TotpAnswer,
 )
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.errors import KeyReuse, NotAuthenticated
 from securebox_auth.factors.cap import CapRules
 from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.factors.oob import OobRules
 from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.factors.totp import TotpRules
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.shell.keys import PURPOSES, DerivedKeys, MappedKeys
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore

@@ -11,8 +11,8 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from securebox_auth.accounts import Account, AccountStatus, Role
 from securebox_auth.audit import AuditEvent, seal, verify_chain
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,
     Company,
@@ -28,7 +28,7 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.errors import ConcurrentUpdate, MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren
-from securebox_auth.lockout import Element, ElementSeries, LockoutState
+from securebox_auth.lockout.rules import Element, ElementSeries, LockoutState
 from securebox_auth.policy.session import (
     Grant,
     Session,
@@ -36,7 +36,7 @@ from securebox_auth.policy.session import (
     with_grant,
     without_grant,
 )
-from securebox_auth.session_ids import new_session_id
+from securebox_auth.policy.session_ids import new_session_id
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.cap_card import CapCard
 from securebox_auth.factors.cap_request import CapChallenge
@@ -23,7 +24,6 @@ from securebox_auth.factors.passkeys import Ceremony, CeremonyKind, Passkey, Pas
 from securebox_auth.factors.recovery import RecoveryCode, RecoverySet
 from securebox_auth.factors.totp import TotpCredential
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore, PutFactorState, Versioned
 from securebox_auth.testing.pki import TestPki

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from securebox_auth.errors import MalformedInput
-from securebox_auth.lockout import Element, ElementSeries
+from securebox_auth.lockout.rules import Element, ElementSeries
 from securebox_auth.stores.lockout_codec import elements_document, elements_from_document
 
 times = st.datetimes(

@@ -6,12 +6,12 @@ import threading
 
 import pytest
 
-from securebox_auth.accounts import Account, AccountStatus, Role
 from securebox_auth.audit import AuditEvent, verify_chain
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.errors import ConcurrentUpdate, MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutState
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import (
     AuthStore,

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from securebox_auth.errors import ConcurrentUpdate, InvalidSessionId, MalformedInput
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session import Session, open_session, touch, with_proofs
-from securebox_auth.session_ids import (
+from securebox_auth.policy.session_ids import (
     is_session_id,
     new_session_id,
     require_session_id,

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.errors import MalformedInput, SealedSecretInvalid, UnknownKey
 from securebox_auth.factors.totp import TotpCredential
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
 from securebox_auth.stores import totp_codec as tc
 
 ALICE = Principal.parse("123456789", "01")

@@ -30,6 +30,7 @@ from securebox_auth.cards.prompt import ask_secret
 from securebox_auth.cards.reader import CapReader, CapReading
 from securebox_auth.cards.softcard import BlankCard, SoftEmvCard
 from securebox_auth.cards.vpcd import VPCD_PORT, VpcdServer, pcscd_config
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.emv.commands import pin_block
 from securebox_auth.emv.definitions import load_definitions, register_definitions
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
@@ -43,8 +44,7 @@ from securebox_auth.factors.cap import (
     issue_challenge,
     verify_cap,
 )
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules, LockoutState
+from securebox_auth.lockout.rules import LockoutRules, LockoutState
 from securebox_auth.policy.linking import Money
 from securebox_auth.stores.lockout_codec import elements_document, elements_from_document
 

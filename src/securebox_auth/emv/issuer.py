@@ -42,11 +42,11 @@ from cryptography.hazmat.primitives.ciphers import CipherContext
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from securebox_auth.crypto.keys import KEY_CHECK_MESSAGE
 from securebox_auth.emv.derivation import SessionKeyMethod, icc_master_key, session_key_from
 from securebox_auth.emv.des import ecb_encryptor
 from securebox_auth.emv.mac import Padding, retail_mac
 from securebox_auth.errors import ConfigurationError, MalformedInput
-from securebox_auth.keys import KEY_CHECK_MESSAGE
 
 __all__ = ["CryptogramRequest", "IssuerKeyProvider", "SoftwareIssuerKeys"]
 
@@ -203,7 +203,7 @@ class SoftwareIssuerKeys:
         return retail_mac(sk, request.data, request.padding)
 
     def key_check_values(self) -> dict[str, bytes]:
-        """The check value of the card-key wrapping key (see :func:`securebox_auth.keys.
+        """The check value of the card-key wrapping key (see :func:`securebox_auth.crypto.keys.
         ensure_distinct_keys`): it must differ from every application key."""
         return {"card-key-wrapping": hmac.digest(self._wrap_key, KEY_CHECK_MESSAGE, "sha256")}
 

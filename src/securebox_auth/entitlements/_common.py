@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from securebox_auth.accounts import Account
 from securebox_auth.audit import AuditEvent
+from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.check import check, effective_rights
 from securebox_auth.entitlements.model import Operation, Rights, Subscription
 from securebox_auth.entitlements.resources import SubscriptionRef, UserRef

@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from securebox_auth.accounts import Account, AccountStatus, Role
 from securebox_auth.clock import require_aware
 from securebox_auth.entitlements._common import (
     AdminChange,
@@ -33,6 +32,7 @@ from securebox_auth.entitlements._common import (
     _require,
     describe_rights,
 )
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.entitlements.check import ADMIN_ROLES, check_user
 from securebox_auth.entitlements.invitations import (
     INVITATION_LIFETIME,

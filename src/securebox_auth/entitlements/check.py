@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, NamedTuple
 
-from securebox_auth.accounts import Account, Role
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.entitlements.model import (
     ADMIN_OPERATIONS,
     BANKING_OPERATIONS,

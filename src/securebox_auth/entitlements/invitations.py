@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from securebox_auth.accounts import Account
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
 from securebox_auth.entitlements._common import (
@@ -23,6 +22,7 @@ from securebox_auth.entitlements._common import (
     _may,
     describe_rights,
 )
+from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,
     DocumentScope,

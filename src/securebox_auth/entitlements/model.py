@@ -3,7 +3,7 @@
 A **subscription** (client identifier) has a portfolio of **companies** (SIREN), document
 **themes**, the **rights** of each of its users, and **invitations** of third parties (users
 of another subscription, such as an accountant). Roles are on the accounts
-(:class:`~securebox_auth.accounts.Role`); rights say what a role may actually reach.
+(:class:`~securebox_auth.entitlements.accounts.Role`); rights say what a role may actually reach.
 """
 
 from __future__ import annotations

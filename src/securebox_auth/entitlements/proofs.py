@@ -3,7 +3,7 @@
 The source documents' portals ask, before adding a company to a portfolio, for a secret
 found on the company's mail (an enterprise number printed on a letter). A
 :class:`CompanyProofVerifier` checks it. :class:`KeyedCompanyProofs` derives the secret from
-the SIREN with a key from a :class:`~securebox_auth.keys.KeyProvider`, so the bank can print
+the SIREN with a key from a :class:`~securebox_auth.crypto.keys.KeyProvider`, so the bank can print
 it without storing it, and compares in constant time.
 """
 
@@ -13,8 +13,8 @@ import base64
 import hmac
 from typing import Protocol
 
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.identity import Siren
-from securebox_auth.keys import KeyProvider
 
 __all__ = ["CompanyProofVerifier", "KeyedCompanyProofs"]
 
@@ -33,7 +33,8 @@ class KeyedCompanyProofs:
 
     @property
     def keys(self) -> KeyProvider:
-        """The proof key's provider (for :func:`securebox_auth.keys.ensure_distinct_keys`)."""
+        """The proof key's provider (for
+        :func:`securebox_auth.crypto.keys.ensure_distinct_keys`)."""
         return self._keys
 
     def issue(self, siren: Siren) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from securebox_auth.accounts import Role
 from securebox_auth.clock import require_aware
+from securebox_auth.entitlements.accounts import Role
 from securebox_auth.entitlements.model import Theme, valid_document_id
 from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Principal, Siren

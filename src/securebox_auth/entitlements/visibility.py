@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from securebox_auth.accounts import Account
+from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.check import effective_rights
 from securebox_auth.entitlements.model import DOCUMENT_OPERATIONS, Operation, Subscription, Theme
 from securebox_auth.entitlements.resources import DocumentRef

@@ -21,7 +21,7 @@ audit events; the shell commits them with compare-and-swap. The search:
    issuer key provider for the cryptogram, apply the TDS step, filter, compare as integers;
 4. on a match, ``last_atc`` becomes that ATC: an ATC at or below it is never accepted again.
 
-Every failure feeds :func:`securebox_auth.attempts.register_failure`, the lockout shared by
+Every failure feeds :func:`securebox_auth.lockout.attempts.register_failure`, the lockout shared by
 every factor: a code carries few bits, so rate limiting is the defence.
 
 This module is the factor's public face: it also re-exports the card record and enrolment
@@ -41,7 +41,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
-from securebox_auth.attempts import blocked_refusal, register_failure
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
 from securebox_auth.emv.cap import tds_mac
@@ -66,8 +65,15 @@ from securebox_auth.factors.cap_request import (
     reference_collisions,
 )
 from securebox_auth.factors.cap_rules import CapRules
-from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
-from securebox_auth.methods import CAP_IDENTIFY, CAP_RESPOND, CAP_SIGN, AuthMethod
+from securebox_auth.factors.methods import CAP_IDENTIFY, CAP_RESPOND, CAP_SIGN, AuthMethod
+from securebox_auth.lockout.attempts import blocked_refusal, register_failure
+from securebox_auth.lockout.rules import (
+    Element,
+    LockoutAlert,
+    LockoutRules,
+    LockoutState,
+    record_success,
+)
 
 __all__ = [
     "CapCard",

@@ -1,7 +1,7 @@
 """The CAP card record: what the server stores per card, and enrolment.
 
 A :class:`CapCard` holds no PAN and no key: a keyed hash of the PAN (:func:`pan_digest`,
-under an application :class:`~securebox_auth.keys.KeyProvider`), its last four digits, the
+under an application :class:`~securebox_auth.crypto.keys.KeyProvider`), its last four digits, the
 PAN sequence number, the issuer key provider's opaque key reference, the card's cryptogram
 recipe and data layout, the predicted CID and IAD of a PIN-verified ARQC, the reader
 profile, and ``last_atc``, the one field verification moves. All fields are plain values
@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.emv.cap import IAF_PSN, CapCodec
 from securebox_auth.emv.cryptogram import CvnRecipe, get_recipe
 from securebox_auth.emv.issuer import IssuerKeyProvider
@@ -27,7 +28,6 @@ from securebox_auth.emv.profiles import ReaderProfile, get_profile
 from securebox_auth.emv.tlv import DolEntry, parse_dol
 from securebox_auth.errors import ConfigurationError, MalformedInput
 from securebox_auth.identity import luhn_valid
-from securebox_auth.keys import KeyProvider
 
 __all__ = ["CapCard", "CardParameters", "PreparedCard", "enrol_card", "pan_digest"]
 

@@ -30,11 +30,17 @@ from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import ConfigurationError, MalformedInput
 from securebox_auth.factors.cert_enrol import CertCredential, Revocation, checked_certificate
+from securebox_auth.factors.methods import CERTIFICATE, SMARTCARD_PIN, AuthMethod
 from securebox_auth.factors.outcome import Outcome, count_failure, refusal, success_event
 from securebox_auth.factors.x509_trust import CertificateRejected, TrustSettings
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
-from securebox_auth.methods import CERTIFICATE, SMARTCARD_PIN, AuthMethod
+from securebox_auth.lockout.rules import (
+    Element,
+    LockoutAlert,
+    LockoutRules,
+    LockoutState,
+    record_success,
+)
 
 __all__ = [
     "CertChallenge",

@@ -14,8 +14,8 @@ from here: enrolment is in :mod:`.cert_enrol`, the challenge in :mod:`.cert_chal
   certificate's key, that the certificate still chains to an anchor at ``now`` and is not
   revoked, and returns the challenge consumed (whatever the result) for the caller to store
   with compare-and-swap. A success proves possession (the key on the token) and knowledge
-  (the PIN that unlocked it): :data:`~securebox_auth.methods.CERTIFICATE` or
-  :data:`~securebox_auth.methods.SMARTCARD_PIN`.
+  (the PIN that unlocked it): :data:`~securebox_auth.factors.methods.CERTIFICATE` or
+  :data:`~securebox_auth.factors.methods.SMARTCARD_PIN`.
 * **Mutual TLS through a reverse proxy** (:func:`certificate_from_proxy`,
   :func:`verify_presented_certificate`): a forwarded certificate is only believed from a
   proxy named in :class:`ProxyTrust`; it then goes through the same checks (the TLS
@@ -23,7 +23,7 @@ from here: enrolment is in :mod:`.cert_enrol`, the challenge in :mod:`.cert_chal
 
 Every failed attempt is counted on the principal's lockout state through
 :func:`~securebox_auth.factors.outcome.count_failure` (and so
-:func:`~securebox_auth.attempts.register_failure`). Pure: no clock, no I/O, no randomness
+:func:`~securebox_auth.lockout.attempts.register_failure`). Pure: no clock, no I/O, no randomness
 except :func:`new_nonce`, which the shell calls.
 """
 
@@ -49,6 +49,7 @@ from securebox_auth.factors.cert_challenge import (
     verify_cert_challenge,
 )
 from securebox_auth.factors.cert_enrol import CertCredential, Revocation, enrol_certificate
+from securebox_auth.factors.methods import CERTIFICATE, AuthMethod
 from securebox_auth.factors.outcome import Outcome, refusal
 from securebox_auth.factors.x509_trust import (
     CertificateRejected,
@@ -57,8 +58,7 @@ from securebox_auth.factors.x509_trust import (
     load_certificate,
 )
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
-from securebox_auth.methods import CERTIFICATE, AuthMethod
+from securebox_auth.lockout.rules import LockoutAlert, LockoutRules, LockoutState
 
 __all__ = [
     "CertChallenge",

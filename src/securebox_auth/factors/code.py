@@ -2,7 +2,7 @@
 
 Each function takes the stored state (the credential, the principal's lockout state), the
 input and ``now``, and returns a verdict carrying the **new state** and the audit events to
-append. Nothing here reads a clock or a database; the shell (:mod:`securebox_auth.code_service`)
+append. Nothing here reads a clock or a database; the shell (:mod:`securebox_auth.shell.code`)
 loads the state, calls these functions and applies the result with compare-and-swap.
 
 Enumeration resistance: when the principal is unknown or disabled the caller passes
@@ -17,9 +17,9 @@ import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from securebox_auth.attempts import blocked_refusal, register_failure
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
+from securebox_auth.crypto.hashing import CodeHasher
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.factors.code_strength import (
     CodeRules,
@@ -27,9 +27,9 @@ from securebox_auth.factors.code_strength import (
     require_strong,
     validate_code_syntax,
 )
-from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import (
+from securebox_auth.lockout.attempts import blocked_refusal, register_failure
+from securebox_auth.lockout.rules import (
     BlockStatus,
     Element,
     LockoutAlert,

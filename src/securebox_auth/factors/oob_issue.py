@@ -15,12 +15,12 @@ from typing import Final
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
+from securebox_auth.crypto.hashing import CodeHasher
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.errors import ConfigurationError, MalformedInput
 from securebox_auth.factors.code import OneTimeCode
-from securebox_auth.hashing import CodeHasher
+from securebox_auth.factors.methods import EMAIL_OTP, SMS_OTP, AuthMethod
 from securebox_auth.identity import Principal
-from securebox_auth.keys import KeyProvider
-from securebox_auth.methods import EMAIL_OTP, SMS_OTP, AuthMethod
 
 __all__ = [
     "Channel",

@@ -11,13 +11,19 @@ from datetime import datetime
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
+from securebox_auth.crypto.hashing import CodeHasher
 from securebox_auth.errors import InvalidCode
+from securebox_auth.factors.methods import AuthMethod
 from securebox_auth.factors.oob_issue import OobChallenge, OobRules, _peppered_input
 from securebox_auth.factors.outcome import Outcome, count_failure, refusal
-from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
-from securebox_auth.methods import AuthMethod
+from securebox_auth.lockout.rules import (
+    Element,
+    LockoutAlert,
+    LockoutRules,
+    LockoutState,
+    record_success,
+)
 
 __all__ = ["OobFailure", "OobVerdict", "verify_oob"]
 

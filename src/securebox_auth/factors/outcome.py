@@ -3,8 +3,8 @@ steps every attempt goes through on the principal's lockout state.
 
 An attempt on a blocked principal is refused before any verification work and is not
 counted (:func:`refusal`); every failed attempt, whatever the factor, is counted on the one
-per-principal :class:`~securebox_auth.lockout.LockoutState` through
-:func:`securebox_auth.attempts.register_failure` (PSD2 RTS art. 4(3)(b): failures are
+per-principal :class:`~securebox_auth.lockout.rules.LockoutState` through
+:func:`securebox_auth.lockout.attempts.register_failure` (PSD2 RTS art. 4(3)(b): failures are
 counted across every factor and every entry path), in the series of its element (ADR 0008).
 """
 
@@ -14,9 +14,15 @@ import enum
 from datetime import datetime
 from typing import Final
 
-from securebox_auth.attempts import FailureRecord, blocked_refusal, register_failure
 from securebox_auth.audit import AuditEvent
-from securebox_auth.lockout import BlockStatus, Element, LockoutRules, LockoutState, block_status
+from securebox_auth.lockout.attempts import FailureRecord, blocked_refusal, register_failure
+from securebox_auth.lockout.rules import (
+    BlockStatus,
+    Element,
+    LockoutRules,
+    LockoutState,
+    block_status,
+)
 
 __all__ = ["Outcome", "count_failure", "refusal", "success_event"]
 

@@ -17,6 +17,7 @@ from fido2.webauthn import (
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.passkey_model import (
     _DECOY_LENGTHS,
@@ -26,7 +27,6 @@ from securebox_auth.factors.passkey_model import (
     UnknownPasskey,
 )
 from securebox_auth.factors.webauthn_fast import b64url_decode, b64url_encode
-from securebox_auth.keys import KeyProvider
 
 __all__ = [
     "PasskeyInfo",

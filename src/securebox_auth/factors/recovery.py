@@ -3,8 +3,8 @@
 Each code has 80 random bits from :mod:`secrets` (16 Crockford base32 characters, shown as
 ``XXXX-XXXX-XXXX-XXXX``; NIST SP 800-63B-4 asks at least 64 bits of saved recovery codes).
 Only a peppered argon2id hash of each code is stored (the confidential code's
-:class:`~securebox_auth.hashing.CodeHasher`, under its own domain tag), with a 16-bit
-*hint*: an HMAC of the code under a key of the :class:`~securebox_auth.keys.KeyProvider`,
+:class:`~securebox_auth.crypto.hashing.CodeHasher`, under its own domain tag), with a 16-bit
+*hint*: an HMAC of the code under a key of the :class:`~securebox_auth.crypto.keys.KeyProvider`,
 so an attempt costs one argon2 verification instead of one per stored code. Without the key
 the hint says nothing; with it, 64 bits of search remain per code.
 
@@ -26,13 +26,19 @@ from typing import Final
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
+from securebox_auth.crypto.hashing import CodeHasher
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.errors import ConfigurationError, InvalidCode
+from securebox_auth.factors.methods import RECOVERY_CODE, AuthMethod
 from securebox_auth.factors.outcome import Outcome, count_failure, refusal
-from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import KeyProvider
-from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
-from securebox_auth.methods import RECOVERY_CODE, AuthMethod
+from securebox_auth.lockout.rules import (
+    Element,
+    LockoutAlert,
+    LockoutRules,
+    LockoutState,
+    record_success,
+)
 
 __all__ = [
     "RecoveryCode",

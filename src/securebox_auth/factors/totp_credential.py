@@ -21,12 +21,12 @@ from urllib.parse import quote
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import ConfigurationError, MalformedInput
+from securebox_auth.factors.methods import TOTP, AuthMethod
 from securebox_auth.factors.outcome import Outcome
+from securebox_auth.factors.qr import encode as qr_encode
+from securebox_auth.factors.qr import to_svg
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutAlert, LockoutState
-from securebox_auth.methods import TOTP, AuthMethod
-from securebox_auth.qr import encode as qr_encode
-from securebox_auth.qr import to_svg
+from securebox_auth.lockout.rules import LockoutAlert, LockoutState
 
 __all__ = [
     "RECOMMENDED_ALGORITHMS",
@@ -137,7 +137,7 @@ class TotpVerdict:
 
     @property
     def method(self) -> AuthMethod | None:
-        """What the session proved: :data:`~securebox_auth.methods.TOTP` on success."""
+        """What the session proved: :data:`~securebox_auth.factors.methods.TOTP` on success."""
         return TOTP if self.ok else None
 
 

@@ -26,7 +26,13 @@ from securebox_auth.factors.totp_credential import (
     _decode_secret,
 )
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
+from securebox_auth.lockout.rules import (
+    Element,
+    LockoutAlert,
+    LockoutRules,
+    LockoutState,
+    record_success,
+)
 
 __all__ = ["code_at", "confirm_totp", "verify_totp"]
 

@@ -39,7 +39,9 @@ from fido2.webauthn import AttestedCredentialData, AuthenticationResponse
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.errors import ConfigurationError
+from securebox_auth.factors.methods import PASSKEY_NO_UV, PASSKEY_UV, AuthMethod
 from securebox_auth.factors.outcome import Outcome, count_failure, refusal, success_event
 from securebox_auth.factors.passkeys import (
     Ceremony,
@@ -74,9 +76,13 @@ from securebox_auth.factors.webauthn_register import (
     finish_registration,
 )
 from securebox_auth.identity import Principal
-from securebox_auth.keys import KeyProvider
-from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState, record_success
-from securebox_auth.methods import PASSKEY_NO_UV, PASSKEY_UV, AuthMethod
+from securebox_auth.lockout.rules import (
+    Element,
+    LockoutAlert,
+    LockoutRules,
+    LockoutState,
+    record_success,
+)
 
 __all__ = [
     "AuthenticationVerdict",

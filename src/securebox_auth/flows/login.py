@@ -26,9 +26,9 @@ from typing import Final, TypeAlias
 
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import FlowExpired, FlowOutOfOrder, MalformedInput
+from securebox_auth.factors.methods import METHODS
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutState
-from securebox_auth.methods import METHODS
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.decision import Allow, Decision, Deny, StepUpRequired
 from securebox_auth.policy.engine import decide_login
 from securebox_auth.policy.model import Policy

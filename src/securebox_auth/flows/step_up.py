@@ -10,7 +10,7 @@ executes, consuming the grant (``decide_operation`` again, under compare-and-swa
 The flow checks itself that every factor proved the digest of its challenge: a CAP Sign
 code, a passkey or a certificate signature, an out-of-band code computed over another
 amount or payee is refused here (:class:`~securebox_auth.errors.FlowOutOfOrder`), before
-the engine is asked. A flow is bound to one session by :func:`~securebox_auth.session_ids.
+the engine is asked. A flow is bound to one session by :func:`~securebox_auth.policy.session_ids.
 session_ref` (never the bearer identifier itself), and to the session's principal.
 """
 
@@ -24,10 +24,10 @@ from typing import TypeAlias
 
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import FlowExpired, FlowOutOfOrder, MalformedInput
+from securebox_auth.factors.methods import METHODS, categories_from_mask, category_mask
 from securebox_auth.flows.login import new_flow_id
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutState
-from securebox_auth.methods import METHODS, categories_from_mask, category_mask
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.decision import Allow, Challenge, Decision, StepUpRequired
 from securebox_auth.policy.engine import decide_operation
 from securebox_auth.policy.linking import OperationRequest

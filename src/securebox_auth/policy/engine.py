@@ -24,9 +24,9 @@ from typing import NamedTuple
 
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import MalformedInput
+from securebox_auth.factors.methods import categories_from_mask, category_mask
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutState
-from securebox_auth.methods import categories_from_mask, category_mask
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.decision import (
     Allow,
     Challenge,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Final
 
-from securebox_auth.lockout import BlockStatus, LockoutState, block_status
+from securebox_auth.lockout.rules import BlockStatus, LockoutState, block_status
 from securebox_auth.policy.decision import (
     Deny,
     Fired,

@@ -31,7 +31,7 @@ from securebox_auth.factors.cap_rules import CapRules
 from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.factors.oob_issue import OobRules
 from securebox_auth.factors.totp import TotpRules
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.factor_rules import cap_rules, oob_rules, totp_rules
 from securebox_auth.policy.model import (
     AcrLevels,

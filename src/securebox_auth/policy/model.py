@@ -8,7 +8,7 @@ at the first access and every 90 days per access channel (the Coop@ccess guide; 
 up to 180), a 5-minute idle timeout (RTS art. 4(3)(d)), lockout at the 5th failure (RTS art.
 4(3)(b)), and the five sensitive operations of the Coop@ccess guide with step-up.
 
-Reused building blocks: ``[lockout]`` builds a :class:`~securebox_auth.lockout.LockoutRules`,
+Reused building blocks: ``[lockout]`` builds a :class:`~securebox_auth.lockout.rules.LockoutRules`,
 ``[code]`` a :class:`~securebox_auth.factors.code_strength.CodeRules` and ``[totp]`` a
 :class:`~securebox_auth.factors.totp.TotpRules`.
 """
@@ -24,16 +24,16 @@ from typing import Final
 from securebox_auth.errors import PolicyError
 from securebox_auth.factors.cap_rules import CapRules
 from securebox_auth.factors.code_strength import CodeRules
-from securebox_auth.factors.oob_issue import OobRules
-from securebox_auth.factors.totp import TotpRules
-from securebox_auth.lockout import LockoutRules
-from securebox_auth.methods import (
+from securebox_auth.factors.methods import (
     METHODS,
     AuthMethod,
     FactorCategory,
     categories_of,
     category_mask,
 )
+from securebox_auth.factors.oob_issue import OobRules
+from securebox_auth.factors.totp import TotpRules
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.linking import Linking
 from securebox_auth.policy.sections import (
     AcrLevels,

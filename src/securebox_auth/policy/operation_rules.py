@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from securebox_auth.clock import require_aware
-from securebox_auth.lockout import BlockStatus, LockoutState, block_status
-from securebox_auth.methods import categories_from_mask
+from securebox_auth.factors.methods import categories_from_mask
+from securebox_auth.lockout.rules import BlockStatus, LockoutState, block_status
 from securebox_auth.policy.decision import (
     Allow,
     Challenge,

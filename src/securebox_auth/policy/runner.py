@@ -15,7 +15,7 @@ from typing import Final
 
 from securebox_auth.errors import ScenarioError
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import (
+from securebox_auth.lockout.rules import (
     BlockStatus,
     Element,
     LockoutState,

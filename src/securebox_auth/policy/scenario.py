@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Final
 
 from securebox_auth.errors import ScenarioError, SecureboxError
+from securebox_auth.factors.methods import METHODS
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutAlert
-from securebox_auth.methods import METHODS
+from securebox_auth.lockout.rules import LockoutAlert
 from securebox_auth.policy.linking import Batch, Money, OperationRequest, Payment
 from securebox_auth.policy.loader import MAX_SECONDS, duration_seconds, toml_text
 

@@ -21,13 +21,13 @@ from typing import Final, NamedTuple
 
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import MalformedInput
-from securebox_auth.identity import Principal
-from securebox_auth.methods import (
+from securebox_auth.factors.methods import (
     METHODS,
     FactorCategory,
     categories_from_mask,
     category_mask,
 )
+from securebox_auth.identity import Principal
 from securebox_auth.policy.model import AcrLevels, SessionRules
 
 __all__ = [
@@ -125,7 +125,8 @@ class Session:
     def mask(
         self, *, accepted: Collection[str] | None = None, since: datetime | None = None
     ) -> int:
-        """:meth:`categories` as a bit mask (see :func:`~securebox_auth.methods.category_mask`)."""
+        """:meth:`categories` as a bit mask (see
+        :func:`~securebox_auth.factors.methods.category_mask`)."""
         return category_mask(
             p.method
             for p in self.proofs

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import MalformedInput
+from securebox_auth.factors.methods import METHODS, categories_from_mask, category_mask
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutState
-from securebox_auth.methods import METHODS, categories_from_mask, category_mask
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.decision import Allow, Challenge, Deny, Fired, Reason
 from securebox_auth.policy.grounds import _LINK, _ONCE, _SCA, _blocked, _cite
 from securebox_auth.policy.model import Linking, Policy

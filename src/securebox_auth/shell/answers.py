@@ -18,15 +18,15 @@ from securebox_auth.errors import ConfigurationError
 from securebox_auth.factors.cap_request import CapRequest
 from securebox_auth.factors.certificate import Revocation
 from securebox_auth.factors.code import CodeOutcome
+from securebox_auth.factors.methods import CERTIFICATE, SMARTCARD_PIN
 from securebox_auth.factors.oob import Channel
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.x509_trust import TrustSettings
 from securebox_auth.identity import Principal
-from securebox_auth.methods import CERTIFICATE, SMARTCARD_PIN
 from securebox_auth.policy.linking import OperationRequest
 
 if TYPE_CHECKING:
-    from securebox_auth.factor_service import FactorResult
+    from securebox_auth.shell.base import FactorResult
     from securebox_auth.shell.flow_base import ShellBase
 
 __all__ = [

@@ -1,10 +1,10 @@
 """What the factor services share: the result type, the read of one attempt, the retry
 loop (:func:`~securebox_auth.shell.retry.commit_retrying`) and the accounting of an attempt
-against a record that does not exist (:mod:`securebox_auth.attempts`).
+against a record that does not exist (:mod:`securebox_auth.lockout.attempts`).
 
 Each call reads the factor's state (a document decoded by
 :mod:`securebox_auth.stores.factor_codecs`), the principal's shared
-:class:`~securebox_auth.lockout.LockoutState` and the account, calls the pure verifier of
+:class:`~securebox_auth.lockout.rules.LockoutState` and the account, calls the pure verifier of
 :mod:`securebox_auth.factors`, and commits the new factor state, the new lockout state and
 the audit events in **one** compare-and-swap commit, guarded on the account; a lost race
 starts again from a fresh read, so a code is accepted at most once and two failures are
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypedDict, TypeVar, Unpack
 
-from securebox_auth.attempts import blocked_refusal, register_failure
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.factors.methods import AuthMethod
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import Element, LockoutAlert, LockoutRules, LockoutState
-from securebox_auth.methods import AuthMethod
+from securebox_auth.lockout.attempts import blocked_refusal, register_failure
+from securebox_auth.lockout.rules import Element, LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.shell.retry import DEFAULT_BACKOFF, Attempt, Backoff, commit_retrying
 from securebox_auth.stores.protocols import (
     AuthStore,

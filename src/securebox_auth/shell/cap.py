@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Unpack
 
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.emv.issuer import IssuerKeyProvider
 from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import ConfigurationError, NotPermitted
@@ -22,8 +23,7 @@ from securebox_auth.factors.cap_card import enrol_card
 from securebox_auth.factors.cap_linking import linked_request
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.identity import Principal
-from securebox_auth.keys import KeyProvider
-from securebox_auth.lockout import Element, LockoutState
+from securebox_auth.lockout.rules import Element, LockoutState
 from securebox_auth.policy.linking import Payment
 from securebox_auth.shell.base import FactorResult, FactorShell, ShellOptions, Step, Write
 from securebox_auth.stores import factor_codecs as fc
@@ -108,7 +108,7 @@ class CapService(FactorShell):
         request: CapRequest | None = None,
         linked: tuple[CapMode, Payment] | None = None,
     ) -> FactorResult:
-        """One CAP code: see :meth:`securebox_auth.factor_service.FactorService.verify_cap`."""
+        """One CAP code: see :meth:`securebox_auth.shell.factors.FactorService.verify_cap`."""
         if (challenge_id is None) == (request is None):
             raise ConfigurationError("a CAP code names a stored challenge, or passes a request")
         if linked is not None and challenge_id is None:

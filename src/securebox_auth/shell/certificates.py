@@ -19,11 +19,11 @@ from securebox_auth.factors.certificate import (
     verify_cert_challenge,
 )
 from securebox_auth.factors.certificate import issue_cert_challenge as issue_core
+from securebox_auth.factors.methods import CERTIFICATE as CERTIFICATE_METHOD
+from securebox_auth.factors.methods import AuthMethod
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.x509_trust import TrustSettings
 from securebox_auth.identity import Principal
-from securebox_auth.methods import CERTIFICATE as CERTIFICATE_METHOD
-from securebox_auth.methods import AuthMethod
 from securebox_auth.shell.base import (
     DEFAULT_ITEM,
     FactorResult,

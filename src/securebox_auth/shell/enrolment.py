@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any, Final
 from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import ConfigurationError, NotPermitted, StepUpNeeded
 from securebox_auth.factors.oob import Channel
-from securebox_auth.session_ids import session_ref
+from securebox_auth.policy.session_ids import session_ref
 from securebox_auth.shell.certificates import ENROL_PURPOSE
 from securebox_auth.shell.flow_base import ShellBase
 
 if TYPE_CHECKING:
-    from securebox_auth.accounts import Operator
+    from securebox_auth.crypto.keys import KeyProvider
+    from securebox_auth.entitlements.accounts import Operator
     from securebox_auth.factors.cap import CapRequest, CardParameters
     from securebox_auth.factors.certificate import CertChallenge
     from securebox_auth.factors.recovery import RevealedCodes
     from securebox_auth.factors.totp import TotpEnrolment
     from securebox_auth.identity import Principal
-    from securebox_auth.keys import KeyProvider
     from securebox_auth.shell.base import FactorResult
 
 __all__ = ["ENROL_MAX_AGE", "ENROL_OPERATION", "EnrolmentShell"]

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, NoReturn
 
-from securebox_auth.accounts import Account
-from securebox_auth.attempts import blocked_refusal, register_failure
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.crypto.hashing import CodeHasher
+from securebox_auth.crypto.key_purposes import check_service_keys
 from securebox_auth.entitlements import admin
+from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.entitlements.proofs import CompanyProofVerifier
 from securebox_auth.errors import (
@@ -31,10 +32,9 @@ from securebox_auth.errors import (
     WrongProof,
 )
 from securebox_auth.factors.code_strength import CodeRules
-from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import ClientId, Principal
-from securebox_auth.key_purposes import check_service_keys
-from securebox_auth.lockout import Element, LockoutRules, LockoutState, record_success
+from securebox_auth.lockout.attempts import blocked_refusal, register_failure
+from securebox_auth.lockout.rules import Element, LockoutRules, LockoutState, record_success
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.book import PolicyBook
 from securebox_auth.policy.decision import Decision

@@ -15,11 +15,9 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from securebox_auth.accounts import Account, AccountStatus, Operator, Role
-from securebox_auth.attempts import unblock_event
 from securebox_auth.audit import AuditEvent
-from securebox_auth.code_service import ConfidentialCodeService
 from securebox_auth.entitlements import admin
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Operator, Role
 from securebox_auth.entitlements.check import AccessDecision, check, check_user
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,
@@ -39,7 +37,9 @@ from securebox_auth.entitlements.visibility import VisibilityFilter, visibility_
 from securebox_auth.errors import AccountExists, MalformedInput, NotPermitted, UnknownAccount
 from securebox_auth.factors.code import OneTimeCode, issue_one_time_code
 from securebox_auth.identity import ClientId, Principal, Siren
-from securebox_auth.lockout import LockoutState
+from securebox_auth.lockout.attempts import unblock_event
+from securebox_auth.lockout.rules import LockoutState
+from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.shell.entitlement_loop import (
     OPERATION,
     Decide,
@@ -120,7 +120,7 @@ class EntitlementService(EntitlementShell):
         themes: frozenset[Theme] = frozenset(),
     ) -> OneTimeCode:
         """Create a subscription with its principal user, who gets a one-time code (the
-        same operation as :meth:`~securebox_auth.code_service.ConfidentialCodeService.
+        same operation as :meth:`~securebox_auth.shell.code.ConfidentialCodeService.
         create_subscription`)."""
         codes = ConfidentialCodeService(
             self.store, self.hasher, clock=self.clock, rules=self.code_rules

@@ -20,28 +20,28 @@ from typing import Any, Literal, TypeVar
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.crypto.hashing import CodeHasher
+from securebox_auth.crypto.key_purposes import check_service_keys
+from securebox_auth.crypto.keys import KeyProvider, WrappingKeys
 from securebox_auth.emv.issuer import IssuerKeyProvider
 from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.factors.cap import CapRequest, CapRules
 from securebox_auth.factors.certificate import CertChallenge, Revocation
+from securebox_auth.factors.methods import CERTIFICATE as CERTIFICATE_METHOD
+from securebox_auth.factors.methods import AuthMethod
 from securebox_auth.factors.oob import Channel, IssueResult, OobRules
 from securebox_auth.factors.passkeys import Ceremony, RelyingParty
 from securebox_auth.factors.recovery import RecoveryCodeRules
 from securebox_auth.factors.totp import TotpCredential, TotpRules
 from securebox_auth.factors.x509_trust import TrustSettings
-from securebox_auth.gateways import Gateway
-from securebox_auth.hashing import CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.key_purposes import check_service_keys
-from securebox_auth.keys import KeyProvider, WrappingKeys
-from securebox_auth.lockout import LockoutRules
-from securebox_auth.methods import CERTIFICATE as CERTIFICATE_METHOD
-from securebox_auth.methods import AuthMethod
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.linking import Payment
 from securebox_auth.shell.base import DEFAULT_ITEM, FactorResult, FactorShell, ShellOptions
 from securebox_auth.shell.cap import CapService
 from securebox_auth.shell.certificates import CertificateService
+from securebox_auth.shell.gateways import Gateway
 from securebox_auth.shell.oob import OobCodes, OobService
 from securebox_auth.shell.passkeys import PasskeyService
 from securebox_auth.shell.recovery import RecoveryService

@@ -21,13 +21,13 @@ from securebox_auth.stores import factor_codecs as fc
 
 if TYPE_CHECKING:
     from securebox_auth.clock import Clock
-    from securebox_auth.code_service import ConfidentialCodeService
-    from securebox_auth.factor_service import FactorService
-    from securebox_auth.gateways import Gateway
     from securebox_auth.policy.model import Policy
     from securebox_auth.policy.session import Session
-    from securebox_auth.session_service import SessionService
     from securebox_auth.shell.answers import CertificateSettings
+    from securebox_auth.shell.code import ConfidentialCodeService
+    from securebox_auth.shell.factors import FactorService
+    from securebox_auth.shell.gateways import Gateway
+    from securebox_auth.shell.sessions import SessionService
     from securebox_auth.stores.protocols import AuthStore, Versioned
 
 __all__ = ["ShellBase"]

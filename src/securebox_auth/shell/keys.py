@@ -18,8 +18,8 @@ from typing import Final, Protocol, runtime_checkable
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from securebox_auth.crypto.keys import MIN_KEY_BYTES, StaticKeyring
 from securebox_auth.errors import ConfigurationError
-from securebox_auth.keys import MIN_KEY_BYTES, StaticKeyring
 
 __all__ = [
     "APPLICATION",

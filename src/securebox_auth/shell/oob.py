@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Final, Unpack
 
 from securebox_auth.audit import AuditEvent
+from securebox_auth.crypto.hashing import CodeHasher, OnceHasher
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.factors.oob import (
     Channel,
     IssueResult,
@@ -18,11 +20,9 @@ from securebox_auth.factors.oob import (
     verify_oob,
 )
 from securebox_auth.factors.oob import issue_oob as issue_core
-from securebox_auth.gateways import Gateway
-from securebox_auth.hashing import CodeHasher, OnceHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import KeyProvider
 from securebox_auth.shell.base import USER_SENDS, FactorResult, FactorShell, ShellOptions, Step
+from securebox_auth.shell.gateways import Gateway
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore, PutFactorState
 
@@ -154,7 +154,7 @@ class OobService(OobCodes):
         code: str | None = None,
     ) -> IssueResult:
         """Issue a code bound to ``(purpose, reference, digest)`` and send it: see
-        :meth:`securebox_auth.factor_service.FactorService.issue_oob`."""
+        :meth:`securebox_auth.shell.factors.FactorService.issue_oob`."""
         user_key = (fc.OOB_SENDS, USER_SENDS)
         target_key = (fc.OOB_SENDS, keyed_destination_key(self.keys, channel, destination))
         active = [True]

@@ -15,14 +15,14 @@ from datetime import datetime
 from typing import Any, Final, Unpack
 
 from securebox_auth.audit import AuditEvent
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.passkeys import Ceremony, RelyingParty
 from securebox_auth.factors.webauthn import begin_authentication, finish_authentication
 from securebox_auth.factors.webauthn_fast import PasskeyFailure
 from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
 from securebox_auth.identity import ClientId, Principal, UserNumber
-from securebox_auth.keys import KeyProvider
-from securebox_auth.lockout import Element, LockoutAlert
+from securebox_auth.lockout.rules import Element, LockoutAlert
 from securebox_auth.shell.base import (
     DEFAULT_ITEM,
     FactorRead,

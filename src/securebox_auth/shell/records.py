@@ -16,7 +16,7 @@ from typing import Final
 from securebox_auth.errors import FlowExpired, MalformedInput
 from securebox_auth.flows.codec import LOGIN_FLOW, STEP_UP_FLOW
 from securebox_auth.identity import Principal
-from securebox_auth.session_ids import session_key
+from securebox_auth.policy.session_ids import session_key
 from securebox_auth.stores.protocols import AuthStore, PutFactorState, Versioned
 
 __all__ = [

@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Unpack
 
+from securebox_auth.crypto.hashing import CodeHasher, OnceHasher
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.factors.recovery import (
     RecoveryCodeRules,
     RevealedCodes,
     generate_recovery_codes,
     verify_recovery_code,
 )
-from securebox_auth.hashing import CodeHasher, OnceHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import KeyProvider
 from securebox_auth.shell.base import DEFAULT_ITEM, FactorResult, FactorShell, ShellOptions, Step
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore

@@ -16,31 +16,31 @@ from datetime import datetime
 
 from securebox_auth.audit import AuditEvent, SealedEvent, verify_chain
 from securebox_auth.clock import Clock, SystemClock
-from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.crypto.hashing import PROFILE_2026, Argon2CodeHasher, Argon2Parameters
 from securebox_auth.emv.issuer import IssuerKeyProvider
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import ConfigurationError
-from securebox_auth.factor_service import FactorService
 from securebox_auth.factors.passkeys import RelyingParty
-from securebox_auth.gateways import Gateway
-from securebox_auth.hashing import PROFILE_2026, Argon2CodeHasher, Argon2Parameters
 from securebox_auth.identity import Principal
 from securebox_auth.policy.loader import load_policy
 from securebox_auth.policy.model import Policy
 from securebox_auth.policy.session import Session, touch
-from securebox_auth.session_ids import session_ref
-from securebox_auth.session_service import SessionService
+from securebox_auth.policy.session_ids import session_ref
 from securebox_auth.shell import keys as purposes
 from securebox_auth.shell.answers import CertificateSettings
+from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.shell.enrolment import EnrolmentShell
+from securebox_auth.shell.factors import FactorService
+from securebox_auth.shell.gateways import Gateway
 from securebox_auth.shell.login import LoginShell
 from securebox_auth.shell.records import SESSIONS
 from securebox_auth.shell.retry import retrying
+from securebox_auth.shell.sessions import SessionService
 from securebox_auth.shell.step_up import StepUpShell
+from securebox_auth.shell.token_verifier import AssertionVerifier
 from securebox_auth.stores.protocols import AuthStore, PutFactorState, PutSession
-from securebox_auth.token_verifier import AssertionVerifier
-from securebox_auth.tokens import TokenKeys, issue_assertion
+from securebox_auth.tokens.assertions import TokenKeys, issue_assertion
 
 __all__ = ["CertificateSettings", "Securebox"]
 

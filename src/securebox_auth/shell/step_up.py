@@ -39,7 +39,7 @@ from securebox_auth.identity import Principal
 from securebox_auth.policy.decision import Allow, Decision
 from securebox_auth.policy.engine import complete_step_up, decide_operation
 from securebox_auth.policy.linking import OperationRequest
-from securebox_auth.session_ids import session_ref
+from securebox_auth.policy.session_ids import session_ref
 from securebox_auth.shell import records
 from securebox_auth.shell.answers import (
     Answer,

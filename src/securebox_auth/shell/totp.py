@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Unpack
 
 from securebox_auth.audit import AuditEvent
+from securebox_auth.crypto.keys import WrappingKeys
 from securebox_auth.errors import ConfigurationError, NotPermitted
+from securebox_auth.factors.methods import TOTP as TOTP_METHOD
 from securebox_auth.factors.totp import TotpCredential, TotpEnrolment, TotpRules, enrol_totp
 from securebox_auth.factors.totp import confirm_totp as confirm_core
 from securebox_auth.factors.totp import verify_totp as verify_core
 from securebox_auth.identity import Principal
-from securebox_auth.keys import WrappingKeys
-from securebox_auth.methods import TOTP as TOTP_METHOD
 from securebox_auth.shell.base import (
     DEFAULT_ITEM,
     Document,

@@ -1,4 +1,4 @@
-"""The per-element failure series of a :class:`~securebox_auth.lockout.LockoutState` as a JSON
+"""The per-element failure series of a :class:`~securebox_auth.lockout.rules.LockoutState` as a JSON
 document, shared by the SQL store (the ``lockouts.elements`` column) and the card files.
 
 The document maps an element's name to its series::
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from securebox_auth.errors import MalformedInput
-from securebox_auth.lockout import Element, ElementSeries
+from securebox_auth.lockout.rules import Element, ElementSeries
 
 __all__ = ["elements_document", "elements_from_document"]
 

@@ -11,14 +11,14 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from securebox_auth.accounts import Account
 from securebox_auth.audit import GENESIS, AuditEvent, SealedEvent, seal
+from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import ConcurrentUpdate, MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
-from securebox_auth.lockout import LockoutState
-from securebox_auth.session_ids import is_session_id, session_key
+from securebox_auth.lockout.rules import LockoutState
+from securebox_auth.policy.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
     Change,
     Expect,

@@ -20,14 +20,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
-from securebox_auth.accounts import Account
 from securebox_auth.audit import AuditEvent, SealedEvent
+from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
-from securebox_auth.lockout import LockoutState
-from securebox_auth.session_ids import new_session_id, require_session_id
+from securebox_auth.lockout.rules import LockoutState
+from securebox_auth.policy.session_ids import new_session_id, require_session_id
 
 if TYPE_CHECKING:  # the policy package is not needed to store or compare a session
     from securebox_auth.policy.session import Session
@@ -95,7 +95,7 @@ class OpenSession:
     """Store a new session under an identifier the library draws: a caller cannot choose it
     (there is no parameter for it). Read it from :attr:`session_id` after the commit and
     hand it to the user agent; the store keeps only its digest
-    (:func:`~securebox_auth.session_ids.session_key`)."""
+    (:func:`~securebox_auth.policy.session_ids.session_key`)."""
 
     session: Session
     session_id: str = field(init=False, repr=False, default_factory=new_session_id)
@@ -308,5 +308,5 @@ class AuthStore(Protocol):
 
     def audit_head(self) -> tuple[int, str]:
         """``(sequence, mac)`` of the last sealed event (``(0, GENESIS)`` when none): what an
-        external checkpoint (:mod:`securebox_auth.audit_checkpoint`) records."""
+        external checkpoint (:mod:`securebox_auth.shell.audit_checkpoint`) records."""
         ...

@@ -1,8 +1,8 @@
 """The stored form of a TOTP credential: its seed wrapped, bound to its owner and place.
 
 A TOTP seed must be read back to compute codes, so it cannot be hashed: it is **wrapped**
-with authenticated encryption by a :class:`~securebox_auth.keys.WrappingKeys` provider
-(AES-256-GCM for :class:`~securebox_auth.keys.StaticKeyring`). The associated data binds the
+with authenticated encryption by a :class:`~securebox_auth.crypto.keys.WrappingKeys` provider
+(AES-256-GCM for :class:`~securebox_auth.crypto.keys.StaticKeyring`). The associated data binds the
 ciphertext to the principal, the factor item and the key id, so a wrapped seed copied to
 another user's row (or another item) does not open. Format 2::
 
@@ -12,7 +12,7 @@ another user's row (or another item) does not open. Format 2::
 
 Format 1 (before issue 11) stored the base32 ``secret`` in clear. It is still **read**, so
 existing enrolments keep working, and :func:`totp_needs_rewrap` tells the shell to write the
-credential back wrapped (:class:`~securebox_auth.factor_service.FactorService` does so at the
+credential back wrapped (:class:`~securebox_auth.shell.factors.FactorService` does so at the
 next attempt, successful or not); format 1 is never written.
 """
 
@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from securebox_auth.crypto.keys import WrappingKeys
 from securebox_auth.errors import MalformedInput, SecureboxError
 from securebox_auth.factors.totp import TotpCredential
 from securebox_auth.identity import Principal
-from securebox_auth.keys import WrappingKeys
 
 __all__ = ["CLEAR_FORMAT", "WRAPPED_FORMAT", "totp_from_dict", "totp_needs_rewrap", "totp_to_dict"]
 

@@ -15,12 +15,12 @@ from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.identity import Principal
 from securebox_auth.policy.linking import Money, OperationRequest, Payment
 from securebox_auth.policy.model import PSD2_DEFAULT
+from securebox_auth.shell.token_verifier import AssertionVerifier
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
-from securebox_auth.token_claims import TokenError
-from securebox_auth.token_requirement import AssertionRequirement
-from securebox_auth.token_verifier import AssertionVerifier
-from securebox_auth.tokens import TokenKeys
+from securebox_auth.tokens.assertions import TokenKeys
+from securebox_auth.tokens.claims import TokenError
+from securebox_auth.tokens.requirement import AssertionRequirement
 
 NOW: Final = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 ISSUER: Final = "https://auth.bank.example"

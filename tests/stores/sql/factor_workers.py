@@ -13,16 +13,16 @@ from multiprocessing.synchronize import Barrier
 from typing import Any, Final
 
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.errors import ConcurrentUpdate
-from securebox_auth.factor_service import FactorService
 from securebox_auth.factors.certificate import Revocation
 from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl, load_certificate
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
+from securebox_auth.shell.factors import FactorService
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 

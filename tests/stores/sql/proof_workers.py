@@ -9,13 +9,13 @@ from multiprocessing.synchronize import Barrier
 from typing import Any, Final
 
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import AttemptsBlocked, ConcurrentUpdate, WrongProof
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import Siren
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.stores.protocols import AuthStore
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore

@@ -7,7 +7,7 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 
 from securebox_auth.errors import ConcurrentUpdate, NotAuthenticated
-from securebox_auth.session_service import SessionService
+from securebox_auth.shell.sessions import SessionService
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 

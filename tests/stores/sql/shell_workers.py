@@ -13,15 +13,15 @@ from multiprocessing.synchronize import Barrier
 from typing import Any, Final
 
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.factors.oob import Channel, OobMessage, OobRules
 from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.factors.totp import TotpCredential, code_at
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
+from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.shell.oob import OobService
 from securebox_auth.shell.passkeys import PasskeyService
 from securebox_auth.shell.totp import TotpService

@@ -1,7 +1,7 @@
 """A grant-carrying assertion is accepted once across processes.
 
 Eight OS processes (``spawn``), each with its own engine and
-:class:`~securebox_auth.token_verifier.AssertionVerifier`, are released together by a
+:class:`~securebox_auth.shell.token_verifier.AssertionVerifier`, are released together by a
 barrier and verify the same assertion for a single-use, dynamically linked payment, on
 SQLite and on PostgreSQL: exactly one is accepted, the seven others are refused as replays
 (``token_replayed``), and the audit chain records one consumption per assertion.
@@ -20,10 +20,10 @@ from securebox_auth.identity import Principal
 from securebox_auth.policy.engine import complete_step_up, decide_operation
 from securebox_auth.policy.model import PSD2_DEFAULT
 from securebox_auth.policy.session import open_session
+from securebox_auth.shell.token_verifier import ASSERTION_JTI
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
-from securebox_auth.token_verifier import ASSERTION_JTI
-from securebox_auth.tokens import TokenKeys, issue_assertion
+from securebox_auth.tokens.assertions import TokenKeys, issue_assertion
 from tests.stores.sql import assertion_workers as aw
 from tests.stores.sql.processes import run_workers
 

@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 
 from securebox_auth.audit import AuditChainBroken, AuditEvent, SealedEvent, seal, verify_chain
-from securebox_auth.audit_checkpoint import (
+from securebox_auth.cli import main
+from securebox_auth.clock import FixedClock
+from securebox_auth.shell.audit_checkpoint import (
     FileCheckpoints,
     take_checkpoint,
     verify_against_checkpoints,
 )
-from securebox_auth.cli import main
-from securebox_auth.clock import FixedClock
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.engine import DATABASE_URL_ENV, create_engine
 from securebox_auth.stores.sql.schema import AUDIT_EVENTS

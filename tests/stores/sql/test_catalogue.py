@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from securebox_auth.catalogue import DocumentQuery, MemoryCatalogue, Page
+from securebox_auth.entitlements.catalogue import DocumentQuery, MemoryCatalogue, Page
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.visibility import VisibilityClause, VisibilityFilter

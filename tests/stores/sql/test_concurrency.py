@@ -21,14 +21,14 @@ from typing import Any, Final
 
 import pytest
 
-from securebox_auth.accounts import Operator, Role
 from securebox_auth.audit import verify_chain
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.entitlements.accounts import Operator, Role
 from securebox_auth.entitlements.model import InvitationStatus, Theme
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.identity import Principal, Siren
 from securebox_auth.policy.session import Grant, open_session, with_grant
+from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore, OpenSession
 from securebox_auth.stores.sql.engine import create_engine

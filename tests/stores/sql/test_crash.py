@@ -20,8 +20,8 @@ from typing import Final
 
 import pytest
 
-from securebox_auth.accounts import Operator
 from securebox_auth.audit import verify_chain
+from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.entitlements.admin import describe_rights
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.service import EntitlementService

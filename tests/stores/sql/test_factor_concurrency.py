@@ -29,21 +29,22 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from securebox_auth.accounts import Account, Role
 from securebox_auth.audit import verify_chain
 from securebox_auth.cards.cardfile import demo_card, luhn_pan
 from securebox_auth.cards.reader import CapReader
 from securebox_auth.cards.softcard import SoftEmvCard
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.emv.profiles import TerminalInput, get_profile
-from securebox_auth.factor_service import DEFAULT_ITEM, FactorService
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.factors.cap import CardParameters, enrol_card, issue_challenge
 from securebox_auth.factors.certificate import enrol_certificate
 from securebox_auth.factors.oob import Channel, OobRules, SendLog, issue_oob
 from securebox_auth.factors.totp import TotpCredential, code_at
 from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
+from securebox_auth.shell.base import DEFAULT_ITEM
+from securebox_auth.shell.factors import FactorService
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import PutAccount
 from securebox_auth.stores.sql.engine import create_engine

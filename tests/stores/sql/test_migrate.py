@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 
 from securebox_auth.identity import ClientId, Principal, UserNumber
-from securebox_auth.lockout import (
+from securebox_auth.lockout.rules import (
     BlockStatus,
     Element,
     LockoutAlert,

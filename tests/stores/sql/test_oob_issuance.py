@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from securebox_auth.accounts import Account, Role
 from securebox_auth.audit import verify_chain
 from securebox_auth.clock import FixedClock
-from securebox_auth.factor_service import USER_SENDS, FactorService
+from securebox_auth.crypto.hashing import Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.factors.oob import Channel, OobRules, keyed_destination_key
-from securebox_auth.gateways import FileOutbox
-from securebox_auth.hashing import Argon2CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
+from securebox_auth.shell.base import USER_SENDS
+from securebox_auth.shell.factors import FactorService
+from securebox_auth.shell.gateways import FileOutbox
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import PutAccount
 from securebox_auth.stores.sql.engine import create_engine

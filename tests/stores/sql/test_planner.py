@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from securebox_auth.catalogue import DocumentQuery
+from securebox_auth.entitlements.catalogue import DocumentQuery
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.visibility import VisibilityClause, VisibilityFilter
 from securebox_auth.identity import ClientId, Siren, luhn_valid

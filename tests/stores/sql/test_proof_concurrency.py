@@ -22,8 +22,8 @@ from typing import Any, Final
 
 import pytest
 
-from securebox_auth.accounts import Operator
 from securebox_auth.audit import verify_chain
+from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session import open_session

@@ -22,10 +22,10 @@ from typing import Final
 
 from sqlalchemy import text
 
-from securebox_auth.accounts import Operator, Role
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService
-from securebox_auth.factor_service import DEFAULT_ITEM, FactorService
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Operator, Role
 from securebox_auth.factors.certificate import enrol_certificate
 from securebox_auth.factors.oob import Channel, OobMessage
 from securebox_auth.factors.passkeys import RelyingParty
@@ -33,11 +33,12 @@ from securebox_auth.factors.recovery import generate_recovery_codes
 from securebox_auth.factors.totp import code_at, enrol_totp
 from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
 from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import Principal
-from securebox_auth.keys import StaticKeyring
 from securebox_auth.policy.session import open_session
-from securebox_auth.session_service import SessionService
+from securebox_auth.shell.base import DEFAULT_ITEM
+from securebox_auth.shell.code import ConfidentialCodeService
+from securebox_auth.shell.factors import FactorService
+from securebox_auth.shell.sessions import SessionService
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import PutFactorState
 from securebox_auth.stores.sql.engine import create_engine

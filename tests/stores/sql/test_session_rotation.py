@@ -14,8 +14,8 @@ from sqlalchemy import text
 from securebox_auth.audit import verify_chain
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session import open_session
-from securebox_auth.session_ids import session_key
-from securebox_auth.session_service import SessionService
+from securebox_auth.policy.session_ids import session_key
+from securebox_auth.shell.sessions import SessionService
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 from tests.stores.sql import session_workers

@@ -18,12 +18,12 @@ from typing import Final
 
 import pytest
 
-from securebox_auth.accounts import Account, Role
 from securebox_auth.audit import verify_chain
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.factors.passkeys import RelyingParty
-from securebox_auth.keys import StaticKeyring
 from securebox_auth.shell.base import DEFAULT_ITEM
 from securebox_auth.shell.passkeys import REGISTRY, PasskeyService, credential_key
 from securebox_auth.shell.totp import TotpService

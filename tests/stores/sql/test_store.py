@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from securebox_auth.accounts import Account, AccountStatus, Role
 from securebox_auth.audit import AuditChainBroken, AuditEvent, verify_chain
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,
     Company,
@@ -32,7 +32,7 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren
-from securebox_auth.lockout import Element, ElementSeries, LockoutState
+from securebox_auth.lockout.rules import Element, ElementSeries, LockoutState
 from securebox_auth.policy.session import (
     Grant,
     Session,

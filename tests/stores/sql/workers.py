@@ -14,19 +14,19 @@ from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 from typing import Any, Final
 
-from securebox_auth.accounts import Role
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService
+from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Role
 from securebox_auth.entitlements.model import CompanyScope, DocumentScope, Operation, Rights
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.errors import ConcurrentUpdate, NotPermitted
-from securebox_auth.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren, UserNumber
-from securebox_auth.keys import StaticKeyring
-from securebox_auth.lockout import LockoutRules
+from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.session import without_grant
+from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.stores.protocols import PutSession
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore

@@ -5,7 +5,8 @@ imports SQLAlchemy, so the core works without it; the names below load lazily, s
 ``securebox --help`` works without it too.
 
 * :class:`SqlStore`: the :class:`~securebox_auth.stores.protocols.AuthStore` Protocol;
-* :class:`SqlCatalogue`: the :class:`~securebox_auth.catalogue.DocumentCatalogue` Protocol;
+* :class:`SqlCatalogue`: the
+  :class:`~securebox_auth.entitlements.catalogue.DocumentCatalogue` Protocol;
 * :func:`create_engine`, :class:`DatabaseSettings`, :func:`database_url`: configuration by
   URL (``SECUREBOX_DATABASE_URL``);
 * :mod:`.migrate`: the Alembic migrations shipped in the package (``securebox db ...``).

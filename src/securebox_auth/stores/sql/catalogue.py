@@ -1,6 +1,6 @@
-"""A SQL :class:`~securebox_auth.catalogue.DocumentCatalogue` (SQLite and PostgreSQL).
+"""A SQL :class:`~securebox_auth.entitlements.catalogue.DocumentCatalogue` (SQLite and PostgreSQL).
 
-:meth:`SqlCatalogue.page` answers exactly as :class:`~securebox_auth.catalogue.
+:meth:`SqlCatalogue.page` answers exactly as :class:`~securebox_auth.entitlements.catalogue.
 MemoryCatalogue` does (newest first by ``(issued_at, id)``, keyset pagination, date range,
 theme, case-insensitive label substring), with the union-of-range-scans plan of
 :mod:`.planner`. Each arm is pinned to its index so that the database cannot fall back to
@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from securebox_auth.catalogue import Cursor, DocumentQuery, Page
+from securebox_auth.entitlements.catalogue import Cursor, DocumentQuery, Page
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.visibility import VisibilityFilter

@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from securebox_auth.accounts import Account, AccountStatus, Role
 from securebox_auth.audit import AuditChainBroken, AuditEvent, SealedEvent
+from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import Principal
-from securebox_auth.lockout import LockoutState
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session import Grant, Proof, Session
 from securebox_auth.stores.lockout_codec import elements_document, elements_from_document
 from securebox_auth.stores.protocols import decode_factor_state, encode_factor_state

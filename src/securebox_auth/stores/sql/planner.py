@@ -31,7 +31,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from securebox_auth.catalogue import DocumentQuery
+from securebox_auth.entitlements.catalogue import DocumentQuery
 from securebox_auth.entitlements.visibility import VisibilityFilter
 
 __all__ = [

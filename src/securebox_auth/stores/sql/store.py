@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import Engine, Table
 
-from securebox_auth.accounts import Account
 from securebox_auth.audit import GENESIS, AuditEvent, SealedEvent, seal
+from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, MalformedInput
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
-from securebox_auth.lockout import LockoutState
-from securebox_auth.session_ids import is_session_id, session_key
+from securebox_auth.lockout.rules import LockoutState
+from securebox_auth.policy.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
     Change,
     Expect,

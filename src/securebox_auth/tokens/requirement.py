@@ -21,7 +21,7 @@ from securebox_auth.policy.engine import decide_operation
 from securebox_auth.policy.linking import OperationRequest
 from securebox_auth.policy.model import Policy
 from securebox_auth.policy.session import Proof, Session
-from securebox_auth.token_claims import TokenDenied, TokenError, TokenExpired
+from securebox_auth.tokens.claims import TokenDenied, TokenError, TokenExpired
 
 __all__ = [
     "AssertionGrant",
@@ -113,7 +113,7 @@ class AssertionRequirement:
     @property
     def consumes(self) -> bool:
         """True when the requirement spends a single-use grant: the assertion must then be
-        used once (:class:`~securebox_auth.token_verifier.AssertionVerifier` consumes its
+        used once (:class:`~securebox_auth.shell.token_verifier.AssertionVerifier` consumes its
         ``jti``)."""
         if self.operation is not None:
             return True

@@ -10,11 +10,12 @@ import argparse
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from securebox_auth.accounts import Operator, Role
 from securebox_auth.audit import verify_chain
-from securebox_auth.catalogue import DocumentQuery, MemoryCatalogue
 from securebox_auth.clock import FixedClock
-from securebox_auth.code_service import ConfidentialCodeService, LoginResult
+from securebox_auth.crypto.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher
+from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Operator, Role
+from securebox_auth.entitlements.catalogue import DocumentQuery, MemoryCatalogue
 from securebox_auth.entitlements.model import (
     CompanyScope,
     DocumentScope,
@@ -25,14 +26,13 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.errors import NotAuthenticated, StepUpNeeded, WeakCode
-from securebox_auth.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.identity import ClientId, Principal, Siren
-from securebox_auth.keys import StaticKeyring
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.decision import StepUpRequired
 from securebox_auth.policy.engine import decide_login
-from securebox_auth.session_service import SessionService
+from securebox_auth.shell.code import ConfidentialCodeService, LoginResult
 from securebox_auth.shell.entitlements import EntitlementService
+from securebox_auth.shell.sessions import SessionService
 from securebox_auth.stores.memory import MemoryStore
 
 __all__ = ["register", "run_demo"]

@@ -2,9 +2,9 @@
 
 A numeric code has few possible values (10^8 for 8 digits), so argon2id alone does not stop
 an offline search of a stolen database. Each code is first passed through HMAC-SHA256 with a
-*pepper* key held by a :class:`~securebox_auth.keys.KeyProvider` (outside the database), bound
-to the principal so a hash copied to another row does not verify, and only then hashed with
-argon2id. The stored form names the pepper key, so the pepper can rotate::
+*pepper* key held by a :class:`~securebox_auth.crypto.keys.KeyProvider` (outside the
+database), bound to the principal so a hash copied to another row does not verify, and only
+then hashed with argon2id. The stored form names the pepper key, so the pepper can rotate::
 
     sbx1$<pepper key id>$<argon2id encoded hash>
 
@@ -21,9 +21,9 @@ from typing import Final, Protocol
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.identity import Principal
-from securebox_auth.keys import KeyProvider
 
 __all__ = [
     "PROFILE_2026",
@@ -107,7 +107,8 @@ class Argon2CodeHasher:
 
     @property
     def pepper(self) -> KeyProvider:
-        """The pepper's key provider (for :func:`securebox_auth.keys.ensure_distinct_keys`)."""
+        """The pepper's key provider (for
+        :func:`securebox_auth.crypto.keys.ensure_distinct_keys`)."""
         return self._pepper
 
     def _peppered(self, key_id: str, principal: Principal, code: str) -> bytes:

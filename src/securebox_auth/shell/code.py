@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from securebox_auth.accounts import Account, Operator, Role
-from securebox_auth.attempts import unblock_event
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.crypto.hashing import CodeHasher, OnceHasher
+from securebox_auth.crypto.key_purposes import check_service_keys
+from securebox_auth.entitlements.accounts import Account, Operator, Role
 from securebox_auth.entitlements.model import Subscription, Theme
 from securebox_auth.errors import (
     AccountExists,
@@ -38,17 +39,16 @@ from securebox_auth.factors.code import (
     verify_code,
 )
 from securebox_auth.factors.code_strength import CodeRules, validate_code_syntax
-from securebox_auth.hashing import CodeHasher, OnceHasher
+from securebox_auth.factors.methods import CONFIDENTIAL_CODE, AuthMethod
 from securebox_auth.identity import (
     DEFAULT_CLIENT_ID_FORMAT,
     DEFAULT_USER_NUMBER_FORMAT,
     IdentifierFormat,
     Principal,
 )
-from securebox_auth.key_purposes import check_service_keys
-from securebox_auth.lockout import LockoutAlert, LockoutRules, LockoutState
-from securebox_auth.lockout import unblock as lockout_unblock
-from securebox_auth.methods import CONFIDENTIAL_CODE, AuthMethod
+from securebox_auth.lockout.attempts import unblock_event
+from securebox_auth.lockout.rules import LockoutAlert, LockoutRules, LockoutState
+from securebox_auth.lockout.rules import unblock as lockout_unblock
 from securebox_auth.shell.retry import DEFAULT_BACKOFF, Backoff, commit_retrying
 from securebox_auth.stores.protocols import (
     AuthStore,

@@ -1,8 +1,8 @@
 """Accounts: a user of a subscription, with a role and a status.
 
-The entitlement model (companies, themes, invitations, rights, who may manage whom) lives
-in :mod:`securebox_auth.entitlements`; this module holds what authentication itself needs:
-whether the account exists, its role, and whether it is active.
+The rest of the entitlement model (companies, themes, invitations, rights, who may manage
+whom) is in :mod:`.model`; this module holds what authentication itself needs: whether the
+account exists, its role, and whether it is active.
 """
 
 from __future__ import annotations

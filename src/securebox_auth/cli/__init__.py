@@ -6,9 +6,9 @@ answer is "no": a code or card was rejected, a policy has findings, a schema dif
 that does not parse (the message on standard error says which).
 
 Sub-commands are registered by small modules (``register(subparsers)``) so each concept keeps
-its own command code: ``demo`` (:mod:`securebox_auth.demo`), ``argon2``
-(:mod:`securebox_auth.calibrate`), ``policy``, ``card``, ``db`` and ``audit``
-(:mod:`securebox_auth.audit_cli`).
+its own command code: ``demo`` (:mod:`securebox_auth.cli.demo`), ``argon2``
+(:mod:`securebox_auth.cli.argon2`), ``policy`` (:mod:`securebox_auth.cli.policy`), ``card``,
+``db`` and ``audit`` (:mod:`securebox_auth.cli.audit`).
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ EXIT_USAGE = 2
 # (module, description): each module defines ``register(subparsers) -> None`` and sets
 # ``handler`` defaults on its parsers: ``handler(args) -> int``.
 _COMMAND_MODULES: tuple[str, ...] = (
-    "securebox_auth.demo",
-    "securebox_auth.calibrate",
-    "securebox_auth.policy.cli",
+    "securebox_auth.cli.demo",
+    "securebox_auth.cli.argon2",
+    "securebox_auth.cli.policy",
     "securebox_auth.cards.cli",
     "securebox_auth.cards.token_cli",
     "securebox_auth.stores.sql.cli",
-    "securebox_auth.audit_cli",
+    "securebox_auth.cli.audit",
 )
 
 

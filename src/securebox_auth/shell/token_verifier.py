@@ -1,12 +1,12 @@
 """The shell of assertion verification: the clock, the expected subject, single use.
 
-:func:`~securebox_auth.tokens.verify_assertion` is pure and would accept a grant-carrying
+:func:`~securebox_auth.tokens.assertions.verify_assertion` is pure and would accept a grant-carrying
 assertion again and again until its ``exp``. :class:`AssertionVerifier` adds what needs a
 store: when the requirement spends a single-use grant (or when asked), the assertion's
 ``jti`` is **consumed** by inserting a factor record ``(sub, "assertion_jti", jti)`` with
 expected version 0, the store's own single-use mechanism (the one that consumes step-up
 challenges): of any number of concurrent verifications, in any number of processes, exactly
-one inserts it; the others get :class:`~securebox_auth.token_claims.TokenReplayed`. A commit
+one inserts it; the others get :class:`~securebox_auth.tokens.claims.TokenReplayed`. A commit
 that lost to contention (a busy database) is tried again
 (:func:`~securebox_auth.shell.retry.commit_retrying`): only a stored ``jti`` is a replay.
 """
@@ -22,9 +22,9 @@ from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.identity import Principal
 from securebox_auth.shell.retry import commit_retrying
 from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState
-from securebox_auth.token_claims import TokenReplayed
-from securebox_auth.token_requirement import AssertionRequirement, VerifiedAssertion
-from securebox_auth.tokens import ALGORITHMS, TokenKeys, verify_assertion
+from securebox_auth.tokens.assertions import ALGORITHMS, TokenKeys, verify_assertion
+from securebox_auth.tokens.claims import TokenReplayed
+from securebox_auth.tokens.requirement import AssertionRequirement, VerifiedAssertion
 
 __all__ = ["ASSERTION_JTI", "AssertionVerifier"]
 
@@ -37,7 +37,8 @@ class AssertionVerifier:
     """Verify assertions for one audience, and consume those that spend a grant.
 
     ``verify(token, subject=..., requirement=...)`` checks the assertion
-    (:func:`~securebox_auth.tokens.verify_assertion` at the clock's ``now``), that it names
+    (:func:`~securebox_auth.tokens.assertions.verify_assertion` at the clock's ``now``), that
+    it names
     ``subject`` (the principal the caller acts for: a session's, an account's), and, when
     ``requirement.consumes`` (a single-use operation) or ``consume=True``, records its
     ``jti`` once in ``store``. The record is kept (like a consumed challenge): a deployment

@@ -7,7 +7,7 @@
 The database is ``--url`` or ``SECUREBOX_DATABASE_URL``; the audit MAC key is read, in hex,
 from the file ``--audit-key-file`` or the environment variable ``SECUREBOX_AUDIT_KEY``. The
 checkpoint file should live on another host than the database (see
-:mod:`securebox_auth.audit_checkpoint`).
+:mod:`securebox_auth.shell.audit_checkpoint`).
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from securebox_auth.audit import AuditChainBroken
-from securebox_auth.audit_checkpoint import (
+from securebox_auth.clock import SystemClock
+from securebox_auth.errors import ConfigurationError
+from securebox_auth.shell.audit_checkpoint import (
     FileCheckpoints,
     take_checkpoint,
     verify_against_checkpoints,
 )
-from securebox_auth.clock import SystemClock
-from securebox_auth.errors import ConfigurationError
 from securebox_auth.stores.sql.cli import configured_engine
 
 if TYPE_CHECKING:

@@ -1,12 +1,15 @@
-"""``securebox argon2 calibrate``: measure argon2id on this machine and propose parameters.
+"""Measure argon2id on this machine and propose parameters (``securebox argon2 calibrate``,
+whose command is :mod:`securebox_auth.cli.argon2`).
+
+This module measures the machine (it reads a timer), so it is an edge of :mod:`.crypto`,
+not pure core.
 
 The chosen profile is documented in ``docs/adr/0002-argon2id-parameters.md``; run this on
-the production hardware before raising :data:`~securebox_auth.hashing.PROFILE_2026`.
+the production hardware before raising :data:`~securebox_auth.crypto.hashing.PROFILE_2026`.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import secrets
 import statistics
@@ -15,10 +18,10 @@ from dataclasses import dataclass
 
 import argon2
 
+from securebox_auth.crypto.hashing import Argon2Parameters
 from securebox_auth.errors import ConfigurationError
-from securebox_auth.hashing import Argon2Parameters
 
-__all__ = ["Measurement", "calibrate", "minimum_time_cost", "register"]
+__all__ = ["Measurement", "calibrate", "minimum_time_cost"]
 
 #: OWASP Password Storage Cheat Sheet, argon2id: equivalent minimum settings, each a memory
 #: cost in KiB and the smallest time cost that goes with it (parallelism 1).
@@ -77,27 +80,3 @@ def calibrate(
             break
         chosen = params
     return measurements, chosen
-
-
-def _handle(args: argparse.Namespace) -> int:
-    measurements, chosen = calibrate(args.target_ms, args.memory_kib, args.rounds)
-    for m in measurements:
-        p = m.parameters
-        print(
-            f"t={p.time_cost:<3} m={p.memory_cost_kib} KiB p={p.parallelism}: {m.median_ms:7.1f} ms"
-        )
-    print(
-        f"proposed: Argon2Parameters(time_cost={chosen.time_cost}, "
-        f"memory_cost_kib={chosen.memory_cost_kib}, parallelism=1)"
-    )
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    argon = subparsers.add_parser("argon2", help="argon2id parameters for confidential codes")
-    sub = argon.add_subparsers(title="argon2 commands", metavar="COMMAND", required=True)
-    cal = sub.add_parser("calibrate", help="measure argon2id here and propose parameters")
-    cal.add_argument("--target-ms", type=float, default=50.0, help="budget per verification")
-    cal.add_argument("--memory-kib", type=int, default=19456, help="memory cost in KiB")
-    cal.add_argument("--rounds", type=int, default=7, help="measurements per setting")
-    cal.set_defaults(handler=_handle)

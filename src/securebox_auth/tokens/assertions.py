@@ -24,7 +24,7 @@ the assertion describes may perform the operation.
 ``auth_time``, ``proofs`` and ``grants``), so an assertion never allows what the engine
 would refuse. Failures raise typed errors;
 :class:`InsufficientAuthentication` renders the engine's RFC 9470 challenge. Single use of a
-grant-carrying assertion (its ``jti``) is :class:`~securebox_auth.token_verifier.
+grant-carrying assertion (its ``jti``) is :class:`~securebox_auth.shell.token_verifier.
 AssertionVerifier`'s, through the store.
 """
 
@@ -44,12 +44,12 @@ from joserfc.jwk import ECKey, GuestProtocol, KeySet, OKPKey
 from joserfc.jws import JWSRegistry
 
 from securebox_auth.clock import require_aware
+from securebox_auth.crypto.keys import valid_key_id
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.identity import Principal
-from securebox_auth.keys import valid_key_id
 from securebox_auth.policy.model import AcrLevels
 from securebox_auth.policy.session import Session, session_claims
-from securebox_auth.token_claims import (
+from securebox_auth.tokens.claims import (
     TokenAudience,
     TokenDenied,
     TokenError,
@@ -65,7 +65,7 @@ from securebox_auth.token_claims import (
     read_proofs,
     read_time,
 )
-from securebox_auth.token_requirement import (
+from securebox_auth.tokens.requirement import (
     AssertionGrant,
     AssertionRequirement,
     InsufficientAuthentication,
@@ -296,7 +296,7 @@ def verify_assertion(
     ``requirement``; raise a :class:`TokenError`.
 
     Pure: single use of the assertion itself (its ``jti``) is the shell's,
-    :class:`~securebox_auth.token_verifier.AssertionVerifier` (see ``docs/tokens.md``).
+    :class:`~securebox_auth.shell.token_verifier.AssertionVerifier` (see ``docs/tokens.md``).
     """
     now = require_aware(now)
     allowed = ALGORITHMS if algorithms is ALGORITHMS else _allowed(tuple(algorithms))

@@ -1,9 +1,10 @@
 """Failed-attempt accounting shared by every entry path.
 
 Login, code change, step-up, company proofs, recovery: every path that checks a secret counts
-a failure the same way, on the same per-principal :class:`~securebox_auth.lockout.LockoutState`
+a failure the same way, on the same per-principal
+:class:`~securebox_auth.lockout.rules.LockoutState`
 (RTS 4(3)(b): failures are counted across every path), in the series of the element it tried
-(:class:`~securebox_auth.lockout.Element`, ADR 0008), and produces the same audit events.
+(:class:`~securebox_auth.lockout.rules.Element`, ADR 0008), and produces the same audit events.
 Pure functions: the caller commits the new state with compare-and-swap.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from securebox_auth.audit import AuditEvent
-from securebox_auth.lockout import (
+from securebox_auth.lockout.rules import (
     BlockStatus,
     Element,
     LockoutAlert,

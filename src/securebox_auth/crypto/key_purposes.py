@@ -1,7 +1,7 @@
 """Where the keys of different purposes meet: the service constructors.
 
 A service receives a store (whose audit chain is sealed with ``audit_key``), a code hasher
-(whose pepper is a :class:`~securebox_auth.keys.KeyProvider`) and, for some factors, more
+(whose pepper is a :class:`~securebox_auth.crypto.keys.KeyProvider`) and, for some factors, more
 keys. :func:`check_service_keys` collects the ones it can see and refuses
 (:class:`~securebox_auth.errors.KeyReuse`) two purposes sharing a key, so a configuration
 that loads one secret into two places fails at start-up, not after a breach. Keys it cannot
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from securebox_auth.keys import KeyCheckValues, KeySource, ensure_distinct_keys
+from securebox_auth.crypto.keys import KeyCheckValues, KeySource, ensure_distinct_keys
 
 __all__ = ["check_service_keys"]
 

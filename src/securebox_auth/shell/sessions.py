@@ -10,7 +10,7 @@ session is stronger (session fixation, ASVS 5 7.2.4; PSD2 RTS art. 4(3)(c)). A s
 to change a session's proofs in place, so no other path can promote a session without a new
 identifier.
 
-Audit records name a session by :func:`~securebox_auth.session_ids.session_ref`, never by its
+Audit records name a session by :func:`~securebox_auth.policy.session_ids.session_ref`, never by its
 identifier.
 """
 
@@ -31,7 +31,7 @@ from securebox_auth.policy.decision import Challenge, Decision
 from securebox_auth.policy.engine import complete_step_up
 from securebox_auth.policy.model import Policy
 from securebox_auth.policy.session import Session
-from securebox_auth.session_ids import is_session_id, session_ref
+from securebox_auth.policy.session_ids import is_session_id, session_ref
 from securebox_auth.shell.retry import DEFAULT_BACKOFF, Backoff, commit_retrying
 from securebox_auth.stores.protocols import (
     AuthStore,
@@ -123,7 +123,7 @@ class SessionService:
     ) -> StepUpResult:
         """Record a verified step-up: the session's principal proved ``methods`` now, for
         ``challenge`` (from the engine's ``StepUpRequired``). The caller verified the
-        factors (:class:`~securebox_auth.factor_service.FactorService`) first.
+        factors (:class:`~securebox_auth.shell.factors.FactorService`) first.
 
         When the proofs change (granted, and also a step-up too weak for its operation), the
         session moves to a new identifier in the same commit; a denial that changed nothing

@@ -1,7 +1,7 @@
 """The claims of a signed assertion: typed errors, parsing, and the session they describe.
 
-Pure functions of the decoded claims and an injected ``now``; :mod:`securebox_auth.tokens`
-signs and verifies, this module reads what was signed.
+Pure functions of the decoded claims and an injected ``now``;
+:mod:`securebox_auth.tokens.assertions` signs and verifies, this module reads what was signed.
 
 * The registered claims (``iss``, ``aud``, ``exp``, ``nbf``, ``iat``, ``sub``, ``jti``) are
   checked by :func:`check_claims` with the rules of joserfc's own
@@ -25,8 +25,8 @@ from functools import lru_cache
 from typing import Any, ClassVar, Final
 
 from securebox_auth.errors import InvalidIdentifier, MalformedInput, SecureboxError
+from securebox_auth.factors.methods import METHODS
 from securebox_auth.identity import Principal
-from securebox_auth.methods import METHODS
 from securebox_auth.policy.session import Grant, Proof, Session
 
 __all__ = [
