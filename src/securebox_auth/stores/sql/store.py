@@ -19,8 +19,7 @@ back. Nothing is ever read in one transaction and written in another.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,22 +28,13 @@ from sqlalchemy import Engine, Table
 from securebox_auth.audit import GENESIS, AuditEvent, SealedEvent, seal
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
-from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, MalformedInput
+from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
     Change,
-    Expect,
-    OpenSession,
-    PutAccount,
-    PutCode,
-    PutFactorState,
-    PutLockout,
-    PutSession,
-    PutSubscription,
-    RotateSession,
     Versioned,
     check_session_transition,
 )
@@ -54,12 +44,23 @@ from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.schema import (
     ACCOUNTS,
     AUDIT_EVENTS,
-    CODE_CREDENTIALS,
     FACTOR_STATES,
-    INVITATIONS,
-    LOCKOUTS,
     SESSIONS,
     SUBSCRIPTIONS,
+)
+from securebox_auth.stores.sql.writes import (
+    ACCOUNT_KIND,
+    CODE_KIND,
+    FACTOR_KIND,
+    KINDS,
+    LOCKOUT_KIND,
+    SESSION_KIND,
+    SUBSCRIPTION_KIND,
+    Kind,
+    Write,
+    insert_sql,
+    plan,
+    principal_key,
 )
 
 if TYPE_CHECKING:
@@ -73,120 +74,6 @@ _AUDIT_PAGE: Final = 1000
 _ANCHOR_EVENT: Final = AuditEvent(datetime(2000, 1, 1, tzinfo=UTC), "anchor", "", "", "")
 _NO_HEAD: Final = "the database has no audit head: run `securebox db upgrade`"
 _STALE: Final = "the stored state changed since it was read"
-
-
-def _rewrite_invitations(db: Database, tx: Writer, sub: Subscription) -> None:
-    tx.run(
-        db.sql("DELETE FROM subscription_invitations WHERE client_id = ?"), (sub.client_id.value,)
-    )
-    rows = codec.invitation_rows(sub)
-    if rows:
-        names = list(rows[0])
-        tx.many(_insert_sql(db, INVITATIONS, names), [[r[n] for n in names] for r in rows])
-
-
-def _insert_sql(db: Database, table: Table, columns: Sequence[str], tail: str = "") -> str:
-    marks = ", ".join("?" * len(columns))
-    return db.sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}){tail}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Kind:
-    """A kind of versioned record: its table, key columns, and how a value becomes columns.
-    Adding a kind of state is one more of these (plus a table, a codec and a migration)."""
-
-    order: int
-    table: Table
-    key_columns: tuple[str, ...]
-    #: The value's columns (without key and version).
-    encode: Callable[[Any], dict[str, Any]]
-    #: Called after the row was written, in the same transaction (side tables).
-    after_write: Callable[[Database, Writer, Any], None] | None = None
-
-
-_PRINCIPAL_KEY: Final = ("client_id", "user_number")
-_SUBSCRIPTION: Final = _Kind(
-    0, SUBSCRIPTIONS, ("client_id",), codec.subscription_row, _rewrite_invitations
-)
-_ACCOUNT: Final = _Kind(1, ACCOUNTS, _PRINCIPAL_KEY, codec.account_row)
-_CODE: Final = _Kind(2, CODE_CREDENTIALS, _PRINCIPAL_KEY, codec.code_row)
-_LOCKOUT: Final = _Kind(3, LOCKOUTS, _PRINCIPAL_KEY, codec.lockout_row)
-_SESSION: Final = _Kind(4, SESSIONS, ("id",), codec.session_row)
-_FACTOR: Final = _Kind(5, FACTOR_STATES, (*_PRINCIPAL_KEY, "kind", "item"), codec.factor_state_row)
-_KINDS: Final = (_SUBSCRIPTION, _ACCOUNT, _CODE, _LOCKOUT, _SESSION, _FACTOR)
-
-
-@dataclass(frozen=True, slots=True)
-class _Write:
-    """What one commit asks of one record."""
-
-    kind: _Kind
-    key: tuple[str, ...]
-    expected: int
-    #: The value put (``None`` for a session being ended; unused by a guard).
-    value: object
-    #: False for an :class:`Expect` guard, which only checks the version.
-    puts: bool
-    #: Sessions: the stored session must be live, and keep the facts of ``keeps`` (all of
-    #: them in place; principal, channel and login time for a ``rotation``).
-    live: bool = False
-    keeps: Session | None = None
-    rotation: bool = False
-
-
-def _principal(principal: Principal) -> tuple[str, str]:
-    return (principal.client_id.value, principal.user_number.value)
-
-
-def _targets(change: Change) -> list[_Write]:
-    match change:
-        case OpenSession(session=session, session_id=session_id):
-            return [_Write(_SESSION, (session_key(session_id),), 0, session, True)]
-        case RotateSession(session_id, expected, session, new_session_id=new_id):
-            old = (session_key(session_id),)
-            return [
-                _Write(_SESSION, old, expected, None, True, True, session, rotation=True),
-                _Write(_SESSION, (session_key(new_id),), 0, session, True),
-            ]
-    return [_target(change)]
-
-
-def _target(change: Change) -> _Write:
-    match change:
-        case PutAccount(principal, expected, account):
-            return _Write(_ACCOUNT, _principal(principal), expected, account, True)
-        case PutCode(principal, expected, credential):
-            return _Write(_CODE, _principal(principal), expected, credential, True)
-        case PutLockout(principal, expected, state):
-            return _Write(_LOCKOUT, _principal(principal), expected, state, True)
-        case PutSubscription(client_id, expected, subscription):
-            return _Write(_SUBSCRIPTION, (client_id.value,), expected, subscription, True)
-        case PutSession(session_id, expected, session):
-            session_row = (session_key(session_id),)
-            return _Write(_SESSION, session_row, expected, session, True, live=True, keeps=session)
-        case PutFactorState(principal, kind, item, expected, state):
-            key = (*_principal(principal), kind, item)
-            return _Write(_FACTOR, key, expected, state, True)
-        case Expect("account", principal, expected):
-            return _Write(_ACCOUNT, _principal(principal), expected, None, False)
-        case Expect("code", principal, expected):
-            return _Write(_CODE, _principal(principal), expected, None, False)
-    raise MalformedInput(f"unknown change {type(change).__name__}")  # pragma: no cover
-
-
-def _plan(changes: Sequence[Change]) -> list[_Write]:
-    """One write per record, in a fixed order (table, then key), so concurrent commits take
-    row locks in the same order. As in :class:`MemoryStore`, a commit names each record at
-    most once (a guard and a write of the same record is a caller's mistake: the write's
-    expected version already guards it)."""
-    writes: dict[tuple[int, tuple[str, ...]], _Write] = {}
-    for change in changes:
-        for write in _targets(change):
-            slot = (write.kind.order, write.key)
-            if slot in writes:
-                raise MalformedInput("a commit changes each record at most once")
-            writes[slot] = write
-    return [writes[k] for k in sorted(writes)]
 
 
 class SqlStore:
@@ -204,7 +91,7 @@ class SqlStore:
         self.audit_key = audit_key
         self._db = Database(engine)
         self._reads = {
-            kind.order: self._select_sql(kind.table, self._key_where(kind)) for kind in _KINDS
+            kind.order: self._select_sql(kind.table, self._key_where(kind)) for kind in KINDS
         }
         self._sql: dict[tuple[int, str, tuple[str, ...]], str] = {}
         lock = " FOR UPDATE" if self._db.postgresql else ""
@@ -218,13 +105,13 @@ class SqlStore:
         self._session_columns = [c.name for c in SESSIONS.columns]
         self._session_sql = self._select_sql(SESSIONS, "id = ? AND version = ?")
         self._event_columns = [c.name for c in AUDIT_EVENTS.columns]
-        self._events_sql = _insert_sql(self._db, AUDIT_EVENTS, self._event_columns)
+        self._events_sql = insert_sql(self._db, AUDIT_EVENTS, self._event_columns)
 
     @staticmethod
-    def _key_where(kind: _Kind) -> str:
+    def _key_where(kind: Kind) -> str:
         return " AND ".join(f"{k} = ?" for k in kind.key_columns)
 
-    def _statement(self, kind: _Kind, what: str, columns: tuple[str, ...]) -> str:
+    def _statement(self, kind: Kind, what: str, columns: tuple[str, ...]) -> str:
         """SQL text of one statement shape, built once per store."""
         key = (kind.order, what, columns)
         found = self._sql.get(key)
@@ -232,7 +119,7 @@ class SqlStore:
             where = self._key_where(kind)
             if what == "insert":
                 conflict = f" ON CONFLICT ({', '.join(kind.key_columns)}) DO NOTHING"
-                found = _insert_sql(self._db, kind.table, columns, conflict)
+                found = insert_sql(self._db, kind.table, columns, conflict)
             elif what == "update":
                 sets = ", ".join(f"{c} = ?" for c in columns)
                 found = self._db.sql(
@@ -259,26 +146,26 @@ class SqlStore:
         names = [c.name for c in table.columns]
         return [dict(zip(names, row, strict=True)) for row in self._db.fetch(sql, params)]
 
-    def _one(self, kind: _Kind, key: Sequence[str]) -> Mapping[str, Any] | None:
+    def _one(self, kind: Kind, key: Sequence[str]) -> Mapping[str, Any] | None:
         rows = self._rows(kind.table, self._reads[kind.order], key)
         return rows[0] if rows else None
 
     def get_account(self, principal: Principal) -> Versioned[Account] | None:
-        row = self._one(_ACCOUNT, _principal(principal))
+        row = self._one(ACCOUNT_KIND, principal_key(principal))
         return None if row is None else Versioned(codec.account_from_row(row), row["version"])
 
     def get_code(self, principal: Principal) -> Versioned[CodeCredential] | None:
-        row = self._one(_CODE, _principal(principal))
+        row = self._one(CODE_KIND, principal_key(principal))
         return None if row is None else Versioned(codec.code_from_row(row), row["version"])
 
     def get_lockout(self, principal: Principal) -> Versioned[LockoutState]:
-        row = self._one(_LOCKOUT, _principal(principal))
+        row = self._one(LOCKOUT_KIND, principal_key(principal))
         if row is None:
             return Versioned(LockoutState(), 0)
         return Versioned(codec.lockout_from_row(row), row["version"])
 
     def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None:
-        row = self._one(_SUBSCRIPTION, (client_id.value,))
+        row = self._one(SUBSCRIPTION_KIND, (client_id.value,))
         if row is None:
             return None
         return Versioned(codec.subscription_from_row(row), row["version"])
@@ -286,7 +173,7 @@ class SqlStore:
     def get_session(self, session_id: str) -> Versioned[Session] | None:
         if not is_session_id(session_id):
             return None
-        row = self._one(_SESSION, (session_key(session_id),))
+        row = self._one(SESSION_KIND, (session_key(session_id),))
         if row is None:
             return None
         session = codec.session_from_row(row)
@@ -295,7 +182,7 @@ class SqlStore:
     def get_factor_state(
         self, principal: Principal, kind: str, item: str
     ) -> Versioned[Mapping[str, object]] | None:
-        row = self._one(_FACTOR, (*_principal(principal), kind, item))
+        row = self._one(FACTOR_KIND, (*principal_key(principal), kind, item))
         if row is None:
             return None
         state = codec.factor_state_from_row(row)
@@ -309,7 +196,7 @@ class SqlStore:
             "client_id = ? AND user_number = ? AND kind = ? AND state IS NOT NULL ORDER BY item",
         )
         found: list[tuple[str, Versioned[Mapping[str, object]]]] = []
-        for row in self._rows(FACTOR_STATES, sql, (*_principal(principal), kind)):
+        for row in self._rows(FACTOR_STATES, sql, (*principal_key(principal), kind)):
             state = codec.factor_state_from_row(row)
             if state is not None:
                 found.append((str(row["item"]), Versioned(state, row["version"])))
@@ -326,7 +213,7 @@ class SqlStore:
             "(SELECT client_id FROM subscription_invitations "
             "WHERE invitee_client_id = ? AND invitee_user_number = ?) ORDER BY client_id"
         )
-        rows = self._rows(SUBSCRIPTIONS, sql, _principal(principal))
+        rows = self._rows(SUBSCRIPTIONS, sql, principal_key(principal))
         return [codec.subscription_from_row(row) for row in rows]
 
     def audit_log(self) -> Iterator[SealedEvent]:
@@ -359,7 +246,7 @@ class SqlStore:
     # -- the commit -----------------------------------------------------------------------
 
     def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:
-        writes = _plan(changes)
+        writes = plan(changes)
         if not writes and not events:
             return
         with self._db.write(self._head_sql) as tx:
@@ -371,7 +258,7 @@ class SqlStore:
             if events:
                 self._seal(tx, int(head[0]), str(head[1]), int(head[2]), events)
 
-    def _apply(self, tx: Writer, write: _Write) -> None:
+    def _apply(self, tx: Writer, write: Write) -> None:
         kind = write.kind
         if not write.puts:
             found = tx.one(self._statement(kind, "version", ()), write.key)
@@ -393,7 +280,7 @@ class SqlStore:
         if kind.after_write is not None:
             kind.after_write(self._db, tx, write.value)
 
-    def _check_session(self, tx: Writer, write: _Write) -> None:
+    def _check_session(self, tx: Writer, write: Write) -> None:
         """In the commit's transaction: the session is still live at the expected version,
         and the change keeps what it must (an in-place change: the authentication facts; a
         rotation: principal, channel and login time)."""
