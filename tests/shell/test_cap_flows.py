@@ -48,9 +48,13 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def box(contract_store: AuthStore, clock: FixedClock, world: CapWorld) -> Securebox:
+    return _portal(contract_store, clock, world)
+
+
+def _portal(store: AuthStore, clock: FixedClock, world: CapWorld) -> Securebox:
     box = Securebox.from_policy(
         portal_policy(),
-        store=contract_store,
+        store=store,
         keys=DerivedKeys.from_hex(MASTER),
         clock=clock,
         gateways={"sms": Phone()},
@@ -184,6 +188,39 @@ def test_a_payee_step_up_with_linked_cap_respond(box: Securebox, world: CapWorld
     answer = CapAnswer(card_id, code, challenge_id, CapMode.RESPOND)
     up = box.prove_step_up(session_id, up.handle, answer)
     assert up.ready, up.explain()
+    assert box.execute(up.session_id, up.handle).executed
+
+
+def test_an_unbound_card_gets_digits_all_the_same_and_its_code_is_refused(
+    box: Securebox, world: CapWorld
+) -> None:
+    page = box.start_login(CLIENT, "01")
+    challenge_id, digits = box.login_cap_challenge(page.handle, "no-such-card")
+    assert len(digits) == 8
+    assert box.store.get_factor_state(user(1), fc.CAP_CHALLENGE, challenge_id) is None
+    code = world.code(TerminalInput.respond(digits))
+    answer = CapAnswer("no-such-card", code, challenge_id, CapMode.RESPOND)
+    assert box.answer_login(page.handle, answer).rejected
+    assert _cap_failures(box) == 1
+
+
+def test_a_payment_step_up_with_linked_tds_on_a_belgian_reader(
+    contract_store: AuthStore, clock: FixedClock
+) -> None:
+    world = make_world("be")
+    box = _portal(contract_store, clock, world)
+    card_id = world.record.card_id
+    session_id = _login(box, world)
+    up = box.start_step_up(session_id, _payment(125050))
+    challenge_id, typed = box.step_up_cap_challenge(session_id, up.handle, card_id, CapMode.TDS)
+    reference, amount, digits = typed
+    assert (reference, amount) == ("67890189", "125050")
+    code = world.code(TerminalInput.tds_numbers((reference, amount, digits)))
+    answer = CapAnswer(card_id, code, challenge_id, CapMode.TDS)
+    up = box.prove_step_up(session_id, up.handle, answer)
+    assert up.ready, up.explain()
+    actions = [sealed.event.action for sealed in box.audit_log()]
+    assert "cap.challenge" in actions
     assert box.execute(up.session_id, up.handle).executed
 
 

@@ -7,11 +7,9 @@ state (kind ``cap_challenge``), spent by the first verification that names them.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final, Unpack
 
-from securebox_auth.audit import AuditEvent
 from securebox_auth.emv.issuer import IssuerKeyProvider
 from securebox_auth.emv.profiles import CapMode, TerminalInput
 from securebox_auth.errors import ConfigurationError, NotFound, NotPermitted
@@ -123,11 +121,7 @@ class CapService(FactorShell):
         that is not bound (or a principal that does not exist) gets a decoy challenge of
         the same shape, not stored: its code is refused like a wrong one, so the answer
         does not tell whether the card is bound."""
-        value = new_challenge_value()
-        return self._issue(principal, card_id, purpose, lambda card, cid, now: issue_challenge(
-            card, challenge_id=cid, value=value, purpose=purpose, now=now,
-            lifetime=CHALLENGE_LIFETIME,
-        ), decoy=value)  # fmt: skip
+        return self._issue(principal, card_id, purpose, None)
 
     def issue_linked_challenge(
         self, principal: Principal, card_id: str, *, digest: str, purpose: str
@@ -137,39 +131,38 @@ class CapService(FactorShell):
         stored and audited like :meth:`issue_challenge`. The card must be bound
         (:class:`~securebox_auth.errors.NotFound` otherwise: a step-up is for a principal
         already authenticated)."""
-        nonce = new_link_nonce()
-        return self._issue(principal, card_id, purpose, lambda card, cid, now: (
-            issue_linked_challenge(
-                card, challenge_id=cid, nonce=nonce, digest=digest, purpose=purpose,
-                now=now, lifetime=CHALLENGE_LIFETIME,
-            )
-        ))  # fmt: skip
+        return self._issue(principal, card_id, purpose, digest)
 
     def _issue(
-        self,
-        principal: Principal,
-        card_id: str,
-        purpose: str,
-        make: Callable[[CapCard, str, datetime], tuple[CapChallenge, AuditEvent]],
-        *,
-        decoy: str | None = None,
+        self, principal: Principal, card_id: str, purpose: str, digest: str | None
     ) -> CapChallenge:
         challenge_id = secrets.token_urlsafe(24)
+        value, nonce = new_challenge_value(), new_link_nonce()  # drawn once, not per retry
         key = (fc.CAP_CARD, card_id)
 
         def attempt(now: datetime) -> Step[CapChallenge]:
             read = self._read(principal, (key,))
             card = read.decoded(*key, fc.cap_card_from_dict)
+            lifetime = CHALLENGE_LIFETIME
             if card is None:
-                if decoy is None:
+                if digest is not None:
                     raise NotFound("no such CAP card is bound to this principal")
-                fake = CapChallenge(
+                decoy = CapChallenge(
                     challenge_id=challenge_id, subject=principal.key, card_id=card_id,
-                    value=decoy, purpose=purpose, digest=None, issued_at=now,
-                    expires_at=now + CHALLENGE_LIFETIME,
+                    value=value, purpose=purpose, digest=None, issued_at=now,
+                    expires_at=now + lifetime,
                 )  # fmt: skip
-                return [], (), fake
-            challenge, event = make(card, challenge_id, now)
+                return [], (), decoy
+            if digest is None:
+                challenge, event = issue_challenge(
+                    card, challenge_id=challenge_id, value=value, purpose=purpose, now=now,
+                    lifetime=lifetime,
+                )  # fmt: skip
+            else:
+                challenge, event = issue_linked_challenge(
+                    card, challenge_id=challenge_id, nonce=nonce, digest=digest,
+                    purpose=purpose, now=now, lifetime=lifetime,
+                )  # fmt: skip
             document = fc.cap_challenge_to_dict(challenge)
             put = PutFactorState(principal, fc.CAP_CHALLENGE, challenge_id, 0, document)
             return [read.guard, put], (event,), challenge
