@@ -56,6 +56,7 @@ from securebox_auth.entitlements.visibility import VisibilityFilter
 from securebox_auth.errors import (
     AccountExists,
     AttemptsBlocked,
+    ChallengeNeeded,
     ConcurrentUpdate,
     ConfigurationError,
     FlowError,
@@ -219,6 +220,7 @@ __all__ = [
     "CertificateAnswer",
     "CertificateSettings",
     "Challenge",
+    "ChallengeNeeded",
     "ChangeOutcome",
     "ChangeResult",
     "Channel",

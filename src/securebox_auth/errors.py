@@ -18,6 +18,7 @@ __all__ = [
     "AccountExists",
     "AmbiguousPayeeReference",
     "AttemptsBlocked",
+    "ChallengeNeeded",
     "ConcurrentUpdate",
     "ConfigurationError",
     "DefinitionError",
@@ -302,6 +303,13 @@ class FlowOutOfOrder(FlowError):
     where it is."""
 
     code: ClassVar[str] = "flow_out_of_order"
+
+
+class ChallengeNeeded(FlowOutOfOrder):
+    """The answer must name the challenge the flow issued for it (a CAP Sign, TDS or
+    Respond code in a step-up answers ``step_up_cap_challenge``): ask for one first."""
+
+    code: ClassVar[str] = "challenge_needed"
 
 
 class FlowExpired(FlowError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from securebox_auth.emv.profiles import CapMode
-from securebox_auth.errors import ConfigurationError
+from securebox_auth.errors import ChallengeNeeded, ConfigurationError, FlowOutOfOrder
 from securebox_auth.factors.cap_request import CapRequest
 from securebox_auth.factors.certificate import Revocation
 from securebox_auth.factors.code import CodeOutcome
@@ -23,7 +23,7 @@ from securebox_auth.factors.oob import Channel
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.x509_trust import TrustSettings
 from securebox_auth.identity import Principal
-from securebox_auth.policy.linking import OperationRequest
+from securebox_auth.policy.linking import OperationRequest, Payment
 
 if TYPE_CHECKING:
     from securebox_auth.shell.base import FactorResult
@@ -81,8 +81,9 @@ class RecoveryAnswer:
 
 @dataclass(frozen=True, slots=True)
 class CapAnswer:
-    """A code of the CAP reader: Identify/Respond at login, Sign (over the operation's
-    amount and payee) in a step-up (``mode``)."""
+    """A code of the CAP reader: Identify, or Respond over ``challenge_id`` (from
+    ``login_cap_challenge``) at login; in a step-up, Sign, TDS or Respond over the challenge
+    of ``step_up_cap_challenge`` (bound to the operation's digest), ``mode`` saying which."""
 
     card_id: str
     code: str = field(repr=False)
@@ -137,8 +138,11 @@ def _from(result: FactorResult, method: str) -> Verified:
     )
 
 
-def _claimed(answer: Answer) -> str:
-    """The method an answer claims (the offer is checked against it before verifying)."""
+def _claimed(answer: Answer, *, linked: bool = False) -> str:
+    """The method an answer claims (the offer is checked against it before verifying).
+    ``linked``: in a step-up bound to a digest, where a CAP Sign, TDS or Respond code over
+    the digest-linked challenge is the policy's ``cap_sign`` (the CAP method that carries
+    dynamic linking)."""
     if isinstance(answer, CodeAnswer):
         return "confidential_code"
     if isinstance(answer, TotpAnswer):
@@ -150,10 +154,48 @@ def _claimed(answer: Answer) -> str:
     if isinstance(answer, PasskeyAnswer):
         return "passkey_uv"
     if isinstance(answer, CapAnswer):
+        if linked and answer.mode is not CapMode.IDENTIFY:
+            return "cap_sign"
         return {CapMode.IDENTIFY: "cap_identify", CapMode.RESPOND: "cap_respond"}.get(
             answer.mode, "cap_sign"
         )
     return answer.channel.method.name
+
+
+def _need_challenge(answer: CapAnswer) -> str:
+    if answer.challenge_id is None:
+        raise ChallengeNeeded(
+            f"a CAP {answer.mode.value} code in a step-up answers the challenge of "
+            "step_up_cap_challenge (its digits are typed into the reader): ask for one first"
+        )
+    return answer.challenge_id
+
+
+def _linked_cap(
+    box: ShellBase,
+    principal: Principal,
+    answer: CapAnswer,
+    digest: str,
+    request: OperationRequest | None,
+) -> Verified:
+    """A CAP code over the challenge bound to the operation's ``digest``: Sign and TDS are
+    presented with the payment (amount typed into the reader), Respond with the digest."""
+    challenge_id = _need_challenge(answer)
+    payment = None if request is None else request.payment
+    if answer.mode is CapMode.RESPOND:
+        linked: tuple[CapMode, Payment | str] = (CapMode.RESPOND, digest)
+    elif payment is None:
+        raise FlowOutOfOrder(
+            f"a CAP {answer.mode.value} code types an amount: this operation has none, "
+            "answer its challenge in Respond mode"
+        )
+    else:
+        linked = (answer.mode, payment)
+    found = box.factors.verify_cap(
+        principal, answer.card_id, answer.code, challenge_id=challenge_id, linked=linked
+    )
+    ok = found.ok and found.digest == digest
+    return Verified(ok, "cap_sign", blocked=found.outcome is Outcome.BLOCKED, digest=found.digest)
 
 
 def certificate_purpose(purpose: str, request: OperationRequest | None) -> str:
@@ -199,11 +241,10 @@ def verify_answer(
         )
         return _from(found, answer.channel.method.name)
     if isinstance(answer, CapAnswer):
-        linked = None
-        if answer.mode in (CapMode.SIGN, CapMode.TDS) and request is not None:
-            if request.payment is None:
-                raise ConfigurationError("CAP Sign links an amount and a payee (a payment)")
-            linked = (answer.mode, request.payment)
+        if purpose != "login" and digest is not None and answer.mode is not CapMode.IDENTIFY:
+            return _linked_cap(box, principal, answer, digest, request)
+        if purpose != "login" and answer.mode is not CapMode.IDENTIFY:
+            _need_challenge(answer)
         # An Identify code answers no challenge: the reader computed it over fixed data.
         identify = answer.mode is CapMode.IDENTIFY and answer.challenge_id is None
         found = factors.verify_cap(
@@ -212,7 +253,6 @@ def verify_answer(
             answer.code,
             challenge_id=answer.challenge_id,
             request=CapRequest.identify() if identify else None,
-            linked=linked,
         )
         return _from(found, _claimed(answer))
     if isinstance(answer, PasskeyAnswer):

@@ -1,16 +1,19 @@
 """EMV-CAP codes on a store: binding a card (proved by a first valid code) and checking
 Identify, Respond, Sign and TDS codes. The card's counter and the challenge move in the
-same commit as the lockout, so a code is accepted once."""
+same commit as the lockout, so a code is accepted once. Challenges (Respond at login, or
+derived from an operation's digest for a step-up) are issued here and stored as factor
+state (kind ``cap_challenge``), spent by the first verification that names them."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Unpack
+import secrets
+from datetime import datetime, timedelta
+from typing import Final, Unpack
 
 from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.emv.issuer import IssuerKeyProvider
-from securebox_auth.emv.profiles import CapMode
-from securebox_auth.errors import ConfigurationError, NotPermitted
+from securebox_auth.emv.profiles import CapMode, TerminalInput
+from securebox_auth.errors import ConfigurationError, NotFound, NotPermitted
 from securebox_auth.factors.cap import (
     CapCard,
     CapRequest,
@@ -20,16 +23,28 @@ from securebox_auth.factors.cap import (
     verify_cap,
 )
 from securebox_auth.factors.cap_card import enrol_card
-from securebox_auth.factors.cap_linking import linked_request
+from securebox_auth.factors.cap_linking import (
+    issue_linked_challenge,
+    linked_request,
+    new_link_nonce,
+)
+from securebox_auth.factors.cap_request import CapChallenge, issue_challenge, new_challenge_value
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import Element, LockoutState
 from securebox_auth.policy.linking import Payment
 from securebox_auth.shell.base import FactorResult, FactorShell, ShellOptions, Step, Write
 from securebox_auth.stores import factor_codecs as fc
-from securebox_auth.stores.protocols import AuthStore
+from securebox_auth.stores.protocols import AuthStore, PutFactorState
 
-__all__ = ["CapService"]
+__all__ = ["CHALLENGE_LIFETIME", "CapService", "LinkedOperation"]
+
+#: How long a CAP challenge can be answered (the user reads it, types it, types the PIN).
+CHALLENGE_LIFETIME: Final = timedelta(minutes=5)
+
+#: The operation a linked CAP code is presented with: the payment (Sign, TDS or Respond) or
+#: the operation's digest alone (Respond, for a payee or a batch).
+LinkedOperation = Payment | str
 
 
 class CapService(FactorShell):
@@ -98,6 +113,62 @@ class CapService(FactorShell):
 
         return self._run(attempt)
 
+    def issue_challenge(
+        self, principal: Principal, card_id: str, *, purpose: str = "login"
+    ) -> CapChallenge:
+        """A single-use Respond challenge (8 random digits) for ``card_id`` of ``principal``,
+        stored (kind ``cap_challenge``, version 0) and audited ``cap.challenge``. A card
+        that is not bound (or a principal that does not exist) gets a decoy challenge of
+        the same shape, not stored: its code is refused like a wrong one, so the answer
+        does not tell whether the card is bound."""
+        return self._issue(principal, card_id, purpose, None)
+
+    def issue_linked_challenge(
+        self, principal: Principal, card_id: str, *, digest: str, purpose: str
+    ) -> CapChallenge:
+        """A single-use challenge bound to an operation's ``digest`` (its 8 digits derived
+        from the digest and a fresh nonce, :mod:`securebox_auth.factors.cap_linking`),
+        stored and audited like :meth:`issue_challenge`. The card must be bound
+        (:class:`~securebox_auth.errors.NotFound` otherwise: a step-up is for a principal
+        already authenticated)."""
+        return self._issue(principal, card_id, purpose, digest)
+
+    def _issue(
+        self, principal: Principal, card_id: str, purpose: str, digest: str | None
+    ) -> CapChallenge:
+        challenge_id = secrets.token_urlsafe(24)
+        value, nonce = new_challenge_value(), new_link_nonce()  # drawn once, not per retry
+        key = (fc.CAP_CARD, card_id)
+
+        def attempt(now: datetime) -> Step[CapChallenge]:
+            read = self._read(principal, (key,))
+            card = read.decoded(*key, fc.cap_card_from_dict)
+            lifetime = CHALLENGE_LIFETIME
+            if card is None:
+                if digest is not None:
+                    raise NotFound("no such CAP card is bound to this principal")
+                decoy = CapChallenge(
+                    challenge_id=challenge_id, subject=principal.key, card_id=card_id,
+                    value=value, purpose=purpose, digest=None, issued_at=now,
+                    expires_at=now + lifetime,
+                )  # fmt: skip
+                return [], (), decoy
+            if digest is None:
+                challenge, event = issue_challenge(
+                    card, challenge_id=challenge_id, value=value, purpose=purpose, now=now,
+                    lifetime=lifetime,
+                )  # fmt: skip
+            else:
+                challenge, event = issue_linked_challenge(
+                    card, challenge_id=challenge_id, nonce=nonce, digest=digest,
+                    purpose=purpose, now=now, lifetime=lifetime,
+                )  # fmt: skip
+            document = fc.cap_challenge_to_dict(challenge)
+            put = PutFactorState(principal, fc.CAP_CHALLENGE, challenge_id, 0, document)
+            return [read.guard, put], (event,), challenge
+
+        return self._run(attempt)
+
     def verify(
         self,
         principal: Principal,
@@ -106,13 +177,22 @@ class CapService(FactorShell):
         *,
         challenge_id: str | None = None,
         request: CapRequest | None = None,
-        linked: tuple[CapMode, Payment] | None = None,
+        linked: tuple[CapMode, LinkedOperation] | None = None,
     ) -> FactorResult:
-        """One CAP code: see :meth:`securebox_auth.shell.factors.FactorService.verify_cap`."""
+        """One CAP code: see :meth:`securebox_auth.shell.factors.FactorService.verify_cap`.
+
+        Without ``linked``, a stored challenge is a Respond challenge of a login: one issued
+        for an operation's digest is refused (``challenge_mismatch``, counted), so a code
+        made for a step-up never opens a login."""
         if (challenge_id is None) == (request is None):
             raise ConfigurationError("a CAP code names a stored challenge, or passes a request")
         if linked is not None and challenge_id is None:
             raise ConfigurationError("a linked CAP code names its stored challenge")
+        if linked is not None and isinstance(linked[1], str) and linked[0] is not CapMode.RESPOND:
+            raise ConfigurationError(
+                "a CAP code linked to a digest alone is a Respond code (Sign and TDS "
+                "codes are presented with their payment)"
+            )
         keys = [(fc.CAP_CARD, card_id)]
         if challenge_id is not None:
             keys.append((fc.CAP_CHALLENGE, challenge_id))
@@ -132,11 +212,7 @@ class CapService(FactorShell):
                 return self._missing(read, now, f"cap.{mode}", "no_challenge", Element.CAP)
             cap_request = request
             if challenge is not None:
-                cap_request = (
-                    CapRequest.respond(challenge)
-                    if linked is None
-                    else linked_request(linked[0], challenge, linked[1])
-                )
+                cap_request = _request(challenge, linked)
             assert cap_request is not None
             verdict = self._check(read.lockout.value, card, cap_request, code, now)
             writes: list[Write] = [(fc.CAP_CARD, card_id, fc.cap_card_to_dict(verdict.card))]
@@ -160,3 +236,14 @@ class CapService(FactorShell):
             card, request, code, lockout=lockout, now=now, issuer=self.issuer,
             lockout_rules=self.lockout_rules, rules=self.rules,
         )  # fmt: skip
+
+
+def _request(challenge: CapChallenge, linked: tuple[CapMode, LinkedOperation] | None) -> CapRequest:
+    """What a code for a stored ``challenge`` was computed over, with the digest presented
+    now (none at login: a challenge bound to a digest then fails as ``challenge_mismatch``)."""
+    if linked is None:
+        return CapRequest(TerminalInput.respond(challenge.value), challenge, None)
+    mode, operation = linked
+    if isinstance(operation, str):
+        return CapRequest(TerminalInput.respond(challenge.value), challenge, operation)
+    return linked_request(mode, challenge, operation)

@@ -37,9 +37,8 @@ from securebox_auth.factors.totp import TotpCredential, TotpRules
 from securebox_auth.factors.x509_trust import TrustSettings
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import LockoutRules
-from securebox_auth.policy.linking import Payment
 from securebox_auth.shell.base import DEFAULT_ITEM, FactorResult, FactorShell, ShellOptions
-from securebox_auth.shell.cap import CapService
+from securebox_auth.shell.cap import CapService, LinkedOperation
 from securebox_auth.shell.certificates import CertificateService
 from securebox_auth.shell.gateways import Gateway
 from securebox_auth.shell.oob import OobCodes, OobService
@@ -228,12 +227,13 @@ class FactorService(FactorShell):
         *,
         challenge_id: str | None = None,
         request: CapRequest | None = None,
-        linked: tuple[CapMode, Payment] | None = None,
+        linked: tuple[CapMode, LinkedOperation] | None = None,
     ) -> FactorResult:
         """One CAP code. A Respond code names its stored challenge (``challenge_id``);
         Identify, Sign and TDS codes pass their ``request``. A code for a digest-linked
-        challenge names the challenge and passes ``linked=(mode, payment)``: the payment
-        presented now must be the one the challenge was issued for."""
+        challenge names the challenge and passes ``linked=(mode, payment)`` (or
+        ``(CapMode.RESPOND, digest)`` for an operation without a payment): what is
+        presented now must be what the challenge was issued for."""
         return self.cap.verify(
             principal, card_id, code, challenge_id=challenge_id, request=request, linked=linked
         )

@@ -166,6 +166,15 @@ class LoginShell(ShellBase):
         flow = self._offering(handle, "certificate", "smartcard_pin")
         return self._cert_challenge(flow.principal, "login", None)
 
+    def login_cap_challenge(self, handle: str, card_id: str) -> tuple[str, str]:
+        """A Respond challenge for the CAP card ``card_id``: its id (answer with
+        ``CapAnswer(card_id, code, challenge_id, mode=CapMode.RESPOND)``) and the 8 digits
+        the user types into the reader. Single use, for five minutes; a card that is not
+        bound gets digits all the same (its code is then refused like a wrong one)."""
+        flow = self._offering(handle, "cap_respond")
+        challenge = self.factors.cap.issue_challenge(flow.principal, card_id, purpose="login")
+        return challenge.challenge_id, challenge.value
+
     def _offering(self, handle: str, *methods: str) -> LoginFlow:
         principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
         flow, _ = self._load_login(principal, flow_id)

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from securebox_auth.audit import AuditEvent
+from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.factors.cap_request import payee_reference
 from securebox_auth.factors.certificate import CertChallenge
 from securebox_auth.factors.oob import Channel
 from securebox_auth.flows import codec
@@ -165,6 +167,41 @@ class StepUpShell(ShellBase):
         purpose = certificate_purpose("step_up", flow.request)
         return self._cert_challenge(flow.principal, purpose, flow.digest)
 
+    def step_up_cap_challenge(
+        self, session_id: str, handle: str, card_id: str, mode: CapMode = CapMode.SIGN
+    ) -> tuple[str, tuple[str, ...]]:
+        """A single-use CAP challenge for the card ``card_id``, bound to the operation's
+        digest (its 8 digits derive from the digest, ``factors/cap_linking.py``): its id
+        (answer with ``CapAnswer(card_id, code, challenge_id, mode=mode)``) and what the
+        user types into the reader in ``mode``, in order: Sign the digits then the amount
+        in minor units, TDS the payee reference, the amount in minor units, then the digits,
+        Respond the digits alone (the mode for an operation without an amount: a payee,
+        a batch). :class:`~securebox_auth.errors.FlowOutOfOrder` for Identify, or Sign/TDS
+        when the operation has no payment."""
+        flow = self._challenged(session_id, handle, "cap_sign", "cap_respond")
+        payment, digest = flow.request.payment, flow.digest
+        if mode is CapMode.IDENTIFY:
+            raise FlowOutOfOrder("an Identify code answers no challenge")
+        if mode is not CapMode.RESPOND and (payment is None or digest is None):
+            raise FlowOutOfOrder(
+                f"CAP {mode.value} types an amount: this operation has none, use Respond"
+            )
+        cap = self.factors.cap
+        operation = flow.request.operation
+        if digest is None:
+            plain = cap.issue_challenge(flow.principal, card_id, purpose=operation)
+            return plain.challenge_id, (plain.value,)
+        challenge = cap.issue_linked_challenge(
+            flow.principal, card_id, digest=digest, purpose=operation
+        )
+        value = challenge.value
+        if mode is CapMode.RESPOND or payment is None:
+            return challenge.challenge_id, (value,)
+        minor = str(payment.amount.minor)
+        if mode is CapMode.SIGN:
+            return challenge.challenge_id, (value, minor)
+        return challenge.challenge_id, (payee_reference(payment.payee), minor, value)
+
     def _challenged(self, session_id: str, handle: str, *methods: str) -> StepUpFlow:
         flow, _ = self._load_step_up(session_id, handle)
         challenge = flow.challenge
@@ -179,7 +216,7 @@ class StepUpShell(ShellBase):
         satisfied (the session gets a new identifier: use ``page.session_id``)."""
         flow, _ = self._load_step_up(session_id, handle)
         challenge = flow.challenge
-        method = claimed_method(answer)
+        method = claimed_method(answer, linked=flow.digest is not None)
         if flow.state is not StepUpState.CHALLENGED or challenge is None:
             raise FlowOutOfOrder(f"no factor is expected now (flow is {flow.state})")
         if method not in challenge.methods:
