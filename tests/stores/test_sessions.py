@@ -22,7 +22,13 @@ from securebox_auth.policy.session_ids import (
     session_key,
 )
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.stores.protocols import AuthStore, OpenSession, PutSession, RotateSession
+from securebox_auth.stores.protocols import (
+    AuthStore,
+    EndSession,
+    OpenSession,
+    PutSession,
+    RotateSession,
+)
 from securebox_auth.stores.sql.store import SqlStore
 from tests.support import NOW
 
@@ -169,3 +175,63 @@ def test_a_rotation_never_hands_a_session_to_someone_else(contract_store: AuthSt
     assert contract_store.get_session(old) is not None
     with pytest.raises(MalformedInput):
         RotateSession(old, 0, _weak())
+
+
+# -- a principal's sessions ------------------------------------------------------------------
+
+
+def test_a_principal_s_sessions_are_listed_by_key_and_ended_by_key(
+    contract_store: AuthStore,
+) -> None:
+    first = _open(contract_store, _weak())
+    second = _open(contract_store, open_session(ALICE, "mobile", ["cap_identify"], NOW))
+    other = _open(contract_store, _weak(MALLORY))
+    listed = contract_store.sessions_of(ALICE)
+    assert {key for key, _ in listed} == {session_key(first), session_key(second)}
+    assert all(found.value.principal == ALICE for _, found in listed)
+    assert first not in _stored_text(contract_store)  # the keys are digests, not identifiers
+    key, found = next((k, f) for k, f in listed if k == session_key(first))
+    contract_store.commit([EndSession(key, found.version)], [])
+    assert contract_store.get_session(first) is None
+    assert contract_store.get_session(second) is not None
+    assert contract_store.get_session(other) is not None
+    assert [k for k, _ in contract_store.sessions_of(ALICE)] == [session_key(second)]
+    with pytest.raises(ConcurrentUpdate):  # an ended session cannot be ended again
+        contract_store.commit([EndSession(key, found.version + 1)], [])
+
+
+def test_ending_by_key_is_a_compare_and_swap(contract_store: AuthStore) -> None:
+    session_id = _open(contract_store, _weak())
+    ((key, found),) = contract_store.sessions_of(ALICE)
+    touched = touch(found.value, NOW + timedelta(seconds=1))
+    contract_store.commit([PutSession(session_id, found.version, touched)], [])
+    with pytest.raises(ConcurrentUpdate):  # read before the touch: stale
+        contract_store.commit([EndSession(key, found.version)], [])
+    assert contract_store.get_session(session_id) is not None
+
+
+@pytest.mark.parametrize(
+    ("key", "version"), [("", 1), ("A" * 64, 1), ("0" * 63, 1), ("0" * 64, 0), (None, 1)]
+)
+def test_an_end_names_a_stored_key_and_version(key: Any, version: int) -> None:
+    with pytest.raises(MalformedInput):
+        EndSession(key, version)
+
+
+def test_end_all_ends_every_session_of_one_principal(contract_store: AuthStore) -> None:
+    from securebox_auth.clock import FixedClock  # noqa: PLC0415
+    from securebox_auth.shell.sessions import SessionService  # noqa: PLC0415
+
+    service = SessionService(contract_store, clock=FixedClock(NOW))
+    mine = [service.open(_weak()) for _ in range(3)]
+    theirs = service.open(_weak(MALLORY))
+    refs = [ref for ref, _ in service.sessions_of(ALICE)]
+    assert len(refs) == 3
+    assert service.end_by_ref(ALICE, refs[0])
+    assert not service.end_by_ref(MALLORY, refs[1])  # not theirs to end
+    assert service.end_all(ALICE, reason="factor_lost") == 2
+    assert all(contract_store.get_session(s) is None for s in mine)
+    assert contract_store.get_session(theirs) is not None
+    assert service.sessions_of(ALICE) == []
+    ended = [e.event for e in contract_store.audit_log() if e.event.action == "session.end_all"]
+    assert [dict(e.details) for e in ended] == [{"count": "2", "reason": "factor_lost"}]

@@ -162,11 +162,15 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
         """Log out."""
         self.sessions.end(session_id)
 
+    def sessions_of(self, principal: Principal) -> list[tuple[str, Session]]:
+        """The live sessions of ``principal``, each with a reference to end it."""
+        return self.sessions.sessions_of(principal)
+
     def end_all(self, principal: Principal) -> None:
-        """End every session of ``principal`` opened until now (a watermark: any session
-        whose login is not later is refused by this entry point from now on). Services used
-        directly (``sessions``, ``entitlements``, an :class:`AssertionVerifier`) do not see
-        the watermark: check :meth:`live_session` first (ADR 0016, consequences)."""
+        """End every session of ``principal`` opened until now: each stored session is ended
+        (no service sees it any more), and a watermark makes this entry point also refuse a
+        session whose login is not later (one that was being opened meanwhile)."""
+        self.sessions.end_all(principal)
 
         def attempt() -> None:
             now = self.clock.now()

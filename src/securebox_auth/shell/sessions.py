@@ -25,6 +25,7 @@ from typing import Final, TypeVar
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.errors import NotAuthenticated
+from securebox_auth.identity import Principal
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.book import PolicyBook
 from securebox_auth.policy.decision import Challenge, Decision
@@ -36,6 +37,7 @@ from securebox_auth.shell.retry import DEFAULT_BACKOFF, Backoff, commit_retrying
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
+    EndSession,
     OpenSession,
     PutSession,
     RotateSession,
@@ -168,6 +170,48 @@ class SessionService:
             return [PutSession(session_id, found.version, None)], [ended], None
 
         self._run(attempt)
+
+    def sessions_of(self, principal: Principal) -> list[tuple[str, Session]]:
+        """The live sessions of ``principal`` ("where am I logged in"), oldest first, each
+        with a non-secret reference (the start of its stored key) to end it with
+        :meth:`end_by_ref`; never their identifiers, which the store does not keep."""
+        return [(key[:16], found.value) for key, found in self.store.sessions_of(principal)]
+
+    def end_by_ref(self, principal: Principal, ref: str) -> bool:
+        """End the session of ``principal`` that :meth:`sessions_of` listed as ``ref`` (a
+        "log out that device"). False when no live session of ``principal`` has it."""
+
+        def attempt(_: datetime) -> tuple[list[Change], list[AuditEvent], bool]:
+            for key, found in self.store.sessions_of(principal):
+                if key[:16] == ref:
+                    ended = self._event(found.value, "session.end", {"session": ref})
+                    return [EndSession(key, found.version)], [ended], True
+            return [], [], False
+
+        return self._run(attempt)
+
+    def end_all(self, principal: Principal, *, reason: str = "requested") -> int:
+        """End every live session of ``principal`` in one commit (a log out everywhere, a
+        removed user, a changed or lost factor); returns how many ended. Each is ended by
+        compare-and-swap on the version read, so a session touched meanwhile makes the
+        commit start again from a fresh list; a login that completes after the list was read
+        is a new session, not ended."""
+
+        def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], int]:
+            live = self.store.sessions_of(principal)
+            changes: list[Change] = [EndSession(key, found.version) for key, found in live]
+            who = principal.key
+            event = AuditEvent.make(
+                now,
+                "session.end_all",
+                actor=who,
+                subject=who,
+                outcome="success",
+                details={"count": str(len(live)), "reason": reason},
+            )
+            return changes, [event], len(live)
+
+        return self._run(attempt)
 
     def _run(self, attempt: Callable[[datetime], tuple[list[Change], list[AuditEvent], R]]) -> R:
         return commit_retrying(

@@ -21,6 +21,7 @@ from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
     Change,
+    EndSession,
     Expect,
     OpenSession,
     PutAccount,
@@ -52,6 +53,8 @@ def _records(change: Change) -> list[tuple[str, object]]:
             return [("session", session_key(session_id))]
         case RotateSession(session_id=session_id, new_session_id=new_id):
             return [("session", session_key(session_id)), ("session", session_key(new_id))]
+        case EndSession(key=key):
+            return [("session", key)]
     return [_record(change)]
 
 
@@ -110,6 +113,15 @@ class MemoryStore:
             return None
         return Versioned(found.value, found.version)
 
+    def sessions_of(self, principal: Principal) -> list[tuple[str, Versioned[Session]]]:
+        with self._lock:
+            found = [
+                (key, Versioned(stored.value, stored.version))
+                for key, stored in self._sessions.items()
+                if stored.value is not None and stored.value.principal == principal
+            ]
+        return sorted(found, key=lambda item: (item[1].value.auth_time, item[0]))
+
     def get_factor_state(
         self, principal: Principal, kind: str, item: str
     ) -> Versioned[Mapping[str, object]] | None:
@@ -160,52 +172,63 @@ class MemoryStore:
         }
         with self._lock:
             for change in changes:  # check everything before writing anything
-                match change:
-                    case PutAccount(principal, expected, _):
-                        self._check(self._accounts, principal, expected)
-                    case PutCode(principal, expected, _):
-                        self._check(self._codes, principal, expected)
-                    case PutLockout(principal, expected, _):
-                        self._check(self._lockouts, principal, expected)
-                    case PutSubscription(client_id, expected, _):
-                        self._check(self._subscriptions, client_id, expected)
-                    case OpenSession(session_id=session_id):
-                        self._check(self._sessions, session_key(session_id), 0)
-                    case PutSession(session_id, expected, session):
-                        self._check_session(session_key(session_id), expected, session, True)
-                    case RotateSession(session_id, expected, session, new_session_id=new_id):
-                        self._check_session(session_key(session_id), expected, session, False)
-                        self._check(self._sessions, session_key(new_id), 0)
-                    case PutFactorState(principal, kind, item, expected, _):
-                        self._check(self._factors, (principal, kind, item), expected)
-                    case Expect("account", principal, expected):
-                        self._check(self._accounts, principal, expected)
-                    case Expect("code", principal, expected):
-                        self._check(self._codes, principal, expected)
+                self._check_change(change)
             for change in changes:
-                match change:
-                    case PutAccount(principal, expected, account):
-                        self._accounts[principal] = Versioned(account, expected + 1)
-                    case PutCode(principal, expected, credential):
-                        self._codes[principal] = Versioned(credential, expected + 1)
-                    case PutLockout(principal, expected, state):
-                        self._lockouts[principal] = Versioned(state, expected + 1)
-                    case PutSubscription(client_id, expected, subscription):
-                        self._subscriptions[client_id] = Versioned(subscription, expected + 1)
-                    case OpenSession(session=session, session_id=session_id):
-                        self._sessions[session_key(session_id)] = Versioned(session, 1)
-                    case PutSession(session_id, expected, session):
-                        self._sessions[session_key(session_id)] = Versioned(session, expected + 1)
-                    case RotateSession(session_id, expected, session, new_session_id=new_id):
-                        self._sessions[session_key(session_id)] = Versioned(None, expected + 1)
-                        self._sessions[session_key(new_id)] = Versioned(session, 1)
-                    case PutFactorState(principal, kind, item, expected, _):
-                        text = texts.get(id(change))
-                        self._factors[(principal, kind, item)] = Versioned(text, expected + 1)
+                self._apply(change, texts)
             head = self._audit[-1] if self._audit else None
             for event in events:
                 head = seal(self.audit_key, head, event)
                 self._audit.append(head)
+
+    def _check_change(self, change: Change) -> None:
+        """Raise :class:`ConcurrentUpdate` unless ``change`` applies to what is stored."""
+        match change:
+            case PutAccount(principal, expected, _):
+                self._check(self._accounts, principal, expected)
+            case PutCode(principal, expected, _):
+                self._check(self._codes, principal, expected)
+            case PutLockout(principal, expected, _):
+                self._check(self._lockouts, principal, expected)
+            case PutSubscription(client_id, expected, _):
+                self._check(self._subscriptions, client_id, expected)
+            case OpenSession(session_id=session_id):
+                self._check(self._sessions, session_key(session_id), 0)
+            case PutSession(session_id, expected, session):
+                self._check_session(session_key(session_id), expected, session, True)
+            case RotateSession(session_id, expected, session, new_session_id=new_id):
+                self._check_session(session_key(session_id), expected, session, False)
+                self._check(self._sessions, session_key(new_id), 0)
+            case EndSession(key, expected):
+                self._check_session(key, expected, None, True)
+            case PutFactorState(principal, kind, item, expected, _):
+                self._check(self._factors, (principal, kind, item), expected)
+            case Expect("account", principal, expected):
+                self._check(self._accounts, principal, expected)
+            case Expect("code", principal, expected):
+                self._check(self._codes, principal, expected)
+
+    def _apply(self, change: Change, texts: Mapping[int, str]) -> None:
+        match change:
+            case PutAccount(principal, expected, account):
+                self._accounts[principal] = Versioned(account, expected + 1)
+            case PutCode(principal, expected, credential):
+                self._codes[principal] = Versioned(credential, expected + 1)
+            case PutLockout(principal, expected, state):
+                self._lockouts[principal] = Versioned(state, expected + 1)
+            case PutSubscription(client_id, expected, subscription):
+                self._subscriptions[client_id] = Versioned(subscription, expected + 1)
+            case OpenSession(session=session, session_id=session_id):
+                self._sessions[session_key(session_id)] = Versioned(session, 1)
+            case PutSession(session_id, expected, session):
+                self._sessions[session_key(session_id)] = Versioned(session, expected + 1)
+            case RotateSession(session_id, expected, session, new_session_id=new_id):
+                self._sessions[session_key(session_id)] = Versioned(None, expected + 1)
+                self._sessions[session_key(new_id)] = Versioned(session, 1)
+            case EndSession(key, expected):
+                self._sessions[key] = Versioned(None, expected + 1)
+            case PutFactorState(principal, kind, item, expected, _):
+                text = texts.get(id(change))
+                self._factors[(principal, kind, item)] = Versioned(text, expected + 1)
 
     def _check_session(
         self, key: str, expected: int, session: Session | None, in_place: bool

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the policy package is not needed to store or compare a sess
 __all__ = [
     "AuthStore",
     "Change",
+    "EndSession",
     "Expect",
     "OpenSession",
     "PutAccount",
@@ -159,6 +160,28 @@ class RotateSession:
             raise MalformedInput("RotateSession stores the rotated session")
 
 
+@dataclass(frozen=True, slots=True)
+class EndSession:
+    """End a stored session named by its stored key (as :meth:`AuthStore.sessions_of` lists
+    it: :func:`~securebox_auth.policy.session_ids.session_key` of the identifier), read at
+    ``expected_version``; it reads as absent afterwards. This is how a user's other sessions
+    are ended ("log out everywhere", a removed user, a changed factor) without their
+    identifiers, which the store never keeps."""
+
+    key: str
+    expected_version: int
+
+    def __post_init__(self) -> None:
+        if not (
+            isinstance(self.key, str)
+            and len(self.key) == 64
+            and all(c in "0123456789abcdef" for c in self.key)
+        ):
+            raise MalformedInput("a stored session key is 64 lower-case hexadecimal digits")
+        if not isinstance(self.expected_version, int) or self.expected_version < 1:
+            raise MalformedInput("only a stored session can be ended")
+
+
 def check_session_transition(before: Session, after: Session, *, rotation: bool) -> None:
     """What every store enforces on a live session: an in-place :class:`PutSession` keeps
     the principal, channel, ``auth_time`` and proofs (a change of authentication level needs
@@ -256,6 +279,7 @@ Change = (
     | OpenSession
     | PutSession
     | RotateSession
+    | EndSession
     | PutFactorState
     | Expect
 )
@@ -291,6 +315,11 @@ class AuthStore(Protocol):
 
     def accounts_of(self, client_id: ClientId) -> list[Account]:
         """Every account of a subscription (active or not), ordered by user number."""
+        ...
+
+    def sessions_of(self, principal: Principal) -> list[tuple[str, Versioned[Session]]]:
+        """Every live session of a principal with its stored key (never its identifier),
+        oldest login first; end one with :class:`EndSession`."""
         ...
 
     def subscriptions_inviting(self, principal: Principal) -> list[Subscription]:

@@ -202,6 +202,17 @@ class SqlStore:
                 found.append((str(row["item"]), Versioned(state, row["version"])))
         return found
 
+    def sessions_of(self, principal: Principal) -> list[tuple[str, Versioned[Session]]]:
+        sql = self._select_sql(
+            SESSIONS, "client_id = ? AND user_number = ? AND ended = ? ORDER BY auth_time, id"
+        )
+        found: list[tuple[str, Versioned[Session]]] = []
+        for row in self._rows(SESSIONS, sql, (*principal_key(principal), False)):
+            session = codec.session_from_row(row)
+            if session is not None:
+                found.append((str(row["id"]), Versioned(session, row["version"])))
+        return found
+
     def accounts_of(self, client_id: ClientId) -> list[Account]:
         sql = self._select_sql(ACCOUNTS, "client_id = ? ORDER BY user_number")
         return [codec.account_from_row(r) for r in self._rows(ACCOUNTS, sql, (client_id.value,))]

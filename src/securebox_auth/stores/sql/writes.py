@@ -17,6 +17,7 @@ from securebox_auth.identity import Principal
 from securebox_auth.policy.session_ids import session_key
 from securebox_auth.stores.protocols import (
     Change,
+    EndSession,
     Expect,
     OpenSession,
     PutAccount,
@@ -147,6 +148,8 @@ def _target(change: Change) -> Write:
             return Write(LOCKOUT_KIND, principal_key(principal), expected, state, True)
         case PutSubscription(client_id, expected, subscription):
             return Write(SUBSCRIPTION_KIND, (client_id.value,), expected, subscription, True)
+        case EndSession(stored_key, expected):
+            return Write(SESSION_KIND, (stored_key,), expected, None, True, live=True)
         case PutSession(session_id, expected, session):
             session_row = (session_key(session_id),)
             return Write(
