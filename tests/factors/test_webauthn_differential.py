@@ -163,7 +163,7 @@ def authenticator_data(draw: st.DrawFn) -> bytes:
             st.binary(min_size=32, max_size=32),
         )
     )
-    flags = draw(_often(0x05, st.integers(0, 255), st.sampled_from([0x01, 0x04, 0x1D, 0x15, 0x0D])))
+    flags = draw(_often(0x0D, st.integers(0, 255), st.sampled_from([0x01, 0x04, 0x1D, 0x15, 0x0D])))
     counter = draw(_often(1, st.integers(0, 2**32 - 1)))
     tail = draw(
         _often(
@@ -262,7 +262,7 @@ def test_the_unmutated_assertion_is_accepted_by_both() -> None:
         client = json.dumps(
             {"type": "webauthn.get", "challenge": challenge, "origin": ORIGIN}
         ).encode()
-        auth = hashlib.sha256(b"bank.example").digest() + struct.pack(">BI", 0x05, 1)
+        auth = hashlib.sha256(b"bank.example").digest() + struct.pack(">BI", 0x0D, 1)
         response = {
             "id": b64url_encode(AUTH.credential_id),
             "rawId": b64url_encode(AUTH.credential_id),

@@ -163,7 +163,10 @@ def _signed(auth: SoftAuthenticator, response: dict[str, Any], flags: int) -> di
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize(("flags", "ok"), [(0x05 | 0x10, False), (0x05 | 0x18, True), (0x05, True)])
+@pytest.mark.parametrize(
+    ("flags", "ok"),
+    [(0x05 | 0x10, False), (0x05 | 0x18, True), (0x05 | 0x08, True), (0x05, False)],
+)
 def test_backed_up_without_backup_eligibility_is_refused(
     engine: Engine, flags: int, ok: bool
 ) -> None:
@@ -182,6 +185,8 @@ def test_backed_up_without_backup_eligibility_is_refused(
         lockout_rules=LockoutRules(),
         engine=engine,
     )
+    # the credential was registered backup eligible (BE): an assertion without BE is not
+    # from it (WebAuthn Level 3 section 7.2), nor is BS without BE from any authenticator
     assert verdict.ok is ok
     if not ok:
         assert verdict.reason is PasskeyFailure.BAD_FLAGS

@@ -84,6 +84,9 @@ from securebox_auth.lockout.rules import (
     record_success,
 )
 
+#: The authenticator data flag BE, backup eligible (WebAuthn Level 3 section 6.1).
+_FLAG_BE: Final = 0x08
+
 __all__ = [
     "AuthenticationVerdict",
     "Ceremony",
@@ -326,6 +329,10 @@ def finish_authentication(
     ):
         # WebAuthn Level 3 section 7.2 step 6: a user handle, when sent, names the owner.
         return fail(PasskeyFailure.UNKNOWN_USER_HANDLE)
+    if bool(flags & _FLAG_BE) is not passkey.backup_eligible:
+        # WebAuthn Level 3 section 7.2: backup eligibility is fixed at the credential's
+        # creation; an assertion that reports another value is not from that credential.
+        return fail(PasskeyFailure.BAD_FLAGS)
     if not (counter == 0 and passkey.sign_count == 0) and counter <= passkey.sign_count:
         # The authenticator's counter went backwards or stood still: two copies of the key
         # exist (W3C WebAuthn section 6.1.1). The credential is suspended until reviewed.

@@ -125,6 +125,7 @@ class SoftAuthenticator:
         kind: str = "webauthn.get",
         challenge: str | None = None,
         client_extra: dict[str, object] | None = None,
+        backup_eligible: bool = True,
     ) -> dict[str, Any]:
         """``credential.toJSON()`` after ``navigator.credentials.get(options)``
         (``client_extra`` as in :meth:`create`)."""
@@ -135,7 +136,9 @@ class SoftAuthenticator:
             counter = self.counter
         client = self._client_data(kind, challenge or public["challenge"], origin, client_extra)
         rp_hash = hashlib.sha256((rp_id or self.rp_id).encode()).digest()
-        auth_data = rp_hash + struct.pack(">BI", self._flags(up=up, uv=uv), counter)
+        # a genuine authenticator reports the same backup eligibility as at the creation
+        flags = self._flags(up=up, uv=uv) | (BE if backup_eligible else 0)
+        auth_data = rp_hash + struct.pack(">BI", flags, counter)
         signature = self.sign(auth_data + hashlib.sha256(client).digest())
         return {
             "id": b64url_encode(self.credential_id),
