@@ -21,7 +21,7 @@ nox.options.reuse_existing_virtualenvs = True
 def _install_dev(session: nox.Session) -> None:
     """The package and its ``dev`` dependency group (PEP 735: pip 25.1 or newer)."""
     session.install("--upgrade", "pip>=25.1")
-    session.install("-e", ".", "--group", "dev")
+    session.install("-e", ".[server]", "--group", "dev")
 
 
 @nox.session
@@ -58,7 +58,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def fuzz(session: nox.Session) -> None:
     """The fuzz and differential tests, deeper than the default run (``-- 200`` for 200x)."""
-    session.install("-e", ".", "--group", "dev")
+    session.install("-e", ".[server]", "--group", "dev")
     scale = session.posargs[0] if session.posargs else "50"
     session.run("python", "-m", "pytest", "-m", "fuzz", "-q", env={"SECUREBOX_FUZZ_SCALE": scale})
 
