@@ -1,0 +1,149 @@
+"""Named, layered rate limits configured as strings (``"5/5 minutes;20/hour;50/day"``).
+
+Each named limit is one or more ``limits`` items checked with the moving-window strategy
+over one storage (in production :class:`~securebox_server.rate_limits.storage.SqlRateLimitStorage`).
+The server calls ``hit(name, key)``: it consumes one unit of every layer, or raises
+:class:`~securebox_server.rate_limits.errors.RateLimited` with the seconds until the refusing
+layer frees a unit. ``check`` refuses the same way without consuming (a failure budget is
+checked before an attempt and consumed only when the attempt fails).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from limits import RateLimitItem, parse_many
+from limits.errors import ConfigurationError as LimitsConfigurationError
+from limits.storage import MovingWindowSupport, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+from securebox_auth.errors import ConfigurationError, MalformedInput
+from securebox_server.rate_limits.errors import RateLimited
+
+__all__ = ["DEFAULT_LIMITS", "MAX_KEY_LENGTH", "Limiter", "NamedLimit"]
+
+#: The server's limits (see the table in ``docs/adr/0026-rate-limits.md``). Keys: a source
+#: is :func:`securebox_server.net.client_address.source_key` (an IPv4 address or an IPv6
+#: /64), an account is :func:`securebox_server.rate_limits.keys.account_key`.
+DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        # every login request (identification and each answer)
+        "login.global": "1000/5 minutes",
+        "login.source": "30/5 minutes;300/day",
+        "login.account": "20/5 minutes;100/day",
+        # failed answers from a source that never logged this account in (see LoginLimits)
+        "login.failure.source_account": "4/day;9/30 days",
+        "login.failure.unknown_sources": "9/30 days",
+        # a source that logged the account in (one entry, renewed at each success)
+        "login.known_source": "1/90 days",
+        # second-factor answers per account (Warehouse: 5/5 min, 20/h, 50/day)
+        "second_factor.account": "5/5 minutes;20/hour;50/day",
+        # one-time codes sent by SMS or e-mail
+        "otp_send.account": "3/10 minutes;10/day",
+        "otp_send.source": "10/10 minutes;50/day",
+        # account recovery requests (Warehouse: password reset 5/day)
+        "recovery.account": "5/day",
+        "recovery.source": "20/day",
+    }
+)
+MAX_KEY_LENGTH: Final = 512
+
+
+@dataclass(frozen=True, slots=True)
+class NamedLimit:
+    """One named limit: its configuration string and the parsed layers."""
+
+    name: str
+    spec: str
+    items: tuple[RateLimitItem, ...]
+
+    @classmethod
+    def parse(cls, name: str, spec: str) -> NamedLimit:
+        if not name or len(name) > 100 or not name.replace(".", "").replace("_", "").isalnum():
+            raise ConfigurationError(f"rate limit name {name!r} is not a dotted identifier")
+        try:
+            items = tuple(parse_many(spec))
+        except (LimitsConfigurationError, ValueError):
+            raise ConfigurationError(f"rate_limits.{name}: cannot parse {spec!r}") from None
+        if not items or any(item.amount < 1 for item in items):
+            raise ConfigurationError(f"rate_limits.{name}: at least one positive limit")
+        return cls(name, spec, items)
+
+
+class Limiter:
+    """The named limits over one storage; ``hit(name, key)`` is the server's seam."""
+
+    def __init__(self, storage: Storage, limits: Mapping[str, str] = DEFAULT_LIMITS) -> None:
+        if not isinstance(storage, MovingWindowSupport):
+            raise ConfigurationError("the rate-limit storage must support moving windows")
+        self._window = MovingWindowRateLimiter(storage)
+        self._limits = {name: NamedLimit.parse(name, spec) for name, spec in limits.items()}
+
+    @property
+    def limits(self) -> Mapping[str, NamedLimit]:
+        return MappingProxyType(self._limits)
+
+    def _named(self, name: str, key: str) -> NamedLimit:
+        limit = self._limits.get(name)
+        if limit is None:
+            raise ConfigurationError(f"no rate limit named {name!r}")
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+            raise MalformedInput("a rate-limit key is a non-empty string of at most 512 characters")
+        return limit
+
+    def _retry_after(self, limit: NamedLimit, key: str, refused: list[RateLimitItem]) -> float:
+        now = self._now()
+        resets = [
+            self._window.get_window_stats(item, limit.name, key).reset_time for item in refused
+        ]
+        return max(resets) - now
+
+    def _now(self) -> float:
+        storage = self._window.storage
+        now = getattr(storage, "now", None)
+        if callable(now):
+            return float(now())
+        return time.time()  # a storage without an injectable clock: the wall clock
+
+    def hit(self, name: str, key: str) -> None:
+        """Consume one unit of every layer of ``name`` for ``key``, or raise
+        :class:`RateLimited` (a layer that refuses consumes nothing; the layers before it
+        keep the unit, which only errs on the strict side)."""
+        limit = self._named(name, key)
+        refused = [item for item in limit.items if not self._window.hit(item, name, key)]
+        if refused:
+            raise RateLimited(name, self._retry_after(limit, key, refused))
+
+    def record(self, name: str, key: str) -> bool:
+        """Like :meth:`hit`, but tells instead of raising (for counting a failure that
+        already happened)."""
+        try:
+            self.hit(name, key)
+        except RateLimited:
+            return False
+        return True
+
+    def check(self, name: str, key: str) -> None:
+        """Raise :class:`RateLimited` if a hit would be refused now; consume nothing."""
+        limit = self._named(name, key)
+        refused = [item for item in limit.items if not self._window.test(item, name, key)]
+        if refused:
+            raise RateLimited(name, self._retry_after(limit, key, refused))
+
+    def used(self, name: str, key: str) -> int:
+        """Units used in the most used layer of ``name`` for ``key``."""
+        limit = self._named(name, key)
+        return max(
+            item.amount - self._window.get_window_stats(item, name, key).remaining
+            for item in limit.items
+        )
+
+    def clear(self, name: str, key: str) -> None:
+        """Forget every unit of ``name`` for ``key``."""
+        limit = self._named(name, key)
+        for item in limit.items:
+            self._window.clear(item, name, key)

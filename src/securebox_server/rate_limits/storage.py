@@ -1,0 +1,225 @@
+"""A ``limits`` storage over the SQL database: moving windows that hold across processes.
+
+``limits`` ships storages for memory, Redis, Memcached and MongoDB, none for SQL. This one
+implements its synchronous :class:`~limits.storage.Storage` interface (fixed-window counters)
+and :class:`~limits.storage.MovingWindowSupport` (the strategy the server uses) on the
+engine of :func:`securebox_auth.stores.sql.engine.create_engine`, SQLite or PostgreSQL, with
+the tables of :mod:`securebox_server.db.schema`.
+
+* **Atomic.** Every hit is one transaction that first upserts its key's row in
+  ``rate_limit_windows`` (``INSERT ... ON CONFLICT DO UPDATE``): on PostgreSQL that takes the
+  row's lock, so concurrent hits on one key queue behind each other (hits on other keys do
+  not); SQLite transactions that write start with ``BEGIN IMMEDIATE`` (the engine's
+  ``WRITE_OPTION``), one writer at a time. Then it deletes the key's expired entries, counts
+  the rest, and inserts ``amount`` entries only if they fit.
+* **Bounded.** A key never holds more than ``limit`` live entries; expired entries of other
+  keys, empty windows and expired counters are swept at most every ``sweep_every`` seconds,
+  ``sweep_batch`` rows at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a sweep never
+  waits for, nor deadlocks with, a hit).
+* **Clock.** Time comes from an injectable :class:`~securebox_auth.clock.Clock` (the tests
+  use a fixed one); ``limits`` itself reads no clock for the moving window.
+* **Keys** are stored as SHA-256 digests: the tables hold no address or account in clear.
+
+Only the synchronous interface exists: the ``limits.aio`` strategies need an
+``limits.aio.storage.Storage`` with coroutine methods, and SQLAlchemy's engine here is
+synchronous. An async route calls the limiter in a worker thread
+(``anyio.to_thread.run_sync``); FastAPI runs plain ``def`` routes there already.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from limits.storage import MovingWindowSupport, Storage
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.stores.sql.engine import WRITE_OPTION
+from securebox_server.db.schema import (
+    RATE_LIMIT_COUNTERS as COUNTERS,
+)
+from securebox_server.db.schema import (
+    RATE_LIMIT_ENTRIES as ENTRIES,
+)
+from securebox_server.db.schema import (
+    RATE_LIMIT_WINDOWS as WINDOWS,
+)
+
+__all__ = ["SqlRateLimitStorage"]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class SqlRateLimitStorage(Storage, MovingWindowSupport):
+    """Moving windows and fixed-window counters in the server's tables."""
+
+    STORAGE_SCHEME = None  # built from an engine, not from a ``limits`` URI
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock | None = None,
+        sweep_every: float = 60.0,
+        sweep_batch: int = 1000,
+    ) -> None:
+        super().__init__()
+        self._engine = engine
+        self._writer = engine.execution_options(**{WRITE_OPTION: True})
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._sweep_every = sweep_every
+        self._sweep_batch = sweep_batch
+        self._next_sweep = 0.0
+        self._dialect = engine.dialect.name
+
+    # ---- time and SQL helpers -------------------------------------------------------------
+
+    def now(self) -> float:
+        """The clock's time, in seconds since the epoch (what ``limits`` expects)."""
+        return (self._clock.now() - _EPOCH).total_seconds()
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return SQLAlchemyError
+
+    def _upsert(self, table: sa.Table) -> Any:
+        module: Any = postgresql if self._dialect == "postgresql" else sqlite
+        return module.insert(table)
+
+    def _greatest(self, a: Any, b: Any) -> Any:
+        return sa.func.greatest(a, b) if self._dialect == "postgresql" else sa.func.max(a, b)
+
+    def _lock_window(self, conn: Connection, key: str, expires_at: float) -> None:
+        """Upsert the key's window row: on PostgreSQL this holds its lock until commit."""
+        insert = self._upsert(WINDOWS).values(key=key, expires_at=expires_at)
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[WINDOWS.c.key],
+                set_={
+                    "expires_at": self._greatest(WINDOWS.c.expires_at, insert.excluded.expires_at)
+                },
+            )
+        )
+
+    # ---- moving window (MovingWindowSupport) ----------------------------------------------
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit or amount < 1:
+            return amount < 1
+        digest, now = _digest(key), self.now()
+        with self._writer.begin() as conn:
+            self._lock_window(conn, digest, now + expiry)
+            conn.execute(
+                sa.delete(ENTRIES).where(ENTRIES.c.key == digest, ENTRIES.c.at <= now - expiry)
+            )
+            live = conn.execute(
+                sa.select(sa.func.count()).select_from(ENTRIES).where(ENTRIES.c.key == digest)
+            ).scalar_one()
+            accepted = live + amount <= limit
+            if accepted:
+                row = {"key": digest, "at": now, "expires_at": now + expiry}
+                conn.execute(sa.insert(ENTRIES), [row] * amount)
+        self._maybe_sweep(now)
+        return accepted
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        del limit
+        digest, now = _digest(key), self.now()
+        with self._engine.connect() as conn:
+            oldest, count = conn.execute(
+                sa.select(sa.func.min(ENTRIES.c.at), sa.func.count()).where(
+                    ENTRIES.c.key == digest, ENTRIES.c.at > now - expiry
+                )
+            ).one()
+        return (float(oldest), int(count)) if count else (now, 0)
+
+    # ---- fixed window (the Storage base interface) ----------------------------------------
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        digest, now = _digest(key), self.now()
+        insert = self._upsert(COUNTERS).values(key=digest, count=amount, expires_at=now + expiry)
+        expired = COUNTERS.c.expires_at <= now
+        update = {
+            "count": sa.case((expired, amount), else_=COUNTERS.c.count + amount),
+            "expires_at": sa.case((expired, now + expiry), else_=COUNTERS.c.expires_at),
+        }
+        with self._writer.begin() as conn:
+            count = conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[COUNTERS.c.key], set_=update
+                ).returning(COUNTERS.c.count)
+            ).scalar_one()
+        self._maybe_sweep(now)
+        return int(count)
+
+    def _counter(self, key: str) -> tuple[int, float] | None:
+        now = self.now()
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(COUNTERS.c.count, COUNTERS.c.expires_at).where(
+                    COUNTERS.c.key == _digest(key), COUNTERS.c.expires_at > now
+                )
+            ).one_or_none()
+        return None if row is None else (int(row[0]), float(row[1]))
+
+    def get(self, key: str) -> int:
+        counter = self._counter(key)
+        return 0 if counter is None else counter[0]
+
+    def get_expiry(self, key: str) -> float:
+        counter = self._counter(key)
+        return self.now() if counter is None else counter[1]
+
+    # ---- housekeeping ---------------------------------------------------------------------
+
+    def check(self) -> bool:
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(sa.select(sa.literal(1)))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def clear(self, key: str) -> None:
+        digest = _digest(key)
+        with self._writer.begin() as conn:
+            self._lock_window(conn, digest, self.now())
+            conn.execute(sa.delete(ENTRIES).where(ENTRIES.c.key == digest))
+            conn.execute(sa.delete(COUNTERS).where(COUNTERS.c.key == digest))
+            conn.execute(sa.delete(WINDOWS).where(WINDOWS.c.key == digest))
+
+    def reset(self) -> int | None:
+        with self._writer.begin() as conn:
+            removed = conn.execute(sa.delete(ENTRIES)).rowcount
+            removed += conn.execute(sa.delete(COUNTERS)).rowcount
+            conn.execute(sa.delete(WINDOWS))
+        return int(removed)
+
+    def _maybe_sweep(self, now: float) -> None:
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._sweep_every
+            self.sweep()
+
+    def sweep(self) -> int:
+        """Delete up to ``sweep_batch`` expired rows of each table; how many went."""
+        now, removed = self.now(), 0
+        with self._writer.begin() as conn:
+            for table, column in (
+                (ENTRIES, ENTRIES.c.id),
+                (WINDOWS, WINDOWS.c.key),
+                (COUNTERS, COUNTERS.c.key),
+            ):
+                chosen = sa.select(column).where(table.c.expires_at <= now).limit(self._sweep_batch)
+                if self._dialect == "postgresql":
+                    chosen = chosen.with_for_update(skip_locked=True)
+                removed += conn.execute(sa.delete(table).where(column.in_(chosen))).rowcount
+        return int(removed)
