@@ -111,10 +111,13 @@ class Limiter:
 
     def hit(self, name: str, key: str) -> None:
         """Consume one unit of every layer of ``name`` for ``key``, or raise
-        :class:`RateLimited` (a layer that refuses consumes nothing; the layers before it
-        keep the unit, which only errs on the strict side)."""
+        :class:`RateLimited`. A refused hit consumes nothing: every layer is tested first
+        (so a refused flood does not eat the longer layers); only a hit that races another
+        past the test can leave a unit in a layer before the one that refuses."""
         limit = self._named(name, key)
-        refused = [item for item in limit.items if not self._window.hit(item, name, key)]
+        refused = [item for item in limit.items if not self._window.test(item, name, key)]
+        if not refused:
+            refused = [item for item in limit.items if not self._window.hit(item, name, key)]
         if refused:
             raise RateLimited(name, self._retry_after(limit, key, refused))
 

@@ -1,0 +1,104 @@
+"""Named layered limits: ``hit`` raises ``RateLimited`` with the seconds to wait, layers
+combine, configuration strings are validated, and the server's tables have their own
+migration history next to the library's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, inspect
+
+from securebox_auth.clock import FixedClock
+from securebox_auth.errors import ConfigurationError, MalformedInput, SecureboxError
+from securebox_auth.stores.sql import migrate as store_migrate
+from securebox_auth.stores.sql.engine import create_engine
+from securebox_server.db import migrate
+from securebox_server.rate_limits import DEFAULT_LIMITS, Limiter, RateLimited
+from securebox_server.rate_limits.storage import SqlRateLimitStorage
+
+
+@pytest.fixture
+def engine(server_sqlite_url: str) -> Iterator[Engine]:
+    engine = create_engine(server_sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def limiter(engine: Engine, clock: FixedClock) -> Limiter:
+    specs = {"burst": "2/minute;3/hour", "daily": "1/day"}
+    return Limiter(SqlRateLimitStorage(engine, clock=clock), specs)
+
+
+def test_rate_limited_is_a_securebox_error_with_a_stable_code() -> None:
+    error = RateLimited("login.source", 0.2)
+    assert isinstance(error, SecureboxError)
+    assert (error.code, error.status_hint, error.retry_after) == ("rate_limited", 429, 1)
+    assert "login.source" not in str(error)
+    assert RateLimited("x", 61.01).retry_after == 62
+
+
+def test_hit_raises_with_the_wait_of_the_refusing_layer(
+    limiter: Limiter, clock: FixedClock
+) -> None:
+    limiter.hit("burst", "a")
+    clock.advance(timedelta(seconds=10))
+    limiter.hit("burst", "a")
+    with pytest.raises(RateLimited) as caught:
+        limiter.hit("burst", "a")
+    assert (caught.value.limit, caught.value.retry_after) == ("burst", 50)
+    limiter.hit("burst", "b")  # another key
+    clock.advance(timedelta(seconds=50))
+    limiter.hit("burst", "a")  # the minute layer freed one; the refused hit took nothing
+    clock.advance(timedelta(seconds=60))
+    with pytest.raises(RateLimited) as caught:
+        limiter.check("burst", "a")
+    assert caught.value.retry_after == 3600 - 120  # the first hit leaves the hour at t0+1h
+    assert limiter.used("burst", "a") == 3
+
+
+def test_check_consumes_nothing_and_clear_forgets(limiter: Limiter) -> None:
+    for _ in range(3):
+        limiter.check("daily", "a")
+    limiter.hit("daily", "a")
+    with pytest.raises(RateLimited):
+        limiter.check("daily", "a")
+    assert not limiter.record("daily", "a")
+    limiter.clear("daily", "a")
+    assert limiter.record("daily", "a")
+
+
+def test_names_keys_and_strings_are_validated(engine: Engine, limiter: Limiter) -> None:
+    storage = SqlRateLimitStorage(engine)
+    with pytest.raises(ConfigurationError):
+        limiter.hit("nope", "a")
+    for key in ("", "x" * 513):
+        with pytest.raises(MalformedInput):
+            limiter.hit("daily", key)
+    for specs in ({"a": "ten per day"}, {"a": ""}, {"bad name!": "1/day"}):
+        with pytest.raises(ConfigurationError):
+            Limiter(storage, specs)
+    assert set(Limiter(storage).limits) == set(DEFAULT_LIMITS)
+
+
+def test_server_tables_have_their_own_history(tmp_path_factory: pytest.TempPathFactory) -> None:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db')}/both.sqlite3"
+    engine = create_engine(url)
+    try:
+        store_migrate.upgrade(engine)
+        library = store_migrate.current(engine)
+        assert migrate.current(engine) is None
+        migrate.upgrade(engine)
+        assert migrate.current(engine) == migrate.head() == "s0001"
+        assert store_migrate.current(engine) == library  # untouched
+        assert migrate.check(engine).ok, migrate.check(engine)
+        tables = set(inspect(engine).get_table_names())
+        assert {"securebox_server_version", "alembic_version", "rate_limit_entries"} <= tables
+        migrate.downgrade(engine, "base")
+        assert migrate.current(engine) is None
+        assert "rate_limit_entries" not in inspect(engine).get_table_names()
+        assert store_migrate.current(engine) == library
+    finally:
+        engine.dispose()
