@@ -8,10 +8,10 @@ failures from sources the account never logged in from are budgeted (see ADR 002
 
 * every request (identification and each answer) hits ``login.global``, ``login.source``
   and ``login.account``;
-* before an answer is verified, a source that never logged this account in (an *unknown*
-  source) must have budget left in ``login.failure.source_account`` (per source and
-  account) and ``login.failure.unknown_sources`` (all unknown sources of the account
-  together); the answer's failure consumes both;
+* before any request (identification or answer), a source that never logged this account
+  in (an *unknown* source) must have budget left in ``login.failure.source_account`` (per
+  source and account) and ``login.failure.unknown_sources`` (all unknown sources of the
+  account together); an answer's failure consumes both;
 * a completed login (the flow ended with a session) from a source clears that pair's
   failures and the unknown sources' budget of the account (the lockout's series ended too),
   and makes the source *known* to the account for 90 days (``login.known_source``). A
@@ -41,19 +41,24 @@ class LoginLimits:
         """Has ``source`` logged ``account`` in within ``login.known_source``'s window?"""
         return self.limiter.used("login.known_source", pair_key(source, account)) > 0
 
+    def _check_failures(self, source: str, account: str) -> None:
+        if not self.is_known(source, account):
+            self.limiter.check("login.failure.source_account", pair_key(source, account))
+            self.limiter.check("login.failure.unknown_sources", account)
+
     def before_request(self, source: str, account: str) -> None:
-        """Any login request for ``account`` from ``source``; raises ``RateLimited``."""
+        """Any login request for ``account`` from ``source`` (the identification too: a
+        source without failure budget is refused before a flow is even stored); raises
+        ``RateLimited``. The budgets are checked before anything is consumed."""
+        self._check_failures(source, account)
         self.limiter.hit("login.global", GLOBAL_KEY)
         self.limiter.hit("login.source", source)
         self.limiter.hit("login.account", account)
 
     def before_answer(self, source: str, account: str) -> None:
-        """Before an answer is verified: the request limits and, from an unknown source,
-        the failure budgets (checked, not consumed)."""
+        """Before an answer is verified: the same as :meth:`before_request` (the failure
+        budgets are checked, not consumed: :meth:`after_failure` consumes them)."""
         self.before_request(source, account)
-        if not self.is_known(source, account):
-            self.limiter.check("login.failure.source_account", pair_key(source, account))
-            self.limiter.check("login.failure.unknown_sources", account)
 
     def after_failure(self, source: str, account: str) -> None:
         """A verified answer was wrong: it consumes the failure budgets of an unknown source."""

@@ -1,5 +1,6 @@
 """Four processes hammer one limit on one database: exactly the limit is accepted in total,
-on SQLite (``BEGIN IMMEDIATE``) and PostgreSQL (the key's row lock)."""
+on SQLite (``BEGIN IMMEDIATE``) and PostgreSQL (the key's row lock). Marked slow: starting
+four interpreters takes seconds (``nox -s slow`` or ``pytest -m slow``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ HITS: Final = 30
 LIMIT: Final = 50
 
 
+@pytest.mark.slow
 def test_four_processes_accept_exactly_the_limit(limits_url: str) -> None:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(PROCESSES)
