@@ -8,6 +8,7 @@ blocks the account for good in 45 minutes (so the simulation can fail)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -118,6 +119,7 @@ def _attacker_sources(kind: str) -> Callable[[], str]:
 def test_one_source_for_24_hours_never_blocks_the_account(world: World, kind: str) -> None:
     source = _attacker_sources(kind)
     refused = answered = 0
+    waits: list[int] = []
     end = world.clock.now() + timedelta(hours=24)
     while world.clock.now() < end:
         try:
@@ -125,11 +127,13 @@ def test_one_source_for_24_hours_never_blocks_the_account(world: World, kind: st
             answered += 1
         except RateLimited as limited:
             refused += 1
-            assert 1 <= limited.retry_after <= 30 * 86400
+            waits.append(limited.retry_after)
         assert world.status() is BlockStatus.OPEN  # never blocked, not even for 15 minutes
         world.clock.advance(STEP)
     assert world.verified_failures == 4  # login.failure.source_account: 4 a day
-    assert refused == 24 * 60 // 5 - 4 and answered == 4
+    assert refused == 24 * 60 // 5 - 4
+    assert answered == 4
+    assert 1 <= min(waits) <= max(waits) <= 86400  # "try again in ...": within the day
     assert world.code_attempt(source_key(_v4(USER_HOME)), CODE)  # the user logs in
     assert world.store.get_lockout(world.who).value.failures == 0
 
@@ -162,10 +166,8 @@ def test_many_sources_spend_one_budget_and_the_users_own_address_still_works(
     while world.clock.now() < end:
         source = f"192.0.2.{rng.randrange(256)}" if rng.random() < 0.5 else None
         source = source or source_key(IPv6Address(rng.getrandbits(128)))
-        try:
+        with contextlib.suppress(RateLimited):
             world.code_attempt(source, WRONG)
-        except RateLimited:
-            pass
         status = world.status()
         assert status is not BlockStatus.PERMANENT
         was_blocked |= status is BlockStatus.TEMPORARY
