@@ -1,6 +1,6 @@
 """Four processes hammer one limit on one database: exactly the limit is accepted in total,
 on SQLite (``BEGIN IMMEDIATE``) and PostgreSQL (the key's row lock). Marked slow: starting
-four interpreters takes seconds (``nox -s slow`` or ``pytest -m slow``)."""
+four interpreters takes seconds (``-m "not slow"`` leaves it out)."""
 
 from __future__ import annotations
 
