@@ -6,8 +6,8 @@ its own anyone who knows a client identifier and user number can block that user
 with 20 wrong codes. :class:`LoginLimits` puts the rate limits in front of it so that
 failures from sources the account never logged in from are budgeted (see ADR 0026):
 
-* every request (identification and each answer) hits ``login.global``, ``login.source``
-  and ``login.account``;
+* every request (identification and each answer) hits ``login.global`` and
+  ``login.source``, and, from an unknown source (below), ``login.account``;
 * before any request (identification or answer), a source that never logged this account
   in (an *unknown* source) must have budget left in ``login.failure.source_account`` (per
   source and account) and ``login.failure.unknown_sources`` (all unknown sources of the
@@ -41,24 +41,32 @@ class LoginLimits:
         """Has ``source`` logged ``account`` in within ``login.known_source``'s window?"""
         return self.limiter.used("login.known_source", pair_key(source, account)) > 0
 
-    def _check_failures(self, source: str, account: str) -> None:
-        if not self.is_known(source, account):
-            self.limiter.check("login.failure.source_account", pair_key(source, account))
-            self.limiter.check("login.failure.unknown_sources", account)
-
     def before_request(self, source: str, account: str) -> None:
         """Any login request for ``account`` from ``source`` (the identification too: a
         source without failure budget is refused before a flow is even stored); raises
-        ``RateLimited``. The budgets are checked before anything is consumed."""
-        self._check_failures(source, account)
+        ``RateLimited``. The budgets are checked before anything is consumed, and only
+        unknown sources spend ``login.account``: nothing a stranger does refuses the user
+        at an address they logged in from (but ``login.global``, which protects the server)."""
+        known = self.is_known(source, account)
+        if not known:
+            self.limiter.check("login.failure.source_account", pair_key(source, account))
+            self.limiter.check("login.failure.unknown_sources", account)
+            self.limiter.check("login.account", account)
         self.limiter.hit("login.global", GLOBAL_KEY)
         self.limiter.hit("login.source", source)
-        self.limiter.hit("login.account", account)
+        if not known:
+            self.limiter.hit("login.account", account)
 
     def before_answer(self, source: str, account: str) -> None:
         """Before an answer is verified: the same as :meth:`before_request` (the failure
         budgets are checked, not consumed: :meth:`after_failure` consumes them)."""
         self.before_request(source, account)
+
+    def before_second_factor(self, source: str, account: str) -> None:
+        """Before a second-factor answer (the flow asks for one): :meth:`before_answer` and
+        ``second_factor.account``."""
+        self.before_answer(source, account)
+        self.limiter.hit("second_factor.account", account)
 
     def after_failure(self, source: str, account: str) -> None:
         """A verified answer was wrong: it consumes the failure budgets of an unknown source."""

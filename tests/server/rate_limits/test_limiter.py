@@ -4,10 +4,13 @@ migration history next to the library's."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, inspect
 
 from securebox_auth.clock import FixedClock
@@ -16,7 +19,8 @@ from securebox_auth.stores.sql import migrate as store_migrate
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.db import migrate
 from securebox_server.rate_limits import DEFAULT_LIMITS, Limiter, RateLimited
-from securebox_server.rate_limits.storage import SqlRateLimitStorage
+from securebox_server.rate_limits.storage import SqlRateLimitStorage, open_rate_limit_engine
+from tests.shell.portal import T0
 
 
 @pytest.fixture
@@ -102,3 +106,47 @@ def test_server_tables_have_their_own_history(tmp_path_factory: pytest.TempPathF
         assert store_migrate.current(engine) == library
     finally:
         engine.dispose()
+
+
+def test_the_rate_limit_engine_trades_fsync_for_speed(server_sqlite_url: str) -> None:
+    engine = open_rate_limit_engine(server_sqlite_url)
+    store_engine = create_engine(server_sqlite_url)
+    try:
+        with engine.connect() as conn, store_engine.connect() as store_conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 1  # NORMAL
+            assert store_conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2  # FULL
+    finally:
+        engine.dispose()
+        store_engine.dispose()
+
+
+operations = st.lists(
+    st.tuples(st.integers(1, 3), st.integers(0, 40)),  # (cost, seconds to wait after)
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations)
+def test_the_storage_agrees_with_a_model_of_the_moving_window(
+    engine: Engine, ops: list[tuple[int, int]]
+) -> None:
+    """Any sequence of hits and waits: the SQL storage accepts exactly what a list of
+    timestamps would (limit 5 per 60 s), and reports the same window."""
+    clock = FixedClock(T0)
+    storage = SqlRateLimitStorage(engine, clock=clock)
+    key = f"model-{uuid.uuid4()}"
+    accepted: list[float] = []
+    for cost, wait in ops:
+        now = storage.now()
+        live = [at for at in accepted if at > now - 60]
+        expected = len(live) + cost <= 5
+        assert storage.acquire_entry(key, 5, 60, amount=cost) is expected
+        if expected:
+            accepted += [now] * cost
+            live += [now] * cost
+        assert storage.get_moving_window(key, 5, 60) == (
+            (min(live), len(live)) if live else (now, 0)
+        )
+        clock.advance(timedelta(seconds=wait))

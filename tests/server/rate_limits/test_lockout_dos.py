@@ -120,8 +120,11 @@ def test_one_source_for_24_hours_never_blocks_the_account(world: World, kind: st
     source = _attacker_sources(kind)
     refused = answered = 0
     waits: list[int] = []
-    end = world.clock.now() + timedelta(hours=24)
+    start = world.clock.now()
+    end = start + timedelta(hours=24)
     while world.clock.now() < end:
+        if world.clock.now() - start == timedelta(hours=12):  # the user, during the attack
+            assert world.code_attempt(source_key(_v4(USER_HOME)), CODE)
         try:
             world.code_attempt(source(), WRONG)
             answered += 1
@@ -178,3 +181,21 @@ def test_many_sources_spend_one_budget_and_the_users_own_address_still_works(
     with pytest.raises(RateLimited):
         world.code_attempt(source_key(_v4("100.64.0.1")), CODE)  # the user, travelling
     assert world.code_attempt(source_key(_v4(USER_HOME)), CODE)  # the user, at home
+
+
+def test_a_flood_of_identifications_does_not_refuse_the_user_at_home(world: World) -> None:
+    """Starting logins without answering spends the attacker's own limits and the account's
+    limit for unknown sources, never the user's at a known address."""
+    attacker, home = source_key(_v4(ATTACKER_V4)), source_key(_v4(USER_HOME))
+    refused = 0
+    for _ in range(60):
+        try:
+            world.guard.before_request(attacker, world.account)
+            world.box.start_login(CLIENT, world.who.user_number.value)
+        except RateLimited:
+            refused += 1
+    # login.account: 20 in 5 minutes from unknown sources, 2 spent by the first login
+    assert refused == 60 - 18
+    with pytest.raises(RateLimited):
+        world.guard.before_request(source_key(_v4("100.64.0.1")), world.account)
+    assert world.code_attempt(home, CODE)
