@@ -127,7 +127,7 @@ operations = st.lists(
 )
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations)
 def test_the_storage_agrees_with_a_model_of_the_moving_window(
     engine: Engine, ops: list[tuple[int, int]]

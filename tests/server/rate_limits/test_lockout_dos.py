@@ -174,7 +174,7 @@ def test_many_sources_spend_one_budget_and_the_users_own_address_still_works(
         status = world.status()
         assert status is not BlockStatus.PERMANENT
         was_blocked |= status is BlockStatus.TEMPORARY
-        world.clock.advance(STEP)
+        world.clock.advance(2 * STEP)
     assert world.verified_failures == 9
     assert was_blocked  # the 5th failure blocked for 15 minutes
     assert world.store.get_lockout(world.who).value.temporary_blocks == 1
