@@ -1,6 +1,8 @@
 """A tiny benchmark harness: medians of rounds, and ratios against a bare primitive
 measured in the same run (the machine is shared and noisy; ratios hold, absolute figures
-drift). Each benchmark module exposes ``run(quick: bool) -> list[Comparison]``."""
+drift). Each benchmark module exposes ``run(quick: bool) -> list[Comparison | Reading]``: a
+:class:`Comparison` is a ratio against a baseline, a :class:`Reading` a figure with an upper
+limit (errors that escaped, a latency percentile)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Comparison", "Timing", "compare", "measure"]
+__all__ = ["Comparison", "Reading", "Timing", "compare", "measure", "percentile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,28 @@ class Comparison:
     @property
     def ok(self) -> bool:
         return self.ratio <= self.target
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A measured figure and its upper limit (``None``: reported only)."""
+
+    name: str
+    value: float
+    unit: str
+    limit: float | None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.limit is None or self.value <= self.limit
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (``fraction`` in (0, 1]) of non-empty ``samples``."""
+    ordered = sorted(samples)
+    rank = max(1, -(-len(ordered) * fraction // 1))
+    return ordered[int(rank) - 1]
 
 
 def measure(name: str, fn: Callable[[], object], *, rounds: int = 9, inner: int = 1) -> Timing:
