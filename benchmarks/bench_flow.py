@@ -84,7 +84,9 @@ def bare_verifier(params: Argon2Parameters) -> Callable[[], object]:
 class Journey:
     """A user of ``box``, enrolled with a code, a TOTP seed and a passkey."""
 
-    def __init__(self, box: Securebox, clock: FixedClock, principal: Principal) -> None:
+    def __init__(
+        self, box: Securebox, clock: FixedClock, principal: Principal, *, passkey: bool = True
+    ) -> None:
         self.box, self.clock, self.principal = box, clock, principal
         client, user = principal.client_id.value, principal.user_number.value
         self.client, self.user = client, user
@@ -99,6 +101,8 @@ class Journey:
         page = box.answer_login(page.handle, TotpAnswer(totp_code_at(self.totp, clock.now())))
         assert page.session_id is not None, page.explain()
         self.authenticator = SoftAuthenticator()
+        if not passkey:
+            return
         options, ceremony = box.begin_passkey_registration(
             page.session_id, user_name=f"{client}-{user}", display_name="bench"
         )

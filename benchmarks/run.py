@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in results:
             failed += not row.ok
             _print(row)
-        print(f"bench_{name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        print(f"{'':4}(bench_{name}: {time.perf_counter() - started:.1f} s)")
     print(f"{failed} target(s) missed" if failed else "all targets met")
     return 1 if failed else 0
 
