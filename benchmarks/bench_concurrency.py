@@ -52,7 +52,9 @@ AUDIT_KEY: Final = b"\x07" * 32
 START: Final = datetime.fromisoformat("2026-03-02T09:30:00+00:00")
 SAME_USER: Final = Principal.parse("300000000", "01")
 CODE_ONLY: Final = POLICY.replace("every_login = true", "every_login = false")
-RP: Final = RelyingParty(id="bank.example", name="Bank", origins=frozenset({"https://bank.example"}))
+RP: Final = RelyingParty(
+    id="bank.example", name="Bank", origins=frozenset({"https://bank.example"})
+)
 SCALING: Final = 1 / 1.5
 
 

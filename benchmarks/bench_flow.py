@@ -135,7 +135,8 @@ class Journey:
         up = box.prove_step_up(
             session_id, up.handle, PasskeyAnswer(ceremony, self.authenticator.get(options))
         )
-        assert up.ready and up.session_id is not None, up.explain()
+        assert up.ready, up.explain()
+        assert up.session_id is not None
         assert box.execute(up.session_id, up.handle).executed
         self._tick()
 

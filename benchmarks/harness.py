@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Comparison", "Reading", "Timing", "compare", "measure", "percentile"]
+__all__ = ["Comparison", "Reading", "Timing", "compare", "compare_cold", "measure", "percentile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,5 +97,31 @@ def compare(
     return Comparison(
         Timing(s_name, statistics.median(s_samples), rounds, inner),
         Timing(b_name, statistics.median(b_samples), rounds, inner),
+        target,
+    )
+
+
+def compare_cold(
+    subject: tuple[str, Callable[[], object], Callable[[], object]],
+    baseline: tuple[str, Callable[[], object], Callable[[], object]],
+    *,
+    target: float,
+    rounds: int = 5,
+) -> Comparison:
+    """Like :func:`compare` for cold calls: each entry is (name, prepare, call); ``prepare``
+    (untimed) empties the caches before every single timed ``call``; no warm-up call."""
+    b_name, b_prepare, b_fn = baseline
+    s_name, s_prepare, s_fn = subject
+    b_samples: list[float] = []
+    s_samples: list[float] = []
+    for _ in range(rounds):
+        for prepare, fn, samples in ((b_prepare, b_fn, b_samples), (s_prepare, s_fn, s_samples)):
+            prepare()
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+    return Comparison(
+        Timing(s_name, statistics.median(s_samples), rounds, 1),
+        Timing(b_name, statistics.median(b_samples), rounds, 1),
         target,
     )
