@@ -1,6 +1,12 @@
 """The SQL catalogue and store on 1,000,000 documents and 10,000 users, on SQLite and
 PostgreSQL, against the best hand-written SQL for the same answer measured in the same run.
 
+Every page is timed warm (the same page again and again: database caches, prepared
+statements, the catalogue's cached counts) and cold (before each call: a new connection, a
+new catalogue, the database files dropped from the OS page cache; see ``cold.py``), each
+against the same hand-written query in the same state. (Consuming a grant moved to
+bench_consume.)
+
 Cases (users of the generated bank in ``sql_world.py``):
 
 * ``whole``: the 20 newest documents of a user who sees the whole portfolio (40 companies)
@@ -9,9 +15,6 @@ Cases (users of the generated bank in ``sql_world.py``):
 * ``third``: an accountant who sees their own small subscription and 3 companies of a
   large one that invited them;
 * ``search``: the second page (keyset cursor) of a search by date range, theme and label;
-* ``consume``: consuming a single-use step-up grant (read the session, compare-and-swap it
-  with its audit event) against a bare ``UPDATE ... WHERE version = ?`` with the same
-  durability.
 
 The hand-written baseline of each case is the fastest of a few queries an expert would write
 knowing the user's rights (raw driver, no SQLAlchemy), measured first; the subject goes
@@ -27,7 +30,6 @@ the server cannot be reached. ``--quick`` uses 200,000 documents (said in every 
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -41,18 +43,12 @@ from sql_world import NOW, World, build_world, load_postgresql, load_sqlite
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from securebox_auth.audit import AuditEvent
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.catalogue import DocumentQuery
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.visibility import VisibilityFilter
-from securebox_auth.identity import Principal
-from securebox_auth.policy.session import Grant, open_session, with_grant, without_grant
-from securebox_auth.policy.session_ids import session_key
-from securebox_auth.stores.protocols import OpenSession, PutSession
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_auth.stores.sql.engine import create_engine
-from securebox_auth.stores.sql.store import SqlStore
 
 FULL_DOCUMENTS: Final = 1_000_000
 QUICK_DOCUMENTS: Final = 200_000
@@ -216,62 +212,6 @@ def _catalogue_cases(world: World, engine: Engine, tag: str, rounds: int) -> lis
     return results
 
 
-def _consume_case(engine: Engine, tag: str, rounds: int) -> list[Comparison]:
-    """Single-use grant consumption through SqlStore against a bare CAS UPDATE."""
-    store = SqlStore(engine, audit_key=secrets.token_bytes(32))
-    inner = 10
-    principal = Principal.parse("100000001", "05")
-    grant = Grant("payment.initiate", principal, None, NOW, NOW + timedelta(minutes=5), ("pwd",))
-    session = with_grant(open_session(principal, "web", ["confidential_code"], NOW), grant)
-    ids = []
-    for _ in range((rounds + 1) * inner + 2):
-        opened = OpenSession(session)
-        store.commit([opened], [])
-        ids.append(opened.session_id)
-    pending = iter(ids)
-    event = AuditEvent.make(
-        NOW, "grant.consumed", actor=principal.key, subject=principal.key, outcome="success"
-    )
-
-    def consume() -> None:
-        session_id = next(pending)
-        found = store.get_session(session_id)
-        assert found is not None
-        assert found.value.grants
-        store.commit(
-            [PutSession(session_id, found.version, without_grant(found.value, grant))], [event]
-        )
-
-    hand = Hand(engine)
-    bare_ids = iter([session_key(i) for i in ids])  # what the table is keyed by
-    cursor = hand._raw.cursor()
-    update = hand.sql("UPDATE sessions SET version = version + 1 WHERE id = ? AND version = ?")
-
-    def bare() -> None:
-        if not hand.postgresql:
-            cursor.execute("BEGIN IMMEDIATE")
-        cursor.execute(update, (next(bare_ids), 1))
-        if not hand.postgresql:
-            cursor.execute("COMMIT")
-
-    result = compare(
-        (f"consume a single-use grant{' [' + tag + ']'}", consume),
-        ("bare CAS UPDATE + COMMIT, same durability", bare),
-        target=5.0,
-        rounds=rounds,
-        inner=inner,
-    )
-    hand.close()
-    per_second = 1 / result.subject.median_s
-    named = Timing(
-        f"{result.subject.name}: {per_second:,.0f}/s",
-        result.subject.median_s,
-        result.subject.rounds,
-        result.subject.inner,
-    )
-    return [Comparison(named, result.baseline, result.target)]
-
-
 def _postgresql(world: World) -> tuple[Engine, float] | None:
     admin_url = os.environ.get(
         "SECUREBOX_BENCH_POSTGRES_URL", "postgresql://127.0.0.1:5432/postgres"
@@ -299,7 +239,6 @@ def run(quick: bool = False) -> list[Comparison]:
     if built:
         print(f"bench_sql: built the SQLite catalogue in {built:.0f} s (cached)", file=sys.stderr)
     results += _catalogue_cases(world, sqlite_engine, f"SQLite, {tag}", rounds)
-    results += _consume_case(sqlite_engine, "SQLite", rounds)
     found = _postgresql(world)
     if found is not None:
         pg_engine, built = found
@@ -309,5 +248,4 @@ def run(quick: bool = False) -> list[Comparison]:
                 file=sys.stderr,
             )
         results += _catalogue_cases(world, pg_engine, f"PostgreSQL, {tag}", rounds)
-        results += _consume_case(pg_engine, "PostgreSQL", rounds)
     return results
