@@ -44,8 +44,9 @@ class Hand:
     def __init__(self, store: SqlStore) -> None:
         self.postgresql = store.engine.dialect.name == "postgresql"
         self.raw: Any = store.engine.raw_connection()
+        driver: Any = self.raw.driver_connection
         if self.postgresql:
-            self.raw.driver_connection.autocommit = True
+            driver.autocommit = True
         self.cursor = self.raw.cursor()
         for statement in (
             "CREATE TABLE IF NOT EXISTS bench_events "

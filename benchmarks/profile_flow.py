@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_flow import Journey, portal  # noqa: E402
+from bench_flow import Journey, portal
 
-from securebox_auth import PROFILE_2026, FixedClock, Principal  # noqa: E402
+from securebox_auth import PROFILE_2026, FixedClock, Principal
 
 GROUPS = {
     "argon2id": ("argon2", "_argon2"),
