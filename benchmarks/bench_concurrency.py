@@ -84,28 +84,39 @@ def _box(url: str, policy: str, clock: FixedClock) -> Securebox:
     )
 
 
-def worker(job: Job, index: int, barrier: Barrier, results: Any) -> None:
-    """One server process: set up (untimed), wait for the others, run ``job.operations``."""
+def _operation(job: Job, index: int) -> Callable[[], object]:
+    """Set up this process's user (untimed); the operation to repeat."""
     clock = FixedClock(START)
-    operation: Callable[[], object]
     if job.mode == "distinct":
         box = _box(job.url, POLICY, clock)
-        operation = Journey(box, clock, Principal.parse(f"{200_000_000 + index}", "01")).run
-    else:
-        clock.advance(timedelta(minutes=2))  # after the setup's strong login
-        box = _box(job.url, CODE_ONLY, clock)
+        return Journey(box, clock, Principal.parse(f"{200_000_000 + index}", "01")).run
+    clock.advance(timedelta(minutes=2))  # after the setup's strong login
+    box = _box(job.url, CODE_ONLY, clock)
 
-        def operation() -> None:
-            page = box.start_login(SAME_USER.client_id.value, SAME_USER.user_number.value)
-            page = box.answer_login(page.handle, CodeAnswer(_CODE))
-            assert page.session_id is not None, page.explain()
-            clock.advance(timedelta(milliseconds=100))
+    def login() -> None:
+        page = box.start_login(SAME_USER.client_id.value, SAME_USER.user_number.value)
+        page = box.answer_login(page.handle, CodeAnswer(_CODE))
+        assert page.session_id is not None, page.explain()
+        clock.advance(timedelta(milliseconds=100))
 
+    return login
+
+
+def worker(job: Job, index: int, barrier: Barrier, results: Any) -> None:
+    """One server process: set up (untimed), wait for the others, run ``job.operations``.
+    A failed setup is reported as an error of its own (the process still meets the others
+    at the barrier, so that they do not wait for it)."""
     latencies: list[float] = []
     errors: Counter[str] = Counter()
+    operations = job.operations
+    try:
+        operation = _operation(job, index)
+    except SecureboxError as exc:
+        errors[f"setup {type(exc).__name__}"] += 1
+        operation, operations = (lambda: None), 0
     barrier.wait(timeout=300)
     began = time.perf_counter()
-    for _ in range(job.operations):
+    for _ in range(operations):
         start = time.perf_counter()
         try:
             operation()
