@@ -1,6 +1,7 @@
 """Server workers in parallel on one database: 1, 2, 4 and 8 operating-system processes
-(``spawn``: none inherits a connection), each with its own engine and its own
-``Securebox.from_policy``, released together by a barrier; on SQLite and PostgreSQL.
+(``spawn``: none inherits a connection; started once and reused, a run with ``n`` processes
+uses the first ``n``), each with its own engine and its own ``Securebox.from_policy`` per
+run, released together by a barrier; on SQLite and PostgreSQL.
 
 * ``distinct``: each process serves its own user in its own tenant (client id), and runs the
   whole portal journey of ``bench_flow`` (code, TOTP, session, JWT, passkey step-up, grant
@@ -84,12 +85,12 @@ def _box(url: str, policy: str, clock: FixedClock) -> Securebox:
     )
 
 
-def _operation(job: Job, index: int) -> Callable[[], object]:
-    """Set up this process's user (untimed); the operation to repeat."""
+def _operation(job: Job, index: int) -> tuple[Callable[[], object], Securebox]:
+    """Set up this process's user (untimed); the operation to repeat, and the entry point."""
     clock = FixedClock(START)
     if job.mode == "distinct":
         box = _box(job.url, POLICY, clock)
-        return Journey(box, clock, Principal.parse(f"{200_000_000 + index}", "01")).run
+        return Journey(box, clock, Principal.parse(f"{200_000_000 + index}", "01")).run, box
     clock.advance(timedelta(minutes=2))  # after the setup's strong login
     box = _box(job.url, CODE_ONLY, clock)
 
@@ -99,18 +100,19 @@ def _operation(job: Job, index: int) -> Callable[[], object]:
         assert page.session_id is not None, page.explain()
         clock.advance(timedelta(milliseconds=100))
 
-    return login
+    return login, box
 
 
-def worker(job: Job, index: int, barrier: Barrier, results: Any) -> None:
-    """One server process: set up (untimed), wait for the others, run ``job.operations``.
-    A failed setup is reported as an error of its own (the process still meets the others
-    at the barrier, so that they do not wait for it)."""
+def _run_job(job: Job, index: int, barrier: Barrier) -> Outcome:
+    """Set up (untimed), wait for the others, run ``job.operations``. A failed setup is
+    reported as an error of its own (the process still meets the others at the barrier, so
+    that they do not wait for it)."""
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     operations = job.operations
+    box = None
     try:
-        operation = _operation(job, index)
+        operation, box = _operation(job, index)
     except SecureboxError as exc:
         errors[f"setup {type(exc).__name__}"] += 1
         operation, operations = (lambda: None), 0
@@ -124,36 +126,57 @@ def worker(job: Job, index: int, barrier: Barrier, results: Any) -> None:
             errors[type(exc).__name__] += 1
             continue
         latencies.append(time.perf_counter() - start)
-    results.put(Outcome(began, time.perf_counter(), latencies, dict(errors)))
+    ended = time.perf_counter()
+    engine = getattr(box.store, "engine", None) if box is not None else None
+    if engine is not None:
+        engine.dispose()
+    return Outcome(began, ended, latencies, dict(errors))
 
 
-_CODE: Final = "47120938"
+def serve(index: int, barriers: dict[int, Barrier], jobs: Any, results: Any) -> None:
+    """One server process: run the jobs of its queue (``(job, processes)``) until ``None``."""
+    while (item := jobs.get()) is not None:
+        job, processes = item
+        results.put(_run_job(job, index, barriers[processes]))
 
 
-def run_processes(job: Job, processes: int, timeout: float = 600) -> list[Outcome]:
-    """Run :func:`worker` in ``processes`` spawned processes; their outcomes."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(processes)
-    results = context.Queue()
-    started = [
-        context.Process(target=worker, args=(job, w, barrier, results)) for w in range(processes)
-    ]
-    for process in started:
-        process.start()
-    found: list[Outcome] = []
-    try:
-        for _ in range(processes):
-            found.append(results.get(timeout=timeout))
-    except queue.Empty as exc:
-        codes = [p.exitcode for p in started]
-        raise RuntimeError(f"benchmark workers stopped: exit codes {codes}") from exc
-    finally:
-        for process in started:
+class Workers:
+    """``size`` spawned processes (none inherits a connection), started once and given one
+    job at a time: a run with ``n`` processes uses the first ``n``."""
+
+    def __init__(self, counts: tuple[int, ...]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.size = max(counts)
+        self.barriers = {n: context.Barrier(n) for n in counts}
+        self.results = context.Queue()
+        self.jobs = [context.Queue() for _ in range(self.size)]
+        self.processes = [
+            context.Process(target=serve, args=(w, self.barriers, self.jobs[w], self.results))
+            for w in range(self.size)
+        ]
+        for process in self.processes:
+            process.start()
+
+    def run(self, job: Job, processes: int, timeout: float = 600) -> list[Outcome]:
+        for w in range(processes):
+            self.jobs[w].put((job, processes))
+        try:
+            return [self.results.get(timeout=timeout) for _ in range(processes)]
+        except queue.Empty as exc:
+            codes = [p.exitcode for p in self.processes]
+            raise RuntimeError(f"benchmark workers stopped: exit codes {codes}") from exc
+
+    def close(self) -> None:
+        for jobs in self.jobs:
+            jobs.put(None)
+        for process in self.processes:
             process.join(timeout=60)
             if process.is_alive():
                 process.kill()
-        results.close()
-    return found
+        self.results.close()
+
+
+_CODE: Final = "47120938"
 
 
 def _same_user_url(kind: str) -> str:
@@ -195,12 +218,14 @@ class Summary:
         )
 
 
-def _rows(kind: str, mode: str, counts: tuple[int, ...], operations: int) -> list[Reading]:
+def _rows(
+    workers: Workers, kind: str, mode: str, counts: tuple[int, ...], operations: int
+) -> list[Reading]:
     label = LABELS[kind]
     summaries = []
     for n in counts:
         url = new_url(kind) if mode == "distinct" else _same_user_url(kind)
-        summaries.append(Summary.of(n, run_processes(Job(url, mode, operations), n)))
+        summaries.append(Summary.of(n, workers.run(Job(url, mode, operations), n)))
     single = summaries[0].throughput
     rows = []
     for s in summaries:
@@ -231,7 +256,11 @@ def _rows(kind: str, mode: str, counts: tuple[int, ...], operations: int) -> lis
 def run(quick: bool = False) -> list[Reading]:
     counts = (1, 2, 8) if quick else (1, 2, 4, 8)
     rows: list[Reading] = []
-    for kind in available(SQL_KINDS):
-        rows += _rows(kind, "distinct", counts, 4 if quick else 16)
-        rows += _rows(kind, "same", counts, 10 if quick else 40)
+    workers = Workers(counts)
+    try:
+        for kind in available(SQL_KINDS):
+            rows += _rows(workers, kind, "distinct", counts, 4 if quick else 16)
+            rows += _rows(workers, kind, "same", counts, 10 if quick else 40)
+    finally:
+        workers.close()
     return rows
