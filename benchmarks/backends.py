@@ -1,5 +1,6 @@
-"""The stores every benchmark row runs on: memory, SQLite (a new file) and PostgreSQL (a new
-database, dropped when the run ends), each opened through the public ``open_sql_store``.
+"""The stores every benchmark row runs on: memory, SQLite (a new file, removed at exit) and
+PostgreSQL (a new database, dropped at exit), each opened through the public
+``open_sql_store``.
 
 PostgreSQL: ``SECUREBOX_BENCH_POSTGRES_URL`` (default ``postgresql://127.0.0.1:5432/postgres``)
 names a database from which the scratch databases are created; when the server cannot be
@@ -11,6 +12,7 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -34,6 +36,7 @@ _ADMIN: Final = os.environ.get(
     "SECUREBOX_BENCH_POSTGRES_URL", "postgresql://127.0.0.1:5432/postgres"
 )
 _created: list[str] = []
+_folders: list[Path] = []
 _reachable: dict[str, bool] = {}
 
 
@@ -56,6 +59,7 @@ def new_url(kind: str) -> str:
     """A URL of an empty, migrated database of ``kind`` (``sqlite`` or ``postgresql``)."""
     if kind == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="securebox-bench-"))
+        _folders.append(folder)
         url = f"sqlite:///{folder / 'bench.sqlite3'}"
     else:
         name = f"securebox_bench_{os.getpid()}_{secrets.token_hex(4)}"
@@ -78,6 +82,8 @@ def new_store(kind: str, audit_key: bytes) -> AuthStore:
 
 @atexit.register
 def _drop() -> None:
+    for folder in _folders:
+        shutil.rmtree(folder, ignore_errors=True)
     if not _created:
         return
     admin = create_engine(_ADMIN).execution_options(isolation_level="AUTOCOMMIT")
