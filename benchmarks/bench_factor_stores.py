@@ -6,26 +6,32 @@ comparison, the seed unwrapped and wrapped again with AES-GCM, in memory the aud
 HMAC, and on the SQL stores the
 store's part written by hand on the raw driver (``bench_consume.Hand``: a read, then one
 transaction with a locked chain head, a compare-and-swap, a sealed event and the head
-moved). Target: 1.5x, as for the core row of bench_factors.
+moved). Target: 1.5x, as for the core row of bench_factors. A passkey assertion likewise
+(target 2x, as for the core row).
 
 The codes are computed before the clock starts (the user's application computes them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Final
 
 import pyotp
 from backends import LABELS, available, new_store
 from bench_consume import PRINCIPAL, Hand, _sessions
+from bench_flow import Journey, portal
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from harness import Comparison, compare
 
 from securebox_auth import (
+    PROFILE_TESTING,
     DerivedKeys,
     FixedClock,
     Grant,
@@ -42,7 +48,7 @@ STEP: Final = timedelta(seconds=31)
 POLICY: Final = 'version = 1\nname = "bench-totp"\n'
 
 
-def _rows(kind: str, rounds: int, inner: int) -> Comparison:
+def _totp(kind: str, rounds: int, inner: int) -> Comparison:
     store = new_store(kind, AUDIT_KEY)
     clock = FixedClock()
     box = Securebox.from_policy(
@@ -104,6 +110,61 @@ def _rows(kind: str, rounds: int, inner: int) -> Comparison:
     return result
 
 
+def _passkey(kind: str, rounds: int, inner: int) -> Comparison:
+    """A passkey assertion through ``Securebox.factors`` (the ceremony stored by
+    ``begin_passkey_authentication``, then ``finish_passkey``), the authenticator's answer
+    included, against the same authenticator's answer to fixed options, one ES256
+    verification (the signature made anew), and the store's two writes by hand (SQL: a
+    compare-and-swap, then the transaction of ``Hand.consume``; memory: the audit HMAC)."""
+    box = portal(kind, PROFILE_TESTING, audit_key=AUDIT_KEY)
+    assert isinstance(box.clock, FixedClock)
+    journey = Journey(box, box.clock, PRINCIPAL)
+    authenticator = journey.authenticator
+    store = box.store
+
+    def ours() -> None:
+        options, ceremony = box.factors.begin_passkey_authentication(PRINCIPAL)
+        assert box.factors.finish_passkey(PRINCIPAL, ceremony.id, authenticator.get(options)).ok
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    public, algorithm = key.public_key(), ec.ECDSA(hashes.SHA256())
+    message = b"\x01" * 37 + hashlib.sha256(b"client data").digest()
+    payload = b"passkey.verify " + PRINCIPAL.key.encode()
+    hand = Hand(store) if isinstance(store, SqlStore) else None
+    calls = 2 + rounds * inner
+    keys: Iterator[str] = iter([])
+    if isinstance(store, SqlStore):
+        now = box.clock.now()
+        grant = Grant("x", PRINCIPAL, None, now, now + timedelta(minutes=5), ("pwd",))
+        keys = iter([session_key(s) for s in _sessions(store, grant, 2 * calls)])
+
+    fixed, _ = box.factors.begin_passkey_authentication(PRINCIPAL)  # the client's work, alike
+
+    def bare() -> None:
+        authenticator.get(fixed)
+        public.verify(key.sign(message, algorithm), message, algorithm)
+        if hand is None:
+            hmac.digest(AUDIT_KEY, payload, "sha256")
+        else:
+            hand.bare(next(keys))
+            hand.consume(next(keys), payload)
+
+    result = compare(
+        (f"passkey via Securebox.factors [{LABELS[kind]}]", ours),
+        ("client's answer + ES256 verify + the store's work by hand", bare),
+        target=2.0,
+        rounds=rounds,
+        inner=inner,
+    )
+    if hand is not None:
+        hand.close()
+    return result
+
+
 def run(quick: bool = False) -> list[Comparison]:
     rounds = 5 if quick else 11
-    return [_rows(kind, rounds, 20 if kind == "memory" else 5) for kind in available()]
+    rows = []
+    for kind in available():
+        inner = 20 if kind == "memory" else 5
+        rows += [_totp(kind, rounds, inner), _passkey(kind, rounds, inner)]
+    return rows
