@@ -4,7 +4,10 @@
   ceremony and counter checks, lockout, audit event): <= 2x one bare ES256 verification with a
   preloaded key (fido2's own ``authenticate_complete`` from the same JSON is reported too);
 * a TOTP verification through ``verify_totp`` (replay state, lockout, audit event): <= 1.5x
-  bare ``pyotp.TOTP.verify(code, for_time, valid_window=1)``;
+  the minimal equivalent work with pyotp: one HOTP for the current step (``TOTP.at``) and a
+  constant-time comparison, as the core computes one HOTP when the code is the current
+  step's (``TOTP.verify(code, for_time, valid_window=1)``, which computes the previous step
+  first, is printed too);
 * a signed-assertion verification through ``verify_assertion`` (allow-listed algorithms,
   claims, acr/auth_time requirement): <= 1.2x bare joserfc (``jwt.decode`` + claims registry).
 """
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -98,7 +102,7 @@ def _passkey(rounds: int) -> list[Comparison]:
     ]
 
 
-def _totp(rounds: int) -> Comparison:
+def _totp(rounds: int) -> list[Comparison]:
     pending = enrol_totp(P, now=NOW, issuer="Bank").credential
     earlier = NOW - timedelta(minutes=1)
     confirmed = confirm_totp(
@@ -112,15 +116,27 @@ def _totp(rounds: int) -> Comparison:
         assert verify_totp(confirmed, LockoutState(), P, code, now=NOW, lockout_rules=RULES).ok
 
     def bare() -> None:
+        assert hmac.compare_digest(reference.at(NOW), code)
+
+    def pyotp_window() -> None:
         assert reference.verify(code, for_time=NOW, valid_window=1)
 
-    return compare(
-        ("TOTP verify via core (replay state, lockout)", ours),
-        ("bare pyotp TOTP.verify, window 1", bare),
-        target=1.5,
-        rounds=rounds,
-        inner=500,
-    )
+    return [
+        compare(
+            ("TOTP verify via core (replay state, lockout)", ours),
+            ("one pyotp HOTP (TOTP.at) + compare_digest", bare),
+            target=1.5,
+            rounds=rounds,
+            inner=500,
+        ),
+        compare(
+            ("  (reference) pyotp TOTP.verify, window 1", pyotp_window),
+            ("one pyotp HOTP (TOTP.at) + compare_digest", bare),
+            target=float("inf"),
+            rounds=rounds,
+            inner=500,
+        ),
+    ]
 
 
 def _assertion(rounds: int) -> Comparison:
@@ -158,4 +174,4 @@ def _assertion(rounds: int) -> Comparison:
 
 def run(quick: bool = False) -> list[Comparison]:
     rounds = 5 if quick else 11
-    return [*_passkey(rounds), _totp(rounds), _assertion(rounds)]
+    return [*_passkey(rounds), *_totp(rounds), _assertion(rounds)]

@@ -1,6 +1,12 @@
 """The SQL catalogue and store on 1,000,000 documents and 10,000 users, on SQLite and
 PostgreSQL, against the best hand-written SQL for the same answer measured in the same run.
 
+Every page is timed warm (the same page again and again: database caches, prepared
+statements, the catalogue's cached counts) and cold (before each call: a new connection, a
+new catalogue, the database files dropped from the OS page cache; see ``cold.py``), each
+against the same hand-written query in the same state. (Consuming a grant moved to
+bench_consume.)
+
 Cases (users of the generated bank in ``sql_world.py``):
 
 * ``whole``: the 20 newest documents of a user who sees the whole portfolio (40 companies)
@@ -9,9 +15,6 @@ Cases (users of the generated bank in ``sql_world.py``):
 * ``third``: an accountant who sees their own small subscription and 3 companies of a
   large one that invited them;
 * ``search``: the second page (keyset cursor) of a search by date range, theme and label;
-* ``consume``: consuming a single-use step-up grant (read the session, compare-and-swap it
-  with its audit event) against a bare ``UPDATE ... WHERE version = ?`` with the same
-  durability.
 
 The hand-written baseline of each case is the fastest of a few queries an expert would write
 knowing the user's rights (raw driver, no SQLAlchemy), measured first; the subject goes
@@ -27,197 +30,29 @@ the server cannot be reached. ``--quick`` uses 200,000 documents (said in every 
 from __future__ import annotations
 
 import os
-import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, Final
+from typing import Final
 
-from harness import Comparison, Timing, compare, measure
+from cold import drop_os_cache
+from harness import Comparison, Timing, compare, compare_cold
+from sql_hand import COLUMNS, ORDER, Hand, Query, best, candidates
 from sql_world import NOW, World, build_world, load_postgresql, load_sqlite
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from securebox_auth.audit import AuditEvent
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.catalogue import DocumentQuery
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.visibility import VisibilityFilter
-from securebox_auth.identity import Principal
-from securebox_auth.policy.session import Grant, open_session, with_grant, without_grant
-from securebox_auth.policy.session_ids import session_key
-from securebox_auth.stores.protocols import OpenSession, PutSession
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_auth.stores.sql.engine import create_engine
-from securebox_auth.stores.sql.store import SqlStore
 
 FULL_DOCUMENTS: Final = 1_000_000
 QUICK_DOCUMENTS: Final = 200_000
 BUDGET: Final = Timing("budget: 1 ms", 1e-3, 1, 1)
-COLUMNS: Final = "id, client_id, company, theme, label, issued_at"
-ORDER: Final = "ORDER BY issued_at DESC, id DESC"
-
-Query = tuple[str, Sequence[Any]]
-Conditions = list[tuple[str, list[Any]]]
-
-
-class Hand:
-    """Hand-written SQL through the raw driver connection (SQLite ``?`` or psycopg ``%s``)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.postgresql = engine.dialect.name == "postgresql"
-        self._raw = engine.raw_connection()
-        if self.postgresql:
-            self._raw.driver_connection.autocommit = True  # type: ignore[union-attr]
-
-    def sql(self, template: str) -> str:
-        return template.replace("?", "%s") if self.postgresql else template
-
-    def runner(self, query: Query, *, prepare: bool | None = None) -> Callable[[], object]:
-        """Run ``query``; on PostgreSQL ``prepare=False`` plans it with its values every
-        time, ``None`` lets psycopg prepare it (the server may then reuse a generic plan)."""
-        sql, params = self.sql(query[0]), tuple(query[1])
-        cursor: Any = self._raw.cursor()
-
-        def run() -> object:
-            if self.postgresql:
-                cursor.execute(sql, params, prepare=prepare)
-            else:
-                cursor.execute(sql, params)
-            return cursor.fetchall()
-
-        return run
-
-    def rows(self, query: Query) -> list[Any]:
-        rows: Any = self.runner(query)()
-        return list(rows)
-
-    def among(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
-        if self.postgresql:
-            return f"{column} = ANY(?)", [list(values)]
-        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
-
-    def union(self, arms: Sequence[Query], limit: int) -> Query:
-        """Arms merged newest first (each arm with its own LIMIT on PostgreSQL)."""
-        if len(arms) == 1:
-            return f"{arms[0][0]} {ORDER} LIMIT {limit}", list(arms[0][1])
-        params: list[Any] = []
-        parts = []
-        for sql, ps in arms:
-            parts.append(f"({sql} {ORDER} LIMIT {limit})" if self.postgresql else sql)
-            params += ps
-        return " UNION ALL ".join(parts) + f" {ORDER} LIMIT {limit}", params
-
-    def close(self) -> None:
-        self._raw.close()
-
-
-def _best(name: str, hand: Hand, candidates: dict[str, Query], expected: list[str]) -> Any:
-    """The fastest candidate that returns ``expected`` (document ids, in order); on
-    PostgreSQL each both prepared and planned with its values."""
-    timings = []
-    modes: tuple[bool | None, ...] = (None, False) if hand.postgresql else (None,)
-    for label, query in candidates.items():
-        got = [row[0] for row in hand.rows(query)]
-        if got != expected:
-            raise AssertionError(f"{name}: hand-written {label!r} disagrees with the catalogue")
-        for mode in modes:
-            run = hand.runner(query, prepare=mode)
-            shown = label if mode is None else f"{label}, planned per call"
-            timings.append((measure(shown, run, rounds=5, inner=5).median_s, shown, run))
-    _, label, run = min(timings, key=lambda t: t[0])
-    return label, run
-
-
-def _scope(visible: VisibilityFilter) -> list[tuple[str, list[str], list[str] | None]]:
-    return [
-        (
-            c.client_id.value,
-            sorted(s.value for s in c.companies),
-            None if c.themes is None else sorted(t.name for t in c.themes),
-        )
-        for c in visible.clauses
-    ]
-
-
-def _candidates(hand: Hand, visible: VisibilityFilter, query: DocumentQuery) -> dict[str, Query]:
-    """What an expert would try for this user: merged per-slice scans, a scan of each
-    subscription or of each theme with the rights as a filter, and (PostgreSQL) the same
-    scans with the filter written so that the planner must keep the ordered index scan."""
-    limit = query.limit + 1
-    seek: list[str] = []
-    seek_params: list[Any] = []
-    if query.issued_from is not None:
-        seek.append("issued_at >= ?")
-        seek_params.append(query.issued_from)
-    if query.after is not None:
-        seek.append("(issued_at, id) < (?, ?)")
-        seek_params += [query.after.issued_at, query.after.document_id]
-    if not hand.postgresql:  # SQLite stores UTC text
-        seek_params = [
-            p.strftime("%Y-%m-%d %H:%M:%S.%f") if hasattr(p, "strftime") else p for p in seek_params
-        ]
-    label: list[Any] = []
-    if query.label is not None:
-        label.append(("label_folded LIKE ?", [f"%{query.label.casefold()}%"]))
-    only = query.theme.name if query.theme is not None else None
-
-    def arm(index: str, where: Conditions, filters: list[Any], fenced: bool) -> Query:
-        conditions = [w for w, _ in where] + seek
-        params = [v for _, ps in where for v in ps] + seek_params
-        if filters:
-            text = " AND ".join(f for f, _ in filters)
-            conditions.append(f"coalesce(({text}), false)" if fenced else text)
-            params += [v for _, ps in filters for v in ps]
-        hint = "" if hand.postgresql else f" INDEXED BY {index}"
-        return (f"SELECT {COLUMNS} FROM documents{hint} WHERE {' AND '.join(conditions)}", params)
-
-    def theme_filter(themes: list[str] | None) -> list[Any]:
-        if only is not None:
-            return [("theme = ?", [only])]
-        return [hand.among("theme", themes)] if themes is not None else []
-
-    candidates: dict[str, Query] = {}
-    for fenced in (False, True) if hand.postgresql else (False,):
-        sliced: list[Query] = []
-        scans: list[Query] = []
-        by_theme: list[Query] = []
-        theme_ok = True
-        for client, companies, themes in _scope(visible):
-            if only is not None and themes is not None and only not in themes:
-                continue
-            slice_themes = [only] if only is not None else themes
-            for company in companies:
-                base = [("client_id = ?", [client]), ("company = ?", [company])]
-                flags = (label, fenced)
-                if slice_themes is None:
-                    sliced.append(arm("ix_documents_company", base, label, fenced))
-                else:
-                    sliced += [
-                        arm("ix_documents_company_theme", [*base, ("theme = ?", [t])], *flags)
-                        for t in slice_themes
-                    ]
-            rights = [hand.among("company", companies), *theme_filter(themes)]
-            scans.append(
-                arm("ix_documents_client", [("client_id = ?", [client])], rights + label, fenced)
-            )
-            theme_ok = theme_ok and slice_themes is not None
-            by_theme += [
-                arm(
-                    "ix_documents_theme",
-                    [("client_id = ?", [client]), ("theme = ?", [t])],
-                    [hand.among("company", companies), *label],
-                    fenced,
-                )
-                for t in slice_themes or []
-            ]
-        suffix = ", filter fenced" if fenced else ""
-        candidates[f"merged slices{suffix}"] = hand.union(sliced, limit)
-        candidates[f"subscription scans{suffix}"] = hand.union(scans, limit)
-        if theme_ok and by_theme:
-            candidates[f"theme scans{suffix}"] = hand.union(by_theme, limit)
-    return candidates
 
 
 def _case(
@@ -234,17 +69,69 @@ def _case(
     assert page.next is not None, f"{name}: the user must see more than a page"
     following = catalogue.page(visible, replace(query, after=page.next))
     expected = [d.document_id for d in (*page.documents, *following.documents[:1])]
-    candidates = _candidates(hand, visible, query)
-    candidates.update(extra or {})
-    label, baseline = _best(name, hand, candidates, expected)
-    subject = compare(
-        (f"{name}{suffix}", lambda: catalogue.page(visible, query)),
+    found = candidates(hand, visible, query)
+    found.update(extra or {})
+    label, baseline, chosen, mode = best(name, hand, found, expected)
+    warm = compare(
+        (f"{name}, warm{suffix}", lambda: catalogue.page(visible, query)),
         (f"best hand-written SQL ({label})", baseline),
         target=5.0,
         rounds=rounds,
         inner=20,
     )
-    return [subject, Comparison(subject.subject, BUDGET, 1.0)]
+    return [warm, Comparison(warm.subject, BUDGET, 1.0), _cold(name, suffix, catalogue, chosen,
+            mode, visible, query, label, max(3, rounds // 2))]  # fmt: skip
+
+
+def _cold(
+    name: str,
+    suffix: str,
+    catalogue: SqlCatalogue,
+    query_sql: Query,
+    mode: bool | None,
+    visible: VisibilityFilter,
+    query: DocumentQuery,
+    label: str,
+    rounds: int,
+) -> Comparison:
+    """The same page cold: a new connection, a new catalogue (no cached counts) and the
+    database files dropped from the OS page cache, before each call; the hand-written query
+    likewise on a new raw connection."""
+    engine = catalogue.engine
+    subject: list[SqlCatalogue] = []
+    runner: list[Callable[[], object]] = []
+    hands: list[Hand] = []
+
+    def empty() -> None:
+        for hand in hands:
+            hand.close()
+        hands.clear()
+        engine.dispose()
+        if not drop_os_cache(engine):
+            raise RuntimeError("cannot drop the OS cache")
+
+    def prepare_subject() -> None:
+        empty()
+        with engine.connect():  # connected before the clock starts
+            pass
+        subject[:] = [SqlCatalogue(engine)]
+
+    def prepare_baseline() -> None:
+        empty()
+        hands.append(Hand(engine))
+        runner[:] = [hands[0].runner(query_sql, prepare=mode)]
+
+    def hand_page() -> object:
+        return runner[0]()
+
+    result = compare_cold(
+        (f"{name}, cold{suffix}", prepare_subject, lambda: subject[0].page(visible, query)),
+        (f"same hand-written SQL, cold ({label})", prepare_baseline, hand_page),
+        target=5.0,
+        rounds=rounds,
+    )
+    empty()
+    return result
 
 
 def _catalogue_cases(world: World, engine: Engine, tag: str, rounds: int) -> list[Comparison]:
@@ -325,62 +212,6 @@ def _catalogue_cases(world: World, engine: Engine, tag: str, rounds: int) -> lis
     return results
 
 
-def _consume_case(engine: Engine, tag: str, rounds: int) -> list[Comparison]:
-    """Single-use grant consumption through SqlStore against a bare CAS UPDATE."""
-    store = SqlStore(engine, audit_key=secrets.token_bytes(32))
-    inner = 10
-    principal = Principal.parse("100000001", "05")
-    grant = Grant("payment.initiate", principal, None, NOW, NOW + timedelta(minutes=5), ("pwd",))
-    session = with_grant(open_session(principal, "web", ["confidential_code"], NOW), grant)
-    ids = []
-    for _ in range((rounds + 1) * inner + 2):
-        opened = OpenSession(session)
-        store.commit([opened], [])
-        ids.append(opened.session_id)
-    pending = iter(ids)
-    event = AuditEvent.make(
-        NOW, "grant.consumed", actor=principal.key, subject=principal.key, outcome="success"
-    )
-
-    def consume() -> None:
-        session_id = next(pending)
-        found = store.get_session(session_id)
-        assert found is not None
-        assert found.value.grants
-        store.commit(
-            [PutSession(session_id, found.version, without_grant(found.value, grant))], [event]
-        )
-
-    hand = Hand(engine)
-    bare_ids = iter([session_key(i) for i in ids])  # what the table is keyed by
-    cursor = hand._raw.cursor()
-    update = hand.sql("UPDATE sessions SET version = version + 1 WHERE id = ? AND version = ?")
-
-    def bare() -> None:
-        if not hand.postgresql:
-            cursor.execute("BEGIN IMMEDIATE")
-        cursor.execute(update, (next(bare_ids), 1))
-        if not hand.postgresql:
-            cursor.execute("COMMIT")
-
-    result = compare(
-        (f"consume a single-use grant{' [' + tag + ']'}", consume),
-        ("bare CAS UPDATE + COMMIT, same durability", bare),
-        target=5.0,
-        rounds=rounds,
-        inner=inner,
-    )
-    hand.close()
-    per_second = 1 / result.subject.median_s
-    named = Timing(
-        f"{result.subject.name}: {per_second:,.0f}/s",
-        result.subject.median_s,
-        result.subject.rounds,
-        result.subject.inner,
-    )
-    return [Comparison(named, result.baseline, result.target)]
-
-
 def _postgresql(world: World) -> tuple[Engine, float] | None:
     admin_url = os.environ.get(
         "SECUREBOX_BENCH_POSTGRES_URL", "postgresql://127.0.0.1:5432/postgres"
@@ -408,7 +239,6 @@ def run(quick: bool = False) -> list[Comparison]:
     if built:
         print(f"bench_sql: built the SQLite catalogue in {built:.0f} s (cached)", file=sys.stderr)
     results += _catalogue_cases(world, sqlite_engine, f"SQLite, {tag}", rounds)
-    results += _consume_case(sqlite_engine, "SQLite", rounds)
     found = _postgresql(world)
     if found is not None:
         pg_engine, built = found
@@ -418,5 +248,4 @@ def run(quick: bool = False) -> list[Comparison]:
                 file=sys.stderr,
             )
         results += _catalogue_cases(world, pg_engine, f"PostgreSQL, {tag}", rounds)
-        results += _consume_case(pg_engine, "PostgreSQL", rounds)
     return results
