@@ -1,0 +1,102 @@
+"""Build the server on a fresh SQLite database with a fixed clock and fast argon2id.
+
+``make_app(settings=..., limits=...)`` returns ``(TestClient, Securebox, FixedClock)``;
+``login_form`` helpers fill the real forms (the CSRF token is read from the page).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# Starlette 1.x deprecates httpx for its TestClient in favour of httpx2 (not packaged here):
+# the client works the same; the warning is not ours to fix.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.entitlements.accounts import Operator
+from securebox_auth.identity import Principal
+from securebox_auth.shell.keys import DerivedKeys
+from securebox_auth.shell.securebox import Securebox
+from securebox_server.app import create_app
+from securebox_server.settings import Settings
+from securebox_server.throttle import RateLimits
+
+CLIENT = "123456789"
+CODE = "47120938"
+TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+AppMaker = Callable[..., tuple[TestClient, Securebox, FixedClock]]
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[AppMaker]:
+    clients: list[TestClient] = []
+
+    def build(
+        public_url: str = "http://testserver", limits: RateLimits | None = None
+    ) -> tuple[TestClient, Securebox, FixedClock]:
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path}/server.db", public_url=public_url, demo=True
+        )
+        clock = FixedClock()
+        keys = DerivedKeys.generate()
+        from securebox_server.wiring import build_securebox
+
+        box = build_securebox(settings, clock=clock, argon2=PROFILE_TESTING, keys=keys)
+        app = create_app(settings, securebox=box, keys=keys, limits=limits)
+        client = TestClient(app, base_url=public_url, raise_server_exceptions=False)
+        clients.append(client)
+        return client, box, clock
+
+    yield build
+    for client in clients:
+        client.close()
+
+
+def token(html: str) -> str:
+    found = TOKEN.search(html)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+def open_user(
+    box: Securebox, user: str = "01", *, change: bool = True, strong: bool = True
+) -> Principal:
+    """A subscription's principal user with the code :data:`CODE` (or still its one-time
+    code when ``change`` is false: returned through ``box.one_time``)."""
+    principal = Principal.parse(CLIENT, user)
+    letter = box.codes.create_subscription(Operator("back-office"), principal)
+    box.one_time = letter.reveal()  # type: ignore[attr-defined]
+    if change:
+        assert box.codes.change_code(CLIENT, user, letter.reveal(), CODE).changed
+    if strong:
+        change_ = box.factors.renewal_change(principal, "web", box.clock.now())
+        box.store.commit([change_], [])
+    return principal
+
+
+def identify(client: TestClient, client_id: str = CLIENT, user: str = "01") -> None:
+    page = client.get("/login")
+    page = client.post("/login", data={"client_id": client_id, "csrf_token": token(page.text)})
+    assert page.status_code == 200, page.text
+    answer = client.post(
+        "/login/user",
+        data={"client_id": client_id, "user_number": user, "csrf_token": token(page.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+
+
+def submit_code(client: TestClient, code: str = CODE):  # type: ignore[no-untyped-def]
+    page = client.get("/login/code")
+    assert page.status_code == 200, page.text
+    return client.post(
+        "/login/code", data={"code": code, "csrf_token": token(page.text)}, follow_redirects=False
+    )
