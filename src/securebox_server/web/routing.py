@@ -15,20 +15,21 @@ today). Authentication is a dependency: ``web: WebSession = Depends(require_logi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from securebox_auth.errors import NotAuthenticated, NotPermitted
 from securebox_auth.policy.session import Session
 from securebox_server.web import csrf
 from securebox_server.web.context import server_of
 
-__all__ = ["CsrfRefused", "SecureRoute", "WebSession", "csrf_exempt", "require_login"]
+__all__ = ["CsrfRefused", "SecureRoute", "WebSession", "csrf_exempt", "require_login", "walk"]
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,3 +94,14 @@ def require_login(request: Request) -> WebSession:
         raise NotAuthenticated("log in first")
     session = server.box.touch(session_id)
     return WebSession(session_id, session)
+
+
+def walk(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route of an app, through included routers (FastAPI >= 0.16x keeps an included
+    router as one entry of ``app.routes``)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from walk(inner.routes)
+        else:
+            yield route
