@@ -43,6 +43,8 @@ _KEYS: Final = (
     "sms_url",
     "demo",
 )
+DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
+DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
 DEFAULT_POLICY: Final = (
     Path(__file__).resolve().parents[1] / "securebox_auth/policies/psd2-default.toml"
 )
@@ -52,10 +54,10 @@ DEFAULT_POLICY: Final = (
 class Settings:
     """Everything a deployment chooses; nothing else is read from the environment."""
 
-    database_url: str = "sqlite:///securebox.db"
+    database_url: str = DEFAULT_DATABASE
     policy: Path = DEFAULT_POLICY
     master_key_file: Path | None = None
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = DEFAULT_PUBLIC_URL
     trusted_proxies: tuple[str, ...] = ()
     smtp_url: str | None = field(default=None, repr=False)
     sms_url: str | None = field(default=None, repr=False)
@@ -133,10 +135,10 @@ def load_settings(
 
     key_file = text("master_key_file", None)
     return Settings(
-        database_url=text("database_url", Settings.database_url) or Settings.database_url,
+        database_url=text("database_url", DEFAULT_DATABASE) or DEFAULT_DATABASE,
         policy=Path(text("policy", str(DEFAULT_POLICY)) or DEFAULT_POLICY),
         master_key_file=Path(key_file) if key_file else None,
-        public_url=text("public_url", Settings.public_url) or Settings.public_url,
+        public_url=text("public_url", DEFAULT_PUBLIC_URL) or DEFAULT_PUBLIC_URL,
         trusted_proxies=tuple(proxies),
         smtp_url=text("smtp_url", None),
         sms_url=text("sms_url", None),

@@ -7,16 +7,11 @@
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-# Starlette 1.x deprecates httpx for its TestClient in favour of httpx2 (not packaged here):
-# the client works the same; the warning is not ours to fix.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING
@@ -27,6 +22,7 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_server.app import create_app
 from securebox_server.settings import Settings
 from securebox_server.throttle import RateLimits
+from securebox_server.wiring import build_securebox
 
 CLIENT = "123456789"
 CODE = "47120938"
@@ -47,8 +43,6 @@ def make_app(tmp_path: Path) -> Iterator[AppMaker]:
         )
         clock = FixedClock()
         keys = DerivedKeys.generate()
-        from securebox_server.wiring import build_securebox
-
         box = build_securebox(settings, clock=clock, argon2=PROFILE_TESTING, keys=keys)
         app = create_app(settings, securebox=box, keys=keys, limits=limits)
         client = TestClient(app, base_url=public_url, raise_server_exceptions=False)
@@ -68,18 +62,17 @@ def token(html: str) -> str:
 
 def open_user(
     box: Securebox, user: str = "01", *, change: bool = True, strong: bool = True
-) -> Principal:
-    """A subscription's principal user with the code :data:`CODE` (or still its one-time
-    code when ``change`` is false: returned through ``box.one_time``)."""
+) -> tuple[Principal, str]:
+    """A subscription's principal user and its one-time code; the code is changed to
+    :data:`CODE` unless ``change`` is false; ``strong``: a strong login is recent."""
     principal = Principal.parse(CLIENT, user)
     letter = box.codes.create_subscription(Operator("back-office"), principal)
-    box.one_time = letter.reveal()  # type: ignore[attr-defined]
     if change:
         assert box.codes.change_code(CLIENT, user, letter.reveal(), CODE).changed
     if strong:
         change_ = box.factors.renewal_change(principal, "web", box.clock.now())
         box.store.commit([change_], [])
-    return principal
+    return principal, letter.reveal()
 
 
 def identify(client: TestClient, client_id: str = CLIENT, user: str = "01") -> None:

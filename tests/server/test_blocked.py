@@ -34,5 +34,7 @@ def test_blocked_page_says_until_when(make_app: AppMaker) -> None:
     client, box, clock = make_app()
     open_user(box)
     _, body = _fail_until_blocked(client, "01")
-    until = (clock.now() + box.policy.lockout.temporary_block).strftime("%Y-%m-%d %H:%M")
+    block = box.policy.lockout.temporary_block
+    assert block is not None
+    until = (clock.now() + block).strftime("%Y-%m-%d %H:%M")
     assert until in body

@@ -14,7 +14,8 @@ def test_code_login_opens_home(make_app: AppMaker) -> None:
     open_user(box)
     identify(client)
     done = submit_code(client)
-    assert done.status_code == 303 and done.headers["location"] == "/home"
+    assert done.status_code == 303
+    assert done.headers["location"] == "/home"
     home = client.get("/home")
     assert home.status_code == 200
     assert "123456789/01" in home.text or "123456789" in home.text
@@ -32,17 +33,17 @@ def test_wrong_code_shows_the_page_again_with_the_error_linked(make_app: AppMake
 
 def test_forced_change_of_a_one_time_code(make_app: AppMaker) -> None:
     client, box, _ = make_app()
-    open_user(box, change=False)
+    _, one_time = open_user(box, change=False)
     identify(client)
-    asked = submit_code(client, box.one_time)  # type: ignore[attr-defined]
+    asked = submit_code(client, one_time)
     assert asked.headers["location"] == "/login/change-code"
     page = client.get("/login/change-code")
     weak = client.post(
         "/login/change-code",
         data={
-            "current": box.one_time,
+            "current": one_time,
             "new": "11111111",
-            "confirm": "11111111",  # type: ignore[attr-defined]
+            "confirm": "11111111",
             "csrf_token": token(page.text),
         },
     )
@@ -51,20 +52,29 @@ def test_forced_change_of_a_one_time_code(make_app: AppMaker) -> None:
     done = client.post(
         "/login/change-code",
         data={
-            "current": box.one_time,
+            "current": one_time,
             "new": CODE,
-            "confirm": CODE,  # type: ignore[attr-defined]
+            "confirm": CODE,
             "csrf_token": token(page.text),
         },
         follow_redirects=False,
     )
-    # the first access needs strong authentication: the prompt comes next (no TOTP yet)
-    assert done.status_code in (303, 403)
+    assert done.headers["location"] == "/home"  # a strong login is recent (open_user)
+    assert client.get("/home").status_code == 200
+
+
+def test_first_access_without_a_strong_method_is_refused(make_app: AppMaker) -> None:
+    client, box, _ = make_app()
+    open_user(box, strong=False)
+    identify(client)
+    refused = submit_code(client)
+    assert refused.status_code == 403
+    assert "Contact" in refused.text or "Contactez" in refused.text
 
 
 def test_ninety_day_prompt_lists_the_users_methods_then_totp_logs_in(make_app: AppMaker) -> None:
     client, box, clock = make_app()
-    principal = open_user(box, strong=False)
+    principal, _ = open_user(box, strong=False)
     totp = box.enrol_first_totp(Operator("back-office"), principal)
     assert box.confirm_totp(principal, code_at(totp.credential, clock.now()))
     clock.advance(timedelta(seconds=60))

@@ -244,8 +244,8 @@ def _handle(args: argparse.Namespace) -> int:
         from securebox_server import cli as server_cli  # noqa: PLC0415 - optional extra
     except ImportError:
         print(
-            'securebox: error: the demo server needs the server extra: pip install "securebox[server]"'
-            " (or run: securebox demo --walkthrough)",
+            "securebox: error: the demo server needs the server extra:"
+            ' pip install "securebox[server]" (or run: securebox demo --walkthrough)',
             file=sys.stderr,
         )
         return 2
@@ -255,7 +255,8 @@ def _handle(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = subparsers.add_parser(
         "demo",
-        help="start the reference server on a fresh demo database (--walkthrough: the terminal tour)",
+        help="start the reference server on a fresh demo database"
+        " (--walkthrough: the terminal tour)",
     )
     demo.add_argument(
         "--walkthrough", action="store_true", help="the terminal walk-through instead of the server"

@@ -3,11 +3,11 @@ errors are problem documents, writes are Origin-checked by the route class)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from securebox_server.web.context import server_of
-from securebox_server.web.routing import SecureRoute, WebSession, require_login
+from securebox_server.web.routing import LoggedIn, SecureRoute
 
 __all__ = ["router"]
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1", route_class=SecureRoute)
 
 
 @router.get("/session")
-def session(web: WebSession = Depends(require_login)) -> JSONResponse:
+def session(web: LoggedIn) -> JSONResponse:
     s = web.session
     return JSONResponse(
         {
@@ -28,6 +28,6 @@ def session(web: WebSession = Depends(require_login)) -> JSONResponse:
 
 
 @router.delete("/session")
-def end_session(request: Request, web: WebSession = Depends(require_login)) -> Response:
+def end_session(request: Request, web: LoggedIn) -> Response:
     server_of(request).box.end(web.session_id)
     return Response(status_code=204)

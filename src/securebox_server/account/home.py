@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from securebox_server.login.flow import see_other
 from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
-from securebox_server.web.routing import SecureRoute, WebSession, require_login
+from securebox_server.web.routing import LoggedIn, SecureRoute
 
 __all__ = ["router"]
 
@@ -16,7 +16,7 @@ router = APIRouter(route_class=SecureRoute)
 
 
 @router.get("/home")
-def home(request: Request, web: WebSession = Depends(require_login)) -> Response:
+def home(request: Request, web: LoggedIn) -> Response:
     box = server_of(request).box
     session = web.session
     methods = [p.method for p in session.proofs]
@@ -39,12 +39,12 @@ def _out(request: Request) -> Response:
 
 
 @router.post("/logout")
-def logout(request: Request, web: WebSession = Depends(require_login)) -> Response:
+def logout(request: Request, web: LoggedIn) -> Response:
     server_of(request).box.end(web.session_id)
     return _out(request)
 
 
 @router.post("/logout/everywhere")
-def logout_everywhere(request: Request, web: WebSession = Depends(require_login)) -> Response:
+def logout_everywhere(request: Request, web: LoggedIn) -> Response:
     server_of(request).box.end_all(web.session.principal)
     return _out(request)

@@ -58,7 +58,7 @@ def next_step(request: Request, page: LoginPage) -> Response | None:
     server = server_of(request)
     names = server.cookies
     if page.session_id is not None:
-        response = see_other("/home")
+        response: Response = see_other("/home")
         names.set(response, names.session, page.session_id)
         names.clear(response, names.flow)
         return response

@@ -25,6 +25,6 @@ def readyz(request: Request) -> JSONResponse:
         if engine is not None:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any database failure means "not ready"
+    except Exception:  # any database failure means "not ready"
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})

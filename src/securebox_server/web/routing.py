@@ -15,11 +15,11 @@ today). Authentication is a dependency: ``web: WebSession = Depends(require_logi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -29,7 +29,15 @@ from securebox_auth.policy.session import Session
 from securebox_server.web import csrf
 from securebox_server.web.context import server_of
 
-__all__ = ["CsrfRefused", "SecureRoute", "WebSession", "csrf_exempt", "require_login", "walk"]
+__all__ = [
+    "CsrfRefused",
+    "LoggedIn",
+    "SecureRoute",
+    "WebSession",
+    "csrf_exempt",
+    "require_login",
+    "walk",
+]
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,7 +74,7 @@ async def check_request(request: Request, endpoint: Callable[..., Any]) -> None:
 class SecureRoute(APIRoute):
     """An API route that checks CSRF (or Origin) before its endpoint runs."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         endpoint = self.endpoint
 
@@ -105,3 +113,7 @@ def walk(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
             yield from walk(inner.routes)
         else:
             yield route
+
+
+#: The parameter type of an authenticated route: ``def page(web: LoggedIn) -> Response``.
+LoggedIn = Annotated[WebSession, Depends(require_login)]

@@ -54,9 +54,9 @@ def test_every_unsafe_route_is_checked(make_app: AppMaker) -> None:
     client, _, _ = make_app()
     checked = 0
     for route in walk(client.app.routes):  # type: ignore[attr-defined]
-        methods = getattr(route, "methods", set()) or set()
+        methods: set[str] = getattr(route, "methods", set()) or set()
         if methods & UNSAFE:
-            assert isinstance(route, SecureRoute), route.path
+            assert isinstance(route, SecureRoute), route
             assert not getattr(route.endpoint, "__securebox_csrf_exempt__", False), route.path
             checked += 1
     assert checked >= 8

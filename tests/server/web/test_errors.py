@@ -11,15 +11,18 @@ def test_api_errors_are_problem_documents(make_app: AppMaker) -> None:
     assert answer.status_code == 401
     assert answer.headers["content-type"] == "application/problem+json"
     body = answer.json()
-    assert body["code"] == "not_authenticated" and body["status"] == 401
+    assert body["code"] == "not_authenticated"
+    assert body["status"] == 401
     missing = client.get("/api/v1/nothing")
-    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"
 
 
 def test_html_errors_are_pages(make_app: AppMaker) -> None:
     client, _, _ = make_app()
     missing = client.get("/nothing")
-    assert missing.status_code == 404 and "<main" in missing.text
+    assert missing.status_code == 404
+    assert "<main" in missing.text
     assert client.get("/home", follow_redirects=False).headers["location"] == "/login"
     # a flow handle that was never issued: start again, not a 500
     client.cookies.set("sb-flow", "login:123456789:01:forged")

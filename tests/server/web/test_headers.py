@@ -16,7 +16,8 @@ def test_security_headers(make_app: AppMaker) -> None:
     assert h["cache-control"] == "no-store"
     assert "strict-transport-security" not in h
     assert len(h["x-request-id"]) >= 8
-    assert "<script" not in page.text and "style=" not in page.text
+    assert "<script" not in page.text
+    assert "style=" not in page.text
 
 
 def test_hsts_and_host_cookies_under_https(make_app: AppMaker) -> None:
@@ -40,7 +41,8 @@ def test_plain_http_demo_uses_the_fallback_names(make_app: AppMaker) -> None:
     identify(client)
     done = submit_code(client)
     cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith("sb-session="))
-    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert "httponly" in cookie.lower()
+    assert "samesite=strict" in cookie.lower()
     assert "__Host-" not in cookie
 
 

@@ -16,10 +16,12 @@ def test_negotiate() -> None:
 def test_pages_follow_the_language(make_app: AppMaker) -> None:
     client, _, _ = make_app()
     fr = client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
-    assert '<html lang="fr">' in fr.text and "Mémoriser mon identifiant" in fr.text
+    assert '<html lang="fr">' in fr.text
+    assert "Mémoriser mon identifiant" in fr.text
     assert "Ne communiquez jamais vos codes confidentiels" in fr.text
     en = client.get("/login", headers={"Accept-Language": "en"})
-    assert '<html lang="en">' in en.text and "Remember my identifier" in en.text
+    assert '<html lang="en">' in en.text
+    assert "Remember my identifier" in en.text
     client.post(
         "/preferences/language", data={"lang": "en", "back": "/login", "csrf_token": token(fr.text)}
     )

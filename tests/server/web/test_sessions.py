@@ -27,7 +27,7 @@ def test_log_out_ends_the_session_server_side(make_app: AppMaker) -> None:
 
 
 def test_log_out_everywhere_ends_every_session(make_app: AppMaker) -> None:
-    client, box, _ = _logged_in(make_app)
+    client, _, _ = _logged_in(make_app)
     first = client.cookies.get("sb-session")
     client.cookies.clear()
     identify(client)
