@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.identity import Principal
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
+from securebox_auth.stores.sql import migrate
+from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.app import create_app
 from securebox_server.settings import Settings
 from securebox_server.throttle import RateLimits
@@ -31,8 +34,24 @@ TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 AppMaker = Callable[..., tuple[TestClient, Securebox, FixedClock]]
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied by every test (migrating once saves ~0.2 s a test)."""
+    path = tmp_path_factory.mktemp("server") / "template.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+    return path
+
+
 @pytest.fixture
-def make_app(tmp_path: Path) -> Iterator[AppMaker]:
+def make_app(tmp_path: Path, migrated_sqlite: Path) -> Iterator[AppMaker]:
+    shutil.copyfile(migrated_sqlite, tmp_path / "server.db")
+
     clients: list[TestClient] = []
 
     def build(
