@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from securebox_auth.errors import ConfigurationError
 from securebox_server.demo_data import DEMO_USERS, seed
+from securebox_server.settings import load_settings
 
 __all__ = ["demo", "serve"]
 
@@ -48,9 +50,12 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Check the settings here (a wrong file fails before a port is bound), then run
+    uvicorn; every worker reads the same settings from the environment."""
     extra = {"_WORKERS": str(args.workers)}
     if args.settings:
         extra["SECUREBOX_SETTINGS"] = str(Path(args.settings).resolve())
+    load_settings({**os.environ, **extra})
     # our own interpreter and module, arguments from argparse (ints and a resolved path)
     return subprocess.call(  # noqa: S603
         _uvicorn(args.host, args.port, args.workers), env=_environment(extra)
@@ -101,8 +106,9 @@ def _check(base: str) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
+    if args.dir is not None and (not args.dir or not Path(args.dir).is_dir()):
+        raise ConfigurationError("--dir: an existing directory")
     home = Path(args.dir or tempfile.mkdtemp(prefix="securebox-demo-"))
-    home.mkdir(parents=True, exist_ok=True)
     database = home / "demo.db"
     if database.exists():
         database.unlink()

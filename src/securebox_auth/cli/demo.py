@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from securebox_auth.audit import verify_chain
+from securebox_auth.cli.serve import port
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.crypto.keys import StaticKeyring
@@ -272,6 +273,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="start the server on a free port, log in over HTTP, stop (exit 0 when it worked)",
     )
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    demo.add_argument("--port", type=int, default=8000, help="port (8000)")
+    demo.add_argument("--port", type=port, default=8000, help="port (8000)")
     demo.add_argument("--dir", default=None, help="directory for the demo database and key")
     demo.set_defaults(handler=_handle)
