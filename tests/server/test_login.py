@@ -29,6 +29,9 @@ def test_wrong_code_shows_the_page_again_with_the_error_linked(make_app: AppMake
     assert refused.status_code == 401
     assert 'href="#code"' in refused.text
     assert 'aria-invalid="true"' in refused.text
+    malformed = submit_code(client, "abc")
+    assert malformed.status_code == 400
+    assert 'href="#code"' in malformed.text
 
 
 def test_forced_change_of_a_one_time_code(make_app: AppMaker) -> None:

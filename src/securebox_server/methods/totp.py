@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
+from securebox_auth.errors import InvalidCode
 from securebox_auth.shell.answers import TotpAnswer
 from securebox_server.login.flow import current_flow, hit_limits, next_step
 from securebox_server.methods import LoginMethod
@@ -28,7 +29,10 @@ def totp_page(request: Request) -> Response:
 def totp_answer(request: Request, code: str = Form(default="", max_length=64)) -> Response:
     handle, flow = current_flow(request)
     hit_limits(request, "login.totp", flow.principal.key)
-    page = server_of(request).box.answer_login(handle, TotpAnswer(code))
+    try:
+        page = server_of(request).box.answer_login(handle, TotpAnswer(code))
+    except InvalidCode:  # not digits of the right length: the same page, nothing verified
+        return render(request, TEMPLATE, status=400, principal=flow.principal, rejected=True)
     return next_step(request, page) or render(
         request, TEMPLATE, status=401, principal=flow.principal, rejected=True
     )
