@@ -7,10 +7,12 @@ chain) against the in-memory store, and prints what a portal would show at each 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from securebox_auth.audit import verify_chain
+from securebox_auth.cli.serve import port
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.crypto.keys import StaticKeyring
@@ -237,12 +239,40 @@ def run_demo(out: Callable[[str], None] = print, *, fast: bool = False) -> int:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    return run_demo(fast=args.fast)
+    if args.walkthrough or (args.fast and not args.check):
+        return run_demo(fast=args.fast)
+    try:
+        from securebox_server import cli as server_cli  # noqa: PLC0415 - optional extra
+    except ImportError:
+        print(
+            "securebox: error: the demo server needs the server extra:"
+            ' pip install "securebox[server]" (or run: securebox demo --walkthrough)',
+            file=sys.stderr,
+        )
+        return 2
+    return server_cli.demo(args)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    demo = subparsers.add_parser("demo", help="walk through the login flows in the terminal")
-    demo.add_argument(
-        "--fast", action="store_true", help="cheap argon2id parameters (for tests only)"
+    demo = subparsers.add_parser(
+        "demo",
+        help="start the reference server on a fresh demo database"
+        " (--walkthrough: the terminal tour)",
     )
+    demo.add_argument(
+        "--walkthrough", action="store_true", help="the terminal walk-through instead of the server"
+    )
+    demo.add_argument(
+        "--fast",
+        action="store_true",
+        help="cheap argon2id parameters (tests only); alone, runs the walk-through (CI)",
+    )
+    demo.add_argument(
+        "--check",
+        action="store_true",
+        help="start the server on a free port, log in over HTTP, stop (exit 0 when it worked)",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    demo.add_argument("--port", type=port, default=8000, help="port (8000)")
+    demo.add_argument("--dir", default=None, help="directory for the demo database and key")
     demo.set_defaults(handler=_handle)

@@ -1,0 +1,1 @@
+"""The logged-in user's pages: home, log out, log out everywhere."""

@@ -1,0 +1,33 @@
+"""``/api/v1/session``: the JSON view of the current session (the API's first resource;
+errors are problem documents, writes are Origin-checked by the route class)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response
+
+from securebox_server.web.context import server_of
+from securebox_server.web.routing import LoggedIn, SecureRoute
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", route_class=SecureRoute)
+
+
+@router.get("/session")
+def session(web: LoggedIn) -> JSONResponse:
+    s = web.session
+    return JSONResponse(
+        {
+            "principal": s.principal.key,
+            "channel": s.channel,
+            "auth_time": s.auth_time.isoformat(),
+            "methods": [p.method for p in s.proofs],
+        }
+    )
+
+
+@router.delete("/session")
+def end_session(request: Request, web: LoggedIn) -> Response:
+    server_of(request).box.end(web.session_id)
+    return Response(status_code=204)

@@ -1,0 +1,50 @@
+"""The authenticated home page and the two ways out (both invalidate server-side)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from securebox_server.login.flow import see_other
+from securebox_server.web.context import server_of
+from securebox_server.web.pages import render
+from securebox_server.web.routing import LoggedIn, SecureRoute
+
+__all__ = ["router"]
+
+router = APIRouter(route_class=SecureRoute)
+
+
+@router.get("/home")
+def home(request: Request, web: LoggedIn) -> Response:
+    box = server_of(request).box
+    session = web.session
+    methods = [p.method for p in session.proofs]
+    live = box.sessions_of(session.principal)
+    return render(
+        request,
+        "account/home.html",
+        user=session.principal,
+        session=session,
+        methods=methods,
+        sessions=len(live),
+    )
+
+
+def _out(request: Request) -> Response:
+    names = server_of(request).cookies
+    response = see_other("/login")
+    names.clear(response, names.session)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, web: LoggedIn) -> Response:
+    server_of(request).box.end(web.session_id)
+    return _out(request)
+
+
+@router.post("/logout/everywhere")
+def logout_everywhere(request: Request, web: LoggedIn) -> Response:
+    server_of(request).box.end_all(web.session.principal)
+    return _out(request)

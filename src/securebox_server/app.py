@@ -1,0 +1,85 @@
+"""``create_app(settings) -> FastAPI``: the reference server.
+
+Tests (and embedders) pass their own parts: ``create_app(settings, securebox=box)`` uses a
+ready :class:`~securebox_auth.shell.securebox.Securebox` (for instance one built with a
+``FixedClock`` and ``PROFILE_TESTING``), ``clock=`` and ``argon2=`` are used when the app
+builds it from the settings, ``limits=`` plugs the rate limits (no limit by default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from securebox_auth.clock import Clock
+from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
+from securebox_auth.shell.keys import DerivedKeys
+from securebox_auth.shell.securebox import Securebox
+from securebox_server import methods
+from securebox_server.account import api, home
+from securebox_server.login import identify, steps
+from securebox_server.settings import Settings
+from securebox_server.throttle import NoLimits, RateLimits
+from securebox_server.web import errors, health, metrics, middleware, preferences
+from securebox_server.web.context import Server
+from securebox_server.web.cookies import CookieNames
+from securebox_server.web.pages import build_environment
+from securebox_server.wiring import build_securebox, load_master_key
+
+__all__ = ["create_app"]
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _server_key(keys: DerivedKeys, purpose: bytes) -> bytes:
+    """A server key of its own purpose, derived from the current master key."""
+    master = keys.master.keys[keys.master.current]
+    return hmac.new(master, b"securebox-server/" + purpose, hashlib.sha256).digest()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    securebox: Securebox | None = None,
+    keys: DerivedKeys | None = None,
+    clock: Clock | None = None,
+    argon2: Argon2Parameters = PROFILE_2026,
+    limits: RateLimits | None = None,
+) -> FastAPI:
+    """The server on ``settings`` (see the module documentation for the test seams)."""
+    keys = keys or load_master_key(settings)
+    box = securebox or build_securebox(settings, clock=clock, argon2=argon2, keys=keys)
+    app = FastAPI(
+        title="securebox",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.server = Server(
+        settings=settings,
+        box=box,
+        csrf_key=_server_key(keys, b"csrf"),
+        limits=limits or NoLimits(),
+        templates=build_environment(),
+        cookies=CookieNames(secure=settings.tls),
+    )
+    errors.install(app)
+    middleware.install(app, tls=settings.tls)
+    for router in (
+        health.router,
+        metrics.router,
+        preferences.router,
+        identify.router,
+        steps.router,
+    ):
+        app.include_router(router)
+    for method in methods.registered():
+        app.include_router(method.router)
+    app.include_router(home.router)
+    app.include_router(api.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,143 @@
+"""``securebox serve`` and ``securebox demo`` (imported lazily by ``securebox_auth.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from securebox_auth.errors import ConfigurationError
+from securebox_server.demo_data import DEMO_USERS, seed
+from securebox_server.settings import load_settings
+
+__all__ = ["demo", "serve"]
+
+
+def _uvicorn(host: str, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "securebox_server.factory:app_from_environment",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-server-header",
+        "--log-level",
+        "warning",
+    ]
+
+
+def _environment(extra: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(extra)
+    if int(extra.get("_WORKERS", "1")) > 1 and "PROMETHEUS_MULTIPROC_DIR" not in env:
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="securebox-metrics-")
+    env.pop("_WORKERS", None)
+    return env
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Check the settings here (a wrong file fails before a port is bound), then run
+    uvicorn; every worker reads the same settings from the environment."""
+    extra = {"_WORKERS": str(args.workers)}
+    if args.settings:
+        extra["SECUREBOX_SETTINGS"] = str(Path(args.settings).resolve())
+    load_settings({**os.environ, **extra})
+    # our own interpreter and module, arguments from argparse (ints and a resolved path)
+    return subprocess.call(  # noqa: S603
+        _uvicorn(args.host, args.port, args.workers), env=_environment(extra)
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _check(base: str) -> int:
+    """GET /readyz and the login page, log in with the first demo user's code."""
+    with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as http:
+        for _ in range(100):
+            try:
+                if http.get("/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            print("demo check: the server did not become ready", file=sys.stderr)
+            return 1
+        user = DEMO_USERS[0]
+        token = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+        page = http.get("/login")
+        page = http.post(
+            "/login", data={"client_id": user.client, "csrf_token": token.findall(page.text)[0]}
+        )
+        http.post(
+            "/login/user",
+            data={
+                "client_id": user.client,
+                "user_number": user.user,
+                "csrf_token": token.findall(page.text)[0],
+            },
+        )
+        page = http.get("/login/code")
+        done = http.post(
+            "/login/code", data={"code": user.code, "csrf_token": token.findall(page.text)[0]}
+        )
+        if done.status_code != 200 or user.client not in done.text or "/logout" not in done.text:
+            print(f"demo check: login failed ({done.status_code})", file=sys.stderr)
+            return 1
+    print(f"demo check: ready, login page, code login of {user.client}/{user.user}: ok")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    if args.dir is not None and (not args.dir or not Path(args.dir).is_dir()):
+        raise ConfigurationError("--dir: an existing directory")
+    home = Path(args.dir or tempfile.mkdtemp(prefix="securebox-demo-"))
+    database = home / "demo.db"
+    if database.exists():
+        database.unlink()
+    port = _free_port() if args.check else args.port
+    host = "127.0.0.1" if args.check else args.host
+    extra = {
+        "SECUREBOX_DATABASE_URL": f"sqlite:///{database}",
+        "SECUREBOX_MASTER_KEY_FILE": str(home / "master.key"),
+        "SECUREBOX_PUBLIC_URL": f"http://{host}:{port}",
+        "SECUREBOX_DEMO": "true",
+    }
+    if args.fast or args.check:
+        extra["SECUREBOX_DEMO_FAST"] = "1"
+    lines = seed(extra, fast=args.fast or args.check)
+    if not args.check:
+        print(f"securebox demo: http://{host}:{port}/login  (database {database})")
+        for line in lines:
+            print("  " + line)
+    process = subprocess.Popen(_uvicorn(host, port, 1), env=_environment(extra))  # noqa: S603
+    try:
+        if args.check:
+            return _check(f"http://{host}:{port}")
+        return process.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

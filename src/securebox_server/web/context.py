@@ -1,0 +1,33 @@
+"""What every route reaches through ``request.app.state.server``: one frozen value built by
+:func:`securebox_server.app.create_app` (the Warehouse "look a service up" pattern, without
+a registry: the attributes are the services)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from jinja2 import Environment
+
+from securebox_auth.shell.securebox import Securebox
+from securebox_server.settings import Settings
+from securebox_server.throttle import RateLimits
+from securebox_server.web.cookies import CookieNames
+
+__all__ = ["Server", "server_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    settings: Settings
+    box: Securebox
+    #: The key of the CSRF tokens (derived from the master key, never logged).
+    csrf_key: bytes = field(repr=False)
+    limits: RateLimits
+    templates: Environment
+    cookies: CookieNames
+
+
+def server_of(request: Request) -> Server:
+    found: Server = request.app.state.server
+    return found

@@ -1,0 +1,113 @@
+"""Every error becomes a 4xx page, or an RFC 9457 ``application/problem+json`` document
+under ``/api/``, with the error's stable ``code``; never a 500 page or a trace.
+
+Messages come from a fixed table keyed by code (never from the exception's text), so no
+page tells whether a client or user exists. An unauthenticated HTML request is sent to the
+login page; an unexpected exception is logged (with its request id) and answered 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError
+from securebox_server.throttle import RateLimited
+from securebox_server.web.pages import render
+
+__all__ = ["MESSAGES", "install", "problem"]
+
+log = logging.getLogger("securebox_server.errors")
+
+#: code -> the sentence shown (translated in the templates' catalogs).
+MESSAGES: Final = {
+    "not_authenticated": "Your session has ended. Please log in again.",
+    "flow_expired": "This login took too long or is no longer valid. Please start again.",
+    "flow_out_of_order": "This step is not expected now. Please start again.",
+    "challenge_needed": "This step is not expected now. Please start again.",
+    "csrf": "This form has expired. Please load the page again.",
+    "rate_limited": "Too many attempts. Please try again later.",
+    "invalid_identifier": "The identifier or user number is not in the expected format.",
+    "invalid_code": "The code is not in the expected format.",
+    "weak_code": "This code is too easy to guess. Choose another one.",
+    "not_found": "This page does not exist.",
+    "method_not_allowed": "This page does not accept this request.",
+    "malformed_input": "The request is not valid.",
+    "unavailable": "The service is temporarily unavailable. Please try again.",
+}
+GENERIC: Final = "The request could not be completed."
+
+
+def _status(exc: SecureboxError) -> int:
+    hint = int(getattr(exc, "status_hint", 400))
+    return hint if 400 <= hint < 500 else 400
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def problem(status: int, code: str, instance: str = "") -> JSONResponse:
+    body = {
+        "type": f"/problems/{code}",
+        "title": MESSAGES.get(code, GENERIC),
+        "status": status,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def respond(request: Request, status: int, code: str) -> Response:
+    if _is_api(request):
+        return problem(status, code, request.url.path)
+    if code == "not_authenticated" and request.method == "GET":
+        return RedirectResponse("/login", status_code=303)
+    restart = code in ("flow_expired", "flow_out_of_order", "challenge_needed", "not_authenticated")
+    return render(
+        request,
+        "error.html",
+        status=status,
+        message=MESSAGES.get(code, GENERIC),
+        code=code,
+        restart=restart,
+    )
+
+
+async def _securebox_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SecureboxError)
+    code = exc.code
+    if isinstance(exc, NotAuthenticated):
+        code = "not_authenticated"
+    elif isinstance(exc, FlowError) and code not in MESSAGES:
+        code = "flow_out_of_order"
+    response = respond(request, _status(exc), code)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code if 400 <= exc.status_code < 500 else 400
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "malformed_input")
+    response = respond(request, status, code)
+    if status == 405 and exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    return respond(request, 400, "malformed_input")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(SecureboxError, _securebox_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,58 @@
+"""Render a page: the Jinja environment (autoescape, i18n extension) and the per-request
+context every template gets (language, translations, CSRF token, accessible version)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.responses import HTMLResponse
+
+from securebox_server import i18n
+from securebox_server.web import csrf
+from securebox_server.web.context import server_of
+
+__all__ = ["build_environment", "language", "render"]
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+
+def build_environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+    )
+
+
+def language(request: Request) -> str:
+    names = server_of(request).cookies
+    return i18n.negotiate(request.cookies.get(names.lang), request.headers.get("accept-language"))
+
+
+def render(request: Request, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
+    """The page ``template`` in the request's language, with a CSRF token bound to the
+    browser (a first page sets the random "pre" cookie it is bound to)."""
+    server = server_of(request)
+    lang = language(request)
+    fresh = csrf.ensure_binding(request)
+    translated = i18n.translations(lang)
+    context = {
+        "lang": lang,
+        "gettext": translated.gettext,
+        "ngettext": translated.ngettext,
+        "csrf_token": csrf.token_for(server.csrf_key, csrf.binding(request)),
+        "accessible": request.cookies.get(server.cookies.accessible) == "1",
+        "demo": server.settings.demo,
+        "path": request.url.path,
+        "user": None,
+        **values,
+    }
+    body = server.templates.get_template(template).render(context)
+    response = HTMLResponse(body, status_code=status)
+    if fresh is not None:
+        server.cookies.set(response, server.cookies.pre, fresh)
+    return response
