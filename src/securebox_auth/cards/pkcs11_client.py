@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import Attribute, Mechanism, ObjectClass
+from pkcs11 import Attribute, Mechanism, ObjectClass, TokenFlag
 from pkcs11 import exceptions as pk
 
 from securebox_auth.errors import ConfigurationError, SecureboxError
@@ -39,6 +39,7 @@ __all__ = [
     "TokenSelector",
     "TokenSignature",
     "WrongPin",
+    "pin_status",
     "read_certificate",
     "sign_challenge",
 ]
@@ -152,6 +153,20 @@ def read_certificate(selector: TokenSelector) -> x509.Certificate:
     token = _token(selector)
     with token.open() as session:
         return _certificate(session, selector.key_id, selector)
+
+
+def pin_status(selector: TokenSelector) -> str | None:
+    """What the token says of its user PIN's try counter (PKCS#11 token flags):
+    ``"locked"``, ``"final_try"`` (one try left), ``"count_low"`` (a wrong PIN was entered
+    since the last right one) or ``None`` (nothing known: SoftHSM2 sets no such flag)."""
+    flags = _token(selector).flags
+    if flags & TokenFlag.USER_PIN_LOCKED:
+        return "locked"
+    if flags & TokenFlag.USER_PIN_FINAL_TRY:
+        return "final_try"
+    if flags & TokenFlag.USER_PIN_COUNT_LOW:
+        return "count_low"
+    return None
 
 
 def sign_challenge(payload: bytes, pin: str, selector: TokenSelector) -> TokenSignature:
