@@ -29,6 +29,7 @@ __all__ = [
     "AgentRefusal",
     "AudienceRefused",
     "BodyRefused",
+    "BodyTooLarge",
     "ChallengeView",
     "HostRefused",
     "OriginRefused",
@@ -80,6 +81,13 @@ class BodyRefused(AgentRefusal):
 
     code: ClassVar[str] = "agent_body_refused"
     status_hint: ClassVar[int] = 400
+
+
+class BodyTooLarge(BodyRefused):
+    """The body is larger than the agent reads."""
+
+    code: ClassVar[str] = "agent_body_too_large"
+    status_hint: ClassVar[int] = 413
 
 
 def _origin(text: str) -> str:

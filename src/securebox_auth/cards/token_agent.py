@@ -255,8 +255,10 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(headers.get("content-length", ""))
         except ValueError:
             raise rules.BodyRefused("send the body with a Content-Length") from None
-        if not 0 < length <= MAX_BODY:
-            raise rules.BodyRefused(f"the body is 1 to {MAX_BODY} bytes")
+        if length > MAX_BODY:
+            raise rules.BodyTooLarge(f"the body is at most {MAX_BODY} bytes")
+        if length <= 0:
+            raise rules.BodyRefused("the body is empty")
         body = self.rfile.read(length)
         if len(body) != length:
             raise rules.BodyRefused("the body ended early")
