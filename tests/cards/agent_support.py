@@ -82,6 +82,10 @@ class Agent:
         status, _, document = self.request("POST", "/sign", body, origin=origin)
         return status, document
 
+    def sign_after_pin(self, pin: str, payload: bytes) -> tuple[int, dict[str, object]]:
+        self.pin(pin)
+        return self.sign(payload)
+
     def stop(self) -> str:
         """Stop it by its process id; its console output."""
         self.process.send_signal(signal.SIGTERM)
