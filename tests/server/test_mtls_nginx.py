@@ -56,6 +56,7 @@ CONF: Final = Path(__file__).parents[2] / "docs" / "deploy" / "nginx-mtls.conf"
 PROXY_ADDRESS: Final = "127.0.0.2"  # nginx's proxy_bind; the test's own clients use 127.0.0.1
 HEADER: Final = "X-SSL-Client-Cert"
 ALICE: Final = Principal.parse("123456789", "01")
+Json = dict[str, object]
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -123,7 +124,7 @@ class Proxy:
             context.load_cert_chain(str(chain), str(key))
         return context
 
-    def get(self, issued: Issued | None, forged: str | None = None) -> tuple[int, dict[str, object]]:
+    def get(self, issued: Issued | None, forged: str | None = None) -> tuple[int, Json]:
         connection = http.client.HTTPSConnection(
             "localhost", self.port, context=self.client(issued), timeout=10
         )
