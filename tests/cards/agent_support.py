@@ -123,8 +123,11 @@ def b64decode(text: object) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def portal(credential: CertCredential, settings: CertificateSettings) -> Securebox:
-    """A portal (memory store, issuer = :data:`ORIGIN`) whose user 01 has ``credential``."""
+def portal(
+    credential: CertCredential, settings: CertificateSettings, *, issuer: str = ORIGIN
+) -> Securebox:
+    """A portal (memory store, its issuer the origin of its pages) whose user 01 has
+    ``credential``."""
     box = Securebox.from_policy(
         portal_policy(),
         store=MemoryStore(audit_key=b"\x42" * 32),
@@ -133,7 +136,7 @@ def portal(credential: CertCredential, settings: CertificateSettings) -> Secureb
         gateways={"sms": Phone()},
         argon2=PROFILE_TESTING,
         certificates=settings,
-        issuer=ORIGIN,
+        issuer=issuer,
     )
     who = user(1)
     assert credential.subject == who.key
