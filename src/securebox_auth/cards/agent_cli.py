@@ -30,6 +30,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 
 def _agent(args: argparse.Namespace) -> int:
+    from securebox_auth.cards.pkcs11_client import load_module  # noqa: PLC0415
     from securebox_auth.cards.token_agent import (  # noqa: PLC0415 - needs the pkcs11 extra
         FdPin,
         PinSource,
@@ -40,13 +41,11 @@ def _agent(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise ConfigurationError("--port is 0 to 65535")
+    portals = agent_rules.Portals.parse(args.origin)
+    selector = token_selector(args)
+    load_module(selector)  # a wrong module path fails now, not at the first page
     pins: PinSource = TerminalPin() if args.pin_from_fd is None else FdPin(args.pin_from_fd)
-    agent = TokenAgent(
-        selector=token_selector(args),
-        portals=agent_rules.Portals.parse(args.origin),
-        port=args.port,
-        pins=pins,
-    )
+    agent = TokenAgent(selector=selector, portals=portals, port=args.port, pins=pins)
     server = make_server(agent)
     signal.signal(signal.SIGTERM, _stop)
     print(f"securebox token agent listening on http://127.0.0.1:{agent.port}", flush=True)

@@ -18,7 +18,7 @@ Errors are typed: :class:`TokenMissing`, :class:`WrongPin`, :class:`PinLocked`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pkcs11
 from cryptography import x509
@@ -31,6 +31,9 @@ from pkcs11 import exceptions as pk
 from securebox_auth.errors import ConfigurationError, SecureboxError
 from securebox_auth.factors.certificate import sign_payload_hash
 
+if TYPE_CHECKING:
+    from pkcs11._pkcs11 import lib as Pkcs11Library  # noqa: N812 - a class named lib
+
 __all__ = [
     "KeyMissing",
     "PinLocked",
@@ -39,6 +42,7 @@ __all__ = [
     "TokenSelector",
     "TokenSignature",
     "WrongPin",
+    "load_module",
     "pin_status",
     "read_certificate",
     "sign_challenge",
@@ -101,11 +105,21 @@ class TokenSignature:
     certificate: x509.Certificate = field(repr=False)
 
 
-def _token(selector: TokenSelector) -> pkcs11.Token:
+def load_module(selector: TokenSelector) -> None:
+    """Load the PKCS#11 module; ConfigurationError when it cannot be (checked by the agent
+    at start, before any page calls it)."""
+    _token_source(selector)
+
+
+def _token_source(selector: TokenSelector) -> Pkcs11Library:
     try:
-        library = pkcs11.lib(selector.module)
+        return pkcs11.lib(selector.module)
     except (OSError, RuntimeError, pk.PKCS11Error) as exc:
         raise ConfigurationError(f"cannot load the PKCS#11 module: {type(exc).__name__}") from None
+
+
+def _token(selector: TokenSelector) -> pkcs11.Token:
+    library = _token_source(selector)
     try:
         if selector.slot_description is not None:
             wanted = selector.slot_description

@@ -99,7 +99,10 @@ class FdPin:
     PIN then does not come from the person in front of the screen)."""
 
     def __init__(self, fd: int) -> None:
-        self._lines = os.fdopen(fd, "r", encoding="utf-8", closefd=True)
+        try:
+            self._lines = os.fdopen(fd, "r", encoding="utf-8", closefd=True)
+        except (OSError, ValueError):
+            raise ConfigurationError("--pin-from-fd names no open descriptor") from None
 
     def ask(self, prompt: str) -> str:
         line = self._lines.readline()
