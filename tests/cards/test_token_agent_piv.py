@@ -16,16 +16,19 @@ from securebox_auth import CertificateAnswer, CertificateSettings
 from securebox_auth.factors.certificate import enrol_certificate, issue_cert_challenge, new_nonce
 from tests.cards.agent_support import ORIGIN, Agent, b64decode, portal, start_agent
 from tests.cards.conftest import PIV_PIN, PcscStack
-from tests.cards.test_piv_pcsc import OPENSC_MODULE, Piv, piv
+from tests.cards.test_piv_pcsc import OPENSC_MODULE, Piv, _unavailable, piv
 from tests.shell.portal import CLIENT, T0, user
 
 __all__ = ["piv"]
 
 
-@pytest.fixture
-def agent(piv: Piv) -> Iterator[Agent]:
-    stack: PcscStack = piv.stack
-    running = start_agent(["--module", str(OPENSC_MODULE), "--slot", stack.blank_reader])
+@pytest.fixture(scope="module")
+def agent(pcsc_stack: PcscStack) -> Iterator[Agent]:
+    """One agent for the module (OpenSC takes about a second to start); each test's ``piv``
+    fixture unblocks the card."""
+    if not OPENSC_MODULE.exists():
+        _unavailable("opensc is not installed (apt-get install opensc)")
+    running = start_agent(["--module", str(OPENSC_MODULE), "--slot", pcsc_stack.blank_reader])
     yield running
     assert PIV_PIN not in running.stop()
 
