@@ -120,6 +120,9 @@ def test_hostile_requests_are_refused_before_any_pin(agent: Agent) -> None:
     assert (status, problem["code"]) == (413, "agent_body_too_large")
     status, _, problem = agent.request("POST", "/sign", b"[1]")
     assert (status, problem["code"]) == (400, "agent_body_refused")
+    deep = b"[" * 8000 + b"]" * 8000  # deeper than the JSON parser recurses
+    status, _, problem = agent.request("POST", "/sign", deep[:8192])
+    assert (status, problem["code"]) == (400, "agent_body_refused")
     status, _, problem = agent.request("POST", "/sign", ok, headers={"Content-Type": "text/plain"})
     assert status == 400
     status, _, problem = agent.request("GET", "/elsewhere")

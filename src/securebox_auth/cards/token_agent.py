@@ -60,6 +60,7 @@ _STATUS: Final = {
     "token_wrong_pin": 403,
     "token_pin_locked": 423,
     "token_missing": 503,
+    "token_error": 503,
     "token_key_missing": 409,
     "configuration": 503,
     "environment_unavailable": 503,
@@ -140,7 +141,7 @@ class TokenAgent:
     def sign(self, origin: str, body: bytes) -> Answer:
         try:
             document = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise rules.BodyRefused("the body is not JSON") from None
         if not isinstance(document, dict) or not isinstance(document.get("challenge"), str):
             raise rules.BodyRefused('the body is {"challenge": BASE64URL}')
@@ -155,6 +156,8 @@ class TokenAgent:
             self._signing.release()
 
     def _sign_locked(self, origin: str, payload: bytes, view: rules.ChallengeView) -> Answer:
+        from pkcs11 import exceptions as pkcs11_errors  # noqa: PLC0415 - optional
+
         from securebox_auth.cards import pkcs11_client as p11  # noqa: PLC0415 - optional
 
         tag = rules.digest_of(payload)
@@ -166,6 +169,9 @@ class TokenAgent:
             raise UserDeclined("the user refused to sign")
         try:
             signed = p11.sign_challenge(payload, pin, self.selector)
+        except pkcs11_errors.PKCS11Error as exc:  # what pkcs11_client does not name
+            self.say(f"the token failed for challenge {tag}: {type(exc).__name__}")
+            raise p11.TokenError(f"the token failed ({type(exc).__name__})") from None
         except p11.WrongPin as exc:
             status = p11.pin_status(self.selector)
             self.say(f"wrong PIN for challenge {tag}; token PIN status: {status or 'unknown'}")
