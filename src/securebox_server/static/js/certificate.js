@@ -95,7 +95,7 @@
         );
       })
       .then(function (answer) {
-        if (!answer.ok || typeof answer.body.signature !== "string") {
+        if (!answer.ok || !answer.body || typeof answer.body.signature !== "string") {
           throw { problem: answer.body };
         }
         form.elements.signature.value = answer.body.signature;
