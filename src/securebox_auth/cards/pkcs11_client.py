@@ -18,18 +18,21 @@ Errors are typed: :class:`TokenMissing`, :class:`WrongPin`, :class:`PinLocked`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pkcs11
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import Attribute, Mechanism, ObjectClass
+from pkcs11 import Attribute, Mechanism, ObjectClass, TokenFlag
 from pkcs11 import exceptions as pk
 
 from securebox_auth.errors import ConfigurationError, SecureboxError
 from securebox_auth.factors.certificate import sign_payload_hash
+
+if TYPE_CHECKING:
+    from pkcs11._pkcs11 import lib as Pkcs11Library  # noqa: N812 - a class named lib
 
 __all__ = [
     "KeyMissing",
@@ -39,6 +42,8 @@ __all__ = [
     "TokenSelector",
     "TokenSignature",
     "WrongPin",
+    "load_module",
+    "pin_status",
     "read_certificate",
     "sign_challenge",
 ]
@@ -100,11 +105,21 @@ class TokenSignature:
     certificate: x509.Certificate = field(repr=False)
 
 
-def _token(selector: TokenSelector) -> pkcs11.Token:
+def load_module(selector: TokenSelector) -> None:
+    """Load the PKCS#11 module; ConfigurationError when it cannot be (checked by the agent
+    at start, before any page calls it)."""
+    _token_source(selector)
+
+
+def _token_source(selector: TokenSelector) -> Pkcs11Library:
     try:
-        library = pkcs11.lib(selector.module)
+        return pkcs11.lib(selector.module)
     except (OSError, RuntimeError, pk.PKCS11Error) as exc:
         raise ConfigurationError(f"cannot load the PKCS#11 module: {type(exc).__name__}") from None
+
+
+def _token(selector: TokenSelector) -> pkcs11.Token:
+    library = _token_source(selector)
     try:
         if selector.slot_description is not None:
             wanted = selector.slot_description
@@ -152,6 +167,20 @@ def read_certificate(selector: TokenSelector) -> x509.Certificate:
     token = _token(selector)
     with token.open() as session:
         return _certificate(session, selector.key_id, selector)
+
+
+def pin_status(selector: TokenSelector) -> str | None:
+    """What the token says of its user PIN's try counter (PKCS#11 token flags):
+    ``"locked"``, ``"final_try"`` (one try left), ``"count_low"`` (a wrong PIN was entered
+    since the last right one) or ``None`` (nothing known: SoftHSM2 sets no such flag)."""
+    flags = _token(selector).flags
+    if flags & TokenFlag.USER_PIN_LOCKED:
+        return "locked"
+    if flags & TokenFlag.USER_PIN_FINAL_TRY:
+        return "final_try"
+    if flags & TokenFlag.USER_PIN_COUNT_LOW:
+        return "count_low"
+    return None
 
 
 def sign_challenge(payload: bytes, pin: str, selector: TokenSelector) -> TokenSignature:

@@ -6,7 +6,10 @@
   base64url of :meth:`~securebox_auth.factors.certificate.CertChallenge.payload`, as the
   portal shows it) from the argument or standard input, ask the PIN without echo, and print
   ``{"signature": ..., "certificate": ...}`` (base64url, the certificate as DER) for the
-  portal.
+  portal;
+* ``securebox token agent --module SO ... --origin https://portal.example``: the same
+  signing as a small HTTP server on 127.0.0.1 that the portal's page calls
+  (:mod:`securebox_auth.cards.token_agent`).
 
 Works with any PKCS#11 module path (SoftHSM2, OpenSC, a vendor's). Needs the ``pkcs11``
 extra; the module is imported only when a command runs.
@@ -27,18 +30,27 @@ from securebox_auth.cards.prompt import ask_secret
 from securebox_auth.errors import MalformedInput
 
 if TYPE_CHECKING:
-    from securebox_auth.cards.pkcs11_client import TokenSelector
+    from securebox_auth.cards.pkcs11_client import TokenSelector, TokenSignature
 
-__all__ = ["register"]
+__all__ = [
+    "b64url",
+    "challenge_payload",
+    "common_options",
+    "register",
+    "signed_answer",
+    "token_selector",
+]
 
 _MAX_PAYLOAD = 4096
 
 
-def _b64url(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """Unpadded base64url text."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _payload(text: str) -> bytes:
+def challenge_payload(text: str) -> bytes:
+    """The payload bytes of a base64url challenge (1 to 4096 bytes), or MalformedInput."""
     text = text.strip()
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -49,7 +61,8 @@ def _payload(text: str) -> bytes:
     return raw
 
 
-def _selector(args: argparse.Namespace) -> TokenSelector:
+def token_selector(args: argparse.Namespace) -> TokenSelector:
+    """The token the common options (:func:`common_options`) name."""
     from securebox_auth.cards.pkcs11_client import TokenSelector  # noqa: PLC0415 - optional
 
     key_id = None
@@ -70,26 +83,30 @@ def _selector(args: argparse.Namespace) -> TokenSelector:
 def _certificate(args: argparse.Namespace) -> int:
     from securebox_auth.cards.pkcs11_client import read_certificate  # noqa: PLC0415
 
-    cert = read_certificate(_selector(args))
+    cert = read_certificate(token_selector(args))
     sys.stdout.write(cert.public_bytes(Encoding.PEM).decode("ascii"))
     return 0
+
+
+def signed_answer(signed: TokenSignature) -> dict[str, str]:
+    """What the portal receives: the signature and the certificate (DER), base64url."""
+    return {
+        "signature": b64url(signed.signature),
+        "certificate": b64url(signed.certificate.public_bytes(Encoding.DER)),
+    }
 
 
 def _sign(args: argparse.Namespace) -> int:
     from securebox_auth.cards.pkcs11_client import sign_challenge  # noqa: PLC0415
 
-    payload = _payload(args.challenge if args.challenge else sys.stdin.readline())
+    payload = challenge_payload(args.challenge if args.challenge else sys.stdin.readline())
     pin = ask_secret("Token PIN: ")
-    signed = sign_challenge(payload, pin, _selector(args))
-    answer = {
-        "signature": _b64url(signed.signature),
-        "certificate": _b64url(signed.certificate.public_bytes(Encoding.DER)),
-    }
-    print(json.dumps(answer))
+    signed = sign_challenge(payload, pin, token_selector(args))
+    print(json.dumps(signed_answer(signed)))
     return 0
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--module", required=True, help="path of the PKCS#11 module (.so)")
     parser.add_argument("--token", help="token label")
     parser.add_argument("--slot", help="reader name (slot description prefix)")
@@ -101,9 +118,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     token = subparsers.add_parser("token", help="sign certificate challenges with a PKCS#11 token")
     commands = token.add_subparsers(title="token commands", metavar="COMMAND", required=True)
     cert = commands.add_parser("certificate", help="print the token's certificate (PEM)")
-    _common(cert)
+    common_options(cert)
     cert.set_defaults(handler=_certificate)
     sign = commands.add_parser("sign-challenge", help="sign a challenge after asking the PIN")
-    _common(sign)
+    common_options(sign)
     sign.add_argument("challenge", nargs="?", help="base64url challenge (default: stdin)")
     sign.set_defaults(handler=_sign)
+    from securebox_auth.cards.agent_cli import register_agent  # noqa: PLC0415 - no cycle
+
+    register_agent(commands)
