@@ -120,7 +120,6 @@ class LoginShell(ShellBase):
         decide = decide_answer(
             self, principal, answer, purpose="login", reference=records.flow_ref(flow_id)
         )
-        key = (principal, flow_id)
         first = [read]  # the first attempt commits against this read (a stale one conflicts)
 
         def attempt() -> LoginPage:
@@ -129,7 +128,9 @@ class LoginShell(ShellBase):
             now = self.clock.now()
             changes, events, verified = decide(now)
             pending = (changes, events)
-            current, version = first.pop() if first else self._load_login(*key, pending)
+            current, version = (
+                first.pop() if first else self._load_login(principal, flow_id, pending)
+            )
             if current.state is LoginState.CODE_CHANGE or method not in current.offered:
                 self._settle(pending)  # moved on meanwhile: the verification still counts
                 raise FlowOutOfOrder(f"{method} is not expected now")

@@ -201,7 +201,9 @@ class StepUpShell(ShellBase):
             now = self.clock.now()
             changes, events, verified = decide(now)
             pending = (changes, events)
-            current, version = first.pop() if first else self._load_step_up(*key, pending)
+            current, version = (
+                first.pop() if first else self._load_step_up(session_id, handle, pending)
+            )
             asked = current.challenge
             if current.state is not StepUpState.CHALLENGED or asked is None:
                 self._settle(pending)  # moved on meanwhile: the verification still counts
@@ -218,7 +220,6 @@ class StepUpShell(ShellBase):
             proved = FactorProved(verified.method, verified.digest)
             return self._proved(session_id, handle, current, version, proved, now, pending)
 
-        key = (session_id, handle)
         return retrying(attempt)
 
     def execute(self, session_id: str, handle: str) -> StepUpPage:
@@ -300,8 +301,8 @@ class StepUpShell(ShellBase):
         elif outcome.session != found.value:
             changes.append(PutSession(session_id, found.version, outcome.session))
         after = replace(recorded.flow, session_ref=session_ref(new_id))
-        document = None if after.finished else codec.step_up_flow_to_dict(after)
-        changes.append(records.put(principal, KIND, flow.id, version, document))
+        stored = None if after.finished else codec.step_up_flow_to_dict(after)
+        changes.append(records.put(principal, KIND, flow.id, version, stored))
         if isinstance(outcome.decision, Allow) and outcome.session.grants != found.value.grants:
             events.append(self._grant_event(after, "grant.issue", outcome.decision))
         self.store.commit(changes, events)
