@@ -11,6 +11,7 @@ a one-time value consumed meanwhile is refused: never two accepts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -31,12 +32,14 @@ from securebox_auth.flows.login import (
     LoginEvent,
     LoginFlow,
     LoginState,
+    LoginStep,
     Offer,
     OpenLoginSession,
     advance,
     start_login,
 )
 from securebox_auth.identity import Principal
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.decision import Decision
 from securebox_auth.shell import records
 from securebox_auth.shell.answers import Answer, claimed_method, decide_answer
@@ -250,15 +253,27 @@ class LoginShell(ShellBase):
         principal, flow_id = flow.principal, flow.id
         page_handle = records.handle(KIND, principal, flow_id)
         verified_changes, verified_events = pending
-        step = advance(
-            self.policy,
-            flow,
-            event,
-            now=now,
-            last_sca=self.factors.last_sca(principal, flow.channel),
-            lockout=self._lockout_after(principal, verified_changes),
-            enrolled=self.enrolled(principal),
-        )
+        # A failure moves the flow without the engine: nothing more to read. Otherwise the
+        # engine decides; the enrolled methods (five reads) only shape what a login that is
+        # not done yet offers, so they are read only when the decision is not to open it
+        # (the pure flow runs again with them: same inputs, same result).
+        facts = not isinstance(event, FactorFailed)
+        last_sca: datetime | None = None
+        renewal: Callable[[datetime], Change] | None = None
+        lockout: LockoutState | None = None
+        if facts:
+            last_sca, renewal = self.factors.renewal.read(principal, flow.channel)
+            lockout = self._lockout_after(principal, verified_changes)
+
+        def decide(enrolled: frozenset[str] | None) -> LoginStep:
+            return advance(
+                self.policy, flow, event, now=now, last_sca=last_sca, lockout=lockout,
+                enrolled=enrolled,
+            )  # fmt: skip
+
+        step = decide(None)
+        if facts and not isinstance(step.action, OpenLoginSession):
+            step = decide(self.enrolled(principal))
         after, action = step.flow, step.action
         events = [
             *verified_events,
@@ -270,8 +285,8 @@ class LoginShell(ShellBase):
         changes: list[Change] = list(verified_changes)
         if isinstance(action, OpenLoginSession):
             changes.append(records.put(principal, KIND, flow_id, version, None))
-            if action.renewed:
-                changes.append(self.factors.renewal_change(principal, after.channel, now))
+            if action.renewed and renewal is not None:  # (always set when a login opens)
+                changes.append(renewal(now))
             session_id = self.sessions.open(action.session, changes=changes, events=events)
             return LoginPage(page_handle, after, action, session_id, rejected)
         document = None if after.finished else codec.login_flow_to_dict(after)
