@@ -325,3 +325,20 @@ def test_argon2_runs_again_on_a_lost_race_only_when_the_hash_changed(world: Worl
     refused = box.answer_login(page.handle, CodeAnswer(CODE))
     assert refused.rejected  # decided again on the new hash: the old code is wrong now
     assert hasher.verified == 2
+
+
+def test_an_sms_code_proved_twice_at_once_serves_once(world: World) -> None:
+    box, store = world.box, world.store
+    session_id = world.login()
+    up = box.start_step_up(session_id, OperationRequest("payee_management", payee=IBAN))
+    sms = box.send_step_up_code(session_id, up.handle, channel=Channel.SMS, destination="+3361")
+    answer = OobAnswer(sms, world.phone.code)
+    other: list[bool] = []
+    # another request proves the same code between this step's read and its commit
+    store.before_next_commit(
+        lambda: other.append(box.prove_step_up(session_id, up.handle, answer).rejected)
+    )
+    mine = box.prove_step_up(session_id, up.handle, answer)
+    assert other == [False]  # the other request's proof was accepted
+    assert mine.rejected  # decided again: the code was used
+    assert box.step_up_flow(session_id, up.handle).proven == ("sms_otp",)

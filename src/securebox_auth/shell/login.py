@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from securebox_auth.audit import AuditEvent
-from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.errors import FlowError, FlowExpired, FlowOutOfOrder
 from securebox_auth.factors.certificate import CertChallenge
 from securebox_auth.factors.code import ChangeOutcome
 from securebox_auth.factors.oob import Channel
@@ -145,7 +145,11 @@ class LoginShell(ShellBase):
                 # passkey_uv is offered
                 event = FactorFailed(method if verified.ok else verified.method, verified.blocked)
             rejected = not isinstance(event, FactorVerified)
-            return self._advance(current, version, event, now, pending, rejected=rejected)
+            try:
+                return self._advance(current, version, event, now, pending, rejected=rejected)
+            except FlowError:  # the flow refused the event: the verification still counts
+                self._settle(pending)
+                raise
 
         return retrying(attempt)
 

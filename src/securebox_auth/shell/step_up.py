@@ -21,7 +21,7 @@ from typing import Any
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.emv.profiles import CapMode
-from securebox_auth.errors import FlowExpired, FlowOutOfOrder, NotAuthenticated
+from securebox_auth.errors import FlowError, FlowExpired, FlowOutOfOrder, NotAuthenticated
 from securebox_auth.factors.cap_request import payee_reference
 from securebox_auth.factors.certificate import CertChallenge
 from securebox_auth.factors.oob import Channel
@@ -218,7 +218,11 @@ class StepUpShell(ShellBase):
                 ask = AskFactor(asked.methods, asked.display)
                 return StepUpPage(handle, current, ask, session_id, rejected=True)
             proved = FactorProved(verified.method, verified.digest)
-            return self._proved(session_id, handle, current, version, proved, now, pending)
+            try:
+                return self._proved(session_id, handle, current, version, proved, now, pending)
+            except (FlowError, NotAuthenticated):  # the verification still counts
+                self._settle(pending)
+                raise
 
         return retrying(attempt)
 
@@ -276,11 +280,7 @@ class StepUpShell(ShellBase):
             changes.append(records.put(principal, KIND, flow.id, version, document))
             self.store.commit(changes, events)
             return StepUpPage(handle, step.flow, action, session_id)
-        try:
-            found = self.live_session(session_id)
-        except NotAuthenticated:
-            self._settle(pending)
-            raise
+        found = self.live_session(session_id)
         outcome = complete_step_up(
             self.policy,
             found.value,
