@@ -1,18 +1,21 @@
 """What a user answers to a flow, one type per kind of factor, and how the shell checks it.
 
-:func:`verify_answer` calls the service of the factor (their public methods only:
-``ConfidentialCodeService.login``, ``FactorService.verify_*``/``finish_passkey``) and turns
-the result into a :class:`Verified` the pure flows take. Every verification is bound to the
+:func:`decide_answer` takes the undecided attempt of the factor's service (their
+``decide`` entries: ``ConfidentialCodeService.decide_login``, ``TotpService.decide``...) and
+turns its result into a :class:`Verified` the pure flows take; the flows commit it with their
+own step, in one commit (ADR 0023). Every verification is bound to the
 flow: out-of-band codes, passkey ceremonies and certificate challenges were issued with the
 flow id as their reference and, in a step-up, with the operation's digest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from securebox_auth.audit import AuditEvent
 from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import ChallengeNeeded, ConfigurationError, FlowOutOfOrder
 from securebox_auth.factors.cap_request import CapRequest
@@ -24,9 +27,12 @@ from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.x509_trust import TrustSettings
 from securebox_auth.identity import Principal
 from securebox_auth.policy.linking import OperationRequest, Payment
+from securebox_auth.shell.retry import Attempt, commit_retrying
+from securebox_auth.stores.protocols import Change
 
 if TYPE_CHECKING:
     from securebox_auth.shell.base import FactorResult
+    from securebox_auth.shell.code import LoginResult
     from securebox_auth.shell.flow_base import ShellBase
 
 __all__ = [
@@ -40,8 +46,11 @@ __all__ = [
     "RecoveryAnswer",
     "TotpAnswer",
     "Verified",
+    "decide_answer",
     "verify_answer",
 ]
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +147,20 @@ def _from(result: FactorResult, method: str) -> Verified:
     )
 
 
+def _mapped(attempt: Attempt[R], verdict: Callable[[R], Verified]) -> Attempt[Verified]:
+    """``attempt`` with its result turned into a :class:`Verified`."""
+
+    def mapped(now: datetime) -> tuple[Sequence[Change], Sequence[AuditEvent], Verified]:
+        changes, events, result = attempt(now)
+        return changes, events, verdict(result)
+
+    return mapped
+
+
+def _factor(attempt: Attempt[FactorResult], method: str) -> Attempt[Verified]:
+    return _mapped(attempt, lambda result: _from(result, method))
+
+
 def _claimed(answer: Answer, *, linked: bool = False) -> str:
     """The method an answer claims (the offer is checked against it before verifying).
     ``linked``: in a step-up bound to a digest, where a CAP Sign, TDS or Respond code over
@@ -177,7 +200,7 @@ def _linked_cap(
     answer: CapAnswer,
     digest: str,
     request: OperationRequest | None,
-) -> Verified:
+) -> Attempt[Verified]:
     """A CAP code over the challenge bound to the operation's ``digest``: Sign and TDS are
     presented with the payment (amount typed into the reader), Respond with the digest."""
     challenge_id = _need_challenge(answer)
@@ -191,11 +214,16 @@ def _linked_cap(
         )
     else:
         linked = (answer.mode, payment)
-    found = box.factors.verify_cap(
+    attempt = box.factors.cap.decide(
         principal, answer.card_id, answer.code, challenge_id=challenge_id, linked=linked
     )
-    ok = found.ok and found.digest == digest
-    return Verified(ok, "cap_sign", blocked=found.outcome is Outcome.BLOCKED, digest=found.digest)
+
+    def verdict(found: FactorResult) -> Verified:
+        ok = found.ok and found.digest == digest
+        blocked = found.outcome is Outcome.BLOCKED
+        return Verified(ok, "cap_sign", blocked=blocked, digest=found.digest)
+
+    return _mapped(attempt, verdict)
 
 
 def certificate_purpose(purpose: str, request: OperationRequest | None) -> str:
@@ -213,33 +241,53 @@ def verify_answer(
     digest: str | None = None,
     request: OperationRequest | None = None,
 ) -> Verified:
-    """Verify ``answer`` for ``principal`` through the services of ``box``."""
+    """Verify ``answer`` for ``principal`` through the services of ``box`` and commit the
+    verification on its own (the flows commit :func:`decide_answer` with their step)."""
+    attempt = decide_answer(
+        box, principal, answer, purpose=purpose, reference=reference, digest=digest,
+        request=request,
+    )  # fmt: skip
+    return commit_retrying(box.store, box.clock, attempt, what="principal")
+
+
+def decide_answer(
+    box: ShellBase,
+    principal: Principal,
+    answer: Answer,
+    *,
+    purpose: str,
+    reference: str,
+    digest: str | None = None,
+    request: OperationRequest | None = None,
+) -> Attempt[Verified]:
+    """The verification of ``answer`` for ``principal``, undecided: ``attempt(now)`` reads
+    the factor's state and the lockout, verifies, and returns the changes and events to
+    commit with the flow's own (one commit per user step, ADR 0023). Each call of the
+    attempt decides again from a fresh read: after a lost race a one-time value another
+    request consumed is refused. The argon2 answer of one call is reused for the same
+    stored hash only."""
     factors = box.factors
     if isinstance(answer, CodeAnswer):
-        result = box.codes.login(
-            principal.client_id.value, principal.user_number.value, answer.code
-        )
-        return Verified(
-            result.outcome in (CodeOutcome.ACCEPTED, CodeOutcome.CHANGE_REQUIRED),
-            "confidential_code",
-            blocked=result.outcome is CodeOutcome.BLOCKED,
-            change_required=result.outcome is CodeOutcome.CHANGE_REQUIRED,
-        )
+
+        def code_verdict(result: LoginResult) -> Verified:
+            return Verified(
+                result.outcome in (CodeOutcome.ACCEPTED, CodeOutcome.CHANGE_REQUIRED),
+                "confidential_code",
+                blocked=result.outcome is CodeOutcome.BLOCKED,
+                change_required=result.outcome is CodeOutcome.CHANGE_REQUIRED,
+            )
+
+        return _mapped(box.codes.decide_login(principal, answer.code), code_verdict)
     if isinstance(answer, TotpAnswer):
         path = "login" if purpose == "login" else "step_up"
-        return _from(factors.verify_totp(principal, answer.code, path=path), "totp")
+        return _factor(factors.totp.decide(principal, answer.code, path=path), "totp")
     if isinstance(answer, RecoveryAnswer):
-        return _from(factors.verify_recovery(principal, answer.code), "recovery_code")
+        return _factor(factors.recovery.decide(principal, answer.code), "recovery_code")
     if isinstance(answer, OobAnswer):
-        found = factors.verify_oob(
-            principal,
-            answer.challenge_id,
-            answer.code,
-            purpose=purpose,
-            reference=reference,
-            digest=digest,
+        found = factors.oob_codes.decide(
+            principal, answer.challenge_id, answer.code, purpose, reference, digest
         )
-        return _from(found, answer.channel.method.name)
+        return _factor(found, answer.channel.method.name)
     if isinstance(answer, CapAnswer):
         if purpose != "login" and digest is not None and answer.mode is not CapMode.IDENTIFY:
             return _linked_cap(box, principal, answer, digest, request)
@@ -247,24 +295,24 @@ def verify_answer(
             _need_challenge(answer)
         # An Identify code answers no challenge: the reader computed it over fixed data.
         identify = answer.mode is CapMode.IDENTIFY and answer.challenge_id is None
-        found = factors.verify_cap(
+        cap = factors.cap.decide(
             principal,
             answer.card_id,
             answer.code,
             challenge_id=answer.challenge_id,
             request=CapRequest.identify() if identify else None,
         )
-        return _from(found, _claimed(answer))
+        return _factor(cap, _claimed(answer))
     if isinstance(answer, PasskeyAnswer):
-        found = factors.finish_passkey(
+        passkey = factors.passkeys.decide(
             principal, answer.ceremony_id, answer.response, digest=digest
         )
-        return _from(found, "passkey_uv")
+        return _factor(passkey, "passkey_uv")
     settings = box.certificates
     if settings is None:
         raise ConfigurationError("certificates need Securebox.from_policy(certificates=...)")
     method = SMARTCARD_PIN if answer.smartcard else CERTIFICATE
-    found = factors.verify_certificate(
+    signed = factors.certificates.decide(
         principal,
         answer.challenge_id,
         answer.signature,
@@ -276,7 +324,7 @@ def verify_answer(
         path="login" if purpose == "login" else "step_up",
         method=method,
     )
-    return _from(found, method.name)
+    return _factor(signed, method.name)
 
 
 claimed_method = _claimed

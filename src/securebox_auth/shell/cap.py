@@ -34,6 +34,7 @@ from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import Element, LockoutState
 from securebox_auth.policy.linking import Payment
 from securebox_auth.shell.base import FactorResult, FactorShell, ShellOptions, Step, Write
+from securebox_auth.shell.retry import Attempt
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore, PutFactorState
 
@@ -179,7 +180,24 @@ class CapService(FactorShell):
         request: CapRequest | None = None,
         linked: tuple[CapMode, LinkedOperation] | None = None,
     ) -> FactorResult:
-        """One CAP code: see :meth:`securebox_auth.shell.factors.FactorService.verify_cap`.
+        """One CAP code: see :meth:`securebox_auth.shell.factors.FactorService.verify_cap`."""
+        return self._run(
+            self.decide(
+                principal, card_id, code, challenge_id=challenge_id, request=request, linked=linked
+            )
+        )
+
+    def decide(
+        self,
+        principal: Principal,
+        card_id: str,
+        code: str,
+        *,
+        challenge_id: str | None = None,
+        request: CapRequest | None = None,
+        linked: tuple[CapMode, LinkedOperation] | None = None,
+    ) -> Attempt[FactorResult]:
+        """:meth:`verify` without its commit (a flow commits it with its own, ADR 0023).
 
         Without ``linked``, a stored challenge is a Respond challenge of a login: one issued
         for an operation's digest is refused (``challenge_mismatch``, counted), so a code
@@ -227,7 +245,7 @@ class CapService(FactorShell):
             )  # fmt: skip
             return read.changes(verdict.lockout, writes), verdict.events, result
 
-        return self._run(attempt)
+        return attempt
 
     def _check(
         self, lockout: LockoutState, card: CapCard, request: CapRequest, code: str, now: datetime

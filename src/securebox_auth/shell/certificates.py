@@ -32,6 +32,7 @@ from securebox_auth.shell.base import (
     Step,
     Write,
 )
+from securebox_auth.shell.retry import Attempt
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore, PutFactorState
 
@@ -99,10 +100,10 @@ class CertificateService(FactorShell):
             principal, certificate, intermediates=intermediates, trust=trust,
             revocation=revocation, now=self.clock.now(),
         )  # fmt: skip
-        return self._signed(
+        return self._run(self._signed(
             principal, challenge_id, signature, ENROL_PURPOSE, audience, None, trust,
             revocation, "enrol", CERTIFICATE_METHOD, candidate, enrolled,
-        )  # fmt: skip
+        ))  # fmt: skip
 
     def verify(
         self,
@@ -121,6 +122,26 @@ class CertificateService(FactorShell):
         """Check a signature over a stored challenge with the enrolled certificate. The
         challenge comes back consumed, whatever the result, in the same commit as the
         lockout, so a signature is accepted once."""
+        return self._run(self.decide(
+            principal, challenge_id, signature, trust=trust, revocation=revocation,
+            purpose=purpose, audience=audience, digest=digest, path=path, method=method,
+        ))  # fmt: skip
+
+    def decide(
+        self,
+        principal: Principal,
+        challenge_id: str,
+        signature: bytes,
+        *,
+        trust: TrustSettings,
+        revocation: Revocation,
+        purpose: str,
+        audience: str,
+        digest: str | None = None,
+        path: str = "login",
+        method: AuthMethod = CERTIFICATE_METHOD,
+    ) -> Attempt[FactorResult]:
+        """:meth:`verify` without its commit (a flow commits it with its own, ADR 0023)."""
         return self._signed(
             principal, challenge_id, signature, purpose, audience, digest, trust, revocation,
             path, method, None, None,
@@ -140,7 +161,7 @@ class CertificateService(FactorShell):
         method: AuthMethod,
         candidate: CertCredential | None,
         enrolled: AuditEvent | None,
-    ) -> FactorResult:
+    ) -> Attempt[FactorResult]:
         keys = [(fc.CERT_CHALLENGE, challenge_id), (fc.CERTIFICATE, DEFAULT_ITEM)]
 
         def attempt(now: datetime) -> Step[FactorResult]:
@@ -171,4 +192,4 @@ class CertificateService(FactorShell):
             )  # fmt: skip
             return read.changes(verdict.lockout, writes), events, result
 
-        return self._run(attempt)
+        return attempt

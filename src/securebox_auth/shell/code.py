@@ -49,7 +49,7 @@ from securebox_auth.identity import (
 from securebox_auth.lockout.attempts import unblock_event
 from securebox_auth.lockout.rules import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.lockout.rules import unblock as lockout_unblock
-from securebox_auth.shell.retry import DEFAULT_BACKOFF, Backoff, commit_retrying
+from securebox_auth.shell.retry import DEFAULT_BACKOFF, Attempt, Backoff, commit_retrying
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
@@ -123,9 +123,7 @@ class ConfidentialCodeService:
         self.client_format = client_format
         self.user_format = user_format
 
-    def _run(
-        self, attempt: Callable[[datetime], tuple[Sequence[Change], Sequence[AuditEvent], R]]
-    ) -> R:
+    def _run(self, attempt: Attempt[R]) -> R:
         return commit_retrying(
             self.store, self.clock, attempt, backoff=self.backoff, sleep=self._sleep,
             what="principal",
@@ -177,7 +175,10 @@ class ConfidentialCodeService:
     # -- login ------------------------------------------------------------------------
 
     def login(self, client_id: object, user_number: object, code: object) -> LoginResult:
-        principal = self.parse_principal(client_id, user_number)
+        return self._run(self.decide_login(self.parse_principal(client_id, user_number), code))
+
+    def decide_login(self, principal: Principal, code: object) -> Attempt[LoginResult]:
+        """``login`` without its commit (a flow commits it with its own, ADR 0023)."""
         typed = validate_code_syntax(code)
         hasher = OnceHasher(self.hasher)
 
@@ -192,6 +193,7 @@ class ConfidentialCodeService:
                 hasher=hasher,
                 lockout_rules=self.lockout_rules,
             )
+            until = verdict.lockout.blocked_until
             changes = self._writes(
                 principal, lockout, stored, verdict.lockout, verdict.credential, guards
             )
@@ -202,15 +204,13 @@ class ConfidentialCodeService:
                     outcome=verdict.outcome,
                     principal=principal,
                     at=now,
-                    blocked_until=verdict.lockout.blocked_until
-                    if verdict.outcome is CodeOutcome.BLOCKED
-                    else None,
+                    blocked_until=until if verdict.outcome is CodeOutcome.BLOCKED else None,
                     alert=verdict.alert,
                     method=CONFIDENTIAL_CODE if verdict.ok else None,
                 ),
             )
 
-        return self._run(attempt)
+        return attempt
 
     # -- code change ------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """What the flow shells share: the services, the enrolled methods, sending a one-time code,
-burying a flow."""
+burying a flow, and committing a step's verification when its flow cannot move."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import (
@@ -15,9 +16,11 @@ from securebox_auth.errors import (
 from securebox_auth.factors.certificate import CertChallenge
 from securebox_auth.factors.oob import Channel
 from securebox_auth.identity import Principal
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session import expiry
 from securebox_auth.shell import records
 from securebox_auth.stores import factor_codecs as fc
+from securebox_auth.stores.protocols import Change, PutLockout
 
 if TYPE_CHECKING:
     from securebox_auth.clock import Clock
@@ -30,7 +33,11 @@ if TYPE_CHECKING:
     from securebox_auth.shell.sessions import SessionService
     from securebox_auth.stores.protocols import AuthStore, Versioned
 
-__all__ = ["ShellBase"]
+__all__ = ["Pending", "ShellBase"]
+
+#: The changes and audit events of a step's verification, not committed yet: the flow
+#: commits them with its own (one commit per user step, ADR 0023).
+Pending: TypeAlias = tuple[Sequence[Change], Sequence[AuditEvent]]
 
 _CAP_METHODS = ("cap_identify", "cap_respond", "cap_sign")
 
@@ -123,9 +130,20 @@ class ShellBase:
             principal, purpose=purpose, audience=self.issuer, digest=digest
         )
 
-    def _bury(self, principal: Principal, kind: str, flow_id: str, version: int, why: str) -> None:
-        """Make a flow a tombstone (finished or expired); a lost race means another request
-        already moved it, which is fine."""
+    def _bury(
+        self,
+        principal: Principal,
+        kind: str,
+        flow_id: str,
+        version: int,
+        why: str,
+        pending: Pending = ((), ()),
+    ) -> None:
+        """Make a flow a tombstone (finished or expired), with the ``pending`` changes and
+        events of the step's verification in the same commit. A lost race means another
+        request already moved the flow, which is fine on its own; with a pending
+        verification it raises :class:`~securebox_auth.errors.ConcurrentUpdate`, so that
+        the step is read and decided again (a refusal is always counted)."""
         who = principal.key
         event = AuditEvent.make(
             self.clock.now(),
@@ -135,7 +153,26 @@ class ShellBase:
             outcome="ended",
             details={"flow": records.flow_ref(flow_id)},
         )
+        changes, events = pending
+        tombstone = records.put(principal, kind, flow_id, version, None)
         try:
-            self.store.commit([records.put(principal, kind, flow_id, version, None)], [event])
+            self.store.commit([*changes, tombstone], [*events, event])
         except ConcurrentUpdate:  # moved by another request: the flow is gone either way
+            if changes or events:
+                raise
             return
+
+    def _settle(self, pending: Pending) -> None:
+        """Commit the verification of a step whose flow cannot move (gone, expired, of
+        another session): a refusal is counted and a one-time value consumed all the
+        same, as if the factor's service had been called on its own."""
+        changes, events = pending
+        if changes or events:
+            self.store.commit(list(changes), list(events))
+
+    def _lockout_after(self, principal: Principal, changes: Sequence[Change]) -> LockoutState:
+        """The principal's lockout state once ``changes`` are committed."""
+        for change in reversed(changes):
+            if isinstance(change, PutLockout) and change.principal == principal:
+                return change.state
+        return self.store.get_lockout(principal).value

@@ -1,18 +1,23 @@
 """The login flow on a store: identify, answer factors, change a one-time code, open the
 session (with the renewal clock, in the same commit).
 
-Each call loads the flow, verifies the answer through the factor's service (once: a code
-is never checked twice for one call), and commits the flow's next state under
-compare-and-swap; a lost race reloads the flow and applies the same verified event again.
+Each user step is one commit (ADR 0023): an answer reads the flow, the factor's state and
+the lockout, verifies (the factor service's ``decide`` entry, which commits nothing), and
+commits the factor's new state, the lockout, the flow's next state (or the session with its
+renewal clock) and every audit event together under compare-and-swap. A lost race reads and
+decides the whole step again (an argon2 answer is reused for the same stored hash only), so
+a one-time value consumed meanwhile is refused: never two accepts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from securebox_auth.audit import AuditEvent
-from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.errors import FlowError, FlowExpired, FlowOutOfOrder
 from securebox_auth.factors.certificate import CertChallenge
 from securebox_auth.factors.code import ChangeOutcome
 from securebox_auth.factors.oob import Channel
@@ -27,16 +32,18 @@ from securebox_auth.flows.login import (
     LoginEvent,
     LoginFlow,
     LoginState,
+    LoginStep,
     Offer,
     OpenLoginSession,
     advance,
     start_login,
 )
 from securebox_auth.identity import Principal
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.decision import Decision
 from securebox_auth.shell import records
-from securebox_auth.shell.answers import Answer, claimed_method, verify_answer
-from securebox_auth.shell.flow_base import ShellBase
+from securebox_auth.shell.answers import Answer, claimed_method, decide_answer
+from securebox_auth.shell.flow_base import Pending, ShellBase
 from securebox_auth.shell.retry import retrying
 from securebox_auth.stores.protocols import Change
 
@@ -104,25 +111,47 @@ class LoginShell(ShellBase):
         return self._load_login(principal, flow_id)[0]
 
     def answer_login(self, handle: str, answer: Answer) -> LoginPage:
-        """Verify ``answer`` (one of the methods offered now) and move the flow on."""
+        """Verify ``answer`` (one of the methods offered now) and move the flow on: the
+        factor's state, the lockout, the flow (and the session with its renewal clock when
+        the login is done) and their audit events in one commit (ADR 0023)."""
         principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
-        flow, _ = self._load_login(principal, flow_id)
+        read = self._load_login(principal, flow_id)
+        flow = read[0]
         method = claimed_method(answer)
         if flow.state is LoginState.CODE_CHANGE or method not in flow.offered:
             raise FlowOutOfOrder(f"{method} is not expected now (flow is {flow.state.value})")
-        verified = verify_answer(
+        decide = decide_answer(
             self, principal, answer, purpose="login", reference=records.flow_ref(flow_id)
         )
-        event: LoginEvent
-        if verified.ok and verified.method not in flow.offered:
-            # e.g. a passkey without user verification where only passkey_uv is offered
-            event = FactorFailed(method)
-            return self._apply(principal, flow_id, event, rejected=True)
-        if verified.ok:
-            event = FactorVerified(verified.method, change_required=verified.change_required)
-        else:
-            event = FactorFailed(verified.method, blocked=verified.blocked)
-        return self._apply(principal, flow_id, event, rejected=not verified.ok)
+        first = [read]  # the first attempt commits against this read (a stale one conflicts)
+
+        def attempt() -> LoginPage:
+            # A lost race decides again from a fresh read: the factor's state, the lockout
+            # and the flow; a one-time value another request consumed is then refused.
+            now = self.clock.now()
+            changes, events, verified = decide(now)
+            pending = (changes, events)
+            current, version = (
+                first.pop() if first else self._load_login(principal, flow_id, pending)
+            )
+            if current.state is LoginState.CODE_CHANGE or method not in current.offered:
+                self._settle(pending)  # moved on meanwhile: the verification still counts
+                raise FlowOutOfOrder(f"{method} is not expected now")
+            event: LoginEvent
+            if verified.ok and verified.method in current.offered:
+                event = FactorVerified(verified.method, change_required=verified.change_required)
+            else:
+                # a refusal, or e.g. a passkey without user verification where only
+                # passkey_uv is offered
+                event = FactorFailed(method if verified.ok else verified.method, verified.blocked)
+            rejected = not isinstance(event, FactorVerified)
+            try:
+                return self._advance(current, version, event, now, pending, rejected=rejected)
+            except FlowError:  # the flow refused the event: the verification still counts
+                self._settle(pending)
+                raise
+
+        return retrying(attempt)
 
     def change_login_code(self, handle: str, current: object, new: object) -> LoginPage:
         """The forced change of a one-time code (proving it again); raises
@@ -184,11 +213,19 @@ class LoginShell(ShellBase):
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _load_login(self, principal: Principal, flow_id: str) -> tuple[LoginFlow, int]:
-        found = records.load(self.store, principal, KIND, flow_id)
+    def _load_login(
+        self, principal: Principal, flow_id: str, pending: Pending = ((), ())
+    ) -> tuple[LoginFlow, int]:
+        """The live flow and its version; a flow that is gone or expired raises
+        :class:`~securebox_auth.errors.FlowExpired`, after committing the ``pending``
+        verification of the step (with the expired flow's tombstone)."""
+        found = self.store.get_factor_state(principal, KIND, flow_id)
+        if found is None:
+            self._settle(pending)
+            raise FlowExpired("no such flow (finished, expired or unknown): start again")
         flow = codec.login_flow_from_dict(found.value, principal)
         if flow.expired(self.clock.now()):
-            self._bury(principal, KIND, flow_id, found.version, "login.expired")
+            self._bury(principal, KIND, flow_id, found.version, "login.expired", pending)
             raise FlowExpired("the login took too long: start again")
         return flow, found.version
 
@@ -198,46 +235,68 @@ class LoginShell(ShellBase):
         ended = replace(flow, state=LoginState.FAILED, offered=())
         return LoginPage(records.handle(KIND, principal, flow_id), ended, Finished("blocked"))
 
-    def _apply(
-        self, principal: Principal, flow_id: str, event: LoginEvent, *, rejected: bool = False
-    ) -> LoginPage:
-        page_handle = records.handle(KIND, principal, flow_id)
-
+    def _apply(self, principal: Principal, flow_id: str, event: LoginEvent) -> LoginPage:
         def attempt() -> LoginPage:
             flow, version = self._load_login(principal, flow_id)
-            now = self.clock.now()
-            step = advance(
-                self.policy,
-                flow,
-                event,
-                now=now,
-                last_sca=self.factors.last_sca(principal, flow.channel),
-                lockout=self.store.get_lockout(principal).value,
-                enrolled=self.enrolled(principal),
-            )
-            after, action = step.flow, step.action
-            events = [
-                self._event(after, "login.step", after.state.value, {"event": type(event).__name__})
-            ]
-            decision = LoginPage(page_handle, after, action).decision
-            if decision is not None:
-                events.append(self._decision_event(after, decision))
-            if isinstance(action, OpenLoginSession):
-                changes: list[Change] = [records.put(principal, KIND, flow_id, version, None)]
-                if action.renewed:
-                    changes.append(self.factors.renewal_change(principal, after.channel, now))
-                session_id = self.sessions.open(action.session, changes=changes, events=events)
-                return LoginPage(page_handle, after, action, session_id, rejected)
-            if after.finished:
-                self.store.commit([records.put(principal, KIND, flow_id, version, None)], events)
-            else:
-                document = codec.login_flow_to_dict(after)
-                self.store.commit(
-                    [records.put(principal, KIND, flow_id, version, document)], events
-                )
-            return LoginPage(page_handle, after, action, None, rejected)
+            return self._advance(flow, version, event, self.clock.now(), ((), ()))
 
         return retrying(attempt)
+
+    def _advance(
+        self,
+        flow: LoginFlow,
+        version: int,
+        event: LoginEvent,
+        now: datetime,
+        pending: Pending,
+        *,
+        rejected: bool = False,
+    ) -> LoginPage:
+        """Move ``flow`` on with ``event`` and commit it with the ``pending`` verification
+        in one compare-and-swap commit (the session's too when the login is done)."""
+        principal, flow_id = flow.principal, flow.id
+        page_handle = records.handle(KIND, principal, flow_id)
+        verified_changes, verified_events = pending
+        # A failure moves the flow without the engine: nothing more to read. Otherwise the
+        # engine decides; the enrolled methods (five reads) only shape what a login that is
+        # not done yet offers, so they are read only when the decision is not to open it
+        # (the pure flow runs again with them: same inputs, same result).
+        facts = not isinstance(event, FactorFailed)
+        last_sca: datetime | None = None
+        renewal: Callable[[datetime], Change] | None = None
+        lockout: LockoutState | None = None
+        if facts:
+            last_sca, renewal = self.factors.renewal.read(principal, flow.channel)
+            lockout = self._lockout_after(principal, verified_changes)
+
+        def decide(enrolled: frozenset[str] | None) -> LoginStep:
+            return advance(
+                self.policy, flow, event, now=now, last_sca=last_sca, lockout=lockout,
+                enrolled=enrolled,
+            )  # fmt: skip
+
+        step = decide(None)
+        if facts and not isinstance(step.action, OpenLoginSession):
+            step = decide(self.enrolled(principal))
+        after, action = step.flow, step.action
+        events = [
+            *verified_events,
+            self._event(after, "login.step", after.state.value, {"event": type(event).__name__}),
+        ]
+        decision = LoginPage(page_handle, after, action).decision
+        if decision is not None:
+            events.append(self._decision_event(after, decision))
+        changes: list[Change] = list(verified_changes)
+        if isinstance(action, OpenLoginSession):
+            changes.append(records.put(principal, KIND, flow_id, version, None))
+            if action.renewed and renewal is not None:  # (always set when a login opens)
+                changes.append(renewal(now))
+            session_id = self.sessions.open(action.session, changes=changes, events=events)
+            return LoginPage(page_handle, after, action, session_id, rejected)
+        document = None if after.finished else codec.login_flow_to_dict(after)
+        changes.append(records.put(principal, KIND, flow_id, version, document))
+        self.store.commit(changes, events)
+        return LoginPage(page_handle, after, action, None, rejected)
 
     def _event(
         self, flow: LoginFlow, action: str, outcome: str, details: dict[str, str]

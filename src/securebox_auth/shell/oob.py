@@ -23,6 +23,7 @@ from securebox_auth.factors.oob import issue_oob as issue_core
 from securebox_auth.identity import Principal
 from securebox_auth.shell.base import USER_SENDS, FactorResult, FactorShell, ShellOptions, Step
 from securebox_auth.shell.gateways import Gateway
+from securebox_auth.shell.retry import Attempt
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore, PutFactorState
 
@@ -72,6 +73,18 @@ class OobCodes(FactorShell):
     ) -> FactorResult:
         """One attempt with a received code: the challenge is consumed (or its wrong
         tries counted) in the same commit as the lockout."""
+        return self._run(self.decide(principal, challenge_id, code, purpose, reference, digest))
+
+    def decide(
+        self,
+        principal: Principal,
+        challenge_id: str,
+        code: object,
+        purpose: str,
+        reference: str,
+        digest: str | None = None,
+    ) -> Attempt[FactorResult]:
+        """:meth:`verify` without its commit (a flow commits it with its own, ADR 0023)."""
         return self._verify(principal, challenge_id, code, purpose, reference, digest, None)
 
     def _verify(
@@ -83,7 +96,7 @@ class OobCodes(FactorShell):
         reference: str,
         digest: str | None,
         enrol: dict[str, str] | None,
-    ) -> FactorResult:
+    ) -> Attempt[FactorResult]:
         hasher = OnceHasher(self.hasher)
         key = (fc.OOB, challenge_id)
         keys = [key] if enrol is None else [key, (fc.OOB_DESTINATION, reference)]
@@ -121,7 +134,7 @@ class OobCodes(FactorShell):
             )  # fmt: skip
             return read.changes(verdict.lockout, writes), events, result
 
-        return self._run(attempt)
+        return attempt
 
 
 class OobService(OobCodes):
@@ -227,7 +240,9 @@ class OobService(OobCodes):
         ``oob.destination.enrol`` in the same commit; a wrong code counts as a failure."""
         key = keyed_destination_key(self.keys, channel, destination)
         record = {"channel": channel.value, "destination": destination}
-        return self._verify(principal, challenge_id, code, ENROL_PURPOSE, key, None, record)
+        return self._run(
+            self._verify(principal, challenge_id, code, ENROL_PURPOSE, key, None, record)
+        )
 
     def destinations(self, principal: Principal) -> tuple[VerifiedDestination, ...]:
         """The verified destinations of ``principal``."""

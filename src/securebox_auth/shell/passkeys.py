@@ -32,6 +32,7 @@ from securebox_auth.shell.base import (
     Step,
     Write,
 )
+from securebox_auth.shell.retry import Attempt
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState
 
@@ -194,6 +195,17 @@ class PasskeyService(FactorShell):
     ) -> FactorResult:
         """Check a WebAuthn assertion against its stored ceremony. The ceremony comes back
         consumed and the passkey's counter moves in the same commit as the lockout."""
+        return self._run(self.decide(principal, ceremony_id, response, digest=digest))
+
+    def decide(
+        self,
+        principal: Principal,
+        ceremony_id: str,
+        response: str | bytes | Mapping[str, Any],
+        *,
+        digest: str | None = None,
+    ) -> Attempt[FactorResult]:
+        """:meth:`finish_authentication` without its commit (ADR 0023)."""
         keys = [(fc.WEBAUTHN_CEREMONY, ceremony_id), (fc.PASSKEYS, DEFAULT_ITEM)]
 
         def attempt(now: datetime) -> Step[FactorResult]:
@@ -215,4 +227,4 @@ class PasskeyService(FactorShell):
             )  # fmt: skip
             return read.changes(verdict.lockout, writes), verdict.events, result
 
-        return self._run(attempt)
+        return attempt

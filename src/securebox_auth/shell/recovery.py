@@ -16,6 +16,7 @@ from securebox_auth.factors.recovery import (
 )
 from securebox_auth.identity import Principal
 from securebox_auth.shell.base import DEFAULT_ITEM, FactorResult, FactorShell, ShellOptions, Step
+from securebox_auth.shell.retry import Attempt
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore
 
@@ -56,6 +57,12 @@ class RecoveryService(FactorShell):
 
     def verify(self, principal: Principal, code: object, *, path: str = "recovery") -> FactorResult:
         """One recovery code; a matching code is used up under compare-and-swap."""
+        return self._run(self.decide(principal, code, path=path))
+
+    def decide(
+        self, principal: Principal, code: object, *, path: str = "recovery"
+    ) -> Attempt[FactorResult]:
+        """:meth:`verify` without its commit (a flow commits it with its own, ADR 0023)."""
         hasher = OnceHasher(self.hasher)
         key = (fc.RECOVERY, DEFAULT_ITEM)
 
@@ -76,4 +83,4 @@ class RecoveryService(FactorShell):
             )  # fmt: skip
             return changes, verdict.events, result
 
-        return self._run(attempt)
+        return attempt

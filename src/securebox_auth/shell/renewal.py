@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Unpack
 
@@ -24,7 +24,20 @@ class RenewalClock(FactorShell):
 
     def last_sca(self, principal: Principal, channel: str) -> datetime | None:
         """The last strong authentication of ``principal`` on ``channel`` (``None``: never)."""
+        return self.read(principal, channel)[0]
+
+    def read(
+        self, principal: Principal, channel: str
+    ) -> tuple[datetime | None, Callable[[datetime], Change]]:
+        """From one read of the clock: :meth:`last_sca`, and what makes the :meth:`change`
+        that records a strong authentication at a given instant (it conflicts if another
+        login recorded one since this read)."""
         found = self.store.get_factor_state(principal, fc.RENEWAL, channel)
+        return self._last(principal, found), lambda at: _renewal(principal, channel, at, found)
+
+    def _last(
+        self, principal: Principal, found: Versioned[Mapping[str, object]] | None
+    ) -> datetime | None:
         if found is None:
             return None
         at = fc.renewal_from_dict(found.value)

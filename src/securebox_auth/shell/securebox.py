@@ -39,7 +39,7 @@ from securebox_auth.shell.retry import retrying
 from securebox_auth.shell.sessions import SessionService
 from securebox_auth.shell.step_up import StepUpShell
 from securebox_auth.shell.token_verifier import AssertionVerifier
-from securebox_auth.stores.protocols import AuthStore, PutFactorState, PutSession
+from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState, PutSession
 from securebox_auth.tokens.assertions import TokenKeys, issue_assertion
 
 __all__ = ["CertificateSettings", "Securebox"]
@@ -194,28 +194,38 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
 
     def assertion(self, session_id: str, *, audience: str) -> str:
         """A signed JWT of what the session proved (``acr``, ``amr``, live grants) for the
-        downstream API ``audience``; counts as activity."""
-        session = self.touch(session_id)
-        now = self.clock.now()
-        token = issue_assertion(
-            session,
-            keys=self.token_keys,
-            issuer=self.issuer,
-            audience=audience,
-            now=now,
-            levels=self.policy.acr,
-        )
-        who = session.principal.key
-        event = AuditEvent.make(
-            now,
-            "assertion.issue",
-            actor=who,
-            subject=who,
-            outcome="success",
-            details={"audience": audience, "session": session_ref(session_id)},
-        )
-        self.store.commit([], [event])
-        return token
+        downstream API ``audience``; counts as activity. The activity and the audit record
+        of the issue are one commit (ADR 0023); the session is written only when the
+        activity moves its idle clock (``last_activity`` later than stored)."""
+
+        def attempt() -> str:
+            found = self.live_session(session_id)
+            now = self.clock.now()
+            session = touch(found.value, now)
+            token = issue_assertion(
+                session,
+                keys=self.token_keys,
+                issuer=self.issuer,
+                audience=audience,
+                now=now,
+                levels=self.policy.acr,
+            )
+            who = session.principal.key
+            event = AuditEvent.make(
+                now,
+                "assertion.issue",
+                actor=who,
+                subject=who,
+                outcome="success",
+                details={"audience": audience, "session": session_ref(session_id)},
+            )
+            changes: list[Change] = []
+            if session != found.value:
+                changes.append(PutSession(session_id, found.version, session))
+            self.store.commit(changes, [event])
+            return token
+
+        return retrying(attempt)
 
     def jwks(self) -> dict[str, list[dict[str, object]]]:
         """The public keys a downstream API verifies assertions with."""

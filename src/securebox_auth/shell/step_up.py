@@ -3,10 +3,11 @@
 
 * :meth:`StepUpShell.start_step_up`: the engine decides on the operation; the flow is stored
   with the challenge (bound to the operation's digest).
-* :meth:`StepUpShell.prove_step_up`: one factor, verified by its service for the flow's
-  digest; the pure flow checks the digest again; once the rule is satisfied the engine's
-  :func:`~securebox_auth.policy.engine.complete_step_up` issues the grant and the session
-  moves to a new identifier **in the same commit** as the flow.
+* :meth:`StepUpShell.prove_step_up`: one factor, verified by its service's ``decide`` entry
+  for the flow's digest; the pure flow checks the digest again; once the rule is satisfied
+  the engine's :func:`~securebox_auth.policy.engine.complete_step_up` issues the grant and
+  the session moves to a new identifier. The factor's state, the lockout, the flow and the
+  session are **one** commit (ADR 0023).
 * :meth:`StepUpShell.execute`: the engine decides once more and consumes the grant; the
   session and the flow (a tombstone) are committed together, so of concurrent executions of
   one flow exactly one consumes the grant.
@@ -14,12 +15,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.emv.profiles import CapMode
-from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.errors import FlowError, FlowExpired, FlowOutOfOrder, NotAuthenticated
 from securebox_auth.factors.cap_request import payee_reference
 from securebox_auth.factors.certificate import CertChallenge
 from securebox_auth.factors.oob import Channel
@@ -47,57 +49,16 @@ from securebox_auth.shell.answers import (
     Answer,
     certificate_purpose,
     claimed_method,
-    verify_answer,
+    decide_answer,
 )
-from securebox_auth.shell.flow_base import ShellBase
+from securebox_auth.shell.flow_base import Pending, ShellBase
 from securebox_auth.shell.retry import retrying
+from securebox_auth.shell.step_up_page import StepUpPage
 from securebox_auth.stores.protocols import Change, PutSession, RotateSession
 
 __all__ = ["StepUpPage", "StepUpShell"]
 
 KIND = codec.STEP_UP_FLOW
-
-
-@dataclass(frozen=True, slots=True)
-class StepUpPage:
-    """What the portal shows next. ``session_id`` is the identifier to use from now on (a
-    new one once the step-up was recorded)."""
-
-    handle: str = field(repr=False)
-    flow: StepUpFlow
-    action: StepUpAction
-    session_id: str = field(repr=False)
-    rejected: bool = False
-    decision: Decision | None = None
-
-    @property
-    def state(self) -> StepUpState:
-        return self.flow.state
-
-    @property
-    def methods(self) -> tuple[str, ...]:
-        return self.action.methods if isinstance(self.action, AskFactor) else ()
-
-    @property
-    def display(self) -> tuple[tuple[str, str], ...]:
-        """What the user must see before proving (amount and payee, batch total...)."""
-        return () if self.flow.challenge is None else self.flow.challenge.display
-
-    @property
-    def digest(self) -> str | None:
-        return self.flow.digest
-
-    @property
-    def ready(self) -> bool:
-        """The operation may be executed (:meth:`StepUpShell.execute`)."""
-        return self.flow.state is StepUpState.READY
-
-    @property
-    def executed(self) -> bool:
-        return self.flow.state is StepUpState.CONSUMED
-
-    def explain(self) -> str:
-        return self.flow.explain()
 
 
 class StepUpShell(ShellBase):
@@ -213,15 +174,18 @@ class StepUpShell(ShellBase):
 
     def prove_step_up(self, session_id: str, handle: str, answer: Answer) -> StepUpPage:
         """Verify one factor for the flow's challenge; record the step-up once the rule is
-        satisfied (the session gets a new identifier: use ``page.session_id``)."""
-        flow, _ = self._load_step_up(session_id, handle)
+        satisfied (the session gets a new identifier: use ``page.session_id``). The factor's
+        state, the lockout, the flow, the session and their audit events are one commit
+        (ADR 0023)."""
+        read = self._load_step_up(session_id, handle)
+        flow = read[0]
         challenge = flow.challenge
         method = claimed_method(answer, linked=flow.digest is not None)
         if flow.state is not StepUpState.CHALLENGED or challenge is None:
             raise FlowOutOfOrder(f"no factor is expected now (flow is {flow.state})")
         if method not in challenge.methods:
             raise FlowOutOfOrder(f"{method} is not offered for this operation")
-        verified = verify_answer(
+        decide = decide_answer(
             self,
             flow.principal,
             answer,
@@ -230,16 +194,37 @@ class StepUpShell(ShellBase):
             digest=flow.digest,
             request=flow.request,
         )
-        if not verified.ok or verified.method not in challenge.methods:
-            if verified.blocked:
-                _, version = self._load_step_up(session_id, handle)
-                self._bury(flow.principal, KIND, flow.id, version, "step_up.blocked")
-                ended = replace(flow, state=StepUpState.FAILED)
-                return StepUpPage(handle, ended, AskFactor((), ()), session_id, rejected=True)
-            ask = AskFactor(challenge.methods, challenge.display)
-            return StepUpPage(handle, flow, ask, session_id, rejected=True)
-        event = FactorProved(verified.method, verified.digest)
-        return retrying(lambda: self._proved(session_id, handle, event))
+        first = [read]  # the first attempt commits against this read (a stale one conflicts)
+
+        def attempt() -> StepUpPage:
+            # A lost race reads and decides the whole step again (never two accepts).
+            now = self.clock.now()
+            changes, events, verified = decide(now)
+            pending = (changes, events)
+            current, version = (
+                first.pop() if first else self._load_step_up(session_id, handle, pending)
+            )
+            asked = current.challenge
+            if current.state is not StepUpState.CHALLENGED or asked is None:
+                self._settle(pending)  # moved on meanwhile: the verification still counts
+                raise FlowOutOfOrder(f"no factor is expected now (flow is {current.state})")
+            if not verified.ok or verified.method not in asked.methods:
+                if verified.blocked:
+                    why = "step_up.blocked"
+                    self._bury(current.principal, KIND, current.id, version, why, pending)
+                    ended = replace(current, state=StepUpState.FAILED)
+                    return StepUpPage(handle, ended, AskFactor((), ()), session_id, rejected=True)
+                self._settle(pending)
+                ask = AskFactor(asked.methods, asked.display)
+                return StepUpPage(handle, current, ask, session_id, rejected=True)
+            proved = FactorProved(verified.method, verified.digest)
+            try:
+                return self._proved(session_id, handle, current, version, proved, now, pending)
+            except (FlowError, NotAuthenticated):  # the verification still counts
+                self._settle(pending)
+                raise
+
+        return retrying(attempt)
 
     def execute(self, session_id: str, handle: str) -> StepUpPage:
         """Run the operation: the engine decides at this instant and consumes the grant. On
@@ -275,15 +260,25 @@ class StepUpShell(ShellBase):
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _proved(self, session_id: str, handle: str, event: FactorProved) -> StepUpPage:
-        flow, version = self._load_step_up(session_id, handle)
-        now = self.clock.now()
+    def _proved(
+        self,
+        session_id: str,
+        handle: str,
+        flow: StepUpFlow,
+        version: int,
+        event: FactorProved,
+        now: datetime,
+        pending: Pending,
+    ) -> StepUpPage:
         step = advance_step_up(self.policy, flow, event, now=now)
         principal = flow.principal
         action = step.action
+        changes: list[Change] = list(pending[0])
+        events: list[AuditEvent] = list(pending[1])
         if not isinstance(action, RecordStepUp):
             document = codec.step_up_flow_to_dict(step.flow)
-            self.store.commit([records.put(principal, KIND, flow.id, version, document)], [])
+            changes.append(records.put(principal, KIND, flow.id, version, document))
+            self.store.commit(changes, events)
             return StepUpPage(handle, step.flow, action, session_id)
         found = self.live_session(session_id)
         outcome = complete_step_up(
@@ -293,11 +288,10 @@ class StepUpShell(ShellBase):
             principal=principal,
             methods=action.methods,
             now=now,
-            lockout=self.store.get_lockout(principal).value,
+            lockout=self._lockout_after(principal, changes),
         )
         recorded = advance_step_up(self.policy, step.flow, GrantRecorded(outcome.decision), now=now)
-        changes: list[Change] = []
-        events = [self._step_event(recorded.flow, "step_up.decision", outcome.decision)]
+        events.append(self._step_event(recorded.flow, "step_up.decision", outcome.decision))
         new_id = session_id
         if outcome.session.proofs != found.value.proofs:
             rotate = RotateSession(session_id, found.version, outcome.session)
@@ -307,25 +301,30 @@ class StepUpShell(ShellBase):
         elif outcome.session != found.value:
             changes.append(PutSession(session_id, found.version, outcome.session))
         after = replace(recorded.flow, session_ref=session_ref(new_id))
-        if after.finished:
-            changes.append(records.put(principal, KIND, flow.id, version, None))
-        else:
-            changes.append(
-                records.put(principal, KIND, flow.id, version, codec.step_up_flow_to_dict(after))
-            )
+        stored = None if after.finished else codec.step_up_flow_to_dict(after)
+        changes.append(records.put(principal, KIND, flow.id, version, stored))
         if isinstance(outcome.decision, Allow) and outcome.session.grants != found.value.grants:
             events.append(self._grant_event(after, "grant.issue", outcome.decision))
         self.store.commit(changes, events)
         return StepUpPage(handle, after, recorded.action, new_id, decision=outcome.decision)
 
-    def _load_step_up(self, session_id: str, handle: str) -> tuple[StepUpFlow, int]:
+    def _load_step_up(
+        self, session_id: str, handle: str, pending: Pending = ((), ())
+    ) -> tuple[StepUpFlow, int]:
+        """The live flow of the session and its version; otherwise the ``pending``
+        verification of the step is committed (with the expired flow's tombstone) before
+        :class:`~securebox_auth.errors.FlowExpired` or ``FlowOutOfOrder``."""
         principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
-        found = records.load(self.store, principal, KIND, flow_id)
+        found = self.store.get_factor_state(principal, KIND, flow_id)
+        if found is None:
+            self._settle(pending)
+            raise FlowExpired("no such flow (finished, expired or unknown): start again")
         flow = codec.step_up_flow_from_dict(found.value, principal)
         if flow.session_ref != session_ref(session_id):
+            self._settle(pending)
             raise FlowOutOfOrder("this step-up belongs to another session")
         if flow.expired(self.clock.now()) and flow.state is not StepUpState.READY:
-            self._bury(principal, KIND, flow_id, found.version, "step_up.expired")
+            self._bury(principal, KIND, flow_id, found.version, "step_up.expired", pending)
             raise FlowExpired("the step-up took too long: start again")
         return flow, found.version
 

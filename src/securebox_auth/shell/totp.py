@@ -23,6 +23,7 @@ from securebox_auth.shell.base import (
     ShellOptions,
     Step,
 )
+from securebox_auth.shell.retry import Attempt
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore, PutFactorState
 
@@ -90,7 +91,7 @@ class TotpService(FactorShell):
     ) -> FactorResult:
         """Finish an enrolment: the first code proves the application holds the seed; its
         step cannot then log in. A wrong code counts as a failed attempt."""
-        return self._totp(principal, code, "login", item, confirming=True)
+        return self._run(self._totp(principal, code, "login", item, confirming=True))
 
     def import_credential(
         self,
@@ -126,6 +127,13 @@ class TotpService(FactorShell):
     ) -> FactorResult:
         """One TOTP attempt; a time step is accepted once (``last_step`` moves under
         compare-and-swap)."""
+        return self._run(self.decide(principal, code, path=path, item=item))
+
+    def decide(
+        self, principal: Principal, code: object, *, path: str = "login", item: str = DEFAULT_ITEM
+    ) -> Attempt[FactorResult]:
+        """:meth:`verify` without its commit: ``attempt(now)`` returns the changes, events
+        and result for a flow to commit with its own (ADR 0023)."""
         return self._totp(principal, code, path, item, confirming=False)
 
     def _document(self, principal: Principal, credential: TotpCredential, item: str) -> Document:
@@ -133,7 +141,7 @@ class TotpService(FactorShell):
 
     def _totp(
         self, principal: Principal, code: object, path: str, item: str, *, confirming: bool
-    ) -> FactorResult:
+    ) -> Attempt[FactorResult]:
         key = (fc.TOTP, item)
         wrapping = self.wrapping
 
@@ -172,7 +180,7 @@ class TotpService(FactorShell):
             )  # fmt: skip
             return changes, verdict.events, result
 
-        return self._run(attempt)
+        return attempt
 
 
 def refuse_clear_seed(kind: str, document: Document | None) -> None:

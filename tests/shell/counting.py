@@ -1,0 +1,73 @@
+"""A store that counts its commits (everything else goes to the real store it wraps), and
+can run something just before the next commit: another request's commit in between a
+step's read and its commit, to make the step lose its compare-and-swap race."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
+
+from securebox_auth.audit import AuditEvent
+from securebox_auth.crypto.hashing import CodeHasher
+from securebox_auth.identity import Principal
+from securebox_auth.stores.protocols import AuthStore, Change
+
+R = TypeVar("R")
+
+
+class CountingStore:
+    """``inner`` (a :class:`~securebox_auth.stores.memory.MemoryStore` or a
+    :class:`~securebox_auth.stores.sql.store.SqlStore`), counting ``commit`` calls,
+    successful or not."""
+
+    def __init__(self, inner: AuthStore) -> None:
+        self.inner = inner
+        self.commits = 0
+        self._before: Callable[[], None] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:
+        self.commits += 1
+        before, self._before = self._before, None
+        if before is not None:
+            before()  # another request, committed first (its commits are counted too)
+        self.inner.commit(changes, events)
+
+    def before_next_commit(self, run: Callable[[], None]) -> None:
+        self._before = run
+
+    def counted(self, call: Callable[[], R]) -> tuple[R, int]:
+        """What ``call()`` returns and the commits it made."""
+        before = self.commits
+        result = call()
+        return result, self.commits - before
+
+    def as_store(self) -> AuthStore:
+        return cast(AuthStore, self)
+
+
+class CountingHasher:
+    """A code hasher counting its argon2 verifications."""
+
+    def __init__(self, inner: CodeHasher) -> None:
+        self.inner = inner
+        self.verified = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def hash(self, principal: Principal, code: str) -> str:
+        return self.inner.hash(principal, code)
+
+    def verify(self, stored: str, principal: Principal, code: str) -> bool:
+        self.verified += 1
+        return self.inner.verify(stored, principal, code)
+
+    def verify_dummy(self, principal: Principal, code: str) -> bool:
+        self.verified += 1
+        return self.inner.verify_dummy(principal, code)
+
+    def needs_rehash(self, stored: str) -> bool:
+        return self.inner.needs_rehash(stored)
