@@ -54,8 +54,8 @@ class EntitlementReads(EntitlementShell):
         if not isinstance(given, (Principal, DocumentRef, CompanyRef, SubscriptionRef)):
             raise MalformedInput("not a resource of an entitlement check")
         now = self.clock.now()
-        found = self.store.get_account(actor)
-        sub = self.store.get_subscription(resource.client_id)
+        standing = self.store.standing(actor, resource.client_id)
+        found, sub = standing.account, standing.subscription
         if found is None or sub is None:
             nobody = Account(actor, Role.USER, now, status=AccountStatus.DISABLED)
             about = (
@@ -71,11 +71,11 @@ class EntitlementReads(EntitlementShell):
 
     def visible(self, actor: Principal, action: Operation = Operation.VIEW) -> VisibilityFilter:
         """The filter of documents ``actor`` may see, for a catalogue query."""
-        account = self.store.get_account(actor)
+        standing = self.store.standing(actor, actor.client_id, inviting=True)
+        account = standing.account
         if account is None:
             return VisibilityFilter(())
-        subs = list(self.store.subscriptions_inviting(actor))
-        own = self.store.get_subscription(actor.client_id)
-        if own is not None:
-            subs.append(own.value)
+        subs = list(standing.inviting)
+        if standing.subscription is not None:
+            subs.append(standing.subscription.value)
         return self.filters.filter(account.value, subs, action, self.clock.now())

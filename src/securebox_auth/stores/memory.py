@@ -31,6 +31,7 @@ from securebox_auth.stores.protocols import (
     PutSession,
     PutSubscription,
     RotateSession,
+    Standing,
     Versioned,
     check_session_transition,
     decode_factor_state,
@@ -154,6 +155,16 @@ class MemoryStore:
         with self._lock:
             subs = [v.value for v in self._subscriptions.values()]
         return [s for s in subs if any(i.invitee == principal for i in s.invitations.values())]
+
+    def standing(
+        self, principal: Principal, client_id: ClientId, *, inviting: bool = False
+    ) -> Standing:
+        others = (
+            tuple(s for s in self.subscriptions_inviting(principal) if s.client_id != client_id)
+            if inviting
+            else ()
+        )
+        return Standing(self.get_account(principal), self.get_subscription(client_id), others)
 
     @staticmethod
     def _check(table: dict[K, Versioned[T]], key: K, expected: int) -> None:

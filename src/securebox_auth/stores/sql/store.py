@@ -35,6 +35,7 @@ from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
     Change,
+    Standing,
     Versioned,
     check_session_transition,
 )
@@ -47,6 +48,7 @@ from securebox_auth.stores.sql.schema import (
     FACTOR_STATES,
     SESSIONS,
 )
+from securebox_auth.stores.sql.standing import StandingReads
 from securebox_auth.stores.sql.subscription_cache import DEFAULT_SIZE, SubscriptionCache
 from securebox_auth.stores.sql.writes import (
     ACCOUNT_KIND,
@@ -118,6 +120,7 @@ class SqlStore:
             "SELECT version, digital, CASE WHEN version = ? THEN NULL ELSE state END "
             "FROM subscriptions WHERE client_id = ?"
         )
+        self._standing = StandingReads(self._db, self.subscriptions)
         self._inviting_sql = self._db.sql(
             "SELECT client_id, version FROM subscriptions WHERE client_id IN "
             "(SELECT client_id FROM subscription_invitations "
@@ -247,6 +250,11 @@ class SqlStore:
     def accounts_of(self, client_id: ClientId) -> list[Account]:
         sql = self._select_sql(ACCOUNTS, "client_id = ? ORDER BY user_number")
         return [codec.account_from_row(r) for r in self._rows(ACCOUNTS, sql, (client_id.value,))]
+
+    def standing(
+        self, principal: Principal, client_id: ClientId, *, inviting: bool = False
+    ) -> Standing:
+        return self._standing.read(principal, client_id, inviting, self.get_subscription)
 
     def subscriptions_inviting(self, principal: Principal) -> list[Subscription]:
         found: list[Subscription] = []
