@@ -3,6 +3,8 @@ time; it serves an entry only for the very objects it was computed from, and sta
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import timedelta
 
 import pytest
@@ -36,3 +38,17 @@ def test_an_entry_serves_only_the_same_objects_and_the_memo_is_bounded() -> None
     assert len(memo) == 2
     with pytest.raises(ConfigurationError):
         FilterMemo(-1)
+
+
+def test_the_memo_keeps_no_subscription_alive() -> None:
+    memo = FilterMemo(4)
+    subs = [sub_a(), sub_b()]
+    refs = [weakref.ref(s) for s in subs]
+    memo.filter(ACCOUNTS[ACCOUNTANT], subs, Operation.VIEW, NOW)
+    del subs
+    gc.collect()
+    assert all(r() is None for r in refs)
+    again = [sub_a(), sub_b()]  # new objects, possibly at the same addresses
+    assert memo.filter(ACCOUNTS[ACCOUNTANT], again, Operation.VIEW, NOW) == visibility_filter(
+        ACCOUNTS[ACCOUNTANT], again, NOW
+    )

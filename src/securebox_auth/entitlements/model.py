@@ -259,7 +259,7 @@ def _frozen_map(items: Mapping[K, V]) -> Mapping[K, V]:
     return MappingProxyType(dict(items))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Subscription:
     """The entitlement state of one subscription: one aggregate, changed atomically."""
 

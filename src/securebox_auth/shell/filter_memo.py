@@ -9,6 +9,7 @@ their versions are unchanged (ADR 0022).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
@@ -25,14 +26,16 @@ __all__ = ["FILTERS_KEPT", "FilterMemo"]
 FILTERS_KEPT: Final = 4096
 
 _Key = tuple[Account, Operation, tuple[int, ...]]
+_Ref = weakref.ref[Subscription]
 
 
 class FilterMemo:
     """A bounded, thread-safe LRU memo of :func:`visibility_filter`.
 
     An entry is used only for the same account (by value), the same action and the very
-    same subscription objects (by identity, checked with ``is``: the entry holds them, so
-    their ids cannot be reused while it lives). The filter does not depend on the time:
+    same subscription objects (by identity: the entry holds weak references and checks them
+    with ``is``, so a collected subscription whose id is reused never matches, and the memo
+    keeps no superseded subscription alive). The filter does not depend on the time:
     the only time-dependent rule, a pending invitation's expiry, concerns invitations that
     grant nothing either way (``tests/entitlements/test_filter_memo.py`` holds it to that).
     ``size=0`` keeps nothing."""
@@ -42,9 +45,7 @@ class FilterMemo:
             raise ConfigurationError("the filter memo size is a number >= 0")
         self.size = size
         self._lock = threading.Lock()
-        self._entries: OrderedDict[_Key, tuple[tuple[Subscription, ...], VisibilityFilter]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[_Key, tuple[tuple[_Ref, ...], VisibilityFilter]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -55,13 +56,13 @@ class FilterMemo:
         key = (account, action, tuple(id(s) for s in subs))
         with self._lock:
             found = self._entries.get(key)
-            if found is not None and all(a is b for a, b in zip(found[0], subs, strict=True)):
+            if found is not None and all(r() is s for r, s in zip(found[0], subs, strict=True)):
                 self._entries.move_to_end(key)
                 return found[1]
         computed = visibility_filter(account, subs, now, action)
         if self.size:
             with self._lock:
-                self._entries[key] = (tuple(subs), computed)
+                self._entries[key] = (tuple(weakref.ref(s) for s in subs), computed)
                 self._entries.move_to_end(key)
                 while len(self._entries) > self.size:
                     self._entries.popitem(last=False)
