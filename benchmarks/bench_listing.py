@@ -21,9 +21,9 @@ Baseline: the minimal work any correct listing does on that database: one hand-w
 indexed query reading the account's status and the subscription's version (the rights must
 be confirmed current), the pure ``check`` on values already decoded, and the best
 hand-written SQL for the page (raw driver). In memory: the pure ``check`` and the page with
-a precomputed filter. Targets: warm <= 3x the baseline and <= 0.5 ms median (shown as a
-ratio to a 0.5 ms budget); cold rows are shown against the budget without a target (a
-version change happens once per change of rights, not per request).
+a precomputed filter. Targets: warm <= 5x the baseline (as in bench_sql.py) and <= 0.5 ms
+median (shown as a ratio to a 0.5 ms budget); cold rows are shown against the budget
+without a target (a version change happens once per change of rights, not per request).
 
 PostgreSQL: ``SECUREBOX_BENCH_POSTGRES_URL`` (default ``postgresql://127.0.0.1:5432/postgres``),
 skipped with a message when unreachable. ``--quick``: 200,000 documents, fewer rounds.
@@ -89,7 +89,7 @@ def _rows(
     warm = compare(
         (f"{label}, warm", listing.request),
         baseline,
-        target=3.0,
+        target=5.0,
         rounds=rounds,
         inner=inner,
     )
