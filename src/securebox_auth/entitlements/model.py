@@ -259,7 +259,7 @@ def _frozen_map(items: Mapping[K, V]) -> Mapping[K, V]:
     return MappingProxyType(dict(items))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Subscription:
     """The entitlement state of one subscription: one aggregate, changed atomically."""
 
@@ -270,11 +270,19 @@ class Subscription:
     invitations: Mapping[str, Invitation] = field(default_factory=dict)
     #: True once the subscription opted in to receive documents digitally.
     digital: bool = True
+    #: The invitations of each invitee (a check of a third party reads only theirs).
+    _by_invitee: Mapping[Principal, tuple[Invitation, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "companies", _frozen_map(self.companies))
         object.__setattr__(self, "rights", _frozen_map(self.rights))
         object.__setattr__(self, "invitations", _frozen_map(self.invitations))
+        by_invitee: dict[Principal, tuple[Invitation, ...]] = {}
+        for inv in self.invitations.values():
+            by_invitee[inv.invitee] = (*by_invitee.get(inv.invitee, ()), inv)
+        object.__setattr__(self, "_by_invitee", by_invitee)
         for principal in self.rights:
             if principal.client_id != self.client_id:
                 raise MalformedInput("rights inside a subscription are for its own users")
@@ -319,6 +327,6 @@ class Subscription:
     def active_invitations(self, invitee: Principal, now: datetime) -> tuple[Invitation, ...]:
         return tuple(
             inv
-            for inv in self.invitations.values()
-            if inv.invitee == invitee and inv.status_at(now) is InvitationStatus.ACCEPTED
+            for inv in self._by_invitee.get(invitee, ())
+            if inv.status_at(now) is InvitationStatus.ACCEPTED
         )

@@ -41,6 +41,7 @@ from securebox_auth.policy.decision import Decision
 from securebox_auth.policy.engine import OperationRequest, decide_operation
 from securebox_auth.policy.model import Policy
 from securebox_auth.policy.session import Session
+from securebox_auth.shell.filter_memo import FilterMemo
 from securebox_auth.shell.retry import DEFAULT_BACKOFF, Backoff, commit_retrying
 from securebox_auth.stores.protocols import (
     AuthStore,
@@ -116,6 +117,8 @@ class EntitlementShell:
             policy if isinstance(policy, PolicyBook) else PolicyBook(policy or PSD2_DEFAULT)
         )
         self.lockout_rules = lockout_rules or self.policies.default.lockout
+        #: Visibility filters, kept for the exact account and subscriptions they came from.
+        self.filters = FilterMemo()
 
     def _subscription(self, client_id: ClientId) -> tuple[Subscription, int]:
         found = self.store.get_subscription(client_id)

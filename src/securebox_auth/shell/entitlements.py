@@ -17,8 +17,7 @@ from datetime import datetime
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.entitlements import admin
-from securebox_auth.entitlements.accounts import Account, AccountStatus, Operator, Role
-from securebox_auth.entitlements.check import AccessDecision, check, check_user
+from securebox_auth.entitlements.accounts import Account, Operator, Role
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,
     DocumentScope,
@@ -27,14 +26,7 @@ from securebox_auth.entitlements.model import (
     Subscription,
     Theme,
 )
-from securebox_auth.entitlements.resources import (
-    CompanyRef,
-    DocumentRef,
-    SubscriptionRef,
-    UserRef,
-)
-from securebox_auth.entitlements.visibility import VisibilityFilter, visibility_filter
-from securebox_auth.errors import AccountExists, MalformedInput, NotPermitted, UnknownAccount
+from securebox_auth.errors import AccountExists, NotPermitted, UnknownAccount
 from securebox_auth.factors.code import OneTimeCode, issue_one_time_code
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout.attempts import unblock_event
@@ -43,16 +35,12 @@ from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.shell.entitlement_loop import (
     OPERATION,
     Decide,
-    EntitlementShell,
     SecretGate,
     _Reads,
 )
+from securebox_auth.shell.entitlement_reads import EntitlementReads, Target
 from securebox_auth.stores import factor_kinds as fk
 from securebox_auth.stores.protocols import Change, PutCode, PutLockout, PutSubscription
-
-#: What :meth:`EntitlementService.check` decides on: a document, a company, the
-#: subscription, or a user named by their principal (whose role the service reads).
-Target = DocumentRef | CompanyRef | SubscriptionRef | Principal
 
 #: The factor kinds that hold a person's long-lived credentials.
 CREDENTIAL_KINDS = (fk.TOTP, fk.RECOVERY, fk.PASSKEYS, fk.CAP_CARD, fk.CERTIFICATE)
@@ -60,55 +48,8 @@ CREDENTIAL_KINDS = (fk.TOTP, fk.RECOVERY, fk.PASSKEYS, fk.CAP_CARD, fk.CERTIFICA
 __all__ = ["OPERATION", "EntitlementService", "Target"]
 
 
-class EntitlementService(EntitlementShell):
+class EntitlementService(EntitlementReads):
     """Subscriptions, users, rights and invitations for portals."""
-
-    # -- reading ----------------------------------------------------------------------
-
-    def _account(self, principal: Principal) -> Account:
-        found = self.store.get_account(principal)
-        if found is None or not found.value.active:
-            raise NotPermitted("the acting user has no active account")
-        return found.value
-
-    def check(self, actor: Principal, action: Operation, resource: Target) -> AccessDecision:
-        """Decide on the current state: a revoked right is refused at once.
-
-        Everything is read from the store: the actor's role and rights, and, for an action
-        on a user (named by their :class:`~securebox_auth.identity.Principal`), that user's
-        role and rights. A :class:`~securebox_auth.entitlements.resources.UserRef`, whose
-        role a caller could choose, is refused with :class:`MalformedInput`."""
-        given: object = resource  # checked at run time too: callers may not be typed
-        if isinstance(given, UserRef):
-            raise MalformedInput("name the user by their Principal: the service reads the role")
-        if not isinstance(given, (Principal, DocumentRef, CompanyRef, SubscriptionRef)):
-            raise MalformedInput("not a resource of an entitlement check")
-        now = self.clock.now()
-        found = self.store.get_account(actor)
-        sub = self.store.get_subscription(resource.client_id)
-        if found is None or sub is None:
-            nobody = Account(actor, Role.USER, now, status=AccountStatus.DISABLED)
-            about = (
-                SubscriptionRef(resource.client_id) if isinstance(resource, Principal) else resource
-            )
-            return check(nobody, action, about, Subscription(resource.client_id), now)
-        if not isinstance(resource, Principal):
-            return check(found.value, action, resource, sub.value, now)
-        target = self.store.get_account(resource)
-        if target is None:
-            return AccessDecision(False, action, (("user", "no such user", ()),))
-        return check_user(found.value, action, target.value, sub.value, now)
-
-    def visible(self, actor: Principal, action: Operation = Operation.VIEW) -> VisibilityFilter:
-        """The filter of documents ``actor`` may see, for a catalogue query."""
-        account = self.store.get_account(actor)
-        if account is None:
-            return VisibilityFilter(())
-        subs = list(self.store.subscriptions_inviting(actor))
-        own = self.store.get_subscription(actor.client_id)
-        if own is not None:
-            subs.append(own.value)
-        return visibility_filter(account.value, subs, self.clock.now(), action)
 
     # -- opening a subscription (bank back office) -------------------------------------
 

@@ -31,6 +31,7 @@ from securebox_auth.stores.protocols import (
     PutSession,
     PutSubscription,
     RotateSession,
+    Standing,
     Versioned,
     check_session_transition,
     decode_factor_state,
@@ -85,6 +86,8 @@ class MemoryStore:
         self._codes: dict[Principal, Versioned[CodeCredential]] = {}
         self._lockouts: dict[Principal, Versioned[LockoutState]] = {}
         self._subscriptions: dict[ClientId, Versioned[Subscription]] = {}
+        # Who is invited where (in any state), kept with every subscription written.
+        self._invited: dict[Principal, set[ClientId]] = {}
         # Keyed by session_key(id), never the id itself. An ended (or rotated) session stays
         # as a tombstone (value None) so its id is never reused.
         self._sessions: dict[str, Versioned[Session | None]] = {}
@@ -152,8 +155,18 @@ class MemoryStore:
 
     def subscriptions_inviting(self, principal: Principal) -> list[Subscription]:
         with self._lock:
-            subs = [v.value for v in self._subscriptions.values()]
-        return [s for s in subs if any(i.invitee == principal for i in s.invitations.values())]
+            hosts = sorted(self._invited.get(principal, ()), key=lambda c: c.value)
+            return [self._subscriptions[c].value for c in hosts]
+
+    def standing(
+        self, principal: Principal, client_id: ClientId, *, inviting: bool = False
+    ) -> Standing:
+        others = (
+            tuple(s for s in self.subscriptions_inviting(principal) if s.client_id != client_id)
+            if inviting
+            else ()
+        )
+        return Standing(self.get_account(principal), self.get_subscription(client_id), others)
 
     @staticmethod
     def _check(table: dict[K, Versioned[T]], key: K, expected: int) -> None:
@@ -216,6 +229,11 @@ class MemoryStore:
             case PutLockout(principal, expected, state):
                 self._lockouts[principal] = Versioned(state, expected + 1)
             case PutSubscription(client_id, expected, subscription):
+                before = self._subscriptions.get(client_id)
+                for invitation in before.value.invitations.values() if before else ():
+                    self._invited[invitation.invitee].discard(client_id)
+                for invitation in subscription.invitations.values():
+                    self._invited.setdefault(invitation.invitee, set()).add(client_id)
                 self._subscriptions[client_id] = Versioned(subscription, expected + 1)
             case OpenSession(session=session, session_id=session_id):
                 self._sessions[session_key(session_id)] = Versioned(session, 1)

@@ -45,6 +45,7 @@ __all__ = [
     "PutSession",
     "PutSubscription",
     "RotateSession",
+    "Standing",
     "Versioned",
 ]
 
@@ -285,6 +286,16 @@ Change = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What an entitlement decision reads about an actor (:meth:`AuthStore.standing`): their
+    account, one subscription, and (when asked) the other subscriptions that invite them."""
+
+    account: Versioned[Account] | None
+    subscription: Versioned[Subscription] | None
+    inviting: tuple[Subscription, ...] = ()
+
+
 class AuthStore(Protocol):
     def get_account(self, principal: Principal) -> Versioned[Account] | None: ...
 
@@ -324,6 +335,16 @@ class AuthStore(Protocol):
 
     def subscriptions_inviting(self, principal: Principal) -> list[Subscription]:
         """The subscriptions that hold an invitation (in any state) for ``principal``."""
+        ...
+
+    def standing(
+        self, principal: Principal, client_id: ClientId, *, inviting: bool = False
+    ) -> Standing:
+        """``principal``'s account and the subscription ``client_id`` (and, with
+        ``inviting``, the subscriptions other than ``client_id`` that invite ``principal``,
+        ordered by client id), each at its current version: what
+        :meth:`get_account`, :meth:`get_subscription` and :meth:`subscriptions_inviting`
+        answer, in one statement on a SQL store."""
         ...
 
     def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:

@@ -38,6 +38,7 @@ from securebox_auth.entitlements.visibility import VisibilityFilter
 from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Siren
 from securebox_auth.stores.sql.database import Database
+from securebox_auth.stores.sql.explain import explain_postgresql
 from securebox_auth.stores.sql.planner import (
     POSTGRESQL_COSTS,
     SQLITE_COSTS,
@@ -162,6 +163,8 @@ class SqlCatalogue:
         self._sirens: dict[str, Siren] = {}
         self._themes: dict[str, Theme] = {}
         self._documents: dict[tuple[object, ...], DocumentRef] = {}
+        # The SQL text of a (plan, query), for the plan object it was rendered from.
+        self._rendered: dict[tuple[int, DocumentQuery], tuple[Plan, str, list[Any]]] = {}
 
     # -- writing --------------------------------------------------------------------------
 
@@ -299,13 +302,26 @@ class SqlCatalogue:
         """The page that ``chosen`` (for this query's filter) returns."""
         if chosen.empty:
             return Page((), None)
-        sql, params = render(chosen, query, postgresql=self.postgresql)
+        sql, params = self._render(chosen, query)
         rows = self._db.fetch(sql, params, prepare=_prepare(chosen))
         found = [self._document(row) for row in rows]
         more = len(found) > query.limit
         docs = tuple(found[: query.limit])
         last = docs[-1] if more and docs else None
         return Page(docs, None if last is None else Cursor(last.issued_at, last.document_id))
+
+    def _render(self, chosen: Plan, query: DocumentQuery) -> tuple[str, list[Any]]:
+        """:func:`render`, kept for the plan object (plans are kept, see :meth:`plan`)."""
+        key = (id(chosen), query)
+        found = self._rendered.get(key)
+        if found is not None and found[0] is chosen:
+            return found[1], found[2]
+        sql, params = render(chosen, query, postgresql=self.postgresql)
+        with self._lock:
+            if len(self._rendered) >= _PLANS_KEPT:
+                self._rendered.clear()
+            self._rendered[key] = (chosen, sql, params)
+        return sql, params
 
     def _document(self, row: Sequence[Any]) -> DocumentRef:
         key = tuple(row)
@@ -354,7 +370,7 @@ class SqlCatalogue:
         sql, params = render(chosen, query, postgresql=self.postgresql)
         if not self.postgresql:
             return [str(row[-1]) for row in self._db.fetch("EXPLAIN QUERY PLAN " + sql, params)]
-        return _explain_postgresql(self.engine, sql, params, generic=_prepare(chosen) is None)
+        return explain_postgresql(self.engine, sql, params, generic=_prepare(chosen) is None)
 
 
 def _prepare(chosen: Plan) -> bool | None:
@@ -362,36 +378,3 @@ def _prepare(chosen: Plan) -> bool | None:
     values (how much of the subscription the user sees): plan such a query with them, at
     every execution. Other queries are prepared and their generic plan reused."""
     return False if any(arm.residual_rights for arm in chosen.arms) else None
-
-
-def _explain_postgresql(
-    engine: Engine, sql: str, params: Sequence[Any], *, generic: bool
-) -> list[str]:
-    import psycopg  # noqa: PLC0415 - PostgreSQL only
-
-    raw = engine.raw_connection()
-    try:
-        driver = raw.driver_connection
-        if not isinstance(driver, psycopg.Connection):  # pragma: no cover
-            raise TypeError("expected a psycopg connection")
-        with psycopg.ClientCursor(driver) as cursor:
-            if not generic:
-                cursor.execute(f"EXPLAIN {sql}", params)
-                lines = [str(row[0]) for row in cursor.fetchall()]
-            else:
-                numbered = sql
-                for index in range(1, len(params) + 1):
-                    numbered = numbered.replace("%s", f"${index}", 1)
-                cursor.execute("SET plan_cache_mode = force_generic_plan")
-                cursor.execute(f"PREPARE securebox_explain AS {numbered}")
-                try:
-                    placeholders = ", ".join(["%s"] * len(params))
-                    cursor.execute(f"EXPLAIN EXECUTE securebox_explain({placeholders})", params)
-                    lines = [str(row[0]) for row in cursor.fetchall()]
-                finally:
-                    cursor.execute("DEALLOCATE securebox_explain")
-                    cursor.execute("RESET plan_cache_mode")
-        driver.rollback()
-    finally:
-        raw.close()
-    return lines

@@ -35,6 +35,7 @@ from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
     Change,
+    Standing,
     Versioned,
     check_session_transition,
 )
@@ -46,8 +47,9 @@ from securebox_auth.stores.sql.schema import (
     AUDIT_EVENTS,
     FACTOR_STATES,
     SESSIONS,
-    SUBSCRIPTIONS,
 )
+from securebox_auth.stores.sql.standing import StandingReads
+from securebox_auth.stores.sql.subscription_cache import DEFAULT_SIZE, SubscriptionCache
 from securebox_auth.stores.sql.writes import (
     ACCOUNT_KIND,
     CODE_KIND,
@@ -55,7 +57,6 @@ from securebox_auth.stores.sql.writes import (
     KINDS,
     LOCKOUT_KIND,
     SESSION_KIND,
-    SUBSCRIPTION_KIND,
     Kind,
     Write,
     insert_sql,
@@ -82,9 +83,16 @@ class SqlStore:
     ``audit_key`` seals the audit chain; keep it outside the database (a key provider or the
     deployment's secret store), or a thief of the database could rewrite the chain.
     The schema must exist (``securebox db upgrade``).
+
+    Decoded subscriptions are kept in :attr:`subscriptions` (at most ``subscription_cache``
+    of them, by ``(client id, version)``); every read still asks the database for the
+    current version, so a change made through another store or process is seen at once
+    (:mod:`.subscription_cache`, ADR 0022). Use a new store for a restored database.
     """
 
-    def __init__(self, engine: Engine, *, audit_key: bytes) -> None:
+    def __init__(
+        self, engine: Engine, *, audit_key: bytes, subscription_cache: int = DEFAULT_SIZE
+    ) -> None:
         if not isinstance(audit_key, bytes) or len(audit_key) < 32:
             raise ConfigurationError("the audit key is at least 32 bytes")
         self.engine = engine
@@ -106,6 +114,18 @@ class SqlStore:
         self._session_sql = self._select_sql(SESSIONS, "id = ? AND version = ?")
         self._event_columns = [c.name for c in AUDIT_EVENTS.columns]
         self._events_sql = insert_sql(self._db, AUDIT_EVENTS, self._event_columns)
+        self.subscriptions = SubscriptionCache(subscription_cache)
+        # The current version, and the document only when it is not the cached version.
+        self._subscription_sql = self._db.sql(
+            "SELECT version, digital, CASE WHEN version = ? THEN NULL ELSE state END "
+            "FROM subscriptions WHERE client_id = ?"
+        )
+        self._standing = StandingReads(self._db, self.subscriptions)
+        self._inviting_sql = self._db.sql(
+            "SELECT client_id, version FROM subscriptions WHERE client_id IN "
+            "(SELECT client_id FROM subscription_invitations "
+            "WHERE invitee_client_id = ? AND invitee_user_number = ?) ORDER BY client_id"
+        )
 
     @staticmethod
     def _key_where(kind: Kind) -> str:
@@ -165,10 +185,24 @@ class SqlStore:
         return Versioned(codec.lockout_from_row(row), row["version"])
 
     def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None:
-        row = self._one(SUBSCRIPTION_KIND, (client_id.value,))
-        if row is None:
-            return None
-        return Versioned(codec.subscription_from_row(row), row["version"])
+        key = client_id.value
+        cached = self.subscriptions.version(key)
+        for _ in range(2):
+            rows = self._db.fetch(self._subscription_sql, (cached, key))
+            if not rows:
+                return None
+            version, digital, state = rows[0]
+            if state is None:  # the database still holds the cached version
+                found = self.subscriptions.get(key, int(version))
+                if found is not None:
+                    return found
+                cached = 0  # replaced by another thread meanwhile: read the document
+                continue
+            row = {"client_id": key, "digital": digital, "state": state}
+            found = Versioned(codec.subscription_from_row(row), int(version))
+            self.subscriptions.put(key, found)
+            return found
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get_session(self, session_id: str) -> Versioned[Session] | None:
         if not is_session_id(session_id):
@@ -217,15 +251,20 @@ class SqlStore:
         sql = self._select_sql(ACCOUNTS, "client_id = ? ORDER BY user_number")
         return [codec.account_from_row(r) for r in self._rows(ACCOUNTS, sql, (client_id.value,))]
 
+    def standing(
+        self, principal: Principal, client_id: ClientId, *, inviting: bool = False
+    ) -> Standing:
+        return self._standing.read(principal, client_id, inviting, self.get_subscription)
+
     def subscriptions_inviting(self, principal: Principal) -> list[Subscription]:
-        columns = ", ".join(c.name for c in SUBSCRIPTIONS.columns)
-        sql = self._db.sql(
-            f"SELECT {columns} FROM subscriptions WHERE client_id IN "
-            "(SELECT client_id FROM subscription_invitations "
-            "WHERE invitee_client_id = ? AND invitee_user_number = ?) ORDER BY client_id"
-        )
-        rows = self._rows(SUBSCRIPTIONS, sql, principal_key(principal))
-        return [codec.subscription_from_row(row) for row in rows]
+        found: list[Subscription] = []
+        for client_id, version in self._db.fetch(self._inviting_sql, principal_key(principal)):
+            sub = self.subscriptions.get(client_id, int(version)) or self.get_subscription(
+                ClientId(client_id)
+            )
+            if sub is not None:
+                found.append(sub.value)
+        return found
 
     def audit_log(self) -> Iterator[SealedEvent]:
         """The sealed events, oldest first, as of this call (events sealed later are not

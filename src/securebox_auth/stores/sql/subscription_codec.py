@@ -7,6 +7,8 @@ invitation for the lookup by invited principal. Re-exported by
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from securebox_auth.entitlements.model import (
@@ -26,7 +28,6 @@ from securebox_auth.stores.sql.rows import (
     Row,
     dumps,
     from_iso,
-    from_iso_or_none,
     iso,
     iso_or_none,
     loads,
@@ -35,6 +36,30 @@ from securebox_auth.stores.sql.rows import (
 __all__ = ["SUBSCRIPTION_FORMAT", "invitation_rows", "subscription_from_row", "subscription_row"]
 
 SUBSCRIPTION_FORMAT: Final = 1
+#: Validated identifiers kept for re-use across decodes (they are immutable values): a large
+#: subscription names the same companies, themes and principals hundreds of times, and
+#: validating a SIREN (Luhn, through python-stdnum) dominated its decoding.
+_INTERNED: Final = 65_536
+
+
+@lru_cache(maxsize=_INTERNED)
+def _siren(text: str) -> Siren:
+    return Siren(text)
+
+
+@lru_cache(maxsize=_INTERNED)
+def _theme(text: str) -> Theme:
+    return Theme(text)
+
+
+@lru_cache(maxsize=_INTERNED)
+def _principal(key: str) -> Principal:
+    return Principal.from_key(key)
+
+
+@lru_cache(maxsize=_INTERNED)
+def _instant(text: str) -> datetime:
+    return from_iso(text)
 
 
 # -- subscriptions -----------------------------------------------------------------------------
@@ -46,7 +71,7 @@ def _company_scope(scope: CompanyScope) -> dict[str, Any]:
 
 def _company_scope_from(doc: Mapping[str, Any]) -> CompanyScope:
     return CompanyScope(
-        everything=bool(doc["everything"]), chosen=frozenset(Siren(s) for s in doc["chosen"])
+        everything=bool(doc["everything"]), chosen=frozenset(_siren(s) for s in doc["chosen"])
     )
 
 
@@ -59,10 +84,19 @@ def _document_scope(scope: DocumentScope) -> dict[str, Any]:
 
 
 def _document_scope_from(doc: Mapping[str, Any]) -> DocumentScope:
+    documents = tuple(str(d) for d in doc["documents"])
+    try:
+        return _document_scope_of(bool(doc["total"]), tuple(doc["themes"]), documents)
+    except TypeError:  # an unhashable theme: not a stored scope
+        raise MalformedInput("the stored document scope is malformed") from None
+
+
+@lru_cache(maxsize=_INTERNED)
+def _document_scope_of(
+    total: bool, themes: tuple[str, ...], documents: tuple[str, ...]
+) -> DocumentScope:
     return DocumentScope(
-        total=bool(doc["total"]),
-        themes=frozenset(Theme(t) for t in doc["themes"]),
-        documents=frozenset(str(d) for d in doc["documents"]),
+        total=total, themes=frozenset(_theme(t) for t in themes), documents=frozenset(documents)
     )
 
 
@@ -71,6 +105,14 @@ def _operations(ops: frozenset[Operation]) -> list[str]:
 
 
 def _operations_from(values: list[str]) -> frozenset[Operation]:
+    try:
+        return _operations_of(tuple(values))
+    except TypeError:  # an unhashable value: not a stored operation
+        raise MalformedInput("the stored operations are malformed") from None
+
+
+@lru_cache(maxsize=_INTERNED)
+def _operations_of(values: tuple[str, ...]) -> frozenset[Operation]:
     return frozenset(Operation(v) for v in values)
 
 
@@ -108,15 +150,15 @@ def _invitation(inv: Invitation) -> dict[str, Any]:
 def _invitation_from(doc: Mapping[str, Any]) -> Invitation:
     return Invitation(
         id=str(doc["id"]),
-        invitee=Principal.from_key(doc["invitee"]),
-        companies=frozenset(Siren(s) for s in doc["companies"]),
+        invitee=_principal(doc["invitee"]),
+        companies=frozenset(_siren(s) for s in doc["companies"]),
         documents=_document_scope_from(doc["documents"]),
         operations=_operations_from(doc["operations"]),
-        invited_by=Principal.from_key(doc["invited_by"]),
-        created_at=from_iso(doc["created_at"]),
-        expires_at=from_iso(doc["expires_at"]),
+        invited_by=_principal(doc["invited_by"]),
+        created_at=_instant(doc["created_at"]),
+        expires_at=_instant(doc["expires_at"]),
         status=InvitationStatus(doc["status"]),
-        decided_at=from_iso_or_none(doc["decided_at"]),
+        decided_at=None if doc["decided_at"] is None else _instant(doc["decided_at"]),
     )
 
 
@@ -142,13 +184,13 @@ def subscription_from_row(row: Row) -> Subscription:
         raise MalformedInput(f"unknown subscription format {state.get('v')!r}")
     companies = {}
     for siren, name, added_at in state["companies"]:
-        company = Company(Siren(siren), str(name), from_iso(added_at))
+        company = Company(_siren(siren), str(name), _instant(added_at))
         companies[company.siren] = company
     return Subscription(
         client_id=ClientId(row["client_id"]),
         companies=companies,
-        themes=frozenset(Theme(t) for t in state["themes"]),
-        rights={Principal.from_key(k): _rights_from(r) for k, r in state["rights"]},
+        themes=frozenset(_theme(t) for t in state["themes"]),
+        rights={_principal(k): _rights_from(r) for k, r in state["rights"]},
         invitations={str(d["id"]): _invitation_from(d) for d in state["invitations"]},
         digital=bool(row["digital"]),
     )
