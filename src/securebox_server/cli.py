@@ -119,6 +119,8 @@ def demo(args: argparse.Namespace) -> int:
         "SECUREBOX_MASTER_KEY_FILE": str(home / "master.key"),
         "SECUREBOX_PUBLIC_URL": f"http://{host}:{port}",
         "SECUREBOX_DEMO": "true",
+        "SECUREBOX_CAP_ISSUER_FILE": str(home / "cap-issuer-keys.json"),
+        "SECUREBOX_DEMO_CARDS_DIR": str(home / "cards"),
     }
     if args.fast or args.check:
         extra["SECUREBOX_DEMO_FAST"] = "1"
