@@ -77,13 +77,20 @@ def add_demo_card(directory: Path, card: DemoCard) -> Path:
     return directory / f"{card.name}.json"
 
 
+@dataclass(frozen=True, slots=True)
+class _Typed:
+    """What the form had (shown again; never the PIN)."""
+
+    chosen: str = ""
+    mode: str = "identify"
+    challenge: str = ""
+
+
 def _page(
     request: Request,
+    keep: _Typed = _Typed(),
     *,
     status: int = 200,
-    chosen: str = "",
-    mode: str = "identify",
-    challenge: str = "",
     display: str | None = None,
     error: str | None = None,
     field: str = "pin",
@@ -96,9 +103,9 @@ def _page(
         TEMPLATE,
         status=status,
         cards=cards,
-        chosen=chosen or (cards[0].name if cards else ""),
-        mode=mode,
-        challenge=challenge,
+        chosen=keep.chosen or (cards[0].name if cards else ""),
+        mode=keep.mode,
+        challenge=keep.challenge,
         display=display,
         error=error,
         error_field=field,
@@ -126,19 +133,19 @@ def reader_run(
     found = next((c for c in demo_cards(directory) if c.name == card), None)
     mode = mode if mode in ("identify", "respond") else "identify"
     challenge = challenge.strip()
-    keep = {"chosen": card, "mode": mode, "challenge": challenge}
+    keep = _Typed(card, mode, challenge)
     if found is None or directory is None:
-        return _page(request, status=400, error="Choose a demo card.", field="card", **keep)
+        return _page(request, keep, status=400, error="Choose a demo card.", field="card")
     path = directory / f"{found.name}.json"
     if unblock:  # the demo's stand-in for the bank's PIN unblock
         with _LOCK:
             SoftEmvCard.from_file(path).unblock_pin()
-        return _page(request, notice="The PIN try counter was reset.", **keep)
+        return _page(request, keep, notice="The PIN try counter was reset.")
     if not _PIN.fullmatch(pin):
-        return _page(request, status=400, error="The PIN is 4 to 12 digits.", **keep)
+        return _page(request, keep, status=400, error="The PIN is 4 to 12 digits.")
     if mode == "respond" and not _CHALLENGE.fullmatch(challenge):
         message = "Type the challenge shown on the login page (up to 8 digits)."
-        return _page(request, status=400, error=message, field="challenge", **keep)
+        return _page(request, keep, status=400, error=message, field="challenge")
     data = TerminalInput.respond(challenge) if mode == "respond" else TerminalInput.identify()
     try:
         with _LOCK:
@@ -147,10 +154,10 @@ def reader_run(
             )
     except WrongPin as exc:
         message = "Wrong PIN."
-        return _page(request, status=400, error=message, tries_left=exc.tries_left, **keep)
+        return _page(request, keep, status=400, error=message, tries_left=exc.tries_left)
     except PinBlocked:
-        return _page(request, status=400, error="The card's PIN is blocked.", **keep)
+        return _page(request, keep, status=400, error="The card's PIN is blocked.")
     except SecureboxError:
         message = "The card could not compute a code."
-        return _page(request, status=400, error=message, field="card", **keep)
-    return _page(request, display=reading.display, **keep)
+        return _page(request, keep, status=400, error=message, field="card")
+    return _page(request, keep, display=reading.display)

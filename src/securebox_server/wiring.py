@@ -57,9 +57,7 @@ def load_cap_issuer(settings: Settings) -> IssuerKeyProvider | None:
     path = settings.cap_issuer_file
     if path is None:
         return None
-    passphrase = settings.cap_issuer_passphrase or (
-        DEMO_ISSUER_PASSPHRASE if settings.demo else ""
-    )
+    passphrase = settings.cap_issuer_passphrase or (DEMO_ISSUER_PASSPHRASE if settings.demo else "")
     if not passphrase:
         raise ConfigurationError("cap_issuer_passphrase: required with cap_issuer_file")
     if settings.demo and not path.exists():

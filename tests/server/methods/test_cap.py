@@ -15,6 +15,8 @@ from securebox_server.methods.cap import DECOY_CARD, card_of
 from tests.server.conftest import CLIENT, identify, token
 from tests.server.methods.conftest import CAP_USER, CapServer
 
+#: "12345678" in full-width digits (Python's str.isdigit says yes, the pages must not).
+WIDE = "".join(chr(0xFF10 + int(d)) for d in "12345678")
 CHALLENGE = re.compile(r'id="challenge"[^>]*>([0-9]{8})<')
 
 
@@ -35,18 +37,20 @@ def _respond_form(server: CapServer) -> tuple[str, str, str]:
     assert page.status_code == 200, page.text
     digits = CHALLENGE.search(page.text)
     challenge_id = re.search(r'name="challenge_id" value="([A-Za-z0-9_-]+)"', page.text)
-    assert digits is not None and challenge_id is not None, page.text
+    assert digits is not None, page.text
+    assert challenge_id is not None, page.text
     return digits.group(1), challenge_id.group(1), token(page.text)
 
 
 def test_identify_login_end_to_end(cap_server: CapServer) -> None:
     identify(cap_server.client, user=CAP_USER)
     page = cap_server.client.get("/login/cap")
-    assert 'inputmode="numeric"' in page.text and 'autocomplete="one-time-code"' in page.text
+    assert 'inputmode="numeric"' in page.text
+    assert 'autocomplete="one-time-code"' in page.text
     assert '<label for="code">' in page.text
     done = _identify_code(cap_server, cap_server.code())
-    assert done.status_code == 303 and done.headers["location"] == "/home", done.text
-    assert f"{CLIENT}:{CAP_USER}" in cap_server.client.get("/home").text or True
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/home"
     assert cap_server.client.get("/home").status_code == 200
 
 
@@ -59,7 +63,8 @@ def test_respond_login_with_the_shown_challenge(cap_server: CapServer) -> None:
         data={"code": code, "challenge_id": challenge_id, "csrf_token": csrf},
         follow_redirects=False,
     )
-    assert done.status_code == 303 and done.headers["location"] == "/home", done.text
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/home"
 
 
 def test_respond_code_over_other_digits_is_refused(cap_server: CapServer) -> None:
@@ -71,8 +76,9 @@ def test_respond_code_over_other_digits_is_refused(cap_server: CapServer) -> Non
         data={"code": cap_server.code("respond", other), "challenge_id": challenge_id,
               "csrf_token": csrf},
     )  # fmt: skip
-    assert refused.status_code == 401 and 'role="alert"' in refused.text
-    assert CHALLENGE.search(refused.text).group(1) != "" # a new challenge is shown  # type: ignore[union-attr]
+    assert refused.status_code == 401
+    assert 'role="alert"' in refused.text
+    assert CHALLENGE.search(refused.text) is not None  # a new challenge is shown
     assert _failures(cap_server) == 1
 
 
@@ -90,7 +96,8 @@ def test_replayed_code_is_refused(cap_server: CapServer) -> None:
 def test_wrong_code_is_counted(cap_server: CapServer) -> None:
     identify(cap_server.client, user=CAP_USER)
     wrong = _identify_code(cap_server, "00000000")
-    assert wrong.status_code == 401 and 'role="alert"' in wrong.text
+    assert wrong.status_code == 401
+    assert 'role="alert"' in wrong.text
     assert 'aria-invalid="true"' in wrong.text
     assert _failures(cap_server) == 1
 
@@ -114,7 +121,7 @@ def test_user_without_card_gets_the_same_pages(cap_server: CapServer, user: str)
     cap_server.client.cookies.clear()
     identify(cap_server.client, user=user)
     assert _page_shape(cap_server.client.get("/login/cap").text) == _page_shape(carded_identify)
-    digits, challenge_id, csrf = _respond_form(cap_server)
+    _digits, challenge_id, csrf = _respond_form(cap_server)
     assert _page_shape(cap_server.client.get("/login/cap/respond").text) == _page_shape(
         carded_respond
     )
@@ -122,7 +129,8 @@ def test_user_without_card_gets_the_same_pages(cap_server: CapServer, user: str)
         "/login/cap/respond",
         data={"code": "12345678", "challenge_id": challenge_id, "csrf_token": csrf},
     )
-    assert refused.status_code == 401 and CHALLENGE.search(refused.text)
+    assert refused.status_code == 401
+    assert CHALLENGE.search(refused.text)
     wrong = _identify_code(cap_server, "12345678", user)
     assert wrong.status_code == 401
     assert _failures(cap_server, user) == 2
@@ -138,7 +146,7 @@ def test_user_without_card_gets_the_same_pages(cap_server: CapServer, user: str)
         ("/login/cap", {}),
         ("/login/cap/respond", {"code": "12345678", "challenge_id": "../../etc"}),
         ("/login/cap/respond", {"code": "12345678", "challenge_id": "x" * 500}),
-        ("/login/cap/respond", {"code": "１２３４５６７８", "challenge_id": "a" * 32}),
+        ("/login/cap/respond", {"code": WIDE, "challenge_id": "a" * 32}),
         ("/demo/cap-reader", {"card": "../../x", "pin": "1234"}),
         ("/demo/cap-reader", {"card": "demo-cap-card", "pin": "12ab"}),
         ("/demo/cap-reader", {"card": "demo-cap-card", "pin": "1234", "mode": "respond",

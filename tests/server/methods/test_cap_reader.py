@@ -24,14 +24,16 @@ def test_reader_moves_the_card_atc(cap_server: CapServer) -> None:
     path = cap_server.cards / "demo-cap-card.json"
     before = SoftEmvCard.from_file(path).state.atc
     first, second = cap_server.code(), cap_server.code()
-    assert first != second and len(first) == 8
+    assert first != second
+    assert len(first) == 8
     assert SoftEmvCard.from_file(path).state.atc == before + 2
 
 
 def test_wrong_pin_counts_on_the_card_and_reset(cap_server: CapServer) -> None:
     wrong = "0000" if cap_server.pin != "0000" else "1111"
     refused = cap_server.reader(pin=wrong)
-    assert refused.status_code == 400 and 'role="alert"' in refused.text
+    assert refused.status_code == 400
+    assert 'role="alert"' in refused.text
     assert DISPLAY.search(refused.text) is None
     card = SoftEmvCard.from_file(cap_server.cards / "demo-cap-card.json")
     assert card.state.pin_tries == card.state.pin_try_limit - 1
@@ -49,8 +51,10 @@ def test_wrong_pin_counts_on_the_card_and_reset(cap_server: CapServer) -> None:
 def test_reader_page_is_plain_html(cap_server: CapServer) -> None:
     page = cap_server.client.get("/demo/cap-reader")
     assert page.status_code == 200
-    assert "<script" not in page.text and "style=" not in page.text
-    assert '<label for="pin">' in page.text and '<label for="challenge">' in page.text
+    assert "<script" not in page.text
+    assert "style=" not in page.text
+    assert '<label for="pin">' in page.text
+    assert '<label for="challenge">' in page.text
 
 
 def test_reader_absent_without_demo(tmp_path: Path, migrated_sqlite: Path) -> None:
