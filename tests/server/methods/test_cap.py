@@ -167,3 +167,17 @@ def test_card_of_prefers_the_card_used_last(cap_server: CapServer) -> None:
     found = cap_server.box.store.get_factor_state(principal, fc.CAP_CARD, "demo-cap-card")
     assert found is not None
     assert card_of(cap_server.box, principal) == "demo-cap-card"
+
+
+def test_pages_in_french_and_english(cap_server: CapServer) -> None:
+    identify(cap_server.client, user=CAP_USER)
+    french = {"accept-language": "fr"}
+    page = cap_server.client.get("/login/cap", headers=french)
+    assert "Se connecter par lecteur CAP" in page.text
+    assert "touche CODE" in page.text
+    respond = cap_server.client.get("/login/cap/respond", headers=french)
+    assert "Défi à saisir dans le lecteur" in respond.text
+    reader = cap_server.client.get("/demo/cap-reader", headers=french)
+    assert "Lecteur CAP virtuel" in reader.text
+    english = cap_server.client.get("/login/cap", headers={"accept-language": "en"})
+    assert "press the CODE key" in english.text
