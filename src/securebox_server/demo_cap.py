@@ -63,7 +63,7 @@ def seed_cap_card(
     if not bound.ok:
         raise ConfigurationError(f"the demo CAP card was not bound ({bound.reason})")
     return (
-        f"{owner}: CAP card, PIN {pin}: open /demo/cap-reader, compute a code "
+        f"{principal.client_id.value} / {principal.user_number.value}: CAP card, PIN {pin}: open /demo/cap-reader, compute a code "
         f"(Identify, or Respond with the login page's challenge), type it at /login/cap "
         f"(or code {code})"
     )
