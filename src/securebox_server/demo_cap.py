@@ -47,7 +47,7 @@ def seed_cap_card(
     state = demo_card(
         CAP_KIND, master_key=issuer.personalisation_key(pan, psn), pan=pan, psn=psn, pin=pin
     )
-    owner = principal.key
+    owner = f"{principal.client_id.value} / {principal.user_number.value}"
     path = add_demo_card(directory, DemoCard(CAP_CARD_ID, CAP_PROFILE, owner))
     state.save(path)
     card = SoftEmvCard(state, path=path)
@@ -63,7 +63,7 @@ def seed_cap_card(
     if not bound.ok:
         raise ConfigurationError(f"the demo CAP card was not bound ({bound.reason})")
     return (
-        f"{principal.client_id.value} / {principal.user_number.value}: CAP card, PIN {pin}: open /demo/cap-reader, compute a code "
-        f"(Identify, or Respond with the login page's challenge), type it at /login/cap "
-        f"(or code {code})"
+        f"{owner}: CAP card, PIN {pin}: compute a code at /demo/cap-reader (Identify, "
+        f"or Respond with the challenge of /login/cap/respond) and type it at /login/cap "
+        f"(code {code} as well)"
     )

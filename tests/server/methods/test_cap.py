@@ -13,7 +13,7 @@ from securebox_auth.identity import Principal
 from securebox_auth.stores import factor_codecs as fc
 from securebox_server.methods.cap import DECOY_CARD, card_of
 from tests.server.conftest import CLIENT, identify, token
-from tests.server.methods.conftest import CAP_USER, CapServer
+from tests.server.methods.conftest import CAP_CODE, CAP_USER, CapServer
 
 #: "12345678" in full-width digits (Python's str.isdigit says yes, the pages must not).
 WIDE = "".join(chr(0xFF10 + int(d)) for d in "12345678")
@@ -181,3 +181,19 @@ def test_pages_in_french_and_english(cap_server: CapServer) -> None:
     assert "Lecteur CAP virtuel" in reader.text
     english = cap_server.client.get("/login/cap", headers={"accept-language": "en"})
     assert "press the CODE key" in english.text
+
+
+def test_choice_page_and_the_90_day_prompt_offer_cap(cap_server: CapServer) -> None:
+    """The code alone is not strong (no strong login yet): the prompt lists the CAP page,
+    and a reader's code there opens the session."""
+    client = cap_server.client
+    identify(client, user=CAP_USER)
+    assert 'href="/login/cap"' in client.get("/login/method").text
+    page = client.get("/login/code")
+    prompt = client.post("/login/code", data={"code": CAP_CODE, "csrf_token": token(page.text)})
+    assert prompt.status_code == 200, prompt.text
+    assert str(prompt.url).endswith("/login/strong")
+    assert 'href="/login/cap"' in prompt.text
+    done = _identify_code(cap_server, cap_server.code())
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/home"
