@@ -4,8 +4,11 @@ binds a card: by a first valid code, computed here by the reader emulator."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Final
+
+import httpx
 
 from securebox_auth.cards.cardfile import demo_card, luhn_pan
 from securebox_auth.cards.reader import CapReader
@@ -20,7 +23,7 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_server.demo_reader import DemoCard, add_demo_card
 from securebox_server.settings import Settings
 
-__all__ = ["CAP_CARD_ID", "CAP_PROFILE", "seed_cap_card"]
+__all__ = ["CAP_CARD_ID", "CAP_PROFILE", "check_cap_login", "demo_pin", "seed_cap_card"]
 
 CAP_CARD_ID: Final = "demo-cap-card"
 #: The UK card template read by a PinSentry-style reader (Identify and Respond).
@@ -67,3 +70,38 @@ def seed_cap_card(
         f"or Respond with the challenge of /login/cap/respond) and type it at /login/cap "
         f"(code {code} as well)"
     )
+
+
+_PIN_LINE: Final = re.compile(r"CAP card, PIN ([0-9]{4,12})")
+_TOKEN: Final = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+_DISPLAY: Final = re.compile(r'id="reader-code"[^>]*>([0-9]{8})<')
+
+
+def demo_pin(lines: list[str]) -> str | None:
+    """The demo card's PIN from :func:`seed_cap_card`'s line (``None``: no CAP card)."""
+    found = next((m for line in lines if (m := _PIN_LINE.search(line))), None)
+    return None if found is None else found.group(1)
+
+
+def check_cap_login(http: httpx.Client, client_id: str, user: str, pin: str) -> bool:
+    """``securebox demo --check``: a code from the virtual reader logs ``user`` in over
+    HTTP (a fresh client: its own cookies)."""
+
+    def csrf(html: str) -> str:
+        found = _TOKEN.search(html)
+        return found.group(1) if found else ""
+
+    page = http.get("/login")
+    page = http.post("/login", data={"client_id": client_id, "csrf_token": csrf(page.text)})
+    http.post(
+        "/login/user",
+        data={"client_id": client_id, "user_number": user, "csrf_token": csrf(page.text)},
+    )
+    reader = http.get("/demo/cap-reader")
+    form = {"card": CAP_CARD_ID, "pin": pin, "mode": "identify", "csrf_token": csrf(reader.text)}
+    shown = _DISPLAY.search(http.post("/demo/cap-reader", data=form).text)
+    if shown is None:
+        return False
+    page = http.get("/login/cap")
+    done = http.post("/login/cap", data={"code": shown.group(1), "csrf_token": csrf(page.text)})
+    return done.status_code == 200 and "/logout" in done.text
