@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from securebox_auth.errors import ConfigurationError
+from securebox_server.demo_cap import check_cap_login, demo_pin
 from securebox_server.demo_data import DEMO_USERS, seed
 from securebox_server.settings import load_settings
 
@@ -68,7 +69,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _check(base: str) -> int:
+def _check(base: str, cap_pin: str | None = None) -> int:
     """GET /readyz and the login page, log in with the first demo user's code."""
     with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as http:
         for _ in range(100):
@@ -102,6 +103,13 @@ def _check(base: str) -> int:
             print(f"demo check: login failed ({done.status_code})", file=sys.stderr)
             return 1
     print(f"demo check: ready, login page, code login of {user.client}/{user.user}: ok")
+    if cap_pin is not None:
+        cap = DEMO_USERS[3]
+        with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as http:
+            if not check_cap_login(http, cap.client, cap.user, cap_pin):
+                print("demo check: CAP login through the virtual reader failed", file=sys.stderr)
+                return 1
+        print(f"demo check: CAP login of {cap.client}/{cap.user} (virtual reader): ok")
     return 0
 
 
@@ -119,6 +127,8 @@ def demo(args: argparse.Namespace) -> int:
         "SECUREBOX_MASTER_KEY_FILE": str(home / "master.key"),
         "SECUREBOX_PUBLIC_URL": f"http://{host}:{port}",
         "SECUREBOX_DEMO": "true",
+        "SECUREBOX_CAP_ISSUER_FILE": str(home / "cap-issuer-keys.json"),
+        "SECUREBOX_DEMO_CARDS_DIR": str(home / "cards"),
     }
     if args.fast or args.check:
         extra["SECUREBOX_DEMO_FAST"] = "1"
@@ -130,7 +140,7 @@ def demo(args: argparse.Namespace) -> int:
     process = subprocess.Popen(_uvicorn(host, port, 1), env=_environment(extra))  # noqa: S603
     try:
         if args.check:
-            return _check(f"http://{host}:{port}")
+            return _check(f"http://{host}:{port}", demo_pin(lines))
         return process.wait()
     except KeyboardInterrupt:
         return 0

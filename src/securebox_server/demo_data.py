@@ -10,6 +10,7 @@ from securebox_auth.crypto.hashing import PROFILE_2026, PROFILE_TESTING
 from securebox_auth.entitlements.accounts import Operator, Role
 from securebox_auth.factors.totp import code_at as totp_code_at
 from securebox_auth.identity import Principal
+from securebox_server.demo_cap import seed_cap_card
 from securebox_server.settings import load_settings
 from securebox_server.wiring import build_securebox
 
@@ -29,6 +30,7 @@ DEMO_USERS: Final = (
     DemoUser(CLIENT, "01", "47120938", "confidential code (strong authentication recent)"),
     DemoUser(CLIENT, "02", "", "one-time code to change at first login, then a TOTP"),
     DemoUser(CLIENT, "03", "58203716", "code, then the 90-day prompt: TOTP (secret below)"),
+    DemoUser(CLIENT, "04", "63918274", "CAP card through the virtual reader (PIN below)"),
 )
 
 
@@ -53,4 +55,8 @@ def seed(environ: dict[str, str], *, fast: bool) -> list[str]:
             lines.append(f"{CLIENT} / 03: code {DEMO_USERS[2].code}, then TOTP {secret}")
         else:
             lines.append(f"{CLIENT} / 02: one-time code {one_time.reveal()}, then TOTP {secret}")
+    cap_user = DEMO_USERS[3]
+    cap = seed_cap_card(box, settings, bank, Principal.parse(CLIENT, cap_user.user), cap_user.code)
+    if cap is not None:
+        lines.append(cap)
     return lines

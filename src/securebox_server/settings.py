@@ -12,7 +12,14 @@ SECUREBOX_TRUSTED_PROXIES  trusted_proxies (list)               none
 SECUREBOX_SMTP_URL         smtp_url                             none
 SECUREBOX_SMS_URL          sms_url                              none
 SECUREBOX_DEMO             demo (bool)                          false
+SECUREBOX_CAP_ISSUER_FILE  cap_issuer_file                      none (no CAP login)
+SECUREBOX_DEMO_CARDS_DIR   demo_cards_dir                       none (demo mode only)
 =========================  ===================================  ==========================
+
+``cap_issuer_file`` is a :class:`~securebox_auth.emv.issuer.SoftwareIssuerKeys` file (the
+CAP card keys, encrypted under ``SECUREBOX_CAP_ISSUER_PASSPHRASE`` / ``cap_issuer_passphrase``,
+required with the file outside demo mode); ``demo_cards_dir`` holds the demo's
+software CAP cards driven by the virtual reader page (refused outside demo mode).
 
 The master key file holds ``id:hex`` pairs (``DerivedKeys.from_hex``); in demo mode a
 missing file is generated (mode 0600). ``SECUREBOX_SETTINGS`` names the TOML file.
@@ -42,6 +49,9 @@ _KEYS: Final = (
     "smtp_url",
     "sms_url",
     "demo",
+    "cap_issuer_file",
+    "cap_issuer_passphrase",
+    "demo_cards_dir",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
@@ -62,6 +72,9 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)
     sms_url: str | None = field(default=None, repr=False)
     demo: bool = False
+    cap_issuer_file: Path | None = None
+    cap_issuer_passphrase: str | None = field(default=None, repr=False)
+    demo_cards_dir: Path | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -71,6 +84,10 @@ class Settings:
             raise ConfigurationError("database_url: sqlite:///path or postgresql://...")
         if self.master_key_file is None and not self.demo:
             raise ConfigurationError("master_key_file: required outside demo mode")
+        if self.demo_cards_dir is not None and not self.demo:
+            raise ConfigurationError("demo_cards_dir: demo mode only")
+        if self.cap_issuer_file is not None and not self.cap_issuer_passphrase and not self.demo:
+            raise ConfigurationError("cap_issuer_passphrase: required with cap_issuer_file")
 
     @property
     def tls(self) -> bool:
@@ -134,6 +151,7 @@ def load_settings(
         return value
 
     key_file = text("master_key_file", None)
+    issuer_file, cards_dir = text("cap_issuer_file", None), text("demo_cards_dir", None)
     return Settings(
         database_url=text("database_url", DEFAULT_DATABASE) or DEFAULT_DATABASE,
         policy=Path(text("policy", str(DEFAULT_POLICY)) or DEFAULT_POLICY),
@@ -143,4 +161,7 @@ def load_settings(
         smtp_url=text("smtp_url", None),
         sms_url=text("sms_url", None),
         demo=_bool(raw.get("demo", False), "demo"),
+        cap_issuer_file=Path(issuer_file) if issuer_file else None,
+        cap_issuer_passphrase=text("cap_issuer_passphrase", None),
+        demo_cards_dir=Path(cards_dir) if cards_dir else None,
     )

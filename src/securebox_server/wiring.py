@@ -9,13 +9,23 @@ from pathlib import Path
 
 from securebox_auth.clock import Clock
 from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
+from securebox_auth.emv.issuer import IssuerKeyProvider, SoftwareIssuerKeys
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
 from securebox_server.settings import Settings
 
-__all__ = ["build_securebox", "load_master_key", "write_master_key"]
+__all__ = [
+    "DEMO_ISSUER_PASSPHRASE",
+    "build_securebox",
+    "load_cap_issuer",
+    "load_master_key",
+    "write_master_key",
+]
+
+#: The demo issuer's passphrase when none is set (its keys are fake and local).
+DEMO_ISSUER_PASSPHRASE = "securebox-demo"  # noqa: S105 - the demo's, as `securebox card new`
 
 
 def write_master_key(path: Path) -> None:
@@ -41,16 +51,38 @@ def load_master_key(settings: Settings) -> DerivedKeys:
     return DerivedKeys.from_hex(spec)
 
 
+def load_cap_issuer(settings: Settings) -> IssuerKeyProvider | None:
+    """The CAP card keys of ``cap_issuer_file`` (none: CAP login is not available); in
+    demo mode a missing file is generated, under the demo passphrase unless one is set."""
+    path = settings.cap_issuer_file
+    if path is None:
+        return None
+    passphrase = settings.cap_issuer_passphrase or (DEMO_ISSUER_PASSPHRASE if settings.demo else "")
+    if not passphrase:
+        raise ConfigurationError("cap_issuer_passphrase: required with cap_issuer_file")
+    if settings.demo and not path.exists():
+        SoftwareIssuerKeys.generate().save(path, passphrase)
+    return SoftwareIssuerKeys.load(path, passphrase)
+
+
 def build_securebox(
     settings: Settings,
     *,
     clock: Clock | None = None,
     argon2: Argon2Parameters = PROFILE_2026,
     keys: DerivedKeys | None = None,
+    cap_issuer: IssuerKeyProvider | None = None,
 ) -> Securebox:
-    """The entry point on the settings' database (migrations applied at start-up)."""
+    """The entry point on the settings' database (migrations applied at start-up);
+    ``cap_issuer`` replaces the settings' CAP issuer keys (an HSM's provider, a test's)."""
     keys = keys or load_master_key(settings)
+    cap_issuer = cap_issuer or load_cap_issuer(settings)
     store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
     return Securebox.from_policy(
-        Path(settings.policy), store=store, keys=keys, clock=clock, argon2=argon2
+        Path(settings.policy),
+        store=store,
+        keys=keys,
+        clock=clock,
+        argon2=argon2,
+        cap_issuer=cap_issuer,
     )

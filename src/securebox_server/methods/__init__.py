@@ -31,7 +31,11 @@ from fastapi import APIRouter
 
 __all__ = ["MODULES", "LoginMethod", "page_of", "registered"]
 
-MODULES: Final = ("securebox_server.methods.code", "securebox_server.methods.totp")
+MODULES: Final = (
+    "securebox_server.methods.code",
+    "securebox_server.methods.totp",
+    "securebox_server.methods.cap",
+)
 
 
 @dataclass(frozen=True, slots=True)
