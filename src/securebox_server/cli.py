@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from securebox_auth.errors import ConfigurationError
-from securebox_server.demo_data import DEMO_USERS, seed
+from securebox_server.demo_data import DEMO_USERS, prepare, seed
 from securebox_server.settings import load_settings
 
 __all__ = ["demo", "serve"]
@@ -120,6 +120,7 @@ def demo(args: argparse.Namespace) -> int:
         "SECUREBOX_PUBLIC_URL": f"http://{host}:{port}",
         "SECUREBOX_DEMO": "true",
     }
+    extra.update(prepare(home))
     if args.fast or args.check:
         extra["SECUREBOX_DEMO_FAST"] = "1"
     lines = seed(extra, fast=args.fast or args.check)

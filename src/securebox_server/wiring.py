@@ -13,6 +13,7 @@ from securebox_auth.errors import ConfigurationError
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
+from securebox_server.delivery import build_gateways
 from securebox_server.settings import Settings
 
 __all__ = ["build_securebox", "load_master_key", "write_master_key"]
@@ -51,6 +52,12 @@ def build_securebox(
     """The entry point on the settings' database (migrations applied at start-up)."""
     keys = keys or load_master_key(settings)
     store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
+    gateways = build_gateways(settings.smtp_url, settings.sms_url, settings.outbox)
     return Securebox.from_policy(
-        Path(settings.policy), store=store, keys=keys, clock=clock, argon2=argon2
+        Path(settings.policy),
+        store=store,
+        keys=keys,
+        clock=clock,
+        argon2=argon2,
+        gateways=gateways,
     )

@@ -31,7 +31,13 @@ from fastapi import APIRouter
 
 __all__ = ["MODULES", "LoginMethod", "page_of", "registered"]
 
-MODULES: Final = ("securebox_server.methods.code", "securebox_server.methods.totp")
+MODULES: Final = (
+    "securebox_server.methods.code",
+    "securebox_server.methods.totp",
+    "securebox_server.methods.sms",
+    "securebox_server.methods.email",
+    "securebox_server.methods.recovery",
+)
 
 
 @dataclass(frozen=True, slots=True)
