@@ -110,7 +110,7 @@ class SmsProvider:
 def sms_provider() -> Iterator[SmsProvider]:
     handler = type("Hook", (Webhook,), {"received": [], "status": [200]})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield SmsProvider(server, handler)
