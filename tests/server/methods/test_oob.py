@@ -23,7 +23,7 @@ CHALLENGE = re.compile(r'name="challenge" value="([^"]*)"')
 MASKED_PHONE = "+33 6 •• •• •• 42"
 
 
-def _second_factor(client: TestClient) -> None:
+def second_factor(client: TestClient) -> None:
     client.headers["Accept-Language"] = "en"
     identify(client)
     done = submit_code(client)
@@ -31,7 +31,7 @@ def _second_factor(client: TestClient) -> None:
     assert done.headers["location"] == "/login/strong"
 
 
-def _send(client: TestClient, channel: str, target: str | None = None) -> tuple[int, str]:
+def send(client: TestClient, channel: str, target: str | None = None) -> tuple[int, str]:
     page = client.get(f"/login/{channel}")
     assert page.status_code == 200, page.text
     found = TARGET.search(page.text)
@@ -74,7 +74,7 @@ def test_email_code_login_through_a_real_smtp_server(
     client, box, clock = make_app(policy=policy, smtp_url=url)
     principal, _ = open_user(box, strong=False)
     enrol(box, clock, principal, Channel.EMAIL, EMAIL)
-    _second_factor(client)
+    second_factor(client)
     strong = client.get("/login/strong").text
     assert "Code by e-mail" in strong
     assert "Code by SMS" not in strong
@@ -82,7 +82,7 @@ def test_email_code_login_through_a_real_smtp_server(
     assert "c•••@e•••.com" in page
     assert EMAIL not in page
     assert "only for logging in" in page  # the code's purpose
-    status, html = _send(client, "email")
+    status, html = send(client, "email")
     assert status == 200
     assert "A code was sent to c•••@e•••.com" in html
     (envelope,) = mailbox.received
@@ -98,11 +98,11 @@ def test_sms_code_login_through_a_real_webhook(
     make_app: AppMaker, enrol: Enrol, policy: Path, sms_provider: SmsProvider
 ) -> None:
     client, _, _ = _sms_app(make_app, enrol, policy, sms_provider)
-    _second_factor(client)
+    second_factor(client)
     page = client.get("/login/sms").text
     assert MASKED_PHONE in page
     assert PHONE not in page
-    status, html = _send(client, "sms")
+    status, html = send(client, "sms")
     assert status == 200
     assert MASKED_PHONE in html
     ((authorization, body),) = sms_provider.received
@@ -118,8 +118,8 @@ def test_the_destination_comes_from_the_account_not_the_browser(
     make_app: AppMaker, enrol: Enrol, policy: Path, sms_provider: SmsProvider
 ) -> None:
     client, _, _ = _sms_app(make_app, enrol, policy, sms_provider)
-    _second_factor(client)
-    status, _ = _send(client, "sms", target="+33600000666")
+    second_factor(client)
+    status, _ = send(client, "sms", target="+33600000666")
     assert status == 200
     assert [body["to"] for _, body in sms_provider.received] == [PHONE]
 
@@ -128,8 +128,8 @@ def test_a_wrong_code_is_refused_and_counted(
     make_app: AppMaker, enrol: Enrol, policy: Path, sms_provider: SmsProvider
 ) -> None:
     client, box, _ = _sms_app(make_app, enrol, policy, sms_provider)
-    _second_factor(client)
-    _, html = _send(client, "sms")
+    second_factor(client)
+    _, html = send(client, "sms")
     right = sms_provider.last_code(PHONE)
     wrong = "000000" if right != "000000" else "111111"
     before = _failures(box)
@@ -150,10 +150,10 @@ def test_a_code_sent_for_another_login_is_refused(
     make_app: AppMaker, enrol: Enrol, policy: Path, sms_provider: SmsProvider
 ) -> None:
     client, _, clock = _sms_app(make_app, enrol, policy, sms_provider)
-    _second_factor(client)
-    _, first = _send(client, "sms")
+    second_factor(client)
+    _, first = send(client, "sms")
     code = sms_provider.last_code(PHONE)
-    _second_factor(client)  # a new login: a new flow
+    second_factor(client)  # a new login: a new flow
     clock.advance(timedelta(seconds=31))
     old = CHALLENGE.search(first)
     assert old is not None
@@ -163,7 +163,7 @@ def test_a_code_sent_for_another_login_is_refused(
     )
     assert refused.status_code == 401
     assert "The code was refused" in refused.text
-    _, second = _send(client, "sms")
+    _, second = send(client, "sms")
     done = _answer(client, "sms", second, sms_provider.last_code(PHONE))
     assert done.status_code == 303
 
@@ -173,18 +173,18 @@ def test_resend_within_the_library_limits(
 ) -> None:
     limits = Recording()
     client, _, clock = _sms_app(make_app, enrol, policy, sms_provider, limits=limits)
-    _second_factor(client)
-    assert _send(client, "sms")[0] == 200
-    status, html = _send(client, "sms")  # at once: too soon
+    second_factor(client)
+    assert send(client, "sms")[0] == 200
+    status, html = send(client, "sms")  # at once: too soon
     assert status == 429
     assert "one every 30 seconds" in html
     for _ in range(4):
         clock.advance(timedelta(seconds=31))
-        status, html = _send(client, "sms")
+        status, html = send(client, "sms")
         assert status == 200
         assert "Send me a new code" in html
     clock.advance(timedelta(seconds=31))
-    assert _send(client, "sms")[0] == 429  # five an hour
+    assert send(client, "sms")[0] == 429  # five an hour
     assert len(sms_provider.received) == 5
     assert ("login.oob.send", "ip:testclient") in limits.hits
     assert any(n == "login.oob.send" and k.startswith("account:") for n, k in limits.hits)
@@ -213,7 +213,7 @@ def test_no_verified_destination_and_a_failing_provider(
 ) -> None:
     client, box, _ = make_app(policy=policy, sms_url=sms_provider.url)
     open_user(box, strong=False)
-    _second_factor(client)
+    second_factor(client)
     page = client.get("/login/sms")
     assert "No verified destination" in page.text
     assert "/login/sms/send" not in page.text
@@ -226,9 +226,9 @@ def test_a_provider_failure_is_a_clear_page(
     make_app: AppMaker, enrol: Enrol, policy: Path, sms_provider: SmsProvider
 ) -> None:
     client, _, _ = _sms_app(make_app, enrol, policy, sms_provider)
-    _second_factor(client)
+    second_factor(client)
     sms_provider.fail_with(500)
-    status, html = _send(client, "sms")
+    status, html = send(client, "sms")
     assert status == 503
     assert "could not be sent" in html
 
@@ -237,8 +237,8 @@ def test_junk_is_refused_without_a_500(
     make_app: AppMaker, enrol: Enrol, policy: Path, sms_provider: SmsProvider
 ) -> None:
     client, _, _ = _sms_app(make_app, enrol, policy, sms_provider)
-    _second_factor(client)
-    _, html = _send(client, "sms")
+    second_factor(client)
+    _, html = send(client, "sms")
     csrf = token(html)
     found = CHALLENGE.search(html)
     assert found is not None
