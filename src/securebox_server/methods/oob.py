@@ -65,7 +65,6 @@ def oob_method(channel: Channel) -> LoginMethod:
     """The router and registry entry of the ``channel`` page (``/login/<channel>``)."""
     path = f"/login/{channel.value}"
     router = APIRouter(route_class=SecureRoute)
-    rules = None
 
     def page(
         request: Request,
@@ -76,8 +75,7 @@ def oob_method(channel: Channel) -> LoginMethod:
         challenge: str = "",
         problem: str | None = None,
     ) -> Response:
-        nonlocal rules
-        rules = rules or server_of(request).box.factors.oob_rules
+        rules = server_of(request).box.factors.oob_rules
         targets = _destinations(request, flow, channel)
         return render(
             request,
