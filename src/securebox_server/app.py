@@ -24,7 +24,7 @@ from securebox_server.account import api, home
 from securebox_server.login import identify, steps
 from securebox_server.settings import Settings
 from securebox_server.throttle import NoLimits, RateLimits
-from securebox_server.web import errors, health, metrics, middleware, preferences
+from securebox_server.web import demo_outbox, errors, health, metrics, middleware, preferences
 from securebox_server.web.context import Server
 from securebox_server.web.cookies import CookieNames
 from securebox_server.web.pages import build_environment
@@ -81,6 +81,8 @@ def create_app(
         app.include_router(method.router)
     if settings.demo:  # the virtual CAP reader: never with production settings
         app.include_router(demo_reader.router)
+    if settings.demo and settings.outbox is not None:
+        app.include_router(demo_outbox.router)
     app.include_router(home.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -16,7 +16,7 @@ import httpx
 
 from securebox_auth.errors import ConfigurationError
 from securebox_server.demo_cap import check_cap_login, demo_pin
-from securebox_server.demo_data import DEMO_USERS, seed
+from securebox_server.demo_data import DEMO_USERS, prepare, seed
 from securebox_server.settings import load_settings
 
 __all__ = ["demo", "serve"]
@@ -130,6 +130,7 @@ def demo(args: argparse.Namespace) -> int:
         "SECUREBOX_CAP_ISSUER_FILE": str(home / "cap-issuer-keys.json"),
         "SECUREBOX_DEMO_CARDS_DIR": str(home / "cards"),
     }
+    extra.update(prepare(home))
     if args.fast or args.check:
         extra["SECUREBOX_DEMO_FAST"] = "1"
     lines = seed(extra, fast=args.fast or args.check)

@@ -3,18 +3,27 @@ starts (demo mode only)."""
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Final
 
+from securebox_auth.clock import FixedClock, SystemClock
 from securebox_auth.crypto.hashing import PROFILE_2026, PROFILE_TESTING
 from securebox_auth.entitlements.accounts import Operator, Role
+from securebox_auth.factors.oob import Channel, keyed_destination_key
 from securebox_auth.factors.totp import code_at as totp_code_at
 from securebox_auth.identity import Principal
+from securebox_auth.policy.loader import load_policy
+from securebox_auth.policy.writer import to_toml
+from securebox_auth.shell.oob import ENROL_PURPOSE
 from securebox_server.demo_cap import seed_cap_card
-from securebox_server.settings import load_settings
+from securebox_server.settings import DEFAULT_POLICY, Settings, load_settings
 from securebox_server.wiring import build_securebox
 
-__all__ = ["DEMO_USERS", "DemoUser", "seed"]
+__all__ = ["DEMO_USERS", "DemoUser", "prepare", "seed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +40,65 @@ DEMO_USERS: Final = (
     DemoUser(CLIENT, "02", "", "one-time code to change at first login, then a TOTP"),
     DemoUser(CLIENT, "03", "58203716", "code, then the 90-day prompt: TOTP (secret below)"),
     DemoUser(CLIENT, "04", "63918274", "CAP card through the virtual reader (PIN below)"),
+    DemoUser(CLIENT, "05", "73950264", "code, then a code by SMS or e-mail (see /demo/outbox)"),
 )
+#: The demo user 05's verified destinations (a French number reserved for fiction by ARCEP).
+DEMO_PHONE: Final = "+33639980042"
+DEMO_EMAIL: Final = "camille.demo@example.com"
+
+
+def prepare(home: Path) -> dict[str, str]:
+    """The demo's extra settings: a policy that also accepts codes by SMS and e-mail at
+    login (the shipped psd2-default, plus those two), and the outbox file that receives
+    them (``/demo/outbox`` lists it)."""
+    base = load_policy(DEFAULT_POLICY)
+    methods = (*base.login.methods, "sms_otp", "email_otp")
+    policy = dataclasses.replace(base, login=dataclasses.replace(base.login, methods=methods))
+    path = home / "policy.toml"
+    path.write_text(to_toml(policy), encoding="utf-8")
+    outbox = home / "outbox.jsonl"
+    outbox.unlink(missing_ok=True)  # a fresh demo starts with an empty outbox
+    return {"SECUREBOX_POLICY": str(path), "SECUREBOX_OUTBOX": str(outbox)}
+
+
+def _user_with_destinations(settings: Settings, fast: bool) -> list[str]:
+    """User 05: a code, a verified phone number and e-mail address, recovery codes.
+
+    The destinations are enrolled the library's way (a code sent there, then confirmed),
+    on a clock two hours back so that their sends are out of the hourly throttle window
+    when the demo starts."""
+    clock = FixedClock(SystemClock().now() - timedelta(hours=2))
+    box = build_securebox(settings, clock=clock, argon2=PROFILE_TESTING if fast else PROFILE_2026)
+    user = DEMO_USERS[4]
+    principal = Principal.parse(CLIENT, user.user)
+    one_time = box.codes.create_account(Operator("demo-back-office"), principal, Role.USER)
+    box.codes.change_code(CLIENT, user.user, one_time.reveal(), user.code)
+    oob = box.factors.oob
+    for channel, destination in ((Channel.SMS, DEMO_PHONE), (Channel.EMAIL, DEMO_EMAIL)):
+        code = f"{secrets.randbelow(10**oob.rules.digits):0{oob.rules.digits}d}"
+        issued = oob.issue(
+            principal,
+            channel=channel,
+            destination=destination,
+            purpose=ENROL_PURPOSE,
+            reference=keyed_destination_key(oob.keys, channel, destination),
+            gateway=box.gateways[channel.value],
+            code=code,
+        )
+        assert issued.challenge is not None
+        confirmed = oob.confirm_destination(
+            principal, issued.challenge.id, code, channel=channel, destination=destination
+        )
+        assert confirmed.ok, confirmed.reason
+        clock.advance(timedelta(minutes=1))
+    recovery = box.factors.recovery.generate(principal).reveal()
+    outbox = settings.outbox
+    return [
+        f"{CLIENT} / {user.user}: code {user.code}, then a code by SMS ({DEMO_PHONE}) or e-mail "
+        f"({DEMO_EMAIL}); the messages land in {outbox} and on /demo/outbox",
+        f"{CLIENT} / {user.user}: recovery codes (a way back into the account, never a login "
+        "factor): " + " ".join(recovery),
+    ]
 
 
 def seed(environ: dict[str, str], *, fast: bool) -> list[str]:
@@ -59,4 +126,6 @@ def seed(environ: dict[str, str], *, fast: bool) -> list[str]:
     cap = seed_cap_card(box, settings, bank, Principal.parse(CLIENT, cap_user.user), cap_user.code)
     if cap is not None:
         lines.append(cap)
+    if settings.outbox is not None:
+        lines.extend(_user_with_destinations(settings, fast))
     return lines

@@ -11,6 +11,7 @@ SECUREBOX_PUBLIC_URL       public_url                           http://127.0.0.1
 SECUREBOX_TRUSTED_PROXIES  trusted_proxies (list)               none
 SECUREBOX_SMTP_URL         smtp_url                             none
 SECUREBOX_SMS_URL          sms_url                              none
+SECUREBOX_OUTBOX           outbox (demo mode only)              none
 SECUREBOX_DEMO             demo (bool)                          false
 SECUREBOX_CAP_ISSUER_FILE  cap_issuer_file                      none (no CAP login)
 SECUREBOX_DEMO_CARDS_DIR   demo_cards_dir                       none (demo mode only)
@@ -23,6 +24,9 @@ software CAP cards driven by the virtual reader page (refused outside demo mode)
 
 The master key file holds ``id:hex`` pairs (``DerivedKeys.from_hex``); in demo mode a
 missing file is generated (mode 0600). ``SECUREBOX_SETTINGS`` names the TOML file.
+``smtp_url`` and ``sms_url`` are described in :mod:`securebox_server.delivery`; ``outbox``
+(a file receiving the SMS and e-mail of channels without a gateway, codes in clear) is
+refused outside demo mode.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from securebox_auth.errors import ConfigurationError
+from securebox_server.delivery import sms_gateway, smtp_gateway
 
 __all__ = ["Settings", "load_settings"]
 
@@ -48,6 +53,7 @@ _KEYS: Final = (
     "trusted_proxies",
     "smtp_url",
     "sms_url",
+    "outbox",
     "demo",
     "cap_issuer_file",
     "cap_issuer_passphrase",
@@ -71,6 +77,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     smtp_url: str | None = field(default=None, repr=False)
     sms_url: str | None = field(default=None, repr=False)
+    #: Demo mode only: the file that receives the one-time codes of channels without a gateway.
+    outbox: Path | None = None
     demo: bool = False
     cap_issuer_file: Path | None = None
     cap_issuer_passphrase: str | None = field(default=None, repr=False)
@@ -88,6 +96,12 @@ class Settings:
             raise ConfigurationError("demo_cards_dir: demo mode only")
         if self.cap_issuer_file is not None and not self.cap_issuer_passphrase and not self.demo:
             raise ConfigurationError("cap_issuer_passphrase: required with cap_issuer_file")
+        if self.outbox is not None and not self.demo:
+            raise ConfigurationError("outbox: demo mode only (it keeps codes in clear)")
+        if self.smtp_url:
+            smtp_gateway(self.smtp_url)  # a bad URL stops the start-up
+        if self.sms_url:
+            sms_gateway(self.sms_url)
 
     @property
     def tls(self) -> bool:
@@ -152,6 +166,7 @@ def load_settings(
 
     key_file = text("master_key_file", None)
     issuer_file, cards_dir = text("cap_issuer_file", None), text("demo_cards_dir", None)
+    outbox = text("outbox", None)
     return Settings(
         database_url=text("database_url", DEFAULT_DATABASE) or DEFAULT_DATABASE,
         policy=Path(text("policy", str(DEFAULT_POLICY)) or DEFAULT_POLICY),
@@ -160,6 +175,7 @@ def load_settings(
         trusted_proxies=tuple(proxies),
         smtp_url=text("smtp_url", None),
         sms_url=text("sms_url", None),
+        outbox=Path(outbox) if outbox else None,
         demo=_bool(raw.get("demo", False), "demo"),
         cap_issuer_file=Path(issuer_file) if issuer_file else None,
         cap_issuer_passphrase=text("cap_issuer_passphrase", None),

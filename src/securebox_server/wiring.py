@@ -14,6 +14,7 @@ from securebox_auth.errors import ConfigurationError
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
+from securebox_server.delivery import build_gateways
 from securebox_server.settings import Settings
 
 __all__ = [
@@ -78,6 +79,7 @@ def build_securebox(
     keys = keys or load_master_key(settings)
     cap_issuer = cap_issuer or load_cap_issuer(settings)
     store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
+    gateways = build_gateways(settings.smtp_url, settings.sms_url, settings.outbox)
     return Securebox.from_policy(
         Path(settings.policy),
         store=store,
@@ -85,4 +87,5 @@ def build_securebox(
         clock=clock,
         argon2=argon2,
         cap_issuer=cap_issuer,
+        gateways=gateways,
     )

@@ -10,6 +10,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -55,10 +56,13 @@ def make_app(tmp_path: Path, migrated_sqlite: Path) -> Iterator[AppMaker]:
     clients: list[TestClient] = []
 
     def build(
-        public_url: str = "http://testserver", limits: RateLimits | None = None
+        public_url: str = "http://testserver", limits: RateLimits | None = None, **extra: Any
     ) -> tuple[TestClient, Securebox, FixedClock]:
+        """``extra``: more :class:`Settings` fields (policy, smtp_url, sms_url, outbox...)."""
         settings = Settings(
-            database_url=f"sqlite:///{tmp_path}/server.db", public_url=public_url, demo=True
+            database_url=f"sqlite:///{tmp_path}/server.db",
+            public_url=public_url,
+            **{"demo": True, **extra},
         )
         clock = FixedClock()
         keys = DerivedKeys.generate()

@@ -35,6 +35,9 @@ MODULES: Final = (
     "securebox_server.methods.code",
     "securebox_server.methods.totp",
     "securebox_server.methods.cap",
+    "securebox_server.methods.sms",
+    "securebox_server.methods.email",
+    "securebox_server.methods.recovery",
 )
 
 

@@ -69,9 +69,10 @@ def _offered(flow: LoginFlow, name: str) -> bool:
 
 
 def _unavailable(request: Request) -> Response | None:
-    """CAP needs the issuer's keys (``cap_issuer_file``): without them, a 503 page."""
+    """CAP needs the issuer's keys (``cap_issuer_file``): a portal without them has no CAP
+    pages (404), as it has no page for a method it does not offer."""
     if server_of(request).box.factors.issuer is None:
-        return respond(request, 503, "unavailable")
+        return respond(request, 404, "not_found")
     return None
 
 
