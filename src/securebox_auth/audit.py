@@ -7,6 +7,13 @@ previous event's MAC, under an audit key held outside the database. :func:`verif
 detects an edited, inserted, reordered or deleted event; a truncated tail is detected only
 against a head kept outside the database: ``expected_head``, or the signed checkpoints of
 :mod:`securebox_auth.shell.audit_checkpoint`.
+
+There is one chain per subscription (a **tenant**: its client identifier, see
+:func:`tenants_of`) and one **global** chain (:data:`GLOBAL`, the empty name): events of no
+subscription, and the anchors that pin the tenant chains' heads
+(:mod:`securebox_auth.audit_anchor`, ADR 0021). A tenant chain's MACs cover its name, so an
+event or a whole chain cannot be moved to another tenant; the global chain keeps the MAC of
+the original single chain, so events sealed before tenant chains existed still verify.
 """
 
 from __future__ import annotations
@@ -24,14 +31,24 @@ from securebox_auth.errors import MalformedInput, SecureboxError
 
 __all__ = [
     "GENESIS",
+    "GLOBAL",
+    "SUBSCRIPTION_DETAIL",
     "AuditChainBroken",
     "AuditEvent",
     "SealedEvent",
+    "check_chain_name",
     "seal",
+    "tenants_of",
     "verify_chain",
 ]
 
 GENESIS: Final = "0" * 64
+#: The name of the global chain (events of no subscription, and the anchors).
+GLOBAL: Final = ""
+#: The detail that names one more subscription an event concerns (besides its actor's and
+#: its subject's): the event is sealed into that subscription's chain too.
+SUBSCRIPTION_DETAIL: Final = "subscription"
+_TENANT: Final = re.compile(r"[A-Z0-9]{1,64}")  # a canonical client identifier
 _FORBIDDEN_DETAIL_KEYS: Final = frozenset({"code", "pin", "password", "secret", "otp"})
 
 
@@ -90,31 +107,77 @@ class AuditEvent:
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
+def check_chain_name(chain: str) -> str:
+    """``chain`` if it names a chain: :data:`GLOBAL` or a canonical client identifier."""
+    if not isinstance(chain, str) or (chain != GLOBAL and not _TENANT.fullmatch(chain)):
+        raise MalformedInput("an audit chain is named by a client identifier (or is global)")
+    return chain
+
+
+def _client_of(text: str, *, bare: bool) -> str | None:
+    """The client identifier of a principal key ``CLIENT:USER`` (or, when ``bare``, of a
+    client identifier on its own); ``None`` for any other text."""
+    client, sep, user = text.partition(":")
+    if sep:
+        return client if _TENANT.fullmatch(client) and _TENANT.fullmatch(user) else None
+    return text if bare and _TENANT.fullmatch(text) else None
+
+
+def tenants_of(event: AuditEvent) -> tuple[str, ...]:
+    """The subscriptions ``event`` concerns, sorted: the client identifier of its actor
+    (a principal key), of its subject (a principal key or a client identifier), and the
+    :data:`SUBSCRIPTION_DETAIL` detail. Derived from what the MAC covers, so anyone can
+    recompute where an event belongs; empty: the event goes to the global chain."""
+    found = {
+        _client_of(event.actor, bare=False),
+        _client_of(event.subject, bare=True),
+        *(_client_of(v, bare=True) for k, v in event.details if k == SUBSCRIPTION_DETAIL),
+    }
+    return tuple(sorted(t for t in found if t is not None))
+
+
 @dataclass(frozen=True, slots=True)
 class SealedEvent:
     sequence: int
     event: AuditEvent
     previous: str
     mac: str = field(repr=False)
+    #: The chain the event was sealed into (:data:`GLOBAL` or a client identifier).
+    chain: str = GLOBAL
 
 
-def _mac(key: bytes, sequence: int, previous: str, event: AuditEvent) -> str:
-    message = f"{sequence}\x00{previous}\x00".encode() + event.canonical()
-    return hmac.new(key, message, "sha256").hexdigest()
+def _mac(key: bytes, chain: str, sequence: int, previous: str, event: AuditEvent) -> str:
+    # The global chain keeps the MAC of the single chain of before (its events still
+    # verify); a tenant chain's MAC also covers the tenant, under another prefix (a decimal
+    # sequence never starts with "chain").
+    head = f"{sequence}\x00{previous}\x00"
+    if chain != GLOBAL:
+        head = f"chain\x00{chain}\x00{head}"
+    return hmac.new(key, head.encode() + event.canonical(), "sha256").hexdigest()
 
 
-def seal(key: bytes, previous: SealedEvent | None, event: AuditEvent) -> SealedEvent:
-    """Append ``event`` after ``previous`` (``None`` for the first event)."""
+def seal(
+    key: bytes, previous: SealedEvent | None, event: AuditEvent, *, chain: str = GLOBAL
+) -> SealedEvent:
+    """Append ``event`` after ``previous`` (``None`` for the first event) in ``chain``."""
+    if previous is not None and previous.chain != chain:
+        raise MalformedInput("an event is sealed after an event of its own chain")
     sequence = 1 if previous is None else previous.sequence + 1
     prev_mac = GENESIS if previous is None else previous.mac
-    return SealedEvent(sequence, event, prev_mac, _mac(key, sequence, prev_mac, event))
+    mac = _mac(key, chain, sequence, prev_mac, event)
+    return SealedEvent(sequence, event, prev_mac, mac, chain)
 
 
 def verify_chain(
-    key: bytes, events: Iterable[SealedEvent], *, expected_head: str | None = None
+    key: bytes,
+    events: Iterable[SealedEvent],
+    *,
+    expected_head: str | None = None,
+    chain: str | None = None,
 ) -> int:
     """Verify a whole chain from its first event; return the number of events.
 
+    Every event must belong to ``chain`` (by default: the chain of the first event).
     Raises :class:`AuditChainBroken` at the first event that does not verify, or when the
     last MAC is not ``expected_head``.
     """
@@ -122,11 +185,15 @@ def verify_chain(
     count = 0
     for sealed in events:
         count += 1
+        if chain is None:
+            chain = sealed.chain
+        if sealed.chain != chain:
+            raise AuditChainBroken(sealed.sequence, f"the event is not of chain {chain!r}")
         if sealed.sequence != count:
             raise AuditChainBroken(sealed.sequence, f"expected sequence {count}")
         if not hmac.compare_digest(sealed.previous, previous):
             raise AuditChainBroken(sealed.sequence, "link to the previous event does not match")
-        expected = _mac(key, sealed.sequence, sealed.previous, sealed.event)
+        expected = _mac(key, chain, sealed.sequence, sealed.previous, sealed.event)
         if not hmac.compare_digest(sealed.mac, expected):
             raise AuditChainBroken(sealed.sequence, "event content does not match its MAC")
         previous = sealed.mac
