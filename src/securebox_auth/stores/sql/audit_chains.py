@@ -112,15 +112,15 @@ class SqlAuditChains:
                         if sequence == 0
                         else SealedEvent(sequence, _HEAD_EVENT, "", mac, chain)
                     )
-                last = seal(self._key, previous[chain], event, chain=chain)
-                previous[chain] = last
-                sealed.append(last)
+                sealed_one = seal(self._key, previous[chain], event, chain=chain)
+                previous[chain] = sealed_one
+                sealed.append(sealed_one)
         rows = [[codec.event_row(s)[c] for c in self._columns] for s in sealed]
         tx.many(self._insert, rows)
-        for chain, last in previous.items():
-            assert last is not None  # every routed chain got an event
+        for chain, head in previous.items():
+            assert head is not None  # every chain here got an event
             version = heads[chain][2]
-            if tx.run(self._advance, (last.sequence, last.mac, chain, version)) != 1:
+            if tx.run(self._advance, (head.sequence, head.mac, chain, version)) != 1:
                 raise ConcurrentUpdate("the audit chain moved since it was read")
         return sealed
 

@@ -108,9 +108,7 @@ def upgrade() -> None:
             "SELECT setval(pg_get_serial_sequence('audit_events', 'id'), "
             "COALESCE((SELECT MAX(id) FROM audit_events), 0) + 1, false)"
         )
-    op.create_index(
-        "ix_audit_events_chain", "audit_events", ["chain", "sequence"], unique=True
-    )
+    op.create_index("ix_audit_events_chain", "audit_events", ["chain", "sequence"], unique=True)
     op.create_index("ix_audit_events_at", "audit_events", ["at"])
 
 
