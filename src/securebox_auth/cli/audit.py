@@ -36,8 +36,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-from securebox_auth.audit import AuditChainBroken
-from securebox_auth.audit import GLOBAL, check_chain_name
+from securebox_auth.audit import GLOBAL, AuditChainBroken, check_chain_name
 from securebox_auth.clock import SystemClock
 from securebox_auth.errors import ConfigurationError, MalformedInput
 from securebox_auth.shell.audit_chains import anchor_chains, verify_audit_chains
