@@ -170,7 +170,7 @@ def test_a_deleted_reordered_edited_or_inserted_event_breaks_its_chain(
 def test_a_tenant_tail_cut_below_its_anchor_is_seen_without_any_checkpoint() -> None:
     store = _store()
     del _chain(store, B)[2:]  # B was anchored at 4
-    with pytest.raises(AuditChainBroken, match="'222222' ends at event 2.*tail was removed"):
+    with pytest.raises(AuditChainBroken, match=r"'222222' ends at event 2.*tail was removed"):
         verify_audit_chains(KEY, store)
 
 
