@@ -18,11 +18,11 @@ from securebox_auth.audit import (
     AuditChainBroken,
     AuditEvent,
     SealedEvent,
+    anchor_event,
     seal,
     tenants_of,
     verify_chain,
 )
-from securebox_auth.audit_anchor import anchor_event
 from securebox_auth.clock import FixedClock
 from securebox_auth.errors import MalformedInput
 from securebox_auth.shell.audit_chains import anchor_chains, verify_audit_chains

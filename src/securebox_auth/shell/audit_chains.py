@@ -17,12 +17,15 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from securebox_auth.audit import GLOBAL, SealedEvent, check_chain_name, verify_chain
-from securebox_auth.audit_anchor import (
+from securebox_auth.audit import (
+    GLOBAL,
     Anchor,
+    SealedEvent,
     anchors_of,
     check_anchored,
+    check_chain_name,
     require_anchors_held,
+    verify_chain,
 )
 from securebox_auth.clock import Clock
 from securebox_auth.errors import ConfigurationError

@@ -17,11 +17,11 @@ from securebox_auth.audit import (
     GLOBAL,
     AuditEvent,
     SealedEvent,
+    anchor_event,
     check_chain_name,
     seal,
     tenants_of,
 )
-from securebox_auth.audit_anchor import anchor_event
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import ConcurrentUpdate, MalformedInput

@@ -24,11 +24,11 @@ from securebox_auth.audit import (
     GLOBAL,
     AuditEvent,
     SealedEvent,
+    anchor_event,
     check_chain_name,
     seal,
     tenants_of,
 )
-from securebox_auth.audit_anchor import anchor_event
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.database import Database, Writer
