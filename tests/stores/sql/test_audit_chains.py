@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, text
 
-from securebox_auth.audit import GENESIS, GLOBAL, AuditChainBroken, AuditEvent, seal
+from securebox_auth.audit import GENESIS, GLOBAL, AuditChainBroken, AuditEvent, SealedEvent, seal
 from securebox_auth.cli import main
 from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.shell.audit_checkpoint import make_checkpoint
@@ -52,7 +52,7 @@ def _fill(store: SqlStore, chains: dict[str, int]) -> None:
 
 def test_the_chain_of_before_becomes_the_global_chain(empty_engine: Engine) -> None:
     migrate.upgrade(empty_engine, "0003")
-    legacy = []
+    legacy: list[SealedEvent] = []
     for n in range(3):
         legacy.append(seal(AUDIT_KEY, legacy[-1] if legacy else None, _event(n, f"{A}:01")))
     with empty_engine.begin() as conn:
