@@ -1,11 +1,12 @@
 """The audit chains of a :class:`~securebox_auth.stores.sql.store.SqlStore` (ADR 0021).
 
 One chain per subscription and the global chain (``''``), each with its head row in
-``audit_chains``. A commit opens its transaction with one statement that creates the head
-rows it lacks and locks the heads of the chains its events go to, in the order of their
-names (``INSERT ... VALUES (sorted names) ON CONFLICT DO UPDATE ... RETURNING``: PostgreSQL
-inserts or locks row after row in the order given, so two commits never lock two heads in
-opposite orders); on SQLite ``BEGIN IMMEDIATE`` already serialises writers. Commits whose
+``audit_chains``. A commit opens its transaction with one statement that locks the heads
+of the chains its events go to, in the order of their names (``SELECT ... WHERE chain IN
+(...) ORDER BY chain FOR UPDATE``, sent with the ``BEGIN``: two commits never lock two heads
+in opposite orders), then creates the heads it lacks (``INSERT ... ON CONFLICT DO UPDATE
+... RETURNING``, which also locks them); on SQLite ``BEGIN IMMEDIATE`` already serialises
+writers. Commits whose
 events go to different chains share no row: they do not wait for each other.
 
 :meth:`SqlAuditChains.anchor` seals into the global chain the head of every tenant chain
@@ -57,6 +58,7 @@ class SqlAuditChains:
         self._key = audit_key
         self._columns = [c.name for c in AUDIT_EVENTS.columns if c.name != "id"]
         self._insert = insert_sql(db, AUDIT_EVENTS, self._columns)
+        self._lock = " FOR UPDATE" if db.postgresql else ""
         self._advance = db.sql(
             "UPDATE audit_chains SET sequence = ?, mac = ?, version = version + 1 "
             "WHERE chain = ? AND version = ?"
@@ -68,29 +70,39 @@ class SqlAuditChains:
     # -- the commit -----------------------------------------------------------------------
 
     def lock_sql(self, chains: Sequence[str]) -> str:
-        """The opening statement of a commit whose events go to ``chains`` (sorted): create
-        the missing head rows and lock them all, in that order; returns their rows."""
+        """The opening statement of a commit whose events go to ``chains`` (sorted): lock
+        their head rows, in that order (``FOR UPDATE`` above a sort locks row after row in
+        the sorted order); returns the rows it found."""
         if not chains:
             return "SELECT 1"
         # The names are literals (the opening statement has no parameters): a chain name
         # is '' or a canonical client identifier ([A-Z0-9]{1,64}), checked here.
-        values = ", ".join(f"('{check_chain_name(c)}', 0, '{GENESIS}', 0)" for c in chains)
+        names = ", ".join(f"'{check_chain_name(c)}'" for c in chains)
         return (
-            f"INSERT INTO audit_chains (chain, sequence, mac, version) VALUES {values} "
-            "ON CONFLICT (chain) DO UPDATE SET version = audit_chains.version "
-            "RETURNING chain, sequence, mac, version"
+            f"SELECT chain, sequence, mac, version FROM audit_chains WHERE chain IN ({names}) "
+            f"ORDER BY chain{self._lock}"
         )
 
-    @staticmethod
-    def heads(tx: Writer, chains: Sequence[str]) -> dict[str, Head]:
-        """The locked heads (the rows of :meth:`lock_sql` of ``chains``)."""
+    def heads(self, tx: Writer, chains: Sequence[str]) -> dict[str, Head]:
+        """The locked heads of ``chains``: the rows of :meth:`lock_sql`, and the heads of
+        chains that had none, created (and so locked) now, in name order. A first event of
+        a subscription is rare; two commits that both create heads may then lock in
+        another order than their names': PostgreSQL reports the deadlock, which is a
+        :class:`~securebox_auth.errors.ConcurrentUpdate` the services retry."""
         if not chains:
             return {}
         heads = {str(r[0]): (int(r[1]), str(r[2]), int(r[3])) for r in tx.opened_rows}
-        # The global head row is made by the migration (version 1 or more); a version 0
-        # was inserted just now: the database was never upgraded.
-        if GLOBAL in heads and heads[GLOBAL][2] == 0:
+        missing = [c for c in chains if c not in heads]
+        if GLOBAL in missing:  # made by the migration: the database was never upgraded
             raise ConfigurationError(NO_HEAD)
+        if missing:
+            values = ", ".join(f"('{check_chain_name(c)}', 0, '{GENESIS}', 0)" for c in missing)
+            rows = tx.all(
+                f"INSERT INTO audit_chains (chain, sequence, mac, version) VALUES {values} "
+                "ON CONFLICT (chain) DO UPDATE SET version = audit_chains.version "
+                "RETURNING chain, sequence, mac, version"
+            )
+            heads.update({str(r[0]): (int(r[1]), str(r[2]), int(r[3])) for r in rows})
         return heads
 
     def seal(
