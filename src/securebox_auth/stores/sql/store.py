@@ -4,8 +4,8 @@ It behaves exactly like :class:`~securebox_auth.stores.memory.MemoryStore`; the 
 contract tests run against both. :meth:`SqlStore.commit` is **one** transaction:
 
 1. lock the head rows of the audit chains its events go to (one chain per subscription
-   the events concern, or the global chain; ADR 0021), in the order of their names, with
-   one statement that also creates a missing head (on SQLite the transaction began with
+   the events concern, or the global chain; ADR 0021), in the order of their names, then
+   create the heads it lacks (on SQLite the transaction began with
    ``BEGIN IMMEDIATE`` and already holds the single writer lock): commits of the same
    subscription are serialised, commits of different subscriptions do not wait;
 2. for every record the changes name, in a fixed order (table, then key): an ``INSERT ... ON
