@@ -573,6 +573,11 @@ def test_the_chains_are_the_same_in_every_store(contract_store: AuthStore) -> No
     assert contract_store.audit_tenants() == [tenant, other]
     assert contract_store.audit_head(tenant) == (2, t2.mac)
     assert contract_store.audit_head("555") == (0, GENESIS)
+    for wrong in ("lower", "A:B", "x" * 65):
+        with pytest.raises(MalformedInput):
+            contract_store.audit_log(wrong)
+        with pytest.raises(MalformedInput):
+            contract_store.audit_head(wrong)
 
     anchors = contract_store.anchor(NOW)
     expected = [
