@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from securebox_auth.audit import AuditEvent, verify_chain
+from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import Argon2CodeHasher
 from securebox_auth.crypto.keys import StaticKeyring
@@ -48,6 +48,7 @@ from securebox_auth.factors.methods import CONFIDENTIAL_CODE
 from securebox_auth.identity import IdentifierFormat, Principal
 from securebox_auth.lockout.rules import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.policy.session import open_session
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.shell.code import ConfidentialCodeService, LoginResult
 from securebox_auth.stores.protocols import (
     Change,
@@ -179,7 +180,7 @@ def test_first_login_requires_a_change_then_logs_in(
     assert second.authenticated
     assert second.blocked_until is None
     assert _login(service, ALICE, one_time.reveal()).outcome is CodeOutcome.REJECTED
-    assert verify_chain(store.audit_key, store.audit_log()) == store.audit_count()
+    assert verify_audit_chains(store.audit_key, store).total == store.audit_count()
 
 
 def test_typed_identifiers_are_normalised(service: ConfidentialCodeService) -> None:
@@ -709,7 +710,7 @@ def test_threads_count_every_failure_exactly_once(
     assert failures == list(range(1, counted + 1))
     assert sum(e.action == "lockout.blocked" for e in events) == (1 if blocked else 0)
     assert sum(e.outcome == "refused" for e in events) == attempts - counted
-    assert verify_chain(store.audit_key, store.audit_log()) == store.audit_count()
+    assert verify_audit_chains(store.audit_key, store).total == store.audit_count()
 
 
 class _RegenerateBeforeNextCommit(CountingStore):

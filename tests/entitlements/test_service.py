@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from securebox_auth.audit import AuditEvent, verify_chain
+from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.crypto.keys import StaticKeyring
@@ -37,6 +37,7 @@ from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.decision import StepUpRequired
 from securebox_auth.policy.session import open_session
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change, OpenSession, PutAccount
@@ -238,7 +239,7 @@ def test_every_change_is_audited_and_the_chain_verifies(world: World) -> None:
     assert "company.add" in actions
     assert "theme.add" in actions
     assert actions[-1] == "subscription.delivery"
-    assert verify_chain(world.store.audit_key, world.store.audit_log()) == len(actions)
+    assert verify_audit_chains(world.store.audit_key, world.store).total == len(actions)
 
 
 def test_concurrent_right_changes_all_apply_exactly_once(world: World) -> None:

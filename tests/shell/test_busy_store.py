@@ -47,7 +47,7 @@ def _hold_write_lock(engine: Engine, seconds: float, taken: threading.Event) -> 
     """Another connection holds SQLite's single writer lock for ``seconds``."""
     holder = engine.execution_options(securebox_write=True)  # SQLite: BEGIN IMMEDIATE
     with holder.connect() as conn, conn.begin() as held:
-        conn.exec_driver_sql("SELECT version FROM audit_head WHERE id = 1")
+        conn.exec_driver_sql("SELECT version FROM audit_chains WHERE chain = ''")
         taken.set()
         time.sleep(seconds)
         held.rollback()

@@ -17,7 +17,7 @@ from typing import Any, Final
 import pytest
 
 from securebox_auth import Channel, CodeAnswer, FixedClock, OobAnswer, OperationRequest
-from securebox_auth.audit import verify_chain
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.sql import open_sql_store
 from tests.shell import workers
@@ -78,7 +78,7 @@ def test_eight_processes_with_distinct_users_see_no_error(fresh_postgres_url: st
     assert actions["grant.consume"] == WORKERS * PER_WORKER * 2
     assert actions["grant.issue"] == WORKERS * PER_WORKER * 2
     assert actions["session.open"] == WORKERS * PER_WORKER
-    assert verify_chain(audit_key, audit, expected_head=store.audit_head()[1]) == len(audit)
+    assert verify_audit_chains(audit_key, store).total == len(audit)
     store.engine.dispose()
 
 

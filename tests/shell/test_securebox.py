@@ -130,6 +130,15 @@ def test_login_first_access_session_step_up_grant_consumed_once(
         assert expected in actions
     assert actions.count("grant.consume") == 1
     assert box.verify_audit() == len(actions)
+    # one chain per subscription (ADR 0021): the portal's users are all of CLIENT's
+    assert box.audit_tenants() == [CLIENT]
+    tenant = [s.event.action for s in box.audit_log(CLIENT)]
+    assert "grant.consume" in tenant
+    assert box.audit_head(CLIENT)[0] == len(tenant)
+    anchors = box.anchor_audit()
+    assert [dict(a.event.details)["chain"] for a in anchors] == [CLIENT]
+    assert box.anchor_audit() == []
+    assert box.verify_audit(CLIENT) == len(tenant) + box.audit_head()[0]
 
 
 def test_a_code_proved_for_another_payee_does_not_serve(

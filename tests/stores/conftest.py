@@ -133,7 +133,7 @@ def empty_postgresql(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables}"))
         conn.execute(
-            text("INSERT INTO audit_head (id, sequence, mac, version) VALUES (1, 0, :g, 1)"),
+            text("INSERT INTO audit_chains (chain, sequence, mac, version) VALUES ('', 0, :g, 1)"),
             {"g": GENESIS},
         )
 

@@ -11,7 +11,14 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from securebox_auth.audit import AuditEvent, seal, verify_chain
+from securebox_auth.audit import (
+    GENESIS,
+    GLOBAL,
+    AuditEvent,
+    anchor_event,
+    seal,
+    verify_chain,
+)
 from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,
@@ -37,6 +44,7 @@ from securebox_auth.policy.session import (
     without_grant,
 )
 from securebox_auth.policy.session_ids import new_session_id
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
@@ -544,14 +552,47 @@ def test_the_audit_log_is_a_snapshot(contract_store: AuthStore) -> None:
     assert [s.event.action for s in log] == ["a"]
 
 
-def test_the_chain_is_the_same_in_every_store(contract_store: AuthStore) -> None:
-    """Same key, same events: exactly the chain ``audit.seal`` builds, whatever the store."""
+def test_the_chains_are_the_same_in_every_store(contract_store: AuthStore) -> None:
+    """Same key, same events: exactly the chains ``audit.seal`` builds, whatever the store:
+    an event of no subscription in the global chain, an event of Alice's subscription in
+    its chain, an event of two subscriptions in both (ADR 0021)."""
+    tenant, other = ALICE.client_id.value, OTHER.client_id.value
     first = AuditEvent.make(NOW.astimezone(PARIS), "x", actor="a", subject="s", outcome="ok")
+    both = AuditEvent.make(NOW, "invitation.accept", actor=OTHER.key, subject=tenant, outcome="ok")
     contract_store.commit([], [first])
     contract_store.commit([PutLockout(ALICE, 0, LockoutState(failures=1))], [_event("y")])
-    one = seal(AUDIT_KEY, None, first)
-    expected = [one, seal(AUDIT_KEY, one, _event("y"))]
-    assert list(contract_store.audit_log()) == expected
+    contract_store.commit([], [both])
+    g1 = seal(AUDIT_KEY, None, first)
+    t1 = seal(AUDIT_KEY, None, _event("y"), chain=tenant)
+    t2 = seal(AUDIT_KEY, t1, both, chain=tenant)
+    o1 = seal(AUDIT_KEY, None, both, chain=other)
+    assert list(contract_store.audit_log(GLOBAL)) == [g1]
+    assert list(contract_store.audit_log(tenant)) == [t1, t2]
+    assert list(contract_store.audit_log(other)) == [o1]
+    assert list(contract_store.audit_log()) == [g1, t1, t2, o1]
+    assert contract_store.audit_tenants() == [tenant, other]
+    assert contract_store.audit_head(tenant) == (2, t2.mac)
+    assert contract_store.audit_head("555") == (0, GENESIS)
+    for wrong in ("lower", "A:B", "x" * 65):
+        with pytest.raises(MalformedInput):
+            contract_store.audit_log(wrong)
+        with pytest.raises(MalformedInput):
+            contract_store.audit_head(wrong)
+
+    anchors = contract_store.anchor(NOW)
+    expected = [
+        seal(AUDIT_KEY, g1, anchor_event(NOW, tenant, 2, t2.mac)),
+        seal(AUDIT_KEY, None, anchor_event(NOW, other, 1, o1.mac)),
+    ]
+    expected[1] = seal(AUDIT_KEY, expected[0], expected[1].event)
+    assert anchors == expected
+    assert list(contract_store.audit_log(GLOBAL)) == [g1, *expected]
+    assert contract_store.anchor(NOW) == []  # nothing moved since
+    assert verify_audit_chains(AUDIT_KEY, contract_store).events == {
+        GLOBAL: 3,
+        tenant: 2,
+        other: 1,
+    }
 
 
 def test_a_long_chain_is_read_page_by_page(contract_store: AuthStore) -> None:

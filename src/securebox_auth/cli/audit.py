@@ -1,8 +1,17 @@
-"""``securebox audit``: external checkpoints of the audit chain of a SQL store.
+"""``securebox audit``: anchors, external checkpoints and verification of the audit chains
+of a SQL store (one chain per subscription and the global chain, ADR 0021).
 
     securebox audit keygen --signing-key KEY.pem --public-key PUB.pem
-    securebox audit checkpoint --checkpoint FILE --signing-key KEY.pem   # run it often
+    securebox audit anchor                                               # run it often
+    securebox audit checkpoint --checkpoint FILE --signing-key KEY.pem   # then this
+    securebox audit checkpoint ... --tenant CLIENT | --all-tenants       # tenant chains
     securebox audit verify --checkpoint FILE --public-key PUB.pem        # exit 1 if broken
+    securebox audit verify ... --tenant CLIENT                           # one tenant's trail
+
+``anchor`` seals into the global chain the head of every tenant chain that moved since its
+last anchor; ``checkpoint`` signs the global head (and, asked, tenant heads); ``verify``
+checks the global chain against its checkpoints, then every tenant chain (or one) against
+its anchors and its own checkpoints.
 
 The database is ``--url`` or ``SECUREBOX_DATABASE_URL``; the audit MAC key is read, in hex,
 from the file ``--audit-key-file`` or the environment variable ``SECUREBOX_AUDIT_KEY``. The
@@ -27,14 +36,11 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-from securebox_auth.audit import AuditChainBroken
+from securebox_auth.audit import GLOBAL, AuditChainBroken, check_chain_name
 from securebox_auth.clock import SystemClock
-from securebox_auth.errors import ConfigurationError
-from securebox_auth.shell.audit_checkpoint import (
-    FileCheckpoints,
-    take_checkpoint,
-    verify_against_checkpoints,
-)
+from securebox_auth.errors import ConfigurationError, MalformedInput
+from securebox_auth.shell.audit_chains import anchor_chains, verify_audit_chains
+from securebox_auth.shell.audit_checkpoint import FileCheckpoints, take_checkpoint
 from securebox_auth.stores.sql.cli import configured_engine
 
 if TYPE_CHECKING:
@@ -55,19 +61,44 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     keygen.add_argument("--public-key", required=True, help="PEM file to create (public)")
     keygen.set_defaults(handler=_keygen)
 
+    anchor = commands.add_parser("anchor", help="anchor the tenant chains that moved")
+    _database_options(anchor)
+    anchor.set_defaults(handler=_anchor)
+
     for name, text, key_help, handler in (
         ("checkpoint", "sign the current head and append it", "signing key (PEM)", _checkpoint),
-        ("verify", "verify the chain against the checkpoints", "public key (PEM)", _verify),
+        ("verify", "verify the chains against the checkpoints", "public key (PEM)", _verify),
     ):
         command = commands.add_parser(name, help=text)
-        command.add_argument("--url", help="database URL (default: $SECUREBOX_DATABASE_URL)")
-        command.add_argument(
-            "--audit-key-file", help=f"file with the audit key in hex (default: ${AUDIT_KEY_ENV})"
-        )
+        _database_options(command)
         command.add_argument("--checkpoint", required=True, help="the checkpoint file")
         option = "--signing-key" if name == "checkpoint" else "--public-key"
         command.add_argument(option, required=True, help=key_help)
+        command.add_argument("--tenant", help="a subscription's chain (its client identifier)")
+        if name == "checkpoint":
+            command.add_argument(
+                "--all-tenants", action="store_true", help="also every tenant chain's head"
+            )
         command.set_defaults(handler=handler)
+
+
+def _database_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--url", help="database URL (default: $SECUREBOX_DATABASE_URL)")
+    command.add_argument(
+        "--audit-key-file", help=f"file with the audit key in hex (default: ${AUDIT_KEY_ENV})"
+    )
+
+
+def _tenant(args: argparse.Namespace) -> str | None:
+    if args.tenant is None:
+        return None
+    try:
+        tenant = check_chain_name(args.tenant)
+    except MalformedInput:
+        raise ConfigurationError("--tenant is a client identifier") from None
+    if tenant == GLOBAL:
+        raise ConfigurationError("--tenant is a client identifier")
+    return tenant
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -139,38 +170,69 @@ def _store(args: argparse.Namespace) -> SqlStore | None:
     return SqlStore(engine, audit_key=_audit_key(args))
 
 
-def _checkpoint(args: argparse.Namespace) -> int:
-    key = _signing_key(args.signing_key)
+def _anchor(args: argparse.Namespace) -> int:
     store = _store(args)
     if store is None:
         return 2
     try:
-        point = take_checkpoint(store, FileCheckpoints(args.checkpoint), key, SystemClock())
+        anchors = anchor_chains(store, SystemClock())
     finally:
         store.engine.dispose()
-    print(f"checkpoint: event {point.sequence} at {point.at.isoformat()} (key {point.key})")
+    print(f"anchored {len(anchors)} tenant chains into the global chain")
+    return 0
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    key = _signing_key(args.signing_key)
+    tenant = _tenant(args)
+    store = _store(args)
+    if store is None:
+        return 2
+    sink, clock = FileCheckpoints(args.checkpoint), SystemClock()
+    try:
+        chains = [tenant] if tenant is not None else [GLOBAL]
+        if args.all_tenants:
+            chains = [GLOBAL, *store.audit_tenants()]
+        points = [take_checkpoint(store, sink, key, clock, tenant=c) for c in chains]
+    finally:
+        store.engine.dispose()
+    for point in points:
+        chain = f"chain {point.chain}" if point.chain else "global chain"
+        print(
+            f"checkpoint: {chain}, event {point.sequence} at {point.at.isoformat()} "
+            f"(key {point.key})"
+        )
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
     public = _public_key(args.public_key)
+    tenant = _tenant(args)
     points = FileCheckpoints(args.checkpoint).checkpoints()
-    if not points:  # a deleted or emptied file must not pass for "nothing to compare"
-        print(f"audit chain NOT verified: no checkpoint in {args.checkpoint}")
+    if not any(p.chain == GLOBAL for p in points):
+        # a deleted or emptied file must not pass for "nothing to compare"
+        print(f"audit chain NOT verified: no checkpoint of the global chain in {args.checkpoint}")
         return 1
     store = _store(args)
     if store is None:
         return 2
     try:
-        count = verify_against_checkpoints(store.audit_key, store.audit_log(), points, public)
+        verified = verify_audit_chains(
+            store.audit_key,
+            store,
+            checkpoints=points,
+            public_key=public,
+            tenants=None if tenant is None else [tenant],
+        )
     except AuditChainBroken as exc:
         print(f"audit chain BROKEN: {exc}")
         return 1
     finally:
         store.engine.dispose()
-    last = points[-1]
+    last = [p for p in points if p.chain == GLOBAL][-1]
     print(
-        f"audit chain verified: {count} events; {len(points)} checkpoints hold, the last "
-        f"at event {last.sequence} ({last.at.isoformat()})"
+        f"audit chains verified: {verified.total} events in {len(verified.events)} chains; "
+        f"{len(points)} checkpoints hold, the last of the global chain at event "
+        f"{last.sequence} ({last.at.isoformat()})"
     )
     return 0

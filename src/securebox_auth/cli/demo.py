@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from securebox_auth.audit import verify_chain
 from securebox_auth.cli.serve import port
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_2026, PROFILE_TESTING, Argon2CodeHasher
@@ -32,6 +31,7 @@ from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.decision import StepUpRequired
 from securebox_auth.policy.engine import decide_login
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.shell.code import ConfidentialCodeService, LoginResult
 from securebox_auth.shell.entitlements import EntitlementService
 from securebox_auth.shell.sessions import SessionService
@@ -220,8 +220,11 @@ class _Walkthrough:
                 f"    #{sealed.sequence:<3} {e.action:<19} {e.subject:<13} {e.outcome:<20} "
                 f"{dict(e.details)}"
             )
-        count = verify_chain(self.store.audit_key, events)
-        out(f"    audit chain verified: {count} events")
+        verified = verify_audit_chains(self.store.audit_key, self.store)
+        out(
+            f"    audit chain verified: {verified.total} events in {len(verified.events)} "
+            "chains (one per subscription, and the global one)"
+        )
 
 
 def run_demo(out: Callable[[str], None] = print, *, fast: bool = False) -> int:

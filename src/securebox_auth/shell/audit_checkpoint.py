@@ -12,6 +12,11 @@ records the head (sequence, MAC, time) outside the database, signed with Ed25519
   every checkpointed head: a chain cut below a checkpoint, or rewritten below it (even by
   someone holding the audit key), fails with :class:`~securebox_auth.audit.AuditChainBroken`.
 
+There is a chain per subscription and a global chain (ADR 0021): a checkpoint names its
+chain (:attr:`Checkpoint.chain`, absent from the line and the signed text for the global
+chain, so checkpoints of before still verify); a file may hold checkpoints of several
+chains, and a verifier takes those of the chain it verifies.
+
 Ed25519 rather than an HMAC: a verifier (an auditor, a monitoring job) needs only the public
 key, which cannot make checkpoints, and the signing key is a key of its own, separate from
 the audit MAC key. Events sealed after the last checkpoint are protected by the chain only
@@ -36,7 +41,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from securebox_auth.audit import GENESIS, AuditChainBroken, SealedEvent, verify_chain
+from securebox_auth.audit import (
+    GENESIS,
+    GLOBAL,
+    AuditChainBroken,
+    SealedEvent,
+    check_chain_name,
+    verify_chain,
+)
 from securebox_auth.clock import Clock, require_aware
 from securebox_auth.errors import MalformedInput
 
@@ -69,7 +81,7 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """The audit head at ``at``: event ``sequence`` has MAC ``mac`` (``0`` and
+    """The head of chain ``chain`` at ``at``: event ``sequence`` has MAC ``mac`` (``0`` and
     :data:`~securebox_auth.audit.GENESIS` for an empty chain), signed by key ``key``."""
 
     sequence: int
@@ -77,6 +89,8 @@ class Checkpoint:
     at: datetime
     key: str
     signature: bytes = field(repr=False)
+    #: :data:`~securebox_auth.audit.GLOBAL` or the client identifier of a tenant chain.
+    chain: str = GLOBAL
 
     def __post_init__(self) -> None:
         if not isinstance(self.sequence, int) or isinstance(self.sequence, bool):
@@ -88,10 +102,11 @@ class Checkpoint:
         if not isinstance(self.key, str) or not _KEY_ID.fullmatch(self.key):
             raise MalformedInput("a checkpoint key id is 16 hexadecimal digits")
         object.__setattr__(self, "at", require_aware(self.at, "at"))
+        check_chain_name(self.chain)
 
     def signed_bytes(self) -> bytes:
         """What the signature covers: a domain string and the canonical JSON of the rest."""
-        return _DOMAIN + _canonical(self.sequence, self.mac, self.at, self.key)
+        return _DOMAIN + _canonical(self.sequence, self.mac, self.at, self.key, self.chain)
 
     def to_line(self) -> str:
         """One line of JSON (no newline), the form a sink stores."""
@@ -103,6 +118,8 @@ class Checkpoint:
             "key": self.key,
             "sig": base64.urlsafe_b64encode(self.signature).decode().rstrip("="),
         }
+        if self.chain != GLOBAL:
+            body["chain"] = self.chain
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -115,8 +132,11 @@ class Checkpoint:
             body = json.loads(line)
             if not isinstance(body, dict) or body.get("v") != CHECKPOINT_FORMAT:
                 raise MalformedInput(f"not a checkpoint of format {CHECKPOINT_FORMAT}")
-            if set(body) != {"v", "sequence", "mac", "at", "key", "sig"}:
-                raise MalformedInput("a checkpoint has exactly its six fields")
+            if set(body) - {"chain"} != {"v", "sequence", "mac", "at", "key", "sig"}:
+                raise MalformedInput("a checkpoint has exactly its six fields (and a chain)")
+            chain = body.get("chain", GLOBAL)
+            if chain == GLOBAL and "chain" in body:
+                raise MalformedInput("the global chain is named by leaving the chain out")
             sig = body["sig"]
             if not isinstance(sig, str) or not re.fullmatch(r"[A-Za-z0-9_-]{86}", sig):
                 raise MalformedInput("a checkpoint signature is 64 bytes")
@@ -129,6 +149,7 @@ class Checkpoint:
                 at=datetime.fromisoformat(at),
                 key=body["key"],
                 signature=base64.urlsafe_b64decode(sig + "=="),
+                chain=chain,
             )
         except MalformedInput:
             raise
@@ -150,25 +171,32 @@ def _time(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
-def _canonical(sequence: int, mac: str, at: datetime, key: str) -> bytes:
-    body = {"sequence": sequence, "mac": mac, "at": _time(at), "key": key}
+def _canonical(sequence: int, mac: str, at: datetime, key: str, chain: str) -> bytes:
+    body: dict[str, object] = {"sequence": sequence, "mac": mac, "at": _time(at), "key": key}
+    if chain != GLOBAL:
+        body["chain"] = chain
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def make_checkpoint(
-    signing_key: Ed25519PrivateKey, sequence: int, mac: str, at: datetime
+    signing_key: Ed25519PrivateKey,
+    sequence: int,
+    mac: str,
+    at: datetime,
+    *,
+    chain: str = GLOBAL,
 ) -> Checkpoint:
-    """Sign the head ``(sequence, mac)`` as of ``at``."""
+    """Sign the head ``(sequence, mac)`` of ``chain`` as of ``at``."""
     key = key_id(signing_key.public_key())
     at = require_aware(at, "at")
-    signature = signing_key.sign(_DOMAIN + _canonical(sequence, mac, at, key))
-    return Checkpoint(sequence, mac, at, key, signature)
+    signature = signing_key.sign(_DOMAIN + _canonical(sequence, mac, at, key, chain))
+    return Checkpoint(sequence, mac, at, key, signature, chain)
 
 
 class AuditHead(Protocol):
-    """A store that can say where its chain ends (both stores can)."""
+    """A store that can say where a chain ends (both stores can)."""
 
-    def audit_head(self) -> tuple[int, str]: ...
+    def audit_head(self, tenant: str = GLOBAL) -> tuple[int, str]: ...
 
 
 class CheckpointSink(Protocol):
@@ -222,12 +250,17 @@ class FileCheckpoints:
 
 
 def take_checkpoint(
-    store: AuditHead, sink: CheckpointSink, signing_key: Ed25519PrivateKey, clock: Clock
+    store: AuditHead,
+    sink: CheckpointSink,
+    signing_key: Ed25519PrivateKey,
+    clock: Clock,
+    *,
+    tenant: str = GLOBAL,
 ) -> Checkpoint:
-    """Sign the store's current head and append it to ``sink`` (the shell: run it often,
-    for instance every minute and at shutdown)."""
-    sequence, mac = store.audit_head()
-    checkpoint = make_checkpoint(signing_key, sequence, mac, clock.now())
+    """Sign the current head of chain ``tenant`` (the global chain by default) and append it
+    to ``sink`` (the shell: run it often, for instance every minute and at shutdown)."""
+    sequence, mac = store.audit_head(tenant)
+    checkpoint = make_checkpoint(signing_key, sequence, mac, clock.now(), chain=tenant)
     sink.append(checkpoint)
     return checkpoint
 
@@ -249,8 +282,11 @@ def verify_against_checkpoints(
     events: Iterable[SealedEvent],
     checkpoints: Sequence[Checkpoint],
     public_key: Ed25519PublicKey,
+    *,
+    chain: str = GLOBAL,
 ) -> int:
-    """Verify the chain from its first event, and that it holds every checkpoint: each one
+    """Verify ``chain`` from its first event, and that it holds every checkpoint of that
+    chain among ``checkpoints`` (the others are left alone): each one
     signed by ``public_key``, in order, and the chain's event at each checkpointed sequence
     has the checkpointed MAC. Return the number of events.
 
@@ -261,7 +297,7 @@ def verify_against_checkpoints(
     """
     expected: dict[int, Checkpoint] = {}
     last: Checkpoint | None = None
-    for point in checkpoints:
+    for point in (p for p in checkpoints if p.chain == chain):
         point.verify(public_key)
         if last is not None and (point.sequence < last.sequence or point.at < last.at):
             raise AuditChainBroken(point.sequence, "the checkpoints go backwards")
@@ -270,7 +306,7 @@ def verify_against_checkpoints(
         if point.sequence > 0:
             expected[point.sequence] = point
         last = point
-    count = verify_chain(audit_key, _checked(events, expected))
+    count = verify_chain(audit_key, _checked(events, expected), chain=chain)
     if last is not None and count < last.sequence:
         raise AuditChainBroken(
             count,

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 
-from securebox_auth.audit import AuditEvent, SealedEvent, verify_chain
+from securebox_auth.audit import GLOBAL, AuditEvent, SealedEvent
 from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.crypto.hashing import PROFILE_2026, Argon2CodeHasher, Argon2Parameters
 from securebox_auth.emv.issuer import IssuerKeyProvider
@@ -29,6 +29,7 @@ from securebox_auth.policy.session import Session, touch
 from securebox_auth.policy.session_ids import session_ref
 from securebox_auth.shell import keys as purposes
 from securebox_auth.shell.answers import CertificateSettings
+from securebox_auth.shell.audit_chains import anchor_chains, verify_audit_chains
 from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.shell.enrolment import EnrolmentShell
 from securebox_auth.shell.factors import FactorService
@@ -237,15 +238,30 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
 
     # -- audit ------------------------------------------------------------------------------
 
-    def audit_log(self) -> Iterator[SealedEvent]:
-        return self.store.audit_log()
+    def audit_log(self, tenant: str | None = None) -> Iterator[SealedEvent]:
+        """Chain ``tenant`` (a client identifier, or ``""``: the global chain); without a
+        tenant, every event of every chain in the order recorded."""
+        return self.store.audit_log(tenant)
 
-    def verify_audit(self) -> int:
-        """Check the chain of the whole trail; the number of events."""
+    def audit_head(self, tenant: str = GLOBAL) -> tuple[int, str]:
+        return self.store.audit_head(tenant)
+
+    def audit_tenants(self) -> list[str]:
+        return self.store.audit_tenants()
+
+    def anchor_audit(self) -> list[SealedEvent]:
+        """Anchor into the global chain every tenant chain that moved (run it periodically;
+        ADR 0021)."""
+        return anchor_chains(self.store, self.clock)
+
+    def verify_audit(self, tenant: str | None = None) -> int:
+        """Verify the global chain and every tenant chain against its anchors (or only
+        ``tenant``'s and the global chain); the number of events verified."""
         key = getattr(self.store, "audit_key", None)
         if not isinstance(key, bytes):
             raise ConfigurationError("this store does not expose its audit key")
-        return verify_chain(key, list(self.store.audit_log()))
+        tenants = None if tenant is None else [tenant]
+        return verify_audit_chains(key, self.store, tenants=tenants).total
 
     def now(self) -> datetime:
         return self.clock.now()

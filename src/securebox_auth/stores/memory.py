@@ -9,9 +9,19 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from securebox_auth.audit import GENESIS, AuditEvent, SealedEvent, seal
+from securebox_auth.audit import (
+    GENESIS,
+    GLOBAL,
+    AuditEvent,
+    SealedEvent,
+    anchor_event,
+    check_chain_name,
+    seal,
+    tenants_of,
+)
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import ConcurrentUpdate, MalformedInput
@@ -94,6 +104,10 @@ class MemoryStore:
         # Factor states as their JSON text (None: deleted, a tombstone like a session's), so
         # a caller can never alias a stored document and it comes back as a SQL store's does.
         self._factors: dict[tuple[Principal, str, str], Versioned[str | None]] = {}
+        # One chain per tenant and the global one (ADR 0021), and every sealed event in
+        # the order it was recorded (the view of audit_log() without a tenant).
+        self._chains: dict[str, list[SealedEvent]] = {GLOBAL: []}
+        self._anchored: dict[str, int] = {}
         self._audit: list[SealedEvent] = []
 
     def get_account(self, principal: Principal) -> Versioned[Account] | None:
@@ -188,10 +202,16 @@ class MemoryStore:
                 self._check_change(change)
             for change in changes:
                 self._apply(change, texts)
-            head = self._audit[-1] if self._audit else None
             for event in events:
-                head = seal(self.audit_key, head, event)
-                self._audit.append(head)
+                for chain in tenants_of(event) or (GLOBAL,):
+                    self._append(chain, event)
+
+    def _append(self, chain: str, event: AuditEvent) -> SealedEvent:
+        sealed = self._chains.setdefault(chain, [])
+        head = seal(self.audit_key, sealed[-1] if sealed else None, event, chain=chain)
+        sealed.append(head)
+        self._audit.append(head)
+        return head
 
     def _check_change(self, change: Change) -> None:
         """Raise :class:`ConcurrentUpdate` unless ``change`` applies to what is stored."""
@@ -260,12 +280,36 @@ class MemoryStore:
         if session is not None:
             check_session_transition(stored, session, rotation=not in_place)
 
-    def audit_log(self) -> Iterator[SealedEvent]:
+    def audit_log(self, tenant: str | None = None) -> Iterator[SealedEvent]:
+        """The events of chain ``tenant`` (:data:`~securebox_auth.audit.GLOBAL`: the global
+        chain), oldest first; without a tenant, every event of every chain in the order it
+        was recorded (a view to read, not a chain to verify)."""
         with self._lock:
-            return iter(list(self._audit))
+            if tenant is None:
+                return iter(list(self._audit))
+            return iter(list(self._chains.get(check_chain_name(tenant), ())))
 
-    def audit_head(self) -> tuple[int, str]:
+    def audit_head(self, tenant: str = GLOBAL) -> tuple[int, str]:
         with self._lock:
-            if not self._audit:
+            chain = self._chains.get(check_chain_name(tenant))
+            if not chain:
                 return 0, GENESIS
-            return self._audit[-1].sequence, self._audit[-1].mac
+            return chain[-1].sequence, chain[-1].mac
+
+    def audit_tenants(self) -> list[str]:
+        """The tenants that have a chain, sorted."""
+        with self._lock:
+            return sorted(chain for chain, events in self._chains.items() if chain and events)
+
+    def anchor(self, at: datetime) -> list[SealedEvent]:
+        """Seal into the global chain the head of every tenant chain that moved since its
+        last anchor; return the anchors sealed."""
+        with self._lock:
+            sealed = []
+            for chain in sorted(c for c in self._chains if c):
+                head = self._chains[chain][-1]
+                if head.sequence > self._anchored.get(chain, 0):
+                    event = anchor_event(at, chain, head.sequence, head.mac)
+                    sealed.append(self._append(GLOBAL, event))
+                    self._anchored[chain] = head.sequence
+            return sealed

@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
-from securebox_auth.audit import AuditEvent, SealedEvent
+from securebox_auth.audit import GLOBAL, AuditEvent, SealedEvent
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import MalformedInput
@@ -352,11 +353,23 @@ class AuthStore(Protocol):
         :class:`~securebox_auth.errors.ConcurrentUpdate` and change nothing."""
         ...
 
-    def audit_log(self) -> Iterator[SealedEvent]:
-        """The sealed audit events, oldest first."""
+    def audit_log(self, tenant: str | None = None) -> Iterator[SealedEvent]:
+        """The sealed events of chain ``tenant`` (a client identifier, or
+        :data:`~securebox_auth.audit.GLOBAL`), oldest first; without a tenant, every event
+        of every chain in the order recorded (to read; verify chain by chain, ADR 0021)."""
         ...
 
-    def audit_head(self) -> tuple[int, str]:
-        """``(sequence, mac)`` of the last sealed event (``(0, GENESIS)`` when none): what an
-        external checkpoint (:mod:`securebox_auth.shell.audit_checkpoint`) records."""
+    def audit_head(self, tenant: str = GLOBAL) -> tuple[int, str]:
+        """``(sequence, mac)`` of the last event of chain ``tenant`` (``(0, GENESIS)`` when
+        none): what an external checkpoint (:mod:`securebox_auth.shell.audit_checkpoint`)
+        records."""
+        ...
+
+    def audit_tenants(self) -> list[str]:
+        """The subscriptions that have an audit chain, sorted."""
+        ...
+
+    def anchor(self, at: datetime) -> list[SealedEvent]:
+        """Seal into the global chain the head of every tenant chain that moved since its
+        last anchor; return the anchors sealed."""
         ...

@@ -51,7 +51,7 @@ def _cut_tail(engine: Engine, keep: int) -> None:
         ).scalar_one()
         conn.execute(text("DELETE FROM audit_events WHERE sequence > :s"), {"s": keep})
         conn.execute(
-            text("UPDATE audit_head SET sequence = :s, mac = :m WHERE id = 1"),
+            text("UPDATE audit_chains SET sequence = :s, mac = :m WHERE chain = ''"),
             {"s": keep, "m": mac},
         )
 
@@ -101,7 +101,8 @@ def test_a_chain_rewritten_with_the_audit_key_fails_below_a_checkpoint(
         conn.execute(text("DELETE FROM audit_events WHERE sequence > 2"))
         conn.execute(AUDIT_EVENTS.insert(), [codec.event_row(s) for s in forged[2:]])
         conn.execute(
-            text("UPDATE audit_head SET sequence = 4, mac = :m WHERE id = 1"), {"m": forged[-1].mac}
+            text("UPDATE audit_chains SET sequence = 4, mac = :m WHERE chain = ''"),
+            {"m": forged[-1].mac},
         )
     rewritten = list(sql_store.audit_log())
     assert verify_chain(AUDIT_KEY, rewritten, expected_head=sql_store.audit_head()[1]) == 4
@@ -163,9 +164,9 @@ def test_the_audit_commands(
         assert main(verify) == 1  # no checkpoint file yet: nothing proves the tail
         assert "NOT verified: no checkpoint" in capsys.readouterr().out
         assert main(checkpoint) == 0
-        assert "checkpoint: event 6" in capsys.readouterr().out
+        assert "checkpoint: global chain, event 6" in capsys.readouterr().out
         assert main(verify) == 0
-        assert "verified: 6 events; 1 checkpoints hold" in capsys.readouterr().out
+        assert "verified: 6 events in 1 chains; 1 checkpoints hold" in capsys.readouterr().out
         _cut_tail(engine, keep=4)
         assert main(verify) == 1
         assert "BROKEN" in capsys.readouterr().out

@@ -20,13 +20,13 @@ from typing import Final
 
 import pytest
 
-from securebox_auth.audit import verify_chain
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.entitlements.admin import describe_rights
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.identity import Principal, Siren
 from securebox_auth.policy.session import open_session
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.stores.protocols import OpenSession
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
@@ -84,9 +84,7 @@ def test_a_killed_process_leaves_each_change_with_its_audit_event_or_neither(
             _kill_at_random(setup, session, 1000 * (kill + 1), tmp_path)
 
         audit = list(store.audit_log())
-        assert verify_chain(setup.audit_key, audit, expected_head=store.audit_head()[1]) == len(
-            audit
-        )
+        assert verify_audit_chains(setup.audit_key, store).total == len(audit)
         added = [s.event for s in audit if s.event.action == "user.add"]
         rights_events = [s.event for s in audit if s.event.action in ("user.add", "user.rights")]
         users = {a.principal for a in store.accounts_of(BOSS.client_id)} - {BOSS}

@@ -72,7 +72,7 @@ def test_the_migrations_are_package_data() -> None:
     assert scripts.joinpath("script.py.mako").is_file()
     assert scripts.joinpath("versions").joinpath("v0001_initial.py").is_file()
     assert scripts.joinpath("versions").joinpath("v0002_factor_states.py").is_file()
-    assert migrate.head() == "0003"
+    assert migrate.head() == "0004"
 
 
 def test_upgrade_downgrade_upgrade_leaves_the_same_schema(empty_engine: Engine) -> None:
@@ -128,8 +128,8 @@ def test_check_sees_a_missing_index_and_an_extra_column(empty_engine: Engine) ->
 def test_the_audit_head_row_comes_with_the_schema(empty_engine: Engine) -> None:
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT id, sequence, mac, version FROM audit_head").all()
-    assert [tuple(r) for r in rows] == [(1, 0, "0" * 64, 1)]
+        rows = conn.exec_driver_sql("SELECT chain, sequence, mac, version FROM audit_chains").all()
+    assert [tuple(r) for r in rows] == [("", 0, "0" * 64, 1)]
 
 
 def test_postgresql_keys_compare_byte_by_byte(postgres_url: str) -> None:

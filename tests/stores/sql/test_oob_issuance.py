@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from securebox_auth.audit import verify_chain
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import Argon2CodeHasher
 from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.factors.oob import Channel, OobRules, keyed_destination_key
 from securebox_auth.identity import Principal
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.shell.base import USER_SENDS
 from securebox_auth.shell.factors import FactorService
 from securebox_auth.shell.gateways import FileOutbox
@@ -63,7 +63,7 @@ def test_issue_oob_on_sqlite(
             assert len(fc.send_log_from_dict(log.value).sent) == 2
         audit = list(store.audit_log())
         assert [s.event.outcome for s in audit] == ["success", "success", "refused"]
-        assert verify_chain(AUDIT_KEY, audit, expected_head=store.audit_head()[1]) == 3
+        assert verify_audit_chains(AUDIT_KEY, store).total == 3
     finally:
         engine.dispose()
 

@@ -22,11 +22,11 @@ from typing import Any, Final
 
 import pytest
 
-from securebox_auth.audit import verify_chain
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.entitlements.service import EntitlementService
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session import open_session
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore, OpenSession
 from securebox_auth.stores.sql.engine import create_engine
@@ -131,7 +131,6 @@ def test_a_company_proof_is_checked_and_counted_once_by_eight_processes(
         assert (blocked.temporary_blocks, blocked.failures) == (1, 0)
 
         audit = list(store.audit_log())
-        head = store.audit_head()[1]
-        assert verify_chain(setup.audit_key, audit, expected_head=head) == len(audit)
+        assert verify_audit_chains(setup.audit_key, store).total == len(audit)
     finally:
         engine.dispose()

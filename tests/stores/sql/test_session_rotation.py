@@ -11,10 +11,10 @@ from typing import Final
 import pytest
 from sqlalchemy import text
 
-from securebox_auth.audit import verify_chain
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session import open_session
 from securebox_auth.policy.session_ids import session_key
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.shell.sessions import SessionService
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
@@ -73,6 +73,6 @@ def test_eight_processes_rotating_one_session_make_exactly_one_new_identifier(
         audit = list(store.audit_log())
         rotations = [s for s in audit if s.event.action == "session.rotate"]
         assert len(rotations) == ROUNDS
-        assert verify_chain(audit_key, audit, expected_head=store.audit_head()[1]) == len(audit)
+        assert verify_audit_chains(audit_key, store).total == len(audit)
     finally:
         engine.dispose()

@@ -18,12 +18,12 @@ from typing import Final
 
 import pytest
 
-from securebox_auth.audit import verify_chain
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.factors.passkeys import RelyingParty
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.shell.base import DEFAULT_ITEM
 from securebox_auth.shell.passkeys import REGISTRY, PasskeyService, credential_key
 from securebox_auth.shell.totp import TotpService
@@ -85,9 +85,7 @@ def test_no_conflict_reaches_a_caller_with_distinct_users(
         calls = WORKERS * USERS * ROUNDS
         assert outcomes == {"login:ok": calls, "totp:ok": calls, "oob:ok": calls}, outcomes
         audit = list(store.audit_log())
-        assert verify_chain(setup.audit_key, audit, expected_head=store.audit_head()[1]) == len(
-            audit
-        )
+        assert verify_audit_chains(setup.audit_key, store).total == len(audit)
         rounds.sort()
         print(  # the measurement (pytest -s): how much the shell retried
             f"\nstatement_timeout={statement_timeout_ms}ms: {4 * calls} commits, "

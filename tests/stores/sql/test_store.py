@@ -318,7 +318,7 @@ def test_a_busy_database_is_a_lost_race_and_the_store_recovers(database_url: str
         store = SqlStore(engine, audit_key=AUDIT_KEY)
         holder = blocker.execution_options(securebox_write=True)  # SQLite: BEGIN IMMEDIATE
         with holder.connect() as conn, conn.begin() as held:
-            lock = "SELECT version FROM audit_head WHERE id = 1"
+            lock = "SELECT version FROM audit_chains WHERE chain = ''"
             conn.exec_driver_sql(lock if blocker.dialect.name == "sqlite" else lock + " FOR UPDATE")
             with pytest.raises(ConcurrentUpdate):
                 store.commit(
@@ -357,7 +357,8 @@ def test_a_database_without_schema_says_to_upgrade(tmp_path: Path) -> None:
         store = SqlStore(engine, audit_key=AUDIT_KEY)
         with engine.begin() as conn:
             conn.exec_driver_sql(
-                "CREATE TABLE audit_head (id INTEGER, sequence INTEGER, mac TEXT, version INTEGER)"
+                "CREATE TABLE audit_chains "
+                "(chain TEXT PRIMARY KEY, sequence INTEGER, mac TEXT, version INTEGER)"
             )
         with pytest.raises(ConfigurationError, match="db upgrade"):
             store.commit([], [_lockout_event()])

@@ -223,6 +223,7 @@ def factor_state_from_row(row: Row) -> dict[str, object] | None:
 def event_row(sealed: SealedEvent) -> dict[str, Any]:
     event = sealed.event
     return {
+        "chain": sealed.chain,
         "sequence": sealed.sequence,
         "at": event.at,
         # Exactly the text the MAC covers (AuditEvent.canonical), offset included.
@@ -265,4 +266,4 @@ def event_from_row(row: Row) -> SealedEvent:
         raise AuditChainBroken(sequence, "the indexed time differs from the sealed time")
     if row["details"] != dumps([list(pair) for pair in pairs]):
         raise AuditChainBroken(sequence, "the stored details are not the sealed text")
-    return SealedEvent(sequence, event, row["previous"], row["mac"])
+    return SealedEvent(sequence, event, row["previous"], row["mac"], str(row["chain"]))

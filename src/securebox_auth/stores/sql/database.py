@@ -50,8 +50,9 @@ class Writer:
     def __init__(self, cursor: Any, postgresql: bool) -> None:
         self._cursor = cursor
         self._postgresql = postgresql
-        #: The first row of the transaction's opening statement.
+        #: The first row of the transaction's opening statement, and all of its rows.
         self.opened: Sequence[Any] | None = None
+        self.opened_rows: list[Sequence[Any]] = []
 
     def _bind(self, params: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(
@@ -68,6 +69,10 @@ class Writer:
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._cursor.executemany(sql, [self._bind(r) for r in rows])
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        self._cursor.execute(sql, self._bind(params))
+        return list(self._cursor.fetchall())
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Any] | None:
         self._cursor.execute(sql, self._bind(params))
@@ -133,14 +138,16 @@ class Database:
     def write(self, opening: str) -> Iterator[Writer]:
         """One write transaction on a driver connection, committed when the block ends and
         rolled back if it raises. ``opening`` is its first statement (without parameters;
-        its first row is :attr:`Writer.opened`): on PostgreSQL it travels with the
-        ``BEGIN`` in one round trip. A connection the server closed is replaced before
-        anything is written; a failure later is the caller's to handle."""
+        its rows are :attr:`Writer.opened_rows`, the first :attr:`Writer.opened`): on
+        PostgreSQL it travels with the ``BEGIN`` in one round trip. A connection the server
+        closed is replaced before anything is written; a failure later is the caller's to
+        handle."""
         try:
-            raw, cursor, first = self._begin(opening)
+            raw, cursor, rows = self._begin(opening)
             try:
                 writer = Writer(cursor, self.postgresql)
-                writer.opened = first
+                writer.opened = rows[0] if rows else None
+                writer.opened_rows = rows
                 yield writer
                 cursor.execute("COMMIT")
                 if self.postgresql and cursor.statusmessage != "COMMIT":
@@ -158,7 +165,7 @@ class Database:
                 raise ConcurrentUpdate("the database is busy; try again") from None
             raise
 
-    def _begin(self, opening: str) -> tuple[Any, Any, Sequence[Any] | None]:
+    def _begin(self, opening: str) -> tuple[Any, Any, list[Sequence[Any]]]:
         for attempt in (1, 2):
             raw: Any = self.engine.raw_connection()
             cursor: Any = raw.cursor()
@@ -171,7 +178,7 @@ class Database:
                 else:
                     cursor.execute("BEGIN IMMEDIATE")
                     cursor.execute(opening)
-                return raw, cursor, cursor.fetchone()
+                return raw, cursor, list(cursor.fetchall())
             except Exception:
                 broken = self.postgresql and raw.driver_connection.broken
                 self._abandon(raw, cursor)

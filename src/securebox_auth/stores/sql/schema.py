@@ -18,9 +18,13 @@ version = version + 1 WHERE <key> AND version = :expected`` (see :mod:`.store`).
   row per ``(client_id, user_number, kind, item)`` with the factor codec's JSON document in
   ``state``. A deleted item keeps its row with ``state`` NULL (a tombstone, like an ended
   session), so its key can never be used again.
-* ``audit_events`` and ``audit_head``: the sealed audit chain and its single head row. Every
-  commit locks and advances the head in the same transaction as its changes, which orders
-  the chain and makes every commit serialisable.
+* ``audit_events``, ``audit_chains`` and ``audit_anchored``: the sealed audit chains (one per
+  subscription, and the global chain named ``''``: ADR 0021), the head row of each chain,
+  and the sequence of each tenant chain last anchored into the global chain. A commit
+  locks and advances the head rows of the chains its events go to (in the order of their
+  names), in the same transaction as its changes: commits of different subscriptions
+  never wait for each other. ``audit_events.id`` is the order events were recorded in,
+  across chains (a view; the MACs cover ``chain`` and ``sequence``, not ``id``).
 * ``documents``: the catalogue entry of each document (immutable: no version). Document
   bodies are meant to go in a table of their own keyed by ``documents.id`` (a later
   migration), written in the same transaction as the catalogue row (see
@@ -36,7 +40,6 @@ from typing import Final
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    CheckConstraint,
     Column,
     ForeignKeyConstraint,
     Index,
@@ -51,8 +54,9 @@ from securebox_auth.stores.sql.sqltypes import UtcDateTime, key_string, key_text
 
 __all__ = [
     "ACCOUNTS",
+    "AUDIT_ANCHORED",
+    "AUDIT_CHAINS",
     "AUDIT_EVENTS",
-    "AUDIT_HEAD",
     "CODE_CREDENTIALS",
     "DOCUMENTS",
     "DOCUMENT_COUNTS",
@@ -181,7 +185,12 @@ FACTOR_STATES: Final = Table(
 AUDIT_EVENTS: Final = Table(
     "audit_events",
     METADATA,
-    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    #: ``''``: the global chain; else the client identifier of a subscription.
+    Column("chain", key_string(_ID), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
     Column("at", UtcDateTime, nullable=False),
     #: The event time exactly as sealed (ISO 8601 with its offset): the MAC covers this text.
     Column("at_text", String(40), nullable=False),
@@ -193,17 +202,25 @@ AUDIT_EVENTS: Final = Table(
     Column("details", Text, nullable=False),
     Column("previous", String(64), nullable=False),
     Column("mac", String(64), nullable=False),
+    Index("ix_audit_events_chain", "chain", "sequence", unique=True),
     Index("ix_audit_events_at", "at"),
 )
 
-AUDIT_HEAD: Final = Table(
-    "audit_head",
+AUDIT_CHAINS: Final = Table(
+    "audit_chains",
     METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("chain", key_string(_ID), primary_key=True),
     Column("sequence", BigInteger, nullable=False),
     Column("mac", String(64), nullable=False),
     _version(),
-    CheckConstraint("id = 1", name="single_row"),
+)
+
+AUDIT_ANCHORED: Final = Table(
+    "audit_anchored",
+    METADATA,
+    Column("chain", key_string(_ID), primary_key=True),
+    #: The tenant chain's sequence the last anchor recorded.
+    Column("sequence", BigInteger, nullable=False),
 )
 
 DOCUMENTS: Final = Table(

@@ -3,15 +3,18 @@
 It behaves exactly like :class:`~securebox_auth.stores.memory.MemoryStore`; the shared store
 contract tests run against both. :meth:`SqlStore.commit` is **one** transaction:
 
-1. lock the audit head row (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the
-   transaction began with ``BEGIN IMMEDIATE`` and already holds the single writer lock), so
-   commits are serialised as :class:`MemoryStore`'s lock serialises them;
+1. lock the head rows of the audit chains its events go to (one chain per subscription
+   the events concern, or the global chain; ADR 0021), in the order of their names, then
+   create the heads it lacks (on SQLite the transaction began with
+   ``BEGIN IMMEDIATE`` and already holds the single writer lock): commits of the same
+   subscription are serialised, commits of different subscriptions do not wait;
 2. for every record the changes name, in a fixed order (table, then key): an ``INSERT ... ON
    CONFLICT DO NOTHING`` when the expected version is 0, else ``UPDATE ... SET ...,
    version = version + 1 WHERE <key> AND version = :expected``; each must touch exactly one
-   row. An :class:`~securebox_auth.stores.protocols.Expect` guard is a version check;
-3. seal the events after the head and insert them; advance the head with a compare-and-swap
-   on its version.
+   row. An :class:`~securebox_auth.stores.protocols.Expect` guard is a version check
+   (``FOR SHARE`` on PostgreSQL: the row cannot change until the commit ends);
+3. seal the events after their chains' heads and insert them; advance each head with a
+   compare-and-swap on its version (:mod:`.audit_chains`).
 
 Any mismatch raises :class:`~securebox_auth.errors.ConcurrentUpdate` and rolls everything
 back. Nothing is ever read in one transaction and written in another.
@@ -20,12 +23,12 @@ back. Nothing is ever read in one transaction and written in another.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import Engine, Table
 
-from securebox_auth.audit import GENESIS, AuditEvent, SealedEvent, seal
+from securebox_auth.audit import GLOBAL, AuditEvent, SealedEvent
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
@@ -40,11 +43,11 @@ from securebox_auth.stores.protocols import (
     check_session_transition,
 )
 from securebox_auth.stores.sql import codec
+from securebox_auth.stores.sql.audit_chains import SqlAuditChains, chains_of
 from securebox_auth.stores.sql.database import Database, Writer
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.schema import (
     ACCOUNTS,
-    AUDIT_EVENTS,
     FACTOR_STATES,
     SESSIONS,
 )
@@ -69,11 +72,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SqlStore"]
 
-_AUDIT_PAGE: Final = 1000
-# Only .sequence and .mac of the previous event matter to seal(); this stands in for the
-# event itself, which the head row does not repeat.
-_ANCHOR_EVENT: Final = AuditEvent(datetime(2000, 1, 1, tzinfo=UTC), "anchor", "", "", "")
-_NO_HEAD: Final = "the database has no audit head: run `securebox db upgrade`"
 _STALE: Final = "the stored state changed since it was read"
 
 
@@ -102,18 +100,10 @@ class SqlStore:
             kind.order: self._select_sql(kind.table, self._key_where(kind)) for kind in KINDS
         }
         self._sql: dict[tuple[int, str, tuple[str, ...]], str] = {}
-        lock = " FOR UPDATE" if self._db.postgresql else ""
-        self._head_sql = self._db.sql(
-            f"SELECT sequence, mac, version FROM audit_head WHERE id = 1{lock}"
-        )
-        self._advance_sql = self._db.sql(
-            "UPDATE audit_head SET sequence = ?, mac = ?, version = version + 1 "
-            "WHERE id = 1 AND version = ?"
-        )
+        self._share = " FOR SHARE" if self._db.postgresql else ""
+        self._chains = SqlAuditChains(self._db, audit_key)
         self._session_columns = [c.name for c in SESSIONS.columns]
         self._session_sql = self._select_sql(SESSIONS, "id = ? AND version = ?")
-        self._event_columns = [c.name for c in AUDIT_EVENTS.columns]
-        self._events_sql = insert_sql(self._db, AUDIT_EVENTS, self._event_columns)
         self.subscriptions = SubscriptionCache(subscription_cache)
         # The current version, and the document only when it is not the cached version.
         self._subscription_sql = self._db.sql(
@@ -147,7 +137,9 @@ class SqlStore:
                     f"WHERE {where} AND version = ?"
                 )
             else:
-                found = self._db.sql(f"SELECT version FROM {kind.table.name} WHERE {where}")
+                found = self._db.sql(
+                    f"SELECT version FROM {kind.table.name} WHERE {where}{self._share}"
+                )
             self._sql[key] = found
         return found
 
@@ -266,32 +258,27 @@ class SqlStore:
                 found.append(sub.value)
         return found
 
-    def audit_log(self) -> Iterator[SealedEvent]:
-        """The sealed events, oldest first, as of this call (events sealed later are not
-        included), read page by page (keyset on the sequence)."""
-        last, _ = self.audit_head()
-        return self._audit_pages(last)
+    def audit_log(self, tenant: str | None = None) -> Iterator[SealedEvent]:
+        """The sealed events of chain ``tenant`` (:data:`~securebox_auth.audit.GLOBAL`: the
+        global chain), oldest first, as of this call (events sealed later are not
+        included), read page by page. Without a tenant: every event of every chain in the
+        order recorded (a view to read, not one chain to verify)."""
+        return self._chains.log(tenant)
 
-    def _audit_pages(self, last: int) -> Iterator[SealedEvent]:
-        sql = self._select_sql(
-            AUDIT_EVENTS, f"sequence > ? AND sequence <= ? ORDER BY sequence LIMIT {_AUDIT_PAGE}"
-        )
-        after = 0
-        while after < last:
-            rows = self._rows(AUDIT_EVENTS, sql, (after, last))
-            for row in rows:
-                yield codec.event_from_row(row)
-            if len(rows) < _AUDIT_PAGE:
-                return
-            after = int(rows[-1]["sequence"])
+    def audit_head(self, tenant: str = GLOBAL) -> tuple[int, str]:
+        """``(sequence, mac)`` of the last event of chain ``tenant`` (``(0, GENESIS)`` when
+        none): pass the MAC as ``verify_chain(..., expected_head=...)`` to detect a
+        truncated chain, or sign it (:mod:`securebox_auth.shell.audit_checkpoint`)."""
+        return self._chains.head(tenant)
 
-    def audit_head(self) -> tuple[int, str]:
-        """``(sequence, mac)`` of the last sealed event (``(0, GENESIS)`` when none): pass the
-        MAC as ``verify_chain(..., expected_head=...)`` to detect a truncated chain."""
-        rows = self._db.fetch(self._db.sql("SELECT sequence, mac FROM audit_head WHERE id = 1"))
-        if not rows:
-            raise ConfigurationError(_NO_HEAD)
-        return int(rows[0][0]), str(rows[0][1])
+    def audit_tenants(self) -> list[str]:
+        """The subscriptions that have an audit chain, sorted."""
+        return self._chains.tenants()
+
+    def anchor(self, at: datetime) -> list[SealedEvent]:
+        """Seal into the global chain the head of every tenant chain that moved since its
+        last anchor; return the anchors sealed (ADR 0021)."""
+        return self._chains.anchor(at)
 
     # -- the commit -----------------------------------------------------------------------
 
@@ -299,14 +286,13 @@ class SqlStore:
         writes = plan(changes)
         if not writes and not events:
             return
-        with self._db.write(self._head_sql) as tx:
-            head = tx.opened
-            if head is None:
-                raise ConfigurationError(_NO_HEAD)
+        chains = chains_of(events)
+        with self._db.write(self._chains.lock_sql(chains)) as tx:
+            heads = self._chains.heads(tx, chains)
             for write in writes:
                 self._apply(tx, write)
             if events:
-                self._seal(tx, int(head[0]), str(head[1]), int(head[2]), events)
+                self._chains.seal(tx, heads, events)
 
     def _apply(self, tx: Writer, write: Write) -> None:
         kind = write.kind
@@ -342,19 +328,3 @@ class SqlStore:
             raise ConcurrentUpdate("the session has ended")
         if write.keeps is not None:
             check_session_transition(stored, write.keeps, rotation=write.rotation)
-
-    def _seal(
-        self, tx: Writer, sequence: int, mac: str, version: int, events: Sequence[AuditEvent]
-    ) -> None:
-        if (sequence == 0) != (mac == GENESIS):
-            raise ConfigurationError("the audit head is inconsistent")
-        previous = None if sequence == 0 else SealedEvent(sequence, _ANCHOR_EVENT, "", mac)
-        rows = []
-        for event in events:
-            previous = seal(self.audit_key, previous, event)
-            row = codec.event_row(previous)
-            rows.append([row[c] for c in self._event_columns])
-        assert previous is not None  # events is not empty
-        tx.many(self._events_sql, rows)
-        if tx.run(self._advance_sql, (previous.sequence, previous.mac, version)) != 1:
-            raise ConcurrentUpdate("the audit chain moved since it was read")
