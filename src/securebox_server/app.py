@@ -68,7 +68,7 @@ def create_app(
         cookies=CookieNames(secure=settings.tls),
     )
     errors.install(app)
-    middleware.install(app, tls=settings.tls)
+    middleware.install(app, tls=settings.tls, agent_origin=settings.agent_origin)
     for router in (
         health.router,
         metrics.router,

@@ -12,7 +12,14 @@ SECUREBOX_TRUSTED_PROXIES  trusted_proxies (list)               none
 SECUREBOX_SMTP_URL         smtp_url                             none
 SECUREBOX_SMS_URL          sms_url                              none
 SECUREBOX_DEMO             demo (bool)                          false
+SECUREBOX_AGENT_URL        agent_url                            http://127.0.0.1:8731
 =========================  ===================================  ==========================
+
+Certificate login: ``SECUREBOX_CERTIFICATE_ANCHORS`` / ``certificate_anchors`` (a PEM bundle
+of the anchors client certificates chain to; none: no certificate login),
+``SECUREBOX_CERTIFICATE_REVOCATION`` (``fail_closed``, the default, or ``fail_open``: what an
+unknown revocation status means) and ``SECUREBOX_CERTIFICATE_HEADER`` (the header a trusted
+proxy forwards the mutual-TLS client certificate in, ``X-SSL-Client-Cert``).
 
 The master key file holds ``id:hex`` pairs (``DerivedKeys.from_hex``); in demo mode a
 missing file is generated (mode 0600). ``SECUREBOX_SETTINGS`` names the TOML file.
@@ -42,9 +49,16 @@ _KEYS: Final = (
     "smtp_url",
     "sms_url",
     "demo",
+    "agent_url",
+    "certificate_anchors",
+    "certificate_revocation",
+    "certificate_header",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
+#: Where ``securebox token agent`` listens by default (docs/certificates-login.md).
+DEFAULT_AGENT_URL: Final = "http://127.0.0.1:8731"
+DEFAULT_CERTIFICATE_HEADER: Final = "X-SSL-Client-Cert"
 DEFAULT_POLICY: Final = (
     Path(__file__).resolve().parents[1] / "securebox_auth/policies/psd2-default.toml"
 )
@@ -62,11 +76,33 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)
     sms_url: str | None = field(default=None, repr=False)
     demo: bool = False
+    #: The local signing agent the certificate page calls (CSP ``connect-src``).
+    agent_url: str = DEFAULT_AGENT_URL
+    #: PEM bundle of the anchors client certificates chain to; ``None``: no certificates.
+    certificate_anchors: Path | None = None
+    #: What an unknown revocation status means: ``fail_closed`` (refused) or ``fail_open``.
+    certificate_revocation: str = "fail_closed"
+    #: The header a trusted proxy forwards the mutual-TLS client certificate in.
+    certificate_header: str = DEFAULT_CERTIFICATE_HEADER
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError("public_url: an http(s) URL such as https://portal.example")
+        agent = urlsplit(self.agent_url)
+        if (
+            agent.scheme not in ("http", "https")
+            or not agent.netloc
+            or agent.path not in ("", "/")
+            or agent.query
+            or agent.fragment
+            or any(c in self.agent_url for c in " ;,'\"")
+        ):
+            raise ConfigurationError("agent_url: an origin such as http://127.0.0.1:8731")
+        if self.certificate_revocation not in ("fail_closed", "fail_open"):
+            raise ConfigurationError("certificate_revocation: fail_closed or fail_open")
+        if not self.certificate_header.replace("-", "").isalnum():
+            raise ConfigurationError("certificate_header: a plain header name")
         if not self.database_url.startswith(("sqlite:", "postgresql")):
             raise ConfigurationError("database_url: sqlite:///path or postgresql://...")
         if self.master_key_file is None and not self.demo:
@@ -81,6 +117,12 @@ class Settings:
     def origin(self) -> str:
         """The origin JSON writes must come from (``scheme://host[:port]``)."""
         parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def agent_origin(self) -> str:
+        """The signing agent's origin (``scheme://host:port``), for the CSP."""
+        parts = urlsplit(self.agent_url)
         return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -134,6 +176,7 @@ def load_settings(
         return value
 
     key_file = text("master_key_file", None)
+    anchors = text("certificate_anchors", None)
     return Settings(
         database_url=text("database_url", DEFAULT_DATABASE) or DEFAULT_DATABASE,
         policy=Path(text("policy", str(DEFAULT_POLICY)) or DEFAULT_POLICY),
@@ -143,4 +186,9 @@ def load_settings(
         smtp_url=text("smtp_url", None),
         sms_url=text("sms_url", None),
         demo=_bool(raw.get("demo", False), "demo"),
+        agent_url=text("agent_url", DEFAULT_AGENT_URL) or DEFAULT_AGENT_URL,
+        certificate_anchors=Path(anchors) if anchors else None,
+        certificate_revocation=text("certificate_revocation", "fail_closed") or "fail_closed",
+        certificate_header=text("certificate_header", DEFAULT_CERTIFICATE_HEADER)
+        or DEFAULT_CERTIFICATE_HEADER,
     )

@@ -3,19 +3,32 @@ master key, the SQL store (migrated), the gateways, and ``Securebox.from_policy`
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from securebox_auth.clock import Clock
 from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
 from securebox_auth.errors import ConfigurationError
+from securebox_auth.factors.cert_enrol import Revocation
+from securebox_auth.factors.passkey_model import RelyingParty
+from securebox_auth.factors.x509_chain import TrustSettings
+from securebox_auth.factors.x509_revocation import RevocationPolicy
+from securebox_auth.shell.answers import CertificateSettings
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
 from securebox_server.settings import Settings
 
-__all__ = ["build_securebox", "load_master_key", "write_master_key"]
+__all__ = [
+    "build_securebox",
+    "certificate_settings",
+    "load_master_key",
+    "relying_party",
+    "write_master_key",
+]
 
 
 def write_master_key(path: Path) -> None:
@@ -41,6 +54,36 @@ def load_master_key(settings: Settings) -> DerivedKeys:
     return DerivedKeys.from_hex(spec)
 
 
+def relying_party(settings: Settings) -> RelyingParty | None:
+    """The passkeys' relying party: id the public URL's host, origin the public origin.
+    ``None`` (no passkeys) when browsers would refuse it: an http URL other than
+    ``localhost``, or an IP address (WebAuthn rp ids are domain names)."""
+    host = urlsplit(settings.public_url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return None
+    try:
+        return RelyingParty(id=host, name="securebox", origins=frozenset({settings.origin}))
+    except ConfigurationError:
+        return None
+
+
+def certificate_settings(settings: Settings) -> CertificateSettings | None:
+    """The anchors and revocation rule of certificate logins, from ``certificate_anchors``."""
+    path = settings.certificate_anchors
+    if path is None:
+        return None
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"certificate_anchors: cannot read ({exc.strerror})") from None
+    policy = RevocationPolicy(settings.certificate_revocation)
+    return CertificateSettings(TrustSettings.from_pem(pem), Revocation(policy=policy))
+
+
 def build_securebox(
     settings: Settings,
     *,
@@ -51,6 +94,15 @@ def build_securebox(
     """The entry point on the settings' database (migrations applied at start-up)."""
     keys = keys or load_master_key(settings)
     store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
+    # The issuer is the public origin: the signing agent checks a certificate challenge's
+    # audience against the page's origin (ADR 0025).
     return Securebox.from_policy(
-        Path(settings.policy), store=store, keys=keys, clock=clock, argon2=argon2
+        Path(settings.policy),
+        store=store,
+        keys=keys,
+        clock=clock,
+        argon2=argon2,
+        issuer=settings.origin,
+        relying_party=relying_party(settings),
+        certificates=certificate_settings(settings),
     )

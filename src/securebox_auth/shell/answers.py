@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from cryptography import x509
+
 from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import ChallengeNeeded, ConfigurationError, FlowOutOfOrder
 from securebox_auth.factors.cap_request import CapRequest
@@ -37,6 +39,7 @@ __all__ = [
     "CodeAnswer",
     "OobAnswer",
     "PasskeyAnswer",
+    "PresentedCertificateAnswer",
     "RecoveryAnswer",
     "TotpAnswer",
     "Verified",
@@ -109,6 +112,16 @@ class CertificateAnswer:
     smartcard: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class PresentedCertificateAnswer:
+    """The client certificate of a mutual-TLS handshake, as a trusted reverse proxy
+    forwarded it (:func:`~securebox_auth.factors.certificate.certificate_from_proxy`): the
+    handshake was the proof of possession. At login only: it is not bound to an
+    operation, so a step-up refuses it."""
+
+    certificate: x509.Certificate = field(repr=False)
+
+
 Answer: TypeAlias = (
     CodeAnswer
     | TotpAnswer
@@ -117,6 +130,7 @@ Answer: TypeAlias = (
     | CapAnswer
     | PasskeyAnswer
     | CertificateAnswer
+    | PresentedCertificateAnswer
 )
 
 
@@ -151,6 +165,8 @@ def _claimed(answer: Answer, *, linked: bool = False) -> str:
         return "recovery_code"
     if isinstance(answer, CertificateAnswer):
         return SMARTCARD_PIN.name if answer.smartcard else CERTIFICATE.name
+    if isinstance(answer, PresentedCertificateAnswer):
+        return CERTIFICATE.name
     if isinstance(answer, PasskeyAnswer):
         return "passkey_uv"
     if isinstance(answer, CapAnswer):
@@ -263,6 +279,13 @@ def verify_answer(
     settings = box.certificates
     if settings is None:
         raise ConfigurationError("certificates need Securebox.from_policy(certificates=...)")
+    if isinstance(answer, PresentedCertificateAnswer):
+        if purpose != "login":
+            raise FlowOutOfOrder("a certificate from mutual TLS proves a login, no operation")
+        found = factors.certificates.verify_presented(
+            principal, answer.certificate, trust=settings.trust, revocation=settings.revocation
+        )
+        return _from(found, CERTIFICATE.name)
     method = SMARTCARD_PIN if answer.smartcard else CERTIFICATE
     found = factors.verify_certificate(
         principal,

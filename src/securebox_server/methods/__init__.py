@@ -31,7 +31,12 @@ from fastapi import APIRouter
 
 __all__ = ["MODULES", "LoginMethod", "page_of", "registered"]
 
-MODULES: Final = ("securebox_server.methods.code", "securebox_server.methods.totp")
+MODULES: Final = (
+    "securebox_server.methods.code",
+    "securebox_server.methods.totp",
+    "securebox_server.methods.passkey",
+    "securebox_server.methods.certificate",
+)
 
 
 @dataclass(frozen=True, slots=True)
