@@ -17,6 +17,8 @@ SECUREBOX_AGENT_URL        agent_url                            http://127.0.0.1
 
 Certificate login: ``SECUREBOX_CERTIFICATE_ANCHORS`` / ``certificate_anchors`` (a PEM bundle
 of the anchors client certificates chain to; none: no certificate login),
+``SECUREBOX_CERTIFICATE_CRLS`` / ``certificate_crls`` (CRL files, PEM or DER, each issued by
+a certificate of the anchors bundle, read at start-up: restart when they are renewed),
 ``SECUREBOX_CERTIFICATE_REVOCATION`` (``fail_closed``, the default, or ``fail_open``: what an
 unknown revocation status means) and ``SECUREBOX_CERTIFICATE_HEADER`` (the header a trusted
 proxy forwards the mutual-TLS client certificate in, ``X-SSL-Client-Cert``).
@@ -51,6 +53,7 @@ _KEYS: Final = (
     "demo",
     "agent_url",
     "certificate_anchors",
+    "certificate_crls",
     "certificate_revocation",
     "certificate_header",
 )
@@ -80,6 +83,8 @@ class Settings:
     agent_url: str = DEFAULT_AGENT_URL
     #: PEM bundle of the anchors client certificates chain to; ``None``: no certificates.
     certificate_anchors: Path | None = None
+    #: CRL files (PEM or DER) of the anchors bundle's CAs, read at start-up.
+    certificate_crls: tuple[Path, ...] = ()
     #: What an unknown revocation status means: ``fail_closed`` (refused) or ``fail_open``.
     certificate_revocation: str = "fail_closed"
     #: The header a trusted proxy forwards the mutual-TLS client certificate in.
@@ -144,6 +149,16 @@ def _bool(value: object, key: str) -> bool:
     raise ConfigurationError(f"{key}: true or false")
 
 
+def _list(raw: Mapping[str, object], key: str, what: str) -> tuple[str, ...]:
+    """A TOML list, or a comma-separated environment value."""
+    value = raw.get(key, ())
+    if isinstance(value, str):
+        value = tuple(p.strip() for p in value.split(",") if p.strip())
+    if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
+        raise ConfigurationError(f"{key}: {what}")
+    return tuple(value)
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, file: str | os.PathLike[str] | None = None
 ) -> Settings:
@@ -163,11 +178,8 @@ def load_settings(
         value = env.get(_PREFIX + key.upper())
         if value is not None:
             raw[key] = value
-    proxies = raw.get("trusted_proxies", ())
-    if isinstance(proxies, str):
-        proxies = tuple(p.strip() for p in proxies.split(",") if p.strip())
-    if not isinstance(proxies, list | tuple) or not all(isinstance(p, str) for p in proxies):
-        raise ConfigurationError("trusted_proxies: a list of addresses")
+    proxies = _list(raw, "trusted_proxies", "a list of addresses")
+    crls = _list(raw, "certificate_crls", "a list of CRL files")
 
     def text(key: str, default: str | None) -> str | None:
         value = raw.get(key, default)
@@ -188,6 +200,7 @@ def load_settings(
         demo=_bool(raw.get("demo", False), "demo"),
         agent_url=text("agent_url", DEFAULT_AGENT_URL) or DEFAULT_AGENT_URL,
         certificate_anchors=Path(anchors) if anchors else None,
+        certificate_crls=tuple(Path(c) for c in crls),
         certificate_revocation=text("certificate_revocation", "fail_closed") or "fail_closed",
         certificate_header=text("certificate_header", DEFAULT_CERTIFICATE_HEADER)
         or DEFAULT_CERTIFICATE_HEADER,

@@ -6,16 +6,18 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from securebox_auth.clock import Clock
+from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.factors.cert_enrol import Revocation
 from securebox_auth.factors.passkey_model import RelyingParty
 from securebox_auth.factors.x509_chain import TrustSettings
-from securebox_auth.factors.x509_revocation import RevocationPolicy
+from securebox_auth.factors.x509_revocation import CrlCache, RevocationPolicy, add_crl
+from securebox_auth.factors.x509_trust import CertificateRejected
 from securebox_auth.shell.answers import CertificateSettings
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
@@ -71,17 +73,37 @@ def relying_party(settings: Settings) -> RelyingParty | None:
         return None
 
 
-def certificate_settings(settings: Settings) -> CertificateSettings | None:
-    """The anchors and revocation rule of certificate logins, from ``certificate_anchors``."""
+def _read(path: Path, key: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"{key}: cannot read {path} ({exc.strerror})") from None
+
+
+def certificate_settings(settings: Settings, now: datetime) -> CertificateSettings | None:
+    """The anchors, CRLs and revocation rule of certificate logins (``certificate_*``
+    settings); ``None`` without anchors. Each CRL must be signed by a certificate of the
+    anchors bundle and current at ``now``."""
     path = settings.certificate_anchors
     if path is None:
         return None
-    try:
-        pem = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"certificate_anchors: cannot read ({exc.strerror})") from None
+    trust = TrustSettings.from_pem(_read(path, "certificate_anchors"))
+    crls = CrlCache()
+    for crl_path in settings.certificate_crls:
+        data = _read(crl_path, "certificate_crls")
+        for issuer in trust.anchors:
+            try:
+                crls = add_crl(crls, data, issuer, now=now)
+                break
+            except CertificateRejected:
+                continue
+        else:
+            raise ConfigurationError(
+                f"certificate_crls: {crl_path} is unreadable, not current, or not signed by "
+                "a certificate of the anchors bundle"
+            )
     policy = RevocationPolicy(settings.certificate_revocation)
-    return CertificateSettings(TrustSettings.from_pem(pem), Revocation(policy=policy))
+    return CertificateSettings(trust, Revocation(crls=crls, policy=policy))
 
 
 def build_securebox(
@@ -104,5 +126,5 @@ def build_securebox(
         argon2=argon2,
         issuer=settings.origin,
         relying_party=relying_party(settings),
-        certificates=certificate_settings(settings),
+        certificates=certificate_settings(settings, (clock or SystemClock()).now()),
     )

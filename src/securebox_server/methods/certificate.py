@@ -72,10 +72,12 @@ def _page(request: Request, *, status: int = 200, rejected: bool = False) -> Res
 
 
 def _b64url(text: str) -> bytes | None:
+    """Strict base64url (what the agent sends); ``None`` for anything else or nothing."""
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         return None
+    return raw or None
 
 
 @router.get("/login/certificate")
