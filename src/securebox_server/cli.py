@@ -35,6 +35,10 @@ def _uvicorn(host: str, port: int, workers: int) -> list[str]:
         "--workers",
         str(workers),
         "--no-server-header",
+        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
+        # peer address that trusted_proxies (and the forwarded client certificate) rest on:
+        # the application reads forwarded headers itself, from trusted proxies only
+        "--no-proxy-headers",
         "--log-level",
         "warning",
     ]
