@@ -20,7 +20,7 @@ from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_server import methods
-from securebox_server.account import api, home
+from securebox_server.account import api, home, passkeys
 from securebox_server.login import identify, steps
 from securebox_server.settings import Settings
 from securebox_server.throttle import NoLimits, RateLimits
@@ -80,6 +80,7 @@ def create_app(
     for method in methods.registered():
         app.include_router(method.router)
     app.include_router(home.router)
+    app.include_router(passkeys.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
