@@ -47,7 +47,8 @@ def _write(path: Path, data: bytes, *, private: bool = False) -> None:
 
 
 def make_demo_certificate(folder: Path, principal: Principal, now: datetime) -> DemoCertificate:
-    """Write ``ca.pem`` (anchors), ``ca.crl``/``root.crl``, ``demo-<user>.pem``,
+    """Write ``ca.pem`` (anchors), ``ca.crl``/``root.crl``, ``demo-<user>.pem`` (and
+    ``.der``),
     ``demo-<user>.key`` (PKCS#8, unencrypted, for ``softhsm2-util --import``) and
     ``demo-<user>.p12`` into ``folder``."""
     pki = TestPki(now, name="securebox demo")
@@ -57,6 +58,7 @@ def make_demo_certificate(folder: Path, principal: Principal, now: datetime) -> 
     _write(folder / "ca.crl", pki.crl())
     _write(folder / "root.crl", pki.crl(issuer=pki.root))
     _write(folder / f"{name}.pem", issued.pem)
+    _write(folder / f"{name}.der", issued.der)
     key = issued.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     _write(folder / f"{name}.key", key, private=True)
     bundle = pkcs12.serialize_key_and_certificates(
