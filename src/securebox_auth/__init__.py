@@ -137,6 +137,7 @@ from securebox_auth.shell.answers import (
     CodeAnswer,
     OobAnswer,
     PasskeyAnswer,
+    PresentedCertificateAnswer,
     RecoveryAnswer,
     TotpAnswer,
 )
@@ -289,6 +290,7 @@ __all__ = [
     "Policy",
     "PolicyBook",
     "PolicyError",
+    "PresentedCertificateAnswer",
     "Principal",
     "Proof",
     "PurposeKeys",

@@ -20,7 +20,7 @@ from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_server import demo_reader, methods
-from securebox_server.account import api, home
+from securebox_server.account import api, home, passkeys
 from securebox_server.login import identify, steps
 from securebox_server.settings import Settings
 from securebox_server.throttle import NoLimits, RateLimits
@@ -68,7 +68,7 @@ def create_app(
         cookies=CookieNames(secure=settings.tls),
     )
     errors.install(app)
-    middleware.install(app, tls=settings.tls)
+    middleware.install(app, tls=settings.tls, agent_origin=settings.agent_origin)
     for router in (
         health.router,
         metrics.router,
@@ -84,6 +84,7 @@ def create_app(
     if settings.demo and settings.outbox is not None:
         app.include_router(demo_outbox.router)
     app.include_router(home.router)
+    app.include_router(passkeys.router)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -36,6 +36,10 @@ def _uvicorn(host: str, port: int, workers: int) -> list[str]:
         "--workers",
         str(workers),
         "--no-server-header",
+        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
+        # peer address that trusted_proxies (and the forwarded client certificate) rest on:
+        # the application reads forwarded headers itself, from trusted proxies only
+        "--no-proxy-headers",
         "--log-level",
         "warning",
     ]
@@ -113,6 +117,10 @@ def _check(base: str, cap_pin: str | None = None) -> int:
     return 0
 
 
+def _public_host(host: str) -> str:
+    return "localhost" if host == "127.0.0.1" else host
+
+
 def demo(args: argparse.Namespace) -> int:
     if args.dir is not None and (not args.dir or not Path(args.dir).is_dir()):
         raise ConfigurationError("--dir: an existing directory")
@@ -125,7 +133,8 @@ def demo(args: argparse.Namespace) -> int:
     extra = {
         "SECUREBOX_DATABASE_URL": f"sqlite:///{database}",
         "SECUREBOX_MASTER_KEY_FILE": str(home / "master.key"),
-        "SECUREBOX_PUBLIC_URL": f"http://{host}:{port}",
+        # localhost rather than the loopback address: browsers allow passkeys there
+        "SECUREBOX_PUBLIC_URL": f"http://{_public_host(host)}:{port}",
         "SECUREBOX_DEMO": "true",
         "SECUREBOX_CAP_ISSUER_FILE": str(home / "cap-issuer-keys.json"),
         "SECUREBOX_DEMO_CARDS_DIR": str(home / "cards"),
@@ -133,9 +142,9 @@ def demo(args: argparse.Namespace) -> int:
     extra.update(prepare(home))
     if args.fast or args.check:
         extra["SECUREBOX_DEMO_FAST"] = "1"
-    lines = seed(extra, fast=args.fast or args.check)
+    lines = seed(extra, fast=args.fast or args.check, folder=home)
     if not args.check:
-        print(f"securebox demo: http://{host}:{port}/login  (database {database})")
+        print(f"securebox demo: http://{_public_host(host)}:{port}/login  (database {database})")
         for line in lines:
             print("  " + line)
     process = subprocess.Popen(_uvicorn(host, port, 1), env=_environment(extra))  # noqa: S603

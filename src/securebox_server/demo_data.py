@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -19,7 +19,9 @@ from securebox_auth.identity import Principal
 from securebox_auth.policy.loader import load_policy
 from securebox_auth.policy.writer import to_toml
 from securebox_auth.shell.oob import ENROL_PURPOSE
+from securebox_auth.stores import factor_codecs as fc
 from securebox_server.demo_cap import seed_cap_card
+from securebox_server.demo_certificate import P12_PASSWORD, make_demo_certificate
 from securebox_server.settings import DEFAULT_POLICY, Settings, load_settings
 from securebox_server.wiring import build_securebox
 
@@ -101,16 +103,37 @@ def _user_with_destinations(settings: Settings, fast: bool) -> list[str]:
     ]
 
 
-def seed(environ: dict[str, str], *, fast: bool) -> list[str]:
-    """Create the demo users; the lines telling how to log in with each."""
+def seed(environ: dict[str, str], *, fast: bool, folder: Path | None = None) -> list[str]:
+    """Create the demo users; the lines telling how to log in with each. With ``folder``,
+    also a demo certificate for user 01 (its settings are added to ``environ``)."""
+    boss = Principal.parse(CLIENT, "01")
+    demo_cert = None
+    if folder is not None:
+        # issued a few hours back: the demo also runs the library on a clock two hours back
+        # (user 05's destinations), and the CRLs must already be current then
+        demo_cert = make_demo_certificate(folder, boss, datetime.now(UTC) - timedelta(hours=3))
+        environ.update(demo_cert.settings)
     settings = load_settings(environ)
     box = build_securebox(settings, argon2=PROFILE_TESTING if fast else PROFILE_2026)
     bank = Operator("demo-back-office")
-    boss = Principal.parse(CLIENT, "01")
     letter = box.codes.create_subscription(bank, boss)
     box.codes.change_code(CLIENT, "01", letter.reveal(), DEMO_USERS[0].code)
     box.store.commit([box.factors.renewal_change(boss, "web", box.clock.now())], [])
     lines = [f"{CLIENT} / 01: code {DEMO_USERS[0].code} ({DEMO_USERS[0].what})"]
+    if demo_cert is not None:
+        box.factors.put_state(
+            boss, fc.CERTIFICATE, "default", fc.cert_credential_to_dict(demo_cert.credential)
+        )
+        lines.append(
+            f"{CLIENT} / 01: or the certificate {folder}/demo-01.p12 (password {P12_PASSWORD};"
+            " key and certificate also as demo-01.key/.pem): load it into a SoftHSM2 token"
+            " and start `securebox token agent` (docs/certificates-login.md, the demo)"
+        )
+    lines.append(
+        "passkeys: log in strongly (01 with the certificate, or 03 with code and TOTP),"
+        " then 'Add a passkey' on the home page (browsers allow passkeys on"
+        " http://localhost, not on an IP address)"
+    )
     for user in ("02", "03"):
         principal = Principal.parse(CLIENT, user)
         one_time = box.codes.create_account(bank, principal, Role.USER)

@@ -15,12 +15,21 @@ SECUREBOX_OUTBOX           outbox (demo mode only)              none
 SECUREBOX_DEMO             demo (bool)                          false
 SECUREBOX_CAP_ISSUER_FILE  cap_issuer_file                      none (no CAP login)
 SECUREBOX_DEMO_CARDS_DIR   demo_cards_dir                       none (demo mode only)
+SECUREBOX_AGENT_URL        agent_url                            http://127.0.0.1:8731
 =========================  ===================================  ==========================
 
 ``cap_issuer_file`` is a :class:`~securebox_auth.emv.issuer.SoftwareIssuerKeys` file (the
 CAP card keys, encrypted under ``SECUREBOX_CAP_ISSUER_PASSPHRASE`` / ``cap_issuer_passphrase``,
 required with the file outside demo mode); ``demo_cards_dir`` holds the demo's
 software CAP cards driven by the virtual reader page (refused outside demo mode).
+
+Certificate login: ``SECUREBOX_CERTIFICATE_ANCHORS`` / ``certificate_anchors`` (a PEM bundle
+of the anchors client certificates chain to; none: no certificate login),
+``SECUREBOX_CERTIFICATE_CRLS`` / ``certificate_crls`` (CRL files, PEM or DER, each issued by
+a certificate of the anchors bundle, read at start-up: restart when they are renewed),
+``SECUREBOX_CERTIFICATE_REVOCATION`` (``fail_closed``, the default, or ``fail_open``: what an
+unknown revocation status means) and ``SECUREBOX_CERTIFICATE_HEADER`` (the header a trusted
+proxy forwards the mutual-TLS client certificate in, ``X-SSL-Client-Cert``).
 
 The master key file holds ``id:hex`` pairs (``DerivedKeys.from_hex``); in demo mode a
 missing file is generated (mode 0600). ``SECUREBOX_SETTINGS`` names the TOML file.
@@ -58,9 +67,17 @@ _KEYS: Final = (
     "cap_issuer_file",
     "cap_issuer_passphrase",
     "demo_cards_dir",
+    "agent_url",
+    "certificate_anchors",
+    "certificate_crls",
+    "certificate_revocation",
+    "certificate_header",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
+#: Where ``securebox token agent`` listens by default (docs/certificates-login.md).
+DEFAULT_AGENT_URL: Final = "http://127.0.0.1:8731"
+DEFAULT_CERTIFICATE_HEADER: Final = "X-SSL-Client-Cert"
 DEFAULT_POLICY: Final = (
     Path(__file__).resolve().parents[1] / "securebox_auth/policies/psd2-default.toml"
 )
@@ -83,11 +100,35 @@ class Settings:
     cap_issuer_file: Path | None = None
     cap_issuer_passphrase: str | None = field(default=None, repr=False)
     demo_cards_dir: Path | None = None
+    #: The local signing agent the certificate page calls (CSP ``connect-src``).
+    agent_url: str = DEFAULT_AGENT_URL
+    #: PEM bundle of the anchors client certificates chain to; ``None``: no certificates.
+    certificate_anchors: Path | None = None
+    #: CRL files (PEM or DER) of the anchors bundle's CAs, read at start-up.
+    certificate_crls: tuple[Path, ...] = ()
+    #: What an unknown revocation status means: ``fail_closed`` (refused) or ``fail_open``.
+    certificate_revocation: str = "fail_closed"
+    #: The header a trusted proxy forwards the mutual-TLS client certificate in.
+    certificate_header: str = DEFAULT_CERTIFICATE_HEADER
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError("public_url: an http(s) URL such as https://portal.example")
+        agent = urlsplit(self.agent_url)
+        if (
+            agent.scheme not in ("http", "https")
+            or not agent.netloc
+            or agent.path not in ("", "/")
+            or agent.query
+            or agent.fragment
+            or any(c in self.agent_url for c in " ;,'\"")
+        ):
+            raise ConfigurationError("agent_url: an origin such as http://127.0.0.1:8731")
+        if self.certificate_revocation not in ("fail_closed", "fail_open"):
+            raise ConfigurationError("certificate_revocation: fail_closed or fail_open")
+        if not self.certificate_header.replace("-", "").isalnum():
+            raise ConfigurationError("certificate_header: a plain header name")
         if not self.database_url.startswith(("sqlite:", "postgresql")):
             raise ConfigurationError("database_url: sqlite:///path or postgresql://...")
         if self.master_key_file is None and not self.demo:
@@ -114,6 +155,12 @@ class Settings:
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
 
+    @property
+    def agent_origin(self) -> str:
+        """The signing agent's origin (``scheme://host:port``), for the CSP."""
+        parts = urlsplit(self.agent_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
 
 def _bool(value: object, key: str) -> bool:
     if isinstance(value, bool):
@@ -131,6 +178,16 @@ def _bool(value: object, key: str) -> bool:
     ):
         return value.lower() in ("1", "true", "yes", "on")
     raise ConfigurationError(f"{key}: true or false")
+
+
+def _list(raw: Mapping[str, object], key: str, what: str) -> tuple[str, ...]:
+    """A TOML list, or a comma-separated environment value."""
+    value = raw.get(key, ())
+    if isinstance(value, str):
+        value = tuple(p.strip() for p in value.split(",") if p.strip())
+    if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
+        raise ConfigurationError(f"{key}: {what}")
+    return tuple(value)
 
 
 def load_settings(
@@ -152,11 +209,8 @@ def load_settings(
         value = env.get(_PREFIX + key.upper())
         if value is not None:
             raw[key] = value
-    proxies = raw.get("trusted_proxies", ())
-    if isinstance(proxies, str):
-        proxies = tuple(p.strip() for p in proxies.split(",") if p.strip())
-    if not isinstance(proxies, list | tuple) or not all(isinstance(p, str) for p in proxies):
-        raise ConfigurationError("trusted_proxies: a list of addresses")
+    proxies = _list(raw, "trusted_proxies", "a list of addresses")
+    crls = _list(raw, "certificate_crls", "a list of CRL files")
 
     def text(key: str, default: str | None) -> str | None:
         value = raw.get(key, default)
@@ -167,6 +221,7 @@ def load_settings(
     key_file = text("master_key_file", None)
     issuer_file, cards_dir = text("cap_issuer_file", None), text("demo_cards_dir", None)
     outbox = text("outbox", None)
+    anchors = text("certificate_anchors", None)
     return Settings(
         database_url=text("database_url", DEFAULT_DATABASE) or DEFAULT_DATABASE,
         policy=Path(text("policy", str(DEFAULT_POLICY)) or DEFAULT_POLICY),
@@ -180,4 +235,10 @@ def load_settings(
         cap_issuer_file=Path(issuer_file) if issuer_file else None,
         cap_issuer_passphrase=text("cap_issuer_passphrase", None),
         demo_cards_dir=Path(cards_dir) if cards_dir else None,
+        agent_url=text("agent_url", DEFAULT_AGENT_URL) or DEFAULT_AGENT_URL,
+        certificate_anchors=Path(anchors) if anchors else None,
+        certificate_crls=tuple(Path(c) for c in crls),
+        certificate_revocation=text("certificate_revocation", "fail_closed") or "fail_closed",
+        certificate_header=text("certificate_header", DEFAULT_CERTIFICATE_HEADER)
+        or DEFAULT_CERTIFICATE_HEADER,
     )

@@ -3,14 +3,23 @@ master key, the SQL store (migrated), the gateways, and ``Securebox.from_policy`
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from securebox_auth.clock import Clock
+from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
 from securebox_auth.emv.issuer import IssuerKeyProvider, SoftwareIssuerKeys
 from securebox_auth.errors import ConfigurationError
+from securebox_auth.factors.cert_enrol import Revocation
+from securebox_auth.factors.passkey_model import RelyingParty
+from securebox_auth.factors.x509_chain import TrustSettings
+from securebox_auth.factors.x509_revocation import CrlCache, RevocationPolicy, add_crl
+from securebox_auth.factors.x509_trust import CertificateRejected
+from securebox_auth.shell.answers import CertificateSettings
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
@@ -20,8 +29,10 @@ from securebox_server.settings import Settings
 __all__ = [
     "DEMO_ISSUER_PASSPHRASE",
     "build_securebox",
+    "certificate_settings",
     "load_cap_issuer",
     "load_master_key",
+    "relying_party",
     "write_master_key",
 ]
 
@@ -66,6 +77,56 @@ def load_cap_issuer(settings: Settings) -> IssuerKeyProvider | None:
     return SoftwareIssuerKeys.load(path, passphrase)
 
 
+def relying_party(settings: Settings) -> RelyingParty | None:
+    """The passkeys' relying party: id the public URL's host, origin the public origin.
+    ``None`` (no passkeys) when browsers would refuse it: an http URL other than
+    ``localhost``, or an IP address (WebAuthn rp ids are domain names)."""
+    host = urlsplit(settings.public_url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return None
+    try:
+        return RelyingParty(id=host, name="securebox", origins=frozenset({settings.origin}))
+    except ConfigurationError:
+        return None
+
+
+def _read(path: Path, key: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"{key}: cannot read {path} ({exc.strerror})") from None
+
+
+def certificate_settings(settings: Settings, now: datetime) -> CertificateSettings | None:
+    """The anchors, CRLs and revocation rule of certificate logins (``certificate_*``
+    settings); ``None`` without anchors. Each CRL must be signed by a certificate of the
+    anchors bundle and current at ``now``."""
+    path = settings.certificate_anchors
+    if path is None:
+        return None
+    trust = TrustSettings.from_pem(_read(path, "certificate_anchors"))
+    crls = CrlCache()
+    for crl_path in settings.certificate_crls:
+        data = _read(crl_path, "certificate_crls")
+        for issuer in trust.anchors:
+            try:
+                crls = add_crl(crls, data, issuer, now=now)
+                break
+            except CertificateRejected:
+                continue
+        else:
+            raise ConfigurationError(
+                f"certificate_crls: {crl_path} is unreadable, not current, or not signed by "
+                "a certificate of the anchors bundle"
+            )
+    policy = RevocationPolicy(settings.certificate_revocation)
+    return CertificateSettings(trust, Revocation(crls=crls, policy=policy))
+
+
 def build_securebox(
     settings: Settings,
     *,
@@ -80,6 +141,8 @@ def build_securebox(
     cap_issuer = cap_issuer or load_cap_issuer(settings)
     store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
     gateways = build_gateways(settings.smtp_url, settings.sms_url, settings.outbox)
+    # The issuer is the public origin: the signing agent checks a certificate challenge's
+    # audience against the page's origin (ADR 0025).
     return Securebox.from_policy(
         Path(settings.policy),
         store=store,
@@ -88,4 +151,7 @@ def build_securebox(
         argon2=argon2,
         cap_issuer=cap_issuer,
         gateways=gateways,
+        issuer=settings.origin,
+        relying_party=relying_party(settings),
+        certificates=certificate_settings(settings, (clock or SystemClock()).now()),
     )

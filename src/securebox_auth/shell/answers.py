@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from cryptography import x509
+
 from securebox_auth.audit import AuditEvent
 from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import ChallengeNeeded, ConfigurationError, FlowOutOfOrder
@@ -43,6 +45,7 @@ __all__ = [
     "CodeAnswer",
     "OobAnswer",
     "PasskeyAnswer",
+    "PresentedCertificateAnswer",
     "RecoveryAnswer",
     "TotpAnswer",
     "Verified",
@@ -118,6 +121,16 @@ class CertificateAnswer:
     smartcard: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class PresentedCertificateAnswer:
+    """The client certificate of a mutual-TLS handshake, as a trusted reverse proxy
+    forwarded it (:func:`~securebox_auth.factors.certificate.certificate_from_proxy`): the
+    handshake was the proof of possession. At login only: it is not bound to an
+    operation, so a step-up refuses it."""
+
+    certificate: x509.Certificate = field(repr=False)
+
+
 Answer: TypeAlias = (
     CodeAnswer
     | TotpAnswer
@@ -126,6 +139,7 @@ Answer: TypeAlias = (
     | CapAnswer
     | PasskeyAnswer
     | CertificateAnswer
+    | PresentedCertificateAnswer
 )
 
 
@@ -174,6 +188,8 @@ def _claimed(answer: Answer, *, linked: bool = False) -> str:
         return "recovery_code"
     if isinstance(answer, CertificateAnswer):
         return SMARTCARD_PIN.name if answer.smartcard else CERTIFICATE.name
+    if isinstance(answer, PresentedCertificateAnswer):
+        return CERTIFICATE.name
     if isinstance(answer, PasskeyAnswer):
         return "passkey_uv"
     if isinstance(answer, CapAnswer):
@@ -311,6 +327,13 @@ def decide_answer(
     settings = box.certificates
     if settings is None:
         raise ConfigurationError("certificates need Securebox.from_policy(certificates=...)")
+    if isinstance(answer, PresentedCertificateAnswer):
+        if purpose != "login":
+            raise FlowOutOfOrder("a certificate from mutual TLS proves a login, no operation")
+        found = factors.certificates.decide_presented(
+            principal, answer.certificate, trust=settings.trust, revocation=settings.revocation
+        )
+        return _factor(found, CERTIFICATE.name)
     method = SMARTCARD_PIN if answer.smartcard else CERTIFICATE
     signed = factors.certificates.decide(
         principal,

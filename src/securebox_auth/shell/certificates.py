@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final, Unpack
 
+from cryptography import x509
+
 from securebox_auth.audit import AuditEvent
 from securebox_auth.factors.certificate import (
     CertChallenge,
@@ -17,6 +19,7 @@ from securebox_auth.factors.certificate import (
     enrol_certificate,
     new_nonce,
     verify_cert_challenge,
+    verify_presented_certificate,
 )
 from securebox_auth.factors.certificate import issue_cert_challenge as issue_core
 from securebox_auth.factors.methods import CERTIFICATE as CERTIFICATE_METHOD
@@ -146,6 +149,47 @@ class CertificateService(FactorShell):
             principal, challenge_id, signature, purpose, audience, digest, trust, revocation,
             path, method, None, None,
         )  # fmt: skip
+
+    def verify_presented(
+        self,
+        principal: Principal,
+        presented: x509.Certificate,
+        *,
+        trust: TrustSettings,
+        revocation: Revocation,
+    ) -> FactorResult:
+        """A login by the certificate of a mutual-TLS handshake (forwarded by a trusted
+        proxy): it must be the enrolled one, chain and not be revoked. A refusal counts on
+        the lockout like a wrong signature."""
+        return self._run(
+            self.decide_presented(principal, presented, trust=trust, revocation=revocation)
+        )
+
+    def decide_presented(
+        self,
+        principal: Principal,
+        presented: x509.Certificate,
+        *,
+        trust: TrustSettings,
+        revocation: Revocation,
+    ) -> Attempt[FactorResult]:
+        """:meth:`verify_presented` without its commit (ADR 0023)."""
+        key = (fc.CERTIFICATE, DEFAULT_ITEM)
+
+        def attempt(now: datetime) -> Step[FactorResult]:
+            read = self._read(principal, [key])
+            credential = read.decoded(*key, fc.cert_credential_from_dict)
+            verdict = verify_presented_certificate(
+                credential, presented, read.lockout.value, principal, trust=trust,
+                revocation=revocation, now=now, lockout_rules=self.lockout_rules,
+            )  # fmt: skip
+            result = self._result(
+                verdict.outcome, principal, now, verdict.reason, verdict.lockout,
+                verdict.alert, verdict.method,
+            )  # fmt: skip
+            return read.changes(verdict.lockout, []), list(verdict.events), result
+
+        return attempt
 
     def _signed(
         self,

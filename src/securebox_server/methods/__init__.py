@@ -38,6 +38,8 @@ MODULES: Final = (
     "securebox_server.methods.sms",
     "securebox_server.methods.email",
     "securebox_server.methods.recovery",
+    "securebox_server.methods.passkey",
+    "securebox_server.methods.certificate",
 )
 
 

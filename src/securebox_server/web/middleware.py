@@ -24,7 +24,7 @@ from starlette.responses import Response
 from securebox_server.web import metrics
 from securebox_server.web.errors import respond
 
-__all__ = ["CSP", "install"]
+__all__ = ["CSP", "content_security_policy", "install"]
 
 log = logging.getLogger("securebox_server.access")
 
@@ -32,12 +32,24 @@ CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def content_security_policy(agent_origin: str | None = None) -> str:
+    """:data:`CSP`, with ``connect-src`` allowing the local signing agent's origin (the
+    certificate page's script calls it; settings ``agent_url``)."""
+    if agent_origin is None:
+        return CSP
+    return f"{CSP}; connect-src 'self' {agent_origin}"
+
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-def _headers(response: Response, *, tls: bool, static: bool, request_id: str) -> None:
+def _headers(
+    response: Response, *, tls: bool, static: bool, request_id: str, csp: str = CSP
+) -> None:
     h = response.headers
-    h["Content-Security-Policy"] = CSP
+    h["Content-Security-Policy"] = csp
     h["X-Content-Type-Options"] = "nosniff"
     h["X-Frame-Options"] = "DENY"
     h["Referrer-Policy"] = "same-origin"
@@ -50,7 +62,9 @@ def _headers(response: Response, *, tls: bool, static: bool, request_id: str) ->
         h["Cache-Control"] = "no-store"
 
 
-def install(app: FastAPI, *, tls: bool) -> None:
+def install(app: FastAPI, *, tls: bool, agent_origin: str | None = None) -> None:
+    csp = content_security_policy(agent_origin)
+
     @app.middleware("http")
     async def securebox_middleware(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -73,6 +87,7 @@ def install(app: FastAPI, *, tls: bool) -> None:
             tls=tls,
             static=request.url.path.startswith("/static/"),
             request_id=request_id,
+            csp=csp,
         )
         # No query string, no cookie, no form value: nothing secret reaches the log.
         record = {
