@@ -3,6 +3,8 @@ application and a passkey, and helpers that walk the step-up pages like a browse
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from httpx import Response
 
@@ -31,7 +34,9 @@ from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.testing.authenticator import SoftAuthenticator
 from securebox_server.app import create_app
 from securebox_server.db import migrate as server_migrate
+from securebox_server.db.schema import STEPUP_ORDERS
 from securebox_server.settings import Settings
+from securebox_server.stepup.orders import OrderBook
 from tests.server.conftest import CLIENT, CODE, open_user, token
 
 ORIGIN = "https://bank.example"
@@ -113,9 +118,6 @@ class World:
             options = re.search(r'data-options="([^"]+)"', page.text)
             ceremony = re.search(r'name="ceremony" value="([^"]+)"', page.text)
             assert options is not None and ceremony is not None
-            import html
-            import json
-
             response = self.passkey.get(json.loads(html.unescape(options.group(1))))
             data = {"ceremony": ceremony.group(1), "response": json.dumps(response)}
         return self.client.post(
@@ -123,6 +125,44 @@ class World:
             data={**data, "csrf_token": token(page.text)},
             follow_redirects=False,
         )
+
+    def book(self) -> OrderBook:
+        found: OrderBook = self.client.app.state.orders  # type: ignore[attr-defined]
+        return found
+
+    def tamper(self, order: str, *, amount: str, line: int | None = None) -> None:
+        """Change a stored order behind the pages' back (what a bug or an attacker with
+        write access to the order table would do)."""
+        engine = create_engine(self.url)
+        try:
+            with engine.begin() as conn:
+                raw = conn.execute(
+                    sa.select(STEPUP_ORDERS.c.details).where(STEPUP_ORDERS.c.id == order)
+                ).scalar_one()
+                details = json.loads(raw)
+                if line is None:
+                    details["amount"] = amount
+                else:
+                    details["payments"][line]["amount"] = amount
+                conn.execute(
+                    STEPUP_ORDERS.update()
+                    .where(STEPUP_ORDERS.c.id == order)
+                    .values(details=json.dumps(details))
+                )
+        finally:
+            engine.dispose()
+
+    def enter_role(self, user: str, role: str) -> tuple[str, Response]:
+        page = self.client.get("/entitlements")
+        sent = self.client.post(
+            "/entitlements/role",
+            data={"user": user, "role": role, "csrf_token": token(page.text)},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303, sent.text
+        found = ORDER.fullmatch(sent.headers["location"])
+        assert found is not None
+        return found.group(1), self.client.get(sent.headers["location"])
 
     def execute(self, order: str) -> Response:
         page = self.client.get(f"/operations/{order}")
