@@ -197,6 +197,7 @@ def world(tmp_path: Path, stepup_sqlite: Path) -> Iterator[World]:
     box.factors.put_state(principal, fc.PASSKEYS, "default", fc.passkeys_to_dict(done.passkeys))
     app = create_app(settings, securebox=box, keys=keys)
     client = TestClient(app, base_url=ORIGIN, raise_server_exceptions=False)
+    client.headers["Accept-Language"] = "en"
     try:
         yield World(client, box, clock, principal, enrolled.credential, authenticator, url)
     finally:
