@@ -35,8 +35,8 @@ __all__ = ["install"]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """After ``app.state.server`` is set: migrate the server's tables, keep an :class:`OrderBook` on ``app.state.orders`` and
-    include the step-up routes."""
+    """After ``app.state.server`` is set: migrate the server's tables, keep an
+    :class:`OrderBook` on ``app.state.orders`` and include the step-up routes."""
     engine = create_engine(settings.database_url)
     migrate.upgrade(engine)
     app.state.orders = OrderBook(engine)

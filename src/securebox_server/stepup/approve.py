@@ -160,4 +160,3 @@ def _change_role(request: Request, web: WebSession, order: Order) -> None:
     target = Principal.from_key(str(order.details["user"]))
     role = Role(str(order.details["role"]))
     server_of(request).box.entitlements.set_role(web.session_id, target, role)
-

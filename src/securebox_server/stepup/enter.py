@@ -3,6 +3,8 @@ transfers and payment batches, and the lists (my payees, my orders)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.responses import Response
 
@@ -113,7 +115,7 @@ def batch_submit(
     request: Request,
     web: LoggedIn,
     lines: str = Form(default="", max_length=MAX_BATCH * 200),
-    upload: UploadFile | None = File(default=None),
+    upload: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     text = lines
     if upload is not None and upload.filename:

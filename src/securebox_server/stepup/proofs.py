@@ -33,7 +33,10 @@ LABELS: Final = {
     "sms_otp": "Code by SMS",
     "email_otp": "Code by e-mail",
 }
-_CODES: Final = {"totp": TotpAnswer, "confidential_code": CodeAnswer}
+_CODES: Final[dict[str, type[TotpAnswer] | type[CodeAnswer]]] = {
+    "totp": TotpAnswer,
+    "confidential_code": CodeAnswer,
+}
 
 
 @dataclass(frozen=True, slots=True)

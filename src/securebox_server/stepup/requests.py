@@ -108,9 +108,7 @@ def cheque_book_draft(account: str, books: str, delivery: str) -> Draft:
         raise MalformedInput("one to three cheque books")
     if delivery not in ("branch", "post"):
         raise MalformedInput("delivery at the branch or by post")
-    return Draft(
-        Kind.CHEQUE_BOOK, {"account": account, "books": int(books), "delivery": delivery}
-    )
+    return Draft(Kind.CHEQUE_BOOK, {"account": account, "books": int(books), "delivery": delivery})
 
 
 def transfer_draft(amount: str, name: str, iban: str, reference: str) -> Draft:

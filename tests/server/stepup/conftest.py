@@ -90,7 +90,9 @@ class World:
             self.box.store.commit([self.box.factors.renewal_change(self.principal, "web", old)], [])
         page = self.client.get("/login/code")
         done = self.client.post(
-            "/login/code", data={"code": CODE, "csrf_token": token(page.text)}, follow_redirects=False
+            "/login/code",
+            data={"code": CODE, "csrf_token": token(page.text)},
+            follow_redirects=False,
         )
         if strong:
             page = self.client.get("/login/totp")
@@ -105,7 +107,9 @@ class World:
         """Post an operation's form; the order id and the approval page."""
         form = self.client.get(path)
         assert form.status_code == 200, form.text
-        sent = self.client.post(path, data={**data, "csrf_token": token(form.text)}, follow_redirects=False)
+        sent = self.client.post(
+            path, data={**data, "csrf_token": token(form.text)}, follow_redirects=False
+        )
         assert sent.status_code == 303, sent.text
         found = ORDER.fullmatch(sent.headers["location"])
         assert found is not None
@@ -117,14 +121,16 @@ class World:
         if method == "passkey_uv":
             options = re.search(r'data-options="([^"]+)"', page.text)
             ceremony = re.search(r'name="ceremony" value="([^"]+)"', page.text)
-            assert options is not None and ceremony is not None
+            assert options is not None
+            assert ceremony is not None
             response = self.passkey.get(json.loads(html.unescape(options.group(1))))
             data = {"ceremony": ceremony.group(1), "response": json.dumps(response)}
-        return self.client.post(
+        sent: Response = self.client.post(
             f"/operations/{order}/proof/{method}",
             data={**data, "csrf_token": token(page.text)},
             follow_redirects=False,
         )
+        return sent
 
     def book(self) -> OrderBook:
         found: OrderBook = self.client.app.state.orders  # type: ignore[attr-defined]
@@ -166,9 +172,10 @@ class World:
 
     def execute(self, order: str) -> Response:
         page = self.client.get(f"/operations/{order}")
-        return self.client.post(
+        done: Response = self.client.post(
             f"/operations/{order}/execute", data={"csrf_token": token(page.text)}
         )
+        return done
 
 
 @pytest.fixture
@@ -180,7 +187,11 @@ def world(tmp_path: Path, stepup_sqlite: Path) -> Iterator[World]:
     keys = DerivedKeys.generate()
     store = open_sql_store(url, audit_key=keys.audit_key(), migrate=False)
     box = Securebox.from_policy(
-        Path(settings.policy), store=store, keys=keys, clock=clock, argon2=PROFILE_TESTING,
+        Path(settings.policy),
+        store=store,
+        keys=keys,
+        clock=clock,
+        argon2=PROFILE_TESTING,
         relying_party=RP,
     )
     principal, _ = open_user(box)

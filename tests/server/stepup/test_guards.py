@@ -17,7 +17,8 @@ FORMS = ("/payees/new", "/transfers/new", "/batches/new", "/cheque-books/new")
 def test_logged_out_pages_send_to_the_login(world: World) -> None:
     for path in (*FORMS, "/payees", "/orders", "/entitlements", "/operations/x"):
         answer = world.client.get(path, follow_redirects=False)
-        assert answer.status_code == 303 and answer.headers["location"] == "/login", path
+        assert answer.status_code == 303, path
+        assert answer.headers["location"] == "/login", path
 
 
 def test_every_form_needs_its_csrf_token(world: World) -> None:
