@@ -92,7 +92,7 @@ def _iban(raw: str) -> str:
 
 
 def _amount(raw: str) -> str:
-    text = raw.strip().replace(",", ".")
+    text = "".join(raw.split()).replace("\u202f", "").replace(",", ".")  # "1 250,50"
     return f"{Money.parse(text, 'EUR').minor / 100:.2f}"
 
 
