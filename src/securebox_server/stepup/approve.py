@@ -58,7 +58,7 @@ def _page(request: Request, order: Order, flow: StepUpFlow | None, status: int =
     display = () if flow is None or flow.challenge is None else flow.challenge.display
     methods = () if flow is None or flow.challenge is None else flow.challenge.methods
     box = server_of(request).box
-    offered = [m for m in methods if proofs.available(box, m)]
+    offered = [] if flow is None else [m for m in methods if proofs.available(box, flow, m)]
     return render(
         request,
         "stepup/approve.html",
@@ -100,6 +100,8 @@ def proof_answer(
     code: str = Form(default="", max_length=64),
     ceremony: str = Form(default="", max_length=200),
     response: str = Form(default="", max_length=16384),
+    card: str = Form(default="", max_length=200),
+    mode: str = Form(default="", max_length=20),
 ) -> Response:
     principal = web.session.principal
     hit_limits(request, "stepup.proof", principal.key)
@@ -107,7 +109,9 @@ def proof_answer(
     if flow is None or flow.challenge is None or order.handle is None:
         return _page(request, order, flow, status=409)
     box = server_of(request).box
-    answer: Answer = proofs.answer(method, code=code, ceremony=ceremony, response=response)
+    answer: Answer = proofs.answer(
+        method, code=code, ceremony=ceremony, response=response, card=card, mode=mode
+    )
     try:
         page = box.prove_step_up(web.session_id, order.handle, answer)
     except InvalidCode:

@@ -37,6 +37,7 @@ from securebox_server.db import migrate as server_migrate
 from securebox_server.db.schema import STEPUP_ORDERS
 from securebox_server.settings import Settings
 from securebox_server.stepup.orders import OrderBook
+from tests.cards.capworld import CapWorld, make_world
 from tests.server.conftest import CLIENT, CODE, open_user, token
 
 ORIGIN = "https://bank.example"
@@ -211,5 +212,37 @@ def world(tmp_path: Path, stepup_sqlite: Path) -> Iterator[World]:
     client.headers["Accept-Language"] = "en"
     try:
         yield World(client, box, clock, principal, enrolled.credential, authenticator, url)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def cap_world(tmp_path: Path, stepup_sqlite: Path) -> Iterator[tuple[World, CapWorld]]:
+    """The same server with a CAP issuer and the user's card (software EMV card)."""
+    cards = make_world("uk")
+    shutil.copyfile(stepup_sqlite, tmp_path / "server.db")
+    url = f"sqlite:///{tmp_path}/server.db"
+    settings = Settings(database_url=url, public_url=ORIGIN, demo=True)
+    clock = FixedClock()
+    keys = DerivedKeys.generate()
+    store = open_sql_store(url, audit_key=keys.audit_key(), migrate=False)
+    box = Securebox.from_policy(
+        Path(settings.policy),
+        store=store,
+        keys=keys,
+        clock=clock,
+        argon2=PROFILE_TESTING,
+        cap_issuer=cards.issuer,
+    )
+    principal, _ = open_user(box)
+    enrolled = box.enrol_first_totp(Operator("back-office"), principal)
+    record = cards.record
+    box.factors.put_state(principal, fc.CAP_CARD, record.card_id, fc.cap_card_to_dict(record))
+    app = create_app(settings, securebox=box, keys=keys)
+    client = TestClient(app, base_url=ORIGIN, raise_server_exceptions=False)
+    client.headers["Accept-Language"] = "en"
+    passkey = SoftAuthenticator(origin=ORIGIN, rp_id="bank.example")
+    try:
+        yield World(client, box, clock, principal, enrolled.credential, passkey, url), cards
     finally:
         client.close()
