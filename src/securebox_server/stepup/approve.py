@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from securebox_auth.entitlements.accounts import Role
-from securebox_auth.errors import InvalidCode
+from securebox_auth.errors import FlowError, InvalidCode
 from securebox_auth.flows.step_up import StepUpFlow, StepUpState
 from securebox_auth.identity import Principal
 from securebox_auth.policy.linking import OperationRequest
@@ -47,10 +47,19 @@ def same_request(stored: OperationRequest, flow: StepUpFlow) -> bool:
 
 
 def _load(request: Request, web: WebSession, order_id: str) -> tuple[Order, StepUpFlow | None]:
-    order = book_of(request).get(web.session.principal, order_id)
+    """The order and its step-up flow (``None`` once it is not pending). An order whose flow
+    expired, or belongs to an ended session, is refused: it is entered again."""
+    book = book_of(request)
+    principal = web.session.principal
+    order = book.get(principal, order_id)
     if not order.pending or order.handle is None:
         return order, None
-    flow = server_of(request).box.step_up_flow(web.session_id, order.handle)
+    box = server_of(request).box
+    try:
+        flow = box.step_up_flow(web.session_id, order.handle)
+    except FlowError:
+        book.refuse(principal, order, box.clock.now())
+        return book.get(principal, order_id), None
     return order, flow
 
 

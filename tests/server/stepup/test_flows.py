@@ -3,6 +3,8 @@ is approved shown before the proof, the proof, the order recorded and the grant 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from securebox_auth.entitlements.accounts import Operator, Role
@@ -81,7 +83,8 @@ def test_a_proof_for_one_transfer_does_not_run_another(world: World) -> None:
     large, _ = world.enter("/transfers/new", {**TRANSFER, "amount": "5000.00"})
     assert world.prove(small, "passkey_uv").status_code == 303
     assert world.execute(large).status_code == 409
-    assert world.book().get(world.principal, large).status == "pending"
+    # the proof rotated the session: the other order's flow belonged to the old id
+    assert world.book().get(world.principal, large).status == "refused"
     assert world.execute(small).status_code == 200
 
 
@@ -183,3 +186,14 @@ def test_an_administrator_changes_a_role_after_a_step_up(world: World) -> None:
     account = world.box.store.get_account(other)
     assert account is not None
     assert account.value.role is Role.ADMINISTRATOR
+
+
+def test_an_order_left_too_long_is_refused_not_run(world: World) -> None:
+    world.login()
+    order, _ = world.enter("/transfers/new", TRANSFER)
+    assert world.prove(order, "passkey_uv").status_code == 303
+    world.clock.advance(timedelta(minutes=4))  # the session stays alive (idle 5 min)
+    world.client.get("/home")
+    world.clock.advance(timedelta(minutes=2))  # the grant (5 min) has expired
+    assert world.execute(order).status_code == 403  # the engine finds no live grant
+    assert world.book().get(world.principal, order).status == "refused"
