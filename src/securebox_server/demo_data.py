@@ -53,4 +53,10 @@ def seed(environ: dict[str, str], *, fast: bool) -> list[str]:
             lines.append(f"{CLIENT} / 03: code {DEMO_USERS[2].code}, then TOTP {secret}")
         else:
             lines.append(f"{CLIENT} / 02: one-time code {one_time.reveal()}, then TOTP {secret}")
+    lines.append(
+        "Sensitive operations (after login, links on the home page): /payees, /transfers/new, "
+        "/batches/new, /cheque-books/new, /entitlements, /orders; within 5 minutes of a "
+        "code + TOTP login (user 03) a cheque-book order needs no other proof; payees, "
+        "transfers and batches ask a CAP reader or a passkey each time"
+    )
     return lines
