@@ -74,7 +74,7 @@ class World:
         self.clock.advance(timedelta(seconds=30))
         return totp_code_at(self.totp, self.clock.now())
 
-    def login(self, *, strong: bool = False) -> None:
+    def login(self, *, strong: bool = False, user: str = "01") -> None:
         """Code login (code only: the renewal is recent), or code + TOTP when ``strong``."""
         page = self.client.get("/login")
         page = self.client.post(
@@ -82,7 +82,7 @@ class World:
         )
         answer = self.client.post(
             "/login/user",
-            data={"client_id": CLIENT, "user_number": "01", "csrf_token": token(page.text)},
+            data={"client_id": CLIENT, "user_number": user, "csrf_token": token(page.text)},
             follow_redirects=False,
         )
         assert answer.status_code == 303, answer.text

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from securebox_auth.entitlements.accounts import Operator, Role
-from securebox_auth.errors import FlowError
+from securebox_auth.errors import FlowError, NotAuthenticated
 from securebox_auth.identity import Principal
 from tests.server.conftest import CLIENT, token
 from tests.server.stepup.conftest import World
@@ -35,6 +35,8 @@ def test_a_transfer_shows_the_amount_and_payee_then_needs_a_linked_proof(world: 
     done = world.prove(order, "passkey_uv")
     assert done.status_code == 303, done.text
     assert world.client.cookies.get("__Host-sb-session") != session  # rotated (ADR 0024)
+    with pytest.raises(NotAuthenticated):
+        world.box.touch(str(session))  # the old identifier is dead
     result = world.execute(order)
     assert result.status_code == 200, result.text
     assert "1250.50 EUR" in result.text

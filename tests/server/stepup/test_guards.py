@@ -7,7 +7,7 @@ import pytest
 
 from securebox_auth.entitlements.accounts import Operator, Role
 from securebox_auth.identity import Principal
-from tests.server.conftest import CLIENT, token
+from tests.server.conftest import CLIENT, CODE, token
 from tests.server.stepup.conftest import World
 from tests.server.stepup.test_flows import TRANSFER
 
@@ -108,3 +108,20 @@ def test_role_changes_refuse_oneself_unknown_users_and_roles(world: World) -> No
         data={"user": "77", "role": "user", "csrf_token": token(page.text)},
     )
     assert unknown.status_code == 400
+
+
+def test_a_plain_user_cannot_manage_entitlements(world: World) -> None:
+    other = Principal.parse(CLIENT, "02")
+    letter = world.box.codes.create_account(Operator("back-office"), other, Role.USER)
+    assert world.box.codes.change_code(CLIENT, "02", letter.reveal(), CODE).changed
+    world.box.store.commit([world.box.factors.renewal_change(other, "web", world.clock.now())], [])
+    world.login(user="02")
+    listed = world.client.get("/entitlements")  # the library lets a user list users
+    assert listed.status_code == 200
+    assert "/entitlements/role" not in listed.text  # but not change them
+    home = world.client.get("/home")
+    refused = world.client.post(
+        "/entitlements/role",
+        data={"user": "01", "role": "user", "csrf_token": token(home.text)},
+    )
+    assert refused.status_code == 403
