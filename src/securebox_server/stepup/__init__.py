@@ -23,6 +23,8 @@ batches. Each goes the same way, every rule being the library's:
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.db import migrate
@@ -34,11 +36,23 @@ from securebox_server.stepup.orders import OrderBook
 __all__ = ["install"]
 
 
+def _migrated(engine: Engine) -> None:
+    """Bring the server's tables to the head revision; workers starting together may race:
+    the loser's failure is fine when the winner got there."""
+    if migrate.current(engine) == migrate.head():
+        return
+    try:
+        migrate.upgrade(engine)
+    except SQLAlchemyError:
+        if migrate.current(engine) != migrate.head():
+            raise
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """After ``app.state.server`` is set: migrate the server's tables, keep an
     :class:`OrderBook` on ``app.state.orders`` and include the step-up routes."""
     engine = create_engine(settings.database_url)
-    migrate.upgrade(engine)
+    _migrated(engine)
     app.state.orders = OrderBook(engine)
     app.state.server.templates.globals.update(GLOBALS)
     for router in (enter.router, approve.router, admin.router):
