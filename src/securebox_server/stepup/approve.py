@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from securebox_auth.entitlements.accounts import Role
-from securebox_auth.errors import FlowError, InvalidCode
+from securebox_auth.errors import FlowError, InvalidCode, SecureboxError
 from securebox_auth.flows.step_up import StepUpFlow, StepUpState
 from securebox_auth.identity import Principal
 from securebox_auth.policy.linking import OperationRequest
@@ -162,7 +162,13 @@ def execute(request: Request, web: LoggedIn, order_id: str) -> Response:
         book.refuse(principal, order, box.clock.now())
         return render(request, "stepup/refused.html", status=403, kind=order.kind, changed=False)
     if order.kind is Kind.ENTITLEMENT:
-        _change_role(request, web, order)
+        try:
+            _change_role(request, web, order)
+        except SecureboxError:  # the entitlement rules refused this change (last admin...)
+            book.refuse(principal, order, box.clock.now())
+            return render(
+                request, "stepup/refused.html", status=403, kind=order.kind, changed=False
+            )
     book.finish(principal, order, box.clock.now())
     done = book.get(principal, order.id)
     display = () if flow.challenge is None else flow.challenge.display
