@@ -19,7 +19,7 @@ from securebox_auth.clock import Clock
 from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
-from securebox_server import demo_reader, methods
+from securebox_server import demo_reader, methods, stepup
 from securebox_server.account import api, home, passkeys
 from securebox_server.login import identify, steps
 from securebox_server.settings import Settings
@@ -86,5 +86,6 @@ def create_app(
     app.include_router(home.router)
     app.include_router(passkeys.router)
     app.include_router(api.router)
+    stepup.install(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

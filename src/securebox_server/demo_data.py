@@ -151,4 +151,10 @@ def seed(environ: dict[str, str], *, fast: bool, folder: Path | None = None) -> 
         lines.append(cap)
     if settings.outbox is not None:
         lines.extend(_user_with_destinations(settings, fast))
+    lines.append(
+        "Sensitive operations (after login, links on the home page): /payees, /transfers/new, "
+        "/batches/new, /cheque-books/new, /entitlements, /orders; within 5 minutes of a "
+        "code + TOTP login (user 03) a cheque-book order needs no other proof; payees, "
+        "transfers and batches ask a CAP reader or a passkey each time"
+    )
     return lines

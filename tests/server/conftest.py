@@ -24,6 +24,7 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.sql import migrate
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.app import create_app
+from securebox_server.db import migrate as server_migrate
 from securebox_server.settings import Settings
 from securebox_server.throttle import RateLimits
 from securebox_server.wiring import build_securebox
@@ -42,6 +43,7 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = create_engine(f"sqlite:///{path}")
     try:
         migrate.upgrade(engine)
+        server_migrate.upgrade(engine)  # the server's own tables (securebox_server.db)
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:

@@ -48,6 +48,11 @@ DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
         # account recovery requests (Warehouse: password reset 5/day)
         "recovery.account": "5/day",
         "recovery.source": "20/day",
+        # step-up pages (securebox_server.stepup), per source and per account: operations
+        # entered, proofs answered (like second factors), confirmations
+        "stepup.start": "30/5 minutes;300/day",
+        "stepup.proof": "5/5 minutes;20/hour;50/day",
+        "stepup.execute": "30/5 minutes;300/day",
     }
 )
 MAX_KEY_LENGTH: Final = 512

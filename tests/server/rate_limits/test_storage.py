@@ -16,12 +16,16 @@ from securebox_auth.clock import FixedClock
 from securebox_server.db.schema import METADATA
 from securebox_server.rate_limits.storage import SqlRateLimitStorage
 
+#: the rate-limit tables (the server's schema holds others, e.g. the step-up orders)
+RATE_TABLES = tuple(n for n in METADATA.tables if n.startswith("rate_limit_"))
+
 
 def _rows(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
             name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             for name, table in METADATA.tables.items()
+            if name in RATE_TABLES
         }
 
 
@@ -81,7 +85,7 @@ def test_clear_and_reset(storage: SqlRateLimitStorage, limits_engine: Engine) ->
     assert storage.acquire_entry("a", 1, 60)
     assert not storage.acquire_entry("b", 1, 60)
     assert storage.reset() == 3
-    assert _rows(limits_engine) == dict.fromkeys(METADATA.tables, 0)
+    assert _rows(limits_engine) == dict.fromkeys(RATE_TABLES, 0)
     assert storage.check()
 
 
@@ -96,7 +100,7 @@ def test_expired_rows_are_swept(limits_engine: Engine, clock: FixedClock) -> Non
     assert storage.sweep() == 12 + 12 + 1  # a batch per table
     assert storage.sweep() == 12 + 12
     assert storage.sweep() == 6 + 6
-    assert _rows(limits_engine) == dict.fromkeys(METADATA.tables, 0)
+    assert _rows(limits_engine) == dict.fromkeys(RATE_TABLES, 0)
 
 
 def test_hits_sweep_on_their_own_and_a_key_never_holds_more_than_its_limit(

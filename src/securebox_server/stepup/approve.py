@@ -1,0 +1,181 @@
+"""What is being approved, the proof pages, and the execution that consumes the grant.
+
+``GET /operations/{id}`` shows the order as entered and the challenge's ``display`` (amount
+and payee, batch total and payees: RTS art. 5(1)(a)), then either the methods the policy
+allows for it or, once the grant exists, the "confirm" button. ``POST /operations/{id}/
+execute`` rebuilds the request from the stored order: unless it equals the flow's request
+(the digest the factors proved), nothing runs (:func:`execute`).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import Response
+
+from securebox_auth.entitlements.accounts import Role
+from securebox_auth.errors import FlowError, InvalidCode, SecureboxError
+from securebox_auth.flows.step_up import StepUpFlow, StepUpState
+from securebox_auth.identity import Principal
+from securebox_auth.policy.linking import OperationRequest
+from securebox_auth.shell.answers import Answer
+from securebox_server.login.flow import hit_limits, see_other
+from securebox_server.stepup import proofs
+from securebox_server.stepup.common import book_of, follow_session
+from securebox_server.stepup.orders import Order
+from securebox_server.stepup.requests import Kind, request_of
+from securebox_server.web.context import server_of
+from securebox_server.web.pages import render
+from securebox_server.web.routing import LoggedIn, SecureRoute, WebSession
+
+__all__ = ["router", "same_request"]
+
+router = APIRouter(route_class=SecureRoute)
+
+
+def same_request(stored: OperationRequest, flow: StepUpFlow) -> bool:
+    """Is the stored order exactly what the flow's factors proved (operation, data and the
+    dynamic-linking digest, compared in constant time)?"""
+    if stored != flow.request:
+        return False
+    challenge = flow.challenge
+    if challenge is None or challenge.digest is None:
+        return True
+    digest = stored.digest_for(challenge.linking) or ""
+    return hmac.compare_digest(digest, challenge.digest)
+
+
+def _load(request: Request, web: WebSession, order_id: str) -> tuple[Order, StepUpFlow | None]:
+    """The order and its step-up flow (``None`` once it is not pending). An order whose flow
+    expired, or belongs to an ended session, is refused: it is entered again."""
+    book = book_of(request)
+    principal = web.session.principal
+    order = book.get(principal, order_id)
+    if not order.pending or order.handle is None:
+        return order, None
+    box = server_of(request).box
+    try:
+        flow = box.step_up_flow(web.session_id, order.handle)
+    except FlowError:
+        book.refuse(principal, order, box.clock.now())
+        return book.get(principal, order_id), None
+    return order, flow
+
+
+def _page(request: Request, order: Order, flow: StepUpFlow | None, status: int = 200) -> Response:
+    display = () if flow is None or flow.challenge is None else flow.challenge.display
+    methods = () if flow is None or flow.challenge is None else flow.challenge.methods
+    box = server_of(request).box
+    offered = [] if flow is None else [m for m in methods if proofs.available(box, flow, m)]
+    return render(
+        request,
+        "stepup/approve.html",
+        status=status,
+        order=order,
+        display=display,
+        challenged=flow is not None and flow.state is StepUpState.CHALLENGED,
+        ready=flow is not None and flow.state is StepUpState.READY,
+        offered=[(m, proofs.LABELS[m]) for m in offered],
+        unavailable=[m for m in methods if m not in offered],
+        proven=() if flow is None else flow.proven,
+    )
+
+
+@router.get("/operations/{order_id}")
+def approval(request: Request, web: LoggedIn, order_id: str) -> Response:
+    order, flow = _load(request, web, order_id)
+    return _page(request, order, flow)
+
+
+@router.get("/operations/{order_id}/proof/{method}")
+def proof_page(request: Request, web: LoggedIn, order_id: str, method: str) -> Response:
+    order, flow = _load(request, web, order_id)
+    if flow is None or flow.challenge is None or order.handle is None:
+        return _page(request, order, flow, status=409)
+    form = proofs.form(server_of(request).box, web.session_id, order.handle, flow, method)
+    display = flow.challenge.display
+    return render(
+        request, "stepup/proof.html", order=order, display=display, form=form, rejected=False
+    )
+
+
+@router.post("/operations/{order_id}/proof/{method}")
+def proof_answer(
+    request: Request,
+    web: LoggedIn,
+    order_id: str,
+    method: str,
+    code: str = Form(default="", max_length=64),
+    ceremony: str = Form(default="", max_length=200),
+    response: str = Form(default="", max_length=16384),
+    card: str = Form(default="", max_length=200),
+    mode: str = Form(default="", max_length=20),
+) -> Response:
+    principal = web.session.principal
+    hit_limits(request, "stepup.proof", principal.key)
+    order, flow = _load(request, web, order_id)
+    if flow is None or flow.challenge is None or order.handle is None:
+        return _page(request, order, flow, status=409)
+    box = server_of(request).box
+    answer: Answer = proofs.answer(
+        method, code=code, ceremony=ceremony, response=response, card=card, mode=mode
+    )
+    try:
+        page = box.prove_step_up(web.session_id, order.handle, answer)
+    except InvalidCode:
+        page = None
+    if page is not None and page.state is StepUpState.FAILED:
+        book_of(request).refuse(principal, order, box.clock.now())
+        return render(request, "stepup/refused.html", status=403, kind=order.kind, changed=False)
+    if page is None or page.rejected:
+        form = proofs.form(box, web.session_id, order.handle, flow, method)
+        display = flow.challenge.display
+        return render(
+            request,
+            "stepup/proof.html",
+            status=401,
+            order=order,
+            display=display,
+            form=form,
+            rejected=True,
+        )
+    done = see_other(f"/operations/{order.id}")
+    follow_session(request, done, web, page.session_id)
+    return done
+
+
+@router.post("/operations/{order_id}/execute")
+def execute(request: Request, web: LoggedIn, order_id: str) -> Response:
+    principal = web.session.principal
+    hit_limits(request, "stepup.execute", principal.key)
+    order, flow = _load(request, web, order_id)
+    book = book_of(request)
+    box = server_of(request).box
+    if flow is None or order.handle is None:
+        return render(request, "stepup/done.html", status=409, order=order, display=(), again=True)
+    if not same_request(request_of(order.kind, order.details), flow):
+        book.refuse(principal, order, box.clock.now())
+        return render(request, "stepup/refused.html", status=409, kind=order.kind, changed=True)
+    page = box.execute(web.session_id, order.handle)
+    if not page.executed:
+        book.refuse(principal, order, box.clock.now())
+        return render(request, "stepup/refused.html", status=403, kind=order.kind, changed=False)
+    if order.kind is Kind.ENTITLEMENT:
+        try:
+            _change_role(request, web, order)
+        except SecureboxError:  # the entitlement rules refused this change (last admin...)
+            book.refuse(principal, order, box.clock.now())
+            return render(
+                request, "stepup/refused.html", status=403, kind=order.kind, changed=False
+            )
+    book.finish(principal, order, box.clock.now())
+    done = book.get(principal, order.id)
+    display = () if flow.challenge is None else flow.challenge.display
+    return render(request, "stepup/done.html", order=done, display=display, again=False)
+
+
+def _change_role(request: Request, web: WebSession, order: Order) -> None:
+    target = Principal.from_key(str(order.details["user"]))
+    role = Role(str(order.details["role"]))
+    server_of(request).box.entitlements.set_role(web.session_id, target, role)

@@ -1,0 +1,118 @@
+"""The proof forms of a step-up, one per kind of answer the library takes.
+
+A method is offered when the policy allows it for the operation *and* this server can take
+its answer: codes typed in a form (TOTP, the confidential code) always, passkeys when the
+library has a relying party (``static/js/step-up-passkey.js`` runs the ceremony bound to the
+operation's digest), a CAP reader when the library has a CAP issuer and the user a card: the
+page shows what to type into the reader (``Securebox.step_up_cap_challenge``: Sign the
+digits then the amount for a payment, Respond the digits for a linked payee or batch as
+``cap_sign``, Respond for an unlinked operation as ``cap_respond``). Others (certificate,
+SMS) are listed as unavailable until their pages exist; the library's answer types are in
+:mod:`securebox_auth.shell.answers`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Final
+
+from securebox_auth.emv.profiles import CapMode
+from securebox_auth.errors import MalformedInput
+from securebox_auth.flows.step_up import StepUpFlow
+from securebox_auth.shell.answers import (
+    Answer,
+    CapAnswer,
+    CodeAnswer,
+    PasskeyAnswer,
+    TotpAnswer,
+)
+from securebox_auth.shell.securebox import Securebox
+from securebox_auth.stores import factor_codecs as fc
+
+__all__ = ["LABELS", "ProofForm", "answer", "available", "form"]
+
+#: method -> English label (a msgid of the catalogs)
+LABELS: Final = {
+    "totp": "Authenticator application",
+    "confidential_code": "Confidential code",
+    "passkey_uv": "Passkey",
+    "cap_sign": "CAP reader (Sign)",
+    "cap_respond": "CAP reader (Respond)",
+    "cap_identify": "CAP reader (Identify)",
+    "certificate": "Certificate",
+    "smartcard_pin": "Smart card",
+    "sms_otp": "Code by SMS",
+    "email_otp": "Code by e-mail",
+}
+_CODES: Final[dict[str, type[TotpAnswer] | type[CodeAnswer]]] = {
+    "totp": TotpAnswer,
+    "confidential_code": CodeAnswer,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProofForm:
+    method: str
+    label: str
+    #: "code" (a typed code), "passkey" (the browser's WebAuthn ceremony) or "cap"
+    kind: str
+    #: the passkey ceremony id, or the CAP challenge id
+    ceremony: str = ""
+    options: str = ""
+    #: CAP: the card, the reader mode, and what to type into the reader, in order
+    card: str = ""
+    mode: str = ""
+    typed: tuple[str, ...] = ()
+
+
+def _cards(box: Securebox, flow: StepUpFlow) -> list[str]:
+    if box.factors.issuer is None:
+        return []
+    return [item for item, _ in box.store.factor_states(flow.principal, fc.CAP_CARD)]
+
+
+def available(box: Securebox, flow: StepUpFlow, method: str) -> bool:
+    if method in _CODES:
+        return True
+    if method == "passkey_uv":
+        return box.factors.relying_party is not None
+    linked = flow.digest is not None
+    if (method == "cap_sign" and linked) or (method == "cap_respond" and not linked):
+        return bool(_cards(box, flow))
+    return False
+
+
+def form(box: Securebox, session_id: str, handle: str, flow: StepUpFlow, method: str) -> ProofForm:
+    """The form for ``method``; :class:`MalformedInput` when the operation does not offer it
+    or this server cannot take it."""
+    challenge = flow.challenge
+    if challenge is None or method not in challenge.methods or not available(box, flow, method):
+        raise MalformedInput("this method is not offered for this operation")
+    label = LABELS[method]
+    if method in _CODES:
+        return ProofForm(method, label, "code")
+    if method == "passkey_uv":
+        options, ceremony = box.step_up_passkey_options(session_id, handle)
+        return ProofForm(method, label, "passkey", ceremony, json.dumps(options, sort_keys=True))
+    card = _cards(box, flow)[0]
+    mode = CapMode.SIGN if flow.request.payment is not None else CapMode.RESPOND
+    challenge_id, typed = box.step_up_cap_challenge(session_id, handle, card, mode)
+    return ProofForm(method, label, "cap", challenge_id, card=card, mode=mode.value, typed=typed)
+
+
+def answer(
+    method: str, *, code: str, ceremony: str, response: str, card: str = "", mode: str = ""
+) -> Answer:
+    """The library answer a submitted proof form stands for."""
+    if method in _CODES:
+        return _CODES[method](code.strip())
+    if method == "passkey_uv":
+        if not ceremony or not response:
+            raise MalformedInput("the passkey did not answer")
+        return PasskeyAnswer(ceremony, response)
+    if method in ("cap_sign", "cap_respond"):
+        if not ceremony or not card or mode not in (CapMode.SIGN.value, CapMode.RESPOND.value):
+            raise MalformedInput("the CAP form is incomplete")
+        return CapAnswer(card, code.strip(), ceremony, CapMode(mode))
+    raise MalformedInput("this method is not offered for this operation")
