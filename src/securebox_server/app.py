@@ -21,6 +21,11 @@ from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_server import methods
 from securebox_server.account import api, home
+from securebox_server.api import common as api_common
+from securebox_server.api import login as api_login
+from securebox_server.api import operations as api_operations
+from securebox_server.api import step_up as api_step_up
+from securebox_server.api import tokens as api_tokens
 from securebox_server.login import identify, steps
 from securebox_server.settings import Settings
 from securebox_server.throttle import NoLimits, RateLimits
@@ -81,5 +86,8 @@ def create_app(
         app.include_router(method.router)
     app.include_router(home.router)
     app.include_router(api.router)
+    api_common.install(app, keys)
+    for api_router in (api_login.router, api_step_up.router, api_operations.router, api_tokens.router):
+        app.include_router(api_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -13,6 +13,7 @@ from securebox_auth.errors import ConfigurationError
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
+from securebox_server.api.keys import token_keys
 from securebox_server.settings import Settings
 
 __all__ = ["build_securebox", "load_master_key", "write_master_key"]
@@ -52,5 +53,10 @@ def build_securebox(
     keys = keys or load_master_key(settings)
     store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
     return Securebox.from_policy(
-        Path(settings.policy), store=store, keys=keys, clock=clock, argon2=argon2
+        Path(settings.policy),
+        store=store,
+        keys=keys,
+        clock=clock,
+        argon2=argon2,
+        token_keys=token_keys(keys.master),  # the same in every worker (api/keys.py)
     )

@@ -6,8 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from securebox_server.api.common import Authenticated
 from securebox_server.web.context import server_of
-from securebox_server.web.routing import LoggedIn, SecureRoute
+from securebox_server.web.routing import SecureRoute
 
 __all__ = ["router"]
 
@@ -15,8 +16,9 @@ router = APIRouter(prefix="/api/v1", route_class=SecureRoute)
 
 
 @router.get("/session")
-def session(web: LoggedIn) -> JSONResponse:
-    s = web.session
+def session(api: Authenticated) -> JSONResponse:
+    """The caller's session (session cookie or ``Authorization: Bearer``)."""
+    s = api.session
     return JSONResponse(
         {
             "principal": s.principal.key,
@@ -28,6 +30,6 @@ def session(web: LoggedIn) -> JSONResponse:
 
 
 @router.delete("/session")
-def end_session(request: Request, web: LoggedIn) -> Response:
-    server_of(request).box.end(web.session_id)
+def end_session(request: Request, api: Authenticated) -> Response:
+    server_of(request).box.end(api.session_id)
     return Response(status_code=204)
