@@ -87,7 +87,12 @@ def create_app(
     app.include_router(home.router)
     app.include_router(api.router)
     api_common.install(app, keys)
-    for api_router in (api_login.router, api_step_up.router, api_operations.router, api_tokens.router):
+    for api_router in (
+        api_login.router,
+        api_step_up.router,
+        api_operations.router,
+        api_tokens.router,
+    ):
         app.include_router(api_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

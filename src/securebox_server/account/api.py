@@ -4,9 +4,10 @@ errors are problem documents, writes are Origin-checked by the route class)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
-from securebox_server.api.common import Authenticated
+from securebox_server.api.common import PROBLEMS, Authenticated
 from securebox_server.web.context import server_of
 from securebox_server.web.routing import SecureRoute
 
@@ -15,7 +16,14 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", route_class=SecureRoute)
 
 
-@router.get("/session")
+class SessionInfo(BaseModel):
+    principal: str
+    channel: str
+    auth_time: str
+    methods: list[str]
+
+
+@router.get("/session", response_model=SessionInfo, responses=PROBLEMS)
 def session(api: Authenticated) -> JSONResponse:
     """The caller's session (session cookie or ``Authorization: Bearer``)."""
     s = api.session
@@ -29,7 +37,7 @@ def session(api: Authenticated) -> JSONResponse:
     )
 
 
-@router.delete("/session")
+@router.delete("/session", status_code=204, response_class=Response, responses=PROBLEMS)
 def end_session(request: Request, api: Authenticated) -> Response:
     server_of(request).box.end(api.session_id)
     return Response(status_code=204)

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Final
 
 from fastapi import Depends, FastAPI, Request
-from starlette.responses import JSONResponse
+from fastapi.openapi.utils import get_openapi
+from starlette.responses import JSONResponse, Response
 
 from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import FlowExpired, MalformedInput, NotAuthenticated
 from securebox_auth.factors.oob import Channel
-from securebox_auth.policy.session import Session
+from securebox_auth.policy.session import Session, session_claims
 from securebox_auth.shell.answers import (
     Answer,
     CapAnswer,
@@ -30,9 +31,10 @@ from securebox_auth.shell.answers import (
 )
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_server.api.keys import FlowSealer
-from securebox_server.api.models import AnswerBody, Problem
+from securebox_server.api.models import AnswerBody, FlowOut, Problem, SessionOut, StepUpOut
 from securebox_server.web.context import server_of
 from securebox_server.web.errors import MESSAGES
+from securebox_server.web.routing import walk
 
 __all__ = [
     "PREFIX",
@@ -41,6 +43,7 @@ __all__ = [
     "Authenticated",
     "FlowGone",
     "api_problem",
+    "deliver",
     "fields_of",
     "gone",
     "install",
@@ -59,7 +62,10 @@ TITLES: Final = {
     "flow_expired": "This flow took too long or is no longer valid. Please start again.",
 }
 
-_PROBLEM: Final = {"model": Problem, "content": {"application/problem+json": {}}}
+_PROBLEM: Final = {
+    "model": Problem,  # registers the schema; the media type is RFC 9457's
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 #: The error answers every API route may give (for the OpenAPI document).
 PROBLEMS: Final[dict[int | str, dict[str, Any]]] = {
     400: {**_PROBLEM, "description": "Malformed request"},
@@ -112,7 +118,22 @@ class ApiState:
 
 
 def install(app: FastAPI, keys: DerivedKeys) -> None:
+    """The API's state, and an OpenAPI document of the API alone (the HTML pages are not
+    an API: they are left out of ``/api/v1/openapi.json``)."""
     app.state.api = ApiState(FlowSealer.of(keys.master))
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            routes = [r for r in walk(app.routes) if getattr(r, "path", "").startswith(PREFIX)]
+            app.openapi_schema = get_openapi(
+                title="securebox API",
+                version="1",
+                summary="Login and step-up flows, RFC 9470 challenges, assertions",
+                routes=routes,
+            )
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
 
 
 def sealer(request: Request) -> FlowSealer:
@@ -165,8 +186,31 @@ FIELDS: Final = {
 }
 #: Methods answered over a challenge asked for first (``POST .../challenges``).
 CHALLENGED: Final = frozenset(
-    {"sms_otp", "email_otp", "cap_respond", "cap_sign", "certificate", "smartcard_pin", "passkey_uv"}
+    {
+        "sms_otp",
+        "email_otp",
+        "cap_respond",
+        "cap_sign",
+        "certificate",
+        "smartcard_pin",
+        "passkey_uv",
+    }
 )
+
+
+def deliver(
+    request: Request, out: FlowOut | StepUpOut, session_id: str, *, cookie: bool
+) -> Response:
+    """``out`` with the session: in the session cookie (``cookie``), else its token in the
+    body (an API client sends it back as ``Authorization: Bearer``)."""
+    server = server_of(request)
+    acr = session_claims(server.box.touch(session_id), server.box.policy.acr)[0]
+    kind, token = ("cookie", None) if cookie else ("Bearer", session_id)
+    out.session = SessionOut.model_validate({"token_type": kind, "token": token, "acr": acr})
+    response = JSONResponse(out.model_dump(mode="json", exclude_none=True))
+    if cookie:
+        server.cookies.set(response, server.cookies.session, session_id)
+    return response
 
 
 def fields_of(method: str) -> list[str]:
@@ -198,7 +242,9 @@ def to_answer(body: AnswerBody) -> Answer:
         return RecoveryAnswer(_need(body.code, "code"))
     if m in ("sms_otp", "email_otp"):
         channel = Channel.SMS if m == "sms_otp" else Channel.EMAIL
-        return OobAnswer(_need(body.challenge_id, "challenge_id"), _need(body.code, "code"), channel)
+        return OobAnswer(
+            _need(body.challenge_id, "challenge_id"), _need(body.code, "code"), channel
+        )
     if m in ("cap_identify", "cap_respond", "cap_sign"):
         card, code = _need(body.card_id, "card_id"), _need(body.code, "code")
         if m == "cap_identify":

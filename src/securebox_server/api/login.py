@@ -20,12 +20,10 @@ from typing import Final
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from securebox_auth.emv.profiles import CapMode
 from securebox_auth.errors import FlowOutOfOrder, MalformedInput, WeakCode
 from securebox_auth.factors.oob import Channel
 from securebox_auth.flows import codec
 from securebox_auth.flows.login import LoginFlow, LoginState
-from securebox_auth.policy.session import session_claims
 from securebox_auth.shell import records
 from securebox_auth.shell.login import LoginPage
 from securebox_server.api.common import (
@@ -33,6 +31,7 @@ from securebox_server.api.common import (
     PREFIX,
     PROBLEMS,
     api_problem,
+    deliver,
     fields_of,
     gone,
     sealer,
@@ -45,7 +44,6 @@ from securebox_server.api.models import (
     ChallengeOut,
     FlowOut,
     LoginStart,
-    SessionOut,
 )
 from securebox_server.login.flow import hit_limits
 from securebox_server.web.context import server_of
@@ -57,7 +55,11 @@ router = APIRouter(prefix=PREFIX, route_class=SecureRoute, tags=["login"])
 KIND: Final = "L"
 CHANNEL: Final = "web"
 #: Limit names (``login.code``/``login.totp`` as the HTML pages).
-LIMIT: Final = {"confidential_code": "login.code", "totp": "login.totp", "code_change": "login.code"}
+LIMIT: Final = {
+    "confidential_code": "login.code",
+    "totp": "login.totp",
+    "code_change": "login.code",
+}
 
 
 def _href(flow_id: str, tail: str) -> str:
@@ -66,7 +68,13 @@ def _href(flow_id: str, tail: str) -> str:
 
 def _actions(flow_id: str, flow: LoginFlow) -> list[Action]:
     if flow.state is LoginState.CODE_CHANGE:
-        return [Action(method="code_change", href=_href(flow_id, "answers"), fields=fields_of("code_change"))]
+        return [
+            Action(
+                method="code_change",
+                href=_href(flow_id, "answers"),
+                fields=fields_of("code_change"),
+            )
+        ]
     if flow.finished:
         return []
     return [
@@ -222,17 +230,9 @@ def answer(request: Request, flow_id: str, body: AnswerBody) -> Response:
 
 
 def _after(request: Request, flow_id: str, page: LoginPage, delivery: str) -> Response:
-    server = server_of(request)
     if page.session_id is not None:
-        acr = session_claims(server.box.touch(page.session_id), server.box.policy.acr)[0]
         out = _out(flow_id, page.flow)
-        if delivery == "cookie":
-            out.session = SessionOut(token_type="cookie", acr=acr)
-            response = _json(out)
-            server.cookies.set(response, server.cookies.session, page.session_id)
-            return response
-        out.session = SessionOut(token_type="Bearer", token=page.session_id, acr=acr)
-        return _json(out)
+        return deliver(request, out, page.session_id, cookie=delivery == "cookie")
     if page.state is LoginState.FAILED:
         reason = getattr(page.action, "reason", "denied")
         code = "login_blocked" if reason in ("blocked", "too_many_failures") else "login_denied"

@@ -17,6 +17,7 @@ __all__ = [
     "ChallengeOut",
     "ChequeBookBody",
     "FlowOut",
+    "Jwks",
     "LoginStart",
     "OrderOut",
     "PayeeBody",
@@ -165,6 +166,12 @@ class OrderOut(BaseModel):
 
 class AssertionBody(_Strict):
     audience: str = Field(min_length=1, max_length=200)
+
+
+class Jwks(BaseModel):
+    """RFC 7517 JWK set: the public keys of the assertions."""
+
+    keys: list[dict[str, Any]]
 
 
 class AssertionOut(BaseModel):

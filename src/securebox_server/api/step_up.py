@@ -22,7 +22,6 @@ from securebox_auth.errors import FlowOutOfOrder, MalformedInput
 from securebox_auth.factors.oob import Channel
 from securebox_auth.flows.step_up import StepUpFlow, StepUpState
 from securebox_auth.policy.linking import Batch, Money, OperationRequest, Payment
-from securebox_auth.policy.session import session_claims
 from securebox_auth.shell.step_up import StepUpPage
 from securebox_server.api.common import (
     CHALLENGED,
@@ -31,6 +30,7 @@ from securebox_server.api.common import (
     ApiSession,
     Authenticated,
     api_problem,
+    deliver,
     fields_of,
     gone,
     sealer,
@@ -41,7 +41,6 @@ from securebox_server.api.models import (
     AnswerBody,
     ChallengeBody,
     ChallengeOut,
-    SessionOut,
     StepUpOut,
     StepUpStart,
 )
@@ -189,7 +188,9 @@ def challenge(request: Request, flow_id: str, body: ChallengeBody, api: Authenti
             ]
             if not known:
                 raise FlowOutOfOrder("no enrolled destination for this channel")
-            sent = box.send_step_up_code(sid, handle, channel=channel, destination=known[0].destination)
+            sent = box.send_step_up_code(
+                sid, handle, channel=channel, destination=known[0].destination
+            )
             out = ChallengeOut(method=m, challenge_id=sent)
         elif m in ("cap_sign", "cap_respond"):
             if body.card_id is None:
@@ -234,17 +235,9 @@ def answer(request: Request, flow_id: str, body: AnswerBody, api: Authenticated)
 
 
 def _after(request: Request, flow_id: str, page: StepUpPage, api: ApiSession) -> Response:
-    server = server_of(request)
     if page.state is StepUpState.FAILED:
         return api_problem(request, 403, "login_blocked")
     out = flow_out(flow_id, page.flow, rejected=page.rejected)
     if page.session_id == api.session_id:
         return _json(out, 422 if page.rejected else 200)
-    acr = session_claims(server.box.touch(page.session_id), server.box.policy.acr)[0]
-    if api.via == "cookie":
-        out.session = SessionOut(token_type="cookie", acr=acr)
-        response = _json(out)
-        server.cookies.set(response, server.cookies.session, page.session_id)
-        return response
-    out.session = SessionOut(token_type="Bearer", token=page.session_id, acr=acr)
-    return _json(out)
+    return deliver(request, out, page.session_id, cookie=api.via == "cookie")

@@ -13,10 +13,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from securebox_server.api.common import PREFIX, PROBLEMS, Authenticated
-from securebox_server.api.models import AssertionBody, AssertionOut
+from securebox_server.api.models import AssertionBody, AssertionOut, Jwks
 from securebox_server.login.flow import hit_limits
 from securebox_server.web.context import server_of
-
 from securebox_server.web.routing import SecureRoute
 
 __all__ = ["JWKS_PATH", "router"]
@@ -25,7 +24,18 @@ router = APIRouter(prefix=PREFIX, route_class=SecureRoute, tags=["tokens"])
 JWKS_PATH = f"{PREFIX}/.well-known/jwks.json"
 
 
-@router.get("/.well-known/jwks.json", responses={429: PROBLEMS[429]})
+@router.get(
+    "/.well-known/jwks.json",
+    responses={
+        200: {
+            "model": Jwks,
+            "content": {
+                "application/jwk-set+json": {"schema": {"$ref": "#/components/schemas/Jwks"}}
+            },
+        },
+        429: PROBLEMS[429],
+    },
+)
 def jwks(request: Request) -> Response:
     """The public keys of the assertions (JWKS)."""
     response = JSONResponse(server_of(request).box.jwks(), media_type="application/jwk-set+json")

@@ -32,7 +32,8 @@ def login(client: TestClient, credential: Any = None, clock: FixedClock | None =
     assert after.status_code == 200, after.text
     body = after.json()
     if body["state"] == "second_factor":
-        assert credential is not None and clock is not None
+        assert credential is not None
+        assert clock is not None
         after = answer(client, body, method="totp", code=code_at(credential, clock.now()))
         assert after.status_code == 200, after.text
         body = after.json()

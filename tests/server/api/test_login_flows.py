@@ -26,7 +26,8 @@ def test_code_then_totp_opens_a_bearer_session(make_app: AppMaker) -> None:
     assert actions["confidential_code"]["href"].endswith("/answers")
     assert CLIENT not in flow["id"]
     shown = client.get(f"/api/v1/login/flows/{flow['id']}")
-    assert shown.status_code == 200 and shown.json()["state"] == "first_factor"
+    assert shown.status_code == 200
+    assert shown.json()["state"] == "first_factor"
 
     second = answer(client, flow, method="confidential_code", code=CODE)
     assert second.status_code == 200, second.text
@@ -132,7 +133,8 @@ def test_malformed_bodies_are_problems(make_app: AppMaker) -> None:
     client, box, _ = make_app()
     open_user(box)
     bad = client.post("/api/v1/login/flows", json={"client_id": "x" * 65, "user_number": "01"})
-    assert bad.status_code == 400 and bad.json()["code"] == "malformed_input"
+    assert bad.status_code == 400
+    assert bad.json()["code"] == "malformed_input"
     flow = start(client)
     for body in ({"method": "nope", "code": "1"}, {"method": "confidential_code"}, {"x": 1}):
         refused = answer(client, flow, **body)

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.factors.totp import code_at
-from tests.server.api.helpers import ORIGIN, bearer, login
 from tests.server.api.conftest import PasskeyApp, enrol_passkey
+from tests.server.api.helpers import ORIGIN, bearer, login
 from tests.server.conftest import CODE, AppMaker, open_user
 
 
@@ -49,7 +49,8 @@ def test_cheque_books_need_a_fresh_proof_then_succeed(make_app: AppMaker) -> Non
     wrong = client.post(
         f"{step_up}/answers", json={"method": "totp", "code": "000000"}, headers=bearer(token)
     )
-    assert wrong.status_code == 422 and wrong.json()["rejected"] is True
+    assert wrong.status_code == 422
+    assert wrong.json()["rejected"] is True
     proven = client.post(
         f"{step_up}/answers", json={"method": "totp", "code": proof}, headers=bearer(token)
     )
@@ -68,7 +69,8 @@ def test_cheque_books_need_a_fresh_proof_then_succeed(make_app: AppMaker) -> Non
     assert new_token != token
     # the old token died with the rotation
     stale = client.post("/api/v1/cheque-book-orders", json={"books": 1}, headers=bearer(token))
-    assert stale.status_code == 401 and stale.json()["code"] == "not_authenticated"
+    assert stale.status_code == 401
+    assert stale.json()["code"] == "not_authenticated"
     done = client.post("/api/v1/cheque-book-orders", json={"books": 1}, headers=bearer(new_token))
     assert done.status_code == 201, done.text
     assert done.json() == {"books": 1, "status": "recorded"}
@@ -89,7 +91,9 @@ def test_a_payee_needs_a_passkey_step_up_bound_to_it(passkey_app: PasskeyApp) ->
     flow = client.get(step_up, headers=bearer(token)).json()
     assert flow["operation"] == "payee_management"
     assert flow["digest"]
-    assert [["payee", "IBAN:BE71096123456769"]] == [[k.lower(), v.replace(" ", "")] for k, v in flow["display"]]
+    assert [[k.lower(), v.replace(" ", "")] for k, v in flow["display"]] == [
+        ["payee", "IBAN:BE71096123456769"]
+    ]
     assert "passkey_uv" in flow["methods"]
     totp = client.post(
         f"{step_up}/answers", json={"method": "totp", "code": "123456"}, headers=bearer(token)
@@ -127,7 +131,8 @@ def test_step_up_resource_and_its_errors(passkey_app: PasskeyApp) -> None:
     denied = client.post(
         "/api/v1/step-ups", json={"operation": "launch_rockets"}, headers=bearer(token)
     )
-    assert denied.status_code == 403 and denied.json()["code"] == "operation_denied"
+    assert denied.status_code == 403
+    assert denied.json()["code"] == "operation_denied"
     started = client.post(
         "/api/v1/step-ups",
         json={
@@ -143,7 +148,10 @@ def test_step_up_resource_and_its_errors(passkey_app: PasskeyApp) -> None:
     assert started.headers["location"] == f"/api/v1/step-ups/{flow['id']}"
     bad = client.post(
         "/api/v1/step-ups",
-        json={"operation": "sepa_instant_transfer", "details": {"amount": "-3", "currency": "EUR", "payee": "x"}},
+        json={
+            "operation": "sepa_instant_transfer",
+            "details": {"amount": "-3", "currency": "EUR", "payee": "x"},
+        },
         headers=bearer(token),
     )
     assert bad.status_code == 400
@@ -163,6 +171,7 @@ def test_cookie_sessions_need_the_origin_bearer_ones_do_not(make_app: AppMaker) 
     assert ok.status_code == 201
     client.cookies.set("sb-session", token)
     refused = client.post("/api/v1/assertions", json={"audience": "docs"})
-    assert refused.status_code == 403 and refused.json()["code"] == "csrf"
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "csrf"
     allowed = client.post("/api/v1/assertions", json={"audience": "docs"}, headers=ORIGIN)
     assert allowed.status_code == 201
