@@ -37,6 +37,7 @@ from securebox_server.web.errors import MESSAGES
 from securebox_server.web.routing import walk
 
 __all__ = [
+    "LIMIT_NAMES",
     "PREFIX",
     "PROBLEMS",
     "ApiSession",
@@ -52,6 +53,18 @@ __all__ = [
 ]
 
 PREFIX: Final = "/api/v1"
+
+#: The rate-limit names the API hits (keys ``ip:<address>`` and ``account:<client>:<user>``),
+#: besides the login pages' ``login.identify``, ``login.code`` and ``login.totp``.
+LIMIT_NAMES: Final = (
+    "login.answer",
+    "login.challenge",
+    "step_up.start",
+    "step_up.challenge",
+    "step_up.answer",
+    "api.operation",
+    "api.assertion",
+)
 
 #: Sentences of the API's own codes (the shared table covers the others).
 TITLES: Final = {

@@ -161,7 +161,7 @@ def challenge(request: Request, flow_id: str, body: ChallengeBody) -> Response:
     handle, _ = _open(request, flow_id)
     box = server_of(request).box
     m = body.method
-    hit_limits(request, f"login.challenge.{m}", _principal_key(request, handle))
+    hit_limits(request, "login.challenge", _principal_key(request, handle))
     out: ChallengeOut
     with gone():
         if m in ("sms_otp", "email_otp"):
@@ -214,7 +214,7 @@ def answer(request: Request, flow_id: str, body: AnswerBody) -> Response:
     the same for every principal)."""
     handle, delivery = _open(request, flow_id)
     server = server_of(request)
-    limit = LIMIT.get(body.method, f"login.{body.method}")
+    limit = LIMIT.get(body.method, "login.answer")
     hit_limits(request, limit, _principal_key(request, handle))
     with gone():
         if body.method == "code_change":

@@ -39,7 +39,7 @@ def guarded(
 ) -> Response | None:
     """``None`` when ``operation`` was allowed (and its grant consumed; ``action`` is then
     audited), else the ``401`` RFC 9470 challenge or the ``403`` refusal to answer."""
-    hit_limits(request, f"api.{operation.operation}", api.session.principal.key)
+    hit_limits(request, "api.operation", api.session.principal.key)
     box = server_of(request).box
     page = box.start_step_up(api.session_id, operation)
     if page.state is StepUpState.READY:

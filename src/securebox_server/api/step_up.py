@@ -141,7 +141,7 @@ def start(request: Request, body: StepUpStart, api: Authenticated) -> Response:
     """Ask for ``operation`` (``details``: ``payee``; ``amount``, ``currency`` and
     ``payee``; or ``payments``). ``challenged``: prove one of ``methods``; ``ready``: the
     session may already perform it; ``403`` problem when the policy refuses it."""
-    hit_limits(request, "api.step_up", api.session.principal.key)
+    hit_limits(request, "step_up.start", api.session.principal.key)
     operation = operation_request(body.operation, body.details)
     page = server_of(request).box.start_step_up(api.session_id, operation)
     if page.state is StepUpState.FAILED:
@@ -176,7 +176,7 @@ def challenge(request: Request, flow_id: str, body: ChallengeBody, api: Authenti
     handle = _open(request, flow_id)
     box = server_of(request).box
     sid, m = api.session_id, body.method
-    hit_limits(request, f"step_up.challenge.{m}", api.session.principal.key)
+    hit_limits(request, "step_up.challenge", api.session.principal.key)
     out: ChallengeOut
     with gone():
         if m in ("sms_otp", "email_otp"):
@@ -228,7 +228,7 @@ def answer(request: Request, flow_id: str, body: AnswerBody, api: Authenticated)
     """Prove one factor. ``ready``: the grant is recorded and the session was rotated: the
     new token is in ``session`` (or the new cookie is set); retry the operation with it."""
     handle = _open(request, flow_id)
-    hit_limits(request, f"step_up.{body.method}", api.session.principal.key)
+    hit_limits(request, "step_up.answer", api.session.principal.key)
     with gone():
         page = server_of(request).box.prove_step_up(api.session_id, handle, to_answer(body))
     return _after(request, flow_id, page, api)
