@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.factors.totp import code_at
+from tests.server.api.conftest import PasskeyApp, enrol_passkey
 from tests.server.api.helpers import answer, bearer, start
 from tests.server.conftest import CLIENT, CODE, AppMaker, open_user
 
@@ -140,3 +141,29 @@ def test_malformed_bodies_are_problems(make_app: AppMaker) -> None:
         refused = answer(client, flow, **body)
         assert refused.status_code == 400, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_a_passkey_login_through_its_challenge(passkey_app: PasskeyApp) -> None:
+    client, box, clock = passkey_app
+    principal, _ = open_user(box)
+    auth = enrol_passkey(box, clock, principal)
+    flow = start(client)
+    actions = {a["method"]: a for a in flow["actions"]}
+    assert actions["passkey_uv"]["challenge"].endswith("/challenges")
+    early = answer(client, flow, method="passkey_uv", ceremony_id="x", response={})
+    assert early.status_code in (400, 422)
+    asked = client.post(actions["passkey_uv"]["challenge"], json={"method": "passkey_uv"})
+    assert asked.status_code == 201, asked.text
+    ceremony = asked.json()
+    assert "challenge" in str(ceremony["options"])
+    done = answer(
+        client,
+        flow,
+        method="passkey_uv",
+        ceremony_id=ceremony["challenge_id"],
+        response=auth.get(ceremony["options"]),
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] in ("done", "second_factor")
+    no_challenge = client.post(actions["passkey_uv"]["challenge"], json={"method": "totp"})
+    assert no_challenge.status_code in (400, 409, 410)
