@@ -7,6 +7,7 @@ deeper one (``SECUREBOX_API_EXAMPLES``, 200 by default)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,12 @@ def api_app(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> 
 
 
 @pytest.fixture(scope="module")
+def api_client(api_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(api_app) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
 def api_schema(api_app: FastAPI) -> schemathesis.BaseSchema:
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", api_app)
     if "SECUREBOX_API_EXAMPLES" not in os.environ:
@@ -73,17 +80,16 @@ def test_the_document_is_openapi_3_1_with_problems(api_app: FastAPI) -> None:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-def _run(case: schemathesis.Case[Any], api_app: FastAPI, authenticated: bool) -> None:
-    headers = {}
-    if authenticated:  # a fresh session per example (one may end or rotate it)
-        headers["Authorization"] = f"Bearer {login(TestClient(api_app))}"
+def _run(case: schemathesis.Case[Any], client: TestClient) -> None:
+    # a fresh session per example (an example may end or rotate it)
+    headers = {"Authorization": f"Bearer {login(client)}"}
     case.call_and_validate(headers=headers, checks=CHECKS)
 
 
 @schema.parametrize()
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms(case: schemathesis.Case[Any], api_app: FastAPI) -> None:
-    _run(case, api_app, authenticated=True)
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms(case: schemathesis.Case[Any], api_client: TestClient) -> None:
+    _run(case, api_client)
 
 
 @pytest.mark.slow
@@ -96,5 +102,5 @@ def test_api_conforms(case: schemathesis.Case[Any], api_app: FastAPI) -> None:
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_conforms_deeply(case: schemathesis.Case[Any], api_app: FastAPI) -> None:
-    _run(case, api_app, authenticated=True)
+def test_api_conforms_deeply(case: schemathesis.Case[Any], api_client: TestClient) -> None:
+    _run(case, api_client)
