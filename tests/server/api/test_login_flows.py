@@ -167,3 +167,12 @@ def test_a_passkey_login_through_its_challenge(passkey_app: PasskeyApp) -> None:
     assert done.json()["state"] in ("done", "second_factor")
     no_challenge = client.post(actions["passkey_uv"]["challenge"], json={"method": "totp"})
     assert no_challenge.status_code in (400, 409, 410)
+
+
+def test_bad_bearer_tokens_are_401_with_a_challenge(make_app: AppMaker) -> None:
+    client, _, _ = make_app()
+    for header in ("Bearer garbage", "Bearer " + "a" * 200, "Basic YTpi", "Bearer"):
+        refused = client.get("/api/v1/session", headers={"Authorization": header})
+        assert refused.status_code == 401, header
+        assert refused.json()["code"] == "not_authenticated"
+        assert refused.headers["www-authenticate"] == 'Bearer realm="securebox"'
