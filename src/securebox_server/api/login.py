@@ -47,7 +47,7 @@ from securebox_server.api.models import (
 )
 from securebox_server.login.flow import hit_limits
 from securebox_server.web.context import server_of
-from securebox_server.web.routing import SecureRoute
+from securebox_server.web.routing import CsrfRefused, SecureRoute
 
 __all__ = ["router"]
 
@@ -103,6 +103,13 @@ def _json(out: FlowOut, status: int = 200, headers: dict[str, str] | None = None
     return JSONResponse(out.model_dump(mode="json", exclude_none=True), status, headers=headers)
 
 
+def _same_origin(request: Request) -> None:
+    """A flow that ends in the session cookie is driven by this origin's pages only (no
+    login CSRF: a foreign page cannot log a browser into another account)."""
+    if request.headers.get("origin") != server_of(request).settings.origin:
+        raise CsrfRefused("cookie sessions are for this origin's pages")
+
+
 def _open(request: Request, flow_id: str) -> tuple[str, str]:
     """The handle and the session delivery (``token``/``cookie``) sealed in ``flow_id``."""
     with gone():
@@ -127,6 +134,8 @@ def _principal_key(request: Request, handle: str) -> str:
 )
 def start(request: Request, body: LoginStart) -> Response:
     """Identify: a new login flow (the same shape whether the user exists or not)."""
+    if body.session_delivery == "cookie":
+        _same_origin(request)
     hit_limits(request, "login.identify")
     page = server_of(request).box.start_login(body.client_id, body.user_number, channel=CHANNEL)
     flow_id = sealer(request).seal(KIND, f"{body.session_delivery}|{page.handle}")
@@ -213,6 +222,8 @@ def answer(request: Request, flow_id: str, body: AnswerBody) -> Response:
     once ``done``; ``422`` refused; ``403`` problem when the login ended (blocked or denied:
     the same for every principal)."""
     handle, delivery = _open(request, flow_id)
+    if delivery == "cookie":
+        _same_origin(request)
     server = server_of(request)
     limit = LIMIT.get(body.method, "login.answer")
     hit_limits(request, limit, _principal_key(request, handle))

@@ -13,9 +13,17 @@ from tests.server.conftest import CLIENT, CODE
 ORIGIN = {"Origin": "http://testserver"}
 
 
-def start(client: TestClient, client_id: str = CLIENT, user: str = "01", **extra: Any) -> Any:
+def start(
+    client: TestClient,
+    client_id: str = CLIENT,
+    user: str = "01",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Any:
     answer = client.post(
-        "/api/v1/login/flows", json={"client_id": client_id, "user_number": user, **extra}
+        "/api/v1/login/flows",
+        json={"client_id": client_id, "user_number": user, **extra},
+        headers=headers,
     )
     assert answer.status_code == 201, answer.text
     return answer.json()

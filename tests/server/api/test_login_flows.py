@@ -8,7 +8,7 @@ from datetime import timedelta
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.factors.totp import code_at
 from tests.server.api.conftest import PasskeyApp, enrol_passkey
-from tests.server.api.helpers import answer, bearer, start
+from tests.server.api.helpers import ORIGIN, answer, bearer, start
 from tests.server.conftest import CLIENT, CODE, AppMaker, open_user
 
 
@@ -53,8 +53,19 @@ def test_code_then_totp_opens_a_bearer_session(make_app: AppMaker) -> None:
 def test_cookie_delivery_sets_the_session_cookie(make_app: AppMaker) -> None:
     client, box, _ = make_app()
     open_user(box)
-    flow = start(client, session_delivery="cookie")
-    done = answer(client, flow, method="confidential_code", code=CODE)
+    refused = client.post(
+        "/api/v1/login/flows",
+        json={"client_id": CLIENT, "user_number": "01", "session_delivery": "cookie"},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "csrf"
+    flow = start(client, session_delivery="cookie", headers=ORIGIN)
+    assert answer(client, flow, method="confidential_code", code=CODE).status_code == 403
+    done = client.post(
+        f"/api/v1/login/flows/{flow['id']}/answers",
+        json={"method": "confidential_code", "code": CODE},
+        headers=ORIGIN,
+    )
     assert done.status_code == 200, done.text
     assert done.json()["session"] == {"token_type": "cookie", "acr": "urn:securebox:acr:simple"}
     assert "sb-session=" in done.headers["set-cookie"]
