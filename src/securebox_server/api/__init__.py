@@ -5,5 +5,5 @@ on protected operations, signed assertions with a JWKS shared by every worker, a
 
 Modules: :mod:`.keys` (token keys and sealed flow ids), :mod:`.models` (the JSON shapes),
 :mod:`.common` (authentication, problems, answers), :mod:`.login`, :mod:`.step_up`,
-:mod:`.payees` (the protected operation), :mod:`.tokens` (JWKS and assertions).
+:mod:`.operations` (protected operations, RFC 9470), :mod:`.tokens` (JWKS and assertions).
 """
