@@ -21,6 +21,11 @@ from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_server import demo_reader, methods, stepup
 from securebox_server.account import api, home, passkeys
+from securebox_server.api import common as api_common
+from securebox_server.api import login as api_login
+from securebox_server.api import operations as api_operations
+from securebox_server.api import step_up as api_step_up
+from securebox_server.api import tokens as api_tokens
 from securebox_server.login import identify, steps
 from securebox_server.settings import Settings
 from securebox_server.throttle import NoLimits, RateLimits
@@ -87,5 +92,13 @@ def create_app(
     app.include_router(passkeys.router)
     app.include_router(api.router)
     stepup.install(app, settings)
+    api_common.install(app, keys)
+    for api_router in (
+        api_login.router,
+        api_step_up.router,
+        api_operations.router,
+        api_tokens.router,
+    ):
+        app.include_router(api_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -23,6 +23,7 @@ from securebox_auth.shell.answers import CertificateSettings
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
+from securebox_server.api.keys import token_keys
 from securebox_server.delivery import build_gateways
 from securebox_server.settings import Settings
 
@@ -154,4 +155,5 @@ def build_securebox(
         issuer=settings.origin,
         relying_party=relying_party(settings),
         certificates=certificate_settings(settings, (clock or SystemClock()).now()),
+        token_keys=token_keys(keys.master),  # the same in every worker (api/keys.py)
     )

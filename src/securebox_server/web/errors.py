@@ -88,6 +88,8 @@ async def _securebox_error(request: Request, exc: Exception) -> Response:
     elif isinstance(exc, FlowError) and code not in MESSAGES:
         code = "flow_out_of_order"
     response = respond(request, _status(exc), code)
+    if response.status_code == 401 and _is_api(request):  # RFC 9110 15.5.2, RFC 6750 3
+        response.headers["WWW-Authenticate"] = 'Bearer realm="securebox"'
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
