@@ -1,7 +1,7 @@
 """The JSON API under ``/api/v1`` (issue 14): the login and step-up flows as resources
 (Ory Kratos' model: an id, a state, an expiry and the next actions), RFC 9470 challenges
 on protected operations, signed assertions with a JWKS shared by every worker, and RFC
-9457 problem details. ``docs/api.md`` is the guide; ADR 0029 records the choices.
+9457 problem details. ``docs/api.md`` is the guide; ADR 0028 records the choices.
 
 Modules: :mod:`.keys` (token keys and sealed flow ids), :mod:`.models` (the JSON shapes),
 :mod:`.common` (authentication, problems, answers), :mod:`.login`, :mod:`.step_up`,
