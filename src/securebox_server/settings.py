@@ -12,7 +12,13 @@ SECUREBOX_TRUSTED_PROXIES  trusted_proxies (list)               none
 SECUREBOX_SMTP_URL         smtp_url                             none
 SECUREBOX_SMS_URL          sms_url                              none
 SECUREBOX_DEMO             demo (bool)                          false
+(TOML only)                [rate_limits] name = "5/minute;..."  ``DEFAULT_LIMITS``
 =========================  ===================================  ==========================
+
+``[rate_limits]`` overrides named limits (ADR 0026) with ``limits`` strings, e.g.
+``"login.source" = "30/5 minutes;300/day"``; unknown names are refused. The limits are on
+by default; ``rate_limits_enabled = false`` (``SECUREBOX_RATE_LIMITS_ENABLED``) is for
+tests and only accepted in demo mode.
 
 The master key file holds ``id:hex`` pairs (``DerivedKeys.from_hex``); in demo mode a
 missing file is generated (mode 0600). ``SECUREBOX_SETTINGS`` names the TOML file.
@@ -29,6 +35,8 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from securebox_auth.errors import ConfigurationError
+from securebox_server.net.client_address import TrustedProxies
+from securebox_server.rate_limits.limiter import DEFAULT_LIMITS, NamedLimit
 
 __all__ = ["Settings", "load_settings"]
 
@@ -42,6 +50,8 @@ _KEYS: Final = (
     "smtp_url",
     "sms_url",
     "demo",
+    "rate_limits_enabled",
+    "rate_limits",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
@@ -62,6 +72,10 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)
     sms_url: str | None = field(default=None, repr=False)
     demo: bool = False
+    #: The database rate limits (ADR 0026); off only for tests, in demo mode.
+    rate_limits_enabled: bool = True
+    #: Named limits overriding ``DEFAULT_LIMITS``: ``(("login.source", "30/5 minutes"),)``.
+    rate_limits: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -71,6 +85,20 @@ class Settings:
             raise ConfigurationError("database_url: sqlite:///path or postgresql://...")
         if self.master_key_file is None and not self.demo:
             raise ConfigurationError("master_key_file: required outside demo mode")
+        if not self.rate_limits_enabled and not self.demo:
+            raise ConfigurationError("rate_limits_enabled = false is for tests: demo mode only")
+        TrustedProxies.parse(self.trusted_proxies)
+        self.limits()
+
+    def limits(self) -> dict[str, str]:
+        """``DEFAULT_LIMITS`` with the overrides, each string checked."""
+        merged = dict(DEFAULT_LIMITS)
+        for name, spec in self.rate_limits:
+            if name not in DEFAULT_LIMITS:
+                raise ConfigurationError(f"rate_limits: no limit named {name!r}")
+            NamedLimit.parse(name, spec)
+            merged[name] = spec
+        return merged
 
     @property
     def tls(self) -> bool:
@@ -133,6 +161,11 @@ def load_settings(
             raise ConfigurationError(f"{key}: a string")
         return value
 
+    table = raw.get("rate_limits", {})
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+    ):
+        raise ConfigurationError('rate_limits: a table of name = "limits" strings')
     key_file = text("master_key_file", None)
     return Settings(
         database_url=text("database_url", DEFAULT_DATABASE) or DEFAULT_DATABASE,
@@ -143,4 +176,6 @@ def load_settings(
         smtp_url=text("smtp_url", None),
         sms_url=text("sms_url", None),
         demo=_bool(raw.get("demo", False), "demo"),
+        rate_limits_enabled=_bool(raw.get("rate_limits_enabled", True), "rate_limits_enabled"),
+        rate_limits=tuple(sorted(table.items())),
     )

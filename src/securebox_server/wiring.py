@@ -1,5 +1,6 @@
 """Build the library's entry point from :class:`~securebox_server.settings.Settings`: the
-master key, the SQL store (migrated), the gateways, and ``Securebox.from_policy``."""
+master key, the SQL store (the library's and the server's tables migrated), the gateways,
+and ``Securebox.from_policy``; and the rate limits (:func:`build_limits`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from securebox_auth.errors import ConfigurationError
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
+from securebox_server.db import migrate as server_migrate
+from securebox_server.rate_limits import Limiter, LoginLimits, SqlRateLimitStorage
+from securebox_server.rate_limits.storage import open_rate_limit_engine
 from securebox_server.settings import Settings
+from securebox_server.throttle import NoLimits, RateLimits
 
-__all__ = ["build_securebox", "load_master_key", "write_master_key"]
+__all__ = ["build_limits", "build_securebox", "load_master_key", "write_master_key"]
 
 
 def write_master_key(path: Path) -> None:
@@ -48,9 +53,22 @@ def build_securebox(
     argon2: Argon2Parameters = PROFILE_2026,
     keys: DerivedKeys | None = None,
 ) -> Securebox:
-    """The entry point on the settings' database (migrations applied at start-up)."""
+    """The entry point on the settings' database (both histories migrated at start-up:
+    the library's store and the server's own tables)."""
     keys = keys or load_master_key(settings)
     store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
+    server_migrate.upgrade(store.engine)
     return Securebox.from_policy(
         Path(settings.policy), store=store, keys=keys, clock=clock, argon2=argon2
     )
+
+
+def build_limits(settings: Settings, clock: Clock) -> tuple[RateLimits, LoginLimits | None]:
+    """The named limits over the settings' database (ADR 0026) and the login's budgets on
+    them, or no limit when ``rate_limits_enabled`` is false (tests, demo mode only). The
+    tables must exist (:func:`build_securebox` migrates them)."""
+    if not settings.rate_limits_enabled:
+        return NoLimits(), None
+    storage = SqlRateLimitStorage(open_rate_limit_engine(settings.database_url), clock=clock)
+    limiter = Limiter(storage, settings.limits())
+    return limiter, LoginLimits(limiter)

@@ -1,6 +1,8 @@
 """Build the server on a fresh SQLite database with a fixed clock and fast argon2id.
 
-``make_app(settings=..., limits=...)`` returns ``(TestClient, Securebox, FixedClock)``;
+``make_app(public_url=..., limits=..., **settings)`` returns ``(TestClient, Securebox,
+FixedClock)``; the rate limits are off unless ``rate_limits_enabled=True`` (the database
+limiter, on the fixed clock) or ``limits=`` is given;
 ``login_form`` helpers fill the real forms (the CSRF token is read from the page).
 """
 
@@ -10,6 +12,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +26,7 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.sql import migrate
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.app import create_app
+from securebox_server.db import migrate as server_migrate
 from securebox_server.settings import Settings
 from securebox_server.throttle import RateLimits
 from securebox_server.wiring import build_securebox
@@ -41,6 +45,7 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = create_engine(f"sqlite:///{path}")
     try:
         migrate.upgrade(engine)
+        server_migrate.upgrade(engine)
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -55,10 +60,16 @@ def make_app(tmp_path: Path, migrated_sqlite: Path) -> Iterator[AppMaker]:
     clients: list[TestClient] = []
 
     def build(
-        public_url: str = "http://testserver", limits: RateLimits | None = None
+        public_url: str = "http://testserver",
+        limits: RateLimits | None = None,
+        **values: Any,
     ) -> tuple[TestClient, Securebox, FixedClock]:
+        values.setdefault("rate_limits_enabled", False)
         settings = Settings(
-            database_url=f"sqlite:///{tmp_path}/server.db", public_url=public_url, demo=True
+            database_url=f"sqlite:///{tmp_path}/server.db",
+            public_url=public_url,
+            demo=True,
+            **values,
         )
         clock = FixedClock()
         keys = DerivedKeys.generate()

@@ -48,6 +48,9 @@ DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
         # account recovery requests (Warehouse: password reset 5/day)
         "recovery.account": "5/day",
         "recovery.source": "20/day",
+        # any other name a page passes to hit_limits without limits of its own
+        "default.source": "60/5 minutes;600/day",
+        "default.account": "30/5 minutes;300/day",
     }
 )
 MAX_KEY_LENGTH: Final = 512

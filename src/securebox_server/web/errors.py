@@ -8,6 +8,7 @@ login page; an unexpected exception is logged (with its request id) and answered
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Final
 
@@ -20,7 +21,7 @@ from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError
 from securebox_server.throttle import RateLimited
 from securebox_server.web.pages import render
 
-__all__ = ["MESSAGES", "install", "problem"]
+__all__ = ["MESSAGES", "install", "problem", "wait_of"]
 
 log = logging.getLogger("securebox_server.errors")
 
@@ -80,17 +81,45 @@ def respond(request: Request, status: int, code: str) -> Response:
     )
 
 
+def wait_of(seconds: int) -> tuple[int, str]:
+    """``retry_after`` as a count of its largest sensible unit, rounded up: (2, "minutes")."""
+    for size, unit in ((86400, "days"), (3600, "hours"), (60, "minutes")):
+        if seconds >= 2 * size or (unit == "minutes" and seconds > 90):
+            return -(-seconds // size), unit
+    return seconds, "seconds"
+
+
+_UNITS: Final = {"days": "day", "hours": "hour", "minutes": "minute", "seconds": "second"}
+
+
+def _limited(request: Request, exc: RateLimited) -> Response:
+    """429 saying when to try again: a page, or a problem document with ``retry_after``."""
+    count, unit = wait_of(exc.retry_after)
+    if _is_api(request):
+        response: Response = problem(429, "rate_limited", request.url.path)
+        words = f"{count} {_UNITS[unit] if count == 1 else unit}"
+        body = {
+            **json.loads(response.body),
+            "detail": f"Too many attempts. Please try again in {words}.",
+            "retry_after": exc.retry_after,
+        }
+        response = JSONResponse(body, status_code=429, media_type="application/problem+json")
+    else:
+        response = render(request, "limited.html", status=429, count=count, unit=unit)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def _securebox_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SecureboxError)
+    if isinstance(exc, RateLimited):
+        return _limited(request, exc)
     code = exc.code
     if isinstance(exc, NotAuthenticated):
         code = "not_authenticated"
     elif isinstance(exc, FlowError) and code not in MESSAGES:
         code = "flow_out_of_order"
-    response = respond(request, _status(exc), code)
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
+    return respond(request, _status(exc), code)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
