@@ -23,9 +23,9 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_server import methods
 from securebox_server.account import api, home
 from securebox_server.login import identify, steps
-from securebox_server.settings import Settings
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
+from securebox_server.settings import Settings
 from securebox_server.throttle import RateLimits
 from securebox_server.web import errors, health, metrics, middleware, preferences
 from securebox_server.web.context import Server

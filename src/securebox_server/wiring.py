@@ -20,7 +20,27 @@ from securebox_server.rate_limits.storage import open_rate_limit_engine
 from securebox_server.settings import Settings
 from securebox_server.throttle import NoLimits, RateLimits
 
-__all__ = ["build_limits", "build_securebox", "load_master_key", "write_master_key"]
+__all__ = [
+    "build_limits",
+    "build_securebox",
+    "load_master_key",
+    "migrate_database",
+    "write_master_key",
+]
+
+
+def migrate_database(url: str) -> None:
+    """Both histories up to their newest revision: the library's store, then the server's
+    tables (``securebox serve`` runs it once before the workers start)."""
+    from securebox_auth.stores.sql import migrate as store_migrate  # noqa: PLC0415
+    from securebox_auth.stores.sql.engine import create_engine  # noqa: PLC0415
+
+    engine = create_engine(url)
+    try:
+        store_migrate.upgrade(engine)
+        server_migrate.upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 def write_master_key(path: Path) -> None:

@@ -44,11 +44,11 @@ def _browser(client: TestClient, address: str) -> TestClient:
 
 def _login(browser: TestClient, code: str) -> httpx.Response:
     """The real forms: identifier, user number, code; the last answer (or the refusal)."""
-    page = browser.get("/login")
+    page: httpx.Response = browser.get("/login")
     page = browser.post("/login", data={"client_id": CLIENT, "csrf_token": token(page.text)})
     if page.status_code != 200:
         return page
-    started = browser.post(
+    started: httpx.Response = browser.post(
         "/login/user",
         data={"client_id": CLIENT, "user_number": "01", "csrf_token": token(page.text)},
         follow_redirects=False,
@@ -56,9 +56,10 @@ def _login(browser: TestClient, code: str) -> httpx.Response:
     if started.status_code != 303:
         return started
     page = browser.get("/login/code")
-    return browser.post(
+    answer: httpx.Response = browser.post(
         "/login/code", data={"code": code, "csrf_token": token(page.text)}, follow_redirects=False
     )
+    return answer
 
 
 def _status(box: Securebox, principal: Principal, clock: FixedClock) -> BlockStatus:

@@ -8,7 +8,6 @@ login page; an unexpected exception is logged (with its request id) and answered
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Final
 
@@ -53,8 +52,8 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def problem(status: int, code: str, instance: str = "") -> JSONResponse:
-    body = {
+def problem(status: int, code: str, instance: str = "", **extra: object) -> JSONResponse:
+    body: dict[str, object] = {
         "type": f"/problems/{code}",
         "title": MESSAGES.get(code, GENERIC),
         "status": status,
@@ -62,6 +61,7 @@ def problem(status: int, code: str, instance: str = "") -> JSONResponse:
     }
     if instance:
         body["instance"] = instance
+    body.update(extra)
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
@@ -96,14 +96,14 @@ def _limited(request: Request, exc: RateLimited) -> Response:
     """429 saying when to try again: a page, or a problem document with ``retry_after``."""
     count, unit = wait_of(exc.retry_after)
     if _is_api(request):
-        response: Response = problem(429, "rate_limited", request.url.path)
         words = f"{count} {_UNITS[unit] if count == 1 else unit}"
-        body = {
-            **json.loads(response.body),
-            "detail": f"Too many attempts. Please try again in {words}.",
-            "retry_after": exc.retry_after,
-        }
-        response = JSONResponse(body, status_code=429, media_type="application/problem+json")
+        response: Response = problem(
+            429,
+            "rate_limited",
+            request.url.path,
+            detail=f"Too many attempts. Please try again in {words}.",
+            retry_after=exc.retry_after,
+        )
     else:
         response = render(request, "limited.html", status=429, count=count, unit=unit)
     response.headers["Retry-After"] = str(exc.retry_after)
