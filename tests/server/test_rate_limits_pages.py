@@ -10,6 +10,7 @@ the limits the same attacker blocks the account for good (so the test can fail).
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Final
 
 import httpx
@@ -17,10 +18,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.errors import ConfigurationError
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import BlockStatus, block_status
 from securebox_auth.shell.securebox import Securebox
-from securebox_server.rate_limits import RateLimited
+from securebox_server.app import create_app
+from securebox_server.rate_limits import DEFAULT_LIMITS, Limiter, RateLimited
+from securebox_server.settings import Settings, load_settings
 from securebox_server.throttle import RateLimited as SeamRateLimited
 from securebox_server.web.errors import wait_of
 from tests.server.conftest import CLIENT, CODE, AppMaker, open_user, token
@@ -166,3 +171,38 @@ def test_one_error_type() -> None:
 )
 def test_wait_of(seconds: int, shown: tuple[int, str]) -> None:
     assert wait_of(seconds) == shown
+
+
+def test_the_limits_come_from_the_settings(tmp_path: Path) -> None:
+    key = tmp_path / "master.key"
+    key.write_text("m1:" + "00" * 32, encoding="ascii")
+    file = tmp_path / "settings.toml"
+    file.write_text(
+        f'master_key_file = "{key}"\n[rate_limits]\n"login.source" = "3/minute;10/hour"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings({}, file)
+    assert settings.rate_limits_enabled
+    assert settings.limits()["login.source"] == "3/minute;10/hour"
+    assert settings.limits()["login.account"] == DEFAULT_LIMITS["login.account"]
+    file.write_text(f'master_key_file = "{key}"\n[rate_limits]\n"login.nope" = "3/minute"\n')
+    with pytest.raises(ConfigurationError, match="no limit named"):
+        load_settings({}, file)
+    file.write_text(f'master_key_file = "{key}"\n[rate_limits]\n"login.source" = "often"\n')
+    with pytest.raises(ConfigurationError, match="cannot parse"):
+        load_settings({}, file)
+    file.write_text(f'master_key_file = "{key}"\nrate_limits_enabled = false\n')
+    with pytest.raises(ConfigurationError, match="demo mode only"):
+        load_settings({}, file)
+    assert not load_settings({"SECUREBOX_DEMO": "true"}, file).rate_limits_enabled
+
+
+def test_the_app_builds_the_database_limiter_by_default(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/d.db", demo=True)
+    app = create_app(settings, argon2=PROFILE_TESTING)
+    server = app.state.server
+    assert isinstance(server.limits, Limiter)
+    assert server.login_limits is not None
+    assert server.login_limits.limiter is server.limits
+    off = Settings(database_url=f"sqlite:///{tmp_path}/d.db", demo=True, rate_limits_enabled=False)
+    assert create_app(off, argon2=PROFILE_TESTING).state.server.login_limits is None
