@@ -9,12 +9,14 @@ the limits the same attacker blocks the account for good (so the test can fail).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
 import httpx
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 
 from securebox_auth.clock import FixedClock
@@ -24,6 +26,7 @@ from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import BlockStatus, block_status
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.app import create_app
+from securebox_server.login.flow import hit_limits
 from securebox_server.rate_limits import DEFAULT_LIMITS, Limiter, RateLimited
 from securebox_server.settings import Settings, load_settings
 from securebox_server.throttle import RateLimited as SeamRateLimited
@@ -206,3 +209,26 @@ def test_the_app_builds_the_database_limiter_by_default(tmp_path: Path) -> None:
     assert server.login_limits.limiter is server.limits
     off = Settings(database_url=f"sqlite:///{tmp_path}/d.db", demo=True, rate_limits_enabled=False)
     assert create_app(off, argon2=PROFILE_TESTING).state.server.login_limits is None
+
+
+def test_sends_and_challenges_have_their_limits(make_app: AppMaker) -> None:
+    """``login.<method>.send`` counts ``otp_send.*`` (3 per 10 minutes per account);
+    ``login.<...>_challenge`` is a request (``login.source``); other names ``default.*``."""
+    client, _, _ = make_app(rate_limits_enabled=True, rate_limits=(("login.source", "2/minute"),))
+    app = client.app
+
+    def route(name: str) -> Callable[[Request], dict[str, str]]:
+        def hit(request: Request) -> dict[str, str]:
+            hit_limits(request, name, "123456789:01")
+            return {"ok": name}
+
+        return hit
+
+    for name in ("login.oob.send", "login.cap_challenge", "demo.reader"):
+        app.add_api_route(f"/api/v1/test/{name}", route(name))  # type: ignore[attr-defined]
+    sends = [client.get("/api/v1/test/login.oob.send").status_code for _ in range(4)]
+    assert sends == [200, 200, 200, 429]
+    challenges = [client.get("/api/v1/test/login.cap_challenge").status_code for _ in range(3)]
+    assert challenges == [200, 200, 429]
+    others = [client.get("/api/v1/test/demo.reader").status_code for _ in range(31)]
+    assert others == [200] * 30 + [429]  # default.account: 30 per 5 minutes

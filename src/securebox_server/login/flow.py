@@ -4,8 +4,11 @@ submission, and where the browser goes after an answer (:func:`next_step`).
 The rate limits (ADR 0026) are applied here, centrally, so every method page gets them by
 calling ``hit_limits`` before its answer and ``next_step`` after it:
 
-* ``hit_limits(request, "login.identify", account)`` (the user number is submitted):
+* ``hit_limits(request, "login.identify", account)`` (the user number is submitted), or a
+  ``login.<...>_challenge`` name (a page asks for a challenge, nothing is verified):
   :meth:`LoginLimits.before_request`; without an account only ``login.global`` counts;
+* ``hit_limits(request, "login.<method>.send", account)`` (a code sent by SMS or e-mail):
+  ``login.global``, then ``otp_send.source`` and ``otp_send.account``;
 * ``hit_limits(request, "login.<method>", account)`` (an answer): ``before_answer``, or
   ``before_second_factor`` when the flow asks for a second factor;
 * ``next_step(request, page)``: a rejected answer is ``after_failure``, a session is
@@ -84,8 +87,12 @@ def hit_limits(request: Request, name: str, account: str | None = None) -> None:
     if account is None:
         guard.limiter.hit("login.global", GLOBAL_KEY)
         return
-    if name == "login.identify":
+    if name == "login.identify" or name.endswith("_challenge"):
         guard.before_request(source, account)
+        return
+    if name.endswith(".send"):
+        guard.limiter.hit("login.global", GLOBAL_KEY)
+        _named(request, "otp_send", source, account)
         return
     flow: LoginFlow | None = getattr(request.state, "login_flow", None)
     if flow is not None and flow.state is LoginState.SECOND_FACTOR:
