@@ -3,7 +3,8 @@
 Tests (and embedders) pass their own parts: ``create_app(settings, securebox=box)`` uses a
 ready :class:`~securebox_auth.shell.securebox.Securebox` (for instance one built with a
 ``FixedClock`` and ``PROFILE_TESTING``), ``clock=`` and ``argon2=`` are used when the app
-builds it from the settings, ``limits=`` plugs the rate limits (no limit by default).
+builds it from the settings, ``limits=`` replaces the rate limits (by default the database
+limiter of the settings, :func:`~securebox_server.wiring.build_limits`).
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from securebox_server.api import operations as api_operations
 from securebox_server.api import step_up as api_step_up
 from securebox_server.api import tokens as api_tokens
 from securebox_server.login import identify, steps
+from securebox_server.net import TrustedProxies
+from securebox_server.rate_limits import Limiter, LoginLimits
 from securebox_server.settings import Settings
-from securebox_server.throttle import NoLimits, RateLimits
+from securebox_server.throttle import RateLimits
 from securebox_server.web import demo_outbox, errors, health, metrics, middleware, preferences
 from securebox_server.web.context import Server
 from securebox_server.web.cookies import CookieNames
 from securebox_server.web.pages import build_environment
-from securebox_server.wiring import build_securebox, load_master_key
+from securebox_server.wiring import build_limits, build_securebox, load_master_key
 
 __all__ = ["create_app"]
 
@@ -58,6 +61,11 @@ def create_app(
     """The server on ``settings`` (see the module documentation for the test seams)."""
     keys = keys or load_master_key(settings)
     box = securebox or build_securebox(settings, clock=clock, argon2=argon2, keys=keys)
+    guard: LoginLimits | None
+    if limits is None:
+        limits, guard = build_limits(settings, box.clock)
+    else:
+        guard = LoginLimits(limits) if isinstance(limits, Limiter) else None
     app = FastAPI(
         title="securebox",
         docs_url=None,
@@ -68,7 +76,9 @@ def create_app(
         settings=settings,
         box=box,
         csrf_key=_server_key(keys, b"csrf"),
-        limits=limits or NoLimits(),
+        limits=limits,
+        login_limits=guard,
+        proxies=TrustedProxies.parse(settings.trusted_proxies),
         templates=build_environment(),
         cookies=CookieNames(secure=settings.tls),
     )

@@ -18,6 +18,7 @@ from securebox_auth.errors import ConfigurationError
 from securebox_server.demo_cap import check_cap_login, demo_pin
 from securebox_server.demo_data import DEMO_USERS, prepare, seed
 from securebox_server.settings import load_settings
+from securebox_server.wiring import migrate_database
 
 __all__ = ["demo", "serve"]
 
@@ -60,7 +61,8 @@ def serve(args: argparse.Namespace) -> int:
     extra = {"_WORKERS": str(args.workers)}
     if args.settings:
         extra["SECUREBOX_SETTINGS"] = str(Path(args.settings).resolve())
-    load_settings({**os.environ, **extra})
+    settings = load_settings({**os.environ, **extra})
+    migrate_database(settings.database_url)  # once, before the workers (which find it done)
     # our own interpreter and module, arguments from argparse (ints and a resolved path)
     return subprocess.call(  # noqa: S603
         _uvicorn(args.host, args.port, args.workers), env=_environment(extra)

@@ -16,6 +16,7 @@ SECUREBOX_DEMO             demo (bool)                          false
 SECUREBOX_CAP_ISSUER_FILE  cap_issuer_file                      none (no CAP login)
 SECUREBOX_DEMO_CARDS_DIR   demo_cards_dir                       none (demo mode only)
 SECUREBOX_AGENT_URL        agent_url                            http://127.0.0.1:8731
+(TOML only)                [rate_limits] name = "5/minute;..."  ``DEFAULT_LIMITS``
 =========================  ===================================  ==========================
 
 ``cap_issuer_file`` is a :class:`~securebox_auth.emv.issuer.SoftwareIssuerKeys` file (the
@@ -30,6 +31,11 @@ a certificate of the anchors bundle, read at start-up: restart when they are ren
 ``SECUREBOX_CERTIFICATE_REVOCATION`` (``fail_closed``, the default, or ``fail_open``: what an
 unknown revocation status means) and ``SECUREBOX_CERTIFICATE_HEADER`` (the header a trusted
 proxy forwards the mutual-TLS client certificate in, ``X-SSL-Client-Cert``).
+
+``[rate_limits]`` overrides named limits (ADR 0026) with ``limits`` strings, e.g.
+``"login.source" = "30/5 minutes;300/day"``; unknown names are refused. The limits are on
+by default; ``rate_limits_enabled = false`` (``SECUREBOX_RATE_LIMITS_ENABLED``) is for
+tests and only accepted in demo mode.
 
 The master key file holds ``id:hex`` pairs (``DerivedKeys.from_hex``); in demo mode a
 missing file is generated (mode 0600). ``SECUREBOX_SETTINGS`` names the TOML file.
@@ -50,6 +56,8 @@ from urllib.parse import urlsplit
 
 from securebox_auth.errors import ConfigurationError
 from securebox_server.delivery import sms_gateway, smtp_gateway
+from securebox_server.net.client_address import TrustedProxies
+from securebox_server.rate_limits.limiter import DEFAULT_LIMITS, NamedLimit
 
 __all__ = ["Settings", "load_settings"]
 
@@ -72,6 +80,8 @@ _KEYS: Final = (
     "certificate_crls",
     "certificate_revocation",
     "certificate_header",
+    "rate_limits_enabled",
+    "rate_limits",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
@@ -110,6 +120,10 @@ class Settings:
     certificate_revocation: str = "fail_closed"
     #: The header a trusted proxy forwards the mutual-TLS client certificate in.
     certificate_header: str = DEFAULT_CERTIFICATE_HEADER
+    #: The database rate limits (ADR 0026); off only for tests, in demo mode.
+    rate_limits_enabled: bool = True
+    #: Named limits overriding ``DEFAULT_LIMITS``: ``(("login.source", "30/5 minutes"),)``.
+    rate_limits: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -143,6 +157,20 @@ class Settings:
             smtp_gateway(self.smtp_url)  # a bad URL stops the start-up
         if self.sms_url:
             sms_gateway(self.sms_url)
+        if not self.rate_limits_enabled and not self.demo:
+            raise ConfigurationError("rate_limits_enabled = false is for tests: demo mode only")
+        TrustedProxies.parse(self.trusted_proxies)
+        self.limits()
+
+    def limits(self) -> dict[str, str]:
+        """``DEFAULT_LIMITS`` with the overrides, each string checked."""
+        merged = dict(DEFAULT_LIMITS)
+        for name, spec in self.rate_limits:
+            if name not in DEFAULT_LIMITS:
+                raise ConfigurationError(f"rate_limits: no limit named {name!r}")
+            NamedLimit.parse(name, spec)
+            merged[name] = spec
+        return merged
 
     @property
     def tls(self) -> bool:
@@ -218,6 +246,11 @@ def load_settings(
             raise ConfigurationError(f"{key}: a string")
         return value
 
+    table = raw.get("rate_limits", {})
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+    ):
+        raise ConfigurationError('rate_limits: a table of name = "limits" strings')
     key_file = text("master_key_file", None)
     issuer_file, cards_dir = text("cap_issuer_file", None), text("demo_cards_dir", None)
     outbox = text("outbox", None)
@@ -241,4 +274,6 @@ def load_settings(
         certificate_revocation=text("certificate_revocation", "fail_closed") or "fail_closed",
         certificate_header=text("certificate_header", DEFAULT_CERTIFICATE_HEADER)
         or DEFAULT_CERTIFICATE_HEADER,
+        rate_limits_enabled=_bool(raw.get("rate_limits_enabled", True), "rate_limits_enabled"),
+        rate_limits=tuple(sorted(table.items())),
     )

@@ -1,34 +1,22 @@
-"""The rate-limit seam: routes call :meth:`RateLimits.hit` before verifying a secret.
+"""The rate-limit seam: routes call ``hit_limits`` (:mod:`securebox_server.login.flow`),
+which reaches :meth:`RateLimits.hit` before a secret is verified.
 
-The implementation (named moving-window limits over the database, the ``limits``
-library) lives in ``securebox_server.rate_limits``; until it is plugged in, :class:`NoLimits`
-lets everything through. A hit over the limit raises :class:`RateLimited`, which the error
-handlers turn into a 429 page (or problem document) showing ``retry_after``.
-
-Names used by the login pages: ``login.identify`` and ``login.code`` (keys ``ip:<address>``
-and ``account:<client>:<user>`` for the claimed account).
+The server builds the real limits by default (:func:`securebox_server.limits_wiring.build_limits`:
+the named moving-window limits of :mod:`securebox_server.rate_limits` over the database,
+ADR 0026); :class:`NoLimits` lets everything through (settings
+``rate_limits_enabled = false``, for tests only). A hit over a limit raises
+:class:`RateLimited` (the one type, from :mod:`securebox_server.rate_limits.errors`), which
+the error handlers turn into a 429 page or problem document saying "try again in ..." with
+``Retry-After``.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import Protocol
 
-from securebox_auth.errors import SecureboxError
+from securebox_server.rate_limits.errors import RateLimited
 
 __all__ = ["NoLimits", "RateLimited", "RateLimits"]
-
-
-class RateLimited(SecureboxError):
-    """Too many attempts for a named limit; ``retry_after`` seconds until the next one."""
-
-    code: ClassVar[str] = "rate_limited"
-    status_hint: ClassVar[int] = 429
-
-    def __init__(
-        self, message: str = "too many attempts: try again later", *, retry_after: int = 60
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = max(1, int(retry_after))
 
 
 class RateLimits(Protocol):
@@ -38,7 +26,7 @@ class RateLimits(Protocol):
 
 
 class NoLimits:
-    """The default: no limit (the library's lockout still applies)."""
+    """No limit (the library's lockout still applies): tests only."""
 
     def hit(self, name: str, key: str) -> None:
         return None

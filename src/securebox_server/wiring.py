@@ -1,5 +1,6 @@
 """Build the library's entry point from :class:`~securebox_server.settings.Settings`: the
-master key, the SQL store (migrated), the gateways, and ``Securebox.from_policy``."""
+master key, the SQL store (the library's and the server's tables migrated), the gateways,
+and ``Securebox.from_policy``; and the rate limits (:func:`build_limits`)."""
 
 from __future__ import annotations
 
@@ -24,21 +25,41 @@ from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
 from securebox_server.api.keys import token_keys
+from securebox_server.db import migrate as server_migrate
 from securebox_server.delivery import build_gateways
+from securebox_server.rate_limits import Limiter, LoginLimits, SqlRateLimitStorage
+from securebox_server.rate_limits.storage import open_rate_limit_engine
 from securebox_server.settings import Settings
+from securebox_server.throttle import NoLimits, RateLimits
 
 __all__ = [
     "DEMO_ISSUER_PASSPHRASE",
+    "build_limits",
     "build_securebox",
     "certificate_settings",
     "load_cap_issuer",
     "load_master_key",
+    "migrate_database",
     "relying_party",
     "write_master_key",
 ]
 
 #: The demo issuer's passphrase when none is set (its keys are fake and local).
 DEMO_ISSUER_PASSPHRASE = "securebox-demo"  # noqa: S105 - the demo's, as `securebox card new`
+
+
+def migrate_database(url: str) -> None:
+    """Both histories up to their newest revision: the library's store, then the server's
+    tables (``securebox serve`` runs it once before the workers start)."""
+    from securebox_auth.stores.sql import migrate as store_migrate  # noqa: PLC0415
+    from securebox_auth.stores.sql.engine import create_engine  # noqa: PLC0415
+
+    engine = create_engine(url)
+    try:
+        store_migrate.upgrade(engine)
+        server_migrate.upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 def write_master_key(path: Path) -> None:
@@ -136,11 +157,13 @@ def build_securebox(
     keys: DerivedKeys | None = None,
     cap_issuer: IssuerKeyProvider | None = None,
 ) -> Securebox:
-    """The entry point on the settings' database (migrations applied at start-up);
-    ``cap_issuer`` replaces the settings' CAP issuer keys (an HSM's provider, a test's)."""
+    """The entry point on the settings' database (both histories migrated at start-up:
+    the library's store and the server's own tables); ``cap_issuer`` replaces the settings'
+    CAP issuer keys (an HSM's provider, a test's)."""
     keys = keys or load_master_key(settings)
     cap_issuer = cap_issuer or load_cap_issuer(settings)
     store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
+    server_migrate.upgrade(store.engine)
     gateways = build_gateways(settings.smtp_url, settings.sms_url, settings.outbox)
     # The issuer is the public origin: the signing agent checks a certificate challenge's
     # audience against the page's origin (ADR 0025).
@@ -157,3 +180,14 @@ def build_securebox(
         certificates=certificate_settings(settings, (clock or SystemClock()).now()),
         token_keys=token_keys(keys.master),  # the same in every worker (api/keys.py)
     )
+
+
+def build_limits(settings: Settings, clock: Clock) -> tuple[RateLimits, LoginLimits | None]:
+    """The named limits over the settings' database (ADR 0026) and the login's budgets on
+    them, or no limit when ``rate_limits_enabled`` is false (tests, demo mode only). The
+    tables must exist (:func:`build_securebox` migrates them)."""
+    if not settings.rate_limits_enabled:
+        return NoLimits(), None
+    storage = SqlRateLimitStorage(open_rate_limit_engine(settings.database_url), clock=clock)
+    limiter = Limiter(storage, settings.limits())
+    return limiter, LoginLimits(limiter)

@@ -1,6 +1,8 @@
 """Build the server on a fresh SQLite database with a fixed clock and fast argon2id.
 
-``make_app(settings=..., limits=...)`` returns ``(TestClient, Securebox, FixedClock)``;
+``make_app(public_url=..., limits=..., **settings)`` returns ``(TestClient, Securebox,
+FixedClock)``; the rate limits are off unless ``rate_limits_enabled=True`` (the database
+limiter, on the fixed clock) or ``limits=`` is given;
 ``login_form`` helpers fill the real forms (the CSRF token is read from the page).
 """
 
@@ -58,13 +60,17 @@ def make_app(tmp_path: Path, migrated_sqlite: Path) -> Iterator[AppMaker]:
     clients: list[TestClient] = []
 
     def build(
-        public_url: str = "http://testserver", limits: RateLimits | None = None, **extra: Any
+        public_url: str = "http://testserver",
+        limits: RateLimits | None = None,
+        **values: Any,
     ) -> tuple[TestClient, Securebox, FixedClock]:
-        """``extra``: more :class:`Settings` fields (policy, smtp_url, sms_url, outbox...)."""
+        """``values``: more :class:`Settings` fields (policy, smtp_url, sms_url, outbox...);
+        the database rate limits are off unless ``rate_limits_enabled=True``."""
+        values.setdefault("rate_limits_enabled", False)
         settings = Settings(
             database_url=f"sqlite:///{tmp_path}/server.db",
             public_url=public_url,
-            **{"demo": True, **extra},
+            **{"demo": True, **values},
         )
         clock = FixedClock()
         keys = DerivedKeys.generate()

@@ -25,6 +25,7 @@ from securebox_server.db.schema import METADATA
 
 __all__ = [
     "SCRIPTS",
+    "TABLES",
     "VERSION_TABLE",
     "SchemaStatus",
     "check",
@@ -36,6 +37,9 @@ __all__ = [
 
 SCRIPTS: Final = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE: Final = "securebox_server_version"
+#: Every table of this history, its version table included (the library's ``db check``
+#: leaves them out of its comparison).
+TABLES: Final = (*METADATA.tables, VERSION_TABLE)
 
 
 def ours(obj: object, name: str | None, type_: str, reflected: bool, other: object) -> bool:

@@ -1,5 +1,24 @@
 """Glue between a method's page and the login flow: the flow cookie, the rate limits of a
-submission, and where the browser goes after an answer (:func:`next_step`)."""
+submission, and where the browser goes after an answer (:func:`next_step`).
+
+The rate limits (ADR 0026) are applied here, centrally, so every method page gets them by
+calling ``hit_limits`` before its answer and ``next_step`` after it:
+
+* ``hit_limits(request, "login.identify", account)`` (the user number is submitted), or a
+  ``login.<...>_challenge`` name (a page asks for a challenge, nothing is verified):
+  :meth:`LoginLimits.before_request`; without an account only ``login.global`` counts;
+* ``hit_limits(request, "login.<method>.send", account)`` (a code sent by SMS or e-mail):
+  ``login.global``, then ``otp_send.source`` and ``otp_send.account``;
+* ``hit_limits(request, "login.<method>", account)`` (an answer): ``before_answer``, or
+  ``before_second_factor`` when the flow asks for a second factor;
+* ``next_step(request, page)``: a rejected answer is ``after_failure``, a session is
+  ``after_success`` (the source becomes known to the account);
+* any other name ``N``: ``N.source`` / ``N.account`` when configured, else ``N`` itself,
+  else ``default.source`` / ``default.account``.
+
+With a plain :class:`~securebox_server.throttle.RateLimits` (tests) each call hits ``name``
+for ``ip:<source>`` and ``account:<account>``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +28,8 @@ from starlette.responses import RedirectResponse, Response
 from securebox_auth.errors import FlowExpired
 from securebox_auth.flows.login import LoginFlow, LoginState
 from securebox_auth.shell.login import LoginPage
-from securebox_server.web.addresses import client_address
+from securebox_server.rate_limits.keys import GLOBAL_KEY
+from securebox_server.web.addresses import source_of
 from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
 
@@ -30,15 +50,69 @@ def handle_of(request: Request) -> str:
 
 def current_flow(request: Request) -> tuple[str, LoginFlow]:
     handle = handle_of(request)
-    return handle, server_of(request).box.login_flow(handle)
+    flow = server_of(request).box.login_flow(handle)
+    request.state.login_flow = flow  # for hit_limits: does the flow ask a second factor?
+    return handle, flow
+
+
+def _named(request: Request, name: str, source: str, account: str | None) -> None:
+    """A limit that is not the login's: ``name.source``/``name.account``, or ``name``."""
+    server = server_of(request)
+    configured = server.login_limits.limiter.limits if server.login_limits else {}
+    family = [(f"{name}.source", source), (f"{name}.account", account)]
+    hits = [(n, k) for n, k in family if n in configured and k is not None]
+    if not hits and name in configured:
+        hits = [(name, account or source)]
+    if not hits:
+        hits = [("default.source", source)] + ([("default.account", account)] if account else [])
+    for limit, key in hits:
+        server.limits.hit(limit, key)
 
 
 def hit_limits(request: Request, name: str, account: str | None = None) -> None:
-    """Count one attempt of limit ``name`` per source address and per claimed account."""
-    limits = server_of(request).limits
-    limits.hit(name, f"ip:{client_address(request)}")
-    if account is not None:
-        limits.hit(name, f"account:{account}")
+    """Count one attempt of limit ``name`` from the request's source for the claimed
+    ``account`` (raises :class:`~securebox_server.throttle.RateLimited`); see the module
+    documentation for what each name does."""
+    server = server_of(request)
+    source = source_of(request)
+    guard = server.login_limits
+    if guard is None:
+        server.limits.hit(name, f"ip:{source}")
+        if account is not None:
+            server.limits.hit(name, f"account:{account}")
+        return
+    if not name.startswith("login."):
+        _named(request, name, source, account)
+        return
+    if account is None:
+        guard.limiter.hit("login.global", GLOBAL_KEY)
+        return
+    if name == "login.identify" or name.endswith("_challenge"):
+        guard.before_request(source, account)
+        return
+    if name.endswith(".send"):
+        guard.limiter.hit("login.global", GLOBAL_KEY)
+        _named(request, "otp_send", source, account)
+        return
+    flow: LoginFlow | None = getattr(request.state, "login_flow", None)
+    if flow is not None and flow.state is LoginState.SECOND_FACTOR:
+        guard.before_second_factor(source, account)
+    else:
+        guard.before_answer(source, account)
+    request.state.login_attempt = (source, account)
+
+
+def _count_outcome(request: Request, page: LoginPage) -> None:
+    """After an answer counted by :func:`hit_limits`: a failure or a success."""
+    server = server_of(request)
+    attempt: tuple[str, str] | None = getattr(request.state, "login_attempt", None)
+    if server.login_limits is None or attempt is None:
+        return
+    request.state.login_attempt = None
+    if page.session_id is not None:
+        server.login_limits.after_success(*attempt)
+    elif page.rejected or page.state is LoginState.FAILED:
+        server.login_limits.after_failure(*attempt)
 
 
 def blocked_page(request: Request, page: LoginPage) -> Response:
@@ -57,6 +131,7 @@ def next_step(request: Request, page: LoginPage) -> Response | None:
     refused page. ``None``: the answer was refused and the same page is shown again."""
     server = server_of(request)
     names = server.cookies
+    _count_outcome(request, page)
     if page.session_id is not None:
         response: Response = see_other("/home")
         names.set(response, names.session, page.session_id)

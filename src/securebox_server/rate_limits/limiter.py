@@ -53,6 +53,9 @@ DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
         "stepup.start": "30/5 minutes;300/day",
         "stepup.proof": "5/5 minutes;20/hour;50/day",
         "stepup.execute": "30/5 minutes;300/day",
+        # any other name a page passes to hit_limits without limits of its own
+        "default.source": "60/5 minutes;600/day",
+        "default.account": "30/5 minutes;300/day",
     }
 )
 MAX_KEY_LENGTH: Final = 512

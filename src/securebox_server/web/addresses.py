@@ -1,20 +1,30 @@
-"""The client's address: the socket peer, or the last ``X-Forwarded-For`` hop when the
-peer is a trusted proxy (settings ``trusted_proxies``); used as a rate-limit key."""
+"""The client's address as a rate-limit source: the socket peer, or the rightmost untrusted
+hop of ``X-Forwarded-For`` when the peer is a trusted proxy (settings ``trusted_proxies``),
+keyed by :func:`securebox_server.net.source_key` (IPv4 as is, IPv6 by its /64)."""
 
 from __future__ import annotations
 
 from fastapi import Request
 
+from securebox_auth.errors import MalformedInput
+from securebox_server.net import client_address as address_of
+from securebox_server.net import source_key
 from securebox_server.web.context import server_of
 
-__all__ = ["client_address"]
+__all__ = ["client_address", "source_of"]
+
+
+def source_of(request: Request) -> str:
+    """The rate-limit key of the request's source. A peer that is not an IP address (a
+    Unix socket, the test client) is keyed by its name."""
+    peer = request.client.host if request.client is not None else "unknown"
+    try:
+        address = address_of(peer, request.headers.items(), server_of(request).proxies)
+    except MalformedInput:
+        return peer[:64] or "unknown"
+    return source_key(address)
 
 
 def client_address(request: Request) -> str:
-    peer = request.client.host if request.client is not None else "unknown"
-    if peer in server_of(request).settings.trusted_proxies:
-        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
-        hops = [h for h in hops if h]
-        if hops:
-            return hops[-1][:64]
-    return peer
+    """Kept for callers of the skeleton's helper: the same as :func:`source_of`."""
+    return source_of(request)

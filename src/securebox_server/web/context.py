@@ -10,6 +10,8 @@ from fastapi import Request
 from jinja2 import Environment
 
 from securebox_auth.shell.securebox import Securebox
+from securebox_server.net.client_address import TrustedProxies
+from securebox_server.rate_limits.login import LoginLimits
 from securebox_server.settings import Settings
 from securebox_server.throttle import RateLimits
 from securebox_server.web.cookies import CookieNames
@@ -26,6 +28,10 @@ class Server:
     limits: RateLimits
     templates: Environment
     cookies: CookieNames
+    #: The login's failure budgets (ADR 0026) when ``limits`` is the database limiter.
+    login_limits: LoginLimits | None = None
+    #: The proxies whose ``X-Forwarded-For`` is believed (settings ``trusted_proxies``).
+    proxies: TrustedProxies = field(default_factory=TrustedProxies)
 
 
 def server_of(request: Request) -> Server:

@@ -20,7 +20,7 @@ from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError
 from securebox_server.throttle import RateLimited
 from securebox_server.web.pages import render
 
-__all__ = ["MESSAGES", "install", "problem"]
+__all__ = ["MESSAGES", "install", "problem", "wait_of"]
 
 log = logging.getLogger("securebox_server.errors")
 
@@ -52,8 +52,8 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def problem(status: int, code: str, instance: str = "") -> JSONResponse:
-    body = {
+def problem(status: int, code: str, instance: str = "", **extra: object) -> JSONResponse:
+    body: dict[str, object] = {
         "type": f"/problems/{code}",
         "title": MESSAGES.get(code, GENERIC),
         "status": status,
@@ -61,6 +61,7 @@ def problem(status: int, code: str, instance: str = "") -> JSONResponse:
     }
     if instance:
         body["instance"] = instance
+    body.update(extra)
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
@@ -80,8 +81,39 @@ def respond(request: Request, status: int, code: str) -> Response:
     )
 
 
+def wait_of(seconds: int) -> tuple[int, str]:
+    """``retry_after`` as a count of its largest sensible unit, rounded up: (2, "minutes")."""
+    for size, unit in ((86400, "days"), (3600, "hours"), (60, "minutes")):
+        if seconds >= 2 * size or (unit == "minutes" and seconds > 90):
+            return -(-seconds // size), unit
+    return seconds, "seconds"
+
+
+_UNITS: Final = {"days": "day", "hours": "hour", "minutes": "minute", "seconds": "second"}
+
+
+def _limited(request: Request, exc: RateLimited) -> Response:
+    """429 saying when to try again: a page, or a problem document with ``retry_after``."""
+    count, unit = wait_of(exc.retry_after)
+    if _is_api(request):
+        words = f"{count} {_UNITS[unit] if count == 1 else unit}"
+        response: Response = problem(
+            429,
+            "rate_limited",
+            request.url.path,
+            detail=f"Too many attempts. Please try again in {words}.",
+            retry_after=exc.retry_after,
+        )
+    else:
+        response = render(request, "limited.html", status=429, count=count, unit=unit)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def _securebox_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SecureboxError)
+    if isinstance(exc, RateLimited):
+        return _limited(request, exc)
     code = exc.code
     if isinstance(exc, NotAuthenticated):
         code = "not_authenticated"
@@ -90,8 +122,6 @@ async def _securebox_error(request: Request, exc: Exception) -> Response:
     response = respond(request, _status(exc), code)
     if response.status_code == 401 and _is_api(request):  # RFC 9110 15.5.2, RFC 6750 3
         response.headers["WWW-Authenticate"] = 'Bearer realm="securebox"'
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

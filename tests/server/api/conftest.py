@@ -32,7 +32,9 @@ PasskeyApp = tuple[TestClient, Securebox, FixedClock]
 def passkey_app(tmp_path: Path, migrated_sqlite: Path) -> Iterator[PasskeyApp]:
     shutil.copyfile(migrated_sqlite, tmp_path / "server.db")
     url = f"sqlite:///{tmp_path}/server.db"
-    settings = Settings(database_url=url, public_url="http://testserver", demo=True)
+    settings = Settings(
+        database_url=url, public_url="http://testserver", demo=True, rate_limits_enabled=False
+    )
     keys, clock = DerivedKeys.generate(), FixedClock()
     store = open_sql_store(url, audit_key=keys.audit_key(), migrate=False)
     box = Securebox.from_policy(

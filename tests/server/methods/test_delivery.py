@@ -76,7 +76,7 @@ def test_settings_wire_the_gateways(tmp_path: Path) -> None:
 def test_no_demo_outbox_outside_demo_mode(make_app: AppMaker, tmp_path: Path) -> None:
     key = tmp_path / "master.key"
     write_master_key(key)
-    client, _, _ = make_app(demo=False, master_key_file=key)
+    client, _, _ = make_app(demo=False, master_key_file=key, rate_limits_enabled=True)
     paths = {getattr(route, "path", "") for route in walk(client.app.routes)}  # type: ignore[attr-defined]
     assert "/demo/outbox" not in paths
     assert client.get("/demo/outbox").status_code == 404

@@ -4,6 +4,13 @@
     securebox db downgrade --revision base [--yes]   # asks first unless --yes
     securebox db check                   # exit 1 unless the schema is exactly the expected one
 
+Two histories may share the database: the library's store (``store``) and the reference
+server's own tables (``server``: rate limits, :mod:`securebox_server.db.migrate`, its own
+version table). ``--history all`` (the default) handles both: ``upgrade`` migrates both,
+``check`` checks the store and, once they exist, the server's tables (each history ignores
+the other's tables), ``downgrade --revision base`` drops both, and another revision goes to
+the history that knows it. ``--history store`` or ``server`` handles one.
+
 The database is ``--url`` or ``SECUREBOX_DATABASE_URL`` (default: ``sqlite:///securebox.sqlite3``).
 SQLAlchemy is imported only when a ``db`` command runs, so ``securebox`` itself works without
 the ``sql`` extra.
@@ -14,7 +21,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from importlib import import_module
+from types import ModuleType
+from typing import TYPE_CHECKING, Final
 
 from securebox_auth.errors import ConfigurationError
 
@@ -24,16 +33,28 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 _EXTRA = "the db commands need the sql extra: pip install 'securebox[sql]'"
+#: (name, module): each module has upgrade, downgrade, current, check and head.
+_HISTORIES: Final = (
+    ("store", "securebox_auth.stores.sql.migrate"),
+    ("server", "securebox_server.db.migrate"),
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db = subparsers.add_parser("db", help="database schema: upgrade, downgrade, check")
     commands = db.add_subparsers(title="db commands", metavar="COMMAND", required=True)
     url_help = "database URL (default: $SECUREBOX_DATABASE_URL, else sqlite:///securebox.sqlite3)"
+    history_help = "store (the library's tables), server (the reference server's), or all"
+
+    def histories(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--history", choices=("all", "store", "server"), default="all", help=history_help
+        )
 
     up = commands.add_parser("upgrade", help="migrate the schema up (to the newest by default)")
     up.add_argument("--url", help=url_help)
     up.add_argument("--revision", default="head", help="target revision (default: head)")
+    histories(up)
     up.set_defaults(handler=_upgrade)
 
     down = commands.add_parser("downgrade", help="migrate the schema down (base: drop it all)")
@@ -46,10 +67,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="do not ask: a downgrade drops tables and their data",
     )
+    histories(down)
     down.set_defaults(handler=_downgrade)
 
     check = commands.add_parser("check", help="is the schema at the newest revision and exact?")
     check.add_argument("--url", help=url_help)
+    histories(check)
     check.set_defaults(handler=_check)
 
 
@@ -103,15 +126,69 @@ def _run(args: argparse.Namespace, action: Callable[[Engine], int]) -> int:
         engine.dispose()
 
 
+def _histories(choice: str) -> list[tuple[str, ModuleType]]:
+    """The chosen histories' modules; ``all`` leaves out the server's when its package is
+    not installed."""
+    found: list[tuple[str, ModuleType]] = []
+    for name, module in _HISTORIES:
+        if choice not in ("all", name):
+            continue
+        try:
+            found.append((name, import_module(module)))
+        except ImportError:
+            if choice == name:
+                raise ConfigurationError(f"the {name} history is not installed") from None
+    return found
+
+
+def _foreign(choice: str) -> tuple[str, ...]:
+    """The server's tables, which the store's check leaves out."""
+    server = [module for name, module in _histories("all") if name == "server"]
+    return tuple(server[0].TABLES) if server else ()
+
+
+def _at(engine: Engine, name: str, revision: str | None) -> str:
+    what = "" if name == "store" else "server tables "
+    return f"{_shown(engine)}: {what}at revision {revision or 'base (empty)'}"
+
+
 def _upgrade(args: argparse.Namespace) -> int:
     def action(engine: Engine) -> int:
-        from securebox_auth.stores.sql import migrate  # noqa: PLC0415 - optional extra
-
-        migrate.upgrade(engine, args.revision)
-        print(f"{_shown(engine)}: at revision {migrate.current(engine)}")
+        chosen = _histories(args.history)
+        revision = args.revision
+        if args.history == "all" and revision != "head":
+            chosen = [(name, m) for name, m in chosen if _knows(m, revision)]
+            if not chosen:
+                raise ConfigurationError(f"--revision {revision}: no such revision")
+        for name, migrate in chosen:
+            migrate.upgrade(engine, revision)
+            print(_at(engine, name, migrate.current(engine)))
         return 0
 
     return _run(args, action)
+
+
+def _knows(migrate: ModuleType, revision: str) -> bool:
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 - optional extra
+    from alembic.util import CommandError  # noqa: PLC0415 - optional extra
+
+    try:
+        scripts = ScriptDirectory(str(migrate.SCRIPTS))
+        return scripts.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def _downgrade_targets(args: argparse.Namespace) -> list[tuple[str, ModuleType]]:
+    chosen = _histories(args.history)
+    if args.history != "all" or args.revision == "base":
+        return list(reversed(chosen))  # the server's tables first
+    knowing = [(name, m) for name, m in chosen if _knows(m, args.revision)]
+    if len(knowing) != 1:
+        raise ConfigurationError(
+            f"--revision {args.revision}: name the history (--history store or server)"
+        )
+    return knowing
 
 
 def _confirmed(engine: Engine, revision: str) -> bool:
@@ -139,12 +216,12 @@ def _confirmed(engine: Engine, revision: str) -> bool:
 
 def _downgrade(args: argparse.Namespace) -> int:
     def action(engine: Engine) -> int:
-        from securebox_auth.stores.sql import migrate  # noqa: PLC0415 - optional extra
-
+        targets = _downgrade_targets(args)
         if not args.yes and not _confirmed(engine, args.revision):
             return 2
-        migrate.downgrade(engine, args.revision)
-        print(f"{_shown(engine)}: at revision {migrate.current(engine) or 'base (empty)'}")
+        for name, migrate in targets:
+            migrate.downgrade(engine, args.revision)
+            print(_at(engine, name, migrate.current(engine)))
         return 0
 
     return _run(args, action)
@@ -152,18 +229,26 @@ def _downgrade(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     def action(engine: Engine) -> int:
-        from securebox_auth.stores.sql import migrate  # noqa: PLC0415 - optional extra
-
-        status = migrate.check(engine)
-        at = status.revision or "base (empty)"
-        print(f"{_shown(engine)}: at revision {at}, newest {status.head}")
-        for difference in status.differences:
-            print(f"  differs: {difference}")
-        if status.ok:
-            print("schema ok")
-            return 0
-        if status.revision != status.head:
-            print("run `securebox db upgrade`")
-        return 1
+        ok = True
+        for name, migrate in _histories(args.history):
+            if name == "store":
+                status = migrate.check(engine, foreign=_foreign(args.history))
+            elif args.history == "all" and migrate.current(engine) is None:
+                print(f"{_shown(engine)}: no server tables (the server creates them)")
+                continue
+            else:
+                status = migrate.check(engine)
+            what = "" if name == "store" else "server tables "
+            at = status.revision or "base (empty)"
+            print(f"{_shown(engine)}: {what}at revision {at}, newest {status.head}")
+            for difference in status.differences:
+                print(f"  differs: {difference}")
+            if status.ok:
+                print(f"{what}schema ok".capitalize() if what else "schema ok")
+                continue
+            ok = False
+            if status.revision != status.head:
+                print("run `securebox db upgrade`")
+        return 0 if ok else 1
 
     return _run(args, action)

@@ -8,6 +8,7 @@ autogenerate comparison), so a migration that forgets something is caught.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -94,10 +95,25 @@ def describe(diff: Any) -> str:
     return f"{operation} {_name(diff[1])}"
 
 
-def check(engine: Engine) -> SchemaStatus:
-    """Is the database at the newest revision, with exactly the expected schema?"""
+def check(engine: Engine, *, foreign: Collection[str] = ()) -> SchemaStatus:
+    """Is the database at the newest revision, with exactly the expected schema?
+
+    ``foreign`` names tables of another history sharing the database (the reference
+    server's rate-limit tables and version table): they are not reported as extra."""
+    ignored = frozenset(foreign) - set(METADATA.tables)
+
+    def include_object(
+        obj: object, name: str | None, type_: str, reflected: bool, other: object
+    ) -> bool:
+        del reflected, other
+        if type_ == "table":
+            return name not in ignored
+        return getattr(getattr(obj, "table", None), "name", None) not in ignored
+
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object}
+        )
         revision = context.get_current_revision()
         diffs = compare_metadata(context, METADATA)
     return SchemaStatus(revision, head(), tuple(describe(d) for d in diffs))
