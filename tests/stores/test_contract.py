@@ -501,7 +501,8 @@ def test_factor_states_of_several_kinds_equal_factor_states_of_each(
     assert list(found) == list(kinds)
     assert found == {kind: contract_store.factor_states(ALICE, kind) for kind in kinds}
     assert [item for item, _ in found["passkeys"]] == ["a", "b"]
-    assert found["recovery"] == [] and found["certificate"] == []
+    assert found["recovery"] == []
+    assert found["certificate"] == []
     assert contract_store.factor_states_of(BOB, ["totp"]) == {
         "totp": [("default", Versioned({"id": "bob"}, 1))]
     }
