@@ -4,6 +4,7 @@ step's read and its commit, to make the step lose its compare-and-swap race."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -15,18 +16,57 @@ from securebox_auth.stores.protocols import AuthStore, Change
 R = TypeVar("R")
 
 
+#: The store's reads: one statement each on a SQL store (``get_subscription`` and
+#: ``standing`` may need a second one after a change of the subscription).
+READS = frozenset(
+    {
+        "get_account",
+        "get_code",
+        "get_lockout",
+        "get_subscription",
+        "get_session",
+        "get_factor_state",
+        "factor_states",
+        "factor_states_of",
+        "accounts_of",
+        "sessions_of",
+        "subscriptions_inviting",
+        "standing",
+    }
+)
+
+
 class CountingStore:
     """``inner`` (a :class:`~securebox_auth.stores.memory.MemoryStore` or a
     :class:`~securebox_auth.stores.sql.store.SqlStore`), counting ``commit`` calls,
-    successful or not."""
+    successful or not, and reads (:data:`READS`, by name in :attr:`read_calls`)."""
 
     def __init__(self, inner: AuthStore) -> None:
         self.inner = inner
         self.commits = 0
+        self.read_calls: Counter[str] = Counter()
         self._before: Callable[[], None] | None = None
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+        found = getattr(self.inner, name)
+        if name not in READS:
+            return found
+
+        def read(*args: Any, **kwargs: Any) -> Any:
+            self.read_calls[name] += 1
+            return found(*args, **kwargs)
+
+        return read
+
+    @property
+    def reads(self) -> int:
+        return sum(self.read_calls.values())
+
+    def counted_reads(self, call: Callable[[], R]) -> tuple[R, Counter[str]]:
+        """What ``call()`` returns and the reads it made, by name."""
+        before = Counter(self.read_calls)
+        result = call()
+        return result, self.read_calls - before
 
     def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:
         self.commits += 1

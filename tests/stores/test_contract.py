@@ -489,6 +489,35 @@ def test_factor_states_lists_one_kind_of_one_principal_by_item(contract_store: A
     assert contract_store.factor_states(BOB, "totp") == []
 
 
+def test_factor_states_of_several_kinds_equal_factor_states_of_each(
+    contract_store: AuthStore,
+) -> None:
+    contract_store.commit(
+        [
+            PutFactorState(ALICE, "passkeys", "b", 0, {"id": "b"}),
+            PutFactorState(ALICE, "passkeys", "a", 0, {"id": "a"}),
+            PutFactorState(ALICE, "cap_card", "c1", 0, {"n": 1}),
+            PutFactorState(ALICE, "totp", "default", 0, {"id": "t"}),
+            PutFactorState(ALICE, "recovery", "default", 0, {"id": "r"}),
+            PutFactorState(BOB, "totp", "default", 0, {"id": "bob"}),
+        ],
+        [],
+    )
+    contract_store.commit([PutFactorState(ALICE, "recovery", "default", 1, None)], [])
+    kinds = ("totp", "recovery", "passkeys", "cap_card", "certificate")
+    found = contract_store.factor_states_of(ALICE, kinds)
+    assert list(found) == list(kinds)
+    assert found == {kind: contract_store.factor_states(ALICE, kind) for kind in kinds}
+    assert [item for item, _ in found["passkeys"]] == ["a", "b"]
+    assert found["recovery"] == []
+    assert found["certificate"] == []
+    assert contract_store.factor_states_of(BOB, ["totp"]) == {
+        "totp": [("default", Versioned({"id": "bob"}, 1))]
+    }
+    assert contract_store.factor_states_of(OTHER, kinds) == {kind: [] for kind in kinds}
+    assert contract_store.factor_states_of(ALICE, ()) == {}
+
+
 def test_a_deleted_factor_state_never_comes_back(contract_store: AuthStore) -> None:
     contract_store.commit([PutFactorState(ALICE, "cap_challenge", "c1", 0, {"v": 1})], [])
     contract_store.commit([PutFactorState(ALICE, "cap_challenge", "c1", 1, None)], [])

@@ -33,6 +33,7 @@ from securebox_auth.shell.retry import Attempt, commit_retrying
 from securebox_auth.stores.protocols import Change
 
 if TYPE_CHECKING:
+    from securebox_auth.lockout.rules import LockoutState
     from securebox_auth.shell.base import FactorResult
     from securebox_auth.shell.code import LoginResult
     from securebox_auth.shell.flow_base import ShellBase
@@ -152,12 +153,18 @@ class Verified:
     blocked: bool = False
     change_required: bool = False
     digest: str | None = None
+    #: The lockout state once the verification is committed (``None``: not known).
+    lockout: LockoutState | None = None
 
 
 def _from(result: FactorResult, method: str) -> Verified:
     name = result.method.name if result.ok and result.method is not None else method
     return Verified(
-        result.ok, name, blocked=result.outcome is Outcome.BLOCKED, digest=result.digest
+        result.ok,
+        name,
+        blocked=result.outcome is Outcome.BLOCKED,
+        digest=result.digest,
+        lockout=result.lockout,
     )
 
 
@@ -291,6 +298,7 @@ def decide_answer(
                 "confidential_code",
                 blocked=result.outcome is CodeOutcome.BLOCKED,
                 change_required=result.outcome is CodeOutcome.CHANGE_REQUIRED,
+                lockout=result.lockout,
             )
 
         return _mapped(box.codes.decide_login(principal, answer.code), code_verdict)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, TypedDict, TypeVar, Unpack
 
@@ -72,6 +72,9 @@ class FactorResult:
     running_low: bool = False
     #: The dynamic-linking digest a successful code proved (CAP Sign/TDS, linked OOB).
     digest: str | None = None
+    #: The principal's lockout state once this attempt is committed: the flows decide with
+    #: it instead of reading it again (not for a form).
+    lockout: LockoutState | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -171,6 +174,7 @@ class FactorShell:
             alert,
             lockout.blocked_until if outcome is Outcome.BLOCKED else None,
             **extra,
+            lockout=lockout,
         )
 
     def _missing(

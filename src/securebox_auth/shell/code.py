@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -76,6 +76,8 @@ class LoginResult:
     blocked_until: datetime | None = None
     alert: LockoutAlert = LockoutAlert.NONE
     method: AuthMethod | None = None
+    #: The lockout state once committed, for the flows (not for a form).
+    lockout: LockoutState | None = field(default=None, repr=False, compare=False)
 
     @property
     def authenticated(self) -> bool:
@@ -193,22 +195,20 @@ class ConfidentialCodeService:
                 hasher=hasher,
                 lockout_rules=self.lockout_rules,
             )
-            until = verdict.lockout.blocked_until
-            changes = self._writes(
-                principal, lockout, stored, verdict.lockout, verdict.credential, guards
+            after = verdict.lockout
+            changes = self._writes(principal, lockout, stored, after, verdict.credential, guards)
+            result = LoginResult(
+                outcome=verdict.outcome,
+                principal=principal,
+                at=now,
+                blocked_until=after.blocked_until
+                if verdict.outcome is CodeOutcome.BLOCKED
+                else None,
+                alert=verdict.alert,
+                method=CONFIDENTIAL_CODE if verdict.ok else None,
+                lockout=after,
             )
-            return (
-                changes,
-                verdict.events,
-                LoginResult(
-                    outcome=verdict.outcome,
-                    principal=principal,
-                    at=now,
-                    blocked_until=until if verdict.outcome is CodeOutcome.BLOCKED else None,
-                    alert=verdict.alert,
-                    method=CONFIDENTIAL_CODE if verdict.ok else None,
-                ),
-            )
+            return changes, verdict.events, result
 
         return attempt
 

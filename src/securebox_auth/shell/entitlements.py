@@ -155,7 +155,7 @@ class EntitlementService(EntitlementReads):
         return found
 
     def _factors_left(self, principal: Principal) -> bool:
-        return any(self.store.factor_states(principal, kind) for kind in CREDENTIAL_KINDS)
+        return any(self.store.factor_states_of(principal, CREDENTIAL_KINDS).values())
 
     def remove_user(self, session: str, target: Principal) -> None:
         """Disable a user and drop their rights; in the same commit, revoke every invitation

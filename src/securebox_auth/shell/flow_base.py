@@ -3,7 +3,7 @@ burying a flow, and committing a step's verification when its flow cannot move."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from securebox_auth.audit import AuditEvent
@@ -40,6 +40,8 @@ __all__ = ["Pending", "ShellBase"]
 Pending: TypeAlias = tuple[Sequence[Change], Sequence[AuditEvent]]
 
 _CAP_METHODS = ("cap_identify", "cap_respond", "cap_sign")
+#: What :meth:`ShellBase.enrolled` reads, in one statement.
+_CREDENTIAL_KINDS = (fc.TOTP, fc.RECOVERY, fc.PASSKEYS, fc.CAP_CARD, fc.CERTIFICATE)
 
 
 class ShellBase:
@@ -70,18 +72,22 @@ class ShellBase:
         confirmed TOTP, recovery codes, passkeys, CAP cards, a certificate, and one-time
         codes on the channels this deployment has a gateway for. Used by the flows only
         after a first factor was verified."""
-        store = self.store
         found: set[str] = {"confidential_code"}
-        totp = store.get_factor_state(principal, fc.TOTP, "default")
-        if totp is not None and totp.value.get("confirmed_at") is not None:
+        states = self.store.factor_states_of(principal, _CREDENTIAL_KINDS)
+
+        def default(kind: str) -> Mapping[str, object] | None:
+            return next((v.value for item, v in states[kind] if item == "default"), None)
+
+        totp = default(fc.TOTP)
+        if totp is not None and totp.get("confirmed_at") is not None:
             found.add("totp")
-        if store.get_factor_state(principal, fc.RECOVERY, "default") is not None:
+        if default(fc.RECOVERY) is not None:
             found.add("recovery_code")
-        if store.get_factor_state(principal, fc.PASSKEYS, "default") is not None:
+        if default(fc.PASSKEYS) is not None:
             found.update(("passkey_uv", "passkey_no_uv"))
-        if store.factor_states(principal, fc.CAP_CARD):
+        if states[fc.CAP_CARD]:
             found.update(_CAP_METHODS)
-        if store.get_factor_state(principal, fc.CERTIFICATE, "default") is not None:
+        if default(fc.CERTIFICATE) is not None:
             found.update(("certificate", "smartcard_pin"))
         for channel in Channel:
             if channel.value in self.gateways:

@@ -146,7 +146,10 @@ class LoginShell(ShellBase):
                 event = FactorFailed(method if verified.ok else verified.method, verified.blocked)
             rejected = not isinstance(event, FactorVerified)
             try:
-                return self._advance(current, version, event, now, pending, rejected=rejected)
+                return self._advance(
+                    current, version, event, now, pending, rejected=rejected,
+                    lockout=verified.lockout,
+                )  # fmt: skip
             except FlowError:  # the flow refused the event: the verification still counts
                 self._settle(pending)
                 raise
@@ -251,6 +254,7 @@ class LoginShell(ShellBase):
         pending: Pending,
         *,
         rejected: bool = False,
+        lockout: LockoutState | None = None,
     ) -> LoginPage:
         """Move ``flow`` on with ``event`` and commit it with the ``pending`` verification
         in one compare-and-swap commit (the session's too when the login is done)."""
@@ -264,10 +268,12 @@ class LoginShell(ShellBase):
         facts = not isinstance(event, FactorFailed)
         last_sca: datetime | None = None
         renewal: Callable[[datetime], Change] | None = None
-        lockout: LockoutState | None = None
         if facts:
             last_sca, renewal = self.factors.renewal.read(principal, flow.channel)
-            lockout = self._lockout_after(principal, verified_changes)
+            if lockout is None:  # the verification's, else as the pending changes leave it
+                lockout = self._lockout_after(principal, verified_changes)
+        else:
+            lockout = None
 
         def decide(enrolled: frozenset[str] | None) -> LoginStep:
             return advance(

@@ -40,6 +40,7 @@ from securebox_auth.flows.step_up import (
     start_step_up,
 )
 from securebox_auth.identity import Principal
+from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.decision import Allow, Decision
 from securebox_auth.policy.engine import complete_step_up, decide_operation
 from securebox_auth.policy.linking import OperationRequest
@@ -219,7 +220,9 @@ class StepUpShell(ShellBase):
                 return StepUpPage(handle, current, ask, session_id, rejected=True)
             proved = FactorProved(verified.method, verified.digest)
             try:
-                return self._proved(session_id, handle, current, version, proved, now, pending)
+                return self._proved(
+                    session_id, handle, current, version, proved, now, pending, verified.lockout
+                )
             except (FlowError, NotAuthenticated):  # the verification still counts
                 self._settle(pending)
                 raise
@@ -269,6 +272,7 @@ class StepUpShell(ShellBase):
         event: FactorProved,
         now: datetime,
         pending: Pending,
+        lockout: LockoutState | None = None,
     ) -> StepUpPage:
         step = advance_step_up(self.policy, flow, event, now=now)
         principal = flow.principal
@@ -288,7 +292,7 @@ class StepUpShell(ShellBase):
             principal=principal,
             methods=action.methods,
             now=now,
-            lockout=self._lockout_after(principal, changes),
+            lockout=lockout if lockout is not None else self._lockout_after(principal, changes),
         )
         recorded = advance_step_up(self.policy, step.flow, GrantRecorded(outcome.decision), now=now)
         events.append(self._step_event(recorded.flow, "step_up.decision", outcome.decision))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -161,6 +161,24 @@ class MemoryStore:
             for item, text, version in sorted(found, key=lambda f: f[0])
             if text is not None
         ]
+
+    def factor_states_of(
+        self, principal: Principal, kinds: Collection[str]
+    ) -> dict[str, list[tuple[str, Versioned[Mapping[str, object]]]]]:
+        wanted = set(kinds)
+        with self._lock:
+            found = [
+                (key[1], key[2], v.value, v.version)
+                for key, v in self._factors.items()
+                if key[0] == principal and key[1] in wanted and v.value is not None
+            ]
+        states: dict[str, list[tuple[str, Versioned[Mapping[str, object]]]]] = {
+            kind: [] for kind in kinds
+        }
+        for kind, item, text, version in sorted(found, key=lambda f: (f[0], f[1])):
+            if text is not None:
+                states[kind].append((item, Versioned(decode_factor_state(text), version)))
+        return states
 
     def accounts_of(self, client_id: ClientId) -> list[Account]:
         with self._lock:

@@ -16,7 +16,7 @@ table, codec and migration in :mod:`securebox_auth.stores.sql`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
@@ -323,6 +323,14 @@ class AuthStore(Protocol):
         self, principal: Principal, kind: str
     ) -> list[tuple[str, Versioned[Mapping[str, object]]]]:
         """Every live item of one factor kind of a principal, ordered by item (code points)."""
+        ...
+
+    def factor_states_of(
+        self, principal: Principal, kinds: Collection[str]
+    ) -> dict[str, list[tuple[str, Versioned[Mapping[str, object]]]]]:
+        """:meth:`factor_states` of several kinds at once (one statement on a SQL store):
+        each kind of ``kinds`` maps to its live items, ordered by item (an empty list when
+        it has none)."""
         ...
 
     def accounts_of(self, client_id: ClientId) -> list[Account]:

@@ -61,6 +61,17 @@ def _kill_at_random(setup: workers.Setup, session: str, start: int, tmp_path: Pa
 def test_a_killed_process_leaves_each_change_with_its_audit_event_or_neither(
     database_url: str, tmp_path: Path
 ) -> None:
+    _killed_several_times(database_url, tmp_path)
+
+
+@pytest.mark.slow
+def test_the_same_with_sqlite_synchronous_normal(sqlite_url: str, tmp_path: Path) -> None:
+    """``synchronous=NORMAL`` (ADR 0027) loses nothing acknowledged when only the process
+    dies: the WAL frames are in the operating system's cache, which outlives the process."""
+    _killed_several_times(f"{sqlite_url}?synchronous=normal", tmp_path)
+
+
+def _killed_several_times(database_url: str, tmp_path: Path) -> None:
     setup = workers.Setup(
         url=database_url,
         audit_key=secrets.token_bytes(32),

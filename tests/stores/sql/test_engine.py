@@ -87,6 +87,38 @@ def test_every_sqlite_connection_is_durable_and_patient(tmp_path: Path) -> None:
         engine.dispose()
 
 
+@pytest.mark.parametrize(
+    ("settings", "query", "level"),
+    [
+        ({}, "", 2),
+        ({"sqlite_synchronous": "normal"}, "", 1),
+        ({}, "?synchronous=normal", 1),
+        ({}, "?synchronous=NORMAL", 1),
+        ({"sqlite_synchronous": "normal"}, "?synchronous=full", 2),
+    ],
+)
+def test_sqlite_synchronous_normal_is_a_setting(
+    tmp_path: Path, settings: dict[str, str], query: str, level: int
+) -> None:
+    url = f"sqlite:///{tmp_path}/x.db{query}"
+    engine = create_engine(DatabaseSettings(url=url, **settings))  # type: ignore[arg-type]
+    try:
+        assert _pragmas(engine)["synchronous"] == level  # FULL 2, NORMAL 1
+        assert _pragmas(engine)["journal_mode"] == "wal"
+        assert engine.url.query == {}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("level", ["off", "extra", "FULL "])
+def test_other_synchronous_levels_are_refused(tmp_path: Path, level: str) -> None:
+    with pytest.raises(ConfigurationError, match="synchronous"):
+        create_engine(f"sqlite:///{tmp_path}/x.db?synchronous={level}")
+    if level != "FULL ":
+        with pytest.raises(ConfigurationError, match="sqlite_synchronous"):
+            DatabaseSettings(url=f"sqlite:///{tmp_path}/x.db", sqlite_synchronous=level)
+
+
 def test_sqlite_write_transactions_take_the_lock_first(tmp_path: Path) -> None:
     """A second writer waits (busy timeout) and then gives up, instead of failing later."""
     url = f"sqlite:///{tmp_path}/x.db"

@@ -1,8 +1,10 @@
 """How the stores talk to the database: single-statement reads and write transactions.
 
-* :meth:`Database.fetch` runs one read statement on a pooled driver connection in
-  autocommit mode: one round trip on PostgreSQL (no ``BEGIN``/``ROLLBACK``), no transaction
-  on SQLite (a single statement sees one consistent snapshot either way). The SQL is text
+* :meth:`Database.fetch` runs one read statement on a driver connection in autocommit
+  mode: one round trip on PostgreSQL (no ``BEGIN``/``ROLLBACK``), no transaction on SQLite
+  (a single statement sees one consistent snapshot either way). The connection comes from
+  a few kept aside for reads (:mod:`.read_connections`), without the pool's check-out and
+  check-in (15-35 µs a statement). The SQL is text
   written for both databases with ``?`` placeholders (``%s`` on PostgreSQL). Values come back
   as the driver returns them (:func:`.sqltypes.instant` reads SQLite's UTC text). A connection the
   server closed is dropped from the pool and the read is tried once more.
@@ -26,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.stores.sql.engine import WRITE_OPTION
+from securebox_auth.stores.sql.read_connections import read_connections
 
 __all__ = ["Database", "Writer", "is_contention"]
 
@@ -92,6 +95,7 @@ class Database:
         self.postgresql = engine.dialect.name == "postgresql"
         # preserve_rowcount: SQLAlchemy reports INSERT row counts only when asked.
         self._writer = engine.execution_options(**{WRITE_OPTION: True}, preserve_rowcount=True)
+        self._reads = read_connections(engine)
 
     def sql(self, text: str) -> str:
         """``text`` with the driver's placeholders (written with ``?``)."""
@@ -107,11 +111,8 @@ class Database:
         actual values (for statements whose best plan depends on them).
         """
         for attempt in (1, 2):
-            raw = self.engine.raw_connection()
+            raw, taken = self._reads.take()
             try:
-                driver: Any = raw.driver_connection
-                if self.postgresql:
-                    driver.autocommit = True
                 cursor: Any = raw.cursor()
                 try:
                     if self.postgresql:
@@ -121,17 +122,24 @@ class Database:
                     rows = list(cursor.fetchall())
                 finally:
                     cursor.close()
-                if self.postgresql:
-                    self._restore(raw)
-                return rows
-            except Exception:
-                if self.postgresql and getattr(driver, "broken", False) and attempt == 1:
-                    raw.invalidate()  # the server closed it: retry on a fresh connection
-                    continue
-                raw.invalidate()  # unknown state (autocommit?): never hand it out again
-                raise
-            finally:
+            except Exception as error:
+                driver: Any = raw.driver_connection
+                broken = self.postgresql and bool(getattr(driver, "broken", False))
+                if broken:
+                    # The server closed it, and a restart closes them all: the pool
+                    # replaces every connection as old as this one (what SQLAlchemy does on
+                    # a disconnection), the idle read connections are closed, and the read
+                    # is tried once more on a fresh connection.
+                    self.engine.pool._invalidate(raw, error)  # this one as well
+                    self._reads.release_all()
+                else:
+                    raw.invalidate()  # unknown state: never reused
                 raw.close()
+                if broken and attempt == 1:
+                    continue
+                raise
+            self._reads.give(raw, taken)
+            return rows
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager

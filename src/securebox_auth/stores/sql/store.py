@@ -22,7 +22,7 @@ back. Nothing is ever read in one transaction and written in another.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -227,6 +227,29 @@ class SqlStore:
             if state is not None:
                 found.append((str(row["item"]), Versioned(state, row["version"])))
         return found
+
+    def factor_states_of(
+        self, principal: Principal, kinds: Collection[str]
+    ) -> dict[str, list[tuple[str, Versioned[Mapping[str, object]]]]]:
+        states: dict[str, list[tuple[str, Versioned[Mapping[str, object]]]]] = {
+            kind: [] for kind in kinds
+        }
+        if not states:
+            return states
+        wanted = tuple(states)
+        marks = ", ".join("?" * len(wanted))
+        sql = self._select_sql(
+            FACTOR_STATES,
+            f"client_id = ? AND user_number = ? AND kind IN ({marks}) AND state IS NOT NULL "
+            "ORDER BY kind, item",
+        )
+        for row in self._rows(FACTOR_STATES, sql, (*principal_key(principal), *wanted)):
+            state = codec.factor_state_from_row(row)
+            if state is not None:
+                states[str(row["kind"])].append(
+                    (str(row["item"]), Versioned(state, row["version"]))
+                )
+        return states
 
     def sessions_of(self, principal: Principal) -> list[tuple[str, Versioned[Session]]]:
         sql = self._select_sql(
