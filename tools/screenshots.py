@@ -32,6 +32,7 @@ from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp_credential import TotpCredential
 
 WIDTH = 1000
+READY = [0]  # when the demo answered, in seconds since the epoch
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = (
     "--headless",
@@ -106,6 +107,10 @@ class Browser:
         self.session = attached["sessionId"]
         self.call("Page.enable")
         self.call("Runtime.enable")
+        self.call("Network.enable")
+        agent = self.call("Browser.getVersion", page=False)["userAgent"]
+        # French is the server's default: ask for it as a French browser would
+        self.call("Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "fr-FR,fr"})
         self.viewport(800)
 
     def viewport(self, height: int) -> None:
@@ -261,6 +266,7 @@ def start_demo(home: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                READY[0] = int(time.time())
                 return process, lines
         except httpx.TransportError:
             pass
@@ -287,6 +293,10 @@ def found(pattern: str, lines: list[str]) -> str:
 
 
 def totp(secret: str) -> str:
+    """The current code, in a later time step than the demo's enrolment (a code is
+    accepted once per step)."""
+    while int(time.time()) // 30 <= READY[0] // 30:
+        time.sleep(1)
     now = SystemClock().now()
     return code_at(TotpCredential(secret=secret, created_at=now), now)
 
@@ -315,7 +325,6 @@ def walk(b: Browser, base: str, lines: list[str], out: Path) -> None:
         if b.path() == "/login/method":
             b.open(f"{base}{path}")
 
-    b.call("Network.enable")
     print("user 01: identifier, user number, method choice, code, home")
     identify("01", shots=True)
     if b.path() == "/login/method":
@@ -354,6 +363,10 @@ def walk(b: Browser, base: str, lines: list[str], out: Path) -> None:
     b.shot(out, "home-strong")
     b.open(f"{base}/account/passkey")
     b.shot(out, "account-passkey")
+    b.open(f"{base}/cheque-books/new")
+    b.shot(out, "stepup-cheque-form")
+    b.submit("/cheque-books/new", {"account": "12345678901"})
+    b.shot(out, "stepup-cheque-done")
     b.open(f"{base}/payees")
     b.shot(out, "stepup-payees")
     for link in ("/payees/new",):
