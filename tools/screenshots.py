@@ -448,7 +448,7 @@ def walk(b: Browser, base: str, lines: list[str], out: Path) -> None:
     b.shot(out, "en-login-after-code")
     b.click('button[name="lang"][value="fr"]')
 
-    print("blocked: wrong codes for user 01")
+    print("too many attempts: wrong codes for user 01")
     for _ in range(8):
         identify("01")
         method("/login/code")
@@ -457,7 +457,7 @@ def walk(b: Browser, base: str, lines: list[str], out: Path) -> None:
         b.submit("/login/code", {"code": "11111111"})
         if b.path() != "/login/code":
             break
-    b.shot(out, "login-blocked")
+    b.shot(out, "login-limited")
 
     print("the JSON API's description")
     b.open(f"{base}/api/v1/openapi.json")
