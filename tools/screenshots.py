@@ -27,11 +27,14 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from securebox_auth.clock import SystemClock
 from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp_credential import TotpCredential
 
 WIDTH = 1000
+ACTIONS = "[...document.forms].map(f => f.getAttribute('action'))"
 READY = [0]  # when the demo answered, in seconds since the epoch
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = (
@@ -110,7 +113,9 @@ class Browser:
         self.call("Network.enable")
         agent = self.call("Browser.getVersion", page=False)["userAgent"]
         # French is the server's default: ask for it as a French browser would
-        self.call("Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "fr-FR,fr"})
+        self.call(
+            "Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": "fr-FR,fr"}
+        )
         self.viewport(800)
 
     def viewport(self, height: int) -> None:
@@ -128,7 +133,10 @@ class Browser:
     def wait(self, condition: str, seconds: float = 20) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            probe = f"(function () {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }})()"
+            probe = (
+                f"(function () {{ try {{ return !!({condition}); }}"
+                " catch (e) { return false; } })()"
+            )
             if self.evaluate(probe):
                 return
             time.sleep(0.05)
@@ -158,7 +166,8 @@ class Browser:
             "   const input = form.querySelector('[name=\"' + name + '\"]:not([type=hidden])')"
             "     || form.elements[name];"
             "   if (input.type === 'radio') {"
-            "     form.querySelector('[name=\"' + name + '\"][value=\"' + value + '\"]').checked = true;"
+            "     const radio = '[name=\"' + name + '\"][value=\"' + value + '\"]';"
+            "     form.querySelector(radio).checked = true;"
             "   } else { input.value = value; }"
             " }"
             " form.requestSubmit(button ? form.querySelector(button) : undefined);"
@@ -217,14 +226,15 @@ def recompress(png: bytes) -> bytes:
     out = [signature]
     placed = False
     for kind, body in chunks:
+        data = body
         if kind == b"IDAT":
             if placed:
                 continue
-            kind, body, placed = b"IDAT", zlib.compress(pixels, 9), True
+            data, placed = zlib.compress(pixels, 9), True
         elif kind not in (b"IHDR", b"PLTE", b"IEND", b"tRNS"):
             continue
-        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
-        out.append(struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc))
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        out.append(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc))
     return b"".join(out)
 
 
@@ -261,7 +271,6 @@ def start_demo(home: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]
         lines.append(line.rstrip())
         if line.lstrip().startswith("Sensitive operations"):
             break
-    import httpx
 
     while time.monotonic() < deadline:
         try:
@@ -301,7 +310,7 @@ def totp(secret: str) -> str:
     return code_at(TotpCredential(secret=secret, created_at=now), now)
 
 
-def walk(b: Browser, base: str, lines: list[str], out: Path) -> None:
+def walk(b: Browser, base: str, lines: list[str], out: Path) -> None:  # noqa: PLR0915
     client = "123456789"
     one_time = found(r"/ 02: one-time code (\d+)", lines)
     secret02 = found(r"/ 02: one-time code \d+, then TOTP (\w+)", lines)
@@ -372,9 +381,7 @@ def walk(b: Browser, base: str, lines: list[str], out: Path) -> None:
     for link in ("/payees/new",):
         b.open(f"{base}{link}")
     b.shot(out, "stepup-payee-form")
-    form = b.evaluate(
-        "[...document.forms].map(f => f.getAttribute('action')).find(a => a.startsWith('/payees'))"
-    )
+    form = b.evaluate(ACTIONS + ".find(a => a.startsWith('/payees'))")
     names = b.evaluate(
         "[...document.querySelectorAll('main form input:not([type=hidden])')].map(i => i.name)"
     )
@@ -420,14 +427,13 @@ def walk(b: Browser, base: str, lines: list[str], out: Path) -> None:
     b.submit("/login/code", {"code": "73950264"})
     b.shot(out, "login-after-code-05")
     oob = b.evaluate(
-        '(document.querySelector(\'main a[href^="/login/sms"], main a[href^="/login/email"], main a[href^="/login/oob"]\') || {}).href || \'\''
+        '(document.querySelector(\'main a[href^="/login/sms"],'
+        " main a[href^=\"/login/email\"]') || {}).href || ''"
     )
     if oob:
         b.open(oob)
     b.shot(out, "login-oob")
-    send = b.evaluate(
-        "[...document.forms].map(f => f.getAttribute('action')).find(a => a && a.endsWith('/send')) || ''"
-    )
+    send = b.evaluate(ACTIONS + ".find(a => a && a.endsWith('/send')) || ''")
     if send:
         b.submit(send, {})
         b.shot(out, "login-oob-sent")
