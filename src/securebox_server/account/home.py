@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from securebox_server.login.flow import see_other
+from securebox_server.methods import page_of
 from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
 from securebox_server.web.routing import LoggedIn, SecureRoute
@@ -19,7 +20,9 @@ router = APIRouter(route_class=SecureRoute)
 def home(request: Request, web: LoggedIn) -> Response:
     box = server_of(request).box
     session = web.session
-    methods = [p.method for p in session.proofs]
+    # each method by its page's label (a msgid, translated in the template); a method
+    # without a login page keeps the library's name
+    methods = [(page.label if (page := page_of(p.method)) else p.method) for p in session.proofs]
     live = box.sessions_of(session.principal)
     return render(
         request,
