@@ -1,0 +1,267 @@
+"""Every login method through the real forms of ``securebox serve --workers 3`` on
+PostgreSQL (:mod:`tests.server.live.conftest`): CAP Identify and Respond (codes computed by
+the software card in the reader emulator), the 90-day prompt completed by a code sent by
+e-mail (a real aiosmtpd) and by SMS (a real webhook), by CAP and by a passkey (the library's
+software authenticator answering the page's options), and the certificate through the real
+signing agent (``securebox token agent``) in front of a SoftHSM2 token. Each login ends on
+the home page showing the user and the methods, and the session stored at its level."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import os
+import re
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.emv.profiles import TerminalInput
+from securebox_auth.factors.oob import Channel, keyed_destination_key
+from securebox_auth.identity import Principal
+from securebox_auth.shell.gateways import FileOutbox
+from securebox_auth.shell.oob import ENROL_PURPOSE
+from securebox_auth.testing.authenticator import SoftAuthenticator
+from securebox_server.settings import load_settings
+from securebox_server.wiring import build_securebox
+from tests.cards.agent_support import b64decode, start_agent
+from tests.cards.test_pkcs11_softhsm import LABEL, PIN, SOFTHSM_MODULE
+from tests.server.live.conftest import CODE, LiveServer, token
+from tests.server.live.material import Card, SoftToken, bind_card, passkey
+from tests.server.live.test_live import _answer, _code_login, _start
+from tests.server.methods.conftest import EMAIL, PHONE
+
+pytestmark = pytest.mark.slow
+
+CHALLENGE = re.compile(r'id="challenge"[^>]*>([0-9]{8})<')
+CHALLENGE_ID = re.compile(r'name="challenge_id" value="([A-Za-z0-9_-]+)"')
+OPTIONS = re.compile(r'data-options="([^"]*)"')
+CEREMONY = re.compile(r'name="ceremony" value="([^"]*)"')
+HIDDEN = re.compile(r'name="(challenge|target)" value="([^"]*)"')
+DATA_CHALLENGE = re.compile(r'data-challenge="([^"]*)"')
+
+
+def home_shows(live: LiveServer, browser: httpx.Client, principal: Principal, *methods: str) -> None:
+    """The home page (any worker) names the user and the methods; the stored session is
+    strong (its level), and only that one is open."""
+    home = browser.get("/home", headers={"Accept-Language": "en"}, follow_redirects=False)
+    assert home.status_code == 200, home.text
+    assert principal.key in home.text
+    used = re.search(r"<dt>Methods used</dt><dd>([^<]*)</dd>", home.text)
+    assert used is not None, home.text
+    for method in methods:
+        assert method in used.group(1), used.group(1)
+    sessions = live.box.sessions_of(principal)
+    assert len(sessions) == 1
+    assert sessions[0][1].strong
+
+
+def _cap_user(live: LiveServer, **kwargs: Any) -> tuple[Principal, Card]:
+    principal, _, _ = live.user(**kwargs)
+    card = bind_card(live.box, principal, live.home / f"{principal.key.replace('/', '-')}.json",
+                     f"card-{principal.client_id.value}")  # fmt: skip
+    return principal, card
+
+
+def _cap_identify(browser: httpx.Client, card: Card) -> httpx.Response:
+    return _answer(browser, "/login/cap", code=card.code(TerminalInput.identify()))
+
+
+def _cap_respond(browser: httpx.Client, card: Card) -> httpx.Response:
+    page = browser.get("/login/cap/respond")
+    assert page.status_code == 200, page.text
+    digits, challenge_id = CHALLENGE.search(page.text), CHALLENGE_ID.search(page.text)
+    assert digits is not None, page.text
+    assert challenge_id is not None, page.text
+    form = {
+        "code": card.code(TerminalInput.respond(digits.group(1))),
+        "challenge_id": challenge_id.group(1),
+        "csrf_token": token(page.text),
+    }
+    return browser.post("/login/cap/respond", data=form, follow_redirects=False)
+
+
+def _passkey(browser: httpx.Client, device: SoftAuthenticator) -> httpx.Response:
+    page = browser.get("/login/passkey")
+    assert page.status_code == 200, page.text
+    options, ceremony = OPTIONS.search(page.text), CEREMONY.search(page.text)
+    assert options is not None, page.text
+    assert ceremony is not None, page.text
+    credential = device.get(json.loads(html.unescape(options.group(1))))
+    form = {"ceremony": ceremony.group(1), "credential": json.dumps(credential)}
+    return browser.post(
+        "/login/passkey", data={**form, "csrf_token": token(page.text)}, follow_redirects=False
+    )
+
+
+def test_cap_identify_login(live: LiveServer) -> None:
+    principal, card = _cap_user(live)
+    with live.browser() as browser:
+        assert _start(browser, principal).status_code == 303
+        wrong = _answer(browser, "/login/cap", code="12345678")
+        assert wrong.status_code in (400, 401)
+        done = _cap_identify(browser, card)
+        assert done.headers.get("location") == "/home", done.text
+        home_shows(live, browser, principal)
+
+
+def test_cap_respond_login(live: LiveServer) -> None:
+    principal, card = _cap_user(live)
+    with live.browser() as browser:
+        assert _start(browser, principal).status_code == 303
+        done = _cap_respond(browser, card)
+        assert done.headers.get("location") == "/home", done.text
+        home_shows(live, browser, principal)
+
+
+def _overdue(live: LiveServer) -> Principal:
+    principal, _, _ = live.user(strong_at=live.box.clock.now() - timedelta(days=91))
+    return principal
+
+
+def _prompted(live: LiveServer, browser: httpx.Client, principal: Principal, path: str) -> None:
+    asked = _code_login(browser, principal)
+    assert asked.headers["location"] == "/login/strong"
+    prompt = browser.get("/login/strong")
+    assert path in prompt.text, prompt.text
+
+
+def test_the_90_day_prompt_completed_with_cap(live: LiveServer) -> None:
+    principal, card = _cap_user(live, strong_at=live.box.clock.now() - timedelta(days=91))
+    with live.browser() as browser:
+        _prompted(live, browser, principal, "/login/cap")
+        done = _cap_identify(browser, card)
+        assert done.headers.get("location") == "/home", done.text
+        home_shows(live, browser, principal)
+    with live.browser() as later:  # renewed: the code alone is enough now
+        assert _code_login(later, principal).headers["location"] == "/home"
+
+
+def test_passkey_login_and_the_90_day_prompt_completed_with_a_passkey(live: LiveServer) -> None:
+    principal = _overdue(live)
+    device = passkey(live.box, principal, live.public_url)
+    with live.browser() as browser:
+        _prompted(live, browser, principal, "/login/passkey")
+        done = _passkey(browser, device)
+        assert done.headers.get("location") == "/home", done.text
+        home_shows(live, browser, principal)
+    other = SoftAuthenticator(origin="http://evil.localhost", rp_id="localhost")
+    other.credential_id, other.key = device.credential_id, device.key
+    with live.browser() as browser:  # a passkey alone, from the method choice
+        assert _start(browser, principal).status_code == 303
+        assert 'href="/login/passkey"' in browser.get("/login/method").text
+        assert _passkey(browser, other).status_code == 401  # signed for another origin
+        done = _passkey(browser, device)
+        assert done.headers.get("location") == "/home", done.text
+        assert principal.key in browser.get("/home").text
+
+
+def _enrol_destination(live: LiveServer, principal: Principal, channel: Channel, to: str) -> None:
+    """Verified the library's way (a code sent there came back), on a clock two hours back
+    so that the hourly send throttle leaves the login's send alone."""
+    settings = load_settings({}, live.home / "settings.toml")  # the CRLs are not current
+    settings = dataclasses.replace(settings, certificate_anchors=None, certificate_crls=())
+    earlier = FixedClock(live.box.clock.now() - timedelta(hours=2))
+    box = build_securebox(settings, clock=earlier, argon2=PROFILE_TESTING)
+    try:
+        oob = box.factors.oob
+        outbox = FileOutbox(live.home / "enrolment.jsonl")
+        issued = oob.issue(
+            principal, channel=channel, destination=to, purpose=ENROL_PURPOSE,
+            reference=keyed_destination_key(oob.keys, channel, to), gateway=outbox,
+            code="246810",
+        )  # fmt: skip
+        assert issued.challenge is not None
+        done = oob.confirm_destination(
+            principal, issued.challenge.id, "246810", channel=channel, destination=to
+        )
+        assert done.ok
+    finally:
+        box.store.engine.dispose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("channel", [Channel.EMAIL, Channel.SMS])
+def test_the_90_day_prompt_completed_with_a_code_by_message(
+    live: LiveServer, channel: Channel
+) -> None:
+    principal = _overdue(live)
+    to = EMAIL if channel is Channel.EMAIL else PHONE
+    _enrol_destination(live, principal, channel, to)
+    path = f"/login/{channel.value}"
+    with live.browser() as browser:
+        _prompted(live, browser, principal, path)
+        page = browser.get(path)
+        assert page.status_code == 200, page.text
+        target = HIDDEN.findall(page.text)
+        sent = browser.post(
+            f"{path}/send", data={**dict(target), "csrf_token": token(page.text)}
+        )
+        assert sent.status_code == 200, sent.text
+        assert to not in sent.text  # masked
+        if channel is Channel.EMAIL:
+            assert live.mailbox is not None
+            code = live.mailbox.last_code(to)
+        else:
+            assert live.sms is not None
+            code = live.sms.last_code(to)
+        wrong = "000000" if code != "000000" else "111111"
+        fields = dict(HIDDEN.findall(sent.text))
+        refused = browser.post(
+            path, data={**fields, "code": wrong, "csrf_token": token(sent.text)},
+            follow_redirects=False,
+        )  # fmt: skip
+        assert refused.status_code in (400, 401)
+        done = browser.post(
+            path, data={**fields, "code": code, "csrf_token": token(sent.text)},
+            follow_redirects=False,
+        )  # fmt: skip
+        assert done.headers.get("location") == "/home", done.text
+        home_shows(live, browser, principal)
+
+
+def test_certificate_login_through_the_signing_agent_and_softhsm(live: LiveServer) -> None:
+    if not isinstance(live.token, SoftToken):
+        pytest.skip(f"no SoftHSM2 token: {live.token}")
+    principal, _, _ = live.user()
+    live.token.enrol(live.box, principal)
+    old = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(live.token.conf)
+    try:
+        agent = start_agent(
+            ["--module", str(SOFTHSM_MODULE), "--token", LABEL], origins=(live.public_url,)
+        )
+    finally:
+        if old is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = old
+    try:
+        with live.browser() as browser:
+            assert _start(browser, principal).status_code == 303
+            page = browser.get("/login/certificate")
+            assert page.status_code == 200, page.text
+            payload = DATA_CHALLENGE.search(page.text)
+            challenge = re.search(r'name="challenge" value="([^"]*)"', page.text)
+            assert payload is not None, page.text
+            assert challenge is not None, page.text
+            agent.pin(PIN)
+            status, signed = agent.sign(
+                b64decode(html.unescape(payload.group(1))), origin=live.public_url
+            )
+            assert status == 200, signed
+            form = {
+                "challenge": challenge.group(1),
+                "signature": str(signed["signature"]),
+                "certificate": str(signed["certificate"]),
+                "csrf_token": token(page.text),
+            }
+            done = browser.post("/login/certificate", data=form, follow_redirects=False)
+            assert done.headers.get("location") == "/home", done.text
+            home_shows(live, browser, principal)
+    finally:
+        assert PIN not in agent.stop()
