@@ -28,17 +28,17 @@ import httpx
 import pytest
 
 from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp_credential import TotpCredential
 from securebox_auth.identity import Principal
 from securebox_auth.shell.securebox import Securebox
-from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_server.demo_data import prepare
 from securebox_server.settings import load_settings
+from securebox_server.wiring import build_securebox, migrate_database, write_master_key
 from tests.server.live.material import SoftToken, mail_server, sms_webhook, soft_token
 from tests.server.methods.conftest import Mailbox, SmsProvider
-from securebox_server.wiring import build_securebox, migrate_database, write_master_key
 from tests.stores.conftest import postgres_admin_url, scratch_postgres  # noqa: F401
 
 SOURCE: Final = Path(__file__).resolve().parents[3] / "src"

@@ -31,7 +31,7 @@ from securebox_server.settings import load_settings
 from securebox_server.wiring import build_securebox
 from tests.cards.agent_support import b64decode, start_agent
 from tests.cards.test_pkcs11_softhsm import LABEL, PIN, SOFTHSM_MODULE
-from tests.server.live.conftest import CODE, LiveServer, token
+from tests.server.live.conftest import LiveServer, token
 from tests.server.live.material import Card, SoftToken, bind_card, passkey
 from tests.server.live.test_live import _answer, _code_login, _start
 from tests.server.methods.conftest import EMAIL, PHONE
@@ -46,7 +46,9 @@ HIDDEN = re.compile(r'name="(challenge|target)" value="([^"]*)"')
 DATA_CHALLENGE = re.compile(r'data-challenge="([^"]*)"')
 
 
-def home_shows(live: LiveServer, browser: httpx.Client, principal: Principal, *methods: str) -> None:
+def home_shows(
+    live: LiveServer, browser: httpx.Client, principal: Principal, *methods: str
+) -> None:
     """The home page (any worker) names the user and the methods; the stored session is
     strong (its level), and only that one is open."""
     home = browser.get("/home", headers={"Accept-Language": "en"}, follow_redirects=False)
@@ -107,7 +109,7 @@ def test_cap_identify_login(live: LiveServer) -> None:
         assert wrong.status_code in (400, 401)
         done = _cap_identify(browser, card)
         assert done.headers.get("location") == "/home", done.text
-        home_shows(live, browser, principal)
+        home_shows(live, browser, principal, "cap_identify")
 
 
 def test_cap_respond_login(live: LiveServer) -> None:
@@ -116,7 +118,7 @@ def test_cap_respond_login(live: LiveServer) -> None:
         assert _start(browser, principal).status_code == 303
         done = _cap_respond(browser, card)
         assert done.headers.get("location") == "/home", done.text
-        home_shows(live, browser, principal)
+        home_shows(live, browser, principal, "cap_respond")
 
 
 def _overdue(live: LiveServer) -> Principal:
@@ -137,7 +139,7 @@ def test_the_90_day_prompt_completed_with_cap(live: LiveServer) -> None:
         _prompted(live, browser, principal, "/login/cap")
         done = _cap_identify(browser, card)
         assert done.headers.get("location") == "/home", done.text
-        home_shows(live, browser, principal)
+        home_shows(live, browser, principal, "confidential_code", "cap_identify")
     with live.browser() as later:  # renewed: the code alone is enough now
         assert _code_login(later, principal).headers["location"] == "/home"
 
@@ -149,7 +151,10 @@ def test_passkey_login_and_the_90_day_prompt_completed_with_a_passkey(live: Live
         _prompted(live, browser, principal, "/login/passkey")
         done = _passkey(browser, device)
         assert done.headers.get("location") == "/home", done.text
-        home_shows(live, browser, principal)
+        home_shows(live, browser, principal, "confidential_code", "passkey_uv")
+        home = browser.get("/home")
+        out = browser.post("/logout", data={"csrf_token": token(home.text)})
+        assert out.status_code < 400
     other = SoftAuthenticator(origin="http://evil.localhost", rp_id="localhost")
     other.credential_id, other.key = device.credential_id, device.key
     with live.browser() as browser:  # a passkey alone, from the method choice
@@ -158,7 +163,7 @@ def test_passkey_login_and_the_90_day_prompt_completed_with_a_passkey(live: Live
         assert _passkey(browser, other).status_code == 401  # signed for another origin
         done = _passkey(browser, device)
         assert done.headers.get("location") == "/home", done.text
-        assert principal.key in browser.get("/home").text
+        home_shows(live, browser, principal, "passkey_uv")  # a passkey alone is strong
 
 
 def _enrol_destination(live: LiveServer, principal: Principal, channel: Channel, to: str) -> None:
@@ -198,9 +203,7 @@ def test_the_90_day_prompt_completed_with_a_code_by_message(
         page = browser.get(path)
         assert page.status_code == 200, page.text
         target = HIDDEN.findall(page.text)
-        sent = browser.post(
-            f"{path}/send", data={**dict(target), "csrf_token": token(page.text)}
-        )
+        sent = browser.post(f"{path}/send", data={**dict(target), "csrf_token": token(page.text)})
         assert sent.status_code == 200, sent.text
         assert to not in sent.text  # masked
         if channel is Channel.EMAIL:
@@ -221,7 +224,7 @@ def test_the_90_day_prompt_completed_with_a_code_by_message(
             follow_redirects=False,
         )  # fmt: skip
         assert done.headers.get("location") == "/home", done.text
-        home_shows(live, browser, principal)
+        home_shows(live, browser, principal, "confidential_code", channel.method.name)
 
 
 def test_certificate_login_through_the_signing_agent_and_softhsm(live: LiveServer) -> None:
@@ -262,6 +265,6 @@ def test_certificate_login_through_the_signing_agent_and_softhsm(live: LiveServe
             }
             done = browser.post("/login/certificate", data=form, follow_redirects=False)
             assert done.headers.get("location") == "/home", done.text
-            home_shows(live, browser, principal)
+            home_shows(live, browser, principal, "certificate")
     finally:
         assert PIN not in agent.stop()

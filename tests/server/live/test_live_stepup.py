@@ -14,7 +14,7 @@ import re
 import httpx
 import pytest
 
-from securebox_auth.emv.profiles import TerminalInput, numeric_currency
+from securebox_auth.emv.profiles import TerminalInput
 from securebox_auth.identity import Principal
 from tests.server.live.conftest import LiveServer, token
 from tests.server.live.material import Card, bind_card, passkey
