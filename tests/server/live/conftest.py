@@ -38,6 +38,7 @@ from securebox_server.demo_data import prepare
 from securebox_server.settings import load_settings
 from securebox_server.wiring import build_securebox, migrate_database, write_master_key
 from tests.server.live.material import SoftToken, mail_server, sms_webhook, soft_token
+from tests.server.live.piv import PivPki, piv_pki
 from tests.server.methods.conftest import Mailbox, SmsProvider
 from tests.stores.conftest import postgres_admin_url, scratch_postgres  # noqa: F401
 
@@ -72,6 +73,7 @@ class LiveServer:
     mailbox: Mailbox | None = None
     sms: SmsProvider | None = None
     token: SoftToken | str = "no token"
+    piv: PivPki | None = None
     _next_address: int = 1
     _next_client: int = 700_000_000
 
@@ -157,6 +159,7 @@ def live(
     base = f"http://127.0.0.1:{port}"
     public = f"http://localhost:{port}"  # localhost: browsers allow passkeys over http
     soft = soft_token(home / "softhsm")
+    card = piv_pki()
     with (
         scratch_postgres(postgres_admin_url) as url,
         mail_server() as (smtp_port, mailbox),
@@ -178,9 +181,16 @@ def live(
             f'cap_issuer_file = "{issuer}"',
             f'cap_issuer_passphrase = "{ISSUER_PASSPHRASE}"',
         ]
+        anchors, crl_files = home / "anchors.pem", [home / "piv-int.crl", home / "piv-root.crl"]
+        bundle = card.pki.root.pem + card.pki.intermediate.pem
+        crl_files[0].write_bytes(card.pki.crl())
+        crl_files[1].write_bytes(card.pki.crl(issuer=card.pki.root))
         if isinstance(soft, SoftToken):
-            crls = ", ".join(f'"{c}"' for c in soft.crls)
-            lines += [f'certificate_anchors = "{soft.anchors}"', f"certificate_crls = [{crls}]"]
+            bundle += soft.anchors.read_bytes()
+            crl_files += soft.crls
+        anchors.write_bytes(bundle)
+        crls = ", ".join(f'"{c}"' for c in crl_files)
+        lines += [f'certificate_anchors = "{anchors}"', f"certificate_crls = [{crls}]"]
         settings_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         settings = load_settings({}, settings_file)
         migrate_database(settings.database_url)
@@ -197,7 +207,7 @@ def live(
         process = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
         try:
             _wait_ready(base, process, 60)
-            yield LiveServer(base, box, metrics, process, public, home, mailbox, sms, soft)
+            yield LiveServer(base, box, metrics, process, public, home, mailbox, sms, soft, card)
         finally:
             _stop(process)
             box.store.engine.dispose()  # type: ignore[attr-defined]

@@ -13,7 +13,8 @@ import html
 import json
 import os
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,17 +23,21 @@ import pytest
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.emv.profiles import TerminalInput
+from securebox_auth.factors.certificate import Revocation, enrol_certificate
 from securebox_auth.factors.oob import Channel, keyed_destination_key
+from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
 from securebox_auth.identity import Principal
 from securebox_auth.shell.gateways import FileOutbox
 from securebox_auth.shell.oob import ENROL_PURPOSE
+from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.testing.authenticator import SoftAuthenticator
 from securebox_server.settings import load_settings
 from securebox_server.wiring import build_securebox
-from tests.cards.agent_support import b64decode, start_agent
+from tests.cards.agent_support import Agent, b64decode, start_agent
 from tests.cards.test_pkcs11_softhsm import LABEL, PIN, SOFTHSM_MODULE
 from tests.server.live.conftest import LiveServer, token
 from tests.server.live.material import Card, SoftToken, bind_card, passkey
+from tests.server.live.piv import BLANK_READER, OPENSC_MODULE, PIV_PIN, piv_stack
 from tests.server.live.test_live import _answer, _code_login, _start
 from tests.server.methods.conftest import EMAIL, PHONE
 
@@ -227,44 +232,93 @@ def test_the_90_day_prompt_completed_with_a_code_by_message(
         home_shows(live, browser, principal, "confidential_code", channel.method.name)
 
 
-def test_certificate_login_through_the_signing_agent_and_softhsm(live: LiveServer) -> None:
-    if not isinstance(live.token, SoftToken):
-        pytest.skip(f"no SoftHSM2 token: {live.token}")
-    principal, _, _ = live.user()
-    live.token.enrol(live.box, principal)
+def _agent(token_args: list[str], live: LiveServer, conf: Path | None = None) -> Agent:
+    """``securebox token agent`` for the live server's origin (``SOFTHSM2_CONF``: ``conf``)."""
     old = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(live.token.conf)
+    if conf is not None:
+        os.environ["SOFTHSM2_CONF"] = str(conf)
     try:
-        agent = start_agent(
-            ["--module", str(SOFTHSM_MODULE), "--token", LABEL], origins=(live.public_url,)
-        )
+        return start_agent(token_args, origins=(live.public_url,))
     finally:
         if old is None:
             os.environ.pop("SOFTHSM2_CONF", None)
         else:
             os.environ["SOFTHSM2_CONF"] = old
+
+
+def _certificate_login(
+    live: LiveServer, agent: Agent, principal: Principal, pin: str, *, wrong: str = ""
+) -> None:
+    """The page's challenge signed by the agent (after ``wrong``, a wrong PIN, if any) and
+    posted in the page's form as ``static/js/certificate.js`` does."""
+    with live.browser() as browser:
+        assert _start(browser, principal).status_code == 303
+        page = browser.get("/login/certificate")
+        assert page.status_code == 200, page.text
+        payload = DATA_CHALLENGE.search(page.text)
+        challenge = re.search(r'name="challenge" value="([^"]*)"', page.text)
+        assert payload is not None, page.text
+        assert challenge is not None, page.text
+        data = b64decode(html.unescape(payload.group(1)))
+        if wrong:
+            agent.pin(wrong)
+            status, problem = agent.sign(data, origin=live.public_url)
+            assert (status, problem["code"]) == (403, "token_wrong_pin")
+        agent.pin(pin)
+        status, signed = agent.sign(data, origin=live.public_url)
+        assert status == 200, signed
+        form = {
+            "challenge": challenge.group(1),
+            "signature": str(signed["signature"]),
+            "certificate": str(signed["certificate"]),
+            "csrf_token": token(page.text),
+        }
+        done = browser.post("/login/certificate", data=form, follow_redirects=False)
+        assert done.headers.get("location") == "/home", done.text
+        home_shows(live, browser, principal)
+
+
+def test_certificate_login_through_the_signing_agent_and_softhsm(live: LiveServer) -> None:
+    if not isinstance(live.token, SoftToken):
+        pytest.skip(f"no SoftHSM2 token: {live.token}")
+    principal, _, _ = live.user()
+    live.token.enrol(live.box, principal)
+    agent = _agent(["--module", str(SOFTHSM_MODULE), "--token", LABEL], live, live.token.conf)
     try:
-        with live.browser() as browser:
-            assert _start(browser, principal).status_code == 303
-            page = browser.get("/login/certificate")
-            assert page.status_code == 200, page.text
-            payload = DATA_CHALLENGE.search(page.text)
-            challenge = re.search(r'name="challenge" value="([^"]*)"', page.text)
-            assert payload is not None, page.text
-            assert challenge is not None, page.text
-            agent.pin(PIN)
-            status, signed = agent.sign(
-                b64decode(html.unescape(payload.group(1))), origin=live.public_url
-            )
-            assert status == 200, signed
-            form = {
-                "challenge": challenge.group(1),
-                "signature": str(signed["signature"]),
-                "certificate": str(signed["certificate"]),
-                "csrf_token": token(page.text),
-            }
-            done = browser.post("/login/certificate", data=form, follow_redirects=False)
-            assert done.headers.get("location") == "/home", done.text
-            home_shows(live, browser, principal, "certificate")
+        _certificate_login(live, agent, principal, PIN)
+        assert _methods_used(live, principal) == ["certificate"]
     finally:
         assert PIN not in agent.stop()
+
+
+def test_certificate_login_with_the_piv_card_through_pcscd_and_opensc(
+    live: LiveServer, tmp_path: Path
+) -> None:
+    assert live.piv is not None
+    principal, _, _ = live.user()
+    pki = live.piv.pki
+    now = datetime.now(UTC)
+    trust = TrustSettings(anchors=(pki.root.cert,))
+    crls = add_crl(CrlCache(), pki.crl(), pki.intermediate.cert, now=now)
+    crls = add_crl(crls, pki.crl(issuer=pki.root), pki.root.cert, now=now)
+    credential, _ = enrol_certificate(
+        principal, live.piv.user.pem, intermediates=[pki.intermediate.pem], trust=trust,
+        revocation=Revocation(crls=crls), now=now,
+    )  # fmt: skip
+    live.box.factors.put_state(
+        principal, fc.CERTIFICATE, "default", fc.cert_credential_to_dict(credential)
+    )
+    with piv_stack(tmp_path, live.piv) as card:
+        agent = _agent(["--module", str(OPENSC_MODULE), "--slot", BLANK_READER], live)
+        try:
+            _certificate_login(live, agent, principal, PIV_PIN, wrong="000000")
+            assert card.tries_left == 3  # the right PIN reset the card's counter
+        finally:
+            assert PIV_PIN not in agent.stop()
+    # the page cannot tell a card from another token: the proof is "certificate"
+    assert _methods_used(live, principal) == ["certificate"]
+
+
+def _methods_used(live: LiveServer, principal: Principal) -> list[str]:
+    ((_, session),) = live.box.sessions_of(principal)
+    return [proof.method for proof in session.proofs]
