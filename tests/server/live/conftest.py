@@ -4,8 +4,17 @@ The fixture creates the database, a master key and a settings file (the loopback
 the trusted proxy, so each test picks its client address with ``X-Forwarded-For`` and the
 rate limits of one test do not touch another's), seeds users with the library on the same
 database and keys, starts the server as its own process group, waits for ``/readyz``, and
-stops the group by its id at the end. ``PROMETHEUS_MULTIPROC_DIR`` is ours: the files the
-workers write there (``counter_<pid>.db``) tell which workers served requests.
+stops the group by its id at the end.
+
+The server has what each login method needs, through its settings: the public URL
+``http://localhost:PORT`` (browsers allow passkeys there; the browsers still connect to
+127.0.0.1), the demo's policy (codes by SMS and e-mail accepted), ``smtp_url`` to an
+aiosmtpd server and ``sms_url`` to an http.server webhook on loopback, a CAP issuer file,
+and certificate anchors + CRLs of two test PKIs dated now (a SoftHSM2 token's, a software
+PIV card's): :mod:`tests.server.live.material`, :mod:`tests.server.live.piv`.
+
+``PROMETHEUS_MULTIPROC_DIR`` is ours: the files the workers write there
+(``counter_<pid>.db``) tell which workers served requests.
 """
 
 from __future__ import annotations
