@@ -4,8 +4,17 @@ The fixture creates the database, a master key and a settings file (the loopback
 the trusted proxy, so each test picks its client address with ``X-Forwarded-For`` and the
 rate limits of one test do not touch another's), seeds users with the library on the same
 database and keys, starts the server as its own process group, waits for ``/readyz``, and
-stops the group by its id at the end. ``PROMETHEUS_MULTIPROC_DIR`` is ours: the files the
-workers write there (``counter_<pid>.db``) tell which workers served requests.
+stops the group by its id at the end.
+
+The server has what each login method needs, through its settings: the public URL
+``http://localhost:PORT`` (browsers allow passkeys there; the browsers still connect to
+127.0.0.1), the demo's policy (codes by SMS and e-mail accepted), ``smtp_url`` to an
+aiosmtpd server and ``sms_url`` to an http.server webhook on loopback, a CAP issuer file,
+and certificate anchors + CRLs of two test PKIs dated now (a SoftHSM2 token's, a software
+PIV card's): :mod:`tests.server.live.material`, :mod:`tests.server.live.piv`.
+
+``PROMETHEUS_MULTIPROC_DIR`` is ours: the files the workers write there
+(``counter_<pid>.db``) tell which workers served requests.
 """
 
 from __future__ import annotations
@@ -28,18 +37,24 @@ import httpx
 import pytest
 
 from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp_credential import TotpCredential
 from securebox_auth.identity import Principal
 from securebox_auth.shell.securebox import Securebox
+from securebox_server.demo_data import prepare
 from securebox_server.settings import load_settings
 from securebox_server.wiring import build_securebox, migrate_database, write_master_key
+from tests.server.live.material import SoftToken, mail_server, sms_webhook, soft_token
+from tests.server.live.piv import PivPki, piv_pki
+from tests.server.methods.conftest import Mailbox, SmsProvider
 from tests.stores.conftest import postgres_admin_url, scratch_postgres  # noqa: F401
 
 SOURCE: Final = Path(__file__).resolve().parents[3] / "src"
 WORKERS: Final = 3
 CODE: Final = "47120938"
+ISSUER_PASSPHRASE: Final = "live issuer passphrase"
 TOKEN: Final = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 
@@ -61,6 +76,13 @@ class LiveServer:
     box: Securebox
     metrics_dir: Path
     process: subprocess.Popen[bytes]
+    #: What the methods need (:mod:`tests.server.live.material`).
+    public_url: str = ""
+    home: Path = Path()
+    mailbox: Mailbox | None = None
+    sms: SmsProvider | None = None
+    token: SoftToken | str = "no token"
+    piv: PivPki | None = None
     _next_address: int = 1
     _next_client: int = 700_000_000
 
@@ -144,17 +166,41 @@ def live(
     home = tmp_path_factory.mktemp("live")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    with scratch_postgres(postgres_admin_url) as url:
+    public = f"http://localhost:{port}"  # localhost: browsers allow passkeys over http
+    soft = soft_token(home / "softhsm")
+    card = piv_pki()
+    with (
+        scratch_postgres(postgres_admin_url) as url,
+        mail_server() as (smtp_port, mailbox),
+        sms_webhook() as sms,
+    ):
         key = home / "master.key"
         write_master_key(key)
+        issuer = home / "issuer-keys.json"
+        SoftwareIssuerKeys.generate().save(issuer, ISSUER_PASSPHRASE, scrypt_n=2**10)
         settings_file = home / "settings.toml"
-        settings_file.write_text(
-            f'database_url = "{url}"\n'
-            f'master_key_file = "{key}"\n'
-            f'public_url = "{base}"\n'
-            'trusted_proxies = ["127.0.0.1"]\n',
-            encoding="utf-8",
-        )
+        lines = [
+            f'database_url = "{url}"',
+            f'master_key_file = "{key}"',
+            f'public_url = "{public}"',
+            'trusted_proxies = ["127.0.0.1"]',
+            f'policy = "{prepare(home)["SECUREBOX_POLICY"]}"',  # + codes by SMS and e-mail
+            f'smtp_url = "smtp+plain://127.0.0.1:{smtp_port}?from=no-reply@bank.example"',
+            f'sms_url = "{sms.url}"',
+            f'cap_issuer_file = "{issuer}"',
+            f'cap_issuer_passphrase = "{ISSUER_PASSPHRASE}"',
+        ]
+        anchors, crl_files = home / "anchors.pem", [home / "piv-int.crl", home / "piv-root.crl"]
+        bundle = card.pki.root.pem + card.pki.intermediate.pem
+        crl_files[0].write_bytes(card.pki.crl())
+        crl_files[1].write_bytes(card.pki.crl(issuer=card.pki.root))
+        if isinstance(soft, SoftToken):
+            bundle += soft.anchors.read_bytes()
+            crl_files += soft.crls
+        anchors.write_bytes(bundle)
+        crls = ", ".join(f'"{c}"' for c in crl_files)
+        lines += [f'certificate_anchors = "{anchors}"', f"certificate_crls = [{crls}]"]
+        settings_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         settings = load_settings({}, settings_file)
         migrate_database(settings.database_url)
         box = build_securebox(settings, argon2=PROFILE_TESTING)
@@ -170,7 +216,7 @@ def live(
         process = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
         try:
             _wait_ready(base, process, 60)
-            yield LiveServer(base, box, metrics, process)
+            yield LiveServer(base, box, metrics, process, public, home, mailbox, sms, soft, card)
         finally:
             _stop(process)
             box.store.engine.dispose()  # type: ignore[attr-defined]
