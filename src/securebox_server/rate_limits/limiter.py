@@ -30,8 +30,10 @@ __all__ = ["DEFAULT_LIMITS", "MAX_KEY_LENGTH", "Limiter", "NamedLimit", "Use"]
 #: /64), an account is :func:`securebox_server.rate_limits.keys.account_key`.
 DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
     {
-        # every login request (identification and each answer)
-        "login.global": "1000/5 minutes",
+        # every login request (identification and each answer): a flood control sized to
+        # the argon2id work of the hardware (ADR 0026: 2 requests a login, ~15-30 ms of CPU
+        # a verification at PROFILE_2026, so ~4-8 cores); a short window keeps its rows few
+        "login.global": "2000/10 seconds",
         "login.source": "30/5 minutes;300/day",
         "login.account": "20/5 minutes;100/day",
         # failed answers from a source that never logged this account in (see LoginLimits)
@@ -110,31 +112,55 @@ class Limiter:
             raise MalformedInput("a rate-limit key is a non-empty string of at most 512 characters")
         return limit
 
-    def _layers(self, uses: Sequence[Use], *, take: bool) -> list[tuple[str, Layer]]:
+    def _layers(
+        self, uses: Sequence[Use], *, take: bool, conditional: bool = False
+    ) -> list[tuple[str, Layer]]:
         layers = []
         for name, key in uses:
             limit = self._named(name, key)
             for item in limit.items:
-                layer = Layer(item.key_for(name, key), item.amount, item.get_expiry(), take)
+                layer = Layer(
+                    item.key_for(name, key), item.amount, item.get_expiry(), take, conditional
+                )
                 layers.append((name, layer))
         return layers
 
     def apply(
-        self, hits: Sequence[Use] = (), *, checks: Sequence[Use] = (), forget: Sequence[Use] = ()
-    ) -> None:
+        self,
+        hits: Sequence[Use] = (),
+        *,
+        checks: Sequence[Use] = (),
+        forget: Sequence[Use] = (),
+        unless: Use | None = None,
+        unless_checks: Sequence[Use] = (),
+        unless_hits: Sequence[Use] = (),
+    ) -> bool:
         """In one transaction: forget every unit of the ``forget`` limits, test every layer
         of ``checks`` and ``hits``, and consume one unit of each layer of ``hits`` only if
-        none refuses (all or nothing, across processes). Raises :class:`RateLimited` for the
-        first refusing limit (in the order checks, then hits), with the seconds until its
-        refusing layers free a unit; a refused call consumes nothing (``forget`` is undone
-        too)."""
-        layers = self._layers(checks, take=False) + self._layers(hits, take=True)
+        none refuses (all or nothing, across processes). ``unless_checks`` and
+        ``unless_hits`` are checks and hits made only when the ``unless`` limit (a single
+        layer) holds no live unit, decided in the same transaction; the result tells whether
+        it held one. Raises :class:`RateLimited` for the first refusing limit (in the order
+        checks, hits), with the seconds until its refusing layers free a unit; a refused call
+        consumes nothing (``forget`` is undone too)."""
+        layers = [
+            *self._layers(unless_checks, take=False, conditional=True),
+            *self._layers(checks, take=False),
+            *self._layers(hits, take=True),
+            *self._layers(unless_hits, take=True, conditional=True),
+        ]
         gone = [layer.key for _, layer in self._layers(forget, take=False)]
-        refused = self._storage.acquire_all([layer for _, layer in layers], forget=gone)
+        condition = None
+        if unless is not None:
+            condition = self._layers([unless], take=False)[0][1].key
+        refused, present = self._storage.acquire_all(
+            [layer for _, layer in layers], forget=gone, unless=condition
+        )
         if refused:
             first = layers[min(refused)][0]
             resets = [at for index, at in refused.items() if layers[index][0] == first]
             raise RateLimited(first, max(resets) - self._storage.now())
+        return present
 
     def hit(self, name: str, key: str) -> None:
         """Consume one unit of every layer of ``name`` for ``key``, or raise

@@ -34,9 +34,9 @@ __all__ = ["LoginLimits"]
 
 @dataclass(frozen=True, slots=True)
 class LoginLimits:
-    """Calls to make around the library's ``start_login`` / ``answer_login``. Each costs
-    one read (is the source known?) and one transaction (:meth:`Limiter.apply`), or just
-    the transaction when the caller passes ``known`` it already read for this request."""
+    """Calls to make around the library's ``start_login`` / ``answer_login``. Each is one
+    transaction (:meth:`Limiter.apply`: whether the source is known is read in it);
+    :meth:`after_failure` takes ``known`` from :meth:`before_answer` of the same request."""
 
     limiter: Limiter
 
@@ -52,17 +52,16 @@ class LoginLimits:
         spend ``login.account``: nothing a stranger does refuses the user at an address
         they logged in from (but ``login.global``, which protects the server). ``extra``
         limits are hit in the same transaction."""
-        known = self.is_known(source, account)
-        checks: list[Use] = []
-        hits: list[Use] = [("login.global", GLOBAL_KEY), ("login.source", source)]
-        if not known:
-            checks = [
-                ("login.failure.source_account", pair_key(source, account)),
+        pair = pair_key(source, account)
+        return self.limiter.apply(
+            [("login.global", GLOBAL_KEY), ("login.source", source), *extra],
+            unless=("login.known_source", pair),
+            unless_checks=[
+                ("login.failure.source_account", pair),
                 ("login.failure.unknown_sources", account),
-            ]
-            hits.append(("login.account", account))
-        self.limiter.apply([*hits, *extra], checks=checks)
-        return known
+            ],
+            unless_hits=[("login.account", account)],
+        )
 
     def before_answer(self, source: str, account: str) -> bool:
         """Before an answer is verified: the same as :meth:`before_request` (the failure

@@ -91,6 +91,7 @@ class Layer:
     limit: int
     expiry: int
     take: bool
+    unless_present: bool = False  # skipped when the batch's ``unless`` key has live entries
 
 
 class SqlRateLimitStorage(Storage, MovingWindowSupport):
@@ -171,17 +172,20 @@ class SqlRateLimitStorage(Storage, MovingWindowSupport):
         return accepted
 
     def acquire_all(
-        self, layers: Sequence[Layer], *, forget: Sequence[str] = ()
-    ) -> dict[int, float]:
+        self, layers: Sequence[Layer], *, forget: Sequence[str] = (), unless: str | None = None
+    ) -> tuple[dict[int, float], bool]:
         """Test every layer and consume one unit of each ``take`` layer, all or nothing, in
         one transaction (after first forgetting every entry of the ``forget`` keys). Returns
         the refused layers (their index in ``layers``) with the time their oldest live entry
-        expires (an empty mapping: accepted, consumed). Statements: on PostgreSQL lock the
+        expires (an empty mapping: accepted, consumed), and whether the ``unless`` key has live
+        entries (then the ``unless_present`` layers are skipped). Statements: on PostgreSQL lock the
         keys' window rows (one upsert, in key order so batches cannot deadlock), then on both
         dialects delete the keys' expired entries, count the live ones (one grouped select)
         and insert the taken entries; SQLite's ``BEGIN IMMEDIATE`` already serialises."""
         now = self.now()
+        condition = _digest(unless) if unless is not None else None
         digests = [_digest(layer.key) for layer in layers]
+        counted = set(digests) | ({condition} if condition else set())
         gone = sorted({_digest(key) for key in forget})
         involved = sorted(set(digests) | set(gone))
         refused: dict[int, float] = {}
@@ -203,27 +207,35 @@ class SqlRateLimitStorage(Storage, MovingWindowSupport):
                 )
             if gone:
                 conn.execute(sa.delete(ENTRIES).where(ENTRIES.c.key.in_(gone)))
-            if digests:
+            present = False
+            if counted:
                 conn.execute(
                     sa.delete(ENTRIES).where(
-                        ENTRIES.c.key.in_(set(digests)), ENTRIES.c.expires_at <= now
+                        ENTRIES.c.key.in_(counted), ENTRIES.c.expires_at <= now
                     )
                 )
                 live = {
                     str(key): (int(count), float(oldest))
                     for key, count, oldest in conn.execute(
                         sa.select(ENTRIES.c.key, sa.func.count(), sa.func.min(ENTRIES.c.expires_at))
-                        .where(ENTRIES.c.key.in_(set(digests)))
+                        .where(ENTRIES.c.key.in_(counted))
                         .group_by(ENTRIES.c.key)
                     )
                 }
+                present = condition is not None and condition in live
+                if present:
+                    kept = [i for i, layer in enumerate(layers) if not layer.unless_present]
+                    layers = [layers[i] for i in kept]
+                    digests = [digests[i] for i in kept]
+                else:
+                    kept = list(range(len(layers)))
                 taken: dict[str, int] = {}
                 for layer, digest in zip(layers, digests, strict=True):
                     taken[digest] = taken.get(digest, 0) + (1 if layer.take else 0)
                 for index, (layer, digest) in enumerate(zip(layers, digests, strict=True)):
                     count, oldest = live.get(digest, (0, now))
                     if count + max(taken[digest], 1) > layer.limit:
-                        refused[index] = oldest
+                        refused[kept[index]] = oldest
                 entries = [
                     {"key": digest, "at": now, "expires_at": now + layer.expiry}
                     for layer, digest in zip(layers, digests, strict=True)
@@ -234,7 +246,7 @@ class SqlRateLimitStorage(Storage, MovingWindowSupport):
             if now >= self._next_sweep:
                 self._next_sweep = now + self._sweep_every
                 self._sweep(conn, now)
-        return refused
+        return refused, present
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         del limit
