@@ -11,9 +11,12 @@ the tables of :mod:`securebox_server.db.schema`.
   row's lock, so concurrent hits on one key queue behind each other (hits on other keys do
   not); SQLite transactions that write start with ``BEGIN IMMEDIATE`` (the engine's
   ``WRITE_OPTION``), one writer at a time. Then it deletes the key's expired entries, counts
-  the rest, and inserts ``amount`` entries only if they fit.
+  the rest, and inserts ``amount`` entries only if they fit. :meth:`SqlRateLimitStorage.acquire_all`
+  does the same for every layer of every limit of a request at once (one transaction,
+  four statements: lock, delete expired, grouped count, insert), all or nothing.
 * **Bounded.** A key never holds more than ``limit`` live entries; expired entries of other
-  keys, empty windows and expired counters are swept at most every ``sweep_every`` seconds,
+  keys, empty windows and expired counters are swept at most every ``sweep_every`` seconds
+  (inside the transaction of the hit that finds the sweep due),
   ``sweep_batch`` rows at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a sweep never
   waits for, nor deadlocks with, a hit).
 * **Clock.** Time comes from an injectable :class:`~securebox_auth.clock.Clock` (the tests
