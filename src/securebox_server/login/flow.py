@@ -29,6 +29,7 @@ from securebox_auth.errors import FlowExpired
 from securebox_auth.flows.login import LoginFlow, LoginState
 from securebox_auth.shell.login import LoginPage
 from securebox_server.rate_limits.keys import GLOBAL_KEY
+from securebox_server.rate_limits.limiter import Use
 from securebox_server.web.addresses import source_of
 from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
@@ -55,7 +56,7 @@ def current_flow(request: Request) -> tuple[str, LoginFlow]:
     return handle, flow
 
 
-def _named(request: Request, name: str, source: str, account: str | None) -> None:
+def _named(request: Request, name: str, source: str, account: str | None) -> list[Use]:
     """A limit that is not the login's: ``name.source``/``name.account``, or ``name``."""
     server = server_of(request)
     configured = server.login_limits.limiter.limits if server.login_limits else {}
@@ -65,14 +66,14 @@ def _named(request: Request, name: str, source: str, account: str | None) -> Non
         hits = [(name, account or source)]
     if not hits:
         hits = [("default.source", source)] + ([("default.account", account)] if account else [])
-    for limit, key in hits:
-        server.limits.hit(limit, key)
+    return hits
 
 
 def hit_limits(request: Request, name: str, account: str | None = None) -> None:
     """Count one attempt of limit ``name`` from the request's source for the claimed
     ``account`` (raises :class:`~securebox_server.throttle.RateLimited`); see the module
-    documentation for what each name does."""
+    documentation for what each name does. Every limit a request touches is tested and
+    consumed in one transaction (:meth:`~securebox_server.rate_limits.Limiter.apply`)."""
     server = server_of(request)
     source = source_of(request)
     guard = server.login_limits
@@ -82,7 +83,7 @@ def hit_limits(request: Request, name: str, account: str | None = None) -> None:
             server.limits.hit(name, f"account:{account}")
         return
     if not name.startswith("login."):
-        _named(request, name, source, account)
+        guard.limiter.apply(_named(request, name, source, account))
         return
     if account is None:
         guard.limiter.hit("login.global", GLOBAL_KEY)
@@ -91,26 +92,27 @@ def hit_limits(request: Request, name: str, account: str | None = None) -> None:
         guard.before_request(source, account)
         return
     if name.endswith(".send"):
-        guard.limiter.hit("login.global", GLOBAL_KEY)
-        _named(request, "otp_send", source, account)
+        guard.limiter.apply(
+            [("login.global", GLOBAL_KEY), *_named(request, "otp_send", source, account)]
+        )
         return
     flow: LoginFlow | None = getattr(request.state, "login_flow", None)
     if flow is not None and flow.state is LoginState.SECOND_FACTOR:
-        guard.before_second_factor(source, account)
+        known = guard.before_second_factor(source, account)
     else:
-        guard.before_answer(source, account)
-    request.state.login_attempt = (source, account)
+        known = guard.before_answer(source, account)
+    request.state.login_attempt = (source, account, known)
 
 
 def _count_outcome(request: Request, page: LoginPage) -> None:
     """After an answer counted by :func:`hit_limits`: a failure or a success."""
     server = server_of(request)
-    attempt: tuple[str, str] | None = getattr(request.state, "login_attempt", None)
+    attempt: tuple[str, str, bool] | None = getattr(request.state, "login_attempt", None)
     if server.login_limits is None or attempt is None:
         return
     request.state.login_attempt = None
     if page.session_id is not None:
-        server.login_limits.after_success(*attempt)
+        server.login_limits.after_success(attempt[0], attempt[1])
     elif page.rejected or page.state is LoginState.FAILED:
         server.login_limits.after_failure(*attempt)
 

@@ -10,29 +10,30 @@ checked before an attempt and consumed only when the attempt fails).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
 from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError as LimitsConfigurationError
-from limits.storage import MovingWindowSupport, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from securebox_auth.errors import ConfigurationError, MalformedInput
 from securebox_server.rate_limits.errors import RateLimited
+from securebox_server.rate_limits.storage import Layer, SqlRateLimitStorage
 
-__all__ = ["DEFAULT_LIMITS", "MAX_KEY_LENGTH", "Limiter", "NamedLimit"]
+__all__ = ["DEFAULT_LIMITS", "MAX_KEY_LENGTH", "Limiter", "NamedLimit", "Use"]
 
 #: The server's limits (see the table in ``docs/adr/0026-rate-limits.md``). Keys: a source
 #: is :func:`securebox_server.net.client_address.source_key` (an IPv4 address or an IPv6
 #: /64), an account is :func:`securebox_server.rate_limits.keys.account_key`.
 DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
     {
-        # every login request (identification and each answer)
-        "login.global": "1000/5 minutes",
+        # every login request (identification and each answer): a flood control sized to
+        # the argon2id work of the hardware (ADR 0026: 2 requests a login, ~15-30 ms of CPU
+        # a verification at PROFILE_2026, so ~4-8 cores); a short window keeps its rows few
+        "login.global": "2000/10 seconds",
         "login.source": "30/5 minutes;300/day",
         "login.account": "20/5 minutes;100/day",
         # failed answers from a source that never logged this account in (see LoginLimits)
@@ -82,12 +83,20 @@ class NamedLimit:
         return cls(name, spec, items)
 
 
-class Limiter:
-    """The named limits over one storage; ``hit(name, key)`` is the server's seam."""
+#: A named limit applied to a key: ``(name, key)``.
+Use = tuple[str, str]
 
-    def __init__(self, storage: Storage, limits: Mapping[str, str] = DEFAULT_LIMITS) -> None:
-        if not isinstance(storage, MovingWindowSupport):
-            raise ConfigurationError("the rate-limit storage must support moving windows")
+
+class Limiter:
+    """The named limits over one storage; ``hit(name, key)`` is the server's seam, and
+    :meth:`apply` does a request's whole set of limits in one transaction."""
+
+    def __init__(
+        self, storage: SqlRateLimitStorage, limits: Mapping[str, str] = DEFAULT_LIMITS
+    ) -> None:
+        if not isinstance(storage, SqlRateLimitStorage):
+            raise ConfigurationError("the rate-limit storage must be a SqlRateLimitStorage")
+        self._storage = storage
         self._window = MovingWindowRateLimiter(storage)
         self._limits = {name: NamedLimit.parse(name, spec) for name, spec in limits.items()}
 
@@ -103,31 +112,60 @@ class Limiter:
             raise MalformedInput("a rate-limit key is a non-empty string of at most 512 characters")
         return limit
 
-    def _retry_after(self, limit: NamedLimit, key: str, refused: list[RateLimitItem]) -> float:
-        now = self._now()
-        resets = [
-            self._window.get_window_stats(item, limit.name, key).reset_time for item in refused
-        ]
-        return max(resets) - now
+    def _layers(
+        self, uses: Sequence[Use], *, take: bool, conditional: bool = False
+    ) -> list[tuple[str, Layer]]:
+        layers = []
+        for name, key in uses:
+            limit = self._named(name, key)
+            for item in limit.items:
+                layer = Layer(
+                    item.key_for(name, key), item.amount, item.get_expiry(), take, conditional
+                )
+                layers.append((name, layer))
+        return layers
 
-    def _now(self) -> float:
-        storage = self._window.storage
-        now = getattr(storage, "now", None)
-        if callable(now):
-            return float(now())
-        return time.time()  # a storage without an injectable clock: the wall clock
+    def apply(
+        self,
+        hits: Sequence[Use] = (),
+        *,
+        checks: Sequence[Use] = (),
+        forget: Sequence[Use] = (),
+        unless: Use | None = None,
+        unless_checks: Sequence[Use] = (),
+        unless_hits: Sequence[Use] = (),
+    ) -> bool:
+        """In one transaction: forget every unit of the ``forget`` limits, test every layer
+        of ``checks`` and ``hits``, and consume one unit of each layer of ``hits`` only if
+        none refuses (all or nothing, across processes). ``unless_checks`` and
+        ``unless_hits`` are checks and hits made only when the ``unless`` limit (a single
+        layer) holds no live unit, decided in the same transaction; the result tells whether
+        it held one. Raises :class:`RateLimited` for the first refusing limit (in the order
+        checks, hits), with the seconds until its refusing layers free a unit; a refused call
+        consumes nothing (``forget`` is undone too)."""
+        layers = [
+            *self._layers(unless_checks, take=False, conditional=True),
+            *self._layers(checks, take=False),
+            *self._layers(hits, take=True),
+            *self._layers(unless_hits, take=True, conditional=True),
+        ]
+        gone = [layer.key for _, layer in self._layers(forget, take=False)]
+        condition = None
+        if unless is not None:
+            condition = self._layers([unless], take=False)[0][1].key
+        refused, present = self._storage.acquire_all(
+            [layer for _, layer in layers], forget=gone, unless=condition
+        )
+        if refused:
+            first = layers[min(refused)][0]
+            resets = [at for index, at in refused.items() if layers[index][0] == first]
+            raise RateLimited(first, max(resets) - self._storage.now())
+        return present
 
     def hit(self, name: str, key: str) -> None:
         """Consume one unit of every layer of ``name`` for ``key``, or raise
-        :class:`RateLimited`. A refused hit consumes nothing: every layer is tested first
-        (so a refused flood does not eat the longer layers); only a hit that races another
-        past the test can leave a unit in a layer before the one that refuses."""
-        limit = self._named(name, key)
-        refused = [item for item in limit.items if not self._window.test(item, name, key)]
-        if not refused:
-            refused = [item for item in limit.items if not self._window.hit(item, name, key)]
-        if refused:
-            raise RateLimited(name, self._retry_after(limit, key, refused))
+        :class:`RateLimited` (a refused hit consumes nothing: see :meth:`apply`)."""
+        self.apply([(name, key)])
 
     def record(self, name: str, key: str) -> bool:
         """Like :meth:`hit`, but tells instead of raising (for counting a failure that
@@ -140,10 +178,7 @@ class Limiter:
 
     def check(self, name: str, key: str) -> None:
         """Raise :class:`RateLimited` if a hit would be refused now; consume nothing."""
-        limit = self._named(name, key)
-        refused = [item for item in limit.items if not self._window.test(item, name, key)]
-        if refused:
-            raise RateLimited(name, self._retry_after(limit, key, refused))
+        self.apply(checks=[(name, key)])
 
     def used(self, name: str, key: str) -> int:
         """Units used in the most used layer of ``name`` for ``key``."""

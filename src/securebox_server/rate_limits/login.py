@@ -25,15 +25,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from securebox_server.rate_limits.errors import RateLimited
 from securebox_server.rate_limits.keys import GLOBAL_KEY, pair_key
-from securebox_server.rate_limits.limiter import Limiter
+from securebox_server.rate_limits.limiter import Limiter, Use
 
 __all__ = ["LoginLimits"]
 
 
 @dataclass(frozen=True, slots=True)
 class LoginLimits:
-    """Calls to make around the library's ``start_login`` / ``answer_login``."""
+    """Calls to make around the library's ``start_login`` / ``answer_login``. Each is one
+    transaction (:meth:`Limiter.apply`: whether the source is known is read in it);
+    :meth:`after_failure` takes ``known`` from :meth:`before_answer` of the same request."""
 
     limiter: Limiter
 
@@ -41,45 +44,62 @@ class LoginLimits:
         """Has ``source`` logged ``account`` in within ``login.known_source``'s window?"""
         return self.limiter.used("login.known_source", pair_key(source, account)) > 0
 
-    def before_request(self, source: str, account: str) -> None:
+    def before_request(self, source: str, account: str, *extra: Use) -> bool:
         """Any login request for ``account`` from ``source`` (the identification too: a
         source without failure budget is refused before a flow is even stored); raises
-        ``RateLimited``. The budgets are checked before anything is consumed, and only
-        unknown sources spend ``login.account``: nothing a stranger does refuses the user
-        at an address they logged in from (but ``login.global``, which protects the server)."""
-        known = self.is_known(source, account)
-        if not known:
-            self.limiter.check("login.failure.source_account", pair_key(source, account))
-            self.limiter.check("login.failure.unknown_sources", account)
-            self.limiter.check("login.account", account)
-        self.limiter.hit("login.global", GLOBAL_KEY)
-        self.limiter.hit("login.source", source)
-        if not known:
-            self.limiter.hit("login.account", account)
+        ``RateLimited``, else tells whether the source is known. The budgets are tested and
+        the hits consumed in one transaction (all or nothing), and only unknown sources
+        spend ``login.account``: nothing a stranger does refuses the user at an address
+        they logged in from (but ``login.global``, which protects the server). ``extra``
+        limits are hit in the same transaction."""
+        pair = pair_key(source, account)
+        return self.limiter.apply(
+            [("login.global", GLOBAL_KEY), ("login.source", source), *extra],
+            unless=("login.known_source", pair),
+            unless_checks=[
+                ("login.failure.source_account", pair),
+                ("login.failure.unknown_sources", account),
+            ],
+            unless_hits=[("login.account", account)],
+        )
 
-    def before_answer(self, source: str, account: str) -> None:
+    def before_answer(self, source: str, account: str) -> bool:
         """Before an answer is verified: the same as :meth:`before_request` (the failure
         budgets are checked, not consumed: :meth:`after_failure` consumes them)."""
-        self.before_request(source, account)
+        return self.before_request(source, account)
 
-    def before_second_factor(self, source: str, account: str) -> None:
+    def before_second_factor(self, source: str, account: str) -> bool:
         """Before a second-factor answer (the flow asks for one): :meth:`before_answer` and
-        ``second_factor.account``."""
-        self.before_answer(source, account)
-        self.limiter.hit("second_factor.account", account)
+        ``second_factor.account``, in the same transaction."""
+        return self.before_request(source, account, ("second_factor.account", account))
 
-    def after_failure(self, source: str, account: str) -> None:
-        """A verified answer was wrong: it consumes the failure budgets of an unknown source."""
-        if not self.is_known(source, account):
-            self.limiter.record("login.failure.source_account", pair_key(source, account))
-            self.limiter.record("login.failure.unknown_sources", account)
+    def after_failure(self, source: str, account: str, known: bool | None = None) -> None:
+        """A verified answer was wrong: it consumes the failure budgets of an unknown source
+        (each layer that still has room; a spent budget stays spent)."""
+        if known is None:
+            known = self.is_known(source, account)
+        if known:
+            return
+        budgets = [
+            ("login.failure.source_account", pair_key(source, account)),
+            ("login.failure.unknown_sources", account),
+        ]
+        try:
+            self.limiter.apply(budgets)  # both had room when the answer was let in
+        except RateLimited:  # a racing failure spent one: consume what is left
+            for name, key in budgets:
+                self.limiter.record(name, key)
 
     def after_success(self, source: str, account: str) -> None:
         """A login completed (a session was issued): ``source`` becomes known to
         ``account``, and the failure budgets it and the unknown sources used are given back
-        (the lockout's series ended too)."""
+        (the lockout's series ended too); one transaction."""
         pair = pair_key(source, account)
-        self.limiter.clear("login.failure.source_account", pair)
-        self.limiter.clear("login.failure.unknown_sources", account)
-        self.limiter.clear("login.known_source", pair)  # renew the 90 days
-        self.limiter.record("login.known_source", pair)
+        self.limiter.apply(
+            [("login.known_source", pair)],  # renewed for 90 days
+            forget=[
+                ("login.failure.source_account", pair),
+                ("login.failure.unknown_sources", account),
+                ("login.known_source", pair),
+            ],
+        )

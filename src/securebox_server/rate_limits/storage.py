@@ -11,9 +11,12 @@ the tables of :mod:`securebox_server.db.schema`.
   row's lock, so concurrent hits on one key queue behind each other (hits on other keys do
   not); SQLite transactions that write start with ``BEGIN IMMEDIATE`` (the engine's
   ``WRITE_OPTION``), one writer at a time. Then it deletes the key's expired entries, counts
-  the rest, and inserts ``amount`` entries only if they fit.
+  the rest, and inserts ``amount`` entries only if they fit. :meth:`SqlRateLimitStorage.acquire_all`
+  does the same for every layer of every limit of a request at once (one transaction,
+  four statements: lock, delete expired, grouped count, insert), all or nothing.
 * **Bounded.** A key never holds more than ``limit`` live entries; expired entries of other
-  keys, empty windows and expired counters are swept at most every ``sweep_every`` seconds,
+  keys, empty windows and expired counters are swept at most every ``sweep_every`` seconds
+  (inside the transaction of the hit that finds the sweep due),
   ``sweep_batch`` rows at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so a sweep never
   waits for, nor deadlocks with, a hit).
 * **Clock.** Time comes from an injectable :class:`~securebox_auth.clock.Clock` (the tests
@@ -35,6 +38,8 @@ synchronous. An async route calls the limiter in a worker thread
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -56,7 +61,7 @@ from securebox_server.db.schema import (
     RATE_LIMIT_WINDOWS as WINDOWS,
 )
 
-__all__ = ["SqlRateLimitStorage", "open_rate_limit_engine"]
+__all__ = ["Layer", "SqlRateLimitStorage", "open_rate_limit_engine"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -77,6 +82,19 @@ def open_rate_limit_engine(settings: DatabaseSettings | str | None = None) -> En
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One moving window of a batch (:meth:`SqlRateLimitStorage.acquire_all`): the
+    ``limits`` key (``item.key_for(name, key)``), its amount and expiry, and whether the
+    batch consumes a unit of it (``take``) or only tests that one is free."""
+
+    key: str
+    limit: int
+    expiry: int
+    take: bool
+    unless_present: bool = False  # skipped when the batch's ``unless`` key has live entries
 
 
 class SqlRateLimitStorage(Storage, MovingWindowSupport):
@@ -155,6 +173,83 @@ class SqlRateLimitStorage(Storage, MovingWindowSupport):
                 conn.execute(sa.insert(ENTRIES), [row] * amount)
         self._maybe_sweep(now)
         return accepted
+
+    def acquire_all(
+        self, layers: Sequence[Layer], *, forget: Sequence[str] = (), unless: str | None = None
+    ) -> tuple[dict[int, float], bool]:
+        """Test every layer and consume one unit of each ``take`` layer, all or nothing, in
+        one transaction (after first forgetting every entry of the ``forget`` keys). Returns
+        the refused layers (their index in ``layers``) with the time their oldest live entry
+        expires (an empty mapping: accepted, consumed), and whether the ``unless`` key has live
+        entries (then the ``unless_present`` layers are skipped). Statements: on PostgreSQL lock the
+        keys' window rows (one upsert, in key order so batches cannot deadlock), then on both
+        dialects delete the keys' expired entries, count the live ones (one grouped select)
+        and insert the taken entries; SQLite's ``BEGIN IMMEDIATE`` already serialises."""
+        now = self.now()
+        condition = _digest(unless) if unless is not None else None
+        digests = [_digest(layer.key) for layer in layers]
+        counted = set(digests) | ({condition} if condition else set())
+        gone = sorted({_digest(key) for key in forget})
+        involved = sorted(set(digests) | set(gone))
+        refused: dict[int, float] = {}
+        with self._writer.begin() as conn:
+            if self._dialect == "postgresql" and involved:
+                self._relax(conn)
+                expiry = max((layer.expiry for layer in layers), default=0)
+                rows = [{"key": digest, "expires_at": now + expiry} for digest in involved]
+                insert = self._upsert(WINDOWS).values(rows)
+                conn.execute(
+                    insert.on_conflict_do_update(
+                        index_elements=[WINDOWS.c.key],
+                        set_={
+                            "expires_at": self._greatest(
+                                WINDOWS.c.expires_at, insert.excluded.expires_at
+                            )
+                        },
+                    )
+                )
+            if gone:
+                conn.execute(sa.delete(ENTRIES).where(ENTRIES.c.key.in_(gone)))
+            present = False
+            if counted:
+                conn.execute(
+                    sa.delete(ENTRIES).where(
+                        ENTRIES.c.key.in_(counted), ENTRIES.c.expires_at <= now
+                    )
+                )
+                live = {
+                    str(key): (int(count), float(oldest))
+                    for key, count, oldest in conn.execute(
+                        sa.select(ENTRIES.c.key, sa.func.count(), sa.func.min(ENTRIES.c.expires_at))
+                        .where(ENTRIES.c.key.in_(counted))
+                        .group_by(ENTRIES.c.key)
+                    )
+                }
+                present = condition is not None and condition in live
+                if present:
+                    kept = [i for i, layer in enumerate(layers) if not layer.unless_present]
+                    layers = [layers[i] for i in kept]
+                    digests = [digests[i] for i in kept]
+                else:
+                    kept = list(range(len(layers)))
+                taken: dict[str, int] = {}
+                for layer, digest in zip(layers, digests, strict=True):
+                    taken[digest] = taken.get(digest, 0) + (1 if layer.take else 0)
+                for index, (layer, digest) in enumerate(zip(layers, digests, strict=True)):
+                    count, oldest = live.get(digest, (0, now))
+                    if count + max(taken[digest], 1) > layer.limit:
+                        refused[kept[index]] = oldest
+                entries = [
+                    {"key": digest, "at": now, "expires_at": now + layer.expiry}
+                    for layer, digest in zip(layers, digests, strict=True)
+                    if layer.take
+                ]
+                if not refused and entries:
+                    conn.execute(sa.insert(ENTRIES), entries)
+            if now >= self._next_sweep:
+                self._next_sweep = now + self._sweep_every
+                self._sweep(conn, now)
+        return refused, present
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         del limit
@@ -238,16 +333,21 @@ class SqlRateLimitStorage(Storage, MovingWindowSupport):
 
     def sweep(self) -> int:
         """Delete up to ``sweep_batch`` expired rows of each table; how many went."""
-        now, removed = self.now(), 0
+        now = self.now()
         with self._writer.begin() as conn:
             self._relax(conn)
-            for table, column in (
-                (ENTRIES, ENTRIES.c.id),
-                (WINDOWS, WINDOWS.c.key),
-                (COUNTERS, COUNTERS.c.key),
-            ):
-                chosen = sa.select(column).where(table.c.expires_at <= now).limit(self._sweep_batch)
-                if self._dialect == "postgresql":
-                    chosen = chosen.with_for_update(skip_locked=True)
-                removed += conn.execute(sa.delete(table).where(column.in_(chosen))).rowcount
+            return self._sweep(conn, now)
+
+    def _sweep(self, conn: Connection, now: float) -> int:
+        """The sweep's statements, inside the caller's transaction."""
+        removed = 0
+        for table, column in (
+            (ENTRIES, ENTRIES.c.id),
+            (WINDOWS, WINDOWS.c.key),
+            (COUNTERS, COUNTERS.c.key),
+        ):
+            chosen = sa.select(column).where(table.c.expires_at <= now).limit(self._sweep_batch)
+            if self._dialect == "postgresql":
+                chosen = chosen.with_for_update(skip_locked=True)
+            removed += conn.execute(sa.delete(table).where(column.in_(chosen))).rowcount
         return int(removed)

@@ -150,3 +150,28 @@ def test_the_storage_agrees_with_a_model_of_the_moving_window(
             (min(live), len(live)) if live else (now, 0)
         )
         clock.advance(timedelta(seconds=wait))
+
+
+def test_apply_is_all_or_nothing_across_names(limiter: Limiter, clock: FixedClock) -> None:
+    limiter.hit("daily", "b")
+    with pytest.raises(RateLimited) as caught:
+        limiter.apply([("burst", "a"), ("daily", "b")])
+    assert (caught.value.limit, caught.value.retry_after) == ("daily", 86400)
+    assert limiter.used("burst", "a") == 0  # the refused call took nothing from burst
+    with pytest.raises(RateLimited):
+        limiter.apply([("burst", "a")], checks=[("daily", "b")])
+    assert (
+        limiter.apply([("burst", "a")], forget=[("daily", "b")], checks=[("daily", "b")]) is False
+    )
+    assert (limiter.used("burst", "a"), limiter.used("daily", "b")) == (1, 0)
+
+
+def test_apply_skips_the_unless_layers_when_the_unless_limit_is_used(limiter: Limiter) -> None:
+    unless = ("daily", "known")
+    assert not limiter.apply([("burst", "a")], unless=unless, unless_hits=[("daily", "x")])
+    assert limiter.used("daily", "x") == 1
+    with pytest.raises(RateLimited):  # not known yet: the spent daily budget refuses
+        limiter.apply(unless=unless, unless_checks=[("daily", "x")])
+    limiter.hit(*unless)
+    assert limiter.apply([("burst", "a")], unless=unless, unless_checks=[("daily", "x")])
+    assert limiter.used("burst", "a") == 2
