@@ -55,12 +55,15 @@ def test_every_worker_serves_the_same_jwks_and_flows(tmp_path: Path, migrated_sq
         # a new connection per request, so the kernel spreads them over the workers
         fresh = httpx.Limits(max_keepalive_connections=0)
         with httpx.Client(base_url=base, timeout=10, limits=fresh) as http:
-            for _ in range(200):
+            deadline = time.monotonic() + 60  # three workers start slowly on a busy machine
+            while True:
                 try:
                     if http.get("/readyz").status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
+                assert time.monotonic() < deadline, "the server did not become ready in 60 s"
+                assert server.poll() is None, "the server exited"
                 time.sleep(0.05)
             documents = {http.get("/api/v1/.well-known/jwks.json").text for _ in range(30)}
             assert len(documents) == 1
