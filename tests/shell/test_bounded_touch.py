@@ -117,7 +117,11 @@ def test_lost_race_is_not_an_error_and_is_not_retried_after_the_winner(
 ) -> None:
     clock.advance(timedelta(seconds=20))
     other = make_box(counting.inner, clock, Phone())  # another worker on the same database
-    counting.before_next_commit(lambda: None if other.touch(session_id) else None)
+
+    def winner() -> None:
+        other.touch(session_id)
+
+    counting.before_next_commit(winner)
     session, commits = counting.counted(lambda: box.touch(session_id))
     assert commits == 1  # ours, lost; the winner's is on the inner store; no second round
     assert session.last_activity == clock.now()
