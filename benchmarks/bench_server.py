@@ -22,6 +22,7 @@ The client shares the cores with the server (reported figures are for the whole 
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
 import os
 import re
@@ -325,7 +326,8 @@ def argon2_rate(seconds: float) -> tuple[float, float]:
 
 
 def _timing(name: str, rate: float, seconds: float) -> Timing:
-    return Timing(name, 1 / rate, 1, max(1, round(rate * seconds)))
+    # No login finished in a --quick slice on a loaded machine: an infinite time, not a crash.
+    return Timing(name, 1 / rate if rate else math.inf, 1, max(1, round(rate * seconds)))
 
 
 def _figures(kind: str, seconds: float) -> dict[str, tuple[float, float]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,8 @@ from securebox_auth.policy.session import (
     session_acr,
     session_amr,
     touch,
+    touch_due,
+    touch_granularity,
     with_grant,
     with_proofs,
     without_grant,
@@ -138,3 +141,37 @@ def test_other_time_zones_are_converted() -> None:
     s = open_session(ALICE, "web", ["cap_identify"], paris)
     assert s.auth_time == T0
     assert s.auth_time.tzinfo is UTC
+
+
+def _bounded_end(gaps: list[int], rules: SessionRules) -> tuple[datetime, datetime]:
+    """(last request, first second the session is expired) when each request writes the
+    activity only if :func:`touch_due` (ADR 0030); requests ``gaps`` seconds apart."""
+    session = open_session(ALICE, "web", ["confidential_code"], T0)
+    now = T0
+    for gap in gaps:
+        now += timedelta(seconds=gap)
+        assert expiry(session, rules, now) is None, "ended while a per-request write lives"
+        if touch_due(session, rules, now):
+            session = touch(session, now)
+    end = now
+    while expiry(session, rules, end) is None:
+        end += timedelta(seconds=1)
+    return now, end
+
+
+@pytest.mark.parametrize("idle", [5, 60])
+def test_bounded_touch_never_extends_the_idle_timeout_and_ends_at_most_g_early(
+    idle: int,
+) -> None:
+    rules = SessionRules(
+        idle_timeout=timedelta(minutes=idle), absolute_lifetime=timedelta(hours=12)
+    )
+    g = touch_granularity(rules)
+    draw = random.Random(idle)
+    for _ in range(30):
+        gaps = [draw.choice((1, 3, 7, 14, 15, 16, 59, 61, 120)) for _ in range(40)]
+        gaps = [min(gap, idle * 60) for gap in gaps]
+        last, end = _bounded_end(gaps, rules)
+        per_request_end = last + rules.idle_timeout + timedelta(seconds=1)
+        assert end <= per_request_end  # never later than a write per request
+        assert end > per_request_end - g  # at most G earlier

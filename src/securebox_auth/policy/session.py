@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Final, NamedTuple
 
@@ -32,6 +32,8 @@ from securebox_auth.policy.model import AcrLevels, SessionRules
 
 __all__ = [
     "MAX_GRANTS",
+    "TOUCH_CEILING",
+    "TOUCH_FRACTION",
     "Grant",
     "Proof",
     "Session",
@@ -43,6 +45,8 @@ __all__ = [
     "session_amr",
     "session_claims",
     "touch",
+    "touch_due",
+    "touch_granularity",
     "with_grant",
     "with_proofs",
     "without_grant",
@@ -50,6 +54,11 @@ __all__ = [
 
 #: A session keeps at most this many unused grants (one per operation; oldest dropped).
 MAX_GRANTS: Final = 16
+
+#: The idle timer is written at most once per granularity ``G = min(TOUCH_CEILING,
+#: idle_timeout / TOUCH_FRACTION)`` (ADR 0030): 15 s for PSD2's 5-minute idle timeout.
+TOUCH_CEILING: Final = timedelta(seconds=60)
+TOUCH_FRACTION: Final = 20
 
 # For each method, the indexes (0 knowledge, 1 possession, 2 inherence) of the categories it
 # proves: sca_time runs on every operation decision and must not hash enums.
@@ -226,6 +235,20 @@ def touch(session: Session, now: datetime, *, grants: tuple[Grant, ...] | None =
         session.proofs,
         grants,
     )
+
+
+def touch_granularity(rules: SessionRules) -> timedelta:
+    """``G``: the most the recorded ``last_activity`` may lag behind the last request."""
+    return min(TOUCH_CEILING, rules.idle_timeout / TOUCH_FRACTION)
+
+
+def touch_due(session: Session, rules: SessionRules, now: datetime) -> bool:
+    """Whether activity at ``now`` must be written (ADR 0030): when ``last_activity`` would
+    advance by at least :func:`touch_granularity`. Skipping a write leaves ``last_activity``
+    earlier than the real last request (by less than ``G``), so a session ends at most ``G``
+    before a per-request write would end it, never after: the idle timeout is never extended.
+    """
+    return now - session.last_activity >= touch_granularity(rules)
 
 
 def with_proofs(session: Session, methods: Iterable[str], now: datetime) -> Session:

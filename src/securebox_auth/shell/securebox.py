@@ -20,12 +20,12 @@ from securebox_auth.crypto.hashing import PROFILE_2026, Argon2CodeHasher, Argon2
 from securebox_auth.emv.issuer import IssuerKeyProvider
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
 from securebox_auth.entitlements.service import EntitlementService
-from securebox_auth.errors import ConfigurationError
+from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
 from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.identity import Principal
 from securebox_auth.policy.loader import load_policy
 from securebox_auth.policy.model import Policy
-from securebox_auth.policy.session import Session, touch
+from securebox_auth.policy.session import Session, touch, touch_due
 from securebox_auth.policy.session_ids import session_ref
 from securebox_auth.shell import keys as purposes
 from securebox_auth.shell.answers import CertificateSettings
@@ -44,6 +44,9 @@ from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState, P
 from securebox_auth.tokens.assertions import TokenKeys, issue_assertion
 
 __all__ = ["CertificateSettings", "Securebox"]
+
+#: Rounds of :meth:`Securebox.touch` against concurrent writers of the same session.
+_TOUCH_ROUNDS = 3
 
 
 class Securebox(LoginShell, StepUpShell, EnrolmentShell):
@@ -144,15 +147,28 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
     # -- sessions ---------------------------------------------------------------------------
 
     def touch(self, session_id: str) -> Session:
-        """Record activity (the idle timeout restarts); the session as stored."""
+        """Record activity (the idle timeout restarts); the session as stored.
 
-        def attempt() -> Session:
+        The write is bounded (ADR 0030): ``last_activity`` is committed, by compare-and-swap,
+        only when it would advance by at least ``G`` (:func:`~securebox_auth.policy.session.
+        touch_granularity`), so most requests read and do not write, and a session ends at
+        most ``G`` early, never late. A lost race re-reads at once (the other writer has
+        usually recorded the activity); if every round is lost the live session is returned
+        unwritten, which can only end it earlier: a read-only page never fails on it.
+        """
+        rules = self.policy.session
+        for _ in range(_TOUCH_ROUNDS):
             found = self.live_session(session_id)
-            after = touch(found.value, self.clock.now())
-            self.store.commit([PutSession(session_id, found.version, after)], [])
+            now = self.clock.now()
+            if not touch_due(found.value, rules, now):
+                return found.value
+            after = touch(found.value, now)
+            try:
+                self.store.commit([PutSession(session_id, found.version, after)], [])
+            except ConcurrentUpdate:
+                continue
             return after
-
-        return retrying(attempt)
+        return self.live_session(session_id).value
 
     def rotate(self, session_id: str) -> str:
         """A new identifier for the session (same facts); the old one is dead."""
