@@ -145,7 +145,7 @@ def test_other_time_zones_are_converted() -> None:
 
 def _bounded_end(gaps: list[int], rules: SessionRules) -> tuple[datetime, datetime]:
     """(last request, first second the session is expired) when each request writes the
-    activity only if :func:`touch_due` (ADR 0030); requests ``gaps`` seconds apart."""
+    activity only if :func:`touch_due` (ADR 0029); requests ``gaps`` seconds apart."""
     session = open_session(ALICE, "web", ["confidential_code"], T0)
     now = T0
     for gap in gaps:

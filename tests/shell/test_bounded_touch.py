@@ -1,4 +1,4 @@
-"""The idle timer written at most once per granularity G (ADR 0030), on memory and SQLite:
+"""The idle timer written at most once per granularity G (ADR 0029), on memory and SQLite:
 requests within G of the recorded activity do not commit, the session never outlives the
 idle timeout and ends at most G early, and a lost compare-and-swap race never fails the
 request that only restarts the timer."""

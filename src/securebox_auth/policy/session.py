@@ -56,7 +56,7 @@ __all__ = [
 MAX_GRANTS: Final = 16
 
 #: The idle timer is written at most once per granularity ``G = min(TOUCH_CEILING,
-#: idle_timeout / TOUCH_FRACTION)`` (ADR 0030): 15 s for PSD2's 5-minute idle timeout.
+#: idle_timeout / TOUCH_FRACTION)`` (ADR 0029): 15 s for PSD2's 5-minute idle timeout.
 TOUCH_CEILING: Final = timedelta(seconds=60)
 TOUCH_FRACTION: Final = 20
 
@@ -243,7 +243,7 @@ def touch_granularity(rules: SessionRules) -> timedelta:
 
 
 def touch_due(session: Session, rules: SessionRules, now: datetime) -> bool:
-    """Whether activity at ``now`` must be written (ADR 0030): when ``last_activity`` would
+    """Whether activity at ``now`` must be written (ADR 0029): when ``last_activity`` would
     advance by at least :func:`touch_granularity`. Skipping a write leaves ``last_activity``
     earlier than the real last request (by less than ``G``), so a session ends at most ``G``
     before a per-request write would end it, never after: the idle timeout is never extended.

@@ -149,7 +149,7 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
     def touch(self, session_id: str) -> Session:
         """Record activity (the idle timeout restarts); the session as stored.
 
-        The write is bounded (ADR 0030): ``last_activity`` is committed, by compare-and-swap,
+        The write is bounded (ADR 0029): ``last_activity`` is committed, by compare-and-swap,
         only when it would advance by at least ``G`` (:func:`~securebox_auth.policy.session.
         touch_granularity`), so most requests read and do not write, and a session ends at
         most ``G`` early, never late. A lost race re-reads at once (the other writer has
