@@ -36,9 +36,7 @@ __all__ = ["token"]
 
 pytestmark = pytest.mark.slow  # a browser start each (about 2-6 s)
 
-SCRIPT: Final = (
-    Path(__file__).parents[2] / "src" / "securebox_server" / "static" / "js" / "certificate.js"
-)
+SCRIPTS: Final = Path(__file__).parents[2] / "src" / "securebox_server" / "static" / "js"
 #: Test only: presses the form's button once the page is loaded (a person would).
 PRESS: Final = (
     b"document.addEventListener('DOMContentLoaded', function () {"
@@ -75,8 +73,8 @@ class _Page(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        if self.path == "/certificate.js":
-            self._send(SCRIPT.read_bytes(), "text/javascript")
+        if self.path in ("/form-status.js", "/certificate.js"):
+            self._send((SCRIPTS / self.path[1:]).read_bytes(), "text/javascript")
         elif self.path == "/press.js":
             self._send(PRESS, "text/javascript")
         else:
@@ -88,7 +86,8 @@ class _Page(BaseHTTPRequestHandler):
                 '<p data-securebox-status role="status"></p>'
                 '<p data-securebox-error role="alert" hidden></p>'
                 "<button type=submit>Sign</button></form>"
-                '<script src="/certificate.js"></script><script src="/press.js"></script>'
+                '<script src="/form-status.js"></script><script src="/certificate.js"></script>'
+                '<script src="/press.js"></script>'
             )
             self._send(page.encode(), "text/html; charset=utf-8")
 

@@ -15,27 +15,19 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import shutil
-import socket
 import ssl
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar, Final, NoReturn
+from typing import ClassVar, Final
 from urllib.parse import quote
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from securebox_auth.factors.certificate import (
     Revocation,
@@ -51,25 +43,17 @@ from securebox_server.certificates.forwarded import (
     forwarded_certificate,
     parse_networks,
 )
+from tests.server.nginx import (
+    PROXY_ADDRESS,
+    free_port,
+    nginx_binary,
+    running_nginx,
+    server_certificate,
+)
 
-CONF: Final = Path(__file__).parents[2] / "docs" / "deploy" / "nginx-mtls.conf"
-PROXY_ADDRESS: Final = "127.0.0.2"  # nginx's proxy_bind; the test's own clients use 127.0.0.1
 HEADER: Final = "X-SSL-Client-Cert"
 ALICE: Final = Principal.parse("123456789", "01")
 Json = dict[str, object]
-
-
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"nginx is required in CI: {reason}", pytrace=False)
-    print(f"\nnginx tests skipped: {reason}", file=sys.stderr)
-    pytest.skip(f"nginx unavailable: {reason}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class _Upstream(BaseHTTPRequestHandler):
@@ -145,76 +129,13 @@ class Proxy:
             connection.close()
 
 
-def _server_certificate(tmp: Path, now: datetime) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    (tmp / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "server.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-
-
-def _config(tmp: Path, port: int, upstream: int) -> Path:
-    site = CONF.read_text(encoding="utf-8")
-    for old, new in (
-        ("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;"),
-        ("/etc/ssl/securebox/", f"{tmp}/"),
-        ("http://127.0.0.1:8000", f"http://127.0.0.1:{upstream}"),
-    ):
-        assert old in site, f"{CONF} changed shape: {old!r} is gone"
-        site = site.replace(old, new)
-    temps = "".join(
-        f"    {kind}_temp_path {tmp}/{kind};\n"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    main = (
-        f"pid {tmp}/nginx.pid;\nerror_log {tmp}/error.log warn;\nworker_processes 1;\n"
-        f"events {{ worker_connections 64; }}\n"
-        f"http {{\n    access_log off;\n{temps}{site}\n}}\n"
-    )
-    path = tmp / "nginx.conf"
-    path.write_text(main, encoding="utf-8")
-    return path
-
-
-def _wait(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"nginx exited ({process.returncode}): {log.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    pytest.fail("nginx did not listen within 10 s")
-
-
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
-    if nginx is None:
-        _unavailable("nginx is not installed (apt-get install nginx-light)")
+    nginx = nginx_binary()
     tmp = tmp_path_factory.mktemp("nginx")
     now = datetime.now(UTC)
     pki = TestPki(now)
-    _server_certificate(tmp, now)
+    server_certificate(tmp, now)
     (tmp / "client-ca.pem").write_bytes(pki.root.pem + pki.intermediate.pem)
     seen: list[x509.Certificate] = []
     handler = type(
@@ -226,25 +147,11 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=upstream.serve_forever, daemon=True)
     thread.start()
-    port = _free_port()
-    config = _config(tmp, port, int(upstream.server_address[1]))
-    log = tmp / "nginx.out"
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - the test's own command line
-            [nginx, "-c", str(config), "-p", str(tmp), "-e", str(tmp / "error.log"),
-             "-g", "daemon off;"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    port, upstream_port = free_port(), int(upstream.server_address[1])
     try:
-        _wait(process, port, tmp / "error.log")
-        yield Proxy(port, int(upstream.server_address[1]), pki, tmp / "server.pem", tmp, seen)
+        with running_nginx(nginx, tmp, port, upstream_port):
+            yield Proxy(port, upstream_port, pki, tmp / "server.pem", tmp, seen)
     finally:
-        process.terminate()  # by its process id: the master stops its worker
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
         upstream.shutdown()
         upstream.server_close()
 

@@ -8,11 +8,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 from collections import Counter
 from datetime import timedelta
-from typing import Any, Final
+from typing import Final
 
 import pytest
 
@@ -22,37 +20,10 @@ from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.sql import open_sql_store
 from tests.shell import workers
 from tests.shell.portal import CODE, MASTER, T0, Phone, enrol_users, make_box, strong_login, user
+from tests.stores.sql.processes import run_workers
 
 WORKERS: Final = 8
 PER_WORKER: Final = 2
-
-
-def _collect(processes: list[Any], results: Any, count: int) -> list[Any]:
-    found: list[Any] = []
-    try:
-        for _ in range(count):
-            found.append(results.get(timeout=120))
-    except queue.Empty:  # pragma: no cover - a worker died: its exit code says why
-        pytest.fail(f"workers stopped: exit codes {[p.exitcode for p in processes]}")
-    finally:
-        for process in processes:
-            process.join(timeout=60)
-            if process.is_alive():  # pragma: no cover
-                process.kill()
-        results.close()
-    assert [p.exitcode for p in processes] == [0] * len(processes)
-    return found
-
-
-def _run(target: Any, args: list[tuple[Any, ...]]) -> tuple[list[Any], Any, Any]:
-    """Start the processes; the barrier is returned to stay alive until they have run."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(args))
-    results = context.Queue()
-    processes = [context.Process(target=target, args=(*a, barrier, results)) for a in args]
-    for process in processes:
-        process.start()
-    return processes, results, barrier
 
 
 @pytest.mark.slow
@@ -70,8 +41,15 @@ def test_eight_processes_with_distinct_users_see_no_error(fresh_postgres_url: st
         )
         for w in range(WORKERS)
     ]
-    processes, results, _barrier = _run(workers.whole_flow, args)
-    found = dict(_collect(processes, results, WORKERS * PER_WORKER))
+    found = dict(
+        run_workers(
+            workers.whole_flow,
+            args.__getitem__,
+            workers=WORKERS,
+            expected=WORKERS * PER_WORKER,
+            timeout=120,
+        )
+    )
     assert found == dict.fromkeys(range(1, WORKERS * PER_WORKER + 1), "ok:2")
     audit = list(store.audit_log())
     actions = Counter(s.event.action for s in audit)
@@ -99,8 +77,11 @@ def test_one_grant_executed_by_eight_processes_is_consumed_once(fresh_postgres_u
     up = box.prove_step_up(session_id, up.handle, CodeAnswer(CODE))
     assert up.ready
     args = [(fresh_postgres_url, up.session_id, up.handle) for _ in range(WORKERS)]
-    processes, results, _barrier = _run(workers.execute_one, args)
-    outcomes = Counter(_collect(processes, results, WORKERS))
+    outcomes = Counter(
+        run_workers(
+            workers.execute_one, args.__getitem__, workers=WORKERS, expected=WORKERS, timeout=120
+        )
+    )
     assert outcomes == {"executed": 1, "FlowExpired": WORKERS - 1}, outcomes
     actions = Counter(s.event.action for s in store.audit_log())
     assert actions["grant.consume"] == 1

@@ -3,6 +3,8 @@ strong-authentication prompt (first access, then every 90 days: PSD2 RTS art. 10
 
 from __future__ import annotations
 
+from typing import Final
+
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
@@ -19,24 +21,32 @@ __all__ = ["router"]
 router = APIRouter(route_class=SecureRoute)
 
 
+#: The page of a login flow's state (every other state's page is the method choice).
+_STATE_PAGES: Final = {
+    LoginState.CODE_CHANGE: "/login/change-code",
+    LoginState.SECOND_FACTOR: "/login/strong",
+}
+
+
+def _choices(request: Request, here: str, template: str) -> Response:
+    """The page ``here`` lists the offered methods if the flow is at it, else redirects
+    to the page of the flow's state."""
+    _, flow = current_flow(request)
+    page = _STATE_PAGES.get(flow.state, "/login/method")
+    if page != here:
+        return see_other(page)
+    pages = offered_pages(flow.offered)
+    return render(request, template, principal=flow.principal, methods=pages)
+
+
 @router.get("/login/method")
 def method_choice(request: Request) -> Response:
-    _, flow = current_flow(request)
-    if flow.state is LoginState.CODE_CHANGE:
-        return see_other("/login/change-code")
-    if flow.state is LoginState.SECOND_FACTOR:
-        return see_other("/login/strong")
-    pages = offered_pages(flow.offered)
-    return render(request, "login/method.html", principal=flow.principal, methods=pages)
+    return _choices(request, "/login/method", "login/method.html")
 
 
 @router.get("/login/strong")
 def strong_prompt(request: Request) -> Response:
-    _, flow = current_flow(request)
-    if flow.state is not LoginState.SECOND_FACTOR:
-        return see_other("/login/method")
-    pages = offered_pages(flow.offered)
-    return render(request, "login/strong.html", principal=flow.principal, methods=pages)
+    return _choices(request, "/login/strong", "login/strong.html")
 
 
 @router.get("/login/change-code")

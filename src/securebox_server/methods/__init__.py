@@ -1,7 +1,8 @@
 """The login method registry: one module (+ one template) per way to log in.
 
-Recipe for a new method (TOTP in :mod:`securebox_server.methods.totp` is the short
-example, the confidential code in :mod:`securebox_server.methods.code` the full one):
+Recipe for a new method (a typed code such as TOTP, :mod:`securebox_server.methods.totp`,
+is one call of :func:`~securebox_server.methods.typed_code.typed_code_method`; the recovery
+code in :mod:`securebox_server.methods.recovery` is the full example):
 
 1. ``securebox_server/methods/<name>.py`` defines ``router = APIRouter(route_class=
    SecureRoute)`` with its page (``GET /login/<name>``) and its submission

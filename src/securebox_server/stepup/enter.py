@@ -3,6 +3,7 @@ transfers and payment batches, and the lists (my payees, my orders)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -32,6 +33,23 @@ def _form(request: Request, template: str, error: str | None = None, **values: s
     return render(request, template, status=status, error=error, values=values)
 
 
+def _entered(
+    request: Request,
+    web: LoggedIn,
+    draft: Callable[[], Draft],
+    template: str,
+    error: str,
+    **values: str,
+) -> Response:
+    """Start the step-up of ``draft()``, or show the form again (400) with ``values`` when
+    the input is malformed."""
+    try:
+        made = draft()
+    except MalformedInput:
+        return _form(request, template, error, **values)
+    return start(request, web, made)
+
+
 @router.get("/payees")
 def payees(request: Request, web: LoggedIn) -> Response:
     listed = book_of(request).payees(web.session.principal)
@@ -56,11 +74,15 @@ def payee_submit(
     name: str = Form(default="", max_length=200),
     iban: str = Form(default="", max_length=100),
 ) -> Response:
-    try:
-        draft = payee_draft(name, iban)
-    except MalformedInput:
-        return _form(request, "stepup/payee_form.html", "payee", name=name, iban=iban)
-    return start(request, web, draft)
+    return _entered(
+        request,
+        web,
+        lambda: payee_draft(name, iban),
+        "stepup/payee_form.html",
+        "payee",
+        name=name,
+        iban=iban,
+    )
 
 
 @router.get("/cheque-books/new")
@@ -76,11 +98,14 @@ def cheque_submit(
     books: str = Form(default="1", max_length=4),
     delivery: str = Form(default="branch", max_length=10),
 ) -> Response:
-    try:
-        draft = cheque_book_draft(account, books, delivery)
-    except MalformedInput:
-        return _form(request, "stepup/cheque_form.html", "cheque", account=account)
-    return start(request, web, draft)
+    return _entered(
+        request,
+        web,
+        lambda: cheque_book_draft(account, books, delivery),
+        "stepup/cheque_form.html",
+        "cheque",
+        account=account,
+    )
 
 
 @router.get("/transfers/new")
@@ -98,11 +123,14 @@ def transfer_submit(
     reference: str = Form(default="", max_length=100),
 ) -> Response:
     values = {"amount": amount, "name": name, "iban": iban, "reference": reference}
-    try:
-        draft = transfer_draft(amount, name, iban, reference)
-    except MalformedInput:
-        return _form(request, "stepup/transfer_form.html", "transfer", **values)
-    return start(request, web, draft)
+    return _entered(
+        request,
+        web,
+        lambda: transfer_draft(amount, name, iban, reference),
+        "stepup/transfer_form.html",
+        "transfer",
+        **values,
+    )
 
 
 @router.get("/batches/new")
@@ -124,8 +152,6 @@ def batch_submit(
             text = data.decode("utf-8-sig") if len(data) <= MAX_UPLOAD else ""
         except UnicodeDecodeError:
             text = ""
-    try:
-        draft: Draft = batch_draft(text)
-    except MalformedInput:
-        return _form(request, "stepup/batch_form.html", "batch", lines=lines)
-    return start(request, web, draft)
+    return _entered(
+        request, web, lambda: batch_draft(text), "stepup/batch_form.html", "batch", lines=lines
+    )

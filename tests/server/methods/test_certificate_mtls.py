@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,16 +30,16 @@ from securebox_server.cli import _uvicorn
 from securebox_server.settings import load_settings
 from securebox_server.wiring import build_securebox, write_master_key
 from tests.server.conftest import identify, open_user, token
-from tests.server.test_mtls_nginx import (
-    HEADER,
+from tests.server.nginx import (
     PROXY_ADDRESS,
-    Proxy,
-    _config,
-    _free_port,
-    _server_certificate,
-    _unavailable,
-    _wait,
+    free_port,
+    listening,
+    nginx_binary,
+    running_nginx,
+    server_certificate,
+    stop,
 )
+from tests.server.test_mtls_nginx import HEADER, Proxy
 
 pytestmark = pytest.mark.slow  # nginx and a uvicorn process (~3 s)
 
@@ -63,43 +61,19 @@ class Site:
         )
 
 
-def _listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited: {log.read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail("uvicorn did not listen within 30 s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()  # by its process id
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> Iterator[Site]:
-    nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
-    if nginx is None:
-        _unavailable("nginx is not installed (apt-get install nginx-light)")
+    nginx = nginx_binary()
     tmp = tmp_path_factory.mktemp("mtls-login")
     now = datetime.now(UTC)
     pki = TestPki(now)
-    _server_certificate(tmp, now)
+    server_certificate(tmp, now)
     (tmp / "client-ca.pem").write_bytes(pki.root.pem + pki.intermediate.pem)
     (tmp / "client.crl").write_bytes(pki.crl())
     (tmp / "root.crl").write_bytes(pki.crl(issuer=pki.root))
     shutil.copyfile(migrated_sqlite, tmp / "server.db")
     write_master_key(tmp / "master.key")
-    app_port, port = _free_port(), _free_port()
+    app_port, port = free_port(), free_port()
     env = {
         "SECUREBOX_DATABASE_URL": f"sqlite:///{tmp}/server.db",
         "SECUREBOX_MASTER_KEY_FILE": str(tmp / "master.key"),
@@ -128,21 +102,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> Ite
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        _listening(app_port, app, log)
-        config = _config(tmp, port, app_port)
-        with (tmp / "nginx.out").open("wb") as out:
-            proxy = subprocess.Popen(  # noqa: S603 - the test's own command line
-                [nginx, "-c", str(config), "-p", str(tmp), "-e", str(tmp / "error.log"),
-                 "-g", "daemon off;"],
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        try:
-            _wait(proxy, port, tmp / "error.log")
+        listening(app, app_port, log, "uvicorn", 30)
+        with running_nginx(nginx, tmp, port, app_port):
             yield Site(Proxy(port, app_port, pki, tmp / "server.pem", tmp, []), app_port, alice)
-        finally:
-            _stop(proxy)
     finally:
-        _stop(app)
+        stop(app)
         assert "Traceback" not in log.read_text()
 
 

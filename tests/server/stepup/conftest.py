@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,16 +17,12 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from securebox_auth.clock import FixedClock
-from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.factors.passkey_model import RelyingParty
 from securebox_auth.factors.totp import code_at as totp_code_at
 from securebox_auth.factors.totp_credential import TotpCredential
-from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
 from securebox_auth.identity import Principal
-from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
-from securebox_auth.shell.sql import open_sql_store
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.sql import migrate
 from securebox_auth.stores.sql.engine import create_engine
@@ -35,9 +30,9 @@ from securebox_auth.testing.authenticator import SoftAuthenticator
 from securebox_server.app import create_app
 from securebox_server.db import migrate as server_migrate
 from securebox_server.db.schema import STEPUP_ORDERS
-from securebox_server.settings import Settings
 from securebox_server.stepup.orders import OrderBook
 from tests.cards.capworld import CapWorld, make_world
+from tests.server.boxes import build_box, enrol_passkey
 from tests.server.conftest import CLIENT, CODE, open_user, token
 
 ORIGIN = "https://bank.example"
@@ -181,37 +176,17 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path, stepup_sqlite: Path) -> Iterator[World]:
-    shutil.copyfile(stepup_sqlite, tmp_path / "server.db")
-    url = f"sqlite:///{tmp_path}/server.db"
-    settings = Settings(database_url=url, public_url=ORIGIN, demo=True)
-    clock = FixedClock()
-    keys = DerivedKeys.generate()
-    store = open_sql_store(url, audit_key=keys.audit_key(), migrate=False)
-    box = Securebox.from_policy(
-        Path(settings.policy),
-        store=store,
-        keys=keys,
-        clock=clock,
-        argon2=PROFILE_TESTING,
-        relying_party=RP,
-    )
+    built = build_box(tmp_path, stepup_sqlite, {"public_url": ORIGIN}, relying_party=RP)
+    box, clock = built.box, built.clock
     principal, _ = open_user(box)
     enrolled = box.enrol_first_totp(Operator("back-office"), principal)
     assert box.confirm_totp(principal, totp_code_at(enrolled.credential, clock.now()))
-    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="bank.example")
-    options, ceremony, owned = begin_registration(
-        RP, principal, None, now=clock.now(), user_name=principal.key, display_name="Jeanne"
-    )
-    done = finish_registration(
-        RP, ceremony, owned, principal, authenticator.create(options), now=clock.now()
-    )
-    assert done.passkeys is not None
-    box.factors.put_state(principal, fc.PASSKEYS, "default", fc.passkeys_to_dict(done.passkeys))
-    app = create_app(settings, securebox=box, keys=keys)
+    authenticator = enrol_passkey(box, RP, principal, clock)
+    app = create_app(built.settings, securebox=box, keys=built.keys)
     client = TestClient(app, base_url=ORIGIN, raise_server_exceptions=False)
     client.headers["Accept-Language"] = "en"
     try:
-        yield World(client, box, clock, principal, enrolled.credential, authenticator, url)
+        yield World(client, box, clock, principal, enrolled.credential, authenticator, built.url)
     finally:
         client.close()
 
@@ -220,20 +195,8 @@ def world(tmp_path: Path, stepup_sqlite: Path) -> Iterator[World]:
 def cap_world(tmp_path: Path, stepup_sqlite: Path) -> Iterator[tuple[World, CapWorld]]:
     """The same server with a CAP issuer and the user's card (software EMV card)."""
     cards = make_world("uk")
-    shutil.copyfile(stepup_sqlite, tmp_path / "server.db")
-    url = f"sqlite:///{tmp_path}/server.db"
-    settings = Settings(database_url=url, public_url=ORIGIN, demo=True)
-    clock = FixedClock()
-    keys = DerivedKeys.generate()
-    store = open_sql_store(url, audit_key=keys.audit_key(), migrate=False)
-    box = Securebox.from_policy(
-        Path(settings.policy),
-        store=store,
-        keys=keys,
-        clock=clock,
-        argon2=PROFILE_TESTING,
-        cap_issuer=cards.issuer,
-    )
+    built = build_box(tmp_path, stepup_sqlite, {"public_url": ORIGIN}, cap_issuer=cards.issuer)
+    box, clock, keys, settings, url = built.box, built.clock, built.keys, built.settings, built.url
     principal, _ = open_user(box)
     enrolled = box.enrol_first_totp(Operator("back-office"), principal)
     record = cards.record

@@ -13,6 +13,7 @@
  *     <p data-securebox-error role="alert" hidden></p>
  *     <button type="submit">Sign with my certificate</button>
  *   </form>
+ *   <script src="/static/js/form-status.js" defer></script>
  *   <script src="/static/js/certificate.js" defer></script>
  *
  * On submit it posts {"challenge"} to the agent's /sign, which shows the user this page's
@@ -46,22 +47,7 @@
   }
 
   function show(form, key, isError) {
-    var status = form.querySelector("[data-securebox-status]");
-    var alert = form.querySelector("[data-securebox-error]");
-    if (isError && alert) {
-      alert.textContent = message(form, key);
-      alert.hidden = false;
-      alert.setAttribute("tabindex", "-1");
-      alert.focus();
-      if (status) {
-        status.textContent = "";
-      }
-    } else if (status) {
-      status.textContent = message(form, key);
-      if (alert) {
-        alert.hidden = true;
-      }
-    }
+    window.SecureboxForm.show(form, message(form, key), isError);
   }
 
   function problemKey(problem) {
@@ -110,24 +96,5 @@
       .then(function () { clearTimeout(timer); });
   }
 
-  function attach(form) {
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var button = event.submitter || form.querySelector("[type=submit]");
-      sign(form, button || { disabled: false });
-    });
-  }
-
-  function start() {
-    var forms = document.querySelectorAll("form[data-securebox-certificate]");
-    for (var i = 0; i < forms.length; i += 1) {
-      attach(forms[i]);
-    }
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
-    start();
-  }
+  window.SecureboxForm.onSubmit("form[data-securebox-certificate]", sign);
 })();

@@ -1,6 +1,7 @@
 /*
  * Passkeys (WebAuthn): log in with navigator.credentials.get, or add one with
- * navigator.credentials.create. Served from /static (CSP script-src 'self'), no inline script.
+ * navigator.credentials.create. Served from /static (CSP script-src 'self'), no inline script,
+ * after form-status.js (SecureboxForm: the status and alert elements, the submit hook).
  *
  * The page renders:
  *
@@ -32,22 +33,7 @@
   }
 
   function show(form, key, isError) {
-    var status = form.querySelector("[data-securebox-status]");
-    var alert = form.querySelector("[data-securebox-error]");
-    if (isError && alert) {
-      alert.textContent = message(form, key);
-      alert.hidden = false;
-      alert.setAttribute("tabindex", "-1");
-      alert.focus();
-      if (status) {
-        status.textContent = "";
-      }
-    } else if (status) {
-      status.textContent = message(form, key);
-      if (alert) {
-        alert.hidden = true;
-      }
-    }
+    window.SecureboxForm.show(form, message(form, key), isError);
   }
 
   function fromBase64url(text) {
@@ -156,24 +142,5 @@
       });
   }
 
-  function attach(form) {
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var button = event.submitter || form.querySelector("[type=submit]");
-      run(form, button || { disabled: false });
-    });
-  }
-
-  function start() {
-    var forms = document.querySelectorAll("form[data-securebox-passkey]");
-    for (var i = 0; i < forms.length; i += 1) {
-      attach(forms[i]);
-    }
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
-    start();
-  }
+  window.SecureboxForm.onSubmit("form[data-securebox-passkey]", run);
 })();
