@@ -270,7 +270,8 @@ class StepUpShell(ShellBase):
         now: datetime,
         pending: Pending,
     ) -> StepUpPage:
-        step = advance_step_up(self.policy, flow, event, now=now)
+        found = self.live_session(session_id)
+        step = advance_step_up(self.policy, flow, event, now=now, session=found.value)
         principal = flow.principal
         action = step.action
         changes: list[Change] = list(pending[0])
@@ -280,7 +281,6 @@ class StepUpShell(ShellBase):
             changes.append(records.put(principal, KIND, flow.id, version, document))
             self.store.commit(changes, events)
             return StepUpPage(handle, step.flow, action, session_id)
-        found = self.live_session(session_id)
         outcome = complete_step_up(
             self.policy,
             found.value,
