@@ -99,7 +99,9 @@ class StepUpShell(ShellBase):
         self, session_id: str, handle: str, *, channel: Channel, destination: str
     ) -> str:
         """Send a one-time code bound to the operation's digest; the message shows what
-        the challenge displays (amount and payee). Returns the challenge id."""
+        the challenge displays (amount and payee). Returns the challenge id. ``destination``
+        names one of the principal's verified destinations on ``channel`` (its key, or its
+        value); any other is refused with :class:`~securebox_auth.errors.UnknownDestination`."""
         flow, _ = self._load_step_up(session_id, handle)
         challenge = flow.challenge
         if flow.state is not StepUpState.CHALLENGED or challenge is None:
