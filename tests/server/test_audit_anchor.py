@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from securebox_auth.audit import GLOBAL
 from securebox_auth.errors import ConfigurationError
-from securebox_auth.shell.audit_checkpoint import FileCheckpoints
+from securebox_auth.shell.audit_checkpoint import FileCheckpoints, verify_against_checkpoints
 from securebox_server.audit_anchor import AuditAnchoring
 from securebox_server.settings import Settings, load_settings
 from tests.server.conftest import AppMaker, open_user
@@ -49,7 +49,10 @@ def test_the_lifespan_anchors_and_checkpoints(make_app: AppMaker, tmp_path: Path
     for point in points:  # signed by the key, over the global chain's head
         point.verify(key.public_key())
         assert (point.sequence, point.mac, point.chain) == (*head, GLOBAL)
-    total = head[0]
+    audit_key = box.store.audit_key  # type: ignore[attr-defined]
+    events = box.audit_log(GLOBAL)
+    total = verify_against_checkpoints(audit_key, events, points, key.public_key())
+    assert total == head[0]
     assert box.verify_audit() > total
 
 
