@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 import argon2
 
 from securebox_auth.audit import AuditEvent
+from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher, Argon2Parameters
 from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.entitlements.accounts import Operator, Role
+from securebox_auth.factors.oob import Channel, keyed_destination_key
 from securebox_auth.identity import Principal
 from securebox_auth.shell.code import ConfidentialCodeService
+from securebox_auth.shell.oob import ENROL_PURPOSE
+from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import Change
 
@@ -112,3 +116,32 @@ def enrol(
         principal.client_id.value, principal.user_number.value, one_time.reveal(), code
     )
     assert changed.changed
+
+
+def verify_destination(
+    box: Securebox,
+    principal: Principal,
+    channel: Channel,
+    destination: str,
+    clock: FixedClock | None = None,
+) -> None:
+    """Enrol ``destination`` the library's way (a code sent there with the deployment's
+    gateway, then confirmed), so that one-time codes may be sent to it; then move
+    ``clock`` past the send throttle."""
+    oob = box.factors.oob
+    issued = oob.issue(
+        principal,
+        channel=channel,
+        destination=destination,
+        purpose=ENROL_PURPOSE,
+        reference=keyed_destination_key(oob.keys, channel, destination),
+        gateway=box.gateways[channel.value],
+        code="246810",
+    )
+    assert issued.challenge is not None, issued.reason
+    done = oob.confirm_destination(
+        principal, issued.challenge.id, "246810", channel=channel, destination=destination
+    )
+    assert done.ok
+    if clock is not None:
+        clock.advance(timedelta(hours=2))

@@ -42,6 +42,7 @@ __all__ = [
     "SecureboxError",
     "StepUpNeeded",
     "UnknownAccount",
+    "UnknownDestination",
     "UnknownKey",
     "WeakCode",
     "WrongProof",
@@ -256,6 +257,13 @@ class WrongProof(NotPermitted):
     failure was counted against the actor before this was raised."""
 
     code: ClassVar[str] = "wrong_proof"
+
+
+class UnknownDestination(NotPermitted):
+    """A one-time code was asked for a destination that is not one of the principal's
+    verified destinations on that channel. The message never says which exist."""
+
+    code: ClassVar[str] = "unknown_destination"
 
 
 class AttemptsBlocked(NotPermitted):

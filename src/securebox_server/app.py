@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from securebox_auth.clock import Clock
 from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
+from securebox_auth.shell.audit_checkpoint import FileCheckpoints
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_server import demo_reader, methods, stepup
@@ -27,6 +28,7 @@ from securebox_server.api import login as api_login
 from securebox_server.api import operations as api_operations
 from securebox_server.api import step_up as api_step_up
 from securebox_server.api import tokens as api_tokens
+from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -49,6 +51,17 @@ def _server_key(keys: DerivedKeys, purpose: bytes) -> bytes:
     return hmac.new(master, b"securebox-server/" + purpose, hashlib.sha256).digest()
 
 
+def _anchoring(settings: Settings, box: Securebox) -> AuditAnchoring | None:
+    """The audit anchoring task of the settings (ADR 0021), or ``None`` when off."""
+    if not settings.audit_anchor_seconds:
+        return None
+    sink = key = None
+    if settings.audit_checkpoint_file is not None and settings.audit_checkpoint_key_file:
+        sink = FileCheckpoints(settings.audit_checkpoint_file)
+        key = load_checkpoint_key(settings.audit_checkpoint_key_file)
+    return AuditAnchoring(box, settings.audit_anchor_seconds, sink, key)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -66,11 +79,13 @@ def create_app(
         limits, guard = build_limits(settings, box.clock)
     else:
         guard = LoginLimits(limits) if isinstance(limits, Limiter) else None
+    anchoring = _anchoring(settings, box)
     app = FastAPI(
         title="securebox",
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        lifespan=None if anchoring is None else anchoring.lifespan(),
     )
     app.state.server = Server(
         settings=settings,

@@ -37,6 +37,11 @@ proxy forwards the mutual-TLS client certificate in, ``X-SSL-Client-Cert``).
 by default; ``rate_limits_enabled = false`` (``SECUREBOX_RATE_LIMITS_ENABLED``) is for
 tests and only accepted in demo mode.
 
+Audit chains (ADR 0021, :mod:`securebox_server.audit_anchor`): ``audit_anchor_seconds``
+(``SECUREBOX_AUDIT_ANCHOR_SECONDS``; 0, off, by default, 60 in demo mode) is the period of
+the anchoring task; ``audit_checkpoint_file`` and ``audit_checkpoint_key_file`` (an Ed25519
+private key, PEM) add a signed checkpoint of the global chain to each round.
+
 The master key file holds ``id:hex`` pairs (``DerivedKeys.from_hex``); in demo mode a
 missing file is generated (mode 0600). ``SECUREBOX_SETTINGS`` names the TOML file.
 ``smtp_url`` and ``sms_url`` are described in :mod:`securebox_server.delivery`; ``outbox``
@@ -82,6 +87,9 @@ _KEYS: Final = (
     "certificate_header",
     "rate_limits_enabled",
     "rate_limits",
+    "audit_anchor_seconds",
+    "audit_checkpoint_file",
+    "audit_checkpoint_key_file",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
@@ -124,6 +132,12 @@ class Settings:
     rate_limits_enabled: bool = True
     #: Named limits overriding ``DEFAULT_LIMITS``: ``(("login.source", "30/5 minutes"),)``.
     rate_limits: tuple[tuple[str, str], ...] = ()
+    #: Seconds between two rounds of audit anchoring (ADR 0021); 0: off (60 in demo mode).
+    audit_anchor_seconds: int = 0
+    #: The file signed checkpoints of the global audit chain are appended to.
+    audit_checkpoint_file: Path | None = None
+    #: The Ed25519 private key (PEM) that signs them.
+    audit_checkpoint_key_file: Path | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -159,6 +173,14 @@ class Settings:
             sms_gateway(self.sms_url)
         if not self.rate_limits_enabled and not self.demo:
             raise ConfigurationError("rate_limits_enabled = false is for tests: demo mode only")
+        if self.audit_anchor_seconds < 0:
+            raise ConfigurationError("audit_anchor_seconds: 0 (off) or more")
+        if (self.audit_checkpoint_file is None) != (self.audit_checkpoint_key_file is None):
+            raise ConfigurationError(
+                "audit_checkpoint_file and audit_checkpoint_key_file: both or neither"
+            )
+        if self.audit_checkpoint_file is not None and not self.audit_anchor_seconds:
+            raise ConfigurationError("audit_checkpoint_file: needs audit_anchor_seconds")
         TrustedProxies.parse(self.trusted_proxies)
         self.limits()
 
@@ -208,6 +230,14 @@ def _bool(value: object, key: str) -> bool:
     raise ConfigurationError(f"{key}: true or false")
 
 
+def _seconds(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ConfigurationError("audit_anchor_seconds: a whole number of seconds")
+
+
 def _list(raw: Mapping[str, object], key: str, what: str) -> tuple[str, ...]:
     """A TOML list, or a comma-separated environment value."""
     value = raw.get(key, ())
@@ -255,6 +285,9 @@ def load_settings(
     issuer_file, cards_dir = text("cap_issuer_file", None), text("demo_cards_dir", None)
     outbox = text("outbox", None)
     anchors = text("certificate_anchors", None)
+    demo = _bool(raw.get("demo", False), "demo")
+    checkpoints = text("audit_checkpoint_file", None)
+    signer = text("audit_checkpoint_key_file", None)
     return Settings(
         database_url=text("database_url", DEFAULT_DATABASE) or DEFAULT_DATABASE,
         policy=Path(text("policy", str(DEFAULT_POLICY)) or DEFAULT_POLICY),
@@ -264,7 +297,7 @@ def load_settings(
         smtp_url=text("smtp_url", None),
         sms_url=text("sms_url", None),
         outbox=Path(outbox) if outbox else None,
-        demo=_bool(raw.get("demo", False), "demo"),
+        demo=demo,
         cap_issuer_file=Path(issuer_file) if issuer_file else None,
         cap_issuer_passphrase=text("cap_issuer_passphrase", None),
         demo_cards_dir=Path(cards_dir) if cards_dir else None,
@@ -276,4 +309,7 @@ def load_settings(
         or DEFAULT_CERTIFICATE_HEADER,
         rate_limits_enabled=_bool(raw.get("rate_limits_enabled", True), "rate_limits_enabled"),
         rate_limits=tuple(sorted(table.items())),
+        audit_anchor_seconds=_seconds(raw.get("audit_anchor_seconds", 60 if demo else 0)),
+        audit_checkpoint_file=Path(checkpoints) if checkpoints else None,
+        audit_checkpoint_key_file=Path(signer) if signer else None,
     )

@@ -72,7 +72,9 @@ def test_one_grant_executed_by_eight_processes_is_consumed_once(fresh_postgres_u
     session_id = strong_login(box, user(1), seed, clock)
     request = OperationRequest("payee_management", payee="FR7630006000011234567890189")
     up = box.start_step_up(session_id, request)
-    sms = box.send_step_up_code(session_id, up.handle, channel=Channel.SMS, destination="+3360")
+    sms = box.send_step_up_code(
+        session_id, up.handle, channel=Channel.SMS, destination="+33600000001"
+    )
     up = box.prove_step_up(session_id, up.handle, OobAnswer(sms, phone.code))
     up = box.prove_step_up(session_id, up.handle, CodeAnswer(CODE))
     assert up.ready

@@ -34,6 +34,7 @@ from securebox_auth import (
     load_policy,
 )
 from securebox_auth.emv.profiles import CapMode, TerminalInput
+from securebox_auth.errors import UnknownDestination
 from securebox_auth.factors.certificate import Revocation, enrol_certificate
 from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
@@ -152,11 +153,24 @@ def test_a_code_by_sms_at_login_is_one_commit(world: World) -> None:
     page = box.start_login(CLIENT, "01")
     page = box.answer_login(page.handle, CodeAnswer(CODE))
     assert "sms_otp" in page.offered
-    sent = box.send_login_code(page.handle, channel=Channel.SMS, destination="+3361")
+    sent = box.send_login_code(page.handle, channel=Channel.SMS, destination="+33600000001")
     answer = OobAnswer(sent, world.phone.code)
     page, n = store.counted(lambda: box.answer_login(page.handle, answer))
     assert n == 1
     assert page.session_id is not None
+
+
+def test_a_login_code_goes_to_no_destination_the_caller_makes_up(world: World) -> None:
+    box = world.box
+    known = box.start_login(CLIENT, "01")
+    assert known.offered == box.start_login(CLIENT, "77").offered  # the same first offer
+    page = box.answer_login(known.handle, CodeAnswer(CODE))
+    assert "sms_otp" in page.offered
+    sent = len(world.phone.bodies)
+    with pytest.raises(UnknownDestination):
+        box.send_login_code(page.handle, channel=Channel.SMS, destination="+33699999999")
+    assert len(world.phone.bodies) == sent  # nothing sent
+    assert box.send_login_code(page.handle, channel=Channel.SMS, destination="+33600000001")
 
 
 def test_step_up_start_answers_and_execute_are_one_commit_each(world: World) -> None:
@@ -165,7 +179,9 @@ def test_step_up_start_answers_and_execute_are_one_commit_each(world: World) -> 
     request = OperationRequest("payee_management", payee=IBAN)
     up, n = store.counted(lambda: box.start_step_up(session_id, request))
     assert (n, up.state) == (1, StepUpState.CHALLENGED)
-    sms = box.send_step_up_code(session_id, up.handle, channel=Channel.SMS, destination="+3361")
+    sms = box.send_step_up_code(
+        session_id, up.handle, channel=Channel.SMS, destination="+33600000001"
+    )
     oob = OobAnswer(sms, world.phone.code)
     up, n = store.counted(lambda: box.prove_step_up(session_id, up.handle, oob))
     assert n == 1
@@ -331,7 +347,9 @@ def test_an_sms_code_proved_twice_at_once_serves_once(world: World) -> None:
     box, store = world.box, world.store
     session_id = world.login()
     up = box.start_step_up(session_id, OperationRequest("payee_management", payee=IBAN))
-    sms = box.send_step_up_code(session_id, up.handle, channel=Channel.SMS, destination="+3361")
+    sms = box.send_step_up_code(
+        session_id, up.handle, channel=Channel.SMS, destination="+33600000001"
+    )
     answer = OobAnswer(sms, world.phone.code)
     other: list[bool] = []
     # another request proves the same code between this step's read and its commit

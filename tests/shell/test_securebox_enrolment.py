@@ -250,8 +250,8 @@ def test_an_sms_number_is_enrolled_through_the_entry_point(
         session, challenge, phone.code, channel=Channel.SMS, destination=PHONE
     )
     assert confirmed.ok
-    [kept] = box.factors.oob.destinations(user(1))
-    assert kept.destination == PHONE
+    kept = box.factors.oob.destinations(user(1))
+    assert PHONE in [d.destination for d in kept]  # with the one enrol_users verified
     assert ("oob.destination.enrol", "success") in _actions(box)
 
 

@@ -28,8 +28,8 @@ from securebox_auth.factors.methods import METHODS, categories_from_mask, catego
 from securebox_auth.flows.login import new_flow_id
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import LockoutState
-from securebox_auth.policy.decision import Allow, Challenge, Decision, StepUpRequired
-from securebox_auth.policy.engine import decide_operation
+from securebox_auth.policy.decision import Allow, Challenge, Decision, Deny, Reason, StepUpRequired
+from securebox_auth.policy.engine import complete_step_up, decide_operation
 from securebox_auth.policy.linking import OperationRequest
 from securebox_auth.policy.model import Linking, Policy
 from securebox_auth.policy.session import Session
@@ -218,22 +218,57 @@ def start_step_up(
     return StepUpStep(base, Refused(decision), outcome.session)
 
 
-def _enough(policy: Policy, flow: StepUpFlow, proven: tuple[str, ...]) -> bool:
-    """Do the proofs satisfy the rule (categories, and a linking method when linked)?"""
+#: The engine's answers meaning "more proofs are needed" (anything else ends the wait).
+_NOT_YET = frozenset({Reason.STEP_UP_INSUFFICIENT, Reason.LINKING_METHOD_MISSING})
+
+
+def _enough(
+    policy: Policy,
+    flow: StepUpFlow,
+    proven: tuple[str, ...],
+    session: Session | None,
+    now: datetime,
+) -> bool:
+    """Do the proofs complete the step-up? The engine's :func:`complete_step_up` decides
+    (one rule): for an operation that asks for fresh proofs, the session's proofs still
+    fresh for it count with the step-up's (a code login and a TOTP); a single-use
+    operation, and so every linked one (RTS art. 5), counts only the step-up's own proofs,
+    bound to the digest. A denial that more proofs cannot cure (idle session, lockout)
+    ends the wait: recording the step-up then fails with the engine's reason.
+
+    Without ``session`` only the step-up's own proofs count (the same rule as the
+    engine's for single-use operations, stricter for the others)."""
     challenge = flow.challenge
     assert challenge is not None
     rule = policy.operation(flow.request.operation)
     if rule is None:
         return True  # the engine decides (and refuses)
-    if len(categories_from_mask(category_mask(proven))) < rule.min_categories:
+    if session is None:
+        if len(categories_from_mask(category_mask(proven))) < rule.min_categories:
+            return False
+        linked = challenge.linking is not Linking.NONE
+        return not linked or any(METHODS[m].dynamic_linking for m in proven)
+    decision = complete_step_up(
+        policy, session, challenge, principal=flow.principal, methods=proven, now=now
+    ).decision
+    if isinstance(decision, StepUpRequired):
         return False
-    return challenge.linking is Linking.NONE or any(METHODS[m].dynamic_linking for m in proven)
+    return not (isinstance(decision, Deny) and decision.reason in _NOT_YET)
 
 
 def advance_step_up(
-    policy: Policy, flow: StepUpFlow, event: StepUpEvent, *, now: datetime
+    policy: Policy,
+    flow: StepUpFlow,
+    event: StepUpEvent,
+    *,
+    now: datetime,
+    session: Session | None = None,
 ) -> StepUpStep:
-    """Apply ``event``; raises :class:`FlowExpired` or :class:`FlowOutOfOrder`."""
+    """Apply ``event``; raises :class:`FlowExpired` or :class:`FlowOutOfOrder`.
+
+    ``session`` is the flow's session as stored now: give it with :class:`FactorProved`, so
+    that the proofs it still holds fresh count as the engine counts them (see
+    :func:`_enough`)."""
     now = require_aware(now)
     if flow.finished:
         raise FlowOutOfOrder(f"the flow is finished ({flow.state})")
@@ -252,7 +287,7 @@ def advance_step_up(
             raise FlowOutOfOrder("the factor proved another amount, payee or batch")
         proven = tuple(dict.fromkeys((*flow.proven, event.method)))
         note = f"{event.method} verified" + (f" for digest {digest}" if digest else "")
-        if _enough(policy, flow, proven):
+        if _enough(policy, flow, proven, session, now):
             ready = replace(
                 flow, state=StepUpState.PROVEN, proven=proven, notes=(*flow.notes, note)
             )

@@ -3,6 +3,7 @@ burying a flow, and committing a step's verification when its flow cannot move."
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -12,6 +13,7 @@ from securebox_auth.errors import (
     ConfigurationError,
     NotAuthenticated,
     NotPermitted,
+    UnknownDestination,
 )
 from securebox_auth.factors.certificate import CertChallenge
 from securebox_auth.factors.oob import Channel
@@ -41,7 +43,9 @@ Pending: TypeAlias = tuple[Sequence[Change], Sequence[AuditEvent]]
 
 _CAP_METHODS = ("cap_identify", "cap_respond", "cap_sign")
 #: What :meth:`ShellBase.enrolled` reads, in one statement.
-_CREDENTIAL_KINDS = (fc.TOTP, fc.RECOVERY, fc.PASSKEYS, fc.CAP_CARD, fc.CERTIFICATE)
+_CREDENTIAL_KINDS = (
+    fc.TOTP, fc.RECOVERY, fc.PASSKEYS, fc.CAP_CARD, fc.CERTIFICATE, fc.OOB_DESTINATION
+)  # fmt: skip
 
 
 class ShellBase:
@@ -70,8 +74,9 @@ class ShellBase:
     def enrolled(self, principal: Principal) -> frozenset[str]:
         """The methods ``principal`` can use: the code (every account has one), a
         confirmed TOTP, recovery codes, passkeys, CAP cards, a certificate, and one-time
-        codes on the channels this deployment has a gateway for. Used by the flows only
-        after a first factor was verified."""
+        codes on the channels this deployment has a gateway for *and* the principal has a
+        verified destination on (codes are sent nowhere else). Used by the flows only
+        after a first factor was verified (the first offer never depends on the user)."""
         found: set[str] = {"confidential_code"}
         states = self.store.factor_states_of(principal, _CREDENTIAL_KINDS)
 
@@ -89,10 +94,28 @@ class ShellBase:
             found.update(_CAP_METHODS)
         if default(fc.CERTIFICATE) is not None:
             found.update(("certificate", "smartcard_pin"))
-        for channel in Channel:
+        for _, destination in states[fc.OOB_DESTINATION]:  # verified destinations only
+            channel = Channel(str(destination.value["channel"]))
             if channel.value in self.gateways:
                 found.add(channel.method.name)
         return frozenset(found)
+
+    def _verified_destination(self, principal: Principal, channel: Channel, wanted: str) -> str:
+        """The verified destination of ``principal`` on ``channel`` that ``wanted`` names
+        (its key, or its value up to spaces and case); otherwise
+        :class:`~securebox_auth.errors.UnknownDestination`, saying nothing of the others."""
+        if not isinstance(wanted, str) or not wanted or len(wanted) > 320:
+            raise UnknownDestination("no verified destination of this account matches")
+        plain = "".join(wanted.split()).lower().encode()
+        for known in self.factors.oob.destinations(principal):
+            if known.channel is not channel:
+                continue
+            same = "".join(known.destination.split()).lower().encode()
+            if hmac.compare_digest(known.key.encode(), wanted.encode()) or hmac.compare_digest(
+                same, plain
+            ):
+                return known.destination
+        raise UnknownDestination("no verified destination of this account matches")
 
     def _send(
         self,
@@ -107,6 +130,7 @@ class ShellBase:
         gateway = self.gateways.get(channel.value)
         if gateway is None:
             raise ConfigurationError(f"no gateway for {channel.value}: from_policy(gateways=...)")
+        destination = self._verified_destination(principal, channel, destination)
         issued = self.factors.issue_oob(
             principal,
             channel=channel,

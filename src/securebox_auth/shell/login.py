@@ -177,7 +177,10 @@ class LoginShell(ShellBase):
     def send_login_code(self, handle: str, *, channel: Channel, destination: str) -> str:
         """Send a one-time code for the second factor (only once the first factor was
         verified: a login never sends messages for an unverified claimant). Returns the
-        challenge id to answer with :class:`~securebox_auth.shell.answers.OobAnswer`."""
+        challenge id to answer with :class:`~securebox_auth.shell.answers.OobAnswer`.
+        ``destination`` names one of the principal's verified destinations on ``channel``
+        (its key, or its value): any other is refused with
+        :class:`~securebox_auth.errors.UnknownDestination` and nothing is sent."""
         principal, flow_id = records.parse_handle(handle, KIND, self.codes.parse_principal)
         flow, _ = self._load_login(principal, flow_id)
         if flow.state is not LoginState.SECOND_FACTOR or channel.method.name not in flow.offered:

@@ -100,7 +100,9 @@ class StepUpShell(ShellBase):
         self, session_id: str, handle: str, *, channel: Channel, destination: str
     ) -> str:
         """Send a one-time code bound to the operation's digest; the message shows what
-        the challenge displays (amount and payee). Returns the challenge id."""
+        the challenge displays (amount and payee). Returns the challenge id. ``destination``
+        names one of the principal's verified destinations on ``channel`` (its key, or its
+        value); any other is refused with :class:`~securebox_auth.errors.UnknownDestination`."""
         flow, _ = self._load_step_up(session_id, handle)
         challenge = flow.challenge
         if flow.state is not StepUpState.CHALLENGED or challenge is None:
@@ -274,7 +276,8 @@ class StepUpShell(ShellBase):
         pending: Pending,
         lockout: LockoutState | None = None,
     ) -> StepUpPage:
-        step = advance_step_up(self.policy, flow, event, now=now)
+        found = self.live_session(session_id)
+        step = advance_step_up(self.policy, flow, event, now=now, session=found.value)
         principal = flow.principal
         action = step.action
         changes: list[Change] = list(pending[0])
@@ -284,7 +287,6 @@ class StepUpShell(ShellBase):
             changes.append(records.put(principal, KIND, flow.id, version, document))
             self.store.commit(changes, events)
             return StepUpPage(handle, step.flow, action, session_id)
-        found = self.live_session(session_id)
         outcome = complete_step_up(
             self.policy,
             found.value,

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from securebox_auth.factors.oob import Channel
 from tests.server.conftest import AppMaker, open_user, token
+from tests.server.methods.conftest import EMAIL, Enrol
 from tests.server.methods.test_oob import second_factor
 
 
 def test_a_recovery_code_is_not_a_login_factor(
-    make_app: AppMaker, policy: Path, tmp_path: Path
+    make_app: AppMaker, enrol: Enrol, policy: Path, tmp_path: Path
 ) -> None:
-    client, box, _ = make_app(policy=policy, outbox=tmp_path / "outbox.jsonl")
+    client, box, clock = make_app(policy=policy, outbox=tmp_path / "outbox.jsonl")
     principal, _ = open_user(box, strong=False)
+    enrol(box, clock, principal, Channel.EMAIL, EMAIL)  # codes go to verified ones only
     codes = box.factors.recovery.generate(principal).reveal()
     second_factor(client)  # the methods offered: codes by SMS and e-mail (the outbox)
     assert "/login/recovery" not in client.get("/login/strong").text
@@ -33,10 +36,11 @@ def test_a_recovery_code_is_not_a_login_factor(
 
 
 def test_recovery_junk_is_refused_without_a_500(
-    make_app: AppMaker, policy: Path, tmp_path: Path
+    make_app: AppMaker, enrol: Enrol, policy: Path, tmp_path: Path
 ) -> None:
-    client, box, _ = make_app(policy=policy, outbox=tmp_path / "outbox.jsonl")
-    open_user(box, strong=False)
+    client, box, clock = make_app(policy=policy, outbox=tmp_path / "outbox.jsonl")
+    principal, _ = open_user(box, strong=False)
+    enrol(box, clock, principal, Channel.EMAIL, EMAIL)
     second_factor(client)
     csrf = token(client.get("/login/recovery").text)
     for code in ("", "x" * 65, "\x00", "ABCD-EFGH-JKMN-PQRS", "é" * 20):

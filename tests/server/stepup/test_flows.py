@@ -144,12 +144,6 @@ def test_a_cheque_book_order_after_a_step_up(world: World) -> None:
     assert world.book().get(world.principal, order).status == "done"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library: flows/step_up._enough counts only the step-up's own proofs, while the "
-    "engine offers only the categories the session lacks (the fresh code login is not "
-    "counted): a code session can never complete a non-single-use step-up with TOTP",
-)
 def test_a_code_session_completes_a_cheque_book_step_up_with_totp(world: World) -> None:
     world.login()
     data = {"account": "12345678901", "books": "1", "delivery": "post"}
