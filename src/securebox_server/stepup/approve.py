@@ -97,7 +97,13 @@ def proof_page(request: Request, web: LoggedIn, order_id: str, method: str) -> R
     form = proofs.form(server_of(request).box, web.session_id, order.handle, flow, method)
     display = flow.challenge.display
     return render(
-        request, "stepup/proof.html", order=order, display=display, form=form, rejected=False
+        request,
+        "stepup/proof.html",
+        order=order,
+        display=display,
+        form=form,
+        rejected=False,
+        agent=server_of(request).settings.agent_url,
     )
 
 
@@ -161,6 +167,7 @@ def proof_answer(
     card: str = Form(default="", max_length=200),
     mode: str = Form(default="", max_length=20),
     target: str = Form(default="", max_length=128),
+    signature: str = Form(default="", max_length=2048),
 ) -> Response:
     principal = web.session.principal
     hit_limits(request, "stepup.proof", principal.key)
@@ -168,6 +175,8 @@ def proof_answer(
     if flow is None or flow.challenge is None or order.handle is None:
         return _page(request, order, flow, status=409)
     box = server_of(request).box
+    if method == "certificate":  # the agent's signature (static/js/certificate.js)
+        response = signature
     answer: Answer = proofs.answer(
         method, code=code, ceremony=ceremony, response=response, card=card, mode=mode
     )
@@ -195,6 +204,7 @@ def proof_answer(
             display=display,
             form=form,
             rejected=True,
+            agent=server_of(request).settings.agent_url,
         )
     done = see_other(f"/operations/{order.id}")
     follow_session(request, done, web, page.session_id)

@@ -9,13 +9,17 @@ digits then the amount for a payment, Respond the digits for a linked payee or b
 ``cap_sign``, Respond for an unlinked operation as ``cap_respond``), codes by SMS or
 e-mail when the library has that channel's gateway and the user a verified destination
 there (:mod:`.oob_proof` sends them, ``Securebox.send_step_up_code`` binding the code to
-the operation's digest and naming the amount and payee in the message). Others
-(certificate) are listed as unavailable until their pages exist; the library's answer
-types are in :mod:`securebox_auth.shell.answers`.
+the operation's digest and naming the amount and payee in the message), a certificate
+when the library has trust anchors (``Securebox.step_up_certificate_challenge``, bound to
+the operation and its digest, signed by the local signing agent through
+``static/js/certificate.js``). Others (smart card) are listed as unavailable until their
+pages exist; the library's answer types are in :mod:`securebox_auth.shell.answers`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass
 from typing import Final
@@ -27,6 +31,7 @@ from securebox_auth.flows.step_up import StepUpFlow
 from securebox_auth.shell.answers import (
     Answer,
     CapAnswer,
+    CertificateAnswer,
     CodeAnswer,
     OobAnswer,
     PasskeyAnswer,
@@ -65,10 +70,12 @@ CHANNELS: Final = {"sms_otp": Channel.SMS, "email_otp": Channel.EMAIL}
 class ProofForm:
     method: str
     label: str
-    #: "code" (a typed code), "passkey" (the browser's WebAuthn ceremony), "cap" or "oob"
+    #: "code" (a typed code), "passkey" (the browser's WebAuthn ceremony), "cap", "oob" or
+    #: "certificate" (the signing agent)
     kind: str
-    #: the passkey ceremony id, the CAP challenge id, or the sent code's challenge id
+    #: the passkey ceremony id, the CAP or certificate challenge id, or the sent code's
     ceremony: str = ""
+    #: the passkey options (JSON), or the certificate challenge's payload (base64url)
     options: str = ""
     #: CAP: the card, the reader mode, and what to type into the reader, in order
     card: str = ""
@@ -102,6 +109,8 @@ def available(box: Securebox, flow: StepUpFlow, method: str) -> bool:
         return True
     if method in CHANNELS:
         return bool(destinations(box, flow, method))
+    if method == "certificate":
+        return box.certificates is not None
     if method == "passkey_uv":
         return box.factors.relying_party is not None
     linked = flow.digest is not None
@@ -143,6 +152,10 @@ def form(
     if method == "passkey_uv":
         options, ceremony = box.step_up_passkey_options(session_id, handle)
         return ProofForm(method, label, "passkey", ceremony, json.dumps(options, sort_keys=True))
+    if method == "certificate":
+        issued = box.step_up_certificate_challenge(session_id, handle)
+        payload = base64.urlsafe_b64encode(issued.payload()).rstrip(b"=").decode("ascii")
+        return ProofForm(method, label, "certificate", issued.challenge_id, payload)
     card = _cards(box, flow)[0]
     mode = CapMode.SIGN if flow.request.payment is not None else CapMode.RESPOND
     challenge_id, typed = box.step_up_cap_challenge(session_id, handle, card, mode)
@@ -163,8 +176,22 @@ def answer(
         if not ceremony or not card or mode not in (CapMode.SIGN.value, CapMode.RESPOND.value):
             raise MalformedInput("the CAP form is incomplete")
         return CapAnswer(card, code.strip(), ceremony, CapMode(mode))
+    if method == "certificate":
+        raw = _b64url(response) if ceremony and response else None
+        if raw is None:  # the script did not run, or sent garbage: nothing verified
+            raise MalformedInput("the signing agent did not answer")
+        return CertificateAnswer(ceremony, raw)
     if method in CHANNELS:
         if not ceremony:
             raise MalformedInput("no code was sent")
         return OobAnswer(ceremony, code.strip(), CHANNELS[method])
     raise MalformedInput("this method is not offered for this operation")
+
+
+def _b64url(text: str) -> bytes | None:
+    """Strict base64url (what the agent sends); ``None`` for anything else or nothing."""
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw or None
