@@ -53,6 +53,9 @@ DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
         # entered, proofs answered (like second factors), confirmations
         "stepup.start": "30/5 minutes;300/day",
         "stepup.proof": "5/5 minutes;20/hour;50/day",
+        # codes sent by SMS or e-mail for a step-up (as otp_send)
+        "stepup.proof.send.account": "3/10 minutes;10/day",
+        "stepup.proof.send.source": "10/10 minutes;50/day",
         "stepup.execute": "30/5 minutes;300/day",
         # any other name a page passes to hit_limits without limits of its own
         "default.source": "60/5 minutes;600/day",

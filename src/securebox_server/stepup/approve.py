@@ -15,11 +15,12 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from securebox_auth.entitlements.accounts import Role
-from securebox_auth.errors import FlowError, InvalidCode, SecureboxError
+from securebox_auth.errors import FlowError, InvalidCode, NotPermitted, SecureboxError
 from securebox_auth.flows.step_up import StepUpFlow, StepUpState
 from securebox_auth.identity import Principal
 from securebox_auth.policy.linking import OperationRequest
 from securebox_auth.shell.answers import Answer
+from securebox_auth.shell.gateways import DeliveryFailed
 from securebox_server.login.flow import hit_limits, see_other
 from securebox_server.stepup import proofs
 from securebox_server.stepup.common import book_of, follow_session
@@ -96,7 +97,61 @@ def proof_page(request: Request, web: LoggedIn, order_id: str, method: str) -> R
     form = proofs.form(server_of(request).box, web.session_id, order.handle, flow, method)
     display = flow.challenge.display
     return render(
-        request, "stepup/proof.html", order=order, display=display, form=form, rejected=False
+        request,
+        "stepup/proof.html",
+        order=order,
+        display=display,
+        form=form,
+        rejected=False,
+        agent=server_of(request).settings.agent_url,
+    )
+
+
+@router.post("/operations/{order_id}/proof/{method}/send")
+def proof_send(
+    request: Request,
+    web: LoggedIn,
+    order_id: str,
+    method: str,
+    target: str = Form(default="", max_length=128),
+) -> Response:
+    """Send a code by SMS or e-mail for this operation, to a verified destination of the
+    user named by its keyed identifier (never a number or address from the browser)."""
+    principal = web.session.principal
+    hit_limits(request, "stepup.proof.send", principal.key)
+    order, flow = _load(request, web, order_id)
+    if flow is None or flow.challenge is None or order.handle is None:
+        return _page(request, order, flow, status=409)
+    box = server_of(request).box
+    proofs.form(box, web.session_id, order.handle, flow, method)  # offered and available?
+    targets = proofs.destinations(box, flow, method)
+    chosen = next((d for d in targets if d.key == target), targets[0])
+    status, problem, challenge_id, sent = 200, "", "", None
+    try:
+        challenge_id = box.send_step_up_code(
+            web.session_id,
+            order.handle,
+            channel=proofs.CHANNELS[method],
+            destination=chosen.destination,
+        )
+        sent = chosen
+    except NotPermitted:
+        status, problem = 429, "throttled"
+    except DeliveryFailed:
+        status, problem = 503, "undelivered"
+    form = proofs.form(
+        box, web.session_id, order.handle, flow, method, sent=sent, challenge_id=challenge_id
+    )
+    display = flow.challenge.display
+    return render(
+        request,
+        "stepup/proof.html",
+        status=status,
+        order=order,
+        display=display,
+        form=form,
+        rejected=False,
+        problem=problem,
     )
 
 
@@ -111,6 +166,8 @@ def proof_answer(
     response: str = Form(default="", max_length=16384),
     card: str = Form(default="", max_length=200),
     mode: str = Form(default="", max_length=20),
+    target: str = Form(default="", max_length=128),
+    signature: str = Form(default="", max_length=2048),
 ) -> Response:
     principal = web.session.principal
     hit_limits(request, "stepup.proof", principal.key)
@@ -118,6 +175,8 @@ def proof_answer(
     if flow is None or flow.challenge is None or order.handle is None:
         return _page(request, order, flow, status=409)
     box = server_of(request).box
+    if method == "certificate":  # the agent's signature (static/js/certificate.js)
+        response = signature
     answer: Answer = proofs.answer(
         method, code=code, ceremony=ceremony, response=response, card=card, mode=mode
     )
@@ -129,7 +188,13 @@ def proof_answer(
         book_of(request).refuse(principal, order, box.clock.now())
         return render(request, "stepup/refused.html", status=403, kind=order.kind, changed=False)
     if page is None or page.rejected:
-        form = proofs.form(box, web.session_id, order.handle, flow, method)
+        sent = None
+        if method in proofs.CHANNELS:  # the same code may be typed again, or a new one sent
+            found = proofs.destinations(box, flow, method)
+            sent = next((d for d in found if d.key == target), None)
+        form = proofs.form(
+            box, web.session_id, order.handle, flow, method, sent=sent, challenge_id=ceremony
+        )
         display = flow.challenge.display
         return render(
             request,
@@ -139,6 +204,7 @@ def proof_answer(
             display=display,
             form=form,
             rejected=True,
+            agent=server_of(request).settings.agent_url,
         )
     done = see_other(f"/operations/{order.id}")
     follow_session(request, done, web, page.session_id)
