@@ -85,10 +85,16 @@ def test_tutorial() -> None:
     assert page.session_id is not None  # the session is open; the renewal clock restarted
     session_id = page.session_id
 
+    mobile = "+33612345678"  # codes go only to a verified number: the user enrols it first
+    enrolling = box.begin_destination(session_id, channel=Channel.SMS, destination=mobile)
+    kept = box.confirm_destination(
+        session_id, enrolling, phone.code, channel=Channel.SMS, destination=mobile
+    )
+    assert kept.ok
+    clock.advance(timedelta(seconds=30))  # the minimum interval between two codes
     payee = OperationRequest("payee_management", payee="FR7630006000011234567890189")
     up = box.start_step_up(session_id, payee)
     print(up.display)  # (('payee', 'IBAN:FR7630006000011234567890189'),)
-    mobile = "+33612345678"  # the user's registered number
     sms = box.send_step_up_code(session_id, up.handle, channel=Channel.SMS, destination=mobile)
     up = box.prove_step_up(session_id, up.handle, OobAnswer(sms, phone.code))
     up = box.prove_step_up(session_id, up.handle, CodeAnswer("47120938"))
