@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
     Encoding,
@@ -61,8 +62,11 @@ def make_demo_certificate(folder: Path, principal: Principal, now: datetime) -> 
     _write(folder / f"{name}.der", issued.der)
     key = issued.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     _write(folder / f"{name}.key", key, private=True)
+    holder = issued.key
+    # the test PKI issues EC keys; PKCS#12 takes no post-quantum key types (cryptography 50)
+    assert isinstance(holder, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
     bundle = pkcs12.serialize_key_and_certificates(
-        name.encode(), issued.key, issued.cert, [pki.intermediate.cert],
+        name.encode(), holder, issued.cert, [pki.intermediate.cert],
         BestAvailableEncryption(P12_PASSWORD.encode()),
     )  # fmt: skip
     _write(folder / f"{name}.p12", bundle, private=True)
