@@ -15,6 +15,30 @@ Step-up orders (:mod:`securebox_server.stepup.orders`), recorded in the demo (no
   consumed, then ``done``; ``details`` is the JSON of what was shown for approval;
 * ``stepup_payees``: the payees a user added (after a consumed step-up).
 
+The digital box (:mod:`securebox_server.box`), revision s0003:
+
+* ``box_document_types``: what a sender publishes, per (sender, type): the theme it is filed
+  under, its validity (days; ``NULL``: no end), the warning before expiry (days) and its legal
+  retention class and period (years, counted from the document's date);
+* ``box_documents``: one row per published document (its catalogue entry, the one entitlements
+  decide on, is the library's ``documents`` row of the same id, written in the same commit):
+  sender, type, validity and retention clocks, legal hold, the body's SHA-256, size, media type
+  and file name; ``status`` ``live`` → ``expired`` (validity over, body kept while retention
+  runs) → ``deleted`` (a tombstone: the body removed, the row and its audit events kept);
+* ``box_blobs``: bodies kept in the database, by their SHA-256 (one copy for a document sent
+  to many companies; removed with the last live document that names it);
+* ``box_reads``: the first (and last) view or download of a document by each user;
+* ``box_visits``: each user's previous and current visit ("N new documents since ...");
+* ``box_publications``: a sender's idempotency keys, with the digest of the request and the
+  documents it made (the same key and body give the same documents, never two);
+* ``box_notifications``: the transactional outbox, written in the same commit as the document
+  (or the expiry warning): one row per user entitled at publication time (and per company
+  notification address), leased, retried and sent by the jobs worker;
+* ``box_company_contacts``: a company's notification e-mail address (seed 003);
+* ``box_feed_heads`` / ``box_events``: the receivers' event feed, numbered per subscription
+  under the head row's lock, so sequence numbers commit in order (a reader past ``n`` never
+  misses an event numbered below ``n``).
+
 Keys are SHA-256 digests of the ``limits`` key (which holds an address or an account id), so
 the tables never hold a client identifier or an address in clear.
 """
@@ -25,7 +49,19 @@ from typing import Final
 
 import sqlalchemy as sa
 
+from securebox_auth.stores.sql.sqltypes import UtcDateTime
+
 __all__ = [
+    "BOX_BLOBS",
+    "BOX_COMPANY_CONTACTS",
+    "BOX_DOCUMENTS",
+    "BOX_DOCUMENT_TYPES",
+    "BOX_EVENTS",
+    "BOX_FEED_HEADS",
+    "BOX_NOTIFICATIONS",
+    "BOX_PUBLICATIONS",
+    "BOX_READS",
+    "BOX_VISITS",
     "METADATA",
     "RATE_LIMIT_COUNTERS",
     "RATE_LIMIT_ENTRIES",
@@ -86,4 +122,146 @@ STEPUP_PAYEES: Final = sa.Table(
     sa.Column("order_id", sa.String(32), nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.UniqueConstraint("principal", "iban", name="uq_stepup_payees_principal_iban"),
+)
+
+# -- the digital box (revision s0003) ------------------------------------------------------
+
+_ID = 64  # document, client and user identifiers are 1-64 characters
+
+BOX_DOCUMENT_TYPES: Final = sa.Table(
+    "box_document_types",
+    METADATA,
+    sa.Column("sender", sa.String(_ID), primary_key=True),
+    sa.Column("type", sa.String(_ID), primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("theme", sa.String(40), nullable=False),
+    sa.Column("validity_days", sa.Integer(), nullable=True),
+    sa.Column("warning_days", sa.Integer(), nullable=False),
+    sa.Column("retention_class", sa.String(40), nullable=False),
+    sa.Column("retention_years", sa.Integer(), nullable=False),
+)
+
+BOX_DOCUMENTS: Final = sa.Table(
+    "box_documents",
+    METADATA,
+    sa.Column("id", sa.String(_ID), primary_key=True),
+    sa.Column("client_id", sa.String(_ID), nullable=False),
+    sa.Column("company", sa.String(9), nullable=False),
+    sa.Column("sender", sa.String(_ID), nullable=False),
+    sa.Column("type", sa.String(_ID), nullable=False),
+    sa.Column("theme", sa.String(40), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("issued_at", UtcDateTime(), nullable=False),
+    sa.Column("published_at", UtcDateTime(), nullable=False),
+    sa.Column("valid_until", UtcDateTime(), nullable=True),
+    sa.Column("warn_at", UtcDateTime(), nullable=True),
+    sa.Column("warned_at", UtcDateTime(), nullable=True),
+    sa.Column("retention_class", sa.String(40), nullable=False),
+    sa.Column("retain_until", UtcDateTime(), nullable=False),
+    sa.Column("legal_hold", sa.Boolean(), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("media_type", sa.String(100), nullable=False),
+    sa.Column("filename", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("expired_at", UtcDateTime(), nullable=True),
+    sa.Column("deleted_at", UtcDateTime(), nullable=True),
+    sa.Column("deletion_reason", sa.String(40), nullable=True),
+    sa.Index("ix_box_documents_sender", "sender", "published_at", "id"),
+    sa.Index("ix_box_documents_valid_until", "status", "valid_until"),
+    sa.Index("ix_box_documents_warn_at", "status", "warn_at"),
+    sa.Index("ix_box_documents_digest", "digest"),
+)
+
+BOX_BLOBS: Final = sa.Table(
+    "box_blobs",
+    METADATA,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("body", sa.LargeBinary(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+BOX_READS: Final = sa.Table(
+    "box_reads",
+    METADATA,
+    sa.Column("document_id", sa.String(_ID), primary_key=True),
+    sa.Column("client_id", sa.String(_ID), primary_key=True),
+    sa.Column("user_number", sa.String(_ID), primary_key=True),
+    sa.Column("first_at", UtcDateTime(), nullable=False),
+    sa.Column("last_at", UtcDateTime(), nullable=False),
+    sa.Column("first_how", sa.String(16), nullable=False),
+    sa.Index("ix_box_reads_user", "client_id", "user_number", "document_id"),
+)
+
+BOX_VISITS: Final = sa.Table(
+    "box_visits",
+    METADATA,
+    sa.Column("client_id", sa.String(_ID), primary_key=True),
+    sa.Column("user_number", sa.String(_ID), primary_key=True),
+    sa.Column("previous_at", UtcDateTime(), nullable=True),
+    sa.Column("current_at", UtcDateTime(), nullable=False),
+)
+
+BOX_PUBLICATIONS: Final = sa.Table(
+    "box_publications",
+    METADATA,
+    sa.Column("sender", sa.String(_ID), primary_key=True),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("request_digest", sa.String(64), nullable=False),
+    sa.Column("result", sa.Text(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+BOX_NOTIFICATIONS: Final = sa.Table(
+    "box_notifications",
+    METADATA,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("document_id", sa.String(_ID), nullable=False),
+    sa.Column("client_id", sa.String(_ID), nullable=False),
+    sa.Column("company", sa.String(9), nullable=False),
+    #: the user notified; NULL for the company's notification address
+    sa.Column("user_number", sa.String(_ID), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
+    sa.Column("lease_until", UtcDateTime(), nullable=True),
+    sa.Column("leased_by", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("sent_at", UtcDateTime(), nullable=True),
+    sa.Column("channel", sa.String(8), nullable=True),
+    sa.Column("message_id", sa.String(200), nullable=True),
+    sa.Column("last_error", sa.String(200), nullable=True),
+    sa.Index("ix_box_notifications_due", "status", "next_attempt_at"),
+    sa.Index("ix_box_notifications_recipient", "client_id", "user_number", "status"),
+)
+
+BOX_COMPANY_CONTACTS: Final = sa.Table(
+    "box_company_contacts",
+    METADATA,
+    sa.Column("client_id", sa.String(_ID), primary_key=True),
+    sa.Column("company", sa.String(9), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("changed_at", UtcDateTime(), nullable=False),
+    sa.Column("changed_by", sa.String(_ID), nullable=False),
+)
+
+BOX_FEED_HEADS: Final = sa.Table(
+    "box_feed_heads",
+    METADATA,
+    sa.Column("client_id", sa.String(_ID), primary_key=True),
+    sa.Column("last_seq", sa.BigInteger(), nullable=False),
+)
+
+BOX_EVENTS: Final = sa.Table(
+    "box_events",
+    METADATA,
+    sa.Column("client_id", sa.String(_ID), primary_key=True),
+    sa.Column("seq", sa.BigInteger(), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("document_id", sa.String(_ID), nullable=False),
+    sa.Column("company", sa.String(9), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("details", sa.Text(), nullable=False),
 )
