@@ -47,6 +47,8 @@ class Publication:
 
     metadata: bytes
     filename: str
+    #: The file part's declared media type (``""`` when none).
+    media_type: str
     data: bytes
 
 
@@ -99,6 +101,7 @@ async def read_publication(request: Request, max_file: int) -> Publication:
         data = await upload.read(max_file + 1)
         if len(data) > max_file:
             raise PayloadTooLarge("the document is over the size limit")
-        return Publication(metadata.encode(), upload.filename or "", data)
+        kind = (upload.content_type or "").split(";", 1)[0].strip().lower()
+        return Publication(metadata.encode(), upload.filename or "", kind, data)
     finally:
         await form.close()
