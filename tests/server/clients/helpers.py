@@ -19,9 +19,15 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey, RSAKey
@@ -39,10 +45,12 @@ __all__ = [
     "assertion",
     "bearer",
     "clients_of",
+    "forwarded",
     "get_token",
     "new_key",
     "register_receiver",
     "register_sender",
+    "self_signed",
     "token_response",
 ]
 
@@ -93,10 +101,11 @@ def assertion(
     alg: str | None = None,
     key: Any = None,
     header: dict[str, Any] | None = None,
+    without: tuple[str, ...] = (),
     **claims: Any,
 ) -> str:
-    """A client assertion of ``registered`` (RFC 7523), claims overridable (``None``
-    removes one)."""
+    """A client assertion of ``registered`` (RFC 7523), claims overridable (``None`` or
+    ``without`` removes one)."""
     at = now.timestamp() if isinstance(now, datetime) else (now or time.time())
     body: dict[str, Any] = {
         "iss": registered.client_id,
@@ -104,10 +113,10 @@ def assertion(
         "aud": audience,
         "iat": int(at),
         "exp": int(at) + lifetime,
-        "jti": jti or secrets.token_urlsafe(16),
+        "jti": secrets.token_urlsafe(16) if jti is None else jti,
     }
     body.update(claims)
-    body = {k: v for k, v in body.items() if v is not None}
+    body = {k: v for k, v in body.items() if v is not None and k not in without}
     used = alg or registered.alg
     head = {"alg": used, "kid": registered.kid, **(header or {})}
     algorithms = [used]
@@ -168,3 +177,26 @@ def bearer(token: str) -> dict[str, str]:
 
 
 assert set(ALGORITHMS) >= {"ES256", "EdDSA", "PS256", "RS256"}
+
+
+def self_signed(name: str, *, now: datetime | None = None) -> tuple[x509.Certificate, bytes]:
+    """A client certificate (self-signed, P-256) and its PEM, for ``tls_client_auth``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    start = (now or datetime.now(UTC)) - timedelta(days=1)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, certificate.public_bytes(Encoding.PEM)
+
+
+def forwarded(pem: bytes) -> dict[str, str]:
+    """The header nginx sets from ``$ssl_client_escaped_cert``."""
+    return {"X-SSL-Client-Cert": quote(pem.decode("ascii"))}
