@@ -180,7 +180,11 @@ class ApiClients:
             jwks=keys,
             certificate_sha256=thumb,
         )
-        self.store.add(client)
+        try:
+            self.store.add(client)
+        except MalformedInput:  # the certificate is another client's: undo the account
+            close_service_account(library, operator, principal, now)
+            raise
         return client
 
     def revoke(
