@@ -29,6 +29,8 @@ from securebox_server.api import operations as api_operations
 from securebox_server.api import step_up as api_step_up
 from securebox_server.api import tokens as api_tokens
 from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
+from securebox_server.box import pages as box_pages
+from securebox_server.box.reading import BoxReader, documents_of
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -60,6 +62,15 @@ def _anchoring(settings: Settings, box: Securebox) -> AuditAnchoring | None:
         sink = FileCheckpoints(settings.audit_checkpoint_file)
         key = load_checkpoint_key(settings.audit_checkpoint_key_file)
     return AuditAnchoring(box, settings.audit_anchor_seconds, sink, key)
+
+
+def _reader(box: Securebox, keys: DerivedKeys) -> BoxReader | None:
+    """What users of the box see, on the box's documents (``None`` without a SQL store)."""
+    documents = documents_of(box)
+    if documents is None:
+        return None
+    key = _server_key(keys, b"box-cursor")
+    return BoxReader(documents, box, documents.catalogue, cursor_key=key)
 
 
 def create_app(
@@ -96,6 +107,7 @@ def create_app(
         proxies=TrustedProxies.parse(settings.trusted_proxies),
         templates=build_environment(),
         cookies=CookieNames(secure=settings.tls),
+        reader=_reader(box, keys),
     )
     errors.install(app)
     middleware.install(app, tls=settings.tls, agent_origin=settings.agent_origin)
@@ -114,6 +126,7 @@ def create_app(
     if settings.demo and settings.outbox is not None:
         app.include_router(demo_outbox.router)
     app.include_router(home.router)
+    app.include_router(box_pages.router)
     app.include_router(passkeys.router)
     app.include_router(api.router)
     stepup.install(app, settings)
