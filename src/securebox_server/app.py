@@ -32,6 +32,9 @@ from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
 from securebox_server.clients import caller as clients_caller
 from securebox_server.clients import endpoint as clients_endpoint
 from securebox_server.clients.wiring import build_clients
+from securebox_server.box import pages as box_pages
+from securebox_server.box.documents import DocumentStore
+from securebox_server.box.reading import BoxReader
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -70,6 +73,16 @@ def _anchoring(settings: Settings, box: Securebox) -> AuditAnchoring | None:
     return AuditAnchoring(box, settings.audit_anchor_seconds, sink, key)
 
 
+def _reader(
+    documents: DocumentStore | None, box: Securebox, keys: DerivedKeys
+) -> BoxReader | None:
+    """What users of the box see, on the box's documents (``None`` without a SQL store)."""
+    if documents is None:
+        return None
+    key = _server_key(keys, b"box-cursor")
+    return BoxReader(documents, box, documents.catalogue, cursor_key=key)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -82,6 +95,7 @@ def create_app(
     """The server on ``settings`` (see the module documentation for the test seams)."""
     keys = keys or load_master_key(settings)
     box = securebox or build_securebox(settings, clock=clock, argon2=argon2, keys=keys)
+    documents = build_documents(settings, box)
     guard: LoginLimits | None
     if limits is None:
         limits, guard = build_limits(settings, box.clock)
@@ -104,8 +118,9 @@ def create_app(
         proxies=TrustedProxies.parse(settings.trusted_proxies),
         templates=build_environment(),
         cookies=CookieNames(secure=settings.tls),
-        documents=build_documents(settings, box),
+        documents=documents,
         clients=build_clients(settings, box),
+        reader=_reader(documents, box, keys),
     )
     errors.install(app)
     clients_caller.install(app)
@@ -125,6 +140,7 @@ def create_app(
     if settings.demo and settings.outbox is not None:
         app.include_router(demo_outbox.router)
     app.include_router(home.router)
+    app.include_router(box_pages.router)
     app.include_router(passkeys.router)
     app.include_router(api.router)
     stepup.install(app, settings)
