@@ -52,12 +52,13 @@ class PublishMetadata(BaseModel):
 
 class CompanyResult(BaseModel):
     """The outcome for one company: a document, or why none was made (``paper``: the
-    company receives its documents on paper; ``unknown``: no subscription holds it)."""
+    company receives its documents on paper; ``unknown_company``: no subscription holds
+    it)."""
 
     company: str
     status: Literal["published", "refused"]
     document_id: str | None = None
-    reason: Literal["paper", "unknown"] | None = None
+    reason: Literal["paper", "unknown_company"] | None = None
 
 
 class PublicationOut(BaseModel):

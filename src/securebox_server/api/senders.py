@@ -50,18 +50,21 @@ from securebox_server.api.common import PREFIX, api_problem
 from securebox_server.api.cursors import decode, encode
 from securebox_server.api.idempotency import HEADER, parse_key
 from securebox_server.api.multipart import read_publication
+from securebox_server.box.base import document_actor
 from securebox_server.box.model import (
     BoxDocument,
+    CheckedUpload,
+    DeletionRefused,
     DocumentNotFound,
     Draft,
     IdempotencyConflict,
     Outcome,
+    Read,
     Status,
 )
-from securebox_server.box.upload import PDF, UploadRejected, check_upload
-from securebox_server.clients.dependencies import ApiCaller
+from securebox_server.box.upload import DEFAULT_LIMITS, PDF, UploadRejected, check_upload
+from securebox_server.clients.caller import ApiCaller
 from securebox_server.login.flow import hit_limits
-from securebox_server.web.context import server_of
 from securebox_server.web.routing import SecureRoute
 
 __all__ = ["LIMIT", "router"]
@@ -112,8 +115,9 @@ def _metadata(raw: bytes) -> PublishMetadata:
 def _result(siren: Siren, outcome: Outcome, document_id: str | None) -> CompanyResult:
     if outcome is Outcome.PUBLISHED:
         return CompanyResult(company=siren.value, status="published", document_id=document_id)
-    reason = "paper" if outcome is Outcome.PAPER else "unknown_company"
-    return CompanyResult(company=siren.value, status="refused", reason=reason)
+    if outcome is Outcome.PAPER:
+        return CompanyResult(company=siren.value, status="refused", reason="paper")
+    return CompanyResult(company=siren.value, status="refused", reason="unknown_company")
 
 
 @router.post(
@@ -133,18 +137,23 @@ async def publish(
     key = parse_key(idempotency_key)
     await run_in_threadpool(hit_limits, request, LIMIT, caller.client_id)
     documents = documents_of(request)
-    limits = server_of(request).upload_limits
+    limits = DEFAULT_LIMITS
     parts = await read_publication(request, limits.max_bytes)
     metadata = _metadata(parts.metadata)
     companies = _companies(metadata)
-    media_type = parts.media_type if parts.media_type not in ("", "application/octet-stream") else PDF
+    media_type = (
+        parts.media_type if parts.media_type not in ("", "application/octet-stream") else PDF
+    )
     try:
         checked = await run_in_threadpool(
             check_upload, parts.data, parts.filename, limits, media_type=media_type
         )
     except UploadRejected as refused:
         return api_problem(request, 422, refused.code, reason=refused.reason, detail=str(refused))
-    draft = Draft(metadata.type, metadata.label, metadata.issued_at, checked)
+    body = CheckedUpload(
+        checked.body, checked.digest, checked.size, checked.media_type, checked.filename
+    )
+    draft = Draft(metadata.type, metadata.label, metadata.issued_at, body)
     try:
         done = await run_in_threadpool(
             lambda: documents.publish(sender, draft, companies, idempotency_key=key)
@@ -160,7 +169,7 @@ async def publish(
     return JSONResponse(out.model_dump(mode="json"), 201, headers=headers)
 
 
-def _sent(doc: BoxDocument, first_read_at: Any) -> SentDocumentOut:
+def _sent(doc: BoxDocument, first: Read | None) -> SentDocumentOut:
     return SentDocumentOut(
         id=doc.id,
         company=doc.company.value,
@@ -172,8 +181,8 @@ def _sent(doc: BoxDocument, first_read_at: Any) -> SentDocumentOut:
         status=doc.status.value,
         digest=doc.digest,
         size=doc.size,
-        read=first_read_at is not None,
-        first_read_at=first_read_at,
+        read=first is not None,
+        first_read_at=None if first is None else first.at,
     )
 
 
@@ -191,8 +200,7 @@ def published(
     after = decode(cursor, 1)[0] if cursor is not None else None
     docs = documents.published_by(sender, after=after, limit=limit + 1)
     page, more = docs[:limit], len(docs) > limit
-    reads = {doc.id: documents.first_read(doc.id) for doc in page}
-    out = [_sent(doc, None if reads[doc.id] is None else reads[doc.id].at) for doc in page]
+    out = [_sent(doc, documents.first_read(doc.id)) for doc in page]
     return SentPage(documents=out, next=encode([page[-1].id]) if more and page else None)
 
 
@@ -227,6 +235,8 @@ def withdraw(request: Request, caller: ApiCaller, document_id: str) -> Response:
     if doc is None or doc.sender != sender:
         raise DocumentNotFound("no such document")
     if doc.status is not Status.DELETED:
-        documents.delete(doc.id, reason="withdrawn", actor=f"sender:{sender}")
+        try:
+            documents.delete(doc.id, reason="withdrawn", actor=document_actor(sender))
+        except DeletionRefused as refused:
+            return api_problem(request, 409, refused.code, detail=str(refused))
     return Response(status_code=204)
-
