@@ -15,7 +15,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -30,6 +29,7 @@ from securebox_server.app import create_app
 from securebox_server.box.samples import sample_pdf
 from securebox_server.db.schema import METADATA
 from securebox_server.settings import Settings
+from securebox_server.throttle import RateLimits
 from tests.server.api.helpers import answer, start
 from tests.server.box.conftest import (
     C1,
@@ -141,11 +141,17 @@ class BoxApi:
         return bearer(done.json()["session"]["token"])
 
 
-def build_app(world: World, url: str, **values: Any) -> tuple[TestClient, Settings]:
-    values.setdefault("rate_limits_enabled", False)
-    settings = Settings(database_url=url, public_url="http://testserver", demo=True, **values)
+def build_app(
+    world: World, url: str, limits: RateLimits | None = None
+) -> tuple[TestClient, Settings]:
+    """The app on the world's database (``limits``: the rate limits, else none)."""
+    settings = Settings(
+        database_url=url, public_url="http://testserver", demo=True, rate_limits_enabled=False
+    )
     keys = DerivedKeys.generate()
-    app = create_app(settings, securebox=world.box, keys=keys, argon2=PROFILE_TESTING)
+    app = create_app(
+        settings, securebox=world.box, keys=keys, argon2=PROFILE_TESTING, limits=limits
+    )
     return TestClient(app, base_url="http://testserver", raise_server_exceptions=False), settings
 
 
