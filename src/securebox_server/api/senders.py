@@ -130,7 +130,14 @@ def _result(siren: Siren, outcome: Outcome, document_id: str | None) -> CompanyR
 async def publish(
     request: Request,
     caller: ApiCaller,
-    idempotency_key: Annotated[str, Header(alias=HEADER, min_length=1, max_length=200)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            max_length=200,
+            description="Required: one per document (an RFC 8941 string, or a bare token)",
+        ),
+    ] = None,
 ) -> Response:
     """Publish one PDF to one company or many (one document each): answered once durable."""
     sender = sender_of(caller, "documents:publish")

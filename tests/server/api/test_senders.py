@@ -162,8 +162,8 @@ def test_malformed_requests_are_400(box_api: BoxApi) -> None:
     problem(
         box_api.client.post(PUBLISH, headers=token, files={"file": ("a.pdf", pdf(9))}),
         400,
-        "malformed_input",
-    )  # no Idempotency-Key
+        "idempotency_key_missing",
+    )
     problem(box_api.publish('"unclosed', pdf(9)), 400, "malformed_input")
     problem(box_api.publish("k-siren", pdf(9), companies=["123456780"]), 400, "invalid_identifier")
     problem(box_api.publish("k-none", pdf(9), companies=[]), 400, "malformed_input")
