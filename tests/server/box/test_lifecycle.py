@@ -196,7 +196,7 @@ def test_the_company_address_is_told_of_new_documents(box_world: World) -> None:
 
 def test_a_sender_lists_what_it_published_newest_first(box_world: World) -> None:
     world = box_world
-    ids = []
+    ids: list[str] = []
     for _ in range(5):
         ids.extend(world.publish_sample().document_ids)
         world.clock.advance(timedelta(minutes=1))
