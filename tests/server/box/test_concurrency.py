@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import text
 
 from securebox_auth.shell.keys import DerivedKeys
-
 from securebox_server.box.model import Publication
 from tests.server.box import publish_workers
 from tests.server.box.conftest import C1, C2, CLIENT, World, make_world
