@@ -13,22 +13,20 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlalchemy import text
 
+from securebox_auth.stores.sql import migrate as store_migrate
+from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.box.model import DeletionRefused, Status
 from securebox_server.box.retention import Deletion, deletion
+from securebox_server.db import migrate as server_migrate
 from tests.server.box.conftest import C1, C2, CLIENT, World, make_world
 
 
@@ -40,13 +38,24 @@ class Expected:
     status: Status = Status.LIVE
 
 
-class Lifecycle(RuleBasedStateMachine):
-    template: Path
+@cache
+def _template() -> Path:
+    """A SQLite file with both histories migrated, copied by every example."""
+    path = Path(tempfile.mkdtemp()) / "template.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        store_migrate.upgrade(engine)
+        server_migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    return path
 
+
+class Lifecycle(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         folder = Path(tempfile.mkdtemp())
-        shutil.copyfile(self.template, folder / "box.db")
+        shutil.copyfile(_template(), folder / "box.db")
         self.world: World = make_world(f"sqlite:///{folder / 'box.db'}")
         self.folder = folder
         self.docs: dict[str, Expected] = {}
@@ -156,14 +165,10 @@ class Lifecycle(RuleBasedStateMachine):
         assert seqs == list(range(1, len(seqs) + 1))
 
 
-def test_the_lifecycle_follows_the_rules(server_sqlite_url: str) -> None:
-    Lifecycle.template = Path(server_sqlite_url.removeprefix("sqlite:///"))
-    run_state_machine_as_test(
-        Lifecycle,
-        settings=settings(
-            max_examples=10,
-            stateful_step_count=12,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
-    )
+Lifecycle.TestCase.settings = settings(
+    max_examples=10,
+    stateful_step_count=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestLifecycle = Lifecycle.TestCase
