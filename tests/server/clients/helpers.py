@@ -142,8 +142,9 @@ def register_receiver(
 ) -> Registered:
     """A receiver of ``subscription`` (which must hold ``companies``)."""
     key, jwks = new_key(alg)
+    del box  # the app's clients hold its store
     made = clients_of(client).add_receiver(
-        box.store, Operator("back-office"), ClientId(subscription), companies, name, jwks=jwks
+        Operator("back-office"), ClientId(subscription), companies, name, jwks=jwks
     )
     return Registered(made, key, alg, jwks["keys"][0]["kid"])
 
