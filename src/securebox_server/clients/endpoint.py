@@ -21,6 +21,8 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.responses import JSONResponse, Response
 
 from securebox_server.api.common import PREFIX
@@ -52,9 +54,13 @@ async def read_form(request: Request) -> FormData | OAuthError:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
         return OAuthError.request("the body is application/x-www-form-urlencoded")
-    if int(request.headers.get("content-length") or 0) > _MAX_BODY:
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit() or int(length) > _MAX_BODY:
         return OAuthError.request("the body is too long")
-    return await request.form(max_files=0, max_fields=16)
+    try:
+        return await request.form(max_files=0, max_fields=16)
+    except (HTTPException, MultiPartException, ValueError):
+        return OAuthError.request("the body is not a form")
 
 
 def _one(form: FormData, name: str) -> str | None:
@@ -99,8 +105,31 @@ def _token(request: Request, form: FormData) -> Response:
     return JSONResponse(issued.body(), headers=_NO_STORE)
 
 
+_FORM: Final = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "client_assertion_type": {"type": "string", "enum": [JWT_BEARER]},
+                        "client_assertion": {"type": "string", "maxLength": 8192},
+                        "client_id": {"type": "string", "maxLength": 64},
+                        "scope": {"type": "string", "maxLength": 400},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/oauth/token",
+    openapi_extra=_FORM,
     responses={
         200: {"description": "An access token (RFC 6749 section 5.1)"},
         400: {"description": "RFC 6749 section 5.2 error"},
