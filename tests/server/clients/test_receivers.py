@@ -40,7 +40,7 @@ def _subscription(parts: Parts) -> ClientId:
 def _doc(client_id: ClientId, company: Siren) -> DocumentRef:
     at = datetime(2025, 12, 1, tzinfo=UTC)
     return DocumentRef(
-        client_id, company, Theme("statements"), secrets.token_urlsafe(16), "Statement", at
+        client_id, company, Theme("statements"), secrets.token_hex(16), "Statement", at
     )
 
 
