@@ -17,6 +17,7 @@ Attempts are rate limited per source and per claimed client (``oauth.token.*``).
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Request
@@ -35,6 +36,7 @@ from securebox_server.web.routing import SecureRoute
 
 __all__ = ["JWT_BEARER", "router"]
 
+log = logging.getLogger("securebox_server.clients")
 router = APIRouter(prefix=PREFIX, route_class=SecureRoute, tags=["oauth"])
 JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _PARAMETERS: Final = frozenset(
@@ -44,7 +46,13 @@ _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _MAX_BODY: Final = 16384
 
 
-def _error(exc: OAuthError) -> Response:
+def _error(request: Request, exc: OAuthError) -> Response:
+    log.info(
+        "token refused: %s (%s) from %s",
+        exc.error,
+        exc.description,
+        request.client.host if request.client else "-",
+    )
     body = {"error": exc.error, "error_description": exc.description}
     return JSONResponse(body, status_code=exc.status, headers=_NO_STORE)
 
@@ -102,6 +110,7 @@ def _token(request: Request, form: FormData) -> Response:
         except ForwardedCertificateInvalid:
             raise OAuthError.client() from None
         issued = clients.token_by_certificate(client_id, presented, scope)
+    log.info("token issued to %s (%s)", issued.client_id, issued.method)
     return JSONResponse(issued.body(), headers=_NO_STORE)
 
 
@@ -144,4 +153,4 @@ def token(request: Request, form: Annotated[FormData | OAuthError, Depends(read_
             raise form
         return _token(request, form)
     except OAuthError as exc:
-        return _error(exc)
+        return _error(request, exc)

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -75,9 +75,12 @@ def digest(token: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
-    access_token: str
+    access_token: str = field(repr=False)
     scopes: frozenset[str]
     expires_in: int
+    client_id: str
+    #: ``private_key_jwt`` or ``tls_client_auth``.
+    method: str
 
     def body(self) -> dict[str, object]:
         return {
@@ -250,7 +253,9 @@ class ApiClients:
             jti=(assertion.jti, assertion.expires_at) if assertion is not None else None,
             certificate_sha256=bound_to,
         )
-        return IssuedToken(token, scopes, int(self.token_lifetime.total_seconds()))
+        method = "private_key_jwt" if assertion is not None else "tls_client_auth"
+        lifetime = int(self.token_lifetime.total_seconds())
+        return IssuedToken(token, scopes, lifetime, client.client_id, method)
 
     def token_by_assertion(self, client_id: str, assertion: str, scope: str | None) -> IssuedToken:
         """``private_key_jwt`` (RFC 7523 section 2.2): a token, or :class:`OAuthError`."""
