@@ -11,9 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from securebox_server.clients.endpoint import JWT_BEARER
 from securebox_server.clients.service import TOKEN_PATH
@@ -287,3 +290,20 @@ def test_a_body_that_is_not_a_form(make_app: AppMaker) -> None:
         answer = client.post(TOKEN_PATH, content=body, headers=headers)
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"] == "invalid_request"
+
+
+def test_keys_made_with_cryptography_as_pem(make_app: AppMaker) -> None:
+    """An integrator's keys: made by ``cryptography``, kept as PEM, published as a JWKS."""
+    client, _, _ = make_app()
+    made: list[tuple[str, Any, type[ECKey | OKPKey | RSAKey]]] = [
+        ("ES256", ec.generate_private_key(ec.SECP256R1()), ECKey),
+        ("EdDSA", ed25519.Ed25519PrivateKey.generate(), OKPKey),
+        ("PS256", rsa.generate_private_key(65537, 3072), RSAKey),
+    ]
+    for alg, private, kind in made:
+        pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        key = kind.import_key(pem)
+        public = {**key.as_dict(private=False), "kid": f"pem-{alg}"}
+        sender = clients_of(client).add_sender("bank", "Back office", jwks={"keys": [public]})
+        registered = Registered(sender, key, alg, f"pem-{alg}")
+        assert token_response(client, registered).status_code == 200, alg
