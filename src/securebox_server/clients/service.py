@@ -11,11 +11,8 @@ client and the certificate binding are checked on every call (ADR 0032).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -39,56 +36,21 @@ from securebox_server.clients.model import (
     scopes_of,
 )
 from securebox_server.clients.store import ClientStore
+from securebox_server.clients.tokens import (
+    MAX_TOKEN,
+    TOKEN_PREFIX,
+    IssuedToken,
+    digest,
+    grant_scopes,
+    new_client_id,
+    new_token,
+)
 
-__all__ = ["TOKEN_PATH", "ApiClients", "IssuedToken", "grant_scopes", "new_client_id"]
+__all__ = ["BACK_OFFICE", "TOKEN_PATH", "ApiClients"]
 
 #: The audit actor of registrations made without a named operator.
 BACK_OFFICE: Final = Operator("securebox-back-office")
 TOKEN_PATH: Final = "/api/v1/oauth/token"  # noqa: S105 - a path
-TOKEN_PREFIX: Final = "sbx_at_"  # noqa: S105 - a prefix
-MAX_TOKEN: Final = 128
-MAX_SCOPE: Final = 400
-
-
-def new_client_id(kind: ClientKind) -> str:
-    """A fresh client id: ``snd_`` or ``rcv_`` and 128 random bits (base64url)."""
-    prefix = "snd" if kind is ClientKind.SENDER else "rcv"
-    return f"{prefix}_{secrets.token_urlsafe(16)}"
-
-
-def grant_scopes(client: ApiClient, requested: str | None) -> frozenset[str]:
-    """The scopes granted: the client's, or their intersection with ``requested`` (RFC 6749
-    section 3.3); ``invalid_scope`` when that is empty."""
-    if requested is None or not requested.strip():
-        return client.scopes
-    if len(requested) > MAX_SCOPE:
-        raise OAuthError("invalid_scope", "the scope is too long")
-    granted = client.scopes & frozenset(requested.split())
-    if not granted:
-        raise OAuthError("invalid_scope", "none of the requested scopes may be granted")
-    return granted
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    access_token: str = field(repr=False)
-    scopes: frozenset[str]
-    expires_in: int
-    client_id: str
-    #: ``private_key_jwt`` or ``tls_client_auth``.
-    method: str
-
-    def body(self) -> dict[str, object]:
-        return {
-            "access_token": self.access_token,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-            "scope": " ".join(sorted(self.scopes)),
-        }
 
 
 class ApiClients:
@@ -243,7 +205,7 @@ class ApiClients:
         bound_to: str | None = None,
     ) -> IssuedToken:
         scopes = grant_scopes(client, scope)
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = new_token()
         self.store.issue(
             client.client_id,
             token_sha256=digest(token),
