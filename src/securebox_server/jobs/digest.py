@@ -46,8 +46,10 @@ def message_id(ids: Sequence[str], domain: str) -> str:
 
 
 def idempotency_key(message: str) -> str:
-    """The SMS gateway's ``Idempotency-Key`` of the digest named ``message``."""
-    return hashlib.sha256(message.encode()).hexdigest()[:32]
+    """The SMS gateway's ``Idempotency-Key`` (and ``reference``) of the digest ``message``:
+    its Message-ID without the angle brackets, so a provider's delivery report naming the
+    reference finds the digest's rows (:meth:`.outbox.Outbox.record_bounce`)."""
+    return message.strip().removeprefix("<").removesuffix(">")
 
 
 def _lang(language: str) -> str:

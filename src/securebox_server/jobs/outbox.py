@@ -192,8 +192,10 @@ class Outbox:
         return lost
 
     def record_bounce(self, message_id: str, reason: str) -> int:
-        """An asynchronous bounce or failed delivery report of the digest ``message_id``:
-        its ``sent`` rows become ``bounced`` (the reason kept, 200 characters at most)."""
+        """An asynchronous bounce or failed delivery report of the digest ``message_id``
+        (with or without its angle brackets, as an SMS reference is): its ``sent`` rows
+        become ``bounced`` (the reason kept, 200 characters at most)."""
+        message_id = "<" + message_id.strip().removeprefix("<").removesuffix(">") + ">"
         with self._writer.begin() as conn:
             done = conn.execute(
                 _N.update()
