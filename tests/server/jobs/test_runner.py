@@ -49,7 +49,11 @@ def test_periodic_tasks_run_when_due_under_their_lease(world: World) -> None:
     ran: list[str] = []
 
     def task(name: str) -> Task:
-        return Task(name, timedelta(minutes=10), lambda: ran.append(name) or 7)
+        def run() -> int:
+            ran.append(name)
+            return 7
+
+        return Task(name, timedelta(minutes=10), run)
 
     def broken() -> int:
         raise RuntimeError("the database went away")
