@@ -46,4 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         parser.add_argument(
             "--lease", type=positive, default=300, help="lease of claimed work, seconds (300)"
         )
+        parser.add_argument(
+            "--batch", type=positive, default=500, help="outbox rows claimed at a time (500)"
+        )
         parser.set_defaults(handler=_handle, jobs_command=name)

@@ -40,13 +40,15 @@ def _jobs(args: argparse.Namespace) -> Jobs:
     extra = {"SECUREBOX_SETTINGS": str(Path(args.settings).resolve())} if args.settings else {}
     settings = load_settings({**os.environ, **extra})
     securebox = build_securebox(settings)
-    return build_jobs(
+    jobs = build_jobs(
         settings,
         securebox,
         _documents(settings, securebox),
         worker=worker_id(),
         lease=timedelta(seconds=args.lease),
     )
+    jobs.sender.batch = args.batch
+    return jobs
 
 
 def run(args: argparse.Namespace) -> int:

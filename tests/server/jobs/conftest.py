@@ -7,6 +7,7 @@ protocol of ``docs/notifications.md`` (it records the ``Idempotency-Key`` header
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import socket
@@ -216,8 +217,12 @@ class Relay:
 
     answer: str = "250 OK"
     received: list[Envelope] = field(default_factory=list)
+    #: Seconds each message takes to be accepted (a slow relay).
+    delay: float = 0.0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.answer.startswith("250"):
             self.received.append(envelope)
         return self.answer
