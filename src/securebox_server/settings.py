@@ -16,8 +16,13 @@ SECUREBOX_DEMO             demo (bool)                          false
 SECUREBOX_CAP_ISSUER_FILE  cap_issuer_file                      none (no CAP login)
 SECUREBOX_DEMO_CARDS_DIR   demo_cards_dir                       none (demo mode only)
 SECUREBOX_AGENT_URL        agent_url                            http://127.0.0.1:8731
+SECUREBOX_BLOB_STORE       blob_store                           database
 (TOML only)                [rate_limits] name = "5/minute;..."  ``DEFAULT_LIMITS``
 =========================  ===================================  ==========================
+
+``blob_store`` is where the digital box keeps document bodies (ADR 0030): ``database`` (in
+the database, with their rows) or ``file:/absolute/folder`` (files, written and fsynced
+before the document's commit).
 
 ``cap_issuer_file`` is a :class:`~securebox_auth.emv.issuer.SoftwareIssuerKeys` file (the
 CAP card keys, encrypted under ``SECUREBOX_CAP_ISSUER_PASSPHRASE`` / ``cap_issuer_passphrase``,
@@ -95,6 +100,7 @@ _KEYS: Final = (
     "audit_checkpoint_file",
     "audit_checkpoint_key_file",
     "notification_attempts",
+    "blob_store",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
@@ -145,6 +151,8 @@ class Settings:
     audit_checkpoint_key_file: Path | None = None
     #: Attempts at sending a notification before it is dead (the jobs worker, ADR 0033).
     notification_attempts: int = 8
+    #: Where the digital box keeps bodies: ``database`` or ``file:/absolute/folder``.
+    blob_store: str = "database"
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -192,6 +200,17 @@ class Settings:
         self.limits()
         if not 1 <= self.notification_attempts <= 100:
             raise ConfigurationError("notification_attempts: 1 to 100")
+        self.blob_folder  # noqa: B018 - validates blob_store
+
+    @property
+    def blob_folder(self) -> Path | None:
+        """The folder of ``blob_store = "file:/folder"``; ``None``: bodies in the database."""
+        if self.blob_store == "database":
+            return None
+        kind, _, folder = self.blob_store.partition(":")
+        if kind != "file" or not folder.startswith("/") or "\x00" in folder:
+            raise ConfigurationError('blob_store: "database" or "file:/absolute/folder"')
+        return Path(folder)
 
     def limits(self) -> dict[str, str]:
         """``DEFAULT_LIMITS`` with the overrides, each string checked."""
@@ -330,4 +349,5 @@ def load_settings(
         audit_checkpoint_file=Path(checkpoints) if checkpoints else None,
         audit_checkpoint_key_file=Path(signer) if signer else None,
         notification_attempts=_count(raw.get("notification_attempts", 8)),
+        blob_store=text("blob_store", "database") or "database",
     )
