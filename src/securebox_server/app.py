@@ -29,6 +29,7 @@ from securebox_server.api import operations as api_operations
 from securebox_server.api import step_up as api_step_up
 from securebox_server.api import tokens as api_tokens
 from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
+from securebox_server.jobs import reports as sms_reports
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -131,5 +132,7 @@ def create_app(
         api_tokens.router,
     ):
         app.include_router(api_router)
+    if settings.sms_url:  # the SMS provider's delivery reports (jobs, ADR 0033)
+        app.include_router(sms_reports.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
