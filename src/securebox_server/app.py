@@ -32,6 +32,7 @@ from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
 from securebox_server.clients import caller as clients_caller
 from securebox_server.clients import endpoint as clients_endpoint
 from securebox_server.clients.wiring import build_clients
+from securebox_server.jobs import reports as sms_reports
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -137,5 +138,7 @@ def create_app(
         clients_endpoint.router,
     ):
         app.include_router(api_router)
+    if settings.sms_url:  # the SMS provider's delivery reports (jobs, ADR 0033)
+        app.include_router(sms_reports.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
