@@ -30,7 +30,8 @@ from securebox_server.api import step_up as api_step_up
 from securebox_server.api import tokens as api_tokens
 from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
 from securebox_server.box import pages as box_pages
-from securebox_server.box.reading import BoxReader, documents_of
+from securebox_server.box.documents import DocumentStore
+from securebox_server.box.reading import BoxReader
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -40,7 +41,12 @@ from securebox_server.web import demo_outbox, errors, health, metrics, middlewar
 from securebox_server.web.context import Server
 from securebox_server.web.cookies import CookieNames
 from securebox_server.web.pages import build_environment
-from securebox_server.wiring import build_limits, build_securebox, load_master_key
+from securebox_server.wiring import (
+    build_documents,
+    build_limits,
+    build_securebox,
+    load_master_key,
+)
 
 __all__ = ["create_app"]
 
@@ -64,9 +70,8 @@ def _anchoring(settings: Settings, box: Securebox) -> AuditAnchoring | None:
     return AuditAnchoring(box, settings.audit_anchor_seconds, sink, key)
 
 
-def _reader(box: Securebox, keys: DerivedKeys) -> BoxReader | None:
-    """What users of the box see, on the box's documents (``None`` without a SQL store)."""
-    documents = documents_of(box)
+def _reader(documents: DocumentStore | None, box: Securebox, keys: DerivedKeys) -> BoxReader | None:
+    """What users of the box see, on the box's documents (``None`` without them)."""
     if documents is None:
         return None
     key = _server_key(keys, b"box-cursor")
@@ -91,6 +96,7 @@ def create_app(
     else:
         guard = LoginLimits(limits) if isinstance(limits, Limiter) else None
     anchoring = _anchoring(settings, box)
+    documents = build_documents(settings, box)
     app = FastAPI(
         title="securebox",
         docs_url=None,
@@ -107,7 +113,8 @@ def create_app(
         proxies=TrustedProxies.parse(settings.trusted_proxies),
         templates=build_environment(),
         cookies=CookieNames(secure=settings.tls),
-        reader=_reader(box, keys),
+        documents=documents,
+        reader=_reader(documents, box, keys),
     )
     errors.install(app)
     middleware.install(app, tls=settings.tls, agent_origin=settings.agent_origin)

@@ -103,6 +103,8 @@ PENDING: Final = who(OTHER, "02")
 @dataclass
 class World:
     kind: str
+    url: str
+    keys: DerivedKeys
     box: Securebox
     clock: FixedClock
     documents: DocumentStore
@@ -216,24 +218,34 @@ def box_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-def make_world(url: str, blobs_root: Path | None = None) -> World:
-    keys = DerivedKeys.generate()
+def make_world(
+    url: str,
+    blobs_root: Path | None = None,
+    *,
+    keys: DerivedKeys | None = None,
+    seed: bool = True,
+) -> World:
+    """A world on ``url``; ``seed=False`` and the first world's ``keys``: another
+    "process" of the same deployment (its own engine, store and caches)."""
+    keys = keys or DerivedKeys.generate()
     clock = FixedClock(T0)
     store = open_sql_store(url, audit_key=keys.audit_key(), migrate=False)
     box = Securebox.from_policy(
         DEFAULT_POLICY, store=store, keys=keys, clock=clock, argon2=PROFILE_TESTING
     )
-    seed_world(box)
+    if seed:
+        seed_world(box)
     engine = store.engine
     blobs: BlobStore = (
         DatabaseBlobs(engine) if blobs_root is None else FileBlobs(engine, blobs_root)
     )
     catalogue = SqlCatalogue(engine)
     documents = DocumentStore(engine, box, blobs, catalogue)
-    documents.define_type(PAYSLIP)
-    documents.define_type(TAX_NOTICE)
+    if seed:
+        documents.define_type(PAYSLIP)
+        documents.define_type(TAX_NOTICE)
     kind = engine.dialect.name
-    return World(kind, box, clock, documents, blobs, catalogue)
+    return World(kind, url, keys, box, clock, documents, blobs, catalogue)
 
 
 @pytest.fixture
