@@ -268,4 +268,4 @@ def _check_pages(world: World, examples: int) -> None:
 
 def test_pages_put_together_are_the_model(box_world: World) -> None:
     """Hypothesis over searches of a random box (SQLite: many; PostgreSQL: a few)."""
-    _check_pages(box_world, 120 if box_world.kind == "sqlite" else 25)
+    _check_pages(box_world, 60 if box_world.kind == "sqlite" else 20)
