@@ -33,6 +33,9 @@ from securebox_server.clients import caller as clients_caller
 from securebox_server.clients import endpoint as clients_endpoint
 from securebox_server.clients.wiring import build_clients
 from securebox_server.jobs import reports as sms_reports
+from securebox_server.box import pages as box_pages
+from securebox_server.box.documents import DocumentStore
+from securebox_server.box.reading import BoxReader
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -71,6 +74,14 @@ def _anchoring(settings: Settings, box: Securebox) -> AuditAnchoring | None:
     return AuditAnchoring(box, settings.audit_anchor_seconds, sink, key)
 
 
+def _reader(documents: DocumentStore | None, box: Securebox, keys: DerivedKeys) -> BoxReader | None:
+    """What users of the box see, on the box's documents (``None`` without them)."""
+    if documents is None:
+        return None
+    key = _server_key(keys, b"box-cursor")
+    return BoxReader(documents, box, documents.catalogue, cursor_key=key)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -89,6 +100,7 @@ def create_app(
     else:
         guard = LoginLimits(limits) if isinstance(limits, Limiter) else None
     anchoring = _anchoring(settings, box)
+    documents = build_documents(settings, box)
     app = FastAPI(
         title="securebox",
         docs_url=None,
@@ -105,8 +117,9 @@ def create_app(
         proxies=TrustedProxies.parse(settings.trusted_proxies),
         templates=build_environment(),
         cookies=CookieNames(secure=settings.tls),
-        documents=build_documents(settings, box),
+        documents=documents,
         clients=build_clients(settings, box),
+        reader=_reader(documents, box, keys),
     )
     errors.install(app)
     clients_caller.install(app)
@@ -126,6 +139,7 @@ def create_app(
     if settings.demo and settings.outbox is not None:
         app.include_router(demo_outbox.router)
     app.include_router(home.router)
+    app.include_router(box_pages.router)
     app.include_router(passkeys.router)
     app.include_router(api.router)
     stepup.install(app, settings)
