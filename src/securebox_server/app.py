@@ -29,13 +29,13 @@ from securebox_server.api import operations as api_operations
 from securebox_server.api import step_up as api_step_up
 from securebox_server.api import tokens as api_tokens
 from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
+from securebox_server.box import pages as box_pages
+from securebox_server.box.documents import DocumentStore
+from securebox_server.box.reading import BoxReader
 from securebox_server.clients import caller as clients_caller
 from securebox_server.clients import endpoint as clients_endpoint
 from securebox_server.clients.wiring import build_clients
 from securebox_server.jobs import reports as sms_reports
-from securebox_server.box import pages as box_pages
-from securebox_server.box.documents import DocumentStore
-from securebox_server.box.reading import BoxReader
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
