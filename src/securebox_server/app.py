@@ -38,6 +38,7 @@ from securebox_server.box.reading import BoxReader
 from securebox_server.clients import caller as clients_caller
 from securebox_server.clients import endpoint as clients_endpoint
 from securebox_server.clients.wiring import build_clients
+from securebox_server.jobs import reports as sms_reports
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -77,7 +78,7 @@ def _anchoring(settings: Settings, box: Securebox) -> AuditAnchoring | None:
 
 
 def _reader(documents: DocumentStore | None, box: Securebox, keys: DerivedKeys) -> BoxReader | None:
-    """What users of the box see, on the box's documents (``None`` without a SQL store)."""
+    """What users of the box see, on the box's documents (``None`` without them)."""
     if documents is None:
         return None
     key = _server_key(keys, b"box-cursor")
@@ -96,13 +97,13 @@ def create_app(
     """The server on ``settings`` (see the module documentation for the test seams)."""
     keys = keys or load_master_key(settings)
     box = securebox or build_securebox(settings, clock=clock, argon2=argon2, keys=keys)
-    documents = build_documents(settings, box)
     guard: LoginLimits | None
     if limits is None:
         limits, guard = build_limits(settings, box.clock)
     else:
         guard = LoginLimits(limits) if isinstance(limits, Limiter) else None
     anchoring = _anchoring(settings, box)
+    documents = build_documents(settings, box)
     app = FastAPI(
         title="securebox",
         docs_url=None,
@@ -157,5 +158,7 @@ def create_app(
         api_documents.router,
     ):
         app.include_router(api_router)
+    if settings.sms_url:  # the SMS provider's delivery reports (jobs, ADR 0033)
+        app.include_router(sms_reports.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
