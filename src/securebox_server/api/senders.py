@@ -53,7 +53,6 @@ from securebox_server.api.multipart import read_publication
 from securebox_server.box.base import document_actor
 from securebox_server.box.model import (
     BoxDocument,
-    CheckedUpload,
     DeletionRefused,
     DocumentNotFound,
     Draft,
@@ -157,10 +156,7 @@ async def publish(
         )
     except UploadRejected as refused:
         return api_problem(request, 422, refused.code, reason=refused.reason, detail=str(refused))
-    body = CheckedUpload(
-        checked.body, checked.digest, checked.size, checked.media_type, checked.filename
-    )
-    draft = Draft(metadata.type, metadata.label, metadata.issued_at, body)
+    draft = Draft(metadata.type, metadata.label, metadata.issued_at, checked)
     try:
         done = await run_in_threadpool(
             lambda: documents.publish(sender, draft, companies, idempotency_key=key)
