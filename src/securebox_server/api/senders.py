@@ -234,7 +234,7 @@ def withdraw(request: Request, caller: ApiCaller, document_id: str) -> Response:
     sender = sender_of(caller, "documents:publish")
     hit_limits(request, LIMIT, caller.client_id)
     documents = documents_of(request)
-    doc = documents.get(document_id) if len(document_id) <= 64 else None
+    doc = documents.get(document_id)
     if doc is None or doc.sender != sender:
         raise DocumentNotFound("no such document")
     if doc.status is not Status.DELETED:
