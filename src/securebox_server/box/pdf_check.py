@@ -226,9 +226,10 @@ def _check_dictionary(d: DictionaryObject) -> None:
         raise _Barred(_ACTIONS[action])
     if _name(d.get("/Type")) == "/Action":
         _check_action(d)
-    for key in ("/A", "/Next"):
-        if key in d:
-            _check_actions(d.raw_get(key))
+    if "/A" in d:
+        _check_actions(d.raw_get("/A"))
+    if "/Next" in d and "/S" in d:  # an action's next ones (an outline item's is a sibling)
+        _check_actions(d.raw_get("/Next"))
     subtype = _name(d.get("/Subtype"))
     if subtype in _SUBTYPES:
         raise _Barred(_SUBTYPES[subtype])
@@ -242,7 +243,7 @@ def _check_dictionary(d: DictionaryObject) -> None:
 
 
 def _check_actions(value: PdfObject) -> None:
-    """The value of ``/A`` or ``/Next``: one action dictionary, or an array of them."""
+    """The value of ``/A`` or of an action's ``/Next``: one action, or an array of them."""
     target = _resolve(value)
     for item in target if isinstance(target, ArrayObject) else (target,):
         action = _resolve(item)
