@@ -8,6 +8,7 @@ import hashlib
 import shutil
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,12 @@ def test_a_pdf_printed_by_chromium_passes(tmp_path: Path) -> None:
         timeout=60,
     )
     assert check_upload(out.read_bytes(), "lettre.pdf").pages == 1
+
+
+def test_threads_check_independently() -> None:
+    """The pypdf limits are a context variable: checks in parallel threads give the answers
+    they give alone (a worker thread per upload is how a server calls this)."""
+    cases = [sample(), *(make() for make, _ in REFUSED.values())] * 2
+    alone = [_outcome(data, "a.pdf") for data in cases]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(_outcome, cases, ["a.pdf"] * len(cases))) == alone
