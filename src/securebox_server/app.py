@@ -29,6 +29,9 @@ from securebox_server.api import operations as api_operations
 from securebox_server.api import step_up as api_step_up
 from securebox_server.api import tokens as api_tokens
 from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
+from securebox_server.clients import caller as clients_caller
+from securebox_server.clients import endpoint as clients_endpoint
+from securebox_server.clients.wiring import build_clients
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -102,8 +105,10 @@ def create_app(
         templates=build_environment(),
         cookies=CookieNames(secure=settings.tls),
         documents=build_documents(settings, box),
+        clients=build_clients(settings, box),
     )
     errors.install(app)
+    clients_caller.install(app)
     middleware.install(app, tls=settings.tls, agent_origin=settings.agent_origin)
     for router in (
         health.router,
@@ -129,6 +134,7 @@ def create_app(
         api_step_up.router,
         api_operations.router,
         api_tokens.router,
+        clients_endpoint.router,
     ):
         app.include_router(api_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
