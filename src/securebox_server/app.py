@@ -32,6 +32,8 @@ from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
 from securebox_server.clients import caller as clients_caller
 from securebox_server.clients import endpoint as clients_endpoint
 from securebox_server.clients.wiring import build_clients
+from securebox_server.box import pages as box_pages
+from securebox_server.box.reading import BoxReader, documents_of
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -70,6 +72,15 @@ def _anchoring(settings: Settings, box: Securebox) -> AuditAnchoring | None:
     return AuditAnchoring(box, settings.audit_anchor_seconds, sink, key)
 
 
+def _reader(box: Securebox, keys: DerivedKeys) -> BoxReader | None:
+    """What users of the box see, on the box's documents (``None`` without a SQL store)."""
+    documents = documents_of(box)
+    if documents is None:
+        return None
+    key = _server_key(keys, b"box-cursor")
+    return BoxReader(documents, box, documents.catalogue, cursor_key=key)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -106,6 +117,7 @@ def create_app(
         cookies=CookieNames(secure=settings.tls),
         documents=build_documents(settings, box),
         clients=build_clients(settings, box),
+        reader=_reader(box, keys),
     )
     errors.install(app)
     clients_caller.install(app)
@@ -125,6 +137,7 @@ def create_app(
     if settings.demo and settings.outbox is not None:
         app.include_router(demo_outbox.router)
     app.include_router(home.router)
+    app.include_router(box_pages.router)
     app.include_router(passkeys.router)
     app.include_router(api.router)
     stepup.install(app, settings)

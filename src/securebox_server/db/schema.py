@@ -192,6 +192,8 @@ BOX_DOCUMENTS: Final = sa.Table(
     sa.Index("ix_box_documents_valid_until", "status", "valid_until"),
     sa.Index("ix_box_documents_warn_at", "status", "warn_at"),
     sa.Index("ix_box_documents_digest", "digest"),
+    # revision s0006: the home page's "new since your last visit" (box.new_documents)
+    sa.Index("ix_box_documents_published", "client_id", "published_at"),
 )
 
 BOX_BLOBS: Final = sa.Table(

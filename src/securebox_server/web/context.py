@@ -12,6 +12,7 @@ from jinja2 import Environment
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.box.documents import DocumentStore
 from securebox_server.clients.service import ApiClients
+from securebox_server.box.reading import BoxReader
 from securebox_server.net.client_address import TrustedProxies
 from securebox_server.rate_limits.login import LoginLimits
 from securebox_server.settings import Settings
@@ -38,6 +39,8 @@ class Server:
     documents: DocumentStore | None = None
     #: The box's API clients and their tokens (securebox_server.clients); SQL store only.
     clients: ApiClients | None = None
+    #: What users of the box see (home, search, documents); ``None`` when the box is off.
+    reader: BoxReader | None = None
 
 
 def server_of(request: Request) -> Server:
