@@ -17,23 +17,20 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+from securebox_auth.shell.securebox import Securebox
 from securebox_server.jobs.outbox import Outbox
 from securebox_server.jobs.runner import Jobs
 from securebox_server.jobs.wiring import DocumentClocks, build_jobs, worker_id
-from securebox_server.settings import load_settings
-from securebox_server.wiring import build_securebox
+from securebox_server.settings import Settings, load_settings
+from securebox_server.wiring import build_documents, build_securebox
 
 __all__ = ["bounce", "run", "worker"]
 
 
-def _documents(settings: object, securebox: object) -> DocumentClocks | None:
-    """The box's document store when this server has one (the ``box`` package)."""
-    try:
-        from securebox_server.box.wiring import build_documents  # type: ignore[import-not-found]  # noqa: PLC0415
-    except ImportError:
-        return None
-    found: DocumentClocks | None = build_documents(settings, securebox)
-    return found
+def _documents(settings: Settings, securebox: Securebox) -> DocumentClocks | None:
+    """The box's document store, when it has the expiry clocks."""
+    documents = build_documents(settings, securebox)
+    return documents if isinstance(documents, DocumentClocks) else None
 
 
 def _jobs(args: argparse.Namespace) -> Jobs:

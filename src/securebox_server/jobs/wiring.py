@@ -9,7 +9,7 @@ import os
 import secrets
 import socket
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from securebox_auth.errors import ConfigurationError
@@ -29,6 +29,7 @@ from securebox_server.settings import Settings
 __all__ = ["DocumentClocks", "build_jobs", "worker_id"]
 
 
+@runtime_checkable
 class DocumentClocks(Protocol):
     """What the jobs call on the box's document store (``box.documents.DocumentStore``)."""
 
