@@ -65,6 +65,11 @@ DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
         # any other name a page passes to hit_limits without limits of its own
         "default.source": "60/5 minutes;600/day",
         "default.account": "30/5 minutes;300/day",
+        # the box's APIs, per API client (senders publish in bulk; receivers poll) and per
+        # user of the documents API (securebox_server.api.senders/receivers/documents)
+        "api.sender": "1200/minute",
+        "api.receiver": "600/minute",
+        "api.documents": "300/minute",
     }
 )
 MAX_KEY_LENGTH: Final = 512
