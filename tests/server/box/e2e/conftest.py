@@ -6,8 +6,8 @@ aiosmtpd relay (``smtp_relay``) and the world of :mod:`.world`:
   True)``);
 * ``live`` (PostgreSQL, a scratch database): a real ``securebox serve --workers 3`` and
   ``securebox jobs run`` / ``jobs worker`` processes, every process on the settable clock of
-  :mod:`.clock` (the real time plus an offset the test moves), the rate limits off (the
-  fault loops post many documents at once).
+  :mod:`.clock` (the real time plus an offset the test moves), the senders' rate limit
+  raised (the fault loops post hundreds of documents at once).
 
 ``fault_loops()``: how many iterations the kill -9 loops run (``SECUREBOX_BOX_FAULT_LOOPS``,
 default 1 in the default run; ``nox -s box_faults`` runs 20).
@@ -151,7 +151,8 @@ def live_parts(
                     f'master_key_file = "{key}"',
                     f'public_url = "http://127.0.0.1:{port}"',
                     f'smtp_url = "{_smtp(smtp_relay)}"',
-                    "rate_limits_enabled = false",
+                    "[rate_limits]",  # the fault loops post hundreds of documents at once
+                    '"api.sender" = "100000/minute"',
                 ]
             )
             + "\n",

@@ -102,13 +102,11 @@ def journey(d: Deployment) -> None:
     assert [e["kind"] for e in events] == ["document.new"] * OLDER
 
     # 1. a statement: the entitled users and the company's address, each one mail
-    body1 = pdf(1)
+    body1, issued = pdf(1), clock.now() - timedelta(hours=1)
     d1 = _published(
-        publish(http, token, body1, key="statement-1", label="Statement one",
-                issued_at=clock.now() - timedelta(hours=1))
-    )  # fmt: skip
-    again = publish(http, token, body1, key="statement-1", label="Statement one",
-                    issued_at=clock.now() - timedelta(hours=1))  # fmt: skip
+        publish(http, token, body1, key="statement-1", label="Statement one", issued_at=issued)
+    )
+    again = publish(http, token, body1, key="statement-1", label="Statement one", issued_at=issued)
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert _published(again) == d1
     d.jobs_pass()
