@@ -15,6 +15,7 @@ default 1 in the default run; ``nox -s box_faults`` runs 20).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -84,7 +85,9 @@ def _smtp(relay: SmtpRelay) -> str:
 
 @pytest.fixture
 def in_process(
-    tmp_path: Path, migrated_sqlite: Path, smtp_relay: SmtpRelay  # noqa: F811
+    tmp_path: Path,
+    migrated_sqlite: Path,
+    smtp_relay: SmtpRelay,  # noqa: F811
 ) -> Iterator[Deployment]:
     shutil.copyfile(migrated_sqlite, tmp_path / "server.db")
     settings = Settings(
@@ -100,7 +103,8 @@ def in_process(
     app = create_app(settings, securebox=box, keys=keys)
     server = app.state.server
     documents, clients = server.documents, server.clients
-    assert documents is not None and clients is not None
+    assert documents is not None
+    assert clients is not None
     jobs = build_jobs(settings, box, documents, worker="in-process")
     actors = seed(box, clock, documents, clients, tmp_path)
     with TestClient(app, base_url=settings.public_url, raise_server_exceptions=False) as http:
@@ -133,47 +137,67 @@ class LiveParts:
     port: int
 
 
+@contextlib.contextmanager
+def _parts(url: str, home: Path, relay: SmtpRelay) -> Iterator[LiveParts]:
+    """The settings file, the database migrated and seeded, for processes to start."""
+    port = free_port()
+    key = home / "master.key"
+    write_master_key(key)
+    settings_file = home / "settings.toml"
+    settings_file.write_text(
+        "\n".join(
+            [
+                f'database_url = "{url}"',
+                f'master_key_file = "{key}"',
+                f'public_url = "http://127.0.0.1:{port}"',
+                f'smtp_url = "{_smtp(relay)}"',
+                "[rate_limits]",  # the fault loops post hundreds of documents at once
+                '"api.sender" = "100000/minute"',
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    settings = load_settings({}, settings_file)
+    migrate_database(settings.database_url)
+    clock = ShiftedClock(home / "clock-offset")
+    box = build_securebox(settings, clock=clock, argon2=PROFILE_TESTING)
+    documents = build_documents(settings, box)
+    clients = build_clients(settings, box)
+    assert documents is not None
+    assert clients is not None
+    processes = Processes(settings_file, clock.path, home)
+    actors = seed(box, clock, documents, clients, home)
+    try:
+        yield LiveParts(settings, processes, box, clock, documents, clients, actors, port)
+    finally:
+        processes.close()
+        documents.engine.dispose()
+        clients.store.engine.dispose()
+        box.store.engine.dispose()  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def live_parts(
     postgres_admin_url: str,  # noqa: F811
     tmp_path: Path,
     smtp_relay: SmtpRelay,  # noqa: F811
 ) -> Iterator[LiveParts]:
-    port = free_port()
-    with scratch_postgres(postgres_admin_url) as url:
-        key = tmp_path / "master.key"
-        write_master_key(key)
-        settings_file = tmp_path / "settings.toml"
-        settings_file.write_text(
-            "\n".join(
-                [
-                    f'database_url = "{url}"',
-                    f'master_key_file = "{key}"',
-                    f'public_url = "http://127.0.0.1:{port}"',
-                    f'smtp_url = "{_smtp(smtp_relay)}"',
-                    "[rate_limits]",  # the fault loops post hundreds of documents at once
-                    '"api.sender" = "100000/minute"',
-                ]
-            )
-            + "\n",
-            encoding="utf-8",
-        )
-        settings = load_settings({}, settings_file)
-        migrate_database(settings.database_url)
-        clock = ShiftedClock(tmp_path / "clock-offset")
-        box = build_securebox(settings, clock=clock, argon2=PROFILE_TESTING)
-        documents = build_documents(settings, box)
-        clients = build_clients(settings, box)
-        assert documents is not None and clients is not None
-        processes = Processes(settings_file, clock.path, tmp_path)
-        actors = seed(box, clock, documents, clients, tmp_path)
-        try:
-            yield LiveParts(settings, processes, box, clock, documents, clients, actors, port)
-        finally:
-            processes.close()
-            documents.engine.dispose()
-            clients.store.engine.dispose()
-            box.store.engine.dispose()  # type: ignore[attr-defined]
+    """A scratch PostgreSQL database, seeded, for real processes."""
+    with scratch_postgres(postgres_admin_url) as url, _parts(url, tmp_path, smtp_relay) as parts:
+        yield parts
+
+
+@pytest.fixture
+def sqlite_parts(
+    tmp_path: Path,
+    migrated_sqlite: Path,
+    smtp_relay: SmtpRelay,  # noqa: F811
+) -> Iterator[LiveParts]:
+    """A SQLite file, seeded, for real processes."""
+    shutil.copyfile(migrated_sqlite, tmp_path / "live.db")
+    with _parts(f"sqlite:///{tmp_path}/live.db", tmp_path, smtp_relay) as parts:
+        yield parts
 
 
 @pytest.fixture

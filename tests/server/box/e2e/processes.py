@@ -119,8 +119,15 @@ class Processes:
                 return False
 
         wait_for(ready, 90, "the server")
-        wait_for(lambda: len(self.server_workers(server)) == workers, 30, "its workers")
+        if workers > 1:
+            wait_for(lambda: len(self.server_workers(server)) == workers, 30, "its workers")
         return server
+
+    @staticmethod
+    def uvicorn(server: subprocess.Popen[bytes]) -> int:
+        """The pid of the uvicorn process the CLI started (with one worker, it serves)."""
+        (pid,) = [p for p in _children(server.pid) if " uvicorn " in _cmdline(p)]
+        return pid
 
     @staticmethod
     def server_workers(server: subprocess.Popen[bytes]) -> list[int]:

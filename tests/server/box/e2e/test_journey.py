@@ -64,7 +64,7 @@ def _recipients(messages: list[EmailMessage]) -> Counter[str]:
 def _text(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
-    return str(part.get_content())  # type: ignore[attr-defined]
+    return str(part.get_content())
 
 
 def _published(answer: Any) -> str:
@@ -152,12 +152,15 @@ def journey(d: Deployment) -> None:
     clock.advance(timedelta(days=5))
     d.jobs_pass()
     gone, held = d.documents.get(d1), d.documents.get(d2)
-    assert gone is not None and gone.status is Status.DELETED  # the tombstone
+    assert gone is not None
+    assert gone.status is Status.DELETED
     assert gone.deleted_at is not None
     assert not _blob_exists(d, gone.digest)
     with pytest.raises(DocumentNotFound):
         d.documents.body(gone)
-    assert held is not None and held.status is Status.EXPIRED and held.legal_hold
+    assert held is not None
+    assert held.status is Status.EXPIRED
+    assert held.legal_hold
     assert d.documents.body(held) == body2  # the body kept, digest checked
     session = login(http, d.box, clock)
     for path in (f"/api/v1/documents/{d1}", f"/api/v1/documents/{d1}/content"):
@@ -170,7 +173,8 @@ def journey(d: Deployment) -> None:
     d.documents.set_legal_hold(d2, False, actor="legal-department")
     d.jobs_pass()
     held = d.documents.get(d2)
-    assert held is not None and held.status is Status.DELETED
+    assert held is not None
+    assert held.status is Status.DELETED
     assert not _blob_exists(d, held.digest)
     with pytest.raises((DocumentNotFound, BodyCorrupted)):
         d.documents.body(held)

@@ -202,7 +202,8 @@ def accept(box: Securebox, clock: Clock) -> None:
     """The pending third party accepts its invitation (the library's decision)."""
     found = box.store.get_subscription(CLIENT)
     invitee = box.store.get_account(PENDING)
-    assert found is not None and invitee is not None
+    assert found is not None
+    assert invitee is not None
     change = accept_invitation(invitee.value, found.value, _PENDING_INVITATION, now=clock.now())
     box.store.commit([PutSubscription(CLIENT, found.version, change.subscription)], change.events)
 
@@ -246,7 +247,7 @@ def publish(
         "issued_at": issued_at.isoformat(),
         "companies": [c.value for c in companies],
     }
-    files = {
+    files: dict[str, tuple[str | None, bytes | str, str]] = {
         "metadata": (None, json.dumps(metadata), "application/json"),
         "file": ("statement.pdf", body, "application/pdf"),
     }
@@ -288,7 +289,8 @@ def checked_download(http: httpx.Client, session: str, document_id: str) -> byte
     assert got.status_code == 200, got.text
     digest = hashlib.sha256(got.content).hexdigest()
     assert digest == meta.json()["digest"]
-    assert got.headers["Repr-Digest"] == f"sha-256=:{base64.b64encode(bytes.fromhex(digest)).decode()}:"
+    encoded = base64.b64encode(bytes.fromhex(digest)).decode()
+    assert got.headers["Repr-Digest"] == f"sha-256=:{encoded}:"
     return got.content
 
 
