@@ -126,14 +126,12 @@ def _loop(parts: LiveParts, workers: int, loops: int) -> None:
         acknowledged.update(state.acknowledged)
         broken, replayed = broken + state.broken, replayed + len(state.replayed)
         if workers > 1:
-            wait_for(
-                lambda: (
-                    victim not in (live := Processes.server_workers(server))
-                    and len(live) == workers
-                ),
-                60,
-                "uvicorn to replace the killed worker",
-            )
+
+            def replaced(victim: int = victim, server: Popen[bytes] = server) -> bool:
+                live = Processes.server_workers(server)
+                return victim not in live and len(live) == workers
+
+            wait_for(replaced, 60, "uvicorn to replace the killed worker")
     print(f"{loops} kills: {broken} requests broken and posted again, {replayed} replayed")
 
     # every acknowledged document exactly once, its body digest-correct
