@@ -24,7 +24,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -47,7 +47,7 @@ from securebox_auth.entitlements.model import (
     Subscription,
 )
 from securebox_auth.factors.oob import Channel
-from securebox_auth.identity import Principal, Siren
+from securebox_auth.identity import Principal, Siren, UserNumber
 from securebox_auth.shell.gateways import FileOutbox
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.protocols import PutAccount, PutSubscription
@@ -82,6 +82,7 @@ __all__ = [
     "Actors",
     "Movable",
     "accept",
+    "add_readers",
     "feed",
     "login",
     "publish",
@@ -196,6 +197,29 @@ def seed(
         box.store, back_office, CLIENT, [C1], "Accounting software", jwks=jwks
     )
     return Actors(sender, Registered(made, key, "ES256", jwks["keys"][0]["kid"]))
+
+
+def add_readers(box: Securebox, clock: Movable, count: int, scratch: Path) -> list[str]:
+    """``count`` more users of :data:`CLIENT` who see every document (numbers 10 and up),
+    each with a verified address; their addresses."""
+    now = clock.now()
+    readers = [Principal(CLIENT, UserNumber(f"{10 + n:02d}")) for n in range(count)]
+    found = box.store.get_subscription(CLIENT)
+    assert found is not None
+    rights = Rights(CompanyScope.portfolio(), DocumentScope.all(), frozenset({Operation.VIEW}))
+    sub = replace(found.value, rights={**found.value.rights, **dict.fromkeys(readers, rights)})
+    box.store.commit(
+        [
+            PutSubscription(CLIENT, found.version, sub),
+            *(PutAccount(r, 0, Account(r, Role.USER, now)) for r in readers),
+        ],
+        [AuditEvent.make(now, "test.readers", actor="test", subject=CLIENT.value, outcome="ok")],
+    )
+    outbox = FileOutbox(scratch / "reader-codes.jsonl")
+    addresses = [f"reader{r.user_number.value}@acme.example" for r in readers]
+    for reader, address in zip(readers, addresses, strict=True):
+        verify(box, clock, outbox, reader, Channel.EMAIL, address)  # type: ignore[arg-type]
+    return addresses
 
 
 def accept(box: Securebox, clock: Clock) -> None:
