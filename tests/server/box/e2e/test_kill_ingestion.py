@@ -4,11 +4,13 @@ A real ``securebox serve --workers 3`` on PostgreSQL (and one worker on SQLite).
 iteration, :data:`CLIENTS` senders post at once, each its own PDF under its own
 ``Idempotency-Key``, on new connections (so the kernel spreads them over the workers); while
 requests are in flight one worker gets SIGKILL (uvicorn starts another). A client whose
-connection broke, or that got a 5xx, posts again with the same key until it gets ``201``.
+connection broke, or that got a 5xx, posts again with the same key until it gets ``201``;
+:data:`GIVING_UP` more clients give up instead (their documents are never acknowledged).
 
 Then every acknowledged document exists exactly once with its body digest-correct, a key
-retried after the kill names the same document (never a second one), and the tables hold
-nothing half-published (:func:`.integrity.check_integrity`: no orphan body or row).
+retried after the kill names the same document (never a second one), a request given up on
+left a whole document or nothing, and the tables hold nothing half-published
+(:func:`.integrity.check_integrity`: no orphan body or row).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from tests.server.box.e2e.world import SENDER, pdf, publish, sender_token
 
 pytestmark = pytest.mark.slow
 CLIENTS = 10
+#: Clients that give up when their request breaks (their documents are never acknowledged).
+GIVING_UP = 3
 
 
 @dataclass
@@ -44,12 +48,15 @@ class Posting:
     broken: int = 0
     acknowledged: dict[str, str] = field(default_factory=dict)
     replayed: set[str] = field(default_factory=set)
+    #: Keys whose one request broke and whose client gave up (never acknowledged).
+    abandoned: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _post_until_acknowledged(
-    base: str, token: str, key: str, body: bytes, issued: object, state: Posting
+def _post(
+    base: str, token: str, key: str, body: bytes, issued: object, state: Posting, retry: bool
 ) -> None:
+    """Post until acknowledged (``retry``), or once and give up if it broke."""
     limits = httpx.Limits(max_keepalive_connections=0)  # a new connection each time
     with httpx.Client(base_url=base, timeout=60, limits=limits) as http:
         for _ in range(200):
@@ -72,6 +79,9 @@ def _post_until_acknowledged(
             assert answer is None or answer.status_code >= 500, answer.text
             with state.lock:
                 state.broken += 1
+                if not retry:
+                    state.abandoned.add(key)
+                    return
             time.sleep(0.2)
     raise AssertionError(f"{key} was never acknowledged")
 
@@ -102,17 +112,18 @@ def _loop(parts: LiveParts, workers: int, loops: int) -> None:
     acknowledged: dict[str, str] = {}
     bodies: dict[str, bytes] = {}
     broken = replayed = 0
+    abandoned: set[str] = set()
     for iteration in range(loops):
         state = Posting()
-        keys = [f"fault-{iteration}-{n}" for n in range(CLIENTS)]
+        keys = [f"fault-{iteration}-{n}" for n in range(CLIENTS + GIVING_UP)]
         for n, key in enumerate(keys):
-            bodies[key] = pdf(10_000 + iteration * CLIENTS + n)
+            bodies[key] = pdf(10_000 + iteration * (CLIENTS + GIVING_UP) + n)
         threads = [
             threading.Thread(
-                target=_post_until_acknowledged,
-                args=(base, token, key, bodies[key], issued, state),
+                target=_post,
+                args=(base, token, key, bodies[key], issued, state, n < CLIENTS),
             )
-            for key in keys
+            for n, key in enumerate(keys)
         ]
         for thread in threads:
             thread.start()
@@ -122,8 +133,10 @@ def _loop(parts: LiveParts, workers: int, loops: int) -> None:
             server = processes.serve(parts.port, workers)
         for thread in threads:
             thread.join(timeout=120)
-        assert set(state.acknowledged) == set(keys)
+        assert set(state.acknowledged) | state.abandoned == set(keys)
+        assert set(keys[:CLIENTS]) <= set(state.acknowledged)
         acknowledged.update(state.acknowledged)
+        abandoned |= state.abandoned
         broken, replayed = broken + state.broken, replayed + len(state.replayed)
         if workers > 1:
 
@@ -132,7 +145,10 @@ def _loop(parts: LiveParts, workers: int, loops: int) -> None:
                 return victim not in live and len(live) == workers
 
             wait_for(replaced, 60, "uvicorn to replace the killed worker")
-    print(f"{loops} kills: {broken} requests broken and posted again, {replayed} replayed")
+    print(
+        f"{loops} kills: {broken} requests broken, {replayed} replayed after a retry, "
+        f"{len(abandoned)} given up"
+    )
 
     # every acknowledged document exactly once, its body digest-correct
     assert len(set(acknowledged.values())) == len(acknowledged)
@@ -148,8 +164,12 @@ def _loop(parts: LiveParts, workers: int, loops: int) -> None:
             sa.select(BOX_DOCUMENTS.c.digest).where(BOX_DOCUMENTS.c.sender == SENDER)
         ).scalars()
         per_body = list(rows)
-    assert sorted(per_body) == sorted(hashlib.sha256(b).hexdigest() for b in bodies.values())
-    assert check_integrity(documents.engine) == len(acknowledged)
+    digest = {key: hashlib.sha256(body).hexdigest() for key, body in bodies.items()}
+    assert len(per_body) == len(set(per_body))  # no body published twice: no duplicate
+    assert {digest[k] for k in acknowledged} <= set(per_body)
+    # a request given up on left a whole document (its commit was done) or nothing
+    assert set(per_body) <= {digest[k] for k in (*acknowledged, *abandoned)}
+    assert check_integrity(documents.engine) == len(per_body)
     processes.stop_server(server)
 
 
