@@ -49,7 +49,11 @@ def _jobs(args: argparse.Namespace) -> Jobs:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = _jobs(args).run_once(force=True)
+    jobs = _jobs(args)
+    try:
+        report = jobs.run_once(force=True)
+    finally:
+        jobs.engine.dispose()
     for line in report.lines():
         print(line)
     return 2 if report.failed else 0
@@ -66,13 +70,20 @@ def worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, ask_to_stop)
     signal.signal(signal.SIGINT, ask_to_stop)
     print(f"securebox jobs worker {jobs.leases.holder}: every {args.interval} s", flush=True)
-    passes = jobs.work(args.interval, stopping.is_set, stopping.wait)
+    try:
+        passes = jobs.work(args.interval, stopping.is_set, stopping.wait)
+    finally:
+        jobs.engine.dispose()
     print(f"securebox jobs worker: stopped after {passes} passes", flush=True)
     return 0
 
 
 def bounce(args: argparse.Namespace) -> int:
     jobs = _jobs(args)
-    done = Outbox(jobs.engine, jobs.leases.holder).record_bounce(args.message_id, args.reason)
+    try:
+        outbox = Outbox(jobs.engine, jobs.leases.holder)
+        done = outbox.record_bounce(args.message_id, args.reason)
+    finally:
+        jobs.engine.dispose()
     print(f"{done} notifications marked bounced")
     return 0 if done else 1

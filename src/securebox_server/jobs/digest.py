@@ -20,6 +20,7 @@ from typing import Final
 
 from babel.dates import format_date
 
+from securebox_auth.errors import MalformedInput
 from securebox_server.i18n import DEFAULT, LANGUAGES, translations
 
 __all__ = ["Item", "compose_mail", "compose_sms", "idempotency_key", "message_id"]
@@ -92,7 +93,7 @@ def compose_mail(
 ) -> EmailMessage:
     """The digest e-mail of ``items`` to ``to`` (``message``: its Message-ID)."""
     if kind not in KINDS or not items:
-        raise ValueError("a digest has a known kind and at least one document")
+        raise MalformedInput("a digest has a known kind and at least one document")
     t = translations(_lang(language))
     subject = _subject(kind, len(items), language)
     intro = (
@@ -125,5 +126,5 @@ def compose_mail(
 def compose_sms(kind: str, count: int, *, language: str, public_url: str) -> str:
     """A short SMS: how many documents, and the link (no label: an SMS is easily seen)."""
     if kind not in KINDS or count < 1:
-        raise ValueError("a digest has a known kind and at least one document")
+        raise MalformedInput("a digest has a known kind and at least one document")
     return f"{_subject(kind, count, language)}: {public_url}"

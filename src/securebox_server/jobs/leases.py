@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from securebox_auth.errors import MalformedInput
 from securebox_auth.stores.sql.engine import WRITE_OPTION
 from securebox_server.db.schema import JOB_LEASES
 
@@ -29,7 +30,7 @@ class Leases:
 
     def __init__(self, engine: Engine, holder: str) -> None:
         if not 1 <= len(holder) <= 64:
-            raise ValueError("a worker id is 1 to 64 characters")
+            raise MalformedInput("a worker id is 1 to 64 characters")
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         self._engine = engine
         self.holder = holder

@@ -165,6 +165,26 @@ class Outbox:
                 )
         return digests
 
+    def hold(self, digest: Digest, now: datetime, lease: timedelta) -> bool:
+        """Renew the lease of ``digest``'s rows just before sending it; ``False`` (send
+        nothing) when any of them is no longer this worker's (its lease ran out and another
+        worker took it over): a slow worker never sends what another one is sending."""
+        ids = [row.id for row in digest.rows]
+        with self._writer.begin() as conn:
+            done = conn.execute(
+                _N.update()
+                .where(
+                    _N.c.id.in_(ids),
+                    _N.c.leased_by == self.worker,
+                    _N.c.status == Status.PENDING.value,
+                )
+                .values(lease_until=now + lease)
+            )
+            if done.rowcount == len(ids):
+                return True
+            conn.rollback()
+        return False
+
     def finish(self, outcomes: Sequence[RowOutcome]) -> int:
         """Write ``outcomes``; returns how many rows were no longer this worker's."""
         lost = 0

@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from securebox_auth.errors import ConfigurationError
+from securebox_auth.errors import ConfigurationError, MalformedInput
 
 __all__ = ["RetryPolicy", "Status", "after_failure"]
 
@@ -55,7 +55,7 @@ def after_failure(
     """The status and next attempt time of a row that failed its ``attempts``-th attempt
     (``draw`` in [0, 1) is the jitter)."""
     if attempts < 1 or not 0.0 <= draw < 1.0:
-        raise ValueError("attempts >= 1, 0 <= draw < 1")
+        raise MalformedInput("attempts >= 1, 0 <= draw < 1")
     if permanent:
         return Status.BOUNCED, now
     if attempts >= policy.attempts:

@@ -98,6 +98,9 @@ class NotificationSender:
         for digest in digests:
             if stop():
                 break
+            if not self.outbox.hold(digest, self.clock.now(), self.lease):
+                counts.lost_leases += len(digest.rows)
+                continue
             outcomes = self._send(digest)
             counts.lost_leases += self.outbox.finish(outcomes)
             for o in outcomes:

@@ -188,3 +188,17 @@ def test_a_crashed_workers_rows_go_out_once_leases_run_out(
     with world.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM box_notifications")).scalar() == 3
     assert set(world.statuses().values()) == {"sent"}
+
+
+def test_a_slow_worker_never_sends_what_another_took_over(
+    world: World, smtp_relay: SmtpRelay
+) -> None:
+    world.verify(PU, Channel.EMAIL, PU_MAIL)
+    row = world.notify(world.document(1), "01")
+    slow = Outbox(world.engine, "slow")
+    (digest,) = slow.claim(world.clock.now(), timedelta(minutes=5), lambda i: "<m@bank.example>")
+    world.clock.advance(timedelta(minutes=6))  # the slow worker's lease ran out
+    assert sender(world, smtp_relay, worker="fast").run().sent == 1
+    assert not slow.hold(digest, world.clock.now(), timedelta(minutes=5))  # it sends nothing
+    assert world.statuses() == {row: "sent"}
+    assert len(smtp_relay.relay.received) == 1

@@ -29,6 +29,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from securebox_auth.errors import MalformedInput
 from securebox_auth.flows.codec import LOGIN_FLOW, STEP_UP_FLOW
 from securebox_auth.stores import factor_kinds as fk
 from securebox_auth.stores.sql.engine import WRITE_OPTION
@@ -95,7 +96,7 @@ def purge_spent(
 ) -> Purged:
     """Delete spent sessions and one-time values (see the module documentation)."""
     if limit < 1 or keep < timedelta(0) or idle_timeout < timedelta(0):
-        raise ValueError("purge: limit >= 1, keep and idle_timeout >= 0")
+        raise MalformedInput("purge: limit >= 1, keep and idle_timeout >= 0")
     writer = engine.execution_options(**{WRITE_OPTION: True})
     cutoff = now - max(keep, idle_timeout)
     with writer.begin() as conn:
