@@ -104,6 +104,7 @@ def create_app(
     else:
         guard = LoginLimits(limits) if isinstance(limits, Limiter) else None
     anchoring = _anchoring(settings, box)
+    documents = build_documents(settings, box)
     app = FastAPI(
         title="securebox",
         docs_url=None,
