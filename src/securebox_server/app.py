@@ -78,7 +78,7 @@ def _anchoring(settings: Settings, box: Securebox) -> AuditAnchoring | None:
 
 
 def _reader(documents: DocumentStore | None, box: Securebox, keys: DerivedKeys) -> BoxReader | None:
-    """What users of the box see, on the box's documents (``None`` without a SQL store)."""
+    """What users of the box see, on the box's documents (``None`` without them)."""
     if documents is None:
         return None
     key = _server_key(keys, b"box-cursor")
@@ -97,7 +97,6 @@ def create_app(
     """The server on ``settings`` (see the module documentation for the test seams)."""
     keys = keys or load_master_key(settings)
     box = securebox or build_securebox(settings, clock=clock, argon2=argon2, keys=keys)
-    documents = build_documents(settings, box)
     guard: LoginLimits | None
     if limits is None:
         limits, guard = build_limits(settings, box.clock)

@@ -27,9 +27,7 @@ def upgrade() -> None:
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
     )
-    op.create_index(
-        "ix_box_notifications_message", "box_notifications", ["message_id", "status"]
-    )
+    op.create_index("ix_box_notifications_message", "box_notifications", ["message_id", "status"])
 
 
 def downgrade() -> None:
