@@ -193,9 +193,7 @@ def seed(
         clients.add_sender(SENDER, "Back office", jwks=jwks), key, "ES256", jwks["keys"][0]["kid"]
     )
     key, jwks = new_key("ES256")
-    made = clients.add_receiver(
-        box.store, back_office, CLIENT, [C1], "Accounting software", jwks=jwks
-    )
+    made = clients.add_receiver(back_office, CLIENT, [C1], "Accounting software", jwks=jwks)
     return Actors(sender, Registered(made, key, "ES256", jwks["keys"][0]["kid"]))
 
 
