@@ -9,8 +9,9 @@ aiosmtpd relay (``smtp_relay``) and the world of :mod:`.world`:
   :mod:`.clock` (the real time plus an offset the test moves), the senders' rate limit
   raised (the fault loops post hundreds of documents at once).
 
-``fault_loops()``: how many iterations the kill -9 loops run (``SECUREBOX_BOX_FAULT_LOOPS``,
-default 1 in the default run; ``nox -s box_faults`` runs 20).
+``fault_loops()``: how many iterations the kill -9 loops run (``SECUREBOX_BOX_FAULT_LOOPS``;
+``nox -s box_faults`` runs 20). The default run (the variable unset) does one iteration of
+the jobs worker's loops (~8 s each) and skips the server's (~15-20 s each: a server start).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from tests.server.box.e2e.world import Actors, Movable, seed
 from tests.server.jobs.conftest import Relay, SmtpRelay, smtp_relay  # noqa: F401 (fixture)
 from tests.stores.conftest import postgres_admin_url, scratch_postgres  # noqa: F401
 
-__all__ = ["Deployment", "fault_loops"]
+__all__ = ["LOOPS_ENV", "Deployment", "LiveParts", "fault_loops"]
 
 LOOPS_ENV: Final = "SECUREBOX_BOX_FAULT_LOOPS"
 WORKERS: Final = 3

@@ -16,6 +16,7 @@ left a whole document or nothing, and the tables hold nothing half-published
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import threading
 import time
@@ -29,12 +30,19 @@ import sqlalchemy as sa
 
 from securebox_server.box.model import Status
 from securebox_server.db.schema import BOX_DOCUMENTS
-from tests.server.box.e2e.conftest import LiveParts, fault_loops
+from tests.server.box.e2e.conftest import LOOPS_ENV, LiveParts, fault_loops
 from tests.server.box.e2e.integrity import check_integrity
 from tests.server.box.e2e.processes import Processes, wait_for
 from tests.server.box.e2e.world import SENDER, pdf, publish, sender_token
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # ~15-20 s for one iteration (a server start): not in the default run
+    pytest.mark.skipif(
+        LOOPS_ENV not in os.environ,
+        reason=f"kill -9 loops of the server: set {LOOPS_ENV}=N or run nox -s box_faults",
+    ),
+]
 CLIENTS = 10
 #: Clients that give up when their request breaks (their documents are never acknowledged).
 GIVING_UP = 3
