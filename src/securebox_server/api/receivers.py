@@ -88,7 +88,7 @@ def events(
     out = [
         FeedEventOut(
             seq=e.seq,
-            kind=e.kind.value,
+            kind=e.kind,
             document_id=e.document_id,
             company=e.company.value,
             at=e.at,

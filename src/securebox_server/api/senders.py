@@ -181,7 +181,7 @@ def _sent(doc: BoxDocument, first: Read | None) -> SentDocumentOut:
         issued_at=doc.issued_at,
         published_at=doc.published_at,
         valid_until=doc.valid_until,
-        status=doc.status.value,
+        status=doc.status,
         digest=doc.digest,
         size=doc.size,
         read=first is not None,
