@@ -1,7 +1,7 @@
 """One pass of every job, and the long-running worker loop.
 
-A pass sends the due notifications (:mod:`.sender`), then runs each periodic task that is
-due (``every`` since its last finished pass; ``force`` runs them all: ``securebox jobs
+A pass runs each periodic task that is due (so the expiry warnings it writes go out in the
+same pass), then sends the due notifications (:mod:`.sender`); a task runs when it is due (``every`` since its last finished pass; ``force`` runs them all: ``securebox jobs
 run``) under its named lease, so two workers never run the same task at once. On SQLite the
 sending itself is under the ``outbox`` named lease: one worker sends (PostgreSQL workers
 share the outbox through ``FOR UPDATE SKIP LOCKED``). A task that fails is logged and
@@ -74,6 +74,10 @@ class Jobs:
         self, *, force: bool = False, stop: Callable[[], bool] = lambda: False
     ) -> PassReport:
         report = PassReport()
+        for task in self.tasks:  # first: the warnings a task writes go out in this pass
+            if stop():
+                return report
+            self._task(task, force, report)
         sqlite = dialect_of(self.engine) == "sqlite"
         if not sqlite or self.leases.take(OUTBOX_LEASE, self.clock.now(), self.lease):
             try:
@@ -83,10 +87,6 @@ class Jobs:
                     self.leases.release(OUTBOX_LEASE, finished_at=self.clock.now())
         else:
             report.busy.append(OUTBOX_LEASE)
-        for task in self.tasks:
-            if stop():
-                break
-            self._task(task, force, report)
         return report
 
     def _task(self, task: Task, force: bool, report: PassReport) -> None:
