@@ -1,0 +1,206 @@
+"""What the demo's digital box holds, as pure data: the subscription's companies, the senders
+and their document types, and a plan of dated documents over the last eighteen months
+(:func:`plan`), the same for the same day. :mod:`securebox_server.demo_box` publishes it."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from stdnum import luhn
+from stdnum.fr import siren as stdnum_siren
+
+from securebox_auth.entitlements.model import Theme
+from securebox_auth.identity import Siren
+from securebox_server.box.model import DocumentType
+
+__all__ = ["COMPANIES", "MONTHS", "PLANNED_TYPES", "Planned", "plan"]
+
+
+def _siren(body: str) -> Siren:
+    """A SIREN from its first eight digits (the ninth is the Luhn check digit)."""
+    return Siren(stdnum_siren.validate(body + luhn.calc_check_digit(body)))
+
+
+#: The demo subscription's companies (fictional names; SIRENs valid by their check digit).
+COMPANIES: Final = (
+    (_siren("41238567"), "Boulangerie Martin SAS"),
+    (_siren("52814693"), "SCI Martin Patrimoine"),
+    (_siren("79306215"), "Transports Martin et Fils SARL"),
+)
+BAKERY, SCI, TRANSPORT = (siren for siren, _ in COMPANIES)
+MONTHS: Final = (
+    *("janvier", "février", "mars", "avril", "mai", "juin", "juillet"),
+    *("août", "septembre", "octobre", "novembre", "décembre"),
+)
+BANK: Final = "banque"
+INSURER: Final = "mutuelle-artisans"
+URSSAF: Final = "urssaf"
+DGFIP: Final = "dgfip"
+
+
+def _type(
+    sender: str, name: str, title: str, theme: str, validity: int | None, warning: int,
+    retention: tuple[str, int],
+) -> DocumentType:  # fmt: skip
+    return DocumentType(sender, name, title, Theme(theme), validity, warning, *retention)
+
+
+# Retention classes: commercial (Code de commerce art. L123-22, 10 years), tax (Livre des
+# procédures fiscales art. L102 B, 6 years), social (Code de la sécurité sociale art. L244-3
+# and the URSSAF's own 5 years, kept 6), none (a notice of no legal value once read).
+COMMERCIAL, TAX, SOCIAL, NONE = ("commercial", 10), ("tax", 6), ("social", 6), ("none", 0)
+PLANNED_TYPES: Final = (
+    _type(BANK, "releve-compte", "Relevé de compte", "statements", None, 0, COMMERCIAL),
+    _type(BANK, "releve-carte", "Relevé d'opérations carte", "statements", None, 0, COMMERCIAL),
+    _type(BANK, "avis-operation", "Avis d'opération", "notices", 180, 15, NONE),
+    _type(BANK, "conditions", "Conditions et conventions", "contracts", None, 0, COMMERCIAL),
+    _type(BANK, "lre", "Lettre recommandée électronique", "registered", None, 0, COMMERCIAL),
+    _type(INSURER, "avis-echeance", "Avis d'échéance", "notices", 180, 15, NONE),
+    _type(INSURER, "attestation", "Attestation d'assurance", "contracts", 365, 30, COMMERCIAL),
+    _type(INSURER, "conditions", "Conditions particulières", "contracts", None, 0, COMMERCIAL),
+    _type(URSSAF, "dsn", "Accusé de réception DSN", "payroll", None, 0, SOCIAL),
+    _type(URSSAF, "echeancier", "Échéancier de cotisations", "payroll", None, 0, SOCIAL),
+    _type(URSSAF, "vigilance", "Attestation de vigilance", "payroll", 180, 15, SOCIAL),
+    _type(URSSAF, "lre", "Courrier recommandé", "registered", None, 0, SOCIAL),
+    _type(DGFIP, "tva", "Accusé de réception de déclaration de TVA", "tax", None, 0, TAX),
+    _type(DGFIP, "cfe", "Avis de cotisation foncière des entreprises", "tax", None, 0, TAX),
+    _type(DGFIP, "regularite", "Attestation de régularité fiscale", "tax", 180, 15, TAX),
+    _type(DGFIP, "lre", "Courrier recommandé", "registered", None, 0, TAX),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One document to publish: by ``sender`` as ``type`` to ``companies``, dated
+    ``issued_at`` and published ``published_at`` (a few hours later)."""
+
+    sender: str
+    type: str
+    companies: tuple[Siren, ...]
+    label: str
+    issued_at: datetime
+    published_at: datetime
+    lines: tuple[str, ...]
+
+
+_NOTICES: Final = (
+    ("Prélèvement SEPA", ("EDF Entreprises", "Orange Business", "Engie Pro", "Total Energies")),
+    ("Virement SEPA reçu", ("Carrefour Market Dole", "Mairie de Besançon", "SNCF Fret")),
+    ("Virement international émis", ("Moulins Bourgeois GmbH", "Transportes Ibéricos SL")),
+    ("Remise de chèques", ("3 chèques", "5 chèques", "1 chèque")),
+    ("Rejet de prélèvement", ("Assurance flotte", "Crédit-bail utilitaire")),
+)
+
+
+def _month(now: datetime, back: int) -> datetime:
+    """The first of the month ``back`` months before ``now``'s, at 06:00 (``now``'s zone)."""
+    year, month = divmod(now.year * 12 + now.month - 1 - back, 12)
+    return now.replace(year=year, month=month + 1, day=1, hour=6, minute=0, second=0,
+                       microsecond=0)  # fmt: skip
+
+
+def _amount(rng: random.Random) -> str:
+    euros = f"{rng.randrange(1_500, 950_000) / 100:,.2f}".replace(",", " ").replace(".", ",")
+    return f"{euros} €"
+
+
+def _monthly(now: datetime, months: int, rng: random.Random) -> Iterator[Planned]:
+    for back in range(months, 0, -1):
+        first = _month(now, back - 1)
+        name = f"{MONTHS[first.month - 1]} {first.year}"
+        previous = _month(now, back)
+        previous_name = f"{MONTHS[previous.month - 1]} {previous.year}"
+        for siren, company in COMPANIES:
+            yield _doc(BANK, "releve-compte", siren, f"Relevé de compte courant — {previous_name}",
+                       first + timedelta(days=2), (company, "Compte courant professionnel"))  # fmt: skip
+            yield _doc(DGFIP, "tva", siren, f"Déclaration de TVA CA3 — {previous_name}",
+                       first + timedelta(days=18, hours=rng.randrange(8)), (company,))  # fmt: skip
+            yield _doc(BANK, "releve-compte", siren, f"Récapitulatif des frais — {previous_name}",
+                       first + timedelta(days=4), (company, "Frais et commissions"))  # fmt: skip
+        for siren, company in COMPANIES[::2]:  # the companies with card and employees
+            yield _doc(BANK, "releve-carte", siren, f"Relevé carte affaires — {name}",
+                       first + timedelta(days=27), (company, "Carte Business n° •••• 4971"))  # fmt: skip
+            yield _doc(URSSAF, "dsn", siren, f"DSN mensuelle — période {previous_name}",
+                       first + timedelta(days=5, hours=rng.randrange(10)), (company,))  # fmt: skip
+        if first.month % 3 == 1:
+            quarter = f"{(previous.month - 1) // 3 + 1}e trimestre {previous.year}"
+            yield _doc(BANK, "releve-compte", BAKERY, f"Relevé de compte épargne — {quarter}",
+                       first + timedelta(days=3), (COMPANIES[0][1], "Compte sur livret"))  # fmt: skip
+            for siren, company in COMPANIES[::2]:
+                yield _doc(URSSAF, "echeancier", siren, f"Échéancier de cotisations — {quarter}",
+                           first + timedelta(days=9), (company,))  # fmt: skip
+
+
+def _notices(now: datetime, count: int, rng: random.Random) -> Iterator[Planned]:
+    """Bank notices over their 180 days of validity; the oldest three end within days."""
+    for n in range(count):
+        days = 176 - n if n < 3 else rng.randrange(1, 170)
+        siren, company = rng.choice(COMPANIES)
+        kind, parties = rng.choice(_NOTICES)
+        label = f"Avis — {kind} — {rng.choice(parties)} — {_amount(rng)}"
+        yield _doc(BANK, "avis-operation", siren, label,
+                   now - timedelta(days=days, hours=rng.randrange(1, 12)), (company,))  # fmt: skip
+
+
+def _yearly(now: datetime, fast: bool) -> Iterator[Planned]:
+    every = tuple(siren for siren, _ in COMPANIES)
+    yield _doc(BANK, "conditions", every, "Conditions tarifaires 2026 des professionnels",
+               _month(now, 11), ("Tarifs applicables au 1er janvier",))  # fmt: skip
+    yield _doc(URSSAF, "vigilance", BAKERY, "Attestation de vigilance",
+               now - timedelta(days=172), (COMPANIES[0][1],))  # fmt: skip
+    yield _doc(URSSAF, "vigilance", TRANSPORT, "Attestation de vigilance",
+               now - timedelta(days=40), (COMPANIES[2][1],))  # fmt: skip
+    yield _doc(INSURER, "attestation", TRANSPORT, "Attestation d'assurance flotte automobile",
+               now - timedelta(days=360), ("Contrat Flotte Pro n° FL-2025-0412",))  # fmt: skip
+    yield _doc(DGFIP, "regularite", SCI, "Attestation de régularité fiscale",
+               now - timedelta(days=20), (COMPANIES[1][1],))  # fmt: skip
+    yield _doc(URSSAF, "lre", TRANSPORT, "Mise en demeure — cotisations du 2e trimestre",
+               now - timedelta(days=95), ("Lettre recommandée électronique",))  # fmt: skip
+    if fast:
+        return
+    for back in (17, 5):
+        yield _doc(DGFIP, "cfe", every, f"Avis de CFE {_month(now, back).year}",
+                   _month(now, back) + timedelta(days=14), ("Échéance au 15 décembre",))  # fmt: skip
+    for siren, company in COMPANIES:
+        yield _doc(INSURER, "conditions", siren, "Conditions particulières multirisque",
+                   _month(now, 16) + timedelta(days=7), (company,))  # fmt: skip
+        for back in (4, 1):
+            yield _doc(INSURER, "avis-echeance", siren,
+                       f"Avis d'échéance — prime trimestrielle {_amount(random.Random(back))}",
+                       _month(now, back) + timedelta(days=10), (company,))  # fmt: skip
+    yield _doc(BANK, "conditions", BAKERY, "Offre de prêt professionnel — four à sole",
+               _month(now, 14) + timedelta(days=4), ("Prêt n° 78-004512",))  # fmt: skip
+    yield _doc(BANK, "lre", SCI, "Notification de modification de convention de compte",
+               _month(now, 8) + timedelta(days=2), ("Lettre recommandée électronique",))  # fmt: skip
+    yield _doc(DGFIP, "lre", SCI, "Demande de renseignements — revenus fonciers",
+               _month(now, 7) + timedelta(days=21), ("Lettre recommandée électronique",))  # fmt: skip
+
+
+def _doc(
+    sender: str, type_: str, companies: Siren | tuple[Siren, ...], label: str,
+    issued_at: datetime, lines: tuple[str, ...],
+) -> Planned:  # fmt: skip
+    targets = companies if isinstance(companies, tuple) else (companies,)
+    return Planned(sender, type_, targets, label, issued_at, issued_at + timedelta(hours=3), lines)
+
+
+def plan(now: datetime, *, fast: bool) -> list[Planned]:
+    """The documents to publish, oldest first: 18 months (``fast``: 2) of monthly
+    statements, declarations and card statements, quarterly schedules, bank notices over
+    the last six months (three of them ending within days), yearly letters, attestations
+    (one ending within days) and registered mail. Nothing dated after ``now``."""
+    rng = random.Random(15)  # noqa: S311 - demo content, not a secret
+    months, notices = (2, 6) if fast else (18, 60)
+    documents = [
+        *_monthly(now, months, rng),
+        *_notices(now, notices, rng),
+        *_yearly(now, fast),
+    ]
+    return sorted(
+        (d for d in documents if d.published_at <= now),
+        key=lambda d: (d.published_at, d.label),
+    )
