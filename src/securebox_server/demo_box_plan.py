@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Final
 
 from stdnum import luhn
@@ -111,28 +112,34 @@ def _amount(rng: random.Random) -> str:
 def _monthly(now: datetime, months: int, rng: random.Random) -> Iterator[Planned]:
     for back in range(months, 0, -1):
         first = _month(now, back - 1)
-        name = f"{MONTHS[first.month - 1]} {first.year}"
+        this = f"{MONTHS[first.month - 1]} {first.year}"
         previous = _month(now, back)
-        previous_name = f"{MONTHS[previous.month - 1]} {previous.year}"
+        last = f"{MONTHS[previous.month - 1]} {previous.year}"
+
+        def day(days: int, hours: int = 0, first: datetime = first) -> datetime:
+            return first + timedelta(days=days, hours=hours)
+
         for siren, company in COMPANIES:
-            yield _doc(BANK, "releve-compte", siren, f"Relevé de compte courant — {previous_name}",
-                       first + timedelta(days=2), (company, "Compte courant professionnel"))  # fmt: skip
-            yield _doc(DGFIP, "tva", siren, f"Déclaration de TVA CA3 — {previous_name}",
-                       first + timedelta(days=18, hours=rng.randrange(8)), (company,))  # fmt: skip
-            yield _doc(BANK, "releve-compte", siren, f"Récapitulatif des frais — {previous_name}",
-                       first + timedelta(days=4), (company, "Frais et commissions"))  # fmt: skip
-        for siren, company in COMPANIES[::2]:  # the companies with card and employees
-            yield _doc(BANK, "releve-carte", siren, f"Relevé carte affaires — {name}",
-                       first + timedelta(days=27), (company, "Carte Business n° •••• 4971"))  # fmt: skip
-            yield _doc(URSSAF, "dsn", siren, f"DSN mensuelle — période {previous_name}",
-                       first + timedelta(days=5, hours=rng.randrange(10)), (company,))  # fmt: skip
+            statement = ("Compte courant professionnel",)
+            yield _doc(BANK, "releve-compte", siren, f"Relevé de compte courant — {last}",
+                       day(2), (company, *statement))  # fmt: skip
+            yield _doc(BANK, "releve-compte", siren, f"Récapitulatif des frais — {last}",
+                       day(4), (company, "Frais et commissions"))  # fmt: skip
+            yield _doc(DGFIP, "tva", siren, f"Déclaration de TVA CA3 — {last}",
+                       day(18, rng.randrange(8)), (company,))  # fmt: skip
+        for siren, company in COMPANIES[::2]:  # the companies with a card and employees
+            card = ("Carte Business n° •••• 4971",)
+            yield _doc(BANK, "releve-carte", siren, f"Relevé carte affaires — {this}",
+                       day(27), (company, *card))  # fmt: skip
+            yield _doc(URSSAF, "dsn", siren, f"DSN mensuelle — période {last}",
+                       day(5, rng.randrange(10)), (company,))  # fmt: skip
         if first.month % 3 == 1:
             quarter = f"{(previous.month - 1) // 3 + 1}e trimestre {previous.year}"
             yield _doc(BANK, "releve-compte", BAKERY, f"Relevé de compte épargne — {quarter}",
-                       first + timedelta(days=3), (COMPANIES[0][1], "Compte sur livret"))  # fmt: skip
+                       day(3), (COMPANIES[0][1], "Livret"))  # fmt: skip
             for siren, company in COMPANIES[::2]:
                 yield _doc(URSSAF, "echeancier", siren, f"Échéancier de cotisations — {quarter}",
-                           first + timedelta(days=9), (company,))  # fmt: skip
+                           day(9), (company,))  # fmt: skip
 
 
 def _notices(now: datetime, count: int, rng: random.Random) -> Iterator[Planned]:
@@ -142,42 +149,48 @@ def _notices(now: datetime, count: int, rng: random.Random) -> Iterator[Planned]
         siren, company = rng.choice(COMPANIES)
         kind, parties = rng.choice(_NOTICES)
         label = f"Avis — {kind} — {rng.choice(parties)} — {_amount(rng)}"
-        yield _doc(BANK, "avis-operation", siren, label,
-                   now - timedelta(days=days, hours=rng.randrange(1, 12)), (company,))  # fmt: skip
+        at = now - timedelta(days=days, hours=rng.randrange(1, 12))
+        yield _doc(BANK, "avis-operation", siren, label, at, (company,))
 
 
-def _yearly(now: datetime, fast: bool) -> Iterator[Planned]:
+def _yearly(now: datetime, fast: bool, rng: random.Random) -> Iterator[Planned]:
     every = tuple(siren for siren, _ in COMPANIES)
+    month = partial(_month, now)
+
+    def ago(days: int) -> datetime:
+        return now - timedelta(days=days)
+
+    registered = ("Lettre recommandée électronique",)
     yield _doc(BANK, "conditions", every, "Conditions tarifaires 2026 des professionnels",
-               _month(now, 11), ("Tarifs applicables au 1er janvier",))  # fmt: skip
+               month(11), ("Tarifs applicables au 1er janvier",))  # fmt: skip
     yield _doc(URSSAF, "vigilance", BAKERY, "Attestation de vigilance",
-               now - timedelta(days=172), (COMPANIES[0][1],))  # fmt: skip
+               ago(172), (COMPANIES[0][1],))  # fmt: skip
     yield _doc(URSSAF, "vigilance", TRANSPORT, "Attestation de vigilance",
-               now - timedelta(days=40), (COMPANIES[2][1],))  # fmt: skip
+               ago(40), (COMPANIES[2][1],))  # fmt: skip
     yield _doc(INSURER, "attestation", TRANSPORT, "Attestation d'assurance flotte automobile",
-               now - timedelta(days=360), ("Contrat Flotte Pro n° FL-2025-0412",))  # fmt: skip
+               ago(360), ("Contrat Flotte Pro n° FL-2025-0412",))  # fmt: skip
     yield _doc(DGFIP, "regularite", SCI, "Attestation de régularité fiscale",
-               now - timedelta(days=20), (COMPANIES[1][1],))  # fmt: skip
+               ago(20), (COMPANIES[1][1],))  # fmt: skip
     yield _doc(URSSAF, "lre", TRANSPORT, "Mise en demeure — cotisations du 2e trimestre",
-               now - timedelta(days=95), ("Lettre recommandée électronique",))  # fmt: skip
+               ago(95), registered)  # fmt: skip
     if fast:
         return
     for back in (17, 5):
-        yield _doc(DGFIP, "cfe", every, f"Avis de CFE {_month(now, back).year}",
-                   _month(now, back) + timedelta(days=14), ("Échéance au 15 décembre",))  # fmt: skip
+        yield _doc(DGFIP, "cfe", every, f"Avis de CFE {month(back).year}",
+                   month(back) + timedelta(days=14), ("Échéance au 15 décembre",))  # fmt: skip
     for siren, company in COMPANIES:
         yield _doc(INSURER, "conditions", siren, "Conditions particulières multirisque",
-                   _month(now, 16) + timedelta(days=7), (company,))  # fmt: skip
+                   month(16) + timedelta(days=7), (company,))  # fmt: skip
         for back in (4, 1):
-            yield _doc(INSURER, "avis-echeance", siren,
-                       f"Avis d'échéance — prime trimestrielle {_amount(random.Random(back))}",
-                       _month(now, back) + timedelta(days=10), (company,))  # fmt: skip
+            label = f"Avis d'échéance — prime trimestrielle {_amount(rng)}"
+            yield _doc(INSURER, "avis-echeance", siren, label,
+                       month(back) + timedelta(days=10), (company,))  # fmt: skip
     yield _doc(BANK, "conditions", BAKERY, "Offre de prêt professionnel — four à sole",
-               _month(now, 14) + timedelta(days=4), ("Prêt n° 78-004512",))  # fmt: skip
+               month(14) + timedelta(days=4), ("Prêt n° 78-004512",))  # fmt: skip
     yield _doc(BANK, "lre", SCI, "Notification de modification de convention de compte",
-               _month(now, 8) + timedelta(days=2), ("Lettre recommandée électronique",))  # fmt: skip
+               month(8) + timedelta(days=2), registered)  # fmt: skip
     yield _doc(DGFIP, "lre", SCI, "Demande de renseignements — revenus fonciers",
-               _month(now, 7) + timedelta(days=21), ("Lettre recommandée électronique",))  # fmt: skip
+               month(7) + timedelta(days=21), registered)  # fmt: skip
 
 
 def _doc(
@@ -198,7 +211,7 @@ def plan(now: datetime, *, fast: bool) -> list[Planned]:
     documents = [
         *_monthly(now, months, rng),
         *_notices(now, notices, rng),
-        *_yearly(now, fast),
+        *_yearly(now, fast, rng),
     ]
     return sorted(
         (d for d in documents if d.published_at <= now),
