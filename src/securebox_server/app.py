@@ -38,7 +38,12 @@ from securebox_server.web import demo_outbox, errors, health, metrics, middlewar
 from securebox_server.web.context import Server
 from securebox_server.web.cookies import CookieNames
 from securebox_server.web.pages import build_environment
-from securebox_server.wiring import build_limits, build_securebox, load_master_key
+from securebox_server.wiring import (
+    build_documents,
+    build_limits,
+    build_securebox,
+    load_master_key,
+)
 
 __all__ = ["create_app"]
 
@@ -96,6 +101,7 @@ def create_app(
         proxies=TrustedProxies.parse(settings.trusted_proxies),
         templates=build_environment(),
         cookies=CookieNames(secure=settings.tls),
+        documents=build_documents(settings, box),
     )
     errors.install(app)
     middleware.install(app, tls=settings.tls, agent_origin=settings.agent_origin)

@@ -16,8 +16,13 @@ SECUREBOX_DEMO             demo (bool)                          false
 SECUREBOX_CAP_ISSUER_FILE  cap_issuer_file                      none (no CAP login)
 SECUREBOX_DEMO_CARDS_DIR   demo_cards_dir                       none (demo mode only)
 SECUREBOX_AGENT_URL        agent_url                            http://127.0.0.1:8731
+SECUREBOX_BLOB_STORE       blob_store                           database
 (TOML only)                [rate_limits] name = "5/minute;..."  ``DEFAULT_LIMITS``
 =========================  ===================================  ==========================
+
+``blob_store`` is where the digital box keeps document bodies (ADR 0030): ``database`` (in
+the database, with their rows) or ``file:/absolute/folder`` (files, written and fsynced
+before the document's commit).
 
 ``cap_issuer_file`` is a :class:`~securebox_auth.emv.issuer.SoftwareIssuerKeys` file (the
 CAP card keys, encrypted under ``SECUREBOX_CAP_ISSUER_PASSPHRASE`` / ``cap_issuer_passphrase``,
@@ -90,6 +95,7 @@ _KEYS: Final = (
     "audit_anchor_seconds",
     "audit_checkpoint_file",
     "audit_checkpoint_key_file",
+    "blob_store",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
@@ -138,6 +144,8 @@ class Settings:
     audit_checkpoint_file: Path | None = None
     #: The Ed25519 private key (PEM) that signs them.
     audit_checkpoint_key_file: Path | None = None
+    #: Where the digital box keeps bodies: ``database`` or ``file:/absolute/folder``.
+    blob_store: str = "database"
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -183,6 +191,17 @@ class Settings:
             raise ConfigurationError("audit_checkpoint_file: needs audit_anchor_seconds")
         TrustedProxies.parse(self.trusted_proxies)
         self.limits()
+        self.blob_folder  # noqa: B018 - validates blob_store
+
+    @property
+    def blob_folder(self) -> Path | None:
+        """The folder of ``blob_store = "file:/folder"``; ``None``: bodies in the database."""
+        if self.blob_store == "database":
+            return None
+        kind, _, folder = self.blob_store.partition(":")
+        if kind != "file" or not folder.startswith("/") or "\x00" in folder:
+            raise ConfigurationError('blob_store: "database" or "file:/absolute/folder"')
+        return Path(folder)
 
     def limits(self) -> dict[str, str]:
         """``DEFAULT_LIMITS`` with the overrides, each string checked."""
@@ -312,4 +331,5 @@ def load_settings(
         audit_anchor_seconds=_seconds(raw.get("audit_anchor_seconds", 60 if demo else 0)),
         audit_checkpoint_file=Path(checkpoints) if checkpoints else None,
         audit_checkpoint_key_file=Path(signer) if signer else None,
+        blob_store=text("blob_store", "database") or "database",
     )

@@ -24,7 +24,11 @@ from securebox_auth.shell.answers import CertificateSettings
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
+from securebox_auth.stores.sql.catalogue import SqlCatalogue
+from securebox_auth.stores.sql.store import SqlStore
 from securebox_server.api.keys import token_keys
+from securebox_server.box.blobs import BlobStore, DatabaseBlobs, FileBlobs
+from securebox_server.box.documents import DocumentStore
 from securebox_server.db import migrate as server_migrate
 from securebox_server.delivery import build_gateways
 from securebox_server.rate_limits import Limiter, LoginLimits, SqlRateLimitStorage
@@ -34,6 +38,7 @@ from securebox_server.throttle import NoLimits, RateLimits
 
 __all__ = [
     "DEMO_ISSUER_PASSPHRASE",
+    "build_documents",
     "build_limits",
     "build_securebox",
     "certificate_settings",
@@ -191,3 +196,16 @@ def build_limits(settings: Settings, clock: Clock) -> tuple[RateLimits, LoginLim
     storage = SqlRateLimitStorage(open_rate_limit_engine(settings.database_url), clock=clock)
     limiter = Limiter(storage, settings.limits())
     return limiter, LoginLimits(limiter)
+
+
+def build_documents(settings: Settings, box: Securebox) -> DocumentStore | None:
+    """The digital box's documents on the store's engine, bodies where ``blob_store``
+    says (ADR 0030); ``None`` when the library's store is not a SQL store."""
+    store = box.store
+    if not isinstance(store, SqlStore):
+        return None
+    folder = settings.blob_folder
+    blobs: BlobStore = (
+        DatabaseBlobs(store.engine) if folder is None else FileBlobs(store.engine, folder)
+    )
+    return DocumentStore(store.engine, box, blobs, SqlCatalogue(store.engine))

@@ -33,3 +33,12 @@ def test_refusals(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="unknown keys"):
         load_settings({}, bad)
     assert load_settings({"SECUREBOX_DEMO": "yes"}).demo
+
+
+def test_blob_store_is_the_database_or_an_absolute_folder(tmp_path: Path) -> None:
+    assert Settings(demo=True).blob_folder is None
+    settings = load_settings({"SECUREBOX_DEMO": "1", "SECUREBOX_BLOB_STORE": f"file:{tmp_path}"})
+    assert settings.blob_folder == tmp_path
+    for bad in ("files", "file:relative/folder", "s3://bucket", "file:", ""):
+        with pytest.raises(ConfigurationError, match="blob_store"):
+            Settings(demo=True, blob_store=bad)

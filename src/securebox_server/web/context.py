@@ -10,6 +10,7 @@ from fastapi import Request
 from jinja2 import Environment
 
 from securebox_auth.shell.securebox import Securebox
+from securebox_server.box.documents import DocumentStore
 from securebox_server.net.client_address import TrustedProxies
 from securebox_server.rate_limits.login import LoginLimits
 from securebox_server.settings import Settings
@@ -32,6 +33,8 @@ class Server:
     login_limits: LoginLimits | None = None
     #: The proxies whose ``X-Forwarded-For`` is believed (settings ``trusted_proxies``).
     proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    #: The digital box's documents (ADR 0030); ``None`` without a SQL store.
+    documents: DocumentStore | None = None
 
 
 def server_of(request: Request) -> Server:

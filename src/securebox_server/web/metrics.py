@@ -21,7 +21,7 @@ from prometheus_client import (
 )
 from starlette.responses import Response
 
-__all__ = ["observe", "router"]
+__all__ = ["BODY_CORRUPTED", "observe", "router"]
 
 REQUESTS = Counter(
     "securebox_http_requests",
@@ -30,6 +30,11 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     "securebox_http_request_seconds", "Time to answer a request", ["method", "route"]
+)
+#: The digital box: document bodies that failed their digest check (never served; alert
+#: on any increase).
+BODY_CORRUPTED = Counter(
+    "securebox_box_body_corrupted", "Document bodies that failed their digest check"
 )
 
 router = APIRouter()

@@ -228,6 +228,47 @@ def test_counts_follow_the_documents_and_can_be_rebuilt(catalogue: SqlCatalogue)
     assert catalogue.counts([A.value])[A.value] == sizes
 
 
+def test_removed_documents_leave_the_pages_and_the_counts(
+    catalogue: SqlCatalogue, reference: MemoryCatalogue
+) -> None:
+    gone = [d for d in DOCS if d.client_id == A][:40]
+    ids = [d.document_id for d in gone]
+    assert catalogue.remove([*ids, "never-added"]) == len(gone)
+    assert catalogue.remove(ids) == 0
+    everything = VisibilityFilter(
+        tuple(
+            VisibilityClause(client, frozenset(companies), None, frozenset())
+            for client, companies in COMPANIES.items()
+        )
+    )
+    seen: set[str] = set()
+    query = DocumentQuery(limit=200)
+    while True:
+        page = catalogue.page(everything, query)
+        seen |= {d.document_id for d in page.documents}
+        if page.next is None:
+            break
+        query = replace(query, after=page.next)
+    assert seen == set(IDS) - set(ids)
+    kept = catalogue.counts([A.value])[A.value]
+    catalogue.refresh_counts()
+    assert catalogue.counts([A.value])[A.value] == kept  # counts were kept exact
+    assert kept.total == sum(1 for d in DOCS if d.client_id == A) - len(gone)
+
+
+def test_documents_can_be_removed_in_the_callers_transaction(catalogue: SqlCatalogue) -> None:
+    doc = DOCS[0]
+    before = catalogue.counts([doc.client_id.value])[doc.client_id.value].total
+    with catalogue.engine.connect() as conn:
+        transaction = conn.begin()
+        assert catalogue.remove([doc.document_id], connection=conn) == 1
+        transaction.rollback()
+    assert catalogue.counts([doc.client_id.value])[doc.client_id.value].total == before
+    with catalogue.engine.begin() as conn:
+        catalogue.remove([doc.document_id], connection=conn)
+    assert catalogue.counts([doc.client_id.value])[doc.client_id.value].total == before - 1
+
+
 def test_wrong_counts_change_speed_never_answers(
     catalogue: SqlCatalogue, reference: MemoryCatalogue
 ) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from securebox_auth.audit import AuditChainBroken, AuditEvent, verify_chain
 from securebox_auth.entitlements.accounts import Account, AccountStatus, Role
@@ -399,3 +399,34 @@ def test_connections_the_server_closed_are_replaced(fresh_postgres_url: str) -> 
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_callers_writes_commit_with_the_sealed_events_or_not_at_all(sql_engine: Engine) -> None:
+    """``commit(..., also=)``: the caller's statements run in the transaction that seals
+    the events (the digital box writes a document with its audit events this way)."""
+    from sqlalchemy import text  # noqa: PLC0415
+
+    store = SqlStore(sql_engine, audit_key=AUDIT_KEY)
+    event = AuditEvent.make(NOW, "box.test", actor="t", subject="123456789", outcome="ok")
+    doc = ("d1", "123456789", "732829320", "payroll", "x", "x", NOW)
+    insert = text(
+        "INSERT INTO documents (id, client_id, company, theme, label, label_folded, issued_at) "
+        "VALUES (:i, :c, :s, :t, :l, :f, :a)"
+    )
+    values = dict(zip("icstlfa", doc, strict=True))
+
+    def fails(conn: Connection) -> None:
+        conn.execute(insert, values)
+        raise ConfigurationError("stop")
+
+    with pytest.raises(ConfigurationError):
+        store.commit([], [event], also=fails)
+    assert list(store.audit_log("123456789")) == []
+    with sql_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM documents")).scalar_one() == 0
+
+    store.commit([], [event], also=lambda conn: conn.execute(insert, values) and None)
+    assert [s.event for s in store.audit_log("123456789")] == [event]
+    with sql_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM documents")).scalar_one() == 1
+    assert verify_chain(AUDIT_KEY, list(store.audit_log("123456789"))) == 1

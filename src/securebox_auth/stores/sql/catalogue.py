@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -227,6 +227,53 @@ class SqlCatalogue:
                 for (c, s, t), n in sorted(cells.items())
             ],
         )
+
+    def remove(self, ids: Iterable[str], *, connection: Connection | None = None) -> int:
+        """Remove the catalogue entries of these ids (unknown ids are ignored) and lower
+        ``document_counts`` to match; the number removed. ``connection``: in the same
+        transaction as other writes, as :meth:`add`."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return 0
+        if connection is not None:
+            cells = self._delete(connection, wanted)
+        else:
+            with self._db.transaction() as conn:
+                cells = self._delete(conn, wanted)
+        with self._lock:
+            for client_id, _, _ in cells:
+                self._counts.pop(client_id, None)
+            self._plans.clear()
+        return sum(cells.values())
+
+    def _delete(self, conn: Connection, ids: Sequence[str]) -> Counter[tuple[str, str, str]]:
+        cells: Counter[tuple[str, str, str]] = Counter()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            gone = conn.execute(
+                delete(DOCUMENTS)
+                .where(DOCUMENTS.c.id.in_(chunk))
+                .returning(DOCUMENTS.c.client_id, DOCUMENTS.c.company, DOCUMENTS.c.theme)
+            ).all()
+            cells.update((str(c), str(s), str(t)) for c, s, t in gone)
+        for (client_id, company, theme), n in sorted(cells.items()):
+            conn.execute(
+                update(DOCUMENT_COUNTS)
+                .where(
+                    DOCUMENT_COUNTS.c.client_id == client_id,
+                    DOCUMENT_COUNTS.c.company == company,
+                    DOCUMENT_COUNTS.c.theme == theme,
+                )
+                .values(documents=DOCUMENT_COUNTS.c.documents - n)
+            )
+        if cells:  # as refresh_counts() would count them: no empty cell
+            touched = sorted({c for c, _, _ in cells})
+            conn.execute(
+                delete(DOCUMENT_COUNTS).where(
+                    DOCUMENT_COUNTS.c.client_id.in_(touched), DOCUMENT_COUNTS.c.documents <= 0
+                )
+            )
+        return cells
 
     def refresh_counts(self) -> None:
         """Recount ``document_counts`` from ``documents`` (after a bulk load that wrote the

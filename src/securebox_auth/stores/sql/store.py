@@ -22,16 +22,16 @@ back. Nothing is ever read in one transaction and written in another.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
 
 from securebox_auth.audit import GLOBAL, AuditEvent, SealedEvent
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
-from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
+from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, SecureboxError
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout.rules import LockoutState
@@ -44,7 +44,7 @@ from securebox_auth.stores.protocols import (
 )
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.audit_chains import SqlAuditChains, chains_of
-from securebox_auth.stores.sql.database import Database, Writer
+from securebox_auth.stores.sql.database import Database, Writer, is_contention
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.schema import (
     ACCOUNTS,
@@ -305,17 +305,64 @@ class SqlStore:
 
     # -- the commit -----------------------------------------------------------------------
 
-    def commit(self, changes: Sequence[Change], events: Sequence[AuditEvent]) -> None:
+    def commit(
+        self,
+        changes: Sequence[Change],
+        events: Sequence[AuditEvent],
+        *,
+        also: Callable[[Connection], None] | None = None,
+    ) -> None:
+        """Write ``changes`` and seal ``events``, in one transaction.
+
+        ``also`` (SQL stores only) runs the caller's own writes in that same transaction,
+        on a SQLAlchemy connection, after the audit heads are locked and the changes
+        written, before the events are sealed: they commit together or not at all (an
+        exception raised by ``also`` rolls everything back and propagates).
+        """
         writes = plan(changes)
-        if not writes and not events:
+        if not writes and not events and also is None:
             return
         chains = chains_of(events)
+        if also is not None:
+            self._commit_with(writes, events, chains, also)
+            return
         with self._db.write(self._chains.lock_sql(chains)) as tx:
             heads = self._chains.heads(tx, chains)
             for write in writes:
                 self._apply(tx, write)
             if events:
                 self._chains.seal(tx, heads, events)
+
+    def _commit_with(
+        self,
+        writes: Sequence[Write],
+        events: Sequence[AuditEvent],
+        chains: Sequence[str],
+        also: Callable[[Connection], None],
+    ) -> None:
+        """:meth:`commit` on a SQLAlchemy connection (``BEGIN IMMEDIATE`` on SQLite): the
+        store's statements go through a cursor of the same driver connection."""
+        try:
+            with self._db.transaction() as conn:
+                cursor: Any = conn.connection.cursor()
+                try:
+                    tx = Writer(cursor, self._db.postgresql)
+                    tx.opened_rows = tx.all(self._chains.lock_sql(chains))
+                    tx.opened = tx.opened_rows[0] if tx.opened_rows else None
+                    heads = self._chains.heads(tx, chains)
+                    for write in writes:
+                        self._apply(tx, write)
+                    also(conn)
+                    if events:
+                        self._chains.seal(tx, heads, events)
+                finally:
+                    cursor.close()
+        except SecureboxError:
+            raise
+        except Exception as error:  # the driver's own errors come through the cursor
+            if is_contention(error):
+                raise ConcurrentUpdate("the database is busy; try again") from None
+            raise
 
     def _apply(self, tx: Writer, write: Write) -> None:
         kind = write.kind
