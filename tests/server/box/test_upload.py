@@ -1,0 +1,169 @@
+"""check_upload: what it accepts (real PDFs, with their facts) and what it refuses, with the
+stable reason, for hand-made hostile files; and that nothing but UploadRejected ever comes out
+of it, whatever the bytes or the name."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from securebox_auth.errors import SecureboxError
+from securebox_server.box.samples import sample_pdf
+from securebox_server.box.upload import (
+    PDF,
+    REASONS,
+    CheckedUpload,
+    UploadLimits,
+    UploadRejected,
+    check_upload,
+)
+from tests.fuzzing import fuzz
+from tests.server.box.hostile_pdfs import (
+    PAGE,
+    REFUSED,
+    objstm_pdf,
+    raw_pdf,
+    sample,
+    with_writer,
+)
+
+
+def _reason(data: bytes, name: str = "releve.pdf", limits: UploadLimits | None = None) -> str:
+    with pytest.raises(UploadRejected) as refused:
+        check_upload(data, name, limits or UploadLimits())
+    assert refused.value.reason in REASONS
+    assert isinstance(refused.value, SecureboxError)
+    assert refused.value.code == "upload_rejected"
+    assert refused.value.status_hint == 422
+    return refused.value.reason
+
+
+def test_a_real_pdf_passes_with_its_facts() -> None:
+    data = sample()
+    checked = check_upload(data, "Relevé de compte.PDF")
+    assert checked == CheckedUpload(
+        body=data,
+        digest=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        media_type=PDF,
+        filename="Relevé de compte.pdf",
+        pages=1,
+    )
+    assert "body" not in repr(checked)
+
+
+def test_bytearray_and_memoryview_are_bytes_too() -> None:
+    data = sample()
+    assert check_upload(bytearray(data), "a.pdf").body == data
+    assert check_upload(memoryview(data), "a.pdf").body == data
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_hostile_pdfs_are_refused_with_their_reason(case: str) -> None:
+    make, reason = REFUSED[case]
+    if reason:
+        assert _reason(make()) == reason
+    else:
+        check_upload(make(), "a.pdf")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: raw_pdf(b"/OpenAction [3 0 R /Fit]"),
+        lambda: raw_pdf(b"/OpenAction << /S /GoTo /D [3 0 R /Fit] >>"),
+        lambda: objstm_pdf(b"<< /S /GoTo /D [3 0 R /Fit] >>", b"/OpenAction 6 0 R"),
+        lambda: raw_pdf(
+            page=PAGE[:-2] + b"/Annots [<< /Subtype /Link /Rect [0 0 9 9] "
+            b"/A << /S /URI /URI (https://banque.example/aide) >> >>] >>"
+        ),
+        lambda: raw_pdf(b"/AcroForm << /Fields [] >>"),
+    ],
+    ids=["destination", "goto", "goto-in-objstm", "https-link", "empty-form"],
+)
+def test_inert_navigation_and_https_links_pass(make: Callable[[], bytes]) -> None:
+    assert check_upload(make(), "a.pdf").pages == 1
+
+
+def test_pypdf_writer_output_passes() -> None:
+    assert check_upload(with_writer(lambda _: None), "a.pdf").pages == 1
+
+
+def test_cheap_checks_come_first() -> None:
+    assert _reason(b"") == "empty"
+    assert _reason(sample(), limits=UploadLimits(max_bytes=100)) == "too_large"
+    assert _reason(b"%PDF-1.7 but not one", name="../..") == "bad_name"
+    with pytest.raises(UploadRejected) as refused:
+        check_upload(sample(), "a.pdf", media_type="text/html")
+    assert refused.value.reason == "media_type"
+    assert check_upload(sample(), "a.pdf", media_type="Application/PDF; x=y").pages == 1
+
+
+def test_page_and_object_budgets() -> None:
+    three = sample_pdf(title="t", lines=["l"], pages=3)
+    assert check_upload(three, "a.pdf", UploadLimits(max_pages=3)).pages == 3
+    assert _reason(three, limits=UploadLimits(max_pages=2)) == "too_many_pages"
+    assert _reason(three, limits=UploadLimits(max_nodes=20)) == "too_complex"
+
+
+def test_limits_are_validated() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        UploadLimits(max_bytes=0)
+    with pytest.raises(ValueError, match="application/pdf"):
+        UploadLimits(media_types=frozenset({"image/png"}))
+
+
+def test_a_non_bytes_body_is_refused_not_crashed() -> None:
+    with pytest.raises(UploadRejected):
+        check_upload(12, "a.pdf")  # type: ignore[arg-type]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, seed: bytes) -> bytes:
+    """``seed`` with a few bytes flipped, set, inserted or removed, or cut short."""
+    data = bytearray(seed)
+    for _ in range(draw(st.integers(1, 6))):
+        i = draw(st.integers(0, len(data) - 1))
+        action = draw(st.sampled_from(["flip", "set", "insert", "delete", "cut"]))
+        if action == "flip":
+            data[i] ^= 1 << draw(st.integers(0, 7))
+        elif action == "set":
+            data[i] = draw(st.sampled_from(b"0 9<>[]()/%\n\x00\xff"))
+        elif action == "insert":
+            data[i:i] = draw(st.binary(min_size=1, max_size=8))
+        elif action == "delete" and len(data) > 1:
+            del data[i]
+        elif action == "cut" and i > 0:
+            del data[i:]
+    return bytes(data)
+
+
+SEEDS = [sample(), raw_pdf(), objstm_pdf(b"<< /S /GoTo /D [3 0 R /Fit] >>", b"/OpenAction 6 0 R")]
+
+
+def _outcome(data: bytes, name: str) -> str:
+    """``"passed"`` or the reason of the refusal; any other exception fails the test."""
+    try:
+        check_upload(data, name)
+    except UploadRejected as refused:
+        return refused.reason
+    return "passed"
+
+
+@pytest.mark.fuzz
+@fuzz(150)
+@given(st.sampled_from(SEEDS).flatmap(mutated))
+def test_mutated_pdfs_only_pass_or_raise_upload_rejected(data: bytes) -> None:
+    assert _outcome(data, "a.pdf") in {"passed", *REASONS}
+
+
+@pytest.mark.fuzz
+@fuzz(150)
+@given(st.binary(max_size=2048), st.text(max_size=300))
+def test_any_bytes_and_name_only_raise_upload_rejected(data: bytes, name: str) -> None:
+    assert _outcome(b"%PDF-1.7\n" + data, name) in REASONS
+    assert _outcome(data, name) in REASONS
