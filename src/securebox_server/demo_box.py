@@ -32,10 +32,7 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.identity import ClientId, Principal, UserNumber
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.protocols import PutSubscription
-from securebox_auth.stores.sql.catalogue import SqlCatalogue
-from securebox_server.box.blobs import DatabaseBlobs
-from securebox_server.box.documents import DocumentStore
-from securebox_server.box.model import Draft, ReadKind
+from securebox_server.box.model import CheckedUpload, Draft, ReadKind
 from securebox_server.box.samples import sample_pdf
 from securebox_server.box.upload import check_upload
 from securebox_server.demo_box_plan import (
@@ -47,7 +44,7 @@ from securebox_server.demo_box_plan import (
     plan,
 )
 from securebox_server.settings import Settings
-from securebox_server.wiring import load_master_key
+from securebox_server.wiring import build_documents, load_master_key
 
 __all__ = ["ACCOUNTANT", "ACCOUNTANT_CODE", "seed_box"]
 
@@ -181,7 +178,11 @@ def _body(n: int, p: Planned) -> Draft:
     )
     body = sample_pdf(title=p.label, lines=lines, seed=n)
     filename = f"{p.type}-{p.issued_at:%Y-%m-%d}-{n:04d}.pdf"
-    return Draft(p.type, p.label, p.issued_at, check_upload(body, filename))
+    checked = check_upload(body, filename)
+    upload = CheckedUpload(
+        checked.body, checked.digest, checked.size, checked.media_type, checked.filename
+    )
+    return Draft(p.type, p.label, p.issued_at, upload)
 
 
 def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
@@ -190,7 +191,8 @@ def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
     accountant logs in."""
     store = box.store
     client = ClientId("123456789")
-    now = SystemClock().now()
+    # the plan is the same all day long: it is drawn from midnight (UTC)
+    now = SystemClock().now().replace(hour=0, minute=0, second=0, microsecond=0)
     _accountant(box)
     _portfolio(box, client)
     planned = plan(now, fast=fast)
@@ -203,13 +205,10 @@ def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
         clock=clock,
         argon2=PROFILE_TESTING,
     )
-    engine = store.engine
-    documents = DocumentStore(engine, clocked, DatabaseBlobs(engine), SqlCatalogue(engine))
+    documents = build_documents(settings, clocked)
+    assert documents is not None  # the demo runs on SQLite
     for type_ in PLANNED_TYPES:
         documents.define_type(type_)
-    documents.set_company_contact(
-        client, BAKERY, "comptabilite@boulangerie-martin.example", actor=BANK_OFFICE.key
-    )
     published: dict[int, list[str]] = {}
     for step in _steps(planned, client, now):
         clock.advance(max(timedelta(0), step.at - clock.now()))
@@ -229,9 +228,6 @@ def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
                 doc = documents.get(doc_id)
                 assert doc is not None
                 documents.record_read(doc, step.reader, step.how)
-    notice = next(n for n, p in enumerate(planned) if p.type == "lre" and p.sender == "urssaf")
-    for doc_id in published[notice]:
-        documents.set_legal_hold(doc_id, True, actor=BANK_OFFICE.key)
     count = sum(len(ids) for ids in published.values())
     names = "; ".join(f"{siren.value} - {name}" for siren, name in COMPANIES)
     return [
