@@ -25,12 +25,14 @@ from securebox_server.demo_box_plan import BAKERY, SCI, TRANSPORT
 from securebox_server.demo_data import CLIENT, prepare, seed
 from securebox_server.settings import load_settings
 from securebox_server.wiring import build_documents, build_securebox
-from tests.server.box.conftest import (  # noqa: F401 (fixtures, found by name)
-    box_url,
-    empty_postgresql,
-    postgres_admin_url,
+from tests.server.box.conftest import box_url  # noqa: F401 (fixtures, found by name)
+from tests.server.rate_limits.conftest import (  # noqa: F401
     server_postgres_url,
     server_sqlite_url,
+)
+from tests.stores.conftest import (  # noqa: F401
+    empty_postgresql,
+    postgres_admin_url,
     sqlite_template,
 )
 
