@@ -26,11 +26,6 @@ from typing import Final
 from backends import LABELS, SQL_KINDS, available, new_url
 from box_rows import Bare, snapshot, written
 from harness import Comparison, Reading, compare
-from securebox_server.box.blobs import DatabaseBlobs
-from securebox_server.box.documents import DocumentStore
-from securebox_server.box.model import CheckedUpload, DocumentType, Draft
-from securebox_server.box.samples import sample_pdf
-from securebox_server.box.upload import check_upload
 
 from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.entitlements.accounts import Account, Role
@@ -49,6 +44,11 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
 from securebox_auth.stores.protocols import PutAccount, PutSubscription
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
+from securebox_server.box.blobs import DatabaseBlobs
+from securebox_server.box.documents import DocumentStore
+from securebox_server.box.model import CheckedUpload, DocumentType, Draft
+from securebox_server.box.samples import sample_pdf
+from securebox_server.box.upload import check_upload
 from securebox_server.settings import DEFAULT_POLICY
 from securebox_server.wiring import migrate_database
 
@@ -67,18 +67,21 @@ TYPE: Final = DocumentType(
 
 def bodies(count: int, start: int = 0) -> list[CheckedUpload]:
     """``count`` distinct checked PDF bodies of about ``BODY_SIZE`` bytes."""
-    return [
-        check_upload(
-            sample_pdf(
-                title=f"Relevé de compte n° {n}",
-                lines=("Madame, Monsieur,", "Veuillez trouver ci-joint votre relevé."),
-                seed=n,
-                size_hint=BODY_SIZE,
-            ),
-            f"releve-{n}.pdf",
+    found = []
+    for n in range(start, start + count):
+        body = sample_pdf(
+            title=f"Relevé de compte n° {n}",
+            lines=("Madame, Monsieur,", "Veuillez trouver ci-joint votre relevé."),
+            seed=n,
+            size_hint=BODY_SIZE,
         )
-        for n in range(start, start + count)
-    ]
+        checked = check_upload(body, f"releve-{n}.pdf")
+        found.append(
+            CheckedUpload(
+                checked.body, checked.digest, checked.size, checked.media_type, checked.filename
+            )
+        )
+    return found
 
 
 def _world(kind: str) -> DocumentStore:
@@ -111,9 +114,6 @@ def _world(kind: str) -> DocumentStore:
     engine = store.engine
     documents = DocumentStore(engine, box, DatabaseBlobs(engine), SqlCatalogue(engine))
     documents.define_type(TYPE)
-    documents.set_company_contact(
-        client, COMPANY, "compta@boulangerie-martin.example", actor="bench"
-    )
     return documents
 
 
