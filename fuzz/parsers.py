@@ -3,9 +3,11 @@
     python3 fuzz/parsers.py TARGET [libFuzzer options, e.g. -max_total_time=60 -runs=100000]
 
 TARGET is one of ``certificate``, ``crl``, ``policy``, ``scenario``, ``assertion``,
-``assertion-fido2``, ``registration``, ``token``. Each target feeds the fuzzer's bytes to one
-public entry point; a :class:`~securebox_auth.errors.SecureboxError` is an expected answer,
-any other exception is a crash that libFuzzer reports with the input that caused it.
+``assertion-fido2``, ``registration``, ``token``, ``upload``. Each target feeds the fuzzer's
+bytes to one public entry point (``upload`` splices them into a real sample PDF, so that they
+reach the parser past the header; see :func:`_splice`); a
+:class:`~securebox_auth.errors.SecureboxError` is an expected answer, any other exception is a
+crash that libFuzzer reports with the input that caused it.
 ``nox -s atheris`` runs every target for a minute. The hypothesis tests of ``-m fuzz`` are
 the regression suite; this harness explores further.
 """
@@ -36,8 +38,11 @@ with atheris.instrument_imports():
     from securebox_auth.testing.authenticator import SoftAuthenticator
     from securebox_auth.testing.pki import TestPki
     from securebox_auth.tokens.assertions import TokenKeys, verify_assertion
+    from securebox_server.box.samples import sample_pdf
+    from securebox_server.box.upload import check_upload
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+SAMPLE = sample_pdf(title="Relevé de compte", lines=["Madame, Monsieur,"], pages=2)
 P = Principal.parse("123456789", "01")
 
 
@@ -82,6 +87,16 @@ def _webauthn() -> dict[str, Callable[[bytes], object]]:
     }
 
 
+def _splice(seed: bytes, data: bytes) -> bytes:
+    """``data`` itself when its first byte is odd; else ``seed`` with ``data[3:]`` written over
+    it at the offset that ``data[1:3]`` gives (the header and the trailer mostly stay)."""
+    if len(data) < 3 or data[0] & 1:
+        return data
+    at = int.from_bytes(data[1:3], "big") % len(seed)
+    patch = data[3:]
+    return seed[:at] + patch + seed[at + len(patch) :]
+
+
 def _others() -> dict[str, Callable[[bytes], object]]:
     keys = TokenKeys.generate("t1")
     return {
@@ -90,6 +105,7 @@ def _others() -> dict[str, Callable[[bytes], object]]:
         "token": lambda data: verify_assertion(
             data.decode("latin-1"), keys=keys, audience="api", issuer="https://iss", now=NOW
         ),
+        "upload": lambda data: check_upload(_splice(SAMPLE, data), "document.pdf"),
     }
 
 

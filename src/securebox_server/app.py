@@ -24,11 +24,20 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_server import demo_reader, methods, stepup
 from securebox_server.account import api, home, passkeys
 from securebox_server.api import common as api_common
+from securebox_server.api import documents as api_documents
 from securebox_server.api import login as api_login
 from securebox_server.api import operations as api_operations
+from securebox_server.api import receivers as api_receivers
+from securebox_server.api import senders as api_senders
 from securebox_server.api import step_up as api_step_up
 from securebox_server.api import tokens as api_tokens
 from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
+from securebox_server.box import pages as box_pages
+from securebox_server.box.documents import DocumentStore
+from securebox_server.box.reading import BoxReader
+from securebox_server.clients import caller as clients_caller
+from securebox_server.clients import endpoint as clients_endpoint
+from securebox_server.clients.wiring import build_clients
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -67,6 +76,14 @@ def _anchoring(settings: Settings, box: Securebox) -> AuditAnchoring | None:
     return AuditAnchoring(box, settings.audit_anchor_seconds, sink, key)
 
 
+def _reader(documents: DocumentStore | None, box: Securebox, keys: DerivedKeys) -> BoxReader | None:
+    """What users of the box see, on the box's documents (``None`` without a SQL store)."""
+    if documents is None:
+        return None
+    key = _server_key(keys, b"box-cursor")
+    return BoxReader(documents, box, documents.catalogue, cursor_key=key)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -79,6 +96,7 @@ def create_app(
     """The server on ``settings`` (see the module documentation for the test seams)."""
     keys = keys or load_master_key(settings)
     box = securebox or build_securebox(settings, clock=clock, argon2=argon2, keys=keys)
+    documents = build_documents(settings, box)
     guard: LoginLimits | None
     if limits is None:
         limits, guard = build_limits(settings, box.clock)
@@ -101,9 +119,12 @@ def create_app(
         proxies=TrustedProxies.parse(settings.trusted_proxies),
         templates=build_environment(),
         cookies=CookieNames(secure=settings.tls),
-        documents=build_documents(settings, box),
+        documents=documents,
+        clients=build_clients(settings, box),
+        reader=_reader(documents, box, keys),
     )
     errors.install(app)
+    clients_caller.install(app)
     middleware.install(app, tls=settings.tls, agent_origin=settings.agent_origin)
     for router in (
         health.router,
@@ -120,6 +141,7 @@ def create_app(
     if settings.demo and settings.outbox is not None:
         app.include_router(demo_outbox.router)
     app.include_router(home.router)
+    app.include_router(box_pages.router)
     app.include_router(passkeys.router)
     app.include_router(api.router)
     stepup.install(app, settings)
@@ -129,6 +151,10 @@ def create_app(
         api_step_up.router,
         api_operations.router,
         api_tokens.router,
+        clients_endpoint.router,
+        api_senders.router,
+        api_receivers.router,
+        api_documents.router,
     ):
         app.include_router(api_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -17,6 +17,7 @@ SECUREBOX_CAP_ISSUER_FILE  cap_issuer_file                      none (no CAP log
 SECUREBOX_DEMO_CARDS_DIR   demo_cards_dir                       none (demo mode only)
 SECUREBOX_AGENT_URL        agent_url                            http://127.0.0.1:8731
 SECUREBOX_BLOB_STORE       blob_store                           database
+SECUREBOX_API_TOKEN_SECONDS api_token_seconds                   600 (API clients' tokens)
 (TOML only)                [rate_limits] name = "5/minute;..."  ``DEFAULT_LIMITS``
 =========================  ===================================  ==========================
 
@@ -96,6 +97,7 @@ _KEYS: Final = (
     "audit_checkpoint_file",
     "audit_checkpoint_key_file",
     "blob_store",
+    "api_token_seconds",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
@@ -146,6 +148,8 @@ class Settings:
     audit_checkpoint_key_file: Path | None = None
     #: Where the digital box keeps bodies: ``database`` or ``file:/absolute/folder``.
     blob_store: str = "database"
+    #: Lifetime of the API clients' access tokens (securebox_server.clients), 60-3600 s.
+    api_token_seconds: int = 600
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -189,6 +193,8 @@ class Settings:
             )
         if self.audit_checkpoint_file is not None and not self.audit_anchor_seconds:
             raise ConfigurationError("audit_checkpoint_file: needs audit_anchor_seconds")
+        if not 60 <= self.api_token_seconds <= 3600:
+            raise ConfigurationError("api_token_seconds: between 60 and 3600")
         TrustedProxies.parse(self.trusted_proxies)
         self.limits()
         self.blob_folder  # noqa: B018 - validates blob_store
@@ -249,12 +255,12 @@ def _bool(value: object, key: str) -> bool:
     raise ConfigurationError(f"{key}: true or false")
 
 
-def _seconds(value: object) -> int:
+def _seconds(value: object, key: str = "audit_anchor_seconds") -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    raise ConfigurationError("audit_anchor_seconds: a whole number of seconds")
+    raise ConfigurationError(f"{key}: a whole number of seconds")
 
 
 def _list(raw: Mapping[str, object], key: str, what: str) -> tuple[str, ...]:
@@ -332,4 +338,5 @@ def load_settings(
         audit_checkpoint_file=Path(checkpoints) if checkpoints else None,
         audit_checkpoint_key_file=Path(signer) if signer else None,
         blob_store=text("blob_store", "database") or "database",
+        api_token_seconds=_seconds(raw.get("api_token_seconds", 600), "api_token_seconds"),
     )

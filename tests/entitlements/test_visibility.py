@@ -24,6 +24,7 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.visibility import visibility_filter
 from securebox_auth.errors import MalformedInput
+from securebox_auth.identity import Siren
 from tests.entitlements.world import (
     ACCOUNTANT,
     ACCOUNTS,
@@ -218,3 +219,41 @@ def test_third_party_sees_only_invited_companies_across_subscriptions() -> None:
     assert a_clause.companies == {C1}
     assert not visible.matches(doc(9, company=C2))
     assert visible.matches(doc(9, client=B, company=C3))
+
+
+@settings(max_examples=300)
+@given(
+    docs=st.lists(documents, max_size=20),
+    rights=rights_strategy,
+    actor=st.sampled_from([PU, CLERK, TREASURER, ACCOUNTANT]),
+    invitation=st.sampled_from([None, *InvitationStatus]),
+    action=st.sampled_from(DOC_OPS),
+    company=st.sampled_from(COMPANIES),
+)
+def test_narrowed_filter_agrees_with_check_on_that_company(
+    docs: list[DocumentRef],
+    rights: Rights,
+    actor: object,
+    invitation: InvitationStatus | None,
+    action: Operation,
+    company: Siren,
+) -> None:
+    sub = sub_a(invitation).with_rights(CLERK, rights)
+    subs = [sub, sub_b()]
+    account: Account = ACCOUNTS[actor]  # type: ignore[index]
+    visible = visibility_filter(account, subs, NOW, action)
+    narrowed = visible.only(company)
+    assert narrowed.companies <= {company}
+    assert narrowed.companies == ({company} & visible.companies)
+    for d in docs:
+        owner = sub if d.client_id == A else subs[1]
+        allowed = check(account, action, d, owner, NOW).allowed
+        assert narrowed.matches(d) == (allowed and d.company == company)
+
+
+def test_narrowing_to_a_company_outside_the_filter_shows_nothing() -> None:
+    visible = visibility_filter(ACCOUNTS[CLERK], [sub_a()], NOW)
+    assert visible.only(C2).empty
+    assert visible.only(C1).clauses == visible.clauses
+    with pytest.raises(MalformedInput):
+        visible.only("732829320")  # type: ignore[arg-type]

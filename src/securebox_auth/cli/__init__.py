@@ -38,6 +38,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "securebox_auth.cards.token_cli",
     "securebox_auth.stores.sql.cli",
     "securebox_auth.cli.audit",
+    "securebox_auth.cli.clients",
 )
 
 

@@ -12,7 +12,7 @@ with :func:`~securebox_auth.entitlements.check.check` (a property test holds the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from securebox_auth.entitlements.accounts import Account
@@ -55,6 +55,24 @@ class VisibilityFilter:
 
     def matches(self, doc: DocumentRef) -> bool:
         return any(clause.matches(doc) for clause in self.clauses)
+
+    def only(self, company: Siren) -> VisibilityFilter:
+        """The documents of this filter that belong to ``company`` (the company switcher):
+        each clause keeps only that company, and a clause without it is dropped."""
+        if not isinstance(company, Siren):
+            raise MalformedInput("narrow a visibility filter to a Siren")
+        return VisibilityFilter(
+            tuple(
+                replace(clause, companies=frozenset({company}))
+                for clause in self.clauses
+                if company in clause.companies
+            )
+        )
+
+    @property
+    def companies(self) -> frozenset[Siren]:
+        """Every company this filter shows documents of."""
+        return frozenset(s for clause in self.clauses for s in clause.companies)
 
 
 def visibility_filter(

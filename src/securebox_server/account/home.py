@@ -1,10 +1,12 @@
-"""The authenticated home page and the two ways out (both invalidate server-side)."""
+"""The authenticated home page (the session, and the box: :func:`securebox_server.box.
+pages.home_values`) and the two ways out (both invalidate server-side)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from securebox_server.box.pages import home_values
 from securebox_server.login.flow import see_other
 from securebox_server.methods import page_of
 from securebox_server.web.context import server_of
@@ -31,6 +33,7 @@ def home(request: Request, web: LoggedIn) -> Response:
         session=session,
         methods=methods,
         sessions=len(live),
+        **home_values(request, web),
     )
 
 

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from securebox_auth.clock import Clock
 from securebox_auth.errors import MalformedInput
+from securebox_auth.identity import ClientId, Siren
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_auth.stores.sql.database import Database
 from securebox_auth.stores.sql.store import SqlStore
 from securebox_server.box.blobs import BlobStore
+from securebox_server.box.model import BoxDocument
+from securebox_server.box.rows import document_from_row
+from securebox_server.db.schema import BOX_COMPANY_CONTACTS, BOX_DOCUMENTS
 
 __all__ = ["StoreBase", "document_actor", "document_subject"]
 
@@ -52,3 +56,25 @@ class StoreBase:
     def upsert(self, table: Table) -> Any:
         """``INSERT`` with ``ON CONFLICT`` clauses, in the engine's dialect."""
         return (postgresql.insert if self.postgresql else sqlite.insert)(table)
+
+    def get(self, document_id: str) -> BoxDocument | None:
+        """The document's row, whatever its status (no entitlement check)."""
+        if not isinstance(document_id, str) or not 1 <= len(document_id) <= 64:
+            return None
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(BOX_DOCUMENTS).where(BOX_DOCUMENTS.c.id == document_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else document_from_row(row)
+
+    def company_contact(self, client_id: ClientId, company: Siren) -> str | None:
+        """The company's notification address (seed 003), if one is set."""
+        query = select(BOX_COMPANY_CONTACTS.c.email).where(
+            BOX_COMPANY_CONTACTS.c.client_id == client_id.value,
+            BOX_COMPANY_CONTACTS.c.company == company.value,
+        )
+        with self.engine.connect() as conn:
+            found = conn.execute(query).scalar_one_or_none()
+        return None if found is None else str(found)

@@ -21,6 +21,7 @@ from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Principal, UserNumber
 from securebox_server.box import feed
 from securebox_server.box.base import document_subject
+from securebox_server.box.lifecycle import Lifecycle
 from securebox_server.box.model import (
     BodyCorrupted,
     BoxDocument,
@@ -42,22 +43,10 @@ __all__ = ["DocumentStore"]
 log = logging.getLogger("securebox.box")
 
 
-class DocumentStore(Publishing):
+class DocumentStore(Publishing, Lifecycle):
     """The box's documents (the contract of ADR 0030): see the module documentation."""
 
     # -- reading a document ---------------------------------------------------------------
-
-    def get(self, document_id: str) -> BoxDocument | None:
-        """The document's row, whatever its status (no entitlement check)."""
-        if not isinstance(document_id, str) or not 1 <= len(document_id) <= 64:
-            return None
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(select(BOX_DOCUMENTS).where(BOX_DOCUMENTS.c.id == document_id))
-                .mappings()
-                .first()
-            )
-        return None if row is None else document_from_row(row)
 
     def body(self, doc: BoxDocument) -> bytes:
         """The body, its digest checked; a tombstone has none (:class:`DocumentNotFound`).
@@ -68,6 +57,9 @@ class DocumentStore(Publishing):
         try:
             return self.blobs.read(doc.digest)
         except BodyCorrupted:
+            now = self.get(doc.id)
+            if now is None or now.status is Status.DELETED:  # deleted since it was read
+                raise DocumentNotFound("no such document") from None
             BODY_CORRUPTED.inc()
             log.error("box: the body of document %s fails its digest", doc.id)
             event = AuditEvent.make(

@@ -43,7 +43,6 @@ from securebox_server.box.recipients import Recipients, invitees, recipients
 from securebox_server.box.retention import clocks
 from securebox_server.box.rows import document_row, reference
 from securebox_server.db.schema import (
-    BOX_COMPANY_CONTACTS,
     BOX_DOCUMENT_TYPES,
     BOX_DOCUMENTS,
     BOX_NOTIFICATIONS,
@@ -334,19 +333,9 @@ class Publishing(StoreBase):
             reference(doc),
             sub,
             accounts,
-            has_company_address=self._has_contact(doc.client_id, doc.company),
+            has_company_address=self.company_contact(doc.client_id, doc.company) is not None,
             now=now,
         )
-
-    def _has_contact(self, client_id: ClientId, company: Siren) -> bool:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(BOX_COMPANY_CONTACTS.c.email).where(
-                    BOX_COMPANY_CONTACTS.c.client_id == client_id.value,
-                    BOX_COMPANY_CONTACTS.c.company == company.value,
-                )
-            ).first()
-        return row is not None
 
 
 def _key(value: object) -> str:

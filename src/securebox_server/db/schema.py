@@ -39,6 +39,16 @@ The digital box (:mod:`securebox_server.box`), revision s0003:
   under the head row's lock, so sequence numbers commit in order (a reader past ``n`` never
   misses an event numbered below ``n``).
 
+API clients (:mod:`securebox_server.clients`), revision s0004:
+
+* ``api_clients``: the box's OAuth 2.0 clients (senders and receivers' service accounts):
+  kind, sender id or subscription and library account, public keys (JWKS) and/or certificate
+  thumbprint, scopes, status ``active`` → ``revoked``;
+* ``api_client_jtis``: the ``jti`` of every accepted client assertion until it expires (its
+  primary key makes single use atomic across processes);
+* ``api_tokens``: access tokens by their SHA-256 only (the token is never stored), with
+  their scopes, expiry and certificate binding (RFC 8705 ``x5t#S256``).
+
 Keys are SHA-256 digests of the ``limits`` key (which holds an address or an account id), so
 the tables never hold a client identifier or an address in clear.
 """
@@ -52,6 +62,9 @@ import sqlalchemy as sa
 from securebox_auth.stores.sql.sqltypes import UtcDateTime
 
 __all__ = [
+    "API_CLIENTS",
+    "API_CLIENT_JTIS",
+    "API_TOKENS",
     "BOX_BLOBS",
     "BOX_COMPANY_CONTACTS",
     "BOX_DOCUMENTS",
@@ -171,6 +184,8 @@ BOX_DOCUMENTS: Final = sa.Table(
     sa.Index("ix_box_documents_valid_until", "status", "valid_until"),
     sa.Index("ix_box_documents_warn_at", "status", "warn_at"),
     sa.Index("ix_box_documents_digest", "digest"),
+    # revision s0006: the home page's "new since your last visit" (box.new_documents)
+    sa.Index("ix_box_documents_published", "client_id", "published_at"),
 )
 
 BOX_BLOBS: Final = sa.Table(
@@ -264,4 +279,50 @@ BOX_EVENTS: Final = sa.Table(
     sa.Column("company", sa.String(9), nullable=False),
     sa.Column("at", UtcDateTime(), nullable=False),
     sa.Column("details", sa.Text(), nullable=False),
+)
+
+
+# -- API clients (revision s0004) ------------------------------------------------------------
+
+API_CLIENTS: Final = sa.Table(
+    "api_clients",
+    METADATA,
+    sa.Column("client_id", sa.String(_ID), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("sender", sa.String(_ID), nullable=True),
+    sa.Column("subscription", sa.String(_ID), nullable=True),
+    sa.Column("principal", sa.String(130), nullable=True),
+    sa.Column("companies", sa.Text(), nullable=False),
+    sa.Column("jwks", sa.Text(), nullable=True),
+    sa.Column("certificate_sha256", sa.String(64), nullable=True),
+    sa.Column("scopes", sa.String(400), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_api_clients_sender", "sender"),
+    sa.Index("ix_api_clients_subscription", "subscription"),
+    sa.Index("ix_api_clients_certificate", "certificate_sha256", unique=True),
+)
+
+API_CLIENT_JTIS: Final = sa.Table(
+    "api_client_jtis",
+    METADATA,
+    sa.Column("client_id", sa.String(_ID), primary_key=True),
+    sa.Column("jti", sa.String(128), primary_key=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_api_client_jtis_expires", "expires_at"),
+)
+
+API_TOKENS: Final = sa.Table(
+    "api_tokens",
+    METADATA,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(_ID), nullable=False),
+    sa.Column("scopes", sa.String(400), nullable=False),
+    sa.Column("issued_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("certificate_sha256", sa.String(64), nullable=True),
+    sa.Index("ix_api_tokens_client", "client_id"),
+    sa.Index("ix_api_tokens_expires", "expires_at"),
 )

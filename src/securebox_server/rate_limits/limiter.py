@@ -57,9 +57,19 @@ DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
         "stepup.proof.send.account": "3/10 minutes;10/day",
         "stepup.proof.send.source": "10/10 minutes;50/day",
         "stepup.execute": "30/5 minutes;300/day",
+        # the API clients' token endpoint (securebox_server.clients), per source and per
+        # claimed client id (the same for a client that does not exist): a client asks for
+        # a token every ten minutes, so a few a minute is ample
+        "oauth.token.source": "60/minute;2000/day",
+        "oauth.token.account": "20/minute;1000/day",
         # any other name a page passes to hit_limits without limits of its own
         "default.source": "60/5 minutes;600/day",
         "default.account": "30/5 minutes;300/day",
+        # the box's APIs, per API client (senders publish in bulk; receivers poll) and per
+        # user of the documents API (securebox_server.api.senders/receivers/documents)
+        "api.sender": "1200/minute",
+        "api.receiver": "600/minute",
+        "api.documents": "300/minute",
     }
 )
 MAX_KEY_LENGTH: Final = 512

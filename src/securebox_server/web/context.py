@@ -11,6 +11,8 @@ from jinja2 import Environment
 
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.box.documents import DocumentStore
+from securebox_server.clients.service import ApiClients
+from securebox_server.box.reading import BoxReader
 from securebox_server.net.client_address import TrustedProxies
 from securebox_server.rate_limits.login import LoginLimits
 from securebox_server.settings import Settings
@@ -35,6 +37,10 @@ class Server:
     proxies: TrustedProxies = field(default_factory=TrustedProxies)
     #: The digital box's documents (ADR 0030); ``None`` without a SQL store.
     documents: DocumentStore | None = None
+    #: The box's API clients and their tokens (securebox_server.clients); SQL store only.
+    clients: ApiClients | None = None
+    #: What users of the box see (home, search, documents); ``None`` when the box is off.
+    reader: BoxReader | None = None
 
 
 def server_of(request: Request) -> Server:

@@ -49,7 +49,10 @@ def _headers(
     response: Response, *, tls: bool, static: bool, request_id: str, csp: str = CSP
 ) -> None:
     h = response.headers
-    h["Content-Security-Policy"] = csp
+    # A route may only add directives to the policy (the box's PDF responses add
+    # ``sandbox``): the first occurrence of a directive wins, and ours come first.
+    own = h.get("content-security-policy")
+    h["Content-Security-Policy"] = csp if own is None else f"{csp}; {own}"
     h["X-Content-Type-Options"] = "nosniff"
     h["X-Frame-Options"] = "DENY"
     h["Referrer-Policy"] = "same-origin"

@@ -1,0 +1,147 @@
+"""The receivers' integration API (seed 003's "technical integration"): a company's service
+account (an API client of kind ``receiver``, whose library account has "rights like a
+user's" on its companies) follows the event feed, lists and downloads the documents it may
+see, and marks them read.
+
+* ``GET /api/v1/receiver/events?after=N&limit=`` (``events:read``): the subscription's feed
+  from sequence number ``N`` (exclusive), in order, keeping the events about documents the
+  account may see; ``next`` is the last sequence number the page covered, so a client that
+  passes it back sees every event once (the store numbers events under a row lock, so none
+  commits below a number already read).
+* ``GET /api/v1/receiver/documents?status=new|all&cursor=`` (``documents:read``): its
+  documents, newest first (``new``: not yet read by the account).
+* ``GET /api/v1/receiver/documents/{id}`` (``documents:read``): the metadata and digest.
+* ``GET /api/v1/receiver/documents/{id}/content`` (``documents:read``): the PDF (digest
+  checked, :mod:`.content`); a download is recorded like a user's (audit event, first read).
+* ``POST /api/v1/receiver/documents/{id}/read`` (``documents:mark-read``): mark read.
+
+A document the account may not see answers 404 exactly like a missing one. Every call
+counts against the named limit ``api.receiver`` (key: the API client).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Annotated, Final, Literal
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+from starlette.responses import Response
+
+from securebox_auth.entitlements.model import Operation
+from securebox_server.api.box_common import (
+    READ_PROBLEMS,
+    SCOPE_PROBLEMS,
+    documents_of,
+    reader_of,
+    receiver_of,
+)
+from securebox_server.api.box_models import (
+    DocumentOut,
+    DocumentPage,
+    FeedEventOut,
+    FeedPage,
+    ReadOut,
+)
+from securebox_server.api.common import PREFIX
+from securebox_server.api.content import body_response
+from securebox_server.api.documents import CONTENT, document_out, page_out
+from securebox_server.box.documents import DocumentStore
+from securebox_server.box.model import BoxDocument, ReadKind
+from securebox_server.box.rows import document_from_row, reference
+from securebox_server.box.search import BoxSearch, ReadFilter
+from securebox_server.clients.caller import ApiCaller
+from securebox_server.db.schema import BOX_DOCUMENTS
+from securebox_server.login.flow import hit_limits
+from securebox_server.web.routing import SecureRoute
+
+__all__ = ["LIMIT", "router"]
+
+router = APIRouter(prefix=f"{PREFIX}/receiver", route_class=SecureRoute, tags=["receivers"])
+LIMIT: Final = "api.receiver"
+MAX_EVENTS: Final = 500
+
+
+def _rows(store: DocumentStore, ids: Collection[str]) -> dict[str, BoxDocument]:
+    """The rows of a feed page's documents, tombstones included (one query)."""
+    if not ids:
+        return {}
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(BOX_DOCUMENTS).where(BOX_DOCUMENTS.c.id.in_(ids)))
+        return {d.id: d for d in map(document_from_row, rows.mappings())}
+
+
+@router.get("/events", response_model=FeedPage, responses=SCOPE_PROBLEMS)
+def events(
+    request: Request,
+    caller: ApiCaller,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 100,
+) -> FeedPage:
+    """The feed after sequence number ``after``: each event once, in order."""
+    principal = receiver_of(caller, "events:read")
+    hit_limits(request, LIMIT, caller.client_id)
+    store = documents_of(request)
+    visible = reader_of(request).visible(principal, None)
+    found = store.feed(principal.client_id, after=after, limit=limit)
+    docs = _rows(store, {e.document_id for e in found})
+    out = [
+        FeedEventOut(
+            seq=e.seq,
+            kind=e.kind.value,
+            document_id=e.document_id,
+            company=e.company.value,
+            at=e.at,
+        )
+        for e in found
+        if e.document_id in docs and visible.matches(reference(docs[e.document_id]))
+    ]
+    return FeedPage(events=out, next=found[-1].seq if found else after, more=len(found) == limit)
+
+
+@router.get("/documents", response_model=DocumentPage, responses=SCOPE_PROBLEMS)
+def documents(
+    request: Request,
+    caller: ApiCaller,
+    status: Literal["new", "all"] = "new",
+    cursor: Annotated[str | None, Query(min_length=1, max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+) -> DocumentPage:
+    """Its documents, newest first: ``new`` (not read by the account yet) or ``all``."""
+    principal = receiver_of(caller, "documents:read")
+    hit_limits(request, LIMIT, caller.client_id)
+    reader = reader_of(request)
+    after = reader.cursors.open(cursor) if cursor is not None else None
+    read = ReadFilter.UNREAD if status == "new" else ReadFilter.ANY
+    found = reader.search(principal, BoxSearch(limit=limit, after=after, read=read))
+    return page_out(request, found)
+
+
+@router.get("/documents/{document_id}", response_model=DocumentOut, responses=READ_PROBLEMS)
+def document(request: Request, caller: ApiCaller, document_id: str) -> DocumentOut:
+    """One document's metadata (digest included)."""
+    principal = receiver_of(caller, "documents:read")
+    hit_limits(request, LIMIT, caller.client_id)
+    doc = reader_of(request).open(principal, document_id, Operation.VIEW)
+    return document_out(request, doc, principal)
+
+
+@router.get("/documents/{document_id}/content", responses={**CONTENT, **READ_PROBLEMS})
+def content(request: Request, caller: ApiCaller, document_id: str) -> Response:
+    """The PDF (``Repr-Digest``: its SHA-256, checked before it is sent)."""
+    principal = receiver_of(caller, "documents:read")
+    hit_limits(request, LIMIT, caller.client_id)
+    doc, body = reader_of(request).read(principal, document_id, Operation.DOWNLOAD)
+    return body_response(
+        body, media_type=doc.media_type, filename=doc.filename, digest_hex=doc.digest
+    )
+
+
+@router.post("/documents/{document_id}/read", response_model=ReadOut, responses=READ_PROBLEMS)
+def mark_read(request: Request, caller: ApiCaller, document_id: str) -> ReadOut:
+    """Mark the document read by the account (the sender sees it read)."""
+    principal = receiver_of(caller, "documents:mark-read")
+    hit_limits(request, LIMIT, caller.client_id)
+    doc = reader_of(request).open(principal, document_id, Operation.VIEW)
+    documents_of(request).record_read(doc, principal, ReadKind.VIEW)
+    return ReadOut(id=doc.id, read=True)
