@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.visibility import VisibilityFilter
-from securebox_auth.identity import Siren
+from securebox_auth.identity import ClientId, Siren
 from securebox_server.db.schema import BOX_DOCUMENTS
 
-__all__ = ["SCAN", "NewCount", "count_new"]
+__all__ = ["SCAN", "NewCount", "count_new", "newest_since"]
 
 #: The most new publications read per subscription.
 SCAN: Final = 500
@@ -37,22 +37,29 @@ class NewCount:
     at_least: bool = False
 
 
-def count_new(engine: Engine, visible: VisibilityFilter, since: datetime | None) -> NewCount:
+def newest_since(client_id: ClientId, since: datetime, scan: int = SCAN) -> Select[Any]:
+    """A subscription's newest publications after ``since``, at most ``scan`` of them."""
+    t = BOX_DOCUMENTS.c
+    return (
+        select(t.id, t.company, t.theme, t.label, t.issued_at, t.status)
+        .where(t.client_id == client_id.value, t.published_at > since)
+        .order_by(t.published_at.desc())
+        .limit(scan)
+    )
+
+
+def count_new(
+    engine: Engine, visible: VisibilityFilter, since: datetime | None, *, scan: int = SCAN
+) -> NewCount:
     """The visible live documents published after ``since`` (``None``: a first visit, when
-    nothing is "new")."""
+    nothing is "new"), reading at most ``scan`` publications per subscription."""
     if since is None or visible.empty:
         return NewCount(0)
-    t = BOX_DOCUMENTS.c
     count, at_least = 0, False
     with engine.connect() as conn:
         for client_id in sorted({c.client_id for c in visible.clauses}, key=lambda c: c.value):
-            rows = conn.execute(
-                select(t.id, t.company, t.theme, t.label, t.issued_at, t.status)
-                .where(t.client_id == client_id.value, t.published_at > since)
-                .order_by(t.published_at.desc())
-                .limit(SCAN)
-            ).all()
-            at_least = at_least or len(rows) == SCAN
+            rows = conn.execute(newest_since(client_id, since, scan)).all()
+            at_least = at_least or len(rows) == scan
             for doc_id, company, theme, label, issued_at, status in rows:
                 ref = DocumentRef(client_id, Siren(company), Theme(theme), doc_id, label, issued_at)
                 count += status == _LIVE and visible.matches(ref)

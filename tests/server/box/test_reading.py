@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import update
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import update
 
 from securebox_auth.entitlements.model import Operation, Theme
 from securebox_auth.identity import Principal, Siren
