@@ -38,6 +38,7 @@ from securebox_server.box.upload import check_upload
 from securebox_server.demo_box_plan import (
     BAKERY,
     COMPANIES,
+    DGFIP,
     PLANNED_TYPES,
     TRANSPORT,
     Planned,
@@ -158,7 +159,7 @@ def _steps(planned: Sequence[Planned], client: ClientId, now: datetime) -> list[
             steps.append(_Step(later, n, boss, how))
         if p.type in ("dsn", "echeancier") and BAKERY in p.companies and rng.random() < 0.5:
             steps.append(_Step(p.published_at + timedelta(days=1), n, clerk, ReadKind.VIEW))
-        if p.sender == "dgfip" and BAKERY in p.companies and rng.random() < 0.5:
+        if p.sender == DGFIP and BAKERY in p.companies and rng.random() < 0.5:
             steps.append(
                 _Step(p.published_at + timedelta(days=2), n, ACCOUNTANT, ReadKind.DOWNLOAD)
             )

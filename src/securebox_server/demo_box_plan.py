@@ -37,10 +37,11 @@ MONTHS: Final = (
     *("janvier", "février", "mars", "avril", "mai", "juin", "juillet"),
     *("août", "septembre", "octobre", "novembre", "décembre"),
 )
-BANK: Final = "banque"
-INSURER: Final = "mutuelle-artisans"
-URSSAF: Final = "urssaf"
-DGFIP: Final = "dgfip"
+#: The senders, named as the box shows them (a sender name has no spaces).
+BANK: Final = "Banque"
+INSURER: Final = "Mutuelle-Artisans"
+URSSAF: Final = "URSSAF"
+DGFIP: Final = "DGFiP"
 
 
 def _type(

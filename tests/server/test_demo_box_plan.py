@@ -39,7 +39,7 @@ def test_a_few_hundred_documents_over_eighteen_months_far_fewer_when_fast() -> N
 def test_several_companies_senders_and_themes() -> None:
     documents = plan(NOW, fast=False)
     assert len({c for p in documents for c in p.companies}) == len(COMPANIES) == 3
-    assert {p.sender for p in documents} == {"banque", "mutuelle-artisans", "urssaf", "dgfip"}
+    assert {p.sender for p in documents} == {"Banque", "Mutuelle-Artisans", "URSSAF", "DGFiP"}
     themes = {TYPES[p.sender, p.type].theme.name for p in documents}
     assert themes == {"statements", "notices", "tax", "payroll", "contracts", "registered"}
     assert any(len(p.companies) > 1 for p in documents)  # one publication to many companies
