@@ -13,7 +13,7 @@ sees the whole portfolio of a large subscription (about 50,000 documents among t
 
 Reported as measured (the issue sets no figure; its target text: "the newest 20 and a
 search page among 1,000,000 documents through the HTTP API (p50 and p99), against the same
-server's bare endpoint"). ``--quick``: 100,000 documents, 1.5 s an endpoint.
+server's bare endpoint"). ``--quick``: 100,000 documents, 1 s an endpoint.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -30,13 +31,14 @@ from typing import Final
 
 import httpx
 from backends import available
-from bench_server import CODE, RAISED, SOURCE, Server, _free_port, _session_cookie
+from bench_server import RAISED, SOURCE, TOKEN, Server, _free_port
 from box_world import BoxWorld, load_box_world
 from harness import Comparison, Reading, Timing, percentile
 from sql_world import build_world
 
 from securebox_auth import Operator, Principal
 from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.errors import WeakCode
 
 FULL_DOCUMENTS: Final = 1_000_000
 QUICK_DOCUMENTS: Final = 100_000
@@ -83,6 +85,7 @@ class BoxServer(Server):
         )
         settings = load_settings({}, settings_file)
         self.box = build_securebox(settings, argon2=PROFILE_TESTING)
+        self.codes: dict[Principal, str] = {}
         self.users = [self._code(Principal.parse(*key.split(":"))) for key in USERS.values()]
         env = {
             **os.environ,
@@ -96,13 +99,43 @@ class BoxServer(Server):
         self._wait()
 
     def _code(self, principal: Principal) -> Principal:
+        """A new code for ``principal`` (the cached database remembers the previous ones,
+        and a code may not come back)."""
         box = self.box
-        one_time = box.codes.regenerate_code(Operator("bench"), principal)
-        box.codes.change_code(
-            principal.client_id.value, principal.user_number.value, one_time.reveal(), CODE
-        )
+        while True:
+            one_time = box.codes.regenerate_code(Operator("bench"), principal)
+            code = f"{secrets.randbelow(10**8):08d}"
+            try:
+                box.codes.change_code(
+                    principal.client_id.value, principal.user_number.value, one_time.reveal(), code
+                )
+            except WeakCode:
+                continue
+            break
+        self.codes[principal] = code
         box.store.commit([box.factors.renewal_change(principal, "web", box.clock.now())], [])
         return principal
+
+    def session_cookie(self, principal: Principal) -> str:
+        """A session of ``principal``'s, opened through the login forms."""
+        from securebox_server.web.cookies import CookieNames  # noqa: PLC0415
+
+        names = CookieNames(secure=False)
+        with httpx.Client(base_url=self.base, timeout=60) as http:
+            page = http.get("/login")
+            form = {
+                "client_id": principal.client_id.value,
+                "user_number": principal.user_number.value,
+                "csrf_token": TOKEN.findall(page.text)[0],
+            }
+            http.post("/login/user", data=form)
+            page = http.get("/login/code")
+            answer = {"code": self.codes[principal], "csrf_token": TOKEN.findall(page.text)[0]}
+            http.post("/login/code", data=answer)
+            session = http.cookies.get(names.session)
+        if not session:
+            raise RuntimeError("the login did not open a session")
+        return f"{names.session}={session}"
 
 
 # ---- the load client -----------------------------------------------------------------------
@@ -203,7 +236,7 @@ def run(quick: bool = False) -> list[Comparison | Reading]:
     from securebox_server.box.samples import sample_pdf  # noqa: PLC0415
 
     documents = QUICK_DOCUMENTS if quick else FULL_DOCUMENTS
-    seconds = 1.5 if quick else 10.0
+    seconds = 1.0 if quick else 10.0
     world = build_world(documents)
     body = sample_pdf(title="Relevé de compte", lines=("Madame, Monsieur,",))
     box_world = load_box_world(world, _ADMIN, body)
@@ -215,7 +248,7 @@ def run(quick: bool = False) -> list[Comparison | Reading]:
         server = BoxServer(box_world, Path(home))
         try:
             for who, principal in zip(USERS, server.users, strict=True):
-                cookies = [_session_cookie(server, principal) for _ in range(LANES)]
+                cookies = [server.session_cookie(principal) for _ in range(LANES)]
                 kind, newest, search = _routes(server, cookies[0])
                 paths = {
                     "/healthz": "/healthz",
