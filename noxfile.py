@@ -66,7 +66,7 @@ def fuzz(session: nox.Session) -> None:
 @nox.session
 def atheris(session: nox.Session) -> None:
     """Coverage-guided fuzzing of each parser with atheris (``-- 300`` for 300 s each)."""
-    session.install("-e", ".", "--group", "fuzz")
+    session.install("-e", ".[server]", "--group", "fuzz")  # the upload target needs pypdf
     seconds = session.posargs[0] if session.posargs else "60"
     for target in (
         "certificate",
@@ -77,5 +77,6 @@ def atheris(session: nox.Session) -> None:
         "assertion-fido2",
         "registration",
         "token",
+        "upload",
     ):
         session.run("python", "fuzz/parsers.py", target, f"-max_total_time={seconds}")

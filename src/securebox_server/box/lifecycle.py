@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select, update
 
 from securebox_auth.audit import SUBSCRIPTION_DETAIL, AuditEvent
 from securebox_auth.errors import ConcurrentUpdate, MalformedInput
@@ -80,8 +80,10 @@ class Lifecycle(StoreBase):
             details={SUBSCRIPTION_DETAIL: doc.client_id.value, **details},
         )
 
-    def _due(self, *conditions: object, order: object, limit: int) -> list[BoxDocument]:
-        query = select(BOX_DOCUMENTS).where(*conditions).order_by(order).limit(limit)  # type: ignore[arg-type]
+    def _due(
+        self, *conditions: ColumnElement[bool], order: ColumnElement[Any], limit: int
+    ) -> list[BoxDocument]:
+        query = select(BOX_DOCUMENTS).where(*conditions).order_by(order).limit(limit)
         with self.engine.connect() as conn:
             return [document_from_row(r) for r in conn.execute(query).mappings()]
 

@@ -12,6 +12,7 @@ from typing import ClassVar, Final
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.errors import MalformedInput, SecureboxError
 from securebox_auth.identity import ClientId, Principal, Siren
+from securebox_server.box.upload import CheckedUpload
 
 __all__ = [
     "BodyCorrupted",
@@ -106,19 +107,9 @@ class DocumentType:
 
 
 @dataclass(frozen=True, slots=True)
-class CheckedUpload:
-    """A document body that passed the upload checks (:mod:`securebox_server.box.upload`)."""
-
-    body: bytes = b""
-    digest: str = ""
-    size: int = 0
-    media_type: str = "application/pdf"
-    filename: str = "document.pdf"
-
-
-@dataclass(frozen=True, slots=True)
 class Draft:
-    """What a sender submits: a document of one of its types."""
+    """What a sender submits: a document of one of its types, its body checked
+    (:func:`~securebox_server.box.upload.check_upload`)."""
 
     type: str
     label: str

@@ -35,6 +35,7 @@ from pypdf import PdfReader, apply_configuration
 from pypdf.errors import LimitReachedError
 from pypdf.generic import (
     ArrayObject,
+    BooleanObject,
     DictionaryObject,
     IndirectObject,
     NameObject,
@@ -235,15 +236,16 @@ def _check_dictionary(d: DictionaryObject) -> None:
         raise _Barred("embedded_files")
     if "/OpenAction" in d:
         _check_open_action(d.raw_get("/OpenAction"))
-    if bool(d.get("/NeedsRendering")):
-        raise _Barred("active_content")
+    needs_rendering = _resolve(d.get("/NeedsRendering"))
+    if isinstance(needs_rendering, BooleanObject) and needs_rendering.value:
+        raise _Barred("active_content")  # an XFA form that the viewer must render
 
 
 def _check_actions(value: PdfObject) -> None:
     """The value of ``/A`` or ``/Next``: one action dictionary, or an array of them."""
-    target = value.get_object() if isinstance(value, IndirectObject) else value
+    target = _resolve(value)
     for item in target if isinstance(target, ArrayObject) else (target,):
-        action = item.get_object() if isinstance(item, IndirectObject) else item
+        action = _resolve(item)
         if isinstance(action, DictionaryObject):
             _check_action(action)
 
@@ -260,7 +262,7 @@ def _check_action(d: DictionaryObject) -> None:
 
 def _check_open_action(value: PdfObject) -> None:
     """A destination (an array) or a ``/GoTo`` action may open the file; nothing else."""
-    target = value.get_object() if isinstance(value, IndirectObject) else value
+    target = _resolve(value)
     if isinstance(target, ArrayObject):
         return
     if isinstance(target, DictionaryObject) and _name(target.get("/S")) == "/GoTo":
@@ -269,15 +271,17 @@ def _check_open_action(value: PdfObject) -> None:
     raise _Barred(_ACTIONS.get(action or "", "active_content"))
 
 
+def _resolve(value: object) -> object:
+    return value.get_object() if isinstance(value, IndirectObject) else value
+
+
 def _name(value: object) -> str | None:
-    if isinstance(value, IndirectObject):
-        value = value.get_object()
+    value = _resolve(value)
     return str(value) if isinstance(value, NameObject) else None
 
 
 def _safe_uri(value: object) -> bool:
-    if isinstance(value, IndirectObject):
-        value = value.get_object()
+    value = _resolve(value)
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     if not isinstance(value, (str, TextStringObject)):

@@ -14,8 +14,8 @@ payroll, tax and statements, with
 * a sender :data:`SENDER` with types ``payslip`` (payroll, valid 180 days, warned 15 days
   before, no retention) and ``tax-notice`` (tax, valid 30 days, kept 10 years).
 
-``world.publish_sample(...)`` publishes a document (any bytes: the upload checks live in
-``box/upload.py``) and returns the :class:`Publication`.
+``world.publish_sample(...)`` publishes a document (a real sample PDF, checked by
+``check_upload``, unless ``body=`` gives other bytes) and returns the :class:`Publication`.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.box.blobs import BlobStore, DatabaseBlobs, FileBlobs
 from securebox_server.box.documents import DocumentStore
 from securebox_server.box.model import CheckedUpload, DocumentType, Draft, Publication
+from securebox_server.box.samples import sample_pdf
+from securebox_server.box.upload import check_upload
 from securebox_server.db.schema import METADATA as SERVER_METADATA
 from securebox_server.settings import DEFAULT_POLICY
 from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
@@ -87,10 +89,15 @@ def who(client: ClientId, number: str) -> Principal:
 
 
 def upload(body: bytes, filename: str = "document.pdf") -> CheckedUpload:
-    """A body as the upload checks would hand it over (any bytes will do here)."""
-    return CheckedUpload(
-        body, hashlib.sha256(body).hexdigest(), len(body), "application/pdf", filename
-    )
+    """Any bytes, as if the upload checks had passed them (tests of storage only)."""
+    digest = hashlib.sha256(body).hexdigest()
+    return CheckedUpload(body, digest, len(body), "application/pdf", filename, 1)
+
+
+def sample_upload(title: str, seed: int) -> CheckedUpload:
+    """A real, checked PDF (:func:`~securebox_server.box.samples.sample_pdf`)."""
+    body = sample_pdf(title=title, lines=[f"Sample document {seed}", "securebox"], seed=seed)
+    return check_upload(body, f"{title}.pdf")
 
 
 PRINCIPAL: Final = who(CLIENT, "01")
@@ -103,6 +110,8 @@ PENDING: Final = who(OTHER, "02")
 @dataclass
 class World:
     kind: str
+    url: str
+    keys: DerivedKeys
     box: Securebox
     clock: FixedClock
     documents: DocumentStore
@@ -126,14 +135,16 @@ class World:
         issued_at: datetime | None = None,
         sender: str = SENDER,
     ) -> Publication:
-        """Publish a document (a fresh body and key unless given)."""
+        """Publish a document: ``body`` (any bytes), else a fresh real PDF; a fresh key
+        unless given."""
         self.published += 1
         n = self.published
+        label = label or f"Document {n}"
         draft = Draft(
             type=type_,
-            label=label or f"Document {n}",
+            label=label,
             issued_at=issued_at or self.clock.now() - timedelta(days=1),
-            upload=upload(body if body is not None else b"%%PDF-1.7 sample %d" % n),
+            upload=upload(body) if body is not None else sample_upload(label, n),
         )
         return self.documents.publish(
             sender, draft, list(companies), idempotency_key=key or f"sample-{n}"
@@ -216,24 +227,34 @@ def box_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-def make_world(url: str, blobs_root: Path | None = None) -> World:
-    keys = DerivedKeys.generate()
+def make_world(
+    url: str,
+    blobs_root: Path | None = None,
+    *,
+    keys: DerivedKeys | None = None,
+    seed: bool = True,
+) -> World:
+    """A world on ``url``; ``seed=False`` and the first world's ``keys``: another
+    "process" of the same deployment (its own engine, store and caches)."""
+    keys = keys or DerivedKeys.generate()
     clock = FixedClock(T0)
     store = open_sql_store(url, audit_key=keys.audit_key(), migrate=False)
     box = Securebox.from_policy(
         DEFAULT_POLICY, store=store, keys=keys, clock=clock, argon2=PROFILE_TESTING
     )
-    seed_world(box)
+    if seed:
+        seed_world(box)
     engine = store.engine
     blobs: BlobStore = (
         DatabaseBlobs(engine) if blobs_root is None else FileBlobs(engine, blobs_root)
     )
     catalogue = SqlCatalogue(engine)
     documents = DocumentStore(engine, box, blobs, catalogue)
-    documents.define_type(PAYSLIP)
-    documents.define_type(TAX_NOTICE)
+    if seed:
+        documents.define_type(PAYSLIP)
+        documents.define_type(TAX_NOTICE)
     kind = engine.dialect.name
-    return World(kind, box, clock, documents, blobs, catalogue)
+    return World(kind, url, keys, box, clock, documents, blobs, catalogue)
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ def test_retention_keeps_the_body_past_validity_then_lets_it_go(box_world: World
     assert doc is not None
     assert doc.status is Status.EXPIRED
     assert _visible(world) == set()  # out of the box
-    assert world.documents.body(doc) == b"%PDF-1.7 sample 1"  # kept for the retention
+    assert world.documents.body(doc).startswith(b"%PDF-")  # kept for the retention
     with pytest.raises(DeletionRefused, match="retention"):
         world.documents.delete(doc_id, reason="withdrawn", actor=f"sender/{SENDER}")
     actions = [s.event.action for s in world.box.audit_log(CLIENT.value)]
@@ -196,7 +196,7 @@ def test_the_company_address_is_told_of_new_documents(box_world: World) -> None:
 
 def test_a_sender_lists_what_it_published_newest_first(box_world: World) -> None:
     world = box_world
-    ids = []
+    ids: list[str] = []
     for _ in range(5):
         ids.extend(world.publish_sample().document_ids)
         world.clock.advance(timedelta(minutes=1))
