@@ -46,9 +46,9 @@ from securebox_auth.stores.protocols import PutAccount, PutSubscription
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_server.box.blobs import DatabaseBlobs
 from securebox_server.box.documents import DocumentStore
-from securebox_server.box.model import CheckedUpload, DocumentType, Draft
+from securebox_server.box.model import DocumentType, Draft
 from securebox_server.box.samples import sample_pdf
-from securebox_server.box.upload import check_upload
+from securebox_server.box.upload import CheckedUpload, check_upload
 from securebox_server.settings import DEFAULT_POLICY
 from securebox_server.wiring import migrate_database
 
@@ -59,6 +59,7 @@ CLIENT: Final = "310000001"
 COMPANY: Final = Siren("412385676")
 USERS: Final = 5  # the principal user and four users who see the whole portfolio
 SENDER: Final = "banque"
+CONTACT: Final = "compta@boulangerie-martin.example"
 ISSUED: Final = datetime(2026, 11, 30, tzinfo=UTC)
 TYPE: Final = DocumentType(
     SENDER, "releve-compte", "Relevé de compte", Theme("statements"), None, 0, "commercial", 10
@@ -75,12 +76,7 @@ def bodies(count: int, start: int = 0) -> list[CheckedUpload]:
             seed=n,
             size_hint=BODY_SIZE,
         )
-        checked = check_upload(body, f"releve-{n}.pdf")
-        found.append(
-            CheckedUpload(
-                checked.body, checked.digest, checked.size, checked.media_type, checked.filename
-            )
-        )
+        found.append(check_upload(body, f"releve-{n}.pdf"))
     return found
 
 
@@ -114,6 +110,7 @@ def _world(kind: str) -> DocumentStore:
     engine = store.engine
     documents = DocumentStore(engine, box, DatabaseBlobs(engine), SqlCatalogue(engine))
     documents.define_type(TYPE)
+    documents.set_company_contact(client, COMPANY, CONTACT, actor="bench")
     return documents
 
 

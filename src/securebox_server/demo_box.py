@@ -32,7 +32,7 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.identity import ClientId, Principal, UserNumber
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.protocols import PutSubscription
-from securebox_server.box.model import CheckedUpload, Draft, ReadKind
+from securebox_server.box.model import Draft, ReadKind
 from securebox_server.box.samples import sample_pdf
 from securebox_server.box.upload import check_upload
 from securebox_server.demo_box_plan import (
@@ -41,6 +41,7 @@ from securebox_server.demo_box_plan import (
     DGFIP,
     PLANNED_TYPES,
     TRANSPORT,
+    URSSAF,
     Planned,
     plan,
 )
@@ -73,6 +74,9 @@ RIGHTS: Final = {
 INVITED: Final = (frozenset({BAKERY, TRANSPORT}), frozenset({"tax", "payroll", "statements"}))
 BANK_OFFICE: Final = Operator("demo-back-office")
 INVITATION: Final = "demo-accountant"
+#: The bakery's notification address (seed 003's company e-mail): it is told of every new
+#: document of the company.
+BAKERY_CONTACT: Final = "comptabilite@boulangerie-martin.example"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,11 +183,7 @@ def _body(n: int, p: Planned) -> Draft:
     )
     body = sample_pdf(title=p.label, lines=lines, seed=n)
     filename = f"{p.type}-{p.issued_at:%Y-%m-%d}-{n:04d}.pdf"
-    checked = check_upload(body, filename)
-    upload = CheckedUpload(
-        checked.body, checked.digest, checked.size, checked.media_type, checked.filename
-    )
-    return Draft(p.type, p.label, p.issued_at, upload)
+    return Draft(p.type, p.label, p.issued_at, check_upload(body, filename))
 
 
 def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
@@ -210,6 +210,7 @@ def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
     assert documents is not None  # the demo runs on SQLite
     for type_ in PLANNED_TYPES:
         documents.define_type(type_)
+    documents.set_company_contact(client, BAKERY, BAKERY_CONTACT, actor=BANK_OFFICE.key)
     published: dict[int, list[str]] = {}
     for step in _steps(planned, client, now):
         clock.advance(max(timedelta(0), step.at - clock.now()))
@@ -229,6 +230,9 @@ def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
                 doc = documents.get(doc_id)
                 assert doc is not None
                 documents.record_read(doc, step.reader, step.how)
+    registered = next(n for n, p in enumerate(planned) if p.type == "lre" and p.sender == URSSAF)
+    for doc_id in published[registered]:
+        documents.set_legal_hold(doc_id, True, actor=BANK_OFFICE.key)
     count = sum(len(ids) for ids in published.values())
     names = "; ".join(f"{siren.value} - {name}" for siren, name in COMPANIES)
     return [

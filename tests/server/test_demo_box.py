@@ -20,7 +20,7 @@ from securebox_auth.identity import Principal
 from securebox_server.box.documents import DocumentStore
 from securebox_server.box.model import BoxDocument
 from securebox_server.box.rows import reference
-from securebox_server.demo_box import ACCOUNTANT, ACCOUNTANT_CODE
+from securebox_server.demo_box import ACCOUNTANT, ACCOUNTANT_CODE, BAKERY_CONTACT
 from securebox_server.demo_box_plan import BAKERY, SCI, TRANSPORT
 from securebox_server.demo_data import CLIENT, prepare, seed
 from securebox_server.settings import load_settings
@@ -121,6 +121,10 @@ def test_the_demo_box(demo: tuple[DocumentStore, list[str]]) -> None:
     assert all(d.warn_at is not None and d.warn_at < now for d in ending)
     first = documents.first_read(sorted(read)[0])
     assert first is not None
+    # a registered letter under legal hold, the bakery's notification address
+    held = [d for d in docs if d.legal_hold]
+    assert [(d.sender, d.type) for d in held] == [("URSSAF", "lre")]
+    assert documents.company_contact(boss.client_id, BAKERY) == BAKERY_CONTACT
 
 
 @pytest.mark.slow
