@@ -33,6 +33,7 @@ from securebox_auth.identity import ClientId, Principal, UserNumber
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.protocols import PutSubscription
 from securebox_server.box.model import Draft, ReadKind
+from securebox_server.box.rows import reference
 from securebox_server.box.samples import sample_pdf
 from securebox_server.box.upload import check_upload
 from securebox_server.demo_box_plan import (
@@ -148,9 +149,9 @@ def _accountant(box: Securebox) -> None:
 
 
 def _steps(planned: Sequence[Planned], client: ClientId, now: datetime) -> list[_Step]:
-    """The publications, then reads of most documents older than three weeks (fewer of
-    the newer ones, none of the last ten days) and the users' previous visits, in time
-    order."""
+    """The publications, then reads (by 01: most documents older than three weeks, fewer
+    of the newer ones, none of the last ten days; by 03 and the accountant: what they
+    follow) and the users' previous visits, in time order."""
     rng = random.Random(2026)  # noqa: S311 - demo content, not a secret
     boss, clerk = Principal(client, UserNumber("01")), Principal(client, UserNumber("03"))
     steps = [_Step(p.published_at, n) for n, p in enumerate(planned)]
@@ -161,12 +162,13 @@ def _steps(planned: Sequence[Planned], client: ClientId, now: datetime) -> list[
         if rng.random() < chance and later < now:
             how = ReadKind.DOWNLOAD if rng.random() < 0.3 else ReadKind.VIEW
             steps.append(_Step(later, n, boss, how))
-        if p.type in ("dsn", "echeancier") and BAKERY in p.companies and rng.random() < 0.5:
-            steps.append(_Step(p.published_at + timedelta(days=1), n, clerk, ReadKind.VIEW))
-        if p.sender == DGFIP and BAKERY in p.companies and rng.random() < 0.5:
-            steps.append(
-                _Step(p.published_at + timedelta(days=2), n, ACCOUNTANT, ReadKind.DOWNLOAD)
-            )
+        if BAKERY in p.companies and age > timedelta(days=10):
+            # the payroll clerk reads the bakery's payroll, the accountant its tax papers
+            if p.type in ("dsn", "echeancier"):
+                steps.append(_Step(p.published_at + timedelta(days=1), n, clerk, ReadKind.VIEW))
+            if p.sender == DGFIP:
+                at = p.published_at + timedelta(days=2)
+                steps.append(_Step(at, n, ACCOUNTANT, ReadKind.DOWNLOAD))
     for user, days in ((boss, 9), (Principal(client, UserNumber("02")), 30)):
         steps.append(_Step(now - timedelta(days=days, hours=3), -1, user))
     return sorted((s for s in steps if s.at < now), key=lambda s: (s.at, s.index))
@@ -225,11 +227,12 @@ def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
             published[step.index] = list(publication.document_ids)
         elif step.how is None:
             documents.visit(step.reader)
-        else:
+        else:  # a reader opens the copies they may see (one per company)
             for doc_id in published[step.index]:
                 doc = documents.get(doc_id)
                 assert doc is not None
-                documents.record_read(doc, step.reader, step.how)
+                if clocked.entitlements.check(step.reader, Operation.VIEW, reference(doc)).allowed:
+                    documents.record_read(doc, step.reader, step.how)
     registered = next(n for n, p in enumerate(planned) if p.type == "lre" and p.sender == URSSAF)
     for doc_id in published[registered]:
         documents.set_legal_hold(doc_id, True, actor=BANK_OFFICE.key)

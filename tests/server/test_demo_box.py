@@ -102,6 +102,10 @@ def test_the_demo_box(demo: tuple[DocumentStore, list[str]]) -> None:
         if d.company in {BAKERY, TRANSPORT} and d.theme.name in {"tax", "payroll", "statements"}
     }
     assert accountant
+    for reader in (user("03"), ACCOUNTANT):  # they read only what they may see
+        seen = documents.read_by(reader, [d.id for d in docs])
+        assert seen
+        assert seen <= _visible(documents, reader, docs)
     assert not any(d.company == SCI for d in docs if d.id in accountant)
     assert any(ACCOUNTANT_CODE in line for line in lines)
     assert any("documents from the bank" in line for line in lines)
