@@ -4,8 +4,9 @@ one sender document type per theme, one shared PDF body in ``box_blobs``), for
 ``bench_box_listing.py`` to serve through a real ``securebox serve``.
 
 Built once and cached: a PostgreSQL database ``securebox_bench_box_<docs>_v<FORMAT>`` with a
-marker row naming its shape, and the deployment's master key beside it in
-``benchmarks/.cache/`` (git-ignored; a database without its key file is rebuilt). The
+marker row naming its shape (the documents, the body, the schemas' revisions), and the
+deployment's master key beside it in ``benchmarks/.cache/`` (git-ignored; a database without
+its key file is rebuilt). The
 catalogue rows are loaded with ``COPY``, the box rows with one ``INSERT ... SELECT`` joined
 to the document types, the indexes built after the rows, then ``VACUUM ANALYZE``.
 """
@@ -24,9 +25,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from securebox_auth.stores.sql import migrate as store_migrate
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.schema import DOCUMENTS
+from securebox_server.db import migrate as server_migrate
 from securebox_server.db.schema import BOX_DOCUMENTS
 from securebox_server.wiring import migrate_database, write_master_key
 
@@ -64,7 +67,9 @@ class BoxWorld:
 
 
 def _marker(world: World, digest: str) -> str:
-    return f"box-v{FORMAT}:{world.documents}:{digest[:16]}"
+    """The shape: this file's format, the documents, the body, both schemas' revisions."""
+    schemas = f"{store_migrate.head()}+{server_migrate.head()}"
+    return f"box-v{FORMAT}:{world.documents}:{digest[:16]}:{schemas}"
 
 
 def _has_marker(engine: Engine, marker: str) -> bool:
