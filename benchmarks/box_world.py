@@ -6,9 +6,9 @@ one sender document type per theme, one shared PDF body in ``box_blobs``), for
 Built once and cached: a PostgreSQL database ``securebox_bench_box_<docs>_v<FORMAT>`` with a
 marker row naming its shape (the documents, the body, the schemas' revisions), and the
 deployment's master key beside it in ``benchmarks/.cache/`` (git-ignored; a database without
-its key file is rebuilt). The
-catalogue rows are loaded with ``COPY``, the box rows with one ``INSERT ... SELECT`` joined
-to the document types, the indexes built after the rows, then ``VACUUM ANALYZE``.
+its key file is rebuilt). The catalogue rows are loaded with ``COPY``, the box rows with one
+``INSERT ... SELECT`` joined to the document types, the indexes built after the rows, then
+``VACUUM ANALYZE``.
 """
 
 from __future__ import annotations
