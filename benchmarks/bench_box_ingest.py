@@ -8,8 +8,9 @@ Baseline (``box_rows.py``): the rows one publication wrote, read back from the d
 of the same size: one plain ``INSERT`` (``executemany``) per table that received rows and
 one ``UPDATE`` per row the publication updated, in one transaction, through the raw
 driver, on the same database. What the baseline leaves out is what the store adds: the
-checks (document type, subscription, delivery, idempotency), the recipients' entitlement
-checks, the digest of the body, the audit events' sealing, SQLAlchemy.
+checks (document type, subscription, delivery, the idempotency key and the request's
+digest), the recipients' entitlement checks, the audit event's seal, SQLAlchemy. The body's
+SHA-256 is computed by the upload check, before both (untimed).
 
 Each round publishes one document with a new body (the bodies are made before timing,
 each one distinct so that no body is shared) and, interleaved, writes one bare copy.
