@@ -19,7 +19,7 @@ from typing import Final
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import FixedClock, SystemClock
-from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.crypto.hashing import PROFILE_2026, PROFILE_TESTING
 from securebox_auth.entitlements import admin
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.entitlements.model import (
@@ -135,9 +135,10 @@ def _portfolio(box: Securebox, client: ClientId) -> None:
     store.commit([PutSubscription(client, held.version, sub)], events)
 
 
-def _accountant(box: Securebox) -> None:
-    """The accountant's own subscription, opened by the bank with a one-time code that the
-    accountant changed (and a recent strong login, so no second factor is asked)."""
+def _accountant(box: Securebox, now: Securebox) -> None:
+    """The accountant's own subscription, opened by the bank (on ``box``'s clock) with a
+    one-time code that the accountant changed, and a recent strong login (``now``'s clock),
+    so no second factor is asked at the demo's login."""
     one_time = box.codes.create_subscription(BANK_OFFICE, ACCOUNTANT)
     box.codes.change_code(
         ACCOUNTANT.client_id.value,
@@ -145,7 +146,7 @@ def _accountant(box: Securebox) -> None:
         one_time.reveal(),
         ACCOUNTANT_CODE,
     )
-    box.store.commit([box.factors.renewal_change(ACCOUNTANT, "web", box.clock.now())], [])
+    now.store.commit([now.factors.renewal_change(ACCOUNTANT, "web", now.clock.now())], [])
 
 
 def _steps(planned: Sequence[Planned], client: ClientId, now: datetime) -> list[_Step]:
@@ -196,18 +197,21 @@ def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
     client = ClientId("123456789")
     # the plan is the same all day long: it is drawn from midnight (UTC)
     now = SystemClock().now().replace(hour=0, minute=0, second=0, microsecond=0)
-    _accountant(box)
-    _portfolio(box, client)
     planned = plan(now, fast=fast)
-    clock = FixedClock(planned[0].published_at - timedelta(hours=1))
-    # the same store and keys on the publication clock (no code is hashed through it)
+    # the box was opened two days before its first document: the accountant's subscription,
+    # the companies, the rights and the accepted invitation date from then (so the
+    # accountant, a third party, is told of documents only after accepting)
+    clock = FixedClock(planned[0].published_at - timedelta(days=2))
     clocked = Securebox.from_policy(
         box.policy,
         store=store,
         keys=load_master_key(settings),
         clock=clock,
-        argon2=PROFILE_TESTING,
+        argon2=PROFILE_TESTING if fast else PROFILE_2026,
     )
+    _accountant(clocked, box)
+    clock.advance(timedelta(days=1))
+    _portfolio(clocked, client)
     documents = build_documents(settings, clocked)
     assert documents is not None  # the demo runs on SQLite
     for type_ in PLANNED_TYPES:

@@ -108,6 +108,13 @@ def test_the_demo_box(demo: tuple[DocumentStore, list[str]]) -> None:
         assert seen <= _visible(documents, reader, docs)
     assert not any(d.company == SCI for d in docs if d.id in accountant)
     assert any(ACCOUNTANT_CODE in line for line in lines)
+    box = documents.securebox
+    assert box.codes.login(ACCOUNTANT.client_id.value, "01", ACCOUNTANT_CODE).authenticated
+    subscription = box.store.get_subscription(user("01").client_id)
+    assert subscription is not None
+    (invitation,) = subscription.value.invitations.values()
+    assert invitation.decided_at is not None  # accepted before the first document came
+    assert invitation.decided_at < min(d.published_at for d in docs)
     assert any("documents from the bank" in line for line in lines)
     # read and unread documents, a previous visit, documents ending within days
     boss = user("01")
