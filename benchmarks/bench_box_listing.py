@@ -13,7 +13,9 @@ sees the whole portfolio of a large subscription (about 50,000 documents among t
 
 Reported as measured (the issue sets no figure; its target text: "the newest 20 and a
 search page among 1,000,000 documents through the HTTP API (p50 and p99), against the same
-server's bare endpoint"). ``--quick``: 100,000 documents, 1 s an endpoint.
+server's bare endpoint"). With the API, the home page (``/home``: the same newest 20 in
+HTML, the count of new documents, the visit recorded) is measured as well, as a reference.
+``--quick``: 100,000 documents, 1 s an endpoint.
 """
 
 from __future__ import annotations
@@ -255,6 +257,8 @@ def run(quick: bool = False) -> list[Comparison | Reading]:
                     f"box {kind}: newest 20, {who}": newest,
                     f"box {kind}: search page, {who}": search,
                 }
+                if kind == "API":  # the home page as well (issue 19 will target it)
+                    paths[f"(reference) box page: /home, {who}"] = PAGE_NEWEST
                 found = latencies(server.port, paths, cookies, seconds)
                 rows += _rows(tag, found, "/healthz", paths)
         finally:
