@@ -162,7 +162,8 @@ def _yearly(now: datetime, fast: bool, rng: random.Random) -> Iterator[Planned]:
         return now - timedelta(days=days)
 
     registered = ("Lettre recommandée électronique",)
-    yield _doc(BANK, "conditions", every, "Conditions tarifaires 2026 des professionnels",
+    tariffs = f"Conditions tarifaires {month(11).year} des professionnels"
+    yield _doc(BANK, "conditions", every, tariffs,
                month(11), ("Tarifs applicables au 1er janvier",))  # fmt: skip
     yield _doc(URSSAF, "vigilance", BAKERY, "Attestation de vigilance",
                ago(172), (COMPANIES[0][1],))  # fmt: skip
