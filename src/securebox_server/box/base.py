@@ -4,7 +4,8 @@ catalogue, and how audit events name documents and senders."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Final
 
 from sqlalchemy import Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,12 +22,22 @@ from securebox_server.box.model import BoxDocument
 from securebox_server.box.rows import document_from_row
 from securebox_server.db.schema import BOX_COMPANY_CONTACTS, BOX_DOCUMENTS
 
-__all__ = ["StoreBase", "document_actor", "document_subject"]
+__all__ = ["StoreBase", "audit_actor", "document_actor", "document_subject"]
+
+_ACTOR: Final = re.compile(r"[\x21-\x7e]{1,100}")
 
 
 def document_subject(document_id: str) -> str:
     """An audit subject naming a document (never read as a subscription or a principal)."""
     return f"document/{document_id}"
+
+
+def audit_actor(value: object) -> str:
+    """Who acts, as the audit trail names them (a principal key, ``sender/...``,
+    ``operator/...``, ``system``): 1-100 visible ASCII characters."""
+    if not isinstance(value, str) or not _ACTOR.fullmatch(value):
+        raise MalformedInput("an actor is 1-100 visible ASCII characters")
+    return value
 
 
 def document_actor(sender: str) -> str:

@@ -21,6 +21,7 @@ from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Principal, UserNumber
 from securebox_server.box import feed
 from securebox_server.box.base import document_subject
+from securebox_server.box.contacts import CompanyContacts
 from securebox_server.box.lifecycle import Lifecycle
 from securebox_server.box.model import (
     BodyCorrupted,
@@ -43,7 +44,7 @@ __all__ = ["DocumentStore"]
 log = logging.getLogger("securebox.box")
 
 
-class DocumentStore(Publishing, Lifecycle):
+class DocumentStore(Publishing, Lifecycle, CompanyContacts):
     """The box's documents (the contract of ADR 0030): see the module documentation."""
 
     # -- reading a document ---------------------------------------------------------------

@@ -13,14 +13,13 @@ import logging
 import re
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 
 from securebox_auth.audit import SUBSCRIPTION_DETAIL, AuditEvent
 from securebox_auth.errors import ConcurrentUpdate, MalformedInput
-from securebox_auth.identity import ClientId, Siren
 from securebox_auth.shell.retry import retrying
 from securebox_server.box import feed
-from securebox_server.box.base import StoreBase, document_subject
+from securebox_server.box.base import StoreBase, audit_actor, document_subject
 from securebox_server.box.model import (
     BoxDocument,
     DeletionRefused,
@@ -33,7 +32,6 @@ from securebox_server.box.recipients import invitees, recipients
 from securebox_server.box.retention import Deletion, deletion, on_validity_end
 from securebox_server.box.rows import document_from_row, reference
 from securebox_server.db.schema import (
-    BOX_COMPANY_CONTACTS,
     BOX_DOCUMENTS,
     BOX_NOTIFICATIONS,
 )
@@ -42,8 +40,6 @@ __all__ = ["Lifecycle"]
 
 log = logging.getLogger("securebox.box")
 _REASON: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_ACTOR: Final = re.compile(r"[\x21-\x7e]{1,100}")
-_EMAIL: Final = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,189}\.[^@\s.]{2,63}")
 _REFUSALS: Final = {
     Deletion.RETENTION: "the legal retention period of this document has not ended",
     Deletion.LEGAL_HOLD: "this document is under a legal hold",
@@ -53,12 +49,6 @@ _MAX_BATCH: Final = 5000
 
 class _Skip(Exception):
     """The document changed since it was chosen: this commit does nothing."""
-
-
-def _actor(value: object) -> str:
-    if not isinstance(value, str) or not _ACTOR.fullmatch(value):
-        raise MalformedInput("an actor is 1-100 visible ASCII characters")
-    return value
 
 
 def _limit(value: object) -> int:
@@ -218,7 +208,7 @@ class Lifecycle(StoreBase):
         tombstone again does nothing."""
         if not isinstance(reason, str) or not _REASON.fullmatch(reason):
             raise MalformedInput("a deletion reason is 1-40 of a-z 0-9 _")
-        self._delete(document_id, reason=reason, actor=_actor(actor))
+        self._delete(document_id, reason=reason, actor=audit_actor(actor))
 
     def _delete(self, document_id: str, *, reason: str, actor: str) -> None:
         dropped = retrying(lambda: self._delete_once(document_id, reason, actor), what="document")
@@ -281,7 +271,7 @@ class Lifecycle(StoreBase):
         """Set or lift a legal hold (a tombstone has none: :class:`DocumentNotFound`)."""
         if not isinstance(hold, bool):
             raise MalformedInput("hold is true or false")
-        actor = _actor(actor)
+        actor = audit_actor(actor)
 
         def once() -> None:
             doc = self.get(document_id)
@@ -304,41 +294,3 @@ class Lifecycle(StoreBase):
             self.store.commit([], [event], also=write)
 
         retrying(once, what="document")
-
-    # -- the company's notification address -----------------------------------------------
-
-    def set_company_contact(
-        self, client_id: ClientId, company: Siren, email: str | None, *, actor: str
-    ) -> None:
-        """Set (or, with ``None``, remove) the company's notification address; the caller
-        checked that ``actor`` may (an access manager or a user of the subscription)."""
-        actor = _actor(actor)
-        if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email)):
-            raise MalformedInput("not an e-mail address")
-        sub = self.store.get_subscription(client_id)
-        if sub is None or company not in sub.value.companies:
-            raise MalformedInput("this company is not in the subscription")
-        now = self.clock.now()
-        event = AuditEvent.make(
-            now,
-            "box.company_contact",
-            actor=actor,
-            subject=client_id.value,
-            outcome="success",
-            details={"company": company.value, "address": "set" if email else "removed"},
-        )
-        key = {"client_id": client_id.value, "company": company.value}
-
-        def write(conn: Connection) -> None:
-            if email is None:
-                conn.execute(
-                    delete(BOX_COMPANY_CONTACTS).where(
-                        *(BOX_COMPANY_CONTACTS.c[k] == v for k, v in key.items())
-                    )
-                )
-                return
-            values = {"email": email, "changed_at": now, "changed_by": actor[:64]}
-            stmt = self.upsert(BOX_COMPANY_CONTACTS).values(**key, **values)
-            conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=values))
-
-        self.store.commit([], [event], also=write)

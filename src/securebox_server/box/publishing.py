@@ -20,30 +20,30 @@ from sqlalchemy import Connection, insert, select
 
 from securebox_auth.audit import SUBSCRIPTION_DETAIL, AuditEvent
 from securebox_auth.entitlements.accounts import Account
-from securebox_auth.entitlements.model import Subscription, Theme
+from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Siren
 from securebox_auth.shell.retry import retrying
 from securebox_server.box import feed
-from securebox_server.box.base import StoreBase, document_actor, document_subject
+from securebox_server.box.base import document_actor, document_subject
+from securebox_server.box.document_types import DocumentTypes
 from securebox_server.box.model import (
     BoxDocument,
-    DocumentType,
     Draft,
     FeedKind,
     IdempotencyConflict,
     Outcome,
     Publication,
     Status,
-    UnknownDocumentType,
-    idempotency_key,
     sender_name,
+)
+from securebox_server.box.model import (
+    idempotency_key as _checked_key,
 )
 from securebox_server.box.recipients import Recipients, invitees, recipients
 from securebox_server.box.retention import clocks
 from securebox_server.box.rows import document_row, reference
 from securebox_server.db.schema import (
-    BOX_DOCUMENT_TYPES,
     BOX_DOCUMENTS,
     BOX_NOTIFICATIONS,
     BOX_PUBLICATIONS,
@@ -122,59 +122,7 @@ def notification_rows(
     return rows
 
 
-class Publishing(StoreBase):
-    # -- document types -------------------------------------------------------------------
-
-    def define_type(self, t: DocumentType) -> None:
-        """Create or replace a sender's document type (new documents follow it)."""
-        values = {
-            "sender": t.sender,
-            "type": t.type,
-            "title": t.title,
-            "theme": t.theme.name,
-            "validity_days": t.validity_days,
-            "warning_days": t.warning_days,
-            "retention_class": t.retention_class,
-            "retention_years": t.retention_years,
-        }
-        stmt = self.upsert(BOX_DOCUMENT_TYPES).values(**values)
-        with self.db.transaction() as conn:
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["sender", "type"],
-                    set_={k: v for k, v in values.items() if k not in ("sender", "type")},
-                )
-            )
-
-    def document_type(self, sender: str, type_: str) -> DocumentType:
-        found = self._types(sender, sender_name(type_))
-        if not found:
-            raise UnknownDocumentType("this sender has no such document type")
-        return found[0]
-
-    def types_of(self, sender: str) -> list[DocumentType]:
-        return self._types(sender, None)
-
-    def _types(self, sender: str, type_: str | None) -> list[DocumentType]:
-        query = select(BOX_DOCUMENT_TYPES).where(BOX_DOCUMENT_TYPES.c.sender == sender_name(sender))
-        if type_ is not None:
-            query = query.where(BOX_DOCUMENT_TYPES.c.type == type_)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(BOX_DOCUMENT_TYPES.c.type)).mappings().all()
-        return [
-            DocumentType(
-                sender=r["sender"],
-                type=r["type"],
-                title=r["title"],
-                theme=Theme(r["theme"]),
-                validity_days=r["validity_days"],
-                warning_days=int(r["warning_days"]),
-                retention_class=r["retention_class"],
-                retention_years=int(r["retention_years"]),
-            )
-            for r in rows
-        ]
-
+class Publishing(DocumentTypes):
     # -- publication ----------------------------------------------------------------------
 
     def publish(
@@ -185,7 +133,7 @@ class Publishing(StoreBase):
         (``replayed``); the same key and another request: :class:`IdempotencyConflict`.
         A company in no subscription, or whose subscription is on paper, is refused."""
         sender_name(sender)
-        key = _key(idempotency_key)
+        key = _checked_key(idempotency_key)
         if not isinstance(draft, Draft):
             raise MalformedInput("a publication carries a draft")
         targets = _companies(companies)
@@ -336,10 +284,6 @@ class Publishing(StoreBase):
             has_company_address=self.company_contact(doc.client_id, doc.company) is not None,
             now=now,
         )
-
-
-def _key(value: object) -> str:
-    return idempotency_key(value)
 
 
 def _companies(companies: Sequence[Siren]) -> list[Siren]:

@@ -425,8 +425,37 @@ def test_callers_writes_commit_with_the_sealed_events_or_not_at_all(sql_engine: 
     with sql_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM documents")).scalar_one() == 0
 
-    store.commit([], [event], also=lambda conn: conn.execute(insert, values) and None)
+    def inserts(conn: Connection) -> None:
+        conn.execute(insert, values)
+
+    store.commit([], [event], also=inserts)
     assert [s.event for s in store.audit_log("123456789")] == [event]
     with sql_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM documents")).scalar_one() == 1
     assert verify_chain(AUDIT_KEY, list(store.audit_log("123456789"))) == 1
+
+
+def test_a_failed_statement_caught_by_the_callers_writes_commits_nothing(
+    sql_engine: Engine,
+) -> None:
+    """On PostgreSQL a failed statement aborts the transaction even when ``also`` catches
+    the error: the commit is refused rather than silently rolled back."""
+    import contextlib  # noqa: PLC0415
+
+    from sqlalchemy import text  # noqa: PLC0415
+    from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
+
+    store = SqlStore(sql_engine, audit_key=AUDIT_KEY)
+    event = AuditEvent.make(NOW, "box.test", actor="t", subject="123456789", outcome="ok")
+
+    def swallows(conn: Connection) -> None:
+        with contextlib.suppress(DBAPIError):
+            conn.execute(text("SELECT * FROM no_such_table"))
+
+    if sql_engine.dialect.name == "postgresql":
+        with pytest.raises(ConcurrentUpdate):
+            store.commit([], [event], also=swallows)
+        assert list(store.audit_log("123456789")) == []
+    else:  # SQLite: a failed statement leaves the transaction usable
+        store.commit([], [event], also=swallows)
+        assert len(list(store.audit_log("123456789"))) == 1

@@ -23,11 +23,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -195,85 +196,55 @@ class SqlCatalogue:
             return
         cells = Counter((d.client_id.value, d.company.value, d.theme.name) for d in docs)
         try:
-            if connection is not None:
-                self._insert(connection, rows, cells)
-            else:
-                with self._db.transaction() as conn:
-                    self._insert(conn, rows, cells)
+            with self._in(connection) as conn:
+                conn.execute(insert(DOCUMENTS), rows)
+                self._count(conn, cells, 1)
         except IntegrityError:
             raise MalformedInput("a document with this id exists") from None
-        with self._lock:
-            for client_id, _, _ in cells:
-                self._counts.pop(client_id, None)
-            self._plans.clear()
-
-    def _insert(
-        self,
-        conn: Connection,
-        rows: Sequence[Mapping[str, Any]],
-        cells: Counter[tuple[str, str, str]],
-    ) -> None:
-        conn.execute(insert(DOCUMENTS), list(rows))
-        dialect_insert = postgresql.insert if self.postgresql else sqlite.insert
-        upsert = dialect_insert(DOCUMENT_COUNTS)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["client_id", "company", "theme"],
-            set_={"documents": DOCUMENT_COUNTS.c.documents + upsert.excluded.documents},
-        )
-        conn.execute(
-            upsert,
-            [
-                {"client_id": c, "company": s, "theme": t, "documents": n}
-                for (c, s, t), n in sorted(cells.items())
-            ],
-        )
+        self._forget(cells)
 
     def remove(self, ids: Iterable[str], *, connection: Connection | None = None) -> int:
-        """Remove the catalogue entries of these ids (unknown ids are ignored) and lower
-        ``document_counts`` to match; the number removed. ``connection``: in the same
-        transaction as other writes, as :meth:`add`."""
+        """Remove the entries of these ids (unknown ids are ignored), ``document_counts``
+        lowered to match; the number removed. ``connection``: as for :meth:`add`."""
         wanted = sorted(set(ids))
-        if not wanted:
-            return 0
-        if connection is not None:
-            cells = self._delete(connection, wanted)
-        else:
-            with self._db.transaction() as conn:
-                cells = self._delete(conn, wanted)
+        cells: Counter[tuple[str, str, str]] = Counter()
+        with self._in(connection) as conn:
+            for start in range(0, len(wanted), 500):
+                gone = conn.execute(
+                    delete(DOCUMENTS)
+                    .where(DOCUMENTS.c.id.in_(wanted[start : start + 500]))
+                    .returning(DOCUMENTS.c.client_id, DOCUMENTS.c.company, DOCUMENTS.c.theme)
+                )
+                cells.update((str(c), str(s), str(t)) for c, s, t in gone)
+            if cells:
+                self._count(conn, cells, -1)
+                conn.execute(delete(DOCUMENT_COUNTS).where(DOCUMENT_COUNTS.c.documents <= 0))
+        self._forget(cells)
+        return sum(cells.values())
+
+    @contextmanager
+    def _in(self, connection: Connection | None) -> Iterator[Connection]:
+        """The caller's connection, or a transaction of our own."""
+        with self._db.transaction() if connection is None else nullcontext(connection) as conn:
+            yield conn
+
+    def _count(self, conn: Connection, cells: Counter[tuple[str, str, str]], sign: int) -> None:
+        """Add ``sign * n`` to the count of each cell."""
+        upsert = (postgresql.insert if self.postgresql else sqlite.insert)(DOCUMENT_COUNTS)
+        added = DOCUMENT_COUNTS.c.documents + upsert.excluded.documents
+        keys = ["client_id", "company", "theme"]
+        upsert = upsert.on_conflict_do_update(index_elements=keys, set_={"documents": added})
+        rows = [
+            dict(zip(keys, cell, strict=True)) | {"documents": sign * n}
+            for cell, n in sorted(cells.items())
+        ]
+        conn.execute(upsert, rows)
+
+    def _forget(self, cells: Iterable[tuple[str, str, str]]) -> None:
         with self._lock:
             for client_id, _, _ in cells:
                 self._counts.pop(client_id, None)
             self._plans.clear()
-        return sum(cells.values())
-
-    def _delete(self, conn: Connection, ids: Sequence[str]) -> Counter[tuple[str, str, str]]:
-        cells: Counter[tuple[str, str, str]] = Counter()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            gone = conn.execute(
-                delete(DOCUMENTS)
-                .where(DOCUMENTS.c.id.in_(chunk))
-                .returning(DOCUMENTS.c.client_id, DOCUMENTS.c.company, DOCUMENTS.c.theme)
-            ).all()
-            cells.update((str(c), str(s), str(t)) for c, s, t in gone)
-        for (client_id, company, theme), n in sorted(cells.items()):
-            conn.execute(
-                update(DOCUMENT_COUNTS)
-                .where(
-                    DOCUMENT_COUNTS.c.client_id == client_id,
-                    DOCUMENT_COUNTS.c.company == company,
-                    DOCUMENT_COUNTS.c.theme == theme,
-                )
-                .values(documents=DOCUMENT_COUNTS.c.documents - n)
-            )
-        if cells:  # as refresh_counts() would count them: no empty cell
-            touched = sorted({c for c, _, _ in cells})
-            conn.execute(
-                delete(DOCUMENT_COUNTS).where(
-                    DOCUMENT_COUNTS.c.client_id.in_(touched), DOCUMENT_COUNTS.c.documents <= 0
-                )
-            )
-        return cells
 
     def refresh_counts(self) -> None:
         """Recount ``document_counts`` from ``documents`` (after a bulk load that wrote the

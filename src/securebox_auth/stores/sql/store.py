@@ -73,6 +73,7 @@ if TYPE_CHECKING:
 __all__ = ["SqlStore"]
 
 _STALE: Final = "the stored state changed since it was read"
+_FAILED: Final = 3  # psycopg's TransactionStatus.INERROR
 
 
 class SqlStore:
@@ -353,6 +354,10 @@ class SqlStore:
                     for write in writes:
                         self._apply(tx, write)
                     also(conn)
+                    driver: Any = conn.connection.driver_connection
+                    if self._db.postgresql and driver.info.transaction_status == _FAILED:
+                        # an error inside ``also`` was caught there: COMMIT would roll back
+                        raise ConcurrentUpdate("the transaction failed; try again")
                     if events:
                         self._chains.seal(tx, heads, events)
                 finally:
