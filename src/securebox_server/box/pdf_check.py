@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import io
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -151,19 +150,18 @@ def _inspect(data: bytes, *, max_pages: int, max_nodes: int) -> int:
     _scan_raw(data)
     # The body is at most a few MiB: no stream may declare or inflate to much more.
     budget = max(4 * len(data), 1 << 20)
-    with (
-        warnings.catch_warnings(),
-        apply_configuration(
-            maximum_declared_stream_length=len(data),
-            zlib_maximum_output_length=budget,
-            lzw_maximum_output_length=budget,
-            run_length_maximum_output_length=budget,
-            array_based_stream_maximum_output_length=budget,
-            stream_decoding_work_maximum_length=budget,
-            jbig2dec_binary=None,
-        ),
+    # A context variable: these limits hold for this thread or task only.
+    with apply_configuration(
+        maximum_declared_stream_length=len(data),
+        zlib_maximum_output_length=budget,
+        lzw_maximum_output_length=budget,
+        run_length_maximum_output_length=budget,
+        array_based_stream_maximum_output_length=budget,
+        stream_decoding_work_maximum_length=budget,
+        brotli_maximum_output_length=budget,
+        jbig2_maximum_output_length=budget,
+        jbig2dec_binary=None,
     ):
-        warnings.simplefilter("ignore")
         reader = PdfReader(io.BytesIO(data), strict=True, xref_stream_maximum_entries=max_nodes)
         if reader.is_encrypted:
             raise _Barred("encrypted")
@@ -226,9 +224,10 @@ def _check_dictionary(d: DictionaryObject) -> None:
         raise _Barred(_ACTIONS[action])
     if _name(d.get("/Type")) == "/Action":
         _check_action(d)
-    for key in ("/A", "/Next"):
-        if key in d:
-            _check_actions(d.raw_get(key))
+    if "/A" in d:
+        _check_actions(d.raw_get("/A"))
+    if "/Next" in d and "/S" in d:  # an action's next ones (an outline item's is a sibling)
+        _check_actions(d.raw_get("/Next"))
     subtype = _name(d.get("/Subtype"))
     if subtype in _SUBTYPES:
         raise _Barred(_SUBTYPES[subtype])
@@ -242,7 +241,7 @@ def _check_dictionary(d: DictionaryObject) -> None:
 
 
 def _check_actions(value: PdfObject) -> None:
-    """The value of ``/A`` or ``/Next``: one action dictionary, or an array of them."""
+    """The value of ``/A`` or of an action's ``/Next``: one action, or an array of them."""
     target = _resolve(value)
     for item in target if isinstance(target, ArrayObject) else (target,):
         action = _resolve(item)

@@ -19,6 +19,7 @@ from securebox_server.box.filenames import FilenameError, safe_filename
 from securebox_server.box.pdf_check import PdfProblem, inspect_pdf
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "PDF",
     "REASONS",
     "CheckedUpload",

@@ -5,11 +5,17 @@ of it, whatever the bytes or the name."""
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from fpdf import FPDF
 from hypothesis import given
 from hypothesis import strategies as st
+from pypdf import PdfWriter
 
 from securebox_auth.errors import SecureboxError
 from securebox_server.box.samples import sample_pdf
@@ -179,3 +185,64 @@ def test_hostile_bulk_is_bounded() -> None:
         + [b"<< /A 1 >>"] * 20_000,
     )
     assert _reason(many, limits=UploadLimits(max_nodes=10_000)) == "too_complex"
+
+
+def test_outlines_links_and_named_destinations_pass() -> None:
+    """Navigation a real letter has: an outline (whose items' ``/Next`` are siblings, not
+    actions), internal links and an https link, as fpdf2 and pypdf write them."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for title in ("Relevé", "Conditions", "Annexe"):
+        pdf.add_page()
+        pdf.start_section(title)
+        pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, "Aide", link="https://www.banque.example/aide", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, "Début", link=pdf.add_link(page=1))
+    assert check_upload(bytes(pdf.output()), "a.pdf").pages == 3
+
+    def outline(writer: PdfWriter) -> None:
+        first = writer.add_outline_item(title="Relevé", page_number=0)
+        writer.add_outline_item(title="Détail", page_number=0, parent=first)
+        writer.add_outline_item(title="Conditions", page_number=0)
+        writer.add_named_destination("debut", 0)
+
+    assert check_upload(with_writer(outline), "a.pdf").pages == 1
+
+
+@pytest.mark.slow
+def test_a_pdf_printed_by_chromium_passes(tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed")
+    page = tmp_path / "lettre.html"
+    page.write_text(
+        "<h1>Relevé de compte</h1><p>Échéance réglée : 1 250,00 €."
+        ' <a href="https://www.banque.example/aide">Aide</a></p>',
+        encoding="utf-8",
+    )
+    out = tmp_path / "lettre.pdf"
+    subprocess.run(  # noqa: S603 - the test's own command line
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={out}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert check_upload(out.read_bytes(), "lettre.pdf").pages == 1
+
+
+def test_threads_check_independently() -> None:
+    """The pypdf limits are a context variable: checks in parallel threads give the answers
+    they give alone (a worker thread per upload is how a server calls this)."""
+    cases = [sample(), *(make() for make, _ in REFUSED.values())] * 2
+    alone = [_outcome(data, "a.pdf") for data in cases]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(_outcome, cases, ["a.pdf"] * len(cases))) == alone
