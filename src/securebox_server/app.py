@@ -77,7 +77,7 @@ def _anchoring(settings: Settings, box: Securebox) -> AuditAnchoring | None:
 
 
 def _reader(documents: DocumentStore | None, box: Securebox, keys: DerivedKeys) -> BoxReader | None:
-    """What users of the box see, on the box's documents (``None`` without a SQL store)."""
+    """What users of the box see, on the box's documents (``None`` without them)."""
     if documents is None:
         return None
     key = _server_key(keys, b"box-cursor")
@@ -103,6 +103,7 @@ def create_app(
     else:
         guard = LoginLimits(limits) if isinstance(limits, Limiter) else None
     anchoring = _anchoring(settings, box)
+    documents = build_documents(settings, box)
     app = FastAPI(
         title="securebox",
         docs_url=None,

@@ -23,8 +23,6 @@ from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import Principal, Siren
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
-from securebox_auth.stores.sql.store import SqlStore
-from securebox_server.box.blobs import DatabaseBlobs
 from securebox_server.box.cursors import CursorSeal
 from securebox_server.box.documents import DocumentStore
 from securebox_server.box.model import BoxDocument, DocumentNotFound, Read, ReadKind, Status
@@ -33,7 +31,7 @@ from securebox_server.box.rows import document_from_row, instant
 from securebox_server.box.search import BoxSearch, ListedPage, collect
 from securebox_server.db.schema import BOX_DOCUMENT_TYPES, BOX_DOCUMENTS, BOX_VISITS
 
-__all__ = ["BoxReader", "CompanyChoice", "DocumentPage", "Home", "documents_of"]
+__all__ = ["BoxReader", "CompanyChoice", "DocumentPage", "Home"]
 
 NEWEST: Final = 20
 _HOW: Final = {Operation.VIEW: ReadKind.VIEW, Operation.DOWNLOAD: ReadKind.DOWNLOAD}
@@ -226,16 +224,6 @@ class BoxReader:
         body = self.store.body(doc)
         self.store.record_read(doc, principal, _HOW[action])
         return doc, body
-
-
-def documents_of(securebox: Securebox) -> DocumentStore | None:
-    """The box's documents on the library's SQL store, bodies in the database (``None``
-    on another store)."""
-    store = securebox.store
-    if not isinstance(store, SqlStore):
-        return None
-    engine = store.engine
-    return DocumentStore(engine, securebox, DatabaseBlobs(engine), SqlCatalogue(engine))
 
 
 def _by_name(item: tuple[Siren, str]) -> tuple[str, str]:

@@ -106,7 +106,7 @@ def _expected(found: list[Item], search: BoxSearch, visible: VisibilityFilter) -
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(found=items, search=searches, budget=st.integers(1, 40), company=st.sampled_from([None, C1]))
 def test_pages_put_together_are_the_brute_force_answer(
     found: list[Item], search: BoxSearch, budget: int, company: Siren | None
