@@ -78,6 +78,8 @@ class DocumentStore(Publishing, Lifecycle, CompanyContacts):
         """A view or download: an audit event, the reader's first/last read, and on the
         document's first read by anyone a ``document.read`` feed event."""
         how = ReadKind(how)
+        if doc.status is Status.DELETED:
+            raise DocumentNotFound("no such document")
         now = self.clock.now()
         event = AuditEvent.make(
             now,

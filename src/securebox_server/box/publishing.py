@@ -259,14 +259,10 @@ class Publishing(DocumentTypes):
         return Publication(_result_from(str(row[1])), replayed=True)
 
     def _subscriptions_holding(self, company: Siren) -> list[Subscription]:
-        """The subscriptions whose portfolio holds ``company`` (their stored documents
-        are searched for the SIREN, then decoded and checked)."""
-        sql = self.db.sql(
-            "SELECT client_id FROM subscriptions WHERE state LIKE ? ORDER BY client_id"
-        )
+        """The subscriptions whose portfolio holds ``company`` now."""
         found: list[Subscription] = []
-        for (client_id,) in self.db.fetch(sql, (f'%"{company.value}"%',)):
-            sub = self.store.get_subscription(ClientId(client_id))
+        for client_id in self.store.subscriptions_holding(company):
+            sub = self.store.get_subscription(client_id)
             if sub is not None and company in sub.value.companies:
                 found.append(sub.value)
         return found

@@ -21,7 +21,7 @@ def test_upgrade_check_downgrade(
     assert main(["db", "check", *url]) == 1
     assert "run `securebox db upgrade`" in capsys.readouterr().out
     assert main(["db", "upgrade", *url]) == 0
-    assert "at revision 0004" in capsys.readouterr().out
+    assert "at revision 0005" in capsys.readouterr().out
     assert main(["db", "check", *url]) == 0
     assert "schema ok" in capsys.readouterr().out
     assert main(["db", "downgrade", "--revision", "base", "--yes", *url]) == 0

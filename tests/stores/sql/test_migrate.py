@@ -10,7 +10,7 @@ from importlib.resources import files
 import pytest
 from sqlalchemy import Engine, inspect, text
 
-from securebox_auth.identity import ClientId, Principal, UserNumber
+from securebox_auth.identity import ClientId, Principal, Siren, UserNumber
 from securebox_auth.lockout.rules import (
     BlockStatus,
     Element,
@@ -72,7 +72,7 @@ def test_the_migrations_are_package_data() -> None:
     assert scripts.joinpath("script.py.mako").is_file()
     assert scripts.joinpath("versions").joinpath("v0001_initial.py").is_file()
     assert scripts.joinpath("versions").joinpath("v0002_factor_states.py").is_file()
-    assert migrate.head() == "0004"
+    assert migrate.head() == "0005"
 
 
 def test_upgrade_downgrade_upgrade_leaves_the_same_schema(empty_engine: Engine) -> None:
@@ -179,3 +179,26 @@ def test_a_lockout_row_from_before_0003_reads_conservatively(empty_engine: Engin
     blocked, alert = record_failure(cleared, later, LockoutRules(), element=Element.TOTP)
     assert alert is LockoutAlert.FINAL_WARNING  # the TOTP's 3rd block: 2 were inherited
     assert block_status(blocked, later) is BlockStatus.TEMPORARY
+
+
+def test_0005_indexes_the_companies_of_the_subscriptions_of_before(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine, "0004")
+    state = (
+        '{"v": 1, "companies": [["732829320", "ACME", "2026-11-30T09:00:00+00:00"], '
+        '["552100554", "ACME 2", "2026-11-30T09:00:00+00:00"]], "themes": [], "rights": [], '
+        '"invitations": []}'
+    )
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO subscriptions (client_id, digital, state, version) "
+                "VALUES ('111111111', :d, :s, 1)"
+            ),
+            {"d": True, "s": state},
+        )
+    migrate.upgrade(empty_engine)
+    store = SqlStore(empty_engine, audit_key=b"k" * 32)
+    assert store.subscriptions_holding(Siren("552100554")) == [ClientId("111111111")]
+    assert store.subscriptions_holding(Siren("443061841")) == []
+    migrate.downgrade(empty_engine, "0004")
+    migrate.upgrade(empty_engine)

@@ -459,3 +459,16 @@ def test_a_failed_statement_caught_by_the_callers_writes_commits_nothing(
     else:  # SQLite: a failed statement leaves the transaction usable
         store.commit([], [event], also=swallows)
         assert len(list(store.audit_log("123456789"))) == 1
+
+
+def test_the_subscriptions_holding_a_company_follow_their_portfolios(sql_engine: Engine) -> None:
+    store = SqlStore(sql_engine, audit_key=AUDIT_KEY)
+    a, b, other = ClientId("111111111"), ClientId("222222222"), Siren("552100554")
+    sub_a = Subscription(a, companies={ACME: Company(ACME, "ACME", NOW)})
+    store.commit([PutSubscription(a, 0, sub_a)], [])
+    store.commit([PutSubscription(b, 0, Subscription(b, companies=sub_a.companies))], [])
+    assert store.subscriptions_holding(ACME) == [a, b]
+    moved = sub_a.without_company(ACME).with_company(Company(other, "Other", NOW))
+    store.commit([PutSubscription(a, 1, moved)], [])
+    assert store.subscriptions_holding(ACME) == [b]
+    assert store.subscriptions_holding(other) == [a]

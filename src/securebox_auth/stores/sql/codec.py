@@ -40,6 +40,7 @@ from securebox_auth.stores.sql.rows import (
 from securebox_auth.stores.sql.sqltypes import instant
 from securebox_auth.stores.sql.subscription_codec import (
     SUBSCRIPTION_FORMAT,
+    company_rows,
     invitation_rows,
     subscription_from_row,
     subscription_row,
@@ -51,6 +52,7 @@ __all__ = [
     "account_row",
     "code_from_row",
     "code_row",
+    "company_rows",
     "dumps",
     "event_from_row",
     "event_row",

@@ -8,8 +8,9 @@ version = version + 1 WHERE <key> AND version = :expected`` (see :mod:`.store`).
   that have no account (enumeration resistance), and a code may outlive an account.
 * ``subscriptions``: the entitlement aggregate of one subscription (companies, themes, rights,
   invitations) as a JSON document, replaced as a whole under its version.
-  ``subscription_invitations`` indexes who is invited where; the store rewrites a
-  subscription's rows in the same transaction as the subscription, so they never disagree.
+  ``subscription_invitations`` indexes who is invited where and ``subscription_companies``
+  which subscriptions hold a company; the store rewrites a subscription's rows in the same
+  transaction as the subscription, so they never disagree.
 * ``sessions``: authenticated sessions (proofs and unused step-up grants as JSON); consuming
   a single-use grant is a compare-and-swap of the session row. An ended session keeps its row
   (``ended``) so that its identifier can never be used again.
@@ -66,6 +67,7 @@ __all__ = [
     "METADATA",
     "SESSIONS",
     "SUBSCRIPTIONS",
+    "SUBSCRIPTION_COMPANIES",
 ]
 
 # Constraint names are spelled out (PostgreSQL truncates names beyond 63 bytes).
@@ -153,6 +155,18 @@ INVITATIONS: Final = Table(
         ["client_id"], ["subscriptions.client_id"], ondelete="CASCADE", name="invitations_sub"
     ),
     Index("ix_invitations_invitee", "invitee_client_id", "invitee_user_number"),
+)
+
+#: Which subscriptions hold a company (SIREN) in their portfolio (rewritten with the
+#: subscription, like its invitations): a sender publishing to a company finds them.
+SUBSCRIPTION_COMPANIES: Final = Table(
+    "subscription_companies",
+    METADATA,
+    Column("company", key_string(9), primary_key=True),
+    Column("client_id", key_string(_ID), primary_key=True),
+    ForeignKeyConstraint(
+        ["client_id"], ["subscriptions.client_id"], ondelete="CASCADE", name="companies_sub"
+    ),
 )
 
 SESSIONS: Final = Table(

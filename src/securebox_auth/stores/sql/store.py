@@ -33,7 +33,7 @@ from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, SecureboxError
 from securebox_auth.factors.code import CodeCredential
-from securebox_auth.identity import ClientId, Principal
+from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
@@ -112,6 +112,9 @@ class SqlStore:
             "FROM subscriptions WHERE client_id = ?"
         )
         self._standing = StandingReads(self._db, self.subscriptions)
+        self._holding_sql = self._db.sql(
+            "SELECT client_id FROM subscription_companies WHERE company = ? ORDER BY client_id"
+        )
         self._inviting_sql = self._db.sql(
             "SELECT client_id, version FROM subscriptions WHERE client_id IN "
             "(SELECT client_id FROM subscription_invitations "
@@ -266,6 +269,11 @@ class SqlStore:
     def accounts_of(self, client_id: ClientId) -> list[Account]:
         sql = self._select_sql(ACCOUNTS, "client_id = ? ORDER BY user_number")
         return [codec.account_from_row(r) for r in self._rows(ACCOUNTS, sql, (client_id.value,))]
+
+    def subscriptions_holding(self, company: Siren) -> list[ClientId]:
+        """The subscriptions whose portfolio holds ``company``, by client identifier."""
+        rows = self._db.fetch(self._holding_sql, (company.value,))
+        return [ClientId(str(r[0])) for r in rows]
 
     def standing(
         self, principal: Principal, client_id: ClientId, *, inviting: bool = False

@@ -33,7 +33,13 @@ from securebox_auth.stores.sql.rows import (
     loads,
 )
 
-__all__ = ["SUBSCRIPTION_FORMAT", "invitation_rows", "subscription_from_row", "subscription_row"]
+__all__ = [
+    "SUBSCRIPTION_FORMAT",
+    "company_rows",
+    "invitation_rows",
+    "subscription_from_row",
+    "subscription_row",
+]
 
 SUBSCRIPTION_FORMAT: Final = 1
 #: Validated identifiers kept for re-use across decodes (they are immutable values): a large
@@ -207,4 +213,12 @@ def invitation_rows(sub: Subscription) -> list[dict[str, str]]:
             "status": inv.status.value,
         }
         for inv in sub.invitations.values()
+    ]
+
+
+def company_rows(sub: Subscription) -> list[dict[str, str]]:
+    """The ``subscription_companies`` rows that index ``sub``'s portfolio."""
+    return [
+        {"company": siren.value, "client_id": sub.client_id.value}
+        for siren in sorted(sub.companies, key=lambda s: s.value)
     ]

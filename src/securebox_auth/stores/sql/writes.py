@@ -37,6 +37,7 @@ from securebox_auth.stores.sql.schema import (
     INVITATIONS,
     LOCKOUTS,
     SESSIONS,
+    SUBSCRIPTION_COMPANIES,
     SUBSCRIPTIONS,
 )
 
@@ -61,13 +62,25 @@ __all__ = [
 
 
 def rewrite_invitations(db: Database, tx: Writer, sub: Subscription) -> None:
-    tx.run(
-        db.sql("DELETE FROM subscription_invitations WHERE client_id = ?"), (sub.client_id.value,)
-    )
+    """Rewrite the tables that index a subscription: its invitations, and its companies
+    (only those that changed: a portfolio may hold thousands)."""
+    key = (sub.client_id.value,)
+    tx.run(db.sql("DELETE FROM subscription_invitations WHERE client_id = ?"), key)
     rows = codec.invitation_rows(sub)
     if rows:
         names = list(rows[0])
         tx.many(insert_sql(db, INVITATIONS, names), [[r[n] for n in names] for r in rows])
+    held = {str(r[0]) for r in tx.all(db.sql(_COMPANIES), key)}
+    wanted = {r["company"] for r in codec.company_rows(sub)}
+    if held - wanted:
+        tx.many(db.sql(_DROP_COMPANY), [(c, *key) for c in sorted(held - wanted)])
+    if wanted - held:
+        add = insert_sql(db, SUBSCRIPTION_COMPANIES, ("company", "client_id"))
+        tx.many(add, [(c, *key) for c in sorted(wanted - held)])
+
+
+_COMPANIES: Final = "SELECT company FROM subscription_companies WHERE client_id = ?"
+_DROP_COMPANY: Final = "DELETE FROM subscription_companies WHERE company = ? AND client_id = ?"
 
 
 def insert_sql(db: Database, table: Table, columns: Sequence[str], tail: str = "") -> str:
