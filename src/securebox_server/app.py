@@ -38,6 +38,7 @@ from securebox_server.box.reading import BoxReader
 from securebox_server.clients import caller as clients_caller
 from securebox_server.clients import endpoint as clients_endpoint
 from securebox_server.clients.wiring import build_clients
+from securebox_server.jobs import reports as sms_reports
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
@@ -96,7 +97,6 @@ def create_app(
     """The server on ``settings`` (see the module documentation for the test seams)."""
     keys = keys or load_master_key(settings)
     box = securebox or build_securebox(settings, clock=clock, argon2=argon2, keys=keys)
-    documents = build_documents(settings, box)
     guard: LoginLimits | None
     if limits is None:
         limits, guard = build_limits(settings, box.clock)
@@ -158,5 +158,7 @@ def create_app(
         api_documents.router,
     ):
         app.include_router(api_router)
+    if settings.sms_url:  # the SMS provider's delivery reports (jobs, ADR 0033)
+        app.include_router(sms_reports.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

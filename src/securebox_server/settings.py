@@ -48,6 +48,10 @@ Audit chains (ADR 0021, :mod:`securebox_server.audit_anchor`): ``audit_anchor_se
 the anchoring task; ``audit_checkpoint_file`` and ``audit_checkpoint_key_file`` (an Ed25519
 private key, PEM) add a signed checkpoint of the global chain to each round.
 
+Notifications (the jobs worker, ADR 0033): ``notification_attempts``
+(``SECUREBOX_NOTIFICATION_ATTEMPTS``, 8 by default, 1 to 100) is how many times a digest is
+tried before its rows are ``dead``.
+
 The master key file holds ``id:hex`` pairs (``DerivedKeys.from_hex``); in demo mode a
 missing file is generated (mode 0600). ``SECUREBOX_SETTINGS`` names the TOML file.
 ``smtp_url`` and ``sms_url`` are described in :mod:`securebox_server.delivery`; ``outbox``
@@ -96,6 +100,7 @@ _KEYS: Final = (
     "audit_anchor_seconds",
     "audit_checkpoint_file",
     "audit_checkpoint_key_file",
+    "notification_attempts",
     "blob_store",
     "api_token_seconds",
 )
@@ -146,6 +151,8 @@ class Settings:
     audit_checkpoint_file: Path | None = None
     #: The Ed25519 private key (PEM) that signs them.
     audit_checkpoint_key_file: Path | None = None
+    #: Attempts at sending a notification before it is dead (the jobs worker, ADR 0033).
+    notification_attempts: int = 8
     #: Where the digital box keeps bodies: ``database`` or ``file:/absolute/folder``.
     blob_store: str = "database"
     #: Lifetime of the API clients' access tokens (securebox_server.clients), 60-3600 s.
@@ -197,6 +204,8 @@ class Settings:
             raise ConfigurationError("api_token_seconds: between 60 and 3600")
         TrustedProxies.parse(self.trusted_proxies)
         self.limits()
+        if not 1 <= self.notification_attempts <= 100:
+            raise ConfigurationError("notification_attempts: 1 to 100")
         self.blob_folder  # noqa: B018 - validates blob_store
 
     @property
@@ -261,6 +270,14 @@ def _seconds(value: object, key: str = "audit_anchor_seconds") -> int:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     raise ConfigurationError(f"{key}: a whole number of seconds")
+
+
+def _count(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ConfigurationError("notification_attempts: a whole number")
 
 
 def _list(raw: Mapping[str, object], key: str, what: str) -> tuple[str, ...]:
@@ -337,6 +354,7 @@ def load_settings(
         audit_anchor_seconds=_seconds(raw.get("audit_anchor_seconds", 60 if demo else 0)),
         audit_checkpoint_file=Path(checkpoints) if checkpoints else None,
         audit_checkpoint_key_file=Path(signer) if signer else None,
+        notification_attempts=_count(raw.get("notification_attempts", 8)),
         blob_store=text("blob_store", "database") or "database",
         api_token_seconds=_seconds(raw.get("api_token_seconds", 600), "api_token_seconds"),
     )

@@ -32,6 +32,7 @@ EXIT_USAGE = 2
 _COMMAND_MODULES: tuple[str, ...] = (
     "securebox_auth.cli.demo",
     "securebox_auth.cli.serve",
+    "securebox_auth.cli.jobs",
     "securebox_auth.cli.argon2",
     "securebox_auth.cli.policy",
     "securebox_auth.cards.cli",

@@ -12,7 +12,15 @@ OobMessage` values. Implementations:
   written in clear).
 
 Every failure to hand a message over raises :class:`DeliveryFailed`; its message never
-contains the code or the destination.
+contains the code or the destination. A failure the relay says is final (an SMTP ``5xx``
+answer, an SMS webhook's ``4xx`` other than 408 and 429) raises its subclass
+:class:`DeliveryRefused`: sending it again would fail again (a bounce).
+
+Beyond one-time codes, the SMTP gateway sends a prepared :class:`~email.message.EmailMessage`
+(:meth:`SmtpGateway.send_mail`, which keeps the caller's ``Message-ID``), and the SMS webhook
+a text with an ``Idempotency-Key`` header (:meth:`HttpSmsGateway.send_text`): the jobs
+worker's notifications, sent at least once, carry a stable key so a duplicate can be
+recognised.
 """
 
 from __future__ import annotations
@@ -34,7 +42,14 @@ from urllib.parse import urlsplit
 from securebox_auth.errors import ConfigurationError, SecureboxError
 from securebox_auth.factors.oob import Channel, OobMessage
 
-__all__ = ["DeliveryFailed", "FileOutbox", "Gateway", "HttpSmsGateway", "SmtpGateway"]
+__all__ = [
+    "DeliveryFailed",
+    "DeliveryRefused",
+    "FileOutbox",
+    "Gateway",
+    "HttpSmsGateway",
+    "SmtpGateway",
+]
 
 
 class DeliveryFailed(SecureboxError):
@@ -43,6 +58,12 @@ class DeliveryFailed(SecureboxError):
 
     code = "delivery_failed"
     status_hint = 502
+
+
+class DeliveryRefused(DeliveryFailed):
+    """The relay refused the message for good (SMTP ``5xx``, SMS ``4xx``): do not retry."""
+
+    code = "delivery_refused"
 
 
 class Gateway(Protocol):
@@ -86,26 +107,47 @@ class SmtpGateway:
         if message.channel is not Channel.EMAIL:
             raise ConfigurationError("the SMTP gateway sends e-mail codes only")
         mail = EmailMessage()
-        mail["From"] = self.sender
         mail["To"] = message.destination
         mail["Subject"] = message.subject
-        mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2])
-        mail["Auto-Submitted"] = "auto-generated"
         mail.set_content(message.body)
+        self.send_mail(mail)
+
+    def send_mail(self, mail: EmailMessage) -> None:
+        """Send ``mail`` (its ``To``, ``Subject`` and body set by the caller); ``From``,
+        ``Date``, ``Auto-Submitted`` and a ``Message-ID`` are added when missing."""
+        if mail["From"] is None:
+            mail["From"] = self.sender
+        if mail["Date"] is None:
+            mail["Date"] = formatdate(localtime=False)
+        if mail["Message-ID"] is None:
+            mail["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2])
+        if mail["Auto-Submitted"] is None:
+            mail["Auto-Submitted"] = "auto-generated"
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
                     smtp.starttls(context=self.tls_context or ssl.create_default_context())
                 if self.username is not None and self.password is not None:
                     smtp.login(self.username, self.password)
-                refused = smtp.send_message(mail)
+                refused = smtp.send_message(mail, from_addr=self.sender)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise _smtp_failure(min(codes, default=0), "refused the recipient") from None
+        except smtplib.SMTPResponseException as exc:
+            raise _smtp_failure(exc.smtp_code, f"answered {exc.smtp_code}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryFailed(
                 f"the SMTP relay did not accept the message ({type(exc).__name__})"
             ) from None
         if refused:
             raise DeliveryFailed("the SMTP relay refused the recipient")
+
+
+def _smtp_failure(code: int, what: str) -> DeliveryFailed:
+    """A ``5xx`` answer is final (:class:`DeliveryRefused`), anything else may pass later."""
+    if 500 <= code < 600:
+        return DeliveryRefused(f"the SMTP relay {what} (permanent)")
+    return DeliveryFailed(f"the SMTP relay {what}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,23 +171,30 @@ class HttpSmsGateway:
     def send(self, message: OobMessage) -> None:
         if message.channel is not Channel.SMS:
             raise ConfigurationError("the SMS gateway sends SMS codes only")
-        body = json.dumps(
-            {"to": message.destination, "text": message.body, "reference": message.reference}
-        ).encode()
+        self.send_text(message.destination, message.body, reference=message.reference)
+
+    def send_text(
+        self, to: str, text: str, *, reference: str, idempotency_key: str | None = None
+    ) -> None:
+        """Post one SMS; ``idempotency_key`` goes in an ``Idempotency-Key`` header (a
+        provider that honours it sends a repeated request once)."""
+        body = json.dumps({"to": to, "text": text, "reference": reference}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {self.token}",
+            "User-Agent": "securebox",
+        }
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         request = urllib.request.Request(  # noqa: S310 (scheme checked in __post_init__)
-            self.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {self.token}",
-                "User-Agent": "securebox",
-            },
+            self.url, data=body, method="POST", headers=headers
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
                 status = answer.status
         except urllib.error.HTTPError as exc:
+            if 400 <= exc.code < 500 and exc.code not in (408, 429):
+                raise DeliveryRefused(f"the SMS webhook answered {exc.code}") from None
             raise DeliveryFailed(f"the SMS webhook answered {exc.code}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise DeliveryFailed(f"the SMS webhook is unreachable ({type(exc).__name__})") from None
@@ -162,13 +211,33 @@ class FileOutbox:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def send(self, message: OobMessage) -> None:
+        self._append(
+            message.channel.value,
+            message.destination,
+            message.subject,
+            message.body,
+            message.reference,
+        )
+
+    def send_mail(self, mail: EmailMessage) -> None:
+        """The plain-text part of ``mail``, its ``Message-ID`` as the reference."""
+        part = mail.get_body(preferencelist=("plain",))
+        body = part.get_content() if isinstance(part, EmailMessage) else ""
+        self._append("email", str(mail["To"]), str(mail["Subject"]), body, str(mail["Message-ID"]))
+
+    def send_text(
+        self, to: str, text: str, *, reference: str, idempotency_key: str | None = None
+    ) -> None:
+        self._append("sms", to, "", text, idempotency_key or reference)
+
+    def _append(self, channel: str, to: str, subject: str, body: str, reference: str) -> None:
         line = json.dumps(
             {
-                "channel": message.channel.value,
-                "to": message.destination,
-                "subject": message.subject,
-                "body": message.body,
-                "reference": message.reference,
+                "channel": channel,
+                "to": to,
+                "subject": subject,
+                "body": body,
+                "reference": reference,
             }
         )
         try:

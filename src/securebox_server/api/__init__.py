@@ -6,4 +6,9 @@ on protected operations, signed assertions with a JWKS shared by every worker, a
 Modules: :mod:`.keys` (token keys and sealed flow ids), :mod:`.models` (the JSON shapes),
 :mod:`.common` (authentication, problems, answers), :mod:`.login`, :mod:`.step_up`,
 :mod:`.operations` (protected operations, RFC 9470), :mod:`.tokens` (JWKS and assertions).
+
+The digital box (issue 15, ``docs/box-api.md``, ADR 0035): :mod:`.senders` (publication,
+idempotent), :mod:`.receivers` (event feed, documents, mark read), :mod:`.documents` (a
+user's box), sharing :mod:`.box_models`, :mod:`.box_common`, :mod:`.idempotency`,
+:mod:`.multipart`, :mod:`.content` and :mod:`.cursors`.
 """

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from securebox_server.box.model import FeedKind, Status
+
 __all__ = [
     "MAX_COMPANIES",
     "CompanyResult",
@@ -95,7 +97,7 @@ class SentDocumentOut(BaseModel):
     issued_at: datetime
     published_at: datetime
     valid_until: datetime | None
-    status: Literal["live", "expired", "deleted"]
+    status: Status
     digest: str
     size: int
     read: bool
@@ -110,7 +112,7 @@ class SentPage(BaseModel):
 
 class FeedEventOut(BaseModel):
     seq: int = Field(description="Increasing, per subscription; resume with ?after=seq")
-    kind: Literal["document.new", "document.read", "document.expiry_warning", "document.deleted"]
+    kind: FeedKind
     document_id: str
     company: str
     at: datetime

@@ -14,9 +14,16 @@ import re
 from typing import Final
 from urllib.parse import quote
 
+from fastapi import Request
 from starlette.responses import Response
 
-__all__ = ["body_response", "content_disposition", "repr_digest"]
+from securebox_auth.entitlements.model import Operation
+from securebox_auth.identity import Principal
+from securebox_server.api.common import api_problem
+from securebox_server.box.model import BodyCorrupted
+from securebox_server.box.reading import BoxReader
+
+__all__ = ["body_response", "content_disposition", "download", "repr_digest"]
 
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9 ._()+-]")
 
@@ -49,3 +56,17 @@ def body_response(
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def download(
+    request: Request, reader: BoxReader, principal: Principal, document_id: str
+) -> Response:
+    """``principal`` downloads the document (a recorded read, :meth:`BoxReader.read`): its
+    body, or ``404`` when they may not, or ``503`` ``body_corrupted`` (never the bytes)."""
+    try:
+        doc, body = reader.read(principal, document_id, Operation.DOWNLOAD)
+    except BodyCorrupted:
+        return api_problem(request, 503, "body_corrupted", headers={"Retry-After": "3600"})
+    return body_response(
+        body, media_type=doc.media_type, filename=doc.filename, digest_hex=doc.digest
+    )

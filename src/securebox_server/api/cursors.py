@@ -1,21 +1,19 @@
-"""Opaque page cursors of the box's APIs: base64url (no padding) of a short JSON array of
-strings. A cursor only says where a keyset page resumes; every page is filtered by what the
-caller may see, so a forged cursor moves the position and reveals nothing. A cursor that
-does not decode is :class:`MalformedInput` (400)."""
+"""The opaque cursor of a sender's list (``GET /api/v1/sender/documents``): base64url (no
+padding) of a short JSON array of strings, here the id of the last document shown. It only
+says where a keyset page resumes: the store refuses an id that is not the sender's, so a
+forged cursor reveals nothing. One that does not decode is :class:`MalformedInput` (400).
+(The documents' cursors are :class:`~securebox_server.box.cursors.CursorSeal`'s, sealed.)"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from datetime import datetime
 from typing import Final
 
-from securebox_auth.entitlements.catalogue import Cursor
-from securebox_auth.entitlements.model import valid_document_id
 from securebox_auth.errors import MalformedInput
 
-__all__ = ["MAX_CURSOR", "decode", "encode", "from_catalogue", "to_catalogue"]
+__all__ = ["MAX_CURSOR", "decode", "encode"]
 
 MAX_CURSOR: Final = 400
 
@@ -40,23 +38,3 @@ def decode(text: str, count: int) -> list[str]:
     ):
         raise MalformedInput("the cursor is not valid")
     return parts
-
-
-def from_catalogue(cursor: Cursor | None) -> str | None:
-    if cursor is None:
-        return None
-    return encode([cursor.issued_at.isoformat(), cursor.document_id])
-
-
-def to_catalogue(text: str | None) -> Cursor | None:
-    if text is None:
-        return None
-    when, document_id = decode(text, 2)
-    try:
-        issued_at = datetime.fromisoformat(when)
-        valid_document_id(document_id)
-    except ValueError:
-        raise MalformedInput("the cursor is not valid") from None
-    if issued_at.tzinfo is None:
-        raise MalformedInput("the cursor is not valid")
-    return Cursor(issued_at, document_id)

@@ -25,7 +25,7 @@ from securebox_auth.identity import Principal, Siren
 from securebox_server.api.box_common import READ_PROBLEMS, SCOPE_PROBLEMS, documents_of, reader_of
 from securebox_server.api.box_models import DocumentOut, DocumentPage
 from securebox_server.api.common import PREFIX, PROBLEMS, Authenticated
-from securebox_server.api.content import body_response
+from securebox_server.api.content import download
 from securebox_server.box.model import BoxDocument
 from securebox_server.box.search import BoxSearch, ListedPage, ReadFilter
 from securebox_server.login.flow import hit_limits
@@ -151,7 +151,4 @@ def content(request: Request, api: Authenticated, document_id: str) -> Response:
     """The PDF, downloaded (the download is recorded: an audit event)."""
     principal = api.session.principal
     hit_limits(request, LIMIT, principal.key)
-    doc, body = reader_of(request).read(principal, document_id, Operation.DOWNLOAD)
-    return body_response(
-        body, media_type=doc.media_type, filename=doc.filename, digest_hex=doc.digest
-    )
+    return download(request, reader_of(request), principal, document_id)

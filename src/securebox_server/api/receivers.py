@@ -44,7 +44,7 @@ from securebox_server.api.box_models import (
     ReadOut,
 )
 from securebox_server.api.common import PREFIX
-from securebox_server.api.content import body_response
+from securebox_server.api.content import download
 from securebox_server.api.documents import CONTENT, document_out, page_out
 from securebox_server.box.documents import DocumentStore
 from securebox_server.box.model import BoxDocument, ReadKind
@@ -88,7 +88,7 @@ def events(
     out = [
         FeedEventOut(
             seq=e.seq,
-            kind=e.kind.value,
+            kind=e.kind,
             document_id=e.document_id,
             company=e.company.value,
             at=e.at,
@@ -131,10 +131,7 @@ def content(request: Request, caller: ApiCaller, document_id: str) -> Response:
     """The PDF (``Repr-Digest``: its SHA-256, checked before it is sent)."""
     principal = receiver_of(caller, "documents:read")
     hit_limits(request, LIMIT, caller.client_id)
-    doc, body = reader_of(request).read(principal, document_id, Operation.DOWNLOAD)
-    return body_response(
-        body, media_type=doc.media_type, filename=doc.filename, digest_hex=doc.digest
-    )
+    return download(request, reader_of(request), principal, document_id)
 
 
 @router.post("/documents/{document_id}/read", response_model=ReadOut, responses=READ_PROBLEMS)

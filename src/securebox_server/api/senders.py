@@ -53,7 +53,6 @@ from securebox_server.api.multipart import read_publication
 from securebox_server.box.base import document_actor
 from securebox_server.box.model import (
     BoxDocument,
-    CheckedUpload,
     DeletionRefused,
     DocumentNotFound,
     Draft,
@@ -130,7 +129,14 @@ def _result(siren: Siren, outcome: Outcome, document_id: str | None) -> CompanyR
 async def publish(
     request: Request,
     caller: ApiCaller,
-    idempotency_key: Annotated[str, Header(alias=HEADER, min_length=1, max_length=200)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            max_length=200,
+            description="Required: one per document (an RFC 8941 string, or a bare token)",
+        ),
+    ] = None,
 ) -> Response:
     """Publish one PDF to one company or many (one document each): answered once durable."""
     sender = sender_of(caller, "documents:publish")
@@ -150,10 +156,7 @@ async def publish(
         )
     except UploadRejected as refused:
         return api_problem(request, 422, refused.code, reason=refused.reason, detail=str(refused))
-    body = CheckedUpload(
-        checked.body, checked.digest, checked.size, checked.media_type, checked.filename
-    )
-    draft = Draft(metadata.type, metadata.label, metadata.issued_at, body)
+    draft = Draft(metadata.type, metadata.label, metadata.issued_at, checked)
     try:
         done = await run_in_threadpool(
             lambda: documents.publish(sender, draft, companies, idempotency_key=key)
@@ -178,7 +181,7 @@ def _sent(doc: BoxDocument, first: Read | None) -> SentDocumentOut:
         issued_at=doc.issued_at,
         published_at=doc.published_at,
         valid_until=doc.valid_until,
-        status=doc.status.value,
+        status=doc.status,
         digest=doc.digest,
         size=doc.size,
         read=first is not None,
@@ -231,7 +234,7 @@ def withdraw(request: Request, caller: ApiCaller, document_id: str) -> Response:
     sender = sender_of(caller, "documents:publish")
     hit_limits(request, LIMIT, caller.client_id)
     documents = documents_of(request)
-    doc = documents.get(document_id) if len(document_id) <= 64 else None
+    doc = documents.get(document_id)
     if doc is None or doc.sender != sender:
         raise DocumentNotFound("no such document")
     if doc.status is not Status.DELETED:

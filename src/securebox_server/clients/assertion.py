@@ -28,11 +28,12 @@ import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, KeySet, OKPKey
+from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from securebox_server.clients.keys import ALGORITHMS_OF, parse_jwks
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_LIFETIME",
     "REGISTRY",
     "VerifiedAssertion",
+    "check_claims",
     "claimed_client",
     "verify_client_assertion",
 ]
@@ -73,9 +75,20 @@ def _registry() -> JWSRegistry:
 
 
 REGISTRY: Final = _registry()
-#: The key an unknown client's assertion is checked against (it verifies nothing).
-_NOBODY: Final = KeySet([ECKey.generate_key("P-256", private=False)])
-_NOBODY_OKP: Final = KeySet([OKPKey.generate_key("Ed25519", private=False)])
+
+
+@lru_cache(maxsize=3)
+def _nobody(key_type: str) -> KeySet:
+    """A key of ``key_type`` that verifies nothing: what an unknown client's assertion (or
+    one naming no usable key) is checked against, so it costs like a bad signature."""
+    if key_type == "OKP":
+        return KeySet([OKPKey.generate_key("Ed25519", private=False)])
+    if key_type == "RSA":
+        return KeySet([RSAKey.generate_key(2048, private=False)])
+    return KeySet([ECKey.generate_key("P-256", private=False)])
+
+
+_KEY_TYPE: Final = {"ES256": "EC", "EdDSA": "OKP", "Ed25519": "OKP", "PS256": "RSA", "RS256": "RSA"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +115,12 @@ def _header(assertion: str) -> Mapping[str, Any]:
 def _candidates(client: ApiClient | None, alg: str, kid: object) -> KeySet:
     """The client's keys that may carry ``alg`` (named by ``kid`` when given)."""
     if client is None or client.jwks is None:
-        return _NOBODY_OKP if alg in ("EdDSA", "Ed25519") else _NOBODY
+        return _nobody(_KEY_TYPE[alg])
     _, keys = parse_jwks(client.jwks)
     usable = [
         k for k in keys.keys if alg in ALGORITHMS_OF[k.key_type] and (kid is None or k.kid == kid)
     ]
-    return KeySet(usable) if usable else _NOBODY
+    return KeySet(usable) if usable else _nobody(_KEY_TYPE[alg])
 
 
 def _verify(assertion: str, keys: KeySet, alg: str) -> dict[str, Any]:
@@ -132,7 +145,7 @@ def _time(claims: Mapping[str, Any], name: str) -> datetime | None:
         raise OAuthError.client(f"{name} is out of range") from None
 
 
-def _check_claims(
+def check_claims(
     claims: Mapping[str, Any], client_id: str, audiences: Collection[str], now: datetime
 ) -> VerifiedAssertion:
     if claims.get("iss") != client_id or claims.get("sub") != client_id:
@@ -183,4 +196,4 @@ def verify_client_assertion(
     claims = _verify(assertion, _candidates(client, alg, header.get("kid")), alg)
     if client is None or client.client_id != client_id:  # pragma: no cover - no key
         raise OAuthError.client()
-    return _check_claims(claims, client_id, audiences, now)
+    return check_claims(claims, client_id, audiences, now)

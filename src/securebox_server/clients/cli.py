@@ -32,7 +32,9 @@ def _open(args: argparse.Namespace) -> tuple[ApiClients, SqlStore]:
     keys = load_master_key(settings)
     store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
     server_migrate.upgrade(store.engine)
-    clients = ApiClients(ClientStore(store.engine), SystemClock(), origin=settings.origin)
+    clients = ApiClients(
+        ClientStore(store.engine), SystemClock(), origin=settings.origin, library=store
+    )
     return clients, store
 
 
@@ -72,14 +74,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.command == "add-sender":
             jwks, pem = _credentials(args)
-            _show(
-                clients.add_sender(args.sender, args.name, jwks=jwks, certificate_pem=pem), clients
+            operator = Operator(args.operator)
+            made = clients.add_sender(
+                args.sender, args.name, jwks=jwks, certificate_pem=pem, operator=operator
             )
+            _show(made, clients)
             return 0
         if args.command == "add-receiver":
             jwks, pem = _credentials(args)
             made = clients.add_receiver(
-                store,
                 Operator(args.operator),
                 ClientId.parse(args.client_id),
                 [Siren(c.replace(" ", "")) for c in args.company],
@@ -94,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             for client in clients.store.all():
                 print(_row(client))
             return 0
-        done = clients.revoke(args.client_id, library=store, operator=Operator(args.operator))
+        done = clients.revoke(args.client_id, operator=Operator(args.operator))
         print(f"revoked: {args.client_id}" if done else f"no such client: {args.client_id}")
         return 0 if done else 1
     finally:

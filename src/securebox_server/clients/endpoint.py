@@ -17,10 +17,13 @@ Attempts are rate limited per source and per claimed client (``oauth.token.*``).
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.responses import JSONResponse, Response
 
 from securebox_server.api.common import PREFIX
@@ -33,6 +36,7 @@ from securebox_server.web.routing import SecureRoute
 
 __all__ = ["JWT_BEARER", "router"]
 
+log = logging.getLogger("securebox_server.clients")
 router = APIRouter(prefix=PREFIX, route_class=SecureRoute, tags=["oauth"])
 JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _PARAMETERS: Final = frozenset(
@@ -42,7 +46,13 @@ _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _MAX_BODY: Final = 16384
 
 
-def _error(exc: OAuthError) -> Response:
+def _error(request: Request, exc: OAuthError) -> Response:
+    log.info(
+        "token refused: %s (%s) from %s",
+        exc.error,
+        exc.description,
+        request.client.host if request.client else "-",
+    )
     body = {"error": exc.error, "error_description": exc.description}
     return JSONResponse(body, status_code=exc.status, headers=_NO_STORE)
 
@@ -52,9 +62,13 @@ async def read_form(request: Request) -> FormData | OAuthError:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":
         return OAuthError.request("the body is application/x-www-form-urlencoded")
-    if int(request.headers.get("content-length") or 0) > _MAX_BODY:
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit() or int(length) > _MAX_BODY:
         return OAuthError.request("the body is too long")
-    return await request.form(max_files=0, max_fields=16)
+    try:
+        return await request.form(max_files=0, max_fields=16)
+    except (HTTPException, MultiPartException, ValueError):
+        return OAuthError.request("the body is not a form")
 
 
 def _one(form: FormData, name: str) -> str | None:
@@ -96,11 +110,35 @@ def _token(request: Request, form: FormData) -> Response:
         except ForwardedCertificateInvalid:
             raise OAuthError.client() from None
         issued = clients.token_by_certificate(client_id, presented, scope)
+    log.info("token issued to %s (%s)", issued.client_id, issued.method)
     return JSONResponse(issued.body(), headers=_NO_STORE)
+
+
+_FORM: Final = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "client_assertion_type": {"type": "string", "enum": [JWT_BEARER]},
+                        "client_assertion": {"type": "string", "maxLength": 8192},
+                        "client_id": {"type": "string", "maxLength": 64},
+                        "scope": {"type": "string", "maxLength": 400},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 @router.post(
     "/oauth/token",
+    openapi_extra=_FORM,
     responses={
         200: {"description": "An access token (RFC 6749 section 5.1)"},
         400: {"description": "RFC 6749 section 5.2 error"},
@@ -115,4 +153,4 @@ def token(request: Request, form: Annotated[FormData | OAuthError, Depends(read_
             raise form
         return _token(request, form)
     except OAuthError as exc:
-        return _error(exc)
+        return _error(request, exc)

@@ -44,6 +44,16 @@ ALGORITHMS_OF: Final = {
 }
 
 
+def _bits(modulus: object) -> int:
+    if not isinstance(modulus, str) or len(modulus) > 2048:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(modulus + "=" * (-len(modulus) % 4))
+    except (ValueError, TypeError):
+        return 0
+    return int.from_bytes(raw, "big").bit_length()
+
+
 def _key(document: Mapping[str, Any]) -> ClientKey:
     if not isinstance(document, Mapping) or _PRIVATE & set(document):
         raise MalformedInput("a JWKS of public keys is expected (no private parts)")
@@ -54,6 +64,8 @@ def _key(document: Mapping[str, Any]) -> ClientKey:
         if kty == "OKP" and document.get("crv") == "Ed25519":
             return OKPKey.import_key(dict(document))
         if kty == "RSA":
+            if _bits(document.get("n")) < MIN_RSA_BITS:  # before joserfc (which only warns)
+                raise MalformedInput(f"RSA keys have at least {MIN_RSA_BITS} bits")
             key = RSAKey.import_key(dict(document))
             raw = key.raw_value
             if not isinstance(raw, RSAPublicKey) or raw.key_size < MIN_RSA_BITS:

@@ -11,17 +11,15 @@ client and the certificate binding are checked on every call (ADR 0032).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock
 from securebox_auth.entitlements.accounts import Operator
-from securebox_auth.errors import MalformedInput
+from securebox_auth.errors import ConfigurationError, MalformedInput
 from securebox_auth.identity import ClientId, Siren, UserNumber
 from securebox_auth.stores.protocols import AuthStore
 from securebox_server.clients.accounts import close_service_account, open_service_account
@@ -38,51 +36,21 @@ from securebox_server.clients.model import (
     scopes_of,
 )
 from securebox_server.clients.store import ClientStore
+from securebox_server.clients.tokens import (
+    MAX_TOKEN,
+    TOKEN_PREFIX,
+    IssuedToken,
+    digest,
+    grant_scopes,
+    new_client_id,
+    new_token,
+)
 
-__all__ = ["TOKEN_PATH", "ApiClients", "IssuedToken", "grant_scopes", "new_client_id"]
+__all__ = ["BACK_OFFICE", "TOKEN_PATH", "ApiClients"]
 
+#: The audit actor of registrations made without a named operator.
+BACK_OFFICE: Final = Operator("securebox-back-office")
 TOKEN_PATH: Final = "/api/v1/oauth/token"  # noqa: S105 - a path
-TOKEN_PREFIX: Final = "sbx_at_"  # noqa: S105 - a prefix
-MAX_TOKEN: Final = 128
-MAX_SCOPE: Final = 400
-
-
-def new_client_id(kind: ClientKind) -> str:
-    """A fresh client id: ``snd_`` or ``rcv_`` and 128 random bits (base64url)."""
-    prefix = "snd" if kind is ClientKind.SENDER else "rcv"
-    return f"{prefix}_{secrets.token_urlsafe(16)}"
-
-
-def grant_scopes(client: ApiClient, requested: str | None) -> frozenset[str]:
-    """The scopes granted: the client's, or their intersection with ``requested`` (RFC 6749
-    section 3.3); ``invalid_scope`` when that is empty."""
-    if requested is None or not requested.strip():
-        return client.scopes
-    if len(requested) > MAX_SCOPE:
-        raise OAuthError("invalid_scope", "the scope is too long")
-    granted = client.scopes & frozenset(requested.split())
-    if not granted:
-        raise OAuthError("invalid_scope", "none of the requested scopes may be granted")
-    return granted
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    access_token: str
-    scopes: frozenset[str]
-    expires_in: int
-
-    def body(self) -> dict[str, object]:
-        return {
-            "access_token": self.access_token,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-            "scope": " ".join(sorted(self.scopes)),
-        }
 
 
 class ApiClients:
@@ -95,6 +63,7 @@ class ApiClients:
         *,
         origin: str,
         token_lifetime: timedelta = timedelta(minutes=10),
+        library: AuthStore | None = None,
     ) -> None:
         if token_lifetime <= timedelta(0):
             raise MalformedInput("the token lifetime is positive")
@@ -102,6 +71,8 @@ class ApiClients:
         self.clock = clock
         self.origin = origin.rstrip("/")
         self.token_lifetime = token_lifetime
+        #: The library's store: receivers' accounts, and the audit events of registrations.
+        self.library = library
 
     @property
     def token_url(self) -> str:
@@ -130,6 +101,7 @@ class ApiClients:
         *,
         jwks: object | None = None,
         certificate_pem: bytes | None = None,
+        operator: Operator = BACK_OFFICE,
     ) -> ApiClient:
         if not sender or len(sender) > 64 or not sender.replace("-", "").replace("_", "").isalnum():
             raise MalformedInput("a sender id is 1-64 letters, digits, - or _")
@@ -146,11 +118,11 @@ class ApiClients:
             certificate_sha256=thumb,
         )
         self.store.add(client)
+        self._audit("api_client.add", operator, client)
         return client
 
     def add_receiver(
         self,
-        library: AuthStore,
         operator: Operator,
         subscription: ClientId,
         companies: Sequence[Siren],
@@ -162,6 +134,9 @@ class ApiClients:
     ) -> ApiClient:
         """A receiver and its library account (:mod:`.accounts`), made in that order: an
         account without a client reads nothing (it has no code and no token)."""
+        library = self.library
+        if library is None:
+            raise ConfigurationError("receivers need the library's store")
         keys, thumb = self._credentials(jwks, certificate_pem)
         now = self.clock.now()
         principal = open_service_account(
@@ -185,19 +160,38 @@ class ApiClients:
         except MalformedInput:  # the certificate is another client's: undo the account
             close_service_account(library, operator, principal, now)
             raise
+        self._audit("api_client.add", operator, client)
         return client
 
-    def revoke(
-        self, client_id: str, *, library: AuthStore | None = None, operator: Operator | None = None
-    ) -> bool:
+    def revoke(self, client_id: str, *, operator: Operator = BACK_OFFICE) -> bool:
         """Revoke a client: its tokens stop at once; a receiver's account is disabled."""
         now = self.clock.now()
         before = self.store.revoke(client_id, now)
         if before is None:
             return False
-        if before.principal is not None and library is not None and operator is not None:
-            close_service_account(library, operator, before.principal, now)
+        if before.principal is not None and self.library is not None:
+            close_service_account(self.library, operator, before.principal, now)
+        self._audit("api_client.revoke", operator, before)
         return True
+
+    def _audit(self, action: str, operator: Operator, client: ApiClient) -> None:
+        """An audit event of a registration or revocation (the library's sealed chains)."""
+        if self.library is None:
+            return
+        details = {"kind": client.kind.value, "name": client.name}
+        if client.sender:
+            details["sender"] = client.sender
+        if client.principal is not None:
+            details["account"] = client.principal.key
+        event = AuditEvent.make(
+            self.clock.now(),
+            action,
+            actor=operator.key,
+            subject=f"api_client:{client.client_id}",
+            outcome="success",
+            details=details,
+        )
+        self.library.commit([], [event])
 
     # -- the token endpoint --------------------------------------------------------------
 
@@ -211,7 +205,7 @@ class ApiClients:
         bound_to: str | None = None,
     ) -> IssuedToken:
         scopes = grant_scopes(client, scope)
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = new_token()
         self.store.issue(
             client.client_id,
             token_sha256=digest(token),
@@ -221,7 +215,9 @@ class ApiClients:
             jti=(assertion.jti, assertion.expires_at) if assertion is not None else None,
             certificate_sha256=bound_to,
         )
-        return IssuedToken(token, scopes, int(self.token_lifetime.total_seconds()))
+        method = "private_key_jwt" if assertion is not None else "tls_client_auth"
+        lifetime = int(self.token_lifetime.total_seconds())
+        return IssuedToken(token, scopes, lifetime, client.client_id, method)
 
     def token_by_assertion(self, client_id: str, assertion: str, scope: str | None) -> IssuedToken:
         """``private_key_jwt`` (RFC 7523 section 2.2): a token, or :class:`OAuthError`."""

@@ -22,4 +22,5 @@ def build_clients(settings: Settings, box: Securebox) -> ApiClients | None:
         box.clock,
         origin=settings.origin,
         token_lifetime=timedelta(seconds=settings.api_token_seconds),
+        library=box.store,
     )

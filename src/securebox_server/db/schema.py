@@ -49,6 +49,13 @@ API clients (:mod:`securebox_server.clients`), revision s0004:
 * ``api_tokens``: access tokens by their SHA-256 only (the token is never stored), with
   their scopes, expiry and certificate binding (RFC 8705 ``x5t#S256``).
 
+The jobs (:mod:`securebox_server.jobs`), revision s0005:
+
+* ``job_leases``: named leases (a periodic job, the SQLite worker's outbox), each held by one
+  worker until ``lease_until``; the outbox rows carry their own lease (``lease_until``,
+  ``leased_by``); ``ix_box_notifications_message`` finds the rows of one digest by its
+  ``Message-ID`` (bounces, delivery receipts).
+
 Keys are SHA-256 digests of the ``limits`` key (which holds an address or an account id), so
 the tables never hold a client identifier or an address in clear.
 """
@@ -75,6 +82,7 @@ __all__ = [
     "BOX_PUBLICATIONS",
     "BOX_READS",
     "BOX_VISITS",
+    "JOB_LEASES",
     "METADATA",
     "RATE_LIMIT_COUNTERS",
     "RATE_LIMIT_ENTRIES",
@@ -325,4 +333,28 @@ API_TOKENS: Final = sa.Table(
     sa.Column("certificate_sha256", sa.String(64), nullable=True),
     sa.Index("ix_api_tokens_client", "client_id"),
     sa.Index("ix_api_tokens_expires", "expires_at"),
+)
+
+
+# -- the jobs (revision s0005) ----------------------------------------------------------------
+
+#: Named leases of the jobs worker (:mod:`securebox_server.jobs.leases`): one row per periodic
+#: job (``expiry_warnings``, ``expiry``, ``purge``) and, on SQLite, the ``outbox`` lease of the
+#: one worker that sends; ``holder`` is the worker's id, ``lease_until`` when another worker
+#: may take it over (a crashed worker's lease simply runs out), ``last_run_at`` when the job
+#: last finished a pass.
+JOB_LEASES: Final = sa.Table(
+    "job_leases",
+    METADATA,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=True),
+    sa.Column("lease_until", UtcDateTime(), nullable=True),
+    sa.Column("last_run_at", UtcDateTime(), nullable=True),
+)
+
+#: The rows of one digest (a Message-ID names them all): bounces and receipts find them.
+sa.Index(
+    "ix_box_notifications_message",
+    BOX_NOTIFICATIONS.c.message_id,
+    BOX_NOTIFICATIONS.c.status,
 )

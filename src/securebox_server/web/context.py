@@ -11,8 +11,8 @@ from jinja2 import Environment
 
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.box.documents import DocumentStore
-from securebox_server.clients.service import ApiClients
 from securebox_server.box.reading import BoxReader
+from securebox_server.clients.service import ApiClients
 from securebox_server.net.client_address import TrustedProxies
 from securebox_server.rate_limits.login import LoginLimits
 from securebox_server.settings import Settings

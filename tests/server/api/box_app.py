@@ -31,20 +31,7 @@ from securebox_server.db.schema import METADATA
 from securebox_server.settings import Settings
 from securebox_server.throttle import RateLimits
 from tests.server.api.helpers import answer, start
-from tests.server.box.conftest import (
-    C1,
-    C2,
-    CLIENT,
-    SENDER,
-    World,
-    box_url,
-    empty_postgresql,
-    make_world,
-    postgres_admin_url,
-    server_postgres_url,
-    server_sqlite_url,
-    sqlite_template,
-)
+from tests.server.box.conftest import C1, C2, CLIENT, SENDER, World, box_url, make_world
 from tests.server.clients.helpers import (
     Registered,
     bearer,
@@ -53,6 +40,8 @@ from tests.server.clients.helpers import (
     register_sender,
 )
 from tests.server.conftest import CODE
+from tests.server.rate_limits.conftest import server_postgres_url, server_sqlite_url
+from tests.stores.conftest import empty_postgresql, postgres_admin_url, sqlite_template
 
 __all__ = [
     "PUBLISH",
@@ -108,7 +97,7 @@ class BoxApi:
             "companies": companies if companies is not None else [C1.value],
         }
         sent = {"Idempotency-Key": key, **(self.token(self.sender) if headers is None else headers)}
-        return (client or self.client).post(
+        answer: Response = (client or self.client).post(
             PUBLISH,
             headers=sent,
             files={
@@ -116,6 +105,7 @@ class BoxApi:
                 "file": (filename, body, "application/pdf"),
             },
         )
+        return answer
 
     def counts(self) -> dict[str, int]:
         """Rows of every box table (what a refused request must leave unchanged)."""

@@ -56,7 +56,7 @@ def box_setup(server_sqlite_url: str, tmp_path: Path) -> Iterator[Any]:  # noqa:
 def _run(case: schemathesis.Case[Any], headers: dict[str, dict[str, str]]) -> None:
     path = case.operation.path
     given = next(h for prefix, h in headers.items() if path.startswith(prefix))
-    case.call_and_validate(headers={**(case.headers or {}), **given}, checks=CHECKS)
+    case.call_and_validate(headers={**dict(case.headers or {}), **given}, checks=CHECKS)
 
 
 @pytest.fixture

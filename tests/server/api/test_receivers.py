@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import threading
 from typing import Any
 
+from sqlalchemy import update
+
 from securebox_server.api.content import repr_digest
+from securebox_server.db.schema import BOX_BLOBS
 from securebox_server.rate_limits import DEFAULT_LIMITS, Limiter, SqlRateLimitStorage
 from tests.server.api.box_app import *  # noqa: F403 (fixtures)
 from tests.server.api.box_app import BoxApi, build_app, close, pdf
 from tests.server.api.test_senders import problem
-from tests.server.box.conftest import C1, C2
+from tests.server.box.conftest import C1, C2, COLLABORATOR
 
 FEED = "/api/v1/receiver/events"
 DOCS = "/api/v1/receiver/documents"
@@ -215,3 +219,23 @@ def test_receivers_are_rate_limited(box_api: BoxApi) -> None:
         finally:
             box_api.client = kept
     close(client)
+
+
+def test_a_body_that_fails_its_digest_is_never_served(box_api: BoxApi) -> None:
+    body = pdf(11)
+    [doc] = publish_body(box_api, "x-1", body)
+    with box_api.world.documents.engine.begin() as conn:
+        conn.execute(update(BOX_BLOBS).values(body=body[:-1] + b"!"))
+    c1 = box_api.token(box_api.receiver_c1)
+    answer = problem(box_api.client.get(f"{DOCS}/{doc}/content", headers=c1), 503, "body_corrupted")
+    assert "%PDF" not in json.dumps(answer)
+    user = box_api.user_token(COLLABORATOR)
+    problem(
+        box_api.client.get(f"/api/v1/documents/{doc}/content", headers=user), 503, "body_corrupted"
+    )
+
+
+def publish_body(box_api: BoxApi, key: str, body: bytes) -> list[str]:
+    answer = box_api.publish(key, body, companies=[C1.value])
+    assert answer.status_code == 201, answer.text
+    return [r["document_id"] for r in answer.json()["results"]]

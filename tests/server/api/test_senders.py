@@ -6,6 +6,7 @@ and withdrawals under the retention rule."""
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from datetime import timedelta
 from typing import Any
@@ -162,8 +163,8 @@ def test_malformed_requests_are_400(box_api: BoxApi) -> None:
     problem(
         box_api.client.post(PUBLISH, headers=token, files={"file": ("a.pdf", pdf(9))}),
         400,
-        "malformed_input",
-    )  # no Idempotency-Key
+        "idempotency_key_missing",
+    )
     problem(box_api.publish('"unclosed', pdf(9)), 400, "malformed_input")
     problem(box_api.publish("k-siren", pdf(9), companies=["123456780"]), 400, "invalid_identifier")
     problem(box_api.publish("k-none", pdf(9), companies=[]), 400, "malformed_input")
@@ -239,3 +240,23 @@ def test_a_withdrawal_follows_the_retention_rule(box_api: BoxApi) -> None:
     )
     listed = box_api.client.get("/api/v1/sender/documents", headers=token).json()["documents"]
     assert {d["id"]: d["status"] for d in listed} == {payslip: "deleted", notice: "live"}
+
+
+def test_the_metadata_may_come_as_a_json_file_part(box_api: BoxApi) -> None:
+    metadata = {
+        "type": "payslip",
+        "label": "Payslip",
+        "issued_at": box_api.world.clock.now().isoformat(),
+        "companies": [C1.value],
+    }
+    headers = {**box_api.token(box_api.sender), "Idempotency-Key": '"k-part"'}
+    files = {
+        "metadata": ("metadata.json", json.dumps(metadata).encode(), "application/json"),
+        "file": ("p.pdf", pdf(12), "application/octet-stream"),  # the bytes decide
+    }
+    answer = box_api.client.post(PUBLISH, headers=headers, files=files)
+    assert answer.status_code == 201, answer.text
+    metadata["label"] = "x" * 70_000
+    files["metadata"] = ("metadata.json", json.dumps(metadata).encode(), "application/json")
+    headers["Idempotency-Key"] = "k-long"
+    problem(box_api.client.post(PUBLISH, headers=headers, files=files), 400, "malformed_input")

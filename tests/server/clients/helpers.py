@@ -7,6 +7,7 @@ For other tests of the box's APIs::
     client.post("/api/v1/...", headers=bearer(token))
 
     receiver = register_receiver(client, box, companies=[Siren("552100554")])
+    # (subscription_with(box, companies) alone: a subscription holding those companies)
 
 ``client`` is the app's ``TestClient`` (``make_app``); ``box`` its ``Securebox``. Keys are
 made by ``cryptography`` through joserfc: ES256 (P-256), EdDSA (Ed25519), PS256/RS256 (RSA
@@ -33,8 +34,10 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from securebox_auth.entitlements.accounts import Operator
-from securebox_auth.identity import ClientId, Siren
+from securebox_auth.entitlements.model import Company
+from securebox_auth.identity import ClientId, Principal, Siren, UserNumber
 from securebox_auth.shell.securebox import Securebox
+from securebox_auth.stores.protocols import PutSubscription
 from securebox_server.clients.assertion import ALGORITHMS, REGISTRY
 from securebox_server.clients.endpoint import JWT_BEARER
 from securebox_server.clients.model import ApiClient
@@ -51,6 +54,7 @@ __all__ = [
     "register_receiver",
     "register_sender",
     "self_signed",
+    "subscription_with",
     "token_response",
 ]
 
@@ -131,6 +135,26 @@ def register_sender(
     return Registered(made, key, alg, jwks["keys"][0]["kid"])
 
 
+def subscription_with(
+    box: Securebox, companies: Sequence[Siren], *, subscription: str = "123456789"
+) -> ClientId:
+    """Make sure ``subscription`` exists (opened by the back office, principal user 01 when
+    new) and holds ``companies``; its client id."""
+    client_id = ClientId(subscription)
+    if box.store.get_subscription(client_id) is None:
+        box.codes.create_subscription(
+            Operator("back-office"), Principal(client_id, UserNumber("01"))
+        )
+    found = box.store.get_subscription(client_id)
+    assert found is not None
+    sub = found.value
+    for siren in companies:
+        if siren not in sub.companies:
+            sub = sub.with_company(Company(siren, f"Company {siren.value}", box.clock.now()))
+    box.store.commit([PutSubscription(client_id, found.version, sub)], [])
+    return client_id
+
+
 def register_receiver(
     client: TestClient,
     box: Securebox,
@@ -140,10 +164,11 @@ def register_receiver(
     alg: str = "ES256",
     name: str = "Accounting software",
 ) -> Registered:
-    """A receiver of ``subscription`` (which must hold ``companies``)."""
+    """A receiver of ``subscription`` reading ``companies`` (added to it if needed)."""
     key, jwks = new_key(alg)
+    subscription_with(box, companies, subscription=subscription)
     made = clients_of(client).add_receiver(
-        box.store, Operator("back-office"), ClientId(subscription), companies, name, jwks=jwks
+        Operator("back-office"), ClientId(subscription), companies, name, jwks=jwks
     )
     return Registered(made, key, alg, jwks["keys"][0]["kid"])
 

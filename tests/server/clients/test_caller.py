@@ -3,15 +3,25 @@ and RFC 6750 answers (problem+json with ``WWW-Authenticate``)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 
+from securebox_auth.entitlements.model import Operation, Theme
+from securebox_auth.entitlements.resources import DocumentRef
+from securebox_auth.identity import ClientId, Siren
 from securebox_server.clients.caller import ApiCaller, require_scope
-from securebox_server.clients.model import Caller
-from tests.server.clients.helpers import bearer, clients_of, get_token, register_sender
+from securebox_server.clients.model import RECEIVER_SCOPES, Caller
+from tests.server.clients.helpers import (
+    bearer,
+    clients_of,
+    get_token,
+    register_receiver,
+    register_sender,
+    subscription_with,
+)
 from tests.server.conftest import AppMaker
 
 router = APIRouter(prefix="/api/v1/test-clients")
@@ -112,3 +122,26 @@ def test_revocation_stops_tokens_at_once(make_app: AppMaker) -> None:
     answer = client.get("/api/v1/test-clients/whoami", headers=bearer(token))
     assert answer.status_code == 401
     assert answer.json()["code"] == "invalid_token"
+
+
+def test_a_receiver_reads_with_its_account(make_app: AppMaker) -> None:
+    client, box, _ = make_app()
+    client.app.include_router(router)  # type: ignore[attr-defined]
+    mine, other = Siren("552100554"), Siren("732829320")
+    subscription_with(box, [mine, other])
+    receiver = register_receiver(client, box, [mine])
+    token = get_token(client, receiver)
+    answer = client.get("/api/v1/test-clients/read", headers=bearer(token))
+    assert answer.status_code == 200
+    assert answer.json() == {"read_by": receiver.client_id}
+    caller = clients_of(client).authenticate(token, None)
+    assert caller.principal == receiver.client.principal
+    assert caller.scopes == RECEIVER_SCOPES
+    assert caller.principal is not None
+    visible = box.entitlements.visible(caller.principal, Operation.VIEW)
+    client_id = ClientId("123456789")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert visible.matches(DocumentRef(client_id, mine, Theme("tax"), "d1", "Tax notice", at))
+    assert not visible.matches(DocumentRef(client_id, other, Theme("tax"), "d2", "Tax", at))
+    publish = client.post("/api/v1/test-clients/publish", headers=bearer(token))
+    assert publish.status_code == 403

@@ -11,9 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from securebox_server.clients.endpoint import JWT_BEARER
 from securebox_server.clients.service import TOKEN_PATH
@@ -249,25 +252,58 @@ def test_the_endpoint_is_rate_limited_per_claimed_client(make_app: AppMaker) -> 
     assert token_response(client, register_sender(client, "insurer")).status_code == 200
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+_GARBAGE = st.one_of(
+    st.text(max_size=300),
+    st.lists(st.text(alphabet='ABCabc012-_=.{}"', max_size=40), min_size=3, max_size=3).map(
+        ".".join
+    ),
+    st.dictionaries(
+        st.sampled_from(["alg", "kid", "typ", "crit", "jwk", "b64"]),
+        st.one_of(st.text(max_size=5), st.sampled_from(["ES256", "EdDSA", "RS256", "none"])),
+    ).map(lambda h: _b64(json.dumps(h).encode()) + ".e30.c2ln"),
 )
-@given(
-    st.one_of(
-        st.text(max_size=300),
-        st.lists(st.text(alphabet='ABCabc012-_=.{}"', max_size=40), min_size=3, max_size=3).map(
-            ".".join
-        ),
-        st.dictionaries(
-            st.sampled_from(["alg", "kid", "typ", "crit", "jwk"]), st.text(max_size=5)
-        ).map(lambda h: _b64(json.dumps(h).encode()) + ".e30.c2ln"),
-    )
-)
-def test_no_assertion_makes_a_500(make_app: AppMaker, garbage: str) -> None:
-    if not hasattr(test_no_assertion_makes_a_500, "client"):
-        client, _, _ = make_app()
-        test_no_assertion_makes_a_500.client = client  # type: ignore[attr-defined]
-    client = test_no_assertion_makes_a_500.client  # type: ignore[attr-defined]
-    answer = _post(client, garbage)
-    assert answer.status_code in (400, 401), answer.text
-    assert "error" in answer.json()
+
+
+def test_no_assertion_makes_a_500(make_app: AppMaker) -> None:
+    client, _, _ = make_app()
+    sender = register_sender(client)
+
+    @settings(max_examples=80, deadline=None)
+    @given(garbage=_GARBAGE, client_id=st.sampled_from([None, "", sender.client_id, "x" * 80]))
+    def post(garbage: str, client_id: str | None) -> None:
+        extra = {} if client_id is None else {"client_id": client_id}
+        answer = _post(client, garbage, **extra)
+        assert answer.status_code in (400, 401), answer.text
+        assert "error" in answer.json()
+
+    post()
+
+
+def test_a_body_that_is_not_a_form(make_app: AppMaker) -> None:
+    client, _, _ = make_app()
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    for headers, body in (
+        ({"content-type": "multipart/form-data; boundary=x"}, b"--x\r\n"),
+        ({**form, "content-length": "99999"}, b"grant_type=client_credentials"),
+        (form, b"a" * 20000),
+    ):
+        answer = client.post(TOKEN_PATH, content=body, headers=headers)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"] == "invalid_request"
+
+
+def test_keys_made_with_cryptography_as_pem(make_app: AppMaker) -> None:
+    """An integrator's keys: made by ``cryptography``, kept as PEM, published as a JWKS."""
+    client, _, _ = make_app()
+    made: list[tuple[str, Any, type[ECKey | OKPKey | RSAKey]]] = [
+        ("ES256", ec.generate_private_key(ec.SECP256R1()), ECKey),
+        ("EdDSA", ed25519.Ed25519PrivateKey.generate(), OKPKey),
+        ("PS256", rsa.generate_private_key(65537, 3072), RSAKey),
+    ]
+    for alg, private, kind in made:
+        pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        key = kind.import_key(pem)
+        public = {**key.as_dict(private=False), "kid": f"pem-{alg}"}
+        sender = clients_of(client).add_sender("bank", "Back office", jwks={"keys": [public]})
+        registered = Registered(sender, key, alg, f"pem-{alg}")
+        assert token_response(client, registered).status_code == 200, alg

@@ -12,8 +12,9 @@ import pytest
 from securebox_auth.errors import MalformedInput
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.clients.model import ClientStatus, InvalidToken, OAuthError
-from securebox_server.clients.service import TOKEN_PATH, ApiClients, digest
+from securebox_server.clients.service import TOKEN_PATH, ApiClients
 from securebox_server.clients.store import ClientStore
+from securebox_server.clients.tokens import digest
 from tests.server.clients.conftest import Parts
 from tests.server.clients.helpers import Registered, assertion, new_key
 

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, Table
 from securebox_auth.audit import GLOBAL, AuditEvent, SealedEvent
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
-from securebox_auth.errors import ConcurrentUpdate, ConfigurationError, SecureboxError
+from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout.rules import LockoutState
@@ -44,13 +44,14 @@ from securebox_auth.stores.protocols import (
 )
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.audit_chains import SqlAuditChains, chains_of
-from securebox_auth.stores.sql.database import Database, Writer, is_contention
+from securebox_auth.stores.sql.database import Database, Writer
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.schema import (
     ACCOUNTS,
     FACTOR_STATES,
     SESSIONS,
 )
+from securebox_auth.stores.sql.shared_commit import commit_sharing
 from securebox_auth.stores.sql.standing import StandingReads
 from securebox_auth.stores.sql.subscription_cache import DEFAULT_SIZE, SubscriptionCache
 from securebox_auth.stores.sql.writes import (
@@ -73,7 +74,6 @@ if TYPE_CHECKING:
 __all__ = ["SqlStore"]
 
 _STALE: Final = "the stored state changed since it was read"
-_FAILED: Final = 3  # psycopg's TransactionStatus.INERROR
 
 
 class SqlStore:
@@ -333,7 +333,7 @@ class SqlStore:
             return
         chains = chains_of(events)
         if also is not None:
-            self._commit_with(writes, events, chains, also)
+            commit_sharing(self._db, self._chains, self._apply, writes, events, chains, also)
             return
         with self._db.write(self._chains.lock_sql(chains)) as tx:
             heads = self._chains.heads(tx, chains)
@@ -341,41 +341,6 @@ class SqlStore:
                 self._apply(tx, write)
             if events:
                 self._chains.seal(tx, heads, events)
-
-    def _commit_with(
-        self,
-        writes: Sequence[Write],
-        events: Sequence[AuditEvent],
-        chains: Sequence[str],
-        also: Callable[[Connection], None],
-    ) -> None:
-        """:meth:`commit` on a SQLAlchemy connection (``BEGIN IMMEDIATE`` on SQLite): the
-        store's statements go through a cursor of the same driver connection."""
-        try:
-            with self._db.transaction() as conn:
-                cursor: Any = conn.connection.cursor()
-                try:
-                    tx = Writer(cursor, self._db.postgresql)
-                    tx.opened_rows = tx.all(self._chains.lock_sql(chains))
-                    tx.opened = tx.opened_rows[0] if tx.opened_rows else None
-                    heads = self._chains.heads(tx, chains)
-                    for write in writes:
-                        self._apply(tx, write)
-                    also(conn)
-                    driver: Any = conn.connection.driver_connection
-                    if self._db.postgresql and driver.info.transaction_status == _FAILED:
-                        # an error inside ``also`` was caught there: COMMIT would roll back
-                        raise ConcurrentUpdate("the transaction failed; try again")
-                    if events:
-                        self._chains.seal(tx, heads, events)
-                finally:
-                    cursor.close()
-        except SecureboxError:
-            raise
-        except Exception as error:  # the driver's own errors come through the cursor
-            if is_contention(error):
-                raise ConcurrentUpdate("the database is busy; try again") from None
-            raise
 
     def _apply(self, tx: Writer, write: Write) -> None:
         kind = write.kind

@@ -1,4 +1,4 @@
-"""Reserved for the jobs: leases of the long-running worker and its passes.
+"""The jobs: named leases of the worker's periodic passes, and the outbox's lease index.
 
 Revision ID: s0005
 Revises: s0004
@@ -10,6 +10,9 @@ module.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "s0005"
 down_revision: str | None = "s0004"
 branch_labels: str | None = None
@@ -17,8 +20,16 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
-    pass  # no table yet: filled in by its issue
+    op.create_table(
+        "job_leases",
+        sa.Column("name", sa.String(40), primary_key=True),
+        sa.Column("holder", sa.String(64), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_box_notifications_message", "box_notifications", ["message_id", "status"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_box_notifications_message", "box_notifications")
+    op.drop_table("job_leases")

@@ -1,0 +1,24 @@
+"""Reserved for companies and third parties: invitations by e-mail.
+
+Revision ID: s0008
+Revises: s0007
+Create Date: 2026-12-05
+
+Write the DDL out in full: a migration is a frozen snapshot and never imports the schema
+module.
+"""
+
+from __future__ import annotations
+
+revision: str = "s0008"
+down_revision: str | None = "s0007"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    pass  # no table yet: filled in by its issue
+
+
+def downgrade() -> None:
+    pass

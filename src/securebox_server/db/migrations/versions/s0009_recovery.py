@@ -1,0 +1,24 @@
+"""Reserved for account recovery: forgotten identifier and code.
+
+Revision ID: s0009
+Revises: s0008
+Create Date: 2026-12-05
+
+Write the DDL out in full: a migration is a frozen snapshot and never imports the schema
+module.
+"""
+
+from __future__ import annotations
+
+revision: str = "s0009"
+down_revision: str | None = "s0008"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    pass  # no table yet: filled in by its issue
+
+
+def downgrade() -> None:
+    pass

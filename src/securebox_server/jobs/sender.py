@@ -1,0 +1,189 @@
+"""The notification sender: claim due digests, check them at sending time, send each one
+once through its channel, record the outcome.
+
+One pass (:meth:`NotificationSender.run`): the outbox leases due rows (:mod:`.outbox`) in
+digests; for each digest the documents still live and still visible to the recipient are
+kept (the others become ``dropped``), the destination is looked up (no destination:
+``dropped``), one message is built (:mod:`.digest`) and handed to the gateway, and the rows'
+outcomes are committed: ``sent``; or, on a temporary failure, ``pending`` again after a
+backoff, ``dead`` after the last attempt; or ``bounced`` on a permanent refusal
+(:mod:`.retries`). Errors are recorded by their gateway message (never an address, a
+code or a document's content). Delivery is at least once: see ADR 0033.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Final, Protocol
+
+from securebox_auth.clock import Clock
+from securebox_auth.factors.oob import Channel
+from securebox_auth.shell.gateways import DeliveryFailed, DeliveryRefused
+from securebox_server.jobs.digest import (
+    Item,
+    compose_mail,
+    compose_sms,
+    idempotency_key,
+    message_id,
+)
+from securebox_server.jobs.outbox import Digest, Outbox, RowOutcome
+from securebox_server.jobs.recipients import Destination, Recipients, Shown
+from securebox_server.jobs.retries import RetryPolicy, Status, after_failure
+
+__all__ = ["Mailer", "NotificationSender", "SendCounts", "TextSender"]
+
+_LOG: Final = logging.getLogger("securebox.jobs")
+_JITTER: Final = random.SystemRandom()
+
+
+class Mailer(Protocol):
+    def send_mail(self, mail: EmailMessage) -> None:
+        """Hand ``mail`` over, or raise ``DeliveryFailed`` (``DeliveryRefused``: final)."""
+        ...
+
+
+class TextSender(Protocol):
+    def send_text(
+        self, to: str, text: str, *, reference: str, idempotency_key: str | None = None
+    ) -> None:
+        """Hand one SMS over, or raise ``DeliveryFailed`` (``DeliveryRefused``: final)."""
+        ...
+
+
+@dataclass(slots=True)
+class SendCounts:
+    """Rows by outcome in one pass (``messages``: digests handed to a gateway)."""
+
+    messages: int = 0
+    sent: int = 0
+    dropped: int = 0
+    retried: int = 0
+    dead: int = 0
+    bounced: int = 0
+    lost_leases: int = 0
+
+    def add(self, status: Status, n: int) -> None:
+        name = {Status.PENDING: "retried"}.get(status, status.value)
+        setattr(self, name, getattr(self, name) + n)
+
+
+@dataclass(slots=True, kw_only=True)
+class NotificationSender:
+    outbox: Outbox
+    recipients: Recipients
+    clock: Clock
+    public_url: str
+    #: The domain of digest Message-IDs (the sender address's).
+    domain: str
+    mailer: Mailer | None = None
+    sms: TextSender | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    lease: timedelta = timedelta(minutes=5)
+    batch: int = 500
+    draw: Callable[[], float] = _JITTER.random
+
+    def run(self, *, stop: Callable[[], bool] = lambda: False) -> SendCounts:
+        """One pass over the due rows; ``stop()`` is asked between two digests (the rows
+        of digests not started stay leased until their lease runs out)."""
+        counts = SendCounts()
+        now = self.clock.now()
+        digests = self.outbox.claim(
+            now, self.lease, lambda ids: message_id(ids, self.domain), batch=self.batch
+        )
+        for digest in digests:
+            if stop():
+                break
+            if not self.outbox.hold(digest, self.clock.now(), self.lease):
+                counts.lost_leases += len(digest.rows)
+                continue
+            outcomes = self._send(digest)
+            counts.lost_leases += self.outbox.finish(outcomes)
+            for o in outcomes:
+                counts.add(o.status, 1)
+            if any(o.status is Status.SENT for o in outcomes):
+                counts.messages += 1
+        return counts
+
+    def _send(self, digest: Digest) -> list[RowOutcome]:
+        now = self.clock.now()
+        live = self.recipients.live({row.document_id for row in digest.rows})
+        shown: list[tuple[str, Shown]] = []
+        dropped: list[RowOutcome] = []
+        principal = (
+            self.recipients.principal(digest.client_id, digest.user_number)
+            if digest.user_number is not None
+            else None
+        )
+        for row in digest.rows:
+            doc = live.get(row.document_id)
+            allowed = doc is not None and (
+                digest.user_number is None
+                or (principal is not None and self.recipients.may_view(principal, doc))
+            )
+            if doc is not None and allowed:
+                shown.append((row.id, doc))
+            else:
+                dropped.append(_final(row.id, Status.DROPPED, row.attempts, now, "not entitled"))
+        if not shown:
+            return dropped
+        where = self.recipients.destination(digest.client_id, digest.user_number, digest.company)
+        attempts = digest.attempts + 1
+        if where is None:
+            return dropped + [
+                _final(i, Status.DROPPED, attempts - 1, now, "no verified destination")
+                for i, _ in shown
+            ]
+        try:
+            self._deliver(digest, where, [d for _, d in shown])
+        except DeliveryFailed as exc:
+            status, at = after_failure(
+                self.policy,
+                attempts,
+                permanent=isinstance(exc, DeliveryRefused),
+                now=self.clock.now(),
+                draw=self.draw(),
+            )
+            _LOG.warning("notification %s: %s (%s)", digest.message_id, exc, status.value)
+            return dropped + [
+                RowOutcome(i, status, attempts, at, channel=where.channel.value, error=str(exc))
+                for i, _ in shown
+            ]
+        sent = self.clock.now()
+        return dropped + [
+            RowOutcome(i, Status.SENT, attempts, sent, sent_at=sent, channel=where.channel.value)
+            for i, _ in shown
+        ]
+
+    def _deliver(self, digest: Digest, where: Destination, docs: list[Shown]) -> None:
+        if where.channel is Channel.EMAIL:
+            if self.mailer is None:
+                raise DeliveryFailed("no e-mail gateway is configured")
+            items = [
+                Item(d.ref.label, str(d.ref.company), d.ref.issued_at, d.valid_until) for d in docs
+            ]
+            mail = compose_mail(
+                digest.kind,
+                items,
+                to=where.address,
+                language=where.language,
+                public_url=self.public_url,
+                message=digest.message_id,
+            )
+            self.mailer.send_mail(mail)
+            return
+        if self.sms is None:
+            raise DeliveryFailed("no SMS gateway is configured")
+        text = compose_sms(
+            digest.kind, len(docs), language=where.language, public_url=self.public_url
+        )
+        key = idempotency_key(digest.message_id)
+        self.sms.send_text(where.address, text, reference=key, idempotency_key=key)
+
+
+def _final(row: str, status: Status, attempts: int, now: datetime, why: str) -> RowOutcome:
+    return RowOutcome(row, status, attempts, now, error=why)

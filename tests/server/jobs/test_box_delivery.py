@@ -1,0 +1,127 @@
+"""From publication to the mailbox, with the box's own DocumentStore (SQLite and
+PostgreSQL): documents published through ``DocumentStore.publish`` reach, by one digest
+each, exactly the users entitled at sending time (a collaborator without the theme gets
+nothing, a third party only after acceptance), and the company's notification address."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from securebox_auth.factors.oob import Channel
+from securebox_auth.shell.gateways import FileOutbox
+from securebox_server.db.schema import BOX_COMPANY_CONTACTS
+from securebox_server.jobs.outbox import Outbox
+from securebox_server.jobs.recipients import Recipients
+from securebox_server.jobs.sender import NotificationSender
+from securebox_server.jobs.wiring import build_jobs
+from securebox_server.settings import Settings
+from tests.server.box.conftest import (  # noqa: F401 (fixtures, found by name)
+    C1,
+    CLIENT,
+    TAX_NOTICE,
+    World,
+    box_url,
+    make_world,
+)
+from tests.server.jobs.conftest import PUBLIC_URL, SmtpRelay, verify
+
+
+@pytest.fixture
+def box_world(box_url: str) -> Iterator[World]:  # noqa: F811
+    world = make_world(box_url)
+    yield world
+    world.documents.engine.dispose()
+
+
+def test_published_documents_reach_exactly_the_entitled(
+    box_world: World, smtp_relay: SmtpRelay, tmp_path: Path
+) -> None:
+    world = box_world
+    outbox = FileOutbox(tmp_path / "enrol.jsonl")
+    mail = {
+        world.principal: "pu@acme.example",
+        world.admin: "admin@acme.example",
+        world.collaborator: "collab@acme.example",
+        world.accountant: "accountant@cabinet.example",
+        world.pending: "pending@cabinet.example",
+    }
+    for who, address in mail.items():
+        verify(world.box, world.clock, outbox, who, Channel.EMAIL, address)
+    with world.documents.engine.begin() as conn:  # what set_company_contact writes
+        conn.execute(
+            BOX_COMPANY_CONTACTS.insert().values(
+                client_id=CLIENT.value,
+                company=C1.value,
+                email="compta@acme.example",
+                changed_at=world.clock.now(),
+                changed_by="01",
+            )
+        )
+    for _ in range(3):
+        world.publish_sample()  # payslips: the collaborator's theme
+    world.publish_sample(type_=TAX_NOTICE.type)  # not the collaborator's
+    engine = world.documents.engine
+    sender = NotificationSender(
+        outbox=Outbox(engine, "w1"),
+        recipients=Recipients(engine, world.box),
+        clock=world.clock,
+        public_url=PUBLIC_URL,
+        domain="bank.example",
+        mailer=smtp_relay.gateway(),
+    )
+    counts = sender.run()
+    received = {m["To"]: m["Subject"] for m in smtp_relay.relay.messages()}
+    assert received == {
+        "pu@acme.example": "4 nouveaux documents dans votre Digital Box",
+        "admin@acme.example": "4 nouveaux documents dans votre Digital Box",
+        "collab@acme.example": "3 nouveaux documents dans votre Digital Box",
+        "accountant@cabinet.example": "4 nouveaux documents dans votre Digital Box",
+        "compta@acme.example": "4 nouveaux documents dans votre Digital Box",
+    }
+    assert counts.messages == len(received)
+    assert counts.dropped == 0
+    assert sender.run().messages == 0
+
+
+def test_the_worker_warns_then_deletes_and_a_hold_stops_it(
+    box_world: World, smtp_relay: SmtpRelay, tmp_path: Path
+) -> None:
+    world = box_world
+    verify(
+        world.box, world.clock, FileOutbox(tmp_path / "e.jsonl"), world.admin, Channel.EMAIL,
+        "admin@acme.example",
+    )  # fmt: skip
+    kept = world.publish_sample().document_ids[0]  # payslips: valid 180 days, warned 15 before
+    gone = world.publish_sample().document_ids[0]
+    world.documents.set_legal_hold(kept, True, actor="legal")
+    settings = Settings(
+        database_url="sqlite:///unused.db",
+        demo=True,
+        public_url=PUBLIC_URL,
+        smtp_url=f"smtp+plain://127.0.0.1:{smtp_relay.port}?from=box@bank.example",
+    )
+    jobs = build_jobs(settings, world.box, world.documents, worker="w1")
+    assert [t.name for t in jobs.tasks] == ["expiry_warnings", "expiry", "purge"]
+    first = jobs.run_once(force=True)  # the two new-document digests go out
+    assert first.notifications.messages == 1
+    world.clock.advance(timedelta(days=170))
+    assert jobs.run_once(force=True).tasks["expiry_warnings"] == 2
+    assert jobs.run_once(force=True).notifications.sent == 2  # one warning digest
+    subjects = [
+        m["Subject"] for m in smtp_relay.relay.messages() if m["To"] == "admin@acme.example"
+    ]
+    assert subjects == [
+        "2 nouveaux documents dans votre Digital Box",
+        "2 documents de votre Digital Box arrivent bientôt à expiration",
+    ]
+    world.clock.advance(timedelta(days=15))
+    assert jobs.run_once(force=True).tasks["expiry"] >= 1
+    kept_doc, gone_doc = world.documents.get(kept), world.documents.get(gone)
+    assert kept_doc is not None
+    assert gone_doc is not None
+    assert gone_doc.status.value == "deleted"
+    assert kept_doc.status.value != "deleted"  # the legal hold
