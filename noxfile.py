@@ -7,6 +7,7 @@ nox -s docs       python3 tools/check_docs.py
 nox -s bench      python3 benchmarks/run.py
 nox -s fuzz       SECUREBOX_FUZZ_SCALE=50 python3 -m pytest -m fuzz  (the parsers, 50x deeper)
 nox -s atheris    python3 fuzz/parsers.py TARGET -max_total_time=60      (coverage-guided)
+nox -s box_faults SECUREBOX_BOX_FAULT_LOOPS=20 python3 -m pytest tests/server/box/e2e (kill -9)
 """
 
 from __future__ import annotations
@@ -80,3 +81,22 @@ def atheris(session: nox.Session) -> None:
         "upload",
     ):
         session.run("python", "fuzz/parsers.py", target, f"-max_total_time={seconds}")
+
+
+@nox.session
+def box_faults(session: nox.Session) -> None:
+    """The digital box end to end and its kill -9 loops (server workers during ingestion,
+    the jobs worker during sending), ``-- 100`` for 100 iterations of each loop (20)."""
+    _install_dev(session)
+    loops = session.posargs[0] if session.posargs else "20"
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+        "tests/server/box/e2e",
+        env={"SECUREBOX_BOX_FAULT_LOOPS": loops},
+    )
