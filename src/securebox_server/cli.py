@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from securebox_auth.errors import ConfigurationError
+from securebox_server.demo_box_plan import COMPANIES
 from securebox_server.demo_cap import check_cap_login, demo_pin
 from securebox_server.demo_data import DEMO_USERS, prepare, seed
 from securebox_server.settings import load_settings
@@ -76,7 +77,8 @@ def _free_port() -> int:
 
 
 def _check(base: str, cap_pin: str | None = None) -> int:
-    """GET /readyz and the login page, log in with the first demo user's code."""
+    """GET /readyz and the login page, log in with the first demo user's code: the home
+    page shows the demo's box (its companies)."""
     with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as http:
         for _ in range(100):
             try:
@@ -108,7 +110,11 @@ def _check(base: str, cap_pin: str | None = None) -> int:
         if done.status_code != 200 or user.client not in done.text or "/logout" not in done.text:
             print(f"demo check: login failed ({done.status_code})", file=sys.stderr)
             return 1
+        if not all(name in done.text for _, name in COMPANIES):
+            print("demo check: the home page does not show the demo's box", file=sys.stderr)
+            return 1
     print(f"demo check: ready, login page, code login of {user.client}/{user.user}: ok")
+    print("demo check: the home page shows the demo's box: ok")
     if cap_pin is not None:
         cap = DEMO_USERS[3]
         with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as http:

@@ -20,6 +20,7 @@ from securebox_auth.policy.loader import load_policy
 from securebox_auth.policy.writer import to_toml
 from securebox_auth.shell.oob import ENROL_PURPOSE
 from securebox_auth.stores import factor_codecs as fc
+from securebox_server.demo_box import seed_box
 from securebox_server.demo_cap import seed_cap_card
 from securebox_server.demo_certificate import P12_PASSWORD, make_demo_certificate
 from securebox_server.settings import DEFAULT_POLICY, Settings, load_settings
@@ -104,8 +105,9 @@ def _user_with_destinations(settings: Settings, fast: bool) -> list[str]:
 
 
 def seed(environ: dict[str, str], *, fast: bool, folder: Path | None = None) -> list[str]:
-    """Create the demo users; the lines telling how to log in with each. With ``folder``,
-    also a demo certificate for user 01 (its settings are added to ``environ``)."""
+    """Create the demo users and their digital box (:mod:`securebox_server.demo_box`); the
+    lines telling how to log in with each. With ``folder``, also a demo certificate for
+    user 01 (its settings are added to ``environ``)."""
     boss = Principal.parse(CLIENT, "01")
     demo_cert = None
     if folder is not None:
@@ -151,6 +153,7 @@ def seed(environ: dict[str, str], *, fast: bool, folder: Path | None = None) -> 
         lines.append(cap)
     if settings.outbox is not None:
         lines.extend(_user_with_destinations(settings, fast))
+    lines.extend(seed_box(settings, box, fast=fast))
     lines.append(
         "Sensitive operations (after login, links on the home page): /payees, /transfers/new, "
         "/batches/new, /cheque-books/new, /entitlements, /orders; within 5 minutes of a "

@@ -35,3 +35,4 @@ def test_demo_check_logs_in_over_http(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "code login of 123456789/01: ok" in done.stdout
+    assert "the home page shows the demo's box: ok" in done.stdout
