@@ -1,6 +1,9 @@
 """Changing the e-mail address or the mobile number: a code goes to the NEW address
-(the library's destination enrolment, :meth:`Securebox.begin_destination`); only when it
-comes back is the new address stored and the old one removed, and the OLD address is told.
+(the library's destination verification, :meth:`OobService.begin_destination`); only when
+it comes back is the new address stored and the old one removed, and the OLD address is
+told. Both steps need the library's recent strong authentication (:func:`~.web.sensitive`);
+unlike :meth:`Securebox.begin_destination`, the policy need not accept SMS or e-mail codes
+for login: the addresses are also where notifications go.
 
 A pending change (``profile_contact_changes``) is single use and expires after
 :data:`~.model.CHANGE_TTL`; a newer request supersedes it. The table keeps the new address's
@@ -14,12 +17,12 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from securebox_auth.audit import AuditEvent
-from securebox_auth.errors import ConfigurationError, MalformedInput, NotPermitted, StepUpNeeded
+from securebox_auth.errors import SecureboxError
 from securebox_auth.factors.oob import Channel, keyed_destination_key
 from securebox_auth.identity import Principal
 from securebox_auth.stores import factor_codecs as fc
 from securebox_server.login.flow import hit_limits, see_other
-from securebox_server.profile.model import parse_channel
+from securebox_server.profile.model import parse_address, parse_channel
 from securebox_server.profile.notices import changed_notice, send_notice
 from securebox_server.profile.web import Refused, refused_page, sensitive, store_of
 from securebox_server.web.context import server_of
@@ -59,19 +62,30 @@ def begin_change(
     principal = web.session.principal
     hit_limits(request, "otp_send", principal.key)
     box = server_of(request).box
+    failed = render(
+        request,
+        "profile/contact.html",
+        status=400,
+        contacts=current(request, principal),
+        failed=kind.value,
+    )
     try:
-        sensitive(request, web, (kind.method.name,))
-        challenge = box.begin_destination(web.session_id, channel=kind, destination=address)
+        sensitive(request, web)
     except Refused as refused:
         return refused_page(request, refused)
-    except (MalformedInput, NotPermitted, ConfigurationError, StepUpNeeded):
-        return render(
-            request,
-            "profile/contact.html",
-            status=400,
-            contacts=current(request, principal),
-            failed=kind.value,
+    gateway = box.gateways.get(kind.value)
+    if gateway is None:
+        return failed
+    try:
+        address = parse_address(kind, address)
+        issued = box.factors.oob.begin_destination(
+            principal, channel=kind, destination=address, gateway=gateway
         )
+    except SecureboxError:  # not an address of the channel, or the gateway failed
+        return failed
+    if not issued.ok or issued.challenge is None:  # throttled
+        return failed
+    challenge = issued.challenge.id
     reference = keyed_destination_key(box.factors.oob.keys, kind, address)
     change = store_of(request).open_change(principal, kind, reference, challenge, box.now())
     return render(request, CONFIRM, change=change, channel=kind.value, address=address)
@@ -98,15 +112,12 @@ def confirm_change(
     if not hmac.compare_digest(given.encode(), pending.reference.encode()):
         return render(request, CONFIRM, status=400, failed=True, **values)
     try:
-        result = box.confirm_destination(
-            web.session_id,
-            pending.challenge_id,
-            code,
-            channel=pending.channel,
-            destination=address,
-        )
-    except (StepUpNeeded, NotPermitted):
-        return refused_page(request, Refused("not_strong"))
+        sensitive(request, web)
+    except Refused as refused:
+        return refused_page(request, refused)
+    result = box.factors.oob.confirm_destination(
+        principal, pending.challenge_id, code, channel=pending.channel, destination=address
+    )
     if not result.ok or not store.complete(pending.id):
         return render(request, CONFIRM, status=400, failed=True, **values)
     _replace(request, principal, pending.channel, address, pending.id)

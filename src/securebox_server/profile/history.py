@@ -35,7 +35,9 @@ LABELS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "session.open": "Login",
         "login.code": "Confidential code entered",
-        "login.strong": "Strong authentication",
+        "login.totp": "Authenticator code entered",
+        "login.passkey": "Passkey used",
+        "login.recovery": "Recovery code used",
         "session.end": "Session ended",
         "session.end_all": "All sessions ended",
         "lockout.temporary_block": "Access temporarily blocked",

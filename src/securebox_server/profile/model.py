@@ -5,6 +5,7 @@ expires :data:`CHANGE_TTL` after it was opened)."""
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -18,6 +19,7 @@ __all__ = [
     "NewDocuments",
     "PendingChange",
     "Preferences",
+    "parse_address",
     "parse_channel",
     "parse_preferences",
 ]
@@ -50,6 +52,21 @@ def parse_preferences(new_documents: object, language: object) -> Preferences:
     if language not in LANGUAGES or not isinstance(language, str):
         raise MalformedInput(f"language: one of {', '.join(sorted(LANGUAGES))}")
     return Preferences(choice, language)
+
+
+#: An e-mail address (as the box's company contacts accept one) and an E.164 mobile number.
+_EMAIL: Final = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,189}\.[^@\s.]{2,63}")
+_MOBILE: Final = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def parse_address(channel: Channel, value: object) -> str:
+    """``value`` when it is an address of ``channel``, else :class:`MalformedInput`."""
+    pattern = _EMAIL if channel is Channel.EMAIL else _MOBILE
+    if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
+        raise MalformedInput(
+            "not an e-mail address" if channel is Channel.EMAIL else "not a mobile number"
+        )
+    return value.strip()
 
 
 def parse_channel(value: object) -> Channel:
