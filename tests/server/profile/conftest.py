@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from securebox_auth.clock import FixedClock
-from securebox_auth.entitlements.accounts import Operator
+from securebox_auth.entitlements.accounts import Operator, Role
 from securebox_auth.factors.oob import Channel
 from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp_credential import TotpCredential
@@ -50,20 +50,23 @@ class Profile:
         self.clock.advance(timedelta(seconds=30))
         return code_at(self.totp, self.clock.now())
 
-    def login(self, *, strong: bool = True, client: TestClient | None = None) -> TestClient:
+    def login(
+        self, *, strong: bool = True, client: TestClient | None = None, user: str = "01"
+    ) -> TestClient:
         """Code login (code only: the renewal is recent), or code + TOTP when ``strong``."""
         c = client or self.client
         page = c.get("/login")
         page = c.post("/login", data={"client_id": CLIENT, "csrf_token": token(page.text)})
         answer = c.post(
             "/login/user",
-            data={"client_id": CLIENT, "user_number": "01", "csrf_token": token(page.text)},
+            data={"client_id": CLIENT, "user_number": user, "csrf_token": token(page.text)},
             follow_redirects=False,
         )
         assert answer.status_code == 303, answer.text
         if strong:  # forget the renewal: the login asks a second factor
             old = self.clock.now() - timedelta(days=200)
-            self.box.store.commit([self.box.factors.renewal_change(self.principal, "web", old)], [])
+            who = Principal.parse(CLIENT, user)
+            self.box.store.commit([self.box.factors.renewal_change(who, "web", old)], [])
         page = c.get("/login/code")
         done = c.post(
             "/login/code",
@@ -79,6 +82,14 @@ class Profile:
             )
         assert done.headers.get("location") == "/home", done.text
         return c
+
+    def second_user(self, user: str = "02") -> Principal:
+        """Another user of the same subscription, with :data:`CODE` as code."""
+        other = Principal.parse(CLIENT, user)
+        letter = self.box.codes.create_account(Operator("back-office"), other, Role.USER)
+        assert self.box.codes.change_code(CLIENT, user, letter.reveal(), CODE).changed
+        self.box.store.commit([self.box.factors.renewal_change(other, "web", self.clock.now())], [])
+        return other
 
     def other_browser(self) -> TestClient:
         other = TestClient(self.client.app, base_url=ORIGIN, raise_server_exceptions=False)

@@ -9,7 +9,6 @@ import re
 from datetime import timedelta
 
 from securebox_auth.factors.oob import Channel
-from securebox_auth.identity import Principal
 from tests.server.conftest import token
 from tests.server.profile.conftest import OLD_EMAIL, OLD_MOBILE, Profile
 
@@ -142,15 +141,14 @@ def test_a_newer_request_supersedes_the_older(profile: Profile) -> None:
 def test_another_users_change_is_not_found(profile: Profile) -> None:
     profile.login()
     action, _ = begin(profile, "email", NEW_EMAIL)
-    change_id = action.rsplit("/", 1)[1]
-    stranger = Principal.parse("987654321", "01")
-    from securebox_server.profile.web import store_of  # noqa: PLC0415
-
-    class _Request:
-        app = profile.client.app
-
-    assert store_of(_Request()).change(stranger, change_id) is None  # type: ignore[arg-type]
-    assert store_of(_Request()).change(profile.principal, change_id) is not None  # type: ignore[arg-type]
+    code = mail_code(profile, NEW_EMAIL)
+    profile.second_user()
+    other = profile.login(strong=False, client=profile.other_browser(), user="02")
+    csrf = token(other.get("/profile/contact").text)
+    stolen = other.post(action, data={"address": NEW_EMAIL, "code": code, "csrf_token": csrf})
+    assert stolen.status_code == 400
+    assert "expired or was already used" in stolen.text
+    assert addresses(profile, Channel.EMAIL) == [OLD_EMAIL]
 
 
 def test_a_bad_address_or_channel_is_refused(profile: Profile) -> None:
