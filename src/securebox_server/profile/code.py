@@ -18,7 +18,6 @@ __all__ = ["router"]
 
 router = APIRouter(route_class=SecureRoute)
 TEMPLATE = "profile/code.html"
-_CODE = Form(default="", max_length=16)
 
 
 @router.get("/profile/code")
@@ -30,9 +29,9 @@ def code_page(request: Request, web: LoggedIn) -> Response:
 def change_code(
     request: Request,
     web: LoggedIn,
-    current: str = _CODE,
-    new: str = _CODE,
-    confirm: str = _CODE,
+    current: str = Form(default="", max_length=16),
+    new: str = Form(default="", max_length=16),
+    confirm: str = Form(default="", max_length=16),
 ) -> Response:
     principal = web.session.principal
     hit_limits(request, "second_factor", principal.key)
