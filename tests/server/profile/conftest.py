@@ -26,10 +26,15 @@ from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     SMS_TOKEN,
     SmsProvider,
     SmtpRelay,
+    jobs_url,
+    server_postgres_url,
+    server_sqlite_url,
     sms_hook,
     smtp_relay,
     verify,
+    world,
 )
+from tests.stores.conftest import postgres_admin_url, sqlite_template  # noqa: F401
 
 ORIGIN = "https://bank.example"
 OLD_EMAIL = "old@client.example"
