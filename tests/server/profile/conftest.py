@@ -27,12 +27,14 @@ from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     SmsProvider,
     SmtpRelay,
     jobs_url,
-    server_postgres_url,
-    server_sqlite_url,
     sms_hook,
     smtp_relay,
     verify,
     world,
+)
+from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
+    server_postgres_url,
+    server_sqlite_url,
 )
 from tests.stores.conftest import postgres_admin_url, sqlite_template  # noqa: F401
 

@@ -56,7 +56,7 @@ def test_a_new_email_address_is_proved_and_the_old_one_is_told(profile: Profile)
     assert addresses(profile, Channel.SMS) == [OLD_MOBILE]
     told = [m for m in profile.smtp.relay.messages() if m["To"] == OLD_EMAIL]
     assert len(told) == 1
-    assert "was changed" in told[0].get_content()
+    assert "a été modifiée" in told[0].get_content()  # the user's language: French by default
     assert NEW_EMAIL not in told[0].get_content()
     assert "profile.contact.change" in profile.actions()
     # single use: the same change cannot be confirmed again
@@ -69,6 +69,10 @@ def test_a_new_email_address_is_proved_and_the_old_one_is_told(profile: Profile)
 
 def test_a_new_mobile_is_proved_by_sms_and_the_old_one_is_told(profile: Profile) -> None:
     profile.login()
+    saved = profile.post(
+        "/profile/preferences", "/profile/preferences", {"new_documents": "sms", "language": "en"}
+    )
+    assert saved.status_code == 303
     action, csrf = begin(profile, "sms", NEW_MOBILE)
     sent = [m for m in profile.sms.received if m["to"] == NEW_MOBILE]
     assert len(sent) == 1
@@ -83,7 +87,7 @@ def test_a_new_mobile_is_proved_by_sms_and_the_old_one_is_told(profile: Profile)
     assert addresses(profile, Channel.SMS) == [NEW_MOBILE]
     told = [m for m in profile.sms.received if m["to"] == OLD_MOBILE]
     assert len(told) == 1
-    assert "changed" in told[0]["text"]
+    assert told[0]["text"].startswith("The mobile number of your Digital Box account was changed")
 
 
 def test_a_code_only_session_may_not_change_an_address(profile: Profile) -> None:

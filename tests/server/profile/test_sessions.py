@@ -15,7 +15,8 @@ END = re.compile(r'action="/profile/sessions/([0-9a-f]+)/end"')
 
 
 def logged_out(client: TestClient) -> bool:
-    return client.get("/home", follow_redirects=False).status_code != 200
+    status: int = client.get("/home", follow_redirects=False).status_code
+    return status != 200
 
 
 def test_another_session_is_ended_from_the_list(profile: Profile) -> None:
