@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from securebox_auth.errors import NotFound
 from securebox_server.api.common import PROBLEMS, Authenticated
 from securebox_server.profile import factors
+from securebox_server.profile.contacts import current
 from securebox_server.profile.history import MAX_PAGE, page_of
 from securebox_server.profile.model import parse_preferences
 from securebox_server.profile.sessions import end_others, listed
@@ -41,14 +42,11 @@ def profile(request: Request, api: Authenticated) -> JSONResponse:
     """The caller's contact details, factors and preferences."""
     box = server_of(request).box
     principal = api.session.principal
-    contacts: dict[str, list[str]] = {"email": [], "sms": []}
-    for known in box.factors.oob.destinations(principal):
-        contacts[known.channel.value].append(known.destination)
     passkeys = [] if box.factors.relying_party is None else factors.passkeys_of(box, principal)
     cert = factors.certificate_of(box, principal)
     body: dict[str, Any] = {
         "principal": principal.key,
-        "contacts": contacts,
+        "contacts": current(request, principal),
         "preferences": _preferences(request, api),
         "totp": factors.totp_status(box, principal),
         "passkeys": [

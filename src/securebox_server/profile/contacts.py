@@ -24,7 +24,7 @@ from securebox_auth.stores import factor_codecs as fc
 from securebox_server.login.flow import hit_limits, see_other
 from securebox_server.profile.model import parse_address, parse_channel
 from securebox_server.profile.notices import changed_notice, send_notice
-from securebox_server.profile.web import Refused, refused_page, sensitive, store_of
+from securebox_server.profile.web import ANY_FACTOR, Refused, refused_page, sensitive, store_of
 from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
 from securebox_server.web.routing import LoggedIn, SecureRoute
@@ -62,29 +62,25 @@ def begin_change(
     principal = web.session.principal
     hit_limits(request, "otp_send", principal.key)
     box = server_of(request).box
-    failed = render(
-        request,
-        "profile/contact.html",
-        status=400,
-        contacts=current(request, principal),
-        failed=kind.value,
-    )
     try:
-        sensitive(request, web)
+        sensitive(request, web, (kind.method.name, *ANY_FACTOR))
     except Refused as refused:
         return refused_page(request, refused)
     gateway = box.gateways.get(kind.value)
-    if gateway is None:
-        return failed
-    try:
-        address = parse_address(kind, address)
-        issued = box.factors.oob.begin_destination(
-            principal, channel=kind, destination=address, gateway=gateway
+    issued = None
+    if gateway is not None:
+        try:
+            address = parse_address(kind, address)
+            issued = box.factors.oob.begin_destination(
+                principal, channel=kind, destination=address, gateway=gateway
+            )
+        except SecureboxError:  # not an address of the channel, or the gateway failed
+            issued = None
+    if issued is None or not issued.ok or issued.challenge is None:  # or throttled
+        contacts = current(request, principal)
+        return render(
+            request, "profile/contact.html", status=400, contacts=contacts, failed=kind.value
         )
-    except SecureboxError:  # not an address of the channel, or the gateway failed
-        return failed
-    if not issued.ok or issued.challenge is None:  # throttled
-        return failed
     challenge = issued.challenge.id
     reference = keyed_destination_key(box.factors.oob.keys, kind, address)
     change = store_of(request).open_change(principal, kind, reference, challenge, box.now())
@@ -112,7 +108,7 @@ def confirm_change(
     if not hmac.compare_digest(given.encode(), pending.reference.encode()):
         return render(request, CONFIRM, status=400, failed=True, **values)
     try:
-        sensitive(request, web)
+        sensitive(request, web, (pending.channel.method.name, *ANY_FACTOR))
     except Refused as refused:
         return refused_page(request, refused)
     result = box.factors.oob.confirm_destination(
