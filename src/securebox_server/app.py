@@ -21,8 +21,8 @@ from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
 from securebox_auth.shell.audit_checkpoint import FileCheckpoints
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
-from securebox_server import demo_reader, methods, stepup
-from securebox_server.account import api, home, passkeys
+from securebox_server import demo_reader, methods, profile, stepup
+from securebox_server.account import api, home
 from securebox_server.api import common as api_common
 from securebox_server.api import documents as api_documents
 from securebox_server.api import login as api_login
@@ -143,9 +143,9 @@ def create_app(
         app.include_router(demo_outbox.router)
     app.include_router(home.router)
     app.include_router(box_pages.router)
-    app.include_router(passkeys.router)
     app.include_router(api.router)
     stepup.install(app, settings)
+    profile.install(app, box)
     api_common.install(app, keys)
     for api_router in (
         api_login.router,

@@ -56,6 +56,14 @@ The jobs (:mod:`securebox_server.jobs`), revision s0005:
   ``leased_by``); ``ix_box_notifications_message`` finds the rows of one digest by its
   ``Message-ID`` (bounces, delivery receipts).
 
+The user's profile (:mod:`securebox_server.profile`), revision s0010:
+
+* ``profile_preferences``: per user, how new documents are announced (``email``, ``sms`` or
+  ``none``) and the language of what is sent to them (``fr``, ``en``);
+* ``profile_contact_changes``: a pending change of e-mail address or mobile number, single
+  use and expiring: the library's challenge id of the code sent to the NEW address and that
+  address's keyed digest (never the address in clear), ``pending`` → ``done``/``superseded``.
+
 Keys are SHA-256 digests of the ``limits`` key (which holds an address or an account id), so
 the tables never hold a client identifier or an address in clear.
 """
@@ -84,6 +92,8 @@ __all__ = [
     "BOX_VISITS",
     "JOB_LEASES",
     "METADATA",
+    "PROFILE_CONTACT_CHANGES",
+    "PROFILE_PREFERENCES",
     "RATE_LIMIT_COUNTERS",
     "RATE_LIMIT_ENTRIES",
     "RATE_LIMIT_WINDOWS",
@@ -357,4 +367,31 @@ sa.Index(
     "ix_box_notifications_message",
     BOX_NOTIFICATIONS.c.message_id,
     BOX_NOTIFICATIONS.c.status,
+)
+
+#: The user's notification preferences (:mod:`securebox_server.profile.store`).
+PROFILE_PREFERENCES: Final = sa.Table(
+    "profile_preferences",
+    METADATA,
+    sa.Column("client_id", sa.String(_ID), primary_key=True),
+    sa.Column("user_number", sa.String(_ID), primary_key=True),
+    sa.Column("new_documents", sa.String(8), nullable=False),
+    sa.Column("language", sa.String(2), nullable=False),
+    sa.Column("changed_at", UtcDateTime(), nullable=False),
+)
+
+#: Pending changes of contact details (:mod:`securebox_server.profile.contacts`).
+PROFILE_CONTACT_CHANGES: Final = sa.Table(
+    "profile_contact_changes",
+    METADATA,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("client_id", sa.String(_ID), nullable=False),
+    sa.Column("user_number", sa.String(_ID), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("reference", sa.String(128), nullable=False),
+    sa.Column("challenge_id", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Index("ix_profile_contact_changes_user", "client_id", "user_number", "status"),
 )

@@ -1,10 +1,12 @@
 """Where a digest goes, and which of its documents its recipient may still see, read at
 sending time (the outbox row was written at publication; rights may have changed since).
 
-* A user: their verified e-mail address, else their verified mobile by SMS (the library's
-  verified out-of-band destinations, :meth:`~securebox_auth.shell.oob.OobService.
-  destinations`: a destination is kept only once a code sent there came back); each
-  document is checked with ``securebox.entitlements.check(principal, VIEW, ref)``.
+* A user: the channel their profile prefers (:mod:`securebox_server.profile`: e-mail by
+  default, SMS, or none: nothing is sent), else the other one, at a verified address (the
+  library's verified out-of-band destinations, :meth:`~securebox_auth.shell.oob.OobService.
+  destinations`: a destination is kept only once a code sent there came back), in the
+  language of their profile (French by default); each document is checked with
+  ``securebox.entitlements.check(principal, VIEW, ref)``.
 * A company's notification address (rows without a user): ``box_company_contacts``.
 
 A document that is no longer live (expired, deleted, or missing) is never announced.
@@ -27,6 +29,8 @@ from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.db.schema import BOX_COMPANY_CONTACTS, BOX_DOCUMENTS
 from securebox_server.i18n import DEFAULT
+from securebox_server.profile.model import NewDocuments
+from securebox_server.profile.store import read_preferences
 
 __all__ = ["Destination", "Recipients", "Shown"]
 
@@ -60,8 +64,8 @@ class Recipients:
     def destination(
         self, client_id: str, user_number: str | None, company: str
     ) -> Destination | None:
-        """The user's verified e-mail, else mobile; the company address for ``None``.
-        The user's language is not recorded by the library: French, the portal's."""
+        """The user's preferred channel, else the other, in their language (nothing when
+        they chose not to be told); the company address for ``None``."""
         if user_number is None:
             with self._engine.connect() as conn:
                 email = conn.execute(
@@ -74,11 +78,18 @@ class Recipients:
         principal = self.principal(client_id, user_number)
         if principal is None:
             return None
+        with self._engine.connect() as conn:
+            chosen = read_preferences(conn, client_id, user_number)
+        if chosen.new_documents is NewDocuments.NONE:
+            return None
+        order = (Channel.EMAIL, Channel.SMS)
+        if chosen.new_documents is NewDocuments.SMS:
+            order = (Channel.SMS, Channel.EMAIL)
         found = self._box.factors.oob.destinations(principal)
-        for channel in (Channel.EMAIL, Channel.SMS):
+        for channel in order:
             for known in found:
                 if known.channel is channel:
-                    return Destination(channel, known.destination)
+                    return Destination(channel, known.destination, chosen.language)
         return None
 
     @staticmethod
