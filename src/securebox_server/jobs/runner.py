@@ -1,8 +1,9 @@
 """One pass of every job, and the long-running worker loop.
 
 A pass runs each periodic task that is due (so the expiry warnings it writes go out in the
-same pass), then sends the due notifications (:mod:`.sender`); a task runs when it is due (``every`` since its last finished pass; ``force`` runs them all: ``securebox jobs
-run``) under its named lease, so two workers never run the same task at once. On SQLite the
+same pass), then sends the due notifications (:mod:`.sender`). A task is due ``every``
+after its last finished pass (``force`` runs them all: ``securebox jobs run``); it runs
+under its named lease, so two workers never run the same task at once. On SQLite the
 sending itself is under the ``outbox`` named lease: one worker sends (PostgreSQL workers
 share the outbox through ``FOR UPDATE SKIP LOCKED``). A task that fails is logged and
 reported; the others still run. ``stop()`` is asked between two digests and two tasks: the

@@ -47,13 +47,13 @@ KNOWN = {
 
 
 def _routes(profile: Profile) -> set[tuple[str, str]]:
-    found = set()
+    found: set[tuple[str, str]] = set()
     for route in walk(profile.client.app.routes):  # type: ignore[attr-defined]
         if isinstance(route, APIRoute) and (
             route.path.startswith(("/profile", "/api/v1/profile"))
             or route.path == "/account/passkey"
         ):
-            found.update((method, route.path) for method in route.methods)
+            found.update((method, route.path) for method in route.methods or ())
     return found
 
 
