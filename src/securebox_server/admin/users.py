@@ -42,7 +42,7 @@ from securebox_server.web.routing import LoggedIn, SecureRoute, WebSession
 __all__ = ["router"]
 
 router = APIRouter(route_class=SecureRoute)
-Many = Annotated[list[str], Form(default_factory=list)]
+Many = Annotated[list[str], Form()]
 Text = Annotated[str, Form(max_length=254)]
 
 

@@ -21,10 +21,10 @@ from securebox_auth.identity import Principal
 from securebox_auth.policy.linking import OperationRequest
 from securebox_auth.shell.answers import Answer
 from securebox_auth.shell.gateways import DeliveryFailed
-from securebox_server.admin.changes import ADMIN_KINDS, apply_order
 from securebox_server.login.flow import hit_limits, see_other
 from securebox_server.stepup import proofs
 from securebox_server.stepup.common import book_of, follow_session
+from securebox_server.stepup.labels import ADMIN_KIND_NAMES
 from securebox_server.stepup.orders import Order
 from securebox_server.stepup.requests import Kind, request_of
 from securebox_server.web.context import server_of
@@ -229,7 +229,7 @@ def execute(request: Request, web: LoggedIn, order_id: str) -> Response:
         book.refuse(principal, order, box.clock.now())
         return render(request, "stepup/refused.html", status=403, kind=order.kind, changed=False)
     note = "done"
-    if order.kind is Kind.ENTITLEMENT or order.kind in ADMIN_KINDS:
+    if order.kind is Kind.ENTITLEMENT or order.kind in ADMIN_KIND_NAMES:
         try:
             note = _change(request, web, order)
         except SecureboxError:  # the entitlement rules refused this change (last admin...)
@@ -245,7 +245,9 @@ def execute(request: Request, web: LoggedIn, order_id: str) -> Response:
 
 def _change(request: Request, web: WebSession, order: Order) -> str:
     box = server_of(request).box
-    if order.kind in ADMIN_KINDS:  # users, codes, paper (securebox_server.admin)
+    if order.kind in ADMIN_KIND_NAMES:  # users, codes, paper (securebox_server.admin)
+        from securebox_server.admin.changes import apply_order  # noqa: PLC0415 (import cycle)
+
         state = request.app.state.admin
         principal = web.session.principal
         return apply_order(box, state, web.session_id, principal, order.kind, order.details)
