@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from httpx import Response
 
 from securebox_auth.entitlements.accounts import Operator, Role
 from securebox_auth.factors.totp import code_at as totp_code_at
+from securebox_auth.factors.totp_credential import TotpCredential
 from securebox_auth.identity import Principal
 from securebox_server.app import create_app
 from tests.server.boxes import build_box, enrol_passkey
@@ -40,6 +42,7 @@ PROFILE = {
 
 class AdminWorld(World):
     letters: Path
+    totps: dict[Principal, TotpCredential]
     relay: SmtpRelay
 
     def user(self, number: str, role: Role = Role.USER, *, code: bool = True) -> Principal:
@@ -48,9 +51,33 @@ class AdminWorld(World):
         letter = self.box.codes.create_account(Operator("back-office"), who, role)
         if code:
             assert self.box.codes.change_code(CLIENT, number, letter.reveal(), CODE).changed
+        enrolled = self.box.enrol_first_totp(Operator("back-office"), who)
+        assert self.box.confirm_totp(who, totp_code_at(enrolled.credential, self.clock.now()))
+        self.totps[who] = enrolled.credential
         renewal = self.box.factors.renewal_change(who, "web", self.clock.now())
         self.box.store.commit([renewal], [])  # a strong login is recent: the code suffices
         return who
+
+    def prove_as(self, who: Principal, sent: Response) -> Response:
+        """Prove the step-up of a change posted by ``who`` with the code and their TOTP,
+        and execute it."""
+        assert sent.status_code == 303, sent.text
+        order = sent.headers["location"].rsplit("/", 1)[1]
+        for _ in range(3):
+            page = self.client.get(f"/operations/{order}").text
+            if "/execute" in page:
+                break
+            offered = re.findall(rf"/operations/{order}/proof/(\w+)", page)
+            method = "totp" if "totp" in offered else "confidential_code"
+            assert method in offered, offered
+            self.clock.advance(timedelta(seconds=30))
+            code = (
+                CODE
+                if method == "confidential_code"
+                else totp_code_at(self.totps[who], self.clock.now())
+            )
+            assert self.prove(order, method, code=code).status_code == 303
+        return self.execute(order)
 
     def post(self, path: str, data: dict[str, object], page: str | None = None) -> Response:
         form = self.client.get(page or path)
@@ -75,7 +102,11 @@ Build = Callable[..., AdminWorld]
 
 
 @pytest.fixture
-def admin_world(tmp_path: Path, stepup_sqlite: Path, smtp_relay: SmtpRelay) -> Iterator[Build]:
+def admin_world(
+    tmp_path: Path,
+    stepup_sqlite: Path,  # noqa: F811 (the fixture imported above)
+    smtp_relay: SmtpRelay,  # noqa: F811
+) -> Iterator[Build]:
     clients: list[TestClient] = []
 
     def build(**settings: object) -> AdminWorld:
@@ -101,6 +132,7 @@ def admin_world(tmp_path: Path, stepup_sqlite: Path, smtp_relay: SmtpRelay) -> I
             client, box, clock, principal, enrolled.credential, authenticator, built.url
         )
         world.letters = letters
+        world.totps = {}
         world.relay = smtp_relay
         return world
 
