@@ -28,6 +28,10 @@ from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     smtp_relay,
 )
 from tests.server.stepup.conftest import ORDER, ORIGIN, RP, World, stepup_sqlite  # noqa: F401
+from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
+    postgres_admin_url,
+    sqlite_template,
+)
 
 PROFILE = {
     "civility": "mrs",
