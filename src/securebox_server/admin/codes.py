@@ -108,7 +108,8 @@ class CodeCourier:
         self, code: OneTimeCode, to: Principal, profile: Profile | None, now: datetime
     ) -> None:
         assert self.letters is not None
-        name = f"{now:%Y%m%dT%H%M%S}-{to.client_id.value}-{to.user_number.value}.txt"
+        stamp = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+        name = f"{stamp}-{to.client_id.value}-{to.user_number.value}.txt"  # never reused
         head = (
             ""
             if profile is None
