@@ -5,7 +5,7 @@ an administrative change through its approval like a browser."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,9 +23,11 @@ from tests.server.conftest import CLIENT, CODE, open_user, token
 from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     SmtpRelay,
     jobs_url,
+    smtp_relay,
+)
+from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
     server_postgres_url,
     server_sqlite_url,
-    smtp_relay,
 )
 from tests.server.stepup.conftest import ORDER, ORIGIN, RP, World, stepup_sqlite  # noqa: F401
 from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
@@ -83,7 +85,7 @@ class AdminWorld(World):
             assert self.prove(order, method, code=code).status_code == 303
         return self.execute(order)
 
-    def post(self, path: str, data: dict[str, object], page: str | None = None) -> Response:
+    def post(self, path: str, data: Mapping[str, object], page: str | None = None) -> Response:
         form = self.client.get(page or path)
         assert form.status_code == 200, form.text
         sent: Response = self.client.post(
