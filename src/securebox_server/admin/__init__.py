@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from securebox_server.admin import users, users_api
+from securebox_server.admin import paper, users, users_api
 from securebox_server.admin.changes import Admin
 from securebox_server.admin.codes import CodeCourier
 from securebox_server.admin.profiles import ProfileBook
@@ -27,3 +27,4 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.admin = Admin(ProfileBook(app.state.orders.engine), courier)
     app.include_router(users.router)
     app.include_router(users_api.router)
+    app.include_router(paper.router)

@@ -17,24 +17,20 @@ from starlette.responses import Response
 from securebox_auth.entitlements.accounts import Role
 from securebox_auth.entitlements.delegation import Delegated
 from securebox_auth.entitlements.model import GRANTABLE_OPERATIONS, Operation
-from securebox_auth.entitlements.resources import SubscriptionRef
 from securebox_auth.errors import MalformedInput, NotFound, NotPermitted, SecureboxError
 from securebox_auth.identity import Principal
 from securebox_server.admin.changes import (
-    Admin,
     add_draft,
     code_draft,
-    delivery_draft,
     edit_draft,
-    precheck,
     remove_draft,
     unblock_draft,
 )
 from securebox_server.admin.codes import CodeChannel
+from securebox_server.admin.common import go, may, state_of
 from securebox_server.admin.directory import Row, documents_of, rows_of
 from securebox_server.admin.forms import CIVILITIES, profile_of, rights_of
-from securebox_server.stepup.common import start
-from securebox_server.stepup.requests import ASSIGNABLE_ROLES, Draft
+from securebox_server.stepup.requests import ASSIGNABLE_ROLES
 from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
 from securebox_server.web.routing import LoggedIn, SecureRoute, WebSession
@@ -46,19 +42,8 @@ Many = Annotated[list[str], Form()]
 Text = Annotated[str, Form(max_length=254)]
 
 
-def state_of(request: Request) -> Admin:
-    found: Admin = request.app.state.admin
-    return found
-
-
-def _may(request: Request, web: WebSession, action: Operation, what: object = None) -> bool:
-    actor = web.session.principal
-    target = SubscriptionRef(actor.client_id) if what is None else what
-    return bool(server_of(request).box.entitlements.check(actor, action, target))  # type: ignore[arg-type]
-
-
 def _rows(request: Request, web: WebSession) -> list[Row]:
-    if not _may(request, web, Operation.LIST_USERS):
+    if not may(request, web, Operation.LIST_USERS):
         raise NotPermitted("not a user of this subscription")
     box = server_of(request).box
     return rows_of(box, state_of(request).profiles, web.session.principal.client_id)
@@ -90,16 +75,6 @@ def _form_values(request: Request, web: WebSession) -> dict[str, object]:
     }
 
 
-def _go(request: Request, web: WebSession, draft: Draft, again: Response) -> Response:
-    """Check ``draft`` with the library's rules, then start its step-up."""
-    try:
-        precheck(server_of(request).box, web.session.principal, draft)
-    except SecureboxError:
-        return render(request, "stepup/refused.html", status=403, kind=draft.kind, changed=False)
-    del again
-    return start(request, web, draft)
-
-
 @router.get("/admin/users")
 def users(request: Request, web: LoggedIn) -> Response:
     rows = _rows(request, web)
@@ -111,9 +86,9 @@ def users(request: Request, web: LoggedIn) -> Response:
         rows=rows,
         me=me,
         mine=mine,
-        may_add=_may(request, web, Operation.MANAGE_USERS)
+        may_add=may(request, web, Operation.MANAGE_USERS)
         or mine.account.role is Role.ACCESS_MANAGER,
-        may_paper=_may(request, web, Operation.SWITCH_TO_PAPER),
+        may_paper=may(request, web, Operation.SWITCH_TO_PAPER),
     )
 
 
@@ -180,14 +155,14 @@ def add_user(
             request, web, status=400, row=None, error=str(exc), own=False, rights_form=True
         )
     draft = add_draft(who, Role(role), rights, profile, way)
-    return _go(request, web, draft, Response())
+    return go(request, web, draft)
 
 
 @router.get("/admin/users/{user}")
 def user_sheet(request: Request, web: LoggedIn, user: str) -> Response:
     row = _row(request, web, user)
     own = row.account.principal == web.session.principal
-    manage = not own and _may(request, web, Operation.MANAGE_USERS, row.account.principal)
+    manage = not own and may(request, web, Operation.MANAGE_USERS, row.account.principal)
     box = server_of(request).box
     rights_form = manage and box.entitlements.delegation_allows(
         web.session.principal, Delegated.RIGHTS
@@ -266,7 +241,7 @@ def edit_user(
             codes=False,
             manage=not own,
         )
-    return _go(request, web, draft, Response())
+    return go(request, web, draft)
 
 
 @router.get("/admin/users/{user}/delete")
@@ -277,7 +252,7 @@ def confirm_delete(request: Request, web: LoggedIn, user: str) -> Response:
 @router.post("/admin/users/{user}/delete")
 def delete_user(request: Request, web: LoggedIn, user: str) -> Response:
     row = _row(request, web, user)
-    return _go(request, web, remove_draft(row.account.principal), Response())
+    return go(request, web, remove_draft(row.account.principal))
 
 
 @router.post("/admin/users/{user}/code")
@@ -290,27 +265,10 @@ def new_code(
         or CodeChannel(channel) not in state_of(request).courier.channels()
     ):
         raise MalformedInput("choose how the new code goes to the user")
-    return _go(request, web, code_draft(row.account.principal, CodeChannel(channel)), Response())
+    return go(request, web, code_draft(row.account.principal, CodeChannel(channel)))
 
 
 @router.post("/admin/users/{user}/unblock")
 def unblock(request: Request, web: LoggedIn, user: str) -> Response:
     row = _row(request, web, user)
-    return _go(request, web, unblock_draft(row.account.principal), Response())
-
-
-@router.get("/admin/delivery")
-def delivery(request: Request, web: LoggedIn) -> Response:
-    if not _may(request, web, Operation.SWITCH_TO_PAPER):
-        raise NotPermitted("administrators only")
-    sub = server_of(request).box.store.get_subscription(web.session.principal.client_id)
-    return render(request, "admin/delivery.html", digital=bool(sub and sub.value.digital))
-
-
-@router.post("/admin/delivery")
-def switch_delivery(
-    request: Request, web: LoggedIn, digital: Annotated[str, Form(max_length=5)] = ""
-) -> Response:
-    if digital not in ("yes", "no"):
-        raise MalformedInput("digital: yes or no")
-    return _go(request, web, delivery_draft(digital=digital == "yes"), Response())
+    return go(request, web, unblock_draft(row.account.principal))

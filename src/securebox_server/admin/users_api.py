@@ -35,9 +35,9 @@ from securebox_server.admin.changes import (
     unblock_draft,
 )
 from securebox_server.admin.codes import CodeChannel
+from securebox_server.admin.common import state_of
 from securebox_server.admin.directory import Row, rows_of
 from securebox_server.admin.forms import profile_of, rights_from_json, rights_json
-from securebox_server.admin.users import state_of
 from securebox_server.api.common import PREFIX, PROBLEMS, ApiSession, Authenticated, api_problem
 from securebox_server.api.step_up import seal
 from securebox_server.login.flow import hit_limits
