@@ -268,3 +268,18 @@ def test_the_policy_switch_lets_access_managers_manage_codes(
     )
     assert "posted to the user by letter" in done.text
     assert len(list(world.letters.iterdir())) == 1
+
+
+def test_pages_need_a_login_and_speak_french(admin_world: Build) -> None:
+    world = admin_world()
+    for path in ("/admin/users", "/admin/users/new", "/admin/users/01", "/admin/delivery"):
+        answer = world.client.get(path, follow_redirects=False)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/login")
+    assert world.client.get("/api/v1/admin/users").status_code == 401
+    world.login()
+    page = world.client.get("/admin/users", headers={"Accept-Language": "fr"})
+    assert "Utilisateurs" in page.text
+    assert "Ajouter un utilisateur" in page.text
+    assert world.client.get("/admin/users/99").status_code == 404
+    assert world.client.get("/admin/users/99/delete").status_code == 404
