@@ -136,6 +136,8 @@ def precheck(box: Securebox, actor: Principal, draft: Draft) -> None:
     elif draft.kind is Kind.DELIVERY:
         admin.switch_delivery(acting, sub, digital=bool(details["digital"]), now=now)
     elif draft.kind is Kind.USER_EDIT and str(details["user"]) == actor.key:
+        if "role" in details:
+            raise NotPermitted("nobody changes their own role or rights")
         _own_edit(box, actor)
     else:
         target = _target(box, actor, str(details["user"]))
