@@ -16,8 +16,10 @@ from typing import Any, Final
 
 from securebox_auth.entitlements import admin
 from securebox_auth.entitlements.accounts import Account, Role
+from securebox_auth.entitlements.check import check
 from securebox_auth.entitlements.delegation import Delegated, authorise_delegated
 from securebox_auth.entitlements.model import Operation
+from securebox_auth.entitlements.resources import UserRef
 from securebox_auth.errors import NotPermitted
 from securebox_auth.factors.code import OneTimeCode
 from securebox_auth.factors.oob import Channel
@@ -36,6 +38,7 @@ __all__ = [
     "code_draft",
     "delivery_draft",
     "edit_draft",
+    "may_add",
     "precheck",
     "remove_draft",
     "unblock_draft",
@@ -117,6 +120,18 @@ def _target(box: Securebox, actor: Principal, key: str) -> Account:
 def _own_edit(box: Securebox, actor: Principal) -> None:
     if not box.entitlements.check(actor, Operation.EDIT_OWN_ACCOUNT, actor):
         raise NotPermitted("not permitted")
+
+
+def may_add(box: Securebox, actor: Principal) -> bool:
+    """Would the library let ``actor`` add a plain user (``manage_users`` on a new user of
+    the subscription)? For the pages deciding what to offer; the change decides again."""
+    try:
+        acting, sub = _state(box, actor)
+    except NotPermitted:
+        return False
+    other = Principal.parse(actor.client_id.value, "1" if actor.user_number.value == "0" else "0")
+    ref = UserRef(other, Role.USER)
+    return check(acting, Operation.MANAGE_USERS, ref, sub, box.clock.now()).allowed
 
 
 def precheck(box: Securebox, actor: Principal, draft: Draft) -> None:

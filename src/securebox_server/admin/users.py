@@ -23,6 +23,7 @@ from securebox_server.admin.changes import (
     add_draft,
     code_draft,
     edit_draft,
+    may_add,
     remove_draft,
     unblock_draft,
 )
@@ -86,8 +87,7 @@ def users(request: Request, web: LoggedIn) -> Response:
         rows=rows,
         me=me,
         mine=mine,
-        may_add=may(request, web, Operation.MANAGE_USERS)
-        or mine.account.role is Role.ACCESS_MANAGER,
+        may_add=may_add(server_of(request).box, me),
         may_paper=may(request, web, Operation.SWITCH_TO_PAPER),
     )
 
@@ -98,9 +98,15 @@ def _user_form(request: Request, web: WebSession, status: int = 200, **values: o
     )
 
 
+def _adding(request: Request, web: WebSession) -> None:
+    _rows(request, web)
+    if not may_add(server_of(request).box, web.session.principal):
+        raise NotPermitted("this user does not add users")
+
+
 @router.get("/admin/users/new")
 def new_user(request: Request, web: LoggedIn) -> Response:
-    _rows(request, web)
+    _adding(request, web)
     return _user_form(request, web, row=None, error=None, own=False, rights_form=True)
 
 
@@ -125,7 +131,7 @@ def add_user(
     operations: Many = [],  # noqa: B006
     channel: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    _rows(request, web)
+    _adding(request, web)
     try:
         who = Principal.parse(web.session.principal.client_id.value, user_number.strip())
         profile = profile_of(
@@ -246,7 +252,10 @@ def edit_user(
 
 @router.get("/admin/users/{user}/delete")
 def confirm_delete(request: Request, web: LoggedIn, user: str) -> Response:
-    return render(request, "admin/user_delete.html", row=_row(request, web, user))
+    row = _row(request, web, user)
+    if not may(request, web, Operation.MANAGE_USERS, row.account.principal):
+        raise NotPermitted("this user may not remove that user")
+    return render(request, "admin/user_delete.html", row=row)
 
 
 @router.post("/admin/users/{user}/delete")

@@ -12,8 +12,8 @@ from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.factors.totp import code_at as totp_code_at
 from securebox_server.box.reading import BoxReader
 from tests.server.admin.conftest import CODE_IN, PROFILE
-from tests.server.box.conftest import C1, C2, CLIENT, T0, who
-from tests.server.box.test_pages import PAYSLIP, TAX_NOTICE, Site, listed, seed_world
+from tests.server.box.conftest import C1, C2, CLIENT, PAYSLIP, T0, TAX_NOTICE, seed_world, who
+from tests.server.box.test_pages import Site, listed
 from tests.server.conftest import CODE, AppMaker, token
 
 

@@ -182,7 +182,9 @@ def test_a_collaborator_sees_the_list_and_edits_only_their_own_account(admin_wor
     own = world.client.get("/admin/users/03")
     assert 'name="email"' in own.text
     assert 'name="role"' not in own.text
-    refused = world.post("/admin/users/02/delete", {}, "/admin/users/02/delete")
+    assert world.client.get("/admin/users/02/delete").status_code == 403
+    assert world.client.get("/admin/users/new").status_code == 403
+    refused = world.post("/admin/users/02/delete", {}, "/admin/users/02")
     assert refused.status_code == 403
     assert world.client.get("/admin/delivery").status_code == 403
 
