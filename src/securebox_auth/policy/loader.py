@@ -32,9 +32,10 @@ from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.factors.oob_issue import OobRules
 from securebox_auth.factors.totp import TotpRules
 from securebox_auth.lockout.rules import LockoutRules
-from securebox_auth.policy.factor_rules import cap_rules, oob_rules, totp_rules
+from securebox_auth.policy.factor_rules import cap_rules, delegation_rules, oob_rules, totp_rules
 from securebox_auth.policy.model import (
     AcrLevels,
+    DelegationRules,
     Linking,
     LoginRules,
     OperationRule,
@@ -348,7 +349,10 @@ def from_toml(document: str | bytes) -> Policy:
     code = _code(root.table("code"))
     totp = _factor("totp", root.table("totp"), totp_rules, TotpRules())
     oob = _factor("oob", root.table("oob"), oob_rules, OobRules())
-    cap = _factor("cap", root.table("cap"), cap_rules, CapRules())
+    cap, delegation = (
+        _factor("cap", root.table("cap"), cap_rules, CapRules()),
+        _factor("delegation", root.table("delegation"), delegation_rules, DelegationRules()),
+    )
 
     operations_table = root.table("operation")
     if operations_table is None:
@@ -376,6 +380,7 @@ def from_toml(document: str | bytes) -> Policy:
         recovery=recovery,
         acr=acr,
         operations=operations,
+        delegation=delegation,
     )
 
 

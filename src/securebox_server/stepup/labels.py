@@ -12,6 +12,12 @@ KIND_LABELS: Final = {
     "transfer": "SEPA instant transfer",
     "batch": "Sign a payment batch",
     "entitlement": "Change of role",
+    "user_add": "Add a user",
+    "user_edit": "Change a user",
+    "user_remove": "Remove a user",
+    "code_regenerate": "New confidential code for a user",
+    "unblock": "Unblock a user",
+    "delivery": "Paper or digital delivery",
 }
 #: the keys of ``OperationRequest.display()`` (securebox_auth.policy.linking)
 DISPLAY_LABELS: Final = {
@@ -30,9 +36,31 @@ ROLE_LABELS: Final = {
 }
 STATUS_LABELS: Final = {"pending": "Waiting for approval", "done": "Done", "refused": "Refused"}
 
+#: What became of a new confidential code (never the code itself: ASVS 5 6.4.6).
+NOTE_LABELS: Final = {
+    "sent_sms": "The new code was sent to the user by SMS.",
+    "sent_email": "The new code was sent to the user by e-mail.",
+    "sent_letter": "The new code will be posted to the user by letter.",
+    "undelivered": "The new code could not be delivered: generate another one.",
+}
+CHANNEL_LABELS: Final = {"sms": "SMS", "email": "E-mail", "letter": "Letter by post"}
+USER_STATUS_LABELS: Final = {
+    "pending": "Pending acceptance",
+    "added": "Added",
+    "blocked": "Blocked",
+    "removed": "Removed",
+}
+ADMIN_KIND_NAMES: Final = frozenset(
+    {"user_add", "user_edit", "user_remove", "code_regenerate", "unblock", "delivery"}
+)
+
 GLOBALS: Final = {
     "kind_labels": KIND_LABELS,
     "display_labels": DISPLAY_LABELS,
     "role_labels": ROLE_LABELS,
     "status_labels": STATUS_LABELS,
+    "note_labels": NOTE_LABELS,
+    "admin_kind_names": ADMIN_KIND_NAMES,
+    "channel_labels": CHANNEL_LABELS,
+    "user_status_labels": USER_STATUS_LABELS,
 }

@@ -52,6 +52,12 @@ class Kind(enum.StrEnum):
     TRANSFER = "transfer"
     BATCH = "batch"
     ENTITLEMENT = "entitlement"
+    USER_ADD = "user_add"
+    USER_EDIT = "user_edit"
+    USER_REMOVE = "user_remove"
+    CODE_REGENERATE = "code_regenerate"
+    UNBLOCK = "unblock"
+    DELIVERY = "delivery"
 
     @property
     def operation(self) -> str:
@@ -64,6 +70,12 @@ _OPERATIONS: Final = {
     Kind.TRANSFER: "sepa_instant_transfer",
     Kind.BATCH: "payment_batch_signing",
     Kind.ENTITLEMENT: "entitlements_management",
+    Kind.USER_ADD: "entitlements_management",
+    Kind.USER_EDIT: "entitlements_management",
+    Kind.USER_REMOVE: "entitlements_management",
+    Kind.CODE_REGENERATE: "entitlements_management",
+    Kind.UNBLOCK: "entitlements_management",
+    Kind.DELIVERY: "entitlements_management",
 }
 
 
