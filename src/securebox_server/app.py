@@ -21,7 +21,7 @@ from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
 from securebox_auth.shell.audit_checkpoint import FileCheckpoints
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
-from securebox_server import demo_reader, methods, stepup
+from securebox_server import demo_reader, methods, recovery, stepup
 from securebox_server.account import api, home, passkeys
 from securebox_server.api import common as api_common
 from securebox_server.api import login as api_login
@@ -143,6 +143,7 @@ def create_app(
     app.include_router(passkeys.router)
     app.include_router(api.router)
     stepup.install(app, settings)
+    recovery.install(app, keys)
     api_common.install(app, keys)
     for api_router in (
         api_login.router,

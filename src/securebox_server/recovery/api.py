@@ -1,0 +1,102 @@
+"""``/api/v1/recovery/flows``: recovery as a resource (Ory Kratos' recovery flow).
+
+``POST /recovery/flows`` ``{"kind": "code_email" | "identifier_sms"}`` answers ``201`` with
+the flow (``id``, ``kind``, ``state`` ``awaiting_address``, ``expires_at``);
+``GET /recovery/flows/{id}`` reads it; ``POST /recovery/flows/{id}/address`` gives the claim
+(identifiers and e-mail; or SIREN, mobile and confidential code) and answers ``202`` with
+the same body whether it matched or not; ``POST /recovery/flows/{id}/code`` with the link's
+``token`` and the ``new_code`` replaces the code (``200``) or answers a problem (``410``
+for a link not valid any more, ``400`` for a weak code). Nothing here opens a session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
+
+from securebox_auth.errors import FlowExpired, MalformedInput
+from securebox_auth.recovery.flow import RecoveryFlow, RecoveryKind
+from securebox_server.api.common import PREFIX
+from securebox_server.login.flow import hit_limits
+from securebox_server.recovery.service import service_of
+from securebox_server.web.addresses import source_of
+from securebox_server.web.pages import language
+from securebox_server.web.routing import SecureRoute
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=f"{PREFIX}/recovery", route_class=SecureRoute, tags=["recovery"])
+_API_KINDS = (RecoveryKind.CODE_BY_EMAIL, RecoveryKind.IDENTIFIER_BY_SMS)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartBody(_Body):
+    kind: str = Field(max_length=32)
+
+
+class AddressBody(_Body):
+    client_id: str = Field(default="", max_length=64)
+    user_number: str = Field(default="", max_length=64)
+    email: str = Field(default="", max_length=320)
+    siren: str = Field(default="", max_length=32)
+    mobile: str = Field(default="", max_length=32)
+    code: str = Field(default="", max_length=64)
+
+
+class CodeBody(_Body):
+    token: str = Field(max_length=100)
+    new_code: str = Field(max_length=64)
+
+
+def _out(flow: RecoveryFlow, status: int = 200) -> JSONResponse:
+    body: dict[str, Any] = {
+        "id": flow.id,
+        "kind": flow.kind.value,
+        "state": flow.state.value,
+        "expires_at": flow.expires_at.isoformat(),
+    }
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/flows")
+def start(request: Request, body: StartBody) -> JSONResponse:
+    hit_limits(request, "recovery", None)
+    kinds = {k.value: k for k in _API_KINDS}
+    if body.kind not in kinds:
+        raise MalformedInput("kind: code_email or identifier_sms")
+    return _out(service_of(request).start(kinds[body.kind]), 201)
+
+
+@router.get("/flows/{flow_id}")
+def read(request: Request, flow_id: str) -> JSONResponse:
+    hit_limits(request, "recovery.link", source_of(request))
+    return _out(service_of(request).get(flow_id).flow)
+
+
+@router.post("/flows/{flow_id}/address")
+def address(request: Request, flow_id: str, body: AddressBody) -> JSONResponse:
+    recovery = service_of(request)
+    lang = language(request)
+    kind = recovery.get(flow_id).flow.kind
+    if kind is RecoveryKind.CODE_BY_EMAIL:
+        hit_limits(request, "recovery", f"{body.client_id.strip()}/{body.user_number.strip()}"[:64])
+        flow = recovery.request_link(flow_id, body.client_id, body.user_number, body.email, lang)
+    else:
+        hit_limits(request, "recovery.identifier", "".join(body.siren.split())[:32] or "-")
+        flow = recovery.send_identifier(flow_id, body.siren, body.mobile, body.code, lang)
+    return _out(flow, 202)
+
+
+@router.post("/flows/{flow_id}/code")
+def new_code(request: Request, flow_id: str, body: CodeBody) -> JSONResponse:
+    hit_limits(request, "recovery.link", source_of(request))
+    recovery = service_of(request)
+    if recovery.link(body.token).flow.id != flow_id:
+        raise FlowExpired("this link is not valid any more: ask for a new one")
+    return _out(recovery.use_link(body.token, body.new_code, language(request)))

@@ -1,0 +1,71 @@
+"""The real app on SQLite with a real SMTP relay (aiosmtpd) and SMS provider (the jobs
+tests' fixtures), a user with a verified e-mail address and mobile and a company."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from securebox_auth.clock import FixedClock
+from securebox_auth.entitlements.model import Company
+from securebox_auth.factors.oob import Channel
+from securebox_auth.identity import Principal, Siren
+from securebox_auth.shell.gateways import FileOutbox
+from securebox_auth.shell.securebox import Securebox
+from securebox_auth.stores.protocols import PutSubscription
+from securebox_server.recovery.service import RecoveryService
+from tests.server.conftest import AppMaker, open_user
+from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
+    SMS_TOKEN,
+    SmsProvider,
+    SmtpRelay,
+    sms_hook,
+    smtp_relay,
+    verify,
+)
+
+EMAIL = "alice@example.org"
+MOBILE = "+33612345678"
+SIREN = "732829320"
+
+
+@dataclass
+class Rig:
+    client: TestClient
+    box: Securebox
+    clock: FixedClock
+    principal: Principal
+    smtp: SmtpRelay
+    sms: SmsProvider
+
+    @property
+    def recovery(self) -> RecoveryService:
+        found: RecoveryService = self.client.app.state.recovery  # type: ignore[attr-defined]
+        return found
+
+    def drain(self) -> None:
+        self.recovery.dispatcher.drain()
+
+
+@pytest.fixture
+def rig(
+    make_app: AppMaker, smtp_relay: SmtpRelay, sms_hook: SmsProvider, tmp_path: Path
+) -> Rig:
+    client, box, clock = make_app(
+        smtp_url=f"smtp+plain://127.0.0.1:{smtp_relay.port}?from=box@bank.example",
+        sms_url=sms_hook.url.replace("http://", f"http://{SMS_TOKEN}@"),
+    )
+    principal, _ = open_user(box)
+    outbox = FileOutbox(tmp_path / "enrol.jsonl")
+    verify(box, clock, outbox, principal, Channel.EMAIL, EMAIL)
+    verify(box, clock, outbox, principal, Channel.SMS, MOBILE)
+    found = box.store.get_subscription(principal.client_id)
+    assert found is not None
+    company = Company(Siren(SIREN), "ACME", datetime.now().astimezone())
+    held = replace(found.value, companies={Siren(SIREN): company})
+    box.store.commit([PutSubscription(principal.client_id, found.version, held)], [])
+    return Rig(client, box, clock, principal, smtp_relay, sms_hook)
