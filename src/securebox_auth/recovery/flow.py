@@ -142,9 +142,7 @@ def _live(flow: RecoveryFlow, now: datetime, expected: RecoveryState) -> datetim
     return now
 
 
-def address_given(
-    flow: RecoveryFlow, *, now: datetime, link_lifetime: timedelta
-) -> RecoveryFlow:
+def address_given(flow: RecoveryFlow, *, now: datetime, link_lifetime: timedelta) -> RecoveryFlow:
     """The user gave who they are: the challenge waits ``link_lifetime`` for an e-mail link
     (the policy's ``recovery.reset_link_lifetime``), :data:`CHALLENGE_LIFETIME` otherwise.
     Called whether or not the claim matched: the flow never tells."""
@@ -159,9 +157,7 @@ def challenge_answered(flow: RecoveryFlow, *, now: datetime, passed: bool) -> Re
     :data:`MAX_FAILURES`."""
     now = _live(flow, now, RecoveryState.AWAITING_CODE)
     if passed:
-        return replace(
-            flow, state=RecoveryState.PASSED_CHALLENGE, expires_at=now + GRANT_LIFETIME
-        )
+        return replace(flow, state=RecoveryState.PASSED_CHALLENGE, expires_at=now + GRANT_LIFETIME)
     failures = flow.failures + 1
     state = RecoveryState.FAILED if failures >= MAX_FAILURES else flow.state
     return replace(flow, failures=failures, state=state)

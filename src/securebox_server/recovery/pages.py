@@ -76,9 +76,7 @@ def link_submit(
     try:
         recovery.use_link(token, code, language(request))
     except (WeakCode, MalformedInput) as exc:
-        return render(
-            request, "recovery/new_code.html", status=400, token=token, error=str(exc)
-        )
+        return render(request, "recovery/new_code.html", status=400, token=token, error=str(exc))
     return render(request, "recovery/done.html", what="code")
 
 

@@ -77,7 +77,9 @@ class RecoveryService:
         )  # fmt: skip
         self.box.store.commit([], [event])
 
-    def _destination(self, principal: Principal, channel: Channel, wanted: str | None) -> str | None:
+    def _destination(
+        self, principal: Principal, channel: Channel, wanted: str | None
+    ) -> str | None:
         """The verified destination of ``principal`` on ``channel`` (the one equal to
         ``wanted`` when given), compared in constant time over every destination."""
         found = None
@@ -106,14 +108,17 @@ class RecoveryService:
         lifetime = self.box.policy.recovery.reset_link_lifetime
         moved = core.address_given(stored.flow, now=now, link_lifetime=lifetime)
         token = secrets.token_urlsafe(32)
+        digest = self._digest(token)
         who = principal if matched else None
-        if not self.store.claim(stored, moved, who, self._digest(token) if matched else None):
+        if not self.store.claim(
+            stored, moved, who, digest if matched else None, supersede=who or _NOBODY
+        ):
             raise FlowExpired("this recovery moved on: start again")
         self._audit("recovery.request", principal, moved, "sent" if matched else "no_match")
         if matched and address is not None:
             hours = max(1, int(lifetime.total_seconds() // 3600))
-            mail = messages.link_mail(address, f"{self._base}/recovery/link/{token}", hours, lang)
-            self._mail(mail)
+            link = f"{self._base}/recovery/link/{token}"
+            self._mail(lambda: messages.link_mail(address, link, hours, lang))
         return moved
 
     def _awaiting(self, flow_id: str, kind: RecoveryKind) -> StoredFlow:
@@ -197,7 +202,8 @@ class RecoveryService:
         now = self.box.clock.now()
         moved = core.address_given(stored.flow, now=now, link_lifetime=core.CHALLENGE_LIFETIME)
         moved = core.finish(core.challenge_answered(moved, now=now, passed=True), now=now)
-        if not self.store.claim(stored, moved, found if ok else None, None):
+        who = found if ok else None
+        if not self.store.claim(stored, moved, who, None, supersede=who or _NOBODY):
             raise FlowExpired("this recovery moved on: start again")
         self._audit("recovery.identifier", target, moved, "sent" if ok else "no_match")
         if ok and found is not None:
@@ -209,10 +215,11 @@ class RecoveryService:
 
     # -- messages ------------------------------------------------------------------------
 
-    def _mail(self, mail: EmailMessage) -> None:
+    def _mail(self, compose: Callable[[], EmailMessage]) -> None:
+        """Compose and send on the dispatcher's thread (the request does neither)."""
         gateway: object = self.box.gateways.get("email")
         if isinstance(gateway, messages.MailSender):
-            self.dispatcher.submit("mail", lambda: gateway.send_mail(mail))
+            self.dispatcher.submit("mail", lambda: gateway.send_mail(compose()))
 
     def _text(self, to: str, text: str) -> None:
         gateway: object = self.box.gateways.get("sms")
@@ -228,11 +235,15 @@ class RecoveryService:
             return
         subject, text = messages.notice(what, lang)
         if channel is Channel.EMAIL:
-            mail = EmailMessage()
-            mail["To"] = to
-            mail["Subject"] = subject
-            mail.set_content(text + "\n")
-            self._mail(mail)
+
+            def compose() -> EmailMessage:
+                mail = EmailMessage()
+                mail["To"] = to
+                mail["Subject"] = subject
+                mail.set_content(text + "\n")
+                return mail
+
+            self._mail(compose)
         else:
             self._text(to, text)
 

@@ -80,11 +80,15 @@ class RecoveryStore:
         moved: RecoveryFlow,
         principal: Principal | None,
         token_digest: str | None,
+        *,
+        supersede: Principal,
     ) -> bool:
         """The address was given: record the claimed principal (``None`` when it matched
         nothing) and the link's digest, and fail every other open flow of the same
         principal and kind (a newer request invalidates the older ones), in one
-        transaction under the flow's version."""
+        transaction under the flow's version. ``supersede`` names whose older flows fail
+        (the caller passes a principal no account has for an unmatched claim, so both
+        answers run the same statements)."""
         values = {
             **_row(moved),
             "client_id": principal.client_id.value if principal else None,
@@ -92,22 +96,19 @@ class RecoveryStore:
             "token_digest": token_digest,
         }
         with self._engine.begin() as conn:
-            if principal is not None:
-                conn.execute(
-                    _T.update()
-                    .where(
-                        _T.c.client_id == principal.client_id.value,
-                        _T.c.user_number == principal.user_number.value,
-                        _T.c.kind == moved.kind.value,
-                        _T.c.state.in_(_OPEN),
-                        _T.c.id != moved.id,
-                    )
-                    .values(
-                        state=RecoveryState.FAILED.value,
-                        token_digest=None,
-                        version=_T.c.version + 1,
-                    )
+            conn.execute(
+                _T.update()
+                .where(
+                    _T.c.client_id == supersede.client_id.value,
+                    _T.c.user_number == supersede.user_number.value,
+                    _T.c.kind == moved.kind.value,
+                    _T.c.state.in_(_OPEN),
+                    _T.c.id != moved.id,
                 )
+                .values(
+                    state=RecoveryState.FAILED.value, token_digest=None, version=_T.c.version + 1
+                )
+            )
             return self._move(conn, stored, values)
 
     def move(self, stored: StoredFlow, moved: RecoveryFlow) -> bool:

@@ -52,9 +52,7 @@ class Rig:
 
 
 @pytest.fixture
-def rig(
-    make_app: AppMaker, smtp_relay: SmtpRelay, sms_hook: SmsProvider, tmp_path: Path
-) -> Rig:
+def rig(make_app: AppMaker, smtp_relay: SmtpRelay, sms_hook: SmsProvider, tmp_path: Path) -> Rig:
     client, box, clock = make_app(
         smtp_url=f"smtp+plain://127.0.0.1:{smtp_relay.port}?from=box@bank.example",
         sms_url=sms_hook.url.replace("http://", f"http://{SMS_TOKEN}@"),

@@ -31,7 +31,7 @@ def claimed(store: RecoveryStore, digest: str) -> str:
     stored = store.get(flow.id)
     assert stored is not None
     moved = core.address_given(flow, now=NOW, link_lifetime=LIFE)
-    assert store.claim(stored, moved, WHO, digest)
+    assert store.claim(stored, moved, WHO, digest, supersede=WHO)
     return flow.id
 
 
