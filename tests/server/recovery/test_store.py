@@ -59,13 +59,15 @@ def test_one_of_concurrent_uses_wins(jobs_url: str) -> None:  # noqa: F811
             results: list[bool] = []
             barrier = threading.Barrier(len(stores))
 
-            def use(store: RecoveryStore) -> None:
+            def use(
+                store: RecoveryStore, digest: str = digest, results: list[bool] = results
+            ) -> None:
                 stored = store.by_token(digest)
                 assert stored is not None
                 done = core.finish(
                     core.challenge_answered(stored.flow, now=NOW, passed=True), now=NOW
                 )
-                barrier.wait()
+                barrier.wait()  # noqa: B023 (joined below, in this round)
                 results.append(store.move(stored, done))
 
             threads = [threading.Thread(target=use, args=(s,)) for s in stores]
