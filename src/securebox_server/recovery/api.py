@@ -11,15 +11,15 @@ for a link not valid any more, ``400`` for a weak code). Nothing here opens a se
 
 from __future__ import annotations
 
-from typing import Any
+import hmac
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
-from securebox_auth.errors import FlowExpired, MalformedInput
 from securebox_auth.recovery.flow import RecoveryFlow, RecoveryKind
-from securebox_server.api.common import PREFIX
+from securebox_server.api.common import PREFIX, PROBLEMS, FlowGone, gone
 from securebox_server.login.flow import hit_limits
 from securebox_server.recovery.service import service_of
 from securebox_server.web.addresses import source_of
@@ -29,7 +29,6 @@ from securebox_server.web.routing import SecureRoute
 __all__ = ["router"]
 
 router = APIRouter(prefix=f"{PREFIX}/recovery", route_class=SecureRoute, tags=["recovery"])
-_API_KINDS = (RecoveryKind.CODE_BY_EMAIL, RecoveryKind.IDENTIFIER_BY_SMS)
 
 
 class _Body(BaseModel):
@@ -37,7 +36,7 @@ class _Body(BaseModel):
 
 
 class StartBody(_Body):
-    kind: str = Field(max_length=32)
+    kind: Literal["code_email", "identifier_sms"]
 
 
 class AddressBody(_Body):
@@ -54,49 +53,67 @@ class CodeBody(_Body):
     new_code: str = Field(max_length=64)
 
 
+class RecoveryOut(BaseModel):
+    id: str
+    kind: str
+    state: str
+    expires_at: str
+
+
 def _out(flow: RecoveryFlow, status: int = 200) -> JSONResponse:
-    body: dict[str, Any] = {
-        "id": flow.id,
-        "kind": flow.kind.value,
-        "state": flow.state.value,
-        "expires_at": flow.expires_at.isoformat(),
-    }
-    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    body = RecoveryOut(
+        id=flow.id,
+        kind=flow.kind.value,
+        state=flow.state.value,
+        expires_at=flow.expires_at.isoformat(),
+    )
+    return JSONResponse(
+        body.model_dump(), status_code=status, headers={"Cache-Control": "no-store"}
+    )
 
 
-@router.post("/flows")
+@router.post("/flows", status_code=201, response_model=RecoveryOut, responses=PROBLEMS)
 def start(request: Request, body: StartBody) -> JSONResponse:
+    """A new recovery flow, waiting for its address."""
     hit_limits(request, "recovery", None)
-    kinds = {k.value: k for k in _API_KINDS}
-    if body.kind not in kinds:
-        raise MalformedInput("kind: code_email or identifier_sms")
-    return _out(service_of(request).start(kinds[body.kind]), 201)
+    return _out(service_of(request).start(RecoveryKind(body.kind)), 201)
 
 
-@router.get("/flows/{flow_id}")
+@router.get("/flows/{flow_id}", response_model=RecoveryOut, responses=PROBLEMS)
 def read(request: Request, flow_id: str) -> JSONResponse:
     hit_limits(request, "recovery.link", source_of(request))
-    return _out(service_of(request).get(flow_id).flow)
+    with gone():
+        return _out(service_of(request).get(flow_id).flow)
 
 
-@router.post("/flows/{flow_id}/address")
+@router.post(
+    "/flows/{flow_id}/address", status_code=202, response_model=RecoveryOut, responses=PROBLEMS
+)
 def address(request: Request, flow_id: str, body: AddressBody) -> JSONResponse:
+    """The claim; the same answer whether it matched an account or not."""
     recovery = service_of(request)
     lang = language(request)
-    kind = recovery.get(flow_id).flow.kind
-    if kind is RecoveryKind.CODE_BY_EMAIL:
-        hit_limits(request, "recovery", f"{body.client_id.strip()}/{body.user_number.strip()}"[:64])
-        flow = recovery.request_link(flow_id, body.client_id, body.user_number, body.email, lang)
-    else:
-        hit_limits(request, "recovery.identifier", "".join(body.siren.split())[:32] or "-")
-        flow = recovery.send_identifier(flow_id, body.siren, body.mobile, body.code, lang)
+    with gone():
+        kind = recovery.get(flow_id).flow.kind
+        if kind is RecoveryKind.CODE_BY_EMAIL:
+            account = f"{body.client_id.strip()}/{body.user_number.strip()}"[:64]
+            hit_limits(request, "recovery", account)
+            flow = recovery.request_link(
+                flow_id, body.client_id, body.user_number, body.email, lang
+            )
+        else:
+            hit_limits(request, "recovery.identifier", "".join(body.siren.split())[:32] or "-")
+            flow = recovery.send_identifier(flow_id, body.siren, body.mobile, body.code, lang)
     return _out(flow, 202)
 
 
-@router.post("/flows/{flow_id}/code")
+@router.post("/flows/{flow_id}/code", response_model=RecoveryOut, responses=PROBLEMS)
 def new_code(request: Request, flow_id: str, body: CodeBody) -> JSONResponse:
+    """The link's token and the new code: the code is replaced, every session ends."""
     hit_limits(request, "recovery.link", source_of(request))
     recovery = service_of(request)
-    if recovery.link(body.token).flow.id != flow_id:
-        raise FlowExpired("this link is not valid any more: ask for a new one")
-    return _out(recovery.use_link(body.token, body.new_code, language(request)))
+    with gone():
+        found = recovery.link(body.token).flow.id
+        if not hmac.compare_digest(found.encode(), flow_id.encode()):
+            raise FlowGone("this link is not valid any more: ask for a new one")
+        return _out(recovery.use_link(body.token, body.new_code, language(request)))
