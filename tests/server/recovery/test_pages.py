@@ -153,3 +153,10 @@ def test_identifier_by_sms_after_the_code(rig: Rig) -> None:
     notice = rig.smtp.relay.messages()[-1]
     assert notice["To"] == EMAIL
     assert "123456789" not in notice.get_content()
+
+
+def test_pages_in_french(rig: Rig) -> None:
+    page = rig.client.get("/recovery", headers={"Accept-Language": "fr"})
+    assert "Identifiant ou code oublié" in page.text
+    code = rig.client.get("/recovery/code", headers={"Accept-Language": "fr"})
+    assert "Envoyer le lien" in code.text
