@@ -8,7 +8,14 @@ from typing import Protocol, runtime_checkable
 from securebox_auth.identity import Principal
 from securebox_server import i18n
 
-__all__ = ["MailSender", "TextSender", "identifier_sms", "link_mail", "notice"]
+__all__ = [
+    "MailSender",
+    "TextSender",
+    "identifier_sms",
+    "link_mail",
+    "notice",
+    "one_time_code_sms",
+]
 
 
 @runtime_checkable
@@ -45,12 +52,20 @@ def identifier_sms(principal: Principal, lang: str) -> str:
     }
 
 
+def one_time_code_sms(code: str, lang: str) -> str:
+    _ = i18n.translations(lang).gettext
+    return _("Your new confidential code: %(code)s. You will change it at your next login.") % {
+        "code": code
+    }
+
+
 def notice(what: str, lang: str) -> tuple[str, str]:
     """The subject and text telling the user, on their other channel, what recovery did."""
     _ = i18n.translations(lang).gettext
     texts = {
         "code_reset": _("Your confidential code was changed after a recovery request."),
         "identifier_sent": _("Your identifier was sent by SMS after a recovery request."),
+        "code_sent": _("A new confidential code was sent by SMS after a card proof."),
     }
     tail = _("Every other session was ended. If it was not you, call your bank at once.")
     return _("Security notice"), f"{texts[what]} {tail}"

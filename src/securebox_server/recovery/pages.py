@@ -1,5 +1,6 @@
 """The recovery pages: ``/recovery`` (choose), ``/recovery/code`` (an e-mail link),
-``/recovery/link/{token}`` (choose the new code), ``/recovery/identifier`` (an SMS).
+``/recovery/link/{token}`` (choose the new code), ``/recovery/identifier`` (an SMS),
+``/recovery/card`` (a new one-time code by SMS after a CAP Respond code).
 Each form starts its flow and gives its claim in one request; the answer page is the same
 whether the claim matched or not."""
 
@@ -8,11 +9,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from securebox_auth.errors import InvalidIdentifier, MalformedInput, WeakCode
-from securebox_auth.recovery.flow import RecoveryKind
+from securebox_auth.errors import FlowExpired, InvalidIdentifier, MalformedInput, WeakCode
+from securebox_auth.recovery.flow import RecoveryKind, RecoveryState
 from securebox_server.login.flow import hit_limits
+from securebox_server.recovery.card import CardChallenge, answer_card, start_card
 from securebox_server.recovery.service import RecoveryService, service_of
 from securebox_server.web.addresses import source_of
+from securebox_server.web.errors import respond
 from securebox_server.web.pages import language, render
 from securebox_server.web.routing import SecureRoute
 
@@ -27,7 +30,8 @@ def _service(request: Request) -> RecoveryService:
 
 @router.get("/recovery")
 def choose(request: Request) -> Response:
-    return render(request, "recovery/choose.html")
+    card = _service(request).box.factors.issuer is not None
+    return render(request, "recovery/choose.html", card=card)
 
 
 @router.get("/recovery/code")
@@ -100,3 +104,58 @@ def identifier_submit(
     except (InvalidIdentifier, MalformedInput):
         return render(request, "recovery/identifier.html", status=400, error="fields")
     return render(request, "recovery/sent.html", channel="sms", hours=0)
+
+
+def _card_page(request: Request, challenge: CardChallenge, *, rejected: bool = False) -> Response:
+    return render(
+        request,
+        "recovery/card_challenge.html",
+        status=401 if rejected else 200,
+        flow_id=challenge.flow.id,
+        challenge_id=challenge.challenge_id,
+        digits=challenge.digits,
+        rejected=rejected,
+    )
+
+
+@router.get("/recovery/card")
+def card_form(request: Request) -> Response:
+    if _service(request).box.factors.issuer is None:
+        return respond(request, 404, "not_found")
+    return render(request, "recovery/card.html", error=None)
+
+
+@router.post("/recovery/card")
+def card_submit(
+    request: Request,
+    client_id: str = Form(default="", max_length=64),
+    user_number: str = Form(default="", max_length=64),
+) -> Response:
+    recovery = _service(request)
+    if recovery.box.factors.issuer is None:
+        return respond(request, 404, "not_found")
+    hit_limits(request, "recovery", f"{client_id.strip()}/{user_number.strip()}"[:64])
+    try:
+        challenge = start_card(recovery, client_id, user_number)
+    except InvalidIdentifier:
+        return render(request, "recovery/card.html", status=400, error="fields")
+    return _card_page(request, challenge)
+
+
+@router.post("/recovery/card/answer")
+def card_answer(
+    request: Request,
+    flow_id: str = Form(default="", max_length=64),
+    challenge_id: str = Form(default="", max_length=128),
+    code: str = Form(default="", max_length=64),
+) -> Response:
+    recovery = _service(request)
+    stored = recovery.get(flow_id)
+    who = stored.principal.key if stored.principal else "-"
+    hit_limits(request, "recovery.card", who)
+    flow, again = answer_card(recovery, flow_id, challenge_id, code, language(request))
+    if flow.state is RecoveryState.DONE:
+        return render(request, "recovery/sent.html", channel="card", hours=0)
+    if again is None:
+        raise FlowExpired("too many wrong codes: start again")
+    return _card_page(request, again, rejected=True)

@@ -34,10 +34,10 @@ from securebox_server.recovery import messages
 from securebox_server.recovery.dispatch import Dispatcher
 from securebox_server.recovery.store import RecoveryStore, StoredFlow
 
-__all__ = ["RecoveryService", "service_of"]
+__all__ = ["NOBODY", "RecoveryService", "service_of"]
 
 #: A principal no account has: an unmatched claim does the same statements on it.
-_NOBODY = Principal.parse("000000", "0")
+NOBODY = Principal.parse("000000", "0")
 
 
 def _plain(value: str) -> bytes:
@@ -69,7 +69,7 @@ class RecoveryService:
     def _digest(self, token: str) -> str:
         return hmac.new(self._key, b"recovery-link\n" + token.encode(), hashlib.sha256).hexdigest()
 
-    def _audit(self, action: str, principal: Principal, flow: RecoveryFlow, outcome: str) -> None:
+    def audit(self, action: str, principal: Principal, flow: RecoveryFlow, outcome: str) -> None:
         event = AuditEvent.make(
             self.box.clock.now(), action, actor=f"recovery:{flow.kind.value}",
             subject=principal.key, outcome=outcome,
@@ -77,9 +77,7 @@ class RecoveryService:
         )  # fmt: skip
         self.box.store.commit([], [event])
 
-    def _destination(
-        self, principal: Principal, channel: Channel, wanted: str | None
-    ) -> str | None:
+    def destination(self, principal: Principal, channel: Channel, wanted: str | None) -> str | None:
         """The verified destination of ``principal`` on ``channel`` (the one equal to
         ``wanted`` when given), compared in constant time over every destination."""
         found = None
@@ -99,10 +97,10 @@ class RecoveryService:
         ``reset_link_lifetime``, is mailed when they match a verified address."""
         if not isinstance(email, str) or not 3 <= len(email) <= 320 or "@" not in email:
             raise MalformedInput("an e-mail address is expected")
-        stored = self._awaiting(flow_id, RecoveryKind.CODE_BY_EMAIL)
+        stored = self.awaiting(flow_id, RecoveryKind.CODE_BY_EMAIL)
         principal = self.box.codes.parse_principal(client_id, user_number)
         account = self.box.store.get_account(principal)
-        address = self._destination(principal, Channel.EMAIL, email)
+        address = self.destination(principal, Channel.EMAIL, email)
         matched = account is not None and account.value.active and address is not None
         now = self.box.clock.now()
         lifetime = self.box.policy.recovery.reset_link_lifetime
@@ -111,17 +109,17 @@ class RecoveryService:
         digest = self._digest(token)
         who = principal if matched else None
         if not self.store.claim(
-            stored, moved, who, digest if matched else None, supersede=who or _NOBODY
+            stored, moved, who, digest if matched else None, supersede=who or NOBODY
         ):
             raise FlowExpired("this recovery moved on: start again")
-        self._audit("recovery.request", principal, moved, "sent" if matched else "no_match")
+        self.audit("recovery.request", principal, moved, "sent" if matched else "no_match")
         if matched and address is not None:
             hours = max(1, int(lifetime.total_seconds() // 3600))
             link = f"{self._base}/recovery/link/{token}"
             self._mail(lambda: messages.link_mail(address, link, hours, lang))
         return moved
 
-    def _awaiting(self, flow_id: str, kind: RecoveryKind) -> StoredFlow:
+    def awaiting(self, flow_id: str, kind: RecoveryKind) -> StoredFlow:
         stored = self.get(flow_id)
         if stored.flow.kind is not kind:
             raise FlowExpired("no such recovery (finished, expired or unknown): start again")
@@ -159,8 +157,8 @@ class RecoveryService:
                 raise FlowExpired("this link is not valid any more: ask for a new one")
 
         self.accounts.reset_code(principal, new_code, via="email", consume=consume)
-        self._audit("recovery.code_reset", principal, done, "success")
-        self._notify(principal, Channel.SMS, "code_reset", lang)
+        self.audit("recovery.code_reset", principal, done, "success")
+        self.notify(principal, Channel.SMS, "code_reset", lang)
         return done
 
     # -- forgotten identifier: an SMS after the confidential code ----------------------
@@ -170,7 +168,7 @@ class RecoveryService:
         holders = store.subscriptions_holding(siren) if isinstance(store, SqlStore) else []
         for client_id in holders:
             for account in store.accounts_of(client_id):
-                if account.active and self._destination(account.principal, Channel.SMS, mobile):
+                if account.active and self.destination(account.principal, Channel.SMS, mobile):
                     return account.principal
         return None
 
@@ -188,9 +186,9 @@ class RecoveryService:
         if not isinstance(mobile, str) or not 6 <= len(mobile) <= 32:
             raise MalformedInput("a mobile number is expected")
         typed = validate_code_syntax(code)
-        stored = self._awaiting(flow_id, RecoveryKind.IDENTIFIER_BY_SMS)
+        stored = self.awaiting(flow_id, RecoveryKind.IDENTIFIER_BY_SMS)
         found = self._candidates(company, mobile)
-        target = found or _NOBODY
+        target = found or NOBODY
         verdict = commit_retrying(
             self.box.store, self.box.clock, self.box.codes.decide_login(target, typed),
             what="principal",
@@ -203,14 +201,14 @@ class RecoveryService:
         moved = core.address_given(stored.flow, now=now, link_lifetime=core.CHALLENGE_LIFETIME)
         moved = core.finish(core.challenge_answered(moved, now=now, passed=True), now=now)
         who = found if ok else None
-        if not self.store.claim(stored, moved, who, None, supersede=who or _NOBODY):
+        if not self.store.claim(stored, moved, who, None, supersede=who or NOBODY):
             raise FlowExpired("this recovery moved on: start again")
-        self._audit("recovery.identifier", target, moved, "sent" if ok else "no_match")
+        self.audit("recovery.identifier", target, moved, "sent" if ok else "no_match")
         if ok and found is not None:
-            number = self._destination(found, Channel.SMS, mobile)
+            number = self.destination(found, Channel.SMS, mobile)
             text = messages.identifier_sms(found, lang)
-            self._text(number or mobile, text)
-            self._notify(found, Channel.EMAIL, "identifier_sent", lang)
+            self.text(number or mobile, text)
+            self.notify(found, Channel.EMAIL, "identifier_sent", lang)
         return moved
 
     # -- messages ------------------------------------------------------------------------
@@ -221,16 +219,16 @@ class RecoveryService:
         if isinstance(gateway, messages.MailSender):
             self.dispatcher.submit("mail", lambda: gateway.send_mail(compose()))
 
-    def _text(self, to: str, text: str) -> None:
+    def text(self, to: str, text: str) -> None:
         gateway: object = self.box.gateways.get("sms")
         if isinstance(gateway, messages.TextSender):
             reference = secrets.token_hex(8)
             send: Callable[[], None] = lambda: gateway.send_text(to, text, reference=reference)  # noqa: E731
             self.dispatcher.submit("sms", send)
 
-    def _notify(self, principal: Principal, channel: Channel, what: str, lang: str) -> None:
+    def notify(self, principal: Principal, channel: Channel, what: str, lang: str) -> None:
         """Tell the user on their other channel (nothing when they have none)."""
-        to = self._destination(principal, channel, None)
+        to = self.destination(principal, channel, None)
         if to is None:
             return
         subject, text = messages.notice(what, lang)
@@ -245,7 +243,7 @@ class RecoveryService:
 
             self._mail(compose)
         else:
-            self._text(to, text)
+            self.text(to, text)
 
 
 def service_of(request: Request) -> RecoveryService:
