@@ -9,6 +9,7 @@ of the principal ends (:meth:`~securebox_auth.shell.securebox.Securebox.end_all`
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -26,6 +27,8 @@ from securebox_auth.stores.protocols import Change, Expect, PutCode, PutFactorSt
 __all__ = ["AccountRecovery"]
 
 _ITEM = "default"
+#: The principal an unmatched claim is checked against (no account has it).
+_NOBODY = Principal.parse("000000", "0")
 
 
 class AccountRecovery:
@@ -99,13 +102,25 @@ class AccountRecovery:
         if not self.box.policy.recovery.secret_questions:
             raise NotPermitted("secret questions are not allowed by the policy")
 
+    def _name_mac(self, key_id: str, name: object) -> str:
+        keys = self.box.factors.keys
+        if keys is None:
+            raise NotPermitted("secret questions need the application keys")
+        plain = qa.normalise_answer(name if isinstance(name, str) else "-")
+        return keys.mac(key_id, b"recovery-name\n" + plain.encode()).hex()
+
     def set_answers(self, principal: Principal, name: str, answers: Mapping[str, object]) -> None:
-        """Store the hashes of the user's answers and of their name (normalised)."""
+        """Store the user's name as a keyed MAC (found without argon2 work) and the hashes
+        of their answers (peppered argon2id); both normalised, neither kept in clear."""
         self._require_questions()
-        hasher = self.box.codes.hasher
-        hashed = qa.hash_answers(principal, answers, hasher)
+        keys = self.box.factors.keys
+        if keys is None:
+            raise NotPermitted("secret questions need the application keys")
+        key_id = keys.current_key_id
+        hashed = qa.hash_answers(principal, answers, self.box.codes.hasher)
         document = {
-            "name": hasher.hash(principal, "name\n" + qa.normalise_answer(name)),
+            "name_key": key_id,
+            "name_mac": self._name_mac(key_id, name),
             "answers": dict(hashed.hashes),
         }
         now = self.box.clock.now()
@@ -119,33 +134,29 @@ class AccountRecovery:
             [PutFactorState(principal, SECRET_ANSWERS, _ITEM, version, document)], [event]
         )
 
-    def questions_of(self, principal: Principal) -> tuple[str, ...]:
-        """The question ids the user set (the same fixed list for anyone else)."""
+    def _document(self, principal: Principal) -> Mapping[str, object]:
         found = self.box.store.get_factor_state(principal, SECRET_ANSWERS, _ITEM)
-        stored = found.value.get("answers") if found else None
-        return tuple(sorted(stored)) if isinstance(stored, dict) else ()
+        return found.value if found else {}
+
+    def name_matches(self, principal: Principal, name: object) -> bool:
+        """Whether ``name`` (normalised) is the one the user set, compared in constant time."""
+        document = self._document(principal)
+        key_id, stored = document.get("name_key"), document.get("name_mac")
+        if not isinstance(key_id, str) or not isinstance(stored, str):
+            return False
+        return hmac.compare_digest(self._name_mac(key_id, name), stored)
 
     def check_answers(
-        self, principal: Principal, name: object, given: Mapping[str, object],
-        questions: Sequence[str],
-    ) -> bool:  # fmt: skip
-        """The name and every answer right; the same argon2 work for anyone (unknown users
-        and wrong names are compared against hashes nobody knows)."""
+        self, principal: Principal | None, given: Mapping[str, object], questions: Sequence[str]
+    ) -> bool:
+        """Every answer right; ``None`` (no user matched) does the same argon2 work against
+        hashes nobody knows, so the time says nothing."""
         self._require_questions()
-        hasher = self.box.codes.hasher
-        found = self.box.store.get_factor_state(principal, SECRET_ANSWERS, _ITEM)
-        document = found.value if found else {}
-        stored_name = document.get("name")
-        stored_answers = document.get("answers")
-        material = "name\n" + qa.normalise_answer(name if isinstance(name, str) else "-")
-        if isinstance(stored_name, str):
-            name_ok = hasher.verify(stored_name, principal, material)
-        else:
-            name_ok = hasher.verify_dummy(principal, material)
+        stored_answers = self._document(principal).get("answers") if principal else None
         stored = (
             qa.SecretAnswers({str(k): str(v) for k, v in stored_answers.items()})
             if isinstance(stored_answers, dict)
             else None
         )
-        answers_ok = qa.verify_answers(principal, stored, given, hasher, questions)
-        return name_ok and answers_ok
+        target = principal or _NOBODY
+        return qa.verify_answers(target, stored, given, self.box.codes.hasher, questions)

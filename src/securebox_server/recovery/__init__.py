@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.stores.sql.store import SqlStore
-from securebox_server.recovery import api, pages
+from securebox_server.recovery import api, pages, question_pages
 from securebox_server.recovery.service import RecoveryService, service_of
 from securebox_server.recovery.store import RecoveryStore
 
@@ -32,4 +32,5 @@ def install(app: FastAPI, keys: DerivedKeys) -> None:
         server.box, RecoveryStore(store.engine), key, server.settings.public_url
     )
     app.include_router(pages.router)
+    app.include_router(question_pages.router)
     app.include_router(api.router)

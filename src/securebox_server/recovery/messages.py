@@ -66,6 +66,7 @@ def notice(what: str, lang: str) -> tuple[str, str]:
         "code_reset": _("Your confidential code was changed after a recovery request."),
         "identifier_sent": _("Your identifier was sent by SMS after a recovery request."),
         "code_sent": _("A new confidential code was sent by SMS after a card proof."),
+        "identifier_shown": _("Your identifier was shown after your secret questions."),
     }
     tail = _("Every other session was ended. If it was not you, call your bank at once.")
     return _("Security notice"), f"{texts[what]} {tail}"

@@ -30,8 +30,10 @@ def _service(request: Request) -> RecoveryService:
 
 @router.get("/recovery")
 def choose(request: Request) -> Response:
-    card = _service(request).box.factors.issuer is not None
-    return render(request, "recovery/choose.html", card=card)
+    box = _service(request).box
+    card = box.factors.issuer is not None
+    questions = box.policy.recovery.secret_questions
+    return render(request, "recovery/choose.html", card=card, questions=questions)
 
 
 @router.get("/recovery/code")

@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+import securebox_auth
 from fastapi.testclient import TestClient
 
 from securebox_auth.clock import FixedClock
@@ -52,10 +55,26 @@ class Rig:
 
 
 @pytest.fixture
-def rig(make_app: AppMaker, smtp_relay: SmtpRelay, sms_hook: SmsProvider, tmp_path: Path) -> Rig:
+def rig(
+    make_app: AppMaker,
+    smtp_relay: SmtpRelay,  # noqa: F811
+    sms_hook: SmsProvider,  # noqa: F811
+    tmp_path: Path,
+) -> Rig:
+    return _rig(make_app, smtp_relay, sms_hook, tmp_path)
+
+
+def _rig(
+    make_app: AppMaker,
+    relay: SmtpRelay,
+    sms: SmsProvider,
+    tmp_path: Path,
+    **settings: Any,
+) -> Rig:
     client, box, clock = make_app(
-        smtp_url=f"smtp+plain://127.0.0.1:{smtp_relay.port}?from=box@bank.example",
-        sms_url=sms_hook.url.replace("http://", f"http://{SMS_TOKEN}@"),
+        **settings,
+        smtp_url=f"smtp+plain://127.0.0.1:{relay.port}?from=box@bank.example",
+        sms_url=sms.url.replace("http://", f"http://{SMS_TOKEN}@"),
     )
     principal, _ = open_user(box)
     outbox = FileOutbox(tmp_path / "enrol.jsonl")
@@ -66,4 +85,19 @@ def rig(make_app: AppMaker, smtp_relay: SmtpRelay, sms_hook: SmsProvider, tmp_pa
     company = Company(Siren(SIREN), "ACME", datetime.now().astimezone())
     held = replace(found.value, companies={Siren(SIREN): company})
     box.store.commit([PutSubscription(principal.client_id, found.version, held)], [])
-    return Rig(client, box, clock, principal, smtp_relay, sms_hook)
+    return Rig(client, box, clock, principal, relay, sms)
+
+
+@pytest.fixture
+def questions_rig(
+    make_app: AppMaker,
+    smtp_relay: SmtpRelay,  # noqa: F811
+    sms_hook: SmsProvider,  # noqa: F811
+    tmp_path: Path,
+) -> Rig:
+    """The rig under a policy that allows secret questions."""
+    shipped = Path(securebox_auth.__file__).parent / "policies" / "psd2-default.toml"
+    text = shipped.read_text("utf-8").replace("secret_questions = false", "secret_questions = true")
+    policy = tmp_path / "questions.toml"
+    policy.write_text(text, "utf-8")
+    return _rig(make_app, smtp_relay, sms_hook, tmp_path, policy=policy)
