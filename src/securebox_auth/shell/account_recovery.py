@@ -1,8 +1,8 @@
-"""Account recovery on a store (the shell of :mod:`securebox_auth.recovery`): replace a
+"""Account recovery on a store (the shell of :mod:`securebox_auth.flows.recovery`): replace a
 forgotten code, once a recovery flow passed its challenge, and end every session.
 
 Nothing here opens a session or records a strong authentication (:data:`~securebox_auth.
-recovery.flow.GRANTS`): the next login follows the policy. A code is replaced in one
+flows.recovery.GRANTS`): the next login follows the policy. A code is replaced in one
 compare-and-swap commit with its audit event, guarded on the account; then every session
 of the principal ends (:meth:`~securebox_auth.shell.securebox.Securebox.end_all`).
 """
@@ -15,10 +15,10 @@ from datetime import datetime
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import NotPermitted
+from securebox_auth.factors import code_reset as reset
+from securebox_auth.factors import secret_answers as qa
 from securebox_auth.factors.code import CodeCredential, OneTimeCode
 from securebox_auth.identity import Principal
-from securebox_auth.recovery import answers as qa
-from securebox_auth.recovery import reset
 from securebox_auth.shell.retry import commit_retrying
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.factor_kinds import SECRET_ANSWERS

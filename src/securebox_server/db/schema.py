@@ -363,7 +363,7 @@ sa.Index(
 # -- account recovery (revision s0009) --------------------------------------------------------
 
 #: Recovery flows (:mod:`securebox_server.recovery.store`): one row per flow, its ``kind``
-#: and ``state`` (:mod:`securebox_auth.recovery.flow`), the claimed principal once given
+#: and ``state`` (:mod:`securebox_auth.flows.recovery`), the claimed principal once given
 #: (``NULL`` while awaiting the address, and for a claim that matched no account: the row
 #: exists either way), the HMAC-SHA256 of the link token sent by e-mail (the token itself is
 #: never stored), wrong answers, expiry and a version for compare-and-swap. A newer request

@@ -1,6 +1,6 @@
 """Account recovery pages and API (issue 16): a forgotten code (an e-mail link to choose a
 new one), a forgotten identifier (sent by SMS after the confidential code). Flows are
-resources with ids and expiry (:mod:`securebox_auth.recovery.flow`), single use,
+resources with ids and expiry (:mod:`securebox_auth.flows.recovery`), single use,
 rate-limited (``recovery.*`` in ``DEFAULT_LIMITS``), notified on the other channel and
 audited. Recovery never opens a session: see ``docs/recovery.md`` and ADR 0040."""
 

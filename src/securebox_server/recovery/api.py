@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
-from securebox_auth.recovery.flow import RecoveryFlow, RecoveryKind
+from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind
 from securebox_server.api.common import PREFIX, PROBLEMS, FlowGone, gone
 from securebox_server.login.flow import hit_limits
 from securebox_server.recovery.service import service_of

@@ -15,8 +15,8 @@ from typing import Final
 
 from securebox_auth.errors import FlowExpired, MalformedInput
 from securebox_auth.factors.oob import Channel
-from securebox_auth.recovery import flow as core
-from securebox_auth.recovery.flow import RecoveryFlow, RecoveryKind, RecoveryState
+from securebox_auth.flows import recovery as core
+from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind, RecoveryState
 from securebox_server.methods.cap import card_of
 from securebox_server.recovery import messages
 from securebox_server.recovery.service import NOBODY, RecoveryService

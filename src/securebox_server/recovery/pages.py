@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from securebox_auth.errors import FlowExpired, InvalidIdentifier, MalformedInput, WeakCode
-from securebox_auth.recovery.flow import RecoveryKind, RecoveryState
+from securebox_auth.flows.recovery import RecoveryKind, RecoveryState
 from securebox_server.login.flow import hit_limits
 from securebox_server.recovery.card import CardChallenge, answer_card, start_card
 from securebox_server.recovery.service import RecoveryService, service_of

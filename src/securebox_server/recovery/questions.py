@@ -15,9 +15,9 @@ from typing import Final
 
 from securebox_auth.errors import InvalidIdentifier, NotPermitted
 from securebox_auth.factors.oob import Channel
+from securebox_auth.flows import recovery as core
+from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind
 from securebox_auth.identity import Principal, Siren
-from securebox_auth.recovery import flow as core
-from securebox_auth.recovery.flow import RecoveryFlow, RecoveryKind
 from securebox_auth.stores.sql.store import SqlStore
 from securebox_server.recovery.service import NOBODY, RecoveryService
 

@@ -1,5 +1,5 @@
 """Recovery's shell: flows in ``recovery_flows``, decisions from
-:mod:`securebox_auth.recovery.flow`, credentials replaced by
+:mod:`securebox_auth.flows.recovery`, credentials replaced by
 :class:`~securebox_auth.shell.account_recovery.AccountRecovery`, messages off the request.
 
 Every request answers the same for a claim that matches and one that does not: the flow
@@ -22,9 +22,9 @@ from securebox_auth.errors import FlowExpired, InvalidIdentifier, MalformedInput
 from securebox_auth.factors.code import CodeOutcome
 from securebox_auth.factors.code_strength import validate_code_syntax
 from securebox_auth.factors.oob import Channel
+from securebox_auth.flows import recovery as core
+from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind, RecoveryState
 from securebox_auth.identity import Principal, Siren
-from securebox_auth.recovery import flow as core
-from securebox_auth.recovery.flow import RecoveryFlow, RecoveryKind, RecoveryState
 from securebox_auth.shell import records
 from securebox_auth.shell.account_recovery import AccountRecovery
 from securebox_auth.shell.retry import commit_retrying

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind, RecoveryState
 from securebox_auth.identity import Principal
-from securebox_auth.recovery.flow import RecoveryFlow, RecoveryKind, RecoveryState
 from securebox_server.db.schema import RECOVERY_FLOWS
 
 __all__ = ["RecoveryStore", "StoredFlow"]

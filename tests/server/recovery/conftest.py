@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import securebox_auth
 from fastapi.testclient import TestClient
 
+import securebox_auth
 from securebox_auth.clock import FixedClock
 from securebox_auth.entitlements.model import Company
 from securebox_auth.factors.oob import Channel

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+
 from securebox_auth.stores.factor_kinds import SECRET_ANSWERS
 from tests.server.conftest import CODE, identify, submit_code, token
 from tests.server.recovery.conftest import SIREN, Rig

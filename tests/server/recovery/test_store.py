@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+from securebox_auth.flows import recovery as core
+from securebox_auth.flows.recovery import RecoveryKind, RecoveryState
 from securebox_auth.identity import Principal
-from securebox_auth.recovery import flow as core
-from securebox_auth.recovery.flow import RecoveryKind, RecoveryState
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.recovery.store import RecoveryStore
 from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
@@ -42,9 +42,12 @@ def test_a_newer_claim_fails_the_older(jobs_url: str) -> None:  # noqa: F811
         first = claimed(store, "a" * 64)
         second = claimed(store, "b" * 64)
         old, new = store.get(first), store.get(second)
-        assert old is not None and new is not None
-        assert old.flow.state is RecoveryState.FAILED and store.by_token("a" * 64) is None
-        assert new.flow.state is RecoveryState.AWAITING_CODE and new.principal == WHO
+        assert old is not None
+        assert new is not None
+        assert old.flow.state is RecoveryState.FAILED
+        assert store.by_token("a" * 64) is None
+        assert new.flow.state is RecoveryState.AWAITING_CODE
+        assert new.principal == WHO
     finally:
         engine.dispose()
 

@@ -12,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.factors.secret_answers import normalise_answer
+from securebox_auth.flows import recovery as core
+from securebox_auth.flows.recovery import GRANTS, RecoveryKind, RecoveryState
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.lint import lint
 from securebox_auth.policy.sections import RecoveryRules
-from securebox_auth.recovery import flow as core
-from securebox_auth.recovery.answers import normalise_answer
-from securebox_auth.recovery.flow import GRANTS, RecoveryKind, RecoveryState
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 LINK = timedelta(hours=3)
