@@ -68,5 +68,8 @@ def notice(what: str, lang: str) -> tuple[str, str]:
         "code_sent": _("A new confidential code was sent by SMS after a card proof."),
         "identifier_shown": _("Your identifier was shown after your secret questions."),
     }
-    tail = _("Every other session was ended. If it was not you, call your bank at once.")
+    if what.startswith("code"):  # a code was replaced: every session ended
+        tail = _("Every other session was ended. If it was not you, call your bank at once.")
+    else:
+        tail = _("If it was not you, call your bank at once.")
     return _("Security notice"), f"{texts[what]} {tail}"

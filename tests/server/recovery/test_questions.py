@@ -56,4 +56,6 @@ def test_questions_show_the_identifier(questions_rig: Rig) -> None:
     assert len({STRIP.sub("", w.text) for w in wrong}) == 1
     assert "123456789" not in wrong[0].text
     rig.drain()
-    assert "identifier" in rig.smtp.relay.messages()[-1].get_content().lower()
+    notice = rig.smtp.relay.messages()[-1].get_content().lower()
+    assert "identifiant" in notice
+    assert "session" not in notice  # no session ends for an identifier
