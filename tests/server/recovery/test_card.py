@@ -27,10 +27,7 @@ from securebox_server.demo_cap import seed_cap_card
 from securebox_server.recovery.service import RecoveryService
 from securebox_server.wiring import build_securebox
 from tests.server.conftest import CLIENT, token
-from tests.server.methods.conftest import CAP_CODE, CAP_USER, PIN_LINE, CapServer, cap_settings
-from tests.server.recovery.conftest import (  # noqa: F401 (fixtures, found by name)
-    EMAIL,
-    MOBILE,
+from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     SMS_TOKEN,
     SmsProvider,
     SmtpRelay,
@@ -38,6 +35,8 @@ from tests.server.recovery.conftest import (  # noqa: F401 (fixtures, found by n
     smtp_relay,
     verify,
 )
+from tests.server.methods.conftest import CAP_CODE, CAP_USER, PIN_LINE, CapServer, cap_settings
+from tests.server.recovery.conftest import EMAIL, MOBILE
 
 DIGITS = re.compile(r'id="challenge"[^>]*>([0-9]{8})<')
 HIDDEN = re.compile(r'name="(flow_id|challenge_id)" value="([A-Za-z0-9_-]+)"')

@@ -29,12 +29,13 @@ def ask_link(rig: Rig, user: str = "01", email: str = EMAIL) -> str:
         },
     )
     assert answer.status_code == 200, answer.text
-    return answer.text
+    text: str = answer.text
+    return text
 
 
 def last_link(rig: Rig) -> str:
     rig.drain()
-    body = rig.smtp.relay.messages()[-1].get_content()
+    body = str(rig.smtp.relay.messages()[-1].get_content())
     found = LINK.search(body)
     assert found is not None, body
     return found.group(1)

@@ -11,12 +11,13 @@ from securebox_auth.flows.recovery import RecoveryKind, RecoveryState
 from securebox_auth.identity import Principal
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.recovery.store import RecoveryStore
-from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
-    empty_postgresql,
-    jobs_url,
-    postgres_admin_url,
+from tests.server.jobs.conftest import jobs_url  # noqa: F401 (fixture, found by name)
+from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
     server_postgres_url,
     server_sqlite_url,
+)
+from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
+    postgres_admin_url,
     sqlite_template,
 )
 
