@@ -37,20 +37,23 @@ class AccountRecovery:
     def __init__(self, box: Securebox) -> None:
         self.box = box
 
-    def _credential(self, principal: Principal) -> tuple[CodeCredential | None, list[Change]]:
+    def _credential(
+        self, principal: Principal
+    ) -> tuple[CodeCredential | None, Callable[[CodeCredential], list[Change]]]:
+        """The current credential of an active account, and the writes of its successor:
+        the new code under the version read, guarded on the account's version (a change
+        of either meanwhile refuses the commit)."""
         store = self.box.store
         account = store.get_account(principal)
         if account is None or not account.value.active:
             raise NotPermitted("this account cannot be recovered")
         code = store.get_code(principal)
-        return (code.value if code else None), [Expect("account", principal, account.version)]
+        guard = Expect("account", principal, account.version)
 
-    def _put(
-        self, principal: Principal, credential: CodeCredential, events: Sequence[AuditEvent]
-    ) -> tuple[list[Change], list[AuditEvent]]:
-        found = self.box.store.get_code(principal)
-        version = found.version if found else 0
-        return [PutCode(principal, version, credential)], list(events)
+        def writes(credential: CodeCredential) -> list[Change]:
+            return [guard, PutCode(principal, code.version if code else 0, credential)]
+
+        return (code.value if code else None), writes
 
     def reset_code(
         self,
@@ -68,15 +71,14 @@ class AccountRecovery:
         meanwhile) and every session ends."""
         codes = self.box.codes
         now = self.box.clock.now()
-        previous, guards = self._credential(principal)
+        previous, writes = self._credential(principal)
         credential, event = reset.chosen_code(
             previous, principal, new_code, now=now, hasher=codes.hasher, rules=codes.rules,
             via=via,
         )  # fmt: skip
         if consume is not None:
             consume()
-        changes, events = self._put(principal, credential, (event,))
-        self.box.store.commit([*guards, *changes], events)
+        self.box.store.commit(writes(credential), [event])
         self.box.end_all(principal)
 
     def issue_code(self, principal: Principal, *, via: str) -> OneTimeCode:
@@ -85,12 +87,11 @@ class AccountRecovery:
         codes = self.box.codes
 
         def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], OneTimeCode]:
-            previous, guards = self._credential(principal)
+            previous, writes = self._credential(principal)
             code, credential, events = reset.one_time_code(
                 previous, principal, now=now, hasher=codes.hasher, rules=codes.rules, via=via
             )
-            changes, audit = self._put(principal, credential, events)
-            return [*guards, *changes], audit, code
+            return writes(credential), list(events), code
 
         code = commit_retrying(self.box.store, self.box.clock, attempt, what="code")
         self.box.end_all(principal)

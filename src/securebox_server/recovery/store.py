@@ -5,6 +5,7 @@ link at once exactly one moves the row (the other reads a refusal)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -128,7 +129,8 @@ class RecoveryStore:
         )
         return done.rowcount == 1
 
-    def purge(self, before: Any) -> int:
-        """Delete the flows that expired before ``before`` (a job's pass)."""
+    def purge(self, before: datetime) -> int:
+        """Delete the flows that expired before ``before`` (the jobs' purge, hourly): a
+        link of a deleted flow reads like any other link not valid any more."""
         with self._engine.begin() as conn:
             return conn.execute(_T.delete().where(_T.c.expires_at < before)).rowcount

@@ -84,3 +84,15 @@ def test_one_of_concurrent_uses_wins(jobs_url: str) -> None:  # noqa: F811
     finally:
         for e in engines:
             e.dispose()
+
+
+def test_expired_flows_are_purged(jobs_url: str) -> None:  # noqa: F811
+    engine = create_engine(jobs_url)
+    try:
+        store = RecoveryStore(engine)
+        first = claimed(store, "c" * 64)
+        assert store.purge(NOW + LIFE - core.CHALLENGE_LIFETIME) == 0
+        assert store.purge(NOW + LIFE + core.CHALLENGE_LIFETIME) == 1
+        assert store.get(first) is None
+    finally:
+        engine.dispose()
