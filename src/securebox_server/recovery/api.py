@@ -74,8 +74,8 @@ def _out(flow: RecoveryFlow, status: int = 200) -> JSONResponse:
 
 @router.post("/flows", status_code=201, response_model=RecoveryOut, responses=PROBLEMS)
 def start(request: Request, body: StartBody) -> JSONResponse:
-    """A new recovery flow, waiting for its address."""
-    hit_limits(request, "recovery", None)
+    """A new recovery flow, waiting for its address (the claim is limited there)."""
+    hit_limits(request, "recovery.link", source_of(request))
     return _out(service_of(request).start(RecoveryKind(body.kind)), 201)
 
 

@@ -17,6 +17,7 @@ from securebox_auth.errors import FlowExpired, MalformedInput
 from securebox_auth.factors.oob import Channel
 from securebox_auth.flows import recovery as core
 from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind, RecoveryState
+from securebox_auth.identity import Principal
 from securebox_server.methods.cap import card_of
 from securebox_server.recovery import messages
 from securebox_server.recovery.service import NOBODY, RecoveryService
@@ -34,11 +35,10 @@ class CardChallenge:
     digits: str
 
 
-def _challenge(service: RecoveryService, flow: RecoveryFlow, principal_key: str) -> CardChallenge:
-    stored = service.get(flow.id)
-    assert stored.principal is not None, principal_key
-    card = card_of(service.box, stored.principal)
-    issued = service.box.factors.cap.issue_challenge(stored.principal, card, purpose="recovery")
+def _challenge(service: RecoveryService, flow: RecoveryFlow, principal: Principal) -> CardChallenge:
+    """A Respond challenge for the card of ``principal`` (decoy digits without one)."""
+    card = card_of(service.box, principal)
+    issued = service.box.factors.cap.issue_challenge(principal, card, purpose="recovery")
     return CardChallenge(flow, issued.challenge_id, issued.value)
 
 
@@ -54,7 +54,7 @@ def start_card(service: RecoveryService, client_id: str, user_number: str) -> Ca
     moved = core.address_given(flow, now=now, link_lifetime=core.CHALLENGE_LIFETIME)
     if not service.store.claim(stored, moved, principal, None, supersede=NOBODY):
         raise FlowExpired("this recovery moved on: start again")
-    return _challenge(service, moved, principal.key)
+    return _challenge(service, moved, principal)
 
 
 def answer_card(
@@ -88,4 +88,4 @@ def answer_card(
         return moved, None
     if moved.state is RecoveryState.FAILED:
         return moved, None
-    return moved, _challenge(service, moved, principal.key)
+    return moved, _challenge(service, moved, principal)

@@ -189,14 +189,15 @@ class RecoveryService:
         stored = self.awaiting(flow_id, RecoveryKind.IDENTIFIER_BY_SMS)
         found = self._candidates(company, mobile)
         target = found or NOBODY
-        verdict = commit_retrying(
-            self.box.store, self.box.clock, self.box.codes.decide_login(target, typed),
-            what="principal",
-        )  # fmt: skip
-        ok = found is not None and verdict.outcome in (
-            CodeOutcome.ACCEPTED,
-            CodeOutcome.CHANGE_REQUIRED,
-        )
+        if found is None:  # the same argon2 work, and no lockout state for nobody
+            self.box.codes.hasher.verify_dummy(NOBODY, typed)
+            ok = False
+        else:
+            verdict = commit_retrying(
+                self.box.store, self.box.clock, self.box.codes.decide_login(found, typed),
+                what="principal",
+            )  # fmt: skip
+            ok = verdict.outcome in (CodeOutcome.ACCEPTED, CodeOutcome.CHANGE_REQUIRED)
         now = self.box.clock.now()
         moved = core.address_given(stored.flow, now=now, link_lifetime=core.CHALLENGE_LIFETIME)
         moved = core.finish(core.challenge_answered(moved, now=now, passed=True), now=now)

@@ -8,6 +8,7 @@ import json
 import re
 
 from securebox_server.rate_limits.limiter import DEFAULT_LIMITS
+from securebox_server.recovery.service import NOBODY
 from tests.server.conftest import CODE, AppMaker, open_user, token
 from tests.server.recovery.conftest import EMAIL, MOBILE, SIREN, Rig
 from tests.server.recovery.test_pages import ask_link, choose, last_link
@@ -77,3 +78,17 @@ def test_identifier_by_the_api(rig: Rig) -> None:
     rig.drain()
     assert len(rig.sms.received) == 1
     assert re.search(r"123456789", rig.sms.received[0]["text"])
+
+
+def test_identifier_claims_count_on_the_account_only(rig: Rig) -> None:
+    """A wrong code for a matching SIREN and mobile counts on that account's lockout (the
+    same count as a login's); claims that match nobody leave no lockout state anywhere
+    (they would otherwise block a shared decoy and stop doing the argon2 work)."""
+    page = rig.client.get("/recovery/identifier")
+    form = {"siren": SIREN, "mobile": MOBILE, "code": "69204718", "csrf_token": token(page.text)}
+    assert rig.client.post("/recovery/identifier", data=form).status_code == 200
+    assert rig.box.store.get_lockout(rig.principal).value.failures == 1
+    for _ in range(6):
+        other = {**form, "siren": "552100554"}
+        assert rig.client.post("/recovery/identifier", data=other).status_code == 200
+    assert rig.box.store.get_lockout(NOBODY).version == 0
