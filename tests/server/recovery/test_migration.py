@@ -7,11 +7,13 @@ import sqlalchemy as sa
 
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.db import migrate
-from tests.server.recovery.test_store import (  # noqa: F401 (fixtures, found by name)
-    jobs_url,
-    postgres_admin_url,
+from tests.server.jobs.conftest import jobs_url  # noqa: F401 (fixture, found by name)
+from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
     server_postgres_url,
     server_sqlite_url,
+)
+from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
+    postgres_admin_url,
     sqlite_template,
 )
 
