@@ -25,9 +25,18 @@ from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     SMS_TOKEN,
     SmsProvider,
     SmtpRelay,
+    jobs_url,
     sms_hook,
     smtp_relay,
     verify,
+)
+from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
+    server_postgres_url,
+    server_sqlite_url,
+)
+from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
+    postgres_admin_url,
+    sqlite_template,
 )
 
 EMAIL = "alice@example.org"

@@ -7,18 +7,9 @@ import sqlalchemy as sa
 
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.db import migrate
-from tests.server.jobs.conftest import jobs_url  # noqa: F401 (fixture, found by name)
-from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
-    server_postgres_url,
-    server_sqlite_url,
-)
-from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
-    postgres_admin_url,
-    sqlite_template,
-)
 
 
-def test_s0009_up_and_down(jobs_url: str) -> None:  # noqa: F811
+def test_s0009_up_and_down(jobs_url: str) -> None:
     engine = create_engine(jobs_url)
     try:
         assert migrate.check(engine).ok, migrate.check(engine)

@@ -11,15 +11,6 @@ from securebox_auth.flows.recovery import RecoveryKind, RecoveryState
 from securebox_auth.identity import Principal
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.recovery.store import RecoveryStore
-from tests.server.jobs.conftest import jobs_url  # noqa: F401 (fixture, found by name)
-from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
-    server_postgres_url,
-    server_sqlite_url,
-)
-from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
-    postgres_admin_url,
-    sqlite_template,
-)
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 WHO = Principal.parse("123456789", "01")
@@ -36,7 +27,7 @@ def claimed(store: RecoveryStore, digest: str) -> str:
     return flow.id
 
 
-def test_a_newer_claim_fails_the_older(jobs_url: str) -> None:  # noqa: F811
+def test_a_newer_claim_fails_the_older(jobs_url: str) -> None:
     engine = create_engine(jobs_url)
     try:
         store = RecoveryStore(engine)
@@ -53,7 +44,7 @@ def test_a_newer_claim_fails_the_older(jobs_url: str) -> None:  # noqa: F811
         engine.dispose()
 
 
-def test_one_of_concurrent_uses_wins(jobs_url: str) -> None:  # noqa: F811
+def test_one_of_concurrent_uses_wins(jobs_url: str) -> None:
     engines = [create_engine(jobs_url) for _ in range(4)]
     try:
         stores = [RecoveryStore(e) for e in engines]
@@ -86,7 +77,7 @@ def test_one_of_concurrent_uses_wins(jobs_url: str) -> None:  # noqa: F811
             e.dispose()
 
 
-def test_expired_flows_are_purged(jobs_url: str) -> None:  # noqa: F811
+def test_expired_flows_are_purged(jobs_url: str) -> None:
     engine = create_engine(jobs_url)
     try:
         store = RecoveryStore(engine)
