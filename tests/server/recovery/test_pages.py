@@ -52,6 +52,8 @@ def choose(rig: Rig, link: str, code: str = NEW, confirm: str | None = None):  #
 
 def test_login_page_links_to_recovery(rig: Rig) -> None:
     assert 'href="/login/forgotten"' in rig.client.get("/login").text
+    identify(rig.client)
+    assert 'href="/recovery/code"' in rig.client.get("/login/code").text
     page = rig.client.get("/login/forgotten")
     assert page.url.path == "/recovery"
     assert 'href="/recovery/identifier"' in page.text
