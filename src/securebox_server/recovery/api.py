@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind
 from securebox_server.api.common import PREFIX, PROBLEMS, FlowGone, gone
 from securebox_server.login.flow import hit_limits
+from securebox_server.recovery.identifier import send_identifier
 from securebox_server.recovery.service import service_of
 from securebox_server.web.addresses import source_of
 from securebox_server.web.pages import language
@@ -103,7 +104,7 @@ def address(request: Request, flow_id: str, body: AddressBody) -> JSONResponse:
             )
         else:
             hit_limits(request, "recovery.identifier", "".join(body.siren.split())[:32] or "-")
-            flow = recovery.send_identifier(flow_id, body.siren, body.mobile, body.code, lang)
+            flow = send_identifier(recovery, flow_id, body.siren, body.mobile, body.code, lang)
     return _out(flow, 202)
 
 

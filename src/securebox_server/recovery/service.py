@@ -18,18 +18,14 @@ from email.message import EmailMessage
 from fastapi import Request
 
 from securebox_auth.audit import AuditEvent
-from securebox_auth.errors import FlowExpired, InvalidIdentifier, MalformedInput
-from securebox_auth.factors.code import CodeOutcome
-from securebox_auth.factors.code_strength import validate_code_syntax
+from securebox_auth.errors import FlowExpired, MalformedInput
 from securebox_auth.factors.oob import Channel
 from securebox_auth.flows import recovery as core
 from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind, RecoveryState
-from securebox_auth.identity import Principal, Siren
+from securebox_auth.identity import Principal
 from securebox_auth.shell import records
 from securebox_auth.shell.account_recovery import AccountRecovery
-from securebox_auth.shell.retry import commit_retrying
 from securebox_auth.shell.securebox import Securebox
-from securebox_auth.stores.sql.store import SqlStore
 from securebox_server.recovery import messages
 from securebox_server.recovery.dispatch import Dispatcher
 from securebox_server.recovery.store import RecoveryStore, StoredFlow
@@ -69,13 +65,18 @@ class RecoveryService:
     def _digest(self, token: str) -> str:
         return hmac.new(self._key, b"recovery-link\n" + token.encode(), hashlib.sha256).hexdigest()
 
-    def audit(self, action: str, principal: Principal, flow: RecoveryFlow, outcome: str) -> None:
-        event = AuditEvent.make(
+    def event(
+        self, action: str, principal: Principal, flow: RecoveryFlow, outcome: str
+    ) -> AuditEvent:
+        """An audit event of ``flow`` (its reference only: never a token, code or address)."""
+        return AuditEvent.make(
             self.box.clock.now(), action, actor=f"recovery:{flow.kind.value}",
             subject=principal.key, outcome=outcome,
             details={"flow": records.flow_ref(flow.id)},
         )  # fmt: skip
-        self.box.store.commit([], [event])
+
+    def audit(self, action: str, principal: Principal, flow: RecoveryFlow, outcome: str) -> None:
+        self.box.store.commit([], [self.event(action, principal, flow, outcome)])
 
     def destination(self, principal: Principal, channel: Channel, wanted: str | None) -> str | None:
         """The verified destination of ``principal`` on ``channel`` (the one equal to
@@ -160,57 +161,6 @@ class RecoveryService:
         self.audit("recovery.code_reset", principal, done, "success")
         self.notify(principal, Channel.SMS, "code_reset", lang)
         return done
-
-    # -- forgotten identifier: an SMS after the confidential code ----------------------
-
-    def _candidates(self, siren: Siren, mobile: str) -> Principal | None:
-        store = self.box.store
-        holders = store.subscriptions_holding(siren) if isinstance(store, SqlStore) else []
-        for client_id in holders:
-            for account in store.accounts_of(client_id):
-                if account.active and self.destination(account.principal, Channel.SMS, mobile):
-                    return account.principal
-        return None
-
-    def send_identifier(
-        self, flow_id: str, siren: str, mobile: str, code: str, lang: str
-    ) -> RecoveryFlow:
-        """SIREN, registered mobile and confidential code: when they match an account the
-        identifier goes by SMS to that mobile (and a notice by e-mail). One argon2
-        verification either way (counted by the lockout when the account exists); the flow
-        ends either way."""
-        try:
-            company = Siren.parse(siren)
-        except InvalidIdentifier:
-            raise InvalidIdentifier("a SIREN of 9 digits is expected") from None
-        if not isinstance(mobile, str) or not 6 <= len(mobile) <= 32:
-            raise MalformedInput("a mobile number is expected")
-        typed = validate_code_syntax(code)
-        stored = self.awaiting(flow_id, RecoveryKind.IDENTIFIER_BY_SMS)
-        found = self._candidates(company, mobile)
-        target = found or NOBODY
-        if found is None:  # the same argon2 work, and no lockout state for nobody
-            self.box.codes.hasher.verify_dummy(NOBODY, typed)
-            ok = False
-        else:
-            verdict = commit_retrying(
-                self.box.store, self.box.clock, self.box.codes.decide_login(found, typed),
-                what="principal",
-            )  # fmt: skip
-            ok = verdict.outcome in (CodeOutcome.ACCEPTED, CodeOutcome.CHANGE_REQUIRED)
-        now = self.box.clock.now()
-        moved = core.address_given(stored.flow, now=now, link_lifetime=core.CHALLENGE_LIFETIME)
-        moved = core.finish(core.challenge_answered(moved, now=now, passed=True), now=now)
-        who = found if ok else None
-        if not self.store.claim(stored, moved, who, None, supersede=who or NOBODY):
-            raise FlowExpired("this recovery moved on: start again")
-        self.audit("recovery.identifier", target, moved, "sent" if ok else "no_match")
-        if ok and found is not None:
-            number = self.destination(found, Channel.SMS, mobile)
-            text = messages.identifier_sms(found, lang)
-            self.text(number or mobile, text)
-            self.notify(found, Channel.EMAIL, "identifier_sent", lang)
-        return moved
 
     # -- messages ------------------------------------------------------------------------
 
