@@ -42,16 +42,20 @@ def _challenge(service: RecoveryService, flow: RecoveryFlow, principal: Principa
     return CardChallenge(flow, issued.challenge_id, issued.value)
 
 
-def start_card(service: RecoveryService, client_id: str, user_number: str) -> CardChallenge:
-    """A flow for the claimed user and a Respond challenge for their card (decoy digits
-    when there is none): the claimed principal is kept, the proof is checked against it."""
+def start_card(
+    service: RecoveryService, client_id: str, user_number: str, flow_id: str | None = None
+) -> CardChallenge:
+    """The claimed user on flow ``flow_id`` (a new one when ``None``) and a Respond
+    challenge for their card (decoy digits when there is none): the claimed principal is
+    kept, the proof is checked against it."""
     if service.box.factors.issuer is None:
         raise MalformedInput("card recovery needs the issuer's keys")
     principal = service.box.codes.parse_principal(client_id, user_number)
-    flow = service.start(RecoveryKind.CODE_BY_CARD)
-    stored = service.get(flow.id)
+    if flow_id is None:
+        flow_id = service.start(RecoveryKind.CODE_BY_CARD).id
+    stored = service.awaiting(flow_id, RecoveryKind.CODE_BY_CARD)
     now = service.box.clock.now()
-    moved = core.address_given(flow, now=now, link_lifetime=core.CHALLENGE_LIFETIME)
+    moved = core.address_given(stored.flow, now=now, link_lifetime=core.CHALLENGE_LIFETIME)
     if not service.store.claim(stored, moved, principal, None, supersede=NOBODY):
         raise FlowExpired("this recovery moved on: start again")
     return _challenge(service, moved, principal)

@@ -40,6 +40,8 @@ from tests.server.recovery.conftest import EMAIL, MOBILE
 
 DIGITS = re.compile(r'id="challenge"[^>]*>([0-9]{8})<')
 HIDDEN = re.compile(r'name="(flow_id|challenge_id)" value="([A-Za-z0-9_-]+)"')
+#: The demo reader's page sets cookies: an API write then needs the portal's Origin.
+ORIGIN = {"Origin": "http://testserver"}
 ONE_TIME = re.compile(r"\b([0-9]{8})\b")
 
 
@@ -130,3 +132,37 @@ def test_an_unknown_user_gets_the_same_pages(
         form = {**dict(HIDDEN.findall(answer.text)), "csrf_token": token(answer.text)}
     assert shapes[0] == shapes[1]
     assert sms.received == []
+
+
+def test_a_card_recovery_by_the_api(card: tuple[CapServer, SmtpRelay, SmsProvider]) -> None:
+    server, _, sms = card
+    made = server.client.post("/api/v1/recovery/flows", json={"kind": "code_card"}, headers=ORIGIN)
+    assert made.status_code == 201
+    flow_id = made.json()["id"]
+    claim = server.client.post(
+        f"/api/v1/recovery/flows/{flow_id}/address",
+        json={"client_id": CLIENT, "user_number": CAP_USER},
+        headers=ORIGIN,
+    )
+    assert claim.status_code == 202, claim.text
+    challenge = claim.json()["challenge"]
+    wrong = server.client.post(
+        f"/api/v1/recovery/flows/{flow_id}/card",
+        json={"challenge_id": challenge["id"], "code": "12345678"},
+        headers=ORIGIN,
+    )
+    assert wrong.status_code == 200
+    assert wrong.json()["state"] == "awaiting_code"
+    challenge = wrong.json()["challenge"]
+    code = server.code("respond", challenge["digits"])
+    done = server.client.post(
+        f"/api/v1/recovery/flows/{flow_id}/card",
+        json={"challenge_id": challenge["id"], "code": code},
+        headers=ORIGIN,
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] == "done"
+    assert "challenge" not in done.json()
+    recovery: RecoveryService = server.client.app.state.recovery  # type: ignore[attr-defined]
+    recovery.dispatcher.drain()
+    assert sms.received[-1]["to"] == MOBILE
