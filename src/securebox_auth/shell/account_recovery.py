@@ -24,11 +24,12 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.factor_kinds import SECRET_ANSWERS
 from securebox_auth.stores.protocols import Change, Expect, PutCode, PutFactorState
 
-__all__ = ["AccountRecovery"]
+__all__ = ["NOBODY", "AccountRecovery"]
 
 _ITEM = "default"
-#: The principal an unmatched claim is checked against (no account has it).
-_NOBODY = Principal.parse("000000", "0")
+#: The principal an unmatched claim is checked against, and does the same statements on:
+#: no account has it (client identifiers of six zeros are never issued).
+NOBODY = Principal.parse("000000", "0")
 
 
 class AccountRecovery:
@@ -159,5 +160,5 @@ class AccountRecovery:
             if isinstance(stored_answers, dict)
             else None
         )
-        target = principal or _NOBODY
+        target = principal or NOBODY
         return qa.verify_answers(target, stored, given, self.box.codes.hasher, questions)

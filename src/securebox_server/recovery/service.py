@@ -24,16 +24,13 @@ from securebox_auth.flows import recovery as core
 from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind, RecoveryState
 from securebox_auth.identity import Principal
 from securebox_auth.shell import records
-from securebox_auth.shell.account_recovery import AccountRecovery
+from securebox_auth.shell.account_recovery import NOBODY, AccountRecovery
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.recovery import messages
 from securebox_server.recovery.dispatch import Dispatcher
 from securebox_server.recovery.store import RecoveryStore, StoredFlow
 
 __all__ = ["NOBODY", "RecoveryService", "service_of"]
-
-#: A principal no account has: an unmatched claim does the same statements on it.
-NOBODY = Principal.parse("000000", "0")
 
 
 def _plain(value: str) -> bytes:
