@@ -65,7 +65,10 @@ def test_email_link_resets_the_code_once(rig: Rig) -> None:
     link = last_link(rig)
     mail = rig.smtp.relay.messages()[-1]
     assert mail["To"] == EMAIL
-    assert rig.client.get(f"/recovery/link/{link}").status_code == 200
+    opened = rig.client.get(f"/recovery/link/{link}")
+    assert opened.status_code == 200
+    assert opened.headers["referrer-policy"] == "no-referrer"
+    assert opened.headers["cache-control"] == "no-store"
     done = choose(rig, link)
     assert done.status_code == 200, done.text
     rig.drain()
