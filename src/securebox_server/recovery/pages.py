@@ -65,9 +65,9 @@ def code_submit(
 def link_form(request: Request, token: str) -> Response:
     hit_limits(request, "recovery.link", source_of(request))
     _service(request).link(token)  # FlowExpired: the error page says to ask again
-    page = render(request, "recovery/new_code.html", token=token, error=None)
-    page.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's address
-    return page
+    # the token is in this page's address: the server's Referrer-Policy (same-origin) and
+    # no-store keep it out of other sites' logs and of caches
+    return render(request, "recovery/new_code.html", token=token, error=None)
 
 
 @router.post("/recovery/link/{token}")

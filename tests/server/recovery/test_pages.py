@@ -67,7 +67,7 @@ def test_email_link_resets_the_code_once(rig: Rig) -> None:
     assert mail["To"] == EMAIL
     opened = rig.client.get(f"/recovery/link/{link}")
     assert opened.status_code == 200
-    assert opened.headers["referrer-policy"] == "no-referrer"
+    assert opened.headers["referrer-policy"] == "same-origin"
     assert opened.headers["cache-control"] == "no-store"
     done = choose(rig, link)
     assert done.status_code == 200, done.text
