@@ -21,7 +21,7 @@ from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
 from securebox_auth.shell.audit_checkpoint import FileCheckpoints
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
-from securebox_server import admin, demo_reader, methods, profile, stepup
+from securebox_server import admin, demo_reader, methods, profile, recovery, stepup
 from securebox_server.account import api, home
 from securebox_server.api import common as api_common
 from securebox_server.api import documents as api_documents
@@ -147,6 +147,7 @@ def create_app(
     stepup.install(app, settings)
     profile.install(app, box)
     admin.install(app, settings)
+    recovery.install(app, keys)
     api_common.install(app, keys)
     for api_router in (
         api_login.router,

@@ -193,7 +193,7 @@ def _secrets(policy: Policy) -> Iterator[Finding]:
             "secret questions are allowed: PSD2 tolerates them as a knowledge element, NIST "
             "and ASVS forbid them; never let them be the only factor",
             (
-                "NIST SP 800-63B-4 sec. 3.1.1 (SHALL NOT prompt for KBA)",
+                "NIST SP 800-63B-4 sec. 3.1.1.2 (SHALL NOT prompt for KBA or security questions)",
                 "NIST 800-63 FAQ Q-B7",
                 "ASVS 5 6.4.2",
                 "EBA-Op-2019-06 (PSD2 view)",

@@ -22,6 +22,7 @@ __all__ = [
     "PASSKEY_ID",
     "RECOVERY",
     "RENEWAL",
+    "SECRET_ANSWERS",
     "TOTP",
     "WEBAUTHN_CEREMONY",
 ]
@@ -39,3 +40,4 @@ CERT_CHALLENGE: Final = "cert_challenge"  # item: the challenge id
 RENEWAL: Final = "renewal"  # item: the channel
 OOB_DESTINATION: Final = "oob_destination"  # item: a verified destination (keyed key)
 PASSKEY_ID: Final = "passkey_id"  # item: the digest of a registered credential id
+SECRET_ANSWERS: Final = "secret_answers"  # noqa: S105 (a kind name; item: "default")

@@ -419,3 +419,30 @@ ADMIN_USER_PROFILES: Final = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Index("ix_admin_user_profiles_client", "client_id"),
 )
+
+# -- account recovery (revision s0009) --------------------------------------------------------
+
+#: Recovery flows (:mod:`securebox_server.recovery.store`): one row per flow, its ``kind``
+#: and ``state`` (:mod:`securebox_auth.flows.recovery`), the claimed principal once given
+#: (``NULL`` while awaiting the address, and for a claim that matched no account: the row
+#: exists either way), the HMAC-SHA256 of the link token sent by e-mail (the token itself is
+#: never stored), wrong answers, expiry and a version for compare-and-swap. A newer request
+#: of the same principal and kind fails the older flows in the same transaction; following a
+#: link moves its row under a ``version`` guard, so one of two concurrent uses wins.
+RECOVERY_FLOWS: Final = sa.Table(
+    "recovery_flows",
+    METADATA,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=True),
+    sa.Column("user_number", sa.String(64), nullable=True),
+    sa.Column("token_digest", sa.String(64), nullable=True),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Index("ix_recovery_flows_token", "token_digest", unique=True),
+    sa.Index("ix_recovery_flows_principal", "client_id", "user_number", "kind"),
+    sa.Index("ix_recovery_flows_expires", "expires_at"),
+)

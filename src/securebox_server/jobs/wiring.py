@@ -24,6 +24,7 @@ from securebox_server.jobs.recipients import Recipients
 from securebox_server.jobs.retries import RetryPolicy
 from securebox_server.jobs.runner import Jobs, Task
 from securebox_server.jobs.sender import Mailer, NotificationSender, TextSender
+from securebox_server.recovery.store import RecoveryStore
 from securebox_server.settings import Settings
 
 __all__ = ["DocumentClocks", "build_jobs", "worker_id"]
@@ -83,9 +84,12 @@ def build_jobs(
     )
     idle = securebox.policy.session.idle_timeout
 
+    recovery = RecoveryStore(engine)
+
     def purge() -> int:
-        done = purge_spent(engine, now=securebox.clock.now(), idle_timeout=idle)
-        return done.sessions + done.one_time
+        now = securebox.clock.now()
+        done = purge_spent(engine, now=now, idle_timeout=idle)
+        return done.sessions + done.one_time + recovery.purge(now)
 
     tasks: list[Task] = []
     if documents is not None:

@@ -78,5 +78,5 @@ def user_submit(
 
 
 @router.get("/login/forgotten")
-def forgotten(request: Request) -> Response:
-    return render(request, "login/forgotten.html")
+def forgotten() -> Response:
+    return see_other("/recovery")

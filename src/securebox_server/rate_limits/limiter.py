@@ -49,6 +49,14 @@ DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
         # account recovery requests (Warehouse: password reset 5/day)
         "recovery.account": "5/day",
         "recovery.source": "20/day",
+        # forgotten identifier (securebox_server.recovery): per source and per SIREN claimed
+        "recovery.identifier.source": "10/hour;20/day",
+        "recovery.identifier.account": "5/hour;10/day",
+        # CAP codes answered in a card recovery (as second factors), per source and user
+        "recovery.card.source": "10/5 minutes;50/day",
+        "recovery.card.account": "5/5 minutes;20/day",
+        # following a recovery link or reading a recovery flow, per source
+        "recovery.link.source": "30/hour;100/day",
         # step-up pages (securebox_server.stepup), per source and per account: operations
         # entered, proofs answered (like second factors), confirmations
         "stepup.start": "30/5 minutes;300/day",

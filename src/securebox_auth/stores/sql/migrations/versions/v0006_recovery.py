@@ -1,4 +1,6 @@
-"""Reserved for the library's recovery records (secret questions, recovery requests).
+"""Reserved for the library's recovery records: none was needed (ADR 0040). The hashed
+secret answers are a factor-state kind (``secret_answers``) and the recovery flows are the
+server's (revision s0009). Kept empty so the chain stays as reserved.
 
 Revision ID: 0006
 Revises: 0005
@@ -17,7 +19,7 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
-    pass  # no table yet: filled in by its issue
+    pass  # nothing: see the module documentation
 
 
 def downgrade() -> None:

@@ -1,0 +1,164 @@
+"""Account recovery on a store (the shell of :mod:`securebox_auth.flows.recovery`): replace a
+forgotten code, once a recovery flow passed its challenge, and end every session.
+
+Nothing here opens a session or records a strong authentication (:data:`~securebox_auth.
+flows.recovery.GRANTS`): the next login follows the policy. A code is replaced in one
+compare-and-swap commit with its audit event, guarded on the account; then every session
+of the principal ends (:meth:`~securebox_auth.shell.securebox.Securebox.end_all`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from securebox_auth.audit import AuditEvent
+from securebox_auth.errors import NotPermitted
+from securebox_auth.factors import code_reset as reset
+from securebox_auth.factors import secret_answers as qa
+from securebox_auth.factors.code import CodeCredential, OneTimeCode
+from securebox_auth.identity import Principal
+from securebox_auth.shell.retry import commit_retrying
+from securebox_auth.shell.securebox import Securebox
+from securebox_auth.stores.factor_kinds import SECRET_ANSWERS
+from securebox_auth.stores.protocols import Change, Expect, PutCode, PutFactorState
+
+__all__ = ["NOBODY", "AccountRecovery"]
+
+_ITEM = "default"
+#: The principal an unmatched claim is checked against, and does the same statements on:
+#: no account has it (client identifiers of six zeros are never issued).
+NOBODY = Principal.parse("000000", "0")
+
+
+class AccountRecovery:
+    """Recovery's writes on the library of ``box`` (its store, clock, policy, hasher)."""
+
+    def __init__(self, box: Securebox) -> None:
+        self.box = box
+
+    def _credential(
+        self, principal: Principal
+    ) -> tuple[CodeCredential | None, Callable[[CodeCredential], list[Change]]]:
+        """The current credential of an active account, and the writes of its successor:
+        the new code under the version read, guarded on the account's version (a change
+        of either meanwhile refuses the commit)."""
+        store = self.box.store
+        account = store.get_account(principal)
+        if account is None or not account.value.active:
+            raise NotPermitted("this account cannot be recovered")
+        code = store.get_code(principal)
+        guard = Expect("account", principal, account.version)
+
+        def writes(credential: CodeCredential) -> list[Change]:
+            return [guard, PutCode(principal, code.version if code else 0, credential)]
+
+        return (code.value if code else None), writes
+
+    def reset_code(
+        self,
+        principal: Principal,
+        new_code: object,
+        *,
+        via: str,
+        consume: Callable[[], None] | None = None,
+    ) -> None:
+        """The user chose ``new_code`` after a passed recovery (``via``: ``"email"``).
+        The code is checked first (:class:`~securebox_auth.errors.WeakCode` uses nothing);
+        then ``consume`` uses up the recovery (the single-use step: it raises when another
+        request used it first); then the code is replaced under a guard on the account and
+        the code (:class:`~securebox_auth.errors.ConcurrentUpdate` if either changed
+        meanwhile) and every session ends."""
+        codes = self.box.codes
+        now = self.box.clock.now()
+        previous, writes = self._credential(principal)
+        credential, event = reset.chosen_code(
+            previous, principal, new_code, now=now, hasher=codes.hasher, rules=codes.rules,
+            via=via,
+        )  # fmt: skip
+        if consume is not None:
+            consume()
+        self.box.store.commit(writes(credential), [event])
+        self.box.end_all(principal)
+
+    def issue_code(self, principal: Principal, *, via: str) -> OneTimeCode:
+        """A new one-time code after a passed recovery (``via``: ``"card"``), to send to
+        the user's registered mobile; every session ends."""
+        codes = self.box.codes
+
+        def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], OneTimeCode]:
+            previous, writes = self._credential(principal)
+            code, credential, events = reset.one_time_code(
+                previous, principal, now=now, hasher=codes.hasher, rules=codes.rules, via=via
+            )
+            return writes(credential), list(events), code
+
+        code = commit_retrying(self.box.store, self.box.clock, attempt, what="code")
+        self.box.end_all(principal)
+        return code
+
+    # -- secret questions (a policy option) ----------------------------------------------
+
+    def _require_questions(self) -> None:
+        if not self.box.policy.recovery.secret_questions:
+            raise NotPermitted("secret questions are not allowed by the policy")
+
+    def _name_mac(self, key_id: str, name: object) -> str:
+        keys = self.box.factors.keys
+        if keys is None:
+            raise NotPermitted("secret questions need the application keys")
+        plain = qa.normalise_answer(name if isinstance(name, str) else "-")
+        return keys.mac(key_id, b"recovery-name\n" + plain.encode()).hex()
+
+    def set_answers(self, principal: Principal, name: str, answers: Mapping[str, object]) -> None:
+        """Store the user's name as a keyed MAC (found without argon2 work) and the hashes
+        of their answers (peppered argon2id); both normalised, neither kept in clear."""
+        self._require_questions()
+        keys = self.box.factors.keys
+        if keys is None:
+            raise NotPermitted("secret questions need the application keys")
+        key_id = keys.current_key_id
+        hashed = qa.hash_answers(principal, answers, self.box.codes.hasher)
+        document = {
+            "name_key": key_id,
+            "name_mac": self._name_mac(key_id, name),
+            "answers": dict(hashed.hashes),
+        }
+        now = self.box.clock.now()
+        found = self.box.store.get_factor_state(principal, SECRET_ANSWERS, _ITEM)
+        version = found.version if found else 0
+        event = AuditEvent.make(
+            now, "recovery.answers_set", actor=principal.key, subject=principal.key,
+            outcome="success",
+        )  # fmt: skip
+        self.box.store.commit(
+            [PutFactorState(principal, SECRET_ANSWERS, _ITEM, version, document)], [event]
+        )
+
+    def _document(self, principal: Principal) -> Mapping[str, object]:
+        found = self.box.store.get_factor_state(principal, SECRET_ANSWERS, _ITEM)
+        return found.value if found else {}
+
+    def name_matches(self, principal: Principal, name: object) -> bool:
+        """Whether ``name`` (normalised) is the one the user set, compared in constant time."""
+        document = self._document(principal)
+        key_id, stored = document.get("name_key"), document.get("name_mac")
+        if not isinstance(key_id, str) or not isinstance(stored, str):
+            return False
+        return hmac.compare_digest(self._name_mac(key_id, name), stored)
+
+    def check_answers(
+        self, principal: Principal | None, given: Mapping[str, object], questions: Sequence[str]
+    ) -> bool:
+        """Every answer right; ``None`` (no user matched) does the same argon2 work against
+        hashes nobody knows, so the time says nothing."""
+        self._require_questions()
+        stored_answers = self._document(principal).get("answers") if principal else None
+        stored = (
+            qa.SecretAnswers({str(k): str(v) for k, v in stored_answers.items()})
+            if isinstance(stored_answers, dict)
+            else None
+        )
+        target = principal or NOBODY
+        return qa.verify_answers(target, stored, given, self.box.codes.hasher, questions)
