@@ -12,6 +12,12 @@ KIND_LABELS: Final = {
     "transfer": "SEPA instant transfer",
     "batch": "Sign a payment batch",
     "entitlement": "Change of role",
+    "company_add": "Add a company",
+    "company_remove": "Remove a company",
+    "third_party_invite": "Invite a third party",
+    "third_party_revoke": "Revoke a third party",
+    "invitation_accept": "Accept an invitation",
+    "invitation_decline": "Decline an invitation",
 }
 #: the keys of ``OperationRequest.display()`` (securebox_auth.policy.linking)
 DISPLAY_LABELS: Final = {
@@ -30,9 +36,18 @@ ROLE_LABELS: Final = {
 }
 STATUS_LABELS: Final = {"pending": "Waiting for approval", "done": "Done", "refused": "Refused"}
 
+INVITATION_LABELS: Final = {
+    "pending": "Pending acceptance",
+    "added": "Added",
+    "declined": "Declined",
+    "revoked": "Revoked",
+    "expired": "Expired",
+}
+
 GLOBALS: Final = {
     "kind_labels": KIND_LABELS,
     "display_labels": DISPLAY_LABELS,
     "role_labels": ROLE_LABELS,
     "status_labels": STATUS_LABELS,
+    "invitation_labels": INVITATION_LABELS,
 }

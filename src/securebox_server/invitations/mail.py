@@ -1,0 +1,59 @@
+"""The invitation e-mail and the one-time code SMS of a third party (pure composition; the
+shell sends them through the server's gateways).
+
+The e-mail carries the link (and, for an account opened for the invitation, the
+identifier); the one-time code of that account goes by SMS only: a separate channel, never
+the e-mail, never a page (ASVS 5 6.4.6).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from securebox_auth.factors.oob import Channel
+from securebox_auth.factors.oob_issue import OobMessage
+from securebox_auth.identity import Principal
+
+__all__ = ["code_sms", "invitation_mail"]
+
+
+def invitation_mail(
+    *,
+    to: str,
+    inviter: str,
+    link: str,
+    expires_at: datetime,
+    reference: str,
+    new_account: Principal | None,
+) -> OobMessage:
+    lines = [
+        "Hello,",
+        "",
+        f"{inviter} invites you, as their third party, to see documents of their companies",
+        "in their digital box. Open this link to accept or decline:",
+        "",
+        link,
+        "",
+        f"The link works once, until {expires_at:%Y-%m-%d %H:%M} UTC.",
+    ]
+    if new_account is not None:
+        lines += [
+            "",
+            "An account was opened for you:",
+            f"  client identifier: {new_account.client_id.value}",
+            f"  user number: {new_account.user_number.value}",
+            "Your one-time code comes by SMS; you will choose your own code at the first login.",
+        ]
+    lines += ["", "If you do not know this company, ignore this message."]
+    return OobMessage(
+        Channel.EMAIL,
+        to,
+        "Invitation to a digital box / Invitation à une boîte numérique",
+        "\n".join(lines),
+        reference,
+    )
+
+
+def code_sms(*, to: str, code: str, reference: str) -> OobMessage:
+    body = f"Digital box: your one-time code is {code}. Never give it to anyone."
+    return OobMessage(Channel.SMS, to, "", body, reference)

@@ -1,0 +1,19 @@
+"""Wiring of the invitations into the app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from securebox_auth.stores.sql.engine import create_engine
+from securebox_server.admin import changes
+from securebox_server.invitations.links import InvitationLinks
+from securebox_server.invitations.service import Invitations
+from securebox_server.settings import Settings
+
+__all__ = ["install"]
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    links = InvitationLinks(create_engine(settings.database_url))
+    app.state.invitations = Invitations(app.state.server.box, links, settings.public_url)
+    app.state.changes = {**getattr(app.state, "changes", {}), **changes.CHANGES}
