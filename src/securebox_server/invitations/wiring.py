@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.admin import changes
 from securebox_server.invitations.links import InvitationLinks
 from securebox_server.invitations.service import Invitations
@@ -14,6 +13,6 @@ __all__ = ["install"]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    links = InvitationLinks(create_engine(settings.database_url))
+    links = InvitationLinks(app.state.orders.engine)  # the server's engine (stepup.install)
     app.state.invitations = Invitations(app.state.server.box, links, settings.public_url)
     app.state.changes = {**getattr(app.state, "changes", {}), **changes.CHANGES}
