@@ -133,14 +133,11 @@ class Admin:
         assert self.box.confirm_totp(principal, code_at(enrolled.credential, self.clock.now()))
         self.totp[principal] = enrolled.credential
 
-    def post(self, client: TestClient, form: str, path: str, data: Any) -> Response:
+    def post(self, client: TestClient, form: str, path: str, data: dict[str, Any]) -> Response:
         """Post ``data`` to ``path`` with the CSRF token of the page ``form``."""
         page = client.get(form)
         assert page.status_code == 200, page.text
-        if isinstance(data, dict):
-            data = {**data, "csrf_token": token(page.text)}
-        else:
-            data = [*data, ("csrf_token", token(page.text))]
+        data = {**data, "csrf_token": token(page.text)}
         sent: Response = client.post(path, data=data, follow_redirects=False)
         return sent
 
@@ -151,16 +148,18 @@ class Admin:
         found = ORDER.fullmatch(started.headers["location"])
         assert found is not None, started.headers["location"]
         order = found.group(1)
-        page = client.get(f"/operations/{order}/proof/totp")
-        assert page.status_code == 200, page.text
-        self.clock.advance(timedelta(seconds=30))
-        code = code_at(self.totp[self.users[id(client)]], self.clock.now())
-        proved = client.post(
-            f"/operations/{order}/proof/totp",
-            data={"code": code, "csrf_token": token(page.text)},
-            follow_redirects=False,
-        )
-        assert proved.status_code == 303, proved.text
+        page = client.get(f"/operations/{order}")
+        if f"/operations/{order}/execute" not in page.text:  # no fresh proof: the TOTP
+            page = client.get(f"/operations/{order}/proof/totp")
+            assert page.status_code == 200, page.text
+            self.clock.advance(timedelta(seconds=30))
+            code = code_at(self.totp[self.users[id(client)]], self.clock.now())
+            proved = client.post(
+                f"/operations/{order}/proof/totp",
+                data={"code": code, "csrf_token": token(page.text)},
+                follow_redirects=False,
+            )
+            assert proved.status_code == 303, proved.text
         page = client.get(f"/operations/{order}")
         data = {"csrf_token": token(page.text)}
         if proof:
@@ -257,4 +256,14 @@ def admin(
         store.engine.dispose()
 
 
-__all__ = ["ACCOUNTANT", "ADMIN", "C1", "C2", "CLIENT", "COLLABORATOR", "OTHER", "PRINCIPAL"]
+__all__ = [
+    "ACCOUNTANT",
+    "ADMIN",
+    "C1",
+    "C2",
+    "CLIENT",
+    "COLLABORATOR",
+    "NEWCOMER",
+    "OTHER",
+    "PRINCIPAL",
+]

@@ -41,9 +41,7 @@ def upgrade() -> None:
         ["token_sha256"],
         unique=True,
     )
-    op.create_index(
-        "ix_third_party_invitations_client", "third_party_invitations", ["client_id"]
-    )
+    op.create_index("ix_third_party_invitations_client", "third_party_invitations", ["client_id"])
 
 
 def downgrade() -> None:
