@@ -45,13 +45,8 @@ from tests.server.box.conftest import (  # noqa: F401 (fixtures, found by name)
     SENDER,
     T0,
     box_url,
-    empty_postgresql,
-    postgres_admin_url,
     sample_upload,
     seed_world,
-    server_postgres_url,
-    server_sqlite_url,
-    sqlite_template,
     who,
 )
 from tests.server.conftest import CODE, token
@@ -61,6 +56,15 @@ from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     SmtpRelay,
     sms_hook,
     smtp_relay,
+)
+from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
+    server_postgres_url,
+    server_sqlite_url,
+)
+from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
+    empty_postgresql,
+    postgres_admin_url,
+    sqlite_template,
 )
 
 ORIGIN: Final = "https://bank.example"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -135,7 +136,7 @@ def test_a_new_third_party_gets_an_account_and_its_code_by_sms(admin: Admin) -> 
 def test_junk_declarations_are_400(admin: Admin) -> None:
     boss = admin.login(ADMIN)
     mobile = {**DECLARED, "mobile": "+33612345678"}
-    bad = [
+    bad: list[dict[str, Any]] = [
         {**DECLARED, "companies": [C2.value]},  # neither identifier nor mobile
         {**mobile, "siren": "552100555", "companies": [C2.value]},
         {**mobile, "email": "nope", "companies": [C2.value]},
