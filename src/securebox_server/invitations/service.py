@@ -23,7 +23,7 @@ from fastapi import Request
 
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.entitlements.invitations import INVITATION_LIFETIME
-from securebox_auth.errors import AccountExists, MalformedInput, NotPermitted
+from securebox_auth.errors import AccountExists, MalformedInput, NotFound, NotPermitted
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.admin.drafts import Declaration
@@ -114,7 +114,7 @@ class Invitations:
 
     def revoke(self, session_id: str, inviter: Principal, invitation_id: str) -> None:
         if self.links.get(inviter.client_id, invitation_id) is None:
-            raise MalformedInput("no such invitation")
+            raise NotFound("no such invitation")
         self.box.entitlements.revoke_invitation(session_id, invitation_id)
         self.links.use(invitation_id, self.box.clock.now())
 

@@ -200,7 +200,7 @@ class Admin:
         return found.group(1)
 
 
-def _with_code(box: Securebox, principal: Principal) -> None:
+def with_code(box: Securebox, principal: Principal) -> None:
     """``principal`` gets the code :data:`CODE`, a recent strong login (the renewal)."""
     letter = box.codes.regenerate_code(BACK_OFFICE, principal)
     user = principal.user_number.value
@@ -237,7 +237,7 @@ def admin(
     seed_world(box)
     box.codes.create_account(BACK_OFFICE, NEWCOMER, Role.USER)
     for principal in (PRINCIPAL, ADMIN, COLLABORATOR, ACCOUNTANT, NEWCOMER):
-        _with_code(box, principal)
+        with_code(box, principal)
     documents = DocumentStore(
         store.engine, box, DatabaseBlobs(store.engine), SqlCatalogue(store.engine)
     )
@@ -263,6 +263,7 @@ def admin(
 __all__ = [
     "ACCOUNTANT",
     "ADMIN",
+    "BACK_OFFICE",
     "C1",
     "C2",
     "CLIENT",
@@ -270,4 +271,5 @@ __all__ = [
     "NEWCOMER",
     "OTHER",
     "PRINCIPAL",
+    "with_code",
 ]

@@ -175,4 +175,4 @@ def test_the_json_api(admin: Admin) -> None:
     assert junk.status_code == 400
     revoke = api.delete(f"/api/v1/admin/third-parties/{listed[0]['invitation']}")
     assert revoke.status_code == 401
-    assert api.delete("/api/v1/admin/third-parties/nope").status_code == 400
+    assert api.delete("/api/v1/admin/third-parties/nope").status_code == 404
