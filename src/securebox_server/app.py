@@ -21,7 +21,7 @@ from securebox_auth.crypto.hashing import PROFILE_2026, Argon2Parameters
 from securebox_auth.shell.audit_checkpoint import FileCheckpoints
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
-from securebox_server import demo_reader, methods, stepup
+from securebox_server import admin, demo_reader, methods, stepup
 from securebox_server.account import api, home, passkeys
 from securebox_server.admin import companies as admin_companies
 from securebox_server.admin import companies_api as admin_companies_api
@@ -153,6 +153,7 @@ def create_app(
     app.include_router(admin_third_parties.router)
     app.include_router(invitation_pages.router)
     app.include_router(admin_companies_api.router)
+    admin.install(app, settings)
     api_common.install(app, keys)
     for api_router in (
         api_login.router,

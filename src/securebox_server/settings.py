@@ -18,6 +18,7 @@ SECUREBOX_DEMO_CARDS_DIR   demo_cards_dir                       none (demo mode 
 SECUREBOX_AGENT_URL        agent_url                            http://127.0.0.1:8731
 SECUREBOX_BLOB_STORE       blob_store                           database
 SECUREBOX_API_TOKEN_SECONDS api_token_seconds                   600 (API clients' tokens)
+SECUREBOX_CODE_LETTERS_DIR code_letters_dir                     none (no letters of codes)
 (TOML only)                [rate_limits] name = "5/minute;..."  ``DEFAULT_LIMITS``
 =========================  ===================================  ==========================
 
@@ -103,6 +104,7 @@ _KEYS: Final = (
     "notification_attempts",
     "blob_store",
     "api_token_seconds",
+    "code_letters_dir",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
@@ -157,6 +159,9 @@ class Settings:
     blob_store: str = "database"
     #: Lifetime of the API clients' access tokens (securebox_server.clients), 60-3600 s.
     api_token_seconds: int = 600
+    #: Where letters carrying a user's new confidential code are written for printing and
+    #: posting (securebox_server.admin.codes); ``None``: no letters.
+    code_letters_dir: Path | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -357,4 +362,5 @@ def load_settings(
         notification_attempts=_count(raw.get("notification_attempts", 8)),
         blob_store=text("blob_store", "database") or "database",
         api_token_seconds=_seconds(raw.get("api_token_seconds", 600), "api_token_seconds"),
+        code_letters_dir=Path(letters) if (letters := text("code_letters_dir", None)) else None,
     )

@@ -42,3 +42,9 @@ def test_blob_store_is_the_database_or_an_absolute_folder(tmp_path: Path) -> Non
     for bad in ("files", "file:relative/folder", "s3://bucket", "file:", ""):
         with pytest.raises(ConfigurationError, match="blob_store"):
             Settings(demo=True, blob_store=bad)
+
+
+def test_code_letters_dir_from_the_environment(tmp_path: Path) -> None:
+    found = load_settings({"SECUREBOX_DEMO": "true", "SECUREBOX_CODE_LETTERS_DIR": str(tmp_path)})
+    assert found.code_letters_dir == tmp_path
+    assert load_settings({"SECUREBOX_DEMO": "true"}).code_letters_dir is None

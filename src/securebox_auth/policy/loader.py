@@ -35,6 +35,7 @@ from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.factor_rules import cap_rules, oob_rules, totp_rules
 from securebox_auth.policy.model import (
     AcrLevels,
+    DelegationRules,
     Linking,
     LoginRules,
     OperationRule,
@@ -291,6 +292,19 @@ def _operation(name: str, table: _Table) -> OperationRule:
     return rule
 
 
+def _delegation(table: _Table | None) -> DelegationRules:
+    """``[delegation]``: what access managers may do (false: the narrower reading)."""
+    if table is None:
+        return DelegationRules()
+    rules = DelegationRules(
+        access_managers_manage_rights_and_codes=table.boolean(
+            "access_managers_manage_rights_and_codes", False
+        )
+    )
+    table.finish()
+    return rules
+
+
 def from_toml(document: str | bytes) -> Policy:
     """Read a policy from TOML text. Raises :class:`PolicyError`."""
     text = toml_text(document, lambda message: PolicyError("", message))
@@ -348,7 +362,10 @@ def from_toml(document: str | bytes) -> Policy:
     code = _code(root.table("code"))
     totp = _factor("totp", root.table("totp"), totp_rules, TotpRules())
     oob = _factor("oob", root.table("oob"), oob_rules, OobRules())
-    cap = _factor("cap", root.table("cap"), cap_rules, CapRules())
+    cap, delegation = (
+        _factor("cap", root.table("cap"), cap_rules, CapRules()),
+        _delegation(root.table("delegation")),
+    )
 
     operations_table = root.table("operation")
     if operations_table is None:
@@ -376,6 +393,7 @@ def from_toml(document: str | bytes) -> Policy:
         recovery=recovery,
         acr=acr,
         operations=operations,
+        delegation=delegation,
     )
 
 

@@ -37,6 +37,7 @@ from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.policy.linking import Linking
 from securebox_auth.policy.sections import (
     AcrLevels,
+    DelegationRules,
     RecoveryRules,
     Renewal,
     RenewalRule,
@@ -51,6 +52,7 @@ __all__ = [
     "SEED_SENSITIVE_OPERATIONS",
     "STRONG_METHODS",
     "AcrLevels",
+    "DelegationRules",
     "Linking",
     "LoginRules",
     "OperationRule",
@@ -331,6 +333,8 @@ class Policy:
     recovery: RecoveryRules = field(default_factory=RecoveryRules)
     acr: AcrLevels = field(default_factory=AcrLevels)
     operations: tuple[OperationRule, ...] = field(default_factory=default_operations)
+    #: What access managers may do (``[delegation]``): see :class:`DelegationRules`.
+    delegation: DelegationRules = field(default_factory=DelegationRules)
     _index: Mapping[str, OperationRule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

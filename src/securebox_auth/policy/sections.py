@@ -15,6 +15,7 @@ from securebox_auth.errors import PolicyError
 
 __all__ = [
     "AcrLevels",
+    "DelegationRules",
     "RecoveryRules",
     "Renewal",
     "RenewalRule",
@@ -165,3 +166,20 @@ class AcrLevels:
                 )
         if len({self.simple, self.strong, self.phishing_resistant}) != 3:
             raise PolicyError("acr", "the three acr values must differ")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DelegationRules:
+    """What an access manager may do (``[delegation]``). The bank's Digital Box guide lets
+    access managers give and withdraw employees' access to the box and nothing more (the
+    default, the narrower reading); the e-Box Enterprise integration guide also lets them
+    manage the rights and confidential codes of those employees
+    (``access_managers_manage_rights_and_codes = true``)."""
+
+    access_managers_manage_rights_and_codes: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.access_managers_manage_rights_and_codes, bool):
+            raise PolicyError(
+                "delegation.access_managers_manage_rights_and_codes", "must be true or false"
+            )

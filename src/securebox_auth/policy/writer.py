@@ -166,6 +166,15 @@ def to_toml(policy: Policy) -> str:
             ],
         ),
         _section(
+            "delegation",
+            [
+                (
+                    "access_managers_manage_rights_and_codes",
+                    policy.delegation.access_managers_manage_rights_and_codes,
+                )
+            ],
+        ),
+        _section(
             "acr",
             [
                 ("simple", policy.acr.simple),

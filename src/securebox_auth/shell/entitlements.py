@@ -18,6 +18,11 @@ from datetime import datetime
 from securebox_auth.audit import AuditEvent
 from securebox_auth.entitlements import admin
 from securebox_auth.entitlements.accounts import Account, Operator, Role
+from securebox_auth.entitlements.delegation import (
+    Delegated,
+    authorise_delegated,
+    delegation_allows,
+)
 from securebox_auth.entitlements.model import (
     THIRD_PARTY_OPERATIONS,
     DocumentScope,
@@ -31,6 +36,7 @@ from securebox_auth.factors.code import OneTimeCode, issue_one_time_code
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout.attempts import unblock_event
 from securebox_auth.lockout.rules import LockoutState
+from securebox_auth.policy.sections import DelegationRules
 from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.shell.entitlement_loop import (
     OPERATION,
@@ -208,20 +214,37 @@ class EntitlementService(EntitlementReads):
         )
 
     def set_rights(self, session: str, target: Principal, rights: Rights) -> None:
-        self._apply(
-            session,
-            lambda acting, sub, now, reads: admin.set_rights(
+        def decide(
+            acting: Account, sub: Subscription, now: datetime, reads: _Reads
+        ) -> admin.AdminChange:
+            authorise_delegated(acting, Delegated.RIGHTS, self._delegation(acting))
+            return admin.set_rights(
                 acting, sub, self._target(acting, target, reads), rights, now=now
-            ),
-        )
+            )
+
+        self._apply(session, decide)
+
+    def _delegation(self, acting: Account) -> DelegationRules:
+        return self.policies.for_subscription(acting.principal.client_id).delegation
+
+    def delegation_allows(self, actor: Principal, what: Delegated) -> bool:
+        """Does the policy let ``actor``'s role make changes of kind ``what`` (an access
+        manager's rights and codes: ``[delegation]``)? For pages deciding what to offer; the
+        changes decide again."""
+        found = self.store.get_account(actor)
+        if found is None or not found.value.active:
+            return False
+        return delegation_allows(found.value, what, self._delegation(found.value))
 
     def _manage(self, target: Principal) -> Decide:
         """The decision of a credential change on ``target`` (regenerate, unblock): the
-        entitlement rules for managing that user; nothing changes in the subscription."""
+        entitlement rules for managing that user, and the policy's delegation to access
+        managers; nothing changes in the subscription."""
 
         def decide(
             acting: Account, sub: Subscription, now: datetime, reads: _Reads
         ) -> admin.AdminChange:
+            authorise_delegated(acting, Delegated.CODES, self._delegation(acting))
             account = self._target(acting, target, reads)
             admin.authorise_user_management(acting, sub, account, now=now)
             return admin.AdminChange(sub, (), ())

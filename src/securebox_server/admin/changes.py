@@ -1,73 +1,250 @@
-"""The administration changes applied once a step-up grant was consumed
-(:func:`securebox_server.stepup.approve.execute`, with ``proof`` the certification
-secret typed on that last step when adding a company): each rebuilds its input from the stored
-order and calls the library's :class:`~securebox_auth.shell.entitlements.EntitlementService`
-(through :mod:`securebox_server.invitations.service` for third parties) in the fresh
-session, which decides again. A refusal raises a :class:`SecureboxError`: the order is
-refused and nothing changed.
+"""The administrative changes of users, as step-up drafts: checked before the step-up by the
+library's pure rules (:mod:`securebox_auth.entitlements.admin`, so that a change the rules
+refuse is refused at once, without asking for a proof), and applied after it by the
+library's :class:`~securebox_auth.shell.entitlements.EntitlementService`, which decides
+again on the state it changes (the step-up only proves who asks).
+
+A new confidential code (a new user's, a regenerated one) goes from the library straight
+to :class:`~.codes.CodeCourier`: :func:`apply_order` returns only the channel it went to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
 
-from fastapi import Request
+from securebox_auth.entitlements import admin
+from securebox_auth.entitlements.accounts import Account, Role
+from securebox_auth.entitlements.check import check
+from securebox_auth.entitlements.delegation import Delegated, authorise_delegated
+from securebox_auth.entitlements.model import Operation
+from securebox_auth.entitlements.resources import UserRef
+from securebox_auth.errors import NotPermitted
+from securebox_auth.factors.code import OneTimeCode
+from securebox_auth.factors.oob import Channel
+from securebox_auth.identity import Principal
+from securebox_auth.shell.securebox import Securebox
+from securebox_server.admin.codes import CodeChannel, CodeCourier, Undelivered
+from securebox_server.admin.forms import rights_from_json, rights_json
+from securebox_server.admin.profiles import Profile, ProfileBook
+from securebox_server.stepup.requests import Draft, Kind
 
-from securebox_auth.errors import MalformedInput
-from securebox_auth.identity import ClientId, Siren
-from securebox_server.admin.drafts import Declaration
-from securebox_server.invitations.service import invitations_of
-from securebox_server.stepup.orders import Order
-from securebox_server.stepup.requests import Kind
-from securebox_server.web.context import server_of
-from securebox_server.web.routing import WebSession
+__all__ = [
+    "ADMIN_KINDS",
+    "Admin",
+    "add_draft",
+    "apply_order",
+    "code_draft",
+    "delivery_draft",
+    "edit_draft",
+    "may_add",
+    "precheck",
+    "remove_draft",
+    "unblock_draft",
+]
 
-__all__ = ["CHANGES"]
-
-Change = Callable[[Request, WebSession, Order, str], None]
-
-
-def _add_company(request: Request, web: WebSession, order: Order, proof: str) -> None:
-    if not 0 < len(proof) <= 64:
-        raise MalformedInput("the certification secret is missing")
-    siren, name = Siren(str(order.details["siren"])), str(order.details["name"])
-    server_of(request).box.entitlements.add_company(web.session_id, siren, name, proof)
-
-
-def _remove_company(request: Request, web: WebSession, order: Order, proof: str) -> None:
-    siren = Siren(str(order.details["siren"]))
-    server_of(request).box.entitlements.remove_company(web.session_id, siren)
-
-
-def _invite(request: Request, web: WebSession, order: Order, proof: str) -> None:
-    declared = Declaration.of(order.details)
-    invitations_of(request).declare(web.session_id, web.session.principal, declared)
-
-
-def _revoke(request: Request, web: WebSession, order: Order, proof: str) -> None:
-    invitation_id = str(order.details["invitation"])
-    invitations_of(request).revoke(web.session_id, web.session.principal, invitation_id)
-
-
-def _answer(accept: bool) -> Change:
-    def change(request: Request, web: WebSession, order: Order, proof: str) -> None:
-        found = invitations_of(request)
-        client = ClientId(str(order.details["client"]))
-        link = found.links.get(client, str(order.details["invitation"]))
-        if link is None or link.invitee != web.session.principal:
-            raise MalformedInput("no such invitation")
-        found.answer(web.session_id, link, accept=accept, now=found.box.clock.now())
-
-    return change
+ADMIN_KINDS: Final = frozenset(
+    {
+        Kind.USER_ADD,
+        Kind.USER_EDIT,
+        Kind.USER_REMOVE,
+        Kind.CODE_REGENERATE,
+        Kind.UNBLOCK,
+        Kind.DELIVERY,
+    }
+)
 
 
-#: kind -> the change (``app.state.changes``, read by the step-up's execution)
-CHANGES: Final[dict[Kind, Change]] = {
-    Kind.COMPANY_ADD: _add_company,
-    Kind.COMPANY_REMOVE: _remove_company,
-    Kind.THIRD_PARTY_INVITE: _invite,
-    Kind.THIRD_PARTY_REVOKE: _revoke,
-    Kind.INVITATION_ACCEPT: _answer(True),
-    Kind.INVITATION_DECLINE: _answer(False),
-}
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """What the administration pages hold: the profiles and the code courier."""
+
+    profiles: ProfileBook
+    courier: CodeCourier
+
+
+# -- drafts ------------------------------------------------------------------------------
+
+
+def add_draft(
+    user: Principal, role: Role, rights: Any, profile: Profile, channel: CodeChannel
+) -> Draft:
+    details = {"user": user.key, "role": role.value, "rights": rights_json(rights)}
+    return Draft(Kind.USER_ADD, details | {"profile": profile.as_dict(), "channel": channel})
+
+
+def edit_draft(user: Principal, profile: Profile, role: Role | None, rights: Any) -> Draft:
+    """``role`` and ``rights`` are ``None`` when only the profile changes (one's own)."""
+    details: dict[str, Any] = {"user": user.key, "profile": profile.as_dict()}
+    if role is not None:
+        details |= {"role": role.value, "rights": rights_json(rights)}
+    return Draft(Kind.USER_EDIT, details)
+
+
+def remove_draft(user: Principal) -> Draft:
+    return Draft(Kind.USER_REMOVE, {"user": user.key})
+
+
+def code_draft(user: Principal, channel: CodeChannel) -> Draft:
+    return Draft(Kind.CODE_REGENERATE, {"user": user.key, "channel": channel.value})
+
+
+def unblock_draft(user: Principal) -> Draft:
+    return Draft(Kind.UNBLOCK, {"user": user.key})
+
+
+def delivery_draft(*, digital: bool) -> Draft:
+    return Draft(Kind.DELIVERY, {"digital": digital})
+
+
+# -- the rules, before the step-up ---------------------------------------------------------
+
+
+def _state(box: Securebox, actor: Principal) -> tuple[Account, Any]:
+    account = box.store.get_account(actor)
+    sub = box.store.get_subscription(actor.client_id)
+    if account is None or sub is None or not account.value.active:
+        raise NotPermitted("no active account")
+    return account.value, sub.value
+
+
+def _target(box: Securebox, actor: Principal, key: str) -> Account:
+    user = Principal.from_key(key)
+    found = box.store.get_account(user) if user.client_id == actor.client_id else None
+    if found is None or not found.value.active:
+        raise NotPermitted("no such user in this subscription")
+    return found.value
+
+
+def _own_edit(box: Securebox, actor: Principal) -> None:
+    if not box.entitlements.check(actor, Operation.EDIT_OWN_ACCOUNT, actor):
+        raise NotPermitted("not permitted")
+
+
+def may_add(box: Securebox, actor: Principal) -> bool:
+    """Would the library let ``actor`` add a plain user (``manage_users`` on a new user of
+    the subscription)? For the pages deciding what to offer; the change decides again."""
+    try:
+        acting, sub = _state(box, actor)
+    except NotPermitted:
+        return False
+    other = Principal.parse(actor.client_id.value, "1" if actor.user_number.value == "0" else "0")
+    ref = UserRef(other, Role.USER)
+    return check(acting, Operation.MANAGE_USERS, ref, sub, box.clock.now()).allowed
+
+
+def precheck(box: Securebox, actor: Principal, draft: Draft) -> None:
+    """Raise :class:`NotPermitted` (or another library error) when the library's rules
+    refuse ``draft`` for ``actor`` on the current state."""
+    acting, sub = _state(box, actor)
+    now = box.clock.now()
+    details = draft.details
+    delegation = box.entitlements.policies.for_subscription(actor.client_id).delegation
+    others = box.store.accounts_of(actor.client_id)
+    if draft.kind is Kind.USER_ADD:
+        user = Principal.from_key(str(details["user"]))
+        existing = box.store.get_account(user)
+        role, rights = Role(str(details["role"])), rights_from_json(details["rights"])
+        found = existing.value if existing else None
+        admin.add_user(acting, sub, user, role, rights, existing=found, now=now)
+    elif draft.kind is Kind.DELIVERY:
+        admin.switch_delivery(acting, sub, digital=bool(details["digital"]), now=now)
+    elif draft.kind is Kind.USER_EDIT and str(details["user"]) == actor.key:
+        if "role" in details:
+            raise NotPermitted("nobody changes their own role or rights")
+        _own_edit(box, actor)
+    else:
+        target = _target(box, actor, str(details["user"]))
+        if draft.kind is Kind.USER_REMOVE:
+            admin.remove_user(acting, sub, target, others=others, now=now)
+        elif draft.kind in (Kind.CODE_REGENERATE, Kind.UNBLOCK):
+            authorise_delegated(acting, Delegated.CODES, delegation)
+            admin.authorise_user_management(acting, sub, target, now=now)
+        elif "role" in details:
+            authorise_delegated(acting, Delegated.RIGHTS, delegation)
+            admin.set_rights(acting, sub, target, rights_from_json(details["rights"]), now=now)
+            if Role(str(details["role"])) is not target.role:
+                admin.set_role(
+                    acting, sub, target, Role(str(details["role"])), others=others, now=now
+                )
+        else:
+            admin.authorise_user_management(acting, sub, target, now=now)
+
+
+# -- the change, after the step-up -----------------------------------------------------------
+
+
+def _address(box: Securebox, user: Principal, channel: CodeChannel) -> str | None:
+    """A regenerated code goes to a verified destination of the user only."""
+    if channel is CodeChannel.LETTER:
+        return None
+    wanted = Channel(channel.value)
+    found = [d.destination for d in box.factors.oob.destinations(user) if d.channel is wanted]
+    return found[0] if found else None
+
+
+def _send(
+    state: Admin,
+    code: OneTimeCode,
+    user: Principal,
+    channel: CodeChannel,
+    address: str | None,
+    now: datetime,
+) -> str:
+    profile = state.profiles.get(user)
+    try:
+        state.courier.deliver(code, user, channel, address=address, profile=profile, now=now)
+    except Undelivered:
+        return "undelivered"
+    return f"sent_{channel.value}"
+
+
+def apply_order(
+    box: Securebox,
+    state: Admin,
+    session_id: str,
+    actor: Principal,
+    kind: Kind,
+    details: dict[str, Any],
+) -> str:
+    """Apply an approved draft in the session ``session_id`` (the library decides again);
+    the answer is a note key: ``done``, ``sent_<channel>`` or ``undelivered``."""
+    ent, now = box.entitlements, box.clock.now()
+    if kind is Kind.DELIVERY:
+        ent.switch_delivery(session_id, digital=bool(details["digital"]))
+        return "done"
+    user = Principal.from_key(str(details["user"]))
+    if kind is Kind.USER_ADD:
+        profile = Profile.from_dict(details["profile"])
+        code = ent.add_user(
+            session_id, user, Role(str(details["role"])), rights_from_json(details["rights"])
+        )
+        state.profiles.put(user, profile, now)
+        channel = CodeChannel(str(details["channel"]))
+        address = {CodeChannel.SMS: profile.mobile, CodeChannel.EMAIL: profile.email}.get(channel)
+        return _send(state, code, user, channel, address, now)
+    if kind is Kind.USER_REMOVE:
+        ent.remove_user(session_id, user)
+        state.profiles.delete(user)
+        return "done"
+    if kind is Kind.CODE_REGENERATE:
+        channel = CodeChannel(str(details["channel"]))
+        code = ent.regenerate_code(session_id, user)
+        return _send(state, code, user, channel, _address(box, user, channel), now)
+    if kind is Kind.UNBLOCK:
+        ent.unblock(session_id, user)
+        return "done"
+    # USER_EDIT
+    if user == actor:
+        _own_edit(box, actor)
+    elif "role" in details:
+        ent.set_rights(session_id, user, rights_from_json(details["rights"]))
+        role = Role(str(details["role"]))
+        found = box.store.get_account(user)
+        if found is not None and found.value.role is not role:
+            ent.set_role(session_id, user, role)
+    elif not ent.check(actor, Operation.MANAGE_USERS, user):
+        raise NotPermitted("not permitted")
+    state.profiles.put(user, Profile.from_dict(details["profile"]), now)
+    return "done"

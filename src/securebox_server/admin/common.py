@@ -1,35 +1,39 @@
-"""What the administration pages share: the library's verdict on the actor, and the
-subscription they administer."""
+"""What the administration pages share: the state on the app, asking the library's checks,
+and handing a draft to the step-up pipeline once the library's rules accept it."""
 
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.responses import Response
 
-from securebox_auth.entitlements.model import Operation, Subscription
+from securebox_auth.entitlements.model import Operation
 from securebox_auth.entitlements.resources import SubscriptionRef
-from securebox_auth.errors import NotPermitted
-from securebox_auth.identity import Principal
+from securebox_auth.errors import SecureboxError
+from securebox_server.admin.changes import Admin, precheck
+from securebox_server.stepup.common import start
+from securebox_server.stepup.requests import Draft
 from securebox_server.web.context import server_of
+from securebox_server.web.pages import render
+from securebox_server.web.routing import WebSession
 
-__all__ = ["allowed", "require", "subscription_of"]
-
-
-def allowed(request: Request, actor: Principal, action: Operation) -> bool:
-    """May ``actor`` do ``action`` on their own subscription (the library's rule)?"""
-    reads = server_of(request).box.entitlements
-    return bool(reads.check(actor, action, SubscriptionRef(actor.client_id)))
+__all__ = ["go", "may", "state_of"]
 
 
-def require(request: Request, actor: Principal, action: Operation) -> Subscription:
-    """The actor's subscription when the library allows ``action`` on it, else
-    :class:`NotPermitted` (403)."""
-    if not allowed(request, actor, action):
-        raise NotPermitted("this administration is not open to this user")
-    return subscription_of(request, actor)
+def state_of(request: Request) -> Admin:
+    found: Admin = request.app.state.admin
+    return found
 
 
-def subscription_of(request: Request, actor: Principal) -> Subscription:
-    found = server_of(request).box.store.get_subscription(actor.client_id)
-    if found is None:
-        raise NotPermitted("this administration is not open to this user")
-    return found.value
+def may(request: Request, web: WebSession, action: Operation, what: object = None) -> bool:
+    actor = web.session.principal
+    target = SubscriptionRef(actor.client_id) if what is None else what
+    return bool(server_of(request).box.entitlements.check(actor, action, target))  # type: ignore[arg-type]
+
+
+def go(request: Request, web: WebSession, draft: Draft) -> Response:
+    """Check ``draft`` with the library's rules, then start its step-up."""
+    try:
+        precheck(server_of(request).box, web.session.principal, draft)
+    except SecureboxError:
+        return render(request, "stepup/refused.html", status=403, kind=draft.kind, changed=False)
+    return start(request, web, draft)

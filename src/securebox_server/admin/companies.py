@@ -24,13 +24,13 @@ from securebox_auth.entitlements.model import (
 )
 from securebox_auth.errors import MalformedInput, NotFound
 from securebox_auth.identity import ClientId, Siren
-from securebox_server.admin.common import require
 from securebox_server.admin.drafts import (
     company_add_draft,
     company_remove_draft,
     formatted,
     parse_siren,
 )
+from securebox_server.admin.guards import require
 from securebox_server.db.schema import BOX_DOCUMENTS as DOCS
 from securebox_server.invitations.service import invitations_of
 from securebox_server.stepup.common import start

@@ -19,10 +19,10 @@ from starlette.responses import JSONResponse, Response
 from securebox_auth.errors import StepUpNeeded
 from securebox_auth.identity import Siren
 from securebox_auth.policy.decision import StepUpRequired
-from securebox_server.admin.common import require
 from securebox_server.admin.companies import ACTION as COMPANIES
 from securebox_server.admin.companies import company_of, sheet_of
 from securebox_server.admin.drafts import company_add_draft, declaration_of, formatted
+from securebox_server.admin.guards import require
 from securebox_server.admin.third_parties import ACTION as THIRD_PARTIES
 from securebox_server.admin.third_parties import rows_of
 from securebox_server.api.common import PREFIX, PROBLEMS, Authenticated, api_problem

@@ -16,8 +16,8 @@ from starlette.responses import Response
 
 from securebox_auth.entitlements.model import InvitationStatus, Operation, Subscription
 from securebox_auth.errors import MalformedInput, NotFound
-from securebox_server.admin.common import require
 from securebox_server.admin.drafts import declaration_of, formatted, revoke_draft, third_party_draft
+from securebox_server.admin.guards import require
 from securebox_server.invitations.links import Link
 from securebox_server.invitations.service import invitations_of
 from securebox_server.stepup.common import start

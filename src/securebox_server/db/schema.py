@@ -360,6 +360,30 @@ sa.Index(
 )
 
 
+# -- administration of users (revision s0007) -------------------------------------------------
+
+#: What the bank's guide records about a user that the library's account does not: civility,
+#: names, phones, e-mail and function (:mod:`securebox_server.admin.profiles`), keyed by the
+#: principal (``client:user``). Contact details here are as the administrator entered them:
+#: a regenerated confidential code never goes to them, only to the user's verified
+#: destinations or a letter (ADR 0038).
+ADMIN_USER_PROFILES: Final = sa.Table(
+    "admin_user_profiles",
+    METADATA,
+    sa.Column("principal", sa.String(130), primary_key=True),
+    sa.Column("client_id", sa.String(_ID), nullable=False),
+    sa.Column("civility", sa.String(8), nullable=False),
+    sa.Column("last_name", sa.String(100), nullable=False),
+    sa.Column("first_name", sa.String(100), nullable=False),
+    sa.Column("mobile", sa.String(20), nullable=True),
+    sa.Column("phone", sa.String(20), nullable=True),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("function", sa.String(100), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_admin_user_profiles_client", "client_id"),
+)
+
+
 # -- companies and third parties (revision s0008) ---------------------------------------------
 
 #: One row per third-party invitation (:mod:`securebox_server.invitations`): the library's

@@ -25,6 +25,7 @@ from securebox_auth.shell.gateways import DeliveryFailed
 from securebox_server.login.flow import hit_limits, see_other
 from securebox_server.stepup import proofs
 from securebox_server.stepup.common import book_of, follow_session
+from securebox_server.stepup.labels import ADMIN_KIND_NAMES
 from securebox_server.stepup.orders import Order
 from securebox_server.stepup.requests import Kind, request_of
 from securebox_server.web.context import server_of
@@ -235,9 +236,10 @@ def execute(
     if not page.executed:
         book.refuse(principal, order, box.clock.now())
         return render(request, "stepup/refused.html", status=403, kind=order.kind, changed=False)
-    if order.kind is Kind.ENTITLEMENT:
+    note = "done"
+    if order.kind is Kind.ENTITLEMENT or order.kind in ADMIN_KIND_NAMES:
         try:
-            _change_role(request, web, order)
+            note = _change(request, web, order)
         except SecureboxError:  # the entitlement rules refused this change (last admin...)
             book.refuse(principal, order, box.clock.now())
             return render(
@@ -259,18 +261,26 @@ def execute(
     book.finish(principal, order, box.clock.now())
     done = book.get(principal, order.id)
     display = () if flow.challenge is None else flow.challenge.display
-    return render(request, "stepup/done.html", order=done, display=display, again=False)
+    return render(request, "stepup/done.html", order=done, display=display, again=False, note=note)
 
 
 def _change_of(request: Request, kind: Kind) -> Callable[..., None] | None:
     """The change applying an order of ``kind`` once its grant is consumed, when another
-    package registered one on ``app.state.changes`` (the administration:
-    :mod:`securebox_server.admin.changes`)."""
+    package registered one on ``app.state.changes`` (companies and third parties:
+    :mod:`securebox_server.admin.company_changes`)."""
     found: Mapping[Kind, Callable[..., None]] = getattr(request.app.state, "changes", {})
     return found.get(kind)
 
 
-def _change_role(request: Request, web: WebSession, order: Order) -> None:
+def _change(request: Request, web: WebSession, order: Order) -> str:
+    box = server_of(request).box
+    if order.kind in ADMIN_KIND_NAMES:  # users, codes, paper (securebox_server.admin)
+        from securebox_server.admin.changes import apply_order  # noqa: PLC0415 (import cycle)
+
+        state = request.app.state.admin
+        principal = web.session.principal
+        return apply_order(box, state, web.session_id, principal, order.kind, order.details)
     target = Principal.from_key(str(order.details["user"]))
     role = Role(str(order.details["role"]))
-    server_of(request).box.entitlements.set_role(web.session_id, target, role)
+    box.entitlements.set_role(web.session_id, target, role)
+    return "done"

@@ -58,6 +58,12 @@ class Kind(enum.StrEnum):
     THIRD_PARTY_REVOKE = "third_party_revoke"
     INVITATION_ACCEPT = "invitation_accept"
     INVITATION_DECLINE = "invitation_decline"
+    USER_ADD = "user_add"
+    USER_EDIT = "user_edit"
+    USER_REMOVE = "user_remove"
+    CODE_REGENERATE = "code_regenerate"
+    UNBLOCK = "unblock"
+    DELIVERY = "delivery"
 
     @property
     def operation(self) -> str:
@@ -76,6 +82,12 @@ _OPERATIONS: Final = {
     Kind.THIRD_PARTY_REVOKE: "entitlements_management",
     Kind.INVITATION_ACCEPT: "entitlements_management",
     Kind.INVITATION_DECLINE: "entitlements_management",
+    Kind.USER_ADD: "entitlements_management",
+    Kind.USER_EDIT: "entitlements_management",
+    Kind.USER_REMOVE: "entitlements_management",
+    Kind.CODE_REGENERATE: "entitlements_management",
+    Kind.UNBLOCK: "entitlements_management",
+    Kind.DELIVERY: "entitlements_management",
 }
 
 

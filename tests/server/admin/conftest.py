@@ -1,275 +1,156 @@
-"""The real app on each database (SQLite, PostgreSQL) with the box's world (a subscription
-with a principal user, an administrator, a collaborator; a third party who accepted, one
-pending), a real SMTP server (aiosmtpd) and SMS webhook on loopback, and helpers that walk
-the pages like a browser: log in, enter a form, prove the step-up, confirm."""
+"""The step-up world of ``tests/server/stepup`` (principal user 01 with TOTP and a passkey)
+with an SMTP relay on loopback (aiosmtpd), a folder for code letters, and helpers that walk
+an administrative change through its approval like a browser."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
-from email.message import EmailMessage
-from typing import Any, Final
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from securebox_auth.clock import FixedClock
-from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.entitlements.accounts import Operator, Role
-from securebox_auth.factors.totp import code_at
+from securebox_auth.factors.totp import code_at as totp_code_at
 from securebox_auth.factors.totp_credential import TotpCredential
-from securebox_auth.identity import Principal, Siren
-from securebox_auth.shell.keys import DerivedKeys
-from securebox_auth.shell.securebox import Securebox
-from securebox_auth.shell.sql import open_sql_store
-from securebox_auth.stores.sql.catalogue import SqlCatalogue
+from securebox_auth.identity import Principal
 from securebox_server.app import create_app
-from securebox_server.box.blobs import DatabaseBlobs
-from securebox_server.box.documents import DocumentStore
-from securebox_server.box.model import Draft
-from securebox_server.delivery import build_gateways
-from securebox_server.settings import DEFAULT_POLICY, Settings
-from tests.server.box.conftest import (  # noqa: F401 (fixtures, found by name)
-    ACCOUNTANT,
-    ADMIN,
-    C1,
-    C2,
-    CLIENT,
-    COLLABORATOR,
-    OTHER,
-    PAYSLIP,
-    PRINCIPAL,
-    SENDER,
-    T0,
-    box_url,
-    sample_upload,
-    seed_world,
-    who,
-)
-from tests.server.conftest import CODE, token
+from tests.server.boxes import build_box, enrol_passkey
+from tests.server.conftest import CLIENT, CODE, open_user, token
 from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
-    SMS_TOKEN,
-    SmsProvider,
     SmtpRelay,
-    sms_hook,
+    jobs_url,
     smtp_relay,
 )
 from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
     server_postgres_url,
     server_sqlite_url,
 )
+from tests.server.stepup.conftest import ORDER, ORIGIN, RP, World, stepup_sqlite  # noqa: F401
 from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
-    empty_postgresql,
     postgres_admin_url,
     sqlite_template,
 )
 
-ORIGIN: Final = "https://bank.example"
-ORDER: Final = re.compile(r"/operations/([A-Za-z0-9_-]+)")
-LINK: Final = re.compile(re.escape(ORIGIN) + r"(/invitations/[A-Za-z0-9_-]+)")
-#: a user of the other subscription with no invitation yet
-NEWCOMER: Final = who(OTHER, "03")
-BACK_OFFICE: Final = Operator("back-office")
+PROFILE = {
+    "civility": "mrs",
+    "last_name": "Martin",
+    "first_name": "Claire",
+    "mobile": "+33612345678",
+    "phone": "",
+    "email": "claire.martin@company.example",
+    "function": "Payroll",
+}
 
 
-@dataclass
-class Admin:
-    """The app, its library, the relay and the SMS webhook; one browser per user."""
+class AdminWorld(World):
+    letters: Path
+    totps: dict[Principal, TotpCredential]
+    relay: SmtpRelay
 
-    box: Securebox
-    clock: FixedClock
-    app: Any
-    documents: DocumentStore
-    smtp: SmtpRelay
-    sms: SmsProvider
-    kind: str
-    browsers: list[TestClient] = field(default_factory=list)
-    published: int = 0
-    totp: dict[Principal, TotpCredential] = field(default_factory=dict)
-    users: dict[int, Principal] = field(default_factory=dict)
+    def user(self, number: str, role: Role = Role.USER, *, code: bool = True) -> Principal:
+        """A user of the subscription made by the back office (their code changed)."""
+        who = Principal.parse(CLIENT, number)
+        letter = self.box.codes.create_account(Operator("back-office"), who, role)
+        if code:
+            assert self.box.codes.change_code(CLIENT, number, letter.reveal(), CODE).changed
+        enrolled = self.box.enrol_first_totp(Operator("back-office"), who)
+        assert self.box.confirm_totp(who, totp_code_at(enrolled.credential, self.clock.now()))
+        self.totps[who] = enrolled.credential
+        renewal = self.box.factors.renewal_change(who, "web", self.clock.now())
+        self.box.store.commit([renewal], [])  # a strong login is recent: the code suffices
+        return who
 
-    def browser(self) -> TestClient:
-        client = TestClient(self.app, base_url=ORIGIN, raise_server_exceptions=False)
-        client.headers["Accept-Language"] = "en"
-        self.browsers.append(client)
-        return client
-
-    def login(self, principal: Principal, code: str = CODE) -> TestClient:
-        client = self.browser()
-        page = client.get("/login")
-        page = client.post(
-            "/login",
-            data={"client_id": principal.client_id.value, "csrf_token": token(page.text)},
-        )
-        sent = client.post(
-            "/login/user",
-            data={
-                "client_id": principal.client_id.value,
-                "user_number": principal.user_number.value,
-                "csrf_token": token(page.text),
-            },
-            follow_redirects=False,
-        )
+    def prove_as(self, who: Principal, sent: Response) -> Response:
+        """Prove the step-up of a change posted by ``who`` with the code and their TOTP,
+        and execute it."""
         assert sent.status_code == 303, sent.text
-        page = client.get("/login/code")
-        done = client.post(
-            "/login/code",
-            data={"code": code, "csrf_token": token(page.text)},
-            follow_redirects=False,
+        order = sent.headers["location"].rsplit("/", 1)[1]
+        for _ in range(3):
+            page = self.client.get(f"/operations/{order}").text
+            if "/execute" in page:
+                break
+            offered = re.findall(rf"/operations/{order}/proof/(\w+)", page)
+            method = "totp" if "totp" in offered else "confidential_code"
+            assert method in offered, offered
+            self.clock.advance(timedelta(seconds=30))
+            code = (
+                CODE
+                if method == "confidential_code"
+                else totp_code_at(self.totps[who], self.clock.now())
+            )
+            assert self.prove(order, method, code=code).status_code == 303
+        return self.execute(order)
+
+    def post(self, path: str, data: Mapping[str, object], page: str | None = None) -> Response:
+        form = self.client.get(page or path)
+        assert form.status_code == 200, form.text
+        sent: Response = self.client.post(
+            path, data={**data, "csrf_token": token(form.text)}, follow_redirects=False
         )
-        assert done.headers.get("location") == "/home", done.text
-        self.users[id(client)] = principal
-        return client
-
-    def api(self, browser: TestClient) -> TestClient:
-        """A JSON client with the browser's session as a bearer token (no cookie)."""
-        session = browser.cookies.get(self.app.state.server.cookies.session)
-        client = self.browser()
-        client.headers["Authorization"] = f"Bearer {session}"
-        self.users[id(client)] = self.users[id(browser)]
-        return client
-
-    def enrol_totp(self, principal: Principal) -> None:
-        enrolled = self.box.enrol_first_totp(BACK_OFFICE, principal)
-        assert self.box.confirm_totp(principal, code_at(enrolled.credential, self.clock.now()))
-        self.totp[principal] = enrolled.credential
-
-    def post(self, client: TestClient, form: str, path: str, data: dict[str, Any]) -> Response:
-        """Post ``data`` to ``path`` with the CSRF token of the page ``form``."""
-        page = client.get(form)
-        assert page.status_code == 200, page.text
-        data = {**data, "csrf_token": token(page.text)}
-        sent: Response = client.post(path, data=data, follow_redirects=False)
         return sent
 
-    def approve(self, client: TestClient, started: Response, proof: str = "") -> Response:
-        """Prove the step-up of the order ``started`` redirected to (the user's TOTP) and
-        confirm it; the confirmation's answer."""
-        assert started.status_code == 303, started.text
-        found = ORDER.fullmatch(started.headers["location"])
-        assert found is not None, started.headers["location"]
+    def approve(self, sent: Response) -> Response:
+        """Prove the step-up of a change just posted (passkey) and execute it."""
+        assert sent.status_code == 303, sent.text
+        found = ORDER.fullmatch(sent.headers["location"])
+        assert found is not None
         order = found.group(1)
-        page = client.get(f"/operations/{order}")
-        if f"/operations/{order}/execute" not in page.text:  # no fresh proof: the TOTP
-            page = client.get(f"/operations/{order}/proof/totp")
-            assert page.status_code == 200, page.text
-            self.clock.advance(timedelta(seconds=30))
-            code = code_at(self.totp[self.users[id(client)]], self.clock.now())
-            proved = client.post(
-                f"/operations/{order}/proof/totp",
-                data={"code": code, "csrf_token": token(page.text)},
-                follow_redirects=False,
-            )
-            assert proved.status_code == 303, proved.text
-        page = client.get(f"/operations/{order}")
-        data = {"csrf_token": token(page.text)}
-        if proof:
-            data["proof"] = proof
-        done: Response = client.post(f"/operations/{order}/execute", data=data)
-        return done
-
-    def proof_of(self, siren: Siren) -> str:
-        """The certification secret printed on the insurer's letter for ``siren``."""
-        proofs: Any = self.box.entitlements.company_proofs
-        secret: str = proofs.issue(siren)
-        return secret
-
-    def publish(self, company: Siren) -> str:
-        self.published += 1
-        n = self.published
-        draft = Draft(
-            type="payslip",
-            label=f"Payslip {n}",
-            issued_at=self.clock.now() - timedelta(days=1),
-            upload=sample_upload(f"Payslip {n}", n),
-        )
-        made = self.documents.publish(SENDER, draft, [company], idempotency_key=f"admin-{n}")
-        return made.document_ids[0]
-
-    def mails(self) -> list[EmailMessage]:
-        return self.smtp.relay.messages()
-
-    def link(self, mail: EmailMessage) -> str:
-        body = mail.get_body(("plain",))
-        assert body is not None
-        found = LINK.search(body.get_content())
-        assert found is not None, body.get_content()
-        return found.group(1)
+        if "/execute" not in self.client.get(f"/operations/{order}").text:
+            assert self.prove(order, "passkey_uv").status_code == 303
+        return self.execute(order)
 
 
-def with_code(box: Securebox, principal: Principal) -> None:
-    """``principal`` gets the code :data:`CODE`, a recent strong login (the renewal)."""
-    letter = box.codes.regenerate_code(BACK_OFFICE, principal)
-    user = principal.user_number.value
-    assert box.codes.change_code(principal.client_id.value, user, letter.reveal(), CODE).changed
-    box.store.commit([box.factors.renewal_change(principal, "web", box.clock.now())], [])
+Build = Callable[..., AdminWorld]
 
 
 @pytest.fixture
-def admin(
-    box_url: str,  # noqa: F811
+def admin_world(
+    tmp_path: Path,
+    stepup_sqlite: Path,  # noqa: F811 (the fixture imported above)
     smtp_relay: SmtpRelay,  # noqa: F811
-    sms_hook: SmsProvider,  # noqa: F811
-) -> Iterator[Admin]:
-    keys, clock = DerivedKeys.generate(), FixedClock(T0)
-    smtp_url = f"smtp+plain://127.0.0.1:{smtp_relay.port}?from=box@bank.example"
-    sms_url = sms_hook.url.replace("http://", f"http://{SMS_TOKEN}@")
-    settings = Settings(
-        database_url=box_url,
-        public_url=ORIGIN,
-        demo=True,
-        rate_limits_enabled=False,
-        smtp_url=smtp_url,
-        sms_url=sms_url,
-    )
-    store = open_sql_store(box_url, audit_key=keys.audit_key(), migrate=False)
-    box = Securebox.from_policy(
-        DEFAULT_POLICY,
-        store=store,
-        keys=keys,
-        clock=clock,
-        argon2=PROFILE_TESTING,
-        gateways=build_gateways(smtp_url, sms_url, None),
-    )
-    seed_world(box)
-    box.codes.create_account(BACK_OFFICE, NEWCOMER, Role.USER)
-    for principal in (PRINCIPAL, ADMIN, COLLABORATOR, ACCOUNTANT, NEWCOMER):
-        with_code(box, principal)
-    documents = DocumentStore(
-        store.engine, box, DatabaseBlobs(store.engine), SqlCatalogue(store.engine)
-    )
-    documents.define_type(PAYSLIP)
-    app = create_app(settings, securebox=box, keys=keys)
-    world = Admin(box, clock, app, documents, smtp_relay, sms_hook, store.engine.dialect.name)
-    for principal in (PRINCIPAL, ADMIN, COLLABORATOR, ACCOUNTANT, NEWCOMER):
-        world.enrol_totp(principal)
-    try:
-        yield world
-    finally:
-        for client in world.browsers:
-            client.close()
-        app.state.orders.engine.dispose()  # the server's engine (stepup.install)
-        server = app.state.server
-        for part in (server.documents, server.clients, server.reader):
-            engine = getattr(part, "engine", None)
-            if engine is not None:
-                engine.dispose()
-        store.engine.dispose()
+) -> Iterator[Build]:
+    clients: list[TestClient] = []
+
+    def build(**settings: object) -> AdminWorld:
+        letters = tmp_path / "letters"
+        values = {
+            "public_url": ORIGIN,
+            "smtp_url": f"smtp+plain://127.0.0.1:{smtp_relay.port}?from=box@bank.example",
+            "code_letters_dir": letters,
+            **settings,
+        }
+        built = build_box(tmp_path, stepup_sqlite, values, relying_party=RP)
+        box, clock = built.box, built.clock
+
+        principal, _ = open_user(box)
+        enrolled = box.enrol_first_totp(Operator("back-office"), principal)
+        assert box.confirm_totp(principal, totp_code_at(enrolled.credential, clock.now()))
+        authenticator = enrol_passkey(box, RP, principal, clock)
+        app = create_app(built.settings, securebox=box, keys=built.keys)
+        client = TestClient(app, base_url=ORIGIN, raise_server_exceptions=False)
+        client.headers["Accept-Language"] = "en"
+        clients.append(client)
+        world = AdminWorld(
+            client, box, clock, principal, enrolled.credential, authenticator, built.url
+        )
+        world.letters = letters
+        world.totps = {}
+        world.relay = smtp_relay
+        return world
+
+    yield build
+    for client in clients:
+        client.close()
 
 
-__all__ = [
-    "ACCOUNTANT",
-    "ADMIN",
-    "BACK_OFFICE",
-    "C1",
-    "C2",
-    "CLIENT",
-    "COLLABORATOR",
-    "NEWCOMER",
-    "OTHER",
-    "PRINCIPAL",
-    "with_code",
-]
+CODE_IN = re.compile(r"one-time confidential code: ([0-9]+)")
+
+# The companies' and third parties' world (tests/server/admin/world.py).
+from tests.server.admin.world import admin  # noqa: E402, F401 (a fixture, found by name)
+from tests.server.box.conftest import box_url  # noqa: E402, F401 (a fixture, found by name)
+from tests.server.jobs.conftest import sms_hook  # noqa: E402, F401 (a fixture, found by name)
+from tests.stores.conftest import empty_postgresql  # noqa: E402, F401 (a fixture, found by name)

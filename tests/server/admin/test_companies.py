@@ -5,7 +5,7 @@ library lets manage companies; every change behind a step-up; the JSON API."""
 from __future__ import annotations
 
 from securebox_auth.identity import Siren
-from tests.server.admin.conftest import ADMIN, C1, CLIENT, COLLABORATOR, PRINCIPAL, Admin
+from tests.server.admin.world import ADMIN, C1, CLIENT, COLLABORATOR, PRINCIPAL, Admin
 from tests.server.conftest import token
 
 NEW = Siren("443061841")

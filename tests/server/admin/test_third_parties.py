@@ -13,7 +13,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from securebox_auth.identity import ClientId, Principal
-from tests.server.admin.conftest import ADMIN, C1, C2, COLLABORATOR, NEWCOMER, Admin
+from tests.server.admin.world import ADMIN, C1, C2, COLLABORATOR, NEWCOMER, Admin
 from tests.server.conftest import token
 
 DECLARED = {"siren": "552 100 554", "name": "Cabinet Martin", "email": "martin@cabinet.example"}

@@ -1,4 +1,4 @@
-"""Reserved for administration: users, rights, codes, access managers.
+"""Administration of users: the profile facts the library's account does not hold.
 
 Revision ID: s0007
 Revises: s0006
@@ -10,6 +10,10 @@ module.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
+
 revision: str = "s0007"
 down_revision: str | None = "s0006"
 branch_labels: str | None = None
@@ -17,8 +21,22 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
-    pass  # no table yet: filled in by its issue
+    op.create_table(
+        "admin_user_profiles",
+        sa.Column("principal", sa.String(130), primary_key=True),
+        sa.Column("client_id", sa.String(64), nullable=False),
+        sa.Column("civility", sa.String(8), nullable=False),
+        sa.Column("last_name", sa.String(100), nullable=False),
+        sa.Column("first_name", sa.String(100), nullable=False),
+        sa.Column("mobile", sa.String(20), nullable=True),
+        sa.Column("phone", sa.String(20), nullable=True),
+        sa.Column("email", sa.String(254), nullable=False),
+        sa.Column("function", sa.String(100), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_admin_user_profiles_client", "admin_user_profiles", ["client_id"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_admin_user_profiles_client", table_name="admin_user_profiles")
+    op.drop_table("admin_user_profiles")

@@ -1,0 +1,117 @@
+"""``/api/v1/admin/users`` through the real app: the list, the RFC 9470 challenge without a
+recent step-up, the changes once the session holds one, problems for what is refused or
+missing, and never the new code in an answer (it reaches the user's mailbox)."""
+
+from __future__ import annotations
+
+from securebox_auth.entitlements.accounts import AccountStatus, Role
+from securebox_auth.identity import ClientId, Principal
+from tests.server.admin.conftest import CODE_IN, PROFILE, AdminWorld, Build
+from tests.server.conftest import CLIENT
+from tests.server.stepup.conftest import ORIGIN
+
+API = "/api/v1/admin"
+HEADERS = {"Origin": ORIGIN}
+NEW = {
+    "user_number": "02",
+    "profile": PROFILE,
+    "role": "user",
+    "rights": {
+        "companies": "all",
+        "documents": {"themes": [], "documents": ["doc-1"]},
+        "operations": ["view"],
+    },
+    "channel": "email",
+}
+
+
+def _stepped_up(world: AdminWorld) -> None:
+    """A step-up proven in the web session (the API answers with the same cookie)."""
+    world.login()
+    assert world.approve(world.post("/admin/delivery", {"digital": "no"})).status_code == 200
+
+
+def test_without_a_step_up_a_change_is_a_challenge(admin_world: Build) -> None:
+    world = admin_world()
+    world.login()
+    listing = world.client.get(f"{API}/users")
+    assert listing.status_code == 200
+    assert [u["user"] for u in listing.json()["users"]] == [f"{CLIENT}:01"]
+    answer = world.client.post(f"{API}/users", json=NEW, headers=HEADERS)
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "insufficient_user_authentication" in answer.headers["www-authenticate"]
+    assert answer.json()["step_up"].startswith("/api/v1/step-ups/")
+    assert world.box.store.get_account(Principal.parse(CLIENT, "02")) is None
+
+
+def test_with_a_step_up_the_changes_run_and_the_code_goes_to_the_user(admin_world: Build) -> None:
+    world = admin_world()
+    _stepped_up(world)
+    added = world.client.post(f"{API}/users", json=NEW, headers=HEADERS)
+    assert added.status_code == 201, added.text
+    assert added.json() == {"status": "sent_email", "user": f"{CLIENT}:02"}
+    (mail,) = world.relay.relay.messages()
+    code = CODE_IN.search(mail.get_body().get_content())  # type: ignore[union-attr]
+    assert code is not None
+    shown = world.client.get(f"{API}/users/02")
+    assert shown.json()["status"] == "pending"
+    assert shown.json()["profile"]["email"] == PROFILE["email"]
+    letter = world.client.post(f"{API}/users/02/code", json={"channel": "letter"}, headers=HEADERS)
+    assert letter.json()["status"] == "sent_letter"
+    for answer in (added, shown, letter, world.client.get(f"{API}/users")):
+        assert code.group(1) not in answer.text
+    patch = {
+        "profile": PROFILE,
+        "role": "access_manager",
+        "rights": {"companies": "all", "documents": "total", "operations": ["view"]},
+    }
+    edited = world.client.patch(f"{API}/users/02", json=patch, headers=HEADERS)
+    assert edited.status_code == 200, edited.text
+    account = world.box.store.get_account(Principal.parse(CLIENT, "02"))
+    assert account is not None
+    assert account.value.role is Role.ACCESS_MANAGER
+    unblocked = world.client.post(f"{API}/users/02/unblock", headers=HEADERS)
+    assert unblocked.status_code == 200
+    digital = world.client.put(f"{API}/delivery", json={"digital": True}, headers=HEADERS)
+    assert digital.status_code == 200
+    sub = world.box.store.get_subscription(ClientId(CLIENT))
+    assert sub is not None
+    assert sub.value.digital
+    removed = world.client.delete(f"{API}/users/02", headers=HEADERS)
+    assert removed.status_code == 200
+    account = world.box.store.get_account(Principal.parse(CLIENT, "02"))
+    assert account is not None
+    assert account.value.status is AccountStatus.DISABLED
+
+
+def test_refusals_and_unknown_users_are_problems(admin_world: Build) -> None:
+    world = admin_world()
+    world.user("03")
+    _stepped_up(world)
+    missing = world.client.get(f"{API}/users/99")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert world.client.delete(f"{API}/users/99", headers=HEADERS).status_code == 404
+    myself = world.client.delete(f"{API}/users/01", headers=HEADERS)
+    assert myself.status_code == 403  # the library: nobody removes themselves
+    bad = world.client.post(f"{API}/users", json={**NEW, "role": "principal_user"}, headers=HEADERS)
+    assert bad.status_code == 400
+    no_phone = {**NEW, "profile": {**PROFILE, "mobile": ""}}
+    assert world.client.post(f"{API}/users", json=no_phone, headers=HEADERS).status_code == 400
+    half = {"profile": PROFILE, "role": "user"}
+    assert world.client.patch(f"{API}/users/03", json=half, headers=HEADERS).status_code == 400
+
+
+def test_a_collaborator_lists_users_but_changes_nobody_else(admin_world: Build) -> None:
+    world = admin_world()
+    world.user("02")
+    world.user("03")
+    world.login(user="03")
+    assert len(world.client.get(f"{API}/users").json()["users"]) == 3
+    refused = world.client.delete(f"{API}/users/02", headers=HEADERS)
+    assert refused.status_code == 403
+    assert (
+        world.client.put(f"{API}/delivery", json={"digital": False}, headers=HEADERS).status_code
+        == 403
+    )
