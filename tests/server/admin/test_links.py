@@ -14,7 +14,8 @@ from securebox_auth.identity import ClientId
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.db.schema import THIRD_PARTY_INVITATIONS
 from securebox_server.invitations.links import InvitationLinks, Link, digest, new_token
-from tests.server.admin.world import C2, CLIENT, NEWCOMER, T0
+from tests.server.admin.world import C2, CLIENT, NEWCOMER
+from tests.server.box.conftest import T0
 
 
 @pytest.fixture
