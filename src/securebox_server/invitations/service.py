@@ -24,6 +24,7 @@ from fastapi import Request
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.entitlements.invitations import INVITATION_LIFETIME
 from securebox_auth.errors import AccountExists, MalformedInput, NotFound, NotPermitted
+from securebox_auth.factors.code import OneTimeCode
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.admin.drafts import Declaration
@@ -51,34 +52,36 @@ class Invitations:
     links: InvitationLinks
     public_url: str
 
-    def _open_account(self, mobile: str) -> Principal:
-        """Open a subscription for the third party; its code goes by SMS to ``mobile``."""
-        sms = self.box.gateways.get("sms")
-        if sms is None:
-            raise MalformedInput("no SMS channel: the third party needs an existing account")
+    def _open_account(self) -> tuple[Principal, OneTimeCode]:
+        """Open a subscription for the third party: its principal user and one-time code
+        (sent by :meth:`declare` once the invitation is made, never stored)."""
         for _ in range(5):
             client = ClientId(f"{secrets.randbelow(10**9):09d}")
-            principal = Principal(client, Principal.parse(client.value, "01").user_number)
+            principal = Principal.parse(client.value, "01")
             try:
-                letter = self.box.entitlements.open_subscription(OPERATOR, principal)
+                return principal, self.box.entitlements.open_subscription(OPERATOR, principal)
             except AccountExists:
                 continue
-            sms.send(code_sms(to=mobile, code=letter.reveal(), reference=client.value))
-            return principal
         raise NotPermitted("no free client identifier")  # pragma: no cover (1e9 of them)
 
     def declare(self, session_id: str, inviter: Principal, declared: Declaration) -> Link:
         """Invite the declared third party (the library checks the actor's rights and the
-        step-up), store the link and send it."""
-        email = self.box.gateways.get("email")
+        step-up), store the link, then send the e-mail (and the new account's code by SMS).
+        """
+        email, sms = self.box.gateways.get("email"), self.box.gateways.get("sms")
         if email is None:
             raise MalformedInput("no e-mail channel to send the invitation")
-        new = declared.invitee is None
-        invitee = declared.invitee or self._open_account(declared.mobile or "")
+        if declared.invitee is None and (sms is None or not declared.mobile):
+            raise MalformedInput("no SMS channel: the third party needs an existing account")
+        opened = None if declared.invitee is not None else self._open_account()
+        invitee = opened[0] if opened is not None else declared.invitee
+        if invitee is None:  # pragma: no cover (a declaration names one or the other)
+            raise MalformedInput("no third party")
         invitation_id = self.box.entitlements.invite(session_id, invitee, declared.companies)
         sub = self.box.store.get_subscription(inviter.client_id)
         made = None if sub is None else sub.value.invitations.get(invitation_id)
         now = self.box.clock.now() if made is None else made.created_at
+        expires = now + LINK_LIFETIME if made is None else made.expires_at
         link = Link(
             invitation_id,
             inviter.client_id,
@@ -86,9 +89,9 @@ class Invitations:
             declared.name,
             declared.email,
             invitee,
-            new,
+            opened is not None,
             now,
-            now + LINK_LIFETIME if made is None else made.expires_at,
+            expires,
             None,
         )
         token = new_token()
@@ -100,16 +103,18 @@ class Invitations:
                 c.name for c in sub.value.companies.values() if c.siren in declared.companies
             )
         )
-        inviter_name = ", ".join(names) or inviter.client_id.value
         mail = invitation_mail(
             to=declared.email,
-            inviter=inviter_name,
+            inviter=", ".join(names) or inviter.client_id.value,
             link=f"{self.public_url.rstrip('/')}/invitations/{token}",
             expires_at=link.expires_at,
             reference=invitation_id,
-            new_account=invitee if new else None,
+            new_account=None if opened is None else invitee,
         )
         email.send(mail)
+        if opened is not None and sms is not None and declared.mobile:
+            code = code_sms(to=declared.mobile, code=opened[1].reveal(), reference=invitation_id)
+            sms.send(code)
         return link
 
     def revoke(self, session_id: str, inviter: Principal, invitation_id: str) -> None:
