@@ -124,3 +124,22 @@ def test_the_json_api(admin: Admin) -> None:
     assert collaborator.get("/api/v1/admin/companies").status_code == 403
     assert collaborator.delete(f"/api/v1/admin/companies/{C1.value}").status_code == 403
     assert admin.browser().get("/api/v1/admin/companies").status_code == 401
+
+
+def test_the_api_adds_and_removes_after_a_step_up(admin: Admin) -> None:
+    browser = admin.login(ADMIN)
+    started = admin.post(
+        browser, "/admin/companies", "/admin/companies", {"siren": "443061841", "name": "Nova"}
+    )
+    assert admin.approve(browser, started, proof=admin.proof_of(NEW)).status_code == 200
+    api = admin.api(browser)  # the step-up is fresh (5 minutes): the API changes directly
+    other = Siren("123456782")
+    body = {"siren": other.value, "name": "Other", "proof": admin.proof_of(other)}
+    added = api.post("/api/v1/admin/companies", json=body)
+    assert added.status_code == 201, added.text
+    assert other in _portfolio(admin)
+    wrong = api.post("/api/v1/admin/companies", json={**body, "proof": "AAAA-BBBB-CCCC-DDDD"})
+    assert wrong.status_code == 403
+    assert wrong.json()["code"] == "wrong_proof"
+    assert api.delete(f"/api/v1/admin/companies/{other.value}").status_code == 204
+    assert other not in _portfolio(admin)
