@@ -13,8 +13,9 @@ from typing import Protocol
 from securebox_auth.factors.cap_rules import CapRules
 from securebox_auth.factors.oob_issue import OobRules
 from securebox_auth.factors.totp import TotpRules
+from securebox_auth.policy.sections import DelegationRules
 
-__all__ = ["Table", "cap_rules", "oob_rules", "totp_rules"]
+__all__ = ["Table", "cap_rules", "delegation_rules", "oob_rules", "totp_rules"]
 
 
 class Table(Protocol):
@@ -25,6 +26,8 @@ class Table(Protocol):
     def text(self, name: str, default: str) -> str: ...
 
     def seconds(self, name: str, default: timedelta) -> timedelta: ...
+
+    def boolean(self, name: str, default: bool) -> bool: ...
 
 
 def totp_rules(table: Table) -> TotpRules:
@@ -54,3 +57,9 @@ def oob_rules(table: Table) -> OobRules:
 
 def cap_rules(table: Table) -> CapRules:
     return CapRules(window=table.integer("window", CapRules().window))
+
+
+def delegation_rules(table: Table) -> DelegationRules:
+    """``[delegation]`` (not a factor, but read the same way): false by default."""
+    key = "access_managers_manage_rights_and_codes"
+    return DelegationRules(access_managers_manage_rights_and_codes=table.boolean(key, False))

@@ -32,7 +32,7 @@ from securebox_auth.factors.code_strength import CodeRules
 from securebox_auth.factors.oob_issue import OobRules
 from securebox_auth.factors.totp import TotpRules
 from securebox_auth.lockout.rules import LockoutRules
-from securebox_auth.policy.factor_rules import cap_rules, oob_rules, totp_rules
+from securebox_auth.policy.factor_rules import cap_rules, delegation_rules, oob_rules, totp_rules
 from securebox_auth.policy.model import (
     AcrLevels,
     DelegationRules,
@@ -292,19 +292,6 @@ def _operation(name: str, table: _Table) -> OperationRule:
     return rule
 
 
-def _delegation(table: _Table | None) -> DelegationRules:
-    """``[delegation]``: what access managers may do (false: the narrower reading)."""
-    if table is None:
-        return DelegationRules()
-    rules = DelegationRules(
-        access_managers_manage_rights_and_codes=table.boolean(
-            "access_managers_manage_rights_and_codes", False
-        )
-    )
-    table.finish()
-    return rules
-
-
 def from_toml(document: str | bytes) -> Policy:
     """Read a policy from TOML text. Raises :class:`PolicyError`."""
     text = toml_text(document, lambda message: PolicyError("", message))
@@ -364,7 +351,7 @@ def from_toml(document: str | bytes) -> Policy:
     oob = _factor("oob", root.table("oob"), oob_rules, OobRules())
     cap, delegation = (
         _factor("cap", root.table("cap"), cap_rules, CapRules()),
-        _delegation(root.table("delegation")),
+        _factor("delegation", root.table("delegation"), delegation_rules, DelegationRules()),
     )
 
     operations_table = root.table("operation")

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from securebox_auth.entitlements.accounts import Role
 from securebox_auth.entitlements.delegation import Delegated
-from securebox_auth.entitlements.model import GRANTABLE_OPERATIONS, Operation
+from securebox_auth.entitlements.model import GRANTABLE_OPERATIONS, Operation, Rights
 from securebox_auth.errors import MalformedInput, NotFound, NotPermitted, SecureboxError
 from securebox_auth.identity import Principal
 from securebox_server.admin.changes import (
@@ -30,7 +31,8 @@ from securebox_server.admin.changes import (
 from securebox_server.admin.codes import CodeChannel
 from securebox_server.admin.common import go, may, state_of
 from securebox_server.admin.directory import Row, documents_of, rows_of
-from securebox_server.admin.forms import CIVILITIES, profile_of, rights_of
+from securebox_server.admin.forms import CIVILITIES, MAX_CHOSEN, profile_of, rights_of
+from securebox_server.admin.profiles import Profile
 from securebox_server.stepup.requests import ASSIGNABLE_ROLES
 from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
@@ -39,8 +41,56 @@ from securebox_server.web.routing import LoggedIn, SecureRoute, WebSession
 __all__ = ["router"]
 
 router = APIRouter(route_class=SecureRoute)
-Many = Annotated[list[str], Form()]
-Text = Annotated[str, Form(max_length=254)]
+
+
+class UserForm(BaseModel):
+    """The fields of the user form (the profile; the role and rights when given)."""
+
+    civility: str = Field("", max_length=8)
+    last_name: str = Field("", max_length=254)
+    first_name: str = Field("", max_length=254)
+    mobile: str = Field("", max_length=30)
+    phone: str = Field("", max_length=30)
+    email: str = Field("", max_length=254)
+    function: str = Field("", max_length=254)
+    role: str = Field("", max_length=20)
+    companies: str = Field("", max_length=10)
+    chosen: list[str] = Field(default_factory=list, max_length=MAX_CHOSEN)
+    documents: str = Field("", max_length=10)
+    themes: list[str] = Field(default_factory=list, max_length=MAX_CHOSEN)
+    document_ids: list[str] = Field(default_factory=list, max_length=MAX_CHOSEN)
+    operations: list[str] = Field(default_factory=list, max_length=MAX_CHOSEN)
+
+    def profile(self) -> Profile:
+        return profile_of(
+            civility=self.civility,
+            last_name=self.last_name,
+            first_name=self.first_name,
+            mobile=self.mobile,
+            phone=self.phone,
+            email=self.email,
+            function=self.function,
+        )
+
+    def role_of(self) -> Role:
+        if self.role not in {r.value for r in ASSIGNABLE_ROLES}:
+            raise MalformedInput("unknown role")
+        return Role(self.role)
+
+    def rights(self) -> Rights:
+        return rights_of(
+            companies=self.companies,
+            chosen=self.chosen,
+            documents=self.documents,
+            themes=self.themes,
+            document_ids=self.document_ids,
+            operations=self.operations,
+        )
+
+
+class NewUserForm(UserForm):
+    user_number: str = Field("", max_length=8)
+    channel: str = Field("", max_length=10)
 
 
 def _rows(request: Request, web: WebSession) -> list[Row]:
@@ -111,56 +161,18 @@ def new_user(request: Request, web: LoggedIn) -> Response:
 
 
 @router.post("/admin/users/new")
-def add_user(
-    request: Request,
-    web: LoggedIn,
-    user_number: Annotated[str, Form(max_length=8)] = "",
-    civility: Annotated[str, Form(max_length=8)] = "",
-    last_name: Text = "",
-    first_name: Text = "",
-    mobile: Annotated[str, Form(max_length=30)] = "",
-    phone: Annotated[str, Form(max_length=30)] = "",
-    email: Text = "",
-    function: Text = "",
-    role: Annotated[str, Form(max_length=20)] = "",
-    companies: Annotated[str, Form(max_length=10)] = "",
-    chosen: Many = [],  # noqa: B006 (FastAPI copies defaults)
-    documents: Annotated[str, Form(max_length=10)] = "",
-    themes: Many = [],  # noqa: B006
-    document_ids: Many = [],  # noqa: B006
-    operations: Many = [],  # noqa: B006
-    channel: Annotated[str, Form(max_length=10)] = "",
-) -> Response:
+def add_user(request: Request, web: LoggedIn, form: Annotated[NewUserForm, Form()]) -> Response:
     _adding(request, web)
     try:
-        who = Principal.parse(web.session.principal.client_id.value, user_number.strip())
-        profile = profile_of(
-            civility=civility,
-            last_name=last_name,
-            first_name=first_name,
-            mobile=mobile,
-            phone=phone,
-            email=email,
-            function=function,
-        )
-        if role not in {r.value for r in ASSIGNABLE_ROLES}:
-            raise MalformedInput("unknown role")
-        rights = rights_of(
-            companies=companies,
-            chosen=chosen,
-            documents=documents,
-            themes=themes,
-            document_ids=document_ids,
-            operations=operations,
-        )
-        way = CodeChannel(channel) if channel in set(CodeChannel) else None
+        who = Principal.parse(web.session.principal.client_id.value, form.user_number.strip())
+        way = CodeChannel(form.channel) if form.channel in set(CodeChannel) else None
         if way is None or way not in state_of(request).courier.channels():
             raise MalformedInput("choose how the new code goes to the user")
+        draft = add_draft(who, form.role_of(), form.rights(), form.profile(), way)
     except SecureboxError as exc:
         return _user_form(
             request, web, status=400, row=None, error=str(exc), own=False, rights_form=True
         )
-    draft = add_draft(who, Role(role), rights, profile, way)
     return go(request, web, draft)
 
 
@@ -190,50 +202,15 @@ def user_sheet(request: Request, web: LoggedIn, user: str) -> Response:
 
 @router.post("/admin/users/{user}")
 def edit_user(
-    request: Request,
-    web: LoggedIn,
-    user: str,
-    civility: Annotated[str, Form(max_length=8)] = "",
-    last_name: Text = "",
-    first_name: Text = "",
-    mobile: Annotated[str, Form(max_length=30)] = "",
-    phone: Annotated[str, Form(max_length=30)] = "",
-    email: Text = "",
-    function: Text = "",
-    role: Annotated[str, Form(max_length=20)] = "",
-    companies: Annotated[str, Form(max_length=10)] = "",
-    chosen: Many = [],  # noqa: B006
-    documents: Annotated[str, Form(max_length=10)] = "",
-    themes: Many = [],  # noqa: B006
-    document_ids: Many = [],  # noqa: B006
-    operations: Many = [],  # noqa: B006
+    request: Request, web: LoggedIn, user: str, form: Annotated[UserForm, Form()]
 ) -> Response:
     row = _row(request, web, user)
     target = row.account.principal
     try:
-        profile = profile_of(
-            civility=civility,
-            last_name=last_name,
-            first_name=first_name,
-            mobile=mobile,
-            phone=phone,
-            email=email,
-            function=function,
-        )
-        if role:
-            if role not in {r.value for r in ASSIGNABLE_ROLES}:
-                raise MalformedInput("unknown role")
-            rights = rights_of(
-                companies=companies,
-                chosen=chosen,
-                documents=documents,
-                themes=themes,
-                document_ids=document_ids,
-                operations=operations,
-            )
-            draft = edit_draft(target, profile, Role(role), rights)
+        if form.role:
+            draft = edit_draft(target, form.profile(), form.role_of(), form.rights())
         else:
-            draft = edit_draft(target, profile, None, None)
+            draft = edit_draft(target, form.profile(), None, None)
     except SecureboxError as exc:
         own = target == web.session.principal
         return _user_form(
@@ -243,7 +220,7 @@ def edit_user(
             row=row,
             error=str(exc),
             own=own,
-            rights_form=bool(role),
+            rights_form=bool(form.role),
             codes=False,
             manage=not own,
         )

@@ -85,3 +85,9 @@ def test_partial_rights_show_only_those_documents(make_app: AppMaker, tmp_path: 
     assert other_tax_c1 not in seen
     assert collaborator.get(f"/documents/{other_tax_c1}").status_code == 404
     assert re.search("Pending acceptance|Added", browser.get("/admin/users").text)
+    edit = browser.get("/admin/users/04").text
+    assert 'value="chosen" checked' in edit
+    assert 'value="partial" checked' in edit
+    assert 'name="themes" value="payroll" checked' in edit
+    assert f'name="document_ids" value="{tax_c1}" checked' in edit
+    assert f'name="document_ids" value="{other_tax_c1}">' in edit

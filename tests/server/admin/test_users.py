@@ -258,7 +258,9 @@ def test_the_policy_switch_lets_access_managers_manage_codes(
 ) -> None:
     policy = tmp_path / "policy.toml"
     text = DEFAULT_POLICY.read_text(encoding="utf-8")
-    policy.write_text(text + "\n[delegation]\naccess_managers_manage_rights_and_codes = true\n")
+    narrow = "access_managers_manage_rights_and_codes = false"
+    assert narrow in text  # the shipped policy states the narrower reading
+    policy.write_text(text.replace(narrow, "access_managers_manage_rights_and_codes = true"))
     world = admin_world(policy=policy)
     _access_manager(world)
     world.login(user="04")

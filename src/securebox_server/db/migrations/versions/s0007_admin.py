@@ -13,7 +13,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "s0007"
 down_revision: str | None = "s0006"
 branch_labels: str | None = None
