@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from securebox_auth.entitlements.accounts import Account
+from securebox_auth.entitlements.accounts import Account, Role
 from securebox_auth.entitlements.model import (
     Company,
     InvitationStatus,
@@ -84,7 +84,11 @@ def sheet_of(request: Request, sub: Subscription, company: Company) -> Sheet:
     users = tuple(
         a
         for a in box.store.accounts_of(sub.client_id)
-        if a.active and sub.rights_of(a.principal).companies.covers(company.siren)
+        if a.active
+        and (  # the principal user holds every right (the library's rule)
+            a.role is Role.PRINCIPAL_USER
+            or sub.rights_of(a.principal).companies.covers(company.siren)
+        )
     )
     links = {
         link.invitation_id: link.name

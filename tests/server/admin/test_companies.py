@@ -66,6 +66,7 @@ def test_the_sheet_shows_the_siren_users_and_documents(admin: Admin) -> None:
     assert sheet.status_code == 200
     assert "732 829 320" in sheet.text
     assert ADMIN.key in sheet.text
+    assert PRINCIPAL.key in sheet.text
     assert COLLABORATOR.key in sheet.text
     assert "<dd>2</dd>" in sheet.text
     assert client.get("/admin/companies/443061841").status_code == 404
