@@ -23,6 +23,9 @@ from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_server import admin, demo_reader, methods, profile, recovery, stepup
 from securebox_server.account import api, home
+from securebox_server.admin import companies as admin_companies
+from securebox_server.admin import companies_api as admin_companies_api
+from securebox_server.admin import third_parties as admin_third_parties
 from securebox_server.api import common as api_common
 from securebox_server.api import documents as api_documents
 from securebox_server.api import login as api_login
@@ -38,6 +41,8 @@ from securebox_server.box.reading import BoxReader
 from securebox_server.clients import caller as clients_caller
 from securebox_server.clients import endpoint as clients_endpoint
 from securebox_server.clients.wiring import build_clients
+from securebox_server.invitations import pages as invitation_pages
+from securebox_server.invitations import wiring as invitations_wiring
 from securebox_server.jobs import reports as sms_reports
 from securebox_server.login import identify, steps
 from securebox_server.net import TrustedProxies
@@ -146,6 +151,11 @@ def create_app(
     app.include_router(api.router)
     stepup.install(app, settings)
     profile.install(app, box)
+    invitations_wiring.install(app, settings)
+    app.include_router(admin_companies.router)
+    app.include_router(admin_third_parties.router)
+    app.include_router(invitation_pages.router)
+    app.include_router(admin_companies_api.router)
     admin.install(app, settings)
     recovery.install(app, keys)
     api_common.install(app, keys)

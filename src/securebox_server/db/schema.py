@@ -446,3 +446,28 @@ RECOVERY_FLOWS: Final = sa.Table(
     sa.Index("ix_recovery_flows_principal", "client_id", "user_number", "kind"),
     sa.Index("ix_recovery_flows_expires", "expires_at"),
 )
+
+# -- companies and third parties (revision s0008) ---------------------------------------------
+
+#: One row per third-party invitation (:mod:`securebox_server.invitations`): the library's
+#: invitation id (its status is the library's), the inviting subscription, the third party
+#: as declared (SIREN, name, e-mail address), the invitee's principal key, whether the
+#: account was opened for this invitation, and the link's token as its SHA-256 only; a link
+#: works until ``expires_at`` and once (``used_at`` is set by the accept or decline).
+THIRD_PARTY_INVITATIONS: Final = sa.Table(
+    "third_party_invitations",
+    METADATA,
+    sa.Column("invitation_id", sa.String(40), primary_key=True),
+    sa.Column("client_id", sa.String(_ID), nullable=False),
+    sa.Column("siren", sa.String(9), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("invitee", sa.String(130), nullable=False),
+    sa.Column("new_account", sa.Boolean(), nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("used_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_third_party_invitations_token", "token_sha256", unique=True),
+    sa.Index("ix_third_party_invitations_client", "client_id"),
+)

@@ -10,6 +10,7 @@ execute`` rebuilds the request from the stored order: unless it equals the flow'
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
@@ -213,7 +214,14 @@ def proof_answer(
 
 
 @router.post("/operations/{order_id}/execute")
-def execute(request: Request, web: LoggedIn, order_id: str) -> Response:
+def execute(
+    request: Request,
+    web: LoggedIn,
+    order_id: str,
+    proof: str = Form(default="", max_length=64),
+) -> Response:
+    """Consume the grant and apply the order; ``proof`` is the company's certification
+    secret, typed on this last step when adding a company (so it is never stored)."""
     principal = web.session.principal
     hit_limits(request, "stepup.execute", principal.key)
     order, flow = _load(request, web, order_id)
@@ -237,10 +245,31 @@ def execute(request: Request, web: LoggedIn, order_id: str) -> Response:
             return render(
                 request, "stepup/refused.html", status=403, kind=order.kind, changed=False
             )
+    elif (change := _change_of(request, order.kind)) is not None:
+        try:
+            change(request, web, order, proof)
+        except SecureboxError as refused:  # the library's rules refused it (or a wrong secret)
+            book.refuse(principal, order, box.clock.now())
+            return render(
+                request,
+                "stepup/refused.html",
+                status=403,
+                kind=order.kind,
+                changed=False,
+                reason=refused.code,
+            )
     book.finish(principal, order, box.clock.now())
     done = book.get(principal, order.id)
     display = () if flow.challenge is None else flow.challenge.display
     return render(request, "stepup/done.html", order=done, display=display, again=False, note=note)
+
+
+def _change_of(request: Request, kind: Kind) -> Callable[..., None] | None:
+    """The change applying an order of ``kind`` once its grant is consumed, when another
+    package registered one on ``app.state.changes`` (companies and third parties:
+    :mod:`securebox_server.admin.company_changes`)."""
+    found: Mapping[Kind, Callable[..., None]] = getattr(request.app.state, "changes", {})
+    return found.get(kind)
 
 
 def _change(request: Request, web: WebSession, order: Order) -> str:

@@ -12,6 +12,12 @@ KIND_LABELS: Final = {
     "transfer": "SEPA instant transfer",
     "batch": "Sign a payment batch",
     "entitlement": "Change of role",
+    "company_add": "Add a company",
+    "company_remove": "Remove a company",
+    "third_party_invite": "Invite a third party",
+    "third_party_revoke": "Revoke a third party",
+    "invitation_accept": "Accept an invitation",
+    "invitation_decline": "Decline an invitation",
     "user_add": "Add a user",
     "user_edit": "Change a user",
     "user_remove": "Remove a user",
@@ -36,6 +42,13 @@ ROLE_LABELS: Final = {
 }
 STATUS_LABELS: Final = {"pending": "Waiting for approval", "done": "Done", "refused": "Refused"}
 
+INVITATION_LABELS: Final = {
+    "pending": "Pending acceptance",
+    "added": "Added",
+    "declined": "Declined",
+    "revoked": "Revoked",
+    "expired": "Expired",
+}
 #: What became of a new confidential code (never the code itself: ASVS 5 6.4.6).
 NOTE_LABELS: Final = {
     "sent_sms": "The new code was sent to the user by SMS.",
@@ -59,6 +72,7 @@ GLOBALS: Final = {
     "display_labels": DISPLAY_LABELS,
     "role_labels": ROLE_LABELS,
     "status_labels": STATUS_LABELS,
+    "invitation_labels": INVITATION_LABELS,
     "note_labels": NOTE_LABELS,
     "admin_kind_names": ADMIN_KIND_NAMES,
     "channel_labels": CHANNEL_LABELS,

@@ -52,6 +52,12 @@ class Kind(enum.StrEnum):
     TRANSFER = "transfer"
     BATCH = "batch"
     ENTITLEMENT = "entitlement"
+    COMPANY_ADD = "company_add"
+    COMPANY_REMOVE = "company_remove"
+    THIRD_PARTY_INVITE = "third_party_invite"
+    THIRD_PARTY_REVOKE = "third_party_revoke"
+    INVITATION_ACCEPT = "invitation_accept"
+    INVITATION_DECLINE = "invitation_decline"
     USER_ADD = "user_add"
     USER_EDIT = "user_edit"
     USER_REMOVE = "user_remove"
@@ -70,6 +76,12 @@ _OPERATIONS: Final = {
     Kind.TRANSFER: "sepa_instant_transfer",
     Kind.BATCH: "payment_batch_signing",
     Kind.ENTITLEMENT: "entitlements_management",
+    Kind.COMPANY_ADD: "entitlements_management",
+    Kind.COMPANY_REMOVE: "entitlements_management",
+    Kind.THIRD_PARTY_INVITE: "entitlements_management",
+    Kind.THIRD_PARTY_REVOKE: "entitlements_management",
+    Kind.INVITATION_ACCEPT: "entitlements_management",
+    Kind.INVITATION_DECLINE: "entitlements_management",
     Kind.USER_ADD: "entitlements_management",
     Kind.USER_EDIT: "entitlements_management",
     Kind.USER_REMOVE: "entitlements_management",

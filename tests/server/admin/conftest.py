@@ -148,3 +148,9 @@ def admin_world(
 
 
 CODE_IN = re.compile(r"one-time confidential code: ([0-9]+)")
+
+# The companies' and third parties' world (tests/server/admin/world.py).
+from tests.server.admin.world import admin  # noqa: E402, F401 (a fixture, found by name)
+from tests.server.box.conftest import box_url  # noqa: E402, F401 (a fixture, found by name)
+from tests.server.jobs.conftest import sms_hook  # noqa: E402, F401 (a fixture, found by name)
+from tests.stores.conftest import empty_postgresql  # noqa: E402, F401 (a fixture, found by name)
