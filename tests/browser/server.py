@@ -18,16 +18,15 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
 import httpx
+import pyotp
 
 from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.entitlements.accounts import Operator
-from securebox_auth.factors.totp import code_at
-from securebox_auth.factors.totp_credential import TotpCredential
 from securebox_auth.identity import Principal
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.box.documents import DocumentStore
@@ -36,19 +35,44 @@ from securebox_server.demo_data import prepare, seed
 from securebox_server.settings import load_settings
 from securebox_server.wiring import build_documents, build_securebox
 
-__all__ = ["CODE", "DemoServer", "User", "demo_server"]
+__all__ = ["CODE", "Authenticator", "DemoServer", "User", "demo_server"]
 
 SOURCE: Final = Path(__file__).resolve().parents[2] / "src"
 #: The code every fresh user changes their one-time code to.
 CODE: Final = "47120938"
 BANK: Final = Operator("browser-suite")
+DEMO_CLIENT: Final = "123456789"
+PERIOD: Final = 30
+
+
+@dataclass
+class Authenticator:
+    """An authenticator application holding a TOTP secret (pyotp computes the codes). The
+    server accepts one step either side of now and each step once: a code is never
+    reused, and when both usable steps are spent it waits for the next one."""
+
+    secret: str
+    #: The last step used (a new authenticator's: none of the steps the server accepts).
+    last_step: int = field(default_factory=lambda: int(time.time()) // PERIOD - 2)
+
+    def code(self) -> str:
+        totp = pyotp.TOTP(self.secret)
+        while True:
+            now, into = divmod(time.time(), PERIOD)
+            # the previous step while the server surely still accepts it (3 s of margin)
+            steps = (int(now) - 1, int(now), int(now) + 1) if into < PERIOD - 3 else (int(now) + 1,)
+            for step in steps:
+                if step > self.last_step:
+                    self.last_step = step
+                    return totp.at(step * PERIOD)
+            time.sleep(PERIOD - time.time() % PERIOD + 0.05)
 
 
 @dataclass(frozen=True, slots=True)
 class User:
     principal: Principal
     one_time: str
-    totp: TotpCredential | None
+    app: Authenticator | None
 
     @property
     def client(self) -> str:
@@ -59,10 +83,8 @@ class User:
         return self.principal.user_number.value
 
     def totp_code(self) -> str:
-        """The code of the next 30-second step (accepted: one step either side): the
-        current step's code was used to confirm the enrolment, and a code is single use."""
-        assert self.totp is not None, "this user has no TOTP"
-        return code_at(self.totp, datetime.now(UTC) + timedelta(seconds=30))
+        assert self.app is not None, "this user has no TOTP"
+        return self.app.code()
 
 
 @dataclass
@@ -71,7 +93,21 @@ class DemoServer:
     box: Securebox
     documents: DocumentStore
     lines: list[str]
+    seeded_step: int
     _next_client: int = field(default=600_000_000)
+    _apps: dict[str, Authenticator] = field(default_factory=dict)
+
+    def demo_totp(self, user: str) -> Authenticator:
+        """The authenticator of a demo user, from the secret the demo prints."""
+        if user not in self._apps:
+            secret = self.demo_line(rf"{DEMO_CLIENT} / {user}: .*TOTP ([A-Z2-7]+)").group(1)
+            # the seed confirmed the enrolment with a code of its own step, or an earlier one
+            self._apps[user] = Authenticator(secret, self.seeded_step)
+        return self._apps[user]
+
+    def demo_code(self, user: str) -> str:
+        """The confidential code of a demo user."""
+        return self.demo_line(rf"{DEMO_CLIENT} / {user}: code (\d{{8}})").group(1)
 
     def demo_line(self, pattern: str) -> re.Match[str]:
         """The first line of the demo's instructions matching ``pattern``."""
@@ -95,14 +131,14 @@ class DemoServer:
             assert box.codes.change_code(
                 principal.client_id.value, "01", letter.reveal(), CODE
             ).changed
-        credential = None
+        app = None
         if totp:
             enrolled = box.enrol_first_totp(BANK, principal)
-            assert box.confirm_totp(principal, code_at(enrolled.credential, box.clock.now()))
-            credential = enrolled.credential
+            app = Authenticator(enrolled.secret())
+            assert box.confirm_totp(principal, app.code())
         if strong_at is not None:
             box.store.commit([box.factors.renewal_change(principal, "web", strong_at)], [])
-        return User(principal, letter.reveal(), credential)
+        return User(principal, letter.reveal(), app)
 
 
 def _free_port() -> int:
@@ -151,6 +187,7 @@ def demo_server(home: Path) -> Iterator[DemoServer]:
         **prepare(home),
     }
     lines = seed(extra, fast=True, folder=home)
+    seeded_step = int(time.time()) // PERIOD
     settings = load_settings(extra)
     box = build_securebox(settings, argon2=PROFILE_TESTING)
     documents = build_documents(settings, box)
@@ -163,7 +200,7 @@ def demo_server(home: Path) -> Iterator[DemoServer]:
     )
     try:
         _wait_ready(f"http://127.0.0.1:{port}", process, 60)
-        yield DemoServer(f"http://localhost:{port}", box, documents, lines)
+        yield DemoServer(f"http://localhost:{port}", box, documents, lines, seeded_step)
     finally:
         _stop(process)
         box.store.engine.dispose()  # type: ignore[attr-defined]
