@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
@@ -50,6 +51,8 @@ def pytest_runtest_makereport(
 
 @pytest.fixture(scope="session")
 def auditor() -> Iterator[Auditor]:
+    for old in ARTIFACTS.glob("tests_browser_*"):  # a previous run's failures
+        shutil.rmtree(old)
     found = Auditor()
     yield found
     if found.pages:
