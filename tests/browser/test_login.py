@@ -24,13 +24,21 @@ def test_code_login_of_the_demo_principal_user(tab: Tab, server: DemoServer) -> 
 
 
 def test_a_wrong_code_is_refused_and_announced(tab: Tab, server: DemoServer) -> None:
-    user = server.user(strong_at=datetime.now(UTC))
+    """After a failure the right code is not enough: the second factor is asked."""
+    user = server.user(totp=True, strong_at=datetime.now(UTC))
     log_in_with_code(tab, user.client, user.number, "10293847")
     assert tab.path == "/login/code"
     alert = tab.page.locator("[role=alert]")
     assert alert.count() == 1
     assert tab.page.get_attribute("#code", "aria-invalid") == "true"
     assert "code-error" in (tab.page.get_attribute("#code", "aria-describedby") or "")
+    tab.fill("code", CODE)
+    tab.submit("/login/code")
+    assert tab.path == "/login/strong", tab.text()
+    follow(tab, "/login/totp")
+    tab.fill("code", user.totp_code())
+    tab.submit("/login/totp")
+    assert tab.path == "/home"
 
 
 def test_one_time_code_changed_then_totp_at_first_access(tab: Tab, server: DemoServer) -> None:
