@@ -40,9 +40,7 @@ OpenTab = Callable[[], Tab]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """Keep each phase's report on the item: the tab fixture saves traces on failure."""
     report = yield
     setattr(item, f"report_{report.when}", report)

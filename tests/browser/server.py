@@ -18,22 +18,24 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
 import httpx
 import pyotp
 
+from securebox_auth.clock import FixedClock, SystemClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.identity import Principal
+from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.box.documents import DocumentStore
 from securebox_server.cli import _environment, _uvicorn
 from securebox_server.demo_data import prepare, seed
 from securebox_server.settings import load_settings
-from securebox_server.wiring import build_documents, build_securebox
+from securebox_server.wiring import build_documents, build_securebox, load_master_key
 
 __all__ = ["CODE", "Authenticator", "DemoServer", "User", "demo_server"]
 
@@ -94,6 +96,7 @@ class DemoServer:
     documents: DocumentStore
     lines: list[str]
     seeded_step: int
+    keys: DerivedKeys
     _next_client: int = field(default=600_000_000)
     _apps: dict[str, Authenticator] = field(default_factory=dict)
 
@@ -117,13 +120,22 @@ class DemoServer:
         raise AssertionError(f"no demo line matches {pattern!r}")
 
     def user(
-        self, *, change: bool = True, totp: bool = False, strong_at: datetime | None = None
+        self, *, change: bool = True, totp: bool = False, strong_days_ago: float | None = None
     ) -> User:
         """A new subscription's principal user, made by the library on the server's
         database: its one-time code changed to :data:`CODE` unless ``change`` is false, a
-        confirmed TOTP with ``totp``, a last strong login at ``strong_at`` (none: the first
-        access asks for strong authentication)."""
+        confirmed TOTP with ``totp``, a last strong login ``strong_days_ago`` (none: the
+        first access asks for strong authentication). The account is opened a day before
+        that login (a strong login older than the account is a previous holder's)."""
         box = self.box
+        if strong_days_ago is not None:
+            box = Securebox.from_policy(
+                self.box.policy,
+                store=self.box.store,
+                keys=self.keys,
+                clock=FixedClock(SystemClock().now() - timedelta(days=strong_days_ago + 1)),
+                argon2=PROFILE_TESTING,
+            )
         self._next_client += 1
         principal = Principal.parse(f"{self._next_client:09d}", "01")
         letter = box.codes.create_subscription(BANK, principal)
@@ -135,9 +147,10 @@ class DemoServer:
         if totp:
             enrolled = box.enrol_first_totp(BANK, principal)
             app = Authenticator(enrolled.secret())
-            assert box.confirm_totp(principal, app.code())
-        if strong_at is not None:
-            box.store.commit([box.factors.renewal_change(principal, "web", strong_at)], [])
+            assert self.box.confirm_totp(principal, app.code())  # on the real clock
+        if strong_days_ago is not None:
+            at = SystemClock().now() - timedelta(days=strong_days_ago)
+            box.store.commit([box.factors.renewal_change(principal, "web", at)], [])
         return User(principal, letter.reveal(), app)
 
 
@@ -200,7 +213,14 @@ def demo_server(home: Path) -> Iterator[DemoServer]:
     )
     try:
         _wait_ready(f"http://127.0.0.1:{port}", process, 60)
-        yield DemoServer(f"http://localhost:{port}", box, documents, lines, seeded_step)
+        yield DemoServer(
+            f"http://localhost:{port}",
+            box,
+            documents,
+            lines,
+            seeded_step,
+            load_master_key(settings),
+        )
     finally:
         _stop(process)
         box.store.engine.dispose()  # type: ignore[attr-defined]
