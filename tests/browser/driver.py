@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, ViewportSize
 
 from tests.browser.audit import Auditor
 
 __all__ = ["DESKTOP", "MOBILE", "Screens", "Tab", "page_name"]
 
-DESKTOP: Final = {"width": 1280, "height": 800}
-MOBILE: Final = {"width": 390, "height": 844}
+DESKTOP: Final = ViewportSize(width=1280, height=800)
+MOBILE: Final = ViewportSize(width=390, height=844)
 _ID: Final = re.compile(r"/[0-9a-f]{8}-[0-9a-f-]{27}|/[0-9A-Za-z_-]{20,}|/\d+(?=/|$)")
 
 

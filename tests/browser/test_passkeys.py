@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import CDPSession
 
 from tests.browser.driver import Tab
 from tests.browser.journeys import follow, identify, identify_for_code
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.browser
 IBAN = "FR7630006000011234567890189"
 
 
-def virtual_authenticator(tab: Tab) -> tuple[object, str]:
+def virtual_authenticator(tab: Tab) -> tuple[CDPSession, str]:
     """A platform authenticator with user verification, that answers by itself."""
     cdp = tab.page.context.new_cdp_session(tab.page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
@@ -56,13 +57,13 @@ def press_passkey_button(tab: Tab) -> None:
     tab.arrived()
 
 
-def register_passkey(tab: Tab, server: DemoServer) -> tuple[User, object, str]:
+def register_passkey(tab: Tab, server: DemoServer) -> tuple[User, CDPSession, str]:
     user = server.user(totp=True)
     cdp, authenticator = virtual_authenticator(tab)
     strong_login(tab, user)
     tab.open("/profile/passkeys/add")
     press_passkey_button(tab)
-    credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})  # type: ignore[attr-defined]
+    credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
     assert len(credentials["credentials"]) == 1
     return user, cdp, authenticator
 
@@ -85,7 +86,7 @@ def test_passkey_registered_then_passwordless_login(tab: Tab, server: DemoServer
 def test_passkey_without_user_verification_is_refused(tab: Tab, server: DemoServer) -> None:
     user, cdp, authenticator = register_passkey(tab, server)
     log_out(tab)
-    cdp.send(  # type: ignore[attr-defined]
+    cdp.send(
         "WebAuthn.setUserVerified", {"authenticatorId": authenticator, "isUserVerified": False}
     )
     identify(tab, user.client, user.number)
