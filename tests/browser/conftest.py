@@ -35,6 +35,8 @@ ARTIFACTS: Final = Path(
 )
 CHROMIUM: Final = os.environ.get("SECUREBOX_CHROMIUM", "/usr/bin/chromium")
 LOCALES: Final = {"fr": "fr-FR", "en": "en-GB"}
+#: The languages every test runs in (``SECUREBOX_BROWSER_LANGS="en"``: a shorter run).
+LANGS: Final = os.environ.get("SECUREBOX_BROWSER_LANGS", "en fr").split()
 
 OpenTab = Callable[[], Tab]
 
@@ -89,7 +91,7 @@ def screens() -> Screens | None:
     return Screens(Path(folder), os.environ.get("SECUREBOX_SCREENSHOTS_LANG", "en"))
 
 
-@pytest.fixture(params=sorted(LOCALES))
+@pytest.fixture(params=[lang for lang in LOCALES if lang in LANGS])
 def lang(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

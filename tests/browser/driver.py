@@ -80,7 +80,8 @@ class Tab:
     def submit(self, action: str, *, arrive: bool = True) -> None:
         """Press the submit button of the form posting to ``action``."""
         with self.page.expect_navigation():
-            self.page.click(f'form[action="{action}"] button[type="submit"]')
+            # a button without a type submits its form too
+            self.page.click(f'form[action="{action}"] button:not([type=button], [type=reset])')
         if arrive:
             self.arrived()
 

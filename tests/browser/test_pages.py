@@ -52,6 +52,10 @@ def test_login_pages(tab: Tab, server: DemoServer) -> None:
     tab.fill("client_id", "12")  # a malformed identifier: the error summary
     tab.submit("/login")
     assert tab.page.locator(".error-summary[role=alert]").count() == 1
+    tab.submit("/preferences/accessible")  # the accessible version (its own stylesheet)
+    assert tab.page.locator('link[href="/static/accessible.css"]').count() == 1
+    tab.submit("/preferences/language")  # and the other language
+    assert tab.page.evaluate("document.documentElement.lang") != tab.lang
 
 
 def test_cap_login_pages(tab: Tab, server: DemoServer) -> None:
