@@ -8,6 +8,8 @@ nox -s bench      python3 benchmarks/run.py
 nox -s fuzz       SECUREBOX_FUZZ_SCALE=50 python3 -m pytest -m fuzz  (the parsers, 50x deeper)
 nox -s atheris    python3 fuzz/parsers.py TARGET -max_total_time=60      (coverage-guided)
 nox -s box_faults SECUREBOX_BOX_FAULT_LOOPS=20 python3 -m pytest tests/server/box/e2e (kill -9)
+nox -s browser    npm install --prefix .cache/axe axe-core@4 &&
+                  SECUREBOX_SCREENSHOTS=docs/screenshots python3 -m pytest -m browser tests/browser
 """
 
 from __future__ import annotations
@@ -100,3 +102,18 @@ def box_faults(session: nox.Session) -> None:
         "tests/server/box/e2e",
         env={"SECUREBOX_BOX_FAULT_LOOPS": loops},
     )
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The browser suite (Playwright driving Debian's /usr/bin/chromium, axe-core from npm):
+    every journey in French and English, the accessibility report and, on failure, traces
+    in ``.cache/browser-artifacts``; the screenshots of every page into docs/screenshots."""
+    _install_dev(session)
+    session.run(
+        "npm", "install", "--prefix", ".cache/axe", "--no-audit", "--no-fund", "axe-core@4",
+        external=True,
+    )  # fmt: skip
+    env = {"SECUREBOX_SCREENSHOTS": "docs/screenshots"}
+    session.run("python", "-m", "pytest", "-m", "browser", "tests/browser", *session.posargs,
+                env=env)  # fmt: skip

@@ -1,0 +1,144 @@
+"""The browser suite's fixtures (``pytest -m browser tests/browser``; ``nox -s browser``).
+
+One demo server for the whole run (:mod:`tests.browser.server`), Debian's Chromium through
+Playwright (``/usr/bin/chromium``, ``SECUREBOX_CHROMIUM`` overrides; Playwright's own
+browser download is never used), and a fresh browser context per tab, in French and in
+English (every test runs in both). Each context records a Playwright trace; when a test
+fails, its traces and a screenshot of each of its pages are left in
+``SECUREBOX_BROWSER_ARTIFACTS`` (default ``.cache/browser-artifacts``), with the suite's
+accessibility report. ``SECUREBOX_SCREENSHOTS`` (a folder) photographs every page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+pytest.importorskip("playwright")
+
+from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+
+from tests.browser.audit import AXE_FILE, Auditor, axe_source
+from tests.browser.driver import DESKTOP, Screens, Tab
+from tests.browser.server import DemoServer, demo_server
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+ARTIFACTS: Final = Path(
+    os.environ.get("SECUREBOX_BROWSER_ARTIFACTS", ROOT / ".cache/browser-artifacts")
+)
+CHROMIUM: Final = os.environ.get("SECUREBOX_CHROMIUM", "/usr/bin/chromium")
+LOCALES: Final = {"fr": "fr-FR", "en": "en-GB"}
+#: The languages every test runs in (``SECUREBOX_BROWSER_LANGS="en"``: a shorter run).
+LANGS: Final = os.environ.get("SECUREBOX_BROWSER_LANGS", "en fr").split()
+
+OpenTab = Callable[[], Tab]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the item: the tab fixture saves traces on failure."""
+    report: pytest.TestReport = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def auditor() -> Iterator[Auditor]:
+    for old in ARTIFACTS.glob("tests_browser_*"):  # a previous run's failures
+        shutil.rmtree(old)
+    found = Auditor()
+    yield found
+    if found.pages:
+        version = json.loads((AXE_FILE.parents[0] / "package.json").read_text())["version"]
+        found.write(ARTIFACTS, version)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    with demo_server(tmp_path_factory.mktemp("browser-demo")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no chromium at {CHROMIUM} (apt-get install chromium)", pytrace=False)
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def screens() -> Screens | None:
+    folder = os.environ.get("SECUREBOX_SCREENSHOTS")
+    if not folder:
+        return None
+    return Screens(Path(folder), os.environ.get("SECUREBOX_SCREENSHOTS_LANG", "en"))
+
+
+@pytest.fixture(params=[lang for lang in LOCALES if lang in LANGS])
+def lang(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def open_tab(
+    request: pytest.FixtureRequest,
+    chromium: Browser,
+    server: DemoServer,
+    auditor: Auditor,
+    screens: Screens | None,
+    lang: str,
+) -> Iterator[OpenTab]:
+    """A factory of tabs, each in a new browser context (its own cookies: another
+    browser), traced; on failure the traces and screenshots go to the artifacts folder."""
+    axe = axe_source()
+    opened: list[tuple[BrowserContext, Tab]] = []
+
+    def open_one() -> Tab:
+        context = chromium.new_context(locale=LOCALES[lang], viewport=DESKTOP)
+        context.set_default_timeout(10_000)
+        context.add_init_script(axe)
+        context.tracing.start(screenshots=True, snapshots=True)
+        tab = Tab(context.new_page(), server.base, lang, auditor, screens)
+        opened.append((context, tab))
+        return tab
+
+    yield open_one
+    failed = any(
+        getattr(getattr(request.node, f"report_{when}", None), "failed", False)
+        for when in ("setup", "call")
+    )
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+    for n, (context, tab) in enumerate(opened):
+        if failed:
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                tab.page.screenshot(path=folder / f"tab{n}.png", full_page=True)
+            finally:
+                context.tracing.stop(path=folder / f"trace{n}.zip")
+        else:
+            context.tracing.stop()
+        context.close()
+    if failed:
+        print(f"\nbrowser artifacts: {folder} (playwright show-trace {folder}/trace0.zip)")
+
+
+@pytest.fixture
+def tab(open_tab: OpenTab) -> Tab:
+    return open_tab()

@@ -1,0 +1,78 @@
+"""Every page a person reaches, in French and English, checked by axe (0 serious or
+critical violations; the report lists the rest) and photographed by the nox session: the
+login pages of each method, the logged-in pages of the demo's principal user (box,
+profile, sensitive operations), the demo's pages, and the error page."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+
+from tests.browser.driver import Tab
+from tests.browser.journeys import follow, identify, log_in_with_code
+from tests.browser.server import DemoServer
+
+pytestmark = pytest.mark.browser
+
+LOGIN_METHODS: Final = ("/login/code", "/login/passkey", "/login/certificate", "/login/recovery")
+LOGGED_IN: Final = (
+    "/documents",
+    "/profile",
+    "/profile/code",
+    "/profile/contact",
+    "/profile/history",
+    "/profile/passkeys",
+    "/profile/passkeys/add",
+    "/profile/preferences",
+    "/profile/recovery-codes",
+    "/profile/sessions",
+    "/profile/totp",
+    "/profile/certificates",
+    "/payees",
+    "/payees/new",
+    "/transfers/new",
+    "/batches/new",
+    "/cheque-books/new",
+    "/entitlements",
+    "/orders",
+    "/demo/outbox",
+    "/demo/cap-reader",
+)
+
+
+def test_login_pages(tab: Tab, server: DemoServer) -> None:
+    tab.open("/login/forgotten")
+    identify(tab, "123456789", "01")
+    assert tab.path == "/login/method"
+    for path in LOGIN_METHODS:
+        tab.open(path)
+        assert tab.path == path
+    tab.open("/login")
+    tab.fill("client_id", "12")  # a malformed identifier: the error summary
+    tab.submit("/login")
+    assert tab.page.locator(".error-summary[role=alert]").count() == 1
+    tab.submit("/preferences/accessible")  # the accessible version (its own stylesheet)
+    assert tab.page.locator('link[href="/static/accessible.css"]').count() == 1
+    tab.submit("/preferences/language")  # and the other language
+    assert tab.page.evaluate("document.documentElement.lang") != tab.lang
+
+
+def test_cap_login_pages(tab: Tab, server: DemoServer) -> None:
+    identify(tab, "123456789", "04")
+    if tab.path == "/login/method":
+        follow(tab, "/login/cap")
+    assert tab.path.startswith("/login/cap"), tab.path
+    tab.open("/login/cap/respond")
+
+
+def test_logged_in_pages(tab: Tab, server: DemoServer) -> None:
+    log_in_with_code(tab, "123456789", "01", server.demo_code("01"))
+    assert tab.path == "/home"
+    first = tab.page.locator("table.documents tbody th a").first.get_attribute("href")
+    assert first is not None
+    tab.open(first)
+    for path in LOGGED_IN:
+        tab.open(path)
+    tab.open("/documents/does-not-exist")  # the error page
+    tab.open("/nowhere")

@@ -1,0 +1,115 @@
+"""Passkeys with Chromium's virtual authenticator (DevTools ``WebAuthn`` domain): one is
+created from the profile after a strong login (code + TOTP), then logs in without the code;
+without user verification the same passkey is refused; a new payee is approved with it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import CDPSession
+
+from tests.browser.driver import Tab
+from tests.browser.journeys import follow, identify, identify_for_code
+from tests.browser.server import CODE, DemoServer, User
+
+pytestmark = pytest.mark.browser
+
+IBAN = "FR7630006000011234567890189"
+
+
+def virtual_authenticator(tab: Tab) -> tuple[CDPSession, str]:
+    """A platform authenticator with user verification, that answers by itself."""
+    cdp = tab.page.context.new_cdp_session(tab.page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    found = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp, str(found["authenticatorId"])
+
+
+def strong_login(tab: Tab, user: User) -> None:
+    """Code, then the TOTP that the first access asks for."""
+    identify_for_code(tab, user.client, user.number)
+    tab.fill("code", CODE)
+    tab.submit("/login/code")
+    assert tab.path == "/login/strong", tab.path
+    follow(tab, "/login/totp")
+    tab.fill("code", user.totp_code())
+    tab.submit("/login/totp")
+    assert tab.path == "/home"
+
+
+def press_passkey_button(tab: Tab) -> None:
+    """The button runs passkey.js: the browser's ceremony, then the form is posted."""
+    with tab.page.expect_navigation():
+        tab.page.click("form[data-securebox-passkey] button[type=submit]")
+    tab.arrived()
+
+
+def register_passkey(tab: Tab, server: DemoServer) -> tuple[User, CDPSession, str]:
+    user = server.user(totp=True)
+    cdp, authenticator = virtual_authenticator(tab)
+    strong_login(tab, user)
+    tab.open("/profile/passkeys/add")
+    press_passkey_button(tab)
+    credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
+    assert len(credentials["credentials"]) == 1
+    return user, cdp, authenticator
+
+
+def log_out(tab: Tab) -> None:
+    tab.open("/home")
+    tab.submit("/logout")
+
+
+def test_passkey_registered_then_passwordless_login(tab: Tab, server: DemoServer) -> None:
+    user, _, _ = register_passkey(tab, server)
+    log_out(tab)
+    identify(tab, user.client, user.number)
+    assert tab.path == "/login/method"
+    follow(tab, "/login/passkey")
+    press_passkey_button(tab)
+    assert tab.path == "/home"
+
+
+def test_passkey_without_user_verification_is_refused(tab: Tab, server: DemoServer) -> None:
+    user, cdp, authenticator = register_passkey(tab, server)
+    log_out(tab)
+    cdp.send(
+        "WebAuthn.setUserVerified", {"authenticatorId": authenticator, "isUserVerified": False}
+    )
+    identify(tab, user.client, user.number)
+    follow(tab, "/login/passkey")
+    tab.page.click("#passkey-submit")
+    alert = tab.page.locator("[role=alert]:visible")
+    alert.first.wait_for()
+    tab.arrived()
+    assert tab.path == "/login/passkey"
+    tab.open("/home")
+    assert tab.path != "/home"
+
+
+def test_new_payee_approved_with_the_passkey(tab: Tab, server: DemoServer) -> None:
+    register_passkey(tab, server)
+    tab.open("/payees/new")
+    tab.fill("name", "Fournil Dupont SARL")
+    tab.fill("iban", IBAN)
+    tab.submit("/payees/new")
+    assert re.fullmatch(r"/operations/[^/]+", tab.path), tab.path
+    assert "Fournil Dupont SARL" in tab.text()
+    follow(tab, f"{tab.path}/proof/passkey_uv")
+    press_passkey_button(tab)
+    order = tab.path
+    tab.submit(f"{order}/execute")
+    assert tab.page.locator("[role=status]").count() >= 1
