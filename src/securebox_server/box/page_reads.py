@@ -11,7 +11,7 @@ connections, PostgreSQL statements prepared after a few runs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -20,7 +20,7 @@ from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.stores.sql.database import Database
 from securebox_server.box.model import BoxDocument, Status
 
-__all__ = ["COLUMNS", "PageReads", "document_of"]
+__all__ = ["COLUMNS", "KEPT", "PageReads", "document_of"]
 
 #: The ``box_documents`` columns, in :class:`BoxDocument`'s order.
 COLUMNS: Final = (
@@ -37,6 +37,9 @@ _LISTED: Final = (
     f"SELECT {COLUMNS}, {_READ} FROM box_documents d "  # noqa: S608
     "WHERE d.id {where} AND d.status = 'live'"
 )
+_WIDTH: Final = COLUMNS.count(",") + 1
+#: The most decoded rows (and identifiers) kept per process.
+KEPT: Final = 4096
 _VISITS: Final = (
     "SELECT previous_at, current_at FROM box_visits WHERE client_id = ? AND user_number = ?"
 )
@@ -60,15 +63,19 @@ def _sure(value: Any) -> datetime:
     return moment
 
 
-def document_of(row: Sequence[Any]) -> BoxDocument:
-    """A ``box_documents`` row selected as :data:`COLUMNS`."""
+def document_of(
+    row: Sequence[Any], names: Callable[[type[Any], str], Any] | None = None
+) -> BoxDocument:
+    """A ``box_documents`` row selected as :data:`COLUMNS`; ``names(kind, text)`` may
+    give the client id, SIREN and theme values already made (their checks run once)."""
+    name = names or (lambda kind, text: kind(text))
     return BoxDocument(
         id=row[0],
-        client_id=ClientId(row[1]),
-        company=Siren(row[2]),
+        client_id=name(ClientId, row[1]),
+        company=name(Siren, row[2]),
         sender=row[3],
         type=row[4],
-        theme=Theme(row[5]),
+        theme=name(Theme, row[5]),
         label=row[6],
         issued_at=_sure(row[7]),
         published_at=_sure(row[8]),
@@ -93,6 +100,10 @@ class PageReads:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._listed: dict[int, str] = {}
+        # Decoded rows by their whole stored value (a changed row is another key), and the
+        # identifiers they name: a page of rows seen before costs lookups, not checks.
+        self._documents: dict[tuple[Any, ...], BoxDocument] = {}
+        self._names: dict[tuple[type[Any], str], Any] = {}
         self._visits = db.sql(_VISITS)
         self._senders = db.sql(_SENDERS)
 
@@ -117,13 +128,30 @@ class PageReads:
         rows: dict[str, BoxDocument] = {}
         read: set[str] = set()
         for row in self.db.fetch(self._listed_sql(len(ids)), params):
-            doc = document_of(row)
+            doc = self._document(row)
             if doc.valid_until is not None and doc.valid_until <= now:
                 continue
             rows[doc.id] = doc
-            if row[23]:
+            if row[_WIDTH]:
                 read.add(doc.id)
         return rows, read
+
+    def _document(self, row: Sequence[Any]) -> BoxDocument:
+        key = tuple(row[:_WIDTH])
+        found = self._documents.get(key)
+        if found is None:
+            if len(self._documents) >= KEPT:
+                self._documents.clear()
+            found = self._documents[key] = document_of(row, self._name)
+        return found
+
+    def _name(self, kind: type[Any], text: str) -> Any:
+        found = self._names.get((kind, text))
+        if found is None:
+            if len(self._names) >= KEPT:
+                self._names.clear()
+            found = self._names[kind, text] = kind(text)
+        return found
 
     def visit_marks(self, reader: Principal) -> tuple[datetime | None, datetime] | None:
         """The reader's (previous, current) visits, ``None`` before the first."""

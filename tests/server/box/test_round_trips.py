@@ -3,7 +3,9 @@ so that a regression fails: on SQLite and PostgreSQL, in the steady state (Postg
 statements prepared), a home page is five single-statement reads and no transaction (the
 standing, the visit marks, the new publications of the one subscription, the catalogue
 page, the box rows with their read status), the session's first home page adds the visit's
-one-statement write, and a search page is three reads."""
+one-statement write, and a search page is three reads. Through HTTP (SQLite), the
+signed-in pages add the session's reads (the session, its renewal state; the home page
+also lists the user's sessions) and the search form's senders."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from securebox_server.box.reading import BoxReader
 from securebox_server.box.search import BoxSearch, ReadFilter
 from tests.server.box.conftest import World
 from tests.server.box.round_trips import RoundTrips, counting
+from tests.server.box.test_pages import PRINCIPAL, Site, site  # noqa: F401 (a fixture)
 
 KEY = bytes(range(32))
 WARM = 8  # psycopg prepares a statement at its fifth run
@@ -69,3 +72,18 @@ def test_a_search_page_is_three_reads_and_no_transaction(
         assert trips.take() == (3, 0)
     assert len(page.documents) == 20
     assert len(unread.documents) == 20
+
+
+def test_the_pages_through_http(site: Site) -> None:  # noqa: F811
+    for _ in range(25):
+        site.publish()
+    browser = site.browser(PRINCIPAL)
+    with counting(site.reader.store.engine) as trips:
+        for _ in range(WARM):
+            assert browser.get("/home").status_code == 200
+            assert browser.get("/documents?label=document").status_code == 200
+        trips.take()
+        assert browser.get("/home").status_code == 200
+        assert trips.take() == (7, 0), trips.statements()
+        assert browser.get("/documents?label=document").status_code == 200
+        assert trips.take() == (6, 0), trips.statements()
