@@ -10,6 +10,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -19,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from bench_box_listing import _ADMIN, FULL_DOCUMENTS, QUICK_DOCUMENTS, USERS  # noqa: E402
 from box_world import load_box_world  # noqa: E402
 from sql_world import build_world  # noqa: E402
+from tests.server.box.round_trips import counting  # noqa: E402
 
 from securebox_auth import Principal  # noqa: E402
 from securebox_auth.crypto.hashing import PROFILE_TESTING  # noqa: E402
@@ -27,10 +30,9 @@ from securebox_server.box.samples import sample_pdf  # noqa: E402
 from securebox_server.box.search import BoxSearch  # noqa: E402
 from securebox_server.settings import load_settings  # noqa: E402
 from securebox_server.wiring import build_documents, build_securebox  # noqa: E402
-from tests.server.box.round_trips import counting  # noqa: E402
 
 REPEAT: Final = 200
-SEARCH: Final = {"label": "releve"}
+SEARCH: Final = "releve"
 
 
 def main(quick: bool) -> None:
@@ -51,9 +53,9 @@ def main(quick: bool) -> None:
         start = box.clock.now()
         for who, key in USERS.items():
             principal = Principal.parse(*key.split(":"))
-            pages = {
-                "home": lambda p=principal: reader.home(p, None, session_start=start),
-                "search": lambda p=principal: reader.search(p, BoxSearch(**SEARCH)),
+            pages: dict[str, Callable[[], object]] = {
+                "home": partial(reader.home, principal, None, session_start=start),
+                "search": partial(reader.search, principal, BoxSearch(label=SEARCH)),
             }
             with counting(documents.engine) as trips:
                 for name, page in pages.items():
