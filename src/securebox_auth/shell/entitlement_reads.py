@@ -24,6 +24,7 @@ from securebox_auth.entitlements.visibility import VisibilityFilter
 from securebox_auth.errors import MalformedInput, NotPermitted
 from securebox_auth.identity import Principal
 from securebox_auth.shell.entitlement_loop import EntitlementShell
+from securebox_auth.stores.protocols import Standing
 
 __all__ = ["EntitlementReads", "Target"]
 
@@ -71,7 +72,13 @@ class EntitlementReads(EntitlementShell):
 
     def visible(self, actor: Principal, action: Operation = Operation.VIEW) -> VisibilityFilter:
         """The filter of documents ``actor`` may see, for a catalogue query."""
-        standing = self.store.standing(actor, actor.client_id, inviting=True)
+        return self.visible_in(self.store.standing(actor, actor.client_id, inviting=True), action)
+
+    def visible_in(
+        self, standing: Standing, action: Operation = Operation.VIEW
+    ) -> VisibilityFilter:
+        """:meth:`visible` on a standing already read (``store.standing(actor,
+        actor.client_id, inviting=True)``), for a caller that needs it for more (one read)."""
         account = standing.account
         if account is None:
             return VisibilityFilter(())

@@ -147,19 +147,13 @@ class DocumentStore(Publishing, Lifecycle, CompanyContacts):
         """Record a visit now; the one before (``None``: the first visit)."""
         now = self.clock.now()
         key = {"client_id": reader.client_id.value, "user_number": reader.user_number.value}
-        with self.db.transaction() as conn:
-            previous = conn.execute(
-                select(BOX_VISITS.c.current_at)
-                .where(*(BOX_VISITS.c[k] == v for k, v in key.items()))
-                .with_for_update()
-            ).scalar_one_or_none()
-            stmt = self.upsert(BOX_VISITS).values(**key, previous_at=None, current_at=now)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=list(key),
-                    set_={"previous_at": BOX_VISITS.c.current_at, "current_at": now},
-                )
-            )
+        stmt = self.upsert(BOX_VISITS).values(**key, previous_at=None, current_at=now)
+        rotate = stmt.on_conflict_do_update(
+            index_elements=list(key),
+            set_={"previous_at": BOX_VISITS.c.current_at, "current_at": now},
+        ).returning(BOX_VISITS.c.previous_at)  # the row as written: the visit before
+        with self.db.transaction() as conn:  # one statement: the row lock is the upsert's
+            previous = conn.execute(rotate).scalar_one()
         return None if previous is None else instant(previous)
 
     # -- feeds ----------------------------------------------------------------------------

@@ -12,18 +12,17 @@ the page says "at least N".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
-
-from sqlalchemy import Engine, Select, select
 
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.visibility import VisibilityFilter
-from securebox_auth.identity import ClientId, Siren
-from securebox_server.db.schema import BOX_DOCUMENTS
+from securebox_auth.identity import Siren
+from securebox_auth.stores.sql.database import Database
+from securebox_server.box.rows import instant
 
-__all__ = ["SCAN", "NewCount", "count_new", "newest_since"]
+__all__ = ["NEWEST_SINCE", "SCAN", "NewCount", "bound_time", "count_new"]
 
 #: The most new publications read per subscription.
 SCAN: Final = 500
@@ -37,30 +36,37 @@ class NewCount:
     at_least: bool = False
 
 
-def newest_since(client_id: ClientId, since: datetime, scan: int = SCAN) -> Select[Any]:
-    """A subscription's newest publications after ``since``, at most ``scan`` of them."""
-    t = BOX_DOCUMENTS.c
-    return (
-        select(t.id, t.company, t.theme, t.label, t.issued_at, t.status)
-        .where(t.client_id == client_id.value, t.published_at > since)
-        .order_by(t.published_at.desc())
-        .limit(scan)
-    )
+#: A subscription's newest publications after a time, at most a number of them
+#: (``ix_box_documents_published`` gives the order: no sort).
+NEWEST_SINCE: Final = (
+    "SELECT id, company, theme, label, issued_at, status FROM box_documents "
+    "WHERE client_id = ? AND published_at > ? ORDER BY published_at DESC LIMIT ?"
+)
+
+
+def bound_time(db: Database, moment: datetime) -> Any:
+    """``moment`` as the driver binds a stored instant (SQLite: UTC text)."""
+    utc = moment.astimezone(UTC)
+    return utc if db.postgresql else utc.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def count_new(
-    engine: Engine, visible: VisibilityFilter, since: datetime | None, *, scan: int = SCAN
+    db: Database, visible: VisibilityFilter, since: datetime | None, *, scan: int = SCAN
 ) -> NewCount:
     """The visible live documents published after ``since`` (``None``: a first visit, when
-    nothing is "new"), reading at most ``scan`` publications per subscription."""
+    nothing is "new"), reading at most ``scan`` publications per subscription: one
+    single-statement read (no transaction) per subscription."""
     if since is None or visible.empty:
         return NewCount(0)
     count, at_least = 0, False
-    with engine.connect() as conn:
-        for client_id in sorted({c.client_id for c in visible.clauses}, key=lambda c: c.value):
-            rows = conn.execute(newest_since(client_id, since, scan)).all()
-            at_least = at_least or len(rows) == scan
-            for doc_id, company, theme, label, issued_at, status in rows:
-                ref = DocumentRef(client_id, Siren(company), Theme(theme), doc_id, label, issued_at)
-                count += status == _LIVE and visible.matches(ref)
+    sql, after = db.sql(NEWEST_SINCE), bound_time(db, since)
+    for client_id in sorted({c.client_id for c in visible.clauses}, key=lambda c: c.value):
+        rows = db.fetch(sql, (client_id.value, after, scan))
+        at_least = at_least or len(rows) == scan
+        for doc_id, company, theme, label, issued_at, status in rows:
+            if status != _LIVE:
+                continue
+            issued = instant(issued_at)
+            ref = DocumentRef(client_id, Siren(company), Theme(theme), doc_id, label, issued)
+            count += visible.matches(ref)
     return NewCount(count, at_least)

@@ -134,8 +134,10 @@ def documents(request: Request, web: LoggedIn) -> Response:
                 code="bad_cursor",
                 restart=False,
             )
-    page: ListedPage[Any] | None = None if search is None else reader.search(principal, search)
-    companies, themes = reader.portfolio(principal, reader.visible(principal, None))
+    sight = reader.sight(principal)  # one read for the page and the form's choices
+    page: ListedPage[Any] | None = None
+    if search is not None:
+        page = reader.search(principal, search, sight=sight)
     kept = {k: v for k, v in params.items() if v}
     more = None
     if page is not None and page.next is not None:
@@ -150,8 +152,8 @@ def documents(request: Request, web: LoggedIn) -> Response:
         page=page,
         more=more,
         first="/documents?" + urlencode(kept) if after else None,
-        themes=themes,
-        companies=companies,
+        themes=sight.themes,
+        companies=sight.companies,
         senders=reader.senders(),
     )
 

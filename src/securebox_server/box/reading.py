@@ -9,12 +9,9 @@ exist, was deleted, has expired, or that the user may not see raises the same
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
-
-from sqlalchemy import select
 
 from securebox_auth.entitlements.model import Operation, Theme, valid_document_id
 from securebox_auth.entitlements.resources import DocumentRef
@@ -22,16 +19,16 @@ from securebox_auth.entitlements.visibility import VisibilityFilter
 from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import Principal, Siren
 from securebox_auth.shell.securebox import Securebox
+from securebox_auth.stores.protocols import Standing
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_server.box.cursors import CursorSeal
 from securebox_server.box.documents import DocumentStore
 from securebox_server.box.model import BoxDocument, DocumentNotFound, Read, ReadKind, Status
 from securebox_server.box.new_documents import NewCount, count_new
-from securebox_server.box.rows import document_from_row, instant
+from securebox_server.box.page_reads import PageReads
 from securebox_server.box.search import BoxSearch, ListedPage, collect
-from securebox_server.db.schema import BOX_DOCUMENT_TYPES, BOX_DOCUMENTS, BOX_VISITS
 
-__all__ = ["BoxReader", "CompanyChoice", "DocumentPage", "Home"]
+__all__ = ["BoxReader", "CompanyChoice", "DocumentPage", "Home", "Sight"]
 
 NEWEST: Final = 20
 _HOW: Final = {Operation.VIEW: ReadKind.VIEW, Operation.DOWNLOAD: ReadKind.DOWNLOAD}
@@ -41,6 +38,15 @@ _HOW: Final = {Operation.VIEW: ReadKind.VIEW, Operation.DOWNLOAD: ReadKind.DOWNL
 class CompanyChoice:
     siren: Siren
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sight:
+    """What a user may view (every company) and their forms' choices."""
+
+    visible: VisibilityFilter
+    companies: tuple[CompanyChoice, ...]
+    themes: tuple[Theme, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,7 @@ class BoxReader:
         self.securebox = securebox
         self.catalogue = catalogue
         self.cursors = CursorSeal(cursor_key)
+        self.reads = PageReads(store.db)
 
     # -- what the user may see ------------------------------------------------------------
 
@@ -90,26 +97,21 @@ class BoxReader:
         found = self.securebox.entitlements.visible(principal, action)
         return found if company is None else found.only(company)
 
+    def sight(self, principal: Principal) -> Sight:
+        """What ``principal`` may view and the choices of their forms, from one read of
+        their standing (account and subscriptions, at their current versions)."""
+        standing = self._standing(principal)
+        visible = self.securebox.entitlements.visible_in(standing, Operation.VIEW)
+        return Sight(visible, *_portfolio(standing, visible))
+
+    def _standing(self, principal: Principal) -> Standing:
+        return self.securebox.store.standing(principal, principal.client_id, inviting=True)
+
     def portfolio(
         self, principal: Principal, visible: VisibilityFilter
     ) -> tuple[tuple[CompanyChoice, ...], tuple[Theme, ...]]:
         """The companies (SIREN and name) and themes the user may see documents of."""
-        standing = self.securebox.store.standing(principal, principal.client_id, inviting=True)
-        subs = {s.client_id: s for s in standing.inviting}
-        if standing.subscription is not None:
-            subs[principal.client_id] = standing.subscription.value
-        companies: dict[Siren, str] = {}
-        themes: set[Theme] = set()
-        for clause in visible.clauses:
-            sub = subs.get(clause.client_id)
-            if sub is None:
-                continue
-            for siren in clause.companies:
-                company = sub.companies.get(siren)
-                companies[siren] = company.name if company is not None else siren.value
-            themes |= sub.themes if clause.themes is None else clause.themes
-        chosen = tuple(CompanyChoice(s, n) for s, n in sorted(companies.items(), key=_by_name))
-        return chosen, tuple(sorted(themes, key=lambda t: t.name))
+        return _portfolio(self._standing(principal), visible)
 
     # -- pages ----------------------------------------------------------------------------
 
@@ -117,71 +119,50 @@ class BoxReader:
         """The box's home for a session that started at ``session_start``: the visit is
         rotated on the session's first home page only, so "new since your last visit"
         stays the same while the session lasts."""
-        visible = self.visible(principal, company)
+        sight = self.sight(principal)
+        visible = sight.visible if company is None else sight.visible.only(company)
         since = self._previous_visit(principal, session_start)
-        companies, themes = self.portfolio(principal, self.visible(principal, None))
         return Home(
-            new=count_new(self.store.engine, visible, since),
+            new=count_new(self.store.db, visible, since),
             since=since,
             newest=self._page(principal, visible, BoxSearch(limit=NEWEST, company=company)),
-            themes=themes,
-            companies=companies,
+            themes=sight.themes,
+            companies=sight.companies,
             company=company,
         )
 
     def _previous_visit(self, principal: Principal, session_start: datetime) -> datetime | None:
-        t = BOX_VISITS.c
-        with self.store.engine.connect() as conn:
-            row = conn.execute(
-                select(t.previous_at, t.current_at).where(
-                    t.client_id == principal.client_id.value,
-                    t.user_number == principal.user_number.value,
-                )
-            ).first()
-        if row is not None and instant(row.current_at) >= session_start:
-            # this session's visit is already recorded
-            return None if row.previous_at is None else instant(row.previous_at)
+        marks = self.reads.visit_marks(principal)
+        if marks is not None and marks[1] >= session_start:
+            return marks[0]  # this session's visit is already recorded
         return self.store.visit(principal)
 
-    def search(self, principal: Principal, search: BoxSearch) -> ListedPage[BoxDocument]:
-        return self._page(principal, self.visible(principal, search.company), search)
+    def search(
+        self, principal: Principal, search: BoxSearch, *, sight: Sight | None = None
+    ) -> ListedPage[BoxDocument]:
+        """A page of ``search``; ``sight``: :meth:`sight`, when the caller read it already."""
+        if sight is None:
+            return self._page(principal, self.visible(principal, search.company), search)
+        visible = sight.visible
+        if search.company is not None:
+            visible = visible.only(search.company)
+        return self._page(principal, visible, search)
 
     def _page(
         self, principal: Principal, visible: VisibilityFilter, search: BoxSearch
     ) -> ListedPage[BoxDocument]:
         if visible.empty:
             return ListedPage((), None, 0)
+        now = self.store.clock.now()
         return collect(
             search,
             lambda query: self.catalogue.page(visible, query),
-            lambda refs: self._facts(principal, refs),
+            lambda refs: self.reads.listed(principal, [r.document_id for r in refs], now),
         )
-
-    def _facts(
-        self, principal: Principal, refs: Sequence[DocumentRef]
-    ) -> tuple[dict[str, BoxDocument], set[str]]:
-        rows = self._live(refs)
-        return rows, (self.store.read_by(principal, list(rows)) if rows else set())
-
-    def _live(self, refs: Sequence[DocumentRef]) -> dict[str, BoxDocument]:
-        """The box rows of these catalogue entries that a reader may see (live, valid):
-        one primary-key query for a catalogue page."""
-        now = self.store.clock.now()
-        t = BOX_DOCUMENTS.c
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                select(BOX_DOCUMENTS).where(
-                    t.id.in_([r.document_id for r in refs]), t.status == Status.LIVE.value
-                )
-            ).mappings()
-            found = [document_from_row(row) for row in rows]
-        return {d.id: d for d in found if d.valid_until is None or d.valid_until > now}
 
     def senders(self) -> tuple[str, ...]:
         """Every sender with a document type (the search form's choices)."""
-        t = BOX_DOCUMENT_TYPES.c
-        with self.store.engine.connect() as conn:
-            return tuple(conn.execute(select(t.sender).distinct().order_by(t.sender)).scalars())
+        return self.reads.senders()
 
     # -- one document ---------------------------------------------------------------------
 
@@ -224,6 +205,27 @@ class BoxReader:
         body = self.store.body(doc)
         self.store.record_read(doc, principal, _HOW[action])
         return doc, body
+
+
+def _portfolio(
+    standing: Standing, visible: VisibilityFilter
+) -> tuple[tuple[CompanyChoice, ...], tuple[Theme, ...]]:
+    """The companies (SIREN and name) and themes of ``standing`` that ``visible`` shows."""
+    subs = {s.client_id: s for s in standing.inviting}
+    if standing.subscription is not None:
+        subs[standing.subscription.value.client_id] = standing.subscription.value
+    companies: dict[Siren, str] = {}
+    themes: set[Theme] = set()
+    for clause in visible.clauses:
+        sub = subs.get(clause.client_id)
+        if sub is None:
+            continue
+        for siren in clause.companies:
+            company = sub.companies.get(siren)
+            companies[siren] = company.name if company is not None else siren.value
+        themes |= sub.themes if clause.themes is None else clause.themes
+    chosen = tuple(CompanyChoice(s, n) for s, n in sorted(companies.items(), key=_by_name))
+    return chosen, tuple(sorted(themes, key=lambda t: t.name))
 
 
 def _by_name(item: tuple[Siren, str]) -> tuple[str, str]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.dialects import sqlite
-
 from securebox_auth.entitlements.model import Operation
-from securebox_server.box.new_documents import count_new, newest_since
+from securebox_auth.stores.sql.database import Database
+from securebox_server.box.new_documents import NEWEST_SINCE, bound_time, count_new
 from tests.server.box.conftest import C2, CLIENT, World
 
 
@@ -17,15 +16,15 @@ def test_count_is_bounded_and_says_so(box_world: World) -> None:
     for _ in range(3):
         box_world.publish_sample()
     box_world.publish_sample(type_="tax-notice", companies=(C2,))
-    engine = box_world.documents.engine
+    db = box_world.documents.db
     everything = box_world.box.entitlements.visible(box_world.principal, Operation.VIEW)
     payroll = box_world.box.entitlements.visible(box_world.collaborator, Operation.VIEW)
-    assert count_new(engine, everything, since).count == 4
-    assert count_new(engine, payroll, since).count == 3
-    assert count_new(engine, everything.only(C2), since).count == 1
-    assert count_new(engine, everything, None).count == 0
-    assert count_new(engine, everything, box_world.clock.now()).count == 0
-    bounded = count_new(engine, everything, since, scan=2)
+    assert count_new(db, everything, since).count == 4
+    assert count_new(db, payroll, since).count == 3
+    assert count_new(db, everything.only(C2), since).count == 1
+    assert count_new(db, everything, None).count == 0
+    assert count_new(db, everything, box_world.clock.now()).count == 0
+    bounded = count_new(db, everything, since, scan=2)
     assert bounded.count == 2
     assert bounded.at_least
 
@@ -33,9 +32,8 @@ def test_count_is_bounded_and_says_so(box_world: World) -> None:
 def test_the_query_reads_the_publication_index(box_world: World) -> None:
     if box_world.kind != "sqlite":
         return
-    query = newest_since(CLIENT, box_world.clock.now(), 500)
-    sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-    with box_world.documents.engine.connect() as conn:
-        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    db = Database(box_world.documents.engine)
+    params = (CLIENT.value, bound_time(db, box_world.clock.now()), 500)
+    plan = " ".join(str(r[-1]) for r in db.fetch("EXPLAIN QUERY PLAN " + NEWEST_SINCE, params))
     assert "ix_box_documents_published" in plan
     assert "TEMP B-TREE" not in plan  # no sort: the index gives the order

@@ -1,0 +1,165 @@
+"""The box's reads for a page, each one statement in autocommit (one round trip, no
+``BEGIN``/``ROLLBACK``: a single statement sees one snapshot), through the library's
+:meth:`~securebox_auth.stores.sql.database.Database.fetch` (SQL text, kept read
+connections, PostgreSQL statements prepared after a few runs).
+
+* :meth:`PageReads.listed`: the live box rows of a catalogue page **and** which of them the
+  reader has read, in one statement;
+* :meth:`PageReads.visit_marks`: the reader's recorded visits;
+* :meth:`PageReads.senders`: the senders a search can name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from securebox_auth.entitlements.model import Theme
+from securebox_auth.identity import ClientId, Principal, Siren
+from securebox_auth.stores.sql.database import Database
+from securebox_server.box.model import BoxDocument, Status
+
+__all__ = ["COLUMNS", "KEPT", "PageReads", "document_of"]
+
+#: The ``box_documents`` columns, in :class:`BoxDocument`'s order.
+COLUMNS: Final = (
+    "id, client_id, company, sender, type, theme, label, issued_at, published_at, "
+    "valid_until, warn_at, warned_at, retention_class, retain_until, legal_hold, digest, "
+    "size, media_type, filename, status, expired_at, deleted_at, deletion_reason"
+)
+_READ: Final = (
+    "EXISTS (SELECT 1 FROM box_reads r WHERE r.document_id = d.id"
+    " AND r.client_id = ? AND r.user_number = ?)"
+)
+# Only our own constants and placeholders are spelled into the texts: values are bound.
+_LISTED: Final = (
+    f"SELECT {COLUMNS}, {_READ} FROM box_documents d "  # noqa: S608
+    "WHERE d.id {where} AND d.status = 'live'"
+)
+_WIDTH: Final = COLUMNS.count(",") + 1
+#: The most decoded rows (and identifiers) kept per process.
+KEPT: Final = 4096
+_VISITS: Final = (
+    "SELECT previous_at, current_at FROM box_visits WHERE client_id = ? AND user_number = ?"
+)
+_SENDERS: Final = "SELECT DISTINCT sender FROM box_document_types ORDER BY sender"
+
+
+def _instant(value: Any) -> datetime | None:
+    """A stored instant from the driver: aware UTC (SQLite gives UTC text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    moment: datetime = value
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+def _sure(value: Any) -> datetime:
+    moment = _instant(value)
+    if moment is None:
+        raise ValueError("a required instant is missing")
+    return moment
+
+
+def document_of(
+    row: Sequence[Any], names: Callable[[type[Any], str], Any] | None = None
+) -> BoxDocument:
+    """A ``box_documents`` row selected as :data:`COLUMNS`; ``names(kind, text)`` may
+    give the client id, SIREN and theme values already made (their checks run once)."""
+    name = names or (lambda kind, text: kind(text))
+    return BoxDocument(
+        id=row[0],
+        client_id=name(ClientId, row[1]),
+        company=name(Siren, row[2]),
+        sender=row[3],
+        type=row[4],
+        theme=name(Theme, row[5]),
+        label=row[6],
+        issued_at=_sure(row[7]),
+        published_at=_sure(row[8]),
+        valid_until=_instant(row[9]),
+        warn_at=_instant(row[10]),
+        warned_at=_instant(row[11]),
+        retention_class=row[12],
+        retain_until=_sure(row[13]),
+        legal_hold=bool(row[14]),
+        digest=row[15],
+        size=int(row[16]),
+        media_type=row[17],
+        filename=row[18],
+        status=Status(row[19]),
+        expired_at=_instant(row[20]),
+        deleted_at=_instant(row[21]),
+        deletion_reason=row[22],
+    )
+
+
+class PageReads:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._listed: dict[int, str] = {}
+        # Decoded rows by their whole stored value (a changed row is another key), and the
+        # identifiers they name: a page of rows seen before costs lookups, not checks.
+        self._documents: dict[tuple[Any, ...], BoxDocument] = {}
+        self._names: dict[tuple[type[Any], str], Any] = {}
+        self._visits = db.sql(_VISITS)
+        self._senders = db.sql(_SENDERS)
+
+    def _listed_sql(self, count: int) -> str:
+        """PostgreSQL: one text for any count (``= ANY``); SQLite: one per count."""
+        key = 0 if self.db.postgresql else count
+        found = self._listed.get(key)
+        if found is None:
+            where = "= ANY(?)" if self.db.postgresql else f"IN ({', '.join('?' * count)})"
+            found = self._listed[key] = self.db.sql(_LISTED.format(where=where))
+        return found
+
+    def listed(
+        self, reader: Principal, ids: Sequence[str], now: datetime
+    ) -> tuple[dict[str, BoxDocument], set[str]]:
+        """The box rows among ``ids`` that a reader may see (live, still valid), and which
+        of those ``reader`` has read: one statement."""
+        if not ids:
+            return {}, set()
+        who = (reader.client_id.value, reader.user_number.value)
+        params: tuple[Any, ...] = (*who, list(ids)) if self.db.postgresql else (*who, *ids)
+        rows: dict[str, BoxDocument] = {}
+        read: set[str] = set()
+        for row in self.db.fetch(self._listed_sql(len(ids)), params):
+            doc = self._document(row)
+            if doc.valid_until is not None and doc.valid_until <= now:
+                continue
+            rows[doc.id] = doc
+            if row[_WIDTH]:
+                read.add(doc.id)
+        return rows, read
+
+    def _document(self, row: Sequence[Any]) -> BoxDocument:
+        key = tuple(row[:_WIDTH])
+        found = self._documents.get(key)
+        if found is None:
+            if len(self._documents) >= KEPT:
+                self._documents.clear()
+            found = self._documents[key] = document_of(row, self._name)
+        return found
+
+    def _name(self, kind: type[Any], text: str) -> Any:
+        found = self._names.get((kind, text))
+        if found is None:
+            if len(self._names) >= KEPT:
+                self._names.clear()
+            found = self._names[kind, text] = kind(text)
+        return found
+
+    def visit_marks(self, reader: Principal) -> tuple[datetime | None, datetime] | None:
+        """The reader's (previous, current) visits, ``None`` before the first."""
+        found = self.db.fetch(self._visits, (reader.client_id.value, reader.user_number.value))
+        if not found:
+            return None
+        previous, current = found[0]
+        return _instant(previous), _sure(current)
+
+    def senders(self) -> tuple[str, ...]:
+        return tuple(str(row[0]) for row in self.db.fetch(self._senders))
