@@ -117,3 +117,11 @@ def browser(session: nox.Session) -> None:
     env = {"SECUREBOX_SCREENSHOTS": "docs/screenshots"}
     session.run("python", "-m", "pytest", "-m", "browser", "tests/browser", *session.posargs,
                 env=env)  # fmt: skip
+
+
+@nox.session
+def timing(session: nox.Session) -> None:
+    """The timing comparisons (unknown and known claims answered in the same time): run them on
+    a quiet machine; a loaded one makes medians noisy."""
+    _install_dev(session)
+    session.run("python", "-m", "pytest", "-q", "-m", "timing", "tests", *session.posargs)

@@ -44,7 +44,7 @@ def _close(medians: dict[str, float]) -> None:
     assert high - low < 0.2 * high, medians
 
 
-@pytest.mark.slow
+@pytest.mark.timing
 def test_a_link_request_takes_the_same_time(rig: Rig) -> None:
     known = {"client_id": "123456789", "user_number": "01", "email": EMAIL}
     _close(
@@ -52,7 +52,7 @@ def test_a_link_request_takes_the_same_time(rig: Rig) -> None:
     )
 
 
-@pytest.mark.slow
+@pytest.mark.timing
 def test_an_identifier_request_takes_the_same_time(rig: Rig) -> None:
     known = {"siren": SIREN, "mobile": MOBILE, "code": CODE}
     _close(
