@@ -108,6 +108,7 @@ class Lifecycle(StoreBase):
             accounts,
             has_company_address=self.company_contact(doc.client_id, doc.company) is not None,
             now=now,
+            machines=self.machines(doc.client_id),
         )
         event = self._event(doc, "box.document.expiry_warning", "system")
 
