@@ -36,9 +36,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = box.add_subparsers(title="box commands", metavar="COMMAND", required=True)
     hold = commands.add_parser("hold", help="set or lift a document's legal hold")
     hold.add_argument("document_id", help="the document")
-    side = hold.add_mutually_exclusive_group(required=True)
-    side.add_argument("--on", dest="hold", action="store_true", help="set the hold")
-    side.add_argument("--off", dest="hold", action="store_false", help="lift the hold")
+    side = hold.add_mutually_exclusive_group()  # one of them: checked by the command
+    side.add_argument("--on", dest="hold", action="store_const", const=True, help="set it")
+    side.add_argument("--off", dest="hold", action="store_const", const=False, help="lift it")
     hold.add_argument("--reason", required=True, help="why (a court order, a dispute)")
     hold.add_argument("--actor", required=True, help="the operator's name (audit actor)")
     holds = commands.add_parser("holds", help="list the documents under a legal hold")

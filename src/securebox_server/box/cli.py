@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -85,7 +86,7 @@ def _hold(documents: DocumentStore, args: argparse.Namespace) -> int:
     try:
         documents.set_legal_hold(args.document_id, args.hold, actor=actor, reason=args.reason)
     except DocumentNotFound:
-        print(f"securebox: no such document: {args.document_id}")
+        print("securebox: error: no such document", file=sys.stderr)
         return 1
     print(f"legal hold {'set on' if args.hold else 'lifted from'} {args.document_id}")
     return 0
@@ -94,7 +95,7 @@ def _hold(documents: DocumentStore, args: argparse.Namespace) -> int:
 def _show(documents: DocumentStore, args: argparse.Namespace) -> int:
     doc = documents.get(args.document_id)
     if doc is None:
-        print(f"securebox: no such document: {args.document_id}")
+        print("securebox: error: no such document", file=sys.stderr)
         return 1
     for line in record(documents, doc):
         print(line)
@@ -110,6 +111,9 @@ def _holds(documents: DocumentStore) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.command == "hold" and not isinstance(args.hold, bool):
+        print("securebox: error: give --on or --off", file=sys.stderr)
+        return 2
     documents = _documents(args)
     try:
         if args.command == "hold":

@@ -80,5 +80,6 @@ def test_unknown_documents_and_bad_input(world: World, capsys: pytest.CaptureFix
     assert main(["box", "hold", doc_id, "--on", "--reason", "r", "--actor", "j d"]) == 2
     assert "error" in capsys.readouterr().err
     assert not world.documents.get(doc_id).legal_hold  # type: ignore[union-attr]
+    assert main(["box", "hold", doc_id, "--reason", "r", "--actor", "jd"]) == 2  # no side
     with pytest.raises(SystemExit):
-        main(["box", "hold", doc_id, "--reason", "r", "--actor", "jd"])  # --on or --off
+        main(["box", "hold", doc_id, "--on", "--off", "--reason", "r", "--actor", "jd"])
