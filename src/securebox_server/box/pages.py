@@ -19,6 +19,7 @@ from starlette.responses import Response
 from securebox_auth.entitlements.model import Operation, Theme
 from securebox_auth.errors import InvalidIdentifier, MalformedInput
 from securebox_auth.identity import Siren
+from securebox_server.box.contact_pages import managed_companies
 from securebox_server.box.cursors import BadCursor
 from securebox_server.box.model import BodyCorrupted, DocumentNotFound
 from securebox_server.box.reading import BoxReader
@@ -57,8 +58,10 @@ def home_values(request: Request, web: WebSession) -> dict[str, Any]:
     if reader is None:
         return {"box": None}
     company = _company(request.query_params.get("company"))
-    box = reader.home(web.session.principal, company, session_start=web.session.auth_time)
-    return {"box": box}
+    principal = web.session.principal
+    box = reader.home(principal, company, session_start=web.session.auth_time)
+    managed = managed_companies(request, principal)
+    return {"box": box, "contact_companies": [c for c in box.companies if c.siren in managed]}
 
 
 def _day(value: str, field: str, errors: list[tuple[str, str]]) -> datetime | None:
