@@ -97,9 +97,7 @@ def begin(
                 channel=Channel.EMAIL,
                 destination=address,
                 purpose=CONTACT_PURPOSE,
-                reference=contact_reference(
-                    box.factors.oob.keys, principal.client_id, company, address
-                ),
+                reference=reference,
                 gateway=gateway,
                 display=(("the notification address of", company.value),),
             )
