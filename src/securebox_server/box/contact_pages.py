@@ -36,9 +36,10 @@ def managed_companies(request: Request, principal: Principal) -> frozenset[Siren
     return managed(server_of(request).box, principal)
 
 
-def _target(
-    request: Request, principal: Principal, siren: str
-) -> tuple[Siren, DocumentStore] | None:
+Target = tuple[Siren, DocumentStore]
+
+
+def _target(request: Request, principal: Principal, siren: str) -> Target | None:
     documents = server_of(request).documents
     company = managed_company(server_of(request).box, principal, siren)
     return None if company is None or documents is None else (company, documents)
