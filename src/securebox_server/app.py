@@ -35,6 +35,8 @@ from securebox_server.api import senders as api_senders
 from securebox_server.api import step_up as api_step_up
 from securebox_server.api import tokens as api_tokens
 from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
+from securebox_server.box import contact_api as box_contact_api
+from securebox_server.box import contact_pages as box_contact_pages
 from securebox_server.box import pages as box_pages
 from securebox_server.box.documents import DocumentStore
 from securebox_server.box.reading import BoxReader
@@ -148,6 +150,7 @@ def create_app(
         app.include_router(demo_outbox.router)
     app.include_router(home.router)
     app.include_router(box_pages.router)
+    app.include_router(box_contact_pages.router)
     app.include_router(api.router)
     stepup.install(app, settings)
     profile.install(app, box)
@@ -168,6 +171,7 @@ def create_app(
         api_senders.router,
         api_receivers.router,
         api_documents.router,
+        box_contact_api.router,
     ):
         app.include_router(api_router)
     if settings.sms_url:  # the SMS provider's delivery reports (jobs, ADR 0033)

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from securebox_auth.errors import ConfigurationError
+from securebox_server.demo_box import BAKERY_CONTACT
 from securebox_server.demo_box_plan import COMPANIES
 from securebox_server.demo_cap import check_cap_login, demo_pin
 from securebox_server.demo_data import DEMO_USERS, prepare, seed
@@ -45,6 +46,36 @@ def _uvicorn(host: str, port: int, workers: int) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+#: How long ``demo --check`` waits for the server to answer ``/readyz``.
+READY_SECONDS = 60
+#: Seconds between two passes of the demo's jobs worker (new documents are told quickly).
+DEMO_JOBS_INTERVAL = 5
+
+
+def _jobs_worker(interval: int) -> list[str]:
+    """``securebox jobs worker``: the demo's notifications, expiry and purge."""
+    return [
+        sys.executable,
+        "-m",
+        "securebox_auth.cli",
+        "jobs",
+        "worker",
+        "--interval",
+        str(interval),
+    ]
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the worker finishes its digest, uvicorn its requests), then SIGKILL."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _environment(extra: dict[str, str]) -> dict[str, str]:
@@ -80,15 +111,18 @@ def _check(base: str, cap_pin: str | None = None) -> int:
     """GET /readyz and the login page, log in with the first demo user's code: the home
     page shows the demo's box (its companies)."""
     with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as http:
-        for _ in range(100):
+        # the jobs worker starts beside the server: on a loaded machine both take a while
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
             try:
                 if http.get("/readyz").status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            print("demo check: the server did not become ready", file=sys.stderr)
-            return 1
+                pass
+            if time.monotonic() > deadline:
+                print("demo check: the server did not become ready", file=sys.stderr)
+                return 1
+            time.sleep(0.1)
         user = DEMO_USERS[0]
         token = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
         page = http.get("/login")
@@ -115,6 +149,10 @@ def _check(base: str, cap_pin: str | None = None) -> int:
             return 1
     print(f"demo check: ready, login page, code login of {user.client}/{user.user}: ok")
     print("demo check: the home page shows the demo's box: ok")
+    if not _digest_sent(base):
+        print("demo check: the jobs worker sent no digest to the outbox", file=sys.stderr)
+        return 1
+    print("demo check: the jobs worker sent the new-document digests to /demo/outbox: ok")
     if cap_pin is not None:
         cap = DEMO_USERS[3]
         with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as http:
@@ -123,6 +161,18 @@ def _check(base: str, cap_pin: str | None = None) -> int:
                 return 1
         print(f"demo check: CAP login of {cap.client}/{cap.user} (virtual reader): ok")
     return 0
+
+
+def _digest_sent(base: str, seconds: float = 30) -> bool:
+    """Does ``/demo/outbox`` show a digest of the box (the jobs worker's first pass): one
+    to the bakery's notification address, which is told of every new document?"""
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=base, timeout=10) as http:
+        while time.monotonic() < deadline:
+            if BAKERY_CONTACT in http.get("/demo/outbox").text:
+                return True
+            time.sleep(0.25)
+    return False
 
 
 def _public_host(host: str) -> str:
@@ -155,7 +205,15 @@ def demo(args: argparse.Namespace) -> int:
         print(f"securebox demo: http://{_public_host(host)}:{port}/login  (database {database})")
         for line in lines:
             print("  " + line)
-    process = subprocess.Popen(_uvicorn(host, port, 1), env=_environment(extra))  # noqa: S603
+    env = _environment(extra)
+    process = subprocess.Popen(_uvicorn(host, port, 1), env=env)  # noqa: S603
+    # the jobs worker sends the box's notifications to the demo outbox (/demo/outbox)
+    worker = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+        _jobs_worker(DEMO_JOBS_INTERVAL),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if args.check else None,
+    )
     try:
         if args.check:
             return _check(f"http://{host}:{port}", demo_pin(lines))
@@ -163,9 +221,5 @@ def demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop(worker)
+        _stop(process)

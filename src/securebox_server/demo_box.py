@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from joserfc.jwk import ECKey
+
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import FixedClock, SystemClock
 from securebox_auth.crypto.hashing import PROFILE_2026, PROFILE_TESTING
@@ -36,11 +38,13 @@ from securebox_server.box.model import Draft, ReadKind
 from securebox_server.box.rows import reference
 from securebox_server.box.samples import sample_pdf
 from securebox_server.box.upload import check_upload
+from securebox_server.clients.wiring import build_clients
 from securebox_server.demo_box_plan import (
     BAKERY,
     COMPANIES,
     DGFIP,
     PLANNED_TYPES,
+    SENDER_NAMES,
     TRANSPORT,
     URSSAF,
     Planned,
@@ -189,6 +193,17 @@ def _body(n: int, p: Planned) -> Draft:
     return Draft(p.type, p.label, p.issued_at, check_upload(body, filename))
 
 
+def _senders(settings: Settings, box: Securebox) -> None:
+    """Register the senders as API clients (a fresh public key each: the demo publishes
+    through the store, not the API), so the box shows their display names."""
+    clients = build_clients(settings, box)
+    assert clients is not None  # the demo runs on SQLite
+    for sender, name in SENDER_NAMES:
+        key = ECKey.generate_key("P-256")
+        public = {**key.as_dict(private=False), "kid": f"demo-{sender.lower()}"}
+        clients.add_sender(sender, name, jwks={"keys": [public]})
+
+
 def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
     """The demo subscription's box (``box``: the demo's entry point on the settings'
     database, the users 01 to 05 made); the lines telling what it holds and how the
@@ -216,6 +231,7 @@ def seed_box(settings: Settings, box: Securebox, *, fast: bool) -> list[str]:
     assert documents is not None  # the demo runs on SQLite
     for type_ in PLANNED_TYPES:
         documents.define_type(type_)
+    _senders(settings, clocked)
     documents.set_company_contact(client, BAKERY, BAKERY_CONTACT, actor=BANK_OFFICE.key)
     published: dict[int, list[str]] = {}
     for step in _steps(planned, client, now):

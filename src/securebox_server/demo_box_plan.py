@@ -42,6 +42,13 @@ BANK: Final = "Banque"
 INSURER: Final = "Mutuelle-Artisans"
 URSSAF: Final = "URSSAF"
 DGFIP: Final = "DGFiP"
+#: Their display names: the names their API clients are registered with.
+SENDER_NAMES: Final = (
+    (BANK, "Banque Exemple Entreprises"),
+    (INSURER, "Mutuelle des Artisans"),
+    (URSSAF, "Urssaf Île-de-France"),
+    (DGFIP, "Direction générale des Finances publiques"),
+)
 
 
 def _type(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,3 +37,8 @@ def test_demo_check_logs_in_over_http(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "code login of 123456789/01: ok" in done.stdout
     assert "the home page shows the demo's box: ok" in done.stdout
+    # the demo's jobs worker sent the box's digests (Message-ID ``<...box@host>``)
+    assert "the jobs worker sent the new-document digests to /demo/outbox: ok" in done.stdout
+    sent = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text().splitlines()]
+    digests = [m for m in sent if m["reference"].endswith(".box@localhost>")]
+    assert {m["to"] for m in digests} >= {"comptabilite@boulangerie-martin.example"}

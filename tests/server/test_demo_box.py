@@ -19,9 +19,10 @@ from securebox_auth.entitlements.model import Operation
 from securebox_auth.identity import Principal
 from securebox_server.box.documents import DocumentStore
 from securebox_server.box.model import BoxDocument
+from securebox_server.box.names import sender_names
 from securebox_server.box.rows import reference
 from securebox_server.demo_box import ACCOUNTANT, ACCOUNTANT_CODE, BAKERY_CONTACT
-from securebox_server.demo_box_plan import BAKERY, SCI, TRANSPORT
+from securebox_server.demo_box_plan import BAKERY, SCI, SENDER_NAMES, TRANSPORT
 from securebox_server.demo_data import CLIENT, prepare, seed
 from securebox_server.settings import load_settings
 from securebox_server.wiring import build_documents, build_securebox
@@ -153,3 +154,8 @@ def test_the_full_demo_box_holds_a_few_hundred_documents(
         assert oldest < SystemClock().now() - timedelta(days=500)
     finally:
         documents.engine.dispose()
+
+
+def test_the_demo_senders_have_display_names(demo: tuple[DocumentStore, list[str]]) -> None:
+    documents, _ = demo
+    assert sender_names(documents.engine) == dict(SENDER_NAMES)

@@ -40,6 +40,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "securebox_auth.stores.sql.cli",
     "securebox_auth.cli.audit",
     "securebox_auth.cli.clients",
+    "securebox_auth.cli.box",
 )
 
 

@@ -140,6 +140,12 @@ class DocumentOut(BaseModel):
     published_at: datetime
     valid_until: datetime | None
     digest: str = Field(description="SHA-256 of the body, lowercase hex")
+    sender_name: str | None = Field(
+        default=None, description="The sender's display name (its registered API client's)"
+    )
+    theme_label: str | None = Field(
+        default=None, description="The theme's label in the request's language, else its id"
+    )
     size: int
     media_type: str
     filename: str

@@ -14,6 +14,7 @@ A document the user may not see answers 404, exactly like one that does not exis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
@@ -27,8 +28,11 @@ from securebox_server.api.box_models import DocumentOut, DocumentPage
 from securebox_server.api.common import PREFIX, PROBLEMS, Authenticated
 from securebox_server.api.content import download
 from securebox_server.box.model import BoxDocument
+from securebox_server.box.names import sender_names, theme_label
 from securebox_server.box.search import BoxSearch, ListedPage, ReadFilter
+from securebox_server.i18n import translations
 from securebox_server.login.flow import hit_limits
+from securebox_server.web.pages import language
 from securebox_server.web.routing import SecureRoute
 
 __all__ = ["CONTENT", "document_out", "page_out", "router"]
@@ -45,11 +49,21 @@ CONTENT: Final[dict[int | str, dict[str, Any]]] = {
 _USER_PROBLEMS: Final = {**SCOPE_PROBLEMS, 401: PROBLEMS[401]}
 
 
+def _names(request: Request) -> tuple[dict[str, str], Callable[[str], str]]:
+    """The senders' display names and the themes' labels in the request's language."""
+    gettext = translations(language(request)).gettext
+    names = sender_names(documents_of(request).engine)
+    return names, lambda theme: theme_label(gettext, theme)
+
+
 def document_out(request: Request, doc: BoxDocument, reader: Principal) -> DocumentOut:
     """``doc`` as the API shows it to ``reader`` (read by them? first read by anyone?)."""
     store = documents_of(request)
     first = store.first_read(doc.id)
+    names, label = _names(request)
     return DocumentOut(
+        sender_name=names.get(doc.sender, doc.sender),
+        theme_label=label(doc.theme.name),
         id=doc.id,
         company=doc.company.value,
         sender=doc.sender,
@@ -70,8 +84,11 @@ def document_out(request: Request, doc: BoxDocument, reader: Principal) -> Docum
 
 def page_out(request: Request, found: ListedPage[BoxDocument]) -> DocumentPage:
     reader = reader_of(request)
+    names, label = _names(request)
     out = [
         DocumentOut(
+            sender_name=names.get(d.row.sender, d.row.sender),
+            theme_label=label(d.row.theme.name),
             id=d.row.id,
             company=d.row.company.value,
             sender=d.row.sender,

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from securebox_auth.clock import Clock
 from securebox_auth.errors import MalformedInput
-from securebox_auth.identity import ClientId, Siren
+from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_auth.stores.sql.database import Database
@@ -20,7 +20,7 @@ from securebox_auth.stores.sql.store import SqlStore
 from securebox_server.box.blobs import BlobStore
 from securebox_server.box.model import BoxDocument
 from securebox_server.box.rows import document_from_row
-from securebox_server.db.schema import BOX_COMPANY_CONTACTS, BOX_DOCUMENTS
+from securebox_server.db.schema import API_CLIENTS, BOX_COMPANY_CONTACTS, BOX_DOCUMENTS
 
 __all__ = ["StoreBase", "audit_actor", "document_actor", "document_subject"]
 
@@ -89,3 +89,13 @@ class StoreBase:
         with self.engine.connect() as conn:
             found = conn.execute(query).scalar_one_or_none()
         return None if found is None else str(found)
+
+    def machines(self, client_id: ClientId) -> frozenset[Principal]:
+        """The service accounts of the subscription: the library accounts of its API
+        clients (receivers), active or revoked; they are never notified."""
+        query = select(API_CLIENTS.c.principal).where(
+            API_CLIENTS.c.subscription == client_id.value, API_CLIENTS.c.principal.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            keys = conn.execute(query).scalars().all()
+        return frozenset(Principal.from_key(str(k)) for k in keys)

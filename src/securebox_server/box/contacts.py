@@ -14,9 +14,16 @@ from securebox_auth.identity import ClientId, Siren
 from securebox_server.box.base import StoreBase, audit_actor
 from securebox_server.db.schema import BOX_COMPANY_CONTACTS
 
-__all__ = ["CompanyContacts"]
+__all__ = ["CompanyContacts", "parse_email"]
 
 _EMAIL: Final = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,189}\.[^@\s.]{2,63}")
+
+
+def parse_email(value: object) -> str:
+    """A notification address (stripped), else :class:`MalformedInput`."""
+    if not isinstance(value, str) or not _EMAIL.fullmatch(value.strip()):
+        raise MalformedInput("not an e-mail address")
+    return value.strip()
 
 
 class CompanyContacts(StoreBase):
@@ -28,8 +35,8 @@ class CompanyContacts(StoreBase):
         """Set (or, with ``None``, remove) the company's notification address; the caller
         checked that ``actor`` may (an access manager or a user of the subscription)."""
         actor = audit_actor(actor)
-        if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email)):
-            raise MalformedInput("not an e-mail address")
+        if email is not None:
+            email = parse_email(email)
         sub = self.store.get_subscription(client_id)
         if sub is None or company not in sub.value.companies:
             raise MalformedInput("this company is not in the subscription")

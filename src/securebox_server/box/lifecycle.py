@@ -36,7 +36,7 @@ from securebox_server.db.schema import (
     BOX_NOTIFICATIONS,
 )
 
-__all__ = ["Lifecycle"]
+__all__ = ["Lifecycle", "hold_reason"]
 
 log = logging.getLogger("securebox.box")
 _REASON: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -45,10 +45,18 @@ _REFUSALS: Final = {
     Deletion.LEGAL_HOLD: "this document is under a legal hold",
 }
 _MAX_BATCH: Final = 5000
+_HOLD_REASON: Final = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
 
 class _Skip(Exception):
     """The document changed since it was chosen: this commit does nothing."""
+
+
+def hold_reason(value: object) -> str:
+    """Why a hold is set or lifted: 1-200 characters, no control character."""
+    if not isinstance(value, str) or not _HOLD_REASON.fullmatch(value.strip()):
+        raise MalformedInput("a hold's reason is 1-200 characters, no control character")
+    return value.strip()
 
 
 def _limit(value: object) -> int:
@@ -108,6 +116,7 @@ class Lifecycle(StoreBase):
             accounts,
             has_company_address=self.company_contact(doc.client_id, doc.company) is not None,
             now=now,
+            machines=self.machines(doc.client_id),
         )
         event = self._event(doc, "box.document.expiry_warning", "system")
 
@@ -267,17 +276,23 @@ class Lifecycle(StoreBase):
         log.info("box: document %s deleted (%s)", doc.id, reason)
         return dropped[0] if dropped else None
 
-    def set_legal_hold(self, document_id: str, hold: bool, *, actor: str) -> None:
-        """Set or lift a legal hold (a tombstone has none: :class:`DocumentNotFound`)."""
+    def set_legal_hold(
+        self, document_id: str, hold: bool, *, actor: str, reason: str | None = None
+    ) -> None:
+        """Set or lift a legal hold (a tombstone has none: :class:`DocumentNotFound`);
+        ``reason`` (a court order, a dispute's reference) goes into the audit event."""
         if not isinstance(hold, bool):
             raise MalformedInput("hold is true or false")
         actor = audit_actor(actor)
+        said = {} if reason is None else {"reason": hold_reason(reason)}
 
         def once() -> None:
             doc = self.get(document_id)
             if doc is None or doc.status is Status.DELETED:
                 raise DocumentNotFound("no such document")
-            event = self._event(doc, "box.document.legal_hold", actor, hold=str(hold).lower())
+            event = self._event(
+                doc, "box.document.legal_hold", actor, hold=str(hold).lower(), **said
+            )
 
             def write(conn: Connection) -> None:
                 changed = conn.execute(

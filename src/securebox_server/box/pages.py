@@ -19,8 +19,10 @@ from starlette.responses import Response
 from securebox_auth.entitlements.model import Operation, Theme
 from securebox_auth.errors import InvalidIdentifier, MalformedInput
 from securebox_auth.identity import Siren
+from securebox_server.box.contact_pages import managed_companies
 from securebox_server.box.cursors import BadCursor
 from securebox_server.box.model import BodyCorrupted, DocumentNotFound
+from securebox_server.box.names import sender_names
 from securebox_server.box.reading import BoxReader
 from securebox_server.box.search import BoxSearch, ListedPage, ReadFilter
 from securebox_server.web.context import server_of
@@ -57,8 +59,14 @@ def home_values(request: Request, web: WebSession) -> dict[str, Any]:
     if reader is None:
         return {"box": None}
     company = _company(request.query_params.get("company"))
-    box = reader.home(web.session.principal, company, session_start=web.session.auth_time)
-    return {"box": box}
+    principal = web.session.principal
+    box = reader.home(principal, company, session_start=web.session.auth_time)
+    managed = managed_companies(request, principal)
+    return {
+        "box": box,
+        "contact_companies": [c for c in box.companies if c.siren in managed],
+        "sender_names": sender_names(reader.store.engine),
+    }
 
 
 def _day(value: str, field: str, errors: list[tuple[str, str]]) -> datetime | None:
@@ -155,6 +163,7 @@ def documents(request: Request, web: LoggedIn) -> Response:
         themes=sight.themes,
         companies=sight.companies,
         senders=reader.senders(),
+        sender_names=sender_names(reader.store.engine),
     )
 
 
@@ -174,7 +183,10 @@ def document(request: Request, web: LoggedIn, document_id: str) -> Response:
         shown = reader.page(web.session.principal, document_id)
     except DocumentNotFound:
         return _not_found(request)
-    return render(request, "box/document.html", user=web.session.principal, shown=shown)
+    names = sender_names(reader.store.engine)
+    return render(
+        request, "box/document.html", user=web.session.principal, shown=shown, sender_names=names
+    )
 
 
 def content_disposition(kind: str, filename: str) -> str:

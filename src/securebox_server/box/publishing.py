@@ -279,6 +279,7 @@ class Publishing(DocumentTypes):
             accounts,
             has_company_address=self.company_contact(doc.client_id, doc.company) is not None,
             now=now,
+            machines=self.machines(doc.client_id),
         )
 
 

@@ -2,11 +2,15 @@
 publication time, by the library's own entitlement rules (:func:`~securebox_auth.
 entitlements.check.check`): the subscription's users within their rights, and third
 parties only through an accepted invitation covering it; plus the company's notification
-address when it has one. The jobs worker checks each user again at sending time."""
+address when it has one. The jobs worker checks each user again at sending time.
+
+A receiver's service account (a library account that :mod:`securebox_server.clients.
+accounts` opened for an API client: it reads through the event feed and has no mailbox) is
+never told: the caller names these ``machines`` (the principals of ``api_clients``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,12 +48,14 @@ def recipients(
     *,
     has_company_address: bool,
     now: datetime,
+    machines: Collection[Principal] = frozenset(),
 ) -> Recipients:
     """The users among ``accounts`` (the subscription's own and its invitees') allowed to
-    view ``doc`` now, in principal order, each once."""
+    view ``doc`` now, in principal order, each once; never one of ``machines``."""
     entitled = {
         account.principal
         for account in accounts
-        if check(account, Operation.VIEW, doc, subscription, now).allowed
+        if account.principal not in machines
+        and check(account, Operation.VIEW, doc, subscription, now).allowed
     }
     return Recipients(tuple(sorted(entitled, key=lambda p: p.key)), has_company_address)

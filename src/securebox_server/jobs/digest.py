@@ -1,7 +1,8 @@
 """The digest messages: pure functions from what a recipient is told about to an e-mail
 (plain text with an HTML alternative) or a short SMS, in French or English.
 
-A digest names each document by its label, company and date, and links to the box at the
+A digest names each document by its label, theme (translated), sender (its display name),
+company and date, and links to the box at the
 server's public URL; it never carries a document's body, digest or any code. The
 ``Message-ID`` of a digest is derived from its notification ids (:func:`message_id`), so a
 digest sent again after a crash carries the same one and the recipient's mail system (or a
@@ -21,6 +22,7 @@ from typing import Final
 from babel.dates import format_date
 
 from securebox_auth.errors import MalformedInput
+from securebox_server.box.names import theme_label
 from securebox_server.i18n import DEFAULT, LANGUAGES, translations
 
 __all__ = ["Item", "compose_mail", "compose_sms", "idempotency_key", "message_id"]
@@ -38,6 +40,11 @@ class Item:
     company: str
     issued_at: datetime
     valid_until: datetime | None = None
+    #: the sender's display name (:func:`~securebox_server.box.names.sender_names`)
+    sender: str = ""
+    #: the theme's id (its label is translated here: :func:`~securebox_server.box.names.
+    #: theme_label`)
+    theme: str = ""
 
 
 def message_id(ids: Sequence[str], domain: str) -> str:
@@ -75,7 +82,9 @@ def _subject(kind: str, count: int, language: str) -> str:
 def _line(item: Item, language: str) -> str:
     lang = _lang(language)
     when = format_date(item.issued_at, format="medium", locale=lang)
-    line = f"{item.label} ({item.company}, {when})"
+    about = [theme_label(translations(lang).gettext, item.theme)] if item.theme else []
+    about += [item.sender] if item.sender else []
+    line = f"{item.label} ({', '.join([*about, item.company, when])})"
     if item.valid_until is not None:
         until = format_date(item.valid_until, format="medium", locale=lang)
         line += ", " + translations(lang).gettext("until %(date)s") % {"date": until}

@@ -27,6 +27,7 @@ from securebox_auth.errors import SecureboxError
 from securebox_auth.factors.oob import Channel
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.shell.securebox import Securebox
+from securebox_server.box.names import sender_names
 from securebox_server.db.schema import BOX_COMPANY_CONTACTS, BOX_DOCUMENTS
 from securebox_server.i18n import DEFAULT
 from securebox_server.profile.model import NewDocuments
@@ -52,6 +53,7 @@ class Shown:
     id: str
     ref: DocumentRef
     valid_until: datetime | None
+    sender: str = ""
 
 
 class Recipients:
@@ -111,14 +113,19 @@ class Recipients:
             _D.c.label,
             _D.c.issued_at,
             _D.c.valid_until,
+            _D.c.sender,
         ).where(_D.c.id.in_(sorted(document_ids)), _D.c.status == _LIVE)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         found: dict[str, Shown] = {}
-        for id_, client, company, theme, label, issued, until in rows:
+        for id_, client, company, theme, label, issued, until, sender in rows:
             ref = DocumentRef(ClientId(client), Siren(company), Theme(theme), id_, label, issued)
-            found[id_] = Shown(id_, ref, until)
+            found[id_] = Shown(id_, ref, until, sender)
         return found
+
+    def sender_names(self) -> dict[str, str]:
+        """The senders' display names (their API clients' registered names)."""
+        return sender_names(self._engine)
 
     def may_view(self, principal: Principal, shown: Shown) -> bool:
         """Is ``principal`` entitled to see the document now?"""

@@ -163,8 +163,17 @@ class NotificationSender:
         if where.channel is Channel.EMAIL:
             if self.mailer is None:
                 raise DeliveryFailed("no e-mail gateway is configured")
+            names = self.recipients.sender_names()
             items = [
-                Item(d.ref.label, str(d.ref.company), d.ref.issued_at, d.valid_until) for d in docs
+                Item(
+                    d.ref.label,
+                    str(d.ref.company),
+                    d.ref.issued_at,
+                    d.valid_until,
+                    sender=names.get(d.sender, d.sender),
+                    theme=d.ref.theme.name,
+                )
+                for d in docs
             ]
             mail = compose_mail(
                 digest.kind,

@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse
 
 from securebox_server import i18n
+from securebox_server.box.names import theme_label
 from securebox_server.web import csrf
 from securebox_server.web.context import server_of
 
@@ -44,6 +45,7 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
         "lang": lang,
         "gettext": translated.gettext,
         "ngettext": translated.ngettext,
+        "theme_label": lambda theme: theme_label(translated.gettext, theme),
         "csrf_token": csrf.token_for(server.csrf_key, csrf.binding(request)),
         "accessible": request.cookies.get(server.cookies.accessible) == "1",
         "demo": server.settings.demo,

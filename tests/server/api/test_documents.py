@@ -85,3 +85,18 @@ def test_bad_filters_are_400(box_api: BoxApi) -> None:
     ):
         answer = box_api.client.get(DOCS, params=params, headers=user)
         assert answer.status_code == 400, (params, answer.text)
+
+
+def test_documents_carry_the_sender_name_and_the_theme_label(box_api: BoxApi) -> None:
+    """The sender's registered API client name ("Back office") and the theme's label in the
+    request's language, next to their ids (SQLite and PostgreSQL)."""
+    doc_id = box_api.publish("n-1", pdf(60)).json()["results"][0]["document_id"]
+    user = box_api.user_token(COLLABORATOR)
+    [listed] = box_api.client.get(DOCS, headers=user).json()["documents"]
+    assert listed["sender"] == box_api.sender.client.sender
+    assert listed["sender_name"] == "Back office"
+    assert (listed["theme"], listed["theme_label"]) == ("payroll", "Paie")  # French first
+    english = {**user, "Accept-Language": "en"}
+    one = box_api.client.get(f"{DOCS}/{doc_id}", headers=english).json()
+    assert one["theme_label"] == "Payroll"
+    assert one["sender_name"] == "Back office"

@@ -11,10 +11,10 @@ import json
 import threading
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from securebox_server.api.content import repr_digest
-from securebox_server.db.schema import BOX_BLOBS
+from securebox_server.db.schema import BOX_BLOBS, BOX_NOTIFICATIONS
 from securebox_server.rate_limits import DEFAULT_LIMITS, Limiter, SqlRateLimitStorage
 from tests.server.api.box_app import *  # noqa: F403 (fixtures)
 from tests.server.api.box_app import BoxApi, build_app, close, pdf
@@ -239,3 +239,17 @@ def publish_body(box_api: BoxApi, key: str, body: bytes) -> list[str]:
     answer = box_api.publish(key, body, companies=[C1.value])
     assert answer.status_code == 201, answer.text
     return [r["document_id"] for r in answer.json()["results"]]
+
+
+def test_a_service_account_gets_no_notification_row(box_api: BoxApi) -> None:
+    """The receivers' accounts see C1's and C2's documents but have no mailbox: publishing
+    and the expiry warning write outbox rows for the people only."""
+    publish(box_api, "m-1", [C1.value, C2.value], 77)
+    machines: set[str] = set()
+    for who in (box_api.receiver_c1, box_api.receiver_c2):
+        assert who.client.principal is not None
+        machines.add(who.client.principal.user_number.value)
+    with box_api.world.documents.engine.connect() as conn:
+        told = set(conn.execute(select(BOX_NOTIFICATIONS.c.user_number)).scalars())
+    assert COLLABORATOR.user_number.value in told
+    assert not told & machines

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from securebox_auth.entitlements.check import check
 from securebox_auth.entitlements.model import InvitationStatus, Operation, Theme
-from securebox_auth.identity import Siren
+from securebox_auth.identity import Principal, Siren
 from securebox_server.box.recipients import invitees, recipients
 from tests.entitlements.world import (
     ACCOUNTANT,
@@ -67,19 +67,37 @@ def test_a_pending_invitation_and_a_disabled_account_reach_nobody() -> None:
     assert invitees(sub_a(), NOW) == (ACCOUNTANT,)
 
 
+def test_a_service_account_is_never_told_though_entitled() -> None:
+    told = recipients(
+        doc(5, company=C1, theme=PAYROLL),
+        sub_a(),
+        ACCOUNTS.values(),
+        has_company_address=False,
+        now=NOW,
+        machines=frozenset({CLERK}),
+    )
+    assert CLERK not in told.users
+    assert PU in told.users
+
+
 @given(
     st.sampled_from([C1, C2]),
     st.sampled_from([PAYROLL, TAX]),
     st.sampled_from(list(InvitationStatus)),
+    st.frozensets(st.sampled_from(sorted(ACCOUNTS, key=lambda p: p.key))),
 )
 def test_recipients_are_exactly_the_entitled_viewers(
-    company: Siren, theme: Theme, status: InvitationStatus
+    company: Siren, theme: Theme, status: InvitationStatus, machines: frozenset[Principal]
 ) -> None:
     sub = sub_a(status)
     document = doc(4, company=company, theme=theme)
-    told = recipients(document, sub, ACCOUNTS.values(), has_company_address=False, now=NOW)
+    told = recipients(
+        document, sub, ACCOUNTS.values(), has_company_address=False, now=NOW, machines=machines
+    )
     expected = {
-        a.principal for a in ACCOUNTS.values() if check(a, Operation.VIEW, document, sub, NOW)
+        a.principal
+        for a in ACCOUNTS.values()
+        if check(a, Operation.VIEW, document, sub, NOW) and a.principal not in machines
     }
     assert set(told.users) == expected
     assert list(told.users) == sorted(told.users, key=lambda p: p.key)
