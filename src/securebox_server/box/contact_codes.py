@@ -12,7 +12,11 @@ from securebox_auth.errors import InvalidIdentifier, MalformedInput, SecureboxEr
 from securebox_auth.factors.oob import Channel
 from securebox_auth.identity import Principal, Siren
 from securebox_auth.shell.securebox import Securebox
-from securebox_server.box.contact_rights import CONTACT_PURPOSE, contact_reference, may_set_contact
+from securebox_server.box.contact_rights import (
+    CONTACT_PURPOSE,
+    contact_reference,
+    manageable,
+)
 from securebox_server.box.contacts import parse_email
 
 __all__ = ["check_code", "managed", "managed_company", "send_code"]
@@ -20,10 +24,7 @@ __all__ = ["check_code", "managed", "managed_company", "send_code"]
 
 def managed(box: Securebox, principal: Principal) -> frozenset[Siren]:
     """The companies whose notification address ``principal`` may set."""
-    visible = box.entitlements.visible(principal, Operation.VIEW)
-    return frozenset(
-        s for s in visible.companies if may_set_contact(visible, principal.client_id, s)
-    )
+    return manageable(box.entitlements.visible(principal, Operation.VIEW), principal.client_id)
 
 
 def managed_company(box: Securebox, principal: Principal, siren: str) -> Siren | None:

@@ -23,7 +23,12 @@ from securebox_auth.crypto.keys import KeyProvider
 from securebox_auth.entitlements.visibility import VisibilityFilter
 from securebox_auth.identity import ClientId, Siren
 
-__all__ = ["CONTACT_PURPOSE", "contact_reference", "may_set_contact"]
+__all__ = [
+    "CONTACT_PURPOSE",
+    "contact_reference",
+    "manageable",
+    "may_set_contact",
+]
 
 CONTACT_PURPOSE: Final = "company_contact"
 
@@ -44,3 +49,8 @@ def contact_reference(keys: KeyProvider, client_id: ClientId, company: Siren, ad
     text = f"securebox/box/contact/v1\x00{client_id.value}\x00{company.value}\x00"
     digest = keys.mac(keys.current_key_id, (text + address.strip().lower()).encode())
     return f"{keys.current_key_id}.{digest.hex()[:40]}"
+
+
+def manageable(visible: VisibilityFilter, client_id: ClientId) -> frozenset[Siren]:
+    """The companies of ``visible`` whose notification address its user may set."""
+    return frozenset(s for s in visible.companies if may_set_contact(visible, client_id, s))

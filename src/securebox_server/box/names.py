@@ -11,6 +11,9 @@ display name.
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Final
 
@@ -18,7 +21,7 @@ from sqlalchemy import Engine, select
 
 from securebox_server.db.schema import API_CLIENTS
 
-__all__ = ["THEME_LABELS", "sender_names", "theme_label"]
+__all__ = ["NAMES_SECONDS", "THEME_LABELS", "forget_sender_names", "sender_names", "theme_label"]
 
 #: The labels of the usual themes (msgids: English, translated by the catalogues).
 THEME_LABELS: Final[Mapping[str, str]] = {
@@ -38,8 +41,33 @@ def theme_label(gettext: Callable[[str], str], theme: str) -> str:
     return theme if msgid is None else gettext(msgid)
 
 
+#: How long the senders' names are kept by a process (a new registration shows within it).
+NAMES_SECONDS: Final = 30.0
+_KEPT: weakref.WeakKeyDictionary[Engine, tuple[float, dict[str, str]]] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
 def sender_names(engine: Engine) -> dict[str, str]:
-    """Each registered sender's display name, by sender id."""
+    """Each registered sender's display name, by sender id (kept :data:`NAMES_SECONDS` by
+    the process: pages and digests read them on every request)."""
+    now = time.monotonic()
+    with _LOCK:
+        kept = _KEPT.get(engine)
+    if kept is not None and now - kept[0] < NAMES_SECONDS:
+        return kept[1]
+    names = _read_names(engine)
+    with _LOCK:
+        _KEPT[engine] = (now, names)
+    return names
+
+
+def forget_sender_names(engine: Engine) -> None:
+    """Read the names again on the next call (a sender was registered by this process)."""
+    with _LOCK:
+        _KEPT.pop(engine, None)
+
+
+def _read_names(engine: Engine) -> dict[str, str]:
     c = API_CLIENTS.c
     query = (
         select(c.sender, c.name)

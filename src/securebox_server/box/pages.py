@@ -19,7 +19,7 @@ from starlette.responses import Response
 from securebox_auth.entitlements.model import Operation, Theme
 from securebox_auth.errors import InvalidIdentifier, MalformedInput
 from securebox_auth.identity import Siren
-from securebox_server.box.contact_pages import managed_companies
+from securebox_server.box.contact_rights import manageable
 from securebox_server.box.cursors import BadCursor
 from securebox_server.box.model import BodyCorrupted, DocumentNotFound
 from securebox_server.box.names import sender_names
@@ -60,8 +60,9 @@ def home_values(request: Request, web: WebSession) -> dict[str, Any]:
         return {"box": None}
     company = _company(request.query_params.get("company"))
     principal = web.session.principal
-    box = reader.home(principal, company, session_start=web.session.auth_time)
-    managed = managed_companies(request, principal)
+    sight = reader.sight(principal)  # one read for the box and the address links
+    box = reader.home(principal, company, session_start=web.session.auth_time, sight=sight)
+    managed = manageable(sight.visible, principal.client_id)
     return {
         "box": box,
         "contact_companies": [c for c in box.companies if c.siren in managed],

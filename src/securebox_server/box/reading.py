@@ -115,11 +115,19 @@ class BoxReader:
 
     # -- pages ----------------------------------------------------------------------------
 
-    def home(self, principal: Principal, company: Siren | None, *, session_start: datetime) -> Home:
+    def home(
+        self,
+        principal: Principal,
+        company: Siren | None,
+        *,
+        session_start: datetime,
+        sight: Sight | None = None,
+    ) -> Home:
         """The box's home for a session that started at ``session_start``: the visit is
         rotated on the session's first home page only, so "new since your last visit"
-        stays the same while the session lasts."""
-        sight = self.sight(principal)
+        stays the same while the session lasts. ``sight``: the one the caller already read
+        for this page."""
+        sight = sight or self.sight(principal)
         visible = sight.visible if company is None else sight.visible.only(company)
         since = self._previous_visit(principal, session_start)
         return Home(

@@ -22,6 +22,7 @@ from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.errors import ConfigurationError, MalformedInput
 from securebox_auth.identity import ClientId, Siren, UserNumber
 from securebox_auth.stores.protocols import AuthStore
+from securebox_server.box.names import forget_sender_names
 from securebox_server.clients.accounts import close_service_account, open_service_account
 from securebox_server.clients.assertion import VerifiedAssertion, verify_client_assertion
 from securebox_server.clients.keys import parse_jwks, thumbprint_of_pem
@@ -118,6 +119,7 @@ class ApiClients:
             certificate_sha256=thumb,
         )
         self.store.add(client)
+        forget_sender_names(self.store.engine)  # pages and digests show the new name at once
         self._audit("api_client.add", operator, client)
         return client
 
