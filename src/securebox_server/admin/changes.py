@@ -40,6 +40,7 @@ __all__ = [
     "edit_draft",
     "may_add",
     "precheck",
+    "register_contacts",
     "remove_draft",
     "unblock_draft",
 ]
@@ -184,6 +185,18 @@ def _address(box: Securebox, user: Principal, channel: CodeChannel) -> str | Non
     return found[0] if found else None
 
 
+def register_contacts(
+    box: Securebox, actor: Principal, user: Principal, *, mobile: str | None, email: str | None
+) -> None:
+    """The new user's mobile and e-mail, as the administrator typed them, registered as the
+    user's verified destinations (the bank's registration channel, docs/administration.md
+    "First access"): the first login is completed by a code sent there. Only at creation:
+    a later change goes through the user's own profile, with a code sent to the new address."""
+    for channel, destination in ((Channel.SMS, mobile), (Channel.EMAIL, email)):
+        if destination:
+            box.register_destination(actor, user, channel=channel, destination=destination)
+
+
 def _send(
     state: Admin,
     code: OneTimeCode,
@@ -221,6 +234,7 @@ def apply_order(
             session_id, user, Role(str(details["role"])), rights_from_json(details["rights"])
         )
         state.profiles.put(user, profile, now)
+        register_contacts(box, actor, user, mobile=profile.mobile, email=profile.email)
         channel = CodeChannel(str(details["channel"]))
         address = {CodeChannel.SMS: profile.mobile, CodeChannel.EMAIL: profile.email}.get(channel)
         return _send(state, code, user, channel, address, now)
