@@ -23,7 +23,9 @@ from securebox_auth.entitlements.resources import UserRef
 from securebox_auth.errors import NotPermitted
 from securebox_auth.factors.code import OneTimeCode
 from securebox_auth.factors.oob import Channel
+from securebox_auth.factors.oob_issue import OobMessage
 from securebox_auth.identity import Principal
+from securebox_auth.shell.gateways import DeliveryFailed
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.admin.codes import CodeChannel, CodeCourier, Undelivered
 from securebox_server.admin.forms import rights_from_json, rights_json
@@ -185,6 +187,18 @@ def _address(box: Securebox, user: Principal, channel: CodeChannel) -> str | Non
     return found[0] if found else None
 
 
+REGISTERED: Final = "Your contact details were registered"
+
+
+def _registered(user: Principal) -> str:
+    return (
+        f"Client identifier {user.client_id.value}, user number {user.user_number.value}: "
+        "this address was registered for your account by an administrator of your "
+        "subscription; codes for logging in may be sent here. "
+        "If you did not expect this message, call your bank.\n"
+    )
+
+
 def register_contacts(
     box: Securebox, actor: Principal, user: Principal, *, mobile: str | None, email: str | None
 ) -> None:
@@ -193,8 +207,16 @@ def register_contacts(
     "First access"): the first login is completed by a code sent there. Only at creation:
     a later change goes through the user's own profile, with a code sent to the new address."""
     for channel, destination in ((Channel.SMS, mobile), (Channel.EMAIL, email)):
-        if destination:
-            box.register_destination(actor, user, channel=channel, destination=destination)
+        if not destination:
+            continue
+        box.register_destination(actor, user, channel=channel, destination=destination)
+        gateway = box.gateways.get(channel.value)
+        notice = OobMessage(channel, destination, REGISTERED, _registered(user), "registered")
+        try:  # the user is told on each channel; the registration stands either way
+            if gateway is not None:
+                gateway.send(notice)
+        except DeliveryFailed:
+            pass
 
 
 def _send(

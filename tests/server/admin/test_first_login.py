@@ -185,7 +185,10 @@ def test_the_readme_demo_through_the_login_pages(demo: Demo) -> None:
     sent = admin.post("/admin/users/new", data=data, follow_redirects=False)
     assert sent.status_code == 303, sent.text
     done = _approve(demo, admin, sent.headers["location"])
-    (letter,) = demo.sent_to(PROFILE["mobile"])
+    notice, letter = demo.sent_to(PROFILE["mobile"])
+    (mail,) = demo.sent_to(PROFILE["email"])
+    assert "registered for your account by an administrator" in notice
+    assert mail == notice  # told on each channel, the code on one only
     one_time = CODE_IN.search(letter)
     assert one_time is not None
     assert one_time.group(1) not in done  # never on the administrator's page
