@@ -200,12 +200,19 @@ def _registered(user: Principal) -> str:
 
 
 def register_contacts(
-    box: Securebox, actor: Principal, user: Principal, *, mobile: str | None, email: str | None
+    box: Securebox,
+    actor: Principal,
+    user: Principal,
+    *,
+    mobile: str | None,
+    email: str | None,
+    tell: bool = True,
 ) -> None:
     """The new user's mobile and e-mail, as the administrator typed them, registered as the
     user's verified destinations (the bank's registration channel, docs/administration.md
     "First access"): the first login is completed by a code sent there. Only at creation:
-    a later change goes through the user's own profile, with a code sent to the new address."""
+    a later change goes through the user's own profile, with a code sent to the new address.
+    ``tell``: a notice goes to each (unless the caller's own messages reach both already)."""
     for channel, destination in ((Channel.SMS, mobile), (Channel.EMAIL, email)):
         if not destination:
             continue
@@ -213,7 +220,7 @@ def register_contacts(
         gateway = box.gateways.get(channel.value)
         notice = OobMessage(channel, destination, REGISTERED, _registered(user), "registered")
         try:  # the user is told on each channel; the registration stands either way
-            if gateway is not None:
+            if tell and gateway is not None:
                 gateway.send(notice)
         except DeliveryFailed:
             pass

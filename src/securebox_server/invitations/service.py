@@ -116,7 +116,12 @@ class Invitations:
         )
         if opened is not None:  # the inviter registers the contacts they declared
             register_contacts(
-                self.box, inviter, invitee, mobile=declared.mobile, email=declared.email
+                self.box,
+                inviter,
+                invitee,
+                mobile=declared.mobile,
+                email=declared.email,
+                tell=False,  # the invitation e-mail and the code's SMS reach both already
             )
         email.send(mail)
         if opened is not None and sms is not None and declared.mobile:
