@@ -3,7 +3,8 @@ collaborator with rights on one company and one theme, approves with a strong pr
 one-time code lands in the demo outbox; the collaborator logs in through the login pages
 (code, forced change, a code by SMS to the mobile the administrator registered), sees only
 those documents, and another document answers 404. The same first access for a third
-party's new account opened by an invitation."""
+party's new account opened by an invitation; accepting it (a change of rights) then asks a
+stronger factor, which the strong session adds on the profile's TOTP page."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from securebox_auth.factors.totp import code_at as totp_code_at
 from securebox_auth.factors.totp_credential import TotpCredential
 from securebox_auth.identity import Principal
 from securebox_auth.shell.securebox import Securebox
+from securebox_auth.stores import factor_codecs as fc
 from securebox_server.app import create_app
 from securebox_server.demo_box_plan import BAKERY, TRANSPORT
 from securebox_server.demo_data import CLIENT, DEMO_USERS, prepare, seed
@@ -80,22 +82,26 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         yield Demo(client, app.state.server.box, settings.outbox, enrolled.credential)
 
 
-def _approve(demo: Demo, browser: TestClient, order: str) -> str:
-    """Walk the approval with 01's code and TOTP; the page the execution answers."""
+def _approve(
+    demo: Demo,
+    browser: TestClient,
+    order: str,
+    totp: TotpCredential | None = None,
+    code: str = DEMO_USERS[0].code,
+) -> str:
+    """Walk the approval with a code and a TOTP (01's by default); the page the execution
+    answers."""
+    totp = totp or demo.boss_totp
     for _ in range(3):
         page = browser.get(order).text
         if "/execute" in page:
             break
         method = "totp" if f"{order}/proof/totp" in page else "confidential_code"
-        code = (
-            totp_code_at(demo.boss_totp, demo.box.clock.now())
-            if method == "totp"
-            else DEMO_USERS[0].code
-        )
+        given = totp_code_at(totp, demo.box.clock.now()) if method == "totp" else code
         proof = browser.get(f"{order}/proof/{method}")
         answer = browser.post(
             f"{order}/proof/{method}",
-            data={"code": code, "csrf_token": token(proof.text)},
+            data={"code": given, "csrf_token": token(proof.text)},
             follow_redirects=False,
         )
         assert answer.status_code == 303, answer.text
@@ -210,3 +216,60 @@ def test_the_readme_demo_through_the_login_pages(demo: Demo) -> None:
     other = next(i for i, company, _ in docs if company == BAKERY.value)
     assert collaborator.get(f"/documents/{other}").status_code == 404
     assert collaborator.get(f"/documents/{sorted(expected)[0]}").status_code == 200
+
+
+def test_a_third_partys_new_account_logs_in_then_accepts(demo: Demo) -> None:
+    admin = demo.browser()
+    identify(admin, CLIENT, "01")
+    assert submit_code(admin, DEMO_USERS[0].code).headers["location"] == "/home"
+    form = admin.get("/admin/third-parties")
+    data = {
+        "siren": "552 100 554",
+        "name": "Cabinet Martin",
+        "email": PROFILE["email"],
+        "mobile": PROFILE["mobile"],
+        "companies": [TRANSPORT.value],
+        "csrf_token": token(form.text),
+    }
+    sent = admin.post("/admin/third-parties", data=data, follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    _approve(demo, admin, sent.headers["location"])
+    (mail,) = demo.sent_to(PROFILE["email"])
+    (sms,) = demo.sent_to(PROFILE["mobile"])
+    client_id = re.search(r"client identifier: ([0-9]+)", mail)
+    link = re.search(r"http://testserver(/invitations/[A-Za-z0-9_-]+)", mail)
+    code = re.search(r"code is ([0-9]+)", sms)
+    assert client_id is not None
+    assert link is not None
+    assert code is not None
+    invitee = demo.browser()
+    first_login(invitee, client_id.group(1), "01", code.group(1), demo)
+    # accepting is a change of rights: its step-up wants a stronger factor than a code by
+    # SMS, which the strong session may now add (the profile's TOTP page)
+    form = invitee.get("/profile/totp")
+    begun = invitee.post("/profile/totp", data={"csrf_token": token(form.text)})
+    assert begun.status_code == 200, begun.text
+    principal = Principal.parse(client_id.group(1), "01")
+    found = demo.box.store.get_factor_state(principal, fc.TOTP, "default")
+    assert found is not None
+    totp = fc.totp_from_dict(
+        found.value, keys=demo.box.factors.totp.wrapping, principal=principal, item="default"
+    )
+    earlier = demo.box.clock.now() - timedelta(seconds=30)  # this step's code for the proof
+    confirmed = invitee.post(
+        "/profile/totp/confirm",
+        data={"code": totp_code_at(totp, earlier), "csrf_token": token(begun.text)},
+        follow_redirects=False,
+    )
+    assert confirmed.status_code == 303, confirmed.text
+    page = invitee.get(link.group(1))
+    assert page.status_code == 200, page.text
+    started = invitee.post(
+        f"{link.group(1)}/accept", data={"csrf_token": token(page.text)}, follow_redirects=False
+    )
+    assert started.status_code == 303, started.text
+    _approve(demo, invitee, started.headers["location"], totp, NEW_CODE)
+    seen = listed(invitee.get("/documents").text)
+    assert seen
+    docs = {i: company for i, company, _ in _box_documents(demo.box)}
+    assert {docs[i] for i in seen} == {TRANSPORT.value}
