@@ -216,6 +216,8 @@ def test_the_readme_demo_through_the_login_pages(demo: Demo) -> None:
     other = next(i for i, company, _ in docs if company == BAKERY.value)
     assert collaborator.get(f"/documents/{other}").status_code == 404
     assert collaborator.get(f"/documents/{sorted(expected)[0]}").status_code == 200
+    history = collaborator.get("/profile/history").text
+    assert "Contact address registered by an administrator" in history
 
 
 def test_a_third_partys_new_account_logs_in_then_accepts(demo: Demo) -> None:
