@@ -307,3 +307,22 @@ def test_a_listed_factor_enrolment_rule_replaces_the_default(
     else:  # the default rule (strong methods only) or too old for a 1-minute max_age
         with pytest.raises(StepUpNeeded):
             box.generate_recovery_codes(sid)
+
+
+def test_the_bank_registers_a_destination_without_a_session(box: Securebox) -> None:
+    """The registration channel (a back office, an administrator adding the user): stored
+    verified, no code sent, audited with the registering actor; a blank one refused."""
+    new = user(7)
+    box.register_destination(Operator("back-office"), new, channel=Channel.SMS, destination=PHONE)
+    box.register_destination(user(1), new, channel=Channel.EMAIL, destination=" c@bank.example")
+    kept = {(d.channel, d.destination) for d in box.factors.oob.destinations(new)}
+    assert kept == {(Channel.SMS, PHONE), (Channel.EMAIL, "c@bank.example")}
+    registered = [
+        (s.event.actor, s.event.subject)
+        for s in box.audit_log()
+        if s.event.action == "oob.destination.register"
+    ]
+    assert registered == [("operator:back-office", new.key), (user(1).key, new.key)]
+    assert PHONE not in str([s.event.details for s in box.audit_log()])  # keyed, not the number
+    with pytest.raises(SecureboxError):
+        box.register_destination(user(1), new, channel=Channel.SMS, destination="  ")

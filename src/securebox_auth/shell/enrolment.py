@@ -218,6 +218,23 @@ class EnrolmentShell(ShellBase):
             principal, challenge_id, code, channel=channel, destination=destination
         )
 
+    def register_destination(
+        self,
+        actor: Operator | Principal,
+        principal: Principal,
+        *,
+        channel: Channel,
+        destination: str,
+    ) -> None:
+        """The bank's registration of ``principal``'s phone number or e-mail address, before
+        any session (like :meth:`enrol_first_totp`): by its back office or by an administrator
+        of the subscription adding the user (the bank's guide: the codes go to the mobile
+        registered for the user). Stored as verified, audited ``oob.destination.register``
+        with ``actor``; the first access can then be completed by a code sent there."""
+        self.factors.oob.register_destination(
+            principal, channel=channel, destination=destination, actor=actor.key
+        )
+
     # -- recovery codes -----------------------------------------------------------------------
 
     def generate_recovery_codes(self, session_id: str) -> RevealedCodes:

@@ -10,6 +10,7 @@ from typing import Final, Unpack
 from securebox_auth.audit import AuditEvent
 from securebox_auth.crypto.hashing import CodeHasher, OnceHasher
 from securebox_auth.crypto.keys import KeyProvider
+from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.oob import (
     Channel,
     IssueResult,
@@ -243,6 +244,30 @@ class OobService(OobCodes):
         return self._run(
             self._verify(principal, challenge_id, code, ENROL_PURPOSE, key, None, record)
         )
+
+    def register_destination(
+        self, principal: Principal, *, channel: Channel, destination: str, actor: str
+    ) -> None:
+        """The bank's own registration of a destination (its registration channel: a back
+        office or an administrator of the subscription adding the user), stored as verified
+        without a code and audited ``oob.destination.register`` with ``actor``. For a user
+        adding a destination themselves, :meth:`begin_destination` instead."""
+        if not isinstance(destination, str) or not destination.strip() or len(destination) > 320:
+            raise MalformedInput("a destination is a phone number or an e-mail address")
+        key = keyed_destination_key(self.keys, channel, destination)
+        record = {"channel": channel.value, "destination": destination.strip()}
+
+        def attempt(now: datetime) -> Step[None]:
+            read = self._read(principal, [(fc.OOB_DESTINATION, key)])
+            event = AuditEvent.make(
+                now, "oob.destination.register", actor=actor, subject=principal.key,
+                outcome="success", details={"channel": channel.value, "destination": key},
+            )  # fmt: skip
+            document = {**record, "verified_at": now.isoformat()}
+            writes = [(fc.OOB_DESTINATION, key, document)]
+            return read.changes(read.lockout.value, writes), [event], None
+
+        self._run(attempt)
 
     def destinations(self, principal: Principal) -> tuple[VerifiedDestination, ...]:
         """The verified destinations of ``principal``."""

@@ -10,7 +10,9 @@ subscription. The server opens that subscription as the back office would
 (``open_subscription``, the operator ``invitations``), its principal user being the invited
 person; the one-time code it returns goes by SMS to the declared mobile number (the e-mail
 carries the identifier and the link): the two never travel together, and no page shows
-either. The first login then asks for a new code (the library's rule for one-time codes).
+either. The first login then asks for a new code (the library's rule for one-time codes),
+then a code by SMS or e-mail: the declared mobile and e-mail are registered as the account's
+verified destinations by the inviter (docs/administration.md, "First access").
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from securebox_auth.errors import AccountExists, MalformedInput, NotFound, NotPe
 from securebox_auth.factors.code import OneTimeCode
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.shell.securebox import Securebox
+from securebox_server.admin.changes import register_contacts
 from securebox_server.admin.drafts import Declaration
 from securebox_server.invitations.links import InvitationLinks, Link, new_token
 from securebox_server.invitations.mail import code_sms, invitation_mail
@@ -111,6 +114,15 @@ class Invitations:
             reference=invitation_id,
             new_account=None if opened is None else invitee,
         )
+        if opened is not None:  # the inviter registers the contacts they declared
+            register_contacts(
+                self.box,
+                inviter,
+                invitee,
+                mobile=declared.mobile,
+                email=declared.email,
+                tell=False,  # the invitation e-mail and the code's SMS reach both already
+            )
         email.send(mail)
         if opened is not None and sms is not None and declared.mobile:
             code = code_sms(to=declared.mobile, code=opened[1].reveal(), reference=invitation_id)

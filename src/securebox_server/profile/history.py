@@ -59,6 +59,7 @@ LABELS: Final[Mapping[str, str]] = MappingProxyType(
         "profile.preferences": "Notification preferences changed",
         "recovery.generate": "New recovery codes",
         "enrolment.refused": "Change refused: strong authentication needed",
+        "oob.destination.register": "Contact address registered by an administrator",
     }
 )
 
