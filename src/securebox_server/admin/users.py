@@ -123,6 +123,9 @@ def _form_values(request: Request, web: WebSession) -> dict[str, object]:
         "roles": ASSIGNABLE_ROLES,
         "civilities": CIVILITIES,
         "channels": state_of(request).courier.channels(),
+        # a new user's first login completes with a code sent to the registered mobile or
+        # e-mail only when the policy accepts such codes at login (docs/administration.md)
+        "first_access_by_message": bool({"sms_otp", "email_otp"} & set(box.policy.login.methods)),
     }
 
 

@@ -37,7 +37,7 @@ from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
 from securebox_server.web.routing import SecureRoute
 
-__all__ = ["METHOD", "router"]
+__all__ = ["MAX_CERTIFICATE", "MAX_SIGNATURE", "METHOD", "b64url", "router"]
 
 router = APIRouter(route_class=SecureRoute)
 TEMPLATE = "methods/certificate.html"
@@ -71,7 +71,7 @@ def _page(request: Request, *, status: int = 200, rejected: bool = False) -> Res
                   challenge_id=challenge.challenge_id, tls=tls, **values)  # fmt: skip
 
 
-def _b64url(text: str) -> bytes | None:
+def b64url(text: str) -> bytes | None:
     """Strict base64url (what the agent sends); ``None`` for anything else or nothing."""
     try:
         raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
@@ -97,7 +97,7 @@ def certificate_answer(
     del certificate
     handle, flow = current_flow(request)
     hit_limits(request, "login.certificate", flow.principal.key)
-    raw = _b64url(signature) if challenge and signature else None
+    raw = b64url(signature) if challenge and signature else None
     if raw is None:  # the script did not run, or sent garbage: nothing verified
         return _page(request, status=400, rejected=True)
     page = server_of(request).box.answer_login(handle, CertificateAnswer(challenge, raw))

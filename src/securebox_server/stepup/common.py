@@ -9,9 +9,9 @@ from starlette.responses import Response
 from securebox_auth.flows.step_up import Refused
 from securebox_server.login.flow import hit_limits, see_other
 from securebox_server.stepup.orders import OrderBook
+from securebox_server.stepup.refusal import refused_page
 from securebox_server.stepup.requests import Draft, request_of
 from securebox_server.web.context import server_of
-from securebox_server.web.pages import render
 from securebox_server.web.routing import WebSession
 
 __all__ = ["book_of", "follow_session", "start"]
@@ -39,7 +39,7 @@ def start(request: Request, web: WebSession, draft: Draft) -> Response:
     order_id = book.create(principal, draft, page.handle, box.clock.now())
     if isinstance(page.action, Refused):
         book.refuse(principal, book.get(principal, order_id), box.clock.now())
-        return render(request, "stepup/refused.html", status=403, kind=draft.kind, changed=False)
+        return refused_page(request, draft.kind, page.action.decision)
     response = see_other(f"/operations/{order_id}")
     follow_session(request, response, web, page.session_id)
     return response

@@ -176,6 +176,7 @@ def test_the_readme_demo_through_the_login_pages(demo: Demo) -> None:
         0
     ]  # seeds vary by date
     form = admin.get("/admin/users/new")
+    assert "cannot complete a first login" not in form.text  # the demo's policy accepts SMS
     data = {
         **PROFILE,
         "user_number": "06",
@@ -247,7 +248,14 @@ def test_a_third_partys_new_account_logs_in_then_accepts(demo: Demo) -> None:
     invitee = demo.browser()
     first_login(invitee, client_id.group(1), "01", code.group(1), demo)
     # accepting is a change of rights: its step-up wants a stronger factor than a code by
-    # SMS, which the strong session may now add (the profile's TOTP page)
+    # SMS; the refusal says so and links to the pages that add one (the profile's TOTP page)
+    page = invitee.get(link.group(1))
+    refused = invitee.post(
+        f"{link.group(1)}/accept", data={"csrf_token": token(page.text)}, follow_redirects=False
+    )
+    assert refused.status_code == 403, refused.text
+    assert "None of your authentication methods can approve this operation" in refused.text
+    assert 'href="/profile/totp"' in refused.text
     form = invitee.get("/profile/totp")
     begun = invitee.post("/profile/totp", data={"csrf_token": token(form.text)})
     assert begun.status_code == 200, begun.text

@@ -20,6 +20,8 @@ KNOWN = {
     ("POST", "/profile/totp/remove"),
     ("GET", "/profile/certificates"),
     ("POST", "/profile/certificates/remove"),
+    ("GET", "/profile/certificates/add"),
+    ("POST", "/profile/certificates/add"),
     ("GET", "/profile/recovery-codes"),
     ("POST", "/profile/recovery-codes"),
     ("GET", "/profile/passkeys"),
