@@ -15,9 +15,9 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 import pytest
 
@@ -27,7 +27,9 @@ from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwr
 
 from tests.browser.audit import AXE_FILE, Auditor, axe_source
 from tests.browser.driver import DESKTOP, Screens, Tab
+from tests.browser.messaging import Messages, messages
 from tests.browser.server import DemoServer, demo_server
+from tests.stores.conftest import _admin_url, scratch_postgres
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 ARTIFACTS: Final = Path(
@@ -38,7 +40,11 @@ LOCALES: Final = {"fr": "fr-FR", "en": "en-GB"}
 #: The languages every test runs in (``SECUREBOX_BROWSER_LANGS="en"``: a shorter run).
 LANGS: Final = os.environ.get("SECUREBOX_BROWSER_LANGS", "en fr").split()
 
-OpenTab = Callable[[], Tab]
+
+class OpenTab(Protocol):
+    """Opens a tab in a new browser context, on ``on`` (default: the SQLite demo)."""
+
+    def __call__(self, on: DemoServer | None = None, *, javascript: bool = True) -> Tab: ...
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -65,6 +71,33 @@ def auditor() -> Iterator[Auditor]:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     with demo_server(tmp_path_factory.mktemp("browser-demo")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """The same demo on a fresh PostgreSQL database (dropped afterwards)."""
+    with (
+        scratch_postgres(_admin_url()) as url,
+        demo_server(tmp_path_factory.mktemp("browser-demo-pg"), database_url=url) as running,
+    ):
+        yield running
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Messages]:
+    """A real SMTP relay and SMS provider on loopback."""
+    with messages() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def mail_server(
+    tmp_path_factory: pytest.TempPathFactory, mailbox: Messages
+) -> Iterator[DemoServer]:
+    """The demo sending its e-mails and SMS through :func:`mailbox`'s peers."""
+    home = tmp_path_factory.mktemp("browser-demo-mail")
+    with demo_server(home, env=mailbox.settings) as running:
         yield running
 
 
@@ -110,12 +143,16 @@ def open_tab(
     axe = axe_source()
     opened: list[tuple[BrowserContext, Tab]] = []
 
-    def open_one() -> Tab:
-        context = chromium.new_context(locale=LOCALES[lang], viewport=DESKTOP)
+    def open_one(on: DemoServer | None = None, *, javascript: bool = True) -> Tab:
+        context = chromium.new_context(
+            locale=LOCALES[lang], viewport=DESKTOP, java_script_enabled=javascript
+        )
         context.set_default_timeout(10_000)
         context.add_init_script(axe)
         context.tracing.start(screenshots=True, snapshots=True)
-        tab = Tab(context.new_page(), server.base, lang, auditor, screens)
+        base = (on or server).base
+        tab = Tab(context.new_page(), base, lang, auditor, screens if javascript else None)
+        tab.audited = javascript  # axe is a script: a page without JavaScript is not audited
         opened.append((context, tab))
         return tab
 

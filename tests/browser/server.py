@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -97,6 +97,8 @@ class DemoServer:
     lines: list[str]
     seeded_step: int
     keys: DerivedKeys
+    #: The demo's folder: its outbox (``outbox.jsonl``), cards, certificate, policy.
+    home: Path = field(default_factory=Path)
     _next_client: int = field(default=600_000_000)
     _apps: dict[str, Authenticator] = field(default_factory=dict)
 
@@ -184,12 +186,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def demo_server(home: Path) -> Iterator[DemoServer]:
+def demo_server(
+    home: Path, *, database_url: str | None = None, env: Mapping[str, str] | None = None
+) -> Iterator[DemoServer]:
     """The demo's settings (as ``securebox demo`` makes them, rate limits off: every
-    browser comes from loopback), its seeded data, and uvicorn with one worker."""
+    browser comes from loopback), its seeded data, and uvicorn with one worker; on SQLite
+    in ``home``, or on ``database_url`` (an empty PostgreSQL database); ``env``: more
+    settings (``SECUREBOX_SMTP_URL``, ``SECUREBOX_SMS_URL``, a policy...)."""
     port = _free_port()
     extra = {
-        "SECUREBOX_DATABASE_URL": f"sqlite:///{home / 'demo.db'}",
+        "SECUREBOX_DATABASE_URL": database_url or f"sqlite:///{home / 'demo.db'}",
         "SECUREBOX_MASTER_KEY_FILE": str(home / "master.key"),
         "SECUREBOX_PUBLIC_URL": f"http://localhost:{port}",
         "SECUREBOX_DEMO": "true",
@@ -198,6 +204,7 @@ def demo_server(home: Path) -> Iterator[DemoServer]:
         "SECUREBOX_CAP_ISSUER_FILE": str(home / "cap-issuer-keys.json"),
         "SECUREBOX_DEMO_CARDS_DIR": str(home / "cards"),
         **prepare(home),
+        **(env or {}),
     }
     lines = seed(extra, fast=True, folder=home)
     seeded_step = int(time.time()) // PERIOD
@@ -220,6 +227,7 @@ def demo_server(home: Path) -> Iterator[DemoServer]:
             lines,
             seeded_step,
             load_master_key(settings),
+            home,
         )
     finally:
         _stop(process)
