@@ -13,13 +13,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 from securebox_auth.cards.cardfile import demo_card, luhn_pan
 from securebox_auth.cards.reader import CapReader
 from securebox_auth.cards.softcard import SoftEmvCard
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
-from securebox_auth.emv.profiles import TerminalInput, get_profile, numeric_currency
+from securebox_auth.emv.profiles import TerminalInput, get_profile
 from securebox_auth.factors.cap import CardParameters
 from securebox_server.demo_cap import CAP_KIND, CAP_PROFILE
 from securebox_server.demo_reader import DemoCard, add_demo_card
@@ -27,8 +26,6 @@ from tests.browser.driver import Tab
 from tests.browser.server import BANK, DemoServer, User
 
 __all__ = ["Card", "cap_user", "challenge_shown", "proof_facts", "read_virtual_reader"]
-
-EUR: Final = numeric_currency("EUR")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +47,6 @@ class Card:
     def respond(self, challenge: str) -> str:
         """The Respond key, then the challenge typed into the reader."""
         return self._code(TerminalInput.respond(challenge))
-
-    def sign(self, challenge: str, cents: int) -> str:
-        """The Sign key, then the challenge and the amount (in cents) typed into the reader."""
-        return self._code(TerminalInput.sign(challenge, cents, EUR))
 
 
 def cap_user(
@@ -111,17 +104,22 @@ def proof_facts(tab: Tab, action: str) -> list[str]:
     ]
 
 
-def read_virtual_reader(reader: Tab, card: Card, challenge: str | None = None) -> str:
+def read_virtual_reader(
+    reader: Tab, card: Card, challenge: str | None = None, cents: str | None = None
+) -> str:
     """The demo's virtual reader page in its own tab, used like a reader: the card chosen,
-    Identify (no ``challenge``) or Respond with ``challenge`` typed, the PIN typed, then
-    the code read off its display."""
+    Identify (no ``challenge``), Respond with ``challenge`` typed, or Sign with
+    ``challenge`` and the amount in ``cents`` typed; the PIN typed, then the code read
+    off its display."""
     reader.open("/demo/cap-reader")
     reader.page.select_option("#card", card.name)
     if challenge is None:
         reader.page.check("#mode-identify")
     else:
-        reader.page.check("#mode-respond")
+        reader.page.check("#mode-respond" if cents is None else "#mode-sign")
         reader.fill("challenge", challenge)
+    if cents is not None:
+        reader.fill("amount", cents)
     reader.fill("pin", card.pin)
     reader.submit("/demo/cap-reader")
     shown = reader.page.inner_text("#reader-code").strip()

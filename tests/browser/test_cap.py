@@ -1,8 +1,9 @@
 """The EMV-CAP card reader in the browser: the 90-day prompt (RTS art. 10) completed by an
 Identify code (on SQLite and on PostgreSQL) and by a Respond code over the challenge the page
-shows (the demo's virtual reader page in a second tab); a SEPA instant transfer and a payment
-batch approved by codes over what the page shows, while a code over a changed amount or for
-a changed batch is refused and nothing is executed (dynamic linking, RTS art. 5).
+shows (the demo's virtual reader page in a second tab); a SEPA instant transfer signed on
+that page (Sign: the challenge and the amount in cents) and a payment batch approved by a
+Respond code over its linked challenge, while a code over a changed amount or sent with a
+changed batch is refused and nothing is executed (dynamic linking, RTS art. 5).
 
 The reader is the user's device: the library's reader emulator on the user's software card
 (:mod:`tests.browser.steps_cap`), or the demo's ``/demo/cap-reader`` page. The test reads
@@ -79,9 +80,9 @@ def test_the_90_day_prompt_completed_by_cap_respond(open_tab: OpenTab, server: D
     assert tab.path == "/home", tab.text()
 
 
-def _logged_in_card_holder(tab: Tab, server: DemoServer) -> Card:
+def _logged_in_card_holder(tab: Tab, server: DemoServer, *, listed: bool = False) -> Card:
     """Strong ten days ago: the code alone logs in, each payment asks for a proof."""
-    user, card = cap_user(server, strong_days_ago=10)
+    user, card = cap_user(server, strong_days_ago=10, listed=listed)
     log_in_with_code(tab, user.client, user.number, CODE)
     assert tab.path == "/home", tab.path
     return card
@@ -108,8 +109,11 @@ def _executed(tab: Tab, order: str) -> None:
     assert tab.page.locator("[role=status]").count() >= 1, tab.text()
 
 
-def test_a_sepa_instant_transfer_signed_with_the_cap_reader(tab: Tab, server: DemoServer) -> None:
-    card = _logged_in_card_holder(tab, server)
+def test_a_sepa_instant_transfer_signed_with_the_cap_reader(
+    open_tab: OpenTab, server: DemoServer
+) -> None:
+    tab, reader = open_tab(), open_tab()
+    card = _logged_in_card_holder(tab, server, listed=True)
     tab.open("/transfers/new")
     tab.fill("amount", "1250.50")
     tab.fill("name", "Dupont SARL")
@@ -124,7 +128,7 @@ def test_a_sepa_instant_transfer_signed_with_the_cap_reader(tab: Tab, server: De
     digits, cents = proof_facts(tab, proof)
     assert cents == "125050", cents  # the amount typed into the reader is the page's
     # the user signs another amount than the page shows: refused, nothing executed
-    tab.fill("code", card.sign(digits, 925050))
+    tab.fill("code", read_virtual_reader(reader, card, digits, "925050"))
     tab.submit(proof)
     assert tab.path == proof, tab.path
     _refused(tab)
@@ -132,7 +136,7 @@ def test_a_sepa_instant_transfer_signed_with_the_cap_reader(tab: Tab, server: De
     # the amount shown, signed: approved, then executed
     follow(tab, proof)
     digits, cents = proof_facts(tab, proof)
-    tab.fill("code", card.sign(digits, int(cents)))
+    tab.fill("code", read_virtual_reader(reader, card, digits, cents))
     tab.submit(proof)
     _executed(tab, order)
     assert "1250.50 EUR" in tab.text()
