@@ -1,6 +1,7 @@
 """The demo's virtual CAP reader (``/demo/cap-reader``, demo mode only): a page standing
-in for a PinSentry or Vasco reader, so CAP login can be tried in a browser without
-hardware.
+in for a PinSentry or Vasco reader, so CAP login (Identify, Respond) and the step-up of a
+payment (Sign: the challenge and the amount in cents the approval page shows) can be tried
+in a browser without hardware.
 
 It drives the library's software card (:class:`~securebox_auth.cards.softcard.SoftEmvCard`,
 its file in ``demo_cards_dir``) through the reader emulator
@@ -28,7 +29,7 @@ from starlette.responses import Response
 
 from securebox_auth.cards.reader import CapReader, PinBlocked, WrongPin
 from securebox_auth.cards.softcard import SoftEmvCard
-from securebox_auth.emv.profiles import TerminalInput, get_profile
+from securebox_auth.emv.profiles import TerminalInput, get_profile, numeric_currency
 from securebox_auth.errors import SecureboxError
 from securebox_server.login.flow import hit_limits
 from securebox_server.web.context import server_of
@@ -43,6 +44,9 @@ INDEX: Final = "index.json"
 _NAME: Final = re.compile(r"[a-z0-9-]{1,40}")
 _PIN: Final = re.compile(r"[0-9]{4,12}")
 _CHALLENGE: Final = re.compile(r"[0-9]{1,8}")
+_AMOUNT: Final = re.compile(r"[0-9]{1,10}")
+#: The currency of the demo's payments (its transfer form takes euros).
+CURRENCY: Final = numeric_currency("EUR")
 #: One reader run at a time: the card file is read, used and written back as one step.
 _LOCK: Final = threading.Lock()
 
@@ -84,6 +88,7 @@ class _Typed:
     chosen: str = ""
     mode: str = "identify"
     challenge: str = ""
+    amount: str = ""
 
 
 def _page(
@@ -106,6 +111,7 @@ def _page(
         chosen=keep.chosen or (cards[0].name if cards else ""),
         mode=keep.mode,
         challenge=keep.challenge,
+        amount=keep.amount,
         display=display,
         error=error,
         error_field=field,
@@ -126,14 +132,15 @@ def reader_run(
     pin: str = Form(default="", max_length=64),
     mode: str = Form(default="identify", max_length=16),
     challenge: str = Form(default="", max_length=64),
+    amount: str = Form(default="", max_length=64),
     unblock: str = Form(default="", max_length=8),
 ) -> Response:
     hit_limits(request, "demo.cap_reader")
     directory = server_of(request).settings.demo_cards_dir
     found = next((c for c in demo_cards(directory) if c.name == card), None)
-    mode = mode if mode in ("identify", "respond") else "identify"
-    challenge = challenge.strip()
-    keep = _Typed(card, mode, challenge)
+    mode = mode if mode in ("identify", "respond", "sign") else "identify"
+    challenge, amount = challenge.strip(), amount.strip()
+    keep = _Typed(card, mode, challenge, amount)
     if found is None or directory is None:
         return _page(request, keep, status=400, error="Choose a demo card.", field="card")
     path = directory / f"{found.name}.json"
@@ -143,10 +150,18 @@ def reader_run(
         return _page(request, keep, notice="The PIN try counter was reset.")
     if not _PIN.fullmatch(pin):
         return _page(request, keep, status=400, error="The PIN is 4 to 12 digits.")
-    if mode == "respond" and not _CHALLENGE.fullmatch(challenge):
-        message = "Type the challenge shown on the login page (up to 8 digits)."
+    if mode != "identify" and not _CHALLENGE.fullmatch(challenge):
+        message = "Type the challenge shown on the login or approval page (up to 8 digits)."
         return _page(request, keep, status=400, error=message, field="challenge")
-    data = TerminalInput.respond(challenge) if mode == "respond" else TerminalInput.identify()
+    if mode == "sign" and not _AMOUNT.fullmatch(amount):
+        message = "Type the amount in cents shown on the approval page."
+        return _page(request, keep, status=400, error=message, field="amount")
+    if mode == "sign":
+        data = TerminalInput.sign(challenge, int(amount), CURRENCY)
+    elif mode == "respond":
+        data = TerminalInput.respond(challenge)
+    else:
+        data = TerminalInput.identify()
     try:
         with _LOCK:
             reading = CapReader(SoftEmvCard.from_file(path), get_profile(found.profile)).run(
