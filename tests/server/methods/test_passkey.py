@@ -59,6 +59,7 @@ def test_a_passkey_opens_a_strong_session(make_app: AppMaker) -> None:
     assert page.status_code == 200
     assert '<script src="/static/js/passkey.js" defer></script>' in page.text
     assert "<script>" not in page.text
+    assert '<noscript><p class="warning">' in page.text  # without scripts, the page says so
     assert "'unsafe-inline'" not in page.headers["content-security-policy"]
     assert page.headers["content-security-policy"].startswith(CSP)
     options, _ = page_options(page.text)

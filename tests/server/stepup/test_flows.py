@@ -31,6 +31,7 @@ def test_a_transfer_shows_the_amount_and_payee_then_needs_a_linked_proof(world: 
     assert "/execute" not in page.text
     proof = world.client.get(f"/operations/{order}/proof/passkey_uv")
     assert "1250.50 EUR" in proof.text  # shown again on the proof page itself
+    assert '<noscript><p class="warning">' in proof.text  # the passkey needs a script
     session = world.client.cookies.get("__Host-sb-session")
     done = world.prove(order, "passkey_uv")
     assert done.status_code == 303, done.text
