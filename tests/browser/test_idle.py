@@ -49,6 +49,7 @@ def test_an_idle_session_ends(tab: Tab, idle_server: DemoServer) -> None:
     context = tab.page.context
     session = [c for c in context.cookies(tab.base) if c["name"].endswith("session")]
     assert len(session) == 1, context.cookies(tab.base)
+    name, value = session[0]["name"], session[0]["value"]
     # activity keeps it alive beyond the idle time: requests less than IDLE apart
     for href in ("/profile", "/home"):
         last = click_at(tab, href, last + IDLE * 0.6)
@@ -57,6 +58,6 @@ def test_an_idle_session_ends(tab: Tab, idle_server: DemoServer) -> None:
     click_at(tab, "/home", time.monotonic() + IDLE + 1)
     assert tab.path == "/login", tab.path
     # the old session's cookie brought back: the session is gone for good
-    context.add_cookies(session)
+    context.add_cookies([{"name": name, "value": value, "url": tab.base}])
     tab.open("/profile")
     assert tab.path == "/login", tab.path

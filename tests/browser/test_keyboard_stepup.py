@@ -16,9 +16,7 @@ pytestmark = pytest.mark.browser
 ACCOUNT = "12345678901"
 
 
-def test_cheque_book_order_approved_with_the_keyboard_only(
-    tab: Tab, server: DemoServer
-) -> None:
+def test_cheque_book_order_approved_with_the_keyboard_only(tab: Tab, server: DemoServer) -> None:
     # strong ten days ago: the code alone logs in, the order asks for a proof
     user = server.user(totp=True, strong_days_ago=10)
     tab.open("/login")

@@ -92,9 +92,7 @@ def link_submit(
     try:
         if code != confirm:
             recovery.link(token)
-            return render(
-                request, "recovery/new_code.html", status=400, token=token, error="same"
-            )
+            return render(request, "recovery/new_code.html", status=400, token=token, error="same")
         recovery.use_link(token, code, language(request))
     except FlowExpired:
         return _link_gone(request)
