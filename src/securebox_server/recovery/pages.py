@@ -61,10 +61,20 @@ def code_submit(
     return render(request, "recovery/sent.html", channel="email", hours=max(1, hours))
 
 
+def _link_gone(request: Request) -> Response:
+    """A link used, replaced by a newer request, expired or unknown (one answer for all):
+    ``410``, and the way to ask for a new one (the login's error page would speak of a
+    login)."""
+    return render(request, "recovery/link_gone.html", status=410)
+
+
 @router.get("/recovery/link/{token}")
 def link_form(request: Request, token: str) -> Response:
     hit_limits(request, "recovery.link", source_of(request))
-    _service(request).link(token)  # FlowExpired: the error page says to ask again
+    try:
+        _service(request).link(token)
+    except FlowExpired:
+        return _link_gone(request)
     # the token is in this page's address: the server's Referrer-Policy (same-origin) and
     # no-store keep it out of other sites' logs and of caches
     return render(request, "recovery/new_code.html", token=token, error=None)
@@ -79,11 +89,13 @@ def link_submit(
 ) -> Response:
     hit_limits(request, "recovery.link", source_of(request))
     recovery = _service(request)
-    if code != confirm:
-        recovery.link(token)
-        return render(request, "recovery/new_code.html", status=400, token=token, error="same")
     try:
+        if code != confirm:
+            recovery.link(token)
+            return render(request, "recovery/new_code.html", status=400, token=token, error="same")
         recovery.use_link(token, code, language(request))
+    except FlowExpired:
+        return _link_gone(request)
     except (WeakCode, MalformedInput) as exc:
         return render(request, "recovery/new_code.html", status=400, token=token, error=str(exc))
     return render(request, "recovery/done.html", what="code")
