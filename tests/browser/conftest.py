@@ -84,6 +84,19 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
         yield running
 
 
+def _on_either_database(
+    request: pytest.FixtureRequest, server: DemoServer, pg_server: DemoServer
+) -> DemoServer:
+    return pg_server if request.param == "postgresql" else server
+
+
+#: ``from tests.browser.conftest import on_both_databases`` in a module runs each of its
+#: journeys on SQLite and on PostgreSQL: it overrides ``server`` (and so ``open_tab``).
+on_both_databases = pytest.fixture(name="server", params=["sqlite", "postgresql"])(
+    _on_either_database
+)
+
+
 @pytest.fixture(scope="session")
 def mailbox() -> Iterator[Messages]:
     """A real SMTP relay and SMS provider on loopback."""

@@ -109,10 +109,12 @@ def _executed(tab: Tab, order: str) -> None:
     assert tab.page.locator("[role=status]").count() >= 1, tab.text()
 
 
+@pytest.mark.parametrize("on", ["server", "pg_server"])
 def test_a_sepa_instant_transfer_signed_with_the_cap_reader(
-    open_tab: OpenTab, server: DemoServer
+    request: pytest.FixtureRequest, open_tab: OpenTab, on: str
 ) -> None:
-    tab, reader = open_tab(), open_tab()
+    server: DemoServer = request.getfixturevalue(on)
+    tab, reader = open_tab(server), open_tab(server)
     card = _logged_in_card_holder(tab, server, listed=True)
     tab.open("/transfers/new")
     tab.fill("amount", "1250.50")
@@ -154,7 +156,12 @@ def _batch(tab: Tab, lines: list[tuple[str, str, str]]) -> str:
     return order
 
 
-def test_a_payment_batch_signed_with_the_cap_reader(tab: Tab, server: DemoServer) -> None:
+@pytest.mark.parametrize("on", ["server", "pg_server"])
+def test_a_payment_batch_signed_with_the_cap_reader(
+    request: pytest.FixtureRequest, open_tab: OpenTab, on: str
+) -> None:
+    server: DemoServer = request.getfixturevalue(on)
+    tab = open_tab(server)
     card = _logged_in_card_holder(tab, server)
     order = _batch(tab, BATCH)
     proof = f"{order}/proof/cap_sign"

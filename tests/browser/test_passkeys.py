@@ -9,11 +9,14 @@ import re
 import pytest
 from playwright.sync_api import CDPSession
 
+from tests.browser.conftest import on_both_databases
 from tests.browser.driver import Tab
 from tests.browser.journeys import follow, identify, identify_for_code
 from tests.browser.server import CODE, DemoServer, User
 
 pytestmark = pytest.mark.browser
+
+__all__ = ["on_both_databases"]  # each journey on SQLite and on PostgreSQL
 
 IBAN = "FR7630006000011234567890189"
 

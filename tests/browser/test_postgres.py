@@ -1,6 +1,7 @@
-"""The same journeys on PostgreSQL (the demo on a fresh database, ``pg_server``): the code
-login with the forced change of a one-time code, the 90-day prompt completed by the TOTP,
-and a cheque-book order approved by a TOTP proof (a step-up after a code-only login)."""
+"""More journeys on PostgreSQL (the demo on a fresh database, ``pg_server``; the login,
+passkey and CAP journeys run on both databases in their own modules): the forced change of
+a one-time code (the old one refused afterwards), and a cheque-book order approved by a
+TOTP proof (a step-up after a code-only login)."""
 
 from __future__ import annotations
 
@@ -42,21 +43,6 @@ def test_one_time_code_changed_then_totp_at_first_access(
     other.fill("code", NEW_CODE)
     other.submit("/login/code")
     assert other.path == "/home", other.text()
-
-
-def test_the_90_day_prompt_completed_by_totp(open_tab: OpenTab, pg_server: DemoServer) -> None:
-    user = pg_server.user(totp=True, strong_days_ago=91)
-    tab = open_tab(pg_server)
-    log_in_with_code(tab, user.client, user.number, CODE)
-    assert tab.path == "/login/strong", tab.path
-    follow(tab, "/login/totp")
-    tab.fill("code", user.totp_code())
-    tab.submit("/login/totp")
-    assert tab.path == "/home", tab.text()
-    # strong again: the next login needs the code alone
-    again = open_tab(pg_server)
-    log_in_with_code(again, user.client, user.number, CODE)
-    assert again.path == "/home", again.path
 
 
 def test_cheque_book_order_approved_with_a_totp_proof(
