@@ -21,7 +21,7 @@ import random
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Final
@@ -36,20 +36,23 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.protocols import PutLockout
 from securebox_server.invitations.links import new_token
 from securebox_server.invitations.service import Invitations
-from tests.server.admin.world import (  # noqa: F401 (fixtures, found by name)
+from tests.server.admin.world import (
     ADMIN,
     C2,
     COLLABORATOR,
     NEWCOMER,
     Admin,
-    admin,
-    box_url,
-    server_sqlite_url,
+    admin,  # noqa: F401 (a fixture, found by name)
+)
+from tests.server.box.conftest import box_url  # noqa: F401 (a fixture, found by name)
+from tests.server.conftest import CLIENT, CODE, AppMaker, open_user, token
+from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     sms_hook,
     smtp_relay,
 )
-from tests.server.conftest import CLIENT, CODE, AppMaker, open_user, token
-from tests.stores.conftest import sqlite_template  # noqa: F401 (a fixture, found by name)
+from tests.server.rate_limits.conftest import (  # noqa: F401 (a fixture, found by name)
+    server_sqlite_url,
+)
 from tests.server.recovery.conftest import (  # noqa: F401 (fixtures, found by name)
     EMAIL,
     MOBILE,
@@ -59,6 +62,7 @@ from tests.server.recovery.conftest import (  # noqa: F401 (fixtures, found by n
 )
 from tests.server.recovery.test_timing import _close
 from tests.server.recovery.test_timing import _medians as _recovery_medians
+from tests.stores.conftest import sqlite_template  # noqa: F401 (a fixture, found by name)
 
 TRIES: Final = 200
 #: well-formed identifiers that name nobody
@@ -83,7 +87,7 @@ def normalised(body: str, *typed: str) -> str:
     return body
 
 
-def _same(answers: dict[str, tuple[Response, tuple[str, ...]]]) -> None:
+def _same(answers: Mapping[str, tuple[Response, tuple[str, ...]]]) -> None:
     """One status and one normalised body for every claim (else which claims differ)."""
     statuses = {label: r.status_code for label, (r, _) in answers.items()}
     assert len(set(statuses.values())) == 1, statuses
@@ -96,7 +100,9 @@ def _same(answers: dict[str, tuple[Response, tuple[str, ...]]]) -> None:
 
 
 def _first_difference(a: str, b: str) -> str:
-    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    at = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
     return f"...{a[max(0, at - 80) : at + 80]!r} vs ...{b[max(0, at - 80) : at + 80]!r}"
 
 
@@ -127,9 +133,7 @@ def _login_steps(client: TestClient, client_id: str, user: str, code: str) -> li
     )
     method = client.get("/login/method")
     code_page = client.get("/login/code")
-    answered = client.post(
-        "/login/code", data={"code": code, "csrf_token": token(code_page.text)}
-    )
+    answered = client.post("/login/code", data={"code": code, "csrf_token": token(code_page.text)})
     return [named, user_sent, method, code_page, answered]
 
 
@@ -156,9 +160,7 @@ def test_login_pages_answer_every_claim_alike(make_app: AppMaker) -> None:
 
 def _unlock(box: Securebox, principals: list[Principal]) -> None:
     """Forget the claims' failures (between measurements: 200 wrong codes would lock)."""
-    changes = [
-        PutLockout(p, box.store.get_lockout(p).version, LockoutState()) for p in principals
-    ]
+    changes = [PutLockout(p, box.store.get_lockout(p).version, LockoutState()) for p in principals]
     box.store.commit(changes, [])
 
 
@@ -204,9 +206,7 @@ def test_login_takes_the_same_time_for_every_claim(make_app: AppMaker) -> None:
         client_id, user, code = CLAIMS[label]
         client.cookies.clear()
         page = client.get("/login")
-        named = client.post(
-            "/login", data={"client_id": client_id, "csrf_token": token(page.text)}
-        )
+        named = client.post("/login", data={"client_id": client_id, "csrf_token": token(page.text)})
         user_time, sent = _timed(
             lambda: client.post(
                 "/login/user",
@@ -251,13 +251,16 @@ def _identifier_forms() -> dict[str, dict[str, str]]:
     }
 
 
-def test_recovery_pages_answer_every_claim_alike(rig: Rig) -> None:
+def test_recovery_pages_answer_every_claim_alike(rig: Rig) -> None:  # noqa: F811
     """ASVS 5.0 6.3.8, 6.4.x (recovery): ``/recovery/code`` answers an unknown client
     (missing from ``tests/server/recovery/test_pages.py``), an unknown user and a wrong
     e-mail address like the real claim, and ``/recovery/identifier`` a wrong mobile number
     like the others; only the real claims send anything."""
     csrf = token(rig.client.get("/recovery/code").text)
-    for path, forms in (("/recovery/code", _link_forms()), ("/recovery/identifier", _identifier_forms())):
+    for path, forms in (
+        ("/recovery/code", _link_forms()),
+        ("/recovery/identifier", _identifier_forms()),
+    ):
         answers = {
             label: (
                 rig.client.post(path, data={**form, "csrf_token": csrf}),
@@ -273,7 +276,7 @@ def test_recovery_pages_answer_every_claim_alike(rig: Rig) -> None:
 
 
 @pytest.mark.timing
-def test_a_link_request_takes_the_same_time_for_every_claim(rig: Rig) -> None:
+def test_a_link_request_takes_the_same_time_for_every_claim(rig: Rig) -> None:  # noqa: F811
     """ASVS 5.0 6.3.8 (timing), the four claims of ``/recovery/code`` (the recovery
     suite's timing test compares known and unknown user only). Method: the recovery
     suite's ``_medians`` (200 interleaved rounds, the mail handed over untimed)."""
@@ -281,7 +284,7 @@ def test_a_link_request_takes_the_same_time_for_every_claim(rig: Rig) -> None:
 
 
 @pytest.mark.timing
-def test_an_identifier_request_takes_the_same_time_for_every_claim(rig: Rig) -> None:
+def test_an_identifier_request_takes_the_same_time_for_every_claim(rig: Rig) -> None:  # noqa: F811
     """ASVS 5.0 6.3.8 (timing), the four claims of ``/recovery/identifier`` (wrong mobile
     and wrong code added to the recovery suite's known vs unknown SIREN). Method: as
     above."""
