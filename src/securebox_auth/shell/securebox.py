@@ -25,7 +25,7 @@ from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.identity import Principal
 from securebox_auth.policy.loader import load_policy
 from securebox_auth.policy.model import Policy
-from securebox_auth.policy.session import Session, touch, touch_due
+from securebox_auth.policy.session import Session, expiry, touch, touch_due
 from securebox_auth.policy.session_ids import session_ref
 from securebox_auth.shell import keys as purposes
 from securebox_auth.shell.answers import CertificateSettings
@@ -180,8 +180,15 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
         self.sessions.end(session_id)
 
     def sessions_of(self, principal: Principal) -> list[tuple[str, Session]]:
-        """The live sessions of ``principal``, each with a reference to end it."""
-        return self.sessions.sessions_of(principal)
+        """The live sessions of ``principal``, each with a reference to end it (a session
+        past its idle timeout or absolute lifetime is stored until it is cleaned up, but it
+        is no longer live: it is left out)."""
+        now, rules = self.clock.now(), self.policy.session
+        return [
+            (ref, session)
+            for ref, session in self.sessions.sessions_of(principal)
+            if expiry(session, rules, now) is None
+        ]
 
     def end_all(self, principal: Principal) -> None:
         """End every session of ``principal`` opened until now: each stored session is ended
