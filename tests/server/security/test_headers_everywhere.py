@@ -37,6 +37,7 @@ from tests.server.admin.world import (  # noqa: F401 (fixtures, found by name)
     Admin,
     admin,
 )
+from tests.server.conftest import AppMaker, token
 from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     sms_hook,
     smtp_relay,
@@ -45,7 +46,6 @@ from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found b
     server_postgres_url,
     server_sqlite_url,
 )
-from tests.server.conftest import AppMaker, token
 from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
     empty_postgresql,
     postgres_admin_url,
