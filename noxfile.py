@@ -8,6 +8,8 @@ nox -s bench      python3 benchmarks/run.py
 nox -s fuzz       SECUREBOX_FUZZ_SCALE=50 python3 -m pytest -m fuzz  (the parsers, 50x deeper)
 nox -s atheris    python3 fuzz/parsers.py TARGET -max_total_time=60      (coverage-guided)
 nox -s box_faults SECUREBOX_BOX_FAULT_LOOPS=20 python3 -m pytest tests/server/box/e2e (kill -9)
+nox -s security   python3 -m pytest tests/server/security, then the fuzz, kill -9, timing and
+                  atheris pieces in short runs (docs/security.md; ``-- 20`` for 20 loops)
 nox -s browser    npm install --prefix .cache/axe axe-core@4 &&
                   SECUREBOX_SCREENSHOTS=docs/screenshots python3 -m pytest -m browser tests/browser
 """
@@ -15,6 +17,19 @@ nox -s browser    npm install --prefix .cache/axe axe-core@4 &&
 from __future__ import annotations
 
 import nox
+
+#: the parsers fuzz/parsers.py drives (also .ci/run)
+ATHERIS_TARGETS = (
+    "certificate",
+    "crl",
+    "policy",
+    "scenario",
+    "assertion",
+    "assertion-fido2",
+    "registration",
+    "token",
+    "upload",
+)
 
 nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.error_on_external_run = True
@@ -71,17 +86,7 @@ def atheris(session: nox.Session) -> None:
     """Coverage-guided fuzzing of each parser with atheris (``-- 300`` for 300 s each)."""
     session.install("-e", ".[server]", "--group", "fuzz")  # the upload target needs pypdf
     seconds = session.posargs[0] if session.posargs else "60"
-    for target in (
-        "certificate",
-        "crl",
-        "policy",
-        "scenario",
-        "assertion",
-        "assertion-fido2",
-        "registration",
-        "token",
-        "upload",
-    ):
+    for target in ATHERIS_TARGETS:
         session.run("python", "fuzz/parsers.py", target, f"-max_total_time={seconds}")
 
 
@@ -102,6 +107,28 @@ def box_faults(session: nox.Session) -> None:
         "tests/server/box/e2e",
         env={"SECUREBOX_BOX_FAULT_LOOPS": loops},
     )
+
+
+@nox.session
+def security(session: nox.Session) -> None:
+    """The security and reliability suite of issue 18 (docs/security.md): the attack tests of
+    ``tests/server/security``, then a short run of each long piece: the hypothesis fuzz tests
+    at 3x their depth, the kill -9 loops (3 iterations each, ``-- 20`` for 20), the timing
+    comparisons and 5 seconds of atheris per parser. The long runs stay their own sessions
+    (``fuzz``, ``box_faults``, ``timing``, ``atheris``)."""
+    session.install("-e", ".[server]", "--group", "dev", "--group", "fuzz")
+    loops = session.posargs[0] if session.posargs else "3"
+    quiet = ("-q", "-p", "no:cacheprovider")
+    session.run("python", "-m", "pytest", *quiet, "tests/server/security")
+    session.run("python", "-m", "pytest", *quiet, "-m", "fuzz", "tests",
+                env={"SECUREBOX_FUZZ_SCALE": "3"})  # fmt: skip
+    session.run("python", "-m", "pytest", *quiet, "tests/server/box/e2e", "-k", "kill",
+                env={"SECUREBOX_BOX_FAULT_LOOPS": loops})  # fmt: skip
+    session.run("python", "-m", "pytest", *quiet, "-m", "timing",
+                "tests/server/security", "tests/server/recovery")  # fmt: skip
+    for target in ATHERIS_TARGETS:
+        session.run("python", "fuzz/parsers.py", target, "-max_total_time=5",
+                    "-print_final_stats=0")  # fmt: skip
 
 
 @nox.session
