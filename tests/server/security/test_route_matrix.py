@@ -20,19 +20,28 @@ caller of :data:`CALLERS` (in that order):
     :data:`CLIENT`: before acceptance, after acceptance, after revocation;
 ``sender``, ``receiver``
     API clients with a token from ``POST /api/v1/oauth/token``: the sender that published
-    the documents, and a receiver of company C1 of :data:`CLIENT`.
+    the documents, and a receiver of company C1 of :data:`CLIENT`; they send their bearer
+    token from a browser without a session (CSRF binding and Origin), so that on a page or
+    form the token is what is tested: it is never taken for a user's session.
 
-Letters: ``P`` 200; ``L`` 303 to ``/login``; ``U`` 401; ``F`` 403 (never the CSRF
-refusal: the forms carry a valid token); ``N`` 404 with the very answer a well-formed
-unknown id gets (the path's ids name the principal user's objects: another subscription's
-object by guessed id is answered like a missing one); ``A`` authorised (past the
-authorization: below 500 and neither 401, 403, 404 nor a redirect to the login; a 400 for
-the empty form is fine); ``S`` done (2xx, or 3xx elsewhere than the login); ``E`` the
-caller's own session ended (2xx/3xx, and that session is refused afterwards); ``O`` a public
-route (below 500, the same status for every caller); ``D`` delegated to the
-administration's matrices (``tests/server/admin/test_matrix.py`` by role inside the
-subscription, ``test_matrix_companies.py`` with anonymous, another subscription and the
-third parties): the entry must be a row there, and only the API clients are checked here.
+Letters:
+
+* ``P`` 200; ``L`` 303 to ``/login``; ``U`` 401; ``F`` 403, never the CSRF refusal (every
+  caller's forms carry a valid token, its API writes the Origin); ``C`` 409 (a step-up of
+  another session);
+* ``N`` 404 with the very answer a well-formed unknown id gets:
+  the path's ids name the principal user's objects (document, company, order) or
+  another user's session, so another tenant's object by guessed id is answered exactly
+  like a missing one;
+* ``A`` authorised: past the authorization (below 500, neither 401, 403, 404 nor a
+  redirect to the login; a 400 for an empty form is fine);
+* ``S`` done (2xx, or 3xx elsewhere than the login); ``E`` the caller's own session ended
+  (below 400, and that session is refused afterwards; each on a fresh login);
+* ``O`` a public route: below 500 and the same status for every caller;
+* ``D`` delegated to the administration's matrices (``tests/server/admin/test_matrix.py``
+  by role inside the subscription, ``test_matrix_companies.py`` with anonymous, another
+  subscription and the third parties): the entry must be a row there, and only the API
+  clients are checked here.
 
 Besides its letter, no answer is a 5xx, and no 2xx answer shows anything the caller has no
 right to see (:attr:`World.secrets`: the other tenants' SIRENs, names and document ids).
@@ -159,7 +168,7 @@ class Entry:
 
     def __post_init__(self) -> None:
         assert len(self.letters) == len(CALLERS), self.letters
-        assert set(self.letters) <= set("PLUFNASEOD"), self.letters
+        assert set(self.letters) <= set("PLUFCNASEOD"), self.letters
 
 
 def _public(letters: str = "O" * 9) -> Entry:
@@ -175,6 +184,8 @@ DOCUMENT_PAGE: Final = Entry("LPPNNPNLL")
 DOCUMENT_JSON: Final = Entry("UPPNNPNUU")
 ADDRESS: Final = {"address": "payroll@acme.example"}
 CONFIRM: Final = {**ADDRESS, "challenge": "x" * 22, "code": "123456"}
+PASSKEY: Final = {"method": "passkey_uv"}
+WRONG_TOTP: Final = {"method": "totp", "code": "000000"}
 API_ADDRESS: Final = {"address": "accounts@acme.example"}  # another (no resend throttle)
 API_CONFIRM: Final = {**API_ADDRESS, "challenge": "x" * 22, "code": "123456"}
 
@@ -331,9 +342,12 @@ MATRIX: Final[dict[tuple[str, str], Entry]] = {
     ("POST", "/api/v1/login/flows/{flow_id}/challenges"): _public(),
     ("POST", "/api/v1/login/flows/{flow_id}/answers"): _public(),
     ("POST", "/api/v1/step-ups"): OWN_FORM,
-    ("GET", "/api/v1/step-ups/{flow_id}"): OWN_FORM,
-    ("POST", "/api/v1/step-ups/{flow_id}/challenges"): OWN_FORM,
-    ("POST", "/api/v1/step-ups/{flow_id}/answers"): OWN_FORM,
+    # {flow_id}: the principal user's step-up (a sealed id): another session is refused
+    # with 409 "flow_out_of_order", as tests/server/api/test_step_up.py wants (an unknown
+    # sealed id: 410), and nothing of the flow shown
+    ("GET", "/api/v1/step-ups/{flow_id}"): Entry("UPCCCCCUU"),
+    ("POST", "/api/v1/step-ups/{flow_id}/challenges"): Entry("UACCCCCUU", json=PASSKEY),
+    ("POST", "/api/v1/step-ups/{flow_id}/answers"): Entry("UACCCCCUU", json=WRONG_TOTP),
     ("POST", "/api/v1/payees"): OWN_FORM,
     ("POST", "/api/v1/cheque-book-orders"): OWN_FORM,
     ("GET", "/api/v1/.well-known/jwks.json"): _public(),
@@ -573,6 +587,9 @@ def world(
         "sender": (docs["foreign"], C3.value),
         "receiver": (C2.value, docs["c2"], docs["foreign"], C3.value),
     }
+    started = callers["principal"].post("/api/v1/step-ups", json={"operation": "cheque_book_order"})
+    assert started.status_code == 201, started.text
+    values["flow_id"] = started.json()["id"]
     made = World(app, box, clock, store.engine, docs, callers, tokens, values, secrets, victim)
     yield made
     for client in [*callers.values(), victim, *made.spare]:
@@ -673,8 +690,8 @@ def _check(
         return None if status == 200 else str(status)
     if letter == "L":
         return None if to_login else f"{status} {where}"
-    if letter in "UF":
-        return None if status == {"U": 401, "F": 403}[letter] else str(status)
+    if letter in "UFC":
+        return None if status == {"U": 401, "F": 403, "C": 409}[letter] else str(status)
     if letter == "A":
         refused = status in (401, 403, 404) or to_login
         return f"{status} {where}" if refused else None
