@@ -86,6 +86,7 @@ from securebox_server.box.documents import DocumentStore
 from securebox_server.box.model import DocumentType, Draft
 from securebox_server.db import migrate as server_migrate
 from securebox_server.delivery import build_gateways
+from securebox_server.invitations.links import Link
 from securebox_server.settings import DEFAULT_POLICY, Settings
 from securebox_server.web.routing import walk
 from tests.server.admin.test_matrix_companies import MATRIX as ADMIN_MATRIX
@@ -151,6 +152,7 @@ UNKNOWN: Final = {
     "siren": NOWHERE.value,
     "order_id": "A" * 22,
     "ref": "0" * 16,
+    "token": "u" * 43,
 }
 CSRF_PAGE: Final = "This form has expired"
 NONCE: Final = re.compile(r'nonce="[^"]*"')
@@ -312,10 +314,12 @@ MATRIX: Final[dict[tuple[str, str], Entry]] = {
     ("POST", "/api/v1/profile/sessions/end-others"): OWN_FORM,
     ("DELETE", "/api/v1/profile/sessions/{ref}"): Entry("UNNNNNNUU"),
     ("GET", "/api/v1/profile/history"): OWN_JSON,
-    # invitations: by their secret link (an unknown one here)
-    ("GET", "/invitations/{token}"): Entry("NNNNNNNNN"),
-    ("POST", "/invitations/{token}/accept"): Entry("UNNNNNNUU"),
-    ("POST", "/invitations/{token}/decline"): Entry("UNNNNNNUU"),
+    # invitations: {token} is the link of the pending third party's invitation; without a
+    # session, the page asks to log in; the invitee's answer starts its approval (an order);
+    # anyone else gets what an unknown link gets
+    ("GET", "/invitations/{token}"): Entry("PNNNPNNPP"),
+    ("POST", "/invitations/{token}/accept"): Entry("UNNNSNNUU"),
+    ("POST", "/invitations/{token}/decline"): Entry("UNNNSNNUU"),
     # recovery
     ("GET", "/recovery"): _public(),
     ("GET", "/recovery/code"): _public(),
@@ -469,8 +473,9 @@ def _seed(box: Securebox) -> None:
     box.store.commit([PutSubscription(CLIENT, found.version, sub)], [])
     for principal in (*USERS.values(), ADMIN):
         with_code(box, principal)
-    enrolled = box.enrol_first_totp(BACK_OFFICE, PRINCIPAL)  # to approve a payments order
-    assert box.confirm_totp(PRINCIPAL, code_at(enrolled.credential, box.clock.now()))
+    for principal in (PRINCIPAL, PENDING):  # to approve an order, an invitation's answer
+        enrolled = box.enrol_first_totp(BACK_OFFICE, principal)
+        assert box.confirm_totp(principal, code_at(enrolled.credential, box.clock.now()))
 
 
 def _publish(documents: DocumentStore, clock: FixedClock) -> dict[str, str]:
@@ -549,6 +554,12 @@ def world(
         tokens[name] = token(client.get("/login").text)
         client.headers["Authorization"] = f"Bearer {get_token(client, registered)}"
         callers[name] = client
+    now = box.clock.now()
+    link = Link(
+        "inv-pending", CLIENT, C1, "Cabinet", "c@cabinet.example", PENDING, False, now,
+        now + timedelta(days=14), None,
+    )  # fmt: skip
+    app.state.invitations.links.add(link, "t" * 43)
     victim = _login(app, ADMIN)
     ref = session_key(victim.cookies.get(app.state.server.cookies.session) or "")[:16]
     order = callers["principal"].post(
@@ -581,7 +592,8 @@ def world(
         "principal": (docs["foreign"], C3.value),
         "collaborator": (docs["foreign"], C3.value, docs["tax"]),
         "outsider": (*client_marks, *client_docs),
-        "pending": (*client_marks, *client_docs, docs["foreign"], C3.value),
+        # the invitee is shown who invites them (ACME, C1), nothing else
+        "pending": (C2.value, "552 100 554", *client_docs, docs["foreign"], C3.value),
         "accepted": (C2.value, "552 100 554", docs["c2"], docs["foreign"], C3.value),
         "revoked": (*client_marks, *client_docs, docs["foreign"], C3.value),
         "sender": (docs["foreign"], C3.value),
