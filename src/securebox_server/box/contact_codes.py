@@ -18,6 +18,7 @@ from securebox_server.box.contact_rights import (
     manageable,
 )
 from securebox_server.box.contacts import parse_email
+from securebox_server.rate_limits.errors import RateLimited
 
 __all__ = ["check_code", "managed", "managed_company", "send_code"]
 
@@ -42,7 +43,9 @@ def _reference(box: Securebox, principal: Principal, company: Siren, address: st
 
 def send_code(box: Securebox, principal: Principal, company: Siren, address: str) -> str | None:
     """Send a code to ``address`` (checked: :class:`MalformedInput`); the challenge id, or
-    ``None`` when it could not be sent (no e-mail gateway, throttled, the gateway failed)."""
+    ``None`` when it could not be sent (no e-mail gateway, the gateway failed);
+    :class:`~securebox_server.rate_limits.errors.RateLimited` when sent too soon or too often
+    (429 with ``Retry-After`` on the page and the API)."""
     address = parse_email(address)
     gateway = box.gateways.get(Channel.EMAIL.value)
     if gateway is None:
@@ -59,6 +62,9 @@ def send_code(box: Securebox, principal: Principal, company: Siren, address: str
         )
     except SecureboxError:
         return None
+    if not issued.ok and issued.retry_after is not None:  # too soon, throttled: 429, not 503
+        wait = (issued.retry_after - box.clock.now()).total_seconds()
+        raise RateLimited("contact.send", max(1.0, wait))
     if not issued.ok or issued.challenge is None:
         return None
     return issued.challenge.id

@@ -16,7 +16,13 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from securebox_auth.entitlements.accounts import Role
-from securebox_auth.errors import FlowError, InvalidCode, NotPermitted, SecureboxError
+from securebox_auth.errors import (
+    FlowError,
+    InvalidCode,
+    MalformedInput,
+    NotPermitted,
+    SecureboxError,
+)
 from securebox_auth.flows.step_up import StepUpFlow, StepUpState
 from securebox_auth.identity import Principal
 from securebox_auth.policy.linking import OperationRequest
@@ -126,6 +132,8 @@ def proof_send(
         return _page(request, order, flow, status=409)
     box = server_of(request).box
     proofs.form(box, web.session_id, order.handle, flow, method)  # offered and available?
+    if method not in proofs.CHANNELS:  # TOTP, CAP...: nothing to send (was a KeyError: 503)
+        raise MalformedInput("this method sends no code")
     targets = proofs.destinations(box, flow, method)
     chosen = next((d for d in targets if d.key == target), targets[0])
     status, problem, challenge_id, sent = 200, "", "", None
