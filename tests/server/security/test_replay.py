@@ -1,0 +1,275 @@
+"""Replay of one-time values through HTTP (issue 18, "Replay"): each is accepted once.
+
+Two real ``securebox serve`` processes share one scratch PostgreSQL database
+(:mod:`tests.server.security.replay_support`). For each value:
+
+* sequentially: the same value posted twice (a second flow, on the other process) is refused;
+* concurrently: the same value posted to both processes at the same instant (threads behind
+  a barrier), ``SECUREBOX_REPLAY_ROUNDS`` rounds (default 2; the restart: 1): exactly one acceptance a round;
+* after a restart: the value accepted, the process stopped by its group id and started again
+  on the same database, the value replayed: refused.
+
+The values covered: the TOTP code at login, the step-up grant
+(``/operations/{id}/execute``) and the login flow after its completion. References: OWASP ASVS 5.0 6.5.1 (lookup secrets, OOB and
+TOTP codes usable once), 6.5.5 (time-based codes used once within their validity), 6.6.x
+(out-of-band codes), 7.2.x (session tokens); PSD2 RTS art. 4(1)-(3) (authentication codes
+usable once, not forgeable or replayable), art. 5(1)(c)-(d) (the code is specific to the
+amount and payee, it authorises one operation).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from securebox_auth.factors.totp_credential import TotpCredential
+from securebox_auth.identity import Principal
+from securebox_server.stepup.orders import OrderBook
+from tests.server.live.conftest import token, totp_now
+from tests.server.live.material import passkey
+from tests.server.security.replay_support import (
+    CODE,
+    RESTARTS,
+    ROUNDS,
+    Pair,
+    code_then_strong,
+    form_of,
+    pair_of_servers,
+    post,
+    race,
+    start_login,
+)
+from tests.stores.conftest import postgres_admin_url  # noqa: F401 (a fixture, by name)
+
+ORDER = re.compile(r"/operations/([A-Za-z0-9_-]+)")
+OPTIONS = re.compile(r'data-options="([^"]+)"')
+CEREMONY = re.compile(r'name="ceremony" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def pair(
+    postgres_admin_url: str,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Pair]:
+    with pair_of_servers(postgres_admin_url, tmp_path_factory.mktemp("replay")) as started:
+        yield started
+
+
+def _next_totp(pair: Pair, credential: TotpCredential | None) -> str:
+    """The next time step's code (the enrolment's confirmation used the current one; the
+    policy accepts one step of drift)."""
+    assert credential is not None
+    return totp_now(credential, pair.box.clock.now() + timedelta(seconds=30))
+
+
+def _accepted_login(answer: httpx.Response) -> bool:
+    return answer.status_code == 303 and answer.headers.get("location") == "/home"
+
+
+def _refused_login(answer: httpx.Response) -> bool:
+    return answer.status_code in (400, 401, 403, 409, 429) and "location" not in answer.headers
+
+
+# -- TOTP at login ----------------------------------------------------------------------------
+
+
+def _two_at_the_totp_prompt(
+    pair: Pair, first: int, second: int
+) -> tuple[Principal, str, list[tuple[httpx.Client, str]]]:
+    """A new overdue user with TOTP; two browsers (on processes ``first`` and ``second``)
+    at the TOTP prompt of their own login flows, each with its form's CSRF token."""
+    principal, credential = pair.overdue(totp=True)
+    ready = []
+    for which in (first, second):
+        browser = pair.browser(which)
+        code_then_strong(browser, principal)
+        ready.append((browser, form_of(browser, "/login/totp")))
+    return principal, _next_totp(pair, credential), ready
+
+
+def test_totp_code_at_login_is_accepted_once(pair: Pair) -> None:
+    """ASVS 6.5.1, 6.5.5; RTS art. 4(3)(b)-(d): a TOTP code accepted at one login is
+    refused at another login of the same user on the other process (not a new session)."""
+    principal, code, ready = _two_at_the_totp_prompt(pair, 0, 1)
+    (one, csrf_one), (two, csrf_two) = ready
+    with closing(one), closing(two):
+        assert _accepted_login(post(one, "/login/totp", csrf_one, code=code))
+        again = post(two, "/login/totp", csrf_two, code=code)
+        assert _refused_login(again), (again.status_code, again.headers)
+        assert two.get("/home", follow_redirects=False).status_code == 303  # not logged in
+        assert len(pair.box.sessions_of(principal)) == 1
+
+
+def test_totp_code_at_login_raced_on_two_processes_is_accepted_once(pair: Pair) -> None:
+    """ASVS 6.5.1, 6.5.5; RTS art. 4(3)(b): the same code posted to both processes at once:
+    exactly one login opens, every round."""
+    for _ in range(ROUNDS):
+        principal, code, ready = _two_at_the_totp_prompt(pair, 0, 1)
+        (one, csrf_one), (two, csrf_two) = ready
+        with closing(one), closing(two):
+            answers = race(
+                lambda: post(one, "/login/totp", csrf_one, code=code),
+                lambda: post(two, "/login/totp", csrf_two, code=code),
+            )
+        accepted = [a for a in answers if _accepted_login(a)]
+        assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
+        assert sum(_refused_login(a) for a in answers) == 1
+        assert len(pair.box.sessions_of(principal)) == 1
+
+
+# -- the login flow id after completion -------------------------------------------------------
+
+
+def _at_the_code_prompt(pair: Pair) -> tuple[Principal, httpx.Client, httpx.Client, str]:
+    """A new user (strong login recent: the code alone completes the login); a browser on
+    process 0 at the code prompt, its twin (same cookies: the same flow) on process 1."""
+    principal, _ = pair.user()
+    browser = pair.browser(0)
+    start_login(browser, principal)
+    csrf = form_of(browser, "/login/code")
+    return principal, browser, pair.twin(browser, 1), csrf
+
+
+def test_completed_login_flow_is_not_completed_again(pair: Pair) -> None:
+    """ASVS 7.2.4 (a new session token at authentication), 6.5.1; RTS art. 4(3)(b): the
+    flow's cookie kept from before the completion and its last step posted again (on the
+    other process) opens no second session."""
+    principal, browser, twin, csrf = _at_the_code_prompt(pair)
+    with closing(browser), closing(twin):
+        assert _accepted_login(post(browser, "/login/code", csrf, code=CODE))
+        again = post(twin, "/login/code", csrf, code=CODE)
+        assert not _accepted_login(again), (again.status_code, again.headers)
+        assert again.status_code < 500
+        assert twin.get("/home", follow_redirects=False).status_code == 303
+    assert len(pair.box.sessions_of(principal)) == 1
+
+
+def test_login_flow_raced_on_two_processes_completes_once(pair: Pair) -> None:
+    """ASVS 7.2.4, 6.5.1; RTS art. 4(3)(b): the last step of one flow posted to both
+    processes at once: exactly one session opens, every round."""
+    for _ in range(ROUNDS):
+        principal, browser, twin, csrf = _at_the_code_prompt(pair)
+        with closing(browser), closing(twin):
+            answers = race(
+                lambda: post(browser, "/login/code", csrf, code=CODE),
+                lambda: post(twin, "/login/code", csrf, code=CODE),
+            )
+        assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
+        accepted = [a for a in answers if _accepted_login(a)]
+        assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
+        assert len(pair.box.sessions_of(principal)) == 1
+
+
+# -- the step-up grant ------------------------------------------------------------------------
+
+
+def _approved_payee(pair: Pair, which: int) -> tuple[Principal, httpx.Client, str, str]:
+    """A code-only session on process ``which``; a new payee entered and approved with a
+    passkey (the payee form asks one): (principal, browser, order id, the payee's IBAN)."""
+    principal, _ = pair.user()
+    device = passkey(pair.box, principal, pair.public_url)
+    browser = pair.browser(which)
+    start_login(browser, principal)
+    logged = post(browser, "/login/code", form_of(browser, "/login/code"), code=CODE)
+    assert logged.headers.get("location") == "/home", logged.text
+    iban = "DE89370400440532013000"
+    sent = post(browser, "/payees/new", form_of(browser, "/payees/new"),
+                name=f"Payee {principal.client_id.value}", iban=iban)  # fmt: skip
+    assert sent.status_code == 303, sent.text
+    found = ORDER.fullmatch(sent.headers["location"])
+    assert found is not None, sent.headers
+    order = found.group(1)
+    path = f"/operations/{order}/proof/passkey_uv"
+    page = browser.get(path)
+    assert page.status_code == 200, page.text
+    options, ceremony = OPTIONS.search(page.text), CEREMONY.search(page.text)
+    assert options is not None, page.text
+    assert ceremony is not None, page.text
+    response = device.get(json.loads(html.unescape(options.group(1))))
+    proved = post(browser, path, token(page.text), ceremony=ceremony.group(1),
+                  response=json.dumps(response))  # fmt: skip
+    assert proved.status_code == 303, proved.text
+    return principal, browser, order, iban
+
+
+def _execute(browser: httpx.Client, order: str) -> httpx.Response:
+    csrf = form_of(browser, f"/operations/{order}")
+    return browser.post(f"/operations/{order}/execute", data={"csrf_token": csrf})
+
+
+def _payees(pair: Pair, principal: Principal) -> list[str]:
+    return [p.iban for p in OrderBook(pair.box.store.engine).payees(principal)]  # type: ignore[attr-defined]
+
+
+def _done(pair: Pair, principal: Principal, order: str) -> bool:
+    book = OrderBook(pair.box.store.engine)  # type: ignore[attr-defined]
+    return book.get(principal, order).status == "done"
+
+
+def test_step_up_grant_executes_once(pair: Pair) -> None:
+    """ASVS 6.5.1; RTS art. 4(3)(b), art. 5(1)(c)-(d): the approved operation executed a
+    second time (the same session, on the other process) is refused; the payee is saved
+    once."""
+    principal, browser, order, iban = _approved_payee(pair, 0)
+    with closing(browser), pair.twin(browser, 1) as other:
+        done = _execute(browser, order)
+        assert done.status_code == 200, done.text
+        again = _execute(other, order)
+        assert again.status_code in (403, 409), again.text
+    assert _payees(pair, principal) == [iban]
+    assert _done(pair, principal, order)
+
+
+def test_step_up_grant_raced_on_two_processes_executes_once(pair: Pair) -> None:
+    """ASVS 6.5.1; RTS art. 4(3)(b), art. 5(1)(d): the same approved operation executed on
+    both processes at once: exactly one 200 and one payee saved, every round."""
+    for _ in range(ROUNDS):
+        principal, browser, order, iban = _approved_payee(pair, 0)
+        with closing(browser), pair.twin(browser, 1) as other:
+            csrf = form_of(browser, f"/operations/{order}")
+            path = f"/operations/{order}/execute"
+            answers = race(
+                lambda: browser.post(path, data={"csrf_token": csrf}),
+                lambda: other.post(path, data={"csrf_token": csrf}),
+            )
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses[0] == 200, statuses
+        assert statuses[1] in (401, 403, 409), statuses  # 401: the flow was consumed
+        assert _payees(pair, principal) == [iban]
+        assert _done(pair, principal, order)
+
+
+# -- after a restart ---------------------------------------------------------------------------
+
+
+def test_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
+    """ASVS 6.5.1, 6.5.5; RTS art. 4(3)(b), art. 5(1)(d): what records a use (the TOTP
+    step, the consumed grant) is in the database, not in the process: a TOTP code accepted
+    before the restart and the execution of an approved operation, replayed to the process
+    stopped (by its group id) and started again on the same database, are refused."""
+    for _ in range(RESTARTS):
+        principal, code, ready = _two_at_the_totp_prompt(pair, 0, 0)
+        (one, csrf_one), (two, csrf_two) = ready
+        payer, browser, order, iban = _approved_payee(pair, 0)
+        with closing(one), closing(two), closing(browser):
+            assert _accepted_login(post(one, "/login/totp", csrf_one, code=code))
+            assert _execute(browser, order).status_code == 200
+            pair.restart(0)
+            again = post(two, "/login/totp", csrf_two, code=code)
+            assert _refused_login(again), (again.status_code, again.headers)
+            assert one.get("/home", follow_redirects=False).status_code == 200  # still on
+            replayed = _execute(browser, order)
+            assert replayed.status_code in (403, 409), replayed.text
+        assert len(pair.box.sessions_of(principal)) == 1
+        assert _payees(pair, payer) == [iban]
+        assert _done(pair, payer, order)
+
+
+__all__: list[str] = []
