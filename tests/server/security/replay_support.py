@@ -188,7 +188,7 @@ def race(*calls: Callable[[], T]) -> list[T]:
         try:
             barrier.wait(timeout=30)
             results[index] = call()
-        except BaseException as error:  # noqa: BLE001 (re-raised in the caller's thread)
+        except BaseException as error:  # re-raised in the caller's thread
             errors.append(error)
 
     threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]

@@ -5,16 +5,18 @@ Two real ``securebox serve`` processes share one scratch PostgreSQL database
 
 * sequentially: the same value posted twice (a second flow, on the other process) is refused;
 * concurrently: the same value posted to both processes at the same instant (threads behind
-  a barrier), ``SECUREBOX_REPLAY_ROUNDS`` rounds (default 2; the restart: 1): exactly one acceptance a round;
+  a barrier), ``SECUREBOX_REPLAY_ROUNDS`` rounds (default 2; the restart: 1): exactly one
+  acceptance a round;
 * after a restart: the value accepted, the process stopped by its group id and started again
   on the same database, the value replayed: refused.
 
 The values covered: the TOTP code at login, the step-up grant
-(``/operations/{id}/execute``) and the login flow after its completion. References: OWASP ASVS 5.0 6.5.1 (lookup secrets, OOB and
-TOTP codes usable once), 6.5.5 (time-based codes used once within their validity), 6.6.x
-(out-of-band codes), 7.2.x (session tokens); PSD2 RTS art. 4(1)-(3) (authentication codes
-usable once, not forgeable or replayable), art. 5(1)(c)-(d) (the code is specific to the
-amount and payee, it authorises one operation).
+(``/operations/{id}/execute``) and the login flow after its completion. References: OWASP
+ASVS 5.0 6.5.1 (one-time passwords, OOB and TOTP codes usable once), 7.2.4 (a new session
+token at authentication), 7.5.3 (a further factor before a sensitive transaction); PSD2 RTS
+art. 4(1) (an authentication code cannot be reused: a replayed code is refused), art. 5(1)
+(the code is specific to the amount and payee of one operation). ``regulation.md`` of the
+shared design, "Replay".
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import re
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import timedelta
+from functools import partial
 
 import httpx
 import pytest
@@ -95,7 +98,7 @@ def _two_at_the_totp_prompt(
 
 
 def test_totp_code_at_login_is_accepted_once(pair: Pair) -> None:
-    """ASVS 6.5.1, 6.5.5; RTS art. 4(3)(b)-(d): a TOTP code accepted at one login is
+    """ASVS 6.5.1; RTS art. 4(1): a TOTP code accepted at one login is
     refused at another login of the same user on the other process (not a new session)."""
     principal, code, ready = _two_at_the_totp_prompt(pair, 0, 1)
     (one, csrf_one), (two, csrf_two) = ready
@@ -108,15 +111,15 @@ def test_totp_code_at_login_is_accepted_once(pair: Pair) -> None:
 
 
 def test_totp_code_at_login_raced_on_two_processes_is_accepted_once(pair: Pair) -> None:
-    """ASVS 6.5.1, 6.5.5; RTS art. 4(3)(b): the same code posted to both processes at once:
+    """ASVS 6.5.1; RTS art. 4(1): the same code posted to both processes at once:
     exactly one login opens, every round."""
     for _ in range(ROUNDS):
         principal, code, ready = _two_at_the_totp_prompt(pair, 0, 1)
         (one, csrf_one), (two, csrf_two) = ready
         with closing(one), closing(two):
             answers = race(
-                lambda: post(one, "/login/totp", csrf_one, code=code),
-                lambda: post(two, "/login/totp", csrf_two, code=code),
+                partial(post, one, "/login/totp", csrf_one, code=code),
+                partial(post, two, "/login/totp", csrf_two, code=code),
             )
         accepted = [a for a in answers if _accepted_login(a)]
         assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
@@ -138,7 +141,7 @@ def _at_the_code_prompt(pair: Pair) -> tuple[Principal, httpx.Client, httpx.Clie
 
 
 def test_completed_login_flow_is_not_completed_again(pair: Pair) -> None:
-    """ASVS 7.2.4 (a new session token at authentication), 6.5.1; RTS art. 4(3)(b): the
+    """ASVS 7.2.4 (a new session token at authentication), 6.5.1; RTS art. 4(1): the
     flow's cookie kept from before the completion and its last step posted again (on the
     other process) opens no second session."""
     principal, browser, twin, csrf = _at_the_code_prompt(pair)
@@ -152,14 +155,14 @@ def test_completed_login_flow_is_not_completed_again(pair: Pair) -> None:
 
 
 def test_login_flow_raced_on_two_processes_completes_once(pair: Pair) -> None:
-    """ASVS 7.2.4, 6.5.1; RTS art. 4(3)(b): the last step of one flow posted to both
+    """ASVS 7.2.4, 6.5.1; RTS art. 4(1): the last step of one flow posted to both
     processes at once: exactly one session opens, every round."""
     for _ in range(ROUNDS):
         principal, browser, twin, csrf = _at_the_code_prompt(pair)
         with closing(browser), closing(twin):
             answers = race(
-                lambda: post(browser, "/login/code", csrf, code=CODE),
-                lambda: post(twin, "/login/code", csrf, code=CODE),
+                partial(post, browser, "/login/code", csrf, code=CODE),
+                partial(post, twin, "/login/code", csrf, code=CODE),
             )
         assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
         accepted = [a for a in answers if _accepted_login(a)]
@@ -214,7 +217,7 @@ def _done(pair: Pair, principal: Principal, order: str) -> bool:
 
 
 def test_step_up_grant_executes_once(pair: Pair) -> None:
-    """ASVS 6.5.1; RTS art. 4(3)(b), art. 5(1)(c)-(d): the approved operation executed a
+    """ASVS 6.5.1, 7.5.3; RTS art. 4(1), art. 5(1): the approved operation executed a
     second time (the same session, on the other process) is refused; the payee is saved
     once."""
     principal, browser, order, iban = _approved_payee(pair, 0)
@@ -228,7 +231,7 @@ def test_step_up_grant_executes_once(pair: Pair) -> None:
 
 
 def test_step_up_grant_raced_on_two_processes_executes_once(pair: Pair) -> None:
-    """ASVS 6.5.1; RTS art. 4(3)(b), art. 5(1)(d): the same approved operation executed on
+    """ASVS 6.5.1, 7.5.3; RTS art. 4(1), art. 5(1): the same approved operation executed on
     both processes at once: exactly one 200 and one payee saved, every round."""
     for _ in range(ROUNDS):
         principal, browser, order, iban = _approved_payee(pair, 0)
@@ -236,8 +239,8 @@ def test_step_up_grant_raced_on_two_processes_executes_once(pair: Pair) -> None:
             csrf = form_of(browser, f"/operations/{order}")
             path = f"/operations/{order}/execute"
             answers = race(
-                lambda: browser.post(path, data={"csrf_token": csrf}),
-                lambda: other.post(path, data={"csrf_token": csrf}),
+                partial(browser.post, path, data={"csrf_token": csrf}),
+                partial(other.post, path, data={"csrf_token": csrf}),
             )
         statuses = sorted(a.status_code for a in answers)
         assert statuses[0] == 200, statuses
@@ -250,7 +253,7 @@ def test_step_up_grant_raced_on_two_processes_executes_once(pair: Pair) -> None:
 
 
 def test_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
-    """ASVS 6.5.1, 6.5.5; RTS art. 4(3)(b), art. 5(1)(d): what records a use (the TOTP
+    """ASVS 6.5.1; RTS art. 4(1), art. 5(1)(d): what records a use (the TOTP
     step, the consumed grant) is in the database, not in the process: a TOTP code accepted
     before the restart and the execution of an approved operation, replayed to the process
     stopped (by its group id) and started again on the same database, are refused."""
