@@ -25,11 +25,15 @@ from typing import Final, TypeVar
 
 import httpx
 
+from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.entitlements.accounts import Operator
+from securebox_auth.factors.oob import Channel, keyed_destination_key
 from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp_credential import TotpCredential
 from securebox_auth.identity import Principal
+from securebox_auth.shell.gateways import FileOutbox
+from securebox_auth.shell.oob import ENROL_PURPOSE
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.demo_data import prepare
 from securebox_server.settings import load_settings
@@ -133,6 +137,33 @@ class Pair:
         when = strong_at or box.clock.now()
         box.store.commit([box.factors.renewal_change(principal, "web", when)], [])
         return principal, credential
+
+    def enrol_destination(self, principal: Principal, channel: Channel, to: str) -> None:
+        """A verified SMS or e-mail destination, the library's way (a code sent there came
+        back), on a clock two hours back so that the hourly send throttle leaves the login's
+        send alone (as :mod:`tests.server.live.test_live_methods` does)."""
+        earlier = FixedClock(self.box.clock.now() - timedelta(hours=2))
+        settings = load_settings({}, self.settings_file)
+        box = build_securebox(settings, clock=earlier, argon2=PROFILE_TESTING)
+        try:
+            oob = box.factors.oob
+            issued = oob.issue(
+                principal, channel=channel, destination=to, purpose=ENROL_PURPOSE,
+                reference=keyed_destination_key(oob.keys, channel, to),
+                gateway=FileOutbox(self.home / "enrolment.jsonl"), code="246810",
+            )  # fmt: skip
+            assert issued.challenge is not None
+            done = oob.confirm_destination(
+                principal, issued.challenge.id, "246810", channel=channel, destination=to
+            )
+            assert done.ok
+        finally:
+            box.store.engine.dispose()  # type: ignore[attr-defined]
+
+    def last_code(self, channel: Channel, to: str) -> str:
+        if channel is Channel.EMAIL:
+            return self.mailbox.last_code(to)
+        return self.sms.last_code(to)
 
     def overdue(self, **kwargs: bool) -> tuple[Principal, TotpCredential | None]:
         """A user whose last strong login is 91 days old: a code login asks a second

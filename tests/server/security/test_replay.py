@@ -11,7 +11,8 @@ Two real ``securebox serve`` processes share one scratch PostgreSQL database
   on the same database, the value replayed: refused.
 
 The values covered: the TOTP code at login, the step-up grant
-(``/operations/{id}/execute``) and the login flow after its completion. References: OWASP
+(``/operations/{id}/execute``), the OOB code (SMS, e-mail) at login and the login flow
+after its completion. References: OWASP
 ASVS 5.0 6.5.1 (one-time passwords, OOB and TOTP codes usable once), 7.2.4 (a new session
 token at authentication), 7.5.3 (a further factor before a sensitive transaction); PSD2 RTS
 art. 4(1) (an authentication code cannot be reused: a replayed code is refused), art. 5(1)
@@ -32,11 +33,13 @@ from functools import partial
 import httpx
 import pytest
 
+from securebox_auth.factors.oob import Channel
 from securebox_auth.factors.totp_credential import TotpCredential
 from securebox_auth.identity import Principal
 from securebox_server.stepup.orders import OrderBook
 from tests.server.live.conftest import token, totp_now
 from tests.server.live.material import passkey
+from tests.server.methods.conftest import EMAIL, PHONE
 from tests.server.security.replay_support import (
     CODE,
     RESTARTS,
@@ -54,6 +57,7 @@ from tests.stores.conftest import postgres_admin_url  # noqa: F401 (a fixture, b
 ORDER = re.compile(r"/operations/([A-Za-z0-9_-]+)")
 OPTIONS = re.compile(r'data-options="([^"]+)"')
 CEREMONY = re.compile(r'name="ceremony" value="([^"]+)"')
+HIDDEN = re.compile(r'name="(challenge|target)" value="([^"]*)"')
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +128,82 @@ def test_totp_code_at_login_raced_on_two_processes_is_accepted_once(pair: Pair) 
         accepted = [a for a in answers if _accepted_login(a)]
         assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
         assert sum(_refused_login(a) for a in answers) == 1
+        assert len(pair.box.sessions_of(principal)) == 1
+
+
+# -- the OOB code (SMS, e-mail) at login -------------------------------------------------------
+
+
+def _oob_sent(
+    pair: Pair, channel: Channel, which: int
+) -> tuple[Principal, httpx.Client, dict[str, str], str]:
+    """A new overdue user with a verified destination; a browser on process ``which`` at
+    the 90-day prompt asked a code by message: (principal, browser, the form's fields with
+    the code received and the CSRF token, the destination)."""
+    principal, _ = pair.overdue()
+    to = EMAIL if channel is Channel.EMAIL else PHONE
+    pair.enrol_destination(principal, channel, to)
+    browser = pair.browser(which)
+    code_then_strong(browser, principal)
+    path = f"/login/{channel.value}"
+    page = browser.get(path)
+    assert page.status_code == 200, page.text
+    sent = browser.post(
+        f"{path}/send", data={**dict(HIDDEN.findall(page.text)), "csrf_token": token(page.text)}
+    )
+    assert sent.status_code == 200, sent.text
+    fields = dict(HIDDEN.findall(sent.text))
+    assert fields.get("challenge"), sent.text
+    fields |= {"code": pair.last_code(channel, to), "csrf_token": token(sent.text)}
+    return principal, browser, fields, path
+
+
+def _second_flow(
+    pair: Pair, principal: Principal, path: str, which: int
+) -> tuple[httpx.Client, str]:
+    """Another browser of the same user (on process ``which``) at the same prompt."""
+    browser = pair.browser(which)
+    code_then_strong(browser, principal)
+    return browser, form_of(browser, path)
+
+
+@pytest.mark.parametrize("channel", [Channel.SMS, Channel.EMAIL])
+def test_oob_code_at_login_is_accepted_once(pair: Pair, channel: Channel) -> None:
+    """ASVS 6.5.1, 6.6.2 (the code bound to its request); RTS art. 4(1): a code received by
+    SMS or e-mail, accepted once, is refused when posted again with its challenge from
+    another login flow of the same user on the other process, and when the flow's own
+    cookies from before the acceptance post it again."""
+    principal, browser, fields, path = _oob_sent(pair, channel, 0)
+    other, csrf = _second_flow(pair, principal, path, 1)
+    twin = pair.twin(browser, 1)  # the flow's cookies, kept from before the acceptance
+    with closing(browser), closing(other), closing(twin):
+        done = browser.post(path, data=fields, follow_redirects=False)
+        assert _accepted_login(done), (done.status_code, done.headers)
+        replayed = twin.post(path, data=fields, follow_redirects=False)
+        assert not _accepted_login(replayed), (replayed.status_code, replayed.headers)
+        assert replayed.status_code < 500
+        again = other.post(path, data={**fields, "csrf_token": csrf}, follow_redirects=False)
+        assert _refused_login(again), (again.status_code, again.headers)
+        assert other.get("/home", follow_redirects=False).status_code == 303
+    assert len(pair.box.sessions_of(principal)) == 1
+
+
+def test_oob_code_at_login_raced_on_two_processes_is_accepted_once(pair: Pair) -> None:
+    """ASVS 6.5.1; RTS art. 4(1): the code and its challenge posted at once to both
+    processes, by the flow's browser and by a second flow of the same user: exactly one
+    login opens, every round."""
+    for _ in range(ROUNDS):
+        principal, browser, fields, path = _oob_sent(pair, Channel.SMS, 0)
+        other, csrf = _second_flow(pair, principal, path, 1)
+        with closing(browser), closing(other):
+            answers = race(
+                partial(browser.post, path, data=fields, follow_redirects=False),
+                partial(other.post, path, data={**fields, "csrf_token": csrf},
+                        follow_redirects=False),
+            )  # fmt: skip
+        assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
+        accepted = [a for a in answers if _accepted_login(a)]
+        assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
         assert len(pair.box.sessions_of(principal)) == 1
 
 
@@ -253,18 +333,24 @@ def test_step_up_grant_raced_on_two_processes_executes_once(pair: Pair) -> None:
 
 
 def test_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
-    """ASVS 6.5.1; RTS art. 4(1), art. 5(1)(d): what records a use (the TOTP
+    """ASVS 6.5.1; RTS art. 4(1), art. 5(1): what records a use (the TOTP
     step, the consumed grant) is in the database, not in the process: a TOTP code accepted
     before the restart and the execution of an approved operation, replayed to the process
-    stopped (by its group id) and started again on the same database, are refused."""
+    stopped (by its group id) and started again on the same database, are refused; so is
+    an SMS code accepted before the restart, posted with its challenge from another flow."""
     for _ in range(RESTARTS):
         principal, code, ready = _two_at_the_totp_prompt(pair, 0, 0)
         (one, csrf_one), (two, csrf_two) = ready
         payer, browser, order, iban = _approved_payee(pair, 0)
-        with closing(one), closing(two), closing(browser):
+        texted, phone, fields, path = _oob_sent(pair, Channel.SMS, 0)
+        later, csrf = _second_flow(pair, texted, path, 0)
+        with closing(one), closing(two), closing(browser), closing(phone), closing(later):
             assert _accepted_login(post(one, "/login/totp", csrf_one, code=code))
             assert _execute(browser, order).status_code == 200
+            assert _accepted_login(phone.post(path, data=fields, follow_redirects=False))
             pair.restart(0)
+            sms = later.post(path, data={**fields, "csrf_token": csrf}, follow_redirects=False)
+            assert _refused_login(sms), (sms.status_code, sms.headers)
             again = post(two, "/login/totp", csrf_two, code=code)
             assert _refused_login(again), (again.status_code, again.headers)
             assert one.get("/home", follow_redirects=False).status_code == 200  # still on
@@ -273,6 +359,7 @@ def test_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
         assert len(pair.box.sessions_of(principal)) == 1
         assert _payees(pair, payer) == [iban]
         assert _done(pair, payer, order)
+        assert len(pair.box.sessions_of(texted)) == 1
 
 
 __all__: list[str] = []
