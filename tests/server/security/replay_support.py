@@ -13,9 +13,11 @@ same database and keys) seeds the users.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ import httpx
 
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.factors.oob import Channel, keyed_destination_key
 from securebox_auth.factors.totp import code_at
@@ -44,11 +47,14 @@ from tests.server.methods.conftest import Mailbox, SmsProvider
 from tests.stores.conftest import scratch_postgres
 
 CODE: Final = "47120938"
+ISSUER_PASSPHRASE: Final = "replay issuer passphrase"
 _ROUNDS: Final = os.environ.get("SECUREBOX_REPLAY_ROUNDS", "")
 #: Rounds of each two-process race (``SECUREBOX_REPLAY_ROUNDS``, default 2: ~0.5 s each).
 ROUNDS: Final = max(1, int(_ROUNDS or "2"))
 #: Restarts in the restart test (``SECUREBOX_REPLAY_ROUNDS``, default 1: ~5 s each).
 RESTARTS: Final = max(1, int(_ROUNDS or "1"))
+
+NO_KEEP_ALIVE: Final = httpx.Limits(max_keepalive_connections=0)
 
 T = TypeVar("T")
 
@@ -87,10 +93,23 @@ class Pair:
             _wait_ready(self.base(which), process, 60)
 
     def stop(self, which: int) -> None:
+        """SIGTERM to the process group (by its id), then wait until no process of the group
+        is left (a worker outliving the CLI would still answer on the port, and the next
+        process could not bind it); SIGKILL to the group after 15 s."""
         process = self.processes[which]
-        if process is not None:
-            _stop(process)
-            self.processes[which] = None
+        if process is None:
+            return
+        _stop(process)
+        self.processes[which] = None
+        deadline = time.monotonic() + 15
+        try:
+            while True:
+                os.killpg(process.pid, 0)  # raises once the group is empty
+                if time.monotonic() > deadline:
+                    os.killpg(process.pid, signal.SIGKILL)
+                time.sleep(0.05)
+        except ProcessLookupError:
+            pass
 
     def restart(self, which: int) -> None:
         """Stop the process by its group id, then start a new one on the same database."""
@@ -101,18 +120,25 @@ class Pair:
 
     def browser(self, which: int) -> httpx.Client:
         """A browser at a new address of its own (``X-Forwarded-For``, trusted proxy), so
-        the rate limits of one round do not touch another's."""
+        the rate limits of one round do not touch another's; without keep-alive (a new
+        connection a request), so a stopping process has no idle connection to wait for."""
         self._next_address += 1
         address = f"203.0.{self._next_address // 250}.{self._next_address % 250 + 1}"
         return httpx.Client(
             base_url=self.base(which),
             headers={"X-Forwarded-For": address, "Accept-Language": "en"},
+            limits=NO_KEEP_ALIVE,
             timeout=30,
         )
 
     def twin(self, browser: httpx.Client, which: int) -> httpx.Client:
         """The same browser (its cookies, its address) talking to process ``which``."""
-        twin = httpx.Client(base_url=self.base(which), headers=dict(browser.headers), timeout=30)
+        twin = httpx.Client(
+            base_url=self.base(which),
+            headers=dict(browser.headers),
+            limits=NO_KEEP_ALIVE,
+            timeout=30,
+        )
         for cookie in browser.cookies.jar:
             twin.cookies.set(cookie.name, cookie.value or "", domain=cookie.domain)
         return twin
@@ -180,6 +206,8 @@ def pair_of_servers(admin_url: str, home: Path) -> Iterator[Pair]:
         key = home / "master.key"
         write_master_key(key)
         ports = [_free_port(), _free_port()]
+        issuer = home / "issuer-keys.json"
+        SoftwareIssuerKeys.generate().save(issuer, ISSUER_PASSPHRASE, scrypt_n=2**10)
         settings_file = home / "settings.toml"
         lines = [
             f'database_url = "{url}"',
@@ -189,6 +217,8 @@ def pair_of_servers(admin_url: str, home: Path) -> Iterator[Pair]:
             f'policy = "{prepare(home)["SECUREBOX_POLICY"]}"',  # + codes by SMS and e-mail
             f'smtp_url = "smtp+plain://127.0.0.1:{smtp_port}?from=no-reply@bank.example"',
             f'sms_url = "{sms.url}"',
+            f'cap_issuer_file = "{issuer}"',
+            f'cap_issuer_passphrase = "{ISSUER_PASSPHRASE}"',
         ]
         settings_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         settings = load_settings({}, settings_file)

@@ -11,13 +11,13 @@ Two real ``securebox serve`` processes share one scratch PostgreSQL database
   on the same database, the value replayed: refused.
 
 The values covered: the TOTP code at login, the step-up grant
-(``/operations/{id}/execute``), the OOB code (SMS, e-mail) at login and the login flow
-after its completion. References: OWASP
-ASVS 5.0 6.5.1 (one-time passwords, OOB and TOTP codes usable once), 7.2.4 (a new session
-token at authentication), 7.5.3 (a further factor before a sensitive transaction); PSD2 RTS
-art. 4(1) (an authentication code cannot be reused: a replayed code is refused), art. 5(1)
-(the code is specific to the amount and payee of one operation). ``regulation.md`` of the
-shared design, "Replay".
+(``/operations/{id}/execute``), the OOB code (SMS, e-mail) at login, the CAP code at login
+and the login flow after its completion. References: OWASP ASVS 5.0 6.5.1 (one-time
+passwords, OOB and TOTP codes usable once), 6.6.2 (an OOB code bound to its request), 7.2.4
+(a new session token at authentication), 7.5.3 (a further factor before a sensitive
+transaction); PSD2 RTS art. 4(1) (an authentication code cannot be reused: a replayed code
+is refused), art. 5(1) (the code is specific to the amount and payee of one operation).
+``regulation.md`` of the shared design, "Replay".
 """
 
 from __future__ import annotations
@@ -26,19 +26,20 @@ import html
 import json
 import re
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing
 from datetime import timedelta
 from functools import partial
 
 import httpx
 import pytest
 
+from securebox_auth.emv.profiles import TerminalInput
 from securebox_auth.factors.oob import Channel
 from securebox_auth.factors.totp_credential import TotpCredential
 from securebox_auth.identity import Principal
 from securebox_server.stepup.orders import OrderBook
 from tests.server.live.conftest import token, totp_now
-from tests.server.live.material import passkey
+from tests.server.live.material import bind_card, passkey
 from tests.server.methods.conftest import EMAIL, PHONE
 from tests.server.security.replay_support import (
     CODE,
@@ -207,6 +208,56 @@ def test_oob_code_at_login_raced_on_two_processes_is_accepted_once(pair: Pair) -
         assert len(pair.box.sessions_of(principal)) == 1
 
 
+# -- the CAP code at login ----------------------------------------------------------------------
+
+
+def _cap_code(pair: Pair) -> tuple[Principal, str]:
+    """A new user with a CAP card bound the bank's way, and an Identify code of the card's
+    (its application transaction counter is past the binding's)."""
+    principal, _ = pair.user()
+    name = principal.client_id.value
+    card = bind_card(pair.box, principal, pair.home / f"card-{name}.json", f"card-{name}")
+    return principal, card.code(TerminalInput.identify())
+
+
+def _at_the_cap_prompt(pair: Pair, principal: Principal, which: int) -> tuple[httpx.Client, str]:
+    browser = pair.browser(which)
+    start_login(browser, principal)
+    return browser, form_of(browser, "/login/cap")
+
+
+def test_cap_code_at_login_is_accepted_once(pair: Pair) -> None:
+    """ASVS 6.5.1; RTS art. 4(1): a CAP Identify code (bound to the card's counter) that
+    opened a login is refused at another login of the same user on the other process."""
+    principal, code = _cap_code(pair)
+    one, csrf_one = _at_the_cap_prompt(pair, principal, 0)
+    two, csrf_two = _at_the_cap_prompt(pair, principal, 1)
+    with closing(one), closing(two):
+        assert _accepted_login(post(one, "/login/cap", csrf_one, code=code))
+        again = post(two, "/login/cap", csrf_two, code=code)
+        assert _refused_login(again), (again.status_code, again.headers)
+        assert two.get("/home", follow_redirects=False).status_code == 303
+    assert len(pair.box.sessions_of(principal)) == 1
+
+
+def test_cap_code_at_login_raced_on_two_processes_is_accepted_once(pair: Pair) -> None:
+    """ASVS 6.5.1; RTS art. 4(1): the same CAP code posted by two login flows to both
+    processes at once: exactly one login opens, every round."""
+    for _ in range(ROUNDS):
+        principal, code = _cap_code(pair)
+        one, csrf_one = _at_the_cap_prompt(pair, principal, 0)
+        two, csrf_two = _at_the_cap_prompt(pair, principal, 1)
+        with closing(one), closing(two):
+            answers = race(
+                partial(post, one, "/login/cap", csrf_one, code=code),
+                partial(post, two, "/login/cap", csrf_two, code=code),
+            )
+        accepted = [a for a in answers if _accepted_login(a)]
+        assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
+        assert sum(_refused_login(a) for a in answers) == 1
+        assert len(pair.box.sessions_of(principal)) == 1
+
+
 # -- the login flow id after completion -------------------------------------------------------
 
 
@@ -337,18 +388,27 @@ def test_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
     step, the consumed grant) is in the database, not in the process: a TOTP code accepted
     before the restart and the execution of an approved operation, replayed to the process
     stopped (by its group id) and started again on the same database, are refused; so is
-    an SMS code accepted before the restart, posted with its challenge from another flow."""
+    an SMS code accepted before the restart, posted with its challenge from another flow,
+    and a CAP code posted by another flow."""
     for _ in range(RESTARTS):
         principal, code, ready = _two_at_the_totp_prompt(pair, 0, 0)
         (one, csrf_one), (two, csrf_two) = ready
         payer, browser, order, iban = _approved_payee(pair, 0)
         texted, phone, fields, path = _oob_sent(pair, Channel.SMS, 0)
         later, csrf = _second_flow(pair, texted, path, 0)
-        with closing(one), closing(two), closing(browser), closing(phone), closing(later):
+        carded, cap = _cap_code(pair)
+        first, csrf_first = _at_the_cap_prompt(pair, carded, 0)
+        second, csrf_second = _at_the_cap_prompt(pair, carded, 0)
+        with ExitStack() as stack:
+            for opened in (one, two, browser, phone, later, first, second):
+                stack.enter_context(closing(opened))
             assert _accepted_login(post(one, "/login/totp", csrf_one, code=code))
             assert _execute(browser, order).status_code == 200
             assert _accepted_login(phone.post(path, data=fields, follow_redirects=False))
+            assert _accepted_login(post(first, "/login/cap", csrf_first, code=cap))
             pair.restart(0)
+            card = post(second, "/login/cap", csrf_second, code=cap)
+            assert _refused_login(card), (card.status_code, card.headers)
             sms = later.post(path, data={**fields, "csrf_token": csrf}, follow_redirects=False)
             assert _refused_login(sms), (sms.status_code, sms.headers)
             again = post(two, "/login/totp", csrf_two, code=code)
@@ -360,6 +420,7 @@ def test_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
         assert _payees(pair, payer) == [iban]
         assert _done(pair, payer, order)
         assert len(pair.box.sessions_of(texted)) == 1
+        assert len(pair.box.sessions_of(carded)) == 1
 
 
 __all__: list[str] = []
