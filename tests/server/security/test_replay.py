@@ -11,13 +11,14 @@ Two real ``securebox serve`` processes share one scratch PostgreSQL database
   on the same database, the value replayed: refused.
 
 The values covered: the TOTP code at login, the step-up grant
-(``/operations/{id}/execute``), the OOB code (SMS, e-mail) at login, the CAP code at login
-and the login flow after its completion. References: OWASP ASVS 5.0 6.5.1 (one-time
-passwords, OOB and TOTP codes usable once), 6.6.2 (an OOB code bound to its request), 7.2.4
-(a new session token at authentication), 7.5.3 (a further factor before a sensitive
-transaction); PSD2 RTS art. 4(1) (an authentication code cannot be reused: a replayed code
-is refused), art. 5(1) (the code is specific to the amount and payee of one operation).
-``regulation.md`` of the shared design, "Replay".
+(``/operations/{id}/execute``), the OOB code (SMS, e-mail) at login, the CAP code at login,
+the passkey assertion at login and the login flow after its completion. References: OWASP
+ASVS 5.0 6.5.1 (one-time passwords, OOB and TOTP codes usable once), 6.6.2 (an OOB code
+bound to its request), 6.7.2 (a fresh challenge each time), 7.2.4 (a new session token at
+authentication), 7.5.3 (a further factor before a sensitive transaction); PSD2 RTS art. 4(1)
+(an authentication code cannot be reused: a replayed code is refused), art. 5(1) (the code
+is specific to the amount and payee of one operation). ``regulation.md`` of the shared
+design, "Replay".
 """
 
 from __future__ import annotations
@@ -255,6 +256,66 @@ def test_cap_code_at_login_raced_on_two_processes_is_accepted_once(pair: Pair) -
         accepted = [a for a in answers if _accepted_login(a)]
         assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
         assert sum(_refused_login(a) for a in answers) == 1
+        assert len(pair.box.sessions_of(principal)) == 1
+
+
+# -- the passkey assertion at login --------------------------------------------------------------
+
+
+def _passkey_signed(pair: Pair) -> tuple[Principal, httpx.Client, dict[str, str]]:
+    """A new user with a passkey; a browser on process 0 at the passkey prompt, and the
+    form its authenticator signed for that page's challenge (ceremony, assertion, CSRF)."""
+    principal, _ = pair.user()
+    device = passkey(pair.box, principal, pair.public_url)
+    browser = pair.browser(0)
+    start_login(browser, principal)
+    page = browser.get("/login/passkey")
+    assert page.status_code == 200, page.text
+    options, ceremony = OPTIONS.search(page.text), CEREMONY.search(page.text)
+    assert options is not None, page.text
+    assert ceremony is not None, page.text
+    credential = device.get(json.loads(html.unescape(options.group(1))))
+    form = {"ceremony": ceremony.group(1), "credential": json.dumps(credential)}
+    return principal, browser, {**form, "csrf_token": token(page.text)}
+
+
+def test_passkey_assertion_at_login_is_accepted_once(pair: Pair) -> None:
+    """ASVS 6.5.1, 6.7.2 (a fresh challenge each time); RTS art. 4(1): a passkey assertion
+    that opened a login, posted again by the same flow's cookies (kept from before) on the
+    other process, or by another login flow of the same user, opens nothing."""
+    principal, browser, form = _passkey_signed(pair)
+    twin = pair.twin(browser, 1)
+    other = pair.browser(1)
+    start_login(other, principal)
+    csrf = form_of(other, "/login/passkey")
+    with closing(browser), closing(twin), closing(other):
+        done = browser.post("/login/passkey", data=form, follow_redirects=False)
+        assert _accepted_login(done), (done.status_code, done.headers)
+        for replayed in (
+            twin.post("/login/passkey", data=form, follow_redirects=False),
+            other.post("/login/passkey", data={**form, "csrf_token": csrf},
+                       follow_redirects=False),
+        ):  # fmt: skip
+            assert not _accepted_login(replayed), (replayed.status_code, replayed.headers)
+            assert replayed.status_code < 500
+        assert other.get("/home", follow_redirects=False).status_code == 303
+    assert len(pair.box.sessions_of(principal)) == 1
+
+
+def test_passkey_assertion_raced_on_two_processes_is_accepted_once(pair: Pair) -> None:
+    """ASVS 6.5.1; RTS art. 4(1): one assertion posted by one flow to both processes at
+    once: exactly one login opens, every round."""
+    for _ in range(ROUNDS):
+        principal, browser, form = _passkey_signed(pair)
+        twin = pair.twin(browser, 1)
+        with closing(browser), closing(twin):
+            answers = race(
+                partial(browser.post, "/login/passkey", data=form, follow_redirects=False),
+                partial(twin.post, "/login/passkey", data=form, follow_redirects=False),
+            )
+        assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
+        accepted = [a for a in answers if _accepted_login(a)]
+        assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
         assert len(pair.box.sessions_of(principal)) == 1
 
 
