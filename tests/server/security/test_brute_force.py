@@ -1,0 +1,241 @@
+"""Brute force through HTTP (issue 18, "Brute force"), the paths the existing tests leave:
+
+* the TOTP code at login: five wrong codes, then the blocked page, for the right code too and
+  for the next login's confidential code (``tests/server/test_blocked.py`` covers the
+  confidential code; ``tests/server/rate_limits/`` the address limits before the lockout);
+* "a locked account costs no hashing" through HTTP: argon2 verifications counted around the
+  blocked answers (the library's own test is ``tests/test_code_service.py``);
+* the recovery e-mail link page: guessed links from one address are throttled at
+  ``recovery.link.source`` (30 an hour), the real link then waits too, and works after;
+* the senders' OAuth token endpoint (the ingestion API's client credentials): bad client
+  assertions for one claimed client throttled at ``oauth.token.account`` (20 a minute), for
+  many claimed clients from one address at ``oauth.token.source`` (60 a minute), with the
+  default limits (``tests/server/clients/test_endpoint.py`` checks good assertions at a
+  lowered limit).
+
+References: OWASP ASVS 5.0 6.3.1 (controls against credential stuffing and brute force),
+6.5.1/6.5.5 (one-time codes and links), 2.4.1 (anti-automation: excessive calls throttled),
+10.4.x (the token endpoint authenticates clients); PSD2 RTS art. 4(3)(b) (at most five
+consecutive failed attempts, then a temporary or permanent block).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from securebox_auth.crypto.hashing import Argon2CodeHasher
+from securebox_auth.entitlements.accounts import Operator
+from securebox_auth.factors.totp import code_at
+from securebox_auth.factors.totp import code_at as totp_code_at
+from securebox_auth.identity import Principal
+from securebox_auth.lockout.rules import BlockStatus, block_status
+from tests.server.clients.helpers import new_key, register_sender, token_response
+from tests.server.conftest import CLIENT, CODE, AppMaker, identify, open_user, submit_code, token
+from tests.server.jobs.conftest import SmsProvider, SmtpRelay, sms_hook, smtp_relay  # noqa: F401
+from tests.server.recovery.conftest import _rig
+from tests.server.recovery.test_pages import ask_link, choose, last_link
+from tests.server.stepup.conftest import World, stepup_sqlite, world  # noqa: F401
+
+WRONG = "11111111"
+LIMIT = 5  # the policy's consecutive failures (PSD2 RTS art. 4(3)(b))
+
+
+def _strong_login_until_totp(w: World) -> str:
+    """A login that asks the TOTP code after the confidential code; the TOTP page."""
+    w.client.cookies.clear()
+    identify(w.client)
+    old = w.clock.now() - timedelta(days=200)
+    w.box.store.commit([w.box.factors.renewal_change(w.principal, "web", old)], [])
+    done = submit_code(w.client)
+    assert done.status_code == 303, done.text
+    page = w.client.get("/login/totp")
+    assert page.status_code == 200, page.text
+    text: str = page.text
+    return text
+
+
+def _totp(w: World, page: str, code: str) -> Any:
+    return w.client.post(
+        "/login/totp",
+        data={"code": code, "csrf_token": token(page)},
+        follow_redirects=False,
+    )
+
+
+def _wrong_totp(w: World) -> str:
+    right = totp_code_at(w.totp, w.clock.now())
+    return "000000" if right != "000000" else "111111"
+
+
+def test_wrong_totp_codes_from_one_address_are_throttled_before_the_block(
+    world: World,  # noqa: F811
+) -> None:
+    """With the default limits, one address gets four TOTP refusals (401), then waits (429,
+    ``login.failure.source_account``: 4 a day): it cannot reach the fifth failure that
+    would block the account, whose lockout stays open. ASVS 5.0 6.3.1, 2.4.1; PSD2 RTS art.
+    4(3)(b)."""
+    page = _strong_login_until_totp(world)
+    statuses = [_totp(world, page, _wrong_totp(world)).status_code for _ in range(LIMIT + 1)]
+    assert statuses == [401] * (LIMIT - 1) + [429, 429], statuses
+    state = world.box.store.get_lockout(world.principal)
+    assert state is not None
+    assert state.value.failures == LIMIT - 1
+    assert block_status(state.value, world.clock.now()) is BlockStatus.OPEN
+
+
+def test_five_wrong_totp_codes_at_login_block_the_account(make_app: AppMaker) -> None:
+    """Without the address limits (the lockout alone): four wrong TOTP codes are refused
+    (401), the fifth brings the blocked page (403); then the right TOTP code and, in a new
+    login, the right confidential code get the blocked page too (a right code does not
+    forgive). ASVS 5.0 6.3.1; PSD2 RTS art. 4(3)(b)."""
+    client, box, clock = make_app()
+    principal, _ = open_user(box, strong=False)
+    totp = box.enrol_first_totp(Operator("back-office"), principal)
+    assert box.confirm_totp(principal, code_at(totp.credential, clock.now()))
+    clock.advance(timedelta(seconds=60))
+    identify(client)
+    assert submit_code(client).headers["location"] == "/login/strong"
+    right = code_at(totp.credential, clock.now())
+    wrong = "000000" if right != "000000" else "111111"
+    statuses = []
+    for _ in range(LIMIT):
+        page = client.get("/login/totp")
+        answer = client.post(
+            "/login/totp",
+            data={"code": wrong, "csrf_token": token(page.text)},
+            follow_redirects=False,
+        )
+        statuses.append(answer.status_code)
+    assert statuses == [401] * (LIMIT - 1) + [403], statuses
+    state = box.store.get_lockout(principal)
+    assert state is not None
+    assert block_status(state.value, clock.now()) is not BlockStatus.OPEN
+    page = client.get("/login/totp")
+    late = client.post(
+        "/login/totp",
+        data={"code": right, "csrf_token": token(page.text)},
+        follow_redirects=False,
+    )
+    assert late.status_code in (401, 403, 409), late.text  # (the flow ended with the block)
+    assert late.headers.get("location") != "/home"
+    assert client.get("/home", follow_redirects=False).status_code != 200
+    client.cookies.clear()
+    identify(client)
+    assert submit_code(client, CODE).status_code == 403
+
+
+def test_a_locked_account_costs_no_hashing_through_http(
+    make_app: AppMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every argon2 verification (``Argon2CodeHasher.verify`` and ``verify_dummy``) is
+    counted: one per refused attempt before the block, none for the blocked answers, for the
+    real user's right code and for an unknown user number alike. ASVS 5.0 6.3.1 (and 2.4.1,
+    anti-automation: a locked account is not a hashing oracle nor a CPU sink); PSD2 RTS art.
+    4(3)(b)."""
+    calls: list[str] = []
+    verify, dummy = Argon2CodeHasher.verify, Argon2CodeHasher.verify_dummy
+
+    def counted_verify(self: Argon2CodeHasher, stored: str, who: Principal, code: str) -> bool:
+        calls.append("verify")
+        return verify(self, stored, who, code)
+
+    def counted_dummy(self: Argon2CodeHasher, who: Principal, code: str) -> bool:
+        calls.append("dummy")
+        return dummy(self, who, code)
+
+    monkeypatch.setattr(Argon2CodeHasher, "verify", counted_verify)
+    monkeypatch.setattr(Argon2CodeHasher, "verify_dummy", counted_dummy)
+    client, box, _ = make_app()
+    open_user(box)
+    for user, kind in (("01", "verify"), ("07", "dummy")):
+        client.cookies.clear()
+        identify(client, user=user)
+        calls.clear()
+        for attempt in range(1, LIMIT + 1):
+            answer = submit_code(client, WRONG)
+            assert answer.status_code == (403 if attempt == LIMIT else 401), (user, attempt)
+        assert calls == [kind] * LIMIT, (user, calls)  # each failure hashed once (can fail)
+        calls.clear()
+        for code in (CODE, WRONG, "22222222"):
+            client.cookies.clear()
+            identify(client, user=user)
+            assert submit_code(client, code).status_code == 403, (user, code)
+        assert calls == [], (user, calls)
+
+
+def _recovery_rig(make_app: AppMaker, relay: SmtpRelay, sms: SmsProvider, tmp: Path) -> Any:
+    return _rig(make_app, relay, sms, tmp, rate_limits_enabled=True)
+
+
+def test_guessed_recovery_links_are_throttled_per_address(
+    make_app: AppMaker,
+    smtp_relay: SmtpRelay,  # noqa: F811
+    sms_hook: SmsProvider,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Thirty guessed links from one address are answered 410; the next request from that
+    address, the real link included, is throttled (429 with Retry-After) and the code is not
+    changed; an hour later the real link works. ASVS 5.0 6.3.1, 2.4.1; PSD2 RTS art. 4(3)."""
+    rig = _recovery_rig(make_app, smtp_relay, sms_hook, tmp_path)
+    ask_link(rig)
+    link = last_link(rig)
+    for n in range(30):
+        guess = rig.client.get(f"/recovery/link/{n:04d}{'x' * 40}")
+        assert guess.status_code == 410, (n, guess.status_code)
+    refused = rig.client.get(f"/recovery/link/{link}")
+    assert refused.status_code == 429, refused.text
+    assert int(refused.headers["retry-after"]) > 0
+    assert choose(rig, link, "58301917").status_code == 429
+    assert not rig.box.codes.login(CLIENT, "01", "58301917").authenticated
+    rig.clock.advance(timedelta(hours=1, seconds=1))
+    assert choose(rig, link, "58301917").status_code == 200
+    assert rig.box.codes.login(CLIENT, "01", "58301917").authenticated
+
+
+def test_bad_assertions_for_one_client_are_throttled_at_the_default_limit(
+    make_app: AppMaker,
+) -> None:
+    """Assertions signed with a key that is not the client's: refused 401 twenty times
+    (``oauth.token.account``: 20 a minute), then 429 with Retry-After, the right key too;
+    another client is not affected; a minute later the client gets its token. ASVS 5.0
+    2.4.1, 6.3.1."""
+    client, _, clock = make_app(rate_limits_enabled=True)
+    sender = register_sender(client)
+    stranger, _ = new_key(sender.alg)
+    for n in range(20):
+        answer = token_response(client, sender, key=stranger)
+        assert answer.status_code == 401, (n, answer.text)
+        assert answer.json()["error"] == "invalid_client"
+    throttled = token_response(client, sender, key=stranger)
+    assert throttled.status_code == 429, throttled.text
+    assert int(throttled.headers["retry-after"]) > 0
+    assert token_response(client, sender).status_code == 429  # the right key waits too
+    assert token_response(client, register_sender(client, "insurer")).status_code == 200
+    clock.advance(timedelta(minutes=1, seconds=1))
+    assert token_response(client, sender).status_code == 200
+
+
+def test_bad_assertions_for_many_claimed_clients_are_throttled_per_address(
+    make_app: AppMaker,
+) -> None:
+    """One address claiming a new unknown client each time (the RFC 7523 ``iss``/``sub``):
+    sixty refusals (``oauth.token.source``: 60 a minute), then 429; another address still
+    gets its token. ASVS 5.0 2.4.1, 6.3.1."""
+    client, _, _ = make_app(rate_limits_enabled=True)
+    real = register_sender(client)
+    attacker = TestClient(client.app, raise_server_exceptions=False, client=("192.0.2.66", 1))
+    statuses = []
+    for n in range(61):
+        name = f"ghost{n:03d}"
+        answer = token_response(attacker, real, iss=name, sub=name)
+        statuses.append(answer.status_code)
+    assert statuses[:60] == [401] * 60, statuses
+    assert statuses[60] == 429, statuses
+    assert token_response(attacker, real).status_code == 429
+    other = TestClient(client.app, raise_server_exceptions=False, client=("192.0.2.7", 1))
+    assert token_response(other, real).status_code == 200
