@@ -352,10 +352,15 @@ def _clients() -> dict[str, Callable[[bytes], object]]:
     )
     audiences = frozenset({"https://box.example/api/v1/oauth/token", "https://box.example"})
     header = json.dumps({"alg": "EdDSA", "kid": "k1"}).encode()
+    t = int(NOW.timestamp())
+    good = {"iss": "snd_a", "sub": "snd_a", "aud": "https://box.example", "exp": t + 60}
+    claims_seed = json.dumps({**good, "iat": t, "nbf": t, "jti": "j1"}).encode()
+    jwks_seed = json.dumps(jwks).encode()
 
     def client_assertion(data: bytes) -> object:
         """``data[0]`` odd: ``data[1:]`` is the assertion; even: ``data[1:]`` is the claims
-        (with bit 1: ``header\\nclaims``), signed with the client's key."""
+        (with bit 1: ``header\\nclaims``), spliced into good claims (:func:`_splice`) and
+        signed with the client's key."""
         if not data:
             return None
         if data[0] & 1:
@@ -364,13 +369,17 @@ def _clients() -> dict[str, Callable[[bytes], object]]:
             head, claims = header, data[1:]
             if data[0] & 2:
                 head, _, claims = claims.partition(b"\n")
+            claims = _splice(claims_seed, claims) if claims else claims
             signing_input = f"{_b64(head)}.{_b64(claims)}"
             signature = private.sign(signing_input.encode("ascii"))
             assertion = f"{signing_input}.{_b64(signature)}"
         claimed_client(assertion)
         return verify_client_assertion(assertion, client, "snd_a", audiences, NOW)
 
-    return {"client-assertion": client_assertion, "jwks": parse_jwks}
+    return {
+        "client-assertion": client_assertion,
+        "jwks": lambda data: parse_jwks(_splice(jwks_seed, data)),
+    }
 
 
 BOUNDARY = "fuzzb0undary"
