@@ -29,6 +29,14 @@ ATHERIS_TARGETS = (
     "registration",
     "token",
     "upload",
+    "tlv",
+    "apdu",
+    "cap-reader",
+    "piv",
+    "cap-code",
+    "client-assertion",
+    "jwks",
+    "multipart",
 )
 
 nox.options.sessions = ["tests", "lint", "typecheck", "docs"]

@@ -129,6 +129,8 @@ def _verify(assertion: str, keys: KeySet, alg: str) -> dict[str, Any]:
             token = jwt.decode(assertion, key, algorithms=[alg], registry=REGISTRY)
         except (JoseError, ValueError, TypeError):
             continue
+        if not isinstance(token.claims, dict):  # JSON, signed, but not an object: "0", "[]"
+            raise OAuthError.client("the claims are not a JSON object")
         return dict(token.claims)
     raise OAuthError.client()
 

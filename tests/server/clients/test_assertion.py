@@ -9,9 +9,18 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from joserfc import jws
+from joserfc.jwk import OKPKey
 
-from securebox_server.clients.assertion import LEEWAY, MAX_LIFETIME, check_claims
-from securebox_server.clients.model import OAuthError
+from securebox_server.clients.assertion import (
+    LEEWAY,
+    MAX_LIFETIME,
+    REGISTRY,
+    check_claims,
+    verify_client_assertion,
+)
+from securebox_server.clients.keys import parse_jwks
+from securebox_server.clients.model import ApiClient, ClientKind, ClientStatus, OAuthError
 
 NOW = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 AUD = frozenset({"https://box.example/api/v1/oauth/token", "https://box.example"})
@@ -81,3 +90,21 @@ def test_any_claims_are_decided(changes: dict[str, Any]) -> None:
     else:
         error = "invalid_client"
     assert error == "invalid_client"
+
+
+@pytest.mark.parametrize("payload", [b"0", b"null", b"true", b'"snd_a"', b"1.5"])
+def test_signed_claims_that_are_not_an_object(payload: bytes) -> None:
+    """A validly signed assertion whose claims are JSON but not an object: ``invalid_client``
+    (a ``TypeError`` before; found by ``python3 fuzz/parsers.py client-assertion``)."""
+    key = OKPKey.generate_key("Ed25519")
+    jwks, _ = parse_jwks({"keys": [{**key.as_dict(private=False), "kid": "k1"}]})
+    client = ApiClient(
+        "snd_a", ClientKind.SENDER, "S", frozenset(), ClientStatus.ACTIVE, NOW, jwks=jwks
+    )
+    signed = jws.serialize_compact(
+        {"alg": "EdDSA", "kid": "k1"}, payload, key, algorithms=["EdDSA"], registry=REGISTRY
+    )
+    with pytest.raises(OAuthError) as refused:
+        verify_client_assertion(signed, client, "snd_a", AUD, NOW)
+    assert refused.value.error == "invalid_client"
+    assert refused.value.description == "the claims are not a JSON object"

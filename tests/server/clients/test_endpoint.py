@@ -16,8 +16,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from joserfc import jws
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
+from securebox_server.clients.assertion import REGISTRY
 from securebox_server.clients.endpoint import JWT_BEARER
 from securebox_server.clients.service import TOKEN_PATH
 from tests.server.clients.helpers import (
@@ -307,3 +309,17 @@ def test_keys_made_with_cryptography_as_pem(make_app: AppMaker) -> None:
         sender = clients_of(client).add_sender("bank", "Back office", jwks={"keys": [public]})
         registered = Registered(sender, key, alg, f"pem-{alg}")
         assert token_response(client, registered).status_code == 200, alg
+
+
+@pytest.mark.parametrize("payload", [b"0", b"[]", b'"snd"', b"null", b"true"])
+def test_signed_claims_that_are_not_an_object(make_app: AppMaker, payload: bytes) -> None:
+    """A validly signed assertion whose payload is JSON but not an object: the endpoint
+    refuses it before verifying (no ``sub`` to find the client by); the verifier itself
+    does too (``test_assertion.py``)."""
+    client, _, _ = make_app()
+    sender = register_sender(client, alg="EdDSA")
+    signed = jws.serialize_compact(
+        {"alg": "EdDSA", "kid": sender.kid}, payload, sender.key, algorithms=["EdDSA"],
+        registry=REGISTRY,
+    )  # fmt: skip
+    _refused(_post(client, signed, client_id=sender.client_id))
