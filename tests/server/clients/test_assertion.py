@@ -107,4 +107,9 @@ def test_signed_claims_that_are_not_an_object(payload: bytes) -> None:
     with pytest.raises(OAuthError) as refused:
         verify_client_assertion(signed, client, "snd_a", AUD, NOW)
     assert refused.value.error == "invalid_client"
-    assert refused.value.description == "the claims are not a JSON object"
+    # our check's words, or the generic refusal where joserfc (1.8 and newer) refuses the
+    # claims itself while decoding
+    assert refused.value.description in {
+        "the claims are not a JSON object",
+        "client authentication failed",
+    }
