@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import warnings
 from typing import Any
 
 import pytest
@@ -204,3 +205,22 @@ def test_a_name_attribute_of_an_unexpected_type_is_malformed_input(tag: int) -> 
     der[at] = tag
     with pytest.raises(SecureboxError):
         load_certificate(bytes(der))
+
+
+@pytest.mark.parametrize("first", [0x00, 0x80, 0xFF])
+def test_a_serial_number_that_is_not_positive_is_malformed_input(first: int) -> None:
+    """RFC 5280 4.1.2.2: the serial is a positive integer. cryptography loads a zero or
+    negative one with a deprecation warning (an error in a future release; found by
+    fuzzing): refused now, whatever the warnings filters say."""
+    der = bytearray(GOOD.der)
+    # after the version [0] { INTEGER 2 } comes the serial: 02 len bytes...
+    at = bytes(der).index(b"\xa0\x03\x02\x01\x02") + 5
+    assert der[at] == 0x02
+    length = der[at + 1]
+    der[at + 2 : at + 2 + length] = bytes([first]) + bytes(length - 1)
+    with pytest.raises(SecureboxError):
+        load_certificate(bytes(der))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(SecureboxError):
+            load_certificate(bytes(der))

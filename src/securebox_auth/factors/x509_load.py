@@ -4,14 +4,20 @@
 raise ``InvalidVersion``, ``ValueError``, ``KeyError`` or ``UnsupportedAlgorithm`` when its
 version, names, key or extensions are first read (found by fuzzing). :func:`load_certificate`
 reads them all at once, inside one narrow ``try``.
+
+``cryptography`` also loads, with a ``CryptographyDeprecationWarning``, certificates that a
+future release will refuse (a serial number that is zero or negative, forbidden by RFC 5280
+section 4.1.2.2; found by fuzzing): they are refused now, as malformed.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 
 from securebox_auth.errors import MalformedInput
 
@@ -39,13 +45,19 @@ def load_certificate(data: bytes | str) -> x509.Certificate:
         raise MalformedInput("a certificate is PEM text or DER bytes")
     raw = bytes(raw)
     try:
-        if b"-----BEGIN CERTIFICATE-----" in raw:
-            cert = x509.load_pem_x509_certificate(raw)
-        else:
-            cert = x509.load_der_x509_certificate(raw)
-        decode_fields(cert)
-    except UNREADABLE:
+        with warnings.catch_warnings():
+            # what a future cryptography refuses is refused now (the explicit serial check
+            # below keeps the rule if another thread restores the filters meanwhile)
+            warnings.simplefilter("error", CryptographyDeprecationWarning)
+            if b"-----BEGIN CERTIFICATE-----" in raw:
+                cert = x509.load_pem_x509_certificate(raw)
+            else:
+                cert = x509.load_der_x509_certificate(raw)
+            decode_fields(cert)
+    except (*UNREADABLE, CryptographyDeprecationWarning):
         raise MalformedInput("unreadable certificate") from None
+    if cert.serial_number <= 0:
+        raise MalformedInput("unreadable certificate")
     return cert
 
 
