@@ -624,3 +624,38 @@ def test_hot_path_success_events_equal_checked_ones() -> None:
     )
     assert fast == checked
     assert fast.canonical() == checked.canonical()
+
+
+def _numeric_challenge(data: bytes) -> bytes:
+    client = json.loads(data)
+    client["challenge"] = 2**62  # fido2 would decode it with bytes(2**62)
+    return json.dumps(client).encode()
+
+
+def test_a_numeric_challenge_at_registration_is_malformed_not_a_huge_allocation() -> None:
+    """python-fido2 decodes ``clientDataJSON.challenge`` with ``bytes(value)``: a number
+    there allocated that many bytes (9 GB for 9000000000; found by the differential fuzz
+    test, which then ran out of memory). Refused before fido2 reads it. ASVS 5.0 V1.4.3."""
+    auth = SoftAuthenticator()
+    options, ceremony, owned = begin_registration(
+        RP, P, None, now=NOW, user_name="u", display_name="d"
+    )
+    response = tamper(auth.create(options), "clientDataJSON", _numeric_challenge)
+    with pytest.raises(MalformedCredential):
+        finish_registration(RP, ceremony, owned, P, response, now=NOW)
+
+
+@pytest.mark.parametrize("engine", ["fast", "fido2"])
+def test_a_numeric_challenge_at_login_is_refused_by_both_engines(engine: Engine) -> None:
+    auth = SoftAuthenticator()
+    passkeys = register(auth)
+    options, ceremony = begin_authentication(RP, P, passkeys, now=NOW)
+    response = tamper(auth.get(options), "clientDataJSON", _numeric_challenge)
+    try:
+        verdict = finish_authentication(
+            RP, ceremony, passkeys, LockoutState(), P, response, now=NOW,
+            lockout_rules=RULES, engine=engine,
+        )  # fmt: skip
+    except MalformedCredential:
+        return
+    assert not verdict.ok

@@ -67,6 +67,7 @@ from securebox_auth.factors.webauthn_fast import (
     caller_checks,
     check_assertion,
     client_data,
+    client_data_for_fido2,
     fido2_failure,
     parse_assertion,
 )
@@ -309,6 +310,7 @@ def finish_authentication(
     if passkey is not None and passkey.suspended_at is not None:
         return fail(PasskeyFailure.SUSPENDED)
     if engine == "fido2":
+        client_data_for_fido2(parsed.client_data_json)  # before fido2 reads it
         failure, flags, counter = _check_with_fido2(
             rp, data, challenge, ceremony.require_uv, passkey
         )

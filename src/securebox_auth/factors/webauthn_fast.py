@@ -267,6 +267,17 @@ def client_data(raw: bytes) -> dict[str, Any]:
     return client
 
 
+def client_data_for_fido2(raw: bytes) -> dict[str, Any]:
+    """:func:`client_data`, refused unless its ``challenge`` is text, before python-fido2
+    reads it: fido2 decodes the challenge with ``bytes(value)``, so a number there allocates
+    that many bytes (``"challenge": 9000000000`` took 9 GB; found by the differential fuzz
+    test)."""
+    client = client_data(raw)
+    if type(client.get("challenge")) is not str:
+        raise MalformedCredential("clientDataJSON has no challenge text")
+    return client
+
+
 def _auth_header(auth: bytes) -> tuple[int, int]:
     """(flags, counter) of ``authenticatorData``, refused unless it has fido2's structure:
     37 bytes, then attested credential data (AT flag) and a CBOR extension map (ED flag),

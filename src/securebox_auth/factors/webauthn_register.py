@@ -51,6 +51,7 @@ from securebox_auth.factors.webauthn_fast import (
     b64url_encode,
     caller_checks,
     client_data,
+    client_data_for_fido2,
     credential_shape,
     fido2_failure,
     load_public_key,
@@ -137,8 +138,8 @@ def finish_registration(
     label = check_name(name)
     data = as_mapping(response)
     inner = credential_shape(data)
-    for member in ("clientDataJSON", "attestationObject"):
-        b64url_decode(inner.get(member), member)
+    client_data_for_fido2(b64url_decode(inner.get("clientDataJSON"), "clientDataJSON"))
+    b64url_decode(inner.get("attestationObject"), "attestationObject")
     transports = inner.get("transports")
     if transports is not None and (
         type(transports) is not list or not all(type(t) is str for t in transports)
