@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import pytest
+from fido2 import cbor
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -659,3 +660,18 @@ def test_a_numeric_challenge_at_login_is_refused_by_both_engines(engine: Engine)
     except MalformedCredential:
         return
     assert not verdict.ok
+
+
+@pytest.mark.parametrize("value", [9_000_000_000, 2**62, "text", [1, 2]])
+def test_an_attestation_whose_auth_data_is_not_bytes_is_malformed(value: object) -> None:
+    """fido2 builds ``authData`` with ``bytes(value)``: a number allocated that many bytes.
+    ASVS 5.0 V1.4.3."""
+    auth = SoftAuthenticator()
+    options, ceremony, owned = begin_registration(
+        RP, P, None, now=NOW, user_name="u", display_name="d"
+    )
+    response = auth.create(options)
+    forged = cbor.encode({"fmt": "none", "attStmt": {}, "authData": value})
+    response["response"]["attestationObject"] = b64url_encode(forged)
+    with pytest.raises(MalformedCredential):
+        finish_registration(RP, ceremony, owned, P, response, now=NOW)

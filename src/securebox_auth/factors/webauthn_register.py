@@ -123,6 +123,23 @@ class RegistrationVerdict:
     events: tuple[AuditEvent, ...]
 
 
+def _attestation_for_fido2(raw: bytes) -> None:
+    """Refuse an ``attestationObject`` whose members have the wrong types before python-fido2
+    reads it: fido2 builds ``authData`` with ``bytes(value)``, so a number there allocated that
+    many bytes (found while fixing the same flaw in ``clientDataJSON``)."""
+    try:
+        fields = cbor.decode(raw)
+    except FIDO2_PARSE_ERRORS:
+        raise MalformedCredential("attestationObject is not CBOR") from None
+    if not (
+        isinstance(fields, Mapping)
+        and type(fields.get("fmt")) is str
+        and type(fields.get("authData")) is bytes
+        and isinstance(fields.get("attStmt"), Mapping)
+    ):
+        raise MalformedCredential("attestationObject lacks fmt, authData or attStmt")
+
+
 def finish_registration(
     rp: RelyingParty,
     ceremony: Ceremony,
@@ -139,7 +156,7 @@ def finish_registration(
     data = as_mapping(response)
     inner = credential_shape(data)
     client_data_for_fido2(b64url_decode(inner.get("clientDataJSON"), "clientDataJSON"))
-    b64url_decode(inner.get("attestationObject"), "attestationObject")
+    _attestation_for_fido2(b64url_decode(inner.get("attestationObject"), "attestationObject"))
     transports = inner.get("transports")
     if transports is not None and (
         type(transports) is not list or not all(type(t) is str for t in transports)
