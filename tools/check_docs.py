@@ -22,6 +22,7 @@ import contextlib
 import io
 import re
 import sys
+import tempfile
 import time
 import traceback
 import types
@@ -129,6 +130,9 @@ def run_file(path: Path, blocks: Sequence[Block], *, verbose: bool) -> FileResul
     started = time.perf_counter()
     ran = 0
     sys.modules[module_name] = module  # dataclasses and typing look classes up here
+    # each file's examples run in a fresh empty directory: what they write stays out of the
+    # checkout (and what they read must not depend on where the tool was started)
+    workdir = tempfile.TemporaryDirectory(prefix="securebox-docs-")
     try:
         for block in blocks:
             if not block.run:
@@ -137,6 +141,7 @@ def run_file(path: Path, blocks: Sequence[Block], *, verbose: bool) -> FileResul
                 # Blank lines first, so tracebacks give the line number in the Markdown file.
                 code = compile("\n" * (block.line - 1) + block.source, str(path), "exec")
                 with (
+                    contextlib.chdir(workdir.name),
                     contextlib.redirect_stdout(output),
                     contextlib.redirect_stderr(output),
                     warnings.catch_warnings(),
@@ -153,6 +158,7 @@ def run_file(path: Path, blocks: Sequence[Block], *, verbose: bool) -> FileResul
             ran += 1
     finally:
         del sys.modules[module_name]
+        workdir.cleanup()
     skipped = sum(1 for block in blocks if not block.run)
     result = FileResult(path, ran, skipped, time.perf_counter() - started)
     print(_summary(result))
