@@ -9,6 +9,7 @@ SECUREBOX_POLICY           policy                               the shipped psd2
 SECUREBOX_MASTER_KEY_FILE  master_key_file                      (required unless demo)
 SECUREBOX_PUBLIC_URL       public_url                           http://127.0.0.1:8000
 SECUREBOX_TRUSTED_PROXIES  trusted_proxies (list)               none
+SECUREBOX_METRICS_FROM     metrics_from (list)                  127.0.0.1, ::1
 SECUREBOX_SMTP_URL         smtp_url                             none
 SECUREBOX_SMS_URL          sms_url                              none
 SECUREBOX_OUTBOX           outbox (demo mode only)              none
@@ -58,6 +59,11 @@ missing file is generated (mode 0600). ``SECUREBOX_SETTINGS`` names the TOML fil
 ``smtp_url`` and ``sms_url`` are described in :mod:`securebox_server.delivery`; ``outbox``
 (a file receiving the SMS and e-mail of channels without a gateway, codes in clear) is
 refused outside demo mode.
+
+``metrics_from`` lists the addresses or networks that may read ``/metrics`` (Prometheus);
+others get the 404 of an unknown page. Only direct scrapes count: a request carrying a
+forwarding header from a peer that is not a trusted proxy is refused, so a reverse proxy on
+the same host does not open the metrics to the Internet.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
@@ -84,6 +91,7 @@ _KEYS: Final = (
     "master_key_file",
     "public_url",
     "trusted_proxies",
+    "metrics_from",
     "smtp_url",
     "sms_url",
     "outbox",
@@ -108,6 +116,8 @@ _KEYS: Final = (
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
+#: Who may read ``/metrics`` by default: the host itself.
+DEFAULT_METRICS_FROM: Final = ("127.0.0.1", "::1")
 #: Where ``securebox token agent`` listens by default (docs/certificates-login.md).
 DEFAULT_AGENT_URL: Final = "http://127.0.0.1:8731"
 DEFAULT_CERTIFICATE_HEADER: Final = "X-SSL-Client-Cert"
@@ -125,6 +135,9 @@ class Settings:
     master_key_file: Path | None = None
     public_url: str = DEFAULT_PUBLIC_URL
     trusted_proxies: tuple[str, ...] = ()
+    #: The addresses or networks that may read ``/metrics`` (direct scrapes only: a request
+    #: forwarded by a proxy is refused unless the proxy is trusted and its client is here).
+    metrics_from: tuple[str, ...] = DEFAULT_METRICS_FROM
     smtp_url: str | None = field(default=None, repr=False)
     sms_url: str | None = field(default=None, repr=False)
     #: Demo mode only: the file that receives the one-time codes of channels without a gateway.
@@ -208,10 +221,19 @@ class Settings:
         if not 60 <= self.api_token_seconds <= 3600:
             raise ConfigurationError("api_token_seconds: between 60 and 3600")
         TrustedProxies.parse(self.trusted_proxies)
+        self.metrics_networks  # noqa: B018 - validates metrics_from
         self.limits()
         if not 1 <= self.notification_attempts <= 100:
             raise ConfigurationError("notification_attempts: 1 to 100")
         self.blob_folder  # noqa: B018 - validates blob_store
+
+    @property
+    def metrics_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """:attr:`metrics_from`, parsed."""
+        try:
+            return tuple(ip_network(text.strip(), strict=True) for text in self.metrics_from)
+        except ValueError:
+            raise ConfigurationError("metrics_from: a list of addresses or networks") from None
 
     @property
     def blob_folder(self) -> Path | None:
@@ -315,6 +337,11 @@ def load_settings(
         if value is not None:
             raw[key] = value
     proxies = _list(raw, "trusted_proxies", "a list of addresses")
+    metrics_from = (
+        _list(raw, "metrics_from", "a list of addresses")
+        if "metrics_from" in raw
+        else DEFAULT_METRICS_FROM
+    )
     crls = _list(raw, "certificate_crls", "a list of CRL files")
 
     def text(key: str, default: str | None) -> str | None:
@@ -341,6 +368,7 @@ def load_settings(
         master_key_file=Path(key_file) if key_file else None,
         public_url=text("public_url", DEFAULT_PUBLIC_URL) or DEFAULT_PUBLIC_URL,
         trusted_proxies=tuple(proxies),
+        metrics_from=metrics_from,
         smtp_url=text("smtp_url", None),
         sms_url=text("sms_url", None),
         outbox=Path(outbox) if outbox else None,

@@ -204,7 +204,7 @@ MATRIX: Final[dict[tuple[str, str], Entry]] = {
     ("GET", "/api/v1/openapi.json"): _public(),
     ("GET", "/healthz"): _public(),
     ("GET", "/readyz"): _public(),
-    ("GET", "/metrics"): _public(),
+    ("GET", "/metrics"): Entry("N" * 9),  # the host only (tests/server/web/test_metrics.py)
     ("POST", "/preferences/language"): _public(),
     ("POST", "/preferences/accessible"): _public(),
     ("GET", "/"): _public(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
+
 from tests.server.conftest import AppMaker
 
 
@@ -34,4 +36,7 @@ def test_health_and_metrics(make_app: AppMaker) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ok"}
     client.get("/login")
-    assert "securebox_http_requests" in client.get("/metrics").text
+    # the test client's peer is not an address: refused like an unknown page
+    assert client.get("/metrics").status_code == 404
+    local = TestClient(client.app, client=("127.0.0.1", 50000))
+    assert "securebox_http_requests" in local.get("/metrics").text
