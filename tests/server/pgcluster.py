@@ -31,7 +31,7 @@ from typing import Final, Literal
 
 import pytest
 
-__all__ = ["BIN", "Cluster", "cluster", "postgres_cluster"]
+__all__ = ["BIN", "Cluster", "StopMode", "cluster", "postgres_cluster"]
 
 #: The PostgreSQL 15 programs of the Debian package.
 BIN: Final = Path("/usr/lib/postgresql/15/bin")

@@ -125,9 +125,7 @@ def unavailable(request: Request) -> Response:
 def log_unavailable(request: Request, exc: BaseException) -> None:
     """One warning line: the error's class only (a driver's message may name the host)."""
     request_id = getattr(request.state, "request_id", "")
-    log.warning(
-        "database unavailable (%s)", type(exc).__name__, extra={"request_id": request_id}
-    )
+    log.warning("database unavailable (%s)", type(exc).__name__, extra={"request_id": request_id})
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:

@@ -4,24 +4,34 @@ Under several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty dir
 before starting (``securebox serve --workers N`` does it for you): each worker then writes
 its samples there and ``/metrics`` aggregates them with ``MultiProcessCollector``;
 otherwise the process's own registry is served.
+
+``securebox_db_pool_checked_out{pool}`` is the number of database connections each pool
+(``store``, ``rate_limits``, ``orders``: :func:`watch_pool`) has handed out and not taken
+back, summed over the live workers; each worker samples its pools after every request.
+Idle, it is at most the few read connections kept aside per engine
+(:data:`securebox_auth.stores.sql.read_connections.KEEP`); one that keeps growing is a
+leak (alert on it nearing ``pool_size + max_overflow`` per worker).
 """
 
 from __future__ import annotations
 
 import os
+import weakref
 
 from fastapi import APIRouter
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
 )
+from sqlalchemy import Engine
 from starlette.responses import Response
 
-__all__ = ["BODY_CORRUPTED", "observe", "router"]
+__all__ = ["BODY_CORRUPTED", "POOL_CHECKED_OUT", "observe", "router", "watch_pool"]
 
 REQUESTS = Counter(
     "securebox_http_requests",
@@ -37,12 +47,38 @@ BODY_CORRUPTED = Counter(
     "securebox_box_body_corrupted", "Document bodies that failed their digest check"
 )
 
+POOL_CHECKED_OUT = Gauge(
+    "securebox_db_pool_checked_out",
+    "Database connections checked out of a pool (summed over the live workers)",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+
 router = APIRouter()
+
+#: engine -> its pool's name; weak: an engine disposed of and collected is forgotten.
+_pools: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def watch_pool(name: str, engine: Engine) -> None:
+    """Report ``engine``'s checked-out connections as ``pool=name`` (pools without a count,
+    such as an in-memory SQLite database's single connection, are left out)."""
+    if callable(getattr(engine.pool, "checkedout", None)):
+        _pools[engine] = name
+
+
+def _sample_pools() -> None:
+    totals: dict[str, int] = {}
+    for engine, name in list(_pools.items()):
+        totals[name] = totals.get(name, 0) + int(engine.pool.checkedout())  # type: ignore[attr-defined]
+    for name, count in totals.items():
+        POOL_CHECKED_OUT.labels(name).set(count)
 
 
 def observe(method: str, route: str, status: int, seconds: float) -> None:
     REQUESTS.labels(method, route, str(status)).inc()
     LATENCY.labels(method, route).observe(seconds)
+    _sample_pools()
 
 
 @router.get("/metrics", include_in_schema=False)
