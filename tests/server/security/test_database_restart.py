@@ -15,14 +15,16 @@ for :data:`DOWN_S`, and started again. Checked:
 * once it is back, the same server processes answer 2xx again within
   :data:`RECOVERY_S` seconds, and go on doing so, with the same worker processes (ASVS
   16.5.2: the service goes on when an external resource fails and comes back);
-* the connections of the server's database in ``pg_stat_activity`` never exceed the
-  server's pools (engines x (``pool_size`` + ``max_overflow``) x workers), under load, while
+* the connections of the database in ``pg_stat_activity`` never exceed the processes'
+  pools (engines x (``pool_size`` + ``max_overflow``) x processes), under load, while
   recovering and after; once idle after the restarts, the pools' checked-out connections
   (``securebox_db_pool_checked_out`` on ``/metrics``) are no more than the read connections
   kept aside (``KEEP`` per engine and worker): none was lost with the database (ASVS 15.2.2:
   resources bounded against exhaustion);
 * every session whose login answered 2xx before a stop still opens the home page and the
-  API after it: a crash of the database loses nothing acknowledged (threats T47, T48).
+  API after it: a crash of the database loses nothing acknowledged (threats T47, T48);
+* ``securebox jobs worker`` (a pass a second) logs its failed passes while the database
+  is down, keeps running, and passes again once it is back.
 
 The time from ``pg_ctl start`` returning to the first 2xx that needs the database is
 printed (``-s``) for the notes.
@@ -38,6 +40,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -213,7 +216,13 @@ class Deployment:
     cluster: Cluster
     users: list[Principal]
     process: subprocess.Popen[bytes]
-    log: Path
+    #: ``securebox jobs worker --interval 1`` and its output.
+    jobs: subprocess.Popen[bytes]
+    jobs_log: Path
+
+    def jobs_passes(self) -> int:
+        """Passes of the jobs worker that ended well (each logs its notifications line)."""
+        return self.jobs_log.read_text(errors="replace").count(" notifications: ")
 
 
 @pytest.fixture(scope="module")
@@ -248,21 +257,35 @@ def deployment(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> It
             users.append(principal)
     finally:
         box.store.engine.dispose()  # type: ignore[attr-defined]
+    with ExitStack() as stack:
+        command = ["serve", "--workers", str(WORKERS), "--port", str(port)]
+        process = stack.enter_context(_started(home / "serve.log", *command, settings_file))
+        jobs_log = home / "jobs.log"
+        jobs = stack.enter_context(
+            _started(jobs_log, "jobs", "worker", "--interval", "1", settings_file)
+        )
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(base, process, 60)
+        yield Deployment(base, cluster, users, process, jobs, jobs_log)
+
+
+@contextmanager
+def _started(log: Path, *arguments: str | Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``securebox *arguments --settings`` (the last argument) in a process group of its
+    own, output to ``log``; SIGTERM to that group at the end (:func:`_stop`)."""
+    *command, settings = arguments
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(SOURCE), os.environ.get("PYTHONPATH", "")]),
     }
-    command = [sys.executable, "-m", "securebox_auth.cli", "serve", "--workers", str(WORKERS)]
-    command += ["--port", str(port), "--settings", str(settings_file)]
-    log = home / "serve.log"
+    argv = [sys.executable, "-m", "securebox_auth.cli", *map(str, command)]
+    argv += ["--settings", str(settings)]
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, process, 60)
-        yield Deployment(base, cluster, users, process, log)
+        yield process
     finally:
         _stop(process)
 
@@ -312,10 +335,11 @@ def assert_clean_503(answer: Answer) -> None:
         assert answer.content_type.startswith("text/html"), where
 
 
-def restart(load: Load, pg: Cluster, mode: StopMode) -> float:
+def restart(load: Load, deployment: Deployment, mode: StopMode) -> float:
     """Stop PostgreSQL (``mode``) under ``load`` for :data:`DOWN_S`, start it again; check
     the answers while it was down and after; the time from ``pg_ctl start`` returning to the
     first 2xx of a session opened before the stop."""
+    pg = deployment.cluster
     with load.lock:
         cookies, tokens = list(load.cookies), list(load.tokens)
     pg.stop(mode)
@@ -330,7 +354,12 @@ def restart(load: Load, pg: Cluster, mode: StopMode) -> float:
             lambda: load.call(http, "GET", "/api/v1/documents", headers=probe).status == 200,
             RECOVERY_S,
         )
-    print(f"\n{mode}: pg_ctl start {up - up_called:.2f} s, then first 2xx in {first_2xx:.2f} s")
+    passes = deployment.jobs_passes()
+    first_pass = wait_for(lambda: deployment.jobs_passes() > passes + 1, RECOVERY_S)
+    print(
+        f"\n{mode}: pg_ctl start {up - up_called:.2f} s, then first 2xx in {first_2xx:.2f} s,"
+        f" jobs passes again within {first_pass:.2f} s more"
+    )
     while_down = load.between(down, up_called)
     assert len(while_down) >= 4, "too little load while PostgreSQL was down"
     for answer in while_down:
@@ -363,7 +392,8 @@ def test_postgresql_restart_under_load(deployment: Deployment) -> None:
     kept. OWASP ASVS 5.0 16.5.1, 16.5.2, 16.5.3, 15.2.2."""
     pg, base = deployment.cluster, deployment.base
     defaults = DatabaseSettings()
-    bound = ENGINES * (defaults.pool_size + defaults.max_overflow) * WORKERS
+    # the server's workers and the jobs worker (its engines are no more than a worker's)
+    bound = ENGINES * (defaults.pool_size + defaults.max_overflow) * (WORKERS + 1)
     idle_bound = ENGINES * KEEP * WORKERS  # read connections kept aside, per engine
     workers = set(_descendants(deployment.process.pid))
     load = Load(base)
@@ -382,7 +412,7 @@ def test_postgresql_restart_under_load(deployment: Deployment) -> None:
         assert not failed, failed
         for loop in range(LOOPS):
             peak = max(peak, connections(pg))
-            restart(load, pg, "immediate" if loop % 2 == 0 else "fast")
+            restart(load, deployment, "immediate" if loop % 2 == 0 else "fast")
             peak = max(peak, connections(pg))
     finally:
         load.stop.set()
@@ -400,4 +430,6 @@ def test_postgresql_restart_under_load(deployment: Deployment) -> None:
     assert connections(pg) <= bound
     assert deployment.process.poll() is None, "the server exited"
     assert set(_descendants(deployment.process.pid)) == workers, "a worker was restarted"
+    assert deployment.jobs.poll() is None, "the jobs worker exited"
+    assert "jobs pass failed" in deployment.jobs_log.read_text(errors="replace")
     print(f"connections: peak {peak} (bound {bound}); checked out when idle: {idle}")
