@@ -109,6 +109,9 @@ def create_app(
         limits, guard = build_limits(settings, box.clock)
     else:
         guard = LoginLimits(limits) if isinstance(limits, Limiter) else None
+    engine = getattr(box.store, "engine", None)
+    if engine is not None:
+        metrics.watch_pool("store", engine)
     anchoring = _anchoring(settings, box)
     documents = build_documents(settings, box)
     app = FastAPI(

@@ -35,6 +35,7 @@ from securebox_server.rate_limits import Limiter, LoginLimits, SqlRateLimitStora
 from securebox_server.rate_limits.storage import open_rate_limit_engine
 from securebox_server.settings import Settings
 from securebox_server.throttle import NoLimits, RateLimits
+from securebox_server.web import metrics
 
 __all__ = [
     "DEMO_ISSUER_PASSPHRASE",
@@ -193,7 +194,9 @@ def build_limits(settings: Settings, clock: Clock) -> tuple[RateLimits, LoginLim
     tables must exist (:func:`build_securebox` migrates them)."""
     if not settings.rate_limits_enabled:
         return NoLimits(), None
-    storage = SqlRateLimitStorage(open_rate_limit_engine(settings.database_url), clock=clock)
+    engine = open_rate_limit_engine(settings.database_url)
+    metrics.watch_pool("rate_limits", engine)
+    storage = SqlRateLimitStorage(engine, clock=clock)
     limiter = Limiter(storage, settings.limits())
     return limiter, LoginLimits(limiter)
 

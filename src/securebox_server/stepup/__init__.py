@@ -32,6 +32,7 @@ from securebox_server.settings import Settings
 from securebox_server.stepup import admin, approve, enter
 from securebox_server.stepup.labels import GLOBALS
 from securebox_server.stepup.orders import OrderBook
+from securebox_server.web import metrics
 
 __all__ = ["install"]
 
@@ -53,6 +54,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     :class:`OrderBook` on ``app.state.orders`` and include the step-up routes."""
     engine = create_engine(settings.database_url)
     _migrated(engine)
+    metrics.watch_pool("orders", engine)
     app.state.orders = OrderBook(engine)
     app.state.server.templates.globals.update(GLOBALS)
     for router in (enter.router, approve.router, admin.router):

@@ -4,6 +4,14 @@ under ``/api/``, with the error's stable ``code``; never a 500 page or a trace.
 Messages come from a fixed table keyed by code (never from the exception's text), so no
 page tells whether a client or user exists. An unauthenticated HTML request is sent to the
 login page; an unexpected exception is logged (with its request id) and answered 503.
+
+A database that cannot be reached (stopped, restarting, a connection it closed, a pool with
+no free connection in ``pool_timeout_s``) raises a driver or pool error from any route:
+:data:`DATABASE_UNAVAILABLE`. It is answered here, in one place, as 503 ``unavailable``
+with ``Retry-After`` (:func:`unavailable`), logged as one warning line without a trace,
+and never shows the driver's message. The pool drops connections the server closed
+(:mod:`securebox_auth.stores.sql.database`), so once the database is back the same
+processes answer again without a restart.
 """
 
 from __future__ import annotations
@@ -11,8 +19,10 @@ from __future__ import annotations
 import logging
 from typing import Final
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -20,7 +30,16 @@ from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError
 from securebox_server.throttle import RateLimited
 from securebox_server.web.pages import render
 
-__all__ = ["MESSAGES", "install", "problem", "wait_of"]
+__all__ = [
+    "DATABASE_UNAVAILABLE",
+    "MESSAGES",
+    "UNAVAILABLE_RETRY_S",
+    "install",
+    "log_unavailable",
+    "problem",
+    "unavailable",
+    "wait_of",
+]
 
 log = logging.getLogger("securebox_server.errors")
 
@@ -41,6 +60,20 @@ MESSAGES: Final = {
     "unavailable": "The service is temporarily unavailable. Please try again.",
 }
 GENERIC: Final = "The request could not be completed."
+
+#: Errors that mean "the database cannot be reached now", not a bug: SQLAlchemy's wrappers
+#: of a lost or refused connection, its pool's time-out and disconnection, and psycopg's own
+#: (the stores' reads and writes use driver connections directly).
+DATABASE_UNAVAILABLE: Final[tuple[type[Exception], ...]] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+#: ``Retry-After`` of a 503 ``unavailable``: a PostgreSQL restart takes a few seconds.
+UNAVAILABLE_RETRY_S: Final = 5
 
 
 def _status(exc: SecureboxError) -> int:
@@ -79,6 +112,25 @@ def respond(request: Request, status: int, code: str) -> Response:
         code=code,
         restart=restart,
     )
+
+
+def unavailable(request: Request) -> Response:
+    """503 ``unavailable`` (the error page, or a problem document under ``/api/``) with
+    ``Retry-After``: the answer to a database that cannot be reached, and the last net's."""
+    response = respond(request, 503, "unavailable")
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_S)
+    return response
+
+
+def log_unavailable(request: Request, exc: BaseException) -> None:
+    """One warning line: the error's class only (a driver's message may name the host)."""
+    request_id = getattr(request.state, "request_id", "")
+    log.warning("database unavailable (%s)", type(exc).__name__, extra={"request_id": request_id})
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    log_unavailable(request, exc)
+    return unavailable(request)
 
 
 def wait_of(seconds: int) -> tuple[int, str]:
@@ -143,3 +195,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SecureboxError, _securebox_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error, _database_unavailable)

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from securebox_server.web import metrics
-from securebox_server.web.errors import respond
+from securebox_server.web.errors import DATABASE_UNAVAILABLE, log_unavailable, unavailable
 
 __all__ = ["CSP", "content_security_policy", "install"]
 
@@ -78,9 +78,12 @@ def install(app: FastAPI, *, tls: bool, agent_origin: str | None = None) -> None
         started = time.perf_counter()
         try:
             response = await call_next(request)
+        except DATABASE_UNAVAILABLE as exc:  # raised outside a route (a dependency's exit)
+            log_unavailable(request, exc)
+            response = unavailable(request)
         except Exception:  # the last net: logged with its trace, never shown
             log.exception("unhandled error", extra={"request_id": request_id})
-            response = respond(request, 503, "unavailable")
+            response = unavailable(request)
         elapsed = time.perf_counter() - started
         route = request.scope.get("route")
         template = getattr(route, "path", "(unmatched)")
