@@ -14,6 +14,7 @@ import socket
 import psycopg
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from securebox_server.web.errors import UNAVAILABLE_RETRY_S
@@ -78,7 +79,8 @@ def test_pool_gauge_counts_checked_out_connections(make_app: AppMaker) -> None:
     """``securebox_db_pool_checked_out{pool="store"}`` follows a connection taken from the
     store's pool and given back: what tells a pool leak (OWASP ASVS 5.0 15.2.2, resources
     bounded; 16.3.x, operational monitoring)."""
-    client, box, _ = make_app()
+    app_client, box, _ = make_app()
+    client = TestClient(app_client.app, client=("127.0.0.1", 50000))  # /metrics: the host only
     engine = box.store.engine  # type: ignore[attr-defined]
     before = _checked_out(client.get("/metrics").text, "store")
     raw = engine.raw_connection()
