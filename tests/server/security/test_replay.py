@@ -23,22 +23,28 @@ design, "Replay".
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from securebox_auth.emv.profiles import TerminalInput
 from securebox_auth.factors.oob import Channel
 from securebox_auth.factors.totp_credential import TotpCredential
-from securebox_auth.identity import Principal
+from securebox_auth.identity import Principal, Siren
+from securebox_server.db.schema import BOX_DOCUMENTS
 from securebox_server.stepup.orders import OrderBook
+from tests.server.box.e2e.world import pdf, publish, sender_token
 from tests.server.live.conftest import token, totp_now
 from tests.server.live.material import bind_card, passkey
 from tests.server.methods.conftest import EMAIL, PHONE
@@ -49,6 +55,7 @@ from tests.server.security.replay_support import (
     Pair,
     code_then_strong,
     form_of,
+    luhn_siren,
     pair_of_servers,
     post,
     race,
@@ -60,6 +67,12 @@ ORDER = re.compile(r"/operations/([A-Za-z0-9_-]+)")
 OPTIONS = re.compile(r'data-options="([^"]+)"')
 CEREMONY = re.compile(r'name="ceremony" value="([^"]+)"')
 HIDDEN = re.compile(r'name="(challenge|target)" value="([^"]*)"')
+DATA_CHALLENGE = re.compile(r'data-challenge="([^"]*)"')
+CHALLENGE = re.compile(r'name="challenge" value="([^"]*)"')
+#: The date of the documents published (a second before the run, for every request).
+ISSUED = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+#: Two new codes a recovery link may set (each passes the code rules).
+NEW_CODES = ("58301917", "73920461")
 
 
 @pytest.fixture(scope="module")
@@ -441,6 +454,222 @@ def test_step_up_grant_raced_on_two_processes_executes_once(pair: Pair) -> None:
         assert _done(pair, principal, order)
 
 
+# -- the certificate challenge signature at login ---------------------------------------------
+
+
+def _certificate_signed(pair: Pair) -> tuple[Principal, httpx.Client, dict[str, str]]:
+    """A new user with a certificate of the test PKI; a browser on process 0 at the
+    certificate prompt, and the form with the page's challenge signed by the certificate's
+    key (ECDSA P-256, as the signing agent signs it) and the CSRF token."""
+    principal, _ = pair.user()
+    issued = pair.certificate(principal)
+    browser = pair.browser(0)
+    start_login(browser, principal)
+    page = browser.get("/login/certificate")
+    assert page.status_code == 200, page.text
+    payload, challenge = DATA_CHALLENGE.search(page.text), CHALLENGE.search(page.text)
+    assert payload is not None, page.text
+    assert challenge is not None, page.text
+    raw = html.unescape(payload.group(1))
+    data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    key = issued.key
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    signature = key.sign(data, ec.ECDSA(hashes.SHA256()))
+    form = {
+        "challenge": challenge.group(1),
+        "signature": base64.urlsafe_b64encode(signature).rstrip(b"=").decode(),
+        "certificate": "",
+        "csrf_token": token(page.text),
+    }
+    return principal, browser, form
+
+
+def test_certificate_signature_at_login_is_accepted_once(pair: Pair) -> None:
+    """ASVS 6.5.1, 6.7.2 (a fresh challenge each time); RTS art. 4(1): a signed certificate
+    challenge that opened a login, posted again by the same flow's cookies (kept from
+    before) on the other process, or by another login flow of the same user, opens
+    nothing."""
+    principal, browser, form = _certificate_signed(pair)
+    twin = pair.twin(browser, 1)
+    other = pair.browser(1)
+    start_login(other, principal)
+    csrf = form_of(other, "/login/certificate")
+    with closing(browser), closing(twin), closing(other):
+        done = browser.post("/login/certificate", data=form, follow_redirects=False)
+        assert _accepted_login(done), (done.status_code, done.headers)
+        for replayed in (
+            twin.post("/login/certificate", data=form, follow_redirects=False),
+            other.post("/login/certificate", data={**form, "csrf_token": csrf},
+                       follow_redirects=False),
+        ):  # fmt: skip
+            assert not _accepted_login(replayed), (replayed.status_code, replayed.headers)
+            assert replayed.status_code < 500
+        assert other.get("/home", follow_redirects=False).status_code == 303
+    assert len(pair.box.sessions_of(principal)) == 1
+
+
+def test_certificate_signature_raced_on_two_processes_is_accepted_once(pair: Pair) -> None:
+    """ASVS 6.5.1, 6.7.2; RTS art. 4(1): one signed challenge posted by the flow to process
+    0 and by another login flow of the same user to process 1 at once: exactly one login
+    opens, every round."""
+    for _ in range(ROUNDS):
+        principal, browser, form = _certificate_signed(pair)
+        other = pair.browser(1)
+        start_login(other, principal)
+        theirs = {**form, "csrf_token": form_of(other, "/login/certificate")}
+        with closing(browser), closing(other):
+            answers = race(
+                partial(browser.post, "/login/certificate", data=form, follow_redirects=False),
+                partial(other.post, "/login/certificate", data=theirs, follow_redirects=False),
+            )
+        assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
+        accepted = [a for a in answers if _accepted_login(a)]
+        assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
+        assert len(pair.box.sessions_of(principal)) == 1
+
+
+# -- the recovery e-mail link (forgotten code) --------------------------------------------------
+
+
+def _recovery_link(pair: Pair) -> tuple[Principal, str]:
+    """A new user with a verified e-mail address who asked for a recovery link (the form
+    on process 0); the link's token, read from the mail the SMTP server received."""
+    principal, _ = pair.user()
+    address = f"r{principal.client_id.value}@bank.example"
+    pair.enrol_destination(principal, Channel.EMAIL, address)
+    with closing(pair.browser(0)) as browser:
+        asked = post(browser, "/recovery/code", form_of(browser, "/recovery/code"),
+                     client_id=principal.client_id.value,
+                     user_number=principal.user_number.value, email=address)  # fmt: skip
+        assert asked.status_code == 200, asked.text
+    return principal, pair.mailed_link(address)
+
+
+def _choose(browser: httpx.Client, link: str, code: str) -> httpx.Response:
+    """The new code chosen through the link (its form's CSRF token read first)."""
+    csrf = form_of(browser, f"/recovery/link/{link}")
+    return post(browser, f"/recovery/link/{link}", csrf, code=code, confirm=code)
+
+
+def _code_is(pair: Pair, principal: Principal, code: str) -> bool:
+    client, user = principal.client_id.value, principal.user_number.value
+    return pair.box.codes.login(client, user, code).authenticated
+
+
+def test_recovery_link_resets_the_code_once(pair: Pair) -> None:
+    """ASVS 6.4.1 (a reset link expires once used), 6.5.1; RTS art. 4(1): the link that
+    reset the code, opened or posted again on the other process with another code, is gone
+    (410); the code is the first one chosen."""
+    principal, link = _recovery_link(pair)
+    with closing(pair.browser(0)) as one, closing(pair.browser(1)) as two:
+        csrf = form_of(two, f"/recovery/link/{link}")  # the form, opened before the reset
+        done = _choose(one, link, NEW_CODES[0])
+        assert done.status_code == 200, done.text
+        again = post(two, f"/recovery/link/{link}", csrf, code=NEW_CODES[1],
+                     confirm=NEW_CODES[1])  # fmt: skip
+        assert again.status_code == 410, again.text
+        assert two.get(f"/recovery/link/{link}").status_code == 410
+    assert _code_is(pair, principal, NEW_CODES[0])
+    assert not _code_is(pair, principal, NEW_CODES[1])
+
+
+def test_recovery_link_raced_on_two_processes_resets_once(pair: Pair) -> None:
+    """ASVS 6.4.1, 6.5.1; RTS art. 4(1): one link posted to both processes at once, each
+    with its own new code: exactly one reset (one 200, one 410) and the code is the
+    winner's, every round."""
+    for _ in range(ROUNDS):
+        principal, link = _recovery_link(pair)
+        path = f"/recovery/link/{link}"
+        with closing(pair.browser(0)) as one, closing(pair.browser(1)) as two:
+            forms = [form_of(one, path), form_of(two, path)]
+            answers = race(
+                *(
+                    partial(post, browser, path, csrf, code=new, confirm=new)
+                    for browser, csrf, new in zip((one, two), forms, NEW_CODES, strict=True)
+                )
+            )
+        statuses = [a.status_code for a in answers]
+        assert sorted(statuses) == [200, 410], statuses
+        winner = NEW_CODES[statuses.index(200)]
+        loser = NEW_CODES[statuses.index(410)]
+        assert _code_is(pair, principal, winner)
+        assert not _code_is(pair, principal, loser)
+
+
+# -- the ingestion API's Idempotency-Key ---------------------------------------------------------
+
+
+def _sender(pair: Pair) -> tuple[Siren, str]:
+    """A new company in a new subscription, and an access token of the sender (a signed
+    client assertion, on process 0)."""
+    principal, _ = pair.user()
+    siren = luhn_siren(int(principal.client_id.value))
+    pair.company(principal, siren)
+    with closing(pair.api(0)) as http:
+        return siren, sender_token(http, pair.sender, pair.box.clock, pair.public_url)
+
+
+def _publish(pair: Pair, which: int, bearer: str, siren: Siren, key: str, n: int) -> httpx.Response:
+    """The PDF number ``n`` published to ``siren`` on process ``which`` under ``key`` (the
+    same request each time: the same metadata, :data:`ISSUED`)."""
+    with closing(pair.api(which)) as http:
+        return publish(http, bearer, pdf(n), key=key, companies=(siren,), issued_at=ISSUED)
+
+
+def _published(answer: httpx.Response) -> str:
+    """The one document id of a ``201``."""
+    assert answer.status_code == 201, answer.text
+    ((result),) = answer.json()["results"]
+    assert result["status"] == "published", result
+    document: str = result["document_id"]
+    return document
+
+
+def _documents_of(pair: Pair, siren: Siren) -> int:
+    query = sa.select(sa.func.count()).where(BOX_DOCUMENTS.c.company == siren.value)
+    with pair.documents.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def test_idempotency_key_replayed_gives_the_stored_answer(pair: Pair) -> None:
+    """ASVS 2.3.3 (a business operation applied whole, once), 2.3.4 (no double booking):
+    the same key and request posted again, on the other process, answers the
+    same ``201`` marked ``Idempotent-Replayed`` and publishes nothing more; another body
+    under the key is ``422 idempotency_conflict``."""
+    siren, bearer = _sender(pair)
+    key = f"once-{siren.value}"
+    first = _publish(pair, 0, bearer, siren, key, 1)
+    document = _published(first)
+    assert "Idempotent-Replayed" not in first.headers
+    again = _publish(pair, 1, bearer, siren, key, 1)
+    assert _published(again) == document
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+    other = _publish(pair, 1, bearer, siren, key, 2)
+    assert other.status_code == 422, other.text
+    assert other.json()["code"] == "idempotency_conflict"
+    assert _documents_of(pair, siren) == 1
+
+
+def test_idempotency_key_raced_on_two_processes_publishes_once(pair: Pair) -> None:
+    """ASVS 2.3.3, 2.3.4: the same key and request posted to both processes at once: two
+    ``201`` naming the same document (one of them the replay), one document; the same key
+    with two different bodies at once: one ``201``, one ``422`` conflict, every round."""
+    for _ in range(ROUNDS):
+        siren, bearer = _sender(pair)
+        key = f"race-{siren.value}"
+        answers = race(*(partial(_publish, pair, w, bearer, siren, key, 1) for w in (0, 1)))
+        assert len({_published(a) for a in answers}) == 1
+        replayed = sorted(str(a.headers.get("Idempotent-Replayed")) for a in answers)
+        assert replayed == ["None", "true"], replayed
+        assert _documents_of(pair, siren) == 1
+        key = f"conflict-{siren.value}"
+        answers = race(*(partial(_publish, pair, w, bearer, siren, key, 10 + w) for w in (0, 1)))
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [201, 422], [(a.status_code, a.text) for a in answers]
+        assert _documents_of(pair, siren) == 2
+
+
 # -- after a restart ---------------------------------------------------------------------------
 
 
@@ -482,6 +711,70 @@ def test_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
         assert _done(pair, payer, order)
         assert len(pair.box.sessions_of(texted)) == 1
         assert len(pair.box.sessions_of(carded)) == 1
+
+
+def test_more_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
+    """ASVS 6.5.1, 6.4.1, 6.7.2, 7.2.4, 2.3.4; RTS art. 4(1): what records a use is in the
+    database, not in the process: accepted on process 0, which is then stopped (by its
+    group id) and started again on the same database, and replayed there: a passkey
+    assertion (by the flow's cookies kept from before), the last step of a completed login
+    flow, a signed certificate challenge (by the flow's cookies and by another flow of the
+    same user) open nothing; a used recovery link is gone (410, the code is the first one
+    chosen); an idempotency key gives its stored answer (replayed, no second document) and
+    a conflict for another body."""
+    for _ in range(RESTARTS):
+        keyed, keyed_browser, keyed_form = _passkey_signed(pair)
+        signed, signed_browser, signed_form = _certificate_signed(pair)
+        other = pair.browser(0)
+        start_login(other, signed)
+        other_csrf = form_of(other, "/login/certificate")
+        coded, coded_browser, _, code_csrf = _at_the_code_prompt(pair)
+        reset, link = _recovery_link(pair)
+        siren, bearer = _sender(pair)
+        key = f"restart-{siren.value}"
+        with ExitStack() as stack:
+            twins = [pair.twin(b, 0) for b in (keyed_browser, signed_browser, coded_browser)]
+            opened = [keyed_browser, signed_browser, coded_browser, other, *twins]
+            opened += [pair.browser(0), pair.browser(0)]
+            for browser in opened:
+                stack.enter_context(closing(browser))
+            keyed_twin, signed_twin, coded_twin = twins
+            chooser, late = opened[-2:]
+            late_csrf = form_of(late, f"/recovery/link/{link}")  # opened before the reset
+            done = keyed_browser.post("/login/passkey", data=keyed_form, follow_redirects=False)
+            assert _accepted_login(done), (done.status_code, done.headers)
+            done = signed_browser.post(
+                "/login/certificate", data=signed_form, follow_redirects=False
+            )
+            assert _accepted_login(done), (done.status_code, done.headers)
+            assert _accepted_login(post(coded_browser, "/login/code", code_csrf, code=CODE))
+            assert _choose(chooser, link, NEW_CODES[0]).status_code == 200
+            first = _publish(pair, 0, bearer, siren, key, 1)
+            document = _published(first)
+            pair.restart(0)
+            for replayed in (
+                keyed_twin.post("/login/passkey", data=keyed_form, follow_redirects=False),
+                signed_twin.post("/login/certificate", data=signed_form,
+                                 follow_redirects=False),
+                other.post("/login/certificate", data={**signed_form, "csrf_token": other_csrf},
+                           follow_redirects=False),
+                post(coded_twin, "/login/code", code_csrf, code=CODE),
+            ):  # fmt: skip
+                assert not _accepted_login(replayed), (replayed.status_code, replayed.headers)
+                assert replayed.status_code < 500
+            gone = post(late, f"/recovery/link/{link}", late_csrf, code=NEW_CODES[1],
+                        confirm=NEW_CODES[1])  # fmt: skip
+            assert gone.status_code == 410, gone.text
+            again = _publish(pair, 0, bearer, siren, key, 1)
+            assert _published(again) == document
+            assert again.headers.get("Idempotent-Replayed") == "true"
+            conflict = _publish(pair, 0, bearer, siren, key, 2)
+            assert conflict.status_code == 422, conflict.text
+        for principal in (keyed, signed, coded):
+            assert len(pair.box.sessions_of(principal)) == 1
+        assert _code_is(pair, reset, NEW_CODES[0])
+        assert not _code_is(pair, reset, NEW_CODES[1])
+        assert _documents_of(pair, siren) == 1
 
 
 __all__: list[str] = []
