@@ -27,6 +27,7 @@ import base64
 import html
 import json
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from datetime import UTC, datetime, timedelta
@@ -452,6 +453,39 @@ def test_step_up_grant_raced_on_two_processes_executes_once(pair: Pair) -> None:
         assert statuses[1] in (401, 403, 409), statuses  # 401: the flow was consumed
         assert _payees(pair, principal) == [iban]
         assert _done(pair, principal, order)
+
+
+def test_step_up_grant_executed_while_the_order_is_opened_ends_done(pair: Pair) -> None:
+    """ASVS 2.3.3 (a business operation applied whole, once), 7.5.3; RTS art. 5(1): the
+    order's page opened again and again on the other process while the operation executes
+    (a request that finds the consumed grant's flow gone) never turns the executed order
+    into a refused one: the 200 means the order is done and the payee saved, every
+    round."""
+    for _ in range(ROUNDS):
+        principal, browser, order, iban = _approved_payee(pair, 0)
+        executed = threading.Event()
+
+        def open_page(viewer: httpx.Client) -> int:
+            opened = 0
+            while not executed.is_set():
+                assert viewer.get(f"/operations/{order}").status_code < 500
+                opened += 1
+            return opened
+
+        def run() -> int:
+            try:
+                return _execute(browser, order).status_code
+            finally:
+                executed.set()
+
+        viewers = [pair.twin(browser, 1) for _ in range(3)]
+        with closing(browser), ExitStack() as stack:
+            for viewer in viewers:
+                stack.enter_context(closing(viewer))
+            status, *_ = race(run, *(partial(open_page, v) for v in viewers))
+        assert status == 200, status
+        assert _done(pair, principal, order)
+        assert _payees(pair, principal) == [iban]
 
 
 # -- the certificate challenge signature at login ---------------------------------------------
