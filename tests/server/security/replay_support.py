@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -311,9 +311,9 @@ def pair_of_servers(admin_url: str, home: Path) -> Iterator[Pair]:
         assert documents is not None
         assert clients is not None
         documents.define_type(STATEMENT)
-        key, jwks = new_key("ES256")
+        signing, jwks = new_key("ES256")
         made = clients.add_sender(SENDER, "Replay sender", jwks=jwks)
-        sender = Registered(made, key, "ES256", jwks["keys"][0]["kid"])
+        sender = Registered(made, signing, "ES256", jwks["keys"][0]["kid"])
         pair = Pair(home, settings_file, box, ports, mailbox, sms, pki, documents, clients, sender)
         try:
             pair.start(0, wait=False)

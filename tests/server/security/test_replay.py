@@ -11,11 +11,16 @@ Two real ``securebox serve`` processes share one scratch PostgreSQL database
   on the same database, the value replayed: refused.
 
 The values covered: the TOTP code at login, the step-up grant
-(``/operations/{id}/execute``), the OOB code (SMS, e-mail) at login, the CAP code at login,
-the passkey assertion at login and the login flow after its completion. References: OWASP
-ASVS 5.0 6.5.1 (one-time passwords, OOB and TOTP codes usable once), 6.6.2 (an OOB code
-bound to its request), 6.7.2 (a fresh challenge each time), 7.2.4 (a new session token at
-authentication), 7.5.3 (a further factor before a sensitive transaction); PSD2 RTS art. 4(1)
+(``/operations/{id}/execute``, also while the order's page is opened elsewhere), the OOB
+code (SMS, e-mail) at login, the CAP code at login, the passkey assertion at login, the
+login flow after its completion, the certificate challenge signed with the certificate's key
+(as the signing agent signs it), the recovery e-mail link (forgotten code) and the senders'
+``Idempotency-Key`` (one document, the stored answer replayed, a conflict for another
+body). References: OWASP ASVS 5.0 2.3.3 (a business operation applied whole), 2.3.4 (no
+double booking), 6.4.1 (a reset link expires once used), 6.5.1 (one-time passwords, OOB
+and TOTP codes usable once), 6.6.2 (an OOB code bound to its request), 6.7.2 (a fresh
+challenge each time), 7.2.4 (a new session token at authentication), 7.5.3 (a further
+factor before a sensitive transaction); PSD2 RTS art. 4(1)
 (an authentication code cannot be reused: a replayed code is refused), art. 5(1) (the code
 is specific to the amount and payee of one operation). ``regulation.md`` of the shared
 design, "Replay".
@@ -28,7 +33,7 @@ import html
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -455,6 +460,23 @@ def test_step_up_grant_raced_on_two_processes_executes_once(pair: Pair) -> None:
         assert _done(pair, principal, order)
 
 
+def _open_until(viewer: httpx.Client, order: str, executed: threading.Event) -> int:
+    """Open the order's page until ``executed``; how many times."""
+    opened = 0
+    while not executed.is_set():
+        assert viewer.get(f"/operations/{order}").status_code < 500
+        opened += 1
+    return opened
+
+
+def _execute_then(browser: httpx.Client, order: str, executed: threading.Event) -> int:
+    """Execute the order; ``executed`` set once answered."""
+    try:
+        return _execute(browser, order).status_code
+    finally:
+        executed.set()
+
+
 def test_step_up_grant_executed_while_the_order_is_opened_ends_done(pair: Pair) -> None:
     """ASVS 2.3.3 (a business operation applied whole, once), 7.5.3; RTS art. 5(1): the
     order's page opened again and again on the other process while the operation executes
@@ -464,25 +486,14 @@ def test_step_up_grant_executed_while_the_order_is_opened_ends_done(pair: Pair) 
     for _ in range(ROUNDS):
         principal, browser, order, iban = _approved_payee(pair, 0)
         executed = threading.Event()
-
-        def open_page(viewer: httpx.Client) -> int:
-            opened = 0
-            while not executed.is_set():
-                assert viewer.get(f"/operations/{order}").status_code < 500
-                opened += 1
-            return opened
-
-        def run() -> int:
-            try:
-                return _execute(browser, order).status_code
-            finally:
-                executed.set()
-
         viewers = [pair.twin(browser, 1) for _ in range(3)]
         with closing(browser), ExitStack() as stack:
             for viewer in viewers:
                 stack.enter_context(closing(viewer))
-            status, *_ = race(run, *(partial(open_page, v) for v in viewers))
+            status, *_ = race(
+                partial(_execute_then, browser, order, executed),
+                *(partial(_open_until, v, order, executed) for v in viewers),
+            )
         assert status == 200, status
         assert _done(pair, principal, order)
         assert _payees(pair, principal) == [iban]
@@ -708,12 +719,15 @@ def test_idempotency_key_raced_on_two_processes_publishes_once(pair: Pair) -> No
 
 
 def test_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
-    """ASVS 6.5.1; RTS art. 4(1), art. 5(1): what records a use (the TOTP
-    step, the consumed grant) is in the database, not in the process: a TOTP code accepted
-    before the restart and the execution of an approved operation, replayed to the process
-    stopped (by its group id) and started again on the same database, are refused; so is
-    an SMS code accepted before the restart, posted with its challenge from another flow,
-    and a CAP code posted by another flow."""
+    """ASVS 6.5.1, 6.4.1, 6.7.2, 7.2.4, 2.3.4; RTS art. 4(1), art. 5(1): what records a use
+    (the TOTP step, the consumed grant, the spent challenge, link or flow, the idempotency
+    row) is in the database, not in the process: a TOTP code accepted before the restart
+    and the execution of an approved operation, replayed to the process stopped (by its
+    group id) and started again on the same database, are refused; so is an SMS code
+    accepted before the restart, posted with its challenge from another flow, and a CAP
+    code posted by another flow; and the values of :func:`_accepted_before_a_restart`
+    (passkey assertion, certificate signature, login flow, recovery link, idempotency
+    key)."""
     for _ in range(RESTARTS):
         principal, code, ready = _two_at_the_totp_prompt(pair, 0, 0)
         (one, csrf_one), (two, csrf_two) = ready
@@ -730,7 +744,9 @@ def test_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
             assert _execute(browser, order).status_code == 200
             assert _accepted_login(phone.post(path, data=fields, follow_redirects=False))
             assert _accepted_login(post(first, "/login/cap", csrf_first, code=cap))
+            more = _accepted_before_a_restart(pair, stack)
             pair.restart(0)
+            more()
             card = post(second, "/login/cap", csrf_second, code=cap)
             assert _refused_login(card), (card.status_code, card.headers)
             sms = later.post(path, data={**fields, "csrf_token": csrf}, follow_redirects=False)
@@ -747,68 +763,61 @@ def test_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
         assert len(pair.box.sessions_of(carded)) == 1
 
 
-def test_more_one_time_values_are_refused_after_a_restart(pair: Pair) -> None:
-    """ASVS 6.5.1, 6.4.1, 6.7.2, 7.2.4, 2.3.4; RTS art. 4(1): what records a use is in the
-    database, not in the process: accepted on process 0, which is then stopped (by its
-    group id) and started again on the same database, and replayed there: a passkey
-    assertion (by the flow's cookies kept from before), the last step of a completed login
-    flow, a signed certificate challenge (by the flow's cookies and by another flow of the
-    same user) open nothing; a used recovery link is gone (410, the code is the first one
-    chosen); an idempotency key gives its stored answer (replayed, no second document) and
-    a conflict for another body."""
-    for _ in range(RESTARTS):
-        keyed, keyed_browser, keyed_form = _passkey_signed(pair)
-        signed, signed_browser, signed_form = _certificate_signed(pair)
-        other = pair.browser(0)
-        start_login(other, signed)
-        other_csrf = form_of(other, "/login/certificate")
-        coded, coded_browser, _, code_csrf = _at_the_code_prompt(pair)
-        reset, link = _recovery_link(pair)
-        siren, bearer = _sender(pair)
-        key = f"restart-{siren.value}"
-        with ExitStack() as stack:
-            twins = [pair.twin(b, 0) for b in (keyed_browser, signed_browser, coded_browser)]
-            opened = [keyed_browser, signed_browser, coded_browser, other, *twins]
-            opened += [pair.browser(0), pair.browser(0)]
-            for browser in opened:
-                stack.enter_context(closing(browser))
-            keyed_twin, signed_twin, coded_twin = twins
-            chooser, late = opened[-2:]
-            late_csrf = form_of(late, f"/recovery/link/{link}")  # opened before the reset
-            done = keyed_browser.post("/login/passkey", data=keyed_form, follow_redirects=False)
-            assert _accepted_login(done), (done.status_code, done.headers)
-            done = signed_browser.post(
-                "/login/certificate", data=signed_form, follow_redirects=False
-            )
-            assert _accepted_login(done), (done.status_code, done.headers)
-            assert _accepted_login(post(coded_browser, "/login/code", code_csrf, code=CODE))
-            assert _choose(chooser, link, NEW_CODES[0]).status_code == 200
-            first = _publish(pair, 0, bearer, siren, key, 1)
-            document = _published(first)
-            pair.restart(0)
-            for replayed in (
-                keyed_twin.post("/login/passkey", data=keyed_form, follow_redirects=False),
-                signed_twin.post("/login/certificate", data=signed_form,
-                                 follow_redirects=False),
-                other.post("/login/certificate", data={**signed_form, "csrf_token": other_csrf},
-                           follow_redirects=False),
-                post(coded_twin, "/login/code", code_csrf, code=CODE),
-            ):  # fmt: skip
-                assert not _accepted_login(replayed), (replayed.status_code, replayed.headers)
-                assert replayed.status_code < 500
-            gone = post(late, f"/recovery/link/{link}", late_csrf, code=NEW_CODES[1],
-                        confirm=NEW_CODES[1])  # fmt: skip
-            assert gone.status_code == 410, gone.text
-            again = _publish(pair, 0, bearer, siren, key, 1)
-            assert _published(again) == document
-            assert again.headers.get("Idempotent-Replayed") == "true"
-            conflict = _publish(pair, 0, bearer, siren, key, 2)
-            assert conflict.status_code == 422, conflict.text
+def _accepted_before_a_restart(pair: Pair, stack: ExitStack) -> Callable[[], None]:
+    """Accepted on process 0: a passkey assertion, a signed certificate challenge, the
+    last step of a login flow, a recovery link, a publication under an idempotency key
+    (the browsers closed by ``stack``). Answers the check to run once process 0 was
+    restarted: the replays (the flows' cookies kept from before, another flow of the same
+    user for the certificate) open nothing, the link is gone (410) and the code is the
+    first one chosen, the key gives its stored answer and a conflict for another body."""
+    keyed, keyed_browser, keyed_form = _passkey_signed(pair)
+    signed, signed_browser, signed_form = _certificate_signed(pair)
+    other = pair.browser(0)
+    start_login(other, signed)
+    other_csrf = form_of(other, "/login/certificate")
+    coded, coded_browser, _, code_csrf = _at_the_code_prompt(pair)
+    reset, link = _recovery_link(pair)
+    siren, bearer = _sender(pair)
+    key = f"restart-{siren.value}"
+    twins = [pair.twin(b, 0) for b in (keyed_browser, signed_browser, coded_browser)]
+    chooser, late = pair.browser(0), pair.browser(0)
+    for browser in (keyed_browser, signed_browser, coded_browser, other, *twins, chooser, late):
+        stack.enter_context(closing(browser))
+    keyed_twin, signed_twin, coded_twin = twins
+    late_csrf = form_of(late, f"/recovery/link/{link}")  # opened before the reset
+    done = keyed_browser.post("/login/passkey", data=keyed_form, follow_redirects=False)
+    assert _accepted_login(done), (done.status_code, done.headers)
+    done = signed_browser.post("/login/certificate", data=signed_form, follow_redirects=False)
+    assert _accepted_login(done), (done.status_code, done.headers)
+    assert _accepted_login(post(coded_browser, "/login/code", code_csrf, code=CODE))
+    assert _choose(chooser, link, NEW_CODES[0]).status_code == 200
+    document = _published(_publish(pair, 0, bearer, siren, key, 1))
+
+    def check() -> None:
+        for replayed in (
+            keyed_twin.post("/login/passkey", data=keyed_form, follow_redirects=False),
+            signed_twin.post("/login/certificate", data=signed_form, follow_redirects=False),
+            other.post("/login/certificate", data={**signed_form, "csrf_token": other_csrf},
+                       follow_redirects=False),
+            post(coded_twin, "/login/code", code_csrf, code=CODE),
+        ):  # fmt: skip
+            assert not _accepted_login(replayed), (replayed.status_code, replayed.headers)
+            assert replayed.status_code < 500
+        gone = post(late, f"/recovery/link/{link}", late_csrf, code=NEW_CODES[1],
+                    confirm=NEW_CODES[1])  # fmt: skip
+        assert gone.status_code == 410, gone.text
+        again = _publish(pair, 0, bearer, siren, key, 1)
+        assert _published(again) == document
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        conflict = _publish(pair, 0, bearer, siren, key, 2)
+        assert conflict.status_code == 422, conflict.text
         for principal in (keyed, signed, coded):
             assert len(pair.box.sessions_of(principal)) == 1
         assert _code_is(pair, reset, NEW_CODES[0])
         assert not _code_is(pair, reset, NEW_CODES[1])
         assert _documents_of(pair, siren) == 1
+
+    return check
 
 
 __all__: list[str] = []
