@@ -105,6 +105,14 @@ def _refused_login(answer: httpx.Response) -> bool:
     return answer.status_code in (400, 401, 403, 409, 429) and "location" not in answer.headers
 
 
+def _one_login(pair: Pair, principal: Principal, answers: list[httpx.Response]) -> None:
+    """Of the raced ``answers``, none a 5xx and exactly one login opened (one session)."""
+    assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
+    accepted = [a for a in answers if _accepted_login(a)]
+    assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
+    assert len(pair.box.sessions_of(principal)) == 1
+
+
 # -- TOTP at login ----------------------------------------------------------------------------
 
 
@@ -222,10 +230,7 @@ def test_oob_code_at_login_raced_on_two_processes_is_accepted_once(pair: Pair) -
                 partial(other.post, path, data={**fields, "csrf_token": csrf},
                         follow_redirects=False),
             )  # fmt: skip
-        assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
-        accepted = [a for a in answers if _accepted_login(a)]
-        assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
-        assert len(pair.box.sessions_of(principal)) == 1
+        _one_login(pair, principal, answers)
 
 
 # -- the CAP code at login ----------------------------------------------------------------------
@@ -281,15 +286,22 @@ def test_cap_code_at_login_raced_on_two_processes_is_accepted_once(pair: Pair) -
 # -- the passkey assertion at login --------------------------------------------------------------
 
 
+def _at_prompt(pair: Pair, principal: Principal, path: str) -> tuple[httpx.Client, httpx.Response]:
+    """A browser on process 0 whose login of ``principal`` is at the prompt ``path``,
+    and that prompt's page."""
+    browser = pair.browser(0)
+    start_login(browser, principal)
+    page = browser.get(path)
+    assert page.status_code == 200, page.text
+    return browser, page
+
+
 def _passkey_signed(pair: Pair) -> tuple[Principal, httpx.Client, dict[str, str]]:
     """A new user with a passkey; a browser on process 0 at the passkey prompt, and the
     form its authenticator signed for that page's challenge (ceremony, assertion, CSRF)."""
     principal, _ = pair.user()
     device = passkey(pair.box, principal, pair.public_url)
-    browser = pair.browser(0)
-    start_login(browser, principal)
-    page = browser.get("/login/passkey")
-    assert page.status_code == 200, page.text
+    browser, page = _at_prompt(pair, principal, "/login/passkey")
     options, ceremony = OPTIONS.search(page.text), CEREMONY.search(page.text)
     assert options is not None, page.text
     assert ceremony is not None, page.text
@@ -298,27 +310,35 @@ def _passkey_signed(pair: Pair) -> tuple[Principal, httpx.Client, dict[str, str]
     return principal, browser, {**form, "csrf_token": token(page.text)}
 
 
+def _signed_once(
+    pair: Pair, principal: Principal, browser: httpx.Client, form: dict[str, str], path: str
+) -> None:
+    """The signed ``form`` (a passkey assertion, a certificate signature) posted by its
+    flow's ``browser`` at ``path`` opens a login; posted again by the flow's cookies from
+    before (on process 1) and by another login flow of the same user, it opens nothing."""
+    twin = pair.twin(browser, 1)
+    other = pair.browser(1)
+    start_login(other, principal)
+    csrf = form_of(other, path)
+    with closing(browser), closing(twin), closing(other):
+        done = browser.post(path, data=form, follow_redirects=False)
+        assert _accepted_login(done), (done.status_code, done.headers)
+        for replayed in (
+            twin.post(path, data=form, follow_redirects=False),
+            other.post(path, data={**form, "csrf_token": csrf}, follow_redirects=False),
+        ):
+            assert not _accepted_login(replayed), (replayed.status_code, replayed.headers)
+            assert replayed.status_code < 500
+        assert other.get("/home", follow_redirects=False).status_code == 303
+    assert len(pair.box.sessions_of(principal)) == 1
+
+
 def test_passkey_assertion_at_login_is_accepted_once(pair: Pair) -> None:
     """ASVS 6.5.1, 6.7.2 (a fresh challenge each time); RTS art. 4(1): a passkey assertion
     that opened a login, posted again by the same flow's cookies (kept from before) on the
     other process, or by another login flow of the same user, opens nothing."""
     principal, browser, form = _passkey_signed(pair)
-    twin = pair.twin(browser, 1)
-    other = pair.browser(1)
-    start_login(other, principal)
-    csrf = form_of(other, "/login/passkey")
-    with closing(browser), closing(twin), closing(other):
-        done = browser.post("/login/passkey", data=form, follow_redirects=False)
-        assert _accepted_login(done), (done.status_code, done.headers)
-        for replayed in (
-            twin.post("/login/passkey", data=form, follow_redirects=False),
-            other.post("/login/passkey", data={**form, "csrf_token": csrf},
-                       follow_redirects=False),
-        ):  # fmt: skip
-            assert not _accepted_login(replayed), (replayed.status_code, replayed.headers)
-            assert replayed.status_code < 500
-        assert other.get("/home", follow_redirects=False).status_code == 303
-    assert len(pair.box.sessions_of(principal)) == 1
+    _signed_once(pair, principal, browser, form, "/login/passkey")
 
 
 def test_passkey_assertion_raced_on_two_processes_is_accepted_once(pair: Pair) -> None:
@@ -332,10 +352,7 @@ def test_passkey_assertion_raced_on_two_processes_is_accepted_once(pair: Pair) -
                 partial(browser.post, "/login/passkey", data=form, follow_redirects=False),
                 partial(twin.post, "/login/passkey", data=form, follow_redirects=False),
             )
-        assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
-        accepted = [a for a in answers if _accepted_login(a)]
-        assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
-        assert len(pair.box.sessions_of(principal)) == 1
+        _one_login(pair, principal, answers)
 
 
 # -- the login flow id after completion -------------------------------------------------------
@@ -375,10 +392,7 @@ def test_login_flow_raced_on_two_processes_completes_once(pair: Pair) -> None:
                 partial(post, browser, "/login/code", csrf, code=CODE),
                 partial(post, twin, "/login/code", csrf, code=CODE),
             )
-        assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
-        accepted = [a for a in answers if _accepted_login(a)]
-        assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
-        assert len(pair.box.sessions_of(principal)) == 1
+        _one_login(pair, principal, answers)
 
 
 # -- the step-up grant ------------------------------------------------------------------------
@@ -508,10 +522,7 @@ def _certificate_signed(pair: Pair) -> tuple[Principal, httpx.Client, dict[str, 
     key (ECDSA P-256, as the signing agent signs it) and the CSRF token."""
     principal, _ = pair.user()
     issued = pair.certificate(principal)
-    browser = pair.browser(0)
-    start_login(browser, principal)
-    page = browser.get("/login/certificate")
-    assert page.status_code == 200, page.text
+    browser, page = _at_prompt(pair, principal, "/login/certificate")
     payload, challenge = DATA_CHALLENGE.search(page.text), CHALLENGE.search(page.text)
     assert payload is not None, page.text
     assert challenge is not None, page.text
@@ -535,22 +546,7 @@ def test_certificate_signature_at_login_is_accepted_once(pair: Pair) -> None:
     before) on the other process, or by another login flow of the same user, opens
     nothing."""
     principal, browser, form = _certificate_signed(pair)
-    twin = pair.twin(browser, 1)
-    other = pair.browser(1)
-    start_login(other, principal)
-    csrf = form_of(other, "/login/certificate")
-    with closing(browser), closing(twin), closing(other):
-        done = browser.post("/login/certificate", data=form, follow_redirects=False)
-        assert _accepted_login(done), (done.status_code, done.headers)
-        for replayed in (
-            twin.post("/login/certificate", data=form, follow_redirects=False),
-            other.post("/login/certificate", data={**form, "csrf_token": csrf},
-                       follow_redirects=False),
-        ):  # fmt: skip
-            assert not _accepted_login(replayed), (replayed.status_code, replayed.headers)
-            assert replayed.status_code < 500
-        assert other.get("/home", follow_redirects=False).status_code == 303
-    assert len(pair.box.sessions_of(principal)) == 1
+    _signed_once(pair, principal, browser, form, "/login/certificate")
 
 
 def test_certificate_signature_raced_on_two_processes_is_accepted_once(pair: Pair) -> None:
@@ -567,10 +563,7 @@ def test_certificate_signature_raced_on_two_processes_is_accepted_once(pair: Pai
                 partial(browser.post, "/login/certificate", data=form, follow_redirects=False),
                 partial(other.post, "/login/certificate", data=theirs, follow_redirects=False),
             )
-        assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
-        accepted = [a for a in answers if _accepted_login(a)]
-        assert len(accepted) == 1, [(a.status_code, a.headers.get("location")) for a in answers]
-        assert len(pair.box.sessions_of(principal)) == 1
+        _one_login(pair, principal, answers)
 
 
 # -- the recovery e-mail link (forgotten code) --------------------------------------------------
