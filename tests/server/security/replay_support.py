@@ -34,7 +34,7 @@ from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.entitlements.accounts import Operator
-from securebox_auth.entitlements.model import Company, Theme
+from securebox_auth.entitlements.model import Company, Invitation, Subscription, Theme
 from securebox_auth.factors.certificate import Revocation, enrol_certificate
 from securebox_auth.factors.oob import Channel, keyed_destination_key
 from securebox_auth.factors.totp import code_at
@@ -261,7 +261,18 @@ class Pair:
         found = self.box.store.get_subscription(principal.client_id)
         assert found is not None
         companies = {**found.value.companies, siren: Company(siren, "Replay", self.box.clock.now())}
-        subscription = replace(found.value, companies=companies)
+        self._subscription(principal, replace(found.value, companies=companies))
+
+    def invite(self, principal: Principal, invitation: Invitation) -> None:
+        """``invitation`` added to the subscription of ``principal`` (as a declaration)."""
+        found = self.box.store.get_subscription(principal.client_id)
+        assert found is not None
+        invitations = {**found.value.invitations, invitation.id: invitation}
+        self._subscription(principal, replace(found.value, invitations=invitations))
+
+    def _subscription(self, principal: Principal, subscription: Subscription) -> None:
+        found = self.box.store.get_subscription(principal.client_id)
+        assert found is not None
         put = PutSubscription(principal.client_id, found.version, subscription)
         self.box.store.commit([put], [])
 

@@ -45,10 +45,18 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from securebox_auth.emv.profiles import TerminalInput
+from securebox_auth.entitlements.model import (
+    THIRD_PARTY_OPERATIONS,
+    DocumentScope,
+    Invitation,
+    InvitationStatus,
+)
 from securebox_auth.factors.oob import Channel
 from securebox_auth.factors.totp_credential import TotpCredential
 from securebox_auth.identity import Principal, Siren
+from securebox_auth.testing.authenticator import SoftAuthenticator
 from securebox_server.db.schema import BOX_DOCUMENTS
+from securebox_server.invitations.links import InvitationLinks, Link, new_token
 from securebox_server.stepup.orders import OrderBook
 from tests.server.box.e2e.world import pdf, publish, sender_token
 from tests.server.live.conftest import token, totp_now
@@ -398,18 +406,17 @@ def test_login_flow_raced_on_two_processes_completes_once(pair: Pair) -> None:
 # -- the step-up grant ------------------------------------------------------------------------
 
 
-def _approved_payee(pair: Pair, which: int) -> tuple[Principal, httpx.Client, str, str]:
-    """A code-only session on process ``which``; a new payee entered and approved with a
-    passkey (the payee form asks one): (principal, browser, order id, the payee's IBAN)."""
-    principal, _ = pair.user()
-    device = passkey(pair.box, principal, pair.public_url)
+def _logged_in(pair: Pair, principal: Principal, which: int) -> httpx.Client:
+    """A code-only session of ``principal`` on process ``which``."""
     browser = pair.browser(which)
     start_login(browser, principal)
     logged = post(browser, "/login/code", form_of(browser, "/login/code"), code=CODE)
     assert logged.headers.get("location") == "/home", logged.text
-    iban = "DE89370400440532013000"
-    sent = post(browser, "/payees/new", form_of(browser, "/payees/new"),
-                name=f"Payee {principal.client_id.value}", iban=iban)  # fmt: skip
+    return browser
+
+
+def _approved(browser: httpx.Client, device: SoftAuthenticator, sent: httpx.Response) -> str:
+    """The order ``sent`` redirected to, approved with the passkey ``device``: its id."""
     assert sent.status_code == 303, sent.text
     found = ORDER.fullmatch(sent.headers["location"])
     assert found is not None, sent.headers
@@ -424,7 +431,19 @@ def _approved_payee(pair: Pair, which: int) -> tuple[Principal, httpx.Client, st
     proved = post(browser, path, token(page.text), ceremony=ceremony.group(1),
                   response=json.dumps(response))  # fmt: skip
     assert proved.status_code == 303, proved.text
-    return principal, browser, order, iban
+    return order
+
+
+def _approved_payee(pair: Pair, which: int) -> tuple[Principal, httpx.Client, str, str]:
+    """A code-only session on process ``which``; a new payee entered and approved with a
+    passkey (the payee form asks one): (principal, browser, order id, the payee's IBAN)."""
+    principal, _ = pair.user()
+    device = passkey(pair.box, principal, pair.public_url)
+    browser = _logged_in(pair, principal, which)
+    iban = "DE89370400440532013000"
+    sent = post(browser, "/payees/new", form_of(browser, "/payees/new"),
+                name=f"Payee {principal.client_id.value}", iban=iban)  # fmt: skip
+    return principal, browser, _approved(browser, device, sent), iban
 
 
 def _execute(browser: httpx.Client, order: str) -> httpx.Response:
@@ -706,6 +725,74 @@ def test_idempotency_key_raced_on_two_processes_publishes_once(pair: Pair) -> No
         statuses = sorted(a.status_code for a in answers)
         assert statuses == [201, 422], [(a.status_code, a.text) for a in answers]
         assert _documents_of(pair, siren) == 2
+
+
+# -- the third party's invitation --------------------------------------------------------------
+
+
+def _invited(pair: Pair) -> tuple[Principal, Principal, str, str, SoftAuthenticator]:
+    """A pending invitation of a new subscription (its company) for the principal user of
+    another one, who has a passkey, and its link as the invitation mail carries it:
+    (inviter, invitee, invitation id, link token, the invitee's passkey)."""
+    inviter, _ = pair.user()
+    invitee, _ = pair.user()
+    device = passkey(pair.box, invitee, pair.public_url)
+    siren = luhn_siren(int(inviter.client_id.value))
+    pair.company(inviter, siren)
+    invitation_id, link = f"inv-{siren.value}", new_token()
+    now = pair.box.clock.now()
+    pair.invite(inviter, Invitation(
+        id=invitation_id, invitee=invitee, companies=frozenset({siren}),
+        documents=DocumentScope.all(), operations=THIRD_PARTY_OPERATIONS, invited_by=inviter,
+        created_at=now, expires_at=now + timedelta(days=14), status=InvitationStatus.PENDING,
+    ))  # fmt: skip
+    InvitationLinks(pair.box.store.engine).add(  # type: ignore[attr-defined]
+        Link(invitation_id, inviter.client_id, siren, "Cabinet", "cabinet@example.org", invitee,
+             False, now, now + timedelta(days=14), None),
+        link,
+    )  # fmt: skip
+    return inviter, invitee, invitation_id, link, device
+
+
+def _answered(
+    pair: Pair, invitee: Principal, link: str, device: SoftAuthenticator, which: int, what: str
+) -> tuple[httpx.Client, str]:
+    """A session of the invitee on process ``which`` that opened the link and answered
+    ``what`` (``accept``, ``decline``), approved with the passkey: (browser, order id)."""
+    browser = _logged_in(pair, invitee, which)
+    csrf = form_of(browser, f"/invitations/{link}")
+    sent = post(browser, f"/invitations/{link}/{what}", csrf)
+    return browser, _approved(browser, device, sent)
+
+
+def _status(pair: Pair, inviter: Principal, invitation_id: str) -> InvitationStatus:
+    found = pair.box.store.get_subscription(inviter.client_id)
+    assert found is not None
+    return found.value.invitations[invitation_id].status
+
+
+def test_invitation_answered_on_two_processes_at_once_is_answered_once(pair: Pair) -> None:
+    """ASVS 2.3.4 (no double booking), 6.4.1 (a link that expires once used), 8.2.1; RTS
+    art. 4(1): the invitee's acceptance (process 0) and refusal (process 1) of one
+    invitation, each approved with a passkey, executed at the same instant: one is done
+    (200), the other refused (403); the invitation has the winner's answer; the link is
+    spent on both processes (404), and a later acceptance through it starts nothing,
+    every round."""
+    for _ in range(ROUNDS):
+        inviter, invitee, invitation_id, link, device = _invited(pair)
+        one, accepting = _answered(pair, invitee, link, device, 0, "accept")
+        two, declining = _answered(pair, invitee, link, device, 1, "decline")
+        with closing(one), closing(two):
+            answers = race(partial(_execute, one, accepting), partial(_execute, two, declining))
+            statuses = [a.status_code for a in answers]
+            assert sorted(statuses) == [200, 403], statuses
+            won = InvitationStatus.ACCEPTED if statuses[0] == 200 else InvitationStatus.DECLINED
+            assert _status(pair, inviter, invitation_id) is won
+            for browser in (one, two):
+                assert browser.get(f"/invitations/{link}").status_code == 404
+            again = post(one, f"/invitations/{link}/accept", form_of(one, "/home"))
+            assert again.status_code == 404, again.text
+        assert _status(pair, inviter, invitation_id) is won
 
 
 # -- after a restart ---------------------------------------------------------------------------
