@@ -14,16 +14,16 @@ The values covered: the TOTP code at login, the step-up grant
 (``/operations/{id}/execute``, also while the order's page is opened elsewhere), the OOB
 code (SMS, e-mail) at login, the CAP code at login, the passkey assertion at login, the
 login flow after its completion, the certificate challenge signed with the certificate's key
-(as the signing agent signs it), the recovery e-mail link (forgotten code) and the senders'
+(as the signing agent signs it), the recovery e-mail link (forgotten code), the senders'
 ``Idempotency-Key`` (one document, the stored answer replayed, a conflict for another
-body). References: OWASP ASVS 5.0 2.3.3 (a business operation applied whole), 2.3.4 (no
-double booking), 6.4.1 (a reset link expires once used), 6.5.1 (one-time passwords, OOB
-and TOTP codes usable once), 6.6.2 (an OOB code bound to its request), 6.7.2 (a fresh
-challenge each time), 7.2.4 (a new session token at authentication), 7.5.3 (a further
-factor before a sensitive transaction); PSD2 RTS art. 4(1)
-(an authentication code cannot be reused: a replayed code is refused), art. 5(1) (the code
-is specific to the amount and payee of one operation). ``regulation.md`` of the shared
-design, "Replay".
+body) and a third party's invitation answered twice at once (raced only). References: OWASP
+ASVS 5.0 2.3.3 (a business operation applied whole), 2.3.4 (no double booking), 6.4.1 (a
+reset link expires once used), 6.5.1 (one-time passwords, OOB and TOTP codes usable once),
+6.6.2 (an OOB code bound to its request), 6.7.2 (a fresh challenge each time), 7.2.4 (a new
+session token at authentication), 7.5.3 (a further factor before a sensitive transaction);
+PSD2 RTS art. 4(1) (an authentication code cannot be reused: a replayed code is refused),
+art. 5(1) (the code is specific to the amount and payee of one operation).
+``regulation.md`` of the shared design, "Replay".
 """
 
 from __future__ import annotations
