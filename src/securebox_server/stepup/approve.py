@@ -266,7 +266,7 @@ def execute(
                 changed=False,
                 reason=refused.code,
             )
-    book.finish(principal, order, box.clock.now())
+    book.finish(principal, order, box.clock.now(), consumed=True)
     done = book.get(principal, order.id)
     display = () if flow.challenge is None else flow.challenge.display
     return render(request, "stepup/done.html", order=done, display=display, again=False, note=note)

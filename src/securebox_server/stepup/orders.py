@@ -98,16 +98,22 @@ class OrderBook:
         with self.engine.connect() as conn:
             return [_order(row) for row in conn.execute(query)]
 
-    def finish(self, principal: Principal, order: Order, now: datetime) -> bool:
+    def finish(
+        self, principal: Principal, order: Order, now: datetime, *, consumed: bool = False
+    ) -> bool:
         """Mark ``order`` done (once) and, for a payee, add it to the list. False when it
-        was not pending any more."""
+        was not pending any more. ``consumed``: the library has just consumed the order's
+        grant (the one request that may execute it), so a refusal written meanwhile by a
+        request that found the grant's flow gone (it was this consumption) gives way: the
+        order is done, never an executed order shown refused."""
         stamp = now.isoformat()
+        open_ = ("pending", "refused") if consumed else ("pending",)
         with self._write() as conn:
             done = conn.execute(
                 ORDERS.update()
                 .where(ORDERS.c.id == order.id)
                 .where(ORDERS.c.principal == principal.key)
-                .where(ORDERS.c.status == "pending")
+                .where(ORDERS.c.status.in_(open_))
                 .values(status="done", done_at=stamp, handle=None)
             )
             if done.rowcount != 1:

@@ -13,6 +13,7 @@ same database and keys) seeds the users.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,8 +21,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -31,16 +34,32 @@ from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.emv.issuer import SoftwareIssuerKeys
 from securebox_auth.entitlements.accounts import Operator
+from securebox_auth.entitlements.model import Company, Invitation, Subscription, Theme
+from securebox_auth.factors.certificate import Revocation, enrol_certificate
 from securebox_auth.factors.oob import Channel, keyed_destination_key
 from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp_credential import TotpCredential
-from securebox_auth.identity import Principal
+from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
+from securebox_auth.identity import Principal, Siren
 from securebox_auth.shell.gateways import FileOutbox
 from securebox_auth.shell.oob import ENROL_PURPOSE
 from securebox_auth.shell.securebox import Securebox
+from securebox_auth.stores import factor_codecs as fc
+from securebox_auth.stores.protocols import PutSubscription
+from securebox_auth.testing.pki import Issued, TestPki
+from securebox_server.box.documents import DocumentStore
+from securebox_server.box.model import DocumentType
+from securebox_server.clients.service import ApiClients
+from securebox_server.clients.wiring import build_clients
 from securebox_server.demo_data import prepare
 from securebox_server.settings import load_settings
-from securebox_server.wiring import build_securebox, migrate_database, write_master_key
+from securebox_server.wiring import (
+    build_documents,
+    build_securebox,
+    migrate_database,
+    write_master_key,
+)
+from tests.server.clients.helpers import Registered, new_key
 from tests.server.live.conftest import SOURCE, _free_port, _stop, _wait_ready, token
 from tests.server.live.material import mail_server, sms_webhook
 from tests.server.methods.conftest import Mailbox, SmsProvider
@@ -54,7 +73,13 @@ ROUNDS: Final = max(1, int(_ROUNDS or "2"))
 #: Restarts in the restart test (``SECUREBOX_REPLAY_ROUNDS``, default 1: ~5 s each).
 RESTARTS: Final = max(1, int(_ROUNDS or "1"))
 
+LINK: Final = re.compile(r"https?://\S+/recovery/link/([A-Za-z0-9_-]+)")
 NO_KEEP_ALIVE: Final = httpx.Limits(max_keepalive_connections=0)
+#: The sender of the ingestion API and its one document type (no retention, 30 days).
+SENDER: Final = "replay-sender"
+STATEMENT: Final = DocumentType(
+    SENDER, "statement", "Statement", Theme("statements"), 30, 5, "none", 0
+)
 
 T = TypeVar("T")
 
@@ -69,6 +94,11 @@ class Pair:
     ports: list[int]
     mailbox: Mailbox
     sms: SmsProvider
+    #: The test PKI whose root and CRLs the servers trust (certificate login).
+    pki: TestPki
+    documents: DocumentStore
+    clients: ApiClients
+    sender: Registered
     processes: list[subprocess.Popen[bytes] | None] = field(default_factory=lambda: [None, None])
     _next_address: int = 1
     _next_client: int = 810_000_000
@@ -131,6 +161,25 @@ class Pair:
             timeout=30,
         )
 
+    def api(self, which: int) -> httpx.Client:
+        """An API client of process ``which`` (no keep-alive)."""
+        return httpx.Client(base_url=self.base(which), limits=NO_KEEP_ALIVE, timeout=30)
+
+    def mailed_link(self, to: str) -> str:
+        """The token of the last recovery link mailed to ``to`` (the mail leaves on the
+        server's dispatcher thread: waited for, 10 s at most)."""
+        deadline = time.monotonic() + 10
+        while True:
+            for envelope in reversed(self.mailbox.received):
+                if to in envelope.rcpt_tos and isinstance(envelope.content, bytes):
+                    mail = message_from_bytes(envelope.content, policy=default)
+                    body = mail.get_body(("plain",))
+                    found = LINK.search(str(body.get_content() if body else ""))
+                    assert found is not None, envelope.content
+                    return found.group(1)
+            assert time.monotonic() < deadline, f"no mail to {to}"
+            time.sleep(0.05)
+
     def twin(self, browser: httpx.Client, which: int) -> httpx.Client:
         """The same browser (its cookies, its address) talking to process ``which``."""
         twin = httpx.Client(
@@ -191,6 +240,42 @@ class Pair:
             return self.mailbox.last_code(to)
         return self.sms.last_code(to)
 
+    def certificate(self, principal: Principal) -> Issued:
+        """A certificate of the test PKI (its private key) enrolled for ``principal``."""
+        pki, now = self.pki, datetime.now(UTC)
+        issued = pki.issue(f"replay {principal.key}")
+        crls = add_crl(CrlCache(), pki.crl(), pki.intermediate.cert, now=now)
+        crls = add_crl(crls, pki.crl(issuer=pki.root), pki.root.cert, now=now)
+        credential, _ = enrol_certificate(
+            principal, issued.pem, intermediates=[pki.intermediate.pem],
+            trust=TrustSettings(anchors=(pki.root.cert,)), revocation=Revocation(crls=crls),
+            now=now,
+        )  # fmt: skip
+        self.box.factors.put_state(
+            principal, fc.CERTIFICATE, "default", fc.cert_credential_to_dict(credential)
+        )
+        return issued
+
+    def company(self, principal: Principal, siren: Siren) -> None:
+        """Company ``siren`` added to the subscription of ``principal`` (digital)."""
+        found = self.box.store.get_subscription(principal.client_id)
+        assert found is not None
+        companies = {**found.value.companies, siren: Company(siren, "Replay", self.box.clock.now())}
+        self._subscription(principal, replace(found.value, companies=companies))
+
+    def invite(self, principal: Principal, invitation: Invitation) -> None:
+        """``invitation`` added to the subscription of ``principal`` (as a declaration)."""
+        found = self.box.store.get_subscription(principal.client_id)
+        assert found is not None
+        invitations = {**found.value.invitations, invitation.id: invitation}
+        self._subscription(principal, replace(found.value, invitations=invitations))
+
+    def _subscription(self, principal: Principal, subscription: Subscription) -> None:
+        found = self.box.store.get_subscription(principal.client_id)
+        assert found is not None
+        put = PutSubscription(principal.client_id, found.version, subscription)
+        self.box.store.commit([put], [])
+
     def overdue(self, **kwargs: bool) -> tuple[Principal, TotpCredential | None]:
         """A user whose last strong login is 91 days old: a code login asks a second
         factor (``/login/strong``)."""
@@ -206,6 +291,13 @@ def pair_of_servers(admin_url: str, home: Path) -> Iterator[Pair]:
         key = home / "master.key"
         write_master_key(key)
         ports = [_free_port(), _free_port()]
+        # dated 3 hours back: its CRLs are current for the library on the clock of
+        # enrol_destination (2 hours back) as for the servers
+        pki = TestPki(datetime.now(UTC) - timedelta(hours=3))
+        anchors, crl_files = home / "anchors.pem", [home / "int.crl", home / "root.crl"]
+        anchors.write_bytes(pki.root.pem + pki.intermediate.pem)
+        crl_files[0].write_bytes(pki.crl())
+        crl_files[1].write_bytes(pki.crl(issuer=pki.root))
         issuer = home / "issuer-keys.json"
         SoftwareIssuerKeys.generate().save(issuer, ISSUER_PASSPHRASE, scrypt_n=2**10)
         settings_file = home / "settings.toml"
@@ -219,12 +311,21 @@ def pair_of_servers(admin_url: str, home: Path) -> Iterator[Pair]:
             f'sms_url = "{sms.url}"',
             f'cap_issuer_file = "{issuer}"',
             f'cap_issuer_passphrase = "{ISSUER_PASSPHRASE}"',
+            f'certificate_anchors = "{anchors}"',
+            f'certificate_crls = ["{crl_files[0]}", "{crl_files[1]}"]',
         ]
         settings_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         settings = load_settings({}, settings_file)
         migrate_database(settings.database_url)
         box = build_securebox(settings, argon2=PROFILE_TESTING)
-        pair = Pair(home, settings_file, box, ports, mailbox, sms)
+        documents, clients = build_documents(settings, box), build_clients(settings, box)
+        assert documents is not None
+        assert clients is not None
+        documents.define_type(STATEMENT)
+        signing, jwks = new_key("ES256")
+        made = clients.add_sender(SENDER, "Replay sender", jwks=jwks)
+        sender = Registered(made, signing, "ES256", jwks["keys"][0]["kid"])
+        pair = Pair(home, settings_file, box, ports, mailbox, sms, pki, documents, clients, sender)
         try:
             pair.start(0, wait=False)
             pair.start(1, wait=False)
@@ -235,7 +336,19 @@ def pair_of_servers(admin_url: str, home: Path) -> Iterator[Pair]:
         finally:
             pair.stop(0)
             pair.stop(1)
+            documents.engine.dispose()
+            clients.store.engine.dispose()
             box.store.engine.dispose()  # type: ignore[attr-defined]
+
+
+def luhn_siren(number: int) -> Siren:
+    """A SIREN (8 digits of ``number`` and the Luhn check digit)."""
+    digits = f"{number % 10**8:08d}"
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if index % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return Siren(digits + str(-total % 10))
 
 
 def race(*calls: Callable[[], T]) -> list[T]:
@@ -298,9 +411,12 @@ __all__ = [
     "CODE",
     "RESTARTS",
     "ROUNDS",
+    "SENDER",
+    "STATEMENT",
     "Pair",
     "code_then_strong",
     "form_of",
+    "luhn_siren",
     "pair_of_servers",
     "post",
     "race",
