@@ -4,6 +4,12 @@ under ``/api/``, with the error's stable ``code``; never a 500 page or a trace.
 Messages come from a fixed table keyed by code (never from the exception's text), so no
 page tells whether a client or user exists. An unauthenticated HTML request is sent to the
 login page; an unexpected exception is logged (with its request id) and answered 503.
+
+A full disk (:class:`~securebox_auth.errors.StorageFull`, or an ``ENOSPC``/``SQLITE_FULL``
+that reached the last net: :func:`unexpected`) is ``507 Insufficient Storage`` (RFC 4918
+11.5: the server cannot store what the request needs) with code ``storage_full`` and a
+``Retry-After``: the request had no effect and may be sent again, the same
+``Idempotency-Key`` included, once an operator freed space. Logged as an error.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError
+from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError, StorageFull
+from securebox_auth.stores.sql.database import is_storage_full
 from securebox_server.throttle import RateLimited
 from securebox_server.web.pages import render
 
-__all__ = ["MESSAGES", "install", "problem", "wait_of"]
+__all__ = ["MESSAGES", "STORAGE_RETRY_AFTER", "install", "problem", "unexpected", "wait_of"]
 
 log = logging.getLogger("securebox_server.errors")
 
@@ -39,8 +46,11 @@ MESSAGES: Final = {
     "method_not_allowed": "This page does not accept this request.",
     "malformed_input": "The request is not valid.",
     "unavailable": "The service is temporarily unavailable. Please try again.",
+    "storage_full": "The service cannot store this now. Please try again later.",
 }
 GENERIC: Final = "The request could not be completed."
+#: Seconds a client waits before sending a request refused for a full disk again.
+STORAGE_RETRY_AFTER: Final = 300
 
 
 def _status(exc: SecureboxError) -> int:
@@ -110,10 +120,31 @@ def _limited(request: Request, exc: RateLimited) -> Response:
     return response
 
 
+def _storage_full(request: Request) -> Response:
+    log.error(
+        "no room left to store a request's data (disk or quota full)",
+        extra={"request_id": getattr(request.state, "request_id", "")},
+    )
+    response = respond(request, 507, StorageFull.code)
+    response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER)
+    return response
+
+
+def unexpected(request: Request, exc: Exception) -> Response:
+    """The last net's answer (:mod:`.middleware`): ``507`` for a full disk, else ``503``;
+    logged with its trace, never shown."""
+    if is_storage_full(exc):
+        return _storage_full(request)
+    log.exception("unhandled error", extra={"request_id": request.state.request_id})
+    return respond(request, 503, "unavailable")
+
+
 async def _securebox_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SecureboxError)
     if isinstance(exc, RateLimited):
         return _limited(request, exc)
+    if isinstance(exc, StorageFull):
+        return _storage_full(request)
     code = exc.code
     if isinstance(exc, NotAuthenticated):
         code = "not_authenticated"
