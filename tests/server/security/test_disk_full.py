@@ -21,6 +21,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,8 @@ from tests.stores.conftest import sqlite_copy
 
 #: A PDF well over what is left free (the upload checks pass it).
 BODY_SIZE = 64 * 1024
+#: A PDF the multipart parser writes to a temporary file (its memory spool is 1 MiB).
+SPOOLED = 1536 * 1024
 
 
 def big_pdf(seed: int) -> bytes:
@@ -272,3 +275,28 @@ def test_a_full_sqlite_disk_refuses_writes_keeps_reads_and_recovers(
         assert after["box_documents"] == before["box_documents"] + 1
         assert after["published_events"] == before["published_events"] + 1
         chain_intact(api)
+
+
+def test_a_full_temporary_folder_while_the_body_is_read_is_507_and_leaks_nothing(
+    server_sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ASVS 5.0 V16.5.2, V16.5.3 (fail gracefully when a resource fails, no trace), V2.3.3.
+    The multipart parser spools a file part over 1 MiB to the temporary folder; that folder
+    on a full tmpfs: the upload answers 507 ``storage_full`` (not the last net's 503), no
+    temporary file is left and the space it took is given back; once space is freed the
+    same key publishes."""
+    body = sample_pdf(title="Annual statement", lines=["Reference 5"], seed=5, size_hint=SPOOLED)
+    with tmpfs(tmp_path / "small", "4m") as small_disk, running_box_api(server_sqlite_url) as api:
+        monkeypatch.setattr(tempfile, "tempdir", str(small_disk))
+        token = api.token(api.sender)
+        filler = fill(small_disk, leave=64 * 1024)
+        free = free_bytes(small_disk)
+        before = rows(api)
+
+        storage_full(api.publish("k-spooled", body, headers=token))
+
+        assert files_under(small_disk) == ["filler"]
+        assert free_bytes(small_disk) == free
+        assert rows(api) == before
+        filler.unlink()
+        published(api, api.publish("k-spooled", body, headers=token), body)
