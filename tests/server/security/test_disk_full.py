@@ -184,6 +184,12 @@ def test_a_full_blob_store_refuses_the_upload_and_keeps_nothing(
         listed = api.client.get(PUBLISH, headers=token)  # reads go on
         assert listed.status_code == 200, listed.text
         assert {d["id"] for d in listed.json()["documents"]} == set(first_ids)
+        served = api.client.get(
+            f"/api/v1/receiver/documents/{first_ids[0]}/content",
+            headers=api.token(api.receiver_c1),
+        )
+        assert served.status_code == 200, served.text
+        assert served.content == first
 
         filler.unlink()
         ids = published(api, api.publish("k-full", body, companies=companies, headers=token), body)
