@@ -41,6 +41,7 @@ __all__ = [
     "SealedSecretInvalid",
     "SecureboxError",
     "StepUpNeeded",
+    "StorageFull",
     "UnknownAccount",
     "UnknownDestination",
     "UnknownKey",
@@ -287,6 +288,16 @@ class EnvironmentUnavailable(SecureboxError):
 
     code: ClassVar[str] = "environment_unavailable"
     status_hint: ClassVar[int] = 503
+
+
+class StorageFull(SecureboxError):
+    """A write found no room: the filesystem holding the database or the document bodies is
+    full (``ENOSPC``, a quota, SQLite's ``SQLITE_FULL``, PostgreSQL's ``disk_full``). The
+    write had no effect (its transaction rolled back, no partial file is left); the same
+    request succeeds once space is freed. A server answers ``507 Insufficient Storage``."""
+
+    code: ClassVar[str] = "storage_full"
+    status_hint: ClassVar[int] = 507
 
 
 class NotFound(SecureboxError, LookupError):

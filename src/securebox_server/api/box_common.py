@@ -52,6 +52,13 @@ PUBLISH_PROBLEMS: Final[dict[int | str, dict[str, Any]]] = {
             "Idempotency-Key was used for another request"
         ),
     },
+    507: {
+        **_PROBLEM,
+        "description": (
+            "No room left to store the document (``storage_full``, Retry-After): nothing "
+            "was stored, the same request with the same Idempotency-Key may be sent again"
+        ),
+    },
 }
 
 

@@ -10,7 +10,9 @@
   :meth:`DocumentStore.publish` in one commit; ``201`` is sent only once that commit
   returned. The same key and request again give the same answer (``Idempotent-Replayed:
   true``), never a second document; the same key with another request is ``422``
-  ``idempotency_conflict`` (the draft's "key reused with another payload").
+  ``idempotency_conflict`` (the draft's "key reused with another payload"). A full disk
+  (the blob store's or the database's) is ``507`` ``storage_full`` with ``Retry-After``:
+  nothing was stored and the key is still unused.
 * ``GET /api/v1/sender/documents`` (``documents:status``): what it published, newest
   first, with each document's status and when it was first read (never by whom).
 * ``GET /api/v1/sender/types`` (``documents:status``): its document types.

@@ -8,6 +8,10 @@ leaves an orphan file, removed later by :meth:`FileBlobs.orphans`), and checked 
 the row's lock inside the commit (a concurrent removal cannot slip between them). A body is
 removed with the last live document naming it: the database row in the deletion's own
 commit, a file just after it, under the digest's lock (:meth:`BlobStore.purge`).
+
+A full filesystem (or quota) raises :class:`~securebox_auth.errors.StorageFull` from
+:meth:`BlobStore.stage`, before the commit: the temporary file is removed, nothing was
+committed, and the same publication succeeds once there is room again.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from typing import Final, Protocol
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from securebox_auth.stores.sql.database import Database
+from securebox_auth.errors import StorageFull
+from securebox_auth.stores.sql.database import Database, is_storage_full
 from securebox_server.box.model import BodyCorrupted, Status
 from securebox_server.db.schema import BOX_BLOBS, BOX_DOCUMENTS
 
@@ -158,10 +163,20 @@ class FileBlobs:
         return self.root / digest[:2] / digest
 
     def stage(self, digest: str, body: bytes) -> None:
+        """Write the body's file (:class:`StorageFull` when the filesystem has no room)."""
         target = self.path(digest)
         if target.is_file() and target.stat().st_size == len(body):
             os.utime(target)  # fresh: not an orphan yet (see orphans())
             return
+        try:
+            self._write(target, digest, body)
+        except OSError as error:
+            if is_storage_full(error):
+                raise StorageFull("no room left for the document's body") from None
+            raise
+
+    def _write(self, target: Path, digest: str, body: bytes) -> None:
+        """The file, under a temporary name removed again if anything fails."""
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.parent / f".{digest}.{secrets.token_hex(8)}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

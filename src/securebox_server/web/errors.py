@@ -12,6 +12,12 @@ with ``Retry-After`` (:func:`unavailable`), logged as one warning line without a
 and never shows the driver's message. The pool drops connections the server closed
 (:mod:`securebox_auth.stores.sql.database`), so once the database is back the same
 processes answer again without a restart.
+
+A full disk (:class:`~securebox_auth.errors.StorageFull`, or an ``ENOSPC``/``SQLITE_FULL``
+that reached the last net: :func:`unexpected`) is ``507 Insufficient Storage`` (RFC 4918
+11.5: the server cannot store what the request needs) with code ``storage_full`` and a
+``Retry-After``: the request had no effect and may be sent again, the same
+``Idempotency-Key`` included, once an operator freed space. Logged as an error.
 """
 
 from __future__ import annotations
@@ -26,18 +32,22 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError
+from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError, StorageFull
+from securebox_auth.stores.sql.database import is_storage_full
 from securebox_server.throttle import RateLimited
 from securebox_server.web.pages import render
 
 __all__ = [
     "DATABASE_UNAVAILABLE",
     "MESSAGES",
+    "STORAGE_RETRY_AFTER",
     "UNAVAILABLE_RETRY_S",
+    "database_unavailable",
     "install",
     "log_unavailable",
     "problem",
     "unavailable",
+    "unexpected",
     "wait_of",
 ]
 
@@ -58,8 +68,11 @@ MESSAGES: Final = {
     "method_not_allowed": "This page does not accept this request.",
     "malformed_input": "The request is not valid.",
     "unavailable": "The service is temporarily unavailable. Please try again.",
+    "storage_full": "The service cannot store this now. Please try again later.",
 }
 GENERIC: Final = "The request could not be completed."
+#: Seconds a client waits before sending a request refused for a full disk again.
+STORAGE_RETRY_AFTER: Final = 300
 
 #: Errors that mean "the database cannot be reached now", not a bug: SQLAlchemy's wrappers
 #: of a lost or refused connection, its pool's time-out and disconnection, and psycopg's own
@@ -128,9 +141,17 @@ def log_unavailable(request: Request, exc: BaseException) -> None:
     log.warning("database unavailable (%s)", type(exc).__name__, extra={"request_id": request_id})
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> Response:
+def database_unavailable(request: Request, exc: Exception) -> Response:
+    """The answer to one of :data:`DATABASE_UNAVAILABLE`: 507 when it says the disk is full
+    (SQLite's "database or disk is full" is an ``OperationalError``), else 503."""
+    if is_storage_full(exc):
+        return _storage_full(request)
     log_unavailable(request, exc)
     return unavailable(request)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    return database_unavailable(request, exc)
 
 
 def wait_of(seconds: int) -> tuple[int, str]:
@@ -162,10 +183,31 @@ def _limited(request: Request, exc: RateLimited) -> Response:
     return response
 
 
+def _storage_full(request: Request) -> Response:
+    log.error(
+        "no room left to store a request's data (disk or quota full)",
+        extra={"request_id": getattr(request.state, "request_id", "")},
+    )
+    response = respond(request, 507, StorageFull.code)
+    response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER)
+    return response
+
+
+def unexpected(request: Request, exc: Exception) -> Response:
+    """The last net's answer (:mod:`.middleware`): ``507`` for a full disk, else ``503``;
+    logged with its trace, never shown."""
+    if is_storage_full(exc):
+        return _storage_full(request)
+    log.exception("unhandled error", extra={"request_id": request.state.request_id})
+    return unavailable(request)
+
+
 async def _securebox_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SecureboxError)
     if isinstance(exc, RateLimited):
         return _limited(request, exc)
+    if isinstance(exc, StorageFull):
+        return _storage_full(request)
     code = exc.code
     if isinstance(exc, NotAuthenticated):
         code = "not_authenticated"

@@ -1,5 +1,6 @@
 """One HTTP middleware: request id, security headers, structured log line, metrics, and
-the last net under every route (an unexpected exception is logged and answered 503).
+the last net under every route (an unexpected exception is logged and answered 503; a
+full disk 507: :func:`~securebox_server.web.errors.unexpected`).
 
 Headers (OWASP Secure Headers): a CSP without ``unsafe-inline`` (scripts and styles from
 the server's own ``/static`` only), ``frame-ancestors 'none'``, ``nosniff``,
@@ -22,7 +23,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from securebox_server.web import metrics
-from securebox_server.web.errors import DATABASE_UNAVAILABLE, log_unavailable, unavailable
+from securebox_server.web.errors import DATABASE_UNAVAILABLE, database_unavailable, unexpected
 
 __all__ = ["CSP", "content_security_policy", "install"]
 
@@ -79,11 +80,9 @@ def install(app: FastAPI, *, tls: bool, agent_origin: str | None = None) -> None
         try:
             response = await call_next(request)
         except DATABASE_UNAVAILABLE as exc:  # raised outside a route (a dependency's exit)
-            log_unavailable(request, exc)
-            response = unavailable(request)
-        except Exception:  # the last net: logged with its trace, never shown
-            log.exception("unhandled error", extra={"request_id": request_id})
-            response = unavailable(request)
+            response = database_unavailable(request, exc)
+        except Exception as error:  # the last net: logged with its trace, never shown
+            response = unexpected(request, error)
         elapsed = time.perf_counter() - started
         route = request.scope.get("route")
         template = getattr(route, "path", "(unmatched)")

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -132,11 +134,16 @@ class BoxApi:
 
 
 def build_app(
-    world: World, url: str, limits: RateLimits | None = None
+    world: World, url: str, limits: RateLimits | None = None, *, blob_store: str = "database"
 ) -> tuple[TestClient, Settings]:
-    """The app on the world's database (``limits``: the rate limits, else none)."""
+    """The app on the world's database (``limits``: the rate limits, else none; bodies
+    where ``blob_store`` says, as the setting)."""
     settings = Settings(
-        database_url=url, public_url="http://testserver", demo=True, rate_limits_enabled=False
+        database_url=url,
+        public_url="http://testserver",
+        demo=True,
+        rate_limits_enabled=False,
+        blob_store=blob_store,
     )
     keys = DerivedKeys.generate()
     app = create_app(
@@ -150,14 +157,29 @@ def close(client: TestClient) -> None:
     client.app.state.orders.engine.dispose()  # type: ignore[attr-defined]
 
 
+@contextmanager
+def running_box_api(url: str, *, blob_store: str = "database") -> Iterator[BoxApi]:
+    """A :class:`BoxApi` on ``url`` (bodies where ``blob_store`` says, for the app and the
+    world alike), closed at the end."""
+    folder = None if blob_store == "database" else Path(blob_store.removeprefix("file:"))
+    world = make_world(url, folder)
+    client, settings = build_app(world, url, blob_store=blob_store)
+    try:
+        with client:
+            sender = register_sender(client, SENDER)
+            c1 = register_receiver(
+                client, world.box, [C1], subscription=CLIENT.value, name="C1 ERP"
+            )
+            c2 = register_receiver(
+                client, world.box, [C2], subscription=CLIENT.value, name="C2 ERP"
+            )
+            yield BoxApi(client, world, sender, c1, c2, settings)
+    finally:
+        close(client)
+        world.documents.engine.dispose()
+
+
 @pytest.fixture
 def box_api(box_url: str) -> Iterator[BoxApi]:
-    world = make_world(box_url)
-    client, settings = build_app(world, box_url)
-    with client:
-        sender = register_sender(client, SENDER)
-        c1 = register_receiver(client, world.box, [C1], subscription=CLIENT.value, name="C1 ERP")
-        c2 = register_receiver(client, world.box, [C2], subscription=CLIENT.value, name="C2 ERP")
-        yield BoxApi(client, world, sender, c1, c2, settings)
-    close(client)
-    world.documents.engine.dispose()
+    with running_box_api(box_url) as api:
+        yield api

@@ -13,11 +13,13 @@
   here); :meth:`Database.transaction` is the same as a SQLAlchemy connection (bulk writes).
   Both take the write lock first on SQLite (``BEGIN IMMEDIATE``), and turn contention
   (busy, deadlock, lock or statement timeout) into :class:`~securebox_auth.errors.
-  ConcurrentUpdate`.
+  ConcurrentUpdate`, and a full disk (:func:`is_storage_full`) into
+  :class:`~securebox_auth.errors.StorageFull` (the transaction rolled back).
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,11 +28,11 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from securebox_auth.errors import ConcurrentUpdate
+from securebox_auth.errors import ConcurrentUpdate, StorageFull
 from securebox_auth.stores.sql.engine import WRITE_OPTION
 from securebox_auth.stores.sql.read_connections import read_connections
 
-__all__ = ["Database", "Writer", "is_contention"]
+__all__ = ["Database", "Writer", "is_contention", "is_storage_full"]
 
 # PostgreSQL: serialization failure, deadlock, lock not available, query cancelled (timeout).
 _PG_CONTENTION: Final = frozenset({"40001", "40P01", "55P03", "57014"})
@@ -44,6 +46,29 @@ def is_contention(error: BaseException) -> bool:
         return True
     message = str(orig).lower()
     return "database is locked" in message or "database is busy" in message
+
+
+#: A filesystem with no room left: out of space, or over a quota.
+_NO_ROOM: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: SQLite's primary result code ``SQLITE_FULL`` ("database or disk is full").
+_SQLITE_FULL: Final = 13
+#: PostgreSQL's ``disk_full`` (class 53, insufficient resources).
+_PG_DISK_FULL: Final = "53100"
+
+
+def is_storage_full(error: BaseException) -> bool:
+    """Did a write fail for want of room (the disk or a quota is full)? Accepts an
+    :class:`OSError`, a driver error, or SQLAlchemy's wrapper of one."""
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    if isinstance(orig, OSError) and orig.errno in _NO_ROOM:
+        return True
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
+        return True
+    return getattr(orig, "sqlstate", None) == _PG_DISK_FULL
+
+
+_FULL: Final = "no room left to store this; try again later"
 
 
 class Writer:
@@ -169,6 +194,8 @@ class Database:
                     self._restore(raw)
                 raw.close()
         except Exception as error:
+            if is_storage_full(error):
+                raise StorageFull(_FULL) from None
             if is_contention(error):
                 raise ConcurrentUpdate("the database is busy; try again") from None
             raise
@@ -231,7 +258,10 @@ class Database:
         try:
             with self._writer.connect() as conn, conn.begin():
                 yield conn
-        except DBAPIError as error:
-            if is_contention(error):
+        except Exception as error:
+            # A driver error raised by a statement run on the raw cursor is not wrapped.
+            if is_storage_full(error):
+                raise StorageFull(_FULL) from None
+            if isinstance(error, DBAPIError) and is_contention(error):
                 raise ConcurrentUpdate("the database is busy; try again") from None
             raise
