@@ -21,6 +21,7 @@ consecutive failed attempts, then a temporary or permanent block).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from securebox_auth.crypto.hashing import Argon2CodeHasher
+from securebox_auth.emv.issuer import CryptogramRequest, SoftwareIssuerKeys
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp import code_at as totp_code_at
@@ -37,6 +39,7 @@ from securebox_auth.lockout.rules import BlockStatus, block_status
 from tests.server.clients.helpers import new_key, register_sender, token_response
 from tests.server.conftest import CLIENT, CODE, AppMaker, identify, open_user, submit_code, token
 from tests.server.jobs.conftest import SmsProvider, SmtpRelay, sms_hook, smtp_relay  # noqa: F401
+from tests.server.methods.conftest import CAP_USER, CapServer, _server
 from tests.server.recovery.conftest import _rig
 from tests.server.recovery.test_pages import ask_link, choose, last_link
 from tests.server.stepup.conftest import World, stepup_sqlite, world  # noqa: F401
@@ -239,3 +242,107 @@ def test_bad_assertions_for_many_claimed_clients_are_throttled_per_address(
     assert token_response(attacker, real).status_code == 429
     other = TestClient(client.app, raise_server_exceptions=False, client=("192.0.2.7", 1))
     assert token_response(other, real).status_code == 200
+
+
+# --- CAP reader codes at login -------------------------------------------------------------
+
+
+@pytest.fixture
+def cap_open(tmp_path: Path, migrated_sqlite: Path) -> Iterator[CapServer]:
+    """The CAP server (user 04 with a bound card) without the address limits."""
+    yield from _server(tmp_path, migrated_sqlite, None, rate_limits_enabled=False)
+
+
+@pytest.fixture
+def cap_limited(tmp_path: Path, migrated_sqlite: Path) -> Iterator[CapServer]:
+    """The CAP server with the default database limits on its fixed clock."""
+    yield from _server(tmp_path, migrated_sqlite, None, rate_limits_enabled=True)
+
+
+def _cap_answer(client: TestClient, code: str) -> Any:
+    page = client.get("/login/cap")
+    assert page.status_code == 200, page.text
+    return client.post(
+        "/login/cap", data={"code": code, "csrf_token": token(page.text)}, follow_redirects=False
+    )
+
+
+def _cap_lockout(server: CapServer) -> Any:
+    state = server.box.store.get_lockout(Principal.parse(CLIENT, CAP_USER))
+    assert state is not None
+    return state.value
+
+
+def test_five_wrong_cap_codes_at_login_block_the_account(cap_open: CapServer) -> None:
+    """Without the address limits (the lockout alone): four wrong reader codes are refused
+    (401), the fifth brings the blocked page (403); then the reader's right code, in the
+    same flow and in a new login, gets the blocked page too and no session opens. ASVS 5.0
+    6.3.1; PSD2 RTS art. 4(3)(b)."""
+    client = cap_open.client
+    identify(client, user=CAP_USER)
+    statuses = [_cap_answer(client, WRONG).status_code for _ in range(LIMIT)]
+    assert statuses == [401] * (LIMIT - 1) + [403], statuses
+    assert block_status(_cap_lockout(cap_open), cap_open.clock.now()) is not BlockStatus.OPEN
+    right = cap_open.code()
+    client.cookies.clear()
+    identify(client, user=CAP_USER)
+    late = _cap_answer(client, right)
+    assert late.status_code == 403, late.text
+    assert late.headers.get("location") != "/home"
+    assert client.get("/home", follow_redirects=False).status_code != 200
+
+
+def test_wrong_cap_codes_from_one_address_are_throttled_before_the_block(
+    cap_limited: CapServer,
+) -> None:
+    """With the default limits, one address gets four CAP refusals (401), then waits (429
+    with Retry-After, ``login.failure.source_account``: 4 a day), the lockout stays open;
+    the user, from another address, logs in with the reader's right code. ASVS 5.0 6.3.1,
+    2.4.1; PSD2 RTS art. 4(3)(b); ADR 0026 (rate limit before lockout)."""
+    client = cap_limited.client
+    identify(client, user=CAP_USER)
+    answers = [_cap_answer(client, WRONG) for _ in range(LIMIT + 1)]
+    statuses = [a.status_code for a in answers]
+    assert statuses == [401] * (LIMIT - 1) + [429, 429], statuses
+    assert int(answers[-1].headers["retry-after"]) > 0
+    assert _cap_lockout(cap_limited).failures == LIMIT - 1
+    assert block_status(_cap_lockout(cap_limited), cap_limited.clock.now()) is BlockStatus.OPEN
+    right = cap_limited.code()
+    app = cap_limited.client.app
+    with TestClient(app, raise_server_exceptions=False, client=("192.0.2.7", 1)) as user:
+        identify(user, user=CAP_USER)
+        done = _cap_answer(user, right)
+        assert done.status_code == 303, done.text
+        assert done.headers["location"] == "/home"
+    assert _cap_lockout(cap_limited).failures == 0
+
+
+def test_a_blocked_account_costs_no_cap_verification(
+    cap_open: CapServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every cryptogram the issuer computes to check a code is counted
+    (``SoftwareIssuerKeys.cryptogram``): some for each refused code before the block, none
+    for the blocked answers (wrong codes and the reader's right code). ASVS 5.0 6.3.1, 2.4.1
+    (a blocked account is neither an oracle nor a CPU sink); PSD2 RTS art. 4(3)(b)."""
+    calls: list[str] = []
+    compute = SoftwareIssuerKeys.cryptogram
+
+    def counted(self: SoftwareIssuerKeys, key_ref: str, request: CryptogramRequest) -> bytes:
+        calls.append(key_ref)
+        return compute(self, key_ref, request)
+
+    monkeypatch.setattr(SoftwareIssuerKeys, "cryptogram", counted)
+    client = cap_open.client
+    identify(client, user=CAP_USER)
+    for attempt in range(1, LIMIT + 1):
+        calls.clear()
+        answer = _cap_answer(client, WRONG)
+        assert answer.status_code == (403 if attempt == LIMIT else 401), attempt
+        assert calls, attempt  # each refused code was checked (can fail)
+    right = cap_open.code()
+    for code in (WRONG, "22222222", right):
+        client.cookies.clear()
+        identify(client, user=CAP_USER)
+        calls.clear()
+        assert _cap_answer(client, code).status_code == 403, code
+        assert calls == [], (code, calls)
