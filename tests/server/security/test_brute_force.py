@@ -40,7 +40,8 @@ from tests.server.clients.helpers import new_key, register_sender, token_respons
 from tests.server.conftest import CLIENT, CODE, AppMaker, identify, open_user, submit_code, token
 from tests.server.jobs.conftest import SmsProvider, SmtpRelay, sms_hook, smtp_relay  # noqa: F401
 from tests.server.methods.conftest import CAP_USER, CapServer, _server
-from tests.server.recovery.conftest import _rig
+from tests.server.recovery.conftest import MOBILE, _rig
+from tests.server.recovery.test_card import DIGITS, HIDDEN, _challenge, card  # noqa: F401
 from tests.server.recovery.test_pages import ask_link, choose, last_link
 from tests.server.stepup.conftest import World, stepup_sqlite, world  # noqa: F401
 
@@ -346,3 +347,59 @@ def test_a_blocked_account_costs_no_cap_verification(
         calls.clear()
         assert _cap_answer(client, code).status_code == 403, code
         assert calls == [], (code, calls)
+
+
+# --- recovery pages ------------------------------------------------------------------------
+
+CardRig = tuple[CapServer, SmtpRelay, SmsProvider]
+
+
+def _card_answers(client: TestClient, form: dict[str, str], codes: int) -> list[Any]:
+    """``codes`` wrong reader codes on one card recovery flow (each answer's new form)."""
+    answers = []
+    for _ in range(codes):
+        answer = client.post("/recovery/card/answer", data={**form, "code": WRONG})
+        answers.append(answer)
+        if answer.status_code != 401 or 'name="flow_id"' not in answer.text:
+            break  # throttled, or the flow ended (a page without a new challenge)
+        form = {**dict(HIDDEN.findall(answer.text)), "csrf_token": token(answer.text)}
+    return answers
+
+
+def test_wrong_card_recovery_codes_from_one_address_stop_before_the_block(
+    card: CardRig,  # noqa: F811
+) -> None:
+    """``/recovery/card`` counts wrong reader codes on the account's lockout (shared with
+    the login), so it spends the login's failure budgets too: one address gets a flow's
+    three refusals (the third ends the flow), one more refusal in a new flow, then 429
+    with Retry-After (``login.failure.source_account``: 4 a day) while the lockout stays
+    open; the user, from another address, recovers with the card right after. Before the
+    fix, a stranger's fifth code blocked the account (and a few days of it, for good).
+    ASVS 5.0 6.3.1, 2.4.1; PSD2 RTS art. 4(3)(b); ADR 0026."""
+    server, _, sms = card
+    _, form = _challenge(server, CAP_USER)
+    first = _card_answers(server.client, form, 4)
+    assert [a.status_code for a in first] == [401] * 3, [a.status_code for a in first]
+    assert "flow_id" not in first[-1].text  # the third refusal ended the flow
+    _, form = _challenge(server, CAP_USER)
+    second = _card_answers(server.client, form, 3)
+    assert [a.status_code for a in second] == [401, 429], [a.status_code for a in second]
+    assert int(second[-1].headers["retry-after"]) > 0
+    assert _cap_lockout(server).failures == LIMIT - 1
+    assert block_status(_cap_lockout(server), server.clock.now()) is BlockStatus.OPEN
+    app = server.client.app
+    with TestClient(app, raise_server_exceptions=False, client=("192.0.2.7", 1)) as user:
+        page = user.get("/recovery/card")
+        shown = user.post(
+            "/recovery/card",
+            data={"client_id": CLIENT, "user_number": CAP_USER, "csrf_token": token(page.text)},
+        )
+        digits = DIGITS.search(shown.text)
+        assert digits is not None, shown.text
+        answer = {**dict(HIDDEN.findall(shown.text)), "csrf_token": token(shown.text)}
+        done = user.post(
+            "/recovery/card/answer", data={**answer, "code": server.code("respond", digits[1])}
+        )
+        assert done.status_code == 200, done.text
+    server.client.app.state.recovery.dispatcher.drain()  # type: ignore[attr-defined]
+    assert [m["to"] for m in sms.received] == [MOBILE]
