@@ -24,6 +24,7 @@ for ``ip:<source>`` and ``account:<account>``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from fastapi import Request
@@ -32,6 +33,7 @@ from starlette.responses import RedirectResponse, Response
 from securebox_auth.errors import FlowExpired
 from securebox_auth.flows.login import LoginFlow, LoginState
 from securebox_auth.shell.login import LoginPage
+from securebox_server.rate_limits.errors import RateLimited
 from securebox_server.rate_limits.keys import GLOBAL_KEY
 from securebox_server.rate_limits.limiter import Use
 from securebox_server.web.addresses import source_of
@@ -40,6 +42,7 @@ from securebox_server.web.pages import render
 
 __all__ = [
     "LOCKOUT_COUNTED",
+    "SourceBudget",
     "count_failure",
     "current_flow",
     "handle_of",
@@ -146,6 +149,30 @@ def _count_outcome(request: Request, page: LoginPage) -> None:
         _settle(request, success=True)
     elif page.rejected or page.state is LoginState.FAILED:
         _settle(request, success=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBudget:
+    """The request's source's failure budgets for an account whose lockout counts an answer
+    only found while answering (the forgotten identifier's SMS path): see
+    :class:`~securebox_server.recovery.identifier.FailureBudget`."""
+
+    request: Request
+
+    def allows(self, account: str) -> bool:
+        guard = server_of(self.request).login_limits
+        if guard is None:
+            return True
+        source = source_of(self.request)
+        try:
+            known = guard.before_counted_answer(source, account, [])
+        except RateLimited:
+            return False
+        self.request.state.login_attempt = (source, account, known)
+        return True
+
+    def failed(self) -> None:
+        count_failure(self.request)
 
 
 def count_failure(request: Request) -> None:

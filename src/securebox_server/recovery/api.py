@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 
 from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind, RecoveryState
 from securebox_server.api.common import PREFIX, PROBLEMS, FlowGone, gone
-from securebox_server.login.flow import count_failure, hit_limits
+from securebox_server.login.flow import SourceBudget, count_failure, hit_limits
 from securebox_server.recovery.card import CardChallenge, answer_card, start_card
 from securebox_server.recovery.identifier import send_identifier
 from securebox_server.recovery.service import service_of
@@ -134,7 +134,9 @@ def address(request: Request, flow_id: str, body: AddressBody) -> JSONResponse:
             )
         else:
             hit_limits(request, "recovery.identifier", "".join(body.siren.split())[:32] or "-")
-            flow = send_identifier(recovery, flow_id, body.siren, body.mobile, body.code, lang)
+            flow = send_identifier(
+                recovery, flow_id, body.siren, body.mobile, body.code, lang, SourceBudget(request)
+            )
     return _out(flow, 202)
 
 

@@ -104,8 +104,13 @@ def questions_rig(
     tmp_path: Path,
 ) -> Rig:
     """The rig under a policy that allows secret questions."""
+    return _rig(make_app, smtp_relay, sms_hook, tmp_path, policy=questions_policy(tmp_path))
+
+
+def questions_policy(tmp_path: Path) -> Path:
+    """The shipped policy with secret questions allowed, written under ``tmp_path``."""
     shipped = Path(securebox_auth.__file__).parent / "policies" / "psd2-default.toml"
     text = shipped.read_text("utf-8").replace("secret_questions = false", "secret_questions = true")
     policy = tmp_path / "questions.toml"
     policy.write_text(text, "utf-8")
-    return _rig(make_app, smtp_relay, sms_hook, tmp_path, policy=policy)
+    return policy

@@ -40,7 +40,7 @@ from tests.server.clients.helpers import new_key, register_sender, token_respons
 from tests.server.conftest import CLIENT, CODE, AppMaker, identify, open_user, submit_code, token
 from tests.server.jobs.conftest import SmsProvider, SmtpRelay, sms_hook, smtp_relay  # noqa: F401
 from tests.server.methods.conftest import CAP_USER, CapServer, _server
-from tests.server.recovery.conftest import MOBILE, _rig
+from tests.server.recovery.conftest import MOBILE, SIREN, Rig, _rig, questions_policy
 from tests.server.recovery.test_card import DIGITS, HIDDEN, _challenge, card  # noqa: F401
 from tests.server.recovery.test_pages import ask_link, choose, last_link
 from tests.server.stepup.conftest import World, stepup_sqlite, world  # noqa: F401
@@ -403,3 +403,102 @@ def test_wrong_card_recovery_codes_from_one_address_stop_before_the_block(
         assert done.status_code == 200, done.text
     server.client.app.state.recovery.dispatcher.drain()  # type: ignore[attr-defined]
     assert [m["to"] for m in sms.received] == [MOBILE]
+
+
+@pytest.fixture
+def limited_rig(
+    make_app: AppMaker,
+    smtp_relay: SmtpRelay,  # noqa: F811
+    sms_hook: SmsProvider,  # noqa: F811
+    tmp_path: Path,
+) -> Rig:
+    """The recovery rig with the default limits and secret questions allowed by policy
+    (the user's answers set), on the fixed clock."""
+    rig = _rig(
+        make_app,
+        smtp_relay,
+        sms_hook,
+        tmp_path,
+        rate_limits_enabled=True,
+        policy=questions_policy(tmp_path),
+    )
+    rig.recovery.accounts.set_answers(rig.principal, NAME, ANSWERS)
+    return rig
+
+
+NAME = "Martin"
+ANSWERS = {"first_school": "École Jean Jaurès", "childhood_street": "rue des Lilas"}
+
+
+def _elsewhere(rig: Rig) -> TestClient:
+    """The user's own browser, at another address."""
+    return TestClient(rig.client.app, raise_server_exceptions=False, client=("192.0.2.7", 1))
+
+
+def _identifier(client: TestClient, code: str, siren: str = SIREN) -> Any:
+    page = client.get("/recovery/identifier")
+    form = {"siren": siren, "mobile": MOBILE, "code": code, "csrf_token": token(page.text)}
+    return client.post("/recovery/identifier", data=form)
+
+
+def test_forgotten_identifier_by_sms_is_throttled_and_never_blocks(limited_rig: Rig) -> None:
+    """A stranger who knows the SIREN and the mobile number sends wrong codes from one
+    address: the same page (200) each time; four count on the lockout (the login's failure
+    budget of an unknown source, ``login.failure.source_account``: 4 a day), the fifth is
+    answered as a claim of nobody (nothing counted, the lockout stays open), the sixth
+    is throttled (429 with Retry-After, ``recovery.identifier.account``: 5 an hour per
+    SIREN). The user, from another address, waits too (the limit is the company's) and
+    gets the identifier by SMS an hour later. Before the fix the fifth code blocked the
+    account. ASVS 5.0 6.3.1, 2.4.1, 6.4.x; PSD2 RTS art. 4(3)(b); ADR 0026, 0040."""
+    rig = limited_rig
+    statuses = [_identifier(rig.client, WRONG).status_code for _ in range(LIMIT + 1)]
+    assert statuses == [200] * LIMIT + [429], statuses
+    throttled = _identifier(rig.client, WRONG)
+    assert int(throttled.headers["retry-after"]) > 0
+    state = rig.box.store.get_lockout(rig.principal)
+    assert state is not None
+    assert state.value.failures == LIMIT - 1
+    assert block_status(state.value, rig.clock.now()) is BlockStatus.OPEN
+    with _elsewhere(rig) as user:
+        assert _identifier(user, CODE).status_code == 429
+        rig.clock.advance(timedelta(hours=1, seconds=1))
+        assert _identifier(user, CODE).status_code == 200
+    rig.drain()
+    assert [m["to"] for m in rig.sms.received] == [MOBILE]
+    assert CLIENT in rig.sms.received[0]["text"]
+
+
+def _questions(client: TestClient, siren: str = SIREN, **answers: str) -> Any:
+    page = client.get("/recovery/questions")
+    assert page.status_code == 200, page.text
+    given = {f"answer_{q}": a for q, a in {**ANSWERS, **answers}.items()}
+    form = {"siren": siren, "name": NAME, **given, "csrf_token": token(page.text)}
+    return client.post("/recovery/questions", data=form)
+
+
+def test_secret_question_guesses_are_throttled_per_company_and_address(
+    limited_rig: Rig,
+) -> None:
+    """Secret questions on (a policy option): wrong answers for one SIREN get the same
+    refusal (400) five times, then 429 with Retry-After (``recovery.identifier.account``:
+    5 an hour per SIREN), the right answers too, from the user's own address as well (the
+    limit is the company's); an hour later the user sees the identifier. One address trying
+    other companies is throttled at ``recovery.identifier.source`` (10 an hour). Answers
+    are not counted by the lockout (no account is known before they match), so a stranger
+    blocks nothing. ASVS 5.0 6.3.1, 2.4.1, 6.4.x; ADR 0026, 0040."""
+    rig = limited_rig
+    answers = [_questions(rig.client, childhood_street="rue des Roses") for _ in range(6)]
+    assert [a.status_code for a in answers] == [400] * 5 + [429]
+    assert int(answers[-1].headers["retry-after"]) > 0
+    assert CLIENT not in answers[-1].text
+    with _elsewhere(rig) as user:
+        assert _questions(user).status_code == 429
+        others = [_questions(user, siren=f"55210055{n}").status_code for n in range(10)]
+        assert others == [400] * 10, others  # (the refused claim above consumed nothing)
+        assert _questions(user, siren="552100554").status_code == 429  # the address: 10/hour
+        rig.clock.advance(timedelta(hours=1, seconds=1))
+        shown = _questions(user)
+        assert shown.status_code == 200, shown.text
+        assert CLIENT in shown.text
+    state = rig.box.store.get_lockout(rig.principal)
+    assert state is None or state.value.failures == 0
