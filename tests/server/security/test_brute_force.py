@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,7 +36,13 @@ from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp import code_at as totp_code_at
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import BlockStatus, block_status
-from tests.server.clients.helpers import new_key, register_sender, token_response
+from tests.server.clients.helpers import (
+    bearer,
+    get_token,
+    new_key,
+    register_sender,
+    token_response,
+)
 from tests.server.conftest import CLIENT, CODE, AppMaker, identify, open_user, submit_code, token
 from tests.server.jobs.conftest import SmsProvider, SmtpRelay, sms_hook, smtp_relay  # noqa: F401
 from tests.server.methods.conftest import CAP_USER, CapServer, _server
@@ -502,3 +508,36 @@ def test_secret_question_guesses_are_throttled_per_company_and_address(
         assert CLIENT in shown.text
     state = rig.box.store.get_lockout(rig.principal)
     assert state is None or state.value.failures == 0
+
+
+# --- bearer tokens on the box's APIs ---------------------------------------------------------
+
+BAD_TOKENS: Final = 60  # api.bearer_failure.source: 60 a minute
+
+
+def test_bad_bearer_tokens_from_one_address_are_throttled(make_app: AppMaker) -> None:
+    """Guessed access tokens on ``/api/v1/sender/types`` from one address: sixty refusals
+    (401 ``invalid_token`` with RFC 6750's challenge), then 429 with Retry-After, an RFC
+    9457 problem document (``rate_limited``); the valid token from that same address still
+    works (only refusals are counted and refused: a sender behind the same address is not
+    denied); another address still gets 401; a minute later the first does too. ASVS 5.0
+    2.4.1 (anti-automation), 6.3.1; RFC 6750 section 3.1."""
+    client, _, clock = make_app(rate_limits_enabled=True)
+    sender = register_sender(client)
+    good = bearer(get_token(client, sender))
+    attacker = TestClient(client.app, raise_server_exceptions=False, client=("192.0.2.66", 1))
+    statuses = []
+    for n in range(BAD_TOKENS + 1):
+        answer = attacker.get("/api/v1/sender/types", headers=bearer(f"sbx_at_guess{n:04d}"))
+        statuses.append(answer.status_code)
+    assert statuses == [401] * BAD_TOKENS + [429], statuses
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == "rate_limited"
+    assert int(answer.headers["retry-after"]) > 0
+    assert attacker.get("/api/v1/sender/types", headers=good).status_code == 200
+    other = TestClient(client.app, raise_server_exceptions=False, client=("192.0.2.7", 1))
+    refused = other.get("/api/v1/sender/types", headers=bearer("sbx_at_other"))
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    clock.advance(timedelta(minutes=1, seconds=1))
+    assert attacker.get("/api/v1/sender/types", headers=bearer("sbx_at_x")).status_code == 401
