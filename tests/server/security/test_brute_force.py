@@ -46,7 +46,15 @@ from tests.server.clients.helpers import (
 from tests.server.conftest import CLIENT, CODE, AppMaker, identify, open_user, submit_code, token
 from tests.server.jobs.conftest import SmsProvider, SmtpRelay, sms_hook, smtp_relay  # noqa: F401
 from tests.server.methods.conftest import CAP_USER, CapServer, _server
-from tests.server.recovery.conftest import MOBILE, SIREN, Rig, _rig, questions_policy
+from tests.server.recovery.conftest import (
+    MOBILE,
+    QUESTION_ANSWERS,
+    QUESTION_NAME,
+    SIREN,
+    Rig,
+    _rig,
+    answered_rig,
+)
 from tests.server.recovery.test_card import DIGITS, HIDDEN, _challenge, card  # noqa: F401
 from tests.server.recovery.test_pages import ask_link, choose, last_link
 from tests.server.stepup.conftest import World, stepup_sqlite, world  # noqa: F401
@@ -420,20 +428,7 @@ def limited_rig(
 ) -> Rig:
     """The recovery rig with the default limits and secret questions allowed by policy
     (the user's answers set), on the fixed clock."""
-    rig = _rig(
-        make_app,
-        smtp_relay,
-        sms_hook,
-        tmp_path,
-        rate_limits_enabled=True,
-        policy=questions_policy(tmp_path),
-    )
-    rig.recovery.accounts.set_answers(rig.principal, NAME, ANSWERS)
-    return rig
-
-
-NAME = "Martin"
-ANSWERS = {"first_school": "École Jean Jaurès", "childhood_street": "rue des Lilas"}
+    return answered_rig(make_app, smtp_relay, sms_hook, tmp_path, rate_limits_enabled=True)
 
 
 def _elsewhere(rig: Rig) -> TestClient:
@@ -477,8 +472,8 @@ def test_forgotten_identifier_by_sms_is_throttled_and_never_blocks(limited_rig: 
 def _questions(client: TestClient, siren: str = SIREN, **answers: str) -> Any:
     page = client.get("/recovery/questions")
     assert page.status_code == 200, page.text
-    given = {f"answer_{q}": a for q, a in {**ANSWERS, **answers}.items()}
-    form = {"siren": siren, "name": NAME, **given, "csrf_token": token(page.text)}
+    given = {f"answer_{q}": a for q, a in {**QUESTION_ANSWERS, **answers}.items()}
+    form = {"siren": siren, "name": QUESTION_NAME, **given, "csrf_token": token(page.text)}
     return client.post("/recovery/questions", data=form)
 
 

@@ -61,10 +61,11 @@ from tests.server.rate_limits.conftest import (  # noqa: F401 (a fixture, found 
 from tests.server.recovery.conftest import (  # noqa: F401 (fixtures, found by name)
     EMAIL,
     MOBILE,
+    QUESTION_ANSWERS,
+    QUESTION_NAME,
     SIREN,
     Rig,
-    _rig,
-    questions_policy,
+    answered_rig,
     rig,
 )
 from tests.server.recovery.test_timing import _close
@@ -489,9 +490,8 @@ QUESTION_CLAIMS: Final = {
 }
 QUESTION_RIGHT: Final = {
     "siren": SIREN,
-    "name": "Martin",
-    "answer_first_school": "École Jean Jaurès",
-    "answer_childhood_street": "rue des Lilas",
+    "name": QUESTION_NAME,
+    **{f"answer_{q}": answer for q, answer in QUESTION_ANSWERS.items()},
 }
 
 
@@ -503,10 +503,7 @@ def questions_box(
     tmp_path: Path,
 ) -> Rig:
     """The recovery rig with secret questions allowed by policy, the user's answers set."""
-    found = _rig(make_app, smtp_relay, sms_hook, tmp_path, policy=questions_policy(tmp_path))
-    answers = {q: QUESTION_RIGHT[f"answer_{q}"] for q in ("first_school", "childhood_street")}
-    found.recovery.accounts.set_answers(found.principal, QUESTION_RIGHT["name"], answers)
-    return found
+    return answered_rig(make_app, smtp_relay, sms_hook, tmp_path)
 
 
 def _question_claim(world: Rig, label: str, csrf: str) -> Response:
