@@ -11,7 +11,14 @@
   assertions for one claimed client throttled at ``oauth.token.account`` (20 a minute), for
   many claimed clients from one address at ``oauth.token.source`` (60 a minute), with the
   default limits (``tests/server/clients/test_endpoint.py`` checks good assertions at a
-  lowered limit).
+  lowered limit);
+* CAP reader codes at login (the lockout at five, the address throttled first, no cryptogram
+  computed for a blocked account) and on a step-up (Sign mode: the fifth wrong code refuses
+  the operation and blocks);
+* the recovery pages at their limits: ``/recovery/card`` and the forgotten identifier by SMS
+  spend the login's failure budgets (an unknown source cannot block the account through
+  them), the secret questions are throttled per SIREN and per address;
+* refused bearer tokens on the box's APIs, per address (``api.bearer_failure.source``).
 
 References: OWASP ASVS 5.0 6.3.1 (controls against credential stuffing and brute force),
 6.5.1/6.5.5 (one-time codes and links), 2.4.1 (anti-automation: excessive calls throttled),
@@ -36,6 +43,7 @@ from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp import code_at as totp_code_at
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import BlockStatus, block_status
+from tests.cards.capworld import CapWorld
 from tests.server.clients.helpers import (
     bearer,
     get_token,
@@ -57,7 +65,9 @@ from tests.server.recovery.conftest import (
 )
 from tests.server.recovery.test_card import DIGITS, HIDDEN, _challenge, card  # noqa: F401
 from tests.server.recovery.test_pages import ask_link, choose, last_link
-from tests.server.stepup.conftest import World, stepup_sqlite, world  # noqa: F401
+from tests.server.stepup.conftest import World, cap_world, stepup_sqlite, world  # noqa: F401
+from tests.server.stepup.test_cap import _cap as _stepup_cap
+from tests.server.stepup.test_flows import TRANSFER
 
 WRONG = "11111111"
 LIMIT = 5  # the policy's consecutive failures (PSD2 RTS art. 4(3)(b))
@@ -536,3 +546,24 @@ def test_bad_bearer_tokens_from_one_address_are_throttled(make_app: AppMaker) ->
     assert 'error="invalid_token"' in refused.headers["www-authenticate"]
     clock.advance(timedelta(minutes=1, seconds=1))
     assert attacker.get("/api/v1/sender/types", headers=bearer("sbx_at_x")).status_code == 401
+
+
+def test_five_wrong_cap_codes_on_a_step_up_block_the_account(
+    cap_world: tuple[World, CapWorld],  # noqa: F811
+) -> None:
+    """A transfer signed with the CAP reader (Sign mode, the amount bound): four wrong codes
+    are refused (401, a new challenge each time), the fifth refuses the operation (403) and
+    blocks the account (the lockout is shared with the login); the page offers no new
+    challenge and nothing is executed. ASVS 5.0 6.3.1; PSD2 RTS art.
+    4(3)(b) and art. 5 (dynamic linking)."""
+    stepup, _ = cap_world
+    stepup.login()
+    order, _ = stepup.enter("/transfers/new", TRANSFER)
+    statuses = [_stepup_cap(stepup, order, "cap_sign", lambda _: WRONG) for _ in range(LIMIT)]
+    assert statuses == [401] * (LIMIT - 1) + [403], statuses
+    state = stepup.box.store.get_lockout(stepup.principal)
+    assert state is not None
+    assert block_status(state.value, stepup.clock.now()) is not BlockStatus.OPEN
+    page = stepup.client.get(f"/operations/{order}/proof/cap_sign")
+    assert page.status_code != 200 or "Challenge" not in page.text
+    assert stepup.execute(order).status_code != 200

@@ -1,6 +1,7 @@
 """Enumeration (OWASP ASVS 5.0 V6.3.8: "valid users cannot be deduced from failed
 authentication challenges", by answer or by timing; 6.4.x for the recovery pages) on the
-login pages, the recovery pages and the invitation links.
+login pages, the recovery pages (the e-mail link, the forgotten identifier, the card and
+the secret questions) and the invitation links.
 
 Three claims per page: an unknown client, an unknown user of a known client, and a known
 user with a wrong secret (code, e-mail address, mobile number, or for an invitation link:
