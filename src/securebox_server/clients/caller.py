@@ -11,13 +11,14 @@ trusted proxy forwards it, and the route's scope::
 
 Failures are RFC 9457 problem documents with RFC 6750's ``WWW-Authenticate``: 401
 ``invalid_token`` (no ``error`` when no token was sent at all, RFC 6750 section 3.1), 403
-``insufficient_scope`` with the scope needed.
+``insufficient_scope`` with the scope needed. A source whose refused tokens exceed
+``api.bearer_failure.source`` gets 429 with ``Retry-After`` for its refused tokens.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Final
 
 from fastapi import Depends, FastAPI, Request
 from starlette.responses import Response
@@ -28,12 +29,16 @@ from securebox_server.certificates.forwarded import Source
 from securebox_server.clients.keys import thumbprint
 from securebox_server.clients.model import Caller, InsufficientScope, InvalidToken
 from securebox_server.clients.service import ApiClients
+from securebox_server.login.flow import hit_limits
 from securebox_server.methods.certificate import presented
 from securebox_server.web.context import server_of
 
 __all__ = ["ApiCaller", "NoToken", "api_caller", "install", "presented_thumbprint", "require_scope"]
 
 REALM = "securebox-api"
+#: Refused tokens per source (``api.bearer_failure.source``): counted after the refusal, so
+#: a valid token is never refused by it (a sender sharing the address keeps working).
+FAILURE_LIMIT: Final = "api.bearer_failure"
 
 
 class NoToken(InvalidToken):
@@ -63,9 +68,13 @@ def api_caller(request: Request) -> Caller:
     scheme, _, value = header.partition(" ")
     if not header:
         raise NoToken("an access token is required")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise InvalidToken("a Bearer access token is expected")
-    caller = clients_of(request).authenticate(value.strip(), presented_thumbprint(request))
+    try:
+        if scheme.lower() != "bearer" or not value.strip():
+            raise InvalidToken("a Bearer access token is expected")
+        caller = clients_of(request).authenticate(value.strip(), presented_thumbprint(request))
+    except InvalidToken:
+        hit_limits(request, FAILURE_LIMIT)  # 429 with Retry-After once the source's are spent
+        raise
     request.state.api_caller = caller
     return caller
 

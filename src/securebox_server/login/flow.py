@@ -14,7 +14,9 @@ calling ``hit_limits`` before its answer and ``next_step`` after it:
 * ``next_step(request, page)``: a rejected answer is ``after_failure``, a session is
   ``after_success`` (the source becomes known to the account);
 * any other name ``N``: ``N.source`` / ``N.account`` when configured, else ``N`` itself,
-  else ``default.source`` / ``default.account``.
+  else ``default.source`` / ``default.account``; for a name of :data:`LOCKOUT_COUNTED`
+  (an answer the lockout counts outside the login: a card recovery's CAP code) an unknown
+  source's failure budgets are checked too, and :func:`count_failure` spends them.
 
 With a plain :class:`~securebox_server.throttle.RateLimits` (tests) each call hits ``name``
 for ``ip:<source>`` and ``account:<account>``.
@@ -22,19 +24,32 @@ for ``ip:<source>`` and ``account:<account>``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Final
+
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from securebox_auth.errors import FlowExpired
 from securebox_auth.flows.login import LoginFlow, LoginState
 from securebox_auth.shell.login import LoginPage
+from securebox_server.rate_limits.errors import RateLimited
 from securebox_server.rate_limits.keys import GLOBAL_KEY
 from securebox_server.rate_limits.limiter import Use
 from securebox_server.web.addresses import source_of
 from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
 
-__all__ = ["current_flow", "handle_of", "hit_limits", "next_step", "see_other"]
+__all__ = [
+    "LOCKOUT_COUNTED",
+    "SourceBudget",
+    "count_failure",
+    "current_flow",
+    "handle_of",
+    "hit_limits",
+    "next_step",
+    "see_other",
+]
 
 
 def see_other(url: str) -> RedirectResponse:
@@ -69,6 +84,12 @@ def _named(request: Request, name: str, source: str, account: str | None) -> lis
     return hits
 
 
+#: Pages outside the login whose answers the account's lockout counts: an unknown source
+#: must have failure budget left (``login.failure.*``, as at login) and its refused answers
+#: (:func:`count_failure`) spend it, so nobody blocks an account through them either.
+LOCKOUT_COUNTED: Final = frozenset({"recovery.card"})
+
+
 def hit_limits(request: Request, name: str, account: str | None = None) -> None:
     """Count one attempt of limit ``name`` from the request's source for the claimed
     ``account`` (raises :class:`~securebox_server.throttle.RateLimited`); see the module
@@ -83,7 +104,12 @@ def hit_limits(request: Request, name: str, account: str | None = None) -> None:
             server.limits.hit(name, f"account:{account}")
         return
     if not name.startswith("login."):
-        guard.limiter.apply(_named(request, name, source, account))
+        uses = _named(request, name, source, account)
+        if name in LOCKOUT_COUNTED and account not in (None, "-"):
+            known = guard.before_counted_answer(source, account, uses)
+            request.state.login_attempt = (source, account, known)
+        else:
+            guard.limiter.apply(uses)
         return
     if account is None:
         guard.limiter.hit("login.global", GLOBAL_KEY)
@@ -104,17 +130,55 @@ def hit_limits(request: Request, name: str, account: str | None = None) -> None:
     request.state.login_attempt = (source, account, known)
 
 
-def _count_outcome(request: Request, page: LoginPage) -> None:
-    """After an answer counted by :func:`hit_limits`: a failure or a success."""
+def _settle(request: Request, *, success: bool) -> None:
+    """The outcome of the answer :func:`hit_limits` let in (at most once a request)."""
     server = server_of(request)
     attempt: tuple[str, str, bool] | None = getattr(request.state, "login_attempt", None)
     if server.login_limits is None or attempt is None:
         return
     request.state.login_attempt = None
-    if page.session_id is not None:
+    if success:
         server.login_limits.after_success(attempt[0], attempt[1])
-    elif page.rejected or page.state is LoginState.FAILED:
+    else:
         server.login_limits.after_failure(*attempt)
+
+
+def _count_outcome(request: Request, page: LoginPage) -> None:
+    """After an answer counted by :func:`hit_limits`: a failure or a success."""
+    if page.session_id is not None:
+        _settle(request, success=True)
+    elif page.rejected or page.state is LoginState.FAILED:
+        _settle(request, success=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBudget:
+    """The request's source's failure budgets for an account whose lockout counts an answer
+    only found while answering (the forgotten identifier's SMS path): see
+    :class:`~securebox_server.recovery.identifier.FailureBudget`."""
+
+    request: Request
+
+    def allows(self, account: str) -> bool:
+        guard = server_of(self.request).login_limits
+        if guard is None:
+            return True
+        source = source_of(self.request)
+        try:
+            known = guard.before_counted_answer(source, account, [])
+        except RateLimited:
+            return False
+        self.request.state.login_attempt = (source, account, known)
+        return True
+
+    def failed(self) -> None:
+        count_failure(self.request)
+
+
+def count_failure(request: Request) -> None:
+    """After a refused answer of a :data:`LOCKOUT_COUNTED` limit: it spends the failure
+    budgets of an unknown source, as a refused login answer does."""
+    _settle(request, success=False)
 
 
 def blocked_page(request: Request, page: LoginPage) -> Response:

@@ -70,6 +70,9 @@ DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
         # a token every ten minutes, so a few a minute is ample
         "oauth.token.source": "60/minute;2000/day",
         "oauth.token.account": "20/minute;1000/day",
+        # refused bearer tokens on the box's APIs, per source (a valid token is never
+        # refused by it: the failures alone are counted, and only they answer 429)
+        "api.bearer_failure.source": "60/minute;1000/day",
         # any other name a page passes to hit_limits without limits of its own
         "default.source": "60/5 minutes;600/day",
         "default.account": "30/5 minutes;300/day",

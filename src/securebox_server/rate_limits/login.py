@@ -23,6 +23,7 @@ or the /64 of an IPv6 address); accounts are :func:`~securebox_server.rate_limit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from securebox_server.rate_limits.errors import RateLimited
@@ -67,6 +68,22 @@ class LoginLimits:
         """Before an answer is verified: the same as :meth:`before_request` (the failure
         budgets are checked, not consumed: :meth:`after_failure` consumes them)."""
         return self.before_request(source, account)
+
+    def before_counted_answer(self, source: str, account: str, hits: Sequence[Use]) -> bool:
+        """Before an answer verified outside the login that the account's lockout counts (a
+        card recovery's CAP code): the page's own ``hits``, and for an unknown source the
+        failure budgets checked (not consumed: :meth:`after_failure` does), in one
+        transaction; tells whether the source is known. So a stranger's failures on such a
+        page spend the same budgets as at login and cannot reach the block either."""
+        pair = pair_key(source, account)
+        return self.limiter.apply(
+            hits,
+            unless=("login.known_source", pair),
+            unless_checks=[
+                ("login.failure.source_account", pair),
+                ("login.failure.unknown_sources", account),
+            ],
+        )
 
     def before_second_factor(self, source: str, account: str) -> bool:
         """Before a second-factor answer (the flow asks for one): :meth:`before_answer` and

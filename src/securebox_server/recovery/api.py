@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 
 from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind, RecoveryState
 from securebox_server.api.common import PREFIX, PROBLEMS, FlowGone, gone
-from securebox_server.login.flow import hit_limits
+from securebox_server.login.flow import SourceBudget, count_failure, hit_limits
 from securebox_server.recovery.card import CardChallenge, answer_card, start_card
 from securebox_server.recovery.identifier import send_identifier
 from securebox_server.recovery.service import service_of
@@ -134,7 +134,9 @@ def address(request: Request, flow_id: str, body: AddressBody) -> JSONResponse:
             )
         else:
             hit_limits(request, "recovery.identifier", "".join(body.siren.split())[:32] or "-")
-            flow = send_identifier(recovery, flow_id, body.siren, body.mobile, body.code, lang)
+            flow = send_identifier(
+                recovery, flow_id, body.siren, body.mobile, body.code, lang, SourceBudget(request)
+            )
     return _out(flow, 202)
 
 
@@ -161,6 +163,8 @@ def card_code(request: Request, flow_id: str, body: CardBody) -> JSONResponse:
         flow, again = answer_card(
             recovery, flow_id, body.challenge_id, body.code, language(request)
         )
+        if flow.state is not RecoveryState.DONE:
+            count_failure(request)
         if again is None and flow.state is not RecoveryState.DONE:
             raise FlowGone("too many wrong codes: start again")
     return _out(flow, 200, again)

@@ -5,12 +5,15 @@ by SMS to that mobile, and the user is told by e-mail.
 Every claim does the same work: the same reads (a claim that matches nobody reads the same
 records of a principal no account has), one argon2 verification (a real one, counted by
 the lockout, for the account found; a dummy one otherwise, leaving no lockout state) and
-one commit holding the audit event. The flow ends either way."""
+one commit holding the audit event. The flow ends either way. A wrong code for an account
+found spends the source's failure budgets of the login (an unknown source, ADR 0026), and a
+source without budget left is answered as a claim of nobody."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import FlowExpired, InvalidIdentifier, MalformedInput
@@ -27,7 +30,7 @@ from securebox_server.recovery import messages
 from securebox_server.recovery.service import NOBODY, RecoveryService
 from securebox_server.recovery.store import StoredFlow
 
-__all__ = ["send_identifier"]
+__all__ = ["FailureBudget", "send_identifier"]
 
 _ACTION = "recovery.identifier"
 
@@ -72,10 +75,32 @@ def _shadow(service: RecoveryService, code: str, stored: StoredFlow) -> None:
     store.commit([], [service.event(_ACTION, NOBODY, stored.flow, "no_match")])
 
 
+class FailureBudget(Protocol):
+    """The failure budget of the request's source for an account (the login's, ADR 0026):
+    :func:`securebox_server.login.flow.SourceBudget`."""
+
+    def allows(self, account: str) -> bool:
+        """May an answer for ``account`` be verified (and counted by its lockout)?"""
+        ...
+
+    def failed(self) -> None:
+        """The answer :meth:`allows` let in was wrong: spend the budget."""
+        ...
+
+
 def send_identifier(
-    service: RecoveryService, flow_id: str, siren: str, mobile: str, code: str, lang: str
+    service: RecoveryService,
+    flow_id: str,
+    siren: str,
+    mobile: str,
+    code: str,
+    lang: str,
+    budget: FailureBudget | None = None,
 ) -> RecoveryFlow:
-    """The flow, done whatever the claim (see the module documentation)."""
+    """The flow, done whatever the claim (see the module documentation). With a
+    ``budget``, a source without failure budget left for the account found gets the
+    claim of nobody (the dummy verification, nothing counted, the same answer): a
+    stranger who knows the SIREN and the mobile cannot push the lockout to the block."""
     try:
         company = Siren.parse(siren)
     except InvalidIdentifier:
@@ -86,10 +111,14 @@ def send_identifier(
     stored = service.awaiting(flow_id, RecoveryKind.IDENTIFIER_BY_SMS)
     found = _candidate(service, company, mobile)
     ok = False
-    if found is None:
+    allowed = budget is None or budget.allows((found or NOBODY).key)
+    if found is None or not allowed:
         _shadow(service, typed, stored)
+        found = None
     else:
         ok = _verify(service, found, typed, stored)
+    if not ok and budget is not None:
+        budget.failed()
     now = service.box.clock.now()
     moved = core.address_given(stored.flow, now=now, link_lifetime=core.CHALLENGE_LIFETIME)
     moved = core.finish(core.challenge_answered(moved, now=now, passed=True), now=now)

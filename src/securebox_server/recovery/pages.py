@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from securebox_auth.errors import FlowExpired, InvalidIdentifier, MalformedInput, WeakCode
 from securebox_auth.flows.recovery import RecoveryKind, RecoveryState
-from securebox_server.login.flow import hit_limits
+from securebox_server.login.flow import SourceBudget, count_failure, hit_limits
 from securebox_server.recovery.card import CardChallenge, answer_card, start_card
 from securebox_server.recovery.identifier import send_identifier
 from securebox_server.recovery.service import RecoveryService, service_of
@@ -117,7 +117,9 @@ def identifier_submit(
     hit_limits(request, "recovery.identifier", "".join(siren.split())[:32] or "-")
     flow = recovery.start(RecoveryKind.IDENTIFIER_BY_SMS)
     try:
-        send_identifier(recovery, flow.id, siren, mobile, code, language(request))
+        send_identifier(
+            recovery, flow.id, siren, mobile, code, language(request), SourceBudget(request)
+        )
     except (InvalidIdentifier, MalformedInput):
         return render(request, "recovery/identifier.html", status=400, error="fields")
     return render(request, "recovery/sent.html", channel="sms", hours=0)
@@ -173,6 +175,7 @@ def card_answer(
     flow, again = answer_card(recovery, flow_id, challenge_id, code, language(request))
     if flow.state is RecoveryState.DONE:
         return render(request, "recovery/sent.html", channel="card", hours=0)
+    count_failure(request)
     if again is None:
         raise FlowExpired("too many wrong codes: start again")
     return _card_page(request, again, rejected=True)

@@ -15,7 +15,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email import message_from_bytes
 from functools import partial
@@ -101,9 +101,12 @@ def cap_server(tmp_path: Path, migrated_sqlite: Path) -> Iterator[CapServer]:
     yield from _server(tmp_path, migrated_sqlite, None)
 
 
-def _server(tmp_path: Path, template: Path, limits: RateLimits | None) -> Iterator[CapServer]:
+def _server(
+    tmp_path: Path, template: Path, limits: RateLimits | None, **values: Any
+) -> Iterator[CapServer]:
+    """``values``: more :class:`Settings` fields (``rate_limits_enabled``...)."""
     shutil.copyfile(template, tmp_path / "server.db")
-    settings = cap_settings(tmp_path)
+    settings = replace(cap_settings(tmp_path), **values)
     clock, keys = FixedClock(), DerivedKeys.generate()
     box = build_securebox(settings, clock=clock, argon2=PROFILE_TESTING, keys=keys)
     principal = Principal.parse(CLIENT, CAP_USER)

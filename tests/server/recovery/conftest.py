@@ -104,8 +104,28 @@ def questions_rig(
     tmp_path: Path,
 ) -> Rig:
     """The rig under a policy that allows secret questions."""
+    return _rig(make_app, smtp_relay, sms_hook, tmp_path, policy=questions_policy(tmp_path))
+
+
+def questions_policy(tmp_path: Path) -> Path:
+    """The shipped policy with secret questions allowed, written under ``tmp_path``."""
     shipped = Path(securebox_auth.__file__).parent / "policies" / "psd2-default.toml"
     text = shipped.read_text("utf-8").replace("secret_questions = false", "secret_questions = true")
     policy = tmp_path / "questions.toml"
     policy.write_text(text, "utf-8")
-    return _rig(make_app, smtp_relay, sms_hook, tmp_path, policy=policy)
+    return policy
+
+
+#: the user's name and secret answers (question id: answer) in :func:`answered_rig`
+QUESTION_NAME = "Martin"
+QUESTION_ANSWERS = {"first_school": "École Jean Jaurès", "childhood_street": "rue des Lilas"}
+
+
+def answered_rig(
+    make_app: AppMaker, relay: SmtpRelay, sms: SmsProvider, tmp_path: Path, **settings: Any
+) -> Rig:
+    """The rig with secret questions allowed by policy and the user's answers set."""
+    policy = questions_policy(tmp_path)
+    found = _rig(make_app, relay, sms, tmp_path, policy=policy, **settings)
+    found.recovery.accounts.set_answers(found.principal, QUESTION_NAME, QUESTION_ANSWERS)
+    return found
