@@ -44,7 +44,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -76,7 +76,7 @@ from tests.server.admin.world import (  # noqa: F401 (fixtures, found by name)
     Admin,
     admin,
 )
-from tests.server.conftest import CODE
+from tests.server.conftest import CODE, TOKEN
 from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     sms_hook,
     smtp_relay,
@@ -137,6 +137,7 @@ LEAKS: Final = {
 }
 ORDER: Final = re.compile(r"/operations/([A-Za-z0-9_-]+)")
 REDIRECTS: Final = (301, 302, 303, 307, 308)
+MAIN: Final = re.compile(r"<main[^>]*>(.*?)</main>", re.DOTALL)
 
 
 @pytest.fixture
@@ -154,6 +155,8 @@ class Form:
     fields: dict[str, str] = field(default_factory=dict)
     #: the kind of every named field (``text``, ``password``, ``select``...)
     kinds: dict[str, str] = field(default_factory=dict)
+    #: the first choice of a group of radio buttons none of which is checked
+    choices: dict[str, str] = field(default_factory=dict)
 
 
 class Page(HTMLParser):
@@ -231,6 +234,8 @@ class Page(HTMLParser):
             form.kinds[name] = kind
             if "checked" in a:
                 form.fields[name] = a.get("value", "on")
+            elif kind == "radio":
+                form.choices.setdefault(name, a.get("value", "on"))
         elif kind not in ("button", "reset"):
             form.kinds[name] = kind
             form.fields[name] = a.get("value", "")
@@ -303,6 +308,13 @@ def url_problems(url: str, secrets: frozenset[str]) -> list[str]:
     return wrong
 
 
+def _gist(answer: Response) -> str:
+    """What a refusal says: its page's main text, or its JSON, shortened."""
+    main = MAIN.search(answer.text)
+    text = re.sub(r"<[^>]+>", " ", main.group(1)) if main else answer.text
+    return " ".join(text.split())[:160]
+
+
 def _route_of(app: object, path: str) -> str:
     for route in walk(app.routes):  # type: ignore[attr-defined]
         if isinstance(route, APIRoute) and route.path_regex.match(path):
@@ -368,6 +380,12 @@ class Request:
     data: tuple[tuple[str, str], ...] = ()
     multipart: bool = False
     probe: bool = False
+    #: the request whose answer led here (shown with a refusal)
+    via: str = ""
+    #: a form: the page it was read on (``GET``), reloaded for a fresh CSRF token when
+    #: the session changed since (a step-up renews it), and the session then
+    page: str = ""
+    session: str = ""
 
 
 @dataclass
@@ -378,6 +396,8 @@ class Crawl:
     pages: list[tuple[str, str, int, str]] = field(default_factory=list)
     findings: list[tuple[str, str]] = field(default_factory=list)
     unsent: set[str] = field(default_factory=set)
+    #: the answers >= 400 with their page's heading (why a form was refused)
+    refusals: list[str] = field(default_factory=list)
 
     def routes(self) -> set[str]:
         return {route for method, _, status, route in self.pages if status == 200}
@@ -389,6 +409,7 @@ class Crawl:
         lines = [f"{who} ({lang}): {len(self.pages)} requests, {len(self.routes())} pages"]
         lines += [f"{status} {method} {url} ({route})" for method, url, status, route in self.pages]
         lines += [f"not sent: {action}" for action in sorted(self.unsent)]
+        lines += [f"refused: {refusal}" for refusal in self.refusals]
         lines += [f"findings: {len(self.findings)}"]
         lines += [f"{url}: {rule}" for url, rule in self.findings]
         return "\n".join(lines) + "\n"
@@ -449,6 +470,8 @@ class Values:
     def fill(self, form: Form) -> dict[str, str]:
         data = dict(form.fields)
         for name, kind in form.kinds.items():
+            if kind == "radio" and name not in data:
+                data[name] = form.choices[name]  # the user picks one: the first
             if kind in ("checkbox", "radio", "select"):
                 continue  # a browser sends what is checked or chosen, as it is
             if not data.get(name):
@@ -467,6 +490,8 @@ def _key(app: object, form: Form, page_url: str) -> tuple[str, str, tuple[str, .
 
 def _local(base: str, target: str) -> str | None:
     """``target`` as a same-origin address (path and query), or None."""
+    if target.startswith("#"):
+        return None  # a place in the same page: a browser does not ask for it again
     absolute, _ = urldefrag(urljoin(ORIGIN + base, target))
     parts = urlsplit(absolute)
     if f"{parts.scheme}://{parts.netloc}" != ORIGIN:
@@ -484,13 +509,28 @@ def _send(client: TestClient, request: Request) -> Response:
     return client.post(request.url, data=data, follow_redirects=False)
 
 
-def _probes(local: str, form: Form, data: dict[str, str]) -> list[Request]:
+def _session(client: TestClient) -> str:
+    return client.cookies.get(client.app.state.server.cookies.session) or ""  # type: ignore[attr-defined]
+
+
+def _reloaded(client: TestClient, request: Request) -> Request:
+    """``request`` with the CSRF token of its page loaded again, as a browser reloads a
+    form whose token expired (the session changed since the page was read)."""
+    page = client.get(request.page or "/home")
+    found = TOKEN.search(page.text)
+    data = dict(request.data)
+    if found is not None and "csrf_token" in data:
+        data["csrf_token"] = found.group(1)
+    return replace(request, data=tuple(data.items()), session=_session(client))
+
+
+def _probes(form_request: Request, data: dict[str, str]) -> list[Request]:
     """The form sent again with an off-site address in each of its return fields."""
     probes = []
     for name in RETURN_FIELDS & set(data):
         for evil in EVIL:
             sent = tuple({**data, name: evil}.items())
-            probes.append(Request(form.method.upper(), local, sent, probe=True))
+            probes.append(replace(form_request, data=sent, probe=True))
     return probes
 
 
@@ -525,14 +565,19 @@ def crawl(
             queue.append(logout)  # the last thing the role does
             logout = None
         request = queue.popleft()
+        if request.method == "POST" and _session(client) != request.session:
+            request = _reloaded(client, request)
         answer = _send(client, request)
         path = urlsplit(request.url).path
-        done.pages.append((request.method, request.url, answer.status_code, _route_of(app, path)))
+        route = _route_of(app, path)
+        done.pages.append((request.method, request.url, answer.status_code, route))
+        if answer.status_code >= 400:
+            said = f"{answer.status_code} {request.method} {request.url} (from {request.via})"
+            done.refusals.append(f"{said}: {_gist(answer)}")
         found = examine(answer, request.url, lang, _secrets(client, values))
         done.findings += [(f"{request.method} {request.url}", rule) for rule in found.findings]
         if request.probe or (stop is not None and stop.search(path)):
             continue
-        route = _route_of(app, path)
         if request.method == "GET" and answer.status_code == 200 and route not in probed:
             probed.add(route)
             joined = "&" if "?" in request.url else "?"
@@ -543,7 +588,7 @@ def crawl(
             if local is None or NEVER.search(urlsplit(local).path) or local in seen:
                 continue
             seen.add(local)
-            queue.append(Request("GET", local))
+            queue.append(Request("GET", local, via=f"{request.method} {request.url}"))
         for form in found.forms if values is not None else ():
             local = _local(request.url, form.action or request.url)
             key = _key(app, form, request.url)
@@ -552,7 +597,7 @@ def crawl(
             sent.add(key)
             if DESTRUCTIVE.search(urlsplit(local).path):
                 if urlsplit(local).path == "/logout" and form.method == "post":
-                    logout = Request("POST", local, tuple(form.fields.items()))
+                    logout = Request("POST", local, tuple(form.fields.items()), page="/home")
                 else:
                     done.unsent.add(f"{form.method.upper()} {key[1]}")
                 continue
@@ -564,8 +609,13 @@ def crawl(
                     queue.append(Request("GET", url))
                 continue
             multipart = form.enctype == "multipart/form-data"
-            queue.append(Request("POST", local, tuple(data.items()), multipart))
-            queue.extend(_probes(local, form, data))
+            page = request.url if request.method == "GET" else ""
+            via = f"{request.method} {request.url}"
+            sent_form = Request(
+                "POST", local, tuple(data.items()), multipart, False, via, page, _session(client)
+            )
+            queue.append(sent_form)
+            queue.extend(_probes(sent_form, data))
     return done
 
 
@@ -583,6 +633,11 @@ def _documents(world: Admin) -> None:  # noqa: F811
         world.publish(company)
 
 
+#: what a crawl checks but does not follow nor send forms from: the home page for the
+#: login's crawl (the user's crawl covers the app), the login and recovery pages for a
+#: logged-in one (logging in again would start another session)
+HOME: Final = re.compile(r"^/home$")
+LOGIN: Final = re.compile(r"^/(login|recovery)(/|$)")
 #: pages the logged-in crawl must reach from ``/home`` (the crawl really walks the app)
 LOGGED_IN_REACHES: Final = frozenset(
     {
@@ -675,7 +730,8 @@ def test_a_crawl_of_the_logged_in_app_finds_nothing(world: Admin, tmp_path: Path
         users.append(_logged_in(world))
         return users[-1]
 
-    reached, posted = _scan(user, "/home", "user", tmp_path, _typing(world, PRINCIPAL))
+    values = _typing(world, PRINCIPAL)
+    reached, posted = _scan(user, "/home", "user", tmp_path, values, LOGIN)
     assert LOGGED_IN_REACHES - reached == set()
     assert LOGGED_IN_POSTS - posted == set()
     for browser in users:  # logged out last
@@ -712,7 +768,6 @@ def test_a_crawl_in_the_middle_of_a_login_finds_nothing(world: Admin, tmp_path: 
     assert "/login/code" in posted
 
 
-HOME: Final = re.compile(r"^/home$")
 #: the other roles: who logs in, the entry page, the pages and forms the crawl must reach
 ROLES: Final = {
     "administrator": (ADMIN, "/home", {"/admin/users", "/admin/companies"}, set()),
@@ -743,7 +798,7 @@ def test_a_crawl_as_each_other_role_finds_nothing(
     principal, start, reaches, posts = ROLES[role]
     _documents(world)
     browser = lambda: world.login(principal)  # noqa: E731
-    reached, posted = _scan(browser, start, role, tmp_path, _typing(world, principal))
+    reached, posted = _scan(browser, start, role, tmp_path, _typing(world, principal), LOGIN)
     assert reaches - reached == set()
     assert posts - posted == set()
 
