@@ -97,6 +97,8 @@ from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
 #: with ``SECUREBOX_CRAWL_PAGES``
 MAX_PAGES: Final = int(os.environ.get("SECUREBOX_CRAWL_PAGES", "400"))
 LANGUAGES: Final = ("fr", "en")
+#: the other roles crawl in one language each (alternately), in both with this set to 1
+BOTH_LANGUAGES: Final = os.environ.get("SECUREBOX_CRAWL_BOTH_LANGUAGES", "") == "1"
 #: addresses never followed: the logout (it would end the crawl's session) and static
 #: files (cacheable on purpose, checked by ``tests/server/web/test_headers.py``)
 NEVER: Final = re.compile(r"^/(logout|static/)|/logout\b")
@@ -689,6 +691,7 @@ def _scan(
     tmp_path: Path,
     values: Callable[[str], Values | None],
     stop: re.Pattern[str] | None = None,
+    languages: tuple[str, ...] = LANGUAGES,
 ) -> tuple[set[str], set[str]]:
     """Crawl in each language, each with a fresh ``browser()`` (the crawl ends with the
     logout) and ``values`` of the language to type in the forms; the routes reached (200)
@@ -696,7 +699,7 @@ def _scan(
     reached: set[str] = set()
     posted: set[str] = set()
     findings: list[tuple[str, str, str]] = []
-    for lang in LANGUAGES:
+    for lang in languages:
         done = crawl(browser(), start, lang, values(lang), stop)
         text = done.report(who, lang)
         (tmp_path / f"crawl-{who}-{lang}.txt").write_text(text, encoding="utf-8")
@@ -770,15 +773,16 @@ def test_a_crawl_in_the_middle_of_a_login_finds_nothing(world: Admin, tmp_path: 
 
 #: the other roles: who logs in, the entry page, the pages and forms the crawl must reach
 ROLES: Final = {
-    "administrator": (ADMIN, "/home", {"/admin/users", "/admin/companies"}, set()),
-    "collaborator": (COLLABORATOR, "/home", {"/documents/{document_id}"}, set()),
-    "access_manager": (ACCESS_MANAGER, "/home", {"/admin/users/{user}"}, set()),
-    "third_party": (ACCOUNTANT, "/home", {"/documents/{document_id}"}, set()),
+    "administrator": (ADMIN, "/home", {"/admin/users", "/admin/companies"}, set(), "fr"),
+    "collaborator": (COLLABORATOR, "/home", {"/documents/{document_id}"}, set(), "en"),
+    "access_manager": (ACCESS_MANAGER, "/home", {"/admin/users/{user}"}, set(), "en"),
+    "third_party": (ACCOUNTANT, "/home", {"/documents/{document_id}"}, set(), "fr"),
     "invitee": (
         INVITEE,
         "/invitations/" + "t" * 43,
-        {"/invitations/{token}"},
-        {"/invitations/{token}/accept"},
+        {"/invitations/{token}", "/operations/{order_id}/proof/{method}"},
+        {"/invitations/{token}/accept", "/operations/{order_id}/proof/{method}"},
+        "fr",
     ),
 }
 
@@ -794,11 +798,16 @@ def test_a_crawl_as_each_other_role_finds_nothing(
     pages, none of which fails): the same crawl of the app, links and forms, as an
     administrator, a collaborator with partial rights (payroll, view and download), an
     access manager, a third party after acceptance, and an invitee from its invitation
-    link (it accepts it), in French and English."""
-    principal, start, reaches, posts = ROLES[role]
+    link (it accepts it and proves it with a TOTP code), each in one language (in both
+    with ``SECUREBOX_CRAWL_BOTH_LANGUAGES=1``)."""
+    principal, start, reaches, posts, lang = ROLES[role]
     _documents(world)
+    if principal not in world.totp:
+        world.enrol_totp(principal)  # the invitee proves its acceptance with a TOTP code
     browser = lambda: world.login(principal)  # noqa: E731
-    reached, posted = _scan(browser, start, role, tmp_path, _typing(world, principal), LOGIN)
+    languages = LANGUAGES if BOTH_LANGUAGES else (lang,)
+    values = _typing(world, principal)
+    reached, posted = _scan(browser, start, role, tmp_path, values, LOGIN, languages)
     assert reaches - reached == set()
     assert posts - posted == set()
 
