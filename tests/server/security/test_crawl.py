@@ -502,13 +502,14 @@ def _local(base: str, target: str) -> str | None:
 
 
 def _send(client: TestClient, request: Request) -> Response:
+    answer: Response
     if request.method == "GET":
-        return client.get(request.url, follow_redirects=False)
+        answer = client.get(request.url, follow_redirects=False)
+        return answer
     data = dict(request.data)
-    if request.multipart:
-        files = {"file": ("crawl.csv", b"iban;amount\n", "text/csv")}
-        return client.post(request.url, data=data, files=files, follow_redirects=False)
-    return client.post(request.url, data=data, follow_redirects=False)
+    files = {"file": ("crawl.csv", b"iban;amount\n", "text/csv")} if request.multipart else None
+    answer = client.post(request.url, data=data, files=files, follow_redirects=False)
+    return answer
 
 
 def _session(client: TestClient) -> str:
