@@ -29,7 +29,7 @@ and on every HTML page:
 * every ``POST`` form carries a non-empty ``csrf_token`` field, no ``GET`` form a secret one;
 * no form posts to another origin or over plain http, no ``javascript:`` address;
 * no mixed content (an ``http:`` ``src``, ``action`` or stylesheet);
-* no inline ``<script>`` or inline event handler (``on...=``), which the CSP forbids;
+* no inline ``<script>``, event handler (``on...=``) or style, which the CSP forbids;
 * no password or code field left to the browser's autocomplete;
 * the page is in the language asked for (``<html lang>``).
 
@@ -52,6 +52,9 @@ from typing import Final
 from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit
 
 import pytest
+from fastapi import APIRouter
+from fastapi import Form as FormField
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -186,6 +189,8 @@ class Page(HTMLParser):
                 "javascript:"
             ):
                 self.problems.append(f"javascript: address in <{tag} {name}>")
+            if name == "style":
+                self.problems.append(f"inline style= on <{tag}> (the CSP's style-src forbids it)")
             fetched = name in ("src", "action", "formaction", "data", "poster") or (
                 tag == "link" and name == "href"
             )
@@ -200,6 +205,8 @@ class Page(HTMLParser):
             self._form = Form(method, a.get("action", ""), a.get("enctype", ""))
             self.forms.append(self._form)
             self._submitted = False
+        elif tag == "style":
+            self.problems.append("inline <style> (the CSP's style-src forbids it)")
         elif tag == "script":
             if not a.get("src"):
                 self.problems.append("inline <script>")
@@ -815,7 +822,8 @@ def test_a_crawl_as_each_other_role_finds_nothing(
 
 BAD_PAGE: Final = """<!doctype html><html lang="en"><body>
 <script>alert(1)</script><a href="/x" onclick="go()">x</a><a href="javascript:go()">y</a>
-<a href="/documents?code=47120938">z</a><img src="http://cdn.example/a.png">
+<a href="/documents?code=47120938">z</a><img src="http://cdn.example/a.png" style="x">
+<style>p {}</style>
 <form method="post" action="/keep"><input name="code" type="password"></form>
 <form method="post" action="http://bank.example/plain">
 <input type="hidden" name="csrf_token" value="t"></form>
@@ -858,6 +866,8 @@ def test_the_scanner_sees_every_rule_broken(world: Admin) -> None:  # noqa: F811
         "javascript: address in <a href>",
         "mixed content: <img src='http://cdn.example/a.png'>",
         "inline <script>",
+        "inline style= on <img>",
+        "inline <style>",
         "secret field 'code' with autocomplete='on'",
         "POST form to '/keep' without a csrf_token",
         "form to 'http://bank.example/plain' over http",
@@ -913,6 +923,77 @@ def test_the_crawl_sends_forms_with_their_defaults_and_plausible_values(
     sent = values.fill(form)
     assert sent == {**form.fields, "code": "000000", "to": "crawl@acme.example", "t": "Crawl"}
     assert "000000" in values.typed
+
+
+TRAP: Final = """<!doctype html><html lang="en"><body>
+<a href="/trap/leak">leak</a><a href="/trap#top">here</a>
+<form method="post" action="/trap/back"><input type="hidden" name="csrf_token" value="t">
+<input type="hidden" name="back" value="/home"><button>Back</button></form>
+<form method="get" action="/trap/search"><input name="code" autocomplete="off"></form>
+</body></html>"""
+
+
+def _trap() -> APIRouter:
+    """Pages of the app that break the rules the way a regression would: a stack trace, a
+    return field followed anywhere, a code asked for in a GET form."""
+    router = APIRouter()
+
+    @router.get("/trap")
+    def trap() -> HTMLResponse:
+        return HTMLResponse(TRAP)
+
+    @router.get("/trap/leak")
+    def leak() -> HTMLResponse:
+        return HTMLResponse("Traceback (most recent call last):", status_code=500)
+
+    @router.post("/trap/back")
+    def back(to: str = FormField(alias="back")) -> RedirectResponse:
+        return RedirectResponse(to, status_code=303)
+
+    @router.get("/trap/search")
+    def search() -> HTMLResponse:
+        return HTMLResponse('<!doctype html><html lang="en"><p>found</p></html>')
+
+    return router
+
+
+def test_the_crawl_finds_what_pages_of_the_app_break(world: Admin) -> None:  # noqa: F811
+    """ASVS 5.0 V16.5.1, V3.7.2, V14.2.1 (the crawl itself can fail): pages added to the
+    real app (its middleware sets the headers) that show a stack trace, redirect to the
+    ``back`` field unchecked and ask for a code in a GET form are found by the crawl
+    (and nothing else: the middleware's headers pass),
+    following the link, sending the forms and probing the return field; a link to a place
+    in the same page is not asked for again."""
+    world.app.include_router(_trap())
+    done = crawl(world.browser(), "/trap", "en", Values(world, PRINCIPAL, lang="en"))
+    found = {(url, rule.split(":")[0]) for url, rule in done.findings}
+    assert ("GET /trap/leak", "status 500") in found
+    assert ("GET /trap/leak", "stack trace in the body") in found
+    assert ("GET /trap", "GET form to '/trap/search' with secret fields ['code']") in found
+    assert (
+        "GET /trap/search?code=000000",
+        "secret parameter 'code' in '/trap/search?code=000000'",
+    ) in found
+    assert any(
+        url == "POST /trap/back" and rule == "redirect off-site: '//evil.example'"
+        for url, rule in done.findings
+    ), done.findings
+    sent = [(method, url) for method, url, _, _ in done.pages]
+    assert ("POST", "/trap/back") in sent
+    assert sent.count(("GET", "/trap")) == 1, sent
+    kinds = {re.match(r"[^':]*", rule).group(0).strip() for _, rule in done.findings}  # type: ignore[union-attr]
+    assert kinds == {
+        "GET form to",
+        "status 500",
+        "stack trace in the body",
+        "page in",  # the trap's leak page has no <html lang>
+        "redirect off-site",
+        "secret parameter",
+        "a secret value in",
+    }, done.findings
+    # Starlette quotes the backslash and the tab (%5C, %09): those two stay on the site
+    off_site = [rule for url, rule in done.findings if url == "POST /trap/back"]
+    assert off_site == [f"redirect off-site: {evil!r}" for evil in EVIL[:2]], off_site
 
 
 def test_the_companies_page_is_linked_for_who_may_open_it(admin: Admin) -> None:  # noqa: F811
