@@ -686,6 +686,7 @@ LOGGED_IN_POSTS: Final = frozenset(
         "/logout",
     }
 )
+PROOF: Final = "/operations/{order_id}/proof/{method}"
 #: pages the logged-out crawl must reach from ``/`` (the login and its recovery)
 LOGGED_OUT_REACHES: Final = frozenset(
     {"/login", "/recovery", "/recovery/code", "/recovery/identifier"}
@@ -700,24 +701,22 @@ def _scan(
     values: Callable[[str], Values | None],
     stop: re.Pattern[str] | None = None,
     languages: tuple[str, ...] = LANGUAGES,
-) -> tuple[set[str], set[str]]:
+) -> Crawl:
     """Crawl in each language, each with a fresh ``browser()`` (the crawl ends with the
-    logout) and ``values`` of the language to type in the forms; the routes reached (200)
-    and the forms sent; fails on any finding."""
-    reached: set[str] = set()
-    posted: set[str] = set()
-    findings: list[tuple[str, str, str]] = []
+    logout) and ``values`` of the language to type in the forms; every language's
+    requests and forms not sent together; fails on any finding."""
+    every = Crawl()
     for lang in languages:
         done = crawl(browser(), start, lang, values(lang), stop)
         text = done.report(who, lang)
         (tmp_path / f"crawl-{who}-{lang}.txt").write_text(text, encoding="utf-8")
         print(text)  # the pages visited, shown with -s or on a failure
         assert len(done.pages) < MAX_PAGES, "the crawl hit its bound: raise it or look why"
-        findings += [(lang, url, rule) for url, rule in done.findings]
-        reached |= done.routes()
-        posted |= done.posted()
-    assert findings == []
-    return reached, posted
+        every.pages += done.pages
+        every.findings += [(f"{lang} {url}", rule) for url, rule in done.findings]
+        every.unsent |= done.unsent
+    assert every.findings == []
+    return every
 
 
 def _typing(world: Admin, principal: Principal) -> Callable[[str], Values]:  # noqa: F811
@@ -742,9 +741,16 @@ def test_a_crawl_of_the_logged_in_app_finds_nothing(world: Admin, tmp_path: Path
         return users[-1]
 
     values = _typing(world, PRINCIPAL)
-    reached, posted = _scan(user, "/home", "user", tmp_path, values, LOGIN)
-    assert LOGGED_IN_REACHES - reached == set()
-    assert LOGGED_IN_POSTS - posted == set()
+    done = _scan(user, "/home", "user", tmp_path, values, LOGIN)
+    assert LOGGED_IN_REACHES - done.routes() == set()
+    assert LOGGED_IN_POSTS - done.posted() == set()
+    # behind the forms: the search's results, the step-up proved (its confirmation shows
+    # the execute form, not sent), the order a transfer starts refused without a reader
+    searched = [url for _, url, status, _ in done.pages if url.startswith("/documents?from=")]
+    assert searched, "the search form was not sent"
+    assert "POST /operations/{order_id}/execute" in done.unsent
+    proved = {s for m, _, s, r in done.pages if (m, r) == ("POST", PROOF)}
+    assert proved == {303}, proved
     for browser in users:  # logged out last
         assert browser.get("/home", follow_redirects=False).status_code == 303
 
@@ -755,9 +761,9 @@ def test_a_crawl_without_a_session_finds_nothing(world: Admin, tmp_path: Path) -
     session (the login, the recovery pages), sending their forms with a subscription's
     identifiers and a wrong code, in French and English."""
     values = lambda lang: Values(world, PRINCIPAL, code="00000000", lang=lang)  # noqa: E731
-    reached, posted = _scan(world.browser, "/", "anonymous", tmp_path, values)
-    assert LOGGED_OUT_REACHES - reached == set()
-    assert {"/login", "/login/user", "/recovery/identifier"} - posted == set()
+    done = _scan(world.browser, "/", "anonymous", tmp_path, values)
+    assert LOGGED_OUT_REACHES - done.routes() == set()
+    assert {"/login", "/login/user", "/recovery/identifier"} - done.posted() == set()
 
 
 #: pages the crawl of a browser in the middle of a login must reach from the method page
@@ -774,9 +780,10 @@ def test_a_crawl_in_the_middle_of_a_login_finds_nothing(world: Admin, tmp_path: 
     the home page is checked, not crawled again), in French and English."""
     values = _typing(world, PRINCIPAL)
     browser = lambda: _identified(world)  # noqa: E731
-    reached, posted = _scan(browser, "/login/method", "logging-in", tmp_path, values, HOME)
-    assert LOGGING_IN_REACHES - reached == set()
-    assert "/login/code" in posted
+    done = _scan(browser, "/login/method", "logging-in", tmp_path, values, HOME)
+    assert LOGGING_IN_REACHES - done.routes() == set()
+    assert "/login/code" in done.posted()
+    assert ("GET", "/home", 200, "/home") in done.pages  # the code logged in
 
 
 #: the other roles: who logs in, the entry page, the pages and forms the crawl must reach
@@ -815,9 +822,9 @@ def test_a_crawl_as_each_other_role_finds_nothing(
     browser = lambda: world.login(principal)  # noqa: E731
     languages = LANGUAGES if BOTH_LANGUAGES else (lang,)
     values = _typing(world, principal)
-    reached, posted = _scan(browser, start, role, tmp_path, values, LOGIN, languages)
-    assert reaches - reached == set()
-    assert posts - posted == set()
+    done = _scan(browser, start, role, tmp_path, values, LOGIN, languages)
+    assert reaches - done.routes() == set()
+    assert posts - done.posted() == set()
 
 
 BAD_PAGE: Final = """<!doctype html><html lang="en"><body>
