@@ -20,7 +20,8 @@ crawl (``SECUREBOX_CRAWL_PAGES``). On every answer (redirects included) it check
   ``no-store``, HSTS: the app is served under https);
 * no ``Server`` or ``X-Powered-By`` banner;
 * the flags of every ``Set-Cookie`` (those of ``tests/server/security/test_sessions.py``);
-* no stack trace, exception name, SQL or driver text, or framework banner in a body;
+* no stack trace, exception name, SQL or driver text, framework banner or private IP
+  address in a body; no body without a ``Content-Type``;
 * no secret in an address reached, linked or redirected to: a ``code``/``password``/token
   parameter, the user's code, a code the crawl typed, a cookie's value;
 
@@ -28,7 +29,9 @@ and on every HTML page:
 
 * every ``POST`` form carries a non-empty ``csrf_token`` field, no ``GET`` form a secret one;
 * no form posts to another origin or over plain http, no ``javascript:`` address;
-* no mixed content (an ``http:`` ``src``, ``action`` or stylesheet);
+* no mixed content (an ``http:`` ``src``, ``action`` or stylesheet), no script from
+  another origin, no ``target=_blank`` link without ``rel=noopener``, no suspicious
+  comment (``TODO``, ``password``...);
 * no inline ``<script>``, event handler (``on...=``) or style, which the CSP forbids;
 * no password or code field left to the browser's autocomplete;
 * the page is in the language asked for (``<html lang>``).
@@ -140,6 +143,15 @@ LEAKS: Final = {
         re.IGNORECASE,
     ),
 }
+#: what an HTML comment must not say (ZAP's "suspicious comments")
+SUSPICIOUS: Final = re.compile(
+    r"\b(?:TODO|FIXME|XXX|HACK|BUG|debug|password|secret|admin|user(?:name)?|select|where)\b",
+    re.IGNORECASE,
+)
+#: a private address of the hosting network in a body (ZAP's "private IP disclosure")
+PRIVATE_IP: Final = re.compile(
+    r"\b(?:10\.\d{1,3}|172\.(?:1[6-9]|2\d|3[01])|192\.168)\.\d{1,3}\.\d{1,3}\b"
+)
 ORDER: Final = re.compile(r"/operations/([A-Za-z0-9_-]+)")
 REDIRECTS: Final = (301, 302, 303, 307, 308)
 MAIN: Final = re.compile(r"<main[^>]*>(.*?)</main>", re.DOTALL)
@@ -200,6 +212,9 @@ class Page(HTMLParser):
             self.lang = a.get("lang", "")
         elif tag == "a" and "href" in a:
             self.links.append(a["href"])
+            rel = a.get("rel", "").lower().split()
+            if a.get("target") == "_blank" and not {"noopener", "noreferrer"} & set(rel):
+                self.problems.append(f"target=_blank without rel=noopener: {a['href']!r}")
         elif tag == "form":
             method = a.get("method", "get").lower()
             self._form = Form(method, a.get("action", ""), a.get("enctype", ""))
@@ -210,6 +225,8 @@ class Page(HTMLParser):
         elif tag == "script":
             if not a.get("src"):
                 self.problems.append("inline <script>")
+            elif urlsplit(urljoin(ORIGIN + "/", a["src"])).netloc != urlsplit(ORIGIN).netloc:
+                self.problems.append(f"script from another origin: {a['src']!r}")
             self._script = True
         elif tag in ("input", "textarea", "select", "button", "option"):
             self._field(tag, a)
@@ -256,6 +273,11 @@ class Page(HTMLParser):
             self._form = None
         elif tag == "select":
             self._select = ""
+
+    def handle_comment(self, data: str) -> None:
+        found = SUSPICIOUS.search(data)
+        if found is not None:
+            self.problems.append(f"suspicious comment: {found.group(0)!r}")
 
     def handle_data(self, data: str) -> None:
         if self._script and data.strip():
@@ -351,7 +373,12 @@ def examine(answer: Response, url: str, lang: str, secrets: frozenset[str] = fro
         if banner in answer.headers:
             found.append(f"{banner} banner: {answer.headers[banner]!r}")
     kind = answer.headers.get("content-type", "")
+    if answer.content and not kind:
+        found.append("a body without a Content-Type")
     if kind.startswith("text/") or "json" in kind:
+        private = PRIVATE_IP.search(answer.text)
+        if private is not None:
+            found.append(f"private IP address in the body: {private.group(0)!r}")
         for rule, pattern in LEAKS.items():
             leak = pattern.search(answer.text)
             if leak is not None:
@@ -830,14 +857,15 @@ def test_a_crawl_as_each_other_role_finds_nothing(
 BAD_PAGE: Final = """<!doctype html><html lang="en"><body>
 <script>alert(1)</script><a href="/x" onclick="go()">x</a><a href="javascript:go()">y</a>
 <a href="/documents?code=47120938">z</a><img src="http://cdn.example/a.png" style="x">
-<style>p {}</style>
+<style>p {}</style><script src="https://cdn.example/x.js"></script>
+<a href="/y" target="_blank">t</a><!-- TODO: remove the admin password -->
 <form method="post" action="/keep"><input name="code" type="password"></form>
 <form method="post" action="http://bank.example/plain">
 <input type="hidden" name="csrf_token" value="t"></form>
 <form method="post" action="https://evil.example/steal">
 <input type="hidden" name="csrf_token" value="t"></form>
 <form method="get" action="/search"><input name="pin" autocomplete="off"></form>
-<p>ValueError: SELECT secret FROM users, uvicorn</p></body></html>"""
+<p>ValueError: SELECT secret FROM users, uvicorn on 10.0.3.7</p></body></html>"""
 
 
 def test_the_scanner_sees_every_rule_broken(world: Admin) -> None:  # noqa: F811
@@ -875,6 +903,10 @@ def test_the_scanner_sees_every_rule_broken(world: Admin) -> None:  # noqa: F811
         "inline <script>",
         "inline style= on <img>",
         "inline <style>",
+        "script from another origin: 'https://cdn.example/x.js'",
+        "target=_blank without rel=noopener: '/y'",
+        "suspicious comment: 'TODO'",
+        "private IP address in the body: '10.0.3.7'",
         "secret field 'code' with autocomplete='on'",
         "POST form to '/keep' without a csrf_token",
         "form to 'http://bank.example/plain' over http",
@@ -886,7 +918,9 @@ def test_the_scanner_sees_every_rule_broken(world: Admin) -> None:  # noqa: F811
         "page in 'en', asked for 'fr'",
     ):
         assert rule in text, rule
-    assert seen.targets == ["/x", "javascript:go()", "/documents?code=47120938"]
+    assert seen.targets == ["/x", "javascript:go()", "/documents?code=47120938", "/y"]
+    bare = examine(Response(200, content=b"x"), "/x", "fr").findings
+    assert "a body without a Content-Type" in bare
     assert [form.action for form in seen.forms] == [
         "/keep",
         "http://bank.example/plain",
