@@ -670,10 +670,11 @@ def _documents(world: Admin) -> None:  # noqa: F811
         world.publish(company)
 
 
-#: what a crawl checks but does not follow nor send forms from: the home page for the
-#: login's crawl (the user's crawl covers the app), the login and recovery pages for a
-#: logged-in one (logging in again would start another session)
-HOME: Final = re.compile(r"^/home$")
+#: what a crawl checks but does not follow nor send forms from: for the login's crawl the
+#: home page (the user's crawl covers the app), the first page of the login and recovery
+#: (the anonymous crawl covers them; sending them would start the login again); for a
+#: logged-in crawl the login and recovery pages (logging in again starts another session)
+HOME: Final = re.compile(r"^/(home|login)$|^/recovery(/|$)")
 LOGIN: Final = re.compile(r"^/(login|recovery)(/|$)")
 #: pages the logged-in crawl must reach from ``/home`` (the crawl really walks the app)
 LOGGED_IN_REACHES: Final = frozenset(
@@ -811,6 +812,29 @@ def test_a_crawl_in_the_middle_of_a_login_finds_nothing(world: Admin, tmp_path: 
     assert LOGGING_IN_REACHES - done.routes() == set()
     assert "/login/code" in done.posted()
     assert ("GET", "/home", 200, "/home") in done.pages  # the code logged in
+
+
+#: pages the crawl of a login whose renewal expired must reach: the second factor's
+SECOND_FACTOR_REACHES: Final = frozenset({"/login/strong", "/login/totp"})
+
+
+def test_a_crawl_of_a_login_that_needs_a_second_factor_finds_nothing(
+    world: Admin,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """ASVS 5.0 V3.4.1, V3.4.3 to V3.4.6, V14.3.2, V3.3.1, V3.3.2, V3.3.4, V3.5.1,
+    V16.5.1, V12.2.1, V6.2.7, V14.2.1, V3.7.2; PSD2 RTS art. 10 (the renewal of the strong
+    authentication): the same crawl of a login whose last strong authentication is older
+    than the renewal period, so that the code leads to the second factor's pages; the
+    crawl types the user's code then a TOTP code of the moment (the home page is checked,
+    not crawled again), in French and English."""
+    world.clock.advance(timedelta(days=400))
+    values = _typing(world, PRINCIPAL)
+    browser = lambda: _identified(world)  # noqa: E731
+    done = _scan(browser, "/login/method", "second-factor", tmp_path, values, HOME)
+    assert SECOND_FACTOR_REACHES - done.routes() == set()
+    assert "/login/totp" in done.posted()
+    assert ("GET", "/home", 200, "/home") in done.pages  # the TOTP code logged in
 
 
 #: the other roles: who logs in, the entry page, the pages and forms the crawl must reach
