@@ -1,6 +1,6 @@
 """A passive scan of the HTML app by a crawler of ours (issue 18, "Headers"; the OWASP ZAP
 baseline is not available offline), as every role: a browser without a session, one in the
-middle of a login, the principal user (documents of two companies, a pending order), an
+middle of a login (and one whose renewal expired: the second factor), the principal user (documents of two companies, a pending order), an
 administrator, a collaborator with partial rights, an access manager, a third party who
 accepted an invitation, and an invitee who opens its invitation link and accepts it. From
 each role's entry page it follows every same-origin ``<a href>`` breadth-first and sends the
@@ -11,8 +11,9 @@ factors, the step-up's proof and confirmation, search results, the invitation's 
 scanned too. A destructive form (log out, end a session, revoke, execute an order, remove a
 factor, change the code) is never sent, but the logout, which is sent last. Forms with a
 return address (``back``, ``next``) are also sent with off-site ones (``//evil.example``...)
-and every page once with ``?next=//evil.example``. At most :data:`MAX_PAGES` requests a
-crawl (``SECUREBOX_CRAWL_PAGES``). On every answer (redirects included) it checks:
+and every page once with ``?next=//evil.example``: the answer to a probe must neither
+redirect nor link off-site. At most :data:`MAX_PAGES` requests a crawl
+(``SECUREBOX_CRAWL_PAGES``). On every answer (redirects included) it checks:
 
 * no 5xx; a redirect only to the same origin (no open redirect);
 * the security headers of :func:`tests.server.security.test_headers_everywhere.check_headers`
@@ -43,6 +44,7 @@ the test with its page and rule.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from collections import deque
@@ -571,6 +573,17 @@ def _probes(form_request: Request, data: dict[str, str]) -> list[Request]:
     return probes
 
 
+def _reflected(seen: Seen, url: str) -> list[str]:
+    """A probe's off-site address given back in a page's link, form or return field."""
+    given = [*seen.targets, *(form.action for form in seen.forms)]
+    given += [v for form in seen.forms for k, v in form.fields.items() if k in RETURN_FIELDS]
+    return [
+        f"the probe's off-site address is reflected: {g!r}"
+        for g in given
+        if "evil." in g and browser_origin(ORIGIN + url, g) != ORIGIN
+    ]
+
+
 def _secrets(client: TestClient, values: Values | None) -> frozenset[str]:
     cookies = {value for value in client.cookies.values() if len(value) >= 16}
     typed = values.typed if values is not None else set()
@@ -613,7 +626,12 @@ def crawl(
             done.refusals.append(f"{said}: {_gist(answer)}")
         found = examine(answer, request.url, lang, _secrets(client, values))
         done.findings += [(f"{request.method} {request.url}", rule) for rule in found.findings]
-        if request.probe or (stop is not None and stop.search(path)):
+        if request.probe:
+            if answer.status_code not in REDIRECTS:  # a redirect's target is checked above
+                reflected = _reflected(found, request.url)
+                done.findings += [(f"{request.method} {request.url}", r) for r in reflected]
+            continue
+        if stop is not None and stop.search(path):
             continue
         if request.method == "GET" and answer.status_code == 200 and route not in probed:
             probed.add(route)
@@ -1000,7 +1018,7 @@ TRAP: Final = """<!doctype html><html lang="en"><body>
 
 def _trap() -> APIRouter:
     """Pages of the app that break the rules the way a regression would: a stack trace, a
-    return field followed anywhere, a code asked for in a GET form."""
+    return field followed anywhere, a code asked for in a GET form, a link to a parameter."""
     router = APIRouter()
 
     @router.get("/trap")
@@ -1016,8 +1034,9 @@ def _trap() -> APIRouter:
         return RedirectResponse(to, status_code=303)
 
     @router.get("/trap/search")
-    def search() -> HTMLResponse:
-        return HTMLResponse('<!doctype html><html lang="en"><p>found</p></html>')
+    def search(next: str = "/trap") -> HTMLResponse:
+        link = html.escape(next)
+        return HTMLResponse(f'<!doctype html><html lang="en"><a href="{link}">back</a></html>')
 
     return router
 
@@ -1025,7 +1044,8 @@ def _trap() -> APIRouter:
 def test_the_crawl_finds_what_pages_of_the_app_break(world: Admin) -> None:  # noqa: F811
     """ASVS 5.0 V16.5.1, V3.7.2, V14.2.1 (the crawl itself can fail): pages added to the
     real app (its middleware sets the headers) that show a stack trace, redirect to the
-    ``back`` field unchecked and ask for a code in a GET form are found by the crawl
+    ``back`` field unchecked, ask for a code in a GET form and link to their ``next``
+    parameter are found by the crawl
     (and nothing else: the middleware's headers pass),
     following the link, sending the forms and probing the return field; a link to a place
     in the same page is not asked for again."""
@@ -1055,6 +1075,7 @@ def test_the_crawl_finds_what_pages_of_the_app_break(world: Admin) -> None:  # n
         "redirect off-site",
         "secret parameter",
         "a secret value in",
+        "the probe",  # the search page links to its next parameter
     }, done.findings
     # Starlette quotes the backslash and the tab (%5C, %09): those two stay on the site
     off_site = [rule for url, rule in done.findings if url == "POST /trap/back"]
