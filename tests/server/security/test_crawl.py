@@ -1,18 +1,19 @@
 """A passive scan of the HTML app by a crawler of ours (issue 18, "Headers"; the OWASP ZAP
 baseline is not available offline), as every role: a browser without a session, one in the
-middle of a login (and one whose renewal expired: the second factor), the principal user (documents of two companies, a pending order), an
-administrator, a collaborator with partial rights, an access manager, a third party who
-accepted an invitation, and an invitee who opens its invitation link and accepts it. From
-each role's entry page it follows every same-origin ``<a href>`` breadth-first and sends the
-forms it finds once each (``GET`` forms with their default values, ``POST`` forms with their
-hidden fields, the CSRF token and plausible values: the user's code, a TOTP code of the
-moment for a step-up, a valid SIREN, an address), so that the pages behind a form (the login's
-factors, the step-up's proof and confirmation, search results, the invitation's pages) are
-scanned too. A destructive form (log out, end a session, revoke, execute an order, remove a
-factor, change the code) is never sent, but the logout, which is sent last. Forms with a
-return address (``back``, ``next``) are also sent with off-site ones (``//evil.example``...)
-and every page once with ``?next=//evil.example``: the answer to a probe must neither
-redirect nor link off-site. At most :data:`MAX_PAGES` requests a crawl
+middle of a login (and one whose renewal expired: the second factor), the principal user
+(documents of two companies, a pending order), an administrator, a collaborator with
+partial rights, an access manager, a third party who accepted an invitation, and an
+invitee who opens its invitation link and accepts it. From each role's entry page it
+follows every same-origin ``<a href>`` breadth-first and sends the forms it finds once each
+(``GET`` forms with their default values, ``POST`` forms with their hidden fields, the CSRF
+token and plausible values: the user's code, a TOTP code of the moment for a step-up, a
+valid SIREN, an address), so that the pages behind a form (the login's factors, the
+step-up's proof and confirmation, search results, the invitation's pages) are scanned too.
+A destructive form (log out, end a session, revoke, execute an order, remove a factor,
+change the code) is never sent, but the logout, which is sent last. Forms with a return
+address (``back``, ``next``) are also sent with off-site ones (``//evil.example``...) and
+every page once with ``?next=//evil.example``: the answer to a probe must neither redirect
+nor link off-site. At most :data:`MAX_PAGES` requests a crawl
 (``SECUREBOX_CRAWL_PAGES``). On every answer (redirects included) it checks:
 
 * no 5xx; a redirect only to the same origin (no open redirect);
