@@ -8,8 +8,9 @@ nox -s bench      python3 benchmarks/run.py
 nox -s fuzz       SECUREBOX_FUZZ_SCALE=50 python3 -m pytest -m fuzz  (the parsers, 50x deeper)
 nox -s atheris    python3 fuzz/parsers.py TARGET -max_total_time=60      (coverage-guided)
 nox -s box_faults SECUREBOX_BOX_FAULT_LOOPS=20 python3 -m pytest tests/server/box/e2e (kill -9)
-nox -s security   python3 -m pytest tests/server/security, then the fuzz, kill -9, timing and
-                  atheris pieces in short runs (docs/security.md; ``-- 20`` for 20 loops)
+nox -s security   python3 -m pytest tests/server/security, then the fuzz, kill -9, PostgreSQL
+                  restart, crawl, timing and atheris pieces in short runs (docs/security.md;
+                  ``-- 20`` for 20 loops)
 nox -s browser    npm install --prefix .cache/axe axe-core@4 &&
                   SECUREBOX_SCREENSHOTS=docs/screenshots python3 -m pytest -m browser tests/browser
 """
@@ -121,9 +122,10 @@ def box_faults(session: nox.Session) -> None:
 def security(session: nox.Session) -> None:
     """The security and reliability suite of issue 18 (docs/security.md): the attack tests of
     ``tests/server/security``, then a short run of each long piece: the hypothesis fuzz tests
-    at 3x their depth, the kill -9 loops (3 iterations each, ``-- 20`` for 20), the timing
-    comparisons and 5 seconds of atheris per parser. The long runs stay their own sessions
-    (``fuzz``, ``box_faults``, ``timing``, ``atheris``)."""
+    at 3x their depth, the kill -9 loops (3 iterations each, ``-- 20`` for 20), as many
+    PostgreSQL restarts under load, a longer crawl (1000 requests a role, both languages),
+    the timing comparisons and 5 seconds of atheris per parser. The long runs stay their own
+    sessions (``fuzz``, ``box_faults``, ``timing``, ``atheris``)."""
     session.install("-e", ".[server]", "--group", "dev", "--group", "fuzz")
     loops = session.posargs[0] if session.posargs else "3"
     quiet = ("-q", "-p", "no:cacheprovider")
@@ -132,6 +134,10 @@ def security(session: nox.Session) -> None:
                 env={"SECUREBOX_FUZZ_SCALE": "3"})  # fmt: skip
     session.run("python", "-m", "pytest", *quiet, "tests/server/box/e2e", "-k", "kill",
                 env={"SECUREBOX_BOX_FAULT_LOOPS": loops})  # fmt: skip
+    session.run("python", "-m", "pytest", *quiet, "tests/server/security/test_database_restart.py",
+                env={"SECUREBOX_PG_RESTART_LOOPS": loops})  # fmt: skip
+    crawl = {"SECUREBOX_CRAWL_BOTH_LANGUAGES": "1", "SECUREBOX_CRAWL_PAGES": "1000"}
+    session.run("python", "-m", "pytest", *quiet, "tests/server/security/test_crawl.py", env=crawl)
     session.run("python", "-m", "pytest", *quiet, "-m", "timing",
                 "tests/server/security", "tests/server/recovery")  # fmt: skip
     for target in ATHERIS_TARGETS:
