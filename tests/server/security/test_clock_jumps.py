@@ -132,11 +132,6 @@ def test_an_expired_grant_is_not_revived_by_a_backwards_jump(world: World) -> No
     assert "Done" not in world.client.get("/orders").text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this test: a grant whose lifetime passed unobserved is valid again when "
-    "the clock goes back (the server has no high-water mark of time); see the report",
-)
 def test_an_unused_grant_seen_late_is_not_revived_by_a_backwards_jump(world: World) -> None:  # noqa: F811
     """The same without an execution attempt while the clock was late: the order's page is
     viewed after the grant's lifetime, then the clock goes back. The server keeps the

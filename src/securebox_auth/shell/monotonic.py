@@ -1,0 +1,112 @@
+"""A clock that never goes back, for security decisions (ADR 0042).
+
+The core takes ``now`` as an argument and trusts it. When the host clock goes back (an NTP
+step, a mis-set clock put right), a lifetime that already ran out would run again: an
+expired step-up grant valid again, a lock over before it began. :class:`MonotonicClock`
+wraps the wall clock and returns the latest time it has seen (a *high-water mark*): while
+the wall clock is behind the mark, time stands still at the mark until the wall clock
+catches up, so every expiry is measured on the mark.
+
+Several processes share the mark through a :class:`ClockMarks` store (one row in the SQL
+stores: :class:`~securebox_auth.stores.sql.clock_mark.SqlClockMarks`). A process writes
+its mark and reads the shared one in one exchange at most every ``interval`` (the cost of
+a request is then nothing but a lock and a comparison), and on its first reading. A mark
+far in the future by mistake is put right by an operator with :meth:`ClockMarks.reset`,
+which also bumps the mark's *epoch*: running processes adopt the reset mark at their next
+exchange instead of writing their own back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from securebox_auth.clock import Clock, ClockMarks, Mark, require_aware
+from securebox_auth.errors import ConfigurationError
+
+__all__ = ["ClockMarks", "Mark", "MemoryClockMarks", "MonotonicClock"]
+
+
+class MemoryClockMarks:
+    """A :class:`ClockMarks` in memory (one process, several clocks; tests)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mark: Mark | None = None
+
+    def read(self) -> Mark | None:
+        with self._lock:
+            return self._mark
+
+    def advance(self, to: datetime, epoch: int) -> Mark:
+        to = require_aware(to, "to")
+        with self._lock:
+            mark = self._mark
+            if mark is None or (mark.epoch == epoch and mark.at < to):
+                self._mark = mark = Mark(to, epoch)
+            return mark
+
+    def reset(self, to: datetime) -> tuple[Mark | None, Mark]:
+        with self._lock:
+            before = self._mark
+            self._mark = Mark(to, 0 if before is None else before.epoch + 1)
+            return before, self._mark
+
+
+class MonotonicClock:
+    """A :class:`~securebox_auth.clock.Clock` whose readings never decrease.
+
+    ``wall`` is the clock it follows; ``marks`` the shared mark (``None``: this object's
+    memory only); ``interval`` how often at most it exchanges with ``marks`` (measured on
+    ``ticks``, the process's monotonic counter by default). Thread-safe.
+    """
+
+    def __init__(
+        self,
+        wall: Clock,
+        marks: ClockMarks | None = None,
+        *,
+        interval: timedelta = timedelta(seconds=1),
+        ticks: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if interval < timedelta(0):
+            raise ConfigurationError("interval: zero or more")
+        self.wall = wall
+        self.marks = marks
+        self._interval = interval.total_seconds()
+        self._ticks = ticks
+        self._lock = threading.Lock()
+        self._high: datetime | None = None
+        self._epoch = 0
+        self._exchanged: float | None = None
+
+    def now(self) -> datetime:
+        wall = require_aware(self.wall.now())
+        with self._lock:
+            if self.marks is not None:
+                tick = self._ticks()
+                if self._exchanged is None or tick - self._exchanged >= self._interval:
+                    self._exchange(self.marks, wall)
+                    self._exchanged = tick
+            if self._high is None or wall > self._high:
+                self._high = wall
+            return self._high
+
+    def _exchange(self, marks: ClockMarks, wall: datetime) -> None:
+        """Write this process's mark (at least ``wall``) and adopt the shared one."""
+        mine = wall if self._high is None or wall > self._high else self._high
+        stored = marks.advance(mine, self._epoch)
+        if stored.epoch != self._epoch:  # an operator reset: forget our own mark
+            self._epoch, self._high = stored.epoch, stored.at
+            if wall > stored.at:
+                stored = marks.advance(wall, self._epoch)
+        if stored.epoch == self._epoch:
+            self._high = stored.at if self._high is None else max(self._high, stored.at)
+
+    @property
+    def mark(self) -> datetime | None:
+        """The latest time returned (``None`` before the first reading)."""
+        with self._lock:
+            return self._high

@@ -1,0 +1,97 @@
+"""The shared high-water mark of time in the SQL store (ADR 0042): the
+:class:`~securebox_auth.clock.ClockMarks` of :class:`~securebox_auth.shell.
+monotonic.MonotonicClock` for processes on one database.
+
+One row of ``clock_mark``. :meth:`SqlClockMarks.advance` is one compare-and-swap
+``UPDATE clock_mark SET at_us = :new WHERE id = 1 AND epoch = :epoch AND at_us < :new``,
+followed by a read only when it changed nothing (another process is ahead, or an operator
+reset it); on SQLite the transaction starts with ``BEGIN IMMEDIATE`` like every write.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from securebox_auth.clock import Mark, require_aware
+from securebox_auth.stores.sql.engine import WRITE_OPTION
+from securebox_auth.stores.sql.schema import CLOCK_MARK
+
+__all__ = ["SqlClockMarks", "from_micros", "to_micros"]
+
+_ROW: Final = 1
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch (exact: no float)."""
+    return (require_aware(moment) - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+class SqlClockMarks:
+    """The mark in ``clock_mark`` of ``engine``'s database (migrated to revision 0008)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = engine.execution_options(**{WRITE_OPTION: True})
+
+    @staticmethod
+    def _read(conn: Connection) -> Mark | None:
+        row = conn.execute(
+            select(CLOCK_MARK.c.at_us, CLOCK_MARK.c.epoch).where(CLOCK_MARK.c.id == _ROW)
+        ).first()
+        return None if row is None else Mark(from_micros(row.at_us), row.epoch)
+
+    def read(self) -> Mark | None:
+        with self.engine.connect() as conn:
+            return self._read(conn)
+
+    def advance(self, to: datetime, epoch: int) -> Mark:
+        micros = to_micros(to)
+        for _ in range(2):  # a second round only if another process created the row first
+            try:
+                with self._writer.begin() as conn:
+                    moved = conn.execute(
+                        update(CLOCK_MARK)
+                        .where(
+                            CLOCK_MARK.c.id == _ROW,
+                            CLOCK_MARK.c.epoch == epoch,
+                            CLOCK_MARK.c.at_us < micros,
+                        )
+                        .values(at_us=micros)
+                    ).rowcount
+                    if moved:
+                        return Mark(from_micros(micros), epoch)
+                    stored = self._read(conn)
+                    if stored is not None:
+                        return stored
+                    conn.execute(insert(CLOCK_MARK).values(id=_ROW, at_us=micros, epoch=epoch))
+                    return Mark(from_micros(micros), epoch)
+            except IntegrityError:
+                continue
+        stored = self.read()
+        assert stored is not None  # the row exists: an insert collided with it
+        return stored
+
+    def reset(self, to: datetime) -> tuple[Mark | None, Mark]:
+        micros = to_micros(to)
+        with self._writer.begin() as conn:
+            before = self._read(conn)
+            if before is None:
+                after = Mark(from_micros(micros), 0)
+                conn.execute(insert(CLOCK_MARK).values(id=_ROW, at_us=micros, epoch=0))
+            else:
+                after = Mark(from_micros(micros), before.epoch + 1)
+                conn.execute(
+                    update(CLOCK_MARK)
+                    .where(CLOCK_MARK.c.id == _ROW)
+                    .values(at_us=micros, epoch=after.epoch)
+                )
+            return before, after
