@@ -81,17 +81,22 @@ class SqlClockMarks:
         return stored
 
     def reset(self, to: datetime) -> tuple[Mark | None, Mark]:
-        micros = to_micros(to)
         with self._writer.begin() as conn:
-            before = self._read(conn)
-            if before is None:
-                after = Mark(from_micros(micros), 0)
-                conn.execute(insert(CLOCK_MARK).values(id=_ROW, at_us=micros, epoch=0))
-            else:
-                after = Mark(from_micros(micros), before.epoch + 1)
-                conn.execute(
-                    update(CLOCK_MARK)
-                    .where(CLOCK_MARK.c.id == _ROW)
-                    .values(at_us=micros, epoch=after.epoch)
-                )
-            return before, after
+            return self.reset_on(conn, to)
+
+    def reset_on(self, conn: Connection, to: datetime) -> tuple[Mark | None, Mark]:
+        """:meth:`reset` in the caller's write transaction (with its audit event:
+        ``SqlStore.commit(..., also=...)``)."""
+        micros = to_micros(to)
+        before = self._read(conn)
+        if before is None:
+            after = Mark(from_micros(micros), 0)
+            conn.execute(insert(CLOCK_MARK).values(id=_ROW, at_us=micros, epoch=0))
+        else:
+            after = Mark(from_micros(micros), before.epoch + 1)
+            conn.execute(
+                update(CLOCK_MARK)
+                .where(CLOCK_MARK.c.id == _ROW)
+                .values(at_us=micros, epoch=after.epoch)
+            )
+        return before, after
