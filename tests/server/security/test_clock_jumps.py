@@ -23,11 +23,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from securebox_auth.clock import FixedClock
+from securebox_auth.cli import main as cli_main
+from securebox_auth.clock import FixedClock, Mark
 from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.oob import Channel
 from securebox_auth.factors.totp import code_at as totp_code_at
+from securebox_auth.shell.audit_chains import verify_audit_chains
 from securebox_auth.shell.gateways import FileOutbox
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.monotonic import MonotonicClock
@@ -40,8 +42,8 @@ from securebox_server.app import create_app
 from securebox_server.clock_cli import RESET_ACTION, reset_mark
 from securebox_server.demo_data import prepare
 from securebox_server.jobs.outbox import Outbox
-from securebox_server.settings import Settings
-from securebox_server.wiring import build_securebox
+from securebox_server.settings import Settings, load_settings
+from securebox_server.wiring import build_securebox, load_master_key, write_master_key
 from tests.entitlements.world import ACCOUNTS, NOW, PU, A, sub_a
 from tests.server.conftest import CODE, AppMaker, identify, open_user, submit_code, token
 from tests.server.jobs.conftest import SmtpRelay, sender, smtp_relay  # noqa: F401
@@ -434,3 +436,43 @@ def test_the_worker_on_the_servers_clock_sends_once_through_jumps(
         assert monotonic.now() >= sent_at
     assert len(smtp_relay.relay.received) == 1
     assert set(w.statuses().values()) == {"sent"}
+
+
+def test_the_clock_commands_show_and_reset_the_mark(
+    tmp_path: Path,
+    migrated_sqlite: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``securebox clock show`` and ``securebox clock reset`` on a deployment's settings
+    file: the reset sets the stored mark (a new epoch), is sealed in the global audit chain
+    with the deployment's key, and a malformed ``--to`` is a usage error that changes
+    nothing. ASVS 5.0 16.3.1 (security events are logged), 7.5.3."""
+    shutil.copyfile(migrated_sqlite, tmp_path / "server.db")
+    url = f"sqlite:///{tmp_path}/server.db"
+    key_file = tmp_path / "master.key"
+    write_master_key(key_file)
+    settings_file = tmp_path / "settings.toml"
+    settings_file.write_text(
+        f'database_url = "{url}"\nmaster_key_file = "{key_file}"\n', encoding="utf-8"
+    )
+    engine = create_engine(url)
+    try:
+        marks = SqlClockMarks(engine)
+        marks.advance(NOW + timedelta(days=365), 0)
+        common = ["--settings", str(settings_file)]
+        assert cli_main(["clock", "show", *common]) == 0
+        assert (NOW + timedelta(days=365)).isoformat() in capsys.readouterr().out
+        bad = ["--to", "yesterday", "--actor", "ops", "--reason", "wrong NTP"]
+        assert cli_main(["clock", "reset", *common, *bad]) == 2
+        assert marks.read() == Mark(NOW + timedelta(days=365), 0)
+        good = ["--to", NOW.isoformat(), "--actor", "ops", "--reason", "wrong NTP"]
+        assert cli_main(["clock", "reset", *common, *good]) == 0
+        assert marks.read() == Mark(NOW, 1)
+        keys = load_master_key(load_settings({}, settings_file))
+        store = SqlStore(engine, audit_key=keys.audit_key())
+        (sealed,) = [e for e in store.audit_log() if e.event.action == RESET_ACTION]
+        assert sealed.event.actor == "operator/ops"
+        assert dict(sealed.event.details)["reason"] == "wrong NTP"
+        assert verify_audit_chains(keys.audit_key(), store).events[""] >= 1
+    finally:
+        engine.dispose()
