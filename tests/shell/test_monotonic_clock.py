@@ -8,6 +8,8 @@ grant's lifetime must not run again), 6.3.1 (a lockout is not undone by moving t
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -171,3 +173,61 @@ def test_bad_wall_times_and_intervals_are_refused() -> None:
         MonotonicClock(naive).now()
     with pytest.raises(ConfigurationError):
         MonotonicClock(FixedClock(T0), interval=timedelta(seconds=-1))
+
+
+def test_a_failing_store_leaves_the_in_memory_mark() -> None:
+    """The store is down: readings still never go back (this process's own mark), and the
+    exchange is tried again after the interval. ASVS 5.0 7.5.3, 16.5.2 (fail securely)."""
+    attempts: list[datetime] = []
+
+    class Down(MemoryClockMarks):
+        def advance(self, to: datetime, epoch: int) -> Mark:
+            attempts.append(to)
+            raise OSError("database unreachable")
+
+    wall, ticks = FixedClock(T0), Ticks()
+    clock = MonotonicClock(wall, Down(), ticks=ticks)
+    assert clock.now() == T0
+    wall.advance(-timedelta(hours=1))
+    assert clock.now() == T0
+    ticks.value += 1
+    assert clock.now() == T0
+    assert len(attempts) == 2
+
+
+def test_a_reading_never_waits_for_an_exchange() -> None:
+    """While one thread exchanges with a slow store, another thread's reading returns at
+    once, and still not before the mark (a thread holding a database connection or lock
+    may read the clock: it must not wait for the database). ASVS 5.0 7.5.3."""
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(MemoryClockMarks):
+        def advance(self, to: datetime, epoch: int) -> Mark:
+            entered.set()
+            release.wait(10)
+            return super().advance(to, epoch)
+
+    wall = FixedClock(T0)
+    clock = MonotonicClock(wall, Slow(), interval=timedelta(0))
+    exchanging = threading.Thread(target=clock.now)
+    exchanging.start()
+    assert entered.wait(10)
+    wall.advance(-timedelta(minutes=5))
+    started = time.monotonic()
+    assert clock.now() == T0
+    assert time.monotonic() - started < 1
+    release.set()
+    exchanging.join(10)
+    assert not exchanging.is_alive()
+
+
+def test_load_adopts_the_stored_mark_without_writing() -> None:
+    """A server's start-up adopts the mark before it serves, and writes nothing (a store
+    without a mark stays without one). ASVS 5.0 7.5.3."""
+    marks = MemoryClockMarks()
+    MonotonicClock(FixedClock(T0), marks).load()
+    assert marks.read() is None
+    marks.advance(T0 + timedelta(hours=1), 0)
+    starting = MonotonicClock(FixedClock(T0), marks)
+    starting.load()
+    assert starting.mark == T0 + timedelta(hours=1)

@@ -81,29 +81,60 @@ class MonotonicClock:
         self._high: datetime | None = None
         self._epoch = 0
         self._exchanged: float | None = None
+        self._exchanging = False
 
     def now(self) -> datetime:
         wall = require_aware(self.wall.now())
         with self._lock:
-            if self.marks is not None:
-                tick = self._ticks()
-                if self._exchanged is None or tick - self._exchanged >= self._interval:
-                    self._exchange(self.marks, wall)
-                    self._exchanged = tick
             if self._high is None or wall > self._high:
                 self._high = wall
+            high = self._high
+            if self.marks is None or self._exchanging:
+                return high
+            tick = self._ticks()
+            if self._exchanged is not None and tick - self._exchanged < self._interval:
+                return high
+            self._exchanging, self._exchanged = True, tick
+        # The exchange runs without the lock: a reading never waits for the database (a
+        # thread that holds a connection or SQLite's write lock may be reading the clock).
+        try:
+            stored = self._exchange(self.marks, high)
+        finally:
+            with self._lock:
+                self._exchanging = False
+        if stored is None:
+            return high
+        with self._lock:
+            if stored.epoch != self._epoch:  # an operator reset: forget our own mark
+                self._epoch, self._high = stored.epoch, max(stored.at, wall)
+            elif self._high is None or stored.at > self._high:
+                self._high = stored.at
             return self._high
 
-    def _exchange(self, marks: ClockMarks, wall: datetime) -> None:
-        """Write this process's mark (at least ``wall``) and adopt the shared one."""
-        mine = wall if self._high is None or wall > self._high else self._high
-        stored = marks.advance(mine, self._epoch)
-        if stored.epoch != self._epoch:  # an operator reset: forget our own mark
-            self._epoch, self._high = stored.epoch, stored.at
-            if wall > stored.at:
-                stored = marks.advance(wall, self._epoch)
-        if stored.epoch == self._epoch:
-            self._high = stored.at if self._high is None else max(self._high, stored.at)
+    def load(self) -> None:
+        """Adopt the stored mark without writing one (a server's start-up, before it
+        serves: no reading of this clock is then earlier than the mark)."""
+        if self.marks is None:
+            return
+        stored = self.marks.read()
+        if stored is None:
+            return
+        with self._lock:
+            self._epoch = stored.epoch
+            if self._high is None or stored.at > self._high:
+                self._high = stored.at
+
+    def _exchange(self, marks: ClockMarks, mine: datetime) -> Mark | None:
+        """Write ``mine`` and return the stored mark (``None`` if the store failed: this
+        process keeps its own mark and tries again after ``interval``)."""
+        epoch = self._epoch
+        try:
+            stored = marks.advance(mine, epoch)
+            if stored.epoch != epoch and mine > stored.at:  # reset below our own mark
+                stored = marks.advance(max(self.wall.now(), stored.at), stored.epoch)
+        except Exception:  # any store failure: keep the in-memory mark, try again later
+            return None
+        return stored
 
     @property
     def mark(self) -> datetime | None:

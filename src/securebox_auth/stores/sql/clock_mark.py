@@ -17,10 +17,10 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from securebox_auth.clock import Mark, require_aware
-from securebox_auth.stores.sql.engine import WRITE_OPTION
+from securebox_auth.stores.sql.engine import WRITE_OPTION, DatabaseSettings, create_engine
 from securebox_auth.stores.sql.schema import CLOCK_MARK
 
-__all__ = ["SqlClockMarks", "from_micros", "to_micros"]
+__all__ = ["SqlClockMarks", "from_micros", "open_clock_mark_engine", "to_micros"]
 
 _ROW: Final = 1
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -33,6 +33,22 @@ def to_micros(moment: datetime) -> int:
 
 def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
+
+
+def open_clock_mark_engine(url: str) -> Engine:
+    """An engine for the mark alone: one connection, short waits. The exchange must never
+    wait for a connection of the store's pool (the threads holding them may be reading the
+    clock) nor long for SQLite's write lock (the thread exchanging may hold it through
+    another connection): a failed exchange is retried by the clock a moment later."""
+    settings = DatabaseSettings(
+        url=url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout_s=1.0,
+        busy_timeout_ms=250,
+        statement_timeout_ms=1000,
+    )
+    return create_engine(settings)
 
 
 class SqlClockMarks:
