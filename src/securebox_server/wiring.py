@@ -26,7 +26,7 @@ from securebox_auth.shell.monotonic import MonotonicClock
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
-from securebox_auth.stores.sql.clock_mark import SqlClockMarks, open_clock_mark_engine
+from securebox_auth.stores.sql.clock_mark import SqlClockMarks
 from securebox_auth.stores.sql.store import SqlStore
 from securebox_server.api.keys import token_keys
 from securebox_server.box.blobs import BlobStore, DatabaseBlobs, FileBlobs
@@ -157,15 +157,15 @@ def certificate_settings(settings: Settings, now: datetime) -> CertificateSettin
     return CertificateSettings(trust, Revocation(crls=crls, policy=policy))
 
 
-def monotonic_clock(settings: Settings, clock: Clock | None) -> MonotonicClock:
+def monotonic_clock(settings: Settings, store: SqlStore, clock: Clock | None) -> MonotonicClock:
     """The clock of security decisions (ADR 0042): ``clock`` (the system's by default) that
-    never goes back, its high-water mark shared with the other processes on the settings'
-    database (an engine of its own) every ``clock_mark_ms`` at most, and the stored mark
-    adopted now. A clock that already is one is kept."""
+    never goes back, its high-water mark shared with the other processes on the store's
+    database every ``clock_mark_ms`` at most, and the stored mark adopted now. A clock that
+    already is one is kept."""
     if isinstance(clock, MonotonicClock):
         return clock
     interval = timedelta(milliseconds=settings.clock_mark_ms)
-    marks = SqlClockMarks(open_clock_mark_engine(settings.database_url))
+    marks = SqlClockMarks(store.engine)
     monotonic = MonotonicClock(clock or SystemClock(), marks, interval=interval)
     monotonic.load()
     return monotonic
@@ -194,7 +194,7 @@ def build_securebox(
         Path(settings.policy),
         store=store,
         keys=keys,
-        clock=monotonic_clock(settings, wall),
+        clock=monotonic_clock(settings, store, wall),
         argon2=argon2,
         cap_issuer=cap_issuer,
         gateways=gateways,

@@ -54,7 +54,7 @@ def build_box(
         Path(configured.policy),
         store=store,
         keys=keys,
-        clock=monotonic_clock(configured, clock),
+        clock=monotonic_clock(configured, store, clock),
         argon2=PROFILE_TESTING,
         **options,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -20,8 +21,13 @@ from sqlalchemy import Engine
 
 from securebox_auth.clock import FixedClock, Mark
 from securebox_auth.shell.monotonic import MonotonicClock
-from securebox_auth.stores.sql.clock_mark import SqlClockMarks, from_micros, to_micros
-from securebox_auth.stores.sql.engine import create_engine
+from securebox_auth.stores.sql.clock_mark import (
+    EXCHANGE_WAIT_MS,
+    SqlClockMarks,
+    from_micros,
+    to_micros,
+)
+from securebox_auth.stores.sql.engine import WRITE_OPTION, create_engine
 from tests.stores.sql import clock_workers
 from tests.stores.sql.processes import run_workers
 
@@ -112,3 +118,31 @@ def test_processes_never_read_a_time_before_the_stored_mark(database_url: str) -
         engine.dispose()
     assert stored is not None
     assert stored.at == max(latest)
+
+
+def test_an_exchange_under_the_write_lock_gives_up_quickly(sqlite_url: str) -> None:
+    """SQLite: the thread reading the clock holds the write lock through another connection
+    (the rate limits read the clock inside a write transaction): the exchange gives up
+    after ``EXCHANGE_WAIT_MS`` instead of the store's 10 s busy timeout, the reading keeps
+    the in-memory mark, and the connection's usual busy timeout is put back. ASVS 5.0
+    7.5.3, 16.5.2 (fail securely)."""
+    engine = create_engine(sqlite_url)
+    try:
+        marks = SqlClockMarks(engine)
+        wall = FixedClock(T0)
+        clock = MonotonicClock(wall, marks, interval=timedelta(0))
+        assert clock.now() == T0
+        wall.advance(timedelta(minutes=1))
+        writer = engine.execution_options(**{WRITE_OPTION: True})
+        with writer.begin() as holding:
+            holding.exec_driver_sql("SELECT 1")
+            started = time.monotonic()
+            assert clock.now() == T0 + timedelta(minutes=1)
+            assert time.monotonic() - started < 2 * EXCHANGE_WAIT_MS / 1000 + 1
+        assert marks.read() == Mark(T0, 0)  # not written: tried again at the next reading
+        assert clock.now() == T0 + timedelta(minutes=1)
+        assert marks.read() == Mark(T0 + timedelta(minutes=1), 0)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+    finally:
+        engine.dispose()

@@ -17,12 +17,17 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from securebox_auth.clock import Mark, require_aware
-from securebox_auth.stores.sql.engine import WRITE_OPTION, DatabaseSettings, create_engine
+from securebox_auth.stores.sql.engine import WRITE_OPTION, dialect_of
 from securebox_auth.stores.sql.schema import CLOCK_MARK
 
-__all__ = ["SqlClockMarks", "from_micros", "open_clock_mark_engine", "to_micros"]
+__all__ = ["EXCHANGE_WAIT_MS", "SqlClockMarks", "from_micros", "to_micros"]
 
 _ROW: Final = 1
+#: How long :meth:`SqlClockMarks.advance` waits for a lock (SQLite's write lock, the row on
+#: PostgreSQL) before giving up: the thread exchanging may itself hold SQLite's write lock
+#: through another connection (the rate limits read the clock inside a write transaction);
+#: the clock keeps its in-memory mark and tries again a moment later.
+EXCHANGE_WAIT_MS: Final = 250
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -35,20 +40,18 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def open_clock_mark_engine(url: str) -> Engine:
-    """An engine for the mark alone: one connection, short waits. The exchange must never
-    wait for a connection of the store's pool (the threads holding them may be reading the
-    clock) nor long for SQLite's write lock (the thread exchanging may hold it through
-    another connection): a failed exchange is retried by the clock a moment later."""
-    settings = DatabaseSettings(
-        url=url,
-        pool_size=1,
-        max_overflow=0,
-        pool_timeout_s=1.0,
-        busy_timeout_ms=250,
-        statement_timeout_ms=1000,
-    )
-    return create_engine(settings)
+def _busy_timeout(conn: Connection, ms: int) -> int:
+    """Set SQLite's busy timeout of ``conn`` on the driver (no transaction is begun);
+    return the previous one."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        row = cursor.execute("PRAGMA busy_timeout").fetchone()
+        cursor.execute(f"PRAGMA busy_timeout = {int(ms)}")
+    finally:
+        cursor.close()
+    return int(row[0]) if row else 0
 
 
 class SqlClockMarks:
@@ -73,28 +76,42 @@ class SqlClockMarks:
         micros = to_micros(to)
         for _ in range(2):  # a second round only if another process created the row first
             try:
-                with self._writer.begin() as conn:
-                    moved = conn.execute(
-                        update(CLOCK_MARK)
-                        .where(
-                            CLOCK_MARK.c.id == _ROW,
-                            CLOCK_MARK.c.epoch == epoch,
-                            CLOCK_MARK.c.at_us < micros,
-                        )
-                        .values(at_us=micros)
-                    ).rowcount
-                    if moved:
-                        return Mark(from_micros(micros), epoch)
-                    stored = self._read(conn)
-                    if stored is not None:
-                        return stored
-                    conn.execute(insert(CLOCK_MARK).values(id=_ROW, at_us=micros, epoch=epoch))
-                    return Mark(from_micros(micros), epoch)
+                with self._writer.connect() as conn:
+                    return self._advance(conn, micros, epoch)
             except IntegrityError:
                 continue
         stored = self.read()
         assert stored is not None  # the row exists: an insert collided with it
         return stored
+
+    def _advance(self, conn: Connection, micros: int, epoch: int) -> Mark:
+        sqlite = dialect_of(conn) == "sqlite"
+        usual = 0
+        if sqlite:  # on the driver, before BEGIN IMMEDIATE: it waits this long at most
+            usual = _busy_timeout(conn, EXCHANGE_WAIT_MS)
+        try:
+            with conn.begin():
+                if not sqlite:
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {EXCHANGE_WAIT_MS}")
+                moved = conn.execute(
+                    update(CLOCK_MARK)
+                    .where(
+                        CLOCK_MARK.c.id == _ROW,
+                        CLOCK_MARK.c.epoch == epoch,
+                        CLOCK_MARK.c.at_us < micros,
+                    )
+                    .values(at_us=micros)
+                ).rowcount
+                if moved:
+                    return Mark(from_micros(micros), epoch)
+                stored = self._read(conn)
+                if stored is not None:
+                    return stored
+                conn.execute(insert(CLOCK_MARK).values(id=_ROW, at_us=micros, epoch=epoch))
+                return Mark(from_micros(micros), epoch)
+        finally:
+            if sqlite:
+                _busy_timeout(conn, usual)
 
     def reset(self, to: datetime) -> tuple[Mark | None, Mark]:
         with self._writer.begin() as conn:
