@@ -50,6 +50,10 @@ Audit chains (ADR 0021, :mod:`securebox_server.audit_anchor`): ``audit_anchor_se
 the anchoring task; ``audit_checkpoint_file`` and ``audit_checkpoint_key_file`` (an Ed25519
 private key, PEM) add a signed checkpoint of the global chain to each round.
 
+Time (ADR 0042): security decisions read a clock that never goes back, its high-water mark
+shared through the database; ``clock_mark_ms`` (``SECUREBOX_CLOCK_MARK_MS``, 1000 by
+default, 0 to 60000) is how often at most a process exchanges its mark with the others.
+
 Notifications (the jobs worker, ADR 0033): ``notification_attempts``
 (``SECUREBOX_NOTIFICATION_ATTEMPTS``, 8 by default, 1 to 100) is how many times a digest is
 tried before its rows are ``dead``.
@@ -113,6 +117,7 @@ _KEYS: Final = (
     "blob_store",
     "api_token_seconds",
     "code_letters_dir",
+    "clock_mark_ms",
 )
 DEFAULT_DATABASE: Final = "sqlite:///securebox.db"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
@@ -175,6 +180,9 @@ class Settings:
     #: Where letters carrying a user's new confidential code are written for printing and
     #: posting (securebox_server.admin.codes); ``None``: no letters.
     code_letters_dir: Path | None = None
+    #: How often at most (milliseconds) a process shares its high-water mark of time with
+    #: the others through the database (ADR 0042), 0 to 60000: 0 is at every reading.
+    clock_mark_ms: int = 1000
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -210,6 +218,8 @@ class Settings:
             sms_gateway(self.sms_url)
         if not self.rate_limits_enabled and not self.demo:
             raise ConfigurationError("rate_limits_enabled = false is for tests: demo mode only")
+        if not 0 <= self.clock_mark_ms <= 60_000:
+            raise ConfigurationError("clock_mark_ms: 0 to 60000 milliseconds")
         if self.audit_anchor_seconds < 0:
             raise ConfigurationError("audit_anchor_seconds: 0 (off) or more")
         if (self.audit_checkpoint_file is None) != (self.audit_checkpoint_key_file is None):
@@ -391,4 +401,5 @@ def load_settings(
         blob_store=text("blob_store", "database") or "database",
         api_token_seconds=_seconds(raw.get("api_token_seconds", 600), "api_token_seconds"),
         code_letters_dir=Path(letters) if (letters := text("code_letters_dir", None)) else None,
+        clock_mark_ms=_seconds(raw.get("clock_mark_ms", 1000), "clock_mark_ms"),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,9 +22,11 @@ from securebox_auth.factors.x509_revocation import CrlCache, RevocationPolicy, a
 from securebox_auth.factors.x509_trust import CertificateRejected
 from securebox_auth.shell.answers import CertificateSettings
 from securebox_auth.shell.keys import DerivedKeys
+from securebox_auth.shell.monotonic import MonotonicClock
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
+from securebox_auth.stores.sql.clock_mark import SqlClockMarks
 from securebox_auth.stores.sql.store import SqlStore
 from securebox_server.api.keys import token_keys
 from securebox_server.box.blobs import BlobStore, DatabaseBlobs, FileBlobs
@@ -46,6 +48,7 @@ __all__ = [
     "load_cap_issuer",
     "load_master_key",
     "migrate_database",
+    "monotonic_clock",
     "relying_party",
     "write_master_key",
 ]
@@ -155,6 +158,20 @@ def certificate_settings(settings: Settings, now: datetime) -> CertificateSettin
     return CertificateSettings(trust, Revocation(crls=crls, policy=policy))
 
 
+def monotonic_clock(settings: Settings, store: SqlStore, clock: Clock | None) -> MonotonicClock:
+    """The clock of security decisions (ADR 0042): ``clock`` (the system's by default) that
+    never goes back, its high-water mark shared with the other processes on the store's
+    database every ``clock_mark_ms`` at most, and the stored mark adopted now. A clock that
+    already is one is kept."""
+    if isinstance(clock, MonotonicClock):
+        return clock
+    interval = timedelta(milliseconds=settings.clock_mark_ms)
+    marks = SqlClockMarks(store.engine)
+    monotonic = MonotonicClock(clock or SystemClock(), marks, interval=interval)
+    monotonic.load()
+    return monotonic
+
+
 def build_securebox(
     settings: Settings,
     *,
@@ -171,19 +188,20 @@ def build_securebox(
     store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
     server_migrate.upgrade(store.engine)
     gateways = build_gateways(settings.smtp_url, settings.sms_url, settings.outbox)
+    wall = clock or SystemClock()
     # The issuer is the public origin: the signing agent checks a certificate challenge's
     # audience against the page's origin (ADR 0025).
     return Securebox.from_policy(
         Path(settings.policy),
         store=store,
         keys=keys,
-        clock=clock,
+        clock=monotonic_clock(settings, store, wall),
         argon2=argon2,
         cap_issuer=cap_issuer,
         gateways=gateways,
         issuer=settings.origin,
         relying_party=relying_party(settings),
-        certificates=certificate_settings(settings, (clock or SystemClock()).now()),
+        certificates=certificate_settings(settings, wall.now()),
         token_keys=token_keys(keys.master),  # the same in every worker (api/keys.py)
     )
 

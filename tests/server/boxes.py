@@ -19,6 +19,7 @@ from securebox_auth.shell.sql import open_sql_store
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.testing.authenticator import SoftAuthenticator
 from securebox_server.settings import Settings
+from securebox_server.wiring import monotonic_clock
 
 __all__ = ["Built", "build_box", "enrol_passkey"]
 
@@ -40,7 +41,10 @@ def build_box(
     **options: Any,
 ) -> Built:
     """A demo server's settings (``settings``: more fields) and its library on a copy of
-    ``template``, on a fixed clock with fast argon2id; ``options``: more library parts."""
+    ``template``, on a fixed clock with fast argon2id; ``options``: more library parts.
+    The library reads the fixed clock through the server's clock that never goes back
+    (``monotonic_clock``, as ``build_securebox`` does): moving ``clock`` back does not move
+    the server's time back (ADR 0042)."""
     shutil.copyfile(template, tmp_path / "server.db")
     url = f"sqlite:///{tmp_path}/server.db"
     configured = Settings(database_url=url, **{"demo": True, **settings})
@@ -50,7 +54,7 @@ def build_box(
         Path(configured.policy),
         store=store,
         keys=keys,
-        clock=clock,
+        clock=monotonic_clock(configured, store, clock),
         argon2=PROFILE_TESTING,
         **options,
     )

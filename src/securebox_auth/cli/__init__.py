@@ -41,6 +41,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "securebox_auth.cli.audit",
     "securebox_auth.cli.clients",
     "securebox_auth.cli.box",
+    "securebox_auth.cli.clock",
 )
 
 

@@ -26,6 +26,9 @@ version = version + 1 WHERE <key> AND version = :expected`` (see :mod:`.store`).
   names), in the same transaction as its changes: commits of different subscriptions
   never wait for each other. ``audit_events.id`` is the order events were recorded in,
   across chains (a view; the MACs cover ``chain`` and ``sequence``, not ``id``).
+* ``clock_mark``: one row, the high-water mark of time the processes share (ADR 0042):
+  microseconds since the Unix epoch, moved only up by a compare-and-swap, and the number of
+  operator resets (``epoch``).
 * ``documents``: the catalogue entry of each document (immutable: no version). Document
   bodies are meant to go in a table of their own keyed by ``documents.id`` (a later
   migration), written in the same transaction as the catalogue row (see
@@ -58,6 +61,7 @@ __all__ = [
     "AUDIT_ANCHORED",
     "AUDIT_CHAINS",
     "AUDIT_EVENTS",
+    "CLOCK_MARK",
     "CODE_CREDENTIALS",
     "DOCUMENTS",
     "DOCUMENT_COUNTS",
@@ -235,6 +239,14 @@ AUDIT_ANCHORED: Final = Table(
     Column("chain", key_string(_ID), primary_key=True),
     #: The tenant chain's sequence the last anchor recorded.
     Column("sequence", BigInteger, nullable=False),
+)
+
+CLOCK_MARK: Final = Table(
+    "clock_mark",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("epoch", Integer, nullable=False),
 )
 
 DOCUMENTS: Final = Table(
