@@ -64,7 +64,7 @@ def _machine(
             return {"headers": {**dict(case.headers or {}), **self.headers(case.path)}}
 
         def step(self, input: StepInput) -> StepOutput:
-            output = super().step(input)
+            output: StepOutput = super().step(input)
             if input.transition is not None and input.is_applied:
                 reached[(input.case.operation.label, output.response.status_code)] += 1
             return output
@@ -126,7 +126,8 @@ def auth_machine(api_app: FastAPI) -> Any:  # noqa: F811
 
 
 def _auth(auth_machine: Any, examples: int, steps: int) -> Reached:
-    machine, reached, flows = auth_machine
+    machine, flows = auth_machine[0], auth_machine[2]
+    reached: Reached = auth_machine[1]
     _run(machine, examples, steps)
     assert _succeeded(reached, f"GET /api/v1/{flows}/{{flow_id}}") > 0, reached
     answered = {s for (op, s) in reached if op == f"POST /api/v1/{flows}/{{flow_id}}/answers"}
@@ -159,7 +160,7 @@ PUBLISH = "POST /api/v1/sender/documents"
 def _publish(case: schemathesis.Case[Any]) -> None:
     """A real PDF for company C1 under a fresh Idempotency-Key."""
     n = next(_KEYS)
-    case.body = {
+    body: Any = {
         "metadata": {
             "type": "payslip",
             "label": "Payslip",
@@ -168,7 +169,8 @@ def _publish(case: schemathesis.Case[Any]) -> None:
         },
         "file": sample_pdf(title="Payslip", lines=[f"stateful {n}"], seed=n),
     }
-    case.headers = {**dict(case.headers or {}), "Idempotency-Key": f"stateful-{n}"}
+    headers: Any = {**dict(case.headers or {}), "Idempotency-Key": f"stateful-{n}"}
+    case.body, case.headers = body, headers
 
 
 _KEYS = itertools.count(100)
@@ -193,7 +195,8 @@ def box_machine(box_setup: Any) -> Any:  # noqa: F811
 
 
 def _box(box_machine: Any, examples: int, steps: int) -> Reached:
-    machine, reached = box_machine
+    machine = box_machine[0]
+    reached: Reached = box_machine[1]
     _run(machine, examples, steps)
     return reached
 
