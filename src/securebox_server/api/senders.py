@@ -82,8 +82,17 @@ _MULTIPART: Final[dict[str, Any]] = {
                     "type": "object",
                     "required": ["metadata", "file"],
                     "properties": {
-                        "metadata": {"$ref": "#/components/schemas/PublishMetadata"},
-                        "file": {"type": "string", "contentMediaType": "application/pdf"},
+                        # inline: no route names the model, so it is not a component
+                        # (a $ref to it resolved to nothing: schemathesis skipped the body)
+                        "metadata": PublishMetadata.model_json_schema(),
+                        "file": {
+                            "type": "string",
+                            "contentMediaType": "application/pdf",
+                            "description": (
+                                "The PDF: a file part, with a file name (Content-Disposition"
+                                ' filename="..."); a part without one is a text field (400)'
+                            ),
+                        },
                     },
                 },
                 "encoding": {
