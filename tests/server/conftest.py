@@ -92,14 +92,19 @@ def token(html: str) -> str:
 
 
 def open_user(
-    box: Securebox, user: str = "01", *, change: bool = True, strong: bool = True
+    box: Securebox,
+    user: str = "01",
+    *,
+    change: bool = True,
+    strong: bool = True,
+    client_id: str = CLIENT,
 ) -> tuple[Principal, str]:
     """A subscription's principal user and its one-time code; the code is changed to
     :data:`CODE` unless ``change`` is false; ``strong``: a strong login is recent."""
-    principal = Principal.parse(CLIENT, user)
+    principal = Principal.parse(client_id, user)
     letter = box.codes.create_subscription(Operator("back-office"), principal)
     if change:
-        assert box.codes.change_code(CLIENT, user, letter.reveal(), CODE).changed
+        assert box.codes.change_code(client_id, user, letter.reveal(), CODE).changed
     if strong:
         change_ = box.factors.renewal_change(principal, "web", box.clock.now())
         box.store.commit([change_], [])

@@ -27,6 +27,7 @@ from securebox_server.api.box_common import READ_PROBLEMS, SCOPE_PROBLEMS, docum
 from securebox_server.api.box_models import DocumentOut, DocumentPage
 from securebox_server.api.common import PREFIX, PROBLEMS, Authenticated
 from securebox_server.api.content import download
+from securebox_server.api.links import NEXT_PAGE, link, linked, user_document_links
 from securebox_server.box.model import BoxDocument
 from securebox_server.box.names import sender_names, theme_label
 from securebox_server.box.search import BoxSearch, ListedPage, ReadFilter
@@ -47,6 +48,10 @@ CONTENT: Final[dict[int | str, dict[str, Any]]] = {
     }
 }
 _USER_PROBLEMS: Final = {**SCOPE_PROBLEMS, 401: PROBLEMS[401]}
+_PAGE: Final = {
+    "NextPage": link("get", f"{PREFIX}/documents", NEXT_PAGE, "The next page"),
+    **user_document_links("$response.body#/documents/0/id"),
+}
 
 
 def _names(request: Request) -> tuple[dict[str, str], Callable[[str], str]]:
@@ -119,7 +124,11 @@ def _day(value: date | None, *, after: bool = False) -> datetime | None:
     return start + timedelta(days=1) if after else start
 
 
-@router.get("/documents", response_model=DocumentPage, responses=_USER_PROBLEMS)
+@router.get(
+    "/documents",
+    response_model=DocumentPage,
+    responses={**_USER_PROBLEMS, 200: linked("A page of documents", _PAGE)},
+)
 def search(
     request: Request,
     api: Authenticated,
@@ -154,7 +163,14 @@ def search(
     return page_out(request, found)
 
 
-@router.get("/documents/{document_id}", response_model=DocumentOut, responses=READ_PROBLEMS)
+@router.get(
+    "/documents/{document_id}",
+    response_model=DocumentOut,
+    responses={
+        **READ_PROBLEMS,
+        200: linked("The document", user_document_links("$response.body#/id")),
+    },
+)
 def document(request: Request, api: Authenticated, document_id: str) -> DocumentOut:
     """One document's metadata, its digest and its first read."""
     principal = api.session.principal

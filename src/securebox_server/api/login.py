@@ -37,6 +37,7 @@ from securebox_server.api.common import (
     sealer,
     to_answer,
 )
+from securebox_server.api.links import flow_links, linked
 from securebox_server.api.models import (
     Action,
     AnswerBody,
@@ -52,6 +53,8 @@ from securebox_server.web.routing import CsrfRefused, SecureRoute
 __all__ = ["router"]
 
 router = APIRouter(prefix=PREFIX, route_class=SecureRoute, tags=["login"])
+#: A login flow's operations, on the flow of the answer (OpenAPI links).
+_LINKS: Final = flow_links("login/flows")
 KIND: Final = "L"
 CHANNEL: Final = "web"
 #: Limit names (``login.code``/``login.totp`` as the HTML pages).
@@ -130,7 +133,7 @@ def _principal_key(request: Request, handle: str) -> str:
     status_code=201,
     response_model=FlowOut,
     response_model_exclude_none=True,
-    responses=PROBLEMS,
+    responses={**PROBLEMS, 201: linked("The new flow", _LINKS)},
 )
 def start(request: Request, body: LoginStart) -> Response:
     """Identify: a new login flow (the same shape whether the user exists or not)."""
@@ -147,7 +150,7 @@ def start(request: Request, body: LoginStart) -> Response:
     "/login/flows/{flow_id}",
     response_model=FlowOut,
     response_model_exclude_none=True,
-    responses=PROBLEMS,
+    responses={**PROBLEMS, 200: linked("The flow", _LINKS)},
 )
 def show(request: Request, flow_id: str) -> Response:
     handle, _ = _open(request, flow_id)
@@ -213,7 +216,8 @@ def challenge(request: Request, flow_id: str, body: ChallengeBody) -> Response:
     response_model_exclude_none=True,
     responses={
         **PROBLEMS,
-        422: {"model": FlowOut, "description": "The answer was refused (the flow, rejected)"},
+        200: linked("The flow's next state (the session once done)", _LINKS),
+        422: linked("The answer was refused (the flow, rejected)", _LINKS, {"model": FlowOut}),
     },
 )
 def answer(request: Request, flow_id: str, body: AnswerBody) -> Response:

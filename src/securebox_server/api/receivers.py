@@ -46,6 +46,7 @@ from securebox_server.api.box_models import (
 from securebox_server.api.common import PREFIX
 from securebox_server.api.content import download
 from securebox_server.api.documents import CONTENT, document_out, page_out
+from securebox_server.api.links import NEXT_PAGE, document_links, link, linked
 from securebox_server.box.documents import DocumentStore
 from securebox_server.box.model import BoxDocument, ReadKind
 from securebox_server.box.rows import document_from_row, reference
@@ -60,6 +61,17 @@ __all__ = ["LIMIT", "router"]
 router = APIRouter(prefix=f"{PREFIX}/receiver", route_class=SecureRoute, tags=["receivers"])
 LIMIT: Final = "api.receiver"
 MAX_EVENTS: Final = 500
+_FEED: Final = {
+    "NextEvents": link(
+        "get", f"{PREFIX}/receiver/events", {"query.after": "$response.body#/next"}, "Resume"
+    ),
+    **document_links("$response.body#/events/0/document_id", user=False),
+}
+_PAGE: Final = {
+    "NextPage": link("get", f"{PREFIX}/receiver/documents", NEXT_PAGE, "The next page"),
+    **document_links("$response.body#/documents/0/id", user=False),
+}
+_ONE: Final = document_links("$response.body#/id", user=False)
 
 
 def _rows(store: DocumentStore, ids: Collection[str]) -> dict[str, BoxDocument]:
@@ -71,7 +83,11 @@ def _rows(store: DocumentStore, ids: Collection[str]) -> dict[str, BoxDocument]:
         return {d.id: d for d in map(document_from_row, rows.mappings())}
 
 
-@router.get("/events", response_model=FeedPage, responses=SCOPE_PROBLEMS)
+@router.get(
+    "/events",
+    response_model=FeedPage,
+    responses={**SCOPE_PROBLEMS, 200: linked("The feed's next events", _FEED)},
+)
 def events(
     request: Request,
     caller: ApiCaller,
@@ -99,7 +115,11 @@ def events(
     return FeedPage(events=out, next=found[-1].seq if found else after, more=len(found) == limit)
 
 
-@router.get("/documents", response_model=DocumentPage, responses=SCOPE_PROBLEMS)
+@router.get(
+    "/documents",
+    response_model=DocumentPage,
+    responses={**SCOPE_PROBLEMS, 200: linked("A page of its documents", _PAGE)},
+)
 def documents(
     request: Request,
     caller: ApiCaller,
@@ -117,7 +137,11 @@ def documents(
     return page_out(request, found)
 
 
-@router.get("/documents/{document_id}", response_model=DocumentOut, responses=READ_PROBLEMS)
+@router.get(
+    "/documents/{document_id}",
+    response_model=DocumentOut,
+    responses={**READ_PROBLEMS, 200: linked("The document", _ONE)},
+)
 def document(request: Request, caller: ApiCaller, document_id: str) -> DocumentOut:
     """One document's metadata (digest included)."""
     principal = receiver_of(caller, "documents:read")

@@ -51,6 +51,7 @@ from securebox_server.api.box_models import (
 from securebox_server.api.common import PREFIX, api_problem
 from securebox_server.api.cursors import decode, encode
 from securebox_server.api.idempotency import HEADER, parse_key
+from securebox_server.api.links import NEXT_PAGE, document_links, link, linked
 from securebox_server.api.multipart import read_publication
 from securebox_server.box.base import document_actor
 from securebox_server.box.model import (
@@ -83,8 +84,17 @@ _MULTIPART: Final[dict[str, Any]] = {
                     "type": "object",
                     "required": ["metadata", "file"],
                     "properties": {
-                        "metadata": {"$ref": "#/components/schemas/PublishMetadata"},
-                        "file": {"type": "string", "contentMediaType": "application/pdf"},
+                        # inline: no route names the model, so it is not a component
+                        # (a $ref to it resolved to nothing: schemathesis skipped the body)
+                        "metadata": PublishMetadata.model_json_schema(),
+                        "file": {
+                            "type": "string",
+                            "contentMediaType": "application/pdf",
+                            "description": (
+                                "The PDF: a file part, with a file name (Content-Disposition"
+                                ' filename="..."); a part without one is a text field (400)'
+                            ),
+                        },
                     },
                 },
                 "encoding": {
@@ -94,6 +104,22 @@ _MULTIPART: Final[dict[str, Any]] = {
             }
         },
     }
+}
+
+
+_WITHDRAW: Final = f"{PREFIX}/sender/documents/{{document_id}}"
+_FIRST: Final = "$response.body#/results/0/document_id"
+#: The published document (the first company's): its withdrawal, the receivers' and users'
+#: reads (OpenAPI links).
+_PUBLISHED: Final = {
+    "Withdraw": link("delete", _WITHDRAW, {"path.document_id": _FIRST}, "Withdraw it"),
+    **document_links(_FIRST),
+}
+_LISTED: Final = {
+    "NextPage": link("get", f"{PREFIX}/sender/documents", NEXT_PAGE, "The next page"),
+    "Withdraw": link(
+        "delete", _WITHDRAW, {"path.document_id": "$response.body#/documents/0/id"}, "Withdraw"
+    ),
 }
 
 
@@ -125,7 +151,7 @@ def _result(siren: Siren, outcome: Outcome, document_id: str | None) -> CompanyR
     "/documents",
     status_code=201,
     response_model=PublicationOut,
-    responses=PUBLISH_PROBLEMS,
+    responses={**PUBLISH_PROBLEMS, 201: linked("Published (or refused), per company", _PUBLISHED)},
     openapi_extra=_MULTIPART,
 )
 async def publish(
@@ -191,7 +217,11 @@ def _sent(doc: BoxDocument, first: Read | None) -> SentDocumentOut:
     )
 
 
-@router.get("/documents", response_model=SentPage, responses=SCOPE_PROBLEMS)
+@router.get(
+    "/documents",
+    response_model=SentPage,
+    responses={**SCOPE_PROBLEMS, 200: linked("A page of what it published", _LISTED)},
+)
 def published(
     request: Request,
     caller: ApiCaller,

@@ -36,6 +36,7 @@ from securebox_server.api.common import (
     sealer,
     to_answer,
 )
+from securebox_server.api.links import flow_links, linked
 from securebox_server.api.models import (
     Action,
     AnswerBody,
@@ -51,6 +52,8 @@ from securebox_server.web.routing import SecureRoute
 __all__ = ["flow_out", "operation_request", "router", "seal"]
 
 router = APIRouter(prefix=PREFIX, route_class=SecureRoute, tags=["step-up"])
+#: A step-up's operations, on the flow of the answer (OpenAPI links).
+_LINKS: Final = flow_links("step-ups")
 KIND: Final = "S"
 _MAX_PAYMENTS: Final = 500
 
@@ -135,7 +138,7 @@ def _json(out: StepUpOut, status: int = 200, headers: dict[str, str] | None = No
     status_code=201,
     response_model=StepUpOut,
     response_model_exclude_none=True,
-    responses=PROBLEMS,
+    responses={**PROBLEMS, 201: linked("The new step-up", _LINKS)},
 )
 def start(request: Request, body: StepUpStart, api: Authenticated) -> Response:
     """Ask for ``operation`` (``details``: ``payee``; ``amount``, ``currency`` and
@@ -154,7 +157,7 @@ def start(request: Request, body: StepUpStart, api: Authenticated) -> Response:
     "/step-ups/{flow_id}",
     response_model=StepUpOut,
     response_model_exclude_none=True,
-    responses=PROBLEMS,
+    responses={**PROBLEMS, 200: linked("The step-up", _LINKS)},
 )
 def show(request: Request, flow_id: str, api: Authenticated) -> Response:
     handle = _open(request, flow_id)
@@ -221,7 +224,8 @@ def challenge(request: Request, flow_id: str, body: ChallengeBody, api: Authenti
     response_model_exclude_none=True,
     responses={
         **PROBLEMS,
-        422: {"model": StepUpOut, "description": "The answer was refused (the flow, rejected)"},
+        200: linked("The step-up's next state (ready: the grant, a new session)", _LINKS),
+        422: linked("The answer was refused (the flow, rejected)", _LINKS, {"model": StepUpOut}),
     },
 )
 def answer(request: Request, flow_id: str, body: AnswerBody, api: Authenticated) -> Response:

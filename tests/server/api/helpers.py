@@ -33,9 +33,14 @@ def answer(client: TestClient, flow: dict[str, Any], **body: Any) -> Any:
     return client.post(f"/api/v1/login/flows/{flow['id']}/answers", json=body)
 
 
-def login(client: TestClient, credential: Any = None, clock: FixedClock | None = None) -> str:
+def login(
+    client: TestClient,
+    credential: Any = None,
+    clock: FixedClock | None = None,
+    client_id: str = CLIENT,
+) -> str:
     """Code, then TOTP when asked; the session token."""
-    flow = start(client)
+    flow = start(client, client_id)
     after = answer(client, flow, method="confidential_code", code=CODE)
     assert after.status_code == 200, after.text
     body = after.json()
