@@ -95,17 +95,28 @@ def _machine(
 
 #: Scenarios per Hypothesis run (each run a fresh tree of choices).
 BATCH = 20
+#: Runs added at most when a short run ended before its links were followed.
+EXTRA_RUNS = 5
 
 
-def _run(machine: type[APIStateMachine], examples: int, steps: int) -> None:
+def _run(
+    machine: type[APIStateMachine],
+    examples: int,
+    steps: int,
+    until: Callable[[], bool] = lambda: True,
+) -> None:
     """``examples`` scenarios, in runs of :data:`BATCH`. The server's state outlives a
     scenario (documents read, withdrawn, published), so a later scenario may draw
     differently where an earlier one drew the same choices: Hypothesis then stops the run
     with :class:`FlakyStrategyDefinition`, not a finding (a failing check raises its own
-    error, never shrunk: generation only), and the next run goes on."""
-    left = examples
-    while left > 0:
-        batch = min(left, BATCH)
+    error, never shrunk: generation only), and the next run goes on. Since such a stop can
+    end a short run early, up to :data:`EXTRA_RUNS` more runs go on until ``until()`` (the
+    test's proof that links were followed) holds."""
+    left, extra = examples, EXTRA_RUNS
+    while left > 0 or (not until() and extra > 0):
+        if left <= 0:
+            extra -= 1
+        batch = min(left, BATCH) if left > 0 else min(examples, BATCH)
         left -= batch
         with contextlib.suppress(FlakyStrategyDefinition):
             machine.run(
@@ -199,9 +210,15 @@ def auth_machine(api_app: FastAPI) -> Any:  # noqa: F811
 def _auth(auth_machine: Any, examples: int, steps: int) -> Reached:
     machine, flows = auth_machine[0], auth_machine[2]
     reached: Reached = auth_machine[1]
-    _run(machine, examples, steps)
-    assert _succeeded(reached, f"GET /api/v1/{flows}/{{flow_id}}") > 0, reached
-    answered = {s for (op, s) in reached if op == f"POST /api/v1/{flows}/{{flow_id}}/answers"}
+    read = f"GET /api/v1/{flows}/{{flow_id}}"
+    answers = f"POST /api/v1/{flows}/{{flow_id}}/answers"
+
+    def followed() -> bool:
+        return _succeeded(reached, read) > 0 and any(op == answers for (op, _) in reached)
+
+    _run(machine, examples, steps, until=followed)
+    assert _succeeded(reached, read) > 0, reached
+    answered = {s for (op, s) in reached if op == answers}
     assert answered, reached
     return reached
 
@@ -320,7 +337,11 @@ def box_machine(box_setup: Any) -> Any:  # noqa: F811
 def _box(box_machine: Any, examples: int, steps: int) -> Reached:
     machine = box_machine[0]
     reached: Reached = box_machine[1]
-    _run(machine, examples, steps)
+
+    def followed() -> bool:
+        return any(s < 300 and "{document_id}" in op for (op, s) in reached)
+
+    _run(machine, examples, steps, until=followed)
     return reached
 
 
