@@ -241,7 +241,7 @@ def step_up_machine(api_app: FastAPI) -> Iterator[Any]:  # noqa: F811
     policy offers a step-up, and the wrong answers of one scenario lock no other out),
     logged in with code and TOTP."""
     box = api_app.state.server.box
-    clock = box.clock
+    clock = box.clock.wall  # the FixedClock under the server's clock that never goes back
     subscriptions = itertools.count(200000001)
     tokens: list[str] = []
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", api_app).include(
