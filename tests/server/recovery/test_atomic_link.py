@@ -1,21 +1,35 @@
 """The forgotten-code link is spent in the same commit that sets the new code and ends
-every session (ADR 0023, one commit per user step): through the real app on SQLite, the
-library's SQL store sees one commit holding the code, the ended sessions, the audit events
-and the flow's compare-and-swap; a failure inside that commit leaves the link usable and
-the old code working, so a crash never strands the user with a spent link."""
+every session (ADR 0023, one commit per user step): through the real app on SQLite (and
+the service on SQLite and PostgreSQL), the library's SQL store sees one commit holding
+the code, the ended sessions, the audit events and the flow's compare-and-swap; a failure
+inside that commit leaves the link usable and the old code working, so a crash never
+strands the user with a spent link."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from securebox_auth.audit import AuditEvent
-from securebox_auth.errors import ConcurrentUpdate
+from securebox_auth.clock import FixedClock
+from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.errors import ConcurrentUpdate, FlowExpired
+from securebox_auth.flows import recovery as core
+from securebox_auth.flows.recovery import RecoveryKind, RecoveryState
+from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.stores.protocols import Change, EndSession, PutCode
 from securebox_auth.stores.sql.store import SqlStore
-from tests.server.conftest import CODE, identify, submit_code
+from securebox_server.recovery.service import RecoveryService
+from securebox_server.recovery.store import RecoveryStore
+from securebox_server.settings import Settings
+from securebox_server.wiring import build_securebox
+from tests.server.conftest import CLIENT, CODE, identify, open_user, submit_code
 from tests.server.recovery.conftest import Rig
 from tests.server.recovery.test_pages import NEW, ask_link, choose, last_link
 
@@ -102,3 +116,46 @@ def test_a_failed_commit_leaves_the_link_usable(rig: Rig, monkeypatch: pytest.Mo
     assert choose(rig, link).status_code == 200
     assert rig.box.codes.login("123456789", "01", NEW).authenticated
     assert choose(rig, link, "69204718").status_code == 410
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A database with the library's and the server's tables, on each SQL engine."""
+    name = "server_postgres_url" if request.param == "postgresql" else "server_sqlite_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+def test_the_link_survives_a_failed_commit_on_each_database(database_url: str) -> None:
+    """ASVS 5.0 V2.3.3 on SQLite and PostgreSQL: the service on the real SQL store, its
+    commit failing inside the transaction after the flow moved; the link stays usable
+    and the old code works, then one clean commit uses it once."""
+    settings = Settings(database_url=database_url, public_url="http://testserver", demo=True)
+    clock = FixedClock()
+    box = build_securebox(
+        settings, clock=clock, argon2=PROFILE_TESTING, keys=DerivedKeys.generate()
+    )
+    store = box.store
+    assert isinstance(store, SqlStore)
+    principal, _ = open_user(box)
+    service = RecoveryService(box, RecoveryStore(store.engine), b"k" * 32, "http://testserver")
+    stored = service.get(service.start(RecoveryKind.CODE_BY_EMAIL).id)
+    moved = core.address_given(stored.flow, now=clock.now(), link_lifetime=timedelta(hours=3))
+    link = secrets.token_urlsafe(32)
+    digest = hmac.new(b"k" * 32, b"recovery-link\n" + link.encode(), hashlib.sha256).hexdigest()
+    assert service.store.claim(stored, moved, principal, digest, supersede=principal)
+    commits = Commits(store, failures=10_000)
+    store.commit = commits  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConcurrentUpdate):
+            service.use_link(link, NEW, "fr")
+        assert service.link(link).principal == principal
+        assert box.codes.login(CLIENT, "01", CODE).authenticated
+        commits.failures = 0
+        assert service.use_link(link, NEW, "fr").state is RecoveryState.DONE
+        assert box.codes.login(CLIENT, "01", NEW).authenticated
+        with pytest.raises(FlowExpired):
+            service.use_link(link, "69204718", "fr")
+    finally:
+        service.dispatcher.drain()
+        store.engine.dispose()

@@ -11,7 +11,6 @@ verified with the wrong key (500)."""
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Callable
 
 import pytest
@@ -27,14 +26,9 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_server.admin.codes import CodeChannel, CodeCourier
 from securebox_server.web.errors import UNAVAILABLE_RETRY_S
 from tests.server.conftest import AppMaker, open_user
+from tests.server.web.test_database_errors import _closed_port
 
 WHO = Principal.parse("123456789", "01")
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # free again once closed: nothing listens there
 
 
 def _routes(app: FastAPI, box: Securebox, port: int) -> dict[str, Callable[[], None]]:
