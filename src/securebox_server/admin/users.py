@@ -189,7 +189,8 @@ def add_user(request: Request, web: LoggedIn, form: Annotated[NewUserForm, Form(
         who = Principal.parse(web.session.principal.client_id.value, form.user_number.strip())
         way = CodeChannel(form.channel) if form.channel in set(CodeChannel) else None
         if way is None or way not in state_of(request).courier.channels():
-            raise FormError(N_("The new code goes to the user by"), N_("choose one of the ways offered"))
+            by = N_("The new code goes to the user by")
+            raise FormError(by, N_("choose one of the ways offered"))
         draft = add_draft(who, form.role_of(), form.rights(), form.profile(), way)
     except SecureboxError as exc:
         return _user_form(
