@@ -3,8 +3,9 @@ forgotten code, once a recovery flow passed its challenge, and end every session
 
 Nothing here opens a session or records a strong authentication (:data:`~securebox_auth.
 flows.recovery.GRANTS`): the next login follows the policy. A code is replaced in one
-compare-and-swap commit with its audit event, guarded on the account; then every session
-of the principal ends (:meth:`~securebox_auth.shell.securebox.Securebox.end_all`).
+compare-and-swap commit with its audit event, guarded on the account, in which every
+session of the principal ends (as :meth:`~securebox_auth.shell.securebox.Securebox.end_all`
+does); a one-time code is committed, then every session ends.
 """
 
 from __future__ import annotations
@@ -19,10 +20,17 @@ from securebox_auth.factors import code_reset as reset
 from securebox_auth.factors import secret_answers as qa
 from securebox_auth.factors.code import CodeCredential, OneTimeCode
 from securebox_auth.identity import Principal
+from securebox_auth.shell.records import SESSIONS
 from securebox_auth.shell.retry import commit_retrying
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.factor_kinds import SECRET_ANSWERS
-from securebox_auth.stores.protocols import Change, Expect, PutCode, PutFactorState
+from securebox_auth.stores.protocols import (
+    Change,
+    EndSession,
+    Expect,
+    PutCode,
+    PutFactorState,
+)
 
 __all__ = ["NOBODY", "AccountRecovery"]
 
@@ -56,6 +64,36 @@ class AccountRecovery:
 
         return (code.value if code else None), writes
 
+    def code_reset(
+        self, principal: Principal, new_code: object, *, via: str, now: datetime
+    ) -> tuple[list[Change], list[AuditEvent]]:
+        """What choosing ``new_code`` after a passed recovery writes, for one commit (ADR
+        0023): the new code under a guard on the account and the code read, every live
+        session ended (by compare-and-swap on the version read) and the sessions'
+        ``not_before`` watermark (a login being opened meanwhile is refused too), with the
+        reset's and the sessions' audit events. The code is checked first
+        (:class:`~securebox_auth.errors.WeakCode`: nothing to write)."""
+        codes = self.box.codes
+        store = self.box.store
+        previous, writes = self._credential(principal)
+        credential, event = reset.chosen_code(
+            previous, principal, new_code, now=now, hasher=codes.hasher, rules=codes.rules,
+            via=via,
+        )  # fmt: skip
+        live = store.sessions_of(principal)
+        found = store.get_factor_state(principal, SESSIONS, "not_before")
+        watermark = PutFactorState(
+            principal, SESSIONS, "not_before", 0 if found is None else found.version,
+            {"at": now.isoformat()},
+        )  # fmt: skip
+        ended: list[Change] = [EndSession(key, stored.version) for key, stored in live]
+        who = principal.key
+        sessions = AuditEvent.make(
+            now, "session.end_all", actor=who, subject=who, outcome="success",
+            details={"count": str(len(live)), "reason": "recovery"},
+        )  # fmt: skip
+        return [*writes(credential), *ended, watermark], [event, sessions]
+
     def reset_code(
         self,
         principal: Principal,
@@ -67,20 +105,15 @@ class AccountRecovery:
         """The user chose ``new_code`` after a passed recovery (``via``: ``"email"``).
         The code is checked first (:class:`~securebox_auth.errors.WeakCode` uses nothing);
         then ``consume`` uses up the recovery (the single-use step: it raises when another
-        request used it first); then the code is replaced under a guard on the account and
-        the code (:class:`~securebox_auth.errors.ConcurrentUpdate` if either changed
-        meanwhile) and every session ends."""
-        codes = self.box.codes
-        now = self.box.clock.now()
-        previous, writes = self._credential(principal)
-        credential, event = reset.chosen_code(
-            previous, principal, new_code, now=now, hasher=codes.hasher, rules=codes.rules,
-            via=via,
-        )  # fmt: skip
+        request used it first); then the code is replaced and every session ends in one
+        commit (:meth:`code_reset`; :class:`~securebox_auth.errors.ConcurrentUpdate` if the
+        account, the code or a session changed meanwhile). A server that keeps its recovery
+        flows in the same database commits :meth:`code_reset` with its own single-use write
+        instead (one transaction: no spent recovery with the old code)."""
+        changes, events = self.code_reset(principal, new_code, via=via, now=self.box.clock.now())
         if consume is not None:
             consume()
-        self.box.store.commit(writes(credential), [event])
-        self.box.end_all(principal)
+        self.box.store.commit(changes, events)
 
     def issue_code(self, principal: Principal, *, via: str) -> OneTimeCode:
         """A new one-time code after a passed recovery (``via``: ``"card"``), to send to

@@ -5,13 +5,15 @@ A profile (civility, names, at least one phone, e-mail, function) becomes a
 partial documents by themes and individual documents, operations) become the library's
 :class:`~securebox_auth.entitlements.model.Rights`, and go into a step-up draft as JSON
 (:func:`rights_json`, read back by :func:`rights_from_json`). Anything else raises
-:class:`~securebox_auth.errors.MalformedInput`.
+:class:`FormError` (a :class:`~securebox_auth.errors.MalformedInput`) naming the field by
+its label: both are msgids of the server's catalogs (marked with :func:`N_` for Babel's
+extraction), so a page shows them in its language (:meth:`FormError.translated`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from securebox_auth.entitlements.model import (
@@ -27,7 +29,15 @@ from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import Siren
 from securebox_server.admin.profiles import Profile
 
-__all__ = ["CIVILITIES", "profile_of", "rights_from_json", "rights_json", "rights_of"]
+__all__ = [
+    "CIVILITIES",
+    "N_",
+    "FormError",
+    "profile_of",
+    "rights_from_json",
+    "rights_json",
+    "rights_of",
+]
 
 CIVILITIES: Final = ("mr", "mrs")
 _TEXT: Final = re.compile(r"[^\x00-\x1f\x7f<>]{1,100}")
@@ -36,19 +46,46 @@ _EMAIL: Final = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,185}\.[A-Za-
 MAX_CHOSEN: Final = 200
 
 
-def _text(raw: str, what: str) -> str:
+def N_(message: str) -> str:  # noqa: N802 (Babel's keyword for a msgid translated later)
+    """``message`` unchanged: marks it for Babel's extraction (``babel.cfg``); the page
+    that shows it translates it."""
+    return message
+
+
+class FormError(MalformedInput):
+    """A form value not as expected: ``field`` is the label of the field (a msgid; empty
+    for the form as a whole) and ``problem`` what is expected (a msgid, with ``%(name)s``
+    placeholders filled from ``values``). ``str()`` is the English text (logs); a page
+    shows :meth:`translated`."""
+
+    def __init__(self, field: str, problem: str, **values: object) -> None:
+        self.field = field
+        self.problem = problem
+        self.values = {name: str(value) for name, value in values.items()}
+        super().__init__(self.translated(lambda message: message))
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        """The message in the language of ``gettext`` (a catalog's)."""
+        problem = gettext(self.problem) % self.values if self.values else gettext(self.problem)
+        if not self.field:
+            return problem
+        label = gettext(self.field)
+        return gettext("%(field)s: %(problem)s") % {"field": label, "problem": problem}
+
+
+def _text(raw: str, label: str) -> str:
     text = " ".join(raw.split())
     if not _TEXT.fullmatch(text):
-        raise MalformedInput(f"{what}: 1 to 100 characters")
+        raise FormError(label, N_("1 to 100 characters"))
     return text
 
 
-def _phone(raw: str) -> str | None:
+def _phone(raw: str, label: str) -> str | None:
     compact = "".join(c for c in raw if c not in " .-()")
     if not compact:
         return None
     if not _PHONE.fullmatch(compact):
-        raise MalformedInput("a phone number is 6 to 15 digits, optionally after +")
+        raise FormError(label, N_("6 to 15 digits, optionally after +"))
     return compact
 
 
@@ -63,28 +100,28 @@ def profile_of(
     function: str,
 ) -> Profile:
     if civility not in CIVILITIES:
-        raise MalformedInput("civility: Mr or Mrs")
-    mobile_, phone_ = _phone(mobile), _phone(phone)
+        raise FormError(N_("Civility"), N_("Mr or Mrs"))
+    mobile_, phone_ = _phone(mobile, N_("Mobile phone")), _phone(phone, N_("Landline phone"))
     if mobile_ is None and phone_ is None:
-        raise MalformedInput("at least one phone number")
+        raise FormError("", N_("at least one phone number"))
     address = email.strip()
     if len(address) > 254 or not _EMAIL.fullmatch(address):
-        raise MalformedInput("an e-mail address such as name@company.example")
+        raise FormError(N_("E-mail"), N_("an address such as name@company.example"))
     return Profile(
         civility,
-        _text(last_name, "last name"),
-        _text(first_name, "first name"),
+        _text(last_name, N_("Last name")),
+        _text(first_name, N_("First name")),
         mobile_,
         phone_,
         address,
-        _text(function, "function"),
+        _text(function, N_("Function")),
     )
 
 
-def _few(values: Iterable[str]) -> list[str]:
+def _few(values: Iterable[str], label: str) -> list[str]:
     found = sorted({v.strip() for v in values if v.strip()})
     if len(found) > MAX_CHOSEN:
-        raise MalformedInput(f"at most {MAX_CHOSEN} choices")
+        raise FormError(label, N_("at most %(count)s choices"), count=MAX_CHOSEN)
     return found
 
 
@@ -102,22 +139,23 @@ def rights_of(
     if companies == "all":
         company_scope = CompanyScope.portfolio()
     elif companies == "chosen":
-        company_scope = CompanyScope(chosen=frozenset(Siren(s) for s in _few(chosen)))
+        chosen_ = _few(chosen, N_("Companies"))
+        company_scope = CompanyScope(chosen=frozenset(Siren(s) for s in chosen_))
     else:
-        raise MalformedInput("companies: the whole portfolio or chosen companies")
+        raise FormError(N_("Companies"), N_("the whole portfolio or chosen companies"))
     if documents == "total":
         document_scope = DocumentScope.all()
     elif documents == "partial":
         document_scope = DocumentScope(
-            themes=frozenset(Theme(t) for t in _few(themes)),
-            documents=frozenset(valid_document_id(d) for d in _few(document_ids)),
+            themes=frozenset(Theme(t) for t in _few(themes, N_("Documents"))),
+            documents=frozenset(valid_document_id(d) for d in _few(document_ids, N_("Documents"))),
         )
     else:
-        raise MalformedInput("documents: total or partial access")
-    names = _few(operations)
+        raise FormError(N_("Documents"), N_("total or partial access"))
+    names = _few(operations, N_("Operations"))
     grantable = {op.value for op in GRANTABLE_OPERATIONS}
     if not set(names) <= grantable:
-        raise MalformedInput("unknown operation")
+        raise FormError(N_("Operations"), N_("unknown operation"))
     return Rights(company_scope, document_scope, frozenset(Operation(n) for n in names))
 
 

@@ -20,6 +20,7 @@ from securebox_auth.entitlements.delegation import Delegated
 from securebox_auth.entitlements.model import GRANTABLE_OPERATIONS, Operation, Rights
 from securebox_auth.errors import MalformedInput, NotFound, NotPermitted, SecureboxError
 from securebox_auth.identity import Principal
+from securebox_server import i18n
 from securebox_server.admin.changes import (
     add_draft,
     code_draft,
@@ -31,11 +32,19 @@ from securebox_server.admin.changes import (
 from securebox_server.admin.codes import CodeChannel
 from securebox_server.admin.common import go, may, state_of
 from securebox_server.admin.directory import Row, documents_of, rows_of
-from securebox_server.admin.forms import CIVILITIES, MAX_CHOSEN, profile_of, rights_of
+from securebox_server.admin.forms import (
+    CIVILITIES,
+    MAX_CHOSEN,
+    N_,
+    FormError,
+    profile_of,
+    rights_of,
+)
 from securebox_server.admin.profiles import Profile
 from securebox_server.stepup.requests import ASSIGNABLE_ROLES
 from securebox_server.web.context import server_of
-from securebox_server.web.pages import render
+from securebox_server.web.errors import GENERIC, MESSAGES
+from securebox_server.web.pages import language, render
 from securebox_server.web.routing import LoggedIn, SecureRoute, WebSession
 
 __all__ = ["router"]
@@ -74,7 +83,7 @@ class UserForm(BaseModel):
 
     def role_of(self) -> Role:
         if self.role not in {r.value for r in ASSIGNABLE_ROLES}:
-            raise MalformedInput("unknown role")
+            raise FormError(N_("Role"), N_("unknown role"))
         return Role(self.role)
 
     def rights(self) -> Rights:
@@ -146,6 +155,15 @@ def users(request: Request, web: LoggedIn) -> Response:
     )
 
 
+def _said(request: Request, error: SecureboxError) -> str:
+    """The form's error in the page's language: a :class:`FormError` translated, any
+    other error by its code's fixed sentence (never the library's English text)."""
+    gettext = i18n.translations(language(request)).gettext
+    if isinstance(error, FormError):
+        return error.translated(gettext)
+    return gettext(MESSAGES.get(error.code, GENERIC))
+
+
 def _user_form(request: Request, web: WebSession, status: int = 200, **values: object) -> Response:
     return render(
         request, "admin/user_form.html", status=status, **_form_values(request, web), **values
@@ -171,11 +189,18 @@ def add_user(request: Request, web: LoggedIn, form: Annotated[NewUserForm, Form(
         who = Principal.parse(web.session.principal.client_id.value, form.user_number.strip())
         way = CodeChannel(form.channel) if form.channel in set(CodeChannel) else None
         if way is None or way not in state_of(request).courier.channels():
-            raise MalformedInput("choose how the new code goes to the user")
+            by = N_("The new code goes to the user by")
+            raise FormError(by, N_("choose one of the ways offered"))
         draft = add_draft(who, form.role_of(), form.rights(), form.profile(), way)
     except SecureboxError as exc:
         return _user_form(
-            request, web, status=400, row=None, error=str(exc), own=False, rights_form=True
+            request,
+            web,
+            status=400,
+            row=None,
+            error=_said(request, exc),
+            own=False,
+            rights_form=True,
         )
     return go(request, web, draft)
 
@@ -222,7 +247,7 @@ def edit_user(
             web,
             status=400,
             row=row,
-            error=str(exc),
+            error=_said(request, exc),
             own=own,
             rights_form=bool(form.role),
             codes=False,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 
 from fastapi import Request
+from sqlalchemy import Connection
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import FlowExpired, MalformedInput
@@ -25,7 +26,9 @@ from securebox_auth.flows.recovery import RecoveryFlow, RecoveryKind, RecoverySt
 from securebox_auth.identity import Principal
 from securebox_auth.shell import records
 from securebox_auth.shell.account_recovery import NOBODY, AccountRecovery
+from securebox_auth.shell.retry import retrying
 from securebox_auth.shell.securebox import Securebox
+from securebox_auth.stores.sql.store import SqlStore
 from securebox_server.recovery import messages
 from securebox_server.recovery.dispatch import Dispatcher
 from securebox_server.recovery.store import RecoveryStore, StoredFlow
@@ -141,23 +144,34 @@ class RecoveryService:
 
     def use_link(self, token: str, new_code: object, lang: str) -> RecoveryFlow:
         """Choose the new code through the link: the code is checked first (a weak one
-        does not use the link), then the link is used up (compare-and-swap: one use wins),
-        then the code is replaced, every session ends and the user is told by SMS."""
-        stored = self.link(token)
-        principal = stored.principal
-        assert principal is not None
-        now = self.box.clock.now()
-        passed = core.challenge_answered(stored.flow, now=now, passed=True)
-        done = core.finish(passed, now=now)
+        does not use the link), then one commit of the library's store (ADR 0023) uses up
+        the link (compare-and-swap on the flow: one use wins), replaces the code, ends
+        every session and seals the audit events, all or nothing; a lost compare-and-swap
+        of the library's records starts again from a fresh read. The user is told by SMS
+        once committed."""
+        store = self.box.store
+        if not isinstance(store, SqlStore):
+            raise MalformedInput("recovery needs the SQL store")
 
-        def consume() -> None:
-            if not self.store.move(stored, done):
-                raise FlowExpired("this link is not valid any more: ask for a new one")
+        def attempt() -> RecoveryFlow:
+            stored = self.link(token)
+            principal = stored.principal
+            assert principal is not None
+            now = self.box.clock.now()
+            changes, events = self.accounts.code_reset(principal, new_code, via="email", now=now)
+            passed = core.challenge_answered(stored.flow, now=now, passed=True)
+            done = core.finish(passed, now=now)
 
-        self.accounts.reset_code(principal, new_code, via="email", consume=consume)
-        self.audit("recovery.code_reset", principal, done, "success")
-        self.notify(principal, Channel.SMS, "code_reset", lang)
-        return done
+            def consume(conn: Connection) -> None:
+                if not self.store.move_on(conn, stored, done):
+                    raise FlowExpired("this link is not valid any more: ask for a new one")
+
+            used = self.event("recovery.code_reset", principal, done, "success")
+            store.commit(changes, [*events, used], also=consume)
+            self.notify(principal, Channel.SMS, "code_reset", lang)
+            return done
+
+        return retrying(attempt, what="recovery")
 
     # -- messages ------------------------------------------------------------------------
 

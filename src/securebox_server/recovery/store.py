@@ -114,11 +114,16 @@ class RecoveryStore:
 
     def move(self, stored: StoredFlow, moved: RecoveryFlow) -> bool:
         """Compare-and-swap the flow to ``moved``; a finished flow forgets its token."""
+        with self._engine.begin() as conn:
+            return self.move_on(conn, stored, moved)
+
+    def move_on(self, conn: sa.Connection, stored: StoredFlow, moved: RecoveryFlow) -> bool:
+        """:meth:`move` in the caller's transaction on ``conn`` (a library store commit's
+        ``also``: the flow moves with the library's writes or not at all)."""
         values = _row(moved)
         if moved.state is not RecoveryState.AWAITING_CODE:
             values["token_digest"] = None
-        with self._engine.begin() as conn:
-            return self._move(conn, stored, values)
+        return self._move(conn, stored, values)
 
     @staticmethod
     def _move(conn: sa.Connection, stored: StoredFlow, values: dict[str, Any]) -> bool:

@@ -1,9 +1,13 @@
-"""Every error becomes a 4xx page, or an RFC 9457 ``application/problem+json`` document
-under ``/api/``, with the error's stable ``code``; never a 500 page or a trace.
+"""Every error becomes a 4xx page (503 for a server-side one), or an RFC 9457
+``application/problem+json`` document under ``/api/``, with the error's stable ``code``;
+never a 500 page or a trace.
 
 Messages come from a fixed table keyed by code (never from the exception's text), so no
 page tells whether a client or user exists. An unauthenticated HTML request is sent to the
-login page; an unexpected exception is logged (with its request id) and answered 503.
+login page; an unexpected exception is logged (with its request id) and answered 503. A
+:class:`~securebox_auth.errors.SecureboxError` whose ``status_hint`` is 5xx (a gateway
+that refused, a configuration or audit fault) is answered 503 ``unavailable`` with
+``Retry-After`` too, without its message; a 4xx hint is the status answered.
 
 A database that cannot be reached (stopped, restarting, a connection it closed, a pool with
 no free connection in ``pool_timeout_s``) raises a driver or pool error from any route:
@@ -90,8 +94,29 @@ UNAVAILABLE_RETRY_S: Final = 5
 
 
 def _status(exc: SecureboxError) -> int:
+    """The error's 4xx ``status_hint``; a 5xx one (a gateway down, a server-side fault) is
+    answered by :func:`_server_side` instead, and anything else is 400."""
     hint = int(getattr(exc, "status_hint", 400))
-    return hint if 400 <= hint < 500 else 400
+    return hint if 400 <= hint < 600 else 400
+
+
+def _server_side(request: Request, exc: SecureboxError) -> Response:
+    """A :class:`SecureboxError` whose ``status_hint`` is 5xx (an SMS or mail gateway
+    that refused, a corrupted body, a configuration or audit fault): 503 ``unavailable``
+    with ``Retry-After``, never a 500 nor the error's own message (it may name a host, a
+    file or a record). Logged as one line with the error's class and stable code; a 500
+    hint (a fault, not a passing outage) as an error."""
+    hint = _status(exc)
+    request_id = getattr(request.state, "request_id", "")
+    level = logging.ERROR if hint == 500 else logging.WARNING
+    log.log(
+        level,
+        "server-side error %s (%s), answered 503",
+        type(exc).__name__,
+        exc.code,
+        extra={"request_id": request_id},
+    )
+    return unavailable(request)
 
 
 def _is_api(request: Request) -> bool:
@@ -208,6 +233,8 @@ async def _securebox_error(request: Request, exc: Exception) -> Response:
         return _limited(request, exc)
     if isinstance(exc, StorageFull):
         return _storage_full(request)
+    if _status(exc) >= 500:
+        return _server_side(request, exc)
     code = exc.code
     if isinstance(exc, NotAuthenticated):
         code = "not_authenticated"
