@@ -29,6 +29,7 @@ from tests.server.box.e2e.processes import Processes, wait_for
 from tests.server.box.e2e.world import CODE
 
 __all__ = [
+    "BACK_OFFICE",
     "WORKERS",
     "AuditCli",
     "Clients",
