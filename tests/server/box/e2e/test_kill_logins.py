@@ -211,16 +211,16 @@ def _loop(parts: LiveParts, loops: int) -> None:
         tally, flight = Tally(), InFlight()
         clients = Clients()
         for who, credential in users.items():
-            totp = partial(_totp_now, credential, parts.clock)
-            clients.start(_login, server.base, who, totp, flight, tally)
+            now_code = partial(_totp_now, credential, parts.clock)
+            clients.start(_login, server.base, who, now_code, flight, tally)
         for who in failing:
             clients.start(_fail, server.base, who, flight, tally, rng.randint(1, 4))
         server.kill(flight, least=3, group=iteration % 3 == 2)
         clients.join()
         _check(parts, users, failing, tally, sessions)
         _reset(parts, [*users, *failing])
-        for who, (_, totp) in tally.done.items():
-            _replay(server.base, who, totp)
+        for who, (_, accepted) in tally.done.items():
+            _replay(server.base, who, accepted)
         logins, broken = logins + len(tally.done), broken + tally.broken
         spent += sum(len(codes) for codes in tally.spent.values())
         refused, lost = refused + tally.refused.total(), lost + tally.lost.total()
