@@ -198,8 +198,12 @@ def _loop(parts: LiveParts, loops: int) -> None:
 
 
 def test_kill_9_the_server_during_administration_postgresql(live_parts: LiveParts) -> None:
+    """ASVS 5.0 V2.3.3 (a change applied whole or not at all), V8.2.1 (the rights answered
+    are the rights enforced), V16.4.2 (the audit trail intact)."""
     _loop(live_parts, fault_loops())
 
 
 def test_kill_9_the_server_during_administration_sqlite(sqlite_parts: LiveParts) -> None:
+    """As on PostgreSQL: ASVS 5.0 V2.3.3, V8.2.1, V16.4.2 (this one caught a user added
+    without its profile, fixed: ``test_atomic_changes.py``)."""
     _loop(sqlite_parts, fault_loops())
