@@ -3,9 +3,9 @@
 A real ``securebox serve --workers 2`` (PostgreSQL, a scratch database; SQLite, a file). In
 each iteration the clock moves to a new TOTP time step and :data:`LOGINS` users log in at
 once, each from its own thread on new connections (the code, then a TOTP code), while
-:data:`FAILING` others post wrong codes; once requests are in flight one uvicorn worker gets
-SIGKILL (every third iteration the whole server, started again). A journey whose request
-broke starts again with a new flow (the same TOTP code: one per time step).
+:data:`FAILING` others post wrong codes; one uvicorn worker gets SIGKILL while a TOTP answer
+is in flight, or a wrong code (every third iteration the whole server, started again). A
+journey whose request broke starts again with a new flow and the TOTP code of the moment.
 
 After each iteration, what is provable from the clients' side:
 
@@ -78,6 +78,9 @@ class Tally:
     #: The TOTP codes of each user whose answer was lost in the kill (maybe spent).
     spent: defaultdict[Principal, set[str]] = field(default_factory=lambda: defaultdict(set))
     broken: int = 0
+    #: The TOTP answers and the wrong codes in flight (a kill may wait for one of them).
+    totp: InFlight = field(default_factory=InFlight)
+    wrong: InFlight = field(default_factory=InFlight)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -126,7 +129,8 @@ def _login(
                 assert coded.status_code == 200, coded.text
                 assert "totp" in coded.json()["offered"], coded.text
                 code = totp()
-                done = _answer(http, flight, flow_id, "totp", code)
+                with tally.totp:
+                    done = _answer(http, flight, flow_id, "totp", code)
             except httpx.TransportError as broke:
                 sent = not isinstance(broke, httpx.ConnectError)  # refused: never sent
                 with tally.lock:
@@ -154,7 +158,8 @@ def _fail(base: str, who: Principal, flight: InFlight, tally: Tally, tries: int)
             except httpx.TransportError:
                 continue  # no answer was sent: nothing to count
             try:
-                refused = _answer(http, flight, flow_id, "confidential_code", WRONG)
+                with tally.wrong:
+                    refused = _answer(http, flight, flow_id, "confidential_code", WRONG)
             except httpx.ConnectError:
                 continue  # never sent
             except httpx.TransportError:
@@ -218,7 +223,9 @@ def _loop(parts: LiveParts, loops: int) -> None:
             clients.start(_login, server.base, who, now_code, flight, tally)
         for who in failing:
             clients.start(_fail, server.base, who, flight, tally, rng.randint(1, 4))
-        server.kill(flight, least=3, group=iteration % 3 == 2)
+        # a worker while a TOTP answer is in flight, or a wrong code; the whole server
+        aim = (tally.totp, tally.wrong, flight)[iteration % 3]
+        server.kill(aim, least=1, group=iteration % 3 == 2)
         clients.join()
         _check(parts, users, failing, tally, sessions)
         _reset(parts, [*users, *failing])
