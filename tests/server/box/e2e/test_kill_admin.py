@@ -3,10 +3,10 @@
 A real ``securebox serve --workers 2`` (PostgreSQL, a scratch database; SQLite, a file). The
 administrator (principal user 01) logs in through the API and proves the step-up of
 ``entitlements_management`` (the confidential code, five minutes: ``/api/v1/step-ups``, the
-session rotated); an administration thread then, in each iteration, adds a user (its code
-sent by e-mail), changes its rights, regenerates its code and removes the user added in the
-iteration before (``/api/v1/admin/users``), while one uvicorn worker gets SIGKILL once a
-change is in flight (every third iteration the whole server, started again). A change whose
+session rotated); an administration thread then, in each iteration, adds :data:`BATCH` users
+(their codes sent by e-mail), changes their rights, regenerates their codes and removes the
+users added in the iteration before (``/api/v1/admin/users``), while one uvicorn worker gets
+SIGKILL at a random moment, a change in flight (every third iteration the whole server, started again). A change whose
 answer was lost is not retried (the administrator would look first).
 
 After each iteration: every change answered 2xx is there (the user with its role, rights
@@ -54,6 +54,8 @@ pytestmark = [
     ),
 ]
 API = "/api/v1/admin/users"
+#: Users added in each iteration.
+BATCH = 3
 RIGHTS = {"companies": "all", "documents": "total", "operations": ["view"]}
 MORE = {"companies": "all", "documents": "total", "operations": ["view", "download"]}
 
@@ -111,15 +113,21 @@ class Admin:
         self.done.append((name, user))
 
 
-def _changes(admin: Admin, iteration: int, previous: str | None) -> None:
-    user = f"{50 + iteration}"
-    new = {"user_number": user, "profile": _profile(user), "role": "user"}
-    admin.change("add", user, "POST", API, {**new, "rights": RIGHTS, "channel": "email"})
-    edit = {"profile": _profile(user), "role": "user", "rights": MORE}
-    admin.change("edit", user, "PATCH", f"{API}/{user}", edit)
-    admin.change("code", user, "POST", f"{API}/{user}/code", {"channel": "email"})
-    if previous is not None:
-        admin.change("remove", previous, "DELETE", f"{API}/{previous}")
+def _users(iteration: int) -> list[str]:
+    """The user numbers an iteration adds (:data:`BATCH` of them, from 10)."""
+    return [f"{10 + iteration * BATCH + n}" for n in range(BATCH)]
+
+
+def _changes(admin: Admin, iteration: int) -> None:
+    """Add, edit and give a new code to this iteration's users; remove the previous one's."""
+    for user in _users(iteration):
+        new = {"user_number": user, "profile": _profile(user), "role": "user"}
+        admin.change("add", user, "POST", API, {**new, "rights": RIGHTS, "channel": "email"})
+        edit = {"profile": _profile(user), "role": "user", "rights": MORE}
+        admin.change("edit", user, "PATCH", f"{API}/{user}", edit)
+        admin.change("code", user, "POST", f"{API}/{user}/code", {"channel": "email"})
+    for user in _users(iteration - 1) if iteration else []:
+        admin.change("remove", user, "DELETE", f"{API}/{user}")
 
 
 def _check(parts: LiveParts, admin: Admin) -> None:
@@ -144,7 +152,7 @@ def _check(parts: LiveParts, admin: Admin) -> None:
                 assert Operation.DOWNLOAD in rights[who].operations
     # nothing half-applied, acknowledged or not: a user of the subscription added by the
     # administrator has both its rights and its profile, and a profile names such a user
-    for number in range(50, 100):
+    for number in range(10, 10 + BATCH * 100):
         who = Principal.parse(CLIENT.value, f"{number}")
         account = box.store.get_account(who)
         active = account is not None and account.value.status is not AccountStatus.DISABLED
@@ -180,16 +188,14 @@ def _loop(parts: LiveParts, loops: int) -> None:
     limits = httpx.Limits(max_keepalive_connections=0)
     with httpx.Client(base_url=server.base, timeout=30, limits=limits) as http:
         admin = Admin(http, _strong_login(parts, http))
-        previous: str | None = None
         for iteration in range(loops):
             clients = Clients()
-            clients.start(_changes, admin, iteration, previous)
-            time.sleep(rng.uniform(0, 0.5))
+            clients.start(_changes, admin, iteration)
+            time.sleep(rng.uniform(0, 3))  # a change takes ~0.2 s (a code hashed, a mail)
             server.kill(admin.flight, least=1, group=iteration % 3 == 2)
             clients.join()
             _check(parts, admin)
             audit.verify()
-            previous = f"{50 + iteration}"
     print(
         f"{loops} kills ({server.group_kills} of the whole server): {len(admin.done)} changes "
         f"acknowledged, {len(admin.lost)} answers lost: {admin.lost}"
