@@ -127,16 +127,19 @@ class Server:
     def start(self) -> None:
         self.process = self.parts.processes.serve(self.parts.port, WORKERS)
 
-    def kill(self, flight: InFlight, *, least: int, group: bool) -> None:
+    def kill(
+        self, flight: InFlight, *, least: int, group: bool = False, every: bool = False
+    ) -> None:
         """SIGKILL once ``least`` requests are in flight (after a random few milliseconds):
-        one uvicorn worker (uvicorn starts another; waited for), or with ``group`` every
-        process of the server (then started again, as its supervisor would)."""
+        one uvicorn worker, or with ``every`` all of them (uvicorn starts others; waited
+        for), or with ``group`` every process of the server (then started again, as its
+        supervisor would)."""
         server = self.process
         assert server is not None
         deadline = time.monotonic() + 30
         while flight.count < least and time.monotonic() < deadline:
             time.sleep(0.001)
-        time.sleep(self.rng.uniform(0, 0.03))
+        time.sleep(self.rng.uniform(0, 0.01))
         self.kills += 1
         if group:
             self.group_kills += 1
@@ -144,12 +147,14 @@ class Server:
             server.wait(timeout=30)
             self.start()
             return
-        victim = self.rng.choice(Processes.server_workers(server))
-        Processes.kill9(victim)
+        workers = Processes.server_workers(server)
+        victims = workers if every else [self.rng.choice(workers)]
+        for victim in victims:
+            Processes.kill9(victim)
 
         def replaced() -> bool:
             live = Processes.server_workers(server)
-            return victim not in live and len(live) == WORKERS
+            return not set(victims) & set(live) and len(live) == WORKERS
 
         wait_for(replaced, 60, "uvicorn to replace the killed worker")
 

@@ -6,8 +6,9 @@ administrator (principal user 01) logs in through the API and proves the step-up
 session rotated); an administration thread then, in each iteration, adds :data:`BATCH` users
 (their codes sent by e-mail), changes their rights, regenerates their codes and removes the
 users added in the iteration before (``/api/v1/admin/users``), while one uvicorn worker gets
-SIGKILL at a random moment, a change in flight (every third iteration the whole server, started again). A change whose
-answer was lost is not retried (the administrator would look first).
+SIGKILL at a random moment, a change in flight (every third iteration the whole server,
+started again). A change whose answer was lost is not retried (the administrator would look
+first).
 
 After each iteration: every change answered 2xx is there (the user with its role, rights
 and profile; the new rights; the user removed from the rights and disabled), no user is

@@ -3,8 +3,9 @@
 A real ``securebox serve --workers 2`` (PostgreSQL, a scratch database; SQLite, a file). In
 each iteration the clock moves to a new TOTP time step and :data:`LOGINS` users log in at
 once, each from its own thread on new connections (the code, then a TOTP code), while
-:data:`FAILING` others post wrong codes; one uvicorn worker gets SIGKILL while a TOTP answer
-is in flight, or a wrong code (every third iteration the whole server, started again). A
+:data:`FAILING` others post wrong codes; every uvicorn worker gets SIGKILL while a TOTP
+answer is in flight, or one while a wrong code is (every third iteration the whole server,
+started again). A
 journey whose request broke starts again with a new flow and the TOTP code of the moment.
 
 After each iteration, what is provable from the clients' side:
@@ -223,9 +224,10 @@ def _loop(parts: LiveParts, loops: int) -> None:
             clients.start(_login, server.base, who, now_code, flight, tally)
         for who in failing:
             clients.start(_fail, server.base, who, flight, tally, rng.randint(1, 4))
-        # a worker while a TOTP answer is in flight, or a wrong code; the whole server
+        # every worker while a TOTP answer is in flight; one while a wrong code is; the
+        # whole server
         aim = (tally.totp, tally.wrong, flight)[iteration % 3]
-        server.kill(aim, least=1, group=iteration % 3 == 2)
+        server.kill(aim, least=1, every=iteration % 3 == 0, group=iteration % 3 == 2)
         clients.join()
         _check(parts, users, failing, tally, sessions)
         _reset(parts, [*users, *failing])
