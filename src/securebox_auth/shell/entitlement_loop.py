@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
@@ -146,6 +146,7 @@ class EntitlementShell:
         client_id: ClientId | None = None,
         extra: Extra | None = None,
         gate: SecretGate | None = None,
+        also: Callable[[Any], None] | None = None,
     ) -> admin.AdminChange:
         """One round: read, decide, check the gate, apply, commit; a lost race (of this
         commit, or of the audit of a refusal or a counted failure) starts it again."""
@@ -198,7 +199,7 @@ class EntitlementShell:
 
         return commit_retrying(
             self.store, self.clock, attempt, backoff=self.backoff, sleep=self._sleep,
-            what="subscription",
+            what="subscription", also=also,
         )  # fmt: skip
 
     def _passes(

@@ -13,7 +13,9 @@ again, so a rule is always judged on the state it changes and a grant is used on
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.entitlements import admin
@@ -108,9 +110,16 @@ class EntitlementService(EntitlementReads):
         )
 
     def add_user(
-        self, session: str, principal: Principal, role: Role, rights: Rights
+        self,
+        session: str,
+        principal: Principal,
+        role: Role,
+        rights: Rights,
+        *,
+        also: Callable[[Any], None] | None = None,
     ) -> OneTimeCode:
-        """Create a user with a role and rights; returns their one-time code."""
+        """Create a user with a role and rights; returns their one-time code. ``also`` (SQL
+        store) writes the caller's rows in the same transaction (the server's profile)."""
         issued: list[OneTimeCode] = []
 
         def decide(
@@ -148,7 +157,7 @@ class EntitlementService(EntitlementReads):
                 [event],
             )
 
-        self._apply(session, decide, extra=with_code)
+        self._apply(session, decide, extra=with_code, also=also)
         return issued[0]
 
     @staticmethod
@@ -163,10 +172,12 @@ class EntitlementService(EntitlementReads):
     def _factors_left(self, principal: Principal) -> bool:
         return any(self.store.factor_states_of(principal, CREDENTIAL_KINDS).values())
 
-    def remove_user(self, session: str, target: Principal) -> None:
+    def remove_user(
+        self, session: str, target: Principal, *, also: Callable[[Any], None] | None = None
+    ) -> None:
         """Disable a user and drop their rights; in the same commit, revoke every invitation
         naming them in any subscription, so that nothing they were given passes to a later
-        holder of their user number."""
+        holder of their user number. ``also`` as in :meth:`add_user`."""
 
         def revoke_invitations(
             change: admin.AdminChange, actor: Account, now: datetime
@@ -198,6 +209,7 @@ class EntitlementService(EntitlementReads):
                 now=now,
             ),
             extra=revoke_invitations,
+            also=also,
         )
 
     def set_role(self, session: str, target: Principal, role: Role) -> None:

@@ -16,12 +16,13 @@ never in the pure core; tests pass their own ``sleep`` and ``draw``.
 
 from __future__ import annotations
 
+import inspect
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar, cast
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock
@@ -86,6 +87,19 @@ def retrying(
     raise ConcurrentUpdate(f"too much contention on this {what}; try again")
 
 
+class SharingStore(Protocol):
+    """A store whose commit can share its transaction with the caller's own writes (the SQL
+    store: ``also`` gets its SQLAlchemy connection)."""
+
+    def commit(
+        self,
+        changes: Sequence[Change],
+        events: Sequence[AuditEvent],
+        *,
+        also: Callable[[Any], None] | None = None,
+    ) -> None: ...
+
+
 def commit_retrying(
     store: AuthStore,
     clock: Clock,
@@ -95,15 +109,23 @@ def commit_retrying(
     sleep: Callable[[float], None] = time.sleep,
     draw: Callable[[], float] = _JITTER.random,
     what: str = "record",
+    also: Callable[[Any], None] | None = None,
 ) -> R:
     """Run ``attempt(clock.now())`` and commit what it returns; on
     :class:`~securebox_auth.errors.ConcurrentUpdate` (from the commit or the attempt) wait
     and start again, at most ``backoff.attempts`` times. An attempt that returns no change
-    and no event commits nothing. ``what`` names the contended record in the final error."""
+    and no event commits nothing. ``what`` names the contended record in the final error.
+
+    ``also`` (the SQL store only: :class:`SharingStore`) runs the caller's own writes in the
+    same transaction, so that they and the change commit together or not at all."""
 
     def round_() -> R:
         changes, events, result = attempt(clock.now())
-        if changes or events:
+        if also is not None:
+            if "also" not in inspect.signature(store.commit).parameters:
+                raise ConfigurationError("also= needs a store that shares its commit (SQL)")
+            cast(SharingStore, store).commit(changes, events, also=also)
+        elif changes or events:
             store.commit(changes, events)
         return result
 

@@ -29,7 +29,7 @@ from securebox_auth.shell.gateways import DeliveryFailed
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.admin.codes import CodeChannel, CodeCourier, Undelivered
 from securebox_server.admin.forms import rights_from_json, rights_json
-from securebox_server.admin.profiles import Profile, ProfileBook
+from securebox_server.admin.profiles import Profile, ProfileBook, delete_profile, put_profile
 from securebox_server.stepup.requests import Draft, Kind
 
 __all__ = [
@@ -259,17 +259,19 @@ def apply_order(
     user = Principal.from_key(str(details["user"]))
     if kind is Kind.USER_ADD:
         profile = Profile.from_dict(details["profile"])
-        code = ent.add_user(
-            session_id, user, Role(str(details["role"])), rights_from_json(details["rights"])
+        code = ent.add_user(  # the account, its rights and its profile commit together
+            session_id,
+            user,
+            Role(str(details["role"])),
+            rights_from_json(details["rights"]),
+            also=lambda conn: put_profile(conn, user, profile, now),
         )
-        state.profiles.put(user, profile, now)
         register_contacts(box, actor, user, mobile=profile.mobile, email=profile.email)
         channel = CodeChannel(str(details["channel"]))
         address = {CodeChannel.SMS: profile.mobile, CodeChannel.EMAIL: profile.email}.get(channel)
         return _send(state, code, user, channel, address, now)
     if kind is Kind.USER_REMOVE:
-        ent.remove_user(session_id, user)
-        state.profiles.delete(user)
+        ent.remove_user(session_id, user, also=lambda conn: delete_profile(conn, user))
         return "done"
     if kind is Kind.CODE_REGENERATE:
         channel = CodeChannel(str(details["channel"]))

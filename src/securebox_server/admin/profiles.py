@@ -10,13 +10,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.stores.sql.engine import WRITE_OPTION
 from securebox_server.db.schema import ADMIN_USER_PROFILES as PROFILES
 
-__all__ = ["Profile", "ProfileBook"]
+__all__ = ["Profile", "ProfileBook", "delete_profile", "put_profile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +62,24 @@ class ProfileBook:
             return {row.principal: _profile(row) for row in conn.execute(query)}
 
     def put(self, principal: Principal, profile: Profile, now: datetime) -> None:
-        values = {**profile.as_dict(), "client_id": principal.client_id.value, "updated_at": now}
         with self.engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-            done = conn.execute(
-                PROFILES.update().where(PROFILES.c.principal == principal.key).values(**values)
-            )
-            if done.rowcount == 0:
-                conn.execute(PROFILES.insert().values(principal=principal.key, **values))
+            put_profile(conn, principal, profile, now)
 
     def delete(self, principal: Principal) -> None:
         with self.engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
-            conn.execute(sa.delete(PROFILES).where(PROFILES.c.principal == principal.key))
+            delete_profile(conn, principal)
+
+
+def put_profile(conn: Connection, principal: Principal, profile: Profile, now: datetime) -> None:
+    """Write ``principal``'s profile on ``conn`` (in the caller's transaction: the library's
+    commit of the account, with ``also=``)."""
+    values = {**profile.as_dict(), "client_id": principal.client_id.value, "updated_at": now}
+    done = conn.execute(
+        PROFILES.update().where(PROFILES.c.principal == principal.key).values(**values)
+    )
+    if done.rowcount == 0:
+        conn.execute(PROFILES.insert().values(principal=principal.key, **values))
+
+
+def delete_profile(conn: Connection, principal: Principal) -> None:
+    conn.execute(sa.delete(PROFILES).where(PROFILES.c.principal == principal.key))

@@ -159,6 +159,12 @@ class Processes:
         assert process.wait(timeout=120) == 0, self.log_of(process)
         return self.log_of(process)
 
+    def command(self, name: str, *arguments: str) -> tuple[int, str]:
+        """``securebox ARGUMENTS...`` in a process of its own: its exit status and output."""
+        process = self._start(name, *arguments)
+        status = process.wait(timeout=120)
+        return status, self.log_of(process)
+
     def jobs_worker(self, *options: str) -> subprocess.Popen[bytes]:
         return self._start("jobs-worker", "jobs", "worker", *options)
 
