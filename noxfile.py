@@ -11,6 +11,8 @@ nox -s box_faults SECUREBOX_BOX_FAULT_LOOPS=20 python3 -m pytest tests/server/bo
 nox -s security   python3 -m pytest tests/server/security, then the fuzz, kill -9, PostgreSQL
                   restart, crawl, timing and atheris pieces in short runs (docs/security.md;
                   ``-- 20`` for 20 loops)
+nox -s schemathesis  SECUREBOX_API_EXAMPLES=200 SECUREBOX_STATEFUL_EXAMPLES=300
+                  python3 -m pytest -m slow tests/server/api  (the deep API runs)
 nox -s browser    npm install --prefix .cache/axe axe-core@4 &&
                   SECUREBOX_SCREENSHOTS=docs/screenshots python3 -m pytest -m browser tests/browser
 """
@@ -166,3 +168,18 @@ def timing(session: nox.Session) -> None:
     a quiet machine; a loaded one makes medians noisy."""
     _install_dev(session)
     session.run("python", "-m", "pytest", "-q", "-m", "timing", "tests", *session.posargs)
+
+
+@nox.session
+def schemathesis(session: nox.Session) -> None:
+    """The deep schemathesis runs of the HTTP API (``-m slow``): stateless, 200 examples an
+    operation, and stateful over the OpenAPI links, 300 scenarios a machine (``-- N`` for
+    N examples and N scenarios)."""
+    _install_dev(session)
+    examples = session.posargs[0] if session.posargs else None
+    env = {
+        "SECUREBOX_API_EXAMPLES": examples or "200",
+        "SECUREBOX_STATEFUL_EXAMPLES": examples or "300",
+    }
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow",
+                "tests/server/api", env=env)  # fmt: skip
