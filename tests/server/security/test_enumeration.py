@@ -450,19 +450,13 @@ def test_card_recovery_answers_every_claim_alike(card_box: CapServer) -> None:
 
 
 @pytest.mark.timing
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bound card's challenge and refused code are committed (the challenge row, its "
-    "audit event, the card's state), a decoy's are not: about 11 ms against 6 ms on SQLite, "
-    "so the time tells who holds a card (the library's CapService._issue and _missing)",
-)
 def test_a_card_recovery_answer_takes_the_same_time_for_every_claim(
     card_box: CapServer,
 ) -> None:
     """ASVS 5.0 6.3.8 (timing): a wrong reader code on ``/recovery/card/answer`` takes the
     same time whether the claim names the card holder (the issuer's cryptograms are
     computed), a user without a card, an unknown user or an unknown client (decoy
-    challenges). Method: :func:`_medians` (200 interleaved rounds, the flow started and
+    challenges, committed and spent like real ones: ADR 0010). Method: :func:`_medians` (200 interleaved rounds, the flow started and
     the lockout reset untimed), medians within 20 % of the largest."""
     client = card_box.client
     holder = [Principal.parse(CLIENT, CAP_USER)]
