@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Final
 
 import pytest
@@ -18,10 +19,12 @@ from securebox_auth import PROFILE_TESTING, DerivedKeys, FixedClock, Operator, S
 from securebox_auth.audit import AuditEvent
 from securebox_auth.emv.profiles import TerminalInput
 from securebox_auth.entitlements.accounts import Role
-from securebox_auth.factors.cap_decoy import DECOY_OWNER, DECOY_SLOTS
-from securebox_auth.shell.cap import CapService
+from securebox_auth.factors.cap_decoy import DECOY_OWNER
+from securebox_auth.shell.cap import CHALLENGE_LIFETIME, CapService
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState
+from securebox_auth.stores.sql.purge import purge_spent
+from securebox_auth.stores.sql.store import SqlStore
 from tests.cards.capworld import CapWorld, make_world
 from tests.shell.counting import CountingStore
 from tests.shell.portal import MASTER, T0, Phone, portal_policy, user
@@ -29,8 +32,8 @@ from tests.shell.portal import MASTER, T0, Phone, portal_policy, user
 WRONG: Final = "69204718"
 #: card holder, account without a card, no account
 CLAIMS: Final = {"holder": user(1), "no card": user(2), "unknown": user(9)}
-#: how many decoys the bound test issues (SECUREBOX_CAP_DECOYS; more than the slots)
-DECOYS: Final = int(os.environ.get("SECUREBOX_CAP_DECOYS", str(DECOY_SLOTS + 64)))
+#: how many decoys the purge test issues (SECUREBOX_CAP_DECOYS)
+DECOYS: Final = int(os.environ.get("SECUREBOX_CAP_DECOYS", "40"))
 
 Shape = tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -57,10 +60,17 @@ def world() -> CapWorld:
 
 
 @pytest.fixture
-def counted(shell_store: AuthStore, world: CapWorld) -> tuple[ShapeStore, CapService]:
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def counted(
+    shell_store: AuthStore, world: CapWorld, clock: FixedClock
+) -> tuple[ShapeStore, CapService]:
     box = Securebox.from_policy(
         portal_policy(), store=shell_store, keys=DerivedKeys.from_hex(MASTER),
-        clock=FixedClock(T0), gateways={"sms": Phone()}, argon2=PROFILE_TESTING,
+        clock=clock, gateways={"sms": Phone()}, argon2=PROFILE_TESTING,
         cap_issuer=world.issuer,
     )  # fmt: skip
     operator = Operator("back-office")
@@ -116,25 +126,30 @@ def test_a_decoy_costs_the_same_reads_and_commits_as_a_card(
         assert seen[label] == seen["holder"], label
 
 
-def test_a_decoy_is_out_of_reach_and_the_decoys_stay_bounded(
-    counted: tuple[ShapeStore, CapService],
+def test_a_decoy_is_out_of_reach_and_purged_once_expired(
+    counted: tuple[ShapeStore, CapService], clock: FixedClock
 ) -> None:
     """ASVS 5.0 6.3.8 with bounded storage (ADR 0010): decoys are stored under the decoy
-    owner only (no challenge of the claimed principal appears), in at most
-    :data:`DECOY_SLOTS` rows however many are issued (:data:`DECOYS`, more than the
-    slots), and the right digits typed for a decoy are still refused."""
+    owner only (no challenge of the claimed principal appears), the right digits typed
+    for a decoy are still refused, and on SQL the purge job deletes every decoy once
+    expired (:data:`DECOYS` of them), so invented principals leave nothing behind."""
     store, cap = counted
     who = CLAIMS["unknown"]
     for _ in range(DECOYS):
         last = cap.issue_challenge(who, "no-card")
     assert list(store.factor_states(who, fc.CAP_CHALLENGE)) == []
     assert list(store.factor_states(CLAIMS["no card"], fc.CAP_CHALLENGE)) == []
-    rows = list(store.factor_states(DECOY_OWNER, fc.CAP_DECOY))
-    assert 0 < len(rows) <= DECOY_SLOTS
-    assert len(rows) < DECOYS
+    assert len(list(store.factor_states(DECOY_OWNER, fc.CAP_DECOY))) == DECOYS
     refused = cap.verify(who, "no-card", last.value, challenge_id=last.challenge_id)
     assert not refused.ok
     assert refused.reason == "unknown_card"
+    inner = store.inner
+    if not isinstance(inner, SqlStore):
+        return
+    clock.advance(CHALLENGE_LIFETIME + timedelta(seconds=1))
+    purged = purge_spent(inner.engine, now=clock.now(), idle_timeout=timedelta(hours=1))
+    assert purged.one_time >= DECOYS
+    assert list(store.factor_states(DECOY_OWNER, fc.CAP_DECOY)) == []
 
 
 def test_a_decoy_challenge_is_never_a_real_one(

@@ -3,25 +3,28 @@
 A Respond challenge for a card that is not bound to the claimed principal (an unknown
 client, an unknown user, a user without a card, an inactive account) must not be told
 apart from a real one, by its answer or by its time (OWASP ASVS 5.0 V6.3.8). A real
-challenge is one committed row and one audit event; its wrong answer spends that row in
-the same commit as the lockout. So a decoy is committed too, with the same shape: one row
-and one event when it is issued, the row spent with the counted failure when it is
-answered. It is never stored where a real one is looked for:
+challenge is one new row and one audit event, committed together; its wrong answer spends
+that row in the commit of the counted failure. So a decoy is committed the same way: a
+new row and one event when it is issued, the row spent with the counted failure when it is
+answered. Same SQL too: an insert of a new key (an update of a reused row costs less, by a
+measurable fraction of a millisecond on SQLite). It is never stored where a real one is
+looked for:
 
 * its row belongs to :data:`DECOY_OWNER`, a principal no client identifier format of the
   library parses (letters only, while the formats are digits), under the kind
   :data:`~securebox_auth.stores.factor_kinds.CAP_DECOY`, so no read of the claimed
   principal's factors ever sees it, and its code is refused whatever it is;
-* the row is one of :data:`DECOY_SLOTS` slots chosen by a digest of the challenge id
-  (:func:`decoy_slot`) and overwritten by the next decoy of that slot: unknown
-  principals, however many, never grow the store past :data:`DECOY_SLOTS` rows.
+* it is a one-time value like a real challenge: the purge job deletes it once expired
+  (:data:`securebox_auth.stores.sql.purge.ONE_TIME_KINDS`), so decoys for invented
+  principals take no more room than real challenges asked for a known card holder, which
+  anyone who knows the identifiers can ask for too (both bounded by the rate limits times
+  the challenge lifetime plus the purge period).
 
-Pure (P1 of the style guide): the shell reads the slot, calls these functions and commits.
+Pure (P1 of the style guide): the shell reads the row, calls these functions and commits.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -31,19 +34,10 @@ from securebox_auth.clock import require_aware
 from securebox_auth.factors.cap_request import CapChallenge
 from securebox_auth.identity import ClientId, Principal, UserNumber
 
-__all__ = ["DECOY_OWNER", "DECOY_SLOTS", "answer_decoy", "decoy_slot", "issue_decoy"]
+__all__ = ["DECOY_OWNER", "answer_decoy", "issue_decoy"]
 
-#: How many decoy rows there are at most (each overwritten by the next decoy of its slot).
-DECOY_SLOTS: Final = 256
 #: The owner of the decoy rows: letters only, which no identifier format parses.
 DECOY_OWNER: Final = Principal(ClientId("CAPDECOY"), UserNumber("DECOY"))
-
-
-def decoy_slot(challenge_id: str) -> str:
-    """The slot (item) of the decoy row of ``challenge_id``: its issue and its answer both
-    find it from the id alone, and random ids spread evenly over the slots."""
-    digest = hashlib.sha256(challenge_id.encode()).digest()
-    return str(int.from_bytes(digest[:4], "big") % DECOY_SLOTS)
 
 
 def issue_decoy(
@@ -78,9 +72,9 @@ def issue_decoy(
 def answer_decoy(
     stored: CapChallenge | None, subject: str, challenge_id: str, now: datetime
 ) -> CapChallenge | None:
-    """The decoy ``stored`` in the slot of ``challenge_id``, spent now, when it is the one
+    """The decoy ``stored`` under ``challenge_id``, spent now, when it is the one
     ``subject`` was given and not spent yet (to write back with the counted failure, as a
-    real challenge is); ``None`` otherwise (another decoy took the slot, or it was spent)."""
+    real challenge is); ``None`` otherwise (no such decoy, another subject's, or spent)."""
     if stored is None or stored.used_at is not None:
         return None
     if stored.challenge_id != challenge_id or stored.subject != subject:

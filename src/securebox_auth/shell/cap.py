@@ -23,7 +23,7 @@ from securebox_auth.factors.cap import (
     verify_cap,
 )
 from securebox_auth.factors.cap_card import enrol_card
-from securebox_auth.factors.cap_decoy import DECOY_OWNER, answer_decoy, decoy_slot, issue_decoy
+from securebox_auth.factors.cap_decoy import DECOY_OWNER, answer_decoy, issue_decoy
 from securebox_auth.factors.cap_linking import (
     issue_linked_challenge,
     linked_request,
@@ -128,8 +128,8 @@ class CapService(FactorShell):
         """A single-use Respond challenge (8 random digits) for ``card_id`` of ``principal``,
         stored (kind ``cap_challenge``, version 0) and audited ``cap.challenge``. A card
         that is not bound (or a principal that does not exist) gets a decoy challenge of
-        the same shape, committed the same way but into a bounded decoy row nothing else
-        reads (:mod:`securebox_auth.factors.cap_decoy`, audited with outcome ``decoy``):
+        the same shape, committed the same way but into a decoy row nothing else reads
+        (:mod:`securebox_auth.factors.cap_decoy`, audited with outcome ``decoy``):
         its code is refused like a wrong one and spends it, so neither the answer nor its
         time tells whether the card is bound (ADR 0010)."""
         return self._issue(principal, card_id, purpose, None)
@@ -150,11 +150,9 @@ class CapService(FactorShell):
         challenge_id = secrets.token_urlsafe(24)
         value, nonce = new_challenge_value(), new_link_nonce()  # drawn once, not per retry
         key = (fc.CAP_CARD, card_id)
-        slot = decoy_slot(challenge_id)
 
         def attempt(now: datetime) -> Step[CapChallenge]:
             read = self._read(principal, (key,))
-            decoy = self._decoy_read(slot)  # read for a real card too: the same reads
             card = read.decoded(*key, fc.cap_card_from_dict)
             lifetime = CHALLENGE_LIFETIME
             if card is None:
@@ -164,7 +162,7 @@ class CapService(FactorShell):
                     principal.key, card_id, challenge_id=challenge_id, value=value,
                     purpose=purpose, now=now, lifetime=lifetime,
                 )  # fmt: skip
-                return [read.guard, _decoy_put(slot, decoy, challenge)], (event,), challenge
+                return [read.guard, _decoy_put(None, challenge)], (event,), challenge
             if digest is None:
                 challenge, event = issue_challenge(
                     card, challenge_id=challenge_id, value=value, purpose=purpose, now=now,
@@ -181,9 +179,9 @@ class CapService(FactorShell):
 
         return self._run(attempt)
 
-    def _decoy_read(self, slot: str) -> Versioned[Document] | None:
-        """The decoy row of ``slot`` (:mod:`securebox_auth.factors.cap_decoy`)."""
-        return self.store.get_factor_state(DECOY_OWNER, fc.CAP_DECOY, slot)
+    def _decoy_read(self, challenge_id: str) -> Versioned[Document] | None:
+        """The decoy row of ``challenge_id`` (:mod:`securebox_auth.factors.cap_decoy`)."""
+        return self.store.get_factor_state(DECOY_OWNER, fc.CAP_DECOY, challenge_id)
 
     def verify(
         self,
@@ -233,26 +231,25 @@ class CapService(FactorShell):
         if linked is not None:
             mode = linked[0].value
 
-        slot = None if challenge_id is None else decoy_slot(challenge_id)
-
         def attempt(now: datetime) -> Step[FactorResult]:
             read = self._read(principal, keys)
-            decoy = None if slot is None else self._decoy_read(slot)  # for a real card too
+            # read for a real card too: the same reads whoever is claimed
+            decoy = None if challenge_id is None else self._decoy_read(challenge_id)
             card = read.decoded(fc.CAP_CARD, card_id, fc.cap_card_from_dict)
             challenge = None
             if challenge_id is not None:
                 challenge = read.decoded(fc.CAP_CHALLENGE, challenge_id, fc.cap_challenge_from_dict)
             if card is None:  # stored under the principal: that is what binds it to them
                 step = self._missing(read, now, f"cap.{mode}", "unknown_card", Element.CAP)
-                if slot is None or challenge_id is None or step[2].outcome is Outcome.BLOCKED:
+                if decoy is None or challenge_id is None or step[2].outcome is Outcome.BLOCKED:
                     return step
-                stored = None if decoy is None else fc.cap_challenge_from_dict(decoy.value)
+                stored = fc.cap_challenge_from_dict(decoy.value)
                 spent = answer_decoy(stored, principal.key, challenge_id, now)
                 if spent is None:
                     return step
                 # the decoy is spent like a real challenge, in the commit of the failure
                 changes, events, result = step
-                return [*changes, _decoy_put(slot, decoy, spent)], events, result
+                return [*changes, _decoy_put(decoy, spent)], events, result
             if challenge_id is not None and challenge is None:
                 return self._missing(read, now, f"cap.{mode}", "no_challenge", Element.CAP)
             cap_request = request
@@ -283,11 +280,11 @@ class CapService(FactorShell):
         )  # fmt: skip
 
 
-def _decoy_put(slot: str, stored: Versioned[Document] | None, challenge: CapChallenge) -> Change:
-    """Write ``challenge`` into the decoy row of ``slot`` (over whatever decoy was there)."""
+def _decoy_put(stored: Versioned[Document] | None, challenge: CapChallenge) -> Change:
+    """Insert (``stored`` ``None``) or write back the decoy row of ``challenge``."""
     version = 0 if stored is None else stored.version
     document = fc.cap_challenge_to_dict(challenge)
-    return PutFactorState(DECOY_OWNER, fc.CAP_DECOY, slot, version, document)
+    return PutFactorState(DECOY_OWNER, fc.CAP_DECOY, challenge.challenge_id, version, document)
 
 
 def _request(challenge: CapChallenge, linked: tuple[CapMode, LinkedOperation] | None) -> CapRequest:

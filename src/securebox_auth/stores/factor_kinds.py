@@ -36,7 +36,7 @@ PASSKEYS: Final = "passkeys"  # item: "default" (the principal's PasskeySet)
 WEBAUTHN_CEREMONY: Final = "webauthn_ceremony"  # item: the ceremony id
 CAP_CARD: Final = "cap_card"  # item: the card id
 CAP_CHALLENGE: Final = "cap_challenge"  # item: the challenge id
-#: item: a slot number; stored under the reserved owner of factors.cap_decoy only
+#: item: the decoy challenge id; only under the reserved owner of factors.cap_decoy
 CAP_DECOY: Final = "cap_decoy"
 CERTIFICATE: Final = "certificate"  # item: "default" (the enrolled certificate)
 CERT_CHALLENGE: Final = "cert_challenge"  # item: the challenge id
