@@ -23,6 +23,7 @@ from securebox_auth.factors.cap import (
     verify_cap,
 )
 from securebox_auth.factors.cap_card import enrol_card
+from securebox_auth.factors.cap_decoy import DECOY_OWNER, answer_decoy, issue_decoy
 from securebox_auth.factors.cap_linking import (
     issue_linked_challenge,
     linked_request,
@@ -33,10 +34,17 @@ from securebox_auth.factors.outcome import Outcome
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import Element, LockoutState
 from securebox_auth.policy.linking import Payment
-from securebox_auth.shell.base import FactorResult, FactorShell, ShellOptions, Step, Write
+from securebox_auth.shell.base import (
+    Document,
+    FactorResult,
+    FactorShell,
+    ShellOptions,
+    Step,
+    Write,
+)
 from securebox_auth.shell.retry import Attempt
 from securebox_auth.stores import factor_codecs as fc
-from securebox_auth.stores.protocols import AuthStore, PutFactorState
+from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState, Versioned
 
 __all__ = ["CHALLENGE_LIFETIME", "CapService", "LinkedOperation"]
 
@@ -120,8 +128,10 @@ class CapService(FactorShell):
         """A single-use Respond challenge (8 random digits) for ``card_id`` of ``principal``,
         stored (kind ``cap_challenge``, version 0) and audited ``cap.challenge``. A card
         that is not bound (or a principal that does not exist) gets a decoy challenge of
-        the same shape, not stored: its code is refused like a wrong one, so the answer
-        does not tell whether the card is bound."""
+        the same shape, committed the same way but into a decoy row nothing else reads
+        (:mod:`securebox_auth.factors.cap_decoy`, audited with outcome ``decoy``):
+        its code is refused like a wrong one and spends it, so neither the answer nor its
+        time tells whether the card is bound (ADR 0010)."""
         return self._issue(principal, card_id, purpose, None)
 
     def issue_linked_challenge(
@@ -148,12 +158,11 @@ class CapService(FactorShell):
             if card is None:
                 if digest is not None:
                     raise NotFound("no such CAP card is bound to this principal")
-                decoy = CapChallenge(
-                    challenge_id=challenge_id, subject=principal.key, card_id=card_id,
-                    value=value, purpose=purpose, digest=None, issued_at=now,
-                    expires_at=now + lifetime,
+                challenge, event = issue_decoy(
+                    principal.key, card_id, challenge_id=challenge_id, value=value,
+                    purpose=purpose, now=now, lifetime=lifetime,
                 )  # fmt: skip
-                return [], (), decoy
+                return [read.guard, _decoy_put(None, challenge)], (event,), challenge
             if digest is None:
                 challenge, event = issue_challenge(
                     card, challenge_id=challenge_id, value=value, purpose=purpose, now=now,
@@ -169,6 +178,10 @@ class CapService(FactorShell):
             return [read.guard, put], (event,), challenge
 
         return self._run(attempt)
+
+    def _decoy_read(self, challenge_id: str) -> Versioned[Document] | None:
+        """The decoy row of ``challenge_id`` (:mod:`securebox_auth.factors.cap_decoy`)."""
+        return self.store.get_factor_state(DECOY_OWNER, fc.CAP_DECOY, challenge_id)
 
     def verify(
         self,
@@ -220,12 +233,23 @@ class CapService(FactorShell):
 
         def attempt(now: datetime) -> Step[FactorResult]:
             read = self._read(principal, keys)
+            # read for a real card too: the same reads whoever is claimed
+            decoy = None if challenge_id is None else self._decoy_read(challenge_id)
             card = read.decoded(fc.CAP_CARD, card_id, fc.cap_card_from_dict)
             challenge = None
             if challenge_id is not None:
                 challenge = read.decoded(fc.CAP_CHALLENGE, challenge_id, fc.cap_challenge_from_dict)
             if card is None:  # stored under the principal: that is what binds it to them
-                return self._missing(read, now, f"cap.{mode}", "unknown_card", Element.CAP)
+                step = self._missing(read, now, f"cap.{mode}", "unknown_card", Element.CAP)
+                if decoy is None or challenge_id is None or step[2].outcome is Outcome.BLOCKED:
+                    return step
+                stored = fc.cap_challenge_from_dict(decoy.value)
+                spent = answer_decoy(stored, principal.key, challenge_id, now)
+                if spent is None:
+                    return step
+                # the decoy is spent like a real challenge, in the commit of the failure
+                changes, events, result = step
+                return [*changes, _decoy_put(decoy, spent)], events, result
             if challenge_id is not None and challenge is None:
                 return self._missing(read, now, f"cap.{mode}", "no_challenge", Element.CAP)
             cap_request = request
@@ -254,6 +278,13 @@ class CapService(FactorShell):
             card, request, code, lockout=lockout, now=now, issuer=self.issuer,
             lockout_rules=self.lockout_rules, rules=self.rules,
         )  # fmt: skip
+
+
+def _decoy_put(stored: Versioned[Document] | None, challenge: CapChallenge) -> Change:
+    """Insert (``stored`` ``None``) or write back the decoy row of ``challenge``."""
+    version = 0 if stored is None else stored.version
+    document = fc.cap_challenge_to_dict(challenge)
+    return PutFactorState(DECOY_OWNER, fc.CAP_DECOY, challenge.challenge_id, version, document)
 
 
 def _request(challenge: CapChallenge, linked: tuple[CapMode, LinkedOperation] | None) -> CapRequest:

@@ -46,6 +46,7 @@ from securebox_auth.stores.codec_base import (
 from securebox_auth.stores.factor_kinds import (
     CAP_CARD,
     CAP_CHALLENGE,
+    CAP_DECOY,
     CERT_CHALLENGE,
     CERTIFICATE,
     OOB,
@@ -69,6 +70,7 @@ from securebox_auth.stores.totp_codec import totp_from_dict, totp_needs_rewrap, 
 __all__ = [
     "CAP_CARD",
     "CAP_CHALLENGE",
+    "CAP_DECOY",
     "CERTIFICATE",
     "CERT_CHALLENGE",
     "FORMAT",

@@ -13,6 +13,7 @@ from typing import Final
 __all__ = [
     "CAP_CARD",
     "CAP_CHALLENGE",
+    "CAP_DECOY",
     "CERTIFICATE",
     "CERT_CHALLENGE",
     "OOB",
@@ -35,6 +36,8 @@ PASSKEYS: Final = "passkeys"  # item: "default" (the principal's PasskeySet)
 WEBAUTHN_CEREMONY: Final = "webauthn_ceremony"  # item: the ceremony id
 CAP_CARD: Final = "cap_card"  # item: the card id
 CAP_CHALLENGE: Final = "cap_challenge"  # item: the challenge id
+#: item: the decoy challenge id; only under the reserved owner of factors.cap_decoy
+CAP_DECOY: Final = "cap_decoy"
 CERTIFICATE: Final = "certificate"  # item: "default" (the enrolled certificate)
 CERT_CHALLENGE: Final = "cert_challenge"  # item: the challenge id
 RENEWAL: Final = "renewal"  # item: the channel

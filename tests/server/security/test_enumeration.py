@@ -48,7 +48,7 @@ from tests.server.admin.world import (
     admin,  # noqa: F401 (a fixture, found by name)
 )
 from tests.server.box.conftest import box_url  # noqa: F401 (a fixture, found by name)
-from tests.server.conftest import CLIENT, CODE, AppMaker, open_user, token
+from tests.server.conftest import CLIENT, CODE, AppMaker, identify, open_user, token
 from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     SmsProvider,
     SmtpRelay,
@@ -450,20 +450,15 @@ def test_card_recovery_answers_every_claim_alike(card_box: CapServer) -> None:
 
 
 @pytest.mark.timing
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bound card's challenge and refused code are committed (the challenge row, its "
-    "audit event, the card's state), a decoy's are not: about 11 ms against 6 ms on SQLite, "
-    "so the time tells who holds a card (the library's CapService._issue and _missing)",
-)
 def test_a_card_recovery_answer_takes_the_same_time_for_every_claim(
     card_box: CapServer,
 ) -> None:
     """ASVS 5.0 6.3.8 (timing): a wrong reader code on ``/recovery/card/answer`` takes the
     same time whether the claim names the card holder (the issuer's cryptograms are
     computed), a user without a card, an unknown user or an unknown client (decoy
-    challenges). Method: :func:`_medians` (200 interleaved rounds, the flow started and
-    the lockout reset untimed), medians within 20 % of the largest."""
+    challenges, committed and spent like real ones: ADR 0010). Method: :func:`_medians`
+    (200 interleaved rounds, the flow started and the lockout reset untimed), medians
+    within 20 % of the largest."""
     client = card_box.client
     holder = [Principal.parse(CLIENT, CAP_USER)]
     forms: dict[str, dict[str, str]] = {}
@@ -480,6 +475,40 @@ def test_a_card_recovery_answer_takes_the_same_time_for_every_claim(
         return (elapsed,)
 
     for medians in _medians(list(CARD_CLAIMS), run, before):
+        _close(medians)
+
+
+_CHALLENGE_ID: Final = re.compile(r'name="challenge_id" value="([A-Za-z0-9_-]+)"')
+
+
+@pytest.mark.timing
+def test_a_cap_login_challenge_and_wrong_answer_take_the_same_time_for_every_claim(
+    card_box: CapServer,
+) -> None:
+    """ASVS 5.0 6.3.8 (timing): on the CAP login (``/login/cap/respond``), the challenge
+    page (a real challenge committed for the card holder, a decoy for the others) and a
+    wrong reader code (the holder's challenge spent with the counted failure, a decoy's
+    the same way) take the same time for the card holder, a user without a card, an
+    unknown user and an unknown client. Method: :func:`_medians` (200 interleaved rounds,
+    the login identified and the lockouts reset untimed), medians within 20 % of the
+    largest, for the challenge page and for the answer."""
+    client = card_box.client
+    principals = [Principal.parse(c, u) for c, u in CARD_CLAIMS.values()]
+
+    def run(label: str) -> tuple[float, ...]:
+        client_id, user = CARD_CLAIMS[label]
+        client.cookies.clear()
+        identify(client, client_id, user)
+        page_time, page = _timed(lambda: client.get("/login/cap/respond"))
+        assert page.status_code == 200
+        found = _CHALLENGE_ID.search(page.text)
+        assert found is not None
+        form = {"code": WRONG_CODE, "challenge_id": found.group(1), "csrf_token": token(page.text)}
+        answer_time, answer = _timed(lambda: client.post("/login/cap/respond", data=form))
+        assert answer.status_code == 401
+        return page_time, answer_time
+
+    for medians in _medians(list(CARD_CLAIMS), run, lambda: _unlock(card_box.box, principals)):
         _close(medians)
 
 

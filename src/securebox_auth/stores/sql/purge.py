@@ -8,8 +8,8 @@ they are dead weight (and personal data kept for no reason). :func:`purge_spent`
 * ``sessions`` whose last activity is older than ``max(keep, idle_timeout)``: every such
   session is over (idle past the policy's timeout, or ended), and its random identifier
   can no longer be guessed into use;
-* ``factor_states`` rows of the one-time kinds (:data:`ONE_TIME_KINDS`: out-of-band, CAP and
-  certificate challenges, WebAuthn ceremonies, login and step-up flows, consumed
+* ``factor_states`` rows of the one-time kinds (:data:`ONE_TIME_KINDS`: out-of-band, CAP (real and
+  decoy) and certificate challenges, WebAuthn ceremonies, login and step-up flows, consumed
   assertion ids) that are :func:`spent` at ``now``: a tombstone (``state`` NULL), or a
   document whose ``expires_at`` (or, for an assertion id, ``exp``) has passed. A consumed
   assertion id is deleted only after its ``exp`` (a replay is refused by ``exp`` from then
@@ -43,6 +43,7 @@ ONE_TIME_KINDS: Final = (
     fk.OOB,
     fk.WEBAUTHN_CEREMONY,
     fk.CAP_CHALLENGE,
+    fk.CAP_DECOY,
     fk.CERT_CHALLENGE,
     LOGIN_FLOW,
     STEP_UP_FLOW,
