@@ -10,6 +10,8 @@ nox -s atheris    python3 fuzz/parsers.py TARGET -max_total_time=60      (covera
 nox -s box_faults SECUREBOX_BOX_FAULT_LOOPS=20 python3 -m pytest tests/server/box/e2e (kill -9)
 nox -s security   python3 -m pytest tests/server/security, then the fuzz, kill -9, timing and
                   atheris pieces in short runs (docs/security.md; ``-- 20`` for 20 loops)
+nox -s load       python3 -m loadtest --seconds 120  (the server under load, 2 workers, PostgreSQL
+                  and SQLite; Markdown report in .cache/load/report.md; ``-- 300`` for 300 s)
 nox -s browser    npm install --prefix .cache/axe axe-core@4 &&
                   SECUREBOX_SCREENSHOTS=docs/screenshots python3 -m pytest -m browser tests/browser
 """
@@ -115,6 +117,16 @@ def box_faults(session: nox.Session) -> None:
         "tests/server/box/e2e",
         env={"SECUREBOX_BOX_FAULT_LOOPS": loops},
     )
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """The server under load (issue 19, ADR 0044): ``securebox serve --workers 2`` on a
+    scratch PostgreSQL database and on SQLite, each mix for a sixth of the run (120 s a
+    database, ``-- 300`` for 300), the report in ``.cache/load/report.md``."""
+    _install_dev(session)
+    seconds = session.posargs[0] if session.posargs else "120"
+    session.run("python", "-m", "loadtest", "--seconds", seconds, "--workers", "2")
 
 
 @nox.session
