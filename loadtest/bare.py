@@ -1,35 +1,28 @@
 """The bare argon2id verification rate: argon2-cffi with the server's ``PROFILE_2026``, no
-pepper, no store, in ``N`` processes at once (``python -m loadtest.bare SECONDS`` prints how
-many verifications one process made). Light imports: a process starts in well under a
-second, so that the start-up is not counted against the rate."""
+pepper, no store (``bare_verifier`` of ``benchmarks/bench_flow.py``), in ``N`` processes
+at once (``python -m loadtest.bare SECONDS`` prints how many verifications one process
+made, counted after its imports)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
-
-import argon2
+from pathlib import Path
 
 from securebox_auth.crypto.hashing import PROFILE_2026
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from bench_flow import bare_verifier  # the benchmarks' own, on their path
 
 __all__ = ["bare_argon2"]
 
 
 def _count(seconds: float) -> int:
-    profile = PROFILE_2026
-    hasher = argon2.PasswordHasher(
-        time_cost=profile.time_cost,
-        memory_cost=profile.memory_cost_kib,
-        parallelism=profile.parallelism,
-        hash_len=profile.hash_len,
-        salt_len=profile.salt_len,
-    )
-    secret = b"\x01" * 32
-    encoded = hasher.hash(secret)
+    verify = bare_verifier(PROFILE_2026)
     count, until = 0, time.perf_counter() + seconds
     while time.perf_counter() < until:
-        hasher.verify(encoded, secret)
+        verify()
         count += 1
     return count
 
