@@ -7,6 +7,7 @@ the server has workers.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
@@ -69,6 +70,8 @@ class MixResult:
     client_cpu: float
     #: Operations that succeeded over the whole mix (warm-up and tail included).
     succeeded: int
+    #: ``succeeded`` per CPU second of the server and the database over the whole mix.
+    per_cpu: float
     baseline: str
 
 
@@ -88,7 +91,9 @@ class Check:
 class Run:
     seconds: float
     workers: int
+    #: Bare argon2id verifications per wall second and per CPU second.
     bare_argon2: float
+    bare_argon2_cpu: float
     mixes: list[MixResult]
     checks: list[Check]
 
@@ -203,6 +208,7 @@ def _run_mixes(d: Deployment, seconds: float, label: str) -> tuple[list[MixResul
         after = cpu_seconds(server_pids), cpu_seconds(d.database_pids()), time.process_time()
         stats = Stats.of(samples, t0 + WARM_UP * seconds, t0 + seconds)
         succeeded = sum(sum(s.ok) for s in samples)
+        used = _used(before[0], after[0]) + _used(before[1], after[1])
         if mix is _logins:
             logins += succeeded
         if mix is _ingestion:
@@ -216,6 +222,7 @@ def _run_mixes(d: Deployment, seconds: float, label: str) -> tuple[list[MixResul
                 _used(before[1], after[1]) / wall,
                 (after[2] - before[2]) / wall,
                 succeeded,
+                succeeded / used if used > 0 else math.nan,
                 baseline,
             )
         )
@@ -228,7 +235,7 @@ def load_run(
     """Every mix on every database in ``kinds`` for ``seconds`` each; the checks after."""
     mixes: list[MixResult] = []
     checks: list[Check] = []
-    bare = 0.0
+    bare = (0.0, 0.0)
     for kind in kinds:
         label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[kind]
         folder = home / kind
@@ -246,7 +253,7 @@ def load_run(
         ):
             assert d.world is not None
             done, logins, publications = _run_mixes(d, seconds, label)
-            if not bare:  # the same cores, the server idle between two mixes
+            if not bare[0]:  # the same cores, the server idle between two mixes
                 bare = bare_argon2(workers, seconds, d.processes.environment())
             mixes += done
             # stop the server first: nothing in flight when counting
@@ -266,7 +273,7 @@ def load_run(
                 ),
                 Check(label, "securebox audit verify", "exit 0", _audit(d)),
             ]
-    return Run(seconds, workers, bare, mixes, checks)
+    return Run(seconds, workers, *bare, mixes, checks)
 
 
 def _audit(d: Deployment) -> str:
