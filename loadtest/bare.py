@@ -42,12 +42,18 @@ def bare_argon2(processes: int, seconds: float, env: dict[str, str]) -> tuple[fl
         for _ in range(processes)
     ]
     total, cpu = 0, 0.0
-    for process in started:
-        out, _ = process.communicate(timeout=seconds + 120)
-        if process.returncode != 0:
-            raise RuntimeError(f"loadtest.bare exited with {process.returncode}")
-        count, used = out.split()
-        total, cpu = total + int(count), cpu + float(used)
+    try:
+        for process in started:
+            out, _ = process.communicate(timeout=seconds + 120)
+            if process.returncode != 0:
+                raise RuntimeError(f"loadtest.bare exited with {process.returncode}")
+            count, used = out.split()
+            total, cpu = total + int(count), cpu + float(used)
+    finally:
+        for process in started:  # only ours, by their pid
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
     return total / seconds, total / cpu
 
 
