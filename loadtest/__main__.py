@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from loadtest.report import markdown
-from loadtest.run import load_run
+from loadtest.run import MIXES, load_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=Path(".cache/load/report.md"))
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
-    per_mix = max(1.0, args.seconds / 6)
+    per_mix = max(1.0, args.seconds / len(MIXES))
     with tempfile.TemporaryDirectory(prefix="securebox-load-") as home:
         run = load_run(kinds, per_mix, args.workers, Path(home), args.documents)
     text = markdown(run)

@@ -64,6 +64,7 @@ RAISED: Final = (
     "default.account",
     "api.documents",
     "api.sender",
+    "api.receiver",
     "oauth.token.source",
     "oauth.token.account",
 )
@@ -92,6 +93,8 @@ class World:
     sessions: list[str]
     documents: list[str]
     sender_token: str
+    #: The receiver's (the reader's accounting software, company C1) access token.
+    receiver_token: str
     #: Successful logins and acknowledged publications made while seeding.
     seeded_logins: int = 0
     seeded_documents: int = 0
@@ -273,9 +276,13 @@ def _seed_world(deployment: Deployment, users: int, lanes: int, documents: int) 
     sender = Registered(
         clients.add_sender(SENDER, "Back office", jwks=jwks), key, "ES256", jwks["keys"][0]["kid"]
     )
+    key, jwks = new_key("ES256")
+    made = clients.add_receiver(Operator("load"), reader.client_id, [C1], "Software", jwks=jwks)
+    receiver = Registered(made, key, "ES256", jwks["keys"][0]["kid"])
     clients.store.engine.dispose()
     with httpx.Client(base_url=base, timeout=120) as http:
         token = sender_token(http, sender, box.clock, base)
+        receiving = sender_token(http, receiver, box.clock, base)  # the same grant
         ids = []
         sizes = [100_000 + (1_900_000 * n) // max(1, documents - 1) for n in range(documents)]
         for n, size in enumerate(sizes):
@@ -294,7 +301,7 @@ def _seed_world(deployment: Deployment, users: int, lanes: int, documents: int) 
                 assert http.get(path).status_code == 200, path
             got = http.get(f"/api/v1/documents/{ids[0]}/content", headers=bearer(sessions[0]))
             assert got.status_code == 200, got.text
-    return World(people, sessions, ids, token, lanes, documents)
+    return World(people, sessions, ids, token, receiving, lanes, documents)
 
 
 def deployment_cookie() -> str:

@@ -130,6 +130,14 @@ def _downloads(d: Deployment, seconds: float) -> list[Samples]:
     return get_lanes(d.port, lanes, seconds)
 
 
+def _feed(d: Deployment, seconds: float) -> list[Samples]:
+    """The receivers' feed: its first page of 20 events, again and again."""
+    assert d.world is not None
+    headers = {"Authorization": f"Bearer {d.world.receiver_token}"}
+    request = get_request(d.port, "/api/v1/receiver/events?after=0&limit=20", headers)
+    return get_lanes(d.port, [[request]] * POST_LANES, seconds)
+
+
 def _logins(d: Deployment, seconds: float) -> list[Samples]:
     assert d.world is not None
     clients = [httpx.Client(base_url=d.base, timeout=120) for _ in d.world.users]
@@ -180,6 +188,7 @@ MIXES: Final[tuple[tuple[str, Mix, str], ...]] = (
     ("home page (20 newest)", _pages(lambda n: "/home"), "/healthz"),
     ("search page", _pages(lambda n: f"/documents?label=Statement+{n}"), "/healthz"),
     ("download (100 KB-2 MB PDF)", _downloads, "/healthz"),
+    ("receivers' feed (20 events)", _feed, "/healthz"),
     ("code login (90-day rule met)", _logins, "bare argon2id"),
     ("ingestion (sender API, 30 KB)", _ingestion, ""),
 )
