@@ -13,6 +13,8 @@ nox -s security   python3 -m pytest tests/server/security, then the fuzz, kill -
                   ``-- 20`` for 20 loops)
 nox -s schemathesis  SECUREBOX_API_EXAMPLES=200 SECUREBOX_STATEFUL_EXAMPLES=300
                   python3 -m pytest -m slow tests/server/api  (the deep API runs)
+nox -s load       python3 -m loadtest --seconds 120  (the server under load, 2 workers, PostgreSQL
+                  and SQLite; Markdown report in .cache/load/report.md; ``-- 300`` for 300 s)
 nox -s browser    npm install --prefix .cache/axe axe-core@4 &&
                   SECUREBOX_SCREENSHOTS=docs/screenshots python3 -m pytest -m browser tests/browser
 """
@@ -118,6 +120,16 @@ def box_faults(session: nox.Session) -> None:
         "tests/server/box/e2e",
         env={"SECUREBOX_BOX_FAULT_LOOPS": loops},
     )
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """The server under load (issue 19, ADR 0044): ``securebox serve --workers 2`` on a
+    scratch PostgreSQL database and on SQLite, each mix for a sixth of the run (120 s a
+    database, ``-- 300`` for 300), the report in ``.cache/load/report.md``."""
+    _install_dev(session)
+    seconds = session.posargs[0] if session.posargs else "120"
+    session.run("python", "-m", "loadtest", "--seconds", seconds, "--workers", "2")
 
 
 @nox.session

@@ -1,0 +1,191 @@
+"""The load client: a closed model (``lanes`` users, each sending its next request when the
+last one answered) timed per operation.
+
+* GET mixes run on asyncio streams, one keep-alive connection a lane, requests written by
+  hand (a few microseconds of client CPU a request, so that on a 2-core machine the client
+  takes little of what the server needs); bodies by ``Content-Length`` or chunked.
+* POST mixes (the code login: two requests; a sender's publication: a multipart body) run
+  in threads with ``httpx`` (tens to hundreds a second: the client's cost is small beside
+  argon2id or a durable commit).
+
+Every operation records its end time, its latency and whether it succeeded; only those
+ending inside the measured window (after a warm-up) count. Latency is measured from the
+moment the lane sent the request: in a closed model a slow answer delays the next request
+(coordinated omission), so the percentiles are those of the requests actually sent, not of
+a fixed arrival schedule (ADR 0044).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["Samples", "Stats", "get_lanes", "percentile", "thread_lanes"]
+
+
+@dataclass
+class Samples:
+    """What one lane saw: (end time, latency seconds, succeeded) of each operation."""
+
+    ends: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    ok: list[bool] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def add(self, start: float, end: float, good: bool, why: str = "") -> None:
+        self.ends.append(end)
+        self.latencies.append(end - start)
+        self.ok.append(good)
+        if not good:
+            self.failures[why] = self.failures.get(why, 0) + 1
+
+
+def percentile(ordered: Sequence[float], p: float) -> float:
+    """The nearest-rank ``p`` percentile of ``ordered`` (sorted): the smallest value with at
+    least ``p`` % of the samples at or below it."""
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """One mix's figures over the measured window."""
+
+    operations: int
+    errors: int
+    seconds: float
+    p50: float
+    p95: float
+    p99: float
+    failures: tuple[tuple[str, int], ...]
+
+    @property
+    def rate(self) -> float:
+        return (self.operations - self.errors) / self.seconds
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.operations if self.operations else math.nan
+
+    @staticmethod
+    def of(lanes: Sequence[Samples], start: float, until: float) -> Stats:
+        latencies: list[float] = []
+        errors, failures = 0, dict[str, int]()
+        for lane in lanes:
+            for end, latency, good in zip(lane.ends, lane.latencies, lane.ok, strict=True):
+                if start <= end <= until:
+                    latencies.append(latency)
+                    errors += not good
+            for why, n in lane.failures.items():
+                failures[why] = failures.get(why, 0) + n
+        latencies.sort()
+        return Stats(
+            len(latencies),
+            errors,
+            until - start,
+            percentile(latencies, 50),
+            percentile(latencies, 95),
+            percentile(latencies, 99),
+            tuple(sorted(failures.items())),
+        )
+
+
+# -- GET on raw keep-alive connections ------------------------------------------------------
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    """Read one response; its status."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lowered = head.lower()
+    at = lowered.find(b"\r\ncontent-length:")
+    if at >= 0:
+        end = lowered.index(b"\r\n", at + 2)
+        await reader.readexactly(int(lowered[at + 17 : end]))
+    elif b"\r\ntransfer-encoding: chunked" in lowered:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+async def _get_lane(
+    port: int, requests: Sequence[bytes], until: float, samples: Samples, expect: int
+) -> None:
+    n = 0
+    while time.perf_counter() < until:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < until:
+                start = time.perf_counter()
+                writer.write(requests[n % len(requests)])
+                n += 1
+                status = await _read_response(reader)
+                samples.add(start, time.perf_counter(), status == expect, str(status))
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            samples.add(start, time.perf_counter(), False, type(exc).__name__)
+        finally:
+            writer.close()
+
+
+def get_request(port: int, path: str, headers: dict[str, str]) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def get_lanes(
+    port: int, lanes: Sequence[Sequence[bytes]], seconds: float, expect: int = 200
+) -> list[Samples]:
+    """One connection a lane, each cycling through its requests for ``seconds``."""
+    samples = [Samples() for _ in lanes]
+
+    async def run() -> None:
+        until = time.perf_counter() + seconds
+        await asyncio.gather(
+            *(_get_lane(port, r, until, s, expect) for r, s in zip(lanes, samples, strict=True))
+        )
+
+    asyncio.run(run())
+    return samples
+
+
+# -- operations in threads ------------------------------------------------------------------
+
+
+def thread_lanes(
+    operations: Sequence[Callable[[int], str | None]], seconds: float
+) -> list[Samples]:
+    """One thread a lane calling its operation (with a counter) until ``seconds`` pass; an
+    operation returns ``None`` when it succeeded, else why it failed."""
+    samples = [Samples() for _ in operations]
+    until = time.perf_counter() + seconds
+
+    def lane(operation: Callable[[int], str | None], into: Samples) -> None:
+        n = 0
+        while time.perf_counter() < until:
+            start = time.perf_counter()
+            try:
+                why = operation(n)
+            except Exception as exc:
+                why = type(exc).__name__
+            into.add(start, time.perf_counter(), why is None, why or "")
+            n += 1
+
+    threads = [
+        threading.Thread(target=lane, args=(op, s), daemon=True)
+        for op, s in zip(operations, samples, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 180)
+    return samples

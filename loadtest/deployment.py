@@ -1,0 +1,343 @@
+"""One deployment under load: a database (a SQLite file or a scratch PostgreSQL database),
+its world (users whose 90-day rule is met, a sender, documents) and a real
+``securebox serve --workers N`` started with the end-to-end tests' :class:`Processes`
+(without their settable clock: the server tells the real time), stopped by its pid.
+
+The argon2id profile is the shipped ``PROFILE_2026`` (the codes are hashed with it, so a
+login verifies at the server's real cost). The rate limits are on (the database limiter)
+with the request limits raised so that one load client on one address is not refused:
+what they cost is measured, not what they refuse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import func, select, text
+from tests.server.box.conftest import C1, C2, PAYROLL, STATEMENTS, TAX
+from tests.server.box.e2e.processes import Processes, free_port
+from tests.server.box.e2e.world import CODE, SENDER, STATEMENT, sender_token
+from tests.server.box.e2e.world import publish as posted
+from tests.server.clients.helpers import Registered, bearer, new_key
+
+from securebox_auth import PROFILE_2026, Operator, Principal
+from securebox_auth.audit import GLOBAL, AuditEvent
+from securebox_auth.clock import SystemClock
+from securebox_auth.entitlements.model import Company, Subscription
+from securebox_auth.shell.audit_chains import anchor_chains
+from securebox_auth.shell.audit_checkpoint import FileCheckpoints, take_checkpoint
+from securebox_auth.shell.securebox import Securebox
+from securebox_auth.stores.protocols import PutSubscription
+from securebox_auth.stores.sql.schema import SESSIONS
+from securebox_server.box.documents import DocumentStore
+from securebox_server.box.samples import sample_pdf
+from securebox_server.clients.wiring import build_clients
+from securebox_server.db.schema import BOX_DOCUMENTS
+from securebox_server.settings import load_settings
+from securebox_server.wiring import (
+    build_documents,
+    build_securebox,
+    load_master_key,
+    migrate_database,
+    write_master_key,
+)
+
+__all__ = ["CODE", "Deployment", "World", "deployment", "documents_count", "sessions_count"]
+
+#: Every request limit the mixes meet, raised (ADR 0026 names).
+RAISED: Final = (
+    "login.global",
+    "login.source",
+    "login.account",
+    "default.source",
+    "default.account",
+    "api.documents",
+    "api.sender",
+    "api.receiver",
+    "oauth.token.source",
+    "oauth.token.account",
+)
+#: The subscription whose principal user reads the pages and downloads the documents.
+READER_CLIENT: Final = "123456789"
+
+
+class _Plain(Processes):
+    """The end-to-end processes without the settable clock's hook (real time)."""
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        env.pop("SECUREBOX_TEST_CLOCK_FILE", None)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in env["PYTHONPATH"].split(os.pathsep) if not p.endswith("clockhook")
+        )
+        return env
+
+
+@dataclass
+class World:
+    """What the mixes use: login users, the reader's session tokens, document ids, the
+    sender's access token."""
+
+    users: list[Principal]
+    sessions: list[str]
+    documents: list[str]
+    sender_token: str
+    #: The receiver's (the reader's accounting software, company C1) access token.
+    receiver_token: str
+    #: Successful logins and acknowledged publications made while seeding.
+    seeded_logins: int = 0
+    seeded_documents: int = 0
+
+
+@dataclass
+class Deployment:
+    kind: str
+    base: str
+    port: int
+    workers: int
+    box: Securebox
+    store: DocumentStore
+    processes: Processes
+    home: Path
+    server: subprocess.Popen[bytes] | None = None
+    world: World | None = field(default=None)
+
+    @property
+    def url(self) -> str:
+        return str(self.box.store.engine.url.render_as_string(hide_password=False))  # type: ignore[attr-defined]
+
+    def server_pids(self) -> list[int]:
+        assert self.server is not None
+        return [
+            self.server.pid,
+            *_Plain.server_workers(self.server),
+            Processes.uvicorn(self.server),
+        ]
+
+    def database_pids(self) -> list[int]:
+        """The PostgreSQL backends serving this database (none for SQLite: in process)."""
+        engine = self.box.store.engine  # type: ignore[attr-defined]
+        if engine.dialect.name != "postgresql":
+            return []
+        query = text(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        with engine.connect() as conn:
+            return [int(p) for p in conn.execute(query).scalars()]
+
+    def audit_verify(self) -> str:
+        """The audit chains anchored and checkpointed (the library's calls, what
+        ``securebox audit anchor`` and ``checkpoint --all-tenants`` do), then
+        ``securebox audit verify`` in a process of its own: its output; raises when it
+        fails."""
+        keys = load_master_key(load_settings({}, self.processes.settings))
+        key_file = self.home / "audit.key"
+        key_file.write_text(keys.audit_key().hex(), encoding="ascii")
+        signing = Ed25519PrivateKey.generate()
+        public = self.home / "checkpoint.pub"
+        public.write_bytes(
+            signing.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        )
+        checkpoints = self.home / "checkpoints.jsonl"
+        checkpoints.unlink(missing_ok=True)
+        store, clock = self.box.store, SystemClock()
+        anchor_chains(store, clock)
+        sink = FileCheckpoints(checkpoints)
+        for chain in [GLOBAL, *store.audit_tenants()]:
+            take_checkpoint(store, sink, signing, clock, tenant=chain)
+        database = ["--url", self.url, "--audit-key-file", str(key_file)]
+        done = subprocess.run(  # noqa: S603 - our interpreter, our arguments
+            [
+                *(sys.executable, "-m", "securebox_auth.cli", "audit", "verify", *database),
+                *("--checkpoint", str(checkpoints), "--public-key", str(public)),
+            ],
+            env=self.processes.environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"audit verify: {done.stdout}{done.stderr}")
+        return done.stdout.strip()
+
+
+def sessions_count(deployment: Deployment) -> int:
+    """Live sessions in the store."""
+    engine = deployment.box.store.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(SESSIONS)).scalar_one())
+
+
+def documents_count(deployment: Deployment) -> int:
+    with deployment.store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(BOX_DOCUMENTS)).scalar_one())
+
+
+def _settings(url: str, home: Path, port: int) -> Path:
+    key = home / "master.key"
+    write_master_key(key)
+    raised = "".join(f'"{name}" = "100000000/10 seconds"\n' for name in RAISED)
+    path = home / "settings.toml"
+    path.write_text(
+        f'database_url = "{url}"\nmaster_key_file = "{key}"\n'
+        f'public_url = "http://127.0.0.1:{port}"\n[rate_limits]\n{raised}',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _user(box: Securebox, n: int) -> Principal:
+    """A new subscription's principal user with the code, a strong login recorded now (the
+    90-day rule met: the code alone logs in)."""
+    principal = Principal.parse(f"{800_000_000 + n:09d}", "01")
+    letter = box.codes.create_subscription(Operator("load"), principal)
+    assert box.codes.change_code(principal.client_id.value, "01", letter.reveal(), CODE).changed
+    box.store.commit([box.factors.renewal_change(principal, "web", box.clock.now())], [])
+    return principal
+
+
+def _reader(box: Securebox) -> Principal:
+    """The principal user of :data:`READER_CLIENT`, holding companies C1 and C2."""
+    principal = _user(box, int(READER_CLIENT) - 800_000_000)
+    found = box.store.get_subscription(principal.client_id)
+    assert found is not None
+    now = box.clock.now()
+    companies = {C1: Company(C1, "ACME", now), C2: Company(C2, "ACME Services", now)}
+    subscription = Subscription(
+        principal.client_id, companies=companies, themes=frozenset({PAYROLL, TAX, STATEMENTS})
+    )
+    event = AuditEvent.make(now, "load.seed", actor="load", subject=READER_CLIENT, outcome="ok")
+    box.store.commit([PutSubscription(principal.client_id, found.version, subscription)], [event])
+    return principal
+
+
+def login(http: httpx.Client, who: Principal) -> httpx.Response:
+    """The code login through ``/api/v1/login/flows`` (two requests); the last answer."""
+    started = http.post(
+        "/api/v1/login/flows",
+        json={"client_id": who.client_id.value, "user_number": who.user_number.value},
+    )
+    if started.status_code != 201:
+        return started
+    return http.post(
+        f"/api/v1/login/flows/{started.json()['id']}/answers",
+        json={"method": "confidential_code", "code": CODE},
+    )
+
+
+def logged_in(answer: httpx.Response) -> str | None:
+    """The session token of a successful login's answer, else ``None``."""
+    if answer.status_code != 200:
+        return None
+    body = answer.json()
+    if body.get("state") != "done":
+        return None
+    token: str = body["session"]["token"]
+    return token
+
+
+def body_of(n: int, size: int) -> bytes:
+    return sample_pdf(title=f"Statement {n}", lines=[f"Statement {n}"], seed=n, size_hint=size)
+
+
+def publish(http: httpx.Client, token: str, body: bytes, key: str) -> httpx.Response:
+    """``POST /api/v1/sender/documents`` (the statement type, company C1, issued now)."""
+    issued = datetime.now(UTC) - timedelta(minutes=1)
+    return posted(http, token, body, key=key, issued_at=issued, timeout=120)
+
+
+def published(answer: httpx.Response) -> bool:
+    """A publication acknowledged with a document for its company."""
+    return answer.status_code == 201 and answer.json()["results"][0]["status"] == "published"
+
+
+def _seed_world(deployment: Deployment, users: int, lanes: int, documents: int) -> World:
+    box, base = deployment.box, deployment.base
+    people = [_user(box, n) for n in range(users)]
+    reader = _reader(box)
+    store = deployment.store
+    store.define_type(STATEMENT)
+    key, jwks = new_key("ES256")
+    clients = build_clients(load_settings({}, deployment.processes.settings), box)
+    assert clients is not None
+    sender = Registered(
+        clients.add_sender(SENDER, "Back office", jwks=jwks), key, "ES256", jwks["keys"][0]["kid"]
+    )
+    key, jwks = new_key("ES256")
+    made = clients.add_receiver(Operator("load"), reader.client_id, [C1], "Software", jwks=jwks)
+    receiver = Registered(made, key, "ES256", jwks["keys"][0]["kid"])
+    clients.store.engine.dispose()
+    with httpx.Client(base_url=base, timeout=120) as http:
+        token = sender_token(http, sender, box.clock, base)
+        receiving = sender_token(http, receiver, box.clock, base)  # the same grant
+        ids = []
+        sizes = [100_000 + (1_900_000 * n) // max(1, documents - 1) for n in range(documents)]
+        for n, size in enumerate(sizes):
+            answer = publish(http, token, body_of(n, size), f"seed-{n}")
+            assert published(answer), answer.text
+            ids.append(str(answer.json()["results"][0]["document_id"]))
+        sessions = []
+        for _ in range(lanes):
+            session = logged_in(login(http, reader))
+            assert session is not None, "the reader's login failed"
+            sessions.append(session)
+        # every worker's first pages (templates compiled, caches filled) before the timing
+        for n in range(2 * deployment.workers):
+            http.cookies.set(deployment_cookie(), sessions[n % lanes])
+            for path in ("/home", "/documents?label=Statement", "/healthz"):
+                assert http.get(path).status_code == 200, path
+            got = http.get(f"/api/v1/documents/{ids[0]}/content", headers=bearer(sessions[0]))
+            assert got.status_code == 200, got.text
+    return World(people, sessions, ids, token, receiving, lanes, documents)
+
+
+def deployment_cookie() -> str:
+    from securebox_server.web.cookies import CookieNames  # noqa: PLC0415
+
+    return CookieNames(secure=False).session
+
+
+@contextlib.contextmanager
+def deployment(
+    url: str, home: Path, *, workers: int, users: int, lanes: int, documents: int
+) -> Iterator[Deployment]:
+    """A migrated, seeded database and its server (started, then stopped by pid)."""
+    port = free_port()
+    settings_file = _settings(url, home, port)
+    settings = load_settings({}, settings_file)
+    migrate_database(url)
+    box = build_securebox(settings, argon2=PROFILE_2026)
+    store = build_documents(settings, box)
+    assert store is not None
+    processes = _Plain(settings_file, home / "no-clock", home)
+    made = Deployment(
+        url.split(":", maxsplit=1)[0],
+        f"http://127.0.0.1:{port}",
+        port,
+        workers,
+        box,
+        store,
+        processes,
+        home,
+    )
+    try:
+        made.server = processes.serve(port, workers)
+        made.world = _seed_world(made, users, lanes, documents)
+        yield made
+    finally:
+        processes.close()
+        store.engine.dispose()
+        box.store.engine.dispose()  # type: ignore[attr-defined]
