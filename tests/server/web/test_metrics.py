@@ -23,7 +23,8 @@ def _from(client: TestClient, peer: str) -> TestClient:
 
 
 def _status(client: TestClient, peer: str, **headers: str) -> int:
-    return _from(client, peer).get("/metrics", headers=headers).status_code
+    status: int = _from(client, peer).get("/metrics", headers=headers).status_code
+    return status
 
 
 def test_the_host_reads_the_metrics_and_the_internet_does_not(make_app: AppMaker) -> None:
