@@ -15,11 +15,15 @@ nox -s schemathesis  SECUREBOX_API_EXAMPLES=200 SECUREBOX_STATEFUL_EXAMPLES=300
                   python3 -m pytest -m slow tests/server/api  (the deep API runs)
 nox -s load       python3 -m loadtest --seconds 120  (the server under load, 2 workers, PostgreSQL
                   and SQLite; Markdown report in .cache/load/report.md; ``-- 300`` for 300 s)
+nox -s examples   for each examples/NAME: pip install -e examples/NAME[test], then
+                  python3 -m pytest inside it (portals that are not ours, issue 20)
 nox -s browser    npm install --prefix .cache/axe axe-core@4 &&
                   SECUREBOX_SCREENSHOTS=docs/screenshots python3 -m pytest -m browser tests/browser
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nox
 
@@ -195,3 +199,20 @@ def schemathesis(session: nox.Session) -> None:
     }
     session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "slow",
                 "tests/server/api", env=env)  # fmt: skip
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """The portals that are not ours (``examples/*``): each example is its own project with its
+    own ``pyproject.toml`` (a ``test`` extra) and tests, installed beside securebox and tested
+    from its own folder (``-- NAME`` for one example)."""
+    session.install("--upgrade", "pip>=25.1")
+    session.install("-e", ".[server]")
+    wanted = set(session.posargs)
+    for project in sorted(Path("examples").glob("*/pyproject.toml")):
+        folder = project.parent
+        if wanted and folder.name not in wanted:
+            continue
+        session.install("-e", f"{folder}[test]")
+        with session.chdir(folder):
+            session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider")
