@@ -30,3 +30,14 @@ def test_the_sql_stores_are_imported_on_first_use() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     assert not hasattr(securebox_auth, "FactorService")
+
+
+def test_a_cap_answer_is_made_of_public_names() -> None:
+    # A portal says which reader mode a code was computed in (Identify or Respond at login,
+    # Sign, TDS or Respond in a step-up): the mode is public like the answer it goes in.
+    from securebox_auth.emv.profiles import CapMode  # noqa: PLC0415 - the private home
+
+    assert securebox_auth.CapMode is CapMode
+    answer = securebox_auth.CapAnswer("card-1", "12345678", mode=securebox_auth.CapMode.RESPOND)
+    assert answer.mode.value == "respond"
+    assert {m.value for m in securebox_auth.CapMode} == {"identify", "respond", "sign", "tds"}

@@ -25,6 +25,7 @@ from securebox_auth.crypto.hashing import (
     Argon2Parameters,
 )
 from securebox_auth.crypto.keys import KeyProvider, StaticKeyring
+from securebox_auth.emv.profiles import CapMode
 
 # -- values: identity, accounts, clock, methods -------------------------------------------
 from securebox_auth.entitlements.accounts import Account, AccountStatus, Operator, Role
@@ -218,6 +219,7 @@ __all__ = [
     "Batch",
     "BlockStatus",
     "CapAnswer",
+    "CapMode",
     "CertificateAnswer",
     "CertificateSettings",
     "Challenge",
