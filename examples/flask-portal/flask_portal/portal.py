@@ -44,10 +44,9 @@ def current_portal() -> Portal:
 
 
 def current_session() -> PortalSession:
-    found = session._get_current_object()
-    if not isinstance(found, PortalSession):  # pragma: no cover - the interface's own
+    if not isinstance(session, PortalSession):  # pragma: no cover - the interface's own
         raise RuntimeError("the session interface is not securebox's")
-    return found
+    return session
 
 
 def card_for(portal: Portal, principal: Principal) -> str:

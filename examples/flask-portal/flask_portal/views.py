@@ -224,6 +224,8 @@ def transfer_request(form: Mapping[str, str]) -> OperationRequest:
     if not amount or len(amount) > 20 or len(payee) > 64:
         raise MalformedInput("an amount and a payee's IBAN are needed")
     payment = Payment(Money.parse(amount, "EUR"), payee)
+    if not payment.payee.startswith("IBAN:"):  # a SEPA transfer goes to an account
+        raise MalformedInput("the payee of a SEPA transfer is an IBAN")
     return OperationRequest("sepa_instant_transfer", payment=payment)
 
 

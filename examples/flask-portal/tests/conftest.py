@@ -5,7 +5,6 @@ and a software CAP card the bank issued (a real EMV-CAP card emulation, real cod
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,7 +88,7 @@ def shown(page: TestResponse, element: str) -> str:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(tmp_path: Path) -> World:
     issuer = SoftwareIssuerKeys.generate()
     clock = FixedClock(T0)
     settings = PortalSettings(
@@ -105,7 +104,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     one_time = open_customer(portal, who, "Claire Martin")
     card = issue_cap_card(portal.box, issuer, who, directory=tmp_path / "cards", card_id="card-01")
     record_card(portal, who, card.card_id)
-    yield World(app, portal, clock, card, one_time.reveal(), who)
+    return World(app, portal, clock, card, one_time.reveal(), who)
 
 
 @pytest.fixture

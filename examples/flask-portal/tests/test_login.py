@@ -64,9 +64,7 @@ def test_after_90_days_the_code_asks_for_the_cap_reader_again(
     assert world.portal.box.factors.last_sca(world.principal, "web") == world.clock.now()
 
 
-def test_the_cap_reader_alone_logs_in_and_its_code_is_spent(
-    world: World, browser: Browser
-) -> None:
+def test_the_cap_reader_alone_logs_in_and_its_code_is_spent(world: World, browser: Browser) -> None:
     logged_in(world, browser)
     _log_out(browser)
     world.clock.advance(timedelta(minutes=1))
