@@ -6,7 +6,8 @@ the flow offers next (``page.offered``) and carry the user's answers to it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -29,7 +30,7 @@ from securebox_auth import (
 )
 from sqlalchemy import select
 
-from flask_portal.guards import login_required, reader_code, step_up_required
+from flask_portal.guards import View, login_required, reader_code, step_up_required
 from flask_portal.models import Transfer, customer_of
 from flask_portal.portal import card_for, current_portal, current_session
 
@@ -99,12 +100,23 @@ def _method_page(flow: LoginFlow, handle: str, status: int = 200) -> ResponseRet
     return body, status
 
 
+def _in_login(view: Callable[[str, LoginFlow], ResponseReturnValue]) -> View:
+    """The view runs with this browser's pending login (its handle and flow); without one,
+    the login starts again."""
+
+    @functools.wraps(view)
+    def wrapper() -> ResponseReturnValue:
+        pending = _flow()
+        if pending is None:
+            return redirect(url_for("portal.login"))
+        return view(*pending)
+
+    return wrapper
+
+
 @bp.get("/login/next")
-def login_next() -> ResponseReturnValue:
-    pending = _flow()
-    if pending is None:
-        return redirect(url_for("portal.login"))
-    handle, flow = pending
+@_in_login
+def login_next(handle: str, flow: LoginFlow) -> ResponseReturnValue:
     return _method_page(flow, handle)
 
 
@@ -122,11 +134,7 @@ def _after(page: LoginPage) -> ResponseReturnValue:
     return _method_page(page.flow, page.handle, 401 if page.rejected else 200)
 
 
-def _answer(answer: CapAnswer | CodeAnswer) -> ResponseReturnValue:
-    pending = _flow()
-    if pending is None:
-        return redirect(url_for("portal.login"))
-    handle, flow = pending
+def _answer(handle: str, flow: LoginFlow, answer: CapAnswer | CodeAnswer) -> ResponseReturnValue:
     try:
         page = current_portal().box.answer_login(handle, answer)
     except InvalidCode:  # not even the shape of a code: nothing was verified
@@ -137,33 +145,28 @@ def _answer(answer: CapAnswer | CodeAnswer) -> ResponseReturnValue:
 
 
 @bp.post("/login/code")
-def login_code() -> ResponseReturnValue:
-    return _answer(CodeAnswer(request.form.get("code", "")))
+@_in_login
+def login_code(handle: str, flow: LoginFlow) -> ResponseReturnValue:
+    return _answer(handle, flow, CodeAnswer(request.form.get("code", "")))
 
 
 @bp.post("/login/cap")
-def login_cap() -> ResponseReturnValue:
+@_in_login
+def login_cap(handle: str, flow: LoginFlow) -> ResponseReturnValue:
     """A CAP reader code: Identify, or Respond over the challenge the page showed."""
-    pending = _flow()
-    if pending is None:
-        return redirect(url_for("portal.login"))
-    handle, flow = pending
     code = reader_code(request.form.get("cap_code", ""))
     if code is None:
         return _method_page(flow, handle, 400)
     card = card_for(current_portal(), flow.principal)
     challenge = request.form.get("cap_challenge") or None
     mode = CapMode.IDENTIFY if challenge is None else CapMode.RESPOND
-    return _answer(CapAnswer(card, code, challenge, mode))
+    return _answer(handle, flow, CapAnswer(card, code, challenge, mode))
 
 
 @bp.post("/login/change")
-def login_change() -> ResponseReturnValue:
+@_in_login
+def login_change(handle: str, flow: LoginFlow) -> ResponseReturnValue:
     """The forced change of the one-time code the bank sent."""
-    pending = _flow()
-    if pending is None:
-        return redirect(url_for("portal.login"))
-    handle, flow = pending
     current, new = request.form.get("current", ""), request.form.get("new", "")
     if new != request.form.get("confirm", ""):
         return render_template("change_code.html", mismatch=True), 400

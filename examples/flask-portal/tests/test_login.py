@@ -6,13 +6,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import NEW_CODE, Browser, World, first_login, logged_in, shown
+from conftest import NEW_CODE, Browser, World, field, first_login, logged_in, shown
 from securebox_auth.lockout.rules import Element
 
 
 def _log_out(browser: Browser) -> None:
     assert browser.post("/logout", {}).status_code == 302
     assert browser.cookie() is None
+
+
+def _back_after(world: World, browser: Browser, away: timedelta) -> None:
+    """The first access done, the customer logs out, comes back ``away`` later and types
+    the identifiers again."""
+    logged_in(world, browser)
+    _log_out(browser)
+    world.clock.advance(away)
+    browser.identify()
 
 
 def test_the_first_access_changes_the_one_time_code_then_asks_for_the_cap_reader(
@@ -30,10 +39,7 @@ def test_the_first_access_changes_the_one_time_code_then_asks_for_the_cap_reader
 
 
 def test_within_90_days_the_code_alone_lets_in(world: World, browser: Browser) -> None:
-    logged_in(world, browser)
-    _log_out(browser)
-    world.clock.advance(timedelta(days=89))
-    browser.identify()
+    _back_after(world, browser, timedelta(days=89))
     done = browser.code(NEW_CODE)
     assert done.status_code == 302
     assert done.headers["Location"] == "/accounts"
@@ -45,10 +51,7 @@ def test_within_90_days_the_code_alone_lets_in(world: World, browser: Browser) -
 def test_after_90_days_the_code_asks_for_the_cap_reader_again(
     world: World, browser: Browser
 ) -> None:
-    logged_in(world, browser)
-    _log_out(browser)
-    world.clock.advance(timedelta(days=91))
-    browser.identify()
+    _back_after(world, browser, timedelta(days=91))
     page = browser.code(NEW_CODE)
     assert page.status_code == 200
     assert "strong-needed" in page.text
@@ -57,7 +60,7 @@ def test_after_90_days_the_code_asks_for_the_cap_reader_again(
     page = browser.get("/login/next?cap=respond")
     digits = shown(page, "cap-digits")
     assert len(digits) == 8
-    challenge = page.text.split('name="cap_challenge" value="')[1].split('"')[0]
+    challenge = field(page, "cap_challenge")
     done = browser.cap(world.card.respond(digits), challenge)
     assert done.headers["Location"] == "/accounts"
     assert world.portal.box.live_session(browser.cookie() or "").value.strong
@@ -65,10 +68,7 @@ def test_after_90_days_the_code_asks_for_the_cap_reader_again(
 
 
 def test_the_cap_reader_alone_logs_in_and_its_code_is_spent(world: World, browser: Browser) -> None:
-    logged_in(world, browser)
-    _log_out(browser)
-    world.clock.advance(timedelta(minutes=1))
-    browser.identify()
+    _back_after(world, browser, timedelta(minutes=1))
     code = world.card.identify()
     assert browser.cap(code).headers["Location"] == "/accounts"
     _log_out(browser)
@@ -82,9 +82,7 @@ def test_the_cap_reader_alone_logs_in_and_its_code_is_spent(world: World, browse
 def test_a_wrong_code_is_refused_like_an_unknown_user_and_counted(
     world: World, browser: Browser
 ) -> None:
-    logged_in(world, browser)
-    _log_out(browser)
-    browser.identify()
+    _back_after(world, browser, timedelta(0))
     wrong = browser.code("11223344")
     assert wrong.status_code == 401
     assert browser.cookie() is None
