@@ -64,11 +64,12 @@ def step_up_required(operation: str, build: Build) -> Callable[[ProvenView], Vie
     """A POST view that runs ``operation`` only once securebox proved and consumed it.
 
     The first POST (the operation's form) starts the step-up: the page shows what the user
-    proves (amount and payee, RTS art. 5(1)(a)) and the CAP Sign challenge bound to the
-    operation's digest. The second POST (the same fields, the flow handle, the reader's
-    code) proves it; once the grant is recorded (the session gets a new identifier) it is
-    consumed and the view runs, exactly once, with the operation securebox proved. If the
-    operation's fields changed between the two, nothing is proved and nothing runs.
+    proves (amount and payee, RTS art. 5(1)(a)) and a CAP challenge bound to the operation's
+    digest (the reader's Sign key for a payment, Respond otherwise). The second POST (the
+    same fields, the flow's handle, the reader's code) proves it; once the grant is
+    recorded (the session gets a new identifier) it is consumed and the view runs, exactly
+    once, with the operation securebox proved. If the operation's fields changed between
+    the two, nothing is proved and nothing runs.
     """
 
     def decorate(view: ProvenView) -> View:
@@ -116,8 +117,9 @@ def _prove(
     if code is None or not challenge:
         return _ask(handle, session_id, fields, 400)
     card = card_for(current_portal(), flow.principal)
+    answer = CapAnswer(card, code, challenge, _mode(flow.request))
     try:
-        page = box.prove_step_up(session_id, handle, CapAnswer(card, code, challenge))
+        page = box.prove_step_up(session_id, handle, answer)
     except InvalidCode:
         return _ask(handle, session_id, fields, 400)
     return _next(page, fields, view)
@@ -141,19 +143,27 @@ def _next(page: StepUpPage, fields: dict[str, str], view: ProvenView) -> Respons
     return _error(403, "refused", "The policy does not allow this operation now.")
 
 
+def _mode(operation: OperationRequest) -> CapMode:
+    """Sign (the challenge, then the amount) for a payment; Respond (the challenge alone)
+    for an operation without an amount, a payee say."""
+    return CapMode.SIGN if operation.payment is not None else CapMode.RESPOND
+
+
 def _ask(handle: str, session_id: str, fields: dict[str, str], status: int) -> ResponseReturnValue:
-    """The confirmation page: what the user proves, and a fresh CAP Sign challenge (single
-    use: a refused code spent the last one)."""
+    """The confirmation page: what the user proves, and a fresh CAP challenge bound to it
+    (single use: a refused code spent the last one)."""
     box = current_portal().box
     flow = box.step_up_flow(session_id, handle)
     card = card_for(current_portal(), flow.principal)
     display = () if flow.challenge is None else flow.challenge.display
     if card == DECOY_CARD:
         return _error(403, "no_card", "This operation needs your CAP card: ask your bank for one.")
-    challenge_id, typed = box.step_up_cap_challenge(session_id, handle, card, CapMode.SIGN)
+    mode = _mode(flow.request)
+    challenge_id, typed = box.step_up_cap_challenge(session_id, handle, card, mode)
     body = render_template(
         "step_up.html",
         display=display,
+        key=mode.value.capitalize(),
         digits=typed[0],
         amount=None if flow.request.payment is None else flow.request.payment.amount,
         handle=handle,

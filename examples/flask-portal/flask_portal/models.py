@@ -1,6 +1,6 @@
-"""The portal's own tables: its customers and their transfers. securebox keeps its own
-(credentials, sessions, audit) in its store; the two meet at the principal, the client
-identifier and user number the customer logs in with."""
+"""The portal's own tables: its customers, their transfers and trusted payees. securebox
+keeps its own (credentials, sessions, audit) in its store; the two meet at the principal,
+the client identifier and user number the customer logs in with."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from securebox_auth import Principal
 from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-__all__ = ["Base", "Customer", "Transfer", "customer_of"]
+__all__ = ["Base", "Customer", "Payee", "Transfer", "customer_of"]
 
 
 class Base(DeclarativeBase):
@@ -30,6 +30,7 @@ class Customer(Base):
     #: The CAP card the bank issued to this user (bound in securebox by the back office).
     cap_card_id: Mapped[str | None] = mapped_column(String(64), default=None)
     transfers: Mapped[list[Transfer]] = relationship(back_populates="customer")
+    payees: Mapped[list[Payee]] = relationship(back_populates="customer")
 
     @property
     def principal(self) -> Principal:
@@ -48,6 +49,18 @@ class Transfer(Base):
     payee: Mapped[str] = mapped_column(String(64))
     ordered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     customer: Mapped[Customer] = relationship(back_populates="transfers")
+
+
+class Payee(Base):
+    """A trusted payee the customer added once securebox consumed its grant."""
+
+    __tablename__ = "payees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    payee: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    customer: Mapped[Customer] = relationship(back_populates="payees")
 
 
 def customer_of(db: Session, principal: Principal) -> Customer | None:

@@ -1,4 +1,5 @@
-"""The portal's pages: login (confidential code, CAP reader), accounts, transfers, logout.
+"""The portal's pages: login (confidential code, CAP reader), accounts, transfers, trusted
+payees, logout.
 
 Every authentication step is one call of securebox's login flow; the pages only show what
 the flow offers next (``page.offered``) and carry the user's answers to it.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from datetime import datetime
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -27,14 +27,15 @@ from securebox_auth import (
     OperationRequest,
     Payment,
     WeakCode,
+    normalise_payee,
 )
-from sqlalchemy import select
+from sqlalchemy import orm
 
 from flask_portal.guards import View, login_required, reader_code, step_up_required
-from flask_portal.models import Transfer, customer_of
+from flask_portal.models import Customer, Payee, Transfer, customer_of
 from flask_portal.portal import card_for, current_portal, current_session
 
-__all__ = ["bp", "transfer_request"]
+__all__ = ["bp", "payee_request", "transfer_request"]
 
 bp = Blueprint("portal", __name__)
 
@@ -201,18 +202,40 @@ def accounts() -> ResponseReturnValue:
         return redirect(url_for("portal.login"))
     with current_portal().db() as db:
         customer = customer_of(db, auth.principal)
-        query = (
-            select(Transfer)
-            .where(Transfer.customer_id == (customer.id if customer else -1))
-            .order_by(Transfer.id)
-        )
-        transfers = [
-            (t.payee, Money(t.amount_minor, t.currency), t.ordered_at) for t in db.scalars(query)
-        ]
         name = customer.display_name if customer else auth.principal.key
+        transfers = [
+            (t.payee, Money(t.amount_minor, t.currency), t.ordered_at)
+            for t in (customer.transfers if customer else [])
+        ]
+        payees = [p.payee for p in (customer.payees if customer else [])]
     return render_template(
-        "accounts.html", name=name, auth=auth, transfers=transfers, strong=auth.strong
+        "accounts.html",
+        name=name,
+        auth=auth,
+        transfers=transfers,
+        payees=payees,
+        strong=auth.strong,
     )
+
+
+def _iban(raw: str) -> str:
+    """The payee's IBAN in canonical form (``IBAN:...``), else ``MalformedInput``."""
+    if len(raw) > 64:
+        raise MalformedInput("an IBAN has at most 34 characters")
+    payee = normalise_payee(raw)
+    if not payee.startswith("IBAN:"):  # a SEPA transfer goes to an account
+        raise MalformedInput("the payee is an IBAN")
+    return payee
+
+
+def _customer(db: orm.Session) -> Customer | None:
+    auth = current_session().auth
+    return None if auth is None else customer_of(db, auth.principal)
+
+
+def _no_customer() -> ResponseReturnValue:
+    """securebox knows the user, the portal's table does not: nothing is recorded."""
+    return render_template("error.html", code="no_customer", message="Unknown customer."), 403
 
 
 @bp.get("/transfers/new")
@@ -223,12 +246,10 @@ def new_transfer() -> ResponseReturnValue:
 
 def transfer_request(form: Mapping[str, str]) -> OperationRequest:
     """The transfer the form asks for (``MalformedInput`` for a bad amount or payee)."""
-    amount, payee = form.get("amount", "").strip(), form.get("payee", "")
-    if not amount or len(amount) > 20 or len(payee) > 64:
-        raise MalformedInput("an amount and a payee's IBAN are needed")
-    payment = Payment(Money.parse(amount, "EUR"), payee)
-    if not payment.payee.startswith("IBAN:"):  # a SEPA transfer goes to an account
-        raise MalformedInput("the payee of a SEPA transfer is an IBAN")
+    amount = form.get("amount", "").strip()
+    if not amount or len(amount) > 20:
+        raise MalformedInput("an amount in euros is needed")
+    payment = Payment(Money.parse(amount, "EUR"), _iban(form.get("payee", "")))
     return OperationRequest("sepa_instant_transfer", payment=payment)
 
 
@@ -236,21 +257,41 @@ def transfer_request(form: Mapping[str, str]) -> OperationRequest:
 @step_up_required("sepa_instant_transfer", transfer_request)
 def order_transfer(proven: OperationRequest) -> ResponseReturnValue:
     """Runs once securebox consumed the grant of exactly this transfer."""
-    payment, auth = proven.payment, current_session().auth
-    if payment is None or auth is None:  # pragma: no cover - the policy links a payment
-        return render_template("error.html", code="no_payment", message=""), 400
+    payment = proven.payment
+    if payment is None:  # pragma: no cover - transfer_request always makes one
+        raise RuntimeError("a transfer without a payment")
     with current_portal().db() as db:
-        customer = customer_of(db, auth.principal)
+        customer = _customer(db)
         if customer is None:
-            return render_template("error.html", code="no_customer", message=""), 403
-        now: datetime = current_portal().box.now()
-        db.add(
-            Transfer(
-                customer=customer,
-                amount_minor=payment.amount.minor,
-                currency=payment.amount.currency,
-                payee=payment.payee,
-                ordered_at=now,
-            )
-        )
-    return render_template("transfer_done.html", amount=payment.amount, payee=payment.payee)
+            return _no_customer()
+        at = current_portal().box.now()
+        amount = payment.amount
+        db.add(Transfer(customer=customer, amount_minor=amount.minor, currency=amount.currency,
+                        payee=payment.payee, ordered_at=at))  # fmt: skip
+    return render_template("done.html", what=f"{amount} to {payment.payee}.")
+
+
+@bp.get("/payees/new")
+@login_required
+def new_payee() -> ResponseReturnValue:
+    return render_template("payee.html")
+
+
+def payee_request(form: Mapping[str, str]) -> OperationRequest:
+    """The trusted payee the form adds (``MalformedInput`` for anything but an IBAN)."""
+    return OperationRequest("payee_management", payee=_iban(form.get("payee", "")))
+
+
+@bp.post("/payees")
+@step_up_required("payee_management", payee_request)
+def add_payee(proven: OperationRequest) -> ResponseReturnValue:
+    """Runs once securebox consumed the grant of exactly this payee."""
+    payee = proven.payee
+    if payee is None:  # pragma: no cover - payee_request always names one
+        raise RuntimeError("a payee operation without a payee")
+    with current_portal().db() as db:
+        customer = _customer(db)
+        if customer is None:
+            return _no_customer()
+        db.add(Payee(customer=customer, payee=payee, added_at=current_portal().box.now()))
+    return render_template("done.html", what=f"{payee} is a trusted payee.")

@@ -80,6 +80,14 @@ def field(page: TestResponse, name: str) -> str:
     return found.group(1)
 
 
+def confirmation(page: TestResponse, code: str, **changed: str) -> dict[str, str]:
+    """The confirmation form of a step-up page: its hidden fields (the operation's, the
+    flow's handle, the challenge id), the reader's ``code``, and ``changed`` fields."""
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+    assert {"step_up", "cap_challenge"} <= hidden.keys(), page.text
+    return {**hidden, "cap_code": code, **changed}
+
+
 def shown(page: TestResponse, element: str) -> str:
     """The text of the element with id ``element``."""
     found = re.search(rf'id="{element}"[^>]*>([^<]*)<', page.text)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import IBAN, Browser, World, field, logged_in, shown
+from conftest import IBAN, Browser, World, confirmation, field, logged_in, shown
 from securebox_auth.lockout.rules import Element
 from sqlalchemy import func, select
-from werkzeug.test import TestResponse
 
 from flask_portal.models import Transfer
 
@@ -19,11 +18,6 @@ ORDER = {"amount": "1250.50", "payee": "FR76 3000 6000 0112 3456 7890 189"}
 def _transfers(world: World) -> list[tuple[int, str]]:
     with world.portal.db() as db:
         return [(t.amount_minor, t.payee) for t in db.scalars(select(Transfer))]
-
-
-def _confirmation(page: TestResponse, code: str, **changed: str) -> dict[str, str]:
-    data = {name: field(page, name) for name in ("amount", "payee", "step_up", "cap_challenge")}
-    return {**data, "cap_code": code, **changed}
 
 
 def _cap_failures(world: World) -> int:
@@ -43,7 +37,7 @@ def test_a_transfer_shows_what_is_proved_and_runs_once_proved(
     assert shown(page, "cap-amount") == "1250.50 EUR"
     digits = shown(page, "cap-digits")
     assert _transfers(world) == []  # nothing runs before the proof
-    done = browser.post("/transfers", _confirmation(page, world.card.sign(digits, 125050)))
+    done = browser.post("/transfers", confirmation(page, world.card.sign(digits, 125050)))
     assert done.status_code == 200, done.text
     assert "1250.50 EUR" in shown(done, "done")
     assert _transfers(world) == [(125050, f"IBAN:{IBAN}")]
@@ -64,7 +58,7 @@ def test_a_changed_amount_is_refused_before_any_code_is_checked(
     page = browser.post("/transfers", ORDER)
     digits = shown(page, "cap-digits")
     # the form comes back with another amount, and a code the card made for that amount
-    forged = _confirmation(page, world.card.sign(digits, 925050), amount="9250.50")
+    forged = confirmation(page, world.card.sign(digits, 925050), amount="9250.50")
     refused = browser.post("/transfers", forged)
     assert refused.status_code == 409
     assert 'data-code="operation_changed"' in refused.text
@@ -77,14 +71,14 @@ def test_a_code_over_another_amount_is_refused_and_counted(world: World, browser
     page = browser.post("/transfers", ORDER)
     digits = shown(page, "cap-digits")
     # the user (or malware in the browser) typed another amount into the reader
-    again = browser.post("/transfers", _confirmation(page, world.card.sign(digits, 925050)))
+    again = browser.post("/transfers", confirmation(page, world.card.sign(digits, 925050)))
     assert again.status_code == 401
     assert _transfers(world) == []
     assert _cap_failures(world) == 1
     # the refused code spent its challenge: the page shows a new one; the right amount passes
     fresh = shown(again, "cap-digits")
     assert field(again, "cap_challenge") != field(page, "cap_challenge")
-    done = browser.post("/transfers", _confirmation(again, world.card.sign(fresh, 125050)))
+    done = browser.post("/transfers", confirmation(again, world.card.sign(fresh, 125050)))
     assert done.status_code == 200
     assert _transfers(world) == [(125050, f"IBAN:{IBAN}")]
 
@@ -92,9 +86,9 @@ def test_a_code_over_another_amount_is_refused_and_counted(world: World, browser
 def test_a_confirmation_runs_once(world: World, browser: Browser) -> None:
     logged_in(world, browser)
     page = browser.post("/transfers", ORDER)
-    confirmation = _confirmation(page, world.card.sign(shown(page, "cap-digits"), 125050))
-    assert browser.post("/transfers", confirmation).status_code == 200
-    replayed = browser.post("/transfers", confirmation)
+    confirmed = confirmation(page, world.card.sign(shown(page, "cap-digits"), 125050))
+    assert browser.post("/transfers", confirmed).status_code == 200
+    replayed = browser.post("/transfers", confirmed)
     assert replayed.status_code == 409
     with world.portal.db() as db:
         assert db.scalar(select(func.count()).select_from(Transfer)) == 1
@@ -109,7 +103,7 @@ def test_a_code_only_session_proves_the_transfer_too(world: World, browser: Brow
     page = browser.post("/transfers", ORDER)
     assert page.status_code == 200
     code = world.card.sign(shown(page, "cap-digits"), 125050)
-    assert browser.post("/transfers", _confirmation(page, code)).status_code == 200
+    assert browser.post("/transfers", confirmation(page, code)).status_code == 200
     assert len(_transfers(world)) == 1
 
 
