@@ -66,7 +66,9 @@ def identify() -> ResponseReturnValue:
         page = current_portal().box.start_login(client_id, user_number)
     except InvalidIdentifier:
         return render_template("login.html", invalid=True), 400
-    s.forget()  # a new login ends nothing, but this browser no longer uses the old session
+    if s.session_id is not None and s.auth is not None:
+        current_portal().box.end(s.session_id)  # a new login in this browser ends its session
+    s.forget()
     s.begin_login(page.handle)
     return redirect(url_for("portal.login_next"))
 

@@ -102,3 +102,11 @@ def test_errors_are_pages_with_the_security_headers(world: World, browser: Brows
     assert "frame-ancestors 'none'" in missing.headers["Content-Security-Policy"]
     assert missing.headers["Cache-Control"] == "no-store"
     assert browser.client.put("/accounts").status_code == 405
+
+
+def test_a_new_login_in_the_browser_ends_its_session(world: World, browser: Browser) -> None:
+    session_id = logged_in(world, browser)
+    browser.identify()
+    assert browser.cookie() is None
+    with pytest.raises(NotAuthenticated):
+        world.portal.box.live_session(session_id)
