@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -29,7 +30,6 @@ from securebox_auth import (
     WeakCode,
     normalise_payee,
 )
-from sqlalchemy import orm
 
 from flask_portal.guards import View, login_required, reader_code, step_up_required
 from flask_portal.models import Customer, Payee, Transfer, customer_of
@@ -230,14 +230,19 @@ def _iban(raw: str) -> str:
     return payee
 
 
-def _customer(db: orm.Session) -> Customer | None:
+def _record(
+    row: Callable[[Customer, datetime], Transfer | Payee], done: str
+) -> ResponseReturnValue:
+    """Write the row of an operation securebox proved and consumed, in the portal's table
+    (nothing when securebox knows the user and the portal's table does not)."""
     auth = current_session().auth
-    return None if auth is None else customer_of(db, auth.principal)
-
-
-def _no_customer() -> ResponseReturnValue:
-    """securebox knows the user, the portal's table does not: nothing is recorded."""
-    return render_template("error.html", code="no_customer", message="Unknown customer."), 403
+    with current_portal().db() as db:
+        customer = None if auth is None else customer_of(db, auth.principal)
+        if customer is None:
+            message = "Unknown customer."
+            return render_template("error.html", code="no_customer", message=message), 403
+        db.add(row(customer, current_portal().box.now()))
+    return render_template("done.html", what=done)
 
 
 @bp.get("/transfers/new")
@@ -262,15 +267,13 @@ def order_transfer(proven: OperationRequest) -> ResponseReturnValue:
     payment = proven.payment
     if payment is None:  # pragma: no cover - transfer_request always makes one
         raise RuntimeError("a transfer without a payment")
-    with current_portal().db() as db:
-        customer = _customer(db)
-        if customer is None:
-            return _no_customer()
-        at = current_portal().box.now()
-        amount = payment.amount
-        db.add(Transfer(customer=customer, amount_minor=amount.minor, currency=amount.currency,
-                        payee=payment.payee, ordered_at=at))  # fmt: skip
-    return render_template("done.html", what=f"{amount} to {payment.payee}.")
+    amount = payment.amount
+
+    def row(customer: Customer, at: datetime) -> Transfer:
+        return Transfer(customer=customer, amount_minor=amount.minor, currency=amount.currency,
+                        payee=payment.payee, ordered_at=at)  # fmt: skip
+
+    return _record(row, f"{amount} to {payment.payee}.")
 
 
 @bp.get("/payees/new")
@@ -291,9 +294,8 @@ def add_payee(proven: OperationRequest) -> ResponseReturnValue:
     payee = proven.payee
     if payee is None:  # pragma: no cover - payee_request always names one
         raise RuntimeError("a payee operation without a payee")
-    with current_portal().db() as db:
-        customer = _customer(db)
-        if customer is None:
-            return _no_customer()
-        db.add(Payee(customer=customer, payee=payee, added_at=current_portal().box.now()))
-    return render_template("done.html", what=f"{payee} is a trusted payee.")
+
+    def row(customer: Customer, at: datetime) -> Payee:
+        return Payee(customer=customer, payee=payee, added_at=at)
+
+    return _record(row, f"{payee} is a trusted payee.")

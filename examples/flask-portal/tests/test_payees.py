@@ -30,7 +30,7 @@ def test_a_payee_is_added_once_proved_with_respond(world: World, browser: Browse
     done = browser.post("/payees", confirmation(page, code))
     assert done.status_code == 200, done.text
     assert _payees(world) == [CANONICAL]
-    assert CANONICAL in browser.get("/accounts").text
+    assert f"<li>{CANONICAL}</li>" in browser.get("/accounts").text
 
 
 def test_another_payee_in_the_confirmation_is_refused(world: World, browser: Browser) -> None:

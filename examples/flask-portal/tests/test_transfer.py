@@ -45,7 +45,9 @@ def test_a_transfer_shows_what_is_proved_and_runs_once_proved(
     rotated = browser.cookie()
     assert rotated is not None
     assert rotated != session_id
-    assert browser.get("/accounts").status_code == 200
+    accounts = browser.get("/accounts")
+    assert accounts.status_code == 200
+    assert f"<li>1250.50 EUR to IBAN:{IBAN} (2026-03-02 09:30)</li>" in accounts.text
     stale = Browser(world.app)
     stale.client.set_cookie("portal_session", session_id)
     assert stale.get("/accounts").headers["Location"] == "/login"
