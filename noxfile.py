@@ -216,3 +216,5 @@ def examples(session: nox.Session) -> None:
         session.install("-e", f"{folder}[test]")
         with session.chdir(folder):
             session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider")
+            if "[tool.mypy]" in project.read_text(encoding="utf-8"):
+                session.run("python", "-m", "mypy")
