@@ -8,6 +8,7 @@ views read it with :func:`connected` or require it with :func:`customer_required
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from typing import TypeVar, cast
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-
 from securebox_auth import Principal, SecureboxError, Session
 
 from .securebox import portal_box
@@ -76,10 +76,8 @@ def renew(request: HttpRequest, session_id: str) -> None:
 def sign_out(request: HttpRequest) -> None:
     session_id = request.session.get(SESSION_KEY)
     if isinstance(session_id, str):
-        try:
+        with contextlib.suppress(SecureboxError):  # already over: nothing left to end
             portal_box().end(session_id)
-        except SecureboxError:
-            pass  # already over: nothing left to end
     logout(request)
 
 

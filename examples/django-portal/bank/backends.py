@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django.contrib.auth.backends import BaseBackend
 from django.http import HttpRequest
-
 from securebox_auth import SecureboxError
 
 from .models import User

@@ -30,7 +30,6 @@ from typing import Any, TypeVar, cast
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-
 from securebox_auth import (
     Batch,
     FlowError,
@@ -46,12 +45,22 @@ from securebox_auth import (
 )
 
 from .auth import Connected, connected, redirect_to_login, renew, sign_out
+from .checks import PROTECTED
 from .securebox import operation_name, portal_box
 
-__all__ = ["TOKEN_FIELD", "Protected", "Proved", "keep_pending", "pending", "refused", "step_up", "step_up_required"]
+__all__ = [
+    "TOKEN_FIELD",
+    "Protected",
+    "Proved",
+    "keep_pending",
+    "pending",
+    "refused",
+    "step_up",
+    "step_up_required",
+]
 
 #: The form field that carries a finished step-up back to the protected view.
-TOKEN_FIELD = "securebox_step_up"
+TOKEN_FIELD = "securebox_step_up"  # noqa: S105 - a field name, not a secret
 #: Where the Django session keeps the step-ups in progress, by token.
 PENDING_KEY = "securebox_step_ups"
 
@@ -107,6 +116,8 @@ def refused(request: HttpRequest, why: str, *, status: int = 403) -> HttpRespons
 def step_up_required(name: str, *, describe: Describe) -> Callable[[View], View]:
     """Run the view's ``POST`` only after securebox's step-up for the policy operation the
     portal calls ``name`` (``settings.SECUREBOX["OPERATIONS"]``)."""
+
+    PROTECTED.add(name)
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
@@ -195,7 +206,9 @@ def _finish(
         return refused(request, "No such confirmation in this session.", status=400)
     data = dict(entry["data"])
     protected = describe(data, link.principal)
-    why = "the form is no longer valid" if protected is None else _entitled(link.principal, protected)
+    why = (
+        "the form is no longer valid" if protected is None else _entitled(link.principal, protected)
+    )
     if why is not None:
         keep_pending(request, token, None)
         return refused(request, why)

@@ -11,7 +11,6 @@ asks securebox again (``box.entitlements.check``), on the state of that instant.
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
-
 from securebox_auth import AccessDecision, Operation, Principal, VisibilityFilter
 
 from .models import Document

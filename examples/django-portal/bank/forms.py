@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from django import forms
-
 from securebox_auth import SecureboxError, Siren, normalise_payee
 
 

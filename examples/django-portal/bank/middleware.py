@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from django.contrib.auth import BACKEND_SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
-
 from securebox_auth import SecureboxError
 
 from .auth import SESSION_KEY, Connected

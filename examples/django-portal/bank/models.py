@@ -12,7 +12,6 @@ from typing import ClassVar
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.validators import RegexValidator
 from django.db import models
-
 from securebox_auth import ClientId, DocumentRef, Principal, Siren, Theme
 
 _SIREN = RegexValidator(r"^[0-9]{9}$", "nine digits")

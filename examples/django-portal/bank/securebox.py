@@ -14,7 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-
 from securebox_auth import (
     PROFILE_2026,
     PROFILE_TESTING,

@@ -9,7 +9,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
-
 from securebox_auth import (
     Answer,
     Channel,
@@ -135,9 +134,8 @@ def _answer(request: HttpRequest, handle: str, state: LoginState) -> object | No
 
 def _restart(request: HttpRequest, why: str) -> HttpResponse:
     request.session.pop(LOGIN_KEY, None)
-    form = IdentifyForm()
-    form.add_error(None, why)
-    return render(request, "bank/login.html", {"form": form}, status=403)
+    context = {"form": IdentifyForm(), "notice": why}
+    return render(request, "bank/login.html", context, status=403)
 
 
 def _status(form: IdentifyForm) -> int:

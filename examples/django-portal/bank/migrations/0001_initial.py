@@ -7,65 +7,152 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
-                ('username', models.CharField(max_length=40, unique=True)),
-                ('name', models.CharField(blank=True, max_length=120)),
-                ('mobile', models.CharField(blank=True, help_text='where step-up SMS go', max_length=20)),
-                ('is_staff', models.BooleanField(default=False)),
-                ('is_active', models.BooleanField(default=True)),
-                ('joined', models.DateTimeField(auto_now_add=True)),
-                ('groups', models.ManyToManyField(blank=True, help_text='The groups this user belongs to. A user will get all permissions granted to each of their groups.', related_name='user_set', related_query_name='user', to='auth.group', verbose_name='groups')),
-                ('user_permissions', models.ManyToManyField(blank=True, help_text='Specific permissions for this user.', related_name='user_set', related_query_name='user', to='auth.permission', verbose_name='user permissions')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                (
+                    "is_superuser",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Designates that this user has all permissions without explicitly assigning them.",
+                        verbose_name="superuser status",
+                    ),
+                ),
+                ("username", models.CharField(max_length=40, unique=True)),
+                ("name", models.CharField(blank=True, max_length=120)),
+                (
+                    "mobile",
+                    models.CharField(blank=True, help_text="where step-up SMS go", max_length=20),
+                ),
+                ("is_staff", models.BooleanField(default=False)),
+                ("is_active", models.BooleanField(default=True)),
+                ("joined", models.DateTimeField(auto_now_add=True)),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The groups this user belongs to. A user will get all permissions granted to each of their groups.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.group",
+                        verbose_name="groups",
+                    ),
+                ),
+                (
+                    "user_permissions",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Specific permissions for this user.",
+                        related_name="user_set",
+                        related_query_name="user",
+                        to="auth.permission",
+                        verbose_name="user permissions",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Document',
+            name="Document",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('client_id', models.CharField(max_length=9, validators=[django.core.validators.RegexValidator('^[0-9]{9}$')])),
-                ('company', models.CharField(help_text='SIREN', max_length=9, validators=[django.core.validators.RegexValidator('^[0-9]{9}$', 'nine digits')])),
-                ('theme', models.CharField(max_length=40)),
-                ('document_id', models.CharField(max_length=64)),
-                ('label', models.CharField(max_length=200)),
-                ('issued_at', models.DateTimeField()),
-                ('body', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "client_id",
+                    models.CharField(
+                        max_length=9,
+                        validators=[django.core.validators.RegexValidator("^[0-9]{9}$")],
+                    ),
+                ),
+                (
+                    "company",
+                    models.CharField(
+                        help_text="SIREN",
+                        max_length=9,
+                        validators=[
+                            django.core.validators.RegexValidator("^[0-9]{9}$", "nine digits")
+                        ],
+                    ),
+                ),
+                ("theme", models.CharField(max_length=40)),
+                ("document_id", models.CharField(max_length=64)),
+                ("label", models.CharField(max_length=200)),
+                ("issued_at", models.DateTimeField()),
+                ("body", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-issued_at', '-document_id'],
-                'indexes': [models.Index(fields=['client_id', 'company', 'theme'], name='document_scope')],
-                'constraints': [models.UniqueConstraint(fields=('client_id', 'document_id'), name='one_id_per_box')],
+                "ordering": ["-issued_at", "-document_id"],
+                "indexes": [
+                    models.Index(fields=["client_id", "company", "theme"], name="document_scope")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("client_id", "document_id"), name="one_id_per_box"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Payee',
+            name="Payee",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('client_id', models.CharField(max_length=9)),
-                ('company', models.CharField(max_length=9, validators=[django.core.validators.RegexValidator('^[0-9]{9}$', 'nine digits')])),
-                ('iban', models.CharField(max_length=34)),
-                ('label', models.CharField(max_length=70)),
-                ('added_at', models.DateTimeField(auto_now_add=True)),
-                ('added_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payees_added', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("client_id", models.CharField(max_length=9)),
+                (
+                    "company",
+                    models.CharField(
+                        max_length=9,
+                        validators=[
+                            django.core.validators.RegexValidator("^[0-9]{9}$", "nine digits")
+                        ],
+                    ),
+                ),
+                ("iban", models.CharField(max_length=34)),
+                ("label", models.CharField(max_length=70)),
+                ("added_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payees_added",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('client_id', 'company', 'iban'), name='one_payee')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("client_id", "company", "iban"), name="one_payee"
+                    )
+                ],
             },
         ),
     ]
