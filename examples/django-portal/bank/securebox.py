@@ -45,8 +45,11 @@ def build_box(*, clock: Clock | None = None, migrate: bool = True) -> Securebox:
     try:
         argon2 = _ARGON2[str(config.get("ARGON2", "2026"))]
         keys = DerivedKeys.from_hex(str(config["MASTER_KEY"]))
-        outbox = Path(config["SMS_OUTBOX"])
-        outbox.parent.mkdir(parents=True, exist_ok=True)
+        sms = config.get("SMS_GATEWAY")  # a securebox Gateway (HttpSmsGateway in production)
+        if sms is None:  # the demo's outbox (codes in clear: demos only)
+            outbox = Path(config["SMS_OUTBOX"])
+            outbox.parent.mkdir(parents=True, exist_ok=True)
+            sms = FileOutbox(outbox)
         store = open_sql_store(
             str(config["STORE_URL"]), audit_key=keys.audit_key(), migrate=migrate
         )
@@ -55,7 +58,7 @@ def build_box(*, clock: Clock | None = None, migrate: bool = True) -> Securebox:
             store=store,
             keys=keys,
             clock=clock,
-            gateways={"sms": FileOutbox(outbox)},
+            gateways={"sms": sms},
             argon2=argon2,
             issuer="django-portal",
         )

@@ -114,7 +114,8 @@ SECUREBOX = {
     # "id:hex" (DerivedKeys.from_hex): every purpose's key is derived from it.
     "MASTER_KEY": os.environ.get("SECUREBOX_MASTER_KEY")
     or _development_secret("securebox-master-key", f"k1:{secrets.token_hex(32)}"),
-    # Where the demo's SMS gateway writes the messages (securebox's FileOutbox, demo only).
+    # The SMS gateway: a securebox Gateway under "SMS_GATEWAY" (HttpSmsGateway in production);
+    # without one, the demo's FileOutbox writes the messages (codes in clear) to this file.
     "SMS_OUTBOX": DATA_DIR / "sms-outbox.jsonl",
     # argon2id parameters of the confidential codes: "2026" (production) or "testing".
     "ARGON2": os.environ.get("SECUREBOX_ARGON2", "2026"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -34,7 +35,7 @@ class Command(BaseCommand):
                 f"Bob: client {BOB.client_id.value}, user {BOB.user_number.value}, "
                 f"one-time code {demo.bob_letter.reveal()} (changed at first login); "
                 f"TOTP seed: {demo.bob_totp.uri()}\n"
-                "SMS codes are written to var/sms-outbox.jsonl."
+                f"SMS codes are written to {settings.SECUREBOX['SMS_OUTBOX']}."
             )
         else:
             self.stdout.write("The demo subscription exists (delete var/ to start again).")
