@@ -7,14 +7,48 @@ the customer's ``username``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.core.validators import RegexValidator
+from django.core.exceptions import ValidationError
 from django.db import models
-from securebox_auth import ClientId, DocumentRef, Principal, Siren, Theme
+from django.utils.deconstruct import deconstructible
+from securebox_auth import ClientId, DocumentRef, Principal, SecureboxError, Siren, Theme
 
-_SIREN = RegexValidator(r"^[0-9]{9}$", "nine digits")
+
+@deconstructible
+class SecureboxValue:
+    """A model field validator that asks securebox's own type (``Siren``, ``ClientId``,
+    ``Theme``) whether a value is valid: the admin refuses what securebox could not read."""
+
+    kinds: ClassVar[dict[str, Callable[[str], object]]] = {
+        "siren": Siren,
+        "client_id": ClientId,
+        "theme": Theme,
+    }
+
+    def __init__(self, kind: str) -> None:
+        if kind not in self.kinds:
+            raise ValueError(f"no securebox type {kind!r}")
+        self.kind = kind
+
+    def __call__(self, value: str) -> None:
+        try:
+            self.kinds[self.kind](value)
+        except SecureboxError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecureboxValue) and other.kind == self.kind
+
+    def __hash__(self) -> int:
+        return hash(self.kind)
+
+
+_SIREN = SecureboxValue("siren")
+_CLIENT = SecureboxValue("client_id")
+_THEME = SecureboxValue("theme")
 
 
 class UserManager(BaseUserManager["User"]):
@@ -67,9 +101,9 @@ class Document(models.Model):
     """A document of a subscription's box: the catalogue facts securebox decides on, and
     the body, which only the portal has."""
 
-    client_id = models.CharField(max_length=9, validators=[RegexValidator(r"^[0-9]{9}$")])
+    client_id = models.CharField(max_length=9, validators=[_CLIENT])
     company = models.CharField(max_length=9, validators=[_SIREN], help_text="SIREN")
-    theme = models.CharField(max_length=40)
+    theme = models.CharField(max_length=40, validators=[_THEME])
     document_id = models.CharField(max_length=64)
     label = models.CharField(max_length=200)
     issued_at = models.DateTimeField()
@@ -102,7 +136,7 @@ class Document(models.Model):
 class Payee(models.Model):
     """A trusted beneficiary of a company, added only after a step-up linked to it."""
 
-    client_id = models.CharField(max_length=9)
+    client_id = models.CharField(max_length=9, validators=[_CLIENT])
     company = models.CharField(max_length=9, validators=[_SIREN])
     iban = models.CharField(max_length=34)
     label = models.CharField(max_length=70)

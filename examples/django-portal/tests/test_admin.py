@@ -83,3 +83,23 @@ def test_customers_do_not_reach_the_admin(alice: Client) -> None:
     )
     assert refused.status_code == 200  # the form again: a customer has no Django password
     assert b"Please enter the correct" in refused.content
+
+
+def test_the_admin_refuses_what_securebox_could_not_read(client: Client, portal: Portal) -> None:
+    admin = _staff(client)
+    page = admin.post(
+        "/admin/bank/document/add/",
+        {
+            "client_id": "123456789",
+            "company": "732829321",  # fails the SIREN check digit
+            "theme": "Pay roll!",
+            "document_id": "bad",
+            "label": "Bad",
+            "issued_at_0": "2026-03-05",
+            "issued_at_1": "09:00:00",
+        },
+    )
+    assert page.status_code == 200  # the form again, with the errors
+    errors = page.context["adminform"].form.errors
+    assert set(errors) == {"company", "theme"}
+    assert not Document.objects.filter(document_id="bad").exists()

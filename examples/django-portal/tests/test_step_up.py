@@ -14,7 +14,7 @@ from securebox_auth import NotAuthenticated
 from bank.auth import SESSION_KEY
 from bank.checks import PROTECTED, securebox_operations
 from bank.decorators import TOKEN_FIELD, step_up_required
-from bank.demo import ALICE_CODE, ALICE_MOBILE
+from bank.demo import ALICE_CODE, ALICE_MOBILE, next_totp
 from bank.models import Payee
 
 from .conftest import Portal
@@ -96,6 +96,21 @@ def test_a_step_up_is_not_enough_before_every_factor(alice: Client, portal: Port
     step_up = _start(alice)
     page = alice.post(step_up, {"method": "confidential_code", "code": ALICE_CODE})
     assert page.status_code == 302
+    assert alice.post("/payees/", {TOKEN_FIELD: _token(step_up)}).status_code == 403
+    assert not Payee.objects.exists()
+
+
+def test_totp_does_not_prove_a_payee(alice: Client, portal: Portal) -> None:
+    """TOTP carries no dynamic linking: the policy does not accept it for payees, and the
+    code and TOTP together would not be bound to the payee (RTS art. 5)."""
+    step_up = _start(alice)
+    portal.clock.advance(timedelta(seconds=30))
+    totp = next_totp(portal.demo.alice_totp, portal.box)
+    page = alice.post(step_up, {"method": "totp", "code": totp})
+    assert page.status_code == 400
+    assert b"Not accepted for this operation" in page.content
+    assert b"Send me an SMS" in page.content  # the flow goes on: the SMS is still asked
+    alice.post(step_up, {"method": "confidential_code", "code": ALICE_CODE})
     assert alice.post("/payees/", {TOKEN_FIELD: _token(step_up)}).status_code == 403
     assert not Payee.objects.exists()
 
