@@ -128,12 +128,11 @@ def step_up_required(name: str, *, describe: Describe) -> Callable[[View], View]
             request.step_up = None  # type: ignore[attr-defined]
             if request.method != "POST":
                 return view(request, *args, **kwargs)
-            operation = operation_name(name)
+            bound = functools.partial(view, *args, **kwargs)
+            call = _Call(request, link, operation_name(name), describe, bound)
             try:
                 token = request.POST.get(TOKEN_FIELD)
-                if token is not None:
-                    return _finish(request, link, operation, token, describe, view, args, kwargs)
-                return _start(request, link, operation, describe, view, args, kwargs)
+                return _start(call) if token is None else _finish(call, token)
             except NotAuthenticated:
                 sign_out(request)
                 return redirect_to_login(request)
@@ -159,76 +158,65 @@ def _entitled(principal: Principal, protected: Protected) -> str | None:
     return None if decision.allowed else decision.explain()
 
 
-def _start(
-    request: HttpRequest,
-    link: Connected,
-    operation: str,
-    describe: Describe,
-    view: Callable[..., HttpResponse],
-    args: tuple[object, ...],
-    kwargs: dict[str, object],
-) -> HttpResponse:
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One ``POST`` to a protected view (``view`` has its URL arguments bound)."""
+
+    request: HttpRequest
+    link: Connected
+    operation: str
+    describe: Describe
+    view: Callable[[HttpRequest], HttpResponse]
+
+
+def _start(call: _Call) -> HttpResponse:
+    request, link = call.request, call.link
     data = _form_data(request)
-    protected = describe(data, link.principal)
+    protected = call.describe(data, link.principal)
     if protected is None:
-        return view(request, *args, **kwargs)  # the view shows the form's errors
+        return call.view(request)  # the view shows the form's errors
     why = _entitled(link.principal, protected)
     if why is not None:
         return refused(request, why)
     asked = OperationRequest(
-        operation, payment=protected.payment, payee=protected.payee, batch=protected.batch
+        call.operation, payment=protected.payment, payee=protected.payee, batch=protected.batch
     )
     box = portal_box()
     page = box.start_step_up(link.session_id, asked)
     if page.ready:  # a live grant allows it now
-        done = box.execute(page.session_id, page.handle)
-        return _run(request, link, done, data, view, args, kwargs)
+        return _run(call, box.execute(page.session_id, page.handle), data)
     if page.state is not StepUpState.CHALLENGED:
         return refused(request, page.explain())
     token = secrets.token_urlsafe(16)
-    entry = {"handle": page.handle, "operation": operation, "path": request.path, "data": data}
-    keep_pending(request, token, entry)
+    entry = {"handle": page.handle, "operation": call.operation, "path": request.path}
+    keep_pending(request, token, {**entry, "data": data})
     return redirect("bank:step_up", token=token)
 
 
-def _finish(
-    request: HttpRequest,
-    link: Connected,
-    operation: str,
-    token: str,
-    describe: Describe,
-    view: Callable[..., HttpResponse],
-    args: tuple[object, ...],
-    kwargs: dict[str, object],
-) -> HttpResponse:
+def _finish(call: _Call, token: str) -> HttpResponse:
+    request, link = call.request, call.link
     entry = pending(request).get(token)
-    if entry is None or entry["path"] != request.path or entry["operation"] != operation:
+    if entry is None or entry["path"] != request.path or entry["operation"] != call.operation:
         return refused(request, "No such confirmation in this session.", status=400)
     data = dict(entry["data"])
-    protected = describe(data, link.principal)
-    why = (
-        "the form is no longer valid" if protected is None else _entitled(link.principal, protected)
-    )
+    protected = call.describe(data, link.principal)
+    if protected is None:
+        why: str | None = "the form is no longer valid"
+    else:
+        why = _entitled(link.principal, protected)
     if why is not None:
         keep_pending(request, token, None)
         return refused(request, why)
     done = portal_box().execute(link.session_id, entry["handle"])
     keep_pending(request, token, None)
-    return _run(request, link, done, data, view, args, kwargs)
+    return _run(call, done, data)
 
 
-def _run(
-    request: HttpRequest,
-    link: Connected,
-    done: StepUpPage,
-    data: Mapping[str, str],
-    view: Callable[..., HttpResponse],
-    args: tuple[object, ...],
-    kwargs: dict[str, object],
-) -> HttpResponse:
+def _run(call: _Call, done: StepUpPage, data: Mapping[str, str]) -> HttpResponse:
+    request = call.request
     if not done.executed:
         return refused(request, done.explain())
-    if done.session_id != link.session_id:
+    if done.session_id != call.link.session_id:
         renew(request, done.session_id)
     request.step_up = Proved(done.flow.request, data)  # type: ignore[attr-defined]
-    return view(request, *args, **kwargs)
+    return call.view(request)

@@ -19,6 +19,8 @@ from bank.auth import SESSION_KEY
 from bank.demo import ALICE_CODE, Demo, next_totp, open_demo
 from bank.securebox import build_box, use_box
 
+BOB_CODE = "58302617"
+
 
 @dataclass
 class Portal:
@@ -63,6 +65,17 @@ def log_in(
     assert totp is not None, page.content.decode()
     done = client.post("/login/factor/", {"method": "totp", "code": next_totp(totp, portal.box)})
     assert done.status_code == 302, done.content.decode()
+
+
+def log_in_bob(client: Client, portal: Portal) -> Client:
+    """Bob's first login: the letter's code, his new code, TOTP (the first access)."""
+    letter = portal.demo.bob_letter.reveal()
+    client.post("/login/", {"client_id": "123456789", "user_number": "02"})
+    client.post("/login/factor/", {"method": "confidential_code", "code": letter})
+    client.post("/login/factor/", {"current": letter, "new": BOB_CODE})
+    code = next_totp(portal.demo.bob_totp, portal.box)
+    assert client.post("/login/factor/", {"method": "totp", "code": code}).status_code == 302
+    return client
 
 
 @pytest.fixture

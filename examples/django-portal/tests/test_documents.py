@@ -22,24 +22,13 @@ from bank.demo import ACME, ALICE, ALICE_CODE, BOB, next_totp
 from bank.documents import may, visible_documents, visible_to
 from bank.models import Document
 
-from .conftest import Portal
-from .test_login import BOB_CODE
+from .conftest import Portal, log_in_bob
 
 
 def _listed(client: Client) -> list[str]:
     page = client.get("/")
     assert page.status_code == 200
     return [d.document_id for d in page.context["documents"]]
-
-
-def _bob(client: Client, portal: Portal) -> Client:
-    letter = portal.demo.bob_letter.reveal()
-    client.post("/login/", {"client_id": "123456789", "user_number": "02"})
-    client.post("/login/factor/", {"method": "confidential_code", "code": letter})
-    client.post("/login/factor/", {"current": letter, "new": BOB_CODE})
-    code = next_totp(portal.demo.bob_totp, portal.box)
-    assert client.post("/login/factor/", {"method": "totp", "code": code}).status_code == 302
-    return client
 
 
 def test_the_principal_user_sees_every_document(alice: Client) -> None:
@@ -53,7 +42,7 @@ def test_the_principal_user_sees_every_document(alice: Client) -> None:
 
 
 def test_a_clerk_sees_his_company_and_theme_only(client: Client, portal: Portal) -> None:
-    bob = _bob(client, portal)
+    bob = log_in_bob(client, portal)
     assert _listed(bob) == ["acme-pay-2026-02", "acme-pay-2026-01"]
     assert bob.get("/documents/123456789/acme-pay-2026-02/").status_code == 200
     # outside his rights: the same answer as a document that does not exist
@@ -78,7 +67,7 @@ def _strong_alice(portal: Portal) -> str:
 
 
 def test_a_change_of_rights_shows_at_the_next_request(client: Client, portal: Portal) -> None:
-    bob = _bob(client, portal)
+    bob = log_in_bob(client, portal)
     assert _listed(bob) == ["acme-pay-2026-02", "acme-pay-2026-01"]
     admin = _strong_alice(portal)
     payroll_and_tax = DocumentScope(themes=frozenset({Theme("payroll"), Theme("tax")}))

@@ -14,9 +14,7 @@ from bank.auth import SESSION_KEY
 from bank.demo import ALICE_CODE, BOB, next_totp
 from bank.models import User
 
-from .conftest import Portal, log_in
-
-BOB_CODE = "58302617"
+from .conftest import BOB_CODE, Portal, log_in
 
 
 def _factor_page(client: Client) -> str:

@@ -17,8 +17,7 @@ from bank.decorators import TOKEN_FIELD, step_up_required
 from bank.demo import ALICE_CODE, ALICE_MOBILE, next_totp
 from bank.models import Payee
 
-from .conftest import Portal
-from .test_documents import _bob
+from .conftest import Portal, log_in_bob
 
 IBAN = "FR7630006000011234567890189"
 OTHER_IBAN = "FR1420041010050500013M02606"
@@ -138,7 +137,7 @@ def test_another_step_up_cannot_be_used_for_this_one(alice: Client, portal: Port
 
 
 def test_a_user_without_the_right_gets_no_step_up(client: Client, portal: Portal) -> None:
-    bob = _bob(client, portal)
+    bob = log_in_bob(client, portal)
     page = bob.post("/payees/", FORM)
     assert page.status_code == 403
     assert b"manage_payees" in page.content  # securebox's explanation
