@@ -30,3 +30,15 @@ def test_the_sql_stores_are_imported_on_first_use() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     assert not hasattr(securebox_auth, "FactorService")
+
+
+def test_a_portal_imports_its_gateways_from_the_package() -> None:
+    # ``from_policy(gateways=...)`` needs a sender per channel: a portal builds it from the
+    # public names (HttpSmsGateway and SmtpGateway in production, FileOutbox in a demo).
+    from securebox_auth.shell import gateways  # noqa: PLC0415
+
+    for name in ("Gateway", "HttpSmsGateway", "SmtpGateway", "FileOutbox", "DeliveryFailed"):
+        assert name in securebox_auth.__all__
+        assert getattr(securebox_auth, name) is getattr(gateways, name)
+    assert issubclass(securebox_auth.DeliveryRefused, securebox_auth.DeliveryFailed)
+    assert issubclass(securebox_auth.DeliveryFailed, securebox_auth.SecureboxError)
