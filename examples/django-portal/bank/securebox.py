@@ -19,11 +19,11 @@ from securebox_auth import (
     PROFILE_TESTING,
     Clock,
     DerivedKeys,
+    FileOutbox,
     Securebox,
     SecureboxError,
     open_sql_store,
 )
-from securebox_auth.shell.gateways import FileOutbox
 
 __all__ = ["build_box", "operation_name", "portal_box", "use_box"]
 
