@@ -16,6 +16,7 @@ from securebox_auth import (
     CompanyRef,
     FlowError,
     FlowOutOfOrder,
+    LoginPage,
     LoginState,
     NotAuthenticated,
     OobAnswer,
@@ -108,7 +109,7 @@ def login_factor(request: HttpRequest) -> HttpResponse:
     return render(request, "bank/login_factor.html", context, status=400 if error else 200)
 
 
-def _answer(request: HttpRequest, handle: str, state: LoginState) -> object | None:
+def _answer(request: HttpRequest, handle: str, state: LoginState) -> LoginPage | None:
     """One answer to the login flow; ``None`` when the form itself is not filled in."""
     box = portal_box()
     if state is LoginState.CODE_CHANGE:

@@ -141,3 +141,19 @@ def test_a_staff_password_does_not_open_the_customer_pages(client: Client, porta
     page = client.get("/")
     assert page.status_code == 302
     assert page["Location"].startswith("/login/")
+
+
+def test_the_login_goes_back_to_the_page_asked_for_on_this_site(
+    client: Client, portal: Portal
+) -> None:
+    page = client.get("/payees/")
+    assert page["Location"] == "/login/?next=/payees/"
+    client.post(page["Location"], {"client_id": "123456789", "user_number": "01"})
+    done = client.post("/login/factor/", {"method": "confidential_code", "code": ALICE_CODE})
+    assert done["Location"] == "/payees/"
+    client.post("/logout/")
+    client.post(
+        "/login/?next=https://evil.example/", {"client_id": "123456789", "user_number": "01"}
+    )
+    done = client.post("/login/factor/", {"method": "confidential_code", "code": ALICE_CODE})
+    assert done["Location"] == "/"

@@ -183,3 +183,21 @@ def test_the_system_check_finds_the_protected_operations(settings: Any) -> None:
         PROTECTED.discard("cheques")
     settings.SECUREBOX = {**settings.SECUREBOX, "POLICY": "/nonexistent/policy.toml"}
     assert [e.id for e in securebox_operations()] == ["bank.E001"]
+
+
+def test_the_forms_need_their_csrf_token(portal: Portal) -> None:
+    strict = Client(enforce_csrf_checks=True)
+    assert (
+        strict.post("/login/", {"client_id": "123456789", "user_number": "01"}).status_code == 403
+    )
+    page = strict.get("/login/")
+    token = page.context["csrf_token"]
+    identify = {"client_id": "123456789", "user_number": "01", "csrfmiddlewaretoken": token}
+    assert strict.post("/login/", identify).status_code == 302
+    answer = {"method": "confidential_code", "code": ALICE_CODE}
+    assert strict.post("/login/factor/", answer).status_code == 403  # no token: refused
+    token = strict.get("/login/factor/").context["csrf_token"]
+    done = strict.post("/login/factor/", {**answer, "csrfmiddlewaretoken": token})
+    assert done.status_code == 302
+    assert strict.post("/payees/", FORM).status_code == 403
+    assert portal.sms() == []
