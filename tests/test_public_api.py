@@ -41,3 +41,15 @@ def test_a_cap_answer_is_made_of_public_names() -> None:
     answer = securebox_auth.CapAnswer("card-1", "12345678", mode=securebox_auth.CapMode.RESPOND)
     assert answer.mode.value == "respond"
     assert {m.value for m in securebox_auth.CapMode} == {"identify", "respond", "sign", "tds"}
+
+
+def test_a_portal_imports_its_gateways_from_the_package() -> None:
+    # ``from_policy(gateways=...)`` needs a sender per channel: a portal builds it from the
+    # public names (HttpSmsGateway and SmtpGateway in production, FileOutbox in a demo).
+    from securebox_auth.shell import gateways  # noqa: PLC0415
+
+    for name in ("Gateway", "HttpSmsGateway", "SmtpGateway", "FileOutbox", "DeliveryFailed"):
+        assert name in securebox_auth.__all__
+        assert getattr(securebox_auth, name) is getattr(gateways, name)
+    assert issubclass(securebox_auth.DeliveryRefused, securebox_auth.DeliveryFailed)
+    assert issubclass(securebox_auth.DeliveryFailed, securebox_auth.SecureboxError)

@@ -146,6 +146,16 @@ from securebox_auth.shell.answers import (
 # -- the confidential code (the first factor) ----------------------------------------------
 from securebox_auth.shell.code import ChangeResult, ConfidentialCodeService, LoginResult
 from securebox_auth.shell.entitlements import EntitlementService, Target
+
+# -- delivery of one-time codes (SMS and e-mail gateways for ``from_policy(gateways=...)``) ---
+from securebox_auth.shell.gateways import (
+    DeliveryFailed,
+    DeliveryRefused,
+    FileOutbox,
+    Gateway,
+    HttpSmsGateway,
+    SmtpGateway,
+)
 from securebox_auth.shell.keys import DerivedKeys, MappedKeys, PurposeKeys
 from securebox_auth.shell.login import LoginPage
 from securebox_auth.shell.securebox import Securebox
@@ -242,19 +252,24 @@ __all__ = [
     "ConfigurationError",
     "DatabaseSettings",
     "Decision",
+    "DeliveryFailed",
+    "DeliveryRefused",
     "Deny",
     "DerivedKeys",
     "DocumentRef",
     "DocumentScope",
     "EntitlementService",
     "FactorCategory",
+    "FileOutbox",
     "Finding",
     "Fired",
     "FixedClock",
     "FlowError",
     "FlowExpired",
     "FlowOutOfOrder",
+    "Gateway",
     "Grant",
+    "HttpSmsGateway",
     "IdentifierFormat",
     "InsufficientAuthentication",
     "InvalidCode",
@@ -308,6 +323,7 @@ __all__ = [
     "SessionService",
     "Severity",
     "Siren",
+    "SmtpGateway",
     "SqlStore",
     "StaticKeyring",
     "StepUpFlow",
