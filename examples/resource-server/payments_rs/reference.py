@@ -89,10 +89,10 @@ class ReferenceServer:
 
 
 @contextlib.contextmanager
-def reference_server(home: Path) -> Iterator[ReferenceServer]:
-    """The demo's data in ``home`` (an empty directory), served by ``securebox serve`` on a
-    free loopback port until the block ends."""
-    port = free_port()
+def reference_server(home: Path, port: int | None = None) -> Iterator[ReferenceServer]:
+    """The demo's data in ``home`` (an empty directory), served by ``securebox serve`` on
+    loopback (``port``, default a free one) until the block ends."""
+    port = port or free_port()
     extra = {
         "SECUREBOX_DATABASE_URL": f"sqlite:///{home / 'demo.db'}",
         "SECUREBOX_MASTER_KEY_FILE": str(home / "master.key"),

@@ -24,6 +24,8 @@ from payments_rs.reference import (
 )
 from payments_rs.settings import Settings, write_audit_key
 
+PAYEE = "FR7630006000011234567890189"
+
 
 @dataclass(frozen=True, slots=True)
 class Payments:
@@ -32,22 +34,23 @@ class Payments:
     settings: Settings
 
 
-@pytest.fixture(scope="session")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReferenceServer]:
-    with reference_server(tmp_path_factory.mktemp("reference")) as server:
-        yield server
+@dataclass(frozen=True, slots=True)
+class Servers:
+    reference: ReferenceServer
+    payments: Payments
 
 
 @pytest.fixture(scope="session")
-def payments(
-    reference: ReferenceServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Payments]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """This service's processes start while the reference server is seeded and starts
+    (they fetch its keys at the first request only)."""
     home = tmp_path_factory.mktemp("payments")
+    reference_port = free_port()
     key = home / "audit.key"
     write_audit_key(key)
     settings = Settings(
-        issuer=reference.issuer,
-        jwks_url=f"{reference.base}/api/v1/.well-known/jwks.json",
+        issuer=f"http://localhost:{reference_port}",  # the reference server's public URL
+        jwks_url=f"http://127.0.0.1:{reference_port}/api/v1/.well-known/jwks.json",
         database_url=f"sqlite:///{home / 'payments.db'}",
         audit_key_file=key,
     )
@@ -58,29 +61,39 @@ def payments(
         "PAYMENTS_DATABASE_URL": settings.database_url,
         "PAYMENTS_AUDIT_KEY_FILE": str(key),
     }
+    migrate = [sys.executable, "-m", "payments_rs", "migrate"]
+    subprocess.run(migrate, env=env, check=True)  # noqa: S603 - once, before the workers
     processes: list[subprocess.Popen[bytes]] = []
     bases: list[str] = []
     try:
         for workers in (2, 1):
             port = free_port()
-            command = [sys.executable, "-m", "payments_rs", "serve", "--port", str(port)]
-            log = (home / f"payments-{port}.log").open("wb")
-            processes.append(
-                subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
-                    [*command, "--workers", str(workers)],
-                    env=env,
-                    start_new_session=True,
-                    stdout=log,
-                    stderr=log,
+            command = [sys.executable, "-m", "uvicorn", "payments_rs.app:app_from_environment"]
+            command += ["--factory", "--port", str(port), "--workers", str(workers)]
+            with (home / f"payments-{port}.log").open("wb") as log:
+                processes.append(
+                    subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+                        command, env=env, start_new_session=True, stdout=log, stderr=log
+                    )
                 )
-            )
-            log.close()
             bases.append(f"http://127.0.0.1:{port}")
-            wait_ready(f"{bases[-1]}/healthz", processes[-1])
-        yield Payments((bases[0], bases[1]), settings)
+        with reference_server(tmp_path_factory.mktemp("reference"), reference_port) as ref:
+            for base, process in zip(bases, processes, strict=True):
+                wait_ready(f"{base}/healthz", process)
+            yield Servers(ref, Payments((bases[0], bases[1]), settings))
     finally:
         for process in processes:
             stop_group(process)
+
+
+@pytest.fixture(scope="session")
+def reference(servers: Servers) -> ReferenceServer:
+    return servers.reference
+
+
+@pytest.fixture(scope="session")
+def payments(servers: Servers) -> Payments:
+    return servers.payments
 
 
 @pytest.fixture
@@ -92,3 +105,13 @@ def portal(reference: ReferenceServer) -> Iterator[PortalClient]:
 
 def database_of(settings: Settings) -> Path:
     return Path(settings.database_url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture(scope="session")
+def strong_session(reference: ReferenceServer) -> Iterator[tuple[PortalClient, str]]:
+    """A session of user 01 stepped up with its certificate (for 75.00 EUR): its
+    assertions say ``acr`` ``...:sca:phr``, ``amr`` with ``mfa``."""
+    client = PortalClient(reference)
+    token = client.step_up_transfer(client.login(), "75.00", "EUR", PAYEE)
+    yield client, token
+    client.close()

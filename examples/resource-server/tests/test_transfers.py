@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 from securebox_auth.audit import verify_chain
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session import open_session
@@ -21,9 +19,8 @@ from securebox_auth.tokens.assertions import TokenKeys, issue_assertion
 
 from payments_rs.consume import GRANT_KIND
 from payments_rs.reference import PortalClient, ReferenceServer
-from tests.conftest import Payments
+from tests.conftest import PAYEE, Payments
 
-PAYEE = "FR7630006000011234567890189"
 TRANSFER = {
     "client_id": "123456789",
     "user_number": "01",
@@ -54,16 +51,6 @@ def invalid_token(answer: httpx.Response, code: str) -> None:
     assert answer.json()["code"] == code
     challenge = answer.headers["www-authenticate"]
     assert challenge.startswith('Bearer realm="payments", error="invalid_token"')
-
-
-@pytest.fixture(scope="module")
-def strong_session(reference: ReferenceServer) -> Iterator[tuple[PortalClient, str]]:
-    """A session of user 01 stepped up with its certificate (for 75.00 EUR): its
-    assertions say ``acr`` ``...:sca:phr``, ``amr`` with ``mfa``."""
-    client = PortalClient(reference)
-    token = client.step_up_transfer(client.login(), "75.00", "EUR", PAYEE)
-    yield client, token
-    client.close()
 
 
 def test_a_login_alone_gets_the_rfc_9470_challenge(
