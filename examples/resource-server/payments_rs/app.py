@@ -5,8 +5,9 @@ reference server's signed assertions alone.
   issuer's JWKS), for this audience, name the ordering user, carry ``acr`` strong, and
   satisfy the policy engine for **this** transfer: a grant of ``sepa_instant_transfer``
   whose digest binds exactly this amount and payee (dynamic linking, PSD2 RTS art. 5),
-  proven with one of the rule's methods within its ``max_age``. The grant is single use:
-  the assertion's ``jti`` is consumed once, atomically, in this service's database.
+  proven with one of the rule's methods within its ``max_age``. The approval is single
+  use: the assertion's ``jti`` and the grant are spent together, atomically, in this
+  service's database (:mod:`payments_rs.consume`).
 * ``GET /statements`` reads statements: ``acr`` strong, ``amr`` with ``mfa``, and a login
   (``auth_time``) at most ``statements_max_age`` old.
 
