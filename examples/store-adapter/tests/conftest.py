@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -58,22 +59,33 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_template() -> Iterator[tuple[str, str]]:
-    """(administration URL, name of a migrated template database), dropped at the end."""
-    admin_url = _admin_url()
-    name = f"portal_template_{os.getpid()}_{secrets.token_hex(4)}"
+@contextmanager
+def scratch_database(admin_url: str, prefix: str, template: str = "") -> Iterator[str]:
+    """A new database (a copy of ``template`` when given), its name; dropped at the end."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = _admin(admin_url)
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        prepare_database(url).dispose()  # no connection may stay open on a template
-        yield admin_url, name
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+        yield name
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _url(admin_url: str, name: str) -> str:
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[tuple[str, str]]:
+    """(administration URL, name of a migrated template database), dropped at the end."""
+    admin_url = _admin_url()
+    with scratch_database(admin_url, "portal_template") as name:
+        prepare_database(_url(admin_url, name)).dispose()  # no connection left on a template
+        yield admin_url, name
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -87,16 +99,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         made.dispose()
         return
     admin_url, template = request.getfixturevalue("postgres_template")
-    name = f"portal_test_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = _admin(admin_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        made = create_engine(url)
+    with scratch_database(admin_url, "portal_test", template) as name:
+        made = create_engine(_url(admin_url, name))
         yield made
         made.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
