@@ -33,13 +33,14 @@ from securebox_auth.stores.sql import migrate
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.schema import METADATA
 from securebox_auth.stores.sql.store import SqlStore
+from securebox_auth.testing.store_contract import CONTRACT_AUDIT_KEY
 
 POSTGRES_URL_ENV: Final = "SECUREBOX_TEST_POSTGRES_URL"
 ADMIN_URLS: Final = (
     "postgresql://127.0.0.1:5432/postgres",
     "postgresql://127.0.0.1:5432/test",
 )
-AUDIT_KEY: Final = b"\x42" * 32
+AUDIT_KEY: Final = CONTRACT_AUDIT_KEY
 BACKENDS: Final = ("memory", "sqlite", "postgresql")
 DATABASES: Final = ("sqlite", "postgresql")
 
