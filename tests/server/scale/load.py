@@ -12,7 +12,8 @@ flight per lane):
   connection is repeated with the same key (up to :data:`TRIES` times), as a client
   should when nginx may not retry a POST itself.
 
-At :attr:`Plan.kill_at` seconds the first host's server gets SIGKILL (process group).
+At :attr:`Plan.kill_at` seconds one host's server (:attr:`Plan.victim`, the first by
+default) gets SIGKILL (its process group).
 Every answer is tallied by method and status; :func:`check` then compares what the
 clients were told with what the database holds, and runs ``securebox audit verify``.
 """
@@ -63,6 +64,8 @@ class Plan:
     login_lanes: int = 3
     page_lanes: int = 2
     publish_lanes: int = 2
+    #: The host killed (its index).
+    victim: int = 0
 
 
 @dataclass
@@ -82,6 +85,8 @@ class Result:
     abandoned: set[str] = field(default_factory=set)
     repeated: int = 0
     killed_at: float = 0.0
+    #: Each user's stored sessions before the run (:func:`_stored_sessions`).
+    sessions_before: dict[Principal, int] = field(default_factory=dict)
     stats: dict[str, Stats] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -211,6 +216,7 @@ def run(
     assert len(users) >= plan.login_lanes
     assert len(browsers) >= plan.page_lanes
     result = Result(plan, cluster.network.kind)
+    result.sessions_before = {u: _stored_sessions(cluster, u) for u in users}
     lanes = _Lanes(cluster, result, users)
     http = lanes._client()
     lanes.before = [t for t in (lanes.login(http, u) for u in users) if t is not None]
@@ -225,7 +231,7 @@ def run(
 
     def kill() -> None:
         result.killed_at = time.perf_counter() - start
-        cluster.hosts[0].kill()
+        cluster.hosts[plan.victim].kill()
 
     timer = threading.Timer(plan.kill_at, kill)
     timer.start()
@@ -241,6 +247,11 @@ def run(
         mine = [s for s, n in zip(samples, names, strict=True) if n == name]
         result.stats[name] = Stats.of(mine, start, end)
     return result
+
+
+def _stored_sessions(cluster: Cluster, who: Principal) -> int:
+    """``who``'s sessions in the store, those past their idle timeout included."""
+    return len(cluster.box.sessions.sessions_of(who))
 
 
 def documents_count(cluster: Cluster) -> int:
@@ -260,8 +271,8 @@ def check(cluster: Cluster, result: Result, documents_before: int) -> list[str]:
     in_flight = result.plan.login_lanes + result.plan.publish_lanes
     if sum(bad_posts.values()) + result.transport["POST"] > in_flight:
         problems.append(f"POSTs cut {bad_posts}: more than the {in_flight} lanes in flight")
-    for who, acked in result.logins.items():
-        sessions = len(cluster.box.sessions_of(who))  # the login before the run counted too
+    for who, acked in result.logins.items():  # the login before the run counted too
+        sessions = _stored_sessions(cluster, who) - result.sessions_before[who]
         cut = result.logins_cut[who]
         if not acked <= sessions <= acked + cut:
             problems.append(f"{who.key}: {acked} logins answered, {cut} cut, {sessions} sessions")
@@ -309,7 +320,8 @@ def report(result: Result) -> str:
     """A Markdown summary of the run."""
     plan = result.plan
     lines = [
-        f"network: {result.network}; {plan.seconds:g} s; host A killed (SIGKILL) at "
+        f"network: {result.network}; {plan.seconds:g} s; host {chr(65 + plan.victim)} "
+        f"killed (SIGKILL) at "
         f"{result.killed_at:.1f} s; lanes: {plan.login_lanes} login, {plan.page_lanes} page, "
         f"{plan.publish_lanes} publish",
         "",
