@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import secrets
 import subprocess
 import sys
 import threading
@@ -104,6 +105,7 @@ class _Lanes:
     def __init__(self, cluster: Cluster, result: Result, users: list[Principal]) -> None:
         self.cluster, self.result, self.users = cluster, result, users
         self.addresses = itertools.count(1)
+        self.run = secrets.token_hex(4)  # the publications' keys are new in every run
         self.before: list[str] = []
         self.clients: list[httpx.Client] = []
 
@@ -177,7 +179,7 @@ class _Lanes:
         http = self._client()
 
         def operation(n: int) -> str | None:
-            key = f"scale-{lane}-{n}"
+            key = f"scale-{self.run}-{lane}-{n}"
             body = pdf(lane * 100_000 + n)
             for attempt in range(TRIES):
                 try:
@@ -276,6 +278,8 @@ def check(cluster: Cluster, result: Result, documents_before: int) -> list[str]:
         cut = result.logins_cut[who]
         if not acked <= sessions <= acked + cut:
             problems.append(f"{who.key}: {acked} logins answered, {cut} cut, {sessions} sessions")
+    if result.abandoned:
+        problems.append(f"{len(result.abandoned)} publications given up (refused, or 5xx {TRIES}x)")
     stored = documents_count(cluster) - documents_before
     if not len(result.published) <= stored <= len(result.published) + len(result.abandoned):
         problems.append(
