@@ -59,6 +59,7 @@ from securebox_server.wiring import (
     write_master_key,
 )
 from tests.server.box.conftest import C1, C2, PAYROLL, STATEMENTS, TAX
+from tests.server.box.e2e.processes import Processes
 from tests.server.box.e2e.world import SENDER, STATEMENT, sender_token
 from tests.server.clients.helpers import Registered, new_key
 from tests.server.live.conftest import LiveServer
@@ -225,17 +226,8 @@ class Host:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):  # a worker outliving its supervisor
-            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process is not None:
+            Processes.stop_server(self.process)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,6 @@ Run it with ``-m scale`` (left out of the default run; ``-s`` prints the load's 
 
 from __future__ import annotations
 
-import html
-import json
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +34,7 @@ from securebox_auth.testing.authenticator import SoftAuthenticator
 from tests.server.live.conftest import token, totp_now
 from tests.server.live.material import passkey
 from tests.server.live.test_live import _answer, _code_login
-from tests.server.live.test_live_stepup import EN, TRANSFER, _enter, _execute
+from tests.server.live.test_live_stepup import TRANSFER, _enter, _execute, passkey_proof
 from tests.server.scale.cluster import Cluster, Front, Host, cluster
 from tests.server.scale.load import Plan, audit_verify, check, documents_count, report, run
 
@@ -85,18 +82,13 @@ def test_a_session_made_on_one_host_works_on_the_others(deployed: Cluster) -> No
             home = on(browser, host).get("/home", follow_redirects=False)
             assert home.status_code == 200
             assert principal.client_id.value in home.text
-        chosen = browser.post(  # a form of A's page, posted on C
-            "/preferences/language",
-            data={"lang": "en", "back": "/home", "csrf_token": token(page.text)},
-            follow_redirects=False,
-        )
-        assert chosen.status_code == 303
-        forged = browser.post(
-            "/preferences/language",
-            data={"lang": "en", "back": "/home", "csrf_token": "0" * 64},
-            follow_redirects=False,
-        )
-        assert forged.status_code in (400, 403)
+        for csrf, answers in ((token(page.text), {303}), ("0" * 64, {400, 403})):
+            sent = browser.post(  # a form of A's page (its CSRF token), posted on C
+                "/preferences/language",
+                data={"lang": "en", "back": "/home", "csrf_token": csrf},
+                follow_redirects=False,
+            )
+            assert sent.status_code in answers, csrf
 
 
 def test_a_login_begun_on_one_host_is_finished_on_another(deployed: Cluster) -> None:
@@ -129,20 +121,7 @@ class Stepping:
 
     def prove(self, browser: httpx.Client) -> None:
         """The passkey proof (on the browser's current host)."""
-        order = self.order
-        proof = browser.get(f"/operations/{order}/proof/passkey_uv", headers=EN)
-        assert proof.status_code == 200, proof.text
-        options = re.search(r'data-options="([^"]+)"', proof.text)
-        ceremony = re.search(r'name="ceremony" value="([^"]+)"', proof.text)
-        assert options is not None
-        assert ceremony is not None
-        response = self.device.get(json.loads(html.unescape(options.group(1))))
-        sent = browser.post(
-            f"/operations/{order}/proof/passkey_uv",
-            data={"ceremony": ceremony.group(1), "response": json.dumps(response),
-                  "csrf_token": token(proof.text)},
-            follow_redirects=False,
-        )  # fmt: skip
+        _, sent = passkey_proof(browser, self.order, self.device)
         assert sent.status_code == 303, sent.text
 
 
