@@ -281,10 +281,10 @@ def site(network: Network, port: int, nginx_port: int) -> str:
         f"    server {a}:{port} max_fails=1 fail_timeout=10s;\n" for a in network.hosts
     )
     text = UPSTREAM.sub("", text, count=2)
-    text = UPSTREAM.sub(servers.replace("\\", "\\\\"), text, count=1)
-    for old, new in (("listen 443 ssl;", f"listen 127.0.0.1:{nginx_port};"),):
-        assert old in text, f"{CONF} changed shape: {old!r} is gone"
-        text = text.replace(old, new)
+    text = UPSTREAM.sub(lambda _: servers, text, count=1)
+    listen = "listen 443 ssl;"
+    assert listen in text, f"{CONF} changed shape: {listen!r} is gone"
+    text = text.replace(listen, f"listen 127.0.0.1:{nginx_port};")
     tls = re.compile(r"^    ssl_[a-z_]+ .*\n", re.M)
     assert len(tls.findall(text)) == 3, f"{CONF} changed shape: the ssl_ lines"
     return tls.sub("", text)
