@@ -28,7 +28,9 @@ __all__ = [
     "PROXY_ADDRESS",
     "free_port",
     "listening",
+    "main_config",
     "nginx_binary",
+    "running_config",
     "running_nginx",
     "server_certificate",
     "stop",
@@ -94,13 +96,19 @@ def _config(tmp: Path, port: int, upstream: int) -> Path:
     ):
         assert old in site, f"{CONF} changed shape: {old!r} is gone"
         site = site.replace(old, new)
+    return main_config(tmp, site)
+
+
+def main_config(tmp: Path, site: str, connections: int = 64) -> Path:
+    """``tmp/nginx.conf``: the ``http`` block around ``site`` (a site file's text), with the
+    pid, logs and temporary folders in ``tmp``."""
     temps = "".join(
         f"    {kind}_temp_path {tmp}/{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     main = (
         f"pid {tmp}/nginx.pid;\nerror_log {tmp}/error.log warn;\nworker_processes 1;\n"
-        f"events {{ worker_connections 64; }}\n"
+        f"events {{ worker_connections {connections}; }}\n"
         f"http {{\n    access_log off;\n{temps}{site}\n}}\n"
     )
     path = tmp / "nginx.conf"
@@ -138,7 +146,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def running_nginx(nginx: str, tmp: Path, port: int, upstream: int) -> Iterator[None]:
     """nginx on ``port`` in front of ``upstream``, from ``tmp`` (``server.pem``,
     ``server.key``, ``client-ca.pem`` and the CRLs the configuration names)."""
-    config = _config(tmp, port, upstream)
+    with running_config(nginx, tmp, _config(tmp, port, upstream), port):
+        yield
+
+
+@contextmanager
+def running_config(nginx: str, tmp: Path, config: Path, port: int) -> Iterator[None]:
+    """nginx in the foreground on ``config`` (from :func:`main_config`), listening on
+    ``port``; stopped by its process id."""
     with (tmp / "nginx.out").open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - the test's own command line
             [nginx, "-c", str(config), "-p", str(tmp), "-e", str(tmp / "error.log"),

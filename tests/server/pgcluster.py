@@ -53,6 +53,8 @@ class Cluster:
 
     home: Path
     port: int
+    #: The addresses it listens on (:func:`postgres_cluster`'s ``listen``).
+    listen: tuple[str, ...] = ("127.0.0.1",)
 
     @property
     def data(self) -> Path:
@@ -78,7 +80,8 @@ class Cluster:
 
     def start(self) -> None:
         """Start the cluster and wait until it accepts connections."""
-        options = f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c fsync=off"
+        listen = ",".join(self.listen)
+        options = f"-p {self.port} -k {self.home} -c listen_addresses={listen} -c fsync=off"
         done = self._pg_ctl("-w", "-t", "60", "-l", str(self.log), "-o", options, "start")
         if done.returncode != 0:
             raise RuntimeError(f"pg_ctl start failed: {done.stdout}{done.stderr}{self._tail()}")
@@ -124,16 +127,19 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def postgres_cluster() -> Iterator[Cluster]:
+def postgres_cluster(
+    listen: tuple[str, ...] = ("127.0.0.1",), clients: str | None = None
+) -> Iterator[Cluster]:
     """A new cluster (``initdb``, trust authentication, user ``postgres``), started; stopped
-    and removed afterwards."""
+    and removed afterwards. It listens on ``listen`` (addresses that exist when it starts);
+    ``clients`` (a network such as ``10.0.0.0/24``) is trusted besides the loopback."""
     if not (BIN / "initdb").exists():
         pytest.skip(f"no PostgreSQL programs in {BIN}")
     home = Path(tempfile.mkdtemp(prefix="securebox-pg-"))
     try:
         if os.geteuid() == 0:
             shutil.chown(home, OWNER, OWNER)
-        found = Cluster(home, _free_port())
+        found = Cluster(home, _free_port(), listen)
         made = found._run(
             str(BIN / "initdb"),
             "-D", str(found.data), "-U", "postgres", "-A", "trust",
@@ -141,6 +147,9 @@ def postgres_cluster() -> Iterator[Cluster]:
         )  # fmt: skip
         if made.returncode != 0:
             raise RuntimeError(f"initdb failed: {made.stdout}{made.stderr}")
+        if clients is not None:
+            with (found.data / "pg_hba.conf").open("a", encoding="utf-8") as hba:
+                hba.write(f"host all all {clients} trust\n")
         try:
             found.start()
             yield found

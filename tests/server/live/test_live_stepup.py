@@ -16,6 +16,7 @@ import pytest
 
 from securebox_auth.emv.profiles import TerminalInput
 from securebox_auth.identity import Principal
+from securebox_auth.testing.authenticator import SoftAuthenticator
 from tests.server.live.conftest import LiveServer, token
 from tests.server.live.material import Card, bind_card, passkey
 from tests.server.live.test_live import _code_login
@@ -67,6 +68,27 @@ def _cap_proof(browser: httpx.Client, order: str, card: Card, digits: str | None
     return sent.status_code
 
 
+def passkey_proof(
+    browser: httpx.Client, order: str, device: SoftAuthenticator
+) -> tuple[str, httpx.Response]:
+    """The passkey proof of ``order`` given with ``device``: the proof page's text and the
+    answer to the proof."""
+    proof = browser.get(f"/operations/{order}/proof/passkey_uv", headers=EN)
+    assert proof.status_code == 200, proof.text
+    options = re.search(r'data-options="([^"]+)"', proof.text)
+    ceremony = re.search(r'name="ceremony" value="([^"]+)"', proof.text)
+    assert options is not None
+    assert ceremony is not None
+    response = device.get(json.loads(html.unescape(options.group(1))))
+    sent = browser.post(
+        f"/operations/{order}/proof/passkey_uv",
+        data={"ceremony": ceremony.group(1), "response": json.dumps(response),
+              "csrf_token": token(proof.text)},
+        follow_redirects=False,
+    )  # fmt: skip
+    return proof.text, sent
+
+
 def _execute(browser: httpx.Client, order: str) -> httpx.Response:
     page = browser.get(f"/operations/{order}", headers=EN)
     return browser.post(
@@ -98,21 +120,9 @@ def test_a_sepa_transfer_approved_with_a_passkey_once(live: LiveServer) -> None:
         order, page = _enter(browser, "/transfers/new", TRANSFER)
         assert "1250.50 EUR" in page
         assert "Dupont SARL" in page
-        proof = browser.get(f"/operations/{order}/proof/passkey_uv", headers=EN)
-        assert proof.status_code == 200, proof.text
-        assert "1250.50 EUR" in proof.text  # shown again where the proof is given
-        options = re.search(r'data-options="([^"]+)"', proof.text)
-        ceremony = re.search(r'name="ceremony" value="([^"]+)"', proof.text)
-        assert options is not None
-        assert ceremony is not None
-        response = device.get(json.loads(html.unescape(options.group(1))))
         before = browser.cookies.get("__Host-sb-session") or browser.cookies.get("sb-session")
-        sent = browser.post(
-            f"/operations/{order}/proof/passkey_uv",
-            data={"ceremony": ceremony.group(1), "response": json.dumps(response),
-                  "csrf_token": token(proof.text)},
-            follow_redirects=False,
-        )  # fmt: skip
+        shown, sent = passkey_proof(browser, order, device)
+        assert "1250.50 EUR" in shown  # shown again where the proof is given
         assert sent.status_code == 303, sent.text
         after = browser.cookies.get("__Host-sb-session") or browser.cookies.get("sb-session")
         assert after != before  # rotated at the change of level
