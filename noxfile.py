@@ -17,6 +17,8 @@ nox -s load       python3 -m loadtest --seconds 120  (the server under load, 2 w
                   and SQLite; Markdown report in .cache/load/report.md; ``-- 300`` for 300 s)
 nox -s examples   for each examples/NAME: pip install -e examples/NAME[test], then
                   python3 -m pytest inside it (portals that are not ours, issue 20)
+nox -s scale      python3 -m pytest -m scale tests/server/scale, then tools/scale_cluster.py
+                  (3 rounds of 60 s, a different host killed in each; ``-- 10`` for 10)
 nox -s browser    npm install --prefix .cache/axe axe-core@4 &&
                   SECUREBOX_SCREENSHOTS=docs/screenshots python3 -m pytest -m browser tests/browser
 """
@@ -161,6 +163,20 @@ def security(session: nox.Session) -> None:
     for target in ATHERIS_TARGETS:
         session.run("python", "fuzz/parsers.py", target, "-max_total_time=5",
                     "-print_final_stats=0")  # fmt: skip
+
+
+@nox.session
+def scale(session: nox.Session) -> None:
+    """Several hosts behind nginx on one PostgreSQL (issue 19, ADR 0057): the test
+    (``-m scale``), then ``tools/scale_cluster.py`` for ``-- ROUNDS`` rounds of 60 s (3 by
+    default), a different host killed in each; the report in ``.cache/scale/report.md``.
+    Needs root for network namespaces (else loopback addresses), nginx and PostgreSQL 15."""
+    _install_dev(session)
+    rounds = session.posargs[0] if session.posargs else "3"
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "scale",
+                "tests/server/scale")  # fmt: skip
+    session.run("python", "tools/scale_cluster.py", "--rounds", rounds, "--seconds", "60",
+                "--kill-at", "20")  # fmt: skip
 
 
 @nox.session
