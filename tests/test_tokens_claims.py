@@ -26,7 +26,12 @@ from securebox_auth.policy.engine import complete_step_up, decide_operation
 from securebox_auth.policy.linking import Money, OperationRequest, Payment
 from securebox_auth.policy.model import PSD2_DEFAULT
 from securebox_auth.policy.session import Session, open_session
-from securebox_auth.shell.token_verifier import ASSERTION_JTI, AssertionVerifier
+from securebox_auth.shell.token_verifier import (
+    ASSERTION_GRANT,
+    ASSERTION_JTI,
+    AssertionVerifier,
+    grant_key,
+)
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.tokens.assertions import (
     AssertionRequirement,
@@ -185,6 +190,33 @@ def test_a_grant_carrying_assertion_is_used_once() -> None:
     verifier.verify(other, subject=P, consume=True)
     with pytest.raises(TokenReplayed):
         verifier.verify(other, subject=P, consume=True)
+
+
+def test_a_grant_is_spent_once_whichever_assertion_carries_it() -> None:
+    # Every assertion issued from a session carries the session's live grants: two
+    # assertions asked after one step-up must not pay the approved transfer twice.
+    keys = TokenKeys.generate("t1")
+    store = MemoryStore()
+    verifier = AssertionVerifier(
+        keys=keys, issuer=ISS, audience=AUD, store=store, clock=FixedClock(NOW)
+    )
+    session = _stepped_up()
+    first, second = (
+        issue_assertion(session, keys=keys, issuer=ISS, audience=AUD, now=NOW) for _ in range(2)
+    )
+    requirement = AssertionRequirement.for_operation(PSD2_DEFAULT, TRANSFER)
+    verified = verifier.verify(first, subject=P, requirement=requirement)
+    assert verified.spent is not None
+    assert verified.spent.operation == "sepa_instant_transfer"
+    with pytest.raises(TokenReplayed, match="grant"):
+        verifier.verify(second, subject=P, requirement=requirement)
+    assert [item for item, _ in store.factor_states(P, ASSERTION_GRANT)] == [
+        grant_key(verified.spent)
+    ]
+    # the refused one left nothing behind: its jti was not recorded
+    assert [item for item, _ in store.factor_states(P, ASSERTION_JTI)] == [verified.jti]
+    # an assertion that spends no grant is not refused because of the spent grant
+    assert verifier.verify(second, subject=P).spent is None
 
 
 def test_the_subject_must_be_the_expected_one() -> None:

@@ -93,6 +93,9 @@ class Grant:
     expires_at: datetime
     methods: tuple[str, ...]
     single_use: bool = True
+    #: An identifier the shell gives the grant when it records the step-up (random, so
+    #: that a verifier can tell two grants apart; ``""`` when none was given).
+    id: str = ""
 
 
 @dataclass(frozen=True, slots=True, init=False)

@@ -32,13 +32,15 @@ def complete_step_up(
     methods: Sequence[str],
     now: datetime,
     lockout: LockoutState | None = None,
+    grant_id: str = "",
 ) -> OperationOutcome:
     """Record a step-up: ``principal`` proved ``methods`` at ``now`` for ``challenge``
     (issued by :func:`decide_operation` for ``session``).
 
     On success the session carries the proofs and, for a single-use operation, a grant bound
-    to the operation, the principal and the challenge's digest. The step-up of one principal
-    never serves another's session.
+    to the operation, the principal and the challenge's digest, named ``grant_id`` (the
+    shell's random identifier: assertions carry it, and a verifier spends each grant once).
+    The step-up of one principal never serves another's session.
     """
     now = require_aware(now)
     denied = _blocked(lockout, now) or _session_denied(session, policy, now)
@@ -120,6 +122,7 @@ def complete_step_up(
         issued_at=now,
         expires_at=now + rule.max_age,
         methods=tuple(methods),
+        id=grant_id,
     )
     fired = Fired(
         "step_up.granted",

@@ -16,6 +16,7 @@ identifier.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -143,6 +144,7 @@ class SessionService:
                 methods=methods,
                 now=now,
                 lockout=self.store.get_lockout(before.principal).value,
+                grant_id=secrets.token_urlsafe(16),
             )
             after = outcome.session
             if after == before:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -295,6 +296,7 @@ class StepUpShell(ShellBase):
             methods=action.methods,
             now=now,
             lockout=lockout if lockout is not None else self._lockout_after(principal, changes),
+            grant_id=grant_id_of(flow.id),
         )
         recorded = advance_step_up(self.policy, step.flow, GrantRecorded(outcome.decision), now=now)
         events.append(self._step_event(recorded.flow, "step_up.decision", outcome.decision))
@@ -372,6 +374,12 @@ class StepUpShell(ShellBase):
             outcome="success",
             details=details,
         )
+
+
+def grant_id_of(flow_id: str) -> str:
+    """The identifier of the grant a step-up flow records: derived from the flow's random
+    identifier (a handle of the flow, which the grant's assertions must not reveal)."""
+    return hashlib.sha256(f"grant\n{flow_id}".encode()).hexdigest()[:32]
 
 
 def _decision(action: StepUpAction) -> Decision | None:

@@ -1,18 +1,21 @@
 """The shell of assertion verification: the clock, the expected subject, single use.
 
-:func:`~securebox_auth.tokens.assertions.verify_assertion` is pure and would accept a grant-carrying
-assertion again and again until its ``exp``. :class:`AssertionVerifier` adds what needs a
-store: when the requirement spends a single-use grant (or when asked), the assertion's
-``jti`` is **consumed** by inserting a factor record ``(sub, "assertion_jti", jti)`` with
-expected version 0, the store's own single-use mechanism (the one that consumes step-up
-challenges): of any number of concurrent verifications, in any number of processes, exactly
-one inserts it; the others get :class:`~securebox_auth.tokens.claims.TokenReplayed`. A commit
-that lost to contention (a busy database) is tried again
-(:func:`~securebox_auth.shell.retry.commit_retrying`): only a stored ``jti`` is a replay.
+:func:`~securebox_auth.tokens.assertions.verify_assertion` is pure and would accept a
+grant-carrying assertion again and again until its ``exp``. :class:`AssertionVerifier` adds
+what needs a store: when the requirement spends a single-use grant (or when asked), the
+assertion's ``jti`` is **consumed** by inserting a factor record ``(sub, "assertion_jti",
+jti)`` with expected version 0, and so is the grant it spends (``(sub, "assertion_grant",
+key)``: every assertion of a session carries the session's grants), in one commit: the
+store's own single-use mechanism (the one that consumes step-up challenges). Of any number
+of concurrent verifications, in any number of processes, exactly one inserts them; the
+others get :class:`~securebox_auth.tokens.claims.TokenReplayed`. A commit that lost to
+contention (a busy database) is tried again (:func:`~securebox_auth.shell.retry.
+commit_retrying`): only a stored record is a replay.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -20,16 +23,31 @@ from typing import Final
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.identity import Principal
+from securebox_auth.policy.session import Grant
 from securebox_auth.shell.retry import commit_retrying
 from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState
 from securebox_auth.tokens.assertions import ALGORITHMS, TokenKeys, verify_assertion
 from securebox_auth.tokens.claims import TokenReplayed
 from securebox_auth.tokens.requirement import AssertionRequirement, VerifiedAssertion
 
-__all__ = ["ASSERTION_JTI", "AssertionVerifier"]
+__all__ = ["ASSERTION_GRANT", "ASSERTION_JTI", "AssertionVerifier", "grant_key"]
 
 #: The factor kind of consumed assertion ids (item: the ``jti``, under the ``sub``).
 ASSERTION_JTI: Final = "assertion_jti"
+#: The factor kind of spent step-up grants (item: :func:`grant_key`, under the ``sub``).
+ASSERTION_GRANT: Final = "assertion_grant"
+
+
+def grant_key(grant: Grant) -> str:
+    """The record name of a spent grant (the subject is the record's owner): SHA-256 of its
+    identifier (``gid`` in the assertion's ``grants`` claim), or, for a grant recorded
+    without one, of its operation, digest and issue time: two such grants of one subject,
+    operation and data issued in the same second are then spent once in all."""
+    if grant.id:
+        text = f"id\n{grant.id}"
+    else:
+        text = f"{grant.operation}\n{grant.digest or ''}\n{grant.issued_at.isoformat()}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +110,22 @@ class AssertionVerifier:
         if operation is not None:
             details["operation"] = operation
         record = {"exp": int(verified.expires_at.timestamp()), **details}
-        change = PutFactorState(verified.subject, ASSERTION_JTI, verified.jti, 0, record)
+        changes: list[Change] = [
+            PutFactorState(verified.subject, ASSERTION_JTI, verified.jti, 0, record)
+        ]
+        records = [(ASSERTION_JTI, verified.jti)]
+        if verified.spent is not None:
+            # Every assertion of the session carries the grant: the grant itself is spent
+            # once, whichever assertion carries it (in the same commit as the jti).
+            grant = grant_key(verified.spent)
+            grant_record = {"exp": int(verified.spent.expires_at.timestamp()), **details}
+            changes.append(
+                PutFactorState(verified.subject, ASSERTION_GRANT, grant, 0, grant_record)
+            )
+            records.append((ASSERTION_GRANT, grant))
 
         def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], bool]:
-            if self.store.get_factor_state(verified.subject, ASSERTION_JTI, verified.jti):
+            if any(self.store.get_factor_state(verified.subject, *r) for r in records):
                 replay = AuditEvent.make(
                     now, "assertion.consume", actor=sub, subject=sub, outcome="refused",
                     details={**details, "reason": "replayed"},
@@ -105,7 +135,7 @@ class AssertionVerifier:
                 now, "assertion.consume", actor=sub, subject=sub, outcome="success",
                 details=details,
             )  # fmt: skip
-            return [change], [used], True
+            return changes, [used], True
 
         if not commit_retrying(self.store, self.clock, attempt, what="assertion"):
-            raise TokenReplayed("the assertion was already used")
+            raise TokenReplayed("the assertion or its step-up grant was already used")

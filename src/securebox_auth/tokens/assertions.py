@@ -33,7 +33,7 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, Literal
@@ -270,6 +270,7 @@ def issue_assertion(
                 "digest": g.digest,
                 "iat": floor_ts(g.issued_at),
                 "exp": floor_ts(g.expires_at),
+                **({"gid": g.id} if g.id else {}),
             }
             for g in live
         ]
@@ -347,5 +348,7 @@ def verify_assertion(
         session=session,
     )
     if requirement is not None:
-        satisfies(verified, session, requirement, now)
+        spent = satisfies(verified, session, requirement, now)
+        if spent is not None:
+            return replace(verified, spent=spent)
     return verified

@@ -139,7 +139,10 @@ def read_grants(raw: object, principal: Principal) -> tuple[Grant, ...]:
         expires, issued = read_time(item, "exp"), read_time(item, "iat")
         if expires is None or issued is None:
             raise TokenInvalid("a grant has an issue time and an expiry")
-        grants.append(Grant(item["op"], principal, digest, issued, expires, ()))
+        gid = item.get("gid", "")
+        if not isinstance(gid, str) or len(gid) > MAX_JTI:
+            raise TokenInvalid("a grant identifier is short text")
+        grants.append(Grant(item["op"], principal, digest, issued, expires, (), id=gid))
     return tuple(grants)
 
 

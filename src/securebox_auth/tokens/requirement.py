@@ -16,11 +16,11 @@ from typing import Any
 
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.identity import Principal
-from securebox_auth.policy.decision import Deny, StepUpRequired
+from securebox_auth.policy.decision import Allow, Deny, StepUpRequired
 from securebox_auth.policy.engine import decide_operation
 from securebox_auth.policy.linking import OperationRequest
 from securebox_auth.policy.model import Policy
-from securebox_auth.policy.session import Proof, Session
+from securebox_auth.policy.session import Grant, Proof, Session
 from securebox_auth.tokens.claims import TokenDenied, TokenError, TokenExpired
 
 __all__ = [
@@ -139,6 +139,10 @@ class VerifiedAssertion:
     issued_at: datetime | None = None
     #: The session the assertion describes (login, proofs, grants), as the engine sees it.
     session: Session | None = field(default=None, repr=False)
+    #: The single-use step-up grant the requirement spends (``None``: none): every
+    #: assertion issued from a session carries its live grants, so the grant itself, not
+    #: only this assertion's ``jti``, is what a verifier records as used.
+    spent: Grant | None = None
 
     @property
     def proofs(self) -> tuple[Proof, ...]:
@@ -147,10 +151,14 @@ class VerifiedAssertion:
 
 def satisfies(
     a: VerifiedAssertion, session: Session, r: AssertionRequirement, now: datetime
-) -> None:
-    """Raise unless ``a`` (describing ``session``) meets ``r`` at ``now``."""
+) -> Grant | None:
+    """Raise unless ``a`` (describing ``session``) meets ``r`` at ``now``; the single-use
+    grant it spends, if any."""
+    spent: Grant | None = None
     if r.policy is not None and r.request is not None:
         decision = decide_operation(r.policy, session, r.request, now=now).decision
+        if isinstance(decision, Allow):
+            spent = decision.consumed
         if isinstance(decision, StepUpRequired):
             raise InsufficientAuthentication(
                 f"{decision.reason}: {decision.description()}", r, decision
@@ -171,8 +179,15 @@ def satisfies(
         a.sca_time is None or now - a.sca_time > r.sca_max_age or a.sca_time > now
     ):
         raise InsufficientAuthentication("the strong authentication is too old", r)
-    if r.operation is not None and not _granted(a.grants, r.operation, r.digest, now):
-        raise InsufficientAuthentication(f"no step-up grant for {r.operation}", r)
+    if r.operation is not None:
+        if not _granted(a.grants, r.operation, r.digest, now):
+            raise InsufficientAuthentication(f"no step-up grant for {r.operation}", r)
+        spent = spent or next(
+            g
+            for g in session.grants
+            if g.operation == r.operation and g.digest == r.digest and g.expires_at > now
+        )
+    return spent
 
 
 def _granted(

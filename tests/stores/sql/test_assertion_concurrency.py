@@ -32,13 +32,15 @@ ROUNDS: Final = 4
 P: Final = Principal.parse("123456789", "01")
 
 
-def _assertion(keys: TokenKeys) -> str:
+def _assertion(keys: TokenKeys, round_: int) -> str:
+    """A step-up of its own each round (its own grant: the shell names each one)."""
     session = open_session(P, "web", ["confidential_code"], aw.NOW)
     decision, session = decide_operation(PSD2_DEFAULT, session, aw.REQUEST, now=aw.NOW)
     challenge = decision.challenge  # type: ignore[union-attr]
     decision, session = complete_step_up(
-        PSD2_DEFAULT, session, challenge, principal=P, methods=["cap_sign"], now=aw.NOW
-    )
+        PSD2_DEFAULT, session, challenge, principal=P, methods=["cap_sign"], now=aw.NOW,
+        grant_id=f"grant-{round_}",
+    )  # fmt: skip
     assert decision.allowed
     return issue_assertion(session, keys=keys, issuer=aw.ISSUER, audience=aw.AUDIENCE, now=aw.NOW)
 
@@ -49,7 +51,7 @@ def test_a_grant_carrying_assertion_is_accepted_once_by_eight_processes(
 ) -> None:
     keys = TokenKeys.generate("t1", "EdDSA")
     setup = aw.Setup(database_url, secrets.token_bytes(32), keys.jwks(), P.key)
-    tokens = [_assertion(keys) for _ in range(ROUNDS)]
+    tokens = [_assertion(keys, n) for n in range(ROUNDS)]
     found: list[tuple[int, int, str]] = run_workers(
         aw.verify, lambda w: (setup, w, tokens), workers=WORKERS, expected=WORKERS * ROUNDS
     )

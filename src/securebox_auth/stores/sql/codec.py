@@ -156,6 +156,7 @@ def _grant(grant: Grant) -> dict[str, Any]:
         "expires_at": iso(grant.expires_at),
         "methods": list(grant.methods),
         "single_use": grant.single_use,
+        **({"id": grant.id} if grant.id else {}),
     }
 
 
@@ -168,6 +169,7 @@ def _grant_from(doc: Mapping[str, Any]) -> Grant:
         expires_at=from_iso(doc["expires_at"]),
         methods=tuple(str(m) for m in doc["methods"]),
         single_use=bool(doc["single_use"]),
+        id=str(doc.get("id", "")),
     )
 
 
