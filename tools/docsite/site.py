@@ -9,6 +9,7 @@ the OpenAPI export builds in a temporary directory.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from pathlib import Path
 from typing import Final
@@ -18,12 +19,44 @@ import securebox_server
 
 from . import api_pages, error_codes, openapi_pages, policy_keys
 
-__all__ = ["ROOT", "adr_index", "generated_pages", "policy_key_page", "screenshot_gallery"]
+__all__ = [
+    "ROOT",
+    "adr_index",
+    "generated_pages",
+    "policy_key_page",
+    "rewrite_links",
+    "screenshot_gallery",
+]
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 POLICY_KEYS: Final = "reference/policy-keys.md"
 ERROR_CODES: Final = "reference/error-codes.md"
 GALLERY: Final = "server-pages.md"
+
+#: Files of the repository outside docs/ that the site publishes, and where.
+OUTSIDE: Final = {"README.md": "readme.md", "CHANGELOG.md": "changelog.md"}
+_LINK: Final = re.compile(r"(\]\()(?P<target>[^)\s#]+)(?P<rest>[^)]*\))")
+
+
+def rewrite_links(markdown: str, page_uri: str, docs_dir: Path) -> str:
+    """Links from the page ``page_uri`` to files listed in :data:`OUTSIDE`, pointed at their
+    pages in the site."""
+
+    def replace(match: re.Match[str]) -> str:
+        target = match["target"]
+        if "://" in target or target.startswith(("/", "mailto:")):
+            return match[0]
+        source = (docs_dir / posixpath.dirname(page_uri) / target).resolve()
+        try:
+            relative = source.relative_to(ROOT).as_posix()
+        except ValueError:
+            return match[0]
+        if relative not in OUTSIDE:
+            return match[0]
+        new = posixpath.relpath(OUTSIDE[relative], posixpath.dirname(page_uri) or ".")
+        return f"{match[1]}{new}{match['rest']}"
+
+    return _LINK.sub(replace, markdown)
 
 
 def policy_key_page(docs_dir: Path) -> str:
