@@ -13,10 +13,10 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from docsite import error_codes, openapi_pages, policy_keys, site
 
 import securebox_auth
 import securebox_server
-from docsite import error_codes, openapi_pages, policy_keys, site
 from securebox_auth.errors import PolicyError, SecureboxError
 from securebox_auth.policy.loader import from_toml
 from securebox_auth.policy.model import PSD2_DEFAULT
@@ -125,9 +125,7 @@ def test_every_operation_of_the_openapi_document_is_on_a_page() -> None:
     document = openapi_pages.export_document()
     pages = openapi_pages.pages(document)
     text = "\n".join(pages.values())
-    operations = [
-        (method, path) for path, item in document["paths"].items() for method in item
-    ]
+    operations = [(method, path) for path, item in document["paths"].items() for method in item]
     assert len(operations) > 40
     for method, path in operations:
         assert f"`{method.upper()} {path}`" in text

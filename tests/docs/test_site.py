@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from docsite import error_codes, policy_keys
 
 import securebox_auth
 import securebox_server
-from docsite import error_codes, policy_keys
 from securebox_auth.factors.methods import METHODS
 
 pytestmark = pytest.mark.docsite
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
-    build = subprocess.run(  # noqa: S603: our own command line
+    build = subprocess.run(  # noqa: S603 (our own command line)
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
         cwd=ROOT,
         capture_output=True,

@@ -54,12 +54,9 @@ def _subclasses(root: type[SecureboxError]) -> Iterator[type[SecureboxError]]:
         pending.extend(sorted(cls.__subclasses__(), key=lambda c: (c.__module__, c.__name__)))
 
 
-def _owner(cls: type[SecureboxError]) -> type[SecureboxError]:
+def _owner(cls: type[SecureboxError]) -> type:
     """The class (``cls`` or an ancestor) that defines the code ``cls`` carries."""
-    for ancestor in cls.__mro__:
-        if "code" in vars(ancestor):
-            return ancestor  # type: ignore[return-value]  # the MRO of a SecureboxError class
-    return SecureboxError  # pragma: no cover: SecureboxError defines one
+    return next(ancestor for ancestor in cls.__mro__ if "code" in vars(ancestor))
 
 
 def collect(root: type[SecureboxError] = SecureboxError) -> tuple[ErrorCode, ...]:
@@ -112,7 +109,9 @@ def page(codes: Iterable[ErrorCode]) -> str:
     ]
     for error in codes:
         classes = ", ".join(_name(cls) for cls in error.classes)
-        parent = f"[`{error.parent}`](#code-{error.parent.replace('_', '-')})" if error.parent else ""
+        parent = (
+            f"[`{error.parent}`](#code-{error.parent.replace('_', '-')})" if error.parent else ""
+        )
         lines.append(
             f'| <span id="{error.anchor}"></span>`{error.code}` | {error.status} | {parent} '
             f"| {classes} |"

@@ -24,6 +24,7 @@ if str(TOOLS) not in sys.path:  # mkdocs loads this file by path: make ``docsite
 
 from docsite.site import generated_pages, rewrite_links  # noqa: E402
 
+
 def on_files(files: Files, *, config: MkDocsConfig) -> Files:
     for uri, content in generated_pages(Path(config.docs_dir)).items():
         files.append(File.generated(config, uri, content=content))

@@ -51,7 +51,8 @@ def export_document() -> dict[str, Any]:
         store = getattr(app.state.server.box.store, "engine", None)
         if store is not None:
             store.dispose()
-    return json.loads(json.dumps(document))  # plain JSON values, detached from the app
+    plain: dict[str, Any] = json.loads(json.dumps(document))  # JSON values, detached
+    return plain
 
 
 def _text(value: object) -> str:
@@ -132,7 +133,10 @@ def _operation(path: str, method: str, operation: Mapping[str, Any]) -> list[str
         lines += ["Authentication: " + ", ".join(f"`{name}`" for name in names) + ".", ""]
     parameters = operation.get("parameters", [])
     if parameters:
-        lines += ["| parameter | in | required | type | meaning |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "| parameter | in | required | type | meaning |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for parameter in parameters:
             schema = parameter.get("schema", {})
             meaning = parameter.get("description") or schema.get("description", "")
@@ -165,7 +169,9 @@ def _operation(path: str, method: str, operation: Mapping[str, Any]) -> list[str
     }
     if links:
         lines += ["Links (OpenAPI links from the answer to the next operations):", ""]
-        lines += [f"- `{name}`: {_text(link.get('description', ''))}" for name, link in links.items()]
+        lines += [
+            f"- `{name}`: {_text(link.get('description', ''))}" for name, link in links.items()
+        ]
         lines.append("")
     return lines
 

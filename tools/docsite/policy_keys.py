@@ -107,7 +107,9 @@ def _kind(hint: object) -> str:
     raise TypeError(f"no TOML type for {hint!r}")  # pragma: no cover: a new field type
 
 
-def _tables(data: Mapping[str, object], prefix: str = "") -> Iterator[tuple[str, dict[str, object]]]:
+def _tables(
+    data: Mapping[str, object], prefix: str = ""
+) -> Iterator[tuple[str, dict[str, object]]]:
     """``(table path, its plain keys)`` for every table of a parsed document, in order."""
     plain = {k: v for k, v in data.items() if not isinstance(v, dict)}
     yield prefix, plain
@@ -192,9 +194,10 @@ def _prose_default(text: str) -> object | None:
     if match is None:
         return None
     try:
-        return tomllib.loads(f"v = {match['literal']}")["v"]
+        value: object = tomllib.loads(f"v = {match['literal']}")["v"]
     except tomllib.TOMLDecodeError:
         return None
+    return value
 
 
 def _prose_table(table: str) -> str:

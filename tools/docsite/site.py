@@ -90,10 +90,11 @@ def screenshot_gallery(docs_dir: Path) -> str:
     for page, views in shots.items():
         title = page.replace("-", " ").replace(" id", " (one)").capitalize()
         lines += ["", f"## {title}", ""]
-        lines += [
-            f"![{title}, {view}](screenshots/{name}){{ loading=lazy width=\"{48 if view == 'desktop' else 22}%\" }}"
-            for view, name in sorted(views.items())
-        ]
+        for view, name in sorted(views.items()):
+            width = 48 if view == "desktop" else 22
+            lines.append(
+                f'![{title}, {view}](screenshots/{name}){{ loading=lazy width="{width}%" }}'
+            )
     return "\n".join(lines) + "\n"
 
 
