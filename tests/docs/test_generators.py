@@ -13,7 +13,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from docsite import error_codes, openapi_pages, policy_keys, site
+from docsite import error_codes, openapi_pages, policy_keys, server_settings, site
 
 import securebox_auth
 import securebox_server
@@ -141,3 +141,20 @@ def test_links_to_the_readme_and_changelog_are_pointed_at_their_pages() -> None:
     assert site.rewrite_links("[c](../../CHANGELOG.md)", "factors/cap.md", DOCS) == (
         "[c](../changelog.md)"
     )
+
+
+def test_every_server_setting_is_on_its_page_with_its_variable() -> None:
+    from securebox_server import settings as module  # noqa: PLC0415
+
+    found = server_settings.collect()
+    assert {setting.name for setting in found} == set(module._KEYS)
+    text = server_settings.page(found)
+    for setting in found:
+        assert setting.meaning, f"{setting.name}: no #: comment above the field"
+        environment = setting.environment
+        assert f"`{setting.name}`" in text
+        assert environment in text
+    # the variable the page names is the one the loader reads
+    read = module.load_settings({"SECUREBOX_CLOCK_MARK_MS": "250", "SECUREBOX_DEMO": "true"})
+    assert read.clock_mark_ms == 250
+    assert read.demo

@@ -17,7 +17,7 @@ from typing import Final
 import securebox_auth
 import securebox_server
 
-from . import api_pages, error_codes, openapi_pages, policy_keys
+from . import api_pages, error_codes, openapi_pages, policy_keys, server_settings
 
 __all__ = [
     "ROOT",
@@ -32,6 +32,7 @@ ROOT: Final = Path(__file__).resolve().parents[2]
 POLICY_KEYS: Final = "reference/policy-keys.md"
 ERROR_CODES: Final = "reference/error-codes.md"
 GALLERY: Final = "server-pages.md"
+SETTINGS: Final = "reference/server-settings.md"
 
 #: Files of the repository outside docs/ that the site publishes, and where.
 OUTSIDE: Final = {"README.md": "readme.md", "CHANGELOG.md": "changelog.md"}
@@ -129,6 +130,7 @@ def generated_pages(docs_dir: Path) -> dict[str, str]:
     pages = {
         POLICY_KEYS: policy_key_page(docs_dir),
         ERROR_CODES: error_codes.page(error_codes.collect()),
+        SETTINGS: server_settings.page(server_settings.collect()),
         GALLERY: screenshot_gallery(docs_dir),
         "adr/index.md": adr_index(docs_dir),
         "readme.md": _outside("README.md", "README"),
