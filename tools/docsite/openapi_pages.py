@@ -108,6 +108,11 @@ def _operations(document: Document) -> list[tuple[str, str, Mapping[str, Any]]]:
     return found
 
 
+def _anchor(operation: Mapping[str, Any]) -> str:
+    """The operation's own anchor (summaries repeat: two operations are "End Session")."""
+    return _slug(f"op-{operation.get('operationId', '')}")
+
+
 def _tag(operation: Mapping[str, Any]) -> str:
     tags = operation.get("tags") or [_UNTAGGED]
     return str(tags[0])
@@ -120,7 +125,7 @@ def _title(tag: str) -> str:
 def _operation(path: str, method: str, operation: Mapping[str, Any]) -> list[str]:
     here = ""
     lines = [
-        f"## {operation.get('summary') or operation.get('operationId')}",
+        f"## {operation.get('summary') or operation.get('operationId')} {{#{_anchor(operation)}}}",
         "",
         f"`{method.upper()} {path}`",
         "",
@@ -230,9 +235,9 @@ def pages(document: Document) -> dict[str, str]:
         for path, method, operation in by_tag[tag]:
             page += _operation(path, method, operation)
             title = operation.get("summary") or operation.get("operationId")
-            anchor = _slug(str(title))
             index.append(
-                f"| [{title}]({tag}.md#{anchor}) | `{method.upper()} {path}` | {_title(tag)} |"
+                f"| [{title}]({tag}.md#{_anchor(operation)}) | `{method.upper()} {path}` "
+                f"| {_title(tag)} |"
             )
         out[f"{FOLDER}/{tag}.md"] = "\n".join(page)
     out[f"{FOLDER}/index.md"] = "\n".join(index) + "\n"
