@@ -1,7 +1,7 @@
 """The HTTP API as Markdown pages, generated from the server's OpenAPI document.
 
-:func:`export_document` builds the reference server on a scratch SQLite database (migrated,
-in a temporary directory, demo keys) and returns the document it serves at
+:func:`export_document` builds the reference server on a scratch SQLite database (in a
+temporary directory, demo keys) and returns the document it serves at
 ``/api/v1/openapi.json``; :func:`pages` renders it with no JavaScript and nothing fetched
 from elsewhere: an index, one page per tag with every operation (parameters, request body,
 answers, links) and one page of schemas. The site also publishes the JSON document itself.
@@ -27,30 +27,20 @@ Document = Mapping[str, Any]
 
 
 def export_document() -> dict[str, Any]:
-    """The OpenAPI document of the reference server (the ``server`` extra)."""
+    """The OpenAPI document of the reference server (the ``server`` extra), built on a
+    scratch SQLite database that the server migrates itself, in demo mode."""
     from securebox_auth.crypto.hashing import PROFILE_TESTING  # noqa: PLC0415
-    from securebox_auth.stores.sql import migrate  # noqa: PLC0415
-    from securebox_auth.stores.sql.engine import create_engine  # noqa: PLC0415
     from securebox_server.app import create_app  # noqa: PLC0415
-    from securebox_server.db import migrate as server_migrate  # noqa: PLC0415
     from securebox_server.settings import Settings  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="securebox-openapi-") as folder:
-        path = Path(folder) / "server.db"
-        engine = create_engine(f"sqlite:///{path}")
-        try:
-            migrate.upgrade(engine)
-            server_migrate.upgrade(engine)
-        finally:
-            engine.dispose()
-        settings = Settings(
-            database_url=f"sqlite:///{path}", public_url="http://127.0.0.1:8000", demo=True
-        )
+        database = f"sqlite:///{Path(folder) / 'server.db'}"
+        settings = Settings(database_url=database, public_url="http://127.0.0.1:8000", demo=True)
         app = create_app(settings, argon2=PROFILE_TESTING)
-        document = app.openapi()
-        store = getattr(app.state.server.box.store, "engine", None)
-        if store is not None:
-            store.dispose()
+        try:
+            document = app.openapi()
+        finally:
+            app.state.server.box.store.engine.dispose()
     plain: dict[str, Any] = json.loads(json.dumps(document))  # JSON values, detached
     return plain
 
