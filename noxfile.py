@@ -82,8 +82,15 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    session.install("-e", ".")
+    """The documentation (ADR 0051): every Python example of README.md and docs/ runs, the
+    site builds with warnings as errors into ``.cache/site``, and the site's tests build it
+    again and check its search for every factor, policy key and error code."""
+    session.install("--upgrade", "pip>=25.1")
+    session.install("-e", ".[server]", "--group", "docs", "--group", "dev")
     session.run("python", "tools/check_docs.py")
+    session.run("mkdocs", "build", "--strict")
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "docsite",
+                "tests/docs")  # fmt: skip
 
 
 @nox.session

@@ -135,21 +135,32 @@ DEFAULT_POLICY: Final = (
 class Settings:
     """Everything a deployment chooses; nothing else is read from the environment."""
 
+    #: The store: ``sqlite:///path`` (the demo, one process) or ``postgresql://...``.
     database_url: str = DEFAULT_DATABASE
+    #: The policy file (docs/policy.md); the shipped ``psd2-default`` by default.
     policy: Path = DEFAULT_POLICY
+    #: ``id:hex`` pairs, the current key first; every key of the server derives from it.
     master_key_file: Path | None = None
+    #: The address users type; ``https://`` turns on ``__Host-`` cookies and HSTS.
     public_url: str = DEFAULT_PUBLIC_URL
+    #: Reverse proxies whose ``X-Forwarded-For`` and certificate header are believed.
     trusted_proxies: tuple[str, ...] = ()
     #: The addresses or networks that may read ``/metrics`` (direct scrapes only: a request
     #: forwarded by a proxy is refused unless the proxy is trusted and its client is here).
     metrics_from: tuple[str, ...] = DEFAULT_METRICS_FROM
+    #: The SMTP gateway of e-mail codes and notifications (securebox_server.delivery).
     smtp_url: str | None = field(default=None, repr=False)
+    #: The SMS gateway (an HTTP webhook, securebox_server.delivery).
     sms_url: str | None = field(default=None, repr=False)
     #: Demo mode only: the file that receives the one-time codes of channels without a gateway.
     outbox: Path | None = None
+    #: Demo mode: generated keys, demo users, the outbox page; never in production.
     demo: bool = False
+    #: The CAP card keys (``SoftwareIssuerKeys``); ``None``: no CAP login.
     cap_issuer_file: Path | None = None
+    #: The passphrase of ``cap_issuer_file`` (required with it outside demo mode).
     cap_issuer_passphrase: str | None = field(default=None, repr=False)
+    #: Demo mode only: the software CAP cards the virtual reader page drives.
     demo_cards_dir: Path | None = None
     #: The local signing agent the certificate page calls (CSP ``connect-src``).
     agent_url: str = DEFAULT_AGENT_URL
