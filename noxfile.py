@@ -4,7 +4,8 @@ nox -s tests      python3 -m pytest
 nox -s lint       ruff check . && ruff format --check .
 nox -s typecheck  mypy            (mypy --strict on src, tests, benchmarks, noxfile)
 nox -s docs       python3 tools/check_docs.py && mkdocs build --strict
-                  && python3 -m pytest -m docsite tests/docs  (after pip install -e ".[server]" --group docs)
+                  && python3 -m pytest -m docsite tests/docs
+                  (after pip install -e ".[server]" --group docs)
 nox -s bench      python3 benchmarks/run.py
 nox -s fuzz       SECUREBOX_FUZZ_SCALE=50 python3 -m pytest -m fuzz  (the parsers, 50x deeper)
 nox -s atheris    python3 fuzz/parsers.py TARGET -max_total_time=60      (coverage-guided)
