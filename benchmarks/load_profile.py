@@ -18,6 +18,7 @@ Loopback only, bounded in time; the server is stopped by its pid, py-spy by its 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -27,8 +28,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+import loadtest.deployment
 from loadtest.client import Stats
 from loadtest.deployment import Deployment, deployment
 from loadtest.run import GET_LANES, MIXES, POST_LANES, WARM_UP, Mix, cpu_seconds
@@ -43,6 +45,14 @@ SHORT: Final = {
     "login": 5,
     "ingest": 6,
 }
+#: Leaf frames of a waiting thread.
+IDLE: Final = (
+    "select (selectors.py",
+    "wait (threading.py",
+    "get (queue.py",
+    "_recv (multiprocessing/connection.py",
+    "poll (multiprocessing/connection.py",
+)
 #: py-spy's samples a second.
 RATE: Final = 100
 
@@ -57,6 +67,19 @@ def _database(kind: str) -> Iterator[str]:
 
     with scratch_postgres(_admin_url()) as url:
         yield url
+
+
+def _serve_from(source: Path) -> None:
+    """The deployment's server imports ``securebox_server`` from ``source``."""
+    plain = loadtest.deployment._Plain
+    environment = plain.environment
+
+    def first(self: Any) -> dict[str, str]:  # a _Plain
+        env = environment(self)
+        env["PYTHONPATH"] = os.pathsep.join([str(source), env["PYTHONPATH"]])
+        return env
+
+    plain.environment = first  # type: ignore[method-assign]
 
 
 def _spy(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
@@ -99,8 +122,9 @@ def _fold(files: list[Path], top: int) -> str:
                 continue
             n = int(count)
             frames = [f for f in stack.split(";") if f]
-            # the worker's idle event loop (select/epoll) is not CPU
-            if frames and ("select (selectors.py" in frames[-1] or "epoll" in frames[-1]):
+            # idle threads (the event loop's poll, the thread pool's wait, uvicorn's
+            # health-check pipe) are not CPU
+            if frames and any(idle in frames[-1] for idle in IDLE):
                 continue
             total += n
             for frame in set(frames):
@@ -160,7 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database", default="sqlite", choices=("sqlite", "postgresql"))
     parser.add_argument("--profile", action="store_true", help="py-spy on every worker")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        help="the server's src folder (another checkout's, for a before/after): first on "
+        "the server's PYTHONPATH",
+    )
     args = parser.parse_args(argv)
+    if args.source is not None:
+        _serve_from(args.source.resolve())
     names = [n.strip() for n in args.mix.split(",") if n.strip()]
     unknown = [n for n in names if n not in SHORT]
     if unknown:

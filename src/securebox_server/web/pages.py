@@ -21,8 +21,12 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 def build_environment() -> Environment:
+    """The templates, compiled once per process: without ``auto_reload`` Jinja2 does not
+    stat every template file (the page, its layout, its imports and includes) at each
+    render to see whether it changed; a deployment restarts to change them."""
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
+        auto_reload=False,
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
