@@ -86,7 +86,7 @@ def events(
     hit_limits(request, LIMIT, caller.client_id)
     reader = reader_of(request)
     visible = reader.visible(principal, None)
-    # the events with their documents' rows: one statement (ADR 0056)
+    # the events with their documents' rows: one statement (BoxReader.feed)
     found = reader.feed(principal.client_id, after=after, limit=limit)
     out = [
         FeedEventOut(

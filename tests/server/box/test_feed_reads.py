@@ -1,4 +1,4 @@
-"""The receivers' feed page read in one statement (:meth:`BoxReader.feed`, ADR 0056): the
+"""The receivers' feed page read in one statement (:meth:`BoxReader.feed`): the
 same events as the store's page, each with its document's row as stored (a deleted one as
 its tombstone), pinned at one round trip and no transaction; bounds refused. SQLite and
 PostgreSQL."""
