@@ -11,10 +11,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
@@ -41,8 +42,9 @@ class Served:
     def counted(self) -> dict[int, int]:
         """``GET /healthz`` requests counted by each worker (its own metrics file)."""
         counts = {}
+        reader: Callable[..., Any] = MmapedDict  # prometheus_client's, not annotated
         for path in self.metrics.glob("counter_*.db"):
-            values = MmapedDict(str(path), read_mode=True)
+            values = reader(str(path), read_mode=True)
             try:
                 counts[int(path.stem.rpartition("_")[2])] = int(
                     sum(v for k, v, _ in values.read_all_values() if '"/healthz"' in k)
