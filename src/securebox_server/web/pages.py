@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 
 from securebox_server import i18n
 from securebox_server.box.names import theme_label
+from securebox_server.box.table import table_rows
 from securebox_server.web import csrf
 from securebox_server.web.context import server_of
 
@@ -24,13 +25,15 @@ def build_environment() -> Environment:
     """The templates, compiled once per process: without ``auto_reload`` Jinja2 does not
     stat every template file (the page, its layout, its imports and includes) at each
     render to see whether it changed; a deployment restarts to change them."""
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         auto_reload=False,
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
     )
+    environment.globals["table_rows"] = table_rows
+    return environment
 
 
 def warm(templates: Environment) -> None:
