@@ -26,25 +26,18 @@ __all__ = ["demo", "serve"]
 
 
 def _uvicorn(host: str, port: int, workers: int) -> list[str]:
+    """uvicorn on the application factory, each worker on a socket of its own
+    (:mod:`securebox_server.serving`, ADR 0055)."""
     return [
         sys.executable,
         "-m",
-        "uvicorn",
-        "securebox_server.factory:app_from_environment",
-        "--factory",
+        "securebox_server.serving",
         "--host",
         host,
         "--port",
         str(port),
         "--workers",
         str(workers),
-        "--no-server-header",
-        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
-        # peer address that trusted_proxies (and the forwarded client certificate) rest on:
-        # the application reads forwarded headers itself, from trusted proxies only
-        "--no-proxy-headers",
-        "--log-level",
-        "warning",
     ]
 
 

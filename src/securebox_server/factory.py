@@ -11,13 +11,19 @@ from fastapi import FastAPI
 from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_server.app import create_app
 from securebox_server.settings import load_settings
+from securebox_server.web.context import Server
+from securebox_server.web.pages import warm
 
 __all__ = ["app_from_environment"]
 
 
 def app_from_environment() -> FastAPI:
+    """The app of the settings, its templates and catalogs compiled before the worker
+    serves (:func:`~securebox_server.web.pages.warm`)."""
     settings = load_settings()
     fast = settings.demo and os.environ.get("SECUREBOX_DEMO_FAST") == "1"
-    if fast:  # `securebox demo --fast/--check` only: never outside demo mode
-        return create_app(settings, argon2=PROFILE_TESTING)
-    return create_app(settings)
+    # `securebox demo --fast/--check` only: never outside demo mode
+    app = create_app(settings, argon2=PROFILE_TESTING) if fast else create_app(settings)
+    server: Server = app.state.server
+    warm(server.templates)
+    return app

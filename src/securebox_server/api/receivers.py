@@ -21,11 +21,9 @@ counts against the named limit ``api.receiver`` (key: the API client).
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 from starlette.responses import Response
 
 from securebox_auth.entitlements.model import Operation
@@ -47,12 +45,10 @@ from securebox_server.api.common import PREFIX
 from securebox_server.api.content import download
 from securebox_server.api.documents import CONTENT, document_out, page_out
 from securebox_server.api.links import NEXT_PAGE, document_links, link, linked
-from securebox_server.box.documents import DocumentStore
-from securebox_server.box.model import BoxDocument, ReadKind
-from securebox_server.box.rows import document_from_row, reference
+from securebox_server.box.model import ReadKind
+from securebox_server.box.rows import reference
 from securebox_server.box.search import BoxSearch, ReadFilter
 from securebox_server.clients.caller import ApiCaller
-from securebox_server.db.schema import BOX_DOCUMENTS
 from securebox_server.login.flow import hit_limits
 from securebox_server.web.routing import SecureRoute
 
@@ -74,15 +70,6 @@ _PAGE: Final = {
 _ONE: Final = document_links("$response.body#/id", user=False)
 
 
-def _rows(store: DocumentStore, ids: Collection[str]) -> dict[str, BoxDocument]:
-    """The rows of a feed page's documents, tombstones included (one query)."""
-    if not ids:
-        return {}
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(BOX_DOCUMENTS).where(BOX_DOCUMENTS.c.id.in_(ids)))
-        return {d.id: d for d in map(document_from_row, rows.mappings())}
-
-
 @router.get(
     "/events",
     response_model=FeedPage,
@@ -97,10 +84,10 @@ def events(
     """The feed after sequence number ``after``: each event once, in order."""
     principal = receiver_of(caller, "events:read")
     hit_limits(request, LIMIT, caller.client_id)
-    store = documents_of(request)
-    visible = reader_of(request).visible(principal, None)
-    found = store.feed(principal.client_id, after=after, limit=limit)
-    docs = _rows(store, {e.document_id for e in found})
+    reader = reader_of(request)
+    visible = reader.visible(principal, None)
+    # the events with their documents' rows: one statement (BoxReader.feed)
+    found = reader.feed(principal.client_id, after=after, limit=limit)
     out = [
         FeedEventOut(
             seq=e.seq,
@@ -109,10 +96,11 @@ def events(
             company=e.company.value,
             at=e.at,
         )
-        for e in found
-        if e.document_id in docs and visible.matches(reference(docs[e.document_id]))
+        for e, doc in found
+        if doc is not None and visible.matches(reference(doc))
     ]
-    return FeedPage(events=out, next=found[-1].seq if found else after, more=len(found) == limit)
+    last = found[-1][0].seq if found else after
+    return FeedPage(events=out, next=last, more=len(found) == limit)
 
 
 @router.get(

@@ -159,10 +159,7 @@ class DocumentStore(Publishing, Lifecycle, CompanyContacts):
     # -- feeds ----------------------------------------------------------------------------
 
     def feed(self, client_id: ClientId, *, after: int, limit: int) -> list[FeedEvent]:
-        if not isinstance(after, int) or after < 0:
-            raise MalformedInput("after is a sequence number (0 or more)")
-        if not isinstance(limit, int) or not 1 <= limit <= feed.MAX_FEED_PAGE:
-            raise MalformedInput(f"a feed page holds 1 to {feed.MAX_FEED_PAGE} events")
+        feed.check_page(after, limit)
         return feed.page(self.engine, client_id, after=after, limit=limit)
 
     def published_by(self, sender: str, *, after: str | None, limit: int) -> list[BoxDocument]:

@@ -15,12 +15,13 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Siren
 from securebox_server.box.model import FeedEvent, FeedKind
 from securebox_server.box.rows import instant
 from securebox_server.db.schema import BOX_EVENTS, BOX_FEED_HEADS
 
-__all__ = ["MAX_FEED_PAGE", "NewEvent", "append", "page"]
+__all__ = ["MAX_FEED_PAGE", "NewEvent", "append", "check_page", "page"]
 
 MAX_FEED_PAGE = 1000
 #: kind, document id, company, details
@@ -56,6 +57,14 @@ def append(conn: Connection, client_id: ClientId, events: Sequence[NewEvent], at
         ],
     )
     return int(last)
+
+
+def check_page(after: int, limit: int) -> None:
+    """A feed page's bounds, else :class:`MalformedInput`."""
+    if not isinstance(after, int) or after < 0:
+        raise MalformedInput("after is a sequence number (0 or more)")
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_FEED_PAGE:
+        raise MalformedInput(f"a feed page holds 1 to {MAX_FEED_PAGE} events")
 
 
 def page(engine: Engine, client_id: ClientId, *, after: int, limit: int) -> list[FeedEvent]:

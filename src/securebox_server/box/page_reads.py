@@ -6,11 +6,14 @@ connections, PostgreSQL statements prepared after a few runs).
 * :meth:`PageReads.listed`: the live box rows of a catalogue page **and** which of them the
   reader has read, in one statement;
 * :meth:`PageReads.visit_marks`: the reader's recorded visits;
-* :meth:`PageReads.senders`: the senders a search can name.
+* :meth:`PageReads.senders`: the senders a search can name;
+* :meth:`PageReads.feed`: a page of a subscription's feed **with** its documents' rows
+  (tombstones included), in one statement.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -18,7 +21,7 @@ from typing import Any, Final
 from securebox_auth.entitlements.model import Theme
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.stores.sql.database import Database
-from securebox_server.box.model import BoxDocument, Status
+from securebox_server.box.model import BoxDocument, FeedEvent, FeedKind, Status
 
 __all__ = ["COLUMNS", "KEPT", "PageReads", "document_of"]
 
@@ -44,6 +47,15 @@ _VISITS: Final = (
     "SELECT previous_at, current_at FROM box_visits WHERE client_id = ? AND user_number = ?"
 )
 _SENDERS: Final = "SELECT DISTINCT sender FROM box_document_types ORDER BY sender"
+#: The feed's events after a number, each with its document's row (``NULL``s without one).
+_FEED: Final = (
+    "SELECT e.seq, e.kind, e.document_id, e.company, e.at, e.details, "  # noqa: S608
+    + ", ".join(f"d.{name.strip()}" for name in COLUMNS.split(","))
+    + " FROM box_events e LEFT JOIN box_documents d ON d.id = e.document_id"
+    " WHERE e.client_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?"
+)
+#: The event's own columns before the document's in :data:`_FEED`.
+_EVENT: Final = 6
 
 
 def _instant(value: Any) -> datetime | None:
@@ -106,6 +118,7 @@ class PageReads:
         self._names: dict[tuple[type[Any], str], Any] = {}
         self._visits = db.sql(_VISITS)
         self._senders = db.sql(_SENDERS)
+        self._feed = db.sql(_FEED)
 
     def _listed_sql(self, count: int) -> str:
         """PostgreSQL: one text for any count (``= ANY``); SQLite: one per count."""
@@ -163,3 +176,26 @@ class PageReads:
 
     def senders(self) -> tuple[str, ...]:
         return tuple(str(row[0]) for row in self.db.fetch(self._senders))
+
+    def feed(
+        self, client_id: ClientId, after: int, limit: int
+    ) -> list[tuple[FeedEvent, BoxDocument | None]]:
+        """The events of ``client_id``'s feed numbered after ``after`` (at most ``limit``,
+        oldest first), each with its document's row whatever its status (``None`` if the
+        row is gone): where the receivers' API read the page, then the rows, in two
+        transactions of SQLAlchemy statements."""
+        out: list[tuple[FeedEvent, BoxDocument | None]] = []
+        for row in self.db.fetch(self._feed, (client_id.value, after, limit)):
+            seq, kind, document_id, company, at, details = row[:_EVENT]
+            event = FeedEvent(
+                client_id,
+                int(seq),
+                FeedKind(kind),
+                str(document_id),
+                self._name(Siren, company),
+                _sure(at),
+                tuple(sorted(json.loads(details).items())),
+            )
+            doc = None if row[_EVENT] is None else self._document(row[_EVENT:])
+            out.append((event, doc))
+        return out

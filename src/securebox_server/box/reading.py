@@ -17,13 +17,21 @@ from securebox_auth.entitlements.model import Operation, Theme, valid_document_i
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.visibility import VisibilityFilter
 from securebox_auth.errors import MalformedInput
-from securebox_auth.identity import Principal, Siren
+from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.protocols import Standing
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_server.box.cursors import CursorSeal
 from securebox_server.box.documents import DocumentStore
-from securebox_server.box.model import BoxDocument, DocumentNotFound, Read, ReadKind, Status
+from securebox_server.box.feed import check_page
+from securebox_server.box.model import (
+    BoxDocument,
+    DocumentNotFound,
+    FeedEvent,
+    Read,
+    ReadKind,
+    Status,
+)
 from securebox_server.box.new_documents import NewCount, count_new
 from securebox_server.box.page_reads import PageReads
 from securebox_server.box.search import BoxSearch, ListedPage, collect
@@ -171,6 +179,14 @@ class BoxReader:
     def senders(self) -> tuple[str, ...]:
         """Every sender with a document type (the search form's choices)."""
         return self.reads.senders()
+
+    def feed(
+        self, client_id: ClientId, *, after: int, limit: int
+    ) -> list[tuple[FeedEvent, BoxDocument | None]]:
+        """A page of the subscription's feed with its documents (tombstones included; the
+        caller filters what its receiver may see): one statement."""
+        check_page(after, limit)
+        return self.reads.feed(client_id, after, limit)
 
     # -- one document ---------------------------------------------------------------------
 

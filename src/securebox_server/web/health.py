@@ -14,7 +14,10 @@ router = APIRouter()
 
 
 @router.get("/healthz", include_in_schema=False)
-def healthz() -> JSONResponse:
+async def healthz() -> JSONResponse:
+    """On the event loop, not in the thread pool: no I/O to wait for, so it answers while
+    every pool thread is busy (a liveness probe must not fail because requests are slow),
+    and without the hop to a thread and back (~0.1 ms of CPU on the loaded machine)."""
     return JSONResponse({"status": "ok"})
 
 

@@ -12,21 +12,38 @@ from starlette.responses import HTMLResponse
 
 from securebox_server import i18n
 from securebox_server.box.names import theme_label
+from securebox_server.box.table import table_rows
 from securebox_server.web import csrf
 from securebox_server.web.context import server_of
 
-__all__ = ["build_environment", "language", "render"]
+__all__ = ["build_environment", "language", "render", "warm"]
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 def build_environment() -> Environment:
-    return Environment(
+    """The templates, compiled once per process: without ``auto_reload`` Jinja2 does not
+    stat every template file (the page, its layout, its imports and includes) at each
+    render to see whether it changed; a deployment restarts to change them."""
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
+        auto_reload=False,
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
     )
+    environment.globals["table_rows"] = table_rows
+    return environment
+
+
+def warm(templates: Environment) -> None:
+    """Compile every template and every catalog now (a server process at its start), not
+    at the first request that needs each: the first pages of a new worker then cost what
+    the others do (compiling took a second of CPU under load)."""
+    for lang in i18n.LANGUAGES:
+        i18n.translations(lang)
+    for name in templates.list_templates(extensions=["html"]):
+        templates.get_template(name)
 
 
 def language(request: Request) -> str:

@@ -125,8 +125,9 @@ class Processes:
 
     @staticmethod
     def uvicorn(server: subprocess.Popen[bytes]) -> int:
-        """The pid of the uvicorn process the CLI started (with one worker, it serves)."""
-        (pid,) = [p for p in _children(server.pid) if " uvicorn " in _cmdline(p)]
+        """The pid of the uvicorn process the CLI started (with one worker, it serves):
+        ``python -m securebox_server.serving`` (ADR 0055)."""
+        (pid,) = [p for p in _children(server.pid) if " securebox_server.serving " in _cmdline(p)]
         return pid
 
     @staticmethod
