@@ -44,7 +44,7 @@ from securebox_auth.stores.protocols import (
 )
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.audit_chains import SqlAuditChains, chains_of
-from securebox_auth.stores.sql.database import Database, Writer
+from securebox_auth.stores.sql.database import Batch, Database, Writer
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.schema import (
     ACCOUNTS,
@@ -337,42 +337,58 @@ class SqlStore:
             return
         with self._db.write(self._chains.lock_sql(chains)) as tx:
             heads = self._chains.heads(tx, chains)
-            for write in writes:
-                self._apply(tx, write)
-            if events:
-                self._chains.seal(tx, heads, events)
+            if any(write.kind.after_write is not None for write in writes):
+                for write in writes:  # side tables written from Python: one at a time
+                    self._apply(tx, write)
+                if events:
+                    self._chains.seal(tx, heads, events)
+                return
+            # The heads are locked: every write and the sealed events go together (one
+            # round trip on PostgreSQL), their checks run before the COMMIT.
+            with tx.batch() as batch:
+                for write in writes:
+                    self._apply(batch, write)
+                if events:
+                    self._chains.seal(batch, heads, events)
 
-    def _apply(self, tx: Writer, write: Write) -> None:
+    def _apply(self, tx: Writer | Batch, write: Write) -> None:
         kind = write.kind
         if not write.puts:
-            found = tx.one(self._statement(kind, "version", ()), write.key)
-            if (0 if found is None else int(found[0])) != write.expected:
-                raise ConcurrentUpdate(_STALE)
+            expected = write.expected
+
+            def unchanged(found: Sequence[Any] | None) -> None:
+                if (0 if found is None else int(found[0])) != expected:
+                    raise ConcurrentUpdate(_STALE)
+
+            tx.check(self._statement(kind, "version", ()), write.key, unchanged)
             return
         if write.live:
-            self._check_session(tx, write)
+            tx.check(self._session_sql, (*write.key, write.expected), self._session_check(write))
         values = kind.encode(write.value)
         columns = tuple(values)
         if write.expected == 0:
             sql = self._statement(kind, "insert", (*kind.key_columns, *columns, "version"))
-            touched = tx.run(sql, (*write.key, *values.values(), 1))
+            tx.expect(sql, (*write.key, *values.values(), 1), _STALE)
         else:
             sql = self._statement(kind, "update", columns)
-            touched = tx.run(sql, (*values.values(), *write.key, write.expected))
-        if touched != 1:
-            raise ConcurrentUpdate(_STALE)
+            tx.expect(sql, (*values.values(), *write.key, write.expected), _STALE)
         if kind.after_write is not None:
+            assert isinstance(tx, Writer)  # commit() does not batch these kinds
             kind.after_write(self._db, tx, write.value)
 
-    def _check_session(self, tx: Writer, write: Write) -> None:
+    def _session_check(self, write: Write) -> Callable[[Sequence[Any] | None], None]:
         """In the commit's transaction: the session is still live at the expected version,
         and the change keeps what it must (an in-place change: the authentication facts; a
         rotation: principal, channel and login time)."""
-        found = tx.one(self._session_sql, (*write.key, write.expected))
-        if found is None:
-            raise ConcurrentUpdate(_STALE)
-        stored = codec.session_from_row(dict(zip(self._session_columns, found, strict=True)))
-        if stored is None:
-            raise ConcurrentUpdate("the session has ended")
-        if write.keeps is not None:
-            check_session_transition(stored, write.keeps, rotation=write.rotation)
+
+        def live(found: Sequence[Any] | None) -> None:
+            if found is None:
+                raise ConcurrentUpdate(_STALE)
+            row = dict(zip(self._session_columns, found, strict=True))
+            stored = codec.session_from_row(row)
+            if stored is None:
+                raise ConcurrentUpdate("the session has ended")
+            if write.keeps is not None:
+                check_session_transition(stored, write.keeps, rotation=write.rotation)
+
+        return live
