@@ -127,7 +127,7 @@ class SqlAuditChains:
                 sealed_one = seal(self._key, previous[chain], event, chain=chain)
                 previous[chain] = sealed_one
                 sealed.append(sealed_one)
-        rows = [[codec.event_row(s)[c] for c in self._columns] for s in sealed]
+        rows = [[row[c] for c in self._columns] for row in map(codec.event_row, sealed)]
         tx.many(self._insert, rows)
         for chain, head in previous.items():
             assert head is not None  # every chain here got an event
