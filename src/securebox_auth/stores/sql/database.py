@@ -23,7 +23,7 @@ import errno
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -69,6 +69,8 @@ def is_storage_full(error: BaseException) -> bool:
 
 
 _FULL: Final = "no room left to store this; try again later"
+
+T = TypeVar("T")
 
 
 class Writer:
@@ -211,18 +213,52 @@ class Database:
         executions, so the server reuses its plan; ``False`` plans it every time with the
         actual values (for statements whose best plan depends on them).
         """
+
+        def one(raw: Any) -> list[Sequence[Any]]:
+            cursor: Any = raw.cursor()
+            try:
+                if self.postgresql:
+                    cursor.execute(sql, tuple(params), prepare=prepare)
+                else:
+                    cursor.execute(sql, tuple(params))
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+
+        return self._reading(one)
+
+    def fetch_many(
+        self, statements: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[list[Sequence[Any]]]:
+        """The rows of several independent read statements, in their order: on PostgreSQL
+        sent together in one pipeline (one round trip), each statement its own snapshot as
+        with :meth:`fetch`; on SQLite one after the other."""
+        if not self.postgresql:
+            return [self.fetch(sql, params) for sql, params in statements]
+
+        def together(raw: Any) -> list[list[Sequence[Any]]]:
+            driver: Any = raw.driver_connection
+            cursors: list[Any] = []
+            try:
+                with driver.pipeline():
+                    for sql, params in statements:
+                        cursor = driver.cursor()
+                        cursors.append(cursor)
+                        cursor.execute(sql, tuple(params))
+                return [list(cursor.fetchall()) for cursor in cursors]
+            finally:
+                for cursor in cursors:
+                    cursor.close()
+
+        return self._reading(together)
+
+    def _reading(self, work: Callable[[Any], T]) -> T:
+        """``work`` on a read connection (autocommit); a connection the server closed is
+        dropped and ``work`` tried once more on a fresh one."""
         for attempt in (1, 2):
             raw, taken = self._reads.take()
             try:
-                cursor: Any = raw.cursor()
-                try:
-                    if self.postgresql:
-                        cursor.execute(sql, tuple(params), prepare=prepare)
-                    else:
-                        cursor.execute(sql, tuple(params))
-                    rows = list(cursor.fetchall())
-                finally:
-                    cursor.close()
+                result = work(raw)
             except Exception as error:
                 driver: Any = raw.driver_connection
                 broken = self.postgresql and bool(getattr(driver, "broken", False))
@@ -240,7 +276,7 @@ class Database:
                     continue
                 raise
             self._reads.give(raw, taken)
-            return rows
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager

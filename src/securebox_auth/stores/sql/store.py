@@ -38,6 +38,7 @@ from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
     Change,
+    PrincipalReads,
     Standing,
     Versioned,
     check_session_transition,
@@ -167,18 +168,48 @@ class SqlStore:
         return rows[0] if rows else None
 
     def get_account(self, principal: Principal) -> Versioned[Account] | None:
-        row = self._one(ACCOUNT_KIND, principal_key(principal))
-        return None if row is None else Versioned(codec.account_from_row(row), row["version"])
+        return _account(self._one(ACCOUNT_KIND, principal_key(principal)))
 
     def get_code(self, principal: Principal) -> Versioned[CodeCredential] | None:
-        row = self._one(CODE_KIND, principal_key(principal))
-        return None if row is None else Versioned(codec.code_from_row(row), row["version"])
+        return _code(self._one(CODE_KIND, principal_key(principal)))
 
     def get_lockout(self, principal: Principal) -> Versioned[LockoutState]:
-        row = self._one(LOCKOUT_KIND, principal_key(principal))
-        if row is None:
-            return Versioned(LockoutState(), 0)
-        return Versioned(codec.lockout_from_row(row), row["version"])
+        return _lockout(self._one(LOCKOUT_KIND, principal_key(principal)))
+
+    def read_principal(
+        self,
+        principal: Principal,
+        *,
+        lockout: bool = True,
+        code: bool = False,
+        factors: Sequence[tuple[str, str]] = (),
+    ) -> PrincipalReads:
+        """:func:`~securebox_auth.stores.protocols.read_principal`: the lockout state, the
+        account, the code and the factor states in one round trip on PostgreSQL (a pipeline
+        of single-row reads, each its own snapshot, as when read one by one)."""
+        key = principal_key(principal)
+        kinds = [*([LOCKOUT_KIND] if lockout else []), ACCOUNT_KIND, *([CODE_KIND] if code else [])]
+        statements: list[tuple[str, Sequence[str]]] = [
+            (self._reads[kind.order], key) for kind in kinds
+        ]
+        statements += [(self._reads[FACTOR_KIND.order], (*key, *item)) for item in factors]
+        results = self._db.fetch_many(statements)
+        names = {kind.order: [c.name for c in kind.table.columns] for kind in (*kinds, FACTOR_KIND)}
+
+        def row(kind: Kind, rows: list[Sequence[Any]]) -> Mapping[str, Any] | None:
+            return dict(zip(names[kind.order], rows[0], strict=True)) if rows else None
+
+        states = {
+            item: _factor_state(row(FACTOR_KIND, rows))
+            for item, rows in zip(factors, results[len(kinds) :], strict=True)
+        }
+        found = dict(zip((kind.order for kind in kinds), results, strict=False))
+        return PrincipalReads(
+            _lockout(row(LOCKOUT_KIND, found[LOCKOUT_KIND.order])) if lockout else None,
+            _account(row(ACCOUNT_KIND, found[ACCOUNT_KIND.order])),
+            _code(row(CODE_KIND, found[CODE_KIND.order])) if code else None,
+            states,
+        )
 
     def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None:
         key = client_id.value
@@ -212,11 +243,7 @@ class SqlStore:
     def get_factor_state(
         self, principal: Principal, kind: str, item: str
     ) -> Versioned[Mapping[str, object]] | None:
-        row = self._one(FACTOR_KIND, (*principal_key(principal), kind, item))
-        if row is None:
-            return None
-        state = codec.factor_state_from_row(row)
-        return None if state is None else Versioned(state, row["version"])
+        return _factor_state(self._one(FACTOR_KIND, (*principal_key(principal), kind, item)))
 
     def factor_states(
         self, principal: Principal, kind: str
@@ -392,3 +419,24 @@ class SqlStore:
                 check_session_transition(stored, write.keeps, rotation=write.rotation)
 
         return live
+
+
+def _account(row: Mapping[str, Any] | None) -> Versioned[Account] | None:
+    return None if row is None else Versioned(codec.account_from_row(row), row["version"])
+
+
+def _code(row: Mapping[str, Any] | None) -> Versioned[CodeCredential] | None:
+    return None if row is None else Versioned(codec.code_from_row(row), row["version"])
+
+
+def _lockout(row: Mapping[str, Any] | None) -> Versioned[LockoutState]:
+    if row is None:
+        return Versioned(LockoutState(), 0)
+    return Versioned(codec.lockout_from_row(row), row["version"])
+
+
+def _factor_state(row: Mapping[str, Any] | None) -> Versioned[Mapping[str, object]] | None:
+    if row is None:
+        return None
+    state = codec.factor_state_from_row(row)
+    return None if state is None else Versioned(state, row["version"])
