@@ -8,15 +8,21 @@ run, released together by a barrier; on SQLite and PostgreSQL.
   consumed) again and again. Target: no error escapes (no ``ConcurrentUpdate`` reaches the
   caller) at any process count; the throughput curve is reported, and with as many processes
   as cores it should reach 1.5x one process (shown as a time ratio <= 0.67).
+* ``rate``: the journey's **rate** at the full argon2id cost (``PROFILE_2026``) against the
+  bare argon2id verification's rate, both in ``n`` processes on the same cores, for ``n`` =
+  the cores and twice the cores (a server runs more workers than cores when requests wait
+  on the database): the rate a deployment gets is the best of the two for each side.
+  Target (issue 13): journeys >= 0.9x the bare argon2id rate on SQLite and PostgreSQL. The
+  database server shares the cores, as it does in the server benchmarks.
 * ``same``: every process logs the same user in with the confidential code (a recent strong
   login lets the code alone in; TOTP codes are single-use, so one user cannot prove TOTP in
   parallel): the account's lockout state and factor records are contended. Target: p99 of a
   login < 50 ms on PostgreSQL, escapes counted.
 
-argon2id runs with the testing profile here (t=1, 8 KiB), so that the store, the retry loop
-and its backoff are what is measured, not the hash (which releases the GIL and scales with
-cores by itself; see bench_flow for the journey against argon2id). Latencies are per
-operation, from the call to its return, with every retry and pause inside.
+Except in ``rate``, argon2id runs with the testing profile here (t=1, 8 KiB), so that the
+store, the retry loop and its backoff are what is measured, not the hash (which releases the
+GIL and scales with cores by itself; see bench_flow for the journey against argon2id).
+Latencies are per operation, from the call to its return, with every retry and pause inside.
 """
 
 from __future__ import annotations
@@ -33,11 +39,13 @@ from multiprocessing.synchronize import Barrier
 from typing import Any, Final
 
 from backends import LABELS, SQL_KINDS, available, new_url
-from bench_flow import POLICY, Journey
+from bench_flow import POLICY, Journey, bare_verifier
 from harness import Reading, percentile
 
 from securebox_auth import (
+    PROFILE_2026,
     PROFILE_TESTING,
+    Argon2Parameters,
     CodeAnswer,
     DerivedKeys,
     FixedClock,
@@ -62,8 +70,10 @@ SCALING: Final = 1 / 1.5
 @dataclass(frozen=True, slots=True)
 class Job:
     url: str
-    mode: str  # "distinct" or "same"
+    mode: str  # "distinct", "same", or "bare" (argon2id verifications alone)
     operations: int
+    #: argon2id at its full cost (the rate rows) instead of the testing profile.
+    full_cost: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,22 +84,27 @@ class Outcome:
     errors: dict[str, int]
 
 
-def _box(url: str, policy: str, clock: FixedClock) -> Securebox:
+def _box(
+    url: str, policy: str, clock: FixedClock, argon2: Argon2Parameters = PROFILE_TESTING
+) -> Securebox:
     return Securebox.from_policy(
         from_toml(policy),
         store=open_sql_store(url, audit_key=AUDIT_KEY),
         keys=DerivedKeys.from_hex("m1:" + "5a" * 32),
         clock=clock,
-        argon2=PROFILE_TESTING,
+        argon2=argon2,
         relying_party=RP,
     )
 
 
-def _operation(job: Job, index: int) -> tuple[Callable[[], object], Securebox]:
+def _operation(job: Job, index: int) -> tuple[Callable[[], object], Securebox | None]:
     """Set up this process's user (untimed); the operation to repeat, and the entry point."""
     clock = FixedClock(START)
+    argon2 = PROFILE_2026 if job.full_cost else PROFILE_TESTING
+    if job.mode == "bare":
+        return bare_verifier(argon2), None
     if job.mode == "distinct":
-        box = _box(job.url, POLICY, clock)
+        box = _box(job.url, POLICY, clock, argon2)
         return Journey(box, clock, Principal.parse(f"{200_000_000 + index}", "01")).run, box
     clock.advance(timedelta(minutes=2))  # after the setup's strong login
     box = _box(job.url, CODE_ONLY, clock)
@@ -110,7 +125,7 @@ def _run_job(job: Job, index: int, barrier: Barrier) -> Outcome:
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     operations = job.operations
-    box = None
+    box: Securebox | None = None
     try:
         operation, box = _operation(job, index)
     except SecureboxError as exc:
@@ -253,14 +268,50 @@ def _rows(
     return rows
 
 
+#: The journey's rate against argon2id's (issue 13: full logins >= 0.9x the bare rate).
+RATE: Final = 0.9
+
+
+def _rate_rows(workers: Workers, kind: str, counts: tuple[int, ...], seconds: float) -> Reading:
+    """Journeys a second at full argon2id cost against bare verifications a second, the same
+    process counts, one after the other on the same cores (each side its best count)."""
+    label = LABELS[kind]
+    bare: dict[int, float] = {}
+    journeys: dict[int, float] = {}
+    for n in counts:
+        # as many operations as take about ``seconds`` (an argon2id verify is ~20-40 ms)
+        probe = Summary.of(n, workers.run(Job("", "bare", 4, full_cost=True), n))
+        operations = max(4, round(probe.throughput * seconds / n))
+        bare[n] = Summary.of(n, workers.run(Job("", "bare", operations, True), n)).throughput
+        job = Job(new_url(kind), "distinct", max(3, round(operations / 1.5)), True)
+        done = Summary.of(n, workers.run(job, n))
+        escaped = sum(done.errors.values())
+        journeys[n] = done.throughput if not escaped else 0.0
+    best_bare, best_journey = max(bare.values()), max(journeys.values())
+    detail = "; ".join(
+        f"{n} proc: {journeys[n]:.1f} journeys/s vs {bare[n]:.1f} argon2id/s" for n in counts
+    )
+    return Reading(
+        f"journey rate vs argon2id rate [{label}]",
+        best_journey / best_bare,
+        "x",
+        None,
+        f"{detail} (best of each; target {RATE}x; {os.cpu_count()} cores)",
+        at_least=RATE,
+    )
+
+
 def run(quick: bool = False) -> list[Reading]:
     counts = (1, 2, 8) if quick else (1, 2, 4, 8)
+    cores = os.cpu_count() or 1
+    rate_counts = (cores, 2 * cores)
     rows: list[Reading] = []
-    workers = Workers(counts)
+    workers = Workers((*counts, *rate_counts))
     try:
         for kind in available(SQL_KINDS):
             rows += _rows(workers, kind, "distinct", counts, 4 if quick else 16)
             rows += _rows(workers, kind, "same", counts, 10 if quick else 40)
+            rows.append(_rate_rows(workers, kind, rate_counts, 3.0 if quick else 10.0))
     finally:
         workers.close()
     return rows

@@ -41,17 +41,20 @@ class Comparison:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """A measured figure and its upper limit (``None``: reported only)."""
+    """A measured figure and its upper limit (``None``: reported only), or its lower one
+    (``at_least``: a rate that must be reached)."""
 
     name: str
     value: float
     unit: str
     limit: float | None
     detail: str = ""
+    at_least: float | None = None
 
     @property
     def ok(self) -> bool:
-        return self.limit is None or self.value <= self.limit
+        low = self.at_least is None or self.value >= self.at_least
+        return low and (self.limit is None or self.value <= self.limit)
 
 
 def percentile(samples: list[float], fraction: float) -> float:

@@ -39,6 +39,8 @@ def _print(row: Comparison | Reading) -> None:
     verdict = "ok" if row.ok else "MISSED"
     if isinstance(row, Reading):
         limit = "-" if row.limit is None else f"<= {row.limit:g}"
+        if row.at_least is not None:
+            limit = f">= {row.at_least:g}"
         print(f"{row.name:44} {row.value:12.4g} {row.unit:<12} {limit:>15} {verdict}")
         if row.detail:
             print(f"{'':4}{row.detail}")

@@ -35,6 +35,7 @@ from securebox_auth.stores.protocols import (
     PutFactorState,
     PutLockout,
     Versioned,
+    read_principal,
 )
 
 __all__ = [
@@ -143,15 +144,15 @@ class FactorShell:
         )  # fmt: skip
 
     def _read(self, principal: Principal, keys: Sequence[tuple[str, str]]) -> FactorRead:
-        lockout = self.store.get_lockout(principal)
-        account = self.store.get_account(principal)
-        states = {key: self.store.get_factor_state(principal, *key) for key in keys}
+        found = read_principal(self.store, principal, factors=keys)
+        account, lockout = found.account, found.lockout
+        assert lockout is not None  # asked for
         return FactorRead(
             principal,
             lockout,
             account is not None and account.value.active,
             Expect("account", principal, 0 if account is None else account.version),
-            states,
+            dict(found.factors),
         )
 
     @staticmethod

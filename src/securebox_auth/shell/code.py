@@ -59,6 +59,7 @@ from securebox_auth.stores.protocols import (
     PutLockout,
     PutSubscription,
     Versioned,
+    read_principal,
 )
 
 __all__ = ["ChangeResult", "ConfidentialCodeService", "LoginResult"]
@@ -147,9 +148,9 @@ class ConfidentialCodeService:
     ) -> tuple[Versioned[LockoutState], Versioned[CodeCredential] | None, list[Change]]:
         """The lockout state, the credential of an *active* account (else ``None``), and the
         guards that make the commit fail if the account or credential changed meanwhile."""
-        lockout = self.store.get_lockout(principal)
-        account = self.store.get_account(principal)
-        code = self.store.get_code(principal)
+        found = read_principal(self.store, principal, code=True)
+        lockout, account, code = found.lockout, found.account, found.code
+        assert lockout is not None  # asked for
         guards: list[Change] = [
             Expect("account", principal, account.version if account else 0),
             Expect("code", principal, code.version if code else 0),

@@ -8,10 +8,17 @@ from datetime import datetime
 from typing import Unpack
 
 from securebox_auth.audit import AuditEvent
+from securebox_auth.entitlements.accounts import Account
 from securebox_auth.identity import Principal
 from securebox_auth.shell.base import FactorShell, ShellOptions, Step
 from securebox_auth.stores import factor_codecs as fc
-from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState, Versioned
+from securebox_auth.stores.protocols import (
+    AuthStore,
+    Change,
+    PutFactorState,
+    Versioned,
+    read_principal,
+)
 
 __all__ = ["RenewalClock"]
 
@@ -32,16 +39,19 @@ class RenewalClock(FactorShell):
         """From one read of the clock: :meth:`last_sca`, and what makes the :meth:`change`
         that records a strong authentication at a given instant (it conflicts if another
         login recorded one since this read)."""
-        found = self.store.get_factor_state(principal, fc.RENEWAL, channel)
-        return self._last(principal, found), lambda at: _renewal(principal, channel, at, found)
+        # The renewal record and the account together (one round trip on PostgreSQL).
+        both = read_principal(self.store, principal, lockout=False, factors=[(fc.RENEWAL, channel)])
+        found = both.factors[(fc.RENEWAL, channel)]
+        last = self._last(found, both.account)
+        return last, lambda at: _renewal(principal, channel, at, found)
 
+    @staticmethod
     def _last(
-        self, principal: Principal, found: Versioned[Mapping[str, object]] | None
+        found: Versioned[Mapping[str, object]] | None, account: Versioned[Account] | None
     ) -> datetime | None:
         if found is None:
             return None
         at = fc.renewal_from_dict(found.value)
-        account = self.store.get_account(principal)
         if account is not None and at < account.value.created_at:
             # A strong authentication of a previous holder of this user number: the new
             # person has never authenticated strongly (first access, RTS art. 10(2)(a)).

@@ -30,9 +30,9 @@ from securebox_auth.audit import (
     seal,
     tenants_of,
 )
-from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
+from securebox_auth.errors import ConfigurationError
 from securebox_auth.stores.sql import codec
-from securebox_auth.stores.sql.database import Database, Writer
+from securebox_auth.stores.sql.database import Batch, Database, Writer
 from securebox_auth.stores.sql.schema import AUDIT_EVENTS
 from securebox_auth.stores.sql.writes import insert_sql
 
@@ -106,7 +106,7 @@ class SqlAuditChains:
         return heads
 
     def seal(
-        self, tx: Writer, heads: Mapping[str, Head], events: Sequence[AuditEvent]
+        self, tx: Writer | Batch, heads: Mapping[str, Head], events: Sequence[AuditEvent]
     ) -> list[SealedEvent]:
         """Seal each event into its chains after their locked heads, insert them (in the
         order of the events), and advance each head with a compare-and-swap on its
@@ -127,13 +127,13 @@ class SqlAuditChains:
                 sealed_one = seal(self._key, previous[chain], event, chain=chain)
                 previous[chain] = sealed_one
                 sealed.append(sealed_one)
-        rows = [[codec.event_row(s)[c] for c in self._columns] for s in sealed]
+        rows = [[row[c] for c in self._columns] for row in map(codec.event_row, sealed)]
         tx.many(self._insert, rows)
         for chain, head in previous.items():
             assert head is not None  # every chain here got an event
             version = heads[chain][2]
-            if tx.run(self._advance, (head.sequence, head.mac, chain, version)) != 1:
-                raise ConcurrentUpdate("the audit chain moved since it was read")
+            params = (head.sequence, head.mac, chain, version)
+            tx.expect(self._advance, params, "the audit chain moved since it was read")
         return sealed
 
     # -- reads ----------------------------------------------------------------------------

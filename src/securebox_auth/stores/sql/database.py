@@ -20,10 +20,10 @@
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -32,7 +32,7 @@ from securebox_auth.errors import ConcurrentUpdate, StorageFull
 from securebox_auth.stores.sql.engine import WRITE_OPTION
 from securebox_auth.stores.sql.read_connections import read_connections
 
-__all__ = ["Database", "Writer", "is_contention", "is_storage_full"]
+__all__ = ["Batch", "Database", "Writer", "is_contention", "is_storage_full"]
 
 # PostgreSQL: serialization failure, deadlock, lock not available, query cancelled (timeout).
 _PG_CONTENTION: Final = frozenset({"40001", "40P01", "55P03", "57014"})
@@ -69,6 +69,8 @@ def is_storage_full(error: BaseException) -> bool:
 
 
 _FULL: Final = "no room left to store this; try again later"
+
+T = TypeVar("T")
 
 
 class Writer:
@@ -107,6 +109,82 @@ class Writer:
         row: Sequence[Any] | None = self._cursor.fetchone()
         return row
 
+    def expect(self, sql: str, params: Sequence[Any], message: str) -> None:
+        """Execute a write that must touch exactly one row, else :class:`ConcurrentUpdate`."""
+        if self.run(sql, params) != 1:
+            raise ConcurrentUpdate(message)
+
+    def check(
+        self, sql: str, params: Sequence[Any], verdict: Callable[[Sequence[Any] | None], None]
+    ) -> None:
+        """Read one row and hand it to ``verdict``, which raises if the commit must not go on."""
+        verdict(self.one(sql, params))
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """Statements whose results only decide whether the transaction may commit: on
+        PostgreSQL they travel together in one pipeline (one round trip for all of them,
+        psycopg's pipeline mode), and their checks run once every one has answered, before
+        the ``COMMIT``; on SQLite (no network) each runs and is checked at once."""
+        if not self._postgresql:
+            yield Batch(self, None)
+            return
+        batch = Batch(self, self._cursor.connection)
+        try:
+            with batch.connection.pipeline():
+                yield batch
+            batch.settle()
+        finally:
+            batch.close()
+
+
+class Batch:
+    """The statements of :meth:`Writer.batch`, with the same methods as the writer (the
+    checks of a pipelined statement run when the pipeline has answered)."""
+
+    def __init__(self, writer: Writer, connection: Any) -> None:
+        self._writer = writer
+        #: The psycopg connection in pipeline mode (``None``: run at once, on SQLite).
+        self.connection = connection
+        self._pending: list[tuple[Any, Callable[[Any], None]]] = []
+
+    def _send(self, sql: str, params: Sequence[Any], then: Callable[[Any], None]) -> None:
+        cursor = self.connection.cursor()
+        self._pending.append((cursor, then))
+        cursor.execute(sql, self._writer._bind(params))
+
+    def expect(self, sql: str, params: Sequence[Any], message: str) -> None:
+        if self.connection is None:
+            self._writer.expect(sql, params, message)
+            return
+
+        def touched_one(cursor: Any) -> None:
+            if cursor.rowcount != 1:
+                raise ConcurrentUpdate(message)
+
+        self._send(sql, params, touched_one)
+
+    def check(
+        self, sql: str, params: Sequence[Any], verdict: Callable[[Sequence[Any] | None], None]
+    ) -> None:
+        if self.connection is None:
+            self._writer.check(sql, params, verdict)
+        else:
+            self._send(sql, params, lambda cursor: verdict(cursor.fetchone()))
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._writer.many(sql, rows)
+
+    def settle(self) -> None:
+        """Every statement answered: run the checks, in the order the statements were sent."""
+        for cursor, then in self._pending:
+            then(cursor)
+
+    def close(self) -> None:
+        for cursor, _ in self._pending:
+            cursor.close()
+        self._pending.clear()
+
 
 def _sqlite_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -135,18 +213,52 @@ class Database:
         executions, so the server reuses its plan; ``False`` plans it every time with the
         actual values (for statements whose best plan depends on them).
         """
+
+        def one(raw: Any) -> list[Sequence[Any]]:
+            cursor: Any = raw.cursor()
+            try:
+                if self.postgresql:
+                    cursor.execute(sql, tuple(params), prepare=prepare)
+                else:
+                    cursor.execute(sql, tuple(params))
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+
+        return self._reading(one)
+
+    def fetch_many(
+        self, statements: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[list[Sequence[Any]]]:
+        """The rows of several independent read statements, in their order: on PostgreSQL
+        sent together in one pipeline (one round trip), each statement its own snapshot as
+        with :meth:`fetch`; on SQLite one after the other."""
+        if not self.postgresql:
+            return [self.fetch(sql, params) for sql, params in statements]
+
+        def together(raw: Any) -> list[list[Sequence[Any]]]:
+            driver: Any = raw.driver_connection
+            cursors: list[Any] = []
+            try:
+                with driver.pipeline():
+                    for sql, params in statements:
+                        cursor = driver.cursor()
+                        cursors.append(cursor)
+                        cursor.execute(sql, tuple(params))
+                return [list(cursor.fetchall()) for cursor in cursors]
+            finally:
+                for cursor in cursors:
+                    cursor.close()
+
+        return self._reading(together)
+
+    def _reading(self, work: Callable[[Any], T]) -> T:
+        """``work`` on a read connection (autocommit); a connection the server closed is
+        dropped and ``work`` tried once more on a fresh one."""
         for attempt in (1, 2):
             raw, taken = self._reads.take()
             try:
-                cursor: Any = raw.cursor()
-                try:
-                    if self.postgresql:
-                        cursor.execute(sql, tuple(params), prepare=prepare)
-                    else:
-                        cursor.execute(sql, tuple(params))
-                    rows = list(cursor.fetchall())
-                finally:
-                    cursor.close()
+                result = work(raw)
             except Exception as error:
                 driver: Any = raw.driver_connection
                 broken = self.postgresql and bool(getattr(driver, "broken", False))
@@ -164,7 +276,7 @@ class Database:
                     continue
                 raise
             self._reads.give(raw, taken)
-            return rows
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager

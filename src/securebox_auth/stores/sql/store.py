@@ -38,13 +38,14 @@ from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session_ids import is_session_id, session_key
 from securebox_auth.stores.protocols import (
     Change,
+    PrincipalReads,
     Standing,
     Versioned,
     check_session_transition,
 )
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.audit_chains import SqlAuditChains, chains_of
-from securebox_auth.stores.sql.database import Database, Writer
+from securebox_auth.stores.sql.database import Batch, Database, Writer
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.schema import (
     ACCOUNTS,
@@ -167,18 +168,48 @@ class SqlStore:
         return rows[0] if rows else None
 
     def get_account(self, principal: Principal) -> Versioned[Account] | None:
-        row = self._one(ACCOUNT_KIND, principal_key(principal))
-        return None if row is None else Versioned(codec.account_from_row(row), row["version"])
+        return _account(self._one(ACCOUNT_KIND, principal_key(principal)))
 
     def get_code(self, principal: Principal) -> Versioned[CodeCredential] | None:
-        row = self._one(CODE_KIND, principal_key(principal))
-        return None if row is None else Versioned(codec.code_from_row(row), row["version"])
+        return _code(self._one(CODE_KIND, principal_key(principal)))
 
     def get_lockout(self, principal: Principal) -> Versioned[LockoutState]:
-        row = self._one(LOCKOUT_KIND, principal_key(principal))
-        if row is None:
-            return Versioned(LockoutState(), 0)
-        return Versioned(codec.lockout_from_row(row), row["version"])
+        return _lockout(self._one(LOCKOUT_KIND, principal_key(principal)))
+
+    def read_principal(
+        self,
+        principal: Principal,
+        *,
+        lockout: bool = True,
+        code: bool = False,
+        factors: Sequence[tuple[str, str]] = (),
+    ) -> PrincipalReads:
+        """:func:`~securebox_auth.stores.protocols.read_principal`: the lockout state, the
+        account, the code and the factor states in one round trip on PostgreSQL (a pipeline
+        of single-row reads, each its own snapshot, as when read one by one)."""
+        key = principal_key(principal)
+        kinds = [*([LOCKOUT_KIND] if lockout else []), ACCOUNT_KIND, *([CODE_KIND] if code else [])]
+        statements: list[tuple[str, Sequence[str]]] = [
+            (self._reads[kind.order], key) for kind in kinds
+        ]
+        statements += [(self._reads[FACTOR_KIND.order], (*key, *item)) for item in factors]
+        results = self._db.fetch_many(statements)
+        names = {kind.order: [c.name for c in kind.table.columns] for kind in (*kinds, FACTOR_KIND)}
+
+        def row(kind: Kind, rows: list[Sequence[Any]]) -> Mapping[str, Any] | None:
+            return dict(zip(names[kind.order], rows[0], strict=True)) if rows else None
+
+        states = {
+            item: _factor_state(row(FACTOR_KIND, rows))
+            for item, rows in zip(factors, results[len(kinds) :], strict=True)
+        }
+        found = dict(zip((kind.order for kind in kinds), results, strict=False))
+        return PrincipalReads(
+            _lockout(row(LOCKOUT_KIND, found[LOCKOUT_KIND.order])) if lockout else None,
+            _account(row(ACCOUNT_KIND, found[ACCOUNT_KIND.order])),
+            _code(row(CODE_KIND, found[CODE_KIND.order])) if code else None,
+            states,
+        )
 
     def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None:
         key = client_id.value
@@ -212,11 +243,7 @@ class SqlStore:
     def get_factor_state(
         self, principal: Principal, kind: str, item: str
     ) -> Versioned[Mapping[str, object]] | None:
-        row = self._one(FACTOR_KIND, (*principal_key(principal), kind, item))
-        if row is None:
-            return None
-        state = codec.factor_state_from_row(row)
-        return None if state is None else Versioned(state, row["version"])
+        return _factor_state(self._one(FACTOR_KIND, (*principal_key(principal), kind, item)))
 
     def factor_states(
         self, principal: Principal, kind: str
@@ -337,42 +364,79 @@ class SqlStore:
             return
         with self._db.write(self._chains.lock_sql(chains)) as tx:
             heads = self._chains.heads(tx, chains)
-            for write in writes:
-                self._apply(tx, write)
-            if events:
-                self._chains.seal(tx, heads, events)
+            if any(write.kind.after_write is not None for write in writes):
+                for write in writes:  # side tables written from Python: one at a time
+                    self._apply(tx, write)
+                if events:
+                    self._chains.seal(tx, heads, events)
+                return
+            # The heads are locked: every write and the sealed events go together (one
+            # round trip on PostgreSQL), their checks run before the COMMIT.
+            with tx.batch() as batch:
+                for write in writes:
+                    self._apply(batch, write)
+                if events:
+                    self._chains.seal(batch, heads, events)
 
-    def _apply(self, tx: Writer, write: Write) -> None:
+    def _apply(self, tx: Writer | Batch, write: Write) -> None:
         kind = write.kind
         if not write.puts:
-            found = tx.one(self._statement(kind, "version", ()), write.key)
-            if (0 if found is None else int(found[0])) != write.expected:
-                raise ConcurrentUpdate(_STALE)
+            expected = write.expected
+
+            def unchanged(found: Sequence[Any] | None) -> None:
+                if (0 if found is None else int(found[0])) != expected:
+                    raise ConcurrentUpdate(_STALE)
+
+            tx.check(self._statement(kind, "version", ()), write.key, unchanged)
             return
         if write.live:
-            self._check_session(tx, write)
+            tx.check(self._session_sql, (*write.key, write.expected), self._session_check(write))
         values = kind.encode(write.value)
         columns = tuple(values)
         if write.expected == 0:
             sql = self._statement(kind, "insert", (*kind.key_columns, *columns, "version"))
-            touched = tx.run(sql, (*write.key, *values.values(), 1))
+            tx.expect(sql, (*write.key, *values.values(), 1), _STALE)
         else:
             sql = self._statement(kind, "update", columns)
-            touched = tx.run(sql, (*values.values(), *write.key, write.expected))
-        if touched != 1:
-            raise ConcurrentUpdate(_STALE)
+            tx.expect(sql, (*values.values(), *write.key, write.expected), _STALE)
         if kind.after_write is not None:
+            assert isinstance(tx, Writer)  # commit() does not batch these kinds
             kind.after_write(self._db, tx, write.value)
 
-    def _check_session(self, tx: Writer, write: Write) -> None:
+    def _session_check(self, write: Write) -> Callable[[Sequence[Any] | None], None]:
         """In the commit's transaction: the session is still live at the expected version,
         and the change keeps what it must (an in-place change: the authentication facts; a
         rotation: principal, channel and login time)."""
-        found = tx.one(self._session_sql, (*write.key, write.expected))
-        if found is None:
-            raise ConcurrentUpdate(_STALE)
-        stored = codec.session_from_row(dict(zip(self._session_columns, found, strict=True)))
-        if stored is None:
-            raise ConcurrentUpdate("the session has ended")
-        if write.keeps is not None:
-            check_session_transition(stored, write.keeps, rotation=write.rotation)
+
+        def live(found: Sequence[Any] | None) -> None:
+            if found is None:
+                raise ConcurrentUpdate(_STALE)
+            row = dict(zip(self._session_columns, found, strict=True))
+            stored = codec.session_from_row(row)
+            if stored is None:
+                raise ConcurrentUpdate("the session has ended")
+            if write.keeps is not None:
+                check_session_transition(stored, write.keeps, rotation=write.rotation)
+
+        return live
+
+
+def _account(row: Mapping[str, Any] | None) -> Versioned[Account] | None:
+    return None if row is None else Versioned(codec.account_from_row(row), row["version"])
+
+
+def _code(row: Mapping[str, Any] | None) -> Versioned[CodeCredential] | None:
+    return None if row is None else Versioned(codec.code_from_row(row), row["version"])
+
+
+def _lockout(row: Mapping[str, Any] | None) -> Versioned[LockoutState]:
+    if row is None:
+        return Versioned(LockoutState(), 0)
+    return Versioned(codec.lockout_from_row(row), row["version"])
+
+
+def _factor_state(row: Mapping[str, Any] | None) -> Versioned[Mapping[str, object]] | None:
+    if row is None:
+        return None
+    state = codec.factor_state_from_row(row)
+    return None if state is None else Versioned(state, row["version"])
