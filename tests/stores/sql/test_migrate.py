@@ -4,6 +4,7 @@ the schema module's tables, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -204,3 +205,22 @@ def test_0005_indexes_the_companies_of_the_subscriptions_of_before(empty_engine:
     assert store.subscriptions_holding(Siren("443061841")) == []
     migrate.downgrade(empty_engine, "0004")
     migrate.upgrade(empty_engine)
+
+
+def test_servers_starting_together_migrate_one_after_the_other(empty_engine: Engine) -> None:
+    # Several hosts started at once on a database that is behind (ADR 0057): each upgrade
+    # waits for the one before (an advisory lock on PostgreSQL, the write lock on SQLite)
+    # and finds the work done; none fails on a table another created meanwhile. SQLite is
+    # one host's file: `securebox serve` migrates it once before its workers start.
+    if empty_engine.dialect.name != "postgresql":
+        pytest.skip("several hosts share a PostgreSQL database, not a SQLite file")
+    url = empty_engine.url.render_as_string(hide_password=False)
+    engines = [create_engine(url) for _ in range(4)]
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(migrate.upgrade, engines))
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert migrate.current(empty_engine) == migrate.head()
+    assert migrate.check(empty_engine).ok

@@ -21,7 +21,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, MetaData
+from sqlalchemy import Connection, Engine, MetaData, text
 
 from securebox_auth.stores.sql.engine import WRITE_OPTION
 from securebox_auth.stores.sql.schema import METADATA
@@ -42,6 +42,9 @@ __all__ = [
 
 #: Alembic's default version table (the library's history keeps it).
 DEFAULT_VERSION_TABLE: Final = "alembic_version"
+#: The PostgreSQL advisory lock every securebox migration takes (any 64-bit number that no
+#: other application of the database uses: "sbox" "migr" in ASCII).
+MIGRATION_LOCK: Final = 0x73626F786D696772
 
 IncludeObject = Callable[[object, str | None, str, bool, object], bool]
 
@@ -107,8 +110,14 @@ class History:
         return revision
 
     def upgrade(self, engine: Engine, revision: str = "head") -> None:
-        """Migrate up to ``revision`` (one transaction)."""
+        """Migrate up to ``revision`` (one transaction). Several processes may do it at once
+        (servers starting together on one PostgreSQL database): the transaction first takes
+        a transaction-scoped advisory lock, so they migrate one after the other and the
+        later ones find the work done. A SQLite file is one host's: migrate it once, before
+        the workers start (as ``securebox serve`` does)."""
         with engine.execution_options(**{WRITE_OPTION: True}).connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             command.upgrade(self.config(conn), revision)
             conn.commit()
 
