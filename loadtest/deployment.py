@@ -379,7 +379,12 @@ def sizes(published: int) -> list[int]:
 
 
 def _seed_world(
-    deployment: Deployment, users: int, lanes: int, documents: int, second_factor: int
+    deployment: Deployment,
+    users: int,
+    lanes: int,
+    documents: int,
+    second_factor: int,
+    payers: int,
 ) -> World:
     box, base = deployment.box, deployment.base
     count, bulk = split(documents)
@@ -421,17 +426,17 @@ def _seed_world(
             got = http.get(f"/api/v1/documents/{ids[0]}/content", headers=bearer(sessions[0]))
             assert got.status_code == 200, got.text
     with httpx.Client(base_url=base, timeout=120) as http:  # no cookie: no CSRF check
-        payers = [_payer(deployment, http, n) for n in range(users)]
+        passkeys = [_payer(deployment, http, n) for n in range(payers)]
     return World(
         people,
         sessions,
         ids,
         token,
         receiving,
-        lanes + users,
+        lanes + payers,
         count,
         second_factor=twofold,
-        payers=payers,
+        payers=passkeys,
         bulk_documents=bulk,
     )
 
@@ -452,6 +457,7 @@ def deployment(
     lanes: int,
     documents: int,
     second_factor: int = 0,
+    payers: int = 0,
 ) -> Iterator[Deployment]:
     """A migrated, seeded database and its server (started, then stopped by pid)."""
     port = free_port()
@@ -474,7 +480,7 @@ def deployment(
     )
     try:
         made.server = processes.serve(port, workers)
-        made.world = _seed_world(made, users, lanes, documents, second_factor)
+        made.world = _seed_world(made, users, lanes, documents, second_factor, payers)
         yield made
     finally:
         processes.close()

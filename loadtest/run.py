@@ -592,10 +592,12 @@ def load_run(
     *,
     mixes: Sequence[str] | None = None,
     rate: dict[str, float] | None = None,
+    second_factor_users: int | None = None,
 ) -> Run:
     """The mixes ``mixes`` (keys; all by default) on every database in ``kinds`` for
     ``seconds`` each, arrivals at ``rate[key]`` a second for the mixes named there (open
-    model), the others closed; the checks after."""
+    model), the others closed; the checks after. ``second_factor_users``: the fresh users
+    of the full-login mix (by default enough for its time)."""
     keys = list(mixes) if mixes is not None else [m.key for m in MIXES]
     specs = [m for m in MIXES if m.key in keys]
     rate = dict(rate or {})
@@ -604,7 +606,9 @@ def load_run(
     bare = (0.0, 0.0)
     took: dict[str, float] = {}
     published, bulk = split(documents)
-    fresh = _second_factor_users(seconds, rate.get("login2fa")) if "login2fa" in keys else 0
+    fresh = 0
+    if "login2fa" in keys:
+        fresh = second_factor_users or _second_factor_users(seconds, rate.get("login2fa"))
     for kind in kinds:
         label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[kind]
         folder = home / kind
@@ -615,10 +619,11 @@ def load_run(
                 url,
                 folder,
                 workers=workers,
-                users=POST_LANES,
+                users=POST_LANES if "login" in keys else 0,
                 lanes=GET_LANES,
                 documents=documents,
                 second_factor=fresh,
+                payers=POST_LANES if "stepup" in keys else 0,
             ) as d,
             contextlib.ExitStack() as stack,
         ):
