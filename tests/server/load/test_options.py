@@ -43,7 +43,7 @@ def test_some_mixes_in_the_open_model_from_the_command_line(tmp_path: Path) -> N
     assert "open model for healthz (40 arrivals/s" in written
     assert "FAILED" not in written
     assert "| SQLite | securebox audit verify | exit 0 | exit 0 | ok |" in written
-    assert "step-up" not in written  # no step-up mix: its checks are not made
+    assert "payee" not in written  # no step-up mix: its checks are not made
 
 
 def test_mix_and_rate_options_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
