@@ -484,9 +484,9 @@ def rates(text: str | None, keys: Sequence[str]) -> dict[str, float]:
 
 
 def _second_factor_users(seconds: float, rate: float | None) -> int:
-    """Fresh users enough for the full-login mix: its rate (or 40 a second, above what
-    two cores verify) over the mix, and a margin."""
-    return math.ceil((rate or 40.0) * seconds) + 8
+    """Fresh users enough for the full-login mix: its rate (or 25 a second, above the 23
+    code logins a second two quiet cores verified) over the mix, and a margin."""
+    return math.ceil((rate or 25.0) * seconds) + 8
 
 
 def _run_mixes(
