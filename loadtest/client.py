@@ -19,7 +19,8 @@ a fixed rate (the ``n``-th at ``start + n / rate``) whatever the server does; th
 serve them in turn (an arrival waits in a queue while every lane is busy) and the latency
 is measured from the arrival's *intended* time, as wrk2 does (ADR 0053): a stall shows as
 the many slow answers users arriving meanwhile would see. An arrival no lane could send
-before the schedule's end is recorded as failed (``backlog``), not forgotten.
+before the schedule's end is recorded as failed (``backlog``) at its arrival time, so the
+measured window counts it: not forgotten.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ __all__ = [
 ]
 
 
+#: What an arrival that no lane sent before its schedule's end is recorded as (open model).
+BACKLOG: Final = "backlog"
+
+
 @dataclass
 class Samples:
     """What one lane saw: (end time, latency seconds, succeeded) of each operation."""
@@ -61,6 +66,15 @@ class Samples:
         self.ok.append(good)
         if not good:
             self.failures[why] = self.failures.get(why, 0) + 1
+
+    def missed(self, intended: float, until: float) -> None:
+        """An arrival (due at ``intended``) no lane sent before the schedule ended at
+        ``until``: a failure counted at its arrival time (inside the measured window, as
+        the arrivals around it), its latency at least ``until - intended``."""
+        self.ends.append(intended)
+        self.latencies.append(until - intended)
+        self.ok.append(False)
+        self.failures[BACKLOG] = self.failures.get(BACKLOG, 0) + 1
 
 
 def percentile(ordered: Sequence[float], p: float) -> float:
@@ -219,9 +233,6 @@ def thread_lanes(
 
 # -- the open model -------------------------------------------------------------------------
 
-#: What an arrival that no lane sent before the schedule's end is recorded as.
-BACKLOG: Final = "backlog"
-
 
 def arrivals(rate: float, seconds: float) -> int:
     """How many arrivals ``rate`` a second schedules in ``seconds``."""
@@ -244,7 +255,7 @@ async def _open_get_lane(
         while (item := await pending.get()) is not None:
             intended, n = item
             if time.perf_counter() >= until:
-                samples.add(intended, until, False, BACKLOG)
+                samples.missed(intended, until)
                 continue
             try:
                 if reader is None or writer is None:
@@ -307,7 +318,7 @@ def thread_open(
         while (item := pending.get()) is not None:
             intended, n = item
             if time.perf_counter() >= until:
-                into.add(intended, until, False, BACKLOG)
+                into.missed(intended, until)
                 continue
             try:
                 why = operation(n)
