@@ -139,12 +139,16 @@ def box_faults(session: nox.Session) -> None:
 
 @nox.session
 def load(session: nox.Session) -> None:
-    """The server under load (issue 19, ADR 0044): ``securebox serve --workers 2`` on a
-    scratch PostgreSQL database and on SQLite, each mix for a sixth of the run (120 s a
-    database, ``-- 300`` for 300), the report in ``.cache/load/report.md``."""
+    """The server under load (issue 19, ADRs 0044 and 0053): ``securebox serve --workers 2``
+    on a scratch PostgreSQL database and on SQLite, 1,000,000 documents behind the pages
+    (the loaded databases cached in ``.cache/load`` and PostgreSQL template databases),
+    every mix for its share of the run (120 s a database, ``-- 300`` for 300; further
+    arguments go to ``python -m loadtest``, e.g. ``-- 120 --mix home --rate home=500``),
+    the report in ``.cache/load/report.md``."""
     _install_dev(session)
-    seconds = session.posargs[0] if session.posargs else "120"
-    session.run("python", "-m", "loadtest", "--seconds", seconds, "--workers", "2")
+    seconds, *more = session.posargs or ["120"]
+    session.run("python", "-m", "loadtest", "--seconds", seconds, "--workers", "2",
+                "--documents", "1000000", *more)  # fmt: skip
 
 
 @nox.session

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from loadtest.report import markdown
-from loadtest.run import MIXES, load_run
+from loadtest.run import MIXES, load_run, mix_keys, rates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,13 +20,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql"
     )
-    parser.add_argument("--documents", type=int, default=24, help="seeded documents")
+    parser.add_argument(
+        "--documents",
+        type=int,
+        default=24,
+        help="documents behind the pages: the first 24 published through the API (the "
+        "downloads' PDFs), the rest bulk rows (cached under .cache/load from 100,000)",
+    )
+    parser.add_argument(
+        "--mix",
+        default="",
+        help="comma-separated mixes to run (default: all): " + ", ".join(m.key for m in MIXES),
+    )
+    parser.add_argument(
+        "--rate",
+        default="",
+        help="open model: arrivals a second for every mix (50) or per mix (home=500,login=10); "
+        "the mixes not named keep the closed model",
+    )
     parser.add_argument("--report", type=Path, default=Path(".cache/load/report.md"))
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
-    per_mix = max(1.0, args.seconds / len(MIXES))
+    try:
+        keys = mix_keys(args.mix)
+        arrivals = rates(args.rate, keys)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not kinds or set(kinds) - {"sqlite", "postgresql"}:
+        parser.error("--databases: sqlite, postgresql or both")
+    if args.documents < 1 or args.workers < 1 or not args.seconds > 0:
+        parser.error("--documents, --workers and --seconds are positive")
+    per_mix = max(1.0, args.seconds / len(keys))
     with tempfile.TemporaryDirectory(prefix="securebox-load-") as home:
-        run = load_run(kinds, per_mix, args.workers, Path(home), args.documents)
+        run = load_run(
+            kinds, per_mix, args.workers, Path(home), args.documents, mixes=keys, rate=arrivals
+        )
     text = markdown(run)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(text, encoding="utf-8")

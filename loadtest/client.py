@@ -13,18 +13,42 @@ ending inside the measured window (after a warm-up) count. Latency is measured f
 moment the lane sent the request: in a closed model a slow answer delays the next request
 (coordinated omission), so the percentiles are those of the requests actually sent, not of
 a fixed arrival schedule (ADR 0044).
+
+The **open model** (:func:`get_open`, :func:`thread_open`; ``--rate``) schedules arrivals at
+a fixed rate (the ``n``-th at ``start + n / rate``) whatever the server does; the same lanes
+serve them in turn (an arrival waits in a queue while every lane is busy) and the latency
+is measured from the arrival's *intended* time, as wrk2 does (ADR 0053): a stall shows as
+the many slow answers users arriving meanwhile would see. An arrival no lane could send
+before the schedule's end is recorded as failed (``backlog``) at its arrival time, so the
+measured window counts it: not forgotten.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
-__all__ = ["Samples", "Stats", "get_lanes", "percentile", "thread_lanes"]
+__all__ = [
+    "LaneDone",
+    "Samples",
+    "Stats",
+    "arrivals",
+    "get_lanes",
+    "get_open",
+    "percentile",
+    "thread_lanes",
+    "thread_open",
+]
+
+
+#: What an arrival that no lane sent before its schedule's end is recorded as (open model).
+BACKLOG: Final = "backlog"
 
 
 @dataclass
@@ -42,6 +66,15 @@ class Samples:
         self.ok.append(good)
         if not good:
             self.failures[why] = self.failures.get(why, 0) + 1
+
+    def missed(self, intended: float, until: float) -> None:
+        """An arrival (due at ``intended``) no lane sent before the schedule ended at
+        ``until``: a failure counted at its arrival time (inside the measured window, as
+        the arrivals around it), its latency at least ``until - intended``."""
+        self.ends.append(intended)
+        self.latencies.append(until - intended)
+        self.ok.append(False)
+        self.failures[BACKLOG] = self.failures.get(BACKLOG, 0) + 1
 
 
 def percentile(ordered: Sequence[float], p: float) -> float:
@@ -161,6 +194,11 @@ def get_lanes(
 # -- operations in threads ------------------------------------------------------------------
 
 
+class LaneDone(Exception):
+    """Raised by an operation that has nothing left to do (its fresh users are used up):
+    its lane ends there, nothing recorded for that call."""
+
+
 def thread_lanes(
     operations: Sequence[Callable[[int], str | None]], seconds: float
 ) -> list[Samples]:
@@ -175,6 +213,8 @@ def thread_lanes(
             start = time.perf_counter()
             try:
                 why = operation(n)
+            except LaneDone:
+                return
             except Exception as exc:
                 why = type(exc).__name__
             into.add(start, time.perf_counter(), why is None, why or "")
@@ -186,6 +226,122 @@ def thread_lanes(
     ]
     for thread in threads:
         thread.start()
+    for thread in threads:
+        thread.join(seconds + 180)
+    return samples
+
+
+# -- the open model -------------------------------------------------------------------------
+
+
+def arrivals(rate: float, seconds: float) -> int:
+    """How many arrivals ``rate`` a second schedules in ``seconds``."""
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError("an arrival rate is a positive number a second")
+    return max(1, math.ceil(rate * seconds))
+
+
+async def _open_get_lane(
+    port: int,
+    requests: Sequence[bytes],
+    pending: asyncio.Queue[tuple[float, int] | None],
+    until: float,
+    samples: Samples,
+    expect: int,
+) -> None:
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    try:
+        while (item := await pending.get()) is not None:
+            intended, n = item
+            if time.perf_counter() >= until:
+                samples.missed(intended, until)
+                continue
+            try:
+                if reader is None or writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(requests[n % len(requests)])
+                status = await _read_response(reader)
+                samples.add(intended, time.perf_counter(), status == expect, str(status))
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                samples.add(intended, time.perf_counter(), False, type(exc).__name__)
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def get_open(
+    port: int, lanes: Sequence[Sequence[bytes]], seconds: float, rate: float, expect: int = 200
+) -> list[Samples]:
+    """Arrivals at ``rate`` a second for ``seconds``, served by ``lanes`` keep-alive
+    connections (each cycling through its own requests); latency from the intended time."""
+    total = arrivals(rate, seconds)
+    samples = [Samples() for _ in lanes]
+
+    async def run() -> None:
+        pending: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
+        start = time.perf_counter()
+        until = start + seconds
+        workers = [
+            asyncio.create_task(_open_get_lane(port, r, pending, until, s, expect))
+            for r, s in zip(lanes, samples, strict=True)
+        ]
+        for n in range(total):
+            intended = start + n / rate
+            delay = intended - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pending.put_nowait((intended, n))
+        for _ in workers:
+            pending.put_nowait(None)
+        await asyncio.gather(*workers)
+
+    asyncio.run(run())
+    return samples
+
+
+def thread_open(
+    operations: Sequence[Callable[[int], str | None]], seconds: float, rate: float
+) -> list[Samples]:
+    """Arrivals at ``rate`` a second for ``seconds``, each served by the first free thread
+    (one a lane, calling its own operation); latency from the intended time."""
+    total = arrivals(rate, seconds)
+    samples = [Samples() for _ in operations]
+    pending: queue.SimpleQueue[tuple[float, int] | None] = queue.SimpleQueue()
+    start = time.perf_counter()
+    until = start + seconds
+
+    def lane(operation: Callable[[int], str | None], into: Samples) -> None:
+        while (item := pending.get()) is not None:
+            intended, n = item
+            if time.perf_counter() >= until:
+                into.missed(intended, until)
+                continue
+            try:
+                why = operation(n)
+            except LaneDone:
+                continue  # the arrival finds nothing to do: not an operation
+            except Exception as exc:
+                why = type(exc).__name__
+            into.add(intended, time.perf_counter(), why is None, why or "")
+
+    threads = [
+        threading.Thread(target=lane, args=(op, s), daemon=True)
+        for op, s in zip(operations, samples, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for n in range(total):
+        intended = start + n / rate
+        delay = intended - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        pending.put((intended, n))
+    for _ in threads:
+        pending.put(None)
     for thread in threads:
         thread.join(seconds + 180)
     return samples
