@@ -33,17 +33,17 @@ from typing import Any, Final
 import loadtest.deployment
 from loadtest.client import Stats
 from loadtest.deployment import Deployment, deployment
-from loadtest.run import GET_LANES, MIXES, POST_LANES, WARM_UP, Mix, cpu_seconds
+from loadtest.run import GET_LANES, MIXES, POST_LANES, WARM_UP, Mix, Tally, cpu_seconds
 
-#: Short names of the load run's mixes.
+#: The load run's mixes this profiler drives, by their ``--mix`` key (``ingest``: ingestion).
 SHORT: Final = {
-    "healthz": 0,
-    "home": 1,
-    "search": 2,
-    "download": 3,
-    "feed": 4,
-    "login": 5,
-    "ingest": 6,
+    "healthz": "healthz",
+    "home": "home",
+    "search": "search",
+    "download": "download",
+    "feed": "feed",
+    "login": "login",
+    "ingest": "ingestion",
 }
 #: Leaf frames of a waiting thread.
 IDLE: Final = (
@@ -149,7 +149,7 @@ def _one(d: Deployment, name: str, mix: Mix, seconds: float, profile: Path | Non
     t0 = time.perf_counter()
     if profile is not None:
         spies = [_spy(w, profile / f"{name}-{w}.txt", seconds - 1) for w in workers]
-    samples = mix(d, seconds)
+    samples = mix(d, seconds, None, Tally())
     wall = time.perf_counter() - t0
     for spy in spies:
         spy.wait(timeout=60)
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(home) / "profiles"
         folder.mkdir()
         for name in names:
-            _, mix, _ = MIXES[SHORT[name]]
+            mix = next(spec.run for spec in MIXES if spec.key == SHORT[name])
             text = _one(d, name, mix, args.seconds, folder if args.profile else None)
             print(text, flush=True)
     return 0
