@@ -38,7 +38,7 @@ _READ: Final = (
 # Only our own constants and placeholders are spelled into the texts: values are bound.
 _LISTED: Final = (
     f"SELECT {COLUMNS}, {_READ} FROM box_documents d "  # noqa: S608
-    "WHERE d.id {where} AND d.status = 'live'"
+    "WHERE d.id {where} AND {status}d.status = 'live'"
 )
 _WIDTH: Final = COLUMNS.count(",") + 1
 #: The most decoded rows (and identifiers) kept per process.
@@ -126,7 +126,12 @@ class PageReads:
         found = self._listed.get(key)
         if found is None:
             where = "= ANY(?)" if self.db.postgresql else f"IN ({', '.join('?' * count)})"
-            found = self._listed[key] = self.db.sql(_LISTED.format(where=where))
+            # SQLite: the unary plus keeps the planner off the (status, ...) indexes, which
+            # it would walk for every live row (0.4 s at 1,000,000 documents) instead of
+            # looking the ids up by the primary key (0.2 ms).
+            status = "" if self.db.postgresql else "+"
+            sql = _LISTED.format(where=where, status=status)
+            found = self._listed[key] = self.db.sql(sql)
         return found
 
     def listed(
