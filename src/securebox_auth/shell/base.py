@@ -28,6 +28,7 @@ from securebox_auth.identity import Principal
 from securebox_auth.lockout.attempts import blocked_refusal, register_failure
 from securebox_auth.lockout.rules import Element, LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.shell.retry import DEFAULT_BACKOFF, Attempt, Backoff, commit_retrying
+from securebox_auth.stores.principal_reads import read_principal
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
@@ -35,7 +36,6 @@ from securebox_auth.stores.protocols import (
     PutFactorState,
     PutLockout,
     Versioned,
-    read_principal,
 )
 
 __all__ = [
@@ -145,8 +145,7 @@ class FactorShell:
 
     def _read(self, principal: Principal, keys: Sequence[tuple[str, str]]) -> FactorRead:
         found = read_principal(self.store, principal, factors=keys)
-        account, lockout = found.account, found.lockout
-        assert lockout is not None  # asked for
+        account, lockout = found.account, found.lockout_state()
         return FactorRead(
             principal,
             lockout,

@@ -50,6 +50,7 @@ from securebox_auth.lockout.attempts import unblock_event
 from securebox_auth.lockout.rules import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.lockout.rules import unblock as lockout_unblock
 from securebox_auth.shell.retry import DEFAULT_BACKOFF, Attempt, Backoff, commit_retrying
+from securebox_auth.stores.principal_reads import read_principal
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
@@ -59,7 +60,6 @@ from securebox_auth.stores.protocols import (
     PutLockout,
     PutSubscription,
     Versioned,
-    read_principal,
 )
 
 __all__ = ["ChangeResult", "ConfidentialCodeService", "LoginResult"]
@@ -149,8 +149,7 @@ class ConfidentialCodeService:
         """The lockout state, the credential of an *active* account (else ``None``), and the
         guards that make the commit fail if the account or credential changed meanwhile."""
         found = read_principal(self.store, principal, code=True)
-        lockout, account, code = found.lockout, found.account, found.code
-        assert lockout is not None  # asked for
+        lockout, account, code = found.lockout_state(), found.account, found.code
         guards: list[Change] = [
             Expect("account", principal, account.version if account else 0),
             Expect("code", principal, code.version if code else 0),

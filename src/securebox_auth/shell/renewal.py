@@ -12,12 +12,12 @@ from securebox_auth.entitlements.accounts import Account
 from securebox_auth.identity import Principal
 from securebox_auth.shell.base import FactorShell, ShellOptions, Step
 from securebox_auth.stores import factor_codecs as fc
+from securebox_auth.stores.principal_reads import read_principal
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
     PutFactorState,
     Versioned,
-    read_principal,
 )
 
 __all__ = ["RenewalClock"]

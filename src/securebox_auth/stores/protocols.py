@@ -39,7 +39,6 @@ __all__ = [
     "EndSession",
     "Expect",
     "OpenSession",
-    "PrincipalReads",
     "PutAccount",
     "PutCode",
     "PutFactorState",
@@ -49,7 +48,6 @@ __all__ = [
     "RotateSession",
     "Standing",
     "Versioned",
-    "read_principal",
 ]
 
 T = TypeVar("T")
@@ -383,39 +381,3 @@ class AuthStore(Protocol):
         """Seal into the global chain the head of every tenant chain that moved since its
         last anchor; return the anchors sealed."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class PrincipalReads:
-    """What a verification reads of one principal before it decides: its lockout state
-    (when asked for, else ``None``), its account, its confidential code (when asked for) and
-    some factor states by ``(kind, item)`` (``None``: absent)."""
-
-    lockout: Versioned[LockoutState] | None
-    account: Versioned[Account] | None
-    code: Versioned[CodeCredential] | None
-    factors: Mapping[tuple[str, str], Versioned[Mapping[str, object]] | None]
-
-
-def read_principal(
-    store: AuthStore,
-    principal: Principal,
-    *,
-    lockout: bool = True,
-    code: bool = False,
-    factors: Sequence[tuple[str, str]] = (),
-) -> PrincipalReads:
-    """The :class:`PrincipalReads` of ``principal``. A store may offer the same as a method
-    ``read_principal(principal, *, lockout, code, factors)`` that reads them together (the SQL store
-    sends them in one round trip on PostgreSQL); any other store is read one getter at a
-    time. Each value is versioned: the commit that follows checks them as usual."""
-    together = getattr(store, "read_principal", None)
-    if together is not None:
-        found: PrincipalReads = together(principal, lockout=lockout, code=code, factors=factors)
-        return found
-    return PrincipalReads(
-        store.get_lockout(principal) if lockout else None,
-        store.get_account(principal),
-        store.get_code(principal) if code else None,
-        {key: store.get_factor_state(principal, *key) for key in factors},
-    )

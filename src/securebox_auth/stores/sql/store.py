@@ -36,17 +36,23 @@ from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session_ids import is_session_id, session_key
+from securebox_auth.stores.principal_reads import PrincipalReads
 from securebox_auth.stores.protocols import (
     Change,
-    PrincipalReads,
     Standing,
     Versioned,
-    check_session_transition,
 )
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.audit_chains import SqlAuditChains, chains_of
 from securebox_auth.stores.sql.database import Batch, Database, Writer
 from securebox_auth.stores.sql.engine import create_engine
+from securebox_auth.stores.sql.principal_reads import (
+    account_of,
+    code_of,
+    factor_state_of,
+    lockout_of,
+    read_together,
+)
 from securebox_auth.stores.sql.schema import (
     ACCOUNTS,
     FACTOR_STATES,
@@ -65,6 +71,7 @@ from securebox_auth.stores.sql.writes import (
     Kind,
     Write,
     insert_sql,
+    live_session,
     plan,
     principal_key,
 )
@@ -168,13 +175,13 @@ class SqlStore:
         return rows[0] if rows else None
 
     def get_account(self, principal: Principal) -> Versioned[Account] | None:
-        return _account(self._one(ACCOUNT_KIND, principal_key(principal)))
+        return account_of(self._one(ACCOUNT_KIND, principal_key(principal)))
 
     def get_code(self, principal: Principal) -> Versioned[CodeCredential] | None:
-        return _code(self._one(CODE_KIND, principal_key(principal)))
+        return code_of(self._one(CODE_KIND, principal_key(principal)))
 
     def get_lockout(self, principal: Principal) -> Versioned[LockoutState]:
-        return _lockout(self._one(LOCKOUT_KIND, principal_key(principal)))
+        return lockout_of(self._one(LOCKOUT_KIND, principal_key(principal)))
 
     def read_principal(
         self,
@@ -184,31 +191,10 @@ class SqlStore:
         code: bool = False,
         factors: Sequence[tuple[str, str]] = (),
     ) -> PrincipalReads:
-        """:func:`~securebox_auth.stores.protocols.read_principal`: the lockout state, the
-        account, the code and the factor states in one round trip on PostgreSQL (a pipeline
-        of single-row reads, each its own snapshot, as when read one by one)."""
-        key = principal_key(principal)
-        kinds = [*([LOCKOUT_KIND] if lockout else []), ACCOUNT_KIND, *([CODE_KIND] if code else [])]
-        statements: list[tuple[str, Sequence[str]]] = [
-            (self._reads[kind.order], key) for kind in kinds
-        ]
-        statements += [(self._reads[FACTOR_KIND.order], (*key, *item)) for item in factors]
-        results = self._db.fetch_many(statements)
-        names = {kind.order: [c.name for c in kind.table.columns] for kind in (*kinds, FACTOR_KIND)}
-
-        def row(kind: Kind, rows: list[Sequence[Any]]) -> Mapping[str, Any] | None:
-            return dict(zip(names[kind.order], rows[0], strict=True)) if rows else None
-
-        states = {
-            item: _factor_state(row(FACTOR_KIND, rows))
-            for item, rows in zip(factors, results[len(kinds) :], strict=True)
-        }
-        found = dict(zip((kind.order for kind in kinds), results, strict=False))
-        return PrincipalReads(
-            _lockout(row(LOCKOUT_KIND, found[LOCKOUT_KIND.order])) if lockout else None,
-            _account(row(ACCOUNT_KIND, found[ACCOUNT_KIND.order])),
-            _code(row(CODE_KIND, found[CODE_KIND.order])) if code else None,
-            states,
+        """:func:`~securebox_auth.stores.principal_reads.read_principal`: the lockout state,
+        the account, the code and the factor states in one round trip on PostgreSQL."""
+        return read_together(
+            self._db, self._reads, principal, lockout=lockout, code=code, factors=factors
         )
 
     def get_subscription(self, client_id: ClientId) -> Versioned[Subscription] | None:
@@ -243,7 +229,7 @@ class SqlStore:
     def get_factor_state(
         self, principal: Principal, kind: str, item: str
     ) -> Versioned[Mapping[str, object]] | None:
-        return _factor_state(self._one(FACTOR_KIND, (*principal_key(principal), kind, item)))
+        return factor_state_of(self._one(FACTOR_KIND, (*principal_key(principal), kind, item)))
 
     def factor_states(
         self, principal: Principal, kind: str
@@ -390,7 +376,8 @@ class SqlStore:
             tx.check(self._statement(kind, "version", ()), write.key, unchanged)
             return
         if write.live:
-            tx.check(self._session_sql, (*write.key, write.expected), self._session_check(write))
+            verdict = live_session(self._session_columns, write, _STALE)
+            tx.check(self._session_sql, (*write.key, write.expected), verdict)
         values = kind.encode(write.value)
         columns = tuple(values)
         if write.expected == 0:
@@ -402,41 +389,3 @@ class SqlStore:
         if kind.after_write is not None:
             assert isinstance(tx, Writer)  # commit() does not batch these kinds
             kind.after_write(self._db, tx, write.value)
-
-    def _session_check(self, write: Write) -> Callable[[Sequence[Any] | None], None]:
-        """In the commit's transaction: the session is still live at the expected version,
-        and the change keeps what it must (an in-place change: the authentication facts; a
-        rotation: principal, channel and login time)."""
-
-        def live(found: Sequence[Any] | None) -> None:
-            if found is None:
-                raise ConcurrentUpdate(_STALE)
-            row = dict(zip(self._session_columns, found, strict=True))
-            stored = codec.session_from_row(row)
-            if stored is None:
-                raise ConcurrentUpdate("the session has ended")
-            if write.keeps is not None:
-                check_session_transition(stored, write.keeps, rotation=write.rotation)
-
-        return live
-
-
-def _account(row: Mapping[str, Any] | None) -> Versioned[Account] | None:
-    return None if row is None else Versioned(codec.account_from_row(row), row["version"])
-
-
-def _code(row: Mapping[str, Any] | None) -> Versioned[CodeCredential] | None:
-    return None if row is None else Versioned(codec.code_from_row(row), row["version"])
-
-
-def _lockout(row: Mapping[str, Any] | None) -> Versioned[LockoutState]:
-    if row is None:
-        return Versioned(LockoutState(), 0)
-    return Versioned(codec.lockout_from_row(row), row["version"])
-
-
-def _factor_state(row: Mapping[str, Any] | None) -> Versioned[Mapping[str, object]] | None:
-    if row is None:
-        return None
-    state = codec.factor_state_from_row(row)
-    return None if state is None else Versioned(state, row["version"])

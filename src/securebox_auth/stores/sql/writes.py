@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import Table
 
 from securebox_auth.entitlements.model import Subscription
-from securebox_auth.errors import MalformedInput
+from securebox_auth.errors import ConcurrentUpdate, MalformedInput
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session_ids import session_key
 from securebox_auth.stores.protocols import (
@@ -27,6 +27,7 @@ from securebox_auth.stores.protocols import (
     PutSession,
     PutSubscription,
     RotateSession,
+    check_session_transition,
 )
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.database import Database, Writer
@@ -191,3 +192,22 @@ def plan(changes: Sequence[Change]) -> list[Write]:
                 raise MalformedInput("a commit changes each record at most once")
             writes[slot] = write
     return [writes[k] for k in sorted(writes)]
+
+
+def live_session(
+    columns: Sequence[str], write: Write, stale: str
+) -> Callable[[Sequence[Any] | None], None]:
+    """The commit's check of a session row read in its transaction: still live at the
+    expected version, and the change keeps what it must (an in-place change: the
+    authentication facts; a rotation: principal, channel and login time)."""
+
+    def live(found: Sequence[Any] | None) -> None:
+        if found is None:
+            raise ConcurrentUpdate(stale)
+        stored = codec.session_from_row(dict(zip(columns, found, strict=True)))
+        if stored is None:
+            raise ConcurrentUpdate("the session has ended")
+        if write.keeps is not None:
+            check_session_transition(stored, write.keeps, rotation=write.rotation)
+
+    return live
