@@ -39,7 +39,9 @@ from securebox_server.db.schema import BOX_BLOBS, BOX_DOCUMENTS
 
 __all__ = [
     "CHUNK",
+    "KEPT",
     "BlobStore",
+    "Checked",
     "DatabaseBlobs",
     "FileBlobs",
     "Streamed",
@@ -50,6 +52,9 @@ __all__ = [
 
 #: The size of the pieces a body is read (and sent) in: the memory a download holds.
 CHUNK: Final = 256 * 1024
+#: A body up to this size is kept from its check and sent from memory; a larger one is read
+#: a second time as it is sent: the most a download holds.
+KEPT: Final = 4 * CHUNK
 
 #: The size of a reference row of :class:`FileBlobs` (its body is in a file).
 _IN_FILE: Final = b""
@@ -69,23 +74,35 @@ def _check(digest: str, body: bytes | None) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Streamed:
-    """A body on its way out: its checked ``size`` and its second pass's ``chunks``."""
+    """A body on its way out: its checked ``size`` and its ``chunks``."""
 
     size: int
     chunks: Iterator[bytes]
 
 
-def verify(blobs: BlobStore, digest: str) -> int:
-    """The first pass of a download: every chunk of the body hashed, none kept; its size
-    (:class:`BodyCorrupted` when it fails its digest or is missing)."""
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What the first pass found: the body's ``size`` and, when it is at most :data:`KEPT`
+    bytes, its chunks (sent from memory: no second read)."""
+
+    size: int
+    kept: tuple[bytes, ...] | None
+
+
+def verify(blobs: BlobStore, digest: str) -> Checked:
+    """The first pass of a download: every chunk of the body hashed, at most :data:`KEPT`
+    bytes of them kept (:class:`BodyCorrupted` when it fails its digest or is missing)."""
     hasher = hashlib.sha256()
     size = 0
+    kept: list[bytes] | None = []
     for chunk in blobs.chunks(digest):
         hasher.update(chunk)
         size += len(chunk)
+        if kept is not None:
+            kept = [*kept, chunk] if size <= KEPT else None
     if not hmac.compare_digest(hasher.hexdigest(), digest):
         raise BodyCorrupted("the document's body is damaged or missing; it cannot be served")
-    return size
+    return Checked(size, None if kept is None else tuple(kept))
 
 
 def checked_chunks(blobs: BlobStore, digest: str, size: int) -> Iterator[bytes]:
@@ -181,7 +198,10 @@ class DatabaseBlobs:
     def __init__(self, engine: Engine) -> None:
         self._rows = _Rows(engine)
         self._read = self._rows.db.sql("SELECT body FROM box_blobs WHERE digest = ?")
-        self._size = "SELECT octet_length(body) FROM box_blobs WHERE digest = %s"
+        self._first = (
+            "SELECT octet_length(body), substring(body from 1 for %s) FROM box_blobs"
+            " WHERE digest = %s"
+        )
         self._piece = "SELECT substring(body from %s for %s) FROM box_blobs WHERE digest = %s"
         self._rowid = "SELECT rowid, length(body) FROM box_blobs WHERE digest = ?"
 
@@ -202,9 +222,12 @@ class DatabaseBlobs:
         a slow client holds no connection. A row removed meanwhile ends the pieces early."""
         db = self._rows.db
         if db.postgresql:
-            rows = db.fetch(self._size, (digest,))
-            size = int(rows[0][0]) if rows else 0
-            for start in range(0, size, CHUNK):
+            rows = db.fetch(self._first, (CHUNK, digest))
+            if not rows:
+                return
+            size = int(rows[0][0])
+            yield bytes(rows[0][1])
+            for start in range(CHUNK, size, CHUNK):
                 piece = db.fetch(self._piece, (start + 1, CHUNK, digest))
                 if not piece:
                     return

@@ -64,19 +64,22 @@ class DocumentStore(Publishing, Lifecycle, CompanyContacts):
 
     def stream(self, doc: BoxDocument) -> Streamed:
         """The body as chunks of at most :data:`~securebox_server.box.blobs.CHUNK` bytes:
-        checked whole first (a first pass that hashes without keeping; a failure is
-        :meth:`body`'s), then read again and hashed again as it is sent, its last chunk
-        held back until the digest matched. A body changed between the passes raises
+        checked whole first (a first pass that hashes, keeping the chunks of a body up to
+        :data:`~securebox_server.box.blobs.KEPT` bytes, sent from memory; a failure is
+        :meth:`body`'s); a larger body is read again and hashed again as it is sent, its
+        last chunk held back until the digest matched. A body changed between the passes raises
         :class:`BodyCorrupted` from the iterator, after the same alert: the answer is cut
         short (its ``Content-Length`` unmet), never completed."""
         if doc.status is Status.DELETED:
             raise DocumentNotFound("no such document")
         try:
-            size = verify(self.blobs, doc.digest)
+            checked = verify(self.blobs, doc.digest)
         except BodyCorrupted:
             self._corrupted(doc)
             raise
-        return Streamed(size, self._second_pass(doc, size))
+        if checked.kept is not None:  # small: sent from the first pass's memory
+            return Streamed(checked.size, iter(checked.kept))
+        return Streamed(checked.size, self._second_pass(doc, checked.size))
 
     def _second_pass(self, doc: BoxDocument, size: int) -> Iterator[bytes]:
         try:

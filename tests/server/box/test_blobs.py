@@ -16,7 +16,9 @@ from securebox_auth.stores.sql.database import Database
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_server.box.blobs import (
     CHUNK,
+    KEPT,
     BlobStore,
+    Checked,
     DatabaseBlobs,
     FileBlobs,
     checked_chunks,
@@ -142,9 +144,15 @@ def test_a_body_streams_in_chunks_checked_twice(engine: Engine, blobs: BlobStore
     pieces = list(blobs.chunks(digest_of(body)))
     assert [len(p) for p in pieces] == [CHUNK, CHUNK, CHUNK, 1234]
     assert b"".join(pieces) == body
-    size = verify(blobs, digest_of(body))
-    assert size == len(body)
-    assert b"".join(checked_chunks(blobs, digest_of(body), size)) == body
+    checked = verify(blobs, digest_of(body))
+    assert checked.size == len(body)
+    assert checked.kept is not None  # at most KEPT bytes: kept from the check
+    assert b"".join(checked.kept) == body
+    assert b"".join(checked_chunks(blobs, digest_of(body), checked.size)) == body
+    larger = _large(KEPT + 1)
+    _publish(engine, blobs, larger)
+    assert verify(blobs, digest_of(larger)) == Checked(KEPT + 1, None)  # read again to send
+    assert b"".join(checked_chunks(blobs, digest_of(larger), KEPT + 1)) == larger
     assert list(blobs.chunks(digest_of(b"never stored"))) == []
     with pytest.raises(BodyCorrupted):
         verify(blobs, digest_of(b"never stored"))
@@ -167,7 +175,7 @@ def test_a_body_changed_between_the_passes_is_never_sent_whole(
 ) -> None:
     body = _large()
     _publish(engine, blobs, body)
-    size = verify(blobs, digest_of(body))
+    size = verify(blobs, digest_of(body)).size
     _tamper(engine, blobs, body, at)  # after the check, before the sending
     sent: list[bytes] = []
     with pytest.raises(BodyCorrupted):
@@ -181,7 +189,7 @@ def test_a_body_removed_between_the_passes_is_never_sent_whole(
 ) -> None:
     body = _large()
     _publish(engine, blobs, body)
-    size = verify(blobs, digest_of(body))
+    size = verify(blobs, digest_of(body)).size
     with Database(engine).transaction() as conn:
         assert blobs.drop(conn, digest_of(body))
     blobs.purge(digest_of(body))
