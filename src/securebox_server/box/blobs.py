@@ -20,11 +20,14 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,7 +37,24 @@ from securebox_auth.stores.sql.database import Database, is_storage_full
 from securebox_server.box.model import BodyCorrupted, Status
 from securebox_server.db.schema import BOX_BLOBS, BOX_DOCUMENTS
 
-__all__ = ["BlobStore", "DatabaseBlobs", "FileBlobs", "digest_of"]
+__all__ = [
+    "CHUNK",
+    "KEPT",
+    "BlobStore",
+    "Checked",
+    "DatabaseBlobs",
+    "FileBlobs",
+    "Streamed",
+    "checked_chunks",
+    "digest_of",
+    "verify",
+]
+
+#: The size of the pieces a body is read (and sent) in: the memory a download holds.
+CHUNK: Final = 256 * 1024
+#: A body up to this size is kept from its check and sent from memory; a larger one is read
+#: a second time as it is sent: the most a download holds.
+KEPT: Final = 4 * CHUNK
 
 #: The size of a reference row of :class:`FileBlobs` (its body is in a file).
 _IN_FILE: Final = b""
@@ -52,6 +72,58 @@ def _check(digest: str, body: bytes | None) -> bytes:
     return body
 
 
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """A body on its way out: its checked ``size`` and its ``chunks``."""
+
+    size: int
+    chunks: Iterator[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What the first pass found: the body's ``size`` and, when it is at most :data:`KEPT`
+    bytes, its chunks (sent from memory: no second read)."""
+
+    size: int
+    kept: tuple[bytes, ...] | None
+
+
+def verify(blobs: BlobStore, digest: str) -> Checked:
+    """The first pass of a download: every chunk of the body hashed, at most :data:`KEPT`
+    bytes of them kept (:class:`BodyCorrupted` when it fails its digest or is missing)."""
+    hasher = hashlib.sha256()
+    size = 0
+    kept: list[bytes] | None = []
+    for chunk in blobs.chunks(digest):
+        hasher.update(chunk)
+        size += len(chunk)
+        if kept is not None:
+            kept = [*kept, chunk] if size <= KEPT else None
+    if not hmac.compare_digest(hasher.hexdigest(), digest):
+        raise BodyCorrupted("the document's body is damaged or missing; it cannot be served")
+    return Checked(size, None if kept is None else tuple(kept))
+
+
+def checked_chunks(blobs: BlobStore, digest: str, size: int) -> Iterator[bytes]:
+    """The second pass: the body's chunks, hashed again on their way out; the last one is
+    held back until the whole digest (and ``size``) matched, so a body changed since
+    :func:`verify` is never served whole (:class:`BodyCorrupted` instead of its end)."""
+    hasher = hashlib.sha256()
+    sent = 0
+    held: bytes | None = None
+    for chunk in blobs.chunks(digest):
+        hasher.update(chunk)
+        sent += len(chunk)
+        if held is not None:
+            yield held
+        held = chunk
+    if sent != size or not hmac.compare_digest(hasher.hexdigest(), digest):
+        raise BodyCorrupted("the document's body changed while it was sent")
+    if held is not None:
+        yield held
+
+
 class BlobStore(Protocol):
     def stage(self, digest: str, body: bytes) -> None:
         """Before the publishing commit: make the body durable where it lives."""
@@ -63,6 +135,11 @@ class BlobStore(Protocol):
 
     def read(self, digest: str) -> bytes:
         """The body, checked against its digest (:class:`BodyCorrupted`)."""
+        ...
+
+    def chunks(self, digest: str) -> Iterator[bytes]:
+        """The stored bytes in pieces of at most :data:`CHUNK`, *not* checked (see
+        :func:`verify` and :func:`checked_chunks`); nothing when the body is missing."""
         ...
 
     def drop(self, conn: Connection, digest: str) -> bool:
@@ -121,6 +198,12 @@ class DatabaseBlobs:
     def __init__(self, engine: Engine) -> None:
         self._rows = _Rows(engine)
         self._read = self._rows.db.sql("SELECT body FROM box_blobs WHERE digest = ?")
+        self._first = (
+            "SELECT octet_length(body), substring(body from 1 for %s) FROM box_blobs"
+            " WHERE digest = %s"
+        )
+        self._piece = "SELECT substring(body from %s for %s) FROM box_blobs WHERE digest = %s"
+        self._rowid = "SELECT rowid, length(body) FROM box_blobs WHERE digest = ?"
 
     def stage(self, digest: str, body: bytes) -> None:
         del digest, body  # written in the commit itself
@@ -131,6 +214,34 @@ class DatabaseBlobs:
     def read(self, digest: str) -> bytes:
         rows = self._rows.db.fetch(self._read, (digest,))
         return _check(digest, bytes(rows[0][0]) if rows else None)
+
+    def chunks(self, digest: str) -> Iterator[bytes]:
+        """PostgreSQL: ``substring`` of the ``bytea`` (only the TOAST chunks it covers are
+        read); SQLite: incremental blob I/O (``substr`` would load the whole value each
+        time). Each piece on a read connection of its own, given back before it is sent:
+        a slow client holds no connection. A row removed meanwhile ends the pieces early."""
+        db = self._rows.db
+        if db.postgresql:
+            rows = db.read_with(partial(_binary, self._first, (CHUNK, digest)))
+            if not rows:
+                return
+            size = int(rows[0][0])
+            yield bytes(rows[0][1])
+            for start in range(CHUNK, size, CHUNK):
+                piece = db.read_with(partial(_binary, self._piece, (start + 1, CHUNK, digest)))
+                if not piece:
+                    return
+                yield bytes(piece[0][0])
+            return
+        rows = db.fetch(self._rowid, (digest,))
+        if not rows:
+            return
+        rowid, size = int(rows[0][0]), int(rows[0][1])
+        for start in range(0, size, CHUNK):
+            read = db.read_with(partial(_blob_piece, rowid, start))
+            if read is None:
+                return
+            yield read
 
     def drop(self, conn: Connection, digest: str) -> bool:
         return self._rows.drop(conn, digest)
@@ -206,6 +317,16 @@ class FileBlobs:
             body = None
         return _check(digest, body)
 
+    def chunks(self, digest: str) -> Iterator[bytes]:
+        """The file's bytes, read :data:`CHUNK` at a time (nothing when it is missing)."""
+        try:
+            source = self.path(digest).open("rb", buffering=0)
+        except FileNotFoundError:
+            return
+        with source:
+            while piece := source.read(CHUNK):
+                yield piece
+
     def drop(self, conn: Connection, digest: str) -> bool:
         return self._rows.drop(conn, digest)
 
@@ -263,6 +384,28 @@ class FileBlobs:
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _binary(sql: str, params: tuple[object, ...], raw: Any) -> list[Sequence[Any]]:
+    """PostgreSQL: the rows of ``sql`` in the binary format (a ``bytea`` as its bytes, not
+    the text format's hexadecimal: half the bytes on the wire, no decoding)."""
+    cursor: Any = raw.driver_connection.cursor(binary=True)
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _blob_piece(rowid: int, start: int, raw: Any) -> bytes | None:
+    """SQLite: :data:`CHUNK` bytes of the row's body from ``start`` (``None``: no row)."""
+    try:
+        blob = raw.driver_connection.blobopen("box_blobs", "body", rowid, readonly=True)
+    except sqlite3.OperationalError:  # the row went away
+        return None
+    with blob:
+        blob.seek(start)
+        return bytes(blob.read(CHUNK))
 
 
 def _sync_directory(folder: Path) -> None:

@@ -11,7 +11,7 @@ Securebox's clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import datetime
 
 from sqlalchemy import Connection, select
@@ -21,6 +21,7 @@ from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Principal, UserNumber
 from securebox_server.box import feed
 from securebox_server.box.base import document_subject
+from securebox_server.box.blobs import Streamed, checked_chunks, verify
 from securebox_server.box.contacts import CompanyContacts
 from securebox_server.box.lifecycle import Lifecycle
 from securebox_server.box.model import (
@@ -58,21 +59,52 @@ class DocumentStore(Publishing, Lifecycle, CompanyContacts):
         try:
             return self.blobs.read(doc.digest)
         except BodyCorrupted:
-            now = self.get(doc.id)
-            if now is None or now.status is Status.DELETED:  # deleted since it was read
-                raise DocumentNotFound("no such document") from None
-            BODY_CORRUPTED.inc()
-            log.error("box: the body of document %s fails its digest", doc.id)
-            event = AuditEvent.make(
-                self.clock.now(),
-                "box.document.body_corrupted",
-                actor="system",
-                subject=document_subject(doc.id),
-                outcome="failure",
-                details={SUBSCRIPTION_DETAIL: doc.client_id.value, "digest": doc.digest},
-            )
-            self.store.commit([], [event])
+            self._corrupted(doc)
             raise
+
+    def stream(self, doc: BoxDocument) -> Streamed:
+        """The body as chunks of at most :data:`~securebox_server.box.blobs.CHUNK` bytes:
+        checked whole first (a first pass that hashes, keeping the chunks of a body up to
+        :data:`~securebox_server.box.blobs.KEPT` bytes, sent from memory; a failure is
+        :meth:`body`'s); a larger body is read again and hashed again as it is sent, its
+        last chunk held back until the digest matched. A body changed between the passes raises
+        :class:`BodyCorrupted` from the iterator, after the same alert: the answer is cut
+        short (its ``Content-Length`` unmet), never completed."""
+        if doc.status is Status.DELETED:
+            raise DocumentNotFound("no such document")
+        try:
+            checked = verify(self.blobs, doc.digest)
+        except BodyCorrupted:
+            self._corrupted(doc)
+            raise
+        if checked.kept is not None:  # small: sent from the first pass's memory
+            return Streamed(checked.size, iter(checked.kept))
+        return Streamed(checked.size, self._second_pass(doc, checked.size))
+
+    def _second_pass(self, doc: BoxDocument, size: int) -> Iterator[bytes]:
+        try:
+            yield from checked_chunks(self.blobs, doc.digest, size)
+        except BodyCorrupted:
+            self._corrupted(doc)
+            raise
+
+    def _corrupted(self, doc: BoxDocument) -> None:
+        """The alert for a body that failed its digest (nothing when the document was
+        deleted meanwhile: :class:`DocumentNotFound`)."""
+        now = self.get(doc.id)
+        if now is None or now.status is Status.DELETED:  # deleted since it was read
+            raise DocumentNotFound("no such document") from None
+        BODY_CORRUPTED.inc()
+        log.error("box: the body of document %s fails its digest", doc.id)
+        event = AuditEvent.make(
+            self.clock.now(),
+            "box.document.body_corrupted",
+            actor="system",
+            subject=document_subject(doc.id),
+            outcome="failure",
+            details={SUBSCRIPTION_DETAIL: doc.client_id.value, "digest": doc.digest},
+        )
+        self.store.commit([], [event])
 
     def record_read(self, doc: BoxDocument, reader: Principal, how: ReadKind) -> None:
         """A view or download: an audit event, the reader's first/last read, and on the

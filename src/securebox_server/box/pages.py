@@ -19,6 +19,7 @@ from starlette.responses import Response
 from securebox_auth.entitlements.model import Operation, Theme
 from securebox_auth.errors import InvalidIdentifier, MalformedInput
 from securebox_auth.identity import Siren
+from securebox_server.api.content import BodyStream
 from securebox_server.box.contact_rights import manageable
 from securebox_server.box.cursors import BadCursor
 from securebox_server.box.model import BodyCorrupted, DocumentNotFound
@@ -203,7 +204,7 @@ def content_disposition(kind: str, filename: str) -> str:
 def _body(request: Request, web: WebSession, document_id: str, action: Operation) -> Response:
     reader = _reader(request)
     try:
-        doc, body = reader.read(web.session.principal, document_id, action)
+        doc, body = reader.stream(web.session.principal, document_id, action)
     except DocumentNotFound:
         return _not_found(request)
     except BodyCorrupted:
@@ -216,7 +217,7 @@ def _body(request: Request, web: WebSession, document_id: str, action: Operation
             restart=False,
         )
     kind = "inline" if action is Operation.VIEW else "attachment"
-    return Response(
+    return BodyStream(
         body,
         media_type=doc.media_type,
         headers={

@@ -21,6 +21,7 @@ from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.protocols import Standing
 from securebox_auth.stores.sql.catalogue import SqlCatalogue
+from securebox_server.box.blobs import Streamed
 from securebox_server.box.cursors import CursorSeal
 from securebox_server.box.documents import DocumentStore
 from securebox_server.box.feed import check_page
@@ -227,6 +228,16 @@ class BoxReader:
         recorded (an audit event every time)."""
         doc = self.open(principal, document_id, action)
         body = self.store.body(doc)
+        self.store.record_read(doc, principal, _HOW[action])
+        return doc, body
+
+    def stream(
+        self, principal: Principal, document_id: str, action: Operation
+    ) -> tuple[BoxDocument, Streamed]:
+        """As :meth:`read`, the body streamed (:meth:`DocumentStore.stream`): checked whole
+        before the read is recorded, checked again as it is sent."""
+        doc = self.open(principal, document_id, action)
+        body = self.store.stream(doc)
         self.store.record_read(doc, principal, _HOW[action])
         return doc, body
 

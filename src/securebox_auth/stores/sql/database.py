@@ -252,6 +252,12 @@ class Database:
 
         return self._reading(together)
 
+    def read_with(self, work: Callable[[Any], T]) -> T:
+        """``work`` on a pooled read connection (the DBAPI one, autocommit), given back
+        afterwards: for reads the SQL statements cannot express (SQLite's incremental blob
+        I/O)."""
+        return self._reading(work)
+
     def _reading(self, work: Callable[[Any], T]) -> T:
         """``work`` on a read connection (autocommit); a connection the server closed is
         dropped and ``work`` tried once more on a fresh one."""
