@@ -119,8 +119,10 @@ def test_open_model_latency_counts_from_the_intended_time(slow_server: int) -> N
     assert dict(stats.failures).get(BACKLOG, 0) >= 30
     assert stats.p50 >= 0.02
 
-    paced = Stats.of(get_open(slow_server, [[request]] * 2, seconds, rate=20), 0, 1e9)
-    assert paced.operations == 20
+    # below capacity (10 a second on two connections), with 100 ms between arrivals: even
+    # the last one is sent before the end on a loaded machine
+    paced = Stats.of(get_open(slow_server, [[request]] * 2, seconds, rate=10), 0, 1e9)
+    assert paced.operations == 10
     assert paced.errors == 0
     assert paced.p99 < 0.2  # below capacity: the service time
 
