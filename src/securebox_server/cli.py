@@ -25,9 +25,9 @@ from securebox_server.wiring import migrate_database
 __all__ = ["demo", "serve"]
 
 
-def _uvicorn(host: str, port: int, workers: int) -> list[str]:
+def _uvicorn(host: str, port: int, workers: int, log_level: str = "info") -> list[str]:
     """uvicorn on the application factory, each worker on a socket of its own
-    (:mod:`securebox_server.serving`, ADR 0055)."""
+    (:mod:`securebox_server.serving`, ADR 0055), logging JSON lines from ``log_level``."""
     return [
         sys.executable,
         "-m",
@@ -38,6 +38,8 @@ def _uvicorn(host: str, port: int, workers: int) -> list[str]:
         str(port),
         "--workers",
         str(workers),
+        "--log-level",
+        log_level,
     ]
 
 
@@ -90,7 +92,8 @@ def serve(args: argparse.Namespace) -> int:
     migrate_database(settings.database_url)  # once, before the workers (which find it done)
     # our own interpreter and module, arguments from argparse (ints and a resolved path)
     return subprocess.call(  # noqa: S603
-        _uvicorn(args.host, args.port, args.workers), env=_environment(extra)
+        _uvicorn(args.host, args.port, args.workers, getattr(args, "log_level", "info")),
+        env=_environment(extra),
     )
 
 
@@ -199,7 +202,8 @@ def demo(args: argparse.Namespace) -> int:
         for line in lines:
             print("  " + line)
     env = _environment(extra)
-    process = subprocess.Popen(_uvicorn(host, port, 1), env=env)  # noqa: S603
+    # warnings and errors only: the terminal shows the demo's instructions
+    process = subprocess.Popen(_uvicorn(host, port, 1, "warning"), env=env)  # noqa: S603
     # the jobs worker sends the box's notifications to the demo outbox (/demo/outbox)
     worker = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
         _jobs_worker(DEMO_JOBS_INTERVAL),

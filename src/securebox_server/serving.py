@@ -27,6 +27,8 @@ from uvicorn import Config, Server
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
+from securebox_server.logs import LEVELS, logging_config
+
 __all__ = ["APP", "config", "main", "reuse_port_socket"]
 
 #: The application factory every worker imports.
@@ -65,10 +67,12 @@ def _holder(host: str, port: int) -> _PortHolder:
     return holder
 
 
-def config(host: str, port: int, workers: int) -> Config:
+def config(host: str, port: int, workers: int, log_level: str = "info") -> Config:
     """uvicorn's configuration of ``securebox serve``: no ``Server`` header, forwarded
     headers read by the application itself (from trusted proxies only, not by uvicorn,
-    which would believe ``X-Forwarded-For`` from 127.0.0.1), warnings and errors logged."""
+    which would believe ``X-Forwarded-For`` from 127.0.0.1), JSON log lines on standard
+    error from ``log_level`` up (:mod:`securebox_server.logs`; every worker applies it),
+    uvicorn's own access log off (the server writes its own, without query strings)."""
     return Config(
         APP,
         factory=True,
@@ -77,7 +81,9 @@ def config(host: str, port: int, workers: int) -> Config:
         workers=workers,
         server_header=False,
         proxy_headers=False,
-        log_level="warning",
+        log_config=logging_config(log_level),
+        log_level=log_level,
+        access_log=False,
     )
 
 
@@ -86,10 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-level", choices=LEVELS, default="info")
     args = parser.parse_args(argv)
     if args.workers < 1 or not 0 <= args.port <= 65535:
         parser.error("--workers: 1 or more; --port: 0-65535")
-    settings = config(args.host, args.port, args.workers)
+    settings = config(args.host, args.port, args.workers, args.log_level)
     if args.workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
         server = Server(settings)
         if args.workers == 1:

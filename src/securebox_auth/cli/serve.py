@@ -45,4 +45,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--port", type=port, default=8000, help="port (8000)")
     serve.add_argument("--workers", type=positive, default=1, help="worker processes (1)")
     serve.add_argument("--settings", default=None, help="a TOML settings file")
+    serve.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="JSON log lines on standard error from this level (info: one per request)",
+    )
     serve.set_defaults(handler=_handle)

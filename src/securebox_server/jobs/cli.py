@@ -10,7 +10,7 @@ runs out, then any worker sends them).
 from __future__ import annotations
 
 import argparse
-import logging
+import logging.config
 import os
 import signal
 import threading
@@ -21,6 +21,7 @@ from securebox_auth.shell.securebox import Securebox
 from securebox_server.jobs.outbox import Outbox
 from securebox_server.jobs.runner import Jobs
 from securebox_server.jobs.wiring import DocumentClocks, build_jobs, worker_id
+from securebox_server.logs import logging_config
 from securebox_server.settings import Settings, load_settings
 from securebox_server.wiring import build_documents, build_securebox
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.config.dictConfig(logging_config("info"))  # JSON lines, as the server's
     jobs = _jobs(args)
     stopping = threading.Event()
 

@@ -11,7 +11,6 @@ included: nothing personal is kept by a browser or a proxy).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
@@ -129,7 +128,9 @@ class SecureboxMiddleware:
             "status": status,
             "ms": round(elapsed * 1000, 1),
         }
-        log.info(json.dumps(record, separators=(",", ":")))
+        # the fields for the server's JSON lines (securebox_server.logs); a short message
+        # for any other handler a portal configures
+        log.info("%s %s %d", request.method, template, status, extra={"fields": record})
 
 
 def install(app: FastAPI, *, tls: bool, agent_origin: str | None = None) -> None:

@@ -11,6 +11,7 @@ import logging
 import pytest
 from fastapi import FastAPI
 
+from securebox_server.logs import JsonLines
 from tests.server.conftest import AppMaker
 
 
@@ -29,11 +30,14 @@ def test_one_access_line_with_the_route_template_and_no_query(
     client, _, _ = make_app()
     with caplog.at_level(logging.INFO, logger="securebox_server.access"):
         client.get("/login?secret=hunter2", headers={"X-Request-Id": "trace-abcdefgh"})
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "securebox_server.access"]
-    record = json.loads(line)
+    (found,) = [r for r in caplog.records if r.name == "securebox_server.access"]
+    record = found.__dict__["fields"]
     assert record["request_id"] == "trace-abcdefgh"
     assert record["route"] == "/login"
     assert record["status"] == 200
+    assert found.getMessage() == "GET /login 200"
+    line = JsonLines().format(found)
+    assert json.loads(line)["route"] == "/login"
     assert "hunter2" not in line
 
 
