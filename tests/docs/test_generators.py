@@ -20,6 +20,7 @@ import securebox_server
 from securebox_auth.errors import PolicyError, SecureboxError
 from securebox_auth.policy.loader import from_toml
 from securebox_auth.policy.model import PSD2_DEFAULT
+from securebox_server.web.problem_codes import SERVER_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -119,6 +120,8 @@ def test_every_error_code_is_on_the_page() -> None:
         assert f"`{cls.__module__}.{cls.__qualname__}`" in text
     for error in codes:
         assert f"### `{error.code}`" in text
+    for code in SERVER_CODES:  # the server's own answers, with no exception behind them
+        assert f"`{code}`" in text.partition("## The server's own codes")[2]
 
 
 def test_every_operation_of_the_openapi_document_is_on_a_page() -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from securebox_auth.errors import SecureboxError
+from securebox_server.web.problem_codes import SERVER_CODES
 
 __all__ = ["ErrorCode", "collect", "import_all", "page"]
 
@@ -122,4 +123,21 @@ def page(codes: Iterable[ErrorCode]) -> str:
         for cls in error.classes:
             lines.append(f"- {_name(cls)} (HTTP {cls.status_hint}): {_summary(cls)}")
         lines.append("")
+    lines += [
+        "## The server's own codes",
+        "",
+        "A few answers of the reference server have no exception behind them; their codes",
+        "come from `securebox_server.web.problem_codes.SERVER_CODES` (an answer with a code",
+        "registered nowhere fails the test suite).",
+        "",
+        "| code | HTTP | meaning |",
+        "| --- | --- | --- |",
+    ]
+    for code, known in sorted(SERVER_CODES.items()):
+        anchor = "code-" + code.replace("_", "-")
+        lines.append(
+            f'| <span id="{anchor}"></span>`{code}` | {known.status} '
+            f"| {known.meaning.replace('|', chr(92) + '|')} |"
+        )
+    lines.append("")
     return "\n".join(lines)

@@ -34,6 +34,7 @@ from securebox_server.api.keys import FlowSealer
 from securebox_server.api.models import AnswerBody, FlowOut, Problem, SessionOut, StepUpOut
 from securebox_server.web.context import server_of
 from securebox_server.web.errors import MESSAGES
+from securebox_server.web.problem_codes import check_code
 from securebox_server.web.routing import walk
 
 __all__ = [
@@ -112,6 +113,7 @@ def gone() -> Iterator[None]:
 def api_problem(
     request: Request, status: int, code: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
+    check_code(code)
     body: dict[str, Any] = {
         "type": f"/problems/{code}",
         "title": TITLES.get(code) or MESSAGES.get(code, "The request could not be completed."),

@@ -40,6 +40,7 @@ from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError, S
 from securebox_auth.stores.sql.database import is_storage_full
 from securebox_server.throttle import RateLimited
 from securebox_server.web.pages import render
+from securebox_server.web.problem_codes import check_code
 
 __all__ = [
     "DATABASE_UNAVAILABLE",
@@ -124,6 +125,7 @@ def _is_api(request: Request) -> bool:
 
 
 def problem(status: int, code: str, instance: str = "", **extra: object) -> JSONResponse:
+    check_code(code)
     body: dict[str, object] = {
         "type": f"/problems/{code}",
         "title": MESSAGES.get(code, GENERIC),
@@ -137,6 +139,7 @@ def problem(status: int, code: str, instance: str = "", **extra: object) -> JSON
 
 
 def respond(request: Request, status: int, code: str) -> Response:
+    check_code(code)
     if _is_api(request):
         return problem(status, code, request.url.path)
     if code == "not_authenticated" and request.method == "GET":

@@ -59,13 +59,15 @@ def test_spent_rows_go_and_live_ones_stay(sql_engine: Engine) -> None:
     _factor(sql_engine, "login_flow", "old-flow", {"expires_at": past})
     _factor(sql_engine, "assertion_jti", "used-jti", {"exp": int(NOW.timestamp()) - 1})
     _factor(sql_engine, "assertion_jti", "live-jti", {"exp": int(NOW.timestamp()) + 60})
+    _factor(sql_engine, "assertion_grant", "spent-grant", {"exp": int(NOW.timestamp()) - 1})
+    _factor(sql_engine, "assertion_grant", "live-grant", {"exp": int(NOW.timestamp()) + 60})
     _factor(sql_engine, "totp", "default", {"expires_at": past})  # a credential: never
     _factor(sql_engine, "oob_destination", "gone", None)  # not a one-time kind
     done = purge_spent(sql_engine, now=NOW, idle_timeout=timedelta(minutes=5))
-    assert (done.sessions, done.one_time) == (2, 4)
+    assert (done.sessions, done.one_time) == (2, 5)
     sessions, items = _left(sql_engine)
     assert sessions == {"recent-ended", "live"}
-    assert items == {"live-challenge", "live-jti", "default", "gone"}
+    assert items == {"live-challenge", "live-jti", "live-grant", "default", "gone"}
     assert purge_spent(sql_engine, now=NOW, idle_timeout=timedelta(minutes=5)).one_time == 0
 
 
@@ -88,11 +90,18 @@ def test_spent_is_decided_by_the_expiry_only(kind: str, offset: int, junk: str) 
     moment = NOW + timedelta(seconds=offset)
     field = (
         {"exp": int(moment.timestamp())}
-        if kind == "assertion_jti"
+        if kind in ("assertion_jti", "assertion_grant")
         else {"expires_at": moment.isoformat()}
     )
     expected = kind in ONE_TIME_KINDS and offset < 0
     assert spent(kind, json.dumps(field), NOW) is expected
     assert spent(kind, json.dumps(junk), NOW) is False  # no expiry: kept
     assert spent(kind, "{" + junk, NOW) is False  # unreadable: kept
-    assert spent(kind, None, NOW) is (kind in ONE_TIME_KINDS and kind != "assertion_jti")
+    by_exp = ("assertion_jti", "assertion_grant")
+    assert spent(kind, None, NOW) is (kind in ONE_TIME_KINDS and kind not in by_exp)
+
+
+def test_the_verifiers_one_time_records_are_purged_kinds() -> None:
+    from securebox_auth.shell.token_verifier import ASSERTION_GRANT, ASSERTION_JTI  # noqa: PLC0415
+
+    assert {ASSERTION_JTI, ASSERTION_GRANT} <= set(ONE_TIME_KINDS)

@@ -10,10 +10,11 @@ they are dead weight (and personal data kept for no reason). :func:`purge_spent`
   can no longer be guessed into use;
 * ``factor_states`` rows of the one-time kinds (:data:`ONE_TIME_KINDS`: out-of-band, CAP (real and
   decoy) and certificate challenges, WebAuthn ceremonies, login and step-up flows, consumed
-  assertion ids) that are :func:`spent` at ``now``: a tombstone (``state`` NULL), or a
-  document whose ``expires_at`` (or, for an assertion id, ``exp``) has passed. A consumed
-  assertion id is deleted only after its ``exp`` (a replay is refused by ``exp`` from then
-  on). Credentials, destinations, send logs and lockouts are never touched.
+  assertion ids, grants spent through an assertion) that are :func:`spent` at ``now``: a
+  tombstone (``state`` NULL), or a document whose ``expires_at`` (or, for an assertion id
+  or a spent grant, ``exp``) has passed. A consumed assertion id or spent grant is deleted
+  only after its ``exp`` (a replay is refused by the assertion's or the grant's own expiry
+  from then on). Credentials, destinations, send logs and lockouts are never touched.
 
 Each row is deleted only if its ``version`` is still the one read (a row changed in between
 is left for the next pass). At most ``limit`` rows of each table go per call.
@@ -37,8 +38,12 @@ from securebox_auth.stores.sql.schema import FACTOR_STATES, SESSIONS
 
 __all__ = ["ONE_TIME_KINDS", "Purged", "purge_spent", "spent"]
 
-#: The factor kind of consumed assertion ids (``shell.token_verifier.ASSERTION_JTI``).
+#: The factor kinds of consumed assertion ids and of the single-use grants spent through an
+#: assertion (``shell.token_verifier.ASSERTION_JTI`` and ``ASSERTION_GRANT``): each refuses a
+#: replay until its ``exp``, and is never a tombstone.
 _JTI: Final = "assertion_jti"
+_GRANT: Final = "assertion_grant"
+_BY_EXP: Final = (_JTI, _GRANT)
 ONE_TIME_KINDS: Final = (
     fk.OOB,
     fk.WEBAUTHN_CEREMONY,
@@ -48,6 +53,7 @@ ONE_TIME_KINDS: Final = (
     LOGIN_FLOW,
     STEP_UP_FLOW,
     _JTI,
+    _GRANT,
 )
 _F = FACTOR_STATES
 _PAGE: Final = 500
@@ -67,14 +73,14 @@ def spent(kind: str, state: str | None, now: datetime) -> bool:
     if kind not in ONE_TIME_KINDS:
         return False
     if state is None:
-        return kind != _JTI  # a tombstone; a jti row is never one (kept: it refuses replays)
+        return kind not in _BY_EXP  # a tombstone; a jti or grant row is never one (kept)
     try:
         doc = json.loads(state)
     except ValueError:
         return False
     if not isinstance(doc, dict):
         return False
-    if kind == _JTI:
+    if kind in _BY_EXP:
         exp = doc.get("exp")
         return isinstance(exp, int) and not isinstance(exp, bool) and exp < now.timestamp()
     text = doc.get("expires_at")
