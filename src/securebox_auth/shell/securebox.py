@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 from securebox_auth.audit import GLOBAL, AuditEvent, SealedEvent
-from securebox_auth.clock import Clock, SystemClock
+from securebox_auth.clock import Clock, ClockMarks, SystemClock
 from securebox_auth.crypto.hashing import PROFILE_2026, Argon2CodeHasher, Argon2Parameters
 from securebox_auth.emv.issuer import IssuerKeyProvider
 from securebox_auth.entitlements.proofs import KeyedCompanyProofs
@@ -35,6 +35,7 @@ from securebox_auth.shell.enrolment import EnrolmentShell
 from securebox_auth.shell.factors import FactorService
 from securebox_auth.shell.gateways import Gateway
 from securebox_auth.shell.login import LoginShell
+from securebox_auth.shell.monotonic import MonotonicClock
 from securebox_auth.shell.records import SESSIONS
 from securebox_auth.shell.retry import retrying
 from securebox_auth.shell.sessions import SessionService
@@ -126,7 +127,12 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
         file; ``keys`` hands a distinct keyring per purpose (:class:`~securebox_auth.shell.
         keys.DerivedKeys` from one master keyring); ``gateways`` maps ``"sms"``/``"email"``
         to the senders of one-time codes; ``token_keys`` signs assertions (every process of
-        a deployment must load the same ones; a fresh pair by default, for one process)."""
+        a deployment must load the same ones; a fresh pair by default, for one process).
+        Without ``clock``, decisions read a clock that never goes back
+        (:class:`~securebox_auth.shell.monotonic.MonotonicClock` over the system clock,
+        ADR 0042), its mark shared through the store when the store offers one
+        (``store.clock_marks()``: the SQL stores) and kept in memory otherwise; a
+        ``clock`` given is used as it is."""
         if not isinstance(keys, purposes.PurposeKeys):
             raise ConfigurationError("keys: a PurposeKeys (for instance DerivedKeys)")
         loaded = policy if isinstance(policy, Policy) else load_policy(policy)
@@ -134,7 +140,7 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
             loaded,
             store=store,
             keys=keys,
-            clock=clock or SystemClock(),
+            clock=clock or _never_back(store),
             gateways=gateways or {},
             token_keys=token_keys or TokenKeys.generate(),
             issuer=issuer,
@@ -288,3 +294,10 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
 
     def now(self) -> datetime:
         return self.clock.now()
+
+
+def _never_back(store: AuthStore) -> MonotonicClock:
+    """The default clock of :meth:`Securebox.from_policy` (see there)."""
+    marks_of = getattr(store, "clock_marks", None)
+    marks: ClockMarks | None = marks_of() if callable(marks_of) else None
+    return MonotonicClock(SystemClock(), marks)

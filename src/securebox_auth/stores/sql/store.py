@@ -44,6 +44,7 @@ from securebox_auth.stores.protocols import (
 )
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.audit_chains import SqlAuditChains, chains_of
+from securebox_auth.stores.sql.clock_mark import SqlClockMarks
 from securebox_auth.stores.sql.database import Batch, Database, Writer
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.principal_reads import (
@@ -158,6 +159,10 @@ class SqlStore:
     @classmethod
     def from_url(cls, url: str, *, audit_key: bytes) -> SqlStore:
         return cls(create_engine(url), audit_key=audit_key)
+
+    def clock_marks(self) -> SqlClockMarks:
+        """The high-water mark of time the processes on this database share (ADR 0042)."""
+        return SqlClockMarks(self.engine)
 
     # -- reads ----------------------------------------------------------------------------
 
