@@ -607,6 +607,7 @@ def crawl(
     seen = {start}
     sent: set[tuple[str, str, tuple[str, ...]]] = set()
     probed: set[str] = set()
+    revisited: set[str] = set()
     logout: Request | None = None
     queue = deque([Request("GET", start)])
     while len(done.pages) < MAX_PAGES:
@@ -639,10 +640,17 @@ def crawl(
             joined = "&" if "?" in request.url else "?"
             evil = urlencode({"next": EVIL[0], "back": EVIL[0]})
             queue.append(Request("GET", f"{request.url}{joined}{evil}", probe=True))
+        # a form's redirect shows its result (an order's page once its step-up is proved):
+        # followed even when seen before, once per address
+        again = request.method == "POST" and answer.status_code in REDIRECTS
         for target in found.targets:
             local = _local(request.url, target)
-            if local is None or NEVER.search(urlsplit(local).path) or local in seen:
+            if local is None or NEVER.search(urlsplit(local).path):
                 continue
+            if local in seen and not (again and local not in revisited):
+                continue
+            if local in seen:
+                revisited.add(local)
             seen.add(local)
             queue.append(Request("GET", local, via=f"{request.method} {request.url}"))
         for form in found.forms if values is not None else ():
