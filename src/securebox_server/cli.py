@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from securebox_auth.errors import ConfigurationError
+from securebox_server.demo_admin import NEW_USER, check_readme_admin
 from securebox_server.demo_box import BAKERY_CONTACT
 from securebox_server.demo_box_plan import COMPANIES
 from securebox_server.demo_cap import check_cap_login, demo_pin
@@ -103,9 +104,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _check(base: str, cap_pin: str | None = None) -> int:
+def _check(base: str, cap_pin: str | None = None, home: Path | None = None) -> int:
     """GET /readyz and the login page, log in with the first demo user's code: the home
-    page shows the demo's box (its companies)."""
+    page shows the demo's box (its companies); with ``home`` (the demo's folder, its
+    certificate key), the README's administration demo (:mod:`.demo_admin`)."""
     with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as http:
         # the jobs worker starts beside the server: on a loaded machine both take a while
         deadline = time.monotonic() + READY_SECONDS
@@ -156,6 +158,16 @@ def _check(base: str, cap_pin: str | None = None) -> int:
                 print("demo check: CAP login through the virtual reader failed", file=sys.stderr)
                 return 1
         print(f"demo check: CAP login of {cap.client}/{cap.user} (virtual reader): ok")
+    if home is not None:
+        failed = check_readme_admin(base, home)
+        if failed is not None:
+            print(f"demo check: the README's administration demo: {failed}", file=sys.stderr)
+            return 1
+        print(
+            f"demo check: 01 added collaborator {NEW_USER} with rights on one company and one"
+            " theme (certificate step-up, code by SMS to /demo/outbox); the collaborator logged"
+            " in and sees exactly those documents: ok"
+        )
     return 0
 
 
@@ -213,7 +225,7 @@ def demo(args: argparse.Namespace) -> int:
     )
     try:
         if args.check:
-            return _check(f"http://{host}:{port}", demo_pin(lines))
+            return _check(f"http://{host}:{port}", demo_pin(lines), home)
         return process.wait()
     except KeyboardInterrupt:
         return 0

@@ -39,6 +39,8 @@ def test_demo_check_logs_in_over_http(tmp_path: Path) -> None:
     assert "the home page shows the demo's box: ok" in done.stdout
     # the demo's jobs worker sent the box's digests (Message-ID ``<...box@host>``)
     assert "the jobs worker sent the new-document digests to /demo/outbox: ok" in done.stdout
+    # the README's demo: 01 grants partial rights, the collaborator sees only those documents
+    assert "the collaborator logged in and sees exactly those documents: ok" in done.stdout
     sent = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text().splitlines()]
     digests = [m for m in sent if m["reference"].endswith(".box@localhost>")]
     assert {m["to"] for m in digests} >= {"comptabilite@boulangerie-martin.example"}

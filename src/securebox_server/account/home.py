@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from securebox_auth.entitlements.model import Operation
+from securebox_server.admin.guards import allowed
 from securebox_server.box.pages import home_values
 from securebox_server.login.flow import see_other
 from securebox_server.methods import page_of
@@ -26,6 +28,17 @@ def home(request: Request, web: LoggedIn) -> Response:
     # without a login page keeps the library's name
     methods = [(page.label if (page := page_of(p.method)) else p.method) for p in session.proofs]
     live = box.sessions_of(session.principal)
+    me = session.principal
+    # the administration of the account (the insurer's guide: companies, users, third
+    # parties), each link shown when the library opens its page to this user
+    administration = (
+        {
+            "third_parties": allowed(request, me, Operation.MANAGE_USERS),
+            "paper": allowed(request, me, Operation.SWITCH_TO_PAPER),
+        }
+        if allowed(request, me, Operation.LIST_USERS)
+        else None
+    )
     return render(
         request,
         "account/home.html",
@@ -33,6 +46,7 @@ def home(request: Request, web: LoggedIn) -> Response:
         session=session,
         methods=methods,
         sessions=len(live),
+        administration=administration,
         **home_values(request, web),
     )
 

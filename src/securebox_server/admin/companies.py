@@ -2,8 +2,10 @@
 with its SIREN (python-stdnum) and the certification secret printed on the insurer's
 letters, the company sheet, and removing one after a confirmation page.
 
-Only those the library lets ``manage_companies`` (administrators) reach these pages; every
-change is a step-up draft (:mod:`.drafts`) applied by the library after the grant
+Every user of the subscription sees the list and the sheets of the companies their rights
+cover (the insurer's guide: a collaborator sees the SIRENs assigned to them); only those the
+library lets ``manage_companies`` (administrators) see every company, add and remove them;
+every change is a step-up draft (:mod:`.drafts`) applied by the library after the grant
 (:mod:`.changes`). The secret is typed on the confirmation step, never stored.
 """
 
@@ -30,7 +32,7 @@ from securebox_server.admin.drafts import (
     formatted,
     parse_siren,
 )
-from securebox_server.admin.guards import require
+from securebox_server.admin.guards import Portfolio, portfolio_of, require
 from securebox_server.db.schema import BOX_DOCUMENTS as DOCS
 from securebox_server.invitations.service import invitations_of
 from securebox_server.stepup.common import start
@@ -38,7 +40,7 @@ from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
 from securebox_server.web.routing import LoggedIn, SecureRoute, WebSession
 
-__all__ = ["ACTION", "Sheet", "company_of", "documents_of", "router", "sheet_of"]
+__all__ = ["ACTION", "Sheet", "company_of", "documents_of", "router", "seen", "sheet_of"]
 
 router = APIRouter(route_class=SecureRoute)
 ACTION = Operation.MANAGE_COMPANIES
@@ -103,14 +105,22 @@ def sheet_of(request: Request, sub: Subscription, company: Company) -> Sheet:
     return Sheet(company, formatted(company.siren), users, third, count)
 
 
+def seen(portfolio: Portfolio, raw: str) -> Company:
+    """A company the user sees; any other SIREN is "not found", like a missing one."""
+    found = company_of(portfolio.subscription, raw)
+    if found not in portfolio.companies:
+        raise NotFound("no such company")
+    return found
+
+
 def _list(request: Request, web: WebSession, status: int = 200, error: str = "") -> Response:
-    sub = require(request, web.session.principal, ACTION)
-    companies = sorted(sub.companies.values(), key=lambda c: (c.name, c.siren.value))
+    portfolio = portfolio_of(request, web.session.principal)
     return render(
         request,
         "admin/companies.html",
         status=status,
-        companies=[(c, formatted(c.siren)) for c in companies],
+        companies=[(c, formatted(c.siren)) for c in portfolio.companies],
+        manage=portfolio.manage,
         error=error,
     )
 
@@ -139,16 +149,18 @@ def add_company(
 
 @router.get("/admin/companies/{siren}")
 def company_sheet(request: Request, web: LoggedIn, siren: str) -> Response:
-    sub = require(request, web.session.principal, ACTION)
-    sheet = sheet_of(request, sub, company_of(sub, siren))
-    return render(request, "admin/company.html", sheet=sheet, confirm=False)
+    portfolio = portfolio_of(request, web.session.principal)
+    sheet = sheet_of(request, portfolio.subscription, seen(portfolio, siren))
+    return render(
+        request, "admin/company.html", sheet=sheet, confirm=False, manage=portfolio.manage
+    )
 
 
 @router.get("/admin/companies/{siren}/remove")
 def confirm_removal(request: Request, web: LoggedIn, siren: str) -> Response:
     sub = require(request, web.session.principal, ACTION)
     sheet = sheet_of(request, sub, company_of(sub, siren))
-    return render(request, "admin/company.html", sheet=sheet, confirm=True)
+    return render(request, "admin/company.html", sheet=sheet, confirm=True, manage=True)
 
 
 @router.post("/admin/companies/{siren}/remove")

@@ -20,9 +20,9 @@ from securebox_auth.errors import StepUpNeeded
 from securebox_auth.identity import Siren
 from securebox_auth.policy.decision import StepUpRequired
 from securebox_server.admin.companies import ACTION as COMPANIES
-from securebox_server.admin.companies import company_of, sheet_of
+from securebox_server.admin.companies import company_of, seen, sheet_of
 from securebox_server.admin.drafts import company_add_draft, declaration_of, formatted
-from securebox_server.admin.guards import require
+from securebox_server.admin.guards import portfolio_of, require
 from securebox_server.admin.third_parties import ACTION as THIRD_PARTIES
 from securebox_server.admin.third_parties import rows_of
 from securebox_server.api.common import PREFIX, PROBLEMS, Authenticated, api_problem
@@ -72,12 +72,15 @@ def _step_up(request: Request, needed: StepUpNeeded) -> Response:
 
 @router.get("/companies", responses=PROBLEMS)
 def list_companies(request: Request, api: Authenticated) -> dict[str, Any]:
-    sub = require(request, api.session.principal, COMPANIES)
-    found = sorted(sub.companies.values(), key=lambda c: (c.name, c.siren.value))
+    """Every company for an administrator; the companies their rights cover for any other
+    user of the subscription (``manage``: whether they may add and remove companies)."""
+    portfolio = portfolio_of(request, api.session.principal)
     return {
         "companies": [
-            {"siren": c.siren.value, "formatted": formatted(c.siren), "name": c.name} for c in found
-        ]
+            {"siren": c.siren.value, "formatted": formatted(c.siren), "name": c.name}
+            for c in portfolio.companies
+        ],
+        "manage": portfolio.manage,
     }
 
 
@@ -98,16 +101,18 @@ def add_company(request: Request, body: CompanyBody, api: Authenticated) -> Resp
 
 @router.get("/companies/{siren}", responses=PROBLEMS)
 def company(request: Request, siren: str, api: Authenticated) -> dict[str, Any]:
-    sub = require(request, api.session.principal, COMPANIES)
-    sheet = sheet_of(request, sub, company_of(sub, siren))
-    return {
+    """The company sheet; its third parties and document count for administrators only."""
+    portfolio = portfolio_of(request, api.session.principal)
+    sheet = sheet_of(request, portfolio.subscription, seen(portfolio, siren))
+    out: dict[str, Any] = {
         "siren": sheet.company.siren.value,
         "formatted": sheet.siren,
         "name": sheet.company.name,
         "users": [{"user": a.principal.key, "role": a.role.value} for a in sheet.users],
-        "third_parties": list(sheet.third_parties),
-        "documents": sheet.documents,
     }
+    if portfolio.manage:
+        out |= {"third_parties": list(sheet.third_parties), "documents": sheet.documents}
+    return out
 
 
 @router.delete("/companies/{siren}", status_code=204, responses=PROBLEMS)

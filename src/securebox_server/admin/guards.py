@@ -1,17 +1,20 @@
-"""What the administration pages share: the library's verdict on the actor, and the
-subscription they administer."""
+"""What the administration pages share: the library's verdict on the actor, the
+subscription they administer, and the companies they see."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import Request
 
-from securebox_auth.entitlements.model import Operation, Subscription
+from securebox_auth.entitlements.check import effective_rights
+from securebox_auth.entitlements.model import Company, Operation, Subscription
 from securebox_auth.entitlements.resources import SubscriptionRef
 from securebox_auth.errors import NotPermitted
 from securebox_auth.identity import Principal
 from securebox_server.web.context import server_of
 
-__all__ = ["allowed", "require", "subscription_of"]
+__all__ = ["Portfolio", "allowed", "portfolio_of", "require", "subscription_of"]
 
 
 def allowed(request: Request, actor: Principal, action: Operation) -> bool:
@@ -33,3 +36,32 @@ def subscription_of(request: Request, actor: Principal) -> Subscription:
     if found is None:
         raise NotPermitted("this administration is not open to this user")
     return found.value
+
+
+@dataclass(frozen=True, slots=True)
+class Portfolio:
+    """The companies a user of the subscription sees on the companies' pages, by name then
+    SIREN; ``manage``: they may also add and remove companies (and see each sheet in
+    full)."""
+
+    subscription: Subscription
+    companies: tuple[Company, ...]
+    manage: bool
+
+
+def portfolio_of(request: Request, actor: Principal) -> Portfolio:
+    """Every company for those the library lets ``manage_companies`` (administrators);
+    for any other user of the subscription, the companies their rights cover (the insurer's
+    guide: a collaborator reaches the companies' pages with the SIRENs assigned to them,
+    and adds or removes none). Others: :class:`NotPermitted`."""
+    sub = require(request, actor, Operation.LIST_USERS)
+    manage = allowed(request, actor, Operation.MANAGE_COMPANIES)
+    companies = sorted(sub.companies.values(), key=lambda c: (c.name, c.siren.value))
+    if not manage:
+        box = server_of(request).box
+        account = box.store.get_account(actor)
+        if account is None:
+            raise NotPermitted("this administration is not open to this user")
+        rights, _ = effective_rights(account.value, sub, box.clock.now())
+        companies = [c for c in companies if rights.companies.covers(c.siren)]
+    return Portfolio(sub, tuple(companies), manage)

@@ -151,7 +151,6 @@ def users(request: Request, web: LoggedIn) -> Response:
         mine=mine,
         may_add=may_add(server_of(request).box, me),
         may_paper=may(request, web, Operation.SWITCH_TO_PAPER),
-        may_companies=may(request, web, Operation.MANAGE_COMPANIES),
     )
 
 

@@ -1,14 +1,20 @@
 """Companies through the real app: add (SIREN checked, the insurer's secret typed on the
 confirmation, never stored), the sheet, remove after a confirmation page; only those the
-library lets manage companies; every change behind a step-up; the JSON API."""
+library lets manage companies change them (a collaborator sees those assigned to them);
+every change behind a step-up; the JSON API."""
 
 from __future__ import annotations
 
-from securebox_auth.identity import Siren
-from tests.server.admin.world import ADMIN, C1, CLIENT, COLLABORATOR, PRINCIPAL, Admin
+from typing import Final
+
+from securebox_auth.entitlements.model import CompanyScope, DocumentScope, Operation, Rights
+from securebox_auth.identity import Principal, Siren
+from securebox_auth.stores.protocols import PutSubscription
+from tests.server.admin.world import ADMIN, C1, C2, CLIENT, COLLABORATOR, PRINCIPAL, Admin
 from tests.server.conftest import token
 
 NEW = Siren("443061841")
+VIEW: Final = frozenset({Operation.VIEW})
 
 
 def _portfolio(admin: Admin) -> set[Siren]:
@@ -86,20 +92,71 @@ def test_removal_asks_confirmation_then_a_step_up(admin: Admin) -> None:
     assert C1 not in _portfolio(admin)
 
 
-def test_only_administrators_reach_the_pages(admin: Admin) -> None:
+def _assign(admin: Admin, principal: Principal, *companies: Siren) -> None:
+    """Give ``principal`` rights on ``companies`` only (view)."""
+    store = admin.box.store
+    found = store.get_subscription(CLIENT)
+    assert found is not None
+    rights = Rights(CompanyScope(chosen=frozenset(companies)), DocumentScope.all(), VIEW)
+    changed = found.value.with_rights(principal, rights)
+    store.commit([PutSubscription(CLIENT, found.version, changed)], [])
+
+
+def test_a_collaborator_sees_the_companies_assigned_to_them_and_changes_none(
+    admin: Admin,
+) -> None:
+    """Seed 002: a collaborator reaches the companies' pages with the SIRENs assigned to
+    them, and may neither add nor remove a company."""
     anonymous = admin.browser()
     answer = anonymous.get("/admin/companies", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/login"
+    _assign(admin, COLLABORATOR, C1)
     collaborator = admin.login(COLLABORATOR)
-    assert collaborator.get("/admin/companies").status_code == 403
-    assert collaborator.get(f"/admin/companies/{C1.value}").status_code == 403
-    page = collaborator.get("/home")
-    refused = collaborator.post(
-        "/admin/companies",
-        data={"siren": "443061841", "name": "X", "csrf_token": token(page.text)},
-    )
-    assert refused.status_code == 403
+    home = collaborator.get("/home").text
+    assert 'href="/admin/companies"' in home
+    assert 'href="/admin/users"' in home
+    assert 'href="/admin/third-parties"' not in home
+    listed = collaborator.get("/admin/companies")
+    assert listed.status_code == 200
+    assert "732 829 320" in listed.text
+    assert "552 100 554" not in listed.text  # not assigned to them
+    assert 'action="/admin/companies"' not in listed.text  # no "add" form
+    sheet = collaborator.get(f"/admin/companies/{C1.value}")
+    assert sheet.status_code == 200
+    assert "732 829 320" in sheet.text
+    assert "/remove" not in sheet.text
+    assert collaborator.get(f"/admin/companies/{C2.value}").status_code == 404
+    assert collaborator.get(f"/admin/companies/{C1.value}/remove").status_code == 403
+    for path, data in (
+        ("/admin/companies", {"siren": "443061841", "name": "X"}),
+        (f"/admin/companies/{C1.value}/remove", {}),
+    ):
+        page = collaborator.get("/home")
+        refused = collaborator.post(path, data={**data, "csrf_token": token(page.text)})
+        assert refused.status_code == 403, path
+    assert admin.app.state.orders.orders(COLLABORATOR) == []
+    api = admin.api(collaborator)
+    body = api.get("/api/v1/admin/companies").json()
+    assert [c["siren"] for c in body["companies"]] == [C1.value]
+    assert body["manage"] is False
+    one = api.get(f"/api/v1/admin/companies/{C1.value}").json()
+    assert one["siren"] == C1.value
+    assert "documents" not in one
+    assert "third_parties" not in one
+    assert api.get(f"/api/v1/admin/companies/{C2.value}").status_code == 404
+    assert api.delete(f"/api/v1/admin/companies/{C1.value}").status_code == 403
+    # the whole portfolio: every company, still no change
+    store = admin.box.store
+    found = store.get_subscription(CLIENT)
+    assert found is not None
+    everything = Rights(CompanyScope.portfolio(), DocumentScope.all(), VIEW)
+    changed = found.value.with_rights(COLLABORATOR, everything)
+    store.commit([PutSubscription(CLIENT, found.version, changed)], [])
+    listed = collaborator.get("/admin/companies")
+    assert "732 829 320" in listed.text
+    assert "552 100 554" in listed.text
+    assert 'action="/admin/companies"' not in listed.text
 
 
 def test_the_json_api(admin: Admin) -> None:
@@ -122,7 +179,6 @@ def test_the_json_api(admin: Admin) -> None:
     assert junk.status_code == 400
     assert NEW not in _portfolio(admin)
     collaborator = admin.api(admin.login(COLLABORATOR))
-    assert collaborator.get("/api/v1/admin/companies").status_code == 403
     assert collaborator.delete(f"/api/v1/admin/companies/{C1.value}").status_code == 403
     assert admin.browser().get("/api/v1/admin/companies").status_code == 401
 

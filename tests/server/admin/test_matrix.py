@@ -1,7 +1,8 @@
 """The authorisation matrix of the users' administration, generated from the app's route
 table: every route under ``/admin/users``, ``/admin/delivery`` and ``/api/v1/admin/users``,
 ``/api/v1/admin/delivery``, by every role of the subscription (principal user, administrator,
-access manager under the default policy, collaborator). A route without an entry fails.
+access manager under the default policy and under its wider reading, collaborator). A route
+without an entry fails.
 
 Answers before any proof: ``ok`` is a page (200) or, for a change the library's rules
 accept, the start of its step-up (303 to the approval page; ``401`` with the RFC 9470
@@ -9,6 +10,7 @@ challenge on the API); ``no`` is 403 (the rules refuse, nothing is asked)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
 import pytest
@@ -23,6 +25,7 @@ from securebox_auth.entitlements.model import (
 )
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.stores.protocols import PutSubscription
+from securebox_server.settings import DEFAULT_POLICY
 from securebox_server.web.routing import walk
 from tests.server.admin.conftest import PROFILE, AdminWorld, Build
 from tests.server.conftest import CLIENT, token
@@ -96,8 +99,8 @@ def _routes(world: AdminWorld) -> set[tuple[str, str]]:
     return found
 
 
-def _world(build: Build) -> AdminWorld:
-    world = build()
+def _world(build: Build, policy: Path | None = None) -> AdminWorld:
+    world = build() if policy is None else build(policy=policy)
     world.user("02", Role.ADMINISTRATOR)
     world.user("03")
     world.user("04", Role.ACCESS_MANAGER)
@@ -139,14 +142,50 @@ def _answer(world: AdminWorld, method: str, path: str, data: object) -> int:
     return int(sent.status_code)
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_each_role_gets_what_the_library_allows(admin_world: Build, role: str) -> None:
-    world = _world(admin_world)
+#: what access managers may also do under the policy's wider reading (``[delegation]
+#: access_managers_manage_rights_and_codes = true``, the e-Box integration guide): change
+#: plain users' rights, regenerate their codes, unblock them
+WIDE: Final = frozenset(
+    {
+        ("POST", "/admin/users/{user}"),
+        ("POST", "/admin/users/{user}/code"),
+        ("POST", "/admin/users/{user}/unblock"),
+        ("PATCH", "/api/v1/admin/users/{user}"),
+        ("POST", "/api/v1/admin/users/{user}/code"),
+        ("POST", "/api/v1/admin/users/{user}/unblock"),
+    }
+)
+
+
+def _wide_policy(folder: Path) -> Path:
+    """The shipped policy with the access managers' wider reading."""
+    narrow = "access_managers_manage_rights_and_codes = false"
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    assert narrow in text  # the shipped policy states the narrower reading
+    policy = folder / "wide.toml"
+    policy.write_text(text.replace(narrow, "access_managers_manage_rights_and_codes = true"))
+    return policy
+
+
+def test_the_wider_reading_adds_only_rights_and_codes() -> None:
+    """The rows :data:`WIDE` opens are closed to access managers by default, and no
+    other row changes with the switch."""
+    assert set(MATRIX) >= WIDE
+    assert not any(M in MATRIX[key][1] for key in WIDE)
+
+
+@pytest.mark.parametrize(
+    ("role", "reading"), [(r, "narrow") for r in ROLES] + [("access_manager", "wide")]
+)
+def test_each_role_gets_what_the_library_allows(
+    admin_world: Build, tmp_path: Path, role: str, reading: str
+) -> None:
+    world = _world(admin_world, _wide_policy(tmp_path) if reading == "wide" else None)
     world.login(user=NUMBERS[role])
     wrong = []
     for (method, path), (data, allowed) in MATRIX.items():
         status = _answer(world, method, path, data)
-        if role in allowed:
+        if role in allowed or (reading == "wide" and (method, path) in WIDE):
             expected = {"GET": 200}.get(method, 401 if path.startswith("/api/") else 303)
         else:
             expected = 403

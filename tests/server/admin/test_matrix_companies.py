@@ -7,7 +7,8 @@ every kind of caller gets:
 * ``anonymous``; an ``administrator``, an ``access_manager`` and a ``collaborator`` of the
   subscription whose companies and invitations the request names (*own subscription*);
 * ``other_admin``: the principal user of *another subscription* (the routes act on the
-  caller's own subscription, so they see theirs, never the target's: ``200-own``);
+  caller's own subscription, so they see theirs, never the target's: ``200-own``, checked
+  for every caller from outside the subscription, third parties included);
 * a third party (a user of another subscription) invited on the target's company,
   ``third_party:pending`` (before acceptance), ``third_party:accepted`` and
   ``third_party:revoked``: an invitation grants view and download, never administration.
@@ -87,10 +88,19 @@ class Row:
     outcomes: dict[str, str]
 
 
-def _row(admin: str, other: str, body: dict[str, Any] | None = None, anon: str = "") -> Row:
-    """The administrator's outcome, the other subscription's, 403 for the others of the
-    subscription and every third party; anonymous: 303 to the login for a page, 401 else."""
-    outcomes = dict.fromkeys(ACTORS, "403")
+def _row(
+    admin: str,
+    other: str,
+    body: dict[str, Any] | None = None,
+    anon: str = "",
+    members: str = "403",
+    third: str = "403",
+) -> Row:
+    """The administrator's outcome, the other subscription's, ``members`` for the access
+    manager and the collaborator of the subscription, ``third`` for every third party;
+    anonymous: 303 to the login for a page, 401 else."""
+    outcomes = dict.fromkeys(ACTORS, third)
+    outcomes |= {"access_manager": members, "collaborator": members}
     outcomes |= {"administrator": admin, "other_admin": other, "anonymous": anon}
     return Row(body or {}, outcomes)
 
@@ -105,19 +115,25 @@ DECLARED: Final = {
 }
 #: (method, path) -> who gets what
 MATRIX: Final = {
-    ("GET", "/admin/companies"): _row("200", "200-own", anon="303"),
+    # every user of a subscription sees the companies their rights cover (seed 002); a
+    # third party sees their own subscription's, never the one that invited them
+    ("GET", "/admin/companies"): _row("200", "200-own", anon="303", members="200", third="200-own"),
     ("POST", "/admin/companies"): _row("303", "303", NEW_COMPANY, anon="401-login"),
-    ("GET", "/admin/companies/{siren}"): _row("200", "404", anon="303"),
+    ("GET", "/admin/companies/{siren}"): _row("200", "404", anon="303", members="200", third="404"),
     ("GET", "/admin/companies/{siren}/remove"): _row("200", "404", anon="303"),
     ("POST", "/admin/companies/{siren}/remove"): _row("303", "404", anon="401-login"),
     ("GET", "/admin/third-parties"): _row("200", "200-own", anon="303"),
     ("POST", "/admin/third-parties"): _row("303", "400", DECLARED, anon="401-login"),
     ("POST", "/admin/third-parties/{invitation_id}/revoke"): _row("303", "404", anon="401-login"),
-    ("GET", "/api/v1/admin/companies"): _row("200", "200-own", anon="401-login"),
+    ("GET", "/api/v1/admin/companies"): _row(
+        "200", "200-own", anon="401-login", members="200", third="200-own"
+    ),
     ("POST", "/api/v1/admin/companies"): _row(
         "401-step-up", "401-step-up", {**NEW_COMPANY, "proof": "AAAA-BBBB-CCCC-DDDD"}, "401-login"
     ),
-    ("GET", "/api/v1/admin/companies/{siren}"): _row("200", "404", anon="401-login"),
+    ("GET", "/api/v1/admin/companies/{siren}"): _row(
+        "200", "404", anon="401-login", members="200", third="404"
+    ),
     ("DELETE", "/api/v1/admin/companies/{siren}"): _row("401-step-up", "404", anon="401-login"),
     ("GET", "/api/v1/admin/third-parties"): _row("200", "200-own", anon="401-login"),
     ("POST", "/api/v1/admin/third-parties"): _row("401-step-up", "400", DECLARED, "401-login"),
@@ -158,12 +174,12 @@ OUTSIDE: Final = {
 }
 #: a third party (a plain user of their own subscription) on the same routes
 THIRD: Final = {
-    ("GET", "/admin/users"): "200",
+    ("GET", "/admin/users"): "200-own",
     ("GET", "/admin/users/new"): "403",
     ("POST", "/admin/users/new"): "403",
     ("GET", "/admin/delivery"): "403",
     ("POST", "/admin/delivery"): "403",
-    ("GET", "/api/v1/admin/users"): "200",
+    ("GET", "/api/v1/admin/users"): "200-own",
     ("POST", "/api/v1/admin/users"): "403",
     ("PUT", "/api/v1/admin/delivery"): "403",
 }
@@ -283,7 +299,10 @@ def _outcome(world: Admin, browser: TestClient | None, method: str, path: str, r
     if status == 401:
         code = answer.json()["code"] if api else "not_authenticated"
         return "401-step-up" if code == "insufficient_user_authentication" else "401-login"
-    if status == 200 and browser is not None and world.users[id(browser)] == OTHER_ADMIN:
+    caller = world.users[id(browser)] if browser is not None else None
+    if status == 200 and caller is not None and caller.client_id != CLIENT:
+        # another subscription's user (its principal user, a third party in any phase):
+        # a page of their own, nothing of the subscription named in the request
         assert not any(s in answer.text for s in SECRETS), (method, path)
         return "200-own"
     return str(status)

@@ -190,6 +190,12 @@ def test_a_collaborator_sees_the_list_and_edits_only_their_own_account(admin_wor
     refused = world.post("/admin/users/02/delete", {}, "/admin/users/02")
     assert refused.status_code == 403
     assert world.client.get("/admin/delivery").status_code == 403
+    # another user's profile alone, or one's own role and rights: refused before any proof
+    other = world.post("/admin/users/02", dict(PROFILE.items()), "/admin/users/02")
+    assert other.status_code == 403
+    rights = {"role": "administrator", "companies": "all", "documents": "total"}
+    mine = world.post("/admin/users/03", dict(PROFILE.items()) | rights, "/admin/users/03")
+    assert mine.status_code == 403
 
 
 def test_back_to_paper_and_digital_again_are_recorded(admin_world: Build) -> None:

@@ -111,6 +111,8 @@ def test_a_collaborator_lists_users_but_changes_nobody_else(admin_world: Build) 
     assert len(world.client.get(f"{API}/users").json()["users"]) == 3
     refused = world.client.delete(f"{API}/users/02", headers=HEADERS)
     assert refused.status_code == 403
+    other = world.client.patch(f"{API}/users/02", json={"profile": PROFILE}, headers=HEADERS)
+    assert other.status_code == 403  # another user's profile alone
     assert (
         world.client.put(f"{API}/delivery", json={"digital": False}, headers=HEADERS).status_code
         == 403
