@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import Connection, Engine, Table
 
 from securebox_auth.audit import GLOBAL, AuditEvent, SealedEvent
+from securebox_auth.audit_keys import AuditKeyring, store_keyring
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
-from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
+from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout.rules import LockoutState
@@ -87,8 +88,9 @@ _STALE: Final = "the stored state changed since it was read"
 class SqlStore:
     """The store Protocol on a SQLAlchemy engine (SQLite or PostgreSQL).
 
-    ``audit_key`` seals the audit chain; keep it outside the database (a key provider or the
-    deployment's secret store), or a thief of the database could rewrite the chain.
+    ``audit_keys`` (a keyring by id, ADR 0059) or ``audit_key`` (one unnamed key) seal the
+    audit chains; keep them outside the database (a key provider or the deployment's secret
+    store), or a thief of the database could rewrite the chains.
     The schema must exist (``securebox db upgrade``).
 
     Decoded subscriptions are kept in :attr:`subscriptions` (at most ``subscription_cache``
@@ -98,19 +100,24 @@ class SqlStore:
     """
 
     def __init__(
-        self, engine: Engine, *, audit_key: bytes, subscription_cache: int = DEFAULT_SIZE
+        self,
+        engine: Engine,
+        *,
+        audit_key: bytes | None = None,
+        audit_keys: AuditKeyring | None = None,
+        subscription_cache: int = DEFAULT_SIZE,
     ) -> None:
-        if not isinstance(audit_key, bytes) or len(audit_key) < 32:
-            raise ConfigurationError("the audit key is at least 32 bytes")
+        self.audit_keys = store_keyring(audit_key, audit_keys)
+        #: The current audit key (the keyring verifies: :attr:`audit_keys`).
+        self.audit_key = self.audit_keys.keys[self.audit_keys.current]
         self.engine = engine
-        self.audit_key = audit_key
         self._db = Database(engine)
         self._reads = {
             kind.order: self._select_sql(kind.table, self._key_where(kind)) for kind in KINDS
         }
         self._sql: dict[tuple[int, str, tuple[str, ...]], str] = {}
         self._share = " FOR SHARE" if self._db.postgresql else ""
-        self._chains = SqlAuditChains(self._db, audit_key)
+        self._chains = SqlAuditChains(self._db, self.audit_keys)
         self._session_columns = [c.name for c in SESSIONS.columns]
         self._session_sql = self._select_sql(SESSIONS, "id = ? AND version = ?")
         self.subscriptions = SubscriptionCache(subscription_cache)
@@ -156,8 +163,10 @@ class SqlStore:
         return found
 
     @classmethod
-    def from_url(cls, url: str, *, audit_key: bytes) -> SqlStore:
-        return cls(create_engine(url), audit_key=audit_key)
+    def from_url(
+        cls, url: str, *, audit_key: bytes | None = None, audit_keys: AuditKeyring | None = None
+    ) -> SqlStore:
+        return cls(create_engine(url), audit_key=audit_key, audit_keys=audit_keys)
 
     # -- reads ----------------------------------------------------------------------------
 
