@@ -95,6 +95,8 @@ def test_a_keyring_from_hex() -> None:
             AuditKeyring.from_hex(bad)
     with pytest.raises(ConfigurationError, match="legacy"):
         AuditKeyring.from_hex(K1.hex(), legacy="m1")
+    assert AuditKeyring.from_hex(RING21.to_hex()) == RING21
+    assert AuditKeyring.from_hex(single.to_hex()) == single
     assert audit_keyring(K1).order == (NO_KEY_ID,)
     with pytest.raises(ConfigurationError):
         audit_keyring("not bytes")  # type: ignore[arg-type]

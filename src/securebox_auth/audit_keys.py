@@ -136,6 +136,13 @@ class AuditKeyring:
             raise ConfigurationError("an audit key is hexadecimal") from None
         return cls(keys, tuple(keys), legacy)
 
+    def to_hex(self) -> str:
+        """The form :meth:`from_hex` reads (the keys in clear: for the key file of a
+        verifier, never for a log)."""
+        if self.order == (NO_KEY_ID,):
+            return self.keys[NO_KEY_ID].hex()
+        return ",".join(f"{key_id}:{self.keys[key_id].hex()}" for key_id in self.order)
+
     @property
     def current(self) -> str:
         """The id new events are sealed under."""
