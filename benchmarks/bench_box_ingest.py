@@ -87,7 +87,7 @@ def _world(kind: str) -> DocumentStore:
     url = new_url(kind)
     migrate_database(url)
     keys = DerivedKeys.generate()
-    store = open_sql_store(url, audit_key=keys.audit_key())
+    store = open_sql_store(url, audit_keys=keys.audit_keyring())
     box = Securebox.from_policy(DEFAULT_POLICY, store=store, keys=keys, argon2=PROFILE_TESTING)
     now = box.clock.now()
     client = ClientId(CLIENT)

@@ -210,7 +210,8 @@ class Deployment:
         fails."""
         keys = load_master_key(load_settings({}, self.processes.settings))
         key_file = self.home / "audit.key"
-        key_file.write_text(keys.audit_key().hex(), encoding="ascii")
+        # every id of the master key: the trail verifies across rotations (ADR 0059)
+        key_file.write_text(keys.audit_keyring().to_hex(), encoding="ascii")
         signing = Ed25519PrivateKey.generate()
         public = self.home / "checkpoint.pub"
         public.write_bytes(

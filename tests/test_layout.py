@@ -30,6 +30,7 @@ CORE_FOLDERS: Final = frozenset(
 CORE_MODULES: Final = frozenset(
     {
         "audit",  # events, seal, verify_chain (pure)
+        "audit_keys",  # the audit keyring by id (pure)
         "clock",  # the Clock protocol; the core only takes ``now``
         "errors",
         "identity",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 # -- audit ---------------------------------------------------------------------------------
 from securebox_auth.audit import AuditChainBroken, AuditEvent, SealedEvent, verify_chain
+from securebox_auth.audit_keys import AuditKeyMissing, AuditKeyring
 from securebox_auth.clock import Clock, FixedClock, SystemClock
 
 # -- keys and hashing ----------------------------------------------------------------------
@@ -224,6 +225,8 @@ __all__ = [
     "AttemptsBlocked",
     "AuditChainBroken",
     "AuditEvent",
+    "AuditKeyMissing",
+    "AuditKeyring",
     "AuthMethod",
     "AuthStore",
     "Batch",

@@ -14,6 +14,11 @@ subscription, and the anchors that pin the tenant chains' heads
 (:func:`anchor_event`, ADR 0021). A tenant chain's MACs cover its name, so an
 event or a whole chain cannot be moved to another tenant; the global chain keeps the MAC of
 the original single chain, so events sealed before tenant chains existed still verify.
+
+Each event names the id of the audit key that sealed it, covered by its MAC, and a chain is
+verified with a keyring by id (:mod:`securebox_auth.audit_keys`, ADR 0059): a rotation of
+the key keeps the events of before verifiable, and an event under a key older than one
+already used in its chain is refused.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+from securebox_auth.audit_keys import NO_KEY_ID, AuditKeyMissing, AuditKeys, audit_keyring
 from securebox_auth.clock import require_aware
-from securebox_auth.errors import MalformedInput, SecureboxError
+from securebox_auth.errors import ConfigurationError, MalformedInput, SecureboxError
 
 __all__ = [
     "ANCHOR_ACTION",
@@ -150,32 +156,53 @@ class SealedEvent:
     mac: str = field(repr=False)
     #: The chain the event was sealed into (:data:`GLOBAL` or a client identifier).
     chain: str = GLOBAL
+    #: The id of the audit key that sealed it (:data:`~securebox_auth.audit_keys.NO_KEY_ID`:
+    #: sealed before key ids, or under a single unnamed key; ADR 0059).
+    key_id: str = NO_KEY_ID
 
 
-def _mac(key: bytes, chain: str, sequence: int, previous: str, event: AuditEvent) -> str:
-    # The global chain keeps the MAC of the single chain of before (its events still
-    # verify); a tenant chain's MAC also covers the tenant, under another prefix (a decimal
-    # sequence never starts with "chain").
+def _mac(
+    key: bytes, key_id: str, chain: str, sequence: int, previous: str, event: AuditEvent
+) -> str:
+    # Without a key id, the MAC of before: the global chain keeps the MAC of the single
+    # chain of before (its events still verify); a tenant chain's MAC also covers the
+    # tenant, under another prefix (a decimal sequence never starts with "chain"). With a
+    # key id, the MAC covers the id and the chain under a prefix of its own ("key"): an
+    # id cannot be swapped, added or removed without breaking the MAC.
     head = f"{sequence}\x00{previous}\x00"
-    if chain != GLOBAL:
+    if chain != GLOBAL or key_id != NO_KEY_ID:
         head = f"chain\x00{chain}\x00{head}"
+    if key_id != NO_KEY_ID:
+        head = f"key\x00{key_id}\x00{head}"
     return hmac.new(key, head.encode() + event.canonical(), "sha256").hexdigest()
 
 
 def seal(
-    key: bytes, previous: SealedEvent | None, event: AuditEvent, *, chain: str = GLOBAL
+    keys: AuditKeys, previous: SealedEvent | None, event: AuditEvent, *, chain: str = GLOBAL
 ) -> SealedEvent:
-    """Append ``event`` after ``previous`` (``None`` for the first event) in ``chain``."""
+    """Append ``event`` after ``previous`` (``None`` for the first event) in ``chain``,
+    under the current key of ``keys`` (a keyring, or one unnamed key).
+
+    One unnamed key cannot follow an event under a key id
+    (:class:`~securebox_auth.errors.ConfigurationError`): verification would refuse it.
+    """
     if previous is not None and previous.chain != chain:
         raise MalformedInput("an event is sealed after an event of its own chain")
+    ring = audit_keyring(keys)
     sequence = 1 if previous is None else previous.sequence + 1
     prev_mac = GENESIS if previous is None else previous.mac
-    mac = _mac(key, chain, sequence, prev_mac, event)
-    return SealedEvent(sequence, event, prev_mac, mac, chain)
+    key_id = ring.current
+    if previous is not None and key_id == NO_KEY_ID and previous.key_id != NO_KEY_ID:
+        raise ConfigurationError(
+            f"chain {chain!r} is sealed under audit key ids: seal it with a keyring "
+            "(audit_keys), not one unnamed key"
+        )
+    mac = _mac(ring.keys[key_id], key_id, chain, sequence, prev_mac, event)
+    return SealedEvent(sequence, event, prev_mac, mac, chain, key_id)
 
 
 def verify_chain(
-    key: bytes,
+    keys: AuditKeys,
     events: Iterable[SealedEvent],
     *,
     expected_head: str | None = None,
@@ -183,12 +210,18 @@ def verify_chain(
 ) -> int:
     """Verify a whole chain from its first event; return the number of events.
 
-    Every event must belong to ``chain`` (by default: the chain of the first event).
-    Raises :class:`AuditChainBroken` at the first event that does not verify, or when the
-    last MAC is not ``expected_head``.
+    Each event is verified under the key of its key id in ``keys`` (a keyring, or one
+    unnamed key). Every event must belong to ``chain`` (by default: the chain of the
+    first event), and no event may be sealed under a key older (in the keyring's order)
+    than an earlier event's. Raises :class:`AuditChainBroken` at the first event that does
+    not verify, or when the last MAC is not ``expected_head``;
+    :class:`~securebox_auth.audit_keys.AuditKeyMissing` at an event whose key id the
+    keyring does not hold.
     """
+    ring = audit_keyring(keys)
     previous = GENESIS
     count = 0
+    newest: tuple[int, str] | None = None  # the rank and id of the newest key seen
     for sealed in events:
         count += 1
         if chain is None:
@@ -199,9 +232,19 @@ def verify_chain(
             raise AuditChainBroken(sealed.sequence, f"expected sequence {count}")
         if not hmac.compare_digest(sealed.previous, previous):
             raise AuditChainBroken(sealed.sequence, "link to the previous event does not match")
-        expected = _mac(key, chain, sealed.sequence, sealed.previous, sealed.event)
+        key, rank = ring.key(sealed.key_id), ring.rank(sealed.key_id)
+        if key is None or rank is None:
+            raise AuditKeyMissing(chain, sealed.sequence, sealed.key_id)
+        expected = _mac(key, sealed.key_id, chain, sealed.sequence, sealed.previous, sealed.event)
         if not hmac.compare_digest(sealed.mac, expected):
             raise AuditChainBroken(sealed.sequence, "event content does not match its MAC")
+        if newest is not None and rank > newest[0]:
+            raise AuditChainBroken(
+                sealed.sequence,
+                f"sealed under key {sealed.key_id or '(no id)'!r}, older than key "
+                f"{newest[1]!r} of an earlier event of the chain",
+            )
+        newest = (rank, sealed.key_id) if newest is None or rank < newest[0] else newest
         previous = sealed.mac
     if expected_head is not None and not hmac.compare_digest(previous, expected_head):
         raise AuditChainBroken(count, "the chain does not end at the expected head")

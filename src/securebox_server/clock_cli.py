@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     extra = {"SECUREBOX_SETTINGS": str(Path(args.settings).resolve())} if args.settings else {}
     settings = load_settings({**os.environ, **extra})
     keys = load_master_key(settings)
-    store = open_sql_store(settings.database_url, audit_key=keys.audit_key())
+    store = open_sql_store(settings.database_url, audit_keys=keys.audit_keyring())
     try:
         if args.command == "reset":
             try:

@@ -185,7 +185,7 @@ def build_securebox(
     CAP issuer keys (an HSM's provider, a test's)."""
     keys = keys or load_master_key(settings)
     cap_issuer = cap_issuer or load_cap_issuer(settings)
-    store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
+    store = open_sql_store(settings.database_url, audit_keys=keys.audit_keyring(), migrate=True)
     server_migrate.upgrade(store.engine)
     gateways = build_gateways(settings.smtp_url, settings.sms_url, settings.outbox)
     wall = clock or SystemClock()

@@ -49,7 +49,7 @@ def build_box(
     url = f"sqlite:///{tmp_path}/server.db"
     configured = Settings(database_url=url, **{"demo": True, **settings})
     keys, clock = keys or DerivedKeys.generate(), FixedClock()
-    store = open_sql_store(url, audit_key=keys.audit_key(), migrate=False)
+    store = open_sql_store(url, audit_keys=keys.audit_keyring(), migrate=False)
     box = Securebox.from_policy(
         Path(configured.policy),
         store=store,

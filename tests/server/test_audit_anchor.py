@@ -49,7 +49,7 @@ def test_the_lifespan_anchors_and_checkpoints(make_app: AppMaker, tmp_path: Path
     for point in points:  # signed by the key, over the global chain's head
         point.verify(key.public_key())
         assert (point.sequence, point.mac, point.chain) == (*head, GLOBAL)
-    audit_key = box.store.audit_key  # type: ignore[attr-defined]
+    audit_key = box.store.audit_keys  # type: ignore[attr-defined]
     events = box.audit_log(GLOBAL)
     total = verify_against_checkpoints(audit_key, events, points, key.public_key())
     assert total == head[0]

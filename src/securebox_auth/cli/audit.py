@@ -13,9 +13,13 @@ last anchor; ``checkpoint`` signs the global head (and, asked, tenant heads); ``
 checks the global chain against its checkpoints, then every tenant chain (or one) against
 its anchors and its own checkpoints.
 
-The database is ``--url`` or ``SECUREBOX_DATABASE_URL``; the audit MAC key is read, in hex,
-from the file ``--audit-key-file`` or the environment variable ``SECUREBOX_AUDIT_KEY``. The
-checkpoint file should live on another host than the database (see
+The database is ``--url`` or ``SECUREBOX_DATABASE_URL``. The audit MAC keys (ADR 0059) are
+read from the file ``--audit-key-file`` or the environment variable ``SECUREBOX_AUDIT_KEY``:
+``id:hex`` pairs, the current first (``a2:<hex>,a1:<hex>``), or one key in hex (unnamed);
+or derived from the server's master key file, ``--master-key-file`` (its ``id:hex``
+pairs: the audit keys of every master key id, so the trail verifies across rotations).
+``--legacy-key-id`` names the key of the events sealed before key ids (default: the oldest).
+The checkpoint file should live on another host than the database (see
 :mod:`securebox_auth.shell.audit_checkpoint`).
 """
 
@@ -37,10 +41,12 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from securebox_auth.audit import GLOBAL, AuditChainBroken, check_chain_name
+from securebox_auth.audit_keys import AuditKeyMissing, AuditKeyring
 from securebox_auth.clock import SystemClock
 from securebox_auth.errors import ConfigurationError, MalformedInput
 from securebox_auth.shell.audit_chains import anchor_chains, verify_audit_chains
 from securebox_auth.shell.audit_checkpoint import FileCheckpoints, take_checkpoint
+from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.stores.sql.cli import configured_engine
 
 if TYPE_CHECKING:
@@ -84,8 +90,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _database_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--url", help="database URL (default: $SECUREBOX_DATABASE_URL)")
+    keys = command.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--audit-key-file",
+        help=f"file with the audit keys, id:hex pairs or one hex key (default: ${AUDIT_KEY_ENV})",
+    )
+    keys.add_argument(
+        "--master-key-file", help="the server's master key file: its derived audit keys"
+    )
     command.add_argument(
-        "--audit-key-file", help=f"file with the audit key in hex (default: ${AUDIT_KEY_ENV})"
+        "--legacy-key-id", default="", help="the key id of events sealed before key ids"
     )
 
 
@@ -115,21 +129,24 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit_key(args: argparse.Namespace) -> bytes:
+def _audit_keys(args: argparse.Namespace) -> AuditKeyring:
+    legacy = args.legacy_key_id
     try:
+        if args.master_key_file:
+            master = Path(args.master_key_file).read_text(encoding="ascii")
+            return DerivedKeys.from_hex(master.strip()).audit_keyring(legacy)
         text = (
-            Path(args.audit_key_file).read_text()
+            Path(args.audit_key_file).read_text(encoding="ascii")
             if args.audit_key_file
             else os.environ.get(AUDIT_KEY_ENV, "")
         )
-        key = bytes.fromhex(text.strip())
-    except (OSError, ValueError, UnicodeDecodeError):
-        raise ConfigurationError("the audit key is not readable hexadecimal") from None
-    if len(key) < 32:
+    except (OSError, UnicodeDecodeError):
+        raise ConfigurationError("the key file is not readable") from None
+    if not text.strip():
         raise ConfigurationError(
-            f"no audit key of 32 bytes or more (--audit-key-file, ${AUDIT_KEY_ENV})"
+            f"no audit key (--audit-key-file, --master-key-file, ${AUDIT_KEY_ENV})"
         )
-    return key
+    return AuditKeyring.from_hex(text, legacy=legacy)
 
 
 def _pem(path: str) -> bytes:
@@ -167,7 +184,7 @@ def _store(args: argparse.Namespace) -> SqlStore | None:
         return None
     from securebox_auth.stores.sql.store import SqlStore  # noqa: PLC0415 - optional extra
 
-    return SqlStore(engine, audit_key=_audit_key(args))
+    return SqlStore(engine, audit_keys=_audit_keys(args))
 
 
 def _anchor(args: argparse.Namespace) -> int:
@@ -218,7 +235,7 @@ def _verify(args: argparse.Namespace) -> int:
         return 2
     try:
         verified = verify_audit_chains(
-            store.audit_key,
+            store.audit_keys,
             store,
             checkpoints=points,
             public_key=public,
@@ -226,6 +243,9 @@ def _verify(args: argparse.Namespace) -> int:
         )
     except AuditChainBroken as exc:
         print(f"audit chain BROKEN: {exc}")
+        return 1
+    except AuditKeyMissing as exc:  # not tampering: a key the verifier lacks
+        print(f"audit chain NOT verified, a key is missing: {exc}")
         return 1
     finally:
         store.engine.dispose()

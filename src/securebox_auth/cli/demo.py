@@ -220,7 +220,7 @@ class _Walkthrough:
                 f"    #{sealed.sequence:<3} {e.action:<19} {e.subject:<13} {e.outcome:<20} "
                 f"{dict(e.details)}"
             )
-        verified = verify_audit_chains(self.store.audit_key, self.store)
+        verified = verify_audit_chains(self.store.audit_keys, self.store)
         out(
             f"    audit chain verified: {verified.total} events in {len(verified.events)} "
             "chains (one per subscription, and the global one)"

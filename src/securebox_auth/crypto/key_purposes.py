@@ -18,7 +18,10 @@ from securebox_auth.crypto.keys import KeyCheckValues, KeySource, ensure_distinc
 __all__ = ["check_service_keys"]
 
 
-def _audit_key(store: object) -> bytes | None:
+def _audit_key(store: object) -> KeySource | None:
+    keys = getattr(store, "audit_keys", None)  # every audit key id (ADR 0059)
+    if isinstance(keys, KeyCheckValues):
+        return keys
     key = getattr(store, "audit_key", None)
     return key if isinstance(key, bytes) else None
 

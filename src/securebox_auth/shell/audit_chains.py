@@ -27,6 +27,7 @@ from securebox_auth.audit import (
     require_anchors_held,
     verify_chain,
 )
+from securebox_auth.audit_keys import AuditKeys
 from securebox_auth.clock import Clock
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.shell.audit_checkpoint import Checkpoint, verify_against_checkpoints
@@ -63,7 +64,7 @@ def anchor_chains(store: AuditChains, clock: Clock) -> list[SealedEvent]:
 
 
 def _verify_one(
-    audit_key: bytes,
+    audit_key: AuditKeys,
     chain: str,
     events: Iterable[SealedEvent],
     checkpoints: Sequence[Checkpoint] | None,
@@ -75,7 +76,7 @@ def _verify_one(
 
 
 def verify_audit_chains(
-    audit_key: bytes,
+    audit_key: AuditKeys,
     store: AuditChains,
     *,
     checkpoints: Sequence[Checkpoint] | None = None,
@@ -84,9 +85,12 @@ def verify_audit_chains(
 ) -> ChainsVerified:
     """Verify the global chain, then every tenant chain (or only ``tenants``) against the
     anchors the global chain holds, and each chain against its checkpoints among
-    ``checkpoints`` (signed by ``public_key``). A tenant anchored but absent (its chain
+    ``checkpoints`` (signed by ``public_key``). ``audit_key`` is the store's keyring
+    (``store.audit_keys``, ADR 0059) or one key. A tenant anchored but absent (its chain
     was deleted) is verified too, and fails. Raises
-    :class:`~securebox_auth.audit.AuditChainBroken` at the first break."""
+    :class:`~securebox_auth.audit.AuditChainBroken` at the first break,
+    :class:`~securebox_auth.audit_keys.AuditKeyMissing` at an event under a key id the
+    keyring does not hold."""
     if (checkpoints is None) != (public_key is None):
         raise ConfigurationError("checkpoints are verified with their public key")
     anchors: dict[str, list[Anchor]] = {}

@@ -49,6 +49,7 @@ from securebox_auth.audit import (
     check_chain_name,
     verify_chain,
 )
+from securebox_auth.audit_keys import AuditKeys
 from securebox_auth.clock import Clock, require_aware
 from securebox_auth.errors import MalformedInput
 
@@ -278,7 +279,7 @@ def _checked(
 
 
 def verify_against_checkpoints(
-    audit_key: bytes,
+    audit_key: AuditKeys,
     events: Iterable[SealedEvent],
     checkpoints: Sequence[Checkpoint],
     public_key: Ed25519PublicKey,

@@ -18,6 +18,7 @@ from typing import Final, Protocol, runtime_checkable
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from securebox_auth.audit_keys import AuditKeyring
 from securebox_auth.crypto.keys import MIN_KEY_BYTES, StaticKeyring
 from securebox_auth.errors import ConfigurationError
 
@@ -41,7 +42,7 @@ APPLICATION: Final = "application"
 WRAPPING: Final = "wrapping"
 #: The proofs a bank hands out to add a company to a subscription.
 COMPANY_PROOF: Final = "company-proof"
-#: The audit chain's HMAC key (bytes, for the store; see :meth:`DerivedKeys.audit_key`).
+#: The audit chains' HMAC keys (for the store; see :meth:`DerivedKeys.audit_keyring`).
 AUDIT: Final = "audit"
 PURPOSES: Final = (PEPPER, APPLICATION, WRAPPING, COMPANY_PROOF)
 _SALT: Final = b"securebox purposes v1"
@@ -86,9 +87,19 @@ class DerivedKeys:
         return found
 
     def audit_key(self) -> bytes:
-        """The key of the store's audit chain (``MemoryStore(audit_key=...)``,
-        ``SqlStore(engine, audit_key=...)``), derived from the current master key."""
+        """The audit key derived from the current master key only, a single unnamed key:
+        a rotation changes it and breaks the chains. Prefer :meth:`audit_keyring`."""
         return _derive(self.master.keys[self.master.current], AUDIT)
+
+    def audit_keyring(self, legacy: str = "") -> AuditKeyring:
+        """The audit keys of every master key id, under the same ids, the current first
+        then the others in the master keyring's order (``SqlStore(engine,
+        audit_keys=...)``, ADR 0059). Events sealed before key ids verify under
+        ``legacy`` (default: the last id, the oldest)."""
+        master = self.master
+        order = (master.current, *(k for k in master.keys if k != master.current))
+        keys = {kid: _derive(master.keys[kid], AUDIT) for kid in order}
+        return AuditKeyring(keys, order, legacy)
 
     def __repr__(self) -> str:
         return f"DerivedKeys(master ids={sorted(self.master.keys)!r})"

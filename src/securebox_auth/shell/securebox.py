@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 from securebox_auth.audit import GLOBAL, AuditEvent, SealedEvent
+from securebox_auth.audit_keys import AuditKeyring
 from securebox_auth.clock import Clock, ClockMarks, SystemClock
 from securebox_auth.crypto.hashing import PROFILE_2026, Argon2CodeHasher, Argon2Parameters
 from securebox_auth.emv.issuer import IssuerKeyProvider
@@ -286,8 +287,8 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
     def verify_audit(self, tenant: str | None = None) -> int:
         """Verify the global chain and every tenant chain against its anchors (or only
         ``tenant``'s and the global chain); the number of events verified."""
-        key = getattr(self.store, "audit_key", None)
-        if not isinstance(key, bytes):
+        key = getattr(self.store, "audit_keys", None) or getattr(self.store, "audit_key", None)
+        if not isinstance(key, bytes | AuditKeyring):
             raise ConfigurationError("this store does not expose its audit key")
         tenants = None if tenant is None else [tenant]
         return verify_audit_chains(key, self.store, tenants=tenants).total

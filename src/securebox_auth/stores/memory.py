@@ -22,6 +22,7 @@ from securebox_auth.audit import (
     seal,
     tenants_of,
 )
+from securebox_auth.audit_keys import AuditKeyring, store_keyring
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import ConcurrentUpdate, MalformedInput
@@ -89,9 +90,15 @@ def _record(change: Change) -> tuple[str, object]:
 
 
 class MemoryStore:
-    def __init__(self, *, audit_key: bytes | None = None) -> None:
+    def __init__(
+        self, *, audit_key: bytes | None = None, audit_keys: AuditKeyring | None = None
+    ) -> None:
         self._lock = threading.Lock()
-        self.audit_key = audit_key if audit_key is not None else secrets.token_bytes(32)
+        if audit_key is None and audit_keys is None:
+            audit_key = secrets.token_bytes(32)
+        #: The audit keys by id (ADR 0059); :attr:`audit_key` is the current one.
+        self.audit_keys = store_keyring(audit_key, audit_keys)
+        self.audit_key = self.audit_keys.keys[self.audit_keys.current]
         self._accounts: dict[Principal, Versioned[Account]] = {}
         self._codes: dict[Principal, Versioned[CodeCredential]] = {}
         self._lockouts: dict[Principal, Versioned[LockoutState]] = {}
@@ -226,7 +233,7 @@ class MemoryStore:
 
     def _append(self, chain: str, event: AuditEvent) -> SealedEvent:
         sealed = self._chains.setdefault(chain, [])
-        head = seal(self.audit_key, sealed[-1] if sealed else None, event, chain=chain)
+        head = seal(self.audit_keys, sealed[-1] if sealed else None, event, chain=chain)
         sealed.append(head)
         self._audit.append(head)
         return head

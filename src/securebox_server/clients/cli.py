@@ -30,7 +30,7 @@ __all__ = ["run"]
 def _open(args: argparse.Namespace) -> tuple[ApiClients, SqlStore]:
     settings = load_settings(file=args.settings)
     keys = load_master_key(settings)
-    store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=True)
+    store = open_sql_store(settings.database_url, audit_keys=keys.audit_keyring(), migrate=True)
     server_migrate.upgrade(store.engine)
     clients = ApiClients(
         ClientStore(store.engine), SystemClock(), origin=settings.origin, library=store

@@ -228,7 +228,7 @@ def admin(
         sms_url=sms_url,
         code_letters_dir=tmp_path / "letters",
     )
-    store = open_sql_store(box_url, audit_key=keys.audit_key(), migrate=False)
+    store = open_sql_store(box_url, audit_keys=keys.audit_keyring(), migrate=False)
     box = Securebox.from_policy(
         DEFAULT_POLICY,
         store=store,

@@ -238,7 +238,7 @@ def make_world(
     "process" of the same deployment (its own engine, store and caches)."""
     keys = keys or DerivedKeys.generate()
     clock = FixedClock(T0)
-    store = open_sql_store(url, audit_key=keys.audit_key(), migrate=False)
+    store = open_sql_store(url, audit_keys=keys.audit_keyring(), migrate=False)
     box = Securebox.from_policy(
         DEFAULT_POLICY, store=store, keys=keys, clock=clock, argon2=PROFILE_TESTING
     )

@@ -90,7 +90,7 @@ def test_a_publication_commits_the_document_its_body_outbox_feed_and_audit(
     # audit events sealed into the subscription's chain
     log = list(world.box.audit_log(CLIENT.value))
     assert [s.event.action for s in log][-2:] == ["box.document.published"] * 2
-    assert verify_chain(world.documents.store.audit_key, log) == len(log)
+    assert verify_chain(world.documents.store.audit_keys, log) == len(log)
 
 
 def test_a_tax_notice_is_not_announced_to_a_collaborator_without_the_theme(

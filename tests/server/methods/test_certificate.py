@@ -63,7 +63,7 @@ def portal(
         database_url=f"sqlite:///{tmp_path}/server.db", public_url=ORIGIN, demo=True
     )
     keys = DerivedKeys.generate()
-    store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=False)
+    store = open_sql_store(settings.database_url, audit_keys=keys.audit_keyring(), migrate=False)
     box = Securebox.from_policy(
         settings.policy, store=store, keys=keys, clock=FixedClock(token.pki.now),
         argon2=PROFILE_TESTING, issuer=settings.origin,

@@ -120,7 +120,7 @@ def portal(token: Token, tmp_path: Path, migrated_sqlite: Path) -> Iterator[Port
         database_url=f"sqlite:///{tmp_path}/server.db", public_url=ORIGIN, demo=True
     )
     keys = DerivedKeys.generate()
-    store = open_sql_store(settings.database_url, audit_key=keys.audit_key(), migrate=False)
+    store = open_sql_store(settings.database_url, audit_keys=keys.audit_keyring(), migrate=False)
     clock = FixedClock(token.pki.now)
     # as the server's ``certificate_anchors`` bundle does, the issuing CA is an anchor: the
     # token holds its certificate alone

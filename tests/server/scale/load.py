@@ -294,7 +294,7 @@ def audit_verify(cluster: Cluster) -> str:
     cluster's database, each a process of its own; ``verify``'s report (raises on failure)."""
     home = cluster.home
     key = home / "audit.key"
-    key.write_text(cluster.box.store.audit_key.hex(), encoding="ascii")  # type: ignore[attr-defined]
+    key.write_text(cluster.box.store.audit_keys.to_hex(), encoding="ascii")  # type: ignore[attr-defined]
     url = str(cluster.box.store.engine.url.render_as_string(hide_password=False))  # type: ignore[attr-defined]
     database = ["--url", url, "--audit-key-file", str(key)]
     signing, public, points = home / "audit.pem", home / "audit.pub.pem", home / "points.jsonl"

@@ -469,10 +469,10 @@ def test_the_clock_commands_show_and_reset_the_mark(
         assert cli_main(["clock", "reset", *common, *good]) == 0
         assert marks.read() == Mark(NOW, 1)
         keys = load_master_key(load_settings({}, settings_file))
-        store = SqlStore(engine, audit_key=keys.audit_key())
+        store = SqlStore(engine, audit_keys=keys.audit_keyring())
         (sealed,) = [e for e in store.audit_log() if e.event.action == RESET_ACTION]
         assert sealed.event.actor == "operator/ops"
         assert dict(sealed.event.details)["reason"] == "wrong NTP"
-        assert verify_audit_chains(keys.audit_key(), store).events[""] >= 1
+        assert verify_audit_chains(keys.audit_keyring(), store).events[""] >= 1
     finally:
         engine.dispose()

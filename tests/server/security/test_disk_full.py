@@ -146,7 +146,7 @@ def published(api: BoxApi, answer: Response, body: bytes) -> list[str]:
 
 
 def chain_intact(api: BoxApi) -> None:
-    verify_audit_chains(api.world.keys.audit_key(), api.world.box.store)
+    verify_audit_chains(api.world.keys.audit_keyring(), api.world.box.store)
 
 
 @pytest.fixture

@@ -525,7 +525,7 @@ def world(
         sms_url="http://token@127.0.0.1:9/send",
         code_letters_dir=root / "letters",
     )
-    store = open_sql_store(url, audit_key=keys.audit_key(), migrate=False)
+    store = open_sql_store(url, audit_keys=keys.audit_keyring(), migrate=False)
     box = Securebox.from_policy(
         DEFAULT_POLICY,
         store=store,

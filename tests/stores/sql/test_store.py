@@ -358,7 +358,8 @@ def test_a_database_without_schema_says_to_upgrade(tmp_path: Path) -> None:
         with engine.begin() as conn:
             conn.exec_driver_sql(
                 "CREATE TABLE audit_chains "
-                "(chain TEXT PRIMARY KEY, sequence INTEGER, mac TEXT, version INTEGER)"
+                "(chain TEXT PRIMARY KEY, sequence INTEGER, mac TEXT, version INTEGER, "
+                "key_id TEXT)"
             )
         with pytest.raises(ConfigurationError, match="db upgrade"):
             store.commit([], [_lockout_event()])

@@ -30,6 +30,7 @@ from securebox_auth.audit import (
     seal,
     tenants_of,
 )
+from securebox_auth.audit_keys import AuditKeyring
 from securebox_auth.errors import ConfigurationError
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.database import Batch, Database, Writer
@@ -40,10 +41,14 @@ __all__ = ["NO_HEAD", "SqlAuditChains", "chains_of"]
 
 NO_HEAD: Final = "the database has no audit head: run `securebox db upgrade`"
 _PAGE: Final = 1000
-# Only .sequence, .mac and .chain of the previous event matter to seal(); this stands in
+# Only .sequence, .mac, .chain and .key_id of the previous event matter to seal(); this stands in
 # for the event itself, which the head row does not repeat.
 _HEAD_EVENT: Final = AuditEvent(datetime(2000, 1, 1, tzinfo=UTC), "head", "", "", "")
-Head = tuple[int, str, int]  # sequence, mac, version
+Head = tuple[int, str, int, str]  # sequence, mac, version, key id of the head event
+
+
+def _head(row: Sequence[Any]) -> Head:
+    return int(row[1]), str(row[2]), int(row[3]), str(row[4])
 
 
 def chains_of(events: Sequence[AuditEvent]) -> list[str]:
@@ -53,14 +58,14 @@ def chains_of(events: Sequence[AuditEvent]) -> list[str]:
 
 
 class SqlAuditChains:
-    def __init__(self, db: Database, audit_key: bytes) -> None:
+    def __init__(self, db: Database, audit_keys: AuditKeyring) -> None:
         self._db = db
-        self._key = audit_key
+        self._key = audit_keys
         self._columns = [c.name for c in AUDIT_EVENTS.columns if c.name != "id"]
         self._insert = insert_sql(db, AUDIT_EVENTS, self._columns)
         self._lock = " FOR UPDATE" if db.postgresql else ""
         self._advance = db.sql(
-            "UPDATE audit_chains SET sequence = ?, mac = ?, version = version + 1 "
+            "UPDATE audit_chains SET sequence = ?, mac = ?, key_id = ?, version = version + 1 "
             "WHERE chain = ? AND version = ?"
         )
         select = ", ".join(c.name for c in AUDIT_EVENTS.columns)
@@ -79,8 +84,8 @@ class SqlAuditChains:
         # is '' or a canonical client identifier ([A-Z0-9]{1,64}), checked here.
         names = ", ".join(f"'{check_chain_name(c)}'" for c in chains)
         return (
-            f"SELECT chain, sequence, mac, version FROM audit_chains WHERE chain IN ({names}) "
-            f"ORDER BY chain{self._lock}"
+            "SELECT chain, sequence, mac, version, key_id FROM audit_chains "
+            f"WHERE chain IN ({names}) ORDER BY chain{self._lock}"
         )
 
     def heads(self, tx: Writer, chains: Sequence[str]) -> dict[str, Head]:
@@ -91,18 +96,19 @@ class SqlAuditChains:
         :class:`~securebox_auth.errors.ConcurrentUpdate` the services retry."""
         if not chains:
             return {}
-        heads = {str(r[0]): (int(r[1]), str(r[2]), int(r[3])) for r in tx.opened_rows}
+        heads = {str(r[0]): _head(r) for r in tx.opened_rows}
         missing = [c for c in chains if c not in heads]
         if GLOBAL in missing:  # made by the migration: the database was never upgraded
             raise ConfigurationError(NO_HEAD)
         if missing:
-            values = ", ".join(f"('{check_chain_name(c)}', 0, '{GENESIS}', 0)" for c in missing)
+            values = ", ".join(f"('{check_chain_name(c)}', 0, '{GENESIS}', 0, '')" for c in missing)
             rows = tx.all(
-                f"INSERT INTO audit_chains (chain, sequence, mac, version) VALUES {values} "
+                "INSERT INTO audit_chains (chain, sequence, mac, version, key_id) "
+                f"VALUES {values} "
                 "ON CONFLICT (chain) DO UPDATE SET version = audit_chains.version "
-                "RETURNING chain, sequence, mac, version"
+                "RETURNING chain, sequence, mac, version, key_id"
             )
-            heads.update({str(r[0]): (int(r[1]), str(r[2]), int(r[3])) for r in rows})
+            heads.update({str(r[0]): _head(r) for r in rows})
         return heads
 
     def seal(
@@ -116,13 +122,13 @@ class SqlAuditChains:
         for event in events:
             for chain in tenants_of(event) or (GLOBAL,):
                 if chain not in previous:
-                    sequence, mac, _ = heads[chain]
+                    sequence, mac, _, key_id = heads[chain]
                     if (sequence == 0) != (mac == GENESIS):
                         raise ConfigurationError("an audit head is inconsistent")
                     previous[chain] = (
                         None
                         if sequence == 0
-                        else SealedEvent(sequence, _HEAD_EVENT, "", mac, chain)
+                        else SealedEvent(sequence, _HEAD_EVENT, "", mac, chain, key_id)
                     )
                 sealed_one = seal(self._key, previous[chain], event, chain=chain)
                 previous[chain] = sealed_one
@@ -132,7 +138,7 @@ class SqlAuditChains:
         for chain, head in previous.items():
             assert head is not None  # every chain here got an event
             version = heads[chain][2]
-            params = (head.sequence, head.mac, chain, version)
+            params = (head.sequence, head.mac, head.key_id, chain, version)
             tx.expect(self._advance, params, "the audit chain moved since it was read")
         return sealed
 

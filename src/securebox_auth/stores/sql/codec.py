@@ -239,14 +239,16 @@ def event_row(sealed: SealedEvent) -> dict[str, Any]:
         "details": dumps([list(pair) for pair in event.details]),
         "previous": sealed.previous,
         "mac": sealed.mac,
+        "key_id": sealed.key_id,
     }
 
 
 def event_from_row(row: Row) -> SealedEvent:
     """The sealed event of a row. Every column is bound to the MAC: the MAC covers the
-    sequence, the link, ``at_text`` and the event's texts, and the other columns must be
-    exactly what sealing wrote from them (the indexed ``at`` is the instant of ``at_text``;
-    ``at_text`` and ``details`` are in canonical form). A row where they disagree raises
+    sequence, the link, ``at_text``, the event's texts and the key id, and the other
+    columns must be exactly what sealing wrote from them (the indexed ``at`` is the instant
+    of ``at_text``; ``at_text`` and ``details`` are in canonical form). A row where they
+    disagree raises
     :class:`~securebox_auth.audit.AuditChainBroken`: editing the indexed time alone (which
     queries and retention use) is tampering too."""
     sequence = int(row["sequence"])
@@ -270,4 +272,5 @@ def event_from_row(row: Row) -> SealedEvent:
         raise AuditChainBroken(sequence, "the indexed time differs from the sealed time")
     if row["details"] != dumps([list(pair) for pair in pairs]):
         raise AuditChainBroken(sequence, "the stored details are not the sealed text")
-    return SealedEvent(sequence, event, row["previous"], row["mac"], str(row["chain"]))
+    chain, key_id = str(row["chain"]), str(row["key_id"])
+    return SealedEvent(sequence, event, row["previous"], row["mac"], chain, key_id)

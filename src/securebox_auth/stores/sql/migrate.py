@@ -171,6 +171,10 @@ def run_environment() -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         transaction_per_migration=False,
+        # SQLite runs DDL in transactions too: without this, Alembic commits after each
+        # revision there, and a downgrade refused half-way (0004, 0009) left the revisions
+        # above it undone.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -220,6 +220,8 @@ AUDIT_EVENTS: Final = Table(
     Column("details", Text, nullable=False),
     Column("previous", String(64), nullable=False),
     Column("mac", String(64), nullable=False),
+    #: The id of the audit key that sealed the event (``''``: none, sealed before 0009).
+    Column("key_id", String(32), nullable=False, server_default=""),
     Index("ix_audit_events_chain", "chain", "sequence", unique=True),
     Index("ix_audit_events_at", "at"),
 )
@@ -231,6 +233,8 @@ AUDIT_CHAINS: Final = Table(
     Column("sequence", BigInteger, nullable=False),
     Column("mac", String(64), nullable=False),
     _version(),
+    #: The key id of the head event (``''``: none), so that sealing sees it (ADR 0059).
+    Column("key_id", String(32), nullable=False, server_default=""),
 )
 
 AUDIT_ANCHORED: Final = Table(

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import Connection, Engine, Table
 
 from securebox_auth.audit import GLOBAL, AuditEvent, SealedEvent
+from securebox_auth.audit_keys import AuditKeyring, store_keyring
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
-from securebox_auth.errors import ConcurrentUpdate, ConfigurationError
+from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout.rules import LockoutState
@@ -61,6 +62,7 @@ from securebox_auth.stores.sql.schema import (
 )
 from securebox_auth.stores.sql.shared_commit import commit_sharing
 from securebox_auth.stores.sql.standing import StandingReads
+from securebox_auth.stores.sql.statements import Statements, key_where
 from securebox_auth.stores.sql.subscription_cache import DEFAULT_SIZE, SubscriptionCache
 from securebox_auth.stores.sql.writes import (
     ACCOUNT_KIND,
@@ -71,7 +73,6 @@ from securebox_auth.stores.sql.writes import (
     SESSION_KIND,
     Kind,
     Write,
-    insert_sql,
     live_session,
     plan,
     principal_key,
@@ -88,8 +89,9 @@ _STALE: Final = "the stored state changed since it was read"
 class SqlStore:
     """The store Protocol on a SQLAlchemy engine (SQLite or PostgreSQL).
 
-    ``audit_key`` seals the audit chain; keep it outside the database (a key provider or the
-    deployment's secret store), or a thief of the database could rewrite the chain.
+    ``audit_keys`` (a keyring by id, ADR 0059) or ``audit_key`` (one unnamed key) seal the
+    audit chains; keep them outside the database (a key provider or the deployment's secret
+    store), or a thief of the database could rewrite the chains.
     The schema must exist (``securebox db upgrade``).
 
     Decoded subscriptions are kept in :attr:`subscriptions` (at most ``subscription_cache``
@@ -99,19 +101,21 @@ class SqlStore:
     """
 
     def __init__(
-        self, engine: Engine, *, audit_key: bytes, subscription_cache: int = DEFAULT_SIZE
+        self,
+        engine: Engine,
+        *,
+        audit_key: bytes | None = None,
+        audit_keys: AuditKeyring | None = None,
+        subscription_cache: int = DEFAULT_SIZE,
     ) -> None:
-        if not isinstance(audit_key, bytes) or len(audit_key) < 32:
-            raise ConfigurationError("the audit key is at least 32 bytes")
+        self.audit_keys = store_keyring(audit_key, audit_keys)
+        #: The current audit key (the keyring verifies: :attr:`audit_keys`).
+        self.audit_key = self.audit_keys.keys[self.audit_keys.current]
         self.engine = engine
-        self.audit_key = audit_key
         self._db = Database(engine)
-        self._reads = {
-            kind.order: self._select_sql(kind.table, self._key_where(kind)) for kind in KINDS
-        }
-        self._sql: dict[tuple[int, str, tuple[str, ...]], str] = {}
-        self._share = " FOR SHARE" if self._db.postgresql else ""
-        self._chains = SqlAuditChains(self._db, audit_key)
+        self._reads = {kind.order: self._select_sql(kind.table, key_where(kind)) for kind in KINDS}
+        self._statement = Statements(self._db)
+        self._chains = SqlAuditChains(self._db, self.audit_keys)
         self._session_columns = [c.name for c in SESSIONS.columns]
         self._session_sql = self._select_sql(SESSIONS, "id = ? AND version = ?")
         self.subscriptions = SubscriptionCache(subscription_cache)
@@ -130,35 +134,11 @@ class SqlStore:
             "WHERE invitee_client_id = ? AND invitee_user_number = ?) ORDER BY client_id"
         )
 
-    @staticmethod
-    def _key_where(kind: Kind) -> str:
-        return " AND ".join(f"{k} = ?" for k in kind.key_columns)
-
-    def _statement(self, kind: Kind, what: str, columns: tuple[str, ...]) -> str:
-        """SQL text of one statement shape, built once per store."""
-        key = (kind.order, what, columns)
-        found = self._sql.get(key)
-        if found is None:
-            where = self._key_where(kind)
-            if what == "insert":
-                conflict = f" ON CONFLICT ({', '.join(kind.key_columns)}) DO NOTHING"
-                found = insert_sql(self._db, kind.table, columns, conflict)
-            elif what == "update":
-                sets = ", ".join(f"{c} = ?" for c in columns)
-                found = self._db.sql(
-                    f"UPDATE {kind.table.name} SET {sets}, version = version + 1 "
-                    f"WHERE {where} AND version = ?"
-                )
-            else:
-                found = self._db.sql(
-                    f"SELECT version FROM {kind.table.name} WHERE {where}{self._share}"
-                )
-            self._sql[key] = found
-        return found
-
     @classmethod
-    def from_url(cls, url: str, *, audit_key: bytes) -> SqlStore:
-        return cls(create_engine(url), audit_key=audit_key)
+    def from_url(
+        cls, url: str, *, audit_key: bytes | None = None, audit_keys: AuditKeyring | None = None
+    ) -> SqlStore:
+        return cls(create_engine(url), audit_key=audit_key, audit_keys=audit_keys)
 
     def clock_marks(self) -> SqlClockMarks:
         """The high-water mark of time the processes on this database share (ADR 0042)."""

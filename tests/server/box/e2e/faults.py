@@ -171,7 +171,7 @@ class AuditCli:
         home: Path = parts.processes.home
         self.processes = parts.processes
         key = home / "audit.key"
-        key.write_text(parts.box.store.audit_key.hex(), encoding="ascii")  # type: ignore[attr-defined]
+        key.write_text(parts.box.store.audit_keys.to_hex(), encoding="ascii")  # type: ignore[attr-defined]
         self.database = ["--url", parts.settings.database_url, "--audit-key-file", str(key)]
         self.signing, self.public = str(home / "audit.pem"), str(home / "audit.pub.pem")
         self.points = str(home / "checkpoints.jsonl")
