@@ -1,7 +1,8 @@
 """The jobs of a deployment, from its settings and its library: the gateways of
 ``smtp_url``/``sms_url`` (or, in demo mode, the ``outbox`` file), the notification sender,
-the periodic tasks (expiry warnings and expiry through the box's document store when there
-is one, purge of spent sessions and one-time values), and a worker id."""
+the periodic tasks (expiry warnings, expiry and, before each sending pass, the users entitled
+since a pending document's publication, through the box's document store when there is one;
+purge of spent sessions and one-time values), and a worker id."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from securebox_server.jobs.sender import Mailer, NotificationSender, TextSender
 from securebox_server.recovery.store import RecoveryStore
 from securebox_server.settings import Settings
 
-__all__ = ["DocumentClocks", "build_jobs", "worker_id"]
+__all__ = ["DocumentClocks", "LateAnnouncements", "build_jobs", "worker_id"]
 
 
 @runtime_checkable
@@ -37,6 +38,14 @@ class DocumentClocks(Protocol):
     def warn_expiring(self, *, limit: int = 500) -> int: ...
 
     def expire(self, *, limit: int = 500) -> int: ...
+
+
+@runtime_checkable
+class LateAnnouncements(Protocol):
+    """The box's document store's pass over the users entitled at sending time who were not
+    at publication (``box.late_recipients``): run before each sending pass."""
+
+    def tell_newly_entitled(self, *, limit: int = 500) -> int: ...
 
 
 def worker_id() -> str:
@@ -97,6 +106,8 @@ def build_jobs(
             Task("expiry_warnings", every, documents.warn_expiring),
             Task("expiry", every, documents.expire),
         ]
+    if isinstance(documents, LateAnnouncements):  # every pass, before the sending
+        tasks.append(Task("newly_entitled", timedelta(0), documents.tell_newly_entitled))
     tasks.append(Task("purge", timedelta(hours=1), purge))
     return Jobs(
         engine=engine,
