@@ -28,7 +28,7 @@ from securebox_server.jobs.sender import Mailer, NotificationSender, TextSender
 from securebox_server.recovery.store import RecoveryStore
 from securebox_server.settings import Settings
 
-__all__ = ["DocumentClocks", "LateAnnouncements", "build_jobs", "worker_id"]
+__all__ = ["DocumentClocks", "build_jobs", "worker_id"]
 
 
 @runtime_checkable
@@ -39,13 +39,10 @@ class DocumentClocks(Protocol):
 
     def expire(self, *, limit: int = 500) -> int: ...
 
-
-@runtime_checkable
-class LateAnnouncements(Protocol):
-    """The box's document store's pass over the users entitled at sending time who were not
-    at publication (``box.late_recipients``): run before each sending pass."""
-
-    def tell_newly_entitled(self, *, limit: int = 500) -> int: ...
+    def tell_newly_entitled(self, *, limit: int = 2000) -> int:
+        """The users entitled at sending time who were not at publication
+        (``box.late_recipients``): run before each sending pass."""
+        ...
 
 
 def worker_id() -> str:
@@ -105,9 +102,9 @@ def build_jobs(
         tasks += [
             Task("expiry_warnings", every, documents.warn_expiring),
             Task("expiry", every, documents.expire),
+            # every pass, before the sending
+            Task("newly_entitled", timedelta(0), documents.tell_newly_entitled),
         ]
-    if isinstance(documents, LateAnnouncements):  # every pass, before the sending
-        tasks.append(Task("newly_entitled", timedelta(0), documents.tell_newly_entitled))
     tasks.append(Task("purge", timedelta(hours=1), purge))
     return Jobs(
         engine=engine,
