@@ -13,6 +13,7 @@ import pytest
 
 from securebox_auth.entitlements.invitations import accept_invitation
 from securebox_auth.entitlements.model import CompanyScope, DocumentScope, Operation, Rights
+from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.oob import Channel
 from securebox_auth.shell.gateways import FileOutbox
 from securebox_auth.stores.protocols import PutSubscription
@@ -191,3 +192,6 @@ def test_a_user_entitled_at_sending_time_is_told_once(
     late = jobs.run_once()
     assert (late.tasks["newly_entitled"], late.notifications.messages) == (0, 0)
     assert len(smtp_relay.relay.messages()) == 5
+    for bad in (0, 5001, "10"):
+        with pytest.raises(MalformedInput):
+            world.documents.tell_newly_entitled(limit=bad)  # type: ignore[arg-type]
