@@ -23,6 +23,7 @@ from securebox_server.box import feed
 from securebox_server.box.base import document_subject
 from securebox_server.box.blobs import Streamed, checked_chunks, verify
 from securebox_server.box.contacts import CompanyContacts
+from securebox_server.box.late_recipients import LateRecipients
 from securebox_server.box.lifecycle import Lifecycle
 from securebox_server.box.model import (
     BodyCorrupted,
@@ -45,7 +46,7 @@ __all__ = ["DocumentStore"]
 log = logging.getLogger("securebox.box")
 
 
-class DocumentStore(Publishing, Lifecycle, CompanyContacts):
+class DocumentStore(Publishing, Lifecycle, CompanyContacts, LateRecipients):
     """The box's documents (the contract of ADR 0030): see the module documentation."""
 
     # -- reading a document ---------------------------------------------------------------

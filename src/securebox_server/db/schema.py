@@ -54,7 +54,9 @@ The jobs (:mod:`securebox_server.jobs`), revision s0005:
 * ``job_leases``: named leases (a periodic job, the SQLite worker's outbox), each held by one
   worker until ``lease_until``; the outbox rows carry their own lease (``lease_until``,
   ``leased_by``); ``ix_box_notifications_message`` finds the rows of one digest by its
-  ``Message-ID`` (bounces, delivery receipts).
+  ``Message-ID`` (bounces, delivery receipts); since s0011 ``ix_box_notifications_document``
+  finds a document's rows of one kind (the users entitled since publication,
+  :mod:`securebox_server.box.late_recipients`; a deletion's pending rows).
 
 The user's profile (:mod:`securebox_server.profile`), revision s0010:
 
@@ -268,6 +270,7 @@ BOX_NOTIFICATIONS: Final = sa.Table(
     sa.Column("last_error", sa.String(200), nullable=True),
     sa.Index("ix_box_notifications_due", "status", "next_attempt_at"),
     sa.Index("ix_box_notifications_recipient", "client_id", "user_number", "status"),
+    sa.Index("ix_box_notifications_document", "document_id", "kind"),
 )
 
 BOX_COMPANY_CONTACTS: Final = sa.Table(

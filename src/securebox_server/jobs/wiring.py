@@ -1,7 +1,8 @@
 """The jobs of a deployment, from its settings and its library: the gateways of
 ``smtp_url``/``sms_url`` (or, in demo mode, the ``outbox`` file), the notification sender,
-the periodic tasks (expiry warnings and expiry through the box's document store when there
-is one, purge of spent sessions and one-time values), and a worker id."""
+the periodic tasks (expiry warnings, expiry and, before each sending pass, the users entitled
+since a pending document's publication, through the box's document store when there is one;
+purge of spent sessions and one-time values), and a worker id."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ class DocumentClocks(Protocol):
     def warn_expiring(self, *, limit: int = 500) -> int: ...
 
     def expire(self, *, limit: int = 500) -> int: ...
+
+    def tell_newly_entitled(self, *, limit: int = 2000) -> int:
+        """The users entitled at sending time who were not at publication
+        (``box.late_recipients``): run before each sending pass."""
+        ...
 
 
 def worker_id() -> str:
@@ -96,6 +102,8 @@ def build_jobs(
         tasks += [
             Task("expiry_warnings", every, documents.warn_expiring),
             Task("expiry", every, documents.expire),
+            # every pass, before the sending
+            Task("newly_entitled", timedelta(0), documents.tell_newly_entitled),
         ]
     tasks.append(Task("purge", timedelta(hours=1), purge))
     return Jobs(

@@ -242,6 +242,24 @@ def test_a_withdrawal_follows_the_retention_rule(box_api: BoxApi) -> None:
     assert {d["id"]: d["status"] for d in listed} == {payslip: "deleted", notice: "live"}
 
 
+def test_a_withdrawal_is_refused_under_a_legal_hold(box_api: BoxApi) -> None:
+    token = box_api.token(box_api.sender)
+    held = box_api.publish("k-h1", pdf(32)).json()["results"][0]["document_id"]
+    box_api.world.documents.set_legal_hold(held, True, actor="operator/legal", reason="case 12")
+    url = "/api/v1/sender/documents/" + held
+    refused = problem(box_api.client.delete(url, headers=token), 409, "deletion_refused")
+    assert "legal hold" in refused["detail"]
+    doc = box_api.world.documents.get(held)
+    assert doc is not None
+    assert doc.status.value == "live"
+    assert box_api.world.documents.body(doc) == pdf(32)
+    box_api.world.documents.set_legal_hold(held, False, actor="operator/legal")
+    assert box_api.client.delete(url, headers=token).status_code == 204
+    gone = box_api.world.documents.get(held)
+    assert gone is not None
+    assert gone.status.value == "deleted"
+
+
 def test_the_metadata_may_come_as_a_json_file_part(box_api: BoxApi) -> None:
     metadata = {
         "type": "payslip",

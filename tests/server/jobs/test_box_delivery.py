@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from securebox_auth.entitlements.invitations import accept_invitation
+from securebox_auth.entitlements.model import CompanyScope, DocumentScope, Operation, Rights
+from securebox_auth.errors import MalformedInput
 from securebox_auth.factors.oob import Channel
 from securebox_auth.shell.gateways import FileOutbox
+from securebox_auth.stores.protocols import PutSubscription
 from securebox_server.db.schema import BOX_COMPANY_CONTACTS
 from securebox_server.jobs.outbox import Outbox
 from securebox_server.jobs.recipients import Recipients
@@ -22,12 +26,18 @@ from securebox_server.settings import Settings
 from tests.server.box.conftest import (  # noqa: F401 (fixtures, found by name)
     C1,
     CLIENT,
+    PAYROLL,
+    TAX,
     TAX_NOTICE,
     World,
     box_url,
     make_world,
 )
 from tests.server.jobs.conftest import PUBLIC_URL, SmtpRelay, verify
+
+PU = "pu@acme.example"
+PENDING_MAIL = "pending@cabinet.example"
+COLLAB = "collab@acme.example"
 
 
 @pytest.fixture
@@ -105,7 +115,7 @@ def test_the_worker_warns_then_deletes_and_a_hold_stops_it(
         smtp_url=f"smtp+plain://127.0.0.1:{smtp_relay.port}?from=box@bank.example",
     )
     jobs = build_jobs(settings, world.box, world.documents, worker="w1")
-    assert [t.name for t in jobs.tasks] == ["expiry_warnings", "expiry", "purge"]
+    assert [t.name for t in jobs.tasks] == ["expiry_warnings", "expiry", "newly_entitled", "purge"]
     first = jobs.run_once(force=True)  # the two new-document digests go out
     assert first.notifications.messages == 1
     world.clock.advance(timedelta(days=170))
@@ -127,3 +137,61 @@ def test_the_worker_warns_then_deletes_and_a_hold_stops_it(
     assert gone_doc is not None
     assert gone_doc.status.value == "deleted"
     assert kept_doc.status.value != "deleted"  # the legal hold
+
+
+def _accept_pending(world: World) -> None:
+    """The pending third party accepts its invitation (the library's decision)."""
+    found = world.box.store.get_subscription(CLIENT)
+    invitee = world.box.store.get_account(world.pending)
+    assert found is not None
+    assert invitee is not None
+    change = accept_invitation(invitee.value, found.value, "inv-pending", now=world.clock.now())
+    world.box.store.commit(
+        [PutSubscription(CLIENT, found.version, change.subscription)], change.events
+    )
+
+
+def test_a_user_entitled_at_sending_time_is_told_once(
+    box_world: World, smtp_relay: SmtpRelay, tmp_path: Path
+) -> None:
+    """Entitled at publication or not, a user entitled when the document's announcement is
+    sent is told (the third party that accepted meanwhile), once; a document already
+    announced is not announced again to a user entitled later."""
+    world = box_world
+    outbox = FileOutbox(tmp_path / "enrol.jsonl")
+    mail = {world.principal: PU, world.pending: PENDING_MAIL, world.collaborator: COLLAB}
+    for who, address in mail.items():
+        verify(world.box, world.clock, outbox, who, Channel.EMAIL, address)
+    settings = Settings(
+        database_url="sqlite:///unused.db",
+        demo=True,
+        public_url=PUBLIC_URL,
+        smtp_url=f"smtp+plain://127.0.0.1:{smtp_relay.port}?from=box@bank.example",
+    )
+    jobs = build_jobs(settings, world.box, world.documents, worker="w1")
+    world.publish_sample()  # a payslip; the third party's invitation is pending: no row
+    _accept_pending(world)  # accepted before the worker sends
+    first = jobs.run_once()  # not forced: the task runs on every pass
+    assert first.tasks["newly_entitled"] == 1
+    assert sorted(m["To"] for m in smtp_relay.relay.messages()) == [COLLAB, PENDING_MAIL, PU]
+    again = jobs.run_once()
+    assert (again.tasks["newly_entitled"], again.notifications.messages) == (0, 0)
+    # a tax notice (not the collaborator's theme) is announced; the collaborator is given
+    # the theme afterwards: the announcement is over, nothing more is sent
+    world.publish_sample(type_=TAX_NOTICE.type)
+    assert jobs.run_once().notifications.messages == 2
+    found = world.box.store.get_subscription(CLIENT)
+    assert found is not None
+    wider = Rights(
+        CompanyScope.portfolio(),
+        DocumentScope(themes=frozenset({PAYROLL, TAX})),
+        frozenset({Operation.VIEW}),
+    )
+    change = found.value.with_rights(world.collaborator, wider)
+    world.box.store.commit([PutSubscription(CLIENT, found.version, change)], [])
+    late = jobs.run_once()
+    assert (late.tasks["newly_entitled"], late.notifications.messages) == (0, 0)
+    assert len(smtp_relay.relay.messages()) == 5
+    for bad in (0, 5001, "10"):
+        with pytest.raises(MalformedInput):
+            world.documents.tell_newly_entitled(limit=bad)  # type: ignore[arg-type]

@@ -5,9 +5,10 @@ processes:
 a sender with a real ``private_key_jwt`` token publishes a PDF → the notification e-mails
 reach, through a real SMTP server, exactly the entitled users and the company's address (the
 collaborator without the theme gets none; the third party none before it accepts, one for
-the next document after) → the user lists it among the 20 newest and downloads it, digest
-checked → at the warning time, one warning per recipient, once → after validity the
-document is deleted (tombstone, body gone, 404), while a legal hold keeps another until it
+the next document, accepted after its publication but before its sending: entitled at
+sending time) → the user lists it among the 20 newest and downloads it, digest checked → at
+the warning time, one warning per recipient, once → after validity the document is deleted
+(tombstone, body gone, 404, its audit trail kept), while a legal hold keeps another until it
 is lifted; the receiver's feed sees every event once, in order.
 """
 
@@ -24,7 +25,15 @@ import sqlalchemy as sa
 
 from securebox_server.box.model import BodyCorrupted, DocumentNotFound, Status
 from securebox_server.db.schema import BOX_BLOBS
-from tests.server.box.conftest import ACCOUNTANT, ADMIN, C1, COLLABORATOR, PENDING, PRINCIPAL
+from tests.server.box.conftest import (
+    ACCOUNTANT,
+    ADMIN,
+    C1,
+    CLIENT,
+    COLLABORATOR,
+    PENDING,
+    PRINCIPAL,
+)
 from tests.server.box.e2e.conftest import Deployment
 from tests.server.box.e2e.world import (
     COMPANY_MAIL,
@@ -81,6 +90,16 @@ def _blob_exists(d: Deployment, digest: str) -> bool:
         return found.first() is not None
 
 
+def _trail(d: Deployment, tenant: str) -> dict[str, list[str]]:
+    """The audit actions of each document in the subscription's chain, in order."""
+    found: dict[str, list[str]] = {}
+    for sealed in d.box.audit_log(tenant):
+        subject = sealed.event.subject or ""
+        if subject.startswith("document/"):
+            found.setdefault(subject.removeprefix("document/"), []).append(sealed.event.action)
+    return found
+
+
 def journey(d: Deployment) -> None:
     mailbox = Mailbox(d)
     http, clock = d.http, d.clock
@@ -127,13 +146,14 @@ def journey(d: Deployment) -> None:
     assert checked_download(http, session, d1) == body1
     assert hashlib.sha256(body1).hexdigest() == rows[0]["digest"]
 
-    # 2. the third party accepts: the next statement reaches it too
-    accept(d.box, clock)
+    # 2. the third party accepts after the next statement's publication, before its
+    # sending: entitled at sending time, it is told too
     body2 = pdf(2)
     d2 = _published(
         publish(http, token, body2, key="statement-2", label="Statement two",
                 issued_at=clock.now() - timedelta(hours=1))
     )  # fmt: skip
+    accept(d.box, clock)
     d.jobs_pass()
     assert _recipients(mailbox.new()) == Counter({*NEWS, MAIL[PENDING]})
     d.documents.set_legal_hold(d2, True, actor="legal-department")
@@ -178,6 +198,20 @@ def journey(d: Deployment) -> None:
     assert not _blob_exists(d, held.digest)
     with pytest.raises((DocumentNotFound, BodyCorrupted)):
         d.documents.body(held)
+
+    # the tombstones keep their audit trail: publication, reads, warning, end
+    trail = _trail(d, CLIENT.value)
+    assert trail[d1][0] == "box.document.published"
+    assert "box.document.download" in trail[d1]  # the proof of reading
+    assert trail[d1][-2:] == ["box.document.expiry_warning", "box.document.deleted"]
+    assert trail[d2][0] == "box.document.published"
+    assert trail[d2][-5:] == [
+        "box.document.legal_hold",
+        "box.document.expiry_warning",
+        "box.document.expired",  # out of the box, kept: the hold
+        "box.document.legal_hold",
+        "box.document.deleted",
+    ]
 
     # the feed: every event once, in order
     receiver = sender_token(http, d.actors.receiver, clock, d.origin)

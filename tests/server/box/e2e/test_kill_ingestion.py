@@ -7,7 +7,8 @@ requests are in flight one worker gets SIGKILL (uvicorn starts another). A clien
 connection broke, or that got a 5xx, posts again with the same key until it gets ``201``;
 :data:`GIVING_UP` more clients give up instead (their documents are never acknowledged).
 
-Then every acknowledged document exists exactly once with its body digest-correct, a key
+Then every acknowledged document exists exactly once with its body digest-correct and its
+notifications in the outbox (one row per entitled user and the company's address), a key
 retried after the kill names the same document (never a second one), a request given up on
 left a whole document or nothing, and the tables hold nothing half-published
 (:func:`.integrity.check_integrity`: no orphan body or row).
@@ -23,13 +24,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from subprocess import Popen
+from typing import Final
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from securebox_server.box.model import Status
-from securebox_server.db.schema import BOX_DOCUMENTS
+from securebox_server.db.schema import BOX_DOCUMENTS, BOX_NOTIFICATIONS
+from tests.server.box.conftest import ACCOUNTANT, ADMIN, CLIENT, PRINCIPAL
 from tests.server.box.e2e.conftest import LOOPS_ENV, LiveParts, fault_loops
 from tests.server.box.e2e.integrity import check_integrity
 from tests.server.box.e2e.processes import Processes, wait_for
@@ -92,6 +95,32 @@ def _post(
                     return
             time.sleep(0.2)
     raise AssertionError(f"{key} was never acknowledged")
+
+
+#: The outbox rows of a statement for C1: the users entitled at publication (the principal
+#: user, the administrator, the accepted third party; not the collaborator, without the
+#: theme, nor the pending third party) and the company's notification address.
+ANNOUNCED: Final = frozenset(
+    {
+        (PRINCIPAL.client_id.value, PRINCIPAL.user_number.value),
+        (ADMIN.client_id.value, ADMIN.user_number.value),
+        (ACCOUNTANT.client_id.value, ACCOUNTANT.user_number.value),
+        (CLIENT.value, None),
+    }
+)
+
+
+def _told(engine: sa.Engine) -> dict[str, frozenset[tuple[str, str | None]]]:
+    """Each document's ``new_document`` outbox rows, as (subscription, user) pairs."""
+    n = BOX_NOTIFICATIONS
+    query = sa.select(n.c.document_id, n.c.client_id, n.c.user_number).where(
+        n.c.kind == "new_document"
+    )
+    found: dict[str, set[tuple[str, str | None]]] = {}
+    with engine.connect() as conn:
+        for document_id, client_id, user in conn.execute(query):
+            found.setdefault(str(document_id), set()).add((str(client_id), user))
+    return {d: frozenset(pairs) for d, pairs in found.items()}
 
 
 def _kill_in_flight(server: Popen[bytes], workers: int, state: Posting, rng: random.Random) -> int:
@@ -178,6 +207,10 @@ def _loop(parts: LiveParts, workers: int, loops: int) -> None:
     # a request given up on left a whole document (its commit was done) or nothing
     assert set(per_body) <= {digest[k] for k in (*acknowledged, *abandoned)}
     assert check_integrity(documents.engine) == len(per_body)
+    # acknowledged: its notifications were durable too (the entitled users, the company)
+    told = _told(documents.engine)
+    for document_id in acknowledged.values():
+        assert told.get(document_id) == ANNOUNCED, document_id
     processes.stop_server(server)
 
 
