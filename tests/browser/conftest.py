@@ -115,6 +115,19 @@ def mail_server(
 
 
 @pytest.fixture(scope="session")
+def mail_pg_server(
+    tmp_path_factory: pytest.TempPathFactory, mailbox: Messages
+) -> Iterator[DemoServer]:
+    """:func:`mail_server` on a fresh PostgreSQL database (dropped afterwards)."""
+    home = tmp_path_factory.mktemp("browser-demo-mail-pg")
+    with (
+        scratch_postgres(_admin_url()) as url,
+        demo_server(home, database_url=url, env=mailbox.settings) as running,
+    ):
+        yield running
+
+
+@pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
