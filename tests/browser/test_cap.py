@@ -132,7 +132,8 @@ def test_a_sepa_instant_transfer_signed_with_the_cap_reader(
     assert "Dupont SARL" in tab.text()
     follow(tab, f"{order}/proof/cap_sign")
     proof = f"{order}/proof/cap_sign"
-    assert "1250.50 EUR" in tab.text()  # the proof page shows what is signed
+    assert "1250.50 EUR" in tab.text()  # the proof page shows what is signed: the amount
+    assert "Dupont SARL" in tab.text()  # and the payee
     digits, cents = proof_facts(tab, proof)
     assert cents == "125050", cents  # the amount typed into the reader is the page's
     # the user signs another amount than the page shows: refused, nothing executed

@@ -101,7 +101,8 @@ def test_a_sepa_instant_transfer_signed_with_the_cap_reader(
     assert order.startswith("/operations/"), order
     proof = f"{order}/proof/cap_sign"
     follow(tab, proof)
-    assert "310.20 EUR" in tab.text()
+    assert "310.20 EUR" in tab.text()  # the amount and the payee approved
+    assert "Dupont SARL" in tab.text()
     digits, cents = proof_facts(tab, proof)
     assert cents == "31020", cents
     tab.fill("code", read_virtual_reader(reader, card, digits, cents))
