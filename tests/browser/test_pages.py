@@ -12,7 +12,7 @@ import pytest
 
 from securebox_server.demo_box_plan import BAKERY
 from tests.browser.driver import Tab
-from tests.browser.journeys import follow, identify, log_in_with_code
+from tests.browser.journeys import follow, identify, identify_for_code, log_in_with_code
 from tests.browser.server import DemoServer
 
 pytestmark = pytest.mark.browser
@@ -121,3 +121,19 @@ def test_administration_pages(tab: Tab, server: DemoServer) -> None:
     assert companies, tab.text()
     tab.open(companies[0])
     assert tab.path == companies[0]
+    tab.open(f"{companies[0]}/remove")
+    assert tab.path == f"{companies[0]}/remove"
+
+
+def test_the_blocked_page(tab: Tab, server: DemoServer) -> None:
+    """Wrong codes until the login is blocked: every page on the way, and the blocked
+    page, are checked."""
+    user = server.user(strong_days_ago=0)
+    identify_for_code(tab, user.client, user.number)
+    for attempt in range(10):
+        tab.fill("code", f"{10293847 + attempt}")
+        tab.submit("/login/code")
+        if tab.page.locator("#code").count() == 0:
+            break
+    assert tab.page.locator("#code").count() == 0, "never blocked"
+    assert tab.page.locator('main a[href="/login"]').count() == 1, tab.text()
