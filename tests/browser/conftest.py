@@ -57,6 +57,30 @@ def pytest_runtest_makereport(
     return report
 
 
+#: The parameters that put a journey on PostgreSQL (``on_both_databases``, the CAP and
+#: message modules' ``on``, the certificate's ``cert_demo``).
+_ON_POSTGRESQL: Final = frozenset(
+    {("server", "postgresql"), ("cert_demo", "postgresql"), ("on", "pg_server"),
+     ("on", "mail_pg_server")}
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A journey's PostgreSQL variant runs in the first language only: the database does
+    not change the pages (axe and the screenshots see them in every language on SQLite),
+    and the suite stays within its time."""
+    dropped = [
+        item
+        for item in items
+        if (spec := getattr(item, "callspec", None)) is not None
+        and _ON_POSTGRESQL & set(spec.params.items())
+        and spec.params.get("lang", LANGS[0]) != LANGS[0]
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 @pytest.fixture(scope="session")
 def auditor() -> Iterator[Auditor]:
     for old in ARTIFACTS.glob("tests_browser_*"):  # a previous run's failures
@@ -111,6 +135,19 @@ def mail_server(
     """The demo sending its e-mails and SMS through :func:`mailbox`'s peers."""
     home = tmp_path_factory.mktemp("browser-demo-mail")
     with demo_server(home, env=mailbox.settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def mail_pg_server(
+    tmp_path_factory: pytest.TempPathFactory, mailbox: Messages
+) -> Iterator[DemoServer]:
+    """:func:`mail_server` on a fresh PostgreSQL database (dropped afterwards)."""
+    home = tmp_path_factory.mktemp("browser-demo-mail-pg")
+    with (
+        scratch_postgres(_admin_url()) as url,
+        demo_server(home, database_url=url, env=mailbox.settings) as running,
+    ):
         yield running
 
 

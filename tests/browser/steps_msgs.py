@@ -54,13 +54,16 @@ class Reachable:
     email: str
 
 
-def user_with_destinations(server: DemoServer) -> Reachable:
-    """A fresh user (code :data:`~tests.browser.server.CODE`, no strong login yet: the
-    first access asks for a second factor) with a verified phone number and e-mail address
-    of their own, enrolled the library's way (a code sent there, then confirmed) on a clock
-    two hours back, as the demo enrols user 05: the enrolment sends are out of the hourly
-    throttle window and the 30 s interval between two codes."""
-    user = server.user()
+def user_with_destinations(
+    server: DemoServer, *, strong_days_ago: float | None = None
+) -> Reachable:
+    """A fresh user (code :data:`~tests.browser.server.CODE`; no strong login yet, or one
+    ``strong_days_ago``: the first access, or past 90 days, asks for a second factor) with
+    a verified phone number and e-mail address of their own, enrolled the library's way (a
+    code sent there, then confirmed) on a clock two hours back, as the demo enrols user 05:
+    the enrolment sends are out of the hourly throttle window and the 30 s interval between
+    two codes."""
+    user = server.user(strong_days_ago=strong_days_ago)
     n = user.client[-6:]
     phone, email = f"+33639{n}", f"user{n}@example.com"
     clock = FixedClock(SystemClock().now() - timedelta(hours=2))

@@ -1,9 +1,10 @@
-"""The EMV-CAP card reader in the browser: the 90-day prompt (RTS art. 10) completed by an
-Identify code (on SQLite and on PostgreSQL) and by a Respond code over the challenge the page
-shows (the demo's virtual reader page in a second tab); a SEPA instant transfer signed on
-that page (Sign: the challenge and the amount in cents) and a payment batch approved by a
-Respond code over its linked challenge, while a code over a changed amount or sent with a
-changed batch is refused and nothing is executed (dynamic linking, RTS art. 5).
+"""The EMV-CAP card reader in the browser, each journey on SQLite and on PostgreSQL: the
+90-day prompt (RTS art. 10) completed by an Identify code and by a Respond code over the
+challenge the page shows (the demo's virtual reader page in a second tab); a SEPA instant
+transfer signed on that page (Sign: the challenge and the amount in cents) and a payment
+batch approved by a Respond code over its linked challenge, while a code over a changed
+amount or sent with a changed batch is refused and nothing is executed (dynamic linking,
+RTS art. 5).
 
 The reader is the user's device: the library's reader emulator on the user's software card
 (:mod:`tests.browser.steps_cap`), or the demo's ``/demo/cap-reader`` page. The test reads
@@ -63,8 +64,13 @@ def test_the_90_day_prompt_completed_by_cap_identify(
     assert tab.path == "/home", tab.text()
 
 
-def test_the_90_day_prompt_completed_by_cap_respond(open_tab: OpenTab, server: DemoServer) -> None:
-    tab, reader = open_tab(), open_tab()  # the reader page: another device, its own cookies
+@pytest.mark.parametrize("on", ["server", "pg_server"])
+def test_the_90_day_prompt_completed_by_cap_respond(
+    request: pytest.FixtureRequest, open_tab: OpenTab, on: str
+) -> None:
+    server: DemoServer = request.getfixturevalue(on)
+    # the reader page: another device, its own cookies
+    tab, reader = open_tab(server), open_tab(server)
     card = _prompted(tab, server)
     follow(tab, "/login/cap/respond")
     digits = challenge_shown(tab)
@@ -126,7 +132,8 @@ def test_a_sepa_instant_transfer_signed_with_the_cap_reader(
     assert "Dupont SARL" in tab.text()
     follow(tab, f"{order}/proof/cap_sign")
     proof = f"{order}/proof/cap_sign"
-    assert "1250.50 EUR" in tab.text()  # the proof page shows what is signed
+    assert "1250.50 EUR" in tab.text()  # the proof page shows what is signed: the amount
+    assert "Dupont SARL" in tab.text()  # and the payee
     digits, cents = proof_facts(tab, proof)
     assert cents == "125050", cents  # the amount typed into the reader is the page's
     # the user signs another amount than the page shows: refused, nothing executed

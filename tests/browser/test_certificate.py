@@ -5,10 +5,12 @@ listens (``SECUREBOX_AGENT_URL``, allowed by the CSP's ``connect-src``). The pag
 ``certificate.js`` asks the agent, which signs after the PIN; the form posts.
 
 The 90-day prompt completed by the certificate (a wrong PIN first: the page says so); the
-profile's "Enrol a certificate" after a strong login (code + TOTP), then a login with it."""
+profile's "Enrol a certificate" after a strong login (code + TOTP), then a login with it.
+Each on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ from tests.browser.steps_cert import (
     signing_agent,
 )
 from tests.cards.agent_support import Agent
+from tests.stores.conftest import _admin_url, scratch_postgres
 
 pytestmark = pytest.mark.browser
 
@@ -36,13 +39,21 @@ class WithAgent:
     agent: Agent
 
 
-@pytest.fixture(scope="module")
-def cert_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WithAgent]:
-    """A demo server whose pages call the agent on a port chosen first; the agent, started
-    once the server's origin is known, with the demo's certificate in its token."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def cert_demo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WithAgent]:
+    """A demo server (on SQLite, or on a fresh PostgreSQL database) whose pages call the
+    agent on a port chosen first; the agent, started once the server's origin is known,
+    with the demo's certificate in its token."""
     port = _free_port()
     home = tmp_path_factory.mktemp("browser-demo-cert")
-    with demo_server(home, env={"SECUREBOX_AGENT_URL": f"http://127.0.0.1:{port}"}) as running:
+    env = {"SECUREBOX_AGENT_URL": f"http://127.0.0.1:{port}"}
+    with contextlib.ExitStack() as stack:
+        url = None
+        if request.param == "postgresql":
+            url = stack.enter_context(scratch_postgres(_admin_url()))
+        running = stack.enter_context(demo_server(home, database_url=url, env=env))
         conf = demo_token(running.home, tmp_path_factory.mktemp("softhsm"))
         with signing_agent(conf, port, running.base) as agent:
             yield WithAgent(running, agent)

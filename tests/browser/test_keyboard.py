@@ -8,10 +8,13 @@ from typing import Final
 
 import pytest
 
+from tests.browser.conftest import on_both_databases
 from tests.browser.driver import Tab
 from tests.browser.server import CODE, DemoServer
 
 pytestmark = pytest.mark.browser
+
+__all__ = ["on_both_databases"]  # each journey on SQLite and on PostgreSQL
 
 MAX_TABS: Final = 12
 FOCUS_SHOWN: Final = """() => {

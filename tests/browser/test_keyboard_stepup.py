@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import on_both_databases
 from tests.browser.driver import Tab
 from tests.browser.server import CODE, DemoServer
 from tests.browser.steps_msgs import UNLABELLED, enter, tab_to, type_and_enter
 
 pytestmark = pytest.mark.browser
+
+__all__ = ["on_both_databases"]  # each journey on SQLite and on PostgreSQL
 
 ACCOUNT = "12345678901"
 

@@ -1,6 +1,7 @@
-"""A login completed by a one-time code sent by SMS, and one sent by e-mail: the demo
-sends through a real SMS provider and SMTP relay (:mod:`tests.browser.messaging`); the
-person reads the code on their phone or in their mailbox and types it.
+"""The 90-day prompt completed by a one-time code sent by SMS, and a first access by one
+sent by e-mail, each on SQLite and on PostgreSQL: the demo sends through a real SMS
+provider and SMTP relay (:mod:`tests.browser.messaging`); the person reads the code on
+their phone or in their mailbox and types it.
 
 Each journey has a fresh user with a verified phone number and e-mail address, prepared
 as the demo prepares its user 05 (:func:`~tests.browser.steps_msgs.user_with_destinations`):
@@ -25,13 +26,19 @@ pytestmark = pytest.mark.browser
 OOB_CODE: Final = r"(?<!\d)(\d{6,8})(?!\d)"
 
 
-def test_login_completed_by_a_code_sent_by_sms(
-    tab: Tab, mail_server: DemoServer, mailbox: Messages
+#: The demo sending through the mailbox, on SQLite or on PostgreSQL.
+ON_BOTH_DATABASES: Final = pytest.mark.parametrize("on", ["mail_server", "mail_pg_server"])
+
+
+@ON_BOTH_DATABASES
+def test_the_90_day_prompt_completed_by_a_code_sent_by_sms(
+    request: pytest.FixtureRequest, tab: Tab, mailbox: Messages, on: str
 ) -> None:
+    mail_server: DemoServer = request.getfixturevalue(on)
     tab.base = mail_server.base
-    who = user_with_destinations(mail_server)
+    who = user_with_destinations(mail_server, strong_days_ago=91)
     log_in_with_code(tab, who.user.client, who.user.number, CODE)
-    assert tab.path == "/login/strong", tab.path  # first access: a second factor
+    assert tab.path == "/login/strong", tab.path  # 91 days: a second factor
     follow(tab, "/login/sms")
     assert who.phone[-2:] in tab.text()  # the number shown masked, its end visible
     assert who.phone not in tab.text()
@@ -45,13 +52,15 @@ def test_login_completed_by_a_code_sent_by_sms(
     assert who.user.client in tab.text()
 
 
-def test_login_completed_by_a_code_sent_by_e_mail(
-    tab: Tab, mail_server: DemoServer, mailbox: Messages
+@ON_BOTH_DATABASES
+def test_first_access_completed_by_a_code_sent_by_e_mail(
+    request: pytest.FixtureRequest, tab: Tab, mailbox: Messages, on: str
 ) -> None:
+    mail_server: DemoServer = request.getfixturevalue(on)
     tab.base = mail_server.base
     who = user_with_destinations(mail_server)
     log_in_with_code(tab, who.user.client, who.user.number, CODE)
-    assert tab.path == "/login/strong", tab.path
+    assert tab.path == "/login/strong", tab.path  # first access: a second factor
     follow(tab, "/login/email")
     assert who.email not in tab.text()  # masked
     before = len(mailbox.mails_to(who.email))

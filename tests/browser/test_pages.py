@@ -1,7 +1,8 @@
 """Every page a person reaches, in French and English, checked by axe (0 serious or
 critical violations; the report lists the rest) and photographed by the nox session: the
-login pages of each method, the logged-in pages of the demo's principal user (box,
-profile, sensitive operations), the demo's pages, and the error page."""
+login pages of each method, the recovery pages, the logged-in pages of the demo's principal
+user (box, profile, sensitive operations, administration), the demo's pages, and the error
+page."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Final
 
 import pytest
 
+from securebox_server.demo_box_plan import BAKERY
 from tests.browser.driver import Tab
-from tests.browser.journeys import follow, identify, log_in_with_code
+from tests.browser.journeys import follow, identify, identify_for_code, log_in_with_code
 from tests.browser.server import DemoServer
 
 pytestmark = pytest.mark.browser
@@ -38,7 +40,9 @@ LOGGED_IN: Final = (
     "/orders",
     "/demo/outbox",
     "/demo/cap-reader",
+    f"/companies/{BAKERY}/contact",
 )
+ADMINISTRATION: Final = ("/admin/users", "/admin/companies", "/admin/delivery")
 
 
 def test_login_pages(tab: Tab, server: DemoServer) -> None:
@@ -76,3 +80,60 @@ def test_logged_in_pages(tab: Tab, server: DemoServer) -> None:
         tab.open(path)
     tab.open("/documents/does-not-exist")  # the error page
     tab.open("/nowhere")
+
+
+def _links(tab: Tab, prefix: str) -> list[str]:
+    """The distinct links of the page's main part that start with ``prefix``."""
+    found: list[str] = tab.page.eval_on_selector_all(
+        f'main a[href^="{prefix}"]', "links => links.map(a => a.getAttribute('href'))"
+    )
+    return list(dict.fromkeys(found))
+
+
+def test_recovery_pages(tab: Tab, server: DemoServer) -> None:
+    """Each way of recovering the code the choice page offers."""
+    tab.open("/recovery")
+    offered = _links(tab, "/recovery/")
+    assert "/recovery/code" in offered, offered
+    for path in offered:
+        tab.open(path)
+        assert tab.path == path
+
+
+def test_administration_pages(tab: Tab, server: DemoServer) -> None:
+    """The demo's principal user administers the subscription: users, a user's sheet and
+    its removal page, companies and one company, paper delivery."""
+    log_in_with_code(tab, "123456789", "01", server.demo_code("01"))
+    assert tab.path == "/home"
+    for path in ADMINISTRATION:
+        tab.open(path)
+        assert tab.path == path
+    tab.open("/admin/users")
+    users = [
+        u for u in _links(tab, "/admin/users/") if u.count("/") == 3 and u != "/admin/users/01"
+    ]
+    assert users, tab.text()
+    tab.open(users[-1])
+    tab.open(f"{users[-1]}/delete")
+    assert tab.path == f"{users[-1]}/delete"
+    tab.open("/admin/companies")
+    companies = [c for c in _links(tab, "/admin/companies/") if c.count("/") == 3]
+    assert companies, tab.text()
+    tab.open(companies[0])
+    assert tab.path == companies[0]
+    tab.open(f"{companies[0]}/remove")
+    assert tab.path == f"{companies[0]}/remove"
+
+
+def test_the_blocked_page(tab: Tab, server: DemoServer) -> None:
+    """Wrong codes until the login is blocked: every page on the way, and the blocked
+    page, are checked."""
+    user = server.user(strong_days_ago=0)
+    identify_for_code(tab, user.client, user.number)
+    for attempt in range(10):
+        tab.fill("code", f"{10293847 + attempt}")
+        tab.submit("/login/code")
+        if tab.page.locator("#code").count() == 0:
+            break
+    assert tab.page.locator("#code").count() == 0, "never blocked"
+    assert tab.page.locator('main a[href="/login"]').count() == 1, tab.text()

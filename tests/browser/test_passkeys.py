@@ -1,17 +1,21 @@
 """Passkeys with Chromium's virtual authenticator (DevTools ``WebAuthn`` domain): one is
 created from the profile after a strong login (code + TOTP), then logs in without the code;
-without user verification the same passkey is refused; a new payee is approved with it."""
+without user verification the same passkey is refused (by the browser, since the page asks
+for it, and by the server when a changed page does not); the 90-day prompt after the code is
+completed with it, not without user verification; a new payee is approved with it."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import CDPSession
 
+from securebox_auth.clock import SystemClock
 from tests.browser.conftest import on_both_databases
 from tests.browser.driver import Tab
-from tests.browser.journeys import follow, identify, identify_for_code
+from tests.browser.journeys import follow, identify, identify_for_code, log_in_with_code
 from tests.browser.server import CODE, DemoServer, User
 
 pytestmark = pytest.mark.browser
@@ -76,6 +80,31 @@ def log_out(tab: Tab) -> None:
     tab.submit("/logout")
 
 
+def set_user_verified(cdp: CDPSession, authenticator: str, verified: bool) -> None:
+    """The authenticator's PIN or biometric check succeeds, or not."""
+    cdp.send(
+        "WebAuthn.setUserVerified", {"authenticatorId": authenticator, "isUserVerified": verified}
+    )
+
+
+def without_asking_for_user_verification(tab: Tab) -> None:
+    """Change the page's options as a script injected into it could: the browser is told
+    user verification is not needed, so an authenticator that cannot verify still answers
+    (with the UV flag off) and the server alone has to refuse it."""
+    tab.page.eval_on_selector(
+        "form[data-securebox-passkey]",
+        """f => { const o = JSON.parse(f.dataset.options);
+                  (o.publicKey || o).userVerification = 'discouraged';
+                  f.dataset.options = JSON.stringify(o); }""",
+    )
+
+
+def refused_by_the_server(tab: Tab) -> None:
+    """The assertion was posted and the server's page says it was not accepted."""
+    assert tab.path == "/login/passkey", tab.path
+    assert tab.page.locator(".error-summary[role=alert]").count() == 1, tab.text()
+
+
 def test_passkey_registered_then_passwordless_login(tab: Tab, server: DemoServer) -> None:
     user, _, _ = register_passkey(tab, server)
     log_out(tab)
@@ -89,18 +118,45 @@ def test_passkey_registered_then_passwordless_login(tab: Tab, server: DemoServer
 def test_passkey_without_user_verification_is_refused(tab: Tab, server: DemoServer) -> None:
     user, cdp, authenticator = register_passkey(tab, server)
     log_out(tab)
-    cdp.send(
-        "WebAuthn.setUserVerified", {"authenticatorId": authenticator, "isUserVerified": False}
-    )
+    set_user_verified(cdp, authenticator, False)
     identify(tab, user.client, user.number)
     follow(tab, "/login/passkey")
+    # the page asks for user verification: the browser gives no passkey, the script says so
     tab.page.click("#passkey-submit")
-    alert = tab.page.locator("[role=alert]:visible")
-    alert.first.wait_for()
+    alert = tab.page.locator("form [data-securebox-error][role=alert]")
+    alert.wait_for(state="visible")
     tab.arrived()
     assert tab.path == "/login/passkey"
+    # a page changed not to ask for it: the assertion without UV is posted, the server
+    # refuses it (possession alone is not a login)
+    without_asking_for_user_verification(tab)
+    press_passkey_button(tab)
+    refused_by_the_server(tab)
     tab.open("/home")
     assert tab.path != "/home"
+
+
+def test_the_90_day_prompt_completed_by_a_passkey(tab: Tab, server: DemoServer) -> None:
+    user, cdp, authenticator = register_passkey(tab, server)
+    log_out(tab)
+    # the last strong login (the registration's) moved 91 days back: the prompt is due
+    at = SystemClock().now() - timedelta(days=91)
+    server.box.store.commit([server.box.factors.renewal_change(user.principal, "web", at)], [])
+    log_in_with_code(tab, user.client, user.number, CODE)
+    assert tab.path == "/login/strong", tab.path
+    follow(tab, "/login/passkey")
+    # without user verification (a page changed not to ask for it): the server refuses it,
+    # and the prompt still waits for a strong method
+    set_user_verified(cdp, authenticator, False)
+    without_asking_for_user_verification(tab)
+    press_passkey_button(tab)
+    refused_by_the_server(tab)
+    home = tab.page.request.get(f"{server.base}/home", max_redirects=0)
+    assert home.status in (302, 303), home.status  # not logged in
+    # with user verification, from the refusal's page (a new ceremony): the prompt is done
+    set_user_verified(cdp, authenticator, True)
+    press_passkey_button(tab)
+    assert tab.path == "/home", tab.text()
 
 
 def test_new_payee_approved_with_the_passkey(tab: Tab, server: DemoServer) -> None:
