@@ -87,6 +87,7 @@ RAISED: Final = (
     "default.account",
     "api.documents",
     "api.sender",
+    "api.sender.batch",
     "api.receiver",
     "oauth.token.source",
     "oauth.token.account",
