@@ -22,7 +22,7 @@ from typing import Any, Final, Protocol
 import httpx
 from stdnum import luhn
 from tests.server.box.conftest import STATEMENTS
-from tests.server.box.e2e.world import STATEMENT
+from tests.server.box.e2e.world import STATEMENT, publish_batch
 from tests.server.clients.helpers import bearer
 
 from loadtest.client import Samples, thread_lanes, thread_open
@@ -121,27 +121,12 @@ def _post_one(
 
 
 def post_batch(
-    http: httpx.Client,
-    token: str,
-    items: Sequence[tuple[str, bytes, Siren]],
-    *,
-    timeout: float = 120,
+    http: httpx.Client, token: str, items: Sequence[tuple[str, bytes, Siren]]
 ) -> httpx.Response:
-    """``POST /api/v1/sender/batches``: one item per (idempotency key, PDF, company)."""
-    metadata = {
-        "items": [
-            {"idempotency_key": key, "file": f"file{n}", **_metadata([company], "Statement")}
-            for n, (key, _, company) in enumerate(items)
-        ]
-    }
-    files: list[tuple[str, tuple[str | None, bytes | str, str]]] = [
-        ("metadata", (None, json.dumps(metadata), "application/json"))
-    ]
-    files += [
-        (f"file{n}", (f"statement-{n}.pdf", body, "application/pdf"))
-        for n, (_, body, _) in enumerate(items)
-    ]
-    return http.post("/api/v1/sender/batches", files=files, headers=bearer(token), timeout=timeout)
+    """``POST /api/v1/sender/batches``: one item per (idempotency key, PDF, company), the
+    statement type, issued a minute ago."""
+    issued = datetime.now(UTC) - timedelta(minutes=1)
+    return publish_batch(http, token, items, issued_at=issued, timeout=120)
 
 
 def _all_published(answer: httpx.Response, expected: int) -> bool:
