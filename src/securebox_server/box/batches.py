@@ -41,6 +41,7 @@ from securebox_server.box.model import (
 from securebox_server.box.model import idempotency_key as _checked_key
 from securebox_server.box.publishing import (
     MAX_COMPANIES,
+    Memo,
     Planned,
     Publishing,
     Raced,
@@ -128,8 +129,9 @@ class Batches(Publishing):
         (rolled back: decide again)."""
         earlier = self._earlier_many(sender, items)
         now = self.clock.now()
+        memo: Memo = {}
         planned = [
-            self._plan(sender, Planned(c.key, c.digest, c.draft, c.targets), now)
+            self._plan(sender, Planned(c.key, c.digest, c.draft, c.targets), now, memo)
             for c in items
             if c.key not in earlier
         ]

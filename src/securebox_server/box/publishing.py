@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, insert, select
 
@@ -52,6 +53,7 @@ from securebox_server.db.schema import (
 
 __all__ = [
     "MAX_COMPANIES",
+    "Memo",
     "Planned",
     "Publishing",
     "Raced",
@@ -87,6 +89,19 @@ def request_digest(sender: str, draft: Draft, companies: Sequence[Siren]) -> str
     }
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+#: Reads shared by the items of one batch (:meth:`Publishing._plan`), by what was read.
+Memo = dict[tuple[object, ...], Any]
+_T = TypeVar("_T")
+
+
+def _once(memo: Memo, key: tuple[object, ...], read: Callable[[], _T]) -> _T:
+    """``read()`` the first time ``key`` is asked in ``memo``, its answer afterwards."""
+    if key not in memo:
+        memo[key] = read()
+    found: _T = memo[key]
+    return found
 
 
 class Raced(Exception):
@@ -198,14 +213,17 @@ class Publishing(DocumentTypes):
             return found
         return Publication(tuple(planned.results))
 
-    def _plan(self, sender: str, item: Planned, now: datetime) -> Planned:
+    def _plan(self, sender: str, item: Planned, now: datetime, memo: Memo | None = None) -> Planned:
         """``item`` with its results and documents (and their recipients) decided now:
-        reads only, nothing written."""
+        reads only, nothing written. ``memo``: what the items of one batch share (the
+        types, the subscriptions, their accounts), read once for the batch."""
+        memo = {} if memo is None else memo
         draft = item.draft
-        type_ = self.document_type(sender, draft.type)
+        type_ = _once(memo, ("type", draft.type), lambda: self.document_type(sender, draft.type))
         when = clocks(type_, issued_at=draft.issued_at, published_at=now)
         for company in item.targets:
-            holding = self._subscriptions_holding(company)
+            held = partial(self._subscriptions_holding, company)
+            holding = _once(memo, ("holding", company), held)
             if not holding:
                 item.results.append((company, Outcome.UNKNOWN_COMPANY, None))
             for sub in holding:
@@ -234,7 +252,7 @@ class Publishing(DocumentTypes):
                     filename=draft.upload.filename,
                     status=Status.LIVE,
                 )
-                item.docs.append((doc, self._recipients(doc, sub, now)))
+                item.docs.append((doc, self._recipients(doc, sub, now, memo)))
                 item.results.append((company, Outcome.PUBLISHED, doc.id))
         return item
 
@@ -311,20 +329,32 @@ class Publishing(DocumentTypes):
                 found.append(sub.value)
         return found
 
-    def _recipients(self, doc: BoxDocument, sub: Subscription, now: datetime) -> Recipients:
+    def _recipients(
+        self, doc: BoxDocument, sub: Subscription, now: datetime, memo: Memo
+    ) -> Recipients:
+        client = sub.client_id
+        accounts = _once(memo, ("accounts", client), lambda: self._accounts(sub, now))
+        company = doc.company
+        contact = _once(
+            memo, ("contact", client, company), lambda: self.company_contact(client, company)
+        )
+        return recipients(
+            reference(doc),
+            sub,
+            accounts,
+            has_company_address=contact is not None,
+            now=now,
+            machines=_once(memo, ("machines", client), lambda: self.machines(client)),
+        )
+
+    def _accounts(self, sub: Subscription, now: datetime) -> list[Account]:
+        """The subscription's accounts and its accepted third parties' accounts."""
         accounts: list[Account] = list(self.store.accounts_of(sub.client_id))
         for invitee in invitees(sub, now):
             found = self.store.get_account(invitee)
             if found is not None:
                 accounts.append(found.value)
-        return recipients(
-            reference(doc),
-            sub,
-            accounts,
-            has_company_address=self.company_contact(doc.client_id, doc.company) is not None,
-            now=now,
-            machines=self.machines(doc.client_id),
-        )
+        return accounts
 
 
 def checked_companies(companies: Sequence[Siren]) -> list[Siren]:

@@ -60,8 +60,7 @@ def post_batch(
         ("metadata", (None, json.dumps(metadata or _items(api, items)), "application/json"))
     ]
     files += [
-        (f"f{n}", (f"{key}.pdf", body, "application/pdf"))
-        for n, (key, body, _) in enumerate(items)
+        (f"f{n}", (f"{key}.pdf", body, "application/pdf")) for n, (key, body, _) in enumerate(items)
     ]
     sent = api.token(api.sender) if headers is None else headers
     answer: Response = api.client.post(BATCHES, headers=sent, files=files)
