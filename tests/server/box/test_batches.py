@@ -64,10 +64,10 @@ def test_a_batch_writes_what_single_publications_write(box_world: World) -> None
     done = world.documents.publish_batch(SENDER, [_item(world, n) for n in range(6)])
     assert [p.replayed for p in done] == [False] * 6
     for n, publication in enumerate(done):
-        ((company, _, doc),) = publication.results
+        ((company, _, made),) = publication.results
         assert company == (C1 if n % 2 else C2)
-        assert doc is not None
-        assert _notifications_of(world, doc) == told[company]
+        assert made is not None
+        assert _notifications_of(world, made) == told[company]
     assert _counts(world) == {
         "box_documents": 8,
         "box_notifications": 4 * (told[C1] + told[C2]),
