@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from loadtest.ingest import BATCH, MAX_BATCH, SPREAD
 from loadtest.report import markdown
 from loadtest.run import MIXES, load_run, mix_keys, rates
 
@@ -38,6 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         help="open model: arrivals a second for every mix (50) or per mix (home=500,login=10); "
         "the mixes not named keep the closed model",
     )
+    parser.add_argument(
+        "--spread",
+        type=int,
+        default=SPREAD,
+        help="the subscriptions (one company each) of the ingestion_spread mixes",
+    )
+    parser.add_argument(
+        "--batch", type=int, default=BATCH, help="documents a batch of the ingestion_batch mixes"
+    )
     parser.add_argument("--report", type=Path, default=Path(".cache/load/report.md"))
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
@@ -50,10 +60,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--databases: sqlite, postgresql or both")
     if args.documents < 1 or args.workers < 1 or not args.seconds > 0:
         parser.error("--documents, --workers and --seconds are positive")
+    if args.spread < 1 or not 1 <= args.batch <= MAX_BATCH:
+        parser.error(f"--spread is positive, --batch 1 to {MAX_BATCH}")
     per_mix = max(1.0, args.seconds / len(keys))
     with tempfile.TemporaryDirectory(prefix="securebox-load-") as home:
         run = load_run(
-            kinds, per_mix, args.workers, Path(home), args.documents, mixes=keys, rate=arrivals
+            kinds,
+            per_mix,
+            args.workers,
+            Path(home),
+            args.documents,
+            mixes=keys,
+            rate=arrivals,
+            spread=args.spread,
+            batch=args.batch,
         )
     text = markdown(run)
     args.report.parent.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,7 @@ from securebox_auth.audit import GLOBAL, AuditEvent
 from securebox_auth.clock import FixedClock, SystemClock
 from securebox_auth.entitlements.model import Company, Subscription
 from securebox_auth.factors.totp import TotpCredential, code_at
+from securebox_auth.identity import Siren
 from securebox_auth.shell.audit_chains import anchor_chains
 from securebox_auth.shell.audit_checkpoint import FileCheckpoints, take_checkpoint
 from securebox_auth.shell.securebox import Securebox
@@ -86,6 +87,7 @@ RAISED: Final = (
     "default.account",
     "api.documents",
     "api.sender",
+    "api.sender.batch",
     "api.receiver",
     "oauth.token.source",
     "oauth.token.account",
@@ -161,6 +163,10 @@ class World:
     bulk_documents: int = 0
     #: The users told of each published document (the reader alone holds C1's statements).
     notified_per_document: int = 1
+    #: The spread mixes' companies, one per subscription (:mod:`.ingest`), and the batch
+    #: mixes' documents per batch.
+    spread: list[Siren] = field(default_factory=list)
+    batch: int = 1
 
 
 @dataclass

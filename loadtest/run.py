@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Final
 
 import httpx
+from tests.server.box.conftest import C1
 from tests.server.box.e2e.processes import free_port
 
 from loadtest.bare import bare_argon2
@@ -51,6 +52,7 @@ from loadtest.deployment import (
     sizes,
     totp_code,
 )
+from loadtest.ingest import BATCH, SPREAD, batch_mix, seed_spread, spread_mix
 from loadtest.million import body_of, database, split
 from loadtest.static import static_server
 
@@ -156,6 +158,8 @@ class MixResult:
     rss_peak: int = 0
     #: Something the reader must know (the fresh users ran out, ...).
     note: str = ""
+    #: Documents an operation publishes (a batch's size; 1 otherwise).
+    per_op: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +425,31 @@ def _ingestion(d: Deployment, seconds: float, rate: float | None, tally: Tally) 
     return samples
 
 
+def _spread(d: Deployment, seconds: float, rate: float | None, tally: Tally) -> list[Samples]:
+    """One publication a request, over the spread's subscriptions in turn."""
+    assert d.world is not None
+    assert d.world.spread, "no spread subscriptions seeded"
+    w = d.world
+    return spread_mix(d.base, w.sender_token, w.spread, POST_LANES, seconds, rate, tally)
+
+
+def _batches(d: Deployment, seconds: float, rate: float | None, tally: Tally) -> list[Samples]:
+    """Batches of ``batch`` documents, all to company C1 (one subscription's burst)."""
+    assert d.world is not None
+    w = d.world
+    return batch_mix(d.base, w.sender_token, [C1], w.batch, POST_LANES, seconds, rate, tally)
+
+
+def _batches_spread(
+    d: Deployment, seconds: float, rate: float | None, tally: Tally
+) -> list[Samples]:
+    """Batches whose items go to the spread's subscriptions in turn."""
+    assert d.world is not None
+    assert d.world.spread, "no spread subscriptions seeded"
+    w = d.world
+    return batch_mix(d.base, w.sender_token, w.spread, w.batch, POST_LANES, seconds, rate, tally)
+
+
 @dataclass(frozen=True, slots=True)
 class MixSpec:
     """A mix: its ``--mix`` key, its name in the report, what it runs, its baseline."""
@@ -429,6 +458,8 @@ class MixSpec:
     name: str
     run: Mix
     baseline: str = ""
+    #: Documents an operation publishes (``batch``: the run's batch size).
+    batched: bool = False
 
 
 MIXES: Final[tuple[MixSpec, ...]] = (
@@ -447,7 +478,17 @@ MIXES: Final[tuple[MixSpec, ...]] = (
     MixSpec("login2fa", "full login (code + TOTP)", _second_factor, "bare argon2id"),
     MixSpec("stepup", "payee step-up (passkey)", _step_up),
     MixSpec("ingestion", "ingestion (sender API, 30 KB)", _ingestion),
+    MixSpec("ingestion_spread", "ingestion spread over subscriptions", _spread),
+    MixSpec("ingestion_batch", "ingestion in batches, one subscription", _batches, batched=True),
+    MixSpec(
+        "ingestion_batch_spread",
+        "ingestion in batches, spread",
+        _batches_spread,
+        batched=True,
+    ),
 )
+#: The mixes that need the spread's subscriptions seeded.
+SPREAD_MIXES: Final = frozenset({"ingestion_spread", "ingestion_batch_spread"})
 
 
 def mix_keys(names: str | None) -> list[str]:
@@ -523,6 +564,7 @@ def _run_mixes(
                 rss[0],
                 rss[1],
                 tally.notes.get(spec.key, ""),
+                d.world.batch if spec.batched and d.world is not None else 1,
             )
         )
     return results, tally
@@ -593,11 +635,14 @@ def load_run(
     mixes: Sequence[str] | None = None,
     rate: dict[str, float] | None = None,
     second_factor_users: int | None = None,
+    spread: int = SPREAD,
+    batch: int = BATCH,
 ) -> Run:
     """The mixes ``mixes`` (keys; all by default) on every database in ``kinds`` for
     ``seconds`` each, arrivals at ``rate[key]`` a second for the mixes named there (open
     model), the others closed; the checks after. ``second_factor_users``: the fresh users
-    of the full-login mix (by default enough for its time)."""
+    of the full-login mix (by default enough for its time); ``spread``: the subscriptions of
+    the spread mixes; ``batch``: the documents of a batch."""
     keys = list(mixes) if mixes is not None else [m.key for m in MIXES]
     specs = [m for m in MIXES if m.key in keys]
     rate = dict(rate or {})
@@ -628,6 +673,9 @@ def load_run(
             contextlib.ExitStack() as stack,
         ):
             assert d.world is not None
+            d.world.batch = batch
+            if SPREAD_MIXES & set(keys):
+                d.world.spread = seed_spread(d.box, spread)
             if "static" in keys:
                 _write_static(folder / "static", published)
                 d.static_port = free_port()

@@ -26,6 +26,7 @@ from securebox_server.account import api, home
 from securebox_server.admin import companies as admin_companies
 from securebox_server.admin import companies_api as admin_companies_api
 from securebox_server.admin import third_parties as admin_third_parties
+from securebox_server.api import batches as api_batches
 from securebox_server.api import common as api_common
 from securebox_server.api import documents as api_documents
 from securebox_server.api import login as api_login
@@ -172,6 +173,7 @@ def create_app(
         api_tokens.router,
         clients_endpoint.router,
         api_senders.router,
+        api_batches.router,
         api_receivers.router,
         api_documents.router,
         box_contact_api.router,

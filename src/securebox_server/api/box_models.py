@@ -13,7 +13,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from securebox_server.box.model import FeedKind, Status
 
 __all__ = [
+    "MAX_BATCH_ITEMS",
     "MAX_COMPANIES",
+    "BatchIn",
+    "BatchItemIn",
+    "BatchItemOut",
+    "BatchOut",
     "CompanyResult",
     "DocumentOut",
     "DocumentPage",
@@ -30,6 +35,8 @@ __all__ = [
 
 #: The companies one publication may name (a broadcast to more is several requests).
 MAX_COMPANIES = 1000
+#: The publications one batch may carry (``box.batches.MAX_BATCH``).
+MAX_BATCH_ITEMS = 100
 SIREN_PATTERN = r"^[0-9]{9}$"
 #: A sender's document type: what ``box_document_types.type`` holds.
 TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -70,6 +77,41 @@ class PublicationOut(BaseModel):
     digest: str = Field(description="SHA-256 of the PDF, lowercase hex")
     size: int
     results: list[CompanyResult]
+
+
+class BatchItemIn(PublishMetadata):
+    """One publication of a batch: a publication's metadata, its own idempotency key (as
+    the ``Idempotency-Key`` header of one publication: one per document) and the name of
+    the multipart part carrying its PDF."""
+
+    idempotency_key: str = Field(
+        min_length=1, max_length=100, description="One per document, as Idempotency-Key"
+    )
+    file: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The name of the part holding the PDF"
+    )
+
+
+class BatchIn(BaseModel):
+    """The ``metadata`` part of a batch (JSON): its publications, in order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    items: list[BatchItemIn] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class BatchItemOut(PublicationOut):
+    """One item's answer, in the order given: ``replayed`` when its key was committed
+    before with the same request (its earlier answer, nothing published again)."""
+
+    idempotency_key: str
+    replayed: bool
+
+
+class BatchOut(BaseModel):
+    """A batch's answer: every item published (or replayed) in one durable commit."""
+
+    items: list[BatchItemOut]
 
 
 class DocumentTypeOut(BaseModel):

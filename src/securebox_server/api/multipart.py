@@ -21,7 +21,17 @@ from starlette.requests import Request
 
 from securebox_auth.errors import MalformedInput
 
-__all__ = ["MAX_METADATA", "OVERHEAD", "PayloadTooLarge", "Publication", "read_publication"]
+__all__ = [
+    "MAX_BATCH_METADATA",
+    "MAX_METADATA",
+    "OVERHEAD",
+    "Batch",
+    "BatchFile",
+    "PayloadTooLarge",
+    "Publication",
+    "read_batch",
+    "read_publication",
+]
 
 #: The ``metadata`` part: a thousand SIREN numbers and a label fit well under it.
 MAX_METADATA: Final = 64 * 1024
@@ -103,5 +113,66 @@ async def read_publication(request: Request, max_file: int) -> Publication:
             raise PayloadTooLarge("the document is over the size limit")
         kind = (upload.content_type or "").split(";", 1)[0].strip().lower()
         return Publication(metadata.encode(), upload.filename or "", kind, data)
+    finally:
+        await form.close()
+
+
+#: A batch's ``metadata`` part: a hundred items and a thousand SIRENs fit well under it.
+MAX_BATCH_METADATA: Final = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFile:
+    """One file part of a batch, as received."""
+
+    filename: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A batch's ``metadata`` part and its file parts by part name."""
+
+    metadata: bytes
+    files: dict[str, BatchFile]
+
+
+async def read_batch(request: Request, max_file: int, max_total: int, max_files: int) -> Batch:
+    """The ``metadata`` field and up to ``max_files`` file parts of ``request`` (each at most
+    ``max_file`` bytes, the whole body at most ``max_total``), else a typed error: 413 as
+    for one publication, before the body is read when its ``Content-Length`` says so."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise UnsupportedMediaType("a batch is multipart/form-data")
+    declared = _declared_length(request)
+    if declared is not None and declared > max_total:
+        raise PayloadTooLarge("the batch is over the size limit")
+    parser = MultiPartParser(
+        request.headers,
+        _capped(request, max_total),
+        max_files=max_files,
+        max_fields=1,
+        max_part_size=MAX_BATCH_METADATA,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException:
+        raise MalformedInput("the multipart body could not be read") from None
+    try:
+        metadata = form.get("metadata")
+        if not isinstance(metadata, str):
+            raise MalformedInput("a batch has a metadata field and its file parts")
+        files: dict[str, BatchFile] = {}
+        for name, part in form.multi_items():
+            if name == "metadata":
+                continue
+            if not isinstance(part, UploadFile) or name in files:
+                raise MalformedInput("each file part has its own name and a file name")
+            data = await part.read(max_file + 1)
+            if len(data) > max_file:
+                raise PayloadTooLarge("a document is over the size limit")
+            kind = (part.content_type or "").split(";", 1)[0].strip().lower()
+            files[name] = BatchFile(part.filename or "", kind, data)
+        return Batch(metadata.encode(), files)
     finally:
         await form.close()

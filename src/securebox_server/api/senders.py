@@ -69,7 +69,7 @@ from securebox_server.clients.caller import ApiCaller
 from securebox_server.login.flow import hit_limits
 from securebox_server.web.routing import SecureRoute
 
-__all__ = ["LIMIT", "router"]
+__all__ = ["LIMIT", "company_result", "router"]
 
 router = APIRouter(prefix=f"{PREFIX}/sender", route_class=SecureRoute, tags=["senders"])
 #: The named rate limit of every sender call (key: the API client).
@@ -139,7 +139,7 @@ def _metadata(raw: bytes) -> PublishMetadata:
         raise MalformedInput("the metadata part is not a valid publication") from None
 
 
-def _result(siren: Siren, outcome: Outcome, document_id: str | None) -> CompanyResult:
+def company_result(siren: Siren, outcome: Outcome, document_id: str | None) -> CompanyResult:
     if outcome is Outcome.PUBLISHED:
         return CompanyResult(company=siren.value, status="published", document_id=document_id)
     if outcome is Outcome.PAPER:
@@ -194,7 +194,7 @@ async def publish(
     out = PublicationOut(
         digest=checked.digest,
         size=checked.size,
-        results=[_result(*result) for result in done.results],
+        results=[company_result(*result) for result in done.results],
     )
     headers = {"Idempotent-Replayed": "true"} if done.replayed else None
     return JSONResponse(out.model_dump(mode="json"), 201, headers=headers)

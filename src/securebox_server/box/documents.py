@@ -21,6 +21,7 @@ from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Principal, UserNumber
 from securebox_server.box import feed
 from securebox_server.box.base import document_subject
+from securebox_server.box.batches import Batches
 from securebox_server.box.blobs import Streamed, checked_chunks, verify
 from securebox_server.box.contacts import CompanyContacts
 from securebox_server.box.late_recipients import LateRecipients
@@ -36,7 +37,6 @@ from securebox_server.box.model import (
     Status,
     sender_name,
 )
-from securebox_server.box.publishing import Publishing
 from securebox_server.box.rows import document_from_row, instant
 from securebox_server.db.schema import BOX_DOCUMENTS, BOX_READS, BOX_VISITS
 from securebox_server.web.metrics import BODY_CORRUPTED
@@ -46,7 +46,7 @@ __all__ = ["DocumentStore"]
 log = logging.getLogger("securebox.box")
 
 
-class DocumentStore(Publishing, Lifecycle, CompanyContacts, LateRecipients):
+class DocumentStore(Batches, Lifecycle, CompanyContacts, LateRecipients):
     """The box's documents (the contract of ADR 0030): see the module documentation."""
 
     # -- reading a document ---------------------------------------------------------------

@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, insert, select
 
@@ -49,7 +51,17 @@ from securebox_server.db.schema import (
     BOX_PUBLICATIONS,
 )
 
-__all__ = ["MAX_COMPANIES", "Publishing", "new_document_id", "request_digest"]
+__all__ = [
+    "MAX_COMPANIES",
+    "Memo",
+    "Planned",
+    "Publishing",
+    "Raced",
+    "checked_companies",
+    "new_document_id",
+    "request_digest",
+    "result_from",
+]
 
 _NEW = "new_document"
 #: Companies one publication may name.
@@ -79,7 +91,20 @@ def request_digest(sender: str, draft: Draft, companies: Sequence[Siren]) -> str
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class _Raced(Exception):
+#: Reads shared by the items of one batch (:meth:`Publishing._plan`), by what was read.
+Memo = dict[tuple[object, ...], Any]
+_T = TypeVar("_T")
+
+
+def _once(memo: Memo, key: tuple[object, ...], read: Callable[[], _T]) -> _T:
+    """``read()`` the first time ``key`` is asked in ``memo``, its answer afterwards."""
+    if key not in memo:
+        memo[key] = read()
+    found: _T = memo[key]
+    return found
+
+
+class Raced(Exception):
     """Another request with the same key committed first (rolls the attempt back)."""
 
 
@@ -87,7 +112,7 @@ def _result_text(results: Sequence[tuple[Siren, Outcome, str | None]]) -> str:
     return json.dumps([[s.value, o.value, d] for s, o, d in results], separators=(",", ":"))
 
 
-def _result_from(text: str) -> tuple[tuple[Siren, Outcome, str | None], ...]:
+def result_from(text: str) -> tuple[tuple[Siren, Outcome, str | None], ...]:
     return tuple((Siren(s), Outcome(o), d) for s, o, d in json.loads(text))
 
 
@@ -122,6 +147,37 @@ def notification_rows(
     return rows
 
 
+@dataclass(slots=True)
+class Planned:
+    """One publication on its way to its commit: the key, the request's digest, the draft
+    and its companies; then (:meth:`Publishing._plan`) per company the outcome, and the
+    documents to write with their recipients."""
+
+    key: str
+    digest: str
+    draft: Draft
+    targets: Sequence[Siren]
+    results: list[tuple[Siren, Outcome, str | None]] = field(default_factory=list)
+    docs: list[tuple[BoxDocument, Recipients]] = field(default_factory=list)
+
+
+def _published_event(sender: str, doc: BoxDocument, told: Recipients) -> AuditEvent:
+    return AuditEvent.make(
+        doc.published_at,
+        "box.document.published",
+        actor=document_actor(sender),
+        subject=document_subject(doc.id),
+        outcome="success",
+        details={
+            SUBSCRIPTION_DETAIL: doc.client_id.value,
+            "company": doc.company.value,
+            "type": doc.type,
+            "digest": doc.digest,
+            "notified": str(len(told.users) + told.company_address),
+        },
+    )
+
+
 class Publishing(DocumentTypes):
     # -- publication ----------------------------------------------------------------------
 
@@ -136,7 +192,7 @@ class Publishing(DocumentTypes):
         key = _checked_key(idempotency_key)
         if not isinstance(draft, Draft):
             raise MalformedInput("a publication carries a draft")
-        targets = _companies(companies)
+        targets = checked_companies(companies)
         digest = request_digest(sender, draft, targets)
         return retrying(lambda: self._publish(sender, draft, targets, key, digest), what="box")
 
@@ -146,18 +202,33 @@ class Publishing(DocumentTypes):
         earlier = self._earlier(sender, key, digest)
         if earlier is not None:
             return earlier
-        type_ = self.document_type(sender, draft.type)
         now = self.clock.now()
+        planned = self._plan(sender, Planned(key, digest, draft, targets), now)
+        try:
+            self._commit(sender, [planned], now)
+        except Raced:
+            found = self._earlier(sender, key, digest)
+            if found is None:  # pragma: no cover - the row that raced is committed
+                raise IdempotencyConflict("this idempotency key is in use; try again") from None
+            return found
+        return Publication(tuple(planned.results))
+
+    def _plan(self, sender: str, item: Planned, now: datetime, memo: Memo | None = None) -> Planned:
+        """``item`` with its results and documents (and their recipients) decided now:
+        reads only, nothing written. ``memo``: what the items of one batch share (the
+        types, the subscriptions, their accounts), read once for the batch."""
+        memo = {} if memo is None else memo
+        draft = item.draft
+        type_ = _once(memo, ("type", draft.type), lambda: self.document_type(sender, draft.type))
         when = clocks(type_, issued_at=draft.issued_at, published_at=now)
-        results: list[tuple[Siren, Outcome, str | None]] = []
-        docs: list[tuple[BoxDocument, Recipients]] = []
-        for company in targets:
-            holding = self._subscriptions_holding(company)
+        for company in item.targets:
+            held = partial(self._subscriptions_holding, company)
+            holding = _once(memo, ("holding", company), held)
             if not holding:
-                results.append((company, Outcome.UNKNOWN_COMPANY, None))
+                item.results.append((company, Outcome.UNKNOWN_COMPANY, None))
             for sub in holding:
                 if not sub.digital:
-                    results.append((company, Outcome.PAPER, None))
+                    item.results.append((company, Outcome.PAPER, None))
                     continue
                 doc = BoxDocument(
                     id=new_document_id(),
@@ -181,50 +252,48 @@ class Publishing(DocumentTypes):
                     filename=draft.upload.filename,
                     status=Status.LIVE,
                 )
-                docs.append((doc, self._recipients(doc, sub, now)))
-                results.append((company, Outcome.PUBLISHED, doc.id))
-        events = [
-            AuditEvent.make(
-                now,
-                "box.document.published",
-                actor=document_actor(sender),
-                subject=document_subject(doc.id),
-                outcome="success",
-                details={
-                    SUBSCRIPTION_DETAIL: doc.client_id.value,
-                    "company": doc.company.value,
-                    "type": doc.type,
-                    "digest": doc.digest,
-                    "notified": str(len(told.users) + told.company_address),
-                },
-            )
-            for doc, told in docs
-        ]
-        if docs:
-            self.blobs.stage(draft.upload.digest, draft.upload.body)
+                item.docs.append((doc, self._recipients(doc, sub, now, memo)))
+                item.results.append((company, Outcome.PUBLISHED, doc.id))
+        return item
+
+    def _commit(self, sender: str, items: Sequence[Planned], now: datetime) -> None:
+        """One commit for every planned item: their idempotency rows (:class:`Raced` when
+        another request committed one of their keys first: everything rolls back), bodies,
+        catalogue rows, documents, outbox rows, feed events and audit events. The rows
+        other requests may lock too are taken in one order (keys, digests, subscriptions
+        sorted): two commits never wait for each other in a cycle."""
+        docs = [(doc, told) for item in items for doc, told in item.docs]
+        events = [_published_event(sender, doc, told) for doc, told in docs]
+        bodies = {item.draft.upload.digest: item.draft.upload.body for item in items if item.docs}
+        for body_digest in sorted(bodies):
+            self.blobs.stage(body_digest, bodies[body_digest])
 
         def write(conn: Connection) -> None:
+            rows = [
+                {
+                    "sender": sender,
+                    "key": item.key,
+                    "request_digest": item.digest,
+                    "result": _result_text(item.results),
+                    "created_at": now,
+                }
+                for item in sorted(items, key=lambda i: i.key)
+            ]
             claimed = conn.execute(
                 self.upsert(BOX_PUBLICATIONS)
-                .values(
-                    sender=sender,
-                    key=key,
-                    request_digest=digest,
-                    result=_result_text(results),
-                    created_at=now,
-                )
+                .values(rows)
                 .on_conflict_do_nothing(index_elements=["sender", "key"])
-            )
-            if claimed.rowcount != 1:
-                raise _Raced
+                .returning(BOX_PUBLICATIONS.c.key)
+            ).all()
+            if len(claimed) != len(rows):
+                raise Raced
             if not docs:
                 return
-            self.blobs.keep(conn, draft.upload.digest, draft.upload.body, now)
+            for body_digest in sorted(bodies):
+                self.blobs.keep(conn, body_digest, bodies[body_digest], now)
             self.catalogue.add([reference(doc) for doc, _ in docs], connection=conn)
             conn.execute(insert(BOX_DOCUMENTS), [document_row(doc) for doc, _ in docs])
-            outbox = [
-                r for doc, told in docs for r in notification_rows("new_document", doc, told, now)
-            ]
+            outbox = [r for doc, told in docs for r in notification_rows(_NEW, doc, told, now)]
             if outbox:
                 conn.execute(insert(BOX_NOTIFICATIONS), outbox)
             by_client: dict[ClientId, list[feed.NewEvent]] = {}
@@ -235,14 +304,7 @@ class Publishing(DocumentTypes):
             for client_id in sorted(by_client, key=lambda c: c.value):
                 feed.append(conn, client_id, by_client[client_id], now)
 
-        try:
-            self.store.commit([], events, also=write)
-        except _Raced:
-            found = self._earlier(sender, key, digest)
-            if found is None:  # pragma: no cover - the row that raced is committed
-                raise IdempotencyConflict("this idempotency key is in use; try again") from None
-            return found
-        return Publication(tuple(results))
+        self.store.commit([], events, also=write)
 
     def _earlier(self, sender: str, key: str, digest: str) -> Publication | None:
         """The answer already given for this key, or :class:`IdempotencyConflict`."""
@@ -256,7 +318,7 @@ class Publishing(DocumentTypes):
             return None
         if not secrets.compare_digest(str(row[0]), digest):
             raise IdempotencyConflict("this idempotency key was used for another request")
-        return Publication(_result_from(str(row[1])), replayed=True)
+        return Publication(result_from(str(row[1])), replayed=True)
 
     def _subscriptions_holding(self, company: Siren) -> list[Subscription]:
         """The subscriptions whose portfolio holds ``company`` now."""
@@ -267,23 +329,35 @@ class Publishing(DocumentTypes):
                 found.append(sub.value)
         return found
 
-    def _recipients(self, doc: BoxDocument, sub: Subscription, now: datetime) -> Recipients:
+    def _recipients(
+        self, doc: BoxDocument, sub: Subscription, now: datetime, memo: Memo
+    ) -> Recipients:
+        client = sub.client_id
+        accounts = _once(memo, ("accounts", client), lambda: self._accounts(sub, now))
+        company = doc.company
+        contact = _once(
+            memo, ("contact", client, company), lambda: self.company_contact(client, company)
+        )
+        return recipients(
+            reference(doc),
+            sub,
+            accounts,
+            has_company_address=contact is not None,
+            now=now,
+            machines=_once(memo, ("machines", client), lambda: self.machines(client)),
+        )
+
+    def _accounts(self, sub: Subscription, now: datetime) -> list[Account]:
+        """The subscription's accounts and its accepted third parties' accounts."""
         accounts: list[Account] = list(self.store.accounts_of(sub.client_id))
         for invitee in invitees(sub, now):
             found = self.store.get_account(invitee)
             if found is not None:
                 accounts.append(found.value)
-        return recipients(
-            reference(doc),
-            sub,
-            accounts,
-            has_company_address=self.company_contact(doc.client_id, doc.company) is not None,
-            now=now,
-            machines=self.machines(doc.client_id),
-        )
+        return accounts
 
 
-def _companies(companies: Sequence[Siren]) -> list[Siren]:
+def checked_companies(companies: Sequence[Siren]) -> list[Siren]:
     given: object = companies  # checked at run time: callers may not be typed
     if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
         raise MalformedInput("companies: a list of SIRENs")

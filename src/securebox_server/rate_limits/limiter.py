@@ -79,6 +79,8 @@ DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
         # the box's APIs, per API client (senders publish in bulk; receivers poll) and per
         # user of the documents API (securebox_server.api.senders/receivers/documents)
         "api.sender": "1200/minute",
+        # a sender's batches (up to 100 documents each, ADR 0060), besides api.sender
+        "api.sender.batch": "600/minute",
         "api.receiver": "600/minute",
         "api.documents": "300/minute",
     }

@@ -16,13 +16,19 @@ import pytest
 from loadtest.__main__ import main
 from loadtest.client import BACKLOG, Stats, get_open, get_request, thread_open
 from loadtest.deployment import SecondFactorUser, totp_code
+from loadtest.ingest import SEED_CHUNK, seed_spread, siren_of
 from loadtest.million import PUBLISHED, bulk_documents, split
 from loadtest.run import MIXES, mix_keys, rates
 from sqlalchemy import text
 
+from securebox_auth.crypto.hashing import PROFILE_TESTING
 from securebox_auth.factors.totp import code_at, enrol_totp
 from securebox_auth.identity import Principal
+from securebox_auth.shell.keys import DerivedKeys
+from securebox_auth.shell.securebox import Securebox
+from securebox_auth.shell.sql import open_sql_store
 from securebox_auth.stores.sql.engine import create_engine
+from securebox_server.settings import DEFAULT_POLICY
 from securebox_server.wiring import migrate_database
 
 
@@ -184,3 +190,44 @@ def test_bulk_documents_fill_the_catalogue_and_the_box(tmp_path: Path) -> None:
         assert indexes == 4
     finally:
         engine.dispose()
+
+
+def test_the_ingestion_mixes_spread_and_batched_from_the_command_line(tmp_path: Path) -> None:
+    """``--spread`` seeds that many subscriptions of one company each, the spread mixes
+    publish to each in turn; ``--batch`` is the documents of a batch; the report counts
+    documents (a batch's size an operation) and the exactness checks hold (every
+    acknowledged document there once, notified once, the audit chains verified)."""
+    report = tmp_path / "report.md"
+    argv = ["--seconds", "3", "--workers", "1", "--databases", "sqlite", "--documents", "1"]
+    argv += ["--mix", "ingestion_spread,ingestion_batch,ingestion_batch_spread"]
+    argv += ["--spread", "7", "--batch", "3", "--report", str(report)]
+    assert main(argv) == 0
+    written = report.read_text(encoding="utf-8")
+    assert "- SQLite ingestion spread over subscriptions: " in written
+    assert "requests/s of 3 documents" in written
+    assert "FAILED" not in written
+    assert "| SQLite | documents == acknowledged publications + bulk rows |" in written
+    assert "| SQLite | securebox audit verify | exit 0 | exit 0 | ok |" in written
+    for bad in (["--spread", "0"], ["--batch", "101"]):
+        with pytest.raises(SystemExit) as exited:
+            main(bad)
+        assert exited.value.code == 2
+
+
+def test_spread_subscriptions_hold_one_valid_company_each(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/spread.db"
+    migrate_database(url)
+    keys = DerivedKeys.generate()
+    store = open_sql_store(url, audit_key=keys.audit_key())
+    box = Securebox.from_policy(DEFAULT_POLICY, store=store, keys=keys, argon2=PROFILE_TESTING)
+    try:
+        companies = seed_spread(box, SEED_CHUNK + 3)  # two commits
+        assert len(set(companies)) == SEED_CHUNK + 3
+        assert companies[0] == siren_of(0)
+        for n in (0, SEED_CHUNK, SEED_CHUNK + 2):
+            (holder,) = store.subscriptions_holding(companies[n])
+            found = store.get_subscription(holder)
+            assert found is not None
+            assert list(found.value.companies) == [companies[n]]
+    finally:
+        store.engine.dispose()

@@ -363,6 +363,7 @@ MATRIX: Final[dict[tuple[str, str], Entry]] = {
     ("GET", "/api/v1/sender/types"): Entry("UUUUUUUPF"),
     # {document_id}: a spare document of the sender's, withdrawn by the sender alone
     ("DELETE", "/api/v1/sender/documents/{document_id}"): Entry("UUUUUUUSF"),
+    ("POST", "/api/v1/sender/batches"): Entry("UUUUUUUAF"),
     ("GET", "/api/v1/receiver/events"): Entry("UUUUUUUFP"),
     ("GET", "/api/v1/receiver/documents"): Entry("UUUUUUUFP"),
     ("GET", "/api/v1/receiver/documents/{document_id}"): Entry("UUUUUUUFP"),

@@ -73,6 +73,7 @@ from tests.server.clients.helpers import Registered, assertion, bearer, new_key
 from tests.server.jobs.conftest import verify
 
 __all__ = [
+    "BATCHES",
     "CODE",
     "COMPANY_MAIL",
     "MAIL",
@@ -86,6 +87,7 @@ __all__ = [
     "feed",
     "login",
     "publish",
+    "publish_batch",
     "seed",
     "sender_token",
 ]
@@ -280,6 +282,44 @@ def publish(
         headers={**bearer(token), "Idempotency-Key": key},
         **extra,
     )
+
+
+BATCHES: Final = "/api/v1/sender/batches"
+
+
+def publish_batch(
+    http: httpx.Client,
+    token: str,
+    items: Sequence[tuple[str, bytes, Siren]],
+    *,
+    issued_at: datetime,
+    type_: str = STATEMENT.type,
+    label: str = "Statement",
+    timeout: float | None = None,
+) -> httpx.Response:
+    """``POST /api/v1/sender/batches`` (ADR 0060): one item per (idempotency key, PDF,
+    company), the PDF in the part ``f<n>`` named ``<key>.pdf``."""
+    metadata = {
+        "items": [
+            {
+                "idempotency_key": key,
+                "file": f"f{n}",
+                "type": type_,
+                "label": label,
+                "issued_at": issued_at.isoformat(),
+                "companies": [company.value],
+            }
+            for n, (key, _, company) in enumerate(items)
+        ]
+    }
+    files: list[tuple[str, tuple[str | None, bytes | str, str]]] = [
+        ("metadata", (None, json.dumps(metadata), "application/json"))
+    ]
+    files += [
+        (f"f{n}", (f"{key}.pdf", body, "application/pdf")) for n, (key, body, _) in enumerate(items)
+    ]
+    extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    return http.post(BATCHES, files=files, headers=bearer(token), **extra)
 
 
 def login(http: httpx.Client, box: Securebox, clock: Clock, who: Principal = PRINCIPAL) -> str:
