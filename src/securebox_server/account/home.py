@@ -6,8 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from securebox_auth.entitlements.model import Operation
-from securebox_server.admin.guards import allowed
+from securebox_server.admin.guards import administration_links
 from securebox_server.box.pages import home_values
 from securebox_server.login.flow import see_other
 from securebox_server.methods import page_of
@@ -29,16 +28,11 @@ def home(request: Request, web: LoggedIn) -> Response:
     methods = [(page.label if (page := page_of(p.method)) else p.method) for p in session.proofs]
     live = box.sessions_of(session.principal)
     me = session.principal
-    # the administration of the account (the insurer's guide: companies, users, third
-    # parties), each link shown when the library opens its page to this user
-    administration = (
-        {
-            "third_parties": allowed(request, me, Operation.MANAGE_USERS),
-            "paper": allowed(request, me, Operation.SWITCH_TO_PAPER),
-        }
-        if allowed(request, me, Operation.LIST_USERS)
-        else None
-    )
+    values = home_values(request, web)
+    if "administration" not in values:  # no box: the links decided on a read of their own
+        values["administration"] = administration_links(
+            box.store.standing(me, me.client_id), me, box.clock.now()
+        )
     return render(
         request,
         "account/home.html",
@@ -46,8 +40,7 @@ def home(request: Request, web: LoggedIn) -> Response:
         session=session,
         methods=methods,
         sessions=len(live),
-        administration=administration,
-        **home_values(request, web),
+        **values,
     )
 
 

@@ -4,23 +4,51 @@ subscription they administer, and the companies they see."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from fastapi import Request
 
-from securebox_auth.entitlements.check import effective_rights
+from securebox_auth.entitlements.check import check, effective_rights
 from securebox_auth.entitlements.model import Company, Operation, Subscription
 from securebox_auth.entitlements.resources import SubscriptionRef
 from securebox_auth.errors import NotPermitted
 from securebox_auth.identity import Principal
+from securebox_auth.stores.protocols import Standing
 from securebox_server.web.context import server_of
 
-__all__ = ["Portfolio", "allowed", "portfolio_of", "require", "subscription_of"]
+__all__ = [
+    "Portfolio",
+    "administration_links",
+    "allowed",
+    "portfolio_of",
+    "require",
+    "subscription_of",
+]
 
 
 def allowed(request: Request, actor: Principal, action: Operation) -> bool:
     """May ``actor`` do ``action`` on their own subscription (the library's rule)?"""
     reads = server_of(request).box.entitlements
     return bool(reads.check(actor, action, SubscriptionRef(actor.client_id)))
+
+
+def administration_links(
+    standing: Standing, actor: Principal, now: datetime
+) -> dict[str, bool] | None:
+    """The home page's links to the account's administration, each shown when the library
+    opens its page to ``actor`` (:func:`allowed`'s rule), decided on a standing the page
+    already read (no read of its own); ``None``: no administration at all."""
+    account, subscription = standing.account, standing.subscription
+    if account is None or subscription is None:
+        return None
+    own = SubscriptionRef(actor.client_id)
+
+    def may(action: Operation) -> bool:
+        return bool(check(account.value, action, own, subscription.value, now))
+
+    if not may(Operation.LIST_USERS):
+        return None
+    return {"third_parties": may(Operation.MANAGE_USERS), "paper": may(Operation.SWITCH_TO_PAPER)}
 
 
 def require(request: Request, actor: Principal, action: Operation) -> Subscription:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from securebox_auth.entitlements.model import Operation, Theme
 from securebox_auth.errors import InvalidIdentifier, MalformedInput
 from securebox_auth.identity import Siren
+from securebox_server.admin.guards import administration_links
 from securebox_server.api.content import BodyStream
 from securebox_server.box.contact_rights import manageable
 from securebox_server.box.cursors import BadCursor
@@ -58,13 +59,17 @@ def home_values(request: Request, web: WebSession) -> dict[str, Any]:
     """What ``account/home.html`` shows of the box (nothing when the box is off)."""
     reader = server_of(request).reader
     if reader is None:
-        return {"box": None}
+        return {"box": None}  # the home page decides the administration links itself
     company = _company(request.query_params.get("company"))
     principal = web.session.principal
     sight = reader.sight(principal)  # one read for the box and the address links
     box = reader.home(principal, company, session_start=web.session.auth_time, sight=sight)
     managed = manageable(sight.visible, principal.client_id)
+    standing = sight.standing
     return {
+        "administration": None
+        if standing is None
+        else administration_links(standing, principal, reader.securebox.clock.now()),
         "box": box,
         "contact_companies": [c for c in box.companies if c.siren in managed],
         "sender_names": sender_names(reader.store.engine),

@@ -56,6 +56,8 @@ class Sight:
     visible: VisibilityFilter
     companies: tuple[CompanyChoice, ...]
     themes: tuple[Theme, ...]
+    #: the standing they were decided on (the page's other decisions reuse it)
+    standing: Standing | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ class BoxReader:
         their standing (account and subscriptions, at their current versions)."""
         standing = self._standing(principal)
         visible = self.securebox.entitlements.visible_in(standing, Operation.VIEW)
-        return Sight(visible, *_portfolio(standing, visible))
+        return Sight(visible, *_portfolio(standing, visible), standing)
 
     def _standing(self, principal: Principal) -> Standing:
         return self.securebox.store.standing(principal, principal.client_id, inviting=True)

@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from securebox_auth.audit import verify_chain
+from securebox_auth.audit_keys import AuditKeyring
 from securebox_auth.clock import SystemClock
 from securebox_auth.errors import ConcurrentUpdate
 from securebox_auth.factors.code import OneTimeCode
@@ -43,7 +44,12 @@ def _routes(app: FastAPI, box: Securebox, port: int) -> dict[str, Callable[[], N
         )  # fmt: skip
 
     def audit() -> None:
-        verify_chain(b"not-the-audit-key-0123456789abcdef", box.audit_log())
+        # the server's key ids, each with a wrong key: a chain that does not verify
+        keyring = getattr(box.store, "audit_keys", None)
+        assert isinstance(keyring, AuditKeyring)
+        order = keyring.order
+        wrong = AuditKeyring(dict.fromkeys(order, b"not-the-audit-key-0123456789abcdef"), order)
+        verify_chain(wrong, box.audit_log())
 
     def conflict() -> None:
         raise ConcurrentUpdate("the record at version 7 of table codes changed")
