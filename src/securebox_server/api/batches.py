@@ -33,10 +33,10 @@ from securebox_server.api.box_models import BatchIn, BatchItemOut, BatchOut
 from securebox_server.api.common import PREFIX, api_problem
 from securebox_server.api.idempotency import HEADER, parse_key
 from securebox_server.api.multipart import read_batch
-from securebox_server.api.senders import LIMIT, company_result
+from securebox_server.api.senders import LIMIT, company_result, declared
 from securebox_server.box.batches import MAX_BATCH, BatchItem, BatchItemConflict
 from securebox_server.box.model import Draft
-from securebox_server.box.upload import DEFAULT_LIMITS, PDF, UploadRejected, check_upload
+from securebox_server.box.upload import DEFAULT_LIMITS, UploadRejected, check_upload
 from securebox_server.clients.caller import ApiCaller
 from securebox_server.login.flow import hit_limits
 from securebox_server.web.routing import SecureRoute
@@ -121,12 +121,9 @@ async def publish_batch(request: Request, caller: ApiCaller) -> Response:
         if item.type not in known:
             return api_problem(request, 422, "unknown_document_type", item=index)
         part = parts.files[item.file]
-        media_type = (
-            part.media_type if part.media_type not in ("", "application/octet-stream") else PDF
-        )
         try:
             checked = await run_in_threadpool(
-                check_upload, part.data, part.filename, limits, media_type=media_type
+                check_upload, part.data, part.filename, limits, media_type=declared(part.media_type)
             )
         except UploadRejected as refused:
             return api_problem(

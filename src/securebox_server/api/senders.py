@@ -175,12 +175,9 @@ async def publish(
     parts = await read_publication(request, limits.max_bytes)
     metadata = _metadata(parts.metadata)
     companies = _companies(metadata)
-    media_type = (
-        parts.media_type if parts.media_type not in ("", "application/octet-stream") else PDF
-    )
     try:
         checked = await run_in_threadpool(
-            check_upload, parts.data, parts.filename, limits, media_type=media_type
+            check_upload, parts.data, parts.filename, limits, media_type=declared(parts.media_type)
         )
     except UploadRejected as refused:
         return api_problem(request, 422, refused.code, reason=refused.reason, detail=str(refused))
@@ -275,3 +272,9 @@ def withdraw(request: Request, caller: ApiCaller, document_id: str) -> Response:
         except DeletionRefused as refused:
             return api_problem(request, 409, refused.code, detail=str(refused))
     return Response(status_code=204)
+
+
+def declared(media_type: str) -> str:
+    """The media type a file part declares, PDF when it declares none or a generic one
+    (the upload check refuses any other)."""
+    return media_type if media_type not in ("", "application/octet-stream") else PDF
