@@ -49,6 +49,27 @@ BATCH_LIMIT: Final = "api.sender.batch"
 #: A batch's whole body (the PDFs, the framing and the metadata).
 MAX_BATCH_BYTES: Final = 32 * 1024 * 1024
 
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its local ``$defs`` written in place of each ``$ref`` to them: a
+    schema embedded in an operation (not in the components) cannot carry ``$defs`` that
+    the OpenAPI document's references would find."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return node
+
+    inlined: dict[str, Any] = walk(schema)
+    return inlined
+
+
 _MULTIPART: Final[dict[str, Any]] = {
     "requestBody": {
         "required": True,
@@ -57,7 +78,7 @@ _MULTIPART: Final[dict[str, Any]] = {
                 "schema": {
                     "type": "object",
                     "required": ["metadata"],
-                    "properties": {"metadata": BatchIn.model_json_schema()},
+                    "properties": {"metadata": _inlined(BatchIn.model_json_schema())},
                     "additionalProperties": {
                         "type": "string",
                         "contentMediaType": "application/pdf",
