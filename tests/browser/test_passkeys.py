@@ -58,8 +58,13 @@ def strong_login(tab: Tab, user: User) -> None:
 
 
 def press_passkey_button(tab: Tab) -> None:
-    """The button runs passkey.js: the browser's ceremony, then the form is posted."""
-    with tab.page.expect_navigation():
+    """The button runs passkey.js: the browser's ceremony, then the script posts the form.
+
+    The post starts after the click returns (the ceremony is asynchronous), so the test
+    waits for the next document's load event rather than for "the next navigation"
+    (Playwright's expect_navigation raced the script's post: net::ERR_ABORTED); the answer
+    may be the same address (a refusal shown on the form) or another one."""
+    with tab.page.expect_event("load"):
         tab.page.click("form[data-securebox-passkey] button[type=submit]")
     tab.arrived()
 

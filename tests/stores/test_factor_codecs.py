@@ -4,7 +4,10 @@ through every store (as a PutFactorState)."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import copy
 import json
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from securebox_auth.crypto.keys import StaticKeyring
-from securebox_auth.errors import MalformedInput
+from securebox_auth.errors import MalformedInput, SecureboxError
 from securebox_auth.factors.cap_card import CapCard
 from securebox_auth.factors.cap_request import CapChallenge
 from securebox_auth.factors.certificate import CertChallenge, CertCredential
@@ -238,6 +241,90 @@ def test_certificate_challenges(value: CertChallenge) -> None:
 @given(times)
 def test_the_renewal_clock(value: datetime) -> None:
     _round_trip(value, fc.renewal_to_dict, fc.renewal_from_dict)
+
+
+_EDGES = [math.inf, -math.inf, 1e308, 2**70, -(2**70), -1, 0.5, True, "", "x", [], {}]
+json_values = st.sampled_from(_EDGES) | st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+Path = tuple[str | int, ...]
+
+
+def _paths(node: Any, here: Path = ()) -> list[Path]:
+    """Every place in a JSON document: the keys of its objects, the items of its lists."""
+    inner = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    found: list[Path] = []
+    for key, value in inner:
+        found += [(*here, key), *_paths(value, (*here, key))]
+    return found
+
+
+def _alter(data: st.DataObject, document: Any) -> Any:
+    """The stored document with one to three of its places, at any depth, given another JSON
+    value (infinities and huge integers first among them) or removed."""
+    altered = copy.deepcopy(document)
+    for path in data.draw(st.lists(st.sampled_from(_paths(document)), min_size=1, max_size=3)):
+        parent = altered
+        try:
+            for step in path[:-1]:
+                parent = parent[step]
+            if data.draw(st.booleans()):
+                parent[path[-1]] = data.draw(json_values)
+            elif isinstance(parent, dict):
+                del parent[path[-1]]
+            else:
+                parent.pop(path[-1])
+        except (KeyError, IndexError, TypeError, AttributeError):
+            continue  # an earlier change removed or replaced this place
+    return altered
+
+
+_CODECS: list[tuple[st.SearchStrategy[Any], Callable[[Any], Any], Callable[[Any], Any]]] = [
+    (
+        totps,
+        lambda v: fc.totp_to_dict(v, keys=_WRAP, principal=ALICE, item="default"),
+        _totp_from_dict,
+    ),
+    (oobs, fc.oob_challenge_to_dict, fc.oob_challenge_from_dict),
+    (send_logs, fc.send_log_to_dict, fc.send_log_from_dict),
+    (recoveries, fc.recovery_to_dict, fc.recovery_from_dict),
+    (passkey_sets, fc.passkeys_to_dict, fc.passkeys_from_dict),
+    (ceremonies, fc.ceremony_to_dict, fc.ceremony_from_dict),
+    (cap_cards, fc.cap_card_to_dict, fc.cap_card_from_dict),
+    (cap_challenges, fc.cap_challenge_to_dict, fc.cap_challenge_from_dict),
+    (cert_credentials, fc.cert_credential_to_dict, fc.cert_credential_from_dict),
+    (cert_challenges, fc.cert_challenge_to_dict, fc.cert_challenge_from_dict),
+    (times, fc.renewal_to_dict, fc.renewal_from_dict),
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "to_dict", "from_dict"), _CODECS, ids=[c[2].__name__ for c in _CODECS]
+)
+@given(data=st.data())
+def test_altered_documents_read_back_or_raise_malformed_input(
+    values: st.SearchStrategy[Any],
+    to_dict: Callable[[Any], Any],
+    from_dict: Callable[[Any], Any],
+    data: st.DataObject,
+) -> None:
+    """A stored document edited in the database (any field, any depth, any JSON value) reads
+    back or raises one of the project's errors (MalformedInput; for a TOTP seed also
+    UnknownKey or SealedSecretInvalid): never OverflowError, KeyError, TypeError..."""
+    written = json.loads(json.dumps(to_dict(data.draw(values)), allow_nan=False))
+    altered = _alter(data, written)
+    with contextlib.suppress(SecureboxError):
+        from_dict(altered)
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ __all__ = [
     "b64_text",
     "hex_from_or_none",
     "hex_or_none",
+    "integer_from",
     "read_document",
     "time_from",
     "time_from_or_none",
@@ -77,6 +78,13 @@ def b64_from(text: object) -> bytes:
         raise MalformedInput("stored DER is base64 text") from None
 
 
+def integer_from(value: object) -> int:
+    """A stored integer, exactly: ``6.0``, ``inf``, ``"6"`` or ``True`` are not one."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedInput("a stored number is an integer")
+    return value
+
+
 def read_document(what: str, doc: Doc, build: Callable[[Doc], T]) -> T:
     """``build(doc)`` for a document of our format; anything else is MalformedInput."""
     if not isinstance(doc, Mapping) or doc.get("v") != FORMAT:
@@ -85,5 +93,5 @@ def read_document(what: str, doc: Doc, build: Callable[[Doc], T]) -> T:
         return build(doc)
     except MalformedInput:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise MalformedInput(f"not a stored {what} ({type(exc).__name__})") from None

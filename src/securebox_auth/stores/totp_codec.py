@@ -28,6 +28,7 @@ from securebox_auth.crypto.keys import WrappingKeys
 from securebox_auth.errors import MalformedInput, SecureboxError
 from securebox_auth.factors.totp import TotpCredential
 from securebox_auth.identity import Principal
+from securebox_auth.stores.codec_base import integer_from
 
 __all__ = ["CLEAR_FORMAT", "WRAPPED_FORMAT", "totp_from_dict", "totp_needs_rewrap", "totp_to_dict"]
 
@@ -115,14 +116,14 @@ def totp_from_dict(
             secret=_secret(doc, keys, principal, item),
             created_at=_from_time(doc["created_at"]),
             algorithm=str(doc["algorithm"]),
-            digits=int(doc["digits"]),
-            period=int(doc["period"]),
+            digits=integer_from(doc["digits"]),
+            period=integer_from(doc["period"]),
             confirmed_at=None if confirmed is None else _from_time(confirmed),
-            last_step=None if last_step is None else int(last_step),
+            last_step=None if last_step is None else integer_from(last_step),
         )
     except SecureboxError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, binascii.Error) as exc:
         raise MalformedInput(f"not a stored TOTP credential ({type(exc).__name__})") from None
 
 
