@@ -2,11 +2,12 @@
 
 One demo server for the whole run (:mod:`tests.browser.server`), Debian's Chromium through
 Playwright (``/usr/bin/chromium``, ``SECUREBOX_CHROMIUM`` overrides; Playwright's own
-browser download is never used), and a fresh browser context per tab, in French and in
-English (every test runs in both). Each context records a Playwright trace; when a test
-fails, its traces and a screenshot of each of its pages are left in
-``SECUREBOX_BROWSER_ARTIFACTS`` (default ``.cache/browser-artifacts``), with the suite's
-accessibility report. ``SECUREBOX_SCREENSHOTS`` (a folder) photographs every page.
+browser download is never used), and a fresh browser context per tab, in French or in
+English: each journey runs in one of them, taken in turn, and the page inventory
+(test_pages.py) in both, so that axe sees every page in each language. Each context
+records a Playwright trace; when a test fails, its traces and a screenshot of each of its
+pages are left in ``SECUREBOX_BROWSER_ARTIFACTS`` (default ``.cache/browser-artifacts``),
+with the suite's accessibility report. ``SECUREBOX_SCREENSHOTS`` (a folder) photographs every page.
 """
 
 from __future__ import annotations
@@ -57,42 +58,93 @@ def pytest_runtest_makereport(
     return report
 
 
-#: The parameters that put a journey on PostgreSQL (``on_both_databases``, the CAP and
-#: message modules' ``on``, the certificate's ``cert_demo``).
-_ON_POSTGRESQL: Final = frozenset(
-    {("server", "postgresql"), ("cert_demo", "postgresql"), ("on", "pg_server"),
-     ("on", "mail_pg_server")}
-)  # fmt: skip
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "every_language: the test runs in every language of the run (the page inventory);"
+        " other journeys run in one language each, taken in turn",
+    )
+
+
+#: The tests that run in every language (collected), and those of them that ran.
+_INVENTORY: Final = pytest.StashKey[set[str]]()
+_INVENTORY_RAN: Final = pytest.StashKey[set[str]]()
+
+
+def _variant(item: pytest.Item) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A test with its parameters except the language: the journey a language variant is of."""
+    spec = getattr(item, "callspec", None)
+    params = (
+        ()
+        if spec is None
+        else tuple(
+            sorted((name, repr(value)) for name, value in spec.params.items() if name != "lang")
+        )
+    )
+    return item.nodeid.split("[", 1)[0], params
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A journey's PostgreSQL variant runs in the first language only: the database does
-    not change the pages (axe and the screenshots see them in every language on SQLite),
-    and the suite stays within its time."""
+    """Each journey runs in one language, French and English taken in turn through the
+    collection, so that both are driven through every kind of journey without paying for
+    every journey twice; the page inventory (``every_language``: test_pages.py) runs in
+    every language, and the session's end checks that axe saw every page it reached in
+    each of them (:func:`auditor`). ``SECUREBOX_BROWSER_EVERY_LANGUAGE=1`` runs every
+    journey in every language."""
     here = Path(__file__).parent
-    dropped = [
-        item
+    config.stash[_INVENTORY] = {
+        item.nodeid
         for item in items
-        if here in item.path.parents  # the hook sees every test of the run, not only ours
-        and (spec := getattr(item, "callspec", None)) is not None
-        # compared, not hashed: other tests' parameters may be unhashable
-        and any(spec.params.get(name) == value for name, value in _ON_POSTGRESQL)
-        and spec.params.get("lang", LANGS[0]) != LANGS[0]
-    ]
+        if here in item.path.parents and item.get_closest_marker("every_language") is not None
+    }
+    config.stash[_INVENTORY_RAN] = set()
+    if len(LANGS) < 2 or os.environ.get("SECUREBOX_BROWSER_EVERY_LANGUAGE") == "1":
+        return
+    turns: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+    dropped = []
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        if (
+            here not in item.path.parents  # the hook sees every test of the run, not only ours
+            or spec is None
+            or "lang" not in spec.params
+            or item.get_closest_marker("every_language") is not None
+        ):
+            continue
+        chosen = turns.setdefault(_variant(item), LANGS[len(turns) % len(LANGS)])
+        if spec.params["lang"] != chosen:
+            dropped.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]
 
 
 @pytest.fixture(scope="session")
-def auditor() -> Iterator[Auditor]:
+def auditor(request: pytest.FixtureRequest) -> Iterator[Auditor]:
+    """axe on every page; at the end, the report, and when the whole inventory ran (the
+    ``every_language`` tests), a check that each page the run reached was audited in every
+    language (a page only a journey reaches belongs in test_pages.py)."""
     for old in ARTIFACTS.glob("tests_browser_*"):  # a previous run's failures
         shutil.rmtree(old)
     found = Auditor()
     yield found
-    if found.pages:
-        version = json.loads((AXE_FILE.parents[0] / "package.json").read_text())["version"]
-        found.write(ARTIFACTS, version)
+    if not found.pages:
+        return
+    version = json.loads((AXE_FILE.parents[0] / "package.json").read_text())["version"]
+    found.write(ARTIFACTS, version)
+    inventory = request.config.stash.get(_INVENTORY, set())
+    if len(LANGS) > 1 and inventory and inventory <= request.config.stash[_INVENTORY_RAN]:
+        audited: dict[str, set[str]] = {}
+        for page in found.pages.values():
+            audited.setdefault(page["page"], set()).add(page["lang"])
+        missing = {page: sorted(set(LANGS) - langs) for page, langs in audited.items()
+                   if set(LANGS) - langs}  # fmt: skip
+        if missing:
+            pytest.fail(
+                "pages audited in some languages only (add them to test_pages.py or mark"
+                f" their journey every_language): {missing}",
+                pytrace=False,
+            )
 
 
 @pytest.fixture(scope="session")
@@ -195,6 +247,8 @@ def open_tab(
     browser), traced; on failure the traces and screenshots go to the artifacts folder."""
     axe = axe_source()
     opened: list[tuple[BrowserContext, Tab]] = []
+    if request.node.get_closest_marker("every_language") is not None:
+        request.config.stash.setdefault(_INVENTORY_RAN, set()).add(request.node.nodeid)
 
     def open_one(on: DemoServer | None = None, *, javascript: bool = True) -> Tab:
         context = chromium.new_context(

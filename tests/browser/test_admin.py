@@ -139,6 +139,7 @@ def test_a_collaborator_sees_one_company_and_one_theme(
     assert _user_status(admin, number) == "status-added"
 
 
+@pytest.mark.every_language  # the invitation's pages are reached by no other test
 def test_an_accountant_invited_then_revoked(
     open_tab: OpenTab, mail_server: DemoServer, mailbox: Messages
 ) -> None:

@@ -15,7 +15,7 @@ from tests.browser.driver import Tab
 from tests.browser.journeys import follow, identify, identify_for_code, log_in_with_code
 from tests.browser.server import DemoServer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.every_language]
 
 LOGIN_METHODS: Final = ("/login/code", "/login/passkey", "/login/certificate", "/login/recovery")
 LOGGED_IN: Final = (
@@ -31,6 +31,7 @@ LOGGED_IN: Final = (
     "/profile/sessions",
     "/profile/totp",
     "/profile/certificates",
+    "/profile/certificates/add",
     "/payees",
     "/payees/new",
     "/transfers/new",
@@ -42,7 +43,13 @@ LOGGED_IN: Final = (
     "/demo/cap-reader",
     f"/companies/{BAKERY}/contact",
 )
-ADMINISTRATION: Final = ("/admin/users", "/admin/companies", "/admin/delivery")
+ADMINISTRATION: Final = (
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/companies",
+    "/admin/third-parties",
+    "/admin/delivery",
+)
 
 
 def test_login_pages(tab: Tab, server: DemoServer) -> None:

@@ -24,6 +24,7 @@ LINK: Final = r"https?://\S+/recovery/link/[\w-]{20,}"
 HOURS: Final = {"en": r"within 3 hours", "fr": r"dans les 3 heures"}
 
 
+@pytest.mark.every_language  # its pages (the link's) are reached by no other test
 def test_forgotten_code_recovered_by_an_e_mail_link(
     tab: Tab, mail_server: DemoServer, mailbox: Messages
 ) -> None:
