@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from tests.browser.driver import Tab
+from tests.browser.server import CODE, User
 
-__all__ = ["follow", "identify", "identify_for_code", "log_in_with_code"]
+__all__ = ["follow", "identify", "identify_for_code", "log_in_with_code", "strong_login"]
 
 
 def follow(tab: Tab, href: str) -> None:
@@ -35,3 +36,15 @@ def log_in_with_code(tab: Tab, client: str, user: str, code: str) -> None:
     identify_for_code(tab, client, user)
     tab.fill("code", code)
     tab.submit("/login/code")
+
+
+def strong_login(tab: Tab, user: User) -> None:
+    """Code, then the TOTP that the first access asks for."""
+    identify_for_code(tab, user.client, user.number)
+    tab.fill("code", CODE)
+    tab.submit("/login/code")
+    assert tab.path == "/login/strong", tab.path
+    follow(tab, "/login/totp")
+    tab.fill("code", user.totp_code())
+    tab.submit("/login/totp")
+    assert tab.path == "/home"

@@ -11,8 +11,16 @@ from typing import Final
 import pytest
 
 from securebox_server.demo_box_plan import BAKERY
+from tests.browser.conftest import OpenTab
 from tests.browser.driver import Tab
-from tests.browser.journeys import follow, identify, identify_for_code, log_in_with_code
+from tests.browser.journeys import (
+    follow,
+    identify,
+    identify_for_code,
+    log_in_with_code,
+    strong_login,
+)
+from tests.browser.messaging import Messages
 from tests.browser.server import DemoServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.every_language]
@@ -87,6 +95,38 @@ def test_logged_in_pages(tab: Tab, server: DemoServer) -> None:
         tab.open(path)
     tab.open("/documents/does-not-exist")  # the error page
     tab.open("/nowhere")
+    # a new e-mail address: a code login is not strong enough for the change (the page
+    # that says so)
+    tab.open("/profile/contact")
+    tab.fill("email", "new.address@client.example")
+    tab.submit("/profile/contact/email")
+    assert tab.page.locator('form[action^="/profile/contact/confirm/"]').count() == 0
+
+
+def test_contact_change_pages(
+    open_tab: OpenTab, mail_server: DemoServer, mailbox: Messages
+) -> None:
+    """After a strong login, a new e-mail address through the profile's real form (the
+    demo sending through a real SMTP relay): the page asking for the code, a wrong code
+    refused on it, then the code the new address received changes it."""
+    tab = open_tab(mail_server)
+    strong_login(tab, mail_server.user(totp=True))
+    tab.open("/profile/contact")
+    address = f"new.{tab.lang}@client.example"
+    tab.fill("email", address)
+    tab.submit("/profile/contact/email")
+    confirm = tab.page.locator('form[action^="/profile/contact/confirm/"]')
+    assert confirm.count() == 1, tab.text()
+    action = confirm.get_attribute("action")
+    assert action is not None
+    tab.fill("code", "000000")
+    tab.submit(action)
+    assert tab.page.locator("[aria-invalid=true]").count() == 1, tab.text()
+    code = mailbox.mail(address, r"\b([0-9]{6,8})\b").group(1)
+    tab.fill("code", code)
+    tab.submit(action)
+    assert tab.path == "/profile/contact", tab.path
+    assert address in tab.text()
 
 
 def _links(tab: Tab, prefix: str) -> list[str]:

@@ -15,7 +15,7 @@ from playwright.sync_api import CDPSession
 from securebox_auth.clock import SystemClock
 from tests.browser.conftest import on_both_databases
 from tests.browser.driver import Tab
-from tests.browser.journeys import follow, identify, identify_for_code, log_in_with_code
+from tests.browser.journeys import follow, identify, log_in_with_code, strong_login
 from tests.browser.server import CODE, DemoServer, User
 
 pytestmark = pytest.mark.browser
@@ -43,18 +43,6 @@ def virtual_authenticator(tab: Tab) -> tuple[CDPSession, str]:
         },
     )
     return cdp, str(found["authenticatorId"])
-
-
-def strong_login(tab: Tab, user: User) -> None:
-    """Code, then the TOTP that the first access asks for."""
-    identify_for_code(tab, user.client, user.number)
-    tab.fill("code", CODE)
-    tab.submit("/login/code")
-    assert tab.path == "/login/strong", tab.path
-    follow(tab, "/login/totp")
-    tab.fill("code", user.totp_code())
-    tab.submit("/login/totp")
-    assert tab.path == "/home"
 
 
 def press_passkey_button(tab: Tab) -> None:

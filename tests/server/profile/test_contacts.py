@@ -165,3 +165,19 @@ def test_a_bad_address_or_channel_is_refused(profile: Profile) -> None:
         "/profile/contact/fax", data={"address": "1", "csrf_token": token(page.text)}
     )
     assert unknown.status_code == 400
+
+
+def test_each_form_posts_the_address_under_the_name_the_route_reads(profile: Profile) -> None:
+    """The page's own forms, not a hand-made body: each change form's fields are the CSRF
+    token and ``address`` (a Jinja ``replace`` on the field's markup once escaped the new
+    name, and every browser posted ``"address"``, quotes included: no change could be
+    made from a real page)."""
+    profile.login()
+    page = profile.client.get("/profile/contact").text
+    for channel in ("email", "sms"):
+        form = re.search(
+            rf'<form[^>]*action="/profile/contact/{channel}"[^>]*>(.*?)</form>', page, re.S
+        )
+        assert form is not None, channel
+        names = re.findall(r'<input[^>]*\bname="([^"]*)"', form.group(1))
+        assert sorted(names) == ["address", "csrf_token"], (channel, names)
