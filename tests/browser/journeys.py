@@ -5,7 +5,14 @@ from __future__ import annotations
 from tests.browser.driver import Tab
 from tests.browser.server import CODE, User
 
-__all__ = ["follow", "identify", "identify_for_code", "log_in_with_code", "strong_login"]
+__all__ = [
+    "complete_with_totp",
+    "follow",
+    "identify",
+    "identify_for_code",
+    "log_in_with_code",
+    "strong_login",
+]
 
 
 def follow(tab: Tab, href: str) -> None:
@@ -43,8 +50,13 @@ def strong_login(tab: Tab, user: User) -> None:
     identify_for_code(tab, user.client, user.number)
     tab.fill("code", CODE)
     tab.submit("/login/code")
+    complete_with_totp(tab, user)
+
+
+def complete_with_totp(tab: Tab, user: User) -> None:
+    """The strong authentication the login asks for (first access, 90 days), by the TOTP."""
     assert tab.path == "/login/strong", tab.path
     follow(tab, "/login/totp")
     tab.fill("code", user.totp_code())
     tab.submit("/login/totp")
-    assert tab.path == "/home"
+    assert tab.path == "/home", tab.text()

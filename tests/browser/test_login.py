@@ -7,7 +7,7 @@ import pytest
 
 from tests.browser.conftest import on_both_databases
 from tests.browser.driver import Tab
-from tests.browser.journeys import follow, identify_for_code, log_in_with_code
+from tests.browser.journeys import complete_with_totp, follow, identify_for_code, log_in_with_code
 from tests.browser.server import CODE, DemoServer
 
 pytestmark = pytest.mark.browser
@@ -48,11 +48,7 @@ def test_one_time_code_changed_then_totp_at_first_access(tab: Tab, server: DemoS
     tab.fill("confirm", NEW_CODE)
     tab.submit("/login/change-code")
     # first access: strong authentication; the TOTP completes it
-    assert tab.path == "/login/strong", tab.path
-    follow(tab, "/login/totp")
-    tab.fill("code", user.totp_code())
-    tab.submit("/login/totp")
-    assert tab.path == "/home"
+    complete_with_totp(tab, user)
 
 
 def test_the_90_day_prompt_completed_by_totp(tab: Tab, server: DemoServer) -> None:

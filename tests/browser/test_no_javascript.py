@@ -19,7 +19,13 @@ from securebox_server.box.upload import check_upload
 from securebox_server.demo_box_plan import BAKERY, BANK
 from tests.browser.conftest import OpenTab
 from tests.browser.driver import Tab
-from tests.browser.journeys import follow, identify, identify_for_code, log_in_with_code
+from tests.browser.journeys import (
+    complete_with_totp,
+    follow,
+    identify,
+    identify_for_code,
+    log_in_with_code,
+)
 from tests.browser.server import CODE, DemoServer
 
 pytestmark = pytest.mark.browser
@@ -62,11 +68,7 @@ def test_first_access_code_change_and_totp_then_logout(
     tab.fill("new", NEW_CODE)
     tab.fill("confirm", NEW_CODE)
     tab.submit("/login/change-code")
-    assert tab.path == "/login/strong", tab.path
-    follow(tab, "/login/totp")
-    tab.fill("code", user.totp_code())
-    tab.submit("/login/totp")
-    assert tab.path == "/home", tab.text()
+    complete_with_totp(tab, user)
     assert user.client in tab.text()
     _log_out(tab)
     # the new code is the one that now logs in (strong a moment ago: the code alone)

@@ -21,7 +21,7 @@ from tests.browser.journeys import (
     strong_login,
 )
 from tests.browser.messaging import Messages
-from tests.browser.server import DemoServer
+from tests.browser.server import CODE, DemoServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.every_language]
 
@@ -101,6 +101,21 @@ def test_logged_in_pages(tab: Tab, server: DemoServer) -> None:
     tab.fill("email", "new.address@client.example")
     tab.submit("/profile/contact/email")
     assert tab.page.locator('form[action^="/profile/contact/confirm/"]').count() == 0
+
+
+def test_step_up_pages(tab: Tab, server: DemoServer) -> None:
+    """A sensitive operation after a code-only login: the order's page and the page of its
+    TOTP proof (the other journeys reach them in one language each)."""
+    user = server.user(totp=True, strong_days_ago=10)
+    log_in_with_code(tab, user.client, user.number, CODE)
+    assert tab.path == "/home", tab.text()
+    tab.open("/cheque-books/new")
+    tab.fill("account", "10987654321")
+    tab.submit("/cheque-books/new")
+    order = tab.path
+    assert order.startswith("/operations/"), order
+    follow(tab, f"{order}/proof/totp")
+    assert tab.path == f"{order}/proof/totp", tab.path
 
 
 def test_contact_change_pages(
