@@ -1,5 +1,6 @@
-"""What a portal does for a listing: ``EntitlementService.check`` (the right to view the
-document the user opens) + ``EntitlementService.visible`` + the newest 20 of the catalogue,
+"""What a portal does for a listing: ``EntitlementService.check_in`` (the right to view the
+document the user opens) + ``EntitlementService.visible_in``, both on one read of the user's
+standing (``EntitlementService.standing``), + the newest 20 of the catalogue,
 on the bank of ``sql_world.py`` (1,000,000 documents, 10,000 users), in memory, on SQLite
 and on PostgreSQL.
 

@@ -96,9 +96,12 @@ class Listing:
         return cls(_service(store, cached=cached), catalogue, principal)
 
     def request(self) -> Page:
-        decision = self.service.check(self.principal, Operation.VIEW, self.doc)
+        """One read of the user's standing for both the check and the filter
+        (``check_in`` and ``visible_in``), then the page."""
+        standing = self.service.standing(self.principal)
+        decision = self.service.check_in(standing, self.principal, Operation.VIEW, self.doc)
         assert decision.allowed
-        page: Page = self.catalogue.page(self.service.visible(self.principal), NEWEST)
+        page: Page = self.catalogue.page(self.service.visible_in(standing), NEWEST)
         return page
 
 

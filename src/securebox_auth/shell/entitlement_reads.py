@@ -49,11 +49,7 @@ class EntitlementReads(EntitlementShell):
         on a user (named by their :class:`~securebox_auth.identity.Principal`), that user's
         role and rights. A :class:`~securebox_auth.entitlements.resources.UserRef`, whose
         role a caller could choose, is refused with :class:`MalformedInput`."""
-        given: object = resource  # checked at run time too: callers may not be typed
-        if isinstance(given, UserRef):
-            raise MalformedInput("name the user by their Principal: the service reads the role")
-        if not isinstance(given, (Principal, DocumentRef, CompanyRef, SubscriptionRef)):
-            raise MalformedInput("not a resource of an entitlement check")
+        _target(resource)
         now = self.clock.now()
         standing = self.store.standing(actor, resource.client_id)
         found, sub = standing.account, standing.subscription
@@ -70,9 +66,39 @@ class EntitlementReads(EntitlementShell):
             return AccessDecision(False, action, (("user", "no such user", ()),))
         return check_user(found.value, action, target.value, sub.value, now)
 
+    def check_in(
+        self, standing: Standing, actor: Principal, action: Operation, resource: Target
+    ) -> AccessDecision:
+        """:meth:`check` on the standing :meth:`standing` read for ``actor``, so that a page
+        that decides on a document and lists the documents ``actor`` may see (with
+        :meth:`visible_in`) reads the store once.
+
+        A resource in the actor's own subscription or in one that invites them is decided
+        on the standing, without a read; any other (a user, a subscription the standing does
+        not hold, an actor without an account) is decided by :meth:`check`, which
+        reads. The decision is :meth:`check`'s on the state the standing was read from."""
+        _target(resource)
+        account = standing.account
+        if account is not None and account.value.principal != actor:
+            raise MalformedInput("the standing was read for another actor")
+        if account is None or isinstance(resource, Principal):
+            return self.check(actor, action, resource)
+        if resource.client_id == actor.client_id:
+            sub = None if standing.subscription is None else standing.subscription.value
+        else:
+            sub = next((s for s in standing.inviting if s.client_id == resource.client_id), None)
+        if sub is None:
+            return self.check(actor, action, resource)
+        return check(account.value, action, resource, sub, self.clock.now())
+
+    def standing(self, actor: Principal) -> Standing:
+        """What :meth:`visible_in` and :meth:`check_in` decide on: the actor's account, own
+        subscription and the subscriptions inviting them, in one read of the store."""
+        return self.store.standing(actor, actor.client_id, inviting=True)
+
     def visible(self, actor: Principal, action: Operation = Operation.VIEW) -> VisibilityFilter:
         """The filter of documents ``actor`` may see, for a catalogue query."""
-        return self.visible_in(self.store.standing(actor, actor.client_id, inviting=True), action)
+        return self.visible_in(self.standing(actor), action)
 
     def visible_in(
         self, standing: Standing, action: Operation = Operation.VIEW
@@ -86,3 +112,12 @@ class EntitlementReads(EntitlementShell):
         if standing.subscription is not None:
             subs.append(standing.subscription.value)
         return self.filters.filter(account.value, subs, action, self.clock.now())
+
+
+def _target(resource: object) -> None:
+    """Refuse what is not a resource of a check (at run time too: callers may not be typed);
+    a :class:`UserRef`, whose role a caller could choose, in particular."""
+    if isinstance(resource, UserRef):
+        raise MalformedInput("name the user by their Principal: the service reads the role")
+    if not isinstance(resource, (Principal, DocumentRef, CompanyRef, SubscriptionRef)):
+        raise MalformedInput("not a resource of an entitlement check")

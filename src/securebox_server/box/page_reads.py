@@ -5,6 +5,8 @@ connections, PostgreSQL statements prepared after a few runs).
 
 * :meth:`PageReads.listed`: the live box rows of a catalogue page **and** which of them the
   reader has read, in one statement;
+* :meth:`PageReads.document`: one document's row, whatever its status, and
+  :meth:`PageReads.document_page`: the row with its type's title and its first reader;
 * :meth:`PageReads.visit_marks`: the reader's recorded visits;
 * :meth:`PageReads.senders`: the senders a search can name;
 * :meth:`PageReads.feed`: a page of a subscription's feed **with** its documents' rows
@@ -19,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from securebox_auth.entitlements.model import Theme
-from securebox_auth.identity import ClientId, Principal, Siren
+from securebox_auth.identity import ClientId, Principal, Siren, UserNumber
 from securebox_auth.stores.sql.database import Database
-from securebox_server.box.model import BoxDocument, FeedEvent, FeedKind, Status
+from securebox_server.box.model import BoxDocument, FeedEvent, FeedKind, Read, ReadKind, Status
 
 __all__ = ["COLUMNS", "KEPT", "PageReads", "document_of"]
 
@@ -41,6 +43,17 @@ _LISTED: Final = (
     "WHERE d.id {where} AND {status}d.status = 'live'"
 )
 _WIDTH: Final = COLUMNS.count(",") + 1
+_DOCUMENT: Final = f"SELECT {COLUMNS} FROM box_documents d WHERE d.id = ?"  # noqa: S608
+#: The row, its type's title, and its first read (the earliest, ties by reader).
+_DOCUMENT_PAGE: Final = (
+    "SELECT "  # noqa: S608
+    + ", ".join(f"d.{name.strip()}" for name in COLUMNS.split(","))
+    + ", t.title, r.client_id, r.user_number, r.first_at, r.first_how FROM box_documents d"
+    " LEFT JOIN box_document_types t ON t.sender = d.sender AND t.type = d.type"
+    " LEFT JOIN box_reads r ON r.document_id = d.id AND r.first_at ="
+    " (SELECT min(f.first_at) FROM box_reads f WHERE f.document_id = d.id)"
+    " WHERE d.id = ? ORDER BY r.client_id, r.user_number LIMIT 1"
+)
 #: The most decoded rows (and identifiers) kept per process.
 KEPT: Final = 4096
 _VISITS: Final = (
@@ -116,6 +129,8 @@ class PageReads:
         # identifiers they name: a page of rows seen before costs lookups, not checks.
         self._documents: dict[tuple[Any, ...], BoxDocument] = {}
         self._names: dict[tuple[type[Any], str], Any] = {}
+        self._document_sql = db.sql(_DOCUMENT)
+        self._document_page = db.sql(_DOCUMENT_PAGE)
         self._visits = db.sql(_VISITS)
         self._senders = db.sql(_SENDERS)
         self._feed = db.sql(_FEED)
@@ -170,6 +185,25 @@ class PageReads:
                 self._names.clear()
             found = self._names[kind, text] = kind(text)
         return found
+
+    def document(self, document_id: str) -> BoxDocument | None:
+        """The document's row, whatever its status (no entitlement check): one statement."""
+        found = self.db.fetch(self._document_sql, (document_id,))
+        return self._document(found[0]) if found else None
+
+    def document_page(self, document_id: str) -> tuple[BoxDocument, str | None, Read | None] | None:
+        """The document's row (whatever its status, no entitlement check), its type's
+        title (``None`` if the type is gone) and its first read: one statement."""
+        found = self.db.fetch(self._document_page, (document_id,))
+        if not found:
+            return None
+        row = found[0]
+        title, client, number, first_at, how = row[_WIDTH:]
+        first = None
+        if client is not None:
+            reader = Principal(ClientId(client), UserNumber(number))
+            first = Read(reader, _sure(first_at), ReadKind(how))
+        return self._document(row[:_WIDTH]), title, first
 
     def visit_marks(self, reader: Principal) -> tuple[datetime | None, datetime] | None:
         """The reader's (previous, current) visits, ``None`` before the first."""

@@ -79,6 +79,15 @@ class DocumentPage:
     may_download: bool
 
 
+def _known(document_id: str) -> str:
+    """``document_id`` if it may name a document; else :class:`DocumentNotFound`, the
+    answer for a document that does not exist."""
+    try:
+        return valid_document_id(document_id)
+    except MalformedInput:
+        raise DocumentNotFound("no such document") from None
+
+
 def _ref(doc: BoxDocument) -> DocumentRef:
     return DocumentRef(doc.client_id, doc.company, doc.theme, doc.id, doc.label, doc.issued_at)
 
@@ -116,7 +125,7 @@ class BoxReader:
         return Sight(visible, *_portfolio(standing, visible), standing)
 
     def _standing(self, principal: Principal) -> Standing:
-        return self.securebox.store.standing(principal, principal.client_id, inviting=True)
+        return self.securebox.entitlements.standing(principal)
 
     def portfolio(
         self, principal: Principal, visible: VisibilityFilter
@@ -193,34 +202,56 @@ class BoxReader:
 
     # -- one document ---------------------------------------------------------------------
 
-    def open(self, principal: Principal, document_id: str, action: Operation) -> BoxDocument:
+    def open(
+        self,
+        principal: Principal,
+        document_id: str,
+        action: Operation,
+        *,
+        standing: Standing | None = None,
+    ) -> BoxDocument:
         """The document, if ``principal`` may ``action`` (VIEW or DOWNLOAD) it now; else
-        :class:`DocumentNotFound`, whatever the reason."""
+        :class:`DocumentNotFound`, whatever the reason. ``standing``: the principal's, when
+        the caller read it already for this request."""
         if action not in _HOW:
             raise MalformedInput("a document is opened to view or download it")
-        try:
-            valid_document_id(document_id)
-        except MalformedInput:
-            raise DocumentNotFound("no such document") from None
-        doc = self.store.get(document_id)
+        return self._may(principal, action, self.reads.document(_known(document_id)), standing)
+
+    def _may(
+        self,
+        principal: Principal,
+        action: Operation,
+        doc: BoxDocument | None,
+        standing: Standing | None,
+    ) -> BoxDocument:
         now = self.store.clock.now()
         if (
             doc is None
             or doc.status is not Status.LIVE
             or (doc.valid_until is not None and doc.valid_until <= now)
-            or not self.securebox.entitlements.check(principal, action, _ref(doc)).allowed
+            or not self._allows(principal, action, doc, standing)
         ):
             raise DocumentNotFound("no such document")
         return doc
 
+    def _allows(
+        self, principal: Principal, action: Operation, doc: BoxDocument, standing: Standing | None
+    ) -> bool:
+        entitlements = self.securebox.entitlements
+        if standing is None:
+            return entitlements.check(principal, action, _ref(doc)).allowed
+        return entitlements.check_in(standing, principal, action, _ref(doc)).allowed
+
     def page(self, principal: Principal, document_id: str) -> DocumentPage:
-        doc = self.open(principal, document_id, Operation.VIEW)
-        download = self.securebox.entitlements.check(principal, Operation.DOWNLOAD, _ref(doc))
-        try:
-            title = self.store.document_type(doc.sender, doc.type).title
-        except LookupError:
-            title = doc.type
-        return DocumentPage(doc, title, self.store.first_read(doc.id), download.allowed)
+        """The document's page: may ``principal`` view it, and download it (one read of
+        their standing for both decisions)."""
+        standing = self._standing(principal)
+        found = self.reads.document_page(_known(document_id))
+        doc = self._may(principal, Operation.VIEW, None if found is None else found[0], standing)
+        download = self._allows(principal, Operation.DOWNLOAD, doc, standing)
+        assert found is not None  # a document was found
+        _, title, first = found
+        return DocumentPage(doc, title or doc.type, first, download)
 
     def read(
         self, principal: Principal, document_id: str, action: Operation

@@ -87,3 +87,17 @@ def test_the_pages_through_http(site: Site) -> None:  # noqa: F811
         assert trips.take() == (7, 0), trips.statements()
         assert browser.get("/documents?label=document").status_code == 200
         assert trips.take() == (6, 0), trips.statements()
+
+
+def test_a_document_page_reads_the_standing_once(reader: BoxReader, box_world: World) -> None:
+    """The view and download decisions share one read of the standing (``check_in``); the
+    document's row, its type's title and its first reader are one statement."""
+    who = box_world.principal
+    newest = reader.home(who, None, session_start=box_world.clock.now()).newest.documents
+    with counting(box_world.documents.engine) as trips:
+        for _ in range(WARM):
+            reader.page(who, newest[0].ref.document_id)
+        trips.take()
+        page = reader.page(who, newest[0].ref.document_id)
+        assert trips.take() == (2, 0)
+    assert page.may_download
