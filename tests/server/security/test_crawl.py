@@ -31,6 +31,10 @@ and on every HTML page:
 
 * every ``POST`` form carries a non-empty ``csrf_token`` field, no ``GET`` form a secret one;
 * no form posts to another origin or over plain http, no ``javascript:`` address;
+* every form's field names are plain (no quote, space or ``&#34;``) and are the names the
+  route answering it reads: none it would drop, no required one missing
+  (``tests/server/security/form_fields.py``: a real browser once found the contact forms
+  posting ``"address"`` to routes reading ``address``);
 * no mixed content (an ``http:`` ``src``, ``action`` or stylesheet), no script from
   another origin, no ``target=_blank`` link without ``rel=noopener``, no suspicious
   comment (``TODO``, ``password``...);
@@ -49,7 +53,7 @@ import html
 import os
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -64,6 +68,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
+from starlette.routing import BaseRoute
 
 from securebox_auth.factors.totp import code_at
 from securebox_auth.identity import Principal
@@ -94,6 +99,7 @@ from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found b
     server_postgres_url,
     server_sqlite_url,
 )
+from tests.server.security.form_fields import field_problems, odd_names
 from tests.server.security.test_headers_everywhere import _identified, check_headers
 from tests.server.security.test_sessions import _parsed as parsed_cookie
 from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
@@ -177,6 +183,12 @@ class Form:
     kinds: dict[str, str] = field(default_factory=dict)
     #: the first choice of a group of radio buttons none of which is checked
     choices: dict[str, str] = field(default_factory=dict)
+    #: the names of its submit buttons (a browser sends the one clicked)
+    buttons: set[str] = field(default_factory=set)
+
+    def names(self) -> set[str]:
+        """Every name the form can send."""
+        return {*self.fields, *self.kinds, *self.buttons}
 
 
 class Page(HTMLParser):
@@ -256,6 +268,7 @@ class Page(HTMLParser):
         elif tag == "textarea":
             form.kinds[name], form.fields[name] = "textarea", ""
         elif kind in ("submit", "image"):
+            form.buttons.add(name)
             if not self._submitted:
                 form.fields[name] = a.get("value", "")
                 self._submitted = True
@@ -317,7 +330,18 @@ def _form_problems(form: Form, page_url: str) -> list[str]:
         secret = {n for n, k in form.kinds.items() if k == "password" or n in SECRET_NAMES}
         if secret:
             wrong.append(f"GET form to {form.action!r} with secret fields {sorted(secret)}")
+    wrong += [f"form to {form.action!r} sends the odd name {n!r}" for n in odd_names(form.names())]
     return wrong
+
+
+def _route_problems(routes: Sequence[BaseRoute], form: Form, page_url: str) -> list[str]:
+    """The names a same-origin form sends against those its route reads (form_fields.py);
+    a browser sends a form of any other method as a ``GET``."""
+    target = urlsplit(urljoin(page_url, form.action or page_url))
+    if f"{target.scheme}://{target.netloc}" != ORIGIN:
+        return []  # another origin: a finding of its own
+    method = "POST" if form.method == "post" else "GET"
+    return field_problems(routes, method, form.action, target.path, form.names())
 
 
 def browser_origin(base: str, location: str) -> str:
@@ -365,9 +389,16 @@ class Seen:
     forms: list[Form]
 
 
-def examine(answer: Response, url: str, lang: str, secrets: frozenset[str] = frozenset()) -> Seen:
+def examine(
+    answer: Response,
+    url: str,
+    lang: str,
+    secrets: frozenset[str] = frozenset(),
+    routes: Sequence[BaseRoute] = (),
+) -> Seen:
     """The findings of one answer to a request to ``url`` (passive: nothing is sent), the
-    addresses it leads to (its redirect, its links) and its forms."""
+    addresses it leads to (its redirect, its links) and its forms, whose fields are checked
+    against what the app's ``routes`` read (when given)."""
     status = answer.status_code
     found = [f"status {status}"] if status >= 500 else []
     found += check_headers(answer, tls=True)
@@ -400,6 +431,7 @@ def examine(answer: Response, url: str, lang: str, secrets: frozenset[str] = fro
         found += page.problems
         for form in page.forms:
             found += _form_problems(form, ORIGIN + url)
+            found += _route_problems(routes, form, ORIGIN + url) if routes else []
             found += url_problems(form.action, secrets)
         if page.lang != lang:
             found.append(f"page in {page.lang!r}, asked for {lang!r}")
@@ -626,7 +658,7 @@ def crawl(
         if answer.status_code >= 400:
             said = f"{answer.status_code} {request.method} {request.url} (from {request.via})"
             done.refusals.append(f"{said}: {_gist(answer)}")
-        found = examine(answer, request.url, lang, _secrets(client, values))
+        found = examine(answer, request.url, lang, _secrets(client, values), app.routes)  # type: ignore[attr-defined]
         done.findings += [(f"{request.method} {request.url}", rule) for rule in found.findings]
         if request.probe:
             if answer.status_code not in REDIRECTS:  # a redirect's target is checked above
@@ -1065,6 +1097,10 @@ def test_the_crawl_finds_what_pages_of_the_app_break(world: Admin) -> None:  # n
     assert ("GET /trap/leak", "stack trace in the body") in found
     assert ("GET /trap", "GET form to '/trap/search' with secret fields ['code']") in found
     assert (
+        "GET /trap",
+        "form to '/trap/search' (GET /trap/search) sends ['code'], which the route does not read",
+    ) in done.findings
+    assert (
         "GET /trap/search?code=000000",
         "secret parameter 'code' in '/trap/search?code=000000'",
     ) in found
@@ -1078,6 +1114,7 @@ def test_the_crawl_finds_what_pages_of_the_app_break(world: Admin) -> None:  # n
     kinds = {re.match(r"[^':]*", rule).group(0).strip() for _, rule in done.findings}  # type: ignore[union-attr]
     assert kinds == {
         "GET form to",
+        "form to",  # the search page reads no code
         "status 500",
         "stack trace in the body",
         "page in",  # the trap's leak page has no <html lang>
