@@ -31,6 +31,10 @@ and on every HTML page:
 
 * every ``POST`` form carries a non-empty ``csrf_token`` field, no ``GET`` form a secret one;
 * no form posts to another origin or over plain http, no ``javascript:`` address;
+* every form's field names are plain (no quote, space or ``&#34;``) and are the names the
+  route answering it reads: none it would drop, no required one missing
+  (``tests/server/security/form_fields.py``: a real browser once found the contact forms
+  posting ``"address"`` to routes reading ``address``);
 * no mixed content (an ``http:`` ``src``, ``action`` or stylesheet), no script from
   another origin, no ``target=_blank`` link without ``rel=noopener``, no suspicious
   comment (``TODO``, ``password``...);
@@ -49,21 +53,24 @@ import html
 import os
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Final
 from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi import Form as FormField
+from fastapi import Request as HttpRequest
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
+from pydantic import BaseModel
+from starlette.routing import BaseRoute
 
 from securebox_auth.factors.totp import code_at
 from securebox_auth.identity import Principal
@@ -94,6 +101,7 @@ from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found b
     server_postgres_url,
     server_sqlite_url,
 )
+from tests.server.security.form_fields import HAND_READ, by_hand, field_problems, odd_names
 from tests.server.security.test_headers_everywhere import _identified, check_headers
 from tests.server.security.test_sessions import _parsed as parsed_cookie
 from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
@@ -177,6 +185,12 @@ class Form:
     kinds: dict[str, str] = field(default_factory=dict)
     #: the first choice of a group of radio buttons none of which is checked
     choices: dict[str, str] = field(default_factory=dict)
+    #: the names of its submit buttons (a browser sends the one clicked)
+    buttons: set[str] = field(default_factory=set)
+
+    def names(self) -> set[str]:
+        """Every name the form can send."""
+        return {*self.fields, *self.kinds, *self.buttons}
 
 
 class Page(HTMLParser):
@@ -256,6 +270,7 @@ class Page(HTMLParser):
         elif tag == "textarea":
             form.kinds[name], form.fields[name] = "textarea", ""
         elif kind in ("submit", "image"):
+            form.buttons.add(name)
             if not self._submitted:
                 form.fields[name] = a.get("value", "")
                 self._submitted = True
@@ -317,7 +332,18 @@ def _form_problems(form: Form, page_url: str) -> list[str]:
         secret = {n for n, k in form.kinds.items() if k == "password" or n in SECRET_NAMES}
         if secret:
             wrong.append(f"GET form to {form.action!r} with secret fields {sorted(secret)}")
+    wrong += [f"form to {form.action!r} sends the odd name {n!r}" for n in odd_names(form.names())]
     return wrong
+
+
+def _route_problems(routes: Sequence[BaseRoute], form: Form, page_url: str) -> list[str]:
+    """The names a same-origin form sends against those its route reads (form_fields.py);
+    a browser sends a form of any other method as a ``GET``."""
+    target = urlsplit(urljoin(page_url, form.action or page_url))
+    if f"{target.scheme}://{target.netloc}" != ORIGIN:
+        return []  # another origin: a finding of its own
+    method = "POST" if form.method == "post" else "GET"
+    return field_problems(routes, method, form.action, target.path, form.names())
 
 
 def browser_origin(base: str, location: str) -> str:
@@ -365,9 +391,16 @@ class Seen:
     forms: list[Form]
 
 
-def examine(answer: Response, url: str, lang: str, secrets: frozenset[str] = frozenset()) -> Seen:
+def examine(
+    answer: Response,
+    url: str,
+    lang: str,
+    secrets: frozenset[str] = frozenset(),
+    routes: Sequence[BaseRoute] = (),
+) -> Seen:
     """The findings of one answer to a request to ``url`` (passive: nothing is sent), the
-    addresses it leads to (its redirect, its links) and its forms."""
+    addresses it leads to (its redirect, its links) and its forms, whose fields are checked
+    against what the app's ``routes`` read (when given)."""
     status = answer.status_code
     found = [f"status {status}"] if status >= 500 else []
     found += check_headers(answer, tls=True)
@@ -400,6 +433,7 @@ def examine(answer: Response, url: str, lang: str, secrets: frozenset[str] = fro
         found += page.problems
         for form in page.forms:
             found += _form_problems(form, ORIGIN + url)
+            found += _route_problems(routes, form, ORIGIN + url) if routes else []
             found += url_problems(form.action, secrets)
         if page.lang != lang:
             found.append(f"page in {page.lang!r}, asked for {lang!r}")
@@ -626,7 +660,7 @@ def crawl(
         if answer.status_code >= 400:
             said = f"{answer.status_code} {request.method} {request.url} (from {request.via})"
             done.refusals.append(f"{said}: {_gist(answer)}")
-        found = examine(answer, request.url, lang, _secrets(client, values))
+        found = examine(answer, request.url, lang, _secrets(client, values), app.routes)  # type: ignore[attr-defined]
         done.findings += [(f"{request.method} {request.url}", rule) for rule in found.findings]
         if request.probe:
             if answer.status_code not in REDIRECTS:  # a redirect's target is checked above
@@ -1065,6 +1099,10 @@ def test_the_crawl_finds_what_pages_of_the_app_break(world: Admin) -> None:  # n
     assert ("GET /trap/leak", "stack trace in the body") in found
     assert ("GET /trap", "GET form to '/trap/search' with secret fields ['code']") in found
     assert (
+        "GET /trap",
+        "form to '/trap/search' (GET /trap/search) sends ['code'], which the route does not read",
+    ) in done.findings
+    assert (
         "GET /trap/search?code=000000",
         "secret parameter 'code' in '/trap/search?code=000000'",
     ) in found
@@ -1078,6 +1116,7 @@ def test_the_crawl_finds_what_pages_of_the_app_break(world: Admin) -> None:  # n
     kinds = {re.match(r"[^':]*", rule).group(0).strip() for _, rule in done.findings}  # type: ignore[union-attr]
     assert kinds == {
         "GET form to",
+        "form to",  # the search page reads no code
         "status 500",
         "stack trace in the body",
         "page in",  # the trap's leak page has no <html lang>
@@ -1089,6 +1128,96 @@ def test_the_crawl_finds_what_pages_of_the_app_break(world: Admin) -> None:  # n
     # Starlette quotes the backslash and the tab (%5C, %09): those two stay on the site
     off_site = [rule for url, rule in done.findings if url == "POST /trap/back"]
     assert off_site == [f"redirect off-site: {evil!r}" for evil in EVIL[:2]], off_site
+
+
+class Contact(BaseModel):
+    name: str = ""
+    kind: str
+
+
+def _fields_router() -> APIRouter:
+    """Routes reading their form as the app's do: ``Form`` parameters, a dependency's,
+    a ``Form()`` model, and one reading its body by hand."""
+    router = APIRouter()
+
+    def back(back: str = FormField(default="/home")) -> str:
+        return back
+
+    @router.post("/f/{channel}")
+    def change(channel: str, address: str = FormField(), to: str = Depends(back)) -> None: ...
+
+    @router.post("/contacts")
+    def contact(form: Annotated[Contact, FormField()]) -> None: ...
+
+    @router.post("/by-hand")
+    async def by_hand(request: HttpRequest) -> None:
+        await request.form()
+
+    return router
+
+
+FIELDS_PAGE: Final = """<!doctype html><html lang="en"><body>
+<form method="post" action="/f/email"><input type="hidden" name="csrf_token" value="t">
+<input name="address"><input type="hidden" name="back" value="/x"><button>Go</button></form>
+<form method="post" action="/f/sms"><input type="hidden" name="csrf_token" value="t">
+<input name="address"><input name="mobile"><button name="go">Go</button>
+<button name="other">Other</button></form>
+<form method="post" action="/f/sms"><input type="hidden" name="csrf_token" value="t">
+<input name="&#34;address&#34;"><input name="a b"><input name="&amp;#34;x"></form>
+<form method="post" action="/contacts"><input type="hidden" name="csrf_token" value="t">
+<input name="name"><select name="kind"><option value="1">1</option></select></form>
+<form method="post" action="/contacts"><input type="hidden" name="csrf_token" value="t">
+<input name="name"></form>
+<form method="post" action="/by-hand"><input type="hidden" name="csrf_token" value="t">
+<input name="anything"></form>
+<form method="post" action="/nowhere"><input type="hidden" name="csrf_token" value="t"></form>
+<form method="get" action="/contacts"></form>
+</body></html>"""
+
+
+def test_a_form_sends_the_names_its_route_reads() -> None:
+    """The rule of ``tests/server/security/form_fields.py`` on a synthetic page and router:
+    a form sending what its route reads (its parameters, a dependency's, a model's fields;
+    the CSRF token) passes; an extra name (a second submit button's too), a required
+    parameter missing, a quoted or escaped name, a route reading its body by hand and a
+    form to no route are found, each naming the form's action and the route."""
+    page = Response(200, headers={"content-type": "text/html"}, text=FIELDS_PAGE)
+    routes = _fields_router().routes
+    seen = examine(page, "/page", "en", routes=routes).findings
+    headers = set(check_headers(page, tls=True))
+    assert [rule for rule in seen if rule not in headers] == [
+        "form to '/f/sms' (POST /f/{channel}) sends ['go', 'mobile', 'other'], which the route"
+        " does not read",
+        "form to '/f/sms' sends the odd name '\"address\"'",
+        "form to '/f/sms' sends the odd name '&#34;x'",
+        "form to '/f/sms' sends the odd name 'a b'",
+        "form to '/f/sms' (POST /f/{channel}) sends ['\"address\"', '&#34;x', 'a b'], which the"
+        " route does not read",
+        "form to '/f/sms' (POST /f/{channel}) lacks ['address'], which the route requires",
+        "form to '/contacts' (POST /contacts) lacks ['kind'], which the route requires",
+        "form to '/by-hand' (POST /by-hand): the route reads the request by hand; list its names"
+        " in HAND_READ",
+        "form to '/by-hand' (POST /by-hand) sends ['anything'], which the route does not read",
+        "form to '/nowhere': no route answers POST /nowhere",
+        "form to '/contacts': no route answers GET /contacts",
+    ]
+    alone = [rule for rule in examine(page, "/page", "en").findings if rule not in headers]
+    assert alone == [rule for rule in seen if "odd name" in rule]  # no routes: names only
+
+
+def test_the_routes_read_by_hand_are_listed(world: Admin) -> None:  # noqa: F811
+    """Every entry of :data:`HAND_READ` is a route of the app, and every route whose
+    endpoint or dependency reads a posted form by hand has an entry (or the forms sent to
+    it would be found sending names it does not read)."""
+    routes = [r for r in walk(world.app.routes) if isinstance(r, APIRoute)]
+    for method, path in HAND_READ:
+        assert any(r.path == path and method in (r.methods or ()) for r in routes), path
+    reading = {
+        ("POST", r.path)
+        for r in routes
+        if "POST" in (r.methods or ()) and not r.path.startswith("/api/") and by_hand(r, "POST")
+    }
+    assert reading <= HAND_READ.keys(), reading - HAND_READ.keys()
 
 
 def test_the_companies_page_is_linked_for_who_may_open_it(admin: Admin) -> None:  # noqa: F811
