@@ -6,8 +6,8 @@ the pages like a browser: log in, enter a form, prove the step-up, confirm."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,10 +19,13 @@ from httpx import Response
 
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.emv.issuer import IssuerKeyProvider
 from securebox_auth.entitlements.accounts import Operator, Role
 from securebox_auth.factors.totp import code_at
 from securebox_auth.factors.totp_credential import TotpCredential
 from securebox_auth.identity import Principal, Siren
+from securebox_auth.policy.model import Policy
+from securebox_auth.shell.answers import CertificateSettings
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
@@ -33,6 +36,7 @@ from securebox_server.box.documents import DocumentStore
 from securebox_server.box.model import Draft
 from securebox_server.delivery import build_gateways
 from securebox_server.settings import DEFAULT_POLICY, Settings
+from securebox_server.wiring import relying_party
 from tests.server.box.conftest import (  # noqa: F401 (fixtures, found by name)
     ACCOUNTANT,
     ADMIN,
@@ -74,6 +78,8 @@ LINK: Final = re.compile(re.escape(ORIGIN) + r"(/invitations/[A-Za-z0-9_-]+)")
 #: a user of the other subscription with no invitation yet
 NEWCOMER: Final = who(OTHER, "03")
 BACK_OFFICE: Final = Operator("back-office")
+#: the address a ``TestClient`` connects from by default
+TESTCLIENT: Final = ("testclient", 50000)
 
 
 @dataclass
@@ -91,14 +97,31 @@ class Admin:
     published: int = 0
     totp: dict[Principal, TotpCredential] = field(default_factory=dict)
     users: dict[int, Principal] = field(default_factory=dict)
+    #: the address the browsers connect from
+    peer: tuple[str, int] = TESTCLIENT
 
     def browser(self) -> TestClient:
-        client = TestClient(self.app, base_url=ORIGIN, raise_server_exceptions=False)
+        client = TestClient(
+            self.app, base_url=ORIGIN, raise_server_exceptions=False, client=self.peer
+        )
         client.headers["Accept-Language"] = "en"
         self.browsers.append(client)
         return client
 
     def login(self, principal: Principal, code: str = CODE) -> TestClient:
+        client = self.identify(principal)
+        page = client.get("/login/code")
+        done = client.post(
+            "/login/code",
+            data={"code": code, "csrf_token": token(page.text)},
+            follow_redirects=False,
+        )
+        assert done.headers.get("location") == "/home", done.text
+        self.users[id(client)] = principal
+        return client
+
+    def identify(self, principal: Principal) -> TestClient:
+        """A browser in the middle of ``principal``'s login (nothing proved yet)."""
         client = self.browser()
         page = client.get("/login")
         page = client.post(
@@ -115,14 +138,6 @@ class Admin:
             follow_redirects=False,
         )
         assert sent.status_code == 303, sent.text
-        page = client.get("/login/code")
-        done = client.post(
-            "/login/code",
-            data={"code": code, "csrf_token": token(page.text)},
-            follow_redirects=False,
-        )
-        assert done.headers.get("location") == "/home", done.text
-        self.users[id(client)] = principal
         return client
 
     def api(self, browser: TestClient) -> TestClient:
@@ -209,13 +224,41 @@ def with_code(box: Securebox, principal: Principal) -> None:
     box.store.commit([box.factors.renewal_change(principal, "web", box.clock.now())], [])
 
 
+@dataclass(frozen=True)
+class Equipment:
+    """What a module's world has beyond the default one (its ``equipment`` fixture): a
+    policy, more settings, passkeys (the public URL's relying party), a CAP issuer,
+    certificate anchors, the address the browsers connect from, and users or factors
+    ``seed`` adds once the world is set up."""
+
+    policy: Policy | Path = DEFAULT_POLICY
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    passkeys: bool = False
+    cap_issuer: IssuerKeyProvider | None = None
+    certificates: CertificateSettings | None = None
+    peer: tuple[str, int] = TESTCLIENT
+    seed: Callable[[Admin], None] | None = None
+
+
+def _equipment(request: pytest.FixtureRequest) -> Equipment:
+    """The module's ``equipment`` fixture, if it has one (the modules that import
+    :func:`admin` need not define it), else none."""
+    try:
+        found: Equipment = request.getfixturevalue("equipment")
+    except pytest.FixtureLookupError:
+        return Equipment()
+    return found
+
+
 @pytest.fixture
 def admin(
     box_url: str,  # noqa: F811
     smtp_relay: SmtpRelay,  # noqa: F811
     sms_hook: SmsProvider,  # noqa: F811
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Admin]:
+    equipment = _equipment(request)
     keys, clock = DerivedKeys.generate(), FixedClock(T0)
     smtp_url = f"smtp+plain://127.0.0.1:{smtp_relay.port}?from=box@bank.example"
     sms_url = sms_hook.url.replace("http://", f"http://{SMS_TOKEN}@")
@@ -228,14 +271,18 @@ def admin(
         sms_url=sms_url,
         code_letters_dir=tmp_path / "letters",
     )
+    settings = replace(settings, **equipment.settings)
     store = open_sql_store(box_url, audit_keys=keys.audit_keyring(), migrate=False)
     box = Securebox.from_policy(
-        DEFAULT_POLICY,
+        equipment.policy,
         store=store,
         keys=keys,
         clock=clock,
         argon2=PROFILE_TESTING,
         gateways=build_gateways(smtp_url, sms_url, None),
+        relying_party=relying_party(settings) if equipment.passkeys else None,
+        cap_issuer=equipment.cap_issuer,
+        certificates=equipment.certificates,
     )
     seed_world(box)
     box.codes.create_account(BACK_OFFICE, NEWCOMER, Role.USER)
@@ -247,8 +294,11 @@ def admin(
     documents.define_type(PAYSLIP)
     app = create_app(settings, securebox=box, keys=keys)
     world = Admin(box, clock, app, documents, smtp_relay, sms_hook, store.engine.dialect.name)
+    world.peer = equipment.peer
     for principal in (PRINCIPAL, ADMIN, COLLABORATOR, ACCOUNTANT, NEWCOMER):
         world.enrol_totp(principal)
+    if equipment.seed is not None:
+        equipment.seed(world)
     try:
         yield world
     finally:
@@ -274,5 +324,6 @@ __all__ = [
     "NEWCOMER",
     "OTHER",
     "PRINCIPAL",
+    "Equipment",
     "with_code",
 ]

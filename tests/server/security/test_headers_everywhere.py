@@ -37,7 +37,7 @@ from tests.server.admin.world import (  # noqa: F401 (fixtures, found by name)
     Admin,
     admin,
 )
-from tests.server.conftest import AppMaker, token
+from tests.server.conftest import AppMaker
 from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     sms_hook,
     smtp_relay,
@@ -182,22 +182,7 @@ def check_headers(answer: Response, *, tls: bool) -> list[str]:
 
 def _identified(world: Admin) -> TestClient:
     """A browser in the middle of the principal user's login (nothing proved yet)."""
-    client = world.browser()
-    page = client.get("/login")
-    page = client.post(
-        "/login", data={"client_id": PRINCIPAL.client_id.value, "csrf_token": token(page.text)}
-    )
-    sent = client.post(
-        "/login/user",
-        data={
-            "client_id": PRINCIPAL.client_id.value,
-            "user_number": PRINCIPAL.user_number.value,
-            "csrf_token": token(page.text),
-        },
-        follow_redirects=False,
-    )
-    assert sent.status_code == 303, sent.text
-    return client
+    return world.identify(PRINCIPAL)
 
 
 def _invitation(world: Admin) -> str:
