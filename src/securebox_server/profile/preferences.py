@@ -33,6 +33,8 @@ def profile_page(request: Request, web: LoggedIn) -> Response:
         contacts=current(request, principal),
         totp=factors.totp_status(box, principal),
         preferences=store_of(request).preferences(principal),
+        # the answers' page, when the policy lets secret questions find an identifier
+        questions=box.policy.recovery.secret_questions,
     )
 
 

@@ -1,7 +1,8 @@
-"""Secret questions through the real app: 404 under the shipped policy; with the option on,
-a logged-in user sets answers (proving the code), then SIREN + name + answers (case,
-accents and spaces ignored) show the identifier; a wrong answer, a wrong name and an
-unknown SIREN get one same refusal; the answers are stored hashed only."""
+"""Secret questions through the real app: 404 under the shipped policy (and not linked);
+with the option on, a logged-in user sets answers (proving the code) from the page the
+profile links, then SIREN + name + answers (case, accents and spaces ignored) show the
+identifier; a wrong answer, a wrong name and an unknown SIREN get one same refusal; the
+answers are stored hashed only."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ STRIP = re.compile(r'name="csrf_token" value="[0-9a-f]+"')
 def test_off_under_the_shipped_policy(rig: Rig) -> None:
     assert rig.client.get("/recovery/questions").status_code == 404
     assert 'href="/recovery/questions"' not in rig.client.get("/recovery").text
+    identify(rig.client)
+    assert submit_code(rig.client).status_code == 303
+    assert 'href="/recovery/questions/setup"' not in rig.client.get("/profile").text
 
 
 def _post(rig: Rig, **values: str):  # type: ignore[no-untyped-def]
@@ -33,6 +37,8 @@ def test_questions_show_the_identifier(questions_rig: Rig) -> None:
     assert 'href="/recovery/questions"' in rig.client.get("/recovery").text
     identify(rig.client)
     assert submit_code(rig.client).status_code == 303
+    # the profile links the answers' page (no page did: found by the crawl)
+    assert 'href="/recovery/questions/setup"' in rig.client.get("/profile").text
     setup = rig.client.get("/recovery/questions/setup")
     assert setup.status_code == 200
     form = {"name": "  MARTIN ", **ANSWERS, "code": CODE, "csrf_token": token(setup.text)}
