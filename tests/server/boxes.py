@@ -1,27 +1,32 @@
-"""A library instance on a copy of a migrated SQLite template, and a passkey enrolled the
-way a browser would (the API and step-up test servers share them)."""
+"""A library instance on a copy of a migrated SQLite template, a passkey enrolled the way
+a browser would, and a certificate of a test PKI enrolled (the API and step-up test
+servers share them)."""
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from securebox_auth.clock import FixedClock
 from securebox_auth.crypto.hashing import PROFILE_TESTING
+from securebox_auth.factors.certificate import enrol_certificate
 from securebox_auth.factors.passkey_model import RelyingParty
 from securebox_auth.factors.webauthn_register import begin_registration, finish_registration
 from securebox_auth.identity import Principal
+from securebox_auth.shell.answers import CertificateSettings
 from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.shell.sql import open_sql_store
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.testing.authenticator import SoftAuthenticator
+from securebox_auth.testing.pki import Issued, TestPki
 from securebox_server.settings import Settings
 from securebox_server.wiring import monotonic_clock
 
-__all__ = ["Built", "build_box", "enrol_passkey"]
+__all__ = ["Built", "build_box", "enrol_client_certificate", "enrol_passkey"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +80,24 @@ def enrol_passkey(
     assert done.passkeys is not None
     box.factors.put_state(who, fc.PASSKEYS, "default", fc.passkeys_to_dict(done.passkeys))
     return authenticator
+
+
+def enrol_client_certificate(
+    box: Securebox,
+    who: Principal,
+    pki: TestPki,
+    issued: Issued,
+    certificates: CertificateSettings,
+    now: datetime,
+) -> None:
+    """Enrol ``issued``, a client certificate of ``pki``, as ``who``'s certificate (its
+    chain and revocation checked against ``certificates`` at ``now``)."""
+    credential, _ = enrol_certificate(
+        who,
+        issued.pem,
+        intermediates=[pki.intermediate.pem],
+        trust=certificates.trust,
+        revocation=certificates.revocation,
+        now=now,
+    )
+    box.factors.put_state(who, fc.CERTIFICATE, "default", fc.cert_credential_to_dict(credential))

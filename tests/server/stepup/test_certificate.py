@@ -21,13 +21,12 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from securebox_auth.clock import FixedClock
-from securebox_auth.factors.certificate import Revocation, enrol_certificate
+from securebox_auth.factors.certificate import Revocation
 from securebox_auth.factors.x509_trust import CrlCache, TrustSettings, add_crl
 from securebox_auth.shell.answers import CertificateSettings
-from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.testing.pki import Issued, TestPki
 from securebox_server.app import create_app
-from tests.server.boxes import build_box
+from tests.server.boxes import build_box, enrol_client_certificate
 from tests.server.conftest import open_user, token
 from tests.server.stepup.conftest import ORIGIN, World
 from tests.server.stepup.test_flows import IBAN, TRANSFER
@@ -49,25 +48,15 @@ def cert_world(tmp_path: Path, stepup_sqlite: Path) -> Iterator[CertWorld]:
     trust = TrustSettings(anchors=(pki.root.cert,))
     crls = add_crl(CrlCache(), pki.crl(), pki.intermediate.cert, now=now)
     crls = add_crl(crls, pki.crl(issuer=pki.root), pki.root.cert, now=now)
-    revocation = Revocation(crls=crls)
+    certificates = CertificateSettings(trust, Revocation(crls=crls))
     built = build_box(
-        tmp_path,
-        stepup_sqlite,
-        {"public_url": ORIGIN},
-        issuer=ORIGIN,
-        certificates=CertificateSettings(trust, revocation),
+        tmp_path, stepup_sqlite, {"public_url": ORIGIN}, issuer=ORIGIN, certificates=certificates
     )
     box, clock = built.box, built.clock
     assert clock.now() == now
     principal, _ = open_user(box)
     user = pki.issue("user-01")
-    credential, _ = enrol_certificate(
-        principal, user.pem, intermediates=[pki.intermediate.pem], trust=trust,
-        revocation=revocation, now=now,
-    )  # fmt: skip
-    box.factors.put_state(
-        principal, fc.CERTIFICATE, "default", fc.cert_credential_to_dict(credential)
-    )
+    enrol_client_certificate(box, principal, pki, user, certificates, now)
     app = create_app(built.settings, securebox=box, keys=built.keys)
     client = TestClient(app, base_url=ORIGIN, raise_server_exceptions=False)
     client.headers["Accept-Language"] = "en"
