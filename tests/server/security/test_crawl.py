@@ -2,8 +2,13 @@
 baseline is not available offline), as every role: a browser without a session, one in the
 middle of a login (and one whose renewal expired: the second factor), the principal user
 (documents of two companies, a pending order), an administrator, a collaborator with
-partial rights, an access manager, a third party who accepted an invitation, and an
-invitee who opens its invitation link and accepts it. From each role's entry page it
+partial rights, an access manager, a third party who accepted an invitation, a user whose
+authenticator application awaits its first code, and an invitee who opens its invitation
+link and accepts it; and from the pages only a factor of one's own leads to: codes by SMS
+and e-mail at login, a first login's change of the one-time code, a blocked user's login,
+the demo's CAP reader with the recovery by card, the recovery link mailed. The world has
+every factor (``tests/server/security/crawl_world.py``: passkeys, CAP, certificates behind
+a trusted proxy, codes by message, secret questions). From each role's entry page it
 follows every same-origin ``<a href>`` breadth-first and sends the forms it finds once each
 (``GET`` forms with their default values, ``POST`` forms with their hidden fields, the CSRF
 token and plausible values: the user's code, a TOTP code of the moment for a step-up, a
@@ -44,7 +49,9 @@ and on every HTML page:
 
 Every request (method, address, status, route) and every finding is written to
 ``crawl-<who>-<lang>.txt`` in the test's tmp dir and printed (``pytest -s``); a finding fails
-the test with its page and rule.
+the test with its page and rule. After every crawl, each HTML route taking a ``POST`` must
+be the target of a form some crawl checked, or be listed in :data:`UNREACHED` with the
+reason no page has a form to it: the field-name rule then covers every form of the app.
 """
 
 from __future__ import annotations
@@ -97,11 +104,30 @@ from tests.server.jobs.conftest import (  # noqa: F401 (fixtures, found by name)
     sms_hook,
     smtp_relay,
 )
+from tests.server.methods.conftest import enrol  # noqa: F401 (a fixture, found by name)
 from tests.server.rate_limits.conftest import (  # noqa: F401 (fixtures, found by name)
     server_postgres_url,
     server_sqlite_url,
 )
-from tests.server.security.form_fields import HAND_READ, by_hand, field_problems, odd_names
+from tests.server.security.crawl_world import (  # noqa: F401 (fixtures, found by name)
+    BLOCKED,
+    CARD_HOLDER,
+    CERTIFICATE_HEADER,
+    EMAIL,
+    FIRST,
+    MESSAGES,
+    PENDING,
+    Kit,
+    equipment,
+    kit,
+)
+from tests.server.security.form_fields import (
+    HAND_READ,
+    by_hand,
+    field_problems,
+    odd_names,
+    route_for,
+)
 from tests.server.security.test_headers_everywhere import _identified, check_headers
 from tests.server.security.test_sessions import _parsed as parsed_cookie
 from tests.stores.conftest import (  # noqa: F401 (fixtures, found by name)
@@ -336,14 +362,22 @@ def _form_problems(form: Form, page_url: str) -> list[str]:
     return wrong
 
 
-def _route_problems(routes: Sequence[BaseRoute], form: Form, page_url: str) -> list[str]:
-    """The names a same-origin form sends against those its route reads (form_fields.py);
-    a browser sends a form of any other method as a ``GET``."""
+def _form_target(form: Form, page_url: str) -> tuple[str, str] | None:
+    """The method and path a browser sends ``form`` of the page ``page_url`` to (a form of
+    any method but ``post`` as a ``GET``); None for another origin."""
     target = urlsplit(urljoin(page_url, form.action or page_url))
     if f"{target.scheme}://{target.netloc}" != ORIGIN:
-        return []  # another origin: a finding of its own
-    method = "POST" if form.method == "post" else "GET"
-    return field_problems(routes, method, form.action, target.path, form.names())
+        return None  # another origin: a finding of its own
+    return ("POST" if form.method == "post" else "GET"), target.path
+
+
+def _route_problems(routes: Sequence[BaseRoute], form: Form, page_url: str) -> list[str]:
+    """The names a same-origin form sends against those its route reads (form_fields.py)."""
+    target = _form_target(form, page_url)
+    if target is None:
+        return []
+    method, path = target
+    return field_problems(routes, method, form.action, path, form.names())
 
 
 def browser_origin(base: str, location: str) -> str:
@@ -373,6 +407,17 @@ def _gist(answer: Response) -> str:
     main = MAIN.search(answer.text)
     text = re.sub(r"<[^>]+>", " ", main.group(1)) if main else answer.text
     return " ".join(text.split())[:160]
+
+
+def _targets(routes: Sequence[BaseRoute], forms: Sequence[Form], url: str) -> set[tuple[str, str]]:
+    """The routes (method, path) answering the same-origin ``forms`` of the page ``url``."""
+    found = set()
+    for form in forms:
+        target = _form_target(form, ORIGIN + url)
+        route = route_for(routes, *target) if target is not None else None
+        if target is not None and route is not None:
+            found.add((target[0], route.path))
+    return found
 
 
 def _route_of(app: object, path: str) -> str:
@@ -471,6 +516,8 @@ class Crawl:
     unsent: set[str] = field(default_factory=set)
     #: the answers >= 400 with their page's heading (why a form was refused)
     refusals: list[str] = field(default_factory=list)
+    #: the routes (method, path) of the forms whose field names were checked
+    checked: set[tuple[str, str]] = field(default_factory=set)
 
     def routes(self) -> set[str]:
         return {route for method, _, status, route in self.pages if status == 200}
@@ -486,6 +533,10 @@ class Crawl:
         lines += [f"findings: {len(self.findings)}"]
         lines += [f"{url}: {rule}" for url, rule in self.findings]
         return "\n".join(lines) + "\n"
+
+
+#: the forms whose ``code`` (or ``current``) is the user's code
+CODE_ACTIONS: Final = frozenset({"/login/code", "/login/change-code", "/recovery/questions/setup"})
 
 
 @dataclass
@@ -526,7 +577,7 @@ class Values:
             return plain[name]
         if name == "code" and ("totp" in action or action == "/login/strong"):
             return self.totp()
-        if name in ("code", "current") and action in ("/login/code", "/login/change-code"):
+        if name in ("code", "current") and action in CODE_ACTIONS:
             return self.code
         if name in SECRET_NAMES or kind == "password":
             return "000000"
@@ -662,6 +713,7 @@ def crawl(
             done.refusals.append(f"{said}: {_gist(answer)}")
         found = examine(answer, request.url, lang, _secrets(client, values), app.routes)  # type: ignore[attr-defined]
         done.findings += [(f"{request.method} {request.url}", rule) for rule in found.findings]
+        done.checked |= _targets(app.routes, found.forms, request.url)  # type: ignore[attr-defined]
         if request.probe:
             if answer.status_code not in REDIRECTS:  # a redirect's target is checked above
                 reflected = _reflected(found, request.url)
@@ -790,10 +842,13 @@ def _scan(
     values: Callable[[str], Values | None],
     stop: re.Pattern[str] | None = None,
     languages: tuple[str, ...] = LANGUAGES,
+    *,
+    into: Crawled,
 ) -> Crawl:
     """Crawl in each language, each with a fresh ``browser()`` (the crawl ends with the
     logout) and ``values`` of the language to type in the forms; every language's
-    requests and forms not sent together; fails on any finding."""
+    requests and forms not sent together, the routes of the forms checked kept in
+    ``into`` under ``who``; fails on any finding."""
     every = Crawl()
     for lang in languages:
         done = crawl(browser(), start, lang, values(lang), stop)
@@ -804,15 +859,32 @@ def _scan(
         every.pages += done.pages
         every.findings += [(f"{lang} {url}", rule) for url, rule in done.findings]
         every.unsent |= done.unsent
+        every.checked |= done.checked
+    into[who] = every.checked
     assert every.findings == []
     return every
+
+
+#: the routes (method, path) of the forms each crawl of the module checked, by crawl
+Crawled = dict[str, set[tuple[str, str]]]
+
+
+@pytest.fixture(scope="module")
+def crawled() -> Crawled:
+    """Filled by every crawl of the module, read after them all by
+    :func:`test_every_html_post_route_is_the_target_of_a_crawled_form`."""
+    return {}
 
 
 def _typing(world: Admin, principal: Principal) -> Callable[[str], Values]:  # noqa: F811
     return lambda lang: Values(world, principal, lang=lang)
 
 
-def test_a_crawl_of_the_logged_in_app_finds_nothing(world: Admin, tmp_path: Path) -> None:  # noqa: F811
+def test_a_crawl_of_the_logged_in_app_finds_nothing(
+    world: Admin,  # noqa: F811
+    tmp_path: Path,
+    crawled: Crawled,
+) -> None:
     """ASVS 5.0 V3.4.1, V3.4.3 to V3.4.6, V14.3.2 (headers and no-store on every answer),
     V3.3.1, V3.3.2, V3.3.4 (cookie flags), V3.5.1 (a CSRF token in every form that posts),
     V3.4.3 (no inline script or handler: the CSP forbids them), V6.2.7 (secret fields
@@ -830,7 +902,7 @@ def test_a_crawl_of_the_logged_in_app_finds_nothing(world: Admin, tmp_path: Path
         return users[-1]
 
     values = _typing(world, PRINCIPAL)
-    done = _scan(user, "/home", "user", tmp_path, values, LOGIN)
+    done = _scan(user, "/home", "user", tmp_path, values, LOGIN, into=crawled)
     assert LOGGED_IN_REACHES - done.routes() == set()
     assert LOGGED_IN_POSTS - done.posted() == set()
     # behind the forms: the search's results, the step-up proved (its confirmation shows
@@ -844,32 +916,57 @@ def test_a_crawl_of_the_logged_in_app_finds_nothing(world: Admin, tmp_path: Path
         assert browser.get("/home", follow_redirects=False).status_code == 303
 
 
-def test_a_crawl_without_a_session_finds_nothing(world: Admin, tmp_path: Path) -> None:  # noqa: F811
+def test_a_crawl_without_a_session_finds_nothing(
+    world: Admin,  # noqa: F811
+    tmp_path: Path,
+    crawled: Crawled,
+) -> None:
     """ASVS 5.0 V3.4.1, V3.4.3 to V3.4.6, V14.3.2, V3.3.1, V3.3.2, V3.3.4, V3.5.1,
     V16.5.1, V12.2.1, V14.2.1, V3.7.2: the same crawl from ``/`` by a browser without a
     session (the login, the recovery pages), sending their forms with a subscription's
     identifiers and a wrong code, in French and English."""
     values = lambda lang: Values(world, PRINCIPAL, code="00000000", lang=lang)  # noqa: E731
-    done = _scan(world.browser, "/", "anonymous", tmp_path, values)
+    done = _scan(world.browser, "/", "anonymous", tmp_path, values, into=crawled)
     assert LOGGED_OUT_REACHES - done.routes() == set()
     assert {"/login", "/login/user", "/recovery/identifier"} - done.posted() == set()
 
 
 #: pages the crawl of a browser in the middle of a login must reach from the method page
 LOGGING_IN_REACHES: Final = frozenset(
-    {"/login/method", "/login/code", "/login/passkey", "/login/certificate"}
+    {
+        "/login/method",
+        "/login/code",
+        "/login/cap",
+        "/login/passkey",
+        "/login/certificate",
+    }
 )
 
 
-def test_a_crawl_in_the_middle_of_a_login_finds_nothing(world: Admin, tmp_path: Path) -> None:  # noqa: F811
+def _presenting(world: Admin, kit: Kit) -> TestClient:  # noqa: F811
+    """A browser in the middle of the principal user's login, whose TLS client
+    certificate the trusted reverse proxy forwards (the certificate page offers it)."""
+    browser = world.identify(PRINCIPAL)
+    browser.headers[CERTIFICATE_HEADER] = kit.presented
+    return browser
+
+
+def test_a_crawl_in_the_middle_of_a_login_finds_nothing(
+    world: Admin,  # noqa: F811
+    tmp_path: Path,
+    crawled: Crawled,
+    kit: Kit,  # noqa: F811
+) -> None:
     """ASVS 5.0 V3.4.1, V3.4.3 to V3.4.6, V14.3.2, V3.3.1, V3.3.2, V3.3.4, V3.5.1,
     V16.5.1, V12.2.1, V6.2.7 (the code fields of the login are not autocompleted),
     V14.2.1, V3.7.2: the same crawl from ``/login/method`` by a browser that named the
-    principal user and proved nothing yet, sending the factors' forms (the code logs in:
-    the home page is checked, not crawled again), in French and English."""
+    principal user and proved nothing yet (behind a proxy forwarding a TLS client
+    certificate), sending the factors' forms (the code logs in: the home page is checked,
+    not crawled again; the CAP, passkey and certificate forms, checked, are sent after it
+    and refused), in French and English."""
     values = _typing(world, PRINCIPAL)
-    browser = lambda: _identified(world)  # noqa: E731
-    done = _scan(browser, "/login/method", "logging-in", tmp_path, values, HOME)
+    browser = lambda: _presenting(world, kit)  # noqa: E731
+    done = _scan(browser, "/login/method", "logging-in", tmp_path, values, HOME, into=crawled)
     assert LOGGING_IN_REACHES - done.routes() == set()
     assert "/login/code" in done.posted()
     assert ("GET", "/home", 200, "/home") in done.pages  # the code logged in
@@ -882,6 +979,7 @@ SECOND_FACTOR_REACHES: Final = frozenset({"/login/strong", "/login/totp"})
 def test_a_crawl_of_a_login_that_needs_a_second_factor_finds_nothing(
     world: Admin,  # noqa: F811
     tmp_path: Path,
+    crawled: Crawled,
 ) -> None:
     """ASVS 5.0 V3.4.1, V3.4.3 to V3.4.6, V14.3.2, V3.3.1, V3.3.2, V3.3.4, V3.5.1,
     V16.5.1, V12.2.1, V6.2.7, V14.2.1, V3.7.2; PSD2 RTS art. 10 (the renewal of the strong
@@ -892,7 +990,7 @@ def test_a_crawl_of_a_login_that_needs_a_second_factor_finds_nothing(
     world.clock.advance(timedelta(days=400))
     values = _typing(world, PRINCIPAL)
     browser = lambda: _identified(world)  # noqa: E731
-    done = _scan(browser, "/login/method", "second-factor", tmp_path, values, HOME)
+    done = _scan(browser, "/login/method", "second-factor", tmp_path, values, HOME, into=crawled)
     assert SECOND_FACTOR_REACHES - done.routes() == set()
     assert "/login/totp" in done.posted()
     assert ("GET", "/home", 200, "/home") in done.pages  # the TOTP code logged in
@@ -904,6 +1002,8 @@ ROLES: Final = {
     "collaborator": (COLLABORATOR, "/home", {"/documents/{document_id}"}, set(), "en"),
     "access_manager": (ACCESS_MANAGER, "/home", {"/admin/users/{user}"}, set(), "en"),
     "third_party": (ACCOUNTANT, "/home", {"/documents/{document_id}"}, set(), "fr"),
+    # an authenticator application awaiting its first code: its page asks for it
+    "pending_totp": (PENDING, "/home", {"/profile/totp"}, set(), "en"),
     "invitee": (
         INVITEE,
         "/invitations/" + "t" * 43,
@@ -918,25 +1018,161 @@ ROLES: Final = {
 def test_a_crawl_as_each_other_role_finds_nothing(
     world: Admin,  # noqa: F811
     tmp_path: Path,
+    crawled: Crawled,
     role: str,
 ) -> None:
     """ASVS 5.0 V3.4.1, V3.4.3 to V3.4.6, V14.3.2, V3.3.1, V3.3.2, V3.3.4, V3.5.1,
     V6.2.7, V16.5.1, V12.2.1, V14.2.1, V3.7.2, and V8.2.1 (each role is shown only its
     pages, none of which fails): the same crawl of the app, links and forms, as an
     administrator, a collaborator with partial rights (payroll, view and download), an
-    access manager, a third party after acceptance, and an invitee from its invitation
-    link (it accepts it and proves it with a TOTP code), each in one language (in both
-    with ``SECUREBOX_CRAWL_BOTH_LANGUAGES=1``)."""
+    access manager, a third party after acceptance, a user whose authenticator application
+    awaits its first code, and an invitee from its invitation link (it accepts it and
+    proves it with a TOTP code), each in one language (in both with
+    ``SECUREBOX_CRAWL_BOTH_LANGUAGES=1``)."""
     principal, start, reaches, posts, lang = ROLES[role]
     _documents(world)
-    if principal not in world.totp:
+    if principal == INVITEE:
         world.enrol_totp(principal)  # the invitee proves its acceptance with a TOTP code
     browser = lambda: world.login(principal)  # noqa: E731
     languages = LANGUAGES if BOTH_LANGUAGES else (lang,)
     values = _typing(world, principal)
-    done = _scan(browser, start, role, tmp_path, values, LOGIN, languages)
+    done = _scan(browser, start, role, tmp_path, values, LOGIN, languages, into=crawled)
     assert reaches - done.routes() == set()
     assert posts - done.posted() == set()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A crawl that starts outside the logged-in app: its browser, its first page, the
+    pages it checks but does not follow, what it types, and the pages (answered 200) and
+    forms (sent) it must reach."""
+
+    browser: Callable[[], TestClient]
+    start: str
+    stop: re.Pattern[str] | None
+    values: Callable[[str], Values]
+    reaches: frozenset[str]
+    posts: frozenset[str]
+
+
+RECOVERY_LINK: Final = re.compile(re.escape(ORIGIN) + r"(/recovery/link/[A-Za-z0-9_-]+)")
+
+
+def _recovery_link(world: Admin) -> str:  # noqa: F811
+    """The address of the recovery link mailed to :data:`MESSAGES`, asked for through
+    the form."""
+    data = {
+        "client_id": MESSAGES.client_id.value,
+        "user_number": MESSAGES.user_number.value,
+        "email": EMAIL,
+    }
+    asked = world.post(world.browser(), "/recovery/code", "/recovery/code", data)
+    assert asked.status_code == 200, asked.text
+    world.app.state.recovery.dispatcher.drain()  # the mail is sent on its thread
+    body = world.mails()[-1].get_body(("plain",))
+    assert body is not None
+    found = RECOVERY_LINK.search(body.get_content())
+    assert found is not None, body.get_content()
+    return found.group(1)
+
+
+def _entry(world: Admin, kit: Kit, name: str) -> Entry:  # noqa: F811
+    def identified(principal: Principal) -> Callable[[], TestClient]:
+        return lambda: world.identify(principal)
+
+    def typing(principal: Principal, code: str = CODE) -> Callable[[str], Values]:
+        return lambda lang: Values(world, principal, code=code, lang=lang)
+
+    match name:
+        case "messages":  # the code, then codes by SMS and e-mail (sent, then mistyped)
+            return Entry(
+                identified(MESSAGES),
+                "/login/method",
+                HOME,
+                typing(MESSAGES),
+                frozenset({"/login/strong", "/login/sms", "/login/email"}),
+                frozenset({"/login/code", "/login/sms/send", "/login/email/send"}),
+            )
+        case "first_login":  # the letter's one-time code, then the change it asks for
+            return Entry(
+                identified(FIRST),
+                "/login/method",
+                HOME,
+                typing(FIRST, kit.first_code),
+                frozenset({"/login/change-code"}),
+                frozenset({"/login/code", "/login/change-code"}),
+            )
+        case "blocked":  # the right code, answered by the blocked page
+            return Entry(
+                identified(BLOCKED),
+                "/login/method",
+                HOME,
+                typing(BLOCKED),
+                frozenset({"/login/method"}),
+                frozenset({"/login/code"}),
+            )
+        case "card_holder":  # the demo's reader, the login and the recovery by card
+            return Entry(
+                world.browser,
+                "/demo/cap-reader",
+                None,
+                typing(CARD_HOLDER, "00000000"),
+                frozenset({"/demo/cap-reader", "/login/cap/respond", "/recovery/card"}),
+                frozenset({"/demo/cap-reader", "/recovery/card", "/recovery/card/answer"}),
+            )
+        case _:  # the recovery link mailed, where a new code is chosen (too weak: refused)
+            assert name == "recovery_link", name
+            return Entry(
+                world.browser,
+                _recovery_link(world),
+                None,
+                typing(MESSAGES),
+                frozenset({"/recovery/link/{token}"}),
+                frozenset({"/recovery/link/{token}"}),
+            )
+
+
+#: the crawls from an entry page of :func:`_entry`, and the language of each
+ENTRIES: Final = {
+    "messages": "en",
+    "first_login": "fr",
+    "blocked": "en",
+    "card_holder": "fr",
+    "recovery_link": "en",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_a_crawl_from_each_entry_page_finds_nothing(
+    world: Admin,  # noqa: F811
+    kit: Kit,  # noqa: F811
+    tmp_path: Path,
+    crawled: Crawled,
+    name: str,
+) -> None:
+    """ASVS 5.0 V3.4.1, V3.4.3 to V3.4.6, V14.3.2, V3.3.1, V3.3.2, V3.3.4, V3.5.1,
+    V6.2.7, V16.5.1, V12.2.1, V14.2.1, V3.7.2: the same crawl of the pages that only a
+    user with a factor of their own reaches: codes by SMS and e-mail at the second factor
+    (sent, then mistyped), a first login's change of the one-time code, a blocked user's
+    login, the demo's CAP reader with the login and the recovery by card (its challenge
+    answered wrong), the recovery link mailed, each in one language (in both with
+    ``SECUREBOX_CRAWL_BOTH_LANGUAGES=1``)."""
+    entry = _entry(world, kit, name)
+    languages = LANGUAGES if BOTH_LANGUAGES else (ENTRIES[name],)
+    done = _scan(
+        entry.browser,
+        entry.start,
+        name,
+        tmp_path,
+        entry.values,
+        entry.stop,
+        languages,
+        into=crawled,
+    )
+    assert entry.reaches - done.routes() == set()
+    assert entry.posts - done.posted() == set()
+    if name == "blocked":  # the right code, refused
+        assert {s for m, _, s, r in done.pages if (m, r) == ("POST", "/login/code")} == {403}
 
 
 BAD_PAGE: Final = """<!doctype html><html lang="en"><body>
@@ -1235,3 +1471,70 @@ def test_the_companies_page_is_linked_for_who_may_open_it(admin: Admin) -> None:
         page = browser.get("/admin/companies")
         assert page.status_code == 200, who
         assert ('action="/admin/companies"' in page.text) is may, who
+
+
+#: the HTML routes that take a ``POST`` which no crawled form targets, and why: none is
+#: posted by a form of a page
+UNREACHED: Final = {
+    "/account/passkey": "the alias of /profile/passkeys/add kept for the old address "
+    "(ADR 0041): its page, the same, posts to /profile/passkeys/add",
+    "/hooks/sms/reports": "the SMS provider's delivery reports: JSON posted by a server "
+    "with a bearer token (CSRF-exempt), never by a browser",
+    "/login/recovery": "the library never offers a recovery code at login (it counts for "
+    "no category of strong authentication: tests/server/methods/test_recovery.py), so its "
+    "page shows no form; the route only refuses",
+}
+
+
+def html_posts(routes: Sequence[BaseRoute]) -> set[str]:
+    """The paths of the app's routes that take a ``POST`` outside ``/api/``."""
+    return {
+        route.path
+        for route in walk(routes)
+        if isinstance(route, APIRoute)
+        and "POST" in (route.methods or ())
+        and not route.path.startswith("/api/")
+    }
+
+
+def targeted(crawls: Crawled) -> set[str]:
+    """The route paths that a form checked by ``crawls`` posts to."""
+    return {path for checked in crawls.values() for method, path in checked if method == "POST"}
+
+
+def unreached(routes: Sequence[BaseRoute], crawls: Crawled) -> set[str]:
+    """The HTML ``POST`` routes that no form checked by ``crawls`` targets, but those of
+    :data:`UNREACHED`."""
+    return html_posts(routes) - targeted(crawls) - UNREACHED.keys()
+
+
+#: every crawl of the module (the names :func:`_scan` keeps their forms under)
+CRAWLS: Final = frozenset({"user", "anonymous", "logging-in", "second-factor", *ROLES, *ENTRIES})
+
+
+def test_every_html_post_route_is_the_target_of_a_crawled_form(
+    world: Admin,  # noqa: F811
+    crawled: Crawled,
+) -> None:
+    """The rule on field names (form_fields.py) holds only for the forms a crawl sees:
+    after every crawl of the module, each HTML route taking a ``POST`` is the target of a
+    form some crawl checked, or has an entry of :data:`UNREACHED` saying why no page has
+    one (an entry whose route a crawled form targets, or that is no route, fails too)."""
+    missing = CRAWLS - crawled.keys()
+    if missing:
+        pytest.skip(f"run with every crawl of the module (not run: {sorted(missing)})")
+    routes = world.app.routes
+    assert unreached(routes, crawled) == set(), "POST routes no crawled form targets"
+    assert UNREACHED.keys() <= html_posts(routes), "UNREACHED names no such route"
+    assert UNREACHED.keys() & targeted(crawled) == set(), "reached now: take it off UNREACHED"
+
+
+def test_a_new_post_route_that_no_crawled_form_targets_is_caught(world: Admin) -> None:  # noqa: F811
+    """:func:`unreached` names an HTML route taking a ``POST`` that no crawled form targets
+    (an API route is not its business)."""
+    world.app.include_router(_fields_router())
+    crawls: Crawled = {"x": {("POST", path) for path in html_posts(world.app.routes)}}
+    assert unreached(world.app.routes, crawls) == set()
+    crawls["x"] -= {("POST", "/f/{channel}"), ("POST", "/contacts")}
+    world.app.add_api_route("/api/v1/new", lambda: None, methods=["POST"])
+    assert unreached(world.app.routes, crawls) == {"/f/{channel}", "/contacts"}
