@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Final
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 from securebox_auth.emv.profiles import CapMode
@@ -226,6 +227,17 @@ def deliver(
     if cookie:
         server.cookies.set(response, server.cookies.session, session_id)
     return response
+
+
+def model_json(model: BaseModel) -> Response:
+    """``model`` as the JSON body of a ``200``, serialised once.
+
+    An endpoint that returns its ``response_model``'s instance has it validated again and
+    encoded twice by FastAPI (model to Python values, values validated into the model
+    again, then ``json.dumps``): about 0.6 ms of CPU for a page of 20 documents. A model
+    built by the endpoint is valid already; the route keeps ``response_model`` for its
+    OpenAPI schema, and the body is the same JSON (by alias, no value left out)."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def fields_of(method: str) -> list[str]:

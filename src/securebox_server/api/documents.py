@@ -25,7 +25,7 @@ from securebox_auth.entitlements.model import Operation, Theme
 from securebox_auth.identity import Principal, Siren
 from securebox_server.api.box_common import READ_PROBLEMS, SCOPE_PROBLEMS, documents_of, reader_of
 from securebox_server.api.box_models import DocumentOut, DocumentPage
-from securebox_server.api.common import PREFIX, PROBLEMS, Authenticated
+from securebox_server.api.common import PREFIX, PROBLEMS, Authenticated, model_json
 from securebox_server.api.content import download
 from securebox_server.api.links import NEXT_PAGE, link, linked, user_document_links
 from securebox_server.box.model import BoxDocument
@@ -141,7 +141,7 @@ def search(
     company: Annotated[str | None, Query(pattern=r"^[0-9 ]{9,11}$")] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> DocumentPage:
+) -> Response:
     """The newest documents the user may see, or a search (newest first)."""
     principal = api.session.principal
     hit_limits(request, LIMIT, principal.key)
@@ -160,7 +160,7 @@ def search(
             company=Siren(company) if company is not None else None,
         ),
     )
-    return page_out(request, found)
+    return model_json(page_out(request, found))
 
 
 @router.get(

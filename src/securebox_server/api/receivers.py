@@ -41,7 +41,7 @@ from securebox_server.api.box_models import (
     FeedPage,
     ReadOut,
 )
-from securebox_server.api.common import PREFIX
+from securebox_server.api.common import PREFIX, model_json
 from securebox_server.api.content import download
 from securebox_server.api.documents import CONTENT, document_out, page_out
 from securebox_server.api.links import NEXT_PAGE, document_links, link, linked
@@ -80,7 +80,7 @@ def events(
     caller: ApiCaller,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 100,
-) -> FeedPage:
+) -> Response:
     """The feed after sequence number ``after``: each event once, in order."""
     principal = receiver_of(caller, "events:read")
     hit_limits(request, LIMIT, caller.client_id)
@@ -100,7 +100,7 @@ def events(
         if doc is not None and visible.matches(reference(doc))
     ]
     last = found[-1][0].seq if found else after
-    return FeedPage(events=out, next=last, more=len(found) == limit)
+    return model_json(FeedPage(events=out, next=last, more=len(found) == limit))
 
 
 @router.get(
@@ -114,7 +114,7 @@ def documents(
     status: Literal["new", "all"] = "new",
     cursor: Annotated[str | None, Query(min_length=1, max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
-) -> DocumentPage:
+) -> Response:
     """Its documents, newest first: ``new`` (not read by the account yet) or ``all``."""
     principal = receiver_of(caller, "documents:read")
     hit_limits(request, LIMIT, caller.client_id)
@@ -122,7 +122,7 @@ def documents(
     after = reader.cursors.open(cursor) if cursor is not None else None
     read = ReadFilter.UNREAD if status == "new" else ReadFilter.ANY
     found = reader.search(principal, BoxSearch(limit=limit, after=after, read=read))
-    return page_out(request, found)
+    return model_json(page_out(request, found))
 
 
 @router.get(

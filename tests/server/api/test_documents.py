@@ -100,3 +100,24 @@ def test_documents_carry_the_sender_name_and_the_theme_label(box_api: BoxApi) ->
     one = box_api.client.get(f"{DOCS}/{doc_id}", headers=english).json()
     assert one["theme_label"] == "Payroll"
     assert one["sender_name"] == "Back office"
+
+
+def test_a_page_is_the_json_fastapi_would_have_made_of_its_model(box_api: BoxApi) -> None:
+    """The list endpoints serialise their model once (``model_json``): the body is what
+    FastAPI's own validation and encoding of the route's ``response_model`` gives, every
+    field present (``null`` ones too), under its name."""
+    import json  # noqa: PLC0415
+
+    from fastapi.encoders import jsonable_encoder  # noqa: PLC0415
+
+    from securebox_server.api.box_models import DocumentOut, DocumentPage  # noqa: PLC0415
+
+    for n in range(3):
+        box_api.publish(f"j-{n}", pdf(60 + n), label=f"Letter {n}")
+    answer = box_api.client.get(DOCS, headers=box_api.user_token(COLLABORATOR))
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert json.loads(answer.content) == jsonable_encoder(DocumentPage.model_validate(body))
+    assert len(body["documents"]) == 3
+    for doc in body["documents"]:
+        assert set(doc) == set(DocumentOut.model_fields)
