@@ -13,8 +13,6 @@ from securebox_auth.entitlements.check import ADMIN_ROLES, check, effective_righ
 from securebox_auth.entitlements.model import (
     GRANTABLE_OPERATIONS,
     Company,
-    CompanyScope,
-    DocumentScope,
     InvitationStatus,
     Operation,
     Rights,
@@ -22,21 +20,11 @@ from securebox_auth.entitlements.model import (
 )
 from securebox_auth.errors import MalformedInput, NotPermitted
 from securebox_auth.identity import Principal, Siren, UserNumber
+from tests.entitlements.strategies import rights as rights_of
 from tests.entitlements.world import ACCOUNTANT, ACCOUNTS, C1, C2, NOW, PAYROLL, PU, TAX, A, doc
 
 NUMBERS = [f"{n:02d}" for n in range(1, 9)]
-rights_st = st.builds(
-    Rights,
-    st.one_of(
-        st.just(CompanyScope.portfolio()),
-        st.frozensets(st.sampled_from([C1, C2])).map(lambda s: CompanyScope(chosen=s)),
-    ),
-    st.one_of(
-        st.just(DocumentScope.all()),
-        st.frozensets(st.sampled_from([PAYROLL, TAX])).map(lambda t: DocumentScope(themes=t)),
-    ),
-    st.frozensets(st.sampled_from(sorted(GRANTABLE_OPERATIONS, key=lambda o: o.value))),
-)
+rights_st = rights_of([C1, C2], [PAYROLL, TAX], sorted(GRANTABLE_OPERATIONS, key=lambda o: o.value))
 roles_st = st.sampled_from([Role.ADMINISTRATOR, Role.ACCESS_MANAGER, Role.USER])
 REFUSED = (NotPermitted, MalformedInput)
 

@@ -19,8 +19,6 @@ from securebox_auth.crypto.hashing import PROFILE_TESTING, Argon2CodeHasher
 from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.entitlements.model import (
     GRANTABLE_OPERATIONS,
-    CompanyScope,
-    DocumentScope,
     InvitationStatus,
     Operation,
     Rights,
@@ -37,6 +35,7 @@ from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Principal, UserNumber
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore, PutAccount, PutSubscription
+from tests.entitlements.strategies import rights
 from tests.entitlements.world import (
     ACCOUNTANT,
     ACCOUNTS,
@@ -127,27 +126,13 @@ def _agree(service: EntitlementService, actor: Principal, action: Operation) -> 
         assert service.check_in(standing, actor, action, resource) == expected, resource
 
 
-rights = st.builds(
-    Rights,
-    st.one_of(
-        st.just(CompanyScope.portfolio()),
-        st.frozensets(st.sampled_from([C1, C2])).map(lambda s: CompanyScope(chosen=s)),
-    ),
-    st.one_of(
-        st.just(DocumentScope.all()),
-        st.builds(
-            lambda t, d: DocumentScope(themes=t, documents=d),
-            st.frozensets(st.sampled_from(THEMES)),
-            st.frozensets(st.sampled_from([f"d-{i}" for i in range(5)])),
-        ),
-    ),
-    st.frozensets(st.sampled_from(sorted(GRANTABLE_OPERATIONS, key=lambda o: o.value))),
-)
+GRANTABLE = sorted(GRANTABLE_OPERATIONS, key=lambda o: o.value)
+DOCUMENT_IDS = [f"d-{i}" for i in range(5)]
 
 
 @settings(max_examples=150)
 @given(
-    clerk=rights,
+    clerk=rights([C1, C2], THEMES, GRANTABLE, DOCUMENT_IDS),
     invitation=st.sampled_from([None, *InvitationStatus]),
     actor=st.sampled_from(ACTORS),
     action=st.sampled_from(OPERATIONS),
