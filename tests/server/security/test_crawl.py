@@ -44,6 +44,8 @@ and on every HTML page:
   another origin, no ``target=_blank`` link without ``rel=noopener``, no suspicious
   comment (``TODO``, ``password``...);
 * no inline ``<script>``, event handler (``on...=``) or style, which the CSP forbids;
+* no script loaded twice (the passkey pages once did: each copy handled the submission, so
+  the browser ran two ceremonies and, when both answered, posted the form twice);
 * no password or code field left to the browser's autocomplete;
 * the page is in the language asked for (``<html lang>``).
 
@@ -229,6 +231,7 @@ class Page(HTMLParser):
         self.problems: list[str] = []
         self.lang = ""
         self._script = False
+        self._scripts: set[str] = set()
         self._form: Form | None = None
         self._select = ""
         self._text = ""  # the textarea or option being read
@@ -270,6 +273,9 @@ class Page(HTMLParser):
                 self.problems.append("inline <script>")
             elif urlsplit(urljoin(ORIGIN + "/", a["src"])).netloc != urlsplit(ORIGIN).netloc:
                 self.problems.append(f"script from another origin: {a['src']!r}")
+            elif a["src"] in self._scripts:  # its handlers would run twice per event
+                self.problems.append(f"script loaded twice: {a['src']!r}")
+            self._scripts.add(a.get("src", ""))
             self._script = True
         elif tag in ("input", "textarea", "select", "button", "option"):
             self._field(tag, a)
@@ -1179,6 +1185,7 @@ BAD_PAGE: Final = """<!doctype html><html lang="en"><body>
 <script>alert(1)</script><a href="/x" onclick="go()">x</a><a href="javascript:go()">y</a>
 <a href="/documents?code=47120938">z</a><img src="http://cdn.example/a.png" style="x">
 <style>p {}</style><script src="https://cdn.example/x.js"></script>
+<script src="/static/js/a.js"></script><script src="/static/js/a.js"></script>
 <a href="/y" target="_blank">t</a><!-- TODO: remove the admin password -->
 <form method="post" action="/keep"><input name="code" type="password"></form>
 <form method="post" action="http://bank.example/plain">
@@ -1225,6 +1232,7 @@ def test_the_scanner_sees_every_rule_broken(world: Admin) -> None:  # noqa: F811
         "inline style= on <img>",
         "inline <style>",
         "script from another origin: 'https://cdn.example/x.js'",
+        "script loaded twice: '/static/js/a.js'",
         "target=_blank without rel=noopener: '/y'",
         "suspicious comment: 'TODO'",
         "private IP address in the body: '10.0.3.7'",

@@ -6,7 +6,8 @@
  *       ([data-securebox-status], polite), or in its alert ([data-securebox-error]), shown
  *       and focused, clearing the other one;
  *   SecureboxForm.onSubmit(selector, run)    on every form matching selector, once the
- *       document is ready, stops the submission and calls run(form, button) instead.
+ *       document is ready, stops the submission and calls run(form, button) instead (at
+ *       most one handler per form: the form is marked data-securebox-driven).
  */
 (function () {
   "use strict";
@@ -32,6 +33,12 @@
 
   function onSubmit(selector, run) {
     function attach(form) {
+      // once per form: a script included twice would otherwise run two ceremonies per
+      // submission and, when both answered, post the form twice
+      if (form.hasAttribute("data-securebox-driven")) {
+        return;
+      }
+      form.setAttribute("data-securebox-driven", "");
       form.addEventListener("submit", function (event) {
         event.preventDefault();
         var button = event.submitter || form.querySelector("[type=submit]");
