@@ -175,6 +175,14 @@ class Batch:
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._writer.many(sql, rows)
 
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """A statement whose result nothing reads (a lock, a delete): sent with the others
+        (an error still aborts the transaction)."""
+        if self.connection is None:
+            self._writer.run(sql, params)
+        else:
+            self._send(sql, params, lambda cursor: None)
+
     def settle(self) -> None:
         """Every statement answered: run the checks, in the order the statements were sent."""
         for cursor, then in self._pending:
