@@ -52,7 +52,15 @@ from securebox_server.net import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
 from securebox_server.settings import Settings
 from securebox_server.throttle import RateLimits
-from securebox_server.web import demo_outbox, errors, health, metrics, middleware, preferences
+from securebox_server.web import (
+    demo_outbox,
+    errors,
+    health,
+    metrics,
+    middleware,
+    preferences,
+    route_index,
+)
 from securebox_server.web.context import Server
 from securebox_server.web.cookies import CookieNames
 from securebox_server.web.pages import build_environment
@@ -182,4 +190,5 @@ def create_app(
     if settings.sms_url:  # the SMS provider's delivery reports (jobs, ADR 0033)
         app.include_router(sms_reports.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    route_index.install(app)  # last: every route is declared (ADR 0061)
     return app

@@ -28,6 +28,7 @@ from securebox_auth.errors import NotAuthenticated, NotPermitted
 from securebox_auth.policy.session import Session
 from securebox_server.web import csrf
 from securebox_server.web.context import server_of
+from securebox_server.web.route_index import flatten
 
 __all__ = [
     "CsrfRefused",
@@ -110,14 +111,10 @@ def require_login(request: Request) -> WebSession:
 
 
 def walk(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
-    """Every route of an app, through included routers (FastAPI >= 0.16x keeps an included
-    router as one entry of ``app.routes``)."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from walk(inner.routes)
-        else:
-            yield route
+    """Every route of an app, through included routers and the route index (FastAPI >=
+    0.137 keeps an included router as one entry of ``app.routes``; the server's routes
+    are behind one :class:`~securebox_server.web.route_index.RouteIndex`)."""
+    return flatten(routes)
 
 
 #: The parameter type of an authenticated route: ``def page(web: LoggedIn) -> Response``.
