@@ -28,6 +28,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from securebox_server.logs import LEVELS, logging_config
+from securebox_server.net.http_parser import BoundedHttpToolsProtocol
 
 __all__ = ["APP", "config", "main", "reuse_port_socket"]
 
@@ -72,10 +73,12 @@ def config(host: str, port: int, workers: int, log_level: str = "info") -> Confi
     headers read by the application itself (from trusted proxies only, not by uvicorn,
     which would believe ``X-Forwarded-For`` from 127.0.0.1), JSON log lines on standard
     error from ``log_level`` up (:mod:`securebox_server.logs`; every worker applies it),
-    uvicorn's own access log off (the server writes its own, without query strings)."""
+    uvicorn's own access log off (the server writes its own, without query strings), the
+    httptools parser with a bound on a request's head (ADR 0062)."""
     return Config(
         APP,
         factory=True,
+        http=BoundedHttpToolsProtocol,
         host=host,
         port=port,
         workers=workers,

@@ -1,0 +1,175 @@
+"""The bounded httptools protocol on a real socket: a head over ``MAX_HEAD`` answered 431
+whether it comes at once or a kilobyte at a time, everything under it served as before
+(large bodies, pipelined requests, long keep-alive connections); and the server's uvicorn
+configured with it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from starlette.types import Receive, Scope, Send
+from uvicorn import Config, Server
+
+from securebox_server.net.http_parser import MAX_HEAD, BoundedHttpToolsProtocol
+from securebox_server.serving import config
+
+
+async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers the size of the request's body and of its header fields."""
+    if scope["type"] != "http":
+        return
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+    fields = sum(len(n) + len(v) for n, v in scope["headers"])
+    body = f"{size} {fields}".encode()
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    settings = Config(echo, host="127.0.0.1", port=0, http=BoundedHttpToolsProtocol)
+    settings.log_level = "critical"
+    server = Server(settings)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    (listener,) = server.servers[0].sockets
+    yield int(listener.getsockname()[1])
+    server.should_exit = True
+    thread.join(30)
+
+
+class Connection:
+    """A client connection reading responses framed by ``content-length``."""
+
+    def __init__(self, port: int) -> None:
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.buffer = b""
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.socket.close()
+
+    def sendall(self, data: bytes) -> None:
+        self.socket.sendall(data)
+
+    def _fill(self) -> bool:
+        chunk = self.socket.recv(65536)
+        self.buffer += chunk
+        return bool(chunk)
+
+    def answer(self) -> tuple[int, bytes]:
+        """One response's status and body, or (0, b"") at the end of the stream."""
+        while b"\r\n\r\n" not in self.buffer:
+            if not self._fill():
+                return 0, b""
+        header, _, rest = self.buffer.partition(b"\r\n\r\n")
+        length = int(header.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(rest) < length:
+            if not self._fill():
+                return 0, b""
+            header, _, rest = self.buffer.partition(b"\r\n\r\n")
+        self.buffer = rest[length:]
+        return int(header.split(b" ")[1]), rest[:length]
+
+    def closed(self) -> bool:
+        try:
+            return self.socket.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+def _request(field: int = 0, body: bytes = b"") -> bytes:
+    head = b"POST / HTTP/1.1\r\nHost: x\r\n"
+    if field:
+        head += b"X-Big: " + b"a" * field + b"\r\n"
+    return head + b"content-length: %d\r\n\r\n" % len(body) + body
+
+
+def test_a_head_under_the_bound_is_served(port: int) -> None:
+    with Connection(port) as c:
+        c.sendall(_request(MAX_HEAD - 1024))
+        status, body = c.answer()
+    assert status == 200
+    assert int(body.split()[1]) > MAX_HEAD - 1024
+
+
+@pytest.mark.parametrize("piece", [1024, 1 << 20])
+def test_a_head_over_the_bound_is_refused_431(port: int, piece: int) -> None:
+    request = _request(4 * MAX_HEAD)
+    with Connection(port) as c:
+        try:
+            for start in range(0, len(request), piece):
+                c.sendall(request[start : start + piece])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before the end of the head
+        status, body = c.answer()
+        assert status == 431
+        assert body == b"The request's head is too large."
+        assert c.closed()
+
+
+def test_an_endless_head_is_refused_before_it_ends(port: int) -> None:
+    """A head that never ends (a slow client's, a kilobyte at a time) is cut at the bound:
+    the answer comes while the client is still sending."""
+    with Connection(port) as c:
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        sent = 0
+        c.socket.settimeout(0.05)
+        status = 0
+        while sent < 16 * MAX_HEAD:
+            c.sendall(b"a" * 1024)
+            sent += 1024
+            try:
+                if c.socket.recv(1, socket.MSG_PEEK):
+                    c.socket.settimeout(30)
+                    status, _ = c.answer()
+                    break
+            except TimeoutError:
+                continue
+        assert status == 431
+        assert sent <= MAX_HEAD + 512 * 1024  # the bound, and at most a read beyond it
+
+
+def test_a_large_body_in_one_write_is_not_a_head(port: int) -> None:
+    body = b"b" * (3 * 1024 * 1024)
+    with Connection(port) as c:
+        c.sendall(_request(1000, body))
+        status, answer = c.answer()
+    assert status == 200
+    assert int(answer.split()[0]) == len(body)
+
+
+def test_pipelined_requests_and_long_connections(port: int) -> None:
+    """A request begun in the same write as a large body before it (its head not yet
+    whole), and 200 requests of large heads on one connection: the count starts again
+    with each request, and a chunk holding the end of a body is not counted as a head."""
+    with Connection(port) as c:
+        second = _request(MAX_HEAD // 2)
+        c.sendall(_request(100, b"c" * 1_000_000) + second[:100])
+        assert c.answer()[0] == 200
+        time.sleep(0.2)  # the head of the second request is read unfinished
+        c.sendall(second[100:])
+        assert c.answer()[0] == 200
+        for _ in range(200):
+            c.sendall(_request(MAX_HEAD // 2))
+            assert c.answer()[0] == 200
+
+
+def test_the_server_parses_with_the_bounded_protocol() -> None:
+    assert config("127.0.0.1", 8000, 2).http is BoundedHttpToolsProtocol
