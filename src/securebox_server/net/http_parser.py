@@ -15,6 +15,9 @@ The bytes of a head are counted from the chunk after the one in which the reques
 so a chunk that ends one request's body and begins the next request is never counted
 against the new head; a head is refused at most one chunk (asyncio reads at most 256 KiB
 at once) beyond the bound, so the memory a connection holds stays bounded.
+
+It also answers 400 to an HTTP/1.1 request without exactly one ``Host`` header field
+(RFC 9112, section 3.2), as h11 does and llhttp does not.
 """
 
 from __future__ import annotations
@@ -54,6 +57,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        hosts = sum(1 for name, _ in self.headers if name == b"host")
+        if hosts != 1 and self.parser.get_http_version() == "1.1":
+            # RFC 9112, section 3.2: an HTTP/1.1 request without a Host header field, or
+            # with more than one, is answered 400 (h11 does; llhttp leaves it to the
+            # server). An error raised in a callback stops the parser, and uvicorn answers
+            # it as a malformed request: 400, connection closed.
+            raise ValueError("a Host header field is required, once")
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:

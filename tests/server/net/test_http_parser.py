@@ -173,3 +173,41 @@ def test_pipelined_requests_and_long_connections(port: int) -> None:
 
 def test_the_server_parses_with_the_bounded_protocol() -> None:
     assert config("127.0.0.1", 8000, 2).http is BoundedHttpToolsProtocol
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nhost: a\r\n\r\n", 200),
+        (b"GET / HTTP/1.0\r\n\r\n", 200),
+    ],
+)
+def test_an_http11_request_has_one_host(port: int, head: bytes, status: int) -> None:
+    """RFC 9112, section 3.2 (h11 enforces it, llhttp does not): the request after a
+    refused one on the same write is not read."""
+    with Connection(port) as c:
+        c.sendall(head + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.answer()[0] == status
+        if status == 400:
+            assert c.answer()[0] == 0  # closed: the second request was not answered
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\nHost: x\n\n",  # bare LF line endings
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",  # obsolete line folding
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",  # both framings: a smuggling vector
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+        b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",  # a space before the colon
+    ],
+)
+def test_ambiguous_requests_are_refused(port: int, head: bytes) -> None:
+    """What llhttp refuses (h11 reads the first three): RFC 9112, sections 2.2, 5.1, 5.2
+    and 6.1."""
+    with Connection(port) as c:
+        c.sendall(head)
+        assert c.answer()[0] == 400
