@@ -5,6 +5,7 @@ replaced by one that listens and serves too, and a port already taken fails the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -161,6 +162,20 @@ def test_a_killed_worker_is_replaced_by_one_that_listens(served: Served) -> None
         assert time.monotonic() < deadline, "the new worker never served"
         _burst(served.port)
     assert served.process.poll() is None
+
+
+def test_the_server_bounds_a_request_head(served: Served) -> None:
+    """``securebox serve`` parses with the bounded httptools protocol (ADR 0062): 431 past
+    64 KiB of head, 400 without a Host field, and it goes on serving."""
+    for request, status in (
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n", 431),
+        (b"GET /healthz HTTP/1.1\r\n\r\n", 400),
+    ):
+        with socket.create_connection(("127.0.0.1", served.port), timeout=30) as connection:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                connection.sendall(request)  # refused before the end of the head
+            assert connection.recv(65536).startswith(b"HTTP/1.1 %d " % status)
+    assert _ready(served.port)
 
 
 def test_a_port_already_taken_fails_the_start(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The bounded httptools protocol on a real socket: a head over ``MAX_HEAD`` answered 431
 whether it comes at once or a kilobyte at a time, everything under it served as before
-(large bodies, pipelined requests, long keep-alive connections); and the server's uvicorn
-configured with it."""
+(large bodies, pipelined requests, long keep-alive connections). ``securebox serve`` with
+it: ``tests/server/test_serving.py``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from starlette.types import Receive, Scope, Send
 from uvicorn import Config, Server
 
 from securebox_server.net.http_parser import MAX_HEAD, BoundedHttpToolsProtocol
-from securebox_server.serving import config
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -169,10 +168,6 @@ def test_pipelined_requests_and_long_connections(port: int) -> None:
         for _ in range(200):
             c.sendall(_request(MAX_HEAD // 2))
             assert c.answer()[0] == 200
-
-
-def test_the_server_parses_with_the_bounded_protocol() -> None:
-    assert config("127.0.0.1", 8000, 2).http is BoundedHttpToolsProtocol
 
 
 @pytest.mark.parametrize(
