@@ -48,7 +48,7 @@ from securebox_server.invitations import pages as invitation_pages
 from securebox_server.invitations import wiring as invitations_wiring
 from securebox_server.jobs import reports as sms_reports
 from securebox_server.login import identify, steps
-from securebox_server.net import TrustedProxies
+from securebox_server.net.client_address import TrustedProxies
 from securebox_server.rate_limits import Limiter, LoginLimits
 from securebox_server.settings import Settings
 from securebox_server.throttle import RateLimits

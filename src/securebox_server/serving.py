@@ -9,8 +9,16 @@ other cores idle. Here each worker binds its own socket on the same address with
 ``SO_REUSEPORT`` and the kernel spreads the connections across them by a hash of their
 addresses (Linux 3.9+, ``socket(7)``).
 
-The supervisor stays uvicorn's (``Multiprocess``: restarts a dead worker, SIGTERM,
-SIGHUP); it holds the port with a bound socket that never listens (the kernel gives a
+The supervisor is uvicorn's (``Multiprocess``: restarts a dead worker, SIGTERM, SIGHUP),
+with one addition (:class:`Supervisor`): when it replaces a worker, it logs why (the
+worker's exit code, or the signal that ended it: SIGKILL when it did not answer the
+supervisor's health check in time). :mod:`faulthandler` is on in the supervisor and the
+workers: a crash in C code leaves every thread's Python stack in the log.
+
+This module imports little (uvicorn, the log format, the parser): a spawned worker imports
+it before it can answer the supervisor's first health check (5 s), the application after.
+
+The supervisor holds the port with a bound socket that never listens (the kernel gives a
 socket connections only once it listens), and that socket, when pickled to a new worker,
 is the order to bind a listening socket of its own: a restarted worker rebinds too.
 Without ``SO_REUSEPORT`` (not Linux, or one worker) uvicorn's own socket is used.
@@ -19,6 +27,10 @@ Without ``SO_REUSEPORT`` (not Linux, or one worker) uvicorn's own socket is used
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import logging
+import os
+import signal
 import socket
 import sys
 from typing import Any, Final, SupportsIndex
@@ -27,13 +39,51 @@ from uvicorn import Config, Server
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
-from securebox_server.logs import LEVELS, logging_config
+from securebox_server.logs import FIELDS, LEVELS, logging_config
 from securebox_server.net.http_parser import BoundedHttpToolsProtocol
 
-__all__ = ["APP", "config", "main", "reuse_port_socket"]
+__all__ = ["APP", "Supervisor", "config", "main", "replacement_reason", "reuse_port_socket"]
 
 #: The application factory every worker imports.
 APP: Final = "securebox_server.factory:app_from_environment"
+
+_log: Final = logging.getLogger("securebox_server.serving")
+
+
+def replacement_reason(exitcode: int | None, healthcheck_s: float) -> str:
+    """Why a worker that ended with ``exitcode`` (:attr:`multiprocessing.Process.exitcode`:
+    negative for a signal) was replaced."""
+    if exitcode is None:
+        return "it is still running"
+    if exitcode >= 0:
+        return f"it exited with code {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    if -exitcode == signal.SIGKILL:
+        return (
+            f"it ended on {name}: it did not answer the supervisor's health check within "
+            f"{healthcheck_s:g} s (or the kernel killed it)"
+        )
+    return f"it ended on {name}"
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's ``Multiprocess``, logging why it replaced a worker (a warning of
+    ``securebox_server.serving`` with the old and new process ids)."""
+
+    def keep_subprocess_alive(self) -> None:
+        before = list(self.processes)
+        super().keep_subprocess_alive()
+        for old, new in zip(before, self.processes, strict=False):
+            if old is not new:
+                reason = replacement_reason(old.exitcode, self.config.timeout_worker_healthcheck)
+                fields = {"old_pid": old.pid, "new_pid": new.pid, "exitcode": old.exitcode}
+                _log.warning(
+                    "worker [%s] replaced by [%s]: %s", old.pid, new.pid, reason,
+                    extra={FIELDS: fields},
+                )  # fmt: skip
 
 
 def reuse_port_socket(family: int, host: str, port: int) -> socket.socket:
@@ -99,13 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 1 or not 0 <= args.port <= 65535:
         parser.error("--workers: 1 or more; --port: 0-65535")
+    # a fatal error (a crash in C code: SIGSEGV, SIGABRT, SIGBUS...) writes the Python stacks
+    # of every thread to standard error, the log, in the supervisor and in every worker
+    # (spawned workers inherit the variable and enable it before anything else runs)
+    faulthandler.enable()
+    os.environ.setdefault("PYTHONFAULTHANDLER", "1")
     settings = config(args.host, args.port, args.workers, args.log_level)
     if args.workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
         server = Server(settings)
         if args.workers == 1:
             server.run()
             return 0 if server.started else STARTUP_FAILURE
-        Multiprocess(settings, sockets=[settings.bind_socket()]).run()
+        Supervisor(settings, sockets=[settings.bind_socket()]).run()
         return 0
     try:
         holder = _holder(args.host, args.port)
@@ -113,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"securebox serve: {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return STARTUP_FAILURE
     with holder:
-        Multiprocess(settings, sockets=[holder]).run()
+        Supervisor(settings, sockets=[holder]).run()
     return 0
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
@@ -36,6 +36,11 @@ class Served:
     port: int
     process: subprocess.Popen[bytes]
     metrics: Path
+    #: The server's standard error: its log lines (and faulthandler's stacks).
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
 
     def workers(self) -> list[int]:
         return Processes.server_workers(self.process)
@@ -67,7 +72,9 @@ def _settings(home: Path, port: int) -> Path:
     return path
 
 
-def _serve(home: Path, port: int, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+def _serve(
+    home: Path, port: int, stderr: int | IO[bytes] = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
     (home / "metrics").mkdir(exist_ok=True)
     env = {
         **os.environ,
@@ -84,9 +91,11 @@ def _serve(home: Path, port: int, stderr: int = subprocess.DEVNULL) -> subproces
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     port = free_port()
-    process = _serve(tmp_path, port)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as err:
+        process = _serve(tmp_path, port, err)
     try:
-        made = Served(port, process, tmp_path / "metrics")
+        made = Served(port, process, tmp_path / "metrics", log)
         wait_for(lambda: len(made.workers()) == 2, 60, "two workers")
         wait_for(lambda: _listening(port) == 2, 60, "two listening sockets")
         wait_for(lambda: _ready(port), 60, "the server")
@@ -162,6 +171,44 @@ def test_a_killed_worker_is_replaced_by_one_that_listens(served: Served) -> None
         assert time.monotonic() < deadline, "the new worker never served"
         _burst(served.port)
     assert served.process.poll() is None
+    # the supervisor says which worker it replaced, by which, and why
+    line = f"worker [{first}] replaced by [{replacement}]: it ended on SIGKILL"
+    assert line in served.log_text()
+
+
+def test_a_crashed_worker_leaves_its_stacks_in_the_log(served: Served) -> None:
+    """A worker ended by a fatal signal (a crash in C code) writes every thread's Python
+    stack to the log (faulthandler, inherited from the supervisor), and the supervisor
+    logs the signal when it replaces it."""
+    first, _ = served.workers()
+    os.kill(first, signal.SIGSEGV)
+    wait_for(lambda: first not in served.workers() and len(served.workers()) == 2, 60, "another")
+    wait_for(lambda: f"worker [{first}] replaced by [" in served.log_text(), 30, "the log line")
+    text = served.log_text()
+    assert "Fatal Python error: Segmentation fault" in text
+    assert "Current thread" in text or "Thread 0x" in text
+    assert f"worker [{first}] replaced by [" in text
+    assert "]: it ended on SIGSEGV" in text
+    wait_for(lambda: _ready(served.port), 60, "the server")
+
+
+def test_a_worker_starts_answering_health_checks_without_the_application() -> None:
+    """A spawned worker imports :mod:`securebox_server.serving` before it can answer the
+    supervisor's health checks (uvicorn kills a worker silent for 5 s): that module stays
+    light, the library and the application are imported after."""
+    code = (
+        "import sys, securebox_server.serving; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('securebox_auth', 'fastapi', 'sqlalchemy', 'starlette')))"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SOURCE), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run(  # noqa: S603 - our interpreter
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
 
 
 def test_the_server_bounds_a_request_head(served: Served) -> None:

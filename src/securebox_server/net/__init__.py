@@ -1,11 +1,7 @@
-"""Network facts about a request: the client's address, behind trusted proxies or not."""
+"""Network facts about a request (:mod:`.client_address`: the client's address, behind
+trusted proxies or not) and the HTTP parser the server runs (:mod:`.http_parser`).
 
-from securebox_server.net.client_address import (
-    IPAddress,
-    TrustedProxies,
-    client_address,
-    parse_address,
-    source_key,
-)
-
-__all__ = ["IPAddress", "TrustedProxies", "client_address", "parse_address", "source_key"]
+Nothing is imported here: ``securebox_server.serving`` imports :mod:`.http_parser` in the
+supervisor and in each worker before the worker answers uvicorn's first health check, and
+:mod:`.client_address` would bring the whole of ``securebox_auth`` with it.
+"""

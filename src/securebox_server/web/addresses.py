@@ -1,14 +1,14 @@
 """The client's address as a rate-limit source: the socket peer, or the rightmost untrusted
 hop of ``X-Forwarded-For`` when the peer is a trusted proxy (settings ``trusted_proxies``),
-keyed by :func:`securebox_server.net.source_key` (IPv4 as is, IPv6 by its /64)."""
+keyed by :func:`securebox_server.net.client_address.source_key` (IPv4 as is, IPv6 by its /64)."""
 
 from __future__ import annotations
 
 from fastapi import Request
 
 from securebox_auth.errors import MalformedInput
-from securebox_server.net import client_address as address_of
-from securebox_server.net import source_key
+from securebox_server.net.client_address import client_address as address_of
+from securebox_server.net.client_address import source_key
 from securebox_server.web.context import server_of
 
 __all__ = ["client_address", "source_of"]

@@ -219,6 +219,8 @@ class Deployment:
     #: ``securebox jobs worker --interval 1`` and its output.
     jobs: subprocess.Popen[bytes]
     jobs_log: Path
+    #: The server's log (the supervisor says there why it replaced a worker).
+    serve_log: Path
 
     def jobs_passes(self) -> int:
         """Passes of the jobs worker that ended well (each logs its notifications line)."""
@@ -252,6 +254,8 @@ def deployment(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> It
         # threads log the same four accounts in again and again
         "[rate_limits]",
         '"login.account" = "100000/day"',
+        # and list their documents again and again (300 a minute per user by default)
+        '"api.documents" = "100000/minute"',
     ]
     settings_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     settings = load_settings({}, settings_file)
@@ -277,7 +281,7 @@ def deployment(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> It
         )
         base = f"http://127.0.0.1:{port}"
         _wait_ready(base, process, 60)
-        yield Deployment(base, cluster, users, process, jobs, jobs_log)
+        yield Deployment(base, cluster, users, process, jobs, jobs_log, home / "serve.log")
 
 
 @contextmanager
@@ -440,7 +444,15 @@ def test_postgresql_restart_under_load(deployment: Deployment) -> None:
     assert idle <= idle_bound, (pools, idle_bound)
     assert connections(pg) <= bound
     assert deployment.process.poll() is None, "the server exited"
-    assert set(_descendants(deployment.process.pid)) == workers, "a worker was restarted"
+    replaced = [
+        line
+        for line in deployment.serve_log.read_text(errors="replace").splitlines()
+        if "replaced by" in line or "Fatal Python error" in line
+    ]
+    assert set(_descendants(deployment.process.pid)) == workers, (
+        "a worker was restarted",
+        replaced,
+    )
     assert deployment.jobs.poll() is None, "the jobs worker exited"
     assert "jobs pass failed" in deployment.jobs_log.read_text(errors="replace")
     print(f"connections: peak {peak} (bound {bound}); checked out when idle: {idle}")
