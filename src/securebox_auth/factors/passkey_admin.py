@@ -37,6 +37,7 @@ __all__ = [
     "reinstate_passkey",
     "rename_passkey",
     "revoke_passkey",
+    "usable_ids",
     "uv_requirement",
 ]
 
@@ -152,16 +153,25 @@ def uv_requirement(required: bool) -> UserVerificationRequirement:
     )
 
 
-def descriptors(
-    passkeys: PasskeySet | None, *, include_suspended: bool = False
-) -> list[PublicKeyCredentialDescriptor]:
-    """The credentials to name in ``allowCredentials`` (or ``excludeCredentials``)."""
+def usable_ids(passkeys: PasskeySet | None, *, include_suspended: bool = False) -> list[bytes]:
+    """The ids of the credentials to name in ``allowCredentials`` (or
+    ``excludeCredentials``): not revoked, and not suspended unless ``include_suspended``."""
     if passkeys is None:
         return []
     return [
-        PublicKeyCredentialDescriptor(type=PublicKeyCredentialType.PUBLIC_KEY, id=p.credential_id)
+        p.credential_id
         for p in passkeys.passkeys
         if p.revoked_at is None and (include_suspended or p.suspended_at is None)
+    ]
+
+
+def descriptors(
+    passkeys: PasskeySet | None, *, include_suspended: bool = False
+) -> list[PublicKeyCredentialDescriptor]:
+    """:func:`usable_ids` as fido2's descriptors."""
+    return [
+        PublicKeyCredentialDescriptor(type=PublicKeyCredentialType.PUBLIC_KEY, id=credential_id)
+        for credential_id in usable_ids(passkeys, include_suspended=include_suspended)
     ]
 
 

@@ -20,6 +20,7 @@ from securebox_auth.factors.passkey_admin import (
     reinstate_passkey,
     rename_passkey,
     revoke_passkey,
+    usable_ids,
     uv_requirement,
 )
 from securebox_auth.factors.passkey_model import (
@@ -46,5 +47,6 @@ __all__ = [
     "reinstate_passkey",
     "rename_passkey",
     "revoke_passkey",
+    "usable_ids",
     "uv_requirement",
 ]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -50,12 +50,12 @@ from securebox_auth.factors.passkeys import (
     PasskeySet,
     RelyingParty,
     UnknownPasskey,
-    decoy_descriptors,
-    descriptors,
+    decoy_credential_ids,
     list_passkeys,
     reinstate_passkey,
     rename_passkey,
     revoke_passkey,
+    usable_ids,
     uv_requirement,
 )
 from securebox_auth.factors.webauthn_fast import (
@@ -71,6 +71,7 @@ from securebox_auth.factors.webauthn_fast import (
     fido2_failure,
     parse_assertion,
 )
+from securebox_auth.factors.webauthn_options import request_options
 from securebox_auth.factors.webauthn_register import (
     RegistrationVerdict,
     begin_registration,
@@ -154,15 +155,17 @@ def begin_authentication(
         challenge = linked_challenge(operation, digest, nonce)
     else:
         challenge = secrets.token_bytes(32)
-    allowed = descriptors(passkeys)
+    allowed: Sequence[bytes] = usable_ids(passkeys)
     if not allowed and decoys is not None:
-        allowed = decoy_descriptors(decoys, rp.id, principal.key)
-    try:
-        options, _ = rp.server().authenticate_begin(
-            allowed, user_verification=uv_requirement(require_uv), challenge=challenge
-        )
-    except ValueError as exc:
-        raise ConfigurationError(f"fido2 refused the options: {exc}") from None
+        allowed = decoy_credential_ids(decoys, rp.id, principal.key)
+    # fido2's authenticate_begin, without its objects (:mod:`.webauthn_options`)
+    options = request_options(
+        rp_id=rp.id,
+        challenge=challenge,
+        credential_ids=allowed,
+        user_verification=uv_requirement(require_uv),
+        timeout=rp.server().timeout,
+    )
     ceremony = Ceremony(
         id=secrets.token_urlsafe(24),
         kind=CeremonyKind.AUTHENTICATION,
@@ -176,7 +179,7 @@ def begin_authentication(
         digest=digest,
         nonce=nonce,
     )
-    return dict(options), ceremony
+    return options, ceremony
 
 
 @dataclass(frozen=True, slots=True)
