@@ -97,7 +97,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    session.install("-e", ".")
+    session.install("-e", ".[server]", "--group", "dev")
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 

@@ -268,8 +268,9 @@ def test_rules_are_validated() -> None:
         TotpRules(algorithm="SHA1", allowed_algorithms=frozenset({"SHA256"}))
 
 
-def test_pyotp_does_not_read_the_clock() -> None:
-    # A date far from the real one: only the `now` passed in decides.
+def test_the_verifier_does_not_read_the_clock() -> None:
+    # A date far from the real one: only the `now` passed in decides (pyotp is the
+    # authenticator application).
     cred = confirmed()
     future = datetime(2041, 6, 1, 12, 0, tzinfo=UTC)
     code = pyotp.TOTP(cred.secret).at(future)

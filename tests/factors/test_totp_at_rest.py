@@ -37,6 +37,14 @@ def _store() -> MemoryStore:
     return store
 
 
+def _seeded(credential: TotpCredential = CREDENTIAL) -> tuple[MemoryStore, FactorService]:
+    """A store with ``credential`` stored, and its service under key ``w1`` at ``NOW``."""
+    store = _store()
+    service = FactorService(store, clock=FixedClock(NOW), wrapping=StaticKeyring.generate("w1"))
+    service.store_totp(P, credential)
+    return store, service
+
+
 def _stored(store: MemoryStore, principal: Principal = P) -> dict[str, object]:
     found = store.get_factor_state(principal, fc.TOTP, DEFAULT_ITEM)
     assert found is not None
@@ -44,15 +52,48 @@ def _stored(store: MemoryStore, principal: Principal = P) -> dict[str, object]:
 
 
 def test_a_stored_seed_is_wrapped() -> None:
-    store = _store()
-    wrapping = StaticKeyring.generate("w1")
-    service = FactorService(store, clock=FixedClock(NOW), wrapping=wrapping)
-    service.store_totp(P, CREDENTIAL)
+    store, service = _seeded()
     document = _stored(store)
     assert "secret" not in document
     assert SECRET not in repr(document)
     assert document["seed"]["kid"] == "w1"  # type: ignore[index]
     assert service.verify_totp(P, code_at(CREDENTIAL, NOW)).ok
+
+
+def test_a_success_keeps_the_sealed_seed_and_moves_the_last_step() -> None:
+    # A verification never changes the seed: its sealed form is kept as stored (no new
+    # nonce, no new wrap); only the step accepted moves, and a failure writes nothing.
+    store, service = _seeded()
+    wrapping = service.totp.wrapping
+    before = _stored(store)
+    assert not service.verify_totp(P, "000000").ok
+    assert _stored(store) == before
+    assert service.verify_totp(P, code_at(CREDENTIAL, NOW)).ok
+    after = _stored(store)
+    assert after["seed"] == before["seed"]
+    assert after["last_step"] == int(NOW.timestamp()) // 30
+    assert {k: v for k, v in after.items() if k != "last_step"} == {
+        k: v for k, v in before.items() if k != "last_step"
+    }
+    read = fc.totp_from_dict(after, keys=wrapping, principal=P, item=DEFAULT_ITEM)
+    assert read == TotpCredential(
+        SECRET, CREDENTIAL.created_at, confirmed_at=CREDENTIAL.confirmed_at,
+        last_step=after["last_step"],
+    )  # fmt: skip
+    # The step it used cannot log in again; the next step's code can.
+    assert not service.verify_totp(P, code_at(CREDENTIAL, NOW)).ok
+    later = FactorService(store, clock=FixedClock(NOW + timedelta(seconds=30)), wrapping=wrapping)
+    assert later.verify_totp(P, code_at(CREDENTIAL, NOW + timedelta(seconds=30))).ok
+
+
+def test_a_confirmation_keeps_the_sealed_seed_and_records_the_time() -> None:
+    pending = TotpCredential(SECRET, NOW - timedelta(minutes=5))
+    store, service = _seeded(pending)
+    before = _stored(store)
+    assert service.confirm_totp(P, code_at(pending, NOW)).ok
+    after = _stored(store)
+    assert after["seed"] == before["seed"]
+    assert after["confirmed_at"] == NOW.isoformat()
 
 
 def test_a_clear_totp_document_is_refused_by_put_state() -> None:

@@ -208,3 +208,35 @@ def test_an_extra_method_never_weakens_a_login(extra: str, methods: list[str], d
         ).decision.allowed
 
     assert allowed(methods) <= allowed([*methods, extra])
+
+
+@settings(max_examples=80)
+@given(
+    methods=st.lists(st.sampled_from(sorted(METHODS)), max_size=3, unique=True),
+    last_sca=st.none() | seconds,
+    proved=st.integers(0, 900),
+    later=st.integers(0, 90_000),
+    operation=st.sampled_from(
+        [*(r.name for r in PSD2_DEFAULT.operations if r.linking is Linking.NONE), "not_listed"]
+    ),
+)
+def test_a_headline_is_the_first_line_of_the_explanation(
+    methods: list[str], last_sca: int | None, proved: int, later: int, operation: str
+) -> None:
+    # Flows keep the headline in their notes without formatting every rule's facts.
+    login = decide_login(
+        PSD2_DEFAULT,
+        principal=ALICE,
+        channel="web",
+        methods=methods or ["confidential_code"],
+        last_sca=None if last_sca is None else T0 - timedelta(seconds=last_sca),
+        now=T0,
+    ).decision
+    session = open_session(ALICE, "web", ["confidential_code", "totp"], T0)
+    if methods:
+        session = with_proofs(session, methods, T0 + timedelta(seconds=proved))
+    decided = decide_operation(
+        PSD2_DEFAULT, session, OperationRequest(operation), now=T0 + timedelta(seconds=later)
+    ).decision
+    for decision in (login, decided):
+        assert decision.headline() == decision.explain().splitlines()[0]

@@ -73,7 +73,7 @@ class _Walkthrough:
             last_sca=last_sca,
             now=self.clock.now(),
         )
-        self.out(f"    policy: {outcome.decision.explain().splitlines()[0]}")
+        self.out(f"    policy: {outcome.decision.headline()}")
         if outcome.session is None:
             raise AssertionError("the demo expects this login to open a session")
         return self.sessions.open(outcome.session)
@@ -196,7 +196,7 @@ class _Walkthrough:
             decision = needed.decision
         if not isinstance(decision, StepUpRequired):
             raise AssertionError("the demo expects a step-up here")
-        out(f"    policy: {decision.explain().splitlines()[0]}")
+        out(f"    policy: {decision.headline()}")
         challenge = decision.challenge
         result = self.sessions.step_up(old, challenge, methods=["cap_identify"])
         out(f"    01 steps up with the CAP reader -> {result.decision.kind}")

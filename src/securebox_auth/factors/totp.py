@@ -1,10 +1,10 @@
 """TOTP authenticator applications (RFC 6238): enrolment and pure verification.
 
-pyotp computes the codes (RFC 4226 dynamic truncation over HMAC); securebox decides which
-time steps to try from the ``now`` it is given, so pyotp never reads the clock (ASVS 5.0
-6.5.8: server time). The stored :class:`TotpCredential` remembers the **last time step
-accepted**: a code of that step or of an earlier one is refused, so a code is never accepted
-twice, not even inside its own 30 seconds (RFC 6238 section 5.2; PSD2 RTS art. 4(1)).
+:mod:`.hotp` computes the codes (RFC 4226 dynamic truncation over the standard library's
+HMAC, ADR 0063) from the time steps chosen by the ``now`` it is given: nothing here reads the
+clock (ASVS 5.0 6.5.8: server time). The stored :class:`TotpCredential` remembers the **last
+time step accepted**: a code of that step or of an earlier one is refused, so a code is never
+accepted twice, not even inside its own 30 seconds (RFC 6238 section 5.2; PSD2 RTS art. 4(1)).
 
 A TOTP proves possession of the seeded device only (``methods.TOTP``: one category): with the
 confidential code it is strong customer authentication; alone it is not. Every failure counts

@@ -7,12 +7,9 @@ Re-exported by :mod:`securebox_auth.factors.totp` (ADR 0019).
 from __future__ import annotations
 
 import base64
-import binascii
 import enum
-import hashlib
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -21,6 +18,7 @@ from urllib.parse import quote
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import ConfigurationError, MalformedInput
+from securebox_auth.factors.hotp import HASHES
 from securebox_auth.factors.methods import TOTP, AuthMethod
 from securebox_auth.factors.outcome import Outcome
 from securebox_auth.factors.qr import encode as qr_encode
@@ -40,11 +38,6 @@ __all__ = [
 
 #: The HMAC digests RFC 6238 names. Anything else must be allowed explicitly.
 RECOMMENDED_ALGORITHMS: Final = frozenset({"SHA1", "SHA256", "SHA512"})
-_DIGESTS: Final[dict[str, Callable[[], hashlib._Hash]]] = {
-    "SHA1": hashlib.sha1,
-    "SHA256": hashlib.sha256,
-    "SHA512": hashlib.sha512,
-}
 _MIN_SECRET_BYTES: Final = 20  # 160 bits, RFC 4226 section 4 R6
 _BASE32: Final = re.compile(r"[A-Z2-7]{32,103}")  # 160 to 512 bits, unpadded
 
@@ -78,13 +71,6 @@ class TotpRules:
             raise ConfigurationError(f"totp.algorithm {self.algorithm!r} is not allowed")
 
 
-def _decode_secret(secret: str) -> bytes:
-    try:
-        return base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=False)
-    except (binascii.Error, ValueError):
-        raise MalformedInput("a TOTP secret is base32 text") from None
-
-
 @dataclass(frozen=True, slots=True)
 class TotpCredential:
     """The stored TOTP seed of one principal. The secret never appears in ``repr``."""
@@ -103,7 +89,7 @@ class TotpCredential:
         # A syntax check, not a decode: a credential is rebuilt at every verification.
         if not isinstance(self.secret, str) or not _BASE32.fullmatch(self.secret):
             raise MalformedInput("a TOTP secret is base32 text of at least 160 bits")
-        if self.algorithm not in _DIGESTS:
+        if self.algorithm not in HASHES:
             raise MalformedInput("unsupported TOTP algorithm")
         if not 6 <= self.digits <= 8 or not 15 <= self.period <= 60:
             raise MalformedInput("unsupported TOTP digits or period")

@@ -12,18 +12,15 @@ import secrets
 from datetime import UTC, datetime
 from typing import Final
 
-import pyotp
-
 from securebox_auth.clock import require_aware
 from securebox_auth.errors import InvalidCode
+from securebox_auth.factors.hotp import decode_seed, hotp
 from securebox_auth.factors.outcome import Outcome, count_failure, refusal, success_event
 from securebox_auth.factors.totp_credential import (
-    _DIGESTS,
     TotpCredential,
     TotpFailure,
     TotpRules,
     TotpVerdict,
-    _decode_secret,
 )
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import (
@@ -37,31 +34,15 @@ from securebox_auth.lockout.rules import (
 __all__ = ["code_at", "confirm_totp", "verify_totp"]
 
 
-class _Hotp(pyotp.HOTP):
-    """pyotp's HOTP (RFC 4226 truncation), with the key decoded once per verification
-    instead of once per code computed."""
-
-    def __init__(self, credential: TotpCredential) -> None:
-        self._key = _decode_secret(credential.secret)
-        super().__init__(
-            credential.secret, digits=credential.digits, digest=_DIGESTS[credential.algorithm]
-        )
-
-    def byte_secret(self) -> bytes:
-        return self._key
-
-
-def _hotp(credential: TotpCredential) -> pyotp.HOTP:
-    return _Hotp(credential)
-
-
 def _step(credential: TotpCredential, now: datetime) -> int:
     return int(now.timestamp()) // credential.period
 
 
 def code_at(credential: TotpCredential, now: datetime) -> str:
     """The code the authenticator application shows at ``now`` (demos and tests)."""
-    return _hotp(credential).at(_step(credential, require_aware(now)))
+    c = credential
+    key = decode_seed(c.secret)
+    return hotp(key, _step(c, require_aware(now)), digits=c.digits, algorithm=c.algorithm)
 
 
 # The current step first: the usual case costs one HMAC.
@@ -70,14 +51,16 @@ _OFFSETS: Final = tuple(
 )
 
 
-def _matching_step(credential: TotpCredential, code: str, now: datetime, window: int) -> int | None:
+def _matching_step(credential: TotpCredential, code: str, current: int, window: int) -> int | None:
     if len(code) != credential.digits:
         return None
-    hotp = _hotp(credential)
-    current = _step(credential, now)
+    key = decode_seed(credential.secret)  # once per verification, not once per step tried
+    digits, algorithm = credential.digits, credential.algorithm
     for offset in _OFFSETS[window]:
         step = current + offset
-        if step >= 0 and hmac.compare_digest(hotp.at(step), code):
+        if step >= 0 and hmac.compare_digest(
+            hotp(key, step, digits=digits, algorithm=algorithm), code
+        ):
             return step
     return None
 
@@ -87,6 +70,9 @@ _DUMMY: Final = TotpCredential(
     secret=base64.b32encode(secrets.token_bytes(20)).decode().rstrip("="),
     created_at=datetime(2000, 1, 1, tzinfo=UTC),
 )
+
+
+_DEFAULT_RULES: Final = TotpRules()
 
 
 def _syntax(code: object) -> str:
@@ -123,7 +109,9 @@ def _check(
             LockoutAlert.NONE,
             (event,),
         )
-    step = _matching_step(credential or _DUMMY, typed, now, rules.window)
+    checked = credential or _DUMMY
+    current = _step(checked, now)
+    step = _matching_step(checked, typed, current, rules.window)
     reason: TotpFailure | None = None
     if credential is None:
         reason = TotpFailure.NOT_ENROLLED
@@ -155,7 +143,7 @@ def _check(
         now if confirming else credential.confirmed_at,
         step,
     )
-    event = success_event(now, action, subject, (("drift", str(step - _step(credential, now))),))
+    event = success_event(now, action, subject, (("drift", str(step - current)),))
     return TotpVerdict(
         Outcome.ACCEPTED,
         None,
@@ -189,7 +177,7 @@ def verify_totp(
         principal,
         code,
         now=now,
-        rules=rules or TotpRules(),
+        rules=rules or _DEFAULT_RULES,
         lockout_rules=lockout_rules,
         action=f"{path}.totp",
         confirming=False,
@@ -214,7 +202,7 @@ def confirm_totp(
         principal,
         code,
         now=now,
-        rules=rules or TotpRules(),
+        rules=rules or _DEFAULT_RULES,
         lockout_rules=lockout_rules,
         action="totp.confirm",
         confirming=True,

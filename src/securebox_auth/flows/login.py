@@ -323,7 +323,7 @@ def _decide(
         enrolled=enrolled,
     )
     decision = outcome.decision
-    notes = (*flow.notes, note, decision.explain().splitlines()[0])
+    notes = (*flow.notes, note, decision.headline())
     if isinstance(decision, Allow):
         assert outcome.session is not None
         done = replace(flow, state=LoginState.DONE, proven=proven, offered=(), notes=notes)

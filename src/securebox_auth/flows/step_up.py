@@ -206,7 +206,7 @@ def start_step_up(
         expires_at=now + max(lifetime, timedelta(seconds=30)),
         state=StepUpState.FAILED,
         challenge=None,
-        notes=(decision.explain().splitlines()[0],),
+        notes=(decision.headline(),),
     )
     if isinstance(decision, Allow):
         # Ready; a consumed grant is given back: Execute consumes it under CAS.
@@ -298,7 +298,7 @@ def advance_step_up(
     if isinstance(event, GrantRecorded):
         if flow.state is not StepUpState.PROVEN:
             raise FlowOutOfOrder(f"no step-up to record (flow is {flow.state})")
-        line = event.decision.explain().splitlines()[0]
+        line = event.decision.headline()
         if isinstance(event.decision, Allow):
             granted = replace(flow, state=StepUpState.READY, notes=(*flow.notes, line))
             return StepUpStep(granted, Execute())
@@ -306,7 +306,7 @@ def advance_step_up(
         return StepUpStep(failed, Refused(event.decision))
     if flow.state is not StepUpState.READY:
         raise FlowOutOfOrder(f"the operation cannot run yet (flow is {flow.state})")
-    line = event.decision.explain().splitlines()[0]
+    line = event.decision.headline()
     decision = event.decision
     if isinstance(decision, Allow):
         grant = decision.consumed

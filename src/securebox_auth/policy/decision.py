@@ -221,6 +221,11 @@ class _Decision:
         """The decision, the rules that fired with their facts, and what to do next."""
         return "\n".join([self._head(), *(f.explain() for f in self.fired), *self._tail()])
 
+    def headline(self) -> str:
+        """The first line of :meth:`explain` (the decision and its reason), without
+        formatting the rules' facts: what a flow's notes keep."""
+        return self._head()
+
 
 @dataclass(frozen=True, slots=True, init=False)
 class Allow(_Decision):

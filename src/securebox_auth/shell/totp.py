@@ -3,6 +3,7 @@ and step-up codes. The seed is stored wrapped under ``wrapping`` (ADR 0014)."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Unpack
@@ -167,11 +168,20 @@ class TotpService(FactorShell):
             # A success moves last_step; a seed in the legacy clear form, or under a retired
             # key, is written back wrapped under the current key at any attempt.
             keep = verdict.credential if verdict.ok else credential
-            document = None
-            if keep is not None and (
-                verdict.ok or (stored is not None and fc.totp_needs_rewrap(stored, wrapping))
-            ):
-                document = self._document(principal, keep, item)
+            document: Document | None = None
+            stale = stored is not None and fc.totp_needs_rewrap(stored, wrapping)
+            if keep is not None and (verdict.ok or stale):
+                # A seed that did not change keeps its sealed form: no unwrap, no new wrap.
+                same_seed = (
+                    stored is not None
+                    and credential is not None
+                    and not stale
+                    and hmac.compare_digest(keep.secret, credential.secret)
+                )
+                if same_seed and stored is not None:
+                    document = fc.totp_used(stored, keep)
+                else:
+                    document = self._document(principal, keep, item)
             changes = read.changes(verdict.lockout, [(*key, document)])
             method = TOTP_METHOD if verdict.ok and not confirming else None
             result = self._result(

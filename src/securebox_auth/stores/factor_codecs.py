@@ -65,7 +65,12 @@ from securebox_auth.stores.passkey_codec import (
     passkeys_from_dict,
     passkeys_to_dict,
 )
-from securebox_auth.stores.totp_codec import totp_from_dict, totp_needs_rewrap, totp_to_dict
+from securebox_auth.stores.totp_codec import (
+    totp_from_dict,
+    totp_needs_rewrap,
+    totp_to_dict,
+    totp_used,
+)
 
 __all__ = [
     "CAP_CARD",
@@ -106,6 +111,7 @@ __all__ = [
     "totp_from_dict",
     "totp_needs_rewrap",
     "totp_to_dict",
+    "totp_used",
 ]
 
 

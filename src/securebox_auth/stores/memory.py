@@ -111,6 +111,10 @@ class MemoryStore:
         # Factor states as their JSON text (None: deleted, a tombstone like a session's), so
         # a caller can never alias a stored document and it comes back as a SQL store's does.
         self._factors: dict[tuple[Principal, str, str], Versioned[str | None]] = {}
+        # The live items of each (principal, kind): the reads by principal touch only these,
+        # not every state of every principal (spent flows and ceremonies pile up here, as
+        # rows do in a SQL store until purged).
+        self._live_items: dict[tuple[Principal, str], set[str]] = {}
         # One chain per tenant and the global one (ADR 0021), and every sealed event in
         # the order it was recorded (the view of audit_log() without a tenant).
         self._chains: dict[str, list[SealedEvent]] = {GLOBAL: []}
@@ -157,35 +161,27 @@ class MemoryStore:
     def factor_states(
         self, principal: Principal, kind: str
     ) -> list[tuple[str, Versioned[Mapping[str, object]]]]:
-        with self._lock:
-            found = [
-                (key[2], v.value, v.version)
-                for key, v in self._factors.items()
-                if key[0] == principal and key[1] == kind and v.value is not None
-            ]
-        return [
-            (item, Versioned(decode_factor_state(text), version))
-            for item, text, version in sorted(found, key=lambda f: f[0])
-            if text is not None
-        ]
+        return self.factor_states_of(principal, (kind,))[kind]
 
     def factor_states_of(
         self, principal: Principal, kinds: Collection[str]
     ) -> dict[str, list[tuple[str, Versioned[Mapping[str, object]]]]]:
-        wanted = set(kinds)
         with self._lock:
-            found = [
-                (key[1], key[2], v.value, v.version)
-                for key, v in self._factors.items()
-                if key[0] == principal and key[1] in wanted and v.value is not None
+            found = {
+                kind: [
+                    (item, self._factors[(principal, kind, item)])
+                    for item in sorted(self._live_items.get((principal, kind), ()))
+                ]
+                for kind in kinds
+            }
+        return {
+            kind: [
+                (item, Versioned(decode_factor_state(stored.value), stored.version))
+                for item, stored in items
+                if stored.value is not None
             ]
-        states: dict[str, list[tuple[str, Versioned[Mapping[str, object]]]]] = {
-            kind: [] for kind in kinds
+            for kind, items in found.items()
         }
-        for kind, item, text, version in sorted(found, key=lambda f: (f[0], f[1])):
-            if text is not None:
-                states[kind].append((item, Versioned(decode_factor_state(text), version)))
-        return states
 
     def accounts_of(self, client_id: ClientId) -> list[Account]:
         with self._lock:
@@ -292,6 +288,11 @@ class MemoryStore:
             case PutFactorState(principal, kind, item, expected, _):
                 text = texts.get(id(change))
                 self._factors[(principal, kind, item)] = Versioned(text, expected + 1)
+                live = self._live_items.setdefault((principal, kind), set())
+                if text is None:
+                    live.discard(item)
+                else:
+                    live.add(item)
 
     def _check_session(
         self, key: str, expected: int, session: Session | None, in_place: bool

@@ -26,11 +26,19 @@ from typing import Any, Final
 
 from securebox_auth.crypto.keys import WrappingKeys
 from securebox_auth.errors import MalformedInput, SecureboxError
+from securebox_auth.factors.hotp import decode_seed
 from securebox_auth.factors.totp import TotpCredential
 from securebox_auth.identity import Principal
 from securebox_auth.stores.codec_base import integer_from
 
-__all__ = ["CLEAR_FORMAT", "WRAPPED_FORMAT", "totp_from_dict", "totp_needs_rewrap", "totp_to_dict"]
+__all__ = [
+    "CLEAR_FORMAT",
+    "WRAPPED_FORMAT",
+    "totp_from_dict",
+    "totp_needs_rewrap",
+    "totp_to_dict",
+    "totp_used",
+]
 
 #: The legacy format with the seed in clear: read, never written.
 CLEAR_FORMAT: Final = 1
@@ -45,7 +53,7 @@ def _aad(principal: Principal, item: str, key_id: str) -> bytes:
 
 
 def _seed_bytes(secret: str) -> bytes:
-    return base64.b32decode(secret + "=" * (-len(secret) % 8))
+    return decode_seed(secret)
 
 
 def _seed_text(seed: bytes) -> str:
@@ -80,6 +88,18 @@ def totp_to_dict(
         "algorithm": credential.algorithm,
         "digits": credential.digits,
         "period": credential.period,
+        "confirmed_at": _time_or_none(credential.confirmed_at),
+        "last_step": credential.last_step,
+    }
+
+
+def totp_used(doc: Mapping[str, Any], credential: TotpCredential) -> dict[str, Any]:
+    """``doc`` after a verification of ``credential``, which was read from it: the
+    confirmation time and the last step accepted moved, the sealed seed kept as it is (a
+    verification never changes the seed: no unwrap, no new wrap). Only for a document
+    :func:`totp_needs_rewrap` accepts as it is; the caller checks that."""
+    return {
+        **doc,
         "confirmed_at": _time_or_none(credential.confirmed_at),
         "last_step": credential.last_step,
     }

@@ -1,0 +1,92 @@
+"""The reads of factor states by principal agree on every store, whatever the history of
+writes and deletions: the memory store's index of live items by principal and kind (it no
+longer scans every state of every principal) against a SQLite store's rows and a plain
+model."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from securebox_auth.identity import Principal
+from securebox_auth.stores.memory import MemoryStore
+from securebox_auth.stores.protocols import AuthStore, PutFactorState, Versioned
+from securebox_auth.stores.sql.engine import create_engine
+from securebox_auth.stores.sql.store import SqlStore
+from tests.stores.conftest import AUDIT_KEY, sqlite_copy
+
+PRINCIPALS = (Principal.parse("123456789", "01"), Principal.parse("987654321", "01"))
+KINDS = ("totp", "passkeys", "step_up_flow")
+ITEMS = ("b", "B", "a", "é", "z-2", "z-10", "default")
+
+# One write: which record, and a document (None deletes it).
+History = list[tuple[Principal, str, str, dict[str, int] | None]]
+writes = st.lists(
+    st.tuples(
+        st.sampled_from(PRINCIPALS),
+        st.sampled_from(KINDS),
+        st.sampled_from(ITEMS),
+        st.one_of(st.none(), st.integers(0, 9).map(lambda n: {"n": n})),
+    ),
+    max_size=40,
+)
+
+
+def _apply(store: AuthStore, history: History) -> None:
+    versions: dict[tuple[Principal, str, str], int] = {}
+    for principal, kind, item, document in history:
+        key = (principal, kind, item)
+        version = versions.get(key, 0)
+        if document is None and version == 0:
+            continue  # nothing stored: nothing to delete
+        # A deleted record keeps its version (a tombstone): the next write goes on top of it.
+        store.commit([PutFactorState(principal, kind, item, version, document)], [])
+        versions[key] = version + 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=writes, asked=st.lists(st.sampled_from(KINDS), unique=True))
+def test_reads_by_principal_agree_with_a_sql_store_and_the_model(
+    sqlite_template: Path,
+    history: History,
+    asked: list[str],
+) -> None:
+    memory = MemoryStore(audit_key=AUDIT_KEY)
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(sqlite_copy(sqlite_template, Path(folder)))
+        try:
+            sql = SqlStore(engine, audit_key=AUDIT_KEY)
+            _apply(memory, history)
+            _apply(sql, history)
+            model: dict[tuple[Principal, str, str], dict[str, int] | None] = {}
+            for principal, kind, item, document in history:
+                model[(principal, kind, item)] = document
+            for principal in PRINCIPALS:
+                expected = {
+                    kind: [
+                        (item, model[(principal, kind, item)])
+                        for item in sorted(ITEMS)
+                        if model.get((principal, kind, item)) is not None
+                    ]
+                    for kind in asked
+                }
+                for store in (memory, sql):
+                    found = store.factor_states_of(principal, asked)
+                    assert list(found) == asked
+                    assert {
+                        kind: [(item, dict(v.value)) for item, v in states]
+                        for kind, states in found.items()
+                    } == expected
+                    for kind in KINDS:
+                        assert (
+                            store.factor_states(principal, kind)
+                            == (store.factor_states_of(principal, [kind])[kind])
+                        )
+                        for item, value in store.factor_states(principal, kind):
+                            assert isinstance(value, Versioned)
+                            assert store.get_factor_state(principal, kind, item) == value
+        finally:
+            engine.dispose()
