@@ -11,6 +11,7 @@ import json
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
+from securebox_auth import Principal, Securebox
 from securebox_auth.errors import MalformedInput, NotPermitted, StepUpNeeded
 from securebox_auth.factors.passkeys import UnknownPasskey
 from securebox_server.login.flow import hit_limits, see_other
@@ -82,9 +83,23 @@ def add_passkey(
         )
     except (StepUpNeeded, NotPermitted, MalformedInput):
         return _add_page(request, web, status=403)
-    if not result.ok:
+    if not result.ok and not _already_added(box, web.session.principal, credential):
         return _add_page(request, web, status=400, failed=True)
     return see_other("/home?passkey=added")
+
+
+def _already_added(box: Securebox, principal: Principal, credential: str) -> bool:
+    """The posted credential is one of the user's active passkeys: the form was sent twice
+    (a double click, a reload) and its first post added it, which spent the ceremony. The
+    second post then says what happened, "added", rather than "not added"."""
+    try:
+        posted = json.loads(credential)
+    except ValueError:
+        return False
+    posted_id = posted.get("id") if isinstance(posted, dict) else None
+    return isinstance(posted_id, str) and any(
+        p.id == posted_id and p.status == "active" for p in factors.passkeys_of(box, principal)
+    )
 
 
 @router.post("/profile/passkeys/{passkey}/name")

@@ -58,3 +58,37 @@ def test_a_strong_session_adds_a_passkey_that_then_logs_in(make_app: AppMaker) -
     done = answer(other, login.text, second.get(page_options(login.text)[0]))
     assert done.status_code == 303
     assert done.headers["location"] == "/home"
+
+
+def test_a_form_sent_twice_says_added_and_adds_one_passkey(make_app: AppMaker) -> None:
+    # A double click or a reload posts the same credential again: its ceremony is spent,
+    # and the answer says what happened (added), not "not added".
+    client, box, _ = make_app(public_url=URL)
+    principal, _ = open_user(box)
+    first = enrol(box, principal)
+    identify(client)
+    page = client.get("/login/passkey")
+    assert answer(client, page.text, first.get(page_options(page.text)[0])).status_code == 303
+    form = client.get("/account/passkey")
+    options, ceremony = page_options(form.text)
+    second = SoftAuthenticator(origin=URL, rp_id="bank.example")
+    data = {
+        "csrf_token": token(form.text),
+        "ceremony": ceremony,
+        "credential": json.dumps(second.create(options)),
+    }
+    for _ in range(2):
+        added = client.post("/account/passkey", data=data, follow_redirects=False)
+        assert added.status_code == 303, added.text
+        assert added.headers["location"] == "/home?passkey=added"
+    listed = client.get("/profile/passkeys").text
+    assert listed.count('action="/profile/passkeys/') == 2 * 2  # rename and remove, each
+    # A new credential on the spent ceremony is still refused, and says so.
+    third = SoftAuthenticator(origin=URL, rp_id="bank.example")
+    refused = client.post(
+        "/account/passkey",
+        data={**data, "credential": json.dumps(third.create(options))},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 400
+    assert "n&#39;a pas été ajoutée" in refused.text  # "was not added" (French by default)
