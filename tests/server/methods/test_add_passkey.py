@@ -12,6 +12,21 @@ from tests.server.conftest import AppMaker, identify, open_user, submit_code, to
 from tests.server.methods.test_passkey import URL, answer, enrol, page_options
 
 
+def _on_the_add_form(make_app: AppMaker) -> tuple[TestClient, str, dict[str, object], str]:
+    """A client logged in with a passkey (a strong session), the "add a passkey" form's page,
+    its creation options and ceremony."""
+    client, box, _ = make_app(public_url=URL)
+    principal, _ = open_user(box)
+    first = enrol(box, principal)
+    identify(client)
+    page = client.get("/login/passkey")
+    assert answer(client, page.text, first.get(page_options(page.text)[0])).status_code == 303
+    form = client.get("/account/passkey")
+    assert form.status_code == 200
+    options, ceremony = page_options(form.text)
+    return client, form.text, options, ceremony
+
+
 def test_a_code_login_alone_may_not_add_a_passkey(make_app: AppMaker) -> None:
     client, box, _ = make_app(public_url=URL)
     open_user(box)
@@ -29,21 +44,13 @@ def test_a_code_login_alone_may_not_add_a_passkey(make_app: AppMaker) -> None:
 
 
 def test_a_strong_session_adds_a_passkey_that_then_logs_in(make_app: AppMaker) -> None:
-    client, box, _ = make_app(public_url=URL)
-    principal, _ = open_user(box)
-    first = enrol(box, principal)
-    identify(client)
-    page = client.get("/login/passkey")
-    assert answer(client, page.text, first.get(page_options(page.text)[0])).status_code == 303
-    form = client.get("/account/passkey")
-    assert form.status_code == 200
-    assert 'data-securebox-passkey="create"' in form.text
-    options, ceremony = page_options(form.text)
+    client, form_text, options, ceremony = _on_the_add_form(make_app)
+    assert 'data-securebox-passkey="create"' in form_text
     second = SoftAuthenticator(origin=URL, rp_id="bank.example")
     added = client.post(
         "/account/passkey",
         data={
-            "csrf_token": token(form.text),
+            "csrf_token": token(form_text),
             "ceremony": ceremony,
             "credential": json.dumps(second.create(options)),
         },
@@ -63,17 +70,10 @@ def test_a_strong_session_adds_a_passkey_that_then_logs_in(make_app: AppMaker) -
 def test_a_form_sent_twice_says_added_and_adds_one_passkey(make_app: AppMaker) -> None:
     # A double click or a reload posts the same credential again: its ceremony is spent,
     # and the answer says what happened (added), not "not added".
-    client, box, _ = make_app(public_url=URL)
-    principal, _ = open_user(box)
-    first = enrol(box, principal)
-    identify(client)
-    page = client.get("/login/passkey")
-    assert answer(client, page.text, first.get(page_options(page.text)[0])).status_code == 303
-    form = client.get("/account/passkey")
-    options, ceremony = page_options(form.text)
+    client, form_text, options, ceremony = _on_the_add_form(make_app)
     second = SoftAuthenticator(origin=URL, rp_id="bank.example")
     data = {
-        "csrf_token": token(form.text),
+        "csrf_token": token(form_text),
         "ceremony": ceremony,
         "credential": json.dumps(second.create(options)),
     }
