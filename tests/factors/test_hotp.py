@@ -73,10 +73,7 @@ def test_decode_reads_what_base32_writes(raw: bytes) -> None:
     assert decode_seed(text) == raw
 
 
-@given(st.text(alphabet=ALPHABET, min_size=1, max_size=130))
-def test_decode_is_the_standard_librarys_on_every_text_of_the_alphabet(text: str) -> None:
-    # Any length the standard library accepts once padded (its last character's unused bits
-    # dropped the same way), and a typed error for the lengths that leave a partial byte.
+def _as_the_standard_library(text: str) -> None:
     padded = text + "=" * (-len(text) % 8)
     try:
         expected = base64.b32decode(padded)
@@ -85,6 +82,13 @@ def test_decode_is_the_standard_librarys_on_every_text_of_the_alphabet(text: str
             decode_seed(text)
     else:
         assert decode_seed(text) == expected
+
+
+@given(st.text(alphabet=ALPHABET, min_size=1, max_size=130))
+def test_decode_is_the_standard_librarys_on_every_text_of_the_alphabet(text: str) -> None:
+    # Any length the standard library accepts once padded (its last character's unused bits
+    # dropped the same way), and a typed error for the lengths that leave a partial byte.
+    _as_the_standard_library(text)
 
 
 @pytest.mark.parametrize(
@@ -104,3 +108,14 @@ def test_decode_refuses_anything_but_unpadded_upper_case_base32(text: str) -> No
 def test_decode_of_a_non_text_is_a_typed_error(value: object) -> None:
     with pytest.raises(SecureboxError):
         decode_seed(value)  # type: ignore[arg-type]
+
+
+@given(st.text(max_size=120))
+def test_decode_of_any_text_is_base32_or_a_typed_error(text: str) -> None:
+    # Whatever the text (other scripts' digits, spaces, padding, lower case): the standard
+    # library's answer for unpadded upper-case base32, MalformedInput for everything else.
+    if text and set(text) <= set(ALPHABET):
+        _as_the_standard_library(text)
+    else:
+        with pytest.raises(MalformedInput):
+            decode_seed(text)
