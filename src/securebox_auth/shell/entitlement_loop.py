@@ -38,11 +38,12 @@ from securebox_auth.lockout.rules import Element, LockoutRules, LockoutState, re
 from securebox_auth.policy import PSD2_DEFAULT
 from securebox_auth.policy.book import PolicyBook
 from securebox_auth.policy.decision import Decision
-from securebox_auth.policy.engine import OperationRequest, decide_operation
+from securebox_auth.policy.engine import OperationRequest
 from securebox_auth.policy.model import Policy
 from securebox_auth.policy.session import Session
 from securebox_auth.shell.filter_memo import FilterMemo
 from securebox_auth.shell.retry import DEFAULT_BACKOFF, Backoff, commit_retrying
+from securebox_auth.shell.spent_grants import decide_unspent
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
@@ -158,16 +159,19 @@ class EntitlementShell:
             guard = Expect("account", actor.principal, acting.version)
             if gate is not None:
                 self._passes(gate, actor, lockout, guard, now)
-            outcome = decide_operation(
+            outcome, spent = decide_unspent(
+                self.store,
                 self.policies.for_subscription(actor.principal.client_id),
                 session.value,
                 OperationRequest(OPERATION),
                 now=now,
                 lockout=lockout.value,
+                path="entitlements",
             )
             if not outcome.decision.allowed:
                 self._refuse(session_id, session, outcome.session, outcome.decision)
             changes: list[Change] = [PutSession(session_id, session.version, outcome.session)]
+            changes += spent
             if gate is not None:
                 if not gate.verify():
                     self._count_failure(gate, actor, lockout, now, [*changes, guard])

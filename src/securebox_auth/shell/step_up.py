@@ -43,7 +43,7 @@ from securebox_auth.flows.step_up import (
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.decision import Allow, Decision
-from securebox_auth.policy.engine import complete_step_up, decide_operation
+from securebox_auth.policy.engine import complete_step_up
 from securebox_auth.policy.linking import OperationRequest
 from securebox_auth.policy.session_ids import session_ref
 from securebox_auth.shell import records
@@ -55,6 +55,7 @@ from securebox_auth.shell.answers import (
 )
 from securebox_auth.shell.flow_base import Pending, ShellBase
 from securebox_auth.shell.retry import retrying
+from securebox_auth.shell.spent_grants import decide_unspent
 from securebox_auth.shell.step_up_page import StepUpPage
 from securebox_auth.stores.protocols import Change, PutSession, RotateSession
 
@@ -241,15 +242,20 @@ class StepUpShell(ShellBase):
             found = self.live_session(session_id)
             now = self.clock.now()
             principal = flow.principal
-            outcome = decide_operation(
+            # a single-use grant an assertion already spent is left out; one this
+            # decision consumes is recorded spent in the same commit (ADR 0064)
+            outcome, spent = decide_unspent(
+                self.store,
                 self.policy,
                 found.value,
                 flow.request,
                 now=now,
                 lockout=self.store.get_lockout(principal).value,
+                path="execute",
             )
             step = advance_step_up(self.policy, flow, OperationDone(outcome.decision), now=now)
             changes: list[Change] = [records.put(principal, KIND, flow.id, version, None)]
+            changes += spent
             if outcome.session != found.value:
                 changes.append(PutSession(session_id, found.version, outcome.session))
             events = [self._step_event(step.flow, "operation.decision", outcome.decision)]

@@ -5,7 +5,9 @@ grant-carrying assertion again and again until its ``exp``. :class:`AssertionVer
 what needs a store: when the requirement spends a single-use grant (or when asked), the
 assertion's ``jti`` is **consumed** by inserting a factor record ``(sub, "assertion_jti",
 jti)`` with expected version 0, and so is the grant it spends (``(sub, "assertion_grant",
-key)``: every assertion of a session carries the session's grants), in one commit: the
+key)``: every assertion of a session carries the session's grants, and the portal's
+``execute`` records the grants it consumes the same way, :mod:`.spent_grants`), in one
+commit: the
 store's own single-use mechanism (the one that consumes step-up challenges). Of any number
 of concurrent verifications, in any number of processes, exactly one inserts them; the
 others get :class:`~securebox_auth.tokens.claims.TokenReplayed`. A commit that lost to
@@ -15,7 +17,6 @@ commit_retrying`): only a stored record is a replay.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -23,8 +24,8 @@ from typing import Final
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.identity import Principal
-from securebox_auth.policy.session import Grant
 from securebox_auth.shell.retry import commit_retrying
+from securebox_auth.shell.spent_grants import ASSERTION_GRANT, grant_key, spend
 from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState
 from securebox_auth.tokens.assertions import ALGORITHMS, TokenKeys, verify_assertion
 from securebox_auth.tokens.claims import TokenReplayed
@@ -34,20 +35,6 @@ __all__ = ["ASSERTION_GRANT", "ASSERTION_JTI", "AssertionVerifier", "grant_key"]
 
 #: The factor kind of consumed assertion ids (item: the ``jti``, under the ``sub``).
 ASSERTION_JTI: Final = "assertion_jti"
-#: The factor kind of spent step-up grants (item: :func:`grant_key`, under the ``sub``).
-ASSERTION_GRANT: Final = "assertion_grant"
-
-
-def grant_key(grant: Grant) -> str:
-    """The record name of a spent grant (the subject is the record's owner): SHA-256 of its
-    identifier (``gid`` in the assertion's ``grants`` claim), or, for a grant recorded
-    without one, of its operation, digest and issue time: two such grants of one subject,
-    operation and data issued in the same second are then spent once in all."""
-    if grant.id:
-        text = f"id\n{grant.id}"
-    else:
-        text = f"{grant.operation}\n{grant.digest or ''}\n{grant.issued_at.isoformat()}"
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +104,9 @@ class AssertionVerifier:
         if verified.spent is not None:
             # Every assertion of the session carries the grant: the grant itself is spent
             # once, whichever assertion carries it (in the same commit as the jti).
-            grant = grant_key(verified.spent)
-            grant_record = {"exp": int(verified.spent.expires_at.timestamp()), **details}
-            changes.append(
-                PutFactorState(verified.subject, ASSERTION_GRANT, grant, 0, grant_record)
-            )
-            records.append((ASSERTION_GRANT, grant))
+            # ``execute`` records it the same way (shell.spent_grants): one spend in all.
+            changes.append(spend(verified.subject, verified.spent, details))
+            records.append((ASSERTION_GRANT, grant_key(verified.spent)))
 
         def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], bool]:
             if any(self.store.get_factor_state(verified.subject, *r) for r in records):
