@@ -89,11 +89,18 @@ def test_a_new_holder_of_a_removed_user_number_sees_nothing_of_the_old_invitatio
 
     world.clock.advance(timedelta(minutes=1))
     world.service.remove_user(b_boss, B_02)
-    # one commit removed the user and revoked both invitations in the other subscription
+    # one commit removed the user, ended their sessions and revoked both invitations in
+    # the other subscription
     _changes, events = world.store.log[-1]  # type: ignore[attr-defined]
-    assert [e.action for e in events] == ["user.remove", "invitation.revoke", "invitation.revoke"]
-    assert {dict(e.details)["reason"] for e in events[1:]} == {"invitee_removed"}
-    assert {dict(e.details)["subscription"] for e in events[1:]} == {ACME_CLIENT.value}
+    assert [e.action for e in events] == [
+        "user.remove",
+        "session.end_all",
+        "invitation.revoke",
+        "invitation.revoke",
+    ]
+    assert dict(events[1].details) == {"count": "1", "reason": "user_removed"}
+    assert {dict(e.details)["reason"] for e in events[2:]} == {"invitee_removed"}
+    assert {dict(e.details)["subscription"] for e in events[2:]} == {ACME_CLIENT.value}
     host = world.store.get_subscription(ACME_CLIENT)
     assert host is not None
     assert {i.status for i in host.value.invitations.values()} == {InvitationStatus.REVOKED}

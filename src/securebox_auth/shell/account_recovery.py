@@ -20,13 +20,12 @@ from securebox_auth.factors import code_reset as reset
 from securebox_auth.factors import secret_answers as qa
 from securebox_auth.factors.code import CodeCredential, OneTimeCode
 from securebox_auth.identity import Principal
-from securebox_auth.shell.records import SESSIONS
+from securebox_auth.shell.records import end_every_session
 from securebox_auth.shell.retry import commit_retrying
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.factor_kinds import SECRET_ANSWERS
 from securebox_auth.stores.protocols import (
     Change,
-    EndSession,
     Expect,
     PutCode,
     PutFactorState,
@@ -80,19 +79,8 @@ class AccountRecovery:
             previous, principal, new_code, now=now, hasher=codes.hasher, rules=codes.rules,
             via=via,
         )  # fmt: skip
-        live = store.sessions_of(principal)
-        found = store.get_factor_state(principal, SESSIONS, "not_before")
-        watermark = PutFactorState(
-            principal, SESSIONS, "not_before", 0 if found is None else found.version,
-            {"at": now.isoformat()},
-        )  # fmt: skip
-        ended: list[Change] = [EndSession(key, stored.version) for key, stored in live]
-        who = principal.key
-        sessions = AuditEvent.make(
-            now, "session.end_all", actor=who, subject=who, outcome="success",
-            details={"count": str(len(live)), "reason": "recovery"},
-        )  # fmt: skip
-        return [*writes(credential), *ended, watermark], [event, sessions]
+        ended, sessions = end_every_session(store, principal, now, reason="recovery")
+        return [*writes(credential), *ended], [event, sessions]
 
     def reset_code(
         self,

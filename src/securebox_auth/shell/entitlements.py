@@ -39,6 +39,7 @@ from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.lockout.attempts import unblock_event
 from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.sections import DelegationRules
+from securebox_auth.shell import records
 from securebox_auth.shell.code import ConfidentialCodeService
 from securebox_auth.shell.entitlement_loop import (
     OPERATION,
@@ -175,16 +176,20 @@ class EntitlementService(EntitlementReads):
     def remove_user(
         self, session: str, target: Principal, *, also: Callable[[Any], None] | None = None
     ) -> None:
-        """Disable a user and drop their rights; in the same commit, revoke every invitation
-        naming them in any subscription, so that nothing they were given passes to a later
-        holder of their user number. ``also`` as in :meth:`add_user`."""
+        """Disable a user and drop their rights; in the same commit, end every session of
+        theirs (ASVS 5.0 7.4.2: a disabled account keeps no session; the ``not_before``
+        watermark also refuses a login being completed meanwhile) and revoke every
+        invitation naming them in any subscription, so that nothing they were given passes
+        to a later holder of their user number. ``also`` as in :meth:`add_user`."""
 
-        def revoke_invitations(
+        def end_sessions_and_invitations(
             change: admin.AdminChange, actor: Account, now: datetime
         ) -> tuple[list[Change], list[AuditEvent]]:
             del change
-            changes: list[Change] = []
-            events: list[AuditEvent] = []
+            changes, ended = records.end_every_session(
+                self.store, target, now, reason="user_removed"
+            )
+            events: list[AuditEvent] = [ended]
             for inviting in self.store.subscriptions_inviting(target):
                 if inviting.client_id == target.client_id:
                     continue  # never: a subscription does not invite its own users
@@ -208,7 +213,7 @@ class EntitlementService(EntitlementReads):
                 others=self.store.accounts_of(sub.client_id),
                 now=now,
             ),
-            extra=revoke_invitations,
+            extra=end_sessions_and_invitations,
             also=also,
         )
 

@@ -13,14 +13,22 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Final
 
+from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import FlowExpired, MalformedInput
 from securebox_auth.flows.codec import LOGIN_FLOW, STEP_UP_FLOW
 from securebox_auth.identity import Principal
 from securebox_auth.policy.session_ids import session_key
-from securebox_auth.stores.protocols import AuthStore, PutFactorState, Versioned
+from securebox_auth.stores.protocols import (
+    AuthStore,
+    Change,
+    EndSession,
+    PutFactorState,
+    Versioned,
+)
 
 __all__ = [
     "SESSIONS",
+    "end_every_session",
     "flow_ref",
     "handle",
     "load",
@@ -85,3 +93,25 @@ def sessions_not_before(store: AuthStore, principal: Principal) -> datetime | No
         return None
     at = found.value.get("at")
     return datetime.fromisoformat(at) if isinstance(at, str) else None
+
+
+def end_every_session(
+    store: AuthStore, principal: Principal, now: datetime, *, reason: str
+) -> tuple[list[Change], AuditEvent]:
+    """What ends every session of ``principal`` at ``now``, for the caller's own commit:
+    each live session ended by compare-and-swap on the version read, the ``not_before``
+    watermark (a login being opened meanwhile is refused too), and the ``session.end_all``
+    event (``reason``: ``recovery``, ``user_removed``...)."""
+    live = store.sessions_of(principal)
+    found = store.get_factor_state(principal, SESSIONS, "not_before")
+    watermark = PutFactorState(
+        principal, SESSIONS, "not_before", 0 if found is None else found.version,
+        {"at": now.isoformat()},
+    )  # fmt: skip
+    ended: list[Change] = [EndSession(key, stored.version) for key, stored in live]
+    who = principal.key
+    event = AuditEvent.make(
+        now, "session.end_all", actor=who, subject=who, outcome="success",
+        details={"count": str(len(live)), "reason": reason},
+    )  # fmt: skip
+    return [*ended, watermark], event

@@ -117,3 +117,21 @@ def test_a_collaborator_lists_users_but_changes_nobody_else(admin_world: Build) 
         world.client.put(f"{API}/delivery", json={"digital": False}, headers=HEADERS).status_code
         == 403
     )
+
+
+def test_a_removed_user_is_logged_out_of_every_session(admin_world: Build) -> None:
+    world = admin_world()
+    world.user("03")
+    world.login(user="03")
+    assert world.client.get("/home").status_code == 200
+    leaver = dict(world.client.cookies)
+    world.client.cookies.clear()
+    _stepped_up(world)
+    assert world.client.delete(f"{API}/users/03", headers=HEADERS).status_code == 200
+    assert world.client.get("/home").status_code == 200  # the administrator's session lives
+    world.client.cookies.clear()
+    for name, value in leaver.items():
+        world.client.cookies.set(name, value)
+    home = world.client.get("/home", follow_redirects=False)
+    assert home.status_code == 303
+    assert home.headers["location"].startswith("/login")
