@@ -11,10 +11,17 @@ for more than :data:`MAX_HEAD` bytes, the server answers ``431 Request Header Fi
 Large`` and closes the connection. nginx's default (``large_client_header_buffers 4 8k``)
 is well under it.
 
-The bytes of a head are counted from the chunk after the one in which the request began,
-so a chunk that ends one request's body and begins the next request is never counted
-against the new head; a head is refused at most one chunk (asyncio reads at most 256 KiB
-at once) beyond the bound, so the memory a connection holds stays bounded.
+A head is measured two ways, and refused by whichever sees it first:
+
+* the parsed pieces: the request target and each header field's name and value, as the
+  parser hands them over (whatever the chunks they came in: a whole head that arrives in
+  one read, up to asyncio's 256 KiB, is refused once its fields are parsed);
+* the chunks: the bytes received while a head goes on, counted from the chunk after the
+  one in which the request began (so a chunk that ends one request's body and begins the
+  next request is never counted against the new head), which stops a single field that
+  never ends at most one chunk beyond the bound.
+
+Either way the memory a connection holds stays bounded.
 
 It also answers 400 to an HTTP/1.1 request without exactly one ``Host`` header field
 (RFC 9112, section 3.2), as h11 does and llhttp does not.
@@ -48,12 +55,42 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._requests = 0  # requests begun on the connection
         self._in_head = False
         self._head = 0  # bytes of the current head, past its first chunk
+        self._parsed = 0  # bytes of the current head's target and fields, as parsed
+        self._too_large = False
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._requests += 1
         self._in_head = True
         self._head = 0
+        self._parsed = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value))
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        self._parsed += size
+        if self._parsed > MAX_HEAD:
+            # An error raised in a callback stops the parser; uvicorn then answers through
+            # send_400_response, which answers 431 instead for this one.
+            self._too_large = True
+            raise ValueError("the request's head is too large")
+
+    def send_400_response(self, msg: str) -> None:
+        if self._too_large:
+            self._refuse()
+        else:
+            super().send_400_response(msg)
+
+    def _refuse(self) -> None:
+        self.logger.warning("Request head over %d bytes: refused (431).", MAX_HEAD)
+        self.transport.write(_REFUSAL)
+        self.transport.close()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -75,6 +112,4 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._head += len(data)
         if self._head > MAX_HEAD:
-            self.logger.warning("Request head over %d bytes: refused (431).", MAX_HEAD)
-            self.transport.write(_REFUSAL)
-            self.transport.close()
+            self._refuse()
