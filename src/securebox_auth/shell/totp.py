@@ -4,7 +4,7 @@ and step-up codes. The seed is stored wrapped under ``wrapping`` (ADR 0014)."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Unpack
 
@@ -19,6 +19,7 @@ from securebox_auth.identity import Principal
 from securebox_auth.shell.base import (
     DEFAULT_ITEM,
     Document,
+    FactorRead,
     FactorResult,
     FactorShell,
     ShellOptions,
@@ -62,8 +63,11 @@ class TotpService(FactorShell):
         (:meth:`~securebox_auth.factors.totp.TotpEnrolment.qr_svg`), a provisioning URI or
         base32 text; :meth:`confirm` with the first code finishes it. A confirmed
         credential is replaced only with ``replace=True`` (after the caller's step-up):
-        otherwise :class:`~securebox_auth.errors.NotPermitted`. Audited ``totp.enrol`` (by
-        ``actor``, the principal by default)."""
+        otherwise :class:`~securebox_auth.errors.NotPermitted`. A replacement waits beside
+        the confirmed credential, which goes on working until the new seed's first code
+        confirms it (a replacement left unconfirmed costs the user nothing; a newer one
+        takes its place). Audited ``totp.enrol`` (by ``actor``, the principal by
+        default)."""
         now = self.clock.now()
         enrolment = enrol_totp(principal, now=now, issuer=issuer, rules=self.rules, label=label)
         document = self._document(principal, enrolment.credential, item)
@@ -75,14 +79,17 @@ class TotpService(FactorShell):
 
         def attempt(_: datetime) -> Step[None]:
             found = self.store.get_factor_state(principal, fc.TOTP, item)
-            if found is not None and not replace:
+            written: Document = document
+            if found is not None:
                 current = fc.totp_from_dict(
                     found.value, keys=self.wrapping, principal=principal, item=item
                 )
                 if current.confirmed_at is not None:
-                    raise NotPermitted("a confirmed TOTP exists: replace it explicitly")
+                    if not replace:
+                        raise NotPermitted("a confirmed TOTP exists: replace it explicitly")
+                    written = fc.with_pending(found.value, document)
             version = 0 if found is None else found.version
-            return [PutFactorState(principal, fc.TOTP, item, version, document)], (event,), None
+            return [PutFactorState(principal, fc.TOTP, item, version, written)], (event,), None
 
         self._run(attempt)
         return enrolment
@@ -152,6 +159,9 @@ class TotpService(FactorShell):
         def attempt(now: datetime) -> Step[FactorResult]:
             read = self._read(principal, (key,))
             stored = read.doc(*key)
+            pending = fc.pending_of(stored)
+            if confirming and pending is not None:
+                return confirm_replacement(read, pending, now)
             credential = read.decoded(*key, decode)
             lockout = read.lockout.value
             rules, lockout_rules = self.rules, self.lockout_rules
@@ -180,13 +190,35 @@ class TotpService(FactorShell):
                 )
                 if same_seed and stored is not None:
                     document = fc.totp_used(stored, keep)
-                else:
-                    document = self._document(principal, keep, item)
+                else:  # a replacement waiting for its first code stays (re-wrapped too)
+                    if pending is not None and fc.totp_needs_rewrap(pending, wrapping):
+                        pending = self._document(principal, decode(pending), item)
+                    document = fc.with_pending(self._document(principal, keep, item), pending)
             changes = read.changes(verdict.lockout, [(*key, document)])
             method = TOTP_METHOD if verdict.ok and not confirming else None
             result = self._result(
                 verdict.outcome, principal, now, verdict.reason, verdict.lockout,
                 verdict.alert, method,
+            )  # fmt: skip
+            return changes, verdict.events, result
+
+        def confirm_replacement(
+            read: FactorRead, pending: Mapping[str, object], now: datetime
+        ) -> Step[FactorResult]:
+            # The first code of a replacement: a success makes it the credential (the
+            # replaced seed stops there); a failure counts and changes nothing else.
+            replacement = decode(pending)
+            verdict = confirm_core(
+                replacement, read.lockout.value, principal, code, now=now, rules=self.rules,
+                lockout_rules=self.lockout_rules,
+            )  # fmt: skip
+            document = None
+            if verdict.ok and verdict.credential is not None:
+                document = self._document(principal, verdict.credential, item)
+            changes = read.changes(verdict.lockout, [(*key, document)])
+            result = self._result(
+                verdict.outcome, principal, now, verdict.reason, verdict.lockout,
+                verdict.alert, None,
             )  # fmt: skip
             return changes, verdict.events, result
 

@@ -66,10 +66,12 @@ from securebox_auth.stores.passkey_codec import (
     passkeys_to_dict,
 )
 from securebox_auth.stores.totp_codec import (
+    pending_of,
     totp_from_dict,
     totp_needs_rewrap,
     totp_to_dict,
     totp_used,
+    with_pending,
 )
 
 __all__ = [
@@ -102,6 +104,7 @@ __all__ = [
     "oob_challenge_to_dict",
     "passkeys_from_dict",
     "passkeys_to_dict",
+    "pending_of",
     "recovery_from_dict",
     "recovery_to_dict",
     "renewal_from_dict",
@@ -112,6 +115,7 @@ __all__ = [
     "totp_needs_rewrap",
     "totp_to_dict",
     "totp_used",
+    "with_pending",
 ]
 
 

@@ -10,6 +10,10 @@ another user's row (or another item) does not open. Format 2::
      "created_at": ..., "algorithm": ..., "digits": ..., "period": ...,
      "confirmed_at": ..., "last_step": ...}
 
+A replacement waiting for its first code is kept beside the confirmed credential, under
+``"pending"``: a document of the same format (its seed wrapped for the same principal and
+item), which the confirmation makes the credential; until then the confirmed seed works.
+
 Format 1 (before issue 11) stored the base32 ``secret`` in clear. It is still **read**, so
 existing enrolments keep working, and :func:`totp_needs_rewrap` tells the shell to write the
 credential back wrapped (:class:`~securebox_auth.shell.factors.FactorService` does so at the
@@ -33,16 +37,21 @@ from securebox_auth.stores.codec_base import integer_from
 
 __all__ = [
     "CLEAR_FORMAT",
+    "PENDING",
     "WRAPPED_FORMAT",
+    "pending_of",
     "totp_from_dict",
     "totp_needs_rewrap",
     "totp_to_dict",
     "totp_used",
+    "with_pending",
 ]
 
 #: The legacy format with the seed in clear: read, never written.
 CLEAR_FORMAT: Final = 1
 WRAPPED_FORMAT: Final = 2
+#: The key of a replacement waiting for its first code, in a credential's document.
+PENDING: Final = "pending"
 _ALG: Final = "A256GCM"
 _AAD: Final = b"securebox/totp-seed/v1\x00"
 
@@ -154,3 +163,20 @@ def totp_needs_rewrap(doc: Mapping[str, Any], keys: WrappingKeys) -> bool:
         return True
     seed = doc.get("seed")
     return not isinstance(seed, Mapping) or seed.get("kid") != keys.current_key_id
+
+
+def with_pending(doc: Mapping[str, Any], pending: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``doc`` with ``pending`` (a document of :func:`totp_to_dict`) as its replacement
+    waiting for a first code, or without one (``None``)."""
+    kept = {k: v for k, v in doc.items() if k != PENDING}
+    return kept if pending is None else {**kept, PENDING: dict(pending)}
+
+
+def pending_of(doc: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The replacement waiting in ``doc``, if any."""
+    found = None if doc is None else doc.get(PENDING)
+    if found is None:
+        return None
+    if not isinstance(found, Mapping):
+        raise MalformedInput("not a stored TOTP credential (pending)")
+    return found

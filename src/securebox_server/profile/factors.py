@@ -111,14 +111,17 @@ def remove_certificate(box: Securebox, principal: Principal) -> bool:
 
 
 def totp_status(box: Securebox, principal: Principal) -> str:
-    """``none``, ``pending`` (not confirmed by a first code) or ``active``."""
+    """``none``, ``pending`` (not confirmed by a first code), ``active``, or ``replacing``
+    (active, and a replacement waits for its first code)."""
     found = box.store.get_factor_state(principal, fc.TOTP, DEFAULT_ITEM)
     if found is None:
         return "none"
     credential = fc.totp_from_dict(
         found.value, keys=box.factors.totp.wrapping, principal=principal, item=DEFAULT_ITEM
     )
-    return "pending" if credential.confirmed_at is None else "active"
+    if credential.confirmed_at is None:
+        return "pending"
+    return "active" if fc.pending_of(found.value) is None else "replacing"
 
 
 def remove_totp(box: Securebox, principal: Principal) -> bool:

@@ -26,11 +26,14 @@ SVG = re.compile(r"<svg.*?</svg>", re.S)
 KEY = re.compile(r"<code>([A-Z2-7]+)</code>")
 
 
-def stored_totp(profile: Profile) -> TotpCredential:
+def stored_totp(profile: Profile, *, pending: bool = False) -> TotpCredential:
+    """The stored credential, or (``pending``) the replacement waiting beside it."""
     found = profile.box.store.get_factor_state(profile.principal, fc.TOTP, "default")
     assert found is not None
+    document = fc.pending_of(found.value) if pending else found.value
+    assert document is not None
     return fc.totp_from_dict(
-        found.value, keys=profile.box.factors.totp.wrapping, principal=profile.principal,
+        document, keys=profile.box.factors.totp.wrapping, principal=profile.principal,
         item="default",
     )  # fmt: skip
 
@@ -48,18 +51,27 @@ def test_a_new_totp_application_is_shown_once_and_confirmed(profile: Profile) ->
     uri = decode_svg_matrix(svg.group(0))
     assert uri.startswith("otpauth://totp/")
     assert parse_qs(urlsplit(uri).query)["secret"] == [key.group(1)]
-    pending = stored_totp(profile)
+    current = stored_totp(profile)  # the application being replaced still works
+    assert current.secret != key.group(1)
+    assert current.confirmed_at is not None
+    pending = stored_totp(profile, pending=True)
     assert pending.secret == key.group(1)
     assert pending.confirmed_at is None
-    assert "waiting for its first code" in profile.client.get("/profile/totp").text
+    shown = profile.client.get("/profile/totp").text
+    assert "waiting for its first code" in shown
+    assert "is set up" in shown
+    assert profile.client.get("/api/v1/profile").json()["totp"] == "replacing"
     wrong = profile.post("/profile/totp", "/profile/totp/confirm", {"code": "000000"})
     assert wrong.status_code == 400
     profile.clock.advance(timedelta(seconds=30))
     code = code_at(pending, profile.clock.now())
     done = profile.post("/profile/totp", "/profile/totp/confirm", {"code": code})
     assert done.status_code == 303, done.text
-    assert stored_totp(profile).confirmed_at is not None
+    replaced = stored_totp(profile)
+    assert replaced.secret == key.group(1)
+    assert replaced.confirmed_at is not None
     assert "is set up" in profile.client.get("/profile/totp?confirmed=1").text
+    assert profile.client.get("/api/v1/profile").json()["totp"] == "active"
 
 
 def test_the_totp_application_is_removed_only_after_a_strong_login(profile: Profile) -> None:
