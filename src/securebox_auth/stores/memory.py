@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from securebox_auth.audit import (
@@ -48,6 +48,7 @@ from securebox_auth.stores.protocols import (
     decode_factor_state,
     encode_factor_state,
 )
+from securebox_auth.stores.spent import Purged, spent
 
 if TYPE_CHECKING:
     from securebox_auth.policy.session import Session
@@ -339,3 +340,38 @@ class MemoryStore:
                     sealed.append(self._append(GLOBAL, event))
                     self._anchored[chain] = head.sequence
             return sealed
+
+    # -- purge ----------------------------------------------------------------------------
+
+    def purge_spent(
+        self, *, now: datetime, idle_timeout: timedelta, keep: timedelta = timedelta(days=1)
+    ) -> Purged:
+        """Forget what a SQL store's :func:`~securebox_auth.stores.sql.purge.purge_spent`
+        deletes, so that a long-lived memory store does not grow with every login: the
+        one-time records :func:`~securebox_auth.stores.spent.spent` at ``now`` (tombstones of
+        challenges, ceremonies and flows; expired ones; assertion ids and spent grants past
+        their ``exp``), ended or rotated sessions (their identifiers are random: forgetting
+        one accepts nothing), and sessions idle for more than ``max(keep, idle_timeout)``.
+        Credentials, destinations, send logs and lockouts are never touched."""
+        if keep < timedelta(0) or idle_timeout < timedelta(0):
+            raise MalformedInput("purge: keep and idle_timeout >= 0")
+        cutoff = now - max(keep, idle_timeout)
+        with self._lock:
+            sessions = [
+                key
+                for key, found in self._sessions.items()
+                if found.value is None or found.value.last_activity < cutoff
+            ]
+            for key in sessions:
+                del self._sessions[key]
+            one_time = [
+                key for key, found in self._factors.items() if spent(key[1], found.value, now)
+            ]
+            for principal, kind, item in one_time:
+                del self._factors[(principal, kind, item)]
+                live = self._live_items.get((principal, kind))
+                if live is not None:
+                    live.discard(item)
+                    if not live:
+                        del self._live_items[(principal, kind)]
+        return Purged(len(sessions), len(one_time))

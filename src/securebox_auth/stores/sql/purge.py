@@ -22,8 +22,6 @@ is left for the next pass). At most ``limit`` rows of each table go per call.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -31,66 +29,14 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from securebox_auth.errors import MalformedInput
-from securebox_auth.flows.codec import LOGIN_FLOW, STEP_UP_FLOW
-from securebox_auth.stores import factor_kinds as fk
+from securebox_auth.stores.spent import ONE_TIME_KINDS, Purged, spent
 from securebox_auth.stores.sql.engine import WRITE_OPTION
 from securebox_auth.stores.sql.schema import FACTOR_STATES, SESSIONS
 
 __all__ = ["ONE_TIME_KINDS", "Purged", "purge_spent", "spent"]
 
-#: The factor kinds of consumed assertion ids and of the single-use grants spent through an
-#: assertion (``shell.token_verifier.ASSERTION_JTI`` and ``ASSERTION_GRANT``): each refuses a
-#: replay until its ``exp``, and is never a tombstone.
-_JTI: Final = "assertion_jti"
-_GRANT: Final = "assertion_grant"
-_BY_EXP: Final = (_JTI, _GRANT)
-ONE_TIME_KINDS: Final = (
-    fk.OOB,
-    fk.WEBAUTHN_CEREMONY,
-    fk.CAP_CHALLENGE,
-    fk.CAP_DECOY,
-    fk.CERT_CHALLENGE,
-    LOGIN_FLOW,
-    STEP_UP_FLOW,
-    _JTI,
-    _GRANT,
-)
 _F = FACTOR_STATES
 _PAGE: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Purged:
-    """Rows deleted by one call."""
-
-    sessions: int
-    one_time: int
-
-
-def spent(kind: str, state: str | None, now: datetime) -> bool:
-    """Is this one-time row of no more use at ``now``? Unreadable documents are kept (a
-    later version of the codec may know them)."""
-    if kind not in ONE_TIME_KINDS:
-        return False
-    if state is None:
-        return kind not in _BY_EXP  # a tombstone; a jti or grant row is never one (kept)
-    try:
-        doc = json.loads(state)
-    except ValueError:
-        return False
-    if not isinstance(doc, dict):
-        return False
-    if kind in _BY_EXP:
-        exp = doc.get("exp")
-        return isinstance(exp, int) and not isinstance(exp, bool) and exp < now.timestamp()
-    text = doc.get("expires_at")
-    if not isinstance(text, str):
-        return False
-    try:
-        expires = datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return expires.tzinfo is not None and expires < now
 
 
 def purge_spent(
