@@ -9,6 +9,9 @@ nox -s docs       python3 tools/check_docs.py && mkdocs build --strict
 nox -s bench      python3 benchmarks/run.py
 nox -s fuzz       SECUREBOX_FUZZ_SCALE=50 python3 -m pytest -m fuzz  (the parsers, 50x deeper)
 nox -s atheris    python3 fuzz/parsers.py TARGET -max_total_time=60      (coverage-guided)
+nox -s machines   the hypothesis state machines across paths, deeper than the default run:
+                  lockout (300 examples), one-time values (1,000), reading the box (200),
+                  ending sessions (1,000)
 nox -s box_faults SECUREBOX_BOX_FAULT_LOOPS=20 python3 -m pytest tests/server/box/e2e (kill -9)
 nox -s security   python3 -m pytest tests/server/security, then the fuzz, kill -9, PostgreSQL
                   restart, crawl, timing and atheris pieces in short runs (docs/security.md;
@@ -107,6 +110,32 @@ def fuzz(session: nox.Session) -> None:
     session.install("-e", ".[server]", "--group", "dev")
     scale = session.posargs[0] if session.posargs else "50"
     session.run("python", "-m", "pytest", "-m", "fuzz", "-q", env={"SECUREBOX_FUZZ_SCALE": scale})
+
+
+@nox.session
+def machines(session: nox.Session) -> None:
+    """The state machines that check paths against each other (lockout over every entry
+    path, one-time values over login, step-up and factors, reading the box by every path,
+    ending sessions by every path),
+    with more examples than the default run (``-- 4`` multiplies them by 4)."""
+    _install_dev(session)
+    times = int(session.posargs[0]) if session.posargs else 1
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "tests/factors/test_lockout_interleavings.py",
+        "tests/shell/test_one_time_across_paths.py",
+        "tests/server/box/test_read_paths_machine.py",
+        "tests/server/profile/test_session_paths_machine.py",
+        env={
+            "SECUREBOX_LOCKOUT_EXAMPLES": str(300 * times),
+            "SECUREBOX_ONE_TIME_EXAMPLES": str(1000 * times),
+            "SECUREBOX_READ_PATHS_EXAMPLES": str(200 * times),
+            "SECUREBOX_SESSION_PATHS_EXAMPLES": str(1000 * times),
+        },
+    )
 
 
 @nox.session

@@ -272,21 +272,45 @@ def test_declined_invitation_grants_nothing() -> None:
     assert not check(ACCOUNTS[ACCOUNTANT], Operation.VIEW, doc(1), change.subscription, NOW)
 
 
+def _invite_the_accountant(operations: frozenset[Operation]) -> admin.AdminChange:
+    """The principal user invites the accountant on company C1 for ``operations``."""
+    return admin.invite_third_party(
+        ACCOUNTS[PU],
+        sub_a(None),
+        ACCOUNTANT,
+        frozenset({C1}),
+        invitation_id="x",
+        operations=operations,
+        now=NOW,
+    )
+
+
+@pytest.mark.parametrize(
+    "operations", [{Operation.DOWNLOAD}, {Operation.SHARE, Operation.DOWNLOAD}]
+)
+def test_download_and_share_are_granted_with_view(operations: set[Operation]) -> None:
+    without_view = Rights(CompanyScope.of(C1), DocumentScope.all(), frozenset(operations))
+    with pytest.raises(MalformedInput, match="granted with view"):
+        admin.set_rights(ACCOUNTS[PU], sub_a(), ACCOUNTS[CLERK], without_view, now=NOW)
+    with pytest.raises(MalformedInput, match="granted with view"):
+        admin.add_user(ACCOUNTS[PU], sub_a(), NEW, Role.USER, without_view, existing=None, now=NOW)
+    if Operation.SHARE not in operations:  # a third party is given view and download only
+        with pytest.raises(MalformedInput, match="granted with view"):
+            _invite_the_accountant(frozenset(operations))
+    with_view = Rights(
+        without_view.companies, without_view.documents, without_view.operations | {Operation.VIEW}
+    )
+    changed = admin.set_rights(ACCOUNTS[PU], sub_a(), ACCOUNTS[CLERK], with_view, now=NOW)
+    assert changed.subscription.rights_of(CLERK) == with_view
+
+
 def test_invitation_rules() -> None:
     with pytest.raises(MalformedInput):  # own users are not third parties
         admin.invite_third_party(
             ACCOUNTS[PU], sub_a(None), CLERK, frozenset({C1}), invitation_id="x", now=NOW
         )
     with pytest.raises(MalformedInput):  # a third party never gets banking operations
-        admin.invite_third_party(
-            ACCOUNTS[PU],
-            sub_a(None),
-            ACCOUNTANT,
-            frozenset({C1}),
-            invitation_id="x",
-            operations=frozenset({Operation.TRANSFER}),
-            now=NOW,
-        )
+        _invite_the_accountant(frozenset({Operation.TRANSFER}))
     with pytest.raises(NotPermitted):  # only administrators invite
         admin.invite_third_party(
             ACCOUNTS[CLERK], sub_a(None), ACCOUNTANT, frozenset({C1}), invitation_id="x", now=NOW

@@ -23,6 +23,7 @@ from securebox_auth.entitlements.resources import (
     SubscriptionRef,
     UserRef,
 )
+from securebox_auth.entitlements.visibility import visibility_filter
 from securebox_auth.identity import Principal, Siren
 from tests.entitlements.world import (
     ACCOUNTANT,
@@ -213,6 +214,24 @@ def test_partial_document_access_by_chosen_document() -> None:
     account: Account = ACCOUNTS[CLERK]
     assert check(account, OP.VIEW, TAX_C1, sub, NOW).allowed  # doc-2 chosen by hand
     assert not check(account, OP.VIEW, PAY_C1, sub, NOW).allowed
+
+
+@pytest.mark.parametrize("action", [OP.DOWNLOAD, OP.SHARE])
+def test_download_and_share_need_view(action: Operation) -> None:
+    """Rights stored without view (before the admin rules refused them) open no body
+    that no list shows: check() and the visibility filter both refuse, saying why."""
+    sub = sub_a()
+    sub = sub.with_rights(CLERK, replace(sub.rights_of(CLERK), operations=frozenset({action})))
+    account: Account = ACCOUNTS[CLERK]
+    decision = check(account, action, PAY_C1, sub, NOW)
+    assert not decision.allowed
+    assert f"{action} needs view, which is not granted" in decision.explain()
+    assert visibility_filter(account, [sub], NOW, action).empty
+    with_view = sub.with_rights(
+        CLERK, replace(sub.rights_of(CLERK), operations=frozenset({action, OP.VIEW}))
+    )
+    assert check(account, action, PAY_C1, with_view, NOW).allowed
+    assert not visibility_filter(account, [with_view], NOW, action).empty
 
 
 def test_an_invitation_made_before_the_account_was_created_grants_nothing() -> None:

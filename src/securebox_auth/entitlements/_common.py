@@ -9,7 +9,7 @@ from datetime import datetime
 from securebox_auth.audit import AuditEvent
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.check import check, effective_rights
-from securebox_auth.entitlements.model import Operation, Rights, Subscription
+from securebox_auth.entitlements.model import NEEDS_VIEW, Operation, Rights, Subscription
 from securebox_auth.entitlements.resources import SubscriptionRef, UserRef
 from securebox_auth.errors import MalformedInput, NotPermitted
 
@@ -70,6 +70,8 @@ def _may(
 
 def _grantable_by(actor: Account, sub: Subscription, rights: Rights, now: datetime) -> None:
     held, _ = effective_rights(actor, sub, now)
+    if rights.operations & NEEDS_VIEW and Operation.VIEW not in rights.operations:
+        raise MalformedInput("download and share are granted with view")
     _require(rights.within(held), "nobody grants a right they do not hold")
     unknown = rights.companies.chosen - set(sub.companies)
     if unknown:

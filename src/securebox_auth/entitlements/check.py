@@ -14,6 +14,7 @@ Rules (see ``docs/entitlements.md``):
 * a third party reaches only the companies of an *accepted* invitation, for view and
   download, within the invitation's document scope, and only an invitation made after their
   account was created (not one made for a previous holder of their user number);
+* download and share act on a document one may view: without view they are refused too;
 * a company removed from the portfolio is out of reach for everybody.
 """
 
@@ -274,6 +275,8 @@ def _check_document(
     decision = _check_company(action, doc.company, subscription, rights, origin)
     if not decision.allowed:
         return decision
+    if not rights.holds(action):
+        return _deny(action, origin, _f("operation", "{} needs view, which is not granted", action))
     if not rights.documents.covers(doc.theme, doc.document_id):
         return _deny(
             action,

@@ -23,6 +23,7 @@ __all__ = [
     "ADMIN_OPERATIONS",
     "DOCUMENT_OPERATIONS",
     "GRANTABLE_OPERATIONS",
+    "NEEDS_VIEW",
     "THIRD_PARTY_OPERATIONS",
     "Company",
     "CompanyScope",
@@ -75,6 +76,9 @@ BANKING_OPERATIONS = frozenset(
     }
 )
 GRANTABLE_OPERATIONS = DOCUMENT_OPERATIONS | ADMIN_OPERATIONS | BANKING_OPERATIONS
+#: Document operations that act on a document one may view: held only with view (a right to
+#: download or share what one may not view would open bodies no list shows).
+NEEDS_VIEW = frozenset({Operation.DOWNLOAD, Operation.SHARE})
 #: A third party (accountant, payroll declarant) reads and downloads documents, nothing more.
 THIRD_PARTY_OPERATIONS = frozenset({Operation.VIEW, Operation.DOWNLOAD})
 
@@ -180,6 +184,13 @@ class Rights:
     @classmethod
     def everything(cls) -> Rights:
         return cls(CompanyScope.portfolio(), DocumentScope.all(), GRANTABLE_OPERATIONS)
+
+    def holds(self, action: Operation) -> bool:
+        """Is ``action`` among these operations, with view when it needs it
+        (:data:`NEEDS_VIEW`)?"""
+        return action in self.operations and (
+            action not in NEEDS_VIEW or Operation.VIEW in self.operations
+        )
 
     def within(self, other: Rights) -> bool:
         """Is this a subset of ``other`` (no right that ``other`` lacks)?"""

@@ -90,7 +90,7 @@ def visibility_filter(
     clauses: list[VisibilityClause] = []
     for sub in subscriptions:
         rights, _ = effective_rights(actor, sub, now)
-        if action not in rights.operations:
+        if not rights.holds(action):
             continue
         companies = frozenset(s for s in sub.companies if rights.companies.covers(s))
         if not companies:

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from securebox_auth.entitlements.model import (
     GRANTABLE_OPERATIONS,
+    NEEDS_VIEW,
     CompanyScope,
     DocumentScope,
     Operation,
@@ -156,6 +157,8 @@ def rights_of(
     grantable = {op.value for op in GRANTABLE_OPERATIONS}
     if not set(names) <= grantable:
         raise FormError(N_("Operations"), N_("unknown operation"))
+    if set(names) & {op.value for op in NEEDS_VIEW} and Operation.VIEW.value not in names:
+        raise FormError(N_("Operations"), N_("download and share are granted with view"))
     return Rights(company_scope, document_scope, frozenset(Operation(n) for n in names))
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
@@ -75,7 +75,7 @@ class LateRecipients(StoreBase):
         if not pending:
             return 0
         now = self.clock.now()
-        live = self._live(sorted({d for d, _ in pending}))
+        live = self._live(sorted({d for d, _ in pending}), now)
         audiences: dict[ClientId, _Audience | None] = {}
         added = 0
         for document_id, kind in pending:
@@ -89,9 +89,13 @@ class LateRecipients(StoreBase):
                 added += self._tell(doc, kind, audience, now)
         return added
 
-    def _live(self, ids: Sequence[str]) -> dict[str, BoxDocument]:
+    def _live(self, ids: Sequence[str], now: datetime) -> dict[str, BoxDocument]:
+        """The documents among ``ids`` a reader can open at ``now`` (live, still valid)."""
+        valid = BOX_DOCUMENTS.c.valid_until
         query = select(BOX_DOCUMENTS).where(
-            BOX_DOCUMENTS.c.id.in_(ids), BOX_DOCUMENTS.c.status == Status.LIVE.value
+            BOX_DOCUMENTS.c.id.in_(ids),
+            BOX_DOCUMENTS.c.status == Status.LIVE.value,
+            or_(valid.is_(None), valid > now),
         )
         with self.engine.connect() as conn:
             found = [document_from_row(r) for r in conn.execute(query).mappings()]

@@ -4,9 +4,10 @@ For each subscription the user's visibility filter reaches, one indexed query re
 newest live publications after ``since`` (``ix_box_documents_published``: client id, then
 publication time), at most :data:`SCAN` of them, and the filter itself decides which the
 user may see (:meth:`~securebox_auth.entitlements.visibility.VisibilityFilter.matches`, the
-in-memory form held to ``check()``). The work is bounded whatever the box holds; when a
-subscription has more new documents than the scan reads, the count is a lower bound and
-the page says "at least N".
+in-memory form held to ``check()``); a document past its validity is not counted, as the
+list does not show it, even before the expiry job marks it expired. The work is bounded
+whatever the box holds; when a subscription has more new documents than the scan reads, the
+count is a lower bound and the page says "at least N".
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class NewCount:
 #: A subscription's newest publications after a time, at most a number of them
 #: (``ix_box_documents_published`` gives the order: no sort).
 NEWEST_SINCE: Final = (
-    "SELECT id, company, theme, label, issued_at, status FROM box_documents "
+    "SELECT id, company, theme, label, issued_at, status, valid_until FROM box_documents "
     "WHERE client_id = ? AND published_at > ? ORDER BY published_at DESC LIMIT ?"
 )
 
@@ -51,11 +52,16 @@ def bound_time(db: Database, moment: datetime) -> Any:
 
 
 def count_new(
-    db: Database, visible: VisibilityFilter, since: datetime | None, *, scan: int = SCAN
+    db: Database,
+    visible: VisibilityFilter,
+    since: datetime | None,
+    now: datetime,
+    *,
+    scan: int = SCAN,
 ) -> NewCount:
     """The visible live documents published after ``since`` (``None``: a first visit, when
-    nothing is "new"), reading at most ``scan`` publications per subscription: one
-    single-statement read (no transaction) per subscription."""
+    nothing is "new") and still valid at ``now``, reading at most ``scan`` publications per
+    subscription: one single-statement read (no transaction) per subscription."""
     if since is None or visible.empty:
         return NewCount(0)
     count, at_least = 0, False
@@ -63,8 +69,8 @@ def count_new(
     for client_id in sorted({c.client_id for c in visible.clauses}, key=lambda c: c.value):
         rows = db.fetch(sql, (client_id.value, after, scan))
         at_least = at_least or len(rows) == scan
-        for doc_id, company, theme, label, issued_at, status in rows:
-            if status != _LIVE:
+        for doc_id, company, theme, label, issued_at, status, valid_until in rows:
+            if status != _LIVE or (valid_until is not None and instant(valid_until) <= now):
                 continue
             issued = instant(issued_at)
             ref = DocumentRef(client_id, Siren(company), Theme(theme), doc_id, label, issued)

@@ -151,7 +151,7 @@ class BoxReader:
         visible = sight.visible if company is None else sight.visible.only(company)
         since = self._previous_visit(principal, session_start)
         return Home(
-            new=count_new(self.store.db, visible, since),
+            new=count_new(self.store.db, visible, since, self.store.clock.now()),
             since=since,
             newest=self._page(principal, visible, BoxSearch(limit=NEWEST, company=company)),
             themes=sight.themes,

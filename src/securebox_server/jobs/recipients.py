@@ -101,8 +101,10 @@ class Recipients:
         except SecureboxError:
             return None
 
-    def live(self, document_ids: Collection[str]) -> dict[str, Shown]:
-        """The live documents among ``document_ids``."""
+    def live(self, document_ids: Collection[str], now: datetime) -> dict[str, Shown]:
+        """The documents among ``document_ids`` that a reader can open at ``now``: live and
+        still valid (one past its validity is out of every list before the expiry job marks
+        it expired; no message announces it)."""
         if not document_ids:
             return {}
         query = sa.select(
@@ -114,7 +116,11 @@ class Recipients:
             _D.c.issued_at,
             _D.c.valid_until,
             _D.c.sender,
-        ).where(_D.c.id.in_(sorted(document_ids)), _D.c.status == _LIVE)
+        ).where(
+            _D.c.id.in_(sorted(document_ids)),
+            _D.c.status == _LIVE,
+            sa.or_(_D.c.valid_until.is_(None), _D.c.valid_until > now),
+        )
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         found: dict[str, Shown] = {}

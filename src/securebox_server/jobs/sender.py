@@ -2,7 +2,7 @@
 once through its channel, record the outcome.
 
 One pass (:meth:`NotificationSender.run`): the outbox leases due rows (:mod:`.outbox`) in
-digests; for each digest the documents still live and still visible to the recipient are
+digests; for each digest the documents still live, still valid and visible to the recipient are
 kept (the others become ``dropped``), the destination is looked up (no destination:
 ``dropped``), one message is built (:mod:`.digest`) and handed to the gateway, and the rows'
 outcomes are committed: ``sent``; or, on a temporary failure, ``pending`` again after a
@@ -111,7 +111,7 @@ class NotificationSender:
 
     def _send(self, digest: Digest) -> list[RowOutcome]:
         now = self.clock.now()
-        live = self.recipients.live({row.document_id for row in digest.rows})
+        live = self.recipients.live({row.document_id for row in digest.rows}, now)
         shown: list[tuple[str, Shown]] = []
         dropped: list[RowOutcome] = []
         principal = (

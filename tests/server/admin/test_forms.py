@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from securebox_auth.entitlements.model import (
     GRANTABLE_OPERATIONS,
+    NEEDS_VIEW,
     CompanyScope,
     DocumentScope,
+    Operation,
     Rights,
     Theme,
 )
@@ -69,7 +71,10 @@ rights_strategy = st.builds(
             ),
         ),
     ),
-    st.frozensets(st.sampled_from(sorted(GRANTABLE_OPERATIONS))),
+    st.frozensets(st.sampled_from(sorted(GRANTABLE_OPERATIONS))).map(
+        # download and share are granted with view
+        lambda ops: ops | {Operation.VIEW} if ops & NEEDS_VIEW else ops
+    ),
 )
 
 
@@ -85,6 +90,8 @@ def test_rights_round_trip_through_a_draft(rights: Rights) -> None:
         {"documents": "most"},
         {"operations": ["list_users"]},
         {"operations": ["fly"]},
+        {"operations": ["download"]},
+        {"operations": ["share", "download", "manage_users"]},
         {"chosen": ["123"], "companies": "chosen"},
         {"themes": ["Bad Theme"], "documents": "partial"},
     ],

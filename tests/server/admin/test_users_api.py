@@ -101,6 +101,15 @@ def test_refusals_and_unknown_users_are_problems(admin_world: Build) -> None:
     assert world.client.post(f"{API}/users", json=no_phone, headers=HEADERS).status_code == 400
     half = {"profile": PROFILE, "role": "user"}
     assert world.client.patch(f"{API}/users/03", json=half, headers=HEADERS).status_code == 400
+    download_only = {"companies": "all", "documents": "total", "operations": ["download"]}
+    refused = world.client.patch(
+        f"{API}/users/03",
+        json={"profile": PROFILE, "role": "user", "rights": download_only},
+        headers=HEADERS,
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "malformed_input"
 
 
 def test_a_collaborator_lists_users_but_changes_nobody_else(admin_world: Build) -> None:

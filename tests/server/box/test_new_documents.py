@@ -17,16 +17,32 @@ def test_count_is_bounded_and_says_so(box_world: World) -> None:
         box_world.publish_sample()
     box_world.publish_sample(type_="tax-notice", companies=(C2,))
     db = box_world.documents.db
+    now = box_world.clock.now()
     everything = box_world.box.entitlements.visible(box_world.principal, Operation.VIEW)
     payroll = box_world.box.entitlements.visible(box_world.collaborator, Operation.VIEW)
-    assert count_new(db, everything, since).count == 4
-    assert count_new(db, payroll, since).count == 3
-    assert count_new(db, everything.only(C2), since).count == 1
-    assert count_new(db, everything, None).count == 0
-    assert count_new(db, everything, box_world.clock.now()).count == 0
-    bounded = count_new(db, everything, since, scan=2)
+    assert count_new(db, everything, since, now).count == 4
+    assert count_new(db, payroll, since, now).count == 3
+    assert count_new(db, everything.only(C2), since, now).count == 1
+    assert count_new(db, everything, None, now).count == 0
+    assert count_new(db, everything, box_world.clock.now(), now).count == 0
+    bounded = count_new(db, everything, since, now, scan=2)
     assert bounded.count == 2
     assert bounded.at_least
+
+
+def test_a_document_past_its_validity_is_not_new(box_world: World) -> None:
+    """Expired by the clock, not yet by the expiry job: the list no longer shows it, so
+    the count leaves it out too."""
+    since = box_world.clock.now()
+    box_world.clock.advance(timedelta(minutes=1))
+    box_world.publish_sample(type_="tax-notice")  # valid 30 days
+    box_world.publish_sample()  # a payslip: valid 180 days
+    everything = box_world.box.entitlements.visible(box_world.principal, Operation.VIEW)
+    db, now = box_world.documents.db, box_world.clock.now()
+    assert count_new(db, everything, since, now).count == 2
+    later = now + timedelta(days=30)
+    assert count_new(db, everything, since, later - timedelta(seconds=1)).count == 2
+    assert count_new(db, everything, since, later).count == 1
 
 
 def test_the_query_reads_the_publication_index(box_world: World) -> None:

@@ -124,7 +124,13 @@ class World:
         verify(self.box, self.clock, self.outbox_file, who, channel, destination)
 
     def document(
-        self, number: int, *, company: str = C1.value, theme: str = "payroll", status: str = "live"
+        self,
+        number: int,
+        *,
+        company: str = C1.value,
+        theme: str = "payroll",
+        status: str = "live",
+        valid_until: datetime | None = None,
     ) -> str:
         """A box_documents row (and nothing else: the sender reads only this table)."""
         doc_id = f"doc{number:04d}"
@@ -141,7 +147,7 @@ class World:
                     label=f"Relevé n°{number}",
                     issued_at=issued,
                     published_at=issued,
-                    valid_until=None,
+                    valid_until=valid_until,
                     warn_at=None,
                     warned_at=None,
                     retention_class="bank",

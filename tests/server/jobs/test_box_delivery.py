@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from securebox_auth.entitlements.invitations import accept_invitation
 from securebox_auth.entitlements.model import CompanyScope, DocumentScope, Operation, Rights
@@ -195,3 +196,19 @@ def test_a_user_entitled_at_sending_time_is_told_once(
     for bad in (0, 5001, "10"):
         with pytest.raises(MalformedInput):
             world.documents.tell_newly_entitled(limit=bad)  # type: ignore[arg-type]
+
+
+def test_a_document_past_its_validity_is_announced_to_nobody_more(box_world: World) -> None:
+    """Past its validity, before the expiry job marks it expired, a document is out of every
+    list: a user entitled since its publication is not told of it, and the pending
+    announcements are dropped at sending time (``Recipients.live``)."""
+    world = box_world
+    world.publish_sample(type_=TAX_NOTICE.type)  # valid 30 days; the third party is pending
+    _accept_pending(world)
+    world.clock.advance(timedelta(days=30))
+    assert world.documents.tell_newly_entitled() == 0
+    recipients = Recipients(world.documents.engine, world.box)
+    with world.documents.engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM box_documents"))]
+    assert recipients.live(ids, world.clock.now()) == {}
+    assert set(recipients.live(ids, world.clock.now() - timedelta(seconds=1))) == set(ids)

@@ -65,8 +65,16 @@ def test_rights_are_checked_at_sending_time(world: World, smtp_relay: SmtpRelay)
     tax = world.notify(world.document(2, theme="tax"), "04")  # never the clerk's theme
     other = world.notify(world.document(3, company=C2.value), "04")  # nor company
     gone = world.notify(world.document(4, status="deleted"), "04")
+    # past its validity, not yet marked expired by the expiry job: out of every list
+    lapsed = world.notify(world.document(6, valid_until=world.clock.now()), "04")
     assert sender(world, smtp_relay).run().sent == 1
-    assert world.statuses() == {payslip: "sent", tax: "dropped", other: "dropped", gone: "dropped"}
+    assert world.statuses() == {
+        payslip: "sent",
+        tax: "dropped",
+        other: "dropped",
+        gone: "dropped",
+        lapsed: "dropped",
+    }
     (mail,) = smtp_relay.relay.messages()
     assert mail["Subject"] == "1 nouveau document dans votre Digital Box"
     # the clerk's rights are withdrawn before the next document is sent: nothing goes out
