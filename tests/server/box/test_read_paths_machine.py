@@ -20,7 +20,7 @@ machine holds, against a model of the rules written here (not the library's ``ch
 * each receiver lists its company's documents, and its feed tells each of them once.
 
 ``SECUREBOX_READ_PATHS_EXAMPLES`` sets the number of examples (3 by default, about 7 s
-each; CI runs 40, ``nox -s machines`` 200).
+each; CI runs 12, ``nox -s machines`` 200).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ model of the rules written here, after every step:
 * the other user's sessions are never touched by what one user does.
 
 ``SECUREBOX_SESSION_PATHS_EXAMPLES`` sets the number of examples (10 by default, about
-0.5 s each; CI runs 100, ``nox -s machines`` 1,000).
+0.5 s each; CI runs 50, ``nox -s machines`` 1,000).
 """
 
 from __future__ import annotations
