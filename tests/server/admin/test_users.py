@@ -89,6 +89,15 @@ def test_a_form_with_no_phone_is_refused_with_a_message(admin_world: Build) -> N
     assert "at least one phone number" in sent.text
 
 
+def test_download_without_view_is_refused_with_a_message(admin_world: Build) -> None:
+    world = admin_world()
+    world.login()
+    sent = world.post("/admin/users/new", {**NEW, "operations": ["download"]})
+    assert sent.status_code == 400
+    assert "download and share are granted with view" in sent.text
+    assert world.box.store.get_account(Principal.parse(CLIENT, "02")) is None
+
+
 def test_a_regenerated_code_goes_to_the_verified_address_or_a_letter(admin_world: Build) -> None:
     world = admin_world()
     who = world.user("02")
