@@ -116,7 +116,7 @@ def fuzz(session: nox.Session) -> None:
 def machines(session: nox.Session) -> None:
     """The state machines that check paths against each other (lockout over every entry
     path, one-time values over login, step-up and factors, reading the box by every path,
-    ending sessions by every path),
+    ending sessions by every path, account-wide events against logins under way),
     with more examples than the default run (``-- 4`` multiplies them by 4)."""
     _install_dev(session)
     times = int(session.posargs[0]) if session.posargs else 1
@@ -129,11 +129,13 @@ def machines(session: nox.Session) -> None:
         "tests/shell/test_one_time_across_paths.py",
         "tests/server/box/test_read_paths_machine.py",
         "tests/server/profile/test_session_paths_machine.py",
+        "tests/shell/test_account_events_machine.py",
         env={
             "SECUREBOX_LOCKOUT_EXAMPLES": str(300 * times),
             "SECUREBOX_ONE_TIME_EXAMPLES": str(1000 * times),
             "SECUREBOX_READ_PATHS_EXAMPLES": str(200 * times),
             "SECUREBOX_SESSION_PATHS_EXAMPLES": str(1000 * times),
+            "SECUREBOX_ACCOUNT_EVENTS_EXAMPLES": str(3000 * times),
         },
     )
 

@@ -174,6 +174,25 @@ def test_a_code_alone_at_first_access_asks_for_an_enrolled_second_factor() -> No
     assert done.action.last_sca == NOW
 
 
+def test_a_flow_begun_before_every_session_was_ended_cannot_move_on() -> None:
+    """What ends every session of an account (log out everywhere, recovery, removal) also
+    ends the logins under way: one that verified the old code cannot open a session."""
+    flow = start_login(POLICY, WHO, channel="web", now=NOW).flow
+    second = advance(POLICY, flow, FactorVerified("confidential_code"), now=NOW, enrolled={"totp"})
+    later = NOW + timedelta(seconds=20)
+    for ended_at in (NOW, NOW + timedelta(seconds=10)):  # the same instant counts as before
+        with pytest.raises(FlowExpired, match="ended meanwhile"):
+            advance(
+                POLICY, second.flow, FactorVerified("totp"), now=later, enrolled={"totp"},
+                sessions_ended_at=ended_at,
+            )  # fmt: skip
+    after = advance(
+        POLICY, second.flow, FactorVerified("totp"), now=later, enrolled={"totp"},
+        sessions_ended_at=NOW - timedelta(seconds=1),
+    )  # fmt: skip
+    assert isinstance(after.action, OpenLoginSession)
+
+
 def test_a_recent_strong_login_lets_the_code_alone_in_without_renewing() -> None:
     flow = start_login(POLICY, WHO, channel="web", now=NOW).flow
     step = advance(

@@ -26,11 +26,8 @@ compare-and-swap). ``SECUREBOX_ONE_TIME_EXAMPLES`` sets the number of examples (
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Final
 
 from hypothesis import HealthCheck, event, settings
@@ -60,10 +57,8 @@ from securebox_auth.factors.oob import Channel
 from securebox_auth.factors.totp import TotpCredential, code_at
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore
-from securebox_auth.stores.sql import migrate
-from securebox_auth.stores.sql.engine import create_engine
-from securebox_auth.stores.sql.store import SqlStore
 from tests.shell.portal import CLIENT, CODE, MASTER, PHONE, T0, Phone, enrol_users, user
+from tests.shell.sqlite_file import sqlite_file_store
 
 EXAMPLES: Final = int(os.environ.get("SECUREBOX_ONE_TIME_EXAMPLES", "30"))
 #: Strong authentication at every login (so that every login asks for the TOTP code), and
@@ -368,14 +363,10 @@ class OneTimeAcrossPathsOnSqlite(OneTimeAcrossPaths):
 
     def __init__(self) -> None:
         super().__init__()
-        self.folder = Path(tempfile.mkdtemp(prefix="securebox-one-time-"))
-        self.engine = create_engine(f"sqlite:///{self.folder / 'store.sqlite3'}")
-        migrate.upgrade(self.engine)
-        self.store = SqlStore(self.engine, audit_key=b"\x01" * 32)
+        self.store, self._clean_up = sqlite_file_store("securebox-one-time-", b"\x01" * 32)
 
     def teardown(self) -> None:
-        self.engine.dispose()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._clean_up()
 
 
 TestOneTimeAcrossPathsOnSqlite = OneTimeAcrossPathsOnSqlite.TestCase

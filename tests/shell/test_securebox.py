@@ -234,6 +234,30 @@ def test_sessions_touch_rotate_end_and_end_all(
     )
 
 
+def test_a_login_under_way_when_every_session_ends_cannot_finish(
+    box: Securebox, seed: str, clock: FixedClock
+) -> None:
+    """A login that verified the code before "log out everywhere" (or a recovery) cannot
+    open a session with its second factor after it: the flow ends there (with the factor's
+    verification committed), and a login begun afterwards opens one."""
+    who = user(1)
+    page = box.start_login(CLIENT, "01")
+    page = box.answer_login(page.handle, CodeAnswer(CODE))
+    assert page.state is LoginState.SECOND_FACTOR
+    clock.advance(timedelta(seconds=5))
+    box.end_all(who)
+    clock.advance(timedelta(seconds=30))
+    with pytest.raises(FlowExpired, match="ended meanwhile"):
+        box.answer_login(page.handle, TotpAnswer(totp_now(seed, clock)))
+    assert box.sessions_of(who) == []
+    assert "login.superseded" in _actions(box)
+    with pytest.raises(FlowExpired, match="no such flow"):  # and it is gone
+        box.answer_login(page.handle, TotpAnswer(totp_now(seed, clock)))
+    clock.advance(timedelta(seconds=30))
+    assert strong_login(box, who, seed, clock)
+    assert len(box.sessions_of(who)) == 1
+
+
 def test_the_policy_rules_reach_every_service() -> None:
     """Every service the entry point builds uses the policy's rules, none its own default:
     the policy below differs from the defaults in each section a service reads."""

@@ -235,3 +235,25 @@ def test_end_all_ends_every_session_of_one_principal(contract_store: AuthStore) 
     assert service.sessions_of(ALICE) == []
     ended = [e.event for e in contract_store.audit_log() if e.event.action == "session.end_all"]
     assert [dict(e.details) for e in ended] == [{"count": "2", "reason": "factor_lost"}]
+
+
+def test_an_expired_session_is_neither_listed_nor_ended_by_reference(
+    contract_store: AuthStore,
+) -> None:
+    """A session past its idle timeout is stored until cleaned up, but it is not live: the
+    list leaves it out and ending it by reference answers "no such session", as for one
+    already ended (a list and its "end" button never disagree)."""
+    from securebox_auth.clock import FixedClock  # noqa: PLC0415
+    from securebox_auth.shell.sessions import SessionService  # noqa: PLC0415
+
+    clock = FixedClock(NOW)
+    service = SessionService(contract_store, clock=clock)
+    idle = service.open(_weak())
+    ((ref, _),) = service.sessions_of(ALICE)
+    later = clock.advance(timedelta(minutes=5, seconds=1))  # PSD2_DEFAULT: idle after 5 min
+    service.open(open_session(ALICE, "web", ["confidential_code"], later))
+    assert ref not in [r for r, _ in service.sessions_of(ALICE)]
+    assert len(service.sessions_of(ALICE)) == 1
+    assert not service.end_by_ref(ALICE, ref)
+    assert contract_store.get_session(idle) is not None  # left for the clean-up, unchanged
+    assert [e for e in contract_store.audit_log() if e.event.action == "session.end"] == []

@@ -252,16 +252,23 @@ def advance(
     last_sca: datetime | None = None,
     lockout: LockoutState | None = None,
     enrolled: Collection[str] | None = None,
+    sessions_ended_at: datetime | None = None,
 ) -> LoginStep:
     """Apply ``event`` at ``now``. ``last_sca``, ``lockout`` and ``enrolled`` are the
     principal's renewal clock, lockout state and enrolled methods, read by the shell (used
-    once a factor was verified). Raises :class:`FlowExpired` past the expiry and
+    once a factor was verified); ``sessions_ended_at`` is when every session of the
+    principal was last ended (a log out everywhere, an account recovery, a removal). Raises
+    :class:`FlowExpired` past the expiry or when the flow began no later than
+    ``sessions_ended_at`` (what ended every session also ends the logins under way: one
+    that had verified the old code cannot open a session after a recovery), and
     :class:`FlowOutOfOrder` for an event the state does not take."""
     now = require_aware(now)
     if flow.finished:
         raise _refuse(flow, "the flow is finished")
     if flow.expired(now):
         raise FlowExpired("the login took too long: start again")
+    if sessions_ended_at is not None and flow.created_at <= sessions_ended_at:
+        raise FlowExpired("every session of this account was ended meanwhile: start again")
     if isinstance(event, CodeChanged):
         if flow.state is not LoginState.CODE_CHANGE:
             raise _refuse(flow, "no code change was asked for")

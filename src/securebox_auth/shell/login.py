@@ -150,6 +150,8 @@ class LoginShell(ShellBase):
                     current, version, event, now, pending, rejected=rejected,
                     lockout=verified.lockout,
                 )  # fmt: skip
+            except FlowExpired:  # buried with the verification (counted) by _advance
+                raise
             except FlowError:  # the flow refused the event: the verification still counts
                 self._settle(pending)
                 raise
@@ -271,8 +273,9 @@ class LoginShell(ShellBase):
         facts = not isinstance(event, FactorFailed)
         last_sca: datetime | None = None
         renewal: Callable[[datetime], Change] | None = None
+        ended_at: datetime | None = None
         if facts:
-            last_sca, renewal = self.factors.renewal.read(principal, flow.channel)
+            last_sca, renewal, ended_at = self.factors.renewal.read(principal, flow.channel)
             if lockout is None:  # the verification's, else as the pending changes leave it
                 lockout = self._lockout_after(principal, verified_changes)
         else:
@@ -281,10 +284,14 @@ class LoginShell(ShellBase):
         def decide(enrolled: frozenset[str] | None) -> LoginStep:
             return advance(
                 self.policy, flow, event, now=now, last_sca=last_sca, lockout=lockout,
-                enrolled=enrolled,
+                enrolled=enrolled, sessions_ended_at=ended_at,
             )  # fmt: skip
 
-        step = decide(None)
+        try:
+            step = decide(None)
+        except FlowExpired:  # begun before every session was ended: the flow ends here
+            self._bury(principal, KIND, flow_id, version, "login.superseded", pending)
+            raise
         if facts and not isinstance(step.action, OpenLoginSession):
             step = decide(self.enrolled(principal))
         after, action = step.flow, step.action

@@ -35,6 +35,7 @@ __all__ = [
     "parse_handle",
     "put",
     "sessions_not_before",
+    "watermark_of",
 ]
 
 #: Kind of the per-principal record of :meth:`Securebox.end_all` (item ``not_before``).
@@ -88,7 +89,12 @@ def put(
 
 
 def sessions_not_before(store: AuthStore, principal: Principal) -> datetime | None:
-    found = store.get_factor_state(principal, SESSIONS, "not_before")
+    """When every session of ``principal`` was last ended (``None``: never)."""
+    return watermark_of(store.get_factor_state(principal, SESSIONS, "not_before"))
+
+
+def watermark_of(found: Versioned[Mapping[str, object]] | None) -> datetime | None:
+    """The instant of the stored ``not_before`` record (``None`` when absent)."""
     if found is None:
         return None
     at = found.value.get("at")

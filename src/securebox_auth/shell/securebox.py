@@ -26,7 +26,7 @@ from securebox_auth.factors.passkeys import RelyingParty
 from securebox_auth.identity import Principal
 from securebox_auth.policy.loader import load_policy
 from securebox_auth.policy.model import Policy
-from securebox_auth.policy.session import Session, expiry, touch, touch_due
+from securebox_auth.policy.session import Session, touch, touch_due
 from securebox_auth.policy.session_ids import session_ref
 from securebox_auth.shell import keys as purposes
 from securebox_auth.shell.answers import CertificateSettings
@@ -190,12 +190,7 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
         """The live sessions of ``principal``, each with a reference to end it (a session
         past its idle timeout or absolute lifetime is stored until it is cleaned up, but it
         is no longer live: it is left out)."""
-        now, rules = self.clock.now(), self.policy.session
-        return [
-            (ref, session)
-            for ref, session in self.sessions.sessions_of(principal)
-            if expiry(session, rules, now) is None
-        ]
+        return self.sessions.sessions_of(principal)
 
     def end_all(self, principal: Principal) -> None:
         """End every session of ``principal`` opened until now: each stored session is ended

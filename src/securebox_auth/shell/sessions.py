@@ -32,7 +32,7 @@ from securebox_auth.policy.book import PolicyBook
 from securebox_auth.policy.decision import Challenge, Decision
 from securebox_auth.policy.engine import complete_step_up
 from securebox_auth.policy.model import Policy
-from securebox_auth.policy.session import Session
+from securebox_auth.policy.session import Session, expiry
 from securebox_auth.policy.session_ids import is_session_id, session_ref
 from securebox_auth.shell.retry import DEFAULT_BACKOFF, Backoff, commit_retrying
 from securebox_auth.stores.protocols import (
@@ -176,21 +176,31 @@ class SessionService:
     def sessions_of(self, principal: Principal) -> list[tuple[str, Session]]:
         """The live sessions of ``principal`` ("where am I logged in"), oldest first, each
         with a non-secret reference (the start of its stored key) to end it with
-        :meth:`end_by_ref`; never their identifiers, which the store does not keep."""
-        return [(key[:16], found.value) for key, found in self.store.sessions_of(principal)]
+        :meth:`end_by_ref`; never their identifiers, which the store does not keep. A session
+        past its idle timeout or absolute lifetime stays stored until it is cleaned up, but
+        it is no longer live: it is left out."""
+        return [(key[:16], found.value) for key, found in self._live(principal, self.clock.now())]
 
     def end_by_ref(self, principal: Principal, ref: str) -> bool:
         """End the session of ``principal`` that :meth:`sessions_of` listed as ``ref`` (a
-        "log out that device"). False when no live session of ``principal`` has it."""
+        "log out that device"). False when no live session of ``principal`` has it: one
+        already ended, another principal's, or one past its idle timeout or lifetime (which
+        no list shows and no request can use any more)."""
 
-        def attempt(_: datetime) -> tuple[list[Change], list[AuditEvent], bool]:
-            for key, found in self.store.sessions_of(principal):
+        def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], bool]:
+            for key, found in self._live(principal, now):
                 if key[:16] == ref:
                     ended = self._event(found.value, "session.end", {"session": ref})
                     return [EndSession(key, found.version)], [ended], True
             return [], [], False
 
         return self._run(attempt)
+
+    def _live(self, principal: Principal, now: datetime) -> list[tuple[str, Versioned[Session]]]:
+        """The stored sessions of ``principal`` that have not expired at ``now``."""
+        rules = self.policies.for_subscription(principal.client_id).session
+        stored = self.store.sessions_of(principal)
+        return [(key, found) for key, found in stored if expiry(found.value, rules, now) is None]
 
     def end_all(self, principal: Principal, *, reason: str = "requested") -> int:
         """End every live session of ``principal`` in one commit (a log out everywhere, a

@@ -33,6 +33,7 @@ from securebox_server.admin.drafts import (
     parse_siren,
 )
 from securebox_server.admin.guards import Portfolio, portfolio_of, require
+from securebox_server.box.readable import readable_at
 from securebox_server.db.schema import BOX_DOCUMENTS as DOCS
 from securebox_server.invitations.service import invitations_of
 from securebox_server.stepup.common import start
@@ -56,13 +57,14 @@ class Sheet:
 
 
 def documents_of(request: Request, client_id: ClientId, company: Siren) -> int:
-    """How many live documents ``company`` has in the box."""
+    """How many documents of ``company`` its readers can open now (live, still valid)."""
+    now = server_of(request).box.now()
     query = (
         sa.select(sa.func.count())
         .select_from(DOCS)
         .where(DOCS.c.client_id == client_id.value)
         .where(DOCS.c.company == company.value)
-        .where(DOCS.c.status == "live")
+        .where(readable_at(now))
     )
     with invitations_of(request).links.engine.connect() as conn:
         return int(conn.execute(query).scalar_one())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -16,6 +17,7 @@ from securebox_auth.identity import ClientId
 from securebox_auth.lockout.rules import BlockStatus, block_status
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.admin.profiles import Profile, ProfileBook
+from securebox_server.box.readable import readable_at
 from securebox_server.db.schema import BOX_DOCUMENTS
 
 __all__ = ["Row", "Status", "documents_of", "rows_of"]
@@ -62,11 +64,14 @@ def rows_of(box: Securebox, profiles: ProfileBook, client_id: ClientId) -> list[
     return rows
 
 
-def documents_of(engine: Engine, client_id: ClientId, limit: int = 100) -> list[tuple[str, str]]:
-    """The subscription's live documents (id, label), newest first, for partial rights."""
+def documents_of(
+    engine: Engine, client_id: ClientId, now: datetime, limit: int = 100
+) -> list[tuple[str, str]]:
+    """The subscription's documents readers can open at ``now`` (id, label), newest first,
+    for partial rights (one past its validity is offered no more)."""
     query = (
         sa.select(BOX_DOCUMENTS.c.id, BOX_DOCUMENTS.c.label)
-        .where(BOX_DOCUMENTS.c.client_id == client_id.value, BOX_DOCUMENTS.c.status == "live")
+        .where(BOX_DOCUMENTS.c.client_id == client_id.value, readable_at(now))
         .order_by(BOX_DOCUMENTS.c.published_at.desc())
         .limit(limit)
     )

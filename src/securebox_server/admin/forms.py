@@ -29,6 +29,7 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import Siren
 from securebox_server.admin.profiles import Profile
+from securebox_server.web.explained import Explained
 
 __all__ = [
     "CIVILITIES",
@@ -53,11 +54,12 @@ def N_(message: str) -> str:  # noqa: N802 (Babel's keyword for a msgid translat
     return message
 
 
-class FormError(MalformedInput):
+class FormError(MalformedInput, Explained):
     """A form value not as expected: ``field`` is the label of the field (a msgid; empty
     for the form as a whole) and ``problem`` what is expected (a msgid, with ``%(name)s``
-    placeholders filled from ``values``). ``str()`` is the English text (logs); a page
-    shows :meth:`translated`."""
+    placeholders filled from ``values``). ``str()`` is the English text (logs, and the
+    ``detail`` of an API problem: :class:`~securebox_server.web.explained.Explained`); a
+    page shows :meth:`translated`."""
 
     def __init__(self, field: str, problem: str, **values: object) -> None:
         self.field = field

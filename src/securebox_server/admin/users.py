@@ -121,7 +121,7 @@ def _form_values(request: Request, web: WebSession) -> dict[str, object]:
     box = server_of(request).box
     client = web.session.principal.client_id
     sub = box.store.get_subscription(client)
-    docs = documents_of(state_of(request).profiles.engine, client)
+    docs = documents_of(state_of(request).profiles.engine, client, box.now())
     return {
         "companies": sorted(sub.value.companies.values(), key=lambda c: c.siren.value)
         if sub

@@ -26,15 +26,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.entitlements.model import Subscription
 from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Principal
 from securebox_server.box.base import StoreBase
-from securebox_server.box.model import BoxDocument, Status
+from securebox_server.box.model import BoxDocument
 from securebox_server.box.publishing import notification_rows
+from securebox_server.box.readable import readable_at
 from securebox_server.box.recipients import invitees, recipients
 from securebox_server.box.rows import document_from_row, reference
 from securebox_server.db.schema import BOX_DOCUMENTS, BOX_NOTIFICATIONS
@@ -91,12 +92,7 @@ class LateRecipients(StoreBase):
 
     def _live(self, ids: Sequence[str], now: datetime) -> dict[str, BoxDocument]:
         """The documents among ``ids`` a reader can open at ``now`` (live, still valid)."""
-        valid = BOX_DOCUMENTS.c.valid_until
-        query = select(BOX_DOCUMENTS).where(
-            BOX_DOCUMENTS.c.id.in_(ids),
-            BOX_DOCUMENTS.c.status == Status.LIVE.value,
-            or_(valid.is_(None), valid > now),
-        )
+        query = select(BOX_DOCUMENTS).where(BOX_DOCUMENTS.c.id.in_(ids), readable_at(now))
         with self.engine.connect() as conn:
             found = [document_from_row(r) for r in conn.execute(query).mappings()]
         return {doc.id: doc for doc in found}

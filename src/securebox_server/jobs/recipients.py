@@ -28,6 +28,7 @@ from securebox_auth.factors.oob import Channel
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.box.names import sender_names
+from securebox_server.box.readable import readable_at
 from securebox_server.db.schema import BOX_COMPANY_CONTACTS, BOX_DOCUMENTS
 from securebox_server.i18n import DEFAULT
 from securebox_server.profile.model import NewDocuments
@@ -36,7 +37,6 @@ from securebox_server.profile.store import read_preferences
 __all__ = ["Destination", "Recipients", "Shown"]
 
 _D = BOX_DOCUMENTS
-_LIVE = "live"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +116,7 @@ class Recipients:
             _D.c.issued_at,
             _D.c.valid_until,
             _D.c.sender,
-        ).where(
-            _D.c.id.in_(sorted(document_ids)),
-            _D.c.status == _LIVE,
-            sa.or_(_D.c.valid_until.is_(None), _D.c.valid_until > now),
-        )
+        ).where(_D.c.id.in_(sorted(document_ids)), readable_at(now))
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         found: dict[str, Shown] = {}

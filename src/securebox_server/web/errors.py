@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError, StorageFull
 from securebox_auth.stores.sql.database import is_storage_full
 from securebox_server.throttle import RateLimited
+from securebox_server.web.explained import Explained
 from securebox_server.web.pages import render
 from securebox_server.web.problem_codes import check_code
 
@@ -243,7 +244,10 @@ async def _securebox_error(request: Request, exc: Exception) -> Response:
         code = "not_authenticated"
     elif isinstance(exc, FlowError) and code not in MESSAGES:
         code = "flow_out_of_order"
-    response = respond(request, _status(exc), code)
+    if isinstance(exc, Explained) and _is_api(request):
+        response: Response = problem(_status(exc), code, request.url.path, detail=str(exc))
+    else:
+        response = respond(request, _status(exc), code)
     if response.status_code == 401 and _is_api(request):  # RFC 9110 15.5.2, RFC 6750 3
         response.headers["WWW-Authenticate"] = 'Bearer realm="securebox"'
     return response

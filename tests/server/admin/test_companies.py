@@ -5,11 +5,16 @@ every change behind a step-up; the JSON API."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Final
+
+import sqlalchemy as sa
 
 from securebox_auth.entitlements.model import CompanyScope, DocumentScope, Operation, Rights
 from securebox_auth.identity import Principal, Siren
 from securebox_auth.stores.protocols import PutSubscription
+from securebox_server.admin.directory import documents_of
+from securebox_server.db.schema import BOX_DOCUMENTS
 from tests.server.admin.world import ADMIN, C1, C2, CLIENT, COLLABORATOR, PRINCIPAL, Admin
 from tests.server.conftest import token
 
@@ -77,6 +82,26 @@ def test_the_sheet_shows_the_siren_users_and_documents(admin: Admin) -> None:
     assert "<dd>2</dd>" in sheet.text
     assert client.get("/admin/companies/443061841").status_code == 404
     assert client.get("/admin/companies/junk").status_code == 404
+
+
+def test_a_document_past_its_validity_is_neither_counted_nor_offered(admin: Admin) -> None:
+    """Before the expiry job marks it, a document whose validity has passed is out of every
+    reader's list: the company's sheet does not count it and the rights form does not offer
+    it for partial rights (ADR 0030)."""
+    kept, lapsed = admin.publish(C1), admin.publish(C1)
+    now = admin.clock.now()
+    with admin.documents.engine.begin() as conn:
+        conn.execute(
+            sa.update(BOX_DOCUMENTS)
+            .where(BOX_DOCUMENTS.c.id == lapsed)
+            .values(valid_until=now - timedelta(seconds=1))
+        )
+    client = admin.login(PRINCIPAL)
+    assert "<dd>1</dd>" in client.get(f"/admin/companies/{C1.value}").text
+    api = admin.api(admin.login(ADMIN))
+    assert api.get(f"/api/v1/admin/companies/{C1.value}").json()["documents"] == 1
+    offered = [i for i, _ in documents_of(admin.documents.engine, CLIENT, now)]
+    assert offered == [kept]
 
 
 def test_removal_asks_confirmation_then_a_step_up(admin: Admin) -> None:

@@ -110,6 +110,7 @@ def test_refusals_and_unknown_users_are_problems(admin_world: Build) -> None:
     assert refused.status_code == 400, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["code"] == "malformed_input"
+    assert refused.json()["detail"] == "Operations: download and share are granted with view"
 
 
 def test_a_collaborator_lists_users_but_changes_nobody_else(admin_world: Build) -> None:

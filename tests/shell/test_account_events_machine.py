@@ -1,0 +1,344 @@
+"""What ends every session of an account ends it whatever was under way, and nothing else.
+
+A state machine on the entry point (``Securebox``) with two users who log in (each login a
+flow: identify, code, TOTP), leave logins half done, touch and log out of sessions, end
+one session by the reference the list shows, "log out everywhere" and recover their
+account (a new code chosen after a passed recovery), while time passes within and beyond
+the idle timeout and the flows' lifetime. A model written here, not the library's rules,
+says after every step:
+
+* each session answers (``live_session``) exactly when the model says it is live: not
+  logged out, not ended by its reference, opened after the user's last "log out
+  everywhere" or recovery, not idle longer than the policy allows (counted from the
+  activity the store recorded: ADR 0029 writes it only every ``G``), not past its lifetime;
+* each user's list of sessions (``sessions_of``) is exactly their live sessions, and ending
+  by reference succeeds exactly for one of them (ADR 0067);
+* a login flow moves on exactly when it is neither finished, nor past its lifetime, nor
+  begun at or before its user's last "log out everywhere" or recovery (ADR 0067): a flow
+  that verified the old code before a recovery never opens a session;
+* one user's events never touch the other's sessions or flows.
+
+``SECUREBOX_ACCOUNT_EVENTS_EXAMPLES`` sets the number of examples (default 100, on the
+memory store; the same machine on a SQLite file takes a tenth).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+import pytest
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    MultipleResults,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
+
+from securebox_auth import (
+    PROFILE_TESTING,
+    CodeAnswer,
+    DerivedKeys,
+    FixedClock,
+    LoginState,
+    Principal,
+    Securebox,
+    TotpAnswer,
+    from_toml,
+)
+from securebox_auth.errors import FlowExpired, FlowOutOfOrder, NotAuthenticated
+from securebox_auth.flows.login import LOGIN_LIFETIME
+from securebox_auth.policy.session import touch_granularity
+from securebox_auth.policy.session_ids import session_key
+from securebox_auth.shell.account_recovery import AccountRecovery
+from securebox_auth.stores.memory import MemoryStore
+from securebox_auth.stores.protocols import AuthStore
+from tests.shell.portal import CLIENT, CODE, MASTER, T0, enrol_users, totp_now, user
+from tests.shell.sqlite_file import sqlite_file_store
+
+EXAMPLES: Final = int(os.environ.get("SECUREBOX_ACCOUNT_EVENTS_EXAMPLES", "100"))
+#: Strong authentication at every login, so that every login is left half done after its
+#: code; no lockout reached (the machine never gives a wrong answer).
+POLICY: Final = """
+version = 1
+name = "account-events"
+
+[renewal]
+every_days = 90
+every_login = true
+"""
+USERS: Final = (user(1), user(2))
+#: New codes chosen at recoveries, in turn (each strong, none the initial one).
+NEW_CODES: Final = ("58301926", "69412037", "70523148", "81634259", "92745360", "36925814")
+
+
+@dataclass
+class Flow:
+    """A login in progress, as the model knows it."""
+
+    handle: str
+    who: Principal
+    created_at: datetime
+    stage: str = "code"  # "code", "totp", or "gone" (finished, refused or buried)
+
+
+@dataclass
+class Device:
+    """A session, as the model knows it."""
+
+    session_id: str = field(repr=False)
+    who: Principal
+    auth_time: datetime
+    recorded_activity: datetime
+    ended: bool = False  # logged out, ended by reference, or by an end-all
+
+    @property
+    def ref(self) -> str:
+        return session_key(self.session_id)[:16]
+
+
+class AccountEvents(RuleBasedStateMachine):
+    flows = Bundle("flows")
+    devices = Bundle("devices")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: AuthStore = MemoryStore(audit_key=b"\x02" * 32)
+
+    @initialize()
+    def enrol(self) -> None:
+        self.clock = FixedClock(T0)
+        self.box = Securebox.from_policy(
+            from_toml(POLICY),
+            store=self.store,
+            keys=DerivedKeys.from_hex(MASTER),
+            clock=self.clock,
+            argon2=PROFILE_TESTING,
+        )
+        self.seeds = enrol_users(self.box, len(USERS))
+        self.clock.advance(timedelta(minutes=1))
+        self.rules = self.box.policy.session
+        self.codes = dict.fromkeys(USERS, CODE)
+        self.ended_at: dict[Principal, datetime | None] = dict.fromkeys(USERS)
+        self.recoveries = 0
+        self.all_devices: list[Device] = []
+        self.all_flows: list[Flow] = []
+
+    # -- the model ----------------------------------------------------------------------------
+
+    def _live(self, device: Device) -> bool:
+        now, cut = self.clock.now(), self.ended_at[device.who]
+        return not (
+            device.ended
+            or (cut is not None and device.auth_time <= cut)
+            or now - device.recorded_activity > self.rules.idle_timeout
+            or now - device.auth_time > self.rules.absolute_lifetime
+        )
+
+    def _refused(self, flow: Flow, stage: str, answer: CodeAnswer | TotpAnswer) -> bool:
+        """Whether ``flow`` refuses ``answer``, checked: a finished flow or one past its
+        lifetime is gone ("start again"), a method the flow does not offer now is out of
+        order, and a flow begun at or before its user's last end-all is gone once a
+        factor was verified for it (ADR 0067)."""
+        cut = self.ended_at[flow.who]
+        if flow.stage == "gone" or self.clock.now() >= flow.created_at + LOGIN_LIFETIME:
+            with pytest.raises(FlowExpired):
+                self.box.answer_login(flow.handle, answer)
+            flow.stage = "gone"
+            return True
+        if flow.stage != stage:
+            with pytest.raises(FlowOutOfOrder):
+                self.box.answer_login(flow.handle, answer)
+            return True
+        if cut is not None and flow.created_at <= cut:
+            with pytest.raises(FlowExpired, match="ended meanwhile"):
+                self.box.answer_login(flow.handle, answer)
+            event(f"a login begun before an end-all is refused at its {stage}")
+            flow.stage = "gone"
+            return True
+        return False
+
+    def _end_everything_of(self, who: Principal) -> None:
+        self.ended_at[who] = self.clock.now()
+        for device in self.all_devices:
+            if device.who == who:
+                device.ended = True
+
+    # -- logins -------------------------------------------------------------------------------
+
+    def _new_flow(self, who: Principal) -> Flow:
+        page = self.box.start_login(CLIENT, who.user_number.value)
+        assert page.state is LoginState.FIRST_FACTOR
+        flow = Flow(page.handle, who, self.clock.now())
+        self.all_flows.append(flow)
+        return flow
+
+    @rule(target=flows, who=st.sampled_from(USERS))
+    def start_login(self, who: Principal) -> Flow:
+        return self._new_flow(who)
+
+    @rule(target=devices, who=st.sampled_from(USERS))
+    def log_in(self, who: Principal) -> Device:
+        """A whole login at once, a second from now: identify, the code, then the next TOTP
+        step's code. It always opens a session."""
+        self.clock.advance(timedelta(seconds=1))
+        flow = self._new_flow(who)
+        self.answer_code(flow)
+        found = self.answer_totp(flow)
+        assert isinstance(found, Device)
+        return found
+
+    @rule(target=flows, who=st.sampled_from(USERS))
+    def half_log_in(self, who: Principal) -> Flow:
+        """A login left after its code (a second from now), waiting for the TOTP."""
+        self.clock.advance(timedelta(seconds=1))
+        flow = self._new_flow(who)
+        self.answer_code(flow)
+        assert flow.stage == "totp"
+        return flow
+
+    @rule(flow=flows)
+    def answer_code(self, flow: Flow) -> None:
+        """The user's current code; a flow that cannot move on refuses it."""
+        if self._refused(flow, "code", CodeAnswer(self.codes[flow.who])):
+            return
+        page = self.box.answer_login(flow.handle, CodeAnswer(self.codes[flow.who]))
+        assert page.session_id is None
+        assert page.state is LoginState.SECOND_FACTOR, page.explain()
+        flow.stage = "totp"
+
+    @rule(target=devices, flow=flows)
+    def answer_totp(self, flow: Flow) -> Device | MultipleResults[Device]:
+        """The next TOTP step's code (30 s later: a step is accepted once)."""
+        self.clock.advance(timedelta(seconds=30))
+        code = TotpAnswer(totp_now(self.seeds[flow.who], self.clock))
+        if self._refused(flow, "totp", code):
+            return multiple()
+        page = self.box.answer_login(flow.handle, code)
+        assert page.session_id is not None, page.explain()
+        flow.stage = "gone"
+        now = self.clock.now()
+        device = Device(page.session_id, flow.who, now, now)
+        event("a session opened")
+        self.all_devices.append(device)
+        return device
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    @rule(device=devices)
+    def touch(self, device: Device) -> None:
+        if not self._live(device):
+            with pytest.raises(NotAuthenticated):
+                self.box.touch(device.session_id)
+            return
+        self.box.touch(device.session_id)
+        now = self.clock.now()
+        if now - device.recorded_activity >= touch_granularity(self.rules):
+            device.recorded_activity = now
+
+    @rule(device=consumes(devices))
+    def log_out(self, device: Device) -> None:
+        """A log out ends a stored session, live or idle; one already ended is refused."""
+        if device.ended:
+            with pytest.raises(NotAuthenticated):
+                self.box.end(device.session_id)
+            return
+        self.box.end(device.session_id)
+        device.ended = True
+
+    @rule(actor=st.sampled_from(USERS), device=devices)
+    def end_by_reference(self, actor: Principal, device: Device) -> None:
+        ended = self.box.sessions.end_by_ref(actor, device.ref)
+        assert ended == (device.who == actor and self._live(device)), (actor, device)
+        if ended:
+            event("a session ended by its reference")
+            device.ended = True
+
+    @rule(who=st.sampled_from(USERS))
+    def log_out_everywhere(self, who: Principal) -> None:
+        self.box.end_all(who)
+        self._end_everything_of(who)
+
+    @precondition(lambda self: self.recoveries < len(NEW_CODES))
+    @rule(who=st.sampled_from(USERS))
+    def recover(self, who: Principal) -> None:
+        """A new code chosen after a passed recovery: every session and login of the user
+        ends, and the old code is refused from now on."""
+        new = NEW_CODES[self.recoveries]
+        self.recoveries += 1
+        AccountRecovery(self.box).reset_code(who, new, via="email")
+        self.codes[who] = new
+        self._end_everything_of(who)
+
+    @rule(
+        by=st.sampled_from(
+            [
+                timedelta(seconds=1),
+                timedelta(seconds=50),
+                timedelta(minutes=4),
+                timedelta(minutes=5, seconds=1),
+                timedelta(minutes=10),
+                timedelta(hours=13),
+            ]
+        )
+    )
+    def time_passes(self, by: timedelta) -> None:
+        self.clock.advance(by)
+
+    # -- what holds after every step ----------------------------------------------------------
+
+    @invariant()
+    def sessions_answer_as_the_model_says(self) -> None:
+        if not hasattr(self, "box"):
+            return
+        for device in self.all_devices:
+            if self._live(device):
+                self.box.live_session(device.session_id)
+            else:
+                with pytest.raises(NotAuthenticated):
+                    self.box.live_session(device.session_id)
+
+    @invariant()
+    def each_user_lists_exactly_their_live_sessions(self) -> None:
+        if not hasattr(self, "box"):
+            return
+        for who in USERS:
+            listed = sorted(ref for ref, _ in self.box.sessions_of(who))
+            live = sorted(d.ref for d in self.all_devices if d.who == who and self._live(d))
+            assert listed == live, who
+
+
+SETTINGS: Final = settings(
+    max_examples=EXAMPLES,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)  # fmt: skip
+
+TestAccountEvents = AccountEvents.TestCase
+TestAccountEvents.settings = SETTINGS
+
+
+class AccountEventsOnSqlite(AccountEvents):
+    """The same machine on a SQLite file of its own (the SQL store's reads and
+    compare-and-swap), removed at the end of each example."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store, self._clean_up = sqlite_file_store("securebox-account-events-", b"\x02" * 32)
+
+    def teardown(self) -> None:
+        self._clean_up()
+
+
+TestAccountEventsOnSqlite = AccountEventsOnSqlite.TestCase
+TestAccountEventsOnSqlite.settings = settings(SETTINGS, max_examples=max(EXAMPLES // 10, 2))
