@@ -193,6 +193,47 @@ def test_a_flow_begun_before_every_session_was_ended_cannot_move_on() -> None:
     assert isinstance(after.action, OpenLoginSession)
 
 
+def test_a_flow_moves_on_only_while_its_verified_code_is_the_principal_s_code() -> None:
+    """A code changed, reset or replaced after the flow verified it ends the flow: a login
+    that proved the old code cannot open a session (ADR 0067)."""
+    flow = start_login(POLICY, WHO, channel="web", now=NOW).flow
+    set_at = NOW - timedelta(days=3)
+    second = advance(
+        POLICY, flow, FactorVerified("confidential_code"), now=NOW, enrolled={"totp"},
+        code_set_at=set_at,
+    )  # fmt: skip
+    assert second.flow.code_set_at == set_at
+    later = NOW + timedelta(seconds=20)
+    with pytest.raises(FlowExpired, match="code was changed"):
+        advance(
+            POLICY, second.flow, FactorVerified("totp"), now=later, enrolled={"totp"},
+            code_set_at=NOW + timedelta(seconds=10),
+        )  # fmt: skip
+    same = advance(
+        POLICY, second.flow, FactorVerified("totp"), now=later, enrolled={"totp"},
+        code_set_at=set_at,
+    )  # fmt: skip
+    assert isinstance(same.action, OpenLoginSession)
+
+
+def test_the_forced_code_change_moves_the_flow_to_the_new_code() -> None:
+    flow = start_login(POLICY, WHO, channel="web", now=NOW).flow
+    one_time = NOW - timedelta(days=1)
+    asked = advance(
+        POLICY, flow, FactorVerified("confidential_code", change_required=True), now=NOW,
+        code_set_at=one_time,
+    )  # fmt: skip
+    assert asked.flow.code_set_at == one_time
+    changed = advance(
+        POLICY, asked.flow, CodeChanged(), now=NOW, enrolled={"totp"}, code_set_at=NOW
+    )
+    assert changed.flow.code_set_at == NOW
+    done = advance(
+        POLICY, changed.flow, FactorVerified("totp"), now=NOW, enrolled={"totp"}, code_set_at=NOW
+    )
+    assert isinstance(done.action, OpenLoginSession)
+
+
 def test_a_recent_strong_login_lets_the_code_alone_in_without_renewing() -> None:
     flow = start_login(POLICY, WHO, channel="web", now=NOW).flow
     step = advance(

@@ -2,10 +2,10 @@
 
 A state machine on the entry point (``Securebox``) with two users who log in (each login a
 flow: identify, code, TOTP), leave logins half done, touch and log out of sessions, end
-one session by the reference the list shows, "log out everywhere" and recover their
-account (a new code chosen after a passed recovery), while time passes within and beyond
-the idle timeout and the flows' lifetime. A model written here, not the library's rules,
-says after every step:
+one session by the reference the list shows, "log out everywhere", change their code and
+recover their account (a new code chosen after a passed recovery), while time passes
+within and beyond the idle timeout and the flows' lifetime. A model written here, not the
+library's rules, says after every step:
 
 * each session answers (``live_session``) exactly when the model says it is live: not
   logged out, not ended by its reference, opened after the user's last "log out
@@ -14,8 +14,9 @@ says after every step:
 * each user's list of sessions (``sessions_of``) is exactly their live sessions, and ending
   by reference succeeds exactly for one of them (ADR 0067);
 * a login flow moves on exactly when it is neither finished, nor past its lifetime, nor
-  begun at or before its user's last "log out everywhere" or recovery (ADR 0067): a flow
-  that verified the old code before a recovery never opens a session;
+  begun at or before its user's last "log out everywhere" or recovery, nor resting on a
+  code its user has changed since (ADR 0067): a flow that verified the old code never
+  opens a session;
 * one user's events never touch the other's sessions or flows.
 
 ``SECUREBOX_ACCOUNT_EVENTS_EXAMPLES`` sets the number of examples (default 100, on the
@@ -77,8 +78,11 @@ every_days = 90
 every_login = true
 """
 USERS: Final = (user(1), user(2))
-#: New codes chosen at recoveries, in turn (each strong, none the initial one).
-NEW_CODES: Final = ("58301926", "69412037", "70523148", "81634259", "92745360", "36925814")
+#: New codes chosen at recoveries and changes, in turn (each strong, none the initial one).
+NEW_CODES: Final = (
+    "58301926", "69412037", "70523148", "81634259", "92745360", "36925814", "74185296",
+    "15973582",
+)  # fmt: skip
 
 
 @dataclass
@@ -89,6 +93,7 @@ class Flow:
     who: Principal
     created_at: datetime
     stage: str = "code"  # "code", "totp", or "gone" (finished, refused or buried)
+    code_version: int = -1  # which of its user's codes the flow verified
 
 
 @dataclass
@@ -128,8 +133,9 @@ class AccountEvents(RuleBasedStateMachine):
         self.clock.advance(timedelta(minutes=1))
         self.rules = self.box.policy.session
         self.codes = dict.fromkeys(USERS, CODE)
+        self.code_versions = dict.fromkeys(USERS, 0)
         self.ended_at: dict[Principal, datetime | None] = dict.fromkeys(USERS)
-        self.recoveries = 0
+        self.new_codes = 0
         self.all_devices: list[Device] = []
         self.all_flows: list[Flow] = []
 
@@ -163,6 +169,12 @@ class AccountEvents(RuleBasedStateMachine):
             with pytest.raises(FlowExpired, match="ended meanwhile"):
                 self.box.answer_login(flow.handle, answer)
             event(f"a login begun before an end-all is refused at its {stage}")
+            flow.stage = "gone"
+            return True
+        if flow.stage == "totp" and flow.code_version != self.code_versions[flow.who]:
+            with pytest.raises(FlowExpired, match="code was changed"):
+                self.box.answer_login(flow.handle, answer)
+            event("a login on a code changed since is refused")
             flow.stage = "gone"
             return True
         return False
@@ -215,6 +227,7 @@ class AccountEvents(RuleBasedStateMachine):
         assert page.session_id is None
         assert page.state is LoginState.SECOND_FACTOR, page.explain()
         flow.stage = "totp"
+        flow.code_version = self.code_versions[flow.who]
 
     @rule(target=devices, flow=flows)
     def answer_totp(self, flow: Flow) -> Device | MultipleResults[Device]:
@@ -268,16 +281,34 @@ class AccountEvents(RuleBasedStateMachine):
         self.box.end_all(who)
         self._end_everything_of(who)
 
-    @precondition(lambda self: self.recoveries < len(NEW_CODES))
+    def _new_code(self, who: Principal) -> str:
+        """The next new code, a second from now (a code is set at an instant of its own)."""
+        self.clock.advance(timedelta(seconds=1))
+        new = NEW_CODES[self.new_codes]
+        self.new_codes += 1
+        return new
+
+    @precondition(lambda self: self.new_codes < len(NEW_CODES))
     @rule(who=st.sampled_from(USERS))
     def recover(self, who: Principal) -> None:
         """A new code chosen after a passed recovery: every session and login of the user
         ends, and the old code is refused from now on."""
-        new = NEW_CODES[self.recoveries]
-        self.recoveries += 1
+        new = self._new_code(who)
         AccountRecovery(self.box).reset_code(who, new, via="email")
         self.codes[who] = new
+        self.code_versions[who] += 1
         self._end_everything_of(who)
+
+    @precondition(lambda self: self.new_codes < len(NEW_CODES))
+    @rule(who=st.sampled_from(USERS))
+    def change_code(self, who: Principal) -> None:
+        """The user changes their code (proving the current one): the sessions stay (the
+        server ends the others itself), a login that verified the old code cannot finish."""
+        new = self._new_code(who)
+        changed = self.box.codes.change_code(CLIENT, who.user_number.value, self.codes[who], new)
+        assert changed.changed
+        self.codes[who] = new
+        self.code_versions[who] += 1
 
     @rule(
         by=st.sampled_from(

@@ -23,6 +23,7 @@ from securebox_auth import (
     TotpAnswer,
 )
 from securebox_auth.crypto.keys import StaticKeyring
+from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.errors import KeyReuse, NotAuthenticated
 from securebox_auth.factors.cap import CapRules
 from securebox_auth.factors.code_strength import CodeRules
@@ -256,6 +257,35 @@ def test_a_login_under_way_when_every_session_ends_cannot_finish(
     clock.advance(timedelta(seconds=30))
     assert strong_login(box, who, seed, clock)
     assert len(box.sessions_of(who)) == 1
+
+
+@pytest.mark.parametrize("how", ["changed", "regenerated"])
+def test_a_login_under_way_cannot_finish_on_a_code_replaced_since(
+    box: Securebox, seed: str, clock: FixedClock, how: str
+) -> None:
+    """A login that verified the code cannot finish once the code is no longer the user's
+    (changed on the profile, or a new one sent by the back office): the flow ends there,
+    and a login on the current code opens a session."""
+    who = user(1)
+    page = box.start_login(CLIENT, "01")
+    page = box.answer_login(page.handle, CodeAnswer(CODE))
+    assert page.state is LoginState.SECOND_FACTOR
+    clock.advance(timedelta(seconds=5))
+    if how == "changed":
+        assert box.codes.change_code(CLIENT, "01", CODE, "58301926").changed
+    else:
+        box.codes.regenerate_code(Operator("back-office"), who)
+    clock.advance(timedelta(seconds=30))
+    with pytest.raises(FlowExpired, match="code was changed"):
+        box.answer_login(page.handle, TotpAnswer(totp_now(seed, clock)))
+    assert box.sessions_of(who) == []
+    assert "login.superseded" in _actions(box)
+    if how == "changed":
+        clock.advance(timedelta(seconds=30))
+        page = box.start_login(CLIENT, "01")
+        page = box.answer_login(page.handle, CodeAnswer("58301926"))
+        page = box.answer_login(page.handle, TotpAnswer(totp_now(seed, clock)))
+        assert page.session_id is not None
 
 
 def test_the_policy_rules_reach_every_service() -> None:

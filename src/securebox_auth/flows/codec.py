@@ -71,6 +71,7 @@ def login_flow_to_dict(flow: LoginFlow) -> dict[str, object]:
         "proven": list(flow.proven),
         "failures": flow.failures,
         "notes": list(flow.notes),
+        "code_set_at": None if flow.code_set_at is None else flow.code_set_at.isoformat(),
     }
 
 
@@ -91,6 +92,7 @@ def login_flow_from_dict(d: Doc, principal: Principal) -> LoginFlow:
             proven=_names(d["proven"]),
             failures=failures,
             notes=_names(d["notes"]),
+            code_set_at=None if d.get("code_set_at") is None else _time(d["code_set_at"]),
         )
     except (KeyError, ValueError, TypeError) as exc:
         if isinstance(exc, MalformedInput):

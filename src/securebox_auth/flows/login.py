@@ -100,7 +100,9 @@ class LoginState(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class LoginFlow:
     """One login in progress. ``proven`` lists the methods verified so far, ``offered`` what
-    the user may use next, ``notes`` the sentences of :meth:`explain`."""
+    the user may use next, ``notes`` the sentences of :meth:`explain`; ``code_set_at`` when
+    the confidential code it verified had been set (the flow moves on only while that code
+    is the principal's code)."""
 
     id: str = field(repr=False)
     principal: Principal
@@ -112,6 +114,7 @@ class LoginFlow:
     proven: tuple[str, ...] = ()
     failures: int = 0
     notes: tuple[str, ...] = ()
+    code_set_at: datetime | None = None
 
     @property
     def finished(self) -> bool:
@@ -253,15 +256,18 @@ def advance(
     lockout: LockoutState | None = None,
     enrolled: Collection[str] | None = None,
     sessions_ended_at: datetime | None = None,
+    code_set_at: datetime | None = None,
 ) -> LoginStep:
     """Apply ``event`` at ``now``. ``last_sca``, ``lockout`` and ``enrolled`` are the
     principal's renewal clock, lockout state and enrolled methods, read by the shell (used
     once a factor was verified); ``sessions_ended_at`` is when every session of the
-    principal was last ended (a log out everywhere, an account recovery, a removal). Raises
-    :class:`FlowExpired` past the expiry or when the flow began no later than
-    ``sessions_ended_at`` (what ended every session also ends the logins under way: one
-    that had verified the old code cannot open a session after a recovery), and
-    :class:`FlowOutOfOrder` for an event the state does not take."""
+    principal was last ended (a log out everywhere, an account recovery, a removal), and
+    ``code_set_at`` when the principal's current confidential code was set. Raises
+    :class:`FlowExpired` past the expiry, when the flow began no later than
+    ``sessions_ended_at`` (what ended every session also ends the logins under way), or
+    when the code the flow verified is no longer the principal's code (changed, reset or
+    replaced since: a login that proved the old code cannot open a session), and
+    :class:`FlowOutOfOrder` for an event the state does not take (ADR 0067)."""
     now = require_aware(now)
     if flow.finished:
         raise _refuse(flow, "the flow is finished")
@@ -269,6 +275,33 @@ def advance(
         raise FlowExpired("the login took too long: start again")
     if sessions_ended_at is not None and flow.created_at <= sessions_ended_at:
         raise FlowExpired("every session of this account was ended meanwhile: start again")
+    verified_code = flow.code_set_at
+    if (
+        verified_code is not None
+        and code_set_at is not None
+        and code_set_at != verified_code
+        and not isinstance(event, CodeChanged)  # the change this flow asked for
+    ):
+        raise FlowExpired("the code was changed meanwhile: start again")
+    step = _apply(policy, flow, event, now, last_sca, lockout, enrolled)
+    sets_code = isinstance(event, CodeChanged) or (
+        isinstance(event, FactorVerified) and event.method == "confidential_code"
+    )
+    if sets_code and code_set_at is not None:
+        return LoginStep(replace(step.flow, code_set_at=code_set_at), step.action)
+    return step
+
+
+def _apply(
+    policy: Policy,
+    flow: LoginFlow,
+    event: LoginEvent,
+    now: datetime,
+    last_sca: datetime | None,
+    lockout: LockoutState | None,
+    enrolled: Collection[str] | None,
+) -> LoginStep:
+    """The transition of ``event`` on a flow that may move."""
     if isinstance(event, CodeChanged):
         if flow.state is not LoginState.CODE_CHANGE:
             raise _refuse(flow, "no code change was asked for")

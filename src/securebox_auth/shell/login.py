@@ -45,6 +45,7 @@ from securebox_auth.shell import records
 from securebox_auth.shell.answers import Answer, claimed_method, decide_answer
 from securebox_auth.shell.flow_base import Pending, ShellBase
 from securebox_auth.shell.retry import retrying
+from securebox_auth.stores.principal_reads import read_principal
 from securebox_auth.stores.protocols import Change
 
 __all__ = ["LoginPage", "LoginShell"]
@@ -273,9 +274,18 @@ class LoginShell(ShellBase):
         facts = not isinstance(event, FactorFailed)
         last_sca: datetime | None = None
         renewal: Callable[[datetime], Change] | None = None
-        ended_at: datetime | None = None
+        ended_at = code_set_at = None
         if facts:
-            last_sca, renewal, ended_at = self.factors.renewal.read(principal, flow.channel)
+            # The renewal clock, the account, the end-all watermark and the code, in one
+            # round trip on PostgreSQL: a flow outlives neither (ADR 0067).
+            clock = self.factors.renewal
+            read = read_principal(
+                self.store, principal, lockout=False, code=True,
+                factors=[clock.record_of(flow.channel), records.WATERMARK],
+            )  # fmt: skip
+            last_sca, renewal = clock.from_read(read, principal, flow.channel)
+            ended_at = records.watermark_of(read.factors[records.WATERMARK])
+            code_set_at = None if read.code is None else read.code.value.set_at
             if lockout is None:  # the verification's, else as the pending changes leave it
                 lockout = self._lockout_after(principal, verified_changes)
         else:
@@ -284,12 +294,12 @@ class LoginShell(ShellBase):
         def decide(enrolled: frozenset[str] | None) -> LoginStep:
             return advance(
                 self.policy, flow, event, now=now, last_sca=last_sca, lockout=lockout,
-                enrolled=enrolled, sessions_ended_at=ended_at,
+                enrolled=enrolled, sessions_ended_at=ended_at, code_set_at=code_set_at,
             )  # fmt: skip
 
         try:
             step = decide(None)
-        except FlowExpired:  # begun before every session was ended: the flow ends here
+        except FlowExpired:  # outlived an end-all or its code: the flow ends here
             self._bury(principal, KIND, flow_id, version, "login.superseded", pending)
             raise
         if facts and not isinstance(step.action, OpenLoginSession):

@@ -28,6 +28,7 @@ from securebox_auth.stores.protocols import (
 
 __all__ = [
     "SESSIONS",
+    "WATERMARK",
     "end_every_session",
     "flow_ref",
     "handle",
@@ -40,6 +41,8 @@ __all__ = [
 
 #: Kind of the per-principal record of :meth:`Securebox.end_all` (item ``not_before``).
 SESSIONS: Final = "sessions"
+#: The ``(kind, item)`` of that record, for a caller that reads it with others.
+WATERMARK: Final = (SESSIONS, "not_before")
 _KINDS: Final = {"L": LOGIN_FLOW, "S": STEP_UP_FLOW}
 _PREFIX: Final = {LOGIN_FLOW: "L", STEP_UP_FLOW: "S"}
 

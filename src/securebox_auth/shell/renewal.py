@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Final, Unpack
+from typing import Unpack
 
 from securebox_auth.audit import AuditEvent
 from securebox_auth.entitlements.accounts import Account
 from securebox_auth.identity import Principal
-from securebox_auth.shell import records
 from securebox_auth.shell.base import FactorShell, ShellOptions, Step
 from securebox_auth.stores import factor_codecs as fc
-from securebox_auth.stores.principal_reads import read_principal
+from securebox_auth.stores.principal_reads import PrincipalReads, read_principal
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
@@ -22,8 +21,6 @@ from securebox_auth.stores.protocols import (
 )
 
 __all__ = ["RenewalClock"]
-
-_WATERMARK: Final = (records.SESSIONS, "not_before")
 
 
 class RenewalClock(FactorShell):
@@ -38,19 +35,28 @@ class RenewalClock(FactorShell):
 
     def read(
         self, principal: Principal, channel: str
-    ) -> tuple[datetime | None, Callable[[datetime], Change], datetime | None]:
-        """From one read of the clock: :meth:`last_sca`, what makes the :meth:`change` that
-        records a strong authentication at a given instant (it conflicts if another login
-        recorded one since this read), and when every session of ``principal`` was last
-        ended (``None``: never), which a login flow begun before it may not outlive."""
-        # The renewal record, the account and the end-all watermark together (one round
-        # trip on PostgreSQL).
-        wanted = [(fc.RENEWAL, channel), _WATERMARK]
-        read = read_principal(self.store, principal, lockout=False, factors=wanted)
-        found = read.factors[(fc.RENEWAL, channel)]
+    ) -> tuple[datetime | None, Callable[[datetime], Change]]:
+        """From one read of the clock: :meth:`last_sca`, and what makes the :meth:`change`
+        that records a strong authentication at a given instant (it conflicts if another
+        login recorded one since this read)."""
+        # The renewal record and the account together (one round trip on PostgreSQL).
+        wanted = [self.record_of(channel)]
+        both = read_principal(self.store, principal, lockout=False, factors=wanted)
+        return self.from_read(both, principal, channel)
+
+    @staticmethod
+    def record_of(channel: str) -> tuple[str, str]:
+        """The factor-state record of the clock of ``channel``, for a caller that reads it
+        with others (:func:`~securebox_auth.stores.principal_reads.read_principal`)."""
+        return (fc.RENEWAL, channel)
+
+    def from_read(
+        self, read: PrincipalReads, principal: Principal, channel: str
+    ) -> tuple[datetime | None, Callable[[datetime], Change]]:
+        """:meth:`read`'s answer from a read that holds the account and :meth:`record_of`."""
+        found = read.factors[self.record_of(channel)]
         last = self._last(found, read.account)
-        ended = records.watermark_of(read.factors[_WATERMARK])
-        return last, lambda at: _renewal(principal, channel, at, found), ended
+        return last, lambda at: _renewal(principal, channel, at, found)
 
     @staticmethod
     def _last(
