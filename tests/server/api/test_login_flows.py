@@ -105,6 +105,34 @@ def test_wrong_method_for_the_state_is_409(make_app: AppMaker) -> None:
     assert change.status_code == 409
 
 
+def test_a_login_half_done_when_the_code_changes_or_every_session_ends_is_gone(
+    make_app: AppMaker,
+) -> None:
+    """The code verified, then the code changed (or every session ended) elsewhere: the
+    flow's next answer is 410 ``flow_expired`` and opens no session (ADR 0067)."""
+    client, box, clock = make_app()
+    principal, _ = open_user(box, strong=False)
+    totp = box.enrol_first_totp(Operator("back-office"), principal)
+    assert box.confirm_totp(principal, code_at(totp.credential, clock.now()))
+    current = CODE
+    for event in ("code changed", "everywhere"):
+        clock.advance(timedelta(seconds=60))
+        flow = answer(client, start(client), method="confidential_code", code=current)
+        assert flow.json()["state"] == "second_factor", flow.text
+        clock.advance(timedelta(seconds=1))
+        if event == "code changed":
+            assert box.codes.change_code(CLIENT, "01", current, "58301926").changed
+            current = "58301926"
+        else:
+            box.end_all(principal)
+        clock.advance(timedelta(seconds=30))
+        totp_code = code_at(totp.credential, clock.now())
+        late = answer(client, flow.json(), method="totp", code=totp_code)
+        assert late.status_code == 410, (event, late.text)
+        assert late.json()["code"] == "flow_expired"
+        assert box.sessions_of(principal) == []
+
+
 def test_expired_and_forged_flows_are_gone(make_app: AppMaker) -> None:
     client, box, clock = make_app()
     open_user(box)
