@@ -179,6 +179,7 @@ from securebox_auth.tokens.claims import (
     TokenExpired,
     TokenInvalid,
     TokenReplayed,
+    TokenRevoked,
     TokenSubject,
 )
 from securebox_auth.tokens.requirement import (
@@ -347,6 +348,7 @@ __all__ = [
     "TokenInvalid",
     "TokenKeys",
     "TokenReplayed",
+    "TokenRevoked",
     "TokenSubject",
     "TotpAnswer",
     "TotpEnrolment",

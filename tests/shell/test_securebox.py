@@ -20,6 +20,7 @@ from securebox_auth import (
     OperationRequest,
     Securebox,
     StepUpState,
+    TokenRevoked,
     TotpAnswer,
 )
 from securebox_auth.crypto.keys import StaticKeyring
@@ -286,6 +287,29 @@ def test_a_login_under_way_cannot_finish_on_a_code_replaced_since(
         page = box.answer_login(page.handle, CodeAnswer("58301926"))
         page = box.answer_login(page.handle, TotpAnswer(totp_now(seed, clock)))
         assert page.session_id is not None
+
+
+def test_an_assertion_of_a_session_ended_since_is_revoked(
+    box: Securebox, seed: str, clock: FixedClock
+) -> None:
+    """After "log out everywhere" (or a recovery, or the user's removal) the verifier on
+    the portal's store refuses the assertions issued before, although their ``exp`` has not
+    passed; one from a login after it is accepted (ADR 0067)."""
+    who = user(1)
+    verifier = box.assertion_verifier("api")
+    session_id = strong_login(box, who, seed, clock)
+    before = box.assertion(session_id, audience="api")
+    assert verifier.verify(before, subject=who).subject == who
+    clock.advance(timedelta(seconds=5))
+    box.end_all(who)
+    with pytest.raises(TokenRevoked):
+        verifier.verify(before, subject=who)
+    with pytest.raises(TokenRevoked):  # before anything is consumed
+        verifier.verify(before, subject=who, consume=True)
+    assert not any(e.event.action == "assertion.consume" for e in box.audit_log())
+    clock.advance(timedelta(seconds=30))
+    after = box.assertion(strong_login(box, who, seed, clock), audience="api")
+    assert verifier.verify(after, subject=who, consume=True).subject == who
 
 
 def test_the_policy_rules_reach_every_service() -> None:

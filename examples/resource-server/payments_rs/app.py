@@ -64,6 +64,7 @@ _TITLES: Final = {
     "invalid_audience": "The assertion is for another service",
     "invalid_subject": "The assertion belongs to another user",
     "token_replayed": "The assertion was already used",
+    "token_revoked": "The user's sessions were ended since this assertion: log in again",
     "operation_denied": "The policy denies this operation",
     "insufficient_user_authentication": "A stronger or more recent authentication is needed",
     "not_authenticated": "An assertion is needed (Authorization: Bearer)",

@@ -13,6 +13,12 @@ of concurrent verifications, in any number of processes, exactly one inserts the
 others get :class:`~securebox_auth.tokens.claims.TokenReplayed`. A commit that lost to
 contention (a busy database) is tried again (:func:`~securebox_auth.shell.retry.
 commit_retrying`): only a stored record is a replay.
+
+Every verification also reads the subject's end-all watermark (``records.WATERMARK``: a log
+out everywhere, an account recovery, the user's removal): an assertion whose login is not
+later than it is :class:`~securebox_auth.tokens.claims.TokenRevoked` (ADR 0067), as the
+session it came from is dead. On a store that is not the portal's, the record never
+exists and the read costs one lookup.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from typing import Final
 from securebox_auth.audit import AuditEvent
 from securebox_auth.clock import Clock, SystemClock
 from securebox_auth.identity import Principal
+from securebox_auth.shell import records
 from securebox_auth.shell.retry import commit_retrying
 from securebox_auth.shell.spent_grants import ASSERTION_GRANT, grant_key, spend
 from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState
 from securebox_auth.tokens.assertions import ALGORITHMS, TokenKeys, verify_assertion
-from securebox_auth.tokens.claims import TokenReplayed
+from securebox_auth.tokens.claims import TokenReplayed, TokenRevoked
 from securebox_auth.tokens.requirement import AssertionRequirement, VerifiedAssertion
 
 __all__ = ["ASSERTION_GRANT", "ASSERTION_JTI", "AssertionVerifier", "grant_key"]
@@ -78,6 +85,11 @@ class AssertionVerifier:
             algorithms=self.algorithms,
             leeway=self.leeway,
         )
+        ended_at = records.sessions_not_before(self.store, verified.subject)
+        # ``auth_time`` travels in whole seconds: a login in the watermark's second counts
+        # as before it (refused, never accepted late).
+        if ended_at is not None and verified.auth_time <= ended_at:
+            raise TokenRevoked("every session of this user was ended since: log in again")
         if consume is None:
             consume = requirement is not None and requirement.consumes
         if consume:

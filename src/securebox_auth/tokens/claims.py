@@ -37,6 +37,7 @@ __all__ = [
     "TokenExpired",
     "TokenInvalid",
     "TokenReplayed",
+    "TokenRevoked",
     "TokenSubject",
     "assertion_session",
     "check_claims",
@@ -85,6 +86,15 @@ class TokenReplayed(TokenError):
     """The assertion (its ``jti``) was already used for a single-use operation."""
 
     code: ClassVar[str] = "token_replayed"
+
+
+class TokenRevoked(TokenError):
+    """The assertion was issued from a session its user's sessions were all ended after (a
+    log out everywhere, an account recovery, the user's removal): refused although its
+    ``exp`` has not passed (:class:`~securebox_auth.shell.token_verifier.AssertionVerifier`
+    on the portal's store)."""
+
+    code: ClassVar[str] = "token_revoked"
 
 
 class TokenDenied(TokenError):
