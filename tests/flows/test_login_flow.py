@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from securebox_auth.errors import FlowExpired, FlowOutOfOrder
+from securebox_auth.errors import FlowExpired, FlowOutOfOrder, InvalidTime
 from securebox_auth.factors.methods import METHODS
 from securebox_auth.flows.login import (
     FIRST_FACTORS,
@@ -191,6 +191,10 @@ def test_a_flow_begun_before_every_session_was_ended_cannot_move_on() -> None:
         sessions_ended_at=NOW - timedelta(seconds=1),
     )  # fmt: skip
     assert isinstance(after.action, OpenLoginSession)
+    naive = NOW.replace(tzinfo=None)
+    for times in ({"sessions_ended_at": naive}, {"code_set_at": naive}):
+        with pytest.raises(InvalidTime):
+            advance(POLICY, second.flow, FactorVerified("totp"), now=later, **times)  # type: ignore[arg-type]
 
 
 def test_a_flow_moves_on_only_while_its_verified_code_is_the_principal_s_code() -> None:

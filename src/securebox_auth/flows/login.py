@@ -273,6 +273,10 @@ def advance(
         raise _refuse(flow, "the flow is finished")
     if flow.expired(now):
         raise FlowExpired("the login took too long: start again")
+    if sessions_ended_at is not None:
+        sessions_ended_at = require_aware(sessions_ended_at, "sessions_ended_at")
+    if code_set_at is not None:
+        code_set_at = require_aware(code_set_at, "code_set_at")
     if sessions_ended_at is not None and flow.created_at <= sessions_ended_at:
         raise FlowExpired("every session of this account was ended meanwhile: start again")
     verified_code = flow.code_set_at
