@@ -23,6 +23,7 @@ from securebox_auth import (
     TokenRevoked,
     TotpAnswer,
 )
+from securebox_auth.audit import AuditEvent
 from securebox_auth.crypto.keys import StaticKeyring
 from securebox_auth.entitlements.accounts import Operator
 from securebox_auth.errors import KeyReuse, NotAuthenticated
@@ -34,7 +35,7 @@ from securebox_auth.factors.totp import TotpRules
 from securebox_auth.lockout.rules import LockoutRules
 from securebox_auth.shell.keys import PURPOSES, DerivedKeys, MappedKeys
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.stores.protocols import AuthStore
+from securebox_auth.stores.protocols import AuthStore, Change, OpenSession
 from tests.cards.capworld import make_world
 from tests.shell.portal import (
     CLIENT,
@@ -287,6 +288,32 @@ def test_a_login_under_way_cannot_finish_on_a_code_replaced_since(
         page = box.answer_login(page.handle, CodeAnswer("58301926"))
         page = box.answer_login(page.handle, TotpAnswer(totp_now(seed, clock)))
         assert page.session_id is not None
+
+
+def test_a_code_change_racing_with_the_last_step_is_not_missed(
+    box: Securebox, seed: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code changes after the last step read it and before its commit: the commit's
+    guard on the code refuses it, the step is decided again and the flow ends."""
+    who = user(1)
+    page = box.start_login(CLIENT, "01")
+    page = box.answer_login(page.handle, CodeAnswer(CODE))
+    clock.advance(timedelta(seconds=30))
+    store = box.store
+    commit = store.commit
+    raced: list[bool] = []
+
+    def racing(changes: list[Change], events: list[AuditEvent]) -> None:
+        if not raced and any(isinstance(c, OpenSession) for c in changes):
+            raced.append(True)
+            assert box.codes.change_code(CLIENT, "01", CODE, "58301926").changed
+        commit(changes, events)
+
+    monkeypatch.setattr(store, "commit", racing)
+    with pytest.raises(FlowExpired, match="code was changed"):
+        box.answer_login(page.handle, TotpAnswer(totp_now(seed, clock)))
+    assert raced
+    assert box.sessions_of(who) == []
 
 
 def test_an_assertion_of_a_session_ended_since_is_revoked(

@@ -46,7 +46,7 @@ from securebox_auth.shell.answers import Answer, claimed_method, decide_answer
 from securebox_auth.shell.flow_base import Pending, ShellBase
 from securebox_auth.shell.retry import retrying
 from securebox_auth.stores.principal_reads import read_principal
-from securebox_auth.stores.protocols import Change
+from securebox_auth.stores.protocols import Change, Expect
 
 __all__ = ["LoginPage", "LoginShell"]
 
@@ -275,6 +275,7 @@ class LoginShell(ShellBase):
         last_sca: datetime | None = None
         renewal: Callable[[datetime], Change] | None = None
         ended_at = code_set_at = None
+        guard: list[Change] = []
         if facts:
             # The renewal clock, the account, the end-all watermark and the code, in one
             # round trip on PostgreSQL: a flow outlives neither (ADR 0067).
@@ -286,6 +287,10 @@ class LoginShell(ShellBase):
             last_sca, renewal = clock.from_read(read, principal, flow.channel)
             ended_at = records.watermark_of(read.factors[records.WATERMARK])
             code_set_at = None if read.code is None else read.code.value.set_at
+            if read.code is not None and flow.code_set_at is not None and _later_step(event):
+                # the step rests on the code verified before: it commits only if the code
+                # is still the one read (a change racing with this step is not missed)
+                guard.append(Expect("code", principal, read.code.version))
             if lockout is None:  # the verification's, else as the pending changes leave it
                 lockout = self._lockout_after(principal, verified_changes)
         else:
@@ -312,7 +317,7 @@ class LoginShell(ShellBase):
         decision = LoginPage(page_handle, after, action).decision
         if decision is not None:
             events.append(self._decision_event(after, decision))
-        changes: list[Change] = list(verified_changes)
+        changes: list[Change] = [*verified_changes, *guard]
         if isinstance(action, OpenLoginSession):
             changes.append(records.put(principal, KIND, flow_id, version, None))
             if action.renewed and renewal is not None:  # (always set when a login opens)
@@ -340,3 +345,10 @@ class LoginShell(ShellBase):
     def _decision_event(self, flow: LoginFlow, decision: Decision) -> AuditEvent:
         details = {"rules": ",".join(decision.rules), "methods": ",".join(flow.proven)}
         return self._event(flow, "login.decision", decision.kind, details)
+
+
+def _later_step(event: LoginEvent) -> bool:
+    """A verified step after the code's: neither the code's verification (its own guard on
+    the code is in the verification's changes) nor the forced change (which wrote it)."""
+    verifies_code = isinstance(event, FactorVerified) and event.method == "confidential_code"
+    return not verifies_code and not isinstance(event, CodeChanged)
