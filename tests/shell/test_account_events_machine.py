@@ -17,6 +17,8 @@ library's rules, says after every step:
   begun at or before its user's last "log out everywhere" or recovery, nor resting on a
   code its user has changed since (ADR 0067): a flow that verified the old code never
   opens a session;
+* an assertion issued from a session is accepted downstream until its ``exp`` unless its
+  user's sessions were all ended since its login (``TokenRevoked``);
 * one user's events never touch the other's sessions or flows.
 
 ``SECUREBOX_ACCOUNT_EVENTS_EXAMPLES`` sets the number of examples (default 100, on the
@@ -63,6 +65,7 @@ from securebox_auth.policy.session_ids import session_key
 from securebox_auth.shell.account_recovery import AccountRecovery
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore
+from securebox_auth.tokens.claims import TokenExpired, TokenRevoked
 from tests.shell.portal import CLIENT, CODE, MASTER, T0, enrol_users, totp_now, user
 from tests.shell.sqlite_file import sqlite_file_store
 
@@ -78,6 +81,8 @@ every_days = 90
 every_login = true
 """
 USERS: Final = (user(1), user(2))
+#: The lifetime of an assertion the entry point issues (``issue_assertion``'s default).
+ASSERTION_TTL: Final = timedelta(minutes=5)
 #: New codes chosen at recoveries and changes, in turn (each strong, none the initial one).
 NEW_CODES: Final = (
     "58301926", "69412037", "70523148", "81634259", "92745360", "36925814", "74185296",
@@ -111,6 +116,16 @@ class Device:
         return session_key(self.session_id)[:16]
 
 
+@dataclass
+class Issued:
+    """An assertion (JWT) issued from a session, as the model knows it."""
+
+    token: str = field(repr=False)
+    who: Principal
+    auth_time: datetime
+    expires_at: datetime
+
+
 class AccountEvents(RuleBasedStateMachine):
     flows = Bundle("flows")
     devices = Bundle("devices")
@@ -138,6 +153,8 @@ class AccountEvents(RuleBasedStateMachine):
         self.new_codes = 0
         self.all_devices: list[Device] = []
         self.all_flows: list[Flow] = []
+        self.assertions: list[Issued] = []
+        self.verifier = self.box.assertion_verifier("api")
 
     # -- the model ----------------------------------------------------------------------------
 
@@ -258,6 +275,19 @@ class AccountEvents(RuleBasedStateMachine):
         if now - device.recorded_activity >= touch_granularity(self.rules):
             device.recorded_activity = now
 
+    @rule(device=devices)
+    def issue_assertion(self, device: Device) -> None:
+        """An assertion for a downstream API: only from a live session, and it records the
+        session's activity (unbounded: the issue is a request of its own)."""
+        if not self._live(device):
+            with pytest.raises(NotAuthenticated):
+                self.box.assertion(device.session_id, audience="api")
+            return
+        token = self.box.assertion(device.session_id, audience="api")
+        now = self.clock.now()
+        device.recorded_activity = now
+        self.assertions.append(Issued(token, device.who, device.auth_time, now + ASSERTION_TTL))
+
     @rule(device=consumes(devices))
     def log_out(self, device: Device) -> None:
         """A log out ends a stored session, live or idle; one already ended is refused."""
@@ -337,6 +367,30 @@ class AccountEvents(RuleBasedStateMachine):
             else:
                 with pytest.raises(NotAuthenticated):
                     self.box.live_session(device.session_id)
+
+    @invariant()
+    def assertions_verify_as_the_model_says(self) -> None:
+        """Until its ``exp`` an assertion is accepted, unless its user's sessions were all
+        ended since its login (``TokenRevoked``, ADR 0067); a log out or an end by
+        reference does not reach it (documented: keep lifetimes short). Once seen expired
+        it is dropped."""
+        if not hasattr(self, "box"):
+            return
+        now, kept = self.clock.now(), []
+        for issued in self.assertions:
+            cut = self.ended_at[issued.who]
+            if now >= issued.expires_at:
+                with pytest.raises(TokenExpired):
+                    self.verifier.verify(issued.token, subject=issued.who)
+                continue
+            kept.append(issued)
+            if cut is not None and issued.auth_time <= cut:
+                with pytest.raises(TokenRevoked):
+                    self.verifier.verify(issued.token, subject=issued.who)
+                event("an assertion of a session ended by an end-all is revoked")
+            else:
+                assert self.verifier.verify(issued.token, subject=issued.who).subject == issued.who
+        self.assertions = kept
 
     @invariant()
     def each_user_lists_exactly_their_live_sessions(self) -> None:
