@@ -146,7 +146,7 @@ class AccountEvents(RuleBasedStateMachine):
         )
         self.seeds = enrol_users(self.box, len(USERS))
         self.clock.advance(timedelta(minutes=1))
-        self.rules = self.box.policy.session
+        self.session_rules = self.box.policy.session
         self.codes = dict.fromkeys(USERS, CODE)
         self.code_versions = dict.fromkeys(USERS, 0)
         self.ended_at: dict[Principal, datetime | None] = dict.fromkeys(USERS)
@@ -163,8 +163,8 @@ class AccountEvents(RuleBasedStateMachine):
         return not (
             device.ended
             or (cut is not None and device.auth_time <= cut)
-            or now - device.recorded_activity > self.rules.idle_timeout
-            or now - device.auth_time > self.rules.absolute_lifetime
+            or now - device.recorded_activity > self.session_rules.idle_timeout
+            or now - device.auth_time > self.session_rules.absolute_lifetime
         )
 
     def _refused(self, flow: Flow, stage: str, answer: CodeAnswer | TotpAnswer) -> bool:
@@ -272,7 +272,7 @@ class AccountEvents(RuleBasedStateMachine):
             return
         self.box.touch(device.session_id)
         now = self.clock.now()
-        if now - device.recorded_activity >= touch_granularity(self.rules):
+        if now - device.recorded_activity >= touch_granularity(self.session_rules):
             device.recorded_activity = now
 
     @rule(device=devices)
