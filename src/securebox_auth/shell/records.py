@@ -97,11 +97,20 @@ def sessions_not_before(store: AuthStore, principal: Principal) -> datetime | No
 
 
 def watermark_of(found: Versioned[Mapping[str, object]] | None) -> datetime | None:
-    """The instant of the stored ``not_before`` record (``None`` when absent)."""
+    """The instant of the stored ``not_before`` record (``None`` when absent). A record
+    without a readable instant is :class:`~securebox_auth.errors.MalformedInput`: every
+    session, login and assertion of its principal is then refused (failing closed), never
+    taken as "never ended"."""
     if found is None:
         return None
     at = found.value.get("at")
-    return datetime.fromisoformat(at) if isinstance(at, str) else None
+    try:
+        moment = datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or moment.utcoffset() is None:
+        raise MalformedInput("a stored end-all watermark has no readable instant")
+    return moment
 
 
 def end_every_session(
