@@ -33,12 +33,14 @@ from securebox_server.api import login as api_login
 from securebox_server.api import operations as api_operations
 from securebox_server.api import receivers as api_receivers
 from securebox_server.api import senders as api_senders
+from securebox_server.api import shares as api_shares
 from securebox_server.api import step_up as api_step_up
 from securebox_server.api import tokens as api_tokens
 from securebox_server.audit_anchor import AuditAnchoring, load_checkpoint_key
 from securebox_server.box import contact_api as box_contact_api
 from securebox_server.box import contact_pages as box_contact_pages
 from securebox_server.box import pages as box_pages
+from securebox_server.box import share_pages as box_share_pages
 from securebox_server.box.documents import DocumentStore
 from securebox_server.box.reading import BoxReader
 from securebox_server.clients import caller as clients_caller
@@ -162,6 +164,7 @@ def create_app(
         app.include_router(demo_outbox.router)
     app.include_router(home.router)
     app.include_router(box_pages.router)
+    app.include_router(box_share_pages.router)
     app.include_router(box_contact_pages.router)
     app.include_router(api.router)
     stepup.install(app, settings)
@@ -184,6 +187,7 @@ def create_app(
         api_batches.router,
         api_receivers.router,
         api_documents.router,
+        api_shares.router,
         box_contact_api.router,
     ):
         app.include_router(api_router)

@@ -29,6 +29,7 @@ from securebox_auth.entitlements.model import (
 from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import Siren
 from securebox_server.admin.profiles import Profile
+from securebox_server.i18n import N_
 from securebox_server.web.explained import Explained
 
 __all__ = [
@@ -46,12 +47,6 @@ _TEXT: Final = re.compile(r"[^\x00-\x1f\x7f<>]{1,100}")
 _PHONE: Final = re.compile(r"\+?[0-9]{6,15}")
 _EMAIL: Final = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,185}\.[A-Za-z]{2,63}")
 MAX_CHOSEN: Final = 200
-
-
-def N_(message: str) -> str:  # noqa: N802 (Babel's keyword for a msgid translated later)
-    """``message`` unchanged: marks it for Babel's extraction (``babel.cfg``); the page
-    that shows it translates it."""
-    return message
 
 
 class FormError(MalformedInput, Explained):

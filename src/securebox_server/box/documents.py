@@ -38,6 +38,7 @@ from securebox_server.box.model import (
     sender_name,
 )
 from securebox_server.box.rows import document_from_row, instant
+from securebox_server.box.shares import Shares
 from securebox_server.db.schema import BOX_DOCUMENTS, BOX_READS, BOX_VISITS
 from securebox_server.web.metrics import BODY_CORRUPTED
 
@@ -46,7 +47,7 @@ __all__ = ["DocumentStore"]
 log = logging.getLogger("securebox.box")
 
 
-class DocumentStore(Batches, Lifecycle, CompanyContacts, LateRecipients):
+class DocumentStore(Batches, Lifecycle, CompanyContacts, LateRecipients, Shares):
     """The box's documents (the contract of ADR 0030): see the module documentation."""
 
     # -- reading a document ---------------------------------------------------------------
@@ -62,6 +63,18 @@ class DocumentStore(Batches, Lifecycle, CompanyContacts, LateRecipients):
         except BodyCorrupted:
             self._corrupted(doc)
             raise
+
+    def shared_body(self, document_id: str) -> tuple[BoxDocument, bytes] | None:
+        """The live document and its body (digest checked) for a share being sent
+        (:mod:`.shares`); ``None`` when it is gone or its body is damaged (reported as
+        :meth:`body` reports it)."""
+        doc = self.get(document_id)
+        if doc is None or doc.status is not Status.LIVE:
+            return None
+        try:
+            return doc, self.body(doc)
+        except BodyCorrupted:
+            return None
 
     def stream(self, doc: BoxDocument) -> Streamed:
         """The body as chunks of at most :data:`~securebox_server.box.blobs.CHUNK` bytes:

@@ -38,6 +38,7 @@ from securebox_server.box.publishing import notification_rows
 from securebox_server.box.readable import readable_at
 from securebox_server.box.recipients import invitees, recipients
 from securebox_server.box.rows import document_from_row, reference
+from securebox_server.box.shares import SHARE
 from securebox_server.db.schema import BOX_DOCUMENTS, BOX_NOTIFICATIONS
 
 __all__ = ["LateRecipients"]
@@ -67,7 +68,7 @@ class LateRecipients(StoreBase):
             raise MalformedInput(f"a batch looks at 1 to {_MAX_BATCH} outbox rows")
         query = (
             select(_N.c.document_id, _N.c.kind)
-            .where(_N.c.status == _PENDING)
+            .where(_N.c.status == _PENDING, _N.c.kind != SHARE)  # a share tells no one else
             .order_by(_N.c.next_attempt_at)
             .limit(limit)
         )

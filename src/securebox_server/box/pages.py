@@ -32,14 +32,15 @@ from securebox_server.web.errors import respond
 from securebox_server.web.pages import render
 from securebox_server.web.routing import LoggedIn, SecureRoute, WebSession
 
-__all__ = ["content_disposition", "home_values", "router"]
+__all__ = ["content_disposition", "home_values", "not_found", "reader_of_page", "router"]
 
 router = APIRouter(route_class=SecureRoute)
 
 _FIELDS = ("from", "to", "theme", "label", "sender", "read", "company")
 
 
-def _reader(request: Request) -> BoxReader:
+def reader_of_page(request: Request) -> BoxReader:
+    """The box's reader (:class:`DocumentNotFound` when the box is off)."""
     reader = server_of(request).reader
     if reader is None:
         raise DocumentNotFound("the box is not configured")
@@ -132,7 +133,7 @@ def _search(params: dict[str, str]) -> tuple[BoxSearch | None, list[tuple[str, s
 
 @router.get("/documents")
 def documents(request: Request, web: LoggedIn) -> Response:
-    reader = _reader(request)
+    reader = reader_of_page(request)
     principal = web.session.principal
     params = {name: request.query_params.get(name, "").strip()[:200] for name in _FIELDS}
     search, errors = _search(params)
@@ -178,18 +179,18 @@ def _fields(search: BoxSearch) -> dict[str, Any]:
     return {name: getattr(search, name) for name in BoxSearch.__dataclass_fields__}
 
 
-def _not_found(request: Request) -> Response:
+def not_found(request: Request) -> Response:
     """Exactly what an unknown path answers."""
     return respond(request, 404, "not_found")
 
 
 @router.get("/documents/{document_id}")
 def document(request: Request, web: LoggedIn, document_id: str) -> Response:
-    reader = _reader(request)
+    reader = reader_of_page(request)
     try:
         shown = reader.page(web.session.principal, document_id)
     except DocumentNotFound:
-        return _not_found(request)
+        return not_found(request)
     names = sender_names(reader.store.engine)
     return render(
         request, "box/document.html", user=web.session.principal, shown=shown, sender_names=names
@@ -207,11 +208,11 @@ def content_disposition(kind: str, filename: str) -> str:
 
 
 def _body(request: Request, web: WebSession, document_id: str, action: Operation) -> Response:
-    reader = _reader(request)
+    reader = reader_of_page(request)
     try:
         doc, body = reader.stream(web.session.principal, document_id, action)
     except DocumentNotFound:
-        return _not_found(request)
+        return not_found(request)
     except BodyCorrupted:
         return render(
             request,

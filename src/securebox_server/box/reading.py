@@ -17,6 +17,7 @@ from securebox_auth.entitlements.model import Operation, Theme, valid_document_i
 from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.visibility import VisibilityFilter
 from securebox_auth.errors import MalformedInput
+from securebox_auth.factors.oob import Channel, keyed_destination_key
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.protocols import Standing
@@ -36,6 +37,7 @@ from securebox_server.box.model import (
 from securebox_server.box.new_documents import NewCount, count_new
 from securebox_server.box.page_reads import PageReads
 from securebox_server.box.search import BoxSearch, ListedPage, collect
+from securebox_server.box.shares import ShareRecord, ShareRequest
 
 __all__ = ["BoxReader", "CompanyChoice", "DocumentPage", "Home", "Sight"]
 
@@ -77,6 +79,8 @@ class DocumentPage:
     type_title: str
     first_read: Read | None
     may_download: bool
+    #: may the user send it by e-mail (:mod:`.shares`)
+    may_share: bool = False
 
 
 def _known(document_id: str) -> str:
@@ -243,15 +247,36 @@ class BoxReader:
         return entitlements.check_in(standing, principal, action, _ref(doc)).allowed
 
     def page(self, principal: Principal, document_id: str) -> DocumentPage:
-        """The document's page: may ``principal`` view it, and download it (one read of
-        their standing for both decisions)."""
+        """The document's page: may ``principal`` view it, download it and share it (one
+        read of their standing for the three decisions)."""
         standing = self._standing(principal)
         found = self.reads.document_page(_known(document_id))
         doc = self._may(principal, Operation.VIEW, None if found is None else found[0], standing)
         download = self._allows(principal, Operation.DOWNLOAD, doc, standing)
+        share = self._allows(principal, Operation.SHARE, doc, standing)
         assert found is not None  # a document was found
         _, title, first = found
-        return DocumentPage(doc, title or doc.type, first, download)
+        return DocumentPage(doc, title or doc.type, first, download, share)
+
+    def sharable(self, principal: Principal, document_id: str) -> BoxDocument:
+        """The document, if ``principal`` may share it now; else :class:`DocumentNotFound`
+        (whatever the reason: the same answer as :meth:`open`)."""
+        return self._may(principal, Operation.SHARE, self.reads.document(_known(document_id)), None)
+
+    def share(self, principal: Principal, document_id: str, request: ShareRequest) -> ShareRecord:
+        """Send a copy of the document to ``request.address`` (:mod:`.shares`): the share is
+        written with its audit event and sent by the jobs worker. :class:`DocumentNotFound`
+        when ``principal`` may not share it; :class:`~.shares.ShareRefused` for a body too
+        large for e-mail."""
+        doc = self.sharable(principal, document_id)
+        keys = self.securebox.factors.oob.keys
+        recipient = keyed_destination_key(keys, Channel.EMAIL, request.address)
+        return self.store.enqueue_share(doc, principal, request, recipient=recipient)
+
+    def shares(self, principal: Principal, document_id: str) -> list[ShareRecord]:
+        """``principal``'s shares of a document they may share now (newest first)."""
+        doc = self.sharable(principal, document_id)
+        return self.store.shares_by(principal, doc.id)
 
     def read(
         self, principal: Principal, document_id: str, action: Operation

@@ -56,7 +56,9 @@ The jobs (:mod:`securebox_server.jobs`), revision s0005:
   ``leased_by``); ``ix_box_notifications_message`` finds the rows of one digest by its
   ``Message-ID`` (bounces, delivery receipts); since s0011 ``ix_box_notifications_document``
   finds a document's rows of one kind (the users entitled since publication,
-  :mod:`securebox_server.box.late_recipients`; a deletion's pending rows).
+  :mod:`securebox_server.box.late_recipients`; a deletion's pending rows); since s0012 a
+  row of kind ``share`` is a copy of a document a user sends by e-mail
+  (:mod:`securebox_server.box.shares`), with its ``address``, ``note`` and ``language``.
 
 The user's profile (:mod:`securebox_server.profile`), revision s0010:
 
@@ -268,6 +270,11 @@ BOX_NOTIFICATIONS: Final = sa.Table(
     sa.Column("channel", sa.String(8), nullable=True),
     sa.Column("message_id", sa.String(200), nullable=True),
     sa.Column("last_error", sa.String(200), nullable=True),
+    #: a share (kind ``share``, since s0012): the address the user gave, their note (cleared
+    #: once the row is final) and the message's language; NULL for every other kind
+    sa.Column("address", sa.String(254), nullable=True),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Column("language", sa.String(8), nullable=True),
     sa.Index("ix_box_notifications_due", "status", "next_attempt_at"),
     sa.Index("ix_box_notifications_recipient", "client_id", "user_number", "status"),
     sa.Index("ix_box_notifications_document", "document_id", "kind"),

@@ -10,22 +10,27 @@ holds the ``outbox`` named lease (:mod:`.leases`). Rows without a ``message_id``
 the same transaction, one per digest (a recipient and a kind): a digest retried later (after
 a failure or a crash) is the same rows under the same ``Message-ID``.
 
+A share (kind ``share``, :mod:`securebox_server.box.shares`) is a digest of its own: one
+row, one address, one message.
+
 **Finish** (one transaction): each row's outcome is written only while this worker still
 holds its lease (``leased_by`` matches and the row is still ``pending``); a row whose lease
 ran out and was taken over is left to its new holder (the count of such rows is returned).
+A final outcome clears a share's note.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from securebox_auth.stores.sql.engine import WRITE_OPTION, dialect_of
+from securebox_server.box.shares import SHARE
 from securebox_server.db.schema import BOX_NOTIFICATIONS
 from securebox_server.jobs.retries import Status
 
@@ -47,6 +52,10 @@ class Notification:
     user_number: str | None
     attempts: int
     message_id: str | None
+    #: a share's address, note and language (``None`` for every other kind)
+    address: str | None = field(default=None, repr=False)
+    note: str | None = field(default=None, repr=False)
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +87,13 @@ class RowOutcome:
     error: str | None = None
 
 
-def _recipient(row: Notification) -> tuple[str, str, str, str]:
-    """The digest a row belongs to: a user's (any company), or a company address's."""
+def _recipient(row: Notification) -> tuple[str, str, str, str, str]:
+    """The digest a row belongs to: a user's (any company), or a company address's; a
+    share's own."""
     who = row.user_number if row.user_number is not None else ""
     company = row.company if row.user_number is None else ""
-    return (row.client_id, who, company, row.kind)
+    alone = row.id if row.kind == SHARE else ""
+    return (row.client_id, who, company, row.kind, alone)
 
 
 class Outbox:
@@ -119,6 +130,9 @@ class Outbox:
                 _N.c.user_number,
                 _N.c.attempts,
                 _N.c.message_id,
+                _N.c.address,
+                _N.c.note,
+                _N.c.language,
             )
             .where(due)
             .order_by(_N.c.client_id, _N.c.user_number, _N.c.company, _N.c.kind, _N.c.id)
@@ -206,6 +220,7 @@ class Outbox:
                         sent_at=o.sent_at,
                         channel=o.channel,
                         last_error=o.error[:200] if o.error else None,
+                        **({} if o.status is Status.PENDING else {"note": None}),
                     )
                 )
                 lost += 1 - done.rowcount

@@ -27,6 +27,7 @@ from securebox_auth.errors import SecureboxError
 from securebox_auth.factors.oob import Channel
 from securebox_auth.identity import ClientId, Principal, Siren
 from securebox_auth.shell.securebox import Securebox
+from securebox_server.admin.profiles import ProfileBook
 from securebox_server.box.names import sender_names
 from securebox_server.box.readable import readable_at
 from securebox_server.db.schema import BOX_COMPANY_CONTACTS, BOX_DOCUMENTS
@@ -132,3 +133,16 @@ class Recipients:
     def may_view(self, principal: Principal, shown: Shown) -> bool:
         """Is ``principal`` entitled to see the document now?"""
         return self._box.entitlements.check(principal, Operation.VIEW, shown.ref).allowed
+
+    def may_share(self, principal: Principal, shown: Shown) -> bool:
+        """Is ``principal`` entitled to share the document now (and active)?"""
+        return self._box.entitlements.check(principal, Operation.SHARE, shown.ref).allowed
+
+    def sharer(self, principal: Principal) -> tuple[str, str | None]:
+        """How a share names its sharer (their names as the bank recorded them, else their
+        user number) and their professional address, for ``Reply-To``."""
+        profile = ProfileBook(self._engine).get(principal)
+        if profile is None:
+            return principal.user_number.value, None
+        name = " ".join(f"{profile.first_name} {profile.last_name}".split())
+        return name or principal.user_number.value, profile.email or None

@@ -9,6 +9,10 @@ outcomes are committed: ``sent``; or, on a temporary failure, ``pending`` again 
 backoff, ``dead`` after the last attempt; or ``bounced`` on a permanent refusal
 (:mod:`.retries`). Errors are recorded by their gateway message (never an address, a
 code or a document's content). Delivery is at least once: see ADR 0033.
+
+A share (kind ``share``, ADR 0068) is sent by e-mail to the address its sharer gave, with
+the document attached (:mod:`.share_mail`), only while the document is readable and the
+sharer still entitled to share it (else ``dropped``); a share has no other channel.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Final, Protocol
 from securebox_auth.clock import Clock
 from securebox_auth.factors.oob import Channel
 from securebox_auth.shell.gateways import DeliveryFailed, DeliveryRefused
+from securebox_server.box.model import BoxDocument
+from securebox_server.box.shares import SHARE
 from securebox_server.jobs.digest import (
     Item,
     compose_mail,
@@ -34,8 +40,9 @@ from securebox_server.jobs.digest import (
 from securebox_server.jobs.outbox import Digest, Outbox, RowOutcome
 from securebox_server.jobs.recipients import Destination, Recipients, Shown
 from securebox_server.jobs.retries import RetryPolicy, Status, after_failure
+from securebox_server.jobs.share_mail import SharedDocument, compose_share
 
-__all__ = ["Mailer", "NotificationSender", "SendCounts", "TextSender"]
+__all__ = ["Bodies", "Mailer", "NotificationSender", "SendCounts", "TextSender"]
 
 _LOG: Final = logging.getLogger("securebox.jobs")
 _JITTER: Final = random.SystemRandom()
@@ -52,6 +59,12 @@ class TextSender(Protocol):
         self, to: str, text: str, *, reference: str, idempotency_key: str | None = None
     ) -> None:
         """Hand one SMS over, or raise ``DeliveryFailed`` (``DeliveryRefused``: final)."""
+        ...
+
+
+class Bodies(Protocol):
+    def shared_body(self, document_id: str) -> tuple[BoxDocument, bytes] | None:
+        """The live document and its checked body; ``None`` when it cannot be sent."""
         ...
 
 
@@ -82,6 +95,8 @@ class NotificationSender:
     domain: str
     mailer: Mailer | None = None
     sms: TextSender | None = None
+    #: the documents' bodies, for shares (none: a share waits until a worker has them)
+    bodies: Bodies | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     lease: timedelta = timedelta(minutes=5)
     batch: int = 500
@@ -110,6 +125,8 @@ class NotificationSender:
         return counts
 
     def _send(self, digest: Digest) -> list[RowOutcome]:
+        if digest.kind == SHARE:
+            return self._share(digest)
         now = self.clock.now()
         live = self.recipients.live({row.document_id for row in digest.rows}, now)
         shown: list[tuple[str, Shown]] = []
@@ -138,8 +155,19 @@ class NotificationSender:
                 _final(i, Status.DROPPED, attempts - 1, now, "no verified destination")
                 for i, _ in shown
             ]
+        docs = [d for _, d in shown]
+        return dropped + self._attempt(
+            digest, [i for i, _ in shown], where.channel, lambda: self._deliver(digest, where, docs)
+        )
+
+    def _attempt(
+        self, digest: Digest, ids: list[str], channel: Channel, deliver: Callable[[], None]
+    ) -> list[RowOutcome]:
+        """Hand the message over once (``deliver``) and the outcome of rows ``ids``: sent,
+        or after a failure pending again with a backoff, dead or bounced."""
+        attempts = digest.attempts + 1
         try:
-            self._deliver(digest, where, [d for _, d in shown])
+            deliver()
         except DeliveryFailed as exc:
             status, at = after_failure(
                 self.policy,
@@ -149,15 +177,68 @@ class NotificationSender:
                 draw=self.draw(),
             )
             _LOG.warning("notification %s: %s (%s)", digest.message_id, exc, status.value)
-            return dropped + [
-                RowOutcome(i, status, attempts, at, channel=where.channel.value, error=str(exc))
-                for i, _ in shown
+            return [
+                RowOutcome(i, status, attempts, at, channel=channel.value, error=str(exc))
+                for i in ids
             ]
         sent = self.clock.now()
-        return dropped + [
-            RowOutcome(i, Status.SENT, attempts, sent, sent_at=sent, channel=where.channel.value)
-            for i, _ in shown
+        return [
+            RowOutcome(i, Status.SENT, attempts, sent, sent_at=sent, channel=channel.value)
+            for i in ids
         ]
+
+    def _share(self, digest: Digest) -> list[RowOutcome]:
+        """A share: the document still readable and its sharer still entitled to share it
+        (else dropped), sent to its address with the body attached."""
+        (row,) = digest.rows
+        now = self.clock.now()
+        doc = self.recipients.live({row.document_id}, now).get(row.document_id)
+        sharer = (
+            self.recipients.principal(digest.client_id, digest.user_number)
+            if digest.user_number is not None
+            else None
+        )
+        if (
+            doc is None
+            or sharer is None
+            or row.address is None
+            or not self.recipients.may_share(sharer, doc)
+        ):
+            return [_final(row.id, Status.DROPPED, row.attempts, now, "not entitled")]
+        found = self.bodies.shared_body(row.document_id) if self.bodies is not None else None
+        if found is None and self.bodies is not None:  # gone since, or damaged: never sent
+            return [_final(row.id, Status.DROPPED, row.attempts, now, "no readable body")]
+        address = row.address
+
+        def deliver() -> None:
+            if self.mailer is None or found is None:
+                raise DeliveryFailed("no e-mail gateway or document store is configured")
+            box_doc, body = found
+            names = self.recipients.sender_names()
+            shared = SharedDocument(
+                box_doc.label,
+                box_doc.theme.name,
+                names.get(box_doc.sender, box_doc.sender),
+                box_doc.company.value,
+                box_doc.issued_at,
+                box_doc.filename,
+                box_doc.media_type,
+                body,
+            )
+            name, reply_to = self.recipients.sharer(sharer)
+            self.mailer.send_mail(
+                compose_share(
+                    shared,
+                    to=address,
+                    sharer=name,
+                    note=row.note,
+                    language=row.language or "",
+                    message=digest.message_id,
+                    reply_to=reply_to,
+                )
+            )
+
+        return self._attempt(digest, [row.id], Channel.EMAIL, deliver)
 
     def _deliver(self, digest: Digest, where: Destination, docs: list[Shown]) -> None:
         if where.channel is Channel.EMAIL:

@@ -18,6 +18,7 @@ from securebox_auth.shell.gateways import FileOutbox
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.sql.purge import purge_spent
 from securebox_auth.stores.sql.store import SqlStore
+from securebox_server.box.model import BoxDocument
 from securebox_server.delivery import sms_gateway, smtp_gateway
 from securebox_server.jobs.leases import Leases
 from securebox_server.jobs.outbox import Outbox
@@ -42,6 +43,10 @@ class DocumentClocks(Protocol):
     def tell_newly_entitled(self, *, limit: int = 2000) -> int:
         """The users entitled at sending time who were not at publication
         (``box.late_recipients``): run before each sending pass."""
+        ...
+
+    def shared_body(self, document_id: str) -> tuple[BoxDocument, bytes] | None:
+        """A shared document and its checked body (``box.shares``), for the sender."""
         ...
 
 
@@ -85,6 +90,7 @@ def build_jobs(
         domain=domain,
         mailer=mailer,
         sms=sms,
+        bodies=documents,
         policy=RetryPolicy(attempts=settings.notification_attempts),
         lease=lease,
     )

@@ -73,6 +73,10 @@ DEFAULT_LIMITS: Final[Mapping[str, str]] = MappingProxyType(
         # refused bearer tokens on the box's APIs, per source (a valid token is never
         # refused by it: the failures alone are counted, and only they answer 429)
         "api.bearer_failure.source": "60/minute;1000/day",
+        # documents shared by e-mail (securebox_server.box.share_pages, ADR 0068): each
+        # sends a copy out of the box, so a user sends a few a day, not a mailing
+        "box.share.account": "10/hour;30/day",
+        "box.share.source": "30/hour;100/day",
         # any other name a page passes to hit_limits without limits of its own
         "default.source": "60/5 minutes;600/day",
         "default.account": "30/5 minutes;300/day",

@@ -803,6 +803,7 @@ LOGGED_IN_REACHES: Final = frozenset(
         "/documents/{document_id}",
         "/documents/{document_id}/view",
         "/documents/{document_id}/download",
+        "/documents/{document_id}/share",
         "/companies/{siren}/contact",
         "/orders",
         "/operations/{order_id}",

@@ -95,6 +95,7 @@ PAGES: Final[dict[str, tuple[str, int]]] = {
     "/documents/{document_id}": (USER, 200),
     "/documents/{document_id}/view": (USER, 200),
     "/documents/{document_id}/download": (USER, 200),
+    "/documents/{document_id}/share": (USER, 200),
     "/companies/{siren}/contact": (USER, 200),
     "/payees": (USER, 200),
     "/orders": (USER, 200),

@@ -184,6 +184,9 @@ DOWNGRADE: Final = Entry("UFFFFFFUU")  # refused to a code-only session (strong 
 LOGOUT: Final = Entry("UEEEEEEUU")
 DOCUMENT_PAGE: Final = Entry("LPPNNPNLL")
 DOCUMENT_JSON: Final = Entry("UPPNNPNUU")
+SHARE_PAGE: Final = Entry("LPNNNNNLL")  # the collaborator: payroll, view only
+SHARE_TO: Final = {"address": "auditor@firm.example", "note": "For the audit"}
+API_SHARE_TO: Final = {"to": "auditor@firm.example"}
 ADDRESS: Final = {"address": "payroll@acme.example"}
 CONFIRM: Final = {**ADDRESS, "challenge": "x" * 22, "code": "123456"}
 PASSKEY: Final = {"method": "passkey_uv"}
@@ -251,6 +254,9 @@ MATRIX: Final[dict[tuple[str, str], Entry]] = {
     ("GET", "/documents/{document_id}"): DOCUMENT_PAGE,
     ("GET", "/documents/{document_id}/view"): DOCUMENT_PAGE,
     ("GET", "/documents/{document_id}/download"): DOCUMENT_PAGE,
+    # sharing (ADR 0068): never a third party's (THIRD_PARTY_OPERATIONS)
+    ("GET", "/documents/{document_id}/share"): SHARE_PAGE,
+    ("POST", "/documents/{document_id}/share"): Entry("UANNNNNUU", SHARE_TO),
     ("GET", "/companies/{siren}/contact"): Entry("LPNNNNNLL"),
     ("POST", "/companies/{siren}/contact"): Entry("UANNNNNUU", ADDRESS),
     ("POST", "/companies/{siren}/contact/confirm"): Entry("UANNNNNUU", CONFIRM),
@@ -373,6 +379,8 @@ MATRIX: Final[dict[tuple[str, str], Entry]] = {
     ("GET", "/api/v1/documents"): OWN_JSON,
     ("GET", "/api/v1/documents/{document_id}"): DOCUMENT_JSON,
     ("GET", "/api/v1/documents/{document_id}/content"): DOCUMENT_JSON,
+    ("GET", "/api/v1/documents/{document_id}/shares"): Entry("UPNNNNNUU"),
+    ("POST", "/api/v1/documents/{document_id}/shares"): Entry("UANNNNNUU", json=API_SHARE_TO),
     ("GET", "/api/v1/companies/{siren}/contact"): Entry("UPNNNNNUU"),
     ("POST", "/api/v1/companies/{siren}/contact"): Entry("UANNNNNUU", json=API_ADDRESS),
     ("POST", "/api/v1/companies/{siren}/contact/confirm"): Entry("UANNNNNUU", json=API_CONFIRM),
@@ -630,9 +638,9 @@ def test_a_new_route_without_an_entry_is_caught(world: World) -> None:
     def new_thing() -> dict[str, str]:  # pragma: no cover (never called)
         return {}
 
-    added = APIRoute("/documents/{document_id}/share", new_thing, methods=["POST"])
+    added = APIRoute("/documents/{document_id}/print", new_thing, methods=["POST"])
     routes = route_keys([*world.app.routes, added])
-    assert routes - set(MATRIX) == {("POST", "/documents/{document_id}/share")}
+    assert routes - set(MATRIX) == {("POST", "/documents/{document_id}/print")}
 
 
 def test_delegated_entries_are_rows_of_the_admin_matrices() -> None:
@@ -771,7 +779,11 @@ DOCUMENT_ROUTES: Final = {
     ("GET", "/documents/{document_id}"): "user",
     ("GET", "/documents/{document_id}/view"): "user",
     ("GET", "/documents/{document_id}/download"): "user",
+    ("GET", "/documents/{document_id}/share"): "sharer",
+    ("POST", "/documents/{document_id}/share"): "sharer",
     ("GET", "/api/v1/documents/{document_id}"): "user",
+    ("GET", "/api/v1/documents/{document_id}/shares"): "sharer",
+    ("POST", "/api/v1/documents/{document_id}/shares"): "sharer",
     ("GET", "/api/v1/documents/{document_id}/content"): "user",
     ("GET", "/api/v1/receiver/documents/{document_id}"): "receiver",
     ("GET", "/api/v1/receiver/documents/{document_id}/content"): "receiver",
@@ -784,6 +796,9 @@ SEES: Final = {
     ("collaborator", "user"): {"c1", "c2"},  # payroll only
     ("outsider", "user"): {"foreign"},  # their own subscription's
     ("accepted", "user"): {"c1", "tax"},  # C1 only
+    # sharing: never a third party, nor the collaborator (view only)
+    ("principal", "sharer"): {"c1", "tax", "c2"},
+    ("outsider", "sharer"): {"foreign"},
     ("receiver", "receiver"): {"c1", "tax"},  # C1 only
     ("sender", "sender"): {"c1", "tax", "c2"},  # its own publications, not another sender's
 }

@@ -1,0 +1,105 @@
+"""Sharing a document through a user's API session (ADR 0068), as from its page:
+
+* ``POST /api/v1/documents/{id}/shares`` with ``{"to": "name@example.com", "note": "..."}``:
+  ``202``, the share written with its audit event and sent by the jobs worker (the
+  document attached); ``400`` with a ``detail`` saying what is wrong (the address, the note,
+  a document too large for e-mail); ``404`` when the user may not share the document (the
+  same answer as a missing one); ``429`` past the ``box.share`` limit.
+* ``GET /api/v1/documents/{id}/shares``: the user's shares of the document, newest first,
+  with whether each went out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from securebox_auth.errors import MalformedInput
+from securebox_server.api.box_common import READ_PROBLEMS, reader_of
+from securebox_server.api.common import PREFIX, Authenticated
+from securebox_server.box.share_pages import LIMIT
+from securebox_server.box.shares import MAX_NOTE, ShareRecord, share_request
+from securebox_server.login.flow import hit_limits
+from securebox_server.web.pages import language
+from securebox_server.web.routing import SecureRoute
+
+__all__ = ["ShareIn", "ShareList", "ShareOut", "router"]
+
+router = APIRouter(prefix=PREFIX, route_class=SecureRoute, tags=["documents"])
+_LIST_LIMIT: Final = "api.documents"
+
+
+class ShareIn(BaseModel):
+    """A copy of the document to send by e-mail."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to: str = Field(min_length=3, max_length=254, description="One plain e-mail address")
+    note: str = Field(
+        default="", max_length=MAX_NOTE, description="Plain text for the recipient (optional)"
+    )
+
+
+class ShareOut(BaseModel):
+    """One share and its delivery."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    to: str
+    created_at: datetime
+    status: str = Field(description="pending, sent, dropped, dead or bounced")
+    sent_at: datetime | None = None
+
+
+class ShareList(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shares: list[ShareOut]
+
+
+def _out(record: ShareRecord) -> ShareOut:
+    return ShareOut(
+        id=record.id,
+        to=record.address,
+        created_at=record.created_at,
+        status=record.status,
+        sent_at=record.sent_at,
+    )
+
+
+@router.post(
+    "/documents/{document_id}/shares",
+    status_code=202,
+    response_model=ShareOut,
+    responses={**READ_PROBLEMS, 202: {"description": "The share is written; it is sent soon"}},
+)
+def share(
+    request: Request,
+    api: Authenticated,
+    document_id: str,
+    body: Annotated[ShareIn | None, Body()] = None,
+) -> Response:
+    """Send a copy of the document, attached to an e-mail, to one address."""
+    principal = api.session.principal
+    reader = reader_of(request)
+    doc = reader.sharable(principal, document_id)  # first: a missing body says nothing more
+    if body is None:
+        raise MalformedInput("a share needs a JSON body with its address (to)")
+    hit_limits(request, LIMIT, principal.key)
+    record = reader.share(principal, doc.id, share_request(body.to, body.note, language(request)))
+    return Response(_out(record).model_dump_json(), status_code=202, media_type="application/json")
+
+
+@router.get("/documents/{document_id}/shares", response_model=ShareList, responses=READ_PROBLEMS)
+def shares(request: Request, api: Authenticated, document_id: str) -> Response:
+    """The user's shares of the document, newest first."""
+    principal = api.session.principal
+    hit_limits(request, _LIST_LIMIT, principal.key)
+    found = reader_of(request).shares(principal, document_id)
+    listed = ShareList(shares=[_out(r) for r in found])
+    return Response(listed.model_dump_json(), media_type="application/json")
