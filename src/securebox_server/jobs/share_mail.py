@@ -94,9 +94,9 @@ def compose_share(
         "label": label,
     }
     mail["Message-ID"] = message
-    mail["Content-Language"] = lang
     mail.set_content("\n".join(lines))
     maintype, _, subtype = doc.media_type.partition("/")
     filename = _flat(doc.filename) or "document"
     mail.add_attachment(doc.body, maintype=maintype, subtype=subtype, filename=filename)
+    mail["Content-Language"] = lang
     return mail
