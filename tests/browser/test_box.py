@@ -1,6 +1,7 @@
 """The digital box in the browser: a sender's document arrives, the principal user of the
 demo subscription sees "1 new document" at login, finds it by label and date, opens it and
-downloads it (the bytes' SHA-256 is the one the page shows)."""
+downloads it (the bytes' SHA-256 is the one the page shows), then shares it with an
+accountant by e-mail and sees the share listed."""
 
 from __future__ import annotations
 
@@ -79,6 +80,14 @@ def test_a_new_document_found_opened_and_downloaded(
     assert data.startswith(b"%PDF-")
     assert hashlib.sha256(data).hexdigest() in shown
     assert hashlib.sha256(viewed.body()).hexdigest() in shown
+
+    follow(tab, f"/documents/{document_id}/share")
+    tab.fill("address", "comptable@cabinet.example")
+    tab.fill("note", "Pour la clôture des comptes")
+    tab.submit(f"/documents/{document_id}/share")
+    assert tab.path == f"/documents/{document_id}/share"
+    assert tab.page.locator('p[role="status"]').count() == 1
+    assert "comptable@cabinet.example" in tab.page.inner_text("table")
 
 
 def test_another_users_document_is_not_found(tab: Tab, server: DemoServer) -> None:

@@ -91,6 +91,7 @@ def test_logged_in_pages(tab: Tab, server: DemoServer) -> None:
     first = tab.page.locator("table.documents tbody th a").first.get_attribute("href")
     assert first is not None
     tab.open(first)
+    tab.open(f"{first}/share")  # the share form (ADR 0068)
     for path in LOGGED_IN:
         tab.open(path)
     tab.open("/documents/does-not-exist")  # the error page

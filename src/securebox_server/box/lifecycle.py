@@ -31,6 +31,7 @@ from securebox_server.box.publishing import notification_rows
 from securebox_server.box.recipients import invitees, recipients
 from securebox_server.box.retention import Deletion, deletion, on_validity_end
 from securebox_server.box.rows import document_from_row, reference
+from securebox_server.box.shares import SHARE
 from securebox_server.db.schema import (
     BOX_DOCUMENTS,
     BOX_NOTIFICATIONS,
@@ -266,6 +267,15 @@ class Lifecycle(StoreBase):
                     BOX_NOTIFICATIONS.c.status == "pending",
                 )
                 .values(status="dropped", last_error="document deleted")
+            )
+            # the addresses its sharers sent it to leave with it (ADR 0068)
+            conn.execute(
+                update(BOX_NOTIFICATIONS)
+                .where(
+                    BOX_NOTIFICATIONS.c.document_id == doc.id,
+                    BOX_NOTIFICATIONS.c.kind == SHARE,
+                )
+                .values(address=None, note=None)
             )
             details = {"reason": reason}
             feed.append(

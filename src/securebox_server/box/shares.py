@@ -8,7 +8,7 @@ notification: leased, retried with backoff, at least once under one ``Message-ID
 (:mod:`securebox_server.jobs.sender`). At sending time the document must still be readable
 and its sharer still entitled to share it; otherwise nothing is sent and the row is
 ``dropped``. The note is cleared once the row is final; the address stays for the sharer's
-history on the document's page.
+history (the share page) until the document is deleted, which erases it.
 
 What a request may ask (:func:`share_request`) is checked before anything is written: one
 plain e-mail address (no display name, no list, ASCII), a note of at most
@@ -110,7 +110,7 @@ class ShareRecord:
 
 def _record(row: Any) -> ShareRecord:
     id_, address, created, status, sent = row
-    return ShareRecord(str(id_), str(address), created, str(status), sent)
+    return ShareRecord(str(id_), str(address or ""), created, str(status), sent)
 
 
 class Shares(StoreBase):

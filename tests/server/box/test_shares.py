@@ -252,3 +252,22 @@ def test_without_a_mailer_a_share_waits(box_world: World) -> None:
     counts = sender_of(world, None, policy=RetryPolicy(attempts=3)).run()
     assert (counts.sent, counts.retried) == (0, 1)
     assert [r["status"] for r in rows(world)] == ["pending"]
+
+
+def test_a_deletion_drops_a_pending_share_and_erases_every_address(
+    box_world: World,
+    smtp_relay: SmtpRelay,  # noqa: F811
+) -> None:
+    world = box_world
+    doc_id = one(world)
+    reader = reader_of(world)
+    reader.share(world.principal, doc_id, share_request(TO, NOTE))
+    assert sender_of(world, smtp_relay).run().sent == 1
+    reader.share(world.principal, doc_id, share_request("later@firm.example", NOTE))
+    world.documents.delete(doc_id, reason="withdrawn", actor="sender/bank-back-office")
+    assert sorted((r["status"], r["address"], r["note"]) for r in rows(world)) == [
+        ("dropped", None, None),
+        ("sent", None, None),
+    ]
+    assert sender_of(world, smtp_relay).run().messages == 0
+    assert len(smtp_relay.relay.received) == 1
