@@ -2,7 +2,11 @@
 
 * ``POST /api/v1/documents/{id}/shares`` with ``{"to": "name@example.com", "note": "..."}``:
   ``202``, the share written with its audit event and sent by the jobs worker (the
-  document attached); ``400`` with a ``detail`` saying what is wrong (the address, the note,
+  document attached); with an ``Idempotency-Key``, the same key, document and address
+  answer the first share again (``Idempotent-Replayed: true``), another share under the
+  key ``422``; with an ``Idempotency-Key``, the same key, document and address
+  answer the first share again (``Idempotent-Replayed: true``), another share under the
+  key ``422``; ``400`` with a ``detail`` saying what is wrong (the address, the note,
   a document too large for e-mail); ``404`` when the user may not share the document (the
   same answer as a missing one); ``429`` past the ``box.share`` limit.
 * ``GET /api/v1/documents/{id}/shares``: the user's shares of the document, newest first,
@@ -14,13 +18,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from securebox_auth.errors import MalformedInput
 from securebox_server.api.box_common import READ_PROBLEMS, reader_of
-from securebox_server.api.common import PREFIX, Authenticated
+from securebox_server.api.common import PREFIX, PROBLEMS, Authenticated, api_problem
+from securebox_server.api.idempotency import HEADER, parse_key
+from securebox_server.box.model import IdempotencyConflict
 from securebox_server.box.share_pages import LIMIT
 from securebox_server.box.shares import MAX_NOTE, ShareRecord, share_request
 from securebox_server.login.flow import hit_limits
@@ -76,13 +82,25 @@ def _out(record: ShareRecord) -> ShareOut:
     "/documents/{document_id}/shares",
     status_code=202,
     response_model=ShareOut,
-    responses={**READ_PROBLEMS, 202: {"description": "The share is written; it is sent soon"}},
+    responses={
+        **READ_PROBLEMS,
+        202: {"description": "The share is written (or replayed); it is sent soon"},
+        422: {**PROBLEMS[400], "description": "The Idempotency-Key was used for another share"},
+    },
 )
 def share(
     request: Request,
     api: Authenticated,
     document_id: str,
     body: Annotated[ShareIn | None, Body()] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            max_length=200,
+            description="Optional: the same key, document and address answer the first share",
+        ),
+    ] = None,
 ) -> Response:
     """Send a copy of the document, attached to an e-mail, to one address."""
     principal = api.session.principal
@@ -90,9 +108,20 @@ def share(
     doc = reader.sharable(principal, document_id)  # first: a missing body says nothing more
     if body is None:
         raise MalformedInput("a share needs a JSON body with its address (to)")
+    key = parse_key(idempotency_key) if idempotency_key is not None else None
     hit_limits(request, LIMIT, principal.key)
-    record = reader.share(principal, doc.id, share_request(body.to, body.note, language(request)))
-    return Response(_out(record).model_dump_json(), status_code=202, media_type="application/json")
+    asked = share_request(body.to, body.note, language(request))
+    try:
+        record = reader.share(principal, doc.id, asked, key=key)
+    except IdempotencyConflict as conflict:
+        return api_problem(request, 422, conflict.code)
+    headers = {"Idempotent-Replayed": "true"} if record.replayed else None
+    return Response(
+        _out(record).model_dump_json(),
+        status_code=202,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 @router.get("/documents/{document_id}/shares", response_model=ShareList, responses=READ_PROBLEMS)

@@ -263,15 +263,22 @@ class BoxReader:
         (whatever the reason: the same answer as :meth:`open`)."""
         return self._may(principal, Operation.SHARE, self.reads.document(_known(document_id)), None)
 
-    def share(self, principal: Principal, document_id: str, request: ShareRequest) -> ShareRecord:
+    def share(
+        self,
+        principal: Principal,
+        document_id: str,
+        request: ShareRequest,
+        *,
+        key: str | None = None,
+    ) -> ShareRecord:
         """Send a copy of the document to ``request.address`` (:mod:`.shares`): the share is
         written with its audit event and sent by the jobs worker. :class:`DocumentNotFound`
         when ``principal`` may not share it; :class:`~.shares.ShareRefused` for a body too
-        large for e-mail."""
+        large for e-mail; ``key``: an idempotency key (:meth:`.shares.Shares.enqueue_share`)."""
         doc = self.sharable(principal, document_id)
         keys = self.securebox.factors.oob.keys
         recipient = keyed_destination_key(keys, Channel.EMAIL, request.address)
-        return self.store.enqueue_share(doc, principal, request, recipient=recipient)
+        return self.store.enqueue_share(doc, principal, request, recipient=recipient, key=key)
 
     def shares(self, principal: Principal, document_id: str) -> list[ShareRecord]:
         """``principal``'s shares of a document they may share now (newest first)."""

@@ -19,6 +19,7 @@ downloaded instead).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -31,7 +32,12 @@ from securebox_auth.audit import SUBSCRIPTION_DETAIL, AuditEvent
 from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import Principal
 from securebox_server.box.base import StoreBase, document_subject
-from securebox_server.box.model import BoxDocument, DocumentNotFound, Status
+from securebox_server.box.model import (
+    BoxDocument,
+    DocumentNotFound,
+    IdempotencyConflict,
+    Status,
+)
 from securebox_server.db.schema import BOX_NOTIFICATIONS
 from securebox_server.i18n import DEFAULT, LANGUAGES, N_
 from securebox_server.web.explained import Explained
@@ -106,6 +112,22 @@ class ShareRecord:
     #: the outbox status: ``pending``, ``sent``, ``dead``, ``dropped`` or ``bounced``
     status: str
     sent_at: datetime | None
+    #: an earlier share with the same idempotency key, answered again
+    replayed: bool = False
+
+
+class _Replayed(Exception):
+    """Raised inside the commit to roll it back and answer the earlier share instead."""
+
+    def __init__(self, record: ShareRecord) -> None:
+        super().__init__("replayed")
+        self.record = record
+
+
+def _keyed_id(sharer: Principal, key: str) -> str:
+    """The id of the share ``sharer`` asks under the idempotency key ``key``."""
+    material = b"\x00".join([b"securebox/share/v1", sharer.key.encode(), key.encode()])
+    return hashlib.sha256(material).hexdigest()[:32]
 
 
 def _record(row: Any) -> ShareRecord:
@@ -117,11 +139,23 @@ class Shares(StoreBase):
     """The box's shares (a part of :class:`~securebox_server.box.documents.DocumentStore`)."""
 
     def enqueue_share(
-        self, doc: BoxDocument, sharer: Principal, request: ShareRequest, *, recipient: str
+        self,
+        doc: BoxDocument,
+        sharer: Principal,
+        request: ShareRequest,
+        *,
+        recipient: str,
+        key: str | None = None,
     ) -> ShareRecord:
         """Write the share of ``doc`` by ``sharer`` (entitled: the caller checked) and its
         audit event in one commit; ``recipient`` names the address in the audit trail (a
-        keyed digest). Raises :class:`ShareRefused` for a body over the bound."""
+        keyed digest). Raises :class:`ShareRefused` for a body over the bound.
+
+        ``key`` (an API client's ``Idempotency-Key``): the same key from the same sharer
+        for the same document and address answers the first share again
+        (``replayed``), nothing written; for anything else it raises
+        :class:`~.model.IdempotencyConflict`. Decided under the subscription's audit head
+        lock, so two racing requests with one key make one share."""
         if doc.status is not Status.LIVE:
             raise DocumentNotFound("no such document")
         if doc.size > MAX_SHARED_BYTES:
@@ -132,7 +166,7 @@ class Shares(StoreBase):
                 )
             )
         now = self.clock.now()
-        share_id = secrets.token_hex(16)
+        share_id = secrets.token_hex(16) if key is None else _keyed_id(sharer, key)
         event = AuditEvent.make(
             now,
             "box.document.share",
@@ -163,10 +197,31 @@ class Shares(StoreBase):
         }
 
         def write(conn: Connection) -> None:
+            if key is not None:
+                self._replay(conn, share_id, doc, request)
             conn.execute(insert(_N), [row])
 
-        self.store.commit([], [event], also=write)
+        try:
+            self.store.commit([], [event], also=write)
+        except _Replayed as replayed:
+            return replayed.record
         return ShareRecord(share_id, request.address, now, "pending", None)
+
+    @staticmethod
+    def _replay(conn: Connection, share_id: str, doc: BoxDocument, request: ShareRequest) -> None:
+        """Nothing when no share has ``share_id``; else :class:`_Replayed` (the same
+        document and address) or :class:`~.model.IdempotencyConflict`."""
+        query = select(
+            _N.c.kind, _N.c.document_id, _N.c.address, _N.c.created_at, _N.c.status, _N.c.sent_at
+        ).where(_N.c.id == share_id)
+        found = conn.execute(query).first()
+        if found is None:
+            return
+        kind, document_id, address, created, status, sent = found
+        if kind != SHARE or document_id != doc.id or address != request.address:
+            raise IdempotencyConflict("this Idempotency-Key was used for another share")
+        record = ShareRecord(share_id, request.address, created, str(status), sent, replayed=True)
+        raise _Replayed(record)
 
     def shares_by(self, sharer: Principal, document_id: str) -> list[ShareRecord]:
         """``sharer``'s shares of the document, newest first (:data:`HISTORY` at most)."""

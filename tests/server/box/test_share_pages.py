@@ -165,3 +165,31 @@ def test_the_api_shares_and_lists(site: Site) -> None:  # noqa: F811
     other = site.browser(COLLABORATOR).post(url, json={"to": TO}, headers=headers)
     assert missing.status_code == other.status_code == 404
     assert len(shares(site)) == 1
+
+
+def test_an_idempotency_key_makes_one_share(site: Site) -> None:  # noqa: F811
+    """The IETF Idempotency-Key draft: the same key, document and address answer the first
+    share (``Idempotent-Replayed``), nothing written; the key for another share is 422."""
+    first_doc, second_doc = site.publish(), site.publish()
+    browser = site.browser(PRINCIPAL)
+    headers = {"Origin": "http://testserver", "Idempotency-Key": '"share-7f3a"'}
+    url = f"/api/v1/documents/{first_doc}/shares"
+    made = browser.post(url, json={"to": TO}, headers=headers)
+    again = browser.post(url, json={"to": TO, "note": "once more"}, headers=headers)
+    assert (made.status_code, again.status_code) == (202, 202)
+    assert again.json()["id"] == made.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in made.headers
+    other_address = browser.post(url, json={"to": "x@firm.example"}, headers=headers)
+    other_doc = browser.post(
+        f"/api/v1/documents/{second_doc}/shares", json={"to": TO}, headers=headers
+    )
+    assert other_address.status_code == other_doc.status_code == 422
+    assert other_address.json()["code"] == "idempotency_conflict"
+    fresh = browser.post(url, json={"to": TO}, headers={**headers, "Idempotency-Key": "k2"})
+    assert fresh.status_code == 202
+    assert fresh.json()["id"] != made.json()["id"]
+    assert len(shares(site)) == 2
+    tenant = PRINCIPAL.client_id.value
+    events = [s.event.action for s in site.box.audit_log(tenant)]
+    assert events.count("box.document.share") == 2  # a replay is not a share
