@@ -12,9 +12,10 @@ machine holds, against a model of the rules written here (not the library's ``ch
   still valid documents the user may view, newest first, with the read marks of their own
   reads;
 * one document opened by any path (API metadata, API body, the HTML page, its view and its
-  download, a receiver's metadata, body and mark-read) answers 200 exactly when the
-  listings show it (and, for a body to download, the download right), else 404, the same
-  answer as for an id that never existed;
+  download, its share form and the API's list of one's shares, a receiver's metadata, body
+  and mark-read) answers 200 exactly when the listings show it (and, to download a body or
+  share it, that right: the page links each only then), else 404, the same answer as for
+  an id that never existed;
 * "N new documents since your last visit" counts the documents of the list published
   since the previous visit;
 * each receiver lists its company's documents, and its feed tells each of them once.
@@ -89,6 +90,14 @@ NEW = re.compile(r"(\d+) new documents? since your last visit")
 ENGLISH = {"Accept-Language": "en"}
 #: An id of the right shape that no document has.
 NEVER = "d" + "A" * 21
+EVERY_OPERATION = frozenset({Operation.VIEW, Operation.DOWNLOAD, Operation.SHARE})
+#: How a path acts on a document (view: the page, the metadata, the inline view).
+ACTION_OF = {
+    "api-content": Operation.DOWNLOAD,
+    "download": Operation.DOWNLOAD,
+    "share": Operation.SHARE,
+    "api-shares": Operation.SHARE,
+}
 
 
 @dataclass
@@ -155,8 +164,8 @@ class ReadPaths(RuleBasedStateMachine):
         self.receiver_read: dict[Siren, set[str]] = {C1: set(), C2: set()}
         self.docs: dict[str, Doc] = {}
         self.seen: dict[Principal, Seen] = {
-            PRINCIPAL: Seen(None, None),
-            ADMIN: Seen(None, None),
+            PRINCIPAL: Seen(None, None, operations=EVERY_OPERATION),
+            ADMIN: Seen(None, None, operations=EVERY_OPERATION),
             COLLABORATOR: Seen(None, frozenset({PAYROLL})),
             ACCOUNTANT: Seen(frozenset({C1}), None),
         }
@@ -316,8 +325,11 @@ class ReadPaths(RuleBasedStateMachine):
             [
                 frozenset({Operation.VIEW}),
                 frozenset({Operation.VIEW, Operation.DOWNLOAD}),
+                frozenset({Operation.VIEW, Operation.SHARE}),
+                EVERY_OPERATION,
                 frozenset(),
                 frozenset({Operation.DOWNLOAD}),  # refused: download is granted with view
+                frozenset({Operation.SHARE}),  # refused: share too
             ]
         ),
     )
@@ -342,7 +354,7 @@ class ReadPaths(RuleBasedStateMachine):
             else DocumentScope(themes=themes, documents=documents),
             operations,
         )
-        if Operation.DOWNLOAD in operations and Operation.VIEW not in operations:
+        if operations and Operation.VIEW not in operations:
             with pytest.raises(MalformedInput, match="granted with view"):
                 self.a.box.entitlements.set_rights(self._admin(), COLLABORATOR, rights)
             return
@@ -395,19 +407,21 @@ class ReadPaths(RuleBasedStateMachine):
     @rule(
         who=st.sampled_from(USERS),
         data=st.data(),
-        path=st.sampled_from(["api", "api-content", "page", "view", "download"]),
+        path=st.sampled_from(
+            ["api", "api-content", "page", "view", "download", "share", "api-shares"]
+        ),
     )
     def open_one(self, who: Principal, data: st.DataObject, path: str) -> None:
         """One document (or an id no document has) by one path."""
         doc_id = data.draw(st.sampled_from([NEVER, *sorted(self.docs)]))
         doc = self.docs.get(doc_id)
-        if path in ("api", "api-content"):
-            suffix = "/content" if path == "api-content" else ""
+        if path in ("api", "api-content", "api-shares"):
+            suffix = {"api": "", "api-content": "/content", "api-shares": "/shares"}[path]
             answer = self.get(who, f"/api/v1/documents/{doc_id}{suffix}")
         else:
-            suffix = {"page": "", "view": "/view", "download": "/download"}[path]
-            answer = self.html(who).get(f"/documents/{doc_id}{suffix}")
-        action = Operation.DOWNLOAD if path in ("api-content", "download") else Operation.VIEW
+            suffix = {"page": "", "view": "/view", "download": "/download", "share": "/share"}
+            answer = self.html(who).get(f"/documents/{doc_id}{suffix[path]}")
+        action = ACTION_OF.get(path, Operation.VIEW)
         allowed = self.may(who, doc, Operation.VIEW) and self.may(who, doc, action)
         assert answer.status_code == (200 if allowed else 404), (path, who, doc, answer.text)
         if allowed and path in ("api-content", "view", "download"):
@@ -416,6 +430,8 @@ class ReadPaths(RuleBasedStateMachine):
         if allowed and path == "page":
             has_download = f"/documents/{doc_id}/download" in answer.text
             assert has_download == self.may(who, doc, Operation.DOWNLOAD)
+            has_share = f"/documents/{doc_id}/share" in answer.text
+            assert has_share == self.may(who, doc, Operation.SHARE)
 
     @rule(
         company=st.sampled_from([C1, C2]),
