@@ -419,8 +419,8 @@ class ReadPaths(RuleBasedStateMachine):
             suffix = {"api": "", "api-content": "/content", "api-shares": "/shares"}[path]
             answer = self.get(who, f"/api/v1/documents/{doc_id}{suffix}")
         else:
-            suffix = {"page": "", "view": "/view", "download": "/download", "share": "/share"}
-            answer = self.html(who).get(f"/documents/{doc_id}{suffix[path]}")
+            tail = {"page": "", "view": "/view", "download": "/download", "share": "/share"}
+            answer = self.html(who).get(f"/documents/{doc_id}{tail[path]}")
         action = ACTION_OF.get(path, Operation.VIEW)
         allowed = self.may(who, doc, Operation.VIEW) and self.may(who, doc, action)
         assert answer.status_code == (200 if allowed else 404), (path, who, doc, answer.text)
