@@ -130,12 +130,14 @@ def machines(session: nox.Session) -> None:
         "tests/server/box/test_read_paths_machine.py",
         "tests/server/profile/test_session_paths_machine.py",
         "tests/shell/test_account_events_machine.py",
+        "tests/server/jobs/test_share_machine.py",
         env={
             "SECUREBOX_LOCKOUT_EXAMPLES": str(300 * times),
             "SECUREBOX_ONE_TIME_EXAMPLES": str(1000 * times),
             "SECUREBOX_READ_PATHS_EXAMPLES": str(200 * times),
             "SECUREBOX_SESSION_PATHS_EXAMPLES": str(1000 * times),
             "SECUREBOX_ACCOUNT_EVENTS_EXAMPLES": str(3000 * times),
+            "SECUREBOX_SHARE_EXAMPLES": str(1000 * times),
         },
     )
 
