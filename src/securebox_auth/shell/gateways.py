@@ -220,26 +220,41 @@ class FileOutbox:
         )
 
     def send_mail(self, mail: EmailMessage) -> None:
-        """The plain-text part of ``mail``, its ``Message-ID`` as the reference."""
+        """The plain-text part of ``mail``, its ``Message-ID`` as the reference, and the
+        names and sizes of its attachments (``attachments``, when it has any)."""
         part = mail.get_body(preferencelist=("plain",))
         body = part.get_content() if isinstance(part, EmailMessage) else ""
-        self._append("email", str(mail["To"]), str(mail["Subject"]), body, str(mail["Message-ID"]))
+        attached = [
+            f"{a.get_filename() or 'attachment'} ({len(a.get_payload(decode=True) or b'')} bytes)"
+            for a in mail.iter_attachments()
+        ]
+        self._append(
+            "email",
+            str(mail["To"]),
+            str(mail["Subject"]),
+            body,
+            str(mail["Message-ID"]),
+            attachments="; ".join(attached),
+        )
 
     def send_text(
         self, to: str, text: str, *, reference: str, idempotency_key: str | None = None
     ) -> None:
         self._append("sms", to, "", text, idempotency_key or reference)
 
-    def _append(self, channel: str, to: str, subject: str, body: str, reference: str) -> None:
-        line = json.dumps(
-            {
-                "channel": channel,
-                "to": to,
-                "subject": subject,
-                "body": body,
-                "reference": reference,
-            }
-        )
+    def _append(
+        self, channel: str, to: str, subject: str, body: str, reference: str, attachments: str = ""
+    ) -> None:
+        fields = {
+            "channel": channel,
+            "to": to,
+            "subject": subject,
+            "body": body,
+            "reference": reference,
+        }
+        if attachments:
+            fields["attachments"] = attachments
+        line = json.dumps(fields)
         try:
             with self._lock, Path(self.path).open("a", encoding="utf-8") as out:
                 out.write(line + "\n")

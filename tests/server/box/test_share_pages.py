@@ -6,13 +6,16 @@ shares, the named rate limit, and the users' JSON API (202, problem details with
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from securebox_auth.shell.gateways import FileOutbox
 from securebox_server.box.reading import BoxReader
 from securebox_server.box.shares import SHARE
 from securebox_server.db.schema import BOX_NOTIFICATIONS
+from securebox_server.jobs.wiring import build_jobs
 from tests.server.box.conftest import PAYSLIP, T0, seed_world
 from tests.server.box.test_pages import COLLABORATOR, PRINCIPAL, Site, site  # noqa: F401
 from tests.server.conftest import AppMaker, token
@@ -193,3 +196,27 @@ def test_an_idempotency_key_makes_one_share(site: Site) -> None:  # noqa: F811
     tenant = PRINCIPAL.client_id.value
     events = [s.event.action for s in site.box.audit_log(tenant)]
     assert events.count("box.document.share") == 2  # a replay is not a share
+
+
+def test_in_the_demo_the_outbox_shows_the_shared_document(
+    make_app: AppMaker, tmp_path: Path
+) -> None:
+    """Demo mode: the jobs send a share to the file outbox, whose page names the attached
+    PDF and its size (what a demo shows instead of a real mail)."""
+    outbox = tmp_path / "outbox.jsonl"
+    client, box, clock = make_app(outbox=outbox)
+    clock.at = T0
+    seed_world(box)
+    server = client.app.state.server  # type: ignore[attr-defined]
+    server.reader.store.define_type(PAYSLIP)
+    demo = Site(client, box, clock, server.reader)
+    doc_id = demo.publish(label="Payslip March")
+    browser = demo.browser(PRINCIPAL)
+    form = browser.get(f"/documents/{doc_id}/share")
+    browser.post(f"/documents/{doc_id}/share", data={"csrf_token": token(form.text), "address": TO})
+    jobs = build_jobs(server.settings, box, server.reader.store, worker="w1")
+    jobs.run_once(force=True)
+    (mail,) = [m for m in FileOutbox(outbox).messages() if m["to"] == TO]
+    assert mail["attachments"] == f"document.pdf ({len(demo.bodies[doc_id])} bytes)"
+    page = browser.get("/demo/outbox")
+    assert f"Attached: document.pdf ({len(demo.bodies[doc_id])} bytes)" in page.text
