@@ -141,16 +141,25 @@ def test_removal_revokes_invitations_even_when_the_host_changes_meanwhile() -> N
 
 
 def test_a_user_number_is_not_reused_while_it_holds_the_previous_users_factors() -> None:
+    """The removal erases the factors (ADR 0069); one left by an earlier version (written
+    here after the removal) keeps the number from a new person until the removal is made
+    again, which erases it. A verified phone counts: the new person would be sent codes
+    at the previous holder's phone."""
     world, b_boss, _ = _world_with_invited_b02()
     world.store.commit([PutFactorState(B_02, "totp", "default", 0, {"seed": "x"})], [])
     world.service.remove_user(b_boss, B_02)
-    with pytest.raises(AccountExists, match="factors"):
-        world.service.add_user(b_boss, B_02, Role.USER, READER)
-    account = world.store.get_account(B_02)
-    assert account is not None
-    assert not account.value.active
-    # another number is fine
+    assert world.store.get_factor_state(B_02, "totp", "default") is None
+    for kind, item in (("totp", "default"), (fc.OOB_DESTINATION, "m1.phone")):
+        world.store.commit([PutFactorState(B_02, kind, item, 0, {"left": "behind"})], [])
+        with pytest.raises(AccountExists, match="factors"):
+            world.service.add_user(b_boss, B_02, Role.USER, READER)
+        account = world.store.get_account(B_02)
+        assert account is not None
+        assert not account.value.active
+        world.service.remove_user(b_boss, B_02)  # again: erases what was left
+    # another number is fine, and this one is free again
     world.service.add_user(b_boss, Principal.parse(B_CLIENT, "03"), Role.USER, READER)
+    world.service.add_user(b_boss, B_02, Role.USER, READER)
 
 
 def test_an_invitation_for_the_previous_holder_cannot_be_accepted_by_the_new_one() -> None:
@@ -174,8 +183,11 @@ def test_a_new_holder_does_not_inherit_the_renewal_clock() -> None:
     factors = FactorService(world.store, clock=world.clock)
     factors.record_sca(B_02, "web", world.clock.now())
     assert factors.last_sca(B_02, "web") == world.clock.now()
+    before = world.clock.now()
     world.clock.advance(timedelta(minutes=1))
     world.service.remove_user(b_boss, B_02)
+    assert world.store.get_factor_state(B_02, fc.RENEWAL, "web") is None  # ADR 0069
+    factors.record_sca(B_02, "web", before)  # as an earlier version left it
     world.clock.advance(timedelta(minutes=1))
     world.service.add_user(b_boss, B_02, Role.USER, READER)  # a new person, number 02
     assert world.store.get_factor_state(B_02, fc.RENEWAL, "web") is not None

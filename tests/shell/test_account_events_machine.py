@@ -3,9 +3,11 @@
 A state machine on the entry point (``Securebox``) with two users who log in (each login a
 flow: identify, code, TOTP), leave logins half done, touch and log out of sessions, end
 one session by the reference the list shows, "log out everywhere", change their code and
-recover their account (a new code chosen after a passed recovery), while time passes
-within and beyond the idle timeout and the flows' lifetime. A model written here, not the
-library's rules, says after every step:
+recover their account (a new code chosen after a passed recovery), while their
+administrator removes them and gives their user number to a new person (who changes the
+one-time code and is enrolled a TOTP afresh), and time passes within and beyond the idle
+timeout and the flows' lifetime. A model written here, not the library's rules, says after
+every step:
 
 * each session answers (``live_session``) exactly when the model says it is live: not
   logged out, not ended by its reference, opened after the user's last "log out
@@ -19,6 +21,9 @@ library's rules, says after every step:
   opens a session;
 * an assertion issued from a session is accepted downstream until its ``exp`` unless its
   user's sessions were all ended since its login (``TokenRevoked``);
+* a removed user's code opens nothing, their recovery and code change are refused, and
+  the store holds none of what they enrolled; the number's next holder inherits nothing
+  (the previous holder's TOTP is refused, their flows and sessions stay ended);
 * one user's events never touch the other's sessions or flows.
 
 ``SECUREBOX_ACCOUNT_EVENTS_EXAMPLES`` sets the number of examples (default 100, on the
@@ -53,16 +58,21 @@ from securebox_auth import (
     DerivedKeys,
     FixedClock,
     LoginState,
+    Operator,
     Principal,
+    Rights,
+    Role,
     Securebox,
     TotpAnswer,
     from_toml,
+    totp_code_at,
 )
-from securebox_auth.errors import FlowExpired, FlowOutOfOrder, NotAuthenticated
+from securebox_auth.errors import FlowExpired, FlowOutOfOrder, NotAuthenticated, NotPermitted
 from securebox_auth.flows.login import LOGIN_LIFETIME
 from securebox_auth.policy.session import touch_granularity
 from securebox_auth.policy.session_ids import session_key
 from securebox_auth.shell.account_recovery import AccountRecovery
+from securebox_auth.stores import factor_kinds as fk
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore
 from securebox_auth.tokens.claims import TokenExpired, TokenRevoked
@@ -79,14 +89,24 @@ name = "account-events"
 [renewal]
 every_days = 90
 every_login = true
+
+[operation.entitlements_management]
+methods = ["confidential_code", "totp"]
 """
-USERS: Final = (user(1), user(2))
+#: The subscription's principal user, who removes and adds the two users of the machine.
+ADMIN: Final = user(1)
+USERS: Final = (user(2), user(3))
+#: What a person enrols or proves (listed here, not taken from the library).
+PERSONAL: Final = (
+    fk.TOTP, fk.RECOVERY, fk.PASSKEYS, fk.CAP_CARD, fk.CERTIFICATE, fk.OOB_DESTINATION,
+    fk.SECRET_ANSWERS, fk.RENEWAL, fk.OOB_SENDS,
+)  # fmt: skip
 #: The lifetime of an assertion the entry point issues (``issue_assertion``'s default).
 ASSERTION_TTL: Final = timedelta(minutes=5)
 #: New codes chosen at recoveries and changes, in turn (each strong, none the initial one).
 NEW_CODES: Final = (
     "58301926", "69412037", "70523148", "81634259", "92745360", "36925814", "74185296",
-    "15973582",
+    "15973582", "26084693", "37195704", "48206815", "59317926",
 )  # fmt: skip
 
 
@@ -144,12 +164,13 @@ class AccountEvents(RuleBasedStateMachine):
             clock=self.clock,
             argon2=PROFILE_TESTING,
         )
-        self.seeds = enrol_users(self.box, len(USERS))
+        self.seeds = enrol_users(self.box, 1 + len(USERS))
         self.clock.advance(timedelta(minutes=1))
         self.session_rules = self.box.policy.session
         self.codes = dict.fromkeys(USERS, CODE)
         self.code_versions = dict.fromkeys(USERS, 0)
         self.ended_at: dict[Principal, datetime | None] = dict.fromkeys(USERS)
+        self.removed: set[Principal] = set()
         self.new_codes = 0
         self.all_devices: list[Device] = []
         self.all_flows: list[Flow] = []
@@ -170,8 +191,10 @@ class AccountEvents(RuleBasedStateMachine):
     def _refused(self, flow: Flow, stage: str, answer: CodeAnswer | TotpAnswer) -> bool:
         """Whether ``flow`` refuses ``answer``, checked: a finished flow or one past its
         lifetime is gone ("start again"), a method the flow does not offer now is out of
-        order, and a flow begun at or before its user's last end-all is gone once a
-        factor was verified for it (ADR 0067)."""
+        order, a removed user's answer is refused as a wrong one (the flow stays, or ends
+        once the failures block the account: nothing tells a removed user from another),
+        and a flow begun at or before its user's last end-all is gone once a factor was
+        verified for it (ADR 0067)."""
         cut = self.ended_at[flow.who]
         if flow.stage == "gone" or self.clock.now() >= flow.created_at + LOGIN_LIFETIME:
             with pytest.raises(FlowExpired):
@@ -181,6 +204,15 @@ class AccountEvents(RuleBasedStateMachine):
         if flow.stage != stage:
             with pytest.raises(FlowOutOfOrder):
                 self.box.answer_login(flow.handle, answer)
+            return True
+        if flow.who in self.removed:
+            page = self.box.answer_login(flow.handle, answer)
+            assert page.session_id is None, page.explain()
+            waiting = LoginState.FIRST_FACTOR if stage == "code" else LoginState.SECOND_FACTOR
+            assert page.state in (waiting, LoginState.FAILED), page.explain()
+            if page.state is LoginState.FAILED:
+                flow.stage = "gone"
+            event(f"a removed user's {stage} is refused")
             return True
         if cut is not None and flow.created_at <= cut:
             with pytest.raises(FlowExpired, match="ended meanwhile"):
@@ -216,12 +248,15 @@ class AccountEvents(RuleBasedStateMachine):
         return self._new_flow(who)
 
     @rule(target=devices, who=st.sampled_from(USERS))
-    def log_in(self, who: Principal) -> Device:
+    def log_in(self, who: Principal) -> Device | MultipleResults[Device]:
         """A whole login at once, a second from now: identify, the code, then the next TOTP
-        step's code. It always opens a session."""
+        step's code. It opens a session unless the user was removed."""
         self.clock.advance(timedelta(seconds=1))
         flow = self._new_flow(who)
         self.answer_code(flow)
+        if who in self.removed:
+            assert flow.stage in ("code", "gone")
+            return multiple()
         found = self.answer_totp(flow)
         assert isinstance(found, Device)
         return found
@@ -232,15 +267,17 @@ class AccountEvents(RuleBasedStateMachine):
         self.clock.advance(timedelta(seconds=1))
         flow = self._new_flow(who)
         self.answer_code(flow)
-        assert flow.stage == "totp"
+        assert flow.stage in (("code", "gone") if who in self.removed else ("totp",))
         return flow
 
     @rule(flow=flows)
     def answer_code(self, flow: Flow) -> None:
-        """The user's current code; a flow that cannot move on refuses it."""
+        """The user's current code; a flow that cannot move on refuses it, and a removed
+        user's code is refused as a wrong one (the flow stays where it was)."""
         if self._refused(flow, "code", CodeAnswer(self.codes[flow.who])):
             return
         page = self.box.answer_login(flow.handle, CodeAnswer(self.codes[flow.who]))
+
         assert page.session_id is None
         assert page.state is LoginState.SECOND_FACTOR, page.explain()
         flow.stage = "totp"
@@ -324,6 +361,10 @@ class AccountEvents(RuleBasedStateMachine):
         """A new code chosen after a passed recovery: every session and login of the user
         ends, and the old code is refused from now on."""
         new = self._new_code(who)
+        if who in self.removed:
+            with pytest.raises(NotPermitted):
+                AccountRecovery(self.box).reset_code(who, new, via="email")
+            return
         AccountRecovery(self.box).reset_code(who, new, via="email")
         self.codes[who] = new
         self.code_versions[who] += 1
@@ -336,9 +377,58 @@ class AccountEvents(RuleBasedStateMachine):
         server ends the others itself), a login that verified the old code cannot finish."""
         new = self._new_code(who)
         changed = self.box.codes.change_code(CLIENT, who.user_number.value, self.codes[who], new)
-        assert changed.changed
+        assert changed.changed == (who not in self.removed)
+        if not changed.changed:
+            return
         self.codes[who] = new
         self.code_versions[who] += 1
+
+    # -- the administrator ----------------------------------------------------------------------
+
+    def _admin_session(self) -> str:
+        """The administrator logs in (code and TOTP, the next step's code)."""
+        self.clock.advance(timedelta(seconds=31))
+        page = self.box.start_login(CLIENT, ADMIN.user_number.value)
+        page = self.box.answer_login(page.handle, CodeAnswer(CODE))
+        code = totp_now(self.seeds[ADMIN], self.clock)
+        page = self.box.answer_login(page.handle, TotpAnswer(code))
+        assert page.session_id is not None, page.explain()
+        return page.session_id
+
+    @rule(who=st.sampled_from(USERS))
+    def remove(self, who: Principal) -> None:
+        """The administrator removes the user (again, if removed already): every session
+        and login of theirs ends, and what they enrolled is erased."""
+        self.box.entitlements.remove_user(self._admin_session(), who)
+        self._end_everything_of(who)
+        self.removed.add(who)
+
+    @precondition(lambda self: self.removed and self.new_codes < len(NEW_CODES))
+    @rule(data=st.data())
+    def give_the_number_to_a_new_person(self, data: st.DataObject) -> None:
+        """The administrator adds a removed user's number again, for a new person, who
+        changes the one-time code and is enrolled a TOTP; the previous holder's TOTP code
+        then opens nothing."""
+        who = data.draw(st.sampled_from(sorted(self.removed, key=str)))
+        first = self.box.entitlements.add_user(self._admin_session(), who, Role.USER, Rights())
+        new = self._new_code(who)
+        number = who.user_number.value
+        assert self.box.codes.change_code(CLIENT, number, first.reveal(), new).changed
+        totp = self.box.enrol_first_totp(Operator("back-office"), who)
+        assert self.box.confirm_totp(who, totp_code_at(totp.credential, self.clock.now()))
+        old_seed = self.seeds[who]
+        self.removed.discard(who)
+        self.codes[who] = new
+        self.code_versions[who] += 1
+        self.seeds[who] = totp.credential.secret
+        # the previous holder's authenticator, at the next step
+        self.clock.advance(timedelta(seconds=30))
+        page = self.box.start_login(CLIENT, number)
+        page = self.box.answer_login(page.handle, CodeAnswer(new))
+        assert page.state is LoginState.SECOND_FACTOR, page.explain()
+        page = self.box.answer_login(page.handle, TotpAnswer(totp_now(old_seed, self.clock)))
+        assert page.session_id is None, page.explain()
+        event("a user number given to a new person")
 
     @rule(
         by=st.sampled_from(
@@ -391,6 +481,14 @@ class AccountEvents(RuleBasedStateMachine):
             else:
                 assert self.verifier.verify(issued.token, subject=issued.who).subject == issued.who
         self.assertions = kept
+
+    @invariant()
+    def a_removed_user_holds_nothing_they_enrolled(self) -> None:
+        if not hasattr(self, "box"):
+            return
+        for who in self.removed:
+            held = self.store.factor_states_of(who, PERSONAL)
+            assert held == {kind: [] for kind in PERSONAL}, who
 
     @invariant()
     def each_user_lists_exactly_their_live_sessions(self) -> None:

@@ -48,11 +48,18 @@ from securebox_auth.shell.entitlement_loop import (
     _Reads,
 )
 from securebox_auth.shell.entitlement_reads import EntitlementReads, Target
+from securebox_auth.shell.erasure import erase_factors
 from securebox_auth.stores import factor_kinds as fk
-from securebox_auth.stores.protocols import Change, PutCode, PutLockout, PutSubscription
+from securebox_auth.stores.protocols import (
+    Change,
+    PutCode,
+    PutLockout,
+    PutSubscription,
+)
 
-#: The factor kinds that hold a person's long-lived credentials.
-CREDENTIAL_KINDS = (fk.TOTP, fk.RECOVERY, fk.PASSKEYS, fk.CAP_CARD, fk.CERTIFICATE)
+#: The factor kinds that hold a person's credentials (a user number is not given to a new
+#: person while any is stored).
+CREDENTIAL_KINDS = fk.CREDENTIALS
 
 __all__ = ["OPERATION", "EntitlementService", "Target"]
 
@@ -178,9 +185,13 @@ class EntitlementService(EntitlementReads):
     ) -> None:
         """Disable a user and drop their rights; in the same commit, end every session of
         theirs (ASVS 5.0 7.4.2: a disabled account keeps no session; the ``not_before``
-        watermark also refuses a login being completed meanwhile) and revoke every
+        watermark also refuses a login being completed meanwhile), erase their factors
+        (:data:`~securebox_auth.stores.factor_kinds.ERASED_WITH_ACCOUNT`: authenticators,
+        verified destinations, secret answers, the last strong authentication; NIST SP
+        800-63B §6.4) with a ``factor.erase`` event naming the kinds, and revoke every
         invitation naming them in any subscription, so that nothing they were given passes
-        to a later holder of their user number. ``also`` as in :meth:`add_user`."""
+        to a later holder of their user number. Removing a removed user again erases what
+        an earlier version of this method left. ``also`` as in :meth:`add_user`."""
 
         def end_sessions_and_invitations(
             change: admin.AdminChange, actor: Account, now: datetime
@@ -190,6 +201,9 @@ class EntitlementService(EntitlementReads):
                 self.store, target, now, reason="user_removed"
             )
             events: list[AuditEvent] = [ended]
+            erased, erase_event = erase_factors(self.store, target, now, actor.principal.key)
+            changes += erased
+            events += erase_event
             for inviting in self.store.subscriptions_inviting(target):
                 if inviting.client_id == target.client_id:
                     continue  # never: a subscription does not invite its own users

@@ -9,6 +9,7 @@ from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import (
     AuthStore,
     Change,
+    DropFactorState,
     Expect,
     OpenSession,
     PutAccount,
@@ -24,6 +25,7 @@ from securebox_auth.stores.protocols import (
 __all__ = [
     "AuthStore",
     "Change",
+    "DropFactorState",
     "Expect",
     "MemoryStore",
     "OpenSession",

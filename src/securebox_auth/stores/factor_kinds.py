@@ -16,6 +16,8 @@ __all__ = [
     "CAP_DECOY",
     "CERTIFICATE",
     "CERT_CHALLENGE",
+    "CREDENTIALS",
+    "ERASED_WITH_ACCOUNT",
     "OOB",
     "OOB_DESTINATION",
     "OOB_SENDS",
@@ -44,3 +46,17 @@ RENEWAL: Final = "renewal"  # item: the channel
 OOB_DESTINATION: Final = "oob_destination"  # item: a verified destination (keyed key)
 PASSKEY_ID: Final = "passkey_id"  # item: the digest of a registered credential id
 SECRET_ANSWERS: Final = "secret_answers"  # noqa: S105 (a kind name; item: "default")
+
+#: What a person enrolled or proved they hold: while any of it is stored under a user
+#: number, the number is not given to another person (``EntitlementService.add_user``
+#: raises ``AccountExists``): the new holder would log in with the previous one's
+#: authenticator, or be sent codes at the previous one's phone.
+CREDENTIALS: Final = (
+    TOTP, RECOVERY, PASSKEYS, CAP_CARD, CERTIFICATE, OOB_DESTINATION, SECRET_ANSWERS
+)  # fmt: skip
+#: What ``EntitlementService.remove_user`` erases in the removal's own commit: the
+#: credentials, the record of the last strong authentication per channel and the send
+#: counters of the one-time codes (NIST SP 800-63B §6.4: the binding of a subscriber's
+#: authenticators is revoked when they are no longer eligible; GDPR art. 5(1)(c): nothing
+#: kept that no one may use). The audit trail keeps the record of what was bound.
+ERASED_WITH_ACCOUNT: Final = (*CREDENTIALS, RENEWAL, OOB_SENDS)

@@ -30,8 +30,10 @@ from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session_ids import is_session_id, session_key
+from securebox_auth.stores.factor_changes import decode_factor_state, encode_factor_state
 from securebox_auth.stores.protocols import (
     Change,
+    DropFactorState,
     EndSession,
     Expect,
     OpenSession,
@@ -45,8 +47,6 @@ from securebox_auth.stores.protocols import (
     Standing,
     Versioned,
     check_session_transition,
-    decode_factor_state,
-    encode_factor_state,
 )
 from securebox_auth.stores.spent import Purged, spent
 
@@ -83,7 +83,9 @@ def _record(change: Change) -> tuple[str, object]:
             return ("subscription", client_id)
         case PutSession(session_id, _, _):
             return ("session", session_key(session_id))
-        case PutFactorState(principal, kind, item, _, _):
+        case PutFactorState(principal, kind, item, _, _) | DropFactorState(
+            principal, kind, item, _
+        ):
             return ("factor", (principal, kind, item))
         case Expect(record, principal, _):
             return (record, principal)
@@ -257,6 +259,10 @@ class MemoryStore:
                 self._check_session(key, expected, None, True)
             case PutFactorState(principal, kind, item, expected, _):
                 self._check(self._factors, (principal, kind, item), expected)
+            case DropFactorState(principal, kind, item, expected):
+                self._check(self._factors, (principal, kind, item), expected)
+                if self._factors[(principal, kind, item)].value is None:
+                    raise ConcurrentUpdate("the stored state changed since it was read")
             case Expect("account", principal, expected):
                 self._check(self._accounts, principal, expected)
             case Expect("code", principal, expected):
@@ -294,6 +300,9 @@ class MemoryStore:
                     live.discard(item)
                 else:
                     live.add(item)
+            case DropFactorState(principal, kind, item, _):
+                del self._factors[(principal, kind, item)]
+                self._live_items.get((principal, kind), set()).discard(item)
 
     def _check_session(
         self, key: str, expected: int, session: Session | None, in_place: bool

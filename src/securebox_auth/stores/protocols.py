@@ -15,7 +15,6 @@ table, codec and migration in :mod:`securebox_auth.stores.sql`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +28,10 @@ from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import ClientId, Principal
 from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session_ids import new_session_id, require_session_id
+from securebox_auth.stores.factor_changes import (
+    DropFactorState,
+    PutFactorState,
+)
 
 if TYPE_CHECKING:  # the policy package is not needed to store or compare a session
     from securebox_auth.policy.session import Session
@@ -36,6 +39,7 @@ if TYPE_CHECKING:  # the policy package is not needed to store or compare a sess
 __all__ = [
     "AuthStore",
     "Change",
+    "DropFactorState",
     "EndSession",
     "Expect",
     "OpenSession",
@@ -204,64 +208,6 @@ def check_session_transition(before: Session, after: Session, *, rotation: bool)
         )
 
 
-#: Longest factor kind and item identifier a store accepts.
-FACTOR_KIND_MAX = 32
-FACTOR_ITEM_MAX = 128
-
-
-@dataclass(frozen=True, slots=True)
-class PutFactorState:
-    """The durable state of one factor item of a principal: a JSON document produced by the
-    factor's own codec (:mod:`securebox_auth.stores.factor_codecs`), under
-    ``(principal, kind, item)``. ``kind`` names the factor (``"totp"``, ``"oob"``,
-    ``"recovery"``, ``"passkeys"``, ``"cap_card"``, ``"cap_challenge"``, ``"renewal"``...),
-    ``item`` one record of it (a credential id, a challenge id, a channel).
-
-    ``state=None`` deletes the item with the semantics of an ended session: it reads as
-    absent afterwards and its key can never be used again (a later change expecting version
-    0 conflicts), so a consumed challenge can never be replayed by re-inserting it. Deleting
-    an item that was never stored is refused with :class:`~securebox_auth.errors.
-    MalformedInput`. The document must be a JSON object (string keys; strings, numbers,
-    booleans, null, lists and objects): it comes back as plain ``dict``/``list`` values.
-    """
-
-    principal: Principal
-    kind: str
-    item: str
-    expected_version: int
-    state: Mapping[str, object] | None
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.kind, str) and 0 < len(self.kind) <= FACTOR_KIND_MAX):
-            raise MalformedInput(f"a factor kind is 1-{FACTOR_KIND_MAX} characters")
-        if not (isinstance(self.item, str) and 0 < len(self.item) <= FACTOR_ITEM_MAX):
-            raise MalformedInput(f"a factor item is 1-{FACTOR_ITEM_MAX} characters")
-        if self.state is None and self.expected_version == 0:
-            raise MalformedInput("only a stored factor state can be deleted")
-        if self.state is not None and not isinstance(self.state, Mapping):
-            raise MalformedInput("a factor state is a mapping")
-
-
-def encode_factor_state(state: Mapping[str, object]) -> str:
-    """The canonical JSON text of a factor state (what every store keeps)."""
-    try:
-        return json.dumps(
-            state, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-        )
-    except (TypeError, ValueError):
-        raise MalformedInput("a factor state is not a JSON document") from None
-
-
-def decode_factor_state(text: str) -> dict[str, object]:
-    try:
-        found = json.loads(text)
-    except ValueError:
-        raise MalformedInput("the stored factor state is not valid JSON") from None
-    if not isinstance(found, dict):
-        raise MalformedInput("the stored factor state is not a JSON object")
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class Expect:
     """A guard that writes nothing: the commit applies only if the record still has this
@@ -283,6 +229,7 @@ Change = (
     | RotateSession
     | EndSession
     | PutFactorState
+    | DropFactorState
     | Expect
 )
 

@@ -145,3 +145,22 @@ def test_a_removed_user_is_logged_out_of_every_session(admin_world: Build) -> No
     home = world.client.get("/home", follow_redirects=False)
     assert home.status_code == 303
     assert home.headers["location"].startswith("/login")
+
+
+def test_a_removed_users_number_can_be_given_to_a_new_person(admin_world: Build) -> None:
+    """The removal erases what the person enrolled (ADR 0069): the administrator gives the
+    number to a new person, whose one-time code reaches their mailbox; the previous
+    holder's TOTP is gone from the store."""
+    world = admin_world()
+    leaver = world.user("03")
+    _stepped_up(world)
+    assert world.client.delete(f"{API}/users/03", headers=HEADERS).status_code == 200
+    assert world.box.store.factor_states(leaver, "totp") == []
+    again = world.client.post(f"{API}/users", json={**NEW, "user_number": "03"}, headers=HEADERS)
+    assert again.status_code == 201, again.text
+    assert again.json() == {"status": "sent_email", "user": f"{CLIENT}:03"}
+    (mail,) = world.relay.relay.messages()
+    assert CODE_IN.search(mail.get_body().get_content())  # type: ignore[union-attr]
+    account = world.box.store.get_account(leaver)
+    assert account is not None
+    assert account.value.status is AccountStatus.ACTIVE

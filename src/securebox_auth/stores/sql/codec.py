@@ -25,8 +25,8 @@ from securebox_auth.factors.code import CodeCredential
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session import Grant, Proof, Session
+from securebox_auth.stores.factor_changes import decode_factor_state, encode_factor_state
 from securebox_auth.stores.lockout_codec import elements_document, elements_from_document
-from securebox_auth.stores.protocols import decode_factor_state, encode_factor_state
 from securebox_auth.stores.sql.rows import (
     Row,
     dumps,

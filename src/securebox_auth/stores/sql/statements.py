@@ -3,7 +3,9 @@
 A commit (:meth:`~securebox_auth.stores.sql.store.SqlStore.commit`) writes each record kind
 with three shapes of statement: an ``INSERT`` that does nothing on a conflict (a record that
 must not exist yet), a compare-and-swap ``UPDATE ... WHERE version = ?`` and a version read
-that a guard checks (``FOR SHARE`` on PostgreSQL: the row cannot change before the commit).
+that a guard checks (``FOR SHARE`` on PostgreSQL: the row cannot change before the commit);
+factor states also with a compare-and-swap ``DELETE`` of a live row
+(:class:`~securebox_auth.stores.protocols.DropFactorState`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ def key_where(kind: Kind) -> str:
 
 class Statements:
     """``statements(kind, what, columns)``: the text of one shape (``"insert"``,
-    ``"update"`` or ``"version"``), cached."""
+    ``"update"``, ``"delete"`` or ``"version"``), cached."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -36,6 +38,11 @@ class Statements:
             if what == "insert":
                 conflict = f" ON CONFLICT ({', '.join(kind.key_columns)}) DO NOTHING"
                 found = insert_sql(self._db, kind.table, columns, conflict)
+            elif what == "delete":  # a live row (not a tombstone) at the expected version
+                found = self._db.sql(
+                    f"DELETE FROM {kind.table.name} "
+                    f"WHERE {where} AND version = ? AND {columns[0]} IS NOT NULL"
+                )
             elif what == "update":
                 sets = ", ".join(f"{c} = ?" for c in columns)
                 found = self._db.sql(

@@ -360,6 +360,10 @@ class SqlStore:
 
             tx.check(self._statement(kind, "version", ()), write.key, unchanged)
             return
+        if write.drops:
+            sql = self._statement(kind, "delete", ("state",))
+            tx.expect(sql, (*write.key, write.expected), _STALE)
+            return
         if write.live:
             verdict = live_session(self._session_columns, write, _STALE)
             tx.check(self._session_sql, (*write.key, write.expected), verdict)

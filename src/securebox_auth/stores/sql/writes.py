@@ -17,6 +17,7 @@ from securebox_auth.identity import Principal
 from securebox_auth.policy.session_ids import session_key
 from securebox_auth.stores.protocols import (
     Change,
+    DropFactorState,
     EndSession,
     Expect,
     OpenSession,
@@ -133,6 +134,8 @@ class Write:
     live: bool = False
     keeps: Session | None = None
     rotation: bool = False
+    #: A :class:`DropFactorState`: the row is deleted (only a live one, at ``expected``).
+    drops: bool = False
 
 
 def principal_key(principal: Principal) -> tuple[str, str]:
@@ -172,6 +175,9 @@ def _target(change: Change) -> Write:
         case PutFactorState(principal, kind, item, expected, state):
             key = (*principal_key(principal), kind, item)
             return Write(FACTOR_KIND, key, expected, state, True)
+        case DropFactorState(principal, kind, item, expected):
+            key = (*principal_key(principal), kind, item)
+            return Write(FACTOR_KIND, key, expected, None, True, drops=True)
         case Expect("account", principal, expected):
             return Write(ACCOUNT_KIND, principal_key(principal), expected, None, False)
         case Expect("code", principal, expected):

@@ -12,6 +12,7 @@ from securebox_auth.policy.session import (
 from securebox_auth.policy.session_ids import new_session_id
 from securebox_auth.stores.protocols import (
     AuthStore,
+    DropFactorState,
     PutFactorState,
     PutLockout,
     PutSession,
@@ -199,6 +200,96 @@ class SessionsFactorsContract:
         with pytest.raises(ConcurrentUpdate):
             contract_store.commit([PutFactorState(ALICE, "cap_challenge", "c1", 1, {"v": 1})], [])
         assert contract_store.get_factor_state(ALICE, "cap_challenge", "c1") is None
+
+    def test_a_dropped_factor_state_reads_absent_and_its_key_is_free_again(
+        self, contract_store: AuthStore
+    ) -> None:
+        contract_store.commit(
+            [
+                PutFactorState(ALICE, "totp", "default", 0, {"seed": "old"}),
+                PutFactorState(ALICE, "renewal", "web", 0, {"at": "t"}),
+                PutFactorState(BOB, "totp", "default", 0, {"seed": "bob"}),
+            ],
+            [],
+        )
+        contract_store.commit([PutFactorState(ALICE, "totp", "default", 1, {"seed": "v2"})], [])
+        with pytest.raises(ConcurrentUpdate):  # a stale version drops nothing
+            contract_store.commit([DropFactorState(ALICE, "totp", "default", 1)], [])
+        contract_store.commit(
+            [
+                DropFactorState(ALICE, "totp", "default", 2),
+                DropFactorState(ALICE, "renewal", "web", 1),
+            ],
+            [_event("erased")],
+        )
+        assert contract_store.get_factor_state(ALICE, "totp", "default") is None
+        assert contract_store.factor_states_of(ALICE, ("totp", "renewal")) == {
+            "totp": [],
+            "renewal": [],
+        }
+        assert contract_store.get_factor_state(BOB, "totp", "default") == Versioned(
+            {"seed": "bob"}, 1
+        )
+        assert [e.event.action for e in contract_store.audit_log()][-1] == "erased"
+        with pytest.raises(ConcurrentUpdate):  # gone: nothing left to drop
+            contract_store.commit([DropFactorState(ALICE, "totp", "default", 2)], [])
+        # the key is free: a new holder's state starts again at version 1
+        contract_store.commit([PutFactorState(ALICE, "totp", "default", 0, {"seed": "new"})], [])
+        assert contract_store.get_factor_state(ALICE, "totp", "default") == Versioned(
+            {"seed": "new"}, 1
+        )
+        assert [i for i, _ in contract_store.factor_states(ALICE, "totp")] == ["default"]
+
+    def test_a_drop_is_atomic_with_the_rest_of_its_commit(self, contract_store: AuthStore) -> None:
+        contract_store.commit(
+            [
+                PutFactorState(ALICE, "totp", "default", 0, {"seed": "s"}),
+                PutFactorState(ALICE, "recovery", "default", 0, {"codes": []}),
+            ],
+            [],
+        )
+        with pytest.raises(ConcurrentUpdate):  # the second change is stale: neither applies
+            contract_store.commit(
+                [
+                    DropFactorState(ALICE, "totp", "default", 1),
+                    DropFactorState(ALICE, "recovery", "default", 2),
+                ],
+                [_event("erased")],
+            )
+        assert contract_store.get_factor_state(ALICE, "totp", "default") == Versioned(
+            {"seed": "s"}, 1
+        )
+        assert "erased" not in [e.event.action for e in contract_store.audit_log()]
+
+    def test_a_deleted_factor_state_cannot_be_dropped_to_come_back(
+        self, contract_store: AuthStore
+    ) -> None:
+        """A tombstone (``state=None``: a consumed challenge) stays: a drop of it is
+        refused, so the challenge can never be stored, and replayed, again."""
+        contract_store.commit([PutFactorState(ALICE, "cap_challenge", "c1", 0, {"v": 1})], [])
+        contract_store.commit([PutFactorState(ALICE, "cap_challenge", "c1", 1, None)], [])
+        with pytest.raises(ConcurrentUpdate):
+            contract_store.commit([DropFactorState(ALICE, "cap_challenge", "c1", 2)], [])
+        with pytest.raises(ConcurrentUpdate):
+            contract_store.commit([PutFactorState(ALICE, "cap_challenge", "c1", 0, {"v": 1})], [])
+
+    def test_a_drop_names_a_stored_item(self, contract_store: AuthStore) -> None:
+        for expected in (0, -1, True):
+            with pytest.raises(MalformedInput):
+                DropFactorState(ALICE, "totp", "default", expected)
+        with pytest.raises(MalformedInput):
+            DropFactorState(ALICE, "", "default", 1)
+        with pytest.raises(MalformedInput):
+            DropFactorState(ALICE, "totp", "i" * 129, 1)
+        contract_store.commit([PutFactorState(ALICE, "totp", "default", 0, {"seed": "s"})], [])
+        with pytest.raises(MalformedInput):  # a record once a commit
+            contract_store.commit(
+                [
+                    DropFactorState(ALICE, "totp", "default", 1),
+                    PutFactorState(ALICE, "totp", "default", 1, {"seed": "t"}),
+                ],
+                [],
+            )
 
     def test_factor_state_changes_are_checked(self, contract_store: AuthStore) -> None:
         with pytest.raises(MalformedInput):
