@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Final
 
 import pytest
 from hypothesis import settings
@@ -27,6 +29,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
     )
+
+
+#: Tests that need the machine's one ``pcscd`` (under the lock of ``tests/cards/conftest.py``):
+#: with ``pytest -n 2`` (pytest-xdist, ``--dist loadgroup``) they all run on one worker, in
+#: collection order, so none waits for the lock the other worker holds or skips for it.
+PCSCD_FOLDERS: Final = (
+    Path(__file__).parent / "cards",
+    Path(__file__).parent / "server" / "live",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.path.is_relative_to(folder) for folder in PCSCD_FOLDERS):
+            item.add_marker(pytest.mark.xdist_group("pcscd"))
 
 
 @pytest.fixture

@@ -178,7 +178,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
-_LAST_USER: list[str] = []
+#: The last test that uses the shared stack (the item itself: ``pytest -n``'s
+#: ``--dist loadgroup`` renames node ids after this conftest has collected them).
+_LAST_USER: list[pytest.Item] = []
 _STOPS: list[contextlib.ExitStack] = []
 
 
@@ -188,7 +190,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     own = [item for item in items if "machine_pcscd" in getattr(item, "fixturenames", ())]
     if own:
         items[:] = [item for item in items if item not in own] + own
-    users = [item.nodeid for item in items if "pcsc_stack" in getattr(item, "fixturenames", ())]
+    users = [item for item in items if "pcsc_stack" in getattr(item, "fixturenames", ())]
     _LAST_USER[:] = users[-1:]
 
 
@@ -207,7 +209,7 @@ def machine_pcscd() -> Iterator[None]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    if _LAST_USER and item.nodeid == _LAST_USER[0]:
+    if _LAST_USER and item is _LAST_USER[0]:
         for stack in _STOPS:
             stack.close()  # idempotent: the session finaliser then has nothing left to do
 

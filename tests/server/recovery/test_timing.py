@@ -1,14 +1,16 @@
 """The same delay for a claim that matches and one that does not.
 
-Method: 200 requests of each kind, in pairs whose order is shuffled (so drift, load and
-order hit both), each timed with ``perf_counter`` around the HTTP call through the real
-app, after the previous request's messages were handed over (the test's SMTP relay runs in
-this process: its work must not land inside the next measurement); the medians differ by
-less than 20 %. Messages are composed and sent on the dispatcher's thread, after the
-answer; the identifier path does one argon2 verification whatever the claim."""
+Method: 200 requests of each kind (``SECUREBOX_TIMING_TRIES``; CI's informational slice
+takes fewer), in pairs whose order is shuffled (so drift, load and order hit both), each
+timed with ``perf_counter`` around the HTTP call through the real app, after the previous
+request's messages were handed over (the test's SMTP relay runs in this process: its work
+must not land inside the next measurement); the medians differ by less than 20 %. Messages
+are composed and sent on the dispatcher's thread, after the answer; the identifier path
+does one argon2 verification whatever the claim."""
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
@@ -18,7 +20,8 @@ import pytest
 from tests.server.conftest import CODE, token
 from tests.server.recovery.conftest import EMAIL, MOBILE, SIREN, Rig
 
-TRIES = 200
+#: rounds of each comparison: 200 (``nox -s timing``); CI's informational slice sets fewer
+TRIES = int(os.environ.get("SECUREBOX_TIMING_TRIES", "200"))
 
 
 def _medians(rig: Rig, path: str, forms: dict[str, dict[str, str]]) -> dict[str, float]:

@@ -69,11 +69,12 @@ from tests.server.recovery.conftest import (  # noqa: F401 (fixtures, found by n
     answered_rig,
     rig,
 )
+from tests.server.recovery.test_timing import TRIES as RECOVERY_TRIES
 from tests.server.recovery.test_timing import _close
 from tests.server.recovery.test_timing import _medians as _recovery_medians
 from tests.stores.conftest import sqlite_template  # noqa: F401 (a fixture, found by name)
 
-TRIES: Final = 200
+TRIES: Final = RECOVERY_TRIES  # SECUREBOX_TIMING_TRIES, 200 by default
 #: well-formed identifiers that name nobody
 UNKNOWN_CLIENT: Final = "987654321"
 UNKNOWN_USER: Final = "07"
