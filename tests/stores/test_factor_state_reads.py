@@ -1,7 +1,7 @@
 """The reads of factor states by principal agree on every store, whatever the history of
-writes and deletions: the memory store's index of live items by principal and kind (it no
-longer scans every state of every principal) against a SQLite store's rows and a plain
-model."""
+writes, deletions (tombstones) and drops (ADR 0069: the key freed): the memory store's
+index of live items by principal and kind (it no longer scans every state of every
+principal) against a SQLite store's rows and a plain model."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from securebox_auth.identity import Principal
 from securebox_auth.stores.memory import MemoryStore
-from securebox_auth.stores.protocols import AuthStore, PutFactorState, Versioned
+from securebox_auth.stores.protocols import AuthStore, DropFactorState, PutFactorState, Versioned
 from securebox_auth.stores.sql.engine import create_engine
 from securebox_auth.stores.sql.store import SqlStore
 from tests.stores.conftest import AUDIT_KEY, sqlite_copy
@@ -22,14 +22,15 @@ PRINCIPALS = (Principal.parse("123456789", "01"), Principal.parse("987654321", "
 KINDS = ("totp", "passkeys", "step_up_flow")
 ITEMS = ("b", "B", "a", "é", "z-2", "z-10", "default")
 
-# One write: which record, and a document (None deletes it).
-History = list[tuple[Principal, str, str, dict[str, int] | None]]
+DROP = "drop"
+# One write: which record, and a document (None deletes it, DROP drops it).
+History = list[tuple[Principal, str, str, dict[str, int] | str | None]]
 writes = st.lists(
     st.tuples(
         st.sampled_from(PRINCIPALS),
         st.sampled_from(KINDS),
         st.sampled_from(ITEMS),
-        st.one_of(st.none(), st.integers(0, 9).map(lambda n: {"n": n})),
+        st.one_of(st.none(), st.just(DROP), st.integers(0, 9).map(lambda n: {"n": n})),
     ),
     max_size=40,
 )
@@ -37,14 +38,26 @@ writes = st.lists(
 
 def _apply(store: AuthStore, history: History) -> None:
     versions: dict[tuple[Principal, str, str], int] = {}
+    live: set[tuple[Principal, str, str]] = set()
     for principal, kind, item, document in history:
         key = (principal, kind, item)
         version = versions.get(key, 0)
+        if document == DROP:
+            if key in live:  # a drop of a live record frees its key: versions start again
+                store.commit([DropFactorState(principal, kind, item, version)], [])
+                del versions[key]
+                live.discard(key)
+            continue
         if document is None and version == 0:
             continue  # nothing stored: nothing to delete
         # A deleted record keeps its version (a tombstone): the next write goes on top of it.
+        assert not isinstance(document, str)
         store.commit([PutFactorState(principal, kind, item, version, document)], [])
         versions[key] = version + 1
+        if document is None:
+            live.discard(key)
+        else:
+            live.add(key)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -63,7 +76,7 @@ def test_reads_by_principal_agree_with_a_sql_store_and_the_model(
             _apply(sql, history)
             model: dict[tuple[Principal, str, str], dict[str, int] | None] = {}
             for principal, kind, item, document in history:
-                model[(principal, kind, item)] = document
+                model[(principal, kind, item)] = None if isinstance(document, str) else document
             for principal in PRINCIPALS:
                 expected = {
                     kind: [
