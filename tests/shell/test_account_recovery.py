@@ -6,6 +6,7 @@ are stored hashed, match up to case, accents and spaces, and cost the same for n
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -19,7 +20,7 @@ from securebox_auth.shell.keys import DerivedKeys
 from securebox_auth.shell.records import sessions_not_before
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.factor_kinds import SECRET_ANSWERS
-from securebox_auth.stores.protocols import AuthStore
+from securebox_auth.stores.protocols import AuthStore, PutAccount
 from tests.shell.portal import CLIENT, CODE, MASTER, Phone, enrol_users, make_box, portal_policy
 from tests.shell.portal import user as portal_user
 
@@ -98,3 +99,36 @@ def test_secret_answers(contract_store: AuthStore, clock: FixedClock) -> None:
     assert recovery.check_answers(who, {"a": "elodie", "b": "RUE  des lilas"}, ("a", "b"))
     assert not recovery.check_answers(who, {"a": "elodie", "b": "rue"}, ("a", "b"))
     assert not recovery.check_answers(None, {"a": "elodie", "b": "rue des lilas"}, ("a", "b"))
+
+
+def test_a_recovery_overtaken_by_a_change_of_the_account_is_refused(
+    contract_store: AuthStore, clock: FixedClock
+) -> None:
+    """A recovery begun before every session was ended, or before the account was created
+    (the number given to a new person since), sets no code (ADR 0069): the previous
+    holder's recovery link cannot take the new person's account."""
+    box = make_box(contract_store, clock, Phone())
+    enrol_users(box, 2)
+    who = portal_user(2)
+    recovery = AccountRecovery(box)
+    begun = clock.now()
+    clock.advance(timedelta(minutes=1))
+    box.end_all(who)
+    with pytest.raises(FlowExpired, match="overtaken"):
+        recovery.reset_code(who, NEW, via="email", begun_at=begun)
+    with pytest.raises(FlowExpired, match="overtaken"):  # the same instant counts as before
+        recovery.reset_code(who, NEW, via="email", begun_at=clock.now())
+    assert box.codes.login(CLIENT, "02", CODE).authenticated
+    # the number given to a new person after the recovery began
+    clock.advance(timedelta(minutes=1))
+    begun = clock.now()
+    clock.advance(timedelta(minutes=1))
+    account = box.store.get_account(who)
+    assert account is not None
+    recreated = replace(account.value, created_at=clock.now())
+    box.store.commit([PutAccount(who, account.version, recreated)], [])
+    with pytest.raises(FlowExpired, match="overtaken"):
+        recovery.reset_code(who, NEW, via="email", begun_at=begun)
+    clock.advance(timedelta(minutes=1))
+    recovery.reset_code(who, NEW, via="email", begun_at=clock.now())  # a recovery of today
+    assert box.codes.login(CLIENT, "02", NEW).authenticated

@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from securebox_auth.audit import AuditEvent
-from securebox_auth.errors import NotPermitted
+from securebox_auth.errors import FlowExpired, NotPermitted
 from securebox_auth.factors import code_reset as reset
 from securebox_auth.factors import secret_answers as qa
 from securebox_auth.factors.code import CodeCredential, OneTimeCode
 from securebox_auth.identity import Principal
-from securebox_auth.shell.records import end_every_session
+from securebox_auth.shell.records import end_every_session, sessions_not_before
 from securebox_auth.shell.retry import commit_retrying
 from securebox_auth.shell.securebox import Securebox
 from securebox_auth.stores.factor_kinds import SECRET_ANSWERS
@@ -46,15 +46,22 @@ class AccountRecovery:
         self.box = box
 
     def _credential(
-        self, principal: Principal
+        self, principal: Principal, begun_at: datetime | None = None
     ) -> tuple[CodeCredential | None, Callable[[CodeCredential], list[Change]]]:
         """The current credential of an active account, and the writes of its successor:
         the new code under the version read, guarded on the account's version (a change
-        of either meanwhile refuses the commit)."""
+        of either meanwhile refuses the commit). A recovery ``begun_at`` an instant before
+        the account was created (the user number given to another person since) or not
+        after every session of the account was last ended (a removal, a "log out
+        everywhere", another recovery) is overtaken: :class:`FlowExpired` (ADR 0069)."""
         store = self.box.store
         account = store.get_account(principal)
         if account is None or not account.value.active:
             raise NotPermitted("this account cannot be recovered")
+        if begun_at is not None:
+            ended = sessions_not_before(store, principal)
+            if begun_at < account.value.created_at or (ended is not None and begun_at <= ended):
+                raise FlowExpired("this recovery was overtaken by a change of the account")
         code = store.get_code(principal)
         guard = Expect("account", principal, account.version)
 
@@ -64,17 +71,26 @@ class AccountRecovery:
         return (code.value if code else None), writes
 
     def code_reset(
-        self, principal: Principal, new_code: object, *, via: str, now: datetime
+        self,
+        principal: Principal,
+        new_code: object,
+        *,
+        via: str,
+        now: datetime,
+        begun_at: datetime | None = None,
     ) -> tuple[list[Change], list[AuditEvent]]:
         """What choosing ``new_code`` after a passed recovery writes, for one commit (ADR
         0023): the new code under a guard on the account and the code read, every live
         session ended (by compare-and-swap on the version read) and the sessions'
         ``not_before`` watermark (a login being opened meanwhile is refused too), with the
         reset's and the sessions' audit events. The code is checked first
-        (:class:`~securebox_auth.errors.WeakCode`: nothing to write)."""
+        (:class:`~securebox_auth.errors.WeakCode`: nothing to write). ``begun_at``, when
+        the recovery began: one overtaken since is refused (:meth:`_credential`); a removal
+        or a re-creation of the account racing with it changes the account this commit is
+        guarded on, so it decides again."""
         codes = self.box.codes
         store = self.box.store
-        previous, writes = self._credential(principal)
+        previous, writes = self._credential(principal, begun_at)
         credential, event = reset.chosen_code(
             previous, principal, new_code, now=now, hasher=codes.hasher, rules=codes.rules,
             via=via,
@@ -89,6 +105,7 @@ class AccountRecovery:
         *,
         via: str,
         consume: Callable[[], None] | None = None,
+        begun_at: datetime | None = None,
     ) -> None:
         """The user chose ``new_code`` after a passed recovery (``via``: ``"email"``).
         The code is checked first (:class:`~securebox_auth.errors.WeakCode` uses nothing);
@@ -97,8 +114,10 @@ class AccountRecovery:
         commit (:meth:`code_reset`; :class:`~securebox_auth.errors.ConcurrentUpdate` if the
         account, the code or a session changed meanwhile). A server that keeps its recovery
         flows in the same database commits :meth:`code_reset` with its own single-use write
-        instead (one transaction: no spent recovery with the old code)."""
-        changes, events = self.code_reset(principal, new_code, via=via, now=self.box.clock.now())
+        instead (one transaction: no spent recovery with the old code). ``begun_at`` as in
+        :meth:`code_reset`."""
+        now = self.box.clock.now()
+        changes, events = self.code_reset(principal, new_code, via=via, now=now, begun_at=begun_at)
         if consume is not None:
             consume()
         self.box.store.commit(changes, events)

@@ -29,7 +29,8 @@ from securebox_auth.shell.gateways import DeliveryFailed
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.admin.codes import CodeChannel, CodeCourier, Undelivered
 from securebox_server.admin.forms import rights_from_json, rights_json
-from securebox_server.admin.profiles import Profile, ProfileBook, delete_profile, put_profile
+from securebox_server.admin.profiles import Profile, ProfileBook, put_profile
+from securebox_server.admin.removal import forget_user
 from securebox_server.stepup.requests import Draft, Kind
 
 __all__ = [
@@ -271,7 +272,7 @@ def apply_order(
         address = {CodeChannel.SMS: profile.mobile, CodeChannel.EMAIL: profile.email}.get(channel)
         return _send(state, code, user, channel, address, now)
     if kind is Kind.USER_REMOVE:
-        ent.remove_user(session_id, user, also=lambda conn: delete_profile(conn, user))
+        ent.remove_user(session_id, user, also=lambda conn: forget_user(conn, user))
         return "done"
     if kind is Kind.CODE_REGENERATE:
         channel = CodeChannel(str(details["channel"]))

@@ -79,13 +79,19 @@ class HistoryPage:
     more: bool
 
 
-def history_of(events: Iterable[SealedEvent], principal: Principal) -> list[Shown]:
-    """The labelled events whose subject is ``principal``, newest first (pure)."""
+def history_of(
+    events: Iterable[SealedEvent], principal: Principal, since: datetime | None = None
+) -> list[Shown]:
+    """The labelled events whose subject is ``principal``, newest first (pure); with
+    ``since`` (when the account was created), none before it: a person given a user number
+    an earlier holder had sees nothing of that holder's history (ADR 0069)."""
     key = principal.key
     found = [
         Shown(s.event.at, s.event.action, LABELS[s.event.action], s.event.outcome)
         for s in events
-        if s.event.subject == key and s.event.action in LABELS
+        if s.event.subject == key
+        and s.event.action in LABELS
+        and (since is None or s.event.at >= since)
     ]
     found.reverse()  # a chain is in the order recorded
     return found
@@ -93,7 +99,9 @@ def history_of(events: Iterable[SealedEvent], principal: Principal) -> list[Show
 
 def page_of(box: Securebox, principal: Principal, page: int) -> HistoryPage:
     """Page ``page`` (1-based) of the history of ``principal``."""
-    found = history_of(box.audit_log(principal.client_id.value), principal)
+    account = box.store.get_account(principal)
+    since = None if account is None else account.value.created_at
+    found = history_of(box.audit_log(principal.client_id.value), principal, since)
     start = (page - 1) * PAGE_SIZE
     return HistoryPage(
         tuple(found[start : start + PAGE_SIZE]), page, len(found) > start + PAGE_SIZE

@@ -22,7 +22,7 @@ from securebox_server.profile.model import (
     Preferences,
 )
 
-__all__ = ["ProfileStore", "read_preferences"]
+__all__ = ["ProfileStore", "forget_preferences", "read_preferences"]
 
 _P = PROFILE_PREFERENCES
 _C = PROFILE_CONTACT_CHANGES
@@ -45,6 +45,18 @@ def read_preferences(conn: sa.Connection, client_id: str, user_number: str) -> P
         return Preferences(NewDocuments(row[0]), str(row[1]))
     except ValueError:
         return Preferences()
+
+
+def forget_preferences(conn: sa.Connection, principal: Principal) -> None:
+    """Delete ``principal``'s preferences and pending contact changes on ``conn`` (a user's
+    removal, in the library's commit: ADR 0069)."""
+    for table in (_P, _C):
+        conn.execute(
+            sa.delete(table).where(
+                table.c.client_id == principal.client_id.value,
+                table.c.user_number == principal.user_number.value,
+            )
+        )
 
 
 class ProfileStore:

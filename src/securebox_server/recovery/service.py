@@ -147,8 +147,10 @@ class RecoveryService:
         does not use the link), then one commit of the library's store (ADR 0023) uses up
         the link (compare-and-swap on the flow: one use wins), replaces the code, ends
         every session and seals the audit events, all or nothing; a lost compare-and-swap
-        of the library's records starts again from a fresh read. The user is told by SMS
-        once committed."""
+        of the library's records starts again from a fresh read. A link whose recovery
+        began before the account was created (the number given to someone else since) or
+        before every session of it was last ended (a removal, "log out everywhere") is not
+        valid any more (ADR 0069). The user is told by SMS once committed."""
         store = self.box.store
         if not isinstance(store, SqlStore):
             raise MalformedInput("recovery needs the SQL store")
@@ -158,7 +160,9 @@ class RecoveryService:
             principal = stored.principal
             assert principal is not None
             now = self.box.clock.now()
-            changes, events = self.accounts.code_reset(principal, new_code, via="email", now=now)
+            changes, events = self.accounts.code_reset(
+                principal, new_code, via="email", now=now, begun_at=stored.flow.created_at
+            )
             passed = core.challenge_answered(stored.flow, now=now, passed=True)
             done = core.finish(passed, now=now)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from securebox_auth.errors import NotFound
 from securebox_auth.identity import Principal
@@ -24,7 +24,7 @@ from securebox_server.db.schema import STEPUP_ORDERS as ORDERS
 from securebox_server.db.schema import STEPUP_PAYEES as PAYEES
 from securebox_server.stepup.requests import Draft, Kind
 
-__all__ = ["Order", "OrderBook", "SavedPayee"]
+__all__ = ["Order", "OrderBook", "SavedPayee", "forget_orders"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,3 +151,11 @@ class OrderBook:
         query = PAYEES.select().where(PAYEES.c.principal == principal.key).order_by(PAYEES.c.name)
         with self.engine.connect() as conn:
             return [SavedPayee(r.name, r.iban, r.created_at) for r in conn.execute(query)]
+
+
+def forget_orders(conn: Connection, principal: Principal) -> None:
+    """Delete ``principal``'s orders and saved payees on ``conn`` (a user's removal, in the
+    library's commit: ADR 0069). The next holder of the user number adds their own payees
+    with a strong authentication (RTS art. 13); the audit trail keeps each order's events."""
+    conn.execute(PAYEES.delete().where(PAYEES.c.principal == principal.key))
+    conn.execute(ORDERS.delete().where(ORDERS.c.principal == principal.key))

@@ -4,13 +4,27 @@ missing, and never the new code in an answer (it reaches the user's mailbox)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import insert, select
+
 from securebox_auth.entitlements.accounts import AccountStatus, Role
 from securebox_auth.identity import ClientId, Principal
+from securebox_auth.stores.sql.engine import create_engine
+from securebox_server.db.schema import (
+    BOX_NOTIFICATIONS,
+    BOX_VISITS,
+    PROFILE_PREFERENCES,
+    STEPUP_PAYEES,
+)
+from securebox_server.profile.history import page_of
 from tests.server.admin.conftest import CODE_IN, PROFILE, AdminWorld, Build
 from tests.server.conftest import CLIENT
 from tests.server.stepup.conftest import ORIGIN
 
 API = "/api/v1/admin"
+IBAN = "FR7630006000011234567890189"
+SIREN = "552100554"
 HEADERS = {"Origin": ORIGIN}
 NEW = {
     "user_number": "02",
@@ -164,3 +178,55 @@ def test_a_removed_users_number_can_be_given_to_a_new_person(admin_world: Build)
     account = world.box.store.get_account(leaver)
     assert account is not None
     assert account.value.status is AccountStatus.ACTIVE
+
+
+def test_a_removal_leaves_nothing_of_the_person_to_the_next_holder(admin_world: Build) -> None:
+    """What the server keeps of a person goes with their removal, in its commit (ADR 0069):
+    preferences, pending contact changes, step-up orders and saved payees, box visits,
+    waiting notifications and the addresses they shared documents with. The next holder's
+    history shows nothing from before their account."""
+    world = admin_world()
+    leaver = world.user("03")
+    world.login(user="03")
+    assert world.client.get("/home").status_code == 200  # a visit, a login in the history
+    world.client.cookies.clear()
+    who = {"client_id": CLIENT, "user_number": "03"}
+    now = world.clock.now()
+    engine = create_engine(world.url)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(PROFILE_PREFERENCES).values(
+                **who, new_documents="none", language="fr", changed_at=now
+            )
+        )
+        conn.execute(
+            insert(STEPUP_PAYEES).values(
+                id="p1", principal=leaver.key, name="Supplier", iban=IBAN, order_id="o1",
+                created_at=now.isoformat(),
+            )
+        )  # fmt: skip
+        conn.execute(
+            insert(BOX_NOTIFICATIONS).values(
+                id="s1", **who, document_id="doc-1", kind="share", channel="email",
+                company=SIREN, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                address="friend@elsewhere.example", note="for you",
+            )
+        )  # fmt: skip
+    _stepped_up(world)
+    assert world.client.delete(f"{API}/users/03", headers=HEADERS).status_code == 200
+    with engine.connect() as conn:
+        for table in (PROFILE_PREFERENCES, BOX_VISITS):
+            assert conn.execute(select(table).filter_by(**who)).all() == [], table.name
+        assert conn.execute(select(STEPUP_PAYEES)).all() == []
+        share = conn.execute(select(BOX_NOTIFICATIONS).filter_by(id="s1")).one()
+        assert (share.status, share.address, share.note) == ("dropped", None, None)
+    engine.dispose()
+    world.clock.advance(timedelta(minutes=1))
+    again = world.client.post(f"{API}/users", json={**NEW, "user_number": "03"}, headers=HEADERS)
+    assert again.status_code == 201, again.text
+    account = world.box.store.get_account(leaver)
+    assert account is not None
+    shown = page_of(world.box, leaver, 1).events
+    assert shown  # the new person's own events (the address registered for them)
+    assert all(e.at >= account.value.created_at for e in shown)
+    assert "session.open" not in {e.action for e in shown}  # not the previous holder's login

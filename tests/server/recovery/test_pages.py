@@ -171,3 +171,18 @@ def test_pages_in_french(rig: Rig) -> None:
     assert "Identifiant ou code oublié" in page.text
     code = rig.client.get("/recovery/code", headers={"Accept-Language": "fr"})
     assert "Envoyer le lien" in code.text
+
+
+def test_a_link_asked_before_every_session_was_ended_is_not_valid_any_more(rig: Rig) -> None:
+    """ "Log out everywhere" (or a removal) after the link was sent overtakes the recovery:
+    the link answers like a used one and the code stays (ADR 0069); a new link works."""
+    ask_link(rig)
+    link = last_link(rig)
+    rig.clock.advance(timedelta(minutes=1))
+    rig.box.end_all(rig.principal)
+    rig.clock.advance(timedelta(minutes=1))
+    assert choose(rig, link).status_code == 410
+    assert rig.box.codes.login("123456789", "01", CODE).authenticated
+    ask_link(rig)
+    assert choose(rig, last_link(rig)).status_code == 200
+    assert rig.box.codes.login("123456789", "01", NEW).authenticated
