@@ -3,7 +3,7 @@
 A state machine on the entry point (``Securebox``) with two users who log in (each login a
 flow: identify, code, TOTP), leave logins half done, touch and log out of sessions, end
 one session by the reference the list shows, "log out everywhere", change their code and
-recover their account (a new code chosen after a passed recovery), while their
+recover their account (a recovery asked for, its new code chosen later), while their
 administrator removes them and gives their user number to a new person (who changes the
 one-time code and is enrolled a TOTP afresh), and time passes within and beyond the idle
 timeout and the flows' lifetime. A model written here, not the library's rules, says after
@@ -21,6 +21,9 @@ every step:
   opens a session;
 * an assertion issued from a session is accepted downstream until its ``exp`` unless its
   user's sessions were all ended since its login (``TokenRevoked``);
+* a recovery (asked for, its code chosen later) sets the code unless its user was removed
+  or it was overtaken: begun at or before the user's last end-all, or before the account
+  was created (the number given to a new person since; ADR 0069);
 * a removed user's code opens nothing, their recovery and code change are refused, and
   the store holds none of what they enrolled; the number's next holder inherits nothing
   (the previous holder's TOTP is refused, their flows and sessions stay ended);
@@ -146,9 +149,18 @@ class Issued:
     expires_at: datetime
 
 
+@dataclass
+class Recovery:
+    """A recovery begun (its link asked for), as the model knows it."""
+
+    who: Principal
+    begun_at: datetime
+
+
 class AccountEvents(RuleBasedStateMachine):
     flows = Bundle("flows")
     devices = Bundle("devices")
+    recoveries = Bundle("recoveries")
 
     def __init__(self) -> None:
         super().__init__()
@@ -171,6 +183,7 @@ class AccountEvents(RuleBasedStateMachine):
         self.code_versions = dict.fromkeys(USERS, 0)
         self.ended_at: dict[Principal, datetime | None] = dict.fromkeys(USERS)
         self.removed: set[Principal] = set()
+        self.created_at = dict.fromkeys(USERS, T0)
         self.new_codes = 0
         self.all_devices: list[Device] = []
         self.all_flows: list[Flow] = []
@@ -355,17 +368,34 @@ class AccountEvents(RuleBasedStateMachine):
         self.new_codes += 1
         return new
 
+    @rule(target=recoveries, who=st.sampled_from(USERS))
+    def ask_for_a_recovery(self, who: Principal) -> Recovery:
+        """A recovery begins (the e-mail link is asked for); its code is chosen later."""
+        return Recovery(who, self.clock.now())
+
     @precondition(lambda self: self.new_codes < len(NEW_CODES))
-    @rule(who=st.sampled_from(USERS))
-    def recover(self, who: Principal) -> None:
+    @rule(recovery=consumes(recoveries))
+    def recover(self, recovery: Recovery) -> None:
         """A new code chosen after a passed recovery: every session and login of the user
-        ends, and the old code is refused from now on."""
+        ends, and the old code is refused from now on; unless the user was removed, or the
+        recovery was overtaken since it began: every session ended (a removal, an end-all,
+        another recovery) or the number given to a new person (ADR 0069)."""
+        who = recovery.who
         new = self._new_code(who)
+        reset = AccountRecovery(self.box).reset_code
+        cut = self.ended_at[who]
         if who in self.removed:
             with pytest.raises(NotPermitted):
-                AccountRecovery(self.box).reset_code(who, new, via="email")
+                reset(who, new, via="email", begun_at=recovery.begun_at)
             return
-        AccountRecovery(self.box).reset_code(who, new, via="email")
+        if recovery.begun_at < self.created_at[who] or (
+            cut is not None and recovery.begun_at <= cut
+        ):
+            with pytest.raises(FlowExpired, match="overtaken"):
+                reset(who, new, via="email", begun_at=recovery.begun_at)
+            event("an overtaken recovery is refused")
+            return
+        reset(who, new, via="email", begun_at=recovery.begun_at)
         self.codes[who] = new
         self.code_versions[who] += 1
         self._end_everything_of(who)
@@ -411,6 +441,7 @@ class AccountEvents(RuleBasedStateMachine):
         then opens nothing."""
         who = data.draw(st.sampled_from(sorted(self.removed, key=str)))
         first = self.box.entitlements.add_user(self._admin_session(), who, Role.USER, Rights())
+        self.created_at[who] = self.clock.now()
         new = self._new_code(who)
         number = who.user_number.value
         assert self.box.codes.change_code(CLIENT, number, first.reveal(), new).changed
