@@ -181,11 +181,15 @@ class _Lanes:
         def operation(n: int) -> str | None:
             key = f"scale-{self.run}-{lane}-{n}"
             body = pdf(lane * 100_000 + n)
+            # one request, repeated as it was: a repeat with another issue date under the
+            # same key is another publication, refused (422 idempotency_conflict) when the
+            # first one had committed on the host killed before it answered
+            issued_at = self.cluster.box.clock.now()
             for attempt in range(TRIES):
                 try:
                     answer = publish(
                         http, self.cluster.sender_token, body, key=key,
-                        issued_at=self.cluster.box.clock.now(), timeout=60,
+                        issued_at=issued_at, timeout=60,
                     )  # fmt: skip
                 except httpx.TransportError:
                     with self.result.lock:
