@@ -30,6 +30,7 @@ from securebox_server.api.content import download
 from securebox_server.api.links import NEXT_PAGE, link, linked, user_document_links
 from securebox_server.box.model import BoxDocument
 from securebox_server.box.names import sender_names, theme_label
+from securebox_server.box.reading import holder_since
 from securebox_server.box.search import BoxSearch, ListedPage, ReadFilter
 from securebox_server.i18n import translations
 from securebox_server.login.flow import hit_limits
@@ -61,8 +62,11 @@ def _names(request: Request) -> tuple[dict[str, str], Callable[[str], str]]:
     return names, lambda theme: theme_label(gettext, theme)
 
 
-def document_out(request: Request, doc: BoxDocument, reader: Principal) -> DocumentOut:
-    """``doc`` as the API shows it to ``reader`` (read by them? first read by anyone?)."""
+def document_out(
+    request: Request, doc: BoxDocument, reader: Principal, since: datetime | None
+) -> DocumentOut:
+    """``doc`` as the API shows it to ``reader`` (read by them since ``since``, their
+    account's creation? first read by anyone?)."""
     store = documents_of(request)
     first = store.first_read(doc.id)
     names, label = _names(request)
@@ -82,7 +86,7 @@ def document_out(request: Request, doc: BoxDocument, reader: Principal) -> Docum
         size=doc.size,
         media_type=doc.media_type,
         filename=doc.filename,
-        read=bool(store.read_by(reader, [doc.id])),
+        read=bool(store.read_by(reader, [doc.id], since)),
         first_read_at=None if first is None else first.at,
     )
 
@@ -175,8 +179,10 @@ def document(request: Request, api: Authenticated, document_id: str) -> Document
     """One document's metadata, its digest and its first read."""
     principal = api.session.principal
     hit_limits(request, LIMIT, principal.key)
-    doc = reader_of(request).open(principal, document_id, Operation.VIEW)
-    return document_out(request, doc, principal)
+    box = reader_of(request)
+    standing = box.securebox.entitlements.standing(principal)
+    doc = box.open(principal, document_id, Operation.VIEW, standing=standing)
+    return document_out(request, doc, principal, holder_since(standing))
 
 
 @router.get("/documents/{document_id}/content", responses={**CONTENT, **READ_PROBLEMS})

@@ -46,6 +46,7 @@ from securebox_server.api.content import download
 from securebox_server.api.documents import CONTENT, document_out, page_out
 from securebox_server.api.links import NEXT_PAGE, document_links, link, linked
 from securebox_server.box.model import ReadKind
+from securebox_server.box.reading import holder_since
 from securebox_server.box.rows import reference
 from securebox_server.box.search import BoxSearch, ReadFilter
 from securebox_server.clients.caller import ApiCaller
@@ -134,8 +135,10 @@ def document(request: Request, caller: ApiCaller, document_id: str) -> DocumentO
     """One document's metadata (digest included)."""
     principal = receiver_of(caller, "documents:read")
     hit_limits(request, LIMIT, caller.client_id)
-    doc = reader_of(request).open(principal, document_id, Operation.VIEW)
-    return document_out(request, doc, principal)
+    box = reader_of(request)
+    standing = box.securebox.entitlements.standing(principal)
+    doc = box.open(principal, document_id, Operation.VIEW, standing=standing)
+    return document_out(request, doc, principal, holder_since(standing))
 
 
 @router.get("/documents/{document_id}/content", responses={**CONTENT, **READ_PROBLEMS})

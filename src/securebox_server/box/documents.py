@@ -176,7 +176,11 @@ class DocumentStore(Batches, Lifecycle, CompanyContacts, LateRecipients, Shares)
         reader = Principal(ClientId(row["client_id"]), UserNumber(row["user_number"]))
         return Read(reader, instant(row["first_at"]), ReadKind(row["first_how"]))
 
-    def read_by(self, reader: Principal, ids: Collection[str]) -> set[str]:
+    def read_by(
+        self, reader: Principal, ids: Collection[str], since: datetime | None = None
+    ) -> set[str]:
+        """Which of ``ids`` ``reader`` has read (since ``since``: their account's creation,
+        so that a user number given again does not inherit its previous holder's marks)."""
         wanted = sorted(set(ids))
         found: set[str] = set()
         with self.engine.connect() as conn:
@@ -186,6 +190,8 @@ class DocumentStore(Batches, Lifecycle, CompanyContacts, LateRecipients, Shares)
                     BOX_READS.c.user_number == reader.user_number.value,
                     BOX_READS.c.document_id.in_(wanted[start : start + 500]),
                 )
+                if since is not None:
+                    query = query.where(BOX_READS.c.last_at >= since)
                 found.update(str(r[0]) for r in conn.execute(query))
         return found
 

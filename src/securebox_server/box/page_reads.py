@@ -25,7 +25,7 @@ from securebox_auth.identity import ClientId, Principal, Siren, UserNumber
 from securebox_auth.stores.sql.database import Database
 from securebox_server.box.model import BoxDocument, FeedEvent, FeedKind, Read, ReadKind, Status
 
-__all__ = ["COLUMNS", "KEPT", "PageReads", "document_of"]
+__all__ = ["COLUMNS", "EPOCH", "KEPT", "PageReads", "document_of"]
 
 #: The ``box_documents`` columns, in :class:`BoxDocument`'s order.
 COLUMNS: Final = (
@@ -33,10 +33,15 @@ COLUMNS: Final = (
     "valid_until, warn_at, warned_at, retention_class, retain_until, legal_hold, digest, "
     "size, media_type, filename, status, expired_at, deleted_at, deletion_reason"
 )
+#: Read by the reader **since their account's creation**: a user number given again after
+#: a removal does not inherit its previous holder's marks (their read times stay, as the
+#: senders' evidence; a read by the new holder moves ``last_at``).
 _READ: Final = (
     "EXISTS (SELECT 1 FROM box_reads r WHERE r.document_id = d.id"
-    " AND r.client_id = ? AND r.user_number = ?)"
+    " AND r.client_id = ? AND r.user_number = ? AND r.last_at >= ?)"
 )
+#: The bound of :data:`_READ` for a reader whose account is not known (every mark).
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # Only our own constants and placeholders are spelled into the texts: values are bound.
 _LISTED: Final = (
     f"SELECT {COLUMNS}, {_READ} FROM box_documents d "  # noqa: S608
@@ -150,13 +155,14 @@ class PageReads:
         return found
 
     def listed(
-        self, reader: Principal, ids: Sequence[str], now: datetime
+        self, reader: Principal, ids: Sequence[str], now: datetime, since: datetime | None = None
     ) -> tuple[dict[str, BoxDocument], set[str]]:
         """The box rows among ``ids`` that a reader may see (live, still valid), and which
-        of those ``reader`` has read: one statement."""
+        of those ``reader`` has read since ``since`` (their account's creation): one
+        statement."""
         if not ids:
             return {}, set()
-        who = (reader.client_id.value, reader.user_number.value)
+        who = (reader.client_id.value, reader.user_number.value, self.db.instant(since or EPOCH))
         params: tuple[Any, ...] = (*who, list(ids)) if self.db.postgresql else (*who, *ids)
         rows: dict[str, BoxDocument] = {}
         read: set[str] = set()

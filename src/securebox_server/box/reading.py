@@ -39,7 +39,7 @@ from securebox_server.box.page_reads import PageReads
 from securebox_server.box.search import BoxSearch, ListedPage, collect
 from securebox_server.box.shares import ShareRecord, ShareRequest
 
-__all__ = ["BoxReader", "CompanyChoice", "DocumentPage", "Home", "Sight"]
+__all__ = ["BoxReader", "CompanyChoice", "DocumentPage", "Home", "Sight", "holder_since"]
 
 NEWEST: Final = 20
 _HOW: Final = {Operation.VIEW: ReadKind.VIEW, Operation.DOWNLOAD: ReadKind.DOWNLOAD}
@@ -90,6 +90,13 @@ def _known(document_id: str) -> str:
         return valid_document_id(document_id)
     except MalformedInput:
         raise DocumentNotFound("no such document") from None
+
+
+def holder_since(standing: Standing | None) -> datetime | None:
+    """Since when the reader's user number is theirs (their account's creation): their read
+    marks count from then (a number given again after a removal starts with none)."""
+    account = None if standing is None else standing.account
+    return None if account is None else account.value.created_at
 
 
 def _ref(doc: BoxDocument) -> DocumentRef:
@@ -154,10 +161,11 @@ class BoxReader:
         sight = sight or self.sight(principal)
         visible = sight.visible if company is None else sight.visible.only(company)
         since = self._previous_visit(principal, session_start)
+        newest = BoxSearch(limit=NEWEST, company=company)
         return Home(
             new=count_new(self.store.db, visible, since, self.store.clock.now()),
             since=since,
-            newest=self._page(principal, visible, BoxSearch(limit=NEWEST, company=company)),
+            newest=self._page(principal, visible, newest, holder_since(sight.standing)),
             themes=sight.themes,
             companies=sight.companies,
             company=company,
@@ -174,14 +182,21 @@ class BoxReader:
     ) -> ListedPage[BoxDocument]:
         """A page of ``search``; ``sight``: :meth:`sight`, when the caller read it already."""
         if sight is None:
-            return self._page(principal, self.visible(principal, search.company), search)
-        visible = sight.visible
+            read = self._standing(principal)
+            standing: Standing | None = read
+            visible = self.securebox.entitlements.visible_in(read, Operation.VIEW)
+        else:
+            standing, visible = sight.standing, sight.visible
         if search.company is not None:
             visible = visible.only(search.company)
-        return self._page(principal, visible, search)
+        return self._page(principal, visible, search, holder_since(standing))
 
     def _page(
-        self, principal: Principal, visible: VisibilityFilter, search: BoxSearch
+        self,
+        principal: Principal,
+        visible: VisibilityFilter,
+        search: BoxSearch,
+        since: datetime | None,
     ) -> ListedPage[BoxDocument]:
         if visible.empty:
             return ListedPage((), None, 0)
@@ -189,7 +204,7 @@ class BoxReader:
         return collect(
             search,
             lambda query: self.catalogue.page(visible, query),
-            lambda refs: self.reads.listed(principal, [r.document_id for r in refs], now),
+            lambda refs: self.reads.listed(principal, [r.document_id for r in refs], now, since),
         )
 
     def senders(self) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ def test_a_page_of_rows_is_looked_up_by_id_on_sqlite(tmp_path: Path) -> None:
         sql = PageReads(Database(engine))._listed_sql(20)
     finally:
         engine.dispose()
-    params = ("123456789", "01", *(f"doc-{n}" for n in range(20)))
+    params = ("123456789", "01", "1970-01-01 00:00:00.000000", *(f"doc-{n}" for n in range(20)))
     with sqlite3.connect(path) as conn:
         plan = [str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
     documents = [step for step in plan if step.startswith(("SEARCH d", "SCAN d"))]

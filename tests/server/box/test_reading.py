@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from securebox_auth.entitlements.model import Operation, Theme
 from securebox_auth.identity import Principal, Siren
+from securebox_auth.stores.protocols import PutAccount
 from securebox_server.box.model import DocumentNotFound, DocumentType
 from securebox_server.box.reading import BoxReader
 from securebox_server.box.search import BoxSearch, ReadFilter
@@ -115,6 +116,39 @@ def test_read_status_and_first_reader(box_world: World) -> None:
     events = [s.event.action for s in box_world.box.audit_log()]
     assert events.count("box.document.view") == 1
     assert events.count("box.document.download") == 1
+
+
+def test_a_numbers_next_holder_does_not_inherit_its_read_marks(box_world: World) -> None:
+    """A user number given again after a removal (ADR 0069): the previous holder's reads
+    stay as the senders' evidence (the first read) but are not the new holder's marks, in
+    listings, the read filter and the API's ``read``; the new holder's own read counts."""
+    reader, store = reader_of(box_world), box_world.box.store
+    first, second = one(box_world), one(box_world)
+    box_world.clock.advance(timedelta(minutes=5))
+    reader.read(box_world.collaborator, first, Operation.VIEW)
+    box_world.clock.advance(timedelta(days=1))
+    # the account as a removal and a new ``add_user`` leave it: created again, later
+    found = store.get_account(box_world.collaborator)
+    assert found is not None
+    again = replace(found.value, created_at=box_world.clock.now())
+    store.commit([PutAccount(box_world.collaborator, found.version, again)], [])
+    newest = reader.search(box_world.collaborator, BoxSearch())
+    assert newest.documents
+    assert not any(x.read for x in newest.documents)
+    read = reader.search(box_world.collaborator, BoxSearch(read=ReadFilter.READ))
+    assert ids(read) == []
+    home = reader.home(box_world.collaborator, None, session_start=box_world.clock.now())
+    assert not any(x.read for x in home.newest.documents)
+    assert box_world.documents.read_by(box_world.collaborator, [first], again.created_at) == set()
+    shown = reader.page(box_world.principal, first).first_read
+    assert shown is not None
+    assert shown.reader == box_world.collaborator  # the evidence stays
+    box_world.clock.advance(timedelta(minutes=1))
+    reader.read(box_world.collaborator, second, Operation.VIEW)
+    read = reader.search(box_world.collaborator, BoxSearch(read=ReadFilter.READ))
+    assert ids(read) == [second]
+    home = reader.home(box_world.collaborator, None, session_start=box_world.clock.now())
+    assert {x.ref.document_id for x in home.newest.documents if x.read} == {second}
 
 
 def test_new_documents_since_the_previous_visit(box_world: World) -> None:

@@ -208,6 +208,11 @@ class Database:
         self._writer = engine.execution_options(**{WRITE_OPTION: True}, preserve_rowcount=True)
         self._reads = read_connections(engine)
 
+    def instant(self, moment: datetime) -> Any:
+        """``moment`` as :meth:`fetch` binds it to compare with a stored instant (SQLite
+        keeps UTC text)."""
+        return moment.astimezone(UTC) if self.postgresql else _sqlite_time(moment)
+
     def sql(self, text: str) -> str:
         """``text`` with the driver's placeholders (written with ``?``)."""
         return text.replace("?", "%s") if self.postgresql else text
