@@ -24,6 +24,8 @@ every step:
 * a recovery (asked for, its code chosen later) sets the code unless its user was removed
   or it was overtaken: begun at or before the user's last end-all, or before the account
   was created (the number given to a new person since; ADR 0069);
+* a new code sent by the administrator ends every session and login of the user, like a
+  recovery (ADR 0070);
 * a removed user's code opens nothing, their recovery and code change are refused, and
   the store holds none of what they enrolled; the number's next holder inherits nothing
   (the previous holder's TOTP is refused, their flows and sessions stay ended);
@@ -70,7 +72,12 @@ from securebox_auth import (
     from_toml,
     totp_code_at,
 )
-from securebox_auth.errors import FlowExpired, FlowOutOfOrder, NotAuthenticated, NotPermitted
+from securebox_auth.errors import (
+    FlowExpired,
+    FlowOutOfOrder,
+    NotAuthenticated,
+    NotPermitted,
+)
 from securebox_auth.flows.login import LOGIN_LIFETIME
 from securebox_auth.policy.session import touch_granularity
 from securebox_auth.policy.session_ids import session_key
@@ -432,6 +439,28 @@ class AccountEvents(RuleBasedStateMachine):
         self.box.entitlements.remove_user(self._admin_session(), who)
         self._end_everything_of(who)
         self.removed.add(who)
+
+    @precondition(lambda self: self.new_codes < len(NEW_CODES))
+    @rule(who=st.sampled_from(USERS))
+    def send_a_new_code(self, who: Principal) -> None:
+        """The administrator sends the user a new code (they forgot theirs, or someone else
+        may know it): every session and login of theirs ends (ADR 0070), a recovery begun
+        before is overtaken; the user changes the letter's code at their next login. A
+        removed user is nobody's to send a code to."""
+        admin = self._admin_session()
+        if who in self.removed:
+            with pytest.raises(NotPermitted, match="removed"):
+                self.box.entitlements.regenerate_code(admin, who)
+            return
+        letter = self.box.entitlements.regenerate_code(admin, who)
+        self._end_everything_of(who)
+        self.code_versions[who] += 1  # the letter's code: a flow on the old one cannot finish
+        new = self._new_code(who)
+        number = who.user_number.value
+        assert self.box.codes.change_code(CLIENT, number, letter.reveal(), new).changed
+        self.codes[who] = new
+        self.code_versions[who] += 1
+        event("a new code sent by the administrator")
 
     @precondition(lambda self: self.removed and self.new_codes < len(NEW_CODES))
     @rule(data=st.data())

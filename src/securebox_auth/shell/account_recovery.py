@@ -124,19 +124,18 @@ class AccountRecovery:
 
     def issue_code(self, principal: Principal, *, via: str) -> OneTimeCode:
         """A new one-time code after a passed recovery (``via``: ``"card"``), to send to
-        the user's registered mobile; every session ends."""
-        codes = self.box.codes
+        the user's registered mobile; every session ends in the same commit."""
+        codes, store = self.box.codes, self.box.store
 
         def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], OneTimeCode]:
             previous, writes = self._credential(principal)
             code, credential, events = reset.one_time_code(
                 previous, principal, now=now, hasher=codes.hasher, rules=codes.rules, via=via
             )
-            return writes(credential), list(events), code
+            ended, sessions = end_every_session(store, principal, now, reason="recovery")
+            return [*writes(credential), *ended], [*events, sessions], code
 
-        code = commit_retrying(self.box.store, self.box.clock, attempt, what="code")
-        self.box.end_all(principal)
-        return code
+        return commit_retrying(store, self.box.clock, attempt, what="code")
 
     # -- secret questions (a policy option) ----------------------------------------------
 

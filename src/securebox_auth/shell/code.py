@@ -49,6 +49,7 @@ from securebox_auth.identity import (
 from securebox_auth.lockout.attempts import unblock_event
 from securebox_auth.lockout.rules import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.lockout.rules import unblock as lockout_unblock
+from securebox_auth.shell.code_issue import reissued_code
 from securebox_auth.shell.retry import DEFAULT_BACKOFF, Attempt, Backoff, commit_retrying
 from securebox_auth.stores.principal_reads import read_principal
 from securebox_auth.stores.protocols import (
@@ -357,29 +358,18 @@ class ConfidentialCodeService:
         EntitlementService.regenerate_code`).
 
         The old code stops working at once, the block (if any) is lifted (this is the secure
-        procedure to regain use, RTS 4(5)), and the new code must be changed at first login.
+        procedure to regain use, RTS 4(5)), every session of the user ends
+        (:func:`~securebox_auth.shell.code_issue.reissued_code`), and the new code must be
+        changed at first login.
         """
         actor_key = self._authorise(operator, target)
 
         def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], OneTimeCode]:
-            stored = self.store.get_code(target)
-            lockout = self.store.get_lockout(target)
-            code, credential, issued = issue_one_time_code(
-                stored.value if stored else None,
-                target,
-                actor=actor_key,
-                now=now,
-                hasher=self.hasher,
-                rules=self.rules,
-            )
-            events = [issued]
-            changes: list[Change] = [PutCode(target, stored.version if stored else 0, credential)]
-            if lockout.value != LockoutState():
-                changes.append(PutLockout(target, lockout.version, lockout_unblock(lockout.value)))
-                events.append(
-                    unblock_event(lockout.value, actor=actor_key, subject=target.key, now=now)
-                )
-            return changes, events, code
+            code, changes, events = reissued_code(
+                self.store, target, actor=actor_key, now=now, hasher=self.hasher,
+                rules=self.rules, reason="code_reissued",
+            )  # fmt: skip
+            return changes, list(events), code
 
         return self._run(attempt)
 

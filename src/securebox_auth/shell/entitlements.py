@@ -41,6 +41,7 @@ from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.sections import DelegationRules
 from securebox_auth.shell import records
 from securebox_auth.shell.code import ConfidentialCodeService
+from securebox_auth.shell.code_issue import reissued_code
 from securebox_auth.shell.entitlement_loop import (
     OPERATION,
     Decide,
@@ -270,13 +271,15 @@ class EntitlementService(EntitlementReads):
     def _manage(self, target: Principal) -> Decide:
         """The decision of a credential change on ``target`` (regenerate, unblock): the
         entitlement rules for managing that user, and the policy's delegation to access
-        managers; nothing changes in the subscription."""
+        managers; a removed user is refused; nothing changes in the subscription."""
 
         def decide(
             acting: Account, sub: Subscription, now: datetime, reads: _Reads
         ) -> admin.AdminChange:
             authorise_delegated(acting, Delegated.CODES, self._delegation(acting))
             account = self._target(acting, target, reads)
+            if not account.active:  # a code for nobody: the number is given again by add_user
+                raise NotPermitted("this user was removed: add them again first")
             admin.authorise_user_management(acting, sub, account, now=now)
             return admin.AdminChange(sub, (), ())
 
@@ -285,34 +288,20 @@ class EntitlementService(EntitlementReads):
     def regenerate_code(self, session: str, target: Principal) -> OneTimeCode:
         """An administrator generates a new one-time code for a user who forgot theirs: the
         old code stops working at once, a block is lifted (the secure procedure to regain
-        use, RTS 4(5)), and the new code must be changed at the first login."""
+        use, RTS 4(5)), every session of the user ends (a recovery begun before is
+        overtaken), and the new code must be changed at the first login."""
         issued: list[OneTimeCode] = []
 
         def credential(
             change: admin.AdminChange, actor: Account, now: datetime
         ) -> tuple[list[Change], list[AuditEvent]]:
             del change
-            stored = self.store.get_code(target)
-            lockout = self.store.get_lockout(target)
-            code, new, event = issue_one_time_code(
-                stored.value if stored else None,
-                target,
-                actor=actor.principal.key,
-                now=now,
-                hasher=self.hasher,
-                rules=self.code_rules,
-            )
+            code, changes, events = reissued_code(
+                self.store, target, actor=actor.principal.key, now=now, hasher=self.hasher,
+                rules=self.code_rules, reason="code_reissued",
+            )  # fmt: skip
             issued[:] = [code]
-            changes: list[Change] = [PutCode(target, stored.version if stored else 0, new)]
-            events = [event]
-            if lockout.value != LockoutState():
-                changes.append(PutLockout(target, lockout.version, LockoutState()))
-                events.append(
-                    unblock_event(
-                        lockout.value, actor=actor.principal.key, subject=target.key, now=now
-                    )
-                )
-            return changes, events
+            return changes, list(events)
 
         self._apply(session, self._manage(target), extra=credential)
         return issued[0]

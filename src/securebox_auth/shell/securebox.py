@@ -37,12 +37,12 @@ from securebox_auth.shell.factors import FactorService
 from securebox_auth.shell.gateways import Gateway
 from securebox_auth.shell.login import LoginShell
 from securebox_auth.shell.monotonic import MonotonicClock
-from securebox_auth.shell.records import SESSIONS
-from securebox_auth.shell.retry import retrying
+from securebox_auth.shell.records import end_every_session
+from securebox_auth.shell.retry import commit_retrying, retrying
 from securebox_auth.shell.sessions import SessionService
 from securebox_auth.shell.step_up import StepUpShell
 from securebox_auth.shell.token_verifier import AssertionVerifier
-from securebox_auth.stores.protocols import AuthStore, Change, PutFactorState, PutSession
+from securebox_auth.stores.protocols import AuthStore, Change, PutSession
 from securebox_auth.tokens.assertions import TokenKeys, issue_assertion
 
 __all__ = ["CertificateSettings", "Securebox"]
@@ -195,26 +195,14 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
     def end_all(self, principal: Principal) -> None:
         """End every session of ``principal`` opened until now: each stored session is ended
         (no service sees it any more), and a watermark makes this entry point also refuse a
-        session whose login is not later (one that was being opened meanwhile)."""
-        self.sessions.end_all(principal)
+        session whose login is not later (one that was being opened meanwhile): one
+        commit, with one ``session.end_all`` event."""
 
-        def attempt() -> None:
-            now = self.clock.now()
-            found = self.store.get_factor_state(principal, SESSIONS, "not_before")
-            change = PutFactorState(
-                principal,
-                SESSIONS,
-                "not_before",
-                0 if found is None else found.version,
-                {"at": now.isoformat()},
-            )
-            who = principal.key
-            event = AuditEvent.make(
-                now, "session.end_all", actor=who, subject=who, outcome="success"
-            )
-            self.store.commit([change], [event])
+        def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], None]:
+            ended, event = end_every_session(self.store, principal, now, reason="requested")
+            return ended, [event], None
 
-        retrying(attempt)
+        commit_retrying(self.store, self.clock, attempt, what="sessions")
 
     # -- assertions -------------------------------------------------------------------------
 

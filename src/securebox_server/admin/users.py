@@ -213,7 +213,11 @@ def user_sheet(request: Request, web: LoggedIn, user: str) -> Response:
     rights_form = manage and box.entitlements.delegation_allows(
         web.session.principal, Delegated.RIGHTS
     )
-    codes = manage and box.entitlements.delegation_allows(web.session.principal, Delegated.CODES)
+    codes = (
+        manage
+        and row.account.active  # a removed user is sent no code: add them again
+        and box.entitlements.delegation_allows(web.session.principal, Delegated.CODES)
+    )
     if not (own or manage):
         return render(request, "admin/user_sheet.html", row=row)
     return _user_form(

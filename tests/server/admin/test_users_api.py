@@ -161,6 +161,27 @@ def test_a_removed_user_is_logged_out_of_every_session(admin_world: Build) -> No
     assert home.headers["location"].startswith("/login")
 
 
+def test_a_user_sent_a_new_code_is_logged_out_of_every_session(admin_world: Build) -> None:
+    """A new code ends the user's sessions (ADR 0070): the old code may be known to someone
+    else, whose session must not outlive it; the administrator's own session lives."""
+    world = admin_world()
+    world.user("03")
+    world.login(user="03")
+    assert world.client.get("/home").status_code == 200
+    holder = dict(world.client.cookies)
+    world.client.cookies.clear()
+    _stepped_up(world)
+    sent = world.client.post(f"{API}/users/03/code", json={"channel": "letter"}, headers=HEADERS)
+    assert sent.status_code == 200, sent.text
+    assert world.client.get("/home").status_code == 200  # the administrator's session lives
+    world.client.cookies.clear()
+    for name, value in holder.items():
+        world.client.cookies.set(name, value)
+    home = world.client.get("/home", follow_redirects=False)
+    assert home.status_code == 303
+    assert home.headers["location"].startswith("/login")
+
+
 def test_a_removed_users_number_can_be_given_to_a_new_person(admin_world: Build) -> None:
     """The removal erases what the person enrolled (ADR 0069): the administrator gives the
     number to a new person, whose one-time code reaches their mailbox; the previous

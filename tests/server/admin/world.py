@@ -219,6 +219,9 @@ class Admin:
 def with_code(box: Securebox, principal: Principal) -> None:
     """``principal`` gets the code :data:`CODE`, a recent strong login (the renewal)."""
     letter = box.codes.regenerate_code(BACK_OFFICE, principal)
+    clock = box.clock
+    assert isinstance(clock, FixedClock)  # the worlds' clock
+    clock.advance(timedelta(milliseconds=1))  # the reissue ended the sessions at its instant
     user = principal.user_number.value
     assert box.codes.change_code(principal.client_id.value, user, letter.reveal(), CODE).changed
     box.store.commit([box.factors.renewal_change(principal, "web", box.clock.now())], [])

@@ -123,6 +123,7 @@ class BoxApi:
         """A bearer session of ``principal`` (given a code first) through the login API."""
         box = self.world.box
         letter = box.codes.regenerate_code(Operator("back-office"), principal)
+        self.world.clock.advance(timedelta(milliseconds=1))  # it ended the sessions until now
         number = principal.user_number.value
         assert box.codes.change_code(CLIENT.value, number, letter.reveal(), CODE).changed
         box.store.commit([box.factors.renewal_change(principal, "web", box.clock.now())], [])

@@ -81,6 +81,7 @@ class Site:
         client_id, user = principal.client_id.value, principal.user_number.value
         if principal not in self.coded:  # a code of their own, once
             letter = self.box.codes.regenerate_code(Operator("back-office"), principal)
+            self.clock.advance(timedelta(milliseconds=1))  # it ended the sessions until now
             assert self.box.codes.change_code(client_id, user, letter.reveal(), CODE).changed
             self.coded.add(principal)
         renewal = self.box.factors.renewal_change(principal, "web", self.clock.now())

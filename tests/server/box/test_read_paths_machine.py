@@ -176,6 +176,7 @@ class ReadPaths(RuleBasedStateMachine):
                 who.client_id.value, who.user_number.value, letter.reveal(), CODE
             )
             assert changed.changed
+        self.advance(timedelta(milliseconds=1))  # the letters ended the sessions until now
         self.removed: set[Siren] = set()
         #: when each document was first read, by anyone
         self.first_read: dict[str, datetime] = {}

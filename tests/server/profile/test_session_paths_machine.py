@@ -90,6 +90,7 @@ class SessionPaths(RuleBasedStateMachine):
                 who.client_id.value, who.user_number.value, letter.reveal(), CODE
             ).changed
             self.code[who] = CODE
+        self.world.clock.advance(timedelta(milliseconds=1))  # the letters ended the sessions
         self.all: list[Device] = []
         self.changes = 0
 
