@@ -50,6 +50,7 @@ from securebox_auth.lockout.attempts import unblock_event
 from securebox_auth.lockout.rules import LockoutAlert, LockoutRules, LockoutState
 from securebox_auth.lockout.rules import unblock as lockout_unblock
 from securebox_auth.shell.code_issue import reissued_code
+from securebox_auth.shell.records import end_other_sessions
 from securebox_auth.shell.retry import DEFAULT_BACKOFF, Attempt, Backoff, commit_retrying
 from securebox_auth.stores.principal_reads import read_principal
 from securebox_auth.stores.protocols import (
@@ -216,10 +217,13 @@ class ConfidentialCodeService:
     # -- code change ------------------------------------------------------------------
 
     def change_code(
-        self, client_id: object, user_number: object, current_code: object, new_code: object
-    ) -> ChangeResult:
+        self, client_id: object, user_number: object, current_code: object, new_code: object,
+        *, keep_session: str | None = None,
+    ) -> ChangeResult:  # fmt: skip
         """Change the code, proving the current one. Raises :class:`WeakCode` when the new
-        code is refused by the strength rules or equals one of the last codes."""
+        code is refused by the strength rules or equals one of the last codes.
+        ``keep_session``: the user's session that asked for the change; every other session
+        of theirs ends in the change's commit (ASVS 5.0 7.4.3)."""
         principal = self.parse_principal(client_id, user_number)
         current = validate_code_syntax(current_code)
         new = validate_code_syntax(new_code)
@@ -241,9 +245,15 @@ class ConfidentialCodeService:
             changes = self._writes(
                 principal, lockout, stored, verdict.lockout, verdict.credential, guards
             )
+            events = list(verdict.events)
+            if keep_session is not None and verdict.outcome is ChangeOutcome.CHANGED:
+                ended, event = end_other_sessions(
+                    self.store, principal, keep_session, now, reason="code_changed"
+                )
+                changes, events = [*changes, *ended], [*events, event]
             blocked = verdict.outcome is ChangeOutcome.BLOCKED
             until = verdict.lockout.blocked_until if blocked else None
-            return changes, verdict.events, ChangeResult(verdict.outcome, until, verdict.alert)
+            return changes, events, ChangeResult(verdict.outcome, until, verdict.alert)
 
         result = self._run(attempt)
         if result.outcome is ChangeOutcome.REUSED:  # counted and audited first

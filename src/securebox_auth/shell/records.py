@@ -30,6 +30,7 @@ __all__ = [
     "SESSIONS",
     "WATERMARK",
     "end_every_session",
+    "end_other_sessions",
     "flow_ref",
     "handle",
     "load",
@@ -133,3 +134,20 @@ def end_every_session(
         details={"count": str(len(live)), "reason": reason},
     )  # fmt: skip
     return [*ended, watermark], event
+
+
+def end_other_sessions(
+    store: AuthStore, principal: Principal, kept: str, now: datetime, *, reason: str
+) -> tuple[list[Change], AuditEvent]:
+    """What ends every live session of ``principal`` but the one ``kept`` (its identifier),
+    for the caller's own commit: each by compare-and-swap on the version read, with one
+    ``session.end_others`` event (``reason``: ``code_changed``...). No watermark: the kept
+    session goes on."""
+    keep = session_key(kept)
+    live = [(key, stored) for key, stored in store.sessions_of(principal) if key != keep]
+    who = principal.key
+    event = AuditEvent.make(
+        now, "session.end_others", actor=who, subject=who, outcome="success",
+        details={"count": str(len(live)), "reason": reason},
+    )  # fmt: skip
+    return [EndSession(key, stored.version) for key, stored in live], event

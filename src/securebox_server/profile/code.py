@@ -1,6 +1,6 @@
 """Changing the confidential code from the profile: the current code is the proof (the
 library counts a wrong one against the lockout); the new one follows the policy's strength
-rules. Every OTHER session of the user then ends (OWASP ASVS 5.0 7.4.3)."""
+rules. Every OTHER session of the user ends in the change's commit (OWASP ASVS 5.0 7.4.3)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from starlette.responses import Response
 
 from securebox_auth.errors import MalformedInput, WeakCode
 from securebox_server.login.flow import hit_limits, see_other
-from securebox_server.profile.sessions import end_others
 from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
 from securebox_server.web.routing import LoggedIn, SecureRoute
@@ -40,7 +39,11 @@ def change_code(
     box = server_of(request).box
     try:
         result = box.codes.change_code(
-            principal.client_id.value, principal.user_number.value, current, new
+            principal.client_id.value,
+            principal.user_number.value,
+            current,
+            new,
+            keep_session=web.session_id,
         )
     except WeakCode:
         return render(request, TEMPLATE, status=400, error="weak")
@@ -48,5 +51,4 @@ def change_code(
         return render(request, TEMPLATE, status=400, error="current")
     if not result.changed:
         return render(request, TEMPLATE, status=400, error="current")
-    end_others(box, principal, web.session_id)
     return see_other("/profile?code=changed")

@@ -40,6 +40,7 @@ LABELS: Final[Mapping[str, str]] = MappingProxyType(
         "login.recovery": "Recovery code used",
         "session.end": "Session ended",
         "session.end_all": "All sessions ended",
+        "session.end_others": "Other sessions ended",
         "lockout.temporary_block": "Access temporarily blocked",
         "lockout.blocked": "Access blocked",
         "lockout.unblock": "Access unblocked",
