@@ -25,7 +25,7 @@ every step:
   or it was overtaken: begun at or before the user's last end-all, or before the account
   was created (the number given to a new person since; ADR 0069);
 * a new code sent by the administrator ends every session and login of the user, like a
-  recovery (ADR 0070);
+  recovery, and a code changed from a session ends every other session (ADR 0070);
 * a removed user's code opens nothing, their recovery and code change are refused, and
   the store holds none of what they enrolled; the number's next holder inherits nothing
   (the previous holder's TOTP is refused, their flows and sessions stay ended);
@@ -419,6 +419,26 @@ class AccountEvents(RuleBasedStateMachine):
             return
         self.codes[who] = new
         self.code_versions[who] += 1
+
+    @precondition(lambda self: self.new_codes < len(NEW_CODES))
+    @rule(device=devices)
+    def change_code_from_a_session(self, device: Device) -> None:
+        """The user changes their code from one of their live sessions (the profile): every
+        other session of theirs ends in the change's commit, this one lives (ADR 0070); a
+        login that verified the old code cannot finish."""
+        who = device.who
+        new = self._new_code(who)
+        if who in self.removed or not self._live(device):
+            return  # the server asks only from a live session
+        number = who.user_number.value
+        change = self.box.codes.change_code
+        assert change(CLIENT, number, self.codes[who], new, keep_session=device.session_id).changed
+        self.codes[who] = new
+        self.code_versions[who] += 1
+        for other in self.all_devices:
+            if other.who == who and other is not device:
+                other.ended = True
+        event("a code changed from a session")
 
     # -- the administrator ----------------------------------------------------------------------
 
