@@ -63,3 +63,17 @@ def test_without_a_session_to_keep_the_sessions_stay(contract_store: AuthStore) 
     box, _ = _sessions(contract_store)
     assert box.codes.change_code(CLIENT, "01", CODE, NEW).changed
     assert len(box.sessions_of(WHO)) == 3
+
+
+def test_ending_the_other_sessions_is_one_commit(contract_store: AuthStore) -> None:
+    """``Securebox.end_others`` (the profile's "end every other session"): one commit, one
+    event, the asking session lives."""
+    counting = CountingStore(contract_store)
+    box, (first, asking, third) = _sessions(counting.as_store())
+    count, commits = counting.counted(lambda: box.end_others(WHO, asking))
+    assert (count, commits) == (2, 1)
+    assert len(box.sessions_of(WHO)) == 1
+    box.touch(asking)
+    for other in (first, third):
+        with pytest.raises(NotAuthenticated):
+            box.touch(other)

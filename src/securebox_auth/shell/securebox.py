@@ -37,7 +37,7 @@ from securebox_auth.shell.factors import FactorService
 from securebox_auth.shell.gateways import Gateway
 from securebox_auth.shell.login import LoginShell
 from securebox_auth.shell.monotonic import MonotonicClock
-from securebox_auth.shell.records import end_every_session
+from securebox_auth.shell.records import end_every_session, end_other_sessions
 from securebox_auth.shell.retry import commit_retrying, retrying
 from securebox_auth.shell.sessions import SessionService
 from securebox_auth.shell.step_up import StepUpShell
@@ -203,6 +203,19 @@ class Securebox(LoginShell, StepUpShell, EnrolmentShell):
             return ended, [event], None
 
         commit_retrying(self.store, self.clock, attempt, what="sessions")
+
+    def end_others(self, principal: Principal, session_id: str) -> int:
+        """End every live session of ``principal`` but ``session_id`` (the one asking): one
+        commit, one ``session.end_others`` event; how many ended. No watermark: the asking
+        session goes on."""
+
+        def attempt(now: datetime) -> tuple[list[Change], list[AuditEvent], int]:
+            ended, event = end_other_sessions(
+                self.store, principal, session_id, now, reason="requested"
+            )
+            return ended, [event], len(ended)
+
+        return commit_retrying(self.store, self.clock, attempt, what="sessions")
 
     # -- assertions -------------------------------------------------------------------------
 

@@ -52,12 +52,9 @@ def listed(box: Securebox, principal: Principal, session_id: str) -> list[Active
 
 
 def end_others(box: Securebox, principal: Principal, session_id: str) -> int:
-    """End every session of ``principal`` but ``session_id``; how many ended."""
-    ended = 0
-    for active in listed(box, principal, session_id):
-        if not active.current and box.sessions.end_by_ref(principal, active.ref):
-            ended += 1
-    return ended
+    """End every session of ``principal`` but ``session_id``, in one commit; how many
+    ended."""
+    return box.end_others(principal, session_id)
 
 
 @router.get("/profile/sessions")
