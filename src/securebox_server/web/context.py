@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fastapi import Request
-from jinja2 import Environment
 
 from securebox_auth.shell.securebox import Securebox
 from securebox_server.box.documents import DocumentStore
@@ -18,6 +17,7 @@ from securebox_server.rate_limits.login import LoginLimits
 from securebox_server.settings import Settings
 from securebox_server.throttle import RateLimits
 from securebox_server.web.cookies import CookieNames
+from securebox_server.web.page_templates import PageTemplates
 
 __all__ = ["Server", "server_of"]
 
@@ -29,7 +29,7 @@ class Server:
     #: The key of the CSRF tokens (derived from the master key, never logged).
     csrf_key: bytes = field(repr=False)
     limits: RateLimits
-    templates: Environment
+    templates: PageTemplates
     cookies: CookieNames
     #: The login's failure budgets (ADR 0026) when ``limits`` is the database limiter.
     login_limits: LoginLimits | None = None

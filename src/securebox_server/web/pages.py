@@ -12,19 +12,21 @@ from starlette.responses import HTMLResponse
 
 from securebox_server import i18n
 from securebox_server.box.names import theme_label
-from securebox_server.box.table import table_rows
+from securebox_server.box.table import table_body
 from securebox_server.web import csrf
 from securebox_server.web.context import server_of
+from securebox_server.web.page_templates import PageTemplates, per_language
 
 __all__ = ["build_environment", "language", "render", "warm"]
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
-def build_environment() -> Environment:
-    """The templates, compiled once per process: without ``auto_reload`` Jinja2 does not
-    stat every template file (the page, its layout, its imports and includes) at each
-    render to see whether it changed; a deployment restarts to change them."""
+def build_environment() -> PageTemplates:
+    """The templates, compiled once per process and language (:mod:`.page_templates`):
+    without ``auto_reload`` Jinja2 does not stat every template file (the page, its
+    layout, its imports and includes) at each render to see whether it changed; a
+    deployment restarts to change them."""
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         auto_reload=False,
@@ -32,18 +34,19 @@ def build_environment() -> Environment:
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
     )
-    environment.globals["table_rows"] = table_rows
-    return environment
+    environment.globals["table_body"] = table_body
+    return per_language(environment)
 
 
-def warm(templates: Environment) -> None:
+def warm(templates: PageTemplates) -> None:
     """Compile every template and every catalog now (a server process at its start), not
     at the first request that needs each: the first pages of a new worker then cost what
     the others do (compiling took a second of CPU under load)."""
     for lang in i18n.LANGUAGES:
         i18n.translations(lang)
-    for name in templates.list_templates(extensions=["html"]):
-        templates.get_template(name)
+    for environment in templates.languages.values():
+        for name in environment.list_templates(extensions=["html"]):
+            environment.get_template(name)
 
 
 def language(request: Request) -> str:
@@ -70,7 +73,7 @@ def render(request: Request, template: str, *, status: int = 200, **values: Any)
         "user": None,
         **values,
     }
-    body = server.templates.get_template(template).render(context)
+    body = server.templates.of(lang).get_template(template).render(context)
     response = HTMLResponse(body, status_code=status)
     if fresh is not None:
         server.cookies.set(response, server.cookies.pre, fresh)

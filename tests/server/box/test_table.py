@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape
 
 from tests.server.box.conftest import C1, SENDER
 from tests.server.box.test_pages import PRINCIPAL, Site, site  # noqa: F401 (a fixture)
@@ -36,3 +37,12 @@ def test_each_line_in_the_page_language(site: Site) -> None:  # noqa: F811
     assert [line[0] for line in lines] == issued
     french = site.browser(PRINCIPAL, lang="fr")
     assert [line[-1] for line in _lines(french.get("/documents?label=tax").text)] == ["Non lu"]
+
+
+def test_every_text_of_a_line_is_escaped(site: Site) -> None:  # noqa: F811
+    hostile = """<script>alert("x")</script> & 'q'"""
+    site.publish(label=hostile)
+    page = site.browser(PRINCIPAL, lang="en").get("/home").text
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;q&#x27;" in page
+    assert [unescape(line[1]) for line in _lines(page)] == [hostile]

@@ -30,9 +30,11 @@ def test_the_factory_compiles_every_template_and_catalog(
     monkeypatch.setenv("SECUREBOX_SETTINGS", str(settings))
     i18n.translations.cache_clear()
     server: Server = app_from_environment().state.server
-    names = server.templates.list_templates(extensions=["html"])
-    assert len(names) > 50
-    cache = server.templates.cache
-    assert cache is not None
-    assert len(cache) == len(names)
+    assert set(server.templates.languages) == set(i18n.LANGUAGES)
+    for environment in server.templates.languages.values():
+        names = environment.list_templates(extensions=["html"])
+        assert len(names) > 50
+        cache = environment.cache
+        assert cache is not None
+        assert len(cache) == len(names)
     assert i18n.translations.cache_info().currsize == len(i18n.LANGUAGES)
