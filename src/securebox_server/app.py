@@ -103,6 +103,13 @@ def _reader(documents: DocumentStore | None, box: Securebox, keys: DerivedKeys) 
     return BoxReader(documents, box, documents.catalogue, cursor_key=key)
 
 
+def _local_reads(box: Securebox) -> bool:
+    """Serve reads on the event loop (:mod:`securebox_server.web.local_reads`): when the
+    store's reads are calls into this process (SQLite, or the memory store of tests)."""
+    engine = getattr(box.store, "engine", None)
+    return engine is None or engine.dialect.name == "sqlite"
+
+
 def create_app(
     settings: Settings,
     *,
@@ -144,6 +151,7 @@ def create_app(
         documents=documents,
         clients=build_clients(settings, box),
         reader=_reader(documents, box, keys),
+        local_reads=_local_reads(box),
     )
     errors.install(app)
     clients_caller.install(app)

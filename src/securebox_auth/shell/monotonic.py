@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from securebox_auth.clock import Clock, ClockMarks, Mark, require_aware
 from securebox_auth.errors import ConfigurationError
+from securebox_auth.stores.write_guard import WriteRefused
 
 __all__ = ["ClockMarks", "Mark", "MemoryClockMarks", "MonotonicClock"]
 
@@ -94,11 +95,15 @@ class MonotonicClock:
             tick = self._ticks()
             if self._exchanged is not None and tick - self._exchanged < self._interval:
                 return high
-            self._exchanging, self._exchanged = True, tick
+            previous, self._exchanging, self._exchanged = self._exchanged, True, tick
         # The exchange runs without the lock: a reading never waits for the database (a
         # thread that holds a connection or SQLite's write lock may be reading the clock).
         try:
             stored = self._exchange(self.marks, high)
+        except WriteRefused:  # not written: the caller's next reading (elsewhere) writes it
+            with self._lock:
+                self._exchanged = previous
+            raise
         finally:
             with self._lock:
                 self._exchanging = False
@@ -132,6 +137,8 @@ class MonotonicClock:
             stored = marks.advance(mine, epoch)
             if stored.epoch != epoch and mine > stored.at:  # reset below our own mark
                 stored = marks.advance(max(self.wall.now(), stored.at), stored.epoch)
+        except WriteRefused:  # not a failure: the caller writes elsewhere (write_guard)
+            raise
         except Exception:  # any store failure: keep the in-memory mark, try again later
             return None
         return stored

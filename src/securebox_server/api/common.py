@@ -35,6 +35,7 @@ from securebox_server.api.keys import FlowSealer
 from securebox_server.api.models import AnswerBody, FlowOut, Problem, SessionOut, StepUpOut
 from securebox_server.web.context import server_of
 from securebox_server.web.errors import MESSAGES
+from securebox_server.web.local_reads import loop_first
 from securebox_server.web.problem_codes import check_code
 from securebox_server.web.routing import walk
 
@@ -166,7 +167,7 @@ class ApiSession:
     via: str
 
 
-def require_session(request: Request) -> ApiSession:
+def api_session(request: Request) -> ApiSession:
     """``Authorization: Bearer <session token>``, else the session cookie; the idle timer
     restarts. Otherwise :class:`NotAuthenticated` (401 problem)."""
     server = server_of(request)
@@ -181,6 +182,11 @@ def require_session(request: Request) -> ApiSession:
     if not session_id:
         raise NotAuthenticated("log in first")
     return ApiSession(session_id, server.box.touch(session_id), via)
+
+
+#: Dependency of the session API: :func:`api_session`, on the loop for a read on SQLite
+#: (ADR 0071).
+require_session = loop_first(api_session)
 
 
 Authenticated = Annotated[ApiSession, Depends(require_session)]

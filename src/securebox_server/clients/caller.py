@@ -17,7 +17,7 @@ Failures are RFC 9457 problem documents with RFC 6750's ``WWW-Authenticate``: 40
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, ClassVar, Final
 
 from fastapi import Depends, FastAPI, Request
@@ -32,6 +32,7 @@ from securebox_server.clients.service import ApiClients
 from securebox_server.login.flow import hit_limits
 from securebox_server.methods.certificate import presented
 from securebox_server.web.context import server_of
+from securebox_server.web.local_reads import loop_first
 
 __all__ = ["ApiCaller", "NoToken", "api_caller", "install", "presented_thumbprint", "require_scope"]
 
@@ -62,7 +63,7 @@ def presented_thumbprint(request: Request) -> str | None:
     return thumbprint(forwarded.certificate)
 
 
-def api_caller(request: Request) -> Caller:
+def caller_of(request: Request) -> Caller:
     """The caller of this request (any scope)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -79,13 +80,17 @@ def api_caller(request: Request) -> Caller:
     return caller
 
 
+#: Dependency: :func:`caller_of`, on the loop for a read on SQLite (ADR 0071).
+api_caller = loop_first(caller_of)
+
 ApiCaller = Annotated[Caller, Depends(api_caller)]
 
 
-def require_scope(scope: str) -> Callable[[Caller], Caller]:
-    """A dependency: the caller, if its token carries ``scope`` (else 403)."""
+def require_scope(scope: str) -> Callable[[Caller], Awaitable[Caller]]:
+    """A dependency: the caller, if its token carries ``scope`` (else 403). A check in
+    memory: on the loop, never a thread hop of its own."""
 
-    def dependency(caller: ApiCaller) -> Caller:
+    async def dependency(caller: ApiCaller) -> Caller:
         return ApiClients.require(caller, scope)
 
     dependency.__name__ = f"require_scope_{scope.replace(':', '_').replace('-', '_')}"

@@ -20,7 +20,7 @@ from securebox_server.invitations.service import invitations_of
 from securebox_server.stepup.common import start
 from securebox_server.web.context import server_of
 from securebox_server.web.pages import render
-from securebox_server.web.routing import LoggedIn, SecureRoute, WebSession, require_login
+from securebox_server.web.routing import LoggedIn, SecureRoute, WebSession, logged_in
 
 __all__ = ["router"]
 
@@ -46,7 +46,7 @@ def _gone(request: Request) -> Response:
 
 def _session(request: Request) -> WebSession | None:
     try:
-        return require_login(request)
+        return logged_in(request)
     except SecureboxError:
         return None
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from securebox_auth.audit import AuditEvent
 from securebox_auth.factors.oob import Channel
 from securebox_auth.identity import Principal
+from securebox_auth.stores.sql.engine import WRITE_OPTION
 from securebox_auth.stores.sql.store import SqlStore
 from securebox_server.db.schema import PROFILE_CONTACT_CHANGES, PROFILE_PREFERENCES
 from securebox_server.profile.model import (
@@ -66,6 +67,8 @@ class ProfileStore:
     def __init__(self, store: SqlStore) -> None:
         self.store = store
         self.engine: Engine = store.engine
+        # writes take SQLite's writer lock first (BEGIN IMMEDIATE, like every write)
+        self._writer = store.engine.execution_options(**{WRITE_OPTION: True})
 
     def preferences(self, principal: Principal) -> Preferences:
         with self.engine.connect() as conn:
@@ -100,7 +103,7 @@ class ProfileStore:
         """A new pending change of ``channel``; any older pending one is superseded."""
         change_id = secrets.token_urlsafe(16)
         key = _who(principal)
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(
                 _C.update()
                 .where(*(_C.c[k] == v for k, v in key.items()))
@@ -142,7 +145,7 @@ class ProfileStore:
 
     def complete(self, change_id: str) -> bool:
         """Mark the change used: true for the one caller that moves it from pending."""
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             done = conn.execute(
                 _C.update()
                 .where(_C.c.id == change_id, _C.c.status == "pending")

@@ -41,6 +41,8 @@ class Server:
     clients: ApiClients | None = None
     #: What users of the box see (home, search, documents); ``None`` when the box is off.
     reader: BoxReader | None = None
+    #: Serve reads on the event loop (the store is SQLite: :mod:`.local_reads`).
+    local_reads: bool = False
 
 
 def server_of(request: Request) -> Server:

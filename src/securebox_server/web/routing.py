@@ -15,6 +15,7 @@ today). Authentication is a dependency: ``web: WebSession = Depends(require_logi
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -28,6 +29,7 @@ from securebox_auth.errors import NotAuthenticated, NotPermitted
 from securebox_auth.policy.session import Session
 from securebox_server.web import csrf
 from securebox_server.web.context import server_of
+from securebox_server.web.local_reads import READ_METHODS, loop_first, serving_locally
 from securebox_server.web.route_index import flatten
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "SecureRoute",
     "WebSession",
     "csrf_exempt",
+    "logged_in",
     "require_login",
     "walk",
 ]
@@ -78,7 +81,14 @@ async def check_request(request: Request, endpoint: Callable[..., Any]) -> None:
 
 
 class SecureRoute(APIRoute):
-    """An API route that checks CSRF (or Origin) before its endpoint runs."""
+    """An API route that checks CSRF (or Origin) before its endpoint runs. A synchronous
+    endpoint runs on the event loop for a read on SQLite (:mod:`.local_reads`), else in
+    the thread pool."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not (inspect.iscoroutinefunction(endpoint) or inspect.isgeneratorfunction(endpoint)):
+            endpoint = loop_first(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -86,7 +96,9 @@ class SecureRoute(APIRoute):
 
         async def checked(request: Request) -> Response:
             await check_request(request, endpoint)
-            return await handler(request)
+            local = request.method in READ_METHODS and server_of(request).local_reads
+            with serving_locally(local):
+                return await handler(request)
 
         return checked
 
@@ -99,15 +111,20 @@ class WebSession:
     session: Session
 
 
-def require_login(request: Request) -> WebSession:
-    """Dependency of an authenticated route: the live session (idle timeout restarted),
-    else :class:`NotAuthenticated` (the error pages send the browser to the login)."""
+def logged_in(request: Request) -> WebSession:
+    """The live session (idle timeout restarted), else :class:`NotAuthenticated` (the
+    error pages send the browser to the login)."""
     server = server_of(request)
     session_id = request.cookies.get(server.cookies.session)
     if not session_id:
         raise NotAuthenticated("log in first")
     session = server.box.touch(session_id)
     return WebSession(session_id, session)
+
+
+#: Dependency of an authenticated route: :func:`logged_in`, on the loop for a read on
+#: SQLite (:mod:`.local_reads`).
+require_login = loop_first(logged_in)
 
 
 def walk(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:

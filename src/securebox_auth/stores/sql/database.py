@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from securebox_auth.errors import ConcurrentUpdate, StorageFull
 from securebox_auth.stores.sql.engine import WRITE_OPTION
 from securebox_auth.stores.sql.read_connections import read_connections
+from securebox_auth.stores.write_guard import check_write_allowed
 
 __all__ = ["Batch", "Database", "Writer", "is_contention", "is_storage_full"]
 
@@ -306,6 +307,7 @@ class Database:
         PostgreSQL it travels with the ``BEGIN`` in one round trip. A connection the server
         closed is replaced before anything is written; a failure later is the caller's to
         handle."""
+        check_write_allowed()
         try:
             raw, cursor, rows = self._begin(opening)
             try:

@@ -32,6 +32,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from securebox_auth.errors import ConfigurationError
+from securebox_auth.stores.write_guard import check_write_allowed
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -168,6 +169,8 @@ def _sqlite_engine(url: URL, settings: DatabaseSettings) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(WRITE_OPTION, False)
+        if write:
+            check_write_allowed()  # before the lock is asked for (write_guard)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
@@ -177,7 +180,7 @@ def _postgresql_engine(url: URL, settings: DatabaseSettings) -> Engine:
     options = "-c timezone=UTC"
     if settings.statement_timeout_ms:
         options += f" -c statement_timeout={int(settings.statement_timeout_ms)}"
-    return sa_create_engine(
+    engine = sa_create_engine(
         url,
         echo=settings.echo,
         pool_size=settings.pool_size,
@@ -187,6 +190,13 @@ def _postgresql_engine(url: URL, settings: DatabaseSettings) -> Engine:
         pool_recycle=settings.pool_recycle_s,
         connect_args={"options": options},
     )
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(WRITE_OPTION, False):
+            check_write_allowed()  # write_guard
+
+    return engine
 
 
 def create_engine(settings: DatabaseSettings | str | None = None) -> Engine:
