@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Final
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.visibility import VisibilityClause, VisibilityFilter
 from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Siren, luhn_valid
-from securebox_auth.stores.sql.catalogue import SqlCatalogue
+from securebox_auth.stores.sql.catalogue import SqlCatalogue, text_array
 from securebox_auth.stores.sql.planner import Index, Strategy, plan
 from tests.support import NOW
 
@@ -59,6 +60,9 @@ def _documents(count: int = 300, seed: int = 5) -> list[DocumentRef]:
                 NOW - timedelta(hours=rng.randrange(60)),
             )
         )
+    # ids that a PostgreSQL array literal would misread unquoted (text_array)
+    for i, doc_id in enumerate(("NULL", "null", "a.b:c-d_e")):
+        docs.append(DocumentRef(A, COMPANIES[A][i], THEMES[i], doc_id, LABELS[i], NOW))
     return docs
 
 
@@ -404,3 +408,20 @@ def test_plans_on_a_large_subscription(sql_engine: Engine) -> None:
                 assert Index.CLIENT.value in shown
             if strategy is Strategy.BY_THEME:
                 assert Index.THEME.value in shown
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12)
+    )
+)
+def test_a_text_array_literal_reads_back_as_its_values(
+    postgres_url: str, values: list[str]
+) -> None:
+    """What ``ANY(%s::text[])`` receives: PostgreSQL reads the literal back as exactly the
+    values (quotes, backslashes, commas, braces, spaces, ``NULL`` as text, empty strings)."""
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as conn:
+        found = conn.execute("SELECT %s::text[]", (text_array(values),)).fetchone()
+    assert found is not None
+    assert found[0] == values

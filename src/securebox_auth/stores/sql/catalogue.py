@@ -91,8 +91,18 @@ class _Statement:
         if len(items) == 1:
             return f"{column} = {self.p(items[0])}"
         if self.postgresql:
-            return f"{column} = ANY({self.p(items)})"
+            return f"{column} = ANY({self.p(text_array(items))}::text[])"
         return f"{column} IN ({', '.join(self.p(v) for v in items)})"
+
+
+def text_array(values: Iterable[str]) -> str:
+    """``values`` as a PostgreSQL array literal of text, every element quoted (so that no
+    value reads as ``NULL`` or loses its spaces) with ``"`` and ``\\`` escaped. Sent as one
+    string and cast by the statement (``%s::text[]``): psycopg dumps a Python list element
+    by element at every execution (about 50 µs a page for 40 companies on loopback), and
+    the literal is built once per kept plan."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
 
 
 def _arm_sql(stmt: _Statement, arm: Arm, plan_: Plan, query: DocumentQuery, single: bool) -> str:
