@@ -2,8 +2,9 @@
 SQLite box (24 documents), a logged-in browser's cookie, then ``N`` requests of ``PATH``
 sent straight to the app (no HTTP client, no socket), and the CPU a request took.
 
-``--inline`` runs FastAPI's thread-pool calls (the sync dependencies and endpoint) on the
-event loop, to measure what the two thread hops of a page cost; ``--split`` also times the
+``--inline`` runs FastAPI's thread-pool calls on the event loop, to measure what the thread
+hops of a page cost (since ADR 0071 a page on SQLite runs on the loop already, unless it
+writes: the option then only moves the writes); ``--split`` also times the
 page's template rendering apart. Under ``valgrind --tool=callgrind`` (``PYTHONHASHSEED=0``,
 the interpreter's own binary, not a shell shim), runs with ``N=0`` and ``N=100`` give the
 instructions of one request by difference. Usage:
