@@ -21,8 +21,9 @@ from securebox_auth.entitlements.resources import DocumentRef
 from securebox_auth.entitlements.visibility import VisibilityClause, VisibilityFilter
 from securebox_auth.errors import MalformedInput
 from securebox_auth.identity import ClientId, Siren, luhn_valid
-from securebox_auth.stores.sql.catalogue import SqlCatalogue, text_array
+from securebox_auth.stores.sql.catalogue import SqlCatalogue
 from securebox_auth.stores.sql.planner import Index, Strategy, plan
+from securebox_auth.stores.sql.sqltypes import text_array
 from tests.support import NOW
 
 A: Final = ClientId("111111111")

@@ -6,10 +6,12 @@
 * :func:`key_string`: text compared byte by byte on both databases (``COLLATE "C"`` on
   PostgreSQL), so ordering by a key is the same in SQL as in Python whatever the database's
   default collation is.
+* :func:`text_array`: a set of values as one PostgreSQL ``text[]`` literal parameter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +21,7 @@ from sqlalchemy.types import TypeEngine
 
 from securebox_auth.errors import InvalidTime
 
-__all__ = ["UtcDateTime", "instant", "key_string", "key_text"]
+__all__ = ["UtcDateTime", "instant", "key_string", "key_text", "text_array"]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -63,3 +65,13 @@ def key_string(length: int) -> TypeEngine[str]:
 def key_text() -> TypeEngine[str]:
     """``TEXT``, byte-ordered on PostgreSQL."""
     return Text().with_variant(Text(collation="C"), "postgresql")
+
+
+def text_array(values: Iterable[str]) -> str:
+    """``values`` as a PostgreSQL array literal of text, every element quoted (so that no
+    value reads as ``NULL`` or loses its spaces) with ``"`` and ``\\`` escaped. Sent as one
+    string and cast by the statement (``%s::text[]``): psycopg dumps a Python list element
+    by element at every execution (about 50 µs a page for 40 companies on loopback), and
+    the literal is built once per kept plan."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
