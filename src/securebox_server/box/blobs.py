@@ -33,7 +33,8 @@ from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from securebox_auth.errors import StorageFull
-from securebox_auth.stores.sql.database import Database, is_storage_full
+from securebox_auth.stores.sql.database import Database
+from securebox_auth.stores.sql.driver_errors import is_storage_full
 from securebox_server.box.model import BodyCorrupted, Status
 from securebox_server.db.schema import BOX_BLOBS, BOX_DOCUMENTS
 

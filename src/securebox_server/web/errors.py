@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from securebox_auth.errors import FlowError, NotAuthenticated, SecureboxError, StorageFull
-from securebox_auth.stores.sql.database import is_storage_full
+from securebox_auth.stores.sql.driver_errors import is_storage_full
 from securebox_server.throttle import RateLimited
 from securebox_server.web.explained import Explained
 from securebox_server.web.pages import render

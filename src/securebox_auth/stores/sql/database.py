@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,45 +28,16 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from securebox_auth.errors import ConcurrentUpdate, StorageFull
+from securebox_auth.stores.sql.driver_errors import (
+    is_contention,
+    is_disconnection,
+    is_storage_full,
+)
 from securebox_auth.stores.sql.engine import WRITE_OPTION
 from securebox_auth.stores.sql.read_connections import read_connections
 from securebox_auth.stores.write_guard import check_write_allowed
 
-__all__ = ["Batch", "Database", "Writer", "is_contention", "is_storage_full"]
-
-# PostgreSQL: serialization failure, deadlock, lock not available, query cancelled (timeout).
-_PG_CONTENTION: Final = frozenset({"40001", "40P01", "55P03", "57014"})
-
-
-def is_contention(error: BaseException) -> bool:
-    """Did the database give up because of other transactions (busy, deadlock, timeout)?
-    Accepts a driver error or SQLAlchemy's wrapper of one."""
-    orig = error.orig if isinstance(error, DBAPIError) else error
-    if getattr(orig, "sqlstate", None) in _PG_CONTENTION:
-        return True
-    message = str(orig).lower()
-    return "database is locked" in message or "database is busy" in message
-
-
-#: A filesystem with no room left: out of space, or over a quota.
-_NO_ROOM: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
-#: SQLite's primary result code ``SQLITE_FULL`` ("database or disk is full").
-_SQLITE_FULL: Final = 13
-#: PostgreSQL's ``disk_full`` (class 53, insufficient resources).
-_PG_DISK_FULL: Final = "53100"
-
-
-def is_storage_full(error: BaseException) -> bool:
-    """Did a write fail for want of room (the disk or a quota is full)? Accepts an
-    :class:`OSError`, a driver error, or SQLAlchemy's wrapper of one."""
-    orig = error.orig if isinstance(error, DBAPIError) else error
-    if isinstance(orig, OSError) and orig.errno in _NO_ROOM:
-        return True
-    code = getattr(orig, "sqlite_errorcode", None)
-    if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
-        return True
-    return getattr(orig, "sqlstate", None) == _PG_DISK_FULL
-
+__all__ = ["Batch", "Database", "Writer"]
 
 _FULL: Final = "no room left to store this; try again later"
 
@@ -280,8 +250,10 @@ class Database:
             try:
                 result = work(raw)
             except Exception as error:
-                driver: Any = raw.driver_connection
-                broken = self.postgresql and bool(getattr(driver, "broken", False))
+                operational = self.engine.dialect.dbapi.OperationalError  # type: ignore[union-attr]
+                broken = self.postgresql and is_disconnection(
+                    error, raw.driver_connection, operational
+                )
                 if broken:
                     # The server closed it, and a restart closes them all: the pool
                     # replaces every connection as old as this one (what SQLAlchemy does on

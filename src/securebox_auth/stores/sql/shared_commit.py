@@ -16,7 +16,8 @@ from sqlalchemy import Connection
 from securebox_auth.audit import AuditEvent
 from securebox_auth.errors import ConcurrentUpdate, SecureboxError
 from securebox_auth.stores.sql.audit_chains import SqlAuditChains
-from securebox_auth.stores.sql.database import Database, Writer, is_contention
+from securebox_auth.stores.sql.database import Database, Writer
+from securebox_auth.stores.sql.driver_errors import is_contention
 from securebox_auth.stores.sql.writes import Write
 
 __all__ = ["commit_sharing"]
