@@ -17,7 +17,8 @@ R = TypeVar("R")
 
 
 #: The store's reads: one statement each on a SQL store (``get_subscription`` and
-#: ``standing`` may need a second one after a change of the subscription).
+#: ``standing`` may need a second one after a change of the subscription; ``read_session``
+#: reads a session and its principal's watermark in one).
 READS = frozenset(
     {
         "get_account",
@@ -25,6 +26,7 @@ READS = frozenset(
         "get_lockout",
         "get_subscription",
         "get_session",
+        "read_session",
         "get_factor_state",
         "factor_states",
         "factor_states_of",

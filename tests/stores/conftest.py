@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -143,6 +144,18 @@ def sqlite_copy(template: Path, directory: Path) -> str:
     path = directory / "store.sqlite3"
     shutil.copyfile(template, path)
     return f"sqlite:///{path}"
+
+
+@contextmanager
+def scratch_sqlite_store(template: Path) -> Iterator[SqlStore]:
+    """A SQL store on a fresh copy of ``template`` in a temporary folder, removed after
+    (for a hypothesis example, which a function-scoped fixture would not renew)."""
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(sqlite_copy(template, Path(folder)))
+        try:
+            yield SqlStore(engine, audit_key=AUDIT_KEY)
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture

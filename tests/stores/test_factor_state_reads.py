@@ -5,7 +5,6 @@ principal) against a SQLite store's rows and a plain model."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -14,9 +13,7 @@ from hypothesis import strategies as st
 from securebox_auth.identity import Principal
 from securebox_auth.stores.memory import MemoryStore
 from securebox_auth.stores.protocols import AuthStore, DropFactorState, PutFactorState, Versioned
-from securebox_auth.stores.sql.engine import create_engine
-from securebox_auth.stores.sql.store import SqlStore
-from tests.stores.conftest import AUDIT_KEY, sqlite_copy
+from tests.stores.conftest import AUDIT_KEY, scratch_sqlite_store
 
 PRINCIPALS = (Principal.parse("123456789", "01"), Principal.parse("987654321", "01"))
 KINDS = ("totp", "passkeys", "step_up_flow")
@@ -68,38 +65,33 @@ def test_reads_by_principal_agree_with_a_sql_store_and_the_model(
     asked: list[str],
 ) -> None:
     memory = MemoryStore(audit_key=AUDIT_KEY)
-    with tempfile.TemporaryDirectory() as folder:
-        engine = create_engine(sqlite_copy(sqlite_template, Path(folder)))
-        try:
-            sql = SqlStore(engine, audit_key=AUDIT_KEY)
-            _apply(memory, history)
-            _apply(sql, history)
-            model: dict[tuple[Principal, str, str], dict[str, int] | None] = {}
-            for principal, kind, item, document in history:
-                model[(principal, kind, item)] = None if isinstance(document, str) else document
-            for principal in PRINCIPALS:
-                expected = {
-                    kind: [
-                        (item, model[(principal, kind, item)])
-                        for item in sorted(ITEMS)
-                        if model.get((principal, kind, item)) is not None
-                    ]
-                    for kind in asked
-                }
-                for store in (memory, sql):
-                    found = store.factor_states_of(principal, asked)
-                    assert list(found) == asked
-                    assert {
-                        kind: [(item, dict(v.value)) for item, v in states]
-                        for kind, states in found.items()
-                    } == expected
-                    for kind in KINDS:
-                        assert (
-                            store.factor_states(principal, kind)
-                            == (store.factor_states_of(principal, [kind])[kind])
-                        )
-                        for item, value in store.factor_states(principal, kind):
-                            assert isinstance(value, Versioned)
-                            assert store.get_factor_state(principal, kind, item) == value
-        finally:
-            engine.dispose()
+    with scratch_sqlite_store(sqlite_template) as sql:
+        _apply(memory, history)
+        _apply(sql, history)
+        model: dict[tuple[Principal, str, str], dict[str, int] | None] = {}
+        for principal, kind, item, document in history:
+            model[(principal, kind, item)] = None if isinstance(document, str) else document
+        for principal in PRINCIPALS:
+            expected = {
+                kind: [
+                    (item, model[(principal, kind, item)])
+                    for item in sorted(ITEMS)
+                    if model.get((principal, kind, item)) is not None
+                ]
+                for kind in asked
+            }
+            for store in (memory, sql):
+                found = store.factor_states_of(principal, asked)
+                assert list(found) == asked
+                assert {
+                    kind: [(item, dict(v.value)) for item, v in states]
+                    for kind, states in found.items()
+                } == expected
+                for kind in KINDS:
+                    assert (
+                        store.factor_states(principal, kind)
+                        == (store.factor_states_of(principal, [kind])[kind])
+                    )
+                    for item, value in store.factor_states(principal, kind):
+                        assert isinstance(value, Versioned)
+                        assert store.get_factor_state(principal, kind, item) == value

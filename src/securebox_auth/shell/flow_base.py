@@ -20,9 +20,11 @@ from securebox_auth.factors.oob import Channel
 from securebox_auth.identity import Principal
 from securebox_auth.lockout.rules import LockoutState
 from securebox_auth.policy.session import expiry
+from securebox_auth.policy.session_ids import is_session_id
 from securebox_auth.shell import records
 from securebox_auth.stores import factor_codecs as fc
 from securebox_auth.stores.protocols import Change, PutLockout
+from securebox_auth.stores.session_reads import read_session
 
 if TYPE_CHECKING:
     from securebox_auth.clock import Clock
@@ -62,9 +64,16 @@ class ShellBase:
     def live_session(self, session_id: str) -> Versioned[Session]:
         """The live session (not timed out, not ended by ``end_all``), else
         :class:`~securebox_auth.errors.NotAuthenticated`. Does not count as activity."""
-        found = self.sessions.get(session_id)
-        session = found.value
-        cut = records.sessions_not_before(self.store, session.principal)
+        kind, item = records.WATERMARK
+        read = (
+            read_session(self.store, session_id, kind=kind, item=item)
+            if is_session_id(session_id)
+            else None
+        )
+        if read is None or read.session is None:
+            raise NotAuthenticated("no live session: log in again")
+        found, session = read.session, read.session.value
+        cut = records.watermark_of(read.state)
         now = self.clock.now()
         ended = cut is not None and session.auth_time <= cut
         if ended or expiry(session, self.policy.session, now) is not None:

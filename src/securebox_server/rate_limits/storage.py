@@ -263,7 +263,8 @@ class SqlRateLimitStorage(Storage, MovingWindowSupport):
         with self._writer.begin() as conn:
             self._lock_window(conn, digest, now + expiry)
             conn.execute(
-                sa.delete(ENTRIES).where(ENTRIES.c.key == digest, ENTRIES.c.at <= now - expiry)
+                # expires_at is at + expiry (one window a key): the index's range, s0013
+                sa.delete(ENTRIES).where(ENTRIES.c.key == digest, ENTRIES.c.expires_at <= now)
             )
             live = conn.execute(
                 sa.select(sa.func.count()).select_from(ENTRIES).where(ENTRIES.c.key == digest)
@@ -343,7 +344,7 @@ class SqlRateLimitStorage(Storage, MovingWindowSupport):
         with self._engine.connect() as conn:
             oldest, count = conn.execute(
                 sa.select(sa.func.min(ENTRIES.c.at), sa.func.count()).where(
-                    ENTRIES.c.key == digest, ENTRIES.c.at > now - expiry
+                    ENTRIES.c.key == digest, ENTRIES.c.expires_at > now
                 )
             ).one()
         return (float(oldest), int(count)) if count else (now, 0)

@@ -43,6 +43,7 @@ from securebox_auth.stores.protocols import (
     Standing,
     Versioned,
 )
+from securebox_auth.stores.session_reads import SessionReads
 from securebox_auth.stores.sql import codec
 from securebox_auth.stores.sql.audit_chains import SqlAuditChains, chains_of
 from securebox_auth.stores.sql.clock_mark import SqlClockMarks
@@ -60,6 +61,7 @@ from securebox_auth.stores.sql.schema import (
     FACTOR_STATES,
     SESSIONS,
 )
+from securebox_auth.stores.sql.session_reads import SessionRead
 from securebox_auth.stores.sql.shared_commit import commit_sharing
 from securebox_auth.stores.sql.standing import StandingReads
 from securebox_auth.stores.sql.statements import Statements, key_where
@@ -125,6 +127,7 @@ class SqlStore:
             "FROM subscriptions WHERE client_id = ?"
         )
         self._standing = StandingReads(self._db, self.subscriptions)
+        self._session_read = SessionRead(self._db)
         self._holding_sql = self._db.sql(
             "SELECT client_id FROM subscription_companies WHERE company = ? ORDER BY client_id"
         )
@@ -210,6 +213,10 @@ class SqlStore:
             return None
         session = codec.session_from_row(row)
         return None if session is None else Versioned(session, row["version"])
+
+    def read_session(self, session_id: str, *, kind: str, item: str) -> SessionReads:
+        """:func:`~securebox_auth.stores.session_reads.read_session` in one statement."""
+        return self._session_read.read(session_id, kind, item)
 
     def get_factor_state(
         self, principal: Principal, kind: str, item: str
