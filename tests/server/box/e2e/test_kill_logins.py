@@ -10,7 +10,9 @@ journey whose request broke starts again with a new flow and the TOTP code of th
 
 After each iteration, what is provable from the clients' side:
 
-* every login answered ``done`` has its session in the store, for that user;
+* every login answered ``done`` has its session in the store, for that user; a retry after
+  a TOTP answer lost in the kill may be let in by the code alone (the lost answer had
+  committed: its strong login counts, RTS art. 10), and then that answer's session exists;
 * per user and time step at most one session (a TOTP code opened at most one, even when
   the answer that spent it was lost), and a replay of an accepted code is refused;
 * a failing user's code failures are at least the refusals answered and at most those
@@ -78,6 +80,10 @@ class Tally:
     lost: Counter[Principal] = field(default_factory=Counter)
     #: The TOTP codes of each user whose answer was lost in the kill (maybe spent).
     spent: defaultdict[Principal, set[str]] = field(default_factory=lambda: defaultdict(set))
+    #: user -> the session token of a login answered ``done`` on the code alone: a TOTP
+    #: answer lost in the kill had committed, and its strong login lets the code alone in
+    #: until the iteration's end (RTS art. 10)
+    code_only: dict[Principal, str] = field(default_factory=dict)
     broken: int = 0
     #: The TOTP answers and the wrong codes in flight (a kill may wait for one of them).
     totp: InFlight = field(default_factory=InFlight)
@@ -128,6 +134,11 @@ def _login(
                 flow_id = _start(http, flight, who)
                 coded = _answer(http, flight, flow_id, "confidential_code", CODE)
                 assert coded.status_code == 200, coded.text
+                if coded.json()["state"] == "done":  # only after a lost TOTP answer
+                    assert tally.spent[who], coded.text
+                    with tally.lock:
+                        tally.code_only[who] = coded.json()["session"]["token"]
+                    return
                 assert "totp" in coded.json()["offered"], coded.text
                 code = totp()
                 with tally.totp:
@@ -214,6 +225,7 @@ def _loop(parts: LiveParts, loops: int) -> None:
     server.start()
     audit = AuditCli(parts)
     sessions: Counter[Principal] = Counter()
+    code_only: Counter[Principal] = Counter()
     logins = broken = spent = refused = lost = 0
     for iteration in range(loops):
         parts.clock.advance(timedelta(seconds=30))  # a new TOTP time step for everyone
@@ -229,7 +241,7 @@ def _loop(parts: LiveParts, loops: int) -> None:
         aim = (tally.totp, tally.wrong, flight)[iteration % 3]
         server.kill(aim, least=1, every=iteration % 3 == 0, group=iteration % 3 == 2)
         clients.join()
-        _check(parts, users, failing, tally, sessions)
+        _check(parts, users, failing, tally, sessions, code_only)
         _reset(parts, [*users, *failing])
         for who, (_, accepted) in tally.done.items():
             _replay(server.base, who, accepted)
@@ -251,29 +263,37 @@ def _check(
     failing: list[Principal],
     tally: Tally,
     sessions: Counter[Principal],
+    code_only: Counter[Principal],
 ) -> None:
     """The checks of the module documentation; ``sessions`` counts the sessions of each
-    user and the failures of each failing user so far (updated)."""
+    user and the failures of each failing user so far, ``code_only`` the sessions opened
+    by the code alone after a lost TOTP answer had committed (both updated)."""
     store = parts.box.store
     for who in users:
         stored = store.sessions_of(who)
         new = len(stored) - sessions[who]
         accepted = {tally.done[who][1]} if who in tally.done else set()
         codes = tally.spent[who] | accepted  # each opens at most one session
-        assert new <= len(codes), f"{who.key}: {new} sessions from {len(codes)} TOTP codes"
-        if who in tally.done:
-            token, _ = tally.done[who]
+        alone = who in tally.code_only  # and the code alone one, after a lost TOTP answer
+        assert new <= len(codes) + alone, f"{who.key}: {new} sessions from {len(codes)} codes"
+        tokens = [tally.done[who][0]] if who in tally.done else []
+        tokens += [tally.code_only[who]] if alone else []
+        for token in tokens:
             found = store.get_session(token)
             assert found is not None, f"{who.key}: an acknowledged login lost its session"
             assert found.value.principal == who
+        if alone:  # the TOTP answer lost before it: it committed, so its session exists
+            assert new >= 2, f"{who.key}: the code alone let in without a strong login"
         assert new >= 1, f"{who.key}: neither a login nor a session that spent its code"
         sessions[who] = len(stored)
+        code_only[who] += alone
         events = _events(parts, who)
         assert events[("session.open", "success")] == sessions[who], events
-        assert events[("login.totp", "success")] == sessions[who], events
+        assert events[("login.totp", "success")] == sessions[who] - code_only[who], events
         state = store.get_lockout(who).value  # a refused replay of a spent code counts
         assert state.series(Element.CODE).failures == 0
-        assert state.failures == (0 if who in tally.done else state.series(Element.TOTP).failures)
+        succeeded = who in tally.done or alone
+        assert state.failures == (0 if succeeded else state.series(Element.TOTP).failures)
     for who in failing:
         state = store.get_lockout(who).value
         counted = state.series(Element.CODE).failures
